@@ -1,0 +1,1 @@
+//! Runs driver sequences on the target (host-driven path).

@@ -1,0 +1,248 @@
+//! Flash drivers: one module per flash-controller family behind one interface.
+//!
+//! A driver describes its controller; the generic engine (`engine.rs`) runs it.
+//! Sequences that must also run on the target (the SRAM flash routine) are
+//! expressed as data — lists of [`RegOp`] — so that the host path and the
+//! target path share one description of each reference-manual sequence.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind};
+use crate::target::chips::Chip;
+use crate::target::{Target, TargetError};
+
+pub mod engine;
+pub mod layout;
+
+pub use layout::{Bank, FlashLayout, Sector};
+
+/// Width of one bus access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    Byte = 1,
+    Half = 2,
+    Word = 4,
+}
+
+impl Width {
+    pub fn bytes(self) -> u32 {
+        self as u32
+    }
+}
+
+/// One step of a controller sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegOp {
+    /// A 32-bit write to a controller register (or, on L0/L1, to a flash word
+    /// to start a page erase).
+    Write { addr: u32, value: u32 },
+    /// Wait until the bank's status shows idle, then check and clear its error
+    /// flags. `typical` is how long the operation normally takes (the first poll
+    /// comes after it); `timeout` is when to give up.
+    WaitIdle { bank: u8, typical: Duration, timeout: Duration },
+}
+
+/// How a bank's status register is read and its error flags cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusReg {
+    /// Status register address.
+    pub addr: u32,
+    /// Bits that are set while an operation is pending (BSY, QW, CFGBSY, BSY2…).
+    pub busy: u32,
+    /// Error flags.
+    pub errors: u32,
+    /// Where flags are cleared: `None` = write 1 to the flag in the status
+    /// register itself (W1C); `Some(addr)` = write 1 at the same bit position in
+    /// a separate clear register (H7 CCR, H5 NSCCR).
+    pub clear_reg: Option<u32>,
+    /// End-of-operation flag, cleared together with errors (0 if none).
+    pub eop: u32,
+}
+
+/// One error flag of a status register, with what it means for the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorFlag {
+    pub mask: u32,
+    pub name: &'static str,
+    pub meaning: &'static str,
+}
+
+/// How programming data reaches the flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramAccess {
+    /// Bytes programmed by one flash operation (flash word, double word,
+    /// half page…). Images are padded to whole units with the erased value.
+    pub unit: u32,
+    /// Bus access width for the data writes (PSIZE on F2/F4/F7, half-words on F0/F1/F3).
+    pub width: Width,
+    /// Typical time to program one unit (timing-model.md), and the timeout.
+    pub typical: Duration,
+    pub timeout: Duration,
+}
+
+/// Read-out protection level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RdpLevel {
+    Level0,
+    Level1,
+    Level2,
+}
+
+/// A flash driver: one per controller family (see `driver_for`).
+pub trait FlashController: Send {
+    /// Short controller name for messages ("STM32H7A/B").
+    fn name(&self) -> &'static str;
+
+    /// The flash layout in force: banks, sectors, programming unit. Reads
+    /// whatever option bits change it (dual-bank mode, page size).
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError>;
+
+    /// Status register of a bank.
+    fn status(&self, bank: u8) -> StatusReg;
+
+    /// Names and meanings of the status register's error flags.
+    fn error_flags(&self) -> &'static [ErrorFlag];
+
+    /// Unlock a bank for erase and program (only if locked: a second key
+    /// sequence locks the controller until reset, flash-families.md §2.0).
+    fn unlock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError>;
+
+    /// Clear programming/erase bits and lock the bank again.
+    fn lock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError>;
+
+    /// The sequence that erases one sector (or page), ending with a `WaitIdle`.
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp>;
+
+    /// The sequence that erases everything, if the controller has one (bank or
+    /// mass erase). `None`: the engine erases sector by sector.
+    fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>>;
+
+    /// Register writes before and after programming data into a bank
+    /// (e.g. CR = PG | PSIZE, then CR = 0).
+    fn program_setup_ops(&self, bank: u8) -> Vec<RegOp>;
+    fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp>;
+
+    /// Unit and width of programming.
+    fn program_access(&self) -> ProgramAccess;
+
+    /// Read-out protection level, from the option registers.
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError>;
+
+    /// Address ranges inside main flash that the debugger must never erase or
+    /// program (e.g. the STM32WB wireless stack), with the reason.
+    fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+        Ok(Vec::new())
+    }
+}
+
+/// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
+/// measured (F2/F4/F7 choose their programming parallelism from it).
+pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
+    let _ = voltage_mv;
+    let driver: Option<Box<dyn FlashController>> = match chip.controller {
+        // Family drivers are added here, one arm each.
+        _ => None,
+    };
+    driver.ok_or_else(|| {
+        Error::unsupported(format!(
+            "flash programming is not implemented for {} ({}) yet",
+            chip.name, chip.parts
+        ))
+    })
+}
+
+/// Errors from flash operations.
+#[derive(Debug, Clone)]
+pub enum FlashError {
+    /// The controller raised error flags.
+    Flags {
+        op: String,
+        flags: Vec<ErrorFlag>,
+        status: u32,
+    },
+    /// The controller stayed busy past the timeout.
+    Timeout { op: String, waited: Duration },
+    /// Unlocking failed (LOCK still set after the keys).
+    Locked { what: String },
+    /// The address or range is not flash, or is reserved.
+    Range(String),
+    /// The chip is read-protected.
+    Protected(String),
+    /// The operation does not exist on this controller.
+    Unsupported(String),
+    /// The link to the target failed.
+    Target(TargetError),
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlashError::Flags { op, flags, status } => {
+                let names: Vec<String> = flags.iter().map(|e| format!("{} ({})", e.name, e.meaning)).collect();
+                write!(f, "flash error {} while {op} (status 0x{status:08X})", names.join(", "))
+            }
+            FlashError::Timeout { op, waited } => write!(
+                f,
+                "flash controller still busy after {:.1} s while {op}; power-cycle the board and retry",
+                waited.as_secs_f64()
+            ),
+            FlashError::Locked { what } => write!(
+                f,
+                "{what} stayed locked after the unlock keys; reset the chip (it locks until reset after a wrong key) and retry"
+            ),
+            FlashError::Range(msg) | FlashError::Protected(msg) | FlashError::Unsupported(msg) => f.write_str(msg),
+            FlashError::Target(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for FlashError {}
+
+impl From<TargetError> for FlashError {
+    fn from(e: TargetError) -> Self {
+        FlashError::Target(e)
+    }
+}
+
+impl From<FlashError> for Error {
+    fn from(e: FlashError) -> Self {
+        let kind = match &e {
+            FlashError::Flags { flags, .. } if flags.iter().any(|f| f.name.starts_with("WRP")) => ErrorKind::Protected,
+            FlashError::Flags { .. } | FlashError::Timeout { .. } | FlashError::Locked { .. } => ErrorKind::Flash,
+            FlashError::Range(_) => ErrorKind::Input,
+            FlashError::Protected(_) => ErrorKind::Protected,
+            FlashError::Unsupported(_) => ErrorKind::Unsupported,
+            FlashError::Target(t) => return Error::from(t.clone()),
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+/// Send the two unlock keys to `keyr` if `lock_mask` is set in `cr`, then
+/// check that it cleared. Shared by every family (flash-families.md §2.0).
+pub fn unlock_with_keys(
+    t: &mut Target,
+    what: &str,
+    cr: u32,
+    lock_mask: u32,
+    keyr: u32,
+    keys: [u32; 2],
+) -> Result<(), FlashError> {
+    if t.read32(cr)? & lock_mask == 0 {
+        return Ok(());
+    }
+    t.write32(keyr, keys[0])?;
+    t.write32(keyr, keys[1])?;
+    if t.read32(cr)? & lock_mask != 0 {
+        return Err(FlashError::Locked { what: what.to_string() });
+    }
+    Ok(())
+}
+
+/// Main-flash unlock keys, all families but L0/L1 (flash-families.md §2.0).
+pub const KEY1: u32 = 0x4567_0123;
+pub const KEY2: u32 = 0xCDEF_89AB;
+/// Option-byte keys (F2/F4/F7, L4-class, L5/U5, H5, H7; §2.0).
+pub const OPTKEY1: u32 = 0x0819_2A3B;
+pub const OPTKEY2: u32 = 0x4C5D_6E7F;

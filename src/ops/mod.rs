@@ -1,0 +1,1 @@
+//! Operations: write, erase, verify, read, reset.

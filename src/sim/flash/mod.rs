@@ -1,0 +1,284 @@
+//! Simulated flash controllers: the interface every family model implements,
+//! and the flash array they share.
+//!
+//! A model is written from the reference manual, not from stflash's drivers:
+//! it decodes register writes bit by bit as silicon does, so a driver that puts
+//! a field at the wrong position gets the wrong effect, as on a real chip.
+//!
+//! Time: every access carries the modeled time `now`. An operation started at
+//! `now` completes at `now + duration`; until then the model reports busy in its
+//! status register and asks the bus to stall accesses that would stall on
+//! silicon (`stall_until`). Completion is applied lazily by `advance`.
+
+use std::ops::Range;
+
+/// Modeled time in nanoseconds since the simulator was created.
+pub type Nanos = u64;
+
+pub const US: Nanos = 1_000;
+pub const MS: Nanos = 1_000_000;
+
+/// Width of a bus access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Width {
+    Byte,
+    Half,
+    Word,
+}
+
+impl Width {
+    pub fn bytes(self) -> u32 {
+        match self {
+            Width::Byte => 1,
+            Width::Half => 2,
+            Width::Word => 4,
+        }
+    }
+}
+
+/// Who makes a bus access: the debugger (through the ST-LINK's AHB-AP) or
+/// code running on the simulated core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    Debugger,
+    Core,
+}
+
+/// The access failed on the bus (the AP reports a fault).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BusFault;
+
+/// Counters a model updates, read by tests and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlashStats {
+    /// Sector or page erases performed.
+    pub erases: u64,
+    /// Bank or mass erases performed.
+    pub mass_erases: u64,
+    /// Programming operations performed (flash words, double words, half-words…).
+    pub words: u64,
+}
+
+/// Side effects a model asks the rest of the chip to perform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requests {
+    /// Option reload (OBL_LAUNCH): the whole chip goes through a system reset.
+    pub system_reset: bool,
+}
+
+/// Context of one access.
+pub struct Access<'a> {
+    /// Modeled time of the access (after any stall).
+    pub now: Nanos,
+    pub by: Initiator,
+    pub stats: &'a mut FlashStats,
+    pub requests: &'a mut Requests,
+}
+
+/// Initial configuration of a simulated chip (`STFLASH_SIM_OPTS`), e.g.
+/// `dbank=0`, `rdp=1`, `wrp=0x08002000-0x08003fff`. Each model handles the keys
+/// it knows and rejects the rest with a message listing what it accepts.
+pub type ConfigResult = Result<(), String>;
+
+/// One family's flash controller, flash arrays, option bytes and OTP.
+pub trait FlashModel: Send {
+    /// Model name for messages ("H7A/B flash (RM0455)").
+    fn name(&self) -> &'static str;
+
+    /// Address ranges this model decodes: register block, flash bank arrays,
+    /// OTP, memory-mapped option bytes. Accesses outside them never reach it.
+    fn regions(&self) -> Vec<Range<u32>>;
+
+    /// True for controller registers (their writes are logged for tests).
+    fn is_register(&self, addr: u32) -> bool;
+
+    /// Complete every operation whose end time is at or before `now`.
+    fn advance(&mut self, now: Nanos, stats: &mut FlashStats);
+
+    /// Time until which an access to `addr` must stall (AHB wait states while
+    /// the controller is busy). Return `now` (or earlier) for no stall.
+    fn stall_until(&self, addr: u32, write: bool, by: Initiator, now: Nanos) -> Nanos;
+
+    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
+    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
+
+    /// System reset (NRST, SYSRESETREQ, option reload): registers back to their
+    /// reset values, controller locked, option bytes reloaded, pending
+    /// operations abandoned.
+    fn reset(&mut self);
+
+    /// Debugger reads of `addr` are allowed (false for main flash under RDP level 1).
+    fn debug_readable(&self, _addr: u32) -> bool {
+        true
+    }
+
+    /// RDP level 2: the debug port is permanently disabled.
+    fn debug_port_disabled(&self) -> bool {
+        false
+    }
+
+    /// Apply one `key=value` of the initial configuration.
+    fn configure(&mut self, key: &str, value: &str) -> ConfigResult {
+        Err(format!("{}: unknown setting {key}={value}", self.name()))
+    }
+
+    /// Persistent contents (flash arrays, option bytes, OTP) as named blobs.
+    fn save(&self) -> Vec<(String, Vec<u8>)>;
+    /// Restore what `save` produced.
+    fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String>;
+
+    /// Raw view of flash contents for tests (no protection, no stall, no time).
+    fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>>;
+    /// Raw write of flash contents for tests ("this sector holds old data").
+    fn poke(&mut self, addr: u32, data: &[u8]) -> bool;
+}
+
+/// A flash bank's cells: erase and program primitives each model composes
+/// according to its reference manual.
+#[derive(Debug, Clone)]
+pub struct FlashArray {
+    pub base: u32,
+    pub data: Vec<u8>,
+    pub erased: u8,
+    /// Programming unit used for ECC bookkeeping (bytes); 0 = no ECC.
+    pub ecc_unit: u32,
+    /// Units that were programmed since their last erase (ECC families allow one program per erase).
+    programmed: Vec<bool>,
+    /// Units whose stored ECC no longer matches (programmed twice): reads are corrupted.
+    ecc_broken: Vec<bool>,
+}
+
+impl FlashArray {
+    pub fn new(base: u32, size: u32, erased: u8, ecc_unit: u32) -> FlashArray {
+        let units = if ecc_unit == 0 { 0 } else { (size / ecc_unit) as usize };
+        FlashArray {
+            base,
+            data: vec![erased; size as usize],
+            erased,
+            ecc_unit,
+            programmed: vec![false; units],
+            ecc_broken: vec![false; units],
+        }
+    }
+
+    pub fn range(&self) -> Range<u32> {
+        self.base..self.base + self.data.len() as u32
+    }
+
+    pub fn contains(&self, addr: u32) -> bool {
+        self.range().contains(&addr)
+    }
+
+    fn offset(&self, addr: u32) -> usize {
+        (addr - self.base) as usize
+    }
+
+    /// Little-endian read of `width` bytes at `addr`.
+    pub fn read(&self, addr: u32, width: Width) -> u32 {
+        let o = self.offset(addr);
+        let mut v = 0u32;
+        for i in 0..width.bytes() as usize {
+            v |= (self.data[o + i] as u32) << (8 * i);
+        }
+        v
+    }
+
+    /// Erase `[addr, addr+len)`: cells to the erased value, ECC state cleared.
+    pub fn erase(&mut self, addr: u32, len: u32) {
+        let o = self.offset(addr);
+        self.data[o..o + len as usize].fill(self.erased);
+        if self.ecc_unit != 0 {
+            let first = o / self.ecc_unit as usize;
+            let n = (len / self.ecc_unit) as usize;
+            self.programmed[first..first + n].fill(false);
+            self.ecc_broken[first..first + n].fill(false);
+        }
+    }
+
+    pub fn is_erased(&self, addr: u32, len: u32) -> bool {
+        let o = self.offset(addr);
+        self.data[o..o + len as usize].iter().all(|&b| b == self.erased)
+    }
+
+    /// Program cells the way NOR flash does: bits can only move away from the
+    /// erased value (AND for 0xFF-erased flash, OR for 0x00-erased flash).
+    /// On ECC flash a unit programmed twice gets a broken ECC (later reads are
+    /// flagged by `ecc_error`).
+    pub fn program(&mut self, addr: u32, bytes: &[u8]) {
+        let o = self.offset(addr);
+        for (i, &b) in bytes.iter().enumerate() {
+            let cell = &mut self.data[o + i];
+            *cell = if self.erased == 0xFF { *cell & b } else { *cell | b };
+        }
+        if self.ecc_unit != 0 {
+            let first = o / self.ecc_unit as usize;
+            let last = (o + bytes.len() - 1) / self.ecc_unit as usize;
+            for u in first..=last {
+                if self.programmed[u] {
+                    self.ecc_broken[u] = true;
+                }
+                self.programmed[u] = true;
+            }
+        }
+    }
+
+    /// True when the unit containing `addr` has been programmed since its erase.
+    pub fn unit_programmed(&self, addr: u32) -> bool {
+        self.ecc_unit != 0 && self.programmed[self.offset(addr) / self.ecc_unit as usize]
+    }
+
+    /// True when the unit containing `addr` holds data with a broken ECC.
+    pub fn ecc_error(&self, addr: u32) -> bool {
+        self.ecc_unit != 0 && self.ecc_broken[self.offset(addr) / self.ecc_unit as usize]
+    }
+
+    /// Raw copy out, for `peek`/`save`.
+    pub fn slice(&self, addr: u32, len: usize) -> Option<&[u8]> {
+        let o = addr.checked_sub(self.base)? as usize;
+        self.data.get(o..o.checked_add(len)?)
+    }
+
+    /// Raw overwrite (test back door and `load`): marks the units programmed.
+    pub fn poke(&mut self, addr: u32, bytes: &[u8]) -> bool {
+        let Some(o) = addr.checked_sub(self.base).map(|o| o as usize) else {
+            return false;
+        };
+        if o + bytes.len() > self.data.len() {
+            return false;
+        }
+        self.data[o..o + bytes.len()].copy_from_slice(bytes);
+        if self.ecc_unit != 0 && !bytes.is_empty() {
+            let unit = self.ecc_unit as usize;
+            for u in o / unit..=(o + bytes.len() - 1) / unit {
+                let cells = &self.data[u * unit..(u + 1) * unit];
+                self.programmed[u] = cells.iter().any(|&c| c != self.erased);
+                self.ecc_broken[u] = false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programming_only_clears_bits_and_double_programming_breaks_ecc() {
+        let mut a = FlashArray::new(0x0800_0000, 64, 0xFF, 16);
+        a.program(0x0800_0000, &[0x0F; 16]);
+        assert!(!a.ecc_error(0x0800_0000));
+        a.program(0x0800_0000, &[0xF0; 16]);
+        assert_eq!(a.read(0x0800_0000, Width::Byte), 0x00);
+        assert!(a.ecc_error(0x0800_0000));
+        a.erase(0x0800_0000, 16);
+        assert!(a.is_erased(0x0800_0000, 16) && !a.ecc_error(0x0800_0000));
+    }
+
+    #[test]
+    fn zero_erased_flash_programs_by_setting_bits() {
+        let mut a = FlashArray::new(0x0800_0000, 16, 0x00, 0);
+        a.program(0x0800_0004, &[0x12, 0x34, 0x56, 0x78]);
+        assert_eq!(a.read(0x0800_0004, Width::Word), 0x7856_3412);
+    }
+}

@@ -1,0 +1,1 @@
+//! ST-LINK protocol.

@@ -1,0 +1,247 @@
+//! The chip table: what stflash knows about each STM32 die, as data.
+//!
+//! One entry per DEV_ID (the low 12 bits of DBGMCU_IDCODE). Family files hold
+//! the entries; this module holds the types and the lookup. A newcomer adding a
+//! chip edits one table row; a flash driver reads geometry from here instead of
+//! branching on part numbers.
+
+use std::fmt;
+
+/// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Core {
+    M0,
+    M0Plus,
+    M3,
+    M4,
+    M7,
+    M33,
+}
+
+impl Core {
+    /// CPUID.PARTNO values (flash-families.md §1.1).
+    pub fn from_partno(partno: u16) -> Option<Core> {
+        Some(match partno {
+            0xC20 => Core::M0,
+            0xC60 => Core::M0Plus,
+            0xC23 => Core::M3,
+            0xC24 => Core::M4,
+            0xC27 => Core::M7,
+            0xD21 => Core::M33,
+            _ => return None,
+        })
+    }
+    pub fn partno(self) -> u16 {
+        match self {
+            Core::M0 => 0xC20,
+            Core::M0Plus => 0xC60,
+            Core::M3 => 0xC23,
+            Core::M4 => 0xC24,
+            Core::M7 => 0xC27,
+            Core::M33 => 0xD21,
+        }
+    }
+}
+
+impl fmt::Display for Core {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Core::M0 => "Cortex-M0",
+            Core::M0Plus => "Cortex-M0+",
+            Core::M3 => "Cortex-M3",
+            Core::M4 => "Cortex-M4",
+            Core::M7 => "Cortex-M7",
+            Core::M33 => "Cortex-M33",
+        })
+    }
+}
+
+/// The flash-controller type and variant; `crate::flash::driver_for` maps each to
+/// a driver. Variants of one type share a driver module and differ in field
+/// layout (flash-families.md §0 "controller types").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Controller {
+    /// F0/F1/F3 page type (RM0008, RM0091, RM0316…).
+    F0F1F3,
+    /// F2/F4 sector type (RM0033, RM0090…).
+    F2F4,
+    /// F7 sector type (RM0385, RM0410, RM0431).
+    F7,
+    /// L0 PECR type (RM0377/RM0367).
+    L0,
+    /// L1 PECR type (RM0038).
+    L1,
+    /// 64-bit double-word controllers (flash-families.md §2.5).
+    L4,
+    L4Plus,
+    G0,
+    G4,
+    C0,
+    Wb,
+    Wl,
+    /// TrustZone controllers, non-secure register set (§2.6).
+    L5,
+    U5,
+    /// H5 (§2.7).
+    H5,
+    /// H7 variants (§2.8, §3).
+    H74x,
+    H72x,
+    H7ab,
+}
+
+/// A contiguous memory range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemRegion {
+    pub base: u32,
+    pub size: u32,
+}
+
+impl MemRegion {
+    pub const fn new(base: u32, size: u32) -> Self {
+        MemRegion { base, size }
+    }
+    pub fn end(&self) -> u64 {
+        self.base as u64 + self.size as u64
+    }
+    pub fn contains(&self, addr: u32) -> bool {
+        addr >= self.base && (addr as u64) < self.end()
+    }
+    /// True when `[addr, addr+len)` lies entirely inside.
+    pub fn contains_range(&self, addr: u32, len: u64) -> bool {
+        addr >= self.base && addr as u64 + len <= self.end()
+    }
+}
+
+/// Where bank 2 starts when a part runs in dual-bank mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bank2Base {
+    /// Bank 2 directly follows bank 1: base + flash size / 2.
+    Half,
+    /// Bank 2 always starts here, whatever the flash size (leaving a hole on
+    /// smaller parts: H7 0x08100000, G4 cat.3 0x08040000).
+    Fixed(u32),
+}
+
+/// Geometry of the dual-bank mode of a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DualBank {
+    /// Erase units of each bank in dual-bank mode, as runs of (count, size);
+    /// the last run repeats until the bank is full.
+    pub sectors: &'static [(u32, u32)],
+    pub bank2: Bank2Base,
+}
+
+/// Flash geometry as data. Which mode (single or dual) is in force is decided
+/// by the family driver, from the flash size or from option bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashSpec {
+    /// Start of main flash (0x08000000 on every STM32 here).
+    pub base: u32,
+    /// Erase units in single-bank mode, as runs of (count, size); the last run
+    /// repeats until the flash size is reached.
+    pub sectors: &'static [(u32, u32)],
+    /// Dual-bank geometry, where the part has (or can have) two banks.
+    pub dual: Option<DualBank>,
+    /// The programming unit ("flash word") in bytes.
+    pub write_unit: u32,
+    /// Value of an erased byte (0xFF; 0x00 on L0/L1).
+    pub erased: u8,
+}
+
+/// One row of the chip table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chip {
+    /// DBGMCU_IDCODE[11:0].
+    pub dev_id: u16,
+    /// The name st-flash prints in its connect line (its `dev_type`), corrected
+    /// where st-flash's is wrong.
+    pub name: &'static str,
+    /// Part numbers covered, for people.
+    pub parts: &'static str,
+    /// Family name used in messages ("STM32H7", "STM32F4"…).
+    pub family: &'static str,
+    /// The reference manual that describes the flash controller.
+    pub reference_manual: &'static str,
+    pub core: Core,
+    pub controller: Controller,
+    /// Address of the 16-bit flash-size register (KiB), flash-families.md §1.4.
+    pub flash_size_reg: u32,
+    /// Flash size assumed when the register reads 0 or 0xFFFF (§1.4 rules).
+    pub max_flash_kib: u32,
+    pub flash: FlashSpec,
+    /// The SRAM st-flash treats as "the" SRAM (contiguous from its base).
+    pub sram: MemRegion,
+    /// Other RAM regions a user may read or write (AXI SRAM, CCM…).
+    pub extra_ram: &'static [MemRegion],
+    /// Bootloader ROM (AN2606 Table 226), read by `--area=system`.
+    pub system_memory: MemRegion,
+    /// Memory-mapped option bytes, if the family has them.
+    pub option_bytes: Option<MemRegion>,
+    /// One-time-programmable area, if any.
+    pub otp: Option<MemRegion>,
+}
+
+impl Chip {
+    /// Every RAM region of the chip, primary SRAM first.
+    pub fn ram_regions(&self) -> impl Iterator<Item = MemRegion> + '_ {
+        std::iter::once(self.sram).chain(self.extra_ram.iter().copied())
+    }
+}
+
+/// Every known chip, one row per DEV_ID.
+pub fn all() -> impl Iterator<Item = &'static Chip> {
+    // Family tables are added here, one line each.
+    let tables: &[&'static [Chip]] = &[];
+    tables.iter().flat_map(|t| t.iter())
+}
+
+/// Look up a DEV_ID.
+pub fn find(dev_id: u16) -> Option<&'static Chip> {
+    all().find(|c| c.dev_id == dev_id)
+}
+
+/// Look up by a user-given name: a DEV_ID ("0x480"), the st-flash name
+/// ("STM32H7Ax_H7Bx") or a part number contained in `parts` ("H7A3", "stm32h7a3").
+pub fn find_by_name(name: &str) -> Option<&'static Chip> {
+    let n = name.trim().to_ascii_uppercase();
+    if let Some(hex) = n.strip_prefix("0X") {
+        if let Ok(id) = u16::from_str_radix(hex, 16) {
+            return find(id);
+        }
+    }
+    let bare = n.strip_prefix("STM32").unwrap_or(&n);
+    all().find(|c| c.name.eq_ignore_ascii_case(&n)).or_else(|| {
+        all().find(|c| {
+            c.parts
+                .split(|ch: char| ch == ',' || ch == '/' || ch.is_whitespace())
+                .map(|p| p.trim().to_ascii_uppercase())
+                .filter(|p| !p.is_empty())
+                .any(|p| bare.starts_with(p.strip_prefix("STM32").unwrap_or(&p)))
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_ids_are_unique() {
+        let mut ids: Vec<u16> = all().map(|c| c.dev_id).collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate DEV_ID in the chip table");
+    }
+
+    #[test]
+    fn every_chip_has_consistent_flash_spec() {
+        for c in all() {
+            assert!(!c.flash.sectors.is_empty(), "{}: no sectors", c.name);
+            assert!(c.flash.write_unit.is_power_of_two(), "{}", c.name);
+            assert!(c.max_flash_kib > 0, "{}", c.name);
+            assert!(c.flash.erased == 0xFF || c.flash.erased == 0x00, "{}", c.name);
+        }
+    }
+}
