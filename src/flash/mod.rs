@@ -15,6 +15,7 @@ use crate::target::{Target, TargetError};
 pub mod engine;
 pub mod layout;
 
+pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
 
 /// Width of one bus access.
@@ -171,6 +172,8 @@ pub enum FlashError {
     Protected(String),
     /// The operation does not exist on this controller.
     Unsupported(String),
+    /// Stopped on request (Ctrl-C) before the unit at `at`.
+    Interrupted { at: u32 },
     /// The link to the target failed.
     Target(TargetError),
 }
@@ -192,6 +195,7 @@ impl fmt::Display for FlashError {
                 "{what} stayed locked after the unlock keys; reset the chip (it locks until reset after a wrong key) and retry"
             ),
             FlashError::Range(msg) | FlashError::Protected(msg) | FlashError::Unsupported(msg) => f.write_str(msg),
+            FlashError::Interrupted { at } => write!(f, "interrupted at 0x{at:08X}"),
             FlashError::Target(e) => write!(f, "{e}"),
         }
     }
@@ -213,6 +217,7 @@ impl From<FlashError> for Error {
             FlashError::Range(_) => ErrorKind::Input,
             FlashError::Protected(_) => ErrorKind::Protected,
             FlashError::Unsupported(_) => ErrorKind::Unsupported,
+            FlashError::Interrupted { .. } => ErrorKind::Interrupted,
             FlashError::Target(t) => return Error::from(t.clone()),
         };
         Error::new(kind, e.to_string())

@@ -1,35 +1,403 @@
-//! Target access: Cortex-M debug, chip identification, the chip table.
+//! Target access: connecting to the Cortex-M core, identifying the STM32, and
+//! reading or writing its memory. Built on [`StLink`]; the flash drivers build
+//! on this.
+
+use std::fmt;
+use std::time::Duration;
+
+use log::{debug, info, warn};
+
+use crate::error::{Error, ErrorKind};
+use crate::stlink::{StLink, StlinkError};
+use crate::transport::TransportError;
 
 pub mod chips;
+pub mod cortex_m;
+mod identify;
 
-/// Errors from target access.
-#[derive(Debug, Clone)]
-pub enum TargetError {
-    Other(String),
+use chips::{Chip, Core};
+use cortex_m as cm;
+
+/// How to attach (st-flash's connect modes, stflash-cli.md §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConnectMode {
+    /// Attach to the running target without resetting it (st-flash's effective default).
+    #[default]
+    HotPlug,
+    /// Hold NRST low while attaching, then halt at the reset vector.
+    UnderReset,
 }
 
-impl std::fmt::Display for TargetError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub mode: ConnectMode,
+    /// Requested SWD clock in kHz; `None`: the probe's fastest.
+    pub speed_khz: Option<u32>,
+    /// `--flash=` override of the flash size, in bytes.
+    pub flash_size: Option<u32>,
+}
+
+/// Errors of the target layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetError {
+    Link(StlinkError),
+    /// The probe measured (almost) no voltage on the target.
+    NoPower { mv: u32 },
+    /// Nothing answered on SWD.
+    NoResponse(String),
+    /// CPUID does not name an Arm Cortex-M core.
+    NotCortexM { cpuid: u32 },
+    /// DEV_ID is not in the chip table.
+    UnknownChip { dev_id: u16, idcode: u32 },
+    /// The core did not halt.
+    NoHalt,
+    /// A memory access faulted (unmapped, or protected by RDP).
+    Fault { addr: u32, what: &'static str },
+}
+
+impl fmt::Display for TargetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TargetError::Other(s) => f.write_str(s),
+            TargetError::Link(e) => write!(f, "{e}"),
+            TargetError::NoPower { mv } => write!(
+                f,
+                "the target is not powered (the probe measures {}.{:02} V); power the board and check the probe's VDD/VAPP wire",
+                mv / 1000,
+                (mv % 1000) / 10
+            ),
+            TargetError::NoResponse(msg) => write!(
+                f,
+                "no answer from the target over SWD ({msg}); check SWDIO/SWCLK/GND wiring and target power, or try --connect-under-reset"
+            ),
+            TargetError::NotCortexM { cpuid } => write!(
+                f,
+                "the target's CPUID 0x{cpuid:08X} is not an Arm Cortex-M core; try --connect-under-reset"
+            ),
+            TargetError::UnknownChip { dev_id, idcode } => write!(
+                f,
+                "unknown chip: DEV_ID 0x{dev_id:03X} (DBGMCU_IDCODE 0x{idcode:08X}) is not in stflash's chip table; see `stflash info --chips` for the supported list"
+            ),
+            TargetError::NoHalt => write!(
+                f,
+                "the core did not halt; the firmware may disable debug pins or sleep deeply: try --connect-under-reset"
+            ),
+            TargetError::Fault { addr, what } => write!(f, "bus fault {what} 0x{addr:08X}"),
         }
     }
 }
 
-impl From<TargetError> for crate::Error {
-    fn from(e: TargetError) -> Self {
-        crate::Error::other(e.to_string())
+impl std::error::Error for TargetError {}
+
+impl From<StlinkError> for TargetError {
+    fn from(e: StlinkError) -> Self {
+        TargetError::Link(e)
     }
 }
 
-/// A connected target.
-pub struct Target {}
+impl From<TransportError> for TargetError {
+    fn from(e: TransportError) -> Self {
+        TargetError::Link(StlinkError::Transport(e))
+    }
+}
+
+impl From<TargetError> for Error {
+    fn from(e: TargetError) -> Self {
+        let kind = match &e {
+            TargetError::Link(StlinkError::Transport(t)) => return Error::from(t.clone()),
+            TargetError::Link(StlinkError::Status { status, .. }) if status.is_no_target() => ErrorKind::NoTarget,
+            TargetError::Link(StlinkError::Status { status, .. }) if status.is_access_fault() => ErrorKind::Other,
+            TargetError::Link(StlinkError::Unsupported(_)) => ErrorKind::Unsupported,
+            TargetError::Link(_) => ErrorKind::ProbeIo,
+            TargetError::NoPower { .. }
+            | TargetError::NoResponse(_)
+            | TargetError::NotCortexM { .. }
+            | TargetError::UnknownChip { .. }
+            | TargetError::NoHalt => ErrorKind::NoTarget,
+            TargetError::Fault { .. } => ErrorKind::Other,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+type Result<T> = std::result::Result<T, TargetError>;
+
+/// Below this the target is considered unpowered (no STM32 runs under 1.6 V).
+const NO_POWER_MV: u32 = 1000;
+/// How long a halt request may take.
+const HALT_TIMEOUT: Duration = Duration::from_millis(200);
+/// How long a reset may take before the core is back.
+const RESET_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A connected, identified target.
+pub struct Target {
+    link: StLink,
+    pub chip: &'static Chip,
+    pub core: Core,
+    pub dpidr: u32,
+    pub cpuid: u32,
+    /// Full DBGMCU_IDCODE (REV_ID in bits 31:16).
+    pub idcode: u32,
+    /// Flash size in bytes in force (the register, or the `--flash=` override).
+    pub flash_size: u32,
+    /// Flash size the chip reports, in bytes.
+    pub flash_size_detected: u32,
+    pub voltage_mv: Option<u32>,
+    pub speed_khz: Option<u32>,
+    /// DEMCR as found at connect time, restored on detach.
+    demcr_saved: Option<u32>,
+}
 
 impl Target {
-    pub fn read32(&mut self, _addr: u32) -> Result<u32, TargetError> {
-        unimplemented!()
+    /// Attach to the target behind `link` and identify it (stflash-cli.md §4.1,
+    /// stlink-usb-protocol.md §10). The core is left halted.
+    pub fn connect(mut link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
+        let mode = link.leave_current_mode().map_err(TargetError::from)?;
+        debug!("probe was in {mode:?} mode");
+        let voltage_mv = link.target_voltage_mv().map_err(TargetError::from)?;
+        if let Some(mv) = voltage_mv {
+            debug!("target voltage {mv} mV");
+            if mv < NO_POWER_MV {
+                return Err(TargetError::NoPower { mv }.into());
+            }
+        }
+        let under_reset = opts.mode == ConnectMode::UnderReset;
+        if under_reset {
+            link.drive_nrst(true).map_err(TargetError::from)?;
+        }
+        let requested = opts.speed_khz.unwrap_or(u32::MAX);
+        let speed_khz = link.set_swd_speed(requested).map_err(TargetError::from)?;
+        if let (Some(req), Some(got)) = (opts.speed_khz, speed_khz) {
+            if req != got {
+                info!("Unable to match requested speed {req} kHz, using {got} kHz");
+            }
+        }
+        link.enter_swd().map_err(no_response)?;
+        let dpidr = link.read_dpidr().map_err(no_response)?;
+        let mut partial = Target {
+            link,
+            chip: &chips::UNIDENTIFIED,
+            core: Core::M3,
+            dpidr,
+            cpuid: 0,
+            idcode: 0,
+            flash_size: 0,
+            flash_size_detected: 0,
+            voltage_mv,
+            speed_khz,
+            demcr_saved: None,
+        };
+        if under_reset {
+            partial.halt_under_reset()?;
+        }
+        identify::identify(&mut partial, opts.flash_size)?;
+        if !under_reset {
+            partial.halt()?;
+        }
+        partial.freeze_watchdogs()?;
+        Ok(partial)
     }
-    pub fn write32(&mut self, _addr: u32, _value: u32) -> Result<(), TargetError> {
-        unimplemented!()
+
+    /// Reset with NRST held low: request the halt while in reset, release,
+    /// and catch the core at its reset vector (stflash-cli.md §5.1).
+    fn halt_under_reset(&mut self) -> std::result::Result<(), Error> {
+        let demcr = self.read32(cm::DEMCR)?;
+        self.demcr_saved = Some(demcr);
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_HALT | cm::C_DEBUGEN)?;
+        self.write32(cm::DEMCR, demcr | cm::DEMCR_VC_CORERESET)?;
+        self.link.sleep(Duration::from_millis(1));
+        self.link.drive_nrst(false).map_err(TargetError::from)?;
+        if self.wait_halted(RESET_TIMEOUT)? {
+            return Ok(());
+        }
+        // NRST not wired (clone probes): reset through AIRCR with the vector catch set.
+        warn!("NRST is not connected; using a software reset via AIRCR");
+        self.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)?;
+        if self.wait_halted(RESET_TIMEOUT)? {
+            Ok(())
+        } else {
+            Err(TargetError::NoHalt.into())
+        }
+    }
+
+    /// Stop the watchdogs while the core is halted, so that a long erase is
+    /// not cut short by a reset (DBGMCU freeze bits, per chip table).
+    fn freeze_watchdogs(&mut self) -> Result<()> {
+        for &(addr, bits) in self.chip.watchdog_freeze {
+            let v = self.read32(addr)?;
+            self.write32(addr, v | bits)?;
+        }
+        Ok(())
+    }
+
+    /// One 32-bit read through READDEBUGREG.
+    pub fn read32(&mut self, addr: u32) -> Result<u32> {
+        self.link.read_debug32(addr).map_err(|e| fault_or(e, addr, "reading"))
+    }
+
+    /// One 32-bit write through WRITEDEBUGREG.
+    pub fn write32(&mut self, addr: u32, value: u32) -> Result<()> {
+        self.link.write_debug32(addr, value).map_err(|e| fault_or(e, addr, "writing"))
+    }
+
+    pub fn read_mem(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
+        self.link.read_mem(addr, buf).map_err(|e| fault_or(e, addr, "reading"))
+    }
+
+    pub fn write_mem(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        self.link.write_mem(addr, data).map_err(|e| fault_or(e, addr, "writing"))
+    }
+
+    /// Write with every access exactly `width` bytes wide (flash programming).
+    pub fn write_mem_width(&mut self, addr: u32, data: &[u8], width: u32) -> Result<()> {
+        self.link
+            .write_mem_width(addr, data, width)
+            .map_err(|e| fault_or(e, addr, "writing"))
+    }
+
+    pub fn read_core_reg(&mut self, index: u8) -> Result<u32> {
+        Ok(self.link.read_reg(index)?)
+    }
+
+    pub fn write_core_reg(&mut self, index: u8, value: u32) -> Result<()> {
+        Ok(self.link.write_reg(index, value)?)
+    }
+
+    pub fn is_halted(&mut self) -> Result<bool> {
+        Ok(self.read32(cm::DHCSR)? & cm::S_HALT != 0)
+    }
+
+    fn wait_halted(&mut self, timeout: Duration) -> Result<bool> {
+        let start = self.link.elapsed();
+        loop {
+            if self.is_halted()? {
+                return Ok(true);
+            }
+            if self.link.elapsed() - start > timeout {
+                return Ok(false);
+            }
+            self.link.sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Halt the core.
+    pub fn halt(&mut self) -> Result<()> {
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_HALT | cm::C_DEBUGEN)?;
+        if self.wait_halted(HALT_TIMEOUT)? {
+            Ok(())
+        } else {
+            Err(TargetError::NoHalt)
+        }
+    }
+
+    /// Resume the core (debug stays enabled).
+    pub fn run(&mut self) -> Result<()> {
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_DEBUGEN)
+    }
+
+    /// Run code at `pc` with stack `sp` (as after loading a program into SRAM).
+    pub fn run_at(&mut self, pc: u32, sp: u32) -> Result<()> {
+        self.write_core_reg(cm::reg::MSP, sp)?;
+        self.write_core_reg(cm::reg::SP, sp)?;
+        self.write_core_reg(cm::reg::PC, pc)?;
+        let xpsr = self.read_core_reg(cm::reg::XPSR)?;
+        self.write_core_reg(cm::reg::XPSR, xpsr | cm::XPSR_T)?;
+        self.run()
+    }
+
+    /// System reset, leaving the core running: NRST pulse, then the probe's
+    /// reset command; AIRCR.SYSRESETREQ when no reset was seen (NRST not wired).
+    pub fn reset_and_run(&mut self) -> Result<()> {
+        let _ = self.read32(cm::DHCSR)?; // clears the sticky S_RESET_ST
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_DEBUGEN)?;
+        self.link.drive_nrst(true)?;
+        self.link.sleep(Duration::from_millis(1));
+        self.link.drive_nrst(false)?;
+        self.link.sleep(Duration::from_millis(10));
+        if self.read32(cm::DHCSR)? & cm::S_RESET_ST == 0 {
+            info!("NRST is not connected --> using software reset via AIRCR");
+            self.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)?;
+            self.link.sleep(Duration::from_millis(10));
+        }
+        self.freeze_watchdogs()?;
+        self.run()
+    }
+
+    /// System reset, stopping the core at its reset vector.
+    pub fn reset_and_halt(&mut self) -> Result<()> {
+        let demcr = self.read32(cm::DEMCR)?;
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_HALT | cm::C_DEBUGEN)?;
+        self.write32(cm::DEMCR, demcr | cm::DEMCR_VC_CORERESET)?;
+        self.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)?;
+        let halted = self.wait_halted(RESET_TIMEOUT)?;
+        self.write32(cm::DEMCR, demcr)?;
+        self.write32(cm::DFSR, cm::DFSR_ALL)?;
+        if !halted {
+            return Err(TargetError::NoHalt);
+        }
+        self.freeze_watchdogs()
+    }
+
+    /// Let the core run and leave debug mode: DHCSR.C_DEBUGEN cleared and
+    /// DEMCR vector catches restored, unlike st-flash which leaves them set
+    /// (stflash-cli.md §13 item 13). Consumes the target; the probe is idle after.
+    pub fn detach(mut self, run: bool) -> std::result::Result<(), Error> {
+        if let Some(demcr) = self.demcr_saved.take() {
+            self.write32(cm::DEMCR, demcr & !cm::DEMCR_VC_CORERESET)?;
+        }
+        if run {
+            self.write32(cm::DHCSR, cm::DBGKEY | cm::C_DEBUGEN)?;
+            self.write32(cm::DHCSR, cm::DBGKEY)?;
+        }
+        self.link.exit_debug().map_err(TargetError::from)?;
+        Ok(())
+    }
+
+    /// Leave debug mode after a failure, best effort: nothing is reported.
+    pub fn abandon(mut self) {
+        let _ = self.link.exit_debug();
+    }
+
+    pub fn sleep(&mut self, d: Duration) {
+        self.link.sleep(d)
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.link.elapsed()
+    }
+
+    pub fn link(&self) -> &StLink {
+        &self.link
+    }
+
+    pub fn link_mut(&mut self) -> &mut StLink {
+        &mut self.link
+    }
+
+    /// DEV_ID (DBGMCU_IDCODE[11:0]) as read.
+    pub fn dev_id(&self) -> u16 {
+        (self.idcode & 0xFFF) as u16
+    }
+
+    /// REV_ID (DBGMCU_IDCODE[31:16]).
+    pub fn rev_id(&self) -> u16 {
+        (self.idcode >> 16) as u16
+    }
+}
+
+/// Identification failures that mean "nothing answers".
+fn no_response(e: StlinkError) -> TargetError {
+    match e {
+        StlinkError::Status { status, .. } if status.is_no_target() => TargetError::NoResponse(status.to_string()),
+        other => TargetError::Link(other),
+    }
+}
+
+/// Memory-access failures that are bus faults at an address.
+fn fault_or(e: StlinkError, addr: u32, what: &'static str) -> TargetError {
+    match e {
+        StlinkError::Status { status, addr: fault, .. } if status.is_access_fault() => {
+            TargetError::Fault { addr: fault.unwrap_or(addr), what }
+        }
+        other => TargetError::Link(other),
     }
 }

@@ -180,7 +180,61 @@ pub struct Chip {
     pub option_bytes: Option<MemRegion>,
     /// One-time-programmable area, if any.
     pub otp: Option<MemRegion>,
+    /// DBGMCU freeze bits that stop the watchdogs while the core is halted:
+    /// (register address, bits to set).
+    pub watchdog_freeze: &'static [(u32, u32)],
+    /// How to read the flash-size register's value.
+    pub flash_size_quirk: FlashSizeQuirk,
 }
+
+/// Oddities of the flash-size register (flash-families.md §1.4, §5 item 23).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FlashSizeQuirk {
+    /// The half-word is the size in KiB.
+    #[default]
+    None,
+    /// Only the low byte is valid (L1 DEV_ID 0x429).
+    LowByte,
+    /// 0 means 384 KiB and 1 means 256 KiB (L1 DEV_ID 0x436).
+    L1Cat4,
+}
+
+impl FlashSizeQuirk {
+    /// KiB from the register's half-word; `None` when the value is not a size.
+    pub fn decode(self, raw: u16) -> Option<u32> {
+        let kib = match self {
+            FlashSizeQuirk::None => raw as u32,
+            FlashSizeQuirk::LowByte => (raw & 0xFF) as u32,
+            FlashSizeQuirk::L1Cat4 => match raw {
+                0 => 384,
+                1 => 256,
+                other => other as u32,
+            },
+        };
+        (kib != 0 && kib != 0xFFFF).then_some(kib)
+    }
+}
+
+/// A stand-in used while a target is being identified.
+pub static UNIDENTIFIED: Chip = Chip {
+    dev_id: 0,
+    name: "unknown",
+    parts: "",
+    family: "unknown",
+    reference_manual: "",
+    core: Core::M0,
+    controller: Controller::F0F1F3,
+    flash_size_reg: 0,
+    max_flash_kib: 0,
+    flash: FlashSpec { base: 0x0800_0000, sectors: &[(1, 1024)], dual: None, write_unit: 2, erased: 0xFF },
+    sram: MemRegion::new(0x2000_0000, 0),
+    extra_ram: &[],
+    system_memory: MemRegion::new(0, 0),
+    option_bytes: None,
+    otp: None,
+    watchdog_freeze: &[],
+    flash_size_quirk: FlashSizeQuirk::None,
+};
 
 impl Chip {
     /// Every RAM region of the chip, primary SRAM first.

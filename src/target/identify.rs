@@ -1,0 +1,102 @@
+//! Chip identification: CPUID → core, DBGMCU_IDCODE → DEV_ID → chip table row,
+//! flash-size register → flash size (flash-families.md §1).
+
+use log::debug;
+
+use super::chips::{self, Core};
+use super::cortex_m as cm;
+use super::{Target, TargetError};
+use crate::error::Error;
+
+/// DBGMCU_IDCODE addresses (flash-families.md §1.2).
+const DBGMCU_M3_M4_M7: u32 = 0xE004_2000;
+const DBGMCU_M0: u32 = 0x4001_5800;
+const DBGMCU_H7: u32 = 0x5C00_1000;
+const DBGMCU_M33: u32 = 0xE004_4000;
+const DBGMCU_H5: u32 = 0x4402_4000;
+/// SW-DP IDCODE of H7 and H5 (flash-families.md §1.2, from stlink `inc/stm32.h`).
+const DPIDR_H7_H5: u32 = 0x6BA0_2477;
+
+/// Where to look for DBGMCU_IDCODE, most likely first. The rule of §1.2
+/// decides the first candidate; the others are tried when it reads an unknown
+/// DEV_ID (the robust probing order OpenOCD uses, §1.2 last paragraph).
+fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
+    let first = match core {
+        Core::M7 if dpidr == DPIDR_H7_H5 => DBGMCU_H7,
+        Core::M0 | Core::M0Plus => DBGMCU_M0,
+        Core::M33 if dpidr == DPIDR_H7_H5 => DBGMCU_H5,
+        Core::M33 => DBGMCU_M33,
+        _ => DBGMCU_M3_M4_M7,
+    };
+    let mut all = vec![first];
+    for a in [DBGMCU_M3_M4_M7, DBGMCU_H7, DBGMCU_M33, DBGMCU_H5, DBGMCU_M0] {
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    all
+}
+
+/// Fill in the identity of `t` (chip, core, flash size).
+pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
+    let cpuid = t.read32(cm::CPUID).map_err(|e| TargetError::NoResponse(format!("CPUID read failed: {e}")))?;
+    let partno = ((cpuid >> 4) & 0xFFF) as u16;
+    let core = match Core::from_partno(partno) {
+        Some(core) if cpuid >> 24 == 0x41 => core,
+        _ => return Err(TargetError::NotCortexM { cpuid }.into()),
+    };
+    t.cpuid = cpuid;
+    t.core = core;
+    debug!("DPIDR 0x{:08X}, CPUID 0x{cpuid:08X} ({core})", t.dpidr);
+
+    let mut first_seen = None;
+    for addr in dbgmcu_candidates(core, t.dpidr) {
+        let Ok(idcode) = t.read32(addr) else { continue };
+        let mut dev_id = (idcode & 0xFFF) as u16;
+        // Early F405/F407 report the F2 id; the core tells them apart (§1.3).
+        if dev_id == 0x411 && core == Core::M4 {
+            dev_id = 0x413;
+        }
+        if dev_id == 0 {
+            continue;
+        }
+        first_seen.get_or_insert(idcode);
+        if let Some(chip) = chips::find(dev_id) {
+            debug!("DBGMCU_IDCODE 0x{idcode:08X} at 0x{addr:08X}: {}", chip.name);
+            t.chip = chip;
+            t.idcode = (idcode & !0xFFF) | dev_id as u32;
+            return read_flash_size(t, flash_override);
+        }
+    }
+    let idcode = first_seen.unwrap_or(0);
+    Err(TargetError::UnknownChip { dev_id: (idcode & 0xFFF) as u16, idcode }.into())
+}
+
+/// The flash-size register is a half-word; read the aligned word around it (§1.4 rules).
+fn read_flash_size(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
+    let reg = t.chip.flash_size_reg;
+    let word = t.read32(reg & !3).unwrap_or(0xFFFF_FFFF);
+    let raw = if reg & 2 != 0 { (word >> 16) as u16 } else { word as u16 };
+    let kib = t.chip.flash_size_quirk.decode(raw).unwrap_or_else(|| {
+        debug!("flash size register reads 0x{raw:04X}; assuming the maximum");
+        t.chip.max_flash_kib
+    });
+    t.flash_size_detected = kib * 1024;
+    t.flash_size = flash_override.filter(|&f| f != 0).unwrap_or(kib * 1024);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dbgmcu_address_follows_core_and_dpidr() {
+        assert_eq!(dbgmcu_candidates(Core::M7, DPIDR_H7_H5)[0], DBGMCU_H7);
+        assert_eq!(dbgmcu_candidates(Core::M7, 0x5BA0_2477)[0], DBGMCU_M3_M4_M7, "F7");
+        assert_eq!(dbgmcu_candidates(Core::M33, DPIDR_H7_H5)[0], DBGMCU_H5);
+        assert_eq!(dbgmcu_candidates(Core::M33, 0x0BE0_2477)[0], DBGMCU_M33, "L5/U5");
+        assert_eq!(dbgmcu_candidates(Core::M0Plus, 0x0BC1_1477)[0], DBGMCU_M0);
+        assert_eq!(dbgmcu_candidates(Core::M3, 0x1BA0_1477).len(), 5);
+    }
+}
