@@ -1,6 +1,225 @@
 //! Command line: st-flash compatible arguments, output and exit codes.
+//!
+//! Flow: parse (no I/O) → load and check input files (no probe yet) → open the
+//! probe and connect → run the operation → leave the target running and the
+//! probe idle. Every failure becomes one `error:` line on stderr and a
+//! documented exit code (`ErrorKind::exit_code`).
 
-/// Run the program; returns the process exit code.
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use log::info;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::image::{self, Format, Image};
+use crate::ops::{erase, read, write, ProbeSelector, Session, SessionOptions};
+use crate::sim::SimSpec;
+use crate::target::{ConnectMode, ConnectOptions};
+
+pub mod args;
+pub mod number;
+pub mod output;
+
+use args::{Command, Invocation, Parsed};
+use output::CliProgress;
+
+/// Run the program on the process's arguments; returns the exit code.
 pub fn main() -> u8 {
-    0
+    run_with_args(std::env::args_os().skip(1))
+}
+
+/// Run on explicit arguments (without the program name).
+pub fn run_with_args(argv: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let invocation = match args::parse(argv) {
+        Ok(Parsed::Version) => {
+            println!("v{} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+            return 0;
+        }
+        Ok(Parsed::Help) => {
+            print!("{}", args::USAGE);
+            return 0;
+        }
+        Ok(Parsed::Run(inv)) => inv,
+        Err(e) => {
+            for line in e.lines {
+                eprintln!("{line}");
+            }
+            println!("invalid command line");
+            print!("{}", args::USAGE);
+            return ErrorKind::Usage.exit_code();
+        }
+    };
+    output::init_logging(invocation.debug, invocation.quiet);
+    if !invocation.quiet {
+        println!("st-flash {} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+    }
+    match run(&invocation) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Input prepared before the probe is opened.
+enum Prepared {
+    None,
+    Image(Image),
+}
+
+fn prepare(inv: &Invocation) -> Result<Prepared> {
+    match &inv.command {
+        Command::WriteFile { file, addr, .. } => load_image(file, inv.format, *addr).map(Prepared::Image),
+        _ => Ok(Prepared::None),
+    }
+}
+
+/// Load the file to write. Without `--format` the content decides; a binary
+/// file needs an address (as in st-flash), other formats carry their own.
+fn load_image(file: &Path, format: Option<Format>, addr: Option<u32>) -> Result<Image> {
+    let image = Image::load(file, format, addr)?;
+    if format.is_none() && addr.is_some() && image.format != Format::Binary {
+        return Err(Error::usage(format!(
+            "{} is {} and carries its own addresses: drop the address argument (or pass --format binary to write its bytes as they are)",
+            file.display(),
+            image.format
+        )));
+    }
+    Ok(image)
+}
+
+fn session_options(inv: &Invocation) -> Result<SessionOptions> {
+    let probe = match &inv.sim {
+        Some(spec) => ProbeSelector {
+            serial: inv.serial.clone(),
+            sim: vec![SimSpec::parse(spec).map_err(Error::usage)?],
+        },
+        None => ProbeSelector::from_env(inv.serial.clone())?,
+    };
+    let connect = ConnectOptions {
+        mode: if inv.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
+        speed_khz: inv.freq_khz,
+        flash_size: inv.flash_size,
+    };
+    Ok(SessionOptions { probe, connect })
+}
+
+fn run(inv: &Invocation) -> Result<()> {
+    let prepared = prepare(inv)?;
+    let options = session_options(inv)?;
+    let mut session = Session::open(&options)?;
+    let stop = output::install_stop_handler();
+    match execute(&mut session, inv, prepared, stop) {
+        Ok(after) => {
+            if after == After::Reset && !inv.reset {
+                session.target.reset_and_run()?;
+            }
+            if let Some(summary) = session.sim.as_ref().map(|h| h.stats()) {
+                log::debug!("simulator: {summary:?}");
+            }
+            session.finish(inv.reset)
+        }
+        Err(e) => {
+            session.abandon();
+            Err(e)
+        }
+    }
+}
+
+/// What to do with the target after a successful command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Let the core continue where it was.
+    Resume,
+    /// Reset it so that the (new) firmware starts from its reset vector.
+    Reset,
+}
+
+fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Arc<AtomicBool>) -> Result<After> {
+    let mut progress = CliProgress::new(inv.quiet, stop);
+    match &inv.command {
+        Command::ReadMemory { file, addr, size } => {
+            info!("read from address 0x{addr:08x} size {size}");
+            let data = read::read(session, *addr, *size, &mut progress)?;
+            save_read(file, *addr, &data, inv.format)?;
+            Ok(After::Resume)
+        }
+        Command::WriteFile { otp: true, .. } | Command::ReadOtp { .. } => {
+            Err(Error::unsupported(format!("OTP access is not available on {} yet", session.target.chip.family)))
+        }
+        Command::WriteFile { .. } => {
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
+            let opts = write::WriteOptions { mass_erase: inv.mass_erase, preserve: !inv.erase_rest, verify: true };
+            let report = write::write(session, &image, &opts, &mut progress)?;
+            if report.flash_bytes > 0 {
+                info!("Flash written and verified! jolly good!");
+                info!(
+                    "{} bytes written: {} sectors erased, {} bytes programmed, {} bytes kept",
+                    report.flash_bytes + report.ram_bytes,
+                    report.erased.len(),
+                    report.programmed_bytes,
+                    report.preserved_bytes
+                );
+                return Ok(After::Reset);
+            }
+            start_ram_image(session, &image)?;
+            Ok(After::Resume)
+        }
+        Command::Erase { range } => {
+            match range {
+                Some((addr, size)) if !inv.mass_erase => {
+                    let report = erase::erase_range(session, *addr, *size, &mut progress)?;
+                    for s in &report.sectors {
+                        println!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size);
+                    }
+                    println!();
+                    println!("Section erase completed successfully.");
+                }
+                _ => {
+                    println!("Mass erasing...");
+                    erase::erase_all(session, &mut progress)?;
+                    println!("Mass erase completed successfully.");
+                }
+            }
+            Ok(After::Reset)
+        }
+        Command::Reset => Ok(After::Reset),
+        Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
+            Err(Error::unsupported(format!(
+                "option bytes are not available on {} yet",
+                session.target.chip.family
+            )))
+        }
+    }
+}
+
+/// Write what `read` returned: raw bytes, or Intel HEX with `--format ihex`.
+fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Result<()> {
+    let mut bytes = Vec::new();
+    if format == Some(Format::IntelHex) {
+        image::write_ihex(addr, data, &mut bytes)?;
+    } else {
+        bytes.extend_from_slice(data);
+    }
+    std::fs::write(file, bytes).map_err(|e| Error::input(format!("cannot write {}: {e}", file.display())))
+}
+
+/// After loading code into RAM, st-flash starts it from its vector table.
+/// stflash does so only when the image begins with a plausible one (a stack
+/// pointer in RAM and a Thumb entry point); otherwise the core resumes.
+fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
+    let Some(seg) = image.segments.first() else { return Ok(()) };
+    if seg.data.len() < 8 {
+        return Ok(());
+    }
+    let sp = u32::from_le_bytes(seg.data[0..4].try_into().expect("4 bytes"));
+    let pc = u32::from_le_bytes(seg.data[4..8].try_into().expect("4 bytes"));
+    let ram = |a: u32| session.target.chip.ram_regions().any(|r| r.contains(a) || r.end() == a as u64);
+    if pc & 1 == 1 && ram(sp) && (ram(pc) || session.layout.contains(pc)) {
+        info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+        session.target.run_at(pc & !1, sp)?;
+    }
+    Ok(())
 }

@@ -1,1 +1,12 @@
-//! Operations: write, erase, verify, read, reset.
+//! Operations: write, erase, verify, read, reset — built on the flash drivers
+//! and target access. Each operation validates its input completely before it
+//! touches the chip.
+
+pub mod erase;
+pub mod image;
+pub mod read;
+pub mod session;
+pub mod verify;
+pub mod write;
+
+pub use session::{ProbeSelector, Session, SessionOptions};

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+pub mod f0f1f3;
+
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Core {
@@ -246,7 +248,7 @@ impl Chip {
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
     // Family tables are added here, one line each.
-    let tables: &[&'static [Chip]] = &[];
+    let tables: &[&'static [Chip]] = &[f0f1f3::CHIPS];
     tables.iter().flat_map(|t| t.iter())
 }
 

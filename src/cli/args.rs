@@ -1,0 +1,643 @@
+//! Arguments: st-flash 1.8.0's grammar (stflash-cli.md §1–§2), plus
+//! compatible extensions (options may also follow the command; a one-line
+//! reason accompanies every parse error).
+//!
+//! clap tokenises and describes the interface (help, completions, man page);
+//! the st-flash rules — arity per command and area, number syntax, the exact
+//! error lines — are applied here after clap.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches};
+
+use super::number::{parse_freq, parse_number, NumberError};
+use crate::ops::image::Format;
+
+/// `--area` values (§1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Main,
+    System,
+    Otp,
+    Option,
+    OptionBootAdd,
+    Optcr,
+    Optcr1,
+}
+
+impl Area {
+    fn parse(s: &str) -> Option<Area> {
+        Some(match s {
+            "main" => Area::Main,
+            "system" => Area::System,
+            "otp" => Area::Otp,
+            "option" => Area::Option,
+            "option_boot_add" => Area::OptionBootAdd,
+            "optcr" => Area::Optcr,
+            "optcr1" => Area::Optcr1,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Main => "main",
+            Area::System => "system",
+            Area::Otp => "otp",
+            Area::Option => "option",
+            Area::OptionBootAdd => "option_boot_add",
+            Area::Optcr => "optcr",
+            Area::Optcr1 => "optcr1",
+        }
+    }
+}
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `read FILE ADDR SIZE` (areas main, system).
+    ReadMemory { file: PathBuf, addr: u32, size: u32 },
+    /// `--area=otp read FILE`.
+    ReadOtp { file: PathBuf },
+    /// `--area=option read [FILE [SIZE]]` (SIZE is accepted and ignored, as in st-flash).
+    ReadOption { file: Option<PathBuf> },
+    /// `--area=optcr|optcr1|option_boot_add read`.
+    ReadOptionRegister { area: Area },
+    /// `--area=option|optcr|optcr1|option_boot_add write VALUE`.
+    WriteOptionValue { area: Area, value: u32 },
+    /// `write FILE [ADDR]` (areas main, system, otp). `addr` is `None` for
+    /// formats that carry addresses.
+    WriteFile { file: PathBuf, addr: Option<u32>, otp: bool },
+    /// `erase` or `erase ADDR SIZE`.
+    Erase { range: Option<(u32, u32)> },
+    Reset,
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub command: Command,
+    /// `--format`; `None` when not given (stflash then detects the format).
+    pub format: Option<Format>,
+    pub serial: Option<String>,
+    /// `--freq` in kHz; `None` (or st-flash's 0) = the probe's fastest.
+    pub freq_khz: Option<u32>,
+    /// `--flash=` in bytes.
+    pub flash_size: Option<u32>,
+    pub reset: bool,
+    pub connect_under_reset: bool,
+    pub opt: bool,
+    pub mass_erase: bool,
+    pub debug: bool,
+    /// Extensions.
+    pub sim: Option<String>,
+    pub quiet: bool,
+    pub erase_rest: bool,
+}
+
+/// What parsing produced besides an invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Run(Box<Invocation>),
+    Help,
+    Version,
+}
+
+/// A parse failure. `lines` are printed on stderr (st-flash's `*** Error:`
+/// lines, or our one-line reason), then "invalid command line" and the usage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub lines: Vec<String>,
+}
+
+impl ParseError {
+    fn new(line: impl Into<String>) -> ParseError {
+        ParseError { lines: vec![line.into()] }
+    }
+    fn expected(what: &str) -> ParseError {
+        ParseError::new(format!("*** Error: Expected args for this command: {what}"))
+    }
+    fn invalid_value(what: &str, e: NumberError) -> ParseError {
+        let mut lines = Vec::new();
+        if e == NumberError::TooLarge {
+            lines.push("*** Error: Integer greater than UINT32_MAX, cannot convert to int32_t".to_string());
+        }
+        lines.push(format!("*** Error: Invalid value for {what}"));
+        ParseError { lines }
+    }
+}
+
+const COMMAND_WORDS: [&str; 4] = ["read", "write", "erase", "reset"];
+
+/// The clap description of the interface (also used for completions and the man page).
+pub fn command() -> clap::Command {
+    let flag = |name: &'static str, help: &'static str| Arg::new(name).long(name).action(ArgAction::SetTrue).help(help);
+    let value = |name: &'static str, value_name: &'static str, help: &'static str| {
+        Arg::new(name).long(name).value_name(value_name).action(ArgAction::Set).help(help)
+    };
+    clap::Command::new("stflash")
+        .about("Program STM32 microcontrollers through ST-LINK probes (st-flash compatible)")
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .args_override_self(true)
+        .allow_negative_numbers(true)
+        .arg(
+            Arg::new("words")
+                .value_name("COMMAND")
+                .num_args(0..)
+                .action(ArgAction::Append)
+                .help("read FILE ADDR SIZE | write FILE [ADDR] | write VALUE | erase [ADDR SIZE] | reset"),
+        )
+        .arg(flag("version", "Print the version and exit"))
+        .arg(Arg::new("help").long("help").short('h').action(ArgAction::SetTrue).help("Print usage and exit"))
+        .arg(flag("debug", "Show debug messages and USB traffic (RUST_LOG is honoured too)"))
+        .arg(flag("opt", "Accepted for compatibility: stflash never programs erased units anyway"))
+        .arg(flag("mass-erase", "Erase the whole flash before writing, or with `erase`"))
+        .arg(flag("reset", "Reset the target after the command"))
+        .arg(value("serial", "SERIAL", "Use the ST-LINK with this serial number"))
+        .arg(value(
+            "area",
+            "AREA",
+            "main | system | otp | option | option_boot_add | optcr | optcr1",
+        ))
+        .arg(value("freq", "KHZ", "SWD clock in kHz (suffix k or M); default: the probe's fastest"))
+        .arg(value("format", "FORMAT", "binary | ihex; default: detected from the file"))
+        .arg(
+            Arg::new("flash")
+                .long("flash")
+                .value_name("SIZE")
+                .require_equals(true)
+                .action(ArgAction::Set)
+                .help("Override the detected flash size (only --flash=SIZE)"),
+        )
+        .arg(flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector"))
+        .arg(flag("hot-plug", "Attach without resetting the target (the default)"))
+        .arg(value(
+            "sim",
+            "CHIP[:STATE]",
+            "Use the simulated probe and chip (same as STFLASH_SIM); STATE keeps the chip between runs",
+        ))
+        .arg(flag("quiet", "Print only errors"))
+        .arg(flag(
+            "erase-rest",
+            "Erase the parts of written sectors the image does not cover (st-flash's behaviour) instead of keeping them",
+        ))
+}
+
+/// Parse `argv` (without the program name).
+pub fn parse<I, T>(args: I) -> Result<Parsed, ParseError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    // st-flash prints its version as soon as it sees --version among the
+    // leading options, whatever follows (§1.1, checklist row 2).
+    for a in &args {
+        match a.to_str() {
+            Some("--version") => return Ok(Parsed::Version),
+            Some(s) if s.starts_with('-') => continue,
+            _ => break,
+        }
+    }
+    let matches = command()
+        .try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args))
+        .map_err(|e| ParseError::new(format!("*** Error: {}", clap_reason(&e))))?;
+    if matches.get_flag("help") {
+        return Ok(Parsed::Help);
+    }
+    if matches.get_flag("version") {
+        return Ok(Parsed::Version);
+    }
+    from_matches(&matches).map(|i| Parsed::Run(Box::new(i)))
+}
+
+/// clap's first error line without its "error: " prefix.
+fn clap_reason(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let line = text.lines().next().unwrap_or("invalid arguments");
+    line.trim_start_matches("error: ").to_string()
+}
+
+fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
+    let get = |name: &str| m.get_one::<String>(name).cloned();
+    let area = match get("area") {
+        Some(a) => Area::parse(&a).ok_or_else(|| {
+            ParseError::new(format!(
+                "*** Error: unknown --area {a}; use main, system, otp, option, option_boot_add, optcr or optcr1"
+            ))
+        })?,
+        None => Area::Main,
+    };
+    let format = match get("format").as_deref() {
+        None => None,
+        Some("binary") => Some(Format::Binary),
+        Some("ihex") => Some(Format::IntelHex),
+        Some(_) => return Err(ParseError::new("*** Error: Invalid value for format")),
+    };
+    let freq_khz = match get("freq") {
+        None => None,
+        Some(f) => match parse_freq(&f) {
+            Some(0) => None,
+            Some(k) => Some(k),
+            None => {
+                return Err(ParseError::new(format!(
+                    "*** Error: invalid --freq {f}: give kHz as digits with an optional k or M suffix (4000, 4M)"
+                )))
+            }
+        },
+    };
+    let flash_size = match get("flash") {
+        None => None,
+        Some(f) => match parse_number(&f) {
+            Ok(0) => None,
+            Ok(v) => Some(v),
+            Err(e) => return Err(ParseError::invalid_value("--flash", e)),
+        },
+    };
+    let serial = get("serial").filter(|s| !s.is_empty());
+    let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
+    let command = command_from_words(&words, area, format)?;
+    Ok(Invocation {
+        command,
+        format,
+        serial,
+        freq_khz,
+        flash_size,
+        reset: m.get_flag("reset"),
+        connect_under_reset: m.get_flag("connect-under-reset"),
+        opt: m.get_flag("opt"),
+        mass_erase: m.get_flag("mass-erase"),
+        debug: m.get_flag("debug"),
+        sim: get("sim"),
+        quiet: m.get_flag("quiet"),
+        erase_rest: m.get_flag("erase-rest"),
+    })
+}
+
+fn number(text: &str, what: &str) -> Result<u32, ParseError> {
+    parse_number(text).map_err(|e| ParseError::invalid_value(what, e))
+}
+
+/// The command and its positional arguments, checked per command and area (§1.2).
+fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> Result<Command, ParseError> {
+    let Some((word, args)) = words.split_first() else {
+        return Err(ParseError::new("*** Error: no command given; use read, write, erase or reset"));
+    };
+    if !COMMAND_WORDS.contains(&word.as_str()) {
+        return Err(ParseError::new(format!(
+            "*** Error: unknown command {word:?}; use read, write, erase or reset"
+        )));
+    }
+    if let Some(second) = args.first().filter(|a| COMMAND_WORDS.contains(&a.as_str())) {
+        return Err(ParseError::new(format!("*** Error: two commands given ({word} and {second})")));
+    }
+    let path = |s: &String| PathBuf::from(s);
+    match (word.as_str(), area) {
+        ("read", Area::Main | Area::System) => match args {
+            [file, addr, size] => Ok(Command::ReadMemory {
+                file: path(file),
+                addr: number(addr, "addr")?,
+                size: number(size, "size")?,
+            }),
+            _ => Err(ParseError::expected("read <path> <addr> <size>")),
+        },
+        ("read", Area::Otp) => match args {
+            [file] => Ok(Command::ReadOtp { file: path(file) }),
+            _ => Err(ParseError::expected("otp read: [path]")),
+        },
+        ("read", Area::Option) => match args {
+            [] => Ok(Command::ReadOption { file: None }),
+            [file] => Ok(Command::ReadOption { file: Some(path(file)) }),
+            [file, size] => {
+                number(size, "option bytes read: invalid size")?;
+                Ok(Command::ReadOption { file: Some(path(file)) })
+            }
+            _ => Err(ParseError::expected("option bytes read: [path] [size]")),
+        },
+        ("read", area) => match args {
+            [] => Ok(Command::ReadOptionRegister { area }),
+            _ => Err(ParseError::expected(match area {
+                Area::OptionBootAdd => "option bytes boot_add read",
+                Area::Optcr => "option control register read",
+                _ => "option control register 1 read",
+            })),
+        },
+        ("write", Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1) => match args {
+            [value] => Ok(Command::WriteOptionValue { area, value: number(value, "val")? }),
+            _ => Err(ParseError::expected(match area {
+                Area::Option => "option byte write <value>",
+                Area::OptionBootAdd => "option bytes boot_add write <value>",
+                Area::Optcr => "option control register write <value>",
+                _ => "option control register 1 write <value>",
+            })),
+        },
+        ("write", _) => {
+            let otp = area == Area::Otp;
+            match (format, args) {
+                (Some(Format::Binary), [file, addr]) | (None, [file, addr]) => Ok(Command::WriteFile {
+                    file: path(file),
+                    addr: Some(number(addr, "addr")?),
+                    otp,
+                }),
+                (Some(Format::Binary), _) => Err(ParseError::expected("write <path> <addr>")),
+                (Some(_), [file]) | (None, [file]) => Ok(Command::WriteFile { file: path(file), addr: None, otp }),
+                (Some(_), _) => Err(ParseError::expected("write <path>")),
+                (None, _) => Err(ParseError::expected("write <path> <addr>")),
+            }
+        }
+        ("erase", _) => match args {
+            [] => Ok(Command::Erase { range: None }),
+            [addr, size] => Ok(Command::Erase { range: Some((number(addr, "addr")?, number(size, "size")?)) }),
+            _ => Err(ParseError::new(
+                "*** Error: erase takes no arguments (whole flash) or exactly two: <addr> <size>",
+            )),
+        },
+        _ => {
+            if !args.is_empty() {
+                log::warn!("reset ignores its arguments: {}", args.join(" "));
+            }
+            Ok(Command::Reset)
+        }
+    }
+}
+
+/// The usage text, printed on stdout for `--help` and after "invalid command line".
+pub const USAGE: &str = "\
+usage: stflash [options] read [file] [addr] [size]
+       stflash [options] write <file> [addr]
+       stflash [options] write <value>
+       stflash [options] erase [<addr> <size>]
+       stflash [options] reset
+
+options:
+  --freq <kHz>           SWD clock (default: the probe's fastest; suffix k or M)
+  --serial <serial>      ST-LINK serial number
+  --connect-under-reset  Hold NRST while connecting
+  --hot-plug             Connect without reset (the default)
+  --reset                Reset the target after the command
+  --format {binary|ihex} File format (default: detected; binary files need an address)
+  --flash=<size>         Override the detected flash size
+  --area <area>          main (default), system, otp, option, option_boot_add,
+                         optcr or optcr1
+  --mass-erase           Erase the whole flash first
+  --erase-rest           Erase the unwritten rest of written sectors (st-flash behaviour)
+  --sim <chip>[:<file>]  Use the built-in simulator (or set STFLASH_SIM)
+  --quiet                Print only errors
+  --opt                  Accepted for compatibility
+  --debug                Debug output, including USB traffic
+  --version              Print the version
+  --help                 Print this help
+
+examples:
+  stflash write firmware.bin 0x8000000
+  stflash write firmware.hex
+  stflash read firmware.bin 0x8000000 0x1000
+  stflash erase
+  stflash erase 0x8004000 0x4000
+  stflash --area=option read
+  stflash --area=option write 0xXXXXXXXX
+  stflash --area=otp read <file>
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Invocation, ParseError> {
+        match parse(args.iter().copied())? {
+            Parsed::Run(i) => Ok(*i),
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn err(args: &[&str]) -> Vec<String> {
+        match parse(args.iter().copied()) {
+            Err(e) => e.lines,
+            Ok(p) => panic!("{args:?} parsed: {p:?}"),
+        }
+    }
+
+    #[test]
+    fn row_01_no_arguments_is_invalid() {
+        assert!(err(&[])[0].contains("no command"));
+    }
+
+    #[test]
+    fn row_02_version_wins_over_later_junk() {
+        assert_eq!(parse(["--version", "--foo"]), Ok(Parsed::Version));
+        assert_eq!(parse(["--debug", "--version"]), Ok(Parsed::Version));
+    }
+
+    #[test]
+    fn row_03_help() {
+        assert_eq!(parse(["--help"]), Ok(Parsed::Help));
+        assert_eq!(parse(["-h"]), Ok(Parsed::Help));
+    }
+
+    #[test]
+    fn row_05_options_may_follow_the_command() {
+        let i = run(&["write", "f.bin", "0x8000000", "--reset"]).unwrap();
+        assert!(i.reset);
+        assert_eq!(i.command, Command::WriteFile { file: "f.bin".into(), addr: Some(0x0800_0000), otp: false });
+    }
+
+    #[test]
+    fn row_06_unknown_option() {
+        assert!(err(&["--foo", "erase"])[0].contains("--foo"));
+    }
+
+    #[test]
+    fn row_07_two_commands() {
+        assert!(err(&["write", "read"])[0].contains("two commands"));
+        assert!(err(&["reset", "reset"])[0].contains("two commands"));
+    }
+
+    #[test]
+    fn row_08_read_arity() {
+        for args in [&["read"][..], &["read", "f"], &["read", "f", "0"], &["read", "f", "0", "1", "2"]] {
+            assert_eq!(err(args), vec!["*** Error: Expected args for this command: read <path> <addr> <size>"]);
+        }
+    }
+
+    #[test]
+    fn row_09_leading_zero_is_octal() {
+        assert_eq!(err(&["read", "f", "08000000", "4"]), vec!["*** Error: Invalid value for addr"]);
+    }
+
+    #[test]
+    fn row_10_number_forms() {
+        let i = run(&["read", "f", "0x08000000", "4k"]).unwrap();
+        assert_eq!(i.command, Command::ReadMemory { file: "f".into(), addr: 0x0800_0000, size: 4096 });
+        let i = run(&["read", "f", "134217728", "+12"]).unwrap();
+        assert_eq!(i.command, Command::ReadMemory { file: "f".into(), addr: 0x0800_0000, size: 12 });
+    }
+
+    #[test]
+    fn row_11_too_large() {
+        for size in ["-1", "0x100000000"] {
+            assert_eq!(
+                err(&["read", "f", "0", size]),
+                vec![
+                    "*** Error: Integer greater than UINT32_MAX, cannot convert to int32_t",
+                    "*** Error: Invalid value for size"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn row_12_bad_suffixes() {
+        for size in ["5G", "4kk", "4096x"] {
+            assert_eq!(err(&["read", "f", "0", size]), vec!["*** Error: Invalid value for size"]);
+        }
+    }
+
+    #[test]
+    fn row_13_write_arity() {
+        assert_eq!(err(&["write", "f", "0", "4"]), vec!["*** Error: Expected args for this command: write <path> <addr>"]);
+        assert_eq!(
+            err(&["--format", "binary", "write", "f"]),
+            vec!["*** Error: Expected args for this command: write <path> <addr>"]
+        );
+        // Without --format a lone file is accepted: its format decides later.
+        assert_eq!(run(&["write", "f"]).unwrap().command, Command::WriteFile { file: "f".into(), addr: None, otp: false });
+    }
+
+    #[test]
+    fn row_14_ihex_takes_no_address() {
+        assert_eq!(
+            err(&["--format", "ihex", "write", "f.hex", "0x8000000"]),
+            vec!["*** Error: Expected args for this command: write <path>"]
+        );
+        assert_eq!(run(&["--format=ihex", "write", "f.hex"]).unwrap().format, Some(Format::IntelHex));
+    }
+
+    #[test]
+    fn row_15_bad_format() {
+        assert_eq!(err(&["--format=bin", "write", "f", "0"]), vec!["*** Error: Invalid value for format"]);
+        assert_eq!(err(&["--format", "write", "f.hex"]), vec!["*** Error: Invalid value for format"]);
+    }
+
+    #[test]
+    fn row_16_erase_arity() {
+        assert!(err(&["erase", "0x8000000"])[0].contains("erase takes"));
+        assert!(err(&["erase", "a", "b", "c"])[0].contains("erase takes"));
+        assert_eq!(run(&["erase"]).unwrap().command, Command::Erase { range: None });
+        assert_eq!(
+            run(&["erase", "0x08000400", "0x800"]).unwrap().command,
+            Command::Erase { range: Some((0x0800_0400, 0x800)) }
+        );
+    }
+
+    #[test]
+    fn row_17_reset_ignores_arguments() {
+        assert_eq!(run(&["reset", "extra", "words"]).unwrap().command, Command::Reset);
+    }
+
+    #[test]
+    fn row_18_freq_forms() {
+        for (f, khz) in [("--freq=4000", Some(4000)), ("--freq=4M", Some(4000)), ("--freq=4000k", Some(4000))] {
+            assert_eq!(run(&[f, "reset"]).unwrap().freq_khz, khz, "{f}");
+        }
+        assert_eq!(run(&["--freq", "4000", "reset"]).unwrap().freq_khz, Some(4000));
+        assert_eq!(run(&["--freq=0", "reset"]).unwrap().freq_khz, None);
+        assert_eq!(run(&["--freq=", "reset"]).unwrap().freq_khz, None);
+    }
+
+    #[test]
+    fn row_19_bad_freq() {
+        for f in ["--freq=4m", "--freq=4K", "--freq=4.5M", "--freq=-5", "--freq=abc"] {
+            assert!(err(&[f, "reset"])[0].contains("--freq"), "{f}");
+        }
+        assert!(!err(&["reset", "--freq"]).is_empty());
+    }
+
+    #[test]
+    fn row_20_flash_sizes() {
+        for (f, size) in [("--flash=128k", 131072), ("--flash=0x20000", 131072), ("--flash=0200k", 131072)] {
+            assert_eq!(run(&[f, "erase"]).unwrap().flash_size, Some(size), "{f}");
+        }
+    }
+
+    #[test]
+    fn row_21_flash_needs_equals() {
+        assert!(!err(&["--flash", "128k", "erase"]).is_empty());
+    }
+
+    #[test]
+    fn row_22_bad_flash_value() {
+        assert_eq!(err(&["--flash=128x", "erase"]), vec!["*** Error: Invalid value for --flash"]);
+    }
+
+    #[test]
+    fn row_23_area_is_case_sensitive() {
+        assert!(err(&["--area=MAIN", "read", "f", "0", "4"])[0].contains("--area"));
+        assert!(err(&["--area=foo", "erase"])[0].contains("--area"));
+    }
+
+    #[test]
+    fn row_24_otp_read_needs_a_path() {
+        assert_eq!(err(&["--area=otp", "read"]), vec!["*** Error: Expected args for this command: otp read: [path]"]);
+        assert_eq!(err(&["--area=otp", "read", "f", "x"]), vec!["*** Error: Expected args for this command: otp read: [path]"]);
+    }
+
+    #[test]
+    fn row_25_option_read_size() {
+        assert_eq!(
+            err(&["--area=option", "read", "f", "x"]),
+            vec!["*** Error: Invalid value for option bytes read: invalid size"]
+        );
+        assert_eq!(run(&["--area=option", "read"]).unwrap().command, Command::ReadOption { file: None });
+    }
+
+    #[test]
+    fn row_26_register_reads_take_no_arguments() {
+        assert_eq!(
+            err(&["--area=optcr", "read", "x"]),
+            vec!["*** Error: Expected args for this command: option control register read"]
+        );
+        assert_eq!(
+            err(&["--area=optcr1", "read", "x"]),
+            vec!["*** Error: Expected args for this command: option control register 1 read"]
+        );
+        assert_eq!(
+            err(&["--area=option_boot_add", "read", "x"]),
+            vec!["*** Error: Expected args for this command: option bytes boot_add read"]
+        );
+    }
+
+    #[test]
+    fn row_27_option_write_arity() {
+        for args in [&["--area=option", "write"][..], &["--area=option", "write", "1", "2"]] {
+            assert_eq!(err(args), vec!["*** Error: Expected args for this command: option byte write <value>"]);
+        }
+    }
+
+    #[test]
+    fn row_28_option_write_value_is_checked_first() {
+        assert_eq!(err(&["--area=option", "--format=ihex", "write", "f.hex"]), vec!["*** Error: Invalid value for val"]);
+        assert_eq!(
+            run(&["--area=option", "write", "0xFFAA"]).unwrap().command,
+            Command::WriteOptionValue { area: Area::Option, value: 0xFFAA }
+        );
+    }
+
+    #[test]
+    fn repeated_options_last_wins() {
+        let i = run(&["--area=option", "--area=main", "read", "a", "0", "0"]).unwrap();
+        assert!(matches!(i.command, Command::ReadMemory { .. }));
+        let i = run(&["--serial", "A", "--serial=B", "--reset", "--reset", "reset"]).unwrap();
+        assert_eq!(i.serial.as_deref(), Some("B"));
+    }
+
+    #[test]
+    fn every_clap_option_is_in_the_usage_text() {
+        for arg in command().get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(USAGE.contains(&format!("--{long}")), "--{long} missing from USAGE");
+            }
+        }
+    }
+}

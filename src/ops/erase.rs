@@ -1,0 +1,88 @@
+//! `erase`: the whole flash, or whole sectors of a range.
+
+use super::session::Session;
+use crate::error::{Error, Result};
+use crate::flash::{engine, Progress, Sector};
+
+/// What an erase did.
+#[derive(Debug, Clone, Default)]
+pub struct EraseReport {
+    pub sectors: Vec<Sector>,
+    pub mass: bool,
+}
+
+/// Check that `[addr, addr+size)` is a whole number of sectors inside flash,
+/// before anything is erased. The message proposes the nearest valid range.
+pub fn sectors_for_range(session: &Session, addr: u32, size: u32) -> Result<Vec<Sector>> {
+    let layout = &session.layout;
+    if size == 0 {
+        return Err(Error::input(
+            "erase size 0 erases nothing; give a size, or run `erase` without arguments to erase the whole flash",
+        ));
+    }
+    layout.check_range(addr, size as u64).map_err(|e| Error::input(format!("cannot erase: {e}")))?;
+    let sectors = layout.sectors_in(addr, size as u64);
+    let (first, last) = (sectors[0], sectors[sectors.len() - 1]);
+    let end = addr as u64 + size as u64;
+    if first.addr != addr || last.end() != end {
+        return Err(Error::input(format!(
+            "0x{addr:08X}+0x{size:X} does not start and end on sector boundaries ({first} … {last}); \
+             to erase those sectors whole use: erase 0x{:08X} 0x{:X}",
+            first.addr,
+            last.end() - first.addr as u64
+        )));
+    }
+    Ok(sectors)
+}
+
+/// Erase whole sectors of a range.
+pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
+    let sectors = sectors_for_range(session, addr, size)?;
+    session.require_unprotected()?;
+    session.controller()?;
+    let banks: std::collections::BTreeSet<u8> = sectors.iter().map(|s| s.bank).collect();
+    run_unlocked(session, &banks, |s| {
+        let Session { target, flash, .. } = s;
+        let ctrl = flash.as_ref().expect("checked");
+        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(Error::from)
+    })?;
+    Ok(EraseReport { sectors, mass: false })
+}
+
+/// Erase the whole flash.
+pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
+    session.controller()?;
+    let banks = (0..session.layout.banks.len() as u8).collect();
+    run_unlocked(session, &banks, |s| {
+        let Session { target, flash, layout, .. } = s;
+        let ctrl = flash.as_ref().expect("checked");
+        engine::mass_erase(target, ctrl.as_ref(), layout, progress).map_err(Error::from)
+    })?;
+    Ok(EraseReport { sectors: session.layout.sectors(), mass: true })
+}
+
+/// Unlock `banks`, run `f`, and lock them again whatever happened.
+pub(crate) fn run_unlocked<T>(
+    session: &mut Session,
+    banks: &std::collections::BTreeSet<u8>,
+    f: impl FnOnce(&mut Session) -> Result<T>,
+) -> Result<T> {
+    {
+        let Session { target, flash, .. } = session;
+        let ctrl = flash.as_mut().expect("checked by the caller");
+        for &bank in banks {
+            engine::clear_stale_errors(target, ctrl.as_ref(), bank)?;
+            ctrl.unlock(target, bank)?;
+        }
+    }
+    let result = f(session);
+    let Session { target, flash, .. } = session;
+    let ctrl = flash.as_mut().expect("checked by the caller");
+    for &bank in banks {
+        let locked = ctrl.lock(target, bank);
+        if result.is_ok() {
+            locked?;
+        }
+    }
+    result
+}

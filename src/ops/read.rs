@@ -1,0 +1,73 @@
+//! `read`: memory to a file.
+
+use log::warn;
+
+use super::session::Session;
+use crate::error::{Error, Result};
+use crate::flash::{Phase, Progress};
+use crate::target::chips::MemRegion;
+
+/// Read size per step (progress granularity).
+const STEP: usize = 16 * 1024;
+
+/// The readable range starting at `addr`, for clipping: the flash banks
+/// (contiguous banks join, a gap ends it), a RAM region, system memory, OTP or
+/// option bytes. `None` for other addresses (read as asked).
+fn region_end(session: &Session, addr: u32) -> Option<u64> {
+    let layout = &session.layout;
+    if let Some(bank) = layout.bank_of(addr) {
+        let mut end = layout.banks[bank as usize].end();
+        for b in &layout.banks[bank as usize + 1..] {
+            if b.base as u64 != end {
+                break;
+            }
+            end = b.end();
+        }
+        return Some(end);
+    }
+    let chip = session.target.chip;
+    let fixed: Vec<MemRegion> = chip
+        .ram_regions()
+        .chain(std::iter::once(chip.system_memory))
+        .chain(chip.otp)
+        .chain(chip.option_bytes)
+        .collect();
+    fixed.iter().find(|r| r.contains(addr)).map(|r| r.end())
+}
+
+/// Read `size` bytes at `addr`; size 0 means "to the end of the region".
+/// A size past the end of the region is clipped with a warning.
+pub fn read(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<Vec<u8>> {
+    let mut len = size as u64;
+    if let Some(end) = region_end(session, addr) {
+        let available = end - addr as u64;
+        if len == 0 {
+            len = available;
+        } else if len > available {
+            warn!(
+                "read of {len} bytes at 0x{addr:08X} clipped to {available} bytes: the region ends at 0x{:08X}",
+                end - 1
+            );
+            len = available;
+        }
+    }
+    if len == 0 {
+        return Err(Error::input(format!(
+            "size 0 at 0x{addr:08X}: this address is not in a known memory region, so give a size"
+        )));
+    }
+    if session.layout.contains(addr) {
+        session.require_unprotected()?;
+    }
+    let mut out = vec![0u8; len as usize];
+    progress.begin(Phase::Read, len);
+    for (i, chunk) in out.chunks_mut(STEP).enumerate() {
+        if progress.should_stop() {
+            return Err(Error::new(crate::ErrorKind::Interrupted, "read interrupted; the output file was not written"));
+        }
+        session.target.read_mem(addr + (i * STEP) as u32, chunk)?;
+        progress.add(chunk.len() as u64);
+    }
+    progress.end();
+    Ok(out)
+}

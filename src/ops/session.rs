@@ -1,0 +1,170 @@
+//! A session: one probe, one connected target, its flash driver and layout.
+
+use log::{debug, info, warn};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::{self, FlashController, FlashLayout, RdpLevel};
+use crate::sim::{self, SimHandle, SimSpec};
+use crate::stlink::StLink;
+use crate::target::chips::MemRegion;
+use crate::target::{ConnectOptions, Target};
+use crate::transport::{serial_matches, usb::UsbTransport, Transport, TransportError};
+
+/// Which probe to use.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeSelector {
+    /// `--serial`.
+    pub serial: Option<String>,
+    /// Simulated probes (`--sim` or `STFLASH_SIM`); empty = real USB probes.
+    pub sim: Vec<SimSpec>,
+}
+
+impl ProbeSelector {
+    /// Real probes unless `STFLASH_SIM` names simulated ones.
+    pub fn from_env(serial: Option<String>) -> Result<ProbeSelector> {
+        let sim = SimSpec::list_from_env().map_err(Error::usage)?;
+        Ok(ProbeSelector { serial, sim })
+    }
+
+    /// Open the selected probe's transport.
+    pub fn open(&self) -> Result<(Box<dyn Transport>, Option<SimHandle>)> {
+        if self.sim.is_empty() {
+            let t = UsbTransport::open(self.serial.as_deref())?;
+            return Ok((Box::new(t), None));
+        }
+        let mut opened = Vec::new();
+        for spec in &self.sim {
+            let (t, h) = sim::open(spec).map_err(|e| Error::new(ErrorKind::Usage, format!("simulator: {e}")))?;
+            opened.push((t, h));
+        }
+        let index = match &self.serial {
+            None => opened.len() - 1,
+            Some(s) => opened.iter().position(|(t, _)| serial_matches(&t.info().serial, s)).ok_or_else(|| {
+                let seen = opened.iter().map(|(t, _)| t.info().serial.clone()).collect();
+                Error::from(TransportError::NotFound { serial: Some(s.clone()), seen })
+            })?,
+        };
+        let (t, h) = opened.swap_remove(index);
+        Ok((Box::new(t), Some(h)))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    pub probe: ProbeSelector,
+    pub connect: ConnectOptions,
+}
+
+/// A connected target and what stflash knows about its flash.
+pub struct Session {
+    pub target: Target,
+    /// The flash driver; `None` for chips whose family has no driver yet.
+    pub flash: Option<Box<dyn FlashController>>,
+    pub layout: FlashLayout,
+    /// The simulator behind the probe, when it is one.
+    pub sim: Option<SimHandle>,
+}
+
+impl Session {
+    /// Open the probe, connect, identify the chip and read its flash layout.
+    pub fn open(opts: &SessionOptions) -> Result<Session> {
+        let (transport, sim) = opts.probe.open()?;
+        let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
+        let mut target = Target::connect(link, &opts.connect)?;
+        let chip = target.chip;
+        if target.flash_size != target.flash_size_detected {
+            println!("Forcing flash size: --flash=0x{:08X}", target.flash_size);
+        }
+        let flash = match flash::driver_for(chip, target.voltage_mv) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warn!("{e}");
+                None
+            }
+        };
+        let mut session = Session {
+            layout: FlashLayout::single(&chip.flash, target.flash_size),
+            target,
+            flash,
+            sim,
+        };
+        if let Some(ctrl) = session.flash.as_mut() {
+            match ctrl.layout(&mut session.target) {
+                Ok(layout) => session.layout = layout,
+                Err(e) => {
+                    session.abandon();
+                    return Err(e.into());
+                }
+            }
+        }
+        debug!("flash layout: {}", session.layout.describe());
+        info!("{}", session.connect_line());
+        Ok(session)
+    }
+
+    /// st-flash's connect line: "<dev_type>: <n> KiB SRAM, <n> KiB flash in at least <n> KiB pages."
+    pub fn connect_line(&self) -> String {
+        let chip = self.target.chip;
+        let page = self.layout.min_sector_size();
+        let page_text = if page >= 1024 { format!("{} KiB", page / 1024) } else { format!("{page} byte") };
+        format!(
+            "{}: {} KiB SRAM, {} KiB flash in at least {page_text} pages.",
+            chip.name,
+            chip.sram.size / 1024,
+            self.layout.total_size() / 1024
+        )
+    }
+
+    /// The flash driver, or an error saying programming is not available.
+    pub fn controller(&mut self) -> Result<&mut Box<dyn FlashController>> {
+        let chip = self.target.chip;
+        self.flash.as_mut().ok_or_else(|| {
+            Error::unsupported(format!(
+                "flash programming is not implemented for {} ({}) yet",
+                chip.name, chip.parts
+            ))
+        })
+    }
+
+    /// Refuse to touch flash on a read-protected chip, with what to do about it.
+    pub fn require_unprotected(&mut self) -> Result<()> {
+        let Some(ctrl) = self.flash.as_mut() else { return Ok(()) };
+        match ctrl.rdp_level(&mut self.target)? {
+            RdpLevel::Level0 => Ok(()),
+            RdpLevel::Level1 => Err(Error::new(
+                ErrorKind::Protected,
+                "the chip is read-protected (RDP level 1): flash cannot be read or written over SWD; \
+                 removing the protection erases the whole chip (see README, option bytes)",
+            )),
+            RdpLevel::Level2 => Err(Error::new(
+                ErrorKind::Protected,
+                "the chip is permanently protected (RDP level 2): the debug port is disabled for good",
+            )),
+        }
+    }
+
+    /// The RAM region containing `[addr, addr+len)`, if any.
+    pub fn ram_region(&self, addr: u32, len: u64) -> Option<MemRegion> {
+        self.target.chip.ram_regions().find(|r| r.contains_range(addr, len))
+    }
+
+    /// Leave the target running and the probe idle. With `reset`, reset the
+    /// chip first (st-flash's `--reset`).
+    pub fn finish(mut self, reset: bool) -> Result<()> {
+        if reset {
+            self.target.reset_and_run()?;
+        }
+        self.target.detach(true)
+    }
+
+    /// After a failure: lock the flash and leave debug mode, best effort,
+    /// without reporting anything else (the caller reports the failure).
+    pub fn abandon(mut self) {
+        if let Some(ctrl) = self.flash.as_mut() {
+            for bank in 0..self.layout.banks.len() as u8 {
+                let _ = ctrl.lock(&mut self.target, bank);
+            }
+        }
+        self.target.abandon();
+    }
+}

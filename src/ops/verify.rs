@@ -1,0 +1,36 @@
+//! Verification by reading back.
+
+use super::session::Session;
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::{Phase, Progress};
+
+/// Read size per step (progress granularity; the protocol layer splits further).
+const STEP: usize = 16 * 1024;
+
+/// Read `expected.len()` bytes at `addr` and compare; the error names the
+/// first differing address and both values.
+pub fn compare(session: &mut Session, addr: u32, expected: &[u8], progress: &mut dyn Progress) -> Result<()> {
+    progress.begin(Phase::Verify, expected.len() as u64);
+    let mut buf = vec![0u8; STEP.min(expected.len())];
+    for (i, want) in expected.chunks(STEP).enumerate() {
+        let base = addr + (i * STEP) as u32;
+        let got = &mut buf[..want.len()];
+        session.target.read_mem(base, got)?;
+        if let Some(off) = want.iter().zip(got.iter()).position(|(a, b)| a != b) {
+            let bad = want.iter().zip(got.iter()).filter(|(a, b)| a != b).count();
+            return Err(Error::new(
+                ErrorKind::Verify,
+                format!(
+                    "verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X} ({bad} of the {} bytes from 0x{base:08X} differ)",
+                    base + off as u32,
+                    want[off],
+                    got[off],
+                    want.len()
+                ),
+            ));
+        }
+        progress.add(want.len() as u64);
+    }
+    progress.end();
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! `write`: validate the whole image, plan which sectors change, keep the
+//! bytes of those sectors that the image does not cover, erase, program,
+//! verify. Nothing is erased before every check has passed.
+
+use std::collections::BTreeSet;
+
+use log::{debug, info};
+
+use super::image::{Image, Segment};
+use super::session::Session;
+use super::verify;
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::{engine, FlashError, Phase, Progress, Sector};
+use crate::target::chips::MemRegion;
+
+/// How to write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Mass erase first (`--mass-erase`), instead of erasing touched sectors.
+    pub mass_erase: bool,
+    /// Keep the bytes of partly written sectors that the image does not cover
+    /// (default). `false` gives st-flash's behaviour: they end up erased.
+    pub preserve: bool,
+    /// Read the result back and compare.
+    pub verify: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { mass_erase: false, preserve: true, verify: true }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Default)]
+pub struct WriteReport {
+    /// Image bytes written to flash and to RAM.
+    pub flash_bytes: u64,
+    pub ram_bytes: u64,
+    /// Sectors erased, and sectors left alone because they already held the
+    /// wanted contents.
+    pub erased: Vec<Sector>,
+    pub skipped: Vec<Sector>,
+    pub mass_erased: bool,
+    /// Bytes outside the image kept in partly written sectors.
+    pub preserved_bytes: u64,
+    /// Bytes actually programmed (units that are not all erased value).
+    pub programmed_bytes: u64,
+    pub verified: bool,
+}
+
+/// Where each part of the image goes.
+struct Placement<'a> {
+    flash: Vec<&'a Segment>,
+    ram: Vec<(&'a Segment, MemRegion)>,
+}
+
+/// Check every segment before anything is touched: each must lie entirely
+/// inside flash (not in a gap between banks, not in a reserved area) or RAM.
+fn place<'a>(session: &mut Session, image: &'a Image) -> Result<Placement<'a>> {
+    let mut placement = Placement { flash: Vec::new(), ram: Vec::new() };
+    let reserved = match session.flash.as_mut() {
+        Some(ctrl) => ctrl.reserved_ranges(&mut session.target)?,
+        None => Vec::new(),
+    };
+    for seg in &image.segments {
+        let len = seg.data.len() as u64;
+        let end = seg.addr as u64 + len;
+        let flash_span = session.layout.base() as u64..session.layout.banks.last().map_or(0, |b| b.end());
+        if flash_span.contains(&(seg.addr as u64)) {
+            session.layout.check_range(seg.addr, len).map_err(|e| {
+                Error::input(format!("image segment 0x{:08X}-0x{:08X} does not fit: {e}", seg.addr, end - 1))
+            })?;
+            if let Some(&(start, stop, why)) =
+                reserved.iter().find(|&&(start, stop, _)| (seg.addr as u64) < stop as u64 && end > start as u64)
+            {
+                return Err(Error::new(
+                    ErrorKind::Protected,
+                    format!(
+                        "image segment 0x{:08X}-0x{:08X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never written",
+                        seg.addr,
+                        end - 1,
+                        stop - 1
+                    ),
+                ));
+            }
+            placement.flash.push(seg);
+        } else if let Some(region) = session.ram_region(seg.addr, len) {
+            placement.ram.push((seg, region));
+        } else {
+            return Err(Error::input(format!(
+                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}); check the address",
+                seg.addr,
+                end - 1,
+                session.layout.ranges_text(),
+                ram_text(session)
+            )));
+        }
+    }
+    Ok(placement)
+}
+
+fn ram_text(session: &Session) -> String {
+    session
+        .target
+        .chip
+        .ram_regions()
+        .map(|r| format!("0x{:08X}-0x{:08X}", r.base, r.end() - 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The wanted contents of one sector that changes.
+pub(crate) struct SectorPlan {
+    pub sector: Sector,
+    /// Final contents of the whole sector.
+    pub desired: Vec<u8>,
+    /// Which bytes come from the image (the rest are kept or erased).
+    covered: Vec<bool>,
+}
+
+impl SectorPlan {
+    fn new(sector: Sector, erased: u8) -> SectorPlan {
+        let n = sector.size as usize;
+        SectorPlan { sector, desired: vec![erased; n], covered: vec![false; n] }
+    }
+
+    /// Ranges (offset, len) not covered by the image.
+    fn uncovered(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.covered.len() {
+            if self.covered[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < self.covered.len() && !self.covered[i] {
+                i += 1;
+            }
+            out.push((start, i - start));
+        }
+        out
+    }
+}
+
+/// Lay the flash segments onto the sectors they touch.
+fn plan_sectors(session: &Session, segments: &[&Segment]) -> Vec<SectorPlan> {
+    let layout = &session.layout;
+    let mut touched: BTreeSet<(u8, u32)> = BTreeSet::new();
+    let mut plans: Vec<SectorPlan> = Vec::new();
+    for seg in segments {
+        for s in layout.sectors_in(seg.addr, seg.data.len() as u64) {
+            if touched.insert((s.bank, s.index)) {
+                plans.push(SectorPlan::new(s, layout.erased));
+            }
+        }
+    }
+    plans.sort_by_key(|p| (p.sector.bank, p.sector.index));
+    for plan in &mut plans {
+        let (s_start, s_end) = (plan.sector.addr as u64, plan.sector.end());
+        for seg in segments {
+            let (g_start, g_end) = (seg.addr as u64, seg.addr as u64 + seg.data.len() as u64);
+            let (start, end) = (s_start.max(g_start), s_end.min(g_end));
+            if start >= end {
+                continue;
+            }
+            let dst = (start - s_start) as usize..(end - s_start) as usize;
+            let src = (start - g_start) as usize..(end - g_start) as usize;
+            plan.desired[dst.clone()].copy_from_slice(&seg.data[src]);
+            plan.covered[dst].fill(true);
+        }
+    }
+    plans
+}
+
+/// Read the current contents of the bytes the image leaves alone, so that
+/// they are programmed back after the erase.
+fn read_preserved(session: &mut Session, plans: &mut [SectorPlan], report: &mut WriteReport) -> Result<()> {
+    for plan in plans.iter_mut() {
+        for (off, len) in plan.uncovered() {
+            let addr = plan.sector.addr + off as u32;
+            session.target.read_mem(addr, &mut plan.desired[off..off + len])?;
+            let kept = plan.desired[off..off + len].iter().filter(|&&b| b != session.layout.erased).count();
+            report.preserved_bytes += kept as u64;
+        }
+    }
+    if report.preserved_bytes > 0 {
+        info!("keeping {} bytes of partly written sectors", report.preserved_bytes);
+    }
+    Ok(())
+}
+
+/// Runs of whole programming units of a sector that are not entirely erased value.
+fn program_runs(plan: &SectorPlan, unit: u32, erased: u8) -> Vec<(u32, &[u8])> {
+    let mut runs: Vec<(u32, &[u8])> = Vec::new();
+    let unit = unit as usize;
+    let mut start: Option<usize> = None;
+    let n = plan.desired.len();
+    let mut i = 0;
+    while i <= n {
+        let blank = i == n || plan.desired[i..i + unit].iter().all(|&b| b == erased);
+        match (blank, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                runs.push((plan.sector.addr + s as u32, &plan.desired[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+        i += unit;
+    }
+    runs
+}
+
+/// Write an image. Every segment is checked before the chip is touched.
+pub fn write(
+    session: &mut Session,
+    image: &Image,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+) -> Result<WriteReport> {
+    let placement = place(session, image)?;
+    let mut report = WriteReport::default();
+    if !placement.flash.is_empty() {
+        write_flash(session, &placement.flash, opts, progress, &mut report)?;
+    }
+    for (seg, _) in &placement.ram {
+        session.target.write_mem(seg.addr, &seg.data)?;
+        report.ram_bytes += seg.data.len() as u64;
+        if opts.verify {
+            verify::compare(session, seg.addr, &seg.data, progress)?;
+        }
+    }
+    report.verified = opts.verify;
+    Ok(report)
+}
+
+fn write_flash(
+    session: &mut Session,
+    segments: &[&Segment],
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<()> {
+    session.require_unprotected()?;
+    session.controller()?;
+    let mut plans = plan_sectors(session, segments);
+    report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
+    if opts.preserve && !opts.mass_erase {
+        read_preserved(session, &mut plans, report)?;
+    }
+    let banks: BTreeSet<u8> = if opts.mass_erase {
+        (0..session.layout.banks.len() as u8).collect()
+    } else {
+        plans.iter().map(|p| p.sector.bank).collect()
+    };
+    let result = erase_and_program(session, &plans, &banks, opts, progress, report);
+    // Lock every bank we unlocked, whatever happened.
+    let Session { target, flash, .. } = session;
+    let ctrl = flash.as_mut().expect("checked by controller()");
+    for &bank in &banks {
+        let locked = ctrl.lock(target, bank);
+        if result.is_ok() {
+            locked?;
+        }
+    }
+    result?;
+    if opts.verify {
+        let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
+        debug!("verifying {} ranges", wanted.len());
+        for (addr, data) in wanted {
+            verify::compare(session, addr, data, progress)?;
+        }
+    }
+    Ok(())
+}
+
+/// What to read back: the image bytes and any bytes kept, per sector.
+fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32, &[u8])> {
+    let mut out = Vec::new();
+    for p in plans {
+        let mut i = 0;
+        let n = p.desired.len();
+        while i < n {
+            let wanted = |j: usize| p.covered[j] || (preserved && p.desired[j] != erased);
+            if !wanted(i) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < n && wanted(i) {
+                i += 1;
+            }
+            out.push((p.sector.addr + start as u32, &p.desired[start..i]));
+        }
+    }
+    out
+}
+
+fn erase_and_program(
+    session: &mut Session,
+    plans: &[SectorPlan],
+    banks: &BTreeSet<u8>,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<()> {
+    let Session { target, flash, layout, .. } = session;
+    let ctrl = flash.as_mut().expect("checked by controller()");
+    for &bank in banks {
+        engine::clear_stale_errors(target, ctrl.as_ref(), bank)?;
+        ctrl.unlock(target, bank)?;
+    }
+    if opts.mass_erase {
+        engine::mass_erase(target, ctrl.as_ref(), layout, progress)?;
+        report.mass_erased = true;
+    } else {
+        let sectors: Vec<Sector> = plans.iter().map(|p| p.sector).collect();
+        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
+        report.erased = sectors;
+    }
+    let unit = ctrl.program_access().unit;
+    let total: u64 = plans
+        .iter()
+        .flat_map(|p| program_runs(p, unit, layout.erased))
+        .map(|r| r.1.len() as u64)
+        .sum();
+    progress.begin(Phase::Program, total);
+    for plan in plans {
+        for (addr, data) in program_runs(plan, unit, layout.erased) {
+            engine::program(target, ctrl.as_ref(), plan.sector.bank, addr, data, progress)
+                .map_err(|e| interrupted(e, plans, Some(plan.sector)))?;
+            report.programmed_bytes += data.len() as u64;
+        }
+    }
+    progress.end();
+    Ok(())
+}
+
+/// Turn an interruption into a message that says what state the flash is in.
+fn interrupted(e: FlashError, plans: &[SectorPlan], current: Option<Sector>) -> Error {
+    let FlashError::Interrupted { at } = e else { return e.into() };
+    let mut erased = Vec::new();
+    let mut partly = Vec::new();
+    for p in plans {
+        let s = p.sector;
+        let range = format!("0x{:08X}-0x{:08X}", s.addr, s.end() - 1);
+        match current {
+            // Interrupted while erasing: sectors before `at` are erased.
+            None if s.addr < at => erased.push(range),
+            None => {}
+            Some(c) if (s.bank, s.index) == (c.bank, c.index) => partly.push(range),
+            Some(c) if (s.bank, s.index) > (c.bank, c.index) => erased.push(range),
+            Some(_) => {}
+        }
+    }
+    let mut parts = Vec::new();
+    if !partly.is_empty() {
+        parts.push(format!("partly programmed: {}", partly.join(", ")));
+    }
+    if !erased.is_empty() {
+        parts.push(format!("left erased: {}", erased.join(", ")));
+    }
+    let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };
+    Error::new(
+        ErrorKind::Interrupted,
+        format!("interrupted at 0x{at:08X}, flash locked; {state}; run the same command again to complete the write"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(addr: u32, size: u32, data: &[(usize, &[u8])]) -> SectorPlan {
+        let mut p = SectorPlan::new(Sector { bank: 0, index: 0, addr, size }, 0xFF);
+        for (off, bytes) in data {
+            p.desired[*off..off + bytes.len()].copy_from_slice(bytes);
+            p.covered[*off..off + bytes.len()].fill(true);
+        }
+        p
+    }
+
+    #[test]
+    fn program_runs_skip_blank_units() {
+        let p = plan(0x0800_0000, 64, &[(0, &[1; 16]), (32, &[2; 8])]);
+        let runs = program_runs(&p, 16, 0xFF);
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].0, runs[0].1.len()), (0x0800_0000, 16));
+        // The second run is a whole unit, padded with the erased value.
+        assert_eq!((runs[1].0, runs[1].1.len()), (0x0800_0020, 16));
+        assert_eq!(&runs[1].1[8..], &[0xFF; 8]);
+    }
+
+    #[test]
+    fn uncovered_ranges_are_what_gets_preserved() {
+        let p = plan(0x0800_0000, 64, &[(8, &[0; 8]), (40, &[0; 4])]);
+        assert_eq!(p.uncovered(), vec![(0, 8), (16, 24), (44, 20)]);
+    }
+}
