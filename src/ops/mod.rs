@@ -1,1 +1,2 @@
 //! Operations: write, erase, verify, read, reset.
+pub mod image;
