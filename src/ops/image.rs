@@ -725,3 +725,6 @@ pub fn write_ihex(addr: u32, data: &[u8], out: &mut impl Write) -> io::Result<()
     out.write_all(b":00000001FF\r\n")
 }
 
+#[cfg(test)]
+mod tests;
+
