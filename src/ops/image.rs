@@ -728,3 +728,5 @@ pub fn write_ihex(addr: u32, data: &[u8], out: &mut impl Write) -> io::Result<()
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod robustness;
