@@ -1,0 +1,1 @@
+//! Byte-level tests through SimTransport.
