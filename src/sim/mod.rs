@@ -343,7 +343,14 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 
 /// Open a simulated probe with its chip.
 pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
-    let profile = chips::lookup(&spec.chip)?;
+    open_profile(chips::lookup(&spec.chip)?, spec)
+}
+
+/// [`open`] with the part given directly (`spec.chip` is not looked at).
+pub(crate) fn open_profile(
+    profile: &'static chips::ChipProfile,
+    spec: &SimSpec,
+) -> Result<(SimTransport, SimHandle), String> {
     let mut model = (profile.flash)();
 
     let mut voltage = profile.voltage_mv;
