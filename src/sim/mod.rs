@@ -317,7 +317,9 @@ impl Sim {
         self.target.run_core_until(self.clock.now);
     }
 
-    fn stats(&self) -> RunStats {
+    /// Statistics up to now (operations finished by now are counted).
+    fn stats(&mut self) -> RunStats {
+        self.target.advance_flash(self.clock.now);
         RunStats::new(
             self.clock.now,
             self.commands,
@@ -327,13 +329,14 @@ impl Sim {
         )
     }
 
-    fn save(&self) -> Result<(), String> {
-        match &self.state_file {
-            Some(path) => {
-                state::write_file(path, self.target.profile.name, &self.target.model().save())
-            }
-            None => Ok(()),
-        }
+    /// Write the state file, after completing the flash operations that
+    /// have finished by now.
+    fn save(&mut self) -> Result<(), String> {
+        let Some(path) = self.state_file.clone() else {
+            return Ok(());
+        };
+        self.target.advance_flash(self.clock.now);
+        state::write_file(&path, self.target.profile.name, &self.target.model().save())
     }
 }
 
@@ -550,7 +553,8 @@ impl SimHandle {
         lock(&self.sim).target.core_reg(index).unwrap_or(0)
     }
 
-    /// Direct access to the flash model.
+    /// Direct access to the flash model (the simulator is locked meanwhile:
+    /// do not call other `SimHandle` methods from `f`).
     pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn flash::FlashModel) -> R) -> R {
         let mut sim = lock(&self.sim);
         let r = f(sim.target.model_mut());

@@ -65,7 +65,7 @@ const PERIPHERALS: Range<u32> = 0x4000_0000..0x6000_0000;
 pub const REG_XPSR: u8 = 16;
 pub const REG_MSP: u8 = 17;
 pub const REG_PSP: u8 = 18;
-/// CONTROL[31:24] | FAULTMASK[23:16] | BASEPRI[15:8] | PRIMASK[7:0].
+/// `CONTROL[31:24] | FAULTMASK[23:16] | BASEPRI[15:8] | PRIMASK[7:0]`.
 pub const REG_SPECIAL: u8 = 20;
 
 /// Architectural core state plus the halting-debug state an interpreter drives.
@@ -287,6 +287,12 @@ impl Target {
 
     pub fn model_mut(&mut self) -> &mut dyn FlashModel {
         self.model.as_mut()
+    }
+
+    /// Let the flash model complete what has finished by `now` (it is
+    /// otherwise advanced lazily, before each access).
+    pub fn advance_flash(&mut self, now: Nanos) {
+        self.model.advance(now, &mut self.flash_stats);
     }
 
     /// Re-read the model's address ranges (after configuration or reset).
