@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+pub mod plain;
+
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
 
@@ -100,7 +102,13 @@ pub trait FlashModel: Send {
     fn stall_until(&self, addr: u32, write: bool, by: Initiator, now: Nanos) -> Nanos;
 
     fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
+    fn write(
+        &mut self,
+        addr: u32,
+        width: Width,
+        value: u32,
+        acc: &mut Access,
+    ) -> Result<(), BusFault>;
 
     /// System reset (NRST, SYSRESETREQ, option reload): registers back to their
     /// reset values, controller locked, option bytes reloaded, pending
@@ -150,7 +158,7 @@ pub struct FlashArray {
 
 impl FlashArray {
     pub fn new(base: u32, size: u32, erased: u8, ecc_unit: u32) -> FlashArray {
-        let units = if ecc_unit == 0 { 0 } else { (size / ecc_unit) as usize };
+        let units = size.checked_div(ecc_unit).unwrap_or(0) as usize;
         FlashArray {
             base,
             data: vec![erased; size as usize],
@@ -197,7 +205,9 @@ impl FlashArray {
 
     pub fn is_erased(&self, addr: u32, len: u32) -> bool {
         let o = self.offset(addr);
-        self.data[o..o + len as usize].iter().all(|&b| b == self.erased)
+        self.data[o..o + len as usize]
+            .iter()
+            .all(|&b| b == self.erased)
     }
 
     /// Program cells the way NOR flash does: bits can only move away from the
@@ -208,7 +218,11 @@ impl FlashArray {
         let o = self.offset(addr);
         for (i, &b) in bytes.iter().enumerate() {
             let cell = &mut self.data[o + i];
-            *cell = if self.erased == 0xFF { *cell & b } else { *cell | b };
+            *cell = if self.erased == 0xFF {
+                *cell & b
+            } else {
+                *cell | b
+            };
         }
         if self.ecc_unit != 0 {
             let first = o / self.ecc_unit as usize;

@@ -1,0 +1,141 @@
+//! Simulated parts: identity, memories and flash model of each chip the
+//! simulator can stand in for.
+//!
+//! Each family keeps its parts in one list next to its flash model
+//! (`flash::<family>::PARTS`); [`FAMILIES`] concatenates them. Adding a part is
+//! adding one [`ChipProfile`] to its family's list.
+
+use super::flash::{self, FlashModel};
+
+/// Everything the simulator needs to impersonate one part.
+#[derive(Clone, Copy)]
+pub struct ChipProfile {
+    /// Canonical lower-case name, e.g. `stm32f103c8`.
+    pub name: &'static str,
+    /// Other accepted names (lower case), e.g. `f103`, `stm32f103`.
+    pub aliases: &'static [&'static str],
+    /// SW-DP DPIDR returned by READ_IDCODES (protocol §3.2, flash-families §1.2).
+    pub dpidr: u32,
+    /// CPUID at 0xE000ED00 (flash-families §1.1).
+    pub cpuid: u32,
+    /// Full DBGMCU_IDCODE: REV_ID << 16 | DEV_ID (flash-families §1.3).
+    pub idcode: u32,
+    /// Address of DBGMCU_IDCODE (flash-families §1.2).
+    pub dbgmcu_addr: u32,
+    /// Number of read/write DBGMCU control/freeze words right after IDCODE.
+    pub dbgmcu_ctrl_words: u32,
+    /// Address of the 16-bit flash-size register (flash-families §1.4).
+    pub flash_size_addr: u32,
+    /// Its value, in KiB.
+    pub flash_size_kib: u16,
+    /// SRAM regions as (base, size in bytes).
+    pub sram: &'static [(u32, u32)],
+    /// System memory (bootloader ROM) as (base, size in bytes).
+    pub system_memory: (u32, u32),
+    /// Where the reset vector table is fetched from.
+    pub boot_address: u32,
+    /// Target supply in millivolts unless `voltage=` overrides it.
+    pub voltage_mv: u32,
+    /// Builds a fresh (erased, factory-default) flash model.
+    pub flash: fn() -> Box<dyn FlashModel>,
+}
+
+impl std::fmt::Debug for ChipProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChipProfile")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every family's part list.
+pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS];
+
+/// All simulated parts.
+pub fn all() -> impl Iterator<Item = &'static ChipProfile> {
+    FAMILIES.iter().flat_map(|family| family.iter())
+}
+
+/// Canonical names of all simulated parts.
+pub fn names() -> Vec<&'static str> {
+    all().map(|p| p.name).collect()
+}
+
+fn strip(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    match lower.strip_prefix("stm32") {
+        Some(rest) => rest.to_string(),
+        None => lower,
+    }
+}
+
+/// Case-insensitive lookup by name or alias, with or without the `stm32` prefix.
+pub fn find(name: &str) -> Option<&'static ChipProfile> {
+    let want = strip(name);
+    if want.is_empty() {
+        return None;
+    }
+    all().find(|p| strip(p.name) == want || p.aliases.iter().any(|a| strip(a) == want))
+}
+
+/// Lookup with an error message that lists the valid names.
+pub fn lookup(name: &str) -> Result<&'static ChipProfile, String> {
+    find(name).ok_or_else(|| {
+        format!(
+            "unknown simulated chip '{name}'; known chips: {}",
+            all()
+                .map(|p| {
+                    if p.aliases.is_empty() {
+                        p.name.to_string()
+                    } else {
+                        format!("{} (also {})", p.name, p.aliases.join(", "))
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive_with_or_without_prefix() {
+        for n in [
+            "stm32f103c8",
+            "STM32F103C8",
+            "f103c8",
+            "F103",
+            "stm32f103",
+            "Stm32F103",
+        ] {
+            assert_eq!(find(n).map(|p| p.name), Some("stm32f103c8"), "{n}");
+        }
+        assert!(find("stm32").is_none());
+        assert!(find("").is_none());
+        assert!(find("h7a3").is_none());
+    }
+
+    #[test]
+    fn unknown_chip_error_lists_valid_names() {
+        let e = lookup("stm32x999").unwrap_err();
+        assert!(
+            e.contains("stm32x999") && e.contains("stm32f103c8") && e.contains("f103"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_are_unique_and_lower_case() {
+        let mut seen = std::collections::HashMap::new();
+        for p in all() {
+            assert_eq!(p.name, p.name.to_ascii_lowercase());
+            for n in std::iter::once(&p.name).chain(p.aliases.iter()) {
+                let owner = seen.entry(strip(n)).or_insert(p.name);
+                assert_eq!(*owner, p.name, "{n} names two chips");
+            }
+        }
+    }
+}

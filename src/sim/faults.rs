@@ -1,0 +1,177 @@
+//! Fault injection: `STFLASH_SIM_FAULTS=comma,separated,list`.
+//!
+//! | fault | effect |
+//! |---|---|
+//! | `disconnect-after=N` | every USB transfer after the Nth fails with `Disconnected` |
+//! | `timeout-after=N` | after N transfers the probe stops answering: writes are swallowed, reads time out |
+//! | `stall-after=N` | every USB transfer after the Nth fails with `Stall` |
+//! | `wait=N` / `wait=always` | the next N memory/debug accesses answer SWD AP WAIT (0x10), doing nothing |
+//! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
+//! | `no-target` | powered, but nothing answers over SWD |
+//! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | any other `key=value` | forwarded to the flash model's `configure` on every run |
+//!
+//! A transfer is one `Transport::write` or `Transport::read` call.
+
+/// How many accesses answer WAIT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitFault {
+    Count(u64),
+    Always,
+}
+
+/// The faults of one run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FaultPlan {
+    pub disconnect_after: Option<u64>,
+    pub timeout_after: Option<u64>,
+    pub stall_after: Option<u64>,
+    pub wait: Option<WaitFault>,
+    pub no_power: bool,
+    pub no_target: bool,
+    pub no_halt: bool,
+    /// `key=value` pairs for `FlashModel::configure` (e.g. `rdp=1`).
+    pub model: Vec<(String, String)>,
+}
+
+const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
+                     no-power, no-target, no-halt, or a flash-model setting key=value";
+
+impl FaultPlan {
+    /// Parse a comma-separated fault list (empty = no faults).
+    pub fn parse(list: &str) -> Result<FaultPlan, String> {
+        let mut plan = FaultPlan::default();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let (key, value) = match item.split_once('=') {
+                Some((k, v)) => (k.trim(), Some(v.trim())),
+                None => (item, None),
+            };
+            let count = |v: Option<&str>| -> Result<u64, String> {
+                let v = v.ok_or_else(|| format!("fault '{key}' needs a count ({key}=N)"))?;
+                v.parse::<u64>()
+                    .map_err(|_| format!("fault '{key}': '{v}' is not a number"))
+            };
+            match (key, value) {
+                ("disconnect-after", v) => plan.disconnect_after = Some(count(v)?),
+                ("timeout-after", v) => plan.timeout_after = Some(count(v)?),
+                ("stall-after", v) => plan.stall_after = Some(count(v)?),
+                ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
+                ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
+                ("no-power", None) => plan.no_power = true,
+                ("no-target", None) => plan.no_target = true,
+                ("no-halt", None) => plan.no_halt = true,
+                ("no-power" | "no-target" | "no-halt", Some(_)) => {
+                    return Err(format!("fault '{key}' takes no value; valid: {VALID}"))
+                }
+                (k, Some(v)) if !k.is_empty() => plan.model.push((k.to_string(), v.to_string())),
+                _ => return Err(format!("unknown simulator fault '{item}'; valid: {VALID}")),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// What happens to USB transfer number `n` (1-based).
+    pub fn transfer(&self, n: u64) -> TransferFate {
+        let after = |limit: Option<u64>| limit.is_some_and(|l| n > l);
+        if after(self.disconnect_after) {
+            TransferFate::Disconnected
+        } else if after(self.stall_after) {
+            TransferFate::Stall
+        } else if after(self.timeout_after) {
+            TransferFate::Unanswered
+        } else {
+            TransferFate::Normal
+        }
+    }
+}
+
+/// The outcome the fault plan imposes on one USB transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferFate {
+    Normal,
+    Disconnected,
+    Stall,
+    /// The probe no longer processes anything: writes vanish, reads time out.
+    Unanswered,
+}
+
+/// Remaining WAIT answers during a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitBudget(Option<WaitFault>);
+
+impl WaitBudget {
+    pub fn new(plan: &FaultPlan) -> WaitBudget {
+        WaitBudget(plan.wait)
+    }
+
+    /// Consume one access: true when it must answer WAIT.
+    pub fn take(&mut self) -> bool {
+        match &mut self.0 {
+            Some(WaitFault::Always) => true,
+            Some(WaitFault::Count(n)) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_fault() {
+        let p = FaultPlan::parse(
+            "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1",
+        )
+        .unwrap();
+        assert_eq!(p.disconnect_after, Some(10));
+        assert_eq!(p.timeout_after, Some(5));
+        assert_eq!(p.stall_after, Some(7));
+        assert_eq!(p.wait, Some(WaitFault::Count(3)));
+        assert!(p.no_power && p.no_target && p.no_halt);
+        assert_eq!(p.model, vec![("rdp".to_string(), "1".to_string())]);
+        assert_eq!(
+            FaultPlan::parse("wait=always").unwrap().wait,
+            Some(WaitFault::Always)
+        );
+        assert_eq!(FaultPlan::parse("").unwrap(), FaultPlan::default());
+    }
+
+    #[test]
+    fn rejects_unknown_or_malformed_faults_listing_valid_ones() {
+        for bad in [
+            "explode",
+            "wait=soon",
+            "disconnect-after",
+            "no-power=1",
+            "=3",
+        ] {
+            let e = FaultPlan::parse(bad).unwrap_err();
+            assert!(e.contains("fault"), "{bad}: {e}");
+        }
+        assert!(FaultPlan::parse("explode").unwrap_err().contains("no-halt"));
+    }
+
+    #[test]
+    fn transfer_fates_start_after_the_nth_transfer() {
+        let p = FaultPlan::parse("disconnect-after=2").unwrap();
+        assert_eq!(p.transfer(2), TransferFate::Normal);
+        assert_eq!(p.transfer(3), TransferFate::Disconnected);
+        let p = FaultPlan::parse("stall-after=1,timeout-after=0").unwrap();
+        assert_eq!(p.transfer(1), TransferFate::Unanswered);
+        assert_eq!(p.transfer(2), TransferFate::Stall);
+    }
+
+    #[test]
+    fn wait_budget_runs_out_unless_always() {
+        let mut b = WaitBudget::new(&FaultPlan::parse("wait=2").unwrap());
+        assert!(b.take() && b.take() && !b.take());
+        let mut a = WaitBudget::new(&FaultPlan::parse("wait=always").unwrap());
+        assert!((0..100).all(|_| a.take()));
+        let mut n = WaitBudget::new(&FaultPlan::default());
+        assert!(!n.take());
+    }
+}
