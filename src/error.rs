@@ -131,9 +131,7 @@ impl From<crate::transport::TransportError> for Error {
     fn from(e: crate::transport::TransportError) -> Self {
         use crate::transport::TransportError as T;
         let kind = match e {
-            T::NotFound { .. } | T::Permission { .. } | T::Busy { .. } | T::Unsupported { .. } => {
-                ErrorKind::NoProbe
-            }
+            T::NotFound { .. } | T::Permission { .. } | T::Busy { .. } | T::Unsupported { .. } => ErrorKind::NoProbe,
             T::Disconnected | T::Timeout { .. } | T::Stall | T::Usb(_) => ErrorKind::ProbeIo,
         };
         Error::new(kind, e.to_string())

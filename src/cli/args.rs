@@ -57,20 +57,39 @@ impl Area {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `read FILE ADDR SIZE` (areas main, system).
-    ReadMemory { file: PathBuf, addr: u32, size: u32 },
+    ReadMemory {
+        file: PathBuf,
+        addr: u32,
+        size: u32,
+    },
     /// `--area=otp read FILE`.
-    ReadOtp { file: PathBuf },
+    ReadOtp {
+        file: PathBuf,
+    },
     /// `--area=option read [FILE [SIZE]]` (SIZE is accepted and ignored, as in st-flash).
-    ReadOption { file: Option<PathBuf> },
+    ReadOption {
+        file: Option<PathBuf>,
+    },
     /// `--area=optcr|optcr1|option_boot_add read`.
-    ReadOptionRegister { area: Area },
+    ReadOptionRegister {
+        area: Area,
+    },
     /// `--area=option|optcr|optcr1|option_boot_add write VALUE`.
-    WriteOptionValue { area: Area, value: u32 },
+    WriteOptionValue {
+        area: Area,
+        value: u32,
+    },
     /// `write FILE [ADDR]` (areas main, system, otp). `addr` is `None` for
     /// formats that carry addresses.
-    WriteFile { file: PathBuf, addr: Option<u32>, otp: bool },
+    WriteFile {
+        file: PathBuf,
+        addr: Option<u32>,
+        otp: bool,
+    },
     /// `erase` or `erase ADDR SIZE`.
-    Erase { range: Option<(u32, u32)> },
+    Erase {
+        range: Option<(u32, u32)>,
+    },
     Reset,
 }
 
@@ -286,9 +305,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
         return Err(ParseError::new("*** Error: no command given; use read, write, erase or reset"));
     };
     if !COMMAND_WORDS.contains(&word.as_str()) {
-        return Err(ParseError::new(format!(
-            "*** Error: unknown command {word:?}; use read, write, erase or reset"
-        )));
+        return Err(ParseError::new(format!("*** Error: unknown command {word:?}; use read, write, erase or reset")));
     }
     if let Some(second) = args.first().filter(|a| COMMAND_WORDS.contains(&a.as_str())) {
         return Err(ParseError::new(format!("*** Error: two commands given ({word} and {second})")));
@@ -296,11 +313,9 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
     let path = |s: &String| PathBuf::from(s);
     match (word.as_str(), area) {
         ("read", Area::Main | Area::System) => match args {
-            [file, addr, size] => Ok(Command::ReadMemory {
-                file: path(file),
-                addr: number(addr, "addr")?,
-                size: number(size, "size")?,
-            }),
+            [file, addr, size] => {
+                Ok(Command::ReadMemory { file: path(file), addr: number(addr, "addr")?, size: number(size, "size")? })
+            }
             _ => Err(ParseError::expected("read <path> <addr> <size>")),
         },
         ("read", Area::Otp) => match args {
@@ -336,11 +351,9 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
         ("write", _) => {
             let otp = area == Area::Otp;
             match (format, args) {
-                (Some(Format::Binary), [file, addr]) | (None, [file, addr]) => Ok(Command::WriteFile {
-                    file: path(file),
-                    addr: Some(number(addr, "addr")?),
-                    otp,
-                }),
+                (Some(Format::Binary), [file, addr]) | (None, [file, addr]) => {
+                    Ok(Command::WriteFile { file: path(file), addr: Some(number(addr, "addr")?), otp })
+                }
                 (Some(Format::Binary), _) => Err(ParseError::expected("write <path> <addr>")),
                 (Some(_), [file]) | (None, [file]) => Ok(Command::WriteFile { file: path(file), addr: None, otp }),
                 (Some(_), _) => Err(ParseError::expected("write <path>")),
@@ -350,9 +363,9 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
         ("erase", _) => match args {
             [] => Ok(Command::Erase { range: None }),
             [addr, size] => Ok(Command::Erase { range: Some((number(addr, "addr")?, number(size, "size")?)) }),
-            _ => Err(ParseError::new(
-                "*** Error: erase takes no arguments (whole flash) or exactly two: <addr> <size>",
-            )),
+            _ => {
+                Err(ParseError::new("*** Error: erase takes no arguments (whole flash) or exactly two: <addr> <size>"))
+            }
         },
         _ => {
             if !args.is_empty() {
@@ -496,13 +509,19 @@ mod tests {
 
     #[test]
     fn row_13_write_arity() {
-        assert_eq!(err(&["write", "f", "0", "4"]), vec!["*** Error: Expected args for this command: write <path> <addr>"]);
+        assert_eq!(
+            err(&["write", "f", "0", "4"]),
+            vec!["*** Error: Expected args for this command: write <path> <addr>"]
+        );
         assert_eq!(
             err(&["--format", "binary", "write", "f"]),
             vec!["*** Error: Expected args for this command: write <path> <addr>"]
         );
         // Without --format a lone file is accepted: its format decides later.
-        assert_eq!(run(&["write", "f"]).unwrap().command, Command::WriteFile { file: "f".into(), addr: None, otp: false });
+        assert_eq!(
+            run(&["write", "f"]).unwrap().command,
+            Command::WriteFile { file: "f".into(), addr: None, otp: false }
+        );
     }
 
     #[test]
@@ -580,7 +599,10 @@ mod tests {
     #[test]
     fn row_24_otp_read_needs_a_path() {
         assert_eq!(err(&["--area=otp", "read"]), vec!["*** Error: Expected args for this command: otp read: [path]"]);
-        assert_eq!(err(&["--area=otp", "read", "f", "x"]), vec!["*** Error: Expected args for this command: otp read: [path]"]);
+        assert_eq!(
+            err(&["--area=otp", "read", "f", "x"]),
+            vec!["*** Error: Expected args for this command: otp read: [path]"]
+        );
     }
 
     #[test]
@@ -617,7 +639,10 @@ mod tests {
 
     #[test]
     fn row_28_option_write_value_is_checked_first() {
-        assert_eq!(err(&["--area=option", "--format=ihex", "write", "f.hex"]), vec!["*** Error: Invalid value for val"]);
+        assert_eq!(
+            err(&["--area=option", "--format=ihex", "write", "f.hex"]),
+            vec!["*** Error: Invalid value for val"]
+        );
         assert_eq!(
             run(&["--area=option", "write", "0xFFAA"]).unwrap().command,
             Command::WriteOptionValue { area: Area::Option, value: 0xFFAA }

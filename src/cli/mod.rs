@@ -71,33 +71,21 @@ enum Prepared {
 
 fn prepare(inv: &Invocation) -> Result<Prepared> {
     match &inv.command {
-        Command::WriteFile { file, addr, .. } => load_image(file, inv.format, *addr).map(Prepared::Image),
+        // Without --format the content decides; a binary file needs an
+        // address (as in st-flash), other formats carry their own.
+        Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
         _ => Ok(Prepared::None),
     }
 }
 
-/// Load the file to write. Without `--format` the content decides; a binary
-/// file needs an address (as in st-flash), other formats carry their own.
-fn load_image(file: &Path, format: Option<Format>, addr: Option<u32>) -> Result<Image> {
-    let image = Image::load(file, format, addr)?;
-    if format.is_none() && addr.is_some() && image.format != Format::Binary {
-        return Err(Error::usage(format!(
-            "{} is {} and carries its own addresses: drop the address argument (or pass --format binary to write its bytes as they are)",
-            file.display(),
-            image.format
-        )));
-    }
-    Ok(image)
-}
-
 fn session_options(inv: &Invocation) -> Result<SessionOptions> {
-    let probe = match &inv.sim {
-        Some(spec) => ProbeSelector {
-            serial: inv.serial.clone(),
-            sim: vec![SimSpec::parse(spec).map_err(Error::usage)?],
-        },
-        None => ProbeSelector::from_env(inv.serial.clone())?,
-    };
+    // --sim stands for STFLASH_SIM; the other STFLASH_SIM_* variables still apply.
+    let sim = SimSpec::list_from_vars(|var| match (var, &inv.sim) {
+        ("STFLASH_SIM", Some(spec)) => Some(spec.clone()),
+        _ => std::env::var(var).ok(),
+    })
+    .map_err(Error::usage)?;
+    let probe = ProbeSelector { serial: inv.serial.clone(), sim };
     let connect = ConnectOptions {
         mode: if inv.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
         speed_khz: inv.freq_khz,
@@ -187,10 +175,7 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
         }
         Command::Reset => Ok(After::Reset),
         Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
-            Err(Error::unsupported(format!(
-                "option bytes are not available on {} yet",
-                session.target.chip.family
-            )))
+            Err(Error::unsupported(format!("option bytes are not available on {} yet", session.target.chip.family)))
         }
     }
 }

@@ -90,7 +90,13 @@ pub fn wait_idle(
 
 /// Turn error flags in `sr` into an error (after clearing them, so that the
 /// next operation is not refused with PGSERR, flash-families.md §2.0).
-pub fn check_errors(t: &mut Target, ctrl: &dyn FlashController, bank: u8, sr: u32, what: &str) -> Result<(), FlashError> {
+pub fn check_errors(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    bank: u8,
+    sr: u32,
+    what: &str,
+) -> Result<(), FlashError> {
     let status = ctrl.status(bank);
     let errors = sr & status.errors;
     if errors == 0 {

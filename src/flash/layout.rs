@@ -25,14 +25,7 @@ impl Sector {
 
 impl fmt::Display for Sector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sector {} of bank {} (0x{:08X}, {} KiB)",
-            self.index,
-            self.bank + 1,
-            self.addr,
-            self.size / 1024
-        )
+        write!(f, "sector {} of bank {} (0x{:08X}, {} KiB)", self.index, self.bank + 1, self.addr, self.size / 1024)
     }
 }
 
@@ -139,10 +132,7 @@ impl FlashLayout {
             Bank2Base::Fixed(addr) => addr,
         };
         FlashLayout {
-            banks: vec![
-                Bank::from_runs(spec.base, dual.sectors, half),
-                Bank::from_runs(bank2, dual.sectors, half),
-            ],
+            banks: vec![Bank::from_runs(spec.base, dual.sectors, half), Bank::from_runs(bank2, dual.sectors, half)],
             write_unit: spec.write_unit,
             erased: spec.erased,
         }
@@ -168,37 +158,23 @@ impl FlashLayout {
     /// The sector containing `addr`.
     pub fn sector_at(&self, addr: u32) -> Option<Sector> {
         let bank = self.bank_of(addr)?;
-        self.banks[bank as usize]
-            .sectors(bank)
-            .into_iter()
-            .find(|s| addr >= s.addr && (addr as u64) < s.end())
+        self.banks[bank as usize].sectors(bank).into_iter().find(|s| addr >= s.addr && (addr as u64) < s.end())
     }
 
     /// Every sector, bank by bank.
     pub fn sectors(&self) -> Vec<Sector> {
-        self.banks
-            .iter()
-            .enumerate()
-            .flat_map(|(i, b)| b.sectors(i as u8))
-            .collect()
+        self.banks.iter().enumerate().flat_map(|(i, b)| b.sectors(i as u8)).collect()
     }
 
     /// Sectors overlapping `[addr, addr+len)`.
     pub fn sectors_in(&self, addr: u32, len: u64) -> Vec<Sector> {
         let end = addr as u64 + len;
-        self.sectors()
-            .into_iter()
-            .filter(|s| (s.addr as u64) < end && s.end() > addr as u64)
-            .collect()
+        self.sectors().into_iter().filter(|s| (s.addr as u64) < end && s.end() > addr as u64).collect()
     }
 
     /// "0x08000000-0x0807FFFF and 0x08100000-0x0817FFFF": the valid ranges, for messages.
     pub fn ranges_text(&self) -> String {
-        let parts: Vec<String> = self
-            .banks
-            .iter()
-            .map(|b| format!("0x{:08X}-0x{:08X}", b.base, b.end() - 1))
-            .collect();
+        let parts: Vec<String> = self.banks.iter().map(|b| format!("0x{:08X}-0x{:08X}", b.base, b.end() - 1)).collect();
         parts.join(" and ")
     }
 
@@ -247,11 +223,7 @@ impl FlashLayout {
 
     /// The smallest erase unit (st-flash's "at least N KiB pages").
     pub fn min_sector_size(&self) -> u32 {
-        self.banks
-            .iter()
-            .flat_map(|b| b.runs.iter().map(|r| r.1))
-            .min()
-            .unwrap_or(0)
+        self.banks.iter().flat_map(|b| b.runs.iter().map(|r| r.1)).min().unwrap_or(0)
     }
 }
 
@@ -263,10 +235,7 @@ mod tests {
     const F4: FlashSpec = FlashSpec {
         base: 0x0800_0000,
         sectors: &[(4, 16 * 1024), (1, 64 * 1024), (1, 128 * 1024)],
-        dual: Some(DualBank {
-            sectors: &[(4, 16 * 1024), (1, 64 * 1024), (1, 128 * 1024)],
-            bank2: Bank2Base::Half,
-        }),
+        dual: Some(DualBank { sectors: &[(4, 16 * 1024), (1, 64 * 1024), (1, 128 * 1024)], bank2: Bank2Base::Half }),
         write_unit: 4,
         erased: 0xFF,
     };

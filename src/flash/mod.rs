@@ -141,15 +141,13 @@ pub trait FlashController: Send {
 /// measured (F2/F4/F7 choose their programming parallelism from it).
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
     let _ = voltage_mv;
+    // Family drivers are added here, one arm each.
+    #[allow(clippy::match_single_binding)]
     let driver: Option<Box<dyn FlashController>> = match chip.controller {
-        // Family drivers are added here, one arm each.
         _ => None,
     };
     driver.ok_or_else(|| {
-        Error::unsupported(format!(
-            "flash programming is not implemented for {} ({}) yet",
-            chip.name, chip.parts
-        ))
+        Error::unsupported(format!("flash programming is not implemented for {} ({}) yet", chip.name, chip.parts))
     })
 }
 
@@ -157,11 +155,7 @@ pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dy
 #[derive(Debug, Clone)]
 pub enum FlashError {
     /// The controller raised error flags.
-    Flags {
-        op: String,
-        flags: Vec<ErrorFlag>,
-        status: u32,
-    },
+    Flags { op: String, flags: Vec<ErrorFlag>, status: u32 },
     /// The controller stayed busy past the timeout.
     Timeout { op: String, waited: Duration },
     /// Unlocking failed (LOCK still set after the keys).

@@ -97,9 +97,7 @@ fn looks_like_srec(line: &[u8]) -> bool {
 /// whitespace (including the CR of CRLF) trimmed.
 fn lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
-    text.split(|&b| b == b'\n')
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim_ascii_end()))
+    text.split(|&b| b == b'\n').enumerate().map(|(i, line)| (i + 1, line.trim_ascii_end()))
 }
 
 /// A byte as it should appear in a message: `'G'`, or `byte 0x1A` when not printable.
@@ -129,10 +127,7 @@ fn hex_bytes(line: &[u8], skip: usize, n: usize) -> Result<Vec<u8>> {
         )));
     }
     let nibble = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
-    Ok(digits
-        .chunks_exact(2)
-        .map(|p| nibble(p[0]) << 4 | nibble(p[1]))
-        .collect())
+    Ok(digits.chunks_exact(2).map(|p| nibble(p[0]) << 4 | nibble(p[1])).collect())
 }
 
 fn be(bytes: &[u8]) -> u32 {
@@ -184,16 +179,9 @@ fn assemble(
             }
         }
         last_origin = chunk.origin;
-        segments.push(Segment {
-            addr: chunk.addr,
-            data: chunk.data,
-        });
+        segments.push(Segment { addr: chunk.addr, data: chunk.data });
     }
-    Ok(Image {
-        segments,
-        format,
-        entry,
-    })
+    Ok(Image { segments, format, entry })
 }
 
 fn record_overlap(a: usize, b: usize, addr: u32) -> String {
@@ -220,11 +208,7 @@ impl Image {
         if u64::from(addr) + bytes.len() as u64 > FOUR_GIB {
             return Err(past_4gib("binary image", addr.into(), bytes.len()));
         }
-        Ok(Image {
-            segments: vec![Segment { addr, data: bytes }],
-            format: Format::Binary,
-            entry: None,
-        })
+        Ok(Image { segments: vec![Segment { addr, data: bytes }], format: Format::Binary, entry: None })
     }
 
     /// Parse Intel HEX (record types 00-05; LF or CRLF).
@@ -290,25 +274,13 @@ impl Image {
                         if addr + count as u64 > FOUR_GIB {
                             return Err(past_4gib(&format!("line {n}"), addr, count));
                         }
-                        chunks.push(Chunk {
-                            addr: addr as u32,
-                            data: data.to_vec(),
-                            origin: n,
-                        });
+                        chunks.push(Chunk { addr: addr as u32, data: data.to_vec(), origin: n });
                     }
                     HexBase::Segment(seg) => {
                         // The offset wraps at 64 KiB within the segment.
                         let first = count.min(0x1_0000 - offset as usize);
-                        chunks.push(Chunk {
-                            addr: seg + offset,
-                            data: data[..first].to_vec(),
-                            origin: n,
-                        });
-                        chunks.push(Chunk {
-                            addr: seg,
-                            data: data[first..].to_vec(),
-                            origin: n,
-                        });
+                        chunks.push(Chunk { addr: seg + offset, data: data[..first].to_vec(), origin: n });
+                        chunks.push(Chunk { addr: seg, data: data[first..].to_vec(), origin: n });
                     }
                 },
                 0x01 => {
@@ -339,9 +311,7 @@ impl Image {
             }
         }
         if eof_line.is_none() {
-            return Err(Error::input(
-                "no end-of-file record (:00000001FF); the file is truncated, regenerate it",
-            ));
+            return Err(Error::input("no end-of-file record (:00000001FF); the file is truncated, regenerate it"));
         }
         if chunks.iter().all(|c| c.data.is_empty()) {
             return Err(Error::input("no data records; nothing to write"));
@@ -372,20 +342,14 @@ impl Image {
                 )));
             }
             let Some(&t) = line.get(1) else {
-                return Err(Error::input(format!(
-                    "line {n}: record type missing after 'S'; the record is truncated"
-                )));
+                return Err(Error::input(format!("line {n}: record type missing after 'S'; the record is truncated")));
             };
             let addr_len = match t {
                 b'0' | b'1' | b'5' | b'9' => 2,
                 b'2' | b'6' | b'8' => 3,
                 b'3' | b'7' => 4,
                 _ => {
-                    let shown = if t.is_ascii_graphic() {
-                        (t as char).to_string()
-                    } else {
-                        format!("<0x{t:02X}>")
-                    };
+                    let shown = if t.is_ascii_graphic() { (t as char).to_string() } else { format!("<0x{t:02X}>") };
                     return Err(Error::input(format!(
                         "line {n}: unknown record type S{shown} (S-records have S0-S3 and S5-S9); the file is corrupt or not an S-record file"
                     )));
@@ -435,11 +399,7 @@ impl Image {
                     if u64::from(addr) + data.len() as u64 > FOUR_GIB {
                         return Err(past_4gib(&format!("line {n}"), addr.into(), data.len()));
                     }
-                    chunks.push(Chunk {
-                        addr,
-                        data: data.to_vec(),
-                        origin: n,
-                    });
+                    chunks.push(Chunk { addr, data: data.to_vec(), origin: n });
                 }
                 b'5' | b'6' => {
                     no_data("a record count")?;
@@ -458,9 +418,7 @@ impl Image {
             }
         }
         if end_line.is_none() {
-            return Err(Error::input(
-                "no termination record (S7, S8 or S9); the file is truncated, regenerate it",
-            ));
+            return Err(Error::input("no termination record (S7, S8 or S9); the file is truncated, regenerate it"));
         }
         if chunks.iter().all(|c| c.data.is_empty()) {
             return Err(Error::input("no data records; nothing to write"));
@@ -476,9 +434,7 @@ impl Image {
         use object::LittleEndian as LE;
 
         if !bytes.starts_with(ELF_MAGIC) {
-            return Err(Error::input(
-                "not an ELF file (no \\x7FELF magic at the start)",
-            ));
+            return Err(Error::input("not an ELF file (no \\x7FELF magic at the start)"));
         }
         match bytes.get(4) {
             Some(&elf::ELFCLASS32) => {}
@@ -496,9 +452,11 @@ impl Image {
         }
         match bytes.get(5) {
             Some(&elf::ELFDATA2LSB) => {}
-            Some(&elf::ELFDATA2MSB) => return Err(Error::input(
-                "big-endian ELF file; expected a little-endian 32-bit ARM (Cortex-M) firmware ELF",
-            )),
+            Some(&elf::ELFDATA2MSB) => {
+                return Err(Error::input(
+                    "big-endian ELF file; expected a little-endian 32-bit ARM (Cortex-M) firmware ELF",
+                ))
+            }
             other => {
                 return Err(Error::input(format!(
                     "unknown ELF data encoding {}; the file is truncated or corrupt",
@@ -513,11 +471,8 @@ impl Image {
                 bytes.len()
             )));
         }
-        let malformed = |e: object::read::Error| {
-            Error::input(format!(
-                "malformed ELF file: {e}; the file is truncated or corrupt"
-            ))
-        };
+        let malformed =
+            |e: object::read::Error| Error::input(format!("malformed ELF file: {e}; the file is truncated or corrupt"));
         let header = elf::FileHeader32::<LE>::parse(bytes).map_err(malformed)?;
         let machine = header.e_machine(LE);
         if machine != elf::EM_ARM {
@@ -551,33 +506,20 @@ impl Image {
             })?;
             let addr = ph.p_paddr(LE);
             if u64::from(addr) + data.len() as u64 > FOUR_GIB {
-                return Err(past_4gib(
-                    &format!("program header {i}"),
-                    addr.into(),
-                    data.len(),
-                ));
+                return Err(past_4gib(&format!("program header {i}"), addr.into(), data.len()));
             }
-            chunks.push(Chunk {
-                addr,
-                data: data.to_vec(),
-                origin: i,
-            });
+            chunks.push(Chunk { addr, data: data.to_vec(), origin: i });
         }
         if chunks.is_empty() {
             return Err(Error::input(
                 "no loadable data (no PT_LOAD program header with file contents); give a linked firmware ELF, not an object file",
             ));
         }
-        assemble(
-            chunks,
-            Format::Elf,
-            Some(header.e_entry(LE)),
-            |a, b, addr| {
-                format!(
+        assemble(chunks, Format::Elf, Some(header.e_entry(LE)), |a, b, addr| {
+            format!(
                 "program headers {a} and {b} both load address 0x{addr:08X} (physical addresses overlap); check the linker script"
             )
-            },
-        )
+        })
     }
 
     /// Read an image file. With `format` None the format is detected from the
@@ -586,16 +528,12 @@ impl Image {
     pub fn load(path: &Path, format: Option<Format>, addr: Option<u32>) -> Result<Image> {
         let shown = path.display();
         if path.is_dir() {
-            return Err(Error::input(format!(
-                "{shown} is a directory, not a firmware file"
-            )));
+            return Err(Error::input(format!("{shown} is a directory, not a firmware file")));
         }
         let bytes = std::fs::read(path).map_err(|e| {
             let why = match e.kind() {
                 io::ErrorKind::NotFound => "no such file; check the path".to_string(),
-                io::ErrorKind::PermissionDenied => {
-                    "permission denied; check the file's permissions".to_string()
-                }
+                io::ErrorKind::PermissionDenied => "permission denied; check the file's permissions".to_string(),
                 _ => e.to_string(),
             };
             Error::input(format!("cannot read {shown}: {why}"))
@@ -661,14 +599,7 @@ impl Image {
     pub fn segments_text(&self) -> String {
         self.segments
             .iter()
-            .map(|s| {
-                format!(
-                    "0x{:08X}-0x{:08X} ({} bytes)",
-                    s.addr,
-                    s.end() - 1,
-                    s.data.len()
-                )
-            })
+            .map(|s| format!("0x{:08X}-0x{:08X} ({} bytes)", s.addr, s.end() - 1, s.data.len()))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -677,10 +608,7 @@ impl Image {
 fn write_record(out: &mut impl Write, offset: u16, rtype: u8, data: &[u8]) -> io::Result<()> {
     let mut line = String::with_capacity(13 + 2 * data.len());
     let [hi, lo] = offset.to_be_bytes();
-    let mut checksum = (data.len() as u8)
-        .wrapping_add(hi)
-        .wrapping_add(lo)
-        .wrapping_add(rtype);
+    let mut checksum = (data.len() as u8).wrapping_add(hi).wrapping_add(lo).wrapping_add(rtype);
     line.push_str(&format!(":{:02X}{offset:04X}{rtype:02X}", data.len()));
     for &b in data {
         line.push_str(&format!("{b:02X}"));
@@ -698,10 +626,7 @@ pub fn write_ihex(addr: u32, data: &[u8], out: &mut impl Write) -> io::Result<()
     if u64::from(addr) + data.len() as u64 > FOUR_GIB {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!(
-                "{} bytes at 0x{addr:08X} run past the 4 GiB address space",
-                data.len()
-            ),
+            format!("{} bytes at 0x{addr:08X} run past the 4 GiB address space", data.len()),
         ));
     }
     let mut upper = 0u32;

@@ -70,7 +70,7 @@ impl Session {
     pub fn open(opts: &SessionOptions) -> Result<Session> {
         let (transport, sim) = opts.probe.open()?;
         let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
-        let mut target = Target::connect(link, &opts.connect)?;
+        let target = Target::connect(link, &opts.connect)?;
         let chip = target.chip;
         if target.flash_size != target.flash_size_detected {
             println!("Forcing flash size: --flash=0x{:08X}", target.flash_size);
@@ -82,12 +82,7 @@ impl Session {
                 None
             }
         };
-        let mut session = Session {
-            layout: FlashLayout::single(&chip.flash, target.flash_size),
-            target,
-            flash,
-            sim,
-        };
+        let mut session = Session { layout: FlashLayout::single(&chip.flash, target.flash_size), target, flash, sim };
         if let Some(ctrl) = session.flash.as_mut() {
             match ctrl.layout(&mut session.target) {
                 Ok(layout) => session.layout = layout,
@@ -119,10 +114,7 @@ impl Session {
     pub fn controller(&mut self) -> Result<&mut Box<dyn FlashController>> {
         let chip = self.target.chip;
         self.flash.as_mut().ok_or_else(|| {
-            Error::unsupported(format!(
-                "flash programming is not implemented for {} ({}) yet",
-                chip.name, chip.parts
-            ))
+            Error::unsupported(format!("flash programming is not implemented for {} ({}) yet", chip.name, chip.parts))
         })
     }
 

@@ -321,11 +321,7 @@ fn erase_and_program(
         report.erased = sectors;
     }
     let unit = ctrl.program_access().unit;
-    let total: u64 = plans
-        .iter()
-        .flat_map(|p| program_runs(p, unit, layout.erased))
-        .map(|r| r.1.len() as u64)
-        .sum();
+    let total: u64 = plans.iter().flat_map(|p| program_runs(p, unit, layout.erased)).map(|r| r.1.len() as u64).sum();
     progress.begin(Phase::Program, total);
     for plan in plans {
         for (addr, data) in program_runs(plan, unit, layout.erased) {

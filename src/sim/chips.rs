@@ -42,9 +42,7 @@ pub struct ChipProfile {
 
 impl std::fmt::Debug for ChipProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChipProfile")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("ChipProfile").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
@@ -103,14 +101,7 @@ mod tests {
 
     #[test]
     fn lookup_is_case_insensitive_with_or_without_prefix() {
-        for n in [
-            "stm32f103c8",
-            "STM32F103C8",
-            "f103c8",
-            "F103",
-            "stm32f103",
-            "Stm32F103",
-        ] {
+        for n in ["stm32f103c8", "STM32F103C8", "f103c8", "F103", "stm32f103", "Stm32F103"] {
             assert_eq!(find(n).map(|p| p.name), Some("stm32f103c8"), "{n}");
         }
         assert!(find("stm32").is_none());
@@ -121,10 +112,7 @@ mod tests {
     #[test]
     fn unknown_chip_error_lists_valid_names() {
         let e = lookup("stm32x999").unwrap_err();
-        assert!(
-            e.contains("stm32x999") && e.contains("stm32f103c8") && e.contains("f103"),
-            "{e}"
-        );
+        assert!(e.contains("stm32x999") && e.contains("stm32f103c8") && e.contains("f103"), "{e}");
     }
 
     #[test]

@@ -19,15 +19,9 @@ pub struct LinkTiming {
 
 impl LinkTiming {
     /// ST-LINK/V2 and V2-1, USB full speed: 0.30 ms, 1.0 MB/s.
-    pub const FULL_SPEED: LinkTiming = LinkTiming {
-        round_trip: 300_000,
-        bytes_per_sec: 1_000_000,
-    };
+    pub const FULL_SPEED: LinkTiming = LinkTiming { round_trip: 300_000, bytes_per_sec: 1_000_000 };
     /// STLINK-V3, USB high speed: 0.15 ms, 30 MB/s.
-    pub const HIGH_SPEED: LinkTiming = LinkTiming {
-        round_trip: 150_000,
-        bytes_per_sec: 30_000_000,
-    };
+    pub const HIGH_SPEED: LinkTiming = LinkTiming { round_trip: 150_000, bytes_per_sec: 30_000_000 };
 
     /// Time for `bytes` of payload.
     pub fn payload(&self, bytes: u64) -> Nanos {
@@ -58,11 +52,7 @@ pub struct SwdTimer {
 
 impl SwdTimer {
     pub fn new(start: Nanos, khz: u32) -> SwdTimer {
-        SwdTimer {
-            base: start,
-            clocks: 0,
-            khz,
-        }
+        SwdTimer { base: start, clocks: 0, khz }
     }
 
     pub fn now(&self) -> Nanos {
@@ -99,9 +89,7 @@ impl Clock {
     }
 
     pub fn sleep(&mut self, d: Duration) {
-        self.now = self
-            .now
-            .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
+        self.now = self.now.saturating_add(d.as_nanos().min(u64::MAX as u128) as u64);
     }
 }
 
@@ -125,13 +113,7 @@ pub struct RunStats {
 }
 
 impl RunStats {
-    pub fn new(
-        modeled: Nanos,
-        commands: u64,
-        bytes_out: u64,
-        bytes_in: u64,
-        flash: &FlashStats,
-    ) -> RunStats {
+    pub fn new(modeled: Nanos, commands: u64, bytes_out: u64, bytes_in: u64, flash: &FlashStats) -> RunStats {
         RunStats {
             modeled: Duration::from_nanos(modeled),
             commands,
@@ -215,19 +197,8 @@ mod tests {
             mass_erases: 0,
             words: 65536,
         };
-        assert_eq!(
-            s.summary(),
-            "modeled 1.234 s, 512 commands, 1.0 MiB out, 12 KiB in, 8 erases, 65536 words"
-        );
-        let t = RunStats {
-            bytes_out: 100,
-            bytes_in: 2048,
-            mass_erases: 1,
-            ..Default::default()
-        };
-        assert_eq!(
-            t.summary(),
-            "modeled 0.000 s, 0 commands, 100 B out, 2.0 KiB in, 0 erases, 1 mass erases, 0 words"
-        );
+        assert_eq!(s.summary(), "modeled 1.234 s, 512 commands, 1.0 MiB out, 12 KiB in, 8 erases, 65536 words");
+        let t = RunStats { bytes_out: 100, bytes_in: 2048, mass_erases: 1, ..Default::default() };
+        assert_eq!(t.summary(), "modeled 0.000 s, 0 commands, 100 B out, 2.0 KiB in, 0 erases, 1 mass erases, 0 words");
     }
 }

@@ -48,8 +48,7 @@ impl FaultPlan {
             };
             let count = |v: Option<&str>| -> Result<u64, String> {
                 let v = v.ok_or_else(|| format!("fault '{key}' needs a count ({key}=N)"))?;
-                v.parse::<u64>()
-                    .map_err(|_| format!("fault '{key}': '{v}' is not a number"))
+                v.parse::<u64>().map_err(|_| format!("fault '{key}': '{v}' is not a number"))
             };
             match (key, value) {
                 ("disconnect-after", v) => plan.disconnect_after = Some(count(v)?),
@@ -133,22 +132,13 @@ mod tests {
         assert_eq!(p.wait, Some(WaitFault::Count(3)));
         assert!(p.no_power && p.no_target && p.no_halt);
         assert_eq!(p.model, vec![("rdp".to_string(), "1".to_string())]);
-        assert_eq!(
-            FaultPlan::parse("wait=always").unwrap().wait,
-            Some(WaitFault::Always)
-        );
+        assert_eq!(FaultPlan::parse("wait=always").unwrap().wait, Some(WaitFault::Always));
         assert_eq!(FaultPlan::parse("").unwrap(), FaultPlan::default());
     }
 
     #[test]
     fn rejects_unknown_or_malformed_faults_listing_valid_ones() {
-        for bad in [
-            "explode",
-            "wait=soon",
-            "disconnect-after",
-            "no-power=1",
-            "=3",
-        ] {
+        for bad in ["explode", "wait=soon", "disconnect-after", "no-power=1", "=3"] {
             let e = FaultPlan::parse(bad).unwrap_err();
             assert!(e.contains("fault"), "{bad}: {e}");
         }

@@ -103,9 +103,7 @@ impl SimProbeKind {
             "v2-1" | "v2.1" | "v2_1" | "v21" => Ok(SimProbeKind::V2_1),
             "v3" => Ok(SimProbeKind::V3),
             "v3pwr" | "v3-pwr" => Ok(SimProbeKind::V3Pwr),
-            _ => Err(format!(
-                "unknown simulated probe '{s}'; valid: v2, v2-1, v3, v3pwr"
-            )),
+            _ => Err(format!("unknown simulated probe '{s}'; valid: v2, v2-1, v3, v3pwr")),
         }
     }
 }
@@ -148,11 +146,7 @@ impl SimSpec {
         let profile = chips::lookup(chip)?;
         let mut s = SimSpec::new(profile.name);
         match file {
-            Some("") => {
-                return Err(format!(
-                    "simulator spec '{spec}': empty state-file name after ':'"
-                ))
-            }
+            Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
             Some(f) => s.state_file = Some(PathBuf::from(f)),
             None => {}
         }
@@ -188,12 +182,7 @@ impl SimSpec {
             None => FaultPlan::default(),
         };
         let mut specs = Vec::new();
-        for (i, item) in sims
-            .split(';')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .enumerate()
-        {
+        for (i, item) in sims.split(';').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
             let mut spec = SimSpec::parse(item).map_err(|e| format!("STFLASH_SIM: {e}"))?;
             spec.probe = probe;
             spec.firmware = firmware;
@@ -214,9 +203,7 @@ pub fn parse_firmware(s: &str) -> Result<u8, String> {
     let digits = t.strip_prefix(['J', 'j']).unwrap_or(t);
     match digits.parse::<u8>() {
         Ok(j) if (1..=63).contains(&j) => Ok(j),
-        _ => Err(format!(
-            "'{s}' is not a JTAG firmware version (a number 1-63, e.g. 22 or J22)"
-        )),
+        _ => Err(format!("'{s}' is not a JTAG firmware version (a number 1-63, e.g. 22 or J22)")),
     }
 }
 
@@ -226,9 +213,7 @@ pub fn parse_options(s: &str) -> Result<Vec<(String, String)>, String> {
         .map(str::trim)
         .filter(|i| !i.is_empty())
         .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => {
-                Ok((k.trim().to_string(), v.trim().to_string()))
-            }
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
             _ => Err(format!("'{item}' is not key=value")),
         })
         .collect()
@@ -279,10 +264,7 @@ impl Sim {
             }
             TransferFate::Normal => {}
         }
-        let command = self
-            .probe
-            .receive(data, &mut self.target, &mut self.clock)
-            .map_err(TransportError::Usb)?;
+        let command = self.probe.receive(data, &mut self.target, &mut self.clock).map_err(TransportError::Usb)?;
         if command {
             self.commands += 1;
         }
@@ -320,13 +302,7 @@ impl Sim {
     /// Statistics up to now (operations finished by now are counted).
     fn stats(&mut self) -> RunStats {
         self.target.advance_flash(self.clock.now);
-        RunStats::new(
-            self.clock.now,
-            self.commands,
-            self.bytes_out,
-            self.bytes_in,
-            &self.target.flash_stats,
-        )
+        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.target.flash_stats)
     }
 
     /// Write the state file, after completing the flash operations that
@@ -362,20 +338,15 @@ pub(crate) fn open_profile(
     for (key, value) in &spec.options {
         match key.as_str() {
             "voltage" => {
-                voltage = value.trim_end_matches("mV").trim().parse().map_err(|_| {
-                    format!(
-                        "simulator option voltage={value}: expected millivolts, e.g. voltage=3300"
-                    )
-                })?
+                voltage =
+                    value.trim_end_matches("mV").trim().parse().map_err(|_| {
+                        format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
+                    })?
             }
             "nrst" => match value.as_str() {
                 "disconnected" => nrst_connected = false,
                 "connected" => nrst_connected = true,
-                _ => {
-                    return Err(format!(
-                        "simulator option nrst={value}: expected nrst=disconnected"
-                    ))
-                }
+                _ => return Err(format!("simulator option nrst={value}: expected nrst=disconnected")),
             },
             _ => model_options.push((key.as_str(), value.as_str())),
         }
@@ -384,11 +355,9 @@ pub(crate) fn open_profile(
     // typo is reported the same way every time.
     let mut scratch = (profile.flash)();
     for (key, value) in &model_options {
-        scratch.configure(key, value).map_err(|e| {
-            format!(
-                "simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})"
-            )
-        })?;
+        scratch
+            .configure(key, value)
+            .map_err(|e| format!("simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})"))?;
     }
 
     let saved = match &spec.state_file {
@@ -401,22 +370,16 @@ pub(crate) fn open_profile(
             if chip != profile.name {
                 return Err(state::wrong_chip(path, &chip, profile.name));
             }
-            model
-                .load(&blobs)
-                .map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+            model.load(&blobs).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
         }
         None => {
             for (key, value) in &model_options {
-                model
-                    .configure(key, value)
-                    .map_err(|e| format!("simulator option {key}={value}: {e}"))?;
+                model.configure(key, value).map_err(|e| format!("simulator option {key}={value}: {e}"))?;
             }
         }
     }
     for (key, value) in &spec.faults.model {
-        model
-            .configure(key, value)
-            .map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
+        model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
     }
 
     let mut target = Target::new(profile, model);
@@ -429,9 +392,7 @@ pub(crate) fn open_profile(
     let mut fw = Firmware::default_for(spec.probe);
     if let Some(j) = spec.firmware {
         if j == 0 || j > 63 {
-            return Err(format!(
-                "simulated firmware J{j}: the JTAG version is a number 1-63"
-            ));
+            return Err(format!("simulated firmware J{j}: the JTAG version is a number 1-63"));
         }
         fw.jtag = j;
     }
@@ -442,10 +403,7 @@ pub(crate) fn open_profile(
         vid: ST_VID,
         pid: spec.probe.pid(),
         kind: spec.probe.probe_kind(),
-        serial: spec
-            .serial
-            .clone()
-            .unwrap_or_else(|| default_serial(spec.probe, 0)),
+        serial: spec.serial.clone().unwrap_or_else(|| default_serial(spec.probe, 0)),
         location: "sim".to_string(),
     };
     let sim = Arc::new(Mutex::new(Sim {
@@ -459,13 +417,7 @@ pub(crate) fn open_profile(
         bytes_in: 0,
         state_file: spec.state_file.clone(),
     }));
-    Ok((
-        SimTransport {
-            sim: Arc::clone(&sim),
-            info,
-        },
-        SimHandle { sim },
-    ))
+    Ok((SimTransport { sim: Arc::clone(&sim), info }, SimHandle { sim }))
 }
 
 /// The simulator as a [`Transport`]. Saves the state file when dropped.

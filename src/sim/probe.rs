@@ -145,45 +145,13 @@ impl Firmware {
     pub fn default_for(kind: SimProbeKind) -> Firmware {
         match kind {
             // "V2J37S7"
-            SimProbeKind::V2 => Firmware {
-                hw: 2,
-                jtag: 37,
-                low: 7,
-                swim: 7,
-                msd: 0,
-                bridge: 0,
-                power: 0,
-            },
+            SimProbeKind::V2 => Firmware { hw: 2, jtag: 37, low: 7, swim: 7, msd: 0, bridge: 0, power: 0 },
             // "V2J40M27"
-            SimProbeKind::V2_1 => Firmware {
-                hw: 2,
-                jtag: 40,
-                low: 27,
-                swim: 0,
-                msd: 27,
-                bridge: 0,
-                power: 0,
-            },
+            SimProbeKind::V2_1 => Firmware { hw: 2, jtag: 40, low: 27, swim: 0, msd: 27, bridge: 0, power: 0 },
             // "V3J7M1B3" (protocol §11.7)
-            SimProbeKind::V3 => Firmware {
-                hw: 3,
-                jtag: 7,
-                low: 0,
-                swim: 0,
-                msd: 1,
-                bridge: 3,
-                power: 0,
-            },
+            SimProbeKind::V3 => Firmware { hw: 3, jtag: 7, low: 0, swim: 0, msd: 1, bridge: 3, power: 0 },
             // "V3J16M8B5P3"
-            SimProbeKind::V3Pwr => Firmware {
-                hw: 3,
-                jtag: 16,
-                low: 0,
-                swim: 0,
-                msd: 8,
-                bridge: 5,
-                power: 3,
-            },
+            SimProbeKind::V3Pwr => Firmware { hw: 3, jtag: 16, low: 0, swim: 0, msd: 8, bridge: 5, power: 3 },
         }
     }
 
@@ -194,10 +162,7 @@ impl Firmware {
             SimProbeKind::V2_1 => format!("V{}J{}M{}", self.hw, self.jtag, self.msd),
             SimProbeKind::V3 => format!("V{}J{}M{}B{}", self.hw, self.jtag, self.msd, self.bridge),
             SimProbeKind::V3Pwr => {
-                format!(
-                    "V{}J{}M{}B{}P{}",
-                    self.hw, self.jtag, self.msd, self.bridge, self.power
-                )
+                format!("V{}J{}M{}B{}P{}", self.hw, self.jtag, self.msd, self.bridge, self.power)
             }
         }
     }
@@ -264,11 +229,7 @@ impl Probe {
             pending: None,
             replies: VecDeque::new(),
             wait,
-            link: if v3 {
-                LinkTiming::HIGH_SPEED
-            } else {
-                LinkTiming::FULL_SPEED
-            },
+            link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
         }
     }
 
@@ -300,12 +261,7 @@ impl Probe {
 
     /// Bytes written on the OUT endpoint. Returns true when they were a
     /// command block (as opposed to a data phase).
-    pub fn receive(
-        &mut self,
-        data: &[u8],
-        target: &mut Target,
-        clock: &mut Clock,
-    ) -> Result<bool, String> {
+    pub fn receive(&mut self, data: &[u8], target: &mut Target, clock: &mut Clock) -> Result<bool, String> {
         if let Some(mut p) = self.pending.take() {
             let want = p.len - p.data.len();
             if data.len() > want {
@@ -328,30 +284,18 @@ impl Probe {
             return Ok(false);
         }
         if data.len() != 16 {
-            return Err(format!(
-                "simulated ST-LINK: a command block must be exactly 16 bytes, got {}",
-                data.len()
-            ));
+            return Err(format!("simulated ST-LINK: a command block must be exactly 16 bytes, got {}", data.len()));
         }
         let cdb: [u8; 16] = data.try_into().expect("length checked");
         target.run_core_until(clock.now);
         target.refresh_regions();
         match cdb[0] {
             // Writes: the command runs (and is charged) when its data arrives.
-            DEBUG
-                if matches!(cdb[1], WRITEMEM_32 | WRITEMEM_8 | WRITEMEM_16)
-                    && self.gated(cdb[1]) =>
-            {
+            DEBUG if matches!(cdb[1], WRITEMEM_32 | WRITEMEM_8 | WRITEMEM_16) && self.gated(cdb[1]) => {
                 let addr = u32le(&cdb[2..6]);
                 let len = u16le(&cdb[6..8]) as usize;
                 let early = self.check_mem(cdb[1], addr, len, cdb[8], target);
-                let p = PendingWrite {
-                    op: cdb[1],
-                    addr,
-                    len,
-                    early,
-                    data: Vec::with_capacity(len),
-                };
+                let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
                 if len == 0 {
                     self.run(clock, target, 0, |probe, t, timer| {
                         probe.finish_write(p, t, timer);
@@ -361,9 +305,7 @@ impl Probe {
                     self.pending = Some(p);
                 }
             }
-            _ => self.run(clock, target, 0, |probe, t, timer| {
-                probe.command(&cdb, t, timer)
-            }),
+            _ => self.run(clock, target, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
         }
         Ok(true)
     }
@@ -499,13 +441,7 @@ impl Probe {
         self.set_rw(ST_OK, 0);
     }
 
-    fn read_mem(
-        &mut self,
-        op: u8,
-        cdb: &[u8; 16],
-        t: &mut Target,
-        timer: &mut SwdTimer,
-    ) -> Vec<u8> {
+    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Vec<u8> {
         let addr = u32le(&cdb[2..6]);
         let len = u16le(&cdb[6..8]) as usize;
         // protocol §8.1: a one-byte 8-bit read returns two bytes.
@@ -571,10 +507,7 @@ impl Probe {
     }
 
     fn valid_reg(index: u8) -> bool {
-        matches!(
-            index,
-            0..=15 | REG_XPSR | REG_MSP | REG_PSP | 19 | REG_SPECIAL
-        )
+        matches!(index, 0..=15 | REG_XPSR | REG_MSP | REG_PSP | 19 | REG_SPECIAL)
     }
 
     fn command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
@@ -585,9 +518,7 @@ impl Probe {
                 let v: u16 = if self.kind.is_v3() {
                     (self.fw.hw as u16) << 12
                 } else {
-                    (self.fw.hw as u16) << 12
-                        | (self.fw.jtag as u16 & 0x3F) << 6
-                        | (self.fw.low as u16 & 0x3F)
+                    (self.fw.hw as u16) << 12 | (self.fw.jtag as u16 & 0x3F) << 6 | (self.fw.low as u16 & 0x3F)
                 };
                 let mut r = v.to_be_bytes().to_vec();
                 r.extend_from_slice(&ST_VID.to_le_bytes());
@@ -623,12 +554,7 @@ impl Probe {
         }
     }
 
-    fn debug_command(
-        &mut self,
-        cdb: &[u8; 16],
-        t: &mut Target,
-        timer: &mut SwdTimer,
-    ) -> Option<Vec<u8>> {
+    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
         let op = cdb[1];
         if !self.gated(op) {
             return Some(status2(ST_UNKNOWN_COMMAND));
@@ -735,17 +661,12 @@ impl Probe {
                 }
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status2(st),
-                    Ok(()) => match Self::access(
-                        t,
-                        timer,
-                        SWD_CLOCKS_REG,
-                        addr,
-                        Some((Width::Word, value)),
-                        Width::Word,
-                    ) {
-                        Ok(_) => status2(ST_OK),
-                        Err(()) => status2(ST_AP_FAULT),
-                    },
+                    Ok(()) => {
+                        match Self::access(t, timer, SWD_CLOCKS_REG, addr, Some((Width::Word, value)), Width::Word) {
+                            Ok(_) => status2(ST_OK),
+                            Err(()) => status2(ST_AP_FAULT),
+                        }
+                    }
                 }
             }
             READDEBUGREG => {
@@ -755,8 +676,7 @@ impl Probe {
                 }
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status_value(st, 0),
-                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, Width::Word)
-                    {
+                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, Width::Word) {
                         Ok(v) => status_value(ST_OK, v),
                         Err(()) => status_value(ST_AP_FAULT, 0),
                     },
@@ -819,11 +739,7 @@ impl Probe {
                     1 => V3_JTAG_KHZ,
                     _ => return Some(status_value(ST_CMD_ERROR, 0)),
                 };
-                let khz = list
-                    .iter()
-                    .copied()
-                    .find(|&k| k <= want)
-                    .unwrap_or(*list.last().expect("non-empty list"));
+                let khz = list.iter().copied().find(|&k| k <= want).unwrap_or(*list.last().expect("non-empty list"));
                 if cdb[2] == 0 {
                     self.swd_khz = khz;
                 } else {

@@ -28,11 +28,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -94,15 +90,10 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Blobs), String> {
     if crc32(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
         return Err("checksum mismatch (file damaged or truncated)".into());
     }
-    let mut r = Reader {
-        data: body,
-        pos: MAGIC.len(),
-    };
+    let mut r = Reader { data: body, pos: MAGIC.len() };
     let version = r.u32()?;
     if version != VERSION {
-        return Err(format!(
-            "unsupported state-file version {version} (this build reads {VERSION})"
-        ));
+        return Err(format!("unsupported state-file version {version} (this build reads {VERSION})"));
     }
     let chip = r.string()?;
     let count = r.u32()?;
@@ -121,14 +112,9 @@ pub fn decode(bytes: &[u8]) -> Result<(String, Blobs), String> {
 /// Read a state file; `Ok(None)` when it does not exist yet (a fresh chip).
 pub fn read_file(path: &Path) -> Result<Option<(String, Blobs)>, String> {
     match std::fs::read(path) {
-        Ok(bytes) => decode(&bytes)
-            .map(Some)
-            .map_err(|e| format!("simulator state file {}: {e}", path.display())),
+        Ok(bytes) => decode(&bytes).map(Some).map_err(|e| format!("simulator state file {}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!(
-            "cannot read simulator state file {}: {e}",
-            path.display()
-        )),
+        Err(e) => Err(format!("cannot read simulator state file {}: {e}", path.display())),
     }
 }
 
@@ -138,12 +124,10 @@ pub fn write_file(path: &Path, chip: &str, blobs: &[(String, Vec<u8>)]) -> Resul
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".tmp{}", std::process::id()));
     let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write simulator state file {}: {e}", path.display())
-        })
+    std::fs::write(&tmp, bytes).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write simulator state file {}: {e}", path.display())
+    })
 }
 
 /// The error for a state file made for another chip.
@@ -162,10 +146,7 @@ pub struct SavedState {
 
 impl std::fmt::Debug for SavedState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SavedState")
-            .field("chip", &self.chip)
-            .field("model", &self.model.name())
-            .finish()
+        f.debug_struct("SavedState").field("chip", &self.chip).field("model", &self.model.name()).finish()
     }
 }
 
@@ -183,18 +164,12 @@ impl SavedState {
 
 /// Load a state file for inspection.
 pub fn load(path: &Path) -> Result<SavedState, String> {
-    let (chip, blobs) = read_file(path)?
-        .ok_or_else(|| format!("simulator state file {} does not exist", path.display()))?;
-    let profile = chips::lookup(&chip)
-        .map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    let (chip, blobs) =
+        read_file(path)?.ok_or_else(|| format!("simulator state file {} does not exist", path.display()))?;
+    let profile = chips::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
     let mut model = (profile.flash)();
-    model
-        .load(&blobs)
-        .map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
-    Ok(SavedState {
-        chip: profile.name,
-        model,
-    })
+    model.load(&blobs).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    Ok(SavedState { chip: profile.name, model })
 }
 
 #[cfg(test)]
@@ -207,10 +182,7 @@ mod tests {
 
     #[test]
     fn encode_decode_round_trip() {
-        let blobs = vec![
-            ("flash".to_string(), vec![1, 2, 3]),
-            ("otp".to_string(), vec![]),
-        ];
+        let blobs = vec![("flash".to_string(), vec![1, 2, 3]), ("otp".to_string(), vec![])];
         let bytes = encode("stm32f103c8", &blobs);
         assert_eq!(&bytes[..8], MAGIC);
         assert_eq!(decode(&bytes).unwrap(), ("stm32f103c8".to_string(), blobs));
@@ -220,9 +192,7 @@ mod tests {
     fn damaged_files_are_refused() {
         let mut bytes = encode("stm32f103c8", &[("flash".to_string(), vec![0; 16])]);
         assert!(decode(b"hello").unwrap_err().contains("not a stflash"));
-        assert!(decode(&bytes[..bytes.len() - 1])
-            .unwrap_err()
-            .contains("checksum"));
+        assert!(decode(&bytes[..bytes.len() - 1]).unwrap_err().contains("checksum"));
         bytes[20] ^= 1;
         assert!(decode(&bytes).unwrap_err().contains("checksum"));
     }

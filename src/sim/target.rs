@@ -233,9 +233,7 @@ pub struct Target {
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(0x1D) ^ (i >> 8) as u8 ^ 0xA5)
-        .collect()
+    (0..len).map(|i| (i as u8).wrapping_mul(0x1D) ^ (i >> 8) as u8 ^ 0xA5).collect()
 }
 
 impl Target {
@@ -251,11 +249,7 @@ impl Target {
             cfsr: 0,
             hfsr: 0,
             dbgmcu_ctrl: vec![0; profile.dbgmcu_ctrl_words as usize],
-            sram: profile
-                .sram
-                .iter()
-                .map(|&(base, size)| (base, vec![0; size as usize]))
-                .collect(),
+            sram: profile.sram.iter().map(|&(base, size)| (base, vec![0; size as usize])).collect(),
             sysmem: system_memory_pattern(profile.system_memory.1 as usize),
             regions: model.regions(),
             model,
@@ -367,13 +361,7 @@ impl Target {
 
     /// A bus read of `width` at the naturally aligned `addr`, at time `now`
     /// (after any stall).
-    pub fn read(
-        &mut self,
-        addr: u32,
-        width: Width,
-        by: Initiator,
-        now: Nanos,
-    ) -> Result<u32, BusFault> {
+    pub fn read(&mut self, addr: u32, width: Width, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
         }
@@ -386,21 +374,13 @@ impl Target {
                 }
                 self.model.advance(now, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access {
-                    now,
-                    by,
-                    stats: &mut self.flash_stats,
-                    requests: &mut requests,
-                };
+                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.read(addr, width, &mut acc);
                 self.apply(requests);
                 r
             }
             dest => {
-                if by == Initiator::Debugger
-                    && !matches!(dest, Dest::Ppb)
-                    && !self.model.debug_readable(addr)
-                {
+                if by == Initiator::Debugger && !matches!(dest, Dest::Ppb) && !self.model.debug_readable(addr) {
                     return Err(BusFault);
                 }
                 match dest {
@@ -415,11 +395,8 @@ impl Target {
                         // flash-families §1.4: 16-bit register; the other half of
                         // its aligned word reads 0xFFFF.
                         let kib = self.profile.flash_size_kib as u32;
-                        let word = if self.profile.flash_size_addr & 2 == 0 {
-                            0xFFFF_0000 | kib
-                        } else {
-                            kib << 16 | 0xFFFF
-                        };
+                        let word =
+                            if self.profile.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
                         Ok((word >> shift) & mask)
                     }
                     Dest::Dbgmcu(0) => Ok((self.profile.idcode >> shift) & mask),
@@ -433,14 +410,7 @@ impl Target {
     }
 
     /// A bus write of `width` at the naturally aligned `addr`, at time `now`.
-    pub fn write(
-        &mut self,
-        addr: u32,
-        width: Width,
-        value: u32,
-        by: Initiator,
-        now: Nanos,
-    ) -> Result<(), BusFault> {
+    pub fn write(&mut self, addr: u32, width: Width, value: u32, by: Initiator, now: Nanos) -> Result<(), BusFault> {
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
         }
@@ -454,12 +424,7 @@ impl Target {
                 }
                 self.model.advance(now, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access {
-                    now,
-                    by,
-                    stats: &mut self.flash_stats,
-                    requests: &mut requests,
-                };
+                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.write(addr, width, value, &mut acc);
                 self.apply(requests);
                 r
@@ -664,10 +629,7 @@ impl Target {
     /// Core reset: registers from the vector table, then halt or run.
     fn core_reset(&mut self) {
         let boot = self.profile.boot_address;
-        let word = |t: &Target, a: u32| {
-            t.peek(a, 4)
-                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        };
+        let word = |t: &Target, a: u32| t.peek(a, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let sp = match word(self, boot) {
             Some(w) if w != 0xFFFF_FFFF => w,
             _ => FALLBACK_SP,
@@ -770,18 +732,12 @@ impl Target {
         }
         for (base, mem) in &self.sram {
             if a >= *base && ((a - base) as usize) < mem.len() {
-                return Some((
-                    *base as u64 + mem.len() as u64,
-                    Some((mem, (a - base) as usize)),
-                ));
+                return Some((*base as u64 + mem.len() as u64, Some((mem, (a - base) as usize))));
             }
         }
         let (base, len) = self.profile.system_memory;
         if a >= base && a - base < len {
-            return Some((
-                base as u64 + len as u64,
-                Some((&self.sysmem, (a - base) as usize)),
-            ));
+            return Some((base as u64 + len as u64, Some((&self.sysmem, (a - base) as usize))));
         }
         None
     }
@@ -842,18 +798,9 @@ mod tests {
         assert_eq!(wr(&mut t, 0xE004_2000, 0), Ok(()), "IDCODE write ignored");
         assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410));
         assert_eq!(rd(&mut t, 0x1FFF_F7E0), Ok(0xFFFF_0040));
-        assert_eq!(
-            t.read(0x1FFF_F7E0, Width::Half, Initiator::Debugger, 0),
-            Ok(0x40)
-        );
-        assert_eq!(
-            t.read(0x1FFF_F7E2, Width::Half, Initiator::Debugger, 0),
-            Ok(0xFFFF)
-        );
-        assert_eq!(
-            t.read(0x1FFF_F7E1, Width::Byte, Initiator::Debugger, 0),
-            Ok(0)
-        );
+        assert_eq!(t.read(0x1FFF_F7E0, Width::Half, Initiator::Debugger, 0), Ok(0x40));
+        assert_eq!(t.read(0x1FFF_F7E2, Width::Half, Initiator::Debugger, 0), Ok(0xFFFF));
+        assert_eq!(t.read(0x1FFF_F7E1, Width::Byte, Initiator::Debugger, 0), Ok(0));
         assert_eq!(wr(&mut t, 0x1FFF_F7E0, 0), Err(BusFault));
     }
 
@@ -862,15 +809,10 @@ mod tests {
         let mut t = f103();
         wr(&mut t, 0xE004_2004, 0x300).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x300));
-        t.write(0xE004_2004, Width::Byte, 0x07, Initiator::Debugger, 0)
-            .unwrap();
+        t.write(0xE004_2004, Width::Byte, 0x07, Initiator::Debugger, 0).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x307));
         wr(&mut t, 0xE004_2008, 0x300).unwrap();
-        assert_eq!(
-            rd(&mut t, 0xE004_2008),
-            Ok(0),
-            "F103 has one DBGMCU control word"
-        );
+        assert_eq!(rd(&mut t, 0xE004_2008), Ok(0), "F103 has one DBGMCU control word");
         t.system_reset();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0));
     }
@@ -879,60 +821,29 @@ mod tests {
     fn memory_map_sram_sysmem_peripherals_and_holes() {
         let mut t = f103();
         wr(&mut t, 0x2000_4FFC, 0xDEAD_BEEF).unwrap();
-        assert_eq!(
-            t.read(0x2000_4FFE, Width::Half, Initiator::Debugger, 0),
-            Ok(0xDEAD)
-        );
-        t.write(0x2000_4FFD, Width::Byte, 0x11, Initiator::Core, 0)
-            .unwrap();
+        assert_eq!(t.read(0x2000_4FFE, Width::Half, Initiator::Debugger, 0), Ok(0xDEAD));
+        t.write(0x2000_4FFD, Width::Byte, 0x11, Initiator::Core, 0).unwrap();
         assert_eq!(rd(&mut t, 0x2000_4FFC), Ok(0xDEAD_11EF));
         assert_eq!(rd(&mut t, 0x2000_5000), Err(BusFault), "end of 20 KiB SRAM");
-        assert_eq!(
-            t.read(0x2000_0001, Width::Word, Initiator::Debugger, 0),
-            Err(BusFault)
-        );
+        assert_eq!(t.read(0x2000_0001, Width::Word, Initiator::Debugger, 0), Err(BusFault));
         let sys = rd(&mut t, 0x1FFF_F000).unwrap();
         assert_eq!(t.peek(0x1FFF_F000, 4), Some(sys.to_le_bytes().to_vec()));
-        assert_eq!(
-            wr(&mut t, 0x1FFF_F000, 0),
-            Err(BusFault),
-            "system memory is read-only"
-        );
-        assert_eq!(
-            rd(&mut t, 0x4002_1000),
-            Ok(0),
-            "unclaimed peripheral reads zero"
-        );
+        assert_eq!(wr(&mut t, 0x1FFF_F000, 0), Err(BusFault), "system memory is read-only");
+        assert_eq!(rd(&mut t, 0x4002_1000), Ok(0), "unclaimed peripheral reads zero");
         assert_eq!(wr(&mut t, 0x4000_3000, 0xAAAA), Ok(()));
-        assert_eq!(
-            rd(&mut t, 0x0801_0000),
-            Err(BusFault),
-            "past the end of flash"
-        );
+        assert_eq!(rd(&mut t, 0x0801_0000), Err(BusFault), "past the end of flash");
         assert_eq!(rd(&mut t, 0x6000_0000), Err(BusFault));
         assert_eq!(rd(&mut t, 0x0800_0000), Ok(0xFFFF_FFFF));
-        assert_eq!(
-            wr(&mut t, 0x0800_0000, 0),
-            Err(BusFault),
-            "placeholder flash has no controller"
-        );
+        assert_eq!(wr(&mut t, 0x0800_0000, 0), Err(BusFault), "placeholder flash has no controller");
     }
 
     #[test]
     fn dhcsr_halt_run_and_sticky_reset_status() {
         let mut t = f103();
         let first = rd(&mut t, DHCSR).unwrap();
-        assert_eq!(
-            first & S_RESET_ST,
-            S_RESET_ST,
-            "power-on reset is reported once"
-        );
+        assert_eq!(first & S_RESET_ST, S_RESET_ST, "power-on reset is reported once");
         assert_eq!(first & (C_HALT | S_HALT), 0);
-        assert_eq!(
-            rd(&mut t, DHCSR).unwrap() & S_RESET_ST,
-            0,
-            "cleared by the read"
-        );
+        assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "cleared by the read");
         wr(&mut t, DHCSR, 0x0000_0003).unwrap();
         assert!(!t.core.halted, "no key, no effect");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
@@ -981,10 +892,7 @@ mod tests {
     #[test]
     fn aircr_reset_with_vector_catch_halts_and_loads_vectors() {
         let mut t = f103();
-        assert!(t.poke(
-            0x0800_0000,
-            &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]
-        ));
+        assert!(t.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         t.core.r[3] = 7;
         wr(&mut t, DEMCR, 0x0100_0501).unwrap();
@@ -992,20 +900,13 @@ mod tests {
         wr(&mut t, DFSR, 0x1F).unwrap();
         rd(&mut t, DHCSR).unwrap();
         wr(&mut t, AIRCR, 0x0000_0004).unwrap();
-        assert_eq!(
-            rd(&mut t, DHCSR).unwrap() & S_RESET_ST,
-            0,
-            "no VECTKEY, no reset"
-        );
+        assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "no VECTKEY, no reset");
         wr(&mut t, AIRCR, 0x05FA_0004).unwrap();
         assert!(t.core.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_VCATCH));
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0);
-        assert_eq!(
-            (t.core.msp, t.core.r[15], t.core.xpsr, t.core.r[3]),
-            (0x2000_5000, 0x0800_0100, XPSR_RESET, 0)
-        );
+        assert_eq!((t.core.msp, t.core.r[15], t.core.xpsr, t.core.r[3]), (0x2000_5000, 0x0800_0100, XPSR_RESET, 0));
         assert_eq!(rd(&mut t, AIRCR), Ok(0xFA05_0000));
         // Without vector catch the core runs after reset.
         wr(&mut t, DEMCR, 0).unwrap();
@@ -1025,25 +926,13 @@ mod tests {
         let mut t = f103();
         wr(&mut t, 0x2000_0000, 0x55).unwrap();
         t.drive_nrst(true);
-        assert_eq!(
-            rd(&mut t, 0x2000_0000),
-            Err(BusFault),
-            "non-PPB accesses fault in reset"
-        );
-        assert_eq!(
-            rd(&mut t, 0xE004_2000),
-            Ok(0x2003_6410),
-            "DBGMCU is on the PPB"
-        );
+        assert_eq!(rd(&mut t, 0x2000_0000), Err(BusFault), "non-PPB accesses fault in reset");
+        assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410), "DBGMCU is on the PPB");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         assert!(!t.core.halted);
         let v = rd(&mut t, DHCSR).unwrap();
         assert_eq!(v & (S_RESET_ST | S_HALT), S_RESET_ST);
-        assert_eq!(
-            rd(&mut t, DHCSR).unwrap() & S_RESET_ST,
-            S_RESET_ST,
-            "stays set while held"
-        );
+        assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST, "stays set while held");
         t.drive_nrst(false);
         assert!(t.core.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_HALTED));

@@ -5,9 +5,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::chips::ChipProfile;
-use super::flash::{
-    Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS,
-};
+use super::flash::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
 use super::probe::*;
 use super::*;
 use crate::transport::{Transport, TransportError};
@@ -34,12 +32,7 @@ pub(crate) struct TestModel {
 
 impl TestModel {
     fn new() -> TestModel {
-        TestModel {
-            array: FlashArray::new(TM_BASE, 4096, 0xFF, 0),
-            cr: 0,
-            busy_until: 0,
-            rdp: 0,
-        }
+        TestModel { array: FlashArray::new(TM_BASE, 4096, 0xFF, 0), cr: 0, busy_until: 0, rdp: 0 }
     }
     fn regs() -> Range<u32> {
         TM_CR..TM_CR + 0x10
@@ -79,13 +72,7 @@ impl FlashModel for TestModel {
             a => Ok(self.array.read(a, width)),
         }
     }
-    fn write(
-        &mut self,
-        addr: u32,
-        width: Width,
-        value: u32,
-        acc: &mut Access,
-    ) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         match addr {
             TM_CR => {
                 self.cr = value;
@@ -120,16 +107,11 @@ impl FlashModel for TestModel {
                 self.rdp = value.parse().unwrap();
                 Ok(())
             }
-            _ => Err(format!(
-                "test model: unknown setting {key}={value}; valid: rdp=0|1|2"
-            )),
+            _ => Err(format!("test model: unknown setting {key}={value}; valid: rdp=0|1|2")),
         }
     }
     fn save(&self) -> Vec<(String, Vec<u8>)> {
-        vec![
-            ("flash".into(), self.array.data.clone()),
-            ("rdp".into(), vec![self.rdp]),
-        ]
+        vec![("flash".into(), self.array.data.clone()), ("rdp".into(), vec![self.rdp])]
     }
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
         for (name, data) in blobs {
@@ -227,11 +209,7 @@ impl P {
         let got = self.t.read(&mut buf, T).expect("reply");
         assert_eq!(got, n, "reply length");
         buf.truncate(n);
-        assert_eq!(
-            self.h.sim.lock().unwrap().probe.queued(),
-            0,
-            "stale bytes queued"
-        );
+        assert_eq!(self.h.sim.lock().unwrap().probe.queued(), 0, "stale bytes queued");
         buf
     }
 
@@ -243,10 +221,7 @@ impl P {
     /// The probe queued nothing: a read times out.
     fn nothing(&mut self) {
         let mut b = [0u8; 64];
-        assert_eq!(
-            self.t.read(&mut b, T),
-            Err(TransportError::Timeout { what: "read" })
-        );
+        assert_eq!(self.t.read(&mut b, T), Err(TransportError::Timeout { what: "read" }));
     }
 
     fn enter(&mut self) {
@@ -310,10 +285,7 @@ impl P {
     /// GETLASTRWSTATUS2: (status, fault address).
     fn rw_status(&mut self) -> (u8, u32) {
         let r = self.cmd(&[0xF2, 0x3E], 12);
-        assert_eq!(
-            (r[1], &r[2..4], &r[8..12]),
-            (0, &[0u8, 0][..], &[0u8; 4][..])
-        );
+        assert_eq!((r[1], &r[2..4], &r[8..12]), (0, &[0u8, 0][..], &[0u8; 4][..]));
         (r[0], word(&r[4..8]))
     }
 
@@ -333,33 +305,18 @@ impl P {
 #[test]
 fn get_version_for_each_probe_kind() {
     // V2J37S7, 0483:3748 (protocol §3.1 layout).
-    assert_eq!(
-        kind(SimProbeKind::V2).cmd(&[0xF1], 6),
-        [0x29, 0x47, 0x83, 0x04, 0x48, 0x37]
-    );
+    assert_eq!(kind(SimProbeKind::V2).cmd(&[0xF1], 6), [0x29, 0x47, 0x83, 0x04, 0x48, 0x37]);
     // V2J40M27, 0483:374b: 2<<12 | 40<<6 | 27 = 0x2A1B.
-    assert_eq!(
-        kind(SimProbeKind::V2_1).cmd(&[0xF1], 6),
-        [0x2A, 0x1B, 0x83, 0x04, 0x4B, 0x37]
-    );
+    assert_eq!(kind(SimProbeKind::V2_1).cmd(&[0xF1], 6), [0x2A, 0x1B, 0x83, 0x04, 0x4B, 0x37]);
     // V3: hw 3 with J = S = 0 (protocol §3.1).
-    assert_eq!(
-        kind(SimProbeKind::V3).cmd(&[0xF1], 6),
-        [0x30, 0x00, 0x83, 0x04, 0x4E, 0x37]
-    );
-    assert_eq!(
-        kind(SimProbeKind::V3Pwr).cmd(&[0xF1], 6),
-        [0x30, 0x00, 0x83, 0x04, 0x57, 0x37]
-    );
+    assert_eq!(kind(SimProbeKind::V3).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x4E, 0x37]);
+    assert_eq!(kind(SimProbeKind::V3Pwr).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x57, 0x37]);
     // Old firmware override.
     let mut p = open_spec(|s| {
         s.probe = SimProbeKind::V2;
         s.firmware = Some(21);
     });
-    assert_eq!(
-        p.cmd(&[0xF1], 6)[..2],
-        ((2u16 << 12) | (21 << 6) | 7).to_be_bytes()
-    );
+    assert_eq!(p.cmd(&[0xF1], 6)[..2], ((2u16 << 12) | (21 << 6) | 7).to_be_bytes());
 }
 
 #[test]
@@ -431,54 +388,18 @@ fn replay_hot_plug_connect_trace_11_1() {
     assert_eq!(p.cmd(&[0xF2, 0x43, 0x01], 2), [0x80, 0x00]);
     assert_eq!(p.cmd(&[0xF5], 2), [0x01, 0x00]);
     assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [0x80, 0x00]);
-    assert_eq!(
-        p.cmd(&[0xF2, 0x31], 12),
-        [0x80, 0, 0, 0, 0x77, 0x14, 0xA0, 0x1B, 0, 0, 0, 0]
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x31], 12), [0x80, 0, 0, 0, 0x77, 0x14, 0xA0, 0x1B, 0, 0, 0, 0]);
     let read = |p: &mut P, a: [u8; 4]| p.cmd(&[&[0xF2, 0x36][..], &a].concat(), 8);
-    assert_eq!(
-        read(&mut p, [0x00, 0xED, 0x00, 0xE0]),
-        [0x80, 0, 0, 0, 0x31, 0xC2, 0x1F, 0x41]
-    );
-    assert_eq!(
-        read(&mut p, [0x00, 0x20, 0x04, 0xE0]),
-        [0x80, 0, 0, 0, 0x10, 0x64, 0x03, 0x20]
-    );
-    assert_eq!(
-        read(&mut p, [0xE0, 0xF7, 0xFF, 0x1F]),
-        [0x80, 0, 0, 0, 0x40, 0x00, 0xFF, 0xFF]
-    );
-    assert_eq!(
-        p.cmd(
-            &[0xF2, 0x35, 0xF0, 0xED, 0x00, 0xE0, 0x03, 0x00, 0x5F, 0xA0],
-            2
-        ),
-        [0x80, 0x00]
-    );
-    assert_eq!(
-        read(&mut p, [0x04, 0x20, 0x04, 0xE0]),
-        [0x80, 0, 0, 0, 0, 0, 0, 0]
-    );
-    assert_eq!(
-        p.cmd(
-            &[0xF2, 0x35, 0x04, 0x20, 0x04, 0xE0, 0x00, 0x03, 0x00, 0x00],
-            2
-        ),
-        [0x80, 0x00]
-    );
-    assert_eq!(
-        read(&mut p, [0x04, 0x20, 0x04, 0xE0])[4..],
-        [0x00, 0x03, 0x00, 0x00]
-    );
+    assert_eq!(read(&mut p, [0x00, 0xED, 0x00, 0xE0]), [0x80, 0, 0, 0, 0x31, 0xC2, 0x1F, 0x41]);
+    assert_eq!(read(&mut p, [0x00, 0x20, 0x04, 0xE0]), [0x80, 0, 0, 0, 0x10, 0x64, 0x03, 0x20]);
+    assert_eq!(read(&mut p, [0xE0, 0xF7, 0xFF, 0x1F]), [0x80, 0, 0, 0, 0x40, 0x00, 0xFF, 0xFF]);
+    assert_eq!(p.cmd(&[0xF2, 0x35, 0xF0, 0xED, 0x00, 0xE0, 0x03, 0x00, 0x5F, 0xA0], 2), [0x80, 0x00]);
+    assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0]), [0x80, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(p.cmd(&[0xF2, 0x35, 0x04, 0x20, 0x04, 0xE0, 0x00, 0x03, 0x00, 0x00], 2), [0x80, 0x00]);
+    assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0])[4..], [0x00, 0x03, 0x00, 0x00]);
     // C_DEBUGEN|C_HALT, S_REGRDY|S_HALT, S_RESET_ST (protocol §11.1 [obs]).
-    assert_eq!(
-        read(&mut p, [0xF0, 0xED, 0x00, 0xE0]),
-        [0x80, 0, 0, 0, 0x03, 0x00, 0x03, 0x02]
-    );
-    assert_eq!(
-        read(&mut p, [0xF0, 0xED, 0x00, 0xE0])[4..],
-        [0x03, 0x00, 0x03, 0x00]
-    );
+    assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0]), [0x80, 0, 0, 0, 0x03, 0x00, 0x03, 0x02]);
+    assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0])[4..], [0x03, 0x00, 0x03, 0x00]);
     p.send(&[0xF2, 0x21]);
     p.nothing();
 }
@@ -487,26 +408,15 @@ fn replay_hot_plug_connect_trace_11_1() {
 fn replay_connect_under_reset_trace_11_2() {
     let mut p = f103();
     // Vector table: SP 0x20005000, reset handler 0x08000101.
-    assert!(p.h.poke(
-        0x0800_0000,
-        &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]
-    ));
+    assert!(p.h.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
     p.cmd(&[0xF1], 6);
     p.cmd(&[0xF5], 2);
-    assert_eq!(
-        p.cmd(&[0xF2, 0x3C, 0x00], 2),
-        [0x80, 0x00],
-        "NRST low before ENTER"
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00], "NRST low before ENTER");
     assert_eq!(p.cmd(&[0xF2, 0x43, 0x01], 2), [0x80, 0x00]);
     p.enter();
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00]);
     assert_eq!(p.mem_read(0x07, 0x2000_0000, 4), [0; 4]);
-    assert_eq!(
-        p.rw_status(),
-        (ST_AP_FAULT, 0x2000_0000),
-        "bus held in reset"
-    );
+    assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_0000), "bus held in reset");
     p.wr_ok(target::DHCSR, 0xA05F_0003);
     assert!(!p.h.core_halted(), "held in reset");
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [0x80, 0x00]);
@@ -543,11 +453,7 @@ fn reset_sequence_of_trace_11_4() {
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [0x80, 0x00]);
     assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
     let d = p.rd_ok(target::DHCSR);
-    assert_eq!(
-        d & (target::S_RESET_ST | target::S_HALT),
-        0,
-        "running after reset"
-    );
+    assert_eq!(d & (target::S_RESET_ST | target::S_HALT), 0, "running after reset");
     assert_ne!(d & target::S_RETIRE_ST, 0);
 }
 
@@ -597,10 +503,7 @@ fn feature_gates_follow_firmware_version() {
     };
     // 16-bit memory from V2J26.
     let mut p = fw(SimProbeKind::V2, 25);
-    assert_eq!(
-        p.cmd(&P::mem_cdb(0x47, 0x2000_0000, 2), 2),
-        [ST_UNKNOWN_COMMAND, 0]
-    );
+    assert_eq!(p.cmd(&P::mem_cdb(0x47, 0x2000_0000, 2), 2), [ST_UNKNOWN_COMMAND, 0]);
     let mut p = fw(SimProbeKind::V2, 26);
     assert_eq!(p.mem_read(0x47, 0x2000_0000, 2), [0, 0]);
     // GETLASTRWSTATUS2 from J15; GETLASTRWSTATUS everywhere.
@@ -653,11 +556,7 @@ fn v3_com_freq_list_and_setting() {
     let set = |p: &mut P, khz: u32| p.cmd(&[&[0xF2, 0x61, 0, 0][..], &le(khz)].concat(), 8);
     assert_eq!(set(&mut p, 1000), [ST_OK, 0, 0, 0, 0xE8, 0x03, 0, 0]);
     assert_eq!(word(&set(&mut p, 3300)[4..]), 3300);
-    assert_eq!(
-        word(&set(&mut p, 4000)[4..]),
-        3300,
-        "highest not above the request"
-    );
+    assert_eq!(word(&set(&mut p, 4000)[4..]), 3300, "highest not above the request");
     assert_eq!(word(&set(&mut p, 1)[4..]), 5, "the lowest");
     assert_eq!(word(&set(&mut p, 100_000)[4..]), 24000);
     assert_eq!(word(&p.cmd(&[0xF2, 0x62, 0x00], 52)[4..8]), 24000);
@@ -682,10 +581,7 @@ fn read_and_write_32_bit_round_trip() {
     assert_eq!(p.rw_status(), (ST_OK, 0));
     // Flash is readable.
     p.h.poke(0x0800_1000, &[1, 2, 3, 4]);
-    assert_eq!(
-        p.mem_read(0x07, 0x0800_1000, 8),
-        [1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFF]
-    );
+    assert_eq!(p.mem_read(0x07, 0x0800_1000, 8), [1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFF]);
     // A data phase may arrive in pieces.
     p.send(&P::mem_cdb(0x08, 0x2000_0000, 8));
     assert_eq!(p.t.write(&[1, 2, 3], T), Ok(3));
@@ -710,11 +606,7 @@ fn thirty_two_bit_limits_and_alignment() {
     assert_eq!(p.rw_status(), (ST_ALIGNMENT, 0));
     p.mem_write(0x08, 0x2000_0000, &[1, 2, 3]);
     assert_eq!(p.rw_status(), (ST_ALIGNMENT, 0));
-    assert_eq!(
-        p.h.peek(0x2000_0000, 4),
-        Some(vec![0xAA; 4]),
-        "nothing written"
-    );
+    assert_eq!(p.h.peek(0x2000_0000, 4), Some(vec![0xAA; 4]), "nothing written");
     // 0xFFFC bytes are accepted (here it runs off the end of SRAM)...
     p.mem_write(0x08, 0x2000_0000, &vec![0x11; 0xFFFC]);
     assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_5000));
@@ -789,10 +681,7 @@ fn faults_report_the_address_reads_pad_with_zeros_writes_stop() {
     let mut p = f103();
     p.enter();
     p.h.poke(0x2000_4FF8, &[1, 2, 3, 4, 5, 6, 7, 8]);
-    assert_eq!(
-        p.mem_read(0x07, 0x2000_4FF8, 16),
-        [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]
-    );
+    assert_eq!(p.mem_read(0x07, 0x2000_4FF8, 16), [1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_5000));
     // The old-style status reports the same.
     assert_eq!(p.cmd(&[0xF2, 0x3B], 2), [ST_AP_FAULT, 0]);
@@ -855,10 +744,7 @@ fn command_blocks_must_be_16_bytes() {
     let mut p = f103();
     for n in [10, 15, 17, 31] {
         let e = p.t.write(&vec![0xF1; n], T).unwrap_err();
-        assert!(
-            matches!(e, TransportError::Usb(ref m) if m.contains("16 bytes")),
-            "{e:?}"
-        );
+        assert!(matches!(e, TransportError::Usb(ref m) if m.contains("16 bytes")), "{e:?}");
     }
     p.nothing();
     p.enter();
@@ -874,15 +760,9 @@ fn probe_info_and_serials() {
     assert_eq!((i.vid, i.pid, i.kind), (0x0483, 0x374b, ProbeKind::V2_1));
     assert_eq!(i.location, "sim");
     assert_eq!(i.serial.len(), 24);
-    assert!(i
-        .serial
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+    assert!(i.serial.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
     assert_eq!(i.serial, default_serial(SimProbeKind::V2_1, 0));
-    assert_ne!(
-        default_serial(SimProbeKind::V2_1, 0),
-        default_serial(SimProbeKind::V2_1, 1)
-    );
+    assert_ne!(default_serial(SimProbeKind::V2_1, 0), default_serial(SimProbeKind::V2_1, 1));
     let p = open_spec(|s| s.serial = Some("0123456789ABCDEF01234567".into()));
     assert_eq!(p.t.info().serial, "0123456789ABCDEF01234567");
     for (k, pid, pk) in [
@@ -904,16 +784,8 @@ fn dhcsr_halt_run_and_reset_status_over_the_wire() {
     let mut p = f103();
     p.enter();
     let first = p.rd_ok(target::DHCSR);
-    assert_eq!(
-        first,
-        target::S_RESET_ST | target::S_RETIRE_ST,
-        "running, reset once"
-    );
-    assert_eq!(
-        p.rd_ok(target::DHCSR),
-        target::S_RETIRE_ST,
-        "S_RESET_ST cleared by the read"
-    );
+    assert_eq!(first, target::S_RESET_ST | target::S_RETIRE_ST, "running, reset once");
+    assert_eq!(p.rd_ok(target::DHCSR), target::S_RETIRE_ST, "S_RESET_ST cleared by the read");
     p.wr_ok(target::DHCSR, 0x0000_0003);
     assert!(!p.h.core_halted(), "no key");
     p.halt();
@@ -932,41 +804,23 @@ fn dhcsr_halt_run_and_reset_status_over_the_wire() {
 fn core_registers_need_a_halted_core() {
     let mut p = f103();
     p.enter();
-    assert_eq!(
-        p.cmd(&[0xF2, 0x33, 0x00], 8),
-        [ST_FAULT, 0, 0, 0, 0, 0, 0, 0]
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8), [ST_FAULT, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x00, 1, 0, 0, 0], 2), [ST_FAULT, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3A], 88)[0], ST_FAULT);
     p.halt();
     // protocol §11.3 [obs]: f2 34 0f 01010008 = PC := 0x08000101.
-    assert_eq!(
-        p.cmd(&[0xF2, 0x34, 0x0F, 0x01, 0x01, 0x00, 0x08], 2),
-        [ST_OK, 0]
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x34, 0x0F, 0x01, 0x01, 0x00, 0x08], 2), [ST_OK, 0]);
     assert_eq!(p.h.core_register(15), 0x0800_0101);
-    assert_eq!(
-        p.cmd(&[0xF2, 0x34, 0x02, 0x44, 0x33, 0x22, 0x11], 2),
-        [ST_OK, 0]
-    );
-    assert_eq!(
-        p.cmd(&[0xF2, 0x33, 0x02], 8),
-        [ST_OK, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x34, 0x02, 0x44, 0x33, 0x22, 0x11], 2), [ST_OK, 0]);
+    assert_eq!(p.cmd(&[0xF2, 0x33, 0x02], 8), [ST_OK, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
     // xPSR after reset (protocol §11.3 [obs] layout `80 00 00 00 00 00 00 01`).
-    assert_eq!(
-        p.cmd(&[0xF2, 0x33, 0x10], 8),
-        [ST_OK, 0, 0, 0, 0, 0, 0, 0x01]
-    );
+    assert_eq!(p.cmd(&[0xF2, 0x33, 0x10], 8), [ST_OK, 0, 0, 0, 0, 0, 0, 0x01]);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x40], 8)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x14, 0x01, 0, 0, 0x02], 2), [ST_OK, 0]);
     let all = p.cmd(&[0xF2, 0x3A], 88);
     assert_eq!(all[..4], [ST_OK, 0, 0, 0]);
     let reg = |i: usize| word(&all[4 + 4 * i..]);
-    assert_eq!(
-        (reg(2), reg(15), reg(16)),
-        (0x1122_3344, 0x0800_0101, 0x0100_0000)
-    );
+    assert_eq!((reg(2), reg(15), reg(16)), (0x1122_3344, 0x0800_0101, 0x0100_0000));
     assert_eq!(reg(17), p.h.core_register(17), "MSP");
     assert_eq!(reg(13), reg(18), "CONTROL.SPSEL=1: SP is PSP");
     assert_eq!(reg(20), 0x0200_0001, "packed special registers");
@@ -978,10 +832,7 @@ fn core_registers_need_a_halted_core() {
 #[test]
 fn resetsys_resets_the_core() {
     let mut p = f103();
-    p.h.poke(
-        0x0800_0000,
-        &[0x00, 0x10, 0x00, 0x20, 0x41, 0x00, 0x00, 0x08],
-    );
+    p.h.poke(0x0800_0000, &[0x00, 0x10, 0x00, 0x20, 0x41, 0x00, 0x00, 0x08]);
     p.enter();
     p.halt();
     p.cmd(&[0xF2, 0x34, 0x00, 1, 2, 3, 4], 2);
@@ -989,12 +840,7 @@ fn resetsys_resets_the_core() {
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_OK, 0]);
     assert!(!p.h.core_halted(), "no vector catch: runs");
     assert_eq!(
-        (
-            p.h.core_register(0),
-            p.h.core_register(13),
-            p.h.core_register(15),
-            p.h.core_register(16)
-        ),
+        (p.h.core_register(0), p.h.core_register(13), p.h.core_register(15), p.h.core_register(16)),
         (0, 0x2000_1000, 0x0800_0040, 0x0100_0000)
     );
     assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
@@ -1032,11 +878,7 @@ fn drive_nrst_semantics() {
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.rd(0x2000_0000).0, ST_OK);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
-    assert_eq!(
-        p.rd_ok(target::DHCSR) & target::S_RESET_ST,
-        0,
-        "no reset happened"
-    );
+    assert_eq!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0, "no reset happened");
 }
 
 // ---------------------------------------------------------------------------
@@ -1066,42 +908,20 @@ fn timing_of_each_command_class() {
     assert_eq!(cost(&mut p, &[0xF5], 2), 300_000 + 2_000);
     assert_eq!(cost(&mut p, &[0xF7], 8), 300_000 + 8_000);
     // Default 1800 kHz before any setting; ENTER 100 clocks.
-    assert_eq!(
-        cost(&mut p, &[0xF2, 0x30, 0xA3], 2),
-        300_000 + 2_000 + 55_555
-    );
+    assert_eq!(cost(&mut p, &[0xF2, 0x30, 0xA3], 2), 300_000 + 2_000 + 55_555);
     assert_eq!(cost(&mut p, &[0xF2, 0x43, 0x00], 2), 300_000 + 2_000);
     // At 4 MHz: 96 clocks = 24 µs.
-    assert_eq!(
-        cost(&mut p, &[0xF2, 0x36, 0x00, 0xED, 0x00, 0xE0], 8),
-        300_000 + 8_000 + 24_000
-    );
-    assert_eq!(
-        cost(
-            &mut p,
-            &[0xF2, 0x35, 0xF0, 0xED, 0x00, 0xE0, 3, 0, 0x5F, 0xA0],
-            2
-        ),
-        302_000 + 24_000
-    );
+    assert_eq!(cost(&mut p, &[0xF2, 0x36, 0x00, 0xED, 0x00, 0xE0], 8), 300_000 + 8_000 + 24_000);
+    assert_eq!(cost(&mut p, &[0xF2, 0x35, 0xF0, 0xED, 0x00, 0xE0, 3, 0, 0x5F, 0xA0], 2), 302_000 + 24_000);
     assert_eq!(cost(&mut p, &[0xF2, 0x33, 0x00], 8), 308_000 + 72_000);
-    assert_eq!(
-        cost(&mut p, &[0xF2, 0x34, 0x00, 1, 0, 0, 0], 2),
-        302_000 + 72_000
-    );
+    assert_eq!(cost(&mut p, &[0xF2, 0x34, 0x00, 1, 0, 0, 0], 2), 302_000 + 72_000);
     assert_eq!(cost(&mut p, &[0xF2, 0x3A], 88), 388_000 + 21 * 72_000);
     assert_eq!(cost(&mut p, &[0xF2, 0x3C, 0x02], 2), 302_000 + 24_000);
     assert_eq!(cost(&mut p, &[0xF2, 0x32], 2), 302_000 + 24_000);
     assert_eq!(cost(&mut p, &[0xF2, 0x3E], 12), 312_000);
     // 8- and 16-bit accesses cost 48 clocks each, like 32-bit ones.
-    assert_eq!(
-        cost(&mut p, &P::mem_cdb(0x0C, 0x2000_0000, 64), 64),
-        364_000 + 64 * 12_000
-    );
-    assert_eq!(
-        cost(&mut p, &P::mem_cdb(0x47, 0x2000_0000, 64), 64),
-        364_000 + 32 * 12_000
-    );
+    assert_eq!(cost(&mut p, &P::mem_cdb(0x0C, 0x2000_0000, 64), 64), 364_000 + 64 * 12_000);
+    assert_eq!(cost(&mut p, &P::mem_cdb(0x47, 0x2000_0000, 64), 64), 364_000 + 32 * 12_000);
     // A write: the data phase is payload, charged once with its command.
     let t0 = p.now();
     p.mem_write(0x08, 0x2000_0000, &[0; 1024]);
@@ -1123,10 +943,7 @@ fn timing_on_v3_and_the_clock_api() {
     p.cmd(&[0xF2, 0x61, 0, 0, 0xC0, 0x5D, 0, 0], 8); // 24000 kHz
     let t0 = p.now();
     p.mem_read(0x07, 0x2000_0000, 4096);
-    assert_eq!(
-        p.now() - t0,
-        150_000 + 136_533 + 1024 * 48 * 1_000_000 / 24_000
-    );
+    assert_eq!(p.now() - t0, 150_000 + 136_533 + 1024 * 48 * 1_000_000 / 24_000);
     // sleep advances the modeled clock, no wall time.
     let t0 = p.now();
     p.t.sleep(Duration::from_secs(3));
@@ -1192,10 +1009,7 @@ fn stats_and_summary_count_commands_and_bytes() {
     assert_eq!((s.erases, s.mass_erases, s.words), (0, 0, 0));
     assert_eq!(s.modeled, p.t.elapsed());
     let line = p.t.sim_summary().unwrap();
-    assert!(
-        line.starts_with("modeled 0.00") && line.contains("4 commands") && line.contains("72 B in"),
-        "{line}"
-    );
+    assert!(line.starts_with("modeled 0.00") && line.contains("4 commands") && line.contains("72 B in"), "{line}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1211,19 +1025,11 @@ fn register_writes_are_logged_from_both_initiators() {
     p.mem_write(0x0D, TM_CR + 12, &[0x5C]);
     {
         let mut sim = p.h.sim.lock().unwrap();
-        sim.target
-            .write(TM_CR, Width::Word, 0x20, Initiator::Core, 0)
-            .unwrap();
+        sim.target.write(TM_CR, Width::Word, 0x20, Initiator::Core, 0).unwrap();
     }
     assert_eq!(
         p.h.register_writes(),
-        [
-            (TM_CR, 0x10),
-            (TM_SR, 0xAA),
-            (TM_RESET, 0xBB),
-            (TM_CR + 12, 0x5C),
-            (TM_CR, 0x20)
-        ]
+        [(TM_CR, 0x10), (TM_SR, 0xAA), (TM_RESET, 0xBB), (TM_CR + 12, 0x5C), (TM_CR, 0x20)]
     );
     p.h.clear_register_log();
     assert!(p.h.register_writes().is_empty());
@@ -1249,11 +1055,7 @@ fn rdp1_blocks_debugger_flash_reads_and_rdp2_silences_swd() {
     assert_eq!(p.rw_status(), (ST_AP_FAULT, TM_BASE));
     assert_eq!(p.rd(TM_BASE), (ST_AP_FAULT, 0));
     assert_eq!(p.rd_ok(0x2000_0000), 0, "SRAM still readable");
-    assert_eq!(
-        p.h.peek(TM_BASE, 4),
-        Some(vec![1, 2, 3, 4]),
-        "peek ignores protection"
-    );
+    assert_eq!(p.h.peek(TM_BASE, 4), Some(vec![1, 2, 3, 4]), "peek ignores protection");
 
     let mut p = testchip(|s| s.faults.model = vec![("rdp".into(), "2".into())]);
     assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0]);
@@ -1265,11 +1067,7 @@ fn rdp1_blocks_debugger_flash_reads_and_rdp2_silences_swd() {
 fn identity_of_the_test_part() {
     let mut p = testchip(|_| {});
     p.enter();
-    assert_eq!(
-        p.rd_ok(0x1FFF_7A20),
-        0x0004_FFFF,
-        "flash size in the upper half"
-    );
+    assert_eq!(p.rd_ok(0x1FFF_7A20), 0x0004_FFFF, "flash size in the upper half");
     assert_eq!(p.mem_read(0x47, 0x1FFF_7A22, 2), [4, 0]);
     assert_eq!(p.rd_ok(0xE004_2000), 0x1000_0413);
     p.wr_ok(0xE004_200C, 0x1234);
@@ -1308,20 +1106,10 @@ fn state_file_round_trip() {
     } // dropped: saved again
     let saved = load_state(&path).unwrap();
     assert_eq!(saved.chip(), "stm32f103c8");
-    assert_eq!(
-        saved.peek(0x0800_0400, 5),
-        Some(vec![0xDE, 0xAD, 0xBE, 0xEF, 0x01])
-    );
+    assert_eq!(saved.peek(0x0800_0400, 5), Some(vec![0xDE, 0xAD, 0xBE, 0xEF, 0x01]));
     let (_t, h) = open(&spec(&path)).unwrap();
-    assert_eq!(
-        h.peek(0x0800_0400, 5),
-        Some(vec![0xDE, 0xAD, 0xBE, 0xEF, 0x01])
-    );
-    assert_eq!(
-        h.peek(0x2000_0000, 1),
-        Some(vec![0]),
-        "SRAM is not persisted"
-    );
+    assert_eq!(h.peek(0x0800_0400, 5), Some(vec![0xDE, 0xAD, 0xBE, 0xEF, 0x01]));
+    assert_eq!(h.peek(0x2000_0000, 1), Some(vec![0]), "SRAM is not persisted");
     drop(_t);
     std::fs::remove_file(&path).unwrap();
 }
@@ -1330,9 +1118,7 @@ fn state_file_round_trip() {
 fn state_file_for_another_chip_is_refused() {
     let path = tmp("wrongchip");
     state::write_file(&path, "stm32h7a3", &[("flash".into(), vec![0; 4])]).unwrap();
-    let e = open(&SimSpec::parse(&format!("stm32f103c8:{}", path.display())).unwrap())
-        .err()
-        .unwrap();
+    let e = open(&SimSpec::parse(&format!("stm32f103c8:{}", path.display())).unwrap()).err().unwrap();
     assert!(e.contains("stm32h7a3") && e.contains("stm32f103c8"), "{e}");
     std::fs::remove_file(&path).unwrap();
 }
@@ -1351,10 +1137,7 @@ fn options_apply_to_a_fresh_chip_only() {
         assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)));
     }
     let (_t, h) = open_profile(&TEST_CHIP, &spec("0")).unwrap();
-    assert!(
-        !h.with_flash_model(|m| m.debug_readable(TM_BASE)),
-        "state file wins"
-    );
+    assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)), "state file wins");
     drop(_t);
     std::fs::remove_file(&path).unwrap();
 }
@@ -1362,10 +1145,7 @@ fn options_apply_to_a_fresh_chip_only() {
 #[test]
 fn unknown_options_and_faults_are_errors_listing_what_is_valid() {
     let e = open_spec_err(|s| s.options = vec![("dbank".into(), "0".into())]);
-    assert!(
-        e.contains("dbank=0") && e.contains("voltage=<mV>") && e.contains("nrst="),
-        "{e}"
-    );
+    assert!(e.contains("dbank=0") && e.contains("voltage=<mV>") && e.contains("nrst="), "{e}");
     let e = open_spec_err(|s| s.options = vec![("voltage".into(), "lots".into())]);
     assert!(e.contains("voltage"), "{e}");
     let e = open_spec_err(|s| s.options = vec![("nrst".into(), "maybe".into())]);
@@ -1396,10 +1176,7 @@ fn fault_disconnect_after_n_transfers() {
     assert_eq!(p.t.read(&mut b, T), Ok(6)); // 2
     p.send(&[0xF5]); // 3
     assert_eq!(p.t.read(&mut b, T), Err(TransportError::Disconnected));
-    assert_eq!(
-        p.t.write(&cdb(&[0xF5]), T),
-        Err(TransportError::Disconnected)
-    );
+    assert_eq!(p.t.write(&cdb(&[0xF5]), T), Err(TransportError::Disconnected));
 }
 
 #[test]
@@ -1419,10 +1196,7 @@ fn fault_timeout_after_n_transfers() {
     p.nothing();
     let mut b = [0u8; 6];
     let t0 = p.now();
-    assert_eq!(
-        p.t.read(&mut b, Duration::from_millis(500)),
-        Err(TransportError::Timeout { what: "read" })
-    );
+    assert_eq!(p.t.read(&mut b, Duration::from_millis(500)), Err(TransportError::Timeout { what: "read" }));
     assert_eq!(p.now() - t0, 500_000_000);
 }
 
@@ -1462,26 +1236,15 @@ fn fault_no_power_and_no_target() {
     for (fault, mv) in [("no-power", 0), ("no-target", 3300)] {
         let mut p = open_spec(|s| s.faults = FaultPlan::parse(fault).unwrap());
         assert_eq!(word(&p.cmd(&[0xF7], 8)[4..]), mv, "{fault}");
-        assert_eq!(
-            p.cmd(&[0xF2, 0x30, 0xA3], 2),
-            [ST_GET_IDCODE_ERROR, 0],
-            "{fault}"
-        );
-        assert_eq!(
-            p.cmd(&[0xF2, 0x31], 12),
-            [ST_GET_IDCODE_ERROR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-        );
+        assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0], "{fault}");
+        assert_eq!(p.cmd(&[0xF2, 0x31], 12), [ST_GET_IDCODE_ERROR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(p.rd(target::CPUID), (ST_DP_ERROR, 0));
         assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_DP_ERROR, 0]);
         assert_eq!(p.mem_read(0x07, 0x2000_0000, 8), [0; 8]);
         assert_eq!(p.rw_status(), (ST_DP_ERROR, 0));
-        assert_eq!(
-            p.cmd(&[0xF2, 0x3C, 0x00], 2),
-            [ST_OK, 0],
-            "NRST is a wire, not SWD"
-        );
+        assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0], "NRST is a wire, not SWD");
     }
 }
 
@@ -1503,26 +1266,15 @@ fn fault_no_halt() {
 #[test]
 fn spec_parsing() {
     let s = SimSpec::parse("F103").unwrap();
-    assert_eq!(
-        (s.chip.as_str(), s.state_file.clone()),
-        ("stm32f103c8", None)
-    );
+    assert_eq!((s.chip.as_str(), s.state_file.clone()), ("stm32f103c8", None));
     assert_eq!(s.probe, SimProbeKind::V2_1);
     let s = SimSpec::parse("stm32f103c8:/tmp/a:b.sim").unwrap();
-    assert_eq!(
-        s.state_file,
-        Some(PathBuf::from("/tmp/a:b.sim")),
-        "split at the first ':'"
-    );
-    assert!(SimSpec::parse("nochip:x")
-        .unwrap_err()
-        .contains("stm32f103c8"));
+    assert_eq!(s.state_file, Some(PathBuf::from("/tmp/a:b.sim")), "split at the first ':'");
+    assert!(SimSpec::parse("nochip:x").unwrap_err().contains("stm32f103c8"));
     assert!(SimSpec::parse("f103:").is_err());
     assert_eq!(SimProbeKind::parse("V2-1"), Ok(SimProbeKind::V2_1));
     assert_eq!(SimProbeKind::parse("v3pwr"), Ok(SimProbeKind::V3Pwr));
-    assert!(SimProbeKind::parse("v4")
-        .unwrap_err()
-        .contains("v2, v2-1, v3, v3pwr"));
+    assert!(SimProbeKind::parse("v4").unwrap_err().contains("v2, v2-1, v3, v3pwr"));
     assert_eq!(parse_firmware("J22"), Ok(22));
     assert_eq!(parse_firmware("37"), Ok(37));
     assert!(parse_firmware("x").is_err() && parse_firmware("0").is_err());
@@ -1532,11 +1284,7 @@ fn spec_parsing() {
 #[test]
 fn specs_from_environment_variables() {
     let vars = |list: &'static [(&'static str, &'static str)]| {
-        move |name: &str| {
-            list.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
+        move |name: &str| list.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
     };
     assert_eq!(SimSpec::list_from_vars(vars(&[])), Ok(vec![]));
     let specs = SimSpec::list_from_vars(vars(&[
@@ -1566,12 +1314,8 @@ fn specs_from_environment_variables() {
         ("STFLASH_SIM_FAULTS", "explode"),
     ] {
         let list: Vec<(&str, &str)> = vec![("STFLASH_SIM", "f103"), (var, bad)];
-        let e = SimSpec::list_from_vars(|n| {
-            list.iter()
-                .find(|(k, _)| *k == n)
-                .map(|(_, v)| v.to_string())
-        })
-        .unwrap_err();
+        let e =
+            SimSpec::list_from_vars(|n| list.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())).unwrap_err();
         assert!(e.starts_with(var), "{e}");
     }
     let e = SimSpec::list_from_vars(vars(&[("STFLASH_SIM", "f103;h9")])).unwrap_err();

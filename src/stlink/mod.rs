@@ -92,9 +92,17 @@ impl fmt::Display for Version {
 pub enum StlinkError {
     Transport(TransportError),
     /// The probe answered with a non-OK status.
-    Status { cmd: &'static str, status: Status, addr: Option<u32> },
+    Status {
+        cmd: &'static str,
+        status: Status,
+        addr: Option<u32>,
+    },
     /// The reply was shorter than the command's fixed reply length.
-    ShortReply { cmd: &'static str, expected: usize, got: usize },
+    ShortReply {
+        cmd: &'static str,
+        expected: usize,
+        got: usize,
+    },
     /// The probe's firmware lacks a needed feature.
     Unsupported(String),
     /// The request breaks a transfer rule (alignment).

@@ -42,17 +42,27 @@ pub struct ConnectOptions {
 pub enum TargetError {
     Link(StlinkError),
     /// The probe measured (almost) no voltage on the target.
-    NoPower { mv: u32 },
+    NoPower {
+        mv: u32,
+    },
     /// Nothing answered on SWD.
     NoResponse(String),
     /// CPUID does not name an Arm Cortex-M core.
-    NotCortexM { cpuid: u32 },
+    NotCortexM {
+        cpuid: u32,
+    },
     /// DEV_ID is not in the chip table.
-    UnknownChip { dev_id: u16, idcode: u32 },
+    UnknownChip {
+        dev_id: u16,
+        idcode: u32,
+    },
     /// The core did not halt.
     NoHalt,
     /// A memory access faulted (unmapped, or protected by RDP).
-    Fault { addr: u32, what: &'static str },
+    Fault {
+        addr: u32,
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for TargetError {
@@ -249,9 +259,7 @@ impl Target {
 
     /// Write with every access exactly `width` bytes wide (flash programming).
     pub fn write_mem_width(&mut self, addr: u32, data: &[u8], width: u32) -> Result<()> {
-        self.link
-            .write_mem_width(addr, data, width)
-            .map_err(|e| fault_or(e, addr, "writing"))
+        self.link.write_mem_width(addr, data, width).map_err(|e| fault_or(e, addr, "writing"))
     }
 
     pub fn read_core_reg(&mut self, index: u8) -> Result<u32> {

@@ -47,11 +47,7 @@ impl ProbeKind {
     }
 
     pub fn product_name(pid: u16) -> &'static str {
-        Self::PIDS
-            .iter()
-            .find(|p| p.0 == pid)
-            .map(|p| p.2)
-            .unwrap_or("unknown ST-LINK")
+        Self::PIDS.iter().find(|p| p.0 == pid).map(|p| p.2).unwrap_or("unknown ST-LINK")
     }
 
     /// Bulk endpoints (OUT for commands and data, IN for replies), §1.2.
@@ -116,18 +112,15 @@ pub enum TransportError {
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TransportError::NotFound { serial: Some(s), seen } if !seen.is_empty() => write!(
-                f,
-                "no ST-LINK with serial {s} (connected: {}); check --serial",
-                seen.join(", ")
-            ),
+            TransportError::NotFound { serial: Some(s), seen } if !seen.is_empty() => {
+                write!(f, "no ST-LINK with serial {s} (connected: {}); check --serial", seen.join(", "))
+            }
             TransportError::NotFound { serial: Some(s), .. } => {
                 write!(f, "no ST-LINK with serial {s} found; check the USB cable and --serial")
             }
-            TransportError::NotFound { serial: None, .. } => write!(
-                f,
-                "no ST-LINK found; check the USB cable (or set STFLASH_SIM=<chip> to use the simulator)"
-            ),
+            TransportError::NotFound { serial: None, .. } => {
+                write!(f, "no ST-LINK found; check the USB cable (or set STFLASH_SIM=<chip> to use the simulator)")
+            }
             TransportError::Permission { location } => write!(
                 f,
                 "permission denied opening the ST-LINK at {location}; install the udev rules: {}",
@@ -141,10 +134,9 @@ impl fmt::Display for TransportError {
             TransportError::Disconnected => {
                 write!(f, "the ST-LINK was disconnected; reconnect it and run the command again")
             }
-            TransportError::Timeout { what } => write!(
-                f,
-                "USB {what} timed out; the probe stopped answering (unplug and replug it)"
-            ),
+            TransportError::Timeout { what } => {
+                write!(f, "USB {what} timed out; the probe stopped answering (unplug and replug it)")
+            }
             TransportError::Stall => write!(f, "USB endpoint stalled; unplug and replug the probe"),
             TransportError::Usb(msg) => write!(f, "USB error: {msg}"),
         }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
-use rusb::{Device, DeviceHandle, GlobalContext, UsbContext};
+use rusb::{Context, Device, DeviceHandle, UsbContext};
 
 use super::{normalise_serial, serial_matches, ProbeEntry, ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
@@ -23,18 +23,18 @@ fn map_err(e: rusb::Error, location: &str) -> TransportError {
 
 /// An open ST-LINK on USB.
 pub struct UsbTransport {
-    handle: DeviceHandle<GlobalContext>,
+    handle: DeviceHandle<Context>,
     info: ProbeInfo,
     ep_out: u8,
     ep_in: u8,
     opened: Instant,
 }
 
-fn location(dev: &Device<GlobalContext>) -> String {
+fn location(dev: &Device<Context>) -> String {
     format!("{:03}:{:03}", dev.bus_number(), dev.address())
 }
 
-fn read_serial(handle: &DeviceHandle<GlobalContext>, index: Option<u8>) -> String {
+fn read_serial(handle: &DeviceHandle<Context>, index: Option<u8>) -> String {
     let Some(index) = index else { return String::new() };
     let Ok(langs) = handle.read_languages(DESCRIPTOR_TIMEOUT) else { return String::new() };
     let Some(lang) = langs.first() else { return String::new() };
@@ -50,7 +50,10 @@ fn read_serial(handle: &DeviceHandle<GlobalContext>, index: Option<u8>) -> Strin
 /// Every USB device with an ST-LINK product id, in enumeration order, with
 /// the reason it cannot be opened where that is the case.
 pub fn list() -> Vec<ProbeEntry> {
-    let Ok(devices) = GlobalContext::default().devices() else {
+    // An explicit context: rusb's global one panics where libusb cannot start
+    // (no USB subsystem, as in containers); here that just means no probe.
+    let Ok(devices) = Context::new().and_then(|c| c.devices()) else {
+        log::debug!("libusb could not start; no USB probes are visible");
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -109,11 +112,8 @@ impl UsbTransport {
                 what: "ST-LINK/V1 (USB mass-storage protocol) is not supported; use an ST-LINK/V2 or newer".into(),
             });
         }
-        let devices = GlobalContext::default().devices().map_err(|e| map_err(e, &info.location))?;
-        let dev = devices
-            .iter()
-            .find(|d| location(d) == info.location)
-            .ok_or(TransportError::Disconnected)?;
+        let devices = Context::new().and_then(|c| c.devices()).map_err(|e| map_err(e, &info.location))?;
+        let dev = devices.iter().find(|d| location(d) == info.location).ok_or(TransportError::Disconnected)?;
         let handle = dev.open().map_err(|e| map_err(e, &info.location))?;
         let _ = handle.set_auto_detach_kernel_driver(true);
         match handle.active_configuration() {
@@ -132,15 +132,11 @@ impl UsbTransport {
 
 impl Transport for UsbTransport {
     fn write(&mut self, data: &[u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.handle
-            .write_bulk(self.ep_out, data, timeout)
-            .map_err(|e| map_err(e, &self.info.location))
+        self.handle.write_bulk(self.ep_out, data, timeout).map_err(|e| map_err(e, &self.info.location))
     }
 
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
-        self.handle
-            .read_bulk(self.ep_in, buf, timeout)
-            .map_err(|e| map_err(e, &self.info.location))
+        self.handle.read_bulk(self.ep_in, buf, timeout).map_err(|e| map_err(e, &self.info.location))
     }
 
     fn info(&self) -> &ProbeInfo {

@@ -13,11 +13,7 @@ const ALPHABET: &[u8] = b":S0123456789ABCDEFabcdefG \r\n\t\x00\x7f";
 fn mutate(rng: &mut Rng, mut v: Vec<u8>) -> Vec<u8> {
     for _ in 0..1 + rng.below(4) {
         let len = v.len();
-        let pos = if len == 0 {
-            0
-        } else {
-            rng.below(len as u64) as usize
-        };
+        let pos = if len == 0 { 0 } else { rng.below(len as u64) as usize };
         match rng.below(8) {
             0 if len > 0 => v[pos] = rng.next() as u8,
             1 if len > 0 => v[pos] = ALPHABET[rng.below(ALPHABET.len() as u64) as usize],
@@ -42,17 +38,7 @@ fn mutate(rng: &mut Rng, mut v: Vec<u8>) -> Vec<u8> {
             }
             6 if len >= 4 => {
                 // An interesting 32-bit value (ELF header and program-header fields).
-                let vals = [
-                    0,
-                    1,
-                    0x7FFF_FFFF,
-                    0x8000_0000,
-                    0xFFFF_FFFF,
-                    0xFFFF_FFF0,
-                    len as u32,
-                    52,
-                    32,
-                ];
+                let vals = [0, 1, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FFF0, len as u32, 52, 32];
                 let val: u32 = vals[rng.below(vals.len() as u64) as usize];
                 let at = rng.below(len as u64 - 3) as usize & !3;
                 v[at..at + 4].copy_from_slice(&val.to_le_bytes());
@@ -133,11 +119,7 @@ fn random_srec(rng: &mut Rng) -> Vec<u8> {
     if rng.below(2) == 0 {
         text += &srec_rec('5', n, &[]);
     }
-    text += &srec_rec(
-        ['7', '8', '9'][rng.below(3) as usize],
-        0x0800_0101 & 0xFFFF,
-        &[],
-    );
+    text += &srec_rec(['7', '8', '9'][rng.below(3) as usize], 0x0800_0101 & 0xFFFF, &[]);
     text.into_bytes()
 }
 
@@ -192,11 +174,7 @@ fn record_soup(rng: &mut Rng, srec: bool) -> Vec<u8> {
         text.push('\n');
     }
     if rng.below(2) == 0 {
-        text += if srec {
-            "S9030000FC\n"
-        } else {
-            ":00000001FF\n"
-        };
+        text += if srec { "S9030000FC\n" } else { ":00000001FF\n" };
     }
     text.into_bytes()
 }
@@ -210,18 +188,9 @@ fn check_image(img: &Image, format: Format) {
         assert!(s.end() <= 1 << 32);
     }
     for w in img.segments.windows(2) {
-        assert!(
-            w[0].end() < u64::from(w[1].addr),
-            "segments unsorted, overlapping or unmerged"
-        );
+        assert!(w[0].end() < u64::from(w[1].addr), "segments unsorted, overlapping or unmerged");
     }
-    assert_eq!(
-        img.len(),
-        img.segments
-            .iter()
-            .map(|s| s.data.len() as u64)
-            .sum::<u64>()
-    );
+    assert_eq!(img.len(), img.segments.iter().map(|s| s.data.len() as u64).sum::<u64>());
 }
 
 #[derive(Default, Debug)]
@@ -237,10 +206,7 @@ fn exercise(bytes: &[u8], tally: &mut Tally) {
         (Format::IntelHex, Image::parse_ihex(bytes)),
         (Format::Srec, Image::parse_srec(bytes)),
         (Format::Elf, Image::parse_elf(bytes)),
-        (
-            Format::Binary,
-            Image::from_binary(bytes.to_vec(), 0x0800_0000),
-        ),
+        (Format::Binary, Image::from_binary(bytes.to_vec(), 0x0800_0000)),
     ];
     for (i, (format, result)) in results.into_iter().enumerate() {
         match result {
@@ -249,22 +215,13 @@ fn exercise(bytes: &[u8], tally: &mut Tally) {
                 check_image(&img, format);
                 if format != Format::Binary {
                     // Anything a parser accepts, detection recognises as that format.
-                    assert_eq!(
-                        detected,
-                        format,
-                        "input {:?}",
-                        String::from_utf8_lossy(bytes)
-                    );
+                    assert_eq!(detected, format, "input {:?}", String::from_utf8_lossy(bytes));
                 }
             }
             Err(e) => {
                 tally.err[i] += 1;
                 assert_eq!(e.kind, ErrorKind::Input);
-                assert!(
-                    !e.message.is_empty() && !e.message.contains('\n'),
-                    "{:?}",
-                    e.message
-                );
+                assert!(!e.message.is_empty() && !e.message.contains('\n'), "{:?}", e.message);
             }
         }
     }
@@ -280,11 +237,7 @@ fn mutated_valid_files_never_panic() {
             random_ihex(&mut rng),
             random_srec(&mut rng),
             random_elf(&mut rng),
-            if i % 2 == 0 {
-                sample_elf()
-            } else {
-                super::tests::ihex_rec(0, 0, &[1]).into_bytes()
-            },
+            if i % 2 == 0 { sample_elf() } else { super::tests::ihex_rec(0, 0, &[1]).into_bytes() },
         ];
         for seed in seeds {
             // The unmutated seed first: it must parse in its own format.
@@ -302,11 +255,7 @@ fn mutated_valid_files_never_panic() {
     }
     // Every valid seed parses (random_ihex, random_srec, random_elf, and
     // sample_elf on even rounds).
-    assert_eq!(
-        seeds_tally.ok[..3],
-        [10_000, 10_000, 15_000],
-        "{seeds_tally:?}"
-    );
+    assert_eq!(seeds_tally.ok[..3], [10_000, 10_000, 15_000], "{seeds_tally:?}");
     // The mutants must reach both outcomes of each text/ELF parser, or the
     // test is not testing much.
     for i in 0..3 {
@@ -318,18 +267,9 @@ fn mutated_valid_files_never_panic() {
 fn unmutated_random_files_parse() {
     let mut rng = Rng(7);
     for _ in 0..500 {
-        check_image(
-            &Image::parse_ihex(&random_ihex(&mut rng)).unwrap(),
-            Format::IntelHex,
-        );
-        check_image(
-            &Image::parse_srec(&random_srec(&mut rng)).unwrap(),
-            Format::Srec,
-        );
-        check_image(
-            &Image::parse_elf(&random_elf(&mut rng)).unwrap(),
-            Format::Elf,
-        );
+        check_image(&Image::parse_ihex(&random_ihex(&mut rng)).unwrap(), Format::IntelHex);
+        check_image(&Image::parse_srec(&random_srec(&mut rng)).unwrap(), Format::Srec);
+        check_image(&Image::parse_elf(&random_elf(&mut rng)).unwrap(), Format::Elf);
     }
 }
 
@@ -371,22 +311,11 @@ fn extreme_elf_header_values_never_panic() {
         1,
         40,
         0,
-        &[
-            load_ph(0x0800_0000, 0x0800_0000, &[1, 2, 3, 4], 8),
-            load_ph(0x0800_0004, 0x2000_0000, &[5, 6], 2),
-        ],
+        &[load_ph(0x0800_0000, 0x0800_0000, &[1, 2, 3, 4], 8), load_ph(0x0800_0004, 0x2000_0000, &[5, 6], 2)],
     );
     let mut tally = Tally::default();
     for at in (0..52 + 64).step_by(2) {
-        for val in [
-            0u32,
-            1,
-            0xFFFF,
-            0x7FFF_FFFF,
-            0x8000_0000,
-            0xFFFF_FFFF,
-            base.len() as u32,
-        ] {
+        for val in [0u32, 1, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, base.len() as u32] {
             let mut v = base.clone();
             let n = 4.min(v.len() - at);
             v[at..at + n].copy_from_slice(&val.to_le_bytes()[..n]);

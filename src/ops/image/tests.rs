@@ -56,11 +56,7 @@ pub(super) fn srec_rec(t: char, addr: u32, data: &[u8]) -> String {
 fn err(r: Result<Image>) -> String {
     let e = r.expect_err("expected an error");
     assert_eq!(e.kind, ErrorKind::Input, "{}", e.message);
-    assert!(
-        !e.message.contains('\n'),
-        "multi-line message: {:?}",
-        e.message
-    );
+    assert!(!e.message.contains('\n'), "multi-line message: {:?}", e.message);
     e.message
 }
 
@@ -72,10 +68,7 @@ fn assert_contains(msg: &str, parts: &[&str]) {
 }
 
 fn seg(addr: u32, data: &[u8]) -> Segment {
-    Segment {
-        addr,
-        data: data.to_vec(),
-    }
+    Segment { addr, data: data.to_vec() }
 }
 
 const EOF: &str = ":00000001FF\n";
@@ -90,13 +83,7 @@ pub(super) struct Ph {
 }
 
 pub(super) fn load_ph(paddr: u32, vaddr: u32, data: &[u8], memsz: u32) -> Ph {
-    Ph {
-        p_type: 1,
-        vaddr,
-        paddr,
-        data: data.to_vec(),
-        memsz,
-    }
+    Ph { p_type: 1, vaddr, paddr, data: data.to_vec(), memsz }
 }
 
 /// A minimal ELF: header, program headers, then each header's data. Always
@@ -121,16 +108,7 @@ pub(super) fn elf(class: u8, encoding: u8, machine: u16, entry: u32, phs: &[Ph])
     assert_eq!(o.len(), 52);
     let mut off = 52 + 32 * phs.len() as u32;
     for ph in phs {
-        for v in [
-            ph.p_type,
-            off,
-            ph.vaddr,
-            ph.paddr,
-            ph.data.len() as u32,
-            ph.memsz,
-            5,
-            4,
-        ] {
+        for v in [ph.p_type, off, ph.vaddr, ph.paddr, ph.data.len() as u32, ph.memsz, 5, 4] {
             o.extend_from_slice(&v.to_le_bytes());
         }
         off += ph.data.len() as u32;
@@ -159,8 +137,7 @@ pub(super) fn sample_elf() -> Vec<u8> {
 }
 
 fn tmp(name: &str, contents: &[u8]) -> PathBuf {
-    let path =
-        std::env::temp_dir().join(format!("stflash-image-test-{}-{name}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("stflash-image-test-{}-{name}", std::process::id()));
     std::fs::write(&path, contents).unwrap();
     path
 }
@@ -179,27 +156,15 @@ fn format_display() {
 fn detect_formats() {
     assert_eq!(Format::detect(&sample_elf()), Format::Elf);
     assert_eq!(Format::detect(b"\x7fELF"), Format::Elf);
-    assert_eq!(
-        Format::detect(b":10010000214601360121470136007EFE09D2190140\r\n:00000001FF\r\n"),
-        Format::IntelHex
-    );
+    assert_eq!(Format::detect(b":10010000214601360121470136007EFE09D2190140\r\n:00000001FF\r\n"), Format::IntelHex);
     assert_eq!(Format::detect(b":00000001FF"), Format::IntelHex);
-    assert_eq!(
-        Format::detect(b"\xEF\xBB\xBF\r\n\n:00000001FF\n"),
-        Format::IntelHex
-    );
-    assert_eq!(
-        Format::detect(b"S00F000068656C6C6F202020202000003C\nS9030000FC\n"),
-        Format::Srec
-    );
+    assert_eq!(Format::detect(b"\xEF\xBB\xBF\r\n\n:00000001FF\n"), Format::IntelHex);
+    assert_eq!(Format::detect(b"S00F000068656C6C6F202020202000003C\nS9030000FC\n"), Format::Srec);
     assert_eq!(Format::detect(b"\n  \nS9030000FC"), Format::Srec);
     assert_eq!(Format::detect(b"S1130000"), Format::Binary); // too short for a record
     assert_eq!(Format::detect(b""), Format::Binary);
     assert_eq!(Format::detect(b"\n\n"), Format::Binary);
-    assert_eq!(
-        Format::detect(&[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]),
-        Format::Binary
-    );
+    assert_eq!(Format::detect(&[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]), Format::Binary);
     // Starts like a record but is not one.
     assert_eq!(Format::detect(b":0000000\x001FF\n"), Format::Binary);
     assert_eq!(Format::detect(b":000000001FF\n"), Format::Binary); // odd digit count
@@ -223,14 +188,8 @@ fn binary_is_one_segment() {
 
 #[test]
 fn binary_errors() {
-    assert_contains(
-        &err(Image::from_binary(vec![], 0x0800_0000)),
-        &["empty", "nothing to write"],
-    );
-    assert_contains(
-        &err(Image::from_binary(vec![0; 5], 0xFFFF_FFFC)),
-        &["5 bytes at 0xFFFFFFFC", "4 GiB"],
-    );
+    assert_contains(&err(Image::from_binary(vec![], 0x0800_0000)), &["empty", "nothing to write"]);
+    assert_contains(&err(Image::from_binary(vec![0; 5], 0xFFFF_FFFC)), &["5 bytes at 0xFFFFFFFC", "4 GiB"]);
 }
 
 #[test]
@@ -244,19 +203,9 @@ fn image_accessors() {
     assert!(!img.is_empty());
     assert_eq!(img.start(), 0x0800_0000);
     assert_eq!(img.end(), 0x0800_4002);
-    assert_eq!(
-        img.segments_text(),
-        "0x08000000-0x080025E7 (9704 bytes), 0x08004000-0x08004001 (2 bytes)"
-    );
-    let empty = Image {
-        segments: vec![],
-        format: Format::Binary,
-        entry: None,
-    };
-    assert_eq!(
-        (empty.len(), empty.start(), empty.end(), empty.is_empty()),
-        (0, 0, 0, true)
-    );
+    assert_eq!(img.segments_text(), "0x08000000-0x080025E7 (9704 bytes), 0x08004000-0x08004001 (2 bytes)");
+    let empty = Image { segments: vec![], format: Format::Binary, entry: None };
+    assert_eq!((empty.len(), empty.start(), empty.end(), empty.is_empty()), (0, 0, 0, true));
     assert_eq!(empty.segments_text(), "");
 }
 
@@ -299,23 +248,14 @@ fn ihex_gaps_stay_gaps_and_records_sort() {
     let img = Image::parse_ihex(text.as_bytes()).unwrap();
     assert_eq!(
         img.segments,
-        vec![
-            seg(0x0800_0000, &[1, 2, 3, 4, 9]),
-            seg(0x0800_0010, &[5, 6]),
-            seg(0x1FFF_F800, &[0xAA, 0xBB])
-        ]
+        vec![seg(0x0800_0000, &[1, 2, 3, 4, 9]), seg(0x0800_0010, &[5, 6]), seg(0x1FFF_F800, &[0xAA, 0xBB])]
     );
     assert_eq!(img.len(), 9);
 }
 
 #[test]
 fn ihex_linear_offsets_continue_past_64k() {
-    let text = [
-        ihex_rec(0, 4, &[0x08, 0x00]),
-        ihex_rec(0xFFFE, 0, &[1, 2, 3, 4]),
-        EOF.to_string(),
-    ]
-    .concat();
+    let text = [ihex_rec(0, 4, &[0x08, 0x00]), ihex_rec(0xFFFE, 0, &[1, 2, 3, 4]), EOF.to_string()].concat();
     let img = Image::parse_ihex(text.as_bytes()).unwrap();
     assert_eq!(img.segments, vec![seg(0x0800_FFFE, &[1, 2, 3, 4])]);
 }
@@ -332,50 +272,23 @@ fn ihex_extended_segment_address() {
     ]
     .concat();
     let img = Image::parse_ihex(text.as_bytes()).unwrap();
-    assert_eq!(
-        img.segments,
-        vec![seg(0x10010, &[1, 2]), seg(0x0800_0000, &[3])]
-    );
+    assert_eq!(img.segments, vec![seg(0x10010, &[1, 2]), seg(0x0800_0000, &[3])]);
 }
 
 #[test]
 fn ihex_segment_offsets_wrap_at_64k() {
-    let text = [
-        ihex_rec(0, 2, &[0x20, 0x00]),
-        ihex_rec(0xFFFE, 0, &[1, 2, 3, 4]),
-        EOF.to_string(),
-    ]
-    .concat();
+    let text = [ihex_rec(0, 2, &[0x20, 0x00]), ihex_rec(0xFFFE, 0, &[1, 2, 3, 4]), EOF.to_string()].concat();
     let img = Image::parse_ihex(text.as_bytes()).unwrap();
-    assert_eq!(
-        img.segments,
-        vec![seg(0x20000, &[3, 4]), seg(0x2FFFE, &[1, 2])]
-    );
+    assert_eq!(img.segments, vec![seg(0x20000, &[3, 4]), seg(0x2FFFE, &[1, 2])]);
 }
 
 #[test]
 fn ihex_start_addresses() {
-    let text = [
-        ihex_rec(0, 0, &[1]),
-        ihex_rec(0, 5, &[0x08, 0x00, 0x01, 0x01]),
-        EOF.to_string(),
-    ]
-    .concat();
-    assert_eq!(
-        Image::parse_ihex(text.as_bytes()).unwrap().entry,
-        Some(0x0800_0101)
-    );
+    let text = [ihex_rec(0, 0, &[1]), ihex_rec(0, 5, &[0x08, 0x00, 0x01, 0x01]), EOF.to_string()].concat();
+    assert_eq!(Image::parse_ihex(text.as_bytes()).unwrap().entry, Some(0x0800_0101));
     // Type 03 CS:IP = 0x1234:0x0010 → 0x12350.
-    let text = [
-        ihex_rec(0, 0, &[1]),
-        ihex_rec(0, 3, &[0x12, 0x34, 0x00, 0x10]),
-        EOF.to_string(),
-    ]
-    .concat();
-    assert_eq!(
-        Image::parse_ihex(text.as_bytes()).unwrap().entry,
-        Some(0x12350)
-    );
+    let text = [ihex_rec(0, 0, &[1]), ihex_rec(0, 3, &[0x12, 0x34, 0x00, 0x10]), EOF.to_string()].concat();
+    assert_eq!(Image::parse_ihex(text.as_bytes()).unwrap().entry, Some(0x12350));
 }
 
 #[test]
@@ -383,12 +296,8 @@ fn ihex_lowercase_blank_lines_and_trailing_space_accepted() {
     let text = "\n:0400000001020304f2  \r\n\r\n:00000001ff\r\n\r\n\n  \n";
     let img = Image::parse_ihex(text.as_bytes()).unwrap();
     assert_eq!(img.segments, vec![seg(0, &[1, 2, 3, 4])]);
-    assert_eq!(
-        Image::parse_ihex(b":0100000001FE\n:00000001FF")
-            .unwrap()
-            .len(),
-        1
-    ); // no final newline
+    assert_eq!(Image::parse_ihex(b":0100000001FE\n:00000001FF").unwrap().len(), 1);
+    // no final newline
 }
 
 #[test]
@@ -401,25 +310,16 @@ fn ihex_checksum_error_names_line_and_values() {
 #[test]
 fn ihex_unknown_record_type() {
     let text = format!("{}{}{EOF}", ihex_rec(0, 0, &[0]), ihex_rec(0, 6, &[]));
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 2", "unknown record type 0x06"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 2", "unknown record type 0x06"]);
 }
 
 #[test]
 fn ihex_bad_hex_digit_rejected() {
     // st-flash reads 'G' as 0; we reject it.
     let text = format!(":0100000G01FE\n{EOF}");
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 1", "invalid hex digit 'G'", "column 9"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 1", "invalid hex digit 'G'", "column 9"]);
     let text = format!(":01000000\x0101FE\n{EOF}");
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 1", "byte 0x01"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 1", "byte 0x01"]);
 }
 
 #[test]
@@ -429,36 +329,13 @@ fn ihex_shape_errors() {
         (":0100000001F\n", &["line 1", "odd number of hex digits"]),
         (":00000001\n", &["line 1", "too short"]),
         (":\n", &["line 1", "too short"]),
-        (
-            ":02000000010100FC\n",
-            &["line 1", "byte count 0x02", "2 data bytes", "holds 3"],
-        ),
+        (":02000000010100FC\n", &["line 1", "byte count 0x02", "2 data bytes", "holds 3"]),
         (":0300000001FB\n", &["line 1", "byte count 0x03", "holds 1"]),
-        (
-            ":020000040800F2\n:0100000001FE\n:01000001AA54\n",
-            &["line 3", "end-of-file record", "must hold 0"],
-        ),
-        (
-            ":0100000001FE\n:0300000408000AE7\n",
-            &[
-                "line 2",
-                "extended linear address",
-                "must hold 2",
-                "found 3",
-            ],
-        ),
-        (
-            ":0100000001FE\n:03000002080000F3\n",
-            &["line 2", "extended segment address", "must hold 2"],
-        ),
-        (
-            ":0100000001FE\n:020000050800F1\n",
-            &["line 2", "start linear address", "must hold 4"],
-        ),
-        (
-            ":0100000001FE\n:020000030800F3\n",
-            &["line 2", "start segment address", "must hold 4"],
-        ),
+        (":020000040800F2\n:0100000001FE\n:01000001AA54\n", &["line 3", "end-of-file record", "must hold 0"]),
+        (":0100000001FE\n:0300000408000AE7\n", &["line 2", "extended linear address", "must hold 2", "found 3"]),
+        (":0100000001FE\n:03000002080000F3\n", &["line 2", "extended segment address", "must hold 2"]),
+        (":0100000001FE\n:020000050800F1\n", &["line 2", "start linear address", "must hold 4"]),
+        (":0100000001FE\n:020000030800F3\n", &["line 2", "start segment address", "must hold 4"]),
     ];
     for (text, parts) in cases {
         let full = format!("{text}{EOF}");
@@ -469,44 +346,25 @@ fn ihex_shape_errors() {
 #[test]
 fn ihex_missing_eof() {
     let text = ihex_rec(0, 0, &[1, 2]);
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["no end-of-file record", ":00000001FF"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["no end-of-file record", ":00000001FF"]);
     assert_contains(&err(Image::parse_ihex(b"")), &["no end-of-file record"]);
 }
 
 #[test]
 fn ihex_data_after_eof() {
-    let text = format!(
-        "{}{EOF}\r\n\n{}",
-        ihex_rec(0, 0, &[1]),
-        ihex_rec(1, 0, &[2])
-    );
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 5", "after the end-of-file record (line 2)"],
-    );
+    let text = format!("{}{EOF}\r\n\n{}", ihex_rec(0, 0, &[1]), ihex_rec(1, 0, &[2]));
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 5", "after the end-of-file record (line 2)"]);
     let text = format!("{}{EOF}garbage", ihex_rec(0, 0, &[1]));
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 3", "line 2"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 3", "line 2"]);
     let text = format!("{}{EOF}{EOF}", ihex_rec(0, 0, &[1]));
     assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 3"]);
 }
 
 #[test]
 fn ihex_no_data() {
-    assert_contains(
-        &err(Image::parse_ihex(EOF.as_bytes())),
-        &["no data records", "nothing to write"],
-    );
+    assert_contains(&err(Image::parse_ihex(EOF.as_bytes())), &["no data records", "nothing to write"]);
     let text = format!("{}{}{EOF}", ihex_rec(0, 4, &[8, 0]), ihex_rec(0, 0, &[]));
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["no data records"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["no data records"]);
 }
 
 #[test]
@@ -530,42 +388,18 @@ fn ihex_overlap_is_an_error_even_with_equal_bytes() {
         EOF.to_string(),
     ]
     .concat();
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["lines 2 and 4", "0x08010000"],
-    );
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["lines 2 and 4", "0x08010000"]);
     // The same record twice.
-    let text = [
-        ihex_rec(0x100, 0, &[1]),
-        ihex_rec(0x100, 0, &[1]),
-        EOF.to_string(),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["lines 1 and 2", "0x00000100"],
-    );
+    let text = [ihex_rec(0x100, 0, &[1]), ihex_rec(0x100, 0, &[1]), EOF.to_string()].concat();
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["lines 1 and 2", "0x00000100"]);
 }
 
 #[test]
 fn ihex_address_overflow() {
-    let ok = [
-        ihex_rec(0, 4, &[0xFF, 0xFF]),
-        ihex_rec(0xFFFE, 0, &[1, 2]),
-        EOF.to_string(),
-    ]
-    .concat();
+    let ok = [ihex_rec(0, 4, &[0xFF, 0xFF]), ihex_rec(0xFFFE, 0, &[1, 2]), EOF.to_string()].concat();
     assert_eq!(Image::parse_ihex(ok.as_bytes()).unwrap().end(), 1 << 32);
-    let text = [
-        ihex_rec(0, 4, &[0xFF, 0xFF]),
-        ihex_rec(0xFFFE, 0, &[1, 2, 3]),
-        EOF.to_string(),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_ihex(text.as_bytes())),
-        &["line 2", "3 bytes at 0xFFFFFFFE", "4 GiB"],
-    );
+    let text = [ihex_rec(0, 4, &[0xFF, 0xFF]), ihex_rec(0xFFFE, 0, &[1, 2, 3]), EOF.to_string()].concat();
+    assert_contains(&err(Image::parse_ihex(text.as_bytes())), &["line 2", "3 bytes at 0xFFFFFFFE", "4 GiB"]);
 }
 
 // ---------------------------------------------------------------- write_ihex
@@ -580,28 +414,15 @@ fn ihex_string(addr: u32, data: &[u8]) -> String {
 fn write_ihex_exact_output() {
     // st-flash `read out.hex 0x08000000 5` (after its rounding to 8 bytes).
     assert_eq!(
-        ihex_string(
-            0x0800_0000,
-            &[0x00, 0x50, 0x00, 0x20, 0xA1, 0x01, 0x00, 0x08]
-        ),
+        ihex_string(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0xA1, 0x01, 0x00, 0x08]),
         ":020000040800F2\r\n:0800000000500020A1010008DE\r\n:00000001FF\r\n"
     );
     // The example file's data, below 64 KiB: no ELA record, 16-byte records.
-    let data = Image::parse_ihex(WIKI_HEX.as_bytes())
-        .unwrap()
-        .segments
-        .remove(0)
-        .data;
+    let data = Image::parse_ihex(WIKI_HEX.as_bytes()).unwrap().segments.remove(0).data;
     assert_eq!(ihex_string(0x0100, &data), WIKI_HEX.replace('\n', "\r\n"));
     // Exactly 5 bytes: no rounding here.
-    assert_eq!(
-        ihex_string(0x10, &[1, 2, 3, 4, 5]),
-        ":050010000102030405DC\r\n:00000001FF\r\n"
-    );
-    assert_eq!(
-        ihex_string(0x0800_0000, &[]),
-        ":020000040800F2\r\n:00000001FF\r\n"
-    );
+    assert_eq!(ihex_string(0x10, &[1, 2, 3, 4, 5]), ":050010000102030405DC\r\n:00000001FF\r\n");
+    assert_eq!(ihex_string(0x0800_0000, &[]), ":020000040800F2\r\n:00000001FF\r\n");
     assert_eq!(ihex_string(0, &[]), ":00000001FF\r\n");
 }
 
@@ -644,11 +465,7 @@ fn write_ihex_round_trips() {
         };
         let text = ihex_string(addr, &data);
         let img = Image::parse_ihex(text.as_bytes()).unwrap();
-        assert_eq!(
-            img.segments,
-            vec![Segment { addr, data }],
-            "at 0x{addr:08X}"
-        );
+        assert_eq!(img.segments, vec![Segment { addr, data }], "at 0x{addr:08X}");
     }
 }
 
@@ -687,74 +504,28 @@ fn srec_s1_s2_s3_and_entries() {
     ]
     .concat();
     let img = Image::parse_srec(text.as_bytes()).unwrap();
-    assert_eq!(
-        img.segments,
-        vec![
-            seg(0x1234, &[6]),
-            seg(0x12_3456, &[4, 5]),
-            seg(0x0800_0000, &[1, 2, 3, 7])
-        ]
-    );
+    assert_eq!(img.segments, vec![seg(0x1234, &[6]), seg(0x12_3456, &[4, 5]), seg(0x0800_0000, &[1, 2, 3, 7])]);
     assert_eq!(img.entry, Some(0x0800_0101));
-    let text = [
-        srec_rec('2', 0x10, &[1]),
-        srec_rec('6', 1, &[]),
-        srec_rec('8', 0x12_3456, &[]),
-    ]
-    .concat();
-    assert_eq!(
-        Image::parse_srec(text.as_bytes()).unwrap().entry,
-        Some(0x12_3456)
-    );
+    let text = [srec_rec('2', 0x10, &[1]), srec_rec('6', 1, &[]), srec_rec('8', 0x12_3456, &[])].concat();
+    assert_eq!(Image::parse_srec(text.as_bytes()).unwrap().entry, Some(0x12_3456));
     let text = [srec_rec('1', 0x10, &[1]), srec_rec('9', 0xBEEF, &[])].concat();
-    assert_eq!(
-        Image::parse_srec(text.as_bytes()).unwrap().entry,
-        Some(0xBEEF)
-    );
+    assert_eq!(Image::parse_srec(text.as_bytes()).unwrap().entry, Some(0xBEEF));
 }
 
 #[test]
 fn srec_checksum_error() {
     let text = format!("{}S1050010AABB00\nS9030000FC\n", srec_rec('0', 0, b""));
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 2", "checksum", "expected 0x85", "found 0x00"],
-    );
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 2", "checksum", "expected 0x85", "found 0x00"]);
 }
 
 #[test]
 fn srec_count_records() {
-    let text = [
-        srec_rec('1', 0, &[1]),
-        srec_rec('1', 1, &[2]),
-        srec_rec('5', 3, &[]),
-        srec_rec('9', 0, &[]),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 3", "S5", "counts 3", "2 precede"],
-    );
-    let text = [
-        srec_rec('1', 0, &[1]),
-        srec_rec('6', 0, &[]),
-        srec_rec('9', 0, &[]),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 2", "S6", "counts 0", "1 precede"],
-    );
-    let text = [
-        srec_rec('1', 0, &[1]),
-        srec_rec('5', 1, &[7]),
-        srec_rec('9', 0, &[]),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 2", "only a record count"],
-    );
+    let text = [srec_rec('1', 0, &[1]), srec_rec('1', 1, &[2]), srec_rec('5', 3, &[]), srec_rec('9', 0, &[])].concat();
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 3", "S5", "counts 3", "2 precede"]);
+    let text = [srec_rec('1', 0, &[1]), srec_rec('6', 0, &[]), srec_rec('9', 0, &[])].concat();
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 2", "S6", "counts 0", "1 precede"]);
+    let text = [srec_rec('1', 0, &[1]), srec_rec('5', 1, &[7]), srec_rec('9', 0, &[])].concat();
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 2", "only a record count"]);
 }
 
 #[test]
@@ -765,10 +536,7 @@ fn srec_shape_errors() {
         ("S4030000FC\n", &["line 1", "unknown record type S4"]),
         ("SA030000FC\n", &["line 1", "unknown record type SA"]),
         ("S1030000F\n", &["line 1", "odd number"]),
-        (
-            "S10300Z0FC\n",
-            &["line 1", "invalid hex digit 'Z'", "column 7"],
-        ),
+        ("S10300Z0FC\n", &["line 1", "invalid hex digit 'Z'", "column 7"]),
         ("S304000000FB\n", &["line 1", "too short", "at least 12"]),
         ("S1050000FA\n", &["line 1", "byte count 0x05", "holds 3"]),
         ("S10100FE\n", &["line 1", "too short"]),
@@ -778,42 +546,19 @@ fn srec_shape_errors() {
         assert_contains(&err(Image::parse_srec(full.as_bytes())), parts);
     }
     let text = [srec_rec('1', 0, &[1]), srec_rec('9', 0, &[1])].concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 2", "S9", "only an address"],
-    );
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 2", "S9", "only an address"]);
 }
 
 #[test]
 fn srec_termination_rules() {
     let text = srec_rec('1', 0, &[1]);
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["no termination record", "S7, S8 or S9"],
-    );
-    let text = [
-        srec_rec('1', 0, &[1]),
-        srec_rec('9', 0, &[]),
-        "\r\n\n".into(),
-        srec_rec('1', 4, &[1]),
-    ]
-    .concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 5", "after the termination record (line 2)"],
-    );
-    let text = [
-        srec_rec('1', 0, &[1]),
-        srec_rec('9', 0, &[]),
-        "\r\n\n  \n".into(),
-    ]
-    .concat();
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["no termination record", "S7, S8 or S9"]);
+    let text = [srec_rec('1', 0, &[1]), srec_rec('9', 0, &[]), "\r\n\n".into(), srec_rec('1', 4, &[1])].concat();
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 5", "after the termination record (line 2)"]);
+    let text = [srec_rec('1', 0, &[1]), srec_rec('9', 0, &[]), "\r\n\n  \n".into()].concat();
     assert!(Image::parse_srec(text.as_bytes()).is_ok());
     let text = [srec_rec('0', 0, b"x"), srec_rec('9', 0, &[])].concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["no data records"],
-    );
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["no data records"]);
 }
 
 #[test]
@@ -825,15 +570,9 @@ fn srec_overlap_and_overflow() {
         srec_rec('7', 0, &[]),
     ]
     .concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["lines 1 and 3", "0x08000003"],
-    );
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["lines 1 and 3", "0x08000003"]);
     let text = [srec_rec('3', 0xFFFF_FFFF, &[1, 2]), srec_rec('7', 0, &[])].concat();
-    assert_contains(
-        &err(Image::parse_srec(text.as_bytes())),
-        &["line 1", "4 GiB"],
-    );
+    assert_contains(&err(Image::parse_srec(text.as_bytes())), &["line 1", "4 GiB"]);
     let text = [srec_rec('3', 0xFFFF_FFFE, &[1, 2]), srec_rec('7', 0, &[])].concat();
     assert_eq!(Image::parse_srec(text.as_bytes()).unwrap().end(), 1 << 32);
 }
@@ -847,10 +586,7 @@ fn elf_loads_file_bytes_at_physical_addresses() {
     assert_eq!(img.entry, Some(0x0800_0101));
     // .data lands at its physical (flash) address, right after .text, and
     // the memsz tail is not included.
-    assert_eq!(
-        img.segments,
-        vec![seg(0x0800_0000, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])]
-    );
+    assert_eq!(img.segments, vec![seg(0x0800_0000, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])]);
 }
 
 #[test]
@@ -861,73 +597,34 @@ fn elf_skips_non_load_and_empty_headers() {
         40,
         0,
         &[
-            Ph {
-                p_type: 6,
-                vaddr: 0,
-                paddr: 0,
-                data: vec![0xEE; 4],
-                memsz: 4,
-            }, // PT_PHDR
+            Ph { p_type: 6, vaddr: 0, paddr: 0, data: vec![0xEE; 4], memsz: 4 }, // PT_PHDR
             load_ph(0x0800_0400, 0x0800_0400, &[1, 2], 2),
             load_ph(0x2000_0000, 0x2000_0000, &[], 0x400), // .bss only
-            Ph {
-                p_type: 4,
-                vaddr: 0,
-                paddr: 0x0800_0000,
-                data: vec![0xEE; 4],
-                memsz: 4,
-            }, // PT_NOTE
+            Ph { p_type: 4, vaddr: 0, paddr: 0x0800_0000, data: vec![0xEE; 4], memsz: 4 }, // PT_NOTE
             load_ph(0x0800_0000, 0x0800_0000, &[3], 1),
         ],
     );
     let img = Image::parse_elf(&bytes).unwrap();
-    assert_eq!(
-        img.segments,
-        vec![seg(0x0800_0000, &[3]), seg(0x0800_0400, &[1, 2])]
-    );
+    assert_eq!(img.segments, vec![seg(0x0800_0000, &[3]), seg(0x0800_0400, &[1, 2])]);
 }
 
 #[test]
 fn elf_refuses_other_classes_and_machines() {
     let one = [load_ph(0x0800_0000, 0x0800_0000, &[1], 1)];
-    assert_contains(
-        &err(Image::parse_elf(&elf(2, 1, 40, 0, &one))),
-        &["64-bit ELF", "32-bit ARM"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 2, 40, 0, &one))),
-        &["big-endian"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 62, 0, &one))),
-        &["machine 62 (x86-64)", "not ARM"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 243, 0, &one))),
-        &["machine 243 (RISC-V)"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(&elf(7, 1, 40, 0, &one))),
-        &["unknown ELF class 7"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 0, 40, 0, &one))),
-        &["unknown ELF data encoding 0"],
-    );
-    assert_contains(
-        &err(Image::parse_elf(b"\x7fELF")),
-        &["unknown ELF class (missing)"],
-    );
+    assert_contains(&err(Image::parse_elf(&elf(2, 1, 40, 0, &one))), &["64-bit ELF", "32-bit ARM"]);
+    assert_contains(&err(Image::parse_elf(&elf(1, 2, 40, 0, &one))), &["big-endian"]);
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 62, 0, &one))), &["machine 62 (x86-64)", "not ARM"]);
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 243, 0, &one))), &["machine 243 (RISC-V)"]);
+    assert_contains(&err(Image::parse_elf(&elf(7, 1, 40, 0, &one))), &["unknown ELF class 7"]);
+    assert_contains(&err(Image::parse_elf(&elf(1, 0, 40, 0, &one))), &["unknown ELF data encoding 0"]);
+    assert_contains(&err(Image::parse_elf(b"\x7fELF")), &["unknown ELF class (missing)"]);
     assert_contains(&err(Image::parse_elf(b"hello")), &["not an ELF file"]);
 }
 
 #[test]
 fn elf_structural_errors() {
     let good = sample_elf();
-    assert_contains(
-        &err(Image::parse_elf(&good[..40])),
-        &["truncated ELF header (40 bytes, 52 needed)"],
-    );
+    assert_contains(&err(Image::parse_elf(&good[..40])), &["truncated ELF header (40 bytes, 52 needed)"]);
     // Data cut off.
     assert_contains(
         &err(Image::parse_elf(&good[..good.len() - 2])),
@@ -938,37 +635,19 @@ fn elf_structural_errors() {
     // Wrong e_phentsize.
     let mut bad = good.clone();
     bad[42] = 33;
-    assert_contains(
-        &err(Image::parse_elf(&bad)),
-        &["malformed ELF file", "entry size"],
-    );
+    assert_contains(&err(Image::parse_elf(&bad)), &["malformed ELF file", "entry size"]);
     // Not loadable.
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 40, 0, &[]))),
-        &["no loadable data"],
-    );
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 40, 0, &[]))), &["no loadable data"]);
     let bss = [load_ph(0x2000_0000, 0x2000_0000, &[], 16)];
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 40, 0, &bss))),
-        &["no loadable data"],
-    );
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 40, 0, &bss))), &["no loadable data"]);
 }
 
 #[test]
 fn elf_overlap_and_overflow() {
-    let phs = [
-        load_ph(0x0800_0000, 0x0800_0000, &[1, 2, 3, 4], 4),
-        load_ph(0x0800_0002, 0x2000_0000, &[5], 1),
-    ];
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 40, 0, &phs))),
-        &["program headers 0 and 1", "0x08000002"],
-    );
+    let phs = [load_ph(0x0800_0000, 0x0800_0000, &[1, 2, 3, 4], 4), load_ph(0x0800_0002, 0x2000_0000, &[5], 1)];
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 40, 0, &phs))), &["program headers 0 and 1", "0x08000002"]);
     let phs = [load_ph(0xFFFF_FFFE, 0, &[1, 2, 3], 3)];
-    assert_contains(
-        &err(Image::parse_elf(&elf(1, 1, 40, 0, &phs))),
-        &["program header 0", "4 GiB"],
-    );
+    assert_contains(&err(Image::parse_elf(&elf(1, 1, 40, 0, &phs))), &["program header 0", "4 GiB"]);
 }
 
 // ---------------------------------------------------------------- load
@@ -977,23 +656,11 @@ fn elf_overlap_and_overflow() {
 fn load_detects_and_parses() {
     let hex = tmp("det.hex", WIKI_HEX.as_bytes());
     let img = Image::load(&hex, None, None).unwrap();
-    assert_eq!(
-        (img.format, img.start(), img.len()),
-        (Format::IntelHex, 0x100, 64)
-    );
+    assert_eq!((img.format, img.start(), img.len()), (Format::IntelHex, 0x100, 64));
     // An address equal to the image start is tolerated (st-flash habit).
     assert!(Image::load(&hex, None, Some(0x100)).is_ok());
     let msg = err(Image::load(&hex, None, Some(0x0800_0000)));
-    assert_contains(
-        &msg,
-        &[
-            &hex.display().to_string(),
-            "Intel HEX",
-            "0x00000100",
-            "0x08000000",
-            "drop the address",
-        ],
-    );
+    assert_contains(&msg, &[&hex.display().to_string(), "Intel HEX", "0x00000100", "0x08000000", "drop the address"]);
 
     let srec = tmp("det.s19", WIKI_SREC.as_bytes());
     assert_eq!(Image::load(&srec, None, None).unwrap().format, Format::Srec);
@@ -1004,15 +671,7 @@ fn load_detects_and_parses() {
     let img = Image::load(&bin, None, Some(0x0800_0000)).unwrap();
     assert_eq!(img.segments, vec![seg(0x0800_0000, &[1, 2, 3])]);
     let msg = err(Image::load(&bin, None, None));
-    assert_contains(
-        &msg,
-        &[
-            &bin.display().to_string(),
-            "not ELF, Intel HEX or S-record",
-            "address",
-            "0x08000000",
-        ],
-    );
+    assert_contains(&msg, &[&bin.display().to_string(), "not ELF, Intel HEX or S-record", "address", "0x08000000"]);
     let msg = err(Image::load(&bin, Some(Format::Binary), None));
     assert_contains(&msg, &["is a binary file", "needs the address"]);
 
@@ -1028,26 +687,11 @@ fn load_detects_and_parses() {
 fn load_parse_errors_name_the_file_and_format() {
     let path = tmp("bad.hex", b":0100000001FF\n:00000001FF\n");
     let msg = err(Image::load(&path, None, None));
-    assert_contains(
-        &msg,
-        &[&format!(
-            "{} (detected as Intel HEX): line 1: checksum",
-            path.display()
-        )],
-    );
+    assert_contains(&msg, &[&format!("{} (detected as Intel HEX): line 1: checksum", path.display())]);
     let msg = err(Image::load(&path, Some(Format::Srec), None));
-    assert_contains(
-        &msg,
-        &[&format!(
-            "{} (S-record): line 1: expected 'S'",
-            path.display()
-        )],
-    );
+    assert_contains(&msg, &[&format!("{} (S-record): line 1: expected 'S'", path.display())]);
     let msg = err(Image::load(&path, Some(Format::Elf), None));
-    assert_contains(
-        &msg,
-        &[&format!("{} (ELF): not an ELF file", path.display())],
-    );
+    assert_contains(&msg, &[&format!("{} (ELF): not an ELF file", path.display())]);
     std::fs::remove_file(path).unwrap();
 }
 
@@ -1055,27 +699,12 @@ fn load_parse_errors_name_the_file_and_format() {
 fn load_file_errors() {
     let missing = std::env::temp_dir().join("stflash-image-test-does-not-exist.bin");
     let msg = err(Image::load(&missing, None, Some(0x0800_0000)));
-    assert_contains(
-        &msg,
-        &[
-            "cannot read",
-            &missing.display().to_string(),
-            "no such file",
-        ],
-    );
+    assert_contains(&msg, &["cannot read", &missing.display().to_string(), "no such file"]);
 
     let empty = tmp("empty.bin", b"");
-    for format in [
-        None,
-        Some(Format::Binary),
-        Some(Format::IntelHex),
-        Some(Format::Elf),
-    ] {
+    for format in [None, Some(Format::Binary), Some(Format::IntelHex), Some(Format::Elf)] {
         let msg = err(Image::load(&empty, format, Some(0x0800_0000)));
-        assert_eq!(
-            msg,
-            format!("{} is empty; nothing to write", empty.display())
-        );
+        assert_eq!(msg, format!("{} is empty; nothing to write", empty.display()));
     }
     std::fs::remove_file(empty).unwrap();
 

@@ -102,13 +102,7 @@ pub trait FlashModel: Send {
     fn stall_until(&self, addr: u32, write: bool, by: Initiator, now: Nanos) -> Nanos;
 
     fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
-    fn write(
-        &mut self,
-        addr: u32,
-        width: Width,
-        value: u32,
-        acc: &mut Access,
-    ) -> Result<(), BusFault>;
+    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
 
     /// System reset (NRST, SYSRESETREQ, option reload): registers back to their
     /// reset values, controller locked, option bytes reloaded, pending
@@ -205,9 +199,7 @@ impl FlashArray {
 
     pub fn is_erased(&self, addr: u32, len: u32) -> bool {
         let o = self.offset(addr);
-        self.data[o..o + len as usize]
-            .iter()
-            .all(|&b| b == self.erased)
+        self.data[o..o + len as usize].iter().all(|&b| b == self.erased)
     }
 
     /// Program cells the way NOR flash does: bits can only move away from the
@@ -218,11 +210,7 @@ impl FlashArray {
         let o = self.offset(addr);
         for (i, &b) in bytes.iter().enumerate() {
             let cell = &mut self.data[o + i];
-            *cell = if self.erased == 0xFF {
-                *cell & b
-            } else {
-                *cell | b
-            };
+            *cell = if self.erased == 0xFF { *cell & b } else { *cell | b };
         }
         if self.ecc_unit != 0 {
             let first = o / self.ecc_unit as usize;

@@ -47,9 +47,7 @@ pub struct PlainFlash {
 impl PlainFlash {
     /// `size` bytes at `base`, erased to 0xFF, no ECC.
     pub fn new(base: u32, size: u32) -> PlainFlash {
-        PlainFlash {
-            array: FlashArray::new(base, size, 0xFF, 0),
-        }
+        PlainFlash { array: FlashArray::new(base, size, 0xFF, 0) }
     }
 
     fn in_range(&self, addr: u32, len: u32) -> bool {
@@ -84,13 +82,7 @@ impl FlashModel for PlainFlash {
         Ok(self.array.read(addr, width))
     }
 
-    fn write(
-        &mut self,
-        _addr: u32,
-        _width: Width,
-        _value: u32,
-        _acc: &mut Access,
-    ) -> Result<(), BusFault> {
+    fn write(&mut self, _addr: u32, _width: Width, _value: u32, _acc: &mut Access) -> Result<(), BusFault> {
         // No controller: flash cannot be written over the bus.
         Err(BusFault)
     }
@@ -132,43 +124,20 @@ mod tests {
     use super::*;
 
     fn acc<'a>(stats: &'a mut FlashStats, req: &'a mut super::super::Requests) -> Access<'a> {
-        Access {
-            now: 0,
-            by: Initiator::Debugger,
-            stats,
-            requests: req,
-        }
+        Access { now: 0, by: Initiator::Debugger, stats, requests: req }
     }
 
     #[test]
     fn reads_erased_then_poked_data_and_refuses_bus_writes() {
         let mut f = PlainFlash::new(0x0800_0000, 1024);
         let (mut s, mut r) = (FlashStats::default(), Default::default());
-        assert_eq!(
-            f.read(0x0800_0000, Width::Word, &mut acc(&mut s, &mut r)),
-            Ok(0xFFFF_FFFF)
-        );
+        assert_eq!(f.read(0x0800_0000, Width::Word, &mut acc(&mut s, &mut r)), Ok(0xFFFF_FFFF));
         assert!(f.poke(0x0800_0010, &[1, 2, 3, 4]));
-        assert_eq!(
-            f.read(0x0800_0010, Width::Word, &mut acc(&mut s, &mut r)),
-            Ok(0x0403_0201)
-        );
-        assert_eq!(
-            f.read(0x0800_0011, Width::Byte, &mut acc(&mut s, &mut r)),
-            Ok(2)
-        );
-        assert_eq!(
-            f.read(0x0800_0012, Width::Half, &mut acc(&mut s, &mut r)),
-            Ok(0x0403)
-        );
-        assert_eq!(
-            f.write(0x0800_0000, Width::Word, 0, &mut acc(&mut s, &mut r)),
-            Err(BusFault)
-        );
-        assert_eq!(
-            f.read(0x0800_03FE, Width::Word, &mut acc(&mut s, &mut r)),
-            Err(BusFault)
-        );
+        assert_eq!(f.read(0x0800_0010, Width::Word, &mut acc(&mut s, &mut r)), Ok(0x0403_0201));
+        assert_eq!(f.read(0x0800_0011, Width::Byte, &mut acc(&mut s, &mut r)), Ok(2));
+        assert_eq!(f.read(0x0800_0012, Width::Half, &mut acc(&mut s, &mut r)), Ok(0x0403));
+        assert_eq!(f.write(0x0800_0000, Width::Word, 0, &mut acc(&mut s, &mut r)), Err(BusFault));
+        assert_eq!(f.read(0x0800_03FE, Width::Word, &mut acc(&mut s, &mut r)), Err(BusFault));
         assert!(!f.poke(0x0800_03FE, &[0; 4]));
         assert_eq!(f.peek(0x0800_0010, 2), Some(vec![1, 2]));
         assert_eq!(f.peek(0x0800_03FF, 2), None);

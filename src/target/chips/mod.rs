@@ -245,11 +245,12 @@ impl Chip {
     }
 }
 
+/// The family tables, one line each.
+static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS];
+
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
-    // Family tables are added here, one line each.
-    let tables: &[&'static [Chip]] = &[f0f1f3::CHIPS];
-    tables.iter().flat_map(|t| t.iter())
+    TABLES.iter().flat_map(|t| t.iter())
 }
 
 /// Look up a DEV_ID.
