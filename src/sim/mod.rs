@@ -18,7 +18,8 @@
 //!
 //! (`--sim <chip>[:<state file>]` on the command line does the same as
 //! `STFLASH_SIM`.) With a state file, flash and option bytes persist between
-//! runs, so `stflash write` then `stflash read` see one chip; SRAM does not.
+//! runs, so `stflash write` then `stflash read` see one chip (SRAM too: the
+//! simulated chip stays powered between runs).
 //! Unknown chips, probe kinds, options and faults are errors that list what
 //! is valid; [`chip_names`] lists the simulated parts.
 //!
@@ -312,7 +313,9 @@ impl Sim {
             return Ok(());
         };
         self.target.advance_flash(self.clock.now);
-        state::write_file(&path, self.target.profile.name, &self.target.model().save())
+        let mut blobs = self.target.model().save();
+        blobs.extend(self.target.sram_blobs());
+        state::write_file(&path, self.target.profile.name, &blobs)
     }
 }
 
@@ -360,6 +363,7 @@ pub(crate) fn open_profile(
             .map_err(|e| format!("simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})"))?;
     }
 
+    let mut saved_sram = Vec::new();
     let saved = match &spec.state_file {
         Some(path) => state::read_file(path)?,
         None => None,
@@ -370,7 +374,10 @@ pub(crate) fn open_profile(
             if chip != profile.name {
                 return Err(state::wrong_chip(path, &chip, profile.name));
             }
-            model.load(&blobs).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+            let (sram, flash): (Vec<_>, Vec<_>) =
+                blobs.into_iter().partition(|(name, _)| name.starts_with(target::SRAM_BLOB));
+            model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+            saved_sram = sram;
         }
         None => {
             for (key, value) in &model_options {
@@ -383,6 +390,7 @@ pub(crate) fn open_profile(
     }
 
     let mut target = Target::new(profile, model);
+    target.load_sram(&saved_sram);
     target.voltage_mv = voltage;
     target.nrst_connected = nrst_connected;
     target.no_power = spec.faults.no_power;

@@ -1,5 +1,5 @@
 //! The state file: what a simulated chip keeps between runs (its flash
-//! model's persistent contents; SRAM is not persisted).
+//! model's persistent contents, and SRAM: the chip stays powered between runs).
 //!
 //! Format, all integers little-endian:
 //!
@@ -142,6 +142,8 @@ pub fn wrong_chip(path: &Path, saved: &str, wanted: &str) -> String {
 pub struct SavedState {
     chip: &'static str,
     model: Box<dyn FlashModel>,
+    /// SRAM regions as (base, contents).
+    sram: Vec<(u32, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for SavedState {
@@ -156,8 +158,13 @@ impl SavedState {
         self.chip
     }
 
-    /// Raw flash-model contents (flash, option bytes, OTP as the model maps them).
+    /// Raw contents: SRAM, or what the flash model maps (flash, option bytes, OTP).
     pub fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
+        for (base, mem) in &self.sram {
+            if let Some(off) = addr.checked_sub(*base).map(|o| o as usize).filter(|&o| o < mem.len()) {
+                return mem.get(off..off + len).map(<[u8]>::to_vec);
+            }
+        }
         self.model.peek(addr, len)
     }
 }
@@ -167,9 +174,18 @@ pub fn load(path: &Path) -> Result<SavedState, String> {
     let (chip, blobs) =
         read_file(path)?.ok_or_else(|| format!("simulator state file {} does not exist", path.display()))?;
     let profile = chips::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    let (sram, flash): (Vec<_>, Vec<_>) =
+        blobs.into_iter().partition(|(name, _)| name.starts_with(super::target::SRAM_BLOB));
     let mut model = (profile.flash)();
-    model.load(&blobs).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
-    Ok(SavedState { chip: profile.name, model })
+    model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    let sram = sram
+        .into_iter()
+        .filter_map(|(name, data)| {
+            let base = u32::from_str_radix(name.strip_prefix(super::target::SRAM_BLOB)?, 16).ok()?;
+            Some((base, data))
+        })
+        .collect();
+    Ok(SavedState { chip: profile.name, model, sram })
 }
 
 #[cfg(test)]

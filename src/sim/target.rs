@@ -742,6 +742,24 @@ impl Target {
         None
     }
 
+    /// SRAM contents as named blobs for the state file: the chip stays
+    /// powered between two runs of stflash, so its SRAM keeps its contents.
+    pub(crate) fn sram_blobs(&self) -> Vec<(String, Vec<u8>)> {
+        self.sram.iter().map(|(base, mem)| (format!("{SRAM_BLOB}{base:08x}"), mem.clone())).collect()
+    }
+
+    /// Restore SRAM saved by [`Self::sram_blobs`]; unknown or mis-sized blobs are ignored.
+    pub(crate) fn load_sram(&mut self, blobs: &[(String, Vec<u8>)]) {
+        for (name, data) in blobs {
+            let Some(base) = name.strip_prefix(SRAM_BLOB).and_then(|b| u32::from_str_radix(b, 16).ok()) else {
+                continue;
+            };
+            if let Some((_, mem)) = self.sram.iter_mut().find(|(b, m)| *b == base && m.len() == data.len()) {
+                mem.copy_from_slice(data);
+            }
+        }
+    }
+
     fn raw_region_mut(&mut self, a: u32) -> Option<&mut [u8]> {
         for (base, mem) in &mut self.sram {
             if a >= *base && ((a - *base) as usize) < mem.len() {
@@ -755,6 +773,9 @@ impl Target {
         None
     }
 }
+
+/// Name prefix of SRAM blobs in the state file.
+pub(crate) const SRAM_BLOB: &str = "sram@";
 
 fn width_mask(w: Width) -> u32 {
     match w {
