@@ -147,7 +147,7 @@ fn no_power_and_no_target_are_told_apart() {
     let mut spec = f103();
     spec.faults = FaultPlan::parse("no-power").unwrap();
     let (l, _) = link(&spec);
-    let e = stflash::Error::from(Target::connect(l, &ConnectOptions::default()).err().expect("must fail"));
+    let e = Target::connect(l, &ConnectOptions::default()).err().expect("must fail");
     assert_eq!(e.kind, ErrorKind::NoTarget);
     assert!(e.message.contains("not powered"), "{e}");
     spec.faults = FaultPlan::parse("no-target").unwrap();
