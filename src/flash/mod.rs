@@ -14,6 +14,7 @@ use crate::target::{Target, TargetError};
 
 pub mod engine;
 pub mod layout;
+pub mod routine;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
