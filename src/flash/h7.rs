@@ -39,6 +39,8 @@ const SR: u32 = 0x10;
 const CCR: u32 = 0x14;
 const OPTCR: u32 = FLASH_BASE + 0x18;
 const OPTSR_CUR: u32 = FLASH_BASE + 0x1C;
+/// WPSN_CUR1/2 (H7A/B: WPSGN_CUR1/2), bank-relative like CR (§2.8 table).
+const WPSN_CUR: u32 = 0x38;
 
 // CR bits at the same position on every variant (§2.8.1, §3.2).
 const CR_LOCK: u32 = 1 << 0;
@@ -116,6 +118,8 @@ pub struct H7Variant {
     /// Flash word in bytes (the programming unit).
     pub flash_word: u32,
     pub sector_size: u32,
+    /// Sectors covered by one WPSN bit: 1 on H74x/H72x, 4 on H7A/B (§2.8 table, §3.5).
+    pub wrp_group: u32,
     /// Has a second bank (bank 2 registers and flash at 0x08100000).
     pub dual_bank: bool,
     pub error_flags: &'static [ErrorFlag],
@@ -188,6 +192,7 @@ pub static H74X: H7Variant = H7Variant {
     cr: CR_H74X,
     flash_word: 32,
     sector_size: 128 * 1024,
+    wrp_group: 1,
     dual_bank: true,
     error_flags: ERRORS_WITH_OPERR,
     // timing-model.md H743 row.
@@ -205,6 +210,7 @@ pub static H72X: H7Variant = H7Variant {
     cr: CR_H74X,
     flash_word: 32,
     sector_size: 128 * 1024,
+    wrp_group: 1,
     // §2.8.2: single bank, no bank-2 registers.
     dual_bank: false,
     error_flags: ERRORS_WITH_OPERR,
@@ -221,6 +227,7 @@ pub static H7AB: H7Variant = H7Variant {
     cr: CR_H7AB,
     flash_word: 16,
     sector_size: 8 * 1024,
+    wrp_group: 4,
     dual_bank: true,
     error_flags: ERRORS_H7AB,
     // timing-model.md H7A3 row.
@@ -251,6 +258,9 @@ fn reg(bank: u8, offset: u32) -> u32 {
     FLASH_BASE + bank as u32 * BANK_STRIDE + offset
 }
 
+const WRP_REASON: &str = "write-protected by the FLASH_WPSN option bytes (the controller would refuse with WRPERR); \
+                          remove the write protection in the option bytes first";
+
 /// Largest flash that fits the H7 bank layout: bank 2 starts 1 MiB above
 /// bank 1 (§2.8.1, §3.1).
 const MAX_BANK: u32 = 1024 * 1024;
@@ -263,13 +273,15 @@ pub struct H7Controller {
     variant: &'static H7Variant,
     /// PSIZE used for erase (H74x/H72x only; chosen from the supply voltage).
     erase_psize: Psize,
+    /// The layout found by `layout`, for `reserved_ranges`.
+    layout: Option<FlashLayout>,
 }
 
 impl H7Controller {
     /// `None` when `chip` is not an H7 of these variants.
     pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<H7Controller> {
         let variant = H7Variant::for_controller(chip.controller)?;
-        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv) })
+        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None })
     }
 
     pub fn variant(&self) -> &'static H7Variant {
@@ -356,7 +368,9 @@ impl FlashController for H7Controller {
         let dual = self.variant.dual_bank && size > SINGLE_BANK_MAX;
         self.check_size(t, size, dual)?;
         let spec = &self.chip.flash;
-        Ok(if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) })
+        let layout = if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
+        self.layout = Some(layout.clone());
+        Ok(layout)
     }
 
     fn status(&self, bank: u8) -> StatusReg {
@@ -430,6 +444,32 @@ impl FlashController for H7Controller {
             typical: self.variant.word_time,
             timeout: WORD_TIMEOUT,
         }
+    }
+
+    /// Write-protected sectors (WPSN_CUR bit = 0, §2.8 table, §3.5): a write
+    /// that touches one is refused before anything is erased, instead of
+    /// erasing the image's other sectors and then meeting WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+        let layout = match &self.layout {
+            Some(l) => l.clone(),
+            None => self.layout(t)?,
+        };
+        let mut out: Vec<(u32, u32, &'static str)> = Vec::new();
+        for (b, bank) in layout.banks.iter().enumerate() {
+            let wpsn = t.read32(reg(b as u8, WPSN_CUR))?;
+            for s in bank.sectors(b as u8) {
+                let bit = s.index / self.variant.wrp_group;
+                if bit >= 32 || wpsn & (1 << bit) != 0 {
+                    continue;
+                }
+                let end = s.end() as u32;
+                match out.last_mut() {
+                    Some(last) if last.1 == s.addr => last.1 = end,
+                    _ => out.push((s.addr, end, WRP_REASON)),
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).
