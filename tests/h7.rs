@@ -425,12 +425,16 @@ const LAYOUTS: &[(&str, &str, &[BankShape])] = &[
 #[test]
 fn every_simulated_h7_identifies_with_its_bank_layout() {
     for &(part, name, banks) in LAYOUTS {
-        let (session, _handle) = open_sim(SimSpec::new(part));
+        let (mut session, _handle) = open_sim(SimSpec::new(part));
         assert_eq!(session.target.chip.name, name, "{part}");
         let got: Vec<BankShape> = session.layout.banks.iter().map(|b| (b.base, b.size(), b.runs[0].1)).collect();
         assert_eq!(got, banks, "{part}");
         let word = if name == "STM32H7Ax_H7Bx" { 16 } else { 32 };
         assert_eq!(session.layout.write_unit, word, "{part}");
+        // Watchdogs frozen while halted: DBGMCU_APB3FZ1.WWDG1 (bit 6) and
+        // DBGMCU_APB4FZ1.IWDG1 (bit 18), RM0433/RM0455/RM0468 DBGMCU.
+        assert_eq!(session.target.read32(0x5C00_1034).unwrap() & 1 << 6, 1 << 6, "{part}");
+        assert_eq!(session.target.read32(0x5C00_1054).unwrap() & 1 << 18, 1 << 18, "{part}");
         session.finish(false).unwrap();
     }
 }
@@ -472,7 +476,8 @@ fn single_bank_parts_write_and_refuse_the_bank_2_address() {
 fn dual_core_h745_is_programmed_through_the_cortex_m7() {
     let chip = Chip::new("stm32h745zi", "h7-h745", &[], &[]);
     let image = pattern(16 * KIB, 80);
-    let out = chip.run(&["write", arg(&chip.file("img.bin", &image)), &hex(0x0810_0000)]).ok();
+    // Connect under reset: the H7 is identified after NRST is released (§5 item 26).
+    let out = chip.run(&["--connect-under-reset", "write", arg(&chip.file("img.bin", &image)), &hex(0x0810_0000)]).ok();
     assert!(out.stderr.contains("STM32H74x_H75x"), "{}", out.stderr);
     assert_eq!(chip.peek(0x0810_0000, 16 * KIB), image);
     // Library: read across both banks of the 2 MiB part.
