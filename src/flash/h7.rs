@@ -336,10 +336,12 @@ impl H7Controller {
     }
 
     /// Bank erase of `banks`: start every bank, then wait for each (the
-    /// banks erase in parallel), then clear BER.
+    /// banks erase in parallel), then clear BER and end with a (short) wait
+    /// as every erase sequence does.
     fn bank_erase_ops(&self, banks: u8) -> Vec<RegOp> {
         let v = self.variant;
         let ber = CR_BER | v.cr.psize(self.erase_psize);
+        let wait = |bank, typical| RegOp::WaitIdle { bank, typical, timeout: v.bank_erase_timeout };
         let mut ops = Vec::new();
         for b in 0..banks {
             ops.push(RegOp::Write { addr: self.cr(b), value: ber });
@@ -347,12 +349,12 @@ impl H7Controller {
         }
         for b in 0..banks {
             // Bank 2 finishes while bank 1 is waited for: no second long sleep.
-            let typical = if b == 0 { v.bank_erase_time } else { Duration::ZERO };
-            ops.push(RegOp::WaitIdle { bank: b, typical, timeout: v.bank_erase_timeout });
+            ops.push(wait(b, if b == 0 { v.bank_erase_time } else { Duration::ZERO }));
         }
         for b in 0..banks {
             ops.push(RegOp::Write { addr: self.cr(b), value: 0 });
         }
+        ops.push(wait(banks - 1, Duration::ZERO));
         ops
     }
 }
@@ -404,16 +406,20 @@ impl FlashController for H7Controller {
 
     /// RM sequence (§2.8 "Sector erase", §3.3): SER and the sector number in
     /// one write (which also clears any stale field), then START, wait QW,
-    /// then clear SER and the sector field.
+    /// then clear SER and the sector field. The final wait keeps the
+    /// convention that erase sequences end with `WaitIdle`; the queue is
+    /// already empty, so it costs one status read.
     fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
         let v = self.variant;
         let cr = self.cr(sector.bank);
         let value = CR_SER | v.cr.psize(self.erase_psize) | v.cr.sector(sector.index);
+        let wait = |typical| RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_ERASE_TIMEOUT };
         vec![
             RegOp::Write { addr: cr, value },
             RegOp::Write { addr: cr, value: value | v.cr.start },
-            RegOp::WaitIdle { bank: sector.bank, typical: v.sector_erase_time, timeout: SECTOR_ERASE_TIMEOUT },
+            wait(v.sector_erase_time),
             RegOp::Write { addr: cr, value: 0 },
+            wait(Duration::ZERO),
         ]
     }
 
@@ -530,6 +536,7 @@ mod tests {
         // st-flash 1.8.0 wrote 1 << 8 instead: SSN = 4 (stlink #1369).
         assert_ne!(want, SER | (1 << 8));
         assert!(matches!(ops[2], RegOp::WaitIdle { bank: 0, .. }));
+        assert!(matches!(ops.last(), Some(RegOp::WaitIdle { bank: 0, .. })), "erase sequences end with WaitIdle");
     }
 
     #[test]
@@ -600,7 +607,8 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(waits, vec![0, 1]);
+        assert_eq!(waits, vec![0, 1, 1]);
+        assert!(matches!(ops.last(), Some(RegOp::WaitIdle { .. })), "erase sequences end with WaitIdle");
         // No OPTCR (0x52002018) write: MER under OPTLOCK is unverified.
         assert!(writes(&ops).iter().all(|&(a, _)| a != 0x5200_2018));
     }
