@@ -50,6 +50,10 @@ const CR_BER: u32 = 1 << 3;
 
 // SR bits, identical on every variant where they exist (§2.8; §3.2).
 const SR_QW: u32 = 1 << 2;
+/// EOP: "It is not necessary to reset EOP1 before starting a new operation"
+/// ([SVD-H7B0] SR1.EOP1), so the engine does not clear it after every flash
+/// word (that would cost a USB round trip per word); the sequences clear it
+/// once at their end.
 const SR_EOP: u32 = 1 << 16;
 
 /// OPTCR.SWAP_BANK and OPTSR_CUR.SWAP_BANK_OPT, bit 31 on dual-bank parts (§3.6).
@@ -353,6 +357,7 @@ impl H7Controller {
         }
         for b in 0..banks {
             ops.push(RegOp::Write { addr: self.cr(b), value: 0 });
+            ops.push(RegOp::Write { addr: reg(b, CCR), value: SR_EOP });
         }
         ops.push(wait(banks - 1, Duration::ZERO));
         ops
@@ -383,7 +388,7 @@ impl FlashController for H7Controller {
             errors: self.variant.error_mask(),
             // SR is read-only; CCR clears at the same bit positions (§1.6 item 20).
             clear_reg: Some(reg(bank, CCR)),
-            eop: SR_EOP,
+            eop: 0,
         }
     }
 
@@ -419,6 +424,7 @@ impl FlashController for H7Controller {
             RegOp::Write { addr: cr, value: value | v.cr.start },
             wait(v.sector_erase_time),
             RegOp::Write { addr: cr, value: 0 },
+            RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP },
             wait(Duration::ZERO),
         ]
     }
@@ -438,7 +444,7 @@ impl FlashController for H7Controller {
     }
 
     fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp> {
-        vec![RegOp::Write { addr: self.cr(bank), value: 0 }]
+        vec![RegOp::Write { addr: self.cr(bank), value: 0 }, RegOp::Write { addr: reg(bank, CCR), value: SR_EOP }]
     }
 
     /// Whole flash words as consecutive 32-bit writes in increasing address
@@ -521,6 +527,9 @@ mod tests {
     const H74X_START: u32 = 1 << 7; // RM0433 FLASH_CR START
     const H74X_SNB_POS: u32 = 8; // RM0433 FLASH_CR SNB[2:0] at bits 8-10
     const H74X_PSIZE_POS: u32 = 4; // RM0433 FLASH_CR PSIZE[1:0] at bits 4-5
+    const CCR1: u32 = 0x5200_2014; // FLASH_CCR1, §2.8 table
+    const CCR2: u32 = 0x5200_2114;
+    const EOP: u32 = 1 << 16; // CLR_EOP
 
     #[test]
     fn h7a3_erase_of_sector_1_of_bank_1_writes_ssn_at_bit_6() {
@@ -530,8 +539,8 @@ mod tests {
         assert_eq!(want, 0x0000_0044);
         assert_eq!(
             writes(&ops),
-            vec![(0x5200_200C, want), (0x5200_200C, want | H7AB_START), (0x5200_200C, 0)],
-            "FLASH_CR1 = SER | SSN=1, then START, then cleared"
+            vec![(0x5200_200C, want), (0x5200_200C, want | H7AB_START), (0x5200_200C, 0), (CCR1, EOP)],
+            "FLASH_CR1 = SER | SSN=1, then START, then cleared; EOP cleared through FLASH_CCR1"
         );
         // st-flash 1.8.0 wrote 1 << 8 instead: SSN = 4 (stlink #1369).
         assert_ne!(want, SER | (1 << 8));
@@ -556,7 +565,10 @@ mod tests {
         // x32 erase parallelism at 3.3 V (PSIZE = 0b10).
         let want = SER | (0b10 << H74X_PSIZE_POS) | (7 << H74X_SNB_POS);
         assert_eq!(want, 0x0000_0724);
-        assert_eq!(writes(&ops), vec![(0x5200_210C, want), (0x5200_210C, want | H74X_START), (0x5200_210C, 0)]);
+        assert_eq!(
+            writes(&ops),
+            vec![(0x5200_210C, want), (0x5200_210C, want | H74X_START), (0x5200_210C, 0), (CCR2, EOP)]
+        );
     }
 
     #[test]
@@ -576,7 +588,7 @@ mod tests {
         assert_eq!(h74.program_access().unit, 32);
         let h7ab = driver(0x480, Some(3300));
         assert_eq!(writes(&h7ab.program_setup_ops(0)), vec![(0x5200_200C, 1 << 1)]);
-        assert_eq!(writes(&h7ab.program_teardown_ops(0)), vec![(0x5200_200C, 0)]);
+        assert_eq!(writes(&h7ab.program_teardown_ops(0)), vec![(0x5200_200C, 0), (CCR1, EOP)]);
         let access = h7ab.program_access();
         assert_eq!((access.unit, access.width), (16, Width::Word));
         assert!(access.timeout >= 10 * access.typical);
@@ -597,7 +609,9 @@ mod tests {
                 (0x5200_210C, ber),
                 (0x5200_210C, ber | H7AB_START),
                 (0x5200_200C, 0),
+                (CCR1, EOP),
                 (0x5200_210C, 0),
+                (CCR2, EOP),
             ]
         );
         let waits: Vec<u8> = ops
@@ -617,7 +631,8 @@ mod tests {
     fn status_polls_qw_and_clears_through_ccr() {
         let d = driver(0x450, None);
         let s = d.status(1);
-        assert_eq!((s.addr, s.busy, s.clear_reg), (0x5200_2110, 1 << 2, Some(0x5200_2114)));
+        assert_eq!((s.addr, s.busy, s.clear_reg), (0x5200_2110, 1 << 2, Some(CCR2)));
+        assert_eq!(s.eop, 0, "EOP need not be cleared after every flash word");
         let names: Vec<&str> = d.error_flags().iter().map(|f| f.name).collect();
         for n in ["WRPERR", "PGSERR", "STRBERR", "INCERR", "OPERR", "RDPERR", "RDSERR", "SNECCERR", "DBECCERR"] {
             assert!(names.contains(&n), "{n}");
