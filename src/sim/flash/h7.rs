@@ -101,6 +101,7 @@ const PGSERR: u32 = 1 << 18;
 const STRBERR: u32 = 1 << 19;
 const INCERR: u32 = 1 << 21;
 const OPERR: u32 = 1 << 22;
+const SNECCERR: u32 = 1 << 25;
 const DBECCERR: u32 = 1 << 26;
 /// Flags CCR can clear (EOP and bits 17-28; §2.8 "CCR has CLR_* at the same positions").
 const CLEARABLE: u32 = 0x1FFF_0000;
@@ -444,6 +445,10 @@ impl H7Flash {
                 let clearable = self.die.errors() | EOP;
                 if let Some(bank) = self.banks.get_mut(b) {
                     bank.sr &= !(value & clearable);
+                    // [SVD-H7B0] CCR1.CLR_DBECCERR1: ECC_FA resets with the ECC flags.
+                    if bank.sr & (SNECCERR | DBECCERR) == 0 {
+                        bank.ecc_fa = 0;
+                    }
                 }
             }
             (_, WPSN_PRG) if self.optcr & OPTLOCK == 0 => {
@@ -692,8 +697,12 @@ impl H7Flash {
         let addr = self.cell(b, offset);
         let bank = &mut self.banks[b];
         if bank.array.ecc_error(addr) {
+            // [SVD-H7B0] ECC_FA1R: the address is recorded only while no ECC
+            // flag is set.
+            if bank.sr & (SNECCERR | DBECCERR) == 0 {
+                bank.ecc_fa = offset / self.die.word;
+            }
             bank.sr |= DBECCERR;
-            bank.ecc_fa = offset / self.die.word;
         }
         bank.array.read(addr, width)
     }
@@ -1338,6 +1347,8 @@ mod tests {
         assert_eq!(r.rd(0x0800_0040), 0, "old AND new");
         assert_eq!(r.rd(SR1) & DBECCERR, DBECCERR);
         assert_eq!(r.rd(0x5200_2060), 2, "ECC_FA: flash word 2 of the bank");
+        r.wr(CCR1, DBECCERR);
+        assert_eq!((r.rd(SR1) & DBECCERR, r.rd(0x5200_2060)), (0, 0), "cleared together");
     }
 
     #[test]
