@@ -13,6 +13,7 @@ use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod h7;
 pub mod layout;
 
 pub use engine::{NoProgress, Phase, Progress};
@@ -140,10 +141,12 @@ pub trait FlashController: Send {
 /// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
 /// measured (F2/F4/F7 choose their programming parallelism from it).
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
-    let _ = voltage_mv;
+    use crate::target::chips::Controller;
     // Family drivers are added here, one arm each.
-    #[allow(clippy::match_single_binding)]
     let driver: Option<Box<dyn FlashController>> = match chip.controller {
+        Controller::H74x | Controller::H72x | Controller::H7ab => {
+            h7::H7Controller::new(chip, voltage_mv).map(|d| Box::new(d) as Box<dyn FlashController>)
+        }
         _ => None,
     };
     driver.ok_or_else(|| {
