@@ -229,7 +229,7 @@ pub fn write(
         session.target.write_mem(seg.addr, &seg.data)?;
         report.ram_bytes += seg.data.len() as u64;
         if opts.verify {
-            verify::compare(session, seg.addr, &seg.data, progress)?;
+            verify::compare_all(session, &[(seg.addr, &seg.data)], progress)?;
         }
     }
     report.verified = opts.verify;
@@ -269,9 +269,7 @@ fn write_flash(
     if opts.verify {
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
-        for (addr, data) in wanted {
-            verify::compare(session, addr, data, progress)?;
-        }
+        verify::compare_all(session, &wanted, progress)?;
     }
     Ok(())
 }
