@@ -13,6 +13,7 @@ use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod l4g;
 pub mod layout;
 
 pub use engine::{NoProgress, Phase, Progress};
@@ -142,8 +143,11 @@ pub trait FlashController: Send {
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
     let _ = voltage_mv;
     // Family drivers are added here, one arm each.
-    #[allow(clippy::match_single_binding)]
+    use crate::target::chips::Controller as C;
     let driver: Option<Box<dyn FlashController>> = match chip.controller {
+        C::L4 | C::L4Plus | C::G0 | C::G4 | C::C0 | C::Wb | C::Wl => {
+            l4g::L4gController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
+        }
         _ => None,
     };
     driver.ok_or_else(|| {
