@@ -12,6 +12,7 @@
 
 use std::ops::Range;
 
+pub mod l4g;
 pub mod plain;
 
 /// Modeled time in nanoseconds since the simulator was created.
