@@ -37,8 +37,8 @@
 //! Assumptions where the sheet has no fact (each marked in the code):
 //! a page number beyond the bank raises PGSERR; in single-bank mode MER1 or
 //! MER2 erases the whole flash, BKER is ignored and WRP2x areas are unused; a
-//! CR write while the first word of a double word is pending is ignored with
-//! PGSERR; a debugger read of the WB secure area is a bus error (CPU1 reads
+//! CR write while the first word of a double word is pending abandons that
+//! word with PGSERR; a debugger read of the WB secure area is a bus error (CPU1 reads
 //! fault, ST community thread "reading-from-flash-causes-hardfault"); an
 //! erase or program in the secure area raises WRPERR; pending OPTVERR blocks
 //! operations on WB/WL like the other errors (flash-families.md §5 item 13).
@@ -589,10 +589,9 @@ impl L4gFlash {
         if self.cr & LOCK != 0 {
             return; // CR is read-only while locked.
         }
-        if self.pending.is_some() {
-            // Assumption: half a double word is in flight; the write is refused.
+        if self.pending.take().is_some() {
+            // Assumption: changing CR with half a double word written abandons it.
             self.sr |= PGSERR;
-            return;
         }
         let old = self.cr;
         let value = value & self.cr_mask();

@@ -214,6 +214,15 @@ fn misaligned_or_split_double_words_are_pgaerr() {
     b.w(0x0800_000C, 2);
     assert_ne!(b.sr() & S_PGAERR, 0, "second word in another double word");
     assert_eq!(b.f.peek(0x0800_0000, 16).unwrap(), vec![0xFF; 16]);
+    // Half a double word, then CR changes: the word is abandoned with PGSERR
+    // and the controller can still be locked.
+    b.clear_sr();
+    b.w(0x0800_0010, 1);
+    b.set(0x14, 0);
+    b.set(0x14, 1 << 31);
+    assert_eq!(b.sr() & (S_PGSERR | S_CFGBSY), S_PGSERR);
+    assert_ne!(b.reg(0x14) & (1 << 31), 0);
+    assert_eq!(b.f.peek(0x0800_0010, 8).unwrap(), vec![0xFF; 8]);
 }
 
 #[test]
