@@ -69,42 +69,14 @@ const G4_CAT3_PAGES: FlashSpec = FlashSpec {
     erased: 0xFF,
 };
 
-/// AN2606 Table 226 system memory of L4, L4+, G07x, G0B1, G4, WB: 28 KiB.
+/// AN2606 Table 226 system memory: 28 KiB on L4, L4+, G07x, G0B1, G4, WB.
 const SYSMEM_28K: MemRegion = MemRegion::new(0x1FFF_0000, 0x7000);
+/// AN2606: 8 KiB on G03x/G04x and G05x/G06x (stlink says 28 KiB for G05x, §6 row 26).
+const SYSMEM_G0_SMALL: MemRegion = MemRegion::new(0x1FFF_0000, 0x2000);
 
-/// A row with the fields every chip of this file shares filled in.
-#[allow(clippy::too_many_arguments)]
-const fn row(
-    dev_id: u16,
-    name: &'static str,
-    parts: &'static str,
-    family: &'static str,
-    reference_manual: &'static str,
-    core: Core,
-    controller: Controller,
-    max_flash_kib: u32,
-    flash: FlashSpec,
-    sram_kib: u32,
-) -> Chip {
-    Chip {
-        dev_id,
-        name,
-        parts,
-        family,
-        reference_manual,
-        core,
-        controller,
-        flash_size_reg: FLASH_SIZE_REG,
-        max_flash_kib,
-        flash,
-        sram: MemRegion::new(0x2000_0000, sram_kib * KIB),
-        extra_ram: &[],
-        system_memory: SYSMEM_28K,
-        option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x28)),
-        otp: OTP,
-        watchdog_freeze: L4_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
-    }
+/// st-flash's contiguous SRAM at 0x20000000.
+const fn sram(kib: u32) -> MemRegion {
+    MemRegion::new(0x2000_0000, kib * KIB)
 }
 
 /// L4/L4+ SRAM2 at its own address 0x10000000 (it is also aliased right after
@@ -119,287 +91,247 @@ const CCM_10K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 10 * KIB)];
 const CCM_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
 const CCM_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
 
-/// A C0 or G0 row: Cortex-M0+, DBGMCU on APB (flash-families.md §1.2).
-const fn m0plus(mut c: Chip, system_memory: MemRegion) -> Chip {
-    c.watchdog_freeze = G0_C0_FREEZE;
-    c.system_memory = system_memory;
-    // G0/C0 option bytes span 0x1FFF7800-0x1FFF787F (flash-families.md §1.5, [SFL]).
-    c.option_bytes = Some(MemRegion::new(0x1FFF_7800, 0x80));
-    c
-}
+/// What every L4 (RM0394/RM0351) row shares; the rows fill in the rest.
+const L4: Chip = Chip {
+    dev_id: 0,
+    name: "",
+    parts: "",
+    family: "STM32L4",
+    reference_manual: "RM0394",
+    core: Core::M4,
+    controller: Controller::L4,
+    flash_size_reg: FLASH_SIZE_REG,
+    max_flash_kib: 0,
+    flash: PAGES_2K,
+    sram: sram(0),
+    extra_ram: &[],
+    system_memory: SYSMEM_28K,
+    // USER/RDP, PCROP1 start/end, WRP1A, WRP1B as value/complement double words.
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x28)),
+    otp: OTP,
+    watchdog_freeze: L4_FREEZE,
+    flash_size_quirk: FlashSizeQuirk::None,
+};
 
-const fn with_extra_ram(mut c: Chip, extra: &'static [MemRegion]) -> Chip {
-    c.extra_ram = extra;
-    c
-}
+/// L4+ (RM0432): option bytes at 0x1FF00000 (stlink option_base).
+const L4_PLUS: Chip = Chip {
+    family: "STM32L4+",
+    reference_manual: "RM0432",
+    controller: Controller::L4Plus,
+    flash: L4PLUS_PAGES,
+    extra_ram: SRAM2_64K,
+    option_bytes: Some(MemRegion::new(0x1FF0_0000, 0x28)),
+    ..L4
+};
 
-const fn with_option_bytes(mut c: Chip, ob: MemRegion) -> Chip {
-    c.option_bytes = Some(ob);
-    c
-}
+/// G4 (RM0440): user option bytes at 0x1FFF7800-0x1FFF782F; stlink's
+/// 0x1FFFF800 is the bank-2 option area of dual-bank cat.3 parts (§1.6 item 8,
+/// §6 row 17).
+const G4: Chip = Chip {
+    family: "STM32G4",
+    reference_manual: "RM0440",
+    controller: Controller::G4,
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x30)),
+    ..L4
+};
 
-/// C0: flash-size register at 0x1FFF75A0, 6 KiB system memory (AN2606).
-const fn c0(mut c: Chip) -> Chip {
-    c = m0plus(c, MemRegion::new(0x1FFF_0000, 0x1800));
-    c.flash_size_reg = FLASH_SIZE_REG_C0;
-    c
-}
+/// G0 (RM0444): Cortex-M0+, DBGMCU on APB (flash-families.md §1.2), option
+/// bytes 0x1FFF7800-0x1FFF787F ([SFL], stlink option_size 0x80).
+const G0: Chip = Chip {
+    family: "STM32G0",
+    reference_manual: "RM0444",
+    core: Core::M0Plus,
+    controller: Controller::G0,
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
+    watchdog_freeze: G0_C0_FREEZE,
+    ..L4
+};
 
-/// WB/WL: DBGMCU freeze register at offset 0x3C.
-const fn wb_wl(mut c: Chip, system_memory: MemRegion, option_bytes: MemRegion) -> Chip {
-    c.watchdog_freeze = WB_WL_FREEZE;
-    c.system_memory = system_memory;
-    c.option_bytes = Some(option_bytes);
-    c
-}
+/// C0 (RM0490): as G0, flash-size register at 0x1FFF75A0, 6 KiB system memory (AN2606).
+const C0: Chip = Chip {
+    family: "STM32C0",
+    reference_manual: "RM0490",
+    controller: Controller::C0,
+    flash_size_reg: FLASH_SIZE_REG_C0,
+    max_flash_kib: 32,
+    system_memory: MemRegion::new(0x1FFF_0000, 0x1800),
+    ..G0
+};
 
-use Controller as Ctl;
-use Core::{M0Plus, M4};
+/// WB/WL: own register block (driver), DBGMCU freeze register at offset 0x3C.
+const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, ..L4 };
 
 pub static CHIPS: &[Chip] = &[
-    c0(row(0x443, "STM32C011xx", "STM32C011", "STM32C0", "RM0490", M0Plus, Ctl::C0, 32, PAGES_2K, 6)),
-    c0(row(0x453, "STM32C031xx", "STM32C031", "STM32C0", "RM0490", M0Plus, Ctl::C0, 32, PAGES_2K, 12)),
-    // AN2606: G03x/G04x and G05x/G06x have 8 KiB of system memory (stlink says 28 KiB for G05x, §6 row 26).
-    m0plus(
-        row(
-            0x466,
-            "STM32G03x_G04x",
-            "STM32G030, STM32G031, STM32G041",
-            "STM32G0",
-            "RM0444",
-            M0Plus,
-            Ctl::G0,
-            64,
-            PAGES_2K,
-            8,
-        ),
-        MemRegion::new(0x1FFF_0000, 0x2000),
-    ),
-    m0plus(
-        row(
-            0x456,
-            "STM32G05x_G06x",
-            "STM32G050, STM32G051, STM32G061",
-            "STM32G0",
-            "RM0444",
-            M0Plus,
-            Ctl::G0,
-            64,
-            PAGES_2K,
-            18,
-        ),
-        MemRegion::new(0x1FFF_0000, 0x2000),
-    ),
-    m0plus(
-        row(
-            0x460,
-            "STM32G07x_G08x",
-            "STM32G070, STM32G071, STM32G081",
-            "STM32G0",
-            "RM0444",
-            M0Plus,
-            Ctl::G0,
-            128,
-            PAGES_2K,
-            36,
-        ),
-        SYSMEM_28K,
-    ),
-    // G0B1: two banks on 256/512 KiB parts with OPTR.DUAL_BANK (§2.5). AN2606
-    // lists a second system-memory range 0x1FFF8000-0x1FFFEFFF; the table has
-    // one region, the first.
-    m0plus(
-        row(
-            0x467,
-            "STM32G0Bx_G0Cx",
-            "STM32G0B0, STM32G0B1, STM32G0C1",
-            "STM32G0",
-            "RM0444",
-            M0Plus,
-            Ctl::G0,
-            512,
-            PAGES_2K_DUAL_HALF,
-            144,
-        ),
-        SYSMEM_28K,
-    ),
-    // G4: user option bytes at 0x1FFF7800-0x1FFF782F; stlink's 0x1FFFF800 is
-    // the bank-2 option area of dual-bank cat.3 parts (§1.6 item 8, §6 row 17).
-    with_option_bytes(
-        with_extra_ram(
-            row(0x468, "STM32G43x_G44x", "STM32G431, STM32G441", "STM32G4", "RM0440", M4, Ctl::G4, 128, PAGES_2K, 32),
-            CCM_10K,
-        ),
-        MemRegion::new(0x1FFF_7800, 0x30),
-    ),
-    with_option_bytes(
-        with_extra_ram(
-            row(
-                0x469,
-                "STM32G47x_G48x",
-                "STM32G471, STM32G473, STM32G474, STM32G483, STM32G484",
-                "STM32G4",
-                "RM0440",
-                M4,
-                Ctl::G4,
-                512,
-                G4_CAT3_PAGES,
-                128,
-            ),
-            CCM_32K,
-        ),
-        MemRegion::new(0x1FFF_7800, 0x30),
-    ),
-    // G49x/G4Ax: single bank, 2 KiB pages; stlink's `dualbank` flag and DBANK
-    // test are wrong for this category (§1.6 item 5, §6 row 18).
-    with_option_bytes(
-        with_extra_ram(
-            row(0x479, "STM32G49x_G4Ax", "STM32G491, STM32G4A1", "STM32G4", "RM0440", M4, Ctl::G4, 512, PAGES_2K, 112),
-            CCM_16K,
-        ),
-        MemRegion::new(0x1FFF_7800, 0x30),
-    ),
-    with_extra_ram(
-        row(0x464, "STM32L41x_L42x", "STM32L412, STM32L422", "STM32L4", "RM0394", M4, Ctl::L4, 128, PAGES_2K, 40),
-        SRAM2_8K,
-    ),
+    Chip { dev_id: 0x443, name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },
+    Chip { dev_id: 0x453, name: "STM32C031xx", parts: "STM32C031", sram: sram(12), ..C0 },
+    Chip {
+        dev_id: 0x466,
+        name: "STM32G03x_G04x",
+        parts: "STM32G030, STM32G031, STM32G041",
+        max_flash_kib: 64,
+        sram: sram(8),
+        system_memory: SYSMEM_G0_SMALL,
+        ..G0
+    },
+    Chip {
+        dev_id: 0x456,
+        name: "STM32G05x_G06x",
+        parts: "STM32G050, STM32G051, STM32G061",
+        max_flash_kib: 64,
+        sram: sram(18),
+        system_memory: SYSMEM_G0_SMALL,
+        ..G0
+    },
+    Chip {
+        dev_id: 0x460,
+        name: "STM32G07x_G08x",
+        parts: "STM32G070, STM32G071, STM32G081",
+        max_flash_kib: 128,
+        sram: sram(36),
+        ..G0
+    },
+    // Two banks on 256/512 KiB parts with OPTR.DUAL_BANK (§2.5). AN2606 lists a
+    // second system-memory range 0x1FFF8000-0x1FFFEFFF; the table has one
+    // region, the first.
+    Chip {
+        dev_id: 0x467,
+        name: "STM32G0Bx_G0Cx",
+        parts: "STM32G0B0, STM32G0B1, STM32G0C1",
+        max_flash_kib: 512,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(144),
+        ..G0
+    },
+    Chip {
+        dev_id: 0x468,
+        name: "STM32G43x_G44x",
+        parts: "STM32G431, STM32G441",
+        max_flash_kib: 128,
+        sram: sram(32),
+        extra_ram: CCM_10K,
+        ..G4
+    },
+    Chip {
+        dev_id: 0x469,
+        name: "STM32G47x_G48x",
+        parts: "STM32G471, STM32G473, STM32G474, STM32G483, STM32G484",
+        max_flash_kib: 512,
+        flash: G4_CAT3_PAGES,
+        sram: sram(128),
+        extra_ram: CCM_32K,
+        ..G4
+    },
+    // Single bank, 2 KiB pages: stlink's `dualbank` flag and DBANK test are
+    // wrong for this category (§1.6 item 5, §6 row 18).
+    Chip {
+        dev_id: 0x479,
+        name: "STM32G49x_G4Ax",
+        parts: "STM32G491, STM32G4A1",
+        max_flash_kib: 512,
+        sram: sram(112),
+        extra_ram: CCM_16K,
+        ..G4
+    },
+    Chip {
+        dev_id: 0x464,
+        name: "STM32L41x_L42x",
+        parts: "STM32L412, STM32L422",
+        max_flash_kib: 128,
+        sram: sram(40),
+        extra_ram: SRAM2_8K,
+        ..L4
+    },
     // stlink names this row "STM32L41x_L42x" and cites RM0392 (§1.6 item 12).
-    with_extra_ram(
-        row(
-            0x435,
-            "STM32L43x_L44x",
-            "STM32L431, STM32L432, STM32L433, STM32L442, STM32L443",
-            "STM32L4",
-            "RM0394",
-            M4,
-            Ctl::L4,
-            256,
-            PAGES_2K,
-            48,
-        ),
-        SRAM2_16K,
-    ),
-    with_extra_ram(
-        row(
-            0x462,
-            "STM32L45x_L46x",
-            "STM32L451, STM32L452, STM32L462",
-            "STM32L4",
-            "RM0394",
-            M4,
-            Ctl::L4,
-            512,
-            PAGES_2K,
-            128,
-        ),
-        SRAM2_32K,
-    ),
-    // L47x/L48x, L49x/L4Ax: 1 MiB parts always dual bank, 256/512 KiB parts
-    // dual when OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way (§2.5).
-    with_extra_ram(
-        row(
-            0x415,
-            "STM32L47x_L48x",
-            "STM32L471, STM32L475, STM32L476, STM32L486",
-            "STM32L4",
-            "RM0351",
-            M4,
-            Ctl::L4,
-            1024,
-            PAGES_2K_DUAL_HALF,
-            96,
-        ),
-        SRAM2_32K,
-    ),
-    with_extra_ram(
-        row(
-            0x461,
-            "STM32L496x_L4A6x",
-            "STM32L496, STM32L4A6",
-            "STM32L4",
-            "RM0351",
-            M4,
-            Ctl::L4,
-            1024,
-            PAGES_2K_DUAL_HALF,
-            320,
-        ),
-        SRAM2_64K,
-    ),
-    // L4+: option bytes at 0x1FF00000 (stlink option_base). SRAM 320 KiB on
-    // L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
-    with_option_bytes(
-        with_extra_ram(
-            row(
-                0x471,
-                "STM32L4Px_L4Qx",
-                "STM32L4P5, STM32L4Q5",
-                "STM32L4+",
-                "RM0432",
-                M4,
-                Ctl::L4Plus,
-                1024,
-                L4PLUS_PAGES,
-                320,
-            ),
-            SRAM2_64K,
-        ),
-        MemRegion::new(0x1FF0_0000, 0x28),
-    ),
-    with_option_bytes(
-        with_extra_ram(
-            row(
-                0x470,
-                "STM32L4Rx",
-                "STM32L4R5, STM32L4R7, STM32L4R9, STM32L4S5, STM32L4S7, STM32L4S9",
-                "STM32L4+",
-                "RM0432",
-                M4,
-                Ctl::L4Plus,
-                2048,
-                L4PLUS_PAGES,
-                640,
-            ),
-            SRAM2_64K,
-        ),
-        MemRegion::new(0x1FF0_0000, 0x28),
-    ),
-    // WB: 4 KiB pages, single bank; the top of flash from SFR.SFSA belongs to
-    // CPU2 (wireless stack, FUS) and is never touched (§2.5).
-    wb_wl(
-        row(
-            0x495,
-            "STM32WBx0_WBx5",
-            "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
-            "STM32WB",
-            "RM0434",
-            M4,
-            Ctl::Wb,
-            1024,
-            PAGES_4K,
-            256,
-        ),
-        SYSMEM_28K,
-        MemRegion::new(0x1FFF_8000, 0x80),
-    ),
-    // WL: single bank (stlink's `dualbank` flag and RM id 0033 are wrong, §1.6
+    Chip {
+        dev_id: 0x435,
+        name: "STM32L43x_L44x",
+        parts: "STM32L431, STM32L432, STM32L433, STM32L442, STM32L443",
+        max_flash_kib: 256,
+        sram: sram(48),
+        extra_ram: SRAM2_16K,
+        ..L4
+    },
+    Chip {
+        dev_id: 0x462,
+        name: "STM32L45x_L46x",
+        parts: "STM32L451, STM32L452, STM32L462",
+        max_flash_kib: 512,
+        sram: sram(128),
+        extra_ram: SRAM2_32K,
+        ..L4
+    },
+    // 1 MiB parts always dual bank, 256/512 KiB parts dual when
+    // OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way (§2.5).
+    Chip {
+        dev_id: 0x415,
+        name: "STM32L47x_L48x",
+        parts: "STM32L471, STM32L475, STM32L476, STM32L486",
+        reference_manual: "RM0351",
+        max_flash_kib: 1024,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(96),
+        extra_ram: SRAM2_32K,
+        ..L4
+    },
+    Chip {
+        dev_id: 0x461,
+        name: "STM32L496x_L4A6x",
+        parts: "STM32L496, STM32L4A6",
+        reference_manual: "RM0351",
+        max_flash_kib: 1024,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(320),
+        extra_ram: SRAM2_64K,
+        ..L4
+    },
+    // SRAM 320 KiB on L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
+    Chip {
+        dev_id: 0x471,
+        name: "STM32L4Px_L4Qx",
+        parts: "STM32L4P5, STM32L4Q5",
+        max_flash_kib: 1024,
+        sram: sram(320),
+        ..L4_PLUS
+    },
+    Chip {
+        dev_id: 0x470,
+        name: "STM32L4Rx",
+        parts: "STM32L4R5, STM32L4R7, STM32L4R9, STM32L4S5, STM32L4S7, STM32L4S9",
+        max_flash_kib: 2048,
+        sram: sram(640),
+        ..L4_PLUS
+    },
+    // 4 KiB pages, single bank; the top of flash from SFR.SFSA belongs to CPU2
+    // (wireless stack, FUS) and is never touched (§2.5). Option bytes at
+    // 0x1FFF8000 (stlink option_size 0x80).
+    Chip {
+        dev_id: 0x495,
+        name: "STM32WBx0_WBx5",
+        parts: "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
+        family: "STM32WB",
+        reference_manual: "RM0434",
+        controller: Controller::Wb,
+        max_flash_kib: 1024,
+        flash: PAGES_4K,
+        sram: sram(256),
+        option_bytes: Some(MemRegion::new(0x1FFF_8000, 0x80)),
+        ..WB_WL
+    },
+    // Single bank (stlink's `dualbank` flag and RM id 0033 are wrong, §1.6
     // item 11); AN2606 system memory 16 KiB (stlink 28 KiB, §6 row 26).
-    wb_wl(
-        row(
-            0x497,
-            "STM32WLEx",
-            "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
-            "STM32WL",
-            "RM0461",
-            M4,
-            Ctl::Wl,
-            256,
-            PAGES_2K,
-            64,
-        ),
-        MemRegion::new(0x1FFF_0000, 0x4000),
-        MemRegion::new(0x1FFF_7800, 0x80),
-    ),
+    Chip {
+        dev_id: 0x497,
+        name: "STM32WLEx",
+        parts: "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
+        family: "STM32WL",
+        reference_manual: "RM0461",
+        controller: Controller::Wl,
+        max_flash_kib: 256,
+        sram: sram(64),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x4000),
+        option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
+        ..WB_WL
+    },
 ];
 
 #[cfg(test)]
