@@ -1361,6 +1361,30 @@ const SRAM_G431: [(u32, u32); 2] = sram(32, 10);
 const SRAM_G474: [(u32, u32); 2] = sram(128, 32);
 const SRAM_G491: [(u32, u32); 2] = sram(112, 16);
 
+const SRAM_G030: [(u32, u32); 1] = [(0x2000_0000, 8 * KIB)];
+const SRAM_G050: [(u32, u32); 1] = [(0x2000_0000, 18 * KIB)];
+const SRAM_G071: [(u32, u32); 1] = [(0x2000_0000, 36 * KIB)];
+const SRAM_G0B1: [(u32, u32); 1] = [(0x2000_0000, 144 * KIB)];
+const SRAM_C011: [(u32, u32); 1] = [(0x2000_0000, 6 * KIB)];
+const SRAM_C031: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
+const SRAM_WB55: [(u32, u32); 1] = [(0x2000_0000, 256 * KIB)];
+const SRAM_WLE5: [(u32, u32); 1] = [(0x2000_0000, 64 * KIB)];
+/// AN2606 system memory of G03x-G06x (8 KiB), C0 (6 KiB) and WL (16 KiB).
+const SYSMEM_8K: (u32, u32) = (0x1FFF_0000, 0x2000);
+const SYSMEM_C0: (u32, u32) = (0x1FFF_0000, 0x1800);
+const SYSMEM_WL: (u32, u32) = (0x1FFF_0000, 0x4000);
+
+/// A C0: 32 KiB, flash-size register at 0x1FFF75A0 (flash-families.md §1.4).
+const fn c0(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    idcode: u32,
+    sram: &'static [(u32, u32)],
+    flash: fn() -> Box<dyn FlashModel>,
+) -> ChipProfile {
+    ChipProfile { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
+}
+
 /// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (flash-families.md §1.3).
 pub const PARTS: &[ChipProfile] = &[
     m4("stm32l476rg", &["l476", "stm32l476", "l476rg"], 0x1007_6415, 1024, &SRAM_L476, l476rg),
@@ -1375,74 +1399,14 @@ pub const PARTS: &[ChipProfile] = &[
     m4("stm32g474re", &["g474", "stm32g474", "g474re"], 0x1001_6469, 512, &SRAM_G474, g474re),
     m4("stm32g473rc", &["g473", "stm32g473"], 0x1001_6469, 256, &SRAM_G474, g473rc),
     m4("stm32g491re", &["g491", "stm32g491"], 0x1000_6479, 512, &SRAM_G491, g491re),
-    m0plus(
-        "stm32g030f6",
-        &["g030", "stm32g030"],
-        0x1000_6466,
-        32,
-        &[(0x2000_0000, 8 * KIB)],
-        (0x1FFF_0000, 0x2000),
-        g030f6,
-    ),
-    m0plus(
-        "stm32g050k8",
-        &["g050", "stm32g050"],
-        0x1000_6456,
-        64,
-        &[(0x2000_0000, 18 * KIB)],
-        (0x1FFF_0000, 0x2000),
-        g050k8,
-    ),
-    m0plus(
-        "stm32g071rb",
-        &["g071", "stm32g071", "g071rb"],
-        0x1000_6460,
-        128,
-        &[(0x2000_0000, 36 * KIB)],
-        SYSMEM_28K,
-        g071rb,
-    ),
-    m0plus(
-        "stm32g0b1re",
-        &["g0b1", "stm32g0b1", "g0b1re"],
-        0x1000_6467,
-        512,
-        &[(0x2000_0000, 144 * KIB)],
-        SYSMEM_28K,
-        g0b1re,
-    ),
-    ChipProfile {
-        flash_size_addr: FLASH_SIZE_REG_C0,
-        ..m0plus(
-            "stm32c011f6",
-            &["c011", "stm32c011"],
-            0x1000_6443,
-            32,
-            &[(0x2000_0000, 6 * KIB)],
-            (0x1FFF_0000, 0x1800),
-            c011f6,
-        )
-    },
-    ChipProfile {
-        flash_size_addr: FLASH_SIZE_REG_C0,
-        ..m0plus(
-            "stm32c031c6",
-            &["c031", "stm32c031", "c031c6"],
-            0x1000_6453,
-            32,
-            &[(0x2000_0000, 12 * KIB)],
-            (0x1FFF_0000, 0x1800),
-            c031c6,
-        )
-    },
-    wb_wl(
-        m4("stm32wb55rg", &["wb55", "stm32wb55", "wb55rg"], 0x2001_6495, 1024, &[(0x2000_0000, 256 * KIB)], wb55rg),
-        SYSMEM_28K,
-    ),
-    wb_wl(
-        m4("stm32wle5jc", &["wle5", "stm32wle5", "wle5jc"], 0x1001_6497, 256, &[(0x2000_0000, 64 * KIB)], wle5jc),
-        (0x1FFF_0000, 0x4000),
-    ),
+    m0plus("stm32g030f6", &["g030", "stm32g030"], 0x1000_6466, 32, &SRAM_G030, SYSMEM_8K, g030f6),
+    m0plus("stm32g050k8", &["g050", "stm32g050"], 0x1000_6456, 64, &SRAM_G050, SYSMEM_8K, g050k8),
+    m0plus("stm32g071rb", &["g071", "stm32g071", "g071rb"], 0x1000_6460, 128, &SRAM_G071, SYSMEM_28K, g071rb),
+    m0plus("stm32g0b1re", &["g0b1", "stm32g0b1", "g0b1re"], 0x1000_6467, 512, &SRAM_G0B1, SYSMEM_28K, g0b1re),
+    c0("stm32c011f6", &["c011", "stm32c011"], 0x1000_6443, &SRAM_C011, c011f6),
+    c0("stm32c031c6", &["c031", "stm32c031", "c031c6"], 0x1000_6453, &SRAM_C031, c031c6),
+    wb_wl(m4("stm32wb55rg", &["wb55", "stm32wb55", "wb55rg"], 0x2001_6495, 1024, &SRAM_WB55, wb55rg), SYSMEM_28K),
+    wb_wl(m4("stm32wle5jc", &["wle5", "stm32wle5", "wle5jc"], 0x1001_6497, 256, &SRAM_WLE5, wle5jc), SYSMEM_WL),
 ];
 
 #[cfg(test)]
