@@ -202,6 +202,13 @@ mod tests {
     }
 
     #[test]
+    fn checksum_is_the_standard_crc32() {
+        // The CRC-32 check value: state files written before the table-driven
+        // version still load.
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
     fn damaged_files_are_refused() {
         let mut bytes = encode("stm32f103c8", &[("flash".to_string(), vec![0; 16])]);
         assert!(decode(b"hello").unwrap_err().contains("not a stflash"));

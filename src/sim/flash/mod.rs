@@ -13,6 +13,7 @@
 use std::ops::Range;
 
 pub mod h7;
+pub mod l4g;
 pub mod plain;
 
 /// Modeled time in nanoseconds since the simulator was created.
