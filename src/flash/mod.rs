@@ -13,6 +13,8 @@ use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod h7;
+pub mod l4g;
 pub mod layout;
 pub mod routine;
 
@@ -141,10 +143,14 @@ pub trait FlashController: Send {
 /// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
 /// measured (F2/F4/F7 choose their programming parallelism from it).
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
-    let _ = voltage_mv;
-    // Family drivers are added here, one arm each.
-    #[allow(clippy::match_single_binding)]
-    let driver: Option<Box<dyn FlashController>> = match chip.controller {
+    use crate::target::chips::Controller as C;
+    fn boxed<D: FlashController + 'static>(driver: Option<D>) -> Option<Box<dyn FlashController>> {
+        driver.map(|d| Box::new(d) as Box<dyn FlashController>)
+    }
+    // Family drivers, one arm each.
+    let driver = match chip.controller {
+        C::H74x | C::H72x | C::H7ab => boxed(h7::H7Controller::new(chip, voltage_mv)),
+        C::L4 | C::L4Plus | C::G0 | C::G4 | C::C0 | C::Wb | C::Wl => boxed(l4g::L4gController::new(chip)),
         _ => None,
     };
     driver.ok_or_else(|| {

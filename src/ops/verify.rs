@@ -7,10 +7,19 @@ use crate::flash::{Phase, Progress};
 /// Read size per step (progress granularity; the protocol layer splits further).
 const STEP: usize = 16 * 1024;
 
-/// Read `expected.len()` bytes at `addr` and compare; the error names the
-/// first differing address and both values.
-pub fn compare(session: &mut Session, addr: u32, expected: &[u8], progress: &mut dyn Progress) -> Result<()> {
-    progress.begin(Phase::Verify, expected.len() as u64);
+/// Read back and compare several ranges as one verify phase.
+pub fn compare_all(session: &mut Session, ranges: &[(u32, &[u8])], progress: &mut dyn Progress) -> Result<()> {
+    progress.begin(Phase::Verify, ranges.iter().map(|r| r.1.len() as u64).sum());
+    for &(addr, data) in ranges {
+        compare(session, addr, data, progress)?;
+    }
+    progress.end();
+    Ok(())
+}
+
+/// Read `expected.len()` bytes at `addr` and compare (within a verify phase
+/// begun by the caller); the error names the first differing address and both values.
+fn compare(session: &mut Session, addr: u32, expected: &[u8], progress: &mut dyn Progress) -> Result<()> {
     let mut buf = vec![0u8; STEP.min(expected.len())];
     for (i, want) in expected.chunks(STEP).enumerate() {
         let base = addr + (i * STEP) as u32;
@@ -31,6 +40,5 @@ pub fn compare(session: &mut Session, addr: u32, expected: &[u8], progress: &mut
         }
         progress.add(want.len() as u64);
     }
-    progress.end();
     Ok(())
 }

@@ -229,7 +229,7 @@ pub fn write(
         session.target.write_mem(seg.addr, &seg.data)?;
         report.ram_bytes += seg.data.len() as u64;
         if opts.verify {
-            verify::compare(session, seg.addr, &seg.data, progress)?;
+            verify::compare_all(session, &[(seg.addr, &seg.data)], progress)?;
         }
     }
     report.verified = opts.verify;
@@ -269,9 +269,7 @@ fn write_flash(
     if opts.verify {
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
-        for (addr, data) in wanted {
-            verify::compare(session, addr, data, progress)?;
-        }
+        verify::compare_all(session, &wanted, progress)?;
     }
     Ok(())
 }
@@ -326,12 +324,23 @@ fn erase_and_program(
     for plan in plans {
         for (addr, data) in program_runs(plan, unit, layout.erased) {
             engine::program(target, ctrl.as_ref(), plan.sector.bank, addr, data, progress)
-                .map_err(|e| interrupted(e, plans, Some(plan.sector)))?;
+                .map_err(|e| interrupted(in_sector(e, plan.sector), plans, Some(plan.sector)))?;
             report.programmed_bytes += data.len() as u64;
         }
     }
     progress.end();
     Ok(())
+}
+
+/// Name the sector in a controller error raised while programming, so that
+/// the message says where as well as what ("… while programming 0x08002000 in
+/// sector 1 of bank 1 (0x08002000, 8 KiB)").
+fn in_sector(e: FlashError, sector: Sector) -> FlashError {
+    match e {
+        FlashError::Flags { op, flags, status } => FlashError::Flags { op: format!("{op} in {sector}"), flags, status },
+        FlashError::Timeout { op, waited } => FlashError::Timeout { op: format!("{op} in {sector}"), waited },
+        other => other,
+    }
 }
 
 /// Turn an interruption into a message that says what state the flash is in.
@@ -387,6 +396,15 @@ mod tests {
         // The second run is a whole unit, padded with the erased value.
         assert_eq!((runs[1].0, runs[1].1.len()), (0x0800_0020, 16));
         assert_eq!(&runs[1].1[8..], &[0xFF; 8]);
+    }
+
+    #[test]
+    fn programming_errors_name_the_sector() {
+        let flag = crate::flash::ErrorFlag { mask: 1 << 17, name: "WRPERR", meaning: "write-protected" };
+        let e = FlashError::Flags { op: "programming 0x08102000".into(), flags: vec![flag], status: 1 << 17 };
+        let sector = Sector { bank: 1, index: 1, addr: 0x0810_2000, size: 8192 };
+        let text = Error::from(in_sector(e, sector)).to_string();
+        assert!(text.contains("WRPERR") && text.contains("programming 0x08102000 in sector 1 of bank 2"), "{text}");
     }
 
     #[test]

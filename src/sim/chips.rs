@@ -47,7 +47,7 @@ impl std::fmt::Debug for ChipProfile {
 }
 
 /// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS];
+pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS, flash::h7::PARTS, flash::l4g::PARTS];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {
@@ -106,7 +106,7 @@ mod tests {
         }
         assert!(find("stm32").is_none());
         assert!(find("").is_none());
-        assert!(find("h7a3").is_none());
+        assert!(find("x999").is_none());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use std::ops::Range;
 
+pub mod h7;
+pub mod l4g;
 pub mod plain;
 
 /// Modeled time in nanoseconds since the simulator was created.

@@ -1,0 +1,644 @@
+//! STM32H7 flash driver: H74x/H75x (RM0433, RM0399 for the dual-core parts),
+//! H72x/H73x (RM0468) and H7A3/H7B3/H7B0 (RM0455).
+//!
+//! One controller design in three variants. What differs is data
+//! ([`H7Variant`]): where CR keeps FW, START and the sector number, whether
+//! there is a PSIZE field, the flash-word and sector sizes, whether a second
+//! bank exists, which error flags SR has. Everything else follows the common
+//! H7 sequences of flash-families.md §2.8:
+//!
+//! * bank 2 registers at +0x100; each bank is unlocked, erased and polled
+//!   through its own KEYR/CR/SR;
+//! * wait on QW (the bank's command queue), never on BSY alone (§2.8, [HAL-h7]);
+//! * SR is read-only: flags are cleared by writing 1 to CCR (§1.6 item 20);
+//! * the sector number is bank-relative (§3.1).
+//!
+//! st-flash 1.8.0 wrote the H7A/B sector number at bits 8-10 (the H74x SNB
+//! position) while RM0455 puts SSN at bits 6-12, so "erase sector n" erased
+//! sector 4n (stlink #1369, §3.7). Here each variant carries its own field
+//! position and the tests pin the resulting CR values.
+
+use std::time::Duration;
+
+use super::{
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
+    StatusReg, Width, KEY1, KEY2,
+};
+use crate::target::chips::{Chip, Controller};
+use crate::target::Target;
+
+/// Flash interface base, all H7 but H7R/S (§2.8).
+const FLASH_BASE: u32 = 0x5200_2000;
+/// Distance from bank 1's registers to bank 2's (§2.8; [CMSIS-h7] FLASH_TypeDef).
+const BANK_STRIDE: u32 = 0x100;
+
+// Register offsets (§2.8 table).
+const KEYR: u32 = 0x04;
+const CR: u32 = 0x0C;
+const SR: u32 = 0x10;
+const CCR: u32 = 0x14;
+const OPTCR: u32 = FLASH_BASE + 0x18;
+const OPTSR_CUR: u32 = FLASH_BASE + 0x1C;
+/// WPSN_CUR1/2 (H7A/B: WPSGN_CUR1/2), bank-relative like CR (§2.8 table).
+const WPSN_CUR: u32 = 0x38;
+
+// CR bits at the same position on every variant (§2.8.1, §3.2).
+const CR_LOCK: u32 = 1 << 0;
+const CR_PG: u32 = 1 << 1;
+const CR_SER: u32 = 1 << 2;
+const CR_BER: u32 = 1 << 3;
+
+// SR bits, identical on every variant where they exist (§2.8; §3.2).
+const SR_QW: u32 = 1 << 2;
+/// EOP: "It is not necessary to reset EOP1 before starting a new operation"
+/// ([SVD-H7B0] SR1.EOP1), so the engine does not clear it after every flash
+/// word (that would cost a USB round trip per word); the sequences clear it
+/// once at their end.
+const SR_EOP: u32 = 1 << 16;
+
+/// OPTCR.SWAP_BANK and OPTSR_CUR.SWAP_BANK_OPT, bit 31 on dual-bank parts (§3.6).
+const SWAP_BANK: u32 = 1 << 31;
+/// OPTSR_CUR.RDP, bits 8-15 (§2.8 OPTSR; §3.5).
+const RDP_SHIFT: u32 = 8;
+
+/// Programming parallelism, CR.PSIZE on H74x/H72x (§2.8.1): x8 = 0 … x64 = 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Psize {
+    X8 = 0,
+    X16 = 1,
+    X32 = 2,
+    X64 = 3,
+}
+
+impl Psize {
+    /// Erase parallelism from the target supply, as ST's HAL chooses its
+    /// "voltage range" (FLASH_VOLTAGE_RANGE_1..3 = x8/x16/x32): x32 from 2.7 V,
+    /// x16 from 2.1 V, x8 below or when the probe cannot measure. x64
+    /// (RANGE_4) is never used for erase: the H7 HAL examples erase at
+    /// RANGE_3 and the sheet gives no supply condition for x64 (§2.8.1).
+    /// Lower parallelism only makes the erase slower, never wrong.
+    pub fn for_erase(voltage_mv: Option<u32>) -> Psize {
+        match voltage_mv {
+            Some(mv) if mv >= 2700 => Psize::X32,
+            Some(mv) if mv >= 2100 => Psize::X16,
+            _ => Psize::X8,
+        }
+    }
+}
+
+/// Where a variant keeps its CR fields (§3.8 table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrLayout {
+    /// PSIZE position (2 bits), if the variant has one.
+    pub psize_shift: Option<u32>,
+    /// FW (force write) bit: not used by this driver (it writes whole flash
+    /// words only), kept so that the layout is complete.
+    pub fw: u32,
+    pub start: u32,
+    /// Sector field (SNB / SSN): position and width.
+    pub sector_shift: u32,
+    pub sector_bits: u32,
+}
+
+impl CrLayout {
+    /// The sector field holding `index` (bank-relative, §3.1).
+    pub fn sector(&self, index: u32) -> u32 {
+        debug_assert!(index < 1 << self.sector_bits, "sector {index} does not fit the field");
+        (index & ((1 << self.sector_bits) - 1)) << self.sector_shift
+    }
+
+    /// The PSIZE field, or 0 on variants without one.
+    pub fn psize(&self, p: Psize) -> u32 {
+        self.psize_shift.map_or(0, |s| (p as u32) << s)
+    }
+}
+
+/// One H7 variant, as data.
+#[derive(Debug)]
+pub struct H7Variant {
+    pub name: &'static str,
+    pub reference_manual: &'static str,
+    pub cr: CrLayout,
+    /// Flash word in bytes (the programming unit).
+    pub flash_word: u32,
+    pub sector_size: u32,
+    /// Sectors covered by one WPSN bit: 1 on H74x/H72x, 4 on H7A/B (§2.8 table, §3.5).
+    pub wrp_group: u32,
+    /// Has a second bank (bank 2 registers and flash at 0x08100000).
+    pub dual_bank: bool,
+    pub error_flags: &'static [ErrorFlag],
+    /// Typical times from timing-model.md.
+    pub word_time: Duration,
+    pub sector_erase_time: Duration,
+    pub bank_erase_time: Duration,
+    /// Timeout of a bank erase (sector erase and programming share the
+    /// family values below).
+    pub bank_erase_timeout: Duration,
+}
+
+/// Sector erase timeout: "as high as 1000 ms" → 10 s ([OCD] stm32h7x.c:16-19, §4.1).
+const SECTOR_ERASE_TIMEOUT: Duration = Duration::from_secs(10);
+/// One flash word: OpenOCD allows 5 ms, Chromium EC 600 µs (§4.1); 10 ms is
+/// more than 10× the largest figure seen.
+const WORD_TIMEOUT: Duration = Duration::from_millis(10);
+
+// Error flags with their meaning for a user (§2.8 SR list; §3.2 for the
+// buffer errors; §1.6 item 20 for the full list st-flash ignores).
+const WRPERR: ErrorFlag = ErrorFlag {
+    mask: 1 << 17,
+    name: "WRPERR",
+    meaning: "the sector is write-protected (WPSN option bytes) or inside a PCROP/secure-only area",
+};
+const PGSERR: ErrorFlag = ErrorFlag {
+    mask: 1 << 18,
+    name: "PGSERR",
+    meaning: "programming sequence error: data written without PG set, or an earlier error was not cleared",
+};
+const STRBERR: ErrorFlag = ErrorFlag {
+    mask: 1 << 19,
+    name: "STRBERR",
+    meaning: "a byte of the flash word was written twice before the word was programmed",
+};
+const INCERR: ErrorFlag = ErrorFlag {
+    mask: 1 << 21,
+    name: "INCERR",
+    meaning: "inconsistent write: a new flash word was started before the previous one was complete",
+};
+const OPERR: ErrorFlag =
+    ErrorFlag { mask: 1 << 22, name: "OPERR", meaning: "the write or erase operation failed inside the flash" };
+const RDPERR: ErrorFlag =
+    ErrorFlag { mask: 1 << 23, name: "RDPERR", meaning: "access to a read-protected (PCROP) area" };
+const RDSERR: ErrorFlag = ErrorFlag { mask: 1 << 24, name: "RDSERR", meaning: "access to a secure-only area" };
+const SNECCERR: ErrorFlag =
+    ErrorFlag { mask: 1 << 25, name: "SNECCERR", meaning: "a single-bit ECC error was corrected while reading flash" };
+const DBECCERR: ErrorFlag = ErrorFlag {
+    mask: 1 << 26,
+    name: "DBECCERR",
+    meaning: "uncorrectable ECC error reading flash (a flash word programmed twice without an erase?)",
+};
+
+/// H74x/H75x and H72x/H73x have OPERR (§2.8 SR list).
+const ERRORS_WITH_OPERR: &[ErrorFlag] = &[WRPERR, PGSERR, STRBERR, INCERR, OPERR, RDPERR, RDSERR, SNECCERR, DBECCERR];
+/// H7A/B has no OPERR (§3.2, §6 row 4).
+const ERRORS_H7AB: &[ErrorFlag] = &[WRPERR, PGSERR, STRBERR, INCERR, RDPERR, RDSERR, SNECCERR, DBECCERR];
+
+/// CR of H74x/H75x and H72x/H73x: PSIZE 4-5, FW 6, START 7, SNB 8-10
+/// (§2.8.1, [CMSIS-h7] stm32h743xx.h:10715-10727; stm32h723xx.h:10864-10876).
+const CR_H74X: CrLayout = CrLayout { psize_shift: Some(4), fw: 1 << 6, start: 1 << 7, sector_shift: 8, sector_bits: 3 };
+
+/// CR of H7A3/H7B3/H7B0: no PSIZE, FW 4, START 5, SSN 6-12
+/// (§3.2, [CMSIS-h7] stm32h7a3xx.h:8659-8720; §6 row 1).
+const CR_H7AB: CrLayout = CrLayout { psize_shift: None, fw: 1 << 4, start: 1 << 5, sector_shift: 6, sector_bits: 7 };
+
+pub static H74X: H7Variant = H7Variant {
+    name: "STM32H74x/H75x",
+    reference_manual: "RM0433/RM0399",
+    cr: CR_H74X,
+    flash_word: 32,
+    sector_size: 128 * 1024,
+    wrp_group: 1,
+    dual_bank: true,
+    error_flags: ERRORS_WITH_OPERR,
+    // timing-model.md H743 row.
+    word_time: Duration::from_micros(100),
+    sector_erase_time: Duration::from_secs(1),
+    bank_erase_time: Duration::from_secs(8),
+    // OpenOCD allows 30 s per bank (§4.1); the 8 s typical bank erase leaves
+    // that little margin at x8, so 60 s (HAL's default is 50 s).
+    bank_erase_timeout: Duration::from_secs(60),
+};
+
+pub static H72X: H7Variant = H7Variant {
+    name: "STM32H72x/H73x",
+    reference_manual: "RM0468",
+    cr: CR_H74X,
+    flash_word: 32,
+    sector_size: 128 * 1024,
+    wrp_group: 1,
+    // §2.8.2: single bank, no bank-2 registers.
+    dual_bank: false,
+    error_flags: ERRORS_WITH_OPERR,
+    // timing-model.md H72x row.
+    word_time: Duration::from_micros(100),
+    sector_erase_time: Duration::from_secs(1),
+    bank_erase_time: Duration::from_secs(8),
+    bank_erase_timeout: Duration::from_secs(60),
+};
+
+pub static H7AB: H7Variant = H7Variant {
+    name: "STM32H7A/B",
+    reference_manual: "RM0455",
+    cr: CR_H7AB,
+    flash_word: 16,
+    sector_size: 8 * 1024,
+    wrp_group: 4,
+    dual_bank: true,
+    error_flags: ERRORS_H7AB,
+    // timing-model.md H7A3 row.
+    word_time: Duration::from_micros(25),
+    sector_erase_time: Duration::from_millis(5),
+    bank_erase_time: Duration::from_millis(500),
+    // OpenOCD's 30 s mass-erase timeout (§4.1), 60× the typical bank erase.
+    bank_erase_timeout: Duration::from_secs(30),
+};
+
+impl H7Variant {
+    pub fn for_controller(c: Controller) -> Option<&'static H7Variant> {
+        match c {
+            Controller::H74x => Some(&H74X),
+            Controller::H72x => Some(&H72X),
+            Controller::H7ab => Some(&H7AB),
+            _ => None,
+        }
+    }
+
+    fn error_mask(&self) -> u32 {
+        self.error_flags.iter().fold(0, |m, f| m | f.mask)
+    }
+}
+
+/// Address of a bank's register (`bank` 0 = bank 1).
+fn reg(bank: u8, offset: u32) -> u32 {
+    FLASH_BASE + bank as u32 * BANK_STRIDE + offset
+}
+
+const WRP_REASON: &str = "write-protected by the FLASH_WPSN option bytes (the controller would refuse with WRPERR); \
+                          remove the write protection in the option bytes first";
+
+/// Largest flash that fits the H7 bank layout: bank 2 starts 1 MiB above
+/// bank 1 (§2.8.1, §3.1).
+const MAX_BANK: u32 = 1024 * 1024;
+/// Parts of this size or smaller have bank 1 only (H750, H7B0: §5 item 16).
+const SINGLE_BANK_MAX: u32 = 128 * 1024;
+
+/// The driver for one H7 chip.
+pub struct H7Controller {
+    chip: &'static Chip,
+    variant: &'static H7Variant,
+    /// PSIZE used for erase (H74x/H72x only; chosen from the supply voltage).
+    erase_psize: Psize,
+    /// The layout found by `layout`, for `reserved_ranges`.
+    layout: Option<FlashLayout>,
+}
+
+impl H7Controller {
+    /// `None` when `chip` is not an H7 of these variants.
+    pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<H7Controller> {
+        let variant = H7Variant::for_controller(chip.controller)?;
+        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None })
+    }
+
+    pub fn variant(&self) -> &'static H7Variant {
+        self.variant
+    }
+
+    fn cr(&self, bank: u8) -> u32 {
+        reg(bank, CR)
+    }
+
+    /// Refuse a flash whose banks are swapped: which register set then acts on
+    /// which address range is not documented in the sources (§3.6, §7 q. 3).
+    fn check_bank_swap(&self, t: &mut Target) -> Result<(), FlashError> {
+        if !self.variant.dual_bank {
+            return Ok(());
+        }
+        let live = t.read32(OPTCR)? & SWAP_BANK != 0;
+        let option = t.read32(OPTSR_CUR)? & SWAP_BANK != 0;
+        if live || option {
+            return Err(FlashError::Unsupported(format!(
+                "the flash banks of this {} are swapped (SWAP_BANK {} set): bank 2 answers at 0x08000000 and bank 1 at \
+                 0x08100000. stflash will not guess which flash controller erases which addresses; clear SWAP_BANK_OPT \
+                 (e.g. with STM32CubeProgrammer) and reset, then retry",
+                self.chip.name,
+                if live { "in FLASH_OPTCR" } else { "option in FLASH_OPTSR_CUR, in force after the next reset," }
+            )));
+        }
+        Ok(())
+    }
+
+    /// Check that a flash size fits the bank layout, so that a wrong `--flash=`
+    /// cannot make bank 1 overlap bank 2.
+    fn check_size(&self, t: &Target, size: u32, dual: bool) -> Result<(), FlashError> {
+        let v = self.variant;
+        let (banks, limit) = if dual { (2, 2 * MAX_BANK) } else { (1, MAX_BANK) };
+        if size == 0 || size > limit || size % (banks * v.sector_size) != 0 {
+            let source = if t.flash_size != t.flash_size_detected {
+                "given with --flash="
+            } else {
+                "read from the flash-size register"
+            };
+            return Err(FlashError::Range(format!(
+                "flash size {} KiB ({source}) does not fit the {} layout: {} bank(s) of whole {} KiB sectors, at most {} KiB",
+                size / 1024,
+                v.name,
+                banks,
+                v.sector_size / 1024,
+                limit / 1024
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bank erase of `banks`: start every bank, then wait for each (the
+    /// banks erase in parallel), then clear BER and end with a (short) wait
+    /// as every erase sequence does.
+    fn bank_erase_ops(&self, banks: u8) -> Vec<RegOp> {
+        let v = self.variant;
+        let ber = CR_BER | v.cr.psize(self.erase_psize);
+        let wait = |bank, typical| RegOp::WaitIdle { bank, typical, timeout: v.bank_erase_timeout };
+        let mut ops = Vec::new();
+        for b in 0..banks {
+            ops.push(RegOp::Write { addr: self.cr(b), value: ber });
+            ops.push(RegOp::Write { addr: self.cr(b), value: ber | v.cr.start });
+        }
+        for b in 0..banks {
+            // Bank 2 finishes while bank 1 is waited for: no second long sleep.
+            ops.push(wait(b, if b == 0 { v.bank_erase_time } else { Duration::ZERO }));
+        }
+        for b in 0..banks {
+            ops.push(RegOp::Write { addr: self.cr(b), value: 0 });
+            ops.push(RegOp::Write { addr: reg(b, CCR), value: SR_EOP });
+        }
+        ops.push(wait(banks - 1, Duration::ZERO));
+        ops
+    }
+}
+
+impl FlashController for H7Controller {
+    fn name(&self) -> &'static str {
+        self.variant.name
+    }
+
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
+        self.check_bank_swap(t)?;
+        let size = t.flash_size;
+        let dual = self.variant.dual_bank && size > SINGLE_BANK_MAX;
+        self.check_size(t, size, dual)?;
+        let spec = &self.chip.flash;
+        let layout = if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
+        self.layout = Some(layout.clone());
+        Ok(layout)
+    }
+
+    fn status(&self, bank: u8) -> StatusReg {
+        StatusReg {
+            addr: reg(bank, SR),
+            // §2.8: "polling on QW ... Even if the operation fails, QW is reset".
+            busy: SR_QW,
+            errors: self.variant.error_mask(),
+            // SR is read-only; CCR clears at the same bit positions (§1.6 item 20).
+            clear_reg: Some(reg(bank, CCR)),
+            eop: 0,
+        }
+    }
+
+    fn error_flags(&self) -> &'static [ErrorFlag] {
+        self.variant.error_flags
+    }
+
+    fn unlock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError> {
+        let what = format!("FLASH_CR{} (bank {})", bank + 1, bank + 1);
+        unlock_with_keys(t, &what, self.cr(bank), CR_LOCK, reg(bank, KEYR), [KEY1, KEY2])
+    }
+
+    fn lock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError> {
+        // Setting LOCK leaves the other CR bits as they are ([SVD-H7B0] CR1.LOCK1;
+        // §3.7 item 4), so clear PG/SER/BER/PSIZE/sector first.
+        t.write32(self.cr(bank), 0)?;
+        t.write32(self.cr(bank), CR_LOCK)?;
+        Ok(())
+    }
+
+    /// RM sequence (§2.8 "Sector erase", §3.3): SER and the sector number in
+    /// one write (which also clears any stale field), then START, wait QW,
+    /// then clear SER and the sector field. The final wait keeps the
+    /// convention that erase sequences end with `WaitIdle`; the queue is
+    /// already empty, so it costs one status read.
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
+        let v = self.variant;
+        let cr = self.cr(sector.bank);
+        let value = CR_SER | v.cr.psize(self.erase_psize) | v.cr.sector(sector.index);
+        let wait = |typical| RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_ERASE_TIMEOUT };
+        vec![
+            RegOp::Write { addr: cr, value },
+            RegOp::Write { addr: cr, value: value | v.cr.start },
+            wait(v.sector_erase_time),
+            RegOp::Write { addr: cr, value: 0 },
+            RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP },
+            wait(Duration::ZERO),
+        ]
+    }
+
+    /// BER on each bank (§2.8 "Bank erase"). The two-bank OPTCR.MER shortcut is
+    /// not used: whether OPTCR accepts MER while OPTLOCK is set is unverified
+    /// (§2.8 [U]), and unlocking the option registers to find out would be
+    /// a needless risk to the option bytes. Per-bank BER is what OpenOCD does.
+    fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
+        Some(self.bank_erase_ops(layout.banks.len() as u8))
+    }
+
+    /// PG (plus PSIZE x64 on H74x/H72x, as stlink and OpenOCD program, §2.8.1;
+    /// the PSIZE reset value is [U], §7 q. 12, so it is always written).
+    fn program_setup_ops(&self, bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: self.cr(bank), value: CR_PG | self.variant.cr.psize(Psize::X64) }]
+    }
+
+    fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: self.cr(bank), value: 0 }, RegOp::Write { addr: reg(bank, CCR), value: SR_EOP }]
+    }
+
+    /// Whole flash words as consecutive 32-bit writes in increasing address
+    /// order (§2.8 "Program one flash word"; §3.2: no 8/16-bit writes).
+    fn program_access(&self) -> ProgramAccess {
+        ProgramAccess {
+            unit: self.variant.flash_word,
+            width: Width::Word,
+            typical: self.variant.word_time,
+            timeout: WORD_TIMEOUT,
+        }
+    }
+
+    /// Write-protected sectors (WPSN_CUR bit = 0, §2.8 table, §3.5): a write
+    /// that touches one is refused before anything is erased, instead of
+    /// erasing the image's other sectors and then meeting WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+        let layout = match &self.layout {
+            Some(l) => l.clone(),
+            None => self.layout(t)?,
+        };
+        let mut out: Vec<(u32, u32, &'static str)> = Vec::new();
+        for (b, bank) in layout.banks.iter().enumerate() {
+            let wpsn = t.read32(reg(b as u8, WPSN_CUR))?;
+            for s in bank.sectors(b as u8) {
+                let bit = s.index / self.variant.wrp_group;
+                if bit >= 32 || wpsn & (1 << bit) != 0 {
+                    continue;
+                }
+                let end = s.end() as u32;
+                match out.last_mut() {
+                    Some(last) if last.1 == s.addr => last.1 = end,
+                    _ => out.push((s.addr, end, WRP_REASON)),
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
+        let rdp = (t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8;
+        Ok(match rdp {
+            0xAA => RdpLevel::Level0,
+            0xCC => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    const KIB: u32 = 1024;
+
+    fn driver(dev_id: u16, mv: Option<u32>) -> H7Controller {
+        H7Controller::new(chips::find(dev_id).unwrap(), mv).unwrap()
+    }
+
+    fn writes(ops: &[RegOp]) -> Vec<(u32, u32)> {
+        ops.iter()
+            .filter_map(|op| match *op {
+                RegOp::Write { addr, value } => Some((addr, value)),
+                RegOp::WaitIdle { .. } => None,
+            })
+            .collect()
+    }
+
+    fn sector(bank: u8, index: u32, size: u32) -> Sector {
+        let base = if bank == 0 { 0x0800_0000 } else { 0x0810_0000 };
+        Sector { bank, index, addr: base + index * size, size }
+    }
+
+    // Bit positions written out from the reference manuals, not from the driver.
+    const SER: u32 = 1 << 2; // RM0433/RM0455 FLASH_CR SER
+    const H7AB_START: u32 = 1 << 5; // RM0455 FLASH_CR START1/2
+    const H7AB_SSN_POS: u32 = 6; // RM0455 FLASH_CR SSN1/2[6:0] at bits 6-12
+    const H74X_START: u32 = 1 << 7; // RM0433 FLASH_CR START
+    const H74X_SNB_POS: u32 = 8; // RM0433 FLASH_CR SNB[2:0] at bits 8-10
+    const H74X_PSIZE_POS: u32 = 4; // RM0433 FLASH_CR PSIZE[1:0] at bits 4-5
+    const CCR1: u32 = 0x5200_2014; // FLASH_CCR1, §2.8 table
+    const CCR2: u32 = 0x5200_2114;
+    const EOP: u32 = 1 << 16; // CLR_EOP
+
+    #[test]
+    fn h7a3_erase_of_sector_1_of_bank_1_writes_ssn_at_bit_6() {
+        let d = driver(0x480, Some(3300));
+        let ops = d.erase_sector_ops(&sector(0, 1, 8 * KIB));
+        let want = SER | (1 << H7AB_SSN_POS);
+        assert_eq!(want, 0x0000_0044);
+        assert_eq!(
+            writes(&ops),
+            vec![(0x5200_200C, want), (0x5200_200C, want | H7AB_START), (0x5200_200C, 0), (CCR1, EOP)],
+            "FLASH_CR1 = SER | SSN=1, then START, then cleared; EOP cleared through FLASH_CCR1"
+        );
+        // st-flash 1.8.0 wrote 1 << 8 instead: SSN = 4 (stlink #1369).
+        assert_ne!(want, SER | (1 << 8));
+        assert!(matches!(ops[2], RegOp::WaitIdle { bank: 0, .. }));
+        assert!(matches!(ops.last(), Some(RegOp::WaitIdle { bank: 0, .. })), "erase sequences end with WaitIdle");
+    }
+
+    #[test]
+    fn h7a3_erase_of_sector_127_of_bank_2_uses_cr2() {
+        let d = driver(0x480, Some(3300));
+        let ops = d.erase_sector_ops(&sector(1, 127, 8 * KIB));
+        let want = SER | (127 << H7AB_SSN_POS);
+        assert_eq!(want, 0x0000_1FC4);
+        assert_eq!(writes(&ops)[..2], [(0x5200_210C, want), (0x5200_210C, want | H7AB_START)]);
+        assert!(matches!(ops[2], RegOp::WaitIdle { bank: 1, .. }));
+    }
+
+    #[test]
+    fn h743_erase_of_sector_7_of_bank_2_writes_snb_and_erase_psize() {
+        let d = driver(0x450, Some(3300));
+        let ops = d.erase_sector_ops(&sector(1, 7, 128 * KIB));
+        // x32 erase parallelism at 3.3 V (PSIZE = 0b10).
+        let want = SER | (0b10 << H74X_PSIZE_POS) | (7 << H74X_SNB_POS);
+        assert_eq!(want, 0x0000_0724);
+        assert_eq!(
+            writes(&ops),
+            vec![(0x5200_210C, want), (0x5200_210C, want | H74X_START), (0x5200_210C, 0), (CCR2, EOP)]
+        );
+    }
+
+    #[test]
+    fn erase_parallelism_follows_the_supply() {
+        assert_eq!(Psize::for_erase(Some(3300)), Psize::X32);
+        assert_eq!(Psize::for_erase(Some(2400)), Psize::X16);
+        assert_eq!(Psize::for_erase(Some(1800)), Psize::X8);
+        assert_eq!(Psize::for_erase(None), Psize::X8);
+        let low = driver(0x483, Some(1800));
+        assert_eq!(writes(&low.erase_sector_ops(&sector(0, 2, 128 * KIB)))[0], (0x5200_200C, SER | (2 << 8)));
+    }
+
+    #[test]
+    fn programming_sets_pg_with_x64_only_where_psize_exists() {
+        let h74 = driver(0x450, Some(3300));
+        assert_eq!(writes(&h74.program_setup_ops(1)), vec![(0x5200_210C, (1 << 1) | (0b11 << H74X_PSIZE_POS))]);
+        assert_eq!(h74.program_access().unit, 32);
+        let h7ab = driver(0x480, Some(3300));
+        assert_eq!(writes(&h7ab.program_setup_ops(0)), vec![(0x5200_200C, 1 << 1)]);
+        assert_eq!(writes(&h7ab.program_teardown_ops(0)), vec![(0x5200_200C, 0), (CCR1, EOP)]);
+        let access = h7ab.program_access();
+        assert_eq!((access.unit, access.width), (16, Width::Word));
+        assert!(access.timeout >= 10 * access.typical);
+    }
+
+    #[test]
+    fn mass_erase_starts_ber_on_both_banks_before_waiting() {
+        let d = driver(0x480, Some(3300));
+        let spec = &chips::find(0x480).unwrap().flash;
+        let layout = FlashLayout::dual(spec, 2048 * KIB);
+        let ops = d.mass_erase_ops(&layout).unwrap();
+        let ber = 1 << 3;
+        assert_eq!(
+            writes(&ops),
+            vec![
+                (0x5200_200C, ber),
+                (0x5200_200C, ber | H7AB_START),
+                (0x5200_210C, ber),
+                (0x5200_210C, ber | H7AB_START),
+                (0x5200_200C, 0),
+                (CCR1, EOP),
+                (0x5200_210C, 0),
+                (CCR2, EOP),
+            ]
+        );
+        let waits: Vec<u8> = ops
+            .iter()
+            .filter_map(|op| match op {
+                RegOp::WaitIdle { bank, .. } => Some(*bank),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(waits, vec![0, 1, 1]);
+        assert!(matches!(ops.last(), Some(RegOp::WaitIdle { .. })), "erase sequences end with WaitIdle");
+        // No OPTCR (0x52002018) write: MER under OPTLOCK is unverified.
+        assert!(writes(&ops).iter().all(|&(a, _)| a != 0x5200_2018));
+    }
+
+    #[test]
+    fn status_polls_qw_and_clears_through_ccr() {
+        let d = driver(0x450, None);
+        let s = d.status(1);
+        assert_eq!((s.addr, s.busy, s.clear_reg), (0x5200_2110, 1 << 2, Some(CCR2)));
+        assert_eq!(s.eop, 0, "EOP need not be cleared after every flash word");
+        let names: Vec<&str> = d.error_flags().iter().map(|f| f.name).collect();
+        for n in ["WRPERR", "PGSERR", "STRBERR", "INCERR", "OPERR", "RDPERR", "RDSERR", "SNECCERR", "DBECCERR"] {
+            assert!(names.contains(&n), "{n}");
+        }
+        let h7ab = driver(0x480, None);
+        assert!(h7ab.error_flags().iter().all(|f| f.name != "OPERR"), "no OPERR on H7A/B");
+        assert_eq!(h7ab.status(0).errors & (1 << 22), 0);
+    }
+}

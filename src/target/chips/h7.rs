@@ -1,0 +1,180 @@
+//! STM32H7 (all but H7R/S): H74x/H75x and the dual-core H745/H747/H755/H757
+//! (DEV_ID 0x450), H72x/H73x (0x483), H7A3/H7B3/H7B0 (0x480).
+//! flash-families.md §1.5 H7 rows, §2.8, §3.
+//!
+//! Bank layout rule shared by every dual-bank H7 (flash-families.md §5 item 16;
+//! [OCD] stm32h7x.c:937-951): bank 2 always starts at 0x08100000, each bank
+//! holds half of the flash, so a 1 MiB part leaves 0x08080000-0x080FFFFF
+//! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
+//! (`crate::flash::h7`) applies it to the flash size read from the chip.
+
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+
+const KIB: u32 = 1024;
+
+/// Bank 2 of every dual-bank H7 (flash-families.md §2.8.1, §3.1).
+const BANK2: Bank2Base = Bank2Base::Fixed(0x0810_0000);
+
+/// DBGMCU freeze bits, same on all three dies: DBGMCU_APB3FZ1 (0x5C001034)
+/// bit 6 stops WWDG1, DBGMCU_APB4FZ1 (0x5C001054) bit 18 stops IWDG1 while
+/// the CM7 is halted (RM0433/RM0455/RM0468 DBGMCU chapter; ST SVD files as
+/// converted in cmforthlib `stm32h750/dbgmcu.fs` and `stm32h7b0/dbgmcu.fs`:
+/// APB3FZ1 offset 0x34 WWDG1 bit 6, APB4FZ1 offset 0x54 WDGLSD1 bit 18).
+///
+/// The dual-core H745/H747/H755/H757 also have WWDG2 (DBGMCU_APB1LFZ1 bit 11)
+/// and IWDG2 (DBGMCU_APB4FZ1 bit 19, RM0399 SVD). They share DEV_ID 0x450
+/// with the single-core parts, where those bits are reserved, so the row
+/// does not set them: on a dual-core part a running CM4 watchdog is not
+/// frozen by stflash.
+const H7_FREEZE: &[(u32, u32)] = &[(0x5C00_1034, 1 << 6), (0x5C00_1054, 1 << 18)];
+
+pub static CHIPS: &[Chip] = &[
+    Chip {
+        dev_id: 0x450,
+        name: "STM32H74x_H75x",
+        // The dual-core H745/H747/H755/H757 share this DEV_ID (RM0399). stflash
+        // identifies and programs them through AP0, the Cortex-M7 (§1.3): the
+        // ST-LINK's HLA protocol reaches AP0 only, so the Cortex-M4 on AP3 is
+        // neither halted nor reset-held by stflash. If the CM4 runs code from
+        // flash that is being erased it reads erased or half-programmed words;
+        // clear BCM4 (OPTSR bit 22) or keep the CM4 in a RAM loop while
+        // flashing (§5 item 19). stflash never writes BCM4/BCM7.
+        parts: "STM32H742, STM32H743/753, STM32H750, STM32H745/755, STM32H747/757",
+        family: "STM32H7",
+        reference_manual: "RM0433 (RM0399 for the dual-core H745/H747/H755/H757)",
+        core: Core::M7,
+        controller: Controller::H74x,
+        // flash-families.md §1.4 ([CMSIS-h7] stm32h743xx.h:2085).
+        flash_size_reg: 0x1FF1_E880,
+        max_flash_kib: 2048,
+        flash: FlashSpec {
+            base: 0x0800_0000,
+            // 128 KiB sectors (§2.8.1); the single-bank runs describe the
+            // 128 KiB H750 (one sector, bank 1 only).
+            sectors: &[(1, 128 * KIB)],
+            dual: Some(DualBank { sectors: &[(1, 128 * KIB)], bank2: BANK2 }),
+            // 256-bit flash word (§2.8.1; [CMSIS-h7] stm32h743xx.h:10671).
+            write_unit: 32,
+            erased: 0xFF,
+        },
+        // stlink's `sram_size` 128 KiB = DTCM at 0x20000000 (§1.5 row 0x450).
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        // RM0433 memory map, H743 values [U: not in the sheets; the H742 has
+        // less AXI SRAM and SRAM1/2, accesses past its end fault]: ITCM,
+        // AXI SRAM, SRAM1-3 (contiguous in D2), SRAM4 in D3.
+        extra_ram: &[
+            MemRegion::new(0x0000_0000, 64 * KIB),
+            MemRegion::new(0x2400_0000, 512 * KIB),
+            MemRegion::new(0x3000_0000, 288 * KIB),
+            MemRegion::new(0x3800_0000, 64 * KIB),
+        ],
+        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF (§1.5 row 0x450).
+        system_memory: MemRegion::new(0x1FF0_0000, 0x1_E800),
+        // Option bytes are registers on H7, not memory (§6 row 13).
+        option_bytes: None,
+        otp: None,
+        watchdog_freeze: H7_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x483,
+        name: "STM32H72x_H73x",
+        parts: "STM32H723/733, STM32H725/735, STM32H730",
+        family: "STM32H7",
+        reference_manual: "RM0468",
+        core: Core::M7,
+        controller: Controller::H72x,
+        // §1.4 ([CMSIS-h7] stm32h723xx.h:2083).
+        flash_size_reg: 0x1FF1_E880,
+        max_flash_kib: 1024,
+        flash: FlashSpec {
+            base: 0x0800_0000,
+            // Single bank of up to 8 x 128 KiB sectors, 256-bit flash word
+            // (§2.8.2; [CMSIS-h7] stm32h723xx.h:10814-10821).
+            sectors: &[(1, 128 * KIB)],
+            dual: None,
+            write_unit: 32,
+            erased: 0xFF,
+        },
+        // §1.5 row 0x483: 128 KiB (DTCM).
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        // RM0468 memory map with the default TCM/AXI sharing (OPTSR2
+        // TCM_AXI_SHARED = 0) [U: not in the sheets]: ITCM 64 KiB, AXI SRAM
+        // 320 KiB, SRAM1+SRAM2 32 KiB, SRAM4 16 KiB.
+        extra_ram: &[
+            MemRegion::new(0x0000_0000, 64 * KIB),
+            MemRegion::new(0x2400_0000, 320 * KIB),
+            MemRegion::new(0x3000_0000, 32 * KIB),
+            MemRegion::new(0x3800_0000, 16 * KIB),
+        ],
+        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF (§1.5 row 0x483).
+        system_memory: MemRegion::new(0x1FF0_0000, 0x1_E800),
+        option_bytes: None,
+        // §3.8: no OTP on H72x/H73x.
+        otp: None,
+        watchdog_freeze: H7_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x480,
+        name: "STM32H7Ax_H7Bx",
+        parts: "STM32H7A3, STM32H7B3, STM32H7B0",
+        family: "STM32H7",
+        reference_manual: "RM0455",
+        core: Core::M7,
+        controller: Controller::H7ab,
+        // §1.4, §3.1 ([CMSIS-h7] stm32h7a3xx.h:1979).
+        flash_size_reg: 0x08FF_F80C,
+        // CMSIS maps 0xFFFF and 0 to 2 MiB (§1.4).
+        max_flash_kib: 2048,
+        flash: FlashSpec {
+            base: 0x0800_0000,
+            // 8 KiB sectors, 128 per bank (§3.1, §6 row 2: not st-flash's
+            // 128 KiB "pages"). Single-bank runs: the 128 KiB H7B0.
+            sectors: &[(1, 8 * KIB)],
+            dual: Some(DualBank { sectors: &[(1, 8 * KIB)], bank2: BANK2 }),
+            // 128-bit flash word (§3.2, §6 row 3: not EMB-C's 32).
+            write_unit: 16,
+            erased: 0xFF,
+        },
+        // §1.5 row 0x480 / §3.1: DTCM 128 KiB at 0x20000000.
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        // §3.1 ([EMB-C] STM32H7A3ZI.json): ITCM 64 KiB, AXI SRAM 1 MiB,
+        // AHB SRAM 128 KiB.
+        extra_ram: &[
+            MemRegion::new(0x0000_0000, 64 * KIB),
+            MemRegion::new(0x2400_0000, 1024 * KIB),
+            MemRegion::new(0x3000_0000, 128 * KIB),
+        ],
+        // AN2606 Table 226: 0x1FF00000-0x1FF13FFF (§3.1; §6 row 26).
+        system_memory: MemRegion::new(0x1FF0_0000, 0x1_4000),
+        option_bytes: None,
+        // §3.4: 1 KiB OTP at 0x08FFF000.
+        otp: Some(MemRegion::new(0x08FF_F000, 1024)),
+        watchdog_freeze: H7_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_h7_row_has_bank2_at_0x08100000_or_none() {
+        for c in CHIPS {
+            if let Some(d) = c.flash.dual {
+                assert_eq!(d.bank2, Bank2Base::Fixed(0x0810_0000), "{}", c.name);
+            }
+            assert_eq!(c.core, Core::M7);
+        }
+    }
+
+    #[test]
+    fn h7ab_row_corrects_st_flash() {
+        let c = CHIPS.iter().find(|c| c.dev_id == 0x480).unwrap();
+        assert_eq!(c.flash.sectors, &[(1, 8192)], "8 KiB sectors, not 128 KiB pages");
+        assert_eq!(c.flash.write_unit, 16);
+        assert_eq!(c.flash_size_reg, 0x08FF_F80C);
+    }
+}
