@@ -788,6 +788,11 @@ impl FlashModel for H7Flash {
 
     /// Reads of a bank wait until it is idle; writes wait while a word is
     /// already queued behind the one being programmed (timing-model.md).
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        let ops = self.banks.iter().filter_map(|b| b.queue.front().map(|op| op.end));
+        ops.chain([self.opt_busy_until]).filter(|&t| t > now).min()
+    }
+
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((b, _)) = self.locate(addr) else { return now };
         let queue = &self.banks[b].queue;
