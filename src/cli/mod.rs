@@ -139,7 +139,12 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
         }
         Command::WriteFile { .. } => {
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
-            let opts = write::WriteOptions { mass_erase: inv.mass_erase, preserve: !inv.erase_rest, verify: true };
+            let opts = write::WriteOptions {
+                mass_erase: inv.mass_erase,
+                preserve: !inv.erase_rest,
+                verify: true,
+                ..Default::default()
+            };
             let report = write::write(session, &image, &opts, &mut progress)?;
             if report.flash_bytes > 0 {
                 info!("Flash written and verified! jolly good!");

@@ -6,10 +6,12 @@ use std::collections::BTreeSet;
 
 use log::{debug, info};
 
+use super::fast::{self, Outcome, SectorJob};
 use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
+use crate::flash::routine::RamPlan;
 use crate::flash::{engine, FlashError, Phase, Progress, Sector};
 use crate::target::chips::MemRegion;
 
@@ -23,11 +25,14 @@ pub struct WriteOptions {
     pub preserve: bool,
     /// Read the result back and compare.
     pub verify: bool,
+    /// Use the flash routine in target RAM when possible (default); `false`
+    /// programs with host-driven register accesses only.
+    pub fast: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { mass_erase: false, preserve: true, verify: true }
+        WriteOptions { mass_erase: false, preserve: true, verify: true, fast: true }
     }
 }
 
@@ -313,19 +318,56 @@ fn erase_and_program(
     if opts.mass_erase {
         engine::mass_erase(target, ctrl.as_ref(), layout, progress)?;
         report.mass_erased = true;
-    } else {
-        let sectors: Vec<Sector> = plans.iter().map(|p| p.sector).collect();
-        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
-        report.erased = sectors;
     }
-    let unit = ctrl.program_access().unit;
-    let total: u64 = plans.iter().flat_map(|p| program_runs(p, unit, layout.erased)).map(|r| r.1.len() as u64).sum();
-    progress.begin(Phase::Program, total);
-    for plan in plans {
-        for (addr, data) in program_runs(plan, unit, layout.erased) {
-            engine::program(target, ctrl.as_ref(), plan.sector.bank, addr, data, progress)
-                .map_err(|e| interrupted(in_sector(e, plan.sector), plans, Some(plan.sector)))?;
-            report.programmed_bytes += data.len() as u64;
+    let access = ctrl.program_access();
+    let mut jobs: Vec<SectorJob> = plans
+        .iter()
+        .map(|p| SectorJob {
+            sector: p.sector,
+            erase: !opts.mass_erase,
+            runs: program_runs(p, access.unit, layout.erased),
+        })
+        .collect();
+    let total: u64 = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum();
+    // The routine when it fits in RAM and can make the controller's accesses.
+    let ram = if opts.fast { RamPlan::for_chip(target.chip) } else { None };
+    let mut from = 0;
+    match ram {
+        Some(ram) if fast::supports(&access, &ram) => {
+            progress.begin(Phase::Program, total);
+            let outcome = fast::stream(target, ctrl.as_ref(), &jobs, ram, Vec::new(), progress)
+                .map_err(|e| interrupted(e, plans, None))?;
+            progress.end();
+            match outcome {
+                Outcome::Done(_) => from = jobs.len(),
+                Outcome::Fallback { from: f, .. } => {
+                    from = f;
+                    let banks: Vec<u8> = banks.iter().copied().collect();
+                    fast::settle(target, ctrl.as_ref(), &banks)?;
+                    // The routine may have started on these: erase them again.
+                    for job in &mut jobs[f..] {
+                        job.erase = true;
+                    }
+                }
+            }
+        }
+        Some(_) => debug!("the flash routine cannot make {access:?} accesses; host-driven programming"),
+        None if opts.fast => debug!("not enough RAM for the flash routine; host-driven programming"),
+        None => {}
+    }
+    report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).collect();
+    report.programmed_bytes = total;
+    let rest = &jobs[from..];
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let sectors: Vec<Sector> = rest.iter().filter(|j| j.erase).map(|j| j.sector).collect();
+    engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
+    progress.begin(Phase::Program, rest.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum());
+    for job in rest {
+        for &(addr, data) in &job.runs {
+            engine::program(target, ctrl.as_ref(), job.sector.bank, addr, data, progress)
+                .map_err(|e| interrupted(in_sector(e, job.sector), plans, Some(job.sector)))?;
         }
     }
     progress.end();

@@ -133,7 +133,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn len_words(&self) -> u32 {
+    pub fn words(&self) -> u32 {
         match self {
             Op::Write { .. } => 3,
             Op::Wait(_) => 6,
@@ -178,7 +178,7 @@ pub struct Buffer {
 
 impl Buffer {
     pub fn script_bytes(&self) -> u32 {
-        4 * (self.ops.iter().map(Op::len_words).sum::<u32>() + 1)
+        4 * (self.ops.iter().map(Op::words).sum::<u32>() + 1)
     }
 
     pub fn reads(&self) -> u32 {
@@ -229,7 +229,7 @@ impl Buffer {
     fn op_ending_at(&self, start: u32, end: u32) -> Option<&Op> {
         let mut pos = start;
         for op in &self.ops {
-            pos += 4 * op.len_words();
+            pos += 4 * op.words();
             if pos == end {
                 return Some(op);
             }
@@ -357,6 +357,8 @@ pub struct Streamer {
     demcr: u32,
     /// Results of finished buffers: (tag, words).
     pub results: Vec<(usize, Vec<u32>)>,
+    /// Tags of the buffers finished so far, in order.
+    pub done: Vec<usize>,
     /// When the routine is expected to have finished everything given so far.
     busy_until: Duration,
     deadline: Duration,
@@ -395,6 +397,7 @@ impl Streamer {
             next: 0,
             demcr,
             results: Vec::new(),
+            done: Vec::new(),
             busy_until: now,
             deadline: now,
             stopping: false,
@@ -465,6 +468,7 @@ impl Streamer {
             t.sleep(interval);
             interval = (interval * 2).min(MAX_POLL);
         }
+        self.done.push(job.buffer.tag);
         let n = job.buffer.reads();
         if n > 0 {
             let mut bytes = vec![0u8; 4 * n as usize];
@@ -513,7 +517,7 @@ impl Streamer {
     }
 
     /// Stop the routine after the last buffer: mark it with STOP, wait, collect.
-    pub fn finish(mut self, t: &mut Target) -> Result<Vec<(usize, Vec<u32>)>, RoutineError> {
+    pub fn finish(&mut self, t: &mut Target) -> Result<Vec<(usize, Vec<u32>)>, RoutineError> {
         if !self.stopping {
             self.submit(t, Buffer { ops: vec![Op::Stop], ..Default::default() })?;
         }

@@ -1,0 +1,174 @@
+//! The fast write path: erase and program through the streaming flash
+//! routine (`flash::routine`), falling back to the host-driven engine when
+//! the routine cannot be used or crashes.
+//!
+//! Work is described per sector ([`SectorJob`]): erase it or not, then the
+//! runs of whole programming units to write. Jobs are packed into buffers in
+//! order; a sector's erase goes into the script of the buffer that carries the
+//! sector's first data, so the target erases while the host is still sending.
+
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use crate::flash::routine::{self, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
+use crate::flash::{engine, FlashController, FlashError, ProgramAccess, Progress, Sector};
+use crate::target::Target;
+
+/// What to do to one sector.
+#[derive(Debug, Clone)]
+pub(crate) struct SectorJob<'a> {
+    pub sector: Sector,
+    pub erase: bool,
+    /// Runs of whole programming units: (address, bytes).
+    pub runs: Vec<(u32, &'a [u8])>,
+}
+
+/// How the fast path ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Every job done; the results of the extra READ ops of the last buffer.
+    #[allow(dead_code)] // read by the CRC verification
+    Done(Vec<u32>),
+    /// The routine crashed or could not run: jobs from `from` on are not
+    /// (completely) done and must be redone, erase included.
+    Fallback {
+        from: usize,
+        #[allow(dead_code)]
+        why: String,
+    },
+}
+
+/// Can the routine program with this access?
+pub(crate) fn supports(access: &ProgramAccess, plan: &RamPlan) -> bool {
+    let w = access.width.bytes();
+    access.unit > 0 && access.unit % w == 0 && access.unit <= plan.data_capacity
+}
+
+/// Erase and program `jobs` through the routine. `tail` ops (e.g. CRC reads for
+/// verification) run after the last job, in the last buffer.
+pub(crate) fn stream(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    jobs: &[SectorJob],
+    plan: RamPlan,
+    tail: Vec<Op>,
+    progress: &mut dyn Progress,
+) -> Result<Outcome, FlashError> {
+    let access = ctrl.program_access();
+    let mut st = match Streamer::start(t, plan.clone()) {
+        Ok(st) => st,
+        Err(e) => return fail(t, ctrl, e, 0),
+    };
+    // Jobs whose work ends in buffer `tag`: completed_by[tag] = first job not finished by it.
+    let mut completed_by: Vec<usize> = Vec::new();
+    let mut buf = Buffer::default();
+    let mut sent = 0usize;
+    let result = (|| -> Result<(), RoutineError> {
+        let mut submit = |st: &mut Streamer, t: &mut Target, buf: &mut Buffer, next_job: usize| {
+            let mut b = std::mem::take(buf);
+            b.tag = completed_by.len();
+            completed_by.push(next_job);
+            sent += b.data.len();
+            st.submit(t, b)
+        };
+        for (j, job) in jobs.iter().enumerate() {
+            if progress.should_stop() {
+                return Err(RoutineError::Timeout { what: String::new(), waited: Duration::ZERO });
+            }
+            let bank = job.sector.bank;
+            if job.erase {
+                let regops = ctrl.erase_sector_ops(&job.sector);
+                let ops = routine::ops_from(&regops, |b| ctrl.status(b), &format!("erasing {}", job.sector));
+                let words: u32 = ops.iter().map(|o| o.words()).sum();
+                if !buf.fits(&plan, 0, words) {
+                    submit(&mut st, t, &mut buf, j)?;
+                }
+                let (typical, timeout) = routine::regops_time(&regops);
+                buf.ops.extend(ops);
+                buf.typical += typical;
+                buf.timeout += timeout;
+            }
+            let setup = ctrl.program_setup_ops(bank);
+            let teardown = ctrl.program_teardown_ops(bank);
+            let what = format!("programming {}", job.sector);
+            let setup_ops = routine::ops_from(&setup, |b| ctrl.status(b), &what);
+            let teardown_ops = routine::ops_from(&teardown, |b| ctrl.status(b), &what);
+            let words: u32 = setup_ops.iter().chain(&teardown_ops).map(|o| o.words()).sum::<u32>() + 11;
+            for &(addr, data) in &job.runs {
+                let mut off = 0usize;
+                while off < data.len() {
+                    let room = (plan.data_capacity as usize).saturating_sub(buf.data.len());
+                    let room = room - room % access.unit as usize;
+                    if room == 0 || !buf.fits(&plan, access.unit, words) {
+                        submit(&mut st, t, &mut buf, j)?;
+                        progress.add(0);
+                        continue;
+                    }
+                    let n = room.min(data.len() - off);
+                    let units = (n / access.unit as usize) as u32;
+                    buf.ops.extend(setup_ops.iter().cloned());
+                    buf.ops.push(Op::Program {
+                        dst: addr + off as u32,
+                        offset: buf.data.len() as u32,
+                        len: n as u32,
+                        unit: access.unit,
+                        width: access.width,
+                        wait: WaitSpec::new(bank, &ctrl.status(bank), what.clone()),
+                    });
+                    buf.ops.extend(teardown_ops.iter().cloned());
+                    buf.data.extend_from_slice(&data[off..off + n]);
+                    buf.typical += access.typical * units;
+                    buf.timeout += access.timeout * units;
+                    progress.add(n as u64);
+                    off += n;
+                }
+            }
+        }
+        buf.ops.extend(tail);
+        routine::mark_last(&mut buf);
+        submit(&mut st, t, &mut buf, jobs.len())?;
+        Ok(())
+    })();
+    let result = result.and_then(|()| st.finish(t));
+    debug!("fast path: {} bytes in {} buffers", sent, completed_by.len());
+    match result {
+        Ok(mut results) => {
+            let last = completed_by.len().saturating_sub(1);
+            let words = results.iter_mut().find(|(tag, _)| *tag == last).map(|r| std::mem::take(&mut r.1));
+            Ok(Outcome::Done(words.unwrap_or_default()))
+        }
+        Err(RoutineError::Timeout { what, .. }) if what.is_empty() => {
+            let _ = st.abort(t);
+            let from = st.done.last().map_or(0, |&tag| completed_by[tag]);
+            Err(FlashError::Interrupted { at: jobs.get(from).map_or(0, |j| j.sector.addr) })
+        }
+        Err(e) => {
+            let from = st.done.last().map_or(0, |&tag| completed_by[tag]);
+            fail(t, ctrl, e, from)
+        }
+    }
+}
+
+/// A routine failure: controller errors and timeouts are the flash's and are
+/// reported; a crash hands the rest of the work to the host-driven engine.
+fn fail(t: &mut Target, ctrl: &dyn FlashController, e: RoutineError, from: usize) -> Result<Outcome, FlashError> {
+    match e {
+        RoutineError::Crashed { .. } => {
+            warn!("{e}; finishing the write with host-driven programming");
+            Ok(Outcome::Fallback { from, why: e.to_string() })
+        }
+        other => Err(other.into_flash_error(t, ctrl)),
+    }
+}
+
+/// After a fallback: wait until every bank is idle and clear its flags, so
+/// that the engine starts from a clean controller.
+pub(crate) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -> Result<(), FlashError> {
+    for &bank in banks {
+        let what = format!("waiting for bank {} after the flash routine stopped", bank + 1);
+        let _ = engine::wait_idle(t, ctrl, bank, Duration::ZERO, Duration::from_secs(30), &what);
+        engine::clear_stale_errors(t, ctrl, bank)?;
+    }
+    Ok(())
+}
