@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
+pub mod crc;
 pub mod engine;
 pub mod h7;
 pub mod l4g;

@@ -27,9 +27,8 @@ pub(crate) struct SectorJob<'a> {
 /// How the fast path ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Every job done; the results of the extra READ ops of the last buffer.
-    #[allow(dead_code)] // read by the CRC verification
-    Done(Vec<u32>),
+    /// Every job done.
+    Done,
     /// The routine crashed or could not run: jobs from `from` on are not
     /// (completely) done and must be redone, erase included.
     Fallback {
@@ -45,21 +44,25 @@ pub(crate) fn supports(access: &ProgramAccess, plan: &RamPlan) -> bool {
     access.unit > 0 && access.unit % w == 0 && access.unit <= plan.data_capacity
 }
 
-/// Erase and program `jobs` through the routine. `tail` ops (e.g. CRC reads for
-/// verification) run after the last job, in the last buffer.
+/// Start the routine; a failure to start it means the host path.
+pub(crate) fn start(t: &mut Target, ctrl: &dyn FlashController, plan: RamPlan) -> Result<Option<Streamer>, FlashError> {
+    match Streamer::start(t, plan) {
+        Ok(st) => Ok(Some(st)),
+        Err(e) => fail(t, ctrl, e, 0).map(|_| None),
+    }
+}
+
+/// Erase and program `jobs` through the running routine and wait until all
+/// is done (the routine keeps running for more buffers).
 pub(crate) fn stream(
     t: &mut Target,
     ctrl: &dyn FlashController,
+    st: &mut Streamer,
     jobs: &[SectorJob],
-    plan: RamPlan,
-    tail: Vec<Op>,
     progress: &mut dyn Progress,
 ) -> Result<Outcome, FlashError> {
     let access = ctrl.program_access();
-    let mut st = match Streamer::start(t, plan.clone()) {
-        Ok(st) => st,
-        Err(e) => return fail(t, ctrl, e, 0),
-    };
+    let plan = st.plan().clone();
     // Jobs whose work ends in buffer `tag`: completed_by[tag] = first job not finished by it.
     let mut completed_by: Vec<usize> = Vec::new();
     let mut buf = Buffer::default();
@@ -82,7 +85,7 @@ pub(crate) fn stream(
                 let ops = routine::ops_from(&regops, |b| ctrl.status(b), &format!("erasing {}", job.sector));
                 let words: u32 = ops.iter().map(|o| o.words()).sum();
                 if !buf.fits(&plan, 0, words) {
-                    submit(&mut st, t, &mut buf, j)?;
+                    submit(st, t, &mut buf, j)?;
                 }
                 let (typical, timeout) = routine::regops_time(&regops);
                 buf.ops.extend(ops);
@@ -101,7 +104,7 @@ pub(crate) fn stream(
                     let room = (plan.data_capacity as usize).saturating_sub(buf.data.len());
                     let room = room - room % access.unit as usize;
                     if room == 0 || !buf.fits(&plan, access.unit, words) {
-                        submit(&mut st, t, &mut buf, j)?;
+                        submit(st, t, &mut buf, j)?;
                         progress.add(0);
                         continue;
                     }
@@ -125,26 +128,22 @@ pub(crate) fn stream(
                 }
             }
         }
-        buf.ops.extend(tail);
-        routine::mark_last(&mut buf);
-        submit(&mut st, t, &mut buf, jobs.len())?;
+        if !buf.ops.is_empty() {
+            submit(st, t, &mut buf, jobs.len())?;
+        }
         Ok(())
     })();
-    let result = result.and_then(|()| st.finish(t));
+    let result = result.and_then(|()| st.sync(t));
     debug!("fast path: {} bytes in {} buffers", sent, completed_by.len());
     match result {
-        Ok(mut results) => {
-            let last = completed_by.len().saturating_sub(1);
-            let words = results.iter_mut().find(|(tag, _)| *tag == last).map(|r| std::mem::take(&mut r.1));
-            Ok(Outcome::Done(words.unwrap_or_default()))
-        }
+        Ok(()) => Ok(Outcome::Done),
         Err(RoutineError::Timeout { what, .. }) if what.is_empty() => {
             let _ = st.abort(t);
-            let from = st.done.last().map_or(0, |&tag| completed_by[tag]);
+            let from = st.done.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0);
             Err(FlashError::Interrupted { at: jobs.get(from).map_or(0, |j| j.sector.addr) })
         }
         Err(e) => {
-            let from = st.done.last().map_or(0, |&tag| completed_by[tag]);
+            let from = st.done.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0);
             fail(t, ctrl, e, from)
         }
     }
@@ -152,7 +151,12 @@ pub(crate) fn stream(
 
 /// A routine failure: controller errors and timeouts are the flash's and are
 /// reported; a crash hands the rest of the work to the host-driven engine.
-fn fail(t: &mut Target, ctrl: &dyn FlashController, e: RoutineError, from: usize) -> Result<Outcome, FlashError> {
+pub(crate) fn fail(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    e: RoutineError,
+    from: usize,
+) -> Result<Outcome, FlashError> {
     match e {
         RoutineError::Crashed { .. } => {
             warn!("{e}; finishing the write with host-driven programming");
@@ -171,4 +175,72 @@ pub(crate) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -
         engine::clear_stale_errors(t, ctrl, bank)?;
     }
     Ok(())
+}
+
+/// Tags of CRC-only buffers (kept apart from the tags of programming buffers).
+const CRC_TAG: usize = 1 << 20;
+
+/// Hash `ranges` (bank, start, end) with the CRC unit; the CRCs in order.
+pub(crate) fn run_crcs(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    st: &mut Streamer,
+    unit: &crate::flash::crc::CrcUnit,
+    ranges: &[(u8, u32, u32)],
+) -> Result<Vec<u32>, FlashError> {
+    let plan = st.plan().clone();
+    let mut buffers: Vec<Buffer> = Vec::new();
+    let mut buf = Buffer { tag: CRC_TAG, timeout: Duration::from_secs(1), ..Default::default() };
+    let mut bank_on: Option<u8> = None;
+    let close = |buf: &mut Buffer, bank_on: &mut Option<u8>| {
+        if let Some(b) = bank_on.take() {
+            buf.ops.extend(unit.disable_ops(b));
+        }
+    };
+    for &(bank, start, end) in ranges {
+        let words = unit.range_words() + 12;
+        if !buf.fits(&plan, 0, words) {
+            close(&mut buf, &mut bank_on);
+            let tag = buf.tag + 1;
+            buffers.push(std::mem::replace(
+                &mut buf,
+                Buffer { tag, timeout: Duration::from_secs(1), ..Default::default() },
+            ));
+        }
+        if bank_on != Some(bank) {
+            close(&mut buf, &mut bank_on);
+            buf.ops.extend(unit.enable_ops(bank));
+            bank_on = Some(bank);
+        }
+        buf.ops.extend(unit.range_ops(bank, start, end));
+        let words = (end - start) / unit.word();
+        buf.typical += Duration::from_nanos(125) * words;
+        buf.timeout += Duration::from_micros(10) * words;
+    }
+    close(&mut buf, &mut bank_on);
+    buffers.push(buf);
+    let first = buffers[0].tag;
+    let count = buffers.len();
+    st.results.clear();
+    let result = (|| {
+        for b in buffers {
+            st.submit(t, b)?;
+        }
+        st.sync(t)
+    })();
+    if let Err(e) = result {
+        return Err(e.into_flash_error(t, ctrl));
+    }
+    let mut results = std::mem::take(&mut st.results);
+    results.sort_by_key(|r| r.0);
+    let crcs: Vec<u32> =
+        results.into_iter().filter(|r| (first..first + count).contains(&r.0)).flat_map(|r| r.1).collect();
+    if crcs.len() != ranges.len() {
+        return Err(FlashError::Unsupported(format!(
+            "the flash routine returned {} CRCs for {} ranges",
+            crcs.len(),
+            ranges.len()
+        )));
+    }
+    Ok(crcs)
 }

@@ -186,10 +186,13 @@ impl Buffer {
     }
 
     /// Would `data` more bytes and `words` more script words still fit a slot?
+    /// Script and data share the slot; data alone is limited to
+    /// `data_capacity` (a CRC-only buffer is all script).
     pub fn fits(&self, plan: &RamPlan, data: u32, words: u32) -> bool {
-        self.data.len() as u32 + data <= plan.data_capacity
-            && self.script_bytes() + 4 * words <= SCRIPT_BYTES
-            && self.reads() <= RESULTS_BYTES / 4
+        let data_len = self.data.len() as u32 + data;
+        data_len <= plan.data_capacity
+            && self.script_bytes() + 4 * words + data_len <= SCRIPT_BYTES + plan.data_capacity
+            && self.reads() < RESULTS_BYTES / 4
     }
 
     /// The bytes of the slot image ending at `header` ([script][data][header]).
@@ -414,7 +417,7 @@ impl Streamer {
         self.wait_slot(t, k)?;
         let (header, results) = self.plan.slots[k];
         let (start, image) = buffer.image(header, results);
-        debug_assert!(start >= header - SCRIPT_BYTES - self.plan.data_capacity, "buffer overflows its slot");
+        assert!(start >= header - SCRIPT_BYTES - self.plan.data_capacity, "buffer overflows its slot");
         t.write_mem(start, &image)?;
         let now = t.elapsed();
         let begin = self.busy_until.max(now);
@@ -514,6 +517,14 @@ impl Streamer {
         self.abort(t)?;
         let pc = t.read_core_reg(cm::reg::PC)?;
         Ok(RoutineError::Crashed { pc, why })
+    }
+
+    /// Wait until every buffer given so far is done (their results are then in `results`).
+    pub fn sync(&mut self, t: &mut Target) -> Result<(), RoutineError> {
+        for k in [self.next, 1 - self.next] {
+            self.wait_slot(t, k)?;
+        }
+        Ok(())
     }
 
     /// Stop the routine after the last buffer: mark it with STOP, wait, collect.
