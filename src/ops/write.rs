@@ -358,7 +358,7 @@ fn pieces(plans: &[SectorPlan], align: u32) -> (Vec<Piece>, Vec<(usize, u32, u32
 /// calibration): nothing has been changed then.
 fn write_with_crc(
     session: &mut Session,
-    plans: &mut Vec<SectorPlan>,
+    plans: &mut [SectorPlan],
     banks: &BTreeSet<u8>,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
@@ -450,7 +450,7 @@ fn write_with_crc(
         changed.push(i);
         jobs.push(SectorJob {
             sector: plan.sector,
-            erase: !(blank[i] && !ecc),
+            erase: ecc || !blank[i],
             runs: program_runs(plan, access.unit, erased),
         });
     }
