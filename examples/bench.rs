@@ -5,7 +5,9 @@
 //!
 //! Every workload runs the real write path (connect, plan, routine, verify,
 //! detach) against a simulated ST-LINK/V2 and STLINK-V3 with the chip behind
-//! it, and prints one table: modeled seconds, USB commands, KiB/s, the floor
+//! it, and prints one table of the operation's own cost (connecting,
+//! identifying and the final reset are a fixed cost per session, printed
+//! below the table): modeled seconds, USB commands, KiB/s, the floor
 //! (timing-model.md "What a benchmark reports") and the ratio to it. Chips
 //! start with an older, different firmware in the flash, as on a desk where a
 //! board is reflashed; the image is incompressible pseudo-random data.
@@ -144,14 +146,29 @@ fn run_write(part: &Part, probe: SimProbeKind, addr: u32, image: &[u8], old: &[u
     // The chip already holds `old` (the back door costs no modeled time).
     let (mut s, handle) = open(part, probe, None)?;
     assert!(handle.poke(addr, old), "pre-fill {}", part.sim);
+    let connected = handle.stats();
     let img = Image::from_binary(image.to_vec(), addr).expect("image");
     let report = write::write(&mut s, &img, &WriteOptions::default(), &mut NoProgress)
         .unwrap_or_else(|e| panic!("{} write: {e}", part.sim));
     assert!(report.verified);
+    let stats = since(&handle.stats(), &connected);
     s.finish(true).expect("finish");
-    let stats = handle.stats();
     assert_eq!(handle.peek(addr, image.len()).as_deref(), Some(image), "{}: flash content", part.sim);
     Some(stats)
+}
+
+/// The cost of the operation alone: `after - before` (connect, reset and
+/// detach are the same fixed cost for every tool and workload).
+fn since(after: &RunStats, before: &RunStats) -> RunStats {
+    RunStats {
+        modeled: after.modeled - before.modeled,
+        commands: after.commands - before.commands,
+        bytes_out: after.bytes_out - before.bytes_out,
+        bytes_in: after.bytes_in - before.bytes_in,
+        erases: after.erases - before.erases,
+        mass_erases: after.mass_erases - before.mass_erases,
+        words: after.words - before.words,
+    }
 }
 
 /// 1 MiB written the way st-flash does it on H7: 64-byte WRITEMEMs each
@@ -160,6 +177,7 @@ fn run_write(part: &Part, probe: SimProbeKind, addr: u32, image: &[u8], old: &[u
 fn st_flash_style(part: &Part, probe: SimProbeKind, addr: u32, image: &[u8], old: &[u8]) -> Option<RunStats> {
     let (mut s, handle) = open(part, probe, Some(1800))?;
     assert!(handle.poke(addr, old));
+    let connected = handle.stats();
     let layout = s.layout.clone();
     let Session { target: t, flash, .. } = &mut s;
     let ctrl = flash.as_mut().expect("driver");
@@ -195,16 +213,19 @@ fn st_flash_style(part: &Part, probe: SimProbeKind, addr: u32, image: &[u8], old
         t.read_mem(addr + 6144 * i as u32, got).unwrap();
         assert_eq!(got, want, "baseline verify");
     }
+    let stats = since(&handle.stats(), &connected);
     s.finish(true).unwrap();
-    Some(handle.stats())
+    Some(stats)
 }
 
 fn run_read(part: &Part, probe: SimProbeKind, addr: u32, len: u32) -> Option<RunStats> {
     let (mut s, handle) = open(part, probe, None)?;
+    let connected = handle.stats();
     let data = read::read(&mut s, addr, len, &mut NoProgress).expect("read");
     assert_eq!(data.len(), len as usize);
+    let stats = since(&handle.stats(), &connected);
     s.finish(false).unwrap();
-    Some(handle.stats())
+    Some(stats)
 }
 
 fn main() {
@@ -324,6 +345,22 @@ fn main() {
         }
     }
     print_table(&rows);
+    for probe in [SimProbeKind::V2, SimProbeKind::V3] {
+        if let Some((s, handle)) = open(&H7A3, probe, None) {
+            let connect = handle.stats();
+            s.finish(true).unwrap();
+            let total = handle.stats();
+            println!(
+                "\nSession cost on {} (H7A3), not in the table: connect and identify {:.1} ms ({} commands), \
+                 reset and detach {:.1} ms ({} commands).",
+                probe_name(probe),
+                connect.modeled.as_secs_f64() * 1e3,
+                connect.commands,
+                (total.modeled - connect.modeled).as_secs_f64() * 1e3,
+                total.commands - connect.commands
+            );
+        }
+    }
 }
 
 fn print_table(rows: &[Row]) {

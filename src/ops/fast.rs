@@ -67,6 +67,19 @@ pub(crate) fn stream(
     let mut completed_by: Vec<usize> = Vec::new();
     let mut buf = Buffer::default();
     let mut sent = 0usize;
+    let mut left: usize = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len()).sum();
+    // Buffer size: small first (the target starts erasing and programming
+    // early) and last (less programming left after the last transfer), full
+    // size in between.
+    let target_size = |left: usize, first: bool| {
+        let size = (left / 3).clamp(2048, plan.data_capacity as usize);
+        if first {
+            size.min(4096)
+        } else {
+            size
+        }
+    };
+    let mut size = target_size(left, true);
     let result = (|| -> Result<(), RoutineError> {
         let mut submit = |st: &mut Streamer, t: &mut Target, buf: &mut Buffer, next_job: usize| {
             let mut b = std::mem::take(buf);
@@ -101,10 +114,11 @@ pub(crate) fn stream(
             for &(addr, data) in &job.runs {
                 let mut off = 0usize;
                 while off < data.len() {
-                    let room = (plan.data_capacity as usize).saturating_sub(buf.data.len());
+                    let room = size.saturating_sub(buf.data.len());
                     let room = room - room % access.unit as usize;
                     if room == 0 || !buf.fits(&plan, access.unit, words) {
                         submit(st, t, &mut buf, j)?;
+                        size = target_size(left, false);
                         progress.add(0);
                         continue;
                     }
@@ -125,6 +139,7 @@ pub(crate) fn stream(
                     buf.timeout += access.timeout * units;
                     progress.add(n as u64);
                     off += n;
+                    left -= n;
                 }
             }
         }

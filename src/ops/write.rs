@@ -387,7 +387,7 @@ fn write_with_crc(
     let Some(mut st) = fast::start(t, ctrl, ram)? else { return Ok(false) };
     // Calibration: the unit against the host on bytes read over SWD.
     let first = plans[0].sector;
-    let cal_len = first.size.min(1024);
+    let cal_len = first.size.min(256);
     let mut cal = vec![0u8; cal_len as usize];
     t.read_mem(first.addr, &mut cal)?;
     let (pieces, mixed) = pieces(plans, unit.align);
