@@ -72,7 +72,8 @@ pub(crate) fn stream(
     // early) and last (less programming left after the last transfer), full
     // size in between.
     let target_size = |left: usize, first: bool| {
-        let size = (left / 3).clamp(2048, plan.data_capacity as usize);
+        let cap = plan.data_capacity as usize;
+        let size = (left / 3).clamp(2048.min(cap), cap);
         if first {
             size.min(4096)
         } else {
@@ -202,7 +203,7 @@ pub(crate) fn run_crcs(
     st: &mut Streamer,
     unit: &crate::flash::crc::CrcUnit,
     ranges: &[(u8, u32, u32)],
-) -> Result<Vec<u32>, FlashError> {
+) -> Result<Vec<u32>, RoutineError> {
     let plan = st.plan().clone();
     let mut buffers: Vec<Buffer> = Vec::new();
     let mut buf = Buffer { tag: CRC_TAG, timeout: Duration::from_secs(1), ..Default::default() };
@@ -243,19 +244,39 @@ pub(crate) fn run_crcs(
         }
         st.sync(t)
     })();
-    if let Err(e) = result {
-        return Err(e.into_flash_error(t, ctrl));
-    }
+    let _ = ctrl;
+    result?;
     let mut results = std::mem::take(&mut st.results);
     results.sort_by_key(|r| r.0);
     let crcs: Vec<u32> =
         results.into_iter().filter(|r| (first..first + count).contains(&r.0)).flat_map(|r| r.1).collect();
     if crcs.len() != ranges.len() {
-        return Err(FlashError::Unsupported(format!(
-            "the flash routine returned {} CRCs for {} ranges",
-            crcs.len(),
-            ranges.len()
-        )));
+        return Err(RoutineError::Crashed {
+            pc: st.plan().code,
+            why: format!("{} CRCs returned for {} ranges", crcs.len(), ranges.len()),
+        });
     }
     Ok(crcs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::Width;
+    use crate::target::chips::MemRegion;
+
+    #[test]
+    fn accesses_the_routine_cannot_make_go_to_the_host_path() {
+        let plan = RamPlan::in_region(MemRegion::new(0x2000_0000, 32 * 1024)).unwrap();
+        let ok = ProgramAccess {
+            unit: 16,
+            width: Width::Word,
+            typical: Duration::from_micros(25),
+            timeout: Duration::from_millis(10),
+        };
+        assert!(supports(&ok, &plan));
+        assert!(supports(&ProgramAccess { unit: 2, width: Width::Half, ..ok }, &plan));
+        assert!(!supports(&ProgramAccess { unit: 6, width: Width::Word, ..ok }, &plan), "unit not whole accesses");
+        assert!(!supports(&ProgramAccess { unit: 64 * 1024, ..ok }, &plan), "unit larger than a buffer");
+    }
 }

@@ -12,7 +12,7 @@ use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{self, CrcUnit};
-use crate::flash::routine::RamPlan;
+use crate::flash::routine::{RamPlan, RoutineError};
 use crate::flash::{engine, FlashError, Phase, Progress, Sector};
 use crate::target::chips::MemRegion;
 
@@ -393,7 +393,14 @@ fn write_with_crc(
     let (pieces, mixed) = pieces(plans, unit.align);
     let mut ranges = vec![(first.bank, first.addr, first.addr + cal_len)];
     ranges.extend(pieces.iter().map(|p| (plans[p.plan].sector.bank, p.start, p.end)));
-    let crcs = fast::run_crcs(t, ctrl, &mut st, &unit, &ranges)?;
+    let crcs = match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
+        Ok(crcs) => crcs,
+        Err(e @ RoutineError::Crashed { .. }) => {
+            warn!("{e}; writing without the CRC unit");
+            return Ok(false);
+        }
+        Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
+    };
     if crcs[0] != crc::host_crc(&cal) {
         warn!(
             "the flash CRC unit of this {} does not compute CRC-32/MPEG-2 as expected (0x{:08X}, host 0x{:08X});              verifying by reading back",
@@ -486,27 +493,41 @@ fn write_with_crc(
     }
     // Verify.
     let mut suspects: Vec<usize> = Vec::new();
+    let mut crc_checked = false;
+    let mut routine_alive = true;
     if opts.verify && !opts.readback && !changed.is_empty() {
         let ranges: Vec<(u8, u32, u32)> = changed
             .iter()
             .map(|&i| (plans[i].sector.bank, plans[i].sector.addr, plans[i].sector.end() as u32))
             .collect();
-        let crcs = fast::run_crcs(t, ctrl, &mut st, &unit, &ranges)?;
-        for (&i, &got) in changed.iter().zip(&crcs) {
-            if got != crc::host_crc(&plans[i].desired) {
-                suspects.push(i);
+        match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
+            Ok(crcs) => {
+                crc_checked = true;
+                for (&i, &got) in changed.iter().zip(&crcs) {
+                    if got != crc::host_crc(&plans[i].desired) {
+                        suspects.push(i);
+                    }
+                }
             }
+            Err(e @ RoutineError::Crashed { .. }) => {
+                warn!("{e}; verifying by reading back");
+                suspects = changed.clone();
+                routine_alive = false;
+            }
+            Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
         }
     } else if opts.verify {
         suspects = changed.clone();
     }
-    if let Err(e) = st.finish(t) {
-        return Err(Error::from(e.into_flash_error(t, ctrl)));
+    if routine_alive {
+        if let Err(e) = st.finish(t) {
+            return Err(Error::from(e.into_flash_error(t, ctrl)));
+        }
     }
     progress.begin(Phase::Verify, suspects.iter().map(|&i| plans[i].sector.size as u64).sum());
     for &i in &suspects {
         compare_sector(t, &plans[i])?;
-        if !opts.readback {
+        if crc_checked {
             warn!(
                 "the CRC unit disagreed about {} but reading it back shows the right bytes;                  its CRC is not trusted for the rest of this session",
                 plans[i].sector
