@@ -123,6 +123,10 @@ pub enum Bank2Base {
     /// Bank 2 always starts here, whatever the flash size (leaving a hole on
     /// smaller parts: H7 0x08100000, G4 cat.3 0x08040000).
     Fixed(u32),
+    /// Bank 1 always holds this many bytes and bank 2 directly follows it with
+    /// the rest, so the banks differ in size on some parts (F1 XL-density: bank 1
+    /// = 512 KiB, bank 2 = 256 or 512 KiB at 0x08080000; flash-families.md §2.1).
+    FullBank1(u32),
 }
 
 /// Geometry of the dual-bank mode of a part.
