@@ -8,6 +8,7 @@
 use std::fmt;
 
 pub mod f0f1f3;
+pub mod f2f4f7;
 
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,7 +251,7 @@ impl Chip {
 }
 
 /// The family tables, one line each.
-static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS];
+static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, f2f4f7::CHIPS];
 
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
