@@ -9,10 +9,12 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::target::chips::Chip;
+use crate::target::chips::{Chip, Controller};
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod fp;
+pub mod fs;
 pub mod layout;
 
 pub use engine::{NoProgress, Phase, Progress};
@@ -140,10 +142,10 @@ pub trait FlashController: Send {
 /// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
 /// measured (F2/F4/F7 choose their programming parallelism from it).
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
-    let _ = voltage_mv;
     // Family drivers are added here, one arm each.
-    #[allow(clippy::match_single_binding)]
     let driver: Option<Box<dyn FlashController>> = match chip.controller {
+        Controller::F0F1F3 => Some(Box::new(fp::FpController::new(chip))),
+        Controller::F2F4 | Controller::F7 => Some(Box::new(fs::FsController::new(chip, voltage_mv))),
         _ => None,
     };
     driver.ok_or_else(|| {
