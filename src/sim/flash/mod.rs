@@ -12,7 +12,7 @@
 
 use std::ops::Range;
 
-pub mod plain;
+pub mod fp;
 
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
