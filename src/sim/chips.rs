@@ -47,7 +47,7 @@ impl std::fmt::Debug for ChipProfile {
 }
 
 /// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[flash::fp::PARTS];
+pub const FAMILIES: &[&[ChipProfile]] = &[flash::fp::PARTS, flash::fs::PARTS];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {

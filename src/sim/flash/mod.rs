@@ -13,6 +13,7 @@
 use std::ops::Range;
 
 pub mod fp;
+pub mod fs;
 
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
