@@ -148,6 +148,9 @@ pub struct FpModel {
     /// Option bytes as loaded into OBR/WRPR at the last reset.
     loaded: [u8; OPT_LEN],
     hsi_on: bool,
+    /// `hsi=off`: the application switches the HSI off after each reset
+    /// (the situation flash-families.md §4.3 warns about).
+    app_stops_hsi: bool,
     /// OPTKEY1 was the last option key written.
     optkey1_seen: bool,
 }
@@ -167,6 +170,7 @@ impl FpModel {
             options,
             loaded: options,
             hsi_on: true,
+            app_stops_hsi: false,
             optkey1_seen: false,
         };
         m.reset();
@@ -625,7 +629,7 @@ impl FlashModel for FpModel {
             *bank = Bank::new(bank.range.clone());
         }
         self.acr = if self.spec.family == Family::F0 { 0 } else { 0x30 };
-        self.hsi_on = true;
+        self.hsi_on = !self.app_stops_hsi;
         self.optkey1_seen = false;
         self.load_options();
     }
@@ -646,13 +650,16 @@ impl FlashModel for FpModel {
             ("rdp", "1") => self.options[0] = 0x00,
             ("rdp", "2") if !f1 => self.options[0] = 0xCC,
             ("wrp", range) => return self.configure_wrp(range),
-            ("hsi", "on") => self.hsi_on = true,
-            ("hsi", "off") => self.hsi_on = false,
+            ("hsi", "on" | "off") => {
+                self.app_stops_hsi = value == "off";
+                self.hsi_on = !self.app_stops_hsi;
+            }
             _ => {
                 let rdp = if f1 { "rdp=0|1" } else { "rdp=0|1|2" };
                 return Err(format!(
                     "{}: unknown setting {key}={value}; valid: {rdp}, wrp=<first>-<last> (write-protect the \
-                     page groups of that range), hsi=on|off",
+                     page groups of that range), hsi=on|off (off: the \
+                     application stops the HSI)",
                     self.name()
                 ));
             }
