@@ -296,3 +296,25 @@ fn connect_line_names_the_chip_and_its_pages() {
     assert!(r.stderr.contains("STM32F1xx_HD: 64 KiB SRAM, 512 KiB flash in at least 2 KiB pages"), "{}", r.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn probe_without_16bit_writes_is_refused_before_anything_is_erased() {
+    let dir = temp_dir("f103-j22");
+    let state = prefill("stm32f103c8", &dir, "", &[0x0800_0400]);
+    let file = dir.join("image.bin");
+    std::fs::write(&file, pattern(64, 3)).unwrap();
+    let spec = format!("stm32f103c8:{}", state.display());
+    let args = ["write", file.to_str().unwrap(), "0x08000400"];
+    // ST-LINK/V2 J22 has no WRITEMEM_16BIT (flash-families.md §4.3).
+    let r = run(&args, &[("STFLASH_SIM", &spec), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "22")]);
+    r.fails(10, "needs V2J26");
+    assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 16), OLD, "nothing erased");
+    // Erasing needs no 16-bit writes.
+    run(
+        &["erase", "0x08000400", "0x400"],
+        &[("STFLASH_SIM", &spec), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "22")],
+    )
+    .ok();
+    assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 16), [0xFF; 16]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -437,3 +437,39 @@ fn connect_lines_name_the_corrected_maps() {
         assert_eq!(s.connect_line(), line);
     }
 }
+
+#[test]
+fn unknown_voltage_programs_bytes_with_a_warning() {
+    // ST-LINK/V2 before J13 cannot measure the target voltage: x8 is the one
+    // parallelism that is safe at every supply (RM0090 §3.6.2).
+    let dir = temp_dir("f411-novolt");
+    let state = dir.join("chip.sim");
+    let file = dir.join("image.bin");
+    std::fs::write(&file, pattern(64, 11)).unwrap();
+    let spec = format!("stm32f411re:{}", state.display());
+    let env = [("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "12")];
+    let r = run(&["write", file.to_str().unwrap(), "0x08000000"], &env).ok();
+    assert!(r.stderr.contains("cannot measure the target voltage") && r.stderr.contains("PSIZE x8"), "{}", r.stderr);
+    assert_eq!(Snapshot::of(&state).peek(0x0800_0000, 64), pattern(64, 11));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn x16_needs_16bit_writes_from_the_probe() {
+    // At 2.5 V the F4 programs half-words: ST-LINK/V2 J22 cannot, and nothing
+    // is erased before saying so.
+    let dir = temp_dir("f411-x16-j22");
+    let state = prefill("stm32f411re", &dir, "voltage=2500", &[0x0800_0000]);
+    let file = dir.join("image.bin");
+    std::fs::write(&file, pattern(64, 12)).unwrap();
+    let spec = format!("stm32f411re:{}", state.display());
+    let env = [
+        ("STFLASH_SIM", spec.as_str()),
+        ("STFLASH_SIM_PROBE", "v2"),
+        ("STFLASH_SIM_FIRMWARE", "22"),
+        ("STFLASH_SIM_OPTS", "voltage=2500"),
+    ];
+    run(&["write", file.to_str().unwrap(), "0x08000000"], &env).fails(10, "16-bit writes");
+    assert_eq!(Snapshot::of(&state).peek(0x0800_0000, 16), OLD);
+    let _ = std::fs::remove_dir_all(&dir);
+}

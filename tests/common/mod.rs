@@ -35,7 +35,14 @@ impl Run {
 /// The binary with a clean simulator environment.
 pub fn stflash() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
-    for var in ["STFLASH_SIM", "STFLASH_SIM_PROBE", "STFLASH_SIM_FIRMWARE", "STFLASH_SIM_OPTS", "STFLASH_SIM_FAULTS", "RUST_LOG"] {
+    for var in [
+        "STFLASH_SIM",
+        "STFLASH_SIM_PROBE",
+        "STFLASH_SIM_FIRMWARE",
+        "STFLASH_SIM_OPTS",
+        "STFLASH_SIM_FAULTS",
+        "RUST_LOG",
+    ] {
         c.env_remove(var);
     }
     c
@@ -74,10 +81,8 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// A library session on a fresh simulated chip, with its simulator handle.
 pub fn open_sim(spec: SimSpec) -> (Session, SimHandle) {
-    let opts = SessionOptions {
-        probe: ProbeSelector { serial: None, sim: vec![spec] },
-        connect: ConnectOptions::default(),
-    };
+    let opts =
+        SessionOptions { probe: ProbeSelector { serial: None, sim: vec![spec] }, connect: ConnectOptions::default() };
     let session = Session::open(&opts).unwrap_or_else(|e| panic!("open simulated session: {e}"));
     let handle = session.sim.clone().expect("simulated session has a handle");
     (session, handle)
