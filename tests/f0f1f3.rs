@@ -318,3 +318,21 @@ fn probe_without_16bit_writes_is_refused_before_anything_is_erased() {
     assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 16), [0xFF; 16]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn programming_over_old_data_reports_pgerr_and_clears_it() {
+    // Straight through the engine, skipping the erase a write would do.
+    let (mut s, h) = open_sim(SimSpec::new("stm32f103c8"));
+    h.poke(0x0800_0800, &[0x00, 0x11]);
+    let ctrl = s.flash.as_mut().unwrap();
+    ctrl.unlock(&mut s.target, 0).unwrap();
+    let e =
+        stflash::flash::engine::program(&mut s.target, ctrl.as_ref(), 0, 0x0800_0800, &[0x34, 0x12], &mut NoProgress)
+            .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("PGERR") && msg.contains("not erased"), "{msg}");
+    assert_eq!(h.peek(0x0800_0800, 2).unwrap(), [0x00, 0x11], "skipped");
+    // The flag was cleared (W1C), PG too: the next operation starts clean.
+    assert_eq!(s.target.read32(0x4002_200C).unwrap() & 0x14, 0);
+    assert_eq!(s.target.read32(0x4002_2010).unwrap() & 1, 0);
+}

@@ -473,3 +473,20 @@ fn x16_needs_16bit_writes_from_the_probe() {
     assert_eq!(Snapshot::of(&state).peek(0x0800_0000, 16), OLD);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_write_of_the_wrong_width_is_decoded_as_pgperr() {
+    // Set up programming at 1.8 V (PSIZE x8) and write a word anyway: the
+    // controller refuses it; the engine names the flag and clears it.
+    let (mut s, h) = open_sim(spec("stm32f411re", "voltage=1800"));
+    let ctrl = s.flash.as_mut().unwrap();
+    ctrl.unlock(&mut s.target, 0).unwrap();
+    let setup = ctrl.program_setup_ops(0);
+    stflash::flash::engine::run_ops(&mut s.target, ctrl.as_ref(), &setup, "setup").unwrap();
+    s.target.write_mem(0x0800_0000, &[1, 2, 3, 4]).unwrap();
+    let sr = s.target.read32(0x4002_3C0C).unwrap();
+    let e = stflash::flash::engine::check_errors(&mut s.target, ctrl.as_ref(), 0, sr, "programming").unwrap_err();
+    assert!(e.to_string().contains("PGPERR (the access width does not match"), "{e}");
+    assert_eq!(s.target.read32(0x4002_3C0C).unwrap(), 0, "cleared");
+    assert_eq!(h.peek(0x0800_0000, 4).unwrap(), [0xFF; 4]);
+}
