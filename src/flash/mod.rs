@@ -13,6 +13,8 @@ use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod fp;
+pub mod fs;
 pub mod h7;
 pub mod l4g;
 pub mod layout;
@@ -148,6 +150,8 @@ pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dy
     }
     // Family drivers, one arm each.
     let driver = match chip.controller {
+        C::F0F1F3 => boxed(Some(fp::FpController::new(chip))),
+        C::F2F4 | C::F7 => boxed(Some(fs::FsController::new(chip, voltage_mv))),
         C::H74x | C::H72x | C::H7ab => boxed(h7::H7Controller::new(chip, voltage_mv)),
         C::L4 | C::L4Plus | C::G0 | C::G4 | C::C0 | C::Wb | C::Wl => boxed(l4g::L4gController::new(chip)),
         _ => None,

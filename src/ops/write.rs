@@ -10,7 +10,7 @@ use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{engine, FlashError, Phase, Progress, Sector};
+use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
 use crate::target::chips::MemRegion;
 
 /// How to write.
@@ -245,6 +245,7 @@ fn write_flash(
 ) -> Result<()> {
     session.require_unprotected()?;
     session.controller()?;
+    check_probe_can_program(session)?;
     let mut plans = plan_sectors(session, segments);
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
     if opts.preserve && !opts.mass_erase {
@@ -270,6 +271,21 @@ fn write_flash(
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
         verify::compare_all(session, &wanted, progress)?;
+    }
+    Ok(())
+}
+
+/// Refuse before anything is erased when the probe cannot make the data
+/// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
+/// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
+fn check_probe_can_program(session: &mut Session) -> Result<()> {
+    let width = session.controller()?.program_access().width;
+    let version = session.target.link().version;
+    if width == Width::Half && !version.has_16bit() {
+        return Err(Error::unsupported(format!(
+            "this chip's flash is programmed with 16-bit writes, and probe firmware {version} has none \
+             (needs V2J26 or newer); update it with ST's STSW-LINK007. Nothing was erased."
+        )));
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ impl std::fmt::Debug for ChipProfile {
 }
 
 /// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS, flash::h7::PARTS, flash::l4g::PARTS];
+pub const FAMILIES: &[&[ChipProfile]] = &[flash::fp::PARTS, flash::fs::PARTS, flash::h7::PARTS, flash::l4g::PARTS];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {

@@ -12,9 +12,10 @@
 
 use std::ops::Range;
 
+pub mod fp;
+pub mod fs;
 pub mod h7;
 pub mod l4g;
-pub mod plain;
 
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
