@@ -8,6 +8,8 @@
 use std::fmt;
 
 pub mod f0f1f3;
+pub mod l0l1;
+pub mod l5u5h5;
 
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +248,7 @@ impl Chip {
 }
 
 /// The family tables, one line each.
-static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS];
+static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, l0l1::CHIPS, l5u5h5::CHIPS];
 
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
