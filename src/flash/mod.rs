@@ -9,11 +9,14 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::target::chips::Chip;
+use crate::target::chips::{Chip, Controller};
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod h5;
 pub mod layout;
+pub mod lp;
+pub mod tz;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
@@ -142,8 +145,10 @@ pub trait FlashController: Send {
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
     let _ = voltage_mv;
     // Family drivers are added here, one arm each.
-    #[allow(clippy::match_single_binding)]
     let driver: Option<Box<dyn FlashController>> = match chip.controller {
+        Controller::L0 | Controller::L1 => Some(Box::new(lp::LpController::new(chip))),
+        Controller::L5 | Controller::U5 => Some(Box::new(tz::TzController::new(chip))),
+        Controller::H5 => Some(Box::new(h5::H5Controller::new(chip))),
         _ => None,
     };
     driver.ok_or_else(|| {
