@@ -47,7 +47,7 @@ impl std::fmt::Debug for ChipProfile {
 }
 
 /// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS];
+pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS, flash::lp::PARTS, flash::tz::PARTS, flash::h5::PARTS];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {

@@ -12,7 +12,10 @@
 
 use std::ops::Range;
 
+pub mod h5;
+pub mod lp;
 pub mod plain;
+pub mod tz;
 
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
