@@ -160,8 +160,12 @@ impl FlashController for LpController {
     }
 
     /// Leave every mode, then set PRGLOCK and PELOCK (PELOCK also relocks the
-    /// option bytes). A locked PECR ignores both writes.
+    /// option bytes). Nothing to do if PECR is locked already (it would ignore
+    /// the writes).
     fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        if t.read32(self.pecr())? & PECR_PELOCK != 0 {
+            return Ok(());
+        }
         t.write32(self.pecr(), 0)?;
         t.write32(self.pecr(), PECR_PRGLOCK | PECR_PELOCK)?;
         Ok(())

@@ -224,7 +224,11 @@ impl FlashController for TzController {
 
     /// Clear every operation bit, then set LOCK (setting LOCK leaves the
     /// other bits as they are).
+    /// Both banks share NSCR: a second call finds it locked and does nothing.
     fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        if t.read32(NSCR)? & CR_LOCK != 0 {
+            return Ok(());
+        }
         t.write32(NSCR, 0)?;
         t.write32(NSCR, CR_LOCK)?;
         Ok(())
