@@ -130,8 +130,11 @@ impl TzController {
             optr & bit != 0
         } else {
             // DUALBANK: "Dual-bank on 1-Mbyte and 512-Kbyte Flash memory
-            // devices" (EMB-R flash_u5 OPTR); larger parts are always dual.
-            flash_size >= 2 * 1024 * 1024 || optr & OPTR_BIT21 != 0
+            // devices" (EMB-R flash_u5 OPTR). Larger parts are always dual;
+            // so are the 128/256 KiB U535/U545 ([EMB-C] puts bank 2 at half
+            // on every 0x455 part; the bit is not documented for them).
+            let optional = (512 * 1024..2 * 1024 * 1024).contains(&flash_size);
+            !optional || optr & OPTR_BIT21 != 0
         }
     }
 
@@ -338,6 +341,8 @@ mod tests {
         assert!(u5.dual_bank(0, 2 << 20));
         assert!(!u5.dual_bank(0, 1 << 20));
         assert!(u5.dual_bank(1 << 21, 1 << 20));
+        assert!(!u5.dual_bank(0, 512 << 10));
+        assert!(u5.dual_bank(0, 256 << 10), "U535 256 KiB: always two banks");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //!   reset); OPTKEYR unlocks OPTLOCK only after LOCK is clear;
 //! - bank mode from OPTR: L5 DBANK (bit 22; DB256K bit 21 on 256 KiB parts):
 //!   dual = two banks of 2 KiB pages, single = 4 KiB pages; U5 DUALBANK (bit
-//!   21) below 2 MiB, always dual from 2 MiB, 8 KiB pages; bank 2 at half;
+//!   21) on 512 KiB and 1 MiB parts, always dual otherwise, 8 KiB pages; bank
+//!   2 at half;
 //! - page erase (PER, PNB of the part's width from bit 3, BKER bit 11 for bank
 //!   2, STRT bit 16), bank erase (MER1 bit 2, MER2 bit 15), 22 ms (L5) or
 //!   1.5 ms (U5) per page and 22 ms per bank (timing-model.md);
@@ -185,7 +186,8 @@ impl TzModel {
         match self.kind {
             TzKind::L5 if self.size <= 256 * KIB => self.optr & DB256K_OR_DUALBANK != 0,
             TzKind::L5 => self.optr & DBANK != 0,
-            TzKind::U5 => self.size >= 2048 * KIB || self.optr & DB256K_OR_DUALBANK != 0,
+            // DUALBANK only exists on 512 KiB and 1 MiB parts.
+            TzKind::U5 => !(512 * KIB..2048 * KIB).contains(&self.size) || self.optr & DB256K_OR_DUALBANK != 0,
         }
     }
 
