@@ -217,3 +217,19 @@ fn the_data_eeprom_is_readable_and_never_touched_by_flash_operations() {
     let err = write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap_err();
     assert!(err.to_string().contains("neither in flash"), "{err}");
 }
+
+#[test]
+fn a_wrong_key_locks_pecr_until_reset_and_the_message_says_so() {
+    let (mut session, sim) = open_sim(SimSpec::new("l053"));
+    session.target.write32(L0_PEKEYR, 0xDEAD_BEEF).unwrap();
+    let img = Image::from_binary(pattern(64, 12), 0x0800_0000).unwrap();
+    let err = write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap_err();
+    assert_eq!(err.exit_code(), 7, "{err}");
+    assert!(err.to_string().contains("FLASH_PECR (PELOCK) stayed locked"), "{err}");
+    assert!(err.to_string().contains("reset the chip"), "{err}");
+    assert_eq!(sim.peek(0x0800_0000, 64).unwrap(), vec![0; 64]);
+    // After a reset the keys work again.
+    session.target.reset_and_halt().unwrap();
+    write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap();
+    assert_eq!(sim.peek(0x0800_0000, 64).unwrap(), pattern(64, 12));
+}
