@@ -233,3 +233,17 @@ fn a_wrong_key_locks_pecr_until_reset_and_the_message_says_so() {
     write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap();
     assert_eq!(sim.peek(0x0800_0000, 64).unwrap(), pattern(64, 12));
 }
+
+#[test]
+fn debugger_reads_of_flash_and_eeprom_fault_under_rdp_level1() {
+    let (mut session, _) = open_sim({
+        let mut s = SimSpec::new("l053");
+        s.options = vec![("rdp".to_string(), "1".to_string())];
+        s
+    });
+    assert!(session.target.read32(0x0800_0000).is_err());
+    assert!(session.target.read32(0x0808_0000).is_err());
+    assert!(session.target.read32(0x2000_0000).is_ok());
+    let err = read::read(&mut session, 0x0800_0000, 16, &mut NoProgress).unwrap_err();
+    assert!(err.to_string().contains("RDP level 1"), "{err}");
+}

@@ -304,3 +304,14 @@ fn closed_products_and_rdp_level1_refuse_flash_access() {
         .fails(6, "read-protected (RDP level 1)");
     }
 }
+
+#[test]
+fn debugger_reads_of_protected_flash_fault_on_the_bus() {
+    for chip in ["l552", "u575", "h563"] {
+        let (mut session, _) = open_sim(spec(chip, &[("rdp", "1")]));
+        assert!(session.target.read32(0x0800_0000).is_err(), "{chip}: flash read under protection");
+        assert!(session.target.read32(0x2000_0000).is_ok(), "{chip}: SRAM stays readable");
+        let (mut open, _) = open_sim(SimSpec::new(chip));
+        assert_eq!(open.target.read32(0x0800_0000).unwrap(), 0xFFFF_FFFF, "{chip}: erased flash readable at level 0");
+    }
+}
