@@ -40,7 +40,6 @@ const KIB: u32 = 1024;
 // Register offsets (flash-families.md §2.4).
 const ACR: u32 = 0x00;
 const PECR: u32 = 0x04;
-const PDKEYR: u32 = 0x08;
 const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
 const OPTKEYR: u32 = 0x14;
@@ -297,29 +296,24 @@ impl LpModel {
                     self.pecr &= !PELOCK;
                 }
             }
-            // PRGLOCK and OPTLOCK only unlock once PELOCK is clear; keys sent
-            // earlier count as a wrong sequence.
-            PRGKEYR => {
-                let pe_locked = self.pecr & PELOCK != 0;
-                let locked = self.prg_key.write(self.pecr & PRGLOCK != 0 && !pe_locked, value, PRGKEYS) || pe_locked;
-                if locked {
-                    self.pecr |= PRGLOCK;
-                } else {
-                    self.pecr &= !PRGLOCK;
-                }
-            }
-            OPTKEYR => {
-                let pe_locked = self.pecr & PELOCK != 0;
-                let locked = self.opt_key.write(self.pecr & OPTLOCK != 0 && !pe_locked, value, OPTKEYS) || pe_locked;
-                if locked {
-                    self.pecr |= OPTLOCK;
-                } else {
-                    self.pecr &= !OPTLOCK;
-                }
-            }
+            PRGKEYR => self.sub_key(PRGLOCK, value),
+            OPTKEYR => self.sub_key(OPTLOCK, value),
             SR => self.sr &= !(value & SR_W1C),
-            PDKEYR => {}
+            // PDKEYR (power-down keys) and the read-only registers.
             _ => {}
+        }
+    }
+
+    /// PRGLOCK and OPTLOCK only unlock once PELOCK is clear: keys sent
+    /// earlier count as a wrong sequence.
+    fn sub_key(&mut self, lock: u32, value: u32) {
+        let pecr = self.pecr;
+        let pe_locked = pecr & PELOCK != 0;
+        let (latch, keys) = if lock == PRGLOCK { (&mut self.prg_key, PRGKEYS) } else { (&mut self.opt_key, OPTKEYS) };
+        if latch.write(pecr & lock != 0 && !pe_locked, value, keys) || pe_locked {
+            self.pecr |= lock;
+        } else {
+            self.pecr &= !lock;
         }
     }
 
