@@ -270,7 +270,8 @@ fn write_flash(
     if opts.verify {
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
-        verify::compare_all(session, &wanted, progress)?;
+        let ranges: Vec<(u32, &[u8])> = wanted.iter().map(|(a, d)| (*a, &d[..])).collect();
+        verify::compare_all(session, &ranges, progress)?;
     }
     Ok(())
 }
@@ -290,14 +291,15 @@ fn check_probe_can_program(session: &mut Session) -> Result<()> {
     Ok(())
 }
 
-/// What to read back: the image bytes and any bytes kept, per sector.
-fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32, &[u8])> {
-    let mut out = Vec::new();
+/// What to read back: the image bytes and any bytes kept, as few ranges as
+/// possible (adjacent sectors join, so small pages do not mean small reads).
+fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32, Vec<u8>)> {
+    let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
     for p in plans {
-        let mut i = 0;
+        let wanted = |j: usize| p.covered[j] || (preserved && p.desired[j] != erased);
         let n = p.desired.len();
+        let mut i = 0;
         while i < n {
-            let wanted = |j: usize| p.covered[j] || (preserved && p.desired[j] != erased);
             if !wanted(i) {
                 i += 1;
                 continue;
@@ -306,7 +308,13 @@ fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32,
             while i < n && wanted(i) {
                 i += 1;
             }
-            out.push((p.sector.addr + start as u32, &p.desired[start..i]));
+            let addr = p.sector.addr + start as u32;
+            match out.last_mut() {
+                Some((a, data)) if *a as u64 + data.len() as u64 == addr as u64 => {
+                    data.extend_from_slice(&p.desired[start..i])
+                }
+                _ => out.push((addr, p.desired[start..i].to_vec())),
+            }
         }
     }
     out

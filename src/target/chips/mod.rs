@@ -10,7 +10,9 @@ use std::fmt;
 pub mod f0f1f3;
 pub mod f2f4f7;
 pub mod h7;
+pub mod l0l1;
 pub mod l4g;
+pub mod l5u5h5;
 
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +255,7 @@ impl Chip {
 }
 
 /// The family tables, one line each.
-static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, f2f4f7::CHIPS, h7::CHIPS, l4g::CHIPS];
+static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, f2f4f7::CHIPS, h7::CHIPS, l4g::CHIPS, l0l1::CHIPS, l5u5h5::CHIPS];
 
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
