@@ -9,6 +9,7 @@
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
 //!
 //! A transfer is one `Transport::write` or `Transport::read` call.
@@ -30,12 +31,14 @@ pub struct FaultPlan {
     pub no_power: bool,
     pub no_target: bool,
     pub no_halt: bool,
+    /// Deliver SIGINT to this process at this transfer (a Ctrl-C at a known moment).
+    pub interrupt_after: Option<u64>,
     /// `key=value` pairs for `FlashModel::configure` (e.g. `rdp=1`).
     pub model: Vec<(String, String)>,
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, or a flash-model setting key=value";
+                     no-power, no-target, no-halt, interrupt-after=N, or a flash-model setting key=value";
 
 impl FaultPlan {
     /// Parse a comma-separated fault list (empty = no faults).
@@ -54,6 +57,7 @@ impl FaultPlan {
                 ("disconnect-after", v) => plan.disconnect_after = Some(count(v)?),
                 ("timeout-after", v) => plan.timeout_after = Some(count(v)?),
                 ("stall-after", v) => plan.stall_after = Some(count(v)?),
+                ("interrupt-after", v) => plan.interrupt_after = Some(count(v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
                 ("no-power", None) => plan.no_power = true,

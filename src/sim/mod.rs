@@ -255,6 +255,10 @@ struct Sim {
 impl Sim {
     fn write(&mut self, data: &[u8]) -> Result<usize, TransportError> {
         self.transfers += 1;
+        if self.faults.interrupt_after == Some(self.transfers) {
+            // What a user's Ctrl-C does: a real signal to this process.
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
+        }
         match self.faults.transfer(self.transfers) {
             TransferFate::Disconnected => return Err(TransportError::Disconnected),
             TransferFate::Stall => return Err(TransportError::Stall),
