@@ -90,6 +90,7 @@ fn session_options(inv: &Invocation) -> Result<SessionOptions> {
         mode: if inv.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
         speed_khz: inv.freq_khz,
         flash_size: inv.flash_size,
+        halt: true,
     };
     Ok(SessionOptions { probe, connect })
 }
