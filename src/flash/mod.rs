@@ -104,6 +104,8 @@ pub trait FlashController: Send {
 
     /// The flash layout in force: banks, sectors, programming unit. Reads
     /// whatever option bits change it (dual-bank mode, page size).
+    /// Must only read: `stflash info` calls it on a running target that it
+    /// promises not to change.
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError>;
 
     /// Status register of a bank.
@@ -134,7 +136,8 @@ pub trait FlashController: Send {
     /// Unit and width of programming.
     fn program_access(&self) -> ProgramAccess;
 
-    /// Read-out protection level, from the option registers.
+    /// Read-out protection level, from the option registers. Must only read
+    /// (see [`FlashController::layout`]).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError>;
 
     /// Address ranges inside main flash that the debugger must never erase or

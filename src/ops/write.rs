@@ -47,6 +47,8 @@ pub struct WriteReport {
     /// Bytes actually programmed (units that are not all erased value).
     pub programmed_bytes: u64,
     pub verified: bool,
+    /// How the result was checked ("read-back"); `None` when not verified.
+    pub verify_method: Option<&'static str>,
 }
 
 /// Where each part of the image goes.
@@ -233,6 +235,7 @@ pub fn write(
         }
     }
     report.verified = opts.verify;
+    report.verify_method = opts.verify.then_some(verify::METHOD);
     Ok(report)
 }
 
