@@ -373,26 +373,31 @@ fn in_sector(e: FlashError, sector: Sector) -> FlashError {
 /// Turn an interruption into a message that says what state the flash is in.
 fn interrupted(e: FlashError, plans: &[SectorPlan], current: Option<Sector>) -> Error {
     let FlashError::Interrupted { at } = e else { return e.into() };
-    let mut erased = Vec::new();
-    let mut partly = Vec::new();
+    let mut erased: Vec<(u32, u64)> = Vec::new();
+    let mut partly: Vec<(u32, u64)> = Vec::new();
     for p in plans {
         let s = p.sector;
-        let range = format!("0x{:08X}-0x{:08X}", s.addr, s.end() - 1);
-        match current {
+        let list = match current {
             // Interrupted while erasing: sectors before `at` are erased.
-            None if s.addr < at => erased.push(range),
-            None => {}
-            Some(c) if (s.bank, s.index) == (c.bank, c.index) => partly.push(range),
-            Some(c) if (s.bank, s.index) > (c.bank, c.index) => erased.push(range),
-            Some(_) => {}
+            None if s.addr < at => &mut erased,
+            Some(c) if (s.bank, s.index) == (c.bank, c.index) => &mut partly,
+            Some(c) if (s.bank, s.index) > (c.bank, c.index) => &mut erased,
+            _ => continue,
+        };
+        match list.last_mut() {
+            Some((_, end)) if *end == s.addr as u64 => *end = s.end(),
+            _ => list.push((s.addr, s.end())),
         }
     }
+    let text = |ranges: &[(u32, u64)]| {
+        ranges.iter().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect::<Vec<_>>().join(", ")
+    };
     let mut parts = Vec::new();
     if !partly.is_empty() {
-        parts.push(format!("partly programmed: {}", partly.join(", ")));
+        parts.push(format!("partly programmed: {}", text(&partly)));
     }
     if !erased.is_empty() {
-        parts.push(format!("left erased: {}", erased.join(", ")));
+        parts.push(format!("left erased: {}", text(&erased)));
     }
     let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };
     Error::new(

@@ -127,6 +127,15 @@ impl From<TargetError> for Error {
             TargetError::Link(StlinkError::Transport(t)) => return Error::from(t.clone()),
             TargetError::Link(StlinkError::Status { status, .. }) if status.is_no_target() => ErrorKind::NoTarget,
             TargetError::Link(StlinkError::Status { status, .. }) if status.is_access_fault() => ErrorKind::Other,
+            TargetError::Link(StlinkError::Status { status, .. }) if status.is_wait() => {
+                return Error::new(
+                    ErrorKind::NoTarget,
+                    format!(
+                        "{e}; the target kept its bus busy through every retry (a low-power mode or a stalled bus): \
+                         try --connect-under-reset or a lower --freq"
+                    ),
+                );
+            }
             TargetError::Link(StlinkError::Unsupported(_)) => ErrorKind::Unsupported,
             TargetError::Link(_) => ErrorKind::ProbeIo,
             TargetError::NoPower { .. }
