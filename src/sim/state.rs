@@ -194,6 +194,11 @@ mod tests {
     }
 
     #[test]
+    fn crc32_is_the_ieee_crc() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    }
+
+    #[test]
     fn encode_decode_round_trip() {
         let blobs = vec![("flash".to_string(), vec![1, 2, 3]), ("otp".to_string(), vec![])];
         let bytes = encode("stm32f103c8", &blobs);
