@@ -471,7 +471,7 @@ fn write_with_crc(
     report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).collect();
     report.programmed_bytes = total;
     progress.begin(Phase::Program, total);
-    let outcome = fast::stream(t, ctrl, &mut st, &jobs, progress).map_err(|e| interrupted(e, plans, None))?;
+    let outcome = fast::stream(t, ctrl, &mut st, &jobs, progress).map_err(|e| interrupted_fast(e, &jobs))?;
     progress.end();
     if let Outcome::Fallback { from, .. } = outcome {
         let list: Vec<u8> = banks.iter().copied().collect();
@@ -700,6 +700,32 @@ fn in_sector(e: FlashError, sector: Sector) -> FlashError {
         FlashError::Timeout { op, waited } => FlashError::Timeout { op: format!("{op} in {sector}"), waited },
         other => other,
     }
+}
+
+/// An interruption of the streaming path: sectors before `at` are written,
+/// the one at `at` may be partly programmed, later ones are untouched.
+fn interrupted_fast(e: FlashError, jobs: &[SectorJob]) -> Error {
+    let FlashError::Interrupted { at } = e else { return e.into() };
+    let range = |js: &[SectorJob]| -> Option<String> {
+        let (first, last) = (js.first()?, js.last()?);
+        Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
+    };
+    let split = jobs.iter().position(|j| j.sector.addr >= at).unwrap_or(jobs.len());
+    let mut parts = Vec::new();
+    if let Some(r) = range(&jobs[..split]) {
+        parts.push(format!("written: {r}"));
+    }
+    if let Some(r) = range(&jobs[split..(split + 1).min(jobs.len())]) {
+        parts.push(format!("partly programmed: {r}"));
+    }
+    if let Some(r) = range(jobs.get(split + 1..).unwrap_or(&[])) {
+        parts.push(format!("not yet written: {r}"));
+    }
+    let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };
+    Error::new(
+        ErrorKind::Interrupted,
+        format!("interrupted at 0x{at:08X}, flash locked; {state}; run the same command again to complete the write"),
+    )
 }
 
 /// Turn an interruption into a message that says what state the flash is in.
