@@ -138,3 +138,32 @@ fn host_driven_programming_gives_the_same_flash() {
     want.resize(16 * 1024 + 48, 0xFF);
     assert_eq!(h.peek(BASE, want.len()).unwrap(), want);
 }
+
+#[test]
+fn every_flash_model_tells_the_routine_when_its_operation_ends() {
+    // One part per simulated flash model; the routine's idle loop must
+    // always find the model's next event instead of polling blindly.
+    for (chip, addr) in [
+        ("stm32f103c8", BASE),
+        ("stm32f072rb", BASE),
+        ("stm32f411re", BASE),
+        ("stm32f746zg", BASE),
+        ("stm32l476rg", BASE),
+        ("stm32g071rb", BASE),
+        ("stm32l053r8", BASE),
+        ("stm32l152re", BASE),
+        ("stm32l552ze", BASE),
+        ("stm32u575zi", BASE),
+        ("stm32h563zi", BASE),
+        ("stm32h7a3zi", BASE),
+        ("stm32h743zi", BASE),
+    ] {
+        let mut s = SimSpec::new(chip);
+        s.probe = SimProbeKind::V3;
+        let image = pattern(6 * 1024, 16);
+        let (_, _, h) = write_over(s, addr, &image, &pattern(6 * 1024, 17), WriteOptions::default());
+        assert_eq!(h.peek(addr, image.len()).unwrap(), image, "{chip}");
+        assert!(h.stats().words > 0, "{chip}: programmed");
+        assert_eq!(h.blind_polls(), 0, "{chip}: the routine polled without a next event");
+    }
+}

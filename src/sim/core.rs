@@ -54,6 +54,9 @@ pub struct Cpu {
     pub crash_after: Option<u64>,
     /// Instructions executed since the core last started running.
     pub executed: u64,
+    /// Idle loops on the flash model that found no next event and fell back
+    /// to polling every `FALLBACK_POLL` (a model without `next_event`).
+    pub blind_polls: u64,
 }
 
 impl Cpu {
@@ -308,8 +311,11 @@ impl Target {
             let reads = std::mem::take(&mut self.cpu.reads);
             let polls_flash = reads.iter().any(|&a| self.in_model(a));
             let until = if polls_flash {
-                let next = self.model().next_event(self.cpu.time);
-                Some(next.filter(|&n| n > self.cpu.time).unwrap_or(self.cpu.time + FALLBACK_POLL))
+                let next = self.model().next_event(self.cpu.time).filter(|&n| n > self.cpu.time);
+                if next.is_none() {
+                    self.cpu.blind_polls += 1;
+                }
+                Some(next.unwrap_or(self.cpu.time + FALLBACK_POLL))
             } else {
                 None
             };

@@ -528,6 +528,12 @@ impl SimHandle {
         lock(&self.sim).target.core.halted
     }
 
+    /// Times code on the simulated core waited on the flash model without
+    /// knowing when the model's next operation ends (see `FlashModel::next_event`).
+    pub fn blind_polls(&self) -> u64 {
+        lock(&self.sim).target.cpu.blind_polls
+    }
+
     /// The probe is in a debug session (ENTER sent, EXIT not yet): a host that
     /// finished cleanly leaves it false.
     pub fn probe_in_debug(&self) -> bool {

@@ -541,6 +541,11 @@ impl FlashModel for FpModel {
         }
     }
 
+    /// The earliest end of an operation in either bank.
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.banks.iter().filter_map(Bank::busy_until).filter(|&t| t > now).min()
+    }
+
     fn stall_until(&self, addr: u32, _write: bool, _by: Initiator, now: Nanos) -> Nanos {
         // Flash accesses wait while their bank programs or erases (RM0091
         // §3.2.2); register accesses do not.

@@ -582,6 +582,11 @@ impl FlashModel for FsModel {
         }
     }
 
+    /// The one operation in progress (program, erase, option write) ends then.
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.op.as_ref().map(|(end, _)| *end).filter(|&t| t > now)
+    }
+
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((end, _)) = &self.op else { return now };
         // Flash reads and writes stall during an operation (RM0090 §3.6), and so

@@ -404,6 +404,11 @@ impl FlashModel for H5Model {
         self.nscr &= !STRT;
     }
 
+    /// The operation in progress ends then.
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.busy.as_ref().map(|(end, _)| *end).filter(|&t| t > now)
+    }
+
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let stalls = self.array.contains(addr) || (write && addr & !3 == REGS.start + NSCR);
         match &self.busy {

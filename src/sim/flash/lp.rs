@@ -465,6 +465,11 @@ impl FlashModel for LpModel {
         self.sr = (self.sr & !BSY) | EOP | ENDHV;
     }
 
+    /// The operation in progress (erase, program, half page, EEPROM) ends then.
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.busy.as_ref().map(|(end, _)| *end).filter(|&t| t > now)
+    }
+
     fn stall_until(&self, addr: u32, _write: bool, _by: Initiator, now: Nanos) -> Nanos {
         match &self.busy {
             Some((until, _)) if self.in_memory(addr) => (*until).max(now),

@@ -477,6 +477,13 @@ impl FlashModel for TzModel {
         }
     }
 
+    /// The operation in progress ends then, or the voltage scaling settles
+    /// (PWR_SR2.VOSF clears).
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        let op = self.busy.as_ref().map(|(end, _)| *end);
+        op.into_iter().chain([self.vos_settled_at]).filter(|&t| t > now).min()
+    }
+
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let stalls = self.array.contains(addr) || (write && addr & !3 == REGS + NSCR);
         match &self.busy {
