@@ -30,6 +30,7 @@
 //!   system memory, and a [`flash::FlashModel`] per family.
 //! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
 //! - `chips.rs`: simulated parts (identity, memories, flash model).
+//! - `crc.rs`: the CRC peripheral and its RCC clock enable, placed per part.
 //! - `faults.rs`: fault injection (`STFLASH_SIM_FAULTS`).
 //! - `state.rs`: the state file.
 
@@ -41,6 +42,7 @@ use crate::transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
 pub mod chips;
 pub mod clock;
+pub mod crc;
 pub mod faults;
 pub mod flash;
 pub mod probe;

@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use super::chips::ChipProfile;
+use super::crc::{self, CrcUnit};
 use super::flash::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
 
 #[path = "core.rs"]
@@ -198,6 +199,8 @@ impl Core {
 /// Where an address goes.
 enum Dest {
     Model,
+    /// The CRC peripheral or its RCC clock-enable register.
+    Crc,
     FlashSize,
     Dbgmcu(usize),
     Sram(usize, usize),
@@ -243,6 +246,8 @@ pub struct Target {
     pub cpu: Cpu,
     /// Modeled time of the bus access being made (for resumes it triggers).
     bus_now: Nanos,
+    /// The CRC peripheral, where the part has one in `crc::placement`.
+    pub crc: Option<CrcUnit>,
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
@@ -277,6 +282,7 @@ impl Target {
             no_halt: false,
             cpu: Cpu::default(),
             bus_now: 0,
+            crc: crc::placement((profile.idcode & 0xFFF) as u16).map(CrcUnit::new),
         };
         t.power_on();
         t
@@ -339,6 +345,9 @@ impl Target {
         if self.in_model(addr) {
             return Dest::Model;
         }
+        if self.crc.as_ref().is_some_and(|c| c.claims(addr)) {
+            return Dest::Crc;
+        }
         let p = self.profile;
         if addr & !3 == p.flash_size_addr & !3 {
             return Dest::FlashSize;
@@ -367,10 +376,12 @@ impl Target {
 
     /// Time until which an access to `addr` stalls (flash controller busy).
     pub fn stall_until(&self, addr: u32, write: bool, by: Initiator, now: Nanos) -> Nanos {
-        if self.in_model(addr) && !self.nrst_low {
+        if self.nrst_low {
+            now
+        } else if self.in_model(addr) {
             self.model.stall_until(addr, write, by, now)
         } else {
-            now
+            self.crc.as_ref().filter(|c| c.claims(addr)).map_or(now, |c| c.stall_until(addr, now))
         }
     }
 
@@ -400,6 +411,7 @@ impl Target {
                     return Err(BusFault);
                 }
                 match dest {
+                    Dest::Crc => Ok(self.crc.as_mut().expect("decoded").read(addr, width)),
                     Dest::Sram(i, off) => Ok(le(&self.sram[i].1[off..], width)),
                     Dest::SysMem(off) => {
                         if off + width.bytes() as usize > self.sysmem.len() {
@@ -445,6 +457,10 @@ impl Target {
                 let r = self.model.write(addr, width, value, &mut acc);
                 self.apply(requests);
                 r
+            }
+            Dest::Crc => {
+                self.crc.as_mut().expect("decoded").write(addr, width, value, now);
+                Ok(())
             }
             Dest::Sram(i, off) => {
                 let n = width.bytes() as usize;
@@ -640,6 +656,9 @@ impl Target {
     /// System reset (AIRCR.SYSRESETREQ, RESETSYS, NRST release, option reload).
     pub fn system_reset(&mut self) {
         self.model.reset();
+        if let Some(crc) = &mut self.crc {
+            crc.reset();
+        }
         self.refresh_regions();
         self.dbgmcu_ctrl.fill(0);
         self.vtor = 0;

@@ -5,7 +5,7 @@
 //! System memory follows AN2606 Table 226 where st-flash disagrees (§6 row 25),
 //! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -50,6 +50,17 @@ const XL_PAGES: FlashSpec = FlashSpec {
     erased: 0xFF,
 };
 
+/// CRC peripheral: CRC_BASE = AHBPERIPH_BASE + 0x3000 = 0x40023000, clock
+/// RCC_AHBENR (RCC_BASE 0x40021000 + 0x14) CRCEN bit 6 on every F0/F1/F3
+/// (CMSIS stm32f030x6.h, stm32f091xc.h, stm32f103xb.h, stm32f303xc.h). F1
+/// has DR/IDR/CR only; F0 adds INIT (POL only on F09x); F3 has INIT and POL
+/// (their `CRC_TypeDef`). Reset clock HSI 8 MHz: 8 cycles ≈ 1 µs per word.
+const F1_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1014, 1 << 6), init: false, pol: false, word_ns: 1000 };
+const F0_CRC: CrcPeripheral = CrcPeripheral { init: true, ..F1_CRC };
+const F09X_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F1_CRC };
+const F3_CRC: CrcPeripheral = F09X_CRC;
+
 /// The fields every row of this table shares.
 const ROW: Chip = Chip {
     dev_id: 0,
@@ -69,10 +80,11 @@ const ROW: Chip = Chip {
     otp: None,
     watchdog_freeze: &[],
     flash_size_quirk: FlashSizeQuirk::None,
+    crc: Some(F1_CRC),
 };
 
 /// An F0 row (Cortex-M0, RM0091/RM0360).
-const F0: Chip = Chip { family: "STM32F0", core: Core::M0, watchdog_freeze: F0_FREEZE, ..ROW };
+const F0: Chip = Chip { family: "STM32F0", core: Core::M0, watchdog_freeze: F0_FREEZE, crc: Some(F0_CRC), ..ROW };
 /// An F1 row (Cortex-M3, RM0008/RM0041).
 const F1: Chip = Chip {
     family: "STM32F1",
@@ -83,7 +95,8 @@ const F1: Chip = Chip {
     ..ROW
 };
 /// An F3 row (Cortex-M4).
-const F3: Chip = Chip { family: "STM32F3", core: Core::M4, flash: PAGES_2K, watchdog_freeze: F3_FREEZE, ..ROW };
+const F3: Chip =
+    Chip { family: "STM32F3", core: Core::M4, flash: PAGES_2K, watchdog_freeze: F3_FREEZE, crc: Some(F3_CRC), ..ROW };
 
 /// Core-coupled memory of the F303/F358/F398/F334 (RM0316 §3.3, RM0364 §3.3).
 const CCM_8K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 8 * KIB)];
@@ -143,6 +156,7 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K,
         sram: MemRegion::new(0x2000_0000, 32 * KIB),
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        crc: Some(F09X_CRC),
         ..F0
     },
     // ---- F1 (RM0008; value line F100 RM0041) ----

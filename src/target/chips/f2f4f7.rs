@@ -7,7 +7,7 @@
 //! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -41,6 +41,14 @@ const F4_DUAL: FlashSpec =
 const F7_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F7_SECTORS) };
 
+/// CRC peripheral: CRC_BASE = AHB1PERIPH_BASE + 0x3000 = 0x40023000, clock
+/// RCC_AHB1ENR (RCC_BASE 0x40023800 + 0x30) CRCEN bit 12 on every F2/F4/F7
+/// (CMSIS stm32f207xx.h, stm32f411xe.h, stm32f746xx.h). F2/F4 have DR/IDR/CR
+/// only; F7 adds INIT and POL. Reset clock HSI 16 MHz: ≈ 0.5 µs per word.
+const F4_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_3830, 1 << 12), init: false, pol: false, word_ns: 500 };
+const F7_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F4_CRC };
+
 /// `write_unit` above is the x32 parallelism; the driver programs with the
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
 const ROW: Chip = Chip {
@@ -64,6 +72,7 @@ const ROW: Chip = Chip {
     otp: Some(MemRegion::new(0x1FFF_7800, 528)),
     watchdog_freeze: FREEZE,
     flash_size_quirk: FlashSizeQuirk::None,
+    crc: Some(F4_CRC),
 };
 
 /// F7 defaults (RM0385/RM0410/RM0431).
@@ -81,6 +90,7 @@ const F7: Chip = Chip {
     // CMSIS stm32f746xx.h:1140 FLASH_OTP_BASE 0x1FF0F000 .. FLASH_OTP_END 0x1FF0F41F
     // (§6 row 24).
     otp: Some(MemRegion::new(0x1FF0_F000, 0x420)),
+    crc: Some(F7_CRC),
     ..ROW
 };
 

@@ -8,7 +8,7 @@
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
 //! (`crate::flash::h7`) applies it to the flash size read from the chip.
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -27,6 +27,16 @@ const BANK2: Bank2Base = Bank2Base::Fixed(0x0810_0000);
 /// does not set them: on a dual-core part a running CM4 watchdog is not
 /// frozen by stflash.
 const H7_FREEZE: &[(u32, u32)] = &[(0x5C00_1034, 1 << 6), (0x5C00_1054, 1 << 18)];
+
+/// CRC peripheral. H74x/H75x/H72x/H73x: CRC_BASE = D3_AHB1PERIPH_BASE +
+/// 0x4C00 = 0x58024C00, clock RCC_AHB4ENR (0x58024400 + 0xE0) CRCEN bit 19
+/// (CMSIS stm32h743xx.h, stm32h723xx.h). H7A3/B3/B0: CRC_BASE =
+/// CD_AHB1PERIPH_BASE + 0x3000 = 0x40023000, clock RCC_AHB1ENR (+0xD8) CRCEN
+/// bit 9 (stm32h7a3xx.h, stm32h7b0xx.h). INIT and POL on both. Reset clock HSI
+/// 64 MHz. stflash hashes H7 flash with the flash interface's own CRC unit.
+const H74X_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x5802_4C00, clock_enable: (0x5802_44E0, 1 << 19), init: true, pol: true, word_ns: 125 };
+const H7AB_CRC: CrcPeripheral = CrcPeripheral { base: 0x4002_3000, clock_enable: (0x5802_44D8, 1 << 9), ..H74X_CRC };
 
 pub static CHIPS: &[Chip] = &[
     Chip {
@@ -75,6 +85,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: H7_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(H74X_CRC),
     },
     Chip {
         dev_id: 0x483,
@@ -114,6 +125,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: H7_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(H74X_CRC),
     },
     Chip {
         dev_id: 0x480,
@@ -153,6 +165,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(MemRegion::new(0x08FF_F000, 1024)),
         watchdog_freeze: H7_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(H7AB_CRC),
     },
 ];
 

@@ -7,7 +7,7 @@
 //! and L1 cat.4 parts. Only L1 cat.5/6 (0x437) gets two banks in the layout,
 //! to model the hole its 384 KiB parts have between the banks.
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -56,6 +56,15 @@ const L0_SIZE_REG: u32 = 0x1FF8_007C;
 const L1_SIZE_REG_SMALL: u32 = 0x1FF8_004C;
 const L1_SIZE_REG: u32 = 0x1FF8_00CC;
 
+/// CRC peripheral at CRC_BASE = AHBPERIPH_BASE + 0x3000 = 0x40023000. L0:
+/// clock RCC_AHBENR (0x40021000 + 0x30) CRCEN bit 12, INIT and POL (CMSIS
+/// stm32l053xx.h, stm32l011xx.h). L1: clock RCC_AHBENR (0x40023800 + 0x1C)
+/// CRCEN bit 12, DR/IDR/CR only (stm32l152xe.h, stm32l100xb.h). Reset clock
+/// MSI 2.097 MHz: ≈ 3.8 µs per word.
+const L0_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1030, 1 << 12), init: true, pol: true, word_ns: 3815 };
+const L1_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_381C, 1 << 12), init: false, pol: false, ..L0_CRC };
+
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x457,
@@ -77,6 +86,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L0_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L0_CRC),
     },
     Chip {
         dev_id: 0x425,
@@ -96,6 +106,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L0_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L0_CRC),
     },
     Chip {
         dev_id: 0x417,
@@ -115,6 +126,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L0_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L0_CRC),
     },
     Chip {
         dev_id: 0x447,
@@ -138,6 +150,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L0_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L0_CRC),
     },
     Chip {
         dev_id: 0x416,
@@ -157,6 +170,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L1_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L1_CRC),
     },
     Chip {
         dev_id: 0x429,
@@ -177,6 +191,7 @@ pub static CHIPS: &[Chip] = &[
         watchdog_freeze: L1_FREEZE,
         // Only the low byte of the register is the size (flash-families.md §1.4).
         flash_size_quirk: FlashSizeQuirk::LowByte,
+        crc: Some(L1_CRC),
     },
     Chip {
         dev_id: 0x427,
@@ -196,6 +211,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L1_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L1_CRC),
     },
     Chip {
         dev_id: 0x436,
@@ -218,6 +234,7 @@ pub static CHIPS: &[Chip] = &[
         watchdog_freeze: L1_FREEZE,
         // The register reads 0 for 384 KiB and 1 for 256 KiB (flash-families.md §1.4).
         flash_size_quirk: FlashSizeQuirk::L1Cat4,
+        crc: Some(L1_CRC),
     },
     Chip {
         dev_id: 0x437,
@@ -237,6 +254,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L1_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L1_CRC),
     },
 ];
 

@@ -4,7 +4,7 @@
 //! Geometry per bank mode lives here; which mode is in force (OPTR bits) is
 //! read by the driver, `crate::flash::l4g`.
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -92,6 +92,21 @@ const CCM_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
 const CCM_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
 
 /// What every L4 (RM0394/RM0351) row shares; the rows fill in the rest.
+/// CRC peripheral at CRC_BASE = AHB1PERIPH_BASE + 0x3000 = 0x40023000 with
+/// INIT and POL on every part here. Its CRCEN is bit 12 of RCC_AHB1ENR at
+/// 0x40021048 on L4, L4+ and G4 (CMSIS stm32l476xx.h, stm32l4r5xx.h,
+/// stm32g474xx.h: RCC_BASE 0x40021000, offset 0x48), of RCC_AHBENR at
+/// 0x40021038 on G0 and C0 (stm32g071xx.h, stm32c031xx.h: offset 0x38), of
+/// RCC_AHB1ENR at 0x58000048 on WB and WL (stm32wb55xx.h, stm32wle5xx.h:
+/// RCC_BASE 0x58000000). Reset clocks: MSI 4 MHz (L4, L4+, WB, WL), HSI16
+/// (G0, G4), HSI48/4 = 12 MHz (C0).
+const L4_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
+const G4_CRC: CrcPeripheral = CrcPeripheral { word_ns: 500, ..L4_CRC };
+const G0_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_1038, 1 << 12), word_ns: 500, ..L4_CRC };
+const C0_CRC: CrcPeripheral = CrcPeripheral { word_ns: 667, ..G0_CRC };
+const WB_WL_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x5800_0048, 1 << 12), ..L4_CRC };
+
 const L4: Chip = Chip {
     dev_id: 0,
     name: "",
@@ -111,6 +126,7 @@ const L4: Chip = Chip {
     otp: OTP,
     watchdog_freeze: L4_FREEZE,
     flash_size_quirk: FlashSizeQuirk::None,
+    crc: Some(L4_CRC),
 };
 
 /// L4+ (RM0432): option bytes at 0x1FF00000 (stlink option_base).
@@ -132,6 +148,7 @@ const G4: Chip = Chip {
     reference_manual: "RM0440",
     controller: Controller::G4,
     option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x30)),
+    crc: Some(G4_CRC),
     ..L4
 };
 
@@ -144,6 +161,7 @@ const G0: Chip = Chip {
     controller: Controller::G0,
     option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
     watchdog_freeze: G0_C0_FREEZE,
+    crc: Some(G0_CRC),
     ..L4
 };
 
@@ -155,11 +173,12 @@ const C0: Chip = Chip {
     flash_size_reg: FLASH_SIZE_REG_C0,
     max_flash_kib: 32,
     system_memory: MemRegion::new(0x1FFF_0000, 0x1800),
+    crc: Some(C0_CRC),
     ..G0
 };
 
 /// WB/WL: own register block (driver), DBGMCU freeze register at offset 0x3C.
-const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, ..L4 };
+const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, crc: Some(WB_WL_CRC), ..L4 };
 
 pub static CHIPS: &[Chip] = &[
     Chip { dev_id: 0x443, name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },

@@ -1,7 +1,7 @@
 //! STM32L5, STM32U5 (TrustZone controllers, driven through the non-secure
 //! registers) and STM32H5 (flash-families.md §1.5, §2.6, §2.7).
 
-use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -63,6 +63,16 @@ const U5_SYSMEM: MemRegion = MemRegion::new(0x0BF9_0000, 64 * KIB);
 const L5_SIZE_REG: u32 = 0x0BFA_05E0;
 const U5_SIZE_REG: u32 = 0x0BFA_07A0;
 
+/// CRC peripheral, non-secure aliases (CRC_BASE_NS = AHB1PERIPH_BASE_NS +
+/// 0x3000 = 0x40023000 on all three), INIT and POL, CRCEN bit 12 of
+/// RCC_AHB1ENR: L5 0x40021000 + 0x48 (CMSIS stm32l552xx.h RCC_BASE_NS), U5
+/// 0x46020C00 + 0x88 (stm32u575xx.h), H5 0x44020C00 + 0x88 (stm32h563xx.h).
+/// Reset clock: MSI 4 MHz (L5, U5), HSI 32 MHz (H5).
+const L5_CRC: CrcPeripheral =
+    CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
+const U5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4602_0C88, 1 << 12), ..L5_CRC };
+const H5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4402_0C88, 1 << 12), word_ns: 250, ..L5_CRC };
+
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x472,
@@ -86,6 +96,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(L5_CRC),
     },
     Chip {
         dev_id: 0x455,
@@ -107,6 +118,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(U5_CRC),
     },
     Chip {
         dev_id: 0x482,
@@ -128,6 +140,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(U5_CRC),
     },
     Chip {
         dev_id: 0x481,
@@ -149,6 +162,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(U5_CRC),
     },
     Chip {
         dev_id: 0x476,
@@ -170,6 +184,7 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(U5_CRC),
     },
     Chip {
         dev_id: 0x484,
@@ -193,5 +208,6 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
         watchdog_freeze: H5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
+        crc: Some(H5_CRC),
     },
 ];

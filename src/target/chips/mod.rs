@@ -196,6 +196,30 @@ pub struct Chip {
     pub watchdog_freeze: &'static [(u32, u32)],
     /// How to read the flash-size register's value.
     pub flash_size_quirk: FlashSizeQuirk,
+    /// The CRC peripheral, if stflash knows where it is.
+    pub crc: Option<CrcPeripheral>,
+}
+
+/// The CRC calculation unit (the CRC peripheral, not the H7 flash CRC), used
+/// to hash flash for skip-unchanged and verification. Every STM32 has one:
+/// DR +0x00, IDR +0x04, CR +0x08 (RESET bit 0; REV_IN, REV_OUT, POLYSIZE
+/// where INIT exists), INIT +0x10, POL +0x14; reset state CRC-32/MPEG-2 over
+/// 32-bit words (peers.md §5). Addresses from ST's CMSIS device headers
+/// (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`), cited per family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrcPeripheral {
+    pub base: u32,
+    /// RCC enable register and its CRCEN bit: the clock must run before the
+    /// registers respond.
+    pub clock_enable: (u32, u32),
+    /// INIT (programmable initial value) exists.
+    pub init: bool,
+    /// POL (programmable polynomial) exists.
+    pub pol: bool,
+    /// Expected time per word when code on the core feeds it from flash at
+    /// the reset clock: about 8 cycles (the unit's 4 AHB cycles, RM0090
+    /// §4.3, plus load, store and branch), for scheduling polls only.
+    pub word_ns: u32,
 }
 
 /// Oddities of the flash-size register (flash-families.md §1.4, §5 item 23).
@@ -245,6 +269,7 @@ pub static UNIDENTIFIED: Chip = Chip {
     otp: None,
     watchdog_freeze: &[],
     flash_size_quirk: FlashSizeQuirk::None,
+    crc: None,
 };
 
 impl Chip {
@@ -311,6 +336,17 @@ mod tests {
             assert!(c.flash.write_unit.is_power_of_two(), "{}", c.name);
             assert!(c.max_flash_kib > 0, "{}", c.name);
             assert!(c.flash.erased == 0xFF || c.flash.erased == 0x00, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn every_chip_has_a_crc_peripheral_at_its_family_address() {
+        for c in all() {
+            let crc = c.crc.unwrap_or_else(|| panic!("{}: no CRC peripheral", c.name));
+            let h74x = matches!(c.controller, Controller::H74x | Controller::H72x);
+            assert_eq!(crc.base, if h74x { 0x5802_4C00 } else { 0x4002_3000 }, "{}", c.name);
+            assert_eq!(crc.clock_enable.1.count_ones(), 1, "{}", c.name);
+            assert!(crc.pol <= crc.init && crc.word_ns > 0, "{}", c.name);
         }
     }
 }
