@@ -157,6 +157,8 @@ fn xl_bank2_goes_through_its_own_registers_and_mass_erase_covers_both() {
     let (mut s, h) = open_sim(SimSpec::new("stm32f103zg"));
     assert_eq!(s.layout.banks.len(), 2);
     assert_eq!((s.layout.banks[1].base, s.layout.banks[1].size()), (0x0808_0000, 512 * 1024));
+    // Old data in the page: it must be erased (a blank page would just be programmed).
+    assert!(h.poke(0x0808_0800, &pattern(64, 2)));
     let image = Image::from_binary(pattern(64, 1), 0x0808_0800).unwrap();
     write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
     let log = h.register_writes();

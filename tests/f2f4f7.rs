@@ -291,6 +291,8 @@ fn psize_follows_the_measured_voltage() {
     // RM0090 Table 13: x8 below 2.1 V, x16 below 2.7 V, x32 above.
     for (mv, psize, width) in [(1800usize, 0u32, 1usize), (2500, 1, 2), (3300, 2, 4)] {
         let (mut s, h) = open_sim(spec("stm32f411re", &format!("voltage={mv}")));
+        // Old data: the sector must be erased (a blank one is programmed as it is).
+        assert!(h.poke(0x0800_4000, &OLD));
         let image = Image::from_binary(pattern(256, mv as u32), 0x0800_4000).unwrap();
         write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
         assert_eq!(h.peek(0x0800_4000, 256).unwrap(), pattern(256, mv as u32), "{mv} mV");
@@ -305,10 +307,25 @@ fn psize_follows_the_measured_voltage() {
 }
 
 #[test]
+fn a_blank_sector_is_programmed_without_an_erase_and_verified_by_crc() {
+    // F4 flash has no ECC: blank units take data as they are, so a sector
+    // the CRC shows blank is not erased (saving its 250 ms-1 s).
+    let (mut s, h) = open_sim(SimSpec::new("stm32f411re"));
+    let image = Image::from_binary(pattern(4096, 6), 0x0802_0000).unwrap();
+    let report = write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
+    assert!(report.erased.is_empty(), "{:?}", report.erased);
+    assert_eq!(h.stats().erases, 0);
+    assert_eq!(report.verify_method, Some("crc"));
+    assert_eq!(h.peek(0x0802_0000, 4096).unwrap(), pattern(4096, 6));
+    assert!(h.stats().bytes_in < 1024, "no read-back: {} bytes in", h.stats().bytes_in);
+}
+
+#[test]
 fn f429_bank2_sectors_and_mass_erase_of_both_banks() {
     let (mut s, h) = open_sim(SimSpec::new("stm32f429zi"));
     assert_eq!(s.layout.banks.len(), 2);
     assert_eq!(s.layout.banks[1].base, 0x0810_0000);
+    assert!(h.poke(0x0812_0000, &OLD));
     let image = Image::from_binary(pattern(64, 4), 0x0812_0000).unwrap();
     write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
     // Bank 2 sector 5 (0x08120000) is SNB 0b10101 (RM0090 §3.9.8).
@@ -327,6 +344,7 @@ fn f429_1mib_db1m_selects_the_dual_bank_map() {
     // DB1M = 0: one bank, sector 8 is the 128 KiB at 0x08080000.
     let (mut s, h) = open_sim(spec("stm32f429zg", "db1m=0"));
     assert_eq!(s.layout.banks.len(), 1);
+    assert!(h.poke(0x0808_0000, &OLD));
     let image = Image::from_binary(pattern(64, 5), 0x0808_0000).unwrap();
     write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
     assert_eq!(erased_snbs(&h), vec![8]);
@@ -336,6 +354,7 @@ fn f429_1mib_db1m_selects_the_dual_bank_map() {
     assert_eq!(s.layout.banks[1].base, 0x0808_0000);
     assert_eq!(s.layout.banks[1].sector_count(), 8);
     h.poke(0x0808_4000, &OLD);
+    h.poke(0x0808_0000, &OLD);
     write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
     assert_eq!(erased_snbs(&h), vec![0x10]);
     assert_eq!(h.peek(0x0808_0000, 64).unwrap(), pattern(64, 5));

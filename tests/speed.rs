@@ -167,3 +167,96 @@ fn every_flash_model_tells_the_routine_when_its_operation_ends() {
         assert_eq!(h.blind_polls(), 0, "{chip}: the routine polled without a next event");
     }
 }
+
+#[test]
+fn a_crash_after_the_crc_pass_redoes_every_page_not_confirmed_done() {
+    // F103: 1 KiB pages, several per buffer; the routine first hashes every
+    // page with the CRC peripheral, then crashes at different points of the
+    // programming. Whatever it had not finished is erased and programmed
+    // again by the host.
+    for crash in [20_000, 45_000, 90_000] {
+        let image = pattern(16 * 1024, 18);
+        let old = pattern(16 * 1024, 19);
+        let mut s = SimSpec::new("stm32f103c8");
+        s.faults = FaultPlan::parse(&format!("core-crash-after={crash}")).unwrap();
+        let (report, _, h) = write_over(s, BASE, &image, &old, WriteOptions::default());
+        assert!(report.verified);
+        assert_eq!(h.peek(BASE, image.len()).unwrap(), image, "crash after {crash} instructions");
+    }
+}
+
+fn on(chip: &str, probe: SimProbeKind, faults: &str) -> SimSpec {
+    let mut s = SimSpec::new(chip);
+    s.probe = probe;
+    s.faults = FaultPlan::parse(faults).unwrap();
+    s
+}
+
+#[test]
+fn the_crc_peripheral_skips_unchanged_pages_and_verifies_without_reading_back() {
+    // F103: the CRC peripheral (0x40023000, RCC_AHBENR.CRCEN) hashes each
+    // 1 KiB page; only the changed page is erased and programmed, and the
+    // result is checked by CRC.
+    let old = pattern(64 * 1024, 20);
+    let mut image = old.clone();
+    image[40_000] ^= 0x81;
+    let (report, _, h) =
+        write_over(on("stm32f103c8", SimProbeKind::V2, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.erased.len(), 1);
+    assert_eq!(report.erased[0].addr, BASE + 39 * 1024);
+    assert_eq!(report.skipped.len(), 63);
+    assert_eq!(report.verify_method, Some("crc"));
+    assert!(h.stats().bytes_in < 2048, "no read-back: {} bytes in", h.stats().bytes_in);
+    // F411: 128 KiB sectors, same story.
+    let old = pattern(256 * 1024, 21);
+    let mut image = old.clone();
+    image[200_000] ^= 0x42;
+    let (report, _, h) =
+        write_over(on("stm32f411re", SimProbeKind::V3, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.erased.iter().map(|s| s.addr).collect::<Vec<_>>(), vec![BASE + 128 * 1024]);
+    assert_eq!(report.verify_method, Some("crc"));
+    assert!(h.stats().bytes_in < 4096, "{} bytes in", h.stats().bytes_in);
+}
+
+#[test]
+fn a_crc_peripheral_that_computes_otherwise_is_not_trusted() {
+    // The calibration on the routine's own code fails: nothing is skipped or
+    // trusted, and the write is verified by reading back.
+    let old = pattern(32 * 1024, 22);
+    let image = pattern(32 * 1024, 23);
+    let spec = on("stm32f411re", SimProbeKind::V3, "crc-peripheral=lsb-first");
+    let (report, _, h) = write_over(spec, BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.verify_method, Some("read-back"));
+    assert!(h.stats().bytes_in >= 32 * 1024);
+}
+
+#[test]
+fn runs_of_a_repeated_word_cross_the_link_as_fill_ops() {
+    // 64 KiB: code-like bytes, a zero-filled table, a constant table, then
+    // 0xFF padding (never programmed). The repeated words must be in flash
+    // without crossing the link.
+    let mut image = pattern(24 * 1024, 24);
+    image.extend(vec![0u8; 16 * 1024]);
+    image.extend(std::iter::repeat([0xA5, 0x5A, 0x00, 0x01]).take(2048).flatten());
+    image.extend(vec![0xFFu8; 16 * 1024]);
+    let old = pattern(64 * 1024, 25);
+    let (_, _, h) = write_over(spec(SimProbeKind::V2, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    let out = h.stats().bytes_out;
+    assert!(out < 24 * 1024 + 6 * 1024, "{out} bytes sent for 24 KiB of data");
+    // The same image through the host-driven engine sends every programmed byte.
+    let opts = WriteOptions { fast: false, ..Default::default() };
+    let (_, _, h) = write_over(spec(SimProbeKind::V2, ""), BASE, &image, &old, opts);
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert!(h.stats().bytes_out > 48 * 1024, "{}", h.stats().bytes_out);
+    // Half-word programming (F103): a zero table is a FILL too.
+    let mut image = pattern(8 * 1024, 26);
+    image.extend(vec![0u8; 8 * 1024]);
+    let old = pattern(16 * 1024, 27);
+    let (_, _, h) = write_over(on("stm32f103c8", SimProbeKind::V3, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert!(h.stats().bytes_out < 14 * 1024, "{} bytes sent for 8 KiB of data", h.stats().bytes_out);
+}

@@ -3,26 +3,37 @@
 //!
 //! Used to skip sectors that already hold the wanted bytes, to avoid reading
 //! back uncovered parts of a sector that are blank, and to verify a write
-//! without reading it back (peers.md (b) items 1-2).
+//! without reading it back (peers.md (b) items 1-2). Two kinds of unit:
 //!
-//! The H7 flash interface has a CRC unit per bank (flash-families.md §2.8:
-//! CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C, CR.CRC_EN bit 15,
-//! SR.CRC_BUSY bit 3, SR.CRCEND bit 27 cleared through CCR; CRCCR.ALL_BANK is
-//! bit 22, §6 row 6). ST documents its parameters only partly: the polynomial
-//! is 0x04C11DB7, the initial value and bit order are not stated, and start
-//! and end must be burst-aligned (peers.md §2 "Target-side CRC"). stflash
-//! assumes CRC-32/MPEG-2 over 32-bit words taken most significant byte first
-//! (the CRC peripheral's convention, peers.md §5), with the end register
-//! naming the last word, and never trusts that blindly: a one-time
-//! calibration per session compares the unit with the host on flash bytes
-//! read over SWD, and a CRC mismatch after writing is always confirmed by
-//! reading the range back before anything is reported.
+//! * **The H7 flash interface's CRC unit**, per bank (flash-families.md §2.8:
+//!   CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C, CR.CRC_EN bit 15,
+//!   SR.CRC_BUSY bit 3, SR.CRCEND bit 27 cleared through CCR; CRCCR.ALL_BANK
+//!   is bit 22, §6 row 6). ST documents its parameters only partly: the
+//!   polynomial is 0x04C11DB7, the initial value and bit order are not
+//!   stated, and start and end must be burst-aligned (peers.md §2
+//!   "Target-side CRC"). stflash assumes CRC-32/MPEG-2 over 32-bit words
+//!   taken most significant byte first, with the end register naming the last
+//!   word.
+//! * **The CRC peripheral** every other STM32 has (the chip table's
+//!   [`CrcPeripheral`]: address, RCC clock enable, INIT/POL), fed by the
+//!   routine: the core reads flash word by word and writes each to DR (the
+//!   FEED op). Its reset configuration is CRC-32/MPEG-2 over 32-bit words,
+//!   each word most significant bit first (peers.md §5); the routine enables
+//!   its clock and writes INIT, POL and CR (RESET, no reversal, 32-bit
+//!   polynomial) itself, since the application may have changed them.
+//!
+//! Neither is trusted blindly: a one-time calibration per write compares the
+//! unit with the host on known bytes (flash read over SWD for the H7 unit,
+//! the routine's own code in SRAM for the peripheral), and a CRC mismatch
+//! after writing is always confirmed by reading the range back before
+//! anything is reported.
 
 use crc::{Crc, CRC_32_MPEG_2};
 
-use super::routine::{Op, WaitSpec};
-use super::StatusReg;
-use crate::target::chips::{Chip, Controller};
+use std::time::Duration;
+
+use super::routine::Op;
+use crate::target::chips::{Chip, Controller, CrcPeripheral};
 
 const MPEG2: Crc<u32> = Crc::<u32>::new(&CRC_32_MPEG_2);
 
@@ -45,89 +56,150 @@ pub fn erased_crc(len: usize, erased: u8) -> u32 {
     host_crc(&vec![erased; len])
 }
 
-// H7 flash interface registers (flash-families.md §2.8).
+// H7 flash interface registers (flash-families.md §2.8); the CRC sequence
+// itself (CRCCR, CRCSADD, CRCEADD, SR.CRC_BUSY/CRCRDERR, CCR, CRCDATA) is the
+// routine's H7CRC op (stream.S).
 const H7_BASE: u32 = 0x5200_2000;
 const H7_STRIDE: u32 = 0x100;
 const CR: u32 = 0x0C;
-const SR: u32 = 0x10;
-const CCR: u32 = 0x14;
-const CRCCR: u32 = 0x50;
-const CRCSADD: u32 = 0x54;
-const CRCEADD: u32 = 0x58;
-const CRCDATA: u32 = 0x5C;
 const CR_CRC_EN: u32 = 1 << 15;
-const SR_CRC_BUSY: u32 = 1 << 3;
-const SR_CRCEND: u32 = 1 << 27;
-/// CRCRDERR: a read of the CRC unit hit a protected area (§2.8 SR list).
-const SR_CRCRDERR: u32 = 1 << 28;
-const CRCCR_START: u32 = 1 << 16;
-const CRCCR_CLEAN: u32 = 1 << 17;
+
+// CRC peripheral registers (offsets from its base; see the chip table).
+const P_DR: u32 = 0x00;
+const P_CR: u32 = 0x08;
+const P_INIT: u32 = 0x10;
+const P_POL: u32 = 0x14;
+/// CR.RESET loads DR with INIT; the other CR bits written 0 mean a 32-bit
+/// polynomial and no input or output reversal.
+const P_CR_RESET: u32 = 1;
+const MPEG2_INIT: u32 = 0xFFFF_FFFF;
+const MPEG2_POLY: u32 = 0x04C1_1DB7;
 
 /// A CRC unit that can hash flash ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrcUnit {
-    /// Ranges must start and end on multiples of this (bytes).
-    pub align: u32,
-    /// Flash word of the bank (bytes).
-    word: u32,
-    /// Bank bases: bank-relative offsets go into CRCSADD/CRCEADD.
-    bank_base: [u32; 2],
+pub enum CrcUnit {
+    /// The H7 flash interface's unit.
+    H7 {
+        /// Flash word of the bank (bytes).
+        word: u32,
+        /// Bank bases: bank-relative offsets go into CRCSADD/CRCEADD.
+        bank_base: [u32; 2],
+    },
+    /// The CRC peripheral, fed by the routine.
+    Peripheral(CrcPeripheral),
 }
 
 impl CrcUnit {
-    /// The unit of `chip`, if stflash knows how to drive one there.
+    /// The unit stflash uses on `chip`: the flash CRC unit on H7, the CRC
+    /// peripheral elsewhere (when the chip table knows where it is).
     pub fn for_chip(chip: &Chip) -> Option<CrcUnit> {
         let word = match chip.controller {
             Controller::H74x | Controller::H72x => 32,
             Controller::H7ab => 16,
-            _ => return None,
+            _ => return chip.crc.map(CrcUnit::Peripheral),
         };
-        // Bursts of 4 flash words (CRC_BURST = 0), the smallest.
-        Some(CrcUnit { align: 4 * word, word, bank_base: [0x0800_0000, 0x0810_0000] })
+        Some(CrcUnit::H7 { word, bank_base: [0x0800_0000, 0x0810_0000] })
     }
 
-    fn reg(bank: u8, off: u32) -> u32 {
+    /// Ranges must start and end on multiples of this (bytes): bursts of 4
+    /// flash words (CRC_BURST = 0, the smallest) on H7, a word for the peripheral.
+    pub fn align(&self) -> u32 {
+        match self {
+            CrcUnit::H7 { word, .. } => 4 * word,
+            CrcUnit::Peripheral(_) => 4,
+        }
+    }
+
+    /// For messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CrcUnit::H7 { .. } => "flash CRC unit",
+            CrcUnit::Peripheral(_) => "CRC peripheral",
+        }
+    }
+
+    /// It can hash RAM (calibration on the routine's code, nothing read over SWD).
+    pub fn hashes_ram(&self) -> bool {
+        matches!(self, CrcUnit::Peripheral(_))
+    }
+
+    fn h7_reg(bank: u8, off: u32) -> u32 {
         H7_BASE + bank as u32 * H7_STRIDE + off
     }
 
-    /// Ops that enable the unit of `bank` (before a series of `range_ops`).
-    pub fn enable_ops(&self, bank: u8) -> Vec<Op> {
-        vec![Op::Write { addr: Self::reg(bank, CR), value: CR_CRC_EN }]
+    /// Ops that prepare the unit before its first range in a routine run:
+    /// the peripheral's clock, INIT and POL.
+    pub fn prepare_ops(&self) -> Vec<Op> {
+        match self {
+            CrcUnit::H7 { .. } => Vec::new(),
+            CrcUnit::Peripheral(p) => {
+                let mut ops = vec![Op::Orr { addr: p.clock_enable.0, bits: p.clock_enable.1 }];
+                if p.init {
+                    ops.push(Op::Write { addr: p.base + P_INIT, value: MPEG2_INIT });
+                }
+                if p.pol {
+                    ops.push(Op::Write { addr: p.base + P_POL, value: MPEG2_POLY });
+                }
+                ops
+            }
+        }
     }
 
-    /// Ops that switch the unit of `bank` off again (CR back to 0).
-    pub fn disable_ops(&self, bank: u8) -> Vec<Op> {
-        vec![Op::Write { addr: Self::reg(bank, CR), value: 0 }]
+    /// Ops that hash `ranges` (bank, start, end) in order, each appending its
+    /// CRC to the results (the H7 unit is switched on and off per run of
+    /// ranges in one bank).
+    pub fn ops(&self, ranges: &[(u8, u32, u32)]) -> Vec<Op> {
+        let mut ops = Vec::new();
+        let mut on: Option<u8> = None;
+        for &(bank, start, end) in ranges {
+            debug_assert!(start % self.align() == 0 && end % self.align() == 0 && end > start);
+            match self {
+                CrcUnit::H7 { bank_base, .. } => {
+                    if on != Some(bank) {
+                        if let Some(b) = on {
+                            ops.push(Op::Write { addr: Self::h7_reg(b, CR), value: 0 });
+                        }
+                        ops.push(Op::Write { addr: Self::h7_reg(bank, CR), value: CR_CRC_EN });
+                        on = Some(bank);
+                    }
+                    // CRCCR CLEAN, CRCSADD, CRCEADD, CRCCR START, wait for
+                    // SR.CRC_BUSY, fail on CRCRDERR, clear CRCEND in CCR, read
+                    // CRCDATA: one H7CRC op (stream.S, same registers).
+                    let base = bank_base[bank as usize];
+                    ops.push(Op::H7Crc { regs: Self::h7_reg(bank, 0), start: start - base, end: end - 4 - base, bank });
+                }
+                CrcUnit::Peripheral(p) => ops.extend([
+                    Op::Write { addr: p.base + P_CR, value: P_CR_RESET },
+                    Op::Feed { src: start, words: (end - start) / 4, dst: p.base + P_DR },
+                    Op::Read { addr: p.base + P_DR },
+                ]),
+            }
+        }
+        if let Some(b) = on {
+            ops.push(Op::Write { addr: Self::h7_reg(b, CR), value: 0 });
+        }
+        ops
     }
 
-    /// Ops that hash `[start, end)` of `bank` and append the CRC to the results.
-    pub fn range_ops(&self, bank: u8, start: u32, end: u32) -> Vec<Op> {
-        debug_assert!(start % self.align == 0 && end % self.align == 0 && end > start);
-        let base = self.bank_base[bank as usize];
-        let status = StatusReg {
-            addr: Self::reg(bank, SR),
-            busy: SR_CRC_BUSY,
-            errors: SR_CRCRDERR,
-            clear_reg: Some(Self::reg(bank, CCR)),
-            eop: SR_CRCEND,
-        };
-        vec![
-            Op::Write { addr: Self::reg(bank, CRCCR), value: CRCCR_CLEAN },
-            Op::Write { addr: Self::reg(bank, CRCSADD), value: start - base },
-            Op::Write { addr: Self::reg(bank, CRCEADD), value: end - 4 - base },
-            Op::Write { addr: Self::reg(bank, CRCCR), value: CRCCR_START },
-            Op::Wait(WaitSpec::new(bank, &status, format!("computing the CRC of 0x{start:08X}-0x{:08X}", end - 1))),
-            Op::Read { addr: Self::reg(bank, CRCDATA) },
-        ]
-    }
-
-    /// Script words of one `range_ops`.
+    /// Script words of `ops` for one range, at most (switching included).
     pub fn range_words(&self) -> u32 {
-        self.range_ops(0, self.bank_base[0], self.bank_base[0] + self.align).iter().map(Op::words).sum()
+        let probe = match self {
+            CrcUnit::H7 { bank_base, .. } => [(0, bank_base[0], bank_base[0] + self.align())],
+            CrcUnit::Peripheral(_) => [(0, 0x2000_0000, 0x2000_0004)],
+        };
+        self.ops(&probe).iter().map(Op::words).sum::<u32>() + 3
     }
 
-    pub fn word(&self) -> u32 {
-        self.word
+    /// Expected and worst-case time to hash `bytes`: 8 cycles per flash word
+    /// at 64 MHz for the H7 unit (an assumption), the chip table's estimate
+    /// per word for the peripheral.
+    pub fn time(&self, bytes: u32) -> (Duration, Duration) {
+        let (per, n) = match self {
+            CrcUnit::H7 { word, .. } => (125, bytes / word),
+            CrcUnit::Peripheral(p) => (p.word_ns as u64, bytes / 4),
+        };
+        let typical = Duration::from_nanos(per * n as u64);
+        (typical, typical * 20 + Duration::from_millis(20))
     }
 }
 

@@ -6,20 +6,38 @@
 //! runs of whole programming units to write. Jobs are packed into buffers in
 //! order; a sector's erase goes into the script of the buffer that carries the
 //! sector's first data, so the target erases while the host is still sending.
+//! Runs of units that repeat one word (zero-filled tables, constant padding)
+//! travel as a FILL op instead of data. With a CRC unit, each written sector
+//! is hashed by the routine right after it is programmed (contiguous sectors
+//! as one range), so verification needs no extra round trip: the CRCs come
+//! back with the last progress read.
 
 use std::time::Duration;
 
 use log::{debug, warn};
 
-use crate::flash::routine::{self, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
+use crate::flash::crc::CrcUnit;
+use crate::flash::routine::{self, fill_value, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
 use crate::flash::{engine, FlashController, FlashError, ProgramAccess, Progress, Sector};
 use crate::target::Target;
+
+/// A run of repeated words shorter than this travels as data (a FILL op and
+/// the extra PROGRAM op around it cost about this much script).
+pub(crate) const FILL_MIN: usize = 128;
+
+/// Largest range hashed as one for verification (a mismatch is then looked
+/// for by reading back this much).
+const VERIFY_GROUP: u64 = 64 * 1024;
 
 /// What to do to one sector.
 #[derive(Debug, Clone)]
 pub(crate) struct SectorJob<'a> {
     pub sector: Sector,
     pub erase: bool,
+    /// The sector may be erased before its data is sent (at the end of the
+    /// buffer before): everything it will hold comes from the image or is
+    /// blank, so an interruption loses nothing a rerun does not write again.
+    pub ahead: bool,
     /// Runs of whole programming units: (address, bytes).
     pub runs: Vec<(u32, &'a [u8])>,
 }
@@ -27,8 +45,9 @@ pub(crate) struct SectorJob<'a> {
 /// How the fast path ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    /// Every job done.
-    Done,
+    /// Every job done; the ranges hashed for verification (bank, start, end),
+    /// whose CRCs the routine appended to its results in this order.
+    Done { verify: Vec<(u8, u32, u32)> },
     /// The routine crashed or could not run: jobs from `from` on are not
     /// (completely) done and must be redone, erase included.
     Fallback {
@@ -36,6 +55,17 @@ pub(crate) enum Outcome {
         #[allow(dead_code)]
         why: String,
     },
+}
+
+/// How a [`stream`] ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct StreamEnd<'u> {
+    /// Hash each written sector with this unit right after programming it
+    /// (the CRCs: [`Outcome::Done`]).
+    pub verify: Option<&'u CrcUnit>,
+    /// The final buffer stops the routine ([`Streamer::finish`] then only
+    /// hands over the results).
+    pub stop: bool,
 }
 
 /// Can the routine program with this access?
@@ -52,116 +82,295 @@ pub(crate) fn start(t: &mut Target, ctrl: &dyn FlashController, plan: RamPlan) -
     }
 }
 
+/// A piece of a run: data to copy, or units that all repeat one word.
+enum Piece<'a> {
+    Data(&'a [u8]),
+    Fill { value: u32, len: usize },
+}
+
+/// Split a run into data and FILL pieces (whole units; fills of at least
+/// [`FILL_MIN`] bytes whose word repeats at the access width).
+fn pieces<'a>(data: &'a [u8], access: &ProgramAccess) -> Vec<(usize, Piece<'a>)> {
+    // Blocks of whole units, at least a word.
+    let unit = (access.unit as usize).max(4);
+    let units = data.len() / unit;
+    let value_of = |u: usize| fill_value(&data[u * unit..(u + 1) * unit], access.width);
+    let mut out = Vec::new();
+    let (mut u, mut data_from) = (0, 0);
+    while u < units {
+        let Some(v) = value_of(u) else {
+            u += 1;
+            continue;
+        };
+        let first = u;
+        while u < units && value_of(u) == Some(v) {
+            u += 1;
+        }
+        if (u - first) * unit >= FILL_MIN {
+            if data_from < first {
+                out.push((data_from * unit, Piece::Data(&data[data_from * unit..first * unit])));
+            }
+            out.push((first * unit, Piece::Fill { value: v, len: (u - first) * unit }));
+            data_from = u;
+        }
+    }
+    if data_from * unit < data.len() {
+        out.push((data_from * unit, Piece::Data(&data[data_from * unit..])));
+    }
+    out
+}
+
 /// Erase and program `jobs` through the running routine and wait until all
-/// is done (the routine keeps running for more buffers).
+/// is done. The next sector's erase goes at the end of a buffer when it may
+/// ([`SectorJob::ahead`]), so the target erases while the host sends that
+/// sector's data. On an interruption, `erased` tells how many leading jobs
+/// had their erase given to the routine.
 pub(crate) fn stream(
     t: &mut Target,
     ctrl: &dyn FlashController,
     st: &mut Streamer,
     jobs: &[SectorJob],
+    end: StreamEnd,
     progress: &mut dyn Progress,
+    erased: &mut usize,
 ) -> Result<Outcome, FlashError> {
+    let StreamEnd { verify, stop: last } = end;
     let access = ctrl.program_access();
     let plan = st.plan().clone();
+    let unit = access.unit as usize;
     // Jobs whose work ends in buffer `tag`: completed_by[tag] = first job not finished by it.
     let mut completed_by: Vec<usize> = Vec::new();
     let mut buf = Buffer::default();
     let mut sent = 0usize;
     let mut left: usize = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len()).sum();
+    let mut verify_ranges: Vec<(u8, u32, u32)> = Vec::new();
+    // Link time per byte, measured on the buffers sent so far.
+    let link_bytes = std::cell::Cell::new(0usize);
+    let link_time = std::cell::Cell::new(Duration::ZERO);
+    // Target time per data byte: programming plus the erases, spread over the data.
+    let erase_time: Duration =
+        jobs.iter().filter(|j| j.erase).map(|j| routine::regops_time(&ctrl.erase_sector_ops(&j.sector)).0).sum();
+    let program_per_byte =
+        access.typical.as_secs_f64() / access.unit as f64 + erase_time.as_secs_f64() / left.max(1) as f64;
     // Buffer size: small first (the target starts erasing and programming
-    // early) and last (less programming left after the last transfer), full
-    // size in between.
-    let target_size = |left: usize, first: bool| {
+    // early); then as big as a slot holds while much is left; near the end a
+    // geometric tail, each buffer's transfer covering the programming of the
+    // one before, so little is left to program after the last transfer.
+    let size_for = |left: usize, link: Option<f64>| -> usize {
         let cap = plan.data_capacity as usize;
-        let size = (left / 3).clamp(2048.min(cap), cap);
-        if first {
-            size.min(4096)
+        let min = (512 / unit).max(1) * unit;
+        let Some(link) = link else { return cap.min(4096).min(left) };
+        let q = link / program_per_byte;
+        let b = if q >= 2.0 {
+            left as f64 * (q - 1.0) / q
+        } else if q >= 1.0 {
+            left as f64 / 2.0
         } else {
-            size
+            cap as f64
+        };
+        let b = (b as usize).clamp(min.min(cap), cap);
+        if left <= b + min {
+            left.min(cap)
+        } else {
+            b
         }
     };
-    let mut size = target_size(left, true);
+    let mut size = size_for(left, None);
+    // Jobs whose erase is in a buffer (built, and given to the routine).
+    let erase_built = std::cell::Cell::new(0usize);
+    let erase_given = std::cell::Cell::new(0usize);
+    let erase_ops = |job: &SectorJob| {
+        let regops = ctrl.erase_sector_ops(&job.sector);
+        let ops = routine::ops_from(&regops, |b| ctrl.status(b), &format!("erasing {}", job.sector));
+        let (typical, timeout) = routine::regops_time(&regops);
+        (ops, typical, timeout)
+    };
+    // Buffers given before this call (CRC batches) are not ours.
+    let first_buffer = st.submitted();
     let result = (|| -> Result<(), RoutineError> {
         let mut submit = |st: &mut Streamer, t: &mut Target, buf: &mut Buffer, next_job: usize| {
             let mut b = std::mem::take(buf);
             b.tag = completed_by.len();
             completed_by.push(next_job);
             sent += b.data.len();
-            st.submit(t, b)
+            let (before, bytes) = (t.elapsed(), b.data.len());
+            st.submit(t, b)?;
+            erase_given.set(erase_built.get());
+            link_bytes.set(link_bytes.get() + bytes);
+            link_time.set(link_time.get() + t.elapsed().saturating_sub(before));
+            Ok::<_, RoutineError>(())
         };
+        let link = || (link_bytes.get() > 0).then(|| link_time.get().as_secs_f64() / link_bytes.get() as f64);
+        // A range of written sectors waiting to be hashed, and whether the
+        // unit has been prepared in this run.
+        let mut pending: Option<(u8, u32, u32)> = None;
+        let mut prepared = false;
+        let flush_verify = |buf: &mut Buffer,
+                            pending: &mut Option<(u8, u32, u32)>,
+                            prepared: &mut bool,
+                            ranges: &mut Vec<(u8, u32, u32)>| {
+            let (Some(unit), Some(range)) = (verify, pending.take()) else { return };
+            if !*prepared {
+                buf.ops.extend(unit.prepare_ops());
+                *prepared = true;
+            }
+            buf.ops.extend(unit.ops(&[range]));
+            let (typical, timeout) = unit.time(range.2 - range.1);
+            buf.typical += typical;
+            buf.timeout += timeout;
+            ranges.push(range);
+        };
+        let verify_words = verify.map_or(0, |u| u.range_words() + u.prepare_ops().iter().map(Op::words).sum::<u32>());
         for (j, job) in jobs.iter().enumerate() {
             if progress.should_stop() {
                 return Err(RoutineError::Timeout { what: String::new(), waited: Duration::ZERO });
             }
             let bank = job.sector.bank;
-            if job.erase {
-                let regops = ctrl.erase_sector_ops(&job.sector);
-                let ops = routine::ops_from(&regops, |b| ctrl.status(b), &format!("erasing {}", job.sector));
+            if job.erase && erase_built.get() <= j {
+                let (ops, typical, timeout) = erase_ops(job);
                 let words: u32 = ops.iter().map(|o| o.words()).sum();
-                if !buf.fits(&plan, 0, words) {
+                if !buf.fits(&plan, 0, words + verify_words, 1) {
                     submit(st, t, &mut buf, j)?;
+                    size = size_for(left, link());
                 }
-                let (typical, timeout) = routine::regops_time(&regops);
                 buf.ops.extend(ops);
                 buf.typical += typical;
                 buf.timeout += timeout;
             }
-            let setup = ctrl.program_setup_ops(bank);
-            let teardown = ctrl.program_teardown_ops(bank);
+            erase_built.set(erase_built.get().max(j + 1));
+            // Erase the next sector at the end of the buffer that closes
+            // (before it is sent), when it may be erased early.
+            let ahead = |buf: &mut Buffer| {
+                let Some(next) = jobs.get(j + 1) else { return };
+                if !next.erase || !next.ahead || erase_built.get() > j + 1 {
+                    return;
+                }
+                let (ops, typical, timeout) = erase_ops(next);
+                if buf.fits(&plan, 0, ops.iter().map(Op::words).sum::<u32>() + verify_words, 1) {
+                    buf.ops.extend(ops);
+                    buf.typical += typical;
+                    buf.timeout += timeout;
+                    erase_built.set(j + 2);
+                }
+            };
             let what = format!("programming {}", job.sector);
-            let setup_ops = routine::ops_from(&setup, |b| ctrl.status(b), &what);
-            let teardown_ops = routine::ops_from(&teardown, |b| ctrl.status(b), &what);
-            let words: u32 = setup_ops.iter().chain(&teardown_ops).map(|o| o.words()).sum::<u32>() + 11;
+            let setup = routine::ops_from(&ctrl.program_setup_ops(bank), |b| ctrl.status(b), &what);
+            let teardown = routine::ops_from(&ctrl.program_teardown_ops(bank), |b| ctrl.status(b), &what);
+            let setup_words: u32 = setup.iter().map(Op::words).sum();
+            let teardown_words: u32 = teardown.iter().map(Op::words).sum();
+            let wait = WaitSpec::new(bank, &ctrl.status(bank), what.clone());
+            // Setup written in the current buffer, teardown still owed.
+            let mut open = false;
             for &(addr, data) in &job.runs {
-                let mut off = 0usize;
-                while off < data.len() {
-                    let room = size.saturating_sub(buf.data.len());
-                    let room = room - room % access.unit as usize;
-                    if room == 0 || !buf.fits(&plan, access.unit, words) {
-                        submit(st, t, &mut buf, j)?;
-                        size = target_size(left, false);
-                        progress.add(0);
-                        continue;
+                for (off, piece) in pieces(data, &access) {
+                    let mut done = 0usize;
+                    let total = match &piece {
+                        Piece::Data(d) => d.len(),
+                        Piece::Fill { len, .. } => *len,
+                    };
+                    while done < total {
+                        let words = 11 + teardown_words + if open { 0 } else { setup_words } + verify_words;
+                        let n = match &piece {
+                            Piece::Data(_) => {
+                                let room = size.saturating_sub(buf.data.len());
+                                (room - room % unit).min(total - done)
+                            }
+                            Piece::Fill { .. } => total - done,
+                        };
+                        let data_need = if matches!(piece, Piece::Data(_)) { n as u32 } else { 0 };
+                        if n == 0 || !buf.fits(&plan, data_need.max(1), words, 1) {
+                            if open {
+                                buf.ops.extend(teardown.iter().cloned());
+                                open = false;
+                            }
+                            flush_verify(&mut buf, &mut pending, &mut prepared, &mut verify_ranges);
+                            ahead(&mut buf);
+                            submit(st, t, &mut buf, j)?;
+                            size = size_for(left, link());
+                            progress.add(0);
+                            continue;
+                        }
+                        if !open {
+                            buf.ops.extend(setup.iter().cloned());
+                            open = true;
+                        }
+                        let dst = addr + (off + done) as u32;
+                        let units = (n / unit) as u32;
+                        match &piece {
+                            Piece::Data(d) => {
+                                buf.ops.push(Op::Program {
+                                    dst,
+                                    offset: buf.data.len() as u32,
+                                    len: n as u32,
+                                    unit: access.unit,
+                                    width: access.width,
+                                    wait: wait.clone(),
+                                });
+                                buf.data.extend_from_slice(&d[done..done + n]);
+                                left -= n;
+                            }
+                            Piece::Fill { value, .. } => buf.ops.push(Op::Fill {
+                                dst,
+                                value: *value,
+                                len: n as u32,
+                                unit: access.unit,
+                                width: access.width,
+                                wait: wait.clone(),
+                            }),
+                        }
+                        buf.typical += access.typical * units;
+                        buf.timeout += access.timeout * units;
+                        progress.add(n as u64);
+                        done += n;
                     }
-                    let n = room.min(data.len() - off);
-                    let units = (n / access.unit as usize) as u32;
-                    buf.ops.extend(setup_ops.iter().cloned());
-                    buf.ops.push(Op::Program {
-                        dst: addr + off as u32,
-                        offset: buf.data.len() as u32,
-                        len: n as u32,
-                        unit: access.unit,
-                        width: access.width,
-                        wait: WaitSpec::new(bank, &ctrl.status(bank), what.clone()),
-                    });
-                    buf.ops.extend(teardown_ops.iter().cloned());
-                    buf.data.extend_from_slice(&data[off..off + n]);
-                    buf.typical += access.typical * units;
-                    buf.timeout += access.timeout * units;
-                    progress.add(n as u64);
-                    off += n;
-                    left -= n;
                 }
             }
+            if open {
+                buf.ops.extend(teardown.iter().cloned());
+            }
+            // The sector is written: hash it (with the sectors written just
+            // before it, when contiguous).
+            if verify.is_some() {
+                let (s, e) = (job.sector.addr, job.sector.end() as u32);
+                pending = match pending {
+                    Some((b, start, end)) if b == bank && end == s && (e - start) as u64 <= VERIFY_GROUP => {
+                        Some((b, start, e))
+                    }
+                    other => {
+                        if other.is_some() {
+                            pending = other;
+                            flush_verify(&mut buf, &mut pending, &mut prepared, &mut verify_ranges);
+                        }
+                        Some((bank, s, e))
+                    }
+                };
+            }
+        }
+        flush_verify(&mut buf, &mut pending, &mut prepared, &mut verify_ranges);
+        if last {
+            routine::mark_last(&mut buf);
         }
         if !buf.ops.is_empty() {
             submit(st, t, &mut buf, jobs.len())?;
         }
         Ok(())
     })();
+    // Wait here (a crash while the last buffers run still hands over to the
+    // host path); the CRCs stay in `st.results` for `Streamer::finish`.
     let result = result.and_then(|()| st.sync(t));
-    debug!("fast path: {} bytes in {} buffers", sent, completed_by.len());
+    debug!("fast path: {} bytes in {} buffers, {} ranges hashed", sent, completed_by.len(), verify_ranges.len());
+    let from = |st: &Streamer| {
+        let ours = st.done_tags().get(first_buffer..).unwrap_or(&[]);
+        ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
+    };
+    *erased = erase_given.get();
     match result {
-        Ok(()) => Ok(Outcome::Done),
+        Ok(()) => Ok(Outcome::Done { verify: verify_ranges }),
         Err(RoutineError::Timeout { what, .. }) if what.is_empty() => {
             let _ = st.abort(t);
-            let from = st.done.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0);
-            Err(FlashError::Interrupted { at: jobs.get(from).map_or(0, |j| j.sector.addr) })
+            Err(FlashError::Interrupted { at: jobs.get(from(st)).map_or(0, |j| j.sector.addr) })
         }
-        Err(e) => {
-            let from = st.done.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0);
-            fail(t, ctrl, e, from)
-        }
+        Err(e) => fail(t, ctrl, e, from(st)),
     }
 }
 
@@ -193,63 +402,41 @@ pub(crate) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -
     Ok(())
 }
 
-/// Tags of CRC-only buffers (kept apart from the tags of programming buffers).
-const CRC_TAG: usize = 1 << 20;
-
-/// Hash `ranges` (bank, start, end) with the CRC unit; the CRCs in order.
+/// Hash `ranges` (bank, start, end; flash, or RAM for a unit that can) with
+/// the CRC unit and wait for the CRCs, in order. The unit is prepared first.
 pub(crate) fn run_crcs(
     t: &mut Target,
-    ctrl: &dyn FlashController,
     st: &mut Streamer,
-    unit: &crate::flash::crc::CrcUnit,
+    unit: &CrcUnit,
     ranges: &[(u8, u32, u32)],
 ) -> Result<Vec<u32>, RoutineError> {
     let plan = st.plan().clone();
-    let mut buffers: Vec<Buffer> = Vec::new();
-    let mut buf = Buffer { tag: CRC_TAG, timeout: Duration::from_secs(1), ..Default::default() };
-    let mut bank_on: Option<u8> = None;
-    let close = |buf: &mut Buffer, bank_on: &mut Option<u8>| {
-        if let Some(b) = bank_on.take() {
-            buf.ops.extend(unit.disable_ops(b));
+    let before = st.results.len();
+    let mut buf = Buffer { ops: unit.prepare_ops(), ..Default::default() };
+    let mut i = 0;
+    while i < ranges.len() {
+        // Ranges of one bank that fit this buffer.
+        let mut n = 0;
+        while i + n < ranges.len() && buf.fits(&plan, 0, unit.range_words() * (n as u32 + 1), n as u32 + 1) {
+            n += 1;
         }
-    };
-    for &(bank, start, end) in ranges {
-        let words = unit.range_words() + 12;
-        if !buf.fits(&plan, 0, words) {
-            close(&mut buf, &mut bank_on);
-            let tag = buf.tag + 1;
-            buffers.push(std::mem::replace(
-                &mut buf,
-                Buffer { tag, timeout: Duration::from_secs(1), ..Default::default() },
-            ));
+        if n == 0 {
+            st.submit(t, std::mem::take(&mut buf))?;
+            continue;
         }
-        if bank_on != Some(bank) {
-            close(&mut buf, &mut bank_on);
-            buf.ops.extend(unit.enable_ops(bank));
-            bank_on = Some(bank);
+        let batch = &ranges[i..i + n];
+        buf.ops.extend(unit.ops(batch));
+        for &(_, start, end) in batch {
+            let (typical, timeout) = unit.time(end - start);
+            buf.typical += typical;
+            buf.timeout += timeout;
         }
-        buf.ops.extend(unit.range_ops(bank, start, end));
-        let words = (end - start) / unit.word();
-        buf.typical += Duration::from_nanos(125) * words;
-        buf.timeout += Duration::from_micros(10) * words;
+        buf.timeout += Duration::from_millis(100);
+        i += n;
     }
-    close(&mut buf, &mut bank_on);
-    buffers.push(buf);
-    let first = buffers[0].tag;
-    let count = buffers.len();
-    st.results.clear();
-    let result = (|| {
-        for b in buffers {
-            st.submit(t, b)?;
-        }
-        st.sync(t)
-    })();
-    let _ = ctrl;
-    result?;
-    let mut results = std::mem::take(&mut st.results);
-    results.sort_by_key(|r| r.0);
-    let crcs: Vec<u32> =
-        results.into_iter().filter(|r| (first..first + count).contains(&r.0)).flat_map(|r| r.1).collect();
+    st.submit(t, buf)?;
+    st.sync(t)?;
+    let crcs = st.results.split_off(before);
     if crcs.len() != ranges.len() {
         return Err(RoutineError::Crashed {
             pc: st.plan().code,
@@ -278,5 +465,34 @@ mod tests {
         assert!(supports(&ProgramAccess { unit: 2, width: Width::Half, ..ok }, &plan));
         assert!(!supports(&ProgramAccess { unit: 6, width: Width::Word, ..ok }, &plan), "unit not whole accesses");
         assert!(!supports(&ProgramAccess { unit: 64 * 1024, ..ok }, &plan), "unit larger than a buffer");
+    }
+
+    #[test]
+    fn long_runs_of_a_repeated_word_become_fills() {
+        let access = ProgramAccess {
+            unit: 16,
+            width: Width::Word,
+            typical: Duration::from_micros(25),
+            timeout: Duration::from_millis(10),
+        };
+        let mut data = vec![7u8; 64];
+        data.extend(std::iter::repeat([0x78, 0x56, 0x34, 0x12]).take(64).flatten());
+        data.extend([1u8; 32]);
+        data.extend([0u8; 48]); // too short to pay off
+        let p = pieces(&data, &access);
+        type Kind = (usize, Option<(u32, usize)>, usize);
+        let kinds: Vec<Kind> = p
+            .iter()
+            .map(|(off, piece)| match piece {
+                Piece::Data(d) => (*off, None, d.len()),
+                Piece::Fill { value, len } => (*off, Some((*value, *len)), *len),
+            })
+            .collect();
+        assert_eq!(kinds, vec![(0, None, 64), (64, Some((0x1234_5678, 256)), 256), (320, None, 80)]);
+        // Half-word accesses can only repeat words whose halves are equal.
+        let half = ProgramAccess { unit: 2, width: Width::Half, ..access };
+        assert!(matches!(pieces(&data, &half)[..], [(0, Piece::Data(_))]));
+        let zeros = vec![0u8; 512];
+        assert!(matches!(pieces(&zeros, &half)[..], [(0, Piece::Fill { value: 0, len: 512 })]));
     }
 }

@@ -6,15 +6,19 @@ use std::collections::BTreeSet;
 
 use log::{debug, info, warn};
 
-use super::fast::{self, Outcome, SectorJob};
+use super::fast::{self, Outcome, SectorJob, StreamEnd};
 use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{self, CrcUnit};
-use crate::flash::routine::{RamPlan, RoutineError};
+use crate::flash::routine::{RamPlan, RoutineError, CODE};
 use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
-use crate::target::chips::MemRegion;
+use crate::target::chips::{Controller, MemRegion};
+
+/// `WriteReport::verify_method` when the written sectors were checked by
+/// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
+pub const METHOD_CRC: &str = "crc";
 
 /// How to write.
 #[derive(Debug, Clone)]
@@ -136,6 +140,12 @@ impl SectorPlan {
         SectorPlan { sector, desired: vec![erased; n], covered: vec![false; n] }
     }
 
+    /// Every byte it will hold comes from the image or is the erased value
+    /// (nothing read from the chip is kept in it).
+    fn determined_by_image(&self, erased: u8) -> bool {
+        self.covered.iter().zip(&self.desired).all(|(&c, &d)| c || d == erased)
+    }
+
     /// Ranges (offset, len) not covered by the image.
     fn uncovered(&self) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
@@ -244,7 +254,9 @@ pub fn write(
         }
     }
     report.verified = opts.verify;
-    report.verify_method = opts.verify.then_some(verify::METHOD);
+    if opts.verify && report.verify_method.is_none() {
+        report.verify_method = Some(verify::METHOD);
+    }
     Ok(report)
 }
 
@@ -354,13 +366,15 @@ fn pieces(plans: &[SectorPlan], align: u32) -> (Vec<Piece>, Vec<(usize, u32, u32
     (out, mixed)
 }
 
-/// The write through the flash routine with the chip's CRC unit: hash every
-/// touched sector first (pieces the image covers, pieces it does not); skip
-/// sectors that already hold the image; read back only the uncovered bytes
-/// that are not blank; erase and program the rest; verify each written sector
-/// by its CRC, reading it back before reporting any mismatch. `Ok(false)` when
-/// this path does not apply (no CRC unit, no room, or the unit failed its
-/// calibration): nothing has been changed then.
+/// The write through the flash routine with the chip's CRC unit (the H7
+/// flash CRC unit, the CRC peripheral elsewhere): hash every touched sector
+/// first (pieces the image covers, pieces it does not); skip sectors that
+/// already hold the image; read back only the uncovered bytes that are not
+/// blank; erase and program the rest, the routine hashing each written
+/// sector right after programming it; verify by those CRCs, reading a range
+/// back before reporting any mismatch. `Ok(false)` when this path does not
+/// apply (no CRC unit, no room, or the unit failed its calibration): nothing
+/// has been changed then.
 fn write_with_crc(
     session: &mut Session,
     plans: &mut [SectorPlan],
@@ -374,7 +388,8 @@ fn write_with_crc(
     }
     let chip = session.target.chip;
     let (Some(unit), Some(ram)) = (CrcUnit::for_chip(chip), RamPlan::for_chip(chip)) else { return Ok(false) };
-    if plans.iter().any(|p| p.sector.size % unit.align != 0) {
+    let align = unit.align();
+    if plans.iter().any(|p| p.sector.size % align != 0 || p.sector.addr % align != 0) {
         return Ok(false);
     }
     let erased = session.layout.erased;
@@ -390,25 +405,35 @@ fn write_with_crc(
     }
     let ctrl: &dyn crate::flash::FlashController = ctrl.as_ref();
     let Some(mut st) = fast::start(t, ctrl, ram)? else { return Ok(false) };
-    // Calibration: the unit against the host on bytes read over SWD.
-    let first = plans[0].sector;
-    let cal_len = first.size.min(256);
-    let mut cal = vec![0u8; cal_len as usize];
-    t.read_mem(first.addr, &mut cal)?;
-    let (pieces, mixed) = pieces(plans, unit.align);
-    let mut ranges = vec![(first.bank, first.addr, first.addr + cal_len)];
+    // Calibration: the unit against the host on known bytes, in the same
+    // batch as the pieces. The peripheral hashes the routine's own code in
+    // SRAM; the H7 unit hashes flash only, so one burst is read over SWD.
+    let (cal_range, cal) = if unit.hashes_ram() {
+        let len = CODE.len() & !3;
+        let code = st.plan().code;
+        ((0, code, code + len as u32), CODE[..len].to_vec())
+    } else {
+        let first = plans[0].sector;
+        let mut cal = vec![0u8; align.min(first.size) as usize];
+        t.read_mem(first.addr, &mut cal)?;
+        ((first.bank, first.addr, first.addr + cal.len() as u32), cal)
+    };
+    let (pieces, mixed) = pieces(plans, align);
+    let mut ranges = vec![cal_range];
     ranges.extend(pieces.iter().map(|p| (plans[p.plan].sector.bank, p.start, p.end)));
-    let crcs = match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
+    let crcs = match fast::run_crcs(t, &mut st, &unit, &ranges) {
         Ok(crcs) => crcs,
         Err(e @ RoutineError::Crashed { .. }) => {
-            warn!("{e}; writing without the CRC unit");
+            warn!("{e}; writing without the {}", unit.name());
             return Ok(false);
         }
         Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
     };
     if crcs[0] != crc::host_crc(&cal) {
         warn!(
-            "the flash CRC unit of this {} does not compute CRC-32/MPEG-2 as expected (0x{:08X}, host 0x{:08X});              verifying by reading back",
+            "the {} of this {} does not compute CRC-32/MPEG-2 as expected (0x{:08X}, host 0x{:08X}); \
+             verifying by reading back",
+            unit.name(),
             chip.name,
             crcs[0],
             crc::host_crc(&cal)
@@ -449,9 +474,12 @@ fn write_with_crc(
             }
         }
     }
-    // ECC flash (H7): a word that reads erased may still have been programmed
-    // (with 0xFF), and programming it again breaks its ECC: erase anyway.
-    let ecc = true;
+    // Flash without ECC (F0/F1/F3, F2/F4/F7; flash-families.md §2.1-2.3)
+    // takes a blank sector's units as they are. On ECC flash (H7, L4/G0/G4/
+    // C0/WB/WL, L5/U5/H5) a word that reads erased may still have been
+    // programmed (with 0xFF), and programming it again breaks its ECC; L0/L1
+    // are kept on the safe side too: erase anyway.
+    let ecc = !matches!(chip.controller, Controller::F0F1F3 | Controller::F2F4 | Controller::F7);
     let mut jobs = Vec::new();
     let mut changed = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
@@ -463,6 +491,7 @@ fn write_with_crc(
         jobs.push(SectorJob {
             sector: plan.sector,
             erase: ecc || !blank[i],
+            ahead: plan.determined_by_image(erased),
             runs: program_runs(plan, access.unit, erased),
         });
     }
@@ -470,78 +499,90 @@ fn write_with_crc(
     let total: u64 = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum();
     report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).collect();
     report.programmed_bytes = total;
+    let crc_verify = opts.verify && !opts.readback;
     progress.begin(Phase::Program, total);
-    let outcome = fast::stream(t, ctrl, &mut st, &jobs, progress).map_err(|e| interrupted_fast(e, &jobs))?;
+    let mut erased_ahead = 0;
+    let outcome = if jobs.is_empty() {
+        Outcome::Done { verify: Vec::new() }
+    } else {
+        let end = StreamEnd { verify: crc_verify.then_some(&unit), stop: true };
+        fast::stream(t, ctrl, &mut st, &jobs, end, progress, &mut erased_ahead)
+            .map_err(|e| interrupted_fast(e, &jobs, erased_ahead))?
+    };
     progress.end();
-    if let Outcome::Fallback { from, .. } = outcome {
-        let list: Vec<u8> = banks.iter().copied().collect();
-        fast::settle(t, ctrl, &list)?;
-        let rest = &jobs[from..];
-        let sectors: Vec<Sector> = rest.iter().map(|j| j.sector).collect();
-        engine::erase_sectors(t, ctrl, &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
-        for job in rest {
-            for &(addr, data) in &job.runs {
-                engine::program(t, ctrl, job.sector.bank, addr, data, progress)
-                    .map_err(|e| interrupted(in_sector(e, job.sector), plans, Some(job.sector)))?;
-            }
-        }
-        report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).chain(sectors).collect();
-        // The routine is gone: verify by reading back.
-        if opts.verify {
-            let changed_plans: Vec<&SectorPlan> = changed.iter().map(|&i| &plans[i]).collect();
-            for p in changed_plans {
-                compare_sector(t, p)?;
-            }
-            report.verified = true;
-        }
-        return Ok(true);
-    }
-    // Verify.
-    let mut suspects: Vec<usize> = Vec::new();
-    let mut crc_checked = false;
-    let mut routine_alive = true;
-    if opts.verify && !opts.readback && !changed.is_empty() {
-        let ranges: Vec<(u8, u32, u32)> = changed
-            .iter()
-            .map(|&i| (plans[i].sector.bank, plans[i].sector.addr, plans[i].sector.end() as u32))
-            .collect();
-        match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
-            Ok(crcs) => {
-                crc_checked = true;
-                for (&i, &got) in changed.iter().zip(&crcs) {
-                    if got != crc::host_crc(&plans[i].desired) {
-                        suspects.push(i);
-                    }
+    let verify_ranges = match outcome {
+        Outcome::Done { verify } => verify,
+        Outcome::Fallback { from, .. } => {
+            let list: Vec<u8> = banks.iter().copied().collect();
+            fast::settle(t, ctrl, &list)?;
+            let rest = &jobs[from..];
+            let sectors: Vec<Sector> = rest.iter().map(|j| j.sector).collect();
+            engine::erase_sectors(t, ctrl, &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
+            for job in rest {
+                for &(addr, data) in &job.runs {
+                    engine::program(t, ctrl, job.sector.bank, addr, data, progress)
+                        .map_err(|e| interrupted(in_sector(e, job.sector), plans, Some(job.sector)))?;
                 }
             }
-            Err(e @ RoutineError::Crashed { .. }) => {
-                warn!("{e}; verifying by reading back");
-                suspects = changed.clone();
-                routine_alive = false;
+            report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).chain(sectors).collect();
+            // The routine is gone: verify by reading back.
+            if opts.verify {
+                for &i in &changed {
+                    compare_sector(t, &plans[i])?;
+                }
+                report.verify_method = Some(verify::METHOD);
             }
-            Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
+            return Ok(true);
         }
-    } else if opts.verify {
-        suspects = changed.clone();
+    };
+    // Collect the CRCs of the written ranges (the last buffer stopped the routine).
+    let results = match st.finish(t) {
+        Ok(results) => results,
+        Err(e @ RoutineError::Crashed { .. }) if opts.verify => {
+            warn!("{e}; verifying by reading back");
+            Vec::new()
+        }
+        Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
+    };
+    if !opts.verify {
+        return Ok(true);
     }
-    if routine_alive {
-        if let Err(e) = st.finish(t) {
-            return Err(Error::from(e.into_flash_error(t, ctrl)));
+    // Verify: by CRC where the routine hashed the written ranges, by reading
+    // back the rest (everything with --verify=readback, skipped sectors included).
+    let mut suspects: Vec<usize> = Vec::new();
+    let crc_checked = crc_verify && results.len() == verify_ranges.len();
+    if crc_checked {
+        for (&(_, start, end), &got) in verify_ranges.iter().zip(&results) {
+            let group: Vec<usize> = changed
+                .iter()
+                .copied()
+                .filter(|&i| plans[i].sector.addr >= start && plans[i].sector.end() <= end as u64)
+                .collect();
+            let want: Vec<u8> = group.iter().flat_map(|&i| plans[i].desired.iter().copied()).collect();
+            if got != crc::host_crc(&want) {
+                suspects.extend(group);
+            }
         }
+    } else if opts.readback {
+        suspects = (0..plans.len()).collect();
+    } else {
+        suspects = changed.clone();
     }
     progress.begin(Phase::Verify, suspects.iter().map(|&i| plans[i].sector.size as u64).sum());
     for &i in &suspects {
         compare_sector(t, &plans[i])?;
         if crc_checked {
             warn!(
-                "the CRC unit disagreed about {} but reading it back shows the right bytes;                  its CRC is not trusted for the rest of this session",
+                "the {} disagreed about {} but reading it back shows the right bytes; \
+                 its CRC is not trusted for the rest of this write",
+                unit.name(),
                 plans[i].sector
             );
         }
         progress.add(plans[i].sector.size as u64);
     }
     progress.end();
-    report.verified = opts.verify;
+    report.verify_method = Some(if crc_checked { METHOD_CRC } else { verify::METHOD });
     Ok(true)
 }
 
@@ -633,6 +674,7 @@ fn erase_and_program(
         .map(|p| SectorJob {
             sector: p.sector,
             erase: !opts.mass_erase,
+            ahead: p.determined_by_image(layout.erased),
             runs: program_runs(p, access.unit, layout.erased),
         })
         .collect();
@@ -645,8 +687,17 @@ fn erase_and_program(
             progress.begin(Phase::Program, total);
             let outcome = match fast::start(target, ctrl.as_ref(), ram)? {
                 Some(mut st) => {
-                    let outcome = fast::stream(target, ctrl.as_ref(), &mut st, &jobs, progress)
-                        .map_err(|e| interrupted(e, plans, None))?;
+                    let mut erased_ahead = 0;
+                    let outcome = fast::stream(
+                        target,
+                        ctrl.as_ref(),
+                        &mut st,
+                        &jobs,
+                        StreamEnd::default(),
+                        progress,
+                        &mut erased_ahead,
+                    )
+                    .map_err(|e| interrupted_fast(e, &jobs, erased_ahead))?;
                     match st.finish(target) {
                         Ok(_) => outcome,
                         Err(e) => fast::fail(target, ctrl.as_ref(), e, jobs.len())?,
@@ -656,7 +707,7 @@ fn erase_and_program(
             };
             progress.end();
             match outcome {
-                Outcome::Done => from = jobs.len(),
+                Outcome::Done { .. } => from = jobs.len(),
                 Outcome::Fallback { from: f, .. } => {
                     from = f;
                     let banks: Vec<u8> = banks.iter().copied().collect();
@@ -703,8 +754,10 @@ fn in_sector(e: FlashError, sector: Sector) -> FlashError {
 }
 
 /// An interruption of the streaming path: sectors before `at` are written,
-/// the one at `at` may be partly programmed, later ones are untouched.
-fn interrupted_fast(e: FlashError, jobs: &[SectorJob]) -> Error {
+/// the one at `at` may be partly programmed, the next may have been erased
+/// ahead (the first `erased` jobs had their erase given to the routine),
+/// later ones are untouched.
+fn interrupted_fast(e: FlashError, jobs: &[SectorJob], erased: usize) -> Error {
     let FlashError::Interrupted { at } = e else { return e.into() };
     let range = |js: &[SectorJob]| -> Option<String> {
         let (first, last) = (js.first()?, js.last()?);
@@ -718,7 +771,11 @@ fn interrupted_fast(e: FlashError, jobs: &[SectorJob]) -> Error {
     if let Some(r) = range(&jobs[split..(split + 1).min(jobs.len())]) {
         parts.push(format!("partly programmed: {r}"));
     }
-    if let Some(r) = range(jobs.get(split + 1..).unwrap_or(&[])) {
+    let ahead = erased.clamp(split + 1, jobs.len());
+    if let Some(r) = range(jobs.get(split + 1..ahead).unwrap_or(&[])) {
+        parts.push(format!("not yet written, may be erased: {r}"));
+    }
+    if let Some(r) = range(jobs.get(ahead..).unwrap_or(&[])) {
         parts.push(format!("not yet written: {r}"));
     }
     let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };

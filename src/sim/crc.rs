@@ -116,11 +116,14 @@ pub struct CrcUnit {
     init: u32,
     pol: u32,
     busy_until: Nanos,
+    /// Fault `crc-peripheral=lsb-first`: input bit order reflected whatever CR says.
+    pub lsb_first: bool,
 }
 
 impl CrcUnit {
     pub fn new(place: Placement) -> CrcUnit {
-        let mut u = CrcUnit { place, enable_reg: 0, crc: 0, idr: 0, cr: 0, init: 0, pol: 0, busy_until: 0 };
+        let mut u =
+            CrcUnit { place, enable_reg: 0, crc: 0, idr: 0, cr: 0, init: 0, pol: 0, busy_until: 0, lsb_first: false };
         u.reset();
         u
     }
@@ -257,6 +260,9 @@ impl CrcUnit {
                 3 => reverse_in_units(data, bits, bits),
                 _ => data,
             };
+        }
+        if self.lsb_first {
+            data = reverse_in_units(data, bits, bits);
         }
         let n = self.polysize();
         let mask = self.mask();

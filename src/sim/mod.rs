@@ -416,6 +416,9 @@ pub(crate) fn open_profile(
     target.present = !spec.faults.no_target;
     target.no_halt = spec.faults.no_halt;
     target.cpu.crash_after = spec.faults.core_crash_after;
+    if let Some(crc) = &mut target.crc {
+        crc.lsb_first = spec.faults.crc_lsb_first;
+    }
 
     let mut fw = Firmware::default_for(spec.probe);
     if let Some(j) = spec.firmware {

@@ -23,6 +23,10 @@ pub const MAX_READ32: usize = 6144;
 pub const MAX_WRITE32: usize = 6144;
 /// 16-bit transfers: OpenOCD's limit (§7).
 pub const MAX_RW16: usize = 6144;
+/// Largest 32-bit write per command of [`StLink::write_mem_bulk`]: the
+/// firmware accepts writes beyond its 6144-byte buffer, and st-flash sends
+/// its loader buffers in commands of up to 32 KiB (§7).
+pub const MAX_WRITE32_BULK: usize = 32 * 1024;
 
 /// Per-transfer USB timeout (stlink uses 3 s, OpenOCD 6 s; §2.1).
 const USB_TIMEOUT: Duration = Duration::from_millis(3000);
@@ -528,6 +532,21 @@ impl StLink {
                 n
             };
             done += n;
+        }
+        Ok(())
+    }
+
+    /// Write a word-aligned range to RAM in as few commands as the firmware
+    /// takes (up to [`MAX_WRITE32_BULK`] each): the flash routine's buffers,
+    /// where every command saved is a USB round trip. Unaligned ranges go
+    /// through [`Self::write_mem`].
+    pub fn write_mem_bulk(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        if addr % 4 != 0 || data.len() % 4 != 0 {
+            return self.write_mem(addr, data);
+        }
+        for (i, chunk) in data.chunks(MAX_WRITE32_BULK).enumerate() {
+            let a = addr + (i * MAX_WRITE32_BULK) as u32;
+            self.write_chunk(dbg::WRITEMEM_32BIT, "WRITEMEM_32BIT", a, chunk)?;
         }
         Ok(())
     }

@@ -281,6 +281,12 @@ impl Target {
         self.link.write_mem(addr, data).map_err(|e| fault_or(e, addr, "writing"))
     }
 
+    /// Write a word-aligned RAM range in as few commands as possible (the
+    /// flash routine's buffers).
+    pub fn write_mem_bulk(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        self.link.write_mem_bulk(addr, data).map_err(|e| fault_or(e, addr, "writing"))
+    }
+
     /// Write with every access exactly `width` bytes wide (flash programming).
     pub fn write_mem_width(&mut self, addr: u32, data: &[u8], width: u32) -> Result<()> {
         self.link.write_mem_width(addr, data, width).map_err(|e| fault_or(e, addr, "writing"))

@@ -8,23 +8,36 @@
 //! executes *scripts*: register writes and waits taken verbatim from a
 //! driver's [`RegOp`] sequences, "program these bytes with this access width,
 //! waiting for the bank after each unit", "read this register into the
-//! results", "feed these words to that register" (the CRC peripheral). Two
-//! buffer slots in SRAM alternate: while the routine works through one, the
-//! host fills the other. A slot is [script][data][header]; the header's last
-//! word is the flag, so the one WRITEMEM that carries the data makes the
-//! buffer ready. A sector erase placed in a buffer's script runs on the
-//! target while the host is still sending the next buffer.
+//! results", "feed these words to that register" (the CRC peripheral), "fill
+//! this many units with this repeated word", "set these bits" (a clock
+//! enable). Two to four buffer slots in SRAM form a ring: while the routine
+//! works through one, the host fills the next. A slot is
+//! [script][data][header]; the header's last word is the flag, so the one
+//! WRITEMEM that carries the data makes the buffer ready. A sector erase
+//! placed in a buffer's script runs on the target while the host is still
+//! sending the next buffer.
+//!
+//! Few USB round trips: the routine takes no register arguments (its
+//! parameters follow the code in the same WRITEMEM, so starting it writes
+//! only PC and xPSR); a slot is ready when its flag equals a value chosen
+//! anew at each start, so stale slots need no clearing; one progress word
+//! counts finished buffers, so one read confirms several slots free; every
+//! READ op appends to one results area right after that word, so the host
+//! collects the progress and all results of a batch (CRCs) with one READMEM.
 //!
 //! Stopping and errors: the last buffer ends with a STOP op (the routine
-//! marks it done and halts on BKPT). A controller error stops the routine
-//! with the buffer marked FAIL and the status register's value; a crash (a
-//! halt that is not our BKPT, or a lockup) is reported with its PC. The core
+//! counts it and halts on BKPT). A controller error stops the routine with
+//! the buffer marked FAIL, the status register's value in its header and bit
+//! 31 of the progress word set; a crash (a halt that is not our BKPT, or a
+//! lockup) is reported with its PC. The core
 //! runs with C_MASKINTS and DEMCR.VC_HARDERR so that neither an interrupt nor
 //! a fault can run the application's handlers from the flash being erased.
 //! The core is stopped by writing DHCSR with the key and the control bits
 //! only, never a read-back value (stlink-usb-protocol.md §9: status bits
 //! OR-ed into the write corrupt the key).
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{FlashError, RegOp, StatusReg, Width};
@@ -35,15 +48,14 @@ use crate::target::{Target, TargetError};
 mod code;
 pub use code::CODE;
 
-// Flag values (stream.S).
-pub const FLAG_READY: u32 = 0x5944_4552;
+// Flag values (stream.S). READY is chosen per start (`Streamer::start`).
 pub const FLAG_DONE: u32 = 0x454E_4F44;
 pub const FLAG_FAIL: u32 = 0x4C49_4146;
-pub const FLAG_STOP: u32 = 0x504F_5453;
+/// Progress word: a buffer failed.
+pub const PROGRESS_FAIL: u32 = 1 << 31;
 
 /// Header: script, results, fail position, fail address, status, flag.
 pub const HEADER_LEN: u32 = 24;
-const FLAG_OFFSET: u32 = 20;
 
 // Op codes (stream.S).
 const OP_END: u32 = 0;
@@ -53,16 +65,25 @@ const OP_PROGRAM: u32 = 3;
 const OP_READ: u32 = 4;
 const OP_FEED: u32 = 5;
 const OP_STOP: u32 = 6;
+const OP_ORR: u32 = 7;
+const OP_FILL: u32 = 8;
+const OP_H7CRC: u32 = 9;
+/// Bytes of one wait description in a buffer's table.
+const WAIT_BYTES: u32 = 20;
 
 /// Most data one buffer carries (bigger buffers mean fewer polls, smaller
 /// ones a shorter tail after the last transfer).
 pub const MAX_BUFFER_DATA: u32 = 12 * 1024;
-/// Room for READ results per slot (one word each).
-const RESULTS_BYTES: u32 = 2048;
-/// Room for the script per slot.
+/// The results area after the progress word (one word per READ).
+pub const RESULTS_BYTES: u32 = 2048;
+/// Room for the script per slot (shared with the data: a CRC-only buffer is
+/// all script).
 const SCRIPT_BYTES: u32 = 2048;
 /// Smallest data capacity worth using the routine for.
 const MIN_BUFFER_DATA: u32 = 1024;
+/// Data capacity below which two big slots beat more small ones.
+const MIN_RING_DATA: u32 = 8 * 1024;
+const MAX_SLOTS: u32 = 4;
 /// Stack the routine is given (it uses none; the value only has to be valid).
 const STACK_BYTES: u32 = 64;
 
@@ -118,6 +139,17 @@ pub enum Op {
         width: Width,
         wait: WaitSpec,
     },
+    /// Program `len` bytes at `dst` that all repeat the little-endian word
+    /// `value`; every `width`-byte store writes its low bytes, so `value`
+    /// must repeat at the access width (see [`fill_value`]).
+    Fill {
+        dst: u32,
+        value: u32,
+        len: u32,
+        unit: u32,
+        width: Width,
+        wait: WaitSpec,
+    },
     /// Append the word at `addr` to the results.
     Read {
         addr: u32,
@@ -128,21 +160,65 @@ pub enum Op {
         words: u32,
         dst: u32,
     },
-    /// Last op of the last buffer: mark it done and halt.
+    /// `[addr] |= bits`, then read it back (a peripheral clock enable: the
+    /// read-back is the delay the RMs ask for before the peripheral is used).
+    Orr {
+        addr: u32,
+        bits: u32,
+    },
+    /// The H7 flash CRC unit of the bank whose register block starts at
+    /// `regs` hashes bank offsets `start..=end` (its CRCSADD/CRCEADD
+    /// values); the CRC is appended to the results (flash::crc).
+    H7Crc {
+        regs: u32,
+        start: u32,
+        end: u32,
+        /// For messages.
+        bank: u8,
+    },
+    /// Last op of the last buffer: count it done and halt.
     Stop,
 }
 
 impl Op {
+    /// Script words (a wait description is kept once per buffer, apart).
     pub fn words(&self) -> u32 {
         match self {
-            Op::Write { .. } => 3,
-            Op::Wait(_) => 6,
-            Op::Program { .. } => 11,
+            Op::Write { .. } | Op::Orr { .. } => 3,
+            Op::Wait(_) => 2,
+            Op::Program { .. } | Op::Fill { .. } => 7,
             Op::Read { .. } => 2,
-            Op::Feed { .. } => 4,
+            Op::Feed { .. } | Op::H7Crc { .. } => 4,
             Op::Stop => 1,
         }
     }
+
+    fn wait(&self) -> Option<&WaitSpec> {
+        match self {
+            Op::Wait(w) | Op::Program { wait: w, .. } | Op::Fill { wait: w, .. } => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Appends a word to the results.
+    fn reads(&self) -> bool {
+        matches!(self, Op::Read { .. } | Op::H7Crc { .. })
+    }
+}
+
+/// The word a FILL op stores when `bytes` (a whole number of `width`-byte
+/// accesses, at least 4 bytes) repeat one word that also repeats at that
+/// width; `None` otherwise.
+pub fn fill_value(bytes: &[u8], width: Width) -> Option<u32> {
+    if bytes.len() < 4 || bytes.len() % 4 != 0 {
+        return None;
+    }
+    let first = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    let w = width.bytes() as usize;
+    if first[w..].iter().zip(&first).any(|(a, b)| a != b) || bytes.chunks(4).any(|c| c != first) {
+        return None;
+    }
+    Some(u32::from_le_bytes(first))
 }
 
 /// The script form of a driver's register sequence.
@@ -172,7 +248,7 @@ pub struct Buffer {
     /// Expected time on the target, and the time after which it has failed.
     pub typical: Duration,
     pub timeout: Duration,
-    /// Caller's label, returned with the results.
+    /// Caller's label (see [`Streamer::done_tags`]).
     pub tag: usize,
 }
 
@@ -182,47 +258,73 @@ impl Buffer {
     }
 
     pub fn reads(&self) -> u32 {
-        self.ops.iter().filter(|o| matches!(o, Op::Read { .. })).count() as u32
+        self.ops.iter().filter(|o| o.reads()).count() as u32
     }
 
-    /// Would `data` more bytes and `words` more script words still fit a slot?
-    /// Script and data share the slot; data alone is limited to
-    /// `data_capacity` (a CRC-only buffer is all script).
-    pub fn fits(&self, plan: &RamPlan, data: u32, words: u32) -> bool {
+    /// The distinct wait descriptions, in first-use order (the buffer's table).
+    fn waits(&self) -> Vec<[u32; 5]> {
+        let mut out: Vec<[u32; 5]> = Vec::new();
+        for w in self.ops.iter().filter_map(Op::wait) {
+            if !out.contains(&w.words()) {
+                out.push(w.words());
+            }
+        }
+        out
+    }
+
+    /// Would `data` more bytes, `words` more script words and `reads` more
+    /// result words still fit a slot (with room for one more wait
+    /// description)? Script and data share the slot; data alone is limited
+    /// to `data_capacity` (a CRC-only buffer is all script).
+    pub fn fits(&self, plan: &RamPlan, data: u32, words: u32, reads: u32) -> bool {
         let data_len = self.data.len() as u32 + data;
+        let table = WAIT_BYTES * (self.waits().len() as u32 + 1);
         data_len <= plan.data_capacity
-            && self.script_bytes() + 4 * words + data_len <= SCRIPT_BYTES + plan.data_capacity
-            && self.reads() < RESULTS_BYTES / 4
+            && self.script_bytes() + 4 * words + data_len + table <= SCRIPT_BYTES + plan.data_capacity
+            && self.reads() + reads <= plan.results_words()
     }
 
-    /// The bytes of the slot image ending at `header` ([script][data][header]).
-    fn image(&self, header: u32, results: u32) -> (u32, Vec<u8>) {
+    /// The bytes of the slot image ending at `header`
+    /// ([script][data][wait table][header]).
+    fn image(&self, header: u32, results: u32, ready: u32) -> (u32, Vec<u8>) {
+        let waits = self.waits();
         let data_len = (self.data.len() as u32 + 3) & !3;
+        let table_len = WAIT_BYTES * waits.len() as u32;
         let script_len = self.script_bytes();
-        let start = header - data_len - script_len;
+        let start = header - table_len - data_len - script_len;
         let data_addr = start + script_len;
+        let table = data_addr + data_len;
+        let spec = |w: &WaitSpec| {
+            let at = waits.iter().position(|x| *x == w.words()).expect("collected above");
+            table + WAIT_BYTES * at as u32
+        };
         let mut words: Vec<u32> = Vec::with_capacity(script_len as usize / 4);
         for op in &self.ops {
             match op {
                 Op::Write { addr, value } => words.extend([OP_WRITE, *addr, *value]),
-                Op::Wait(w) => {
-                    words.push(OP_WAIT);
-                    words.extend(w.words());
-                }
+                Op::Orr { addr, bits } => words.extend([OP_ORR, *addr, *bits]),
+                Op::Wait(w) => words.extend([OP_WAIT, spec(w)]),
                 Op::Program { dst, offset, len, unit, width, wait } => {
-                    words.extend([OP_PROGRAM, *dst, data_addr + offset, *len, *unit, width.bytes()]);
-                    words.extend(wait.words());
+                    words.extend([OP_PROGRAM, *dst, data_addr + offset, *len, *unit, width.bytes(), spec(wait)])
+                }
+                Op::Fill { dst, value, len, unit, width, wait } => {
+                    words.extend([OP_FILL, *dst, *value, *len, *unit, width.bytes(), spec(wait)])
                 }
                 Op::Read { addr } => words.extend([OP_READ, *addr]),
                 Op::Feed { src, words: n, dst } => words.extend([OP_FEED, *src, *n, *dst]),
+                Op::H7Crc { regs, start, end, .. } => words.extend([OP_H7CRC, *regs, *start, *end]),
                 Op::Stop => words.push(OP_STOP),
             }
         }
         words.push(OP_END);
+        debug_assert_eq!(words.len() as u32 * 4, script_len);
         let mut out: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
         out.extend_from_slice(&self.data);
         out.resize((script_len + data_len) as usize, 0);
-        for w in [start, results, 0, 0, 0, FLAG_READY] {
+        for w in waits.iter().flatten() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        for w in [start, results, 0, 0, 0, ready] {
             out.extend_from_slice(&w.to_le_bytes());
         }
         (start, out)
@@ -241,14 +343,17 @@ impl Buffer {
     }
 }
 
-/// Where the routine and its buffers live in target RAM.
+/// Where the routine and its buffers live in target RAM:
+/// `[code][parameters][progress][results][stack][slot 0][slot 1]…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RamPlan {
     pub code: u32,
-    table: u32,
+    params: u32,
+    /// The progress word; the results area follows it.
+    pub progress: u32,
     stack_top: u32,
-    /// Per slot: header address and results address.
-    slots: [(u32, u32); 2],
+    /// Header address of each slot, in ring order.
+    pub slots: Vec<u32>,
     /// Data bytes one buffer can carry.
     pub data_capacity: u32,
 }
@@ -263,24 +368,35 @@ impl RamPlan {
     }
 
     pub fn in_region(region: MemRegion) -> Option<RamPlan> {
-        let code_len = (CODE.len() as u32 + 3) & !3;
         let code = region.base;
-        let table = code + code_len;
-        let first_slot = table + 8 + STACK_BYTES;
-        let stack_top = first_slot;
-        let slot_overhead = SCRIPT_BYTES + HEADER_LEN + RESULTS_BYTES;
-        let avail = (region.end() - first_slot as u64) / 2;
-        let slot = avail.min((MAX_BUFFER_DATA + slot_overhead) as u64) as u32 & !3;
-        if slot < MIN_BUFFER_DATA + slot_overhead {
+        let params = code + ((CODE.len() as u32 + 3) & !3);
+        let overhead = SCRIPT_BYTES + HEADER_LEN;
+        let layout = |n: u32| {
+            let progress = params + 16 + 4 * n;
+            let first_slot = progress + 4 + RESULTS_BYTES + STACK_BYTES;
+            let avail = region.end().saturating_sub(first_slot as u64) / n as u64;
+            let slot = avail.min((MAX_BUFFER_DATA + overhead) as u64) as u32 & !3;
+            (progress, first_slot, slot.saturating_sub(overhead))
+        };
+        // More slots when each still carries a big buffer: one progress read
+        // then frees several.
+        let n = (3..=MAX_SLOTS).rev().find(|&n| layout(n).2 >= MIN_RING_DATA).unwrap_or(2);
+        let (progress, first_slot, data_capacity) = layout(n);
+        if data_capacity < MIN_BUFFER_DATA {
             return None;
         }
-        let data_capacity = slot - slot_overhead;
-        let slots = [0, 1].map(|k| {
-            let base = first_slot + k * slot;
-            let header = base + SCRIPT_BYTES + data_capacity;
-            (header, header + HEADER_LEN)
-        });
-        Some(RamPlan { code, table, stack_top, slots, data_capacity })
+        let slot = data_capacity + overhead;
+        let slots = (0..n).map(|k| first_slot + k * slot + SCRIPT_BYTES + data_capacity).collect();
+        Some(RamPlan { code, params, progress, stack_top: first_slot, slots, data_capacity })
+    }
+
+    /// Words the results area holds.
+    pub fn results_words(&self) -> u32 {
+        RESULTS_BYTES / 4
+    }
+
+    fn results(&self) -> u32 {
+        self.progress + 4
     }
 }
 
@@ -352,16 +468,39 @@ struct InFlight {
     expected: Duration,
 }
 
+/// A READY value for this start: never 0, DONE or FAIL, and different from
+/// the previous starts of this process.
+fn ready_value(now: Duration) -> u32 {
+    static STARTS: AtomicU32 = AtomicU32::new(0);
+    let n = STARTS.fetch_add(1, Ordering::Relaxed) as u64;
+    // SplitMix64 of the time and the start count.
+    let mut z = (now.as_nanos() as u64) ^ (n << 40) ^ 0x9E37_79B9_7F4A_7C15;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let v = (z ^ (z >> 31)) as u32;
+    if matches!(v, 0 | FLAG_DONE | FLAG_FAIL) {
+        0x5944_4552 ^ n as u32
+    } else {
+        v
+    }
+}
+
 /// Runs the routine: load, start, feed buffers, collect results, stop.
 pub struct Streamer {
     plan: RamPlan,
-    slots: [Option<InFlight>; 2],
-    next: usize,
+    ready: u32,
     demcr: u32,
-    /// Results of finished buffers: (tag, words).
-    pub results: Vec<(usize, Vec<u32>)>,
-    /// Tags of the buffers finished so far, in order.
-    pub done: Vec<usize>,
+    /// Buffers given but not known to be finished, oldest first.
+    inflight: VecDeque<InFlight>,
+    /// Buffers given so far, and how many the routine has reported finished.
+    submitted: usize,
+    finished: usize,
+    /// Tag of every buffer given, in order.
+    tags: Vec<usize>,
+    /// Results collected so far, in the order the READ ops ran.
+    pub results: Vec<u32>,
+    /// Results-area words claimed by buffers given since the last collection.
+    cursor: u32,
     /// When the routine is expected to have finished everything given so far.
     busy_until: Duration,
     deadline: Duration,
@@ -370,24 +509,21 @@ pub struct Streamer {
 }
 
 impl Streamer {
-    /// Load the routine and start it (the core must be halted).
+    /// Load the routine and start it (the core must be halted): one WRITEMEM
+    /// for the code, its parameters and the progress word, then DEMCR, DFSR,
+    /// PC, xPSR and DHCSR.
     pub fn start(t: &mut Target, plan: RamPlan) -> Result<Streamer, RoutineError> {
+        let ready = ready_value(t.elapsed());
         let mut image = CODE.to_vec();
-        image.resize((plan.table - plan.code) as usize, 0);
-        for (header, _) in plan.slots {
-            image.extend_from_slice(&header.to_le_bytes());
+        image.resize((plan.params - plan.code) as usize, 0);
+        let params = [ready, plan.stack_top, plan.progress, plan.slots.len() as u32];
+        for w in params.iter().chain(&plan.slots).chain([&0u32]) {
+            image.extend_from_slice(&w.to_le_bytes());
         }
         t.write_mem(plan.code, &image)?;
-        // Stale flags from an earlier run (SRAM survives) must not look ready.
-        for (header, _) in plan.slots {
-            t.write32(header + FLAG_OFFSET, 0)?;
-        }
         let demcr = t.read32(cm::DEMCR)?;
         t.write32(cm::DEMCR, demcr | cm::DEMCR_VC_HARDERR)?;
         t.write32(cm::DFSR, cm::DFSR_ALL)?;
-        t.write_core_reg(0, plan.table)?;
-        t.write_core_reg(1, 2)?;
-        t.write_core_reg(cm::reg::MSP, plan.stack_top)?;
         t.write_core_reg(cm::reg::PC, plan.code)?;
         t.write_core_reg(cm::reg::XPSR, cm::XPSR_T)?;
         // C_MASKINTS may only change while halted (ARMv7-M C1.6.3).
@@ -396,11 +532,14 @@ impl Streamer {
         let now = t.elapsed();
         Ok(Streamer {
             plan,
-            slots: [None, None],
-            next: 0,
+            ready,
             demcr,
+            inflight: VecDeque::new(),
+            submitted: 0,
+            finished: 0,
+            tags: Vec::new(),
             results: Vec::new(),
-            done: Vec::new(),
+            cursor: 0,
             busy_until: now,
             deadline: now,
             stopping: false,
@@ -411,92 +550,166 @@ impl Streamer {
         &self.plan
     }
 
+    /// Tags of the buffers the routine is known to have finished, in order.
+    pub fn done_tags(&self) -> &[usize] {
+        &self.tags[..self.finished]
+    }
+
+    /// Buffers given so far (the index the next one gets in `done_tags`).
+    pub fn submitted(&self) -> usize {
+        self.submitted
+    }
+
+    /// When the routine is expected to be done with everything given so far.
+    pub fn busy_until(&self) -> Duration {
+        self.busy_until
+    }
+
     /// Give the routine one more buffer (waiting for its slot to be free).
     pub fn submit(&mut self, t: &mut Target, buffer: Buffer) -> Result<(), RoutineError> {
-        let k = self.next;
-        self.wait_slot(t, k)?;
-        let (header, results) = self.plan.slots[k];
-        let (start, image) = buffer.image(header, results);
+        let n = self.plan.slots.len();
+        let k = self.submitted;
+        if k >= n {
+            self.wait_done(t, k + 1 - n, false)?;
+        }
+        if self.cursor + buffer.reads() > self.plan.results_words() {
+            self.sync(t)?;
+        }
+        let header = self.plan.slots[k % n];
+        let results = self.plan.results() + 4 * self.cursor;
+        self.cursor += buffer.reads();
+        let (start, image) = buffer.image(header, results, self.ready);
         assert!(start >= header - SCRIPT_BYTES - self.plan.data_capacity, "buffer overflows its slot");
-        t.write_mem(start, &image)?;
+        t.write_mem_bulk(start, &image)?;
         let now = t.elapsed();
         let begin = self.busy_until.max(now);
         self.busy_until = begin + buffer.typical;
         self.deadline = self.deadline.max(now) + buffer.timeout;
         let (expected, deadline) = (self.busy_until, self.deadline);
         self.stopping = buffer.ops.last() == Some(&Op::Stop);
-        self.slots[k] = Some(InFlight { buffer, start, deadline, expected });
-        self.next = 1 - k;
+        self.tags.push(buffer.tag);
+        self.inflight.push_back(InFlight { buffer, start, deadline, expected });
+        self.submitted += 1;
         Ok(())
     }
 
-    /// Wait until slot `k`'s buffer is done; collect its results.
-    fn wait_slot(&mut self, t: &mut Target, k: usize) -> Result<(), RoutineError> {
-        let Some(job) = self.slots[k].take() else { return Ok(()) };
-        let (header, results) = self.plan.slots[k];
-        let now = t.elapsed();
-        if job.expected > now {
-            t.sleep(job.expected - now);
+    /// Record a progress count read from the target.
+    fn advance(&mut self, count: usize) {
+        while self.finished < count.min(self.submitted) {
+            self.inflight.pop_front();
+            self.finished += 1;
         }
-        let mut interval = (job.buffer.typical / 8).clamp(Duration::from_micros(50), MAX_POLL);
-        loop {
-            let flag = t.read32(header + FLAG_OFFSET)?;
-            match flag {
-                FLAG_DONE => break,
-                FLAG_FAIL => return Err(self.failure(t, &job, header)),
-                _ => {}
+    }
+
+    /// Wait until the first `upto` buffers are finished; with `collect`, also
+    /// read the results of the buffers given since the last collection (with
+    /// the progress word when the wait is over at the first look).
+    fn wait_done(&mut self, t: &mut Target, upto: usize, collect: bool) -> Result<(), RoutineError> {
+        let want_results = collect && self.cursor > 0;
+        if self.finished >= upto && !want_results {
+            return Ok(());
+        }
+        let mut collected = false;
+        if self.finished < upto {
+            let (expected, typical) = {
+                let job = &self.inflight[upto - 1 - self.finished];
+                (job.expected, job.buffer.typical)
+            };
+            let now = t.elapsed();
+            if expected > now {
+                t.sleep(expected - now);
             }
-            let dhcsr = t.read32(cm::DHCSR)?;
-            if dhcsr & (cm::S_HALT | cm::S_LOCKUP) != 0 {
-                // Halted or locked up without finishing this buffer: look
-                // again at the flag (it may have finished in between).
-                if t.read32(header + FLAG_OFFSET)? == FLAG_DONE {
+            let mut interval = (typical / 8).clamp(Duration::from_micros(50), MAX_POLL);
+            let mut first = true;
+            loop {
+                let progress = if first && want_results {
+                    // Progress and results in one read.
+                    let mut bytes = vec![0u8; 4 + 4 * self.cursor as usize];
+                    t.read_mem(self.plan.progress, &mut bytes)?;
+                    let words = le_words(&bytes);
+                    if words[0] & PROGRESS_FAIL == 0 && words[0] as usize >= self.submitted {
+                        self.results.extend_from_slice(&words[1..]);
+                        collected = true;
+                    }
+                    words[0]
+                } else {
+                    t.read32(self.plan.progress)?
+                };
+                first = false;
+                if progress & PROGRESS_FAIL != 0 {
+                    return Err(self.failure(t, (progress & !PROGRESS_FAIL) as usize));
+                }
+                self.advance(progress as usize);
+                if self.finished >= upto {
                     break;
                 }
-                return Err(self.crashed(t, dhcsr)?);
+                let dhcsr = t.read32(cm::DHCSR)?;
+                if dhcsr & (cm::S_HALT | cm::S_LOCKUP) != 0 {
+                    // Halted or locked up before finishing: look again at the
+                    // progress (it may have finished in between).
+                    let progress = t.read32(self.plan.progress)?;
+                    if progress & PROGRESS_FAIL != 0 {
+                        return Err(self.failure(t, (progress & !PROGRESS_FAIL) as usize));
+                    }
+                    self.advance(progress as usize);
+                    if self.finished >= upto {
+                        break;
+                    }
+                    return Err(self.crashed(t, dhcsr)?);
+                }
+                let job = &self.inflight[0];
+                let now = t.elapsed();
+                if now > job.deadline {
+                    let waited = now - (job.deadline - job.buffer.timeout);
+                    let what = job.buffer.ops.iter().find_map(|o| match o {
+                        Op::Wait(w) => Some(w.what.clone()),
+                        Op::Program { wait, .. } | Op::Fill { wait, .. } => Some(wait.what.clone()),
+                        _ => None,
+                    });
+                    let _ = self.abort(t);
+                    return Err(RoutineError::Timeout {
+                        what: what.unwrap_or_else(|| "running the flash routine".into()),
+                        waited,
+                    });
+                }
+                t.sleep(interval);
+                interval = (interval * 2).min(MAX_POLL);
             }
-            let now = t.elapsed();
-            if now > job.deadline {
-                let _ = self.abort(t);
-                let what = job.buffer.ops.iter().find_map(|o| match o {
-                    Op::Wait(w) => Some(w.what.clone()),
-                    Op::Program { wait, .. } => Some(wait.what.clone()),
-                    _ => None,
-                });
-                return Err(RoutineError::Timeout {
-                    what: what.unwrap_or_else(|| "running the flash routine".into()),
-                    waited: now - (job.deadline - job.buffer.timeout),
-                });
-            }
-            t.sleep(interval);
-            interval = (interval * 2).min(MAX_POLL);
         }
-        self.done.push(job.buffer.tag);
-        let n = job.buffer.reads();
-        if n > 0 {
-            let mut bytes = vec![0u8; 4 * n as usize];
-            t.read_mem(results, &mut bytes)?;
-            let words = bytes.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            self.results.push((job.buffer.tag, words));
+        if want_results && !collected {
+            let mut bytes = vec![0u8; 4 * self.cursor as usize];
+            t.read_mem(self.plan.results(), &mut bytes)?;
+            self.results.extend(le_words(&bytes));
+        }
+        if collect {
+            self.cursor = 0;
         }
         Ok(())
     }
 
-    fn failure(&mut self, t: &mut Target, job: &InFlight, header: u32) -> RoutineError {
+    fn failure(&mut self, t: &mut Target, index: usize) -> RoutineError {
+        let n = self.plan.slots.len();
+        let header = self.plan.slots[index % n];
         let mut h = [0u8; HEADER_LEN as usize];
         if let Err(e) = t.read_mem(header, &mut h) {
             return e.into();
         }
-        let word = |i: usize| u32::from_le_bytes([h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]]);
-        let (pos, addr, status) = (word(2), word(3), word(4));
+        let w = le_words(&h);
+        let (pos, addr, status) = (w[2], w[3], w[4]);
         let _ = self.abort(t);
-        match job.buffer.op_ending_at(job.start, pos) {
-            Some(Op::Program { unit, wait, .. }) => RoutineError::Flash {
+        let job = index.checked_sub(self.finished).and_then(|i| self.inflight.get(i));
+        match job.and_then(|j| j.buffer.op_ending_at(j.start, pos)) {
+            Some(Op::Program { unit, wait, .. } | Op::Fill { unit, wait, .. }) => RoutineError::Flash {
                 bank: wait.bank,
                 status,
                 what: format!("programming 0x{:08X} ({})", addr.wrapping_sub(*unit), wait.what),
             },
             Some(Op::Wait(w)) => RoutineError::Flash { bank: w.bank, status, what: w.what.clone() },
+            Some(Op::H7Crc { bank, start, end, .. }) => RoutineError::Flash {
+                bank: *bank,
+                status,
+                what: format!("computing the CRC of bank offsets 0x{start:X}-0x{:X}", end + 3),
+            },
             _ => {
                 RoutineError::Crashed { pc: self.plan.code, why: format!("unknown script op (status 0x{status:08X})") }
             }
@@ -519,34 +732,21 @@ impl Streamer {
         Ok(RoutineError::Crashed { pc, why })
     }
 
-    /// Wait until every buffer given so far is done (their results are then in `results`).
+    /// Wait until every buffer given so far is done and collect the results
+    /// of their READ ops into `results`.
     pub fn sync(&mut self, t: &mut Target) -> Result<(), RoutineError> {
-        for k in [self.next, 1 - self.next] {
-            self.wait_slot(t, k)?;
-        }
-        Ok(())
+        self.wait_done(t, self.submitted, true)
     }
 
-    /// Stop the routine after the last buffer: mark it with STOP, wait, collect.
-    pub fn finish(&mut self, t: &mut Target) -> Result<Vec<(usize, Vec<u32>)>, RoutineError> {
+    /// Stop the routine after the last buffer (marked with [`mark_last`], or
+    /// an extra STOP buffer), wait for it and collect the results. The STOP
+    /// op counts its buffer before its BKPT, so the count proves the halt:
+    /// nothing else is read.
+    pub fn finish(&mut self, t: &mut Target) -> Result<Vec<u32>, RoutineError> {
         if !self.stopping {
             self.submit(t, Buffer { ops: vec![Op::Stop], ..Default::default() })?;
         }
-        for k in [self.next, 1 - self.next] {
-            self.wait_slot(t, k)?;
-        }
-        let mut halted = false;
-        for _ in 0..10 {
-            if t.read32(cm::DHCSR)? & cm::S_HALT != 0 {
-                halted = true;
-                break;
-            }
-            t.sleep(Duration::from_millis(1));
-        }
-        if !halted {
-            self.abort(t)?;
-            return Err(RoutineError::Crashed { pc: t.read_core_reg(cm::reg::PC)?, why: "did not stop".into() });
-        }
+        self.sync(t)?;
         self.restore(t)?;
         Ok(std::mem::take(&mut self.results))
     }
@@ -561,6 +761,10 @@ impl Streamer {
         t.write32(cm::DEMCR, self.demcr)?;
         Ok(())
     }
+}
+
+fn le_words(bytes: &[u8]) -> Vec<u32> {
+    bytes.chunks(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 /// Append the last op so that the routine stops after this buffer.

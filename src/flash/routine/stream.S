@@ -1,40 +1,68 @@
 @ stflash streaming flash routine (Thumb-1, ARMv6-M subset: runs on every
 @ Cortex-M from M0 up).
 @
-@ The host loads this code into target SRAM and starts it with
-@   r0 = address of a table of buffer-header addresses (the slot ring)
-@   r1 = number of slots
-@ and the core halted-debug state set to run with C_MASKINTS.
+@ The host loads this code into target SRAM followed directly by its
+@ parameter block (label `params`, in the same write) and starts it at
+@ `stream_start` with the core in halted-debug state set to run with
+@ C_MASKINTS. No register is passed: the routine finds its parameters with
+@ ADR, so starting it takes only PC and xPSR.
+@
+@ Parameter block (words):
+@   +0  READY value: a slot whose flag equals it is ready (a new value per
+@       start, so stale slots left in SRAM by an earlier run never look ready)
+@   +4  initial stack pointer (the routine uses no stack; it only has to be valid)
+@   +8  address of the progress word
+@   +12 number of slots
+@   +16 header address of each slot, in ring order
+@
+@ Progress word: buffers finished since the start; bit 31 set when a buffer
+@ failed (that buffer is the one numbered by the count). The host polls this
+@ one word, and reads it together with the results area that follows it.
 @
 @ Each slot is a buffer the host fills with one WRITEMEM: a script, the data
 @ it refers to, and a header whose last word (the flag) is written last, so
 @ the buffer becomes ready in one transfer. The routine works through the
 @ slots in ring order:
-@   flag == READY: run the script, then set DONE (or FAIL with the status)
-@   flag == STOP:  set DONE and halt with BKPT
-@   anything else: wait (the host has not filled the slot yet)
+@   flag == READY: run the script, set the flag DONE (or FAIL with the
+@                  status), count the buffer in the progress word
+@   otherwise:     wait (the host has not filled the slot yet)
 @
 @ Header (words):  +0 script pointer   +4 results pointer (READ appends)
 @                  +8 fail: script position after the failing op
-@                 +12 fail: address (end of the failing unit for PROGRAM)
+@                 +12 fail: address (end of the failing unit for PROGRAM/FILL)
 @                 +16 fail: status register value   +20 flag
 @
-@ Script ops (32-bit words; operands follow the op code):
+@ Script ops (32-bit words; operands follow the op code). `spec` points at
+@ a status wait description, five words [sr busy errors clear eop], kept
+@ once per buffer after its data:
 @   0 END
 @   1 WRITE   addr value                 str value -> [addr], then DSB
-@   2 WAIT    sr busy errors clear eop   poll [sr] until (v & busy) == 0;
+@   2 WAIT    spec                       poll [sr] until (v & busy) == 0;
 @                                        v & errors: FAIL; v & eop: write it to [clear]
-@   3 PROGRAM dst src len unit width  sr busy errors clear eop
+@   3 PROGRAM dst src len unit width spec
 @                                        copy len bytes src -> dst, unit by
 @                                        unit with width-byte stores (1, 2, 4),
 @                                        DSB and WAIT after each unit
 @   4 READ    addr                       *results++ = [addr]
 @   5 FEED    src nwords dst             nwords times: [dst] = *src++ (CRC unit)
-@   6 STOP                               set DONE and halt with BKPT (last buffer)
+@   6 STOP                               set DONE, count it and halt with BKPT
+@   7 ORR     addr bits                  [addr] |= bits, DSB, read [addr] back
+@                                        (a peripheral clock enable)
+@   8 FILL    dst value len unit width spec
+@                                        as PROGRAM, every access storing the
+@                                        low bytes of value (a repeated word)
+@   9 H7CRC   regs start end             the H7 flash CRC unit of the bank whose
+@                                        registers start at regs hashes the
+@                                        bank offsets start..end (CRCCR CLEAN,
+@                                        CRCSADD, CRCEADD, CRCCR START, wait
+@                                        for SR.CRC_BUSY to clear, fail on
+@                                        CRCRDERR, clear CRCEND through CCR);
+@                                        *results++ = CRCDATA
 @
-@ Register use: r4 current flash address (PROGRAM), r5 script position,
-@ r6 header, r7 source pointer, r8 slot table, r9 slot count, r10 slot index,
-@ r11 bytes left (PROGRAM). No stack is used.
+@ Register use: r4 current flash address (PROGRAM, FILL), r5 script
+@ position, r6 header, r7 source pointer, r8 parameter block, r9 slot count,
+@ r10 slot index, r11 bytes left (PROGRAM, FILL), r12 operand pointer
+@ across a wait (PROGRAM, FILL).
 
         .syntax unified
         .cpu    cortex-m0
@@ -42,15 +70,17 @@
         .text
         .align  2
 
-        .equ    FLAG_READY, 0x59444552      @ "REDY" little-endian
         .equ    FLAG_DONE,  0x454E4F44      @ "DONE"
         .equ    FLAG_FAIL,  0x4C494146      @ "FAIL"
-        .equ    FLAG_STOP,  0x504F5453      @ "STOP"
 
         .global stream_start
         .thumb_func
 stream_start:
+        adr     r0, params
         mov     r8, r0
+        ldr     r1, [r0, #4]
+        mov     sp, r1
+        ldr     r1, [r0, #12]
         mov     r9, r1
         movs    r0, #0
         mov     r10, r0
@@ -58,35 +88,42 @@ stream_start:
 next_slot:
         mov     r0, r10
         lsls    r0, r0, #2
+        adds    r0, #16
         mov     r1, r8
         ldr     r6, [r1, r0]
 wait_ready:
         ldr     r0, [r6, #20]
-        ldr     r1, =FLAG_STOP
-        cmp     r0, r1
-        beq     stop
-        ldr     r1, =FLAG_READY
+        mov     r1, r8
+        ldr     r1, [r1, #0]
         cmp     r0, r1
         bne     wait_ready
         ldr     r5, [r6, #0]
 
 op_loop:
         ldm     r5!, {r0}
-        cmp     r0, #1
-        beq     op_write
-        cmp     r0, #2
-        beq     op_wait
-        cmp     r0, #3
-        beq     op_program
-        cmp     r0, #4
-        beq     op_read
-        cmp     r0, #5
-        beq     op_feed
-        cmp     r0, #0
-        beq     op_end
-        cmp     r0, #6
-        beq     stop
-        @ Unknown op: fail with the op code as status, address all ones.
+        cmp     r0, #9
+        bhi     op_unknown
+        lsls    r0, r0, #1
+        adr     r1, op_table
+        ldrh    r0, [r1, r0]
+        adds    r0, r0, r1
+        bx      r0
+
+        .align  2
+op_table:
+        .hword  op_end - op_table + 1
+        .hword  op_write - op_table + 1
+        .hword  op_wait - op_table + 1
+        .hword  op_program - op_table + 1
+        .hword  op_read - op_table + 1
+        .hword  op_feed - op_table + 1
+        .hword  stop - op_table + 1
+        .hword  op_orr - op_table + 1
+        .hword  op_fill - op_table + 1
+        .hword  op_h7crc - op_table + 1
+
+@ Unknown op: fail with the op code as status, address all ones.
+op_unknown:
         movs    r4, #0
         mvns    r4, r4
         b       fail
@@ -97,11 +134,50 @@ op_write:
         dsb
         b       op_loop
 
+op_orr:
+        ldm     r5!, {r0, r1}
+        ldr     r2, [r0]
+        orrs    r2, r1
+        str     r2, [r0]
+        dsb
+        ldr     r2, [r0]
+        b       op_loop
+
 op_wait:
         movs    r4, #0
-        mov     r3, r5
-        adds    r5, #20
+        ldm     r5!, {r3}
         bl      wait_status
+        b       op_loop
+
+@ H7 flash CRC unit registers (flash-families.md §2.8): SR 0x10, CCR 0x14,
+@ CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C.
+op_h7crc:
+        ldm     r5!, {r0, r1, r2}
+        movs    r3, #2
+        lsls    r3, r3, #16             @ CRCCR.CLEAN_CRC (bit 17)
+        str     r3, [r0, #0x50]
+        str     r1, [r0, #0x54]
+        str     r2, [r0, #0x58]
+        lsrs    r3, r3, #1              @ CRCCR.START_CRC (bit 16)
+        str     r3, [r0, #0x50]
+        dsb
+        movs    r2, #8                  @ SR.CRC_BUSY (bit 3)
+1:      ldr     r3, [r0, #0x10]
+        tst     r3, r2
+        bne     1b
+        movs    r1, #1
+        lsls    r1, r1, #28             @ SR.CRCRDERR (bit 28)
+        tst     r3, r1
+        beq     2f
+        mov     r4, r0
+        mov     r0, r3
+        b       fail
+2:      lsrs    r1, r1, #1              @ CCR.CLR_CRCEND (bit 27)
+        str     r1, [r0, #0x14]
+        ldr     r0, [r0, #0x5C]
+        ldr     r1, [r6, #4]
+        stm     r1!, {r0}
+        str     r1, [r6, #4]
         b       op_loop
 
 op_read:
@@ -123,9 +199,10 @@ feed_word:
         bne     feed_word
         b       op_loop
 
+@ PROGRAM and FILL share the operand layout; r3 -> operands.
 op_program:
         mov     r3, r5
-        adds    r5, #40
+        adds    r5, #24
         ldr     r4, [r3, #0]
         ldr     r7, [r3, #4]
         ldr     r0, [r3, #8]
@@ -167,15 +244,63 @@ unit_word:
         bne     unit_word
 unit_done:
         dsb
-        adds    r3, #20
+        mov     r12, r3
+        ldr     r3, [r3, #20]
         bl      wait_status
-        subs    r3, #20
+        mov     r3, r12
         b       prog_unit
+
+op_fill:
+        mov     r3, r5
+        adds    r5, #24
+        ldr     r4, [r3, #0]
+        ldr     r0, [r3, #8]
+        mov     r11, r0
+fill_unit:
+        mov     r0, r11
+        cmp     r0, #0
+        bne     1f
+        b       op_loop
+1:
+        ldr     r2, [r3, #12]
+        subs    r0, r0, r2
+        mov     r11, r0
+        ldr     r1, [r3, #16]
+        ldr     r0, [r3, #4]
+        cmp     r1, #4
+        beq     fill_word
+        cmp     r1, #2
+        beq     fill_half
+fill_byte:
+        strb    r0, [r4]
+        adds    r4, #1
+        subs    r2, #1
+        bne     fill_byte
+        b       fill_done
+fill_half:
+        strh    r0, [r4]
+        adds    r4, #2
+        subs    r2, #2
+        bne     fill_half
+        b       fill_done
+fill_word:
+        str     r0, [r4]
+        adds    r4, #4
+        subs    r2, #4
+        bne     fill_word
+fill_done:
+        dsb
+        mov     r12, r3
+        ldr     r3, [r3, #20]
+        bl      wait_status
+        mov     r3, r12
+        b       fill_unit
 
 op_end:
         dsb
         ldr     r0, =FLAG_DONE
         str     r0, [r6, #20]
+        bl      count_buffer
         mov     r0, r10
         adds    r0, #1
         cmp     r0, r9
@@ -183,6 +308,15 @@ op_end:
         movs    r0, #0
 1:      mov     r10, r0
         b       next_slot
+
+@ progress += 1 (r0, r1 clobbered).
+count_buffer:
+        mov     r1, r8
+        ldr     r1, [r1, #8]
+        ldr     r0, [r1]
+        adds    r0, #1
+        str     r0, [r1]
+        bx      lr
 
 @ r3 -> [sr, busy, errors, clear, eop]. Returns with r0-r2 clobbered, or
 @ branches to fail with r0 = the status value.
@@ -210,12 +344,26 @@ fail:
         str     r4, [r6, #12]
         ldr     r0, =FLAG_FAIL
         str     r0, [r6, #20]
-        bkpt    #0
+        mov     r1, r8
+        ldr     r1, [r1, #8]
+        ldr     r0, [r1]
+        movs    r2, #1
+        lsls    r2, r2, #31
+        orrs    r0, r2
+        str     r0, [r1]
+        b       halt
 
 stop:
         ldr     r0, =FLAG_DONE
         str     r0, [r6, #20]
+        bl      count_buffer
+@ Halt; if resumed anyway (a debugger letting the core run before a reset),
+@ stay here rather than run into the literal pool.
+halt:
         bkpt    #0
+        b       halt
 
         .align  2
         .ltorg
+        .align  2
+params:

@@ -44,7 +44,11 @@ fn routine_bytes_match_source() {
 }
 
 fn session(faults: &str) -> (Session, SimHandle) {
-    let mut spec = SimSpec::new("stm32f103c8");
+    session_on("stm32f103c8", faults)
+}
+
+fn session_on(chip: &str, faults: &str) -> (Session, SimHandle) {
+    let mut spec = SimSpec::new(chip);
     spec.faults = FaultPlan::parse(faults).unwrap();
     let opts = SessionOptions { probe: ProbeSelector { serial: None, sim: vec![spec] }, connect: Default::default() };
     let s = Session::open(&opts).unwrap();
@@ -94,8 +98,96 @@ fn buffers_program_with_each_width_and_reads_come_back() {
     }
     let results = st.finish(t).unwrap();
     assert_eq!(h.peek(DST, 600).unwrap(), data);
-    assert_eq!(results, (0..5).map(|i| (i, vec![i as u32])).collect::<Vec<_>>());
+    assert_eq!(results, (0..5).collect::<Vec<u32>>());
     assert!(h.core_halted());
+}
+
+#[test]
+fn fills_store_a_repeated_word_with_each_width_and_orr_sets_bits() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    assert!(h.poke(FAKE_SR, &[0; 12]));
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let mut b = Buffer { timeout: Duration::from_millis(50), ..Default::default() };
+    for (i, (width, value)) in
+        [(Width::Word, 0x1234_5678), (Width::Half, 0xABCD_ABCD), (Width::Byte, 0x5A5A_5A5A)].into_iter().enumerate()
+    {
+        let dst = DST + 64 * i as u32;
+        b.ops.push(Op::Fill { dst, value, len: 64, unit: 16, width, wait: wait("x") });
+    }
+    b.ops.push(Op::Orr { addr: FAKE_SR + 8, bits: 0x101 });
+    b.ops.push(Op::Orr { addr: FAKE_SR + 8, bits: 0x10 });
+    b.ops.push(Op::Read { addr: FAKE_SR + 8 });
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    assert_eq!(st.finish(t).unwrap(), vec![0x111]);
+    let got = h.peek(DST, 192).unwrap();
+    assert!(got[..64].chunks(4).all(|w| w == [0x78, 0x56, 0x34, 0x12]));
+    assert!(got[64..128].iter().step_by(2).all(|&b| b == 0xCD));
+    assert!(got[128..].iter().all(|&b| b == 0x5A));
+}
+
+#[test]
+fn fill_values_must_repeat_at_the_access_width() {
+    assert_eq!(fill_value(&[0; 16], Width::Byte), Some(0));
+    assert_eq!(fill_value(&[1, 2, 3, 4, 1, 2, 3, 4], Width::Word), Some(0x0403_0201));
+    assert_eq!(fill_value(&[1, 2, 3, 4, 1, 2, 3, 4], Width::Half), None);
+    assert_eq!(fill_value(&[1, 2, 1, 2, 1, 2, 1, 2], Width::Half), Some(0x0201_0201));
+    assert_eq!(fill_value(&[1, 2, 3, 4, 1, 2, 3, 5], Width::Word), None);
+    assert_eq!(fill_value(&[1, 1], Width::Byte), None, "less than a word");
+}
+
+#[test]
+fn a_slot_left_ready_by_an_earlier_run_is_not_run_again() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    assert!(h.poke(FAKE_SR, &[0; 12]));
+    let p = plan();
+    // First run: leave a buffer in slot 1 that the routine never reaches.
+    let mut st = Streamer::start(t, p.clone()).unwrap();
+    let b = |v: u32| Buffer {
+        ops: vec![Op::Write { addr: FAKE_SR + 8, value: v }],
+        timeout: Duration::from_millis(50),
+        ..Default::default()
+    };
+    st.submit(t, b(1)).unwrap();
+    st.sync(t).unwrap();
+    st.abort(t).unwrap();
+    // A ready-looking slot 1, as an interrupted run would leave it.
+    let mut stale = Streamer::start(t, p.clone()).unwrap();
+    stale.abort(t).unwrap();
+    // Second run: the stale slot must be ignored; its buffers run in order.
+    let mut st = Streamer::start(t, p).unwrap();
+    st.submit(t, b(2)).unwrap();
+    let mut last = b(3);
+    last.ops.push(Op::Read { addr: FAKE_SR + 8 });
+    mark_last(&mut last);
+    st.submit(t, last).unwrap();
+    assert_eq!(st.finish(t).unwrap(), vec![3]);
+}
+
+#[test]
+fn one_progress_read_frees_several_slots() {
+    let (mut s, h) = session_on("stm32h7a3zi", "");
+    let t = &mut s.target;
+    let p = RamPlan::in_region(MemRegion::new(0x2400_0000, 512 * 1024)).unwrap();
+    assert_eq!(p.slots.len(), 4);
+    let mut st = Streamer::start(t, p).unwrap();
+    let before = h.stats().commands;
+    for i in 0..8u32 {
+        let b = Buffer {
+            ops: vec![Op::Write { addr: 0x240F_0000 + 4 * i, value: i + 1 }],
+            timeout: Duration::from_millis(50),
+            ..Default::default()
+        };
+        st.submit(t, b).unwrap();
+    }
+    st.sync(t).unwrap();
+    let commands = h.stats().commands - before;
+    // A WRITEMEM and its status per buffer; the slot of buffer 4 waits for
+    // buffer 0, and that one progress read shows every buffer so far done.
+    assert!(commands <= 2 * 8 + 2, "{commands} commands");
+    assert_eq!(h.peek(0x240F_0000, 32).unwrap(), (1..=8u32).flat_map(u32::to_le_bytes).collect::<Vec<_>>());
 }
 
 #[test]
@@ -166,7 +258,8 @@ fn a_status_that_stays_busy_times_out() {
 fn ram_plans_fit_the_region() {
     let p = RamPlan::in_region(MemRegion::new(0x2000_0000, 20 * 1024)).unwrap();
     assert!(p.data_capacity >= 4096, "{p:?}");
-    assert!(p.slots[1].1 + RESULTS_BYTES <= 0x2000_5000);
+    assert_eq!(p.slots.len(), 2);
+    assert!(p.slots[1] + HEADER_LEN <= 0x2000_5000);
     assert!(RamPlan::in_region(MemRegion::new(0x2000_0000, 4 * 1024)).is_none(), "too small");
     let big = RamPlan::in_region(MemRegion::new(0x2400_0000, 1024 * 1024)).unwrap();
     assert_eq!(big.data_capacity, MAX_BUFFER_DATA);
