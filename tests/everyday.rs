@@ -494,6 +494,21 @@ fn json_write_and_read_documents() {
 }
 
 #[test]
+fn flash_is_verified_by_crc_unless_readback_is_asked_for() {
+    let dir = temp_dir("verify");
+    let state = dir.join("chip.sim");
+    let file = dir.join("fw.bin");
+    std::fs::write(&file, pattern(6000, 8)).unwrap();
+    let r = run_sim("f103", &state, &["--json", "write", s(&file), "0x08000000"]).ok();
+    assert_eq!(json(&r)["write"]["verify_method"], "crc");
+    std::fs::write(&file, pattern(6000, 9)).unwrap();
+    let r = run_sim("f103", &state, &["--json", "--verify=readback", "write", s(&file), "0x08000000"]).ok();
+    assert_eq!(json(&r)["write"]["verify_method"], "read-back");
+    let r = run_sim("f103", &state, &["--verify", "readback", "write", s(&file), "0x08000000"]).ok();
+    assert!(r.stderr.contains("verified by read-back") || r.stdout.contains("verified by read-back"), "{r:?}");
+}
+
+#[test]
 fn json_failures_carry_the_error_kind_and_exit_code() {
     let dir = temp_dir("json-err");
     let state = dir.join("chip.sim");

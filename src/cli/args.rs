@@ -113,6 +113,9 @@ pub struct Invocation {
     pub sim: Option<String>,
     pub quiet: bool,
     pub erase_rest: bool,
+    /// `--verify=readback`: check the written flash by reading it back even
+    /// where a hardware CRC could (`--verify=auto`, the default).
+    pub verify_readback: bool,
     /// `--json`: one JSON document on stdout, nothing else there.
     pub json: bool,
 }
@@ -323,6 +326,11 @@ fn base() -> clap::Command {
             "erase-rest",
             "Erase the parts of written sectors the image does not cover (st-flash's behaviour) instead of keeping them",
         ))
+        .arg(value(
+            "verify",
+            "HOW",
+            "auto: by hardware CRC where the chip has one, else by reading back (default); readback: always read back",
+        ))
 }
 
 /// Parse `argv` (without the program name).
@@ -411,7 +419,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     }
     let (name, sub) = matches.subcommand().expect("the first word is an extension command");
     // Options of st-flash's commands that mean nothing here are refused, not ignored.
-    let misplaced: Vec<String> = ["area", "format", "flash", "reset", "opt", "mass-erase", "erase-rest"]
+    let misplaced: Vec<String> = ["area", "format", "flash", "reset", "opt", "mass-erase", "erase-rest", "verify"]
         .into_iter()
         .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
         .map(|id| format!("--{id}"))
@@ -503,6 +511,13 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         },
     };
     let serial = get("serial").filter(|s| !s.is_empty());
+    let verify_readback = match get("verify").as_deref() {
+        None | Some("auto") => false,
+        Some("readback") => true,
+        Some(other) => {
+            return Err(ParseError::new(format!("*** Error: unknown --verify {other}; use auto or readback")));
+        }
+    };
     let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
     let command = command_from_words(&words, area, format)?;
     Ok(Invocation {
@@ -519,6 +534,7 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         sim: get("sim"),
         quiet: m.get_flag("quiet"),
         erase_rest: m.get_flag("erase-rest"),
+        verify_readback,
         json: m.get_flag("json"),
     })
 }
@@ -627,6 +643,8 @@ options:
                          optcr or optcr1
   --mass-erase           Erase the whole flash first
   --erase-rest           Erase the unwritten rest of written sectors (st-flash behaviour)
+  --verify <how>         auto (default): by hardware CRC where the chip has one,
+                         else by reading back; readback: always read back
   --sim <chip>[:<file>]  Use the built-in simulator (or set STFLASH_SIM)
   --quiet                Print only errors
   --json                 Print one JSON document with the result on stdout
@@ -689,6 +707,15 @@ mod tests {
         let i = run(&["write", "f.bin", "0x8000000", "--reset"]).unwrap();
         assert!(i.reset);
         assert_eq!(i.command, Command::WriteFile { file: "f.bin".into(), addr: Some(0x0800_0000), otp: false });
+    }
+
+    #[test]
+    fn verify_is_auto_unless_readback_is_asked_for() {
+        assert!(!run(&["write", "f.bin", "0x8000000"]).unwrap().verify_readback);
+        assert!(!run(&["--verify=auto", "write", "f.bin", "0x8000000"]).unwrap().verify_readback);
+        assert!(run(&["--verify", "readback", "write", "f.bin", "0x8000000"]).unwrap().verify_readback);
+        assert!(run(&["write", "f.bin", "0x8000000", "--verify=readback"]).unwrap().verify_readback);
+        assert!(err(&["--verify=crc", "write", "f.bin", "0x8000000"])[0].contains("use auto or readback"));
     }
 
     #[test]

@@ -223,6 +223,7 @@ fn execute(
                 mass_erase: inv.mass_erase,
                 preserve: !inv.erase_rest,
                 verify: true,
+                readback: inv.verify_readback,
                 ..Default::default()
             };
             let report = write::write(session, &image, &opts, &mut progress)?;
