@@ -229,3 +229,43 @@ fn after_an_interruption_or_a_flash_error_the_controller_is_locked_and_the_probe
     session.abandon();
     assert!(!h.probe_in_debug());
 }
+
+#[test]
+fn a_link_that_fails_above_1800_khz_steps_the_clock_down_unless_freq_is_given() {
+    // V2-1 at its default 4 MHz: every access answers a parity error until
+    // stflash lowers the clock to 1.8 MHz; the write then completes.
+    let board = Board::new("stm32f411re", "max-swd");
+    let r = board.write("max-swd=1800").ok();
+    let log = format!("{}{}", r.stdout, r.stderr);
+    assert!(log.contains("lowering the SWD clock to 1800 kHz"), "{log}");
+    assert!(!log.contains("lowering the SWD clock to 1200"), "one step was enough: {log}");
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    // A link that needs two steps (1.2 MHz) gets them.
+    let board = Board::new("stm32f103c8", "max-swd-2");
+    let r = board.write("max-swd=1200").ok();
+    assert!(r.stderr.contains("lowering the SWD clock to 1200 kHz"), "{}", r.stderr);
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    // With --freq above the limit, nothing is lowered: a clear failure.
+    let board = Board::new("stm32f411re", "max-swd-freq");
+    let file = board.image_file();
+    let r = board.run("max-swd=1800", &["--freq", "4000", "write", &file, "0x08000000"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("the clock --freq asked for") && r.stderr.contains("try a lower --freq"), "{}", r.stderr);
+    assert!(!r.stderr.contains("lowering the SWD clock"), "{}", r.stderr);
+    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+    // --freq at or below the limit just works.
+    board.run("max-swd=1800", &["--freq", "1800", "write", &file, "0x08000000"]).ok();
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+}
+
+#[test]
+fn a_verify_mismatch_from_corrupted_reads_steps_the_clock_down_and_verifies_again() {
+    // Reads above 1.8 MHz silently flip a bit: read-back verification fails
+    // at 4 MHz, passes at 1.8 MHz (the rerun finds every sector written).
+    let board = Board::new("stm32f411re", "bitflip");
+    let file = board.image_file();
+    let r = board.run("bitflip-swd=1800", &["--verify=readback", "write", &file, "0x08000000"]).ok();
+    assert!(r.stderr.contains("verification found different bytes"), "{}", r.stderr);
+    assert!(r.stderr.contains("lowering the SWD clock to 1800 kHz"), "{}", r.stderr);
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+}

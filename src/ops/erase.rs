@@ -56,8 +56,12 @@ fn refuse_reserved(session: &mut Session, addr: u32, size: u32) -> Result<()> {
     Ok(())
 }
 
-/// Erase whole sectors of a range.
+/// Erase whole sectors of a range (again at a slower clock on link trouble).
 pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
+    super::link::retry_slower(session, "erasing", |s| erase_range_once(s, addr, size, progress))
+}
+
+fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
     let sectors = sectors_for_range(session, addr, size)?;
     session.require_unprotected()?;
     session.controller()?;
@@ -71,8 +75,12 @@ pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut d
     Ok(EraseReport { sectors, mass: false })
 }
 
-/// Erase the whole flash.
+/// Erase the whole flash (again at a slower clock on link trouble).
 pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
+    super::link::retry_slower(session, "erasing", |s| erase_all_once(s, progress))
+}
+
+fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
     session.controller()?;
     {
         let Session { target, flash, .. } = session;

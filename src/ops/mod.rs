@@ -5,6 +5,7 @@
 pub mod erase;
 mod fast;
 pub mod image;
+mod link;
 pub mod read;
 pub mod session;
 pub mod verify;

@@ -36,8 +36,13 @@ fn region_end(session: &Session, addr: u32) -> Option<u64> {
 }
 
 /// Read `size` bytes at `addr`; size 0 means "to the end of the region".
-/// A size past the end of the region is clipped with a warning.
+/// A size past the end of the region is clipped with a warning. On link
+/// trouble the read runs again at a slower clock (unless `--freq` was given).
 pub fn read(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<Vec<u8>> {
+    super::link::retry_slower(session, "reading", |s| read_once(s, addr, size, progress))
+}
+
+fn read_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<Vec<u8>> {
     let mut len = size as u64;
     if let Some(end) = region_end(session, addr) {
         let available = end - addr as u64;

@@ -234,8 +234,19 @@ fn program_runs(plan: &SectorPlan, unit: u32, erased: u8) -> Vec<(u32, &[u8])> {
     runs
 }
 
-/// Write an image. Every segment is checked before the chip is touched.
+/// Write an image. Every segment is checked before the chip is touched. When
+/// the SWD link fails or verification finds different bytes, and the clock is
+/// stflash's to choose, the write runs again one clock step slower.
 pub fn write(
+    session: &mut Session,
+    image: &Image,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+) -> Result<WriteReport> {
+    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress))
+}
+
+fn write_once(
     session: &mut Session,
     image: &Image,
     opts: &WriteOptions,

@@ -11,6 +11,7 @@
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
 //! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
 //! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
+//! | `bitflip-swd=KHZ` | above this SWD clock, 32-bit memory reads return one wrong bit with an OK status (silent corruption, found only by verification) |
 //! | `crc-peripheral=lsb-first` | the CRC peripheral takes each data word least significant bit first, whatever CR says (a unit that does not compute CRC-32/MPEG-2) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
@@ -70,6 +71,8 @@ pub struct FaultPlan {
     pub core_crash_after: Option<u64>,
     /// Highest SWD clock (kHz) at which the link works.
     pub max_swd_khz: Option<u32>,
+    /// Highest SWD clock (kHz) at which 32-bit reads come back right.
+    pub bitflip_swd_khz: Option<u32>,
     /// The CRC peripheral reflects its input (`crc-peripheral=lsb-first`).
     pub crc_lsb_first: bool,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
@@ -81,7 +84,7 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, crc-peripheral=lsb-first, \
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, crc-peripheral=lsb-first, \
                      interrupt-after=N, terminate-after=N, \
                      or a flash-model setting key=value";
 
@@ -111,6 +114,7 @@ impl FaultPlan {
                 ("no-halt", None) => plan.no_halt = true,
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
+                ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("crc-peripheral", Some("lsb-first")) => plan.crc_lsb_first = true,
                 ("crc-peripheral", _) => {
                     return Err(format!("fault '{item}': crc-peripheral takes lsb-first; valid: {VALID}"))

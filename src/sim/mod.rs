@@ -429,6 +429,7 @@ pub(crate) fn open_profile(
     }
     let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
     probe.max_swd_khz = spec.faults.max_swd_khz;
+    probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
     let clock = Clock::new(probe.link());
 
     let info = ProbeInfo {

@@ -196,6 +196,9 @@ pub struct Probe {
     link: LinkTiming,
     /// `max-swd` fault: above this clock every SWD transaction is garbled.
     pub max_swd_khz: Option<u32>,
+    /// `bitflip-swd` fault: above this clock 32-bit memory reads come back
+    /// with one bit wrong and an OK status.
+    pub bitflip_swd_khz: Option<u32>,
 }
 
 fn u16le(b: &[u8]) -> u16 {
@@ -234,6 +237,7 @@ impl Probe {
             wait,
             link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
             max_swd_khz: None,
+            bitflip_swd_khz: None,
         }
     }
 
@@ -497,6 +501,9 @@ impl Probe {
                     return out;
                 }
             }
+        }
+        if op == READMEM_32 && self.bitflip_swd_khz.is_some_and(|max| self.swd_khz > max) {
+            out[len / 2] ^= 0x10;
         }
         self.set_rw(ST_OK, 0);
         out

@@ -32,6 +32,10 @@ pub const MAX_WRITE32_BULK: usize = 32 * 1024;
 const USB_TIMEOUT: Duration = Duration::from_millis(3000);
 /// WAIT retries and the first back-off (§5.2: OpenOCD retries 8 times from 1 ms).
 const WAIT_RETRIES: u32 = 8;
+/// Automatic clock: never below this (st-flash's defaults are 1.8 MHz on V2
+/// and 1 MHz on V3, §6), and at most this many steps down per session.
+pub const MIN_AUTO_KHZ: u32 = 400;
+const MAX_STEP_DOWNS: u32 = 4;
 
 /// Probe firmware version (§3.1, §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,6 +159,13 @@ pub struct StLink {
     pub version: Version,
     pub kind: ProbeKind,
     speed_khz: Option<u32>,
+    /// The clock is stflash's to choose (no `--freq`): lower it on link trouble.
+    auto_speed: bool,
+    /// A link-trouble status seen since the last [`Self::take_link_trouble`].
+    trouble: Option<Status>,
+    step_downs: u32,
+    /// SWD rates the probe offers, fastest first (asked once).
+    rates: Option<Vec<u32>>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -179,6 +190,10 @@ impl StLink {
             version: Version { hw: 0, jtag: 0, swim: 0, bridge: 0, vid: 0, pid: 0 },
             kind,
             speed_khz: None,
+            auto_speed: false,
+            trouble: None,
+            step_downs: 0,
+            rates: None,
         };
         link.version = link.read_version()?;
         debug!("probe {} firmware {}", link.kind, link.version);
@@ -230,6 +245,7 @@ impl StLink {
                 return Ok(reply);
             }
             if !status.is_wait() || attempt == WAIT_RETRIES {
+                self.note(status);
                 let addr = match cdb {
                     [commands::DEBUG, dbg::READDEBUGREG | dbg::WRITEDEBUGREG, a @ ..] => Some(le32(a)),
                     _ => None,
@@ -310,8 +326,55 @@ impl StLink {
         Ok(Some((2400 * a1 / a0) as u32))
     }
 
+    /// Remember a link-trouble status (see [`Status::is_link_trouble`]).
+    fn note(&mut self, status: Status) {
+        if status.is_link_trouble() {
+            self.trouble = Some(status);
+        }
+    }
+
+    /// The link-trouble status seen since the last call, if any (and forget it).
+    pub fn take_link_trouble(&mut self) -> Option<Status> {
+        self.trouble.take()
+    }
+
+    /// Let stflash lower the SWD clock on link trouble (`--freq` not given).
+    pub fn set_auto_speed(&mut self, on: bool) {
+        self.auto_speed = on;
+    }
+
+    pub fn auto_speed(&self) -> bool {
+        self.auto_speed
+    }
+
+    /// Lower the SWD clock to the next slower rate the probe offers, when the
+    /// clock is automatic, the rate is not below [`MIN_AUTO_KHZ`] and fewer
+    /// than four steps were taken. The new rate, or `None`.
+    pub fn step_down(&mut self) -> Result<Option<u32>> {
+        let Some(current) = self.speed_khz else { return Ok(None) };
+        if !self.auto_speed || self.step_downs >= MAX_STEP_DOWNS {
+            return Ok(None);
+        }
+        let rates = self.swd_rates()?;
+        let Some(next) = rates.into_iter().filter(|&k| k < current && k >= MIN_AUTO_KHZ).max() else {
+            return Ok(None);
+        };
+        self.step_downs += 1;
+        let set = self.set_swd_speed(next)?;
+        Ok(set.filter(|&k| k < current))
+    }
+
     /// SWD rates the probe offers, fastest first.
     pub fn swd_rates(&mut self) -> Result<Vec<u32>> {
+        if let Some(rates) = &self.rates {
+            return Ok(rates.clone());
+        }
+        let rates = self.query_swd_rates()?;
+        self.rates = Some(rates.clone());
+        Ok(rates)
+    }
+
+    fn query_swd_rates(&mut self) -> Result<Vec<u32>> {
         if self.kind.is_v3() {
             let r = self.status_cmd("GET_COM_FREQ", &[commands::DEBUG, dbg::GET_COM_FREQ, 0], 52)?;
             let n = (le32(&r[8..12]) as usize).min(10);
@@ -422,6 +485,9 @@ impl StLink {
                 return Ok(());
             }
             let addr = Some(le32(&r[4..8]));
+            if !status.is_wait() {
+                self.note(status);
+            }
             Err(StlinkError::Status { cmd, status, addr })
         } else {
             let r = self.xfer(&[commands::DEBUG, dbg::GETLASTRWSTATUS], &[], 2)?;
@@ -429,6 +495,9 @@ impl StLink {
             if status.is_ok() {
                 Ok(())
             } else {
+                if !status.is_wait() {
+                    self.note(status);
+                }
                 Err(StlinkError::Status { cmd, status, addr: None })
             }
         }
@@ -446,7 +515,12 @@ impl StLink {
                     self.t.sleep(delay);
                     delay *= 2;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    if let Some(status) = e.status() {
+                        self.note(status);
+                    }
+                    return Err(e);
+                }
             }
         }
         unreachable!("the loop returns")

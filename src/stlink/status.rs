@@ -31,6 +31,14 @@ impl Status {
         matches!(self.0, 0x01 | 0x11 | 0x12 | 0x18 | 0x19 | 0x1A)
     }
 
+    /// Statuses that can mean an unreliable SWD link (too fast a clock for
+    /// the wiring): WAIT that outlasted every retry, AP FAULT/ERROR, parity
+    /// errors, DP FAULT, write-data and sticky errors (§5.1). A slower clock
+    /// may cure them; "nothing answers" statuses are left to the connect logic.
+    pub fn is_link_trouble(self) -> bool {
+        matches!(self.0, 0x10 | 0x14 | 0x11 | 0x12 | 0x13 | 0x15 | 0x17 | 0x18 | 0x19 | 0x1A)
+    }
+
     /// Name and meaning (§5.1).
     pub fn describe(self) -> (&'static str, &'static str) {
         match self.0 {

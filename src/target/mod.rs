@@ -197,6 +197,7 @@ impl Target {
             link.drive_nrst(true).map_err(TargetError::from)?;
         }
         let requested = opts.speed_khz.unwrap_or(u32::MAX);
+        link.set_auto_speed(opts.speed_khz.is_none());
         let speed_khz = link.set_swd_speed(requested).map_err(TargetError::from)?;
         if let (Some(req), Some(got)) = (opts.speed_khz, speed_khz) {
             if req != got {
@@ -221,14 +222,72 @@ impl Target {
         if under_reset {
             partial.halt_under_reset()?;
         }
-        identify::identify(&mut partial, opts.flash_size)?;
-        if opts.halt {
-            if !under_reset {
-                partial.halt()?;
+        // Identification only reads (and halts): run it again at a slower
+        // clock when the link fails at this one.
+        partial.slower_on_link_trouble("connecting", |t| {
+            identify::identify(t, opts.flash_size)?;
+            if opts.halt {
+                if !under_reset {
+                    t.halt()?;
+                }
+                t.freeze_watchdogs()?;
             }
-            partial.freeze_watchdogs()?;
-        }
+            Ok(())
+        })?;
+        partial.speed_khz = partial.link.swd_speed();
         Ok(partial)
+    }
+
+    /// Run `op`; while it fails because the SWD link failed (see
+    /// `Status::is_link_trouble`) and the clock is stflash's to choose, lower
+    /// the clock one step (`StLink::step_down`) and run it again. With
+    /// `--freq`, or when no slower clock is left, the error says so. `op` must
+    /// be safe to repeat.
+    pub fn slower_on_link_trouble<T>(
+        &mut self,
+        what: &str,
+        mut op: impl FnMut(&mut Target) -> std::result::Result<T, Error>,
+    ) -> std::result::Result<T, Error> {
+        self.link.take_link_trouble();
+        loop {
+            let e = match op(self) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            match self.link.take_link_trouble() {
+                Some(status) => self.step_down_after(what, e, &status.to_string())?,
+                None => return Err(e),
+            }
+        }
+    }
+
+    /// After `e` (a link failure, or a verification mismatch that may come
+    /// from one): lower the SWD clock and return `Ok` to try again, or return
+    /// `e` with what was tried.
+    pub fn step_down_after(&mut self, what: &str, e: Error, why: &str) -> std::result::Result<(), Error> {
+        let khz = self.link.swd_speed();
+        let at = khz.map_or(String::new(), |k| format!(" at {k} kHz"));
+        if !self.link.auto_speed() {
+            return Err(Error::new(
+                e.kind,
+                format!(
+                    "{}; the SWD link failed{at}, the clock --freq asked for (stflash lowers the clock by itself \
+                     only without --freq): try a lower --freq",
+                    e.message
+                ),
+            ));
+        }
+        match self.link.step_down().map_err(TargetError::from)? {
+            Some(new) => {
+                warn!("{what} failed{at} ({why}); lowering the SWD clock to {new} kHz and trying again");
+                self.speed_khz = Some(new);
+                Ok(())
+            }
+            None => Err(Error::new(
+                e.kind,
+                format!("{}; the SWD link failed{at}, and stflash lowers the clock no further", e.message),
+            )),
+        }
     }
 
     /// Reset with NRST held low: request the halt while in reset, release,

@@ -1,0 +1,38 @@
+//! Automatic SWD clock: an operation that fails because the link failed
+//! (a WAIT storm, an AP FAULT, a parity error), or whose verification found
+//! different bytes, runs again one clock step slower (peers.md (b) item 5:
+//! the probe's fastest clock by default, stepping down on WAIT/FAULT/verify
+//! errors). Never when the user gave `--freq`: then the error says that the
+//! link failed at the clock asked for.
+
+use super::session::Session;
+use crate::error::{ErrorKind, Result};
+
+/// Run `op`; on link trouble (or a verification mismatch) with an automatic
+/// clock, lower the clock (`Target::step_down_after`: bounded, never below
+/// `stlink::MIN_AUTO_KHZ`, with a warning naming the new clock), halt the
+/// core (a flash routine may still be running) and run `op` again. `op` must
+/// be safe to repeat: a write repeats its checks and skips what is already
+/// written; reads and erases are idempotent.
+pub(crate) fn retry_slower<T>(
+    session: &mut Session,
+    what: &str,
+    mut op: impl FnMut(&mut Session) -> Result<T>,
+) -> Result<T> {
+    session.target.link_mut().take_link_trouble();
+    loop {
+        let e = match op(session) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        let why = match session.target.link_mut().take_link_trouble() {
+            Some(status) if e.kind != ErrorKind::Interrupted => status.to_string(),
+            None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => {
+                "verification found different bytes".to_string()
+            }
+            _ => return Err(e),
+        };
+        session.target.step_down_after(what, e, &why)?;
+        let _ = session.target.halt();
+    }
+}
