@@ -147,35 +147,41 @@ pub(crate) fn stream(
     // Link time per byte, measured on the buffers sent so far.
     let link_bytes = std::cell::Cell::new(0usize);
     let link_time = std::cell::Cell::new(Duration::ZERO);
-    // Target time per data byte: programming plus the erases, spread over the data.
-    let erase_time: Duration =
-        jobs.iter().filter(|j| j.erase).map(|j| routine::regops_time(&ctrl.erase_sector_ops(&j.sector)).0).sum();
-    let program_per_byte =
-        access.typical.as_secs_f64() / access.unit as f64 + erase_time.as_secs_f64() / left.max(1) as f64;
+    // Target time per data byte (programming) and per sector (its erase).
+    let program_per_byte = access.typical.as_secs_f64() / access.unit as f64;
+    let erase_times: Vec<f64> = jobs
+        .iter()
+        .map(|j| if j.erase { routine::regops_time(&ctrl.erase_sector_ops(&j.sector)).0.as_secs_f64() } else { 0.0 })
+        .collect();
     // Buffer size: small first (the target starts erasing and programming
     // early); then as big as a slot holds while much is left; near the end a
-    // geometric tail, each buffer's transfer covering the programming of the
-    // one before, so little is left to program after the last transfer.
-    let size_for = |left: usize, link: Option<f64>| -> usize {
+    // geometric tail, each buffer's transfer covering the target's work on
+    // the one before (programming, and the erases not yet given), so little
+    // is left to do after the last transfer. A routine still busy with
+    // earlier buffers gets bigger ones (the host waits for it anyway).
+    // `link`: measured transfer time per byte; `erase_left`: erase time still
+    // to give; `backlog`: how long the routine is still busy.
+    let size_for = |left: usize, link: Option<f64>, erase_left: f64, backlog: f64| -> usize {
         let cap = plan.data_capacity as usize;
         let min = (512 / unit).max(1) * unit;
         let Some(link) = link else { return cap.min(4096).min(left) };
-        let q = link / program_per_byte;
-        let b = if q >= 2.0 {
-            left as f64 * (q - 1.0) / q
-        } else if q >= 1.0 {
+        let work = program_per_byte + erase_left / left.max(1) as f64;
+        let r = work / link;
+        let b = if r >= 1.0 {
+            cap as f64
+        } else if r > 0.5 {
             left as f64 / 2.0
         } else {
-            cap as f64
+            left as f64 * (1.0 - r)
         };
-        let b = (b as usize).clamp(min.min(cap), cap);
+        let b = (b.max(backlog / link) as usize).clamp(min.min(cap), cap);
         if left <= b + min {
             left.min(cap)
         } else {
             b
         }
     };
-    let mut size = size_for(left, None);
+    let mut size = size_for(left, None, 0.0, 0.0);
     // Jobs whose erase is in a buffer (built, and given to the routine).
     let erase_built = std::cell::Cell::new(0usize);
     let erase_given = std::cell::Cell::new(0usize);
@@ -201,6 +207,11 @@ pub(crate) fn stream(
             Ok::<_, RoutineError>(())
         };
         let link = || (link_bytes.get() > 0).then(|| link_time.get().as_secs_f64() / link_bytes.get() as f64);
+        let next_size = |st: &Streamer, t: &Target, left: usize| {
+            let erase_left: f64 = erase_times.get(erase_built.get()..).unwrap_or(&[]).iter().sum();
+            let backlog = st.busy_until().saturating_sub(t.elapsed()).as_secs_f64();
+            size_for(left, link(), erase_left, backlog)
+        };
         // A range of written sectors waiting to be hashed, and whether the
         // unit has been prepared in this run.
         let mut pending: Option<(u8, u32, u32)> = None;
@@ -231,7 +242,7 @@ pub(crate) fn stream(
                 let words: u32 = ops.iter().map(|o| o.words()).sum();
                 if !buf.fits(&plan, 0, words + verify_words, 1) {
                     submit(st, t, &mut buf, j)?;
-                    size = size_for(left, link());
+                    size = next_size(st, t, left);
                 }
                 buf.ops.extend(ops);
                 buf.typical += typical;
@@ -286,7 +297,7 @@ pub(crate) fn stream(
                             flush_verify(&mut buf, &mut pending, &mut prepared, &mut verify_ranges);
                             ahead(&mut buf);
                             submit(st, t, &mut buf, j)?;
-                            size = size_for(left, link());
+                            size = next_size(st, t, left);
                             progress.add(0);
                             continue;
                         }

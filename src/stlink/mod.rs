@@ -564,6 +564,26 @@ impl StLink {
         self.mem_op(name, |s| s.xfer(&cdb, data, 0).map(drop))
     }
 
+    /// Read a word-aligned range the way st-flash does: 32-bit reads of up to
+    /// 6144 bytes whose status is never checked (§5.2), so a failed read goes
+    /// unnoticed. Not used by stflash's own operations; the benchmark's
+    /// st-flash-style baseline uses it to cost what st-flash does.
+    pub fn read_mem_unchecked(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
+        if addr % 4 != 0 || buf.len() % 4 != 0 {
+            return Err(StlinkError::BadRequest(format!(
+                "unchecked reads need an aligned address and length (0x{addr:08X}, {} bytes)",
+                buf.len()
+            )));
+        }
+        for (i, chunk) in buf.chunks_mut(MAX_READ32).enumerate() {
+            let a = addr + (i * MAX_READ32) as u32;
+            let r = self.xfer(&Self::mem_cdb(dbg::READMEM_32BIT, a, chunk.len()), &[], chunk.len())?;
+            let n = r.len().min(chunk.len());
+            chunk[..n].copy_from_slice(&r[..n]);
+        }
+        Ok(())
+    }
+
     /// Read any range: unaligned head and tail with 8-bit transfers, the rest
     /// with 32-bit transfers split at the firmware's limit.
     pub fn read_mem(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
