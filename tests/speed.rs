@@ -260,3 +260,17 @@ fn runs_of_a_repeated_word_cross_the_link_as_fill_ops() {
     assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
     assert!(h.stats().bytes_out < 14 * 1024, "{} bytes sent for 8 KiB of data", h.stats().bytes_out);
 }
+
+#[test]
+fn a_chip_with_too_little_ram_for_the_routine_is_programmed_by_the_host() {
+    // STM32F030F4: 4 KiB of SRAM holds no routine and buffers; the host
+    // programs half-word by half-word and verifies by reading back.
+    let image = pattern(3000, 28);
+    let old = pattern(3000, 29);
+    let (report, _, h) =
+        write_over(on("stm32f030f4", SimProbeKind::V2, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.verify_method, Some("read-back"));
+    assert_eq!(h.blind_polls(), 0);
+    assert!(h.peek(0x2000_0000, 16).unwrap().iter().all(|&b| b == 0), "nothing loaded into SRAM");
+}
