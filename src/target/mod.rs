@@ -160,7 +160,40 @@ pub struct Target {
 impl Target {
     /// Attach to the target behind `link` and identify it (stflash-cli.md §4.1,
     /// stlink-usb-protocol.md §10). The core is left halted.
-    pub fn connect(mut link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
+    pub fn connect(link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
+        let mut t = Target {
+            link,
+            chip: &chips::UNIDENTIFIED,
+            core: Core::M3,
+            dpidr: 0,
+            cpuid: 0,
+            idcode: 0,
+            flash_size: 0,
+            flash_size_detected: 0,
+            voltage_mv: None,
+            speed_khz: None,
+            demcr_saved: None,
+        };
+        t.attach(opts)?;
+        Ok(t)
+    }
+
+    /// Leave debug mode and attach again through the same probe: enter SWD,
+    /// identify and halt, as `connect` does. Used after the chip reset itself
+    /// (an option-byte reload, OBL_LAUNCH: flash-families.md §5 item 21), which
+    /// drops the debug session on real parts. The identity is read afresh.
+    pub fn reconnect(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
+        // After the reset the probe may report errors for anything; the
+        // attach below starts from whatever mode it is in.
+        let _ = self.link.exit_debug();
+        self.chip = &chips::UNIDENTIFIED;
+        self.demcr_saved = None;
+        self.attach(opts)
+    }
+
+    /// The connect sequence on `self.link`: mode, voltage, speed, SWD, identify, halt.
+    fn attach(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
+        let link = &mut self.link;
         let mode = link.leave_current_mode().map_err(TargetError::from)?;
         debug!("probe was in {mode:?} mode");
         let voltage_mv = link.target_voltage_mv().map_err(TargetError::from)?;
@@ -182,29 +215,18 @@ impl Target {
             }
         }
         link.enter_swd().map_err(no_response)?;
-        let dpidr = link.read_dpidr().map_err(no_response)?;
-        let mut partial = Target {
-            link,
-            chip: &chips::UNIDENTIFIED,
-            core: Core::M3,
-            dpidr,
-            cpuid: 0,
-            idcode: 0,
-            flash_size: 0,
-            flash_size_detected: 0,
-            voltage_mv,
-            speed_khz,
-            demcr_saved: None,
-        };
+        self.dpidr = link.read_dpidr().map_err(no_response)?;
+        self.voltage_mv = voltage_mv;
+        self.speed_khz = speed_khz;
         if under_reset {
-            partial.halt_under_reset()?;
+            self.halt_under_reset()?;
         }
-        identify::identify(&mut partial, opts.flash_size)?;
+        identify::identify(self, opts.flash_size)?;
         if !under_reset {
-            partial.halt()?;
+            self.halt()?;
         }
-        partial.freeze_watchdogs()?;
-        Ok(partial)
+        self.freeze_watchdogs()?;
+        Ok(())
     }
 
     /// Reset with NRST held low: request the halt while in reset, release,
