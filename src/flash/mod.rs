@@ -15,6 +15,7 @@ use crate::target::{Target, TargetError};
 pub mod engine;
 pub mod h7;
 pub mod layout;
+pub mod options;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
@@ -135,6 +136,12 @@ pub trait FlashController: Send {
     /// program (e.g. the STM32WB wireless stack), with the reason.
     fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
         Ok(Vec::new())
+    }
+
+    /// The option bytes, option registers and OTP of this controller, when
+    /// the driver describes them (`options.rs`).
+    fn options(&mut self) -> Option<&mut dyn options::OptionBytes> {
+        None
     }
 }
 

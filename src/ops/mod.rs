@@ -4,6 +4,7 @@
 
 pub mod erase;
 pub mod image;
+pub mod options;
 pub mod read;
 pub mod session;
 pub mod verify;
