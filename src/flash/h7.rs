@@ -279,17 +279,29 @@ pub struct H7Controller {
     erase_psize: Psize,
     /// The layout found by `layout`, for `reserved_ranges`.
     layout: Option<FlashLayout>,
+    /// Banks of this part (from the flash size), known once `layout` ran,
+    /// even when it refused the layout (swapped banks).
+    banks: u8,
 }
 
 impl H7Controller {
     /// `None` when `chip` is not an H7 of these variants.
     pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<H7Controller> {
         let variant = H7Variant::for_controller(chip.controller)?;
-        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None })
+        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None, banks: 1 })
     }
 
     pub fn variant(&self) -> &'static H7Variant {
         self.variant
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    /// Banks of the connected part (1 until `layout` has run).
+    pub fn bank_count(&self) -> usize {
+        self.banks as usize
     }
 
     fn cr(&self, bank: u8) -> u32 {
@@ -370,9 +382,10 @@ impl FlashController for H7Controller {
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
-        self.check_bank_swap(t)?;
         let size = t.flash_size;
         let dual = self.variant.dual_bank && size > SINGLE_BANK_MAX;
+        self.banks = if dual { 2 } else { 1 };
+        self.check_bank_swap(t)?;
         self.check_size(t, size, dual)?;
         let spec = &self.chip.flash;
         let layout = if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
@@ -482,6 +495,10 @@ impl FlashController for H7Controller {
             }
         }
         Ok(out)
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).

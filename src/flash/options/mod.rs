@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use super::{FlashError, RdpLevel};
 use crate::target::Target;
 
-
+pub mod h7;
 
 /// What a field controls. The kind decides what a change needs
 /// (`crate::ops::options` guards).
