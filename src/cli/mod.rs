@@ -12,8 +12,9 @@ use std::sync::Arc;
 use log::info;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::flash::options::OptionArea;
 use crate::ops::image::{self, Format, Image};
-use crate::ops::{erase, read, write, ProbeSelector, Session, SessionOptions};
+use crate::ops::{erase, options, read, write, ProbeSelector, Session, SessionOptions};
 use crate::sim::SimSpec;
 use crate::target::{ConnectMode, ConnectOptions};
 
@@ -21,7 +22,7 @@ pub mod args;
 pub mod number;
 pub mod output;
 
-use args::{Command, Invocation, Parsed};
+use args::{Area, Command, Invocation, Parsed};
 use output::CliProgress;
 
 /// Run the program on the process's arguments; returns the exit code.
@@ -97,9 +98,23 @@ fn session_options(inv: &Invocation) -> Result<SessionOptions> {
 fn run(inv: &Invocation) -> Result<()> {
     let prepared = prepare(inv)?;
     let options = session_options(inv)?;
-    let mut session = Session::open(&options)?;
+    // Option and OTP commands must work on a chip whose flash layout stflash
+    // refuses (e.g. swapped banks): that is how such a chip gets repaired.
+    let options_only = matches!(
+        inv.command,
+        Command::ReadOption { .. }
+            | Command::ReadOptionRegister { .. }
+            | Command::WriteOptionValue { .. }
+            | Command::ReadOtp { .. }
+            | Command::WriteFile { otp: true, .. }
+    );
+    let mut session = Session::open_with(&options, options_only)?;
     let stop = output::install_stop_handler();
     match execute(&mut session, inv, prepared, stop) {
+        Ok(After::DebugPortGone) => {
+            session.abandon();
+            Ok(())
+        }
         Ok(after) => {
             if after == After::Reset && !inv.reset {
                 session.target.reset_and_run()?;
@@ -123,6 +138,8 @@ enum After {
     Resume,
     /// Reset it so that the (new) firmware starts from its reset vector.
     Reset,
+    /// Nothing: the debug port is disabled (RDP level 2 was just set).
+    DebugPortGone,
 }
 
 fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Arc<AtomicBool>) -> Result<After> {
@@ -134,8 +151,16 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
             save_read(file, *addr, &data, inv.format)?;
             Ok(After::Resume)
         }
-        Command::WriteFile { otp: true, .. } | Command::ReadOtp { .. } => {
-            Err(Error::unsupported(format!("OTP access is not available on {} yet", session.target.chip.family)))
+        Command::ReadOtp { file } => {
+            let (base, data) = options::read_otp(session, &mut progress)?;
+            save_read(file, base, &data, inv.format)?;
+            Ok(After::Resume)
+        }
+        Command::WriteFile { otp: true, .. } => {
+            refuse_mass_erase(inv, "OTP")?;
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
+            options::write_otp(session, &image, &inv.guards)?;
+            Ok(After::Resume)
         }
         Command::WriteFile { .. } => {
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
@@ -174,9 +199,64 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
             Ok(After::Reset)
         }
         Command::Reset => Ok(After::Reset),
-        Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
-            Err(Error::unsupported(format!("option bytes are not available on {} yet", session.target.chip.family)))
+        Command::ReadOption { file } => {
+            let (value, all) = options::read_area(session, OptionArea::Option)?;
+            match file {
+                // st-flash writes the word in host byte order (stflash-cli.md
+                // §13 item 17); stflash always writes little-endian, the same
+                // bytes on every common host.
+                Some(path) => std::fs::write(path, value.value.to_le_bytes())
+                    .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
+                None => println!("{:08x}", value.value),
+            }
+            show_decoded(inv, &options::describe(&all));
+            Ok(After::Resume)
         }
+        Command::ReadOptionRegister { area } => {
+            let (value, _) = options::read_area(session, option_area(*area))?;
+            println!("{:08x}", value.value);
+            show_decoded(inv, &options::describe(&[value]));
+            Ok(After::Resume)
+        }
+        Command::WriteOptionValue { area, value } => {
+            refuse_mass_erase(inv, "option bytes")?;
+            let outcome = options::write(session, option_area(*area), value, &inv.guards)?;
+            if outcome.debug_port_gone {
+                return Ok(After::DebugPortGone);
+            }
+            show_decoded(inv, &options::describe(&outcome.written));
+            Ok(After::Resume)
+        }
+    }
+}
+
+fn option_area(area: Area) -> OptionArea {
+    match area {
+        Area::Optcr => OptionArea::Optcr,
+        Area::Optcr1 => OptionArea::Optcr1,
+        Area::OptionBootAdd => OptionArea::BootAdd,
+        _ => OptionArea::Option,
+    }
+}
+
+/// st-flash mass-erases main flash before an option or OTP write when given
+/// `--mass-erase` (stflash-cli.md §13 item 20); stflash refuses the mix.
+fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
+    if inv.mass_erase {
+        return Err(Error::usage(format!(
+            "--mass-erase erases main flash and does not apply to {what}; run `erase` separately if you mean it"
+        )));
+    }
+    Ok(())
+}
+
+/// The decoded option view: stderr (stdout stays st-flash's raw value for
+/// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`.
+fn show_decoded(inv: &Invocation, text: &str) {
+    if inv.decode {
+        print!("{text}");
+    } else if !inv.quiet {
+        eprint!("{text}");
     }
 }
 
