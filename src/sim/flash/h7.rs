@@ -41,6 +41,8 @@
 //!   0x08100000; CR1/SR1 keep driving the physical bank 1 (an assumption,
 //!   §3.6 / §7 q. 3: the RM text was not available).
 //! * The gap between the banks of a 1 MiB part is not decoded: the bus faults.
+//! * Faults (`STFLASH_SIM_FAULTS=opt_fault=stuck|error`): OPTSTART runs
+//!   but nothing changes, or ends with OPTCHANGEERR.
 //! * OTP (H7A/B, §3.4): 1 KiB, erased 0xFF; with OPTCR.PG_OTP set a 16-bit
 //!   write programs a half-word through bank 1's queue; OTPBL locks blocks
 //!   of 64 bytes (WRPERR). Kept in the state file.
@@ -355,6 +357,9 @@ pub struct H7Flash {
     opt_busy_until: Nanos,
     /// Bank swap in force (OPTSR_CUR.SWAP_BANK_OPT at the last reset).
     swapped: bool,
+    /// Fault `opt_fault=stuck`: OPTSTART completes but nothing changes.
+    /// Fault `opt_fault=error`: OPTSTART ends with OPTCHANGEERR.
+    opt_fault: Option<&'static str>,
     otp: Option<FlashArray>,
 }
 
@@ -395,6 +400,7 @@ impl H7Flash {
             otpbl_prg: 0,
             opt_busy_until: 0,
             swapped: false,
+            opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
         }
     }
@@ -571,8 +577,12 @@ impl H7Flash {
     fn apply_options(&mut self, now: Nanos, stats: &mut FlashStats) {
         let old_rdp = self.rdp();
         let new_rdp = ((self.optsr_prg & RDP_MASK) >> RDP_SHIFT) as u8;
-        if old_rdp == 0xCC {
+        if old_rdp == 0xCC || self.opt_fault == Some("error") {
             self.optsr_cur |= OPTCHANGEERR;
+            return;
+        }
+        if self.opt_fault == Some("stuck") {
+            self.opt_busy_until = now + OPTION_CHANGE;
             return;
         }
         let mut busy = OPTION_CHANGE;
@@ -964,9 +974,17 @@ impl FlashModel for H7Flash {
                 self.swapped = on;
                 Ok(())
             }
+            "opt_fault" => {
+                self.opt_fault = match value {
+                    "stuck" => Some("stuck"),
+                    "error" => Some("error"),
+                    _ => return Err(format!("{}: opt_fault={value}: expected stuck or error", self.name())),
+                };
+                Ok(())
+            }
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
-                 swap_bank=0|1",
+                 swap_bank=0|1, opt_fault=stuck|error (a fault: option changes do not take effect or fail)",
                 self.name()
             )),
         }
