@@ -319,8 +319,8 @@ impl H7Controller {
         if live || option {
             return Err(FlashError::Unsupported(format!(
                 "the flash banks of this {} are swapped (SWAP_BANK {} set): bank 2 answers at 0x08000000 and bank 1 at \
-                 0x08100000. stflash will not guess which flash controller erases which addresses; clear SWAP_BANK_OPT \
-                 (e.g. with STM32CubeProgrammer) and reset, then retry",
+                 0x08100000. stflash will not guess which flash controller erases which addresses; clear it with \
+                 `stflash --allow-bank-config --area=option write SWAP_BANK_OPT=0` and reset, then retry",
                 self.chip.name,
                 if live { "in FLASH_OPTCR" } else { "option in FLASH_OPTSR_CUR, in force after the next reset," }
             )));

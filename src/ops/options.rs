@@ -465,8 +465,8 @@ pub fn write_otp(session: &mut Session, image: &Image, guards: &Guards) -> Resul
         }
         if seg.addr % otp.unit != 0 || seg.data.len() as u32 % otp.unit != 0 {
             return Err(Error::input(format!(
-                "OTP is written in whole {}-byte words: 0x{:08X}+{} is not aligned to them",
-                otp.unit,
+                "OTP is written in whole {}-bit words: 0x{:08X}+{} is not aligned to them",
+                otp.unit * 8,
                 seg.addr,
                 seg.data.len()
             )));
