@@ -1,0 +1,315 @@
+//! Option bytes, option registers, OTP and system memory end to end: the
+//! built binary against simulated chips kept in state files, one section per
+//! flash-controller type (the item 7: read and decode, change a
+//! harmless field and read it back, RDP 1 then back to 0 with the flag, RDP 2
+//! refused without the flag, write protection set then cleared).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{pattern, run, temp_dir};
+use stflash::sim::{self, SimSpec};
+
+/// Exit codes (README "Exit codes", `ErrorKind::exit_code`).
+const INPUT: i32 = 3;
+const NO_TARGET: i32 = 5;
+const PROTECTED: i32 = 6;
+const FLASH: i32 = 7;
+const VERIFY: i32 = 8;
+const UNSUPPORTED: i32 = 10;
+
+/// A simulated chip in a state file.
+struct Chip {
+    name: &'static str,
+    dir: PathBuf,
+    state: PathBuf,
+}
+
+impl Chip {
+    fn new(name: &'static str, test: &str) -> Chip {
+        let dir = temp_dir(test);
+        let state = dir.join("chip.state");
+        Chip { name, dir, state }
+    }
+
+    fn spec(&self) -> String {
+        format!("{}:{}", self.name, self.state.display())
+    }
+
+    fn run(&self, args: &[&str]) -> common::Run {
+        run(args, &[("STFLASH_SIM", &self.spec())])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> common::Run {
+        let spec = self.spec();
+        let mut all = vec![("STFLASH_SIM", spec.as_str())];
+        all.extend_from_slice(env);
+        run(args, &all)
+    }
+
+    /// st-flash's raw `--area=AREA read` value.
+    fn read_area(&self, area: &str) -> u32 {
+        let out = self.run(&["--quiet", &format!("--area={area}"), "read"]).ok();
+        let line = out.stdout.trim();
+        assert_eq!(line.len(), 8, "eight hex digits: {line:?}");
+        u32::from_str_radix(line, 16).expect("hex")
+    }
+
+    fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
+        let spec = SimSpec::parse(&self.spec()).expect("spec");
+        let (transport, handle) = sim::open(&spec).expect("reopen simulator");
+        let bytes = handle.peek(addr, len).expect("memory");
+        drop(transport);
+        bytes
+    }
+
+    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, data).expect("write file");
+        path
+    }
+}
+
+fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+// ---------------------------------------------------------------------------
+// H7 (RM0455 H7A/B, RM0433 H74x, RM0468 H72x): option registers, OPTSTART,
+// no reset. Field positions written out from flash-families.md §2.8/§3.5.
+
+/// OPTSR: BOR_LEV bits 2-3, RDP bits 8-15, SWAP_BANK_OPT bit 31.
+const BOR_LEV: u32 = 0b11 << 2;
+const RDP: u32 = 0xFF << 8;
+const H7_FLASH: u32 = 0x0800_0000;
+
+#[test]
+fn h7_option_read_prints_the_raw_word_and_a_decoded_view() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-read");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    let raw = out.stdout.lines().last().unwrap();
+    assert_eq!(raw.len(), 8, "st-flash's %08x");
+    let value = u32::from_str_radix(raw, 16).unwrap();
+    assert_eq!(value & RDP, 0xAA << 8, "a fresh chip is at level 0");
+    // The decoded view is on stderr, stdout stays parseable.
+    for text in ["FLASH_OPTSR (0x5200201C)", "read-out protection: level 0", "FLASH_WPSGN1", "FLASH_BOOT"] {
+        assert!(out.stderr.contains(text), "{text} missing:\n{}", out.stderr);
+    }
+    assert!(!out.stdout.contains("RDP"));
+    // --decode moves it to stdout.
+    let out = chip.run(&["--decode", "--area=option", "read"]).ok();
+    assert!(out.stdout.contains("boot address with the BOOT0 pin low: 0x08000000"), "{}", out.stdout);
+    // With a file: the 4 bytes, little-endian.
+    let file = chip.dir.join("opt.bin");
+    chip.run(&["--area=option", "read", arg(&file)]).ok();
+    assert_eq!(std::fs::read(&file).unwrap(), value.to_le_bytes());
+    // st-flash's SIZE argument is accepted and ignored.
+    chip.run(&["--area=option", "read", arg(&file), "4"]).ok();
+}
+
+#[test]
+fn h7_harmless_field_changes_and_reads_back() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-bor");
+    let before = chip.read_area("option");
+    // By name …
+    chip.run(&["--area=option", "write", "BOR_LEV=2"]).ok();
+    assert_eq!(chip.read_area("option"), (before & !BOR_LEV) | 2 << 2);
+    // … and as st-flash's whole word.
+    let value = format!("0x{:08x}", (before & !BOR_LEV) | 3 << 2);
+    let out = chip.run(&["--area=option", "write", &value]).ok();
+    assert!(out.stderr.contains("confirmed"), "{}", out.stderr);
+    assert_eq!(chip.read_area("option"), (before & !BOR_LEV) | 3 << 2);
+    // Writing what is already there changes nothing.
+    let out = chip.run(&["--area=option", "write", &value]).ok();
+    assert!(out.stderr.contains("nothing written"), "{}", out.stderr);
+}
+
+#[test]
+fn h7_values_are_checked_against_the_layout_before_anything_is_written() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-layout");
+    let before = chip.read_area("option");
+    // Bit 1 is reserved: refused, with the value that keeps it.
+    let bad = format!("0x{:08x}", before | 1 << 1);
+    chip.run(&["--area=option", "write", &bad]).fails(INPUT, &format!("did you mean 0x{before:08X}"));
+    chip.run(&["--area=option", "write", "0"]).fails(INPUT, "attempting to set option byte to 0, abort.");
+    chip.run(&["--area=option", "write", "BOR_LEV=4"]).fails(INPUT, "at most 0x3");
+    chip.run(&["--area=option", "write", "NOPE=1"]).fails(INPUT, "no option word or field named NOPE");
+    // SECURITY and I/O HSLV are never changed.
+    chip.run(&["--area=option", "write", "SECURITY=1"]).fails(INPUT, "STM32CubeProgrammer");
+    chip.run(&["--area=option", "write", "IO_HSLV=1"]).fails(INPUT, "damage");
+    chip.run(&["--mass-erase", "--area=option", "write", "BOR_LEV=1"]).fails(2, "--mass-erase");
+    assert_eq!(chip.read_area("option"), before);
+}
+
+#[test]
+fn h7_rdp_1_then_back_to_0_erases_the_flash_and_leaves_the_chip_usable() {
+    let chip = Chip::new("stm32h7a3zg", "opt-h7-rdp");
+    let image = pattern(20 * 1024, 7);
+    let fw = chip.file("fw.bin", &image);
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--area=option", "write", "RDP=0xBB"]).fails(INPUT, "--allow-read-protection");
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0xBB"]).ok();
+    let back = chip.dir.join("back.bin");
+    chip.run(&["read", arg(&back), "0x08000000", "16"]).fails(PROTECTED, "RDP level 1");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("level 1, flash not readable"), "{}", out.stderr);
+    // Back to 0 is refused without the flag, and nothing changes.
+    chip.run(&["--area=option", "write", "RDP=0xAA"]).fails(INPUT, "--unprotect-and-erase-chip");
+    assert_eq!(chip.peek(H7_FLASH, 16), image[..16]);
+    // With it: level 0, both banks erased, the chip programs again.
+    let out = chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "RDP=0xAA"]).ok();
+    assert!(out.stderr.contains("erases its whole flash"), "{}", out.stderr);
+    assert_eq!(chip.read_area("option") & RDP, 0xAA << 8);
+    assert!(chip.peek(H7_FLASH, image.len()).iter().all(|&b| b == 0xFF));
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["read", arg(&back), "0x08000000", &image.len().to_string()]).ok();
+    assert_eq!(std::fs::read(&back).unwrap(), image);
+}
+
+#[test]
+fn h7_rdp_2_is_refused_without_the_flag_and_permanent_with_it() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-rdp2");
+    let before = chip.read_area("option");
+    let level2 = format!("0x{:08x}", (before & !RDP) | 0xCC << 8);
+    chip.run(&["--area=option", "write", &level2]).fails(INPUT, "--permanently-lock-chip");
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0xCC"]).fails(INPUT, "for good");
+    assert_eq!(chip.read_area("option"), before, "nothing written");
+    // With the flag the debug port goes away, for good.
+    let out = chip.run(&["--permanently-lock-chip", "--area=option", "write", &level2]).ok();
+    assert!(out.stderr.contains("RDP level 2 is set"), "{}", out.stderr);
+    chip.run(&["--area=option", "read"]).fails(NO_TARGET, "no answer");
+    chip.run(&["--area=option", "read"]).fails(NO_TARGET, "no answer");
+}
+
+#[test]
+fn h7a3_write_protection_set_then_cleared() {
+    let chip = Chip::new("stm32h7a3zg", "opt-h7-wrp");
+    let fw = chip.file("fw.bin", &pattern(8 * 1024, 3));
+    // Group 1 of bank 2: sectors 4-7 (0x08108000-0x0810FFFF).
+    chip.run(&["--area=option", "write", "WRPSGN2=0xFFFFFFFD"]).fails(INPUT, "--allow-write-protection");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRPSGN2=0xFFFFFFFD"]).ok();
+    let out = chip.run(&["--decode", "--area=option", "read"]).ok();
+    assert!(out.stdout.contains("write protection, bank 2: sectors 4-7 (in groups of 4)"), "{}", out.stdout);
+    chip.run(&["write", arg(&fw), "0x08108000"]).fails(PROTECTED, "write-protected");
+    chip.run(&["erase", "0x08108000", "0x2000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08100000"]).ok();
+    // Removing protection needs no flag.
+    chip.run(&["--area=option", "write", "FLASH_WPSGN2=0xFFFFFFFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08108000"]).ok();
+    assert_eq!(chip.peek(0x0810_8000, 8 * 1024), pattern(8 * 1024, 3));
+}
+
+#[test]
+fn h7_boot_address_needs_its_flag_and_other_register_areas_are_not_available() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-boot");
+    assert_eq!(chip.read_area("option_boot_add"), 0x1FF0_0800);
+    chip.run(&["--area=option_boot_add", "write", "0x1ff00810"]).fails(INPUT, "--allow-boot-config");
+    chip.run(&["--allow-boot-config", "--area=option_boot_add", "write", "0x1ff00810"]).ok();
+    assert_eq!(chip.read_area("option_boot_add"), 0x1FF0_0810);
+    let out = chip.run(&["--area=option_boot_add", "read"]).ok();
+    assert!(out.stderr.contains("boot address with the BOOT0 pin low: 0x08100000"), "{}", out.stderr);
+    // A register area's names are that register's fields only.
+    chip.run(&["--area=option_boot_add", "write", "BOR_LEV=1"]).fails(INPUT, "FLASH_BOOT (BOOT_ADD0, BOOT_ADD1)");
+    for area in ["optcr", "optcr1"] {
+        chip.run(&[&format!("--area={area}"), "read"]).fails(UNSUPPORTED, "is not available on STM32H7");
+        chip.run(&[&format!("--area={area}"), "write", "1"]).fails(UNSUPPORTED, "--area=option (FLASH_OPTSR)");
+    }
+}
+
+#[test]
+fn h7_failed_or_unconfirmed_option_writes_exit_non_zero() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-fault");
+    chip.run_env(&["--area=option", "write", "BOR_LEV=1"], &[("STFLASH_SIM_FAULTS", "opt_fault=stuck")])
+        .fails(VERIFY, "FLASH_OPTSR.BOR_LEV reads 0x0, expected 0x1");
+    chip.run_env(&["--area=option", "write", "BOR_LEV=1"], &[("STFLASH_SIM_FAULTS", "opt_fault=error")])
+        .fails(FLASH, "OPTCHANGEERR");
+    chip.run(&["--area=option", "write", "BOR_LEV=1"]).ok();
+}
+
+#[test]
+fn h7_swapped_banks_can_be_set_and_repaired_through_the_options() {
+    let chip = Chip::new("stm32h7a3zg", "opt-h7-swap");
+    let fw = chip.file("fw.bin", &pattern(1024, 5));
+    chip.run(&["--area=option", "write", "SWAP_BANK_OPT=1"]).fails(INPUT, "--allow-bank-config");
+    chip.run(&["--allow-bank-config", "--area=option", "write", "SWAP_BANK_OPT=1"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).fails(UNSUPPORTED, "swapped");
+    // The option commands still connect, so the swap can be undone.
+    chip.run(&["--area=option", "read"]).ok();
+    chip.run(&["--allow-bank-config", "--area=option", "write", "SWAP_BANK_OPT=0"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+}
+
+#[test]
+fn h743_bank_2_protection_and_bor_on_the_h74x_layout() {
+    let chip = Chip::new("stm32h743zg", "opt-h743");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("FLASH_WPSN2") && out.stderr.contains("BCM7"), "{}", out.stderr);
+    chip.run(&["--area=option", "write", "BOR_LEV=1"]).ok();
+    assert_eq!(chip.read_area("option") & BOR_LEV, 1 << 2);
+    // Sector 1 of bank 2 (128 KiB sectors, one bit each).
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRPSN2=0xFD"]).ok();
+    let fw = chip.file("fw.bin", &pattern(1024, 9));
+    chip.run(&["write", arg(&fw), "0x08120000"]).fails(PROTECTED, "write-protected");
+    chip.run(&["--area=option", "write", "WRPSN2=0xFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08120000"]).ok();
+    // BCM4/BCM7 (which core boots) are boot configuration.
+    chip.run(&["--area=option", "write", "BCM4=1"]).fails(INPUT, "--allow-boot-config");
+}
+
+#[test]
+fn h723_single_bank_layout_has_no_bank_swap() {
+    let chip = Chip::new("stm32h723zg", "opt-h723");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("FLASH_OPTSR2") && !out.stderr.contains("SWAP_BANK"), "{}", out.stderr);
+    chip.run(&["--area=option", "write", "SWAP_BANK_OPT=1"]).fails(INPUT, "no option word or field named");
+    chip.run(&["--area=option", "write", "NRST_STOP_D2=0"]).ok();
+}
+
+#[test]
+fn h7a3_otp_reads_and_writes_only_never_written_words() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-otp");
+    let otp = chip.dir.join("otp.bin");
+    chip.run(&["--area=otp", "read", arg(&otp)]).ok();
+    assert_eq!(std::fs::read(&otp).unwrap(), vec![0xFF; 1024]);
+    let data = chip.file("serial.bin", b"SN-0001\0");
+    // Without the flag: refused, nothing written.
+    chip.run(&["--area=otp", "write", arg(&data), "0x08fff010"]).fails(INPUT, "--write-otp-permanently");
+    assert_eq!(chip.peek(0x08FF_F010, 8), vec![0xFF; 8]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x08fff010"]).ok();
+    assert_eq!(chip.peek(0x08FF_F010, 8), b"SN-0001\0");
+    // The same data again is no change; other data on those words is refused, naming them.
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x08fff010"]).ok();
+    let other = chip.file("other.bin", b"SN-0002\0");
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&other), "0x08fff010"])
+        .fails(INPUT, "already programmed, and OTP can never be erased: 0x08FFF016 (holds 3100, wanted 3200)");
+    assert_eq!(chip.peek(0x08FF_F010, 8), b"SN-0001\0");
+    // Outside the area, or not whole 16-bit words.
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x08fff3fc"]).fails(INPUT, "not inside");
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x08fff021"]).fails(INPUT, "16-bit");
+}
+
+#[test]
+fn otp_is_not_available_on_parts_without_it() {
+    let chip = Chip::new("stm32h743zg", "opt-h743-otp");
+    let otp = chip.dir.join("otp.bin");
+    chip.run(&["--area=otp", "read", arg(&otp)]).fails(UNSUPPORTED, "OTP is not available on STM32H7");
+    let data = chip.file("d.bin", &[0; 2]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x08fff000"])
+        .fails(UNSUPPORTED, "OTP is not available on STM32H7");
+}
+
+#[test]
+fn system_memory_reads_through_the_normal_read_path() {
+    let chip = Chip::new("stm32h7b0vb", "opt-h7-sys");
+    let file = chip.dir.join("boot.bin");
+    // Size 0: the whole bootloader (AN2606: 0x1FF00000-0x1FF13FFF on H7A/B).
+    chip.run(&["--area=system", "read", arg(&file), "0x1ff00000", "0"]).ok();
+    let rom = std::fs::read(&file).unwrap();
+    assert_eq!(rom.len(), 0x1_4000);
+    assert_eq!(rom, chip.peek(0x1FF0_0000, 0x1_4000));
+    // Still readable on a read-protected chip (only the user flash is closed).
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0xBB"]).ok();
+    chip.run(&["--area=system", "read", arg(&file), "0x1ff00000", "0x100"]).ok();
+    assert_eq!(std::fs::read(&file).unwrap(), rom[..0x100]);
+}
