@@ -134,3 +134,12 @@ fn simulated_power_failure_is_reported_as_no_target() {
     let spec = format!("f103:{}", dir.join("chip.sim").display());
     run(&["reset"], &[("STFLASH_SIM", &spec), ("STFLASH_SIM_FAULTS", "no-power")]).fails(5, "not powered");
 }
+
+#[test]
+fn readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for kind in stflash::ErrorKind::ALL {
+        let row = format!("| {} |", kind.exit_code());
+        assert!(readme.contains(&row), "README lacks the exit code row for {kind:?} ({row})");
+    }
+}

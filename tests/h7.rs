@@ -357,8 +357,24 @@ fn mass_erase_erases_both_banks_with_ber() {
 fn write_protected_sector_erase_reports_wrperr_with_sector_and_address() {
     let data = block(64, 50);
     let chip = Chip::new("stm32h7a3zi", "h7-wrp", &[("wrp", "4")], &[(0x0800_8000, &data), (0x0800_6000, &data)]);
+    // `erase` of a write-protected sector is refused before anything is erased.
     let out = chip.run(&["erase", "0x08008000", "0x2000"]);
-    out.fails(ErrorKind::Protected.exit_code() as i32, "WRPERR").fails(6, "sector 4 of bank 1").fails(6, "0x08008000");
+    out.fails(ErrorKind::Protected.exit_code() as i32, "write-protected").fails(6, "0x08008000");
+    assert_eq!(chip.peek(0x0800_8000, 64), data, "protected sector unchanged");
+    // Should the controller be asked anyway, its WRPERR is decoded with the
+    // sector and address, and nothing changes.
+    let (mut session, _handle) = open_sim(chip.spec());
+    let sector = session.layout.sector_at(0x0800_8000).unwrap();
+    let Session { target, flash, .. } = &mut session;
+    let ctrl = flash.as_mut().unwrap();
+    ctrl.unlock(target, 0).unwrap();
+    let err = stflash::Error::from(stflash::flash::engine::erase_sector(target, ctrl.as_ref(), &sector).unwrap_err());
+    assert_eq!(err.kind, ErrorKind::Protected, "{err}");
+    for text in ["WRPERR", "sector 4 of bank 1", "0x08008000"] {
+        assert!(err.message.contains(text), "{text}: {err}");
+    }
+    ctrl.lock(target, 0).unwrap();
+    drop(session);
     assert_eq!(chip.peek(0x0800_8000, 64), data, "protected sector unchanged");
     // A write touching the protected group is refused before anything is erased.
     let file = chip.file("img.bin", &pattern(16 * KIB, 51));

@@ -119,6 +119,8 @@ pub struct Invocation {
     pub decode: bool,
     /// Permissions for dangerous option and OTP writes.
     pub guards: Guards,
+    /// `--json`: one JSON document on stdout, nothing else there.
+    pub json: bool,
 }
 
 /// What parsing produced besides an invocation.
@@ -127,6 +129,68 @@ pub enum Parsed {
     Run(Box<Invocation>),
     Help,
     Version,
+    /// `info` (extension).
+    Info(Box<InfoRequest>),
+    /// `completions SHELL [--name NAME]` (extension).
+    Completions {
+        shell: Shell,
+        name: String,
+    },
+    /// `man` (extension).
+    Man,
+    /// Text to print on stdout with exit 0 (help of an extension command).
+    Print(String),
+}
+
+/// Shells `completions` knows.
+pub use clap_complete::Shell;
+
+/// The st-info questions `info` answers (stflash-cli.md §10), plus `--chips`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InfoQuestion {
+    /// st-info --probe: every probe, in st-info's block format.
+    Probe,
+    Serial,
+    /// Flash size, `0x%x`.
+    Flash,
+    PageSize,
+    Sram,
+    /// `0x%.4x`.
+    ChipId,
+    /// The st-flash device name ("STM32F1xx_MD").
+    Descr,
+    /// The chip table (no probe needed).
+    Chips,
+}
+
+impl InfoQuestion {
+    /// Every question with its option name and help.
+    pub const ALL: [(InfoQuestion, &'static str, &'static str); 8] = [
+        (InfoQuestion::Probe, "probe", "Report every probe in st-info --probe's format"),
+        (InfoQuestion::Serial, "serial", "Print the selected probe's serial number"),
+        (InfoQuestion::Flash, "flash", "Print the flash size (0x10000)"),
+        (InfoQuestion::PageSize, "pagesize", "Print the smallest erase unit (0x400)"),
+        (InfoQuestion::Sram, "sram", "Print the SRAM size (0x5000)"),
+        (InfoQuestion::ChipId, "chipid", "Print the DEV_ID (0x0410)"),
+        (InfoQuestion::Descr, "descr", "Print the device name (STM32F1xx_MD)"),
+        (InfoQuestion::Chips, "chips", "List the chips stflash knows (no probe needed)"),
+    ];
+}
+
+/// `stflash [options] info [question]`: look, never touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoRequest {
+    /// `None`: list every probe and its target.
+    pub question: Option<InfoQuestion>,
+    /// `--serial X` before `info`: only that probe.
+    pub serial: Option<String>,
+    pub freq_khz: Option<u32>,
+    /// Reset the target while connecting (changes the target: the user asked).
+    pub connect_under_reset: bool,
+    pub sim: Option<String>,
+    pub debug: bool,
+    pub quiet: bool,
+    pub json: bool,
 }
 
 /// A parse failure. `lines` are printed on stderr (st-flash's `*** Error:`
@@ -155,8 +219,61 @@ impl ParseError {
 
 const COMMAND_WORDS: [&str; 4] = ["read", "write", "erase", "reset"];
 
-/// The clap description of the interface (also used for completions and the man page).
+/// Extension command words: st-flash rejects them, so no st-flash command
+/// line changes meaning.
+pub const EXTENSION_WORDS: [&str; 3] = ["info", "completions", "man"];
+
+/// The whole interface as clap sees it: st-flash's options and command words,
+/// and the extension commands as subcommands. Completions and the man page
+/// are generated from it.
 pub fn command() -> clap::Command {
+    let help = || Arg::new("help").long("help").short('h').action(ArgAction::Help).help("Print help");
+    base()
+        .disable_help_subcommand(true)
+        .subcommand(info_command().arg(help()))
+        .subcommand(
+            clap::Command::new("completions")
+                .disable_help_flag(true)
+                .arg(help())
+                .about("Print a shell completion script on stdout")
+                .arg(
+                    Arg::new("shell")
+                        .value_name("SHELL")
+                        .required(true)
+                        .value_parser(clap::value_parser!(Shell))
+                        .help("bash, zsh, fish, powershell or elvish"),
+                )
+                .arg(
+                    Arg::new("name")
+                        .long("name")
+                        .value_name("NAME")
+                        .default_value("stflash")
+                        .help("Command name to complete (e.g. st-flash for a renamed copy)"),
+                ),
+        )
+        .subcommand(
+            clap::Command::new("man")
+                .disable_help_flag(true)
+                .about("Print the manual page (roff) on stdout")
+                .arg(help()),
+        )
+}
+
+fn info_command() -> clap::Command {
+    let mut cmd = clap::Command::new("info").disable_help_flag(true).about(
+        "List connected ST-LINKs and their targets without changing anything on the target; \
+         or answer one st-info question",
+    );
+    let mut names = Vec::new();
+    for (_, name, help) in InfoQuestion::ALL {
+        cmd = cmd.arg(Arg::new(name).long(name).action(ArgAction::SetTrue).help(help));
+        names.push(name);
+    }
+    cmd.group(clap::ArgGroup::new("question").args(names).multiple(false))
+}
+
+/// st-flash's options and command words (no extension commands).
+fn base() -> clap::Command {
     let flag = |name: &'static str, help: &'static str| Arg::new(name).long(name).action(ArgAction::SetTrue).help(help);
     let value = |name: &'static str, value_name: &'static str, help: &'static str| {
         Arg::new(name).long(name).value_name(value_name).action(ArgAction::Set).help(help)
@@ -176,7 +293,7 @@ pub fn command() -> clap::Command {
         )
         .arg(flag("version", "Print the version and exit"))
         .arg(Arg::new("help").long("help").short('h').action(ArgAction::SetTrue).help("Print usage and exit"))
-        .arg(flag("debug", "Show debug messages and USB traffic (RUST_LOG is honoured too)"))
+        .arg(flag("debug", "Show debug messages and USB traffic (RUST_LOG is honoured too)").global(true))
         .arg(flag("opt", "Accepted for compatibility: stflash never programs erased units anyway"))
         .arg(flag("mass-erase", "Erase the whole flash before writing, or with `erase`"))
         .arg(flag("reset", "Reset the target after the command"))
@@ -186,7 +303,7 @@ pub fn command() -> clap::Command {
             "AREA",
             "main | system | otp | option | option_boot_add | optcr | optcr1",
         ))
-        .arg(value("freq", "KHZ", "SWD clock in kHz (suffix k or M); default: the probe's fastest"))
+        .arg(value("freq", "KHZ", "SWD clock in kHz (suffix k or M); default: the probe's fastest").global(true))
         .arg(value("format", "FORMAT", "binary | ihex; default: detected from the file"))
         .arg(
             Arg::new("flash")
@@ -196,14 +313,18 @@ pub fn command() -> clap::Command {
                 .action(ArgAction::Set)
                 .help("Override the detected flash size (only --flash=SIZE)"),
         )
-        .arg(flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector"))
-        .arg(flag("hot-plug", "Attach without resetting the target (the default)"))
-        .arg(value(
-            "sim",
-            "CHIP[:STATE]",
-            "Use the simulated probe and chip (same as STFLASH_SIM); STATE keeps the chip between runs",
-        ))
-        .arg(flag("quiet", "Print only errors"))
+        .arg(flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector").global(true))
+        .arg(flag("hot-plug", "Attach without resetting the target (the default)").global(true))
+        .arg(
+            value(
+                "sim",
+                "CHIP[:STATE]",
+                "Use the simulated probe and chip (same as STFLASH_SIM); STATE keeps the chip between runs",
+            )
+            .global(true),
+        )
+        .arg(flag("quiet", "Print only errors").global(true))
+        .arg(flag("json", "Print one JSON document describing the result on stdout, and nothing else there").global(true))
         .arg(flag(
             "erase-rest",
             "Erase the parts of written sectors the image does not cover (st-flash's behaviour) instead of keeping them",
@@ -234,7 +355,10 @@ where
             _ => break,
         }
     }
-    let matches = command()
+    if first_word(&args).is_some_and(|w| EXTENSION_WORDS.contains(&w)) {
+        return parse_extension(args);
+    }
+    let matches = base()
         .try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args))
         .map_err(|e| ParseError::new(format!("*** Error: {}", clap_reason(&e))))?;
     if matches.get_flag("help") {
@@ -244,6 +368,117 @@ where
         return Ok(Parsed::Version);
     }
     from_matches(&matches).map(|i| Parsed::Run(Box::new(i)))
+}
+
+/// The first argument that is neither an option nor an option's value: the
+/// command word. Decides between st-flash's grammar and an extension command.
+fn first_word(args: &[OsString]) -> Option<&str> {
+    let cmd = base();
+    let takes_value = |long: &str| {
+        cmd.get_arguments()
+            .any(|a| a.get_long() == Some(long) && a.get_action().takes_values() && !a.is_require_equals_set())
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let s = args[i].to_str()?;
+        if s == "--" {
+            return None;
+        }
+        if let Some(long) = s.strip_prefix("--") {
+            i += if !long.contains('=') && takes_value(long) { 2 } else { 1 };
+        } else if s.starts_with('-') && s.len() > 1 {
+            i += 1;
+        } else {
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// The command word of a command line (st-flash's or an extension), for
+/// reporting a parse error in JSON.
+pub fn command_word(args: &[OsString]) -> Option<&'static str> {
+    let word = first_word(args)?;
+    COMMAND_WORDS.iter().chain(EXTENSION_WORDS.iter()).find(|w| **w == word).copied()
+}
+
+/// `info`, `completions`, `man`, with the options that make sense for them.
+fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
+    // After `info`, --serial is st-info's question and takes no value.
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    if let Some(i) = words.iter().position(|w| *w == "info") {
+        if let Some(pair) = words[i..].windows(2).find(|w| w[0] == "--serial" && !w[1].starts_with('-')) {
+            return Err(ParseError::new(format!(
+                "*** Error: after info, --serial asks for the serial number and takes no value; \
+                 to choose the probe put it first: stflash --serial {} info",
+                pair[1]
+            )));
+        }
+    }
+    let matches = match command().try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args)) {
+        Ok(m) => m,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => return Ok(Parsed::Print(e.render().to_string())),
+        Err(e) => return Err(ParseError::new(format!("*** Error: {}", clap_reason(&e)))),
+    };
+    if matches.get_flag("help") {
+        return Ok(Parsed::Help);
+    }
+    let (name, sub) = matches.subcommand().expect("the first word is an extension command");
+    // Options of st-flash's commands that mean nothing here are refused, not ignored.
+    let misplaced: Vec<String> = ["area", "format", "flash", "reset", "opt", "mass-erase", "erase-rest"]
+        .into_iter()
+        .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| format!("--{id}"))
+        .chain(
+            (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
+                .then(|| "--serial".to_string()),
+        )
+        .collect();
+    if !misplaced.is_empty() {
+        return Err(ParseError::new(format!("*** Error: {} do(es) not apply to {name}", misplaced.join(", "))));
+    }
+    let json = sub.get_flag("json");
+    match name {
+        "completions" | "man" if json => Err(ParseError::new(format!("*** Error: --json does not apply to {name}"))),
+        "completions" => Ok(Parsed::Completions {
+            shell: *sub.get_one::<Shell>("shell").expect("required"),
+            name: sub.get_one::<String>("name").cloned().unwrap_or_else(|| "stflash".into()),
+        }),
+        "man" => Ok(Parsed::Man),
+        _ => {
+            let question = InfoQuestion::ALL.iter().find(|(_, n, _)| sub.get_flag(n)).map(|q| q.0);
+            if json && question.is_some() {
+                return Err(ParseError::new(
+                    "*** Error: --json reports everything; leave out the st-info question (or --json)",
+                ));
+            }
+            let freq_khz = match sub.get_one::<String>("freq") {
+                None => None,
+                Some(f) => freq(f)?,
+            };
+            Ok(Parsed::Info(Box::new(InfoRequest {
+                question,
+                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+                freq_khz,
+                connect_under_reset: sub.get_flag("connect-under-reset"),
+                sim: sub.get_one::<String>("sim").cloned(),
+                debug: sub.get_flag("debug"),
+                quiet: sub.get_flag("quiet"),
+                json,
+            })))
+        }
+    }
+}
+
+/// `--freq`: kHz, 0 or empty = the probe's fastest.
+fn freq(f: &str) -> Result<Option<u32>, ParseError> {
+    match parse_freq(f) {
+        Some(0) => Ok(None),
+        Some(k) => Ok(Some(k)),
+        None => Err(ParseError::new(format!(
+            "*** Error: invalid --freq {f}: give kHz as digits with an optional k or M suffix (4000, 4M)"
+        ))),
+    }
 }
 
 /// clap's first error line without its "error: " prefix.
@@ -271,15 +506,7 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
     };
     let freq_khz = match get("freq") {
         None => None,
-        Some(f) => match parse_freq(&f) {
-            Some(0) => None,
-            Some(k) => Some(k),
-            None => {
-                return Err(ParseError::new(format!(
-                    "*** Error: invalid --freq {f}: give kHz as digits with an optional k or M suffix (4000, 4M)"
-                )))
-            }
-        },
+        Some(f) => freq(&f)?,
     };
     let flash_size = match get("flash") {
         None => None,
@@ -316,6 +543,7 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
             allow_boot_config: m.get_flag("allow-boot-config"),
             write_otp_permanently: m.get_flag("write-otp-permanently"),
         },
+        json: m.get_flag("json"),
     })
 }
 
@@ -422,6 +650,9 @@ usage: stflash [options] read [file] [addr] [size]
        stflash [options] write <value>
        stflash [options] erase [<addr> <size>]
        stflash [options] reset
+       stflash [options] info [--probe|--serial|--flash|--pagesize|--sram|--chipid|--descr|--chips]
+       stflash completions <bash|zsh|fish|powershell|elvish> [--name <name>]
+       stflash man
 
 options:
   --freq <kHz>           SWD clock (default: the probe's fastest; suffix k or M)
@@ -438,6 +669,7 @@ options:
   --sim <chip>[:<file>]  Use the built-in simulator (or set STFLASH_SIM)
   --quiet                Print only errors
   --decode               Decoded option bytes on stdout (default: stderr)
+  --json                 Print one JSON document with the result on stdout
   --opt                  Accepted for compatibility
   --debug                Debug output, including USB traffic
   --version              Print the version
@@ -454,6 +686,9 @@ examples:
   stflash --area=option write BOR_LEV=2
   stflash --area=otp read <file>
   stflash --area=otp --write-otp-permanently write <file> 0xXXXXXXXX
+  stflash info
+  stflash --serial <serial> info --chipid
+  stflash --json write firmware.elf
 
 option bytes (a change that needs one of these is refused without it):
   --permanently-lock-chip     RDP level 2: debug disabled, options frozen, for good
@@ -725,10 +960,81 @@ mod tests {
 
     #[test]
     fn every_clap_option_is_in_the_usage_text() {
-        for arg in command().get_arguments() {
+        let cmd = command();
+        for arg in cmd.get_arguments().chain(cmd.get_subcommands().flat_map(|s| s.get_arguments())) {
             if let Some(long) = arg.get_long() {
                 assert!(USAGE.contains(&format!("--{long}")), "--{long} missing from USAGE");
             }
         }
+        for sub in cmd.get_subcommands() {
+            assert!(
+                USAGE.contains(&format!("stflash {}", sub.get_name()))
+                    || USAGE.contains(&format!("] {}", sub.get_name()))
+            );
+        }
+    }
+
+    #[test]
+    fn the_clap_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    fn info(args: &[&str]) -> InfoRequest {
+        match parse(args.iter().copied()) {
+            Ok(Parsed::Info(r)) => *r,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn info_questions_do_not_collide_with_st_flash_options() {
+        assert_eq!(info(&["info"]).question, None);
+        assert_eq!(info(&["info", "--chipid"]).question, Some(InfoQuestion::ChipId));
+        // --serial before info selects the probe; after it, it is st-info's question.
+        let r = info(&["--serial", "ABC", "info", "--flash"]);
+        assert_eq!((r.serial.as_deref(), r.question), (Some("ABC"), Some(InfoQuestion::Flash)));
+        let r = info(&["info", "--serial"]);
+        assert_eq!((r.serial, r.question), (None, Some(InfoQuestion::Serial)));
+        // st-info's trailing connection options, and ours, on either side.
+        let r = info(&["info", "--probe", "--connect-under-reset", "--freq=4000"]);
+        assert!(r.connect_under_reset);
+        assert_eq!(r.freq_khz, Some(4000));
+        let r = info(&["--sim", "f103", "--json", "info"]);
+        assert!(r.json);
+        assert_eq!(r.sim.as_deref(), Some("f103"));
+        assert!(err(&["info", "--chipid", "--flash"])[0].contains("cannot be used with"));
+        assert!(err(&["info", "--json", "--chipid"])[0].contains("--json"));
+        assert!(err(&["--area=option", "info"])[0].contains("--area"));
+        assert!(err(&["info", "--bogus"])[0].contains("--bogus"));
+        assert!(err(&["info", "--serial", "ABC"])[0].contains("stflash --serial ABC info"));
+    }
+
+    #[test]
+    fn extension_words_only_count_as_the_command_word() {
+        // A file called "info" is still written by st-flash's write.
+        assert_eq!(
+            run(&["write", "info", "0x20000000"]).unwrap().command,
+            Command::WriteFile { file: "info".into(), addr: Some(0x2000_0000), otp: false }
+        );
+        assert_eq!(run(&["--serial", "man", "write", "man", "0x20000000"]).unwrap().serial.as_deref(), Some("man"));
+        // --format takes the next word as its value (st-flash then rejects it).
+        assert_eq!(err(&["--format", "info", "reset"]), vec!["*** Error: Invalid value for format"]);
+        assert!(run(&["--json", "erase"]).unwrap().json);
+    }
+
+    #[test]
+    fn completions_and_man() {
+        assert_eq!(
+            parse(["completions", "zsh"]),
+            Ok(Parsed::Completions { shell: Shell::Zsh, name: "stflash".into() })
+        );
+        assert_eq!(
+            parse(["completions", "bash", "--name", "st-flash"]),
+            Ok(Parsed::Completions { shell: Shell::Bash, name: "st-flash".into() })
+        );
+        assert_eq!(parse(["man"]), Ok(Parsed::Man));
+        assert!(!err(&["completions"]).is_empty());
+        assert!(!err(&["completions", "tcsh"]).is_empty());
+        assert!(matches!(parse(["info", "--help"]), Ok(Parsed::Print(t)) if t.contains("--chipid")));
     }
 }

@@ -5,6 +5,7 @@
 //! probe idle. Every failure becomes one `error:` line on stderr and a
 //! documented exit code (`ErrorKind::exit_code`).
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -19,48 +20,102 @@ use crate::sim::SimSpec;
 use crate::target::{ConnectMode, ConnectOptions};
 
 pub mod args;
+pub mod generate;
+pub mod info;
+pub mod json;
 pub mod number;
 pub mod output;
+pub mod report;
 
 use args::{Area, Command, Invocation, Parsed};
-use output::CliProgress;
+use output::{CliProgress, Stdout};
+use report::{Done, InputSummary, Outcome, Stopwatch};
 
 /// Run the program on the process's arguments; returns the exit code.
+/// The program name (argv[0]) is never looked at: a copy or link named
+/// `st-flash` behaves exactly as `stflash`.
 pub fn main() -> u8 {
     run_with_args(std::env::args_os().skip(1))
 }
 
 /// Run on explicit arguments (without the program name).
-pub fn run_with_args(argv: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
-    let invocation = match args::parse(argv) {
-        Ok(Parsed::Version) => {
-            println!("v{} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
-            return 0;
-        }
-        Ok(Parsed::Help) => {
-            print!("{}", args::USAGE);
-            return 0;
-        }
-        Ok(Parsed::Run(inv)) => inv,
+pub fn run_with_args(argv: impl IntoIterator<Item = OsString>) -> u8 {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let json_requested = argv.iter().any(|a| a == "--json");
+    let parsed = match args::parse(argv.iter().cloned()) {
+        Ok(p) => p,
         Err(e) => {
-            for line in e.lines {
+            for line in &e.lines {
                 eprintln!("{line}");
             }
-            println!("invalid command line");
-            print!("{}", args::USAGE);
+            if json_requested {
+                println!("{}", json::usage_error(args::command_word(&argv), &e.lines));
+            } else {
+                println!("invalid command line");
+                print!("{}", args::USAGE);
+            }
             return ErrorKind::Usage.exit_code();
         }
     };
-    output::init_logging(invocation.debug, invocation.quiet);
-    if !invocation.quiet {
-        println!("st-flash {} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
-    }
-    match run(&invocation) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            e.exit_code()
+    match parsed {
+        Parsed::Version => {
+            println!("v{} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+            0
         }
+        Parsed::Help => {
+            print!("{}", args::USAGE);
+            0
+        }
+        Parsed::Print(text) => {
+            print!("{text}");
+            0
+        }
+        Parsed::Completions { shell, name } => {
+            generate::completions(shell, &name, &mut std::io::stdout());
+            0
+        }
+        Parsed::Man => match generate::man(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ErrorKind::Other.exit_code()
+            }
+        },
+        Parsed::Info(req) => info::run(&req),
+        Parsed::Run(inv) => run_invocation(&inv),
+    }
+}
+
+/// A st-flash command: banner, run, then the summary line (or the JSON
+/// document) and the exit code.
+fn run_invocation(inv: &Invocation) -> u8 {
+    output::init_logging(inv.debug, inv.quiet);
+    let out = Stdout { quiet: inv.quiet, json: inv.json };
+    out.line(format_args!("st-flash {} (stflash {})", crate::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    let mut outcome = Outcome::new(command_name(&inv.command));
+    let result = run(inv, out, &mut outcome);
+    match &result {
+        Err(e) => eprintln!("error: {e}"),
+        Ok(()) if !inv.quiet && !inv.json => {
+            if let Some(line) = outcome.summary() {
+                info!("{line}");
+            }
+        }
+        Ok(()) => {}
+    }
+    if inv.json {
+        println!("{}", json::document(&outcome, result.as_ref().err()));
+    }
+    result.map_or_else(|e| e.exit_code(), |()| 0)
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::ReadMemory { .. } | Command::ReadOtp { .. } | Command::ReadOption { .. } => "read",
+        Command::ReadOptionRegister { .. } => "read",
+        Command::WriteFile { .. } | Command::WriteOptionValue { .. } => "write",
+        Command::Erase { .. } => "erase",
+        Command::Reset => "reset",
     }
 }
 
@@ -79,25 +134,34 @@ fn prepare(inv: &Invocation) -> Result<Prepared> {
     }
 }
 
-fn session_options(inv: &Invocation) -> Result<SessionOptions> {
-    // --sim stands for STFLASH_SIM; the other STFLASH_SIM_* variables still apply.
-    let sim = SimSpec::list_from_vars(|var| match (var, &inv.sim) {
+/// The simulated probes named by `--sim` (standing for `STFLASH_SIM`; the
+/// other `STFLASH_SIM_*` variables still apply) or the environment.
+pub(crate) fn sim_specs(sim: &Option<String>) -> Result<Vec<SimSpec>> {
+    SimSpec::list_from_vars(|var| match (var, sim) {
         ("STFLASH_SIM", Some(spec)) => Some(spec.clone()),
         _ => std::env::var(var).ok(),
     })
-    .map_err(Error::usage)?;
-    let probe = ProbeSelector { serial: inv.serial.clone(), sim };
+    .map_err(Error::usage)
+}
+
+fn session_options(inv: &Invocation) -> Result<SessionOptions> {
+    let probe = ProbeSelector { serial: inv.serial.clone(), sim: sim_specs(&inv.sim)? };
     let connect = ConnectOptions {
         mode: if inv.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
         speed_khz: inv.freq_khz,
         flash_size: inv.flash_size,
+        halt: true,
     };
     Ok(SessionOptions { probe, connect })
 }
 
-fn run(inv: &Invocation) -> Result<()> {
+fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     let prepared = prepare(inv)?;
+    if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
+        outcome.input = Some(InputSummary::new(file.clone(), image));
+    }
     let options = session_options(inv)?;
+    let mut clock = Stopwatch::start();
     // Option and OTP commands must work on a chip whose flash layout stflash
     // refuses (e.g. swapped banks): that is how such a chip gets repaired.
     let options_only = matches!(
@@ -109,13 +173,18 @@ fn run(inv: &Invocation) -> Result<()> {
             | Command::WriteFile { otp: true, .. }
     );
     let mut session = Session::open_with(&options, options_only)?;
+    clock.use_sim(session.sim.clone());
+    outcome.connected(&session);
+    if session.target.flash_size != session.target.flash_size_detected {
+        out.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
+    }
     let stop = output::install_stop_handler();
-    match execute(&mut session, inv, prepared, stop) {
+    let result = match execute(&mut session, inv, prepared, stop, out, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
             Ok(())
         }
-        Ok(after) => {
+        Ok(after) => (|| {
             if after == After::Reset && !inv.reset {
                 session.target.reset_and_run()?;
             }
@@ -123,12 +192,14 @@ fn run(inv: &Invocation) -> Result<()> {
                 log::debug!("simulator: {summary:?}");
             }
             session.finish(inv.reset)
-        }
+        })(),
         Err(e) => {
             session.abandon();
             Err(e)
         }
-    }
+    };
+    outcome.time = Some(clock.read());
+    result
 }
 
 /// What to do with the target after a successful command.
@@ -142,18 +213,29 @@ enum After {
     DebugPortGone,
 }
 
-fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Arc<AtomicBool>) -> Result<After> {
+fn execute(
+    session: &mut Session,
+    inv: &Invocation,
+    prepared: Prepared,
+    stop: Arc<AtomicBool>,
+    out: Stdout,
+    outcome: &mut Outcome,
+) -> Result<After> {
     let mut progress = CliProgress::new(inv.quiet, stop);
     match &inv.command {
         Command::ReadMemory { file, addr, size } => {
             info!("read from address 0x{addr:08x} size {size}");
             let data = read::read(session, *addr, *size, &mut progress)?;
             save_read(file, *addr, &data, inv.format)?;
+            let format = if inv.format == Some(Format::IntelHex) { Format::IntelHex } else { Format::Binary };
+            outcome.done = Some(Done::Read { file: file.clone(), addr: *addr, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
         Command::ReadOtp { file } => {
             let (base, data) = options::read_otp(session, &mut progress)?;
             save_read(file, base, &data, inv.format)?;
+            let format = if inv.format == Some(Format::IntelHex) { Format::IntelHex } else { Format::Binary };
+            outcome.done = Some(Done::Read { file: file.clone(), addr: base, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
         Command::WriteFile { otp: true, .. } => {
@@ -166,15 +248,10 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
             let opts = write::WriteOptions { mass_erase: inv.mass_erase, preserve: !inv.erase_rest, verify: true };
             let report = write::write(session, &image, &opts, &mut progress)?;
-            if report.flash_bytes > 0 {
+            let flash = report.flash_bytes > 0;
+            outcome.done = Some(Done::Write(report));
+            if flash {
                 info!("Flash written and verified! jolly good!");
-                info!(
-                    "{} bytes written: {} sectors erased, {} bytes programmed, {} bytes kept",
-                    report.flash_bytes + report.ram_bytes,
-                    report.erased.len(),
-                    report.programmed_bytes,
-                    report.preserved_bytes
-                );
                 return Ok(After::Reset);
             }
             start_ram_image(session, &image)?;
@@ -185,20 +262,25 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
                 Some((addr, size)) if !inv.mass_erase => {
                     let report = erase::erase_range(session, *addr, *size, &mut progress)?;
                     for s in &report.sectors {
-                        println!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size);
+                        out.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
                     }
-                    println!();
-                    println!("Section erase completed successfully.");
+                    out.line("");
+                    out.line("Section erase completed successfully.");
+                    outcome.done = Some(Done::Erase(report));
                 }
                 _ => {
-                    println!("Mass erasing...");
-                    erase::erase_all(session, &mut progress)?;
-                    println!("Mass erase completed successfully.");
+                    out.line("Mass erasing...");
+                    let report = erase::erase_all(session, &mut progress)?;
+                    out.line("Mass erase completed successfully.");
+                    outcome.done = Some(Done::Erase(report));
                 }
             }
             Ok(After::Reset)
         }
-        Command::Reset => Ok(After::Reset),
+        Command::Reset => {
+            outcome.done = Some(Done::Reset);
+            Ok(After::Reset)
+        }
         Command::ReadOption { file } => {
             let (value, all) = options::read_area(session, OptionArea::Option)?;
             match file {
@@ -207,24 +289,24 @@ fn execute(session: &mut Session, inv: &Invocation, prepared: Prepared, stop: Ar
                 // bytes on every common host.
                 Some(path) => std::fs::write(path, value.value.to_le_bytes())
                     .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
-                None => println!("{:08x}", value.value),
+                None => raw_value(inv, value.value),
             }
             show_decoded(inv, &options::describe(&all));
             Ok(After::Resume)
         }
         Command::ReadOptionRegister { area } => {
             let (value, _) = options::read_area(session, option_area(*area))?;
-            println!("{:08x}", value.value);
+            raw_value(inv, value.value);
             show_decoded(inv, &options::describe(&[value]));
             Ok(After::Resume)
         }
         Command::WriteOptionValue { area, value } => {
             refuse_mass_erase(inv, "option bytes")?;
-            let outcome = options::write(session, option_area(*area), value, &inv.guards)?;
-            if outcome.debug_port_gone {
+            let result = options::write(session, option_area(*area), value, &inv.guards)?;
+            if result.debug_port_gone {
                 return Ok(After::DebugPortGone);
             }
-            show_decoded(inv, &options::describe(&outcome.written));
+            show_decoded(inv, &options::describe(&result.written));
             Ok(After::Resume)
         }
     }
@@ -236,6 +318,14 @@ fn option_area(area: Area) -> OptionArea {
         Area::Optcr1 => OptionArea::Optcr1,
         Area::OptionBootAdd => OptionArea::BootAdd,
         _ => OptionArea::Option,
+    }
+}
+
+/// st-flash's raw option value on stdout (`%08x`), also with `--quiet`
+/// (scripts read it); with `--json` it is in the document instead.
+fn raw_value(inv: &Invocation, value: u32) {
+    if !inv.json {
+        println!("{value:08x}");
     }
 }
 
@@ -251,9 +341,10 @@ fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
 }
 
 /// The decoded option view: stderr (stdout stays st-flash's raw value for
-/// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`.
+/// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`,
+/// nothing on stdout with `--json` (the document carries the fields).
 fn show_decoded(inv: &Invocation, text: &str) {
-    if inv.decode {
+    if inv.decode && !inv.json {
         print!("{text}");
     } else if !inv.quiet {
         eprint!("{text}");

@@ -101,3 +101,20 @@ pub fn install_stop_handler() -> Arc<AtomicBool> {
     }
     flag
 }
+
+/// st-flash's own stdout lines (banner, erased pages, "Mass erasing..."):
+/// printed normally, suppressed by `--quiet` and by `--json` (whose document
+/// must be the only thing on stdout).
+#[derive(Debug, Clone, Copy)]
+pub struct Stdout {
+    pub quiet: bool,
+    pub json: bool,
+}
+
+impl Stdout {
+    pub fn line(&self, text: impl std::fmt::Display) {
+        if !self.quiet && !self.json {
+            println!("{text}");
+        }
+    }
+}

@@ -122,20 +122,26 @@ impl FlashLayout {
         }
     }
 
-    /// Two banks of `size / 2` bytes each, laid out by the spec's dual-bank
-    /// runs. Panics if the spec has no dual-bank geometry (a table bug).
+    /// Two banks laid out by the spec's dual-bank runs: `size / 2` bytes each,
+    /// or (`FullBank1`) a full bank 1 and the rest in bank 2. A bank 2 left
+    /// empty (a `--flash` size within bank 1) is dropped. Panics if the spec has
+    /// no dual-bank geometry (a table bug).
     pub fn dual(spec: &FlashSpec, size: u32) -> FlashLayout {
         let dual = spec.dual.expect("chip table: dual-bank layout requested for a single-bank spec");
         let half = size / 2;
-        let bank2 = match dual.bank2 {
-            Bank2Base::Half => spec.base + half,
-            Bank2Base::Fixed(addr) => addr,
+        let (bank1_size, bank2, bank2_size) = match dual.bank2 {
+            Bank2Base::Half => (half, spec.base + half, half),
+            Bank2Base::Fixed(addr) => (half, addr, half),
+            Bank2Base::FullBank1(bank1) => {
+                let bank1 = bank1.min(size);
+                (bank1, spec.base + bank1, size - bank1)
+            }
         };
-        FlashLayout {
-            banks: vec![Bank::from_runs(spec.base, dual.sectors, half), Bank::from_runs(bank2, dual.sectors, half)],
-            write_unit: spec.write_unit,
-            erased: spec.erased,
+        let mut banks = vec![Bank::from_runs(spec.base, dual.sectors, bank1_size)];
+        if bank2_size > 0 {
+            banks.push(Bank::from_runs(bank2, dual.sectors, bank2_size));
         }
+        FlashLayout { banks, write_unit: spec.write_unit, erased: spec.erased }
     }
 
     pub fn total_size(&self) -> u64 {
@@ -273,6 +279,24 @@ mod tests {
         assert!(l.check_range(0x0807_F000, 0x2000).is_err());
         let s = l.sector_at(0x0810_2000).unwrap();
         assert_eq!((s.bank, s.index), (1, 1));
+    }
+
+    #[test]
+    fn full_bank1_puts_the_rest_in_bank2() {
+        const XL: FlashSpec = FlashSpec {
+            base: 0x0800_0000,
+            sectors: &[(1, 2048)],
+            dual: Some(DualBank { sectors: &[(1, 2048)], bank2: Bank2Base::FullBank1(512 * 1024) }),
+            write_unit: 2,
+            erased: 0xFF,
+        };
+        let l = FlashLayout::dual(&XL, 768 * 1024);
+        assert_eq!((l.banks[0].base, l.banks[0].size()), (0x0800_0000, 512 * 1024));
+        assert_eq!((l.banks[1].base, l.banks[1].size()), (0x0808_0000, 256 * 1024));
+        let s = l.sector_at(0x0808_0800).unwrap();
+        assert_eq!((s.bank, s.index), (1, 1));
+        // A size within bank 1 leaves no bank 2.
+        assert_eq!(FlashLayout::dual(&XL, 256 * 1024).banks.len(), 1);
     }
 
     #[test]

@@ -13,9 +13,15 @@ use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
 pub mod engine;
+pub mod fp;
+pub mod fs;
+pub mod h5;
 pub mod h7;
+pub mod l4g;
 pub mod layout;
+pub mod lp;
 pub mod options;
+pub mod tz;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
@@ -99,6 +105,8 @@ pub trait FlashController: Send {
 
     /// The flash layout in force: banks, sectors, programming unit. Reads
     /// whatever option bits change it (dual-bank mode, page size).
+    /// Must only read: `stflash info` calls it on a running target that it
+    /// promises not to change.
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError>;
 
     /// Status register of a bank.
@@ -129,7 +137,8 @@ pub trait FlashController: Send {
     /// Unit and width of programming.
     fn program_access(&self) -> ProgramAccess;
 
-    /// Read-out protection level, from the option registers.
+    /// Read-out protection level, from the option registers. Must only read
+    /// (see [`FlashController::layout`]).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError>;
 
     /// Address ranges inside main flash that the debugger must never erase or
@@ -148,16 +157,22 @@ pub trait FlashController: Send {
 /// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
 /// measured (F2/F4/F7 choose their programming parallelism from it).
 pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
-    use crate::target::chips::Controller;
-    // Family drivers are added here, one arm each.
-    let driver: Option<Box<dyn FlashController>> = match chip.controller {
-        Controller::H74x | Controller::H72x | Controller::H7ab => {
-            h7::H7Controller::new(chip, voltage_mv).map(|d| Box::new(d) as Box<dyn FlashController>)
-        }
-        _ => None,
+    use crate::target::chips::Controller as C;
+    fn boxed<D: FlashController + 'static>(driver: D) -> Box<dyn FlashController> {
+        Box::new(driver)
+    }
+    // Family drivers, one arm each. Some refuse a chip row they cannot drive.
+    let driver = match chip.controller {
+        C::F0F1F3 => Some(boxed(fp::FpController::new(chip))),
+        C::F2F4 | C::F7 => Some(boxed(fs::FsController::new(chip, voltage_mv))),
+        C::H74x | C::H72x | C::H7ab => h7::H7Controller::new(chip, voltage_mv).map(boxed),
+        C::L0 | C::L1 => Some(boxed(lp::LpController::new(chip))),
+        C::L4 | C::L4Plus | C::G0 | C::G4 | C::C0 | C::Wb | C::Wl => l4g::L4gController::new(chip).map(boxed),
+        C::L5 | C::U5 => Some(boxed(tz::TzController::new(chip))),
+        C::H5 => Some(boxed(h5::H5Controller::new(chip))),
     };
     driver.ok_or_else(|| {
-        Error::unsupported(format!("flash programming is not implemented for {} ({}) yet", chip.name, chip.parts))
+        Error::unsupported(format!("flash programming is not implemented for {} ({})", chip.name, chip.parts))
     })
 }
 

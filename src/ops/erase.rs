@@ -1,7 +1,7 @@
 //! `erase`: the whole flash, or whole sectors of a range.
 
 use super::session::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::flash::{engine, Progress, Sector};
 
 /// What an erase did.
@@ -35,11 +35,33 @@ pub fn sectors_for_range(session: &Session, addr: u32, size: u32) -> Result<Vec<
     Ok(sectors)
 }
 
+/// Refuse, before anything is erased, a range that overlaps an area the
+/// debugger must never erase (the controller's `reserved_ranges`, e.g. the
+/// STM32WB wireless stack).
+fn refuse_reserved(session: &mut Session, addr: u32, size: u32) -> Result<()> {
+    let Session { target, flash, .. } = session;
+    let Some(ctrl) = flash.as_mut() else { return Ok(()) };
+    let end = addr as u64 + size as u64;
+    for (start, stop, why) in ctrl.reserved_ranges(target)? {
+        if (addr as u64) < stop as u64 && end > start as u64 {
+            return Err(Error::new(
+                ErrorKind::Protected,
+                format!(
+                    "0x{addr:08X}+0x{size:X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never erased",
+                    stop as u64 - 1
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Erase whole sectors of a range.
 pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
     let sectors = sectors_for_range(session, addr, size)?;
     session.require_unprotected()?;
     session.controller()?;
+    refuse_reserved(session, addr, size)?;
     let banks: std::collections::BTreeSet<u8> = sectors.iter().map(|s| s.bank).collect();
     run_unlocked(session, &banks, |s| {
         let Session { target, flash, .. } = s;
@@ -52,6 +74,13 @@ pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut d
 /// Erase the whole flash.
 pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
     session.controller()?;
+    {
+        let Session { target, flash, .. } = session;
+        let ctrl = flash.as_mut().expect("checked");
+        for (start, stop, why) in ctrl.reserved_ranges(target)? {
+            log::info!("mass erase keeps 0x{start:08X}-0x{:08X}: {why}", stop as u64 - 1);
+        }
+    }
     let banks = (0..session.layout.banks.len() as u8).collect();
     run_unlocked(session, &banks, |s| {
         let Session { target, flash, layout, .. } = s;

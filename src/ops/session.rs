@@ -70,6 +70,9 @@ pub struct Session {
 
 impl Session {
     /// Open the probe, connect, identify the chip and read its flash layout.
+    /// Prints nothing on stdout: with a `--flash=` override
+    /// (`target.flash_size != target.flash_size_detected`) the command line
+    /// prints st-flash's "Forcing flash size" line itself (not under `--json`).
     pub fn open(opts: &SessionOptions) -> Result<Session> {
         Session::open_with(opts, false)
     }
@@ -83,9 +86,6 @@ impl Session {
         let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
         let target = Target::connect(link, &opts.connect)?;
         let chip = target.chip;
-        if target.flash_size != target.flash_size_detected {
-            println!("Forcing flash size: --flash=0x{:08X}", target.flash_size);
-        }
         let flash = match flash::driver_for(chip, target.voltage_mv) {
             Ok(d) => Some(d),
             Err(e) => {

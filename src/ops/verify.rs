@@ -4,6 +4,9 @@ use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::{Phase, Progress};
 
+/// The verification method name reported to users (JSON `verify_method`).
+pub const METHOD: &str = "read-back";
+
 /// Read size per step (progress granularity; the protocol layer splits further).
 const STEP: usize = 16 * 1024;
 

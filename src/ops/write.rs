@@ -10,7 +10,7 @@ use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{engine, FlashError, Phase, Progress, Sector};
+use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
 use crate::target::chips::MemRegion;
 
 /// How to write.
@@ -47,6 +47,8 @@ pub struct WriteReport {
     /// Bytes actually programmed (units that are not all erased value).
     pub programmed_bytes: u64,
     pub verified: bool,
+    /// How the result was checked ("read-back"); `None` when not verified.
+    pub verify_method: Option<&'static str>,
 }
 
 /// Where each part of the image goes.
@@ -233,6 +235,7 @@ pub fn write(
         }
     }
     report.verified = opts.verify;
+    report.verify_method = opts.verify.then_some(verify::METHOD);
     Ok(report)
 }
 
@@ -245,6 +248,7 @@ fn write_flash(
 ) -> Result<()> {
     session.require_unprotected()?;
     session.controller()?;
+    check_probe_can_program(session)?;
     let mut plans = plan_sectors(session, segments);
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
     if opts.preserve && !opts.mass_erase {
@@ -269,19 +273,36 @@ fn write_flash(
     if opts.verify {
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
-        verify::compare_all(session, &wanted, progress)?;
+        let ranges: Vec<(u32, &[u8])> = wanted.iter().map(|(a, d)| (*a, &d[..])).collect();
+        verify::compare_all(session, &ranges, progress)?;
     }
     Ok(())
 }
 
-/// What to read back: the image bytes and any bytes kept, per sector.
-fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32, &[u8])> {
-    let mut out = Vec::new();
+/// Refuse before anything is erased when the probe cannot make the data
+/// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
+/// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
+fn check_probe_can_program(session: &mut Session) -> Result<()> {
+    let width = session.controller()?.program_access().width;
+    let version = session.target.link().version;
+    if width == Width::Half && !version.has_16bit() {
+        return Err(Error::unsupported(format!(
+            "this chip's flash is programmed with 16-bit writes, and probe firmware {version} has none \
+             (needs V2J26 or newer); update it with ST's STSW-LINK007. Nothing was erased."
+        )));
+    }
+    Ok(())
+}
+
+/// What to read back: the image bytes and any bytes kept, as few ranges as
+/// possible (adjacent sectors join, so small pages do not mean small reads).
+fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32, Vec<u8>)> {
+    let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
     for p in plans {
-        let mut i = 0;
+        let wanted = |j: usize| p.covered[j] || (preserved && p.desired[j] != erased);
         let n = p.desired.len();
+        let mut i = 0;
         while i < n {
-            let wanted = |j: usize| p.covered[j] || (preserved && p.desired[j] != erased);
             if !wanted(i) {
                 i += 1;
                 continue;
@@ -290,7 +311,13 @@ fn verify_ranges(plans: &[SectorPlan], preserved: bool, erased: u8) -> Vec<(u32,
             while i < n && wanted(i) {
                 i += 1;
             }
-            out.push((p.sector.addr + start as u32, &p.desired[start..i]));
+            let addr = p.sector.addr + start as u32;
+            match out.last_mut() {
+                Some((a, data)) if *a as u64 + data.len() as u64 == addr as u64 => {
+                    data.extend_from_slice(&p.desired[start..i])
+                }
+                _ => out.push((addr, p.desired[start..i].to_vec())),
+            }
         }
     }
     out
@@ -346,26 +373,31 @@ fn in_sector(e: FlashError, sector: Sector) -> FlashError {
 /// Turn an interruption into a message that says what state the flash is in.
 fn interrupted(e: FlashError, plans: &[SectorPlan], current: Option<Sector>) -> Error {
     let FlashError::Interrupted { at } = e else { return e.into() };
-    let mut erased = Vec::new();
-    let mut partly = Vec::new();
+    let mut erased: Vec<(u32, u64)> = Vec::new();
+    let mut partly: Vec<(u32, u64)> = Vec::new();
     for p in plans {
         let s = p.sector;
-        let range = format!("0x{:08X}-0x{:08X}", s.addr, s.end() - 1);
-        match current {
+        let list = match current {
             // Interrupted while erasing: sectors before `at` are erased.
-            None if s.addr < at => erased.push(range),
-            None => {}
-            Some(c) if (s.bank, s.index) == (c.bank, c.index) => partly.push(range),
-            Some(c) if (s.bank, s.index) > (c.bank, c.index) => erased.push(range),
-            Some(_) => {}
+            None if s.addr < at => &mut erased,
+            Some(c) if (s.bank, s.index) == (c.bank, c.index) => &mut partly,
+            Some(c) if (s.bank, s.index) > (c.bank, c.index) => &mut erased,
+            _ => continue,
+        };
+        match list.last_mut() {
+            Some((_, end)) if *end == s.addr as u64 => *end = s.end(),
+            _ => list.push((s.addr, s.end())),
         }
     }
+    let text = |ranges: &[(u32, u64)]| {
+        ranges.iter().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect::<Vec<_>>().join(", ")
+    };
     let mut parts = Vec::new();
     if !partly.is_empty() {
-        parts.push(format!("partly programmed: {}", partly.join(", ")));
+        parts.push(format!("partly programmed: {}", text(&partly)));
     }
     if !erased.is_empty() {
-        parts.push(format!("left erased: {}", erased.join(", ")));
+        parts.push(format!("left erased: {}", text(&erased)));
     }
     let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };
     Error::new(

@@ -47,7 +47,15 @@ impl std::fmt::Debug for ChipProfile {
 }
 
 /// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[flash::plain::PARTS, flash::h7::PARTS];
+pub const FAMILIES: &[&[ChipProfile]] = &[
+    flash::fp::PARTS,
+    flash::fs::PARTS,
+    flash::h7::PARTS,
+    flash::l4g::PARTS,
+    flash::lp::PARTS,
+    flash::tz::PARTS,
+    flash::h5::PARTS,
+];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {

@@ -9,9 +9,14 @@
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
+//! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
 //!
-//! A transfer is one `Transport::write` or `Transport::read` call.
+//! A transfer is one `Transport::write` or `Transport::read` call. Where a
+//! fault takes `N`, `N` counts transfers; `NB` or `NKiB` counts bytes sent to
+//! the probe instead (e.g. `disconnect-after=32KiB`), which places the fault
+//! inside a data transfer whatever the write path does before it.
 
 /// How many accesses answer WAIT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,22 +25,55 @@ pub enum WaitFault {
     Always,
 }
 
+/// When a fault starts: after N transfers, or after N bytes sent to the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Transfers(u64),
+    BytesOut(u64),
+}
+
+impl Trigger {
+    /// True once the run is past the trigger point.
+    pub fn passed(self, transfers: u64, bytes_out: u64) -> bool {
+        match self {
+            Trigger::Transfers(n) => transfers > n,
+            Trigger::BytesOut(n) => bytes_out > n,
+        }
+    }
+
+    fn parse(key: &str, v: Option<&str>) -> Result<Trigger, String> {
+        let v = v.ok_or_else(|| format!("fault '{key}' needs a count ({key}=N, or {key}=NKiB for bytes)"))?;
+        let number = |t: &str| t.trim().parse::<u64>().map_err(|_| format!("fault '{key}': '{v}' is not a number"));
+        if let Some(kib) = v.strip_suffix("KiB") {
+            Ok(Trigger::BytesOut(number(kib)? * 1024))
+        } else if let Some(bytes) = v.strip_suffix('B') {
+            Ok(Trigger::BytesOut(number(bytes)?))
+        } else {
+            Ok(Trigger::Transfers(number(v)?))
+        }
+    }
+}
+
 /// The faults of one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FaultPlan {
-    pub disconnect_after: Option<u64>,
-    pub timeout_after: Option<u64>,
-    pub stall_after: Option<u64>,
+    pub disconnect_after: Option<Trigger>,
+    pub timeout_after: Option<Trigger>,
+    pub stall_after: Option<Trigger>,
     pub wait: Option<WaitFault>,
     pub no_power: bool,
     pub no_target: bool,
     pub no_halt: bool,
+    /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
+    pub interrupt_after: Option<Trigger>,
+    /// Deliver SIGTERM to this process once past this point.
+    pub terminate_after: Option<Trigger>,
     /// `key=value` pairs for `FlashModel::configure` (e.g. `rdp=1`).
     pub model: Vec<(String, String)>,
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, or a flash-model setting key=value";
+                     no-power, no-target, no-halt, interrupt-after=N, terminate-after=N, or a flash-model setting key=value";
 
 impl FaultPlan {
     /// Parse a comma-separated fault list (empty = no faults).
@@ -51,9 +89,11 @@ impl FaultPlan {
                 v.parse::<u64>().map_err(|_| format!("fault '{key}': '{v}' is not a number"))
             };
             match (key, value) {
-                ("disconnect-after", v) => plan.disconnect_after = Some(count(v)?),
-                ("timeout-after", v) => plan.timeout_after = Some(count(v)?),
-                ("stall-after", v) => plan.stall_after = Some(count(v)?),
+                ("disconnect-after", v) => plan.disconnect_after = Some(Trigger::parse(key, v)?),
+                ("timeout-after", v) => plan.timeout_after = Some(Trigger::parse(key, v)?),
+                ("stall-after", v) => plan.stall_after = Some(Trigger::parse(key, v)?),
+                ("interrupt-after", v) => plan.interrupt_after = Some(Trigger::parse(key, v)?),
+                ("terminate-after", v) => plan.terminate_after = Some(Trigger::parse(key, v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
                 ("no-power", None) => plan.no_power = true,
@@ -69,9 +109,10 @@ impl FaultPlan {
         Ok(plan)
     }
 
-    /// What happens to USB transfer number `n` (1-based).
-    pub fn transfer(&self, n: u64) -> TransferFate {
-        let after = |limit: Option<u64>| limit.is_some_and(|l| n > l);
+    /// What happens to USB transfer number `n` (1-based), `bytes_out` bytes
+    /// having been sent before it.
+    pub fn transfer(&self, n: u64, bytes_out: u64) -> TransferFate {
+        let after = |limit: Option<Trigger>| limit.is_some_and(|t| t.passed(n, bytes_out));
         if after(self.disconnect_after) {
             TransferFate::Disconnected
         } else if after(self.stall_after) {
@@ -126,19 +167,23 @@ mod tests {
             "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1",
         )
         .unwrap();
-        assert_eq!(p.disconnect_after, Some(10));
-        assert_eq!(p.timeout_after, Some(5));
-        assert_eq!(p.stall_after, Some(7));
+        assert_eq!(p.disconnect_after, Some(Trigger::Transfers(10)));
+        assert_eq!(p.timeout_after, Some(Trigger::Transfers(5)));
+        assert_eq!(p.stall_after, Some(Trigger::Transfers(7)));
         assert_eq!(p.wait, Some(WaitFault::Count(3)));
         assert!(p.no_power && p.no_target && p.no_halt);
         assert_eq!(p.model, vec![("rdp".to_string(), "1".to_string())]);
         assert_eq!(FaultPlan::parse("wait=always").unwrap().wait, Some(WaitFault::Always));
         assert_eq!(FaultPlan::parse("").unwrap(), FaultPlan::default());
+        let p = FaultPlan::parse("disconnect-after=32KiB,interrupt-after=100B,terminate-after=9").unwrap();
+        assert_eq!(p.disconnect_after, Some(Trigger::BytesOut(32 * 1024)));
+        assert_eq!(p.interrupt_after, Some(Trigger::BytesOut(100)));
+        assert_eq!(p.terminate_after, Some(Trigger::Transfers(9)));
     }
 
     #[test]
     fn rejects_unknown_or_malformed_faults_listing_valid_ones() {
-        for bad in ["explode", "wait=soon", "disconnect-after", "no-power=1", "=3"] {
+        for bad in ["explode", "wait=soon", "disconnect-after", "no-power=1", "=3", "stall-after=xKiB"] {
             let e = FaultPlan::parse(bad).unwrap_err();
             assert!(e.contains("fault"), "{bad}: {e}");
         }
@@ -148,11 +193,14 @@ mod tests {
     #[test]
     fn transfer_fates_start_after_the_nth_transfer() {
         let p = FaultPlan::parse("disconnect-after=2").unwrap();
-        assert_eq!(p.transfer(2), TransferFate::Normal);
-        assert_eq!(p.transfer(3), TransferFate::Disconnected);
+        assert_eq!(p.transfer(2, 0), TransferFate::Normal);
+        assert_eq!(p.transfer(3, 0), TransferFate::Disconnected);
         let p = FaultPlan::parse("stall-after=1,timeout-after=0").unwrap();
-        assert_eq!(p.transfer(1), TransferFate::Unanswered);
-        assert_eq!(p.transfer(2), TransferFate::Stall);
+        assert_eq!(p.transfer(1, 0), TransferFate::Unanswered);
+        assert_eq!(p.transfer(2, 0), TransferFate::Stall);
+        let p = FaultPlan::parse("disconnect-after=1KiB").unwrap();
+        assert_eq!(p.transfer(500, 1024), TransferFate::Normal);
+        assert_eq!(p.transfer(501, 1025), TransferFate::Disconnected);
     }
 
     #[test]

@@ -250,12 +250,15 @@ struct Sim {
     bytes_out: u64,
     bytes_in: u64,
     state_file: Option<PathBuf>,
+    /// Signals already delivered by `interrupt-after`/`terminate-after`.
+    signalled: Vec<i32>,
 }
 
 impl Sim {
     fn write(&mut self, data: &[u8]) -> Result<usize, TransportError> {
         self.transfers += 1;
-        match self.faults.transfer(self.transfers) {
+        self.deliver_signals();
+        match self.faults.transfer(self.transfers, self.bytes_out) {
             TransferFate::Disconnected => return Err(TransportError::Disconnected),
             TransferFate::Stall => return Err(TransportError::Stall),
             TransferFate::Unanswered => {
@@ -275,7 +278,7 @@ impl Sim {
 
     fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
         self.transfers += 1;
-        match self.faults.transfer(self.transfers) {
+        match self.faults.transfer(self.transfers, self.bytes_out) {
             TransferFate::Disconnected => return Err(TransportError::Disconnected),
             TransferFate::Stall => return Err(TransportError::Stall),
             TransferFate::Unanswered => return self.time_out(timeout),
@@ -287,6 +290,20 @@ impl Sim {
         let n = self.probe.take_reply(buf);
         self.bytes_in += n as u64;
         Ok(n)
+    }
+
+    /// Injected Ctrl-C / SIGTERM: a real signal to this process, once, when
+    /// the run passes the fault's point (what a user's key press does).
+    fn deliver_signals(&mut self) {
+        for (trigger, signal) in [
+            (self.faults.interrupt_after, signal_hook::consts::SIGINT),
+            (self.faults.terminate_after, signal_hook::consts::SIGTERM),
+        ] {
+            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&signal) {
+                self.signalled.push(signal);
+                let _ = signal_hook::low_level::raise(signal);
+            }
+        }
     }
 
     /// The host waited `timeout` for nothing.
@@ -420,6 +437,7 @@ pub(crate) fn open_profile(
         clock,
         faults: spec.faults.clone(),
         transfers: 0,
+        signalled: Vec::new(),
         commands: 0,
         bytes_out: 0,
         bytes_in: 0,
@@ -506,6 +524,12 @@ impl SimHandle {
 
     pub fn core_halted(&self) -> bool {
         lock(&self.sim).target.core.halted
+    }
+
+    /// The probe is in a debug session (ENTER sent, EXIT not yet): a host that
+    /// finished cleanly leaves it false.
+    pub fn probe_in_debug(&self) -> bool {
+        lock(&self.sim).probe.mode() == probe::MODE_DEBUG
     }
 
     /// 0-15 = R0-R15, 16 = xPSR (also 17 MSP, 18 PSP, 20 packed special registers).

@@ -850,12 +850,12 @@ mod tests {
         let sys = rd(&mut t, 0x1FFF_F000).unwrap();
         assert_eq!(t.peek(0x1FFF_F000, 4), Some(sys.to_le_bytes().to_vec()));
         assert_eq!(wr(&mut t, 0x1FFF_F000, 0), Err(BusFault), "system memory is read-only");
-        assert_eq!(rd(&mut t, 0x4002_1000), Ok(0), "unclaimed peripheral reads zero");
+        assert_eq!(rd(&mut t, 0x4002_1004), Ok(0), "unclaimed peripheral reads zero");
         assert_eq!(wr(&mut t, 0x4000_3000, 0xAAAA), Ok(()));
         assert_eq!(rd(&mut t, 0x0801_0000), Err(BusFault), "past the end of flash");
         assert_eq!(rd(&mut t, 0x6000_0000), Err(BusFault));
         assert_eq!(rd(&mut t, 0x0800_0000), Ok(0xFFFF_FFFF));
-        assert_eq!(wr(&mut t, 0x0800_0000, 0), Err(BusFault), "placeholder flash has no controller");
+        assert_eq!(wr(&mut t, 0x0800_0000, 0), Err(BusFault), "F1 flash takes half-words only");
     }
 
     #[test]

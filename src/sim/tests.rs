@@ -13,7 +13,7 @@ use crate::transport::{Transport, TransportError};
 const T: Duration = Duration::from_millis(1);
 
 // ---------------------------------------------------------------------------
-// A small flash model with a controller, to exercise what PlainFlash cannot:
+// A small flash model with a controller, to exercise the simulator itself:
 // register logging, busy stalls, reset requests, RDP 1 and RDP 2.
 
 pub(crate) const TM_BASE: u32 = 0x0800_0000;
@@ -688,7 +688,7 @@ fn faults_report_the_address_reads_pad_with_zeros_writes_stop() {
     p.mem_write(0x08, 0x2000_4FF8, &[9; 16]);
     assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_5000));
     assert_eq!(p.h.peek(0x2000_4FF8, 8), Some(vec![9; 8]));
-    // Unmapped, read-only and controller-less flash.
+    // Unmapped, read-only, and flash written with a word (F1 takes half-words).
     assert_eq!(p.rd(0x6000_0000), (ST_AP_FAULT, 0));
     assert_eq!(p.wr(0x1FFF_F000, 0), ST_AP_FAULT);
     assert_eq!(p.wr(0x0800_0000, 0), ST_AP_FAULT);
@@ -1151,8 +1151,8 @@ fn unknown_options_and_faults_are_errors_listing_what_is_valid() {
     let e = open_spec_err(|s| s.options = vec![("nrst".into(), "maybe".into())]);
     assert!(e.contains("nrst"), "{e}");
     // Fault keys the model does not know are forwarded to it, and refused there.
-    let e = open_spec_err(|s| s.faults.model = vec![("rdp".into(), "1".into())]);
-    assert!(e.contains("rdp=1"), "{e}");
+    let e = open_spec_err(|s| s.faults.model = vec![("ecc".into(), "1".into())]);
+    assert!(e.contains("ecc=1"), "{e}");
     let e = open(&SimSpec::new("stm32f999")).err().unwrap();
     assert!(e.contains("stm32f103c8"), "{e}");
     let e = open_spec_err(|s| s.firmware = Some(64));

@@ -7,6 +7,7 @@ use super::chips::{self, Core};
 use super::cortex_m as cm;
 use super::{Target, TargetError};
 use crate::error::Error;
+use crate::stlink::StlinkError;
 
 /// DBGMCU_IDCODE addresses (flash-families.md §1.2).
 const DBGMCU_M3_M4_M7: u32 = 0xE004_2000;
@@ -39,7 +40,11 @@ fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
 
 /// Fill in the identity of `t` (chip, core, flash size).
 pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
-    let cpuid = t.read32(cm::CPUID).map_err(|e| TargetError::NoResponse(format!("CPUID read failed: {e}")))?;
+    let cpuid = t.read32(cm::CPUID).map_err(|e| match e {
+        // WAIT is an answer: the target is there but busy (reported as such).
+        TargetError::Link(StlinkError::Status { status, .. }) if status.is_wait() => e,
+        e => TargetError::NoResponse(format!("CPUID read failed: {e}")),
+    })?;
     let partno = ((cpuid >> 4) & 0xFFF) as u16;
     let core = match Core::from_partno(partno) {
         Some(core) if cpuid >> 24 == 0x41 => core,

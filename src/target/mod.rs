@@ -28,13 +28,24 @@ pub enum ConnectMode {
     UnderReset,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConnectOptions {
     pub mode: ConnectMode,
     /// Requested SWD clock in kHz; `None`: the probe's fastest.
     pub speed_khz: Option<u32>,
     /// `--flash=` override of the flash size, in bytes.
     pub flash_size: Option<u32>,
+    /// Halt the core and freeze the watchdogs after identification (every
+    /// st-flash command). `false` (`stflash info`): only read; nothing on the
+    /// target is written, so the firmware keeps running undisturbed. With
+    /// [`ConnectMode::UnderReset`] the core is halted by the reset anyway.
+    pub halt: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { mode: ConnectMode::default(), speed_khz: None, flash_size: None, halt: true }
+    }
 }
 
 /// Errors of the target layer.
@@ -116,6 +127,15 @@ impl From<TargetError> for Error {
             TargetError::Link(StlinkError::Transport(t)) => return Error::from(t.clone()),
             TargetError::Link(StlinkError::Status { status, .. }) if status.is_no_target() => ErrorKind::NoTarget,
             TargetError::Link(StlinkError::Status { status, .. }) if status.is_access_fault() => ErrorKind::Other,
+            TargetError::Link(StlinkError::Status { status, .. }) if status.is_wait() => {
+                return Error::new(
+                    ErrorKind::NoTarget,
+                    format!(
+                        "{e}; the target kept its bus busy through every retry (a low-power mode or a stalled bus): \
+                         try --connect-under-reset or a lower --freq"
+                    ),
+                );
+            }
             TargetError::Link(StlinkError::Unsupported(_)) => ErrorKind::Unsupported,
             TargetError::Link(_) => ErrorKind::ProbeIo,
             TargetError::NoPower { .. }
@@ -159,7 +179,9 @@ pub struct Target {
 
 impl Target {
     /// Attach to the target behind `link` and identify it (stflash-cli.md §4.1,
-    /// stlink-usb-protocol.md §10). The core is left halted.
+    /// stlink-usb-protocol.md §10). The core is left halted, unless
+    /// `opts.halt` is false: then identification only reads (CPUID,
+    /// DBGMCU_IDCODE, the flash-size register) and the core keeps running.
     pub fn connect(link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
         let mut t = Target {
             link,
@@ -191,7 +213,8 @@ impl Target {
         self.attach(opts)
     }
 
-    /// The connect sequence on `self.link`: mode, voltage, speed, SWD, identify, halt.
+    /// The connect sequence on `self.link`: mode, voltage, speed, SWD,
+    /// identify, halt (unless `opts.halt` is false).
     fn attach(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
         let link = &mut self.link;
         let mode = link.leave_current_mode().map_err(TargetError::from)?;
@@ -222,10 +245,12 @@ impl Target {
             self.halt_under_reset()?;
         }
         identify::identify(self, opts.flash_size)?;
-        if !under_reset {
-            self.halt()?;
+        if opts.halt {
+            if !under_reset {
+                self.halt()?;
+            }
+            self.freeze_watchdogs()?;
         }
-        self.freeze_watchdogs()?;
         Ok(())
     }
 

@@ -106,7 +106,8 @@ impl UsbTransport {
         Self::open_entry(&entry.info)
     }
 
-    fn open_entry(info: &ProbeInfo) -> Result<UsbTransport, TransportError> {
+    /// Open one probe from [`list`] (even when several share a serial, as clones do).
+    pub fn open_entry(info: &ProbeInfo) -> Result<UsbTransport, TransportError> {
         if info.kind == ProbeKind::V1 {
             return Err(TransportError::Unsupported {
                 what: "ST-LINK/V1 (USB mass-storage protocol) is not supported; use an ST-LINK/V2 or newer".into(),

@@ -1,29 +1,305 @@
 //! STM32F0, F1, F3: page-type flash (flash-families.md §1.5, §2.1).
+//!
+//! Every row programs half-words (`write_unit` 2): [EMB-C]'s 4/8-byte
+//! `write_size` is a software chunk, not the hardware unit (§6 row 22).
+//! System memory follows AN2606 Table 226 where st-flash disagrees (§6 row 25),
+//! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
-use super::{Chip, Controller, Core, FlashSizeQuirk, FlashSpec, MemRegion};
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
+/// Flash-size register of F0 and F3 (flash-families.md §1.4).
+const F0_F3_FLASH_SIZE: u32 = 0x1FFF_F7CC;
+/// Flash-size register of F1 (flash-families.md §1.4).
+const F1_FLASH_SIZE: u32 = 0x1FFF_F7E0;
+
+/// Option bytes: 8 half-words (value, complement) at 0x1FFFF800 on every
+/// F0/F1/F3 (flash-families.md §1.5 "OB" column, §2.1).
+const OPTION_BYTES: Option<MemRegion> = Some(MemRegion::new(0x1FFF_F800, 16));
+
 /// DBGMCU_CR: DBG_IWDG_STOP (bit 8) and DBG_WWDG_STOP (bit 9) on F1
-/// (RM0008 §31.16.3; st-flash sets the same bits, stlink-usb-protocol.md §9).
+/// (RM0008 §31.16.3, RM0041 §28.15.3; st-flash sets the same bits,
+/// stlink-usb-protocol.md §9).
 const F1_FREEZE: &[(u32, u32)] = &[(0xE004_2004, (1 << 8) | (1 << 9))];
 
-pub static CHIPS: &[Chip] = &[Chip {
-    dev_id: 0x410,
-    name: "STM32F1xx_MD",
-    parts: "STM32F101x8/B, STM32F102x8/B, STM32F103x8/B",
+/// F0: DBGMCU is an APB peripheral whose registers only take writes while its
+/// clock runs, so RCC_APB2ENR.DBGMCUEN (bit 22, RM0091 §6.4.7, RM0360 §6.4.7)
+/// is set first; then DBGMCU_APB1_FZ (0x40015808) DBG_WWDG_STOP bit 11 and
+/// DBG_IWDG_STOP bit 12 (RM0091 §40.9.4; CMSIS stm32f030x6.h
+/// `DBGMCU_APB1_FZ_DBG_{W,I}WDG_STOP_Pos` 11/12).
+const F0_FREEZE: &[(u32, u32)] = &[(0x4002_1018, 1 << 22), (0x4001_5808, (1 << 11) | (1 << 12))];
+
+/// F3: DBGMCU_APB1_FZ (0xE0042008) DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
+/// (RM0316 §33.16.4, RM0313 §34.16.4, RM0364 §33.16.4).
+const F3_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
+
+const PAGES_1K: FlashSpec =
+    FlashSpec { base: 0x0800_0000, sectors: &[(1, KIB)], dual: None, write_unit: 2, erased: 0xFF };
+const PAGES_2K: FlashSpec =
+    FlashSpec { base: 0x0800_0000, sectors: &[(1, 2 * KIB)], dual: None, write_unit: 2, erased: 0xFF };
+
+/// F1 XL-density: bank 1 = the first 512 KiB, bank 2 = the rest from
+/// 0x08080000, each driven by its own register set (flash-families.md §2.1,
+/// §5 item 3; [EMB-C] 0x430 `BANK_2@0x8080000`).
+const XL_PAGES: FlashSpec = FlashSpec {
+    base: 0x0800_0000,
+    sectors: &[(1, 2 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 2 * KIB)], bank2: Bank2Base::FullBank1(512 * KIB) }),
+    write_unit: 2,
+    erased: 0xFF,
+};
+
+/// The fields every row of this table shares.
+const ROW: Chip = Chip {
+    dev_id: 0,
+    name: "",
+    parts: "",
+    family: "",
+    reference_manual: "",
+    core: Core::M0,
+    controller: Controller::F0F1F3,
+    flash_size_reg: F0_F3_FLASH_SIZE,
+    max_flash_kib: 0,
+    flash: PAGES_1K,
+    sram: MemRegion::new(0x2000_0000, 0),
+    extra_ram: &[],
+    system_memory: MemRegion::new(0, 0),
+    option_bytes: OPTION_BYTES,
+    otp: None,
+    watchdog_freeze: &[],
+    flash_size_quirk: FlashSizeQuirk::None,
+};
+
+/// An F0 row (Cortex-M0, RM0091/RM0360).
+const F0: Chip = Chip { family: "STM32F0", core: Core::M0, watchdog_freeze: F0_FREEZE, ..ROW };
+/// An F1 row (Cortex-M3, RM0008/RM0041).
+const F1: Chip = Chip {
     family: "STM32F1",
     reference_manual: "RM0008",
     core: Core::M3,
-    controller: Controller::F0F1F3,
-    flash_size_reg: 0x1FFF_F7E0,
-    max_flash_kib: 128,
-    flash: FlashSpec { base: 0x0800_0000, sectors: &[(1, KIB)], dual: None, write_unit: 2, erased: 0xFF },
-    sram: MemRegion::new(0x2000_0000, 20 * KIB),
-    extra_ram: &[],
-    system_memory: MemRegion::new(0x1FFF_F000, 0x800),
-    option_bytes: Some(MemRegion::new(0x1FFF_F800, 16)),
-    otp: None,
+    flash_size_reg: F1_FLASH_SIZE,
     watchdog_freeze: F1_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
-}];
+    ..ROW
+};
+/// An F3 row (Cortex-M4).
+const F3: Chip = Chip { family: "STM32F3", core: Core::M4, flash: PAGES_2K, watchdog_freeze: F3_FREEZE, ..ROW };
+
+/// Core-coupled memory of the F303/F358/F398/F334 (RM0316 §3.3, RM0364 §3.3).
+const CCM_8K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 8 * KIB)];
+const CCM_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
+const CCM_4K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 4 * KIB)];
+
+pub static CHIPS: &[Chip] = &[
+    // ---- F0 (RM0091; value line F030/F070 RM0360) ----
+    Chip {
+        dev_id: 0x444,
+        name: "STM32F03x",
+        parts: "STM32F030x4/x6, STM32F031, STM32F038",
+        reference_manual: "RM0091",
+        max_flash_kib: 32,
+        sram: MemRegion::new(0x2000_0000, 4 * KIB),
+        system_memory: MemRegion::new(0x1FFF_EC00, 3 * KIB),
+        ..F0
+    },
+    Chip {
+        dev_id: 0x445,
+        name: "STM32F04x",
+        parts: "STM32F042, STM32F048, STM32F070x6",
+        reference_manual: "RM0091",
+        max_flash_kib: 32,
+        sram: MemRegion::new(0x2000_0000, 6 * KIB),
+        // AN2606: 0x1FFFC400-0x1FFFF7FF (st-flash: 0x1FFFEC00, §1.6 item 9).
+        system_memory: MemRegion::new(0x1FFF_C400, 13 * KIB),
+        ..F0
+    },
+    Chip {
+        dev_id: 0x440,
+        name: "STM32F05x",
+        parts: "STM32F051, STM32F058, STM32F030x8",
+        reference_manual: "RM0091",
+        max_flash_kib: 64,
+        sram: MemRegion::new(0x2000_0000, 8 * KIB),
+        system_memory: MemRegion::new(0x1FFF_EC00, 3 * KIB),
+        ..F0
+    },
+    Chip {
+        dev_id: 0x448,
+        name: "STM32F07x",
+        parts: "STM32F071, STM32F072, STM32F078, STM32F070xB",
+        reference_manual: "RM0091",
+        max_flash_kib: 128,
+        flash: PAGES_2K,
+        sram: MemRegion::new(0x2000_0000, 16 * KIB),
+        system_memory: MemRegion::new(0x1FFF_C800, 12 * KIB),
+        ..F0
+    },
+    Chip {
+        dev_id: 0x442,
+        name: "STM32F09x",
+        parts: "STM32F091, STM32F098, STM32F030xC",
+        reference_manual: "RM0091",
+        max_flash_kib: 256,
+        flash: PAGES_2K,
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F0
+    },
+    // ---- F1 (RM0008; value line F100 RM0041) ----
+    Chip {
+        dev_id: 0x412,
+        name: "STM32F1xx_LD",
+        parts: "STM32F101x4/x6, STM32F102x4/x6, STM32F103x4/x6",
+        max_flash_kib: 32,
+        sram: MemRegion::new(0x2000_0000, 10 * KIB),
+        system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x410,
+        name: "STM32F1xx_MD",
+        parts: "STM32F101x8/B, STM32F102x8/B, STM32F103x8/B",
+        max_flash_kib: 128,
+        sram: MemRegion::new(0x2000_0000, 20 * KIB),
+        system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x414,
+        // st-flash prints "F1xx_HD" (its chip file lacks the STM32 prefix).
+        name: "STM32F1xx_HD",
+        parts: "STM32F101xC/D/E, STM32F103xC/D/E",
+        max_flash_kib: 512,
+        flash: PAGES_2K,
+        sram: MemRegion::new(0x2000_0000, 64 * KIB),
+        system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x418,
+        name: "STM32F1xx_CL",
+        parts: "STM32F105, STM32F107",
+        max_flash_kib: 256,
+        flash: PAGES_2K,
+        sram: MemRegion::new(0x2000_0000, 64 * KIB),
+        system_memory: MemRegion::new(0x1FFF_B000, 18 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x420,
+        name: "STM32F1xx_VL_MD_LD",
+        parts: "STM32F100x4/x6/x8/xB",
+        reference_manual: "RM0041",
+        max_flash_kib: 128,
+        // 4 KiB on the 16/32 KiB parts ([SL-180] common.c:298-300); 8 KiB here
+        // as st-flash, which only matters for a RAM loader's placement.
+        sram: MemRegion::new(0x2000_0000, 8 * KIB),
+        system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x428,
+        name: "STM32F1xx_VL_HD",
+        parts: "STM32F100xC/D/E",
+        reference_manual: "RM0041",
+        max_flash_kib: 512,
+        flash: PAGES_2K,
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
+        ..F1
+    },
+    Chip {
+        dev_id: 0x430,
+        name: "STM32F1xx_XLD",
+        parts: "STM32F101xF/G, STM32F103xF/G",
+        max_flash_kib: 1024,
+        flash: XL_PAGES,
+        sram: MemRegion::new(0x2000_0000, 96 * KIB),
+        system_memory: MemRegion::new(0x1FFF_E000, 6 * KIB),
+        ..F1
+    },
+    // ---- F3 (RM0316, RM0365, RM0364, RM0313) ----
+    Chip {
+        dev_id: 0x439,
+        name: "STM32F301_F302_F318",
+        parts: "STM32F301x6/x8, STM32F302x6/x8, STM32F318",
+        reference_manual: "RM0365",
+        max_flash_kib: 64,
+        // [EMB-C] 16 KiB (st-flash: 40 KiB, §1.6 item 18).
+        sram: MemRegion::new(0x2000_0000, 16 * KIB),
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F3
+    },
+    Chip {
+        dev_id: 0x422,
+        // st-flash prints "STM32F302_F303_358".
+        name: "STM32F302_F303_F358",
+        parts: "STM32F302xB/xC, STM32F303xB/xC, STM32F358",
+        reference_manual: "RM0316",
+        max_flash_kib: 256,
+        sram: MemRegion::new(0x2000_0000, 40 * KIB),
+        // CCM SRAM on F303/F358 only.
+        extra_ram: CCM_8K,
+        // AN2606 (st-flash: 0x1FFFF000/2 KiB, §1.6 item 9).
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F3
+    },
+    Chip {
+        dev_id: 0x446,
+        name: "STM32F302_F303_F398_HD",
+        parts: "STM32F302xD/xE, STM32F303xD/xE, STM32F398",
+        reference_manual: "RM0316",
+        max_flash_kib: 512,
+        sram: MemRegion::new(0x2000_0000, 64 * KIB),
+        extra_ram: CCM_16K,
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F3
+    },
+    Chip {
+        dev_id: 0x438,
+        name: "STM32F303_F328_F334",
+        parts: "STM32F303x6/x8, STM32F328, STM32F334",
+        reference_manual: "RM0364",
+        max_flash_kib: 64,
+        sram: MemRegion::new(0x2000_0000, 12 * KIB),
+        extra_ram: CCM_4K,
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F3
+    },
+    Chip {
+        dev_id: 0x432,
+        name: "STM32F37x",
+        parts: "STM32F373, STM32F378",
+        reference_manual: "RM0313",
+        max_flash_kib: 256,
+        // [EMB-C] 16/24/32 KiB by flash size (st-flash: 40 KiB, §1.6 item 18).
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        // AN2606 (st-flash: 0x1FFFF000/2 KiB, §1.6 item 9).
+        system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        ..F3
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_row_is_complete() {
+        for c in CHIPS {
+            assert!(c.name.starts_with("STM32") && !c.parts.is_empty(), "{:#x}", c.dev_id);
+            assert!(c.reference_manual.starts_with("RM"), "{}", c.name);
+            assert!(c.sram.size > 0 && c.system_memory.size > 0 && c.max_flash_kib > 0, "{}", c.name);
+            assert!(!c.watchdog_freeze.is_empty(), "{}", c.name);
+            assert_eq!(c.flash.write_unit, 2, "{}: half-word programming", c.name);
+            // The system memory ends just below the option bytes on every part.
+            assert_eq!(c.system_memory.end(), 0x1FFF_F800, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn xl_density_is_the_only_part_with_two_register_sets() {
+        let duals: Vec<u16> = CHIPS.iter().filter(|c| c.flash.dual.is_some()).map(|c| c.dev_id).collect();
+        assert_eq!(duals, vec![0x430]);
+    }
+}

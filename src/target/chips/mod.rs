@@ -8,7 +8,11 @@
 use std::fmt;
 
 pub mod f0f1f3;
+pub mod f2f4f7;
 pub mod h7;
+pub mod l0l1;
+pub mod l4g;
+pub mod l5u5h5;
 
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,10 @@ pub enum Bank2Base {
     /// Bank 2 always starts here, whatever the flash size (leaving a hole on
     /// smaller parts: H7 0x08100000, G4 cat.3 0x08040000).
     Fixed(u32),
+    /// Bank 1 always holds this many bytes and bank 2 directly follows it with
+    /// the rest, so the banks differ in size on some parts (F1 XL-density: bank 1
+    /// = 512 KiB, bank 2 = 256 or 512 KiB at 0x08080000; flash-families.md §2.1).
+    FullBank1(u32),
 }
 
 /// Geometry of the dual-bank mode of a part.
@@ -247,7 +255,7 @@ impl Chip {
 }
 
 /// The family tables, one line each.
-static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, h7::CHIPS];
+static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, f2f4f7::CHIPS, h7::CHIPS, l4g::CHIPS, l0l1::CHIPS, l5u5h5::CHIPS];
 
 /// Every known chip, one row per DEV_ID.
 pub fn all() -> impl Iterator<Item = &'static Chip> {
@@ -260,7 +268,8 @@ pub fn find(dev_id: u16) -> Option<&'static Chip> {
 }
 
 /// Look up by a user-given name: a DEV_ID ("0x480"), the st-flash name
-/// ("STM32H7Ax_H7Bx") or a part number contained in `parts` ("H7A3", "stm32h7a3").
+/// ("STM32H7Ax_H7Bx") or a part number covered by a row's `parts`
+/// ("H7A3", "stm32h7a3zi"; an `x` in the table stands for any character).
 pub fn find_by_name(name: &str) -> Option<&'static Chip> {
     let n = name.trim().to_ascii_uppercase();
     if let Some(hex) = n.strip_prefix("0X") {
@@ -269,15 +278,17 @@ pub fn find_by_name(name: &str) -> Option<&'static Chip> {
         }
     }
     let bare = n.strip_prefix("STM32").unwrap_or(&n);
-    all().find(|c| c.name.eq_ignore_ascii_case(&n)).or_else(|| {
-        all().find(|c| {
-            c.parts
-                .split(|ch: char| ch == ',' || ch == '/' || ch.is_whitespace())
-                .map(|p| p.trim().to_ascii_uppercase())
-                .filter(|p| !p.is_empty())
-                .any(|p| bare.starts_with(p.strip_prefix("STM32").unwrap_or(&p)))
-        })
-    })
+    all()
+        .find(|c| c.name.eq_ignore_ascii_case(&n))
+        .or_else(|| all().find(|c| c.parts.split([',', '/', ' ']).any(|token| part_matches(token, bare))))
+}
+
+/// A `parts` token ("STM32F103x8") names `bare` ("F103C8T6"). Fragments such
+/// as the "B" of "F103x8/B" are too short to name a part and never match.
+fn part_matches(token: &str, bare: &str) -> bool {
+    let token = token.trim().to_ascii_uppercase();
+    let token = token.strip_prefix("STM32").unwrap_or(&token);
+    token.len() >= 4 && bare.len() >= token.len() && token.chars().zip(bare.chars()).all(|(t, b)| t == 'X' || t == b)
 }
 
 #[cfg(test)]

@@ -1,0 +1,405 @@
+//! STM32F2, F4, F7 sector-type flash controller (flash-families.md §2.2,
+//! §2.3; RM0033 §2, RM0090 §3, RM0385 §3, RM0410 §3).
+//!
+//! Sectors of 16 to 256 KiB are erased by number (FLASH_CR.SNB); data is
+//! programmed with the parallelism PSIZE, which the supply voltage limits and
+//! which every data write must match. Dual-bank parts number bank-2 sectors
+//! with SNB bit 4 set (RM0090 §3.9.8), whatever the map in force.
+
+use std::time::Duration;
+
+use log::{debug, warn};
+
+use super::{
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
+    StatusReg, Width, KEY1, KEY2,
+};
+use crate::target::chips::{Chip, Controller};
+use crate::target::Target;
+
+/// Register block and registers (RM0090 §3.9; flash-families.md §2.2).
+const BASE: u32 = 0x4002_3C00;
+const KEYR: u32 = BASE + 0x04;
+const SR: u32 = BASE + 0x0C;
+const CR: u32 = BASE + 0x10;
+const OPTCR: u32 = BASE + 0x14;
+
+// FLASH_SR (RM0090 §3.9.6; RM0385 §3.7.5 names bit 7 ERSERR).
+const SR_OPERR: u32 = 1 << 1;
+const SR_WRPERR: u32 = 1 << 4;
+const SR_PGAERR: u32 = 1 << 5;
+const SR_PGPERR: u32 = 1 << 6;
+const SR_PGSERR: u32 = 1 << 7;
+const SR_RDERR: u32 = 1 << 8;
+const SR_EOP: u32 = 1 << 0;
+const SR_BSY: u32 = 1 << 16;
+
+// FLASH_CR (RM0090 §3.9.8; RM0410 §3.7.5).
+const CR_PG: u32 = 1 << 0;
+const CR_SER: u32 = 1 << 1;
+const CR_MER: u32 = 1 << 2;
+const CR_SNB_SHIFT: u32 = 3;
+const CR_PSIZE_SHIFT: u32 = 8;
+/// MER1 in RM0090, MER2 in RM0410: mass erase of bank 2.
+const CR_MER2: u32 = 1 << 15;
+const CR_STRT: u32 = 1 << 16;
+const CR_LOCK: u32 = 1 << 31;
+/// SNB bit 4 selects bank 2 on dual-bank parts (RM0090 §3.9.8: sector 12 = 0b10000).
+const SNB_BANK2: u32 = 0x10;
+
+// FLASH_OPTCR (RM0090 §3.9.10, RM0410 §3.7.6).
+const OPTCR_RDP_SHIFT: u32 = 8;
+/// F42x/F43x/F469/F479 1 MiB parts: two banks of 512 KiB when set.
+const OPTCR_DB1M: u32 = 1 << 30;
+/// F76x/F77x: single bank when set, dual bank when clear.
+const OPTCR_NDBANK: u32 = 1 << 29;
+
+const MIB: u32 = 1024 * 1024;
+
+/// Programming parallelism (RM0090 §3.6.2 Table 13; flash-families.md §2.2).
+/// x64 needs an external VPP supply and is never chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Psize {
+    X8 = 0,
+    X16 = 1,
+    X32 = 2,
+}
+
+impl Psize {
+    /// The widest parallelism the supply allows: x8 below 2.1 V, x16 below
+    /// 2.7 V, x32 above. Unknown voltage gives x8, which is safe at any supply:
+    /// a wider one below its voltage range "may lead to unpredicted results …
+    /// this value may not be retained" (RM0090 §3.6.2), i.e. data that verifies
+    /// today and is lost later.
+    pub fn for_voltage(mv: Option<u32>) -> Psize {
+        match mv {
+            Some(mv) if mv >= 2700 => Psize::X32,
+            Some(mv) if mv >= 2100 => Psize::X16,
+            _ => Psize::X8,
+        }
+    }
+
+    fn width(self) -> Width {
+        match self {
+            Psize::X8 => Width::Byte,
+            Psize::X16 => Width::Half,
+            Psize::X32 => Width::Word,
+        }
+    }
+
+    fn bits(self) -> u32 {
+        (self as u32) << CR_PSIZE_SHIFT
+    }
+}
+
+// Timing (timing-model.md F2/F4 and F7 rows, x32; flash-families.md §4.1).
+const WORD: Duration = Duration::from_micros(16);
+/// OpenOCD's write timeout, 50 × the x32 maximum of 100 µs (§4.1, §4.2 [U]).
+const WORD_TIMEOUT: Duration = Duration::from_millis(5);
+/// Sector erase: OpenOCD allows 10 s (§4.1); at x8 a 128/256 KiB sector can
+/// take several seconds (§4.2 [U]), so twenty times the typical time if longer.
+const SECTOR_TIMEOUT_MIN: Duration = Duration::from_secs(10);
+/// Mass erase: 8 s per MiB typical (timing-model.md); "as high as 32 s in x8"
+/// for 2 MiB ([OCD] stm32f2x.c:108-113), so 40 s per MiB, at least 33 s.
+const MASS_ERASE_PER_MIB: Duration = Duration::from_secs(8);
+const MASS_ERASE_TIMEOUT_PER_MIB: Duration = Duration::from_secs(40);
+
+const ERRORS_F2F4: &[ErrorFlag] = &[
+    ErrorFlag {
+        mask: SR_WRPERR,
+        name: "WRPERR",
+        meaning: "the sector is write-protected by the option bytes, or the chip is read-protected",
+    },
+    ErrorFlag { mask: SR_PGAERR, name: "PGAERR", meaning: "the data crosses a 128-bit flash row" },
+    ErrorFlag {
+        mask: SR_PGPERR,
+        name: "PGPERR",
+        meaning: "the access width does not match the programming parallelism (PSIZE)",
+    },
+    ErrorFlag {
+        mask: SR_PGSERR,
+        name: "PGSERR",
+        meaning: "programming sequence error: flash written without PG set or with a wrong control register",
+    },
+    ErrorFlag { mask: SR_OPERR, name: "OPERR", meaning: "the operation could not run (see the other flags)" },
+    ErrorFlag { mask: SR_RDERR, name: "RDERR", meaning: "read of a PCROP-protected sector" },
+];
+
+const ERRORS_F7: &[ErrorFlag] = &[
+    ERRORS_F2F4[0],
+    ERRORS_F2F4[1],
+    ERRORS_F2F4[2],
+    // RM0385 §3.7.5 names bit 7 ERSERR, with the same meaning.
+    ErrorFlag {
+        mask: SR_PGSERR,
+        name: "ERSERR",
+        meaning: "sequence error: flash written without PG set or with a wrong control register",
+    },
+    ERRORS_F2F4[4],
+    ERRORS_F2F4[5],
+];
+
+/// Typical erase time of a sector by size (timing-model.md, x32): F2/F4
+/// 16/64/128 KiB = 250/550/1000 ms; F7 32/128/256 KiB = 250/550/1000 ms (the
+/// 16/64 KiB sectors of F76x dual-bank mode taken as F4's).
+fn sector_erase_time(controller: Controller, size: u32) -> Duration {
+    let kib = size / 1024;
+    let ms = match (controller, kib) {
+        (_, 0..=32) => 250,
+        (_, 33..=64) => 550,
+        (Controller::F7, 65..=128) => 550,
+        _ => 1000,
+    };
+    Duration::from_millis(ms)
+}
+
+/// The F2/F4/F7 driver.
+pub struct FsController {
+    chip: &'static Chip,
+    psize: Psize,
+    /// Two banks in force (decided by `layout`).
+    dual: bool,
+}
+
+impl FsController {
+    /// `voltage_mv` is the target supply the probe measured, `None` if it cannot.
+    pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> FsController {
+        let psize = Psize::for_voltage(voltage_mv);
+        match voltage_mv {
+            None => warn!(
+                "the probe cannot measure the target voltage: programming {} one byte at a time (PSIZE x8), \
+                 which is safe at any supply but slower",
+                chip.name
+            ),
+            Some(mv) => debug!("target at {mv} mV: programming parallelism {psize:?}"),
+        }
+        FsController { chip, psize, dual: false }
+    }
+
+    pub fn psize(&self) -> Psize {
+        self.psize
+    }
+
+    /// Whether the option bits put the part in dual-bank mode: F42x/F43x/F469/
+    /// F479 always above 1 MiB and with OPTCR.DB1M at 1 MiB (RM0090 §3.4);
+    /// F76x/F77x when OPTCR.nDBANK is clear (flash-families.md §2.3).
+    fn dual_bank_mode(&self, t: &mut Target) -> Result<bool, FlashError> {
+        if self.chip.flash.dual.is_none() {
+            return Ok(false);
+        }
+        let size = t.flash_size;
+        Ok(match self.chip.controller {
+            Controller::F7 => t.read32(OPTCR)? & OPTCR_NDBANK == 0,
+            _ if size > MIB => true,
+            _ if size == MIB => t.read32(OPTCR)? & OPTCR_DB1M != 0,
+            _ => false,
+        })
+    }
+
+    /// SNB of a sector: its bank-relative index, bit 4 set for bank 2.
+    fn snb(sector: &Sector) -> u32 {
+        let bank = if sector.bank == 1 { SNB_BANK2 } else { 0 };
+        bank | sector.index
+    }
+}
+
+impl FlashController for FsController {
+    fn name(&self) -> &'static str {
+        match self.chip.controller {
+            Controller::F7 => "STM32F7",
+            _ => "STM32F2/F4",
+        }
+    }
+
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
+        self.dual = self.dual_bank_mode(t)?;
+        let spec = &self.chip.flash;
+        let mut layout =
+            if self.dual { FlashLayout::dual(spec, t.flash_size) } else { FlashLayout::single(spec, t.flash_size) };
+        layout.write_unit = self.psize.width().bytes();
+        Ok(layout)
+    }
+
+    fn status(&self, _bank: u8) -> StatusReg {
+        // One status register for both banks; EOP is only set with EOPIE (RM0090 §3.9.6).
+        StatusReg {
+            addr: SR,
+            busy: SR_BSY,
+            errors: SR_OPERR | SR_WRPERR | SR_PGAERR | SR_PGPERR | SR_PGSERR | SR_RDERR,
+            clear_reg: None,
+            eop: SR_EOP,
+        }
+    }
+
+    fn error_flags(&self) -> &'static [ErrorFlag] {
+        match self.chip.controller {
+            Controller::F7 => ERRORS_F7,
+            _ => ERRORS_F2F4,
+        }
+    }
+
+    fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        // One FLASH_CR for both banks: the second call finds it unlocked.
+        unlock_with_keys(t, "the flash control register (FLASH_CR)", CR, CR_LOCK, KEYR, [KEY1, KEY2])
+    }
+
+    fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        // One write clears PG/SER/MER/SNB/PSIZE and sets LOCK.
+        t.write32(CR, CR_LOCK)?;
+        Ok(())
+    }
+
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
+        // RM0090 §3.6.3: set SER and SNB (and PSIZE, the erase parallelism),
+        // then STRT; wait BSY; clear SER.
+        let cr = CR_SER | Self::snb(sector) << CR_SNB_SHIFT | self.psize.bits();
+        let typical = sector_erase_time(self.chip.controller, sector.size);
+        vec![
+            RegOp::Write { addr: CR, value: cr },
+            RegOp::Write { addr: CR, value: cr | CR_STRT },
+            RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_TIMEOUT_MIN.max(typical * 20) },
+            RegOp::Write { addr: CR, value: 0 },
+        ]
+    }
+
+    fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
+        // Dual bank: MER and MER1/MER2 together erase both banks (RM0090 §3.6.3).
+        let mer = if layout.banks.len() > 1 { CR_MER | CR_MER2 } else { CR_MER };
+        let cr = mer | self.psize.bits();
+        let mib = (layout.total_size() as f64 / MIB as f64).max(0.25);
+        let typical = MASS_ERASE_PER_MIB.mul_f64(mib);
+        let timeout = MASS_ERASE_TIMEOUT_PER_MIB.mul_f64(mib).max(Duration::from_secs(33));
+        Some(vec![
+            RegOp::Write { addr: CR, value: cr },
+            RegOp::Write { addr: CR, value: cr | CR_STRT },
+            RegOp::WaitIdle { bank: 0, typical, timeout },
+            RegOp::Write { addr: CR, value: 0 },
+        ])
+    }
+
+    fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: CR, value: CR_PG | self.psize.bits() }]
+    }
+
+    fn program_teardown_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: CR, value: 0 }]
+    }
+
+    fn program_access(&self) -> ProgramAccess {
+        // Each data write must be exactly PSIZE wide (PGPERR otherwise, RM0090 §3.6.4).
+        let width = self.psize.width();
+        ProgramAccess { unit: width.bytes(), width, typical: WORD, timeout: WORD_TIMEOUT }
+    }
+
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
+        // RDP byte: 0xAA level 0, 0xCC level 2, anything else level 1 (RM0090 §3.9.10).
+        Ok(match (t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8 {
+            0xAA => RdpLevel::Level0,
+            0xCC => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    fn driver(dev_id: u16, mv: u32) -> FsController {
+        FsController::new(chips::find(dev_id).unwrap(), Some(mv))
+    }
+
+    fn writes(ops: &[RegOp]) -> Vec<(u32, u32)> {
+        ops.iter()
+            .filter_map(|op| match *op {
+                RegOp::Write { addr, value } => Some((addr, value)),
+                RegOp::WaitIdle { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn psize_follows_the_supply_voltage() {
+        // RM0090 Table 13: x8 1.8-2.1 V, x16 2.1-2.7 V, x32 2.7-3.6 V.
+        assert_eq!(Psize::for_voltage(Some(1800)), Psize::X8);
+        assert_eq!(Psize::for_voltage(Some(2099)), Psize::X8);
+        assert_eq!(Psize::for_voltage(Some(2100)), Psize::X16);
+        assert_eq!(Psize::for_voltage(Some(2699)), Psize::X16);
+        assert_eq!(Psize::for_voltage(Some(2700)), Psize::X32);
+        assert_eq!(Psize::for_voltage(Some(3300)), Psize::X32);
+        assert_eq!(Psize::for_voltage(None), Psize::X8);
+        let d = driver(0x431, 1800);
+        assert_eq!(d.program_access().width, Width::Byte);
+        assert_eq!(d.program_access().unit, 1);
+        // PG bit 0, PSIZE bits 8-9 = 00.
+        assert_eq!(d.program_setup_ops(0), vec![RegOp::Write { addr: 0x4002_3C10, value: 0x1 }]);
+        let d = driver(0x431, 3300);
+        assert_eq!(d.program_access().width, Width::Word);
+        assert_eq!(d.program_setup_ops(0), vec![RegOp::Write { addr: 0x4002_3C10, value: 0x1 | 2 << 8 }]);
+        assert_eq!(driver(0x431, 2500).program_access().width, Width::Half);
+    }
+
+    #[test]
+    fn sector_erase_encodes_snb_at_bit_3() {
+        let d = driver(0x431, 3300);
+        let s = Sector { bank: 0, index: 5, addr: 0x0802_0000, size: 128 * 1024 };
+        // SER bit 1, SNB 5 at bits 3-7, PSIZE x32 (2 << 8), then STRT bit 16.
+        let cr = 0x2 | 5 << 3 | 2 << 8;
+        assert_eq!(
+            writes(&d.erase_sector_ops(&s)),
+            vec![(0x4002_3C10, cr), (0x4002_3C10, cr | 1 << 16), (0x4002_3C10, 0)]
+        );
+    }
+
+    #[test]
+    fn bank2_sectors_set_snb_bit_4() {
+        // F429 2 MiB: bank-2 sector 12+n is SNB 0b1_0000 | n (RM0090 §3.9.8).
+        let d = driver(0x419, 3300);
+        let s = Sector { bank: 1, index: 2, addr: 0x0810_8000, size: 16 * 1024 };
+        let cr = writes(&d.erase_sector_ops(&s))[0].1;
+        assert_eq!((cr >> 3) & 0x1F, 0x12);
+        assert_eq!(cr, 0x2 | 0x12 << 3 | 2 << 8);
+    }
+
+    #[test]
+    fn f413_sectors_above_1mib_stay_in_the_4_bit_field() {
+        // F413: sector 15 at 0x08160000 is SNB 15; bit 7 (the F42x bank bit) stays
+        // clear (CMSIS stm32f413xx.h:6893; flash-families.md §5 item 6).
+        let d = driver(0x463, 3300);
+        let s = Sector { bank: 0, index: 15, addr: 0x0816_0000, size: 128 * 1024 };
+        let cr = writes(&d.erase_sector_ops(&s))[0].1;
+        assert_eq!(cr & 0xF8, 15 << 3);
+        assert_eq!(cr & 1 << 7, 0);
+    }
+
+    #[test]
+    fn mass_erase_sets_mer2_only_with_two_banks() {
+        let d = driver(0x419, 3300);
+        let spec = &chips::find(0x419).unwrap().flash;
+        let dual = writes(&d.mass_erase_ops(&FlashLayout::dual(spec, 2 * MIB)).unwrap());
+        // MER bit 2 + MER1 bit 15 + PSIZE x32, then STRT.
+        assert_eq!(dual[1], (0x4002_3C10, 0x4 | 1 << 15 | 2 << 8 | 1 << 16));
+        let single = writes(&d.mass_erase_ops(&FlashLayout::single(spec, MIB / 2)).unwrap());
+        assert_eq!(single[1], (0x4002_3C10, 0x4 | 2 << 8 | 1 << 16));
+    }
+
+    #[test]
+    fn erase_times_follow_the_sector_size() {
+        assert_eq!(sector_erase_time(Controller::F2F4, 16 * 1024), Duration::from_millis(250));
+        assert_eq!(sector_erase_time(Controller::F2F4, 64 * 1024), Duration::from_millis(550));
+        assert_eq!(sector_erase_time(Controller::F2F4, 128 * 1024), Duration::from_millis(1000));
+        assert_eq!(sector_erase_time(Controller::F7, 32 * 1024), Duration::from_millis(250));
+        assert_eq!(sector_erase_time(Controller::F7, 128 * 1024), Duration::from_millis(550));
+        assert_eq!(sector_erase_time(Controller::F7, 256 * 1024), Duration::from_millis(1000));
+    }
+
+    #[test]
+    fn f7_names_bit7_erserr() {
+        let d = driver(0x449, 3300);
+        assert!(d.error_flags().iter().any(|f| f.name == "ERSERR" && f.mask == 1 << 7));
+        assert!(driver(0x431, 3300).error_flags().iter().any(|f| f.name == "PGSERR" && f.mask == 1 << 7));
+        // BSY bit 16; errors are bits 1, 4-8 (RM0090 §3.9.6).
+        assert_eq!((d.status(1).addr, d.status(1).busy, d.status(1).errors), (0x4002_3C0C, 1 << 16, 0x1F2));
+    }
+}

@@ -1,0 +1,284 @@
+//! STM32H5 flash (RM0481; flash-families.md §2.7): its own register map, not
+//! L5's (stlink gets this wrong, §1.6 item 2, §6 row 31).
+//!
+//! One non-secure register set (NSKEYR/NSSR/NSCR/NSCCR) serves both banks;
+//! NSCR.BKSEL picks the *physical* bank of a sector or bank erase and ignores
+//! SWAP_BANK, so with the banks swapped (OPTCR.SWAP_BANK) the address
+//! 0x08000000 lies in physical bank 2. Data goes through a 128-bit write
+//! buffer that programs when its four words are in. Errors are cleared in
+//! NSCCR. Read protection is the "product state" in OPTSR_CUR.
+
+use std::time::Duration;
+
+use super::{
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
+    StatusReg, Width, KEY1, KEY2,
+};
+use crate::target::chips::Chip;
+use crate::target::Target;
+
+/// Register block and offsets (flash-families.md §2.7; EMB-R flash_h5; CMSIS
+/// `stm32h563xx.h` FLASH_TypeDef).
+const BASE: u32 = 0x4002_2000;
+const NSKEYR: u32 = BASE + 0x04;
+const OPTCR: u32 = BASE + 0x1C;
+const NSSR: u32 = BASE + 0x20;
+const NSCR: u32 = BASE + 0x28;
+const NSCCR: u32 = BASE + 0x30;
+const OPTSR_CUR: u32 = BASE + 0x50;
+const OPTSR2_CUR: u32 = BASE + 0x70;
+
+// NSSR (§2.7).
+pub const SR_BSY: u32 = 1 << 0;
+pub const SR_WBNE: u32 = 1 << 1;
+pub const SR_DBNE: u32 = 1 << 3;
+pub const SR_EOP: u32 = 1 << 16;
+pub const SR_WRPERR: u32 = 1 << 17;
+pub const SR_PGSERR: u32 = 1 << 18;
+pub const SR_STRBERR: u32 = 1 << 19;
+pub const SR_INCERR: u32 = 1 << 20;
+pub const SR_OBKERR: u32 = 1 << 21;
+pub const SR_OBKWERR: u32 = 1 << 22;
+pub const SR_OPTCHANGEERR: u32 = 1 << 23;
+
+// NSCR (§2.7).
+pub const CR_LOCK: u32 = 1 << 0;
+pub const CR_PG: u32 = 1 << 1;
+pub const CR_SER: u32 = 1 << 2;
+pub const CR_BER: u32 = 1 << 3;
+pub const CR_FW: u32 = 1 << 4;
+pub const CR_STRT: u32 = 1 << 5;
+pub const CR_SNB_SHIFT: u32 = 6;
+pub const CR_MER: u32 = 1 << 15;
+pub const CR_BKSEL: u32 = 1 << 31;
+
+/// OPTCR.SWAP_BANK (EMB-R flash_h5 OPTCR).
+pub const OPTCR_SWAP_BANK: u32 = 1 << 31;
+/// OPTSR_CUR.PRODUCT_STATE, bits 15:8 (CMSIS `stm32h563xx.h:10063`).
+pub const PRODUCT_STATE_SHIFT: u32 = 8;
+/// OPTSR2_CUR.TZEN, bits 31:24: 0xB4 enabled, 0xC3 disabled (EMB-R flash_h5
+/// enum OPTSR_TZEN; CMSIS `stm32h563xx.h:10109`).
+pub const TZEN_SHIFT: u32 = 24;
+pub const TZEN_ENABLED: u32 = 0xB4;
+
+/// Product states (ST HAL `stm32h5xx_hal_flash_ex.h` OB_PROD_STATE_*).
+pub const STATE_OPEN: u32 = 0xED;
+pub const STATE_PROVISIONING: u32 = 0x17;
+pub const STATE_IROT_PROVISIONED: u32 = 0x2E;
+pub const STATE_TZ_CLOSED: u32 = 0xC6;
+pub const STATE_CLOSED: u32 = 0x72;
+pub const STATE_LOCKED: u32 = 0x5C;
+
+/// Timing (timing-model.md L5/U5/H5 row: 16-byte word 82 µs, 8 KiB sector
+/// 1.5 ms, bank erase 22 ms); timeouts follow the CMSIS-pack algorithms' 400 ms
+/// per call for words and sectors (flash-families.md §4.1) and 30 s for bank
+/// and mass erases.
+const PROGRAM_TIME: Duration = Duration::from_micros(82);
+const PROGRAM_TIMEOUT: Duration = Duration::from_millis(400);
+const ERASE_TIME: Duration = Duration::from_micros(1500);
+const ERASE_TIMEOUT: Duration = Duration::from_millis(400);
+const MASS_ERASE_TIME: Duration = Duration::from_millis(22);
+const MASS_ERASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+static ERRORS: [ErrorFlag; 7] = [
+    ErrorFlag {
+        mask: SR_WRPERR,
+        name: "WRPERR",
+        meaning: "the sector is write-protected (WRP group, HDP area or product state)",
+    },
+    ErrorFlag {
+        mask: SR_PGSERR,
+        name: "PGSERR",
+        meaning: "programming sequence error (wrong control bits or a stale error)",
+    },
+    ErrorFlag { mask: SR_STRBERR, name: "STRBERR", meaning: "the same byte was written twice into the write buffer" },
+    ErrorFlag {
+        mask: SR_INCERR,
+        name: "INCERR",
+        meaning: "inconsistent write: the 16-byte flash word was not written in one go",
+    },
+    ErrorFlag { mask: SR_OBKERR, name: "OBKERR", meaning: "option-byte key access error" },
+    ErrorFlag { mask: SR_OBKWERR, name: "OBKWERR", meaning: "option-byte key storage not virgin" },
+    ErrorFlag { mask: SR_OPTCHANGEERR, name: "OPTCHANGEERR", meaning: "an option-byte change failed" },
+];
+
+/// The H5 flash controller.
+pub struct H5Controller {
+    chip: &'static Chip,
+    /// OPTCR.SWAP_BANK as read by `layout`: logical bank N is physical bank !N.
+    swapped: bool,
+}
+
+impl H5Controller {
+    pub fn new(chip: &'static Chip) -> H5Controller {
+        H5Controller { chip, swapped: false }
+    }
+
+    /// BKSEL for a logical bank (BKSEL names the physical bank).
+    fn bksel(&self, bank: u8) -> u32 {
+        if (bank == 1) != self.swapped {
+            CR_BKSEL
+        } else {
+            0
+        }
+    }
+}
+
+/// How a product state reads as an RDP level: Open, Provisioning and
+/// TZ-Closed leave the non-secure flash open to the debugger; iROT-Provisioned
+/// and Closed shut debug access (reopening it needs a regression, which erases
+/// the flash) like level 1; Locked is final like level 2. The regression
+/// states and unknown codes count as level 1.
+pub fn rdp_of_product_state(state: u32) -> RdpLevel {
+    match state {
+        STATE_OPEN | STATE_PROVISIONING | STATE_TZ_CLOSED => RdpLevel::Level0,
+        STATE_LOCKED => RdpLevel::Level2,
+        _ => RdpLevel::Level1,
+    }
+}
+
+impl FlashController for H5Controller {
+    fn name(&self) -> &'static str {
+        "STM32H5"
+    }
+
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
+        self.swapped = t.read32(OPTCR)? & OPTCR_SWAP_BANK != 0;
+        Ok(FlashLayout::dual(&self.chip.flash, t.flash_size))
+    }
+
+    fn status(&self, _bank: u8) -> StatusReg {
+        StatusReg {
+            addr: NSSR,
+            busy: SR_BSY | SR_DBNE,
+            errors: ERRORS.iter().fold(0, |m, f| m | f.mask),
+            clear_reg: Some(NSCCR),
+            eop: SR_EOP,
+        }
+    }
+
+    fn error_flags(&self) -> &'static [ErrorFlag] {
+        &ERRORS
+    }
+
+    fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        if (t.read32(OPTSR2_CUR)? >> TZEN_SHIFT) & 0xFF == TZEN_ENABLED {
+            return Err(FlashError::Unsupported(
+                "TrustZone is enabled on this STM32H5 (OPTSR2.TZEN = 0xB4): the non-secure flash registers cannot \
+                 erase or program secure sectors, and stflash does not drive the secure ones; use \
+                 STM32CubeProgrammer"
+                    .into(),
+            ));
+        }
+        unlock_with_keys(t, "FLASH_NSCR", NSCR, CR_LOCK, NSKEYR, [KEY1, KEY2])
+    }
+
+    /// Clear the operation bits, then set LOCK (which leaves the others as they are).
+    /// Both banks share NSCR: a second call finds it locked and does nothing.
+    fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        if t.read32(NSCR)? & CR_LOCK != 0 {
+            return Ok(());
+        }
+        t.write32(NSCR, 0)?;
+        t.write32(NSCR, CR_LOCK)?;
+        Ok(())
+    }
+
+    /// SER + SNB (bank-relative) + BKSEL (physical bank), then STRT.
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
+        let cr = CR_SER | (sector.index << CR_SNB_SHIFT) | self.bksel(sector.bank);
+        vec![
+            RegOp::Write { addr: NSCR, value: cr },
+            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
+            RegOp::WaitIdle { bank: sector.bank, typical: ERASE_TIME, timeout: ERASE_TIMEOUT },
+            RegOp::Write { addr: NSCR, value: 0 },
+        ]
+    }
+
+    /// MER erases both banks' user flash.
+    fn mass_erase_ops(&self, _layout: &FlashLayout) -> Option<Vec<RegOp>> {
+        Some(vec![
+            RegOp::Write { addr: NSCR, value: CR_MER },
+            RegOp::Write { addr: NSCR, value: CR_MER | CR_STRT },
+            RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT },
+            RegOp::Write { addr: NSCR, value: 0 },
+        ])
+    }
+
+    fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: NSCR, value: CR_PG }]
+    }
+
+    fn program_teardown_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: NSCR, value: 0 }]
+    }
+
+    fn program_access(&self) -> ProgramAccess {
+        ProgramAccess {
+            unit: self.chip.flash.write_unit,
+            width: Width::Word,
+            typical: PROGRAM_TIME,
+            timeout: PROGRAM_TIMEOUT,
+        }
+    }
+
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
+        let state = (t.read32(OPTSR_CUR)? >> PRODUCT_STATE_SHIFT) & 0xFF;
+        Ok(rdp_of_product_state(state))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    fn h563() -> H5Controller {
+        H5Controller::new(chips::find(0x484).unwrap())
+    }
+
+    #[test]
+    fn sector_erase_uses_the_h5_bit_positions() {
+        let c = h563();
+        let s = Sector { bank: 1, index: 5, addr: 0x0810_A000, size: 8192 };
+        let ops = c.erase_sector_ops(&s);
+        // RM0481 NSCR at 0x40022028: SER bit 2, SNB bits 12:6, STRT bit 5, BKSEL bit 31.
+        let cr = (1 << 2) | (5 << 6) | (1 << 31);
+        assert_eq!(ops[0], RegOp::Write { addr: 0x4002_2028, value: cr });
+        assert_eq!(ops[1], RegOp::Write { addr: 0x4002_2028, value: cr | (1 << 5) });
+        assert_eq!(ops[3], RegOp::Write { addr: 0x4002_2028, value: 0 });
+        let s0 = Sector { bank: 0, index: 127, addr: 0x080F_E000, size: 8192 };
+        assert_eq!(c.erase_sector_ops(&s0)[0], RegOp::Write { addr: 0x4002_2028, value: (1 << 2) | (127 << 6) });
+    }
+
+    #[test]
+    fn swapped_banks_invert_bksel() {
+        let mut c = h563();
+        c.swapped = true;
+        let s0 = Sector { bank: 0, index: 0, addr: 0x0800_0000, size: 8192 };
+        assert_eq!(c.erase_sector_ops(&s0)[0], RegOp::Write { addr: 0x4002_2028, value: (1 << 2) | (1 << 31) });
+    }
+
+    #[test]
+    fn errors_are_cleared_through_nsccr() {
+        let s = h563().status(0);
+        assert_eq!(s.addr, 0x4002_2020);
+        assert_eq!(s.clear_reg, Some(0x4002_2030));
+        assert_eq!(s.eop, 1 << 16);
+        assert_eq!(s.errors, 0x00FE_0000, "WRPERR..OPTCHANGEERR, bits 17-23");
+        assert_eq!(
+            h563().mass_erase_ops(&FlashLayout::dual(&h563().chip.flash, 2 << 20)).unwrap()[1],
+            RegOp::Write { addr: 0x4002_2028, value: (1 << 15) | (1 << 5) }
+        );
+    }
+
+    #[test]
+    fn product_states_map_to_rdp_levels() {
+        assert_eq!(rdp_of_product_state(0xED), RdpLevel::Level0);
+        assert_eq!(rdp_of_product_state(0xC6), RdpLevel::Level0);
+        assert_eq!(rdp_of_product_state(0x72), RdpLevel::Level1);
+        assert_eq!(rdp_of_product_state(0x2E), RdpLevel::Level1);
+        assert_eq!(rdp_of_product_state(0x5C), RdpLevel::Level2);
+        assert_eq!(rdp_of_product_state(0x9A), RdpLevel::Level1);
+    }
+}

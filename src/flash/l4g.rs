@@ -1,0 +1,597 @@
+//! The 64-bit double-word flash controllers: STM32L4, L4+, G0, G4, C0, WB, WL
+//! (flash-families.md §2.5).
+//!
+//! One register layout, one sequence per operation; what differs between the
+//! parts (register base, PNB width, where BKER sits, which busy flags exist,
+//! how the bank mode is chosen, the WB/WL secure area) is the data of one
+//! [`Variant`] per controller.
+//!
+//! Programming is standard double-word programming (CR.PG, then the low and
+//! the high 32-bit word of each 64-bit double word). Fast programming
+//! (CR.FSTPG) is not used: it needs a whole 256-byte row of 32 double words
+//! written back to back, and the controller raises MISERR as soon as the next
+//! double word does not arrive in time (flash-families.md §2.5). Over SWD every
+//! write is a USB round trip of 150–300 µs, far beyond that budget, so a row
+//! programmed by the host would always fail half-way.
+
+use std::time::Duration;
+
+use log::debug;
+
+use super::{
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
+    StatusReg, Width, KEY1, KEY2,
+};
+use crate::target::chips::{Chip, Controller};
+use crate::target::Target;
+
+/// Register offsets from the controller base (flash-families.md §2.5 table).
+const KEYR: u32 = 0x08;
+const SR: u32 = 0x10;
+const CR: u32 = 0x14;
+const OPTR: u32 = 0x20;
+/// WB/WL secure flash start register (RM0434 FLASH_SFR; CMSIS stm32wb55xx.h offset 0x80).
+const SFR: u32 = 0x80;
+
+/// Register block of L4, L4+, G0, G4, C0 (flash-families.md §2.5).
+const BASE: u32 = 0x4002_2000;
+/// Register block of WB and WL (flash-families.md §2.5).
+const BASE_WB_WL: u32 = 0x5800_4000;
+
+// FLASH_SR bits (flash-families.md §2.5).
+pub const SR_EOP: u32 = 1 << 0;
+pub const SR_OPERR: u32 = 1 << 1;
+pub const SR_PROGERR: u32 = 1 << 3;
+pub const SR_WRPERR: u32 = 1 << 4;
+pub const SR_PGAERR: u32 = 1 << 5;
+pub const SR_SIZERR: u32 = 1 << 6;
+pub const SR_PGSERR: u32 = 1 << 7;
+pub const SR_MISERR: u32 = 1 << 8;
+pub const SR_FASTERR: u32 = 1 << 9;
+pub const SR_RDERR: u32 = 1 << 14;
+pub const SR_OPTVERR: u32 = 1 << 15;
+pub const SR_BSY: u32 = 1 << 16;
+/// Bank-2 busy flag of the G0B1/G0C1 (flash-families.md §5 item 11).
+pub const SR_BSY2: u32 = 1 << 17;
+/// Configuration busy: CR must not be written while set (G0, C0, WB, WL).
+pub const SR_CFGBSY: u32 = 1 << 18;
+/// Program/erase suspended by CPU2 (WB, WL).
+pub const SR_PESD: u32 = 1 << 19;
+
+// FLASH_CR bits (flash-families.md §2.5).
+pub const CR_PG: u32 = 1 << 0;
+pub const CR_PER: u32 = 1 << 1;
+pub const CR_MER1: u32 = 1 << 2;
+pub const CR_PNB_SHIFT: u32 = 3;
+/// BKER on L4, L4+, G4 (§6 row 14: bit 11, not stlink's bit 13).
+pub const CR_BKER_L4_G4: u32 = 1 << 11;
+/// BKER on G0B1/G0C1 (flash-families.md §5 item 10).
+pub const CR_BKER_G0: u32 = 1 << 13;
+pub const CR_MER2: u32 = 1 << 15;
+pub const CR_STRT: u32 = 1 << 16;
+pub const CR_LOCK: u32 = 1 << 31;
+
+/// All error flags of FLASH_SR (W1C).
+const SR_ERRORS: u32 = SR_OPERR
+    | SR_PROGERR
+    | SR_WRPERR
+    | SR_PGAERR
+    | SR_SIZERR
+    | SR_PGSERR
+    | SR_MISERR
+    | SR_FASTERR
+    | SR_RDERR
+    | SR_OPTVERR;
+
+/// Typical times (timing-model.md, L4/G0/G4/WB/WL/C0 row) and timeouts
+/// (≥ 10× the datasheet maxima of flash-families.md §4.2; the page-erase
+/// maximum is 40 ms on G0, the double-word maximum 125 µs).
+const PROGRAM_TYPICAL: Duration = Duration::from_micros(82);
+const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
+const ERASE_TYPICAL: Duration = Duration::from_millis(22);
+const ERASE_TIMEOUT: Duration = Duration::from_millis(400);
+const MASS_ERASE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// A register write needs no time of its own; the wait only catches CFGBSY.
+const SETTLE_TIMEOUT: Duration = Duration::from_millis(50);
+/// How long CPU2 may keep flash operations suspended (a radio event) before we give up.
+const PESD_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How one flash size chooses its bank mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BankMode {
+    /// Always two banks (L4 1 MiB parts).
+    Dual,
+    /// Two banks when this OPTR bit is set.
+    OptionBit(u32),
+}
+
+/// Geometry of the WB/WL secure area register (FLASH_SFR).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SecureArea {
+    /// SFSA field: first secure page.
+    sfsa_mask: u32,
+    /// FSD: flash security disabled (no secure area).
+    fsd: u32,
+}
+
+/// What distinguishes one controller of the group from another.
+#[derive(Debug)]
+pub struct Variant {
+    pub name: &'static str,
+    controller: Controller,
+    /// DEV_IDs this entry covers; empty = every other chip of `controller`.
+    dev_ids: &'static [u16],
+    base: u32,
+    /// Width of CR.PNB (flash-families.md §2.5 "PNB width").
+    pnb_bits: u32,
+    /// CR.BKER mask (0: single-bank controller).
+    bker: u32,
+    /// CR.MER2 mask (0: single-bank controller).
+    mer2: u32,
+    /// Busy flags besides BSY (CFGBSY, BSY2).
+    extra_busy: u32,
+    /// SR.PESD exists (CPU2 can suspend operations).
+    pesd: bool,
+    /// Flash sizes (KiB) that can run with two banks, and how that is chosen.
+    /// Other sizes are single bank.
+    dual: &'static [(u32, BankMode)],
+    secure: Option<SecureArea>,
+}
+
+/// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4 DBANK
+/// (flash-families.md §2.5, §6 row 28).
+const OPTR_BIT21: u32 = 1 << 21;
+const OPTR_BIT22: u32 = 1 << 22;
+
+const fn single(name: &'static str, controller: Controller, dev_ids: &'static [u16], pnb_bits: u32) -> Variant {
+    Variant {
+        name,
+        controller,
+        dev_ids,
+        base: BASE,
+        pnb_bits,
+        bker: 0,
+        mer2: 0,
+        extra_busy: 0,
+        pesd: false,
+        dual: &[],
+        secure: None,
+    }
+}
+
+/// The variants, most specific first.
+static VARIANTS: &[Variant] = &[
+    // L47x/L48x and L49x/L4Ax (RM0351): 1 MiB always dual; 256/512 KiB dual when
+    // OPTR.DUALBANK. PNB 8 bits, BKER bit 11.
+    Variant {
+        bker: CR_BKER_L4_G4,
+        mer2: CR_MER2,
+        dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::Dual)],
+        ..single("STM32L4 (RM0351)", Controller::L4, &[0x415, 0x461], 8)
+    },
+    // L41x–L46x (RM0394): single bank.
+    single("STM32L4 (RM0394)", Controller::L4, &[], 8),
+    // L4+ (RM0432): DBANK (bit 22) on 2 MiB parts, DB1M (bit 21) on the smaller
+    // ones. Assumed for the 512 KiB L4P5: DB1M decides as on 1 MiB parts.
+    Variant {
+        bker: CR_BKER_L4_G4,
+        mer2: CR_MER2,
+        dual: &[
+            (512, BankMode::OptionBit(OPTR_BIT21)),
+            (1024, BankMode::OptionBit(OPTR_BIT21)),
+            (2048, BankMode::OptionBit(OPTR_BIT22)),
+        ],
+        ..single("STM32L4+ (RM0432)", Controller::L4Plus, &[], 8)
+    },
+    // G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
+    // 256/512 KiB parts with OPTR.DUAL_BANK. The 128 KiB parts are single bank
+    // (HAL: sales type 0). Bank-2 pages are numbered from 0 with BKER set, as
+    // ST's HAL and OpenOCD do (§6 row 16; ST's NUCLEO-G0B1RE FLASH_EraseProgram
+    // example computes bank-relative pages). RM0444's organisation table names
+    // them 256…383; Zephyr writes 256 + n. Unresolved: §7 question 4.
+    Variant {
+        bker: CR_BKER_G0,
+        mer2: CR_MER2,
+        extra_busy: SR_CFGBSY | SR_BSY2,
+        dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21))],
+        ..single("STM32G0B1 (RM0444)", Controller::G0, &[0x467], 10)
+    },
+    // Other G0 (RM0444): PNB 7 bits, CFGBSY.
+    Variant { extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", Controller::G0, &[], 7) },
+    // G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
+    Variant {
+        bker: CR_BKER_L4_G4,
+        mer2: CR_MER2,
+        dual: &[
+            (128, BankMode::OptionBit(OPTR_BIT22)),
+            (256, BankMode::OptionBit(OPTR_BIT22)),
+            (512, BankMode::OptionBit(OPTR_BIT22)),
+        ],
+        ..single("STM32G4 cat.3 (RM0440)", Controller::G4, &[0x469], 7)
+    },
+    // G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
+    single("STM32G4 cat.4 (RM0440)", Controller::G4, &[0x479], 8),
+    // G4 category 2: single bank, PNB 7 bits.
+    single("STM32G4 cat.2 (RM0440)", Controller::G4, &[], 7),
+    // C0 (RM0490): PNB 7 bits, CFGBSY.
+    Variant { extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", Controller::C0, &[], 7) },
+    // WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
+    // (SFSA bits 0-7, FSD bit 8).
+    Variant {
+        base: BASE_WB_WL,
+        extra_busy: SR_CFGBSY,
+        pesd: true,
+        secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8 }),
+        ..single("STM32WB (RM0434)", Controller::Wb, &[], 8)
+    },
+    // WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
+    Variant {
+        base: BASE_WB_WL,
+        extra_busy: SR_CFGBSY,
+        pesd: true,
+        secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7 }),
+        ..single("STM32WL (RM0453)", Controller::Wl, &[], 8)
+    },
+];
+
+/// The variant for a chip of this group, if it is one.
+pub fn variant_for(chip: &Chip) -> Option<&'static Variant> {
+    VARIANTS
+        .iter()
+        .find(|v| v.controller == chip.controller && (v.dev_ids.is_empty() || v.dev_ids.contains(&chip.dev_id)))
+}
+
+static ERROR_FLAGS: &[ErrorFlag] = &[
+    ErrorFlag { mask: SR_OPERR, name: "OPERR", meaning: "an erase or program operation did not complete" },
+    ErrorFlag {
+        mask: SR_PROGERR,
+        name: "PROGERR",
+        meaning:
+            "the double word was not erased before programming (each double word can be programmed once per erase)",
+    },
+    ErrorFlag {
+        mask: SR_WRPERR,
+        name: "WRPERR",
+        meaning: "the page is write-protected (WRP option bytes, or the CPU2 secure area)",
+    },
+    ErrorFlag { mask: SR_PGAERR, name: "PGAERR", meaning: "the data did not fall in one aligned 64-bit double word" },
+    ErrorFlag { mask: SR_SIZERR, name: "SIZERR", meaning: "a byte or half-word write; flash takes 32-bit writes only" },
+    ErrorFlag {
+        mask: SR_PGSERR,
+        name: "PGSERR",
+        meaning: "programming sequence error: wrong control bits, or an earlier error was not cleared",
+    },
+    ErrorFlag { mask: SR_MISERR, name: "MISERR", meaning: "fast-programming data arrived too late" },
+    ErrorFlag { mask: SR_FASTERR, name: "FASTERR", meaning: "fast-programming error" },
+    ErrorFlag { mask: SR_RDERR, name: "RDERR", meaning: "read of a proprietary-code-protected (PCROP) area" },
+    ErrorFlag {
+        mask: SR_OPTVERR,
+        name: "OPTVERR",
+        meaning: "option bytes do not match their complement (set at power-up on new STM32WB/WL/G0 parts)",
+    },
+];
+
+/// Reported when CPU2 keeps flash operations suspended.
+const PESD_FLAG: ErrorFlag = ErrorFlag {
+    mask: SR_PESD,
+    name: "PESD",
+    meaning: "CPU2 (the wireless stack) suspends flash operations; stop the radio application or hold it in reset, then retry",
+};
+
+/// Driver for one chip of the group.
+pub struct L4gController {
+    v: &'static Variant,
+    chip: &'static Chip,
+}
+
+impl L4gController {
+    /// `None` when the chip is not of this group.
+    pub fn new(chip: &'static Chip) -> Option<L4gController> {
+        variant_for(chip).map(|v| L4gController { v, chip })
+    }
+
+    fn reg(&self, offset: u32) -> u32 {
+        self.v.base + offset
+    }
+
+    fn wait(&self, bank: u8, typical: Duration, timeout: Duration) -> RegOp {
+        RegOp::WaitIdle { bank, typical, timeout }
+    }
+
+    fn write_cr(&self, value: u32) -> RegOp {
+        RegOp::Write { addr: self.reg(CR), value }
+    }
+
+    /// CR value selecting a page for erase: PER, PNB, and BKER for bank 2.
+    fn page_erase_cr(&self, sector: &Sector) -> u32 {
+        debug_assert!(sector.index < 1 << self.v.pnb_bits, "page {} does not fit PNB", sector.index);
+        let bker = if sector.bank == 1 { self.v.bker } else { 0 };
+        CR_PER | (sector.index << CR_PNB_SHIFT) | bker
+    }
+
+    /// Wait while CPU2 holds flash operations suspended (WB/WL, SR.PESD;
+    /// flash-families.md §2.5).
+    fn wait_not_suspended(&self, t: &mut Target) -> Result<(), FlashError> {
+        if !self.v.pesd {
+            return Ok(());
+        }
+        let start = t.elapsed();
+        loop {
+            let sr = t.read32(self.reg(SR))?;
+            if sr & SR_PESD == 0 {
+                return Ok(());
+            }
+            if t.elapsed() - start > PESD_TIMEOUT {
+                let op = "starting a flash operation".to_string();
+                return Err(FlashError::Flags { op, flags: vec![PESD_FLAG], status: sr });
+            }
+            t.sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// The layout for `size` bytes with OPTR reading `optr` (pure, for tests).
+pub fn layout_for(v: &Variant, chip: &Chip, size: u32, optr: u32) -> FlashLayout {
+    let mode = v.dual.iter().find(|(kib, _)| *kib * 1024 == size).map(|&(_, m)| m);
+    let dual = match mode {
+        Some(BankMode::Dual) => true,
+        Some(BankMode::OptionBit(bit)) => optr & bit != 0,
+        None => false,
+    };
+    if dual && chip.flash.dual.is_some() {
+        FlashLayout::dual(&chip.flash, size)
+    } else {
+        FlashLayout::single(&chip.flash, size)
+    }
+}
+
+impl FlashController for L4gController {
+    fn name(&self) -> &'static str {
+        self.v.name
+    }
+
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
+        // Read OPTR only where a bank-mode bit exists (flash-families.md §5 item 10).
+        let optr = if self.v.dual.is_empty() { 0 } else { t.read32(self.reg(OPTR))? };
+        let layout = layout_for(self.v, self.chip, t.flash_size, optr);
+        debug!("{}: OPTR 0x{optr:08X}, {} bank(s)", self.v.name, layout.banks.len());
+        Ok(layout)
+    }
+
+    fn status(&self, _bank: u8) -> StatusReg {
+        // One status register for both banks; BSY2 covers bank 2 on G0B1.
+        StatusReg {
+            addr: self.reg(SR),
+            busy: SR_BSY | self.v.extra_busy,
+            errors: SR_ERRORS,
+            clear_reg: None,
+            eop: SR_EOP,
+        }
+    }
+
+    fn error_flags(&self) -> &'static [ErrorFlag] {
+        ERROR_FLAGS
+    }
+
+    fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        self.wait_not_suspended(t)?;
+        // Both banks share one CR; the second call finds it unlocked and sends nothing.
+        unlock_with_keys(t, "FLASH_CR", self.reg(CR), CR_LOCK, self.reg(KEYR), [KEY1, KEY2])
+    }
+
+    fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        // Setting LOCK leaves the other bits as they are (flash-families.md §2.0):
+        // clear them first, then lock.
+        t.write32(self.reg(CR), 0)?;
+        t.write32(self.reg(CR), CR_LOCK)?;
+        Ok(())
+    }
+
+    /// RM0351 §3.3.6 "Page erase": wait BSY (and CFGBSY), PER + PNB (+ BKER),
+    /// STRT, wait BSY, clear PER.
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
+        let cr = self.page_erase_cr(sector);
+        vec![
+            self.wait(sector.bank, Duration::ZERO, ERASE_TIMEOUT),
+            self.write_cr(cr),
+            self.write_cr(cr | CR_STRT),
+            self.wait(sector.bank, ERASE_TYPICAL, ERASE_TIMEOUT),
+            self.write_cr(0),
+            self.wait(sector.bank, Duration::ZERO, SETTLE_TIMEOUT),
+        ]
+    }
+
+    /// MER1 (and MER2 in dual-bank mode) then STRT. On WB/WL this erases the
+    /// non-secure pages only: the CPU2 area survives (flash-families.md §2.5).
+    fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
+        let mer = if layout.banks.len() == 2 { CR_MER1 | self.v.mer2 } else { CR_MER1 };
+        Some(vec![
+            self.wait(0, Duration::ZERO, ERASE_TIMEOUT),
+            self.write_cr(mer),
+            self.write_cr(mer | CR_STRT),
+            self.wait(0, ERASE_TYPICAL, MASS_ERASE_TIMEOUT),
+            self.write_cr(0),
+            self.wait(0, Duration::ZERO, SETTLE_TIMEOUT),
+        ])
+    }
+
+    fn program_setup_ops(&self, bank: u8) -> Vec<RegOp> {
+        vec![self.wait(bank, Duration::ZERO, PROGRAM_TIMEOUT), self.write_cr(CR_PG)]
+    }
+
+    fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp> {
+        vec![self.write_cr(0), self.wait(bank, Duration::ZERO, SETTLE_TIMEOUT)]
+    }
+
+    /// Each 64-bit double word as two 32-bit writes, low word first
+    /// (flash-families.md §5 item 12).
+    fn program_access(&self) -> ProgramAccess {
+        ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
+    }
+
+    /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.5).
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
+        Ok(match t.read32(self.reg(OPTR))? & 0xFF {
+            0xAA => RdpLevel::Level0,
+            0xCC => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        })
+    }
+
+    /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack
+    /// and FUS) unless SFR.FSD is set (flash-families.md §2.5, §5 item 13).
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+        let Some(secure) = self.v.secure else { return Ok(Vec::new()) };
+        let sfr = t.read32(self.reg(SFR))?;
+        if sfr & secure.fsd != 0 {
+            return Ok(Vec::new());
+        }
+        let page = self.chip.flash.sectors[0].1 as u64;
+        let base = self.chip.flash.base as u64;
+        let start = base + (sfr & secure.sfsa_mask) as u64 * page;
+        let end = base + t.flash_size as u64;
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        debug!("secure area from SFSA 0x{:02X}: 0x{start:08X}-0x{:08X}", sfr & secure.sfsa_mask, end - 1);
+        Ok(vec![(
+            start as u32,
+            end as u32,
+            "the CPU2 secure area holding the wireless stack and FUS (FLASH_SFR.SFSA); only ST's FUS may change it",
+        )])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips::find;
+
+    fn ctrl(dev_id: u16) -> L4gController {
+        L4gController::new(find(dev_id).unwrap()).unwrap()
+    }
+
+    fn cr_writes(ops: &[RegOp]) -> Vec<u32> {
+        ops.iter().filter_map(|op| if let RegOp::Write { value, .. } = op { Some(*value) } else { None }).collect()
+    }
+
+    const KIB: u32 = 1024;
+
+    #[test]
+    fn every_chip_of_the_group_has_a_variant() {
+        for c in crate::target::chips::all() {
+            let ours = matches!(
+                c.controller,
+                Controller::L4
+                    | Controller::L4Plus
+                    | Controller::G0
+                    | Controller::G4
+                    | Controller::C0
+                    | Controller::Wb
+                    | Controller::Wl
+            );
+            assert_eq!(variant_for(c).is_some(), ours, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn l476_bank2_page_erase_uses_bank_relative_pnb_and_bker_bit_11() {
+        let c = ctrl(0x415);
+        let l = layout_for(c.v, c.chip, 1024 * KIB, 0);
+        assert_eq!(l.banks.len(), 2, "1 MiB L476 is always dual bank");
+        let s = l.sector_at(0x0808_2800).unwrap();
+        assert_eq!((s.bank, s.index), (1, 5));
+        let ops = c.erase_sector_ops(&s);
+        // RM0351 FLASH_CR: PER bit 1, PNB bits 3-10, BKER bit 11, STRT bit 16.
+        let per_pnb = (1 << 1) | (5 << 3) | (1 << 11);
+        assert_eq!(cr_writes(&ops), vec![per_pnb, per_pnb | (1 << 16), 0]);
+        assert!(matches!(ops[0], RegOp::WaitIdle { .. }) && matches!(ops[ops.len() - 1], RegOp::WaitIdle { .. }));
+        assert!(ops.iter().all(|op| !matches!(op, RegOp::Write { addr, .. } if *addr != 0x4002_2014)));
+    }
+
+    #[test]
+    fn g474_bank2_uses_bit_11_and_bank2_starts_at_0x08040000() {
+        let c = ctrl(0x469);
+        let l = layout_for(c.v, c.chip, 256 * KIB, OPTR_BIT22);
+        assert_eq!(l.banks[1].base, 0x0804_0000);
+        assert_eq!(l.banks[0].runs, vec![(64, 2048)]);
+        let s = l.sector_at(0x0804_0800).unwrap();
+        let ops = c.erase_sector_ops(&s);
+        assert_eq!(cr_writes(&ops)[0], (1 << 1) | (1 << 3) | (1 << 11), "stlink's bit 13 is wrong (§6 row 14)");
+        // DBANK=0: single bank of 4 KiB pages.
+        let single = layout_for(c.v, c.chip, 512 * KIB, 0);
+        assert_eq!(single.banks[0].runs, vec![(128, 4096)]);
+    }
+
+    #[test]
+    fn g0b1_bank2_uses_bker_bit_13_and_a_10_bit_pnb() {
+        let c = ctrl(0x467);
+        let l = layout_for(c.v, c.chip, 512 * KIB, OPTR_BIT21);
+        let s = l.sector_at(0x0804_1800).unwrap();
+        assert_eq!((s.bank, s.index), (1, 3));
+        assert_eq!(cr_writes(&c.erase_sector_ops(&s))[0], (1 << 1) | (3 << 3) | (1 << 13));
+        // Single-bank mode: pages 0-255 in one field, no BKER.
+        let single = layout_for(c.v, c.chip, 512 * KIB, 0);
+        let last = single.sector_at(0x0807_F800).unwrap();
+        assert_eq!(cr_writes(&c.erase_sector_ops(&last))[0], (1 << 1) | (255 << 3));
+        // 128 KiB parts are single bank whatever DUAL_BANK says.
+        assert_eq!(layout_for(c.v, c.chip, 128 * KIB, OPTR_BIT21).banks.len(), 1);
+        assert_eq!(c.status(0).busy, (1 << 16) | (1 << 17) | (1 << 18));
+    }
+
+    #[test]
+    fn l4plus_bank_mode_bits_and_page_sizes() {
+        let c = ctrl(0x470);
+        // 2 MiB: DBANK is bit 22 (stlink tests bit 21, §6 row 28).
+        assert_eq!(layout_for(c.v, c.chip, 2048 * KIB, OPTR_BIT21).banks[0].runs, vec![(256, 8192)]);
+        let dual = layout_for(c.v, c.chip, 2048 * KIB, OPTR_BIT22);
+        assert_eq!(dual.banks[0].runs, vec![(256, 4096)]);
+        assert_eq!(dual.banks[1].base, 0x0810_0000);
+        // 1 MiB: DB1M, bit 21.
+        assert_eq!(layout_for(c.v, c.chip, 1024 * KIB, OPTR_BIT21).banks.len(), 2);
+    }
+
+    #[test]
+    fn l47x_512k_follows_dualbank_and_single_bank_families_ignore_optr() {
+        let c = ctrl(0x415);
+        assert_eq!(layout_for(c.v, c.chip, 512 * KIB, 0).banks.len(), 1);
+        assert_eq!(layout_for(c.v, c.chip, 512 * KIB, OPTR_BIT21).banks[1].base, 0x0804_0000);
+        let l45 = ctrl(0x462);
+        assert_eq!(layout_for(l45.v, l45.chip, 512 * KIB, u32::MAX).banks.len(), 1);
+        let g491 = ctrl(0x479);
+        assert_eq!(layout_for(g491.v, g491.chip, 512 * KIB, u32::MAX).banks[0].runs, vec![(256, 2048)]);
+    }
+
+    #[test]
+    fn mass_erase_sets_mer2_only_with_two_banks() {
+        let c = ctrl(0x415);
+        let dual = layout_for(c.v, c.chip, 1024 * KIB, 0);
+        let ops = c.mass_erase_ops(&dual).unwrap();
+        // MER1 bit 2, MER2 bit 15, STRT bit 16.
+        assert_eq!(cr_writes(&ops), vec![(1 << 2) | (1 << 15), (1 << 2) | (1 << 15) | (1 << 16), 0]);
+        let single = layout_for(c.v, c.chip, 512 * KIB, 0);
+        assert_eq!(cr_writes(&c.mass_erase_ops(&single).unwrap())[0], 1 << 2);
+    }
+
+    #[test]
+    fn program_is_pg_then_double_words_of_two_words() {
+        let c = ctrl(0x460);
+        assert_eq!(cr_writes(&c.program_setup_ops(0)), vec![1]);
+        assert_eq!(cr_writes(&c.program_teardown_ops(0)), vec![0]);
+        let a = c.program_access();
+        assert_eq!((a.unit, a.width), (8, Width::Word));
+        assert!(a.timeout >= a.typical * 10);
+    }
+
+    #[test]
+    fn wb_and_wl_use_their_own_register_block_and_busy_flags() {
+        let wb = ctrl(0x495);
+        assert_eq!(wb.status(0).addr, 0x5800_4010);
+        assert_eq!(wb.status(0).busy, (1 << 16) | (1 << 18));
+        assert_eq!(ctrl(0x497).status(0).addr, 0x5800_4010);
+        assert_eq!(ctrl(0x468).status(0).busy, 1 << 16, "G4 has no CFGBSY");
+        // Error mask: OPERR 1, PROGERR 3, WRPERR 4, PGAERR 5, SIZERR 6, PGSERR 7,
+        // MISERR 8, FASTERR 9, RDERR 14, OPTVERR 15.
+        assert_eq!(wb.status(0).errors, 0b1100_0011_1111_1010);
+    }
+}

@@ -1,0 +1,256 @@
+//! STM32L0/L1 flash: the PECR-type controller (RM0377/RM0367/RM0376 for L0,
+//! RM0038 for L1; flash-families.md §2.4).
+//!
+//! Three locks, three key registers: PELOCK (PEKEYR) guards PECR itself and the
+//! data EEPROM, PRGLOCK (PRGKEYR) the program memory, OPTLOCK (OPTKEYR) the
+//! option bytes; PRGLOCK and OPTLOCK can only be cleared once PELOCK is.
+//! Flash erases to 0x00. A page is erased by writing a 32-bit 0 into it with
+//! ERASE|PROG set; data is programmed by half pages (FPRG|PROG, then the
+//! 16/32 words of one half page written consecutively). There is no
+//! mass-erase bit: a full erase goes page by page (the RDP 1→0 regression
+//! would also wipe the data EEPROM and is left to the option-byte code).
+
+use std::time::Duration;
+
+use super::{
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
+    StatusReg, Width,
+};
+use crate::target::chips::{Chip, Controller};
+use crate::target::Target;
+
+/// Register block: L0 0x40022000, L1 0x40023C00 (flash-families.md §2.4; CMSIS
+/// `stm32l053xx.h` FLASH_R_BASE = AHBPERIPH_BASE + 0x2000, `stm32l152xe.h`
+/// FLASH_R_BASE = AHBPERIPH_BASE + 0x3C00).
+const L0_BASE: u32 = 0x4002_2000;
+const L1_BASE: u32 = 0x4002_3C00;
+
+// Register offsets (flash-families.md §2.4; EMB-R flash_l0/flash_l1).
+const PECR: u32 = 0x04;
+const PEKEYR: u32 = 0x0C;
+const PRGKEYR: u32 = 0x10;
+const SR: u32 = 0x18;
+const OBR: u32 = 0x1C;
+
+// PECR bits (§2.4; CMSIS `stm32l152xe.h:3096-3130`).
+pub const PECR_PELOCK: u32 = 1 << 0;
+pub const PECR_PRGLOCK: u32 = 1 << 1;
+pub const PECR_PROG: u32 = 1 << 3;
+pub const PECR_ERASE: u32 = 1 << 9;
+pub const PECR_FPRG: u32 = 1 << 10;
+
+// SR bits (§2.4; CMSIS `stm32l053xx.h`, `stm32l152xe.h:3154-3180`). RDERR is
+// bit 13 in CMSIS `stm32l053xx.h:2360` (the sheet and EMB-R say 14); it flags
+// PCROP reads, not program/erase, so it is not checked here.
+pub const SR_BSY: u32 = 1 << 0;
+pub const SR_EOP: u32 = 1 << 1;
+pub const SR_WRPERR: u32 = 1 << 8;
+pub const SR_PGAERR: u32 = 1 << 9;
+pub const SR_SIZERR: u32 = 1 << 10;
+/// L0 only.
+pub const SR_NOTZEROERR: u32 = 1 << 16;
+/// L0 only.
+pub const SR_FWWERR: u32 = 1 << 17;
+
+/// Keys (§2.4; [OCD] stm32lx.c:67-72).
+pub const PEKEY1: u32 = 0x89AB_CDEF;
+pub const PEKEY2: u32 = 0x0203_0405;
+pub const PRGKEY1: u32 = 0x8C9D_AEBF;
+pub const PRGKEY2: u32 = 0x1314_1516;
+
+/// OBR.RDPROT values (§2.4; §5 item 22).
+const RDP_LEVEL0: u32 = 0xAA;
+const RDP_LEVEL2: u32 = 0xCC;
+
+/// Word, half-page and page-erase times: 3.2 ms (timing-model.md L0/L1 row);
+/// CMSIS-pack algorithms allow 500 ms per call (flash-families.md §4.1).
+const OP_TIME: Duration = Duration::from_micros(3200);
+const OP_TIMEOUT: Duration = Duration::from_millis(500);
+
+const COMMON_ERRORS: [ErrorFlag; 3] = [
+    ErrorFlag {
+        mask: SR_WRPERR,
+        name: "WRPERR",
+        meaning:
+            "write-protected page, program memory still locked, or read protection active while a debugger is attached",
+    },
+    ErrorFlag {
+        mask: SR_PGAERR,
+        name: "PGAERR",
+        meaning: "the words of a half page were not written consecutively inside one half page",
+    },
+    ErrorFlag { mask: SR_SIZERR, name: "SIZERR", meaning: "program memory only takes 32-bit writes" },
+];
+
+static L0_ERRORS: [ErrorFlag; 5] = [
+    COMMON_ERRORS[0],
+    COMMON_ERRORS[1],
+    COMMON_ERRORS[2],
+    ErrorFlag {
+        mask: SR_NOTZEROERR,
+        name: "NOTZEROERR",
+        meaning: "the flash was not erased (not 0x00) where data was written",
+    },
+    ErrorFlag {
+        mask: SR_FWWERR,
+        name: "FWWERR",
+        meaning: "a flash read interrupted the half-page write, which was abandoned",
+    },
+];
+
+static L1_ERRORS: [ErrorFlag; 3] = COMMON_ERRORS;
+
+/// The L0 or L1 PECR controller of a chip.
+pub struct LpController {
+    chip: &'static Chip,
+    base: u32,
+    errors: &'static [ErrorFlag],
+}
+
+impl LpController {
+    pub fn new(chip: &'static Chip) -> LpController {
+        let (base, errors): (u32, &'static [ErrorFlag]) = match chip.controller {
+            Controller::L0 => (L0_BASE, &L0_ERRORS),
+            _ => (L1_BASE, &L1_ERRORS),
+        };
+        LpController { chip, base, errors }
+    }
+
+    fn pecr(&self) -> u32 {
+        self.base + PECR
+    }
+}
+
+impl FlashController for LpController {
+    fn name(&self) -> &'static str {
+        match self.chip.controller {
+            Controller::L0 => "STM32L0",
+            _ => "STM32L1",
+        }
+    }
+
+    fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
+        // No option bit changes the map: the row says whether a hole splits it.
+        Ok(match self.chip.flash.dual {
+            Some(_) => FlashLayout::dual(&self.chip.flash, t.flash_size),
+            None => FlashLayout::single(&self.chip.flash, t.flash_size),
+        })
+    }
+
+    fn status(&self, _bank: u8) -> StatusReg {
+        StatusReg {
+            addr: self.base + SR,
+            busy: SR_BSY,
+            errors: self.errors.iter().fold(0, |m, f| m | f.mask),
+            clear_reg: None,
+            eop: SR_EOP,
+        }
+    }
+
+    fn error_flags(&self) -> &'static [ErrorFlag] {
+        self.errors
+    }
+
+    /// PELOCK first (PEKEYR), then PRGLOCK (PRGKEYR): the RM's order, each
+    /// only when still locked.
+    fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        let pecr = self.pecr();
+        unlock_with_keys(t, "FLASH_PECR (PELOCK)", pecr, PECR_PELOCK, self.base + PEKEYR, [PEKEY1, PEKEY2])?;
+        unlock_with_keys(t, "the program memory (PRGLOCK)", pecr, PECR_PRGLOCK, self.base + PRGKEYR, [PRGKEY1, PRGKEY2])
+    }
+
+    /// Leave every mode, then set PRGLOCK and PELOCK (PELOCK also relocks the
+    /// option bytes). Nothing to do if PECR is locked already (it would ignore
+    /// the writes).
+    fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
+        if t.read32(self.pecr())? & PECR_PELOCK != 0 {
+            return Ok(());
+        }
+        t.write32(self.pecr(), 0)?;
+        t.write32(self.pecr(), PECR_PRGLOCK | PECR_PELOCK)?;
+        Ok(())
+    }
+
+    /// ERASE|PROG, a 32-bit 0 written into the page, wait, leave erase mode.
+    fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
+        vec![
+            RegOp::Write { addr: self.pecr(), value: PECR_ERASE | PECR_PROG },
+            RegOp::Write { addr: sector.addr, value: 0 },
+            RegOp::WaitIdle { bank: sector.bank, typical: OP_TIME, timeout: OP_TIMEOUT },
+            RegOp::Write { addr: self.pecr(), value: 0 },
+        ]
+    }
+
+    fn mass_erase_ops(&self, _layout: &FlashLayout) -> Option<Vec<RegOp>> {
+        None
+    }
+
+    fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: self.pecr(), value: PECR_FPRG | PECR_PROG }]
+    }
+
+    fn program_teardown_ops(&self, _bank: u8) -> Vec<RegOp> {
+        vec![RegOp::Write { addr: self.pecr(), value: 0 }]
+    }
+
+    /// One half page per operation, as consecutive 32-bit writes.
+    fn program_access(&self) -> ProgramAccess {
+        ProgramAccess { unit: self.chip.flash.write_unit, width: Width::Word, typical: OP_TIME, timeout: OP_TIMEOUT }
+    }
+
+    fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
+        Ok(match t.read32(self.base + OBR)? & 0xFF {
+            RDP_LEVEL0 => RdpLevel::Level0,
+            RDP_LEVEL2 => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    fn l0() -> LpController {
+        LpController::new(chips::find(0x417).unwrap())
+    }
+
+    #[test]
+    fn page_erase_writes_erase_and_prog_then_zero_into_the_page() {
+        let c = l0();
+        let s = Sector { bank: 0, index: 5, addr: 0x0800_0280, size: 128 };
+        let ops = c.erase_sector_ops(&s);
+        // RM0377: PECR.ERASE is bit 9, PECR.PROG bit 3; PECR at 0x40022004.
+        assert_eq!(ops[0], RegOp::Write { addr: 0x4002_2004, value: (1 << 9) | (1 << 3) });
+        assert_eq!(ops[1], RegOp::Write { addr: 0x0800_0280, value: 0 });
+        assert!(matches!(ops[2], RegOp::WaitIdle { bank: 0, .. }));
+        assert_eq!(ops[3], RegOp::Write { addr: 0x4002_2004, value: 0 });
+        assert!(c.mass_erase_ops(&FlashLayout::single(&c.chip.flash, 65536)).is_none());
+    }
+
+    #[test]
+    fn half_page_programming_uses_fprg_and_prog_and_word_writes() {
+        let c = l0();
+        // FPRG bit 10, PROG bit 3.
+        assert_eq!(c.program_setup_ops(0), vec![RegOp::Write { addr: 0x4002_2004, value: 0x408 }]);
+        assert_eq!(c.program_teardown_ops(0), vec![RegOp::Write { addr: 0x4002_2004, value: 0 }]);
+        let a = c.program_access();
+        assert_eq!((a.unit, a.width), (64, Width::Word), "L0 half page = 16 words");
+        let l1 = LpController::new(chips::find(0x437).unwrap());
+        assert_eq!(l1.program_access().unit, 128, "L1 half page = 32 words");
+        assert_eq!(l1.program_setup_ops(0), vec![RegOp::Write { addr: 0x4002_3C04, value: 0x408 }]);
+    }
+
+    #[test]
+    fn status_flags_are_at_their_rm_positions() {
+        let s = l0().status(0);
+        assert_eq!(s.addr, 0x4002_2018);
+        assert_eq!((s.busy, s.eop), (1, 2));
+        // WRPERR 8, PGAERR 9, SIZERR 10, NOTZEROERR 16, FWWERR 17 (L0).
+        assert_eq!(s.errors, 0x0003_0700);
+        let l1 = LpController::new(chips::find(0x416).unwrap());
+        assert_eq!(l1.status(0).errors, 0x0700, "L1 has no NOTZEROERR/FWWERR");
+        assert_eq!(l1.status(0).addr, 0x4002_3C18);
+    }
+}

@@ -1,0 +1,298 @@
+//! STM32F2, F4, F7: sector-type flash (flash-families.md §1.5, §2.2, §2.3).
+//!
+//! Sector maps are runs of (count, size) whose last run repeats until the flash
+//! size is reached. Corrections to st-flash (§1.6): F410 has only 4×16 KiB +
+//! 64 KiB and F413 is one bank of up to 16 sectors (items 3, 4; §6 rows 19,
+//! 20); F42x/F43x/F469/F479 and F76x/F77x have a dual-bank map (items 14, 15);
+//! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
+//! map is in force from the flash size and option bits (§5 items 5-7).
+
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+
+const KIB: u32 = 1024;
+
+/// F2/F4 flash-size register (flash-families.md §1.4).
+const F2_F4_FLASH_SIZE: u32 = 0x1FFF_7A22;
+
+/// DBGMCU_APB1_FZ (0xE0042008): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
+/// (RM0033 §32.16.4, RM0090 §38.16.4, RM0385 §40.16.4, RM0410 §44.16.4;
+/// CMSIS `DBGMCU_APB1_FZ_DBG_{W,I}WDG_STOP_Pos` 11/12).
+const FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
+
+/// 4×16 KiB, 1×64 KiB, then 128 KiB sectors (RM0090 Table 5; [OCD]
+/// stm32f2x.c:49-52).
+const F4_SECTORS: &[(u32, u32)] = &[(4, 16 * KIB), (1, 64 * KIB), (1, 128 * KIB)];
+/// 4×32 KiB, 1×128 KiB, then 256 KiB sectors (RM0385 §3.3.1; [OCD]
+/// stm32f2x.c:56-65).
+const F7_SECTORS: &[(u32, u32)] = &[(4, 32 * KIB), (1, 128 * KIB), (1, 256 * KIB)];
+
+const fn sectors(runs: &'static [(u32, u32)]) -> FlashSpec {
+    FlashSpec { base: 0x0800_0000, sectors: runs, dual: None, write_unit: 4, erased: 0xFF }
+}
+
+/// F42x/F43x/F469/F479: 2 MiB parts are two banks of 1 MiB; 1 MiB parts are
+/// two banks of 512 KiB when OPTCR.DB1M is set; each bank 4×16, 1×64, n×128
+/// KiB (RM0090 §3.4 Tables 6, 7, 9).
+const F4_DUAL: FlashSpec =
+    FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F4_SECTORS) };
+
+/// F76x/F77x: OPTCR.nDBANK = 0 gives two banks of half the flash, each
+/// 4×16, 1×64, n×128 KiB (flash-families.md §2.3; [EMB-C] 0x451 cfg1).
+const F7_DUAL: FlashSpec =
+    FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F7_SECTORS) };
+
+/// `write_unit` above is the x32 parallelism; the driver programs with the
+/// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
+const ROW: Chip = Chip {
+    dev_id: 0,
+    name: "",
+    parts: "",
+    family: "STM32F4",
+    reference_manual: "",
+    core: Core::M4,
+    controller: Controller::F2F4,
+    flash_size_reg: F2_F4_FLASH_SIZE,
+    max_flash_kib: 0,
+    flash: sectors(F4_SECTORS),
+    sram: MemRegion::new(0x2000_0000, 0),
+    extra_ram: &[],
+    // AN2606 Table 226: 0x1FFF0000-0x1FFF77FF on every F2/F4.
+    system_memory: MemRegion::new(0x1FFF_0000, 30 * KIB),
+    // RDP/USER and nWRP words (RM0090 §3.7.1 Table 15).
+    option_bytes: Some(MemRegion::new(0x1FFF_C000, 16)),
+    // 16 blocks of 32 bytes and the lock block (RM0090 §3.8 Table 19).
+    otp: Some(MemRegion::new(0x1FFF_7800, 528)),
+    watchdog_freeze: FREEZE,
+    flash_size_quirk: FlashSizeQuirk::None,
+};
+
+/// F7 defaults (RM0385/RM0410/RM0431).
+const F7: Chip = Chip {
+    family: "STM32F7",
+    core: Core::M7,
+    controller: Controller::F7,
+    // F74x-F77x (flash-families.md §1.4; CMSIS stm32f746xx.h:1229).
+    flash_size_reg: 0x1FF0_F442,
+    flash: sectors(F7_SECTORS),
+    // AN2606 Table 226: 0x1FF00000-0x1FF0EDBF (st-flash uses ITCM aliases, §1.6 item 10).
+    system_memory: MemRegion::new(0x1FF0_0000, 0xEDC0),
+    // OPTCR/OPTCR1/OPTCR2 images (flash-families.md §1.5 "OB" column).
+    option_bytes: Some(MemRegion::new(0x1FFF_0000, 32)),
+    // CMSIS stm32f746xx.h:1140 FLASH_OTP_BASE 0x1FF0F000 .. FLASH_OTP_END 0x1FF0F41F
+    // (§6 row 24).
+    otp: Some(MemRegion::new(0x1FF0_F000, 0x420)),
+    ..ROW
+};
+
+/// Core-coupled RAM of F405/F407/F415/F417/F42x/F43x/F469/F479 (RM0090 §2.3
+/// memory map; RM0386 §2.3).
+const CCM_64K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 64 * KIB)];
+/// ITCM RAM of F7 (RM0385 §2.2.2, RM0410 §2.2.2, RM0431 §2.2.2).
+const ITCM_16K: &[MemRegion] = &[MemRegion::new(0x0000_0000, 16 * KIB)];
+
+pub static CHIPS: &[Chip] = &[
+    // ---- F2 ----
+    Chip {
+        dev_id: 0x411,
+        name: "STM32F2xx",
+        parts: "STM32F205, STM32F207, STM32F215, STM32F217",
+        family: "STM32F2",
+        reference_manual: "RM0033",
+        core: Core::M3,
+        max_flash_kib: 1024,
+        // SRAM1 112 KiB + SRAM2 16 KiB.
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        ..ROW
+    },
+    // ---- F4 ----
+    Chip {
+        dev_id: 0x413,
+        name: "STM32F4x5_F4x7",
+        parts: "STM32F405, STM32F407, STM32F415, STM32F417",
+        reference_manual: "RM0090",
+        max_flash_kib: 1024,
+        // SRAM1 112 KiB + SRAM2 16 KiB contiguous, CCM 64 KiB apart (RM0090 §2.3;
+        // st-flash counts 192 KiB at 0x20000000, which runs past SRAM2).
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        extra_ram: CCM_64K,
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x419,
+        name: "STM32F42x_F43x",
+        parts: "STM32F427, STM32F429, STM32F437, STM32F439",
+        reference_manual: "RM0090",
+        max_flash_kib: 2048,
+        flash: F4_DUAL,
+        // SRAM1 112 + SRAM2 16 + SRAM3 64 KiB, CCM 64 KiB (RM0090 §2.3; st-flash
+        // counts 256 KiB at 0x20000000).
+        sram: MemRegion::new(0x2000_0000, 192 * KIB),
+        extra_ram: CCM_64K,
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x434,
+        name: "STM32F46x_F47x",
+        parts: "STM32F469, STM32F479",
+        reference_manual: "RM0386",
+        max_flash_kib: 2048,
+        flash: F4_DUAL,
+        // SRAM1 160 + SRAM2 32 + SRAM3 128 KiB, CCM 64 KiB (RM0386 §2.3).
+        sram: MemRegion::new(0x2000_0000, 320 * KIB),
+        extra_ram: CCM_64K,
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x423,
+        name: "STM32F401xB_xC",
+        parts: "STM32F401xB/xC",
+        reference_manual: "RM0368",
+        max_flash_kib: 256,
+        sram: MemRegion::new(0x2000_0000, 64 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x433,
+        name: "STM32F401xD_xE",
+        parts: "STM32F401xD/xE",
+        reference_manual: "RM0368",
+        max_flash_kib: 512,
+        sram: MemRegion::new(0x2000_0000, 96 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x458,
+        name: "STM32F410",
+        parts: "STM32F410x8/xB",
+        reference_manual: "RM0401",
+        max_flash_kib: 128,
+        // Only sectors 0-4 exist ([EMB-C] STM32F410*; st-flash: uniform 16 KiB).
+        flash: sectors(&[(4, 16 * KIB), (1, 64 * KIB)]),
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x431,
+        name: "STM32F411xC_xE",
+        parts: "STM32F411xC/xE",
+        reference_manual: "RM0383",
+        max_flash_kib: 512,
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x441,
+        name: "STM32F412",
+        parts: "STM32F412",
+        reference_manual: "RM0402",
+        max_flash_kib: 1024,
+        sram: MemRegion::new(0x2000_0000, 256 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x463,
+        name: "STM32F413_F423",
+        parts: "STM32F413, STM32F423",
+        reference_manual: "RM0430",
+        max_flash_kib: 1536,
+        // One bank: 4×16, 1×64, up to 11×128 KiB = sectors 0-15 in a 4-bit SNB
+        // (CMSIS stm32f413xx.h:6893; [OCD] stm32f2x.c:50; §5 item 6).
+        sram: MemRegion::new(0x2000_0000, 320 * KIB),
+        ..ROW
+    },
+    Chip {
+        dev_id: 0x421,
+        name: "STM32F446",
+        parts: "STM32F446",
+        reference_manual: "RM0390",
+        max_flash_kib: 512,
+        sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        ..ROW
+    },
+    // ---- F7 ----
+    Chip {
+        dev_id: 0x452,
+        name: "STM32F72x_F73x",
+        parts: "STM32F722, STM32F723, STM32F730, STM32F732, STM32F733",
+        reference_manual: "RM0431",
+        max_flash_kib: 512,
+        // CMSIS stm32f722xx.h:1010 (flash-families.md §1.4).
+        flash_size_reg: 0x1FF0_7A22,
+        // 4×16, 1×64, 3×128 KiB (flash-families.md §2.3).
+        flash: sectors(F4_SECTORS),
+        sram: MemRegion::new(0x2000_0000, 256 * KIB),
+        extra_ram: ITCM_16K,
+        // 16 blocks of 32 bytes and the lock block, as F4 (ST's CMSIS-pack
+        // flash algorithm "STM32F72x/3x Flash OTP": 0x1FF07800, 528 bytes).
+        otp: Some(MemRegion::new(0x1FF0_7800, 528)),
+        ..F7
+    },
+    Chip {
+        dev_id: 0x449,
+        name: "STM32F74x_F75x",
+        parts: "STM32F745, STM32F746, STM32F750, STM32F756",
+        reference_manual: "RM0385",
+        max_flash_kib: 1024,
+        sram: MemRegion::new(0x2000_0000, 320 * KIB),
+        extra_ram: ITCM_16K,
+        ..F7
+    },
+    Chip {
+        dev_id: 0x451,
+        name: "STM32F76x_F77x",
+        parts: "STM32F765, STM32F767, STM32F769, STM32F777, STM32F779",
+        reference_manual: "RM0410",
+        max_flash_kib: 2048,
+        flash: F7_DUAL,
+        sram: MemRegion::new(0x2000_0000, 512 * KIB),
+        extra_ram: ITCM_16K,
+        ..F7
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FlashLayout;
+
+    #[test]
+    fn every_row_is_complete() {
+        for c in CHIPS {
+            assert!(c.name.starts_with("STM32") && !c.parts.is_empty(), "{:#x}", c.dev_id);
+            assert!(c.reference_manual.starts_with("RM"), "{}", c.name);
+            assert!(c.sram.size > 0 && c.max_flash_kib > 0, "{}", c.name);
+            assert_eq!(c.watchdog_freeze, FREEZE, "{}", c.name);
+            assert!(c.otp.is_some() && c.option_bytes.is_some(), "{}", c.name);
+        }
+    }
+
+    fn chip(dev_id: u16) -> &'static Chip {
+        CHIPS.iter().find(|c| c.dev_id == dev_id).unwrap()
+    }
+
+    #[test]
+    fn corrected_sector_maps() {
+        // F410: 4×16 + 64 KiB, nothing else (§1.6 item 4).
+        let f410 = FlashLayout::single(&chip(0x458).flash, 128 * KIB);
+        assert_eq!(f410.banks[0].runs, vec![(4, 16 * KIB), (1, 64 * KIB)]);
+        // F413 1.5 MiB: 16 sectors, the last ones 128 KiB (§1.6 item 3).
+        let f413 = FlashLayout::single(&chip(0x463).flash, 1536 * KIB);
+        assert_eq!(f413.banks[0].runs, vec![(4, 16 * KIB), (1, 64 * KIB), (11, 128 * KIB)]);
+        // F429 2 MiB dual: 12 sectors per bank, bank 2 at 0x08100000.
+        let f429 = FlashLayout::dual(&chip(0x419).flash, 2048 * KIB);
+        assert_eq!(f429.banks[1].base, 0x0810_0000);
+        assert_eq!(f429.banks[1].sector_count(), 12);
+        // F429 1 MiB DB1M: 8 sectors per bank, bank 2 at 0x08080000.
+        let db1m = FlashLayout::dual(&chip(0x419).flash, 1024 * KIB);
+        assert_eq!((db1m.banks[1].base, db1m.banks[1].sector_count()), (0x0808_0000, 8));
+        // F767 2 MiB: 4×32, 128, 7×256 single; 4×16, 64, 7×128 per bank dual.
+        let single = FlashLayout::single(&chip(0x451).flash, 2048 * KIB);
+        assert_eq!(single.banks[0].runs, vec![(4, 32 * KIB), (1, 128 * KIB), (7, 256 * KIB)]);
+        let dual = FlashLayout::dual(&chip(0x451).flash, 2048 * KIB);
+        assert_eq!(dual.banks[0].runs, vec![(4, 16 * KIB), (1, 64 * KIB), (7, 128 * KIB)]);
+        assert_eq!(dual.banks[1].base, 0x0810_0000);
+        // F746 1 MiB: 4×32, 128, 3×256.
+        let f746 = FlashLayout::single(&chip(0x449).flash, 1024 * KIB);
+        assert_eq!(f746.banks[0].runs, vec![(4, 32 * KIB), (1, 128 * KIB), (3, 256 * KIB)]);
+    }
+}

@@ -1,0 +1,299 @@
+//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (flash-families.md
+//! §1.5, §2.4).
+//!
+//! Pages are erased by address (a write of 0 into the page with ERASE|PROG),
+//! so one register set serves the whole array: the layout is one bank wherever
+//! the flash is contiguous, even on the dual-bank (read-while-write) L0 cat.5
+//! and L1 cat.4 parts. Only L1 cat.5/6 (0x437) gets two banks in the layout,
+//! to model the hole its 384 KiB parts have between the banks.
+
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+
+const KIB: u32 = 1024;
+
+/// L0: 128-byte pages; programmed by half page (16 words, 64 bytes); erased
+/// value 0x00 (RM0377 §3.3.1 "NVM organization"; flash-families.md §2.4, §2.0).
+const L0_FLASH: FlashSpec =
+    FlashSpec { base: 0x0800_0000, sectors: &[(1, 128)], dual: None, write_unit: 64, erased: 0x00 };
+
+/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038; flash-families.md
+/// §2.4, §1.6 item 17: stlink's "128 B" comment is wrong, its 0x100 is right).
+const L1_FLASH: FlashSpec =
+    FlashSpec { base: 0x0800_0000, sectors: &[(1, 256)], dual: None, write_unit: 128, erased: 0x00 };
+
+/// L1 cat.5/6 (0x437): bank 2 always starts at 0x08040000, so the 384 KiB
+/// parts (STM32L1xxxD-X) have a hole at 0x08030000-0x0803FFFF (CMSIS
+/// `stm32l151xdx.h`: FLASH_BANK1_END 0x0802FFFF, FLASH_BANK2_BASE 0x08040000;
+/// `stm32l151xe.h`: FLASH_BANK2_BASE 0x08040000). The sheet's "384 K:
+/// 0x08030000" (flash-families.md §1.5 row 0x437) is the cat.4 value; CMSIS is
+/// followed here.
+const L1_CAT5_FLASH: FlashSpec =
+    FlashSpec { dual: Some(DualBank { sectors: &[(1, 256)], bank2: Bank2Base::Fixed(0x0804_0000) }), ..L1_FLASH };
+
+/// L0: the DBGMCU registers only take writes with the DBG clock on
+/// (RCC_APB2ENR.DBGEN, bit 22; RCC at 0x40021000, APB2ENR at +0x34: CMSIS
+/// `stm32l053xx.h`), then DBGMCU_APB1_FZ (0x40015808) DBG_WWDG_STOP bit 11,
+/// DBG_IWDG_STOP bit 12 (RM0377 DBG chapter, DBGMCU_APB1_FZ; CMSIS `stm32l053xx.h`).
+const L0_FREEZE: &[(u32, u32)] = &[(0x4002_1034, 1 << 22), (0x4001_5808, (1 << 11) | (1 << 12))];
+
+/// L1: DBGMCU_APB1_FZ (0xE0042008) DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
+/// (RM0038 DBG chapter, DBGMCU_APB1_FZ; CMSIS `stm32l152xe.h`).
+const L1_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
+
+/// User option bytes, each word a value and its complement (flash-families.md
+/// §2.4, §1.5 "OB" column).
+const L0_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
+const L1_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
+/// L1 cat.4/5 have more write-protection words (WRP up to 0x1FF8009F).
+const L1_OPTION_BYTES_LARGE: MemRegion = MemRegion::new(0x1FF8_0000, 0xA0);
+
+/// System memory per AN2606 Table 226 (flash-families.md §1.5, §6 row 26):
+/// L0 cat.1-3 4 KiB, L0 cat.5 and all L1 8 KiB.
+const L0_SYSMEM_4K: MemRegion = MemRegion::new(0x1FF0_0000, 4 * KIB);
+const SYSMEM_8K: MemRegion = MemRegion::new(0x1FF0_0000, 8 * KIB);
+
+const L0_SIZE_REG: u32 = 0x1FF8_007C;
+const L1_SIZE_REG_SMALL: u32 = 0x1FF8_004C;
+const L1_SIZE_REG: u32 = 0x1FF8_00CC;
+
+pub static CHIPS: &[Chip] = &[
+    Chip {
+        dev_id: 0x457,
+        name: "STM32L0xxx_Cat_1",
+        parts: "STM32L011, STM32L021, STM32L010x4",
+        family: "STM32L0",
+        reference_manual: "RM0377",
+        core: Core::M0Plus,
+        controller: Controller::L0,
+        flash_size_reg: L0_SIZE_REG,
+        max_flash_kib: 16,
+        flash: L0_FLASH,
+        // EMB-C 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
+        // (flash-families.md §1.6 item 18).
+        sram: MemRegion::new(0x2000_0000, 2 * KIB),
+        extra_ram: &[],
+        system_memory: L0_SYSMEM_4K,
+        option_bytes: Some(L0_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L0_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x425,
+        name: "STM32L0xxx_Cat_2",
+        parts: "STM32L031, STM32L041, STM32L010x6",
+        family: "STM32L0",
+        reference_manual: "RM0377",
+        core: Core::M0Plus,
+        controller: Controller::L0,
+        flash_size_reg: L0_SIZE_REG,
+        max_flash_kib: 32,
+        flash: L0_FLASH,
+        sram: MemRegion::new(0x2000_0000, 8 * KIB),
+        extra_ram: &[],
+        system_memory: L0_SYSMEM_4K,
+        option_bytes: Some(L0_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L0_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x417,
+        name: "STM32L0xxx_Cat_3",
+        parts: "STM32L051, STM32L052, STM32L053, STM32L062, STM32L063, STM32L010x8",
+        family: "STM32L0",
+        reference_manual: "RM0367/RM0376/RM0377",
+        core: Core::M0Plus,
+        controller: Controller::L0,
+        flash_size_reg: L0_SIZE_REG,
+        max_flash_kib: 64,
+        flash: L0_FLASH,
+        sram: MemRegion::new(0x2000_0000, 8 * KIB),
+        extra_ram: &[],
+        system_memory: L0_SYSMEM_4K,
+        option_bytes: Some(L0_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L0_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x447,
+        name: "STM32L0xxx_Cat_5",
+        parts: "STM32L071, STM32L072, STM32L073, STM32L081, STM32L082, STM32L083, STM32L010xB",
+        family: "STM32L0",
+        reference_manual: "RM0367/RM0376/RM0377",
+        core: Core::M0Plus,
+        controller: Controller::L0,
+        flash_size_reg: L0_SIZE_REG,
+        max_flash_kib: 192,
+        // Two physical banks (read-while-write) split at half the flash; the
+        // 192 KiB split at 0x08018000 is [U] (flash-families.md §7 question 6)
+        // but does not matter here: the banks are contiguous, erased by
+        // address through one PECR, so the layout is one bank.
+        flash: L0_FLASH,
+        sram: MemRegion::new(0x2000_0000, 20 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L0_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L0_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x416,
+        name: "STM32L1xx_Cat_1",
+        parts: "STM32L100x6/x8/xB, STM32L151x6/x8/xB, STM32L152x6/x8/xB",
+        family: "STM32L1",
+        reference_manual: "RM0038",
+        core: Core::M3,
+        controller: Controller::L1,
+        flash_size_reg: L1_SIZE_REG_SMALL,
+        max_flash_kib: 128,
+        flash: L1_FLASH,
+        sram: MemRegion::new(0x2000_0000, 16 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L1_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L1_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x429,
+        name: "STM32L1xx_Cat_2",
+        parts: "STM32L100x6-A/x8-A/xB-A, STM32L151x6-A/x8-A/xB-A, STM32L152x6-A/x8-A/xB-A",
+        family: "STM32L1",
+        reference_manual: "RM0038",
+        core: Core::M3,
+        controller: Controller::L1,
+        flash_size_reg: L1_SIZE_REG_SMALL,
+        max_flash_kib: 128,
+        flash: L1_FLASH,
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L1_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L1_FREEZE,
+        // Only the low byte of the register is the size (flash-families.md §1.4).
+        flash_size_quirk: FlashSizeQuirk::LowByte,
+    },
+    Chip {
+        dev_id: 0x427,
+        name: "STM32L1xx_Cat_3",
+        parts: "STM32L100xC, STM32L151xC, STM32L152xC, STM32L162xC",
+        family: "STM32L1",
+        reference_manual: "RM0038",
+        core: Core::M3,
+        controller: Controller::L1,
+        flash_size_reg: L1_SIZE_REG,
+        max_flash_kib: 256,
+        flash: L1_FLASH,
+        sram: MemRegion::new(0x2000_0000, 32 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L1_OPTION_BYTES),
+        otp: None,
+        watchdog_freeze: L1_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x436,
+        name: "STM32L1xx_Cat_4",
+        parts: "STM32L151xD, STM32L152xD, STM32L162xD, STM32L151xC-A, STM32L152xC-A, STM32L162xC-A",
+        family: "STM32L1",
+        reference_manual: "RM0038",
+        core: Core::M3,
+        controller: Controller::L1,
+        flash_size_reg: L1_SIZE_REG,
+        max_flash_kib: 384,
+        // 384 KiB: bank 2 at 0x08030000, right after bank 1 (CMSIS
+        // `stm32l151xd.h` FLASH_BANK2_BASE): contiguous, one PECR, one bank here.
+        flash: L1_FLASH,
+        sram: MemRegion::new(0x2000_0000, 48 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L1_OPTION_BYTES_LARGE),
+        otp: None,
+        watchdog_freeze: L1_FREEZE,
+        // The register reads 0 for 384 KiB and 1 for 256 KiB (flash-families.md §1.4).
+        flash_size_quirk: FlashSizeQuirk::L1Cat4,
+    },
+    Chip {
+        dev_id: 0x437,
+        name: "STM32L1xx_Cat_5",
+        parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",
+        family: "STM32L1",
+        reference_manual: "RM0038",
+        core: Core::M3,
+        controller: Controller::L1,
+        flash_size_reg: L1_SIZE_REG,
+        max_flash_kib: 512,
+        flash: L1_CAT5_FLASH,
+        sram: MemRegion::new(0x2000_0000, 80 * KIB),
+        extra_ram: &[],
+        system_memory: SYSMEM_8K,
+        option_bytes: Some(L1_OPTION_BYTES_LARGE),
+        otp: None,
+        watchdog_freeze: L1_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+];
+
+/// Data EEPROM of each die, at 0x08080000 (largest part of the DEV_ID; CMSIS
+/// `DATA_EEPROM_BASE/END` of stm32l011xx.h, stm32l031xx.h, stm32l051xx.h,
+/// stm32l073xx.h; `FLASH_EEPROM_END` of stm32l151xb.h, stm32l151xc.h,
+/// stm32l151xd.h, stm32l151xe.h). stflash reads it (`read <file> 0x08080000
+/// <size>`) but never erases or programs it.
+pub static DATA_EEPROM: &[(u16, MemRegion)] = &[
+    (0x457, MemRegion::new(0x0808_0000, 512)),
+    (0x425, MemRegion::new(0x0808_0000, KIB)),
+    (0x417, MemRegion::new(0x0808_0000, 2 * KIB)),
+    (0x447, MemRegion::new(0x0808_0000, 6 * KIB)),
+    (0x416, MemRegion::new(0x0808_0000, 4 * KIB)),
+    (0x429, MemRegion::new(0x0808_0000, 4 * KIB)),
+    (0x427, MemRegion::new(0x0808_0000, 8 * KIB)),
+    (0x436, MemRegion::new(0x0808_0000, 12 * KIB)),
+    (0x437, MemRegion::new(0x0808_0000, 16 * KIB)),
+];
+
+/// The data EEPROM of a DEV_ID, if it has one.
+pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
+    DATA_EEPROM.iter().find(|(id, _)| *id == dev_id).map(|&(_, r)| r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::FlashLayout;
+
+    #[test]
+    fn every_l0_l1_chip_is_erased_to_zero_and_programs_half_pages() {
+        for c in CHIPS {
+            assert_eq!(c.flash.erased, 0x00, "{}", c.name);
+            let page = c.flash.sectors[0].1;
+            assert_eq!(c.flash.write_unit, page / 2, "{}: half page", c.name);
+            assert!(data_eeprom(c.dev_id).is_some(), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn l1_cat5_384k_has_a_hole_before_bank2() {
+        let chip = CHIPS.iter().find(|c| c.dev_id == 0x437).unwrap();
+        let l = FlashLayout::dual(&chip.flash, 384 * KIB);
+        assert_eq!(l.banks[0].end(), 0x0803_0000);
+        assert_eq!(l.banks[1].base, 0x0804_0000);
+        assert!(l.check_range(0x0803_0000, 4).is_err());
+        let l = FlashLayout::dual(&chip.flash, 512 * KIB);
+        assert_eq!(l.banks[0].end(), l.banks[1].base as u64, "512 KiB is contiguous");
+    }
+
+    #[test]
+    fn l1_size_quirks() {
+        let cat2 = CHIPS.iter().find(|c| c.dev_id == 0x429).unwrap();
+        assert_eq!(cat2.flash_size_quirk.decode(0xFF80), Some(128));
+        let cat4 = CHIPS.iter().find(|c| c.dev_id == 0x436).unwrap();
+        assert_eq!(cat4.flash_size_quirk.decode(0), Some(384));
+        assert_eq!(cat4.flash_size_quirk.decode(1), Some(256));
+    }
+}

@@ -1,0 +1,382 @@
+//! The 64-bit double-word controllers: STM32L4, L4+, G0, G4, C0, WB, WL
+//! (flash-families.md §1.5, §2.5; corrections of §1.6 and §6).
+//!
+//! Geometry per bank mode lives here; which mode is in force (OPTR bits) is
+//! read by the driver, `crate::flash::l4g`.
+
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+
+const KIB: u32 = 1024;
+const FLASH_BASE: u32 = 0x0800_0000;
+
+/// Flash-size register of L4, L4+, G0, G4, WB, WL (flash-families.md §1.4).
+const FLASH_SIZE_REG: u32 = 0x1FFF_75E0;
+/// Flash-size register of C0 (flash-families.md §1.4).
+const FLASH_SIZE_REG_C0: u32 = 0x1FFF_75A0;
+
+/// One-time-programmable area: 1 KiB at 0x1FFF7000 on every family here
+/// (stlink L45x/L496 chip files `otp_base`/`otp_size`; RM0351/RM0440/RM0444/RM0434
+/// "OTP area" in the flash memory organisation tables).
+const OTP: Option<MemRegion> = Some(MemRegion::new(0x1FFF_7000, KIB));
+
+/// DBGMCU_APB1FZR1 (0xE0042008): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
+/// (RM0351 §48.16.4, RM0432 and RM0440 same register). stlink writes bits 8/9
+/// of DBGMCU_CR on these parts (stlink-usb-protocol.md §9), which do not stop
+/// the watchdogs.
+const L4_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
+/// WB/WL: DBGMCU_APB1FZR1 (CPU1) is at offset 0x3C (CMSIS stm32wb55xx.h
+/// DBGMCU_TypeDef; RM0434 §38.13, RM0453 same layout), bits 11/12 as on L4.
+const WB_WL_FREEZE: &[(u32, u32)] = &[(0xE004_203C, (1 << 11) | (1 << 12))];
+/// G0/C0: the DBGMCU sits on APB and needs its clock first (RCC_APBENR1.DBGEN,
+/// bit 27, RCC at 0x40021000 + 0x3C: RM0444 §5.4.15, RM0490 §6.4.16), then
+/// DBGMCU_APB_FZ1 (0x40015808): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
+/// (RM0444 §40.9.4, RM0490 DBGMCU_APB1FZR).
+const G0_C0_FREEZE: &[(u32, u32)] = &[(0x4002_103C, 1 << 27), (0x4001_5808, (1 << 11) | (1 << 12))];
+
+/// Uniform 2 KiB or 4 KiB pages, single bank.
+const PAGES_2K: FlashSpec =
+    FlashSpec { base: FLASH_BASE, sectors: &[(1, 2 * KIB)], dual: None, write_unit: 8, erased: 0xFF };
+const PAGES_4K: FlashSpec =
+    FlashSpec { base: FLASH_BASE, sectors: &[(1, 4 * KIB)], dual: None, write_unit: 8, erased: 0xFF };
+
+/// Pages of 2 KiB in both modes, bank 2 directly after bank 1 (L47x/L49x, G0B1).
+const PAGES_2K_DUAL_HALF: FlashSpec = FlashSpec {
+    base: FLASH_BASE,
+    sectors: &[(1, 2 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 2 * KIB)], bank2: Bank2Base::Half }),
+    write_unit: 8,
+    erased: 0xFF,
+};
+
+/// L4+: 8 KiB pages in single-bank mode, 4 KiB in dual-bank mode, bank 2 at
+/// half the flash (flash-families.md §2.5; §6 row 29: stlink's fixed 4 KiB is
+/// wrong in single-bank mode).
+const L4PLUS_PAGES: FlashSpec = FlashSpec {
+    base: FLASH_BASE,
+    sectors: &[(1, 8 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 4 * KIB)], bank2: Bank2Base::Half }),
+    write_unit: 8,
+    erased: 0xFF,
+};
+
+/// G4 category 3: 4 KiB pages single-bank, 2 KiB dual-bank with bank 2 always
+/// at 0x08040000, a hole on 128/256 KiB parts (flash-families.md §2.5, §6 row 33).
+const G4_CAT3_PAGES: FlashSpec = FlashSpec {
+    base: FLASH_BASE,
+    sectors: &[(1, 4 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 2 * KIB)], bank2: Bank2Base::Fixed(0x0804_0000) }),
+    write_unit: 8,
+    erased: 0xFF,
+};
+
+/// AN2606 Table 226 system memory: 28 KiB on L4, L4+, G07x, G0B1, G4, WB.
+const SYSMEM_28K: MemRegion = MemRegion::new(0x1FFF_0000, 0x7000);
+/// AN2606: 8 KiB on G03x/G04x and G05x/G06x (stlink says 28 KiB for G05x, §6 row 26).
+const SYSMEM_G0_SMALL: MemRegion = MemRegion::new(0x1FFF_0000, 0x2000);
+
+/// st-flash's contiguous SRAM at 0x20000000.
+const fn sram(kib: u32) -> MemRegion {
+    MemRegion::new(0x2000_0000, kib * KIB)
+}
+
+/// L4/L4+ SRAM2 at its own address 0x10000000 (it is also aliased right after
+/// SRAM1, inside st-flash's contiguous SRAM): RM0394/RM0351/RM0432 §2.2 memory map.
+const SRAM2_8K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 8 * KIB)];
+const SRAM2_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
+const SRAM2_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
+const SRAM2_64K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 64 * KIB)];
+
+/// G4 CCM SRAM at 0x10000000 (also aliased after SRAM2): RM0440 §2.4.
+const CCM_10K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 10 * KIB)];
+const CCM_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
+const CCM_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
+
+/// What every L4 (RM0394/RM0351) row shares; the rows fill in the rest.
+const L4: Chip = Chip {
+    dev_id: 0,
+    name: "",
+    parts: "",
+    family: "STM32L4",
+    reference_manual: "RM0394",
+    core: Core::M4,
+    controller: Controller::L4,
+    flash_size_reg: FLASH_SIZE_REG,
+    max_flash_kib: 0,
+    flash: PAGES_2K,
+    sram: sram(0),
+    extra_ram: &[],
+    system_memory: SYSMEM_28K,
+    // USER/RDP, PCROP1 start/end, WRP1A, WRP1B as value/complement double words.
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x28)),
+    otp: OTP,
+    watchdog_freeze: L4_FREEZE,
+    flash_size_quirk: FlashSizeQuirk::None,
+};
+
+/// L4+ (RM0432): option bytes at 0x1FF00000 (stlink option_base).
+const L4_PLUS: Chip = Chip {
+    family: "STM32L4+",
+    reference_manual: "RM0432",
+    controller: Controller::L4Plus,
+    flash: L4PLUS_PAGES,
+    extra_ram: SRAM2_64K,
+    option_bytes: Some(MemRegion::new(0x1FF0_0000, 0x28)),
+    ..L4
+};
+
+/// G4 (RM0440): user option bytes at 0x1FFF7800-0x1FFF782F; stlink's
+/// 0x1FFFF800 is the bank-2 option area of dual-bank cat.3 parts (§1.6 item 8,
+/// §6 row 17).
+const G4: Chip = Chip {
+    family: "STM32G4",
+    reference_manual: "RM0440",
+    controller: Controller::G4,
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x30)),
+    ..L4
+};
+
+/// G0 (RM0444): Cortex-M0+, DBGMCU on APB (flash-families.md §1.2), option
+/// bytes 0x1FFF7800-0x1FFF787F ([SFL], stlink option_size 0x80).
+const G0: Chip = Chip {
+    family: "STM32G0",
+    reference_manual: "RM0444",
+    core: Core::M0Plus,
+    controller: Controller::G0,
+    option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
+    watchdog_freeze: G0_C0_FREEZE,
+    ..L4
+};
+
+/// C0 (RM0490): as G0, flash-size register at 0x1FFF75A0, 6 KiB system memory (AN2606).
+const C0: Chip = Chip {
+    family: "STM32C0",
+    reference_manual: "RM0490",
+    controller: Controller::C0,
+    flash_size_reg: FLASH_SIZE_REG_C0,
+    max_flash_kib: 32,
+    system_memory: MemRegion::new(0x1FFF_0000, 0x1800),
+    ..G0
+};
+
+/// WB/WL: own register block (driver), DBGMCU freeze register at offset 0x3C.
+const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, ..L4 };
+
+pub static CHIPS: &[Chip] = &[
+    Chip { dev_id: 0x443, name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },
+    Chip { dev_id: 0x453, name: "STM32C031xx", parts: "STM32C031", sram: sram(12), ..C0 },
+    Chip {
+        dev_id: 0x466,
+        name: "STM32G03x_G04x",
+        parts: "STM32G030, STM32G031, STM32G041",
+        max_flash_kib: 64,
+        sram: sram(8),
+        system_memory: SYSMEM_G0_SMALL,
+        ..G0
+    },
+    Chip {
+        dev_id: 0x456,
+        name: "STM32G05x_G06x",
+        parts: "STM32G050, STM32G051, STM32G061",
+        max_flash_kib: 64,
+        sram: sram(18),
+        system_memory: SYSMEM_G0_SMALL,
+        ..G0
+    },
+    Chip {
+        dev_id: 0x460,
+        name: "STM32G07x_G08x",
+        parts: "STM32G070, STM32G071, STM32G081",
+        max_flash_kib: 128,
+        sram: sram(36),
+        ..G0
+    },
+    // Two banks on 256/512 KiB parts with OPTR.DUAL_BANK (§2.5). AN2606 lists a
+    // second system-memory range 0x1FFF8000-0x1FFFEFFF; the table has one
+    // region, the first.
+    Chip {
+        dev_id: 0x467,
+        name: "STM32G0Bx_G0Cx",
+        parts: "STM32G0B0, STM32G0B1, STM32G0C1",
+        max_flash_kib: 512,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(144),
+        ..G0
+    },
+    Chip {
+        dev_id: 0x468,
+        name: "STM32G43x_G44x",
+        parts: "STM32G431, STM32G441",
+        max_flash_kib: 128,
+        sram: sram(32),
+        extra_ram: CCM_10K,
+        ..G4
+    },
+    Chip {
+        dev_id: 0x469,
+        name: "STM32G47x_G48x",
+        parts: "STM32G471, STM32G473, STM32G474, STM32G483, STM32G484",
+        max_flash_kib: 512,
+        flash: G4_CAT3_PAGES,
+        sram: sram(128),
+        extra_ram: CCM_32K,
+        ..G4
+    },
+    // Single bank, 2 KiB pages: stlink's `dualbank` flag and DBANK test are
+    // wrong for this category (§1.6 item 5, §6 row 18).
+    Chip {
+        dev_id: 0x479,
+        name: "STM32G49x_G4Ax",
+        parts: "STM32G491, STM32G4A1",
+        max_flash_kib: 512,
+        sram: sram(112),
+        extra_ram: CCM_16K,
+        ..G4
+    },
+    Chip {
+        dev_id: 0x464,
+        name: "STM32L41x_L42x",
+        parts: "STM32L412, STM32L422",
+        max_flash_kib: 128,
+        sram: sram(40),
+        extra_ram: SRAM2_8K,
+        ..L4
+    },
+    // stlink names this row "STM32L41x_L42x" and cites RM0392 (§1.6 item 12).
+    Chip {
+        dev_id: 0x435,
+        name: "STM32L43x_L44x",
+        parts: "STM32L431, STM32L432, STM32L433, STM32L442, STM32L443",
+        max_flash_kib: 256,
+        sram: sram(48),
+        extra_ram: SRAM2_16K,
+        ..L4
+    },
+    Chip {
+        dev_id: 0x462,
+        name: "STM32L45x_L46x",
+        parts: "STM32L451, STM32L452, STM32L462",
+        max_flash_kib: 512,
+        sram: sram(128),
+        extra_ram: SRAM2_32K,
+        ..L4
+    },
+    // 1 MiB parts always dual bank, 256/512 KiB parts dual when
+    // OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way (§2.5).
+    Chip {
+        dev_id: 0x415,
+        name: "STM32L47x_L48x",
+        parts: "STM32L471, STM32L475, STM32L476, STM32L486",
+        reference_manual: "RM0351",
+        max_flash_kib: 1024,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(96),
+        extra_ram: SRAM2_32K,
+        ..L4
+    },
+    Chip {
+        dev_id: 0x461,
+        name: "STM32L496x_L4A6x",
+        parts: "STM32L496, STM32L4A6",
+        reference_manual: "RM0351",
+        max_flash_kib: 1024,
+        flash: PAGES_2K_DUAL_HALF,
+        sram: sram(320),
+        extra_ram: SRAM2_64K,
+        ..L4
+    },
+    // SRAM 320 KiB on L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
+    Chip {
+        dev_id: 0x471,
+        name: "STM32L4Px_L4Qx",
+        parts: "STM32L4P5, STM32L4Q5",
+        max_flash_kib: 1024,
+        sram: sram(320),
+        ..L4_PLUS
+    },
+    Chip {
+        dev_id: 0x470,
+        name: "STM32L4Rx",
+        parts: "STM32L4R5, STM32L4R7, STM32L4R9, STM32L4S5, STM32L4S7, STM32L4S9",
+        max_flash_kib: 2048,
+        sram: sram(640),
+        ..L4_PLUS
+    },
+    // 4 KiB pages, single bank; the top of flash from SFR.SFSA belongs to CPU2
+    // (wireless stack, FUS) and is never touched (§2.5). Option bytes at
+    // 0x1FFF8000 (stlink option_size 0x80).
+    Chip {
+        dev_id: 0x495,
+        name: "STM32WBx0_WBx5",
+        parts: "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
+        family: "STM32WB",
+        reference_manual: "RM0434",
+        controller: Controller::Wb,
+        max_flash_kib: 1024,
+        flash: PAGES_4K,
+        sram: sram(256),
+        option_bytes: Some(MemRegion::new(0x1FFF_8000, 0x80)),
+        ..WB_WL
+    },
+    // Single bank (stlink's `dualbank` flag and RM id 0033 are wrong, §1.6
+    // item 11); AN2606 system memory 16 KiB (stlink 28 KiB, §6 row 26).
+    Chip {
+        dev_id: 0x497,
+        name: "STM32WLEx",
+        parts: "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
+        family: "STM32WL",
+        reference_manual: "RM0461",
+        controller: Controller::Wl,
+        max_flash_kib: 256,
+        sram: sram(64),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x4000),
+        option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
+        ..WB_WL
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips::find;
+
+    #[test]
+    fn every_st_flash_dev_id_of_these_families_is_present() {
+        for id in [
+            0x443, 0x453, 0x466, 0x456, 0x460, 0x467, 0x468, 0x469, 0x479, 0x464, 0x435, 0x462, 0x415, 0x461, 0x471,
+            0x470, 0x495, 0x497,
+        ] {
+            let c = find(id).unwrap_or_else(|| panic!("DEV_ID 0x{id:03X} missing"));
+            assert_eq!(c.flash.write_unit, 8, "{}", c.name);
+            assert!(c.sram.size > 0 && c.max_flash_kib > 0, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn corrections_against_st_flash_are_in_the_table() {
+        // G4 option bytes at 0x1FFF7800, not 0x1FFFF800 (§6 row 17).
+        assert_eq!(find(0x469).unwrap().option_bytes.unwrap().base, 0x1FFF_7800);
+        // G4 cat.3 bank 2 always at 0x08040000 (§6 row 33).
+        assert_eq!(find(0x469).unwrap().flash.dual.unwrap().bank2, Bank2Base::Fixed(0x0804_0000));
+        // G49x and WL are single bank (§6 rows 18, 27).
+        assert!(find(0x479).unwrap().flash.dual.is_none());
+        assert!(find(0x497).unwrap().flash.dual.is_none());
+        // L4+ single-bank pages are 8 KiB, dual-bank 4 KiB (§6 row 29).
+        let l4r = find(0x470).unwrap();
+        assert_eq!((l4r.flash.sectors[0].1, l4r.flash.dual.unwrap().sectors[0].1), (8192, 4096));
+        // L4P SRAM 320 KiB (§6 row 30); L43x name (§1.6 item 12).
+        assert_eq!(find(0x471).unwrap().sram.size, 320 * 1024);
+        assert_eq!(find(0x435).unwrap().name, "STM32L43x_L44x");
+        assert_eq!(find(0x497).unwrap().system_memory.size, 16 * 1024);
+    }
+
+    #[test]
+    fn part_numbers_find_their_rows() {
+        use crate::target::chips::find_by_name;
+        for (name, id) in [("stm32l476rg", 0x415), ("L4R5ZI", 0x470), ("g0b1re", 0x467), ("STM32G474RE", 0x469)] {
+            assert_eq!(find_by_name(name).map(|c| c.dev_id), Some(id), "{name}");
+        }
+        assert_eq!(find_by_name("wb55rg").map(|c| c.dev_id), Some(0x495));
+        assert_eq!(find_by_name("wle5jc").map(|c| c.dev_id), Some(0x497));
+        assert_eq!(find_by_name("c031c6").map(|c| c.dev_id), Some(0x453));
+    }
+}

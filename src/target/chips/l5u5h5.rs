@@ -1,0 +1,197 @@
+//! STM32L5, STM32U5 (TrustZone controllers, driven through the non-secure
+//! registers) and STM32H5 (flash-families.md §1.5, §2.6, §2.7).
+
+use super::{Bank2Base, Chip, Controller, Core, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+
+const KIB: u32 = 1024;
+
+/// L5: 4 KiB pages in single-bank mode, 2 KiB pages per bank in dual-bank mode
+/// (OPTR.DBANK, or DB256K on 256 KiB parts); bank 2 at half the flash; 64-bit
+/// double-word programming (flash-families.md §2.6; [OCD] stm32l4x.c:2212-2222).
+const L5_FLASH: FlashSpec = FlashSpec {
+    base: 0x0800_0000,
+    sectors: &[(1, 4 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 2 * KIB)], bank2: Bank2Base::Half }),
+    write_unit: 8,
+    erased: 0xFF,
+};
+
+/// U5: 8 KiB pages in both modes; quad-word (16-byte) programming; bank 2 at
+/// half the flash. For U5F/U5G the sheet leaves the 2 MiB bank-2 base open
+/// (EMB-C: 0x08200000; flash-families.md §6 row 34, §7 question 5); ST's device
+/// headers define FLASH_BANK_SIZE = FLASH_SIZE / 2 for U5F7/U5F9 exactly as for
+/// the others (cmsis-device-u5 v1.4.2 `stm32u5f7xx.h:8757`,
+/// `stm32u5f9xx.h:11883`), and ST's HAL finds bank-2 addresses that way, so
+/// half is used here.
+const U5_FLASH: FlashSpec = FlashSpec {
+    base: 0x0800_0000,
+    sectors: &[(1, 8 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 8 * KIB)], bank2: Bank2Base::Half }),
+    write_unit: 16,
+    erased: 0xFF,
+};
+
+/// H5: always two banks of 8 KiB sectors, bank 2 at half the flash; 128-bit
+/// flash words (flash-families.md §2.7; CMSIS `stm32h563xx.h`).
+const H5_FLASH: FlashSpec = FlashSpec {
+    base: 0x0800_0000,
+    sectors: &[(1, 8 * KIB)],
+    dual: Some(DualBank { sectors: &[(1, 8 * KIB)], bank2: Bank2Base::Half }),
+    write_unit: 16,
+    erased: 0xFF,
+};
+
+/// DBGMCU_APB1FZR1 (DBGMCU + 0x08): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12.
+/// L5/U5 DBGMCU at 0xE0044000 (CMSIS `stm32l552xx.h:1677, 4549-4553`,
+/// `stm32u575xx.h:1989, 5630-5635`); H5 at 0x44024000 (CMSIS
+/// `stm32h563xx.h:2104, 5193-5198`).
+const L5U5_FREEZE: &[(u32, u32)] = &[(0xE004_4008, (1 << 11) | (1 << 12))];
+const H5_FREEZE: &[(u32, u32)] = &[(0x4402_4008, (1 << 11) | (1 << 12))];
+
+/// L5/U5 OTP: 512 bytes at 0x0BFA0000 (CMSIS `stm32l552xx.h:1689`;
+/// `stm32u575xx.h:1995-1996`).
+const L5U5_OTP: MemRegion = MemRegion::new(0x0BFA_0000, 512);
+
+/// U5 SRAM4 (16 KiB at 0x28000000), outside the contiguous SRAM (CMSIS
+/// `stm32u575xx.h:1632, 1651`).
+const U5_SRAM4: &[MemRegion] = &[MemRegion::new(0x2800_0000, 16 * KIB)];
+
+/// U5 system memory, AN2606: 0x0BF90000-0x0BF9FFFF (stlink says 32 KiB for
+/// most U5 files; flash-families.md §6 row 26).
+const U5_SYSMEM: MemRegion = MemRegion::new(0x0BF9_0000, 64 * KIB);
+
+const L5_SIZE_REG: u32 = 0x0BFA_05E0;
+const U5_SIZE_REG: u32 = 0x0BFA_07A0;
+
+pub static CHIPS: &[Chip] = &[
+    Chip {
+        dev_id: 0x472,
+        // st-flash's name; the stlink file is L5x5xx.chip although the parts
+        // are L552/L562 (flash-families.md §1.6 item 12).
+        name: "STM32L5x2xx",
+        parts: "STM32L552, STM32L562",
+        family: "STM32L5",
+        reference_manual: "RM0438",
+        core: Core::M33,
+        controller: Controller::L5,
+        flash_size_reg: L5_SIZE_REG,
+        max_flash_kib: 512,
+        flash: L5_FLASH,
+        // SRAM1 192 KiB + SRAM2 64 KiB, contiguous (CMSIS `stm32l552xx.h:1330-1347`).
+        sram: MemRegion::new(0x2000_0000, 256 * KIB),
+        extra_ram: &[],
+        // AN2606: 0x0BF90000-0x0BF97FFF.
+        system_memory: MemRegion::new(0x0BF9_0000, 32 * KIB),
+        option_bytes: None,
+        otp: Some(L5U5_OTP),
+        watchdog_freeze: L5U5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x455,
+        name: "STM32U535_U545",
+        parts: "STM32U535, STM32U545",
+        family: "STM32U5",
+        reference_manual: "RM0456",
+        core: Core::M33,
+        controller: Controller::U5,
+        flash_size_reg: U5_SIZE_REG,
+        max_flash_kib: 512,
+        flash: U5_FLASH,
+        // SRAM1 192 KiB + SRAM2 64 KiB contiguous (CMSIS `stm32u535xx.h:1424-1436`);
+        // stlink's 274 KiB counts SRAM4 and more, which are not contiguous.
+        sram: MemRegion::new(0x2000_0000, 256 * KIB),
+        extra_ram: U5_SRAM4,
+        system_memory: U5_SYSMEM,
+        option_bytes: None,
+        otp: Some(L5U5_OTP),
+        watchdog_freeze: L5U5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x482,
+        name: "STM32U575_U585",
+        parts: "STM32U575, STM32U585",
+        family: "STM32U5",
+        reference_manual: "RM0456",
+        core: Core::M33,
+        controller: Controller::U5,
+        flash_size_reg: U5_SIZE_REG,
+        max_flash_kib: 2048,
+        flash: U5_FLASH,
+        // SRAM1 192 + SRAM2 64 + SRAM3 512 KiB contiguous (CMSIS
+        // `stm32u575xx.h:1629-1651`); stlink's 786 KiB runs past SRAM3.
+        sram: MemRegion::new(0x2000_0000, 768 * KIB),
+        extra_ram: U5_SRAM4,
+        system_memory: U5_SYSMEM,
+        option_bytes: None,
+        otp: Some(L5U5_OTP),
+        watchdog_freeze: L5U5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x481,
+        name: "STM32U59x_U5Ax",
+        parts: "STM32U595, STM32U599, STM32U5A5, STM32U5A9",
+        family: "STM32U5",
+        reference_manual: "RM0456",
+        core: Core::M33,
+        controller: Controller::U5,
+        flash_size_reg: U5_SIZE_REG,
+        max_flash_kib: 4096,
+        flash: U5_FLASH,
+        // SRAM1 768 + SRAM2 64 + SRAM3 832 + SRAM5 832 KiB contiguous (CMSIS
+        // `stm32u599xx.h:1859-1884`).
+        sram: MemRegion::new(0x2000_0000, 2496 * KIB),
+        extra_ram: U5_SRAM4,
+        system_memory: U5_SYSMEM,
+        option_bytes: None,
+        otp: Some(L5U5_OTP),
+        watchdog_freeze: L5U5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x476,
+        name: "STM32U5Fx_U5Gx",
+        parts: "STM32U5F7, STM32U5F9, STM32U5G7, STM32U5G9",
+        family: "STM32U5",
+        reference_manual: "RM0456",
+        core: Core::M33,
+        controller: Controller::U5,
+        flash_size_reg: U5_SIZE_REG,
+        max_flash_kib: 4096,
+        flash: U5_FLASH,
+        // SRAM1 768 + SRAM2 64 + SRAM3 832 + SRAM5 832 + SRAM6 512 KiB contiguous
+        // (CMSIS `stm32u5f7xx.h:1840-1867`).
+        sram: MemRegion::new(0x2000_0000, 3008 * KIB),
+        extra_ram: U5_SRAM4,
+        system_memory: U5_SYSMEM,
+        option_bytes: None,
+        otp: Some(L5U5_OTP),
+        watchdog_freeze: L5U5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+    Chip {
+        dev_id: 0x484,
+        name: "STM32H5xx",
+        parts: "STM32H562, STM32H563, STM32H573",
+        family: "STM32H5",
+        reference_manual: "RM0481",
+        core: Core::M33,
+        controller: Controller::H5,
+        flash_size_reg: 0x08FF_F80C,
+        max_flash_kib: 2048,
+        flash: H5_FLASH,
+        // SRAM1 256 + SRAM2 64 + SRAM3 320 KiB contiguous (CMSIS `stm32h563xx.h:1742-1751`).
+        sram: MemRegion::new(0x2000_0000, 640 * KIB),
+        extra_ram: &[],
+        // AN2606: 0x0BF97000-0x0BF9FFFF; stlink's 0x0BF80000 is wrong
+        // (flash-families.md §1.6 item 2, §6 row 25).
+        system_memory: MemRegion::new(0x0BF9_7000, 36 * KIB),
+        option_bytes: None,
+        // 2 KiB OTP at 0x08FFF000 (CMSIS `stm32h563xx.h:2110-2111`).
+        otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
+        watchdog_freeze: H5_FREEZE,
+        flash_size_quirk: FlashSizeQuirk::None,
+    },
+];

@@ -1,0 +1,229 @@
+//! Faults end to end: each injected fault gives one error line naming the
+//! cause and what to try, its documented exit code, and leaves the flash in
+//! the best state possible (untouched when the fault comes before any change;
+//! resumable by running the same command again when it comes during one).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{open_sim, pattern, run, temp_dir, Run};
+use stflash::flash::{Phase, Progress};
+use stflash::ops::image::Image;
+use stflash::ops::write::{self, WriteOptions};
+use stflash::sim::{FaultPlan, SimSpec};
+use stflash::ErrorKind;
+
+/// A simulated board kept in a state file, pre-filled with "old" data.
+struct Board {
+    chip: &'static str,
+    state: PathBuf,
+    dir: PathBuf,
+}
+
+const BASE: u32 = 0x0800_0000;
+const IMAGE_LEN: usize = 64 * 1024;
+
+impl Board {
+    fn new(chip: &'static str, test: &str) -> Board {
+        let dir = temp_dir(test);
+        let board = Board { chip, state: dir.join("chip.sim"), dir };
+        let mut spec = SimSpec::new(chip);
+        spec.state_file = Some(board.state.clone());
+        let (_t, h) = stflash::sim::open(&spec).unwrap();
+        // Old data over the image's sectors and the next 16 KiB (less on small parts).
+        let old = old_data();
+        assert!(h.poke(BASE, &old) || h.poke(BASE, &old[..64 * 1024]));
+        h.save().unwrap();
+        board
+    }
+
+    /// Run the binary with faults injected.
+    fn run(&self, faults: &str, args: &[&str]) -> Run {
+        let sim = format!("{}:{}", self.chip, self.state.display());
+        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults)])
+    }
+
+    fn flash(&self, addr: u32, len: usize) -> Vec<u8> {
+        stflash::sim::load_state(&self.state).unwrap().peek(addr, len).unwrap()
+    }
+
+    fn image_file(&self) -> String {
+        let path = self.dir.join("fw.bin");
+        std::fs::write(&path, image()).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    fn write(&self, faults: &str) -> Run {
+        let file = self.image_file();
+        self.run(faults, &["write", &file, "0x08000000"])
+    }
+}
+
+fn old_data() -> Vec<u8> {
+    pattern(IMAGE_LEN + 16 * 1024, 99)
+}
+
+fn image() -> Vec<u8> {
+    pattern(IMAGE_LEN, 1)
+}
+
+/// A fault during the write: non-zero exit, then the same command without the
+/// fault completes the job.
+fn rerun_completes(board: &Board) {
+    assert_ne!(board.flash(BASE, IMAGE_LEN), image(), "the faulted write cannot have completed");
+    board.write("").ok();
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    // Bytes past the image in its last sector were kept; later sectors untouched.
+    assert_eq!(board.flash(BASE + IMAGE_LEN as u32, 16 * 1024), old_data()[IMAGE_LEN..]);
+}
+
+#[test]
+fn usb_disconnect_during_a_write_is_exit_9_and_a_rerun_completes() {
+    let board = Board::new("stm32h7a3zi", "disconnect");
+    let r = board.write("disconnect-after=32KiB").fails(9, "disconnected");
+    assert!(r.stderr.contains("reconnect it and run the command again"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error:").count(), 1, "one error line: {}", r.stderr);
+    rerun_completes(&board);
+}
+
+#[test]
+fn probe_that_stops_answering_is_exit_9() {
+    let board = Board::new("stm32h7a3zi", "timeout");
+    board.write("timeout-after=32KiB").fails(9, "timed out");
+    rerun_completes(&board);
+}
+
+#[test]
+fn stalled_endpoint_is_exit_9() {
+    let board = Board::new("stm32h7a3zi", "stall");
+    board.write("stall-after=32KiB").fails(9, "stalled");
+    rerun_completes(&board);
+}
+
+#[test]
+fn wait_answers_are_retried_and_a_wait_storm_is_reported() {
+    let board = Board::new("stm32h7a3zi", "wait");
+    // The protocol layer retries a WAIT 8 times with back-off (1 ms doubling).
+    board.write("wait=8").ok();
+    assert_eq!(board.flash(BASE, IMAGE_LEN), image(), "a few WAITs are retried transparently");
+    let board = Board::new("stm32h7a3zi", "wait-storm");
+    board.write("wait=always").fails(5, "WAIT");
+    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+}
+
+#[test]
+fn write_protected_sectors_refuse_the_write_before_any_erase() {
+    let board = Board::new("stm32h7a3zi", "wrp");
+    // Sectors 4-7 (one WPSGN group) are write-protected; the image covers sectors 0-7.
+    board.write("wrp=4").fails(6, "write-protected");
+    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "not one sector was erased");
+}
+
+#[test]
+fn read_protection_level_1_refuses_write_and_read() {
+    let board = Board::new("stm32f411re", "rdp");
+    board.write("rdp=1").fails(6, "read-protected (RDP level 1)");
+    let out = board.dir.join("out.bin");
+    board.run("rdp=1", &["read", out.to_str().unwrap(), "0x08000000", "0x100"]).fails(6, "read-protected");
+    assert!(!out.exists(), "no output file from a refused read");
+    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data());
+}
+
+#[test]
+fn unpowered_target_is_exit_5() {
+    let board = Board::new("stm32f103c8", "power");
+    board.write("no-power").fails(5, "not powered");
+    assert_eq!(board.flash(BASE, 64 * 1024), old_data()[..64 * 1024]);
+}
+
+#[test]
+fn missing_target_is_exit_5() {
+    let board = Board::new("stm32f103c8", "no-target");
+    board.write("no-target").fails(5, "no answer from the target over SWD");
+}
+
+#[test]
+fn core_that_will_not_halt_is_exit_5() {
+    let board = Board::new("stm32f103c8", "no-halt");
+    let r = board.write("no-halt").fails(5, "did not halt");
+    assert!(r.stderr.contains("--connect-under-reset"), "{}", r.stderr);
+    assert_eq!(board.flash(BASE, 64 * 1024), old_data()[..64 * 1024]);
+}
+
+#[test]
+fn flash_controller_error_is_exit_7_naming_the_flag() {
+    // STM32WB: CPU2 keeps flash operations suspended (SR.PESD).
+    let board = Board::new("stm32wb55rg", "pesd");
+    board.write("pesd=1").fails(7, "PESD");
+    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing erased");
+}
+
+#[test]
+fn ctrl_c_stops_at_a_word_boundary_says_what_is_left_and_a_rerun_completes() {
+    let board = Board::new("stm32h7a3zi", "sigint");
+    let r = board.write("interrupt-after=32KiB").fails(130, "interrupted at 0x");
+    for text in ["flash locked", "partly programmed: 0x08000000-", "run the same command again"] {
+        assert!(r.stderr.contains(text), "{text}: {}", r.stderr);
+    }
+    // The sectors after the current one are reported as one erased range.
+    assert!(r.stderr.contains("-0x0800FFFF; run the same"), "{}", r.stderr);
+    // What was programmed is the image's, up to a flash-word boundary.
+    let flash = board.flash(BASE, IMAGE_LEN);
+    let done = flash.iter().zip(image()).take_while(|(a, b)| **a == *b).count();
+    assert!(done > 0 && done < IMAGE_LEN, "{done}");
+    rerun_completes(&board);
+}
+
+#[test]
+fn sigterm_is_handled_like_ctrl_c() {
+    let board = Board::new("stm32h7a3zi", "sigterm");
+    board.write("terminate-after=32KiB").fails(130, "interrupted at 0x");
+    rerun_completes(&board);
+}
+
+/// Stops after `left` bytes of programming progress.
+struct StopAfter {
+    left: u64,
+    programming: bool,
+}
+
+impl Progress for StopAfter {
+    fn begin(&mut self, phase: Phase, _total: u64) {
+        self.programming = phase == Phase::Program;
+    }
+    fn add(&mut self, amount: u64) {
+        if self.programming {
+            self.left = self.left.saturating_sub(amount);
+        }
+    }
+    fn should_stop(&self) -> bool {
+        self.programming && self.left == 0
+    }
+}
+
+#[test]
+fn after_an_interruption_or_a_flash_error_the_controller_is_locked_and_the_probe_idle() {
+    // Interruption on H7A3: the last write to FLASH_CR1 sets LOCK (bit 0, RM0455).
+    let (mut session, h) = open_sim(SimSpec::new("stm32h7a3zi"));
+    let image = Image::from_binary(image(), BASE).unwrap();
+    let mut stop = StopAfter { left: 4096, programming: false };
+    let err = write::write(&mut session, &image, &WriteOptions::default(), &mut stop).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
+    let last_cr = h.register_writes().into_iter().rfind(|w| w.0 == 0x5200_200C).unwrap();
+    assert_eq!(last_cr.1 & 1, 1, "CR1 = 0x{:08X} is not locked", last_cr.1);
+    session.abandon();
+    assert!(!h.probe_in_debug(), "the probe was left in debug mode");
+
+    // A flash error on STM32WB (PESD): CR (0x58004014) ends with LOCK (bit 31, RM0434).
+    let mut spec = SimSpec::new("stm32wb55rg");
+    spec.faults = FaultPlan::parse("pesd=1").unwrap();
+    let (mut session, h) = open_sim(spec);
+    let err =
+        write::write(&mut session, &image, &WriteOptions::default(), &mut stflash::flash::NoProgress).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Flash, "{err}");
+    let last_cr = h.register_writes().into_iter().rfind(|w| w.0 == 0x5800_4014);
+    assert!(last_cr.is_none_or(|w| w.1 & (1 << 31) != 0), "CR left unlocked: {last_cr:x?}");
+    session.abandon();
+    assert!(!h.probe_in_debug());
+}
