@@ -313,3 +313,19 @@ fn system_memory_reads_through_the_normal_read_path() {
     chip.run(&["--area=system", "read", arg(&file), "0x1ff00000", "0x100"]).ok();
     assert_eq!(std::fs::read(&file).unwrap(), rom[..0x100]);
 }
+
+#[test]
+fn option_reads_and_writes_in_json() {
+    let chip = Chip::new("stm32h7b0vb", "opt-json");
+    let out = chip.run(&["--json", "--area=option", "read"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document on stdout");
+    let options = &doc["options"];
+    assert_eq!(options["area"], "option");
+    assert_eq!(options["value"].as_u64().unwrap() >> 8 & 0xFF, 0xAA);
+    assert_eq!(options["words"][0]["name"], "FLASH_OPTSR");
+    assert_eq!(options["words"][0]["fields"]["RDP"], 0xAA);
+    let out = chip.run(&["--json", "--area=option", "write", "BOR_LEV=3"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(doc["options"]["written"], true);
+    assert_eq!(doc["options"]["words"][0]["fields"]["BOR_LEV"], 3);
+}

@@ -241,7 +241,8 @@ fn execute(
         Command::WriteFile { otp: true, .. } => {
             refuse_mass_erase(inv, "OTP")?;
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
-            options::write_otp(session, &image, &inv.guards)?;
+            let report = options::write_otp(session, &image, &inv.guards)?;
+            outcome.done = Some(Done::Otp { programmed: report.programmed, unchanged: report.unchanged });
             Ok(After::Resume)
         }
         Command::WriteFile { .. } => {
@@ -292,17 +293,23 @@ fn execute(
                 None => raw_value(inv, value.value),
             }
             show_decoded(inv, &options::describe(&all));
+            outcome.done = Some(Done::Options { area: "option", value: value.value, words: all, written: false });
             Ok(After::Resume)
         }
         Command::ReadOptionRegister { area } => {
             let (value, _) = options::read_area(session, option_area(*area))?;
             raw_value(inv, value.value);
             show_decoded(inv, &options::describe(&[value]));
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: value.value, words: vec![value], written: false });
             Ok(After::Resume)
         }
         Command::WriteOptionValue { area, value } => {
             refuse_mass_erase(inv, "option bytes")?;
             let result = options::write(session, option_area(*area), value, &inv.guards)?;
+            let first = result.written.first().map_or(0, |w| w.value);
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: first, words: result.written.clone(), written: true });
             if result.debug_port_gone {
                 return Ok(After::DebugPortGone);
             }
