@@ -195,13 +195,14 @@ pub fn check_word(word: &OptionWord, current: u32, requested: u32, guards: &Guar
                 }
             }
             FieldKind::WriteProtect => {
-                let newly: BTreeSet<u32> = f.protected(new).difference(&f.protected(old)).copied().collect();
+                let newly: BTreeSet<u32> = word.protected(req).difference(&word.protected(cur)).copied().collect();
                 if !newly.is_empty() && !guards.allow_write_protection {
                     return Err(refuse(format!(
-                        "refusing to write-protect sectors {} ({} = {new:#X}, {}): they can no longer be erased or \
+                        "refusing to write-protect {}s {} ({} = 0x{req:08X}, {}): they can no longer be erased or \
                          programmed until the protection is removed; add --allow-write-protection to do it",
+                        f.unit(),
                         ranges_text(&newly),
-                        f.name,
+                        word.name,
                         f.meaning
                     )));
                 }
@@ -278,9 +279,24 @@ fn requested_values(
                     }
                 }
             }
+            // Named fields: the complements are stflash's business.
+            for (cur, req) in &mut out {
+                *req = with_complements(cur.word, *req);
+            }
         }
     }
     Ok(out)
+}
+
+/// `value` with every complement field set to the complement of its field.
+fn with_complements(word: &OptionWord, mut value: u32) -> u32 {
+    for f in word.fields.iter().filter(|f| f.kind == FieldKind::Complement) {
+        if let crate::flash::options::Show::ComplementOf(of) = f.show {
+            let source = crate::flash::options::Field { shift: of, ..*f };
+            value = f.set(value, !source.get(value) & f.max());
+        }
+    }
+    value
 }
 
 /// A word or field by name: `WORD`, `FIELD` or `WORD.FIELD` (case-insensitive,
@@ -340,7 +356,11 @@ pub fn write(session: &mut Session, area: OptionArea, value: &OptionValue, guard
         // st-flash refuses 0 (stflash-cli.md §4.2 item 4).
         return Err(Error::input("attempting to set option byte to 0, abort."));
     }
-    let words = ob.words();
+    let mut words = ob.words();
+    if !words.iter().any(|w| w.name == word.name) {
+        // A register view not in the main list (F0/F1/F3 FLASH_OBR).
+        words.push(word);
+    }
     let current = read_words(t, ob, &words)?;
     let mut plan: Vec<(&'static OptionWord, u32, u32)> = Vec::new();
     for (cur, req) in requested_values(word, &current, area, value)? {
@@ -571,7 +591,14 @@ mod tests {
             Field::new("BUSY", 0, 1, FieldKind::Status, Show::Flag("", ""), ""),
             Field::new("BOR", 2, 2, FieldKind::User, Show::Hex, "brown-out"),
             Field::new("RDP", 8, 8, FieldKind::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "rdp"),
-            Field::new("WRP", 16, 4, FieldKind::WriteProtect, Show::Protection { per_bit: 1, active_low: true }, ""),
+            Field::new(
+                "WRP",
+                16,
+                4,
+                FieldKind::WriteProtect,
+                Show::Protection { unit: "sector", per_bit: 1, first: 0, active_low: true },
+                "",
+            ),
             Field::new("SWAP", 20, 1, FieldKind::BankConfig, Show::Hex, "bank swap"),
             Field::new("BOOT", 21, 1, FieldKind::BootConfig, Show::Hex, "boot"),
             Field::new("SEC", 22, 1, FieldKind::Security, Show::Hex, "security"),

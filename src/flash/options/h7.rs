@@ -185,9 +185,9 @@ static OPTSR_H7AB: OptionWord = OptionWord {
 };
 
 /// WPSN: one bit per 128 KiB sector on H74x/H72x, 0 = protected (§2.8 table).
-const WPSN: Show = Show::Protection { per_bit: 1, active_low: true };
+const WPSN: Show = Show::Protection { unit: "sector", per_bit: 1, first: 0, active_low: true };
 /// WPSGN: one bit per group of 4 sectors on H7A/B (§3.5; [SVD-H7B0] WPSGN_CUR1R).
-const WPSGN: Show = Show::Protection { per_bit: 4, active_low: true };
+const WPSGN: Show = Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true };
 
 static WPSN1: OptionWord = OptionWord {
     name: "FLASH_WPSN1",
@@ -218,8 +218,8 @@ static BOOT: OptionWord = OptionWord {
     name: "FLASH_BOOT",
     addr: BOOT_CUR,
     fields: &[
-        f!("BOOT_ADD0", 0, 16, K::BootConfig, Show::BootAddress, "boot address with the BOOT0 pin low"),
-        f!("BOOT_ADD1", 16, 16, K::BootConfig, Show::BootAddress, "boot address with the BOOT0 pin high"),
+        f!("BOOT_ADD0", 0, 16, K::BootConfig, Show::BootAddress(16), "boot address with the BOOT0 pin low"),
+        f!("BOOT_ADD1", 16, 16, K::BootConfig, Show::BootAddress(16), "boot address with the BOOT0 pin high"),
     ],
 };
 

@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 use super::{FlashError, RdpLevel};
 use crate::target::Target;
 
+pub mod fp;
 pub mod h7;
 
 /// What a field controls. The kind decides what a change needs
@@ -58,11 +59,17 @@ pub enum Show {
     Flag(&'static str, &'static str),
     /// Listed values; others print as "reserved value".
     Choices(&'static [(u32, &'static str)]),
-    /// A write-protection mask: bit n covers `per_bit` sectors from
-    /// `n × per_bit`; `active_low`: 0 = protected.
-    Protection { per_bit: u32, active_low: bool },
-    /// Bits [31:16] of a boot address (H7 BOOT_ADDx, F7 BOOT_ADDx).
-    BootAddress,
+    /// A write-protection mask: bit n covers `per_bit` units (`unit`:
+    /// "sector", "page") from `first + n × per_bit`; `active_low`: 0 = protected.
+    Protection { unit: &'static str, per_bit: u32, first: u32, active_low: bool },
+    /// First unit of a protected range whose last unit is the field of the
+    /// same width at bit `end` (L4-class WRPxyR: empty when first > last).
+    ProtectedFrom { unit: &'static str, end: u8 },
+    /// Last unit of a protected range (shown with its `ProtectedFrom`).
+    ProtectedTo,
+    /// A boot address holding address bits from bit `shift` on (H7: the
+    /// upper 16 bits, shift 16; F7: 16 KiB units, shift 14).
+    BootAddress(u8),
     /// Complement of the field at bit `of`.
     ComplementOf(u8),
     /// A number, in hex.
@@ -125,18 +132,27 @@ impl Field {
         }
     }
 
-    /// Sectors (or pages) a write-protection field protects at `value`.
+    /// Units a write-protection mask field protects when the field holds
+    /// `value` (ranges are computed per word: `OptionWord::protected`).
     pub fn protected(&self, value: u32) -> BTreeSet<u32> {
         let mut out = BTreeSet::new();
-        if let Show::Protection { per_bit, active_low } = self.show {
+        if let Show::Protection { per_bit, first, active_low, .. } = self.show {
             for bit in 0..self.width as u32 {
                 let set = value >> bit & 1 == 1;
                 if set != active_low {
-                    out.extend(bit * per_bit..(bit + 1) * per_bit);
+                    out.extend(first + bit * per_bit..first + (bit + 1) * per_bit);
                 }
             }
         }
         out
+    }
+
+    /// The unit a write-protection field counts in.
+    pub fn unit(&self) -> &'static str {
+        match self.show {
+            Show::Protection { unit, .. } | Show::ProtectedFrom { unit, .. } => unit,
+            _ => "sector",
+        }
     }
 
     /// The value as a number, and what it means ("" when the number says it all).
@@ -159,17 +175,17 @@ impl Field {
                 Some((_, t)) => t.to_string(),
                 None => "reserved value".to_string(),
             },
-            Show::Protection { per_bit, .. } => {
+            Show::Protection { unit, per_bit, .. } => {
                 let units = self.protected(value);
                 if units.is_empty() {
                     "none".to_string()
                 } else {
                     let groups = if per_bit > 1 { format!(" (in groups of {per_bit})") } else { String::new() };
-                    format!("sectors {}{groups}", ranges_text(&units))
+                    format!("{unit}s {}{groups}", ranges_text(&units))
                 }
             }
-            Show::BootAddress => format!("0x{:08X}", value << 16),
-            Show::ComplementOf(_) | Show::Hex => String::new(),
+            Show::BootAddress(shift) => format!("0x{:08X}", value << shift),
+            Show::ComplementOf(_) | Show::Hex | Show::ProtectedFrom { .. } | Show::ProtectedTo => String::new(),
         };
         (number, text)
     }
@@ -213,6 +229,24 @@ impl OptionWord {
         self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
+    /// Units (sectors or pages) the word's write-protection fields protect at `value`.
+    pub fn protected(&self, value: u32) -> BTreeSet<u32> {
+        let mut out = BTreeSet::new();
+        for f in self.fields.iter().filter(|f| f.kind == FieldKind::WriteProtect) {
+            match f.show {
+                Show::ProtectedFrom { end, .. } => {
+                    let last = Field { shift: end, ..*f }.get(value);
+                    let first = f.get(value);
+                    if first <= last {
+                        out.extend(first..=last);
+                    }
+                }
+                _ => out.extend(f.protected(f.get(value))),
+            }
+        }
+        out
+    }
+
     /// RDP level at `value`, if the word holds the RDP field.
     pub fn rdp_level(&self, value: u32) -> Option<RdpLevel> {
         self.fields.iter().find_map(|f| f.rdp_level(f.get(value)))
@@ -227,7 +261,11 @@ impl OptionWord {
             if (f.kind == FieldKind::Status && v == 0) || f.kind == FieldKind::Complement {
                 continue;
             }
-            let (number, text) = f.describe(v);
+            let (number, mut text) = f.describe(v);
+            if let Show::ProtectedFrom { unit, end } = f.show {
+                let last = Field { shift: end, ..*f }.get(value);
+                text = if v <= last { format!("{unit}s {v}-{last} write-protected") } else { "none".to_string() };
+            }
             let sep = if text.is_empty() { "" } else { ": " };
             let _ = writeln!(out, "  {:<15} {number:<11} {}{sep}{text}", f.name, f.meaning);
         }
@@ -324,8 +362,14 @@ mod tests {
     use super::*;
 
     const RDP: Field = Field::new("RDP", 8, 8, FieldKind::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "");
-    const WRP: Field =
-        Field::new("WRP", 0, 8, FieldKind::WriteProtect, Show::Protection { per_bit: 4, active_low: true }, "");
+    const WRP: Field = Field::new(
+        "WRP",
+        0,
+        8,
+        FieldKind::WriteProtect,
+        Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true },
+        "",
+    );
 
     #[test]
     fn fields_get_set_and_decode() {
@@ -346,5 +390,21 @@ mod tests {
         let word = OptionWord { name: "FLASH_X", addr: 0, fields: &[RDP, WRP] };
         assert_eq!(word.reserved_mask(), 0xFFFF_0000);
         assert!(word.is_named("x") && word.is_named("FLASH_X"));
+        assert_eq!(word.protected(0xFA), (0..4).chain(8..12).collect());
+    }
+
+    #[test]
+    fn protected_ranges_span_two_fields() {
+        const AREA: OptionWord = OptionWord {
+            name: "WRP1AR",
+            addr: 0,
+            fields: &[
+                Field::new("STRT", 0, 7, FieldKind::WriteProtect, Show::ProtectedFrom { unit: "page", end: 16 }, ""),
+                Field::new("END", 16, 7, FieldKind::WriteProtect, Show::ProtectedTo, ""),
+            ],
+        };
+        assert!(AREA.protected(0x0000_007F).is_empty(), "start above end: no area");
+        assert_eq!(AREA.protected(0x0005_0002), (2..=5).collect());
+        assert!(AREA.describe(0x0005_0002).contains("pages 2-5 write-protected"));
     }
 }
