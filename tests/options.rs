@@ -329,3 +329,84 @@ fn option_reads_and_writes_in_json() {
     assert_eq!(doc["options"]["written"], true);
     assert_eq!(doc["options"]["words"][0]["fields"]["BOR_LEV"], 3);
 }
+
+// ---------------------------------------------------------------------------
+// F0/F1/F3 (RM0008, RM0091, RM0316): 16 option bytes in value/complement
+// pairs at 0x1FFFF800, erased and programmed as a block, loaded by a reset
+// (OBL_LAUNCH on F0/F3, a system reset on F1) after which stflash reconnects.
+
+const FP_FLASH: u32 = 0x0800_0000;
+
+#[test]
+fn fp_option_reads_match_st_flash_on_a_fresh_f103() {
+    let chip = Chip::new("stm32f103c8", "opt-fp-read");
+    // stflash-cli.md §8.2 and checklist row 72: the values st-flash prints.
+    assert_eq!(chip.read_area("option"), 0x00FF_5AA5);
+    assert_eq!(chip.read_area("optcr"), 0x03FF_FFFC);
+    let out = chip.run(&["--area=option", "read"]).ok();
+    for text in ["OB_USER (0x1FFFF800) = 0x00FF5AA5", "level 0, not protected", "OB_WRP01", "WRP0"] {
+        assert!(out.stderr.contains(text), "{text}:\n{}", out.stderr);
+    }
+    chip.run(&["--area=optcr1", "read"]).fails(UNSUPPORTED, "--area=optcr (FLASH_OBR)");
+    chip.run(&["--area=option_boot_add", "read"]).fails(UNSUPPORTED, "not available on STM32F1");
+}
+
+#[test]
+fn fp_harmless_fields_change_through_a_reset_and_read_back() {
+    let chip = Chip::new("stm32f103c8", "opt-fp-user");
+    // By name: the complement is computed.
+    let out = chip.run(&["--area=option", "write", "DATA0=0x42"]).ok();
+    assert!(out.stderr.contains("connecting again"), "{}", out.stderr);
+    assert_eq!(chip.peek(0x1FFF_F804, 2), vec![0x42, 0xBD]);
+    // st-flash's optcr: the FLASH_OBR layout (WDG_SW is bit 2 on F1).
+    chip.run(&["--area=optcr", "write", "0x03ffffdc"]).fails(INPUT, "reserved bits 0x00000020");
+    let obr = chip.read_area("optcr");
+    chip.run(&["--area=optcr", "write", &format!("0x{:08x}", obr & !(1 << 2))]).ok();
+    assert_eq!(chip.read_area("optcr"), obr & !(1 << 2));
+    assert_eq!(chip.read_area("option"), 0x01FE_5AA5, "USER 0xFE with its complement");
+    // A whole word with a wrong complement is refused, naming the right one.
+    chip.run(&["--area=option", "write", "0x00ff5aa5"]).ok();
+    chip.run(&["--area=option", "write", "0x00fe5aa5"]).fails(INPUT, "did you mean 0x01FE5AA5");
+}
+
+#[test]
+fn fp_rdp_1_then_back_to_0_erases_the_flash() {
+    let chip = Chip::new("stm32f103c8", "opt-fp-rdp");
+    let image = pattern(4096, 11);
+    let fw = chip.file("fw.bin", &image);
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--area=option", "write", "RDP=0x00"]).fails(INPUT, "--allow-read-protection");
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0x00"]).ok();
+    assert_eq!(chip.read_area("optcr") & 0b10, 0b10, "OBR.RDPRT after the reload");
+    let back = chip.dir.join("back.bin");
+    chip.run(&["read", arg(&back), "0x08000000", "16"]).fails(PROTECTED, "RDP level 1");
+    chip.run(&["--area=option", "write", "RDP=0xA5"]).fails(INPUT, "--unprotect-and-erase-chip");
+    assert_eq!(chip.peek(FP_FLASH, 16), image[..16]);
+    chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "RDP=0xA5"]).ok();
+    assert_eq!(chip.read_area("option"), 0x00FF_5AA5);
+    assert!(chip.peek(FP_FLASH, 4096).iter().all(|&b| b == 0xFF));
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+}
+
+#[test]
+fn fp_rdp_2_is_refused_without_the_flag_on_f0() {
+    let chip = Chip::new("stm32f030f4", "opt-fp-rdp2");
+    assert_eq!(chip.read_area("option"), 0x00FF_55AA);
+    chip.run(&["--area=option", "write", "0x00ff33cc"]).fails(INPUT, "--permanently-lock-chip");
+    assert_eq!(chip.read_area("option"), 0x00FF_55AA);
+    chip.run(&["--permanently-lock-chip", "--area=option", "write", "0x00ff33cc"]).ok();
+    chip.run(&["--area=option", "read"]).fails(NO_TARGET, "no answer");
+}
+
+#[test]
+fn fp_write_protection_set_then_cleared() {
+    let chip = Chip::new("stm32f103c8", "opt-fp-wrp");
+    let fw = chip.file("fw.bin", &pattern(1024, 12));
+    // WRP0 bit 1: pages 4-7 (0x08001000-0x08001FFF).
+    chip.run(&["--area=option", "write", "WRP0=0xFD"]).fails(INPUT, "refusing to write-protect pages 4-7");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRP0=0xFD"]).ok();
+    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPRTERR");
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08001000"]).ok();
+}
