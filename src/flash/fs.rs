@@ -176,6 +176,10 @@ impl FsController {
         FsController { chip, psize, dual: false }
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     pub fn psize(&self) -> Psize {
         self.psize
     }
@@ -289,6 +293,10 @@ impl FlashController for FsController {
         // Each data write must be exactly PSIZE wide (PGPERR otherwise, RM0090 §3.6.4).
         let width = self.psize.width();
         ProgramAccess { unit: width.bytes(), width, typical: WORD, timeout: WORD_TIMEOUT }
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {

@@ -19,6 +19,7 @@ use super::{FlashError, RdpLevel};
 use crate::target::Target;
 
 pub mod fp;
+pub mod fs;
 pub mod h7;
 
 /// What a field controls. The kind decides what a change needs
