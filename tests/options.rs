@@ -64,6 +64,15 @@ impl Chip {
         bytes
     }
 
+    /// Raw write into the simulated chip (its state file).
+    fn poke(&self, addr: u32, data: &[u8]) {
+        let spec = SimSpec::parse(&self.spec()).expect("spec");
+        let (transport, handle) = sim::open(&spec).expect("reopen simulator");
+        assert!(handle.poke(addr, data), "poke 0x{addr:08X}");
+        handle.save().expect("save state");
+        drop(transport);
+    }
+
     fn file(&self, name: &str, data: &[u8]) -> PathBuf {
         let path = self.dir.join(name);
         std::fs::write(&path, data).expect("write file");
@@ -409,4 +418,94 @@ fn fp_write_protection_set_then_cleared() {
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();
     chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();
+}
+
+// ---------------------------------------------------------------------------
+// F2/F4/F7 (RM0033, RM0090, RM0385/RM0410): FLASH_OPTCR/OPTCR1 with
+// OPTSTRT; the bank mode changes through a reset.
+
+#[test]
+fn fs_option_read_decodes_optcr() {
+    let chip = Chip::new("stm32f411re", "opt-fs-read");
+    // The F2/F4 reset value of FLASH_OPTCR (RM0090 §3.9.10), OPTLOCK set.
+    assert_eq!(chip.read_area("option"), 0x0FFF_AAED);
+    assert_eq!(chip.read_area("optcr"), 0x0FFF_AAED);
+    let out = chip.run(&["--area=optcr", "read"]).ok();
+    assert!(out.stderr.contains("brown-out reset: off") && out.stderr.contains("nWRP"), "{}", out.stderr);
+    chip.run(&["--area=optcr1", "read"]).fails(UNSUPPORTED, "not available on STM32F4");
+}
+
+#[test]
+fn fs_harmless_field_rdp_and_write_protection() {
+    let chip = Chip::new("stm32f411re", "opt-fs");
+    chip.run(&["--area=option", "write", "0x0fffaae5"]).ok();
+    assert_eq!(chip.read_area("option") & 0b1100, 0b0100, "BOR level 2");
+    // RDP 1, then back to 0 with the erase.
+    let image = pattern(16 * 1024, 21);
+    let fw = chip.file("fw.bin", &image);
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0x55"]).ok();
+    chip.run(&["read", arg(&chip.dir.join("b.bin")), "0x08000000", "4"]).fails(PROTECTED, "RDP level 1");
+    chip.run(&["--area=option", "write", "RDP=0xAA"]).fails(INPUT, "--unprotect-and-erase-chip");
+    chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "RDP=0xAA"]).ok();
+    assert!(chip.peek(0x0800_0000, image.len()).iter().all(|&b| b == 0xFF));
+    // RDP 2 refused; nWRP of sector 1 (0x08004000) set then cleared.
+    chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
+    chip.run(&["--area=option", "write", "nWRP=0xFFD"]).fails(INPUT, "sectors 1 ");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "nWRP=0xFFD"]).ok();
+    chip.run(&["write", arg(&fw), "0x08004000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["--area=option", "write", "nWRP=0xFFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08004000"]).ok();
+}
+
+#[test]
+fn fs_bank_mode_change_resets_and_the_new_map_is_used() {
+    let chip = Chip::new("stm32f429zg", "opt-fs-db1m");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("FLASH_OPTCR1") && out.stderr.contains("single bank"), "{}", out.stderr);
+    chip.run(&["--area=option", "write", "DB1M=1"]).fails(INPUT, "--allow-bank-config");
+    let out = chip.run(&["--allow-bank-config", "--area=option", "write", "DB1M=1"]).ok();
+    assert!(out.stderr.contains("connecting again"), "{}", out.stderr);
+    // Dual bank: bank 2 at 0x08080000 starts with 16 KiB sectors.
+    let fw = chip.file("fw.bin", &pattern(16 * 1024, 22));
+    let out = chip.run(&["write", arg(&fw), "0x08080000"]).ok();
+    assert!(out.stderr.contains("1 sectors erased"), "{}", out.stderr);
+    // Bank-2 protection lives in OPTCR1 (sectors 12-23).
+    chip.run(&["--allow-write-protection", "--area=optcr1", "write", "nWRP_12=0xFFE"]).ok();
+    chip.run(&["write", arg(&fw), "0x08080000"]).fails(PROTECTED, "WRPERR");
+}
+
+#[test]
+fn fs_f7_boot_addresses_in_16k_units() {
+    let chip = Chip::new("stm32f746zg", "opt-fs-f7");
+    let boot = chip.read_area("option_boot_add");
+    assert_eq!(boot, chip.read_area("optcr1"));
+    let out = chip.run(&["--area=option_boot_add", "read"]).ok();
+    assert!(out.stderr.contains("boot address with the BOOT pin low: 0x00200000"), "{}", out.stderr);
+    chip.run(&["--area=option_boot_add", "write", "BOOT_ADD0=0x2000"]).fails(INPUT, "--allow-boot-config");
+    chip.run(&["--allow-boot-config", "--area=option_boot_add", "write", "BOOT_ADD0=0x2000"]).ok();
+    assert_eq!(chip.read_area("option_boot_add"), (boot & 0xFFFF_0000) | 0x2000);
+    let out = chip.run(&["--area=option_boot_add", "read"]).ok();
+    assert!(out.stderr.contains("0x08000000"), "{}", out.stderr);
+}
+
+#[test]
+fn fs_otp_write_once_and_locked_blocks() {
+    let chip = Chip::new("stm32f411re", "opt-fs-otp");
+    let otp = chip.dir.join("otp.bin");
+    chip.run(&["--area=otp", "read", arg(&otp)]).ok();
+    assert_eq!(std::fs::read(&otp).unwrap(), vec![0xFF; 528], "512 data bytes and 16 lock bytes");
+    let data = chip.file("id.bin", &[1, 2, 3, 4, 5, 6, 7, 8]);
+    chip.run(&["--area=otp", "write", arg(&data), "0x1fff7800"]).fails(INPUT, "--write-otp-permanently");
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7800"]).ok();
+    assert_eq!(chip.peek(0x1FFF_7800, 8), vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    let other = chip.file("other.bin", &[9; 8]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&other), "0x1fff7800"])
+        .fails(INPUT, "0x1FFF7800 (holds 01020304, wanted 09090909), 0x1FFF7804");
+    // The lock bytes are not data: writing them is refused as outside the area.
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7a00"]).fails(INPUT, "not inside");
+    // Block 1 (0x1FFF7820-0x1FFF783F) locked by its lock byte: refused before anything is written.
+    chip.poke(0x1FFF_7A01, &[0]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7820"])
+        .fails(PROTECTED, "OTP block 1 (locked by its lock byte at 0x1FFF7A01)");
 }
