@@ -107,21 +107,23 @@ fn l552_raises_the_voltage_range_and_erases_bank_relative_pages() {
     let first_of_bank2 = TZ_PER | TZ_BKER;
     assert_eq!(
         nscr,
+        // Each page is erased just before it is programmed (the streaming
+        // routine interleaves them; its register writes are logged too).
         vec![
             last_of_bank1,
             last_of_bank1 | TZ_STRT,
+            0,
+            1,
             0,
             first_of_bank2,
             first_of_bank2 | TZ_STRT,
             0,
             1,
             0,
-            1,
-            0,
             0,
             TZ_LOCK
         ],
-        "erase page 127 of bank 1 and page 0 of bank 2, program 32 bytes in each, lock"
+        "erase page 127 of bank 1 and program 32 bytes, then page 0 of bank 2, lock"
     );
     assert_eq!(sim.stats().words, 8, "eight double words");
 }
@@ -253,14 +255,15 @@ fn h563_register_sequence_uses_the_h5_map() {
     let sector0_bank2 = H5_SER | H5_BKSEL;
     assert_eq!(
         writes_to(&log, H5_NSCR),
+        // Each sector is erased just before it is programmed (streaming routine).
         vec![
             sector127,
             sector127 | H5_STRT,
             0,
+            H5_PG,
+            0,
             sector0_bank2,
             sector0_bank2 | H5_STRT,
-            0,
-            H5_PG,
             0,
             H5_PG,
             0,

@@ -247,7 +247,12 @@ fn execute(
         }
         Command::WriteFile { .. } => {
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
-            let opts = write::WriteOptions { mass_erase: inv.mass_erase, preserve: !inv.erase_rest, verify: true };
+            let opts = write::WriteOptions {
+                mass_erase: inv.mass_erase,
+                preserve: !inv.erase_rest,
+                verify: true,
+                ..Default::default()
+            };
             let report = write::write(session, &image, &opts, &mut progress)?;
             let flash = report.flash_bytes > 0;
             outcome.done = Some(Done::Write(report));

@@ -12,6 +12,7 @@ use crate::error::{Error, ErrorKind};
 use crate::target::chips::Chip;
 use crate::target::{Target, TargetError};
 
+pub mod crc;
 pub mod engine;
 pub mod fp;
 pub mod fs;
@@ -21,6 +22,7 @@ pub mod l4g;
 pub mod layout;
 pub mod lp;
 pub mod options;
+pub mod routine;
 pub mod tz;
 
 pub use engine::{NoProgress, Phase, Progress};

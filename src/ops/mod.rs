@@ -3,6 +3,7 @@
 //! touches the chip.
 
 pub mod erase;
+mod fast;
 pub mod image;
 pub mod options;
 pub mod read;

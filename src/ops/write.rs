@@ -4,12 +4,15 @@
 
 use std::collections::BTreeSet;
 
-use log::{debug, info};
+use log::{debug, info, warn};
 
+use super::fast::{self, Outcome, SectorJob};
 use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
+use crate::flash::crc::{self, CrcUnit};
+use crate::flash::routine::{RamPlan, RoutineError};
 use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
 use crate::target::chips::MemRegion;
 
@@ -23,11 +26,17 @@ pub struct WriteOptions {
     pub preserve: bool,
     /// Read the result back and compare.
     pub verify: bool,
+    /// Use the flash routine in target RAM when possible (default); `false`
+    /// programs with host-driven register accesses only.
+    pub fast: bool,
+    /// Verify by reading back even where a hardware CRC could do it
+    /// (`--verify=readback`).
+    pub readback: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { mass_erase: false, preserve: true, verify: true }
+        WriteOptions { mass_erase: false, preserve: true, verify: true, fast: true, readback: false }
     }
 }
 
@@ -251,14 +260,27 @@ fn write_flash(
     check_probe_can_program(session)?;
     let mut plans = plan_sectors(session, segments);
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
-    if opts.preserve && !opts.mass_erase {
-        read_preserved(session, &mut plans, report)?;
-    }
     let banks: BTreeSet<u8> = if opts.mass_erase {
         (0..session.layout.banks.len() as u8).collect()
     } else {
         plans.iter().map(|p| p.sector.bank).collect()
     };
+    // With a hardware CRC: skip what is already there, verify without reading back.
+    let done = write_with_crc(session, &mut plans, &banks, opts, progress, report);
+    let done = match done {
+        Ok(done) => done,
+        Err(e) => {
+            lock_banks(session, &banks);
+            return Err(e);
+        }
+    };
+    if done {
+        lock_banks(session, &banks);
+        return Ok(());
+    }
+    if opts.preserve && !opts.mass_erase {
+        read_preserved(session, &mut plans, report)?;
+    }
     let result = erase_and_program(session, &plans, &banks, opts, progress, report);
     // Lock every bank we unlocked, whatever happened.
     let Session { target, flash, .. } = session;
@@ -275,6 +297,270 @@ fn write_flash(
         debug!("verifying {} ranges", wanted.len());
         let ranges: Vec<(u32, &[u8])> = wanted.iter().map(|(a, d)| (*a, &d[..])).collect();
         verify::compare_all(session, &ranges, progress)?;
+    }
+    Ok(())
+}
+
+/// Lock the banks after an error, best effort (the error is what gets reported).
+fn lock_banks(session: &mut Session, banks: &BTreeSet<u8>) {
+    let Session { target, flash, .. } = session;
+    if let Some(ctrl) = flash.as_mut() {
+        for &bank in banks {
+            let _ = ctrl.lock(target, bank);
+        }
+    }
+}
+
+/// One CRC-hashed run of a sector: `[start, end)`, wholly covered by the
+/// image or wholly outside it.
+struct Piece {
+    plan: usize,
+    start: u32,
+    end: u32,
+    covered: bool,
+}
+
+/// Cut each sector into runs of CRC-aligned blocks that are wholly covered or
+/// wholly uncovered; blocks that are partly covered are returned apart (they
+/// are read over SWD).
+fn pieces(plans: &[SectorPlan], align: u32) -> (Vec<Piece>, Vec<(usize, u32, u32)>) {
+    let (mut out, mut mixed) = (Vec::new(), Vec::new());
+    for (i, p) in plans.iter().enumerate() {
+        let blocks = p.sector.size / align;
+        let class = |b: u32| {
+            let c = &p.covered[(b * align) as usize..((b + 1) * align) as usize];
+            if c.iter().all(|&x| x) {
+                Some(true)
+            } else if c.iter().all(|&x| !x) {
+                Some(false)
+            } else {
+                None
+            }
+        };
+        let mut b = 0;
+        while b < blocks {
+            let k = class(b);
+            let start = b;
+            while b < blocks && class(b) == k {
+                b += 1;
+            }
+            let (lo, hi) = (p.sector.addr + start * align, p.sector.addr + b * align);
+            match k {
+                Some(covered) => out.push(Piece { plan: i, start: lo, end: hi, covered }),
+                None => mixed.push((i, lo, hi)),
+            }
+        }
+    }
+    (out, mixed)
+}
+
+/// The write through the flash routine with the chip's CRC unit: hash every
+/// touched sector first (pieces the image covers, pieces it does not); skip
+/// sectors that already hold the image; read back only the uncovered bytes
+/// that are not blank; erase and program the rest; verify each written sector
+/// by its CRC, reading it back before reporting any mismatch. `Ok(false)` when
+/// this path does not apply (no CRC unit, no room, or the unit failed its
+/// calibration): nothing has been changed then.
+fn write_with_crc(
+    session: &mut Session,
+    plans: &mut [SectorPlan],
+    banks: &BTreeSet<u8>,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<bool> {
+    if opts.mass_erase || !opts.fast || !opts.preserve || plans.is_empty() {
+        return Ok(false);
+    }
+    let chip = session.target.chip;
+    let (Some(unit), Some(ram)) = (CrcUnit::for_chip(chip), RamPlan::for_chip(chip)) else { return Ok(false) };
+    if plans.iter().any(|p| p.sector.size % unit.align != 0) {
+        return Ok(false);
+    }
+    let erased = session.layout.erased;
+    let Session { target: t, flash, .. } = session;
+    let ctrl = flash.as_mut().expect("checked by controller()");
+    let access = ctrl.program_access();
+    if !fast::supports(&access, &ram) {
+        return Ok(false);
+    }
+    for &bank in banks {
+        engine::clear_stale_errors(t, ctrl.as_ref(), bank)?;
+        ctrl.unlock(t, bank)?;
+    }
+    let ctrl: &dyn crate::flash::FlashController = ctrl.as_ref();
+    let Some(mut st) = fast::start(t, ctrl, ram)? else { return Ok(false) };
+    // Calibration: the unit against the host on bytes read over SWD.
+    let first = plans[0].sector;
+    let cal_len = first.size.min(256);
+    let mut cal = vec![0u8; cal_len as usize];
+    t.read_mem(first.addr, &mut cal)?;
+    let (pieces, mixed) = pieces(plans, unit.align);
+    let mut ranges = vec![(first.bank, first.addr, first.addr + cal_len)];
+    ranges.extend(pieces.iter().map(|p| (plans[p.plan].sector.bank, p.start, p.end)));
+    let crcs = match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
+        Ok(crcs) => crcs,
+        Err(e @ RoutineError::Crashed { .. }) => {
+            warn!("{e}; writing without the CRC unit");
+            return Ok(false);
+        }
+        Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
+    };
+    if crcs[0] != crc::host_crc(&cal) {
+        warn!(
+            "the flash CRC unit of this {} does not compute CRC-32/MPEG-2 as expected (0x{:08X}, host 0x{:08X});              verifying by reading back",
+            chip.name,
+            crcs[0],
+            crc::host_crc(&cal)
+        );
+        let _ = st.finish(t);
+        return Ok(false);
+    }
+    // Classify each sector.
+    let n = plans.len();
+    let (mut unchanged, mut blank) = (vec![true; n], vec![true; n]);
+    for (p, &got) in pieces.iter().zip(&crcs[1..]) {
+        let plan = &mut plans[p.plan];
+        let (o, e) = ((p.start - plan.sector.addr) as usize, (p.end - plan.sector.addr) as usize);
+        let is_blank = got == crc::erased_crc(e - o, erased);
+        blank[p.plan] &= is_blank;
+        if p.covered {
+            unchanged[p.plan] &= got == crc::host_crc(&plan.desired[o..e]);
+        } else if !is_blank {
+            // Bytes to keep: read them (only these).
+            t.read_mem(p.start, &mut plan.desired[o..e])?;
+            report.preserved_bytes += plan.desired[o..e].iter().filter(|&&b| b != erased).count() as u64;
+        }
+    }
+    for &(i, lo, hi) in &mixed {
+        let plan = &mut plans[i];
+        let (o, e) = ((lo - plan.sector.addr) as usize, (hi - plan.sector.addr) as usize);
+        let mut now = vec![0u8; e - o];
+        t.read_mem(lo, &mut now)?;
+        blank[i] &= now.iter().all(|&b| b == erased);
+        for (k, b) in now.into_iter().enumerate() {
+            if plan.covered[o + k] {
+                unchanged[i] &= plan.desired[o + k] == b;
+            } else {
+                if b != erased {
+                    report.preserved_bytes += 1;
+                }
+                plan.desired[o + k] = b;
+            }
+        }
+    }
+    // ECC flash (H7): a word that reads erased may still have been programmed
+    // (with 0xFF), and programming it again breaks its ECC: erase anyway.
+    let ecc = true;
+    let mut jobs = Vec::new();
+    let mut changed = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        if unchanged[i] {
+            report.skipped.push(plan.sector);
+            continue;
+        }
+        changed.push(i);
+        jobs.push(SectorJob {
+            sector: plan.sector,
+            erase: ecc || !blank[i],
+            runs: program_runs(plan, access.unit, erased),
+        });
+    }
+    debug!("{} sectors to write, {} already hold the image", jobs.len(), report.skipped.len());
+    let total: u64 = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum();
+    report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).collect();
+    report.programmed_bytes = total;
+    progress.begin(Phase::Program, total);
+    let outcome = fast::stream(t, ctrl, &mut st, &jobs, progress).map_err(|e| interrupted_fast(e, &jobs))?;
+    progress.end();
+    if let Outcome::Fallback { from, .. } = outcome {
+        let list: Vec<u8> = banks.iter().copied().collect();
+        fast::settle(t, ctrl, &list)?;
+        let rest = &jobs[from..];
+        let sectors: Vec<Sector> = rest.iter().map(|j| j.sector).collect();
+        engine::erase_sectors(t, ctrl, &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
+        for job in rest {
+            for &(addr, data) in &job.runs {
+                engine::program(t, ctrl, job.sector.bank, addr, data, progress)
+                    .map_err(|e| interrupted(in_sector(e, job.sector), plans, Some(job.sector)))?;
+            }
+        }
+        report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).chain(sectors).collect();
+        // The routine is gone: verify by reading back.
+        if opts.verify {
+            let changed_plans: Vec<&SectorPlan> = changed.iter().map(|&i| &plans[i]).collect();
+            for p in changed_plans {
+                compare_sector(t, p)?;
+            }
+            report.verified = true;
+        }
+        return Ok(true);
+    }
+    // Verify.
+    let mut suspects: Vec<usize> = Vec::new();
+    let mut crc_checked = false;
+    let mut routine_alive = true;
+    if opts.verify && !opts.readback && !changed.is_empty() {
+        let ranges: Vec<(u8, u32, u32)> = changed
+            .iter()
+            .map(|&i| (plans[i].sector.bank, plans[i].sector.addr, plans[i].sector.end() as u32))
+            .collect();
+        match fast::run_crcs(t, ctrl, &mut st, &unit, &ranges) {
+            Ok(crcs) => {
+                crc_checked = true;
+                for (&i, &got) in changed.iter().zip(&crcs) {
+                    if got != crc::host_crc(&plans[i].desired) {
+                        suspects.push(i);
+                    }
+                }
+            }
+            Err(e @ RoutineError::Crashed { .. }) => {
+                warn!("{e}; verifying by reading back");
+                suspects = changed.clone();
+                routine_alive = false;
+            }
+            Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
+        }
+    } else if opts.verify {
+        suspects = changed.clone();
+    }
+    if routine_alive {
+        if let Err(e) = st.finish(t) {
+            return Err(Error::from(e.into_flash_error(t, ctrl)));
+        }
+    }
+    progress.begin(Phase::Verify, suspects.iter().map(|&i| plans[i].sector.size as u64).sum());
+    for &i in &suspects {
+        compare_sector(t, &plans[i])?;
+        if crc_checked {
+            warn!(
+                "the CRC unit disagreed about {} but reading it back shows the right bytes;                  its CRC is not trusted for the rest of this session",
+                plans[i].sector
+            );
+        }
+        progress.add(plans[i].sector.size as u64);
+    }
+    progress.end();
+    report.verified = opts.verify;
+    Ok(true)
+}
+
+/// Read a whole sector back and compare it with what it should hold.
+fn compare_sector(t: &mut crate::target::Target, plan: &SectorPlan) -> Result<()> {
+    let mut got = vec![0u8; plan.desired.len()];
+    t.read_mem(plan.sector.addr, &mut got)?;
+    if let Some(off) = plan.desired.iter().zip(&got).position(|(a, b)| a != b) {
+        let bad = plan.desired.iter().zip(&got).filter(|(a, b)| a != b).count();
+        return Err(Error::new(
+            ErrorKind::Verify,
+            format!(
+                "verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X} ({bad} bytes of {} differ)",
+                plan.sector.addr + off as u32,
+                plan.desired[off],
+                got[off],
+                plan.sector
+            ),
+        ));
     }
     Ok(())
 }
@@ -340,19 +626,65 @@ fn erase_and_program(
     if opts.mass_erase {
         engine::mass_erase(target, ctrl.as_ref(), layout, progress)?;
         report.mass_erased = true;
-    } else {
-        let sectors: Vec<Sector> = plans.iter().map(|p| p.sector).collect();
-        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
-        report.erased = sectors;
     }
-    let unit = ctrl.program_access().unit;
-    let total: u64 = plans.iter().flat_map(|p| program_runs(p, unit, layout.erased)).map(|r| r.1.len() as u64).sum();
-    progress.begin(Phase::Program, total);
-    for plan in plans {
-        for (addr, data) in program_runs(plan, unit, layout.erased) {
-            engine::program(target, ctrl.as_ref(), plan.sector.bank, addr, data, progress)
-                .map_err(|e| interrupted(in_sector(e, plan.sector), plans, Some(plan.sector)))?;
-            report.programmed_bytes += data.len() as u64;
+    let access = ctrl.program_access();
+    let mut jobs: Vec<SectorJob> = plans
+        .iter()
+        .map(|p| SectorJob {
+            sector: p.sector,
+            erase: !opts.mass_erase,
+            runs: program_runs(p, access.unit, layout.erased),
+        })
+        .collect();
+    let total: u64 = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum();
+    // The routine when it fits in RAM and can make the controller's accesses.
+    let ram = if opts.fast { RamPlan::for_chip(target.chip) } else { None };
+    let mut from = 0;
+    match ram {
+        Some(ram) if fast::supports(&access, &ram) => {
+            progress.begin(Phase::Program, total);
+            let outcome = match fast::start(target, ctrl.as_ref(), ram)? {
+                Some(mut st) => {
+                    let outcome = fast::stream(target, ctrl.as_ref(), &mut st, &jobs, progress)
+                        .map_err(|e| interrupted(e, plans, None))?;
+                    match st.finish(target) {
+                        Ok(_) => outcome,
+                        Err(e) => fast::fail(target, ctrl.as_ref(), e, jobs.len())?,
+                    }
+                }
+                None => Outcome::Fallback { from: 0, why: "the flash routine did not start".into() },
+            };
+            progress.end();
+            match outcome {
+                Outcome::Done => from = jobs.len(),
+                Outcome::Fallback { from: f, .. } => {
+                    from = f;
+                    let banks: Vec<u8> = banks.iter().copied().collect();
+                    fast::settle(target, ctrl.as_ref(), &banks)?;
+                    // The routine may have started on these: erase them again.
+                    for job in &mut jobs[f..] {
+                        job.erase = true;
+                    }
+                }
+            }
+        }
+        Some(_) => debug!("the flash routine cannot make {access:?} accesses; host-driven programming"),
+        None if opts.fast => debug!("not enough RAM for the flash routine; host-driven programming"),
+        None => {}
+    }
+    report.erased = jobs.iter().filter(|j| j.erase).map(|j| j.sector).collect();
+    report.programmed_bytes = total;
+    let rest = &jobs[from..];
+    if rest.is_empty() {
+        return Ok(());
+    }
+    let sectors: Vec<Sector> = rest.iter().filter(|j| j.erase).map(|j| j.sector).collect();
+    engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, plans, None))?;
+    progress.begin(Phase::Program, rest.iter().flat_map(|j| &j.runs).map(|r| r.1.len() as u64).sum());
+    for job in rest {
+        for &(addr, data) in &job.runs {
+            engine::program(target, ctrl.as_ref(), job.sector.bank, addr, data, progress)
+                .map_err(|e| interrupted(in_sector(e, job.sector), plans, Some(job.sector)))?;
         }
     }
     progress.end();
@@ -368,6 +700,32 @@ fn in_sector(e: FlashError, sector: Sector) -> FlashError {
         FlashError::Timeout { op, waited } => FlashError::Timeout { op: format!("{op} in {sector}"), waited },
         other => other,
     }
+}
+
+/// An interruption of the streaming path: sectors before `at` are written,
+/// the one at `at` may be partly programmed, later ones are untouched.
+fn interrupted_fast(e: FlashError, jobs: &[SectorJob]) -> Error {
+    let FlashError::Interrupted { at } = e else { return e.into() };
+    let range = |js: &[SectorJob]| -> Option<String> {
+        let (first, last) = (js.first()?, js.last()?);
+        Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
+    };
+    let split = jobs.iter().position(|j| j.sector.addr >= at).unwrap_or(jobs.len());
+    let mut parts = Vec::new();
+    if let Some(r) = range(&jobs[..split]) {
+        parts.push(format!("written: {r}"));
+    }
+    if let Some(r) = range(&jobs[split..(split + 1).min(jobs.len())]) {
+        parts.push(format!("partly programmed: {r}"));
+    }
+    if let Some(r) = range(jobs.get(split + 1..).unwrap_or(&[])) {
+        parts.push(format!("not yet written: {r}"));
+    }
+    let state = if parts.is_empty() { "nothing was changed".to_string() } else { parts.join("; ") };
+    Error::new(
+        ErrorKind::Interrupted,
+        format!("interrupted at 0x{at:08X}, flash locked; {state}; run the same command again to complete the write"),
+    )
 }
 
 /// Turn an interruption into a message that says what state the flash is in.

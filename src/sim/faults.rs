@@ -9,6 +9,8 @@
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
+//! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
@@ -64,6 +66,9 @@ pub struct FaultPlan {
     pub no_power: bool,
     pub no_target: bool,
     pub no_halt: bool,
+    pub core_crash_after: Option<u64>,
+    /// Highest SWD clock (kHz) at which the link works.
+    pub max_swd_khz: Option<u32>,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -73,7 +78,8 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, interrupt-after=N, terminate-after=N, or a flash-model setting key=value";
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, interrupt-after=N, terminate-after=N, \
+                     or a flash-model setting key=value";
 
 impl FaultPlan {
     /// Parse a comma-separated fault list (empty = no faults).
@@ -99,6 +105,8 @@ impl FaultPlan {
                 ("no-power", None) => plan.no_power = true,
                 ("no-target", None) => plan.no_target = true,
                 ("no-halt", None) => plan.no_halt = true,
+                ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
+                ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("no-power" | "no-target" | "no-halt", Some(_)) => {
                     return Err(format!("fault '{key}' takes no value; valid: {VALID}"))
                 }

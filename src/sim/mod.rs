@@ -413,6 +413,7 @@ pub(crate) fn open_profile(
     target.no_power = spec.faults.no_power;
     target.present = !spec.faults.no_target;
     target.no_halt = spec.faults.no_halt;
+    target.cpu.crash_after = spec.faults.core_crash_after;
 
     let mut fw = Firmware::default_for(spec.probe);
     if let Some(j) = spec.firmware {
@@ -421,7 +422,8 @@ pub(crate) fn open_profile(
         }
         fw.jtag = j;
     }
-    let probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
+    let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
+    probe.max_swd_khz = spec.faults.max_swd_khz;
     let clock = Clock::new(probe.link());
 
     let info = ProbeInfo {

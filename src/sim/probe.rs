@@ -38,6 +38,7 @@ pub const ST_AP_WAIT: u8 = 0x10;
 pub const ST_AP_FAULT: u8 = 0x11;
 pub const ST_DP_ERROR: u8 = 0x16;
 pub const ST_BAD_AP: u8 = 0x1D;
+pub const ST_AP_PARITY: u8 = 0x13;
 pub const ST_FREQ_NOT_SUPPORTED: u8 = 0x41;
 pub const ST_UNKNOWN_COMMAND: u8 = 0x42;
 
@@ -193,6 +194,8 @@ pub struct Probe {
     replies: VecDeque<u8>,
     wait: WaitBudget,
     link: LinkTiming,
+    /// `max-swd` fault: above this clock every SWD transaction is garbled.
+    pub max_swd_khz: Option<u32>,
 }
 
 fn u16le(b: &[u8]) -> u16 {
@@ -230,6 +233,7 @@ impl Probe {
             replies: VecDeque::new(),
             wait,
             link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
+            max_swd_khz: None,
         }
     }
 
@@ -381,6 +385,11 @@ impl Probe {
         None
     }
 
+    /// The `max-swd` fault is in force at the current clock.
+    fn garbled(&self) -> bool {
+        self.max_swd_khz.is_some_and(|max| self.swd_khz > max)
+    }
+
     fn set_rw(&mut self, status: u8, fault_addr: u32) {
         self.last_status = status;
         self.fault_addr = fault_addr;
@@ -397,6 +406,8 @@ impl Probe {
         width: Width,
     ) -> Result<u32, ()> {
         timer.clocks(clocks);
+        // Code running on the target keeps running between the probe's accesses.
+        t.run_core_until(timer.now());
         let until = t.stall_until(addr, write.is_some(), Initiator::Debugger, timer.now());
         timer.stall_to(until);
         let now: Nanos = timer.now();
@@ -419,6 +430,11 @@ impl Probe {
         if self.wait.take() {
             timer.clocks(SWD_CLOCKS_MEM);
             self.set_rw(ST_AP_WAIT, 0);
+            return;
+        }
+        if self.garbled() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_PARITY, 0);
             return;
         }
         let width = match p.op {
@@ -460,6 +476,11 @@ impl Probe {
             self.set_rw(ST_AP_WAIT, 0);
             return out;
         }
+        if self.garbled() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_PARITY, 0);
+            return out;
+        }
         let width = match op {
             READMEM_32 => Width::Word,
             READMEM_16 => Width::Half,
@@ -492,6 +513,10 @@ impl Probe {
         if self.wait.take() {
             timer.clocks(clocks);
             return Err(ST_AP_WAIT);
+        }
+        if self.garbled() {
+            timer.clocks(clocks);
+            return Err(ST_AP_PARITY);
         }
         Ok(())
     }

@@ -1,14 +1,18 @@
 //! The chip behind the probe: its bus (memories, DBGMCU, flash model,
 //! peripheral space) and the Cortex-M (ARMv7-M) debug logic.
 //!
-//! Code is not executed yet: a running core "runs" with an opaque PC. The core
-//! state lives in [`Core`] and the bus accepts `Initiator::Core`, so a Thumb
-//! interpreter can later drive both from [`Target::run_core_until`].
+//! A running core executes code only while its PC is in SRAM (the Thumb
+//! interpreter in `core.rs`, driven by [`Target::run_core_until`]); code in
+//! flash stays opaque: the core "runs" with an unchanging PC.
 
 use std::ops::Range;
 
 use super::chips::ChipProfile;
 use super::flash::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
+
+#[path = "core.rs"]
+mod cpu;
+pub use cpu::Cpu;
 
 // System control space addresses (protocol §9; ARMv7-M).
 pub const CPUID: u32 = 0xE000_ED00;
@@ -30,6 +34,8 @@ pub const C_STEP: u32 = 1 << 2;
 pub const C_MASKINTS: u32 = 1 << 3;
 pub const S_REGRDY: u32 = 1 << 16;
 pub const S_HALT: u32 = 1 << 17;
+/// DHCSR.S_LOCKUP (ARMv7-M C1.6.3): the core is locked up after a fault.
+pub const S_LOCKUP: u32 = 1 << 19;
 pub const S_RETIRE_ST: u32 = 1 << 24;
 pub const S_RESET_ST: u32 = 1 << 25;
 
@@ -92,6 +98,8 @@ pub struct Core {
     pub reset_st: bool,
     /// Sticky S_RETIRE_ST, for an interpreter that retires instructions.
     pub retire_st: bool,
+    /// Locked up after a fault the interpreter could not handle.
+    pub lockup: bool,
 }
 
 impl Default for Core {
@@ -112,6 +120,7 @@ impl Default for Core {
             step: false,
             reset_st: true,
             retire_st: false,
+            lockup: false,
         }
     }
 }
@@ -230,6 +239,10 @@ pub struct Target {
     pub present: bool,
     /// `no-halt` fault: C_HALT requests are ignored.
     pub no_halt: bool,
+    /// The interpreter's state (time, idle detection).
+    pub cpu: Cpu,
+    /// Modeled time of the bus access being made (for resumes it triggers).
+    bus_now: Nanos,
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
@@ -262,6 +275,8 @@ impl Target {
             no_power: false,
             present: true,
             no_halt: false,
+            cpu: Cpu::default(),
+            bus_now: 0,
         };
         t.power_on();
         t
@@ -362,6 +377,7 @@ impl Target {
     /// A bus read of `width` at the naturally aligned `addr`, at time `now`
     /// (after any stall).
     pub fn read(&mut self, addr: u32, width: Width, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
+        self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
         }
@@ -411,6 +427,7 @@ impl Target {
 
     /// A bus write of `width` at the naturally aligned `addr`, at time `now`.
     pub fn write(&mut self, addr: u32, width: Width, value: u32, by: Initiator, now: Nanos) -> Result<(), BusFault> {
+        self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
         }
@@ -432,6 +449,9 @@ impl Target {
             Dest::Sram(i, off) => {
                 let n = width.bytes() as usize;
                 self.sram[i].1[off..off + n].copy_from_slice(&value.to_le_bytes()[..n]);
+                if by == Initiator::Debugger {
+                    self.cpu.debugger_wrote(addr, n as u32, now);
+                }
                 Ok(())
             }
             // Read-only memories.
@@ -510,6 +530,9 @@ impl Target {
         if c.halted {
             v |= C_HALT | S_HALT | S_REGRDY;
         }
+        if c.lockup {
+            v |= S_LOCKUP;
+        }
         if c.retire_st || (!c.halted && !held) {
             v |= S_RETIRE_ST;
         }
@@ -587,12 +610,15 @@ impl Target {
     /// Enter Debug state for `reason` (DFSR bits).
     pub fn halt(&mut self, reason: u32) {
         self.core.halted = true;
+        // A halt request takes a locked-up core into Debug state.
+        self.core.lockup = false;
         self.core.dfsr |= reason;
     }
 
     /// Leave Debug state.
     pub fn resume(&mut self) {
         self.core.halted = false;
+        self.cpu.start(self.bus_now);
     }
 
     /// C_STEP with C_HALT cleared while halted: execute one instruction and
@@ -601,9 +627,6 @@ impl Target {
         self.core.retire_st = true;
         self.halt(DFSR_HALTED);
     }
-
-    /// Let a running core run up to `now`. Code is not executed yet.
-    pub fn run_core_until(&mut self, _now: Nanos) {}
 
     /// Core register read for READREG/READALLREGS (the probe checks the halt).
     pub fn core_reg(&self, sel: u8) -> Option<u32> {
@@ -637,6 +660,7 @@ impl Target {
         let pc = word(self, boot.wrapping_add(4)).unwrap_or(0xFFFF_FFFF);
         self.core.reset_registers(sp, pc);
         self.core.reset_st = true;
+        self.core.lockup = false;
         self.core.halted = false;
         if self.nrst_low {
             return;

@@ -46,6 +46,17 @@
 //! * OTP (H7A/B, §3.4): 1 KiB, erased 0xFF; with OPTCR.PG_OTP set a 16-bit
 //!   write programs a half-word through bank 1's queue; OTPBL locks blocks
 //!   of 64 bytes (WRPERR). Kept in the state file.
+//! * The flash CRC unit (§2.8 table: CRCCR/CRCSADD/CRCEADD/CRCDATA per bank,
+//!   CR.CRC_EN 15, SR.CRC_BUSY 3, SR.CRCEND 27), address mode only: START_CRC
+//!   computes over the bursts from CRCSADD through the burst containing
+//!   CRCEADD (bank-relative offsets, bits 19:2), CLEAN_CRC resets the result.
+//!   ST documents the parameters only partly (peers.md §2 "Target-side CRC");
+//!   **assumed here**: CRC-32/MPEG-2 (polynomial 0x04C11DB7, initial value
+//!   0xFFFFFFFF, no reflection, no final XOR) over each 32-bit word most
+//!   significant byte first, as the CRC peripheral does (peers.md §5), taking
+//!   8 cycles of the 64 MHz reset clock per flash word. `flash_crc=init0` or
+//!   `flash_crc=lsb-first` makes the unit use other parameters, as a real chip
+//!   may, so that the host's calibration and read-back fallback are exercised.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -297,6 +308,12 @@ struct Bank {
     wpsn_cur: u32,
     wpsn_prg: u32,
     ecc_fa: u32,
+    crccr: u32,
+    crcsadd: u32,
+    crceadd: u32,
+    crcdata: u32,
+    /// A CRC computation: when it ends, and its result.
+    crc_busy: Option<(Nanos, u32)>,
 }
 
 impl Bank {
@@ -312,6 +329,11 @@ impl Bank {
             wpsn_cur: die.wps_all(),
             wpsn_prg: die.wps_all(),
             ecc_fa: 0,
+            crccr: 0,
+            crcsadd: 0,
+            crceadd: 0,
+            crcdata: CRC_INIT,
+            crc_busy: None,
         }
     }
 
@@ -326,6 +348,9 @@ impl Bank {
         }
         if self.buffer.is_some() {
             sr |= WBNE;
+        }
+        if self.crc_busy.is_some() {
+            sr |= CRC_BUSY;
         }
         sr
     }
@@ -361,6 +386,46 @@ pub struct H7Flash {
     /// Fault `opt_fault=error`: OPTSTART ends with OPTCHANGEERR.
     opt_fault: Option<&'static str>,
     otp: Option<FlashArray>,
+    /// Parameters of the flash CRC unit (`flash_crc=`).
+    crc_kind: CrcKind,
+}
+
+/// Flash CRC unit (§2.8): registers, bits and the modeled parameters.
+const CRCCR: u32 = 0x50;
+const CRCSADD: u32 = 0x54;
+const CRCEADD: u32 = 0x58;
+const CRCDATA: u32 = 0x5C;
+const CRC_EN: u32 = 1 << 15;
+const CRC_BUSY: u32 = 1 << 3;
+const CRCEND: u32 = 1 << 27;
+const CRC_BY_SECT: u32 = 1 << 8;
+const START_CRC: u32 = 1 << 16;
+const CLEAN_CRC: u32 = 1 << 17;
+const CRC_BURST_SHIFT: u32 = 20;
+const CRC_INIT: u32 = 0xFFFF_FFFF;
+/// Modeled CRC time per flash word: 8 cycles at 64 MHz (an assumption).
+const CRC_WORD_TIME: Nanos = 125;
+
+/// Which parameters the simulated CRC unit uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrcKind {
+    /// CRC-32/MPEG-2, words MSB first (the assumption the host starts from).
+    Mpeg2,
+    /// Initial value 0 instead of 0xFFFFFFFF.
+    Init0,
+    /// Bytes in memory order (LSB of each word first).
+    LsbFirst,
+}
+
+/// CRC-32 (polynomial 0x04C11DB7, no reflection) of `bytes` continuing from `crc`.
+fn crc32_msb(mut crc: u32, bytes: impl Iterator<Item = u8>) -> u32 {
+    for b in bytes {
+        crc ^= (b as u32) << 24;
+        for _ in 0..8 {
+            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04C1_1DB7 } else { crc << 1 };
+        }
+    }
+    crc
 }
 
 /// Bytes per OTPBL lock bit: 16 bits for 1 KiB (§3.4, by arithmetic [U]).
@@ -402,6 +467,7 @@ impl H7Flash {
             swapped: false,
             opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
+            crc_kind: CrcKind::Mpeg2,
         }
     }
 
@@ -453,6 +519,10 @@ impl H7Flash {
             (_, WPSN_CUR) => bank.map_or(self.die.wps_all(), |k| k.wpsn_cur),
             (_, WPSN_PRG) => bank.map_or(self.die.wps_all(), |k| k.wpsn_prg),
             (_, ECC_FA) => bank.map_or(0, |k| k.ecc_fa),
+            (_, CRCCR) => bank.map_or(0, |k| k.crccr),
+            (_, CRCSADD) => bank.map_or(0, |k| k.crcsadd),
+            (_, CRCEADD) => bank.map_or(0, |k| k.crceadd),
+            (_, CRCDATA) => bank.map_or(0, |k| k.crcdata),
             (_, PRAR_CUR) | (_, SCAR_CUR) => NO_AREA,
             (0, ACR) => self.acr,
             (0, OPTCR) => (self.optcr & !SWAP_BANK) | if self.swapped { SWAP_BANK } else { 0 },
@@ -474,8 +544,11 @@ impl H7Flash {
         match (b, off) {
             (_, KEYR) => self.write_keyr(b, value),
             (_, CR) => self.write_cr(b, value, now),
+            (_, CRCCR) => self.write_crccr(b, value, now),
+            (_, CRCSADD) if self.crc_enabled(b) => self.banks[b].crcsadd = value & 0x000F_FFFC,
+            (_, CRCEADD) if self.crc_enabled(b) => self.banks[b].crceadd = value & 0x000F_FFFC,
             (_, CCR) => {
-                let clearable = self.die.errors() | EOP;
+                let clearable = self.die.errors() | EOP | CRCEND;
                 if let Some(bank) = self.banks.get_mut(b) {
                     bank.sr &= !(value & clearable);
                     // [SVD-H7B0] CCR1.CLR_DBECCERR1: ECC_FA resets with the ECC flags.
@@ -501,6 +574,45 @@ impl H7Flash {
             // SR, the *_CUR registers and the rest: read-only or not modeled.
             _ => {}
         }
+    }
+
+    fn crc_enabled(&self, b: usize) -> bool {
+        self.banks.get(b).is_some_and(|k| k.cr & CRC_EN != 0)
+    }
+
+    /// CRCCR: CLEAN_CRC resets the result, START_CRC computes over the
+    /// address range (sector mode, CRC_BY_SECT, is not modeled: it ends at
+    /// once with the result unchanged). Ignored unless CR.CRC_EN is set.
+    fn write_crccr(&mut self, b: usize, value: u32, now: Nanos) {
+        if !self.crc_enabled(b) {
+            return;
+        }
+        let word = self.die.word;
+        let kind = self.crc_kind;
+        let init = if kind == CrcKind::Init0 { 0 } else { CRC_INIT };
+        let bank = &mut self.banks[b];
+        bank.crccr = value & !(START_CRC | CLEAN_CRC);
+        if value & CLEAN_CRC != 0 {
+            bank.crcdata = init;
+        }
+        if value & START_CRC == 0 || bank.crc_busy.is_some() {
+            return;
+        }
+        let burst = word * (4 << (2 * ((value >> CRC_BURST_SHIFT) & 3)));
+        let size = bank.array.data.len() as u32;
+        let start = bank.crcsadd - bank.crcsadd % burst;
+        let end = (bank.crceadd - bank.crceadd % burst + burst).min(size);
+        let mut crc = bank.crcdata;
+        let mut words = 0;
+        if value & CRC_BY_SECT == 0 && start < end {
+            let cells = &bank.array.data[start as usize..end as usize];
+            crc = match kind {
+                CrcKind::LsbFirst => crc32_msb(crc, cells.iter().copied()),
+                _ => crc32_msb(crc, cells.chunks(4).flat_map(|w| w.iter().rev().copied())),
+            };
+            words = ((end - start) / word) as Nanos;
+        }
+        bank.crc_busy = Some((now + words * CRC_WORD_TIME, crc));
     }
 
     /// KEY1 then KEY2 unlocks; anything else, or any key while unlocked,
@@ -851,6 +963,14 @@ impl FlashModel for H7Flash {
     }
 
     fn advance(&mut self, now: Nanos, stats: &mut FlashStats) {
+        for bank in &mut self.banks {
+            if let Some((end, crc)) = bank.crc_busy.filter(|&(end, _)| end <= now) {
+                let _ = end;
+                bank.crcdata = crc;
+                bank.sr |= CRCEND;
+                bank.crc_busy = None;
+            }
+        }
         for b in 0..self.banks.len() {
             while self.banks[b].queue.front().is_some_and(|op| op.end <= now) {
                 let op = self.banks[b].queue.pop_front().expect("checked");
@@ -861,6 +981,12 @@ impl FlashModel for H7Flash {
 
     /// Reads of a bank wait until it is idle; writes wait while a word is
     /// already queued behind the one being programmed (timing-model.md).
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        let ops = self.banks.iter().filter_map(|b| b.queue.front().map(|op| op.end));
+        let crc = self.banks.iter().filter_map(|b| b.crc_busy.map(|c| c.0));
+        ops.chain(crc).chain([self.opt_busy_until]).filter(|&t| t > now).min()
+    }
+
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((b, _)) = self.locate(addr) else { return now };
         let queue = &self.banks[b].queue;
@@ -922,6 +1048,8 @@ impl FlashModel for H7Flash {
             bank.buffer = None;
             bank.queue.clear();
             bank.wpsn_prg = bank.wpsn_cur;
+            bank.crccr = 0;
+            bank.crc_busy = None;
         }
         self.optcr = OPTLOCK;
         self.optkey1_seen = false;
@@ -982,9 +1110,19 @@ impl FlashModel for H7Flash {
                 };
                 Ok(())
             }
+            "flash_crc" => {
+                self.crc_kind = match value {
+                    "mpeg2" => CrcKind::Mpeg2,
+                    "init0" => CrcKind::Init0,
+                    "lsb-first" => CrcKind::LsbFirst,
+                    _ => return Err(format!("{}: flash_crc={value}: expected mpeg2, init0 or lsb-first", self.name())),
+                };
+                Ok(())
+            }
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
-                 swap_bank=0|1, opt_fault=stuck|error (a fault: option changes do not take effect or fail)",
+                 swap_bank=0|1, flash_crc=mpeg2|init0|lsb-first, opt_fault=stuck|error (a fault: option changes \
+                 do not take effect or fail)",
                 self.name()
             )),
         }

@@ -1007,6 +1007,10 @@ impl FlashModel for L4gFlash {
         }
     }
 
+    fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.op.as_ref().map(|op| op.done_at).filter(|&t| t > now)
+    }
+
     /// While busy, flash accesses and CR writes wait (RM0453 p.106, flash-families.md
     /// §4.3); SR reads do not. A fast-programming row takes one buffered double
     /// word without waiting.

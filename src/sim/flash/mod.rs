@@ -107,6 +107,14 @@ pub trait FlashModel: Send {
     /// the controller is busy). Return `now` (or earlier) for no stall.
     fn stall_until(&self, addr: u32, write: bool, by: Initiator, now: Nanos) -> Nanos;
 
+    /// When the next pending operation (program, erase, CRC…) completes, if
+    /// one is pending after `now`. The simulated core sleeps until then when
+    /// it spins on a status register; without it (`None`) the core polls
+    /// every few microseconds of modeled time.
+    fn next_event(&self, _now: Nanos) -> Option<Nanos> {
+        None
+    }
+
     fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
     fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
 

@@ -1,0 +1,140 @@
+//! The fast write path against the simulator: the routine, the CRC pre-check
+//! and verify, and their fallbacks. Timing checks are assertions on the
+//! simulator's modeled clock (timing-model.md), never on wall-clock time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{open_sim, pattern};
+use stflash::flash::NoProgress;
+use stflash::ops::image::Image;
+use stflash::ops::write::{self, WriteOptions, WriteReport};
+use stflash::sim::{FaultPlan, SimHandle, SimProbeKind, SimSpec};
+
+const BASE: u32 = 0x0800_0000;
+
+fn spec(probe: SimProbeKind, faults: &str) -> SimSpec {
+    let mut s = SimSpec::new("stm32h7a3zi");
+    s.probe = probe;
+    s.faults = FaultPlan::parse(faults).unwrap();
+    s
+}
+
+/// Write `image` at `addr` over `old`; the report, the modeled time of the
+/// write itself and the simulator.
+fn write_over(
+    spec: SimSpec,
+    addr: u32,
+    image: &[u8],
+    old: &[u8],
+    opts: WriteOptions,
+) -> (WriteReport, Duration, SimHandle) {
+    let (mut s, h) = open_sim(spec);
+    assert!(h.poke(addr, old));
+    let before = h.stats().modeled;
+    let img = Image::from_binary(image.to_vec(), addr).unwrap();
+    let report = write::write(&mut s, &img, &opts, &mut NoProgress).unwrap_or_else(|e| panic!("write: {e}"));
+    let took = h.stats().modeled - before;
+    s.finish(true).unwrap();
+    (report, took, h)
+}
+
+#[test]
+fn streaming_write_is_within_the_floor_bound_on_the_model() {
+    // 256 KiB over V2: floor = max(SWD at 4 MHz, programming) + erases
+    // (timing-model.md): 262144 × 12 / 4e6 = 0.786 s; 32 sectors × 5 ms.
+    let image = pattern(256 * 1024, 1);
+    let old = pattern(256 * 1024, 2);
+    let (report, took, h) = write_over(spec(SimProbeKind::V2, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.erased.len(), 32);
+    let floor = Duration::from_secs_f64(262_144.0 * 12.0 / 4e6) + Duration::from_millis(5) * 32;
+    assert!(took.as_secs_f64() <= 1.3 * floor.as_secs_f64(), "took {took:?}, floor {floor:?}");
+}
+
+#[test]
+fn an_unchanged_image_is_neither_erased_nor_programmed() {
+    let image = pattern(64 * 1024, 3);
+    let (report, took, h) = write_over(spec(SimProbeKind::V2, ""), BASE, &image, &image, WriteOptions::default());
+    assert_eq!(report.skipped.len(), 8);
+    assert!(report.erased.is_empty());
+    let stats = h.stats();
+    assert_eq!((stats.erases, stats.words), (0, 0));
+    assert!(stats.bytes_in < 4096, "no read-back: {} bytes in", stats.bytes_in);
+    assert!(took < Duration::from_millis(50), "{took:?}");
+}
+
+#[test]
+fn one_changed_byte_rewrites_one_sector_and_keeps_the_rest() {
+    let old = pattern(64 * 1024, 4);
+    let mut image = old.clone();
+    image[20_000] ^= 0xFF;
+    let (report, _, h) = write_over(spec(SimProbeKind::V3, ""), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(report.erased.len(), 1);
+    assert_eq!(report.erased[0].addr, BASE + 16 * 1024);
+    assert_eq!(report.skipped.len(), 7);
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+}
+
+#[test]
+fn uncovered_bytes_of_a_partly_written_sector_are_kept_and_blank_ones_not_read() {
+    // Old data in the upper half of sector 3 (0x08006000-0x08007FFF) beyond
+    // the image; sector 4 and beyond blank.
+    let addr = BASE + 0x2000;
+    let image = pattern(20 * 1024, 5);
+    let mut old = pattern(24 * 1024, 6);
+    old[..20 * 1024].copy_from_slice(&pattern(20 * 1024, 7));
+    let (report, _, h) = write_over(spec(SimProbeKind::V2, ""), addr, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(addr, image.len()).unwrap(), image);
+    assert_eq!(h.peek(addr + 20 * 1024, 4096).unwrap(), old[20 * 1024..], "kept");
+    assert!(report.preserved_bytes > 4000);
+    // A fresh chip: the uncovered half is blank, so nothing is read back
+    // beyond the calibration and the edges.
+    let (_, _, h) = write_over(spec(SimProbeKind::V2, ""), addr, &image, &image, WriteOptions::default());
+    let _ = h;
+}
+
+#[test]
+fn a_crc_unit_with_other_parameters_falls_back_to_read_back() {
+    for kind in ["init0", "lsb-first"] {
+        let image = pattern(32 * 1024, 8);
+        let old = pattern(32 * 1024, 9);
+        let faults = format!("flash_crc={kind}");
+        let (report, _, h) = write_over(spec(SimProbeKind::V3, &faults), BASE, &image, &old, WriteOptions::default());
+        assert!(report.verified);
+        assert_eq!(h.peek(BASE, image.len()).unwrap(), image, "{kind}");
+        assert!(h.stats().bytes_in >= 32 * 1024, "{kind}: verified by reading back");
+    }
+}
+
+#[test]
+fn read_back_verification_stays_available() {
+    let image = pattern(16 * 1024, 10);
+    let old = pattern(16 * 1024, 11);
+    let opts = WriteOptions { readback: true, ..Default::default() };
+    let (report, _, h) = write_over(spec(SimProbeKind::V3, ""), BASE, &image, &old, opts);
+    assert!(report.verified);
+    assert!(h.stats().bytes_in >= 16 * 1024);
+}
+
+#[test]
+fn a_crashing_routine_hands_over_to_host_driven_programming() {
+    let image = pattern(48 * 1024, 12);
+    let old = pattern(48 * 1024, 13);
+    let (report, _, h) =
+        write_over(spec(SimProbeKind::V3, "core-crash-after=20000"), BASE, &image, &old, WriteOptions::default());
+    assert!(report.verified);
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+}
+
+#[test]
+fn host_driven_programming_gives_the_same_flash() {
+    let image = pattern(16 * 1024 + 40, 14);
+    let old = pattern(16 * 1024 + 40, 15);
+    let opts = WriteOptions { fast: false, ..Default::default() };
+    let (_, _, h) = write_over(spec(SimProbeKind::V3, ""), BASE, &image, &old, opts);
+    let mut want = image.clone();
+    want.resize(16 * 1024 + 48, 0xFF);
+    assert_eq!(h.peek(BASE, want.len()).unwrap(), want);
+}
