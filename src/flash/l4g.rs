@@ -290,6 +290,10 @@ impl L4gController {
         variant_for(chip).map(|v| L4gController { v, chip })
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     fn reg(&self, offset: u32) -> u32 {
         self.v.base + offset
     }
@@ -427,6 +431,10 @@ impl FlashController for L4gController {
     /// (flash-families.md §5 item 12).
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.5).

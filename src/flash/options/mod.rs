@@ -21,6 +21,7 @@ use crate::target::Target;
 pub mod fp;
 pub mod fs;
 pub mod h7;
+pub mod l4g;
 
 /// What a field controls. The kind decides what a change needs
 /// (`crate::ops::options` guards).
