@@ -509,3 +509,91 @@ fn fs_otp_write_once_and_locked_blocks() {
     chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7820"])
         .fails(PROTECTED, "OTP block 1 (locked by its lock byte at 0x1FFF7A01)");
 }
+
+// ---------------------------------------------------------------------------
+// L4, L4+, G0, G4, C0, WB, WL (RM0351, RM0432, RM0444, RM0440, RM0490,
+// RM0434, RM0453): OPTR and WRP areas with OPTSTRT, loaded by OBL_LAUNCH
+// (a reset), then stflash reconnects.
+
+#[test]
+fn l4g_option_read_harmless_field_and_rdp_regression() {
+    let chip = Chip::new("stm32l432kc", "opt-l4g");
+    let optr = chip.read_area("option");
+    assert_eq!(optr, 0xFFEF_F8AA, "the simulator's factory OPTR");
+    assert_eq!(chip.read_area("optcr"), optr);
+    let out = chip.run(&["--area=option", "read"]).ok();
+    for text in ["FLASH_OPTR (0x40022020)", "brown-out reset threshold: ~1.7 V", "FLASH_WRP1AR", "WRP1A_STRT"] {
+        assert!(out.stderr.contains(text), "{text}:\n{}", out.stderr);
+    }
+    // BOR level 2 by st-flash's whole word; OBL_LAUNCH resets, stflash reconnects.
+    let out = chip.run(&["--area=option", "write", "0xffeffaaa"]).ok();
+    assert!(out.stderr.contains("connecting again"), "{}", out.stderr);
+    assert_eq!(chip.read_area("option"), 0xFFEF_FAAA);
+    // RDP 1, then 0 with the erase.
+    let image = pattern(4096, 31);
+    let fw = chip.file("fw.bin", &image);
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0xBB"]).ok();
+    chip.run(&["read", arg(&chip.dir.join("b.bin")), "0x08000000", "4"]).fails(PROTECTED, "RDP level 1");
+    chip.run(&["--area=option", "write", "RDP=0xAA"]).fails(INPUT, "--unprotect-and-erase-chip");
+    chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "RDP=0xAA"]).ok();
+    assert!(chip.peek(0x0800_0000, 4096).iter().all(|&b| b == 0xFF));
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    // RDP 2 and the boot pins need their flags.
+    chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
+    chip.run(&["--area=option", "write", "nSWBOOT0=0"]).fails(INPUT, "--allow-boot-config");
+}
+
+#[test]
+fn l4g_write_protection_area_set_then_cleared() {
+    let chip = Chip::new("stm32l432kc", "opt-l4g-wrp");
+    let fw = chip.file("fw.bin", &pattern(2048, 32));
+    // Pages 2-3 (0x08001000-0x08001FFF, 2 KiB pages).
+    chip.run(&["--area=option", "write", "WRP1A_STRT=2,WRP1A_END=3"]).fails(INPUT, "write-protect pages 2-3");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_STRT=2,WRP1A_END=3"]).ok();
+    let out = chip.run(&["--decode", "--area=option", "read"]).ok();
+    assert!(out.stdout.contains("pages 2-3 write-protected"), "{}", out.stdout);
+    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["--area=option", "write", "FLASH_WRP1AR=0x000000ff"]).ok();
+    chip.run(&["write", arg(&fw), "0x08001000"]).ok();
+}
+
+#[test]
+fn l4g_bank_mode_change_on_g474_reloads_the_layout() {
+    let chip = Chip::new("stm32g474re", "opt-l4g-dbank");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("DBANK"), "{}", out.stderr);
+    let dbank = chip.read_area("option") >> 22 & 1;
+    let flip = format!("DBANK={}", 1 - dbank);
+    chip.run(&["--area=option", "write", &flip]).fails(INPUT, "--allow-bank-config");
+    chip.run(&["--allow-bank-config", "--area=option", "write", &flip]).ok();
+    assert_eq!(chip.read_area("option") >> 22 & 1, 1 - dbank);
+    // The page size follows: 2 KiB in dual-bank mode, 4 KiB in single.
+    let code = chip.run(&["erase", "0x08000000", "0x800"]).code;
+    assert_eq!(code == 0, dbank == 0, "a 2 KiB erase works only in dual-bank mode");
+}
+
+#[test]
+fn l4g_wb_secure_area_and_nrst_mode_are_guarded() {
+    let chip = Chip::new("stm32wb55rg", "opt-l4g-wb");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("FLASH_SFR") && out.stderr.contains("SFSA"), "{}", out.stderr);
+    chip.run(&["--area=option", "write", "SFSA=0x10"]).fails(INPUT, "STM32CubeProgrammer");
+    chip.run(&["--area=option", "write", "nRST_STOP=0"]).ok();
+    let g0 = Chip::new("stm32g071rb", "opt-l4g-g0");
+    g0.run(&["--area=option", "write", "NRST_MODE=2"]).fails(INPUT, "--allow-boot-config");
+    g0.run(&["--area=option", "write", "RAM_PARITY_CHECK=0"]).ok();
+}
+
+#[test]
+fn l4g_otp_double_words() {
+    let chip = Chip::new("stm32l432kc", "opt-l4g-otp");
+    let data = chip.file("d.bin", &[0x11; 8]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7000"]).ok();
+    assert_eq!(chip.peek(0x1FFF_7000, 8), vec![0x11; 8]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&data), "0x1fff7004"])
+        .fails(INPUT, "64-bit words");
+    let other = chip.file("e.bin", &[0x22; 8]);
+    chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&other), "0x1fff7000"])
+        .fails(INPUT, "already programmed");
+}
