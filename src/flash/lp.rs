@@ -119,6 +119,15 @@ impl LpController {
     fn pecr(&self) -> u32 {
         self.base + PECR
     }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    /// Register block base (0x40022000 on L0, 0x40023C00 on L1).
+    pub fn base(&self) -> u32 {
+        self.base
+    }
 }
 
 impl FlashController for LpController {
@@ -196,6 +205,10 @@ impl FlashController for LpController {
     /// One half page per operation, as consecutive 32-bit writes.
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess { unit: self.chip.flash.write_unit, width: Width::Word, typical: OP_TIME, timeout: OP_TIMEOUT }
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {

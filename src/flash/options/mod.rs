@@ -22,6 +22,7 @@ pub mod fp;
 pub mod fs;
 pub mod h7;
 pub mod l4g;
+pub mod lp;
 
 /// What a field controls. The kind decides what a change needs
 /// (`crate::ops::options` guards).
