@@ -64,6 +64,10 @@ impl Chip {
         bytes
     }
 
+    fn peek_word(&self, addr: u32) -> u32 {
+        u32::from_le_bytes(self.peek(addr, 4).try_into().expect("4 bytes"))
+    }
+
     /// Raw write into the simulated chip (its state file).
     fn poke(&self, addr: u32, data: &[u8]) {
         let spec = SimSpec::parse(&self.spec()).expect("spec");
@@ -596,4 +600,46 @@ fn l4g_otp_double_words() {
     let other = chip.file("e.bin", &[0x22; 8]);
     chip.run(&["--area=otp", "--write-otp-permanently", "write", arg(&other), "0x1fff7000"])
         .fails(INPUT, "already programmed");
+}
+
+// ---------------------------------------------------------------------------
+// L0/L1 (RM0377, RM0038): option words with complements at 0x1FF80000,
+// written with PELOCK and OPTLOCK open, loaded by OBL_LAUNCH (a reset).
+
+#[test]
+fn lp_option_words_rdp_regression_and_write_protection() {
+    let chip = Chip::new("stm32l053r8", "opt-lp");
+    // st-flash prints the RDP word at the option base.
+    assert_eq!(chip.read_area("option"), 0xFF55_00AA);
+    chip.run(&["--area=optcr", "read"]).fails(UNSUPPORTED, "--area=option (OB_RDP)");
+    chip.run(&["--area=option", "write", "BOR_LEV=9"]).ok();
+    assert_eq!(chip.peek_word(0x1FF8_0004) & 0xFFFF, 0x0079);
+    // A whole RDP word with a wrong complement is refused.
+    chip.run(&["--allow-read-protection", "--area=option", "write", "0xff5500bb"]).fails(INPUT, "0xFF4400BB");
+    // RDP 1 by st-flash's word, then back to 0: flash and data EEPROM erased.
+    let fw = chip.file("fw.bin", &pattern(1024, 41));
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.poke(0x0808_0000, &[0x5A; 4]);
+    chip.run(&["--area=option", "write", "0xff4400bb"]).fails(INPUT, "--allow-read-protection");
+    chip.run(&["--allow-read-protection", "--area=option", "write", "0xff4400bb"]).ok();
+    chip.run(&["read", arg(&chip.dir.join("b.bin")), "0x08000000", "4"]).fails(PROTECTED, "RDP level 1");
+    chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "0xff5500aa"]).ok();
+    assert_eq!(chip.peek(0x0800_0000, 1024), vec![0; 1024], "L0 flash erases to 0x00");
+    assert_eq!(chip.peek(0x0808_0000, 4), vec![0; 4], "and the data EEPROM with it");
+    chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
+    // WRPROT: 1 = protected (sector 0 = 0x08000000-0x08000FFF).
+    chip.run(&["--area=option", "write", "WRPROT_0=1"]).fails(INPUT, "sectors 0 ");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRPROT_0=1"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["--area=option", "write", "WRPROT_0=0"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+}
+
+#[test]
+fn lp_l1_level_2_is_permanent() {
+    let chip = Chip::new("stm32l152re", "opt-lp-l1");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("OB_WRP3"), "{}", out.stderr);
+    chip.run(&["--permanently-lock-chip", "--area=option", "write", "RDP=0xCC"]).ok();
+    chip.run(&["--area=option", "read"]).fails(NO_TARGET, "no answer");
 }
