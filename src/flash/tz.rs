@@ -117,6 +117,10 @@ impl TzController {
         TzController { chip, dual: true }
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     fn is_l5(&self) -> bool {
         self.chip.controller == Controller::L5
     }
@@ -259,6 +263,10 @@ impl FlashController for TzController {
             RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT },
             RegOp::Write { addr: NSCR, value: 0 },
         ])
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {

@@ -23,6 +23,7 @@ pub mod fs;
 pub mod h7;
 pub mod l4g;
 pub mod lp;
+pub mod tz;
 
 /// What a field controls. The kind decides what a change needs
 /// (`crate::ops::options` guards).
