@@ -643,3 +643,53 @@ fn lp_l1_level_2_is_permanent() {
     chip.run(&["--permanently-lock-chip", "--area=option", "write", "RDP=0xCC"]).ok();
     chip.run(&["--area=option", "read"]).fails(NO_TARGET, "no answer");
 }
+
+// ---------------------------------------------------------------------------
+// L5/U5 (RM0438, RM0456): OPTR, boot addresses and WRP areas through the
+// non-secure registers, OPTSTRT, OBL_LAUNCH (a reset) and reconnect.
+
+#[test]
+fn tz_u5_options_rdp_regression_and_write_protection() {
+    let chip = Chip::new("stm32u575zi", "opt-tz");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    for text in ["FLASH_OPTR (0x40022040)", "TrustZone: off", "FLASH_NSBOOTADD0R", "FLASH_WRP2BR"] {
+        assert!(out.stderr.contains(text), "{text}:\n{}", out.stderr);
+    }
+    assert_eq!(chip.read_area("option_boot_add"), 0x0800_000F);
+    let optr = chip.read_area("option");
+    chip.run(&["--area=option", "write", "BOR_LEV=2"]).ok();
+    assert_eq!(chip.read_area("option"), (optr & !(7 << 8)) | 2 << 8);
+    // TrustZone, I/O HSLV and the WRP unlock bit are never changed.
+    chip.run(&["--area=option", "write", "TZEN=1"]).fails(INPUT, "STM32CubeProgrammer");
+    chip.run(&["--area=option", "write", "IO_VDD_HSLV=1"]).fails(INPUT, "damage");
+    chip.run(&["--area=option", "write", "FLASH_WRP1AR.WRP_UNLOCK=0"]).fails(INPUT, "STM32CubeProgrammer");
+    // RDP 1, then 0 with the erase.
+    let image = pattern(16 * 1024, 51);
+    let fw = chip.file("fw.bin", &image);
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+    chip.run(&["--allow-read-protection", "--area=option", "write", "RDP=0xBB"]).ok();
+    chip.run(&["read", arg(&chip.dir.join("b.bin")), "0x08000000", "4"]).fails(PROTECTED, "RDP level 1");
+    chip.run(&["--unprotect-and-erase-chip", "--area=option", "write", "RDP=0xAA"]).ok();
+    assert!(chip.peek(0x0800_0000, image.len()).iter().all(|&b| b == 0xFF));
+    chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
+    // WRP: page 1 of bank 1 (8 KiB pages: 0x08002000).
+    chip.run(&["--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).fails(INPUT, "pages 1 ");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).ok();
+    chip.run(&["write", arg(&fw), "0x08002000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["--area=option", "write", "WRP1A_PSTRT=0x7f,WRP1A_PEND=0"]).ok();
+    chip.run(&["write", arg(&fw), "0x08002000"]).ok();
+}
+
+#[test]
+fn tz_l5_bank_mode_and_boot_address() {
+    let chip = Chip::new("stm32l552ze", "opt-tz-l5");
+    chip.run(&["--area=option", "write", "DBANK=0"]).fails(INPUT, "--allow-bank-config");
+    chip.run(&["--allow-bank-config", "--area=option", "write", "DBANK=0"]).ok();
+    // Single bank: 4 KiB pages, so a 2 KiB erase is refused.
+    chip.run(&["erase", "0x08000000", "0x800"]).fails(INPUT, "sector boundaries");
+    chip.run(&["erase", "0x08000000", "0x1000"]).ok();
+    chip.run(&["--area=option_boot_add", "write", "NSBOOTADD0=0x100040"]).fails(INPUT, "--allow-boot-config");
+    chip.run(&["--allow-boot-config", "--area=option_boot_add", "write", "NSBOOTADD0=0x100040"]).ok();
+    let out = chip.run(&["--area=option_boot_add", "read"]).ok();
+    assert!(out.stderr.contains("0x08002000"), "{}", out.stderr);
+}
