@@ -205,6 +205,10 @@ impl FlashController for H5Controller {
         ])
     }
 
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
+    }
+
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
         vec![RegOp::Write { addr: NSCR, value: CR_PG }]
     }

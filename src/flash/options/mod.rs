@@ -20,6 +20,7 @@ use crate::target::Target;
 
 pub mod fp;
 pub mod fs;
+pub mod h5;
 pub mod h7;
 pub mod l4g;
 pub mod lp;
