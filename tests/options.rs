@@ -693,3 +693,44 @@ fn tz_l5_bank_mode_and_boot_address() {
     let out = chip.run(&["--area=option_boot_add", "read"]).ok();
     assert!(out.stderr.contains("0x08002000"), "{}", out.stderr);
 }
+
+// ---------------------------------------------------------------------------
+// H5 (RM0481): *_CUR/*_PRG register pairs with OPTSTRT; product state
+// instead of RDP, which stflash shows and never changes.
+
+#[test]
+fn h5_options_product_state_and_write_protection() {
+    let chip = Chip::new("stm32h563zi", "opt-h5");
+    let out = chip.run(&["--area=option", "read"]).ok();
+    for text in ["FLASH_OPTSR (0x40022050)", "product state (instead of RDP): Open", "FLASH_WRP2R", "TrustZone: off"] {
+        assert!(out.stderr.contains(text), "{text}:\n{}", out.stderr);
+    }
+    let optsr = chip.read_area("option");
+    chip.run(&["--area=option", "write", "BOR_LEV=2"]).ok();
+    assert_eq!(chip.read_area("option"), (optsr & !3) | 2);
+    // The product state (Closed, Locked…) is refused outright, whatever the flags.
+    let closed = format!("0x{:08x}", (optsr & !0xFF00) | 0x72 << 8);
+    chip.run(&["--allow-read-protection", "--permanently-lock-chip", "--area=option", "write", &closed])
+        .fails(INPUT, "PRODUCT_STATE");
+    chip.run(&["--area=option", "write", "TZEN=0xB4"]).fails(INPUT, "STM32CubeProgrammer");
+    // WRPSG1 bit 1: sectors 4-7 of bank 1 (0x08008000-0x0800FFFF).
+    let fw = chip.file("fw.bin", &pattern(8 * 1024, 61));
+    chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFD"]).fails(INPUT, "sectors 4-7");
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRPSG1=0xFFFFFFFD"]).ok();
+    chip.run(&["write", arg(&fw), "0x08008000"]).fails(PROTECTED, "write-protected");
+    chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08008000"]).ok();
+    // Bank swap: takes effect through a reset, which stflash performs.
+    chip.run(&["--allow-bank-config", "--area=option", "write", "SWAP_BANK=1"]).ok();
+    assert_eq!(chip.read_area("option") >> 31, 1);
+    chip.run(&["--allow-bank-config", "--area=option", "write", "SWAP_BANK=0"]).ok();
+}
+
+#[test]
+fn h5_closed_chip_reads_its_options() {
+    let chip = Chip::new("stm32h563zi", "opt-h5-closed");
+    chip.run_env(&["--area=option", "read"], &[("STFLASH_SIM_OPTS", "rdp=1")]).ok();
+    let out = chip.run(&["--area=option", "read"]).ok();
+    assert!(out.stderr.contains("Closed (debug closed)"), "{}", out.stderr);
+    chip.run(&["--area=option", "write", "PRODUCT_STATE=0xED"]).fails(INPUT, "PRODUCT_STATE");
+}
