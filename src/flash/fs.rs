@@ -300,12 +300,8 @@ impl FlashController for FsController {
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        // RDP byte: 0xAA level 0, 0xCC level 2, anything else level 1 (RM0090 §3.9.10).
-        Ok(match (t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8 {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        // OPTCR.RDP byte (RM0090 §3.9.10).
+        Ok(RdpLevel::from_byte((t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8))
     }
 }
 

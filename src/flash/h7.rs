@@ -503,12 +503,7 @@ impl FlashController for H7Controller {
 
     /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        let rdp = (t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8;
-        Ok(match rdp {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte((t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8))
     }
 }
 

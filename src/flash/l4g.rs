@@ -439,11 +439,7 @@ impl FlashController for L4gController {
 
     /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.5).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(self.reg(OPTR))? & 0xFF {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte(t.read32(self.reg(OPTR))? as u8))
     }
 
     /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack

@@ -58,10 +58,6 @@ pub const PEKEY2: u32 = 0x0203_0405;
 pub const PRGKEY1: u32 = 0x8C9D_AEBF;
 pub const PRGKEY2: u32 = 0x1314_1516;
 
-/// OBR.RDPROT values (§2.4; §5 item 22).
-const RDP_LEVEL0: u32 = 0xAA;
-const RDP_LEVEL2: u32 = 0xCC;
-
 /// Word, half-page and page-erase times: 3.2 ms (timing-model.md L0/L1 row);
 /// CMSIS-pack algorithms allow 500 ms per call (flash-families.md §4.1).
 const OP_TIME: Duration = Duration::from_micros(3200);
@@ -211,12 +207,9 @@ impl FlashController for LpController {
         Some(self)
     }
 
+    /// OBR.RDPROT (§2.4; §5 item 22).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(self.base + OBR)? & 0xFF {
-            RDP_LEVEL0 => RdpLevel::Level0,
-            RDP_LEVEL2 => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte(t.read32(self.base + OBR)? as u8))
     }
 }
 

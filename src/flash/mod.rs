@@ -100,6 +100,23 @@ pub enum RdpLevel {
     Level2,
 }
 
+/// The RDP byte values most families share: level 0 and the irreversible
+/// level 2; any other value is level 1 (flash-families.md §2.2, §2.4, §2.5,
+/// §3.5; §5 item 22).
+pub const RDP_LEVEL0_BYTE: u8 = 0xAA;
+pub const RDP_LEVEL2_BYTE: u8 = 0xCC;
+
+impl RdpLevel {
+    /// Decode the common RDP byte (F0/F3, F2/F4/F7, L0/L1, L4-class, L5/U5, H7).
+    pub fn from_byte(rdp: u8) -> RdpLevel {
+        match rdp {
+            RDP_LEVEL0_BYTE => RdpLevel::Level0,
+            RDP_LEVEL2_BYTE => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        }
+    }
+}
+
 /// A flash driver: one per controller family (see `driver_for`).
 pub trait FlashController: Send {
     /// Short controller name for messages ("STM32H7A/B").

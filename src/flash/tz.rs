@@ -58,11 +58,9 @@ pub const OPTR_BIT21: u32 = 1 << 21;
 pub const OPTR_DBANK: u32 = 1 << 22;
 pub const OPTR_TZEN: u32 = 1 << 31;
 
-/// RDP byte: 0xAA level 0, 0x55 level 0.5 (TrustZone only), 0xCC level 2,
-/// anything else level 1 (EMB-R flash_u5 enum RDP).
-const RDP_LEVEL0: u32 = 0xAA;
-const RDP_LEVEL0_5: u32 = 0x55;
-const RDP_LEVEL2: u32 = 0xCC;
+/// RDP byte level 0.5 (TrustZone only); the others are the common bytes
+/// (EMB-R flash_u5 enum RDP).
+const RDP_LEVEL0_5: u8 = 0x55;
 
 /// L5 voltage scaling: flash program/erase need range 0 (stlink sets it,
 /// citing RM0438 p.183; flash-families.md §2.6). PWR at 0x40007000, CR1.VOS
@@ -290,10 +288,9 @@ impl FlashController for TzController {
     /// non-secure flash stays readable, and erase/program is refused anyway
     /// (see `unlock`), so it is reported as level 0.
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(OPTR)? & OPTR_RDP_MASK {
-            RDP_LEVEL0 | RDP_LEVEL0_5 => RdpLevel::Level0,
-            RDP_LEVEL2 => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
+        Ok(match (t.read32(OPTR)? & OPTR_RDP_MASK) as u8 {
+            RDP_LEVEL0_5 => RdpLevel::Level0,
+            rdp => RdpLevel::from_byte(rdp),
         })
     }
 }

@@ -93,7 +93,7 @@ static OB_USER_F0: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB,
     fields: &[
-        f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "read-out protection"),
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
         f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
         f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
         f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
@@ -112,7 +112,7 @@ static OB_USER_F3: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB,
     fields: &[
-        f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "read-out protection"),
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
         f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
         f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
         f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),

@@ -55,7 +55,6 @@ macro_rules! f {
 const BOR: Show = Show::Choices(&[(0, "level 3"), (1, "level 2"), (2, "level 1"), (3, "off")]);
 const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
-const RDP: Show = Show::Rdp { level0: 0xAA, level2: Some(0xCC) };
 const fn nwrp(first: u32) -> Show {
     Show::Protection { unit: "sector", per_bit: 1, first, active_low: true }
 }
@@ -65,7 +64,7 @@ const F_OPTSTRT: Field = f!("OPTSTRT", 1, 1, K::Status, Show::Flag("running", ""
 const F_BOR_LEV: Field = f!("BOR_LEV", 2, 2, K::User, BOR, "brown-out reset");
 const F_NRST_STOP: Field = f!("nRST_STOP", 6, 1, K::User, NO_RESET, "reset when entering Stop");
 const F_NRST_STDBY: Field = f!("nRST_STDBY", 7, 1, K::User, NO_RESET, "reset when entering Standby");
-const F_RDP: Field = f!("RDP", 8, 8, K::Rdp, RDP, "read-out protection");
+const F_RDP: Field = f!("RDP", 8, 8, K::Rdp, Show::RDP, "read-out protection");
 
 /// F2 (RM0033 §2.6): no BFB2, DB1M, SPRMOD.
 static OPTCR_F2: OptionWord = OptionWord {

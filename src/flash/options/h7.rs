@@ -72,7 +72,6 @@ const OPTCHANGEERR_FLAG: ErrorFlag = ErrorFlag {
 };
 
 const BOR: Show = Show::Choices(&[(0, "off (VBOR0 only)"), (1, "level 1"), (2, "level 2"), (3, "level 3")]);
-const RDP: Show = Show::Rdp { level0: 0xAA, level2: Some(0xCC) };
 const IWDG_SW: Show = Show::Flag("by software", "by hardware, at reset");
 /// NRST_*: 1 = no reset generated when the domain enters the mode.
 const NO_RESET: Show = Show::Flag("no", "yes");
@@ -93,7 +92,7 @@ const F_IWDG1_SW: Field = f!("IWDG1_SW", 4, 1, K::User, IWDG_SW, "independent wa
 const F_IWDG2_SW: Field = f!("IWDG2_SW", 5, 1, K::User, IWDG_SW, "independent watchdog 2 started (dual-core parts)");
 const F_NRST_STOP_D1: Field = f!("NRST_STOP_D1", 6, 1, K::User, NO_RESET, "reset when D1 enters Stop");
 const F_NRST_STBY_D1: Field = f!("NRST_STBY_D1", 7, 1, K::User, NO_RESET, "reset when D1 enters Standby");
-const F_RDP: Field = f!("RDP", 8, 8, K::Rdp, RDP, "read-out protection");
+const F_RDP: Field = f!("RDP", 8, 8, K::Rdp, Show::RDP, "read-out protection");
 const F_VDDMMC_HSLV: Field =
     f!("VDDMMC_HSLV", 16, 1, K::Electrical, Show::Flag("on", "off"), "high-speed I/O at low VDDMMC (only below 2.7 V)");
 const F_FZ_IWDG_STOP: Field = f!("FZ_IWDG_STOP", 17, 1, K::User, FREEZE, "independent watchdog in Stop");

@@ -55,7 +55,7 @@ macro_rules! f {
     };
 }
 
-const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "read-out protection");
+const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection");
 const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
 const RUNS: Show = Show::Flag("runs", "frozen");

@@ -51,7 +51,7 @@ static OB_RDP: OptionWord = OptionWord {
     name: "OB_RDP",
     addr: OB,
     fields: &[
-        f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "read-out protection"),
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
         f!("WPRMOD", 8, 1, K::Security, Show::Flag("PCROP", "write protection"), "WRPROT bits mean"),
         COMPLEMENT,
     ],

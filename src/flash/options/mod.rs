@@ -81,6 +81,12 @@ pub enum Show {
     Hex,
 }
 
+impl Show {
+    /// The common RDP byte: 0xAA level 0, 0xCC level 2 (`RdpLevel::from_byte`).
+    pub const RDP: Show =
+        Show::Rdp { level0: crate::flash::RDP_LEVEL0_BYTE as u32, level2: Some(crate::flash::RDP_LEVEL2_BYTE as u32) };
+}
+
 /// One field of an option word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
@@ -366,7 +372,7 @@ pub trait OptionBytes {
 mod tests {
     use super::*;
 
-    const RDP: Field = Field::new("RDP", 8, 8, FieldKind::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "");
+    const RDP: Field = Field::new("RDP", 8, 8, FieldKind::Rdp, Show::RDP, "");
     const WRP: Field = Field::new(
         "WRP",
         0,

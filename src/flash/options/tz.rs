@@ -50,14 +50,7 @@ macro_rules! f {
     };
 }
 
-const RDP: Field = f!(
-    "RDP",
-    0,
-    8,
-    K::Rdp,
-    Show::Rdp { level0: 0xAA, level2: Some(0xCC) },
-    "read-out protection (0x55: level 0.5, TrustZone only)"
-);
+const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection (0x55: level 0.5, TrustZone only)");
 const BOR: Show = Show::Choices(&[(0, "~1.7 V"), (1, "~2.0 V"), (2, "~2.2 V"), (3, "~2.5 V"), (4, "~2.8 V")]);
 const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
