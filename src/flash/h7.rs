@@ -21,8 +21,8 @@
 use std::time::Duration;
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::{Chip, Controller};
 use crate::target::Target;
@@ -432,14 +432,9 @@ impl FlashController for H7Controller {
         let cr = self.cr(sector.bank);
         let value = CR_SER | v.cr.psize(self.erase_psize) | v.cr.sector(sector.index);
         let wait = |typical| RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_ERASE_TIMEOUT };
-        vec![
-            RegOp::Write { addr: cr, value },
-            RegOp::Write { addr: cr, value: value | v.cr.start },
-            wait(v.sector_erase_time),
-            RegOp::Write { addr: cr, value: 0 },
-            RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP },
-            wait(Duration::ZERO),
-        ]
+        let mut ops = start_then_clear(cr, value, v.cr.start, wait(v.sector_erase_time));
+        ops.extend([RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP }, wait(Duration::ZERO)]);
+        ops
     }
 
     /// BER on each bank (§2.8 "Bank erase"). The two-bank OPTCR.MER shortcut is

@@ -262,6 +262,19 @@ impl From<FlashError> for Error {
     }
 }
 
+/// The shape most reference manuals give an operation: write the operation
+/// bits to the control register, write them again with START, wait for the
+/// bank, clear the register (so no bit survives into the next operation,
+/// flash-families.md §2.0).
+pub fn start_then_clear(cr: u32, bits: u32, start: u32, wait: RegOp) -> Vec<RegOp> {
+    vec![
+        RegOp::Write { addr: cr, value: bits },
+        RegOp::Write { addr: cr, value: bits | start },
+        wait,
+        RegOp::Write { addr: cr, value: 0 },
+    ]
+}
+
 /// Send the two unlock keys to `keyr` if `lock_mask` is set in `cr`, then
 /// check that it cleared. Shared by every family (flash-families.md §2.0).
 pub fn unlock_with_keys(

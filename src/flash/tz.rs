@@ -16,8 +16,8 @@ use std::time::Duration;
 use log::info;
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::{Chip, Controller};
 use crate::target::Target;
@@ -243,24 +243,16 @@ impl FlashController for TzController {
     fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
         let bker = if sector.bank == 1 { CR_BKER } else { 0 };
         let cr = CR_PER | (sector.index << CR_PNB_SHIFT) | bker;
-        vec![
-            RegOp::Write { addr: NSCR, value: cr },
-            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: sector.bank, typical: self.erase_time(), timeout: ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ]
+        let wait = RegOp::WaitIdle { bank: sector.bank, typical: self.erase_time(), timeout: ERASE_TIMEOUT };
+        start_then_clear(NSCR, cr, CR_STRT, wait)
     }
 
     /// MER1 (+ MER2 in dual-bank mode), then STRT. In single-bank mode MER1
     /// erases the whole array.
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let cr = if layout.banks.len() > 1 { CR_MER1 | CR_MER2 } else { CR_MER1 };
-        Some(vec![
-            RegOp::Write { addr: NSCR, value: cr },
-            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ])
+        let wait = RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT };
+        Some(start_then_clear(NSCR, cr, CR_STRT, wait))
     }
 
     fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
