@@ -41,7 +41,9 @@
 use std::ops::Range;
 
 use super::lp::{parse_ranges, KeyLatch};
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -577,28 +579,15 @@ impl FlashModel for H5Model {
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str, len: usize| {
-            let (_, data) = blobs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != len {
-                return Err(format!("{}: saved {name} is {} bytes, expected {len}", self.name(), data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.array.data.len())?;
-        // 11 bytes: state files from before the user bits and NSBOOTR were kept.
-        let options = get("options", 19).or_else(|_| get("options", 11))?;
-        self.array.poke(FLASH_BASE, &flash);
+        let flash = saved_blob(blobs, self.name(), "flash", self.array.data.len())?;
+        let options = saved_blob(blobs, self.name(), "options", 19)?;
+        self.array.poke(FLASH_BASE, flash);
         let word = |i: usize| u32::from_le_bytes(options[3 + 4 * i..7 + 4 * i].try_into().expect("4 bytes"));
         self.product_state = options[0];
         self.swap_opt = options[1] != 0;
         self.tzen = options[2] as u32;
         self.wrp = [word(0), word(1)];
-        if options.len() == 19 {
-            (self.user, self.nsboot) = (word(2), word(3));
-        }
+        (self.user, self.nsboot) = (word(2), word(3));
         self.reset();
         Ok(())
     }

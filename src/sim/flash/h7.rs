@@ -61,7 +61,9 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -1153,32 +1155,18 @@ impl FlashModel for H7Flash {
         let find = |name: &str| blobs.iter().find(|(n, _)| n == name).map(|(_, d)| d);
         for i in 0..self.banks.len() {
             let name = format!("bank{}", i + 1);
-            let data = find(&name).ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != self.bank_size as usize {
-                return Err(format!(
-                    "{}: saved {name} is {} bytes, expected {}",
-                    self.name(),
-                    data.len(),
-                    self.bank_size
-                ));
-            }
+            let data = saved_blob(blobs, self.name(), &name, self.bank_size as usize)?;
             let base = self.banks[i].array.base;
             self.banks[i].array.poke(base, data);
         }
-        let opts = find("options").ok_or_else(|| format!("{}: state has no 'options' blob", self.name()))?;
-        // 12 bytes: state files written before boot addresses and OTP locks were kept.
-        if opts.len() != 12 && opts.len() != 20 {
-            return Err(format!("{}: saved options are {} bytes, expected 20", self.name(), opts.len()));
-        }
+        let opts = saved_blob(blobs, self.name(), "options", 20)?;
         let word = |i: usize| u32::from_le_bytes(opts[4 * i..4 * i + 4].try_into().expect("4 bytes"));
         self.optsr_cur = word(0);
         for (i, bank) in self.banks.iter_mut().enumerate() {
             bank.wpsn_cur = word(1 + i);
         }
-        if opts.len() == 20 {
-            self.boot_cur = word(3);
-            self.otpbl_cur = word(4);
-        }
+        self.boot_cur = word(3);
+        self.otpbl_cur = word(4);
         if let (Some(otp), Some(data)) = (self.otp.as_mut(), find("otp")) {
             if data.len() != otp.data.len() {
                 return Err(format!(

@@ -48,7 +48,9 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 // Register offsets (flash-families.md §2.5; CMSIS FLASH_TypeDef).
@@ -1163,28 +1165,17 @@ impl FlashModel for L4gFlash {
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str| {
-            blobs.iter().find(|(n, _)| n == name).map(|(_, d)| d).ok_or_else(|| format!("state has no '{name}' blob"))
-        };
         for (i, name) in ["bank1", "bank2"].iter().enumerate() {
-            let data = get(name)?;
-            if data.len() != self.arrays[i].data.len() {
-                return Err(format!(
-                    "{}: saved {name} is {} bytes, expected {}",
-                    self.name(),
-                    data.len(),
-                    self.arrays[i].data.len()
-                ));
-            }
+            let data = saved_blob(blobs, self.name(), name, self.arrays[i].data.len())?;
             let base = self.arrays[i].base;
             self.arrays[i].poke(base, data);
         }
-        let otp = get("otp")?;
-        if otp.len() != OTP_SIZE as usize {
-            return Err(format!("{}: saved OTP is {} bytes", self.name(), otp.len()));
-        }
-        self.otp.poke(OTP_BASE, otp);
-        self.stored = Options::from_bytes(get("options")?).ok_or("saved options are malformed")?;
+        self.otp.poke(OTP_BASE, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
+        let options = blobs
+            .iter()
+            .find(|(n, _)| n == "options")
+            .ok_or_else(|| format!("{}: state has no 'options' blob", self.name()))?;
+        self.stored = Options::from_bytes(&options.1).ok_or("saved options are malformed")?;
         self.reset();
         Ok(())
     }

@@ -41,7 +41,9 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -629,38 +631,13 @@ impl FlashModel for LpModel {
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
         let model = self.name();
-        let get = |name: &str, len: usize| {
-            let (_, data) =
-                blobs.iter().find(|(n, _)| n == name).ok_or_else(|| format!("{model}: state has no '{name}' blob"))?;
-            if data.len() != len {
-                return Err(format!("{model}: saved {name} is {} bytes, expected {len}", data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.flash.data.len())?;
-        let eeprom = get("eeprom", self.eeprom.data.len())?;
-        self.flash.poke(FLASH_BASE, &flash);
-        self.eeprom.poke(EEPROM_BASE, &eeprom);
-        match get("options", self.option_size as usize) {
-            Ok(options) => {
-                for (w, b) in self.stored.iter_mut().zip(options.chunks(4)) {
-                    *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
-                }
-            }
-            Err(e) => {
-                // State files from before option programming: RDP byte and WRPR words.
-                let old = get("options", 13).map_err(|_| e)?;
-                self.stored = factory_options(self.option_size);
-                self.set_rdp(old[0]);
-                for i in 0..3 {
-                    let w = u32::from_le_bytes(old[1 + 4 * i..5 + 4 * i].try_into().expect("4 bytes"));
-                    for (half, index) in [(w as u16, 2 + 2 * i), ((w >> 16) as u16, 3 + 2 * i)] {
-                        if let Some(s) = self.stored.get_mut(index) {
-                            *s = pair(half);
-                        }
-                    }
-                }
-            }
+        let flash = saved_blob(blobs, model, "flash", self.flash.data.len())?;
+        let eeprom = saved_blob(blobs, model, "eeprom", self.eeprom.data.len())?;
+        let options = saved_blob(blobs, model, "options", self.option_size as usize)?;
+        self.flash.poke(FLASH_BASE, flash);
+        self.eeprom.poke(EEPROM_BASE, eeprom);
+        for (w, b) in self.stored.iter_mut().zip(options.chunks(4)) {
+            *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
         }
         self.load_options();
         Ok(())

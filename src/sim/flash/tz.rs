@@ -43,7 +43,9 @@
 use std::ops::Range;
 
 use super::lp::{parse_ranges, KeyLatch};
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -667,26 +669,11 @@ impl FlashModel for TzModel {
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str, len: usize| {
-            let (_, data) = blobs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != len {
-                return Err(format!("{}: saved {name} is {} bytes, expected {len}", self.name(), data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.array.data.len())?;
-        // 20 bytes: state files from before the boot addresses were kept.
-        let options = get("options", 28).or_else(|_| get("options", 20))?;
-        self.array.poke(FLASH_BASE, &flash);
-        let word = |i: usize| u32::from_le_bytes(options[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-        for i in 0..options.len() / 4 {
-            self.stored[i] = word(i);
-        }
-        if options.len() == 20 {
-            self.stored[5..].copy_from_slice(&BOOT_DEFAULTS);
+        let flash = saved_blob(blobs, self.name(), "flash", self.array.data.len())?;
+        let options = saved_blob(blobs, self.name(), "options", 28)?;
+        self.array.poke(FLASH_BASE, flash);
+        for (stored, bytes) in self.stored.iter_mut().zip(options.chunks_exact(4)) {
+            *stored = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
         }
         self.load_options();
         Ok(())
