@@ -13,6 +13,7 @@ use clap::{Arg, ArgAction, ArgMatches};
 
 use super::number::{parse_freq, parse_number, NumberError};
 use crate::ops::image::Format;
+use crate::ops::options::{Guards, OptionValue};
 
 /// `--area` values (§1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,10 +75,11 @@ pub enum Command {
     ReadOptionRegister {
         area: Area,
     },
-    /// `--area=option|optcr|optcr1|option_boot_add write VALUE`.
+    /// `--area=option|optcr|optcr1|option_boot_add write VALUE`; VALUE may
+    /// also be `NAME=VALUE[,NAME=VALUE…]` (a word or field of the decoded view).
     WriteOptionValue {
         area: Area,
-        value: u32,
+        value: OptionValue,
     },
     /// `write FILE [ADDR]` (areas main, system, otp). `addr` is `None` for
     /// formats that carry addresses.
@@ -116,6 +118,10 @@ pub struct Invocation {
     /// `--verify=readback`: check the written flash by reading it back even
     /// where a hardware CRC could (`--verify=auto`, the default).
     pub verify_readback: bool,
+    /// The decoded view of option reads goes to stdout (`--decode`) instead of stderr.
+    pub decode: bool,
+    /// Permissions for dangerous option and OTP writes.
+    pub guards: Guards,
     /// `--json`: one JSON document on stdout, nothing else there.
     pub json: bool,
 }
@@ -331,6 +337,14 @@ fn base() -> clap::Command {
             "HOW",
             "auto: by hardware CRC where the chip has one, else by reading back (default); readback: always read back",
         ))
+        .arg(flag("decode", "Print the decoded option bytes on stdout (default: stderr)"))
+        .arg(flag("permanently-lock-chip", "Allow RDP level 2: disables debug and freezes the options for good"))
+        .arg(flag("unprotect-and-erase-chip", "Allow RDP level 1 -> 0: the chip erases its whole flash"))
+        .arg(flag("allow-read-protection", "Allow RDP level 0 -> 1: flash no longer readable over SWD"))
+        .arg(flag("allow-write-protection", "Allow write-protecting sectors"))
+        .arg(flag("allow-bank-config", "Allow changing dual-bank or bank-swap options"))
+        .arg(flag("allow-boot-config", "Allow changing boot addresses and boot options"))
+        .arg(flag("write-otp-permanently", "Allow programming OTP (it can never be erased)"))
 }
 
 /// Parse `argv` (without the program name).
@@ -535,12 +549,37 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         quiet: m.get_flag("quiet"),
         erase_rest: m.get_flag("erase-rest"),
         verify_readback,
+        decode: m.get_flag("decode"),
+        guards: Guards {
+            permanently_lock_chip: m.get_flag("permanently-lock-chip"),
+            unprotect_and_erase_chip: m.get_flag("unprotect-and-erase-chip"),
+            allow_read_protection: m.get_flag("allow-read-protection"),
+            allow_write_protection: m.get_flag("allow-write-protection"),
+            allow_bank_config: m.get_flag("allow-bank-config"),
+            allow_boot_config: m.get_flag("allow-boot-config"),
+            write_otp_permanently: m.get_flag("write-otp-permanently"),
+        },
         json: m.get_flag("json"),
     })
 }
 
 fn number(text: &str, what: &str) -> Result<u32, ParseError> {
     parse_number(text).map_err(|e| ParseError::invalid_value(what, e))
+}
+
+/// An option value: st-flash's number, or `NAME=VALUE[,NAME=VALUE…]`.
+fn option_value(text: &str) -> Result<OptionValue, ParseError> {
+    if !text.contains('=') {
+        return number(text, "val").map(OptionValue::Word);
+    }
+    let mut items = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(ParseError::new(format!("*** Error: {item:?} is not NAME=VALUE")));
+        };
+        items.push((name.trim().to_string(), number(value.trim(), "val")?));
+    }
+    Ok(OptionValue::Assign(items))
 }
 
 /// The command and its positional arguments, checked per command and area (§1.2).
@@ -584,7 +623,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
             })),
         },
         ("write", Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1) => match args {
-            [value] => Ok(Command::WriteOptionValue { area, value: number(value, "val")? }),
+            [value] => Ok(Command::WriteOptionValue { area, value: option_value(value)? }),
             _ => Err(ParseError::expected(match area {
                 Area::Option => "option byte write <value>",
                 Area::OptionBootAdd => "option bytes boot_add write <value>",
@@ -647,6 +686,7 @@ options:
                          else by reading back; readback: always read back
   --sim <chip>[:<file>]  Use the built-in simulator (or set STFLASH_SIM)
   --quiet                Print only errors
+  --decode               Decoded option bytes on stdout (default: stderr)
   --json                 Print one JSON document with the result on stdout
   --opt                  Accepted for compatibility
   --debug                Debug output, including USB traffic
@@ -661,10 +701,21 @@ examples:
   stflash erase 0x8004000 0x4000
   stflash --area=option read
   stflash --area=option write 0xXXXXXXXX
+  stflash --area=option write BOR_LEV=2
   stflash --area=otp read <file>
+  stflash --area=otp --write-otp-permanently write <file> 0xXXXXXXXX
   stflash info
   stflash --serial <serial> info --chipid
   stflash --json write firmware.elf
+
+option bytes (a change that needs one of these is refused without it):
+  --permanently-lock-chip     RDP level 2: debug disabled, options frozen, for good
+  --unprotect-and-erase-chip  RDP level 1 -> 0: the chip erases its whole flash
+  --allow-read-protection     RDP level 0 -> 1: flash unreadable over SWD
+  --allow-write-protection    write-protect sectors
+  --allow-bank-config         dual-bank and bank-swap options
+  --allow-boot-config         boot addresses and boot options
+  --write-otp-permanently     program OTP (never erasable)
 ";
 
 #[cfg(test)]
@@ -907,8 +958,23 @@ mod tests {
         );
         assert_eq!(
             run(&["--area=option", "write", "0xFFAA"]).unwrap().command,
-            Command::WriteOptionValue { area: Area::Option, value: 0xFFAA }
+            Command::WriteOptionValue { area: Area::Option, value: OptionValue::Word(0xFFAA) }
         );
+    }
+
+    #[test]
+    fn option_values_by_name_and_guard_flags() {
+        let i = run(&["--area=option", "write", "BOR_LEV=2,rdp=0xBB", "--allow-read-protection", "--decode"]).unwrap();
+        assert_eq!(
+            i.command,
+            Command::WriteOptionValue {
+                area: Area::Option,
+                value: OptionValue::Assign(vec![("BOR_LEV".into(), 2), ("rdp".into(), 0xBB)])
+            }
+        );
+        assert!(i.guards.allow_read_protection && !i.guards.permanently_lock_chip && i.decode);
+        assert_eq!(err(&["--area=option", "write", "RDP=0xZZ"]), vec!["*** Error: Invalid value for val"]);
+        assert!(err(&["--area=option", "write", "RDP=1,BOR"])[0].contains("NAME=VALUE"));
     }
 
     #[test]

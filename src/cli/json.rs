@@ -10,6 +10,7 @@ use super::report::{Done, Outcome};
 use crate::error::Error;
 use crate::flash::{FlashLayout, RdpLevel, Sector};
 use crate::ops::image::Format;
+use crate::ops::options::WordValue;
 
 /// Bumped when a field changes meaning or disappears (adding fields does not bump it).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,7 +141,30 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
+    match &o.done {
+        Some(Done::Options { area, value, words, written }) => {
+            m.insert("options".into(), options_value(area, *value, words, *written));
+        }
+        Some(Done::Otp { programmed, unchanged }) => {
+            m.insert("otp".into(), json!({ "programmed_bytes": programmed, "unchanged_bytes": unchanged }));
+        }
+        _ => {}
+    }
     Value::Object(m)
+}
+
+/// `options`: the area, its raw value, and every word read (or written and
+/// read back) with its fields by name.
+fn options_value(area: &str, value: u32, words: &[WordValue], written: bool) -> Value {
+    let words: Vec<Value> = words
+        .iter()
+        .map(|w| {
+            let fields: Map<String, Value> =
+                w.word.fields.iter().map(|f| (f.name.to_string(), json!(f.get(w.value)))).collect();
+            json!({ "name": w.word.name, "address": w.word.addr, "value": w.value, "fields": fields })
+        })
+        .collect();
+    json!({ "area": area, "value": value, "written": written, "words": words })
 }
 
 /// The document for a command line that could not be parsed.

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use log::info;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::flash::options::OptionArea;
 use crate::ops::image::{self, Format, Image};
-use crate::ops::{erase, read, write, ProbeSelector, Session, SessionOptions};
+use crate::ops::{erase, options, read, write, ProbeSelector, Session, SessionOptions};
 use crate::sim::SimSpec;
 use crate::target::{ConnectMode, ConnectOptions};
 
@@ -26,7 +27,7 @@ pub mod number;
 pub mod output;
 pub mod report;
 
-use args::{Command, Invocation, Parsed};
+use args::{Area, Command, Invocation, Parsed};
 use output::{CliProgress, Stdout};
 use report::{Done, InputSummary, Outcome, Stopwatch};
 
@@ -161,7 +162,17 @@ fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     }
     let options = session_options(inv)?;
     let mut clock = Stopwatch::start();
-    let mut session = Session::open(&options)?;
+    // Option and OTP commands must work on a chip whose flash layout stflash
+    // refuses (e.g. swapped banks): that is how such a chip gets repaired.
+    let options_only = matches!(
+        inv.command,
+        Command::ReadOption { .. }
+            | Command::ReadOptionRegister { .. }
+            | Command::WriteOptionValue { .. }
+            | Command::ReadOtp { .. }
+            | Command::WriteFile { otp: true, .. }
+    );
+    let mut session = Session::open_with(&options, options_only)?;
     clock.use_sim(session.sim.clone());
     outcome.connected(&session);
     if session.target.flash_size != session.target.flash_size_detected {
@@ -169,6 +180,10 @@ fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     }
     let stop = output::install_stop_handler();
     let result = match execute(&mut session, inv, prepared, stop, out, outcome) {
+        Ok(After::DebugPortGone) => {
+            session.abandon();
+            Ok(())
+        }
         Ok(after) => (|| {
             if after == After::Reset && !inv.reset {
                 session.target.reset_and_run()?;
@@ -194,6 +209,8 @@ enum After {
     Resume,
     /// Reset it so that the (new) firmware starts from its reset vector.
     Reset,
+    /// Nothing: the debug port is disabled (RDP level 2 was just set).
+    DebugPortGone,
 }
 
 fn execute(
@@ -214,8 +231,19 @@ fn execute(
             outcome.done = Some(Done::Read { file: file.clone(), addr: *addr, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
-        Command::WriteFile { otp: true, .. } | Command::ReadOtp { .. } => {
-            Err(Error::unsupported(format!("OTP access is not available on {} yet", session.target.chip.family)))
+        Command::ReadOtp { file } => {
+            let (base, data) = options::read_otp(session, &mut progress)?;
+            save_read(file, base, &data, inv.format)?;
+            let format = if inv.format == Some(Format::IntelHex) { Format::IntelHex } else { Format::Binary };
+            outcome.done = Some(Done::Read { file: file.clone(), addr: base, bytes: data.len() as u64, format });
+            Ok(After::Resume)
+        }
+        Command::WriteFile { otp: true, .. } => {
+            refuse_mass_erase(inv, "OTP")?;
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
+            let report = options::write_otp(session, &image, &inv.guards)?;
+            outcome.done = Some(Done::Otp { programmed: report.programmed, unchanged: report.unchanged });
+            Ok(After::Resume)
         }
         Command::WriteFile { .. } => {
             let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
@@ -260,9 +288,79 @@ fn execute(
             outcome.done = Some(Done::Reset);
             Ok(After::Reset)
         }
-        Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
-            Err(Error::unsupported(format!("option bytes are not available on {} yet", session.target.chip.family)))
+        Command::ReadOption { file } => {
+            let (value, all) = options::read_area(session, OptionArea::Option)?;
+            match file {
+                // st-flash writes the word in host byte order (stflash-cli.md
+                // §13 item 17); stflash always writes little-endian, the same
+                // bytes on every common host.
+                Some(path) => std::fs::write(path, value.value.to_le_bytes())
+                    .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
+                None => raw_value(inv, value.value),
+            }
+            show_decoded(inv, &options::describe(&all));
+            outcome.done = Some(Done::Options { area: "option", value: value.value, words: all, written: false });
+            Ok(After::Resume)
         }
+        Command::ReadOptionRegister { area } => {
+            let (value, _) = options::read_area(session, option_area(*area))?;
+            raw_value(inv, value.value);
+            show_decoded(inv, &options::describe(&[value]));
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: value.value, words: vec![value], written: false });
+            Ok(After::Resume)
+        }
+        Command::WriteOptionValue { area, value } => {
+            refuse_mass_erase(inv, "option bytes")?;
+            let result = options::write(session, option_area(*area), value, &inv.guards)?;
+            let first = result.written.first().map_or(0, |w| w.value);
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: first, words: result.written.clone(), written: true });
+            if result.debug_port_gone {
+                return Ok(After::DebugPortGone);
+            }
+            show_decoded(inv, &options::describe(&result.written));
+            Ok(After::Resume)
+        }
+    }
+}
+
+fn option_area(area: Area) -> OptionArea {
+    match area {
+        Area::Optcr => OptionArea::Optcr,
+        Area::Optcr1 => OptionArea::Optcr1,
+        Area::OptionBootAdd => OptionArea::BootAdd,
+        _ => OptionArea::Option,
+    }
+}
+
+/// st-flash's raw option value on stdout (`%08x`), also with `--quiet`
+/// (scripts read it); with `--json` it is in the document instead.
+fn raw_value(inv: &Invocation, value: u32) {
+    if !inv.json {
+        println!("{value:08x}");
+    }
+}
+
+/// st-flash mass-erases main flash before an option or OTP write when given
+/// `--mass-erase` (stflash-cli.md §13 item 20); stflash refuses the mix.
+fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
+    if inv.mass_erase {
+        return Err(Error::usage(format!(
+            "--mass-erase erases main flash and does not apply to {what}; run `erase` separately if you mean it"
+        )));
+    }
+    Ok(())
+}
+
+/// The decoded option view: stderr (stdout stays st-flash's raw value for
+/// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`,
+/// nothing on stdout with `--json` (the document carries the fields).
+fn show_decoded(inv: &Invocation, text: &str) {
+    if inv.decode && !inv.json {
+        print!("{text}");
+    } else if !inv.quiet {
+        eprint!("{text}");
     }
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::ops::erase::EraseReport;
 use crate::ops::image::{Format, Image};
+use crate::ops::options::WordValue;
 use crate::ops::write::WriteReport;
 use crate::ops::Session;
 use crate::sim::SimHandle;
@@ -108,8 +109,26 @@ impl InputSummary {
 pub enum Done {
     Write(WriteReport),
     Erase(EraseReport),
-    Read { file: PathBuf, addr: u32, bytes: u64, format: Format },
+    Read {
+        file: PathBuf,
+        addr: u32,
+        bytes: u64,
+        format: Format,
+    },
     Reset,
+    /// An option area read or written: the area's raw value and the words
+    /// read (or written and read back).
+    Options {
+        area: &'static str,
+        value: u32,
+        words: Vec<WordValue>,
+        written: bool,
+    },
+    /// `--area=otp write`.
+    Otp {
+        programmed: u64,
+        unchanged: u64,
+    },
 }
 
 /// Everything known about one run of a st-flash command.
@@ -202,7 +221,10 @@ impl Outcome {
                 Some(format!("erase: {what}{} sectors ({}) {}", r.sectors.len(), size_text(bytes), timing(bytes)))
             }
             Done::Read { bytes, .. } => Some(format!("read: {bytes} bytes {}", timing(*bytes))),
-            Done::Reset => None,
+            Done::Reset | Done::Options { .. } => None,
+            Done::Otp { programmed, unchanged } => {
+                Some(format!("otp: {programmed} bytes programmed, {unchanged} already held {}", timing(*programmed)))
+            }
         }
     }
 }

@@ -93,6 +93,10 @@ impl FpController {
         FpController { chip, rdp_bits, hsi_restore: None }
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     /// Address of a register of `bank`'s register set.
     fn reg(bank: u8, offset: u32) -> u32 {
         BASE + bank as u32 * BANK2_OFFSET + offset
@@ -207,6 +211,10 @@ impl FlashController for FpController {
     fn program_access(&self) -> ProgramAccess {
         // One half-word per operation; other widths are a bus error (RM0091 §3.2.2).
         ProgramAccess { unit: 2, width: Width::Half, typical: HALF_WORD, timeout: HALF_WORD_TIMEOUT }
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {

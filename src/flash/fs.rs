@@ -11,8 +11,8 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::{Chip, Controller};
 use crate::target::Target;
@@ -176,6 +176,10 @@ impl FsController {
         FsController { chip, psize, dual: false }
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     pub fn psize(&self) -> Psize {
         self.psize
     }
@@ -254,12 +258,8 @@ impl FlashController for FsController {
         // then STRT; wait BSY; clear SER.
         let cr = CR_SER | Self::snb(sector) << CR_SNB_SHIFT | self.psize.bits();
         let typical = sector_erase_time(self.chip.controller, sector.size);
-        vec![
-            RegOp::Write { addr: CR, value: cr },
-            RegOp::Write { addr: CR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_TIMEOUT_MIN.max(typical * 20) },
-            RegOp::Write { addr: CR, value: 0 },
-        ]
+        let wait = RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_TIMEOUT_MIN.max(typical * 20) };
+        start_then_clear(CR, cr, CR_STRT, wait)
     }
 
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
@@ -269,12 +269,7 @@ impl FlashController for FsController {
         let mib = (layout.total_size() as f64 / MIB as f64).max(0.25);
         let typical = MASS_ERASE_PER_MIB.mul_f64(mib);
         let timeout = MASS_ERASE_TIMEOUT_PER_MIB.mul_f64(mib).max(Duration::from_secs(33));
-        Some(vec![
-            RegOp::Write { addr: CR, value: cr },
-            RegOp::Write { addr: CR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: 0, typical, timeout },
-            RegOp::Write { addr: CR, value: 0 },
-        ])
+        Some(start_then_clear(CR, cr, CR_STRT, RegOp::WaitIdle { bank: 0, typical, timeout }))
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
@@ -291,13 +286,13 @@ impl FlashController for FsController {
         ProgramAccess { unit: width.bytes(), width, typical: WORD, timeout: WORD_TIMEOUT }
     }
 
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
+    }
+
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        // RDP byte: 0xAA level 0, 0xCC level 2, anything else level 1 (RM0090 §3.9.10).
-        Ok(match (t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8 {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        // OPTCR.RDP byte (RM0090 §3.9.10).
+        Ok(RdpLevel::from_byte((t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8))
     }
 }
 

@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::Chip;
 use crate::target::Target;
@@ -187,22 +187,18 @@ impl FlashController for H5Controller {
     /// SER + SNB (bank-relative) + BKSEL (physical bank), then STRT.
     fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
         let cr = CR_SER | (sector.index << CR_SNB_SHIFT) | self.bksel(sector.bank);
-        vec![
-            RegOp::Write { addr: NSCR, value: cr },
-            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: sector.bank, typical: ERASE_TIME, timeout: ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ]
+        let wait = RegOp::WaitIdle { bank: sector.bank, typical: ERASE_TIME, timeout: ERASE_TIMEOUT };
+        start_then_clear(NSCR, cr, CR_STRT, wait)
     }
 
     /// MER erases both banks' user flash.
     fn mass_erase_ops(&self, _layout: &FlashLayout) -> Option<Vec<RegOp>> {
-        Some(vec![
-            RegOp::Write { addr: NSCR, value: CR_MER },
-            RegOp::Write { addr: NSCR, value: CR_MER | CR_STRT },
-            RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ])
+        let wait = RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT };
+        Some(start_then_clear(NSCR, CR_MER, CR_STRT, wait))
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {

@@ -21,8 +21,8 @@
 use std::time::Duration;
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::{Chip, Controller};
 use crate::target::Target;
@@ -279,17 +279,29 @@ pub struct H7Controller {
     erase_psize: Psize,
     /// The layout found by `layout`, for `reserved_ranges`.
     layout: Option<FlashLayout>,
+    /// Banks of this part (from the flash size), known once `layout` ran,
+    /// even when it refused the layout (swapped banks).
+    banks: u8,
 }
 
 impl H7Controller {
     /// `None` when `chip` is not an H7 of these variants.
     pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<H7Controller> {
         let variant = H7Variant::for_controller(chip.controller)?;
-        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None })
+        Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None, banks: 1 })
     }
 
     pub fn variant(&self) -> &'static H7Variant {
         self.variant
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    /// Banks of the connected part (1 until `layout` has run).
+    pub fn bank_count(&self) -> usize {
+        self.banks as usize
     }
 
     fn cr(&self, bank: u8) -> u32 {
@@ -307,8 +319,8 @@ impl H7Controller {
         if live || option {
             return Err(FlashError::Unsupported(format!(
                 "the flash banks of this {} are swapped (SWAP_BANK {} set): bank 2 answers at 0x08000000 and bank 1 at \
-                 0x08100000. stflash will not guess which flash controller erases which addresses; clear SWAP_BANK_OPT \
-                 (e.g. with STM32CubeProgrammer) and reset, then retry",
+                 0x08100000. stflash will not guess which flash controller erases which addresses; clear it with \
+                 `stflash --allow-bank-config --area=option write SWAP_BANK_OPT=0` and reset, then retry",
                 self.chip.name,
                 if live { "in FLASH_OPTCR" } else { "option in FLASH_OPTSR_CUR, in force after the next reset," }
             )));
@@ -370,9 +382,10 @@ impl FlashController for H7Controller {
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
-        self.check_bank_swap(t)?;
         let size = t.flash_size;
         let dual = self.variant.dual_bank && size > SINGLE_BANK_MAX;
+        self.banks = if dual { 2 } else { 1 };
+        self.check_bank_swap(t)?;
         self.check_size(t, size, dual)?;
         let spec = &self.chip.flash;
         let layout = if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
@@ -419,14 +432,9 @@ impl FlashController for H7Controller {
         let cr = self.cr(sector.bank);
         let value = CR_SER | v.cr.psize(self.erase_psize) | v.cr.sector(sector.index);
         let wait = |typical| RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_ERASE_TIMEOUT };
-        vec![
-            RegOp::Write { addr: cr, value },
-            RegOp::Write { addr: cr, value: value | v.cr.start },
-            wait(v.sector_erase_time),
-            RegOp::Write { addr: cr, value: 0 },
-            RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP },
-            wait(Duration::ZERO),
-        ]
+        let mut ops = start_then_clear(cr, value, v.cr.start, wait(v.sector_erase_time));
+        ops.extend([RegOp::Write { addr: reg(sector.bank, CCR), value: SR_EOP }, wait(Duration::ZERO)]);
+        ops
     }
 
     /// BER on each bank (§2.8 "Bank erase"). The two-bank OPTCR.MER shortcut is
@@ -484,14 +492,13 @@ impl FlashController for H7Controller {
         Ok(out)
     }
 
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
+    }
+
     /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        let rdp = (t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8;
-        Ok(match rdp {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte((t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8))
     }
 }
 

@@ -290,6 +290,10 @@ impl L4gController {
         variant_for(chip).map(|v| L4gController { v, chip })
     }
 
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
     fn reg(&self, offset: u32) -> u32 {
         self.v.base + offset
     }
@@ -429,13 +433,13 @@ impl FlashController for L4gController {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
     }
 
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
+    }
+
     /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.5).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(self.reg(OPTR))? & 0xFF {
-            0xAA => RdpLevel::Level0,
-            0xCC => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte(t.read32(self.reg(OPTR))? as u8))
     }
 
     /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack

@@ -58,10 +58,6 @@ pub const PEKEY2: u32 = 0x0203_0405;
 pub const PRGKEY1: u32 = 0x8C9D_AEBF;
 pub const PRGKEY2: u32 = 0x1314_1516;
 
-/// OBR.RDPROT values (§2.4; §5 item 22).
-const RDP_LEVEL0: u32 = 0xAA;
-const RDP_LEVEL2: u32 = 0xCC;
-
 /// Word, half-page and page-erase times: 3.2 ms (timing-model.md L0/L1 row);
 /// CMSIS-pack algorithms allow 500 ms per call (flash-families.md §4.1).
 const OP_TIME: Duration = Duration::from_micros(3200);
@@ -118,6 +114,15 @@ impl LpController {
 
     fn pecr(&self) -> u32 {
         self.base + PECR
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    /// Register block base (0x40022000 on L0, 0x40023C00 on L1).
+    pub fn base(&self) -> u32 {
+        self.base
     }
 }
 
@@ -198,12 +203,13 @@ impl FlashController for LpController {
         ProgramAccess { unit: self.chip.flash.write_unit, width: Width::Word, typical: OP_TIME, timeout: OP_TIMEOUT }
     }
 
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
+    }
+
+    /// OBR.RDPROT (§2.4; §5 item 22).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(self.base + OBR)? & 0xFF {
-            RDP_LEVEL0 => RdpLevel::Level0,
-            RDP_LEVEL2 => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
-        })
+        Ok(RdpLevel::from_byte(t.read32(self.base + OBR)? as u8))
     }
 }
 

@@ -21,6 +21,7 @@ pub mod h7;
 pub mod l4g;
 pub mod layout;
 pub mod lp;
+pub mod options;
 pub mod routine;
 pub mod tz;
 
@@ -99,6 +100,23 @@ pub enum RdpLevel {
     Level2,
 }
 
+/// The RDP byte values most families share: level 0 and the irreversible
+/// level 2; any other value is level 1 (flash-families.md §2.2, §2.4, §2.5,
+/// §3.5; §5 item 22).
+pub const RDP_LEVEL0_BYTE: u8 = 0xAA;
+pub const RDP_LEVEL2_BYTE: u8 = 0xCC;
+
+impl RdpLevel {
+    /// Decode the common RDP byte (F0/F3, F2/F4/F7, L0/L1, L4-class, L5/U5, H7).
+    pub fn from_byte(rdp: u8) -> RdpLevel {
+        match rdp {
+            RDP_LEVEL0_BYTE => RdpLevel::Level0,
+            RDP_LEVEL2_BYTE => RdpLevel::Level2,
+            _ => RdpLevel::Level1,
+        }
+    }
+}
+
 /// A flash driver: one per controller family (see `driver_for`).
 pub trait FlashController: Send {
     /// Short controller name for messages ("STM32H7A/B").
@@ -146,6 +164,12 @@ pub trait FlashController: Send {
     /// program (e.g. the STM32WB wireless stack), with the reason.
     fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
         Ok(Vec::new())
+    }
+
+    /// The option bytes, option registers and OTP of this controller, when
+    /// the driver describes them (`options.rs`).
+    fn options(&mut self) -> Option<&mut dyn options::OptionBytes> {
+        None
     }
 }
 
@@ -236,6 +260,19 @@ impl From<FlashError> for Error {
         };
         Error::new(kind, e.to_string())
     }
+}
+
+/// The shape most reference manuals give an operation: write the operation
+/// bits to the control register, write them again with START, wait for the
+/// bank, clear the register (so no bit survives into the next operation,
+/// flash-families.md §2.0).
+pub fn start_then_clear(cr: u32, bits: u32, start: u32, wait: RegOp) -> Vec<RegOp> {
+    vec![
+        RegOp::Write { addr: cr, value: bits },
+        RegOp::Write { addr: cr, value: bits | start },
+        wait,
+        RegOp::Write { addr: cr, value: 0 },
+    ]
 }
 
 /// Send the two unlock keys to `keyr` if `lock_mask` is set in `cr`, then

@@ -16,8 +16,8 @@ use std::time::Duration;
 use log::info;
 
 use super::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
+    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::target::chips::{Chip, Controller};
 use crate::target::Target;
@@ -58,11 +58,9 @@ pub const OPTR_BIT21: u32 = 1 << 21;
 pub const OPTR_DBANK: u32 = 1 << 22;
 pub const OPTR_TZEN: u32 = 1 << 31;
 
-/// RDP byte: 0xAA level 0, 0x55 level 0.5 (TrustZone only), 0xCC level 2,
-/// anything else level 1 (EMB-R flash_u5 enum RDP).
-const RDP_LEVEL0: u32 = 0xAA;
-const RDP_LEVEL0_5: u32 = 0x55;
-const RDP_LEVEL2: u32 = 0xCC;
+/// RDP byte level 0.5 (TrustZone only); the others are the common bytes
+/// (EMB-R flash_u5 enum RDP).
+const RDP_LEVEL0_5: u8 = 0x55;
 
 /// L5 voltage scaling: flash program/erase need range 0 (stlink sets it,
 /// citing RM0438 p.183; flash-families.md §2.6). PWR at 0x40007000, CR1.VOS
@@ -115,6 +113,10 @@ pub struct TzController {
 impl TzController {
     pub fn new(chip: &'static Chip) -> TzController {
         TzController { chip, dual: true }
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
     }
 
     fn is_l5(&self) -> bool {
@@ -241,24 +243,20 @@ impl FlashController for TzController {
     fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
         let bker = if sector.bank == 1 { CR_BKER } else { 0 };
         let cr = CR_PER | (sector.index << CR_PNB_SHIFT) | bker;
-        vec![
-            RegOp::Write { addr: NSCR, value: cr },
-            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: sector.bank, typical: self.erase_time(), timeout: ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ]
+        let wait = RegOp::WaitIdle { bank: sector.bank, typical: self.erase_time(), timeout: ERASE_TIMEOUT };
+        start_then_clear(NSCR, cr, CR_STRT, wait)
     }
 
     /// MER1 (+ MER2 in dual-bank mode), then STRT. In single-bank mode MER1
     /// erases the whole array.
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let cr = if layout.banks.len() > 1 { CR_MER1 | CR_MER2 } else { CR_MER1 };
-        Some(vec![
-            RegOp::Write { addr: NSCR, value: cr },
-            RegOp::Write { addr: NSCR, value: cr | CR_STRT },
-            RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT },
-            RegOp::Write { addr: NSCR, value: 0 },
-        ])
+        let wait = RegOp::WaitIdle { bank: 0, typical: MASS_ERASE_TIME, timeout: MASS_ERASE_TIMEOUT };
+        Some(start_then_clear(NSCR, cr, CR_STRT, wait))
+    }
+
+    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+        Some(self)
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
@@ -282,10 +280,9 @@ impl FlashController for TzController {
     /// non-secure flash stays readable, and erase/program is refused anyway
     /// (see `unlock`), so it is reported as level 0.
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(match t.read32(OPTR)? & OPTR_RDP_MASK {
-            RDP_LEVEL0 | RDP_LEVEL0_5 => RdpLevel::Level0,
-            RDP_LEVEL2 => RdpLevel::Level2,
-            _ => RdpLevel::Level1,
+        Ok(match (t.read32(OPTR)? & OPTR_RDP_MASK) as u8 {
+            RDP_LEVEL0_5 => RdpLevel::Level0,
+            rdp => RdpLevel::from_byte(rdp),
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod erase;
 mod fast;
 pub mod image;
 mod link;
+pub mod options;
 pub mod read;
 pub mod session;
 pub mod verify;

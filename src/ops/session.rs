@@ -63,6 +63,9 @@ pub struct Session {
     pub layout: FlashLayout,
     /// The simulator behind the probe, when it is one.
     pub sim: Option<SimHandle>,
+    /// How the target was attached, to attach again after a reset.
+    connect: ConnectOptions,
+    options_only: bool,
 }
 
 impl Session {
@@ -71,6 +74,14 @@ impl Session {
     /// (`target.flash_size != target.flash_size_detected`) the command line
     /// prints st-flash's "Forcing flash size" line itself (not under `--json`).
     pub fn open(opts: &SessionOptions) -> Result<Session> {
+        Session::open_with(opts, false)
+    }
+
+    /// [`Session::open`]; with `options_only` the session opens even when
+    /// the flash layout cannot be used (e.g. swapped H7 banks), for commands
+    /// that only touch option bytes, OTP or system memory — which is how
+    /// such a state gets repaired.
+    pub fn open_with(opts: &SessionOptions, options_only: bool) -> Result<Session> {
         let (transport, sim) = opts.probe.open()?;
         let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
         let target = Target::connect(link, &opts.connect)?;
@@ -82,19 +93,49 @@ impl Session {
                 None
             }
         };
-        let mut session = Session { layout: FlashLayout::single(&chip.flash, target.flash_size), target, flash, sim };
-        if let Some(ctrl) = session.flash.as_mut() {
-            match ctrl.layout(&mut session.target) {
-                Ok(layout) => session.layout = layout,
-                Err(e) => {
-                    session.abandon();
-                    return Err(e.into());
-                }
-            }
+        let mut session = Session {
+            layout: FlashLayout::single(&chip.flash, target.flash_size),
+            target,
+            flash,
+            sim,
+            connect: opts.connect.clone(),
+            options_only,
+        };
+        if let Err(e) = session.read_layout() {
+            session.abandon();
+            return Err(e);
         }
-        debug!("flash layout: {}", session.layout.describe());
         info!("{}", session.connect_line());
         Ok(session)
+    }
+
+    /// Ask the driver for the layout in force (tolerating a refusal for
+    /// option-only sessions, with a warning).
+    fn read_layout(&mut self) -> Result<()> {
+        if let Some(ctrl) = self.flash.as_mut() {
+            match ctrl.layout(&mut self.target) {
+                Ok(layout) => self.layout = layout,
+                Err(e) if self.options_only => warn!("{e}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        debug!("flash layout: {}", self.layout.describe());
+        Ok(())
+    }
+
+    /// Attach again through the same probe after the chip reset itself (an
+    /// option reload): identify, halt, and read the layout afresh (option
+    /// bits may have changed it).
+    pub fn reconnect(&mut self) -> Result<()> {
+        let chip = self.target.chip;
+        self.target.reconnect(&self.connect)?;
+        if self.target.chip.dev_id != chip.dev_id {
+            return Err(Error::new(
+                ErrorKind::NoTarget,
+                format!("after the reset the chip identifies as {} instead of {}", self.target.chip.name, chip.name),
+            ));
+        }
+        self.read_layout()
     }
 
     /// st-flash's connect line: "<dev_type>: <n> KiB SRAM, <n> KiB flash in at least <n> KiB pages."

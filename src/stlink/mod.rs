@@ -347,6 +347,11 @@ impl StLink {
         self.auto_speed
     }
 
+    /// The clock in force when [`Self::step_down`] has lowered it.
+    pub fn lowered_clock(&self) -> Option<u32> {
+        self.speed_khz.filter(|_| self.step_downs > 0)
+    }
+
     /// Lower the SWD clock to the next slower rate the probe offers, when the
     /// clock is automatic, the rate is not below [`MIN_AUTO_KHZ`] and fewer
     /// than four steps were taken. The new rate, or `None`.

@@ -182,7 +182,41 @@ impl Target {
     /// stlink-usb-protocol.md §10). The core is left halted, unless
     /// `opts.halt` is false: then identification only reads (CPUID,
     /// DBGMCU_IDCODE, the flash-size register) and the core keeps running.
-    pub fn connect(mut link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
+    pub fn connect(link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
+        let mut t = Target {
+            link,
+            chip: &chips::UNIDENTIFIED,
+            core: Core::M3,
+            dpidr: 0,
+            cpuid: 0,
+            idcode: 0,
+            flash_size: 0,
+            flash_size_detected: 0,
+            voltage_mv: None,
+            speed_khz: None,
+            demcr_saved: None,
+        };
+        t.attach(opts)?;
+        Ok(t)
+    }
+
+    /// Leave debug mode and attach again through the same probe: enter SWD,
+    /// identify and halt, as `connect` does. Used after the chip reset itself
+    /// (an option-byte reload, OBL_LAUNCH: flash-families.md §5 item 21), which
+    /// drops the debug session on real parts. The identity is read afresh.
+    pub fn reconnect(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
+        // After the reset the probe may report errors for anything; the
+        // attach below starts from whatever mode it is in.
+        let _ = self.link.exit_debug();
+        self.chip = &chips::UNIDENTIFIED;
+        self.demcr_saved = None;
+        self.attach(opts)
+    }
+
+    /// The connect sequence on `self.link`: mode, voltage, speed, SWD,
+    /// identify, halt (unless `opts.halt` is false).
+    fn attach(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
+        let link = &mut self.link;
         let mode = link.leave_current_mode().map_err(TargetError::from)?;
         debug!("probe was in {mode:?} mode");
         let voltage_mv = link.target_voltage_mv().map_err(TargetError::from)?;
@@ -196,7 +230,9 @@ impl Target {
         if under_reset {
             link.drive_nrst(true).map_err(TargetError::from)?;
         }
-        let requested = opts.speed_khz.unwrap_or(u32::MAX);
+        // A clock already lowered for this link (a reconnect after a reset)
+        // stays lowered.
+        let requested = opts.speed_khz.or(link.lowered_clock()).unwrap_or(u32::MAX);
         link.set_auto_speed(opts.speed_khz.is_none());
         let speed_khz = link.set_swd_speed(requested).map_err(TargetError::from)?;
         if let (Some(req), Some(got)) = (opts.speed_khz, speed_khz) {
@@ -205,26 +241,15 @@ impl Target {
             }
         }
         link.enter_swd().map_err(no_response)?;
-        let dpidr = link.read_dpidr().map_err(no_response)?;
-        let mut partial = Target {
-            link,
-            chip: &chips::UNIDENTIFIED,
-            core: Core::M3,
-            dpidr,
-            cpuid: 0,
-            idcode: 0,
-            flash_size: 0,
-            flash_size_detected: 0,
-            voltage_mv,
-            speed_khz,
-            demcr_saved: None,
-        };
+        self.dpidr = link.read_dpidr().map_err(no_response)?;
+        self.voltage_mv = voltage_mv;
+        self.speed_khz = speed_khz;
         if under_reset {
-            partial.halt_under_reset()?;
+            self.halt_under_reset()?;
         }
         // Identification only reads (and halts): run it again at a slower
         // clock when the link fails at this one.
-        partial.slower_on_link_trouble("connecting", |t| {
+        self.slower_on_link_trouble("connecting", |t| {
             identify::identify(t, opts.flash_size)?;
             if opts.halt {
                 if !under_reset {
@@ -234,8 +259,8 @@ impl Target {
             }
             Ok(())
         })?;
-        partial.speed_khz = partial.link.swd_speed();
-        Ok(partial)
+        self.speed_khz = self.link.swd_speed();
+        Ok(())
     }
 
     /// Run `op`; while it fails because the SWD link failed (see

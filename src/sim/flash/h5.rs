@@ -20,7 +20,15 @@
 //!   is still set), WRPERR (sector group protected, product state closing
 //!   debug access, or TrustZone on); nothing happens on an error;
 //! - product state (OPTSR_CUR bits 15:8) in place of RDP, write protection by
-//!   groups of four sectors (WRPxR_CUR, 0 = protected), OPTSR2.TZEN.
+//!   groups of four sectors (WRPxR_CUR, 0 = protected), OPTSR2.TZEN;
+//! - option changes (RM0481 §7.4.3 as summarised in flash-families.md §2.7):
+//!   OPTKEYR unlocks OPTCR; OPTSR_PRG, OPTSR2_PRG, NSBOOTR_PRG and WRPxR_PRG
+//!   take new values while OPTLOCK is clear; OPTCR.OPTSTRT (bit 1) applies
+//!   them after a modeled 2 ms (NSSR.BSY meanwhile), except SWAP_BANK, which
+//!   takes effect at the next reset (§3.6 "loaded only after reset"). A
+//!   product-state regression to Open, or any change from Locked, ends with
+//!   OPTCHANGEERR (NSSR bit 23) and changes nothing: on silicon a regression
+//!   needs debug authentication, which is not modeled [U].
 //!
 //! Assumptions where the sheet has no RM text ([U]): the buffer is dropped
 //! on STRBERR and INCERR; out-of-range sector numbers raise PGSERR; with
@@ -33,7 +41,9 @@
 use std::ops::Range;
 
 use super::lp::{parse_ranges, KeyLatch};
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -56,6 +66,8 @@ const OPTSR_CUR: u32 = 0x50;
 const OPTSR_PRG: u32 = 0x54;
 const OPTSR2_CUR: u32 = 0x70;
 const OPTSR2_PRG: u32 = 0x74;
+const NSBOOTR_CUR: u32 = 0x80;
+const NSBOOTR_PRG: u32 = 0x84;
 const WRP1R_CUR: u32 = 0xE8;
 const WRP1R_PRG: u32 = 0xEC;
 const WRP2R_CUR: u32 = 0x1E8;
@@ -69,6 +81,7 @@ const WRPERR: u32 = 1 << 17;
 const PGSERR: u32 = 1 << 18;
 const STRBERR: u32 = 1 << 19;
 const INCERR: u32 = 1 << 20;
+const OPTCHANGEERR: u32 = 1 << 23;
 /// EOP and every error flag: the bits NSCCR clears.
 const CLEARABLE: u32 = 0x00FF_0000;
 const BLOCKING_ERRORS: u32 = WRPERR | PGSERR | STRBERR | INCERR;
@@ -87,7 +100,14 @@ const BKSEL: u32 = 1 << 31;
 
 // OPTCR / OPTSR.
 const OPTLOCK: u32 = 1 << 0;
+const OPTSTRT: u32 = 1 << 1;
 const SWAP_BANK: u32 = 1 << 31;
+/// OPTSR bits held apart from the user bits: product state and SWAP_BANK.
+const OPTSR_APART: u32 = 0xFF << PRODUCT_STATE_SHIFT | SWAP_BANK;
+/// NSBOOTR as shipped: NSBOOTADD 0x080000 (boot from 0x08000000), NSBOOT_LOCK
+/// 0xC3 (unlocked) (RM0481 FLASH_NSBOOTR [U]).
+const NSBOOTR_DEFAULT: u32 = 0x0800_00C3;
+const OPTION_CHANGE: Nanos = 2 * MS;
 const PRODUCT_STATE_SHIFT: u32 = 8;
 /// User option bits as shipped, product state and swap apart (watchdogs by
 /// software, no reset on Stop/Standby, BOOT_UBE 0xB4): illustrative.
@@ -123,7 +143,13 @@ enum Op {
         off: u32,
         data: [u8; WORD as usize],
     },
+    /// OPTSTRT: apply the *_PRG registers.
+    Options,
 }
+
+/// The option registers software edits: OPTSR_PRG, OPTSR2_PRG, NSBOOTR_PRG,
+/// WRP1R_PRG, WRP2R_PRG.
+type Programmed = [u32; 5];
 
 /// The write buffer: the flash word it belongs to and the bytes written so far.
 #[derive(Debug, Clone)]
@@ -146,7 +172,14 @@ pub struct H5Model {
     opt_key: KeyLatch,
     product_state: u8,
     tzen: u32,
+    /// Banks swapped now (SWAP_BANK as loaded at the last reset).
     swap: bool,
+    /// SWAP_BANK option stored, in force after the next reset.
+    swap_opt: bool,
+    /// OPTSR user bits in force (everything but product state and SWAP_BANK).
+    user: u32,
+    nsboot: u32,
+    prg: Programmed,
     /// WRP1R_CUR, WRP2R_CUR: one bit per group of four sectors, 0 = protected.
     wrp: [u32; 2],
     buffer: Option<Buffer>,
@@ -167,6 +200,10 @@ impl H5Model {
             product_state: OPEN,
             tzen: TZ_DISABLED,
             swap: false,
+            swap_opt: false,
+            user: OPTSR_USER_DEFAULT,
+            nsboot: NSBOOTR_DEFAULT,
+            prg: [0; 5],
             wrp: [u32::MAX; 2],
             buffer: None,
             busy: None,
@@ -217,7 +254,29 @@ impl H5Model {
     }
 
     fn optsr(&self) -> u32 {
-        OPTSR_USER_DEFAULT | (self.product_state as u32) << PRODUCT_STATE_SHIFT | if self.swap { SWAP_BANK } else { 0 }
+        self.user | (self.product_state as u32) << PRODUCT_STATE_SHIFT | if self.swap_opt { SWAP_BANK } else { 0 }
+    }
+
+    /// The *_PRG registers follow the values in force after a reset.
+    fn in_force(&self) -> Programmed {
+        [self.optsr(), self.tzen << TZEN_SHIFT, self.nsboot, self.wrp[0], self.wrp[1]]
+    }
+
+    /// OPTSTRT completes: the programmed values take effect.
+    fn apply_options(&mut self) {
+        let [optsr, optsr2, nsboot, wrp1, wrp2] = self.prg;
+        let state = (optsr >> PRODUCT_STATE_SHIFT) as u8;
+        let regression = state != self.product_state && state == OPEN;
+        if self.product_state == LOCKED || regression {
+            self.nssr |= OPTCHANGEERR;
+            return;
+        }
+        self.product_state = state;
+        self.user = optsr & !OPTSR_APART;
+        self.swap_opt = optsr & SWAP_BANK != 0;
+        self.tzen = optsr2 >> TZEN_SHIFT;
+        self.nsboot = nsboot;
+        self.wrp = [wrp1, wrp2];
     }
 
     fn read_reg(&self, off: u32) -> u32 {
@@ -226,10 +285,16 @@ impl H5Model {
             OPTCR => self.optcr,
             NSSR => self.nssr | if self.buffer.is_some() { WBNE } else { 0 },
             NSCR => self.nscr,
-            OPTSR_CUR | OPTSR_PRG => self.optsr(),
-            OPTSR2_CUR | OPTSR2_PRG => self.tzen << TZEN_SHIFT,
-            WRP1R_CUR | WRP1R_PRG => self.wrp[0],
-            WRP2R_CUR | WRP2R_PRG => self.wrp[1],
+            OPTSR_CUR => self.optsr(),
+            OPTSR2_CUR => self.tzen << TZEN_SHIFT,
+            NSBOOTR_CUR => self.nsboot,
+            WRP1R_CUR => self.wrp[0],
+            WRP2R_CUR => self.wrp[1],
+            OPTSR_PRG => self.prg[0],
+            OPTSR2_PRG => self.prg[1],
+            NSBOOTR_PRG => self.prg[2],
+            WRP1R_PRG => self.prg[3],
+            WRP2R_PRG => self.prg[4],
             // NSCCR is write-only.
             _ => 0,
         }
@@ -252,10 +317,26 @@ impl H5Model {
                     self.optcr &= !OPTLOCK;
                 }
             }
-            // OPTLOCK can be set; option changes (OPTSTRT) are not modeled.
-            OPTCR => self.optcr |= value & OPTLOCK,
+            OPTCR if self.optcr & OPTLOCK != 0 => {}
+            OPTCR => {
+                self.optcr |= value & OPTLOCK;
+                if value & OPTSTRT != 0 && value & OPTLOCK == 0 && self.busy.is_none() {
+                    self.start(acc.now, OPTION_CHANGE, Op::Options);
+                }
+            }
             NSCCR => self.nssr &= !(value & CLEARABLE),
             NSCR => self.write_nscr(value, acc),
+            o if self.optcr & OPTLOCK == 0 => {
+                let i = match o {
+                    OPTSR_PRG => 0,
+                    OPTSR2_PRG => 1,
+                    NSBOOTR_PRG => 2,
+                    WRP1R_PRG => 3,
+                    WRP2R_PRG => 4,
+                    _ => return,
+                };
+                self.prg[i] = value;
+            }
             // NSSR is read-only.
             _ => {}
         }
@@ -399,6 +480,7 @@ impl FlashModel for H5Model {
                 self.array.program(FLASH_BASE + off, &data);
                 stats.words += 1;
             }
+            Op::Options => self.apply_options(),
         }
         self.nssr = (self.nssr & !BSY) | EOP;
         self.nscr &= !STRT;
@@ -446,6 +528,8 @@ impl FlashModel for H5Model {
     }
 
     fn reset(&mut self) {
+        self.swap = self.swap_opt;
+        self.prg = self.in_force();
         self.nscr = LOCK;
         self.nssr = 0;
         self.optcr = OPTLOCK | if self.swap { SWAP_BANK } else { 0 };
@@ -474,7 +558,7 @@ impl FlashModel for H5Model {
                     .map_err(|_| format!("product_state={v}: expected a hex byte, e.g. 0xED"))?;
             }
             ("swap", "0" | "1") => {
-                self.swap = value == "1";
+                self.swap_opt = value == "1";
                 self.reset();
             }
             ("tzen", "0" | "1") => self.tzen = if value == "1" { TZ_ENABLED } else { TZ_DISABLED },
@@ -487,37 +571,28 @@ impl FlashModel for H5Model {
                 ))
             }
         }
+        self.prg = self.in_force();
         Ok(())
     }
 
     fn save(&self) -> Vec<(String, Vec<u8>)> {
-        let mut options = vec![self.product_state, self.swap as u8, self.tzen as u8];
-        for w in self.wrp {
+        let mut options = vec![self.product_state, self.swap_opt as u8, self.tzen as u8];
+        for w in [self.wrp[0], self.wrp[1], self.user, self.nsboot] {
             options.extend_from_slice(&w.to_le_bytes());
         }
         vec![("flash".to_string(), self.array.data.clone()), ("options".to_string(), options)]
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str, len: usize| {
-            let (_, data) = blobs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != len {
-                return Err(format!("{}: saved {name} is {} bytes, expected {len}", self.name(), data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.array.data.len())?;
-        let options = get("options", 11)?;
-        self.array.poke(FLASH_BASE, &flash);
+        let flash = saved_blob(blobs, self.name(), "flash", self.array.data.len())?;
+        let options = saved_blob(blobs, self.name(), "options", 19)?;
+        self.array.poke(FLASH_BASE, flash);
+        let word = |i: usize| u32::from_le_bytes(options[3 + 4 * i..7 + 4 * i].try_into().expect("4 bytes"));
         self.product_state = options[0];
-        self.swap = options[1] != 0;
+        self.swap_opt = options[1] != 0;
         self.tzen = options[2] as u32;
-        for i in 0..2 {
-            self.wrp[i] = u32::from_le_bytes(options[3 + 4 * i..7 + 4 * i].try_into().expect("4 bytes"));
-        }
+        self.wrp = [word(0), word(1)];
+        (self.user, self.nsboot) = (word(2), word(3));
         self.reset();
         Ok(())
     }

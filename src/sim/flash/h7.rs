@@ -30,14 +30,22 @@
 //!   reading it sets DBECCERR and ECC_FA and returns the stored bits (§2.8
 //!   ECC note; whether the AXI read also faults is [U], §7 q. 9).
 //! * Reads of a bank stall while that bank is busy; the other bank answers.
-//! * Options: OPTKEYR/OPTLOCK, OPTSR_CUR/PRG (RDP, SWAP_BANK_OPT), WPSN
-//!   CUR/PRG, OPTSTART applies the PRG values. RDP level 1: debugger accesses
-//!   to the flash arrays fault; level 2 disables the debug port.
+//! * Options: OPTKEYR/OPTLOCK, OPTSR_CUR/PRG (RDP, SWAP_BANK_OPT, the user
+//!   bits), WPSN, BOOT and OTPBL CUR/PRG; OPTSTART applies the PRG values
+//!   (OPT_BUSY for the modeled change time) without a reset. RDP level 1:
+//!   debugger accesses to the flash arrays fault; 1 → 0 erases both banks
+//!   inside the option change; level 2 disables the debug port (for good:
+//!   the state file keeps it) and makes later option changes fail with
+//!   OPTCHANGEERR. Write protection blocks erase and program (below).
 //! * Bank swap (`swap_bank=1`): bank 2 answers at 0x08000000 and bank 1 at
 //!   0x08100000; CR1/SR1 keep driving the physical bank 1 (an assumption,
 //!   §3.6 / §7 q. 3: the RM text was not available).
 //! * The gap between the banks of a 1 MiB part is not decoded: the bus faults.
-//! * OTP (H7A/B, §3.4) reads as erased; programming it is not modeled.
+//! * Faults (`STFLASH_SIM_FAULTS=opt_fault=stuck|error`): OPTSTART runs
+//!   but nothing changes, or ends with OPTCHANGEERR.
+//! * OTP (H7A/B, §3.4): 1 KiB, erased 0xFF; with OPTCR.PG_OTP set a 16-bit
+//!   write programs a half-word through bank 1's queue; OTPBL locks blocks
+//!   of 64 bytes (WRPERR). Kept in the state file.
 //! * The flash CRC unit (§2.8 table: CRCCR/CRCSADD/CRCEADD/CRCDATA per bank,
 //!   CR.CRC_EN 15, SR.CRC_BUSY 3, SR.CRCEND 27), address mode only: START_CRC
 //!   computes over the bursts from CRCSADD through the burst containing
@@ -53,7 +61,9 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -87,6 +97,9 @@ const PRAR_PRG: u32 = 0x2C;
 const SCAR_PRG: u32 = 0x34;
 const BOOT_CUR: u32 = 0x40;
 const BOOT_PRG: u32 = 0x44;
+/// OTP block locks, H7A/B only ([CMSIS-h7] stm32h7a3xx.h:786, §3.4).
+const OTPBL_CUR: u32 = 0x68;
+const OTPBL_PRG: u32 = 0x6C;
 
 // Keys (§2.0).
 const KEY1: u32 = 0x4567_0123;
@@ -121,6 +134,8 @@ const CLEARABLE: u32 = 0x1FFF_0000;
 const OPTLOCK: u32 = 1 << 0;
 const OPTSTART: u32 = 1 << 1;
 const MER: u32 = 1 << 4;
+/// OTP program enable, H7A/B only ([SVD-H7B0] FLASH_OPTCR.PG_OTP, §3.4).
+const PG_OTP: u32 = 1 << 5;
 const SWAP_BANK: u32 = 1 << 31;
 // OPTSR (§2.8 OPTSR list).
 const OPT_BUSY: u32 = 1 << 0;
@@ -259,6 +274,11 @@ enum OpKind {
     },
     SectorErase(u32),
     BankErase,
+    /// Program one OTP half-word (queued on bank 1, §3.4).
+    ProgramOtp {
+        addr: u32,
+        data: [u8; 2],
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -358,9 +378,15 @@ pub struct H7Flash {
     prar_prg: u32,
     scar_prg: u32,
     boot_prg: u32,
+    boot_cur: u32,
+    otpbl_cur: u32,
+    otpbl_prg: u32,
     opt_busy_until: Nanos,
     /// Bank swap in force (OPTSR_CUR.SWAP_BANK_OPT at the last reset).
     swapped: bool,
+    /// Fault `opt_fault=stuck`: OPTSTART completes but nothing changes.
+    /// Fault `opt_fault=error`: OPTSTART ends with OPTCHANGEERR.
+    opt_fault: Option<&'static str>,
     otp: Option<FlashArray>,
     /// Parameters of the flash CRC unit (`flash_crc=`).
     crc_kind: CrcKind,
@@ -404,6 +430,9 @@ fn crc32_msb(mut crc: u32, bytes: impl Iterator<Item = u8>) -> u32 {
     crc
 }
 
+/// Bytes per OTPBL lock bit: 16 bits for 1 KiB (§3.4, by arithmetic [U]).
+const OTP_BLOCK: u32 = 64;
+
 /// "No area" for PRAR/SCAR: start above end (§2.8 table, 12-bit fields).
 const NO_AREA: u32 = 0x0000_0FFF;
 /// BOOT_ADD0 = 0x0800 (flash), BOOT_ADD1 = 0x1FF0 (system memory), in 16 KiB units.
@@ -433,8 +462,12 @@ impl H7Flash {
             prar_prg: NO_AREA,
             scar_prg: NO_AREA,
             boot_prg: BOOT_DEFAULT,
+            boot_cur: BOOT_DEFAULT,
+            otpbl_cur: 0,
+            otpbl_prg: 0,
             opt_busy_until: 0,
             swapped: false,
+            opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
             crc_kind: CrcKind::Mpeg2,
         }
@@ -499,8 +532,10 @@ impl H7Flash {
             (0, OPTSR_PRG) => self.optsr_prg,
             (0, PRAR_PRG) => self.prar_prg,
             (0, SCAR_PRG) => self.scar_prg,
-            (0, BOOT_CUR) => BOOT_DEFAULT,
+            (0, BOOT_CUR) => self.boot_cur,
             (0, BOOT_PRG) => self.boot_prg,
+            (0, OTPBL_CUR) if self.otp.is_some() => self.otpbl_cur,
+            (0, OTPBL_PRG) if self.otp.is_some() => self.otpbl_prg,
             // KEYR, OPTKEYR and CCR are write-only; the rest is not modeled.
             _ => 0,
         }
@@ -537,6 +572,7 @@ impl H7Flash {
             (0, PRAR_PRG) if self.optcr & OPTLOCK == 0 => self.prar_prg = value,
             (0, SCAR_PRG) if self.optcr & OPTLOCK == 0 => self.scar_prg = value,
             (0, BOOT_PRG) if self.optcr & OPTLOCK == 0 => self.boot_prg = value,
+            (0, OTPBL_PRG) if self.optcr & OPTLOCK == 0 && self.otp.is_some() => self.otpbl_prg = value & 0xFFFF,
             // SR, the *_CUR registers and the rest: read-only or not modeled.
             _ => {}
         }
@@ -643,8 +679,10 @@ impl H7Flash {
         if value & OPTSTART != 0 {
             self.apply_options(now, stats);
         }
-        // OPTCHANGEERRIE (bit 30) is stored; SWAP_BANK reflects the option.
-        self.optcr = (self.optcr & !(1 << 30)) | (value & (1 << 30));
+        // OPTCHANGEERRIE (bit 30) and PG_OTP (H7A/B) are stored; SWAP_BANK
+        // reflects the option.
+        let pg_otp = if self.otp.is_some() { PG_OTP } else { 0 };
+        self.optcr = (self.optcr & !(1 << 30 | PG_OTP)) | (value & (1 << 30 | pg_otp));
     }
 
     /// OPTSTART: the programmed options become current. RDP 1 → 0 erases
@@ -653,23 +691,34 @@ impl H7Flash {
     fn apply_options(&mut self, now: Nanos, stats: &mut FlashStats) {
         let old_rdp = self.rdp();
         let new_rdp = ((self.optsr_prg & RDP_MASK) >> RDP_SHIFT) as u8;
-        if old_rdp == 0xCC {
+        if old_rdp == 0xCC || self.opt_fault == Some("error") {
             self.optsr_cur |= OPTCHANGEERR;
             return;
         }
+        if self.opt_fault == Some("stuck") {
+            self.opt_busy_until = now + OPTION_CHANGE;
+            return;
+        }
+        let mut busy = OPTION_CHANGE;
         if old_rdp != 0xAA && new_rdp == 0xAA {
             for bank in &mut self.banks {
                 let base = bank.array.base;
                 bank.array.erase(base, bank.array.data.len() as u32);
                 stats.mass_erases += 1;
             }
+            // The regression erases the banks inside the option change.
+            busy += self.die.bank_erase_time;
         }
         let keep = OPT_BUSY | OPTCHANGEERR;
         self.optsr_cur = (self.optsr_cur & keep) | (self.optsr_prg & !keep);
         for bank in &mut self.banks {
             bank.wpsn_cur = bank.wpsn_prg;
         }
-        self.opt_busy_until = now + OPTION_CHANGE;
+        self.boot_cur = self.boot_prg;
+        // OTP block locks can only be added [U]: a lock bit never clears.
+        self.otpbl_cur |= self.otpbl_prg;
+        self.otpbl_prg = self.otpbl_cur;
+        self.opt_busy_until = now + busy;
     }
 
     /// CR write: ignored while locked; setting LOCK keeps the other bits.
@@ -801,6 +850,12 @@ impl H7Flash {
                 self.banks[b].array.erase(addr, self.bank_size);
                 stats.mass_erases += 1;
             }
+            OpKind::ProgramOtp { addr, data } => {
+                if let Some(otp) = &mut self.otp {
+                    otp.program(addr, &data);
+                    stats.words += 1;
+                }
+            }
         }
         self.banks[b].sr |= EOP;
     }
@@ -862,6 +917,26 @@ impl H7Flash {
             bank.wpsn_prg = bank.wpsn_cur;
         }
         Ok(())
+    }
+
+    /// A bus write into the OTP area (§3.4): with OPTCR.PG_OTP set, one
+    /// 16-bit write programs one OTP word through bank 1's queue (as [HAL-h7]
+    /// does it); without PG_OTP, or with another width [U], it is a sequence
+    /// error. A word in a locked block (OTPBL_CUR) raises WRPERR and stays.
+    fn write_otp(&mut self, addr: u32, width: Width, value: u32, now: Nanos) {
+        let base = self.otp.as_ref().map_or(0, |o| o.base);
+        if self.optcr & PG_OTP == 0 || width != Width::Half || self.banks[0].sr & INCERR != 0 {
+            self.banks[0].sr |= PGSERR;
+            return;
+        }
+        let block = (addr - base) / OTP_BLOCK;
+        if self.otpbl_cur >> block & 1 == 1 {
+            self.banks[0].sr |= WRPERR;
+            return;
+        }
+        let data = (value as u16).to_le_bytes();
+        let t = self.die.word_time;
+        self.banks[0].enqueue(OpKind::ProgramOtp { addr, data }, t, now);
     }
 
     fn in_array(&self, addr: u32) -> bool {
@@ -958,9 +1033,7 @@ impl FlashModel for H7Flash {
             return Ok(());
         }
         if self.otp.as_ref().is_some_and(|o| o.contains(addr)) {
-            // OTP needs OPTCR.PG_OTP (§3.4), not modeled: a plain write is a
-            // sequence error on bank 1.
-            self.banks[0].sr |= PGSERR;
+            self.write_otp(addr, width, value, acc.now);
             return Ok(());
         }
         Err(BusFault)
@@ -984,6 +1057,8 @@ impl FlashModel for H7Flash {
         self.optkey1_seen = false;
         self.optkey_locked = false;
         self.optsr_prg = self.optsr_cur;
+        self.boot_prg = self.boot_cur;
+        self.otpbl_prg = self.otpbl_cur;
         self.opt_busy_until = 0;
         self.swapped = self.banks.len() == 2 && self.optsr_cur & SWAP_BANK != 0;
     }
@@ -1029,6 +1104,14 @@ impl FlashModel for H7Flash {
                 self.swapped = on;
                 Ok(())
             }
+            "opt_fault" => {
+                self.opt_fault = match value {
+                    "stuck" => Some("stuck"),
+                    "error" => Some("error"),
+                    _ => return Err(format!("{}: opt_fault={value}: expected stuck or error", self.name())),
+                };
+                Ok(())
+            }
             "flash_crc" => {
                 self.crc_kind = match value {
                     "mpeg2" => CrcKind::Mpeg2,
@@ -1040,7 +1123,8 @@ impl FlashModel for H7Flash {
             }
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
-                 swap_bank=0|1, flash_crc=mpeg2|init0|lsb-first",
+                 swap_bank=0|1, flash_crc=mpeg2|init0|lsb-first, opt_fault=stuck|error (a fault: option changes \
+                 do not take effect or fail)",
                 self.name()
             )),
         }
@@ -1050,10 +1134,20 @@ impl FlashModel for H7Flash {
         let mut out: Vec<(String, Vec<u8>)> =
             self.banks.iter().enumerate().map(|(i, b)| (format!("bank{}", i + 1), b.array.data.clone())).collect();
         let mut opts = Vec::new();
-        for v in [self.optsr_cur, self.banks[0].wpsn_cur, self.banks.get(1).map_or(0, |b| b.wpsn_cur)] {
+        let words = [
+            self.optsr_cur & !OPTCHANGEERR,
+            self.banks[0].wpsn_cur,
+            self.banks.get(1).map_or(0, |b| b.wpsn_cur),
+            self.boot_cur,
+            self.otpbl_cur,
+        ];
+        for v in words {
             opts.extend_from_slice(&v.to_le_bytes());
         }
         out.push(("options".to_string(), opts));
+        if let Some(otp) = &self.otp {
+            out.push(("otp".to_string(), otp.data.clone()));
+        }
         out
     }
 
@@ -1061,26 +1155,28 @@ impl FlashModel for H7Flash {
         let find = |name: &str| blobs.iter().find(|(n, _)| n == name).map(|(_, d)| d);
         for i in 0..self.banks.len() {
             let name = format!("bank{}", i + 1);
-            let data = find(&name).ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != self.bank_size as usize {
-                return Err(format!(
-                    "{}: saved {name} is {} bytes, expected {}",
-                    self.name(),
-                    data.len(),
-                    self.bank_size
-                ));
-            }
+            let data = saved_blob(blobs, self.name(), &name, self.bank_size as usize)?;
             let base = self.banks[i].array.base;
             self.banks[i].array.poke(base, data);
         }
-        let opts = find("options").ok_or_else(|| format!("{}: state has no 'options' blob", self.name()))?;
-        if opts.len() != 12 {
-            return Err(format!("{}: saved options are {} bytes, expected 12", self.name(), opts.len()));
-        }
+        let opts = saved_blob(blobs, self.name(), "options", 20)?;
         let word = |i: usize| u32::from_le_bytes(opts[4 * i..4 * i + 4].try_into().expect("4 bytes"));
         self.optsr_cur = word(0);
         for (i, bank) in self.banks.iter_mut().enumerate() {
             bank.wpsn_cur = word(1 + i);
+        }
+        self.boot_cur = word(3);
+        self.otpbl_cur = word(4);
+        if let (Some(otp), Some(data)) = (self.otp.as_mut(), find("otp")) {
+            if data.len() != otp.data.len() {
+                return Err(format!(
+                    "{}: saved OTP is {} bytes, expected {}",
+                    self.die.name,
+                    data.len(),
+                    otp.data.len()
+                ));
+            }
+            otp.data.copy_from_slice(data);
         }
         self.reset();
         Ok(())
@@ -1647,5 +1743,94 @@ mod tests {
         r.f.configure("wrp", "0+255").unwrap();
         assert_eq!(r.f.banks[0].wpsn_cur, !1);
         assert_eq!(r.f.banks[1].wpsn_cur, !(1 << 31));
+    }
+
+    fn unlock_options(r: &mut Rig) {
+        r.wr(OPTKEYR_A, OPTKEY1);
+        r.wr(OPTKEYR_A, OPTKEY2);
+        assert_eq!(r.rd(OPTCR_A) & OPTLOCK, 0);
+    }
+
+    const OPTSR_PRG_A: u32 = 0x5200_2020;
+    const BOOT_CUR_A: u32 = 0x5200_2040;
+    const BOOT_PRG_A: u32 = 0x5200_2044;
+    const OTPBL_CUR_A: u32 = 0x5200_2068;
+    const OTPBL_PRG_A: u32 = 0x5200_206C;
+    const OTP: u32 = 0x08FF_F000;
+
+    #[test]
+    fn optstart_applies_boot_addresses_and_user_bits_without_reset() {
+        let mut r = Rig::h7a3();
+        unlock_options(&mut r);
+        let optsr = r.rd(OPTSR_CUR_A);
+        r.wr(OPTSR_PRG_A, optsr | 0b11 << 2);
+        r.wr(BOOT_PRG_A, 0x1FF0_0810);
+        assert_eq!(r.rd(BOOT_CUR_A), 0x1FF0_0800, "PRG only: nothing in force yet");
+        r.wr(OPTCR_A, OPTSTART);
+        assert_eq!(r.rd(OPTSR_CUR_A) & OPT_BUSY, OPT_BUSY, "busy during the change");
+        r.settle();
+        assert_eq!(r.rd(OPTSR_CUR_A), optsr | 0b11 << 2);
+        assert_eq!(r.rd(BOOT_CUR_A), 0x1FF0_0810);
+        let blobs = r.f.save();
+        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        g.load(&blobs).unwrap();
+        assert_eq!((g.boot_cur, g.optsr_cur >> 2 & 3), (0x1FF0_0810, 3), "kept in the state file");
+    }
+
+    #[test]
+    fn rdp_regression_erases_both_banks_and_level_2_freezes_options() {
+        let mut r = Rig::h7a3();
+        r.fill(0x0800_0000, 16, 0x11);
+        r.fill(0x0810_0000, 16, 0x22);
+        r.f.configure("rdp", "1").unwrap();
+        unlock_options(&mut r);
+        let optsr = r.rd(OPTSR_CUR_A);
+        r.wr(OPTSR_PRG_A, optsr & !RDP_MASK | 0xAA << 8);
+        r.wr(OPTCR_A, OPTSTART);
+        assert_eq!(r.peek(0x0800_0000, 16), vec![0xFF; 16]);
+        assert_eq!(r.peek(0x0810_0000, 16), vec![0xFF; 16]);
+        r.settle();
+        assert!(r.f.debug_readable(0x0800_0000));
+        r.wr(OPTSR_PRG_A, optsr & !RDP_MASK | 0xCC << 8);
+        r.wr(OPTCR_A, OPTSTART);
+        r.settle();
+        assert!(r.f.debug_port_disabled());
+        r.wr(OPTSR_PRG_A, optsr & !RDP_MASK | 0xAA << 8);
+        r.wr(OPTCR_A, OPTSTART);
+        assert_eq!(r.rd(OPTSR_CUR_A) & (OPTCHANGEERR | RDP_MASK), OPTCHANGEERR | 0xCC << 8);
+        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        g.load(&r.f.save()).unwrap();
+        assert!(g.debug_port_disabled(), "level 2 survives the state file");
+    }
+
+    #[test]
+    fn otp_programs_half_words_with_pg_otp_and_honours_block_locks() {
+        let mut r = Rig::h7a3();
+        r.wr_width(OTP, Width::Half, 0x1234);
+        assert_eq!(r.rd(SR1) & PGSERR, PGSERR, "no PG_OTP: sequence error");
+        r.wr(CCR1, PGSERR);
+        r.wr(OPTCR_A, PG_OTP);
+        assert_eq!(r.rd(OPTCR_A) & PG_OTP, 0, "OPTCR locked: PG_OTP ignored");
+        unlock_options(&mut r);
+        r.wr(OPTCR_A, PG_OTP);
+        r.wr_width(OTP + 2, Width::Half, 0x1234);
+        assert_eq!(r.rd(SR1) & QW, QW, "queued on bank 1");
+        r.settle();
+        assert_eq!(r.peek(OTP, 4), vec![0xFF, 0xFF, 0x34, 0x12]);
+        r.wr(OPTCR_A, 0);
+        // Lock block 1 (bytes 64-127) through the option change.
+        r.wr(OTPBL_PRG_A, 1 << 1);
+        r.wr(OPTCR_A, OPTSTART);
+        r.settle();
+        assert_eq!(r.rd(OTPBL_CUR_A), 1 << 1);
+        r.wr(OPTCR_A, PG_OTP);
+        r.wr_width(OTP + 64, Width::Half, 0);
+        assert_eq!(r.rd(SR1) & WRPERR, WRPERR);
+        r.settle();
+        assert_eq!(r.peek(OTP + 64, 2), vec![0xFF, 0xFF]);
+        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        g.load(&r.f.save()).unwrap();
+        assert_eq!(g.peek(OTP + 2, 2), Some(vec![0x34, 0x12]));
+        assert_eq!(g.otpbl_cur, 1 << 1);
     }
 }

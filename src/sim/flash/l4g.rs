@@ -27,8 +27,11 @@
 //!   busy. EOP only with EOPIE set (RM0351 FLASH_SR.EOP).
 //! - Option registers: OPTR (RDP, bank-mode bits), WRP areas, WB/WL SFR;
 //!   OPTSTRT stores them, OBL_LAUNCH reloads them through a system reset; the
-//!   bank mode and page size follow the loaded OPTR. RDP level 1 makes flash
-//!   unreadable by the debugger; level 2 disables the debug port.
+//!   bank mode, page size, RDP and WRP follow the loaded values (editing the
+//!   registers changes nothing until the next load). RDP level 1 makes flash
+//!   unreadable by the debugger; an option program from level 1 to 0 erases
+//!   the flash (not the OTP); level 2 disables the debug port and freezes the
+//!   option bytes.
 //! - WB/WL: OPTVERR set at option load (flash-families.md §2.5, ST HAL), PESD
 //!   while CPU2 suspends flash operations, the secure area from SFR.SFSA:
 //!   unreadable, unprogrammable and unerasable from CPU1/the debugger; mass
@@ -45,7 +48,9 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 // Register offsets (flash-families.md §2.5; CMSIS FLASH_TypeDef).
@@ -374,6 +379,9 @@ pub struct L4gFlash {
     arrays: [FlashArray; 2],
     otp: FlashArray,
     stored: Options,
+    /// Option bytes loaded at the last reset or OBL_LAUNCH: what is in force
+    /// (protection, bank mode); `regs` are the registers software edits.
+    loaded: Options,
     regs: Options,
     dual: bool,
     keys: Keys,
@@ -399,6 +407,7 @@ impl L4gFlash {
             arrays: [FlashArray::new(FLASH_BASE, half, 0xFF, 8), FlashArray::new(FLASH_BASE + half, half, 0xFF, 8)],
             otp: FlashArray::new(OTP_BASE, OTP_SIZE, 0xFF, 8),
             stored: Options::factory(v),
+            loaded: Options::factory(v),
             regs: Options::factory(v),
             dual: false,
             keys: Keys::Locked,
@@ -428,6 +437,7 @@ impl L4gFlash {
     /// Load the option bytes: registers, bank mode, address map.
     fn load_options(&mut self) {
         self.regs = self.stored;
+        self.loaded = self.stored;
         self.dual = match self.geo.rule {
             BankRule::Single => false,
             BankRule::Dual => true,
@@ -451,8 +461,10 @@ impl L4gFlash {
         }
     }
 
+    /// RDP in force: the loaded option bytes, not the OPTR register being
+    /// edited (a new level applies at the next load).
     fn rdp(&self) -> u32 {
-        self.regs.optr & 0xFF
+        self.loaded.optr & 0xFF
     }
 
     fn array_index(&self, addr: u32) -> Option<usize> {
@@ -512,8 +524,8 @@ impl L4gFlash {
     /// mode only WRP1A/WRP1B apply (assumption, see the module comment).
     fn wrp_areas(&self, bank: usize) -> Vec<Range<u32>> {
         let regs: &[u32] = match (bank, self.dual) {
-            (0, _) => &self.regs.wrp[0..2],
-            (1, true) => &self.regs.wrp[2..4],
+            (0, _) => &self.loaded.wrp[0..2],
+            (1, true) => &self.loaded.wrp[2..4],
             _ => &[],
         };
         let f = self.v.wrp_field;
@@ -827,8 +839,20 @@ impl L4gFlash {
                 self.cr &= !STRT;
             }
             OpKind::Options => {
-                // SFR is written by CPU2/FUS only; keep the stored value.
-                self.stored = Options { sfr: self.stored.sfr, ..self.regs };
+                // RDP level 2 freezes the option bytes (flash-families.md §5 item 22).
+                if self.rdp() != 0xCC {
+                    // Level 1 → 0 erases the flash as the options are programmed
+                    // (RM0351 §3.5.1 "RDP regression"), the OTP excepted.
+                    if self.rdp() != 0xAA && self.regs.optr & 0xFF == 0xAA {
+                        for a in &mut self.arrays {
+                            let (base, len) = (a.base, a.data.len() as u32);
+                            a.erase(base, len);
+                        }
+                        stats.mass_erases += 1;
+                    }
+                    // SFR is written by CPU2/FUS only; keep the stored value.
+                    self.stored = Options { sfr: self.stored.sfr, ..self.regs };
+                }
                 self.cr &= !OPTSTRT;
             }
         }
@@ -1141,28 +1165,17 @@ impl FlashModel for L4gFlash {
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str| {
-            blobs.iter().find(|(n, _)| n == name).map(|(_, d)| d).ok_or_else(|| format!("state has no '{name}' blob"))
-        };
         for (i, name) in ["bank1", "bank2"].iter().enumerate() {
-            let data = get(name)?;
-            if data.len() != self.arrays[i].data.len() {
-                return Err(format!(
-                    "{}: saved {name} is {} bytes, expected {}",
-                    self.name(),
-                    data.len(),
-                    self.arrays[i].data.len()
-                ));
-            }
+            let data = saved_blob(blobs, self.name(), name, self.arrays[i].data.len())?;
             let base = self.arrays[i].base;
             self.arrays[i].poke(base, data);
         }
-        let otp = get("otp")?;
-        if otp.len() != OTP_SIZE as usize {
-            return Err(format!("{}: saved OTP is {} bytes", self.name(), otp.len()));
-        }
-        self.otp.poke(OTP_BASE, otp);
-        self.stored = Options::from_bytes(get("options")?).ok_or("saved options are malformed")?;
+        self.otp.poke(OTP_BASE, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
+        let options = blobs
+            .iter()
+            .find(|(n, _)| n == "options")
+            .ok_or_else(|| format!("{}: state has no 'options' blob", self.name()))?;
+        self.stored = Options::from_bytes(&options.1).ok_or("saved options are malformed")?;
         self.reset();
         Ok(())
     }

@@ -20,8 +20,17 @@
 //!   accesses stalled meanwhile;
 //! - RDP (OBR.RDPROT: 0xAA level 0, 0xCC level 2, else level 1) and WRPROT
 //!   (one bit per 4 KiB sector, 1 = protected);
-//! - the data EEPROM at 0x08080000 (readable; word writes with PELOCK clear)
-//!   and the memory-mapped option bytes at 0x1FF80000 (read only here).
+//! - the data EEPROM at 0x08080000 (readable; word writes with PELOCK clear);
+//! - the option bytes at 0x1FF80000: 32-bit words, a 16-bit value and its
+//!   complement (RDP word, USER word, then WRPROT halves, §2.4); with PELOCK
+//!   and OPTLOCK clear a word write erases and programs one option word
+//!   (2 × 3.2 ms); they are loaded at reset and by PECR.OBL_LAUNCH, which
+//!   resets the chip. A word whose complement does not match sets OPTVERR at
+//!   load and counts as read protection (RDP word) or nothing protected
+//!   (WRP words) [U: RM text not at hand; ST's HAL falls back to level 1].
+//!   An RDP word changing a loaded level 1 to level 0 erases the program
+//!   memory and the data EEPROM (§2.4 "No mass-erase bit"); at level 2 the
+//!   option bytes cannot be written (WRPERR).
 //!
 //! Assumptions where RM text was not at hand (flash-families.md marks them
 //! [U]): a wrong key does not raise a bus error; on L1 (no FWWERR) a read
@@ -32,7 +41,9 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -192,8 +203,19 @@ struct HalfPage {
 #[derive(Debug, Clone)]
 enum Op {
     ErasePage(u32),
-    Program { addr: u32, data: Vec<u8> },
-    EepromWrite { addr: u32, data: Vec<u8> },
+    Program {
+        addr: u32,
+        data: Vec<u8>,
+    },
+    EepromWrite {
+        addr: u32,
+        data: Vec<u8>,
+    },
+    /// One option word (index from 0x1FF80000).
+    OptionWrite {
+        index: usize,
+        value: u32,
+    },
 }
 
 /// The L0/L1 flash controller, program memory, data EEPROM and option bytes.
@@ -208,9 +230,15 @@ pub struct LpModel {
     pe_key: KeyLatch,
     prg_key: KeyLatch,
     opt_key: KeyLatch,
-    /// OBR.RDPROT.
+    /// Option words as stored (value in [15:0], complement in [31:16]).
+    stored: Vec<u32>,
+    /// OBR.RDPROT as loaded.
     rdp: u8,
-    /// WRPROT bits, 1 = sector protected (WRPR1, WRPR2, WRPR3).
+    /// RDP word bit 8 as loaded (L0 WPRMOD).
+    rdp_high: u8,
+    /// USER option word as loaded (OBR[31:16]).
+    user: u16,
+    /// WRPROT bits as loaded, 1 = sector protected (WRPR1, WRPR2, WRPR3).
     wrp: [u32; 3],
     half: Option<HalfPage>,
     busy: Option<(Nanos, Op)>,
@@ -229,13 +257,33 @@ impl LpModel {
             pe_key: KeyLatch::default(),
             prg_key: KeyLatch::default(),
             opt_key: KeyLatch::default(),
+            stored: factory_options(option_size),
             rdp: RDP_LEVEL0,
+            rdp_high: 0,
+            user: FACTORY_USER,
             wrp: [0; 3],
             half: None,
             busy: None,
         };
         m.reset();
         m
+    }
+
+    /// Load the option words (reset, OBL_LAUNCH, configuration).
+    fn load_options(&mut self) {
+        let value = |w: u32| (w & 0xFFFF) as u16;
+        let ok = |w: u32| (w >> 16) as u16 == !value(w);
+        let words = self.stored.clone();
+        if words.iter().any(|&w| !ok(w)) {
+            self.sr |= OPTVERR;
+        }
+        let rdp = words.first().copied().unwrap_or(0);
+        (self.rdp, self.rdp_high) = if ok(rdp) { (rdp as u8, (rdp >> 8) as u8) } else { (RDP_LEVEL1, 0) };
+        self.user = words.get(1).filter(|&&w| ok(w)).map_or(FACTORY_USER, |&w| value(w));
+        for (i, wrp) in self.wrp.iter_mut().enumerate() {
+            let half = |n: usize| words.get(n).filter(|&&w| ok(w)).map_or(0, |&w| value(w) as u32);
+            *wrp = half(2 + 2 * i) | half(3 + 2 * i) << 16;
+        }
     }
 
     fn regs(&self) -> Range<u32> {
@@ -275,8 +323,8 @@ impl LpModel {
             ACR => self.acr,
             PECR => self.pecr,
             SR => self.sr,
-            // RDPROT in bits 7:0; BOR_LEV and the user bits as shipped.
-            OBR => 0x0070_0000 | self.rdp as u32,
+            // RDPROT in bits 7:0 (L0 WPRMOD bit 8), the USER word in 31:16.
+            OBR => (self.user as u32) << 16 | (self.rdp_high as u32 & 1) << 8 | self.rdp as u32,
             WRPR1 => self.wrp[0],
             WRPR2 => self.wrp[1],
             WRPR3 if self.kind == LpKind::L1 => self.wrp[2],
@@ -399,21 +447,24 @@ impl LpModel {
         self.start(acc.now, Op::EepromWrite { addr, data });
     }
 
-    /// The memory-mapped option bytes: each word a value and its complement.
+    /// The memory-mapped option bytes: the stored words (WRPROT words: two
+    /// 16-bit halves per WRPR register, in address order [U] beyond 0x1FF8001C
+    /// on L1 cat.4/5).
     fn option_word(&self, off: u32) -> u32 {
-        let pair = |v: u16| (!v as u32) << 16 | v as u32;
-        match off / 4 {
-            0 => pair(self.rdp as u16),
-            1 => pair(0x0070),
-            n => {
-                // WRPROT words: two 16-bit halves per WRPR register.
-                let n = n as usize - 2;
-                match self.wrp.get(n / 2) {
-                    Some(w) => pair((w >> (16 * (n % 2))) as u16),
-                    None => pair(0),
-                }
-            }
+        self.stored.get((off / 4) as usize).copied().unwrap_or(0xFFFF_0000)
+    }
+
+    /// A word write to the option bytes (RM0377/RM0038 option byte programming).
+    fn write_option(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+        if self.pecr & (PELOCK | OPTLOCK) != 0 || self.rdp == RDP_LEVEL2 {
+            return self.fail(WRPERR);
         }
+        if width != Width::Word {
+            return self.fail(SIZERR);
+        }
+        let index = ((addr - OPTION_BYTES) / 4) as usize;
+        self.busy = Some((acc.now + 2 * OP_TIME, Op::OptionWrite { index, value }));
+        self.sr = (self.sr | BSY) & !ENDHV;
     }
 
     fn set_wrp(&mut self, ranges: &[(u32, u32)]) -> ConfigResult {
@@ -422,10 +473,18 @@ impl LpModel {
                 return Err(format!("wrp range 0x{a:08X}-0x{b:08X} is not inside the flash {:X?}", self.flash.range()));
             }
             for sector in (a - FLASH_BASE) / WRP_SECTOR..=(b - FLASH_BASE) / WRP_SECTOR {
-                self.wrp[(sector / 32) as usize] |= 1 << (sector % 32);
+                let index = 2 + (sector / 16) as usize;
+                if let Some(w) = self.stored.get_mut(index) {
+                    *w = pair((*w as u16) | 1 << (sector % 16));
+                }
             }
         }
         Ok(())
+    }
+
+    fn set_rdp(&mut self, rdp: u8) {
+        let high = self.stored[0] as u16 & 0xFF00;
+        self.stored[0] = pair(high | rdp as u16);
     }
 }
 
@@ -460,6 +519,19 @@ impl FlashModel for LpModel {
             Op::EepromWrite { addr, data } => {
                 let o = (addr - EEPROM_BASE) as usize;
                 self.eeprom.data[o..o + data.len()].copy_from_slice(&data);
+            }
+            Op::OptionWrite { index, value } => {
+                let regression = index == 0 && self.rdp_active() && value as u8 == RDP_LEVEL0;
+                if regression {
+                    // Level 1 → 0: program memory and data EEPROM are erased (§2.4).
+                    let (f, e) = (self.flash.data.len() as u32, self.eeprom.data.len() as u32);
+                    self.flash.erase(FLASH_BASE, f);
+                    self.eeprom.erase(EEPROM_BASE, e);
+                    stats.mass_erases += 1;
+                }
+                if let Some(w) = self.stored.get_mut(index) {
+                    *w = value;
+                }
             }
         }
         self.sr = (self.sr & !BSY) | EOP | ENDHV;
@@ -506,8 +578,7 @@ impl FlashModel for LpModel {
             return Ok(());
         }
         if self.option_range().contains(&addr) {
-            // Option-byte programming is not modeled yet: refused as locked.
-            self.fail(WRPERR);
+            self.write_option(addr, width, value, acc);
             return Ok(());
         }
         if self.flash.contains(addr) {
@@ -526,6 +597,7 @@ impl FlashModel for LpModel {
         self.opt_key = KeyLatch::default();
         self.half = None;
         self.busy = None;
+        self.load_options();
     }
 
     fn debug_readable(&self, addr: u32) -> bool {
@@ -538,9 +610,9 @@ impl FlashModel for LpModel {
 
     fn configure(&mut self, key: &str, value: &str) -> ConfigResult {
         match (key, value) {
-            ("rdp", "0") => self.rdp = RDP_LEVEL0,
-            ("rdp", "1") => self.rdp = RDP_LEVEL1,
-            ("rdp", "2") => self.rdp = RDP_LEVEL2,
+            ("rdp", "0") => self.set_rdp(RDP_LEVEL0),
+            ("rdp", "1") => self.set_rdp(RDP_LEVEL1),
+            ("rdp", "2") => self.set_rdp(RDP_LEVEL2),
             ("wrp", v) => self.set_wrp(&parse_ranges(v)?)?,
             _ => {
                 return Err(format!(
@@ -549,14 +621,12 @@ impl FlashModel for LpModel {
                 ))
             }
         }
+        self.load_options();
         Ok(())
     }
 
     fn save(&self) -> Vec<(String, Vec<u8>)> {
-        let mut options = vec![self.rdp];
-        for w in self.wrp {
-            options.extend_from_slice(&w.to_le_bytes());
-        }
+        let options: Vec<u8> = self.stored.iter().flat_map(|w| w.to_le_bytes()).collect();
         vec![
             ("flash".to_string(), self.flash.data.clone()),
             ("eeprom".to_string(), self.eeprom.data.clone()),
@@ -565,29 +635,25 @@ impl FlashModel for LpModel {
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str, len: usize| {
-            let (_, data) = blobs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != len {
-                return Err(format!("{}: saved {name} is {} bytes, expected {len}", self.name(), data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.flash.data.len())?;
-        let eeprom = get("eeprom", self.eeprom.data.len())?;
-        let options = get("options", 13)?;
-        self.flash.poke(FLASH_BASE, &flash);
-        self.eeprom.poke(EEPROM_BASE, &eeprom);
-        self.rdp = options[0];
-        for (i, w) in self.wrp.iter_mut().enumerate() {
-            *w = u32::from_le_bytes(options[1 + 4 * i..5 + 4 * i].try_into().expect("4 bytes"));
+        let model = self.name();
+        let flash = saved_blob(blobs, model, "flash", self.flash.data.len())?;
+        let eeprom = saved_blob(blobs, model, "eeprom", self.eeprom.data.len())?;
+        let options = saved_blob(blobs, model, "options", self.option_size as usize)?;
+        self.flash.poke(FLASH_BASE, flash);
+        self.eeprom.poke(EEPROM_BASE, eeprom);
+        for (w, b) in self.stored.iter_mut().zip(options.chunks(4)) {
+            *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
         }
+        self.load_options();
         Ok(())
     }
 
     fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
+        if self.option_range().contains(&addr) {
+            let bytes: Vec<u8> = self.stored.iter().flat_map(|w| w.to_le_bytes()).collect();
+            let o = (addr - OPTION_BYTES) as usize;
+            return bytes.get(o..o + len).map(<[u8]>::to_vec);
+        }
         self.flash.slice(addr, len).or_else(|| self.eeprom.slice(addr, len)).map(<[u8]>::to_vec)
     }
 
@@ -598,6 +664,23 @@ impl FlashModel for LpModel {
             self.eeprom.poke(addr, data)
         }
     }
+}
+
+/// USER option word as shipped (BOR off, software watchdog, no reset on
+/// Stop/Standby: OBR[31:16] = 0x0070).
+const FACTORY_USER: u16 = 0x0070;
+
+/// A 16-bit option value with its complement in the upper half.
+fn pair(v: u16) -> u32 {
+    (!v as u32) << 16 | v as u32
+}
+
+/// Option words as shipped: RDP level 0, FACTORY_USER, nothing protected.
+fn factory_options(size: u32) -> Vec<u32> {
+    let mut words = vec![pair(0); (size / 4) as usize];
+    words[0] = pair(RDP_LEVEL0 as u16);
+    words[1] = pair(FACTORY_USER);
+    words
 }
 
 fn mask(w: Width) -> u32 {

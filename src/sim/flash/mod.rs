@@ -149,6 +149,17 @@ pub trait FlashModel: Send {
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool;
 }
 
+/// The blob `name` of a saved state (`FlashModel::save`), which must be
+/// `len` bytes long; the errors name the model.
+pub fn saved_blob<'a>(blobs: &'a [(String, Vec<u8>)], model: &str, name: &str, len: usize) -> Result<&'a [u8], String> {
+    let (_, data) =
+        blobs.iter().find(|(n, _)| n == name).ok_or_else(|| format!("{model}: state has no '{name}' blob"))?;
+    if data.len() != len {
+        return Err(format!("{model}: saved {name} is {} bytes, expected {len}", data.len()));
+    }
+    Ok(data)
+}
+
 /// A flash bank's cells: erase and program primitives each model composes
 /// according to its reference manual.
 #[derive(Debug, Clone)]

@@ -24,6 +24,12 @@
 //!   written or erased on an error; W1C status flags;
 //! - RDP from OPTR (0xAA level 0, 0x55 level 0.5, 0xCC level 2, else 1):
 //!   debugger reads of flash fault at level 1; WRP areas A/B per bank;
+//! - option registers (OPTR, NSBOOTADD0R/1R, WRPxyR): editable with LOCK and
+//!   OPTLOCK clear, stored by OPTSTRT (BSY for the modeled time; a store that
+//!   takes a loaded level 1 to 0 erases the flash; level 2 stores nothing),
+//!   loaded at reset and by OBL_LAUNCH, which resets the chip; protection,
+//!   RDP and the bank mode follow the loaded values (RM0438 §6.4.2, RM0456
+//!   §7.4.2 as summarised in flash-families.md §2.5/§2.6);
 //! - L5 power: PWR_CR1.VOS (reset: range 2) writable once RCC_APB1ENR1.PWREN
 //!   is set, PWR_SR2.VOSF for 20 µs after a change.
 //!
@@ -37,7 +43,9 @@
 use std::ops::Range;
 
 use super::lp::{parse_ranges, KeyLatch};
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::{
+    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 use crate::sim::chips::ChipProfile;
 
 const KIB: u32 = 1024;
@@ -51,6 +59,8 @@ const OPTKEYR: u32 = 0x10;
 const NSSR: u32 = 0x20;
 const NSCR: u32 = 0x28;
 const OPTR: u32 = 0x40;
+const NSBOOTADD0R: u32 = 0x44;
+const NSBOOTADD1R: u32 = 0x48;
 const WRP1AR: u32 = 0x58;
 const WRP1BR: u32 = 0x5C;
 const WRP2AR: u32 = 0x68;
@@ -124,10 +134,31 @@ pub enum TzKind {
 
 #[derive(Debug, Clone)]
 enum Op {
-    ErasePages { addr: u32, len: u32, count: u64 },
-    EraseBanks { addr: u32, len: u32, count: u64 },
-    Program { addr: u32, data: Vec<u8> },
+    ErasePages {
+        addr: u32,
+        len: u32,
+        count: u64,
+    },
+    EraseBanks {
+        addr: u32,
+        len: u32,
+        count: u64,
+    },
+    Program {
+        addr: u32,
+        data: Vec<u8>,
+    },
+    /// OPTSTRT: store the option registers.
+    Options,
 }
+
+/// Option values: OPTR, WRP1AR, WRP1BR, WRP2AR, WRP2BR, NSBOOTADD0R, NSBOOTADD1R.
+type OptionSet = [u32; 7];
+/// NSBOOTADDx as shipped: 0x08000000 (flash) and 0x0BF90000 (bootloader),
+/// address bits 31:7, low bits read 1 (RM0438/RM0456 reset value 0x0000000F).
+const BOOT_DEFAULTS: [u32; 2] = [0x0800_000F, 0x0BF9_000F];
+/// Storing the options (modeled like a page erase).
+const OPTION_STORE: Nanos = 22 * MS;
 
 /// The L5/U5 flash controller and its array.
 pub struct TzModel {
@@ -139,9 +170,15 @@ pub struct TzModel {
     array: FlashArray,
     nscr: u32,
     nssr: u32,
+    /// OPTR in force (loaded at reset or OBL_LAUNCH).
     optr: u32,
-    /// WRP1AR, WRP1BR, WRP2AR, WRP2BR.
+    /// WRP1AR, WRP1BR, WRP2AR, WRP2BR in force.
     wrp: [u32; 4],
+    /// NSBOOTADD0R/1R in force.
+    boot: [u32; 2],
+    /// The option registers software edits, and the values stored by OPTSTRT.
+    edit: OptionSet,
+    stored: OptionSet,
     key: KeyLatch,
     opt_key: KeyLatch,
     /// A double/quad word being collected: its address and the bytes so far.
@@ -155,7 +192,11 @@ pub struct TzModel {
 impl TzModel {
     pub fn new(kind: TzKind, size: u32, pnb_bits: u32) -> TzModel {
         let unit = if kind == TzKind::L5 { 8 } else { 16 };
-        let none = ((1 << pnb_bits) - 1) & 0xFF; // PSTRT > PEND: no area
+        // PSTRT > PEND: no area; on U5 with UNLOCK (bit 31) set, so that an
+        // area set later can be removed again (RM0456 FLASH_WRP1AR.UNLOCK [U]:
+        // the factory value is assumed removable).
+        let unlock = if kind == TzKind::U5 { 1 << 31 } else { 0 };
+        let none = (((1 << pnb_bits) - 1) & 0xFF) | unlock;
         let mut m = TzModel {
             kind,
             size,
@@ -166,6 +207,9 @@ impl TzModel {
             // Dual-bank mode as shipped (DBANK/DB256K/DUALBANK set), TrustZone off.
             optr: OPTR_USER_DEFAULT | DBANK | DB256K_OR_DUALBANK | RDP_LEVEL0,
             wrp: [none; 4],
+            boot: BOOT_DEFAULTS,
+            edit: [0; 7],
+            stored: [0; 7],
             key: KeyLatch::default(),
             opt_key: KeyLatch::default(),
             buffer: None,
@@ -174,8 +218,35 @@ impl TzModel {
             rcc_apb1enr1: 0,
             vos_settled_at: 0,
         };
+        m.stored = m.in_force();
         m.reset();
         m
+    }
+
+    fn in_force(&self) -> OptionSet {
+        let [w0, w1, w2, w3] = self.wrp;
+        [self.optr, w0, w1, w2, w3, self.boot[0], self.boot[1]]
+    }
+
+    /// Load the stored option values (reset, OBL_LAUNCH).
+    fn load_options(&mut self) {
+        let s = self.stored;
+        (self.optr, self.wrp, self.boot) = (s[0], [s[1], s[2], s[3], s[4]], [s[5], s[6]]);
+        self.edit = s;
+    }
+
+    /// Index of an option register in an `OptionSet`.
+    fn option_index(off: u32) -> Option<usize> {
+        Some(match off {
+            OPTR => 0,
+            WRP1AR => 1,
+            WRP1BR => 2,
+            WRP2AR => 3,
+            WRP2BR => 4,
+            NSBOOTADD0R => 5,
+            NSBOOTADD1R => 6,
+            _ => return None,
+        })
     }
 
     fn unit(&self) -> u32 {
@@ -270,6 +341,13 @@ impl TzModel {
         if value & STRT != 0 && self.busy.is_none() {
             self.start_erase(acc);
         }
+        if value & OPTSTRT != 0 && self.busy.is_none() {
+            if self.nscr & OPTLOCK != 0 {
+                self.fail(PGSERR);
+            } else {
+                self.start(acc.now, OPTION_STORE, Op::Options);
+            }
+        }
     }
 
     /// STRT: a page erase (PER) or bank erases (MER1/MER2), nothing else.
@@ -357,12 +435,7 @@ impl TzModel {
         match off {
             NSSR => self.nssr | if self.buffer.is_some() && self.kind == TzKind::U5 { WDW } else { 0 },
             NSCR => self.nscr,
-            OPTR => self.optr,
-            WRP1AR => self.wrp[0],
-            WRP1BR => self.wrp[1],
-            WRP2AR => self.wrp[2],
-            WRP2BR => self.wrp[3],
-            _ => 0,
+            o => Self::option_index(o).map_or(0, |i| self.edit[i]),
         }
     }
 
@@ -385,8 +458,14 @@ impl TzModel {
             }
             NSSR => self.nssr &= !(value & SR_W1C),
             NSCR => self.write_nscr(value, acc),
-            // Option registers change only through OPTSTRT, not modeled here.
-            _ => {}
+            // Option registers: editable with both locks open; OPTSTRT stores them.
+            o => {
+                if let Some(i) = Self::option_index(o) {
+                    if self.nscr & (LOCK | OPTLOCK) == 0 {
+                        self.edit[i] = value;
+                    }
+                }
+            }
         }
     }
 
@@ -469,6 +548,18 @@ impl FlashModel for TzModel {
                 self.array.program(addr, &data);
                 stats.words += 1;
             }
+            Op::Options => {
+                // Level 2 freezes the options (flash-families.md §5 item 22).
+                if self.rdp() != RDP_LEVEL2 {
+                    if self.rdp_level1() && self.edit[0] & 0xFF == RDP_LEVEL0 {
+                        // Regression to level 0 erases the flash (§2.6, §5 item 22).
+                        let size = self.array.data.len() as u32;
+                        self.array.erase(FLASH_BASE, size);
+                        stats.mass_erases += 1;
+                    }
+                    self.stored = self.edit;
+                }
+            }
         }
         self.nssr &= !BSY;
         self.nscr &= !STRT;
@@ -534,6 +625,7 @@ impl FlashModel for TzModel {
         self.pwr_cr1 = VOS_RANGE2;
         self.rcc_apb1enr1 = 0;
         self.vos_settled_at = 0;
+        self.load_options();
     }
 
     fn debug_readable(&self, addr: u32) -> bool {
@@ -573,36 +665,24 @@ impl FlashModel for TzModel {
                 ))
             }
         }
+        self.stored = self.in_force();
+        self.load_options();
         Ok(())
     }
 
     fn save(&self) -> Vec<(String, Vec<u8>)> {
-        let mut options = self.optr.to_le_bytes().to_vec();
-        for w in self.wrp {
-            options.extend_from_slice(&w.to_le_bytes());
-        }
+        let options: Vec<u8> = self.stored.iter().flat_map(|w| w.to_le_bytes()).collect();
         vec![("flash".to_string(), self.array.data.clone()), ("options".to_string(), options)]
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
-        let get = |name: &str, len: usize| {
-            let (_, data) = blobs
-                .iter()
-                .find(|(n, _)| n == name)
-                .ok_or_else(|| format!("{}: state has no '{name}' blob", self.name()))?;
-            if data.len() != len {
-                return Err(format!("{}: saved {name} is {} bytes, expected {len}", self.name(), data.len()));
-            }
-            Ok(data.clone())
-        };
-        let flash = get("flash", self.array.data.len())?;
-        let options = get("options", 20)?;
-        self.array.poke(FLASH_BASE, &flash);
-        let word = |i: usize| u32::from_le_bytes(options[4 * i..4 * i + 4].try_into().expect("4 bytes"));
-        self.optr = word(0);
-        for i in 0..4 {
-            self.wrp[i] = word(i + 1);
+        let flash = saved_blob(blobs, self.name(), "flash", self.array.data.len())?;
+        let options = saved_blob(blobs, self.name(), "options", 28)?;
+        self.array.poke(FLASH_BASE, flash);
+        for (stored, bytes) in self.stored.iter_mut().zip(options.chunks_exact(4)) {
+            *stored = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
         }
+        self.load_options();
         Ok(())
     }
 

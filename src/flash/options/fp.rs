@@ -1,0 +1,389 @@
+//! STM32F0/F1/F3 option bytes (flash-families.md §2.1; RM0008 §2.5 and
+//! PM0075 §2.5, RM0091 §4, RM0316 §4.1/RM0364 §4.1).
+//!
+//! Sixteen bytes at 0x1FFFF800, as eight (value, complement) pairs: RDP,
+//! USER, DATA0, DATA1, WRP0..WRP3. The memory words read in pairs of pairs:
+//! `OB_USER` (0x1FFFF800: RDP | nRDP << 8 | USER << 16 | nUSER << 24, what
+//! st-flash's `--area=option read` prints, e.g. `00ff5aa5` on a fresh F1),
+//! `OB_DATA`, `OB_WRP01`, `OB_WRP23`. FLASH_OBR (0x4002201C) shows the
+//! loaded user bits and data bytes: st-flash's `--area=optcr`.
+//!
+//! A change erases the whole option block and programs all eight half-words
+//! again (they are flash cells): unlock FLASH_CR (KEYR), then OPTKEYR with the
+//! *main* keys sets OPTWRE; OPTER + STRT; OPTPG and one half-word write per
+//! pair (the hardware stores the complement of the low byte in the high
+//! byte); then the bytes are loaded by a reset: OBL_LAUNCH on F0/F3, a system
+//! reset on F1, which has no OBL_LAUNCH (§2.1, §5 item 21). st-flash could not
+//! write these 4 bytes at all (stflash-cli.md §4.5: "requires ≥12 bytes").
+//!
+//! On F1 high-density and XL parts bit 7 of WRP3 protects every page from
+//! 62 on (RM0008 §2.5); the decoded view names pages 62-63 only.
+//!
+//! Complements in a value given by the user must match (checked by the
+//! generic code, which names the consistent value); stflash writes them as
+//! the hardware computes them.
+
+use std::time::Duration;
+
+use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::fp::FpController;
+use crate::flash::{engine, FlashController, FlashError, KEY1, KEY2};
+use crate::target::cortex_m as cm;
+use crate::target::Target;
+
+const BASE: u32 = 0x4002_2000;
+const OPTKEYR: u32 = BASE + 0x08;
+const SR: u32 = BASE + 0x0C;
+const CR: u32 = BASE + 0x10;
+const OBR: u32 = BASE + 0x1C;
+/// The option block (§2.1).
+const OB: u32 = 0x1FFF_F800;
+const OB_LEN: usize = 16;
+
+// FLASH_CR (RM0091 §3.5.5; RM0008 §3.4.5).
+const CR_OPTPG: u32 = 1 << 4;
+const CR_OPTER: u32 = 1 << 5;
+const CR_STRT: u32 = 1 << 6;
+const CR_LOCK: u32 = 1 << 7;
+const CR_OPTWRE: u32 = 1 << 9;
+const CR_OBL_LAUNCH: u32 = 1 << 13;
+const SR_EOP: u32 = 1 << 5;
+
+/// Option erase: 30 ms typical (timing-model.md F rows); on a read-protected
+/// chip the erase that precedes an RDP change can include a mass erase of the
+/// flash (RM0008 §2.5), hence a generous timeout.
+const OPTION_ERASE: Duration = Duration::from_millis(30);
+const OPTION_TIMEOUT: Duration = Duration::from_secs(2);
+const HALF_WORD: Duration = Duration::from_micros(53);
+
+/// Which reference manual's user byte applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    F0,
+    F1,
+    F3,
+}
+
+const SW: Show = Show::Flag("software", "hardware");
+const NO_RESET: Show = Show::Flag("no", "yes");
+
+macro_rules! f {
+    ($name:expr, $shift:literal, $width:literal, $kind:expr, $show:expr, $meaning:expr) => {
+        Field::new($name, $shift, $width, $kind, $show, $meaning)
+    };
+}
+
+/// F1: RDP 0xA5 = unprotected, no level 2; USER bits 0-2 (RM0008 §2.5).
+static OB_USER_F1: OptionWord = OptionWord {
+    name: "OB_USER",
+    addr: OB,
+    fields: &[
+        f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xA5, level2: None }, "read-out protection"),
+        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
+        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+    ],
+};
+
+/// F0: RDP 0xAA level 0, 0xCC level 2 (RM0091 §4.1). nBOOT0 and BOOT_SEL
+/// exist on F04x/F09x only (reserved elsewhere).
+static OB_USER_F0: OptionWord = OptionWord {
+    name: "OB_USER",
+    addr: OB,
+    fields: &[
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
+        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
+        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT0", 19, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (F04x/F09x, with BOOT_SEL = 0)"),
+        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BOOT_SEL", 23, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by (F04x/F09x)"),
+        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+    ],
+};
+
+/// F3: as F0 without nBOOT0/BOOT_SEL; SRAM_PE in bit 6 (RM0316 §4.1).
+static OB_USER_F3: OptionWord = OptionWord {
+    name: "OB_USER",
+    addr: OB,
+    fields: &[
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
+        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
+        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("SRAM_PE", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+    ],
+};
+
+static OB_DATA: OptionWord = OptionWord {
+    name: "OB_DATA",
+    addr: OB + 4,
+    fields: &[
+        f!("DATA0", 0, 8, K::User, Show::Hex, "user data byte 0"),
+        f!("nDATA0", 8, 8, K::Complement, Show::ComplementOf(0), "complement"),
+        f!("DATA1", 16, 8, K::User, Show::Hex, "user data byte 1"),
+        f!("nDATA1", 24, 8, K::Complement, Show::ComplementOf(16), "complement"),
+    ],
+};
+
+/// Write protection: one bit per 4 KiB (4 pages of 1 KiB or 2 of 2 KiB,
+/// matching the simulator's parts; RM0008 §2.5, RM0091 §4.1), 0 = protected.
+macro_rules! wrp_word {
+    ($name:literal, $addr:expr, $lo:literal, $hi:literal, $per:literal, $first:expr) => {
+        OptionWord {
+            name: $name,
+            addr: $addr,
+            fields: &[
+                f!(
+                    $lo,
+                    0,
+                    8,
+                    K::WriteProtect,
+                    Show::Protection { unit: "page", per_bit: $per, first: $first, active_low: true },
+                    "write protection"
+                ),
+                f!(concat!("n", $lo), 8, 8, K::Complement, Show::ComplementOf(0), "complement"),
+                f!(
+                    $hi,
+                    16,
+                    8,
+                    K::WriteProtect,
+                    Show::Protection { unit: "page", per_bit: $per, first: $first + 8 * $per, active_low: true },
+                    "write protection"
+                ),
+                f!(concat!("n", $hi), 24, 8, K::Complement, Show::ComplementOf(16), "complement"),
+            ],
+        }
+    };
+}
+static OB_WRP01_1K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", 4, 0);
+static OB_WRP23_1K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", 4, 64);
+static OB_WRP01_2K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", 2, 0);
+static OB_WRP23_2K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", 2, 32);
+
+/// FLASH_OBR, F1 (RM0008 §3.4.6): OPTERR 0, RDPRT 1, USER 9:2, DATA0 17:10, DATA1 25:18.
+static OBR_F1: OptionWord = OptionWord {
+    name: "FLASH_OBR",
+    addr: OBR,
+    fields: &[
+        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
+        f!("RDPRT", 1, 1, K::Status, Show::Flag("read-protected", "not protected"), "read protection in force"),
+        f!("WDG_SW", 2, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 3, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 4, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("DATA0", 10, 8, K::User, Show::Hex, "user data byte 0"),
+        f!("DATA1", 18, 8, K::User, Show::Hex, "user data byte 1"),
+    ],
+};
+
+/// FLASH_OBR, F0/F3 (RM0091 §3.5.7, RM0316 §4.5.7): OPTERR 0, RDPRT 2:1,
+/// USER 15:8, DATA0 23:16, DATA1 31:24.
+static OBR_F0: OptionWord = OptionWord {
+    name: "FLASH_OBR",
+    addr: OBR,
+    fields: &[
+        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
+        f!(
+            "RDPRT",
+            1,
+            2,
+            K::Status,
+            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
+            "read protection"
+        ),
+        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT0", 11, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (F04x/F09x)"),
+        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("RAM_PARITY_CHECK", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BOOT_SEL", 15, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by (F04x/F09x)"),
+        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
+        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+    ],
+};
+
+static OBR_F3: OptionWord = OptionWord {
+    name: "FLASH_OBR",
+    addr: OBR,
+    fields: &[
+        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
+        f!(
+            "RDPRT",
+            1,
+            2,
+            K::Status,
+            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
+            "read protection"
+        ),
+        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("SRAM_PE", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
+        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+    ],
+};
+
+impl FpController {
+    fn family(&self) -> Family {
+        match self.chip().family {
+            "STM32F1" => Family::F1,
+            "STM32F3" => Family::F3,
+            _ => Family::F0,
+        }
+    }
+
+    fn two_k_pages(&self) -> bool {
+        self.chip().flash.sectors.first().is_some_and(|&(_, size)| size >= 2048)
+    }
+
+    fn obr_word(&self) -> &'static OptionWord {
+        match self.family() {
+            Family::F1 => &OBR_F1,
+            Family::F0 => &OBR_F0,
+            Family::F3 => &OBR_F3,
+        }
+    }
+
+    /// The 16 stored option bytes with `changes` applied (value bytes only;
+    /// complements are the hardware's business).
+    fn new_block(&self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<[u8; OB_LEN], FlashError> {
+        let mut block = [0u8; OB_LEN];
+        t.read_mem(OB, &mut block)?;
+        for &(word, value) in changes {
+            if word.addr == OBR {
+                // FLASH_OBR layout → USER, DATA0, DATA1 bytes.
+                let (user, data0, data1) = match self.family() {
+                    Family::F1 => (value >> 2, value >> 10, value >> 18),
+                    _ => (value >> 8, value >> 16, value >> 24),
+                };
+                block[2] = user as u8;
+                block[4] = data0 as u8;
+                block[6] = data1 as u8;
+            } else {
+                let at = (word.addr - OB) as usize;
+                block[at] = value as u8;
+                block[at + 2] = (value >> 16) as u8;
+            }
+        }
+        Ok(block)
+    }
+
+    fn wait(&mut self, t: &mut Target, typical: Duration, what: &str) -> Result<(), FlashError> {
+        engine::wait_idle(t, &*self, 0, typical, OPTION_TIMEOUT, what)
+    }
+
+    /// Erase and program the block (FLASH_CR unlocked, OPTWRE set).
+    fn program_block(&mut self, t: &mut Target, block: &[u8; OB_LEN]) -> Result<(), FlashError> {
+        t.write32(CR, CR_OPTWRE | CR_OPTER)?;
+        t.write32(CR, CR_OPTWRE | CR_OPTER | CR_STRT)?;
+        self.wait(t, OPTION_ERASE, "erasing the option bytes")?;
+        t.write32(CR, CR_OPTWRE | CR_OPTPG)?;
+        for pair in 0..OB_LEN / 2 {
+            let value = block[2 * pair];
+            let addr = OB + 2 * pair as u32;
+            t.write_mem_width(addr, &[value, !value], 2)?;
+            self.wait(t, HALF_WORD, &format!("programming option byte 0x{addr:08X}"))?;
+        }
+        t.write32(CR, CR_OPTWRE)?;
+        t.write32(SR, SR_EOP)?;
+        Ok(())
+    }
+}
+
+impl OptionBytes for FpController {
+    fn words(&self) -> Vec<&'static OptionWord> {
+        let user = match self.family() {
+            Family::F1 => &OB_USER_F1,
+            Family::F0 => &OB_USER_F0,
+            Family::F3 => &OB_USER_F3,
+        };
+        let (w01, w23) = if self.two_k_pages() { (&OB_WRP01_2K, &OB_WRP23_2K) } else { (&OB_WRP01_1K, &OB_WRP23_1K) };
+        vec![user, &OB_DATA, w01, w23]
+    }
+
+    fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
+        match area {
+            OptionArea::Option => self.words().first().copied(),
+            OptionArea::Optcr => Some(self.obr_word()),
+            OptionArea::Optcr1 | OptionArea::BootAdd => None,
+        }
+    }
+
+    fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
+        let block = self.new_block(t, changes)?;
+        self.unlock(t, 0)?;
+        engine::clear_stale_errors(t, &*self, 0)?;
+        // OPTKEYR takes the main keys on F0/F1/F3 (§2.0); OPTWRE shows it worked.
+        if t.read32(CR)? & CR_OPTWRE == 0 {
+            t.write32(OPTKEYR, KEY1)?;
+            t.write32(OPTKEYR, KEY2)?;
+            if t.read32(CR)? & CR_OPTWRE == 0 {
+                let _ = self.lock(t, 0);
+                return Err(FlashError::Locked { what: "option byte writing (FLASH_CR.OPTWRE)".to_string() });
+            }
+        }
+        if let Err(e) = self.program_block(t, &block) {
+            let _ = t.write32(CR, CR_LOCK);
+            let _ = self.lock(t, 0);
+            return Err(e);
+        }
+        // Load the new bytes: the chip resets (§5 item 21). The write that
+        // triggers it may come back as an error from the probe; the caller
+        // reconnects and reads the options back, which is what counts.
+        let _ = match self.family() {
+            Family::F1 => {
+                t.write32(CR, CR_LOCK)?;
+                t.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)
+            }
+            _ => t.write32(CR, CR_OPTWRE | CR_OBL_LAUNCH),
+        };
+        Ok(Reload::Reset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    fn driver(dev_id: u16) -> FpController {
+        FpController::new(chips::find(dev_id).unwrap())
+    }
+
+    #[test]
+    fn words_follow_the_family_and_page_size() {
+        let f1 = driver(0x410);
+        assert_eq!(f1.words()[0].field("RDP").unwrap().show, Show::Rdp { level0: 0xA5, level2: None });
+        assert_eq!(f1.area_word(OptionArea::Option).unwrap().addr, 0x1FFF_F800);
+        assert_eq!(f1.area_word(OptionArea::Optcr).unwrap().addr, 0x4002_201C);
+        assert!(f1.area_word(OptionArea::Optcr1).is_none());
+        // 1 KiB pages: 4 pages per WRP bit; WRP1 starts at page 32.
+        let w01 = f1.words()[2];
+        assert_eq!(w01.protected(0xFFFE_FFFE), (0..4).chain(32..36).collect());
+        let f0 = driver(0x448);
+        assert_eq!(f0.words()[2].protected(0xFFFF_FFFE), (0..2).collect());
+        assert!(driver(0x422).words()[0].field("SRAM_PE").is_some());
+    }
+
+    #[test]
+    fn st_flash_word_of_a_fresh_f1_decodes() {
+        // stflash-cli.md §8.2: `--area=option read` prints 00ff5aa5 on an F103.
+        let w = driver(0x410).words()[0];
+        assert_eq!(w.rdp_level(0x00FF_5AA5), Some(crate::flash::RdpLevel::Level0));
+        assert_eq!(w.reserved_mask() & 0x00FF_5AA5, 0x00F8_0000);
+    }
+}

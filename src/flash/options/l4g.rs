@@ -1,0 +1,432 @@
+//! Option bytes of the double-word controllers: STM32L4, L4+, G0, G4, C0,
+//! WB, WL (flash-families.md §2.5 "Option bytes"; field positions from ST's
+//! SVD files as converted in cmforthlib `stm32l476`, `stm32l4r5`,
+//! `stm32g071`, `stm32g0b1`, `stm32g474`, `stm32c031`, `stm32wb55_cm4`,
+//! `stm32wle5_cm4` `flash.fs`, FLASH_OPTR and FLASH_WRPxyR; the G0B1
+//! DUAL_BANK/nSWAP_BANK and G4 cat.3 BFB2/DBANK bits from flash-families.md
+//! §2.5 [CMSIS-g0], [HAL-g4]).
+//!
+//! The option registers (OPTR, WRP1AR/BR and, on dual-bank parts,
+//! WRP2AR/BR) are edited with both locks open (LOCK, then OPTLOCK through
+//! OPTKEYR), stored with OPTSTRT, and loaded with OBL_LAUNCH, which resets
+//! the chip (§5 item 21): stflash reconnects and reads them back. A level
+//! 1 → 0 change erases the flash when the options are stored.
+//!
+//! st-flash's areas (stflash-cli.md §4.5): `option` is OPTR (st-flash read
+//! OPTR on C0/G0/G4 and the memory word at the option base on L4/WB/WL,
+//! which holds the same value); `optcr` is OPTR as well (st-flash on C0 and
+//! WB/WL). There is no `optcr1`/`option_boot_add`.
+//!
+//! A WRP area protects the pages from its start to its end offset
+//! (bank-relative), none when start > end. The field widths follow the
+//! simulator's parts (8 bits on L4/L4+/G4 cat.4/WB, 7 elsewhere; ST's G0/C0
+//! SVD says 6 [U]).
+
+use std::time::Duration;
+
+use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
+use crate::flash::l4g::L4gController;
+use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
+use crate::target::chips::Controller;
+use crate::target::Target;
+
+const BASE: u32 = 0x4002_2000;
+const BASE_WB_WL: u32 = 0x5800_4000;
+const OPTKEYR: u32 = 0x0C;
+const CR: u32 = 0x14;
+const OPTR: u32 = 0x20;
+const WRP1AR: u32 = 0x2C;
+const WRP1BR: u32 = 0x30;
+const WRP2AR: u32 = 0x4C;
+const WRP2BR: u32 = 0x50;
+const SFR: u32 = 0x80;
+const CR_OPTSTRT: u32 = 1 << 17;
+const CR_OBL_LAUNCH: u32 = 1 << 27;
+const CR_OPTLOCK: u32 = 1 << 30;
+
+/// Storing the options: 22 ms modeled (timing-model.md erase row); the
+/// regression erase of a 1 MiB L4 is well under a second (§4.1).
+const OPTION_TYPICAL: Duration = Duration::from_millis(25);
+const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+macro_rules! f {
+    ($name:expr, $shift:literal, $width:literal, $kind:expr, $show:expr, $meaning:expr) => {
+        Field::new($name, $shift, $width, $kind, $show, $meaning)
+    };
+}
+
+const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection");
+const NO_RESET: Show = Show::Flag("no", "yes");
+const SW: Show = Show::Flag("software", "hardware");
+const RUNS: Show = Show::Flag("runs", "frozen");
+/// BOR_LEV of L4/G4/WB/WL: 0 = 1.7 V … 4 = 2.8 V (RM0351 FLASH_OPTR).
+const BOR3: Show = Show::Choices(&[(0, "~1.7 V"), (1, "~2.0 V"), (2, "~2.2 V"), (3, "~2.5 V"), (4, "~2.8 V")]);
+const NRST_MODE: Field = f!(
+    "NRST_MODE",
+    27,
+    2,
+    K::BootConfig,
+    Show::Choices(&[(1, "reset input"), (2, "GPIO (no reset pin!)"), (3, "reset in/out")]),
+    "NRST pin"
+);
+
+// Fields shared by L4, L4+, G4, WB, WL (OPTR bits 12-19).
+const NRST_STOP: Field = f!("nRST_STOP", 12, 1, K::User, NO_RESET, "reset when entering Stop");
+const NRST_STDBY: Field = f!("nRST_STDBY", 13, 1, K::User, NO_RESET, "reset when entering Standby");
+const NRST_SHDW: Field = f!("nRST_SHDW", 14, 1, K::User, NO_RESET, "reset when entering Shutdown");
+const IWDG_SW: Field = f!("IWDG_SW", 16, 1, K::User, SW, "independent watchdog started by");
+const IWDG_STOP: Field = f!("IWDG_STOP", 17, 1, K::User, RUNS, "independent watchdog in Stop");
+const IWDG_STDBY: Field = f!("IWDG_STDBY", 18, 1, K::User, RUNS, "independent watchdog in Standby");
+const WWDG_SW: Field = f!("WWDG_SW", 19, 1, K::User, SW, "window watchdog started by");
+const NBOOT1: Field = f!("nBOOT1", 23, 1, K::BootConfig, Show::Hex, "boot selection bit 1");
+const SRAM2_PE: Field = f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check");
+const SRAM2_RST: Field = f!("SRAM2_RST", 25, 1, K::User, Show::Flag("no", "yes"), "SRAM2 erased by a system reset");
+const NSWBOOT0: Field = f!("nSWBOOT0", 26, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by");
+const NBOOT0: Field = f!("nBOOT0", 27, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nSWBOOT0 = 0)");
+const BFB2: Field = f!("BFB2", 20, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from");
+const BOR_LEV: Field = f!("BOR_LEV", 8, 3, K::User, BOR3, "brown-out reset threshold");
+
+static OPTR_L4_SINGLE: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP, BOR_LEV, NRST_STOP, NRST_STDBY, NRST_SHDW, IWDG_SW, IWDG_STOP, IWDG_STDBY, WWDG_SW, NBOOT1, SRAM2_PE,
+        SRAM2_RST, NSWBOOT0, NBOOT0,
+    ],
+};
+static OPTR_L4_DUAL: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        BOR_LEV,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        BFB2,
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256/512 KiB parts"),
+        NBOOT1,
+        SRAM2_PE,
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+    ],
+};
+static OPTR_L4_PLUS: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        BOR_LEV,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        BFB2,
+        f!("DB1M", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "1 MiB parts"),
+        f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "2 MiB parts"),
+        NBOOT1,
+        SRAM2_PE,
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+    ],
+};
+
+/// G0/C0 share the layout from bit 13 on (RM0444/RM0490 FLASH_OPTR).
+macro_rules! optr_g0 {
+    ($($extra:expr),*) => {
+        OptionWord {
+            name: "FLASH_OPTR",
+            addr: BASE + OPTR,
+            fields: &[
+                RDP,
+                f!("BOREN", 8, 1, K::User, Show::Flag("on", "off"), "brown-out reset"),
+                f!("BORF_LEV", 9, 2, K::User, Show::Hex, "brown-out falling threshold"),
+                f!("BORR_LEV", 11, 2, K::User, Show::Hex, "brown-out rising threshold"),
+                f!("nRST_STOP", 13, 1, K::User, NO_RESET, "reset when entering Stop"),
+                f!("nRST_STDBY", 14, 1, K::User, NO_RESET, "reset when entering Standby"),
+                f!("nRST_SHDW", 15, 1, K::User, NO_RESET, "reset when entering Shutdown"),
+                IWDG_SW,
+                IWDG_STOP,
+                IWDG_STDBY,
+                WWDG_SW,
+                $($extra,)*
+                f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+                f!("nBOOT_SEL", 24, 1, K::BootConfig, Show::Flag("nBOOT0 bit", "BOOT0 pin"), "boot selected by"),
+                f!("nBOOT1", 25, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+                f!("nBOOT0", 26, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nBOOT_SEL = 1)"),
+                NRST_MODE,
+                f!("IRHEN", 29, 1, K::User, Show::Flag("on", "off"), "internal reset holder"),
+            ],
+        }
+    };
+}
+static OPTR_G0: OptionWord = optr_g0!();
+static OPTR_G0B1: OptionWord = optr_g0!(
+    f!("nSWAP_BANK", 20, 1, K::BankConfig, Show::Flag("not swapped", "swapped"), "bank swap"),
+    f!("DUAL_BANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256/512 KiB parts")
+);
+static OPTR_C0: OptionWord = optr_g0!(
+    f!("HSE_NOT_REMAPPED", 21, 1, K::User, Show::Flag("PF0/PF1", "PC14/PC15"), "HSE pins"),
+    f!("SECURE_MUXING_EN", 23, 1, K::User, Show::Flag("on", "off"), "multi-bonding I/O protection")
+);
+
+/// G4: NRST_MODE at 28-29 and IRHEN at 30 (RM0440 FLASH_OPTR).
+const G4_NRST_MODE: Field = Field { shift: 28, ..NRST_MODE };
+const G4_IRHEN: Field = f!("IRHEN", 30, 1, K::User, Show::Flag("on", "off"), "internal reset holder");
+static OPTR_G4: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        BOR_LEV,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        NBOOT1,
+        f!("SRAM_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        G4_NRST_MODE,
+        G4_IRHEN,
+    ],
+};
+static OPTR_G4_CAT3: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        BOR_LEV,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        BFB2,
+        f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "flash organisation"),
+        NBOOT1,
+        f!("SRAM_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        G4_NRST_MODE,
+        G4_IRHEN,
+    ],
+};
+
+/// WB/WL: ESE (security enabled, set by FUS) at bit 8, BOR_LEV at 9-11.
+const ESE: Field = f!("ESE", 8, 1, K::Security, Show::Flag("on", "off"), "CPU2 security (set by the FUS)");
+const WB_BOR: Field = Field { shift: 9, ..BOR_LEV };
+static OPTR_WB: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE_WB_WL + OPTR,
+    fields: &[
+        RDP,
+        ESE,
+        WB_BOR,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        NBOOT1,
+        SRAM2_PE,
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        f!("AGC_TRIM", 29, 3, K::Security, Show::Hex, "radio gain trimming (factory value)"),
+    ],
+};
+static OPTR_WL: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE_WB_WL + OPTR,
+    fields: &[
+        RDP,
+        ESE,
+        WB_BOR,
+        NRST_STOP,
+        NRST_STDBY,
+        NRST_SHDW,
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        NBOOT1,
+        SRAM2_PE,
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        f!("BOOT_LOCK", 30, 1, K::Security, Show::Flag("on", "off"), "unique boot entry"),
+    ],
+};
+
+/// A WRP area register: start offset in bits 0.., end offset from bit 16.
+macro_rules! wrp {
+    ($name:literal, $addr:expr, $strt:literal, $end:literal, $w:literal, $what:literal) => {
+        OptionWord {
+            name: $name,
+            addr: $addr,
+            fields: &[
+                f!($strt, 0, $w, K::WriteProtect, Show::ProtectedFrom { unit: "page", end: 16 }, $what),
+                f!($end, 16, $w, K::WriteProtect, Show::ProtectedTo, "last page of the area"),
+            ],
+        }
+    };
+}
+static WRP1A_8: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "bank 1 area A");
+static WRP1B_8: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "bank 1 area B");
+static WRP2A_8: OptionWord = wrp!("FLASH_WRP2AR", BASE + WRP2AR, "WRP2A_STRT", "WRP2A_END", 8, "bank 2 area A");
+static WRP2B_8: OptionWord = wrp!("FLASH_WRP2BR", BASE + WRP2BR, "WRP2B_STRT", "WRP2B_END", 8, "bank 2 area B");
+static WRP1A_7: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "bank 1 area A");
+static WRP1B_7: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "bank 1 area B");
+static WRP2A_7: OptionWord = wrp!("FLASH_WRP2AR", BASE + WRP2AR, "WRP2A_STRT", "WRP2A_END", 7, "bank 2 area A");
+static WRP2B_7: OptionWord = wrp!("FLASH_WRP2BR", BASE + WRP2BR, "WRP2B_STRT", "WRP2B_END", 7, "bank 2 area B");
+static WB_WRP1A: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "area A");
+static WB_WRP1B: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "area B");
+static WL_WRP1A: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "area A");
+static WL_WRP1B: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "area B");
+
+/// WB/WL secure flash start (RM0434 FLASH_SFR): written by CPU2's FUS only.
+static SFR_WB: OptionWord = OptionWord {
+    name: "FLASH_SFR",
+    addr: BASE_WB_WL + SFR,
+    fields: &[
+        f!("SFSA", 0, 8, K::Security, Show::Hex, "first page of the CPU2 secure area"),
+        f!("FSD", 8, 1, K::Security, Show::Flag("no secure area", "secure area in force"), "flash security"),
+    ],
+};
+static SFR_WL: OptionWord = OptionWord {
+    name: "FLASH_SFR",
+    addr: BASE_WB_WL + SFR,
+    fields: &[
+        f!("SFSA", 0, 7, K::Security, Show::Hex, "first page of the CPU2 secure area"),
+        f!("FSD", 7, 1, K::Security, Show::Flag("no secure area", "secure area in force"), "flash security"),
+    ],
+};
+
+/// OTP: 1 KiB at 0x1FFF7000 on every part here, programmed in double words
+/// like main flash (flash-families.md §2.5; chips/l4g.rs `OTP`).
+const OTP_UNIT: u32 = 8;
+
+impl L4gController {
+    fn base(&self) -> u32 {
+        match self.chip().controller {
+            Controller::Wb | Controller::Wl => BASE_WB_WL,
+            _ => BASE,
+        }
+    }
+
+    fn option_words(&self) -> Vec<&'static OptionWord> {
+        let chip = self.chip();
+        match (chip.controller, chip.dev_id) {
+            (Controller::L4, 0x415 | 0x461) => vec![&OPTR_L4_DUAL, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8],
+            (Controller::L4, _) => vec![&OPTR_L4_SINGLE, &WRP1A_8, &WRP1B_8],
+            (Controller::L4Plus, _) => vec![&OPTR_L4_PLUS, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8],
+            (Controller::G0, 0x467) => vec![&OPTR_G0B1, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7],
+            (Controller::G0, _) => vec![&OPTR_G0, &WRP1A_7, &WRP1B_7],
+            (Controller::G4, 0x469) => vec![&OPTR_G4_CAT3, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7],
+            (Controller::G4, 0x479) => vec![&OPTR_G4, &WRP1A_8, &WRP1B_8],
+            (Controller::G4, _) => vec![&OPTR_G4, &WRP1A_7, &WRP1B_7],
+            (Controller::C0, _) => vec![&OPTR_C0, &WRP1A_7, &WRP1B_7],
+            (Controller::Wb, _) => vec![&OPTR_WB, &WB_WRP1A, &WB_WRP1B, &SFR_WB],
+            _ => vec![&OPTR_WL, &WL_WRP1A, &WL_WRP1B, &SFR_WL],
+        }
+    }
+}
+
+impl OptionBytes for L4gController {
+    fn words(&self) -> Vec<&'static OptionWord> {
+        self.option_words()
+    }
+
+    fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
+        match area {
+            OptionArea::Option | OptionArea::Optcr => self.option_words().first().copied(),
+            OptionArea::Optcr1 | OptionArea::BootAdd => None,
+        }
+    }
+
+    /// LOCK, OPTLOCK, the registers, OPTSTRT, wait BSY/CFGBSY, OBL_LAUNCH (§2.5).
+    fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
+        let cr = self.base() + CR;
+        // WB/WL set OPTVERR at every option load (§2.5): clear it first.
+        engine::clear_stale_errors(t, &*self, 0)?;
+        engine::wait_idle(t, &*self, 0, Duration::ZERO, OPTION_TIMEOUT, "waiting for the flash")?;
+        self.unlock(t, 0)?;
+        let result = (|| {
+            unlock_with_keys(t, "FLASH_CR.OPTLOCK", cr, CR_OPTLOCK, self.base() + OPTKEYR, [OPTKEY1, OPTKEY2])?;
+            for &(word, value) in changes {
+                t.write32(word.addr, value)?;
+            }
+            t.write32(cr, CR_OPTSTRT)?;
+            engine::wait_idle(t, &*self, 0, OPTION_TYPICAL, OPTION_TIMEOUT, "storing the option bytes")
+        })();
+        if let Err(e) = result {
+            let _ = self.lock(t, 0);
+            return Err(e);
+        }
+        // Loading them resets the chip; the probe may report the write as failed.
+        let _ = t.write32(cr, CR_OBL_LAUNCH);
+        Ok(Reload::Reset)
+    }
+
+    fn otp(&self) -> Option<Otp> {
+        self.chip().otp.map(|r| Otp { base: r.base, size: r.size, unit: OTP_UNIT, erased: 0xFF })
+    }
+
+    fn program_otp(&mut self, t: &mut Target, addr: u32, data: &[u8]) -> Result<(), FlashError> {
+        engine::clear_stale_errors(t, &*self, 0)?;
+        self.unlock(t, 0)?;
+        let result = engine::program(t, &*self, 0, addr, data, &mut NoProgress);
+        let locked = self.lock(t, 0);
+        result.and(locked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips::find;
+
+    fn ctrl(dev_id: u16) -> L4gController {
+        L4gController::new(find(dev_id).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn words_follow_the_part() {
+        let l476 = ctrl(0x415);
+        assert_eq!(l476.words().len(), 5);
+        assert!(l476.words()[0].field("DUALBANK").is_some());
+        assert_eq!(l476.area_word(OptionArea::Optcr).unwrap().addr, 0x4002_2020);
+        let wb = ctrl(0x495);
+        assert_eq!(wb.area_word(OptionArea::Option).unwrap().addr, 0x5800_4020);
+        assert!(ctrl(0x467).words()[0].field("DUAL_BANK").is_some());
+        assert!(ctrl(0x469).words()[0].field("DBANK").is_some());
+        // Factory OPTR values of the simulator keep their reserved bits as read.
+        assert_eq!(ctrl(0x415).words()[0].rdp_level(0xFFEF_F8AA), Some(crate::flash::RdpLevel::Level0));
+    }
+
+    #[test]
+    fn wrp_areas_decode_as_page_ranges() {
+        let w = ctrl(0x435).words()[1];
+        assert!(w.protected(0x0000_00FF).is_empty(), "factory: start 0xFF > end 0");
+        assert_eq!(w.protected(0x0003_0001), (1..=3).collect());
+    }
+}

@@ -1,0 +1,276 @@
+//! STM32L5/U5 option bytes (flash-families.md §2.6; field positions from ST's
+//! SVD files as converted in cmforthlib `stm32l552` and `stm32u575`
+//! `flash.fs`: FLASH_OPTR, FLASH_NSBOOTADDxR, FLASH_WRPxyR).
+//!
+//! Edited through the non-secure registers with NSCR.LOCK and OPTLOCK open,
+//! stored by OPTSTRT and loaded by OBL_LAUNCH, which resets the chip (§5
+//! item 21); stflash reconnects and reads them back. The same sequence as
+//! the L4 class (§2.5). With TrustZone enabled (OPTR.TZEN) stflash does not
+//! touch the flash at all; TZEN, and the RDP level 0.5 that comes with it,
+//! are security options stflash does not change (0x55 counts as level 1 for
+//! the guards).
+//!
+//! st-flash's areas: `option` and `optcr` are OPTR; `option_boot_add` is
+//! NSBOOTADD0R (an extension: the non-secure boot address with BOOT0 low;
+//! NSBOOTADD1R is shown and written by name). WRP areas hold page ranges per
+//! bank; U5 adds an UNLOCK bit that, once cleared, makes the area permanent
+//! until an RDP regression: a security option.
+//!
+//! OTP (512 bytes at 0x0BFA0000) is read with `--area=otp read`; programming
+//! it is not implemented (the simulator does not model it either).
+
+use std::time::Duration;
+
+use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::tz::TzController;
+use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, OPTKEY1, OPTKEY2};
+use crate::target::chips::Controller;
+use crate::target::Target;
+
+const BASE: u32 = 0x4002_2000;
+const OPTKEYR: u32 = BASE + 0x10;
+const NSCR: u32 = BASE + 0x28;
+const OPTR: u32 = BASE + 0x40;
+const NSBOOTADD0R: u32 = BASE + 0x44;
+const NSBOOTADD1R: u32 = BASE + 0x48;
+const WRP1AR: u32 = BASE + 0x58;
+const WRP1BR: u32 = BASE + 0x5C;
+const WRP2AR: u32 = BASE + 0x68;
+const WRP2BR: u32 = BASE + 0x6C;
+const CR_OPTSTRT: u32 = 1 << 17;
+const CR_OBL_LAUNCH: u32 = 1 << 27;
+const CR_OPTLOCK: u32 = 1 << 30;
+
+const OPTION_TYPICAL: Duration = Duration::from_millis(25);
+const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+macro_rules! f {
+    ($name:expr, $shift:literal, $width:literal, $kind:expr, $show:expr, $meaning:expr) => {
+        Field::new($name, $shift, $width, $kind, $show, $meaning)
+    };
+}
+
+const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection (0x55: level 0.5, TrustZone only)");
+const BOR: Show = Show::Choices(&[(0, "~1.7 V"), (1, "~2.0 V"), (2, "~2.2 V"), (3, "~2.5 V"), (4, "~2.8 V")]);
+const NO_RESET: Show = Show::Flag("no", "yes");
+const SW: Show = Show::Flag("software", "hardware");
+const RUNS: Show = Show::Flag("runs", "frozen");
+
+macro_rules! common_optr {
+    () => {
+        [
+            RDP,
+            f!("BOR_LEV", 8, 3, K::User, BOR, "brown-out reset threshold"),
+            f!("nRST_STOP", 12, 1, K::User, NO_RESET, "reset when entering Stop"),
+            f!("nRST_STDBY", 13, 1, K::User, NO_RESET, "reset when entering Standby"),
+            f!("nRST_SHDW", 14, 1, K::User, NO_RESET, "reset when entering Shutdown"),
+            f!("IWDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
+            f!("IWDG_STOP", 17, 1, K::User, RUNS, "independent watchdog in Stop"),
+            f!("IWDG_STDBY", 18, 1, K::User, RUNS, "independent watchdog in Standby"),
+            f!("WWDG_SW", 19, 1, K::User, SW, "window watchdog started by"),
+            f!("SWAP_BANK", 20, 1, K::BankConfig, Show::Flag("swapped", "not swapped"), "bank swap"),
+        ]
+    };
+}
+
+const COMMON: [Field; 10] = common_optr!();
+const SRAM2_RST: Field = f!("SRAM2_RST", 25, 1, K::User, Show::Flag("no", "yes"), "SRAM2 erased by a system reset");
+const NSWBOOT0: Field = f!("nSWBOOT0", 26, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by");
+const NBOOT0: Field = f!("nBOOT0", 27, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nSWBOOT0 = 0)");
+const PA15_PUPEN: Field = f!("PA15_PUPEN", 28, 1, K::User, Show::Flag("on", "off"), "PA15 pull-up");
+const TZEN: Field = f!("TZEN", 31, 1, K::Security, Show::Flag("on", "off"), "TrustZone");
+
+static OPTR_L5: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DB256K", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256 KiB parts"),
+        f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB parts"),
+        f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        PA15_PUPEN,
+        TZEN,
+    ],
+};
+
+static OPTR_U5: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
+        f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
+        f!("SRAM3_ECC", 23, 1, K::User, Show::Flag("off", "on"), "SRAM3 ECC"),
+        f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        PA15_PUPEN,
+        f!(
+            "IO_VDD_HSLV",
+            29,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDD (only below 2.5 V)"
+        ),
+        f!(
+            "IO_VDDIO2_HSLV",
+            30,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDDIO2 (only below 2.5 V)"
+        ),
+        TZEN,
+    ],
+};
+
+/// NSBOOTADDx hold address bits 31:7 (128-byte granularity, RM0456).
+static NSBOOTADD0: OptionWord = OptionWord {
+    name: "FLASH_NSBOOTADD0R",
+    addr: NSBOOTADD0R,
+    fields: &[f!("NSBOOTADD0", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 low")],
+};
+static NSBOOTADD1: OptionWord = OptionWord {
+    name: "FLASH_NSBOOTADD1R",
+    addr: NSBOOTADD1R,
+    fields: &[f!("NSBOOTADD1", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 high")],
+};
+
+macro_rules! wrp {
+    ($name:literal, $addr:expr, $strt:literal, $end:literal, $w:literal, $what:literal $(, $unlock:literal)?) => {
+        OptionWord {
+            name: $name,
+            addr: $addr,
+            fields: &[
+                f!($strt, 0, $w, K::WriteProtect, Show::ProtectedFrom { unit: "page", end: 16 }, $what),
+                f!($end, 16, $w, K::WriteProtect, Show::ProtectedTo, "last page of the area"),
+                $(f!(
+                    $unlock,
+                    31,
+                    1,
+                    K::Security,
+                    Show::Flag("removable", "permanent until an RDP regression"),
+                    "the area is"
+                ),)?
+            ],
+        }
+    };
+}
+
+macro_rules! wrp_set {
+    ($w:literal $(, $unlock:literal)?) => {
+        [
+            wrp!("FLASH_WRP1AR", WRP1AR, "WRP1A_PSTRT", "WRP1A_PEND", $w, "bank 1 area A" $(, $unlock)?),
+            wrp!("FLASH_WRP1BR", WRP1BR, "WRP1B_PSTRT", "WRP1B_PEND", $w, "bank 1 area B" $(, $unlock)?),
+            wrp!("FLASH_WRP2AR", WRP2AR, "WRP2A_PSTRT", "WRP2A_PEND", $w, "bank 2 area A" $(, $unlock)?),
+            wrp!("FLASH_WRP2BR", WRP2BR, "WRP2B_PSTRT", "WRP2B_PEND", $w, "bank 2 area B" $(, $unlock)?),
+        ]
+    };
+}
+static WRP_L5: [OptionWord; 4] = wrp_set!(7);
+static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
+static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
+static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
+
+impl TzController {
+    fn optr_word(&self) -> &'static OptionWord {
+        if self.chip().controller == Controller::L5 {
+            &OPTR_L5
+        } else {
+            &OPTR_U5
+        }
+    }
+
+    /// WRP page fields are as wide as PNB on the die (the simulator's parts:
+    /// L5 and U575 7 bits, U535 5, U59x/U5F 8; CMSIS per part).
+    fn wrp_words(&self) -> &'static [OptionWord; 4] {
+        match (self.chip().controller, self.chip().dev_id) {
+            (Controller::L5, _) => &WRP_L5,
+            (_, 0x455) => &WRP_U5_5,
+            (_, 0x481 | 0x476) => &WRP_U5_8,
+            _ => &WRP_U5_7,
+        }
+    }
+}
+
+impl OptionBytes for TzController {
+    fn words(&self) -> Vec<&'static OptionWord> {
+        let mut w = vec![self.optr_word(), &NSBOOTADD0, &NSBOOTADD1];
+        w.extend(self.wrp_words().iter());
+        w
+    }
+
+    fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
+        match area {
+            OptionArea::Option | OptionArea::Optcr => Some(self.optr_word()),
+            OptionArea::BootAdd => Some(&NSBOOTADD0),
+            OptionArea::Optcr1 => None,
+        }
+    }
+
+    /// NSCR.LOCK and OPTLOCK, the registers, OPTSTRT, wait BSY, OBL_LAUNCH.
+    fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
+        engine::clear_stale_errors(t, &*self, 0)?;
+        engine::wait_idle(t, &*self, 0, Duration::ZERO, OPTION_TIMEOUT, "waiting for the flash")?;
+        // The driver's unlock refuses a TrustZone chip and, on L5, sets the
+        // voltage range the flash needs.
+        self.unlock(t, 0)?;
+        let result = (|| {
+            unlock_with_keys(t, "FLASH_NSCR.OPTLOCK", NSCR, CR_OPTLOCK, OPTKEYR, [OPTKEY1, OPTKEY2])?;
+            for &(word, value) in changes {
+                t.write32(word.addr, value)?;
+            }
+            t.write32(NSCR, CR_OPTSTRT)?;
+            engine::wait_idle(t, &*self, 0, OPTION_TYPICAL, OPTION_TIMEOUT, "storing the option bytes")
+        })();
+        if let Err(e) = result {
+            let _ = self.lock(t, 0);
+            return Err(e);
+        }
+        // Loading them resets the chip; the probe may report the write as failed.
+        let _ = t.write32(NSCR, CR_OBL_LAUNCH);
+        Ok(Reload::Reset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::chips;
+
+    #[test]
+    fn words_per_part() {
+        let l5 = TzController::new(chips::find(0x472).unwrap());
+        assert!(l5.words()[0].field("DBANK").is_some());
+        assert!(l5.words()[3].field("WRP_UNLOCK").is_none());
+        let u575 = TzController::new(chips::find(0x482).unwrap());
+        assert!(u575.words()[0].field("DUALBANK").is_some());
+        assert_eq!(u575.words()[3].field("WRP1A_PSTRT").map(|f| f.width), Some(7));
+        assert_eq!(u575.area_word(OptionArea::BootAdd).unwrap().addr, 0x4002_2044);
+        assert_eq!(NSBOOTADD0.fields[0].describe(0x0100000).1, "0x08000000");
+    }
+}
