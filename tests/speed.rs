@@ -161,10 +161,14 @@ fn every_flash_model_tells_the_routine_when_its_operation_ends() {
         let mut s = SimSpec::new(chip);
         s.probe = SimProbeKind::V3;
         let image = pattern(6 * 1024, 16);
-        let (_, _, h) = write_over(s, addr, &image, &pattern(6 * 1024, 17), WriteOptions::default());
+        let (report, _, h) = write_over(s, addr, &image, &pattern(6 * 1024, 17), WriteOptions::default());
         assert_eq!(h.peek(addr, image.len()).unwrap(), image, "{chip}");
         assert!(h.stats().words > 0, "{chip}: programmed");
         assert_eq!(h.blind_polls(), 0, "{chip}: the routine polled without a next event");
+        // Every family verifies with its CRC unit (the H7 flash unit, the CRC
+        // peripheral elsewhere) and reads nothing back.
+        assert_eq!(report.verify_method, Some("crc"), "{chip}");
+        assert!(h.stats().bytes_in < 2048, "{chip}: {} bytes read", h.stats().bytes_in);
     }
 }
 

@@ -74,11 +74,12 @@ const WAIT_BYTES: u32 = 20;
 /// Most data one buffer carries (bigger buffers mean fewer polls, smaller
 /// ones a shorter tail after the last transfer).
 pub const MAX_BUFFER_DATA: u32 = 12 * 1024;
-/// The results area after the progress word (one word per READ).
-pub const RESULTS_BYTES: u32 = 2048;
-/// Room for the script per slot (shared with the data: a CRC-only buffer is
-/// all script).
-const SCRIPT_BYTES: u32 = 2048;
+/// The results area after the progress word (one word per READ), and the
+/// room for the script per slot (shared with the data: a CRC-only buffer is
+/// all script): a sixteenth of the RAM region each, within these bounds, so
+/// that 8 KiB parts (L0) still hold the routine.
+const RESULTS_BYTES: (u32, u32) = (512, 2048);
+const SCRIPT_BYTES: (u32, u32) = (512, 2048);
 /// Smallest data capacity worth using the routine for.
 const MIN_BUFFER_DATA: u32 = 1024;
 /// Data capacity below which two big slots beat more small ones.
@@ -280,7 +281,7 @@ impl Buffer {
         let data_len = self.data.len() as u32 + data;
         let table = WAIT_BYTES * (self.waits().len() as u32 + 1);
         data_len <= plan.data_capacity
-            && self.script_bytes() + 4 * words + data_len + table <= SCRIPT_BYTES + plan.data_capacity
+            && self.script_bytes() + 4 * words + data_len + table <= plan.script_bytes + plan.data_capacity
             && self.reads() + reads <= plan.results_words()
     }
 
@@ -356,6 +357,9 @@ pub struct RamPlan {
     pub slots: Vec<u32>,
     /// Data bytes one buffer can carry.
     pub data_capacity: u32,
+    /// Script room per slot and size of the results area.
+    script_bytes: u32,
+    results_bytes: u32,
 }
 
 impl RamPlan {
@@ -370,10 +374,12 @@ impl RamPlan {
     pub fn in_region(region: MemRegion) -> Option<RamPlan> {
         let code = region.base;
         let params = code + ((CODE.len() as u32 + 3) & !3);
-        let overhead = SCRIPT_BYTES + HEADER_LEN;
+        let share = |(lo, hi): (u32, u32)| (region.size / 16).clamp(lo, hi) & !3;
+        let (script_bytes, results_bytes) = (share(SCRIPT_BYTES), share(RESULTS_BYTES));
+        let overhead = script_bytes + HEADER_LEN;
         let layout = |n: u32| {
             let progress = params + 16 + 4 * n;
-            let first_slot = progress + 4 + RESULTS_BYTES + STACK_BYTES;
+            let first_slot = progress + 4 + results_bytes + STACK_BYTES;
             let avail = region.end().saturating_sub(first_slot as u64) / n as u64;
             let slot = avail.min((MAX_BUFFER_DATA + overhead) as u64) as u32 & !3;
             (progress, first_slot, slot.saturating_sub(overhead))
@@ -386,13 +392,22 @@ impl RamPlan {
             return None;
         }
         let slot = data_capacity + overhead;
-        let slots = (0..n).map(|k| first_slot + k * slot + SCRIPT_BYTES + data_capacity).collect();
-        Some(RamPlan { code, params, progress, stack_top: first_slot, slots, data_capacity })
+        let slots = (0..n).map(|k| first_slot + k * slot + script_bytes + data_capacity).collect();
+        Some(RamPlan {
+            code,
+            params,
+            progress,
+            stack_top: first_slot,
+            slots,
+            data_capacity,
+            script_bytes,
+            results_bytes,
+        })
     }
 
     /// Words the results area holds.
     pub fn results_words(&self) -> u32 {
-        RESULTS_BYTES / 4
+        self.results_bytes / 4
     }
 
     fn results(&self) -> u32 {
@@ -579,7 +594,7 @@ impl Streamer {
         let results = self.plan.results() + 4 * self.cursor;
         self.cursor += buffer.reads();
         let (start, image) = buffer.image(header, results, self.ready);
-        assert!(start >= header - SCRIPT_BYTES - self.plan.data_capacity, "buffer overflows its slot");
+        assert!(start >= header - self.plan.script_bytes - self.plan.data_capacity, "buffer overflows its slot");
         t.write_mem_bulk(start, &image)?;
         let now = t.elapsed();
         let begin = self.busy_until.max(now);

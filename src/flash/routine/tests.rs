@@ -261,6 +261,10 @@ fn ram_plans_fit_the_region() {
     assert_eq!(p.slots.len(), 2);
     assert!(p.slots[1] + HEADER_LEN <= 0x2000_5000);
     assert!(RamPlan::in_region(MemRegion::new(0x2000_0000, 4 * 1024)).is_none(), "too small");
+    // 8 KiB (L0) holds it with smaller script and results areas.
+    let small = RamPlan::in_region(MemRegion::new(0x2000_0000, 8 * 1024)).unwrap();
+    assert!(small.data_capacity >= 1024 && small.results_words() == 128, "{small:?}");
+    assert!(small.slots[1] + HEADER_LEN <= 0x2000_2000);
     let big = RamPlan::in_region(MemRegion::new(0x2400_0000, 1024 * 1024)).unwrap();
     assert_eq!(big.data_capacity, MAX_BUFFER_DATA);
 }
