@@ -3,47 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{open_sim, pattern, run, temp_dir};
+use common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot};
 use stflash::flash::NoProgress;
 use stflash::ops::erase::erase_range;
 use stflash::ops::image::Image;
 use stflash::ops::write::{write, WriteOptions};
-use stflash::sim::{self, SimSpec};
+use stflash::sim::SimSpec;
 
 const OLD: [u8; 16] = [0x5A; 16];
-
-/// A fresh state file with `opts`, prefilled with `fills` through the
-/// simulator's back door.
-fn prefill(chip: &str, dir: &Path, opts: &str, fills: &[u32]) -> PathBuf {
-    let state = dir.join("chip.sim");
-    let mut spec = SimSpec::parse(&format!("{chip}:{}", state.display())).unwrap();
-    spec.options = sim::parse_options(opts).unwrap();
-    let (_t, h) = sim::open(&spec).unwrap();
-    for &a in fills {
-        assert!(h.poke(a, &OLD), "poke 0x{a:08X}");
-    }
-    h.save().unwrap();
-    state
-}
-
-fn stflash(chip: &str, state: &Path, args: &[&str]) -> common::Run {
-    let spec = format!("{chip}:{}", state.display());
-    run(args, &[("STFLASH_SIM", &spec)])
-}
-
-/// The chip's flash as the state file holds it.
-struct Snapshot(sim::SavedState);
-
-impl Snapshot {
-    fn of(state: &Path) -> Snapshot {
-        Snapshot(sim::load_state(state).unwrap())
-    }
-    fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
-        self.0.peek(addr, len).unwrap()
-    }
-}
 
 fn hex(v: u32) -> String {
     format!("0x{v:08X}")
@@ -79,12 +46,17 @@ impl Case {
         let kept = self.end() + 8; // in the image's last page, outside the image
         let under = self.at; // old data the image overwrites: needs the erase
         let last = self.flash_end - 16;
-        let state = prefill(self.chip, &dir, "", &[before, after, kept, under, last]);
+        let state = prefill(
+            self.chip,
+            &dir,
+            "",
+            &[(before, &OLD[..]), (after, &OLD[..]), (kept, &OLD[..]), (under, &OLD[..]), (last, &OLD[..])],
+        );
 
         let image = pattern(self.len, self.at);
         let file = dir.join("image.bin");
         std::fs::write(&file, &image).unwrap();
-        let r = stflash(self.chip, &state, &["write", file.to_str().unwrap(), &hex(self.at)]).ok();
+        let r = run_sim(self.chip, &state, &["write", file.to_str().unwrap(), &hex(self.at)]).ok();
         assert!(r.stderr.contains("Flash written and verified"), "{}", r.stderr);
         let flash = Snapshot::of(&state);
         assert_eq!(flash.peek(self.at, self.len), image, "image in flash");
@@ -97,17 +69,17 @@ impl Case {
         assert_eq!(flash.peek(self.first_page(), 4), [0xFF; 4]);
 
         let out = dir.join("out.bin");
-        stflash(self.chip, &state, &["read", out.to_str().unwrap(), &hex(self.at), &self.len.to_string()]).ok();
+        run_sim(self.chip, &state, &["read", out.to_str().unwrap(), &hex(self.at), &self.len.to_string()]).ok();
         assert_eq!(std::fs::read(&out).unwrap(), image, "read back");
 
         // Erase the page after: it alone changes.
-        stflash(self.chip, &state, &["erase", &hex(after), &hex(self.page)]).ok();
+        run_sim(self.chip, &state, &["erase", &hex(after), &hex(self.page)]).ok();
         let flash = Snapshot::of(&state);
         assert_eq!(flash.peek(after, 16), [0xFF; 16]);
         assert_eq!(flash.peek(before, 16), OLD);
         assert_eq!(flash.peek(self.at, self.len), image);
 
-        let r = stflash(self.chip, &state, &["erase"]).ok();
+        let r = run_sim(self.chip, &state, &["erase"]).ok();
         assert!(r.stdout.contains("Mass erase completed"), "{}", r.stdout);
         let flash = Snapshot::of(&state);
         for addr in [before, self.at, kept, self.end() - 16, last] {
@@ -239,14 +211,14 @@ fn erase_range_touches_only_its_pages() {
 fn write_protected_page_is_reported_and_left_alone() {
     let dir = temp_dir("f103-wrp");
     // F1 medium density: one WRPR bit per 4 pages; protect 0x08001000-0x08001FFF.
-    let state = prefill("stm32f103c8", &dir, "wrp=0x08001000-0x08001fff", &[0x0800_1400]);
+    let state = prefill("stm32f103c8", &dir, "wrp=0x08001000-0x08001fff", &[(0x0800_1400, &OLD[..])]);
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(256, 3)).unwrap();
-    let r = stflash("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08001400"]);
+    let r = run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08001400"]);
     r.fails(6, "WRPRTERR");
     assert_eq!(Snapshot::of(&state).peek(0x0800_1400, 16), OLD, "protected page unchanged");
     // Outside the protected group, writing works.
-    stflash("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08002000"]).ok();
+    run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08002000"]).ok();
     assert_eq!(Snapshot::of(&state).peek(0x0800_2000, 256), pattern(256, 3));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -257,9 +229,9 @@ fn read_protected_chip_is_refused_with_exit_code_6() {
     let state = prefill("stm32f303vc", &dir, "rdp=1", &[]);
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(64, 3)).unwrap();
-    stflash("stm32f303vc", &state, &["write", file.to_str().unwrap(), "0x08000000"]).fails(6, "read-protected");
+    run_sim("stm32f303vc", &state, &["write", file.to_str().unwrap(), "0x08000000"]).fails(6, "read-protected");
     let out = dir.join("out.bin");
-    stflash("stm32f303vc", &state, &["read", out.to_str().unwrap(), "0x08000000", "64"]).fails(6, "read-protected");
+    run_sim("stm32f303vc", &state, &["read", out.to_str().unwrap(), "0x08000000", "64"]).fails(6, "read-protected");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -294,7 +266,7 @@ fn connect_line_names_the_chip_and_its_pages() {
     let dir = temp_dir("f103ze-info");
     let state = dir.join("c.sim");
     let out = dir.join("o.bin");
-    let r = stflash("stm32f103ze", &state, &["read", out.to_str().unwrap(), "0x08000000", "16"]).ok();
+    let r = run_sim("stm32f103ze", &state, &["read", out.to_str().unwrap(), "0x08000000", "16"]).ok();
     assert!(r.stderr.contains("STM32F1xx_HD: 64 KiB SRAM, 512 KiB flash in at least 2 KiB pages"), "{}", r.stderr);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -302,7 +274,7 @@ fn connect_line_names_the_chip_and_its_pages() {
 #[test]
 fn probe_without_16bit_writes_is_refused_before_anything_is_erased() {
     let dir = temp_dir("f103-j22");
-    let state = prefill("stm32f103c8", &dir, "", &[0x0800_0400]);
+    let state = prefill("stm32f103c8", &dir, "", &[(0x0800_0400, &OLD[..])]);
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(64, 3)).unwrap();
     let spec = format!("stm32f103c8:{}", state.display());

@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{open_sim, pattern, run, temp_dir};
+use common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot};
 use stflash::flash::NoProgress;
 use stflash::ops::erase::{erase_all, erase_range};
 use stflash::ops::image::Image;
@@ -20,36 +18,6 @@ fn spec(chip: &str, opts: &str) -> SimSpec {
     let mut s = SimSpec::new(chip);
     s.options = sim::parse_options(opts).unwrap();
     s
-}
-
-/// A fresh state file configured with `opts` and prefilled at `fills`.
-fn prefill(chip: &str, dir: &Path, opts: &str, fills: &[u32]) -> PathBuf {
-    let state = dir.join("chip.sim");
-    let mut s = SimSpec::parse(&format!("{chip}:{}", state.display())).unwrap();
-    s.options = sim::parse_options(opts).unwrap();
-    let (_t, h) = sim::open(&s).unwrap();
-    for &a in fills {
-        assert!(h.poke(a, &OLD), "poke 0x{a:08X}");
-    }
-    h.save().unwrap();
-    state
-}
-
-fn stflash(chip: &str, state: &Path, args: &[&str]) -> common::Run {
-    let spec = format!("{chip}:{}", state.display());
-    run(args, &[("STFLASH_SIM", &spec)])
-}
-
-/// The chip's flash as the state file holds it.
-struct Snapshot(sim::SavedState);
-
-impl Snapshot {
-    fn of(state: &Path) -> Snapshot {
-        Snapshot(sim::load_state(state).unwrap())
-    }
-    fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
-        self.0.peek(addr, len).unwrap()
-    }
 }
 
 fn hex(v: u32) -> String {
@@ -83,12 +51,12 @@ impl Case {
         if self.before > 0x0800_0000 {
             fills.push(0x0800_0000);
         }
-        let state = prefill(self.chip, &dir, self.opts, &fills);
+        let state = prefill(self.chip, &dir, self.opts, &fills.iter().map(|&a| (a, &OLD[..])).collect::<Vec<_>>());
 
         let image = pattern(self.len, self.at);
         let file = dir.join("image.bin");
         std::fs::write(&file, &image).unwrap();
-        let r = stflash(self.chip, &state, &["write", file.to_str().unwrap(), &hex(self.at)]).ok();
+        let r = run_sim(self.chip, &state, &["write", file.to_str().unwrap(), &hex(self.at)]).ok();
         assert!(r.stderr.contains("Flash written and verified"), "{}", r.stderr);
         assert!(r.stderr.contains("2 sectors erased"), "{}", r.stderr);
         let flash = Snapshot::of(&state);
@@ -102,18 +70,18 @@ impl Case {
         assert_eq!(flash.peek(self.first, 16), [0xFF; 16], "start of the first touched sector erased");
 
         let out = dir.join("out.bin");
-        stflash(self.chip, &state, &["read", out.to_str().unwrap(), &hex(self.at), &self.len.to_string()]).ok();
+        run_sim(self.chip, &state, &["read", out.to_str().unwrap(), &hex(self.at), &self.len.to_string()]).ok();
         assert_eq!(std::fs::read(&out).unwrap(), image, "read back");
 
         // Erase the sector after the image: it alone changes.
-        stflash(self.chip, &state, &["erase", &hex(self.after.0), &hex(self.after.1)]).ok();
+        run_sim(self.chip, &state, &["erase", &hex(self.after.0), &hex(self.after.1)]).ok();
         let flash = Snapshot::of(&state);
         assert_eq!(flash.peek(self.after.0, 16), [0xFF; 16]);
         assert_eq!(flash.peek(self.before, 16), OLD);
         assert_eq!(flash.peek(kept, 16), OLD);
         assert_eq!(flash.peek(self.at, self.len), image);
 
-        let r = stflash(self.chip, &state, &["erase"]).ok();
+        let r = run_sim(self.chip, &state, &["erase"]).ok();
         assert!(r.stdout.contains("Mass erase completed"), "{}", r.stdout);
         let flash = Snapshot::of(&state);
         for addr in [self.before, self.at, kept, last, 0x0800_0000] {
@@ -422,13 +390,13 @@ fn an_image_erases_only_the_sectors_it_touches() {
 #[test]
 fn write_protected_sector_is_reported_and_left_alone() {
     let dir = temp_dir("f446-wrp");
-    let state = prefill("stm32f446re", &dir, "wrp=0x08004000-0x08007fff", &[0x0800_4000]);
+    let state = prefill("stm32f446re", &dir, "wrp=0x08004000-0x08007fff", &[(0x0800_4000, &OLD[..])]);
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(256, 3)).unwrap();
-    stflash("stm32f446re", &state, &["write", file.to_str().unwrap(), "0x08004000"]).fails(6, "WRPERR");
+    run_sim("stm32f446re", &state, &["write", file.to_str().unwrap(), "0x08004000"]).fails(6, "WRPERR");
     assert_eq!(Snapshot::of(&state).peek(0x0800_4000, 16), OLD);
     // Mass erase is refused while a sector is protected (RM0090 §3.7.4).
-    stflash("stm32f446re", &state, &["erase"]).fails(6, "WRPERR");
+    run_sim("stm32f446re", &state, &["erase"]).fails(6, "WRPERR");
     assert_eq!(Snapshot::of(&state).peek(0x0800_4000, 16), OLD);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -438,10 +406,10 @@ fn read_protected_chip_is_refused_with_exit_code_6() {
     let dir = temp_dir("f746-rdp");
     let state = prefill("stm32f746zg", &dir, "rdp=1", &[]);
     let out = dir.join("out.bin");
-    stflash("stm32f746zg", &state, &["read", out.to_str().unwrap(), "0x08000000", "64"]).fails(6, "read-protected");
+    run_sim("stm32f746zg", &state, &["read", out.to_str().unwrap(), "0x08000000", "64"]).fails(6, "read-protected");
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(64, 3)).unwrap();
-    stflash("stm32f746zg", &state, &["write", file.to_str().unwrap(), "0x08000000"]).fails(6, "read-protected");
+    run_sim("stm32f746zg", &state, &["write", file.to_str().unwrap(), "0x08000000"]).fails(6, "read-protected");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -478,7 +446,7 @@ fn x16_needs_16bit_writes_from_the_probe() {
     // At 2.5 V the F4 programs half-words: ST-LINK/V2 J22 cannot, and nothing
     // is erased before saying so.
     let dir = temp_dir("f411-x16-j22");
-    let state = prefill("stm32f411re", &dir, "voltage=2500", &[0x0800_0000]);
+    let state = prefill("stm32f411re", &dir, "voltage=2500", &[(0x0800_0000, &OLD[..])]);
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(64, 12)).unwrap();
     let spec = format!("stm32f411re:{}", state.display());

@@ -5,59 +5,28 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{open_sim, pattern, run, temp_dir, Run};
+use common::{arg, open_sim, pattern, Board, Run};
 use stflash::flash::{Phase, Progress};
 use stflash::ops::image::Image;
 use stflash::ops::write::{self, WriteOptions};
 use stflash::sim::{FaultPlan, SimSpec};
 use stflash::ErrorKind;
 
-/// A simulated board kept in a state file, pre-filled with "old" data.
-struct Board {
-    chip: &'static str,
-    state: PathBuf,
-    dir: PathBuf,
-}
-
 const BASE: u32 = 0x0800_0000;
 const IMAGE_LEN: usize = 64 * 1024;
 
-impl Board {
-    fn new(chip: &'static str, test: &str) -> Board {
-        let dir = temp_dir(test);
-        let board = Board { chip, state: dir.join("chip.sim"), dir };
-        let mut spec = SimSpec::new(chip);
-        spec.state_file = Some(board.state.clone());
-        let (_t, h) = stflash::sim::open(&spec).unwrap();
-        // Old data over the image's sectors and the next 16 KiB (less on small parts).
-        let old = old_data();
-        assert!(h.poke(BASE, &old) || h.poke(BASE, &old[..64 * 1024]));
-        h.save().unwrap();
-        board
-    }
+/// A board whose flash holds "old" data over the image's sectors and the next
+/// 16 KiB (64 KiB on the smaller parts).
+fn old_board(chip: &'static str, test: &str) -> Board {
+    let old = old_data();
+    let len = if chip == "stm32f103c8" { 64 * 1024 } else { old.len() };
+    Board::new(chip, test, &[], &[(BASE, &old[..len])])
+}
 
-    /// Run the binary with faults injected.
-    fn run(&self, faults: &str, args: &[&str]) -> Run {
-        let sim = format!("{}:{}", self.chip, self.state.display());
-        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults)])
-    }
-
-    fn flash(&self, addr: u32, len: usize) -> Vec<u8> {
-        stflash::sim::load_state(&self.state).unwrap().peek(addr, len).unwrap()
-    }
-
-    fn image_file(&self) -> String {
-        let path = self.dir.join("fw.bin");
-        std::fs::write(&path, image()).unwrap();
-        path.to_str().unwrap().to_string()
-    }
-
-    fn write(&self, faults: &str) -> Run {
-        let file = self.image_file();
-        self.run(faults, &["write", &file, "0x08000000"])
-    }
+/// Write the image at the base of flash with `faults` injected.
+fn write(board: &Board, faults: &str) -> Run {
+    let file = board.file("fw.bin", &image());
+    board.run_faulty(faults, &["write", arg(&file), "0x08000000"])
 }
 
 fn old_data() -> Vec<u8> {
@@ -71,17 +40,17 @@ fn image() -> Vec<u8> {
 /// A fault during the write: non-zero exit, then the same command without the
 /// fault completes the job.
 fn rerun_completes(board: &Board) {
-    assert_ne!(board.flash(BASE, IMAGE_LEN), image(), "the faulted write cannot have completed");
-    board.write("").ok();
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    assert_ne!(board.peek(BASE, IMAGE_LEN), image(), "the faulted write cannot have completed");
+    write(board, "").ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
     // Bytes past the image in its last sector were kept; later sectors untouched.
-    assert_eq!(board.flash(BASE + IMAGE_LEN as u32, 16 * 1024), old_data()[IMAGE_LEN..]);
+    assert_eq!(board.peek(BASE + IMAGE_LEN as u32, 16 * 1024), old_data()[IMAGE_LEN..]);
 }
 
 #[test]
 fn usb_disconnect_during_a_write_is_exit_9_and_a_rerun_completes() {
-    let board = Board::new("stm32h7a3zi", "disconnect");
-    let r = board.write("disconnect-after=32KiB").fails(9, "disconnected");
+    let board = old_board("stm32h7a3zi", "disconnect");
+    let r = write(&board, "disconnect-after=32KiB").fails(9, "disconnected");
     assert!(r.stderr.contains("reconnect it and run the command again"), "{}", r.stderr);
     assert_eq!(r.stderr.matches("error:").count(), 1, "one error line: {}", r.stderr);
     rerun_completes(&board);
@@ -89,80 +58,80 @@ fn usb_disconnect_during_a_write_is_exit_9_and_a_rerun_completes() {
 
 #[test]
 fn probe_that_stops_answering_is_exit_9() {
-    let board = Board::new("stm32h7a3zi", "timeout");
-    board.write("timeout-after=32KiB").fails(9, "timed out");
+    let board = old_board("stm32h7a3zi", "timeout");
+    write(&board, "timeout-after=32KiB").fails(9, "timed out");
     rerun_completes(&board);
 }
 
 #[test]
 fn stalled_endpoint_is_exit_9() {
-    let board = Board::new("stm32h7a3zi", "stall");
-    board.write("stall-after=32KiB").fails(9, "stalled");
+    let board = old_board("stm32h7a3zi", "stall");
+    write(&board, "stall-after=32KiB").fails(9, "stalled");
     rerun_completes(&board);
 }
 
 #[test]
 fn wait_answers_are_retried_and_a_wait_storm_is_reported() {
-    let board = Board::new("stm32h7a3zi", "wait");
+    let board = old_board("stm32h7a3zi", "wait");
     // The protocol layer retries a WAIT 8 times with back-off (1 ms doubling).
-    board.write("wait=8").ok();
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image(), "a few WAITs are retried transparently");
-    let board = Board::new("stm32h7a3zi", "wait-storm");
-    board.write("wait=always").fails(5, "WAIT");
-    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+    write(&board, "wait=8").ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image(), "a few WAITs are retried transparently");
+    let board = old_board("stm32h7a3zi", "wait-storm");
+    write(&board, "wait=always").fails(5, "WAIT");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
 }
 
 #[test]
 fn write_protected_sectors_refuse_the_write_before_any_erase() {
-    let board = Board::new("stm32h7a3zi", "wrp");
+    let board = old_board("stm32h7a3zi", "wrp");
     // Sectors 4-7 (one WPSGN group) are write-protected; the image covers sectors 0-7.
-    board.write("wrp=4").fails(6, "write-protected");
-    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "not one sector was erased");
+    write(&board, "wrp=4").fails(6, "write-protected");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "not one sector was erased");
 }
 
 #[test]
 fn read_protection_level_1_refuses_write_and_read() {
-    let board = Board::new("stm32f411re", "rdp");
-    board.write("rdp=1").fails(6, "read-protected (RDP level 1)");
+    let board = old_board("stm32f411re", "rdp");
+    write(&board, "rdp=1").fails(6, "read-protected (RDP level 1)");
     let out = board.dir.join("out.bin");
-    board.run("rdp=1", &["read", out.to_str().unwrap(), "0x08000000", "0x100"]).fails(6, "read-protected");
+    board.run_faulty("rdp=1", &["read", out.to_str().unwrap(), "0x08000000", "0x100"]).fails(6, "read-protected");
     assert!(!out.exists(), "no output file from a refused read");
-    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data());
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data());
 }
 
 #[test]
 fn unpowered_target_is_exit_5() {
-    let board = Board::new("stm32f103c8", "power");
-    board.write("no-power").fails(5, "not powered");
-    assert_eq!(board.flash(BASE, 64 * 1024), old_data()[..64 * 1024]);
+    let board = old_board("stm32f103c8", "power");
+    write(&board, "no-power").fails(5, "not powered");
+    assert_eq!(board.peek(BASE, 64 * 1024), old_data()[..64 * 1024]);
 }
 
 #[test]
 fn missing_target_is_exit_5() {
-    let board = Board::new("stm32f103c8", "no-target");
-    board.write("no-target").fails(5, "no answer from the target over SWD");
+    let board = old_board("stm32f103c8", "no-target");
+    write(&board, "no-target").fails(5, "no answer from the target over SWD");
 }
 
 #[test]
 fn core_that_will_not_halt_is_exit_5() {
-    let board = Board::new("stm32f103c8", "no-halt");
-    let r = board.write("no-halt").fails(5, "did not halt");
+    let board = old_board("stm32f103c8", "no-halt");
+    let r = write(&board, "no-halt").fails(5, "did not halt");
     assert!(r.stderr.contains("--connect-under-reset"), "{}", r.stderr);
-    assert_eq!(board.flash(BASE, 64 * 1024), old_data()[..64 * 1024]);
+    assert_eq!(board.peek(BASE, 64 * 1024), old_data()[..64 * 1024]);
 }
 
 #[test]
 fn flash_controller_error_is_exit_7_naming_the_flag() {
     // STM32WB: CPU2 keeps flash operations suspended (SR.PESD).
-    let board = Board::new("stm32wb55rg", "pesd");
-    board.write("pesd=1").fails(7, "PESD");
-    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing erased");
+    let board = old_board("stm32wb55rg", "pesd");
+    write(&board, "pesd=1").fails(7, "PESD");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing erased");
 }
 
 #[test]
 fn ctrl_c_stops_at_a_word_boundary_says_what_is_left_and_a_rerun_completes() {
-    let board = Board::new("stm32h7a3zi", "sigint");
-    let r = board.write("interrupt-after=32KiB").fails(130, "interrupted at 0x");
+    let board = old_board("stm32h7a3zi", "sigint");
+    let r = write(&board, "interrupt-after=32KiB").fails(130, "interrupted at 0x");
     // The streaming path reports sectors written, the one partly programmed,
     // and those not yet written.
     for text in ["flash locked", "partly programmed: 0x0800", "run the same command again"] {
@@ -171,7 +140,7 @@ fn ctrl_c_stops_at_a_word_boundary_says_what_is_left_and_a_rerun_completes() {
     // The sectors after the current one are reported as one erased range.
     assert!(r.stderr.contains("-0x0800FFFF; run the same"), "{}", r.stderr);
     // What was programmed is the image's, up to a flash-word boundary.
-    let flash = board.flash(BASE, IMAGE_LEN);
+    let flash = board.peek(BASE, IMAGE_LEN);
     let done = flash.iter().zip(image()).take_while(|(a, b)| **a == *b).count();
     assert!(done > 0 && done < IMAGE_LEN, "{done}");
     rerun_completes(&board);
@@ -179,8 +148,8 @@ fn ctrl_c_stops_at_a_word_boundary_says_what_is_left_and_a_rerun_completes() {
 
 #[test]
 fn sigterm_is_handled_like_ctrl_c() {
-    let board = Board::new("stm32h7a3zi", "sigterm");
-    board.write("terminate-after=32KiB").fails(130, "interrupted at 0x");
+    let board = old_board("stm32h7a3zi", "sigterm");
+    write(&board, "terminate-after=32KiB").fails(130, "interrupted at 0x");
     rerun_completes(&board);
 }
 
@@ -234,38 +203,40 @@ fn after_an_interruption_or_a_flash_error_the_controller_is_locked_and_the_probe
 fn a_link_that_fails_above_1800_khz_steps_the_clock_down_unless_freq_is_given() {
     // V2-1 at its default 4 MHz: every access answers a parity error until
     // stflash lowers the clock to 1.8 MHz; the write then completes.
-    let board = Board::new("stm32f411re", "max-swd");
-    let r = board.write("max-swd=1800").ok();
+    let board = old_board("stm32f411re", "max-swd");
+    let r = write(&board, "max-swd=1800").ok();
     let log = format!("{}{}", r.stdout, r.stderr);
     assert!(log.contains("lowering the SWD clock to 1800 kHz"), "{log}");
     assert!(!log.contains("lowering the SWD clock to 1200"), "one step was enough: {log}");
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
     // A link that needs two steps (1.2 MHz) gets them.
-    let board = Board::new("stm32f103c8", "max-swd-2");
-    let r = board.write("max-swd=1200").ok();
+    let board = old_board("stm32f103c8", "max-swd-2");
+    let r = write(&board, "max-swd=1200").ok();
     assert!(r.stderr.contains("lowering the SWD clock to 1200 kHz"), "{}", r.stderr);
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
     // With --freq above the limit, nothing is lowered: a clear failure.
-    let board = Board::new("stm32f411re", "max-swd-freq");
-    let file = board.image_file();
-    let r = board.run("max-swd=1800", &["--freq", "4000", "write", &file, "0x08000000"]);
+    let board = old_board("stm32f411re", "max-swd-freq");
+    let file = board.file("fw.bin", &image());
+    let file = arg(&file);
+    let r = board.run_faulty("max-swd=1800", &["--freq", "4000", "write", file, "0x08000000"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("the clock --freq asked for") && r.stderr.contains("try a lower --freq"), "{}", r.stderr);
     assert!(!r.stderr.contains("lowering the SWD clock"), "{}", r.stderr);
-    assert_eq!(board.flash(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
     // --freq at or below the limit just works.
-    board.run("max-swd=1800", &["--freq", "1800", "write", &file, "0x08000000"]).ok();
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    board.run_faulty("max-swd=1800", &["--freq", "1800", "write", file, "0x08000000"]).ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
 }
 
 #[test]
 fn a_verify_mismatch_from_corrupted_reads_steps_the_clock_down_and_verifies_again() {
     // Reads above 1.8 MHz silently flip a bit: read-back verification fails
     // at 4 MHz, passes at 1.8 MHz (the rerun finds every sector written).
-    let board = Board::new("stm32f411re", "bitflip");
-    let file = board.image_file();
-    let r = board.run("bitflip-swd=1800", &["--verify=readback", "write", &file, "0x08000000"]).ok();
+    let board = old_board("stm32f411re", "bitflip");
+    let file = board.file("fw.bin", &image());
+    let file = arg(&file);
+    let r = board.run_faulty("bitflip-swd=1800", &["--verify=readback", "write", file, "0x08000000"]).ok();
     assert!(r.stderr.contains("verification found different bytes"), "{}", r.stderr);
     assert!(r.stderr.contains("lowering the SWD clock to 1800 kHz"), "{}", r.stderr);
-    assert_eq!(board.flash(BASE, IMAGE_LEN), image());
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
 }

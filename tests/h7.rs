@@ -8,13 +8,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
-use common::{open_sim, pattern, run, run_sim, temp_dir};
+use common::{arg, open_sim, pattern, run, run_sim, temp_dir, Board};
 use stflash::flash::NoProgress;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write, ProbeSelector, Session, SessionOptions};
-use stflash::sim::{self, SimHandle, SimSpec};
+use stflash::sim::{SimHandle, SimSpec};
 use stflash::target::ConnectOptions;
 use stflash::ErrorKind;
 
@@ -33,59 +31,6 @@ const H7AB_SSN: u32 = 6;
 const H74X_PSIZE: u32 = 4;
 const H74X_START: u32 = 1 << 7;
 const H74X_SNB: u32 = 8;
-
-/// A chip kept in a state file, prepared with `fills` poked into flash and
-/// `options` as its fresh-chip configuration (`wrp=…`, `rdp=…`).
-struct Chip {
-    name: &'static str,
-    dir: PathBuf,
-    state: PathBuf,
-}
-
-impl Chip {
-    fn new(name: &'static str, test: &str, options: &[(&str, &str)], fills: &[(u32, &[u8])]) -> Chip {
-        let dir = temp_dir(test);
-        let state = dir.join("chip.state");
-        let chip = Chip { name, dir, state };
-        let mut spec = chip.spec();
-        spec.options = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let (transport, handle) = sim::open(&spec).expect("open simulator");
-        for (addr, data) in fills {
-            assert!(handle.poke(*addr, data), "poke 0x{addr:08X}");
-        }
-        handle.save().expect("save state");
-        drop(transport);
-        chip
-    }
-
-    fn spec(&self) -> SimSpec {
-        SimSpec::parse(&format!("{}:{}", self.name, self.state.display())).expect("sim spec")
-    }
-
-    /// Run the binary on this chip.
-    fn run(&self, args: &[&str]) -> common::Run {
-        run_sim(self.name, &self.state, args)
-    }
-
-    /// Raw flash contents now (reopens the state file; nothing is written).
-    fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
-        let (transport, handle) = sim::open(&self.spec()).expect("reopen simulator");
-        let bytes = handle.peek(addr, len).expect("flash");
-        drop(transport);
-        bytes
-    }
-
-    /// Write `data` to a file in the test directory.
-    fn file(&self, name: &str, data: &[u8]) -> PathBuf {
-        let path = self.dir.join(name);
-        std::fs::write(&path, data).expect("write image file");
-        path
-    }
-}
-
-fn arg(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
-}
 
 fn hex(a: u32) -> String {
     format!("0x{a:08x}")
@@ -107,14 +52,14 @@ fn h7a3_sector(n: u32) -> u32 {
 
 /// Sectors 0-2 hold old data; sectors 4, 8 and 12 hold sentinels (the
 /// sectors st-flash erased by mistake: 4·1, 4·2, 4·3).
-fn issue_1369_chip(test: &str) -> (Chip, Vec<Vec<u8>>) {
+fn issue_1369_chip(test: &str) -> (Board, Vec<Vec<u8>>) {
     let old: Vec<Vec<u8>> = (0..16).map(|s| block(H7A3_SECTOR, 100 + s)).collect();
     let fills: Vec<(u32, &[u8])> =
         [0, 1, 2, 4, 8, 12].iter().map(|&s| (h7a3_sector(s), &old[s as usize][..])).collect();
-    (Chip::new("stm32h7a3zg", test, &[], &fills), old)
+    (Board::new("stm32h7a3zg", test, &[], &fills), old)
 }
 
-fn assert_sentinels_untouched(chip: &Chip, old: &[Vec<u8>]) {
+fn assert_sentinels_untouched(chip: &Board, old: &[Vec<u8>]) {
     for s in [4u32, 8, 12] {
         assert!(chip.peek(h7a3_sector(s), H7A3_SECTOR) == old[s as usize], "sector {s} was changed");
     }
@@ -268,7 +213,7 @@ fn erase_writes_the_rm_sector_field_h743_sector_7_of_bank_2() {
 fn h7a3_image_across_both_banks_writes_verifies_and_reads_back() {
     let keep_low = block(H7A3_SECTOR, 30);
     let keep_high = block(H7A3_SECTOR, 31);
-    let chip = Chip::new("stm32h7a3zi", "h7-span-h7a3", &[], &[(0x080F_A000, &keep_low), (0x0810_2000, &keep_high)]);
+    let chip = Board::new("stm32h7a3zi", "h7-span-h7a3", &[], &[(0x080F_A000, &keep_low), (0x0810_2000, &keep_high)]);
     // 16 KiB in bank 1's last two sectors, 8 KiB in bank 2's first.
     let image = pattern(24 * KIB, 32);
     let out = chip.run(&["write", arg(&chip.file("img.bin", &image)), "0x080fc000"]).ok();
@@ -288,7 +233,7 @@ fn h743_image_across_both_banks_keeps_the_rest_of_the_sectors() {
     let old_b1s7 = block(128 * KIB, 40);
     let sentinel_b1s6 = block(64, 41);
     let sentinel_b2s1 = block(64, 42);
-    let chip = Chip::new(
+    let chip = Board::new(
         "stm32h743zi",
         "h7-span-h743",
         &[],
@@ -313,7 +258,7 @@ fn erase_range_across_the_bank_boundary_erases_only_those_sectors() {
     let fills: Vec<(u32, Vec<u8>)> =
         [0x080F_C000u32, 0x080F_E000, 0x0810_0000, 0x0810_2000].iter().map(|&a| (a, block(64, a))).collect();
     let refs: Vec<(u32, &[u8])> = fills.iter().map(|(a, d)| (*a, &d[..])).collect();
-    let chip = Chip::new("stm32h7a3zi", "h7-erase-boundary", &[], &refs);
+    let chip = Board::new("stm32h7a3zi", "h7-erase-boundary", &[], &refs);
     let out = chip.run(&["erase", "0x080fe000", "0x4000"]).ok();
     assert!(out.stdout.contains("Flash page at 0x80fe000 erased") && out.stdout.contains("0x8100000 erased"));
     assert_eq!(chip.peek(0x080F_E000, 64), vec![0xFF; 64]);
@@ -325,7 +270,7 @@ fn erase_range_across_the_bank_boundary_erases_only_those_sectors() {
 
     // H743: bank 1 sector 7 and bank 2 sector 0.
     let chip =
-        Chip::new("stm32h743zi", "h7-erase-boundary-h743", &[], &[(0x080C_0000, &[1; 64]), (0x0812_0000, &[2; 64])]);
+        Board::new("stm32h743zi", "h7-erase-boundary-h743", &[], &[(0x080C_0000, &[1; 64]), (0x0812_0000, &[2; 64])]);
     chip.run(&["erase", "0x080e0000", "0x40000"]).ok();
     assert_eq!(chip.peek(0x080C_0000, 64), vec![1; 64]);
     assert_eq!(chip.peek(0x0812_0000, 64), vec![2; 64]);
@@ -334,7 +279,7 @@ fn erase_range_across_the_bank_boundary_erases_only_those_sectors() {
 #[test]
 fn mass_erase_erases_both_banks_with_ber() {
     for name in ["stm32h7a3zi", "stm32h743zg"] {
-        let chip = Chip::new(name, "h7-mass", &[], &[(0x0800_0000, &[0; 64]), (0x0810_0000, &[0; 64])]);
+        let chip = Board::new(name, "h7-mass", &[], &[(0x0800_0000, &[0; 64]), (0x0810_0000, &[0; 64])]);
         chip.run(&["erase"]).ok();
         assert_eq!(chip.peek(0x0800_0000, 64), vec![0xFF; 64], "{name}");
         assert_eq!(chip.peek(0x0810_0000, 64), vec![0xFF; 64], "{name}");
@@ -356,7 +301,7 @@ fn mass_erase_erases_both_banks_with_ber() {
 #[test]
 fn write_protected_sector_erase_reports_wrperr_with_sector_and_address() {
     let data = block(64, 50);
-    let chip = Chip::new("stm32h7a3zi", "h7-wrp", &[("wrp", "4")], &[(0x0800_8000, &data), (0x0800_6000, &data)]);
+    let chip = Board::new("stm32h7a3zi", "h7-wrp", &[("wrp", "4")], &[(0x0800_8000, &data), (0x0800_6000, &data)]);
     // `erase` of a write-protected sector is refused before anything is erased.
     let out = chip.run(&["erase", "0x08008000", "0x2000"]);
     out.fails(ErrorKind::Protected.exit_code() as i32, "write-protected").fails(6, "0x08008000");
@@ -386,7 +331,7 @@ fn write_protected_sector_erase_reports_wrperr_with_sector_and_address() {
 
 #[test]
 fn read_protection_and_bank_swap_are_refused_with_what_to_do() {
-    let rdp = Chip::new("stm32h743zi", "h7-rdp", &[("rdp", "1")], &[]);
+    let rdp = Board::new("stm32h743zi", "h7-rdp", &[("rdp", "1")], &[]);
     let back = rdp.dir.join("back.bin");
     rdp.run(&["read", arg(&back), "0x08000000", "16"]).fails(6, "read-protected");
     rdp.run(&["write", arg(&rdp.file("img.bin", &[0; 32])), "0x08000000"]).fails(6, "RDP level 1");
@@ -401,7 +346,7 @@ fn read_protection_and_bank_swap_are_refused_with_what_to_do() {
     assert_eq!(session.target.read32(0x5200_201C).unwrap() >> 8 & 0xFF, 0xBB, "OPTSR_CUR.RDP");
     session.finish(false).unwrap();
 
-    let swap = Chip::new("stm32h7a3zi", "h7-swap", &[("swap_bank", "1")], &[]);
+    let swap = Board::new("stm32h7a3zi", "h7-swap", &[("swap_bank", "1")], &[]);
     swap.run(&["write", arg(&swap.file("img.bin", &[0; 32])), "0x08000000"])
         .fails(ErrorKind::Unsupported.exit_code() as i32, "banks of this STM32H7Ax_H7Bx are swapped")
         .fails(10, "SWAP_BANK");
@@ -410,12 +355,12 @@ fn read_protection_and_bank_swap_are_refused_with_what_to_do() {
 #[test]
 fn a_partial_last_flash_word_is_padded_with_the_erased_value() {
     // 9704 = 606 flash words + 8 bytes; the 8 bytes after the image stay 0xFF.
-    let chip = Chip::new("stm32h7a3zi", "h7-pad", &[], &[]);
+    let chip = Board::new("stm32h7a3zi", "h7-pad", &[], &[]);
     let image = pattern(9704, 60);
     chip.run(&["write", arg(&chip.file("img.bin", &image)), "0x08000000"]).ok();
     assert_eq!(chip.peek(0x0800_25E8, 8), vec![0xFF; 8]);
     // H743: 32-byte words; 100 bytes leave 28 erased bytes in the last word.
-    let chip = Chip::new("stm32h743zi", "h7-pad-h743", &[], &[]);
+    let chip = Board::new("stm32h743zi", "h7-pad-h743", &[], &[]);
     chip.run(&["write", arg(&chip.file("img.bin", &pattern(100, 61))), "0x08000000"]).ok();
     assert_eq!(chip.peek(0x0800_0064, 28), vec![0xFF; 28]);
 }
@@ -473,7 +418,7 @@ fn flash_override_gives_the_1_mib_layout_with_its_gap() {
 #[test]
 fn single_bank_parts_write_and_refuse_the_bank_2_address() {
     // H723: one bank of eight 128 KiB sectors.
-    let chip = Chip::new("stm32h723zg", "h7-h723", &[], &[(0x0800_0000, &[7; 64]), (0x0804_0000, &[8; 64])]);
+    let chip = Board::new("stm32h723zg", "h7-h723", &[], &[(0x0800_0000, &[7; 64]), (0x0804_0000, &[8; 64])]);
     let image = pattern(40 * KIB, 70);
     chip.run(&["write", arg(&chip.file("img.bin", &image)), "0x08020000"]).ok();
     assert_eq!(chip.peek(0x0802_0000, 40 * KIB), image);
@@ -481,7 +426,7 @@ fn single_bank_parts_write_and_refuse_the_bank_2_address() {
     assert_eq!(chip.peek(0x0804_0000, 64), vec![8; 64]);
     // H750 and H7B0: 128 KiB, bank 1 only.
     for part in ["stm32h750vb", "stm32h7b0vb"] {
-        let chip = Chip::new(part, "h7-small", &[], &[]);
+        let chip = Board::new(part, "h7-small", &[], &[]);
         let file = chip.file("img.bin", &pattern(4 * KIB, 71));
         chip.run(&["write", arg(&file), "0x08100000"]).fails(3, "0x08000000-0x0801FFFF");
         chip.run(&["write", arg(&file), "0x0801f000"]).ok();
@@ -490,7 +435,7 @@ fn single_bank_parts_write_and_refuse_the_bank_2_address() {
 
 #[test]
 fn dual_core_h745_is_programmed_through_the_cortex_m7() {
-    let chip = Chip::new("stm32h745zi", "h7-h745", &[], &[]);
+    let chip = Board::new("stm32h745zi", "h7-h745", &[], &[]);
     let image = pattern(16 * KIB, 80);
     // Connect under reset: the H7 is identified after NRST is released (§5 item 26).
     let out = chip.run(&["--connect-under-reset", "write", arg(&chip.file("img.bin", &image)), &hex(0x0810_0000)]).ok();

@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{open_sim, pattern, run, run_sim, temp_dir};
+use common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file};
 use stflash::flash::NoProgress;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write};
-use stflash::sim::{self, SimSpec};
+use stflash::sim::SimSpec;
 
 const L0_PECR: u32 = 0x4002_2004;
 const L0_PEKEYR: u32 = 0x4002_200C;
@@ -21,16 +19,6 @@ const PRGLOCK: u32 = 1 << 1;
 const PROG: u32 = 1 << 3;
 const ERASE: u32 = 1 << 9;
 const FPRG: u32 = 1 << 10;
-
-fn flash_of(state: &Path, addr: u32, len: usize) -> Vec<u8> {
-    sim::load_state(state).expect("state file").peek(addr, len).expect("inside flash")
-}
-
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, data).unwrap();
-    p.to_str().unwrap().to_string()
-}
 
 #[test]
 fn l053_write_read_back_erase_range_and_mass_erase() {

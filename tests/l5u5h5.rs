@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{open_sim, pattern, run, run_sim, temp_dir};
+use common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file};
 use stflash::flash::NoProgress;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write};
-use stflash::sim::{self, SimSpec};
+use stflash::sim::SimSpec;
 
 /// L5/U5 non-secure control register and its bits (RM0438/RM0456 FLASH_NSCR).
 const TZ_NSCR: u32 = 0x4002_2028;
@@ -31,16 +29,6 @@ const H5_SER: u32 = 1 << 2;
 const H5_STRT: u32 = 1 << 5;
 const H5_MER: u32 = 1 << 15;
 const H5_BKSEL: u32 = 1 << 31;
-
-fn flash_of(state: &Path, addr: u32, len: usize) -> Vec<u8> {
-    sim::load_state(state).expect("state file").peek(addr, len).expect("inside flash")
-}
-
-fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, data).unwrap();
-    p.to_str().unwrap().to_string()
-}
 
 fn spec(chip: &str, options: &[(&str, &str)]) -> SimSpec {
     let mut s = SimSpec::new(chip);

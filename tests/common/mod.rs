@@ -100,3 +100,105 @@ pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A simulated chip kept in a state file in its own test directory: prepared
+/// with a fresh-chip configuration (`wrp=…`, `rdp=…`) and data poked into
+/// flash, then driven through the binary and inspected through the state file.
+pub struct Board {
+    pub chip: &'static str,
+    pub dir: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Board {
+    pub fn new(chip: &'static str, test: &str, options: &[(&str, &str)], fills: &[(u32, &[u8])]) -> Board {
+        let dir = temp_dir(test);
+        let state = dir.join("chip.sim");
+        let board = Board { chip, dir, state };
+        let options: Vec<(String, String)> = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        prepare_state(board.spec(), options, fills);
+        board
+    }
+
+    /// The simulator spec of this board (chip and state file).
+    pub fn spec(&self) -> SimSpec {
+        SimSpec::parse(&format!("{}:{}", self.chip, self.state.display())).expect("sim spec")
+    }
+
+    /// Run the binary on this board.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_sim(self.chip, &self.state, args)
+    }
+
+    /// Run the binary on this board with faults injected (`STFLASH_SIM_FAULTS`).
+    pub fn run_faulty(&self, faults: &str, args: &[&str]) -> Run {
+        let sim = format!("{}:{}", self.chip, self.state.display());
+        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults)])
+    }
+
+    /// Raw contents now, as the chip in the state file holds them (any
+    /// mapped memory, across banks; nothing changes).
+    pub fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
+        let (transport, handle) = stflash::sim::open(&self.spec()).expect("reopen simulator");
+        let bytes = handle.peek(addr, len).expect("mapped memory");
+        drop(transport);
+        bytes
+    }
+
+    /// Write `data` to a file in the test directory.
+    pub fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, data).expect("write file");
+        path
+    }
+}
+
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Create the state file of `spec` with a fresh-chip configuration and data
+/// poked into memory through the simulator's back door.
+pub fn prepare_state(mut spec: SimSpec, options: Vec<(String, String)>, fills: &[(u32, &[u8])]) {
+    spec.options = options;
+    let (transport, handle) = stflash::sim::open(&spec).expect("open simulator");
+    for (addr, data) in fills {
+        assert!(handle.poke(*addr, data), "poke 0x{addr:08X}");
+    }
+    handle.save().expect("save state");
+    drop(transport);
+}
+
+/// A fresh state file `chip.sim` in `dir` for `chip`, configured with `opts`
+/// (`STFLASH_SIM_OPTS` syntax) and holding `fills`.
+pub fn prefill(chip: &str, dir: &Path, opts: &str, fills: &[(u32, &[u8])]) -> PathBuf {
+    let state = dir.join("chip.sim");
+    let spec = SimSpec::parse(&format!("{chip}:{}", state.display())).expect("sim spec");
+    prepare_state(spec, stflash::sim::parse_options(opts).expect("sim options"), fills);
+    state
+}
+
+/// The chip as a state file holds it (memory the flash model maps and SRAM).
+pub struct Snapshot(stflash::sim::SavedState);
+
+impl Snapshot {
+    pub fn of(state: &Path) -> Snapshot {
+        Snapshot(stflash::sim::load_state(state).expect("state file"))
+    }
+    pub fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
+        self.0.peek(addr, len).expect("mapped memory")
+    }
+}
+
+/// Bytes of the chip in a state file.
+pub fn flash_of(state: &Path, addr: u32, len: usize) -> Vec<u8> {
+    Snapshot::of(state).peek(addr, len)
+}
+
+/// Write `data` to `dir/name` and return the path as an argument.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write file");
+    path.to_str().expect("utf-8 path").to_string()
+}
