@@ -214,3 +214,19 @@ fn core_registers_need_a_halted_core() {
     t.run().unwrap();
     assert!(t.read_core_reg(0).is_err(), "READREG on a running core must fail");
 }
+
+#[test]
+fn single_step_executes_one_instruction() {
+    let (mut t, _h) = connect(&f103());
+    // movs r0, #42 ; adds r0, #1 ; b .   (Thumb: 0x202A, 0x3001, 0xE7FE)
+    t.write_mem(0x2000_0100, &[0x2A, 0x20, 0x01, 0x30, 0xFE, 0xE7]).unwrap();
+    t.write_core_reg(cm::reg::PC, 0x2000_0100).unwrap();
+    t.write_core_reg(cm::reg::XPSR, cm::XPSR_T).unwrap();
+    t.step().unwrap();
+    assert_eq!((t.read_core_reg(cm::reg::PC).unwrap(), t.read_core_reg(0).unwrap()), (0x2000_0102, 42));
+    t.step().unwrap();
+    assert_eq!((t.read_core_reg(cm::reg::PC).unwrap(), t.read_core_reg(0).unwrap()), (0x2000_0104, 43));
+    t.step().unwrap();
+    assert_eq!(t.read_core_reg(cm::reg::PC).unwrap(), 0x2000_0104, "b . stays put");
+    assert!(t.is_halted().unwrap());
+}

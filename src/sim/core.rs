@@ -172,6 +172,26 @@ impl Target {
         }
     }
 
+    /// Execute exactly one instruction (DHCSR.C_STEP), waiting out any stall
+    /// on the modeled clock; code outside SRAM stays opaque (nothing executes).
+    pub(super) fn step_one(&mut self) {
+        if !self.in_sram(self.core.r[15]) {
+            return;
+        }
+        loop {
+            match self.step() {
+                Ok(()) => self.cpu.executed += 1,
+                Err(Stop::Stalled(until)) => {
+                    self.cpu.time = until;
+                    continue;
+                }
+                Err(Stop::Breakpoint) => {}
+                Err(Stop::Fault(msg)) => self.core_fault(msg),
+            }
+            return;
+        }
+    }
+
     fn core_fault(&mut self, msg: String) {
         let pc = self.core.r[15];
         if self.demcr & VC_HARDERR != 0 {

@@ -637,11 +637,15 @@ impl Target {
         self.cpu.start(self.bus_now);
     }
 
-    /// C_STEP with C_HALT cleared while halted: execute one instruction and
-    /// halt again. Without an interpreter no instruction executes.
+    /// C_STEP with C_HALT cleared while halted: execute one instruction (code
+    /// in SRAM; code in flash is opaque) and halt again.
     fn single_step(&mut self) {
+        self.core.halted = false;
+        self.step_one();
         self.core.retire_st = true;
-        self.halt(DFSR_HALTED);
+        if !self.core.halted {
+            self.halt(DFSR_HALTED);
+        }
     }
 
     /// Core register read for READREG/READALLREGS (the probe checks the halt).

@@ -411,6 +411,17 @@ impl Target {
         }
     }
 
+    /// Execute one instruction and halt again (DHCSR.C_STEP with C_HALT
+    /// cleared, ARMv7-M C1.6.3); the core must be halted.
+    pub fn step(&mut self) -> Result<()> {
+        self.write32(cm::DHCSR, cm::DBGKEY | cm::C_STEP | cm::C_DEBUGEN)?;
+        if self.wait_halted(HALT_TIMEOUT)? {
+            Ok(())
+        } else {
+            Err(TargetError::NoHalt)
+        }
+    }
+
     /// Resume the core (debug stays enabled).
     pub fn run(&mut self) -> Result<()> {
         self.write32(cm::DHCSR, cm::DBGKEY | cm::C_DEBUGEN)
