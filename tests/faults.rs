@@ -90,12 +90,13 @@ fn write_protected_sectors_refuse_the_write_before_any_erase() {
 }
 
 #[test]
-fn read_protection_level_1_refuses_write_and_read() {
+fn read_protection_level_1_refuses_write_read_and_erase() {
     let board = old_board("stm32f411re", "rdp");
     write(&board, "rdp=1").fails(6, "read-protected (RDP level 1)");
     let out = board.dir.join("out.bin");
     board.run_faulty("rdp=1", &["read", out.to_str().unwrap(), "0x08000000", "0x100"]).fails(6, "read-protected");
     assert!(!out.exists(), "no output file from a refused read");
+    board.run_faulty("rdp=1", &["erase"]).fails(6, "removing the protection erases the whole chip");
     assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data());
 }
 

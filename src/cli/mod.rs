@@ -226,15 +226,13 @@ fn execute(
         Command::ReadMemory { file, addr, size } => {
             info!("read from address 0x{addr:08x} size {size}");
             let data = read::read(session, *addr, *size, &mut progress)?;
-            save_read(file, *addr, &data, inv.format)?;
-            let format = if inv.format == Some(Format::IntelHex) { Format::IntelHex } else { Format::Binary };
+            let format = save_read(file, *addr, &data, inv.format)?;
             outcome.done = Some(Done::Read { file: file.clone(), addr: *addr, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
         Command::ReadOtp { file } => {
             let (base, data) = options::read_otp(session, &mut progress)?;
-            save_read(file, base, &data, inv.format)?;
-            let format = if inv.format == Some(Format::IntelHex) { Format::IntelHex } else { Format::Binary };
+            let format = save_read(file, base, &data, inv.format)?;
             outcome.done = Some(Done::Read { file: file.clone(), addr: base, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
@@ -364,15 +362,19 @@ fn show_decoded(inv: &Invocation, text: &str) {
     }
 }
 
-/// Write what `read` returned: raw bytes, or Intel HEX with `--format ihex`.
-fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Result<()> {
+/// Write what `read` returned: raw bytes, or Intel HEX with `--format ihex`;
+/// returns the format written.
+fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Result<Format> {
     let mut bytes = Vec::new();
-    if format == Some(Format::IntelHex) {
+    let format = if format == Some(Format::IntelHex) {
         image::write_ihex(addr, data, &mut bytes)?;
+        Format::IntelHex
     } else {
         bytes.extend_from_slice(data);
-    }
-    std::fs::write(file, bytes).map_err(|e| Error::input(format!("cannot write {}: {e}", file.display())))
+        Format::Binary
+    };
+    std::fs::write(file, bytes).map_err(|e| Error::input(format!("cannot write {}: {e}", file.display())))?;
+    Ok(format)
 }
 
 /// After loading code into RAM, st-flash starts it from its vector table.

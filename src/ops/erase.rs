@@ -39,21 +39,13 @@ pub fn sectors_for_range(session: &Session, addr: u32, size: u32) -> Result<Vec<
 /// debugger must never erase (the controller's `reserved_ranges`, e.g. the
 /// STM32WB wireless stack).
 fn refuse_reserved(session: &mut Session, addr: u32, size: u32) -> Result<()> {
-    let Session { target, flash, .. } = session;
-    let Some(ctrl) = flash.as_mut() else { return Ok(()) };
-    let end = addr as u64 + size as u64;
-    for (start, stop, why) in ctrl.reserved_ranges(target)? {
-        if (addr as u64) < stop as u64 && end > start as u64 {
-            return Err(Error::new(
-                ErrorKind::Protected,
-                format!(
-                    "0x{addr:08X}+0x{size:X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never erased",
-                    stop as u64 - 1
-                ),
-            ));
-        }
+    match session.reserved_overlap(addr, size as u64)? {
+        Some((start, stop, why)) => Err(Error::new(
+            ErrorKind::Protected,
+            format!("0x{addr:08X}+0x{size:X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never erased", stop - 1),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Erase whole sectors of a range (again at a slower clock on link trouble).
@@ -81,6 +73,7 @@ pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<E
 }
 
 fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
+    session.require_unprotected()?;
     session.controller()?;
     {
         let Session { target, flash, .. } = session;

@@ -176,6 +176,20 @@ impl Session {
         }
     }
 
+    /// The reserved area (`FlashController::reserved_ranges`: the STM32WB
+    /// wireless stack, write-protected sectors…) that `[addr, addr+len)`
+    /// overlaps, if any, as (start, end exclusive, reason).
+    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
+        let Session { target, flash, .. } = self;
+        let Some(ctrl) = flash.as_mut() else { return Ok(None) };
+        let end = addr as u64 + len;
+        Ok(ctrl
+            .reserved_ranges(target)?
+            .into_iter()
+            .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
+            .map(|(start, stop, why)| (start, stop as u64, why)))
+    }
+
     /// The RAM region containing `[addr, addr+len)`, if any.
     pub fn ram_region(&self, addr: u32, len: u64) -> Option<MemRegion> {
         self.target.chip.ram_regions().find(|r| r.contains_range(addr, len))

@@ -74,10 +74,6 @@ struct Placement<'a> {
 /// inside flash (not in a gap between banks, not in a reserved area) or RAM.
 fn place<'a>(session: &mut Session, image: &'a Image) -> Result<Placement<'a>> {
     let mut placement = Placement { flash: Vec::new(), ram: Vec::new() };
-    let reserved = match session.flash.as_mut() {
-        Some(ctrl) => ctrl.reserved_ranges(&mut session.target)?,
-        None => Vec::new(),
-    };
     for seg in &image.segments {
         let len = seg.data.len() as u64;
         let end = seg.addr as u64 + len;
@@ -86,9 +82,7 @@ fn place<'a>(session: &mut Session, image: &'a Image) -> Result<Placement<'a>> {
             session.layout.check_range(seg.addr, len).map_err(|e| {
                 Error::input(format!("image segment 0x{:08X}-0x{:08X} does not fit: {e}", seg.addr, end - 1))
             })?;
-            if let Some(&(start, stop, why)) =
-                reserved.iter().find(|&&(start, stop, _)| (seg.addr as u64) < stop as u64 && end > start as u64)
-            {
+            if let Some((start, stop, why)) = session.reserved_overlap(seg.addr, len)? {
                 return Err(Error::new(
                     ErrorKind::Protected,
                     format!(
