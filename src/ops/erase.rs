@@ -106,13 +106,8 @@ pub(crate) fn run_unlocked<T>(
         }
     }
     let result = f(session);
-    let Session { target, flash, .. } = session;
-    let ctrl = flash.as_mut().expect("checked by the caller");
-    for &bank in banks {
-        let locked = ctrl.lock(target, bank);
-        if result.is_ok() {
-            locked?;
-        }
-    }
-    result
+    let locked = session.lock_banks(banks);
+    let value = result?;
+    locked?;
+    Ok(value)
 }

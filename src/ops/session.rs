@@ -207,11 +207,22 @@ impl Session {
     /// After a failure: lock the flash and leave debug mode, best effort,
     /// without reporting anything else (the caller reports the failure).
     pub fn abandon(mut self) {
-        if let Some(ctrl) = self.flash.as_mut() {
-            for bank in 0..self.layout.banks.len() as u8 {
-                let _ = ctrl.lock(&mut self.target, bank);
+        let all = (0..self.layout.banks.len() as u8).collect();
+        let _ = self.lock_banks(&all);
+        self.target.abandon();
+    }
+
+    /// Lock every bank in `banks` (each is tried); returns the first failure.
+    pub fn lock_banks(&mut self, banks: &std::collections::BTreeSet<u8>) -> Result<()> {
+        let Session { target, flash, .. } = self;
+        let mut first = Ok(());
+        if let Some(ctrl) = flash.as_mut() {
+            for &bank in banks {
+                if let Err(e) = ctrl.lock(target, bank) {
+                    first = first.and(Err(e.into()));
+                }
             }
         }
-        self.target.abandon();
+        first
     }
 }

@@ -287,28 +287,21 @@ fn write_flash(
     let done = match done {
         Ok(done) => done,
         Err(e) => {
-            lock_banks(session, &banks);
+            let _ = session.lock_banks(&banks);
             return Err(e);
         }
     };
     if done {
-        lock_banks(session, &banks);
-        return Ok(());
+        return session.lock_banks(&banks);
     }
     if opts.preserve && !opts.mass_erase {
         read_preserved(session, &mut plans, report)?;
     }
     let result = erase_and_program(session, &plans, &banks, opts, progress, report);
-    // Lock every bank we unlocked, whatever happened.
-    let Session { target, flash, .. } = session;
-    let ctrl = flash.as_mut().expect("checked by controller()");
-    for &bank in &banks {
-        let locked = ctrl.lock(target, bank);
-        if result.is_ok() {
-            locked?;
-        }
-    }
+    // Lock every bank we unlocked, whatever happened; the first error is reported.
+    let locked = session.lock_banks(&banks);
     result?;
+    locked?;
     if opts.verify {
         let wanted = verify_ranges(&plans, opts.preserve && !opts.mass_erase, session.layout.erased);
         debug!("verifying {} ranges", wanted.len());
@@ -316,16 +309,6 @@ fn write_flash(
         verify::compare_all(session, &ranges, progress)?;
     }
     Ok(())
-}
-
-/// Lock the banks after an error, best effort (the error is what gets reported).
-fn lock_banks(session: &mut Session, banks: &BTreeSet<u8>) {
-    let Session { target, flash, .. } = session;
-    if let Some(ctrl) = flash.as_mut() {
-        for &bank in banks {
-            let _ = ctrl.lock(target, bank);
-        }
-    }
 }
 
 /// One CRC-hashed run of a sector: `[start, end)`, wholly covered by the
