@@ -33,7 +33,7 @@ use crc::{Crc, CRC_32_MPEG_2};
 use std::time::Duration;
 
 use super::routine::Op;
-use crate::target::chips::{Chip, Controller, CrcPeripheral};
+use crate::target::chips::{Bank2Base, Chip, CrcPeripheral, DualBank};
 
 const MPEG2: Crc<u32> = Crc::<u32>::new(&CRC_32_MPEG_2);
 
@@ -93,12 +93,14 @@ impl CrcUnit {
     /// The unit stflash uses on `chip`: the flash CRC unit on H7, the CRC
     /// peripheral elsewhere (when the chip table knows where it is).
     pub fn for_chip(chip: &Chip) -> Option<CrcUnit> {
-        let word = match chip.controller {
-            Controller::H74x | Controller::H72x => 32,
-            Controller::H7ab => 16,
-            _ => return chip.crc.map(CrcUnit::Peripheral),
+        if !chip.controller.has_flash_crc_unit() {
+            return chip.crc.map(CrcUnit::Peripheral);
+        }
+        let bank2 = match chip.flash.dual {
+            Some(DualBank { bank2: Bank2Base::Fixed(addr), .. }) => addr,
+            _ => chip.flash.base,
         };
-        Some(CrcUnit::H7 { word, bank_base: [0x0800_0000, 0x0810_0000] })
+        Some(CrcUnit::H7 { word: chip.flash.write_unit, bank_base: [chip.flash.base, bank2] })
     }
 
     /// Ranges must start and end on multiples of this (bytes): bursts of 4

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{self, CrcUnit};
 use crate::flash::routine::{RamPlan, RoutineError, CODE};
 use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
-use crate::target::chips::{Controller, MemRegion};
+use crate::target::chips::MemRegion;
 
 /// `WriteReport::verify_method` when the written sectors were checked by
 /// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
@@ -462,12 +462,8 @@ fn write_with_crc(
             }
         }
     }
-    // Flash without ECC (F0/F1/F3, F2/F4/F7; flash-families.md §2.1-2.3)
-    // takes a blank sector's units as they are. On ECC flash (H7, L4/G0/G4/
-    // C0/WB/WL, L5/U5/H5) a word that reads erased may still have been
-    // programmed (with 0xFF), and programming it again breaks its ECC; L0/L1
-    // are kept on the safe side too: erase anyway.
-    let ecc = !matches!(chip.controller, Controller::F0F1F3 | Controller::F2F4 | Controller::F7);
+    // A blank sector of ECC flash is erased anyway (`Controller::has_ecc`).
+    let ecc = chip.controller.has_ecc();
     let mut jobs = Vec::new();
     let mut changed = Vec::new();
     for (i, plan) in plans.iter().enumerate() {

@@ -97,6 +97,24 @@ pub enum Controller {
     H7ab,
 }
 
+impl Controller {
+    /// Flash with error-correcting codes per programming unit: a unit that
+    /// reads erased may still have been programmed (with the erased value),
+    /// and programming it again breaks its ECC, so such a unit needs an erase
+    /// first. F0/F1/F3 and F2/F4/F7 flash has no ECC and takes a blank unit as
+    /// it is (flash-families.md §2.1-§2.3, §2.5, §2.8); L0/L1 are treated as
+    /// ECC flash, the safe side.
+    pub fn has_ecc(self) -> bool {
+        !matches!(self, Controller::F0F1F3 | Controller::F2F4 | Controller::F7)
+    }
+
+    /// The flash interface has its own CRC unit (H7: CRCCR/CRCSADD/CRCEADD/
+    /// CRCDATA, flash-families.md §2.8).
+    pub fn has_flash_crc_unit(self) -> bool {
+        matches!(self, Controller::H74x | Controller::H72x | Controller::H7ab)
+    }
+}
+
 /// A contiguous memory range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemRegion {
