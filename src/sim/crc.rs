@@ -291,21 +291,12 @@ fn reverse_in_units(v: u32, unit: u32, bits: u32) -> u32 {
 }
 
 fn lane(word: u32, addr: u32, width: Width) -> u32 {
-    let shift = 8 * (addr & 3);
-    match width {
-        Width::Word => word,
-        Width::Half => (word >> shift) & 0xFFFF,
-        Width::Byte => (word >> shift) & 0xFF,
-    }
+    (word >> (8 * (addr & 3))) & width.mask()
 }
 
 fn merge(old: u32, addr: u32, width: Width, value: u32) -> u32 {
     let shift = 8 * (addr & 3);
-    let mask = match width {
-        Width::Word => u32::MAX,
-        Width::Half => 0xFFFF << shift,
-        Width::Byte => 0xFF << shift,
-    };
+    let mask = width.mask() << shift;
     (old & !mask) | ((value << shift) & mask)
 }
 

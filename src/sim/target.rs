@@ -393,7 +393,7 @@ impl Target {
             return Err(BusFault);
         }
         let shift = 8 * (addr & 3);
-        let mask = width_mask(width);
+        let mask = width.mask();
         match self.decode(addr) {
             Dest::Model => {
                 if by == Initiator::Debugger && !self.model.debug_readable(addr) {
@@ -444,7 +444,7 @@ impl Target {
             return Err(BusFault);
         }
         let shift = 8 * (addr & 3);
-        let mask = width_mask(width);
+        let mask = width.mask();
         let value = value & mask;
         match self.decode(addr) {
             Dest::Model => {
@@ -823,14 +823,6 @@ impl Target {
 
 /// Name prefix of SRAM blobs in the state file.
 pub(crate) const SRAM_BLOB: &str = "sram@";
-
-fn width_mask(w: Width) -> u32 {
-    match w {
-        Width::Byte => 0xFF,
-        Width::Half => 0xFFFF,
-        Width::Word => 0xFFFF_FFFF,
-    }
-}
 
 fn le(bytes: &[u8], w: Width) -> u32 {
     let mut v = 0;

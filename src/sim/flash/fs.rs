@@ -620,7 +620,7 @@ impl FlashModel for FsModel {
             OPTCR1 => self.optcr1,
             _ => 0, // key registers read 0
         };
-        Ok((word >> (8 * (addr & 3))) & width_mask(width))
+        Ok((word >> (8 * (addr & 3))) & width.mask())
     }
 
     fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
@@ -637,7 +637,7 @@ impl FlashModel for FsModel {
         // The key registers take word accesses (RM0090 §3.9.3); the others
         // byte, half-word and word: merge narrower writes.
         let shift = 8 * (addr & 3);
-        let merge = |old: u32| (old & !(width_mask(width) << shift)) | (value & width_mask(width)) << shift;
+        let merge = |old: u32| (old & !(width.mask() << shift)) | (value & width.mask()) << shift;
         match addr & !3 {
             KEYR => return self.write_keyr(value),
             OPTKEYR => return self.write_optkeyr(value),
@@ -762,14 +762,6 @@ impl FlashModel for FsModel {
 
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data) || self.otp.poke(addr, data)
-    }
-}
-
-fn width_mask(width: Width) -> u32 {
-    match width {
-        Width::Byte => 0xFF,
-        Width::Half => 0xFFFF,
-        Width::Word => 0xFFFF_FFFF,
     }
 }
 

@@ -502,10 +502,10 @@ impl FlashModel for H5Model {
     fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
         if REGS.contains(&addr) {
             let shift = 8 * (addr & 3);
-            return Ok((self.read_reg(addr & 0x3FC) >> shift) & mask(width));
+            return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
         }
         if OTP.contains(&addr) {
-            return Ok(mask(width));
+            return Ok(width.mask());
         }
         let phys = self.phys(addr);
         if acc.by == Initiator::Debugger && self.array.ecc_error(phys) {
@@ -614,14 +614,6 @@ impl FlashModel for H5Model {
             return self.array.poke(addr, data);
         }
         data.iter().enumerate().all(|(i, &b)| self.array.poke(self.phys(addr + i as u32), &[b]))
-    }
-}
-
-fn mask(w: Width) -> u32 {
-    match w {
-        Width::Byte => 0xFF,
-        Width::Half => 0xFFFF,
-        Width::Word => 0xFFFF_FFFF,
     }
 }
 

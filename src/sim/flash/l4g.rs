@@ -1053,12 +1053,7 @@ impl FlashModel for L4gFlash {
         if self.reg_range().contains(&addr) {
             let word = self.read_reg((addr & !3) - self.v.base);
             let shift = 8 * (addr & 3);
-            let mask = match width {
-                Width::Byte => 0xFF,
-                Width::Half => 0xFFFF,
-                Width::Word => u32::MAX,
-            };
-            return Ok((word >> shift) & mask);
+            return Ok((word >> shift) & width.mask());
         }
         if self.ob_range().contains(&addr) {
             let img = self.option_bytes_image();

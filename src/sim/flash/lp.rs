@@ -552,11 +552,11 @@ impl FlashModel for LpModel {
     fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.regs().contains(&addr) {
             let shift = 8 * (addr & 3);
-            return Ok((self.read_reg(addr & 0x3FC) >> shift) & mask(width));
+            return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
         }
         if self.option_range().contains(&addr) {
             let off = addr - OPTION_BYTES;
-            return Ok((self.option_word(off & !3) >> (8 * (off & 3))) & mask(width));
+            return Ok((self.option_word(off & !3) >> (8 * (off & 3))) & width.mask());
         }
         if self.half.is_some() && self.flash.contains(addr) {
             // A read of the program memory breaks the half-page sequence.
@@ -681,14 +681,6 @@ fn factory_options(size: u32) -> Vec<u32> {
     words[0] = pair(RDP_LEVEL0 as u16);
     words[1] = pair(FACTORY_USER);
     words
-}
-
-fn mask(w: Width) -> u32 {
-    match w {
-        Width::Byte => 0xFF,
-        Width::Half => 0xFFFF,
-        Width::Word => 0xFFFF_FFFF,
-    }
 }
 
 /// Simulated L0/L1 parts.

@@ -42,6 +42,15 @@ impl Width {
             Width::Word => 4,
         }
     }
+
+    /// The bits an access of this width carries.
+    pub fn mask(self) -> u32 {
+        match self {
+            Width::Byte => 0xFF,
+            Width::Half => 0xFFFF,
+            Width::Word => 0xFFFF_FFFF,
+        }
+    }
 }
 
 /// Who makes a bus access: the debugger (through the ST-LINK's AHB-AP) or

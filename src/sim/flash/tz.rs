@@ -586,13 +586,13 @@ impl FlashModel for TzModel {
     fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
         let shift = 8 * (addr & 3);
         if (REGS..REGS + 0x400).contains(&addr) {
-            return Ok((self.read_reg(addr & 0x3FC) >> shift) & mask(width));
+            return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
         }
         if OTP.contains(&addr) {
-            return Ok(mask(width));
+            return Ok(width.mask());
         }
         if !self.array.contains(addr) {
-            return Ok((self.read_power(addr, acc.now) >> shift) & mask(width));
+            return Ok((self.read_power(addr, acc.now) >> shift) & width.mask());
         }
         if acc.by == Initiator::Debugger && self.array.ecc_error(addr) {
             return Err(BusFault);
@@ -695,14 +695,6 @@ impl FlashModel for TzModel {
 
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data)
-    }
-}
-
-fn mask(w: Width) -> u32 {
-    match w {
-        Width::Byte => 0xFF,
-        Width::Half => 0xFFFF,
-        Width::Word => 0xFFFF_FFFF,
     }
 }
 
