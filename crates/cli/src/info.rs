@@ -1,0 +1,395 @@
+//! `stflash info`: what is connected, without changing anything on the
+//! target. Lists every ST-LINK (also those that cannot be opened, with the
+//! reason and the fix) and the chip behind each; answers st-info's questions
+//! (stflash-cli.md §10) for scripts that used st-info.
+//!
+//! "Without changing anything": the connection does not reset the target
+//! (unless `--connect-under-reset` is given), does not halt the core, does not
+//! freeze the watchdogs, and every access to the target is a read
+//! (identification, the flash driver's `layout()` and `rdp_level()`).
+
+use std::fmt::Write as _;
+
+use log::warn;
+
+use super::args::{InfoQuestion, InfoRequest};
+use super::{json, output, probes};
+use stflash::error::{Error, ErrorKind, Result};
+use stflash::flash::{self, FlashLayout, RdpLevel};
+use stflash::stlink::{StLink, Version};
+use stflash::target::chips::{self, Chip, Core};
+use stflash::target::{ConnectMode, ConnectOptions, Target, TargetError};
+use stflash::transport::{ProbeInfo, ProbeKind, Transport};
+
+/// What was learned about one probe.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    pub info: ProbeInfo,
+    pub simulated: bool,
+    /// Why the probe could not be opened or talked to (then nothing else is known).
+    pub problem: Option<Error>,
+    pub firmware: Option<Version>,
+    pub voltage_mv: Option<u32>,
+    pub target: Option<TargetFacts>,
+    /// Why the target could not be identified.
+    pub target_error: Option<Error>,
+}
+
+/// What was learned about the target behind a probe.
+#[derive(Debug, Clone)]
+pub struct TargetFacts {
+    pub chip: &'static Chip,
+    pub core: Core,
+    pub dpidr: u32,
+    pub cpuid: u32,
+    /// DBGMCU_IDCODE (DEV_ID in bits 11:0, REV_ID in 31:16).
+    pub idcode: u32,
+    pub layout: FlashLayout,
+    /// The flash driver's name, or why there is none.
+    pub driver: std::result::Result<&'static str, String>,
+    /// The read-out protection level, or why it is unknown.
+    pub rdp: std::result::Result<RdpLevel, String>,
+}
+
+impl TargetFacts {
+    pub fn dev_id(&self) -> u16 {
+        (self.idcode & 0xFFF) as u16
+    }
+    pub fn rev_id(&self) -> u16 {
+        (self.idcode >> 16) as u16
+    }
+}
+
+impl ProbeReport {
+    fn unopened(info: ProbeInfo, simulated: bool, problem: Error) -> ProbeReport {
+        ProbeReport {
+            info,
+            simulated,
+            problem: Some(problem),
+            firmware: None,
+            voltage_mv: None,
+            target: None,
+            target_error: None,
+        }
+    }
+}
+
+/// Look at the probe behind `transport` and the target behind it, reading only.
+/// `opts.halt` should be false (it is forced so).
+pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: bool) -> ProbeReport {
+    let info = transport.info().clone();
+    let mut link = match StLink::open(transport) {
+        Ok(link) => link,
+        Err(e) => return ProbeReport::unopened(info, simulated, TargetError::from(e).into()),
+    };
+    let firmware = Some(link.version);
+    let voltage_mv = link.target_voltage_mv().ok().flatten();
+    let mut report =
+        ProbeReport { info, simulated, problem: None, firmware, voltage_mv, target: None, target_error: None };
+    let opts = ConnectOptions { halt: false, ..opts.clone() };
+    let mut target = match Target::connect(link, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            report.target_error = Some(e);
+            return report;
+        }
+    };
+    report.voltage_mv = target.voltage_mv.or(report.voltage_mv);
+    let chip = target.chip;
+    let mut layout = FlashLayout::single(&chip.flash, target.flash_size);
+    let (driver, rdp) = match flash::driver_for(chip, target.voltage_mv) {
+        Err(e) => {
+            (Err(e.message.clone()), Err("unknown (read by the flash driver, which this chip lacks)".to_string()))
+        }
+        Ok(mut ctrl) => {
+            match ctrl.layout(&mut target) {
+                Ok(l) => layout = l,
+                Err(e) => warn!("cannot read the flash layout: {e}"),
+            }
+            let rdp = ctrl.rdp_level(&mut target).map_err(|e| format!("unknown: {e}"));
+            (Ok(ctrl.name()), rdp)
+        }
+    };
+    report.target = Some(TargetFacts {
+        chip,
+        core: target.core,
+        dpidr: target.dpidr,
+        cpuid: target.cpuid,
+        idcode: target.idcode,
+        layout,
+        driver,
+        rdp,
+    });
+    // After a connect under reset the core waits at its reset vector: let it
+    // run. Otherwise it was never stopped, and nothing is written.
+    let detached = target.detach(opts.mode == ConnectMode::UnderReset);
+    if let Err(e) = detached {
+        warn!("leaving debug mode: {e}");
+    }
+    report
+}
+
+fn connect_options(req: &InfoRequest) -> ConnectOptions {
+    ConnectOptions {
+        mode: if req.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
+        speed_khz: req.freq_khz,
+        flash_size: None,
+        halt: false,
+    }
+}
+
+/// Inspect every probe (only the one with `--serial` when given).
+pub fn inspect_all(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
+    let found = probes::select(probes::find_all(&req.sim)?, req.serial.as_deref())?;
+    let opts = connect_options(req);
+    Ok(found
+        .into_iter()
+        .map(|f| match f.transport {
+            Ok(t) => inspect(t, &opts, f.sim.is_some()),
+            Err(e) => ProbeReport::unopened(f.info, f.sim.is_some(), e),
+        })
+        .collect())
+}
+
+/// The probe a single-value question is about: the `--serial` one, else the
+/// last enumerated (as st-flash and st-info choose).
+fn inspect_one(req: &InfoRequest) -> Result<ProbeReport> {
+    let f = probes::choose_one(probes::find_all(&req.sim)?, req.serial.as_deref())?;
+    let report = match f.transport {
+        Ok(t) => inspect(t, &connect_options(req), f.sim.is_some()),
+        Err(e) => return Err(e),
+    };
+    match report.problem {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// Run `info`; returns the exit code.
+pub fn run(req: &InfoRequest) -> u8 {
+    output::init_logging(req.debug, req.quiet);
+    if req.json {
+        let result = inspect_all(req);
+        let (probes, error) = match &result {
+            Ok(p) => (p.as_slice(), None),
+            Err(e) => (&[][..], Some(e)),
+        };
+        if let Some(e) = error {
+            eprintln!("error: {e}");
+        }
+        println!("{}", json::info_document(probes, error));
+        return error.map_or(0, Error::exit_code);
+    }
+    let result = match req.question {
+        None => inspect_all(req).map(|probes| print!("{}", listing(&probes))),
+        Some(InfoQuestion::Chips) => {
+            print!("{}", chip_table());
+            Ok(())
+        }
+        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| print!("{}", st_info_probe(&probes))),
+        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| println!("{a}")),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// The answer to a single-value question, in st-info's format.
+fn answer(q: InfoQuestion, r: &ProbeReport) -> Result<String> {
+    if q == InfoQuestion::Serial {
+        return Ok(r.info.serial.clone());
+    }
+    let t = match (&r.target, &r.target_error) {
+        (Some(t), _) => t,
+        (None, Some(e)) => return Err(e.clone()),
+        (None, None) => return Err(Error::new(ErrorKind::NoTarget, "no target identified")),
+    };
+    Ok(match q {
+        InfoQuestion::Flash => format!("0x{:x}", t.layout.total_size()),
+        InfoQuestion::PageSize => format!("0x{:x}", t.layout.min_sector_size()),
+        InfoQuestion::Sram => format!("0x{:x}", t.chip.sram.size),
+        InfoQuestion::ChipId => format!("0x{:04x}", t.dev_id()),
+        InfoQuestion::Descr => t.chip.name.to_string(),
+        InfoQuestion::Serial | InfoQuestion::Probe | InfoQuestion::Chips => unreachable!("handled by the caller"),
+    })
+}
+
+/// st-info's version string: V<hw>, J<jtag> and S<swim> when non-zero.
+fn st_info_version(v: &Version) -> String {
+    let mut s = format!("V{}", v.hw);
+    if v.jtag != 0 {
+        s.push_str(&format!("J{}", v.jtag));
+    }
+    if v.swim != 0 {
+        s.push_str(&format!("S{}", v.swim));
+    }
+    s
+}
+
+/// st-info --probe's report (stflash-cli.md §10): probes that could be opened,
+/// numbered when there are several; zeros and "unknown" without a target.
+/// Probes that cannot be opened are reported on stderr.
+pub fn st_info_probe(probes: &[ProbeReport]) -> String {
+    let usable: Vec<&ProbeReport> = probes.iter().filter(|p| p.problem.is_none()).collect();
+    for p in probes {
+        if let Some(e) = &p.problem {
+            warn!("ST-LINK at {} not listed: {e}", p.info.location);
+        }
+    }
+    let mut out = format!("Found {} stlink programmers\n", usable.len());
+    for (i, p) in usable.iter().enumerate() {
+        if usable.len() > 1 {
+            let _ = writeln!(out, "{}.", i + 1);
+        }
+        let field = |out: &mut String, label: &str, value: String| {
+            let _ = writeln!(out, "  {:<12}{value}", format!("{label}:"));
+        };
+        field(&mut out, "version", p.firmware.as_ref().map(st_info_version).unwrap_or_default());
+        field(&mut out, "serial", p.info.serial.clone());
+        match &p.target {
+            Some(t) => {
+                field(
+                    &mut out,
+                    "flash",
+                    format!("{} (pagesize: {})", t.layout.total_size(), t.layout.min_sector_size()),
+                );
+                field(&mut out, "sram", t.chip.sram.size.to_string());
+                field(&mut out, "chipid", format!("0x{:03x}", t.dev_id()));
+                field(&mut out, "dev-type", t.chip.name.to_string());
+            }
+            None => {
+                if let Some(e) = &p.target_error {
+                    warn!("ST-LINK {}: {e}", p.info.serial);
+                }
+                field(&mut out, "flash", "0 (pagesize: 0)".into());
+                field(&mut out, "sram", "0".into());
+                field(&mut out, "chipid", "0x000".into());
+                field(&mut out, "dev-type", "unknown".into());
+            }
+        }
+    }
+    out
+}
+
+/// "64 KiB" or "512 bytes".
+fn kib(bytes: u64) -> String {
+    if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// "single bank: 64 × 1 KiB sectors" or "dual bank: bank 1 at … ; bank 2 at …".
+fn layout_text(layout: &FlashLayout) -> String {
+    let runs = |b: &flash::Bank| {
+        b.runs.iter().map(|&(c, s)| format!("{c} × {} sectors", kib(s as u64))).collect::<Vec<_>>().join(" + ")
+    };
+    match layout.banks.as_slice() {
+        [one] => format!("single bank, {}", runs(one)),
+        banks => {
+            let parts: Vec<String> = banks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| format!("bank {} at 0x{:08X}: {}", i + 1, b.base, runs(b)))
+                .collect();
+            format!("{} banks; {}", banks.len(), parts.join("; "))
+        }
+    }
+}
+
+fn rdp_text(rdp: &std::result::Result<RdpLevel, String>) -> String {
+    match rdp {
+        Ok(RdpLevel::Level0) => "level 0 (not protected)".into(),
+        Ok(RdpLevel::Level1) => "level 1 (read-protected: flash cannot be read or written over SWD)".into(),
+        Ok(RdpLevel::Level2) => "level 2 (permanently protected)".into(),
+        Err(why) => why.clone(),
+    }
+}
+
+/// The human listing of every probe.
+pub fn listing(probes: &[ProbeReport]) -> String {
+    let mut out = String::new();
+    if probes.is_empty() {
+        out.push_str("No ST-LINK found. Check the USB cable (or set STFLASH_SIM=<chip> to use the simulator).\n");
+        return out;
+    }
+    let plural = if probes.len() == 1 { "" } else { "s" };
+    let _ = writeln!(out, "Found {} ST-LINK probe{plural}", probes.len());
+    for (i, p) in probes.iter().enumerate() {
+        out.push('\n');
+        let serial = if p.info.serial.is_empty() { "unreadable".to_string() } else { p.info.serial.clone() };
+        let place = if p.simulated { "simulated".to_string() } else { format!("USB {}", p.info.location) };
+        let _ = writeln!(
+            out,
+            "{}. {} ({}, PID 0x{:04x}), serial {serial}, {place}",
+            i + 1,
+            ProbeKind::product_name(p.info.pid),
+            p.info.kind,
+            p.info.pid
+        );
+        let field = |out: &mut String, label: &str, value: String| {
+            let _ = writeln!(out, "   {label:<10} {value}");
+        };
+        if let Some(e) = &p.problem {
+            field(&mut out, "problem", e.to_string());
+            continue;
+        }
+        if let Some(v) = &p.firmware {
+            field(&mut out, "firmware", v.to_string());
+        }
+        if let Some(mv) = p.voltage_mv {
+            field(&mut out, "voltage", format!("{}.{:02} V", mv / 1000, (mv % 1000) / 10));
+        }
+        let Some(t) = &p.target else {
+            if let Some(e) = &p.target_error {
+                field(&mut out, "target", format!("not identified: {e}"));
+            }
+            continue;
+        };
+        let parts = if t.chip.parts.is_empty() { String::new() } else { format!(" ({})", t.chip.parts) };
+        field(&mut out, "chip", format!("{}{parts}", t.chip.name));
+        field(&mut out, "core", format!("{}, DEV_ID 0x{:03x}, revision 0x{:04x}", t.core, t.dev_id(), t.rev_id()));
+        field(
+            &mut out,
+            "flash",
+            format!("{} at 0x{:08X}, {}", kib(t.layout.total_size()), t.layout.base(), layout_text(&t.layout)),
+        );
+        field(&mut out, "SRAM", format!("{} at 0x{:08X}", kib(t.chip.sram.size as u64), t.chip.sram.base));
+        field(&mut out, "RDP", rdp_text(&t.rdp));
+        match &t.driver {
+            Ok(name) => field(&mut out, "driver", format!("{name} ({})", t.chip.reference_manual)),
+            Err(_) => field(
+                &mut out,
+                "driver",
+                format!(
+                    "none yet for {} ({}): stflash can read this chip, not write or erase its flash",
+                    t.chip.family, t.chip.reference_manual
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// `info --chips`: the chip table.
+pub fn chip_table() -> String {
+    let mut out = String::from("DEV_ID  name              family    core         flash (max)  parts\n");
+    for c in chips::all() {
+        let _ = writeln!(
+            out,
+            "0x{:03x}   {:<17} {:<9} {:<12} {:<12} {}",
+            c.dev_id,
+            c.name,
+            c.family,
+            c.core.to_string(),
+            format!("{} KiB", c.max_flash_kib),
+            c.parts
+        );
+    }
+    out
+}

@@ -1,0 +1,238 @@
+//! `--json`: one JSON document on stdout per run (schema in
+//! docs/readme-everyday.md, "Machine-readable output"). Every document has
+//! `schema_version`, `tool`, `command`, `result`, `exit_code` and `error`;
+//! the rest depends on the command. Addresses and sizes are plain integers.
+
+use serde_json::{json, Map, Value};
+
+use super::info::{ProbeReport, TargetFacts};
+use super::report::{Done, Outcome};
+use stflash::error::Error;
+use stflash::flash::{FlashLayout, RdpLevel, Sector};
+use stflash::ops::image::Format;
+use stflash::ops::options::WordValue;
+
+/// Bumped when a field changes meaning or disappears (adding fields does not bump it).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The fields every document starts with.
+fn head(command: Option<&str>, error: Option<&Error>) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("schema_version".into(), json!(SCHEMA_VERSION));
+    m.insert("tool".into(), json!({ "name": "stflash", "version": env!("CARGO_PKG_VERSION") }));
+    m.insert("command".into(), json!(command));
+    m.insert("result".into(), json!(if error.is_some() { "error" } else { "ok" }));
+    m.insert("exit_code".into(), json!(error.map_or(0, Error::exit_code)));
+    m.insert("error".into(), error.map_or(Value::Null, error_value));
+    m
+}
+
+fn error_value(e: &Error) -> Value {
+    json!({ "kind": e.kind.name(), "message": e.message, "exit_code": e.exit_code() })
+}
+
+/// The name `--format` and the JSON use for a format.
+pub fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Binary => "binary",
+        Format::IntelHex => "ihex",
+        Format::Srec => "srec",
+        Format::Elf => "elf",
+    }
+}
+
+fn sector(s: &Sector) -> Value {
+    json!({ "bank": s.bank + 1, "index": s.index, "address": s.addr, "size": s.size })
+}
+
+fn sectors(list: &[Sector]) -> Value {
+    Value::Array(list.iter().map(sector).collect())
+}
+
+/// The document for `write`, `erase`, `read` and `reset`.
+pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
+    let mut m = head(Some(o.command), error);
+    let (time_s, source) = match o.time {
+        Some((d, s)) => (json!(d.as_secs_f64()), json!(s.name())),
+        None => (Value::Null, Value::Null),
+    };
+    m.insert("time_s".into(), time_s);
+    m.insert("time_source".into(), source);
+    m.insert(
+        "probe".into(),
+        o.probe.as_ref().map_or(Value::Null, |p| {
+            json!({
+                "serial": p.serial,
+                "product": p.product,
+                "kind": p.kind,
+                "firmware": p.firmware,
+                "location": p.location,
+                "simulated": p.simulated,
+            })
+        }),
+    );
+    m.insert(
+        "target".into(),
+        o.target.as_ref().map_or(Value::Null, |t| {
+            json!({
+                "chip": t.chip,
+                "family": t.family,
+                "core": t.core,
+                "dev_id": t.dev_id,
+                "rev_id": t.rev_id,
+                "flash_size": t.flash_size,
+                "sram_size": t.sram_size,
+                "voltage_mv": t.voltage_mv,
+            })
+        }),
+    );
+    match o.command {
+        "write" => {
+            m.insert(
+                "input".into(),
+                o.input.as_ref().map_or(Value::Null, |i| {
+                    json!({
+                        "file": i.file.display().to_string(),
+                        "format": format_name(i.format),
+                        "bytes": i.bytes(),
+                        "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                        "entry": i.entry,
+                    })
+                }),
+            );
+            let write = match &o.done {
+                Some(Done::Write(r)) => json!({
+                    "flash_bytes": r.flash_bytes,
+                    "ram_bytes": r.ram_bytes,
+                    "mass_erase": r.mass_erased,
+                    "sectors_erased": sectors(&r.erased),
+                    "sectors_skipped": sectors(&r.skipped),
+                    "programmed_bytes": r.programmed_bytes,
+                    "preserved_bytes": r.preserved_bytes,
+                    "verified": r.verified,
+                    "verify_method": r.verify_method,
+                }),
+                _ => Value::Null,
+            };
+            m.insert("write".into(), write);
+        }
+        "erase" => {
+            let erase = match &o.done {
+                Some(Done::Erase(r)) => json!({
+                    "mass_erase": r.mass,
+                    "sectors_erased": sectors(&r.sectors),
+                    "bytes": r.sectors.iter().map(|s| s.size as u64).sum::<u64>(),
+                }),
+                _ => Value::Null,
+            };
+            m.insert("erase".into(), erase);
+        }
+        "read" => {
+            let read = match &o.done {
+                Some(Done::Read { file, addr, bytes, format }) => json!({
+                    "file": file.display().to_string(),
+                    "address": addr,
+                    "bytes": bytes,
+                    "format": format_name(*format),
+                }),
+                _ => Value::Null,
+            };
+            m.insert("read".into(), read);
+        }
+        _ => {}
+    }
+    match &o.done {
+        Some(Done::Options { area, value, words, written }) => {
+            m.insert("options".into(), options_value(area, *value, words, *written));
+        }
+        Some(Done::Otp { programmed, unchanged }) => {
+            m.insert("otp".into(), json!({ "programmed_bytes": programmed, "unchanged_bytes": unchanged }));
+        }
+        _ => {}
+    }
+    Value::Object(m)
+}
+
+/// `options`: the area, its raw value, and every word read (or written and
+/// read back) with its fields by name.
+fn options_value(area: &str, value: u32, words: &[WordValue], written: bool) -> Value {
+    let words: Vec<Value> = words
+        .iter()
+        .map(|w| {
+            let fields: Map<String, Value> =
+                w.word.fields.iter().map(|f| (f.name.to_string(), json!(f.get(w.value)))).collect();
+            json!({ "name": w.word.name, "address": w.word.addr, "value": w.value, "fields": fields })
+        })
+        .collect();
+    json!({ "area": area, "value": value, "written": written, "words": words })
+}
+
+/// The document for a command line that could not be parsed.
+pub fn usage_error(command: Option<&str>, lines: &[String]) -> Value {
+    let message = lines.iter().map(|l| l.trim_start_matches("*** Error: ")).collect::<Vec<_>>().join("; ");
+    let message = if message.is_empty() { "invalid command line".to_string() } else { message };
+    Value::Object(head(command, Some(&Error::usage(message))))
+}
+
+/// The document for `info --json`.
+pub fn info_document(probes: &[ProbeReport], error: Option<&Error>) -> Value {
+    let mut m = head(Some("info"), error);
+    m.insert("probes".into(), Value::Array(probes.iter().map(probe_value).collect()));
+    Value::Object(m)
+}
+
+fn probe_value(p: &ProbeReport) -> Value {
+    json!({
+        "serial": p.info.serial,
+        "product": stflash::transport::ProbeKind::product_name(p.info.pid),
+        "kind": p.info.kind.to_string(),
+        "vid": p.info.vid,
+        "pid": p.info.pid,
+        "location": p.info.location,
+        "simulated": p.simulated,
+        "problem": p.problem.as_ref().map(error_value),
+        "firmware": p.firmware.map(|v| v.to_string()),
+        "target_voltage_mv": p.voltage_mv,
+        "target": p.target.as_ref().map(target_value),
+        "target_error": p.target_error.as_ref().map(error_value),
+    })
+}
+
+fn layout_value(l: &FlashLayout) -> Value {
+    json!({
+        "base": l.base(),
+        "size": l.total_size(),
+        "bank_mode": if l.banks.len() > 1 { "dual" } else { "single" },
+        "banks": l.banks.iter().map(|b| json!({
+            "base": b.base,
+            "size": b.size(),
+            "sectors": b.runs.iter().map(|&(count, size)| json!({ "count": count, "size": size })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "min_sector_size": l.min_sector_size(),
+        "write_unit": l.write_unit,
+        "erased_value": l.erased,
+    })
+}
+
+fn target_value(t: &TargetFacts) -> Value {
+    json!({
+        "chip": t.chip.name,
+        "parts": t.chip.parts,
+        "family": t.chip.family,
+        "reference_manual": t.chip.reference_manual,
+        "core": t.core.to_string(),
+        "dev_id": t.dev_id(),
+        "rev_id": t.rev_id(),
+        "idcode": t.idcode,
+        "cpuid": t.cpuid,
+        "dpidr": t.dpidr,
+        "flash": layout_value(&t.layout),
+        "sram": { "base": t.chip.sram.base, "size": t.chip.sram.size },
+        "flash_driver": t.driver.as_ref().ok(),
+        "rdp_level": t.rdp.as_ref().ok().map(|l| match l {
+            RdpLevel::Level0 => 0,
+            RdpLevel::Level1 => 1,
+            RdpLevel::Level2 => 2,
+        }),
+    })
+}

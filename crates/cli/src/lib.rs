@@ -1,0 +1,384 @@
+//! Command line: st-flash compatible arguments, output and exit codes.
+//!
+//! Flow: parse (no I/O) → load and check input files (no probe yet) → open the
+//! probe and connect → run the operation → leave the target running and the
+//! probe idle. Every failure becomes one `error:` line on stderr and a
+//! documented exit code (`ErrorKind::exit_code`).
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use log::info;
+
+use stflash::error::{Error, ErrorKind, Result};
+use stflash::flash::options::OptionArea;
+use stflash::ops::image::{self, Format, Image};
+use stflash::ops::{erase, options, read, write, Session};
+use stflash::target::{ConnectMode, ConnectOptions};
+
+pub mod args;
+pub mod generate;
+pub mod info;
+pub mod json;
+pub mod number;
+pub mod output;
+mod probes;
+pub mod report;
+
+use args::{Area, Command, Invocation, Parsed};
+use output::{CliProgress, Stdout};
+use report::{Done, InputSummary, Outcome, Stopwatch};
+
+/// Run the program on the process's arguments; returns the exit code.
+/// The program name (argv[0]) is never looked at: a copy or link named
+/// `st-flash` behaves exactly as `stflash`.
+pub fn main() -> u8 {
+    run_with_args(std::env::args_os().skip(1))
+}
+
+/// Run on explicit arguments (without the program name).
+pub fn run_with_args(argv: impl IntoIterator<Item = OsString>) -> u8 {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let json_requested = argv.iter().any(|a| a == "--json");
+    let parsed = match args::parse(argv.iter().cloned()) {
+        Ok(p) => p,
+        Err(e) => {
+            for line in &e.lines {
+                eprintln!("{line}");
+            }
+            if json_requested {
+                println!("{}", json::usage_error(args::command_word(&argv), &e.lines));
+            } else {
+                println!("invalid command line");
+                print!("{}", args::USAGE);
+            }
+            return ErrorKind::Usage.exit_code();
+        }
+    };
+    match parsed {
+        Parsed::Version => {
+            println!("v{} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+            0
+        }
+        Parsed::Help => {
+            print!("{}", args::USAGE);
+            0
+        }
+        Parsed::Print(text) => {
+            print!("{text}");
+            0
+        }
+        Parsed::Completions { shell, name } => {
+            generate::completions(shell, &name, &mut std::io::stdout());
+            0
+        }
+        Parsed::Man => match generate::man(&mut std::io::stdout()) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ErrorKind::Other.exit_code()
+            }
+        },
+        Parsed::Info(req) => info::run(&req),
+        Parsed::Run(inv) => run_invocation(&inv),
+    }
+}
+
+/// A st-flash command: banner, run, then the summary line (or the JSON
+/// document) and the exit code.
+fn run_invocation(inv: &Invocation) -> u8 {
+    output::init_logging(inv.debug, inv.quiet);
+    let out = Stdout { quiet: inv.quiet, json: inv.json };
+    out.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    let mut outcome = Outcome::new(command_name(&inv.command));
+    let result = run(inv, out, &mut outcome);
+    match &result {
+        Err(e) => eprintln!("error: {e}"),
+        Ok(()) if !inv.quiet && !inv.json => {
+            if let Some(line) = outcome.summary() {
+                info!("{line}");
+            }
+        }
+        Ok(()) => {}
+    }
+    if inv.json {
+        println!("{}", json::document(&outcome, result.as_ref().err()));
+    }
+    result.map_or_else(|e| e.exit_code(), |()| 0)
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::ReadMemory { .. } | Command::ReadOtp { .. } | Command::ReadOption { .. } => "read",
+        Command::ReadOptionRegister { .. } => "read",
+        Command::WriteFile { .. } | Command::WriteOptionValue { .. } => "write",
+        Command::Erase { .. } => "erase",
+        Command::Reset => "reset",
+    }
+}
+
+/// Input prepared before the probe is opened.
+enum Prepared {
+    None,
+    Image(Image),
+}
+
+fn prepare(inv: &Invocation) -> Result<Prepared> {
+    match &inv.command {
+        // Without --format the content decides; a binary file needs an
+        // address (as in st-flash), other formats carry their own.
+        Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
+        _ => Ok(Prepared::None),
+    }
+}
+
+fn connect_options(inv: &Invocation) -> ConnectOptions {
+    ConnectOptions {
+        mode: if inv.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
+        speed_khz: inv.freq_khz,
+        flash_size: inv.flash_size,
+        halt: true,
+    }
+}
+
+fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
+    let prepared = prepare(inv)?;
+    if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
+        outcome.input = Some(InputSummary::new(file.clone(), image));
+    }
+    let (transport, sim) = probes::open_one(&inv.sim, inv.serial.as_deref())?;
+    let mut clock = Stopwatch::start();
+    // Option and OTP commands must work on a chip whose flash layout stflash
+    // refuses (e.g. swapped banks): that is how such a chip gets repaired.
+    let options_only = matches!(
+        inv.command,
+        Command::ReadOption { .. }
+            | Command::ReadOptionRegister { .. }
+            | Command::WriteOptionValue { .. }
+            | Command::ReadOtp { .. }
+            | Command::WriteFile { otp: true, .. }
+    );
+    let mut session = Session::open_with(transport, &connect_options(inv), options_only)?;
+    clock.use_sim(sim.clone());
+    outcome.connected(&session, sim.is_some());
+    if session.target.flash_size != session.target.flash_size_detected {
+        out.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
+    }
+    let stop = output::install_stop_handler();
+    let result = match execute(&mut session, inv, prepared, stop, out, outcome) {
+        Ok(After::DebugPortGone) => {
+            session.abandon();
+            Ok(())
+        }
+        Ok(after) => (|| {
+            if after == After::Reset && !inv.reset {
+                session.target.reset_and_run()?;
+            }
+            if let Some(summary) = sim.as_ref().map(|h| h.stats()) {
+                log::debug!("simulator: {summary:?}");
+            }
+            session.finish(inv.reset)
+        })(),
+        Err(e) => {
+            session.abandon();
+            Err(e)
+        }
+    };
+    outcome.time = Some(clock.read());
+    result
+}
+
+/// What to do with the target after a successful command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum After {
+    /// Let the core continue where it was.
+    Resume,
+    /// Reset it so that the (new) firmware starts from its reset vector.
+    Reset,
+    /// Nothing: the debug port is disabled (RDP level 2 was just set).
+    DebugPortGone,
+}
+
+fn execute(
+    session: &mut Session,
+    inv: &Invocation,
+    prepared: Prepared,
+    stop: Arc<AtomicBool>,
+    out: Stdout,
+    outcome: &mut Outcome,
+) -> Result<After> {
+    let mut progress = CliProgress::new(inv.quiet, stop);
+    match &inv.command {
+        Command::ReadMemory { file, addr, size } => {
+            info!("read from address 0x{addr:08x} size {size}");
+            let data = read::read(session, *addr, *size, &mut progress)?;
+            let format = save_read(file, *addr, &data, inv.format)?;
+            outcome.done = Some(Done::Read { file: file.clone(), addr: *addr, bytes: data.len() as u64, format });
+            Ok(After::Resume)
+        }
+        Command::ReadOtp { file } => {
+            let (base, data) = options::read_otp(session, &mut progress)?;
+            let format = save_read(file, base, &data, inv.format)?;
+            outcome.done = Some(Done::Read { file: file.clone(), addr: base, bytes: data.len() as u64, format });
+            Ok(After::Resume)
+        }
+        Command::WriteFile { otp: true, .. } => {
+            refuse_mass_erase(inv, "OTP")?;
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
+            let report = options::write_otp(session, &image, &inv.guards)?;
+            outcome.done = Some(Done::Otp { programmed: report.programmed, unchanged: report.unchanged });
+            Ok(After::Resume)
+        }
+        Command::WriteFile { .. } => {
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
+            let opts = write::WriteOptions {
+                mass_erase: inv.mass_erase,
+                preserve: !inv.erase_rest,
+                verify: true,
+                readback: inv.verify_readback,
+                ..Default::default()
+            };
+            let report = write::write(session, &image, &opts, &mut progress)?;
+            let flash = report.flash_bytes > 0;
+            outcome.done = Some(Done::Write(report));
+            if flash {
+                info!("Flash written and verified! jolly good!");
+                return Ok(After::Reset);
+            }
+            start_ram_image(session, &image)?;
+            Ok(After::Resume)
+        }
+        Command::Erase { range } => {
+            match range {
+                Some((addr, size)) if !inv.mass_erase => {
+                    let report = erase::erase_range(session, *addr, *size, &mut progress)?;
+                    for s in &report.sectors {
+                        out.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
+                    }
+                    out.line("");
+                    out.line("Section erase completed successfully.");
+                    outcome.done = Some(Done::Erase(report));
+                }
+                _ => {
+                    out.line("Mass erasing...");
+                    let report = erase::erase_all(session, &mut progress)?;
+                    out.line("Mass erase completed successfully.");
+                    outcome.done = Some(Done::Erase(report));
+                }
+            }
+            Ok(After::Reset)
+        }
+        Command::Reset => {
+            outcome.done = Some(Done::Reset);
+            Ok(After::Reset)
+        }
+        Command::ReadOption { file } => {
+            let (value, all) = options::read_area(session, OptionArea::Option)?;
+            match file {
+                // st-flash writes the word in host byte order (stflash-cli.md
+                // §13 item 17); stflash always writes little-endian, the same
+                // bytes on every common host.
+                Some(path) => std::fs::write(path, value.value.to_le_bytes())
+                    .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
+                None => raw_value(inv, value.value),
+            }
+            show_decoded(inv, &options::describe(&all));
+            outcome.done = Some(Done::Options { area: "option", value: value.value, words: all, written: false });
+            Ok(After::Resume)
+        }
+        Command::ReadOptionRegister { area } => {
+            let (value, _) = options::read_area(session, option_area(*area))?;
+            raw_value(inv, value.value);
+            show_decoded(inv, &options::describe(&[value]));
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: value.value, words: vec![value], written: false });
+            Ok(After::Resume)
+        }
+        Command::WriteOptionValue { area, value } => {
+            refuse_mass_erase(inv, "option bytes")?;
+            let result = options::write(session, option_area(*area), value, &inv.guards)?;
+            let first = result.written.first().map_or(0, |w| w.value);
+            outcome.done =
+                Some(Done::Options { area: area.name(), value: first, words: result.written.clone(), written: true });
+            if result.debug_port_gone {
+                return Ok(After::DebugPortGone);
+            }
+            show_decoded(inv, &options::describe(&result.written));
+            Ok(After::Resume)
+        }
+    }
+}
+
+fn option_area(area: Area) -> OptionArea {
+    match area {
+        Area::Optcr => OptionArea::Optcr,
+        Area::Optcr1 => OptionArea::Optcr1,
+        Area::OptionBootAdd => OptionArea::BootAdd,
+        _ => OptionArea::Option,
+    }
+}
+
+/// st-flash's raw option value on stdout (`%08x`), also with `--quiet`
+/// (scripts read it); with `--json` it is in the document instead.
+fn raw_value(inv: &Invocation, value: u32) {
+    if !inv.json {
+        println!("{value:08x}");
+    }
+}
+
+/// st-flash mass-erases main flash before an option or OTP write when given
+/// `--mass-erase` (stflash-cli.md §13 item 20); stflash refuses the mix.
+fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
+    if inv.mass_erase {
+        return Err(Error::usage(format!(
+            "--mass-erase erases main flash and does not apply to {what}; run `erase` separately if you mean it"
+        )));
+    }
+    Ok(())
+}
+
+/// The decoded option view: stderr (stdout stays st-flash's raw value for
+/// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`,
+/// nothing on stdout with `--json` (the document carries the fields).
+fn show_decoded(inv: &Invocation, text: &str) {
+    if inv.decode && !inv.json {
+        print!("{text}");
+    } else if !inv.quiet {
+        eprint!("{text}");
+    }
+}
+
+/// Write what `read` returned: raw bytes, or Intel HEX with `--format ihex`;
+/// returns the format written.
+fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Result<Format> {
+    let mut bytes = Vec::new();
+    let format = if format == Some(Format::IntelHex) {
+        image::write_ihex(addr, data, &mut bytes)?;
+        Format::IntelHex
+    } else {
+        bytes.extend_from_slice(data);
+        Format::Binary
+    };
+    std::fs::write(file, bytes).map_err(|e| Error::input(format!("cannot write {}: {e}", file.display())))?;
+    Ok(format)
+}
+
+/// After loading code into RAM, st-flash starts it from its vector table.
+/// stflash does so only when the image begins with a plausible one (a stack
+/// pointer in RAM and a Thumb entry point); otherwise the core resumes.
+fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
+    let Some(seg) = image.segments.first() else { return Ok(()) };
+    if seg.data.len() < 8 {
+        return Ok(());
+    }
+    let sp = u32::from_le_bytes(seg.data[0..4].try_into().expect("4 bytes"));
+    let pc = u32::from_le_bytes(seg.data[4..8].try_into().expect("4 bytes"));
+    let ram = |a: u32| session.target.chip.ram_regions().any(|r| r.contains(a) || r.end() == a as u64);
+    if pc & 1 == 1 && ram(sp) && (ram(pc) || session.layout.contains(pc)) {
+        info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+        session.target.run_at(pc & !1, sp)?;
+    }
+    Ok(())
+}

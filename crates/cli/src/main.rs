@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(stflash_cli::main() as i32);
+}

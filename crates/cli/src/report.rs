@@ -1,0 +1,283 @@
+//! What a command did, collected while it runs: the source of both the
+//! summary line on stderr and the `--json` document on stdout.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use stflash::ops::erase::EraseReport;
+use stflash::ops::image::{Format, Image};
+use stflash::ops::options::WordValue;
+use stflash::ops::write::WriteReport;
+use stflash::ops::Session;
+use stflash_sim::SimHandle;
+
+/// Where a duration comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSource {
+    /// The simulator's modeled clock (what the operation would take on hardware).
+    Modeled,
+    /// Wall-clock time.
+    Measured,
+}
+
+impl TimeSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeSource::Modeled => "modeled",
+            TimeSource::Measured => "measured",
+        }
+    }
+}
+
+/// Times a run from just before the probe is opened: the simulator's modeled
+/// clock when the probe is simulated, the wall clock otherwise.
+#[derive(Clone)]
+pub struct Stopwatch {
+    started: Instant,
+    sim: Option<SimHandle>,
+}
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch { started: Instant::now(), sim: None }
+    }
+
+    /// Use the simulator's clock (it starts when the simulated probe is opened).
+    pub fn use_sim(&mut self, sim: Option<SimHandle>) {
+        self.sim = sim;
+    }
+
+    pub fn read(&self) -> (Duration, TimeSource) {
+        match &self.sim {
+            Some(h) => (h.stats().modeled, TimeSource::Modeled),
+            None => (self.started.elapsed(), TimeSource::Measured),
+        }
+    }
+}
+
+/// The probe a command used.
+#[derive(Debug, Clone)]
+pub struct ProbeSummary {
+    pub serial: String,
+    pub product: &'static str,
+    pub kind: String,
+    pub firmware: String,
+    pub location: String,
+    pub simulated: bool,
+}
+
+/// The target a command used.
+#[derive(Debug, Clone)]
+pub struct TargetSummary {
+    pub chip: &'static str,
+    pub family: &'static str,
+    pub core: String,
+    pub dev_id: u16,
+    pub rev_id: u16,
+    pub flash_size: u64,
+    pub sram_size: u32,
+    pub voltage_mv: Option<u32>,
+}
+
+/// The input file of `write`.
+#[derive(Debug, Clone)]
+pub struct InputSummary {
+    pub file: PathBuf,
+    pub format: Format,
+    /// (address, size) of each segment.
+    pub segments: Vec<(u32, u64)>,
+    pub entry: Option<u32>,
+}
+
+impl InputSummary {
+    pub fn new(file: PathBuf, image: &Image) -> InputSummary {
+        InputSummary {
+            file,
+            format: image.format,
+            segments: image.segments.iter().map(|s| (s.addr, s.data.len() as u64)).collect(),
+            entry: image.entry,
+        }
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.1).sum()
+    }
+}
+
+/// What the command did, when it completed.
+#[derive(Debug, Clone)]
+pub enum Done {
+    Write(WriteReport),
+    Erase(EraseReport),
+    Read {
+        file: PathBuf,
+        addr: u32,
+        bytes: u64,
+        format: Format,
+    },
+    Reset,
+    /// An option area read or written: the area's raw value and the words
+    /// read (or written and read back).
+    Options {
+        area: &'static str,
+        value: u32,
+        words: Vec<WordValue>,
+        written: bool,
+    },
+    /// `--area=otp write`.
+    Otp {
+        programmed: u64,
+        unchanged: u64,
+    },
+}
+
+/// Everything known about one run of a st-flash command.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// "write", "erase", "read", "reset".
+    pub command: &'static str,
+    pub probe: Option<ProbeSummary>,
+    pub target: Option<TargetSummary>,
+    pub input: Option<InputSummary>,
+    pub done: Option<Done>,
+    pub time: Option<(Duration, TimeSource)>,
+}
+
+impl Outcome {
+    pub fn new(command: &'static str) -> Outcome {
+        Outcome { command, probe: None, target: None, input: None, done: None, time: None }
+    }
+
+    /// Record the probe and target of an open session.
+    pub fn connected(&mut self, session: &Session, simulated: bool) {
+        let link = session.target.link();
+        let info = link.transport().info();
+        self.probe = Some(ProbeSummary {
+            serial: info.serial.clone(),
+            product: stflash::transport::ProbeKind::product_name(info.pid),
+            kind: info.kind.to_string(),
+            firmware: link.version.to_string(),
+            location: info.location.clone(),
+            simulated,
+        });
+        let t = &session.target;
+        self.target = Some(TargetSummary {
+            chip: t.chip.name,
+            family: t.chip.family,
+            core: t.core.to_string(),
+            dev_id: t.dev_id(),
+            rev_id: t.rev_id(),
+            flash_size: session.layout.total_size(),
+            sram_size: t.chip.sram.size,
+            voltage_mv: t.voltage_mv,
+        });
+    }
+
+    /// The one summary line printed at the end of `write`, `erase` and `read`:
+    /// bytes, time, rate, sectors erased and skipped.
+    pub fn summary(&self) -> Option<String> {
+        let (time, source) = self.time?;
+        let timing = |bytes: u64| {
+            let secs = time.as_secs_f64();
+            let mut notes = Vec::new();
+            if secs > 0.0 {
+                notes.push(format!("{:.1} KiB/s", bytes as f64 / 1024.0 / secs));
+            }
+            if source == TimeSource::Modeled {
+                notes.push("modeled time".to_string());
+            }
+            let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join(", ")) };
+            format!("in {secs:.3} s{notes}")
+        };
+        match self.done.as_ref()? {
+            Done::Write(r) => {
+                let bytes = r.flash_bytes + r.ram_bytes;
+                let target = match (r.flash_bytes, r.ram_bytes) {
+                    (0, _) => "to RAM".to_string(),
+                    (_, 0) => "to flash".to_string(),
+                    (f, m) => format!("({f} to flash, {m} to RAM)"),
+                };
+                let mut line = format!("write: {bytes} bytes {target} {}", timing(bytes));
+                if r.flash_bytes > 0 {
+                    if r.mass_erased {
+                        line.push_str("; whole flash erased");
+                    } else {
+                        line.push_str(&format!("; {} sectors erased, {} skipped", r.erased.len(), r.skipped.len()));
+                    }
+                    line.push_str(&format!("; {} bytes programmed", r.programmed_bytes));
+                    if r.preserved_bytes > 0 {
+                        line.push_str(&format!(", {} kept", r.preserved_bytes));
+                    }
+                }
+                match r.verify_method {
+                    Some(m) => line.push_str(&format!("; verified by {m}")),
+                    None => line.push_str("; not verified"),
+                }
+                Some(line)
+            }
+            Done::Erase(r) => {
+                let bytes: u64 = r.sectors.iter().map(|s| s.size as u64).sum();
+                let what = if r.mass { "whole flash, " } else { "" };
+                Some(format!("erase: {what}{} sectors ({}) {}", r.sectors.len(), size_text(bytes), timing(bytes)))
+            }
+            Done::Read { bytes, .. } => Some(format!("read: {bytes} bytes {}", timing(*bytes))),
+            Done::Reset | Done::Options { .. } => None,
+            Done::Otp { programmed, unchanged } => {
+                Some(format!("otp: {programmed} bytes programmed, {unchanged} already held {}", timing(*programmed)))
+            }
+        }
+    }
+}
+
+/// "12 KiB" for whole KiB, else bytes.
+fn size_text(bytes: u64) -> String {
+    if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stflash::flash::Sector;
+
+    fn outcome(done: Done, ms: u64, source: TimeSource) -> Outcome {
+        let mut o = Outcome::new("x");
+        o.done = Some(done);
+        o.time = Some((Duration::from_millis(ms), source));
+        o
+    }
+
+    #[test]
+    fn write_summary_names_bytes_time_rate_and_sectors() {
+        let sector = |i: u32| Sector { bank: 0, index: i, addr: 0x0800_0000 + i * 1024, size: 1024 };
+        let report = WriteReport {
+            flash_bytes: 3000,
+            erased: vec![sector(0), sector(1), sector(2)],
+            skipped: vec![sector(3)],
+            programmed_bytes: 3000,
+            verified: true,
+            verify_method: Some("read-back"),
+            ..Default::default()
+        };
+        let line = outcome(Done::Write(report), 500, TimeSource::Modeled).summary().unwrap();
+        assert_eq!(
+            line,
+            "write: 3000 bytes to flash in 0.500 s (5.9 KiB/s, modeled time); 3 sectors erased, 1 skipped; \
+             3000 bytes programmed; verified by read-back"
+        );
+    }
+
+    #[test]
+    fn erase_and_read_summaries() {
+        let sectors = vec![Sector { bank: 0, index: 1, addr: 0x0800_0400, size: 1024 }; 2];
+        let line =
+            outcome(Done::Erase(EraseReport { sectors, mass: false }), 40, TimeSource::Measured).summary().unwrap();
+        assert_eq!(line, "erase: 2 sectors (2 KiB) in 0.040 s (50.0 KiB/s)");
+        let read = Done::Read { file: "f".into(), addr: 0, bytes: 100, format: Format::Binary };
+        assert_eq!(outcome(read, 0, TimeSource::Measured).summary().unwrap(), "read: 100 bytes in 0.000 s");
+        assert_eq!(outcome(Done::Reset, 1, TimeSource::Measured).summary(), None);
+    }
+}

@@ -1,0 +1,143 @@
+//! The built binary against the simulator: what a script sees (stdout,
+//! stderr, exit codes, files).
+
+use crate::common::{run, run_sim, temp_dir};
+
+#[test]
+fn no_arguments_prints_invalid_command_line_and_usage() {
+    let r = run(&[], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stdout.starts_with("invalid command line\nusage:"), "{}", r.stdout);
+}
+
+#[test]
+fn version_and_help_exit_zero_without_touching_a_probe() {
+    let r = run(&["--version", "--bogus"], &[]).ok();
+    assert!(r.stdout.starts_with("v1.8.0"), "{}", r.stdout);
+    let r = run(&["--help"], &[]).ok();
+    assert!(r.stdout.starts_with("usage:"), "{}", r.stdout);
+}
+
+#[test]
+fn parse_errors_give_a_reason_on_stderr() {
+    let r = run(&["read", "f", "08000000", "4"], &[]);
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stderr.trim(), "*** Error: Invalid value for addr");
+    assert!(r.stdout.starts_with("invalid command line"));
+    let r = run(&["--foo", "erase"], &[]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--foo"), "{}", r.stderr);
+}
+
+#[test]
+fn banner_comes_first_then_no_probe_is_exit_4() {
+    // No USB probe on a build machine, and no simulator selected.
+    let r = run(&["reset"], &[]).fails(4, "no ST-LINK found");
+    assert!(r.stdout.starts_with("st-flash 1.8.0"), "{}", r.stdout);
+}
+
+#[test]
+fn unknown_simulated_chip_is_a_usage_error_listing_the_choices() {
+    run(&["--sim", "stm32nope", "reset"], &[]).fails(2, "stm32f103c8");
+}
+
+#[test]
+fn reset_on_the_simulator() {
+    let dir = temp_dir("reset");
+    let r = run_sim("stm32f103c8", &dir.join("chip.sim"), &["reset"]).ok();
+    assert!(r.stderr.contains("STM32F1xx_MD: 20 KiB SRAM, 64 KiB flash in at least 1 KiB pages."), "{}", r.stderr);
+}
+
+#[test]
+fn sram_write_then_read_back() {
+    let dir = temp_dir("sram");
+    let data = crate::common::pattern(3001, 7);
+    let input = dir.join("in.bin");
+    std::fs::write(&input, &data).unwrap();
+    let state = dir.join("chip.sim");
+    let out = dir.join("out.bin");
+    // Data, not a vector table: the core is not started at it.
+    run_sim("f103", &state, &["write", input.to_str().unwrap(), "0x20001000"]).ok();
+    run_sim("f103", &state, &["read", out.to_str().unwrap(), "0x20001000", "3001"]).ok();
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let saved = stflash_sim::load_state(&state).unwrap();
+    assert_eq!(saved.peek(0x2000_1000, 3001).unwrap(), data);
+}
+
+#[test]
+fn sram_image_with_a_vector_table_is_started() {
+    let dir = temp_dir("sram-run");
+    let mut image = 0x2000_4000u32.to_le_bytes().to_vec();
+    image.extend_from_slice(&0x2000_1041u32.to_le_bytes());
+    image.resize(256, 0);
+    let input = dir.join("prog.bin");
+    std::fs::write(&input, &image).unwrap();
+    let r = run_sim("f103", &dir.join("chip.sim"), &["write", input.to_str().unwrap(), "0x20001000"]).ok();
+    assert!(r.stderr.contains("starting the RAM image at 0x20001040"), "{}", r.stderr);
+}
+
+#[test]
+fn flash_read_to_a_file_and_as_intel_hex() {
+    let dir = temp_dir("read");
+    let state = dir.join("chip.sim");
+    let data = crate::common::pattern(1000, 3);
+    // Fresh chip: put known bytes in flash through the simulator's back door.
+    {
+        let mut spec = stflash_sim::SimSpec::new("f103");
+        spec.state_file = Some(state.clone());
+        let (_t, h) = stflash_sim::open(&spec).unwrap();
+        assert!(h.poke(0x0800_0400, &data));
+        h.save().unwrap();
+    }
+    let out = dir.join("out.bin");
+    let r = run_sim("f103", &state, &["read", out.to_str().unwrap(), "0x08000400", "1000"]).ok();
+    assert!(r.stderr.contains("read from address 0x08000400 size 1000"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    let hex = dir.join("out.hex");
+    run_sim("f103", &state, &["--format", "ihex", "read", hex.to_str().unwrap(), "0x08000400", "16"]).ok();
+    let text = std::fs::read_to_string(&hex).unwrap();
+    assert!(text.starts_with(":020000040800F2\r\n"), "{text}");
+    assert!(text.ends_with(":00000001FF\r\n"), "{text}");
+}
+
+#[test]
+fn read_past_the_end_of_flash_is_clipped_with_a_warning() {
+    let dir = temp_dir("clip");
+    let out = dir.join("out.bin");
+    let r = run_sim("f103", &dir.join("chip.sim"), &["read", out.to_str().unwrap(), "0x0800F000", "0x100000"]).ok();
+    assert!(r.stderr.contains("clipped to 4096 bytes"), "{}", r.stderr);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 4096);
+}
+
+#[test]
+fn write_of_a_missing_file_fails_before_connecting() {
+    let dir = temp_dir("missing");
+    let r = run_sim("f103", &dir.join("chip.sim"), &["write", "/nonexistent/fw.bin", "0x08000000"]);
+    let r = r.fails(3, "no such file");
+    assert!(!r.stderr.contains("KiB SRAM"), "connected although the input was bad: {}", r.stderr);
+}
+
+#[test]
+fn write_outside_any_memory_is_refused_with_the_valid_ranges() {
+    let dir = temp_dir("unmapped");
+    let input = dir.join("in.bin");
+    std::fs::write(&input, [1, 2, 3, 4]).unwrap();
+    run_sim("f103", &dir.join("chip.sim"), &["write", input.to_str().unwrap(), "0x30000000"])
+        .fails(3, "0x08000000-0x0800FFFF");
+}
+
+#[test]
+fn simulated_power_failure_is_reported_as_no_target() {
+    let dir = temp_dir("power");
+    let spec = format!("f103:{}", dir.join("chip.sim").display());
+    run(&["reset"], &[("STFLASH_SIM", &spec), ("STFLASH_SIM_FAULTS", "no-power")]).fails(5, "not powered");
+}
+
+#[test]
+fn readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    for kind in stflash::ErrorKind::ALL {
+        let row = format!("| {} |", kind.exit_code());
+        assert!(readme.contains(&row), "README lacks the exit code row for {kind:?} ({row})");
+    }
+}

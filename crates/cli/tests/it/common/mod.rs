@@ -1,0 +1,203 @@
+//! Shared helpers for end-to-end tests: run the built `stflash` binary against
+//! the simulator, or open a library session on a simulated chip.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use stflash::ops::Session;
+use stflash::target::ConnectOptions;
+use stflash_sim::{SimHandle, SimSpec};
+
+/// Result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Assert success, showing the output when it failed.
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+    /// Assert a failure with `code` whose stderr contains `text`.
+    pub fn fails(self, code: i32, text: &str) -> Run {
+        assert_eq!(self.code, code, "exit code\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert!(self.stderr.contains(text), "stderr lacks {text:?}:\n{}", self.stderr);
+        self
+    }
+}
+
+/// The binary with a clean simulator environment.
+pub fn stflash() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
+    for var in [
+        "STFLASH_SIM",
+        "STFLASH_SIM_PROBE",
+        "STFLASH_SIM_FIRMWARE",
+        "STFLASH_SIM_OPTS",
+        "STFLASH_SIM_FAULTS",
+        "RUST_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Run the binary with `args` and extra environment.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = stflash();
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run stflash");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Run against a simulated chip kept in `state` (STFLASH_SIM=chip:state).
+pub fn run_sim(chip: &str, state: &Path, args: &[&str]) -> Run {
+    let spec = format!("{chip}:{}", state.display());
+    run(args, &[("STFLASH_SIM", &spec)])
+}
+
+/// A fresh, empty directory for one test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("stflash-test-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A library session on a fresh simulated chip, with its simulator handle.
+pub fn open_sim(spec: SimSpec) -> (Session, SimHandle) {
+    let (transport, handle) = stflash_sim::open(&spec).expect("open simulator");
+    let session = Session::open(Box::new(transport), &ConnectOptions::default())
+        .unwrap_or_else(|e| panic!("open simulated session: {e}"));
+    (session, handle)
+}
+
+/// Deterministic test data.
+pub fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as u8
+        })
+        .collect()
+}
+
+/// A simulated chip kept in a state file in its own test directory: prepared
+/// with a fresh-chip configuration (`wrp=…`, `rdp=…`) and data poked into
+/// flash, then driven through the binary and inspected through the state file.
+pub struct Board {
+    pub chip: &'static str,
+    pub dir: PathBuf,
+    pub state: PathBuf,
+}
+
+impl Board {
+    pub fn new(chip: &'static str, test: &str, options: &[(&str, &str)], fills: &[(u32, &[u8])]) -> Board {
+        let dir = temp_dir(test);
+        let state = dir.join("chip.sim");
+        let board = Board { chip, dir, state };
+        let options: Vec<(String, String)> = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        prepare_state(board.spec(), options, fills);
+        board
+    }
+
+    /// The simulator spec of this board (chip and state file).
+    pub fn spec(&self) -> SimSpec {
+        SimSpec::parse(&format!("{}:{}", self.chip, self.state.display())).expect("sim spec")
+    }
+
+    /// Run the binary on this board.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_sim(self.chip, &self.state, args)
+    }
+
+    /// Run the binary on this board with faults injected (`STFLASH_SIM_FAULTS`).
+    pub fn run_faulty(&self, faults: &str, args: &[&str]) -> Run {
+        let sim = format!("{}:{}", self.chip, self.state.display());
+        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults)])
+    }
+
+    /// Raw contents now, as the chip in the state file holds them (any
+    /// mapped memory, across banks; nothing changes).
+    pub fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
+        let (transport, handle) = stflash_sim::open(&self.spec()).expect("reopen simulator");
+        let bytes = handle.peek(addr, len).expect("mapped memory");
+        drop(transport);
+        bytes
+    }
+
+    /// Write `data` to a file in the test directory.
+    pub fn file(&self, name: &str, data: &[u8]) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, data).expect("write file");
+        path
+    }
+}
+
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Create the state file of `spec` with a fresh-chip configuration and data
+/// poked into memory through the simulator's back door.
+pub fn prepare_state(mut spec: SimSpec, options: Vec<(String, String)>, fills: &[(u32, &[u8])]) {
+    spec.options = options;
+    let (transport, handle) = stflash_sim::open(&spec).expect("open simulator");
+    for (addr, data) in fills {
+        assert!(handle.poke(*addr, data), "poke 0x{addr:08X}");
+    }
+    handle.save().expect("save state");
+    drop(transport);
+}
+
+/// A fresh state file `chip.sim` in `dir` for `chip`, configured with `opts`
+/// (`STFLASH_SIM_OPTS` syntax) and holding `fills`.
+pub fn prefill(chip: &str, dir: &Path, opts: &str, fills: &[(u32, &[u8])]) -> PathBuf {
+    let state = dir.join("chip.sim");
+    let spec = SimSpec::parse(&format!("{chip}:{}", state.display())).expect("sim spec");
+    prepare_state(spec, stflash_sim::parse_options(opts).expect("sim options"), fills);
+    state
+}
+
+/// The chip as a state file holds it (memory the flash model maps and SRAM).
+pub struct Snapshot(stflash_sim::SavedState);
+
+impl Snapshot {
+    pub fn of(state: &Path) -> Snapshot {
+        Snapshot(stflash_sim::load_state(state).expect("state file"))
+    }
+    pub fn peek(&self, addr: u32, len: usize) -> Vec<u8> {
+        self.0.peek(addr, len).expect("mapped memory")
+    }
+}
+
+/// Bytes of the chip in a state file.
+pub fn flash_of(state: &Path, addr: u32, len: usize) -> Vec<u8> {
+    Snapshot::of(state).peek(addr, len)
+}
+
+/// Write `data` to `dir/name` and return the path as an argument.
+pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, data).expect("write file");
+    path.to_str().expect("utf-8 path").to_string()
+}

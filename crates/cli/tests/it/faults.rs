@@ -1,0 +1,241 @@
+//! Faults end to end: each injected fault gives one error line naming the
+//! cause and what to try, its documented exit code, and leaves the flash in
+//! the best state possible (untouched when the fault comes before any change;
+//! resumable by running the same command again when it comes during one).
+
+use crate::common::{arg, open_sim, pattern, Board, Run};
+use stflash::flash::{Phase, Progress};
+use stflash::ops::image::Image;
+use stflash::ops::write::{self, WriteOptions};
+use stflash::ErrorKind;
+use stflash_sim::{FaultPlan, SimSpec};
+
+const BASE: u32 = 0x0800_0000;
+const IMAGE_LEN: usize = 64 * 1024;
+
+/// A board whose flash holds "old" data over the image's sectors and the next
+/// 16 KiB (64 KiB on the smaller parts).
+fn old_board(chip: &'static str, test: &str) -> Board {
+    let old = old_data();
+    let len = if chip == "stm32f103c8" { 64 * 1024 } else { old.len() };
+    Board::new(chip, test, &[], &[(BASE, &old[..len])])
+}
+
+/// Write the image at the base of flash with `faults` injected.
+fn write(board: &Board, faults: &str) -> Run {
+    let file = board.file("fw.bin", &image());
+    board.run_faulty(faults, &["write", arg(&file), "0x08000000"])
+}
+
+fn old_data() -> Vec<u8> {
+    pattern(IMAGE_LEN + 16 * 1024, 99)
+}
+
+fn image() -> Vec<u8> {
+    pattern(IMAGE_LEN, 1)
+}
+
+/// A fault during the write: non-zero exit, then the same command without the
+/// fault completes the job.
+fn rerun_completes(board: &Board) {
+    assert_ne!(board.peek(BASE, IMAGE_LEN), image(), "the faulted write cannot have completed");
+    write(board, "").ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+    // Bytes past the image in its last sector were kept; later sectors untouched.
+    assert_eq!(board.peek(BASE + IMAGE_LEN as u32, 16 * 1024), old_data()[IMAGE_LEN..]);
+}
+
+#[test]
+fn usb_disconnect_during_a_write_is_exit_9_and_a_rerun_completes() {
+    let board = old_board("stm32h7a3zi", "disconnect");
+    let r = write(&board, "disconnect-after=32KiB").fails(9, "disconnected");
+    assert!(r.stderr.contains("reconnect it and run the command again"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("error:").count(), 1, "one error line: {}", r.stderr);
+    rerun_completes(&board);
+}
+
+#[test]
+fn probe_that_stops_answering_is_exit_9() {
+    let board = old_board("stm32h7a3zi", "timeout");
+    write(&board, "timeout-after=32KiB").fails(9, "timed out");
+    rerun_completes(&board);
+}
+
+#[test]
+fn stalled_endpoint_is_exit_9() {
+    let board = old_board("stm32h7a3zi", "stall");
+    write(&board, "stall-after=32KiB").fails(9, "stalled");
+    rerun_completes(&board);
+}
+
+#[test]
+fn wait_answers_are_retried_and_a_wait_storm_is_reported() {
+    let board = old_board("stm32h7a3zi", "wait");
+    // The protocol layer retries a WAIT 8 times with back-off (1 ms doubling).
+    write(&board, "wait=8").ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image(), "a few WAITs are retried transparently");
+    let board = old_board("stm32h7a3zi", "wait-storm");
+    write(&board, "wait=always").fails(5, "WAIT");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+}
+
+#[test]
+fn write_protected_sectors_refuse_the_write_before_any_erase() {
+    let board = old_board("stm32h7a3zi", "wrp");
+    // Sectors 4-7 (one WPSGN group) are write-protected; the image covers sectors 0-7.
+    write(&board, "wrp=4").fails(6, "write-protected");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "not one sector was erased");
+}
+
+#[test]
+fn read_protection_level_1_refuses_write_read_and_erase() {
+    let board = old_board("stm32f411re", "rdp");
+    write(&board, "rdp=1").fails(6, "read-protected (RDP level 1)");
+    let out = board.dir.join("out.bin");
+    board.run_faulty("rdp=1", &["read", out.to_str().unwrap(), "0x08000000", "0x100"]).fails(6, "read-protected");
+    assert!(!out.exists(), "no output file from a refused read");
+    board.run_faulty("rdp=1", &["erase"]).fails(6, "removing the protection erases the whole chip");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data());
+}
+
+#[test]
+fn unpowered_target_is_exit_5() {
+    let board = old_board("stm32f103c8", "power");
+    write(&board, "no-power").fails(5, "not powered");
+    assert_eq!(board.peek(BASE, 64 * 1024), old_data()[..64 * 1024]);
+}
+
+#[test]
+fn missing_target_is_exit_5() {
+    let board = old_board("stm32f103c8", "no-target");
+    write(&board, "no-target").fails(5, "no answer from the target over SWD");
+}
+
+#[test]
+fn core_that_will_not_halt_is_exit_5() {
+    let board = old_board("stm32f103c8", "no-halt");
+    let r = write(&board, "no-halt").fails(5, "did not halt");
+    assert!(r.stderr.contains("--connect-under-reset"), "{}", r.stderr);
+    assert_eq!(board.peek(BASE, 64 * 1024), old_data()[..64 * 1024]);
+}
+
+#[test]
+fn flash_controller_error_is_exit_7_naming_the_flag() {
+    // STM32WB: CPU2 keeps flash operations suspended (SR.PESD).
+    let board = old_board("stm32wb55rg", "pesd");
+    write(&board, "pesd=1").fails(7, "PESD");
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing erased");
+}
+
+#[test]
+fn ctrl_c_stops_at_a_word_boundary_says_what_is_left_and_a_rerun_completes() {
+    let board = old_board("stm32h7a3zi", "sigint");
+    let r = write(&board, "interrupt-after=32KiB").fails(130, "interrupted at 0x");
+    // The streaming path reports sectors written, the one partly programmed,
+    // and those not yet written.
+    for text in ["flash locked", "partly programmed: 0x0800", "run the same command again"] {
+        assert!(r.stderr.contains(text), "{text}: {}", r.stderr);
+    }
+    // The sectors after the current one are reported as one erased range.
+    assert!(r.stderr.contains("-0x0800FFFF; run the same"), "{}", r.stderr);
+    // What was programmed is the image's, up to a flash-word boundary.
+    let flash = board.peek(BASE, IMAGE_LEN);
+    let done = flash.iter().zip(image()).take_while(|(a, b)| **a == *b).count();
+    assert!(done > 0 && done < IMAGE_LEN, "{done}");
+    rerun_completes(&board);
+}
+
+#[test]
+fn sigterm_is_handled_like_ctrl_c() {
+    let board = old_board("stm32h7a3zi", "sigterm");
+    write(&board, "terminate-after=32KiB").fails(130, "interrupted at 0x");
+    rerun_completes(&board);
+}
+
+/// Stops after `left` bytes of programming progress.
+struct StopAfter {
+    left: u64,
+    programming: bool,
+}
+
+impl Progress for StopAfter {
+    fn begin(&mut self, phase: Phase, _total: u64) {
+        self.programming = phase == Phase::Program;
+    }
+    fn add(&mut self, amount: u64) {
+        if self.programming {
+            self.left = self.left.saturating_sub(amount);
+        }
+    }
+    fn should_stop(&self) -> bool {
+        self.programming && self.left == 0
+    }
+}
+
+#[test]
+fn after_an_interruption_or_a_flash_error_the_controller_is_locked_and_the_probe_idle() {
+    // Interruption on H7A3: the last write to FLASH_CR1 sets LOCK (bit 0, RM0455).
+    let (mut session, h) = open_sim(SimSpec::new("stm32h7a3zi"));
+    let image = Image::from_binary(image(), BASE).unwrap();
+    let mut stop = StopAfter { left: 4096, programming: false };
+    let err = write::write(&mut session, &image, &WriteOptions::default(), &mut stop).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Interrupted, "{err}");
+    let last_cr = h.register_writes().into_iter().rfind(|w| w.0 == 0x5200_200C).unwrap();
+    assert_eq!(last_cr.1 & 1, 1, "CR1 = 0x{:08X} is not locked", last_cr.1);
+    session.abandon();
+    assert!(!h.probe_in_debug(), "the probe was left in debug mode");
+
+    // A flash error on STM32WB (PESD): CR (0x58004014) ends with LOCK (bit 31, RM0434).
+    let mut spec = SimSpec::new("stm32wb55rg");
+    spec.faults = FaultPlan::parse("pesd=1").unwrap();
+    let (mut session, h) = open_sim(spec);
+    let err =
+        write::write(&mut session, &image, &WriteOptions::default(), &mut stflash::flash::NoProgress).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Flash, "{err}");
+    let last_cr = h.register_writes().into_iter().rfind(|w| w.0 == 0x5800_4014);
+    assert!(last_cr.is_none_or(|w| w.1 & (1 << 31) != 0), "CR left unlocked: {last_cr:x?}");
+    session.abandon();
+    assert!(!h.probe_in_debug());
+}
+
+#[test]
+fn a_link_that_fails_above_1800_khz_steps_the_clock_down_unless_freq_is_given() {
+    // V2-1 at its default 4 MHz: every access answers a parity error until
+    // stflash lowers the clock to 1.8 MHz; the write then completes.
+    let board = old_board("stm32f411re", "max-swd");
+    let r = write(&board, "max-swd=1800").ok();
+    let log = format!("{}{}", r.stdout, r.stderr);
+    assert!(log.contains("lowering the SWD clock to 1800 kHz"), "{log}");
+    assert!(!log.contains("lowering the SWD clock to 1200"), "one step was enough: {log}");
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+    // A link that needs two steps (1.2 MHz) gets them.
+    let board = old_board("stm32f103c8", "max-swd-2");
+    let r = write(&board, "max-swd=1200").ok();
+    assert!(r.stderr.contains("lowering the SWD clock to 1200 kHz"), "{}", r.stderr);
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+    // With --freq above the limit, nothing is lowered: a clear failure.
+    let board = old_board("stm32f411re", "max-swd-freq");
+    let file = board.file("fw.bin", &image());
+    let file = arg(&file);
+    let r = board.run_faulty("max-swd=1800", &["--freq", "4000", "write", file, "0x08000000"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("the clock --freq asked for") && r.stderr.contains("try a lower --freq"), "{}", r.stderr);
+    assert!(!r.stderr.contains("lowering the SWD clock"), "{}", r.stderr);
+    assert_eq!(board.peek(BASE, IMAGE_LEN + 16 * 1024), old_data(), "nothing changed");
+    // --freq at or below the limit just works.
+    board.run_faulty("max-swd=1800", &["--freq", "1800", "write", file, "0x08000000"]).ok();
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+}
+
+#[test]
+fn a_verify_mismatch_from_corrupted_reads_steps_the_clock_down_and_verifies_again() {
+    // Reads above 1.8 MHz silently flip a bit: read-back verification fails
+    // at 4 MHz, passes at 1.8 MHz (the rerun finds every sector written).
+    let board = old_board("stm32f411re", "bitflip");
+    let file = board.file("fw.bin", &image());
+    let file = arg(&file);
+    let r = board.run_faulty("bitflip-swd=1800", &["--verify=readback", "write", file, "0x08000000"]).ok();
+    assert!(r.stderr.contains("verification found different bytes"), "{}", r.stderr);
+    assert!(r.stderr.contains("lowering the SWD clock to 1800 kHz"), "{}", r.stderr);
+    assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+}

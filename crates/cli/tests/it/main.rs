@@ -1,0 +1,19 @@
+//! End-to-end tests of the `stflash` binary and of the library on the
+//! simulator: one test binary, one module per area (ripgrep's layout).
+
+mod common;
+
+mod cli;
+mod everyday;
+mod f0f1f3;
+mod f2f4f7;
+mod faults;
+mod h7;
+mod l0l1;
+mod l4g;
+mod l5u5h5;
+mod options;
+mod protocol;
+mod robustness;
+mod speed;
+mod validation;

@@ -1,0 +1,93 @@
+//! Everything is checked before the first erase, and bytes the user did not
+//! write are kept: what a user sees (message, exit code) and what the flash
+//! holds afterwards.
+
+use crate::common::{arg, pattern, Board};
+
+/// A board whose first `len` bytes of flash hold old data.
+fn old_board(chip: &'static str, test: &str, len: usize) -> (Board, Vec<u8>) {
+    let old = pattern(len, 77);
+    (Board::new(chip, test, &[], &[(0x0800_0000, &old)]), old)
+}
+
+/// The whole old area is as it was.
+fn unchanged(b: &Board, old: &[u8]) {
+    assert!(b.peek(0x0800_0000, old.len()) == old, "flash was changed");
+}
+
+#[test]
+fn an_image_larger_than_flash_is_refused_naming_the_range() {
+    let (b, old) = old_board("stm32f103c8", "too-big", 64 * 1024);
+    let f = b.file("big.bin", &pattern(64 * 1024 + 2, 1));
+    let f = arg(&f);
+    b.run(&["write", f, "0x08000000"]).fails(3, "0x08010000 is not in flash (flash is 0x08000000-0x0800FFFF)");
+    unchanged(&b, &old);
+}
+
+#[test]
+fn a_corrupt_intel_hex_file_is_refused_before_connecting() {
+    let (b, old) = old_board("stm32f103c8", "bad-hex", 4096);
+    let f = b.file("fw.hex", b":020000040800F2\n:0400000001020304F1\n:00000001FF\n");
+    let f = arg(&f);
+    let r = b.run(&["write", f]).fails(3, "line 2: checksum mismatch");
+    assert!(!r.stderr.contains("KiB SRAM"), "connected before checking the file: {}", r.stderr);
+    let f = b.file("overlap.hex", b":020000040800F2\n:0400000001020304F2\n:0400020005060708E0\n:00000001FF\n");
+    let f = arg(&f);
+    b.run(&["write", f]).fails(3, "lines 2 and 3 both write address 0x08000002");
+    unchanged(&b, &old);
+}
+
+#[test]
+fn an_erase_range_must_cover_whole_sectors_and_is_checked_first() {
+    let (b, old) = old_board("stm32f103c8", "erase-range", 4096);
+    // st-flash erases two pages, then fails; stflash refuses before erasing.
+    b.run(&["erase", "0x08000400", "0x900"])
+        .fails(3, "does not start and end on sector boundaries")
+        .fails(3, "erase 0x08000400 0xC00");
+    b.run(&["erase", "0x08000000", "0"]).fails(3, "size 0 erases nothing");
+    b.run(&["erase", "0x0800FC00", "0x800"]).fails(3, "not in flash");
+    unchanged(&b, &old);
+    // A whole-page range works and erases only those pages.
+    b.run(&["erase", "0x08000400", "0x800"]).ok();
+    assert_eq!(b.peek(0x0800_0400, 0x800), vec![0xFF; 0x800]);
+    assert_eq!(b.peek(0x0800_0000, 0x400), old[..0x400]);
+    assert_eq!(b.peek(0x0800_0C00, 0x400), old[0xC00..0x1000]);
+}
+
+#[test]
+fn bytes_around_an_unaligned_image_are_kept_unless_erase_rest_is_given() {
+    // F103: 1 KiB pages. An image from 0x08000100 to 0x08000500 touches pages
+    // 0 and 1 but covers neither completely.
+    let (b, old) = old_board("stm32f103c8", "preserve", 4096);
+    let image = pattern(0x400, 5);
+    let f = b.file("part.bin", &image);
+    let f = arg(&f);
+    let r = b.run(&["write", f, "0x08000100"]).ok();
+    assert!(r.stderr.contains("kept"), "{}", r.stderr);
+    assert_eq!(b.peek(0x0800_0100, 0x400), image);
+    assert_eq!(b.peek(0x0800_0000, 0x100), old[..0x100], "bytes before the image kept");
+    assert_eq!(b.peek(0x0800_0500, 0x300), old[0x500..0x800], "bytes after the image kept");
+    assert_eq!(b.peek(0x0800_0800, 0x800), old[0x800..0x1000], "untouched pages kept");
+
+    // st-flash's behaviour on request: the rest of the touched pages is erased.
+    let (b, old) = old_board("stm32f103c8", "erase-rest", 4096);
+    b.run(&["--erase-rest", "write", f, "0x08000100"]).ok();
+    assert_eq!(b.peek(0x0800_0100, 0x400), image);
+    assert_eq!(b.peek(0x0800_0000, 0x100), vec![0xFF; 0x100]);
+    assert_eq!(b.peek(0x0800_0500, 0x300), vec![0xFF; 0x300]);
+    assert_eq!(b.peek(0x0800_0800, 0x800), old[0x800..0x1000], "untouched pages still kept");
+}
+
+#[test]
+fn sparse_intel_hex_keeps_the_gap_between_its_segments() {
+    let (b, old) = old_board("stm32f103c8", "sparse", 4096);
+    // Two records far apart inside page 0 and page 2; page 1 is not touched.
+    let hex = ":020000040800F2\n:0400100001020304E2\n:040810000A0B0C0DB6\n:00000001FF\n";
+    let f = b.file("sparse.hex", hex.as_bytes());
+    let f = arg(&f);
+    b.run(&["write", f]).ok();
+    assert_eq!(b.peek(0x0800_0010, 4), vec![1, 2, 3, 4]);
+    assert_eq!(b.peek(0x0800_0810, 4), vec![0x0A, 0x0B, 0x0C, 0x0D]);
+    assert_eq!(b.peek(0x0800_0400, 0x400), old[0x400..0x800], "the gap is neither erased nor filled");
+    assert_eq!(b.peek(0x0800_0000, 0x10), old[..0x10]);
+}

@@ -1,0 +1,383 @@
+//! The CRC calculation unit (the "CRC peripheral" every STM32 has), and the
+//! RCC register bit that clocks it.
+//!
+//! Registers (RM0090 §4.4, RM0360 §6.4, RM0433 §21.4; CMSIS `CRC_TypeDef`):
+//! DR +0x00 (write: data to hash; read: the CRC), IDR +0x04 (free storage,
+//! 8 bits on the basic unit), CR +0x08 (RESET bit 0 loads DR with INIT and
+//! clears itself; on units with INIT also POLYSIZE bits 4:3, REV_IN bits 6:5,
+//! REV_OUT bit 7), INIT +0x10, POL +0x14. The basic unit (F1, F2, F4, L1) has
+//! DR, IDR and CR.RESET only and always computes CRC-32 (0x04C11DB7, initial
+//! value 0xFFFFFFFF) over 32-bit words, most significant bit first. Reset
+//! state of the others is the same (CRC-32/MPEG-2, peers.md §5).
+//!
+//! Where each part has it, as the simulator's own table written from ST's
+//! CMSIS device headers (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`):
+//! 0x40023000 everywhere except H74x/H75x/H72x/H73x (0x58024C00); the clock
+//! enable register and bit per family, below.
+//!
+//! Model assumptions: while the clock enable bit is clear the registers read
+//! 0 and ignore writes; only the enable register word itself is modeled of
+//! RCC (its other bits are stored, reset value 0). Each data write keeps the
+//! unit busy for 8 cycles of the reset clock — its 4 AHB cycles (RM0090 §4.3)
+//! plus the load, store and branch of a loop feeding it — and an access to
+//! DR while busy stalls the bus until the result is ready.
+
+use super::flash::{Nanos, Width};
+
+/// Register layout of a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regs {
+    /// DR, IDR (8 bits), CR.RESET: F1, F2, F4, L1.
+    Basic,
+    /// Adds INIT and CR.REV_IN/REV_OUT (F0 without POL).
+    Init,
+    /// Adds POL and CR.POLYSIZE.
+    Full,
+}
+
+/// Where a part's unit is and how it is clocked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub base: u32,
+    /// RCC enable register and the CRCEN bit.
+    pub enable: (u32, u32),
+    pub regs: Regs,
+    /// Reset system clock in Hz (the unit runs on it).
+    pub hclk_hz: u64,
+}
+
+const fn at(base: u32, reg: u32, bit: u32, regs: Regs, hclk_hz: u64) -> Placement {
+    Placement { base, enable: (reg, 1 << bit), regs, hclk_hz }
+}
+
+/// The unit of the part with this DEV_ID (DBGMCU_IDCODE[11:0]).
+pub fn placement(dev_id: u16) -> Option<Placement> {
+    use Regs::*;
+    const C: u32 = 0x4002_3000;
+    Some(match dev_id {
+        // F0: RCC_AHBENR 0x40021014 bit 6, HSI 8 MHz (stm32f030x6.h,
+        // stm32f091xc.h: POL on F09x only).
+        0x444 | 0x445 | 0x440 | 0x448 => at(C, 0x4002_1014, 6, Init, 8_000_000),
+        0x442 => at(C, 0x4002_1014, 6, Full, 8_000_000),
+        // F1 (stm32f103xb.h, stm32f100xb.h, stm32f105xc.h).
+        0x412 | 0x410 | 0x414 | 0x418 | 0x420 | 0x428 | 0x430 => at(C, 0x4002_1014, 6, Basic, 8_000_000),
+        // F3 (stm32f303xc.h, stm32f334x8.h, stm32f373xc.h).
+        0x439 | 0x422 | 0x446 | 0x438 | 0x432 => at(C, 0x4002_1014, 6, Full, 8_000_000),
+        // F2/F4: RCC_AHB1ENR 0x40023830 bit 12, HSI 16 MHz (stm32f207xx.h, stm32f411xe.h).
+        0x411 | 0x413 | 0x419 | 0x434 | 0x423 | 0x433 | 0x458 | 0x431 | 0x441 | 0x463 | 0x421 => {
+            at(C, 0x4002_3830, 12, Basic, 16_000_000)
+        }
+        // F7 (stm32f746xx.h, stm32f767xx.h).
+        0x449 | 0x451 | 0x452 => at(C, 0x4002_3830, 12, Full, 16_000_000),
+        // L0: RCC_AHBENR 0x40021030 bit 12, MSI 2.097 MHz (stm32l053xx.h).
+        0x457 | 0x425 | 0x417 | 0x447 => at(C, 0x4002_1030, 12, Full, 2_097_000),
+        // L1: RCC_AHBENR 0x4002381C bit 12 (stm32l152xe.h).
+        0x416 | 0x429 | 0x427 | 0x436 | 0x437 => at(C, 0x4002_381C, 12, Basic, 2_097_000),
+        // L4, L4+: RCC_AHB1ENR 0x40021048 bit 12, MSI 4 MHz (stm32l476xx.h, stm32l4r5xx.h).
+        0x415 | 0x435 | 0x461 | 0x462 | 0x464 | 0x470 | 0x471 => at(C, 0x4002_1048, 12, Full, 4_000_000),
+        // G4: HSI16 (stm32g474xx.h).
+        0x468 | 0x469 | 0x479 => at(C, 0x4002_1048, 12, Full, 16_000_000),
+        // G0: RCC_AHBENR 0x40021038 bit 12 (stm32g071xx.h); C0 at HSI48/4 (stm32c031xx.h).
+        0x466 | 0x460 | 0x456 | 0x467 => at(C, 0x4002_1038, 12, Full, 16_000_000),
+        0x443 | 0x453 => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // WB, WL: RCC_AHB1ENR 0x58000048 bit 12 (stm32wb55xx.h, stm32wle5xx.h).
+        0x495 | 0x497 => at(C, 0x5800_0048, 12, Full, 4_000_000),
+        // L5, U5, H5, non-secure aliases (stm32l552xx.h, stm32u575xx.h, stm32h563xx.h).
+        0x472 => at(C, 0x4002_1048, 12, Full, 4_000_000),
+        0x455 | 0x482 | 0x481 | 0x476 => at(C, 0x4602_0C88, 12, Full, 4_000_000),
+        0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
+        // H74x/H75x/H72x/H73x: RCC_AHB4ENR 0x580244E0 bit 19 (stm32h743xx.h, stm32h723xx.h).
+        0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
+        // H7A3/B3/B0: RCC_AHB1ENR 0x580244D8 bit 9 (stm32h7a3xx.h).
+        0x480 => at(C, 0x5802_44D8, 9, Full, 64_000_000),
+        _ => return None,
+    })
+}
+
+const DR: u32 = 0x00;
+const IDR: u32 = 0x04;
+const CR: u32 = 0x08;
+const INIT: u32 = 0x10;
+const POL: u32 = 0x14;
+const CR_RESET: u32 = 1 << 0;
+const DEFAULT_POL: u32 = 0x04C1_1DB7;
+/// Cycles one data write keeps the unit busy (see the module notes).
+const CYCLES_PER_WRITE: u64 = 8;
+
+/// One unit's state.
+#[derive(Debug, Clone)]
+pub struct CrcUnit {
+    pub place: Placement,
+    /// The RCC enable register's value.
+    enable_reg: u32,
+    crc: u32,
+    idr: u32,
+    cr: u32,
+    init: u32,
+    pol: u32,
+    busy_until: Nanos,
+    /// Fault `crc-peripheral=lsb-first`: input bit order reflected whatever CR says.
+    pub lsb_first: bool,
+}
+
+impl CrcUnit {
+    pub fn new(place: Placement) -> CrcUnit {
+        let mut u =
+            CrcUnit { place, enable_reg: 0, crc: 0, idr: 0, cr: 0, init: 0, pol: 0, busy_until: 0, lsb_first: false };
+        u.reset();
+        u
+    }
+
+    /// System reset: registers and the RCC register to their reset values.
+    pub fn reset(&mut self) {
+        self.enable_reg = 0;
+        self.crc = u32::MAX;
+        self.idr = 0;
+        self.cr = 0;
+        self.init = u32::MAX;
+        self.pol = DEFAULT_POL;
+        self.busy_until = 0;
+    }
+
+    fn in_block(&self, addr: u32) -> bool {
+        addr.wrapping_sub(self.place.base) < 0x400
+    }
+
+    /// The address is the unit's or its enable register's.
+    pub fn claims(&self, addr: u32) -> bool {
+        self.in_block(addr) || addr & !3 == self.place.enable.0
+    }
+
+    fn clocked(&self) -> bool {
+        self.enable_reg & self.place.enable.1 != 0
+    }
+
+    /// Accesses to DR wait while the unit computes.
+    pub fn stall_until(&self, addr: u32, now: Nanos) -> Nanos {
+        if self.clocked() && addr & !3 == self.place.base + DR {
+            self.busy_until.max(now)
+        } else {
+            now
+        }
+    }
+
+    /// The next time a computation completes, if one is running.
+    pub fn next_event(&self, now: Nanos) -> Option<Nanos> {
+        (self.busy_until > now).then_some(self.busy_until)
+    }
+
+    fn polysize(&self) -> u32 {
+        match (self.place.regs, (self.cr >> 3) & 3) {
+            (Regs::Full, 1) => 16,
+            (Regs::Full, 2) => 8,
+            (Regs::Full, 3) => 7,
+            _ => 32,
+        }
+    }
+
+    fn mask(&self) -> u32 {
+        match self.polysize() {
+            32 => u32::MAX,
+            n => (1 << n) - 1,
+        }
+    }
+
+    /// DR as read: the CRC, bit-reversed over its size when REV_OUT is set.
+    fn output(&self) -> u32 {
+        if self.place.regs != Regs::Basic && self.cr & (1 << 7) != 0 {
+            self.crc.reverse_bits() >> (32 - self.polysize())
+        } else {
+            self.crc
+        }
+    }
+
+    pub fn read(&mut self, addr: u32, width: Width) -> u32 {
+        if addr & !3 == self.place.enable.0 {
+            return lane(self.enable_reg, addr, width);
+        }
+        if !self.clocked() {
+            return 0;
+        }
+        let word = match (addr - self.place.base) & !3 {
+            DR => self.output(),
+            IDR => self.idr,
+            CR => self.cr & !CR_RESET,
+            INIT if self.place.regs != Regs::Basic => self.init,
+            POL if self.place.regs == Regs::Full => self.pol,
+            _ => 0,
+        };
+        lane(word, addr, width)
+    }
+
+    pub fn write(&mut self, addr: u32, width: Width, value: u32, now: Nanos) {
+        if addr & !3 == self.place.enable.0 {
+            self.enable_reg = merge(self.enable_reg, addr, width, value);
+            return;
+        }
+        if !self.clocked() {
+            return;
+        }
+        let basic = self.place.regs == Regs::Basic;
+        match (addr - self.place.base) & !3 {
+            DR => {
+                // The basic unit takes whole words only.
+                if basic && width != Width::Word {
+                    return;
+                }
+                self.feed(value, width);
+                self.busy_until = now + CYCLES_PER_WRITE * 1_000_000_000 / self.place.hclk_hz;
+            }
+            IDR => {
+                let v = merge(self.idr, addr, width, value);
+                self.idr = if basic { v & 0xFF } else { v };
+            }
+            CR => {
+                let v = merge(self.cr, addr, width, value);
+                self.cr = match self.place.regs {
+                    Regs::Basic => 0,
+                    Regs::Init => v & 0xE0,
+                    Regs::Full => v & 0xF8,
+                };
+                if v & CR_RESET != 0 {
+                    self.crc = self.init & self.mask();
+                }
+            }
+            INIT if !basic => self.init = merge(self.init, addr, width, value),
+            POL if self.place.regs == Regs::Full => self.pol = merge(self.pol, addr, width, value),
+            _ => {}
+        }
+    }
+
+    /// Hash one data write of `width` bits, most significant bit first
+    /// after the REV_IN reversal.
+    fn feed(&mut self, value: u32, width: Width) {
+        let bits = 8 * width.bytes();
+        let mut data = if bits == 32 { value } else { value & ((1 << bits) - 1) };
+        if self.place.regs != Regs::Basic {
+            data = match (self.cr >> 5) & 3 {
+                1 => reverse_in_units(data, 8, bits),
+                2 => reverse_in_units(data, 16.min(bits), bits),
+                3 => reverse_in_units(data, bits, bits),
+                _ => data,
+            };
+        }
+        if self.lsb_first {
+            data = reverse_in_units(data, bits, bits);
+        }
+        let n = self.polysize();
+        let mask = self.mask();
+        let pol = if self.place.regs == Regs::Full { self.pol } else { DEFAULT_POL } & mask;
+        let mut crc = self.crc & mask;
+        for i in (0..bits).rev() {
+            let bit = (data >> i) & 1;
+            let top = (crc >> (n - 1)) & 1;
+            crc = (crc << 1) & mask;
+            if top ^ bit != 0 {
+                crc ^= pol;
+            }
+        }
+        self.crc = crc;
+    }
+}
+
+/// Reverse the bits of each `unit`-bit group of the low `bits` bits of `v`.
+fn reverse_in_units(v: u32, unit: u32, bits: u32) -> u32 {
+    let mut out = 0;
+    for g in 0..bits / unit {
+        let part = (v >> (g * unit)) & if unit == 32 { u32::MAX } else { (1 << unit) - 1 };
+        out |= (part.reverse_bits() >> (32 - unit)) << (g * unit);
+    }
+    out
+}
+
+fn lane(word: u32, addr: u32, width: Width) -> u32 {
+    (word >> (8 * (addr & 3))) & width.mask()
+}
+
+fn merge(old: u32, addr: u32, width: Width, value: u32) -> u32 {
+    let shift = 8 * (addr & 3);
+    let mask = width.mask() << shift;
+    (old & !mask) | ((value << shift) & mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crc::{Crc, CRC_32_MPEG_2};
+
+    fn unit(dev_id: u16) -> CrcUnit {
+        let mut u = CrcUnit::new(placement(dev_id).unwrap());
+        let (reg, bit) = u.place.enable;
+        u.write(reg, Width::Word, bit, 0);
+        u
+    }
+
+    fn words_msb_first(bytes: &[u8]) -> Vec<u8> {
+        bytes.chunks(4).flat_map(|w| w.iter().rev().copied().collect::<Vec<_>>()).collect()
+    }
+
+    #[test]
+    fn reset_state_computes_crc32_mpeg2_over_words() {
+        let mpeg2 = Crc::<u32>::new(&CRC_32_MPEG_2);
+        let data: Vec<u8> = (0..64u32).map(|i| (i * 37 + 11) as u8).collect();
+        for dev_id in [0x410, 0x413, 0x415, 0x480] {
+            let mut u = unit(dev_id);
+            let base = u.place.base;
+            u.write(base + CR, Width::Word, CR_RESET, 0);
+            for w in data.chunks(4) {
+                u.write(base, Width::Word, u32::from_le_bytes([w[0], w[1], w[2], w[3]]), 0);
+            }
+            assert_eq!(u.read(base, Width::Word), mpeg2.checksum(&words_msb_first(&data)), "0x{dev_id:03X}");
+        }
+    }
+
+    #[test]
+    fn without_its_clock_the_unit_reads_zero_and_ignores_writes() {
+        let p = placement(0x413).unwrap();
+        let mut u = CrcUnit::new(p);
+        u.write(p.base + IDR, Width::Word, 0x5A, 0);
+        assert_eq!(u.read(p.base + DR, Width::Word), 0);
+        u.write(p.enable.0, Width::Word, p.enable.1, 0);
+        assert_eq!(u.read(p.base + DR, Width::Word), u32::MAX);
+        assert_eq!(u.read(p.base + IDR, Width::Word), 0, "the write without clock was lost");
+        assert_eq!(u.read(p.enable.0, Width::Word), p.enable.1);
+    }
+
+    #[test]
+    fn settings_left_by_an_application_change_the_result_until_reset() {
+        let mut u = unit(0x415);
+        let base = u.place.base;
+        let word = 0x1234_5678;
+        u.write(base + CR, Width::Word, CR_RESET, 0);
+        u.write(base, Width::Word, word, 0);
+        let plain = u.read(base, Width::Word);
+        // CRC-32/ISO-HDLC style: inputs and output reflected.
+        u.write(base + CR, Width::Word, CR_RESET | 3 << 5 | 1 << 7, 0);
+        u.write(base, Width::Word, word, 0);
+        assert_ne!(u.read(base, Width::Word), plain);
+        let hdlc = Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+        assert_eq!(u.read(base, Width::Word) ^ u32::MAX, hdlc.checksum(&word.to_le_bytes()));
+        u.write(base + INIT, Width::Word, 0, 0);
+        u.write(base + CR, Width::Word, CR_RESET, 0);
+        u.write(base, Width::Word, word, 0);
+        assert_ne!(u.read(base, Width::Word), plain, "INIT 0");
+        // The basic unit has no such settings.
+        let mut b = unit(0x410);
+        let bb = b.place.base;
+        b.write(bb + CR, Width::Word, CR_RESET | 3 << 5, 0);
+        b.write(bb, Width::Word, word, 0);
+        assert_eq!(b.read(bb, Width::Word), plain);
+        assert_eq!(b.read(bb + CR, Width::Word), 0);
+    }
+
+    #[test]
+    fn a_data_write_keeps_dr_busy_for_eight_reset_clock_cycles() {
+        let mut u = unit(0x410);
+        let base = u.place.base;
+        u.write(base, Width::Word, 1, 1000);
+        assert_eq!(u.stall_until(base, 1000), 2000, "8 cycles at 8 MHz");
+        assert_eq!(u.stall_until(base + IDR, 1000), 1000);
+        assert_eq!(u.next_event(1500), Some(2000));
+        assert_eq!(u.next_event(2000), None);
+    }
+}

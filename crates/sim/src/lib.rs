@@ -1,0 +1,562 @@
+//! The simulator: a byte-level model of an ST-LINK with an STM32 behind it.
+//!
+//! It implements [`Transport`], so the protocol, target, flash and operations
+//! layers run unchanged against it. It is written from the fact sheets
+//! (stlink-usb-protocol.md, flash-families.md, timing-model.md), not from the
+//! host code, so that the two check each other. It depends only on
+//! the `stflash-transport` crate.
+//!
+//! # Selecting it
+//!
+//! | variable | syntax | meaning |
+//! |---|---|---|
+//! | `STFLASH_SIM` | `<chip>[:<state-file>][;<chip>[:<state-file>]…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file |
+//! | `STFLASH_SIM_PROBE` | `v2` \| `v2-1` \| `v3` \| `v3pwr` | probe generation (default `v2-1`) |
+//! | `STFLASH_SIM_FIRMWARE` | `<J number>` (`22` or `J22`) | JTAG firmware version, to simulate old probes |
+//! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered) and `nrst=disconnected` (clone probe without NRST wire) are handled by the simulator itself and apply on every run |
+//! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run, see [`faults`] |
+//!
+//! (`--sim <chip>[:<state file>]` on the command line does the same as
+//! `STFLASH_SIM`.) With a state file, flash and option bytes persist between
+//! runs, so `stflash write` then `stflash read` see one chip (SRAM too: the
+//! simulated chip stays powered between runs).
+//! Unknown chips, probe kinds, options and faults are errors that list what
+//! is valid; [`chip_names`] lists the simulated parts.
+//!
+//! # Structure
+//!
+//! - `probe.rs`: ST-LINK firmware: command blocks, replies, status codes, limits.
+//! - `target.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
+//!   system memory, and a [`flash::FlashModel`] per family.
+//! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
+//! - `chips.rs`: simulated parts (identity, memories, flash model).
+//! - `crc.rs`: the CRC peripheral and its RCC clock enable, placed per part.
+//! - `faults.rs`: fault injection (`STFLASH_SIM_FAULTS`).
+//! - `state.rs`: the state file.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
+
+pub mod chips;
+pub mod clock;
+pub mod crc;
+pub mod faults;
+pub mod flash;
+pub mod probe;
+pub mod state;
+pub mod target;
+
+#[cfg(test)]
+mod tests;
+
+pub use clock::RunStats;
+pub use faults::{FaultPlan, WaitFault};
+pub use state::SavedState;
+
+use clock::Clock;
+use faults::{TransferFate, WaitBudget};
+use probe::{Firmware, Probe};
+use target::Target;
+
+/// Simulated probe generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimProbeKind {
+    /// ST-LINK/V2, PID 0x3748.
+    V2,
+    /// ST-LINK/V2-1, PID 0x374b.
+    #[default]
+    V2_1,
+    /// STLINK-V3E, PID 0x374e.
+    V3,
+    /// STLINK-V3PWR, PID 0x3757.
+    V3Pwr,
+}
+
+impl SimProbeKind {
+    /// USB product id (protocol §1.1).
+    pub fn pid(self) -> u16 {
+        match self {
+            SimProbeKind::V2 => 0x3748,
+            SimProbeKind::V2_1 => 0x374b,
+            SimProbeKind::V3 => 0x374e,
+            SimProbeKind::V3Pwr => 0x3757,
+        }
+    }
+
+    pub fn probe_kind(self) -> ProbeKind {
+        match self {
+            SimProbeKind::V2 => ProbeKind::V2,
+            SimProbeKind::V2_1 => ProbeKind::V2_1,
+            SimProbeKind::V3 => ProbeKind::V3,
+            SimProbeKind::V3Pwr => ProbeKind::V3Pwr,
+        }
+    }
+
+    pub fn is_v3(self) -> bool {
+        matches!(self, SimProbeKind::V3 | SimProbeKind::V3Pwr)
+    }
+
+    /// `v2`, `v2-1`, `v3`, `v3pwr` (case-insensitive).
+    pub fn parse(s: &str) -> Result<SimProbeKind, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "v2" => Ok(SimProbeKind::V2),
+            "v2-1" | "v2.1" | "v2_1" | "v21" => Ok(SimProbeKind::V2_1),
+            "v3" => Ok(SimProbeKind::V3),
+            "v3pwr" | "v3-pwr" => Ok(SimProbeKind::V3Pwr),
+            _ => Err(format!("unknown simulated probe '{s}'; valid: v2, v2-1, v3, v3pwr")),
+        }
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSpec {
+    /// Simulated part name (see [`chip_names`]).
+    pub chip: String,
+    pub state_file: Option<PathBuf>,
+    pub probe: SimProbeKind,
+    /// JTAG firmware version override ("J" number).
+    pub firmware: Option<u8>,
+    /// Fresh-chip configuration (see the module documentation).
+    pub options: Vec<(String, String)>,
+    pub faults: FaultPlan,
+    /// Override of the 24-hex-character serial.
+    pub serial: Option<String>,
+}
+
+impl SimSpec {
+    pub fn new(chip: &str) -> SimSpec {
+        SimSpec {
+            chip: chip.to_string(),
+            state_file: None,
+            probe: SimProbeKind::default(),
+            firmware: None,
+            options: Vec::new(),
+            faults: FaultPlan::default(),
+            serial: None,
+        }
+    }
+
+    /// `chip` or `chip:state-file` (split at the first `:`).
+    pub fn parse(spec: &str) -> Result<SimSpec, String> {
+        let (chip, file) = match spec.split_once(':') {
+            Some((c, f)) => (c.trim(), Some(f)),
+            None => (spec.trim(), None),
+        };
+        let profile = chips::lookup(chip)?;
+        let mut s = SimSpec::new(profile.name);
+        match file {
+            Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
+            Some(f) => s.state_file = Some(PathBuf::from(f)),
+            None => {}
+        }
+        Ok(s)
+    }
+
+    /// The probes described by `STFLASH_SIM` and friends (empty when
+    /// `STFLASH_SIM` is unset or empty).
+    pub fn list_from_env() -> Result<Vec<SimSpec>, String> {
+        Self::list_from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`SimSpec::list_from_env`] with the variables looked up by `var`.
+    pub fn list_from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Vec<SimSpec>, String> {
+        let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let Some(sims) = set("STFLASH_SIM") else {
+            return Ok(Vec::new());
+        };
+        let probe = match set("STFLASH_SIM_PROBE") {
+            Some(p) => SimProbeKind::parse(&p).map_err(|e| format!("STFLASH_SIM_PROBE: {e}"))?,
+            None => SimProbeKind::default(),
+        };
+        let firmware = match set("STFLASH_SIM_FIRMWARE") {
+            Some(f) => Some(parse_firmware(&f).map_err(|e| format!("STFLASH_SIM_FIRMWARE: {e}"))?),
+            None => None,
+        };
+        let options = match set("STFLASH_SIM_OPTS") {
+            Some(o) => parse_options(&o).map_err(|e| format!("STFLASH_SIM_OPTS: {e}"))?,
+            None => Vec::new(),
+        };
+        let faults = match set("STFLASH_SIM_FAULTS") {
+            Some(f) => FaultPlan::parse(&f).map_err(|e| format!("STFLASH_SIM_FAULTS: {e}"))?,
+            None => FaultPlan::default(),
+        };
+        let mut specs = Vec::new();
+        for (i, item) in sims.split(';').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
+            let mut spec = SimSpec::parse(item).map_err(|e| format!("STFLASH_SIM: {e}"))?;
+            spec.probe = probe;
+            spec.firmware = firmware;
+            spec.options = options.clone();
+            spec.faults = faults.clone();
+            if i > 0 {
+                spec.serial = Some(default_serial(probe, i));
+            }
+            specs.push(spec);
+        }
+        Ok(specs)
+    }
+}
+
+/// A JTAG firmware version: `22` or `J22`.
+pub fn parse_firmware(s: &str) -> Result<u8, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix(['J', 'j']).unwrap_or(t);
+    match digits.parse::<u8>() {
+        Ok(j) if (1..=63).contains(&j) => Ok(j),
+        _ => Err(format!("'{s}' is not a JTAG firmware version (a number 1-63, e.g. 22 or J22)")),
+    }
+}
+
+/// `key=value,key=value`.
+pub fn parse_options(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            _ => Err(format!("'{item}' is not key=value")),
+        })
+        .collect()
+}
+
+/// Deterministic 24-hex-character serial: "SIM" in hex, the PID's low byte,
+/// and the probe's index + 1.
+pub fn default_serial(kind: SimProbeKind, index: usize) -> String {
+    format!("53494D{:02X}{:016X}", kind.pid() & 0xFF, index as u64 + 1)
+}
+
+/// Canonical names of the simulated parts.
+pub fn chip_names() -> Vec<&'static str> {
+    chips::names()
+}
+
+/// Read a state file for inspection.
+pub fn load_state(path: &Path) -> Result<SavedState, String> {
+    state::load(path)
+}
+
+/// Settings the simulator itself handles in `options`.
+const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected";
+
+/// The whole simulated world of one probe.
+struct Sim {
+    probe: Probe,
+    target: Target,
+    clock: Clock,
+    faults: FaultPlan,
+    transfers: u64,
+    commands: u64,
+    bytes_out: u64,
+    bytes_in: u64,
+    state_file: Option<PathBuf>,
+    /// Signals already delivered by `interrupt-after`/`terminate-after`.
+    signalled: Vec<i32>,
+}
+
+impl Sim {
+    fn write(&mut self, data: &[u8]) -> Result<usize, TransportError> {
+        self.transfers += 1;
+        self.deliver_signals();
+        match self.faults.transfer(self.transfers, self.bytes_out) {
+            TransferFate::Disconnected => return Err(TransportError::Disconnected),
+            TransferFate::Stall => return Err(TransportError::Stall),
+            TransferFate::Unanswered => {
+                // The hung probe still takes the packet but never acts on it.
+                self.bytes_out += data.len() as u64;
+                return Ok(data.len());
+            }
+            TransferFate::Normal => {}
+        }
+        let command = self.probe.receive(data, &mut self.target, &mut self.clock).map_err(TransportError::Usb)?;
+        if command {
+            self.commands += 1;
+        }
+        self.bytes_out += data.len() as u64;
+        Ok(data.len())
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        self.transfers += 1;
+        match self.faults.transfer(self.transfers, self.bytes_out) {
+            TransferFate::Disconnected => return Err(TransportError::Disconnected),
+            TransferFate::Stall => return Err(TransportError::Stall),
+            TransferFate::Unanswered => return self.time_out(timeout),
+            TransferFate::Normal => {}
+        }
+        if self.probe.queued() == 0 {
+            return self.time_out(timeout);
+        }
+        let n = self.probe.take_reply(buf);
+        self.bytes_in += n as u64;
+        Ok(n)
+    }
+
+    /// Injected Ctrl-C / SIGTERM: a real signal to this process, once, when
+    /// the run passes the fault's point (what a user's key press does).
+    fn deliver_signals(&mut self) {
+        for (trigger, signal) in [
+            (self.faults.interrupt_after, signal_hook::consts::SIGINT),
+            (self.faults.terminate_after, signal_hook::consts::SIGTERM),
+        ] {
+            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&signal) {
+                self.signalled.push(signal);
+                let _ = signal_hook::low_level::raise(signal);
+            }
+        }
+    }
+
+    /// The host waited `timeout` for nothing.
+    fn time_out(&mut self, timeout: Duration) -> Result<usize, TransportError> {
+        self.clock.sleep(timeout);
+        Err(TransportError::Timeout { what: "read" })
+    }
+
+    fn sleep(&mut self, d: Duration) {
+        self.clock.sleep(d);
+        self.target.run_core_until(self.clock.now);
+    }
+
+    /// Statistics up to now (operations finished by now are counted).
+    fn stats(&mut self) -> RunStats {
+        self.target.advance_flash(self.clock.now);
+        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.target.flash_stats)
+    }
+
+    /// Write the state file, after completing the flash operations that
+    /// have finished by now.
+    fn save(&mut self) -> Result<(), String> {
+        let Some(path) = self.state_file.clone() else {
+            return Ok(());
+        };
+        self.target.advance_flash(self.clock.now);
+        let mut blobs = self.target.model().save();
+        blobs.extend(self.target.sram_blobs());
+        state::write_file(&path, self.target.profile.name, &blobs)
+    }
+}
+
+fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
+    sim.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Open a simulated probe with its chip.
+pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
+    open_profile(chips::lookup(&spec.chip)?, spec)
+}
+
+/// [`open`] with the part given directly (`spec.chip` is not looked at).
+pub(crate) fn open_profile(
+    profile: &'static chips::ChipProfile,
+    spec: &SimSpec,
+) -> Result<(SimTransport, SimHandle), String> {
+    let mut model = (profile.flash)();
+
+    let mut voltage = profile.voltage_mv;
+    let mut nrst_connected = true;
+    let mut model_options = Vec::new();
+    for (key, value) in &spec.options {
+        match key.as_str() {
+            "voltage" => {
+                voltage =
+                    value.trim_end_matches("mV").trim().parse().map_err(|_| {
+                        format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
+                    })?
+            }
+            "nrst" => match value.as_str() {
+                "disconnected" => nrst_connected = false,
+                "connected" => nrst_connected = true,
+                _ => return Err(format!("simulator option nrst={value}: expected nrst=disconnected")),
+            },
+            _ => model_options.push((key.as_str(), value.as_str())),
+        }
+    }
+    // Check fresh-chip settings even when a state file makes them moot, so a
+    // typo is reported the same way every time.
+    let mut scratch = (profile.flash)();
+    for (key, value) in &model_options {
+        scratch
+            .configure(key, value)
+            .map_err(|e| format!("simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})"))?;
+    }
+
+    let mut saved_sram = Vec::new();
+    let saved = match &spec.state_file {
+        Some(path) => state::read_file(path)?,
+        None => None,
+    };
+    match saved {
+        Some((chip, blobs)) => {
+            let path = spec.state_file.as_deref().expect("read from it");
+            if chip != profile.name {
+                return Err(state::wrong_chip(path, &chip, profile.name));
+            }
+            let (sram, flash): (Vec<_>, Vec<_>) =
+                blobs.into_iter().partition(|(name, _)| name.starts_with(target::SRAM_BLOB));
+            model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+            saved_sram = sram;
+        }
+        None => {
+            for (key, value) in &model_options {
+                model.configure(key, value).map_err(|e| format!("simulator option {key}={value}: {e}"))?;
+            }
+        }
+    }
+    for (key, value) in &spec.faults.model {
+        model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
+    }
+
+    let mut target = Target::new(profile, model);
+    target.load_sram(&saved_sram);
+    target.voltage_mv = voltage;
+    target.nrst_connected = nrst_connected;
+    target.no_power = spec.faults.no_power;
+    target.present = !spec.faults.no_target;
+    target.no_halt = spec.faults.no_halt;
+    target.cpu.crash_after = spec.faults.core_crash_after;
+    if let Some(crc) = &mut target.crc {
+        crc.lsb_first = spec.faults.crc_lsb_first;
+    }
+
+    let mut fw = Firmware::default_for(spec.probe);
+    if let Some(j) = spec.firmware {
+        if j == 0 || j > 63 {
+            return Err(format!("simulated firmware J{j}: the JTAG version is a number 1-63"));
+        }
+        fw.jtag = j;
+    }
+    let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
+    probe.max_swd_khz = spec.faults.max_swd_khz;
+    probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
+    let clock = Clock::new(probe.link());
+
+    let info = ProbeInfo {
+        vid: ST_VID,
+        pid: spec.probe.pid(),
+        kind: spec.probe.probe_kind(),
+        serial: spec.serial.clone().unwrap_or_else(|| default_serial(spec.probe, 0)),
+        location: "sim".to_string(),
+    };
+    let sim = Arc::new(Mutex::new(Sim {
+        probe,
+        target,
+        clock,
+        faults: spec.faults.clone(),
+        transfers: 0,
+        signalled: Vec::new(),
+        commands: 0,
+        bytes_out: 0,
+        bytes_in: 0,
+        state_file: spec.state_file.clone(),
+    }));
+    Ok((SimTransport { sim: Arc::clone(&sim), info }, SimHandle { sim }))
+}
+
+/// The simulator as a [`Transport`]. Saves the state file when dropped.
+pub struct SimTransport {
+    sim: Arc<Mutex<Sim>>,
+    info: ProbeInfo,
+}
+
+impl Transport for SimTransport {
+    fn write(&mut self, data: &[u8], _timeout: Duration) -> Result<usize, TransportError> {
+        lock(&self.sim).write(data)
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, TransportError> {
+        lock(&self.sim).read(buf, timeout)
+    }
+
+    fn info(&self) -> &ProbeInfo {
+        &self.info
+    }
+
+    fn sleep(&mut self, d: Duration) {
+        lock(&self.sim).sleep(d);
+    }
+
+    fn elapsed(&self) -> Duration {
+        lock(&self.sim).clock.elapsed()
+    }
+
+    fn sim_summary(&self) -> Option<String> {
+        Some(lock(&self.sim).stats().summary())
+    }
+}
+
+impl Drop for SimTransport {
+    fn drop(&mut self) {
+        if let Err(e) = lock(&self.sim).save() {
+            eprintln!("warning: {e}");
+        }
+    }
+}
+
+/// A second handle on the simulator, for tests and the benchmark.
+#[derive(Clone)]
+pub struct SimHandle {
+    sim: Arc<Mutex<Sim>>,
+}
+
+impl SimHandle {
+    pub fn stats(&self) -> RunStats {
+        lock(&self.sim).stats()
+    }
+
+    /// Raw read of modeled memory (flash through the model, SRAM, system
+    /// memory); no side effects, no protection.
+    pub fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
+        lock(&self.sim).target.peek(addr, len)
+    }
+
+    /// Raw write of modeled memory (test back door).
+    pub fn poke(&self, addr: u32, data: &[u8]) -> bool {
+        lock(&self.sim).target.poke(addr, data)
+    }
+
+    /// Every bus write to a flash-controller register, in order, from both initiators.
+    pub fn register_writes(&self) -> Vec<(u32, u32)> {
+        lock(&self.sim).target.register_log().to_vec()
+    }
+
+    pub fn clear_register_log(&self) {
+        lock(&self.sim).target.clear_register_log();
+    }
+
+    /// Write the state file now (no-op without one).
+    pub fn save(&self) -> Result<(), String> {
+        lock(&self.sim).save()
+    }
+
+    pub fn core_halted(&self) -> bool {
+        lock(&self.sim).target.core.halted
+    }
+
+    /// Times code on the simulated core waited on the flash model without
+    /// knowing when the model's next operation ends (see `FlashModel::next_event`).
+    pub fn blind_polls(&self) -> u64 {
+        lock(&self.sim).target.cpu.blind_polls
+    }
+
+    /// The probe is in a debug session (ENTER sent, EXIT not yet): a host that
+    /// finished cleanly leaves it false.
+    pub fn probe_in_debug(&self) -> bool {
+        lock(&self.sim).probe.mode() == probe::MODE_DEBUG
+    }
+
+    /// 0-15 = R0-R15, 16 = xPSR (also 17 MSP, 18 PSP, 20 packed special registers).
+    pub fn core_register(&self, index: u8) -> u32 {
+        lock(&self.sim).target.core_reg(index).unwrap_or(0)
+    }
+
+    /// Direct access to the flash model (the simulator is locked meanwhile:
+    /// do not call other `SimHandle` methods from `f`).
+    pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn flash::FlashModel) -> R) -> R {
+        let mut sim = lock(&self.sim);
+        let r = f(sim.target.model_mut());
+        sim.target.refresh_regions();
+        r
+    }
+}

@@ -1,0 +1,796 @@
+//! ST-LINK firmware model: 16-byte command blocks in, replies out, with the
+//! firmware's limits, feature gates and status codes (stlink-usb-protocol.md).
+//!
+//! Status codes chosen where the sheets leave the choice open (protocol §5.1):
+//!
+//! | situation | status |
+//! |---|---|
+//! | debug command before ENTER (or JTAG ENTER, bad argument, over-long transfer) | 0x08 command error |
+//! | misaligned address/length | 0x0A alignment error |
+//! | READ_IDCODES / ENTER with nothing answering on SWD (no power, no target, RDP 2) | 0x09 get-IDCODE error |
+//! | any other debug command with nothing answering on SWD | 0x16 SWD DP error |
+//! | injected WAIT | 0x10 SWD AP WAIT |
+//! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) |
+//! | READREG/WRITEREG/READALLREGS with the core running | 0x81 FAULT |
+//! | AP other than 0 | 0x1D bad AP |
+//! | V2 SWD divisor not in the §6.1 table | 0x41 frequency not supported |
+//! | unknown or feature-gated `F2` sub-opcode | 0x42 unknown command |
+//!
+//! Unknown top-level opcodes (and `FB` on V2, `F7` before J13) get no reply at
+//! all, as firmware that does not know a command does not answer it.
+
+use std::collections::VecDeque;
+
+use super::clock::{Clock, LinkTiming, SwdTimer, SWD_CLOCKS_MEM, SWD_CLOCKS_REG};
+use super::faults::WaitBudget;
+use super::flash::{Initiator, Nanos, Width};
+use super::target::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
+use super::SimProbeKind;
+use stflash_transport::ST_VID;
+
+// Status bytes (protocol §5.1).
+pub const ST_OK: u8 = 0x80;
+pub const ST_FAULT: u8 = 0x81;
+pub const ST_CMD_ERROR: u8 = 0x08;
+pub const ST_GET_IDCODE_ERROR: u8 = 0x09;
+pub const ST_ALIGNMENT: u8 = 0x0A;
+pub const ST_AP_WAIT: u8 = 0x10;
+pub const ST_AP_FAULT: u8 = 0x11;
+pub const ST_DP_ERROR: u8 = 0x16;
+pub const ST_BAD_AP: u8 = 0x1D;
+pub const ST_AP_PARITY: u8 = 0x13;
+pub const ST_FREQ_NOT_SUPPORTED: u8 = 0x41;
+pub const ST_UNKNOWN_COMMAND: u8 = 0x42;
+
+// Modes reported by GET_CURRENT_MODE (protocol §3.1).
+pub const MODE_DFU: u8 = 0;
+pub const MODE_MASS: u8 = 1;
+pub const MODE_DEBUG: u8 = 2;
+
+// Top-level opcodes (protocol §3).
+const GET_VERSION: u8 = 0xF1;
+const DEBUG: u8 = 0xF2;
+const DFU: u8 = 0xF3;
+const SWIM: u8 = 0xF4;
+const GET_CURRENT_MODE: u8 = 0xF5;
+const GET_TARGET_VOLTAGE: u8 = 0xF7;
+const GET_VERSION_EX: u8 = 0xFB;
+
+// Debug sub-opcodes (protocol §3.2).
+const ENTER: u8 = 0x30;
+const EXIT: u8 = 0x21;
+const READ_IDCODES: u8 = 0x31;
+const RESETSYS: u8 = 0x32;
+const READREG: u8 = 0x33;
+const WRITEREG: u8 = 0x34;
+const WRITEDEBUGREG: u8 = 0x35;
+const READDEBUGREG: u8 = 0x36;
+const READALLREGS: u8 = 0x3A;
+const GETLASTRWSTATUS: u8 = 0x3B;
+const DRIVE_NRST: u8 = 0x3C;
+const GETLASTRWSTATUS2: u8 = 0x3E;
+const SWD_SET_FREQ: u8 = 0x43;
+const INIT_AP: u8 = 0x4B;
+const CLOSE_AP: u8 = 0x4C;
+const READMEM_32: u8 = 0x07;
+const WRITEMEM_32: u8 = 0x08;
+const READMEM_8: u8 = 0x0C;
+const WRITEMEM_8: u8 = 0x0D;
+const READMEM_16: u8 = 0x47;
+const WRITEMEM_16: u8 = 0x48;
+const SET_COM_FREQ: u8 = 0x61;
+const GET_COM_FREQ: u8 = 0x62;
+
+/// ENTER argument for SWD (protocol §3.2).
+const ENTER_SWD: u8 = 0xA3;
+
+/// 32-bit read limit: the probe's 6144-byte buffer (protocol §7).
+pub const MAX_READ_32: usize = 6144;
+/// 32-bit write limit (protocol §7).
+pub const MAX_WRITE_32: usize = 0xFFFC;
+/// 16-bit transfer limit (protocol §7, OpenOCD's figure).
+pub const MAX_16: usize = 6144;
+
+/// SWD clocks for ENTER (timing-model.md as briefed).
+const SWD_CLOCKS_ENTER: u64 = 100;
+
+/// V2 SWD divisor → kHz (protocol §6.1, union of the listed tables; divisor 0
+/// is 4000 kHz as stlink/OpenOCD have it).
+pub const V2_SWD_DIVISORS: &[(u16, u32)] = &[
+    (0, 4000),
+    (1, 1800),
+    (2, 1200),
+    (3, 950),
+    (5, 650),
+    (7, 480),
+    (9, 400),
+    (10, 360),
+    (15, 240),
+    (25, 150),
+    (31, 125),
+    (40, 100),
+    (79, 50),
+    (158, 25),
+    (265, 15),
+    (798, 5),
+];
+
+/// V3 SWD frequencies offered by GET_COM_FREQ, kHz, highest first (protocol §6.2).
+pub const V3_SWD_KHZ: &[u32] = &[24000, 8000, 3300, 1000, 200, 50, 5];
+/// V3 JTAG frequencies offered by GET_COM_FREQ, kHz.
+pub const V3_JTAG_KHZ: &[u32] = &[21333, 16000, 12000, 8000, 6000, 4000, 2000, 1000, 500, 250];
+
+/// Default SWD clock before any setting (timing-model.md "Link").
+pub const V2_DEFAULT_KHZ: u32 = 1800;
+pub const V3_DEFAULT_KHZ: u32 = 1000;
+
+/// GET_TARGET_VOLTAGE reference count A0: volts = 2 * A1 * 1.2 / A0, so with
+/// A0 = 2400 the count A1 is the target voltage in millivolts (protocol §3.1).
+pub const VREF_COUNT: u32 = 2400;
+
+/// Firmware identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Firmware {
+    pub hw: u8,
+    pub jtag: u8,
+    /// SWIM version on V2, MSD version on V2-1 (the low 6 bits of GET_VERSION).
+    pub low: u8,
+    pub swim: u8,
+    pub msd: u8,
+    pub bridge: u8,
+    pub power: u8,
+}
+
+impl Firmware {
+    /// Defaults per probe kind (brief; protocol §3.1, §11.7).
+    pub fn default_for(kind: SimProbeKind) -> Firmware {
+        match kind {
+            // "V2J37S7"
+            SimProbeKind::V2 => Firmware { hw: 2, jtag: 37, low: 7, swim: 7, msd: 0, bridge: 0, power: 0 },
+            // "V2J40M27"
+            SimProbeKind::V2_1 => Firmware { hw: 2, jtag: 40, low: 27, swim: 0, msd: 27, bridge: 0, power: 0 },
+            // "V3J7M1B3" (protocol §11.7)
+            SimProbeKind::V3 => Firmware { hw: 3, jtag: 7, low: 0, swim: 0, msd: 1, bridge: 3, power: 0 },
+            // "V3J16M8B5P3"
+            SimProbeKind::V3Pwr => Firmware { hw: 3, jtag: 16, low: 0, swim: 0, msd: 8, bridge: 5, power: 3 },
+        }
+    }
+
+    /// e.g. "V2J37S7", "V3J7M1B3".
+    pub fn describe(&self, kind: SimProbeKind) -> String {
+        match kind {
+            SimProbeKind::V2 => format!("V{}J{}S{}", self.hw, self.jtag, self.swim),
+            SimProbeKind::V2_1 => format!("V{}J{}M{}", self.hw, self.jtag, self.msd),
+            SimProbeKind::V3 => format!("V{}J{}M{}B{}", self.hw, self.jtag, self.msd, self.bridge),
+            SimProbeKind::V3Pwr => {
+                format!("V{}J{}M{}B{}P{}", self.hw, self.jtag, self.msd, self.bridge, self.power)
+            }
+        }
+    }
+}
+
+/// A memory write waiting for its data phase.
+#[derive(Debug, Clone)]
+struct PendingWrite {
+    op: u8,
+    addr: u32,
+    len: usize,
+    /// Status decided from the command block alone (limits, mode, AP), if any.
+    early: Option<u8>,
+    data: Vec<u8>,
+}
+
+/// The probe firmware.
+pub struct Probe {
+    pub kind: SimProbeKind,
+    pub pid: u16,
+    pub fw: Firmware,
+    mode: u8,
+    swd_khz: u32,
+    jtag_khz: u32,
+    last_status: u8,
+    fault_addr: u32,
+    pending: Option<PendingWrite>,
+    replies: VecDeque<u8>,
+    wait: WaitBudget,
+    link: LinkTiming,
+    /// `max-swd` fault: above this clock every SWD transaction is garbled.
+    pub max_swd_khz: Option<u32>,
+    /// `bitflip-swd` fault: above this clock 32-bit memory reads come back
+    /// with one bit wrong and an OK status.
+    pub bitflip_swd_khz: Option<u32>,
+}
+
+fn u16le(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+fn u32le(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn status2(status: u8) -> Vec<u8> {
+    vec![status, 0]
+}
+
+/// Reply `[status, 0, 0, 0, value]` (8 bytes).
+fn status_value(status: u8, value: u32) -> Vec<u8> {
+    let mut r = vec![status, 0, 0, 0];
+    r.extend_from_slice(&value.to_le_bytes());
+    r
+}
+
+impl Probe {
+    pub fn new(kind: SimProbeKind, fw: Firmware, wait: WaitBudget) -> Probe {
+        let v3 = kind.is_v3();
+        Probe {
+            kind,
+            pid: kind.pid(),
+            fw,
+            mode: MODE_MASS,
+            swd_khz: if v3 { V3_DEFAULT_KHZ } else { V2_DEFAULT_KHZ },
+            jtag_khz: if v3 { 1000 } else { 1125 },
+            last_status: ST_OK,
+            fault_addr: 0,
+            pending: None,
+            replies: VecDeque::new(),
+            wait,
+            link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
+            max_swd_khz: None,
+            bitflip_swd_khz: None,
+        }
+    }
+
+    pub fn link(&self) -> LinkTiming {
+        self.link
+    }
+
+    pub fn mode(&self) -> u8 {
+        self.mode
+    }
+
+    pub fn swd_khz(&self) -> u32 {
+        self.swd_khz
+    }
+
+    /// Bytes waiting on the IN endpoint.
+    pub fn queued(&self) -> usize {
+        self.replies.len()
+    }
+
+    /// Hand out up to `buf.len()` queued reply bytes.
+    pub fn take_reply(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.replies.len());
+        for (slot, b) in buf.iter_mut().zip(self.replies.drain(..n)) {
+            *slot = b;
+        }
+        n
+    }
+
+    /// Bytes written on the OUT endpoint. Returns true when they were a
+    /// command block (as opposed to a data phase).
+    pub fn receive(&mut self, data: &[u8], target: &mut Target, clock: &mut Clock) -> Result<bool, String> {
+        if let Some(mut p) = self.pending.take() {
+            let want = p.len - p.data.len();
+            if data.len() > want {
+                return Err(format!(
+                    "simulated ST-LINK: data phase of {} bytes where {} remained of a {}-byte write",
+                    data.len(),
+                    want,
+                    p.len
+                ));
+            }
+            p.data.extend_from_slice(data);
+            if p.data.len() < p.len {
+                self.pending = Some(p);
+            } else {
+                self.run(clock, target, p.len, |probe, t, timer| {
+                    probe.finish_write(p, t, timer);
+                    None
+                });
+            }
+            return Ok(false);
+        }
+        if data.len() != 16 {
+            return Err(format!("simulated ST-LINK: a command block must be exactly 16 bytes, got {}", data.len()));
+        }
+        let cdb: [u8; 16] = data.try_into().expect("length checked");
+        target.run_core_until(clock.now);
+        target.refresh_regions();
+        match cdb[0] {
+            // Writes: the command runs (and is charged) when its data arrives.
+            DEBUG if matches!(cdb[1], WRITEMEM_32 | WRITEMEM_8 | WRITEMEM_16) && self.gated(cdb[1]) => {
+                let addr = u32le(&cdb[2..6]);
+                let len = u16le(&cdb[6..8]) as usize;
+                let early = self.check_mem(cdb[1], addr, len, cdb[8], target);
+                let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
+                if len == 0 {
+                    self.run(clock, target, 0, |probe, t, timer| {
+                        probe.finish_write(p, t, timer);
+                        None
+                    });
+                } else {
+                    self.pending = Some(p);
+                }
+            }
+            _ => self.run(clock, target, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
+        }
+        Ok(true)
+    }
+
+    /// Execute one command on the modeled timeline: round trip, payload out,
+    /// SWD work (inside `f`), payload in; queue the reply.
+    fn run(
+        &mut self,
+        clock: &mut Clock,
+        target: &mut Target,
+        out_bytes: usize,
+        f: impl FnOnce(&mut Probe, &mut Target, &mut SwdTimer) -> Option<Vec<u8>>,
+    ) {
+        let link = self.link;
+        let before = link.payload(out_bytes as u64);
+        let mut timer = SwdTimer::new(clock.now + link.round_trip + before, self.swd_khz);
+        let reply = f(self, target, &mut timer);
+        let in_bytes = reply.as_ref().map_or(0, |r| r.len());
+        let after = link.payload((out_bytes + in_bytes) as u64) - before;
+        clock.now = timer.now() + after;
+        if let Some(r) = reply {
+            self.replies.extend(r);
+        }
+    }
+
+    /// Firmware knows this `F2` sub-opcode (protocol §4.3 feature gates).
+    fn gated(&self, op: u8) -> bool {
+        let v3 = self.kind.is_v3();
+        let j = self.fw.jtag;
+        match op {
+            READMEM_16 | WRITEMEM_16 => v3 || j >= 26,
+            GETLASTRWSTATUS2 => v3 || j >= 15,
+            SWD_SET_FREQ => !v3 && j >= 22,
+            SET_COM_FREQ | GET_COM_FREQ => v3,
+            INIT_AP | CLOSE_AP => v3 || j >= 28,
+            _ => true,
+        }
+    }
+
+    /// 8-bit transfer limit (protocol §7): 64 bytes, 512 on V3 from J6.
+    pub fn max_8bit(&self) -> usize {
+        if self.kind.is_v3() && self.fw.jtag >= 6 {
+            512
+        } else {
+            64
+        }
+    }
+
+    /// Checks decided from the command block alone, in firmware order: mode,
+    /// AP, length limit, alignment, then the target answering.
+    fn check_mem(&self, op: u8, addr: u32, len: usize, ap: u8, t: &Target) -> Option<u8> {
+        if self.mode != MODE_DEBUG {
+            return Some(ST_CMD_ERROR);
+        }
+        if ap != 0 {
+            return Some(ST_BAD_AP);
+        }
+        let (limit, align) = match op {
+            READMEM_32 => (MAX_READ_32, 4),
+            WRITEMEM_32 => (MAX_WRITE_32, 4),
+            READMEM_16 | WRITEMEM_16 => (MAX_16, 2),
+            _ => (self.max_8bit(), 1),
+        };
+        if len > limit {
+            return Some(ST_CMD_ERROR);
+        }
+        if addr % align != 0 || len % align as usize != 0 {
+            return Some(ST_ALIGNMENT);
+        }
+        if len > 0 && !t.swd_alive() {
+            return Some(ST_DP_ERROR);
+        }
+        None
+    }
+
+    /// The `max-swd` fault is in force at the current clock.
+    fn garbled(&self) -> bool {
+        self.max_swd_khz.is_some_and(|max| self.swd_khz > max)
+    }
+
+    fn set_rw(&mut self, status: u8, fault_addr: u32) {
+        self.last_status = status;
+        self.fault_addr = fault_addr;
+    }
+
+    /// One bus access by the debugger at the end of `clocks` SWD clocks,
+    /// held while the flash model stalls the bus.
+    fn access(
+        t: &mut Target,
+        timer: &mut SwdTimer,
+        clocks: u64,
+        addr: u32,
+        write: Option<(Width, u32)>,
+        width: Width,
+    ) -> Result<u32, ()> {
+        timer.clocks(clocks);
+        // Code running on the target keeps running between the probe's accesses.
+        t.run_core_until(timer.now());
+        let until = t.stall_until(addr, write.is_some(), Initiator::Debugger, timer.now());
+        timer.stall_to(until);
+        let now: Nanos = timer.now();
+        match write {
+            Some((w, v)) => t.write(addr, w, v, Initiator::Debugger, now).map(|_| 0),
+            None => t.read(addr, width, Initiator::Debugger, now),
+        }
+        .map_err(|_| ())
+    }
+
+    fn finish_write(&mut self, p: PendingWrite, t: &mut Target, timer: &mut SwdTimer) {
+        if let Some(st) = p.early {
+            self.set_rw(st, 0);
+            return;
+        }
+        if p.len == 0 {
+            self.set_rw(ST_OK, 0);
+            return;
+        }
+        if self.wait.take() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_WAIT, 0);
+            return;
+        }
+        if self.garbled() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_PARITY, 0);
+            return;
+        }
+        let width = match p.op {
+            WRITEMEM_32 => Width::Word,
+            WRITEMEM_16 => Width::Half,
+            _ => Width::Byte,
+        };
+        let step = width.bytes() as usize;
+        for (i, chunk) in p.data.chunks(step).enumerate() {
+            let addr = p.addr.wrapping_add((i * step) as u32);
+            let mut v = 0u32;
+            for (k, b) in chunk.iter().enumerate() {
+                v |= (*b as u32) << (8 * k);
+            }
+            if Self::access(t, timer, SWD_CLOCKS_MEM, addr, Some((width, v)), width).is_err() {
+                self.set_rw(ST_AP_FAULT, addr);
+                return;
+            }
+        }
+        self.set_rw(ST_OK, 0);
+    }
+
+    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Vec<u8> {
+        let addr = u32le(&cdb[2..6]);
+        let len = u16le(&cdb[6..8]) as usize;
+        // protocol §8.1: a one-byte 8-bit read returns two bytes.
+        let reply_len = if op == READMEM_8 && len == 1 { 2 } else { len };
+        let mut out = vec![0u8; reply_len];
+        if let Some(st) = self.check_mem(op, addr, len, cdb[8], t) {
+            self.set_rw(st, 0);
+            return out;
+        }
+        if len == 0 {
+            self.set_rw(ST_OK, 0);
+            return out;
+        }
+        if self.wait.take() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_WAIT, 0);
+            return out;
+        }
+        if self.garbled() {
+            timer.clocks(SWD_CLOCKS_MEM);
+            self.set_rw(ST_AP_PARITY, 0);
+            return out;
+        }
+        let width = match op {
+            READMEM_32 => Width::Word,
+            READMEM_16 => Width::Half,
+            _ => Width::Byte,
+        };
+        let step = width.bytes() as usize;
+        for off in (0..len).step_by(step) {
+            let a = addr.wrapping_add(off as u32);
+            match Self::access(t, timer, SWD_CLOCKS_MEM, a, None, width) {
+                Ok(v) => out[off..off + step].copy_from_slice(&v.to_le_bytes()[..step]),
+                Err(()) => {
+                    // The rest of the reply stays zero.
+                    self.set_rw(ST_AP_FAULT, a);
+                    return out;
+                }
+            }
+        }
+        if op == READMEM_32 && self.bitflip_swd_khz.is_some_and(|max| self.swd_khz > max) {
+            out[len / 2] ^= 0x10;
+        }
+        self.set_rw(ST_OK, 0);
+        out
+    }
+
+    /// Common gate of single debug accesses: mode, target answering, WAIT.
+    fn debug_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+        if self.mode != MODE_DEBUG {
+            return Err(ST_CMD_ERROR);
+        }
+        if !t.swd_alive() {
+            return Err(ST_DP_ERROR);
+        }
+        if self.wait.take() {
+            timer.clocks(clocks);
+            return Err(ST_AP_WAIT);
+        }
+        if self.garbled() {
+            timer.clocks(clocks);
+            return Err(ST_AP_PARITY);
+        }
+        Ok(())
+    }
+
+    fn core_reg_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+        self.debug_gate(t, timer, clocks)?;
+        // READREG/WRITEREG need the core halted (DCRSR works in Debug state only).
+        if !t.core.halted {
+            return Err(ST_FAULT);
+        }
+        timer.clocks(clocks);
+        Ok(())
+    }
+
+    fn valid_reg(index: u8) -> bool {
+        matches!(index, 0..=15 | REG_XPSR | REG_MSP | REG_PSP | 19 | REG_SPECIAL)
+    }
+
+    fn command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+        match cdb[0] {
+            GET_VERSION => {
+                // protocol §3.1: hw[15:12] J[11:6] S/M[5:0] big-endian, then VID, PID.
+                // V3 reports hw 3 with J = S = 0.
+                let v: u16 = if self.kind.is_v3() {
+                    (self.fw.hw as u16) << 12
+                } else {
+                    (self.fw.hw as u16) << 12 | (self.fw.jtag as u16 & 0x3F) << 6 | (self.fw.low as u16 & 0x3F)
+                };
+                let mut r = v.to_be_bytes().to_vec();
+                r.extend_from_slice(&ST_VID.to_le_bytes());
+                r.extend_from_slice(&self.pid.to_le_bytes());
+                Some(r)
+            }
+            GET_VERSION_EX if self.kind.is_v3() => {
+                // protocol §3.1: hw, SWIM, JTAG, MSD, bridge, power, 2 reserved, VID, PID.
+                let f = self.fw;
+                let mut r = vec![f.hw, f.swim, f.jtag, f.msd, f.bridge, f.power, 0, 0];
+                r.extend_from_slice(&ST_VID.to_le_bytes());
+                r.extend_from_slice(&self.pid.to_le_bytes());
+                Some(r)
+            }
+            GET_CURRENT_MODE => Some(vec![self.mode, 0]),
+            DFU => {
+                // F3 07 DFU_EXIT: back to mass storage, no reply (protocol §3.1).
+                if cdb[1] == 0x07 {
+                    self.mode = MODE_MASS;
+                }
+                None
+            }
+            SWIM => None,
+            // Target voltage: J13+ on V2, all V3 (protocol §4.3).
+            GET_TARGET_VOLTAGE if self.kind.is_v3() || self.fw.jtag >= 13 => {
+                let mv = if t.powered() { t.voltage_mv } else { 0 };
+                let mut r = VREF_COUNT.to_le_bytes().to_vec();
+                r.extend_from_slice(&mv.to_le_bytes());
+                Some(r)
+            }
+            DEBUG => self.debug_command(cdb, t, timer),
+            _ => None,
+        }
+    }
+
+    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+        let op = cdb[1];
+        if !self.gated(op) {
+            return Some(status2(ST_UNKNOWN_COMMAND));
+        }
+        Some(match op {
+            ENTER => {
+                if cdb[2] != ENTER_SWD {
+                    // Only SWD is modeled.
+                    return Some(status2(ST_CMD_ERROR));
+                }
+                self.mode = MODE_DEBUG;
+                if !t.swd_alive() {
+                    return Some(status2(ST_GET_IDCODE_ERROR));
+                }
+                timer.clocks(SWD_CLOCKS_ENTER);
+                status2(ST_OK)
+            }
+            EXIT => {
+                self.mode = MODE_MASS;
+                return None;
+            }
+            READ_IDCODES => {
+                let mut r = vec![0u8; 12];
+                r[0] = if self.mode != MODE_DEBUG {
+                    ST_CMD_ERROR
+                } else if !t.swd_alive() {
+                    ST_GET_IDCODE_ERROR
+                } else {
+                    // One DP register read.
+                    timer.clocks(SWD_CLOCKS_REG);
+                    r[4..8].copy_from_slice(&t.profile.dpidr.to_le_bytes());
+                    ST_OK
+                };
+                r
+            }
+            RESETSYS => {
+                if self.mode != MODE_DEBUG {
+                    status2(ST_CMD_ERROR)
+                } else if !t.swd_alive() {
+                    status2(ST_DP_ERROR)
+                } else {
+                    timer.clocks(SWD_CLOCKS_REG);
+                    t.system_reset();
+                    status2(ST_OK)
+                }
+            }
+            DRIVE_NRST => {
+                // Works in any mode (protocol §8.14); a clone without the wire
+                // answers OK and does nothing (§8.13).
+                timer.clocks(SWD_CLOCKS_REG);
+                match cdb[2] {
+                    0 => t.drive_nrst(true),
+                    1 => t.drive_nrst(false),
+                    2 => {
+                        t.drive_nrst(true);
+                        t.drive_nrst(false);
+                    }
+                    _ => return Some(status2(ST_CMD_ERROR)),
+                }
+                status2(ST_OK)
+            }
+            READREG => {
+                let index = cdb[2];
+                match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
+                    Err(st) => status_value(st, 0),
+                    Ok(()) if !Self::valid_reg(index) => status_value(ST_CMD_ERROR, 0),
+                    Ok(()) => status_value(ST_OK, t.core_reg(index).unwrap_or(0)),
+                }
+            }
+            WRITEREG => {
+                let index = cdb[2];
+                let value = u32le(&cdb[3..7]);
+                match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
+                    Err(st) => status2(st),
+                    Ok(()) if !Self::valid_reg(index) => status2(ST_CMD_ERROR),
+                    Ok(()) => {
+                        t.set_core_reg(index, value);
+                        status2(ST_OK)
+                    }
+                }
+            }
+            READALLREGS => {
+                // protocol §3.2: [0..3] status, then R0-R15, xPSR, MSP, PSP, rw, rw2.
+                let mut r = vec![0u8; 88];
+                match self.core_reg_gate(t, timer, 21 * 3 * SWD_CLOCKS_REG) {
+                    Err(st) => r[0] = st,
+                    Ok(()) => {
+                        r[0] = ST_OK;
+                        // Word k is READREG k: rw (19) reads 0, rw2 (20) is the
+                        // packed CONTROL/FAULTMASK/BASEPRI/PRIMASK word.
+                        for (i, sel) in (0..=REG_SPECIAL).enumerate() {
+                            let v = t.core_reg(sel).unwrap_or(0);
+                            r[4 + 4 * i..8 + 4 * i].copy_from_slice(&v.to_le_bytes());
+                        }
+                    }
+                }
+                r
+            }
+            WRITEDEBUGREG => {
+                let addr = u32le(&cdb[2..6]);
+                let value = u32le(&cdb[6..10]);
+                if self.mode == MODE_DEBUG && addr % 4 != 0 {
+                    return Some(status2(ST_ALIGNMENT));
+                }
+                match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
+                    Err(st) => status2(st),
+                    Ok(()) => {
+                        match Self::access(t, timer, SWD_CLOCKS_REG, addr, Some((Width::Word, value)), Width::Word) {
+                            Ok(_) => status2(ST_OK),
+                            Err(()) => status2(ST_AP_FAULT),
+                        }
+                    }
+                }
+            }
+            READDEBUGREG => {
+                let addr = u32le(&cdb[2..6]);
+                if self.mode == MODE_DEBUG && addr % 4 != 0 {
+                    return Some(status_value(ST_ALIGNMENT, 0));
+                }
+                match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
+                    Err(st) => status_value(st, 0),
+                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, Width::Word) {
+                        Ok(v) => status_value(ST_OK, v),
+                        Err(()) => status_value(ST_AP_FAULT, 0),
+                    },
+                }
+            }
+            READMEM_32 | READMEM_8 | READMEM_16 => self.read_mem(op, cdb, t, timer),
+            GETLASTRWSTATUS => {
+                if self.mode != MODE_DEBUG {
+                    status2(ST_CMD_ERROR)
+                } else {
+                    status2(self.last_status)
+                }
+            }
+            GETLASTRWSTATUS2 => {
+                // protocol §3.2: [0..1] status, [4..7] fault address.
+                let mut r = vec![0u8; 12];
+                if self.mode != MODE_DEBUG {
+                    r[0] = ST_CMD_ERROR;
+                } else {
+                    r[0] = self.last_status;
+                    r[4..8].copy_from_slice(&self.fault_addr.to_le_bytes());
+                }
+                r
+            }
+            SWD_SET_FREQ => {
+                let div = u16le(&cdb[2..4]);
+                match V2_SWD_DIVISORS.iter().find(|d| d.0 == div) {
+                    Some(&(_, khz)) => {
+                        self.swd_khz = khz;
+                        status2(ST_OK)
+                    }
+                    None => status2(ST_FREQ_NOT_SUPPORTED),
+                }
+            }
+            GET_COM_FREQ => {
+                // protocol §3.2: [0] status, [4..7] current kHz, [8..11] count, [12..] list.
+                let mut r = vec![0u8; 52];
+                let (list, cur) = match cdb[2] {
+                    0 => (V3_SWD_KHZ, self.swd_khz),
+                    1 => (V3_JTAG_KHZ, self.jtag_khz),
+                    _ => {
+                        r[0] = ST_CMD_ERROR;
+                        return Some(r);
+                    }
+                };
+                r[0] = ST_OK;
+                r[4..8].copy_from_slice(&cur.to_le_bytes());
+                r[8..12].copy_from_slice(&(list.len() as u32).to_le_bytes());
+                for (i, khz) in list.iter().enumerate() {
+                    r[12 + 4 * i..16 + 4 * i].copy_from_slice(&khz.to_le_bytes());
+                }
+                r
+            }
+            SET_COM_FREQ => {
+                // The highest offered frequency not above the request, or the
+                // lowest one; the reply carries the frequency in effect.
+                let want = u32le(&cdb[4..8]);
+                let list = match cdb[2] {
+                    0 => V3_SWD_KHZ,
+                    1 => V3_JTAG_KHZ,
+                    _ => return Some(status_value(ST_CMD_ERROR, 0)),
+                };
+                let khz = list.iter().copied().find(|&k| k <= want).unwrap_or(*list.last().expect("non-empty list"));
+                if cdb[2] == 0 {
+                    self.swd_khz = khz;
+                } else {
+                    self.jtag_khz = khz;
+                }
+                status_value(ST_OK, khz)
+            }
+            INIT_AP | CLOSE_AP => {
+                if self.mode != MODE_DEBUG {
+                    status2(ST_CMD_ERROR)
+                } else if cdb[2] != 0 {
+                    status2(ST_BAD_AP)
+                } else if !t.swd_alive() {
+                    status2(ST_DP_ERROR)
+                } else {
+                    status2(ST_OK)
+                }
+            }
+            _ => status2(ST_UNKNOWN_COMMAND),
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! stflash: program STM32 microcontrollers through ST-LINK probes.
+//!
+//! The crate is a stack of layers, each using only the one below it:
+//!
+//! | layer | module | what it knows |
+//! |---|---|---|
+//! | USB transport | [`transport`] | bulk endpoints (the trait is the `stflash-transport` crate's; rusb here) |
+//! | ST-LINK protocol | [`stlink`] | 16-byte commands, replies, status codes, transfer limits |
+//! | target access | [`target`] | Cortex-M debug registers, chip identification, the chip table |
+//! | flash drivers | [`flash`] | one module per flash-controller family |
+//! | operations | [`ops`] | write, erase, verify, read, reset; images and their validation |
+//!
+//! The command line (`stflash-cli`) is a thin crate on top. The simulator
+//! (`stflash-sim`) is a byte-level model of an ST-LINK and an STM32 behind it;
+//! it plugs in as another [`transport::Transport`], so tests exercise every
+//! layer above it.
+
+pub mod error;
+pub mod flash;
+pub mod ops;
+pub mod stlink;
+pub mod target;
+pub mod transport;
+
+pub use error::{Error, ErrorKind, Result};
+
+/// The st-flash release whose interface stflash reproduces.
+pub const ST_FLASH_COMPAT_VERSION: &str = "1.8.0";
+
+/// One line telling Linux users how to get access to the probe.
+pub use transport::UDEV_INSTALL_HINT;

@@ -1,0 +1,15 @@
+//! Operations: write, erase, verify, read, reset — built on the flash drivers
+//! and target access. Each operation validates its input completely before it
+//! touches the chip.
+
+pub mod erase;
+mod fast;
+pub mod image;
+mod link;
+pub mod options;
+pub mod read;
+pub mod session;
+pub mod verify;
+pub mod write;
+
+pub use session::Session;

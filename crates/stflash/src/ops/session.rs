@@ -1,0 +1,179 @@
+//! A session: one probe, one connected target, its flash driver and layout.
+
+use log::{debug, info, warn};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::{self, FlashController, FlashLayout, RdpLevel};
+use crate::stlink::StLink;
+use crate::target::chips::MemRegion;
+use crate::target::{ConnectOptions, Target};
+use crate::transport::Transport;
+
+/// A connected target and what stflash knows about its flash.
+pub struct Session {
+    pub target: Target,
+    /// The flash driver; `None` for chips whose family has no driver yet.
+    pub flash: Option<Box<dyn FlashController>>,
+    pub layout: FlashLayout,
+    /// How the target was attached, to attach again after a reset.
+    connect: ConnectOptions,
+    options_only: bool,
+}
+
+impl Session {
+    /// Connect through the probe behind `transport`, identify the chip and
+    /// read its flash layout. Prints nothing on stdout: with a `--flash=`
+    /// override (`target.flash_size != target.flash_size_detected`) the
+    /// command line prints st-flash's "Forcing flash size" line itself (not
+    /// under `--json`).
+    pub fn open(transport: Box<dyn Transport>, connect: &ConnectOptions) -> Result<Session> {
+        Session::open_with(transport, connect, false)
+    }
+
+    /// [`Session::open`]; with `options_only` the session opens even when
+    /// the flash layout cannot be used (e.g. swapped H7 banks), for commands
+    /// that only touch option bytes, OTP or system memory — which is how
+    /// such a state gets repaired.
+    pub fn open_with(transport: Box<dyn Transport>, connect: &ConnectOptions, options_only: bool) -> Result<Session> {
+        let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
+        let target = Target::connect(link, connect)?;
+        let chip = target.chip;
+        let flash = match flash::driver_for(chip, target.voltage_mv) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                warn!("{e}");
+                None
+            }
+        };
+        let mut session = Session {
+            layout: FlashLayout::single(&chip.flash, target.flash_size),
+            target,
+            flash,
+            connect: connect.clone(),
+            options_only,
+        };
+        if let Err(e) = session.read_layout() {
+            session.abandon();
+            return Err(e);
+        }
+        info!("{}", session.connect_line());
+        Ok(session)
+    }
+
+    /// Ask the driver for the layout in force (tolerating a refusal for
+    /// option-only sessions, with a warning).
+    fn read_layout(&mut self) -> Result<()> {
+        if let Some(ctrl) = self.flash.as_mut() {
+            match ctrl.layout(&mut self.target) {
+                Ok(layout) => self.layout = layout,
+                Err(e) if self.options_only => warn!("{e}"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        debug!("flash layout: {}", self.layout.describe());
+        Ok(())
+    }
+
+    /// Attach again through the same probe after the chip reset itself (an
+    /// option reload): identify, halt, and read the layout afresh (option
+    /// bits may have changed it).
+    pub fn reconnect(&mut self) -> Result<()> {
+        let chip = self.target.chip;
+        self.target.reconnect(&self.connect)?;
+        if self.target.chip.dev_id != chip.dev_id {
+            return Err(Error::new(
+                ErrorKind::NoTarget,
+                format!("after the reset the chip identifies as {} instead of {}", self.target.chip.name, chip.name),
+            ));
+        }
+        self.read_layout()
+    }
+
+    /// st-flash's connect line: "<dev_type>: <n> KiB SRAM, <n> KiB flash in at least <n> KiB pages."
+    pub fn connect_line(&self) -> String {
+        let chip = self.target.chip;
+        let page = self.layout.min_sector_size();
+        let page_text = if page >= 1024 { format!("{} KiB", page / 1024) } else { format!("{page} byte") };
+        format!(
+            "{}: {} KiB SRAM, {} KiB flash in at least {page_text} pages.",
+            chip.name,
+            chip.sram.size / 1024,
+            self.layout.total_size() / 1024
+        )
+    }
+
+    /// The flash driver, or an error saying programming is not available.
+    pub fn controller(&mut self) -> Result<&mut Box<dyn FlashController>> {
+        let chip = self.target.chip;
+        self.flash.as_mut().ok_or_else(|| {
+            Error::unsupported(format!("flash programming is not implemented for {} ({}) yet", chip.name, chip.parts))
+        })
+    }
+
+    /// Refuse to touch flash on a read-protected chip, with what to do about it.
+    pub fn require_unprotected(&mut self) -> Result<()> {
+        let Some(ctrl) = self.flash.as_mut() else { return Ok(()) };
+        match ctrl.rdp_level(&mut self.target)? {
+            RdpLevel::Level0 => Ok(()),
+            RdpLevel::Level1 => Err(Error::new(
+                ErrorKind::Protected,
+                "the chip is read-protected (RDP level 1): flash cannot be read or written over SWD; \
+                 removing the protection erases the whole chip (see README, option bytes)",
+            )),
+            RdpLevel::Level2 => Err(Error::new(
+                ErrorKind::Protected,
+                "the chip is permanently protected (RDP level 2): the debug port is disabled for good",
+            )),
+        }
+    }
+
+    /// The reserved area (`FlashController::reserved_ranges`: the STM32WB
+    /// wireless stack, write-protected sectors…) that `[addr, addr+len)`
+    /// overlaps, if any, as (start, end exclusive, reason).
+    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
+        let Session { target, flash, .. } = self;
+        let Some(ctrl) = flash.as_mut() else { return Ok(None) };
+        let end = addr as u64 + len;
+        Ok(ctrl
+            .reserved_ranges(target)?
+            .into_iter()
+            .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
+            .map(|(start, stop, why)| (start, stop as u64, why)))
+    }
+
+    /// The RAM region containing `[addr, addr+len)`, if any.
+    pub fn ram_region(&self, addr: u32, len: u64) -> Option<MemRegion> {
+        self.target.chip.ram_regions().find(|r| r.contains_range(addr, len))
+    }
+
+    /// Leave the target running and the probe idle. With `reset`, reset the
+    /// chip first (st-flash's `--reset`).
+    pub fn finish(mut self, reset: bool) -> Result<()> {
+        if reset {
+            self.target.reset_and_run()?;
+        }
+        self.target.detach(true)
+    }
+
+    /// After a failure: lock the flash and leave debug mode, best effort,
+    /// without reporting anything else (the caller reports the failure).
+    pub fn abandon(mut self) {
+        let all = (0..self.layout.banks.len() as u8).collect();
+        let _ = self.lock_banks(&all);
+        self.target.abandon();
+    }
+
+    /// Lock every bank in `banks` (each is tried); returns the first failure.
+    pub fn lock_banks(&mut self, banks: &std::collections::BTreeSet<u8>) -> Result<()> {
+        let Session { target, flash, .. } = self;
+        let mut first = Ok(());
+        if let Some(ctrl) = flash.as_mut() {
+            for &bank in banks {
+                if let Err(e) = ctrl.lock(target, bank) {
+                    first = first.and(Err(e.into()));
+                }
+            }
+        }
+        first
+    }
+}

@@ -1,3 +1,0 @@
-fn main() {
-    std::process::exit(stflash::cli::main() as i32);
-}
