@@ -14,11 +14,11 @@ use log::warn;
 
 use super::args::{InfoQuestion, InfoRequest};
 use super::{json, output, probes};
+use stflash::chip::{self as chips, Chip, Core};
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
+use stflash::mcu::{ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::stlink::{StLink, Version};
-use stflash::target::chips::{self, Chip, Core};
-use stflash::target::{ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::transport::{ProbeInfo, ProbeKind, Transport};
 
 /// What was learned about one probe.
@@ -97,7 +97,7 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
     report.voltage_mv = target.voltage_mv.or(report.voltage_mv);
     let chip = target.chip;
     let mut layout = FlashLayout::single(&chip.flash, target.flash_size);
-    let (driver, rdp) = match flash::driver_for(chip, target.voltage_mv) {
+    let (driver, rdp) = match stflash::family::driver_for(chip, target.voltage_mv) {
         Err(e) => {
             (Err(e.message.clone()), Err("unknown (read by the flash driver, which this chip lacks)".to_string()))
         }

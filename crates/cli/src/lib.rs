@@ -14,9 +14,9 @@ use log::info;
 
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::options::OptionArea;
+use stflash::mcu::{ConnectMode, ConnectOptions};
 use stflash::ops::image::{self, Format, Image};
 use stflash::ops::{erase, options, read, write, Session};
-use stflash::target::{ConnectMode, ConnectOptions};
 
 pub mod args;
 pub mod generate;

@@ -21,10 +21,10 @@
 use std::time::Duration;
 
 use stflash::flash::{engine, NoProgress};
+use stflash::mcu::ConnectOptions;
 use stflash::ops::image::Image;
 use stflash::ops::write::{self, WriteOptions};
 use stflash::ops::{read, Session};
-use stflash::target::ConnectOptions;
 use stflash_sim::{self as sim, RunStats, SimHandle, SimProbeKind, SimSpec};
 
 const KIB: u32 = 1024;

@@ -15,11 +15,13 @@
 //! it plugs in as another [`transport::Transport`], so tests exercise every
 //! layer above it.
 
+pub mod chip;
 pub mod error;
+pub mod family;
 pub mod flash;
+pub mod mcu;
 pub mod ops;
 pub mod stlink;
-pub mod target;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

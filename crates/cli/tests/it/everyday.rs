@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use crate::common::{pattern, run, run_sim, temp_dir, Run};
 use serde_json::Value;
-use stflash::target::ConnectOptions;
+use stflash::mcu::ConnectOptions;
 use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
 use stflash_cli::info::{self, ProbeReport};
 use stflash_sim::{self as sim, SimSpec};
@@ -198,7 +198,7 @@ fn st_flash_commands_still_halt_the_core() {
     let (t, h) = sim::open(&SimSpec::new("f103")).unwrap();
     let sent = Arc::new(Mutex::new(Vec::new()));
     let link = stflash::stlink::StLink::open(Box::new(Recorder { inner: t, sent: Arc::clone(&sent) })).unwrap();
-    let _target = stflash::target::Target::connect(link, &ConnectOptions::default()).unwrap();
+    let _target = stflash::mcu::Target::connect(link, &ConnectOptions::default()).unwrap();
     let writes = sent.lock().unwrap().iter().filter(|p| p[..2] == [0xF2, 0x35]).count();
     assert!(writes >= 2, "{writes} debug-register writes");
     assert!(h.core_halted());
@@ -206,7 +206,7 @@ fn st_flash_commands_still_halt_the_core() {
 
 #[test]
 fn info_under_reset_resets_on_request_and_lets_the_core_run() {
-    let opts = ConnectOptions { mode: stflash::target::ConnectMode::UnderReset, ..Default::default() };
+    let opts = ConnectOptions { mode: stflash::mcu::ConnectMode::UnderReset, ..Default::default() };
     let (report, sent, h) = inspect_recorded(&SimSpec::new("f103"), &opts);
     assert!(report.target.is_some(), "{:?}", report.target_error);
     assert!(sent.iter().any(|p| p[..2] == [0xF2, 0x3C]), "NRST was driven");

@@ -8,9 +8,9 @@
 
 use crate::common::{arg, open_sim, pattern, run, run_sim, temp_dir, Board};
 use stflash::flash::NoProgress;
+use stflash::mcu::ConnectOptions;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write, Session};
-use stflash::target::ConnectOptions;
 use stflash::ErrorKind;
 use stflash_sim::{SimHandle, SimSpec};
 

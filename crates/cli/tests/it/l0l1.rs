@@ -195,7 +195,7 @@ fn the_data_eeprom_is_readable_and_never_touched_by_flash_operations() {
     let (mut session, sim) = open_sim(SimSpec::new("l053"));
     let eeprom = pattern(64, 11);
     assert!(sim.poke(0x0808_0000, &eeprom));
-    assert_eq!(stflash::target::chips::l0l1::data_eeprom(0x417).unwrap().size, 2048);
+    assert_eq!(stflash::family::l0l1::chips::data_eeprom(0x417).unwrap().size, 2048);
     assert_eq!(read::read(&mut session, 0x0808_0000, 64, &mut NoProgress).unwrap(), eeprom);
     erase::erase_all(&mut session, &mut NoProgress).unwrap();
     assert_eq!(sim.peek(0x0808_0000, 64).unwrap(), eeprom);

@@ -1,8 +1,8 @@
 //! The protocol and target layers against the simulated ST-LINK: every command
 //! the host uses, the transfer limits it must respect, and each error status.
 
+use stflash::mcu::{cortex_m as cm, ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::stlink::{StLink, StlinkError};
-use stflash::target::{cortex_m as cm, ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::ErrorKind;
 use stflash_sim::{self as sim, FaultPlan, SimProbeKind, SimSpec};
 

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use stflash::mcu::{ConnectOptions, Target};
 use stflash::stlink::StLink;
-use stflash::target::{ConnectOptions, Target};
 use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
 use stflash_cli::number::{parse_freq, parse_number};
 

@@ -33,7 +33,7 @@ use crc::{Crc, CRC_32_MPEG_2};
 use std::time::Duration;
 
 use super::routine::Op;
-use crate::target::chips::{Bank2Base, Chip, CrcPeripheral, DualBank};
+use crate::chip::{Bank2Base, Chip, CrcPeripheral, DualBank};
 
 const MPEG2: Crc<u32> = Crc::<u32>::new(&CRC_32_MPEG_2);
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{FlashController, FlashError, FlashLayout, RegOp, Sector};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Coarse phases, for progress reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::target::chips::{Bank2Base, FlashSpec};
+use crate::chip::{Bank2Base, FlashSpec};
 
 /// One erase unit (page or sector).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +236,7 @@ impl FlashLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips::DualBank;
+    use crate::chip::DualBank;
 
     const F4: FlashSpec = FlashSpec {
         base: 0x0800_0000,

@@ -9,21 +9,13 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-use crate::target::chips::Chip;
-use crate::target::{Target, TargetError};
+use crate::mcu::{Target, TargetError};
 
 pub mod crc;
 pub mod engine;
-pub mod fp;
-pub mod fs;
-pub mod h5;
-pub mod h7;
-pub mod l4g;
 pub mod layout;
-pub mod lp;
 pub mod options;
 pub mod routine;
-pub mod tz;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
@@ -171,28 +163,6 @@ pub trait FlashController: Send {
     fn options(&mut self) -> Option<&mut dyn options::OptionBytes> {
         None
     }
-}
-
-/// Choose the driver for a chip. `voltage_mv` is the target voltage the probe
-/// measured (F2/F4/F7 choose their programming parallelism from it).
-pub fn driver_for(chip: &'static Chip, voltage_mv: Option<u32>) -> Result<Box<dyn FlashController>, Error> {
-    use crate::target::chips::Controller as C;
-    fn boxed<D: FlashController + 'static>(driver: D) -> Box<dyn FlashController> {
-        Box::new(driver)
-    }
-    // Family drivers, one arm each. Some refuse a chip row they cannot drive.
-    let driver = match chip.controller {
-        C::F0F1F3 => Some(boxed(fp::FpController::new(chip))),
-        C::F2F4 | C::F7 => Some(boxed(fs::FsController::new(chip, voltage_mv))),
-        C::H74x | C::H72x | C::H7ab => h7::H7Controller::new(chip, voltage_mv).map(boxed),
-        C::L0 | C::L1 => Some(boxed(lp::LpController::new(chip))),
-        C::L4 | C::L4Plus | C::G0 | C::G4 | C::C0 | C::Wb | C::Wl => l4g::L4gController::new(chip).map(boxed),
-        C::L5 | C::U5 => Some(boxed(tz::TzController::new(chip))),
-        C::H5 => Some(boxed(h5::H5Controller::new(chip))),
-    };
-    driver.ok_or_else(|| {
-        Error::unsupported(format!("flash programming is not implemented for {} ({})", chip.name, chip.parts))
-    })
 }
 
 /// Errors from flash operations.

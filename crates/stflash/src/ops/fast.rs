@@ -19,7 +19,7 @@ use log::{debug, warn};
 use crate::flash::crc::CrcUnit;
 use crate::flash::routine::{self, fill_value, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
 use crate::flash::{engine, FlashController, FlashError, ProgramAccess, Progress, Sector};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// A run of repeated words shorter than this travels as data (a FILL op and
 /// the extra PROGRAM op around it cost about this much script).
@@ -460,8 +460,8 @@ pub(crate) fn run_crcs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chip::MemRegion;
     use crate::flash::Width;
-    use crate::target::chips::MemRegion;
 
     #[test]
     fn accesses_the_routine_cannot_make_go_to_the_host_path() {

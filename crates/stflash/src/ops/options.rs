@@ -20,7 +20,7 @@ use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::options::{ranges_text, FieldKind, OptionArea, OptionBytes, OptionWord, Otp, Reload};
 use crate::flash::{FlashError, Progress, RdpLevel};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// The explicit permissions a dangerous option change needs (command-line
 /// flags of the same names).

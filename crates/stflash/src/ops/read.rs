@@ -3,9 +3,9 @@
 use log::warn;
 
 use super::session::Session;
+use crate::chip::MemRegion;
 use crate::error::{Error, Result};
 use crate::flash::{Phase, Progress};
-use crate::target::chips::MemRegion;
 
 /// Read size per step (progress granularity).
 const STEP: usize = 16 * 1024;

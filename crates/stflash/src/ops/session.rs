@@ -2,11 +2,11 @@
 
 use log::{debug, info, warn};
 
+use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{self, FlashController, FlashLayout, RdpLevel};
+use crate::flash::{FlashController, FlashLayout, RdpLevel};
+use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
-use crate::target::chips::MemRegion;
-use crate::target::{ConnectOptions, Target};
 use crate::transport::Transport;
 
 /// A connected target and what stflash knows about its flash.
@@ -35,10 +35,10 @@ impl Session {
     /// that only touch option bytes, OTP or system memory — which is how
     /// such a state gets repaired.
     pub fn open_with(transport: Box<dyn Transport>, connect: &ConnectOptions, options_only: bool) -> Result<Session> {
-        let link = StLink::open(transport).map_err(|e| Error::from(crate::target::TargetError::from(e)))?;
+        let link = StLink::open(transport).map_err(|e| Error::from(crate::mcu::TargetError::from(e)))?;
         let target = Target::connect(link, connect)?;
         let chip = target.chip;
-        let flash = match flash::driver_for(chip, target.voltage_mv) {
+        let flash = match crate::family::driver_for(chip, target.voltage_mv) {
             Ok(d) => Some(d),
             Err(e) => {
                 warn!("{e}");

@@ -10,11 +10,11 @@ use super::fast::{self, Outcome, SectorJob, StreamEnd};
 use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
+use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{self, CrcUnit};
 use crate::flash::routine::{RamPlan, RoutineError, CODE};
 use crate::flash::{engine, FlashError, Phase, Progress, Sector, Width};
-use crate::target::chips::MemRegion;
 
 /// `WriteReport::verify_method` when the written sectors were checked by
 /// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
@@ -571,7 +571,7 @@ fn write_with_crc(
 }
 
 /// Read a whole sector back and compare it with what it should hold.
-fn compare_sector(t: &mut crate::target::Target, plan: &SectorPlan) -> Result<()> {
+fn compare_sector(t: &mut crate::mcu::Target, plan: &SectorPlan) -> Result<()> {
     let mut got = vec![0u8; plan.desired.len()];
     t.read_mem(plan.sector.addr, &mut got)?;
     if let Some(off) = plan.desired.iter().zip(&got).position(|(a, b)| a != b) {

@@ -1,7 +1,7 @@
 //! The chip table, the drivers and the simulator are written separately from
 //! the same sources; these tests hold them together.
 
-use stflash::target::chips;
+use stflash::chip as chips;
 use stflash_sim::crc::{placement, Regs};
 
 #[test]

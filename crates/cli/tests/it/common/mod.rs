@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use stflash::mcu::ConnectOptions;
 use stflash::ops::Session;
-use stflash::target::ConnectOptions;
 use stflash_sim::{SimHandle, SimSpec};
 
 /// Result of one run of the binary.

@@ -16,15 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::{FlashError, RdpLevel};
-use crate::target::Target;
-
-pub mod fp;
-pub mod fs;
-pub mod h5;
-pub mod h7;
-pub mod l4g;
-pub mod lp;
-pub mod tz;
+use crate::mcu::Target;
 
 /// What a field controls. The kind decides what a change needs
 /// (`crate::ops::options` guards).

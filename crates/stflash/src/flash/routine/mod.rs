@@ -41,9 +41,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::{FlashError, RegOp, StatusReg, Width};
-use crate::target::chips::{Chip, MemRegion};
-use crate::target::cortex_m as cm;
-use crate::target::{Target, TargetError};
+use crate::chip::{Chip, MemRegion};
+use crate::mcu::cortex_m as cm;
+use crate::mcu::{Target, TargetError};
 
 mod code;
 pub use code::CODE;

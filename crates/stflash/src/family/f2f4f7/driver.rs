@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use log::{debug, warn};
 
-use super::{
+use crate::chip::{Chip, Controller};
+use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::{Chip, Controller};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Register block and registers (RM0090 §3.9; flash-families.md §2.2).
 const BASE: u32 = 0x4002_3C00;
@@ -286,7 +286,7 @@ impl FlashController for FsController {
         ProgramAccess { unit: width.bytes(), width, typical: WORD, timeout: WORD_TIMEOUT }
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -299,7 +299,7 @@ impl FlashController for FsController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn driver(dev_id: u16, mv: u32) -> FsController {
         FsController::new(chips::find(dev_id).unwrap(), Some(mv))

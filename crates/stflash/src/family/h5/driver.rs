@@ -10,12 +10,12 @@
 
 use std::time::Duration;
 
-use super::{
+use crate::chip::Chip;
+use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::Chip;
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Register block and offsets (flash-families.md §2.7; EMB-R flash_h5; CMSIS
 /// `stm32h563xx.h` FLASH_TypeDef).
@@ -197,7 +197,7 @@ impl FlashController for H5Controller {
         Some(start_then_clear(NSCR, CR_MER, CR_STRT, wait))
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -227,7 +227,7 @@ impl FlashController for H5Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn h563() -> H5Controller {
         H5Controller::new(chips::find(0x484).unwrap())

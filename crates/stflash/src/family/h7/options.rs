@@ -20,11 +20,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::h7::H7Controller;
+use crate::chip::Controller;
+use crate::family::h7::driver::H7Controller;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, ErrorFlag, FlashController, FlashError, KEY1, KEY2, OPTKEY1, OPTKEY2};
-use crate::target::chips::Controller;
-use crate::target::Target;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x5200_2000;
 /// Bank-2 copies of PRAR, SCAR, WPSN (§2.8 table).
@@ -432,7 +432,7 @@ impl OptionBytes for H7Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn driver(dev_id: u16) -> H7Controller {
         H7Controller::new(chips::find(dev_id).unwrap(), Some(3300)).unwrap()

@@ -8,7 +8,7 @@
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
 //! (`crate::flash::h7`) applies it to the flash size read from the chip.
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 

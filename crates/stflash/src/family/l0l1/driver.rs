@@ -12,12 +12,12 @@
 
 use std::time::Duration;
 
-use super::{
+use crate::chip::{Chip, Controller};
+use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width,
 };
-use crate::target::chips::{Chip, Controller};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Register block: L0 0x40022000, L1 0x40023C00 (flash-families.md §2.4; CMSIS
 /// `stm32l053xx.h` FLASH_R_BASE = AHBPERIPH_BASE + 0x2000, `stm32l152xe.h`
@@ -203,7 +203,7 @@ impl FlashController for LpController {
         ProgramAccess { unit: self.chip.flash.write_unit, width: Width::Word, typical: OP_TIME, timeout: OP_TIMEOUT }
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -216,7 +216,7 @@ impl FlashController for LpController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn l0() -> LpController {
         LpController::new(chips::find(0x417).unwrap())

@@ -19,11 +19,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::lp::{LpController, PECR_PELOCK, PEKEY1, PEKEY2};
+use crate::chip::Controller;
+use crate::family::l0l1::driver::{LpController, PECR_PELOCK, PEKEY1, PEKEY2};
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError};
-use crate::target::chips::Controller;
-use crate::target::Target;
+use crate::mcu::Target;
 
 const OB: u32 = 0x1FF8_0000;
 const PECR: u32 = 0x04;
@@ -170,7 +170,7 @@ impl OptionBytes for LpController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     #[test]
     fn words_and_complements() {

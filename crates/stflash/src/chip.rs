@@ -7,13 +7,6 @@
 
 use std::fmt;
 
-pub mod f0f1f3;
-pub mod f2f4f7;
-pub mod h7;
-pub mod l0l1;
-pub mod l4g;
-pub mod l5u5h5;
-
 /// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Core {
@@ -297,12 +290,10 @@ impl Chip {
     }
 }
 
-/// The family tables, one line each.
-static TABLES: &[&[Chip]] = &[f0f1f3::CHIPS, f2f4f7::CHIPS, h7::CHIPS, l4g::CHIPS, l0l1::CHIPS, l5u5h5::CHIPS];
-
-/// Every known chip, one row per DEV_ID.
+/// Every known chip, one row per DEV_ID (the families' tables, in the
+/// order of [`crate::family::FAMILIES`]).
 pub fn all() -> impl Iterator<Item = &'static Chip> {
-    TABLES.iter().flat_map(|t| t.iter())
+    crate::family::FAMILIES.iter().flat_map(|f| f.chips.iter())
 }
 
 /// Look up a DEV_ID.

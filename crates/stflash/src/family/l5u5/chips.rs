@@ -1,7 +1,7 @@
-//! STM32L5, STM32U5 (TrustZone controllers, driven through the non-secure
-//! registers) and STM32H5 (flash-families.md §1.5, §2.6, §2.7).
+//! STM32L5 and STM32U5: TrustZone controllers, driven through the non-secure
+//! registers (flash-families.md §1.5, §2.6).
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 
@@ -31,22 +31,10 @@ const U5_FLASH: FlashSpec = FlashSpec {
     erased: 0xFF,
 };
 
-/// H5: always two banks of 8 KiB sectors, bank 2 at half the flash; 128-bit
-/// flash words (flash-families.md §2.7; CMSIS `stm32h563xx.h`).
-const H5_FLASH: FlashSpec = FlashSpec {
-    base: 0x0800_0000,
-    sectors: &[(1, 8 * KIB)],
-    dual: Some(DualBank { sectors: &[(1, 8 * KIB)], bank2: Bank2Base::Half }),
-    write_unit: 16,
-    erased: 0xFF,
-};
-
 /// DBGMCU_APB1FZR1 (DBGMCU + 0x08): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12.
 /// L5/U5 DBGMCU at 0xE0044000 (CMSIS `stm32l552xx.h:1677, 4549-4553`,
-/// `stm32u575xx.h:1989, 5630-5635`); H5 at 0x44024000 (CMSIS
-/// `stm32h563xx.h:2104, 5193-5198`).
+/// `stm32u575xx.h:1989, 5630-5635`).
 const L5U5_FREEZE: &[(u32, u32)] = &[(0xE004_4008, (1 << 11) | (1 << 12))];
-const H5_FREEZE: &[(u32, u32)] = &[(0x4402_4008, (1 << 11) | (1 << 12))];
 
 /// L5/U5 OTP: 512 bytes at 0x0BFA0000 (CMSIS `stm32l552xx.h:1689`;
 /// `stm32u575xx.h:1995-1996`).
@@ -64,14 +52,12 @@ const L5_SIZE_REG: u32 = 0x0BFA_05E0;
 const U5_SIZE_REG: u32 = 0x0BFA_07A0;
 
 /// CRC peripheral, non-secure aliases (CRC_BASE_NS = AHB1PERIPH_BASE_NS +
-/// 0x3000 = 0x40023000 on all three), INIT and POL, CRCEN bit 12 of
+/// 0x3000 = 0x40023000 on both), INIT and POL, CRCEN bit 12 of
 /// RCC_AHB1ENR: L5 0x40021000 + 0x48 (CMSIS stm32l552xx.h RCC_BASE_NS), U5
-/// 0x46020C00 + 0x88 (stm32u575xx.h), H5 0x44020C00 + 0x88 (stm32h563xx.h).
-/// Reset clock: MSI 4 MHz (L5, U5), HSI 32 MHz (H5).
+/// 0x46020C00 + 0x88 (stm32u575xx.h). Reset clock: MSI 4 MHz.
 const L5_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
 const U5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4602_0C88, 1 << 12), ..L5_CRC };
-const H5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4402_0C88, 1 << 12), word_ns: 250, ..L5_CRC };
 
 pub static CHIPS: &[Chip] = &[
     Chip {
@@ -185,29 +171,5 @@ pub static CHIPS: &[Chip] = &[
         watchdog_freeze: L5U5_FREEZE,
         flash_size_quirk: FlashSizeQuirk::None,
         crc: Some(U5_CRC),
-    },
-    Chip {
-        dev_id: 0x484,
-        name: "STM32H5xx",
-        parts: "STM32H562, STM32H563, STM32H573",
-        family: "STM32H5",
-        reference_manual: "RM0481",
-        core: Core::M33,
-        controller: Controller::H5,
-        flash_size_reg: 0x08FF_F80C,
-        max_flash_kib: 2048,
-        flash: H5_FLASH,
-        // SRAM1 256 + SRAM2 64 + SRAM3 320 KiB contiguous (CMSIS `stm32h563xx.h:1742-1751`).
-        sram: MemRegion::new(0x2000_0000, 640 * KIB),
-        extra_ram: &[],
-        // AN2606: 0x0BF97000-0x0BF9FFFF; stlink's 0x0BF80000 is wrong
-        // (flash-families.md §1.6 item 2, §6 row 25).
-        system_memory: MemRegion::new(0x0BF9_7000, 36 * KIB),
-        option_bytes: None,
-        // 2 KiB OTP at 0x08FFF000 (CMSIS `stm32h563xx.h:2110-2111`).
-        otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
-        watchdog_freeze: H5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
-        crc: Some(H5_CRC),
     },
 ];

@@ -22,11 +22,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::h5::H5Controller;
+use crate::family::h5::driver::H5Controller;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashError, OPTKEY1, OPTKEY2};
-use crate::target::cortex_m as cm;
-use crate::target::Target;
+use crate::mcu::cortex_m as cm;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
 const OPTKEYR: u32 = BASE + 0x0C;

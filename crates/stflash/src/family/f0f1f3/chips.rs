@@ -5,7 +5,7 @@
 //! System memory follows AN2606 Table 226 where st-flash disagrees (§6 row 25),
 //! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 

@@ -4,7 +4,7 @@
 //! Geometry per bank mode lives here; which mode is in force (OPTR bits) is
 //! read by the driver, `crate::flash::l4g`.
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -356,7 +356,7 @@ pub static CHIPS: &[Chip] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips::find;
+    use crate::chip::find;
 
     #[test]
     fn every_st_flash_dev_id_of_these_families_is_present() {
@@ -390,7 +390,7 @@ mod tests {
 
     #[test]
     fn part_numbers_find_their_rows() {
-        use crate::target::chips::find_by_name;
+        use crate::chip::find_by_name;
         for (name, id) in [("stm32l476rg", 0x415), ("L4R5ZI", 0x470), ("g0b1re", 0x467), ("STM32G474RE", 0x469)] {
             assert_eq!(find_by_name(name).map(|c| c.dev_id), Some(id), "{name}");
         }

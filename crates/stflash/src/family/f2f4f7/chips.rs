@@ -7,7 +7,7 @@
 //! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 

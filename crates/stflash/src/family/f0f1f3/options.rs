@@ -25,11 +25,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::fp::FpController;
+use crate::family::f0f1f3::driver::FpController;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, FlashController, FlashError, KEY1, KEY2};
-use crate::target::cortex_m as cm;
-use crate::target::Target;
+use crate::mcu::cortex_m as cm;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
 const OPTKEYR: u32 = BASE + 0x08;
@@ -358,7 +358,7 @@ impl OptionBytes for FpController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FpController {
         FpController::new(chips::find(dev_id).unwrap())

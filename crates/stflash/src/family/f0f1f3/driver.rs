@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use log::debug;
 
-use super::{
+use crate::chip::Chip;
+use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::Chip;
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Register block (flash-families.md §2.1).
 const BASE: u32 = 0x4002_2000;
@@ -213,7 +213,7 @@ impl FlashController for FpController {
         ProgramAccess { unit: 2, width: Width::Half, typical: HALF_WORD, timeout: HALF_WORD_TIMEOUT }
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -232,7 +232,7 @@ impl FlashController for FpController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FpController {
         FpController::new(chips::find(dev_id).unwrap())

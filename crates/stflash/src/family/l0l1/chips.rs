@@ -7,7 +7,7 @@
 //! and L1 cat.4 parts. Only L1 cat.5/6 (0x437) gets two banks in the layout,
 //! to model the hole its 384 KiB parts have between the banks.
 
-use super::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
 

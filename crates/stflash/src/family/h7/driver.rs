@@ -20,12 +20,12 @@
 
 use std::time::Duration;
 
-use super::{
+use crate::chip::{Chip, Controller};
+use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::{Chip, Controller};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Flash interface base, all H7 but H7R/S (§2.8).
 const FLASH_BASE: u32 = 0x5200_2000;
@@ -492,7 +492,7 @@ impl FlashController for H7Controller {
         Ok(out)
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -505,7 +505,7 @@ impl FlashController for H7Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     const KIB: u32 = 1024;
 

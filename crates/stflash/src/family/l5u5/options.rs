@@ -21,11 +21,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::tz::TzController;
+use crate::chip::Controller;
+use crate::family::l5u5::driver::TzController;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, OPTKEY1, OPTKEY2};
-use crate::target::chips::Controller;
-use crate::target::Target;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
 const OPTKEYR: u32 = BASE + 0x10;
@@ -260,7 +260,7 @@ impl OptionBytes for TzController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     #[test]
     fn words_per_part() {

@@ -15,12 +15,12 @@ use std::time::Duration;
 
 use log::info;
 
-use super::{
+use crate::chip::{Chip, Controller};
+use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::{Chip, Controller};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Non-secure register block (flash-families.md §2.6; EMB-R flash_l5, flash_u5).
 const BASE: u32 = 0x4002_2000;
@@ -255,7 +255,7 @@ impl FlashController for TzController {
         Some(start_then_clear(NSCR, cr, CR_STRT, wait))
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -290,7 +290,7 @@ impl FlashController for TzController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn u575() -> TzController {
         TzController::new(chips::find(0x482).unwrap())

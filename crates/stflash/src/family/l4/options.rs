@@ -24,11 +24,11 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::l4g::L4gController;
+use crate::chip::Controller;
+use crate::family::l4::driver::L4gController;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
-use crate::target::chips::Controller;
-use crate::target::Target;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
 const BASE_WB_WL: u32 = 0x5800_4000;
@@ -403,7 +403,7 @@ impl OptionBytes for L4gController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips::find;
+    use crate::chip::find;
 
     fn ctrl(dev_id: u16) -> L4gController {
         L4gController::new(find(dev_id).unwrap()).unwrap()

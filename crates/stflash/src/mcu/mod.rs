@@ -11,11 +11,10 @@ use crate::error::{Error, ErrorKind};
 use crate::stlink::{StLink, StlinkError};
 use crate::transport::TransportError;
 
-pub mod chips;
 pub mod cortex_m;
 mod identify;
 
-use chips::{Chip, Core};
+use crate::chip::{self as chips, Chip, Core};
 use cortex_m as cm;
 
 /// How to attach (st-flash's connect modes, stflash-cli.md §5.1).

@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use log::debug;
 
-use super::{
+use crate::chip::{Chip, Controller};
+use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width, KEY1, KEY2,
 };
-use crate::target::chips::{Chip, Controller};
-use crate::target::Target;
+use crate::mcu::Target;
 
 /// Register offsets from the controller base (flash-families.md §2.5 table).
 const KEYR: u32 = 0x08;
@@ -433,7 +433,7 @@ impl FlashController for L4gController {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
     }
 
-    fn options(&mut self) -> Option<&mut dyn super::options::OptionBytes> {
+    fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
 
@@ -469,7 +469,7 @@ impl FlashController for L4gController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips::find;
+    use crate::chip::find;
 
     fn ctrl(dev_id: u16) -> L4gController {
         L4gController::new(find(dev_id).unwrap()).unwrap()
@@ -483,7 +483,7 @@ mod tests {
 
     #[test]
     fn every_chip_of_the_group_has_a_variant() {
-        for c in crate::target::chips::all() {
+        for c in crate::chip::all() {
             let ours = matches!(
                 c.controller,
                 Controller::L4

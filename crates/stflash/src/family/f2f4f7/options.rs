@@ -22,12 +22,12 @@
 
 use std::time::Duration;
 
-use super::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::fs::FsController;
+use crate::chip::Controller;
+use crate::family::f2f4f7::driver::FsController;
+use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
-use crate::target::chips::Controller;
-use crate::target::cortex_m as cm;
-use crate::target::Target;
+use crate::mcu::cortex_m as cm;
+use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_3C00;
 const OPTKEYR: u32 = BASE + 0x08;
@@ -268,7 +268,7 @@ impl OptionBytes for FsController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::chips;
+    use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FsController {
         FsController::new(chips::find(dev_id).unwrap(), Some(3300))

@@ -1,0 +1,15 @@
+//! STM32F0, F1, F3.
+
+use super::Family;
+use crate::chip::Chip;
+use crate::flash::FlashController;
+
+pub mod chips;
+pub mod driver;
+pub mod options;
+
+pub static FAMILY: Family = Family { name: "STM32F0, F1, F3", chips: chips::CHIPS, driver };
+
+fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
+    Some(Box::new(driver::FpController::new(chip)))
+}

@@ -1,0 +1,15 @@
+//! STM32F2, F4, F7.
+
+use super::Family;
+use crate::chip::Chip;
+use crate::flash::FlashController;
+
+pub mod chips;
+pub mod driver;
+pub mod options;
+
+pub static FAMILY: Family = Family { name: "STM32F2, F4, F7", chips: chips::CHIPS, driver };
+
+fn driver(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
+    Some(Box::new(driver::FsController::new(chip, voltage_mv)))
+}

@@ -1,0 +1,15 @@
+//! STM32L0, L1.
+
+use super::Family;
+use crate::chip::Chip;
+use crate::flash::FlashController;
+
+pub mod chips;
+pub mod driver;
+pub mod options;
+
+pub static FAMILY: Family = Family { name: "STM32L0, L1", chips: chips::CHIPS, driver };
+
+fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
+    Some(Box::new(driver::LpController::new(chip)))
+}

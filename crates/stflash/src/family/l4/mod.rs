@@ -1,0 +1,15 @@
+//! STM32L4, L4+, G0, G4, C0, WB, WL.
+
+use super::Family;
+use crate::chip::Chip;
+use crate::flash::FlashController;
+
+pub mod chips;
+pub mod driver;
+pub mod options;
+
+pub static FAMILY: Family = Family { name: "STM32L4, L4+, G0, G4, C0, WB, WL", chips: chips::CHIPS, driver };
+
+fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
+    driver::L4gController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
+}
