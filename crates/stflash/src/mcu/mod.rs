@@ -174,6 +174,9 @@ pub struct Target {
     pub speed_khz: Option<u32>,
     /// DEMCR as found at connect time, restored on detach.
     demcr_saved: Option<u32>,
+    /// The debug session was closed ([`Target::detach`], [`Target::abandon`]);
+    /// otherwise dropping the target closes it, leaving the core running.
+    closed: bool,
 }
 
 impl Target {
@@ -194,6 +197,7 @@ impl Target {
             voltage_mv: None,
             speed_khz: None,
             demcr_saved: None,
+            closed: false,
         };
         t.attach(opts)?;
         Ok(t)
@@ -472,7 +476,8 @@ impl Target {
     /// Let the core run and leave debug mode: DHCSR.C_DEBUGEN cleared and
     /// DEMCR vector catches restored, unlike st-flash which leaves them set
     /// (stflash-cli.md §13 item 13). Consumes the target; the probe is idle after.
-    pub fn detach(mut self, run: bool) -> std::result::Result<(), Error> {
+    pub fn detach(&mut self, run: bool) -> std::result::Result<(), Error> {
+        self.closed = true;
         if let Some(demcr) = self.demcr_saved.take() {
             self.write32(cm::DEMCR, demcr & !cm::DEMCR_VC_CORERESET)?;
         }
@@ -484,8 +489,14 @@ impl Target {
         Ok(())
     }
 
+    /// The debug session was closed (detached or abandoned).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// Leave debug mode after a failure, best effort: nothing is reported.
-    pub fn abandon(mut self) {
+    pub fn abandon(&mut self) {
+        self.closed = true;
         let _ = self.link.exit_debug();
     }
 
@@ -531,5 +542,16 @@ fn fault_or(e: StlinkError, addr: u32, what: &'static str) -> TargetError {
             TargetError::Fault { addr: fault.unwrap_or(addr), what }
         }
         other => TargetError::Link(other),
+    }
+}
+
+/// A target dropped without being closed (a panic, an early return) is left
+/// as a finished command leaves it: the core running, the probe out of debug
+/// mode. Best effort: nothing can be reported from here.
+impl Drop for Target {
+    fn drop(&mut self) {
+        if !self.closed {
+            let _ = self.detach(true);
+        }
     }
 }

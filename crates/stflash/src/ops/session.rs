@@ -9,7 +9,10 @@ use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
 use crate::transport::Transport;
 
-/// A connected target and what stflash knows about its flash.
+/// A connected target and what stflash knows about its flash. Dropped
+/// without [`Session::finish`] or [`Session::abandon`] (a panic, a broken
+/// pipe), it locks the flash and leaves the core running and the probe out of
+/// debug mode, as far as the link still allows.
 pub struct Session {
     pub target: Target,
     /// The flash driver; `None` for chips whose family has no driver yet.
@@ -158,9 +161,14 @@ impl Session {
     /// After a failure: lock the flash and leave debug mode, best effort,
     /// without reporting anything else (the caller reports the failure).
     pub fn abandon(mut self) {
+        self.lock_all();
+        self.target.abandon();
+    }
+
+    /// Lock every bank, best effort.
+    fn lock_all(&mut self) {
         let all = (0..self.layout.banks.len() as u8).collect();
         let _ = self.lock_banks(&all);
-        self.target.abandon();
     }
 
     /// Lock every bank in `banks` (each is tried); returns the first failure.
@@ -175,5 +183,13 @@ impl Session {
             }
         }
         first
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.target.is_closed() {
+            self.lock_all();
+        }
     }
 }

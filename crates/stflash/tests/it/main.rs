@@ -2,3 +2,4 @@
 //! sources: one test binary, one module per area.
 
 mod crosscheck;
+mod session;

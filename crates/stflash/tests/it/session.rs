@@ -1,0 +1,31 @@
+//! What a session leaves behind however it ends.
+
+use stflash::mcu::ConnectOptions;
+use stflash::ops::Session;
+use stflash_sim::SimSpec;
+
+fn open(chip: &str) -> (Session, stflash_sim::SimHandle) {
+    let (transport, sim) = stflash_sim::open(&SimSpec::new(chip)).expect("simulator");
+    let session = Session::open(Box::new(transport), &ConnectOptions::default()).expect("connect");
+    (session, sim)
+}
+
+#[test]
+fn a_session_dropped_without_finishing_leaves_the_core_running_and_the_probe_idle() {
+    let (session, sim) = open("stm32f103c8");
+    assert!(sim.core_halted() && sim.probe_in_debug(), "connected: halted, in debug mode");
+    drop(session);
+    assert!(!sim.core_halted(), "the core runs again");
+    assert!(!sim.probe_in_debug(), "the probe left debug mode");
+}
+
+#[test]
+fn a_panic_while_connected_still_releases_the_target() {
+    let (session, sim) = open("stm32h7a3zi");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _held = session;
+        panic!("a bug in a command");
+    }));
+    assert!(result.is_err());
+    assert!(!sim.core_halted() && !sim.probe_in_debug());
+}
