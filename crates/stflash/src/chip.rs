@@ -56,57 +56,7 @@ impl fmt::Display for Core {
     }
 }
 
-/// The flash-controller type and variant; `crate::flash::driver_for` maps each to
-/// a driver. Variants of one type share a driver module and differ in field
-/// layout (flash-families.md §0 "controller types").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Controller {
-    /// F0/F1/F3 page type (RM0008, RM0091, RM0316…).
-    F0F1F3,
-    /// F2/F4 sector type (RM0033, RM0090…).
-    F2F4,
-    /// F7 sector type (RM0385, RM0410, RM0431).
-    F7,
-    /// L0 PECR type (RM0377/RM0367).
-    L0,
-    /// L1 PECR type (RM0038).
-    L1,
-    /// 64-bit double-word controllers (flash-families.md §2.5).
-    L4,
-    L4Plus,
-    G0,
-    G4,
-    C0,
-    Wb,
-    Wl,
-    /// TrustZone controllers, non-secure register set (§2.6).
-    L5,
-    U5,
-    /// H5 (§2.7).
-    H5,
-    /// H7 variants (§2.8, §3).
-    H74x,
-    H72x,
-    H7ab,
-}
-
-impl Controller {
-    /// Flash with error-correcting codes per programming unit: a unit that
-    /// reads erased may still have been programmed (with the erased value),
-    /// and programming it again breaks its ECC, so such a unit needs an erase
-    /// first. F0/F1/F3 and F2/F4/F7 flash has no ECC and takes a blank unit as
-    /// it is (flash-families.md §2.1-§2.3, §2.5, §2.8); L0/L1 are treated as
-    /// ECC flash, the safe side.
-    pub fn has_ecc(self) -> bool {
-        !matches!(self, Controller::F0F1F3 | Controller::F2F4 | Controller::F7)
-    }
-
-    /// The flash interface has its own CRC unit (H7: CRCCR/CRCSADD/CRCEADD/
-    /// CRCDATA, flash-families.md §2.8).
-    pub fn has_flash_crc_unit(self) -> bool {
-        matches!(self, Controller::H74x | Controller::H72x | Controller::H7ab)
-    }
-}
+pub use crate::family::Controller;
 
 /// A contiguous memory range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,6 +126,10 @@ pub struct FlashSpec {
 pub struct Chip {
     /// DBGMCU_IDCODE[11:0].
     pub dev_id: u16,
+    /// Other DEV_IDs this die reports, told apart from the rows that own
+    /// them by the core: early STM32F405/F407 report the F2's 0x411 but have
+    /// a Cortex-M4 where the F2 has a Cortex-M3 (ES0182 §2.2.1).
+    pub also_reports: &'static [u16],
     /// The name st-flash prints in its connect line (its `dev_type`), corrected
     /// where st-flash's is wrong.
     pub name: &'static str,
@@ -264,12 +218,13 @@ impl FlashSizeQuirk {
 /// A stand-in used while a target is being identified.
 pub static UNIDENTIFIED: Chip = Chip {
     dev_id: 0,
+    also_reports: &[],
     name: "unknown",
     parts: "",
     family: "unknown",
     reference_manual: "",
     core: Core::M0,
-    controller: Controller::F0F1F3,
+    controller: Controller::Unidentified,
     flash_size_reg: 0,
     max_flash_kib: 0,
     flash: FlashSpec { base: 0x0800_0000, sectors: &[(1, 1024)], dual: None, write_unit: 2, erased: 0xFF },
@@ -299,6 +254,17 @@ pub fn all() -> impl Iterator<Item = &'static Chip> {
 /// Look up a DEV_ID.
 pub fn find(dev_id: u16) -> Option<&'static Chip> {
     all().find(|c| c.dev_id == dev_id)
+}
+
+/// The row of a chip that reports `dev_id` and has `core`: its own row when
+/// the core matches, else a row that also reports that DEV_ID with this core
+/// ([`Chip::also_reports`]), else its own row.
+pub fn identify(dev_id: u16, core: Core) -> Option<&'static Chip> {
+    let own = find(dev_id);
+    if own.is_some_and(|c| c.core == core) {
+        return own;
+    }
+    all().find(|c| c.core == core && c.also_reports.contains(&dev_id)).or(own)
 }
 
 /// Look up by a user-given name: a DEV_ID ("0x480"), the st-flash name
@@ -349,11 +315,30 @@ mod tests {
     }
 
     #[test]
+    fn an_early_f405_reporting_the_f2_dev_id_is_told_apart_by_its_core() {
+        assert_eq!(identify(0x411, Core::M3).unwrap().dev_id, 0x411, "an F2");
+        assert_eq!(identify(0x411, Core::M4).unwrap().dev_id, 0x413, "an F405/F407 of revision A");
+        assert_eq!(identify(0x413, Core::M4).unwrap().dev_id, 0x413);
+        assert!(identify(0x123, Core::M4).is_none());
+    }
+
+    #[test]
+    fn every_row_is_driven_by_its_familys_driver() {
+        for family in crate::family::FAMILIES {
+            for c in family.chips {
+                assert!(std::ptr::eq(crate::family::of(c).unwrap(), *family), "{}", c.name);
+                assert!((family.driver)(c, Some(3300)).is_some(), "{}: no driver for its own row", c.name);
+            }
+        }
+    }
+
+    #[test]
     fn every_chip_has_a_crc_peripheral_at_its_family_address() {
         for c in all() {
             let crc = c.crc.unwrap_or_else(|| panic!("{}: no CRC peripheral", c.name));
-            let h74x = matches!(c.controller, Controller::H74x | Controller::H72x);
-            assert_eq!(crc.base, if h74x { 0x5802_4C00 } else { 0x4002_3000 }, "{}", c.name);
+            // The H74x/H75x and H72x/H73x dies put it in the D3 domain.
+            let d3 = matches!(c.dev_id, 0x450 | 0x483);
+            assert_eq!(crc.base, if d3 { 0x5802_4C00 } else { 0x4002_3000 }, "{}", c.name);
             assert_eq!(crc.clock_enable.1.count_ones(), 1, "{}", c.name);
             assert!(crc.pol <= crc.init && crc.word_ns > 0, "{}", c.name);
         }

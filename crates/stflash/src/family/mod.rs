@@ -18,6 +18,61 @@ pub mod l0l1;
 pub mod l4;
 pub mod l5u5;
 
+/// The flash controller of a chip-table row: its family, and the variant
+/// record of its die where the family's dies differ (field positions,
+/// option-byte layouts, error flags). Each family's driver takes its own
+/// arm; nothing outside the family looks inside the record.
+#[derive(Debug, Clone, Copy)]
+pub enum Controller {
+    F0F1F3(&'static f0f1f3::Variant),
+    F2F4F7(&'static f2f4f7::Variant),
+    L0L1(&'static l0l1::Variant),
+    L4(&'static l4::Variant),
+    L5U5(&'static l5u5::Variant),
+    H5,
+    H7(&'static h7::Variant),
+    /// The stand-in row used while a target is being identified.
+    Unidentified,
+}
+
+/// Two rows have the same controller when they point to the same variant
+/// record (the records are statics).
+impl PartialEq for Controller {
+    fn eq(&self, other: &Controller) -> bool {
+        use Controller as C;
+        match (self, other) {
+            (C::F0F1F3(a), C::F0F1F3(b)) => std::ptr::eq(*a, *b),
+            (C::F2F4F7(a), C::F2F4F7(b)) => std::ptr::eq(*a, *b),
+            (C::L0L1(a), C::L0L1(b)) => std::ptr::eq(*a, *b),
+            (C::L4(a), C::L4(b)) => std::ptr::eq(*a, *b),
+            (C::L5U5(a), C::L5U5(b)) => std::ptr::eq(*a, *b),
+            (C::H7(a), C::H7(b)) => std::ptr::eq(*a, *b),
+            (C::H5, C::H5) | (C::Unidentified, C::Unidentified) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Controller {}
+
+impl Controller {
+    /// Flash with error-correcting codes per programming unit: a unit that
+    /// reads erased may still have been programmed (with the erased value),
+    /// and programming it again breaks its ECC, so such a unit needs an erase
+    /// first. F0/F1/F3 and F2/F4/F7 flash has no ECC and takes a blank unit as
+    /// it is (RM0008 §3.3.3, RM0090 §3.6.3: programming needs an erased
+    /// location, nothing more); L0/L1 are treated as ECC flash, the safe side.
+    pub fn has_ecc(self) -> bool {
+        !matches!(self, Controller::F0F1F3(_) | Controller::F2F4F7(_))
+    }
+
+    /// The flash interface has its own CRC unit (H7: FLASH_CRCCR, CRCSADD,
+    /// CRCEADD, CRCDATA; RM0433 §4.9.30-§4.9.33, RM0455 §4.9).
+    pub fn has_flash_crc_unit(self) -> bool {
+        matches!(self, Controller::H7(_))
+    }
+}
+
 /// One family: its chips and how to make a driver for one of them.
 pub struct Family {
     /// ST's family names, for people ("STM32F0, F1, F3").

@@ -57,19 +57,15 @@ pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<()
     let mut first_seen = None;
     for addr in dbgmcu_candidates(core, t.dpidr) {
         let Ok(idcode) = t.read32(addr) else { continue };
-        let mut dev_id = (idcode & 0xFFF) as u16;
-        // Early F405/F407 report the F2 id; the core tells them apart (§1.3).
-        if dev_id == 0x411 && core == Core::M4 {
-            dev_id = 0x413;
-        }
+        let dev_id = (idcode & 0xFFF) as u16;
         if dev_id == 0 {
             continue;
         }
         first_seen.get_or_insert(idcode);
-        if let Some(chip) = chips::find(dev_id) {
+        if let Some(chip) = chips::identify(dev_id, core) {
             debug!("DBGMCU_IDCODE 0x{idcode:08X} at 0x{addr:08X}: {}", chip.name);
             t.chip = chip;
-            t.idcode = (idcode & !0xFFF) | dev_id as u32;
+            t.idcode = (idcode & !0xFFF) | chip.dev_id as u32;
             return read_flash_size(t, flash_override);
         }
     }

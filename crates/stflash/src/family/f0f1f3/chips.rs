@@ -5,6 +5,7 @@
 //! System memory follows AN2606 Table 226 where st-flash disagrees (§6 row 25),
 //! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
+use super::driver::{Series, Variant};
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -61,15 +62,20 @@ const F0_CRC: CrcPeripheral = CrcPeripheral { init: true, ..F1_CRC };
 const F09X_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F1_CRC };
 const F3_CRC: CrcPeripheral = F09X_CRC;
 
+static VARIANT_F0: Variant = Variant { series: Series::F0 };
+static VARIANT_F1: Variant = Variant { series: Series::F1 };
+static VARIANT_F3: Variant = Variant { series: Series::F3 };
+
 /// The fields every row of this table shares.
 const ROW: Chip = Chip {
     dev_id: 0,
+    also_reports: &[],
     name: "",
     parts: "",
     family: "",
     reference_manual: "",
     core: Core::M0,
-    controller: Controller::F0F1F3,
+    controller: Controller::F0F1F3(&VARIANT_F0),
     flash_size_reg: F0_F3_FLASH_SIZE,
     max_flash_kib: 0,
     flash: PAGES_1K,
@@ -84,19 +90,34 @@ const ROW: Chip = Chip {
 };
 
 /// An F0 row (Cortex-M0, RM0091/RM0360).
-const F0: Chip = Chip { family: "STM32F0", core: Core::M0, watchdog_freeze: F0_FREEZE, crc: Some(F0_CRC), ..ROW };
+const F0: Chip = Chip {
+    family: "STM32F0",
+    core: Core::M0,
+    controller: Controller::F0F1F3(&VARIANT_F0),
+    watchdog_freeze: F0_FREEZE,
+    crc: Some(F0_CRC),
+    ..ROW
+};
 /// An F1 row (Cortex-M3, RM0008/RM0041).
 const F1: Chip = Chip {
     family: "STM32F1",
     reference_manual: "RM0008",
     core: Core::M3,
+    controller: Controller::F0F1F3(&VARIANT_F1),
     flash_size_reg: F1_FLASH_SIZE,
     watchdog_freeze: F1_FREEZE,
     ..ROW
 };
 /// An F3 row (Cortex-M4).
-const F3: Chip =
-    Chip { family: "STM32F3", core: Core::M4, flash: PAGES_2K, watchdog_freeze: F3_FREEZE, crc: Some(F3_CRC), ..ROW };
+const F3: Chip = Chip {
+    family: "STM32F3",
+    core: Core::M4,
+    controller: Controller::F0F1F3(&VARIANT_F3),
+    flash: PAGES_2K,
+    watchdog_freeze: F3_FREEZE,
+    crc: Some(F3_CRC),
+    ..ROW
+};
 
 /// Core-coupled memory of the F303/F358/F398/F334 (RM0316 §3.3, RM0364 §3.3).
 const CCM_8K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 8 * KIB)];

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use log::debug;
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width, KEY1, KEY2,
@@ -78,23 +78,47 @@ enum RdpBits {
     F0F3,
 }
 
+/// The series of an F0/F1/F3 die: where their option bytes differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Series {
+    /// RM0091, RM0360.
+    F0,
+    /// RM0008, RM0041.
+    F1,
+    /// RM0316, RM0313, RM0364, RM0365, RM0366.
+    F3,
+}
+
+/// What differs between the F0/F1/F3 dies, as data (the chip rows point here).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Variant {
+    pub series: Series,
+}
+
 /// The F0/F1/F3 driver.
 pub struct FpController {
     chip: &'static Chip,
+    variant: &'static Variant,
     rdp_bits: RdpBits,
     /// RCC_CR as found, when this driver had to switch the HSI on.
     hsi_restore: Option<u32>,
 }
 
 impl FpController {
-    pub fn new(chip: &'static Chip) -> FpController {
-        // F1 is the family of RM0008/RM0041 whose OBR has the one-bit RDPRT.
-        let rdp_bits = if chip.family == "STM32F1" { RdpBits::F1 } else { RdpBits::F0F3 };
-        FpController { chip, rdp_bits, hsi_restore: None }
+    /// `None` when `chip` is not an F0/F1/F3 row.
+    pub fn new(chip: &'static Chip) -> Option<FpController> {
+        let Controller::F0F1F3(variant) = chip.controller else { return None };
+        // F1 (RM0008/RM0041) has the one-bit RDPRT in OBR.
+        let rdp_bits = if variant.series == Series::F1 { RdpBits::F1 } else { RdpBits::F0F3 };
+        Some(FpController { chip, variant, rdp_bits, hsi_restore: None })
     }
 
     pub fn chip(&self) -> &'static Chip {
         self.chip
+    }
+
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
     }
 
     /// Address of a register of `bank`'s register set.
@@ -235,7 +259,7 @@ mod tests {
     use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FpController {
-        FpController::new(chips::find(dev_id).unwrap())
+        FpController::new(chips::find(dev_id).unwrap()).unwrap()
     }
 
     fn sector(bank: u8, index: u32, addr: u32) -> Sector {

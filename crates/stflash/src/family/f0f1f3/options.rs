@@ -25,7 +25,7 @@
 
 use std::time::Duration;
 
-use crate::family::f0f1f3::driver::FpController;
+use crate::family::f0f1f3::driver::{FpController, Series};
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, FlashController, FlashError, KEY1, KEY2};
 use crate::mcu::cortex_m as cm;
@@ -55,14 +55,6 @@ const SR_EOP: u32 = 1 << 5;
 const OPTION_ERASE: Duration = Duration::from_millis(30);
 const OPTION_TIMEOUT: Duration = Duration::from_secs(2);
 const HALF_WORD: Duration = Duration::from_micros(53);
-
-/// Which reference manual's user byte applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    F0,
-    F1,
-    F3,
-}
 
 const SW: Show = Show::Flag("software", "hardware");
 const NO_RESET: Show = Show::Flag("no", "yes");
@@ -238,12 +230,8 @@ static OBR_F3: OptionWord = OptionWord {
 };
 
 impl FpController {
-    fn family(&self) -> Family {
-        match self.chip().family {
-            "STM32F1" => Family::F1,
-            "STM32F3" => Family::F3,
-            _ => Family::F0,
-        }
+    fn family(&self) -> Series {
+        self.variant().series
     }
 
     fn two_k_pages(&self) -> bool {
@@ -252,9 +240,9 @@ impl FpController {
 
     fn obr_word(&self) -> &'static OptionWord {
         match self.family() {
-            Family::F1 => &OBR_F1,
-            Family::F0 => &OBR_F0,
-            Family::F3 => &OBR_F3,
+            Series::F1 => &OBR_F1,
+            Series::F0 => &OBR_F0,
+            Series::F3 => &OBR_F3,
         }
     }
 
@@ -267,7 +255,7 @@ impl FpController {
             if word.addr == OBR {
                 // FLASH_OBR layout → USER, DATA0, DATA1 bytes.
                 let (user, data0, data1) = match self.family() {
-                    Family::F1 => (value >> 2, value >> 10, value >> 18),
+                    Series::F1 => (value >> 2, value >> 10, value >> 18),
                     _ => (value >> 8, value >> 16, value >> 24),
                 };
                 block[2] = user as u8;
@@ -307,9 +295,9 @@ impl FpController {
 impl OptionBytes for FpController {
     fn words(&self) -> Vec<&'static OptionWord> {
         let user = match self.family() {
-            Family::F1 => &OB_USER_F1,
-            Family::F0 => &OB_USER_F0,
-            Family::F3 => &OB_USER_F3,
+            Series::F1 => &OB_USER_F1,
+            Series::F0 => &OB_USER_F0,
+            Series::F3 => &OB_USER_F3,
         };
         let (w01, w23) = if self.two_k_pages() { (&OB_WRP01_2K, &OB_WRP23_2K) } else { (&OB_WRP01_1K, &OB_WRP23_1K) };
         vec![user, &OB_DATA, w01, w23]
@@ -345,7 +333,7 @@ impl OptionBytes for FpController {
         // triggers it may come back as an error from the probe; the caller
         // reconnects and reads the options back, which is what counts.
         let _ = match self.family() {
-            Family::F1 => {
+            Series::F1 => {
                 t.write32(CR, CR_LOCK)?;
                 t.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)
             }
@@ -361,7 +349,7 @@ mod tests {
     use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FpController {
-        FpController::new(chips::find(dev_id).unwrap())
+        FpController::new(chips::find(dev_id).unwrap()).unwrap()
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
+use super::driver::{DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F7};
+use super::options;
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -49,16 +51,38 @@ const F4_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_3830, 1 << 12), init: false, pol: false, word_ns: 500 };
 const F7_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F4_CRC };
 
+static F2: Variant = Variant {
+    name: "STM32F2/F4",
+    dual_bank: DualBankMode::Db1m,
+    error_flags: ERRORS_F2F4,
+    erase_ms: ERASE_MS_F2F4,
+    optcr: &options::OPTCR_F2,
+    optcr1: None,
+};
+static F4: Variant = Variant { optcr: &options::OPTCR_F4, ..F2 };
+/// F42x/F43x, F469/F479, F413/F423: nWRP of sectors 12-23 in OPTCR1.
+static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), ..F4 };
+static F74X: Variant = Variant {
+    name: "STM32F7",
+    dual_bank: DualBankMode::NDbank,
+    error_flags: ERRORS_F7,
+    erase_ms: ERASE_MS_F7,
+    optcr: &options::OPTCR_F74X,
+    optcr1: Some(&options::OPTCR1_F7),
+};
+static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, ..F74X };
+
 /// `write_unit` above is the x32 parallelism; the driver programs with the
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
 const ROW: Chip = Chip {
     dev_id: 0,
+    also_reports: &[],
     name: "",
     parts: "",
     family: "STM32F4",
     reference_manual: "",
     core: Core::M4,
-    controller: Controller::F2F4,
+    controller: Controller::F2F4F7(&F4),
     flash_size_reg: F2_F4_FLASH_SIZE,
     max_flash_kib: 0,
     flash: sectors(F4_SECTORS),
@@ -79,7 +103,7 @@ const ROW: Chip = Chip {
 const F7: Chip = Chip {
     family: "STM32F7",
     core: Core::M7,
-    controller: Controller::F7,
+    controller: Controller::F2F4F7(&F74X),
     // F74x-F77x (flash-families.md §1.4; CMSIS stm32f746xx.h:1229).
     flash_size_reg: 0x1FF0_F442,
     flash: sectors(F7_SECTORS),
@@ -109,6 +133,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32F2",
         reference_manual: "RM0033",
         core: Core::M3,
+        controller: Controller::F2F4F7(&F2),
         max_flash_kib: 1024,
         // SRAM1 112 KiB + SRAM2 16 KiB.
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
@@ -117,6 +142,8 @@ pub static CHIPS: &[Chip] = &[
     // ---- F4 ----
     Chip {
         dev_id: 0x413,
+        // Revision A parts report the F2's DEV_ID (ES0182 §2.2.1).
+        also_reports: &[0x411],
         name: "STM32F4x5_F4x7",
         parts: "STM32F405, STM32F407, STM32F415, STM32F417",
         reference_manual: "RM0090",
@@ -138,6 +165,7 @@ pub static CHIPS: &[Chip] = &[
         // counts 256 KiB at 0x20000000).
         sram: MemRegion::new(0x2000_0000, 192 * KIB),
         extra_ram: CCM_64K,
+        controller: Controller::F2F4F7(&F4_OPTCR1),
         ..ROW
     },
     Chip {
@@ -150,6 +178,7 @@ pub static CHIPS: &[Chip] = &[
         // SRAM1 160 + SRAM2 32 + SRAM3 128 KiB, CCM 64 KiB (RM0386 §2.3).
         sram: MemRegion::new(0x2000_0000, 320 * KIB),
         extra_ram: CCM_64K,
+        controller: Controller::F2F4F7(&F4_OPTCR1),
         ..ROW
     },
     Chip {
@@ -208,6 +237,7 @@ pub static CHIPS: &[Chip] = &[
         // One bank: 4×16, 1×64, up to 11×128 KiB = sectors 0-15 in a 4-bit SNB
         // (CMSIS stm32f413xx.h:6893; [OCD] stm32f2x.c:50; §5 item 6).
         sram: MemRegion::new(0x2000_0000, 320 * KIB),
+        controller: Controller::F2F4F7(&F4_OPTCR1),
         ..ROW
     },
     Chip {
@@ -256,6 +286,7 @@ pub static CHIPS: &[Chip] = &[
         flash: F7_DUAL,
         sram: MemRegion::new(0x2000_0000, 512 * KIB),
         extra_ram: ITCM_16K,
+        controller: Controller::F2F4F7(&F76X),
         ..F7
     },
 ];

@@ -11,6 +11,7 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use crate::chip::{Chip, Controller};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
@@ -104,7 +105,7 @@ const SECTOR_TIMEOUT_MIN: Duration = Duration::from_secs(10);
 const MASS_ERASE_PER_MIB: Duration = Duration::from_secs(8);
 const MASS_ERASE_TIMEOUT_PER_MIB: Duration = Duration::from_secs(40);
 
-const ERRORS_F2F4: &[ErrorFlag] = &[
+pub const ERRORS_F2F4: &[ErrorFlag] = &[
     ErrorFlag {
         mask: SR_WRPERR,
         name: "WRPERR",
@@ -125,7 +126,7 @@ const ERRORS_F2F4: &[ErrorFlag] = &[
     ErrorFlag { mask: SR_RDERR, name: "RDERR", meaning: "read of a PCROP-protected sector" },
 ];
 
-const ERRORS_F7: &[ErrorFlag] = &[
+pub const ERRORS_F7: &[ErrorFlag] = &[
     ERRORS_F2F4[0],
     ERRORS_F2F4[1],
     ERRORS_F2F4[2],
@@ -139,31 +140,59 @@ const ERRORS_F7: &[ErrorFlag] = &[
     ERRORS_F2F4[5],
 ];
 
-/// Typical erase time of a sector by size (timing-model.md, x32): F2/F4
-/// 16/64/128 KiB = 250/550/1000 ms; F7 32/128/256 KiB = 250/550/1000 ms (the
-/// 16/64 KiB sectors of F76x dual-bank mode taken as F4's).
-fn sector_erase_time(controller: Controller, size: u32) -> Duration {
+/// How a die enters dual-bank mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DualBankMode {
+    /// F42x/F43x/F469/F479: always above 1 MiB, and at 1 MiB when OPTCR.DB1M
+    /// is set (RM0090 §3.4, §3.9.10).
+    Db1m,
+    /// F76x/F77x: when OPTCR.nDBANK is clear (RM0410 §3.4.1, §3.7.6).
+    NDbank,
+}
+
+/// What differs between the F2/F4/F7 dies, as data (the chip rows point here).
+#[derive(Debug)]
+pub struct Variant {
+    /// Controller name for messages.
+    pub name: &'static str,
+    pub dual_bank: DualBankMode,
+    pub error_flags: &'static [ErrorFlag],
+    /// Typical erase time at x32 by sector size, as (largest KiB, ms) in
+    /// increasing order; the last entry covers every larger sector.
+    pub erase_ms: &'static [(u32, u64)],
+    /// FLASH_OPTCR and, where the die has one, FLASH_OPTCR1.
+    pub optcr: &'static OptionWord,
+    pub optcr1: Option<&'static OptionWord>,
+}
+
+/// Typical erase times (datasheet values as modeled, x32): F2/F4
+/// 16/64/128 KiB = 250/550/1000 ms (DS8626 Table 41 [assumed typicals]).
+pub const ERASE_MS_F2F4: &[(u32, u64)] = &[(32, 250), (64, 550), (u32::MAX, 1000)];
+/// F7 32/128/256 KiB = 250/550/1000 ms; the 16/64 KiB sectors of F76x
+/// dual-bank mode taken as F4's (DS10916 Table 52 [assumed typicals]).
+pub const ERASE_MS_F7: &[(u32, u64)] = &[(32, 250), (128, 550), (u32::MAX, 1000)];
+
+/// Typical erase time of a sector of `size` bytes on `variant`.
+fn sector_erase_time(variant: &Variant, size: u32) -> Duration {
     let kib = size / 1024;
-    let ms = match (controller, kib) {
-        (_, 0..=32) => 250,
-        (_, 33..=64) => 550,
-        (Controller::F7, 65..=128) => 550,
-        _ => 1000,
-    };
+    let ms = variant.erase_ms.iter().find(|&&(max, _)| kib <= max).map_or(1000, |&(_, ms)| ms);
     Duration::from_millis(ms)
 }
 
 /// The F2/F4/F7 driver.
 pub struct FsController {
     chip: &'static Chip,
+    variant: &'static Variant,
     psize: Psize,
     /// Two banks in force (decided by `layout`).
     dual: bool,
 }
 
 impl FsController {
-    /// `voltage_mv` is the target supply the probe measured, `None` if it cannot.
-    pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> FsController {
+    /// `voltage_mv` is the target supply the probe measured, `None` if it
+    /// cannot. `None` when `chip` is not an F2/F4/F7 row.
+    pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<FsController> {
+        let Controller::F2F4F7(variant) = chip.controller else { return None };
         let psize = Psize::for_voltage(voltage_mv);
         match voltage_mv {
             None => warn!(
@@ -173,27 +202,29 @@ impl FsController {
             ),
             Some(mv) => debug!("target at {mv} mV: programming parallelism {psize:?}"),
         }
-        FsController { chip, psize, dual: false }
+        Some(FsController { chip, variant, psize, dual: false })
     }
 
     pub fn chip(&self) -> &'static Chip {
         self.chip
     }
 
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
+    }
+
     pub fn psize(&self) -> Psize {
         self.psize
     }
 
-    /// Whether the option bits put the part in dual-bank mode: F42x/F43x/F469/
-    /// F479 always above 1 MiB and with OPTCR.DB1M at 1 MiB (RM0090 §3.4);
-    /// F76x/F77x when OPTCR.nDBANK is clear (flash-families.md §2.3).
+    /// Whether the option bits put the part in dual-bank mode ([`DualBankMode`]).
     fn dual_bank_mode(&self, t: &mut Target) -> Result<bool, FlashError> {
         if self.chip.flash.dual.is_none() {
             return Ok(false);
         }
         let size = t.flash_size;
-        Ok(match self.chip.controller {
-            Controller::F7 => t.read32(OPTCR)? & OPTCR_NDBANK == 0,
+        Ok(match self.variant.dual_bank {
+            DualBankMode::NDbank => t.read32(OPTCR)? & OPTCR_NDBANK == 0,
             _ if size > MIB => true,
             _ if size == MIB => t.read32(OPTCR)? & OPTCR_DB1M != 0,
             _ => false,
@@ -209,10 +240,7 @@ impl FsController {
 
 impl FlashController for FsController {
     fn name(&self) -> &'static str {
-        match self.chip.controller {
-            Controller::F7 => "STM32F7",
-            _ => "STM32F2/F4",
-        }
+        self.variant.name
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
@@ -236,10 +264,7 @@ impl FlashController for FsController {
     }
 
     fn error_flags(&self) -> &'static [ErrorFlag] {
-        match self.chip.controller {
-            Controller::F7 => ERRORS_F7,
-            _ => ERRORS_F2F4,
-        }
+        self.variant.error_flags
     }
 
     fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
@@ -257,7 +282,7 @@ impl FlashController for FsController {
         // RM0090 §3.6.3: set SER and SNB (and PSIZE, the erase parallelism),
         // then STRT; wait BSY; clear SER.
         let cr = CR_SER | Self::snb(sector) << CR_SNB_SHIFT | self.psize.bits();
-        let typical = sector_erase_time(self.chip.controller, sector.size);
+        let typical = sector_erase_time(self.variant, sector.size);
         let wait = RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_TIMEOUT_MIN.max(typical * 20) };
         start_then_clear(CR, cr, CR_STRT, wait)
     }
@@ -302,7 +327,7 @@ mod tests {
     use crate::chip as chips;
 
     fn driver(dev_id: u16, mv: u32) -> FsController {
-        FsController::new(chips::find(dev_id).unwrap(), Some(mv))
+        FsController::new(chips::find(dev_id).unwrap(), Some(mv)).unwrap()
     }
 
     fn writes(ops: &[RegOp]) -> Vec<(u32, u32)> {
@@ -381,12 +406,13 @@ mod tests {
 
     #[test]
     fn erase_times_follow_the_sector_size() {
-        assert_eq!(sector_erase_time(Controller::F2F4, 16 * 1024), Duration::from_millis(250));
-        assert_eq!(sector_erase_time(Controller::F2F4, 64 * 1024), Duration::from_millis(550));
-        assert_eq!(sector_erase_time(Controller::F2F4, 128 * 1024), Duration::from_millis(1000));
-        assert_eq!(sector_erase_time(Controller::F7, 32 * 1024), Duration::from_millis(250));
-        assert_eq!(sector_erase_time(Controller::F7, 128 * 1024), Duration::from_millis(550));
-        assert_eq!(sector_erase_time(Controller::F7, 256 * 1024), Duration::from_millis(1000));
+        let (f4, f7) = (driver(0x413, 3300), driver(0x449, 3300));
+        assert_eq!(sector_erase_time(f4.variant(), 16 * 1024), Duration::from_millis(250));
+        assert_eq!(sector_erase_time(f4.variant(), 64 * 1024), Duration::from_millis(550));
+        assert_eq!(sector_erase_time(f4.variant(), 128 * 1024), Duration::from_millis(1000));
+        assert_eq!(sector_erase_time(f7.variant(), 32 * 1024), Duration::from_millis(250));
+        assert_eq!(sector_erase_time(f7.variant(), 128 * 1024), Duration::from_millis(550));
+        assert_eq!(sector_erase_time(f7.variant(), 256 * 1024), Duration::from_millis(1000));
     }
 
     #[test]

@@ -8,8 +8,10 @@ pub mod chips;
 pub mod driver;
 pub mod options;
 
+pub use driver::Variant;
+
 pub static FAMILY: Family = Family { name: "STM32F2, F4, F7", chips: chips::CHIPS, driver };
 
 fn driver(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
-    Some(Box::new(driver::FsController::new(chip, voltage_mv)))
+    driver::FsController::new(chip, voltage_mv).map(|d| Box::new(d) as Box<dyn FlashController>)
 }

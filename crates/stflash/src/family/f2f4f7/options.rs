@@ -22,7 +22,6 @@
 
 use std::time::Duration;
 
-use crate::chip::Controller;
 use crate::family::f2f4f7::driver::FsController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
@@ -67,7 +66,7 @@ const F_NRST_STDBY: Field = f!("nRST_STDBY", 7, 1, K::User, NO_RESET, "reset whe
 const F_RDP: Field = f!("RDP", 8, 8, K::Rdp, Show::RDP, "read-out protection");
 
 /// F2 (RM0033 §2.6): no BFB2, DB1M, SPRMOD.
-static OPTCR_F2: OptionWord = OptionWord {
+pub(super) static OPTCR_F2: OptionWord = OptionWord {
     name: "FLASH_OPTCR",
     addr: OPTCR,
     fields: &[
@@ -85,7 +84,7 @@ static OPTCR_F2: OptionWord = OptionWord {
 /// F4 (RM0090 §3.9.10): BFB2 (F42x/F43x/F469/F479), DB1M (1 MiB F42x/F43x/
 /// F469/F479) and SPRMOD (PCROP mode) are listed for all F4; on parts
 /// without them those bits are reserved.
-static OPTCR_F4: OptionWord = OptionWord {
+pub(super) static OPTCR_F4: OptionWord = OptionWord {
     name: "FLASH_OPTCR",
     addr: OPTCR,
     fields: &[
@@ -104,7 +103,7 @@ static OPTCR_F4: OptionWord = OptionWord {
 };
 
 /// F42x/F43x/F469/F479 bank 2, F413 sectors 12-15 (RM0090 §3.9.11).
-static OPTCR1_F4: OptionWord = OptionWord {
+pub(super) static OPTCR1_F4: OptionWord = OptionWord {
     name: "FLASH_OPTCR1",
     addr: OPTCR1,
     fields: &[f!("nWRP_12", 16, 12, K::WriteProtect, nwrp(12), "write protection from sector 12")],
@@ -132,15 +131,15 @@ macro_rules! optcr_f7 {
         }
     };
 }
-static OPTCR_F74X: OptionWord = optcr_f7!(f!("nWRP", 16, 8, K::WriteProtect, nwrp(0), "write protection"));
-static OPTCR_F76X: OptionWord = optcr_f7!(
+pub(super) static OPTCR_F74X: OptionWord = optcr_f7!(f!("nWRP", 16, 8, K::WriteProtect, nwrp(0), "write protection"));
+pub(super) static OPTCR_F76X: OptionWord = optcr_f7!(
     f!("nWRP", 16, 12, K::WriteProtect, nwrp(0), "write protection"),
     f!("nDBOOT", 28, 1, K::BootConfig, Show::Flag("off", "on"), "dual-bank boot"),
     f!("nDBANK", 29, 1, K::BankConfig, Show::Flag("single bank", "dual bank"), "flash organisation")
 );
 
 /// F7 boot addresses, in 16 KiB units (RM0410 §3.7.7: BOOT_ADDx = address[29:14]).
-static OPTCR1_F7: OptionWord = OptionWord {
+pub(super) static OPTCR1_F7: OptionWord = OptionWord {
     name: "FLASH_OPTCR1",
     addr: OPTCR1,
     fields: &[
@@ -151,22 +150,11 @@ static OPTCR1_F7: OptionWord = OptionWord {
 
 impl FsController {
     fn optcr_word(&self) -> &'static OptionWord {
-        let chip = self.chip();
-        match (chip.controller, chip.dev_id) {
-            (Controller::F7, 0x451) => &OPTCR_F76X,
-            (Controller::F7, _) => &OPTCR_F74X,
-            _ if chip.family == "STM32F2" => &OPTCR_F2,
-            _ => &OPTCR_F4,
-        }
+        self.variant().optcr
     }
 
     fn optcr1_word(&self) -> Option<&'static OptionWord> {
-        let chip = self.chip();
-        match (chip.controller, chip.dev_id) {
-            (Controller::F7, _) => Some(&OPTCR1_F7),
-            (_, 0x419 | 0x434 | 0x463) => Some(&OPTCR1_F4),
-            _ => None,
-        }
+        self.variant().optcr1
     }
 
     /// Data bytes of the OTP area (the 16 lock bytes follow).
@@ -271,7 +259,7 @@ mod tests {
     use crate::chip as chips;
 
     fn driver(dev_id: u16) -> FsController {
-        FsController::new(chips::find(dev_id).unwrap(), Some(3300))
+        FsController::new(chips::find(dev_id).unwrap(), Some(3300)).unwrap()
     }
 
     #[test]

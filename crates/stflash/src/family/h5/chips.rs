@@ -26,6 +26,7 @@ const H5_CRC: CrcPeripheral =
 
 pub static CHIPS: &[Chip] = &[Chip {
     dev_id: 0x484,
+    also_reports: &[],
     name: "STM32H5xx",
     parts: "STM32H562, STM32H563, STM32H573",
     family: "STM32H5",

@@ -8,6 +8,7 @@
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
 //! (`crate::flash::h7`) applies it to the flash size read from the chip.
 
+use super::driver;
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -41,6 +42,7 @@ const H7AB_CRC: CrcPeripheral = CrcPeripheral { base: 0x4002_3000, clock_enable:
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x450,
+        also_reports: &[],
         name: "STM32H74x_H75x",
         // The dual-core H745/H747/H755/H757 share this DEV_ID (RM0399). stflash
         // identifies and programs them through AP0, the Cortex-M7 (§1.3): the
@@ -53,7 +55,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0433 (RM0399 for the dual-core H745/H747/H755/H757)",
         core: Core::M7,
-        controller: Controller::H74x,
+        controller: Controller::H7(&driver::H74X),
         // flash-families.md §1.4 ([CMSIS-h7] stm32h743xx.h:2085).
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 2048,
@@ -89,12 +91,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x483,
+        also_reports: &[],
         name: "STM32H72x_H73x",
         parts: "STM32H723/733, STM32H725/735, STM32H730",
         family: "STM32H7",
         reference_manual: "RM0468",
         core: Core::M7,
-        controller: Controller::H72x,
+        controller: Controller::H7(&driver::H72X),
         // §1.4 ([CMSIS-h7] stm32h723xx.h:2083).
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 1024,
@@ -129,12 +132,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x480,
+        also_reports: &[],
         name: "STM32H7Ax_H7Bx",
         parts: "STM32H7A3, STM32H7B3, STM32H7B0",
         family: "STM32H7",
         reference_manual: "RM0455",
         core: Core::M7,
-        controller: Controller::H7ab,
+        controller: Controller::H7(&driver::H7AB),
         // §1.4, §3.1 ([CMSIS-h7] stm32h7a3xx.h:1979).
         flash_size_reg: 0x08FF_F80C,
         // CMSIS maps 0xFFFF and 0 to 2 MiB (§1.4).

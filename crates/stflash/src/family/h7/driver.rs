@@ -2,7 +2,7 @@
 //! H72x/H73x (RM0468) and H7A3/H7B3/H7B0 (RM0455).
 //!
 //! One controller design in three variants. What differs is data
-//! ([`H7Variant`]): where CR keeps FW, START and the sector number, whether
+//! ([`Variant`]): where CR keeps FW, START and the sector number, whether
 //! there is a PSIZE field, the flash-word and sector sizes, whether a second
 //! bank exists, which error flags SR has. Everything else follows the common
 //! H7 sequences of flash-families.md §2.8:
@@ -20,7 +20,9 @@
 
 use std::time::Duration;
 
+use super::options as opts;
 use crate::chip::{Chip, Controller};
+use crate::flash::options::{OptionWord, Otp};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
@@ -115,7 +117,7 @@ impl CrLayout {
 
 /// One H7 variant, as data.
 #[derive(Debug)]
-pub struct H7Variant {
+pub struct Variant {
     pub name: &'static str,
     pub reference_manual: &'static str,
     pub cr: CrLayout,
@@ -134,6 +136,14 @@ pub struct H7Variant {
     /// Timeout of a bank erase (sector erase and programming share the
     /// family values below).
     pub bank_erase_timeout: Duration,
+    /// Option registers: OPTSR, the bank write-protection words, and what
+    /// follows the PCROP and secure areas on this die (OPTSR2 on H72x, OTP
+    /// block locks on H7A/B).
+    pub optsr: &'static OptionWord,
+    pub write_protection: [&'static OptionWord; 2],
+    pub extra_options: &'static [&'static OptionWord],
+    /// The OTP area, where the die has one (H7A/B: RM0455 §4.3.9).
+    pub otp: Option<Otp>,
 }
 
 /// Sector erase timeout: "as high as 1000 ms" → 10 s ([OCD] stm32h7x.c:16-19, §4.1).
@@ -190,7 +200,7 @@ const CR_H74X: CrLayout = CrLayout { psize_shift: Some(4), fw: 1 << 6, start: 1 
 /// (§3.2, [CMSIS-h7] stm32h7a3xx.h:8659-8720; §6 row 1).
 const CR_H7AB: CrLayout = CrLayout { psize_shift: None, fw: 1 << 4, start: 1 << 5, sector_shift: 6, sector_bits: 7 };
 
-pub static H74X: H7Variant = H7Variant {
+pub static H74X: Variant = Variant {
     name: "STM32H74x/H75x",
     reference_manual: "RM0433/RM0399",
     cr: CR_H74X,
@@ -206,9 +216,13 @@ pub static H74X: H7Variant = H7Variant {
     // OpenOCD allows 30 s per bank (§4.1); the 8 s typical bank erase leaves
     // that little margin at x8, so 60 s (HAL's default is 50 s).
     bank_erase_timeout: Duration::from_secs(60),
+    optsr: &opts::OPTSR_H74X,
+    write_protection: [&opts::WPSN1, &opts::WPSN2],
+    extra_options: &[],
+    otp: None,
 };
 
-pub static H72X: H7Variant = H7Variant {
+pub static H72X: Variant = Variant {
     name: "STM32H72x/H73x",
     reference_manual: "RM0468",
     cr: CR_H74X,
@@ -223,9 +237,13 @@ pub static H72X: H7Variant = H7Variant {
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
     bank_erase_timeout: Duration::from_secs(60),
+    optsr: &opts::OPTSR_H72X,
+    write_protection: [&opts::WPSN1, &opts::WPSN2],
+    extra_options: &[&opts::OPTSR2],
+    otp: None,
 };
 
-pub static H7AB: H7Variant = H7Variant {
+pub static H7AB: Variant = Variant {
     name: "STM32H7A/B",
     reference_manual: "RM0455",
     cr: CR_H7AB,
@@ -240,18 +258,13 @@ pub static H7AB: H7Variant = H7Variant {
     bank_erase_time: Duration::from_millis(500),
     // OpenOCD's 30 s mass-erase timeout (§4.1), 60× the typical bank erase.
     bank_erase_timeout: Duration::from_secs(30),
+    optsr: &opts::OPTSR_H7AB,
+    write_protection: [&opts::WPSGN1, &opts::WPSGN2],
+    extra_options: &[&opts::OTPBL],
+    otp: Some(opts::OTP_H7AB),
 };
 
-impl H7Variant {
-    pub fn for_controller(c: Controller) -> Option<&'static H7Variant> {
-        match c {
-            Controller::H74x => Some(&H74X),
-            Controller::H72x => Some(&H72X),
-            Controller::H7ab => Some(&H7AB),
-            _ => None,
-        }
-    }
-
+impl Variant {
     fn error_mask(&self) -> u32 {
         self.error_flags.iter().fold(0, |m, f| m | f.mask)
     }
@@ -274,7 +287,7 @@ const SINGLE_BANK_MAX: u32 = 128 * 1024;
 /// The driver for one H7 chip.
 pub struct H7Controller {
     chip: &'static Chip,
-    variant: &'static H7Variant,
+    variant: &'static Variant,
     /// PSIZE used for erase (H74x/H72x only; chosen from the supply voltage).
     erase_psize: Psize,
     /// The layout found by `layout`, for `reserved_ranges`.
@@ -287,11 +300,11 @@ pub struct H7Controller {
 impl H7Controller {
     /// `None` when `chip` is not an H7 of these variants.
     pub fn new(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<H7Controller> {
-        let variant = H7Variant::for_controller(chip.controller)?;
+        let Controller::H7(variant) = chip.controller else { return None };
         Some(H7Controller { chip, variant, erase_psize: Psize::for_erase(voltage_mv), layout: None, banks: 1 })
     }
 
-    pub fn variant(&self) -> &'static H7Variant {
+    pub fn variant(&self) -> &'static Variant {
         self.variant
     }
 

@@ -8,6 +8,8 @@ pub mod chips;
 pub mod driver;
 pub mod options;
 
+pub use driver::Variant;
+
 pub static FAMILY: Family =
     Family { name: "STM32H7 (H74x/H75x, H72x/H73x, H7A3/H7B3/H7B0)", chips: chips::CHIPS, driver };
 

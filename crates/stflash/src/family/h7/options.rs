@@ -20,7 +20,6 @@
 
 use std::time::Duration;
 
-use crate::chip::Controller;
 use crate::family::h7::driver::H7Controller;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, ErrorFlag, FlashController, FlashError, KEY1, KEY2, OPTKEY1, OPTKEY2};
@@ -114,7 +113,7 @@ const F_SWAP_BANK_OPT: Field =
 /// H74x/H75x and the dual-core H745/H747/H755/H757 share DEV_ID 0x450, so the
 /// dual-core fields (IWDG2_SW, BCM4/BCM7, NRST_*_D2; §2.8 OPTSR) are listed
 /// for all of them; on single-core parts those bits are reserved.
-static OPTSR_H74X: OptionWord = OptionWord {
+pub(super) static OPTSR_H74X: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
     fields: &[
@@ -140,7 +139,7 @@ static OPTSR_H74X: OptionWord = OptionWord {
 };
 
 /// H72x/H73x: as H743 plus NRST_*_D2, no SWAP_BANK_OPT (single bank, §2.8 OPTSR).
-static OPTSR_H72X: OptionWord = OptionWord {
+pub(super) static OPTSR_H72X: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
     fields: &[
@@ -162,7 +161,7 @@ static OPTSR_H72X: OptionWord = OptionWord {
 };
 
 /// H7A/B: as H743 plus VDDMMC_HSLV (§3.5; [SVD-H7B0] OPTSR_CUR).
-static OPTSR_H7AB: OptionWord = OptionWord {
+pub(super) static OPTSR_H7AB: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
     fields: &[
@@ -188,22 +187,22 @@ const WPSN: Show = Show::Protection { unit: "sector", per_bit: 1, first: 0, acti
 /// WPSGN: one bit per group of 4 sectors on H7A/B (§3.5; [SVD-H7B0] WPSGN_CUR1R).
 const WPSGN: Show = Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true };
 
-static WPSN1: OptionWord = OptionWord {
+pub(super) static WPSN1: OptionWord = OptionWord {
     name: "FLASH_WPSN1",
     addr: WPSN_CUR1,
     fields: &[f!("WRPSN1", 0, 8, K::WriteProtect, WPSN, "write protection, bank 1")],
 };
-static WPSN2: OptionWord = OptionWord {
+pub(super) static WPSN2: OptionWord = OptionWord {
     name: "FLASH_WPSN2",
     addr: WPSN_CUR1 + BANK2,
     fields: &[f!("WRPSN2", 0, 8, K::WriteProtect, WPSN, "write protection, bank 2")],
 };
-static WPSGN1: OptionWord = OptionWord {
+pub(super) static WPSGN1: OptionWord = OptionWord {
     name: "FLASH_WPSGN1",
     addr: WPSN_CUR1,
     fields: &[f!("WRPSGN1", 0, 32, K::WriteProtect, WPSGN, "write protection, bank 1")],
 };
-static WPSGN2: OptionWord = OptionWord {
+pub(super) static WPSGN2: OptionWord = OptionWord {
     name: "FLASH_WPSGN2",
     addr: WPSN_CUR1 + BANK2,
     fields: &[f!("WRPSGN2", 0, 32, K::WriteProtect, WPSGN, "write protection, bank 2")],
@@ -244,7 +243,7 @@ static SCAR2: OptionWord = area_word!("FLASH_SCAR2", SCAR_CUR1 + BANK2, "secure-
 
 /// OTP block locks, H7A/B only: one bit per block of 64 bytes (§3.4; block
 /// size by arithmetic, [U]).
-static OTPBL: OptionWord = OptionWord {
+pub(super) static OTPBL: OptionWord = OptionWord {
     name: "FLASH_OTPBL",
     addr: OTPBL_CUR,
     fields: &[f!("LOCKBL", 0, 16, K::Security, Show::Hex, "locked OTP blocks (bit n: bytes 64n to 64n+63)")],
@@ -252,7 +251,7 @@ static OTPBL: OptionWord = OptionWord {
 
 /// H72x/H73x OPTSR2 (§2.8 table): TCM/AXI RAM sharing changes the memory
 /// map the firmware is linked for, so it counts as boot configuration.
-static OPTSR2: OptionWord = OptionWord {
+pub(super) static OPTSR2: OptionWord = OptionWord {
     name: "FLASH_OPTSR2",
     addr: OPTSR2_CUR,
     fields: &[
@@ -262,7 +261,7 @@ static OPTSR2: OptionWord = OptionWord {
 };
 
 /// OTP of the H7A/B: 1 KiB at 0x08FFF000, programmed 16 bits at a time (§3.4).
-const OTP_H7AB: Otp = Otp { base: 0x08FF_F000, size: 1024, unit: 2, erased: 0xFF };
+pub(super) const OTP_H7AB: Otp = Otp { base: 0x08FF_F000, size: 1024, unit: 2, erased: 0xFF };
 /// Bytes per OTPBL lock bit (§3.4, [U]).
 const OTP_BLOCK: u32 = 64;
 
@@ -336,32 +335,17 @@ impl H7Controller {
 impl OptionBytes for H7Controller {
     fn words(&self) -> Vec<&'static OptionWord> {
         let dual = self.dual_bank_now();
-        match self.chip().controller {
-            Controller::H7ab => {
-                let mut w = vec![&OPTSR_H7AB, &WPSGN1];
-                if dual {
-                    w.push(&WPSGN2);
-                }
-                w.extend([&BOOT, &PRAR1, &SCAR1]);
-                if dual {
-                    w.extend([&PRAR2, &SCAR2]);
-                }
-                w.push(&OTPBL);
-                w
-            }
-            Controller::H72x => vec![&OPTSR_H72X, &WPSN1, &BOOT, &PRAR1, &SCAR1, &OPTSR2],
-            _ => {
-                let mut w = vec![&OPTSR_H74X, &WPSN1];
-                if dual {
-                    w.push(&WPSN2);
-                }
-                w.extend([&BOOT, &PRAR1, &SCAR1]);
-                if dual {
-                    w.extend([&PRAR2, &SCAR2]);
-                }
-                w
-            }
+        let v = self.variant();
+        let mut w = vec![v.optsr, v.write_protection[0]];
+        if dual {
+            w.push(v.write_protection[1]);
         }
+        w.extend([&BOOT, &PRAR1, &SCAR1]);
+        if dual {
+            w.extend([&PRAR2, &SCAR2]);
+        }
+        w.extend(v.extra_options);
+        w
     }
 
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
@@ -382,7 +366,7 @@ impl OptionBytes for H7Controller {
     }
 
     fn otp(&self) -> Option<Otp> {
-        (self.chip().controller == Controller::H7ab).then_some(OTP_H7AB)
+        self.variant().otp
     }
 
     fn otp_locked(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, String)>, FlashError> {

@@ -7,6 +7,7 @@
 //! and L1 cat.4 parts. Only L1 cat.5/6 (0x437) gets two banks in the layout,
 //! to model the hole its 384 KiB parts have between the banks.
 
+use super::driver::{Variant, L0, L1};
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -65,15 +66,32 @@ const L0_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1030, 1 << 12), init: true, pol: true, word_ns: 3815 };
 const L1_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_381C, 1 << 12), init: false, pol: false, ..L0_CRC };
 
+/// One variant record per die: the L0 or L1 controller and the die's data
+/// EEPROM at 0x08080000, as large as its largest part has it (CMSIS
+/// `DATA_EEPROM_BASE/END` of stm32l011xx.h, stm32l031xx.h, stm32l051xx.h,
+/// stm32l073xx.h; `FLASH_EEPROM_END` of stm32l151xb.h, stm32l151xc.h,
+/// stm32l151xd.h, stm32l151xe.h). stflash reads it (`read <file> 0x08080000
+/// <size>`) but never erases or programs it.
+static DIE_457: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 512), ..L0 };
+static DIE_425: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, KIB), ..L0 };
+static DIE_417: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 2 * KIB), ..L0 };
+static DIE_447: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 6 * KIB), ..L0 };
+static DIE_416: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
+static DIE_429: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
+static DIE_427: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 8 * KIB), ..L1 };
+static DIE_436: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 12 * KIB), ..L1 };
+static DIE_437: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 16 * KIB), ..L1 };
+
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x457,
+        also_reports: &[],
         name: "STM32L0xxx_Cat_1",
         parts: "STM32L011, STM32L021, STM32L010x4",
         family: "STM32L0",
         reference_manual: "RM0377",
         core: Core::M0Plus,
-        controller: Controller::L0,
+        controller: Controller::L0L1(&DIE_457),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 16,
         flash: L0_FLASH,
@@ -90,12 +108,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x425,
+        also_reports: &[],
         name: "STM32L0xxx_Cat_2",
         parts: "STM32L031, STM32L041, STM32L010x6",
         family: "STM32L0",
         reference_manual: "RM0377",
         core: Core::M0Plus,
-        controller: Controller::L0,
+        controller: Controller::L0L1(&DIE_425),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 32,
         flash: L0_FLASH,
@@ -110,12 +129,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x417,
+        also_reports: &[],
         name: "STM32L0xxx_Cat_3",
         parts: "STM32L051, STM32L052, STM32L053, STM32L062, STM32L063, STM32L010x8",
         family: "STM32L0",
         reference_manual: "RM0367/RM0376/RM0377",
         core: Core::M0Plus,
-        controller: Controller::L0,
+        controller: Controller::L0L1(&DIE_417),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 64,
         flash: L0_FLASH,
@@ -130,12 +150,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x447,
+        also_reports: &[],
         name: "STM32L0xxx_Cat_5",
         parts: "STM32L071, STM32L072, STM32L073, STM32L081, STM32L082, STM32L083, STM32L010xB",
         family: "STM32L0",
         reference_manual: "RM0367/RM0376/RM0377",
         core: Core::M0Plus,
-        controller: Controller::L0,
+        controller: Controller::L0L1(&DIE_447),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 192,
         // Two physical banks (read-while-write) split at half the flash; the
@@ -154,12 +175,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x416,
+        also_reports: &[],
         name: "STM32L1xx_Cat_1",
         parts: "STM32L100x6/x8/xB, STM32L151x6/x8/xB, STM32L152x6/x8/xB",
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
-        controller: Controller::L1,
+        controller: Controller::L0L1(&DIE_416),
         flash_size_reg: L1_SIZE_REG_SMALL,
         max_flash_kib: 128,
         flash: L1_FLASH,
@@ -174,12 +196,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x429,
+        also_reports: &[],
         name: "STM32L1xx_Cat_2",
         parts: "STM32L100x6-A/x8-A/xB-A, STM32L151x6-A/x8-A/xB-A, STM32L152x6-A/x8-A/xB-A",
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
-        controller: Controller::L1,
+        controller: Controller::L0L1(&DIE_429),
         flash_size_reg: L1_SIZE_REG_SMALL,
         max_flash_kib: 128,
         flash: L1_FLASH,
@@ -195,12 +218,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x427,
+        also_reports: &[],
         name: "STM32L1xx_Cat_3",
         parts: "STM32L100xC, STM32L151xC, STM32L152xC, STM32L162xC",
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
-        controller: Controller::L1,
+        controller: Controller::L0L1(&DIE_427),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 256,
         flash: L1_FLASH,
@@ -215,12 +239,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x436,
+        also_reports: &[],
         name: "STM32L1xx_Cat_4",
         parts: "STM32L151xD, STM32L152xD, STM32L162xD, STM32L151xC-A, STM32L152xC-A, STM32L162xC-A",
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
-        controller: Controller::L1,
+        controller: Controller::L0L1(&DIE_436),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 384,
         // 384 KiB: bank 2 at 0x08030000, right after bank 1 (CMSIS
@@ -238,12 +263,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x437,
+        also_reports: &[],
         name: "STM32L1xx_Cat_5",
         parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
-        controller: Controller::L1,
+        controller: Controller::L0L1(&DIE_437),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 512,
         flash: L1_CAT5_FLASH,
@@ -258,26 +284,13 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
-/// Data EEPROM of each die, at 0x08080000 (largest part of the DEV_ID; CMSIS
-/// `DATA_EEPROM_BASE/END` of stm32l011xx.h, stm32l031xx.h, stm32l051xx.h,
-/// stm32l073xx.h; `FLASH_EEPROM_END` of stm32l151xb.h, stm32l151xc.h,
-/// stm32l151xd.h, stm32l151xe.h). stflash reads it (`read <file> 0x08080000
-/// <size>`) but never erases or programs it.
-pub static DATA_EEPROM: &[(u16, MemRegion)] = &[
-    (0x457, MemRegion::new(0x0808_0000, 512)),
-    (0x425, MemRegion::new(0x0808_0000, KIB)),
-    (0x417, MemRegion::new(0x0808_0000, 2 * KIB)),
-    (0x447, MemRegion::new(0x0808_0000, 6 * KIB)),
-    (0x416, MemRegion::new(0x0808_0000, 4 * KIB)),
-    (0x429, MemRegion::new(0x0808_0000, 4 * KIB)),
-    (0x427, MemRegion::new(0x0808_0000, 8 * KIB)),
-    (0x436, MemRegion::new(0x0808_0000, 12 * KIB)),
-    (0x437, MemRegion::new(0x0808_0000, 16 * KIB)),
-];
-
 /// The data EEPROM of a DEV_ID, if it has one.
 pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
-    DATA_EEPROM.iter().find(|(id, _)| *id == dev_id).map(|&(_, r)| r)
+    let chip = CHIPS.iter().find(|c| c.dev_id == dev_id)?;
+    match chip.controller {
+        Controller::L0L1(v) => Some(v.eeprom),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

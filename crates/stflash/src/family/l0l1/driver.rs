@@ -12,7 +12,8 @@
 
 use std::time::Duration;
 
-use crate::chip::{Chip, Controller};
+use crate::chip::{Chip, Controller, MemRegion};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width,
@@ -96,20 +97,50 @@ static L0_ERRORS: [ErrorFlag; 5] = [
 
 static L1_ERRORS: [ErrorFlag; 3] = COMMON_ERRORS;
 
+/// What differs between the L0/L1 dies, as data (the chip rows point here).
+#[derive(Debug)]
+pub struct Variant {
+    /// Controller name for messages.
+    pub name: &'static str,
+    /// Flash interface register block (0x40022000 on L0, 0x40023C00 on L1).
+    pub base: u32,
+    pub error_flags: &'static [ErrorFlag],
+    /// The user option word (nRST_STOP, BOR… differ between L0 and L1).
+    pub user_option: &'static OptionWord,
+    /// The data EEPROM at 0x08080000, as large as the largest part of the
+    /// die has it (CMSIS `DATA_EEPROM_BASE`/`DATA_EEPROM_END`).
+    pub eeprom: MemRegion,
+}
+
+/// L0 dies (RM0377, RM0367, RM0376).
+pub const L0: Variant = Variant {
+    name: "STM32L0",
+    base: L0_BASE,
+    error_flags: &L0_ERRORS,
+    user_option: &super::options::OB_USER_L0,
+    eeprom: MemRegion::new(0x0808_0000, 0),
+};
+/// L1 dies (RM0038).
+pub const L1: Variant =
+    Variant { name: "STM32L1", base: L1_BASE, error_flags: &L1_ERRORS, user_option: &super::options::OB_USER_L1, ..L0 };
+
 /// The L0 or L1 PECR controller of a chip.
 pub struct LpController {
     chip: &'static Chip,
+    variant: &'static Variant,
     base: u32,
     errors: &'static [ErrorFlag],
 }
 
 impl LpController {
-    pub fn new(chip: &'static Chip) -> LpController {
-        let (base, errors): (u32, &'static [ErrorFlag]) = match chip.controller {
-            Controller::L0 => (L0_BASE, &L0_ERRORS),
-            _ => (L1_BASE, &L1_ERRORS),
-        };
-        LpController { chip, base, errors }
+    /// `None` when `chip` is not an L0/L1 row.
+    pub fn new(chip: &'static Chip) -> Option<LpController> {
+        let Controller::L0L1(variant) = chip.controller else { return None };
+        Some(LpController { chip, variant, base: variant.base, errors: variant.error_flags })
+    }
+
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
     }
 
     fn pecr(&self) -> u32 {
@@ -128,10 +159,7 @@ impl LpController {
 
 impl FlashController for LpController {
     fn name(&self) -> &'static str {
-        match self.chip.controller {
-            Controller::L0 => "STM32L0",
-            _ => "STM32L1",
-        }
+        self.variant.name
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
@@ -219,7 +247,7 @@ mod tests {
     use crate::chip as chips;
 
     fn l0() -> LpController {
-        LpController::new(chips::find(0x417).unwrap())
+        LpController::new(chips::find(0x417).unwrap()).unwrap()
     }
 
     #[test]
@@ -243,7 +271,7 @@ mod tests {
         assert_eq!(c.program_teardown_ops(0), vec![RegOp::Write { addr: 0x4002_2004, value: 0 }]);
         let a = c.program_access();
         assert_eq!((a.unit, a.width), (64, Width::Word), "L0 half page = 16 words");
-        let l1 = LpController::new(chips::find(0x437).unwrap());
+        let l1 = LpController::new(chips::find(0x437).unwrap()).unwrap();
         assert_eq!(l1.program_access().unit, 128, "L1 half page = 32 words");
         assert_eq!(l1.program_setup_ops(0), vec![RegOp::Write { addr: 0x4002_3C04, value: 0x408 }]);
     }
@@ -255,7 +283,7 @@ mod tests {
         assert_eq!((s.busy, s.eop), (1, 2));
         // WRPERR 8, PGAERR 9, SIZERR 10, NOTZEROERR 16, FWWERR 17 (L0).
         assert_eq!(s.errors, 0x0003_0700);
-        let l1 = LpController::new(chips::find(0x416).unwrap());
+        let l1 = LpController::new(chips::find(0x416).unwrap()).unwrap();
         assert_eq!(l1.status(0).errors, 0x0700, "L1 has no NOTZEROERR/FWWERR");
         assert_eq!(l1.status(0).addr, 0x4002_3C18);
     }

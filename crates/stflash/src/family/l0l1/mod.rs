@@ -8,8 +8,10 @@ pub mod chips;
 pub mod driver;
 pub mod options;
 
+pub use driver::Variant;
+
 pub static FAMILY: Family = Family { name: "STM32L0, L1", chips: chips::CHIPS, driver };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
-    Some(Box::new(driver::LpController::new(chip)))
+    driver::LpController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
 }

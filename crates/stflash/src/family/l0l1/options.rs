@@ -19,7 +19,6 @@
 
 use std::time::Duration;
 
-use crate::chip::Controller;
 use crate::family::l0l1::driver::{LpController, PECR_PELOCK, PEKEY1, PEKEY2};
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError};
@@ -62,7 +61,7 @@ const BOR: Show =
     Show::Choices(&[(0, "off"), (8, "level 1"), (9, "level 2"), (10, "level 3"), (11, "level 4"), (12, "level 5")]);
 const NO_RESET: Show = Show::Flag("no", "yes");
 
-static OB_USER_L0: OptionWord = OptionWord {
+pub(super) static OB_USER_L0: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB + 4,
     fields: &[
@@ -75,7 +74,7 @@ static OB_USER_L0: OptionWord = OptionWord {
         COMPLEMENT,
     ],
 };
-static OB_USER_L1: OptionWord = OptionWord {
+pub(super) static OB_USER_L1: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB + 4,
     fields: &[
@@ -124,7 +123,7 @@ impl LpController {
 
 impl OptionBytes for LpController {
     fn words(&self) -> Vec<&'static OptionWord> {
-        let user = if self.chip().controller == Controller::L0 { &OB_USER_L0 } else { &OB_USER_L1 };
+        let user = self.variant().user_option;
         let mut w = vec![&OB_RDP, user];
         // As many WRPROT words as the largest flash of the part needs.
         let span = self.chip().max_flash_kib * 1024;
@@ -174,14 +173,14 @@ mod tests {
 
     #[test]
     fn words_and_complements() {
-        let l0 = LpController::new(chips::find(0x417).unwrap());
+        let l0 = LpController::new(chips::find(0x417).unwrap()).unwrap();
         let names: Vec<&str> = l0.words().iter().map(|w| w.name).collect();
         assert_eq!(names, ["OB_RDP", "OB_USER", "OB_WRP0"], "64 KiB: one WRPROT word");
         let rdp = l0.area_word(OptionArea::Option).unwrap();
         assert_eq!(rdp.addr, 0x1FF8_0000);
         assert_eq!(rdp.rdp_level(0xFF55_00AA), Some(crate::flash::RdpLevel::Level0));
         assert_eq!(OB_WRP[1].protected(0xFFFE_0001), [16].into_iter().collect());
-        let l1 = LpController::new(chips::find(0x437).unwrap());
+        let l1 = LpController::new(chips::find(0x437).unwrap()).unwrap();
         assert_eq!(l1.words().len(), 6, "512 KiB: sectors 0-63 described");
     }
 }

@@ -4,6 +4,7 @@
 //! Geometry per bank mode lives here; which mode is in force (OPTR bits) is
 //! read by the driver, `crate::flash::l4g`.
 
+use super::driver;
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -109,12 +110,13 @@ const WB_WL_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x5800_0048, 1 <
 
 const L4: Chip = Chip {
     dev_id: 0,
+    also_reports: &[],
     name: "",
     parts: "",
     family: "STM32L4",
     reference_manual: "RM0394",
     core: Core::M4,
-    controller: Controller::L4,
+    controller: Controller::L4(&driver::L4_RM0394),
     flash_size_reg: FLASH_SIZE_REG,
     max_flash_kib: 0,
     flash: PAGES_2K,
@@ -133,7 +135,7 @@ const L4: Chip = Chip {
 const L4_PLUS: Chip = Chip {
     family: "STM32L4+",
     reference_manual: "RM0432",
-    controller: Controller::L4Plus,
+    controller: Controller::L4(&driver::L4PLUS),
     flash: L4PLUS_PAGES,
     extra_ram: SRAM2_64K,
     option_bytes: Some(MemRegion::new(0x1FF0_0000, 0x28)),
@@ -146,7 +148,7 @@ const L4_PLUS: Chip = Chip {
 const G4: Chip = Chip {
     family: "STM32G4",
     reference_manual: "RM0440",
-    controller: Controller::G4,
+    controller: Controller::L4(&driver::G4_CAT2),
     option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x30)),
     crc: Some(G4_CRC),
     ..L4
@@ -158,7 +160,7 @@ const G0: Chip = Chip {
     family: "STM32G0",
     reference_manual: "RM0444",
     core: Core::M0Plus,
-    controller: Controller::G0,
+    controller: Controller::L4(&driver::G0),
     option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x80)),
     watchdog_freeze: G0_C0_FREEZE,
     crc: Some(G0_CRC),
@@ -169,7 +171,7 @@ const G0: Chip = Chip {
 const C0: Chip = Chip {
     family: "STM32C0",
     reference_manual: "RM0490",
-    controller: Controller::C0,
+    controller: Controller::L4(&driver::C0),
     flash_size_reg: FLASH_SIZE_REG_C0,
     max_flash_kib: 32,
     system_memory: MemRegion::new(0x1FFF_0000, 0x1800),
@@ -219,6 +221,7 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 512,
         flash: PAGES_2K_DUAL_HALF,
         sram: sram(144),
+        controller: Controller::L4(&driver::G0B1),
         ..G0
     },
     Chip {
@@ -238,6 +241,7 @@ pub static CHIPS: &[Chip] = &[
         flash: G4_CAT3_PAGES,
         sram: sram(128),
         extra_ram: CCM_32K,
+        controller: Controller::L4(&driver::G4_CAT3),
         ..G4
     },
     // Single bank, 2 KiB pages: stlink's `dualbank` flag and DBANK test are
@@ -249,6 +253,7 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 512,
         sram: sram(112),
         extra_ram: CCM_16K,
+        controller: Controller::L4(&driver::G4_CAT4),
         ..G4
     },
     Chip {
@@ -290,6 +295,7 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K_DUAL_HALF,
         sram: sram(96),
         extra_ram: SRAM2_32K,
+        controller: Controller::L4(&driver::L4_RM0351),
         ..L4
     },
     Chip {
@@ -301,6 +307,7 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K_DUAL_HALF,
         sram: sram(320),
         extra_ram: SRAM2_64K,
+        controller: Controller::L4(&driver::L4_RM0351),
         ..L4
     },
     // SRAM 320 KiB on L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
@@ -329,7 +336,7 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
         family: "STM32WB",
         reference_manual: "RM0434",
-        controller: Controller::Wb,
+        controller: Controller::L4(&driver::WB),
         max_flash_kib: 1024,
         flash: PAGES_4K,
         sram: sram(256),
@@ -344,7 +351,7 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
         family: "STM32WL",
         reference_manual: "RM0461",
-        controller: Controller::Wl,
+        controller: Controller::L4(&driver::WL),
         max_flash_kib: 256,
         sram: sram(64),
         system_memory: MemRegion::new(0x1FFF_0000, 0x4000),

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use log::debug;
 
+use super::options as opts;
 use crate::chip::{Chip, Controller};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
     StatusReg, Width, KEY1, KEY2,
@@ -118,10 +120,8 @@ struct SecureArea {
 #[derive(Debug)]
 pub struct Variant {
     pub name: &'static str,
-    controller: Controller,
-    /// DEV_IDs this entry covers; empty = every other chip of `controller`.
-    dev_ids: &'static [u16],
-    base: u32,
+    /// Flash interface register block.
+    pub base: u32,
     /// Width of CR.PNB (flash-families.md §2.5 "PNB width").
     pnb_bits: u32,
     /// CR.BKER mask (0: single-bank controller).
@@ -136,6 +136,9 @@ pub struct Variant {
     /// Other sizes are single bank.
     dual: &'static [(u32, BankMode)],
     secure: Option<SecureArea>,
+    /// The option registers of the die (OPTR first, then the WRP areas and,
+    /// on WB/WL, FLASH_SFR).
+    pub options: &'static [&'static OptionWord],
 }
 
 /// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4 DBANK
@@ -143,11 +146,9 @@ pub struct Variant {
 const OPTR_BIT21: u32 = 1 << 21;
 const OPTR_BIT22: u32 = 1 << 22;
 
-const fn single(name: &'static str, controller: Controller, dev_ids: &'static [u16], pnb_bits: u32) -> Variant {
+const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static OptionWord]) -> Variant {
     Variant {
         name,
-        controller,
-        dev_ids,
         base: BASE,
         pnb_bits,
         bker: 0,
@@ -156,90 +157,83 @@ const fn single(name: &'static str, controller: Controller, dev_ids: &'static [u
         pesd: false,
         dual: &[],
         secure: None,
+        options,
     }
 }
 
-/// The variants, most specific first.
-static VARIANTS: &[Variant] = &[
-    // L47x/L48x and L49x/L4Ax (RM0351): 1 MiB always dual; 256/512 KiB dual when
-    // OPTR.DUALBANK. PNB 8 bits, BKER bit 11.
-    Variant {
-        bker: CR_BKER_L4_G4,
-        mer2: CR_MER2,
-        dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::Dual)],
-        ..single("STM32L4 (RM0351)", Controller::L4, &[0x415, 0x461], 8)
-    },
-    // L41x–L46x (RM0394): single bank.
-    single("STM32L4 (RM0394)", Controller::L4, &[], 8),
-    // L4+ (RM0432): DBANK (bit 22) on 2 MiB parts, DB1M (bit 21) on the smaller
-    // ones. Assumed for the 512 KiB L4P5: DB1M decides as on 1 MiB parts.
-    Variant {
-        bker: CR_BKER_L4_G4,
-        mer2: CR_MER2,
-        dual: &[
-            (512, BankMode::OptionBit(OPTR_BIT21)),
-            (1024, BankMode::OptionBit(OPTR_BIT21)),
-            (2048, BankMode::OptionBit(OPTR_BIT22)),
-        ],
-        ..single("STM32L4+ (RM0432)", Controller::L4Plus, &[], 8)
-    },
-    // G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
-    // 256/512 KiB parts with OPTR.DUAL_BANK. The 128 KiB parts are single bank
-    // (HAL: sales type 0). Bank-2 pages are numbered from 0 with BKER set, as
-    // ST's HAL and OpenOCD do (§6 row 16; ST's NUCLEO-G0B1RE FLASH_EraseProgram
-    // example computes bank-relative pages). RM0444's organisation table names
-    // them 256…383; Zephyr writes 256 + n. Unresolved: §7 question 4.
-    Variant {
-        bker: CR_BKER_G0,
-        mer2: CR_MER2,
-        extra_busy: SR_CFGBSY | SR_BSY2,
-        dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21))],
-        ..single("STM32G0B1 (RM0444)", Controller::G0, &[0x467], 10)
-    },
-    // Other G0 (RM0444): PNB 7 bits, CFGBSY.
-    Variant { extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", Controller::G0, &[], 7) },
-    // G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
-    Variant {
-        bker: CR_BKER_L4_G4,
-        mer2: CR_MER2,
-        dual: &[
-            (128, BankMode::OptionBit(OPTR_BIT22)),
-            (256, BankMode::OptionBit(OPTR_BIT22)),
-            (512, BankMode::OptionBit(OPTR_BIT22)),
-        ],
-        ..single("STM32G4 cat.3 (RM0440)", Controller::G4, &[0x469], 7)
-    },
-    // G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
-    single("STM32G4 cat.4 (RM0440)", Controller::G4, &[0x479], 8),
-    // G4 category 2: single bank, PNB 7 bits.
-    single("STM32G4 cat.2 (RM0440)", Controller::G4, &[], 7),
-    // C0 (RM0490): PNB 7 bits, CFGBSY.
-    Variant { extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", Controller::C0, &[], 7) },
-    // WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
-    // (SFSA bits 0-7, FSD bit 8).
-    Variant {
-        base: BASE_WB_WL,
-        extra_busy: SR_CFGBSY,
-        pesd: true,
-        secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8 }),
-        ..single("STM32WB (RM0434)", Controller::Wb, &[], 8)
-    },
-    // WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
-    Variant {
-        base: BASE_WB_WL,
-        extra_busy: SR_CFGBSY,
-        pesd: true,
-        secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7 }),
-        ..single("STM32WL (RM0453)", Controller::Wl, &[], 8)
-    },
-];
-
-/// The variant for a chip of this group, if it is one.
-pub fn variant_for(chip: &Chip) -> Option<&'static Variant> {
-    VARIANTS
-        .iter()
-        .find(|v| v.controller == chip.controller && (v.dev_ids.is_empty() || v.dev_ids.contains(&chip.dev_id)))
-}
+/// The variants: one record per controller design of the group (the chip
+/// rows point here).
+/// L47x/L48x and L49x/L4Ax (RM0351): 1 MiB always dual; 256/512 KiB dual when
+/// OPTR.DUALBANK. PNB 8 bits, BKER bit 11.
+pub static L4_RM0351: Variant = Variant {
+    bker: CR_BKER_L4_G4,
+    mer2: CR_MER2,
+    dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::Dual)],
+    ..single("STM32L4 (RM0351)", 8, opts::L4_DUAL)
+};
+/// L41x–L46x (RM0394): single bank.
+pub static L4_RM0394: Variant = single("STM32L4 (RM0394)", 8, opts::L4_SINGLE);
+/// L4+ (RM0432): DBANK (bit 22) on 2 MiB parts, DB1M (bit 21) on the smaller
+/// ones. Assumed for the 512 KiB L4P5: DB1M decides as on 1 MiB parts.
+pub static L4PLUS: Variant = Variant {
+    bker: CR_BKER_L4_G4,
+    mer2: CR_MER2,
+    dual: &[
+        (512, BankMode::OptionBit(OPTR_BIT21)),
+        (1024, BankMode::OptionBit(OPTR_BIT21)),
+        (2048, BankMode::OptionBit(OPTR_BIT22)),
+    ],
+    ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS)
+};
+/// G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
+/// 256/512 KiB parts with OPTR.DUAL_BANK. The 128 KiB parts are single bank
+/// (HAL: sales type 0). Bank-2 pages are numbered from 0 with BKER set, as
+/// ST's HAL and OpenOCD do (§6 row 16; ST's NUCLEO-G0B1RE FLASH_EraseProgram
+/// example computes bank-relative pages). RM0444's organisation table names
+/// them 256…383; Zephyr writes 256 + n. Unresolved: §7 question 4.
+pub static G0B1: Variant = Variant {
+    bker: CR_BKER_G0,
+    mer2: CR_MER2,
+    extra_busy: SR_CFGBSY | SR_BSY2,
+    dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21))],
+    ..single("STM32G0B1 (RM0444)", 10, opts::G0B1)
+};
+/// Other G0 (RM0444): PNB 7 bits, CFGBSY.
+pub static G0: Variant = Variant { extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", 7, opts::G0) };
+/// G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
+pub static G4_CAT3: Variant = Variant {
+    bker: CR_BKER_L4_G4,
+    mer2: CR_MER2,
+    dual: &[
+        (128, BankMode::OptionBit(OPTR_BIT22)),
+        (256, BankMode::OptionBit(OPTR_BIT22)),
+        (512, BankMode::OptionBit(OPTR_BIT22)),
+    ],
+    ..single("STM32G4 cat.3 (RM0440)", 7, opts::G4_CAT3)
+};
+/// G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
+pub static G4_CAT4: Variant = single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4);
+/// G4 category 2: single bank, PNB 7 bits.
+pub static G4_CAT2: Variant = single("STM32G4 cat.2 (RM0440)", 7, opts::G4_CAT2);
+/// C0 (RM0490): PNB 7 bits, CFGBSY.
+pub static C0: Variant = Variant { extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", 7, opts::C0) };
+/// WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
+/// (SFSA bits 0-7, FSD bit 8).
+pub static WB: Variant = Variant {
+    base: BASE_WB_WL,
+    extra_busy: SR_CFGBSY,
+    pesd: true,
+    secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8 }),
+    ..single("STM32WB (RM0434)", 8, opts::WB)
+};
+/// WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
+pub static WL: Variant = Variant {
+    base: BASE_WB_WL,
+    extra_busy: SR_CFGBSY,
+    pesd: true,
+    secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7 }),
+    ..single("STM32WL (RM0453)", 8, opts::WL)
+};
 
 static ERROR_FLAGS: &[ErrorFlag] = &[
     ErrorFlag { mask: SR_OPERR, name: "OPERR", meaning: "an erase or program operation did not complete" },
@@ -287,11 +281,16 @@ pub struct L4gController {
 impl L4gController {
     /// `None` when the chip is not of this group.
     pub fn new(chip: &'static Chip) -> Option<L4gController> {
-        variant_for(chip).map(|v| L4gController { v, chip })
+        let Controller::L4(v) = chip.controller else { return None };
+        Some(L4gController { v, chip })
     }
 
     pub fn chip(&self) -> &'static Chip {
         self.chip
+    }
+
+    pub fn variant(&self) -> &'static Variant {
+        self.v
     }
 
     fn reg(&self, offset: u32) -> u32 {
@@ -480,23 +479,6 @@ mod tests {
     }
 
     const KIB: u32 = 1024;
-
-    #[test]
-    fn every_chip_of_the_group_has_a_variant() {
-        for c in crate::chip::all() {
-            let ours = matches!(
-                c.controller,
-                Controller::L4
-                    | Controller::L4Plus
-                    | Controller::G0
-                    | Controller::G4
-                    | Controller::C0
-                    | Controller::Wb
-                    | Controller::Wl
-            );
-            assert_eq!(variant_for(c).is_some(), ours, "{}", c.name);
-        }
-    }
 
     #[test]
     fn l476_bank2_page_erase_uses_bank_relative_pnb_and_bker_bit_11() {

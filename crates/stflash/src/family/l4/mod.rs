@@ -8,6 +8,8 @@ pub mod chips;
 pub mod driver;
 pub mod options;
 
+pub use driver::Variant;
+
 pub static FAMILY: Family = Family { name: "STM32L4, L4+, G0, G4, C0, WB, WL", chips: chips::CHIPS, driver };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {

@@ -24,7 +24,6 @@
 
 use std::time::Duration;
 
-use crate::chip::Controller;
 use crate::family::l4::driver::L4gController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
@@ -327,29 +326,26 @@ const OTP_UNIT: u32 = 8;
 
 impl L4gController {
     fn base(&self) -> u32 {
-        match self.chip().controller {
-            Controller::Wb | Controller::Wl => BASE_WB_WL,
-            _ => BASE,
-        }
+        self.variant().base
     }
 
     fn option_words(&self) -> Vec<&'static OptionWord> {
-        let chip = self.chip();
-        match (chip.controller, chip.dev_id) {
-            (Controller::L4, 0x415 | 0x461) => vec![&OPTR_L4_DUAL, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8],
-            (Controller::L4, _) => vec![&OPTR_L4_SINGLE, &WRP1A_8, &WRP1B_8],
-            (Controller::L4Plus, _) => vec![&OPTR_L4_PLUS, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8],
-            (Controller::G0, 0x467) => vec![&OPTR_G0B1, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7],
-            (Controller::G0, _) => vec![&OPTR_G0, &WRP1A_7, &WRP1B_7],
-            (Controller::G4, 0x469) => vec![&OPTR_G4_CAT3, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7],
-            (Controller::G4, 0x479) => vec![&OPTR_G4, &WRP1A_8, &WRP1B_8],
-            (Controller::G4, _) => vec![&OPTR_G4, &WRP1A_7, &WRP1B_7],
-            (Controller::C0, _) => vec![&OPTR_C0, &WRP1A_7, &WRP1B_7],
-            (Controller::Wb, _) => vec![&OPTR_WB, &WB_WRP1A, &WB_WRP1B, &SFR_WB],
-            _ => vec![&OPTR_WL, &WL_WRP1A, &WL_WRP1B, &SFR_WL],
-        }
+        self.variant().options.to_vec()
     }
 }
+
+// The option registers of each variant (`Variant::options`).
+pub(super) const L4_DUAL: &[&OptionWord] = &[&OPTR_L4_DUAL, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const L4_SINGLE: &[&OptionWord] = &[&OPTR_L4_SINGLE, &WRP1A_8, &WRP1B_8];
+pub(super) const L4_PLUS: &[&OptionWord] = &[&OPTR_L4_PLUS, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const G0B1: &[&OptionWord] = &[&OPTR_G0B1, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7];
+pub(super) const G0: &[&OptionWord] = &[&OPTR_G0, &WRP1A_7, &WRP1B_7];
+pub(super) const G4_CAT3: &[&OptionWord] = &[&OPTR_G4_CAT3, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7];
+pub(super) const G4_CAT4: &[&OptionWord] = &[&OPTR_G4, &WRP1A_8, &WRP1B_8];
+pub(super) const G4_CAT2: &[&OptionWord] = &[&OPTR_G4, &WRP1A_7, &WRP1B_7];
+pub(super) const C0: &[&OptionWord] = &[&OPTR_C0, &WRP1A_7, &WRP1B_7];
+pub(super) const WB: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A, &WB_WRP1B, &SFR_WB];
+pub(super) const WL: &[&OptionWord] = &[&OPTR_WL, &WL_WRP1A, &WL_WRP1B, &SFR_WL];
 
 impl OptionBytes for L4gController {
     fn words(&self) -> Vec<&'static OptionWord> {

@@ -1,6 +1,10 @@
 //! STM32L5 and STM32U5: TrustZone controllers, driven through the non-secure
 //! registers (flash-families.md §1.5, §2.6).
 
+use std::time::Duration;
+
+use super::driver::{DualBankRule, Variant};
+use super::options;
 use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
 
 const KIB: u32 = 1024;
@@ -59,9 +63,33 @@ const L5_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
 const U5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4602_0C88, 1 << 12), ..L5_CRC };
 
+static L5: Variant = Variant {
+    name: "STM32L5",
+    dual_bank: DualBankRule::L5,
+    needs_range0: true,
+    // Typical page erase (DS12736 [assumed typical]).
+    page_erase: Duration::from_millis(22),
+    optr: &options::OPTR_L5,
+    wrp: &options::WRP_L5,
+};
+/// U5 dies; WRP page fields are as wide as PNB on the die (CMSIS per part:
+/// U575 7 bits, U535/U545 5, U59x/U5Ax and U5F/U5G 8).
+static U575: Variant = Variant {
+    name: "STM32U5",
+    dual_bank: DualBankRule::U5,
+    needs_range0: false,
+    // Typical page erase (DS13737 [assumed typical]).
+    page_erase: Duration::from_micros(1500),
+    optr: &options::OPTR_U5,
+    wrp: &options::WRP_U5_7,
+};
+static U535: Variant = Variant { wrp: &options::WRP_U5_5, ..U575 };
+static U59X: Variant = Variant { wrp: &options::WRP_U5_8, ..U575 };
+
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x472,
+        also_reports: &[],
         // st-flash's name; the stlink file is L5x5xx.chip although the parts
         // are L552/L562 (flash-families.md §1.6 item 12).
         name: "STM32L5x2xx",
@@ -69,7 +97,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L5",
         reference_manual: "RM0438",
         core: Core::M33,
-        controller: Controller::L5,
+        controller: Controller::L5U5(&L5),
         flash_size_reg: L5_SIZE_REG,
         max_flash_kib: 512,
         flash: L5_FLASH,
@@ -86,12 +114,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x455,
+        also_reports: &[],
         name: "STM32U535_U545",
         parts: "STM32U535, STM32U545",
         family: "STM32U5",
         reference_manual: "RM0456",
         core: Core::M33,
-        controller: Controller::U5,
+        controller: Controller::L5U5(&U535),
         flash_size_reg: U5_SIZE_REG,
         max_flash_kib: 512,
         flash: U5_FLASH,
@@ -108,12 +137,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x482,
+        also_reports: &[],
         name: "STM32U575_U585",
         parts: "STM32U575, STM32U585",
         family: "STM32U5",
         reference_manual: "RM0456",
         core: Core::M33,
-        controller: Controller::U5,
+        controller: Controller::L5U5(&U575),
         flash_size_reg: U5_SIZE_REG,
         max_flash_kib: 2048,
         flash: U5_FLASH,
@@ -130,12 +160,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x481,
+        also_reports: &[],
         name: "STM32U59x_U5Ax",
         parts: "STM32U595, STM32U599, STM32U5A5, STM32U5A9",
         family: "STM32U5",
         reference_manual: "RM0456",
         core: Core::M33,
-        controller: Controller::U5,
+        controller: Controller::L5U5(&U59X),
         flash_size_reg: U5_SIZE_REG,
         max_flash_kib: 4096,
         flash: U5_FLASH,
@@ -152,12 +183,13 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x476,
+        also_reports: &[],
         name: "STM32U5Fx_U5Gx",
         parts: "STM32U5F7, STM32U5F9, STM32U5G7, STM32U5G9",
         family: "STM32U5",
         reference_manual: "RM0456",
         core: Core::M33,
-        controller: Controller::U5,
+        controller: Controller::L5U5(&U59X),
         flash_size_reg: U5_SIZE_REG,
         max_flash_kib: 4096,
         flash: U5_FLASH,

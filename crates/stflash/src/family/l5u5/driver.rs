@@ -16,6 +16,7 @@ use std::time::Duration;
 use log::info;
 
 use crate::chip::{Chip, Controller};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Sector, StatusReg, Width, KEY1, KEY2,
@@ -103,44 +104,73 @@ static ERRORS: [ErrorFlag; 6] = [
     },
 ];
 
+/// How a die chooses between one and two banks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DualBankRule {
+    /// L5: OPTR.DB256K (bit 21) on 256 KiB parts, OPTR.DBANK (bit 22) on 512
+    /// KiB parts (RM0438 §6.4.1 FLASH_OPTR; OpenOCD stm32l4x.c:2212-2222).
+    L5,
+    /// U5: OPTR.DUALBANK (bit 21) on 512 KiB and 1 MiB parts; the others are
+    /// always dual bank (RM0456 §7.9.15 FLASH_OPTR; the 128/256 KiB
+    /// U535/U545 are assumed dual, as ST's CMSIS puts bank 2 at half the
+    /// flash on every DEV_ID 0x455 part).
+    U5,
+}
+
+/// What differs between the L5/U5 dies, as data (the chip rows point here).
+#[derive(Debug)]
+pub struct Variant {
+    /// Controller name for messages.
+    pub name: &'static str,
+    pub dual_bank: DualBankRule,
+    /// Flash programming needs core voltage range 0 (L5: RM0438 §6.3.2),
+    /// which the driver sets when the firmware left it lower.
+    pub needs_range0: bool,
+    /// Typical page erase time.
+    pub page_erase: Duration,
+    pub optr: &'static OptionWord,
+    /// The four WRP area registers (their page fields are as wide as PNB).
+    pub wrp: &'static [OptionWord; 4],
+}
+
 /// The L5 or U5 non-secure flash controller.
 pub struct TzController {
     chip: &'static Chip,
+    variant: &'static Variant,
     /// Dual-bank mode, as read from OPTR by `layout`.
     dual: bool,
 }
 
 impl TzController {
-    pub fn new(chip: &'static Chip) -> TzController {
-        TzController { chip, dual: true }
+    /// `None` when `chip` is not an L5/U5 row.
+    pub fn new(chip: &'static Chip) -> Option<TzController> {
+        let Controller::L5U5(variant) = chip.controller else { return None };
+        Some(TzController { chip, variant, dual: true })
     }
 
     pub fn chip(&self) -> &'static Chip {
         self.chip
     }
 
-    fn is_l5(&self) -> bool {
-        self.chip.controller == Controller::L5
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
     }
 
     /// Dual-bank mode for this flash size and OPTR value.
     pub fn dual_bank(&self, optr: u32, flash_size: u32) -> bool {
-        if self.is_l5() {
-            // DB256K selects the mode on 256 KiB parts, DBANK on 512 KiB parts
-            // ([OCD] stm32l4x.c:2212-2222; flash-families.md §2.6).
-            let bit = if flash_size <= 256 * 1024 { OPTR_BIT21 } else { OPTR_DBANK };
-            optr & bit != 0
-        } else {
-            // DUALBANK: "Dual-bank on 1-Mbyte and 512-Kbyte Flash memory
-            // devices" (EMB-R flash_u5 OPTR). Larger parts are always dual;
-            // so are the 128/256 KiB U535/U545 ([EMB-C] puts bank 2 at half
-            // on every 0x455 part; the bit is not documented for them).
-            let optional = (512 * 1024..2 * 1024 * 1024).contains(&flash_size);
-            !optional || optr & OPTR_BIT21 != 0
+        match self.variant.dual_bank {
+            DualBankRule::L5 => {
+                let bit = if flash_size <= 256 * 1024 { OPTR_BIT21 } else { OPTR_DBANK };
+                optr & bit != 0
+            }
+            DualBankRule::U5 => {
+                let optional = (512 * 1024..2 * 1024 * 1024).contains(&flash_size);
+                !optional || optr & OPTR_BIT21 != 0
+            }
         }
     }
 
-    /// L5 only: raise the core voltage to range 0 if the firmware left it lower.
+    /// Raise the core voltage to range 0 if the firmware left it lower (L5).
     fn ensure_voltage_range0(&self, t: &mut Target) -> Result<(), FlashError> {
         let cr1 = t.read32(L5_PWR_CR1)?;
         if cr1 & L5_VOS_MASK == 0 {
@@ -170,21 +200,13 @@ impl TzController {
     }
 
     fn erase_time(&self) -> Duration {
-        if self.is_l5() {
-            Duration::from_millis(22)
-        } else {
-            Duration::from_micros(1500)
-        }
+        self.variant.page_erase
     }
 }
 
 impl FlashController for TzController {
     fn name(&self) -> &'static str {
-        if self.is_l5() {
-            "STM32L5"
-        } else {
-            "STM32U5"
-        }
+        self.variant.name
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
@@ -221,7 +243,7 @@ impl FlashController for TzController {
                 self.name()
             )));
         }
-        if self.is_l5() {
+        if self.variant.needs_range0 {
             self.ensure_voltage_range0(t)?;
         }
         unlock_with_keys(t, "FLASH_NSCR", NSCR, CR_LOCK, NSKEYR, [KEY1, KEY2])
@@ -293,11 +315,11 @@ mod tests {
     use crate::chip as chips;
 
     fn u575() -> TzController {
-        TzController::new(chips::find(0x482).unwrap())
+        TzController::new(chips::find(0x482).unwrap()).unwrap()
     }
 
     fn l552() -> TzController {
-        TzController::new(chips::find(0x472).unwrap())
+        TzController::new(chips::find(0x472).unwrap()).unwrap()
     }
 
     #[test]

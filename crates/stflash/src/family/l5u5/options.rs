@@ -21,7 +21,6 @@
 
 use std::time::Duration;
 
-use crate::chip::Controller;
 use crate::family::l5u5::driver::TzController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, OPTKEY1, OPTKEY2};
@@ -80,7 +79,7 @@ const NBOOT0: Field = f!("nBOOT0", 27, 1, K::BootConfig, Show::Hex, "boot select
 const PA15_PUPEN: Field = f!("PA15_PUPEN", 28, 1, K::User, Show::Flag("on", "off"), "PA15 pull-up");
 const TZEN: Field = f!("TZEN", 31, 1, K::Security, Show::Flag("on", "off"), "TrustZone");
 
-static OPTR_L5: OptionWord = OptionWord {
+pub(super) static OPTR_L5: OptionWord = OptionWord {
     name: "FLASH_OPTR",
     addr: OPTR,
     fields: &[
@@ -105,7 +104,7 @@ static OPTR_L5: OptionWord = OptionWord {
     ],
 };
 
-static OPTR_U5: OptionWord = OptionWord {
+pub(super) static OPTR_U5: OptionWord = OptionWord {
     name: "FLASH_OPTR",
     addr: OPTR,
     fields: &[
@@ -191,29 +190,18 @@ macro_rules! wrp_set {
         ]
     };
 }
-static WRP_L5: [OptionWord; 4] = wrp_set!(7);
-static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
-static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
-static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
+pub(super) static WRP_L5: [OptionWord; 4] = wrp_set!(7);
+pub(super) static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
+pub(super) static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
+pub(super) static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
 
 impl TzController {
     fn optr_word(&self) -> &'static OptionWord {
-        if self.chip().controller == Controller::L5 {
-            &OPTR_L5
-        } else {
-            &OPTR_U5
-        }
+        self.variant().optr
     }
 
-    /// WRP page fields are as wide as PNB on the die (the simulator's parts:
-    /// L5 and U575 7 bits, U535 5, U59x/U5F 8; CMSIS per part).
     fn wrp_words(&self) -> &'static [OptionWord; 4] {
-        match (self.chip().controller, self.chip().dev_id) {
-            (Controller::L5, _) => &WRP_L5,
-            (_, 0x455) => &WRP_U5_5,
-            (_, 0x481 | 0x476) => &WRP_U5_8,
-            _ => &WRP_U5_7,
-        }
+        self.variant().wrp
     }
 }
 
@@ -264,10 +252,10 @@ mod tests {
 
     #[test]
     fn words_per_part() {
-        let l5 = TzController::new(chips::find(0x472).unwrap());
+        let l5 = TzController::new(chips::find(0x472).unwrap()).unwrap();
         assert!(l5.words()[0].field("DBANK").is_some());
         assert!(l5.words()[3].field("WRP_UNLOCK").is_none());
-        let u575 = TzController::new(chips::find(0x482).unwrap());
+        let u575 = TzController::new(chips::find(0x482).unwrap()).unwrap();
         assert!(u575.words()[0].field("DUALBANK").is_some());
         assert_eq!(u575.words()[3].field("WRP1A_PSTRT").map(|f| f.width), Some(7));
         assert_eq!(u575.area_word(OptionArea::BootAdd).unwrap().addr, 0x4002_2044);
