@@ -270,25 +270,38 @@ fn connect_line_names_the_chip_and_its_pages() {
 }
 
 #[test]
-fn probe_without_16bit_writes_is_refused_before_anything_is_erased() {
+fn probe_without_16bit_writes_programs_through_the_routine() {
+    // ST-LINK/V2 J22 has no WRITEMEM_16BIT (its firmware adds it in J26);
+    // the flash routine makes the half-word writes on the target itself,
+    // so the write works, as st-flash's does.
     let dir = temp_dir("f103-j22");
     let state = prefill("stm32f103c8", &dir, "", &[(0x0800_0400, &OLD[..])]);
     let file = dir.join("image.bin");
-    std::fs::write(&file, pattern(64, 3)).unwrap();
+    let image = pattern(64, 3);
+    std::fs::write(&file, &image).unwrap();
     let spec = format!("stm32f103c8:{}", state.display());
-    let args = ["write", file.to_str().unwrap(), "0x08000400"];
-    // ST-LINK/V2 J22 has no WRITEMEM_16BIT (flash-families.md §4.3).
-    let r = run(&args, &[("STFLASH_SIM", &spec), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "22")]);
-    r.fails(10, "needs V2J26");
-    assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 16), OLD, "nothing erased");
-    // Erasing needs no 16-bit writes.
-    run(
-        &["erase", "0x08000400", "0x400"],
-        &[("STFLASH_SIM", &spec), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "22")],
-    )
-    .ok();
+    let env = [("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "22")];
+    run(&["write", file.to_str().unwrap(), "0x08000400"], &env).ok();
+    assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 64), image);
+    // Erasing needs no 16-bit writes either.
+    run(&["erase", "0x08000400", "0x400"], &env).ok();
     assert_eq!(Snapshot::of(&state).peek(0x0800_0400, 16), [0xFF; 16]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn host_programming_without_16bit_writes_is_refused_before_anything_is_erased() {
+    let mut spec = SimSpec::new("stm32f103c8");
+    spec.probe = stflash_sim::SimProbeKind::V2;
+    spec.firmware = Some(22);
+    let (mut s, h) = open_sim(spec);
+    assert!(h.poke(0x0800_0400, &OLD));
+    let image = Image::from_binary(pattern(64, 3), 0x0800_0400).unwrap();
+    let opts = WriteOptions { fast: false, ..Default::default() };
+    let e = write(&mut s, &image, &opts, &mut NoProgress).unwrap_err();
+    assert_eq!(e.exit_code(), 10);
+    assert!(e.message.contains("needs V2J26") && e.message.contains("Nothing was erased"), "{}", e.message);
+    assert_eq!(h.peek(0x0800_0400, 16).unwrap(), OLD, "nothing erased");
 }
 
 #[test]

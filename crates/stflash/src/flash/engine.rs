@@ -32,6 +32,8 @@ pub trait Progress {
     fn begin(&mut self, _phase: Phase, _total: u64) {}
     fn add(&mut self, _amount: u64) {}
     fn end(&mut self) {}
+    /// A sector was erased (st-flash prints a line for each).
+    fn erased(&mut self, _sector: &Sector) {}
     /// Polled between flash words and sectors; `true` stops at the next boundary.
     fn should_stop(&self) -> bool {
         false
@@ -166,6 +168,7 @@ pub fn erase_sectors(
             return Err(FlashError::Interrupted { at: s.addr });
         }
         erase_sector(t, ctrl, s)?;
+        progress.erased(s);
         progress.add(s.size as u64);
     }
     progress.end();

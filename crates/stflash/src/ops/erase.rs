@@ -59,11 +59,11 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
     session.controller()?;
     refuse_reserved(session, addr, size)?;
     let banks: std::collections::BTreeSet<u8> = sectors.iter().map(|s| s.bank).collect();
-    run_unlocked(session, &banks, |s| {
-        let Session { target, flash, .. } = s;
-        let ctrl = flash.as_ref().expect("checked");
-        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(Error::from)
-    })?;
+    let mut unlocked = session.unlock(&banks)?;
+    let Session { target, flash, .. } = &mut *unlocked;
+    let ctrl = flash.as_deref().expect("checked");
+    engine::erase_sectors(target, ctrl, &sectors, progress)?;
+    unlocked.lock()?;
     Ok(EraseReport { sectors, mass: false })
 }
 
@@ -83,31 +83,10 @@ fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<
         }
     }
     let banks = (0..session.layout.banks.len() as u8).collect();
-    run_unlocked(session, &banks, |s| {
-        let Session { target, flash, layout, .. } = s;
-        let ctrl = flash.as_ref().expect("checked");
-        engine::mass_erase(target, ctrl.as_ref(), layout, progress).map_err(Error::from)
-    })?;
+    let mut unlocked = session.unlock(&banks)?;
+    let Session { target, flash, layout, .. } = &mut *unlocked;
+    let ctrl = flash.as_deref().expect("checked");
+    engine::mass_erase(target, ctrl, layout, progress)?;
+    unlocked.lock()?;
     Ok(EraseReport { sectors: session.layout.sectors(), mass: true })
-}
-
-/// Unlock `banks`, run `f`, and lock them again whatever happened.
-pub(crate) fn run_unlocked<T>(
-    session: &mut Session,
-    banks: &std::collections::BTreeSet<u8>,
-    f: impl FnOnce(&mut Session) -> Result<T>,
-) -> Result<T> {
-    {
-        let Session { target, flash, .. } = session;
-        let ctrl = flash.as_mut().expect("checked by the caller");
-        for &bank in banks {
-            engine::clear_stale_errors(target, ctrl.as_ref(), bank)?;
-            ctrl.unlock(target, bank)?;
-        }
-    }
-    let result = f(session);
-    let locked = session.lock_banks(banks);
-    let value = result?;
-    locked?;
-    Ok(value)
 }

@@ -3,7 +3,6 @@
 //! touches the chip.
 
 pub mod erase;
-mod fast;
 pub mod image;
 mod link;
 pub mod options;
@@ -12,4 +11,4 @@ pub mod session;
 pub mod verify;
 pub mod write;
 
-pub use session::Session;
+pub use session::{Session, Unlocked};

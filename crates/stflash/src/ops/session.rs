@@ -4,7 +4,10 @@ use log::{debug, info, warn};
 
 use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{FlashController, FlashLayout, RdpLevel};
+use std::collections::BTreeSet;
+use std::ops::{Deref, DerefMut};
+
+use crate::flash::{engine, FlashController, FlashLayout, RdpLevel};
 use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
 use crate::transport::Transport;
@@ -130,15 +133,23 @@ impl Session {
         }
     }
 
-    /// The reserved area (`FlashController::reserved_ranges`: the STM32WB
-    /// wireless stack, write-protected sectors…) that `[addr, addr+len)`
-    /// overlaps, if any, as (start, end exclusive, reason).
-    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
+    /// The areas of main flash the debugger must never erase or program
+    /// (`FlashController::reserved_ranges`: the STM32WB wireless stack,
+    /// write-protected sectors…), as (start, end exclusive, reason).
+    pub fn reserved_ranges(&mut self) -> Result<Vec<(u32, u32, &'static str)>> {
         let Session { target, flash, .. } = self;
-        let Some(ctrl) = flash.as_mut() else { return Ok(None) };
+        match flash.as_mut() {
+            Some(ctrl) => Ok(ctrl.reserved_ranges(target)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The reserved area that `[addr, addr+len)` overlaps, if any, as
+    /// (start, end exclusive, reason).
+    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
         let end = addr as u64 + len;
-        Ok(ctrl
-            .reserved_ranges(target)?
+        Ok(self
+            .reserved_ranges()?
             .into_iter()
             .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
             .map(|(start, stop, why)| (start, stop as u64, why)))
@@ -171,8 +182,25 @@ impl Session {
         let _ = self.lock_banks(&all);
     }
 
+    /// Clear stale error flags and unlock `banks` for erase and program. The
+    /// returned guard locks them again: explicitly with [`Unlocked::lock`]
+    /// (which reports a failure), or, best effort, when it is dropped on an
+    /// error path. If one bank will not unlock, those already unlocked are
+    /// locked again.
+    pub fn unlock(&mut self, banks: &BTreeSet<u8>) -> Result<Unlocked<'_>> {
+        let mut guard = Unlocked { session: self, banks: BTreeSet::new(), open: true };
+        for &bank in banks {
+            let Session { target, flash, .. } = &mut *guard.session;
+            let ctrl = flash.as_mut().ok_or_else(|| Error::unsupported("no flash driver for this chip"))?;
+            engine::clear_stale_errors(target, ctrl.as_ref(), bank)?;
+            ctrl.unlock(target, bank)?;
+            guard.banks.insert(bank);
+        }
+        Ok(guard)
+    }
+
     /// Lock every bank in `banks` (each is tried); returns the first failure.
-    pub fn lock_banks(&mut self, banks: &std::collections::BTreeSet<u8>) -> Result<()> {
+    pub fn lock_banks(&mut self, banks: &BTreeSet<u8>) -> Result<()> {
         let Session { target, flash, .. } = self;
         let mut first = Ok(());
         if let Some(ctrl) = flash.as_mut() {
@@ -190,6 +218,46 @@ impl Drop for Session {
     fn drop(&mut self) {
         if !self.target.is_closed() {
             self.lock_all();
+        }
+    }
+}
+
+/// A session whose flash banks are unlocked for erase and program
+/// ([`Session::unlock`]). Everything a session does is available through it;
+/// dropping it locks the banks again.
+pub struct Unlocked<'s> {
+    session: &'s mut Session,
+    banks: BTreeSet<u8>,
+    open: bool,
+}
+
+impl Unlocked<'_> {
+    /// Lock the banks again, reporting the first failure.
+    pub fn lock(mut self) -> Result<()> {
+        self.open = false;
+        let banks = std::mem::take(&mut self.banks);
+        self.session.lock_banks(&banks)
+    }
+}
+
+impl Deref for Unlocked<'_> {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        self.session
+    }
+}
+
+impl DerefMut for Unlocked<'_> {
+    fn deref_mut(&mut self) -> &mut Session {
+        self.session
+    }
+}
+
+impl Drop for Unlocked<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let banks = std::mem::take(&mut self.banks);
+            let _ = self.session.lock_banks(&banks);
         }
     }
 }

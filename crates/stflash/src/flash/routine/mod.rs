@@ -434,6 +434,8 @@ pub enum RoutineError {
         what: String,
         waited: Duration,
     },
+    /// The user asked to stop (Ctrl-C); the routine was halted.
+    Interrupted,
     Target(TargetError),
 }
 
@@ -451,6 +453,7 @@ impl std::fmt::Display for RoutineError {
             RoutineError::Timeout { what, waited } => {
                 write!(f, "flash routine still busy after {:.1} s while {what}", waited.as_secs_f64())
             }
+            RoutineError::Interrupted => write!(f, "interrupted"),
             RoutineError::Target(e) => write!(f, "{e}"),
         }
     }
@@ -470,6 +473,7 @@ impl RoutineError {
             }
             RoutineError::Crashed { .. } => FlashError::Unsupported(self.to_string()),
             RoutineError::Timeout { what, waited } => FlashError::Timeout { op: what, waited },
+            RoutineError::Interrupted => FlashError::Interrupted { at: 0 },
             RoutineError::Target(e) => FlashError::Target(e),
         }
     }

@@ -2,7 +2,7 @@
 //! routine (`flash::routine`), falling back to the host-driven engine when
 //! the routine cannot be used or crashes.
 //!
-//! Work is described per sector ([`SectorJob`]): erase it or not, then the
+//! Work is described per sector ([`Job`]): erase it or not, then the
 //! runs of whole programming units to write. Jobs are packed into buffers in
 //! order; a sector's erase goes into the script of the buffer that carries the
 //! sector's first data, so the target erases while the host is still sending.
@@ -16,50 +16,35 @@ use std::time::Duration;
 
 use log::{debug, warn};
 
+use super::execute::Ledger;
+use super::plan::Job;
 use crate::flash::crc::CrcUnit;
 use crate::flash::routine::{self, fill_value, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
-use crate::flash::{engine, FlashController, FlashError, ProgramAccess, Progress, Sector};
+use crate::flash::{engine, FlashController, FlashError, ProgramAccess, Progress};
 use crate::mcu::Target;
 
 /// A run of repeated words shorter than this travels as data (a FILL op and
 /// the extra PROGRAM op around it cost about this much script).
-pub(crate) const FILL_MIN: usize = 128;
+pub(super) const FILL_MIN: usize = 128;
 
 /// Largest range hashed as one for verification (a mismatch is then looked
 /// for by reading back this much).
 const VERIFY_GROUP: u64 = 64 * 1024;
 
-/// What to do to one sector.
-#[derive(Debug, Clone)]
-pub(crate) struct SectorJob<'a> {
-    pub sector: Sector,
-    pub erase: bool,
-    /// The sector may be erased before its data is sent (at the end of the
-    /// buffer before): everything it will hold comes from the image or is
-    /// blank, so an interruption loses nothing a rerun does not write again.
-    pub ahead: bool,
-    /// Runs of whole programming units: (address, bytes).
-    pub runs: Vec<(u32, &'a [u8])>,
-}
-
 /// How the fast path ended.
 #[derive(Debug)]
-pub(crate) enum Outcome {
+pub(super) enum Outcome {
     /// Every job done; the ranges hashed for verification (bank, start, end),
     /// whose CRCs the routine appended to its results in this order.
     Done { verify: Vec<(u8, u32, u32)> },
-    /// The routine crashed or could not run: jobs from `from` on are not
-    /// (completely) done and must be redone, erase included.
-    Fallback {
-        from: usize,
-        #[allow(dead_code)]
-        why: String,
-    },
+    /// The routine crashed or could not run: the jobs it did not confirm
+    /// (the ledger says which) must be redone, erase included.
+    Fallback,
 }
 
 /// How a [`stream`] ends.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct StreamEnd<'u> {
+pub(super) struct StreamEnd<'u> {
     /// Hash each written sector with this unit right after programming it
     /// (the CRCs: [`Outcome::Done`]).
     pub verify: Option<&'u CrcUnit>,
@@ -69,16 +54,16 @@ pub(crate) struct StreamEnd<'u> {
 }
 
 /// Can the routine program with this access?
-pub(crate) fn supports(access: &ProgramAccess, plan: &RamPlan) -> bool {
+pub(super) fn supports(access: &ProgramAccess, plan: &RamPlan) -> bool {
     let w = access.width.bytes();
     access.unit > 0 && access.unit % w == 0 && access.unit <= plan.data_capacity
 }
 
 /// Start the routine; a failure to start it means the host path.
-pub(crate) fn start(t: &mut Target, ctrl: &dyn FlashController, plan: RamPlan) -> Result<Option<Streamer>, FlashError> {
+pub(super) fn start(t: &mut Target, ctrl: &dyn FlashController, plan: RamPlan) -> Result<Option<Streamer>, FlashError> {
     match Streamer::start(t, plan) {
         Ok(st) => Ok(Some(st)),
-        Err(e) => fail(t, ctrl, e, 0).map(|_| None),
+        Err(e) => fail(t, ctrl, e).map(|_| None),
     }
 }
 
@@ -122,17 +107,17 @@ fn pieces<'a>(data: &'a [u8], access: &ProgramAccess) -> Vec<(usize, Piece<'a>)>
 
 /// Erase and program `jobs` through the running routine and wait until all
 /// is done. The next sector's erase goes at the end of a buffer when it may
-/// ([`SectorJob::ahead`]), so the target erases while the host sends that
-/// sector's data. On an interruption, `erased` tells how many leading jobs
-/// had their erase given to the routine.
-pub(crate) fn stream(
+/// ([`Job::ahead`]), so the target erases while the host sends that
+/// sector's data. However it ends, `ledger` says which jobs the routine
+/// confirmed and which it may have begun.
+pub(super) fn stream(
     t: &mut Target,
     ctrl: &dyn FlashController,
     st: &mut Streamer,
-    jobs: &[SectorJob],
+    jobs: &[Job],
     end: StreamEnd,
     progress: &mut dyn Progress,
-    erased: &mut usize,
+    ledger: &mut Ledger,
 ) -> Result<Outcome, FlashError> {
     let StreamEnd { verify, stop: last } = end;
     let access = ctrl.program_access();
@@ -185,7 +170,7 @@ pub(crate) fn stream(
     // Jobs whose erase is in a buffer (built, and given to the routine).
     let erase_built = std::cell::Cell::new(0usize);
     let erase_given = std::cell::Cell::new(0usize);
-    let erase_ops = |job: &SectorJob| {
+    let erase_ops = |job: &Job| {
         let regops = ctrl.erase_sector_ops(&job.sector);
         let ops = routine::ops_from(&regops, |b| ctrl.status(b), &format!("erasing {}", job.sector));
         let (typical, timeout) = routine::regops_time(&regops);
@@ -234,7 +219,7 @@ pub(crate) fn stream(
         let verify_words = verify.map_or(0, |u| u.range_words() + u.prepare_ops().iter().map(Op::words).sum::<u32>());
         for (j, job) in jobs.iter().enumerate() {
             if progress.should_stop() {
-                return Err(RoutineError::Timeout { what: String::new(), waited: Duration::ZERO });
+                return Err(RoutineError::Interrupted);
             }
             let bank = job.sector.bank;
             if job.erase && erase_built.get() <= j {
@@ -374,29 +359,26 @@ pub(crate) fn stream(
         let ours = st.done_tags().get(first_buffer..).unwrap_or(&[]);
         ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
     };
-    *erased = erase_given.get();
+    ledger.done = from(st);
+    let sent_to = completed_by.iter().map(|&j| (j + 1).min(jobs.len())).max().unwrap_or(0);
+    ledger.started = sent_to.max(erase_given.get()).max(ledger.done);
     match result {
         Ok(()) => Ok(Outcome::Done { verify: verify_ranges }),
-        Err(RoutineError::Timeout { what, .. }) if what.is_empty() => {
+        Err(RoutineError::Interrupted) => {
             let _ = st.abort(t);
             Err(FlashError::Interrupted { at: jobs.get(from(st)).map_or(0, |j| j.sector.addr) })
         }
-        Err(e) => fail(t, ctrl, e, from(st)),
+        Err(e) => fail(t, ctrl, e),
     }
 }
 
 /// A routine failure: controller errors and timeouts are the flash's and are
 /// reported; a crash hands the rest of the work to the host-driven engine.
-pub(crate) fn fail(
-    t: &mut Target,
-    ctrl: &dyn FlashController,
-    e: RoutineError,
-    from: usize,
-) -> Result<Outcome, FlashError> {
+pub(super) fn fail(t: &mut Target, ctrl: &dyn FlashController, e: RoutineError) -> Result<Outcome, FlashError> {
     match e {
         RoutineError::Crashed { .. } => {
             warn!("{e}; finishing the write with host-driven programming");
-            Ok(Outcome::Fallback { from, why: e.to_string() })
+            Ok(Outcome::Fallback)
         }
         other => Err(other.into_flash_error(t, ctrl)),
     }
@@ -404,7 +386,7 @@ pub(crate) fn fail(
 
 /// After a fallback: wait until every bank is idle and clear its flags, so
 /// that the engine starts from a clean controller.
-pub(crate) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -> Result<(), FlashError> {
+pub(super) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -> Result<(), FlashError> {
     for &bank in banks {
         let what = format!("waiting for bank {} after the flash routine stopped", bank + 1);
         let _ = engine::wait_idle(t, ctrl, bank, Duration::ZERO, Duration::from_secs(30), &what);
@@ -415,7 +397,7 @@ pub(crate) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -
 
 /// Hash `ranges` (bank, start, end; flash, or RAM for a unit that can) with
 /// the CRC unit and wait for the CRCs, in order. The unit is prepared first.
-pub(crate) fn run_crcs(
+pub(super) fn run_crcs(
     t: &mut Target,
     st: &mut Streamer,
     unit: &CrcUnit,

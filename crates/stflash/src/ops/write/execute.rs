@@ -1,0 +1,169 @@
+//! Running the jobs: through the flash routine when it runs, handing exactly
+//! the jobs it did not confirm to host-driven programming when it cannot go
+//! on; whatever happens, the [`Ledger`] says what state each sector is in.
+
+use log::warn;
+
+use super::plan::Job;
+use super::stream::{self, Outcome, StreamEnd};
+use crate::flash::crc::CrcUnit;
+use crate::flash::routine::{RoutineError, Streamer};
+use crate::flash::{engine, FlashController, FlashError, Phase, Progress, Sector};
+use crate::mcu::Target;
+
+/// How far the jobs got: jobs before `done` are written; jobs from `done`
+/// to `started` may be erased or partly programmed; later ones are untouched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ledger {
+    pub done: usize,
+    pub started: usize,
+}
+
+/// What the routine hashed for verification: (bank, start, end) ranges and
+/// their CRCs, in order. `None` when the jobs were not hashed (no unit, or
+/// the host finished them).
+pub(super) type Hashed = Option<Vec<((u8, u32, u32), u32)>>;
+
+/// How the jobs ran.
+pub(super) struct Ran {
+    pub hashed: Hashed,
+    /// The host redid the jobs from this index on, erase included, after
+    /// the routine stopped.
+    pub redone_from: Option<usize>,
+}
+
+/// Run `jobs`: through `routine` when there is one, else (or for the jobs a
+/// crashed routine left) host-driven. `verify`: have the routine hash each
+/// written sector with this unit.
+pub(super) fn run(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    routine: Option<Streamer>,
+    jobs: &[Job],
+    verify: Option<&CrcUnit>,
+    progress: &mut dyn Progress,
+    ledger: &mut Ledger,
+) -> Result<Ran, FlashError> {
+    progress.begin(Phase::Program, jobs.iter().map(Job::program_bytes).sum());
+    let mut from = 0;
+    let mut hashed = None;
+    let mut redone_from = None;
+    if let Some(st) = routine {
+        match by_routine(t, ctrl, st, jobs, verify, progress, ledger)? {
+            Some(h) => {
+                hashed = h;
+                from = jobs.len();
+            }
+            None => from = ledger.done,
+        }
+    }
+    if from < jobs.len() {
+        let banks: Vec<u8> = jobs[from..].iter().map(|j| j.sector.bank).collect();
+        if from > 0 || ledger.started > 0 {
+            stream::settle(t, ctrl, &banks)?;
+        }
+        // The routine may have begun any of these: erase them again.
+        let redo = ledger.started > from;
+        if redo {
+            redone_from = Some(from);
+        }
+        by_host(t, ctrl, &jobs[from..], redo, progress, ledger, from)?;
+    }
+    progress.end();
+    Ok(Ran { hashed, redone_from })
+}
+
+/// The routine's part. `Ok(Some(hashed))`: every job done; `Ok(None)`: it
+/// crashed, jobs from `ledger.done` on are for the host.
+fn by_routine(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    mut st: Streamer,
+    jobs: &[Job],
+    verify: Option<&CrcUnit>,
+    progress: &mut dyn Progress,
+    ledger: &mut Ledger,
+) -> Result<Option<Hashed>, FlashError> {
+    let end = StreamEnd { verify, stop: true };
+    let ranges = match stream::stream(t, ctrl, &mut st, jobs, end, progress, ledger) {
+        Ok(Outcome::Done { verify }) => verify,
+        Ok(Outcome::Fallback) => return Ok(None),
+        Err(FlashError::Interrupted { .. }) => {
+            let at = jobs.get(ledger.done).map_or(0, |j| j.sector.addr);
+            return Err(FlashError::Interrupted { at });
+        }
+        Err(e) => return Err(e),
+    };
+    ledger.done = jobs.len();
+    ledger.started = jobs.len();
+    match st.finish(t) {
+        Ok(crcs) if verify.is_some() && crcs.len() == ranges.len() => {
+            Ok(Some(Some(ranges.into_iter().zip(crcs).collect())))
+        }
+        Ok(_) => Ok(Some(None)),
+        // Everything was programmed (the stream waited for the last buffer):
+        // only the hashes are lost.
+        Err(e @ RoutineError::Crashed { .. }) => {
+            warn!("{e}; verifying by reading back");
+            Ok(Some(None))
+        }
+        Err(e) => Err(e.into_flash_error(t, ctrl)),
+    }
+}
+
+/// The host's part: each sector erased (when its job says, or `redo`) and
+/// programmed in turn, so that at any moment at most one sector is between
+/// its erase and its last programmed unit. `base`: index of `jobs[0]` in the
+/// ledger.
+fn by_host(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    jobs: &[Job],
+    redo: bool,
+    progress: &mut dyn Progress,
+    ledger: &mut Ledger,
+    base: usize,
+) -> Result<(), FlashError> {
+    for (i, job) in jobs.iter().enumerate() {
+        if progress.should_stop() {
+            return Err(FlashError::Interrupted { at: job.sector.addr });
+        }
+        ledger.started = ledger.started.max(base + i + 1);
+        if job.erase || redo {
+            engine::erase_sector(t, ctrl, &job.sector)?;
+            progress.erased(&job.sector);
+        }
+        for &(addr, data) in &job.runs {
+            engine::program(t, ctrl, job.sector.bank, addr, data, progress).map_err(|e| in_sector(e, job.sector))?;
+        }
+        ledger.done = base + i + 1;
+    }
+    Ok(())
+}
+
+/// Name the sector in a controller error raised while programming, so that
+/// the message says where as well as what ("… while programming 0x08002000 in
+/// sector 1 of bank 1 (0x08002000, 8 KiB)").
+pub(super) fn in_sector(e: FlashError, sector: Sector) -> FlashError {
+    match e {
+        FlashError::Flags { op, flags, status } => FlashError::Flags { op: format!("{op} in {sector}"), flags, status },
+        FlashError::Timeout { op, waited } => FlashError::Timeout { op: format!("{op} in {sector}"), waited },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::flash::ErrorFlag;
+
+    #[test]
+    fn programming_errors_name_the_sector() {
+        let flag = ErrorFlag { mask: 1 << 17, name: "WRPERR", meaning: "write-protected" };
+        let e = FlashError::Flags { op: "programming 0x08102000".into(), flags: vec![flag], status: 1 << 17 };
+        let sector = Sector { bank: 1, index: 1, addr: 0x0810_2000, size: 8192 };
+        let text = Error::from(in_sector(e, sector)).to_string();
+        assert!(text.contains("WRPERR") && text.contains("programming 0x08102000 in sector 1 of bank 2"), "{text}");
+    }
+}

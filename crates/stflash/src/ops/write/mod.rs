@@ -1,0 +1,341 @@
+//! `write`: check the whole image, plan what each touched sector must hold,
+//! learn what the chip holds now, then erase and program only what changes,
+//! and verify. Nothing is erased before every check has passed.
+//!
+//! | step | module | probe? |
+//! |---|---|---|
+//! | placement and sector plans; jobs from what the survey found | [`plan`] | no |
+//! | what the chip holds now (CRC on the target, or reading) | `survey` | yes |
+//! | erase and program: the routine, the host for what it left | `execute` (`stream`) | yes |
+//! | verify by the routine's CRCs, or by reading back | here | yes |
+
+use log::{debug, warn};
+
+use super::image::{Image, Segment};
+use super::session::Session;
+use super::verify;
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::crc::{self, CrcUnit};
+use crate::flash::routine::{RamPlan, Streamer};
+use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
+use crate::mcu::Target;
+
+mod execute;
+pub mod plan;
+mod stream;
+mod survey;
+
+use execute::Ledger;
+use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
+
+/// `WriteReport::verify_method` when the written sectors were checked by
+/// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
+pub const METHOD_CRC: &str = "crc";
+
+/// How to write.
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    /// Mass erase first (`--mass-erase`), instead of erasing touched sectors.
+    pub mass_erase: bool,
+    /// Keep the bytes of partly written sectors that the image does not cover
+    /// (default). `false` gives st-flash's behaviour: they end up erased.
+    pub preserve: bool,
+    /// Read the result back and compare.
+    pub verify: bool,
+    /// Use the flash routine in target RAM when possible (default); `false`
+    /// programs with host-driven register accesses only.
+    pub fast: bool,
+    /// Verify by reading back even where a hardware CRC could do it
+    /// (`--verify=readback`).
+    pub readback: bool,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { mass_erase: false, preserve: true, verify: true, fast: true, readback: false }
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Default)]
+pub struct WriteReport {
+    /// Image bytes written to flash and to RAM.
+    pub flash_bytes: u64,
+    pub ram_bytes: u64,
+    /// Sectors erased, and sectors left alone because they already held the
+    /// wanted contents.
+    pub erased: Vec<Sector>,
+    pub skipped: Vec<Sector>,
+    pub mass_erased: bool,
+    /// Bytes outside the image kept in partly written sectors.
+    pub preserved_bytes: u64,
+    /// Bytes actually programmed (units that are not all erased value).
+    pub programmed_bytes: u64,
+    pub verified: bool,
+    /// How the result was checked ("crc", "read-back"); `None` when not verified.
+    pub verify_method: Option<&'static str>,
+}
+
+/// Write an image. Every segment is checked before the chip is touched. When
+/// the SWD link fails or verification finds different bytes, and the clock is
+/// stflash's to choose, the write runs again one clock step slower.
+pub fn write(
+    session: &mut Session,
+    image: &Image,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+) -> Result<WriteReport> {
+    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress))
+}
+
+fn write_once(
+    session: &mut Session,
+    image: &Image,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+) -> Result<WriteReport> {
+    let reserved = session.reserved_ranges()?;
+    let ram: Vec<_> = session.target.chip.ram_regions().collect();
+    let placement = plan::place(&session.layout, &ram, &reserved, &image.segments)?;
+    let mut report = WriteReport::default();
+    if !placement.flash.is_empty() {
+        write_flash(session, &placement.flash, opts, progress, &mut report)?;
+    }
+    for seg in &placement.ram {
+        session.target.write_mem(seg.addr, &seg.data)?;
+        report.ram_bytes += seg.data.len() as u64;
+        if opts.verify {
+            verify::compare_all(session, &[(seg.addr, &seg.data)], progress)?;
+        }
+    }
+    report.verified = opts.verify;
+    if opts.verify && report.verify_method.is_none() {
+        report.verify_method = Some(verify::METHOD);
+    }
+    Ok(report)
+}
+
+fn write_flash(
+    session: &mut Session,
+    segments: &[&Segment],
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<()> {
+    session.require_unprotected()?;
+    session.controller()?;
+    let options = PlanOptions { preserve: opts.preserve, mass_erase: opts.mass_erase };
+    let mut plan = WritePlan::new(&session.layout, segments, options);
+    report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
+    let banks = plan.banks(&session.layout);
+    let mut unlocked = session.unlock(&banks)?;
+    let done = write_unlocked(&mut unlocked, &mut plan, opts, progress, report)?;
+    unlocked.lock()?;
+    if opts.verify {
+        verify_written(session, &plan, &done, opts, progress, report)?;
+    }
+    Ok(())
+}
+
+/// What the write left to verify: the sectors it changed, and the CRCs the
+/// routine computed over them (when it could).
+struct Written {
+    changed: Vec<usize>,
+    hashed: execute::Hashed,
+    unit: Option<CrcUnit>,
+}
+
+/// Survey, plan the jobs and run them (the banks are unlocked).
+fn write_unlocked(
+    session: &mut Session,
+    plan: &mut WritePlan,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<Written> {
+    let Session { target: t, flash, layout, .. } = session;
+    let ctrl: &dyn FlashController = flash.as_deref().expect("checked by controller()");
+    let chip = t.chip;
+    let access = ctrl.program_access();
+    let mut routine = if opts.fast { start_routine(t, ctrl, &access)? } else { None };
+    check_probe_can_program(t, &access, routine.is_some())?;
+    // With a CRC unit the routine can hash: skip what is already there,
+    // read only kept bytes that are not blank, verify without reading back.
+    let mut unit = if opts.mass_erase { None } else { routine.as_ref().and(CrcUnit::for_chip(chip)) };
+    let mut states = None;
+    if let (Some(st), Some(u)) = (routine.as_mut(), unit.as_ref()) {
+        match survey::by_crc(t, ctrl, st, u, chip.name, plan)? {
+            survey::ByCrc::Done(s) => states = Some(s),
+            survey::ByCrc::Untrusted => unit = None,
+            survey::ByCrc::Crashed => {
+                unit = None;
+                routine = start_routine(t, ctrl, &access)?;
+            }
+        }
+    }
+    let states = match states {
+        Some(s) => s,
+        None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
+        None => survey::by_reading(t, plan)?,
+    };
+    report.preserved_bytes = plan.kept_bytes();
+    if opts.mass_erase {
+        engine::mass_erase(t, ctrl, layout, progress)?;
+        report.mass_erased = true;
+    }
+    let jobs = plan.jobs(&states, access.unit, chip.controller.has_ecc(), false);
+    let changed: Vec<usize> =
+        plan.sectors.iter().enumerate().filter(|(i, _)| states[*i].unchanged != Some(true)).map(|(i, _)| i).collect();
+    report.skipped =
+        plan.sectors.iter().zip(&states).filter(|(_, s)| s.unchanged == Some(true)).map(|(p, _)| p.sector).collect();
+    report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
+    debug!("{} sectors to write, {} already hold the image", jobs.len(), report.skipped.len());
+    let hash_with = unit.filter(|_| opts.verify && !opts.readback);
+    let mut ledger = Ledger::default();
+    let ran = execute::run(t, ctrl, routine, &jobs, hash_with.as_ref(), progress, &mut ledger)
+        .map_err(|e| failed(e, &jobs, &ledger))?;
+    report.erased = jobs
+        .iter()
+        .enumerate()
+        .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
+        .map(|(_, j)| j.sector)
+        .collect();
+    Ok(Written { changed, hashed: ran.hashed, unit: hash_with })
+}
+
+/// Start the flash routine when it fits in RAM and can make the
+/// controller's accesses; `None` means host-driven programming.
+fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAccess) -> Result<Option<Streamer>> {
+    let Some(ram) = RamPlan::for_chip(t.chip) else {
+        debug!("not enough RAM for the flash routine; host-driven programming");
+        return Ok(None);
+    };
+    if !stream::supports(access, &ram) {
+        debug!("the flash routine cannot make {access:?} accesses; host-driven programming");
+        return Ok(None);
+    }
+    Ok(stream::start(t, ctrl, ram)?)
+}
+
+/// Verify the changed sectors: by the routine's CRCs, reading a range back
+/// before reporting any mismatch; else (or with `--verify=readback`, every
+/// sector the image touches) by reading back.
+fn verify_written(
+    session: &mut Session,
+    plan: &WritePlan,
+    written: &Written,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<()> {
+    let Some(hashed) = &written.hashed else {
+        let all = opts.readback;
+        let ranges = plan.verify_ranges(|p| all || written.changed.iter().any(|&i| plan.sectors[i].sector == p.sector));
+        debug!("verifying {} ranges by reading back", ranges.len());
+        let ranges: Vec<(u32, &[u8])> = ranges.iter().map(|(a, d)| (*a, &d[..])).collect();
+        verify::compare_all(session, &ranges, progress)?;
+        report.verify_method = Some(verify::METHOD);
+        return Ok(());
+    };
+    let mut suspects: Vec<&SectorPlan> = Vec::new();
+    for &((_, start, end), got) in hashed {
+        let group: Vec<&SectorPlan> = written
+            .changed
+            .iter()
+            .map(|&i| &plan.sectors[i])
+            .filter(|p| p.sector.addr >= start && p.sector.end() <= end as u64)
+            .collect();
+        let want: Vec<u8> = group.iter().flat_map(|p| p.desired.iter().copied()).collect();
+        if got != crc::host_crc(&want) {
+            suspects.extend(group);
+        }
+    }
+    progress.begin(Phase::Verify, suspects.iter().map(|p| p.sector.size as u64).sum());
+    for p in suspects {
+        compare_sector(&mut session.target, p)?;
+        let name = written.unit.as_ref().map_or("CRC unit", |u| u.name());
+        warn!(
+            "the {name} disagreed about {} but reading it back shows the right bytes; \
+             its CRC is not trusted for the rest of this write",
+            p.sector
+        );
+        progress.add(p.sector.size as u64);
+    }
+    progress.end();
+    report.verify_method = Some(METHOD_CRC);
+    Ok(())
+}
+
+/// Read a whole sector back and compare it with what it should hold.
+fn compare_sector(t: &mut Target, plan: &SectorPlan) -> Result<()> {
+    let mut got = vec![0u8; plan.desired.len()];
+    t.read_mem(plan.sector.addr, &mut got)?;
+    if let Some(off) = plan.desired.iter().zip(&got).position(|(a, b)| a != b) {
+        let bad = plan.desired.iter().zip(&got).filter(|(a, b)| a != b).count();
+        return Err(Error::new(
+            ErrorKind::Verify,
+            format!(
+                "verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X} ({bad} bytes of {} differ)",
+                plan.sector.addr + off as u32,
+                plan.desired[off],
+                got[off],
+                plan.sector
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuse before anything is erased when the probe cannot make the data
+/// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
+/// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
+fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) -> Result<()> {
+    let version = t.link().version;
+    if access.width == Width::Half && !version.has_16bit() && !routine {
+        return Err(Error::unsupported(format!(
+            "this chip's flash is programmed with 16-bit writes, and probe firmware {version} has none \
+             (needs V2J26 or newer); update it with ST's STSW-LINK007. Nothing was erased."
+        )));
+    }
+    Ok(())
+}
+
+/// The error of a write that failed after the chip was touched, with the
+/// state of every sector the write was changing.
+fn failed(e: FlashError, jobs: &[Job], ledger: &Ledger) -> Error {
+    let range = |js: &[Job]| -> Option<String> {
+        let (first, last) = (js.first()?, js.last()?);
+        Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
+    };
+    let done = ledger.done.min(jobs.len());
+    let started = ledger.started.clamp(done, jobs.len());
+    let current = (done + 1).min(started);
+    let mut parts = Vec::new();
+    if let Some(r) = range(&jobs[..done]) {
+        parts.push(format!("written: {r}"));
+    }
+    if let Some(r) = range(&jobs[done..current]) {
+        parts.push(format!("partly programmed: {r}"));
+    }
+    if let Some(r) = range(&jobs[current..started]) {
+        parts.push(format!("not yet written, may be erased: {r}"));
+    }
+    if let Some(r) = range(&jobs[started..]) {
+        parts.push(format!("not yet written: {r}"));
+    }
+    let state = if started == 0 { "nothing was changed".to_string() } else { parts.join("; ") };
+    match e {
+        FlashError::Interrupted { at } => Error::new(
+            ErrorKind::Interrupted,
+            format!(
+                "interrupted at 0x{at:08X}, flash locked; {state}; run the same command again to complete the write"
+            ),
+        ),
+        other if started == 0 => other.into(),
+        other => {
+            let mut err = Error::from(other);
+            err.message = format!("{}; flash state: {state}", err.message);
+            err
+        }
+    }
+}

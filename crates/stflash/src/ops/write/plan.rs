@@ -1,0 +1,449 @@
+//! The write plan: a pure function of the image, the flash layout and what
+//! is known about the chip's contents. No probe is involved here, so every
+//! decision is unit-tested (below) without a simulator.
+//!
+//! 1. [`place`]: every segment lies in flash (not in a gap between banks,
+//!    not in a reserved area) or in RAM, or the write is refused.
+//! 2. [`WritePlan::new`]: the sectors the image touches and what each must
+//!    hold: image bytes, bytes kept from the chip (read later), or the
+//!    erased value (`--erase-rest`).
+//! 3. [`WritePlan::jobs`]: given what the survey learned of each sector
+//!    (already holds the image? blank?), which sectors to skip, erase and
+//!    program, as runs of whole programming units.
+//! 4. [`WritePlan::verify_ranges`]: what to read back when no CRC can check.
+
+use std::collections::BTreeSet;
+
+use super::super::image::Segment;
+use crate::chip::MemRegion;
+use crate::error::{Error, ErrorKind, Result};
+use crate::flash::{FlashLayout, Sector};
+
+/// Where each part of the image goes.
+#[derive(Debug)]
+pub struct Placement<'a> {
+    pub flash: Vec<&'a Segment>,
+    pub ram: Vec<&'a Segment>,
+}
+
+/// An area of main flash the debugger must never write: (start, end
+/// exclusive, why).
+pub type Reserved = (u32, u32, &'static str);
+
+/// Check every segment before anything is touched: each must lie entirely
+/// inside flash (and outside `reserved`) or inside one RAM region.
+pub fn place<'a>(
+    layout: &FlashLayout,
+    ram: &[MemRegion],
+    reserved: &[Reserved],
+    segments: &'a [Segment],
+) -> Result<Placement<'a>> {
+    let mut placement = Placement { flash: Vec::new(), ram: Vec::new() };
+    let flash_span = layout.base() as u64..layout.banks.last().map_or(0, |b| b.end());
+    for seg in segments {
+        let (len, end) = (seg.data.len() as u64, seg.end());
+        if flash_span.contains(&(seg.addr as u64)) {
+            layout.check_range(seg.addr, len).map_err(|e| {
+                Error::input(format!("image segment 0x{:08X}-0x{:08X} does not fit: {e}", seg.addr, end - 1))
+            })?;
+            if let Some(&(start, stop, why)) =
+                reserved.iter().find(|&&(start, stop, _)| (seg.addr as u64) < stop as u64 && end > start as u64)
+            {
+                return Err(Error::new(
+                    ErrorKind::Protected,
+                    format!(
+                        "image segment 0x{:08X}-0x{:08X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never written",
+                        seg.addr,
+                        end - 1,
+                        stop as u64 - 1
+                    ),
+                ));
+            }
+            placement.flash.push(seg);
+        } else if ram.iter().any(|r| r.contains_range(seg.addr, len)) {
+            placement.ram.push(seg);
+        } else {
+            let ram_text: Vec<String> = ram.iter().map(|r| format!("0x{:08X}-0x{:08X}", r.base, r.end() - 1)).collect();
+            return Err(Error::input(format!(
+                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}); check the address",
+                seg.addr,
+                end - 1,
+                layout.ranges_text(),
+                ram_text.join(", ")
+            )));
+        }
+    }
+    Ok(placement)
+}
+
+/// Where a byte of a sector's new contents comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The image.
+    Image,
+    /// The chip: what the sector holds now is kept (read before the erase).
+    Kept,
+    /// Neither: the byte ends up erased (`--erase-rest`, st-flash's way).
+    Erased,
+}
+
+/// What one sector the image touches must hold.
+#[derive(Debug, Clone)]
+pub struct SectorPlan {
+    pub sector: Sector,
+    /// The sector's new contents; `Kept` bytes hold the erased value until
+    /// the survey fills them in.
+    pub desired: Vec<u8>,
+    pub source: Vec<Source>,
+}
+
+impl SectorPlan {
+    fn new(sector: Sector, erased: u8, uncovered: Source) -> SectorPlan {
+        let n = sector.size as usize;
+        SectorPlan { sector, desired: vec![erased; n], source: vec![uncovered; n] }
+    }
+
+    /// Byte `i` is known without reading the chip.
+    pub fn known(&self, i: usize) -> bool {
+        self.source[i] != Source::Kept
+    }
+
+    /// Every byte it will hold is known without the chip, or is a kept byte
+    /// that reads as the erased value: an interruption after its erase loses
+    /// nothing a rerun does not write again.
+    pub fn determined_by_image(&self, erased: u8) -> bool {
+        self.source.iter().zip(&self.desired).all(|(&s, &d)| s != Source::Kept || d == erased)
+    }
+
+    /// Ranges `(offset, len)` of bytes with source `which`.
+    pub fn runs_of(&self, which: impl Fn(Source) -> bool) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        let n = self.source.len();
+        while i < n {
+            if !which(self.source[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < n && which(self.source[i]) {
+                i += 1;
+            }
+            out.push((start, i - start));
+        }
+        out
+    }
+
+    /// Bytes kept from the chip that are not the erased value.
+    pub fn kept_bytes(&self, erased: u8) -> u64 {
+        self.source.iter().zip(&self.desired).filter(|&(&s, &d)| s == Source::Kept && d != erased).count() as u64
+    }
+}
+
+/// How the write treats the flash around the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Keep the bytes of touched sectors that the image does not cover
+    /// (default); `false`: they end up erased.
+    pub preserve: bool,
+    /// The whole flash is mass-erased first: every sector is blank.
+    pub mass_erase: bool,
+}
+
+/// The sectors a write touches and what each must hold.
+#[derive(Debug, Clone)]
+pub struct WritePlan {
+    pub sectors: Vec<SectorPlan>,
+    pub erased: u8,
+    pub options: PlanOptions,
+}
+
+/// What the survey learned of one sector before anything changed. `None`:
+/// not known (no CRC to tell), so the sector is erased and programmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SectorState {
+    /// Already holds every known byte of its plan (kept bytes are the chip's anyway).
+    pub unchanged: Option<bool>,
+    /// Reads as the erased value everywhere.
+    pub blank: Option<bool>,
+}
+
+/// What to do to one sector.
+#[derive(Debug, Clone)]
+pub struct Job<'a> {
+    pub sector: Sector,
+    pub erase: bool,
+    /// The sector may be erased before its data is sent (at the end of the
+    /// buffer before): an interruption then loses nothing that a rerun does
+    /// not write again (its bytes come from the image, or the journal holds
+    /// the kept ones).
+    pub ahead: bool,
+    /// Runs of whole programming units: (address, bytes).
+    pub runs: Vec<(u32, &'a [u8])>,
+}
+
+impl<'a> Job<'a> {
+    pub fn program_bytes(&self) -> u64 {
+        self.runs.iter().map(|r| r.1.len() as u64).sum()
+    }
+}
+
+impl WritePlan {
+    /// Lay the flash segments onto the sectors they touch, in (bank, index) order.
+    pub fn new(layout: &FlashLayout, segments: &[&Segment], options: PlanOptions) -> WritePlan {
+        let erased = layout.erased;
+        let uncovered = if options.preserve && !options.mass_erase { Source::Kept } else { Source::Erased };
+        let mut touched: BTreeSet<(u8, u32)> = BTreeSet::new();
+        let mut sectors: Vec<SectorPlan> = Vec::new();
+        for seg in segments {
+            for s in layout.sectors_in(seg.addr, seg.data.len() as u64) {
+                if touched.insert((s.bank, s.index)) {
+                    sectors.push(SectorPlan::new(s, erased, uncovered));
+                }
+            }
+        }
+        sectors.sort_by_key(|p| (p.sector.bank, p.sector.index));
+        for plan in &mut sectors {
+            let (s_start, s_end) = (plan.sector.addr as u64, plan.sector.end());
+            for seg in segments {
+                let (start, end) = (s_start.max(seg.addr as u64), s_end.min(seg.end()));
+                if start >= end {
+                    continue;
+                }
+                let dst = (start - s_start) as usize..(end - s_start) as usize;
+                let src = (start - seg.addr as u64) as usize..(end - seg.addr as u64) as usize;
+                plan.desired[dst.clone()].copy_from_slice(&seg.data[src]);
+                plan.source[dst].fill(Source::Image);
+            }
+        }
+        WritePlan { sectors, erased, options }
+    }
+
+    /// The banks the write unlocks: every bank for a mass erase, else those it touches.
+    pub fn banks(&self, layout: &FlashLayout) -> BTreeSet<u8> {
+        if self.options.mass_erase {
+            (0..layout.banks.len() as u8).collect()
+        } else {
+            self.sectors.iter().map(|p| p.sector.bank).collect()
+        }
+    }
+
+    /// Bytes kept from the chip (not the erased value), over every sector.
+    pub fn kept_bytes(&self) -> u64 {
+        self.sectors.iter().map(|p| p.kept_bytes(self.erased)).sum()
+    }
+
+    /// The work, given the survey's `states` (one per sector). A sector that
+    /// already holds its plan is skipped; a blank one is programmed without
+    /// an erase unless the flash has ECC (`ecc`: a blank unit may still have
+    /// been programmed with the erased value and cannot be programmed again);
+    /// after a mass erase nothing is erased. `journaled`: kept bytes are safe
+    /// in the journal, so any sector may be erased ahead of its data.
+    pub fn jobs(&self, states: &[SectorState], unit: u32, ecc: bool, journaled: bool) -> Vec<Job<'_>> {
+        assert_eq!(states.len(), self.sectors.len(), "one state per sector");
+        let mut jobs = Vec::new();
+        for (plan, state) in self.sectors.iter().zip(states) {
+            if state.unchanged == Some(true) {
+                continue;
+            }
+            let erase = !self.options.mass_erase && (ecc || state.blank != Some(true));
+            jobs.push(Job {
+                sector: plan.sector,
+                erase,
+                ahead: journaled || plan.determined_by_image(self.erased),
+                runs: program_runs(plan, unit, self.erased),
+            });
+        }
+        jobs
+    }
+
+    /// What to read back to verify `which` sectors: the image bytes and the
+    /// kept bytes that are not blank (what was programmed), as few ranges as
+    /// possible (adjacent sectors join, so small pages do not mean small reads).
+    pub fn verify_ranges(&self, which: impl Fn(&SectorPlan) -> bool) -> Vec<(u32, Vec<u8>)> {
+        let mut out: Vec<(u32, Vec<u8>)> = Vec::new();
+        for p in self.sectors.iter().filter(|p| which(p)) {
+            let wanted = |j: usize| match p.source[j] {
+                Source::Image => true,
+                Source::Kept => p.desired[j] != self.erased,
+                Source::Erased => false,
+            };
+            let n = p.desired.len();
+            let mut i = 0;
+            while i < n {
+                if !wanted(i) {
+                    i += 1;
+                    continue;
+                }
+                let start = i;
+                while i < n && wanted(i) {
+                    i += 1;
+                }
+                let addr = p.sector.addr + start as u32;
+                match out.last_mut() {
+                    Some((a, data)) if *a as u64 + data.len() as u64 == addr as u64 => {
+                        data.extend_from_slice(&p.desired[start..i])
+                    }
+                    _ => out.push((addr, p.desired[start..i].to_vec())),
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Runs of whole programming units of a sector that are not entirely the
+/// erased value (a blank unit needs no programming after an erase).
+pub fn program_runs(plan: &SectorPlan, unit: u32, erased: u8) -> Vec<(u32, &[u8])> {
+    let mut runs: Vec<(u32, &[u8])> = Vec::new();
+    let unit = unit as usize;
+    let mut start: Option<usize> = None;
+    let n = plan.desired.len();
+    let mut i = 0;
+    while i <= n {
+        let blank = i == n || plan.desired[i..i + unit].iter().all(|&b| b == erased);
+        match (blank, start) {
+            (false, None) => start = Some(i),
+            (true, Some(s)) => {
+                runs.push((plan.sector.addr + s as u32, &plan.desired[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+        i += unit;
+    }
+    runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flash::Bank;
+
+    const KIB: u32 = 1024;
+
+    /// Two banks of four 1 KiB sectors with a gap between them, as an H7 of
+    /// half its size would have.
+    fn layout() -> FlashLayout {
+        FlashLayout {
+            banks: vec![
+                Bank { base: 0x0800_0000, runs: vec![(4, KIB)] },
+                Bank { base: 0x0801_0000, runs: vec![(4, KIB)] },
+            ],
+            write_unit: 16,
+            erased: 0xFF,
+        }
+    }
+
+    fn seg(addr: u32, data: Vec<u8>) -> Segment {
+        Segment { addr, data }
+    }
+
+    const RAM: MemRegion = MemRegion::new(0x2000_0000, 8 * KIB);
+
+    #[test]
+    fn placement_checks_every_segment_before_anything_is_touched() {
+        let l = layout();
+        let segs = [seg(0x0800_0000, vec![1; 16]), seg(0x2000_0100, vec![2; 16])];
+        let p = place(&l, &[RAM], &[], &segs).unwrap();
+        assert_eq!((p.flash.len(), p.ram.len()), (1, 1));
+        // In the gap between the banks.
+        let e = place(&l, &[RAM], &[], &[seg(0x0800_1000, vec![0; 4])]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Input);
+        assert!(e.message.contains("0x08001000-0x08001003"), "{}", e.message);
+        // Running off the end of bank 1.
+        let e = place(&l, &[RAM], &[], &[seg(0x0800_0F00, vec![0; 0x200])]).unwrap_err();
+        assert!(e.message.contains("does not fit"), "{}", e.message);
+        // Neither flash nor RAM.
+        let e = place(&l, &[RAM], &[], &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("neither in flash") && e.message.contains("0x20000000-0x20001FFF"), "{}", e.message);
+        // A reserved area is refused as protected, naming the reason.
+        let reserved = [(0x0801_0400, 0x0801_0800, "the wireless stack")];
+        let e = place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Protected);
+        assert!(e.message.contains("the wireless stack"), "{}", e.message);
+        assert!(place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
+    }
+
+    fn plan_of(segs: &[Segment], preserve: bool, mass_erase: bool) -> WritePlan {
+        let refs: Vec<&Segment> = segs.iter().collect();
+        WritePlan::new(&layout(), &refs, PlanOptions { preserve, mass_erase })
+    }
+
+    #[test]
+    fn sectors_are_planned_in_bank_order_with_the_source_of_every_byte() {
+        let segs = [seg(0x0801_0200, vec![7; 0x100]), seg(0x0800_0300, vec![5; 0x200])];
+        let p = plan_of(&segs, true, false);
+        let addrs: Vec<u32> = p.sectors.iter().map(|s| s.sector.addr).collect();
+        assert_eq!(addrs, [0x0800_0000, 0x0800_0400, 0x0801_0000]);
+        let s0 = &p.sectors[0];
+        assert_eq!(s0.runs_of(|s| s == Source::Kept), [(0, 0x300)]);
+        assert_eq!(s0.runs_of(|s| s == Source::Image), [(0x300, 0x100)]);
+        assert_eq!(&s0.desired[0x300..0x400], &[5; 0x100]);
+        assert_eq!(p.banks(&layout()).into_iter().collect::<Vec<_>>(), [0, 1]);
+        // --erase-rest: the rest is erased, nothing is kept.
+        let p = plan_of(&segs, false, false);
+        assert!(p.sectors.iter().all(|s| s.runs_of(|x| x == Source::Kept).is_empty()));
+        assert_eq!(p.sectors[0].runs_of(|s| s == Source::Erased), [(0, 0x300)]);
+        // A mass erase unlocks every bank even for a bank-1 image.
+        let p = plan_of(&[seg(0x0800_0000, vec![1; 4])], true, true);
+        assert_eq!(p.banks(&layout()).len(), 2);
+    }
+
+    #[test]
+    fn jobs_skip_unchanged_sectors_and_erase_only_what_needs_it() {
+        let segs = [seg(0x0800_0000, vec![1; 4 * KIB as usize])];
+        let p = plan_of(&segs, true, false);
+        let states = [
+            SectorState { unchanged: Some(true), blank: Some(false) },
+            SectorState { unchanged: Some(false), blank: Some(true) },
+            SectorState { unchanged: Some(false), blank: Some(false) },
+            SectorState::default(),
+        ];
+        let jobs = p.jobs(&states, 16, false, false);
+        let summary: Vec<(u32, bool)> = jobs.iter().map(|j| (j.sector.index, j.erase)).collect();
+        assert_eq!(summary, [(1, false), (2, true), (3, true)], "blank flash without ECC takes data as it is");
+        let jobs = p.jobs(&states, 16, true, false);
+        assert!(jobs.iter().all(|j| j.erase), "ECC flash: a blank sector is erased anyway");
+        let p = plan_of(&segs, true, true);
+        assert!(p.jobs(&states, 16, true, false).iter().all(|j| !j.erase), "after a mass erase nothing is erased");
+    }
+
+    #[test]
+    fn only_sectors_without_kept_bytes_are_erased_ahead_unless_journaled() {
+        let segs = [seg(0x0800_0000, vec![1; 0x600])];
+        let mut p = plan_of(&segs, true, false);
+        // Sector 1 keeps 0x200 bytes; one of them is not blank.
+        p.sectors[1].desired[0x300] = 0x42;
+        let states = vec![SectorState::default(); 2];
+        let ahead: Vec<bool> = p.jobs(&states, 16, true, false).iter().map(|j| j.ahead).collect();
+        assert_eq!(ahead, [true, false]);
+        assert!(p.jobs(&states, 16, true, true).iter().all(|j| j.ahead));
+        assert_eq!(p.kept_bytes(), 1);
+    }
+
+    #[test]
+    fn program_runs_are_whole_units_that_are_not_blank() {
+        let mut p = plan_of(&[seg(0x0800_0000, vec![0xFF; 64])], true, false);
+        let sp = &mut p.sectors[0];
+        sp.desired[..16].fill(1);
+        sp.desired[32..40].fill(2);
+        let runs = program_runs(sp, 16, 0xFF);
+        assert_eq!(runs.len(), 2);
+        assert_eq!((runs[0].0, runs[0].1.len()), (0x0800_0000, 16));
+        // The second run is a whole unit, padded with the erased value.
+        assert_eq!((runs[1].0, runs[1].1.len()), (0x0800_0020, 16));
+        assert_eq!(&runs[1].1[8..], &[0xFF; 8]);
+    }
+
+    #[test]
+    fn verify_ranges_cover_image_and_kept_bytes_and_join_sectors() {
+        let segs = [seg(0x0800_0200, vec![3; 0x400])];
+        let mut p = plan_of(&segs, true, false);
+        p.sectors[0].desired[0x10] = 0x77; // a kept byte that is not blank
+        let ranges = p.verify_ranges(|_| true);
+        let spans: Vec<(u32, usize)> = ranges.iter().map(|(a, d)| (*a, d.len())).collect();
+        assert_eq!(spans, [(0x0800_0010, 1), (0x0800_0200, 0x400)], "across the sector boundary as one range");
+        assert!(p.verify_ranges(|s| s.sector.index == 1).iter().all(|(a, _)| *a >= 0x0800_0400));
+    }
+}
