@@ -519,7 +519,14 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
     let flash_size = match get("flash") {
         None => None,
         Some(f) => match parse_number(&f) {
-            Ok(0) => None,
+            Ok(0) => {
+                return Err(ParseError {
+                    lines: vec![
+                        "error: --flash=0: give the flash size in bytes (e.g. --flash=128k), or leave --flash out"
+                            .into(),
+                    ],
+                })
+            }
             Ok(v) => Some(v),
             Err(e) => return Err(ParseError::invalid_value("--flash", e)),
         },

@@ -89,13 +89,17 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// The address of a memory access that faulted on the target's bus (an
+    /// AP FAULT), when that is what went wrong: the operation layer checks
+    /// the link before blaming it ([`crate::ops`] `link`).
+    pub fault_addr: Option<u32>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error { kind, message: message.into(), fault_addr: None }
     }
     pub fn usage(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Usage, message)

@@ -3,7 +3,7 @@
 //! the best state possible (untouched when the fault comes before any change;
 //! resumable by running the same command again when it comes during one).
 
-use crate::common::{arg, open_sim, pattern, Board, Run};
+use crate::common::{arg, open_sim, pattern, run_sim, temp_dir, Board, Run};
 use stflash::flash::{Phase, Progress};
 use stflash::ops::image::Image;
 use stflash::ops::write::{self, WriteOptions};
@@ -238,4 +238,22 @@ fn a_verify_mismatch_from_corrupted_reads_steps_the_clock_down_and_verifies_agai
     assert!(r.stderr.contains("verification found different bytes"), "{}", r.stderr);
     assert!(r.stderr.contains("lowering the SWD clock to 1800 kHz"), "{}", r.stderr);
     assert_eq!(board.peek(BASE, IMAGE_LEN), image());
+}
+
+#[test]
+fn a_bus_fault_names_the_address_and_the_memory_map_without_lowering_the_clock() {
+    let dir = temp_dir("bus-fault");
+    let out = dir.join("out.bin");
+    // No memory at 0x60000000 on an F103C8 (no FSMC).
+    let r = run_sim("stm32f103c8", &dir.join("s"), &["read", arg(&out), "0x60000000", "16"]);
+    let r = r.fails(3, "reading 0x60000000 failed with a bus fault");
+    assert!(r.stderr.contains("flash 0x08000000-0x0800FFFF") && r.stderr.contains("RAM 0x20000000"), "{}", r.stderr);
+    assert!(!r.stderr.contains("lowering the SWD clock"), "{}", r.stderr);
+    // The gap between the banks of a 1 MiB H7A3.
+    let r = run_sim("stm32h7a3zg", &dir.join("h7"), &["read", arg(&out), "0x08080000", "0x100"]);
+    r.fails(3, "0x08080000 failed with a bus fault");
+    // Past 4 GiB.
+    let r = run_sim("stm32f103c8", &dir.join("s"), &["read", arg(&out), "0xFFFFFFF0", "0x100"]);
+    r.fails(3, "runs past the end of the 4 GiB address space");
+    let _ = std::fs::remove_dir_all(&dir);
 }

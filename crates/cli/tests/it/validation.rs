@@ -91,3 +91,38 @@ fn sparse_intel_hex_keeps_the_gap_between_its_segments() {
     assert_eq!(b.peek(0x0800_0400, 0x400), old[0x400..0x800], "the gap is neither erased nor filled");
     assert_eq!(b.peek(0x0800_0000, 0x10), old[..0x10]);
 }
+
+#[test]
+fn a_flash_size_that_is_not_whole_sectors_is_refused_before_anything_changes() {
+    let (b, old) = old_board("stm32f103c8", "bad-flash-size", 4096);
+    for size in ["--flash=1", "--flash=3", "--flash=1500"] {
+        b.run(&[size, "erase"]).fails(3, "is not a flash size this STM32F1xx_MD can have");
+        unchanged(&b, &old);
+    }
+    b.run(&["--flash=0", "erase"]).fails(2, "--flash=0");
+    unchanged(&b, &old);
+}
+
+#[test]
+fn a_usb_failure_while_identifying_is_a_probe_error_never_an_unknown_chip() {
+    // Every transfer of the connection, in turn, is the one that fails, for
+    // each way USB fails; up to the first transfer that changes the flash.
+    let (b, old) = old_board("stm32f103c8", "usb-identify", 1024);
+    let f = b.file("img.bin", &pattern(256, 5));
+    for kind in ["disconnect-after", "stall-after", "timeout-after"] {
+        for n in 1..80 {
+            let r = b.run_faulty(&format!("{kind}={n}"), &["write", arg(&f), "0x08000000"]);
+            assert_eq!(r.code, 9, "{kind}={n}: {}", r.stderr);
+            assert!(
+                !r.stderr.contains("DEV_ID") && !r.stderr.contains("no answer from the target"),
+                "{n}: {}",
+                r.stderr
+            );
+            if b.peek(0x0800_0000, 1024) != old {
+                // Put the old data back for the next kind.
+                b.run(&["write", arg(&b.file("old.bin", &old)), "0x08000000"]).ok();
+                break;
+            }
+        }
+    }
+}

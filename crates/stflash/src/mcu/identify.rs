@@ -41,8 +41,10 @@ fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
 /// Fill in the identity of `t` (chip, core, flash size).
 pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
     let cpuid = t.read32(cm::CPUID).map_err(|e| match e {
-        // WAIT is an answer: the target is there but busy (reported as such).
+        // WAIT is an answer: the target is there but busy (reported as such);
+        // a USB failure is the probe's, not the target's.
         TargetError::Link(StlinkError::Status { status, .. }) if status.is_wait() => e,
+        TargetError::Link(StlinkError::Transport(_)) => e,
         e => TargetError::NoResponse(format!("CPUID read failed: {e}")),
     })?;
     let partno = ((cpuid >> 4) & 0xFFF) as u16;
@@ -56,7 +58,13 @@ pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<()
 
     let mut first_seen = None;
     for addr in dbgmcu_candidates(core, t.dpidr) {
-        let Ok(idcode) = t.read32(addr) else { continue };
+        // A candidate address with no DBGMCU behind it may fault on the bus;
+        // anything else (the probe or USB failing) is the error to report.
+        let idcode = match t.read32(addr) {
+            Ok(idcode) => idcode,
+            Err(TargetError::Fault { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
         let dev_id = (idcode & 0xFFF) as u16;
         if dev_id == 0 {
             continue;
@@ -76,14 +84,19 @@ pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<()
 /// The flash-size register is a half-word; read the aligned word around it (§1.4 rules).
 fn read_flash_size(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
     let reg = t.chip.flash_size_reg;
-    let word = t.read32(reg & !3).unwrap_or(0xFFFF_FFFF);
+    let word = match t.read32(reg & !3) {
+        Ok(word) => word,
+        // Read-protected or not mapped on this part: the size is unknown.
+        Err(TargetError::Fault { .. }) => 0xFFFF_FFFF,
+        Err(e) => return Err(e.into()),
+    };
     let raw = if reg & 2 != 0 { (word >> 16) as u16 } else { word as u16 };
     let kib = t.chip.flash_size_quirk.decode(raw).unwrap_or_else(|| {
         debug!("flash size register reads 0x{raw:04X}; assuming the maximum");
         t.chip.max_flash_kib
     });
     t.flash_size_detected = kib * 1024;
-    t.flash_size = flash_override.filter(|&f| f != 0).unwrap_or(kib * 1024);
+    t.flash_size = flash_override.unwrap_or(kib * 1024);
     Ok(())
 }
 

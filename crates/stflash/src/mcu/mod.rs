@@ -142,7 +142,11 @@ impl From<TargetError> for Error {
             | TargetError::NotCortexM { .. }
             | TargetError::UnknownChip { .. }
             | TargetError::NoHalt => ErrorKind::NoTarget,
-            TargetError::Fault { .. } => ErrorKind::Other,
+            TargetError::Fault { addr, .. } => {
+                let mut err = Error::new(ErrorKind::Other, e.to_string());
+                err.fault_addr = Some(*addr);
+                return err;
+            }
         };
         Error::new(kind, e.to_string())
     }

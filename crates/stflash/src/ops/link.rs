@@ -6,7 +6,7 @@
 //! link failed at the clock asked for.
 
 use super::session::Session;
-use crate::error::{ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Run `op`; on link trouble (or a verification mismatch) with an automatic
 /// clock, lower the clock (`Target::step_down_after`: bounded, never below
@@ -25,6 +25,11 @@ pub(crate) fn retry_slower<T>(
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
+        if let Some(addr) = e.fault_addr {
+            if link_is_healthy(session) {
+                return Err(bus_fault(session, addr, what));
+            }
+        }
         let why = match session.target.link_mut().take_link_trouble() {
             Some(status) if e.kind != ErrorKind::Interrupted => status.to_string(),
             None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => {
@@ -35,4 +40,25 @@ pub(crate) fn retry_slower<T>(
         session.target.step_down_after(what, e, &why)?;
         let _ = session.target.halt();
     }
+}
+
+/// After an AP FAULT: does the link still carry a read of a register every
+/// Cortex-M has? Then the fault was the address's, not the wire's.
+fn link_is_healthy(session: &mut Session) -> bool {
+    let ok = session.target.read32(crate::mcu::cortex_m::CPUID).is_ok();
+    session.target.link_mut().take_link_trouble();
+    ok
+}
+
+/// A bus fault at an address: the input's fault, never the link's.
+fn bus_fault(session: &Session, addr: u32, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Input,
+        format!(
+            "{what} 0x{addr:08X} failed with a bus fault: nothing answers at that address on this {} \
+             (its memory: {}); check the address",
+            session.target.chip.name,
+            session.memory_map_text()
+        ),
+    )
 }

@@ -44,6 +44,11 @@ pub fn read(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Prog
 
 fn read_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<Vec<u8>> {
     let mut len = size as u64;
+    if addr as u64 + len > 1 << 32 {
+        return Err(Error::input(format!(
+            "0x{addr:08X} + 0x{size:X} runs past the end of the 4 GiB address space; check the address and size"
+        )));
+    }
     if let Some(end) = region_end(session, addr) {
         let available = end - addr as u64;
         if len == 0 {

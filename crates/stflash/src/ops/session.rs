@@ -77,6 +77,28 @@ impl Session {
             }
         }
         debug!("flash layout: {}", self.layout.describe());
+        self.check_flash_override()
+    }
+
+    /// A `--flash=` size must describe whole sectors of this chip: anything
+    /// else would make every later range check wrong.
+    fn check_flash_override(&self) -> Result<()> {
+        let t = &self.target;
+        if t.flash_size == t.flash_size_detected {
+            return Ok(());
+        }
+        let total = self.layout.total_size();
+        if t.flash_size == 0 || total != t.flash_size as u64 {
+            let sector = t.chip.flash.sectors.first().map_or(1, |&(_, size)| size);
+            return Err(Error::input(format!(
+                "--flash=0x{:X} is not a flash size this {} can have: it must be a whole number of its {} sectors \
+                 (this chip reports {} KiB); omit --flash to use the size the chip reports",
+                t.flash_size,
+                t.chip.name,
+                if sector >= 1024 { format!("{} KiB", sector / 1024) } else { format!("{sector}-byte") },
+                t.flash_size_detected / 1024
+            )));
+        }
         Ok(())
     }
 
@@ -153,6 +175,19 @@ impl Session {
             .into_iter()
             .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
             .map(|(start, stop, why)| (start, stop as u64, why)))
+    }
+
+    /// The chip's memories, for messages: "flash 0x08000000-0x0801FFFF,
+    /// SRAM 0x20000000-0x20004FFF, system memory …".
+    pub fn memory_map_text(&self) -> String {
+        let chip = self.target.chip;
+        let range = |r: MemRegion| format!("0x{:08X}-0x{:08X}", r.base, r.end() - 1);
+        let mut parts = vec![format!("flash {}", self.layout.ranges_text())];
+        parts.extend(chip.ram_regions().map(|r| format!("RAM {}", range(r))));
+        parts.push(format!("system memory {}", range(chip.system_memory)));
+        parts.extend(chip.option_bytes.map(|r| format!("option bytes {}", range(r))));
+        parts.extend(chip.otp.map(|r| format!("OTP {}", range(r))));
+        parts.join(", ")
     }
 
     /// The RAM region containing `[addr, addr+len)`, if any.
