@@ -257,3 +257,13 @@ fn a_bus_fault_names_the_address_and_the_memory_map_without_lowering_the_clock()
     r.fails(3, "runs past the end of the 4 GiB address space");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_interrupted_sector_erase_says_which_sectors_are_erased() {
+    // F411: 16 KiB sectors take 250 ms each; the signal comes during the second.
+    let board = old_board("stm32f411re", "erase-sigint");
+    let r = board.run_faulty("interrupt-after=40", &["erase", "0x08000000", "0x10000"]);
+    r.fails(130, "interrupted at 0x08004000, flash locked; erased: 0x08000000-0x08003FFF; not erased: the rest");
+    assert_eq!(board.peek(BASE, 16 * 1024), vec![0xFF; 16 * 1024]);
+    assert_eq!(board.peek(BASE + 0x4000, 16 * 1024), old_data()[0x4000..0x8000]);
+}

@@ -126,3 +126,15 @@ fn a_usb_failure_while_identifying_is_a_probe_error_never_an_unknown_chip() {
         }
     }
 }
+
+#[test]
+fn a_file_larger_than_any_stm32_is_refused_before_the_probe_is_opened() {
+    let dir = crate::common::temp_dir("huge-file");
+    let file = dir.join("huge.bin");
+    std::fs::File::create(&file).unwrap().set_len(300 << 20).unwrap(); // sparse: costs no disk
+    let state = dir.join("chip.sim");
+    let r = crate::common::run_sim("stm32f103c8", &state, &["write", arg(&file), "0x08000000"]);
+    r.fails(3, "more than any STM32 can hold");
+    assert!(!state.exists(), "the simulated probe was never opened");
+    let _ = std::fs::remove_dir_all(&dir);
+}

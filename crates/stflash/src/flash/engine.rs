@@ -145,6 +145,12 @@ pub fn mass_erase(
     progress: &mut dyn Progress,
 ) -> Result<(), FlashError> {
     if let Some(ops) = ctrl.mass_erase_ops(layout) {
+        let typical: Duration =
+            ops.iter().map(|op| if let RegOp::WaitIdle { typical, .. } = op { *typical } else { Duration::ZERO }).sum();
+        log::info!(
+            "the mass erase takes about {:.1} s and cannot be stopped once it has started",
+            typical.as_secs_f64()
+        );
         progress.begin(Phase::Erase, layout.total_size());
         run_ops(t, ctrl, &ops, "erasing the whole flash")?;
         progress.add(layout.total_size());

@@ -329,13 +329,18 @@ impl Target {
         self.demcr_saved = Some(demcr);
         self.write32(cm::DHCSR, cm::DBGKEY | cm::C_HALT | cm::C_DEBUGEN)?;
         self.write32(cm::DEMCR, demcr | cm::DEMCR_VC_CORERESET)?;
+        self.write32(cm::DFSR, cm::DFSR_ALL)?;
         self.link.sleep(Duration::from_millis(1));
         self.link.drive_nrst(false).map_err(TargetError::from)?;
-        if self.wait_halted(RESET_TIMEOUT)? {
+        // Halted by the reset vector catch, or only by C_HALT when NRST
+        // never reached the chip: DFSR.VCATCH tells them apart (ARMv7-M
+        // C1.6.1, ARMv6-M C1.6.1).
+        if self.wait_halted(RESET_TIMEOUT)? && self.read32(cm::DFSR)? & cm::DFSR_VCATCH != 0 {
             return Ok(());
         }
-        // NRST not wired (clone probes): reset through AIRCR with the vector catch set.
-        warn!("NRST is not connected; using a software reset via AIRCR");
+        // NRST not wired (clone probes): reset through AIRCR with the vector
+        // catch set, as st-flash does.
+        warn!("NRST is not connected (the chip did not reset when it was released); using a software reset via AIRCR");
         self.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ)?;
         if self.wait_halted(RESET_TIMEOUT)? {
             Ok(())

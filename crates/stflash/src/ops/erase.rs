@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{engine, Progress, Sector};
+use crate::flash::{engine, FlashError, Progress, Sector};
 
 /// What an erase did.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
     let mut unlocked = session.unlock(&banks)?;
     let Session { target, flash, .. } = &mut *unlocked;
     let ctrl = flash.as_deref().expect("checked");
-    engine::erase_sectors(target, ctrl, &sectors, progress)?;
+    engine::erase_sectors(target, ctrl, &sectors, progress).map_err(|e| interrupted(e, &sectors))?;
     unlocked.lock()?;
     Ok(EraseReport { sectors, mass: false })
 }
@@ -75,12 +75,9 @@ pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<E
 fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
     session.require_unprotected()?;
     session.controller()?;
-    {
-        let Session { target, flash, .. } = session;
-        let ctrl = flash.as_mut().expect("checked");
-        for (start, stop, why) in ctrl.reserved_ranges(target)? {
-            log::info!("mass erase keeps 0x{start:08X}-0x{:08X}: {why}", stop as u64 - 1);
-        }
+    let reserved = session.reserved_ranges()?;
+    for &(start, stop, why) in &reserved {
+        log::info!("mass erase keeps 0x{start:08X}-0x{:08X}: {why}", stop as u64 - 1);
     }
     let banks = (0..session.layout.banks.len() as u8).collect();
     let mut unlocked = session.unlock(&banks)?;
@@ -88,5 +85,21 @@ fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<
     let ctrl = flash.as_deref().expect("checked");
     engine::mass_erase(target, ctrl, layout, progress)?;
     unlocked.lock()?;
-    Ok(EraseReport { sectors: session.layout.sectors(), mass: true })
+    // A mass erase leaves reserved areas (the STM32WB wireless stack) alone.
+    let kept = |s: &Sector| reserved.iter().any(|&(start, stop, _)| s.addr < stop && s.end() > start as u64);
+    let sectors = session.layout.sectors().into_iter().filter(|s| !kept(s)).collect();
+    Ok(EraseReport { sectors, mass: true })
+}
+
+/// An interrupted sector erase says which sectors are erased.
+fn interrupted(e: FlashError, sectors: &[Sector]) -> Error {
+    let FlashError::Interrupted { at } = e else { return e.into() };
+    let done: Vec<&Sector> = sectors.iter().filter(|s| s.addr < at).collect();
+    let state = match (done.first(), done.last()) {
+        (Some(first), Some(last)) => {
+            format!("erased: 0x{:08X}-0x{:08X}; not erased: the rest", first.addr, last.end() - 1)
+        }
+        _ => "nothing was erased".to_string(),
+    };
+    Error::new(ErrorKind::Interrupted, format!("interrupted at 0x{at:08X}, flash locked; {state}"))
 }

@@ -526,9 +526,23 @@ impl Image {
     /// content. Binary needs `addr`; the other formats carry their addresses,
     /// so `addr`, if given, must equal the image's lowest address.
     pub fn load(path: &Path, format: Option<Format>, addr: Option<u32>) -> Result<Image> {
+        const MAX_FILE_BYTES: u64 = 256 << 20;
         let shown = path.display();
         if path.is_dir() {
             return Err(Error::input(format!("{shown} is a directory, not a firmware file")));
+        }
+        // Refuse before reading what no STM32 could hold (the largest flash
+        // is a few MiB; an ELF file with debug information is larger, but
+        // not this large).
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.len() > MAX_FILE_BYTES {
+                return Err(Error::input(format!(
+                    "{shown} is {} MiB, more than any STM32 can hold (stflash reads files up to {} MiB); \
+                     check that it is the firmware file",
+                    meta.len() >> 20,
+                    MAX_FILE_BYTES >> 20
+                )));
+            }
         }
         let bytes = std::fs::read(path).map_err(|e| {
             let why = match e.kind() {

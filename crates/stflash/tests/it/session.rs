@@ -29,3 +29,18 @@ fn a_panic_while_connected_still_releases_the_target() {
     assert!(result.is_err());
     assert!(!sim.core_halted() && !sim.probe_in_debug());
 }
+
+#[test]
+fn connect_under_reset_without_nrst_resets_by_software_and_halts_at_the_reset_vector() {
+    let mut spec = SimSpec::new("stm32f103c8");
+    spec.options = vec![("nrst".into(), "disconnected".into())];
+    let (transport, sim) = stflash_sim::open(&spec).expect("simulator");
+    // A vector table: initial SP, then the reset handler (Thumb bit set).
+    assert!(sim.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
+    sim.with_flash_model(|_| ()); // the core sees the new vector on reset
+    let connect = ConnectOptions { mode: stflash::mcu::ConnectMode::UnderReset, ..Default::default() };
+    let session = Session::open(Box::new(transport), &connect).expect("connect");
+    assert!(sim.core_halted());
+    assert_eq!(sim.core_register(15) & !1, 0x0800_0100, "halted at the reset handler");
+    drop(session);
+}
