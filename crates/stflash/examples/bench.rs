@@ -192,7 +192,9 @@ fn open(part: &Part, probe: SimProbeKind, speed_khz: Option<u32>) -> Option<(Ses
     spec.probe = probe;
     let (transport, handle) = sim::open(&spec).unwrap_or_else(|e| panic!("{}: {e}", part.sim));
     let connect = ConnectOptions { speed_khz, ..Default::default() };
-    let session = Session::open(Box::new(transport), &connect).unwrap_or_else(|e| panic!("{}: {e}", part.sim));
+    let mut session = Session::open(Box::new(transport), &connect).unwrap_or_else(|e| panic!("{}: {e}", part.sim));
+    // Keep the benchmark's journals out of the user's state directory.
+    session.journal_dir = Some(std::env::temp_dir().join(format!("stflash-bench-{}", std::process::id())));
     // Simulated, but its family's driver may not have landed yet.
     session.flash.as_ref()?;
     Some((session, handle))

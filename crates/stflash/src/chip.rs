@@ -58,6 +58,28 @@ impl fmt::Display for Core {
 
 pub use crate::family::Controller;
 
+/// The 96-bit unique device ID: three 32-bit words at `base`, `base + 4`
+/// and `base + third` (8 on every family but L0/L1, where the third word is
+/// at +0x14: HAL `HAL_GetUIDw2` in stm32l0xx_hal.c and stm32l1xx_hal.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uid {
+    pub base: u32,
+    pub third: u32,
+}
+
+impl Uid {
+    pub const fn at(base: u32) -> Uid {
+        Uid { base, third: 8 }
+    }
+    pub const fn l0l1(base: u32) -> Uid {
+        Uid { base, third: 0x14 }
+    }
+    /// The three word addresses, in the order the ID's bytes are given.
+    pub fn words(&self) -> [u32; 3] {
+        [self.base, self.base + 4, self.base + self.third]
+    }
+}
+
 /// A contiguous memory range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemRegion {
@@ -126,6 +148,8 @@ pub struct FlashSpec {
 pub struct Chip {
     /// DBGMCU_IDCODE[11:0].
     pub dev_id: u16,
+    /// Where the 96-bit unique device ID is (CMSIS `UID_BASE`).
+    pub uid: Uid,
     /// Other DEV_IDs this die reports, told apart from the rows that own
     /// them by the core: early STM32F405/F407 report the F2's 0x411 but have
     /// a Cortex-M4 where the F2 has a Cortex-M3 (ES0182 §2.2.1).
@@ -218,6 +242,7 @@ impl FlashSizeQuirk {
 /// A stand-in used while a target is being identified.
 pub static UNIDENTIFIED: Chip = Chip {
     dev_id: 0,
+    uid: Uid::at(0),
     also_reports: &[],
     name: "unknown",
     parts: "",
@@ -302,6 +327,14 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate DEV_ID in the chip table");
+    }
+
+    #[test]
+    fn every_chip_has_its_unique_id_address() {
+        for c in all() {
+            assert_ne!(c.uid.base, 0, "{}: no UID_BASE", c.name);
+            assert!(c.uid.third == 8 || c.uid.third == 0x14, "{}", c.name);
+        }
     }
 
     #[test]

@@ -525,6 +525,21 @@ impl Target {
         &mut self.link
     }
 
+    /// The chip's 96-bit unique device ID, bytes in address order (each
+    /// word little-endian); `None` when the chip answers its address with a
+    /// bus fault.
+    pub fn unique_id(&mut self) -> Result<Option<[u8; 12]>> {
+        let mut id = [0u8; 12];
+        for (i, addr) in self.chip.uid.words().into_iter().enumerate() {
+            match self.read32(addr) {
+                Ok(w) => id[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes()),
+                Err(TargetError::Fault { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Some(id))
+    }
+
     /// DEV_ID (DBGMCU_IDCODE[11:0]) as read.
     pub fn dev_id(&self) -> u16 {
         (self.idcode & 0xFFF) as u16

@@ -7,6 +7,7 @@ use crate::error::{Error, ErrorKind, Result};
 use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 
+use super::journal::Journal;
 use crate::flash::{engine, FlashController, FlashLayout, RdpLevel};
 use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
@@ -21,6 +22,12 @@ pub struct Session {
     /// The flash driver; `None` for chips whose family has no driver yet.
     pub flash: Option<Box<dyn FlashController>>,
     pub layout: FlashLayout,
+    /// Where the journal of kept bytes lives ([`super::journal`]); `None`:
+    /// writes keep bytes without one (sectors with kept bytes are then
+    /// never erased ahead of their data).
+    pub journal_dir: Option<std::path::PathBuf>,
+    /// The chip's journal name, once read ([`Session::journal`]).
+    journal_key: Option<String>,
     /// How the target was attached, to attach again after a reset.
     connect: ConnectOptions,
     options_only: bool,
@@ -55,6 +62,8 @@ impl Session {
             layout: FlashLayout::single(&chip.flash, target.flash_size),
             target,
             flash,
+            journal_dir: super::journal::state_dir(),
+            journal_key: None,
             connect: connect.clone(),
             options_only,
         };
@@ -175,6 +184,29 @@ impl Session {
             .into_iter()
             .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
             .map(|(start, stop, why)| (start, stop as u64, why)))
+    }
+
+    /// The journal of this chip, keyed by its unique ID (or, where the ID
+    /// cannot be read, its DEV_ID and the probe's serial).
+    pub fn journal(&mut self) -> Result<Option<Journal>> {
+        let Some(dir) = self.journal_dir.clone() else { return Ok(None) };
+        let key = match &self.journal_key {
+            Some(key) => key.clone(),
+            None => {
+                let key = match self.target.unique_id()? {
+                    Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
+                    None => format!("{:03X}-{}", self.target.dev_id(), self.target.link().transport().info().serial),
+                };
+                self.journal_key.insert(key).clone()
+            }
+        };
+        Ok(Some(Journal::in_dir(&dir, &key)))
+    }
+
+    /// The journal of an interrupted write, when one is pending for this chip.
+    pub fn pending_journal(&mut self) -> Option<std::path::PathBuf> {
+        let journal = self.journal().ok()??;
+        journal.path().exists().then(|| journal.path().to_path_buf())
     }
 
     /// The chip's memories, for messages: "flash 0x08000000-0x0801FFFF,

@@ -32,9 +32,12 @@ impl Run {
     }
 }
 
-/// The binary with a clean simulator environment.
+/// The binary with a clean simulator environment and a journal directory
+/// of its own (a test that reruns on one chip passes the same directory
+/// with `STFLASH_STATE_DIR`, as `Board` does).
 pub fn stflash() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
+    c.env("STFLASH_STATE_DIR", temp_dir("state"));
     for var in [
         "STFLASH_SIM",
         "STFLASH_SIM_PROBE",
@@ -63,10 +66,19 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-/// Run against a simulated chip kept in `state` (STFLASH_SIM=chip:state).
+/// Run against a simulated chip kept in `state` (STFLASH_SIM=chip:state),
+/// with its journal beside the state file.
 pub fn run_sim(chip: &str, state: &Path, args: &[&str]) -> Run {
     let spec = format!("{chip}:{}", state.display());
-    run(args, &[("STFLASH_SIM", &spec)])
+    let journal = journal_dir(state);
+    run(args, &[("STFLASH_SIM", &spec), ("STFLASH_STATE_DIR", &journal)])
+}
+
+/// The journal directory of the chip kept in `state`.
+pub fn journal_dir(state: &Path) -> String {
+    let mut name = state.file_name().unwrap_or_default().to_os_string();
+    name.push(".journal");
+    state.with_file_name(name).to_str().expect("utf-8 path").to_string()
 }
 
 /// A fresh, empty directory for one test.
@@ -82,8 +94,9 @@ pub fn temp_dir(name: &str) -> PathBuf {
 /// A library session on a fresh simulated chip, with its simulator handle.
 pub fn open_sim(spec: SimSpec) -> (Session, SimHandle) {
     let (transport, handle) = stflash_sim::open(&spec).expect("open simulator");
-    let session = Session::open(Box::new(transport), &ConnectOptions::default())
+    let mut session = Session::open(Box::new(transport), &ConnectOptions::default())
         .unwrap_or_else(|e| panic!("open simulated session: {e}"));
+    session.journal_dir = Some(temp_dir("journal"));
     (session, handle)
 }
 
@@ -132,7 +145,8 @@ impl Board {
     /// Run the binary on this board with faults injected (`STFLASH_SIM_FAULTS`).
     pub fn run_faulty(&self, faults: &str, args: &[&str]) -> Run {
         let sim = format!("{}:{}", self.chip, self.state.display());
-        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults)])
+        let journal = journal_dir(&self.state);
+        run(args, &[("STFLASH_SIM", &sim), ("STFLASH_SIM_FAULTS", faults), ("STFLASH_STATE_DIR", &journal)])
     }
 
     /// Raw contents now, as the chip in the state file holds them (any

@@ -6,7 +6,9 @@
 //! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
 use super::driver::{Series, Variant};
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -69,6 +71,7 @@ static VARIANT_F3: Variant = Variant { series: Series::F3 };
 /// The fields every row of this table shares.
 const ROW: Chip = Chip {
     dev_id: 0,
+    uid: Uid::at(0),
     also_reports: &[],
     name: "",
     parts: "",
@@ -128,6 +131,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F0 (RM0091; value line F030/F070 RM0360) ----
     Chip {
         dev_id: 0x444,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F03x",
         parts: "STM32F030x4/x6, STM32F031, STM32F038",
         reference_manual: "RM0091",
@@ -138,6 +142,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x445,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F04x",
         parts: "STM32F042, STM32F048, STM32F070x6",
         reference_manual: "RM0091",
@@ -149,6 +154,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x440,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F05x",
         parts: "STM32F051, STM32F058, STM32F030x8",
         reference_manual: "RM0091",
@@ -159,6 +165,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x448,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F07x",
         parts: "STM32F071, STM32F072, STM32F078, STM32F070xB",
         reference_manual: "RM0091",
@@ -170,6 +177,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x442,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F09x",
         parts: "STM32F091, STM32F098, STM32F030xC",
         reference_manual: "RM0091",
@@ -183,6 +191,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F1 (RM0008; value line F100 RM0041) ----
     Chip {
         dev_id: 0x412,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_LD",
         parts: "STM32F101x4/x6, STM32F102x4/x6, STM32F103x4/x6",
         max_flash_kib: 32,
@@ -192,6 +201,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x410,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_MD",
         parts: "STM32F101x8/B, STM32F102x8/B, STM32F103x8/B",
         max_flash_kib: 128,
@@ -201,6 +211,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x414,
+        uid: Uid::at(0x1FFF_F7E8),
         // st-flash prints "F1xx_HD" (its chip file lacks the STM32 prefix).
         name: "STM32F1xx_HD",
         parts: "STM32F101xC/D/E, STM32F103xC/D/E",
@@ -212,6 +223,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x418,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_CL",
         parts: "STM32F105, STM32F107",
         max_flash_kib: 256,
@@ -222,6 +234,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x420,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_VL_MD_LD",
         parts: "STM32F100x4/x6/x8/xB",
         reference_manual: "RM0041",
@@ -234,6 +247,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x428,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_VL_HD",
         parts: "STM32F100xC/D/E",
         reference_manual: "RM0041",
@@ -245,6 +259,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x430,
+        uid: Uid::at(0x1FFF_F7E8),
         name: "STM32F1xx_XLD",
         parts: "STM32F101xF/G, STM32F103xF/G",
         max_flash_kib: 1024,
@@ -256,6 +271,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F3 (RM0316, RM0365, RM0364, RM0313) ----
     Chip {
         dev_id: 0x439,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F301_F302_F318",
         parts: "STM32F301x6/x8, STM32F302x6/x8, STM32F318",
         reference_manual: "RM0365",
@@ -267,6 +283,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x422,
+        uid: Uid::at(0x1FFF_F7AC),
         // st-flash prints "STM32F302_F303_358".
         name: "STM32F302_F303_F358",
         parts: "STM32F302xB/xC, STM32F303xB/xC, STM32F358",
@@ -281,6 +298,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x446,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F302_F303_F398_HD",
         parts: "STM32F302xD/xE, STM32F303xD/xE, STM32F398",
         reference_manual: "RM0316",
@@ -292,6 +310,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x438,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F303_F328_F334",
         parts: "STM32F303x6/x8, STM32F328, STM32F334",
         reference_manual: "RM0364",
@@ -303,6 +322,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x432,
+        uid: Uid::at(0x1FFF_F7AC),
         name: "STM32F37x",
         parts: "STM32F373, STM32F378",
         reference_manual: "RM0313",

@@ -9,7 +9,9 @@
 
 use super::driver::{DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F7};
 use super::options;
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -76,6 +78,7 @@ static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, ..F74X };
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
 const ROW: Chip = Chip {
     dev_id: 0,
+    uid: Uid::at(0),
     also_reports: &[],
     name: "",
     parts: "",
@@ -128,6 +131,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F2 ----
     Chip {
         dev_id: 0x411,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F2xx",
         parts: "STM32F205, STM32F207, STM32F215, STM32F217",
         family: "STM32F2",
@@ -142,6 +146,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F4 ----
     Chip {
         dev_id: 0x413,
+        uid: Uid::at(0x1FFF_7A10),
         // Revision A parts report the F2's DEV_ID (ES0182 §2.2.1).
         also_reports: &[0x411],
         name: "STM32F4x5_F4x7",
@@ -156,6 +161,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x419,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F42x_F43x",
         parts: "STM32F427, STM32F429, STM32F437, STM32F439",
         reference_manual: "RM0090",
@@ -170,6 +176,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x434,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F46x_F47x",
         parts: "STM32F469, STM32F479",
         reference_manual: "RM0386",
@@ -183,6 +190,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x423,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F401xB_xC",
         parts: "STM32F401xB/xC",
         reference_manual: "RM0368",
@@ -192,6 +200,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x433,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F401xD_xE",
         parts: "STM32F401xD/xE",
         reference_manual: "RM0368",
@@ -201,6 +210,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x458,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F410",
         parts: "STM32F410x8/xB",
         reference_manual: "RM0401",
@@ -212,6 +222,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x431,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F411xC_xE",
         parts: "STM32F411xC/xE",
         reference_manual: "RM0383",
@@ -221,6 +232,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x441,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F412",
         parts: "STM32F412",
         reference_manual: "RM0402",
@@ -230,6 +242,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x463,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F413_F423",
         parts: "STM32F413, STM32F423",
         reference_manual: "RM0430",
@@ -242,6 +255,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x421,
+        uid: Uid::at(0x1FFF_7A10),
         name: "STM32F446",
         parts: "STM32F446",
         reference_manual: "RM0390",
@@ -252,6 +266,7 @@ pub static CHIPS: &[Chip] = &[
     // ---- F7 ----
     Chip {
         dev_id: 0x452,
+        uid: Uid::at(0x1FF0_7A10),
         name: "STM32F72x_F73x",
         parts: "STM32F722, STM32F723, STM32F730, STM32F732, STM32F733",
         reference_manual: "RM0431",
@@ -269,6 +284,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x449,
+        uid: Uid::at(0x1FF0_F420),
         name: "STM32F74x_F75x",
         parts: "STM32F745, STM32F746, STM32F750, STM32F756",
         reference_manual: "RM0385",
@@ -279,6 +295,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x451,
+        uid: Uid::at(0x1FF0_F420),
         name: "STM32F76x_F77x",
         parts: "STM32F765, STM32F767, STM32F769, STM32F777, STM32F779",
         reference_manual: "RM0410",

@@ -1,6 +1,8 @@
 //! STM32H5 (flash-families.md §1.5, §2.7).
 
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -26,6 +28,7 @@ const H5_CRC: CrcPeripheral =
 
 pub static CHIPS: &[Chip] = &[Chip {
     dev_id: 0x484,
+    uid: Uid::at(0x08FF_F800),
     also_reports: &[],
     name: "STM32H5xx",
     parts: "STM32H562, STM32H563, STM32H573",

@@ -9,7 +9,9 @@
 //! (`crate::flash::h7`) applies it to the flash size read from the chip.
 
 use super::driver;
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -42,6 +44,7 @@ const H7AB_CRC: CrcPeripheral = CrcPeripheral { base: 0x4002_3000, clock_enable:
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x450,
+        uid: Uid::at(0x1FF1_E800),
         also_reports: &[],
         name: "STM32H74x_H75x",
         // The dual-core H745/H747/H755/H757 share this DEV_ID (RM0399). stflash
@@ -91,6 +94,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x483,
+        uid: Uid::at(0x1FF1_E800),
         also_reports: &[],
         name: "STM32H72x_H73x",
         parts: "STM32H723/733, STM32H725/735, STM32H730",
@@ -132,6 +136,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x480,
+        uid: Uid::at(0x08FF_F800),
         also_reports: &[],
         name: "STM32H7Ax_H7Bx",
         parts: "STM32H7A3, STM32H7B3, STM32H7B0",

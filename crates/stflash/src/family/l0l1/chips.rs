@@ -8,7 +8,9 @@
 //! to model the hole its 384 KiB parts have between the banks.
 
 use super::driver::{Variant, L0, L1};
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -85,6 +87,7 @@ static DIE_437: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 16 * KIB
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x457,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L0xxx_Cat_1",
         parts: "STM32L011, STM32L021, STM32L010x4",
@@ -108,6 +111,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x425,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L0xxx_Cat_2",
         parts: "STM32L031, STM32L041, STM32L010x6",
@@ -129,6 +133,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x417,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L0xxx_Cat_3",
         parts: "STM32L051, STM32L052, STM32L053, STM32L062, STM32L063, STM32L010x8",
@@ -150,6 +155,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x447,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L0xxx_Cat_5",
         parts: "STM32L071, STM32L072, STM32L073, STM32L081, STM32L082, STM32L083, STM32L010xB",
@@ -175,6 +181,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x416,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L1xx_Cat_1",
         parts: "STM32L100x6/x8/xB, STM32L151x6/x8/xB, STM32L152x6/x8/xB",
@@ -196,6 +203,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x429,
+        uid: Uid::l0l1(0x1FF8_0050),
         also_reports: &[],
         name: "STM32L1xx_Cat_2",
         parts: "STM32L100x6-A/x8-A/xB-A, STM32L151x6-A/x8-A/xB-A, STM32L152x6-A/x8-A/xB-A",
@@ -218,6 +226,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x427,
+        uid: Uid::l0l1(0x1FF8_00D0),
         also_reports: &[],
         name: "STM32L1xx_Cat_3",
         parts: "STM32L100xC, STM32L151xC, STM32L152xC, STM32L162xC",
@@ -239,6 +248,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x436,
+        uid: Uid::l0l1(0x1FF8_00D0),
         also_reports: &[],
         name: "STM32L1xx_Cat_4",
         parts: "STM32L151xD, STM32L152xD, STM32L162xD, STM32L151xC-A, STM32L152xC-A, STM32L162xC-A",
@@ -263,6 +273,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x437,
+        uid: Uid::l0l1(0x1FF8_00D0),
         also_reports: &[],
         name: "STM32L1xx_Cat_5",
         parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",

@@ -5,7 +5,9 @@
 //! read by the driver, `crate::flash::l4g`.
 
 use super::driver;
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -110,6 +112,7 @@ const WB_WL_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x5800_0048, 1 <
 
 const L4: Chip = Chip {
     dev_id: 0,
+    uid: Uid::at(0),
     also_reports: &[],
     name: "",
     parts: "",
@@ -183,10 +186,11 @@ const C0: Chip = Chip {
 const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, crc: Some(WB_WL_CRC), ..L4 };
 
 pub static CHIPS: &[Chip] = &[
-    Chip { dev_id: 0x443, name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },
-    Chip { dev_id: 0x453, name: "STM32C031xx", parts: "STM32C031", sram: sram(12), ..C0 },
+    Chip { dev_id: 0x443, uid: Uid::at(0x1FFF_7550), name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },
+    Chip { dev_id: 0x453, uid: Uid::at(0x1FFF_7550), name: "STM32C031xx", parts: "STM32C031", sram: sram(12), ..C0 },
     Chip {
         dev_id: 0x466,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G03x_G04x",
         parts: "STM32G030, STM32G031, STM32G041",
         max_flash_kib: 64,
@@ -196,6 +200,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x456,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G05x_G06x",
         parts: "STM32G050, STM32G051, STM32G061",
         max_flash_kib: 64,
@@ -205,6 +210,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x460,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G07x_G08x",
         parts: "STM32G070, STM32G071, STM32G081",
         max_flash_kib: 128,
@@ -216,6 +222,7 @@ pub static CHIPS: &[Chip] = &[
     // region, the first.
     Chip {
         dev_id: 0x467,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G0Bx_G0Cx",
         parts: "STM32G0B0, STM32G0B1, STM32G0C1",
         max_flash_kib: 512,
@@ -226,6 +233,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x468,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G43x_G44x",
         parts: "STM32G431, STM32G441",
         max_flash_kib: 128,
@@ -235,6 +243,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x469,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G47x_G48x",
         parts: "STM32G471, STM32G473, STM32G474, STM32G483, STM32G484",
         max_flash_kib: 512,
@@ -248,6 +257,7 @@ pub static CHIPS: &[Chip] = &[
     // wrong for this category (§1.6 item 5, §6 row 18).
     Chip {
         dev_id: 0x479,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32G49x_G4Ax",
         parts: "STM32G491, STM32G4A1",
         max_flash_kib: 512,
@@ -258,6 +268,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x464,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L41x_L42x",
         parts: "STM32L412, STM32L422",
         max_flash_kib: 128,
@@ -268,6 +279,7 @@ pub static CHIPS: &[Chip] = &[
     // stlink names this row "STM32L41x_L42x" and cites RM0392 (§1.6 item 12).
     Chip {
         dev_id: 0x435,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L43x_L44x",
         parts: "STM32L431, STM32L432, STM32L433, STM32L442, STM32L443",
         max_flash_kib: 256,
@@ -277,6 +289,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x462,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L45x_L46x",
         parts: "STM32L451, STM32L452, STM32L462",
         max_flash_kib: 512,
@@ -288,6 +301,7 @@ pub static CHIPS: &[Chip] = &[
     // OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way (§2.5).
     Chip {
         dev_id: 0x415,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L47x_L48x",
         parts: "STM32L471, STM32L475, STM32L476, STM32L486",
         reference_manual: "RM0351",
@@ -300,6 +314,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x461,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L496x_L4A6x",
         parts: "STM32L496, STM32L4A6",
         reference_manual: "RM0351",
@@ -313,6 +328,7 @@ pub static CHIPS: &[Chip] = &[
     // SRAM 320 KiB on L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
     Chip {
         dev_id: 0x471,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L4Px_L4Qx",
         parts: "STM32L4P5, STM32L4Q5",
         max_flash_kib: 1024,
@@ -321,6 +337,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x470,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32L4Rx",
         parts: "STM32L4R5, STM32L4R7, STM32L4R9, STM32L4S5, STM32L4S7, STM32L4S9",
         max_flash_kib: 2048,
@@ -332,6 +349,7 @@ pub static CHIPS: &[Chip] = &[
     // 0x1FFF8000 (stlink option_size 0x80).
     Chip {
         dev_id: 0x495,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32WBx0_WBx5",
         parts: "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
         family: "STM32WB",
@@ -347,6 +365,7 @@ pub static CHIPS: &[Chip] = &[
     // item 11); AN2606 system memory 16 KiB (stlink 28 KiB, §6 row 26).
     Chip {
         dev_id: 0x497,
+        uid: Uid::at(0x1FFF_7590),
         name: "STM32WLEx",
         parts: "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
         family: "STM32WL",

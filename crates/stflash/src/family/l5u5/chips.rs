@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::driver::{DualBankRule, Variant};
 use super::options;
-use crate::chip::{Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion};
+use crate::chip::{
+    Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
+};
 
 const KIB: u32 = 1024;
 
@@ -89,6 +91,7 @@ static U59X: Variant = Variant { wrp: &options::WRP_U5_8, ..U575 };
 pub static CHIPS: &[Chip] = &[
     Chip {
         dev_id: 0x472,
+        uid: Uid::at(0x0BFA_0590),
         also_reports: &[],
         // st-flash's name; the stlink file is L5x5xx.chip although the parts
         // are L552/L562 (flash-families.md §1.6 item 12).
@@ -114,6 +117,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x455,
+        uid: Uid::at(0x0BFA_0700),
         also_reports: &[],
         name: "STM32U535_U545",
         parts: "STM32U535, STM32U545",
@@ -137,6 +141,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x482,
+        uid: Uid::at(0x0BFA_0700),
         also_reports: &[],
         name: "STM32U575_U585",
         parts: "STM32U575, STM32U585",
@@ -160,6 +165,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x481,
+        uid: Uid::at(0x0BFA_0700),
         also_reports: &[],
         name: "STM32U59x_U5Ax",
         parts: "STM32U595, STM32U599, STM32U5A5, STM32U5A9",
@@ -183,6 +189,7 @@ pub static CHIPS: &[Chip] = &[
     },
     Chip {
         dev_id: 0x476,
+        uid: Uid::at(0x0BFA_0700),
         also_reports: &[],
         name: "STM32U5Fx_U5Gx",
         parts: "STM32U5F7, STM32U5F9, STM32U5G7, STM32U5G9",

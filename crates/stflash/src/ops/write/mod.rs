@@ -9,7 +9,7 @@
 //! | erase and program: the routine, the host for what it left | `execute` (`stream`) | yes |
 //! | verify by the routine's CRCs, or by reading back | here | yes |
 
-use log::{debug, warn};
+use log::{debug, info, warn};
 
 use super::image::{Image, Segment};
 use super::session::Session;
@@ -85,7 +85,38 @@ pub fn write(
     opts: &WriteOptions,
     progress: &mut dyn Progress,
 ) -> Result<WriteReport> {
+    restore_journal(session, progress)?;
     super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress))
+}
+
+/// Finish what an interrupted write left in this chip's journal (the whole
+/// new contents of the sectors whose kept bytes it held), before anything
+/// else changes the flash; then delete the journal. Every write and erase
+/// starts here.
+pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress) -> Result<()> {
+    let Some(journal) = session.journal()? else { return Ok(()) };
+    let record = match journal.load() {
+        Ok(Some(record)) => record,
+        Ok(None) => return Ok(()),
+        Err(why) => {
+            warn!("{why}");
+            return Ok(());
+        }
+    };
+    info!(
+        "an interrupted write ({}) left {} sectors with kept bytes in {}: writing them first",
+        record.what,
+        record.entries.len(),
+        journal.path().display()
+    );
+    let segments = record.entries.iter().map(|e| Segment { addr: e.addr, data: e.data.clone() }).collect();
+    let image = Image { segments, format: super::image::Format::Binary, entry: None };
+    super::link::retry_slower(session, "restoring kept bytes", |s| {
+        write_once(s, &image, &WriteOptions::default(), progress)
+    })?;
+    journal.clear().map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", journal.path().display())))?;
+    info!("the kept bytes of the interrupted write are restored");
+    Ok(())
 }
 
 fn write_once(
@@ -99,7 +130,8 @@ fn write_once(
     let placement = plan::place(&session.layout, &ram, &reserved, &image.segments)?;
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
-        write_flash(session, &placement.flash, opts, progress, &mut report)?;
+        let what = image_identity(image);
+        write_flash(session, &placement.flash, &what, opts, progress, &mut report)?;
     }
     for seg in &placement.ram {
         session.target.write_mem(seg.addr, &seg.data)?;
@@ -115,9 +147,21 @@ fn write_once(
     Ok(report)
 }
 
+/// What an image is, for the journal: "CRC-32 0x1234ABCD of 12288 bytes".
+fn image_identity(image: &Image) -> String {
+    let mut crc = 0u32;
+    let mut len = 0usize;
+    for s in &image.segments {
+        crc = super::journal::crc32_continue(crc, &s.data);
+        len += s.data.len();
+    }
+    format!("an image of {len} bytes with CRC-32 0x{crc:08X}")
+}
+
 fn write_flash(
     session: &mut Session,
     segments: &[&Segment],
+    what: &str,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
@@ -127,14 +171,34 @@ fn write_flash(
     let options = PlanOptions { preserve: opts.preserve, mass_erase: opts.mass_erase };
     let mut plan = WritePlan::new(&session.layout, segments, options);
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
+    let journal = session.journal()?;
     let banks = plan.banks(&session.layout);
     let mut unlocked = session.unlock(&banks)?;
-    let done = write_unlocked(&mut unlocked, &mut plan, opts, progress, report)?;
+    let done = write_unlocked(&mut unlocked, &mut plan, journal.as_ref(), what, opts, progress, report);
+    let done = done.map_err(|e| with_journal(e, journal.as_ref()))?;
     unlocked.lock()?;
     if opts.verify {
-        verify_written(session, &plan, &done, opts, progress, report)?;
+        verify_written(session, &plan, &done, opts, progress, report).map_err(|e| with_journal(e, journal.as_ref()))?;
+    }
+    if done.journaled {
+        if let Some(j) = &journal {
+            j.clear().map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", j.path().display())))?;
+        }
     }
     Ok(())
+}
+
+/// A failure after the journal was written says where the kept bytes are.
+fn with_journal(mut e: Error, journal: Option<&super::journal::Journal>) -> Error {
+    if let Some(j) = journal.filter(|j| j.path().exists()) {
+        e.message = format!(
+            "{}; the bytes this write was keeping are saved in {}: the next write or erase on this chip \
+             (the same command again, for one) restores them",
+            e.message,
+            j.path().display()
+        );
+    }
+    e
 }
 
 /// What the write left to verify: the sectors it changed, and the CRCs the
@@ -143,12 +207,16 @@ struct Written {
     changed: Vec<usize>,
     hashed: execute::Hashed,
     unit: Option<CrcUnit>,
+    /// The kept bytes were recorded in the journal (delete it once verified).
+    journaled: bool,
 }
 
 /// Survey, plan the jobs and run them (the banks are unlocked).
 fn write_unlocked(
     session: &mut Session,
     plan: &mut WritePlan,
+    journal: Option<&super::journal::Journal>,
+    what: &str,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
@@ -183,7 +251,8 @@ fn write_unlocked(
         engine::mass_erase(t, ctrl, layout, progress)?;
         report.mass_erased = true;
     }
-    let jobs = plan.jobs(&states, access.unit, chip.controller.has_ecc(), false);
+    let journaled = record_kept(plan, &states, journal, what);
+    let jobs = plan.jobs(&states, access.unit, chip.controller.has_ecc(), journaled);
     let changed: Vec<usize> =
         plan.sectors.iter().enumerate().filter(|(i, _)| states[*i].unchanged != Some(true)).map(|(i, _)| i).collect();
     report.skipped =
@@ -200,7 +269,47 @@ fn write_unlocked(
         .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
         .map(|(_, j)| j.sector)
         .collect();
-    Ok(Written { changed, hashed: ran.hashed, unit: hash_with })
+    Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+}
+
+/// Record in the journal the new contents of every sector to be written
+/// whose kept bytes are not all blank (they exist only on the host once it
+/// is erased). `true` when there was nothing to record or it is on disk;
+/// `false` (with a warning) when it could not be written: the write then
+/// never erases such a sector ahead of its data.
+fn record_kept(
+    plan: &WritePlan,
+    states: &[SectorState],
+    journal: Option<&super::journal::Journal>,
+    what: &str,
+) -> bool {
+    let entries: Vec<super::journal::Entry> = plan
+        .sectors
+        .iter()
+        .zip(states)
+        .filter(|(p, s)| s.unchanged != Some(true) && !p.determined_by_image(plan.erased))
+        .map(|(p, _)| super::journal::Entry { addr: p.sector.addr, data: p.desired.clone() })
+        .collect();
+    if entries.is_empty() {
+        return true;
+    }
+    let Some(journal) = journal else { return false };
+    let record = super::journal::Record { what: what.to_string(), entries };
+    match journal.record(&record) {
+        Ok(()) => {
+            debug!("kept bytes of {} sectors recorded in {}", record.entries.len(), journal.path().display());
+            true
+        }
+        Err(e) => {
+            warn!(
+                "cannot write the journal {} ({e}): the kept bytes of {} sectors exist only in memory while \
+                 they are rewritten (set STFLASH_STATE_DIR to a writable directory)",
+                journal.path().display(),
+                record.entries.len()
+            );
+            false
+        }
+    }
 }
 
 /// Start the flash routine when it fits in RAM and can make the
