@@ -2,10 +2,11 @@
 //! simulator can stand in for.
 //!
 //! Each family keeps its parts in one list next to its flash model
-//! (`flash::<family>::PARTS`); [`FAMILIES`] concatenates them. Adding a part is
-//! adding one [`ChipProfile`] to its family's list.
+//! (`family::<name>::PARTS`); [`FAMILIES`](crate::family::FAMILIES) lists the
+//! families. Adding a part is adding one [`ChipProfile`] to its family's list.
 
-use super::flash::{self, FlashModel};
+use super::family::FAMILIES;
+use super::model::FlashModel;
 
 /// Everything the simulator needs to impersonate one part.
 #[derive(Clone, Copy)]
@@ -45,17 +46,6 @@ impl std::fmt::Debug for ChipProfile {
         f.debug_struct("ChipProfile").field("name", &self.name).finish_non_exhaustive()
     }
 }
-
-/// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[
-    flash::fp::PARTS,
-    flash::fs::PARTS,
-    flash::h7::PARTS,
-    flash::l4g::PARTS,
-    flash::lp::PARTS,
-    flash::tz::PARTS,
-    flash::h5::PARTS,
-];
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static ChipProfile> {

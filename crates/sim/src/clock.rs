@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::flash::{FlashStats, Nanos};
+use super::model::{FlashStats, Nanos};
 
 /// Link constants of one probe generation (timing-model.md "Link").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@
 //! (DFSR.VCATCH) with PC at the faulting instruction, otherwise it locks up
 //! (DHCSR.S_LOCKUP). The exception entry itself is not modeled.
 
-use super::super::flash::{Initiator, Nanos, Width};
+use super::super::model::{Initiator, Nanos, Width};
 use super::{Target, DFSR_BKPT, DFSR_VCATCH};
 
 /// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; protocol §9 lists the bit).

@@ -22,7 +22,7 @@
 //! plus the load, store and branch of a loop feeding it — and an access to
 //! DR while busy stalls the bus until the result is ready.
 
-use super::flash::{Nanos, Width};
+use super::model::{Nanos, Width};
 
 /// Register layout of a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,7 +27,7 @@
 //!
 //! - `probe.rs`: ST-LINK firmware: command blocks, replies, status codes, limits.
 //! - `target.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
-//!   system memory, and a [`flash::FlashModel`] per family.
+//!   system memory, and a [`model::FlashModel`] per family.
 //! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
 //! - `chips.rs`: simulated parts (identity, memories, flash model).
 //! - `crc.rs`: the CRC peripheral and its RCC clock enable, placed per part.
@@ -43,8 +43,9 @@ use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID}
 pub mod chips;
 pub mod clock;
 pub mod crc;
+pub mod family;
 pub mod faults;
-pub mod flash;
+pub mod model;
 pub mod probe;
 pub mod state;
 pub mod target;
@@ -553,7 +554,7 @@ impl SimHandle {
 
     /// Direct access to the flash model (the simulator is locked meanwhile:
     /// do not call other `SimHandle` methods from `f`).
-    pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn flash::FlashModel) -> R) -> R {
+    pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn model::FlashModel) -> R) -> R {
         let mut sim = lock(&self.sim);
         let r = f(sim.target.model_mut());
         sim.target.refresh_regions();

@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 
 use super::clock::{Clock, LinkTiming, SwdTimer, SWD_CLOCKS_MEM, SWD_CLOCKS_REG};
 use super::faults::WaitBudget;
-use super::flash::{Initiator, Nanos, Width};
+use super::model::{Initiator, Nanos, Width};
 use super::target::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
 use super::SimProbeKind;
 use stflash_transport::ST_VID;

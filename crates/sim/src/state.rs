@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use super::chips;
-use super::flash::FlashModel;
+use super::model::FlashModel;
 
 const MAGIC: &[u8; 8] = b"STFLSIM\x1a";
 const VERSION: u32 = 1;

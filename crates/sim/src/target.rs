@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use super::chips::ChipProfile;
 use super::crc::{self, CrcUnit};
-use super::flash::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
+use super::model::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
 
 #[path = "core.rs"]
 mod cpu;

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::chips::ChipProfile;
-use super::flash::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
+use super::model::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
 use super::probe::*;
 use super::*;
 use stflash_transport::{Transport, TransportError};

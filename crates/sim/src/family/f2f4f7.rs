@@ -16,9 +16,11 @@
 
 use std::ops::Range;
 
-use super::fp::parse_range;
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
+use super::f0f1f3::parse_range;
 use crate::chips::ChipProfile;
+use crate::model::{
+    Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;
@@ -972,7 +974,7 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
     struct Bus {
         m: FsModel,

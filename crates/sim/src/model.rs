@@ -12,14 +12,6 @@
 
 use std::ops::Range;
 
-pub mod fp;
-pub mod fs;
-pub mod h5;
-pub mod h7;
-pub mod l4g;
-pub mod lp;
-pub mod tz;
-
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
 

@@ -61,10 +61,10 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use super::{
+use crate::chips::ChipProfile;
+use crate::model::{
     saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
-use crate::chips::ChipProfile;
 
 const KIB: u32 = 1024;
 
@@ -1341,7 +1341,7 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
     // Register addresses written out from flash-families.md §2.8.
     const KEYR1: u32 = 0x5200_2004;

@@ -1,8 +1,8 @@
 //! Model tests: each register effect and each misuse, from the RM facts.
 //! Bit positions are spelled out here rather than taken from the model.
 
-use super::super::Requests;
 use super::*;
+use crate::model::Requests;
 
 /// A model with a clock, driven the way the bus drives it.
 struct Bench {

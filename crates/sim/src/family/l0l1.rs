@@ -41,10 +41,10 @@
 
 use std::ops::Range;
 
-use super::{
+use crate::chips::ChipProfile;
+use crate::model::{
     saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US,
 };
-use crate::chips::ChipProfile;
 
 const KIB: u32 = 1024;
 
@@ -746,8 +746,8 @@ pub const PARTS: &[ChipProfile] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::Requests;
     use super::*;
+    use crate::model::Requests;
 
     const L0_PECR: u32 = 0x4002_2004;
     const L0_PEKEYR: u32 = 0x4002_200C;

@@ -42,11 +42,11 @@
 
 use std::ops::Range;
 
-use super::lp::{parse_ranges, KeyLatch};
-use super::{
+use super::l0l1::{parse_ranges, KeyLatch};
+use crate::chips::ChipProfile;
+use crate::model::{
     saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
-use crate::chips::ChipProfile;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -760,8 +760,8 @@ pub const PARTS: &[ChipProfile] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::Requests;
     use super::*;
+    use crate::model::Requests;
 
     struct Bench {
         m: TzModel,

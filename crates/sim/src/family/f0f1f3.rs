@@ -14,8 +14,10 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
 use crate::chips::ChipProfile;
+use crate::model::{
+    Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+};
 
 const FLASH_BASE: u32 = 0x0800_0000;
 /// Register block (RM0091 §3.5.9 register map).
@@ -898,7 +900,7 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
     struct Bus {
         m: FpModel,
