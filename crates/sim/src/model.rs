@@ -287,6 +287,80 @@ impl FlashArray {
     }
 }
 
+/// A two-key unlock sequence (flash-families.md §2.0): the first key, then the
+/// second, nothing else; a wrong key, or a sequence sent while unlocked, leaves
+/// the lock set until the next reset.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyLatch {
+    first_seen: bool,
+    stuck: bool,
+}
+
+impl KeyLatch {
+    /// One write to the key register; returns whether the lock is now set.
+    pub fn write(&mut self, locked: bool, value: u32, keys: [u32; 2]) -> bool {
+        if self.stuck {
+            return true;
+        }
+        match (locked, self.first_seen) {
+            (true, false) if value == keys[0] => {
+                self.first_seen = true;
+                return true;
+            }
+            (true, true) if value == keys[1] => {
+                self.first_seen = false;
+                return false;
+            }
+            _ => {}
+        }
+        self.first_seen = false;
+        self.stuck = true;
+        true
+    }
+}
+
+/// `0x08002000-0x08003fff` (inclusive end) as a half-open range.
+pub fn parse_range(s: &str) -> Result<Range<u32>, String> {
+    let parse = |t: &str| {
+        let t = t.trim();
+        let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+        match hex {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => t.parse(),
+        }
+        .map_err(|_| format!("'{t}' is not a number"))
+    };
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("'{s}' is not a range like 0x08000000-0x08000fff"))?;
+    let (start, last) = (parse(a)?, parse(b)?);
+    if last < start {
+        return Err(format!("'{s}': the end is below the start"));
+    }
+    Ok(start..last.saturating_add(1))
+}
+
+/// Inclusive address ranges `a-b` joined by `+` (configuration `wrp=`).
+pub fn parse_ranges(value: &str) -> Result<Vec<(u32, u32)>, String> {
+    let num = |s: &str| {
+        let s = s.trim();
+        let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => s.parse(),
+        };
+        parsed.map_err(|_| format!("'{s}' is not an address"))
+    };
+    value
+        .split('+')
+        .map(|r| {
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("'{r}' is not a range start-end"))?;
+            let (a, b) = (num(a)?, num(b)?);
+            if b < a {
+                return Err(format!("range '{r}' ends before it starts"));
+            }
+            Ok((a, b))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

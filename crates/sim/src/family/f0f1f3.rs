@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use crate::chips::ChipProfile;
 use crate::model::{
-    Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    parse_range, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
 
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -496,25 +496,6 @@ fn rdp_level(family: Family, rdp: u8) -> u8 {
         (_, 0xCC) => 2,
         _ => 1,
     }
-}
-
-/// `0x08002000-0x08003fff` (inclusive end) as a half-open range.
-pub(super) fn parse_range(s: &str) -> Result<Range<u32>, String> {
-    let parse = |t: &str| {
-        let t = t.trim();
-        let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
-        match hex {
-            Some(h) => u32::from_str_radix(h, 16),
-            None => t.parse(),
-        }
-        .map_err(|_| format!("'{t}' is not a number"))
-    };
-    let (a, b) = s.split_once('-').ok_or_else(|| format!("'{s}' is not a range like 0x08000000-0x08000fff"))?;
-    let (start, last) = (parse(a)?, parse(b)?);
-    if last < start {
-        return Err(format!("'{s}': the end is below the start"));
-    }
-    Ok(start..last.saturating_add(1))
 }
 
 impl FlashModel for FpModel {

@@ -16,10 +16,9 @@
 
 use std::ops::Range;
 
-use super::f0f1f3::parse_range;
 use crate::chips::ChipProfile;
 use crate::model::{
-    Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    parse_range, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
 
 const FLASH_BASE: u32 = 0x0800_0000;

@@ -43,7 +43,8 @@ use std::ops::Range;
 
 use crate::chips::ChipProfile;
 use crate::model::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US,
+    parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
+    Nanos, Width, US,
 };
 
 const KIB: u32 = 1024;
@@ -135,61 +136,6 @@ impl LpKind {
     fn half_page(self) -> u32 {
         self.page() / 2
     }
-}
-
-/// A two-key unlock sequence (flash-families.md §2.0): the first key, then the
-/// second, nothing else; a wrong key, or a sequence sent while unlocked, leaves
-/// the lock set until the next reset.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct KeyLatch {
-    first_seen: bool,
-    stuck: bool,
-}
-
-impl KeyLatch {
-    /// One write to the key register; returns whether the lock is now set.
-    pub(super) fn write(&mut self, locked: bool, value: u32, keys: [u32; 2]) -> bool {
-        if self.stuck {
-            return true;
-        }
-        match (locked, self.first_seen) {
-            (true, false) if value == keys[0] => {
-                self.first_seen = true;
-                return true;
-            }
-            (true, true) if value == keys[1] => {
-                self.first_seen = false;
-                return false;
-            }
-            _ => {}
-        }
-        self.first_seen = false;
-        self.stuck = true;
-        true
-    }
-}
-
-/// Inclusive address ranges `a-b` joined by `+` (configuration `wrp=`).
-pub(super) fn parse_ranges(value: &str) -> Result<Vec<(u32, u32)>, String> {
-    let num = |s: &str| {
-        let s = s.trim();
-        let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            Some(hex) => u32::from_str_radix(hex, 16),
-            None => s.parse(),
-        };
-        parsed.map_err(|_| format!("'{s}' is not an address"))
-    };
-    value
-        .split('+')
-        .map(|r| {
-            let (a, b) = r.split_once('-').ok_or_else(|| format!("'{r}' is not a range start-end"))?;
-            let (a, b) = (num(a)?, num(b)?);
-            if b < a {
-                return Err(format!("range '{r}' ends before it starts"));
-            }
-            Ok((a, b))
-        })
-        .collect()
 }
 
 /// A half page being collected word by word.

@@ -42,10 +42,10 @@
 
 use std::ops::Range;
 
-use super::l0l1::{parse_ranges, KeyLatch};
 use crate::chips::ChipProfile;
 use crate::model::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
+    Nanos, Width, MS, US,
 };
 
 const KIB: u32 = 1024;
