@@ -26,11 +26,11 @@
 //! # Structure
 //!
 //! - `probe.rs`: ST-LINK firmware: command blocks, replies, status codes, limits.
-//! - `target.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
+//! - `mcu.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
 //!   system memory, and a [`model::FlashModel`] per family.
 //! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
-//! - `chips.rs`: simulated parts (identity, memories, flash model).
-//! - `crc.rs`: the CRC peripheral and its RCC clock enable, placed per part.
+//! - `parts.rs`: simulated parts (identity, memories, flash model).
+//! - `crc_peripheral.rs`: the CRC peripheral and its RCC clock enable, placed per part.
 //! - `faults.rs`: fault injection (`STFLASH_SIM_FAULTS`).
 //! - `state.rs`: the state file.
 
@@ -40,15 +40,15 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
-pub mod chips;
 pub mod clock;
-pub mod crc;
+pub mod crc_peripheral;
 pub mod family;
 pub mod faults;
+pub mod mcu;
 pub mod model;
+pub mod parts;
 pub mod probe;
 pub mod state;
-pub mod target;
 
 #[cfg(test)]
 mod tests;
@@ -59,8 +59,8 @@ pub use state::SavedState;
 
 use clock::Clock;
 use faults::{TransferFate, WaitBudget};
+use mcu::Target;
 use probe::{Firmware, Probe};
-use target::Target;
 
 /// Simulated probe generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -147,7 +147,7 @@ impl SimSpec {
             Some((c, f)) => (c.trim(), Some(f)),
             None => (spec.trim(), None),
         };
-        let profile = chips::lookup(chip)?;
+        let profile = parts::lookup(chip)?;
         let mut s = SimSpec::new(profile.name);
         match file {
             Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
@@ -231,7 +231,7 @@ pub fn default_serial(kind: SimProbeKind, index: usize) -> String {
 
 /// Canonical names of the simulated parts.
 pub fn chip_names() -> Vec<&'static str> {
-    chips::names()
+    parts::names()
 }
 
 /// Read a state file for inspection.
@@ -345,12 +345,12 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 
 /// Open a simulated probe with its chip.
 pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
-    open_profile(chips::lookup(&spec.chip)?, spec)
+    open_profile(parts::lookup(&spec.chip)?, spec)
 }
 
 /// [`open`] with the part given directly (`spec.chip` is not looked at).
 pub(crate) fn open_profile(
-    profile: &'static chips::ChipProfile,
+    profile: &'static parts::ChipProfile,
     spec: &SimSpec,
 ) -> Result<(SimTransport, SimHandle), String> {
     let mut model = (profile.flash)();
@@ -395,7 +395,7 @@ pub(crate) fn open_profile(
                 return Err(state::wrong_chip(path, &chip, profile.name));
             }
             let (sram, flash): (Vec<_>, Vec<_>) =
-                blobs.into_iter().partition(|(name, _)| name.starts_with(target::SRAM_BLOB));
+                blobs.into_iter().partition(|(name, _)| name.starts_with(mcu::SRAM_BLOB));
             model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
             saved_sram = sram;
         }

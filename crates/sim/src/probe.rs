@@ -23,8 +23,8 @@ use std::collections::VecDeque;
 
 use super::clock::{Clock, LinkTiming, SwdTimer, SWD_CLOCKS_MEM, SWD_CLOCKS_REG};
 use super::faults::WaitBudget;
+use super::mcu::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
 use super::model::{Initiator, Nanos, Width};
-use super::target::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
 use super::SimProbeKind;
 use stflash_transport::ST_VID;
 

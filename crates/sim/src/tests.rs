@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::chips::ChipProfile;
 use super::model::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
+use super::parts::ChipProfile;
 use super::probe::*;
 use super::*;
 use stflash_transport::{Transport, TransportError};
@@ -294,7 +294,7 @@ impl P {
     }
 
     fn halt(&mut self) {
-        self.wr_ok(target::DHCSR, 0xA05F_0003);
+        self.wr_ok(mcu::DHCSR, 0xA05F_0003);
         assert!(self.h.core_halted());
     }
 }
@@ -417,28 +417,28 @@ fn replay_connect_under_reset_trace_11_2() {
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00]);
     assert_eq!(p.mem_read(0x07, 0x2000_0000, 4), [0; 4]);
     assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_0000), "bus held in reset");
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     assert!(!p.h.core_halted(), "held in reset");
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [0x80, 0x00]);
     assert!(p.h.core_halted(), "latched halt taken at reset release");
     for _ in 0..45 {
-        p.wr_ok(target::DHCSR, 0xA05F_0003);
+        p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     }
-    let dhcsr = p.rd_ok(target::DHCSR);
-    assert_ne!(dhcsr & target::S_RESET_ST, 0, "NRST is connected");
+    let dhcsr = p.rd_ok(mcu::DHCSR);
+    assert_ne!(dhcsr & mcu::S_RESET_ST, 0, "NRST is connected");
     assert_eq!(p.h.core_register(15), 0x0800_0100);
     assert_eq!(p.h.core_register(13), 0x2000_5000);
     // Soft reset with halt.
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
-    p.wr_ok(target::DEMCR, 0x0100_0501);
-    p.wr_ok(target::DFSR, 0x0000_0008);
-    p.rd_ok(target::DHCSR);
-    p.wr_ok(target::AIRCR, 0x05FA_0004);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    assert_eq!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    assert_ne!(p.rd_ok(target::DFSR) & target::DFSR_VCATCH, 0);
-    p.wr_ok(target::DFSR, 0x1F);
-    assert_eq!(p.rd_ok(target::DFSR), 0);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DEMCR, 0x0100_0501);
+    p.wr_ok(mcu::DFSR, 0x0000_0008);
+    p.rd_ok(mcu::DHCSR);
+    p.wr_ok(mcu::AIRCR, 0x05FA_0004);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    assert_eq!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DFSR) & mcu::DFSR_VCATCH, 0);
+    p.wr_ok(mcu::DFSR, 0x1F);
+    assert_eq!(p.rd_ok(mcu::DFSR), 0);
     assert_eq!(p.mode(), MODE_DEBUG);
     assert!(p.h.core_halted());
 }
@@ -447,14 +447,14 @@ fn replay_connect_under_reset_trace_11_2() {
 fn reset_sequence_of_trace_11_4() {
     let mut p = f103();
     p.enter();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00]);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [0x80, 0x00]);
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [0x80, 0x00]);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    let d = p.rd_ok(target::DHCSR);
-    assert_eq!(d & (target::S_RESET_ST | target::S_HALT), 0, "running after reset");
-    assert_ne!(d & target::S_RETIRE_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    let d = p.rd_ok(mcu::DHCSR);
+    assert_eq!(d & (mcu::S_RESET_ST | mcu::S_HALT), 0, "running after reset");
+    assert_ne!(d & mcu::S_RETIRE_ST, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -463,8 +463,8 @@ fn reset_sequence_of_trace_11_4() {
 #[test]
 fn debug_commands_before_enter_fail() {
     let mut p = f103();
-    assert_eq!(p.rd(target::CPUID), (ST_CMD_ERROR, 0));
-    assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_CMD_ERROR);
+    assert_eq!(p.rd(mcu::CPUID), (ST_CMD_ERROR, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_CMD_ERROR);
     assert!(!p.h.core_halted());
     assert_eq!(p.cmd(&[0xF2, 0x31], 12)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_CMD_ERROR);
@@ -475,7 +475,7 @@ fn debug_commands_before_enter_fail() {
     assert_eq!(p.cmd(&[0xF2, 0x43, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
     p.enter();
-    assert_eq!(p.rd(target::CPUID), (ST_OK, 0x411F_C231));
+    assert_eq!(p.rd(mcu::CPUID), (ST_OK, 0x411F_C231));
 }
 
 #[test]
@@ -783,20 +783,20 @@ fn probe_info_and_serials() {
 fn dhcsr_halt_run_and_reset_status_over_the_wire() {
     let mut p = f103();
     p.enter();
-    let first = p.rd_ok(target::DHCSR);
-    assert_eq!(first, target::S_RESET_ST | target::S_RETIRE_ST, "running, reset once");
-    assert_eq!(p.rd_ok(target::DHCSR), target::S_RETIRE_ST, "S_RESET_ST cleared by the read");
-    p.wr_ok(target::DHCSR, 0x0000_0003);
+    let first = p.rd_ok(mcu::DHCSR);
+    assert_eq!(first, mcu::S_RESET_ST | mcu::S_RETIRE_ST, "running, reset once");
+    assert_eq!(p.rd_ok(mcu::DHCSR), mcu::S_RETIRE_ST, "S_RESET_ST cleared by the read");
+    p.wr_ok(mcu::DHCSR, 0x0000_0003);
     assert!(!p.h.core_halted(), "no key");
     p.halt();
-    assert_eq!(p.rd_ok(target::DHCSR), 0x0003_0003);
-    assert_eq!(p.rd_ok(target::DFSR), target::DFSR_HALTED);
-    p.wr_ok(target::DHCSR, 0xA05F_0001);
+    assert_eq!(p.rd_ok(mcu::DHCSR), 0x0003_0003);
+    assert_eq!(p.rd_ok(mcu::DFSR), mcu::DFSR_HALTED);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0001);
     assert!(!p.h.core_halted());
-    assert_eq!(p.rd_ok(target::DHCSR), 0x0100_0001);
+    assert_eq!(p.rd_ok(mcu::DHCSR), 0x0100_0001);
     // Single step: back in Debug state.
     p.halt();
-    p.wr_ok(target::DHCSR, 0xA05F_0005);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0005);
     assert!(p.h.core_halted());
 }
 
@@ -825,8 +825,8 @@ fn core_registers_need_a_halted_core() {
     assert_eq!(reg(13), reg(18), "CONTROL.SPSEL=1: SP is PSP");
     assert_eq!(reg(20), 0x0200_0001, "packed special registers");
     // DCRSR/DCRDR reach the same registers.
-    p.wr_ok(target::DCRSR, 2);
-    assert_eq!(p.rd_ok(target::DCRDR), 0x1122_3344);
+    p.wr_ok(mcu::DCRSR, 2);
+    assert_eq!(p.rd_ok(mcu::DCRDR), 0x1122_3344);
 }
 
 #[test]
@@ -836,20 +836,20 @@ fn resetsys_resets_the_core() {
     p.enter();
     p.halt();
     p.cmd(&[0xF2, 0x34, 0x00, 1, 2, 3, 4], 2);
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_OK, 0]);
     assert!(!p.h.core_halted(), "no vector catch: runs");
     assert_eq!(
         (p.h.core_register(0), p.h.core_register(13), p.h.core_register(15), p.h.core_register(16)),
         (0, 0x2000_1000, 0x0800_0040, 0x0100_0000)
     );
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     // With VC_CORERESET it halts.
-    p.wr_ok(target::DEMCR, target::VC_CORERESET | target::TRCENA);
+    p.wr_ok(mcu::DEMCR, mcu::VC_CORERESET | mcu::TRCENA);
     p.halt();
     p.cmd(&[0xF2, 0x32], 2);
     assert!(p.h.core_halted());
-    assert_ne!(p.rd_ok(target::DFSR) & target::DFSR_VCATCH, 0);
+    assert_ne!(p.rd_ok(mcu::DFSR) & mcu::DFSR_VCATCH, 0);
 }
 
 #[test]
@@ -857,28 +857,28 @@ fn drive_nrst_semantics() {
     let mut p = f103();
     p.enter();
     p.h.poke(0x2000_0000, &[0x77; 4]);
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.rd(0x2000_0000), (ST_AP_FAULT, 0), "held in reset");
-    assert_eq!(p.rd_ok(target::CPUID), 0x411F_C231, "PPB still answers");
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_eq!(p.rd_ok(mcu::CPUID), 0x411F_C231, "PPB still answers");
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
     assert!(!p.h.core_halted(), "no halt requested: runs");
     assert_eq!(p.rd_ok(0x2000_0000), 0x7777_7777, "SRAM kept");
     // Pulse.
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x02], 2), [ST_OK, 0]);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x07], 2), [ST_CMD_ERROR, 0]);
 
     // Clone probe without the NRST wire: answers OK, does nothing.
     let mut p = open_spec(|s| s.options = vec![("nrst".into(), "disconnected".into())]);
     p.enter();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.rd(0x2000_0000).0, ST_OK);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
-    assert_eq!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0, "no reset happened");
+    assert_eq!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0, "no reset happened");
 }
 
 // ---------------------------------------------------------------------------
@@ -937,7 +937,7 @@ fn timing_on_v3_and_the_clock_api() {
     let mut p = kind(SimProbeKind::V3);
     p.enter();
     let t0 = p.now();
-    p.rd_ok(target::CPUID);
+    p.rd_ok(mcu::CPUID);
     // 0.15 ms + 8 B / 30 MB/s + 96 clocks / 1 MHz (V3 default).
     assert_eq!(p.now() - t0, 150_000 + 266 + 96_000);
     p.cmd(&[0xF2, 0x61, 0, 0, 0xC0, 0x5D, 0, 0], 8); // 24000 kHz
@@ -1040,10 +1040,10 @@ fn a_model_reset_request_resets_the_system() {
     let mut p = testchip(|_| {});
     p.enter();
     p.halt();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     p.wr_ok(TM_RESET, 0xDEAD);
     assert!(!p.h.core_halted());
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
 }
 
 #[test]
@@ -1060,7 +1060,7 @@ fn rdp1_blocks_debugger_flash_reads_and_rdp2_silences_swd() {
     let mut p = testchip(|s| s.faults.model = vec![("rdp".into(), "2".into())]);
     assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x31], 12)[0], ST_GET_IDCODE_ERROR);
-    assert_eq!(p.rd(target::CPUID), (ST_DP_ERROR, 0));
+    assert_eq!(p.rd(mcu::CPUID), (ST_DP_ERROR, 0));
 }
 
 #[test]
@@ -1205,8 +1205,8 @@ fn fault_wait_answers_ap_wait_without_effect_then_recovers() {
     let mut p = open_spec(|s| s.faults = FaultPlan::parse("wait=3").unwrap());
     p.enter();
     p.h.poke(0x2000_0000, &[1, 2, 3, 4]);
-    assert_eq!(p.rd(target::CPUID), (ST_AP_WAIT, 0));
-    assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_AP_WAIT);
+    assert_eq!(p.rd(mcu::CPUID), (ST_AP_WAIT, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_WAIT);
     assert!(!p.h.core_halted(), "nothing written");
     p.mem_write(0x08, 0x2000_0000, &[9, 9, 9, 9]);
     assert_eq!(p.rw_status(), (ST_AP_WAIT, 0));
@@ -1225,7 +1225,7 @@ fn fault_wait_answers_ap_wait_without_effect_then_recovers() {
 
 impl P {
     fn halt_attempt_fails(&mut self) {
-        assert_eq!(self.wr(target::DHCSR, 0xA05F_0003), ST_AP_WAIT);
+        assert_eq!(self.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_WAIT);
         assert_eq!(self.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_AP_WAIT);
         assert!(!self.h.core_halted());
     }
@@ -1238,8 +1238,8 @@ fn fault_no_power_and_no_target() {
         assert_eq!(word(&p.cmd(&[0xF7], 8)[4..]), mv, "{fault}");
         assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0], "{fault}");
         assert_eq!(p.cmd(&[0xF2, 0x31], 12), [ST_GET_IDCODE_ERROR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(p.rd(target::CPUID), (ST_DP_ERROR, 0));
-        assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_DP_ERROR);
+        assert_eq!(p.rd(mcu::CPUID), (ST_DP_ERROR, 0));
+        assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_DP_ERROR, 0]);
         assert_eq!(p.mem_read(0x07, 0x2000_0000, 8), [0; 8]);
@@ -1252,11 +1252,11 @@ fn fault_no_power_and_no_target() {
 fn fault_no_halt() {
     let mut p = open_spec(|s| s.faults = FaultPlan::parse("no-halt").unwrap());
     p.enter();
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     assert!(!p.h.core_halted());
-    let d = p.rd_ok(target::DHCSR);
-    assert_eq!(d & (target::C_HALT | target::S_HALT), 0);
-    assert_eq!(d & target::C_DEBUGEN, target::C_DEBUGEN);
+    let d = p.rd_ok(mcu::DHCSR);
+    assert_eq!(d & (mcu::C_HALT | mcu::S_HALT), 0);
+    assert_eq!(d & mcu::C_DEBUGEN, mcu::C_DEBUGEN);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x0F], 8)[0], ST_FAULT);
 }
 

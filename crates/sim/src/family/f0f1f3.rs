@@ -14,10 +14,10 @@
 
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     parse_range, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
+use crate::parts::ChipProfile;
 
 const FLASH_BASE: u32 = 0x0800_0000;
 /// Register block (RM0091 §3.5.9 register map).

@@ -16,10 +16,10 @@
 
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     parse_range, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
+use crate::parts::ChipProfile;
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;

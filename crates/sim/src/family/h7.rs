@@ -61,10 +61,10 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
+use crate::parts::ChipProfile;
 
 const KIB: u32 = 1024;
 

@@ -41,11 +41,11 @@
 
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
     Nanos, Width, US,
 };
+use crate::parts::ChipProfile;
 
 const KIB: u32 = 1024;
 

@@ -48,10 +48,10 @@
 
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
 };
+use crate::parts::ChipProfile;
 
 // Register offsets (flash-families.md §2.5; CMSIS FLASH_TypeDef).
 const ACR: u32 = 0x00;

@@ -42,11 +42,11 @@
 
 use std::ops::Range;
 
-use crate::chips::ChipProfile;
 use crate::model::{
     parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
     Nanos, Width, MS, US,
 };
+use crate::parts::ChipProfile;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;

@@ -7,7 +7,7 @@
 //! Adding a family is one file here plus one line in [`FAMILIES`] (and the
 //! file's `mod` line).
 
-use crate::chips::ChipProfile;
+use crate::parts::ChipProfile;
 
 pub mod f0f1f3;
 pub mod f2f4f7;

@@ -2,18 +2,17 @@
 //! peripheral space) and the Cortex-M (ARMv7-M) debug logic.
 //!
 //! A running core executes code only while its PC is in SRAM (the Thumb
-//! interpreter in `core.rs`, driven by [`Target::run_core_until`]); code in
+//! interpreter in `mcu/thumb.rs`, driven by [`Target::run_core_until`]); code in
 //! flash stays opaque: the core "runs" with an unchanging PC.
 
 use std::ops::Range;
 
-use super::chips::ChipProfile;
-use super::crc::{self, CrcUnit};
+use super::crc_peripheral::{self, CrcUnit};
 use super::model::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
+use super::parts::ChipProfile;
 
-#[path = "core.rs"]
-mod cpu;
-pub use cpu::Cpu;
+mod thumb;
+pub use thumb::Cpu;
 
 // System control space addresses (protocol §9; ARMv7-M).
 pub const CPUID: u32 = 0xE000_ED00;
@@ -246,7 +245,7 @@ pub struct Target {
     pub cpu: Cpu,
     /// Modeled time of the bus access being made (for resumes it triggers).
     bus_now: Nanos,
-    /// The CRC peripheral, where the part has one in `crc::placement`.
+    /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
     pub crc: Option<CrcUnit>,
 }
 
@@ -282,7 +281,7 @@ impl Target {
             no_halt: false,
             cpu: Cpu::default(),
             bus_now: 0,
-            crc: crc::placement((profile.idcode & 0xFFF) as u16).map(CrcUnit::new),
+            crc: crc_peripheral::placement((profile.idcode & 0xFFF) as u16).map(CrcUnit::new),
         };
         t.power_on();
         t
@@ -835,10 +834,10 @@ fn le(bytes: &[u8], w: Width) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chips;
+    use crate::parts;
 
     fn f103() -> Target {
-        let p = chips::find("stm32f103c8").unwrap();
+        let p = parts::find("stm32f103c8").unwrap();
         Target::new(p, (p.flash)())
     }
 

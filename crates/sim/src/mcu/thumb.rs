@@ -21,8 +21,8 @@
 //! (DFSR.VCATCH) with PC at the faulting instruction, otherwise it locks up
 //! (DHCSR.S_LOCKUP). The exception entry itself is not modeled.
 
-use super::super::model::{Initiator, Nanos, Width};
 use super::{Target, DFSR_BKPT, DFSR_VCATCH};
+use crate::model::{Initiator, Nanos, Width};
 
 /// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; protocol §9 lists the bit).
 const VC_HARDERR: u32 = 1 << 10;
