@@ -59,7 +59,7 @@ pub use state::SavedState;
 
 use clock::Clock;
 use faults::{TransferFate, WaitBudget};
-use mcu::Target;
+use mcu::Mcu;
 use probe::{Firmware, Probe};
 
 /// Simulated probe generation.
@@ -147,8 +147,8 @@ impl SimSpec {
             Some((c, f)) => (c.trim(), Some(f)),
             None => (spec.trim(), None),
         };
-        let profile = parts::lookup(chip)?;
-        let mut s = SimSpec::new(profile.name);
+        let part = parts::lookup(chip)?;
+        let mut s = SimSpec::new(part.name);
         match file {
             Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
             Some(f) => s.state_file = Some(PathBuf::from(f)),
@@ -245,7 +245,7 @@ const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected";
 /// The whole simulated world of one probe.
 struct Sim {
     probe: Probe,
-    target: Target,
+    mcu: Mcu,
     clock: Clock,
     faults: FaultPlan,
     transfers: u64,
@@ -271,7 +271,7 @@ impl Sim {
             }
             TransferFate::Normal => {}
         }
-        let command = self.probe.receive(data, &mut self.target, &mut self.clock).map_err(TransportError::Usb)?;
+        let command = self.probe.receive(data, &mut self.mcu, &mut self.clock).map_err(TransportError::Usb)?;
         if command {
             self.commands += 1;
         }
@@ -317,13 +317,13 @@ impl Sim {
 
     fn sleep(&mut self, d: Duration) {
         self.clock.sleep(d);
-        self.target.run_core_until(self.clock.now);
+        self.mcu.run_core_until(self.clock.now);
     }
 
     /// Statistics up to now (operations finished by now are counted).
     fn stats(&mut self) -> RunStats {
-        self.target.advance_flash(self.clock.now);
-        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.target.flash_stats)
+        self.mcu.advance_flash(self.clock.now);
+        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.mcu.flash_stats)
     }
 
     /// Write the state file, after completing the flash operations that
@@ -332,10 +332,10 @@ impl Sim {
         let Some(path) = self.state_file.clone() else {
             return Ok(());
         };
-        self.target.advance_flash(self.clock.now);
-        let mut blobs = self.target.model().save();
-        blobs.extend(self.target.sram_blobs());
-        state::write_file(&path, self.target.profile.name, &blobs)
+        self.mcu.advance_flash(self.clock.now);
+        let mut blobs = self.mcu.model().save();
+        blobs.extend(self.mcu.sram_blobs());
+        state::write_file(&path, self.mcu.part.name, &blobs)
     }
 }
 
@@ -345,17 +345,14 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 
 /// Open a simulated probe with its chip.
 pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
-    open_profile(parts::lookup(&spec.chip)?, spec)
+    open_part(parts::lookup(&spec.chip)?, spec)
 }
 
 /// [`open`] with the part given directly (`spec.chip` is not looked at).
-pub(crate) fn open_profile(
-    profile: &'static parts::ChipProfile,
-    spec: &SimSpec,
-) -> Result<(SimTransport, SimHandle), String> {
-    let mut model = (profile.flash)();
+pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
+    let mut model = (part.flash)();
 
-    let mut voltage = profile.voltage_mv;
+    let mut voltage = part.voltage_mv;
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
     for (key, value) in &spec.options {
@@ -376,7 +373,7 @@ pub(crate) fn open_profile(
     }
     // Check fresh-chip settings even when a state file makes them moot, so a
     // typo is reported the same way every time.
-    let mut scratch = (profile.flash)();
+    let mut scratch = (part.flash)();
     for (key, value) in &model_options {
         scratch
             .configure(key, value)
@@ -391,8 +388,8 @@ pub(crate) fn open_profile(
     match saved {
         Some((chip, blobs)) => {
             let path = spec.state_file.as_deref().expect("read from it");
-            if chip != profile.name {
-                return Err(state::wrong_chip(path, &chip, profile.name));
+            if chip != part.name {
+                return Err(state::wrong_chip(path, &chip, part.name));
             }
             let (sram, flash): (Vec<_>, Vec<_>) =
                 blobs.into_iter().partition(|(name, _)| name.starts_with(mcu::SRAM_BLOB));
@@ -409,15 +406,15 @@ pub(crate) fn open_profile(
         model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
     }
 
-    let mut target = Target::new(profile, model);
-    target.load_sram(&saved_sram);
-    target.voltage_mv = voltage;
-    target.nrst_connected = nrst_connected;
-    target.no_power = spec.faults.no_power;
-    target.present = !spec.faults.no_target;
-    target.no_halt = spec.faults.no_halt;
-    target.cpu.crash_after = spec.faults.core_crash_after;
-    if let Some(crc) = &mut target.crc {
+    let mut mcu = Mcu::new(part, model);
+    mcu.load_sram(&saved_sram);
+    mcu.voltage_mv = voltage;
+    mcu.nrst_connected = nrst_connected;
+    mcu.no_power = spec.faults.no_power;
+    mcu.present = !spec.faults.no_target;
+    mcu.no_halt = spec.faults.no_halt;
+    mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(crc) = &mut mcu.crc {
         crc.lsb_first = spec.faults.crc_lsb_first;
     }
 
@@ -442,7 +439,7 @@ pub(crate) fn open_profile(
     };
     let sim = Arc::new(Mutex::new(Sim {
         probe,
-        target,
+        mcu,
         clock,
         faults: spec.faults.clone(),
         transfers: 0,
@@ -509,21 +506,21 @@ impl SimHandle {
     /// Raw read of modeled memory (flash through the model, SRAM, system
     /// memory); no side effects, no protection.
     pub fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
-        lock(&self.sim).target.peek(addr, len)
+        lock(&self.sim).mcu.peek(addr, len)
     }
 
     /// Raw write of modeled memory (test back door).
     pub fn poke(&self, addr: u32, data: &[u8]) -> bool {
-        lock(&self.sim).target.poke(addr, data)
+        lock(&self.sim).mcu.poke(addr, data)
     }
 
     /// Every bus write to a flash-controller register, in order, from both initiators.
     pub fn register_writes(&self) -> Vec<(u32, u32)> {
-        lock(&self.sim).target.register_log().to_vec()
+        lock(&self.sim).mcu.register_log().to_vec()
     }
 
     pub fn clear_register_log(&self) {
-        lock(&self.sim).target.clear_register_log();
+        lock(&self.sim).mcu.clear_register_log();
     }
 
     /// Write the state file now (no-op without one).
@@ -532,13 +529,13 @@ impl SimHandle {
     }
 
     pub fn core_halted(&self) -> bool {
-        lock(&self.sim).target.core.halted
+        lock(&self.sim).mcu.cpu.halted
     }
 
     /// Times code on the simulated core waited on the flash model without
     /// knowing when the model's next operation ends (see `FlashModel::next_event`).
     pub fn blind_polls(&self) -> u64 {
-        lock(&self.sim).target.cpu.blind_polls
+        lock(&self.sim).mcu.interpreter.blind_polls
     }
 
     /// The probe is in a debug session (ENTER sent, EXIT not yet): a host that
@@ -549,15 +546,15 @@ impl SimHandle {
 
     /// 0-15 = R0-R15, 16 = xPSR (also 17 MSP, 18 PSP, 20 packed special registers).
     pub fn core_register(&self, index: u8) -> u32 {
-        lock(&self.sim).target.core_reg(index).unwrap_or(0)
+        lock(&self.sim).mcu.core_reg(index).unwrap_or(0)
     }
 
     /// Direct access to the flash model (the simulator is locked meanwhile:
     /// do not call other `SimHandle` methods from `f`).
     pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn model::FlashModel) -> R) -> R {
         let mut sim = lock(&self.sim);
-        let r = f(sim.target.model_mut());
-        sim.target.refresh_regions();
+        let r = f(sim.mcu.model_mut());
+        sim.mcu.refresh_regions();
         r
     }
 }

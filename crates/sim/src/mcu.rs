@@ -1,18 +1,19 @@
-//! The chip behind the probe: its bus (memories, DBGMCU, flash model,
-//! peripheral space) and the Cortex-M (ARMv7-M) debug logic.
+//! The simulated microcontroller behind the probe ([`Mcu`]): its bus
+//! (memories, DBGMCU, flash model, CRC peripheral, peripheral space) and its
+//! Cortex-M CPU ([`Cpu`]) with the ARMv7-M debug logic.
 //!
 //! A running core executes code only while its PC is in SRAM (the Thumb
-//! interpreter in `mcu/thumb.rs`, driven by [`Target::run_core_until`]); code in
+//! interpreter in `mcu/thumb.rs`, driven by [`Mcu::run_core_until`]); code in
 //! flash stays opaque: the core "runs" with an unchanging PC.
 
 use std::ops::Range;
 
-use super::crc_peripheral::{self, CrcUnit};
-use super::model::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
-use super::parts::ChipProfile;
+use super::crc_peripheral::{self, CrcPeripheralModel};
+use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
+use super::parts::Part;
 
 mod thumb;
-pub use thumb::Cpu;
+pub use thumb::Interpreter;
 
 // System control space addresses (protocol §9; ARMv7-M).
 pub const CPUID: u32 = 0xE000_ED00;
@@ -74,9 +75,10 @@ pub const REG_PSP: u8 = 18;
 /// `CONTROL[31:24] | FAULTMASK[23:16] | BASEPRI[15:8] | PRIMASK[7:0]`.
 pub const REG_SPECIAL: u8 = 20;
 
-/// Architectural core state plus the halting-debug state an interpreter drives.
+/// The simulated Cortex-M processor: its architectural registers and the
+/// halting-debug state (DHCSR, DFSR) the debugger and the interpreter drive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Core {
+pub struct Cpu {
     /// R0-R15; index 13 is unused (the active SP is `msp` or `psp`).
     pub r: [u32; 16],
     pub xpsr: u32,
@@ -102,9 +104,9 @@ pub struct Core {
     pub lockup: bool,
 }
 
-impl Default for Core {
-    fn default() -> Core {
-        Core {
+impl Default for Cpu {
+    fn default() -> Cpu {
+        Cpu {
             r: [0; 16],
             xpsr: XPSR_RESET,
             msp: FALLBACK_SP,
@@ -125,7 +127,7 @@ impl Default for Core {
     }
 }
 
-impl Core {
+impl Cpu {
     /// Register by DCRSR selector; `None` for selectors not modeled.
     pub fn reg(&self, sel: u8) -> Option<u32> {
         Some(match sel {
@@ -209,10 +211,11 @@ enum Dest {
     Unmapped,
 }
 
-/// The simulated chip.
-pub struct Target {
-    pub profile: &'static ChipProfile,
-    pub core: Core,
+/// The simulated microcontroller (MCU): its CPU with the debug logic, its bus
+/// and what sits on it, its supply and its NRST pin.
+pub struct Mcu {
+    pub part: &'static Part,
+    pub cpu: Cpu,
     demcr: u32,
     dcrdr: u32,
     vtor: u32,
@@ -242,32 +245,32 @@ pub struct Target {
     /// `no-halt` fault: C_HALT requests are ignored.
     pub no_halt: bool,
     /// The interpreter's state (time, idle detection).
-    pub cpu: Cpu,
+    pub interpreter: Interpreter,
     /// Modeled time of the bus access being made (for resumes it triggers).
     bus_now: Nanos,
     /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
-    pub crc: Option<CrcUnit>,
+    pub crc: Option<CrcPeripheralModel>,
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(0x1D) ^ (i >> 8) as u8 ^ 0xA5).collect()
 }
 
-impl Target {
+impl Mcu {
     /// A chip that has just been powered on (and therefore reset).
-    pub fn new(profile: &'static ChipProfile, model: Box<dyn FlashModel>) -> Target {
-        let mut t = Target {
-            profile,
-            core: Core::default(),
+    pub fn new(part: &'static Part, model: Box<dyn FlashModel>) -> Mcu {
+        let mut t = Mcu {
+            part,
+            cpu: Cpu::default(),
             demcr: 0,
             dcrdr: 0,
             vtor: 0,
             prigroup: 0,
             cfsr: 0,
             hfsr: 0,
-            dbgmcu_ctrl: vec![0; profile.dbgmcu_ctrl_words as usize],
-            sram: profile.sram.iter().map(|&(base, size)| (base, vec![0; size as usize])).collect(),
-            sysmem: system_memory_pattern(profile.system_memory.1 as usize),
+            dbgmcu_ctrl: vec![0; part.dbgmcu_ctrl_words as usize],
+            sram: part.sram.iter().map(|&(base, size)| (base, vec![0; size as usize])).collect(),
+            sysmem: system_memory_pattern(part.system_memory.1 as usize),
             regions: model.regions(),
             model,
             flash_stats: FlashStats::default(),
@@ -275,13 +278,13 @@ impl Target {
             nrst_low: false,
             nrst_connected: true,
             halt_latched: false,
-            voltage_mv: profile.voltage_mv,
+            voltage_mv: part.voltage_mv,
             no_power: false,
             present: true,
             no_halt: false,
-            cpu: Cpu::default(),
+            interpreter: Interpreter::default(),
             bus_now: 0,
-            crc: crc_peripheral::placement((profile.idcode & 0xFFF) as u16).map(CrcUnit::new),
+            crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
         };
         t.power_on();
         t
@@ -289,7 +292,7 @@ impl Target {
 
     /// Power-on reset: like a system reset, and the debug logic is cleared too.
     pub fn power_on(&mut self) {
-        self.core = Core::default();
+        self.cpu = Cpu::default();
         self.demcr = 0;
         self.dcrdr = 0;
         self.system_reset();
@@ -347,7 +350,7 @@ impl Target {
         if self.crc.as_ref().is_some_and(|c| c.claims(addr)) {
             return Dest::Crc;
         }
-        let p = self.profile;
+        let p = self.part;
         if addr & !3 == p.flash_size_addr & !3 {
             return Dest::FlashSize;
         }
@@ -386,7 +389,7 @@ impl Target {
 
     /// A bus read of `width` at the naturally aligned `addr`, at time `now`
     /// (after any stall).
-    pub fn read(&mut self, addr: u32, width: Width, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
+    pub fn read(&mut self, addr: u32, width: AccessWidth, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
         self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
@@ -421,12 +424,12 @@ impl Target {
                     Dest::FlashSize => {
                         // flash-families §1.4: 16-bit register; the other half of
                         // its aligned word reads 0xFFFF.
-                        let kib = self.profile.flash_size_kib as u32;
+                        let kib = self.part.flash_size_kib as u32;
                         let word =
-                            if self.profile.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
+                            if self.part.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
                         Ok((word >> shift) & mask)
                     }
-                    Dest::Dbgmcu(0) => Ok((self.profile.idcode >> shift) & mask),
+                    Dest::Dbgmcu(0) => Ok((self.part.idcode >> shift) & mask),
                     Dest::Dbgmcu(i) => Ok((self.dbgmcu_ctrl[i - 1] >> shift) & mask),
                     Dest::Ppb => Ok((self.ppb_read(addr & !3) >> shift) & mask),
                     Dest::Peripheral => Ok(0),
@@ -437,7 +440,14 @@ impl Target {
     }
 
     /// A bus write of `width` at the naturally aligned `addr`, at time `now`.
-    pub fn write(&mut self, addr: u32, width: Width, value: u32, by: Initiator, now: Nanos) -> Result<(), BusFault> {
+    pub fn write(
+        &mut self,
+        addr: u32,
+        width: AccessWidth,
+        value: u32,
+        by: Initiator,
+        now: Nanos,
+    ) -> Result<(), BusFault> {
         self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
@@ -465,7 +475,7 @@ impl Target {
                 let n = width.bytes() as usize;
                 self.sram[i].1[off..off + n].copy_from_slice(&value.to_le_bytes()[..n]);
                 if by == Initiator::Debugger {
-                    self.cpu.debugger_wrote(addr, n as u32, now);
+                    self.interpreter.debugger_wrote(addr, n as u32, now);
                 }
                 Ok(())
             }
@@ -495,12 +505,12 @@ impl Target {
 
     fn ppb_read(&mut self, addr: u32) -> u32 {
         match addr {
-            CPUID => self.profile.cpuid,
+            CPUID => self.part.cpuid,
             VTOR => self.vtor,
             AIRCR => AIRCR_VECTKEYSTAT << 16 | self.prigroup << 8,
             CFSR => self.cfsr,
             HFSR => self.hfsr,
-            DFSR => self.core.dfsr,
+            DFSR => self.cpu.dfsr,
             DHCSR => self.read_dhcsr(),
             DCRDR => self.dcrdr,
             DEMCR => self.demcr,
@@ -518,7 +528,7 @@ impl Target {
             AIRCR if full => self.write_aircr(value),
             CFSR => self.cfsr &= !(value & mask),
             HFSR => self.hfsr &= !(value & mask),
-            DFSR => self.core.dfsr &= !(value & mask & DFSR_MASK),
+            DFSR => self.cpu.dfsr &= !(value & mask & DFSR_MASK),
             // DHCSR and DCRSR need a whole word (key, selector).
             DHCSR if full => self.write_dhcsr(value),
             DCRSR if full => self.write_dcrsr(value),
@@ -530,7 +540,7 @@ impl Target {
 
     fn read_dhcsr(&mut self) -> u32 {
         let held = self.nrst_low;
-        let c = &mut self.core;
+        let c = &mut self.cpu;
         let mut v = 0;
         if c.debugen {
             v |= C_DEBUGEN;
@@ -564,7 +574,7 @@ impl Target {
         if v >> 16 != DHCSR_KEY {
             return;
         }
-        let c = &mut self.core;
+        let c = &mut self.cpu;
         c.debugen = v & C_DEBUGEN != 0;
         if !c.debugen {
             // Halting debug off: the other bits do nothing; a halted core resumes.
@@ -599,14 +609,14 @@ impl Target {
 
     fn write_dcrsr(&mut self, v: u32) {
         // A register transfer only happens in Debug state.
-        if !self.core.halted {
+        if !self.cpu.halted {
             return;
         }
         let sel = (v & 0x7F) as u8;
         if v & (1 << 16) != 0 {
-            self.core.set_reg(sel, self.dcrdr);
+            self.cpu.set_reg(sel, self.dcrdr);
         } else {
-            self.dcrdr = self.core.reg(sel).unwrap_or(0);
+            self.dcrdr = self.cpu.reg(sel).unwrap_or(0);
         }
     }
 
@@ -624,36 +634,36 @@ impl Target {
 
     /// Enter Debug state for `reason` (DFSR bits).
     pub fn halt(&mut self, reason: u32) {
-        self.core.halted = true;
+        self.cpu.halted = true;
         // A halt request takes a locked-up core into Debug state.
-        self.core.lockup = false;
-        self.core.dfsr |= reason;
+        self.cpu.lockup = false;
+        self.cpu.dfsr |= reason;
     }
 
     /// Leave Debug state.
     pub fn resume(&mut self) {
-        self.core.halted = false;
-        self.cpu.start(self.bus_now);
+        self.cpu.halted = false;
+        self.interpreter.start(self.bus_now);
     }
 
     /// C_STEP with C_HALT cleared while halted: execute one instruction (code
     /// in SRAM; code in flash is opaque) and halt again.
     fn single_step(&mut self) {
-        self.core.halted = false;
+        self.cpu.halted = false;
         self.step_one();
-        self.core.retire_st = true;
-        if !self.core.halted {
+        self.cpu.retire_st = true;
+        if !self.cpu.halted {
             self.halt(DFSR_HALTED);
         }
     }
 
     /// Core register read for READREG/READALLREGS (the probe checks the halt).
     pub fn core_reg(&self, sel: u8) -> Option<u32> {
-        self.core.reg(sel)
+        self.cpu.reg(sel)
     }
 
     pub fn set_core_reg(&mut self, sel: u8, v: u32) -> bool {
-        self.core.set_reg(sel, v)
+        self.cpu.set_reg(sel, v)
     }
 
     /// System reset (AIRCR.SYSRESETREQ, RESETSYS, NRST release, option reload).
@@ -673,25 +683,25 @@ impl Target {
 
     /// Core reset: registers from the vector table, then halt or run.
     fn core_reset(&mut self) {
-        let boot = self.profile.boot_address;
-        let word = |t: &Target, a: u32| t.peek(a, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let boot = self.part.boot_address;
+        let word = |t: &Mcu, a: u32| t.peek(a, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let sp = match word(self, boot) {
             Some(w) if w != 0xFFFF_FFFF => w,
             _ => FALLBACK_SP,
         };
         let pc = word(self, boot.wrapping_add(4)).unwrap_or(0xFFFF_FFFF);
-        self.core.reset_registers(sp, pc);
-        self.core.reset_st = true;
-        self.core.lockup = false;
-        self.core.halted = false;
+        self.cpu.reset_registers(sp, pc);
+        self.cpu.reset_st = true;
+        self.cpu.lockup = false;
+        self.cpu.halted = false;
         if self.nrst_low {
             return;
         }
         let mut reason = 0;
-        if self.core.debugen && self.demcr & VC_CORERESET != 0 {
+        if self.cpu.debugen && self.demcr & VC_CORERESET != 0 {
             reason |= DFSR_VCATCH;
         }
-        if self.core.debugen && self.halt_latched {
+        if self.cpu.debugen && self.halt_latched {
             reason |= DFSR_HALTED;
         }
         self.halt_latched = false;
@@ -708,8 +718,8 @@ impl Target {
         if low && !self.nrst_low {
             self.nrst_low = true;
             self.model.reset();
-            self.core.halted = false;
-            self.core.reset_st = true;
+            self.cpu.halted = false;
+            self.cpu.reset_st = true;
         } else if !low && self.nrst_low {
             self.nrst_low = false;
             self.system_reset();
@@ -781,7 +791,7 @@ impl Target {
                 return Some((*base as u64 + mem.len() as u64, Some((mem, (a - base) as usize))));
             }
         }
-        let (base, len) = self.profile.system_memory;
+        let (base, len) = self.part.system_memory;
         if a >= base && a - base < len {
             return Some((base as u64 + len as u64, Some((&self.sysmem, (a - base) as usize))));
         }
@@ -812,7 +822,7 @@ impl Target {
                 return Some(mem);
             }
         }
-        let (base, len) = self.profile.system_memory;
+        let (base, len) = self.part.system_memory;
         if a >= base && a - base < len {
             return Some(&mut self.sysmem);
         }
@@ -823,7 +833,7 @@ impl Target {
 /// Name prefix of SRAM blobs in the state file.
 pub(crate) const SRAM_BLOB: &str = "sram@";
 
-fn le(bytes: &[u8], w: Width) -> u32 {
+fn le(bytes: &[u8], w: AccessWidth) -> u32 {
     let mut v = 0;
     for (i, b) in bytes[..w.bytes() as usize].iter().enumerate() {
         v |= (*b as u32) << (8 * i);
@@ -836,17 +846,17 @@ mod tests {
     use super::*;
     use crate::parts;
 
-    fn f103() -> Target {
+    fn f103() -> Mcu {
         let p = parts::find("stm32f103c8").unwrap();
-        Target::new(p, (p.flash)())
+        Mcu::new(p, (p.flash)())
     }
 
-    fn rd(t: &mut Target, a: u32) -> Result<u32, BusFault> {
-        t.read(a, Width::Word, Initiator::Debugger, 0)
+    fn rd(t: &mut Mcu, a: u32) -> Result<u32, BusFault> {
+        t.read(a, AccessWidth::Word, Initiator::Debugger, 0)
     }
 
-    fn wr(t: &mut Target, a: u32, v: u32) -> Result<(), BusFault> {
-        t.write(a, Width::Word, v, Initiator::Debugger, 0)
+    fn wr(t: &mut Mcu, a: u32, v: u32) -> Result<(), BusFault> {
+        t.write(a, AccessWidth::Word, v, Initiator::Debugger, 0)
     }
 
     #[test]
@@ -857,9 +867,9 @@ mod tests {
         assert_eq!(wr(&mut t, 0xE004_2000, 0), Ok(()), "IDCODE write ignored");
         assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410));
         assert_eq!(rd(&mut t, 0x1FFF_F7E0), Ok(0xFFFF_0040));
-        assert_eq!(t.read(0x1FFF_F7E0, Width::Half, Initiator::Debugger, 0), Ok(0x40));
-        assert_eq!(t.read(0x1FFF_F7E2, Width::Half, Initiator::Debugger, 0), Ok(0xFFFF));
-        assert_eq!(t.read(0x1FFF_F7E1, Width::Byte, Initiator::Debugger, 0), Ok(0));
+        assert_eq!(t.read(0x1FFF_F7E0, AccessWidth::Half, Initiator::Debugger, 0), Ok(0x40));
+        assert_eq!(t.read(0x1FFF_F7E2, AccessWidth::Half, Initiator::Debugger, 0), Ok(0xFFFF));
+        assert_eq!(t.read(0x1FFF_F7E1, AccessWidth::Byte, Initiator::Debugger, 0), Ok(0));
         assert_eq!(wr(&mut t, 0x1FFF_F7E0, 0), Err(BusFault));
     }
 
@@ -868,7 +878,7 @@ mod tests {
         let mut t = f103();
         wr(&mut t, 0xE004_2004, 0x300).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x300));
-        t.write(0xE004_2004, Width::Byte, 0x07, Initiator::Debugger, 0).unwrap();
+        t.write(0xE004_2004, AccessWidth::Byte, 0x07, Initiator::Debugger, 0).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x307));
         wr(&mut t, 0xE004_2008, 0x300).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2008), Ok(0), "F103 has one DBGMCU control word");
@@ -880,11 +890,11 @@ mod tests {
     fn memory_map_sram_sysmem_peripherals_and_holes() {
         let mut t = f103();
         wr(&mut t, 0x2000_4FFC, 0xDEAD_BEEF).unwrap();
-        assert_eq!(t.read(0x2000_4FFE, Width::Half, Initiator::Debugger, 0), Ok(0xDEAD));
-        t.write(0x2000_4FFD, Width::Byte, 0x11, Initiator::Core, 0).unwrap();
+        assert_eq!(t.read(0x2000_4FFE, AccessWidth::Half, Initiator::Debugger, 0), Ok(0xDEAD));
+        t.write(0x2000_4FFD, AccessWidth::Byte, 0x11, Initiator::Cpu, 0).unwrap();
         assert_eq!(rd(&mut t, 0x2000_4FFC), Ok(0xDEAD_11EF));
         assert_eq!(rd(&mut t, 0x2000_5000), Err(BusFault), "end of 20 KiB SRAM");
-        assert_eq!(t.read(0x2000_0001, Width::Word, Initiator::Debugger, 0), Err(BusFault));
+        assert_eq!(t.read(0x2000_0001, AccessWidth::Word, Initiator::Debugger, 0), Err(BusFault));
         let sys = rd(&mut t, 0x1FFF_F000).unwrap();
         assert_eq!(t.peek(0x1FFF_F000, 4), Some(sys.to_le_bytes().to_vec()));
         assert_eq!(wr(&mut t, 0x1FFF_F000, 0), Err(BusFault), "system memory is read-only");
@@ -904,19 +914,19 @@ mod tests {
         assert_eq!(first & (C_HALT | S_HALT), 0);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "cleared by the read");
         wr(&mut t, DHCSR, 0x0000_0003).unwrap();
-        assert!(!t.core.halted, "no key, no effect");
+        assert!(!t.cpu.halted, "no key, no effect");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR), Ok(0x0003_0003));
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_HALTED));
         wr(&mut t, DFSR, 0x1F).unwrap();
         assert_eq!(rd(&mut t, DFSR), Ok(0));
         wr(&mut t, DHCSR, 0xA05F_0009).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR), Ok(S_RETIRE_ST | C_MASKINTS | C_DEBUGEN));
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         wr(&mut t, DHCSR, 0xA05F_0000).unwrap();
-        assert!(!t.core.halted, "clearing C_DEBUGEN resumes the core");
+        assert!(!t.cpu.halted, "clearing C_DEBUGEN resumes the core");
     }
 
     #[test]
@@ -924,7 +934,7 @@ mod tests {
         let mut t = f103();
         t.no_halt = true;
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & (C_HALT | S_HALT), 0);
     }
 
@@ -933,19 +943,19 @@ mod tests {
         let mut t = f103();
         wr(&mut t, DCRDR, 0x1234).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000).unwrap();
-        assert_eq!(t.core.r[0], 0, "running: no transfer");
+        assert_eq!(t.cpu.r[0], 0, "running: no transfer");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000).unwrap();
-        assert_eq!(t.core.r[0], 0x1234);
+        assert_eq!(t.cpu.r[0], 0x1234);
         wr(&mut t, DCRSR, 16).unwrap();
         assert_eq!(rd(&mut t, DCRDR), Ok(XPSR_RESET));
         wr(&mut t, DCRDR, 0x0200_0001).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000 | 20).unwrap();
-        assert_eq!((t.core.control, t.core.primask), (2, 1));
+        assert_eq!((t.cpu.control, t.cpu.primask), (2, 1));
         wr(&mut t, DCRDR, 0x2000_0800).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000 | 13).unwrap();
-        assert_eq!(t.core.psp, 0x2000_0800, "SPSEL=1: R13 is PSP");
-        assert_eq!(t.core.reg(REG_MSP), Some(t.core.msp));
+        assert_eq!(t.cpu.psp, 0x2000_0800, "SPSEL=1: R13 is PSP");
+        assert_eq!(t.cpu.reg(REG_MSP), Some(t.cpu.msp));
     }
 
     #[test]
@@ -953,7 +963,7 @@ mod tests {
         let mut t = f103();
         assert!(t.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        t.core.r[3] = 7;
+        t.cpu.r[3] = 7;
         wr(&mut t, DEMCR, 0x0100_0501).unwrap();
         assert_eq!(rd(&mut t, DEMCR), Ok(0x0100_0501));
         wr(&mut t, DFSR, 0x1F).unwrap();
@@ -961,23 +971,23 @@ mod tests {
         wr(&mut t, AIRCR, 0x0000_0004).unwrap();
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "no VECTKEY, no reset");
         wr(&mut t, AIRCR, 0x05FA_0004).unwrap();
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_VCATCH));
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0);
-        assert_eq!((t.core.msp, t.core.r[15], t.core.xpsr, t.core.r[3]), (0x2000_5000, 0x0800_0100, XPSR_RESET, 0));
+        assert_eq!((t.cpu.msp, t.cpu.r[15], t.cpu.xpsr, t.cpu.r[3]), (0x2000_5000, 0x0800_0100, XPSR_RESET, 0));
         assert_eq!(rd(&mut t, AIRCR), Ok(0xFA05_0000));
         // Without vector catch the core runs after reset.
         wr(&mut t, DEMCR, 0).unwrap();
         wr(&mut t, AIRCR, 0x05FA_0004).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
     }
 
     #[test]
     fn erased_boot_vector_gives_fallback_sp() {
         let mut t = f103();
         t.system_reset();
-        assert_eq!((t.core.msp, t.core.r[15]), (FALLBACK_SP, 0xFFFF_FFFE));
+        assert_eq!((t.cpu.msp, t.cpu.r[15]), (FALLBACK_SP, 0xFFFF_FFFE));
     }
 
     #[test]
@@ -988,12 +998,12 @@ mod tests {
         assert_eq!(rd(&mut t, 0x2000_0000), Err(BusFault), "non-PPB accesses fault in reset");
         assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410), "DBGMCU is on the PPB");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         let v = rd(&mut t, DHCSR).unwrap();
         assert_eq!(v & (S_RESET_ST | S_HALT), S_RESET_ST);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST, "stays set while held");
         t.drive_nrst(false);
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_HALTED));
         assert_eq!(rd(&mut t, 0x2000_0000), Ok(0x55), "SRAM survives reset");
         // Disconnected NRST wire: nothing happens.

@@ -18,39 +18,39 @@ pub type Nanos = u64;
 pub const US: Nanos = 1_000;
 pub const MS: Nanos = 1_000_000;
 
-/// Width of a bus access.
+/// Width of a bus access (8, 16 or 32 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Width {
+pub enum AccessWidth {
     Byte,
     Half,
     Word,
 }
 
-impl Width {
+impl AccessWidth {
     pub fn bytes(self) -> u32 {
         match self {
-            Width::Byte => 1,
-            Width::Half => 2,
-            Width::Word => 4,
+            AccessWidth::Byte => 1,
+            AccessWidth::Half => 2,
+            AccessWidth::Word => 4,
         }
     }
 
     /// The bits an access of this width carries.
     pub fn mask(self) -> u32 {
         match self {
-            Width::Byte => 0xFF,
-            Width::Half => 0xFFFF,
-            Width::Word => 0xFFFF_FFFF,
+            AccessWidth::Byte => 0xFF,
+            AccessWidth::Half => 0xFFFF,
+            AccessWidth::Word => 0xFFFF_FFFF,
         }
     }
 }
 
 /// Who makes a bus access: the debugger (through the ST-LINK's AHB-AP) or
-/// code running on the simulated core.
+/// code running on the simulated CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initiator {
     Debugger,
-    Core,
+    Cpu,
 }
 
 /// The access failed on the bus (the AP reports a fault).
@@ -116,8 +116,8 @@ pub trait FlashModel: Send {
         None
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault>;
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault>;
 
     /// System reset (NRST, SYSRESETREQ, option reload): registers back to their
     /// reset values, controller locked, option bytes reloaded, pending
@@ -202,7 +202,7 @@ impl FlashArray {
     }
 
     /// Little-endian read of `width` bytes at `addr`.
-    pub fn read(&self, addr: u32, width: Width) -> u32 {
+    pub fn read(&self, addr: u32, width: AccessWidth) -> u32 {
         let o = self.offset(addr);
         let mut v = 0u32;
         for i in 0..width.bytes() as usize {
@@ -371,7 +371,7 @@ mod tests {
         a.program(0x0800_0000, &[0x0F; 16]);
         assert!(!a.ecc_error(0x0800_0000));
         a.program(0x0800_0000, &[0xF0; 16]);
-        assert_eq!(a.read(0x0800_0000, Width::Byte), 0x00);
+        assert_eq!(a.read(0x0800_0000, AccessWidth::Byte), 0x00);
         assert!(a.ecc_error(0x0800_0000));
         a.erase(0x0800_0000, 16);
         assert!(a.is_erased(0x0800_0000, 16) && !a.ecc_error(0x0800_0000));
@@ -381,6 +381,6 @@ mod tests {
     fn zero_erased_flash_programs_by_setting_bits() {
         let mut a = FlashArray::new(0x0800_0000, 16, 0x00, 0);
         a.program(0x0800_0004, &[0x12, 0x34, 0x56, 0x78]);
-        assert_eq!(a.read(0x0800_0004, Width::Word), 0x7856_3412);
+        assert_eq!(a.read(0x0800_0004, AccessWidth::Word), 0x7856_3412);
     }
 }

@@ -3,14 +3,14 @@
 //!
 //! Each family keeps its parts in one list next to its flash model
 //! (`family::<name>::PARTS`); [`FAMILIES`](crate::family::FAMILIES) lists the
-//! families. Adding a part is adding one [`ChipProfile`] to its family's list.
+//! families. Adding a part is adding one [`Part`] to its family's list.
 
 use super::family::FAMILIES;
 use super::model::FlashModel;
 
 /// Everything the simulator needs to impersonate one part.
 #[derive(Clone, Copy)]
-pub struct ChipProfile {
+pub struct Part {
     /// Canonical lower-case name, e.g. `stm32f103c8`.
     pub name: &'static str,
     /// Other accepted names (lower case), e.g. `f103`, `stm32f103`.
@@ -41,14 +41,14 @@ pub struct ChipProfile {
     pub flash: fn() -> Box<dyn FlashModel>,
 }
 
-impl std::fmt::Debug for ChipProfile {
+impl std::fmt::Debug for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChipProfile").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
 /// All simulated parts.
-pub fn all() -> impl Iterator<Item = &'static ChipProfile> {
+pub fn all() -> impl Iterator<Item = &'static Part> {
     FAMILIES.iter().flat_map(|family| family.iter())
 }
 
@@ -66,7 +66,7 @@ fn strip(name: &str) -> String {
 }
 
 /// Case-insensitive lookup by name or alias, with or without the `stm32` prefix.
-pub fn find(name: &str) -> Option<&'static ChipProfile> {
+pub fn find(name: &str) -> Option<&'static Part> {
     let want = strip(name);
     if want.is_empty() {
         return None;
@@ -75,7 +75,7 @@ pub fn find(name: &str) -> Option<&'static ChipProfile> {
 }
 
 /// Lookup with an error message that lists the valid names.
-pub fn lookup(name: &str) -> Result<&'static ChipProfile, String> {
+pub fn lookup(name: &str) -> Result<&'static Part, String> {
     find(name).ok_or_else(|| {
         format!(
             "unknown simulated chip '{name}'; known chips: {}",

@@ -23,8 +23,8 @@ use std::collections::VecDeque;
 
 use super::clock::{Clock, LinkTiming, SwdTimer, SWD_CLOCKS_MEM, SWD_CLOCKS_REG};
 use super::faults::WaitBudget;
-use super::mcu::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
-use super::model::{Initiator, Nanos, Width};
+use super::mcu::{Mcu, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
+use super::model::{AccessWidth, Initiator, Nanos};
 use super::SimProbeKind;
 use stflash_transport::ST_VID;
 
@@ -269,7 +269,7 @@ impl Probe {
 
     /// Bytes written on the OUT endpoint. Returns true when they were a
     /// command block (as opposed to a data phase).
-    pub fn receive(&mut self, data: &[u8], target: &mut Target, clock: &mut Clock) -> Result<bool, String> {
+    pub fn receive(&mut self, data: &[u8], mcu: &mut Mcu, clock: &mut Clock) -> Result<bool, String> {
         if let Some(mut p) = self.pending.take() {
             let want = p.len - p.data.len();
             if data.len() > want {
@@ -284,7 +284,7 @@ impl Probe {
             if p.data.len() < p.len {
                 self.pending = Some(p);
             } else {
-                self.run(clock, target, p.len, |probe, t, timer| {
+                self.run(clock, mcu, p.len, |probe, t, timer| {
                     probe.finish_write(p, t, timer);
                     None
                 });
@@ -295,17 +295,17 @@ impl Probe {
             return Err(format!("simulated ST-LINK: a command block must be exactly 16 bytes, got {}", data.len()));
         }
         let cdb: [u8; 16] = data.try_into().expect("length checked");
-        target.run_core_until(clock.now);
-        target.refresh_regions();
+        mcu.run_core_until(clock.now);
+        mcu.refresh_regions();
         match cdb[0] {
             // Writes: the command runs (and is charged) when its data arrives.
             DEBUG if matches!(cdb[1], WRITEMEM_32 | WRITEMEM_8 | WRITEMEM_16) && self.gated(cdb[1]) => {
                 let addr = u32le(&cdb[2..6]);
                 let len = u16le(&cdb[6..8]) as usize;
-                let early = self.check_mem(cdb[1], addr, len, cdb[8], target);
+                let early = self.check_mem(cdb[1], addr, len, cdb[8], mcu);
                 let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
                 if len == 0 {
-                    self.run(clock, target, 0, |probe, t, timer| {
+                    self.run(clock, mcu, 0, |probe, t, timer| {
                         probe.finish_write(p, t, timer);
                         None
                     });
@@ -313,7 +313,7 @@ impl Probe {
                     self.pending = Some(p);
                 }
             }
-            _ => self.run(clock, target, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
+            _ => self.run(clock, mcu, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
         }
         Ok(true)
     }
@@ -323,14 +323,14 @@ impl Probe {
     fn run(
         &mut self,
         clock: &mut Clock,
-        target: &mut Target,
+        mcu: &mut Mcu,
         out_bytes: usize,
-        f: impl FnOnce(&mut Probe, &mut Target, &mut SwdTimer) -> Option<Vec<u8>>,
+        f: impl FnOnce(&mut Probe, &mut Mcu, &mut SwdTimer) -> Option<Vec<u8>>,
     ) {
         let link = self.link;
         let before = link.payload(out_bytes as u64);
         let mut timer = SwdTimer::new(clock.now + link.round_trip + before, self.swd_khz);
-        let reply = f(self, target, &mut timer);
+        let reply = f(self, mcu, &mut timer);
         let in_bytes = reply.as_ref().map_or(0, |r| r.len());
         let after = link.payload((out_bytes + in_bytes) as u64) - before;
         clock.now = timer.now() + after;
@@ -364,7 +364,7 @@ impl Probe {
 
     /// Checks decided from the command block alone, in firmware order: mode,
     /// AP, length limit, alignment, then the target answering.
-    fn check_mem(&self, op: u8, addr: u32, len: usize, ap: u8, t: &Target) -> Option<u8> {
+    fn check_mem(&self, op: u8, addr: u32, len: usize, ap: u8, t: &Mcu) -> Option<u8> {
         if self.mode != MODE_DEBUG {
             return Some(ST_CMD_ERROR);
         }
@@ -402,12 +402,12 @@ impl Probe {
     /// One bus access by the debugger at the end of `clocks` SWD clocks,
     /// held while the flash model stalls the bus.
     fn access(
-        t: &mut Target,
+        t: &mut Mcu,
         timer: &mut SwdTimer,
         clocks: u64,
         addr: u32,
-        write: Option<(Width, u32)>,
-        width: Width,
+        write: Option<(AccessWidth, u32)>,
+        width: AccessWidth,
     ) -> Result<u32, ()> {
         timer.clocks(clocks);
         // Code running on the target keeps running between the probe's accesses.
@@ -422,7 +422,7 @@ impl Probe {
         .map_err(|_| ())
     }
 
-    fn finish_write(&mut self, p: PendingWrite, t: &mut Target, timer: &mut SwdTimer) {
+    fn finish_write(&mut self, p: PendingWrite, t: &mut Mcu, timer: &mut SwdTimer) {
         if let Some(st) = p.early {
             self.set_rw(st, 0);
             return;
@@ -442,9 +442,9 @@ impl Probe {
             return;
         }
         let width = match p.op {
-            WRITEMEM_32 => Width::Word,
-            WRITEMEM_16 => Width::Half,
-            _ => Width::Byte,
+            WRITEMEM_32 => AccessWidth::Word,
+            WRITEMEM_16 => AccessWidth::Half,
+            _ => AccessWidth::Byte,
         };
         let step = width.bytes() as usize;
         for (i, chunk) in p.data.chunks(step).enumerate() {
@@ -461,7 +461,7 @@ impl Probe {
         self.set_rw(ST_OK, 0);
     }
 
-    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Vec<u8> {
+    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
         let addr = u32le(&cdb[2..6]);
         let len = u16le(&cdb[6..8]) as usize;
         // protocol §8.1: a one-byte 8-bit read returns two bytes.
@@ -486,9 +486,9 @@ impl Probe {
             return out;
         }
         let width = match op {
-            READMEM_32 => Width::Word,
-            READMEM_16 => Width::Half,
-            _ => Width::Byte,
+            READMEM_32 => AccessWidth::Word,
+            READMEM_16 => AccessWidth::Half,
+            _ => AccessWidth::Byte,
         };
         let step = width.bytes() as usize;
         for off in (0..len).step_by(step) {
@@ -510,7 +510,7 @@ impl Probe {
     }
 
     /// Common gate of single debug accesses: mode, target answering, WAIT.
-    fn debug_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+    fn debug_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         if self.mode != MODE_DEBUG {
             return Err(ST_CMD_ERROR);
         }
@@ -528,10 +528,10 @@ impl Probe {
         Ok(())
     }
 
-    fn core_reg_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+    fn core_reg_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         self.debug_gate(t, timer, clocks)?;
         // READREG/WRITEREG need the core halted (DCRSR works in Debug state only).
-        if !t.core.halted {
+        if !t.cpu.halted {
             return Err(ST_FAULT);
         }
         timer.clocks(clocks);
@@ -542,7 +542,7 @@ impl Probe {
         matches!(index, 0..=15 | REG_XPSR | REG_MSP | REG_PSP | 19 | REG_SPECIAL)
     }
 
-    fn command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+    fn command(&mut self, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Option<Vec<u8>> {
         match cdb[0] {
             GET_VERSION => {
                 // protocol §3.1: hw[15:12] J[11:6] S/M[5:0] big-endian, then VID, PID.
@@ -586,7 +586,7 @@ impl Probe {
         }
     }
 
-    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Option<Vec<u8>> {
         let op = cdb[1];
         if !self.gated(op) {
             return Some(status2(ST_UNKNOWN_COMMAND));
@@ -617,7 +617,7 @@ impl Probe {
                 } else {
                     // One DP register read.
                     timer.clocks(SWD_CLOCKS_REG);
-                    r[4..8].copy_from_slice(&t.profile.dpidr.to_le_bytes());
+                    r[4..8].copy_from_slice(&t.part.dpidr.to_le_bytes());
                     ST_OK
                 };
                 r
@@ -694,7 +694,14 @@ impl Probe {
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status2(st),
                     Ok(()) => {
-                        match Self::access(t, timer, SWD_CLOCKS_REG, addr, Some((Width::Word, value)), Width::Word) {
+                        match Self::access(
+                            t,
+                            timer,
+                            SWD_CLOCKS_REG,
+                            addr,
+                            Some((AccessWidth::Word, value)),
+                            AccessWidth::Word,
+                        ) {
                             Ok(_) => status2(ST_OK),
                             Err(()) => status2(ST_AP_FAULT),
                         }
@@ -708,7 +715,7 @@ impl Probe {
                 }
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status_value(st, 0),
-                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, Width::Word) {
+                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, AccessWidth::Word) {
                         Ok(v) => status_value(ST_OK, v),
                         Err(()) => status_value(ST_AP_FAULT, 0),
                     },

@@ -170,10 +170,10 @@ impl SavedState {
 pub fn load(path: &Path) -> Result<SavedState, String> {
     let (chip, blobs) =
         read_file(path)?.ok_or_else(|| format!("simulator state file {} does not exist", path.display()))?;
-    let profile = parts::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    let part = parts::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
     let (sram, flash): (Vec<_>, Vec<_>) =
         blobs.into_iter().partition(|(name, _)| name.starts_with(super::mcu::SRAM_BLOB));
-    let mut model = (profile.flash)();
+    let mut model = (part.flash)();
     model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
     let sram = sram
         .into_iter()
@@ -182,7 +182,7 @@ pub fn load(path: &Path) -> Result<SavedState, String> {
             Some((base, data))
         })
         .collect();
-    Ok(SavedState { chip: profile.name, model, sram })
+    Ok(SavedState { chip: part.name, model, sram })
 }
 
 #[cfg(test)]

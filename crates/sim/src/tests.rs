@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::model::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
-use super::parts::ChipProfile;
+use super::model::{Access, AccessWidth, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS};
+use super::parts::Part;
 use super::probe::*;
 use super::*;
 use stflash_transport::{Transport, TransportError};
@@ -64,7 +64,7 @@ impl FlashModel for TestModel {
             now
         }
     }
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         match addr {
             TM_CR => Ok(self.cr),
             TM_SR => Ok((self.busy_until > acc.now) as u32),
@@ -72,7 +72,7 @@ impl FlashModel for TestModel {
             a => Ok(self.array.read(a, width)),
         }
     }
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         match addr {
             TM_CR => {
                 self.cr = value;
@@ -137,7 +137,7 @@ fn test_model() -> Box<dyn FlashModel> {
 
 /// A made-up Cortex-M4 part around [`TestModel`]; flash-size register in the
 /// upper half of its word, two SRAM regions, three DBGMCU control words.
-pub(crate) static TEST_CHIP: ChipProfile = ChipProfile {
+pub(crate) static TEST_CHIP: Part = Part {
     name: "testchip",
     aliases: &[],
     dpidr: 0x2BA0_1477,
@@ -180,7 +180,7 @@ fn kind(k: SimProbeKind) -> P {
 fn testchip(f: impl FnOnce(&mut SimSpec)) -> P {
     let mut spec = SimSpec::new("testchip");
     f(&mut spec);
-    let (t, h) = open_profile(&TEST_CHIP, &spec).expect("open");
+    let (t, h) = open_part(&TEST_CHIP, &spec).expect("open");
     P { t, h }
 }
 
@@ -1025,7 +1025,7 @@ fn register_writes_are_logged_from_both_initiators() {
     p.mem_write(0x0D, TM_CR + 12, &[0x5C]);
     {
         let mut sim = p.h.sim.lock().unwrap();
-        sim.target.write(TM_CR, Width::Word, 0x20, Initiator::Core, 0).unwrap();
+        sim.mcu.write(TM_CR, AccessWidth::Word, 0x20, Initiator::Cpu, 0).unwrap();
     }
     assert_eq!(
         p.h.register_writes(),
@@ -1133,10 +1133,10 @@ fn options_apply_to_a_fresh_chip_only() {
         s
     };
     {
-        let (_t, h) = open_profile(&TEST_CHIP, &spec("1")).unwrap();
+        let (_t, h) = open_part(&TEST_CHIP, &spec("1")).unwrap();
         assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)));
     }
-    let (_t, h) = open_profile(&TEST_CHIP, &spec("0")).unwrap();
+    let (_t, h) = open_part(&TEST_CHIP, &spec("0")).unwrap();
     assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)), "state file wins");
     drop(_t);
     std::fs::remove_file(&path).unwrap();

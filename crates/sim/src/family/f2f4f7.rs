@@ -17,9 +17,10 @@
 use std::ops::Range;
 
 use crate::model::{
-    parse_range, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;
@@ -77,9 +78,9 @@ const MASS_ERASE_PER_MIB: Nanos = 8_000 * MS;
 /// Option-byte programming: no figure in the sources [U].
 const OPTION_PROGRAM: Nanos = 50 * MS;
 
-/// Which reference manual family.
+/// Which series (and reference manual) the part belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub enum Series {
     F2,
     F4,
     F7,
@@ -100,7 +101,7 @@ pub enum BankMode {
 /// One simulated part's flash.
 #[derive(Debug)]
 pub struct FsSpec {
-    pub family: Family,
+    pub series: Series,
     pub flash_size: u32,
     /// Single-bank map as runs of (count, size), the last run repeating.
     pub single: &'static [(u32, u32)],
@@ -212,8 +213,8 @@ impl FsModel {
                     // Bank 2 is SNB 0b1xxxx (RM0090 §3.9.8). nWRP: F42x bank 2
                     // in OPTCR1 (RM0090 §3.9.11); F413 sectors 12-15 in OPTCR1
                     // [U]; F76x dual mode: one bit for sector i of both banks [U].
-                    let wrp = match (self.spec.family, bank, index) {
-                        (Family::F7, _, i) => (false, i),
+                    let wrp = match (self.spec.series, bank, index) {
+                        (Series::F7, _, i) => (false, i),
                         (_, 1, i) => (true, i),
                         (_, _, i) if i >= 12 => (true, i - 12),
                         (_, _, i) => (false, i),
@@ -291,11 +292,11 @@ impl FsModel {
         }
     }
 
-    fn psize_width(&self) -> Option<Width> {
+    fn psize_width(&self) -> Option<AccessWidth> {
         match (self.cr & CR_PSIZE) >> 8 {
-            0 => Some(Width::Byte),
-            1 => Some(Width::Half),
-            2 => Some(Width::Word),
+            0 => Some(AccessWidth::Byte),
+            1 => Some(AccessWidth::Half),
+            2 => Some(AccessWidth::Word),
             // x64 needs a double-word access, which neither the AHB-AP nor a
             // single store makes: every write is a parallelism error here.
             _ => None,
@@ -413,17 +414,17 @@ impl FsModel {
         }
         // timing-model.md: F2/F4 16/64/128 KiB = 250/550/1000 ms; F7 32/128/256
         // KiB = 250/550/1000 ms (F76x dual-bank 16/64 KiB taken as F4's).
-        let ms = match (self.spec.family, size / KIB) {
+        let ms = match (self.spec.series, size / KIB) {
             (_, 0..=32) => 250,
             (_, 33..=64) => 550,
-            (Family::F7, 65..=128) => 550,
+            (Series::F7, 65..=128) => 550,
             _ => 1000,
         };
         ms * MS
     }
 
     /// A data write to main flash or OTP (RM0090 §3.6.4 "Programming errors").
-    fn program(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn program(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.cr & CR_PG == 0 {
             self.fail(SR_PGSERR);
             return;
@@ -463,7 +464,7 @@ impl FsModel {
             return false; // the lock block itself
         }
         let block = off / (len / 16);
-        self.otp.read(base + len + block, Width::Byte) == 0
+        self.otp.read(base + len + block, AccessWidth::Byte) == 0
     }
 
     fn write_optcr(&mut self, value: u32, acc: &mut Access) {
@@ -515,7 +516,7 @@ impl FsModel {
     /// §3.7.1 Table 15). F7 words carry the complement in [31:16] [U].
     fn option_byte(&self, off: u32) -> u8 {
         let (cr, cr1) = self.opt;
-        let f7 = self.spec.family == Family::F7;
+        let f7 = self.spec.series == Series::F7;
         let value: u32 = match off / 8 {
             0 => (cr & 0xFFFC) | 3,
             1 => cr >> 16,
@@ -528,7 +529,7 @@ impl FsModel {
     }
 
     fn option_range(&self) -> Range<u32> {
-        let len = if self.spec.family == Family::F7 { 32 } else { 16 };
+        let len = if self.spec.series == Series::F7 { 32 } else { 16 };
         self.spec.option_bytes..self.spec.option_bytes + len
     }
 
@@ -561,10 +562,10 @@ impl FsModel {
 
 impl FlashModel for FsModel {
     fn name(&self) -> &'static str {
-        match self.spec.family {
-            Family::F2 => "F2 flash (RM0033)",
-            Family::F4 => "F4 flash (RM0090)",
-            Family::F7 => "F7 flash (RM0385/RM0410)",
+        match self.spec.series {
+            Series::F2 => "F2 flash (RM0033)",
+            Series::F4 => "F4 flash (RM0090)",
+            Series::F7 => "F7 flash (RM0385/RM0410)",
         }
     }
 
@@ -602,7 +603,7 @@ impl FlashModel for FsModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.array.contains(addr) {
             return Ok(self.array.read(addr, width));
         }
@@ -624,7 +625,7 @@ impl FlashModel for FsModel {
         Ok((word >> (8 * (addr & 3))) & width.mask())
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.array.contains(addr) || self.otp.contains(addr) {
             self.program(addr, width, value, acc);
             return Ok(());
@@ -788,7 +789,7 @@ const F7_OPTCR1: u32 = 0x0040_0080;
 
 const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
     FsSpec {
-        family: Family::F4,
+        series: Series::F4,
         flash_size,
         single: F4_MAP,
         dual: F4_MAP,
@@ -803,7 +804,7 @@ const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
     }
 }
 
-static F207ZG: FsSpec = FsSpec { family: Family::F2, ..f4(1024 * KIB, 4) };
+static F207ZG: FsSpec = FsSpec { series: Series::F2, ..f4(1024 * KIB, 4) };
 static F401RE: FsSpec = f4(512 * KIB, 5);
 static F410RB: FsSpec = FsSpec { single: &[(4, 16 * KIB), (1, 64 * KIB)], ..f4(128 * KIB, 5) };
 static F411RE: FsSpec = f4(512 * KIB, 5);
@@ -814,7 +815,7 @@ static F446RE: FsSpec = FsSpec { mer2: true, ..f4(512 * KIB, 5) };
 static F429ZI: FsSpec = FsSpec { bank_mode: BankMode::Db1m, mer2: true, optcr1_reset: F4_OPTCR1, ..f4(2048 * KIB, 5) };
 static F429ZG: FsSpec = FsSpec { flash_size: 1024 * KIB, ..F429ZI };
 static F746ZG: FsSpec = FsSpec {
-    family: Family::F7,
+    series: Series::F7,
     flash_size: 1024 * KIB,
     single: F7_MAP,
     dual: F7_MAP,
@@ -851,7 +852,7 @@ const F7_FLASH_SIZE: u32 = 0x1FF0_F442;
 const F4_SYSMEM: (u32, u32) = (0x1FFF_0000, 30 * KIB);
 const F7_SYSMEM: (u32, u32) = (0x1FF0_0000, 0xEDC0);
 
-const F4_PART: ChipProfile = ChipProfile {
+const F4_PART: Part = Part {
     name: "",
     aliases: &[],
     dpidr: DPIDR_F2_F4,
@@ -868,8 +869,8 @@ const F4_PART: ChipProfile = ChipProfile {
     flash: || Box::new(FsModel::new(&F401RE)),
 };
 
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32f207zg",
         aliases: &["f207", "stm32f207", "f207zg"],
         cpuid: CPUID_M3_F2,
@@ -879,7 +880,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F207ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f401re",
         aliases: &["f401", "stm32f401", "f401re"],
         idcode: 0x1000_0433,
@@ -888,7 +889,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F401RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f410rb",
         aliases: &["f410", "stm32f410", "f410rb"],
         idcode: 0x1001_0458,
@@ -897,7 +898,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F410RB)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f411re",
         aliases: &["f411", "stm32f411", "f411re"],
         idcode: 0x1000_0431,
@@ -906,7 +907,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F411RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f413zh",
         aliases: &["f413", "stm32f413", "f413zh"],
         idcode: 0x1000_0463,
@@ -915,7 +916,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F413ZH)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f429zi",
         aliases: &["f429", "stm32f429", "f429zi"],
         idcode: 0x2001_0419,
@@ -924,7 +925,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F429ZI)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f429zg",
         aliases: &["f429zg"],
         idcode: 0x2001_0419,
@@ -933,7 +934,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F429ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f446re",
         aliases: &["f446", "stm32f446", "f446re"],
         idcode: 0x1000_0421,
@@ -942,7 +943,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F446RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f746zg",
         aliases: &["f746", "stm32f746", "f746zg"],
         dpidr: DPIDR_F7,
@@ -955,7 +956,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F746ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f767zi",
         aliases: &["f767", "stm32f767", "f767zi"],
         dpidr: DPIDR_F7,
@@ -986,7 +987,7 @@ mod tests {
         fn new(spec: &'static FsSpec) -> Bus {
             Bus { m: FsModel::new(spec), now: 0, stats: FlashStats::default(), by: Initiator::Debugger }
         }
-        fn wr(&mut self, addr: u32, width: Width, value: u32) -> Result<(), BusFault> {
+        fn wr(&mut self, addr: u32, width: AccessWidth, value: u32) -> Result<(), BusFault> {
             self.now = self.m.stall_until(addr, true, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -996,9 +997,9 @@ mod tests {
             r
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wr(addr, Width::Word, value).expect("register write");
+            self.wr(addr, AccessWidth::Word, value).expect("register write");
         }
-        fn rd(&mut self, addr: u32, width: Width) -> u32 {
+        fn rd(&mut self, addr: u32, width: AccessWidth) -> u32 {
             self.now = self.m.stall_until(addr, false, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -1006,7 +1007,7 @@ mod tests {
             self.m.read(addr, width, &mut acc).expect("read")
         }
         fn r(&mut self, addr: u32) -> u32 {
-            self.rd(addr, Width::Word)
+            self.rd(addr, AccessWidth::Word)
         }
         fn unlock(&mut self) {
             self.w(KEYR, KEY1);
@@ -1033,14 +1034,14 @@ mod tests {
         assert_eq!(b.r(CR), CR_LOCK);
         b.unlock();
         assert_eq!(b.r(CR), 0);
-        assert_eq!(b.wr(KEYR, Width::Word, KEY1), Err(BusFault), "second sequence");
+        assert_eq!(b.wr(KEYR, AccessWidth::Word, KEY1), Err(BusFault), "second sequence");
         assert_eq!(b.r(CR), CR_LOCK);
         b.w(CR, CR_PG);
         assert_eq!(b.r(CR), CR_LOCK, "locked: CR takes no writes");
         b.m.reset();
         b.w(KEYR, KEY1);
-        assert_eq!(b.wr(KEYR, Width::Word, 0), Err(BusFault));
-        assert!(b.wr(KEYR, Width::Word, KEY1).is_err(), "locked until reset");
+        assert_eq!(b.wr(KEYR, AccessWidth::Word, 0), Err(BusFault));
+        assert!(b.wr(KEYR, AccessWidth::Word, KEY1).is_err(), "locked until reset");
         b.m.reset();
         b.unlock();
         assert_eq!(b.r(CR), 0);
@@ -1068,7 +1069,7 @@ mod tests {
         assert_eq!(b.r(SR) & SR_BSY, SR_BSY);
         // A flash read stalls until the erase (128 KiB: 1 s) is over, and so does
         // a CR write.
-        assert_eq!(b.rd(0x0802_0000, Width::Word), 0xFFFF_FFFF);
+        assert_eq!(b.rd(0x0802_0000, AccessWidth::Word), 0xFFFF_FFFF);
         assert!(b.now - t0 >= 1000 * MS - 10_000, "{}", b.now - t0);
         assert_eq!(b.r(SR), SR_EOP);
     }
@@ -1077,37 +1078,37 @@ mod tests {
     fn programming_needs_pg_and_the_psize_width() {
         let mut b = Bus::new(&F411RE);
         b.unlock();
-        b.wr(0x0800_0000, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0x1234_5678).unwrap();
         assert_eq!(b.r(SR), SR_PGSERR, "write without PG");
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4]);
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x0800_0000, Width::Byte, 0x12).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Byte, 0x12).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR, "byte write with PSIZE x32");
         b.w(SR, SR_W1C);
-        b.wr(0x0800_0000, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0x1234_5678).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 4), [0x78, 0x56, 0x34, 0x12]);
         // Bits only go from 1 to 0 without an erase (RM0090 §3.6.4 note).
-        b.wr(0x0800_0000, Width::Word, 0xFFFF_0000).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0xFFFF_0000).unwrap();
         b.settle();
         assert_eq!((b.peek(0x0800_0000, 4), b.r(SR)), (vec![0, 0, 0x34, 0x12], 0));
         // x8: bytes only.
         b.w(CR, CR_PG);
-        b.wr(0x0800_0010, Width::Word, 0).unwrap();
+        b.wr(0x0800_0010, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR);
         b.w(SR, SR_W1C);
-        b.wr(0x0800_0010, Width::Byte, 0x5A).unwrap();
+        b.wr(0x0800_0010, AccessWidth::Byte, 0x5A).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0010, 2), [0x5A, 0xFF]);
         // x64 is never possible over this bus.
         b.w(CR, CR_PG | 3 << 8);
-        b.wr(0x0800_0020, Width::Word, 0).unwrap();
+        b.wr(0x0800_0020, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR);
         // ERRIE adds OPERR.
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | CR_ERRIE);
-        b.wr(0x0800_0020, Width::Word, 0).unwrap();
+        b.wr(0x0800_0020, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR | SR_OPERR);
         assert_eq!(b.stats.words, 3);
     }
@@ -1212,7 +1213,7 @@ mod tests {
         assert_eq!(b.r(SR) & SR_WRPERR, SR_WRPERR, "mass erase refused with a protected sector");
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x0800_4004, Width::Word, 0).unwrap();
+        b.wr(0x0800_4004, AccessWidth::Word, 0).unwrap();
         assert_eq!((b.r(SR), b.peek(0x0800_4004, 4)), (SR_WRPERR, vec![0xFF; 4]));
         // Level 1: debug reads of flash and OTP fault, option bytes stay readable.
         let mut p = Bus::new(&F411RE);
@@ -1230,7 +1231,7 @@ mod tests {
         let mut b = Bus::new(&F401RE);
         b.m.configure("rdp", "1").unwrap();
         b.m.poke(0x0800_0000, &[0; 4]);
-        b.by = Initiator::Core;
+        b.by = Initiator::Cpu;
         b.w(OPTCR, 0x0FFF_AAEC);
         assert_eq!(b.r(OPTCR) >> 8 & 0xFF, 0x55, "OPTLOCK set: ignored");
         b.w(OPTKEYR, OPTKEY1);
@@ -1241,7 +1242,7 @@ mod tests {
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4]);
         assert!(b.m.debug_readable(0x0800_0000));
-        assert_eq!(b.rd(0x1FFF_C000, Width::Half) >> 8, 0xAA, "option bytes show RDP");
+        assert_eq!(b.rd(0x1FFF_C000, AccessWidth::Half) >> 8, 0xAA, "option bytes show RDP");
     }
 
     #[test]
@@ -1249,15 +1250,15 @@ mod tests {
         let mut b = Bus::new(&F411RE);
         b.unlock();
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x1FFF_7800, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x1FFF_7800, AccessWidth::Word, 0x1234_5678).unwrap();
         b.settle();
         assert_eq!(b.peek(0x1FFF_7800, 4), [0x78, 0x56, 0x34, 0x12]);
         // Lock block 0 (lock byte at 0x1FFF7A00).
         b.w(CR, CR_PG);
-        b.wr(0x1FFF_7A00, Width::Byte, 0).unwrap();
+        b.wr(0x1FFF_7A00, AccessWidth::Byte, 0).unwrap();
         b.settle();
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x1FFF_7804, Width::Word, 0).unwrap();
+        b.wr(0x1FFF_7804, AccessWidth::Word, 0).unwrap();
         assert_eq!((b.r(SR), b.peek(0x1FFF_7804, 4)), (SR_WRPERR, vec![0xFF; 4]));
     }
 

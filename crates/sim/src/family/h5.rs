@@ -41,10 +41,10 @@
 use std::ops::Range;
 
 use crate::model::{
-    parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
-    Nanos, Width, MS, US,
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, MS, US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -396,7 +396,7 @@ impl H5Model {
     }
 
     /// A write into the buffer: bytes of one flash word, each once.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.nscr & PG == 0 || self.nssr & BLOCKING_ERRORS != 0 {
             return self.fail(PGSERR);
         }
@@ -499,7 +499,7 @@ impl FlashModel for H5Model {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         if REGS.contains(&addr) {
             let shift = 8 * (addr & 3);
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -514,7 +514,7 @@ impl FlashModel for H5Model {
         Ok(self.array.read(phys, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if REGS.contains(&addr) {
             let shift = 8 * (addr & 3);
             self.write_reg(addr & 0x3FC, value << shift, acc);
@@ -618,7 +618,7 @@ impl FlashModel for H5Model {
 }
 
 /// Simulated H5 parts.
-pub const PARTS: &[ChipProfile] = &[ChipProfile {
+pub const PARTS: &[Part] = &[Part {
     name: "stm32h563zi",
     aliases: &["h563", "stm32h563", "h563zi"],
     // H7/H5 SW-DP (flash-families.md §1.2: 0x6BA02477).
@@ -657,7 +657,7 @@ mod tests {
         fn new() -> Bench {
             Bench { m: H5Model::new(2048 * KIB), now: 0, stats: FlashStats::default() }
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -665,14 +665,14 @@ mod tests {
             self.m.write(addr, width, value, &mut acc).unwrap();
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
         fn r(&mut self, addr: u32) -> Result<u32, BusFault> {
             self.now = self.now.max(self.m.stall_until(addr, false, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc)
+            self.m.read(addr, AccessWidth::Word, &mut acc)
         }
         fn sr(&mut self) -> u32 {
             self.r(R + NSSR).unwrap()
@@ -713,9 +713,9 @@ mod tests {
         b.unlock();
         b.w(R + NSCR, PG);
         b.w(0x0800_0100, 0x0302_0100);
-        b.wx(0x0800_0104, Width::Half, 0x0504);
+        b.wx(0x0800_0104, AccessWidth::Half, 0x0504);
         assert_eq!(b.sr() & (WBNE | BSY), WBNE);
-        b.wx(0x0800_0106, Width::Half, 0x0706);
+        b.wx(0x0800_0106, AccessWidth::Half, 0x0706);
         b.w(0x0800_0108, 0x0B0A_0908);
         b.w(0x0800_010C, 0x0F0E_0D0C);
         assert_eq!(b.sr() & (WBNE | BSY), BSY);

@@ -62,9 +62,10 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use crate::model::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 
@@ -364,7 +365,7 @@ impl Bank {
 }
 
 /// The simulated H7 flash of one part.
-pub struct H7Flash {
+pub struct H7Model {
     die: &'static Die,
     /// Physical banks: bank 1, then bank 2 if the part has one.
     banks: Vec<Bank>,
@@ -438,18 +439,18 @@ const NO_AREA: u32 = 0x0000_0FFF;
 /// BOOT_ADD0 = 0x0800 (flash), BOOT_ADD1 = 0x1FF0 (system memory), in 16 KiB units.
 const BOOT_DEFAULT: u32 = 0x1FF0_0800;
 
-impl H7Flash {
+impl H7Model {
     /// A factory-fresh part with `size` bytes of flash: parts of 128 KiB have
     /// bank 1 only, bigger ones split it over two banks (§5 item 16), except on
     /// the single-bank H72x die.
-    pub fn new(die: &'static Die, size: u32) -> H7Flash {
+    pub fn new(die: &'static Die, size: u32) -> H7Model {
         let dual = die.bank2_regs && size > 128 * KIB;
         let bank_size = if dual { size / 2 } else { size };
         let mut banks = vec![Bank::new(BANK1_BASE, bank_size, die)];
         if dual {
             banks.push(Bank::new(BANK2_BASE, bank_size, die));
         }
-        H7Flash {
+        H7Model {
             die,
             banks,
             bank_size,
@@ -788,7 +789,7 @@ impl H7Flash {
     }
 
     /// A bus write into a flash array: fill the bank's write buffer.
-    fn write_flash(&mut self, b: usize, offset: u32, width: Width, value: u32, now: Nanos) {
+    fn write_flash(&mut self, b: usize, offset: u32, width: AccessWidth, value: u32, now: Nanos) {
         let word = self.die.word;
         let bank = &mut self.banks[b];
         // RM0399 §4.3.9 / RM0433 §4.7.3 (§2.8): no PG, or INCERR pending ⇒
@@ -860,7 +861,7 @@ impl H7Flash {
         self.banks[b].sr |= EOP;
     }
 
-    fn read_flash(&mut self, b: usize, offset: u32, width: Width) -> u32 {
+    fn read_flash(&mut self, b: usize, offset: u32, width: AccessWidth) -> u32 {
         let addr = self.cell(b, offset);
         let bank = &mut self.banks[b];
         if bank.array.ecc_error(addr) {
@@ -923,9 +924,9 @@ impl H7Flash {
     /// 16-bit write programs one OTP word through bank 1's queue (as [HAL-h7]
     /// does it); without PG_OTP, or with another width [U], it is a sequence
     /// error. A word in a locked block (OTPBL_CUR) raises WRPERR and stays.
-    fn write_otp(&mut self, addr: u32, width: Width, value: u32, now: Nanos) {
+    fn write_otp(&mut self, addr: u32, width: AccessWidth, value: u32, now: Nanos) {
         let base = self.otp.as_ref().map_or(0, |o| o.base);
-        if self.optcr & PG_OTP == 0 || width != Width::Half || self.banks[0].sr & INCERR != 0 {
+        if self.optcr & PG_OTP == 0 || width != AccessWidth::Half || self.banks[0].sr & INCERR != 0 {
             self.banks[0].sr |= PGSERR;
             return;
         }
@@ -944,7 +945,7 @@ impl H7Flash {
     }
 }
 
-impl FlashModel for H7Flash {
+impl FlashModel for H7Model {
     fn name(&self) -> &'static str {
         self.die.name
     }
@@ -1002,10 +1003,10 @@ impl FlashModel for H7Flash {
         until.map_or(now, |u| u.max(now))
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         if self.is_register(addr) {
             let word = self.read_reg(addr & !3, acc.now);
-            let mask = if width == Width::Word { u32::MAX } else { (1 << (8 * width.bytes())) - 1 };
+            let mask = if width == AccessWidth::Word { u32::MAX } else { (1 << (8 * width.bytes())) - 1 };
             return Ok((word >> (8 * (addr & 3))) & mask);
         }
         if let Some((b, off)) = self.locate(addr) {
@@ -1017,10 +1018,10 @@ impl FlashModel for H7Flash {
         }
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.is_register(addr) {
             // Registers take 32-bit writes; narrower ones are ignored.
-            if width == Width::Word {
+            if width == AccessWidth::Word {
                 self.write_reg(addr, value, acc.now, acc.stats);
             }
             return Ok(());
@@ -1239,7 +1240,7 @@ const H7AB_SYSMEM: (u32, u32) = (0x1FF0_0000, 0x1_4000);
 macro_rules! h7_part {
     ($name:literal, [$($alias:literal),*], $cpuid:expr, $idcode:expr, $size_reg:expr, $kib:expr,
      $ram:expr, $sysmem:expr, $die:expr) => {
-        ChipProfile {
+        Part {
             name: $name,
             aliases: &[$($alias),*],
             dpidr: H7_DPIDR,
@@ -1254,7 +1255,7 @@ macro_rules! h7_part {
             // BOOT_ADD0 = 0x08000000 (factory default).
             boot_address: 0x0800_0000,
             voltage_mv: 3300,
-            flash: || -> Box<dyn FlashModel> { Box::new(H7Flash::new(&$die, $kib * KIB)) },
+            flash: || -> Box<dyn FlashModel> { Box::new(H7Model::new(&$die, $kib * KIB)) },
         }
     };
 }
@@ -1265,7 +1266,7 @@ const SIZE_REG_H7AB: u32 = 0x08FF_F80C;
 
 /// Simulated H7 parts. IDCODE = REV_ID << 16 | DEV_ID (§1.3): H74x rev V
 /// (0x2003), H72x rev Z (0x1001), H7A/B rev Z (0x1003).
-pub const PARTS: &[ChipProfile] = &[
+pub const PARTS: &[Part] = &[
     h7_part!(
         "stm32h7a3zi",
         ["h7a3", "stm32h7a3", "h7a3xi"],
@@ -1356,31 +1357,31 @@ mod tests {
     const WPSN_CUR1: u32 = 0x5200_2038;
 
     struct Rig {
-        f: H7Flash,
+        f: H7Model,
         now: Nanos,
         stats: FlashStats,
     }
 
     impl Rig {
         fn new(die: &'static Die, kib: u32) -> Rig {
-            Rig { f: H7Flash::new(die, kib * KIB), now: 0, stats: FlashStats::default() }
+            Rig { f: H7Model::new(die, kib * KIB), now: 0, stats: FlashStats::default() }
         }
         fn h7a3() -> Rig {
             Rig::new(&H7AB, 2048)
         }
-        fn access<R>(&mut self, by: Initiator, f: impl FnOnce(&mut H7Flash, &mut Access) -> R) -> R {
+        fn access<R>(&mut self, by: Initiator, f: impl FnOnce(&mut H7Model, &mut Access) -> R) -> R {
             self.f.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by, stats: &mut self.stats, requests: &mut req };
             f(&mut self.f, &mut acc)
         }
         fn rd(&mut self, addr: u32) -> u32 {
-            self.access(Initiator::Debugger, |f, a| f.read(addr, Width::Word, a)).expect("read")
+            self.access(Initiator::Debugger, |f, a| f.read(addr, AccessWidth::Word, a)).expect("read")
         }
         fn wr(&mut self, addr: u32, v: u32) {
-            self.access(Initiator::Debugger, |f, a| f.write(addr, Width::Word, v, a)).expect("write")
+            self.access(Initiator::Debugger, |f, a| f.write(addr, AccessWidth::Word, v, a)).expect("write")
         }
-        fn wr_width(&mut self, addr: u32, w: Width, v: u32) {
+        fn wr_width(&mut self, addr: u32, w: AccessWidth, v: u32) {
             self.access(Initiator::Debugger, |f, a| f.write(addr, w, v, a)).expect("write")
         }
         fn unlock(&mut self, bank: u32) {
@@ -1533,8 +1534,8 @@ mod tests {
         let mut r = Rig::h7a3();
         r.unlock(0);
         r.wr(CR1, PG);
-        r.wr_width(0x0800_0000, Width::Half, 0x1234);
-        r.wr_width(0x0800_0001, Width::Byte, 0x55);
+        r.wr_width(0x0800_0000, AccessWidth::Half, 0x1234);
+        r.wr_width(0x0800_0001, AccessWidth::Byte, 0x55);
         assert_eq!(r.rd(SR1), STRBERR);
         r.settle();
         assert_eq!(r.peek(0x0800_0000, 2), vec![0xFF; 2]);
@@ -1666,7 +1667,7 @@ mod tests {
         assert!(r.f.debug_readable(CR1), "registers stay accessible");
         r.unlock(0);
         r.wr(CR1, PG);
-        assert_eq!(r.access(Initiator::Debugger, |f, a| f.write(0x0800_0000, Width::Word, 0, a)), Err(BusFault));
+        assert_eq!(r.access(Initiator::Debugger, |f, a| f.write(0x0800_0000, AccessWidth::Word, 0, a)), Err(BusFault));
         assert!(!r.f.debug_port_disabled());
         r.f.configure("rdp", "2").unwrap();
         assert!(r.f.debug_port_disabled());
@@ -1723,13 +1724,13 @@ mod tests {
         r.f.configure("wrp", "3").unwrap();
         r.f.configure("rdp", "1").unwrap();
         let blobs = r.f.save();
-        let mut g = H7Flash::new(&H74X, 1024 * KIB);
+        let mut g = H7Model::new(&H74X, 1024 * KIB);
         g.load(&blobs).unwrap();
         assert_eq!(g.peek(0x0810_0000, 4), Some(vec![0x5A; 4]));
         assert_eq!(g.banks[0].wpsn_cur, 0xF7, "sector 3: the last of bank 1 (4 sectors per bank)");
         assert_eq!(g.banks[1].wpsn_cur, 0xFF);
         assert_eq!(g.rdp(), 0xBB);
-        let mut wrong = H7Flash::new(&H74X, 2048 * KIB);
+        let mut wrong = H7Model::new(&H74X, 2048 * KIB);
         assert!(wrong.load(&blobs).unwrap_err().contains("bytes"));
     }
 
@@ -1772,7 +1773,7 @@ mod tests {
         assert_eq!(r.rd(OPTSR_CUR_A), optsr | 0b11 << 2);
         assert_eq!(r.rd(BOOT_CUR_A), 0x1FF0_0810);
         let blobs = r.f.save();
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&blobs).unwrap();
         assert_eq!((g.boot_cur, g.optsr_cur >> 2 & 3), (0x1FF0_0810, 3), "kept in the state file");
     }
@@ -1798,7 +1799,7 @@ mod tests {
         r.wr(OPTSR_PRG_A, optsr & !RDP_MASK | 0xAA << 8);
         r.wr(OPTCR_A, OPTSTART);
         assert_eq!(r.rd(OPTSR_CUR_A) & (OPTCHANGEERR | RDP_MASK), OPTCHANGEERR | 0xCC << 8);
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&r.f.save()).unwrap();
         assert!(g.debug_port_disabled(), "level 2 survives the state file");
     }
@@ -1806,14 +1807,14 @@ mod tests {
     #[test]
     fn otp_programs_half_words_with_pg_otp_and_honours_block_locks() {
         let mut r = Rig::h7a3();
-        r.wr_width(OTP, Width::Half, 0x1234);
+        r.wr_width(OTP, AccessWidth::Half, 0x1234);
         assert_eq!(r.rd(SR1) & PGSERR, PGSERR, "no PG_OTP: sequence error");
         r.wr(CCR1, PGSERR);
         r.wr(OPTCR_A, PG_OTP);
         assert_eq!(r.rd(OPTCR_A) & PG_OTP, 0, "OPTCR locked: PG_OTP ignored");
         unlock_options(&mut r);
         r.wr(OPTCR_A, PG_OTP);
-        r.wr_width(OTP + 2, Width::Half, 0x1234);
+        r.wr_width(OTP + 2, AccessWidth::Half, 0x1234);
         assert_eq!(r.rd(SR1) & QW, QW, "queued on bank 1");
         r.settle();
         assert_eq!(r.peek(OTP, 4), vec![0xFF, 0xFF, 0x34, 0x12]);
@@ -1824,11 +1825,11 @@ mod tests {
         r.settle();
         assert_eq!(r.rd(OTPBL_CUR_A), 1 << 1);
         r.wr(OPTCR_A, PG_OTP);
-        r.wr_width(OTP + 64, Width::Half, 0);
+        r.wr_width(OTP + 64, AccessWidth::Half, 0);
         assert_eq!(r.rd(SR1) & WRPERR, WRPERR);
         r.settle();
         assert_eq!(r.peek(OTP + 64, 2), vec![0xFF, 0xFF]);
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&r.f.save()).unwrap();
         assert_eq!(g.peek(OTP + 2, 2), Some(vec![0x34, 0x12]));
         assert_eq!(g.otpbl_cur, 1 << 1);

@@ -42,10 +42,10 @@
 use std::ops::Range;
 
 use crate::model::{
-    parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
-    Nanos, Width, US,
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 
@@ -334,11 +334,11 @@ impl LpModel {
     }
 
     /// A bus write into program memory: what PECR selects happens.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & PRGLOCK != 0 || (self.rdp_active() && acc.by == Initiator::Debugger) {
             return self.fail(WRPERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         if self.protected(addr) {
@@ -385,7 +385,7 @@ impl LpModel {
 
     /// Data EEPROM: writable once PELOCK is clear (the write erases and
     /// programs the cells itself).
-    fn write_eeprom(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_eeprom(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & PELOCK != 0 || (self.rdp_active() && acc.by == Initiator::Debugger) {
             return self.fail(WRPERR);
         }
@@ -401,11 +401,11 @@ impl LpModel {
     }
 
     /// A word write to the option bytes (RM0377/RM0038 option byte programming).
-    fn write_option(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_option(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & (PELOCK | OPTLOCK) != 0 || self.rdp == RDP_LEVEL2 {
             return self.fail(WRPERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         let index = ((addr - OPTION_BYTES) / 4) as usize;
@@ -495,7 +495,7 @@ impl FlashModel for LpModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.regs().contains(&addr) {
             let shift = 8 * (addr & 3);
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -516,7 +516,7 @@ impl FlashModel for LpModel {
         Ok(array.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.regs().contains(&addr) {
             // 32-bit registers: narrower writes land in their byte lanes.
             let shift = 8 * (addr & 3);
@@ -630,8 +630,8 @@ fn factory_options(size: u32) -> Vec<u32> {
 }
 
 /// Simulated L0/L1 parts.
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32l053r8",
         aliases: &["l053", "stm32l053", "l053r8"],
         // SW-DP of Cortex-M0+ STM32 (DPIDR 0x0BC11477, flash-families.md §1.2 list).
@@ -651,7 +651,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(LpModel::new(LpKind::L0, 64 * KIB, 2 * KIB, 0x20)),
     },
-    ChipProfile {
+    Part {
         name: "stm32l152re",
         aliases: &["l152", "stm32l152", "l152re"],
         // SW-DP of the Cortex-M3 STM32L1 (stlink inc/stm32.h list, flash-families.md §1.2).
@@ -670,7 +670,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(LpModel::new(LpKind::L1, 512 * KIB, 16 * KIB, 0xA0)),
     },
-    ChipProfile {
+    Part {
         name: "stm32l151rd",
         aliases: &["l151rd"],
         dpidr: 0x2BA0_1477,
@@ -714,9 +714,9 @@ mod tests {
             Bench { m: LpModel::new(LpKind::L1, 512 * KIB, 16 * KIB, 0xA0), now: 0, stats: FlashStats::default() }
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -728,7 +728,7 @@ mod tests {
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc).unwrap()
+            self.m.read(addr, AccessWidth::Word, &mut acc).unwrap()
         }
         fn idle(&mut self) {
             self.now += 10 * OP_TIME;
@@ -834,7 +834,7 @@ mod tests {
         assert_eq!(b.r(L0_SR) & WRPERR, WRPERR, "program memory still locked");
         b.w(L0_SR, WRPERR);
         b.unlock(0x4002_2000);
-        b.wx(0x0800_0000, Width::Half, 5);
+        b.wx(0x0800_0000, AccessWidth::Half, 5);
         assert_eq!(b.r(L0_SR) & SIZERR, SIZERR);
         b.w(L0_SR, SIZERR);
         // Word programming over a non-zero word.

@@ -49,9 +49,10 @@
 use std::ops::Range;
 
 use crate::model::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+    saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 // Register offsets (flash-families.md §2.5; CMSIS FLASH_TypeDef).
 const ACR: u32 = 0x00;
@@ -372,7 +373,7 @@ struct FastRow {
 }
 
 /// One simulated controller with its flash.
-pub struct L4gFlash {
+pub struct L4gModel {
     v: &'static ModelVariant,
     geo: Geometry,
     /// Physical halves: bank 1 and bank 2 (contiguous in single-bank mode).
@@ -398,10 +399,10 @@ pub struct L4gFlash {
     suspended: bool,
 }
 
-impl L4gFlash {
-    pub fn new(v: &'static ModelVariant, geo: Geometry) -> L4gFlash {
+impl L4gModel {
+    pub fn new(v: &'static ModelVariant, geo: Geometry) -> L4gModel {
         let half = geo.size / 2;
-        let mut f = L4gFlash {
+        let mut f = L4gModel {
             v,
             geo,
             arrays: [FlashArray::new(FLASH_BASE, half, 0xFF, 8), FlashArray::new(FLASH_BASE + half, half, 0xFF, 8)],
@@ -700,7 +701,7 @@ impl L4gFlash {
 
     // ---- programming ----
 
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.rdp() != 0xAA && acc.by == Initiator::Debugger {
             return Err(BusFault); // RDP level 1: no debugger access to flash.
         }
@@ -710,7 +711,7 @@ impl L4gFlash {
             self.pending = None;
             return Ok(());
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             self.sr |= SIZERR;
             self.pending = None;
             return Ok(());
@@ -1006,7 +1007,7 @@ fn parse_u32(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("'{s}' is not a number"))
 }
 
-impl FlashModel for L4gFlash {
+impl FlashModel for L4gModel {
     fn name(&self) -> &'static str {
         self.v.name
     }
@@ -1049,7 +1050,7 @@ impl FlashModel for L4gFlash {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.reg_range().contains(&addr) {
             let word = self.read_reg((addr & !3) - self.v.base);
             let shift = 8 * (addr & 3);
@@ -1073,9 +1074,9 @@ impl FlashModel for L4gFlash {
         Ok(a.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.reg_range().contains(&addr) {
-            if width != Width::Word {
+            if width != AccessWidth::Word {
                 return Err(BusFault);
             }
             self.write_reg(addr - self.v.base, value, acc);
@@ -1216,8 +1217,8 @@ const fn m4(
     kib: u16,
     sram: &'static [(u32, u32)],
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile {
+) -> Part {
+    Part {
         name,
         aliases,
         dpidr: DPIDR_M4,
@@ -1243,8 +1244,8 @@ const fn m0plus(
     sram: &'static [(u32, u32)],
     system_memory: (u32, u32),
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile {
+) -> Part {
+    Part {
         dpidr: DPIDR_M0P,
         cpuid: CPUID_M0P,
         dbgmcu_addr: DBGMCU_G0,
@@ -1254,9 +1255,9 @@ const fn m0plus(
     }
 }
 
-const fn wb_wl(p: ChipProfile, system_memory: (u32, u32)) -> ChipProfile {
+const fn wb_wl(p: Part, system_memory: (u32, u32)) -> Part {
     // WB/WL DBGMCU registers run up to C2APB2FZR at offset 0x50 (CMSIS stm32wb55xx.h).
-    ChipProfile { dpidr: DPIDR_WB_WL, dbgmcu_ctrl_words: 20, system_memory, ..p }
+    Part { dpidr: DPIDR_WB_WL, dbgmcu_ctrl_words: 20, system_memory, ..p }
 }
 
 const L4_DUAL_KEYS: &[(&str, u32)] = &[("dual_bank", 1 << 21), ("dualbank", 1 << 21)];
@@ -1271,23 +1272,23 @@ const fn half_dual(kib: u32, page: u32, rule: BankRule, keys: &'static [(&'stati
 
 fn l476rg() -> Box<dyn FlashModel> {
     // 1 MiB: always two banks (flash-families.md §2.5).
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
 }
 fn l476re() -> Box<dyn FlashModel> {
     // 512 KiB: two banks when OPTR.DUALBANK (bit 21) is set.
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), L4_DUAL_KEYS)))
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), L4_DUAL_KEYS)))
 }
 fn l496zg() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
 }
 fn l412kb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(128, 2 * KIB)))
 }
 fn l432kc() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(256, 2 * KIB)))
 }
 fn l452re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(512, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(512, 2 * KIB)))
 }
 fn l4plus(kib: u32, bit: u32) -> Box<dyn FlashModel> {
     let geo = Geometry {
@@ -1298,7 +1299,7 @@ fn l4plus(kib: u32, bit: u32) -> Box<dyn FlashModel> {
         rule: BankRule::OptionBit(bit),
         option_keys: L4_PLUS_KEYS,
     };
-    Box::new(L4gFlash::new(&L4_PLUS, geo))
+    Box::new(L4gModel::new(&L4_PLUS, geo))
 }
 fn l4r5zi() -> Box<dyn FlashModel> {
     // 2 MiB: DBANK, bit 22 (flash-families.md §6 row 28).
@@ -1309,19 +1310,19 @@ fn l4p5zg() -> Box<dyn FlashModel> {
     l4plus(1024, 1 << 21)
 }
 fn g030f6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(32, 2 * KIB)))
 }
 fn g050k8() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(64, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(64, 2 * KIB)))
 }
 fn g071rb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(128, 2 * KIB)))
 }
 fn g0b1re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0B1, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), G0B1_KEYS)))
+    Box::new(L4gModel::new(&G0B1, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), G0B1_KEYS)))
 }
 fn g431rb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G4_CAT2, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&G4_CAT2, Geometry::single(128, 2 * KIB)))
 }
 fn g474(kib: u32) -> Box<dyn FlashModel> {
     let geo = Geometry {
@@ -1333,7 +1334,7 @@ fn g474(kib: u32) -> Box<dyn FlashModel> {
         rule: BankRule::OptionBit(1 << 22),
         option_keys: G4_KEYS,
     };
-    Box::new(L4gFlash::new(&G4_CAT3, geo))
+    Box::new(L4gModel::new(&G4_CAT3, geo))
 }
 fn g474re() -> Box<dyn FlashModel> {
     g474(512)
@@ -1342,19 +1343,19 @@ fn g473rc() -> Box<dyn FlashModel> {
     g474(256)
 }
 fn g491re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G4_CAT4, Geometry::single(512, 2 * KIB)))
+    Box::new(L4gModel::new(&G4_CAT4, Geometry::single(512, 2 * KIB)))
 }
 fn c011f6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&C0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
 fn c031c6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&C0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
 fn wb55rg() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&WB, Geometry::single(1024, 4 * KIB)))
+    Box::new(L4gModel::new(&WB, Geometry::single(1024, 4 * KIB)))
 }
 fn wle5jc() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&WL, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&WL, Geometry::single(256, 2 * KIB)))
 }
 
 /// SRAM maps: st-flash's contiguous SRAM at 0x20000000 plus SRAM2/CCM at
@@ -1393,12 +1394,12 @@ const fn c0(
     idcode: u32,
     sram: &'static [(u32, u32)],
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
+) -> Part {
+    Part { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
 }
 
 /// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (flash-families.md §1.3).
-pub const PARTS: &[ChipProfile] = &[
+pub const PARTS: &[Part] = &[
     m4("stm32l476rg", &["l476", "stm32l476", "l476rg"], 0x1007_6415, 1024, &SRAM_L476, l476rg),
     m4("stm32l476re", &["l476re"], 0x1007_6415, 512, &SRAM_L476, l476re),
     m4("stm32l496zg", &["l496", "stm32l496"], 0x1000_6461, 1024, &SRAM_L496, l496zg),

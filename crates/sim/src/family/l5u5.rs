@@ -43,10 +43,10 @@
 use std::ops::Range;
 
 use crate::model::{
-    parse_ranges, saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, KeyLatch,
-    Nanos, Width, MS, US,
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, MS, US,
 };
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -394,11 +394,11 @@ impl TzModel {
     }
 
     /// One 32-bit write of a double/quad word.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.nscr & PG == 0 || self.nscr & (PER | MER1 | MER2) != 0 || !self.voltage_ok() {
             return self.fail(PGSERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         let unit = self.unit();
@@ -583,7 +583,7 @@ impl FlashModel for TzModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         let shift = 8 * (addr & 3);
         if (REGS..REGS + 0x400).contains(&addr) {
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -600,7 +600,7 @@ impl FlashModel for TzModel {
         Ok(self.array.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         let shift = 8 * (addr & 3);
         if (REGS..REGS + 0x400).contains(&addr) {
             self.write_reg(addr & 0x3FC, value << shift, acc);
@@ -699,8 +699,8 @@ impl FlashModel for TzModel {
 }
 
 /// Simulated L5/U5 parts.
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32l552ze",
         aliases: &["l552", "stm32l552", "l552ze"],
         // SW-DP of L5/U5 (flash-families.md §1.2: 0x0BE02477).
@@ -720,7 +720,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(TzModel::new(TzKind::L5, 512 * KIB, 7)),
     },
-    ChipProfile {
+    Part {
         name: "stm32u575zi",
         aliases: &["u575", "stm32u575", "u575zi"],
         dpidr: 0x0BE0_2477,
@@ -739,7 +739,7 @@ pub const PARTS: &[ChipProfile] = &[
         // U575: 7-bit PNB (CMSIS stm32u575xx.h:8272).
         flash: || Box::new(TzModel::new(TzKind::U5, 2048 * KIB, 7)),
     },
-    ChipProfile {
+    Part {
         name: "stm32u575rg",
         aliases: &["u575rg"],
         dpidr: 0x0BE0_2477,
@@ -776,7 +776,7 @@ mod tests {
         fn u5() -> Bench {
             Bench::new(TzKind::U5, 2048 * KIB)
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -784,14 +784,14 @@ mod tests {
             self.m.write(addr, width, value, &mut acc).unwrap();
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
         fn r(&mut self, addr: u32) -> u32 {
             self.now = self.now.max(self.m.stall_until(addr, false, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc).unwrap()
+            self.m.read(addr, AccessWidth::Word, &mut acc).unwrap()
         }
         fn idle(&mut self) {
             self.now += 100 * MS;
@@ -861,7 +861,7 @@ mod tests {
         b.w(0x0800_0004, 1);
         assert_eq!(b.sr() & PGAERR, PGAERR, "first word not on the quad-word boundary");
         b.w(REGS + NSSR, PGAERR);
-        b.wx(0x0800_0000, Width::Half, 1);
+        b.wx(0x0800_0000, AccessWidth::Half, 1);
         assert_eq!(b.sr() & SIZERR, SIZERR);
         b.w(0x0800_0000, 1);
         assert_eq!(b.sr() & PGSERR, PGSERR, "SIZERR still set");

@@ -7,7 +7,7 @@
 //! Adding a family is one file here plus one line in [`FAMILIES`] (and the
 //! file's `mod` line).
 
-use crate::parts::ChipProfile;
+use crate::parts::Part;
 
 pub mod f0f1f3;
 pub mod f2f4f7;
@@ -18,7 +18,7 @@ pub mod l4;
 pub mod l5u5;
 
 /// The registry: every family's part list, one line per family.
-pub const FAMILIES: &[&[ChipProfile]] = &[
+pub const FAMILIES: &[&[Part]] = &[
     f0f1f3::PARTS, // STM32F0, F1, F3: page-type flash
     f2f4f7::PARTS, // STM32F2, F4, F7: sector-type flash
     h7::PARTS,     // STM32H7: H74x/H75x, H72x/H73x, H7A3/H7B3/H7B0
