@@ -1,6 +1,6 @@
 //! Simulated STM32F0/F1/F3 page-type flash interface (FPEC), written from
-//! RM0091 §3 (F0), RM0364 §3 / RM0316 §4 (F3), RM0008 §3 and PM0075/PM0068
-//! (F1, F1 XL-density) as summarised in flash-families.md §2.1.
+//! RM0091 §3 (F0), RM0364 §3 / RM0316 §4 (F3), RM0008 §3 and the F1 flash
+//! programming manuals PM0075 and PM0068 (XL-density).
 //!
 //! Modeled: the key sequence (a wrong key is a bus error and locks FLASH_CR
 //! until reset), FLASH_CR bits at their RM positions, page erase through
@@ -31,7 +31,8 @@ const CR: u32 = 0x10;
 const AR: u32 = 0x14;
 const OBR: u32 = 0x1C;
 const WRPR: u32 = 0x20;
-/// F1 XL-density: KEYR2/SR2/CR2/AR2 at +0x40 (PM0068; flash-families.md §2.1).
+/// F1 XL-density: KEYR2/SR2/CR2/AR2 at +0x40 (PM0068; ST's CMSIS header
+/// stm32f10x.h, `FLASH_TypeDef` under `STM32F10X_XL`).
 const BANK2: u32 = 0x40;
 
 const KEY1: u32 = 0x4567_0123;
@@ -67,7 +68,10 @@ const OPT_LEN: usize = 16;
 const RCC_CR: u32 = 0x4002_1000;
 const RCC_CR_RESET_TRIM: u32 = 16 << 3;
 
-// Timing (timing-model.md F rows [U]).
+// Timing: assumed, not measured, and no knob changes it. The half-word time is
+// the typical programming time recalled from the STM32F103x8/B datasheet
+// (DS5319, "Flash memory characteristics": 52.5 µs); 30 ms per erase lies
+// between that table's recalled 20 ms typical and 40 ms maximum.
 const PAGE_ERASE: Nanos = 30 * MS;
 const MASS_ERASE: Nanos = 30 * MS;
 const OPTION_ERASE: Nanos = 30 * MS;
@@ -152,7 +156,7 @@ pub struct FpModel {
     loaded: [u8; OPT_LEN],
     hsi_on: bool,
     /// `hsi=off`: the application switches the HSI off after each reset
-    /// (the situation flash-families.md §4.3 warns about).
+    /// (program and erase need the HSI running: PM0042 p.9).
     app_stops_hsi: bool,
     /// OPTKEY1 was the last option key written.
     optkey1_seen: bool,
@@ -261,7 +265,7 @@ impl FpModel {
     fn write_keyr(&mut self, b: usize, value: u32) -> Result<(), BusFault> {
         let bank = &mut self.banks[b];
         // A key while unlocked, or a wrong key, locks FLASH_CR until reset and is
-        // a bus error (RM0091 §3.2.2 "Unlocking the flash memory"; §2.0).
+        // a bus error (RM0091 §3.2.2 "Unlocking the flash memory").
         let ok = bank.locked() && !bank.frozen && if bank.key1_seen { value == KEY2 } else { value == KEY1 };
         if !ok {
             bank.frozen = true;
@@ -349,7 +353,9 @@ impl FpModel {
             CR_OPTER if cr & CR_OPTWRE != 0 => Op::EraseOptions,
             _ => {
                 // A program bit left set makes the erase fail (RM0091 §3.5.4
-                // PGERR note; Black Magic Probe on F103, flash-families.md §2.1);
+                // PGERR note; seen on an F103RB by the Black Magic Probe authors,
+                // blackmagic commit 0af6d06: "the PG bit must be cleared after
+                // programming, otherwise a subsequent erase attempt fails");
                 // no operation selected: nothing happens.
                 if selected & (CR_PG | CR_OPTPG) != 0 {
                     self.banks[b].sr |= SR_PGERR;
@@ -703,7 +709,10 @@ impl FlashModel for FpModel {
 }
 
 // ---------------------------------------------------------------------------
-// Simulated parts (flash-families.md §1.5; identity values as in §1.1-§1.4).
+// Simulated parts. DEV_ID: DBGMCU_IDCODE in the debug chapter of RM0091,
+// RM0008 and RM0316; flash-size register: CMSIS `FLASHSIZE_BASE` (stm32f030x6.h,
+// stm32f103xb.h, stm32f303xc.h); system memory: AN2606 Table 226; SRAM: the
+// parts' datasheets.
 
 const KIB: u32 = 1024;
 
@@ -756,15 +765,18 @@ static F303VC: FpSpec = FpSpec {
     wrp_last_bit_rest: false,
 };
 
-/// SW-DP of Cortex-M0 (flash-families.md §1.2; ARM DDI 0484).
+/// SW-DP of the Cortex-M0 parts: the DPIDR of Arm's Cortex-M0 DAP.
 const DPIDR_M0: u32 = 0x0BB1_1477;
-/// SW-DP of Cortex-M3/M4 STM32 (protocol §11.1 [obs]; stlink inc/stm32.h).
+/// SW-DP of the STM32F1 (the value stlink's doc/tutorial.md:102 shows for a
+/// genuine STM32F103; clones answer 0x2BA01477).
 const DPIDR_M3_M4: u32 = 0x1BA0_1477;
+/// SW-DP of the Cortex-M4 STM32s (stlink inc/stm32.h: 0x2BA01477 = F4, G4).
 const DPIDR_F3: u32 = 0x2BA0_1477;
 
 /// F0 DBGMCU: IDCODE, CR, APB1_FZ, APB2_FZ at 0x40015800 (RM0091 §40.9).
 const F0_DBGMCU: u32 = 0x4001_5800;
-/// F1/F3 DBGMCU at 0xE0042000 (flash-families.md §1.2).
+/// F1/F3 DBGMCU at 0xE0042000 (RM0008 and RM0316 DBGMCU_IDCODE; CMSIS
+/// `DBGMCU_BASE`).
 const DBGMCU: u32 = 0xE004_2000;
 
 pub const PARTS: &[Part] = &[
@@ -805,21 +817,22 @@ pub const PARTS: &[Part] = &[
     Part {
         name: "stm32f103c8",
         aliases: &["f103", "stm32f103", "f103x8"],
-        // SW-DP of Cortex-M3 STM32F1 (protocol §11.1 [obs], §8.13).
         dpidr: DPIDR_M3_M4,
-        // Cortex-M3 r1p1 (flash-families §1.1; protocol §11.1 [obs]).
+        // Cortex-M3 r1p1: CPUID IMPLEMENTER 0x41, VARIANT 1, PARTNO 0xC23,
+        // REVISION 1 (layout: ARMv7-M Architecture Reference Manual, CPUID).
         cpuid: 0x411F_C231,
-        // DEV_ID 0x410 (F1 medium density, flash-families §1.5), REV_ID 0x2003.
+        // DEV_ID 0x410 (F1 medium density, RM0008 DBGMCU_IDCODE), REV_ID 0x2003.
         idcode: 0x2003_6410,
-        // flash-families §1.2: F1 DBGMCU_IDCODE; DBGMCU_CR follows it (protocol §9).
+        // DBGMCU_IDCODE at 0xE0042000, DBGMCU_CR after it (RM0008 §31.16.3).
         dbgmcu_addr: DBGMCU,
         dbgmcu_ctrl_words: 1,
-        // flash-families §1.4: F1 flash-size register.
+        // F1 flash-size register (RM0008 "Device electronic signature";
+        // CMSIS stm32f103xb.h `FLASHSIZE_BASE`).
         flash_size_addr: 0x1FFF_F7E0,
         flash_size_kib: 64,
-        // flash-families §1.5 row 0x410: 20 KiB SRAM.
+        // 20 KiB SRAM (STM32F103x8/B datasheet DS5319).
         sram: &[(0x2000_0000, 20 * KIB)],
-        // flash-families §1.5 row 0x410: system memory 0x1FFFF000-0x1FFFF7FF.
+        // System memory 0x1FFFF000-0x1FFFF7FF (AN2606 Table 226, F10xxx medium density).
         system_memory: (0x1FFF_F000, 0x800),
         boot_address: FLASH_BASE,
         voltage_mv: 3300,

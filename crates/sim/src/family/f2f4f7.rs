@@ -1,6 +1,7 @@
 //! Simulated STM32F2/F4/F7 sector-type flash interface, written from RM0090
 //! §3 (F405-F439), RM0033 §2 (F2), RM0383/RM0368/RM0390/RM0401/RM0430 (other
-//! F4), RM0385/RM0410 §3 (F7) as summarised in flash-families.md §2.2, §2.3.
+//! F4), RM0385/RM0410 §3 (F7), with field widths from ST's CMSIS device
+//! headers where the parts differ.
 //!
 //! Modeled: the key sequences (a wrong key is a bus error and locks until
 //! reset), FLASH_CR decoded at its RM bit positions with only the bits the part
@@ -72,10 +73,14 @@ const OPTCR_NWRP_SHIFT: u32 = 16;
 const OPTCR_DB1M: u32 = 1 << 30;
 const OPTCR_NDBANK: u32 = 1 << 29;
 
-// Timing (timing-model.md F2/F4 and F7 rows, x32 [U]).
+// Timing at x32 parallelism: assumed, not measured, and no knob changes it.
+// The word time and the sector-erase times (`operation_time`) are typical
+// values recalled from the STM32F411 datasheet (DS10314, "Flash memory
+// characteristics": word ≈16 µs, 16 KiB ≈250 ms, 128 KiB ≈1 s, mass erase
+// ≈8 s per MiB), used for every F2/F4/F7.
 const PROGRAM: Nanos = 16 * US;
 const MASS_ERASE_PER_MIB: Nanos = 8_000 * MS;
-/// Option-byte programming: no figure in the sources [U].
+/// Option-byte programming: assumed (no ST figure at hand); no knob changes it.
 const OPTION_PROGRAM: Nanos = 50 * MS;
 
 /// Which series (and reference manual) the part belongs to.
@@ -109,7 +114,9 @@ pub struct FsSpec {
     pub dual: &'static [(u32, u32)],
     pub bank_mode: BankMode,
     /// Width of FLASH_CR.SNB: 4 on F2, F413, F72x, F74x; 5 on the other F4
-    /// and F76x (CMSIS masks, flash-families.md §2.2, §2.3).
+    /// and F76x (CMSIS `FLASH_CR_SNB` masks: 0x0F << 3 in stm32f413xx.h:6893,
+    /// stm32f722xx.h:6427, stm32f746xx.h:7291; 0x1F << 3 in stm32f411xe.h:2366,
+    /// stm32f429xx.h:7195, stm32f767xx.h:7829; F2 from its SVD).
     pub snb_bits: u32,
     /// FLASH_CR bit 15 exists (MER1 of RM0090 / MER2 of RM0410).
     pub mer2: bool,
@@ -211,8 +218,9 @@ impl FsModel {
                 let mut n = if last { u32::MAX } else { count };
                 while n > 0 && addr - base < size {
                     // Bank 2 is SNB 0b1xxxx (RM0090 §3.9.8). nWRP: F42x bank 2
-                    // in OPTCR1 (RM0090 §3.9.11); F413 sectors 12-15 in OPTCR1
-                    // [U]; F76x dual mode: one bit for sector i of both banks [U].
+                    // in OPTCR1 (RM0090 §3.9.11). Assumed, not checked against
+                    // RM0430/RM0410: F413 sectors 12-15 in OPTCR1, and in F76x
+                    // dual mode one bit for sector i of both banks.
                     let wrp = match (self.spec.series, bank, index) {
                         (Series::F7, _, i) => (false, i),
                         (_, 1, i) => (true, i),
@@ -307,8 +315,10 @@ impl FsModel {
 
     fn write_keyr(&mut self, value: u32) -> Result<(), BusFault> {
         // "Any wrong sequence returns a bus error and lock up the FLASH_CR
-        // register until the next reset" (RM0090 §3.6.1); so does a second
-        // sequence while unlocked (flash-families.md §2.0).
+        // register until the next reset" (RM0090 §3.6.1); a second sequence
+        // while unlocked counts as wrong (ST's HAL_FLASH_Unlock in
+        // stm32f4xx_hal_flash.c sends the keys only while LOCK is set; OpenOCD
+        // stm32h7x.c:424-428 "otherwise writing on FLASH_KEYR will fail").
         let locked = self.cr & CR_LOCK != 0;
         let expected = if self.key1_seen { KEY2 } else { KEY1 };
         if !locked || self.frozen || value != expected {
@@ -375,7 +385,7 @@ impl FsModel {
             let half = FLASH_BASE + self.spec.flash_size / 2;
             match (self.dual, mer) {
                 (false, m) if m & CR_MER != 0 => Ok(Op::Erase { range: all, mass: true }),
-                // MER2 alone in single-bank mode: reserved there [U], nothing.
+                // MER2 alone in single-bank mode: assumed reserved there, nothing.
                 (false, _) => Err(0),
                 (true, m) if m == CR_MER | CR_MER2 => Ok(Op::Erase { range: all, mass: true }),
                 (true, CR_MER) => Ok(Op::Erase { range: all.start..half, mass: true }),
@@ -412,8 +422,9 @@ impl FsModel {
         if *mass {
             return MASS_ERASE_PER_MIB * size as u64 / MIB as u64;
         }
-        // timing-model.md: F2/F4 16/64/128 KiB = 250/550/1000 ms; F7 32/128/256
-        // KiB = 250/550/1000 ms (F76x dual-bank 16/64 KiB taken as F4's).
+        // Assumed (see the timing note at the top): F2/F4 16/64/128 KiB =
+        // 250/550/1000 ms; F7 32/128/256 KiB = 250/550/1000 ms (F76x dual-bank
+        // 16/64 KiB taken as F4's).
         let ms = match (self.spec.series, size / KIB) {
             (_, 0..=32) => 250,
             (_, 33..=64) => 550,
@@ -513,7 +524,8 @@ impl FsModel {
     }
 
     /// The option-byte area: 64-bit words with the value in [15:0] (RM0090
-    /// §3.7.1 Table 15). F7 words carry the complement in [31:16] [U].
+    /// §3.7.1 Table 15). F7 words carry the complement in [31:16] (assumed,
+    /// not checked against RM0385/RM0410).
     fn option_byte(&self, off: u32) -> u8 {
         let (cr, cr1) = self.opt;
         let f7 = self.spec.series == Series::F7;
@@ -768,7 +780,11 @@ impl FlashModel for FsModel {
 }
 
 // ---------------------------------------------------------------------------
-// Simulated parts (flash-families.md §1.5; identities per §1.1-§1.4).
+// Simulated parts. DEV_ID: DBGMCU_IDCODE in each RM's debug chapter;
+// flash-size register: CMSIS `FLASHSIZE_BASE` (stm32f411xe.h 0x1FFF7A22,
+// stm32f746xx.h:1229 0x1FF0F442); sector maps: the RMs' flash organisation
+// tables (OpenOCD stm32f2x.c:49-65 has the same); system memory: AN2606
+// Table 226; SRAM: the parts' datasheets.
 
 const F4_MAP: &[(u32, u32)] = &[(4, 16 * KIB), (1, 64 * KIB), (1, 128 * KIB)];
 const F7_MAP: &[(u32, u32)] = &[(4, 32 * KIB), (1, 128 * KIB), (1, 256 * KIB)];
@@ -779,12 +795,12 @@ const F4_OPTIONS: u32 = 0x1FFF_C000;
 const F7_OTP: (u32, u32) = (0x1FF0_F000, 1024);
 const F7_OPTIONS: u32 = 0x1FFF_0000;
 /// OPTCR reset values: F2/F4 0x0FFFAAED (RM0090 §3.9.10); F74x 0xC0FFAAFD,
-/// F76x 0xFFFFAAFD (RM0385 §3.7.6, RM0410 §3.7.6 [U]).
+/// F76x 0xFFFFAAFD (RM0385 §3.7.6, RM0410 §3.7.6; not re-checked, so assumed).
 const F4_OPTCR: u32 = 0x0FFF_AAED;
 /// F42x OPTCR1: nWRP of bank 2 all set (RM0090 §3.9.11 reset 0x0FFF0000).
 const F4_OPTCR1: u32 = 0x0FFF_0000;
 /// F7 OPTCR1: BOOT_ADD0 = 0x0080 (flash on ITCM), BOOT_ADD1 = 0x0040 (system
-/// memory on ITCM) [U].
+/// memory on ITCM): assumed factory values.
 const F7_OPTCR1: u32 = 0x0040_0080;
 
 const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
@@ -808,9 +824,11 @@ static F207ZG: FsSpec = FsSpec { series: Series::F2, ..f4(1024 * KIB, 4) };
 static F401RE: FsSpec = f4(512 * KIB, 5);
 static F410RB: FsSpec = FsSpec { single: &[(4, 16 * KIB), (1, 64 * KIB)], ..f4(128 * KIB, 5) };
 static F411RE: FsSpec = f4(512 * KIB, 5);
-/// F413: 4-bit SNB; sectors 12-15 protected through OPTCR1 [U].
+/// F413: 4-bit SNB (CMSIS stm32f413xx.h:6893); sectors 12-15 protected
+/// through OPTCR1 (assumed).
 static F413ZH: FsSpec = FsSpec { optcr1_reset: F4_OPTCR1, ..f4(1536 * KIB, 4) };
-/// F446: MER2 bit exists in its header although single bank (§2.2).
+/// F446: the MER2 bit exists in its header although it has one bank (CMSIS
+/// stm32f446xx.h:6944).
 static F446RE: FsSpec = FsSpec { mer2: true, ..f4(512 * KIB, 5) };
 static F429ZI: FsSpec = FsSpec { bank_mode: BankMode::Db1m, mer2: true, optcr1_reset: F4_OPTCR1, ..f4(2048 * KIB, 5) };
 static F429ZG: FsSpec = FsSpec { flash_size: 1024 * KIB, ..F429ZI };
@@ -839,7 +857,8 @@ static F767ZI: FsSpec = FsSpec {
     ..F746ZG
 };
 
-/// SW-DP of the Cortex-M3/M4 parts and of Cortex-M7 F7 (flash-families.md §1.2).
+/// SW-DP of the Cortex-M3/M4 parts and of the Cortex-M7 F7 (stlink
+/// inc/stm32.h:25-45 records 0x2BA01477 for F4 and 0x5BA02477 for F7).
 const DPIDR_F2_F4: u32 = 0x2BA0_1477;
 const DPIDR_F7: u32 = 0x5BA0_2477;
 const CPUID_M3_F2: u32 = 0x412F_C230;
@@ -1167,7 +1186,9 @@ mod tests {
 
     #[test]
     fn f413_drops_snb_bit_4_so_sector_16_erases_sector_0() {
-        // The st-flash bug of flash-families.md §1.6 item 3, as silicon shows it.
+        // st-flash numbers F413 sectors at or above 1 MiB like F42x bank 2
+        // (SNB 16 + n: stlink src/stlink-lib/calculate.c:15-36,
+        // common_flash.c:1036-1040); the 4-bit SNB field drops bit 4.
         let mut b = Bus::new(&F413ZH);
         b.m.poke(0x0800_0000, &[0; 4]);
         b.m.poke(0x0810_0000, &[0; 4]);

@@ -1,5 +1,5 @@
 //! STM32L0/L1 flash model: the PECR-type controller, written from RM0377
-//! (L0) and RM0038 (L1) as summarised in flash-families.md §2.4.
+//! (L0) and RM0038 (L1).
 //!
 //! What it models:
 //! - three locks: PELOCK (PEKEYR) guards PECR and the data EEPROM, PRGLOCK
@@ -16,24 +16,27 @@
 //!   sequence sets PGAERR; on L0, programming a word that is not 0 sets
 //!   NOTZEROERR and a flash read in the middle of a half page abandons it with
 //!   FWWERR; nothing is written on any error;
-//! - 3.2 ms per word, half page or page erase (timing-model.md), with flash
-//!   accesses stalled meanwhile;
+//! - 3.2 ms per word, half page or page erase (assumed, see `OP_TIME`), with
+//!   flash accesses stalled meanwhile;
 //! - RDP (OBR.RDPROT: 0xAA level 0, 0xCC level 2, else level 1) and WRPROT
 //!   (one bit per 4 KiB sector, 1 = protected);
 //! - the data EEPROM at 0x08080000 (readable; word writes with PELOCK clear);
 //! - the option bytes at 0x1FF80000: 32-bit words, a 16-bit value and its
-//!   complement (RDP word, USER word, then WRPROT halves, §2.4); with PELOCK
+//!   complement (RDP word, USER word, then WRPROT halves: the option-byte
+//!   chapters of RM0377 and RM0038); with PELOCK
 //!   and OPTLOCK clear a word write erases and programs one option word
 //!   (2 × 3.2 ms); they are loaded at reset and by PECR.OBL_LAUNCH, which
 //!   resets the chip. A word whose complement does not match sets OPTVERR at
 //!   load and counts as read protection (RDP word) or nothing protected
-//!   (WRP words) [U: RM text not at hand; ST's HAL falls back to level 1].
+//!   (WRP words): assumed, the RM text was not at hand (ST's HAL also reads a
+//!   mismatching RDP as level 1).
 //!   An RDP word changing a loaded level 1 to level 0 erases the program
-//!   memory and the data EEPROM (§2.4 "No mass-erase bit"); at level 2 the
+//!   memory and the data EEPROM (there is no mass-erase bit: OpenOCD's
+//!   stm32lx_mass_erase, stm32lx.c:1334-1373, erases this way); at level 2 the
 //!   option bytes cannot be written (WRPERR).
 //!
-//! Assumptions where RM text was not at hand (flash-families.md marks them
-//! [U]): a wrong key does not raise a bus error; on L1 (no FWWERR) a read
+//! Assumed, as the RM text was not at hand (no knob changes them): a wrong
+//! key does not raise a bus error; on L1 (no FWWERR) a read
 //! during a half page abandons it with PGAERR, and programming over
 //! non-erased cells ORs the bits in without an error; a half page abandoned
 //! by clearing FPRG/PROG sets PGAERR; an invalid PECR mode for a program-memory
@@ -49,7 +52,8 @@ use crate::parts::Part;
 
 const KIB: u32 = 1024;
 
-// Register offsets (flash-families.md §2.4).
+// Register offsets (ST's CMSIS `FLASH_TypeDef` in stm32l053xx.h and
+// stm32l152xe.h).
 const ACR: u32 = 0x00;
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
@@ -93,7 +97,8 @@ const NOTZEROERR: u32 = 1 << 16;
 const FWWERR: u32 = 1 << 17;
 const SR_W1C: u32 = EOP | WRPERR | PGAERR | SIZERR | OPTVERR | OPTVERRUSR | RDERR | NOTZEROERR | FWWERR;
 
-// Keys (flash-families.md §2.4).
+// Keys (ST's HAL, stm32l0xx_hal_flash.h and stm32l1xx_hal_flash.h:
+// FLASH_PEKEY1/2, FLASH_PRGKEY1/2, FLASH_OPTKEY1/2).
 const PEKEYS: [u32; 2] = [0x89AB_CDEF, 0x0203_0405];
 const PRGKEYS: [u32; 2] = [0x8C9D_AEBF, 0x1314_1516];
 const OPTKEYS: [u32; 2] = [0xFBEA_D9C8, 0x2425_2627];
@@ -110,7 +115,9 @@ const OPTION_BYTES: u32 = 0x1FF8_0000;
 /// 16 L1 pages; RM0377 §3.3.1 "a Flash sector is made of 32 pages").
 const WRP_SECTOR: u32 = 4 * KIB;
 
-/// Word, half-page, page-erase and EEPROM-write time (timing-model.md).
+/// Word, half-page, page-erase and EEPROM-write time: assumed, not measured,
+/// and no knob changes it (the 3.2 ms programming time recalled from the
+/// STM32L0/L1 datasheets' "Flash memory and data EEPROM characteristics").
 const OP_TIME: Nanos = 3200 * US;
 
 /// The two controller generations.
@@ -394,8 +401,8 @@ impl LpModel {
     }
 
     /// The memory-mapped option bytes: the stored words (WRPROT words: two
-    /// 16-bit halves per WRPR register, in address order [U] beyond 0x1FF8001C
-    /// on L1 cat.4/5).
+    /// 16-bit halves per WRPR register, in address order; assumed beyond
+    /// 0x1FF8001C on L1 cat.4/5).
     fn option_word(&self, off: u32) -> u32 {
         self.stored.get((off / 4) as usize).copied().unwrap_or(0xFFFF_0000)
     }
@@ -469,7 +476,8 @@ impl FlashModel for LpModel {
             Op::OptionWrite { index, value } => {
                 let regression = index == 0 && self.rdp_active() && value as u8 == RDP_LEVEL0;
                 if regression {
-                    // Level 1 → 0: program memory and data EEPROM are erased (§2.4).
+                    // Level 1 → 0: program memory and data EEPROM are erased
+                    // (OpenOCD stm32lx.c:1334-1373 mass-erases this way).
                     let (f, e) = (self.flash.data.len() as u32, self.eeprom.data.len() as u32);
                     self.flash.erase(FLASH_BASE, f);
                     self.eeprom.erase(EEPROM_BASE, e);
@@ -634,13 +642,16 @@ pub const PARTS: &[Part] = &[
     Part {
         name: "stm32l053r8",
         aliases: &["l053", "stm32l053", "l053r8"],
-        // SW-DP of Cortex-M0+ STM32 (DPIDR 0x0BC11477, flash-families.md §1.2 list).
+        // SW-DP of the Cortex-M0+ (the DPIDR of Arm's Cortex-M0+ DAP).
         dpidr: 0x0BC1_1477,
-        // Cortex-M0+ r0p1 (PARTNO 0xC60, flash-families.md §1.1).
+        // Cortex-M0+ r0p1 (PARTNO 0xC60; CPUID in the ARMv6-M Architecture
+        // Reference Manual).
         cpuid: 0x410C_C601,
-        // DEV_ID 0x417 (L0 cat.3, flash-families.md §1.5), REV_ID 0x1008.
+        // DEV_ID 0x417 (L0 cat.3, RM0367 DBGMCU_IDCODE), REV_ID 0x1008.
         idcode: 0x1008_6417,
-        // flash-families.md §1.2: L0 DBGMCU at 0x40015800; CR, APB1_FZ, APB2_FZ follow.
+        // L0 DBGMCU at 0x40015800 (CMSIS stm32l053xx.h `DBGMCU_BASE`); CR,
+        // APB1_FZ, APB2_FZ follow. Flash-size register, system memory and
+        // SRAM: CMSIS `FLASHSIZE_BASE`, AN2606 Table 226, the datasheet.
         dbgmcu_addr: 0x4001_5800,
         dbgmcu_ctrl_words: 3,
         flash_size_addr: 0x1FF8_007C,
@@ -654,11 +665,12 @@ pub const PARTS: &[Part] = &[
     Part {
         name: "stm32l152re",
         aliases: &["l152", "stm32l152", "l152re"],
-        // SW-DP of the Cortex-M3 STM32L1 (stlink inc/stm32.h list, flash-families.md §1.2).
+        // SW-DP of the Cortex-M3 STM32L1: assumed (stlink's inc/stm32.h:25-45
+        // gives 0x2BA01477 for the Cortex-M4 STM32s; no L1 figure at hand).
         dpidr: 0x2BA0_1477,
         // Cortex-M3 r2p1.
         cpuid: 0x412F_C231,
-        // L152RE: 512 KiB, DEV_ID 0x437 (L1 cat.5, flash-families.md §1.5), REV_ID 0x1000.
+        // L152RE: 512 KiB, DEV_ID 0x437 (L1 cat.5, RM0038 DBGMCU_IDCODE), REV_ID 0x1000.
         idcode: 0x1000_6437,
         dbgmcu_addr: 0xE004_2000,
         dbgmcu_ctrl_words: 3,
@@ -676,7 +688,7 @@ pub const PARTS: &[Part] = &[
         dpidr: 0x2BA0_1477,
         cpuid: 0x412F_C231,
         // L1 cat.4, DEV_ID 0x436; its size register reads 0 for 384 KiB
-        // (flash-families.md §1.4).
+        // (as stlink v1.8.0 decodes it, src/stlink-lib/common.c:274-280).
         idcode: 0x1018_6436,
         dbgmcu_addr: 0xE004_2000,
         dbgmcu_ctrl_words: 3,

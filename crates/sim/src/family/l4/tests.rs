@@ -263,7 +263,8 @@ fn page_erase_decodes_pnb_and_bker_at_their_bits() {
 
 #[test]
 fn g4_cat3_global_page_numbers_spill_into_reserved_bits() {
-    // What stlink does on a dual-bank G474 (§1.6 item 6): page 129 with
+    // What stlink does on a dual-bank G474 (src/stlink-lib/common_flash.c:1120-1138
+    // with BKER at bit 13, inc/stm32flash.h:184; stlink issue #1456): page 129 with
     // BKER at bit 13 erases page 1 of bank 1, not page 1 of bank 2.
     let geo = Geometry {
         size: 512 * 1024,
