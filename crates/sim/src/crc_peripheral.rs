@@ -8,7 +8,8 @@
 //! REV_OUT bit 7), INIT +0x10, POL +0x14. The basic unit (F1, F2, F4, L1) has
 //! DR, IDR and CR.RESET only and always computes CRC-32 (0x04C11DB7, initial
 //! value 0xFFFFFFFF) over 32-bit words, most significant bit first. Reset
-//! state of the others is the same (CRC-32/MPEG-2, peers.md §5).
+//! state of the others is the same (CRC_INIT and CRC_POL reset values in
+//! RM0360 §6.4 and RM0433 §21.4): CRC-32/MPEG-2 in the RevEng CRC catalogue.
 //!
 //! Where each part has it, as the simulator's own table written from ST's
 //! CMSIS device headers (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`):
@@ -50,7 +51,7 @@ const fn at(base: u32, reg: u32, bit: u32, regs: Regs, hclk_hz: u64) -> Placemen
     Placement { base, enable: (reg, 1 << bit), regs, hclk_hz }
 }
 
-/// The unit of the part with this DEV_ID (DBGMCU_IDCODE[11:0]).
+/// The unit of the part with this DEV_ID (DBGMCU_IDCODE bits 11:0).
 pub fn placement(dev_id: u16) -> Option<Placement> {
     use Regs::*;
     const C: u32 = 0x4002_3000;

@@ -15,7 +15,8 @@ use super::parts::Part;
 mod thumb;
 pub use thumb::Interpreter;
 
-// System control space addresses (protocol §9; ARMv7-M).
+// System control space addresses (ARMv7-M Architecture Reference Manual,
+// "System control block" and "Debug system registers").
 pub const CPUID: u32 = 0xE000_ED00;
 pub const VTOR: u32 = 0xE000_ED08;
 pub const AIRCR: u32 = 0xE000_ED0C;
@@ -27,7 +28,7 @@ pub const DCRSR: u32 = 0xE000_EDF4;
 pub const DCRDR: u32 = 0xE000_EDF8;
 pub const DEMCR: u32 = 0xE000_EDFC;
 
-// DHCSR bits (protocol §9; brief).
+// DHCSR bits (ARMv7-M Architecture Reference Manual, DHCSR).
 pub const DHCSR_KEY: u32 = 0xA05F;
 pub const C_DEBUGEN: u32 = 1 << 0;
 pub const C_HALT: u32 = 1 << 1;
@@ -40,19 +41,19 @@ pub const S_LOCKUP: u32 = 1 << 19;
 pub const S_RETIRE_ST: u32 = 1 << 24;
 pub const S_RESET_ST: u32 = 1 << 25;
 
-// DEMCR (protocol §9): VC_CORERESET bit 0, TRCENA bit 24; the other ARMv7-M
+// DEMCR (ARMv7-M DEMCR): VC_CORERESET bit 0, TRCENA bit 24; the other
 // vector-catch and monitor bits are stored.
 pub const VC_CORERESET: u32 = 1 << 0;
 pub const TRCENA: u32 = 1 << 24;
 const DEMCR_MASK: u32 = 0x010F_07F1;
 
-// DFSR (protocol §9): HALTED 0, BKPT 1, VCATCH 3; write 1 to clear.
+// DFSR (ARMv7-M DFSR): HALTED 0, BKPT 1, VCATCH 3; write 1 to clear.
 pub const DFSR_HALTED: u32 = 1 << 0;
 pub const DFSR_BKPT: u32 = 1 << 1;
 pub const DFSR_VCATCH: u32 = 1 << 3;
 const DFSR_MASK: u32 = 0x1F;
 
-// AIRCR (protocol §9): VECTKEY 0x05FA in [31:16], SYSRESETREQ bit 2.
+// AIRCR (ARMv7-M AIRCR): VECTKEY 0x05FA in [31:16], SYSRESETREQ bit 2.
 const AIRCR_VECTKEY: u32 = 0x05FA;
 const AIRCR_VECTKEYSTAT: u32 = 0xFA05;
 const AIRCR_SYSRESETREQ: u32 = 1 << 2;
@@ -63,12 +64,16 @@ pub const XPSR_RESET: u32 = 0x0100_0000;
 /// Stack pointer used when the boot vector cannot be read or is erased.
 pub const FALLBACK_SP: u32 = 0x2000_1000;
 
-/// The private peripheral bus: reachable while NRST is held (brief).
+/// The private peripheral bus: reachable while NRST is held (assumed for the
+/// whole PPB: the ARMv7-M debug registers are reset only by a power-on reset,
+/// and stlink's connect-under-reset writes DHCSR while it holds NRST low,
+/// src/stlink-lib/common.c:1029-1073).
 const PPB: Range<u32> = 0xE000_0000..0xE010_0000;
 /// Peripheral space: reads zero, writes ignored unless a model claims it.
 const PERIPHERALS: Range<u32> = 0x4000_0000..0x6000_0000;
 
-/// Register selectors of DCRSR and READREG/WRITEREG (protocol §3.2, §9; ARMv7-M).
+/// Register selectors of DCRSR.REGSEL (ARMv7-M DCRSR); the ST-LINK's
+/// READREG/WRITEREG commands take the same numbers (OpenOCD stlink_usb.c).
 pub const REG_XPSR: u8 = 16;
 pub const REG_MSP: u8 = 17;
 pub const REG_PSP: u8 = 18;
@@ -422,8 +427,9 @@ impl Mcu {
                         Ok(le(&self.sysmem[off..], width))
                     }
                     Dest::FlashSize => {
-                        // flash-families §1.4: 16-bit register; the other half of
-                        // its aligned word reads 0xFFFF.
+                        // A 16-bit register (stlink v1.8.0 reads the aligned word
+                        // and shifts, src/stlink-lib/common.c:259-265); the other
+                        // half of its aligned word reads 0xFFFF (assumed).
                         let kib = self.part.flash_size_kib as u32;
                         let word =
                             if self.part.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
@@ -551,7 +557,8 @@ impl Mcu {
         if c.maskints {
             v |= C_MASKINTS;
         }
-        // protocol §9: while halted both C_HALT and S_HALT read 1.
+        // While halted both C_HALT and S_HALT read 1 (ARMv7-M DHCSR); stlink
+        // takes C_HALT as "halted" (usb.c:421), OpenOCD S_HALT (stlink_usb.c:2147).
         if c.halted {
             v |= C_HALT | S_HALT | S_REGRDY;
         }

@@ -287,9 +287,13 @@ impl FlashArray {
     }
 }
 
-/// A two-key unlock sequence (flash-families.md §2.0): the first key, then the
-/// second, nothing else; a wrong key, or a sequence sent while unlocked, leaves
-/// the lock set until the next reset.
+/// A two-key unlock sequence: the first key, then the second, nothing else; a
+/// wrong key, or a sequence sent while unlocked, leaves the lock set until the
+/// next reset. The RMs' "Unlocking the flash memory" sections (e.g. RM0090
+/// §3.6.1) say a wrong sequence locks the register until the next reset; that
+/// a repeated sequence counts as wrong is ST's wording for the H7A/B, U5 and
+/// H5 LOCK bits in their SVD files, and why OpenOCD sends the keys only while
+/// LOCK is set (stm32h7x.c:424-428).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KeyLatch {
     first_seen: bool,

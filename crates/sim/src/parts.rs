@@ -2,7 +2,7 @@
 //! simulator can stand in for.
 //!
 //! Each family keeps its parts in one list next to its flash model
-//! (`family::<name>::PARTS`); [`FAMILIES`](crate::family::FAMILIES) lists the
+//! (`family::<name>::PARTS`); [`FAMILIES`] lists the
 //! families. Adding a part is adding one [`Part`] to its family's list.
 
 use super::family::FAMILIES;
@@ -15,17 +15,19 @@ pub struct Part {
     pub name: &'static str,
     /// Other accepted names (lower case), e.g. `f103`, `stm32f103`.
     pub aliases: &'static [&'static str],
-    /// SW-DP DPIDR returned by READ_IDCODES (protocol §3.2, flash-families §1.2).
+    /// SW-DP DPIDR, which the probe's READ_IDCODES command returns (OpenOCD
+    /// src/jtag/drivers/stlink_usb.c:2024-2060).
     pub dpidr: u32,
-    /// CPUID at 0xE000ED00 (flash-families §1.1).
+    /// CPUID at 0xE000ED00 (ARMv6-M/ARMv7-M Architecture Reference Manual).
     pub cpuid: u32,
-    /// Full DBGMCU_IDCODE: REV_ID << 16 | DEV_ID (flash-families §1.3).
+    /// Full DBGMCU_IDCODE: REV_ID << 16 | DEV_ID (each RM's DBGMCU_IDCODE).
     pub idcode: u32,
-    /// Address of DBGMCU_IDCODE (flash-families §1.2).
+    /// Address of DBGMCU_IDCODE (each RM's debug chapter; CMSIS `DBGMCU_BASE`).
     pub dbgmcu_addr: u32,
     /// Number of read/write DBGMCU control/freeze words right after IDCODE.
     pub dbgmcu_ctrl_words: u32,
-    /// Address of the 16-bit flash-size register (flash-families §1.4).
+    /// Address of the 16-bit flash-size register (each RM's "Device electronic
+    /// signature" chapter; CMSIS `FLASHSIZE_BASE`).
     pub flash_size_addr: u32,
     /// Its value, in KiB.
     pub flash_size_kib: u16,

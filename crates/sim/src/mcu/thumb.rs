@@ -3,9 +3,9 @@
 //!
 //! It runs code only while the core is running with its PC in SRAM (the flash
 //! routine the host loads); code in flash stays opaque, as before. Instructions
-//! take no modeled time (timing-model.md "Flash": code on the target executes
-//! in zero modeled time apart from the flash operations it waits on). Time
-//! advances only when
+//! take no modeled time (a simplification of this simulator: code on the
+//! target costs only the flash operations it waits on). Time advances only
+//! when
 //!
 //! * an access to the flash model stalls (`FlashModel::stall_until`): the core
 //!   waits until the stall ends, and stops there if that is after `now`;
@@ -24,7 +24,8 @@
 use super::{Mcu, DFSR_BKPT, DFSR_VCATCH};
 use crate::model::{AccessWidth, Initiator, Nanos};
 
-/// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; protocol §9 lists the bit).
+/// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; stlink sets it for a connect under reset,
+/// src/stlink-lib/common.c:409-423).
 const VC_HARDERR: u32 = 1 << 10;
 /// Without a model that can tell when its next operation ends, an idle core
 /// polling the flash controller looks again after this long.
