@@ -1,10 +1,13 @@
 //! The simulator: a byte-level model of an ST-LINK with an STM32 behind it.
 //!
 //! It implements [`Transport`], so the protocol, target, flash and operations
-//! layers run unchanged against it. It is written from the fact sheets
-//! (stlink-usb-protocol.md, flash-families.md, timing-model.md), not from the
-//! host code, so that the two check each other. It depends only on
-//! the `stflash-transport` crate.
+//! layers run unchanged against it. It is written from primary sources (ST's
+//! reference manuals, CMSIS device headers and HAL, Arm's architecture
+//! reference manuals and, for the probe's undocumented protocol, the open
+//! implementations in stlink and OpenOCD), not from the host code, so that
+//! the two check each other; each module names its sources, and what none
+//! settles is marked as assumed. It depends only on the `stflash-transport`
+//! crate.
 //!
 //! # Selecting it
 //!
@@ -25,14 +28,43 @@
 //!
 //! # Structure
 //!
-//! - `probe.rs`: ST-LINK firmware: command blocks, replies, status codes, limits.
-//! - `mcu.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
-//!   system memory, and a [`model::FlashModel`] per family.
-//! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
-//! - `parts.rs`: simulated parts (identity, memories, flash model).
-//! - `crc_peripheral.rs`: the CRC peripheral and its RCC clock enable, placed per part.
+//! From the USB cable inwards:
+//!
+//! - `probe.rs`: the ST-LINK firmware: command blocks, replies, status codes,
+//!   limits.
+//! - `mcu.rs`: the simulated microcontroller, [`mcu::Mcu`]: its bus (SRAM,
+//!   system memory, DBGMCU, flash-size register, peripheral space, the flash
+//!   model and the CRC peripheral), its Cortex-M CPU's registers and debug
+//!   logic ([`mcu::Cpu`]), its supply and NRST pin; `mcu/thumb.rs`
+//!   ([`mcu::Interpreter`]) runs Thumb code placed in SRAM.
+//! - `model.rs`: what the flash models share: the [`model::FlashModel`]
+//!   trait, the flash cells ([`model::FlashArray`]), bus accesses
+//!   ([`model::Access`], [`model::AccessWidth`], [`model::Initiator`],
+//!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
+//!   option parsers.
+//! - `family/`: one file per family, named as in the library (`f0f1f3`,
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
+//!   [`family::FAMILIES`], one line per family.
+//! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
+//!   model), and lookup by name or alias.
+//! - `crc_peripheral.rs`: the CRC peripheral
+//!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
+//!   placed per part.
+//! - `clock.rs`: the modeled timeline and run statistics.
 //! - `faults.rs`: fault injection (`STFLASH_SIM_FAULTS`).
 //! - `state.rs`: the state file.
+//!
+//! Adding a part of a known family is one [`parts::Part`] in its family's
+//! `PARTS`. Adding a family is one file in `family/` (a [`model::FlashModel`]
+//! and its `PARTS`) plus one line in [`family::FAMILIES`] (next to the file's
+//! `mod` line).
+//!
+//! The simulator's names are its own, so that they are never confused with
+//! the library's: the simulated chip is an `Mcu` (the library's `Target` is
+//! the host's handle on a real one), its processor a `Cpu`, the width of a
+//! simulated bus access an `AccessWidth`, the CRC peripheral a
+//! `CrcPeripheralModel`, and a simulated part a `Part`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -77,7 +109,8 @@ pub enum SimProbeKind {
 }
 
 impl SimProbeKind {
-    /// USB product id (protocol §1.1).
+    /// USB product id (OpenOCD src/jtag/drivers/stlink_usb.c:78-88; stlink
+    /// src/stlink-lib/usb.h:16-46).
     pub fn pid(self) -> u16 {
         match self {
             SimProbeKind::V2 => 0x3748,
