@@ -45,7 +45,7 @@ pub struct Part {
 
 impl std::fmt::Debug for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChipProfile").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Part").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
