@@ -304,11 +304,11 @@ impl P {
 
 #[test]
 fn get_version_for_each_probe_kind() {
-    // V2J37S7, 0483:3748 (protocol §3.1 layout).
+    // V2J37S7, 0483:3748 (GET_VERSION layout: stlink common.c:1141-1157).
     assert_eq!(kind(SimProbeKind::V2).cmd(&[0xF1], 6), [0x29, 0x47, 0x83, 0x04, 0x48, 0x37]);
     // V2J40M27, 0483:374b: 2<<12 | 40<<6 | 27 = 0x2A1B.
     assert_eq!(kind(SimProbeKind::V2_1).cmd(&[0xF1], 6), [0x2A, 0x1B, 0x83, 0x04, 0x4B, 0x37]);
-    // V3: hw 3 with J = S = 0 (protocol §3.1).
+    // V3: hw 3 with J = S = 0 (OpenOCD stlink_usb.c:1302-1303).
     assert_eq!(kind(SimProbeKind::V3).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x4E, 0x37]);
     assert_eq!(kind(SimProbeKind::V3Pwr).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x57, 0x37]);
     // Old firmware override.
@@ -321,7 +321,7 @@ fn get_version_for_each_probe_kind() {
 
 #[test]
 fn get_version_ex_on_v3_only() {
-    // protocol §11.7 [obs]: V3J7M1B3.
+    // The simulated V3's firmware: V3J7M1B3.
     assert_eq!(
         kind(SimProbeKind::V3).cmd(&[0xFB], 12),
         [0x03, 0x00, 0x07, 0x01, 0x03, 0x00, 0x00, 0x00, 0x83, 0x04, 0x4E, 0x37]
@@ -365,7 +365,7 @@ fn target_voltage_reply() {
     assert_ne!(word(&r[0..4]), 0);
     let r = open_spec(|s| s.options = vec![("voltage".into(), "0".into())]).cmd(&[0xF7], 8);
     assert_eq!(word(&r[4..8]), 0);
-    // No voltage command before J13 (protocol §4.3).
+    // No voltage command before J13 (OpenOCD stlink_usb.c:506-516).
     let mut p = open_spec(|s| {
         s.probe = SimProbeKind::V2;
         s.firmware = Some(12);
@@ -397,7 +397,8 @@ fn replay_hot_plug_connect_trace_11_1() {
     assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0]), [0x80, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x35, 0x04, 0x20, 0x04, 0xE0, 0x00, 0x03, 0x00, 0x00], 2), [0x80, 0x00]);
     assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0])[4..], [0x00, 0x03, 0x00, 0x00]);
-    // C_DEBUGEN|C_HALT, S_REGRDY|S_HALT, S_RESET_ST (protocol §11.1 [obs]).
+    // C_DEBUGEN|C_HALT, S_REGRDY|S_HALT, S_RESET_ST (ARMv7-M DHCSR after a
+    // halt request following a reset).
     assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0]), [0x80, 0, 0, 0, 0x03, 0x00, 0x03, 0x02]);
     assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0])[4..], [0x03, 0x00, 0x03, 0x00]);
     p.send(&[0xF2, 0x21]);
@@ -471,7 +472,8 @@ fn debug_commands_before_enter_fail() {
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_CMD_ERROR, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3E], 12)[0], ST_CMD_ERROR);
     assert_eq!(p.mem_read(0x07, 0x2000_0000, 8), [0; 8]);
-    // Speed and NRST work in any mode (protocol §8.14, §11.1).
+    // Speed and NRST work in any mode: stlink sets the speed and drives NRST
+    // before ENTER (usb.c:1292-1297; OpenOCD stlink_usb.c:1796-1806).
     assert_eq!(p.cmd(&[0xF2, 0x43, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
     p.enter();
@@ -552,7 +554,8 @@ fn v3_com_freq_list_and_setting() {
     assert_eq!(list, V3_SWD_KHZ);
     assert_eq!(list[0], 24000);
     assert!(r[12 + 4 * n..].iter().all(|&b| b == 0));
-    // protocol §11.7 [obs]: 1000 kHz request → reply carries 1000.
+    // SET_COM_FREQ: a 1000 kHz request → the reply carries 1000 (stlink
+    // usb.c:679-690).
     let set = |p: &mut P, khz: u32| p.cmd(&[&[0xF2, 0x61, 0, 0][..], &le(khz)].concat(), 8);
     assert_eq!(set(&mut p, 1000), [ST_OK, 0, 0, 0, 0xE8, 0x03, 0, 0]);
     assert_eq!(word(&set(&mut p, 3300)[4..]), 3300);
@@ -629,7 +632,7 @@ fn eight_bit_transfers_limits_and_the_two_byte_quirk() {
     let mut p = f103();
     p.enter();
     p.h.poke(0x2000_0010, &[0x5A, 0x6B, 0x7C]);
-    // protocol §8.1: a one-byte read returns two bytes.
+    // A one-byte read returns two bytes (OpenOCD stlink_usb.c:2512-2514).
     assert_eq!(p.mem_read(0x0C, 0x2000_0011, 1), [0x6B, 0x00]);
     assert_eq!(p.mem_read(0x0C, 0x2000_0011, 2), [0x6B, 0x7C]);
     assert_eq!(p.mem_read(0x0C, 0x2000_0000, 64).len(), 64);
@@ -808,12 +811,13 @@ fn core_registers_need_a_halted_core() {
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x00, 1, 0, 0, 0], 2), [ST_FAULT, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3A], 88)[0], ST_FAULT);
     p.halt();
-    // protocol §11.3 [obs]: f2 34 0f 01010008 = PC := 0x08000101.
+    // WRITEREG: f2 34 0f 01010008 = PC := 0x08000101 (stlink usb.c:951-972).
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x0F, 0x01, 0x01, 0x00, 0x08], 2), [ST_OK, 0]);
     assert_eq!(p.h.core_register(15), 0x0800_0101);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x02, 0x44, 0x33, 0x22, 0x11], 2), [ST_OK, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x02], 8), [ST_OK, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
-    // xPSR after reset (protocol §11.3 [obs] layout `80 00 00 00 00 00 00 01`).
+    // xPSR after reset (READREG reply `80 00 00 00 00 00 00 01`: status, then
+    // the value; stlink usb.c:784-835).
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x10], 8), [ST_OK, 0, 0, 0, 0, 0, 0, 0x01]);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x40], 8)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x14, 0x01, 0, 0, 0x02], 2), [ST_OK, 0]);
