@@ -1,14 +1,16 @@
-//! The modeled timeline (timing-model.md) and run statistics.
+//! The modeled timeline and run statistics.
 //!
 //! Nothing here looks at the wall clock. A command costs
 //! `round trip + payload bytes / payload rate + SWD clocks / SWD frequency`,
-//! plus whatever bus stalls the flash model asks for (timing-model.md "Link").
+//! plus whatever bus stalls the flash model asks for. The constants are the
+//! simulator's timing model: assumed, deliberately simple, the same for every
+//! tool measured against it, and changed by no knob.
 
 use std::time::Duration;
 
-use super::flash::{FlashStats, Nanos};
+use super::model::{FlashStats, Nanos};
 
-/// Link constants of one probe generation (timing-model.md "Link").
+/// Link constants of one probe generation (assumed, see the module notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkTiming {
     /// Fixed cost of one command round trip.
@@ -30,9 +32,9 @@ impl LinkTiming {
 }
 
 /// SWD clocks per memory access with address auto-increment, any width
-/// (timing-model.md "Link").
+/// (assumed).
 pub const SWD_CLOCKS_MEM: u64 = 48;
-/// SWD clocks per single debug-register access (`35`/`36`) (timing-model.md).
+/// SWD clocks per single debug-register access (`35`/`36`) (assumed).
 pub const SWD_CLOCKS_REG: u64 = 96;
 
 /// Time for `clocks` SWD clocks at `khz`.

@@ -1,10 +1,13 @@
 //! The simulator: a byte-level model of an ST-LINK with an STM32 behind it.
 //!
 //! It implements [`Transport`], so the protocol, target, flash and operations
-//! layers run unchanged against it. It is written from the fact sheets
-//! (stlink-usb-protocol.md, flash-families.md, timing-model.md), not from the
-//! host code, so that the two check each other. It depends only on
-//! the `stflash-transport` crate.
+//! layers run unchanged against it. It is written from primary sources (ST's
+//! reference manuals, CMSIS device headers and HAL, Arm's architecture
+//! reference manuals and, for the probe's undocumented protocol, the open
+//! implementations in stlink and OpenOCD), not from the host code, so that
+//! the two check each other; each module names its sources, and what none
+//! settles is marked as assumed. It depends only on the `stflash-transport`
+//! crate.
 //!
 //! # Selecting it
 //!
@@ -25,14 +28,43 @@
 //!
 //! # Structure
 //!
-//! - `probe.rs`: ST-LINK firmware: command blocks, replies, status codes, limits.
-//! - `target.rs`: the chip's bus: Cortex-M debug registers, DBGMCU, SRAM,
-//!   system memory, and a [`flash::FlashModel`] per family.
-//! - `clock.rs`: the modeled timeline and run statistics (timing-model.md).
-//! - `chips.rs`: simulated parts (identity, memories, flash model).
-//! - `crc.rs`: the CRC peripheral and its RCC clock enable, placed per part.
+//! From the USB cable inwards:
+//!
+//! - `probe.rs`: the ST-LINK firmware: command blocks, replies, status codes,
+//!   limits.
+//! - `mcu.rs`: the simulated microcontroller, [`mcu::Mcu`]: its bus (SRAM,
+//!   system memory, DBGMCU, flash-size register, peripheral space, the flash
+//!   model and the CRC peripheral), its Cortex-M CPU's registers and debug
+//!   logic ([`mcu::Cpu`]), its supply and NRST pin; `mcu/thumb.rs`
+//!   ([`mcu::Interpreter`]) runs Thumb code placed in SRAM.
+//! - `model.rs`: what the flash models share: the [`model::FlashModel`]
+//!   trait, the flash cells ([`model::FlashArray`]), bus accesses
+//!   ([`model::Access`], [`model::AccessWidth`], [`model::Initiator`],
+//!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
+//!   option parsers.
+//! - `family/`: one file per family, named as in the library (`f0f1f3`,
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
+//!   [`family::FAMILIES`], one line per family.
+//! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
+//!   model), and lookup by name or alias.
+//! - `crc_peripheral.rs`: the CRC peripheral
+//!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
+//!   placed per part.
+//! - `clock.rs`: the modeled timeline and run statistics.
 //! - `faults.rs`: fault injection (`STFLASH_SIM_FAULTS`).
 //! - `state.rs`: the state file.
+//!
+//! Adding a part of a known family is one [`parts::Part`] in its family's
+//! `PARTS`. Adding a family is one file in `family/` (a [`model::FlashModel`]
+//! and its `PARTS`) plus one line in [`family::FAMILIES`] (next to the file's
+//! `mod` line).
+//!
+//! The simulator's names are its own, so that they are never confused with
+//! the library's: the simulated chip is an `Mcu` (the library's `Target` is
+//! the host's handle on a real one), its processor a `Cpu`, the width of a
+//! simulated bus access an `AccessWidth`, the CRC peripheral a
+//! `CrcPeripheralModel`, and a simulated part a `Part`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,14 +72,15 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
-pub mod chips;
 pub mod clock;
-pub mod crc;
+pub mod crc_peripheral;
+pub mod family;
 pub mod faults;
-pub mod flash;
+pub mod mcu;
+pub mod model;
+pub mod parts;
 pub mod probe;
 pub mod state;
-pub mod target;
 
 #[cfg(test)]
 mod tests;
@@ -58,8 +91,8 @@ pub use state::SavedState;
 
 use clock::Clock;
 use faults::{TransferFate, WaitBudget};
+use mcu::Mcu;
 use probe::{Firmware, Probe};
-use target::Target;
 
 /// Simulated probe generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -76,7 +109,8 @@ pub enum SimProbeKind {
 }
 
 impl SimProbeKind {
-    /// USB product id (protocol §1.1).
+    /// USB product id (OpenOCD src/jtag/drivers/stlink_usb.c:78-88; stlink
+    /// src/stlink-lib/usb.h:16-46).
     pub fn pid(self) -> u16 {
         match self {
             SimProbeKind::V2 => 0x3748,
@@ -146,8 +180,8 @@ impl SimSpec {
             Some((c, f)) => (c.trim(), Some(f)),
             None => (spec.trim(), None),
         };
-        let profile = chips::lookup(chip)?;
-        let mut s = SimSpec::new(profile.name);
+        let part = parts::lookup(chip)?;
+        let mut s = SimSpec::new(part.name);
         match file {
             Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
             Some(f) => s.state_file = Some(PathBuf::from(f)),
@@ -230,7 +264,7 @@ pub fn default_serial(kind: SimProbeKind, index: usize) -> String {
 
 /// Canonical names of the simulated parts.
 pub fn chip_names() -> Vec<&'static str> {
-    chips::names()
+    parts::names()
 }
 
 /// Read a state file for inspection.
@@ -244,7 +278,7 @@ const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected";
 /// The whole simulated world of one probe.
 struct Sim {
     probe: Probe,
-    target: Target,
+    mcu: Mcu,
     clock: Clock,
     faults: FaultPlan,
     transfers: u64,
@@ -270,7 +304,7 @@ impl Sim {
             }
             TransferFate::Normal => {}
         }
-        let command = self.probe.receive(data, &mut self.target, &mut self.clock).map_err(TransportError::Usb)?;
+        let command = self.probe.receive(data, &mut self.mcu, &mut self.clock).map_err(TransportError::Usb)?;
         if command {
             self.commands += 1;
         }
@@ -316,13 +350,13 @@ impl Sim {
 
     fn sleep(&mut self, d: Duration) {
         self.clock.sleep(d);
-        self.target.run_core_until(self.clock.now);
+        self.mcu.run_core_until(self.clock.now);
     }
 
     /// Statistics up to now (operations finished by now are counted).
     fn stats(&mut self) -> RunStats {
-        self.target.advance_flash(self.clock.now);
-        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.target.flash_stats)
+        self.mcu.advance_flash(self.clock.now);
+        RunStats::new(self.clock.now, self.commands, self.bytes_out, self.bytes_in, &self.mcu.flash_stats)
     }
 
     /// Write the state file, after completing the flash operations that
@@ -331,10 +365,10 @@ impl Sim {
         let Some(path) = self.state_file.clone() else {
             return Ok(());
         };
-        self.target.advance_flash(self.clock.now);
-        let mut blobs = self.target.model().save();
-        blobs.extend(self.target.sram_blobs());
-        state::write_file(&path, self.target.profile.name, &blobs)
+        self.mcu.advance_flash(self.clock.now);
+        let mut blobs = self.mcu.model().save();
+        blobs.extend(self.mcu.sram_blobs());
+        state::write_file(&path, self.mcu.part.name, &blobs)
     }
 }
 
@@ -344,17 +378,14 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 
 /// Open a simulated probe with its chip.
 pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
-    open_profile(chips::lookup(&spec.chip)?, spec)
+    open_part(parts::lookup(&spec.chip)?, spec)
 }
 
 /// [`open`] with the part given directly (`spec.chip` is not looked at).
-pub(crate) fn open_profile(
-    profile: &'static chips::ChipProfile,
-    spec: &SimSpec,
-) -> Result<(SimTransport, SimHandle), String> {
-    let mut model = (profile.flash)();
+pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
+    let mut model = (part.flash)();
 
-    let mut voltage = profile.voltage_mv;
+    let mut voltage = part.voltage_mv;
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
     for (key, value) in &spec.options {
@@ -375,7 +406,7 @@ pub(crate) fn open_profile(
     }
     // Check fresh-chip settings even when a state file makes them moot, so a
     // typo is reported the same way every time.
-    let mut scratch = (profile.flash)();
+    let mut scratch = (part.flash)();
     for (key, value) in &model_options {
         scratch
             .configure(key, value)
@@ -390,11 +421,11 @@ pub(crate) fn open_profile(
     match saved {
         Some((chip, blobs)) => {
             let path = spec.state_file.as_deref().expect("read from it");
-            if chip != profile.name {
-                return Err(state::wrong_chip(path, &chip, profile.name));
+            if chip != part.name {
+                return Err(state::wrong_chip(path, &chip, part.name));
             }
             let (sram, flash): (Vec<_>, Vec<_>) =
-                blobs.into_iter().partition(|(name, _)| name.starts_with(target::SRAM_BLOB));
+                blobs.into_iter().partition(|(name, _)| name.starts_with(mcu::SRAM_BLOB));
             model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
             saved_sram = sram;
         }
@@ -408,15 +439,15 @@ pub(crate) fn open_profile(
         model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
     }
 
-    let mut target = Target::new(profile, model);
-    target.load_sram(&saved_sram);
-    target.voltage_mv = voltage;
-    target.nrst_connected = nrst_connected;
-    target.no_power = spec.faults.no_power;
-    target.present = !spec.faults.no_target;
-    target.no_halt = spec.faults.no_halt;
-    target.cpu.crash_after = spec.faults.core_crash_after;
-    if let Some(crc) = &mut target.crc {
+    let mut mcu = Mcu::new(part, model);
+    mcu.load_sram(&saved_sram);
+    mcu.voltage_mv = voltage;
+    mcu.nrst_connected = nrst_connected;
+    mcu.no_power = spec.faults.no_power;
+    mcu.present = !spec.faults.no_target;
+    mcu.no_halt = spec.faults.no_halt;
+    mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(crc) = &mut mcu.crc {
         crc.lsb_first = spec.faults.crc_lsb_first;
     }
 
@@ -441,7 +472,7 @@ pub(crate) fn open_profile(
     };
     let sim = Arc::new(Mutex::new(Sim {
         probe,
-        target,
+        mcu,
         clock,
         faults: spec.faults.clone(),
         transfers: 0,
@@ -508,21 +539,21 @@ impl SimHandle {
     /// Raw read of modeled memory (flash through the model, SRAM, system
     /// memory); no side effects, no protection.
     pub fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {
-        lock(&self.sim).target.peek(addr, len)
+        lock(&self.sim).mcu.peek(addr, len)
     }
 
     /// Raw write of modeled memory (test back door).
     pub fn poke(&self, addr: u32, data: &[u8]) -> bool {
-        lock(&self.sim).target.poke(addr, data)
+        lock(&self.sim).mcu.poke(addr, data)
     }
 
     /// Every bus write to a flash-controller register, in order, from both initiators.
     pub fn register_writes(&self) -> Vec<(u32, u32)> {
-        lock(&self.sim).target.register_log().to_vec()
+        lock(&self.sim).mcu.register_log().to_vec()
     }
 
     pub fn clear_register_log(&self) {
-        lock(&self.sim).target.clear_register_log();
+        lock(&self.sim).mcu.clear_register_log();
     }
 
     /// Write the state file now (no-op without one).
@@ -531,13 +562,13 @@ impl SimHandle {
     }
 
     pub fn core_halted(&self) -> bool {
-        lock(&self.sim).target.core.halted
+        lock(&self.sim).mcu.cpu.halted
     }
 
     /// Times code on the simulated core waited on the flash model without
     /// knowing when the model's next operation ends (see `FlashModel::next_event`).
     pub fn blind_polls(&self) -> u64 {
-        lock(&self.sim).target.cpu.blind_polls
+        lock(&self.sim).mcu.interpreter.blind_polls
     }
 
     /// The probe is in a debug session (ENTER sent, EXIT not yet): a host that
@@ -548,15 +579,15 @@ impl SimHandle {
 
     /// 0-15 = R0-R15, 16 = xPSR (also 17 MSP, 18 PSP, 20 packed special registers).
     pub fn core_register(&self, index: u8) -> u32 {
-        lock(&self.sim).target.core_reg(index).unwrap_or(0)
+        lock(&self.sim).mcu.core_reg(index).unwrap_or(0)
     }
 
     /// Direct access to the flash model (the simulator is locked meanwhile:
     /// do not call other `SimHandle` methods from `f`).
-    pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn flash::FlashModel) -> R) -> R {
+    pub fn with_flash_model<R>(&self, f: impl FnOnce(&mut dyn model::FlashModel) -> R) -> R {
         let mut sim = lock(&self.sim);
-        let r = f(sim.target.model_mut());
-        sim.target.refresh_regions();
+        let r = f(sim.mcu.model_mut());
+        sim.mcu.refresh_regions();
         r
     }
 }

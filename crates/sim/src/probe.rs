@@ -1,7 +1,13 @@
 //! ST-LINK firmware model: 16-byte command blocks in, replies out, with the
-//! firmware's limits, feature gates and status codes (stlink-usb-protocol.md).
+//! firmware's limits, feature gates and status codes. ST does not publish the
+//! protocol; it is written from the open clients that speak it: stlink
+//! (src/stlink-lib/usb.c, commands.h, inc/stlink.h), OpenOCD
+//! (src/jtag/drivers/stlink_usb.c), probe-rs (probe-rs/src/probe/stlink/) and
+//! pyOCD (pyocd/probe/stlink/); line numbers below are theirs.
 //!
-//! Status codes chosen where the sheets leave the choice open (protocol §5.1):
+//! Status codes (meanings: stlink inc/stlink.h:92-101, OpenOCD
+//! stlink_usb.c:316-336, pyOCD constants.py:97-127). Where no client shows
+//! which code the firmware answers, the simulator chooses (assumed):
 //!
 //! | situation | status |
 //! |---|---|
@@ -13,7 +19,7 @@
 //! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) |
 //! | READREG/WRITEREG/READALLREGS with the core running | 0x81 FAULT |
 //! | AP other than 0 | 0x1D bad AP |
-//! | V2 SWD divisor not in the §6.1 table | 0x41 frequency not supported |
+//! | V2 SWD divisor not in [`V2_SWD_DIVISORS`] | 0x41 frequency not supported |
 //! | unknown or feature-gated `F2` sub-opcode | 0x42 unknown command |
 //!
 //! Unknown top-level opcodes (and `FB` on V2, `F7` before J13) get no reply at
@@ -23,12 +29,12 @@ use std::collections::VecDeque;
 
 use super::clock::{Clock, LinkTiming, SwdTimer, SWD_CLOCKS_MEM, SWD_CLOCKS_REG};
 use super::faults::WaitBudget;
-use super::flash::{Initiator, Nanos, Width};
-use super::target::{Target, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
+use super::mcu::{Mcu, REG_MSP, REG_PSP, REG_SPECIAL, REG_XPSR};
+use super::model::{AccessWidth, Initiator, Nanos};
 use super::SimProbeKind;
 use stflash_transport::ST_VID;
 
-// Status bytes (protocol §5.1).
+// Status bytes (see the module notes for their sources).
 pub const ST_OK: u8 = 0x80;
 pub const ST_FAULT: u8 = 0x81;
 pub const ST_CMD_ERROR: u8 = 0x08;
@@ -42,12 +48,14 @@ pub const ST_AP_PARITY: u8 = 0x13;
 pub const ST_FREQ_NOT_SUPPORTED: u8 = 0x41;
 pub const ST_UNKNOWN_COMMAND: u8 = 0x42;
 
-// Modes reported by GET_CURRENT_MODE (protocol §3.1).
+// Modes reported by GET_CURRENT_MODE (stlink inc/stlink.h:41-44; OpenOCD
+// stlink_usb.c:349-354).
 pub const MODE_DFU: u8 = 0;
 pub const MODE_MASS: u8 = 1;
 pub const MODE_DEBUG: u8 = 2;
 
-// Top-level opcodes (protocol §3).
+// Top-level opcodes (stlink src/stlink-lib/commands.h:10-17; OpenOCD
+// stlink_usb.c:342-347).
 const GET_VERSION: u8 = 0xF1;
 const DEBUG: u8 = 0xF2;
 const DFU: u8 = 0xF3;
@@ -56,7 +64,7 @@ const GET_CURRENT_MODE: u8 = 0xF5;
 const GET_TARGET_VOLTAGE: u8 = 0xF7;
 const GET_VERSION_EX: u8 = 0xFB;
 
-// Debug sub-opcodes (protocol §3.2).
+// Debug sub-opcodes (stlink commands.h:19-57; OpenOCD stlink_usb.c:389-450).
 const ENTER: u8 = 0x30;
 const EXIT: u8 = 0x21;
 const READ_IDCODES: u8 = 0x31;
@@ -81,21 +89,24 @@ const WRITEMEM_16: u8 = 0x48;
 const SET_COM_FREQ: u8 = 0x61;
 const GET_COM_FREQ: u8 = 0x62;
 
-/// ENTER argument for SWD (protocol §3.2).
+/// ENTER argument for SWD (stlink usb.c:485-500; OpenOCD stlink_usb.c:1583-1628).
 const ENTER_SWD: u8 = 0xA3;
 
-/// 32-bit read limit: the probe's 6144-byte buffer (protocol §7).
+/// 32-bit read limit: the probe's 6144-byte buffer (OpenOCD stlink_usb.c:74,
+/// 95-102; probe-rs mod.rs:41).
 pub const MAX_READ_32: usize = 6144;
-/// 32-bit write limit (protocol §7).
+/// 32-bit write limit (probe-rs writes up to 65532 bytes, mod.rs:44-46).
 pub const MAX_WRITE_32: usize = 0xFFFC;
-/// 16-bit transfer limit (protocol §7, OpenOCD's figure).
+/// 16-bit transfer limit (OpenOCD's figure, stlink_usb.c:2579-2582).
 pub const MAX_16: usize = 6144;
 
-/// SWD clocks for ENTER (timing-model.md as briefed).
+/// SWD clocks for ENTER: assumed (part of the simulator's timing model; no
+/// knob changes it).
 const SWD_CLOCKS_ENTER: u64 = 100;
 
-/// V2 SWD divisor → kHz (protocol §6.1, union of the listed tables; divisor 0
-/// is 4000 kHz as stlink/OpenOCD have it).
+/// V2 SWD divisor → kHz: the union of the clients' tables (stlink
+/// inc/stlink.h:51-62, OpenOCD stlink_usb.c:534-547, probe-rs
+/// constants.rs:145-158); divisor 0 is 4000 kHz as stlink and OpenOCD have it.
 pub const V2_SWD_DIVISORS: &[(u16, u32)] = &[
     (0, 4000),
     (1, 1800),
@@ -115,17 +126,21 @@ pub const V2_SWD_DIVISORS: &[(u16, u32)] = &[
     (798, 5),
 ];
 
-/// V3 SWD frequencies offered by GET_COM_FREQ, kHz, highest first (protocol §6.2).
+/// V3 SWD frequencies offered by GET_COM_FREQ, kHz, highest first (reply
+/// layout: stlink usb.c:655-674, OpenOCD stlink_usb.c:3130-3163; the values
+/// are the simulator's choice).
 pub const V3_SWD_KHZ: &[u32] = &[24000, 8000, 3300, 1000, 200, 50, 5];
 /// V3 JTAG frequencies offered by GET_COM_FREQ, kHz.
 pub const V3_JTAG_KHZ: &[u32] = &[21333, 16000, 12000, 8000, 6000, 4000, 2000, 1000, 500, 250];
 
-/// Default SWD clock before any setting (timing-model.md "Link").
+/// Default SWD clock before any setting: stlink's defaults, 1800 kHz on V2
+/// (divisor 1, inc/stlink.h:51-62) and 1000 kHz on V3 (usb.c:652-692).
 pub const V2_DEFAULT_KHZ: u32 = 1800;
 pub const V3_DEFAULT_KHZ: u32 = 1000;
 
 /// GET_TARGET_VOLTAGE reference count A0: volts = 2 * A1 * 1.2 / A0, so with
-/// A0 = 2400 the count A1 is the target voltage in millivolts (protocol §3.1).
+/// A0 = 2400 the count A1 is the target voltage in millivolts (stlink
+/// usb.c:221-250; OpenOCD stlink_usb.c:1480-1510).
 pub const VREF_COUNT: u32 = 2400;
 
 /// Firmware identity.
@@ -142,14 +157,16 @@ pub struct Firmware {
 }
 
 impl Firmware {
-    /// Defaults per probe kind (brief; protocol §3.1, §11.7).
+    /// Defaults per probe kind: firmware versions of current probes, chosen
+    /// by the simulator (GET_VERSION layout: stlink common.c:1141-1157; V3's
+    /// GET_VERSION_EX: OpenOCD stlink_usb.c:1302-1319).
     pub fn default_for(kind: SimProbeKind) -> Firmware {
         match kind {
             // "V2J37S7"
             SimProbeKind::V2 => Firmware { hw: 2, jtag: 37, low: 7, swim: 7, msd: 0, bridge: 0, power: 0 },
             // "V2J40M27"
             SimProbeKind::V2_1 => Firmware { hw: 2, jtag: 40, low: 27, swim: 0, msd: 27, bridge: 0, power: 0 },
-            // "V3J7M1B3" (protocol §11.7)
+            // "V3J7M1B3"
             SimProbeKind::V3 => Firmware { hw: 3, jtag: 7, low: 0, swim: 0, msd: 1, bridge: 3, power: 0 },
             // "V3J16M8B5P3"
             SimProbeKind::V3Pwr => Firmware { hw: 3, jtag: 16, low: 0, swim: 0, msd: 8, bridge: 5, power: 3 },
@@ -269,7 +286,7 @@ impl Probe {
 
     /// Bytes written on the OUT endpoint. Returns true when they were a
     /// command block (as opposed to a data phase).
-    pub fn receive(&mut self, data: &[u8], target: &mut Target, clock: &mut Clock) -> Result<bool, String> {
+    pub fn receive(&mut self, data: &[u8], mcu: &mut Mcu, clock: &mut Clock) -> Result<bool, String> {
         if let Some(mut p) = self.pending.take() {
             let want = p.len - p.data.len();
             if data.len() > want {
@@ -284,7 +301,7 @@ impl Probe {
             if p.data.len() < p.len {
                 self.pending = Some(p);
             } else {
-                self.run(clock, target, p.len, |probe, t, timer| {
+                self.run(clock, mcu, p.len, |probe, t, timer| {
                     probe.finish_write(p, t, timer);
                     None
                 });
@@ -295,17 +312,17 @@ impl Probe {
             return Err(format!("simulated ST-LINK: a command block must be exactly 16 bytes, got {}", data.len()));
         }
         let cdb: [u8; 16] = data.try_into().expect("length checked");
-        target.run_core_until(clock.now);
-        target.refresh_regions();
+        mcu.run_core_until(clock.now);
+        mcu.refresh_regions();
         match cdb[0] {
             // Writes: the command runs (and is charged) when its data arrives.
             DEBUG if matches!(cdb[1], WRITEMEM_32 | WRITEMEM_8 | WRITEMEM_16) && self.gated(cdb[1]) => {
                 let addr = u32le(&cdb[2..6]);
                 let len = u16le(&cdb[6..8]) as usize;
-                let early = self.check_mem(cdb[1], addr, len, cdb[8], target);
+                let early = self.check_mem(cdb[1], addr, len, cdb[8], mcu);
                 let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
                 if len == 0 {
-                    self.run(clock, target, 0, |probe, t, timer| {
+                    self.run(clock, mcu, 0, |probe, t, timer| {
                         probe.finish_write(p, t, timer);
                         None
                     });
@@ -313,7 +330,7 @@ impl Probe {
                     self.pending = Some(p);
                 }
             }
-            _ => self.run(clock, target, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
+            _ => self.run(clock, mcu, 0, |probe, t, timer| probe.command(&cdb, t, timer)),
         }
         Ok(true)
     }
@@ -323,14 +340,14 @@ impl Probe {
     fn run(
         &mut self,
         clock: &mut Clock,
-        target: &mut Target,
+        mcu: &mut Mcu,
         out_bytes: usize,
-        f: impl FnOnce(&mut Probe, &mut Target, &mut SwdTimer) -> Option<Vec<u8>>,
+        f: impl FnOnce(&mut Probe, &mut Mcu, &mut SwdTimer) -> Option<Vec<u8>>,
     ) {
         let link = self.link;
         let before = link.payload(out_bytes as u64);
         let mut timer = SwdTimer::new(clock.now + link.round_trip + before, self.swd_khz);
-        let reply = f(self, target, &mut timer);
+        let reply = f(self, mcu, &mut timer);
         let in_bytes = reply.as_ref().map_or(0, |r| r.len());
         let after = link.payload((out_bytes + in_bytes) as u64) - before;
         clock.now = timer.now() + after;
@@ -339,7 +356,8 @@ impl Probe {
         }
     }
 
-    /// Firmware knows this `F2` sub-opcode (protocol §4.3 feature gates).
+    /// Firmware knows this `F2` sub-opcode (feature gates by firmware version:
+    /// OpenOCD stlink_usb.c:506-516, 1339-1417).
     fn gated(&self, op: u8) -> bool {
         let v3 = self.kind.is_v3();
         let j = self.fw.jtag;
@@ -353,7 +371,8 @@ impl Probe {
         }
     }
 
-    /// 8-bit transfer limit (protocol §7): 64 bytes, 512 on V3 from J6.
+    /// 8-bit transfer limit: 64 bytes, 512 on V3 from J6 (OpenOCD
+    /// stlink_usb.c:90-101, 568-578).
     pub fn max_8bit(&self) -> usize {
         if self.kind.is_v3() && self.fw.jtag >= 6 {
             512
@@ -364,7 +383,7 @@ impl Probe {
 
     /// Checks decided from the command block alone, in firmware order: mode,
     /// AP, length limit, alignment, then the target answering.
-    fn check_mem(&self, op: u8, addr: u32, len: usize, ap: u8, t: &Target) -> Option<u8> {
+    fn check_mem(&self, op: u8, addr: u32, len: usize, ap: u8, t: &Mcu) -> Option<u8> {
         if self.mode != MODE_DEBUG {
             return Some(ST_CMD_ERROR);
         }
@@ -402,12 +421,12 @@ impl Probe {
     /// One bus access by the debugger at the end of `clocks` SWD clocks,
     /// held while the flash model stalls the bus.
     fn access(
-        t: &mut Target,
+        t: &mut Mcu,
         timer: &mut SwdTimer,
         clocks: u64,
         addr: u32,
-        write: Option<(Width, u32)>,
-        width: Width,
+        write: Option<(AccessWidth, u32)>,
+        width: AccessWidth,
     ) -> Result<u32, ()> {
         timer.clocks(clocks);
         // Code running on the target keeps running between the probe's accesses.
@@ -422,7 +441,7 @@ impl Probe {
         .map_err(|_| ())
     }
 
-    fn finish_write(&mut self, p: PendingWrite, t: &mut Target, timer: &mut SwdTimer) {
+    fn finish_write(&mut self, p: PendingWrite, t: &mut Mcu, timer: &mut SwdTimer) {
         if let Some(st) = p.early {
             self.set_rw(st, 0);
             return;
@@ -442,9 +461,9 @@ impl Probe {
             return;
         }
         let width = match p.op {
-            WRITEMEM_32 => Width::Word,
-            WRITEMEM_16 => Width::Half,
-            _ => Width::Byte,
+            WRITEMEM_32 => AccessWidth::Word,
+            WRITEMEM_16 => AccessWidth::Half,
+            _ => AccessWidth::Byte,
         };
         let step = width.bytes() as usize;
         for (i, chunk) in p.data.chunks(step).enumerate() {
@@ -461,10 +480,11 @@ impl Probe {
         self.set_rw(ST_OK, 0);
     }
 
-    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Vec<u8> {
+    fn read_mem(&mut self, op: u8, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
         let addr = u32le(&cdb[2..6]);
         let len = u16le(&cdb[6..8]) as usize;
-        // protocol §8.1: a one-byte 8-bit read returns two bytes.
+        // A one-byte 8-bit read returns two bytes (OpenOCD stlink_usb.c:2512-2514;
+        // probe-rs mod.rs:974-992).
         let reply_len = if op == READMEM_8 && len == 1 { 2 } else { len };
         let mut out = vec![0u8; reply_len];
         if let Some(st) = self.check_mem(op, addr, len, cdb[8], t) {
@@ -486,9 +506,9 @@ impl Probe {
             return out;
         }
         let width = match op {
-            READMEM_32 => Width::Word,
-            READMEM_16 => Width::Half,
-            _ => Width::Byte,
+            READMEM_32 => AccessWidth::Word,
+            READMEM_16 => AccessWidth::Half,
+            _ => AccessWidth::Byte,
         };
         let step = width.bytes() as usize;
         for off in (0..len).step_by(step) {
@@ -510,7 +530,7 @@ impl Probe {
     }
 
     /// Common gate of single debug accesses: mode, target answering, WAIT.
-    fn debug_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+    fn debug_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         if self.mode != MODE_DEBUG {
             return Err(ST_CMD_ERROR);
         }
@@ -528,10 +548,10 @@ impl Probe {
         Ok(())
     }
 
-    fn core_reg_gate(&mut self, t: &Target, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
+    fn core_reg_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         self.debug_gate(t, timer, clocks)?;
         // READREG/WRITEREG need the core halted (DCRSR works in Debug state only).
-        if !t.core.halted {
+        if !t.cpu.halted {
             return Err(ST_FAULT);
         }
         timer.clocks(clocks);
@@ -542,10 +562,11 @@ impl Probe {
         matches!(index, 0..=15 | REG_XPSR | REG_MSP | REG_PSP | 19 | REG_SPECIAL)
     }
 
-    fn command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+    fn command(&mut self, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Option<Vec<u8>> {
         match cdb[0] {
             GET_VERSION => {
-                // protocol §3.1: hw[15:12] J[11:6] S/M[5:0] big-endian, then VID, PID.
+                // hw[15:12] J[11:6] S/M[5:0] big-endian, then VID, PID (stlink
+                // common.c:1141-1157; OpenOCD stlink_usb.c:1263-1278).
                 // V3 reports hw 3 with J = S = 0.
                 let v: u16 = if self.kind.is_v3() {
                     (self.fw.hw as u16) << 12
@@ -558,7 +579,8 @@ impl Probe {
                 Some(r)
             }
             GET_VERSION_EX if self.kind.is_v3() => {
-                // protocol §3.1: hw, SWIM, JTAG, MSD, bridge, power, 2 reserved, VID, PID.
+                // hw, SWIM, JTAG, MSD, bridge, power, 2 reserved, VID, PID
+                // (OpenOCD stlink_usb.c:1302-1319; probe-rs mod.rs:483-501).
                 let f = self.fw;
                 let mut r = vec![f.hw, f.swim, f.jtag, f.msd, f.bridge, f.power, 0, 0];
                 r.extend_from_slice(&ST_VID.to_le_bytes());
@@ -567,14 +589,16 @@ impl Probe {
             }
             GET_CURRENT_MODE => Some(vec![self.mode, 0]),
             DFU => {
-                // F3 07 DFU_EXIT: back to mass storage, no reply (protocol §3.1).
+                // F3 07 DFU_EXIT: back to mass storage, no reply (stlink
+                // usb.c:502-513; OpenOCD stlink_usb.c:1651-1654).
                 if cdb[1] == 0x07 {
                     self.mode = MODE_MASS;
                 }
                 None
             }
             SWIM => None,
-            // Target voltage: J13+ on V2, all V3 (protocol §4.3).
+            // Target voltage: J13+ on V2, all V3 (OpenOCD stlink_usb.c:506-516;
+            // stlink common.c:1171-1174).
             GET_TARGET_VOLTAGE if self.kind.is_v3() || self.fw.jtag >= 13 => {
                 let mv = if t.powered() { t.voltage_mv } else { 0 };
                 let mut r = VREF_COUNT.to_le_bytes().to_vec();
@@ -586,7 +610,7 @@ impl Probe {
         }
     }
 
-    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Target, timer: &mut SwdTimer) -> Option<Vec<u8>> {
+    fn debug_command(&mut self, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Option<Vec<u8>> {
         let op = cdb[1];
         if !self.gated(op) {
             return Some(status2(ST_UNKNOWN_COMMAND));
@@ -617,7 +641,7 @@ impl Probe {
                 } else {
                     // One DP register read.
                     timer.clocks(SWD_CLOCKS_REG);
-                    r[4..8].copy_from_slice(&t.profile.dpidr.to_le_bytes());
+                    r[4..8].copy_from_slice(&t.part.dpidr.to_le_bytes());
                     ST_OK
                 };
                 r
@@ -634,8 +658,9 @@ impl Probe {
                 }
             }
             DRIVE_NRST => {
-                // Works in any mode (protocol §8.14); a clone without the wire
-                // answers OK and does nothing (§8.13).
+                // Works in any mode, even before ENTER (OpenOCD
+                // stlink_usb.c:1796-1806); a clone without the wire answers OK
+                // and does nothing (stlink doc/tutorial.md:144-150).
                 timer.clocks(SWD_CLOCKS_REG);
                 match cdb[2] {
                     0 => t.drive_nrst(true),
@@ -669,7 +694,8 @@ impl Probe {
                 }
             }
             READALLREGS => {
-                // protocol §3.2: [0..3] status, then R0-R15, xPSR, MSP, PSP, rw, rw2.
+                // [0..3] status, then R0-R15, xPSR, MSP, PSP, rw, rw2 (stlink
+                // usb.c:737-782; OpenOCD stlink_usb.c:2365-2387).
                 let mut r = vec![0u8; 88];
                 match self.core_reg_gate(t, timer, 21 * 3 * SWD_CLOCKS_REG) {
                     Err(st) => r[0] = st,
@@ -694,7 +720,14 @@ impl Probe {
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status2(st),
                     Ok(()) => {
-                        match Self::access(t, timer, SWD_CLOCKS_REG, addr, Some((Width::Word, value)), Width::Word) {
+                        match Self::access(
+                            t,
+                            timer,
+                            SWD_CLOCKS_REG,
+                            addr,
+                            Some((AccessWidth::Word, value)),
+                            AccessWidth::Word,
+                        ) {
                             Ok(_) => status2(ST_OK),
                             Err(()) => status2(ST_AP_FAULT),
                         }
@@ -708,7 +741,7 @@ impl Probe {
                 }
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status_value(st, 0),
-                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, Width::Word) {
+                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, AccessWidth::Word) {
                         Ok(v) => status_value(ST_OK, v),
                         Err(()) => status_value(ST_AP_FAULT, 0),
                     },
@@ -723,7 +756,8 @@ impl Probe {
                 }
             }
             GETLASTRWSTATUS2 => {
-                // protocol §3.2: [0..1] status, [4..7] fault address.
+                // [0..1] status, [4..7] fault address (stlink usb.c:303-305;
+                // OpenOCD stlink_usb.c:2472-2474; pyOCD stlink.py:426-427).
                 let mut r = vec![0u8; 12];
                 if self.mode != MODE_DEBUG {
                     r[0] = ST_CMD_ERROR;
@@ -744,7 +778,8 @@ impl Probe {
                 }
             }
             GET_COM_FREQ => {
-                // protocol §3.2: [0] status, [4..7] current kHz, [8..11] count, [12..] list.
+                // [0] status, [4..7] current kHz, [8..11] count, [12..] list
+                // (stlink usb.c:655-674; OpenOCD stlink_usb.c:3130-3163).
                 let mut r = vec![0u8; 52];
                 let (list, cur) = match cdb[2] {
                     0 => (V3_SWD_KHZ, self.swd_khz),

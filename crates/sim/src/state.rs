@@ -14,8 +14,8 @@
 
 use std::path::Path;
 
-use super::chips;
-use super::flash::FlashModel;
+use super::model::FlashModel;
+use super::parts;
 
 const MAGIC: &[u8; 8] = b"STFLSIM\x1a";
 const VERSION: u32 = 1;
@@ -170,19 +170,19 @@ impl SavedState {
 pub fn load(path: &Path) -> Result<SavedState, String> {
     let (chip, blobs) =
         read_file(path)?.ok_or_else(|| format!("simulator state file {} does not exist", path.display()))?;
-    let profile = chips::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+    let part = parts::lookup(&chip).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
     let (sram, flash): (Vec<_>, Vec<_>) =
-        blobs.into_iter().partition(|(name, _)| name.starts_with(super::target::SRAM_BLOB));
-    let mut model = (profile.flash)();
+        blobs.into_iter().partition(|(name, _)| name.starts_with(super::mcu::SRAM_BLOB));
+    let mut model = (part.flash)();
     model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
     let sram = sram
         .into_iter()
         .filter_map(|(name, data)| {
-            let base = u32::from_str_radix(name.strip_prefix(super::target::SRAM_BLOB)?, 16).ok()?;
+            let base = u32::from_str_radix(name.strip_prefix(super::mcu::SRAM_BLOB)?, 16).ok()?;
             Some((base, data))
         })
         .collect();
-    Ok(SavedState { chip: profile.name, model, sram })
+    Ok(SavedState { chip: part.name, model, sram })
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::chips::ChipProfile;
-use super::flash::{Access, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS};
+use super::model::{Access, AccessWidth, BusFault, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS};
+use super::parts::Part;
 use super::probe::*;
 use super::*;
 use stflash_transport::{Transport, TransportError};
@@ -64,7 +64,7 @@ impl FlashModel for TestModel {
             now
         }
     }
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         match addr {
             TM_CR => Ok(self.cr),
             TM_SR => Ok((self.busy_until > acc.now) as u32),
@@ -72,7 +72,7 @@ impl FlashModel for TestModel {
             a => Ok(self.array.read(a, width)),
         }
     }
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         match addr {
             TM_CR => {
                 self.cr = value;
@@ -137,7 +137,7 @@ fn test_model() -> Box<dyn FlashModel> {
 
 /// A made-up Cortex-M4 part around [`TestModel`]; flash-size register in the
 /// upper half of its word, two SRAM regions, three DBGMCU control words.
-pub(crate) static TEST_CHIP: ChipProfile = ChipProfile {
+pub(crate) static TEST_CHIP: Part = Part {
     name: "testchip",
     aliases: &[],
     dpidr: 0x2BA0_1477,
@@ -180,7 +180,7 @@ fn kind(k: SimProbeKind) -> P {
 fn testchip(f: impl FnOnce(&mut SimSpec)) -> P {
     let mut spec = SimSpec::new("testchip");
     f(&mut spec);
-    let (t, h) = open_profile(&TEST_CHIP, &spec).expect("open");
+    let (t, h) = open_part(&TEST_CHIP, &spec).expect("open");
     P { t, h }
 }
 
@@ -294,7 +294,7 @@ impl P {
     }
 
     fn halt(&mut self) {
-        self.wr_ok(target::DHCSR, 0xA05F_0003);
+        self.wr_ok(mcu::DHCSR, 0xA05F_0003);
         assert!(self.h.core_halted());
     }
 }
@@ -304,11 +304,11 @@ impl P {
 
 #[test]
 fn get_version_for_each_probe_kind() {
-    // V2J37S7, 0483:3748 (protocol §3.1 layout).
+    // V2J37S7, 0483:3748 (GET_VERSION layout: stlink common.c:1141-1157).
     assert_eq!(kind(SimProbeKind::V2).cmd(&[0xF1], 6), [0x29, 0x47, 0x83, 0x04, 0x48, 0x37]);
     // V2J40M27, 0483:374b: 2<<12 | 40<<6 | 27 = 0x2A1B.
     assert_eq!(kind(SimProbeKind::V2_1).cmd(&[0xF1], 6), [0x2A, 0x1B, 0x83, 0x04, 0x4B, 0x37]);
-    // V3: hw 3 with J = S = 0 (protocol §3.1).
+    // V3: hw 3 with J = S = 0 (OpenOCD stlink_usb.c:1302-1303).
     assert_eq!(kind(SimProbeKind::V3).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x4E, 0x37]);
     assert_eq!(kind(SimProbeKind::V3Pwr).cmd(&[0xF1], 6), [0x30, 0x00, 0x83, 0x04, 0x57, 0x37]);
     // Old firmware override.
@@ -321,7 +321,7 @@ fn get_version_for_each_probe_kind() {
 
 #[test]
 fn get_version_ex_on_v3_only() {
-    // protocol §11.7 [obs]: V3J7M1B3.
+    // The simulated V3's firmware: V3J7M1B3.
     assert_eq!(
         kind(SimProbeKind::V3).cmd(&[0xFB], 12),
         [0x03, 0x00, 0x07, 0x01, 0x03, 0x00, 0x00, 0x00, 0x83, 0x04, 0x4E, 0x37]
@@ -365,7 +365,7 @@ fn target_voltage_reply() {
     assert_ne!(word(&r[0..4]), 0);
     let r = open_spec(|s| s.options = vec![("voltage".into(), "0".into())]).cmd(&[0xF7], 8);
     assert_eq!(word(&r[4..8]), 0);
-    // No voltage command before J13 (protocol §4.3).
+    // No voltage command before J13 (OpenOCD stlink_usb.c:506-516).
     let mut p = open_spec(|s| {
         s.probe = SimProbeKind::V2;
         s.firmware = Some(12);
@@ -397,7 +397,8 @@ fn replay_hot_plug_connect_trace_11_1() {
     assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0]), [0x80, 0, 0, 0, 0, 0, 0, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x35, 0x04, 0x20, 0x04, 0xE0, 0x00, 0x03, 0x00, 0x00], 2), [0x80, 0x00]);
     assert_eq!(read(&mut p, [0x04, 0x20, 0x04, 0xE0])[4..], [0x00, 0x03, 0x00, 0x00]);
-    // C_DEBUGEN|C_HALT, S_REGRDY|S_HALT, S_RESET_ST (protocol §11.1 [obs]).
+    // C_DEBUGEN|C_HALT, S_REGRDY|S_HALT, S_RESET_ST (ARMv7-M DHCSR after a
+    // halt request following a reset).
     assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0]), [0x80, 0, 0, 0, 0x03, 0x00, 0x03, 0x02]);
     assert_eq!(read(&mut p, [0xF0, 0xED, 0x00, 0xE0])[4..], [0x03, 0x00, 0x03, 0x00]);
     p.send(&[0xF2, 0x21]);
@@ -417,28 +418,28 @@ fn replay_connect_under_reset_trace_11_2() {
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00]);
     assert_eq!(p.mem_read(0x07, 0x2000_0000, 4), [0; 4]);
     assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_0000), "bus held in reset");
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     assert!(!p.h.core_halted(), "held in reset");
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [0x80, 0x00]);
     assert!(p.h.core_halted(), "latched halt taken at reset release");
     for _ in 0..45 {
-        p.wr_ok(target::DHCSR, 0xA05F_0003);
+        p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     }
-    let dhcsr = p.rd_ok(target::DHCSR);
-    assert_ne!(dhcsr & target::S_RESET_ST, 0, "NRST is connected");
+    let dhcsr = p.rd_ok(mcu::DHCSR);
+    assert_ne!(dhcsr & mcu::S_RESET_ST, 0, "NRST is connected");
     assert_eq!(p.h.core_register(15), 0x0800_0100);
     assert_eq!(p.h.core_register(13), 0x2000_5000);
     // Soft reset with halt.
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
-    p.wr_ok(target::DEMCR, 0x0100_0501);
-    p.wr_ok(target::DFSR, 0x0000_0008);
-    p.rd_ok(target::DHCSR);
-    p.wr_ok(target::AIRCR, 0x05FA_0004);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    assert_eq!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    assert_ne!(p.rd_ok(target::DFSR) & target::DFSR_VCATCH, 0);
-    p.wr_ok(target::DFSR, 0x1F);
-    assert_eq!(p.rd_ok(target::DFSR), 0);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DEMCR, 0x0100_0501);
+    p.wr_ok(mcu::DFSR, 0x0000_0008);
+    p.rd_ok(mcu::DHCSR);
+    p.wr_ok(mcu::AIRCR, 0x05FA_0004);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    assert_eq!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DFSR) & mcu::DFSR_VCATCH, 0);
+    p.wr_ok(mcu::DFSR, 0x1F);
+    assert_eq!(p.rd_ok(mcu::DFSR), 0);
     assert_eq!(p.mode(), MODE_DEBUG);
     assert!(p.h.core_halted());
 }
@@ -447,14 +448,14 @@ fn replay_connect_under_reset_trace_11_2() {
 fn reset_sequence_of_trace_11_4() {
     let mut p = f103();
     p.enter();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [0x80, 0x00]);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [0x80, 0x00]);
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [0x80, 0x00]);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
-    let d = p.rd_ok(target::DHCSR);
-    assert_eq!(d & (target::S_RESET_ST | target::S_HALT), 0, "running after reset");
-    assert_ne!(d & target::S_RETIRE_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
+    let d = p.rd_ok(mcu::DHCSR);
+    assert_eq!(d & (mcu::S_RESET_ST | mcu::S_HALT), 0, "running after reset");
+    assert_ne!(d & mcu::S_RETIRE_ST, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -463,19 +464,20 @@ fn reset_sequence_of_trace_11_4() {
 #[test]
 fn debug_commands_before_enter_fail() {
     let mut p = f103();
-    assert_eq!(p.rd(target::CPUID), (ST_CMD_ERROR, 0));
-    assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_CMD_ERROR);
+    assert_eq!(p.rd(mcu::CPUID), (ST_CMD_ERROR, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_CMD_ERROR);
     assert!(!p.h.core_halted());
     assert_eq!(p.cmd(&[0xF2, 0x31], 12)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_CMD_ERROR, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3E], 12)[0], ST_CMD_ERROR);
     assert_eq!(p.mem_read(0x07, 0x2000_0000, 8), [0; 8]);
-    // Speed and NRST work in any mode (protocol §8.14, §11.1).
+    // Speed and NRST work in any mode: stlink sets the speed and drives NRST
+    // before ENTER (usb.c:1292-1297; OpenOCD stlink_usb.c:1796-1806).
     assert_eq!(p.cmd(&[0xF2, 0x43, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
     p.enter();
-    assert_eq!(p.rd(target::CPUID), (ST_OK, 0x411F_C231));
+    assert_eq!(p.rd(mcu::CPUID), (ST_OK, 0x411F_C231));
 }
 
 #[test]
@@ -552,7 +554,8 @@ fn v3_com_freq_list_and_setting() {
     assert_eq!(list, V3_SWD_KHZ);
     assert_eq!(list[0], 24000);
     assert!(r[12 + 4 * n..].iter().all(|&b| b == 0));
-    // protocol §11.7 [obs]: 1000 kHz request → reply carries 1000.
+    // SET_COM_FREQ: a 1000 kHz request → the reply carries 1000 (stlink
+    // usb.c:679-690).
     let set = |p: &mut P, khz: u32| p.cmd(&[&[0xF2, 0x61, 0, 0][..], &le(khz)].concat(), 8);
     assert_eq!(set(&mut p, 1000), [ST_OK, 0, 0, 0, 0xE8, 0x03, 0, 0]);
     assert_eq!(word(&set(&mut p, 3300)[4..]), 3300);
@@ -629,7 +632,7 @@ fn eight_bit_transfers_limits_and_the_two_byte_quirk() {
     let mut p = f103();
     p.enter();
     p.h.poke(0x2000_0010, &[0x5A, 0x6B, 0x7C]);
-    // protocol §8.1: a one-byte read returns two bytes.
+    // A one-byte read returns two bytes (OpenOCD stlink_usb.c:2512-2514).
     assert_eq!(p.mem_read(0x0C, 0x2000_0011, 1), [0x6B, 0x00]);
     assert_eq!(p.mem_read(0x0C, 0x2000_0011, 2), [0x6B, 0x7C]);
     assert_eq!(p.mem_read(0x0C, 0x2000_0000, 64).len(), 64);
@@ -783,20 +786,20 @@ fn probe_info_and_serials() {
 fn dhcsr_halt_run_and_reset_status_over_the_wire() {
     let mut p = f103();
     p.enter();
-    let first = p.rd_ok(target::DHCSR);
-    assert_eq!(first, target::S_RESET_ST | target::S_RETIRE_ST, "running, reset once");
-    assert_eq!(p.rd_ok(target::DHCSR), target::S_RETIRE_ST, "S_RESET_ST cleared by the read");
-    p.wr_ok(target::DHCSR, 0x0000_0003);
+    let first = p.rd_ok(mcu::DHCSR);
+    assert_eq!(first, mcu::S_RESET_ST | mcu::S_RETIRE_ST, "running, reset once");
+    assert_eq!(p.rd_ok(mcu::DHCSR), mcu::S_RETIRE_ST, "S_RESET_ST cleared by the read");
+    p.wr_ok(mcu::DHCSR, 0x0000_0003);
     assert!(!p.h.core_halted(), "no key");
     p.halt();
-    assert_eq!(p.rd_ok(target::DHCSR), 0x0003_0003);
-    assert_eq!(p.rd_ok(target::DFSR), target::DFSR_HALTED);
-    p.wr_ok(target::DHCSR, 0xA05F_0001);
+    assert_eq!(p.rd_ok(mcu::DHCSR), 0x0003_0003);
+    assert_eq!(p.rd_ok(mcu::DFSR), mcu::DFSR_HALTED);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0001);
     assert!(!p.h.core_halted());
-    assert_eq!(p.rd_ok(target::DHCSR), 0x0100_0001);
+    assert_eq!(p.rd_ok(mcu::DHCSR), 0x0100_0001);
     // Single step: back in Debug state.
     p.halt();
-    p.wr_ok(target::DHCSR, 0xA05F_0005);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0005);
     assert!(p.h.core_halted());
 }
 
@@ -808,12 +811,13 @@ fn core_registers_need_a_halted_core() {
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x00, 1, 0, 0, 0], 2), [ST_FAULT, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x3A], 88)[0], ST_FAULT);
     p.halt();
-    // protocol §11.3 [obs]: f2 34 0f 01010008 = PC := 0x08000101.
+    // WRITEREG: f2 34 0f 01010008 = PC := 0x08000101 (stlink usb.c:951-972).
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x0F, 0x01, 0x01, 0x00, 0x08], 2), [ST_OK, 0]);
     assert_eq!(p.h.core_register(15), 0x0800_0101);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x02, 0x44, 0x33, 0x22, 0x11], 2), [ST_OK, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x02], 8), [ST_OK, 0, 0, 0, 0x44, 0x33, 0x22, 0x11]);
-    // xPSR after reset (protocol §11.3 [obs] layout `80 00 00 00 00 00 00 01`).
+    // xPSR after reset (READREG reply `80 00 00 00 00 00 00 01`: status, then
+    // the value; stlink usb.c:784-835).
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x10], 8), [ST_OK, 0, 0, 0, 0, 0, 0, 0x01]);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x40], 8)[0], ST_CMD_ERROR);
     assert_eq!(p.cmd(&[0xF2, 0x34, 0x14, 0x01, 0, 0, 0x02], 2), [ST_OK, 0]);
@@ -825,8 +829,8 @@ fn core_registers_need_a_halted_core() {
     assert_eq!(reg(13), reg(18), "CONTROL.SPSEL=1: SP is PSP");
     assert_eq!(reg(20), 0x0200_0001, "packed special registers");
     // DCRSR/DCRDR reach the same registers.
-    p.wr_ok(target::DCRSR, 2);
-    assert_eq!(p.rd_ok(target::DCRDR), 0x1122_3344);
+    p.wr_ok(mcu::DCRSR, 2);
+    assert_eq!(p.rd_ok(mcu::DCRDR), 0x1122_3344);
 }
 
 #[test]
@@ -836,20 +840,20 @@ fn resetsys_resets_the_core() {
     p.enter();
     p.halt();
     p.cmd(&[0xF2, 0x34, 0x00, 1, 2, 3, 4], 2);
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_OK, 0]);
     assert!(!p.h.core_halted(), "no vector catch: runs");
     assert_eq!(
         (p.h.core_register(0), p.h.core_register(13), p.h.core_register(15), p.h.core_register(16)),
         (0, 0x2000_1000, 0x0800_0040, 0x0100_0000)
     );
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     // With VC_CORERESET it halts.
-    p.wr_ok(target::DEMCR, target::VC_CORERESET | target::TRCENA);
+    p.wr_ok(mcu::DEMCR, mcu::VC_CORERESET | mcu::TRCENA);
     p.halt();
     p.cmd(&[0xF2, 0x32], 2);
     assert!(p.h.core_halted());
-    assert_ne!(p.rd_ok(target::DFSR) & target::DFSR_VCATCH, 0);
+    assert_ne!(p.rd_ok(mcu::DFSR) & mcu::DFSR_VCATCH, 0);
 }
 
 #[test]
@@ -857,28 +861,28 @@ fn drive_nrst_semantics() {
     let mut p = f103();
     p.enter();
     p.h.poke(0x2000_0000, &[0x77; 4]);
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.rd(0x2000_0000), (ST_AP_FAULT, 0), "held in reset");
-    assert_eq!(p.rd_ok(target::CPUID), 0x411F_C231, "PPB still answers");
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_eq!(p.rd_ok(mcu::CPUID), 0x411F_C231, "PPB still answers");
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
     assert!(!p.h.core_halted(), "no halt requested: runs");
     assert_eq!(p.rd_ok(0x2000_0000), 0x7777_7777, "SRAM kept");
     // Pulse.
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x02], 2), [ST_OK, 0]);
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x07], 2), [ST_CMD_ERROR, 0]);
 
     // Clone probe without the NRST wire: answers OK, does nothing.
     let mut p = open_spec(|s| s.options = vec![("nrst".into(), "disconnected".into())]);
     p.enter();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x00], 2), [ST_OK, 0]);
     assert_eq!(p.rd(0x2000_0000).0, ST_OK);
     assert_eq!(p.cmd(&[0xF2, 0x3C, 0x01], 2), [ST_OK, 0]);
-    assert_eq!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0, "no reset happened");
+    assert_eq!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0, "no reset happened");
 }
 
 // ---------------------------------------------------------------------------
@@ -937,7 +941,7 @@ fn timing_on_v3_and_the_clock_api() {
     let mut p = kind(SimProbeKind::V3);
     p.enter();
     let t0 = p.now();
-    p.rd_ok(target::CPUID);
+    p.rd_ok(mcu::CPUID);
     // 0.15 ms + 8 B / 30 MB/s + 96 clocks / 1 MHz (V3 default).
     assert_eq!(p.now() - t0, 150_000 + 266 + 96_000);
     p.cmd(&[0xF2, 0x61, 0, 0, 0xC0, 0x5D, 0, 0], 8); // 24000 kHz
@@ -1025,7 +1029,7 @@ fn register_writes_are_logged_from_both_initiators() {
     p.mem_write(0x0D, TM_CR + 12, &[0x5C]);
     {
         let mut sim = p.h.sim.lock().unwrap();
-        sim.target.write(TM_CR, Width::Word, 0x20, Initiator::Core, 0).unwrap();
+        sim.mcu.write(TM_CR, AccessWidth::Word, 0x20, Initiator::Cpu, 0).unwrap();
     }
     assert_eq!(
         p.h.register_writes(),
@@ -1040,10 +1044,10 @@ fn a_model_reset_request_resets_the_system() {
     let mut p = testchip(|_| {});
     p.enter();
     p.halt();
-    p.rd_ok(target::DHCSR);
+    p.rd_ok(mcu::DHCSR);
     p.wr_ok(TM_RESET, 0xDEAD);
     assert!(!p.h.core_halted());
-    assert_ne!(p.rd_ok(target::DHCSR) & target::S_RESET_ST, 0);
+    assert_ne!(p.rd_ok(mcu::DHCSR) & mcu::S_RESET_ST, 0);
 }
 
 #[test]
@@ -1060,7 +1064,7 @@ fn rdp1_blocks_debugger_flash_reads_and_rdp2_silences_swd() {
     let mut p = testchip(|s| s.faults.model = vec![("rdp".into(), "2".into())]);
     assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0]);
     assert_eq!(p.cmd(&[0xF2, 0x31], 12)[0], ST_GET_IDCODE_ERROR);
-    assert_eq!(p.rd(target::CPUID), (ST_DP_ERROR, 0));
+    assert_eq!(p.rd(mcu::CPUID), (ST_DP_ERROR, 0));
 }
 
 #[test]
@@ -1133,10 +1137,10 @@ fn options_apply_to_a_fresh_chip_only() {
         s
     };
     {
-        let (_t, h) = open_profile(&TEST_CHIP, &spec("1")).unwrap();
+        let (_t, h) = open_part(&TEST_CHIP, &spec("1")).unwrap();
         assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)));
     }
-    let (_t, h) = open_profile(&TEST_CHIP, &spec("0")).unwrap();
+    let (_t, h) = open_part(&TEST_CHIP, &spec("0")).unwrap();
     assert!(!h.with_flash_model(|m| m.debug_readable(TM_BASE)), "state file wins");
     drop(_t);
     std::fs::remove_file(&path).unwrap();
@@ -1205,8 +1209,8 @@ fn fault_wait_answers_ap_wait_without_effect_then_recovers() {
     let mut p = open_spec(|s| s.faults = FaultPlan::parse("wait=3").unwrap());
     p.enter();
     p.h.poke(0x2000_0000, &[1, 2, 3, 4]);
-    assert_eq!(p.rd(target::CPUID), (ST_AP_WAIT, 0));
-    assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_AP_WAIT);
+    assert_eq!(p.rd(mcu::CPUID), (ST_AP_WAIT, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_WAIT);
     assert!(!p.h.core_halted(), "nothing written");
     p.mem_write(0x08, 0x2000_0000, &[9, 9, 9, 9]);
     assert_eq!(p.rw_status(), (ST_AP_WAIT, 0));
@@ -1225,7 +1229,7 @@ fn fault_wait_answers_ap_wait_without_effect_then_recovers() {
 
 impl P {
     fn halt_attempt_fails(&mut self) {
-        assert_eq!(self.wr(target::DHCSR, 0xA05F_0003), ST_AP_WAIT);
+        assert_eq!(self.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_WAIT);
         assert_eq!(self.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_AP_WAIT);
         assert!(!self.h.core_halted());
     }
@@ -1238,8 +1242,8 @@ fn fault_no_power_and_no_target() {
         assert_eq!(word(&p.cmd(&[0xF7], 8)[4..]), mv, "{fault}");
         assert_eq!(p.cmd(&[0xF2, 0x30, 0xA3], 2), [ST_GET_IDCODE_ERROR, 0], "{fault}");
         assert_eq!(p.cmd(&[0xF2, 0x31], 12), [ST_GET_IDCODE_ERROR, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        assert_eq!(p.rd(target::CPUID), (ST_DP_ERROR, 0));
-        assert_eq!(p.wr(target::DHCSR, 0xA05F_0003), ST_DP_ERROR);
+        assert_eq!(p.rd(mcu::CPUID), (ST_DP_ERROR, 0));
+        assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x33, 0x00], 8)[0], ST_DP_ERROR);
         assert_eq!(p.cmd(&[0xF2, 0x32], 2), [ST_DP_ERROR, 0]);
         assert_eq!(p.mem_read(0x07, 0x2000_0000, 8), [0; 8]);
@@ -1252,11 +1256,11 @@ fn fault_no_power_and_no_target() {
 fn fault_no_halt() {
     let mut p = open_spec(|s| s.faults = FaultPlan::parse("no-halt").unwrap());
     p.enter();
-    p.wr_ok(target::DHCSR, 0xA05F_0003);
+    p.wr_ok(mcu::DHCSR, 0xA05F_0003);
     assert!(!p.h.core_halted());
-    let d = p.rd_ok(target::DHCSR);
-    assert_eq!(d & (target::C_HALT | target::S_HALT), 0);
-    assert_eq!(d & target::C_DEBUGEN, target::C_DEBUGEN);
+    let d = p.rd_ok(mcu::DHCSR);
+    assert_eq!(d & (mcu::C_HALT | mcu::S_HALT), 0);
+    assert_eq!(d & mcu::C_DEBUGEN, mcu::C_DEBUGEN);
     assert_eq!(p.cmd(&[0xF2, 0x33, 0x0F], 8)[0], ST_FAULT);
 }
 

@@ -2,11 +2,11 @@
 //! the same sources; these tests hold them together.
 
 use stflash::chip as chips;
-use stflash_sim::crc::{placement, Regs};
+use stflash_sim::crc_peripheral::{placement, Regs};
 
 #[test]
 fn every_simulated_part_has_its_crc_unit_where_the_chip_table_says() {
-    for part in stflash_sim::chips::all() {
+    for part in stflash_sim::parts::all() {
         let dev_id = (part.idcode & 0xFFF) as u16;
         let sim = placement(dev_id).unwrap_or_else(|| panic!("{}: no CRC unit", part.name));
         let host = chips::find(dev_id).and_then(|c| c.crc).expect("chip table row");

@@ -1,5 +1,5 @@
 //! STM32L0/L1 flash model: the PECR-type controller, written from RM0377
-//! (L0) and RM0038 (L1) as summarised in flash-families.md §2.4.
+//! (L0) and RM0038 (L1).
 //!
 //! What it models:
 //! - three locks: PELOCK (PEKEYR) guards PECR and the data EEPROM, PRGLOCK
@@ -16,24 +16,27 @@
 //!   sequence sets PGAERR; on L0, programming a word that is not 0 sets
 //!   NOTZEROERR and a flash read in the middle of a half page abandons it with
 //!   FWWERR; nothing is written on any error;
-//! - 3.2 ms per word, half page or page erase (timing-model.md), with flash
-//!   accesses stalled meanwhile;
+//! - 3.2 ms per word, half page or page erase (assumed, see `OP_TIME`), with
+//!   flash accesses stalled meanwhile;
 //! - RDP (OBR.RDPROT: 0xAA level 0, 0xCC level 2, else level 1) and WRPROT
 //!   (one bit per 4 KiB sector, 1 = protected);
 //! - the data EEPROM at 0x08080000 (readable; word writes with PELOCK clear);
 //! - the option bytes at 0x1FF80000: 32-bit words, a 16-bit value and its
-//!   complement (RDP word, USER word, then WRPROT halves, §2.4); with PELOCK
+//!   complement (RDP word, USER word, then WRPROT halves: the option-byte
+//!   chapters of RM0377 and RM0038); with PELOCK
 //!   and OPTLOCK clear a word write erases and programs one option word
 //!   (2 × 3.2 ms); they are loaded at reset and by PECR.OBL_LAUNCH, which
 //!   resets the chip. A word whose complement does not match sets OPTVERR at
 //!   load and counts as read protection (RDP word) or nothing protected
-//!   (WRP words) [U: RM text not at hand; ST's HAL falls back to level 1].
+//!   (WRP words): assumed, the RM text was not at hand (ST's HAL also reads a
+//!   mismatching RDP as level 1).
 //!   An RDP word changing a loaded level 1 to level 0 erases the program
-//!   memory and the data EEPROM (§2.4 "No mass-erase bit"); at level 2 the
+//!   memory and the data EEPROM (there is no mass-erase bit: OpenOCD's
+//!   stm32lx_mass_erase, stm32lx.c:1334-1373, erases this way); at level 2 the
 //!   option bytes cannot be written (WRPERR).
 //!
-//! Assumptions where RM text was not at hand (flash-families.md marks them
-//! [U]): a wrong key does not raise a bus error; on L1 (no FWWERR) a read
+//! Assumed, as the RM text was not at hand (no knob changes them): a wrong
+//! key does not raise a bus error; on L1 (no FWWERR) a read
 //! during a half page abandons it with PGAERR, and programming over
 //! non-erased cells ORs the bits in without an error; a half page abandoned
 //! by clearing FPRG/PROG sets PGAERR; an invalid PECR mode for a program-memory
@@ -41,14 +44,16 @@
 
 use std::ops::Range;
 
-use super::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, US,
+use crate::model::{
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, US,
 };
-use crate::chips::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 
-// Register offsets (flash-families.md §2.4).
+// Register offsets (ST's CMSIS `FLASH_TypeDef` in stm32l053xx.h and
+// stm32l152xe.h).
 const ACR: u32 = 0x00;
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
@@ -92,7 +97,8 @@ const NOTZEROERR: u32 = 1 << 16;
 const FWWERR: u32 = 1 << 17;
 const SR_W1C: u32 = EOP | WRPERR | PGAERR | SIZERR | OPTVERR | OPTVERRUSR | RDERR | NOTZEROERR | FWWERR;
 
-// Keys (flash-families.md §2.4).
+// Keys (ST's HAL, stm32l0xx_hal_flash.h and stm32l1xx_hal_flash.h:
+// FLASH_PEKEY1/2, FLASH_PRGKEY1/2, FLASH_OPTKEY1/2).
 const PEKEYS: [u32; 2] = [0x89AB_CDEF, 0x0203_0405];
 const PRGKEYS: [u32; 2] = [0x8C9D_AEBF, 0x1314_1516];
 const OPTKEYS: [u32; 2] = [0xFBEA_D9C8, 0x2425_2627];
@@ -109,7 +115,9 @@ const OPTION_BYTES: u32 = 0x1FF8_0000;
 /// 16 L1 pages; RM0377 §3.3.1 "a Flash sector is made of 32 pages").
 const WRP_SECTOR: u32 = 4 * KIB;
 
-/// Word, half-page, page-erase and EEPROM-write time (timing-model.md).
+/// Word, half-page, page-erase and EEPROM-write time: assumed, not measured,
+/// and no knob changes it (the 3.2 ms programming time recalled from the
+/// STM32L0/L1 datasheets' "Flash memory and data EEPROM characteristics").
 const OP_TIME: Nanos = 3200 * US;
 
 /// The two controller generations.
@@ -135,61 +143,6 @@ impl LpKind {
     fn half_page(self) -> u32 {
         self.page() / 2
     }
-}
-
-/// A two-key unlock sequence (flash-families.md §2.0): the first key, then the
-/// second, nothing else; a wrong key, or a sequence sent while unlocked, leaves
-/// the lock set until the next reset.
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct KeyLatch {
-    first_seen: bool,
-    stuck: bool,
-}
-
-impl KeyLatch {
-    /// One write to the key register; returns whether the lock is now set.
-    pub(super) fn write(&mut self, locked: bool, value: u32, keys: [u32; 2]) -> bool {
-        if self.stuck {
-            return true;
-        }
-        match (locked, self.first_seen) {
-            (true, false) if value == keys[0] => {
-                self.first_seen = true;
-                return true;
-            }
-            (true, true) if value == keys[1] => {
-                self.first_seen = false;
-                return false;
-            }
-            _ => {}
-        }
-        self.first_seen = false;
-        self.stuck = true;
-        true
-    }
-}
-
-/// Inclusive address ranges `a-b` joined by `+` (configuration `wrp=`).
-pub(super) fn parse_ranges(value: &str) -> Result<Vec<(u32, u32)>, String> {
-    let num = |s: &str| {
-        let s = s.trim();
-        let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            Some(hex) => u32::from_str_radix(hex, 16),
-            None => s.parse(),
-        };
-        parsed.map_err(|_| format!("'{s}' is not an address"))
-    };
-    value
-        .split('+')
-        .map(|r| {
-            let (a, b) = r.split_once('-').ok_or_else(|| format!("'{r}' is not a range start-end"))?;
-            let (a, b) = (num(a)?, num(b)?);
-            if b < a {
-                return Err(format!("range '{r}' ends before it starts"));
-            }
-            Ok((a, b))
-        })
-        .collect()
 }
 
 /// A half page being collected word by word.
@@ -388,11 +341,11 @@ impl LpModel {
     }
 
     /// A bus write into program memory: what PECR selects happens.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & PRGLOCK != 0 || (self.rdp_active() && acc.by == Initiator::Debugger) {
             return self.fail(WRPERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         if self.protected(addr) {
@@ -439,7 +392,7 @@ impl LpModel {
 
     /// Data EEPROM: writable once PELOCK is clear (the write erases and
     /// programs the cells itself).
-    fn write_eeprom(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_eeprom(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & PELOCK != 0 || (self.rdp_active() && acc.by == Initiator::Debugger) {
             return self.fail(WRPERR);
         }
@@ -448,18 +401,18 @@ impl LpModel {
     }
 
     /// The memory-mapped option bytes: the stored words (WRPROT words: two
-    /// 16-bit halves per WRPR register, in address order [U] beyond 0x1FF8001C
-    /// on L1 cat.4/5).
+    /// 16-bit halves per WRPR register, in address order; assumed beyond
+    /// 0x1FF8001C on L1 cat.4/5).
     fn option_word(&self, off: u32) -> u32 {
         self.stored.get((off / 4) as usize).copied().unwrap_or(0xFFFF_0000)
     }
 
     /// A word write to the option bytes (RM0377/RM0038 option byte programming).
-    fn write_option(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_option(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & (PELOCK | OPTLOCK) != 0 || self.rdp == RDP_LEVEL2 {
             return self.fail(WRPERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         let index = ((addr - OPTION_BYTES) / 4) as usize;
@@ -523,7 +476,8 @@ impl FlashModel for LpModel {
             Op::OptionWrite { index, value } => {
                 let regression = index == 0 && self.rdp_active() && value as u8 == RDP_LEVEL0;
                 if regression {
-                    // Level 1 → 0: program memory and data EEPROM are erased (§2.4).
+                    // Level 1 → 0: program memory and data EEPROM are erased
+                    // (OpenOCD stm32lx.c:1334-1373 mass-erases this way).
                     let (f, e) = (self.flash.data.len() as u32, self.eeprom.data.len() as u32);
                     self.flash.erase(FLASH_BASE, f);
                     self.eeprom.erase(EEPROM_BASE, e);
@@ -549,7 +503,7 @@ impl FlashModel for LpModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.regs().contains(&addr) {
             let shift = 8 * (addr & 3);
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -570,7 +524,7 @@ impl FlashModel for LpModel {
         Ok(array.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.regs().contains(&addr) {
             // 32-bit registers: narrower writes land in their byte lanes.
             let shift = 8 * (addr & 3);
@@ -684,17 +638,20 @@ fn factory_options(size: u32) -> Vec<u32> {
 }
 
 /// Simulated L0/L1 parts.
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32l053r8",
         aliases: &["l053", "stm32l053", "l053r8"],
-        // SW-DP of Cortex-M0+ STM32 (DPIDR 0x0BC11477, flash-families.md §1.2 list).
+        // SW-DP of the Cortex-M0+ (the DPIDR of Arm's Cortex-M0+ DAP).
         dpidr: 0x0BC1_1477,
-        // Cortex-M0+ r0p1 (PARTNO 0xC60, flash-families.md §1.1).
+        // Cortex-M0+ r0p1 (PARTNO 0xC60; CPUID in the ARMv6-M Architecture
+        // Reference Manual).
         cpuid: 0x410C_C601,
-        // DEV_ID 0x417 (L0 cat.3, flash-families.md §1.5), REV_ID 0x1008.
+        // DEV_ID 0x417 (L0 cat.3, RM0367 DBGMCU_IDCODE), REV_ID 0x1008.
         idcode: 0x1008_6417,
-        // flash-families.md §1.2: L0 DBGMCU at 0x40015800; CR, APB1_FZ, APB2_FZ follow.
+        // L0 DBGMCU at 0x40015800 (CMSIS stm32l053xx.h `DBGMCU_BASE`); CR,
+        // APB1_FZ, APB2_FZ follow. Flash-size register, system memory and
+        // SRAM: CMSIS `FLASHSIZE_BASE`, AN2606 Table 226, the datasheet.
         dbgmcu_addr: 0x4001_5800,
         dbgmcu_ctrl_words: 3,
         flash_size_addr: 0x1FF8_007C,
@@ -705,14 +662,15 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(LpModel::new(LpKind::L0, 64 * KIB, 2 * KIB, 0x20)),
     },
-    ChipProfile {
+    Part {
         name: "stm32l152re",
         aliases: &["l152", "stm32l152", "l152re"],
-        // SW-DP of the Cortex-M3 STM32L1 (stlink inc/stm32.h list, flash-families.md §1.2).
+        // SW-DP of the Cortex-M3 STM32L1: assumed (stlink's inc/stm32.h:25-45
+        // gives 0x2BA01477 for the Cortex-M4 STM32s; no L1 figure at hand).
         dpidr: 0x2BA0_1477,
         // Cortex-M3 r2p1.
         cpuid: 0x412F_C231,
-        // L152RE: 512 KiB, DEV_ID 0x437 (L1 cat.5, flash-families.md §1.5), REV_ID 0x1000.
+        // L152RE: 512 KiB, DEV_ID 0x437 (L1 cat.5, RM0038 DBGMCU_IDCODE), REV_ID 0x1000.
         idcode: 0x1000_6437,
         dbgmcu_addr: 0xE004_2000,
         dbgmcu_ctrl_words: 3,
@@ -724,13 +682,13 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(LpModel::new(LpKind::L1, 512 * KIB, 16 * KIB, 0xA0)),
     },
-    ChipProfile {
+    Part {
         name: "stm32l151rd",
         aliases: &["l151rd"],
         dpidr: 0x2BA0_1477,
         cpuid: 0x412F_C231,
         // L1 cat.4, DEV_ID 0x436; its size register reads 0 for 384 KiB
-        // (flash-families.md §1.4).
+        // (as stlink v1.8.0 decodes it, src/stlink-lib/common.c:274-280).
         idcode: 0x1018_6436,
         dbgmcu_addr: 0xE004_2000,
         dbgmcu_ctrl_words: 3,
@@ -746,8 +704,8 @@ pub const PARTS: &[ChipProfile] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::Requests;
     use super::*;
+    use crate::model::Requests;
 
     const L0_PECR: u32 = 0x4002_2004;
     const L0_PEKEYR: u32 = 0x4002_200C;
@@ -768,9 +726,9 @@ mod tests {
             Bench { m: LpModel::new(LpKind::L1, 512 * KIB, 16 * KIB, 0xA0), now: 0, stats: FlashStats::default() }
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -782,7 +740,7 @@ mod tests {
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc).unwrap()
+            self.m.read(addr, AccessWidth::Word, &mut acc).unwrap()
         }
         fn idle(&mut self) {
             self.now += 10 * OP_TIME;
@@ -888,7 +846,7 @@ mod tests {
         assert_eq!(b.r(L0_SR) & WRPERR, WRPERR, "program memory still locked");
         b.w(L0_SR, WRPERR);
         b.unlock(0x4002_2000);
-        b.wx(0x0800_0000, Width::Half, 5);
+        b.wx(0x0800_0000, AccessWidth::Half, 5);
         assert_eq!(b.r(L0_SR) & SIZERR, SIZERR);
         b.w(L0_SR, SIZERR);
         // Word programming over a non-zero word.

@@ -1,6 +1,7 @@
 //! Simulated STM32F2/F4/F7 sector-type flash interface, written from RM0090
 //! §3 (F405-F439), RM0033 §2 (F2), RM0383/RM0368/RM0390/RM0401/RM0430 (other
-//! F4), RM0385/RM0410 §3 (F7) as summarised in flash-families.md §2.2, §2.3.
+//! F4), RM0385/RM0410 §3 (F7), with field widths from ST's CMSIS device
+//! headers where the parts differ.
 //!
 //! Modeled: the key sequences (a wrong key is a bus error and locks until
 //! reset), FLASH_CR decoded at its RM bit positions with only the bits the part
@@ -16,9 +17,11 @@
 
 use std::ops::Range;
 
-use super::fp::parse_range;
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
-use crate::chips::ChipProfile;
+use crate::model::{
+    parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
+};
+use crate::parts::Part;
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;
@@ -70,15 +73,19 @@ const OPTCR_NWRP_SHIFT: u32 = 16;
 const OPTCR_DB1M: u32 = 1 << 30;
 const OPTCR_NDBANK: u32 = 1 << 29;
 
-// Timing (timing-model.md F2/F4 and F7 rows, x32 [U]).
+// Timing at x32 parallelism: assumed, not measured, and no knob changes it.
+// The word time and the sector-erase times (`operation_time`) are typical
+// values recalled from the STM32F411 datasheet (DS10314, "Flash memory
+// characteristics": word ≈16 µs, 16 KiB ≈250 ms, 128 KiB ≈1 s, mass erase
+// ≈8 s per MiB), used for every F2/F4/F7.
 const PROGRAM: Nanos = 16 * US;
 const MASS_ERASE_PER_MIB: Nanos = 8_000 * MS;
-/// Option-byte programming: no figure in the sources [U].
+/// Option-byte programming: assumed (no ST figure at hand); no knob changes it.
 const OPTION_PROGRAM: Nanos = 50 * MS;
 
-/// Which reference manual family.
+/// Which series (and reference manual) the part belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub enum Series {
     F2,
     F4,
     F7,
@@ -99,7 +106,7 @@ pub enum BankMode {
 /// One simulated part's flash.
 #[derive(Debug)]
 pub struct FsSpec {
-    pub family: Family,
+    pub series: Series,
     pub flash_size: u32,
     /// Single-bank map as runs of (count, size), the last run repeating.
     pub single: &'static [(u32, u32)],
@@ -107,7 +114,9 @@ pub struct FsSpec {
     pub dual: &'static [(u32, u32)],
     pub bank_mode: BankMode,
     /// Width of FLASH_CR.SNB: 4 on F2, F413, F72x, F74x; 5 on the other F4
-    /// and F76x (CMSIS masks, flash-families.md §2.2, §2.3).
+    /// and F76x (CMSIS `FLASH_CR_SNB` masks: 0x0F << 3 in stm32f413xx.h:6893,
+    /// stm32f722xx.h:6427, stm32f746xx.h:7291; 0x1F << 3 in stm32f411xe.h:2366,
+    /// stm32f429xx.h:7195, stm32f767xx.h:7829; F2 from its SVD).
     pub snb_bits: u32,
     /// FLASH_CR bit 15 exists (MER1 of RM0090 / MER2 of RM0410).
     pub mer2: bool,
@@ -209,10 +218,11 @@ impl FsModel {
                 let mut n = if last { u32::MAX } else { count };
                 while n > 0 && addr - base < size {
                     // Bank 2 is SNB 0b1xxxx (RM0090 §3.9.8). nWRP: F42x bank 2
-                    // in OPTCR1 (RM0090 §3.9.11); F413 sectors 12-15 in OPTCR1
-                    // [U]; F76x dual mode: one bit for sector i of both banks [U].
-                    let wrp = match (self.spec.family, bank, index) {
-                        (Family::F7, _, i) => (false, i),
+                    // in OPTCR1 (RM0090 §3.9.11). Assumed, not checked against
+                    // RM0430/RM0410: F413 sectors 12-15 in OPTCR1, and in F76x
+                    // dual mode one bit for sector i of both banks.
+                    let wrp = match (self.spec.series, bank, index) {
+                        (Series::F7, _, i) => (false, i),
                         (_, 1, i) => (true, i),
                         (_, _, i) if i >= 12 => (true, i - 12),
                         (_, _, i) => (false, i),
@@ -290,11 +300,11 @@ impl FsModel {
         }
     }
 
-    fn psize_width(&self) -> Option<Width> {
+    fn psize_width(&self) -> Option<AccessWidth> {
         match (self.cr & CR_PSIZE) >> 8 {
-            0 => Some(Width::Byte),
-            1 => Some(Width::Half),
-            2 => Some(Width::Word),
+            0 => Some(AccessWidth::Byte),
+            1 => Some(AccessWidth::Half),
+            2 => Some(AccessWidth::Word),
             // x64 needs a double-word access, which neither the AHB-AP nor a
             // single store makes: every write is a parallelism error here.
             _ => None,
@@ -305,8 +315,10 @@ impl FsModel {
 
     fn write_keyr(&mut self, value: u32) -> Result<(), BusFault> {
         // "Any wrong sequence returns a bus error and lock up the FLASH_CR
-        // register until the next reset" (RM0090 §3.6.1); so does a second
-        // sequence while unlocked (flash-families.md §2.0).
+        // register until the next reset" (RM0090 §3.6.1); a second sequence
+        // while unlocked counts as wrong (ST's HAL_FLASH_Unlock in
+        // stm32f4xx_hal_flash.c sends the keys only while LOCK is set; OpenOCD
+        // stm32h7x.c:424-428 "otherwise writing on FLASH_KEYR will fail").
         let locked = self.cr & CR_LOCK != 0;
         let expected = if self.key1_seen { KEY2 } else { KEY1 };
         if !locked || self.frozen || value != expected {
@@ -373,7 +385,7 @@ impl FsModel {
             let half = FLASH_BASE + self.spec.flash_size / 2;
             match (self.dual, mer) {
                 (false, m) if m & CR_MER != 0 => Ok(Op::Erase { range: all, mass: true }),
-                // MER2 alone in single-bank mode: reserved there [U], nothing.
+                // MER2 alone in single-bank mode: assumed reserved there, nothing.
                 (false, _) => Err(0),
                 (true, m) if m == CR_MER | CR_MER2 => Ok(Op::Erase { range: all, mass: true }),
                 (true, CR_MER) => Ok(Op::Erase { range: all.start..half, mass: true }),
@@ -410,19 +422,20 @@ impl FsModel {
         if *mass {
             return MASS_ERASE_PER_MIB * size as u64 / MIB as u64;
         }
-        // timing-model.md: F2/F4 16/64/128 KiB = 250/550/1000 ms; F7 32/128/256
-        // KiB = 250/550/1000 ms (F76x dual-bank 16/64 KiB taken as F4's).
-        let ms = match (self.spec.family, size / KIB) {
+        // Assumed (see the timing note at the top): F2/F4 16/64/128 KiB =
+        // 250/550/1000 ms; F7 32/128/256 KiB = 250/550/1000 ms (F76x dual-bank
+        // 16/64 KiB taken as F4's).
+        let ms = match (self.spec.series, size / KIB) {
             (_, 0..=32) => 250,
             (_, 33..=64) => 550,
-            (Family::F7, 65..=128) => 550,
+            (Series::F7, 65..=128) => 550,
             _ => 1000,
         };
         ms * MS
     }
 
     /// A data write to main flash or OTP (RM0090 §3.6.4 "Programming errors").
-    fn program(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn program(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.cr & CR_PG == 0 {
             self.fail(SR_PGSERR);
             return;
@@ -462,7 +475,7 @@ impl FsModel {
             return false; // the lock block itself
         }
         let block = off / (len / 16);
-        self.otp.read(base + len + block, Width::Byte) == 0
+        self.otp.read(base + len + block, AccessWidth::Byte) == 0
     }
 
     fn write_optcr(&mut self, value: u32, acc: &mut Access) {
@@ -511,10 +524,11 @@ impl FsModel {
     }
 
     /// The option-byte area: 64-bit words with the value in [15:0] (RM0090
-    /// §3.7.1 Table 15). F7 words carry the complement in [31:16] [U].
+    /// §3.7.1 Table 15). F7 words carry the complement in [31:16] (assumed,
+    /// not checked against RM0385/RM0410).
     fn option_byte(&self, off: u32) -> u8 {
         let (cr, cr1) = self.opt;
-        let f7 = self.spec.family == Family::F7;
+        let f7 = self.spec.series == Series::F7;
         let value: u32 = match off / 8 {
             0 => (cr & 0xFFFC) | 3,
             1 => cr >> 16,
@@ -527,7 +541,7 @@ impl FsModel {
     }
 
     fn option_range(&self) -> Range<u32> {
-        let len = if self.spec.family == Family::F7 { 32 } else { 16 };
+        let len = if self.spec.series == Series::F7 { 32 } else { 16 };
         self.spec.option_bytes..self.spec.option_bytes + len
     }
 
@@ -560,10 +574,10 @@ impl FsModel {
 
 impl FlashModel for FsModel {
     fn name(&self) -> &'static str {
-        match self.spec.family {
-            Family::F2 => "F2 flash (RM0033)",
-            Family::F4 => "F4 flash (RM0090)",
-            Family::F7 => "F7 flash (RM0385/RM0410)",
+        match self.spec.series {
+            Series::F2 => "F2 flash (RM0033)",
+            Series::F4 => "F4 flash (RM0090)",
+            Series::F7 => "F7 flash (RM0385/RM0410)",
         }
     }
 
@@ -601,7 +615,7 @@ impl FlashModel for FsModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.array.contains(addr) {
             return Ok(self.array.read(addr, width));
         }
@@ -623,7 +637,7 @@ impl FlashModel for FsModel {
         Ok((word >> (8 * (addr & 3))) & width.mask())
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.array.contains(addr) || self.otp.contains(addr) {
             self.program(addr, width, value, acc);
             return Ok(());
@@ -766,7 +780,11 @@ impl FlashModel for FsModel {
 }
 
 // ---------------------------------------------------------------------------
-// Simulated parts (flash-families.md §1.5; identities per §1.1-§1.4).
+// Simulated parts. DEV_ID: DBGMCU_IDCODE in each RM's debug chapter;
+// flash-size register: CMSIS `FLASHSIZE_BASE` (stm32f411xe.h 0x1FFF7A22,
+// stm32f746xx.h:1229 0x1FF0F442); sector maps: the RMs' flash organisation
+// tables (OpenOCD stm32f2x.c:49-65 has the same); system memory: AN2606
+// Table 226; SRAM: the parts' datasheets.
 
 const F4_MAP: &[(u32, u32)] = &[(4, 16 * KIB), (1, 64 * KIB), (1, 128 * KIB)];
 const F7_MAP: &[(u32, u32)] = &[(4, 32 * KIB), (1, 128 * KIB), (1, 256 * KIB)];
@@ -777,17 +795,17 @@ const F4_OPTIONS: u32 = 0x1FFF_C000;
 const F7_OTP: (u32, u32) = (0x1FF0_F000, 1024);
 const F7_OPTIONS: u32 = 0x1FFF_0000;
 /// OPTCR reset values: F2/F4 0x0FFFAAED (RM0090 §3.9.10); F74x 0xC0FFAAFD,
-/// F76x 0xFFFFAAFD (RM0385 §3.7.6, RM0410 §3.7.6 [U]).
+/// F76x 0xFFFFAAFD (RM0385 §3.7.6, RM0410 §3.7.6; not re-checked, so assumed).
 const F4_OPTCR: u32 = 0x0FFF_AAED;
 /// F42x OPTCR1: nWRP of bank 2 all set (RM0090 §3.9.11 reset 0x0FFF0000).
 const F4_OPTCR1: u32 = 0x0FFF_0000;
 /// F7 OPTCR1: BOOT_ADD0 = 0x0080 (flash on ITCM), BOOT_ADD1 = 0x0040 (system
-/// memory on ITCM) [U].
+/// memory on ITCM): assumed factory values.
 const F7_OPTCR1: u32 = 0x0040_0080;
 
 const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
     FsSpec {
-        family: Family::F4,
+        series: Series::F4,
         flash_size,
         single: F4_MAP,
         dual: F4_MAP,
@@ -802,18 +820,20 @@ const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
     }
 }
 
-static F207ZG: FsSpec = FsSpec { family: Family::F2, ..f4(1024 * KIB, 4) };
+static F207ZG: FsSpec = FsSpec { series: Series::F2, ..f4(1024 * KIB, 4) };
 static F401RE: FsSpec = f4(512 * KIB, 5);
 static F410RB: FsSpec = FsSpec { single: &[(4, 16 * KIB), (1, 64 * KIB)], ..f4(128 * KIB, 5) };
 static F411RE: FsSpec = f4(512 * KIB, 5);
-/// F413: 4-bit SNB; sectors 12-15 protected through OPTCR1 [U].
+/// F413: 4-bit SNB (CMSIS stm32f413xx.h:6893); sectors 12-15 protected
+/// through OPTCR1 (assumed).
 static F413ZH: FsSpec = FsSpec { optcr1_reset: F4_OPTCR1, ..f4(1536 * KIB, 4) };
-/// F446: MER2 bit exists in its header although single bank (§2.2).
+/// F446: the MER2 bit exists in its header although it has one bank (CMSIS
+/// stm32f446xx.h:6944).
 static F446RE: FsSpec = FsSpec { mer2: true, ..f4(512 * KIB, 5) };
 static F429ZI: FsSpec = FsSpec { bank_mode: BankMode::Db1m, mer2: true, optcr1_reset: F4_OPTCR1, ..f4(2048 * KIB, 5) };
 static F429ZG: FsSpec = FsSpec { flash_size: 1024 * KIB, ..F429ZI };
 static F746ZG: FsSpec = FsSpec {
-    family: Family::F7,
+    series: Series::F7,
     flash_size: 1024 * KIB,
     single: F7_MAP,
     dual: F7_MAP,
@@ -837,7 +857,8 @@ static F767ZI: FsSpec = FsSpec {
     ..F746ZG
 };
 
-/// SW-DP of the Cortex-M3/M4 parts and of Cortex-M7 F7 (flash-families.md §1.2).
+/// SW-DP of the Cortex-M3/M4 parts and of the Cortex-M7 F7 (stlink
+/// inc/stm32.h:25-45 records 0x2BA01477 for F4 and 0x5BA02477 for F7).
 const DPIDR_F2_F4: u32 = 0x2BA0_1477;
 const DPIDR_F7: u32 = 0x5BA0_2477;
 const CPUID_M3_F2: u32 = 0x412F_C230;
@@ -850,7 +871,7 @@ const F7_FLASH_SIZE: u32 = 0x1FF0_F442;
 const F4_SYSMEM: (u32, u32) = (0x1FFF_0000, 30 * KIB);
 const F7_SYSMEM: (u32, u32) = (0x1FF0_0000, 0xEDC0);
 
-const F4_PART: ChipProfile = ChipProfile {
+const F4_PART: Part = Part {
     name: "",
     aliases: &[],
     dpidr: DPIDR_F2_F4,
@@ -867,8 +888,8 @@ const F4_PART: ChipProfile = ChipProfile {
     flash: || Box::new(FsModel::new(&F401RE)),
 };
 
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32f207zg",
         aliases: &["f207", "stm32f207", "f207zg"],
         cpuid: CPUID_M3_F2,
@@ -878,7 +899,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F207ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f401re",
         aliases: &["f401", "stm32f401", "f401re"],
         idcode: 0x1000_0433,
@@ -887,7 +908,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F401RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f410rb",
         aliases: &["f410", "stm32f410", "f410rb"],
         idcode: 0x1001_0458,
@@ -896,7 +917,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F410RB)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f411re",
         aliases: &["f411", "stm32f411", "f411re"],
         idcode: 0x1000_0431,
@@ -905,7 +926,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F411RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f413zh",
         aliases: &["f413", "stm32f413", "f413zh"],
         idcode: 0x1000_0463,
@@ -914,7 +935,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F413ZH)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f429zi",
         aliases: &["f429", "stm32f429", "f429zi"],
         idcode: 0x2001_0419,
@@ -923,7 +944,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F429ZI)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f429zg",
         aliases: &["f429zg"],
         idcode: 0x2001_0419,
@@ -932,7 +953,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F429ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f446re",
         aliases: &["f446", "stm32f446", "f446re"],
         idcode: 0x1000_0421,
@@ -941,7 +962,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F446RE)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f746zg",
         aliases: &["f746", "stm32f746", "f746zg"],
         dpidr: DPIDR_F7,
@@ -954,7 +975,7 @@ pub const PARTS: &[ChipProfile] = &[
         flash: || Box::new(FsModel::new(&F746ZG)),
         ..F4_PART
     },
-    ChipProfile {
+    Part {
         name: "stm32f767zi",
         aliases: &["f767", "stm32f767", "f767zi"],
         dpidr: DPIDR_F7,
@@ -972,7 +993,7 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
     struct Bus {
         m: FsModel,
@@ -985,7 +1006,7 @@ mod tests {
         fn new(spec: &'static FsSpec) -> Bus {
             Bus { m: FsModel::new(spec), now: 0, stats: FlashStats::default(), by: Initiator::Debugger }
         }
-        fn wr(&mut self, addr: u32, width: Width, value: u32) -> Result<(), BusFault> {
+        fn wr(&mut self, addr: u32, width: AccessWidth, value: u32) -> Result<(), BusFault> {
             self.now = self.m.stall_until(addr, true, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -995,9 +1016,9 @@ mod tests {
             r
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wr(addr, Width::Word, value).expect("register write");
+            self.wr(addr, AccessWidth::Word, value).expect("register write");
         }
-        fn rd(&mut self, addr: u32, width: Width) -> u32 {
+        fn rd(&mut self, addr: u32, width: AccessWidth) -> u32 {
             self.now = self.m.stall_until(addr, false, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -1005,7 +1026,7 @@ mod tests {
             self.m.read(addr, width, &mut acc).expect("read")
         }
         fn r(&mut self, addr: u32) -> u32 {
-            self.rd(addr, Width::Word)
+            self.rd(addr, AccessWidth::Word)
         }
         fn unlock(&mut self) {
             self.w(KEYR, KEY1);
@@ -1032,14 +1053,14 @@ mod tests {
         assert_eq!(b.r(CR), CR_LOCK);
         b.unlock();
         assert_eq!(b.r(CR), 0);
-        assert_eq!(b.wr(KEYR, Width::Word, KEY1), Err(BusFault), "second sequence");
+        assert_eq!(b.wr(KEYR, AccessWidth::Word, KEY1), Err(BusFault), "second sequence");
         assert_eq!(b.r(CR), CR_LOCK);
         b.w(CR, CR_PG);
         assert_eq!(b.r(CR), CR_LOCK, "locked: CR takes no writes");
         b.m.reset();
         b.w(KEYR, KEY1);
-        assert_eq!(b.wr(KEYR, Width::Word, 0), Err(BusFault));
-        assert!(b.wr(KEYR, Width::Word, KEY1).is_err(), "locked until reset");
+        assert_eq!(b.wr(KEYR, AccessWidth::Word, 0), Err(BusFault));
+        assert!(b.wr(KEYR, AccessWidth::Word, KEY1).is_err(), "locked until reset");
         b.m.reset();
         b.unlock();
         assert_eq!(b.r(CR), 0);
@@ -1067,7 +1088,7 @@ mod tests {
         assert_eq!(b.r(SR) & SR_BSY, SR_BSY);
         // A flash read stalls until the erase (128 KiB: 1 s) is over, and so does
         // a CR write.
-        assert_eq!(b.rd(0x0802_0000, Width::Word), 0xFFFF_FFFF);
+        assert_eq!(b.rd(0x0802_0000, AccessWidth::Word), 0xFFFF_FFFF);
         assert!(b.now - t0 >= 1000 * MS - 10_000, "{}", b.now - t0);
         assert_eq!(b.r(SR), SR_EOP);
     }
@@ -1076,37 +1097,37 @@ mod tests {
     fn programming_needs_pg_and_the_psize_width() {
         let mut b = Bus::new(&F411RE);
         b.unlock();
-        b.wr(0x0800_0000, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0x1234_5678).unwrap();
         assert_eq!(b.r(SR), SR_PGSERR, "write without PG");
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4]);
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x0800_0000, Width::Byte, 0x12).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Byte, 0x12).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR, "byte write with PSIZE x32");
         b.w(SR, SR_W1C);
-        b.wr(0x0800_0000, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0x1234_5678).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 4), [0x78, 0x56, 0x34, 0x12]);
         // Bits only go from 1 to 0 without an erase (RM0090 §3.6.4 note).
-        b.wr(0x0800_0000, Width::Word, 0xFFFF_0000).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Word, 0xFFFF_0000).unwrap();
         b.settle();
         assert_eq!((b.peek(0x0800_0000, 4), b.r(SR)), (vec![0, 0, 0x34, 0x12], 0));
         // x8: bytes only.
         b.w(CR, CR_PG);
-        b.wr(0x0800_0010, Width::Word, 0).unwrap();
+        b.wr(0x0800_0010, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR);
         b.w(SR, SR_W1C);
-        b.wr(0x0800_0010, Width::Byte, 0x5A).unwrap();
+        b.wr(0x0800_0010, AccessWidth::Byte, 0x5A).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0010, 2), [0x5A, 0xFF]);
         // x64 is never possible over this bus.
         b.w(CR, CR_PG | 3 << 8);
-        b.wr(0x0800_0020, Width::Word, 0).unwrap();
+        b.wr(0x0800_0020, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR);
         // ERRIE adds OPERR.
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | CR_ERRIE);
-        b.wr(0x0800_0020, Width::Word, 0).unwrap();
+        b.wr(0x0800_0020, AccessWidth::Word, 0).unwrap();
         assert_eq!(b.r(SR), SR_PGPERR | SR_OPERR);
         assert_eq!(b.stats.words, 3);
     }
@@ -1165,7 +1186,9 @@ mod tests {
 
     #[test]
     fn f413_drops_snb_bit_4_so_sector_16_erases_sector_0() {
-        // The st-flash bug of flash-families.md §1.6 item 3, as silicon shows it.
+        // st-flash numbers F413 sectors at or above 1 MiB like F42x bank 2
+        // (SNB 16 + n: stlink src/stlink-lib/calculate.c:15-36,
+        // common_flash.c:1036-1040); the 4-bit SNB field drops bit 4.
         let mut b = Bus::new(&F413ZH);
         b.m.poke(0x0800_0000, &[0; 4]);
         b.m.poke(0x0810_0000, &[0; 4]);
@@ -1211,7 +1234,7 @@ mod tests {
         assert_eq!(b.r(SR) & SR_WRPERR, SR_WRPERR, "mass erase refused with a protected sector");
         b.w(SR, SR_W1C);
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x0800_4004, Width::Word, 0).unwrap();
+        b.wr(0x0800_4004, AccessWidth::Word, 0).unwrap();
         assert_eq!((b.r(SR), b.peek(0x0800_4004, 4)), (SR_WRPERR, vec![0xFF; 4]));
         // Level 1: debug reads of flash and OTP fault, option bytes stay readable.
         let mut p = Bus::new(&F411RE);
@@ -1229,7 +1252,7 @@ mod tests {
         let mut b = Bus::new(&F401RE);
         b.m.configure("rdp", "1").unwrap();
         b.m.poke(0x0800_0000, &[0; 4]);
-        b.by = Initiator::Core;
+        b.by = Initiator::Cpu;
         b.w(OPTCR, 0x0FFF_AAEC);
         assert_eq!(b.r(OPTCR) >> 8 & 0xFF, 0x55, "OPTLOCK set: ignored");
         b.w(OPTKEYR, OPTKEY1);
@@ -1240,7 +1263,7 @@ mod tests {
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4]);
         assert!(b.m.debug_readable(0x0800_0000));
-        assert_eq!(b.rd(0x1FFF_C000, Width::Half) >> 8, 0xAA, "option bytes show RDP");
+        assert_eq!(b.rd(0x1FFF_C000, AccessWidth::Half) >> 8, 0xAA, "option bytes show RDP");
     }
 
     #[test]
@@ -1248,15 +1271,15 @@ mod tests {
         let mut b = Bus::new(&F411RE);
         b.unlock();
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x1FFF_7800, Width::Word, 0x1234_5678).unwrap();
+        b.wr(0x1FFF_7800, AccessWidth::Word, 0x1234_5678).unwrap();
         b.settle();
         assert_eq!(b.peek(0x1FFF_7800, 4), [0x78, 0x56, 0x34, 0x12]);
         // Lock block 0 (lock byte at 0x1FFF7A00).
         b.w(CR, CR_PG);
-        b.wr(0x1FFF_7A00, Width::Byte, 0).unwrap();
+        b.wr(0x1FFF_7A00, AccessWidth::Byte, 0).unwrap();
         b.settle();
         b.w(CR, CR_PG | 2 << 8);
-        b.wr(0x1FFF_7804, Width::Word, 0).unwrap();
+        b.wr(0x1FFF_7804, AccessWidth::Word, 0).unwrap();
         assert_eq!((b.r(SR), b.peek(0x1FFF_7804, 4)), (SR_WRPERR, vec![0xFF; 4]));
     }
 

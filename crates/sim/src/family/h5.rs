@@ -1,6 +1,5 @@
-//! STM32H5 flash model, written from RM0481 as summarised in
-//! flash-families.md §2.7 and the register descriptions of EMB-R flash_h5
-//! (ST's own wording).
+//! STM32H5 flash model, written from RM0481 and the register descriptions
+//! (ST's own wording) in ST's SVD file for the H563.
 //!
 //! What it models:
 //! - NSKEYR unlocks NSCR.LOCK (bit 0); a wrong key or a second sequence locks
@@ -9,7 +8,8 @@
 //!   the physical bank, so with SWAP_BANK set the address 0x08000000 is in
 //!   physical bank 2;
 //! - sector erase (SER, SNB bits 12:6, BKSEL, STRT bit 5), bank erase (BER),
-//!   mass erase (MER); 1.5 ms per sector, 22 ms per bank (timing-model.md);
+//!   mass erase (MER); 1.5 ms per sector, 22 ms per bank (assumed, see
+//!   `SECTOR_TIME`);
 //! - programming with PG through a 16-byte write buffer: accesses of any width
 //!   fill it, the flash word is written when all 16 bytes are in (82 µs) or
 //!   when FW forces it (missing bytes 0xFF); WBNE while it is partly filled;
@@ -21,30 +21,31 @@
 //!   debug access, or TrustZone on); nothing happens on an error;
 //! - product state (OPTSR_CUR bits 15:8) in place of RDP, write protection by
 //!   groups of four sectors (WRPxR_CUR, 0 = protected), OPTSR2.TZEN;
-//! - option changes (RM0481 §7.4.3 as summarised in flash-families.md §2.7):
+//! - option changes (RM0481 §7.4.3):
 //!   OPTKEYR unlocks OPTCR; OPTSR_PRG, OPTSR2_PRG, NSBOOTR_PRG and WRPxR_PRG
 //!   take new values while OPTLOCK is clear; OPTCR.OPTSTRT (bit 1) applies
-//!   them after a modeled 2 ms (NSSR.BSY meanwhile), except SWAP_BANK, which
-//!   takes effect at the next reset (§3.6 "loaded only after reset"). A
+//!   them after a modeled 2 ms (assumed; NSSR.BSY meanwhile), except
+//!   SWAP_BANK, which takes effect at the next reset (ST's SVD text for
+//!   OPTCR.SWAP_BANK: "loaded … only after reset or POR"). A
 //!   product-state regression to Open, or any change from Locked, ends with
 //!   OPTCHANGEERR (NSSR bit 23) and changes nothing: on silicon a regression
-//!   needs debug authentication, which is not modeled [U].
+//!   needs debug authentication, which is not modeled (assumed).
 //!
-//! Assumptions where the sheet has no RM text ([U]): the buffer is dropped
+//! Assumed, for want of RM text (no knob changes them): the buffer is dropped
 //! on STRBERR and INCERR; out-of-range sector numbers raise PGSERR; with
 //! TrustZone on every sector counts as secure; in the Closed and
 //! iROT-Provisioned states the debug port still answers (on silicon it closes,
 //! except for debug authentication) while flash reads fault, so that stflash's
 //! message can be seen; a debugger read of a flash word programmed twice
-//! faults (broken ECC; flash-families.md §7 question 9).
+//! faults (broken ECC; what an AHB-AP read returns there is not documented).
 
 use std::ops::Range;
 
-use super::lp::{parse_ranges, KeyLatch};
-use super::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+use crate::model::{
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, MS, US,
 };
-use crate::chips::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -54,7 +55,7 @@ const REGS: Range<u32> = 0x4002_2000..0x4002_2400;
 /// 2 KiB OTP (CMSIS stm32h563xx.h:2110-2111).
 const OTP: Range<u32> = 0x08FF_F000..0x08FF_F800;
 
-// Register offsets (flash-families.md §2.7; EMB-R flash_h5).
+// Register offsets (CMSIS `FLASH_TypeDef` in stm32h563xx.h).
 const ACR: u32 = 0x00;
 const NSKEYR: u32 = 0x04;
 const OPTKEYR: u32 = 0x0C;
@@ -105,8 +106,9 @@ const SWAP_BANK: u32 = 1 << 31;
 /// OPTSR bits held apart from the user bits: product state and SWAP_BANK.
 const OPTSR_APART: u32 = 0xFF << PRODUCT_STATE_SHIFT | SWAP_BANK;
 /// NSBOOTR as shipped: NSBOOTADD 0x080000 (boot from 0x08000000), NSBOOT_LOCK
-/// 0xC3 (unlocked) (RM0481 FLASH_NSBOOTR [U]).
+/// 0xC3 (unlocked) (RM0481 FLASH_NSBOOTR; not re-checked, so assumed).
 const NSBOOTR_DEFAULT: u32 = 0x0800_00C3;
+/// Option change time: assumed.
 const OPTION_CHANGE: Nanos = 2 * MS;
 const PRODUCT_STATE_SHIFT: u32 = 8;
 /// User option bits as shipped, product state and swap apart (watchdogs by
@@ -126,6 +128,9 @@ const LOCKED: u8 = 0x5C;
 const KEYS: [u32; 2] = [0x4567_0123, 0xCDEF_89AB];
 const OPTKEYS: [u32; 2] = [0x0819_2A3B, 0x4C5D_6E7F];
 
+// Operation times: assumed, not measured, and no knob changes them (the
+// L4's recalled 82 µs per flash word; the U5's 1.5 ms per 8 KiB sector;
+// 22 ms per bank).
 const WORD_TIME: Nanos = 82 * US;
 const SECTOR_TIME: Nanos = 1500 * US;
 const BANK_TIME: Nanos = 22 * MS;
@@ -396,7 +401,7 @@ impl H5Model {
     }
 
     /// A write into the buffer: bytes of one flash word, each once.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.nscr & PG == 0 || self.nssr & BLOCKING_ERRORS != 0 {
             return self.fail(PGSERR);
         }
@@ -499,7 +504,7 @@ impl FlashModel for H5Model {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         if REGS.contains(&addr) {
             let shift = 8 * (addr & 3);
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -514,7 +519,7 @@ impl FlashModel for H5Model {
         Ok(self.array.read(phys, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if REGS.contains(&addr) {
             let shift = 8 * (addr & 3);
             self.write_reg(addr & 0x3FC, value << shift, acc);
@@ -618,17 +623,18 @@ impl FlashModel for H5Model {
 }
 
 /// Simulated H5 parts.
-pub const PARTS: &[ChipProfile] = &[ChipProfile {
+pub const PARTS: &[Part] = &[Part {
     name: "stm32h563zi",
     aliases: &["h563", "stm32h563", "h563zi"],
-    // H7/H5 SW-DP (flash-families.md §1.2: 0x6BA02477).
+    // H7/H5 SW-DP (stlink inc/stm32.h:25-45: 0x6BA02477).
     dpidr: 0x6BA0_2477,
     // Cortex-M33 r0p4 (PARTNO 0xD21).
     cpuid: 0x410F_D214,
     // DEV_ID 0x484, REV_ID 0x1001.
     idcode: 0x1001_6484,
-    // flash-families.md §1.2: H5 DBGMCU at 0x44024000 (CMSIS stm32h563xx.h:2104);
-    // CR, APB1FZR1/2, APB2FZR, APB3FZR follow.
+    // H5 DBGMCU at 0x44024000 (CMSIS stm32h563xx.h:2104); CR, APB1FZR1/2,
+    // APB2FZR, APB3FZR follow. Flash-size register 0x08FFF80C (stlink's
+    // H5xx.chip), system memory 0x0BF97000 (AN2606 Table 226), SRAM: the datasheet.
     dbgmcu_addr: 0x4402_4000,
     dbgmcu_ctrl_words: 5,
     flash_size_addr: 0x08FF_F80C,
@@ -642,8 +648,8 @@ pub const PARTS: &[ChipProfile] = &[ChipProfile {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Requests;
     use super::*;
+    use crate::model::Requests;
 
     const R: u32 = 0x4002_2000;
 
@@ -657,7 +663,7 @@ mod tests {
         fn new() -> Bench {
             Bench { m: H5Model::new(2048 * KIB), now: 0, stats: FlashStats::default() }
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -665,14 +671,14 @@ mod tests {
             self.m.write(addr, width, value, &mut acc).unwrap();
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
         fn r(&mut self, addr: u32) -> Result<u32, BusFault> {
             self.now = self.now.max(self.m.stall_until(addr, false, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc)
+            self.m.read(addr, AccessWidth::Word, &mut acc)
         }
         fn sr(&mut self) -> u32 {
             self.r(R + NSSR).unwrap()
@@ -713,9 +719,9 @@ mod tests {
         b.unlock();
         b.w(R + NSCR, PG);
         b.w(0x0800_0100, 0x0302_0100);
-        b.wx(0x0800_0104, Width::Half, 0x0504);
+        b.wx(0x0800_0104, AccessWidth::Half, 0x0504);
         assert_eq!(b.sr() & (WBNE | BSY), WBNE);
-        b.wx(0x0800_0106, Width::Half, 0x0706);
+        b.wx(0x0800_0106, AccessWidth::Half, 0x0706);
         b.w(0x0800_0108, 0x0B0A_0908);
         b.w(0x0800_010C, 0x0F0E_0D0C);
         assert_eq!(b.sr() & (WBNE | BSY), BSY);

@@ -1,6 +1,7 @@
 //! Simulated 64-bit double-word flash controllers: STM32L4, L4+, G0, G4, C0,
-//! WB, WL (flash-families.md §2.5; RM0351, RM0394, RM0432, RM0444, RM0440,
-//! RM0490, RM0434, RM0453/RM0461).
+//! WB, WL (RM0351, RM0394, RM0432, RM0444, RM0440, RM0490, RM0434,
+//! RM0453/RM0461), with field positions from ST's CMSIS headers and HAL where
+//! the parts differ.
 //!
 //! Written from the reference-manual facts, not from stflash's driver: each
 //! CR write is decoded bit by bit at the positions of the part being modelled,
@@ -22,8 +23,8 @@
 //! - Page erase (PER, PNB, BKER, STRT) and mass erase (MER1/MER2, STRT);
 //!   PGSERR for contradictory bits or a page beyond the bank; WRPERR for a
 //!   protected page, or for a mass erase of a bank with a WRP area.
-//! - Busy flags (BSY, BSY2 on G0B1 bank 2, CFGBSY where present), operation
-//!   times from timing-model.md, and bus stalls on flash and CR accesses while
+//! - Busy flags (BSY, BSY2 on G0B1 bank 2, CFGBSY where present), assumed
+//!   operation times (`PROGRAM_NS` and below), and bus stalls on flash and CR accesses while
 //!   busy. EOP only with EOPIE set (RM0351 FLASH_SR.EOP).
 //! - Option registers: OPTR (RDP, bank-mode bits), WRP areas, WB/WL SFR;
 //!   OPTSTRT stores them, OBL_LAUNCH reloads them through a system reset; the
@@ -32,28 +33,31 @@
 //!   unreadable by the debugger; an option program from level 1 to 0 erases
 //!   the flash (not the OTP); level 2 disables the debug port and freezes the
 //!   option bytes.
-//! - WB/WL: OPTVERR set at option load (flash-families.md §2.5, ST HAL), PESD
+//! - WB/WL: OPTVERR set at option load (ST's HAL clears it before the first
+//!   operation: stm32wbxx_hal_flash.c:631-640), PESD
 //!   while CPU2 suspends flash operations, the secure area from SFR.SFSA:
 //!   unreadable, unprogrammable and unerasable from CPU1/the debugger; mass
 //!   erase leaves it alone.
 //!
-//! Assumptions where the sheet has no fact (each marked in the code):
+//! Assumed, for want of RM text (each marked in the code; no knob changes them):
 //! a page number beyond the bank raises PGSERR; in single-bank mode MER1 or
 //! MER2 erases the whole flash, BKER is ignored and WRP2x areas are unused; a
 //! CR write while the first word of a double word is pending abandons that
 //! word with PGSERR; a debugger read of the WB secure area is a bus error (CPU1 reads
 //! fault, ST community thread "reading-from-flash-causes-hardfault"); an
 //! erase or program in the secure area raises WRPERR; pending OPTVERR blocks
-//! operations on WB/WL like the other errors (flash-families.md §5 item 13).
+//! operations on WB/WL like the other errors.
 
 use std::ops::Range;
 
-use super::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+use crate::model::{
+    saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
 };
-use crate::chips::ChipProfile;
+use crate::parts::Part;
 
-// Register offsets (flash-families.md §2.5; CMSIS FLASH_TypeDef).
+// Register offsets (CMSIS `FLASH_TypeDef`, e.g. stm32l476xx.h, stm32g474xx.h,
+// stm32wb55xx.h).
 const ACR: u32 = 0x00;
 const KEYR: u32 = 0x08;
 const OPTKEYR: u32 = 0x0C;
@@ -94,8 +98,9 @@ const CFGBSY: u32 = 1 << 18;
 const PESD: u32 = 1 << 19;
 /// Flags software clears by writing 1.
 const SR_W1C: u32 = EOP | OPERR | PROGERR | WRPERR | PGAERR | SIZERR | PGSERR | MISERR | FASTERR | RDERR | OPTVERR;
-/// Errors that make the next operation fail with PGSERR (RM0351 FLASH_SR.PGSERR,
-/// flash-families.md §2.0).
+/// Errors that make the next operation fail with PGSERR (RM0351 FLASH_SR.PGSERR:
+/// set "when PROGERR, SIZERR, PGAERR, WRPERR, MISSERR or FASTERR is set due to a
+/// previous programming error").
 const BLOCKING: u32 = PROGERR | SIZERR | PGAERR | WRPERR | MISERR | FASTERR | PGSERR;
 
 // FLASH_CR.
@@ -116,14 +121,18 @@ const LOCK: u32 = 1 << 31;
 // FLASH_ECCR.
 const ECCD: u32 = 1 << 31;
 
-/// Operation times (timing-model.md, L4/G0/G4/WB/WL/C0 row, all [U]).
+/// Operation times: assumed, not measured, and no knob changes them (typical
+/// values recalled from the STM32L476 datasheet DS10198, "Flash memory
+/// characteristics": 81.69 µs per double word, 22.02 ms per page, 22.13 ms
+/// mass erase; used for every part of this model).
 const PROGRAM_NS: Nanos = 82 * US;
 const PAGE_ERASE_NS: Nanos = 22 * MS;
 const MASS_ERASE_NS: Nanos = 22 * MS;
-/// Option-byte programming time: not in the sheet; a page erase plus programming [U].
+/// Option-byte programming time: assumed, a page erase plus programming.
 const OPTION_PROGRAM_NS: Nanos = 25 * MS;
 
-/// Fast programming works on rows of 32 double words (flash-families.md §2.5).
+/// Fast programming works on rows of 32 double words (RM0351 "Fast
+/// programming").
 const ROW_BYTES: u32 = 256;
 
 const KIB: u32 = 1024;
@@ -332,7 +341,8 @@ enum Keys {
     /// KEY1 seen, waiting for KEY2.
     First,
     Unlocked,
-    /// A wrong sequence: locked until the next reset (flash-families.md §2.0).
+    /// A wrong sequence: locked until the next reset (RM0351 "Unlocking the
+    /// Flash memory": a wrong sequence locks FLASH_CR until the next reset).
     Frozen,
 }
 
@@ -372,7 +382,7 @@ struct FastRow {
 }
 
 /// One simulated controller with its flash.
-pub struct L4gFlash {
+pub struct L4gModel {
     v: &'static ModelVariant,
     geo: Geometry,
     /// Physical halves: bank 1 and bank 2 (contiguous in single-bank mode).
@@ -398,10 +408,10 @@ pub struct L4gFlash {
     suspended: bool,
 }
 
-impl L4gFlash {
-    pub fn new(v: &'static ModelVariant, geo: Geometry) -> L4gFlash {
+impl L4gModel {
+    pub fn new(v: &'static ModelVariant, geo: Geometry) -> L4gModel {
         let half = geo.size / 2;
-        let mut f = L4gFlash {
+        let mut f = L4gModel {
             v,
             geo,
             arrays: [FlashArray::new(FLASH_BASE, half, 0xFF, 8), FlashArray::new(FLASH_BASE + half, half, 0xFF, 8)],
@@ -616,7 +626,8 @@ impl L4gFlash {
             self.start_option_program(acc.now);
         }
         if value & OBL_LAUNCH != 0 && self.cr & OPTLOCK == 0 {
-            // Option reload: a system reset (flash-families.md §5 item 21).
+            // Option reload: a system reset (RM0351 FLASH_CR.OBL_LAUNCH; OpenOCD
+            // stm32l4x.c:1209-1218 expects the link to drop).
             acc.requests.system_reset = true;
         }
         if value & (LOCK | OPTLOCK) != 0 && self.opt_keys != Keys::Frozen {
@@ -700,7 +711,7 @@ impl L4gFlash {
 
     // ---- programming ----
 
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.rdp() != 0xAA && acc.by == Initiator::Debugger {
             return Err(BusFault); // RDP level 1: no debugger access to flash.
         }
@@ -710,7 +721,7 @@ impl L4gFlash {
             self.pending = None;
             return Ok(());
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             self.sr |= SIZERR;
             self.pending = None;
             return Ok(());
@@ -839,7 +850,8 @@ impl L4gFlash {
                 self.cr &= !STRT;
             }
             OpKind::Options => {
-                // RDP level 2 freezes the option bytes (flash-families.md §5 item 22).
+                // RDP level 2 freezes the option bytes: it is permanent (RM0351
+                // "Read protection"; RDP values in ST's HAL stm32l4xx_hal_flash.h:237-239).
                 if self.rdp() != 0xCC {
                     // Level 1 → 0 erases the flash as the options are programmed
                     // (RM0351 §3.5.1 "RDP regression"), the OTP excepted.
@@ -879,7 +891,7 @@ impl L4gFlash {
 
     fn write_opt_key(&mut self, value: u32) {
         if self.cr & LOCK != 0 {
-            return; // OPTLOCK only opens after LOCK (flash-families.md §2.0).
+            return; // OPTLOCK only opens after LOCK (ST's SVD text for FLASH_CR.OPTLOCK, e.g. U0).
         }
         self.opt_keys = match (self.opt_keys, value) {
             (Keys::Locked, OPTKEY1) => Keys::First,
@@ -1006,7 +1018,7 @@ fn parse_u32(s: &str) -> Result<u32, String> {
     r.map_err(|_| format!("'{s}' is not a number"))
 }
 
-impl FlashModel for L4gFlash {
+impl FlashModel for L4gModel {
     fn name(&self) -> &'static str {
         self.v.name
     }
@@ -1035,8 +1047,8 @@ impl FlashModel for L4gFlash {
         self.op.as_ref().map(|op| op.done_at).filter(|&t| t > now)
     }
 
-    /// While busy, flash accesses and CR writes wait (RM0453 p.106, flash-families.md
-    /// §4.3); SR reads do not. A fast-programming row takes one buffered double
+    /// While busy, flash accesses and CR writes wait (RM0453 p.106); SR reads
+    /// do not. A fast-programming row takes one buffered double
     /// word without waiting.
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some(op) = &self.op else { return now };
@@ -1049,7 +1061,7 @@ impl FlashModel for L4gFlash {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, _acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
         if self.reg_range().contains(&addr) {
             let word = self.read_reg((addr & !3) - self.v.base);
             let shift = 8 * (addr & 3);
@@ -1073,9 +1085,9 @@ impl FlashModel for L4gFlash {
         Ok(a.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.reg_range().contains(&addr) {
-            if width != Width::Word {
+            if width != AccessWidth::Word {
                 return Err(BusFault);
             }
             self.write_reg(addr - self.v.base, value, acc);
@@ -1190,13 +1202,14 @@ impl FlashModel for L4gFlash {
 
 // ---- simulated parts ----
 
-/// SW-DP of Cortex-M4 STM32 (L4, G4; flash-families.md §1.2 "0x2BA01477 = F4/G4").
+/// SW-DP of Cortex-M4 STM32 (L4, G4; stlink inc/stm32.h:25-45 "0x2BA01477" F4/G4).
 const DPIDR_M4: u32 = 0x2BA0_1477;
-/// SW-DP of WB/WL (flash-families.md §1.2: 0x5BA02477, also WB, WL).
+/// SW-DP of WB/WL (stlink inc/stm32.h:25-45: 0x5BA02477, also WB, WL).
 const DPIDR_WB_WL: u32 = 0x5BA0_2477;
 /// SW-DP of Cortex-M0+ STM32 (G0, C0).
 const DPIDR_M0P: u32 = 0x0BC1_1477;
-/// Cortex-M4 r0p1 and Cortex-M0+ r0p1 (flash-families.md §1.1 PARTNO 0xC24, 0xC60).
+/// Cortex-M4 r0p1 and Cortex-M0+ r0p1 (CPUID PARTNO 0xC24, 0xC60: ARMv7-M and
+/// ARMv6-M Architecture Reference Manuals, CPUID).
 const CPUID_M4: u32 = 0x410F_C241;
 const CPUID_M0P: u32 = 0x410C_C601;
 
@@ -1216,8 +1229,8 @@ const fn m4(
     kib: u16,
     sram: &'static [(u32, u32)],
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile {
+) -> Part {
+    Part {
         name,
         aliases,
         dpidr: DPIDR_M4,
@@ -1243,8 +1256,8 @@ const fn m0plus(
     sram: &'static [(u32, u32)],
     system_memory: (u32, u32),
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile {
+) -> Part {
+    Part {
         dpidr: DPIDR_M0P,
         cpuid: CPUID_M0P,
         dbgmcu_addr: DBGMCU_G0,
@@ -1254,9 +1267,9 @@ const fn m0plus(
     }
 }
 
-const fn wb_wl(p: ChipProfile, system_memory: (u32, u32)) -> ChipProfile {
+const fn wb_wl(p: Part, system_memory: (u32, u32)) -> Part {
     // WB/WL DBGMCU registers run up to C2APB2FZR at offset 0x50 (CMSIS stm32wb55xx.h).
-    ChipProfile { dpidr: DPIDR_WB_WL, dbgmcu_ctrl_words: 20, system_memory, ..p }
+    Part { dpidr: DPIDR_WB_WL, dbgmcu_ctrl_words: 20, system_memory, ..p }
 }
 
 const L4_DUAL_KEYS: &[(&str, u32)] = &[("dual_bank", 1 << 21), ("dualbank", 1 << 21)];
@@ -1270,24 +1283,25 @@ const fn half_dual(kib: u32, page: u32, rule: BankRule, keys: &'static [(&'stati
 }
 
 fn l476rg() -> Box<dyn FlashModel> {
-    // 1 MiB: always two banks (flash-families.md §2.5).
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
+    // 1 MiB: always two banks (RM0351: DUALBANK only on 256/512 KiB parts;
+    // OpenOCD stm32l4x.h:62-69).
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
 }
 fn l476re() -> Box<dyn FlashModel> {
     // 512 KiB: two banks when OPTR.DUALBANK (bit 21) is set.
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), L4_DUAL_KEYS)))
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), L4_DUAL_KEYS)))
 }
 fn l496zg() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
+    Box::new(L4gModel::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
 }
 fn l412kb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(128, 2 * KIB)))
 }
 fn l432kc() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(256, 2 * KIB)))
 }
 fn l452re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&L4_SINGLE, Geometry::single(512, 2 * KIB)))
+    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(512, 2 * KIB)))
 }
 fn l4plus(kib: u32, bit: u32) -> Box<dyn FlashModel> {
     let geo = Geometry {
@@ -1298,10 +1312,10 @@ fn l4plus(kib: u32, bit: u32) -> Box<dyn FlashModel> {
         rule: BankRule::OptionBit(bit),
         option_keys: L4_PLUS_KEYS,
     };
-    Box::new(L4gFlash::new(&L4_PLUS, geo))
+    Box::new(L4gModel::new(&L4_PLUS, geo))
 }
 fn l4r5zi() -> Box<dyn FlashModel> {
-    // 2 MiB: DBANK, bit 22 (flash-families.md §6 row 28).
+    // 2 MiB: DBANK, bit 22 (RM0432 FLASH_OPTR; OpenOCD stm32l4x.h:65-66).
     l4plus(2048, 1 << 22)
 }
 fn l4p5zg() -> Box<dyn FlashModel> {
@@ -1309,31 +1323,32 @@ fn l4p5zg() -> Box<dyn FlashModel> {
     l4plus(1024, 1 << 21)
 }
 fn g030f6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(32, 2 * KIB)))
 }
 fn g050k8() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(64, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(64, 2 * KIB)))
 }
 fn g071rb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&G0, Geometry::single(128, 2 * KIB)))
 }
 fn g0b1re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G0B1, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), G0B1_KEYS)))
+    Box::new(L4gModel::new(&G0B1, half_dual(512, 2 * KIB, BankRule::OptionBit(1 << 21), G0B1_KEYS)))
 }
 fn g431rb() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G4_CAT2, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&G4_CAT2, Geometry::single(128, 2 * KIB)))
 }
 fn g474(kib: u32) -> Box<dyn FlashModel> {
     let geo = Geometry {
         size: kib * KIB,
         single_page: 4 * KIB,
         dual_page: 2 * KIB,
-        // Bank 2 always at 0x08040000 (flash-families.md §2.5, §6 row 33).
+        // Bank 2 always at 0x08040000 (RM0440 dual-bank organisation; OpenOCD
+        // stm32l4x.c:2170-2187).
         bank2: Bank2::Fixed(0x0804_0000),
         rule: BankRule::OptionBit(1 << 22),
         option_keys: G4_KEYS,
     };
-    Box::new(L4gFlash::new(&G4_CAT3, geo))
+    Box::new(L4gModel::new(&G4_CAT3, geo))
 }
 fn g474re() -> Box<dyn FlashModel> {
     g474(512)
@@ -1342,23 +1357,23 @@ fn g473rc() -> Box<dyn FlashModel> {
     g474(256)
 }
 fn g491re() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&G4_CAT4, Geometry::single(512, 2 * KIB)))
+    Box::new(L4gModel::new(&G4_CAT4, Geometry::single(512, 2 * KIB)))
 }
 fn c011f6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&C0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
 fn c031c6() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&C0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
 fn wb55rg() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&WB, Geometry::single(1024, 4 * KIB)))
+    Box::new(L4gModel::new(&WB, Geometry::single(1024, 4 * KIB)))
 }
 fn wle5jc() -> Box<dyn FlashModel> {
-    Box::new(L4gFlash::new(&WL, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&WL, Geometry::single(256, 2 * KIB)))
 }
 
 /// SRAM maps: st-flash's contiguous SRAM at 0x20000000 plus SRAM2/CCM at
-/// 0x10000000 (flash-families.md §1.5; RM0351/RM0394/RM0432 §2.2, RM0440 §2.4).
+/// 0x10000000 (RM0351/RM0394/RM0432 §2.2, RM0440 §2.4).
 const fn sram(main_kib: u32, at_0x1000_kib: u32) -> [(u32, u32); 2] {
     [(0x2000_0000, main_kib * KIB), (0x1000_0000, at_0x1000_kib * KIB)]
 }
@@ -1386,19 +1401,21 @@ const SYSMEM_8K: (u32, u32) = (0x1FFF_0000, 0x2000);
 const SYSMEM_C0: (u32, u32) = (0x1FFF_0000, 0x1800);
 const SYSMEM_WL: (u32, u32) = (0x1FFF_0000, 0x4000);
 
-/// A C0: 32 KiB, flash-size register at 0x1FFF75A0 (flash-families.md §1.4).
+/// A C0: 32 KiB, flash-size register at 0x1FFF75A0 (CMSIS stm32c031xx.h
+/// `FLASHSIZE_BASE`; OpenOCD stm32l4x.c:476-524).
 const fn c0(
     name: &'static str,
     aliases: &'static [&'static str],
     idcode: u32,
     sram: &'static [(u32, u32)],
     flash: fn() -> Box<dyn FlashModel>,
-) -> ChipProfile {
-    ChipProfile { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
+) -> Part {
+    Part { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
 }
 
-/// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (flash-families.md §1.3).
-pub const PARTS: &[ChipProfile] = &[
+/// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (RM0351
+/// DBGMCU_IDCODE); system memory from AN2606 Table 226, SRAM from the datasheets.
+pub const PARTS: &[Part] = &[
     m4("stm32l476rg", &["l476", "stm32l476", "l476rg"], 0x1007_6415, 1024, &SRAM_L476, l476rg),
     m4("stm32l476re", &["l476re"], 0x1007_6415, 512, &SRAM_L476, l476re),
     m4("stm32l496zg", &["l496", "stm32l496"], 0x1000_6461, 1024, &SRAM_L496, l496zg),

@@ -2,29 +2,32 @@
 //! simulator can stand in for.
 //!
 //! Each family keeps its parts in one list next to its flash model
-//! (`flash::<family>::PARTS`); [`FAMILIES`] concatenates them. Adding a part is
-//! adding one [`ChipProfile`] to its family's list.
+//! (`family::<name>::PARTS`); [`FAMILIES`] lists the
+//! families. Adding a part is adding one [`Part`] to its family's list.
 
-use super::flash::{self, FlashModel};
+use super::family::FAMILIES;
+use super::model::FlashModel;
 
 /// Everything the simulator needs to impersonate one part.
 #[derive(Clone, Copy)]
-pub struct ChipProfile {
+pub struct Part {
     /// Canonical lower-case name, e.g. `stm32f103c8`.
     pub name: &'static str,
     /// Other accepted names (lower case), e.g. `f103`, `stm32f103`.
     pub aliases: &'static [&'static str],
-    /// SW-DP DPIDR returned by READ_IDCODES (protocol §3.2, flash-families §1.2).
+    /// SW-DP DPIDR, which the probe's READ_IDCODES command returns (OpenOCD
+    /// src/jtag/drivers/stlink_usb.c:2024-2060).
     pub dpidr: u32,
-    /// CPUID at 0xE000ED00 (flash-families §1.1).
+    /// CPUID at 0xE000ED00 (ARMv6-M/ARMv7-M Architecture Reference Manual).
     pub cpuid: u32,
-    /// Full DBGMCU_IDCODE: REV_ID << 16 | DEV_ID (flash-families §1.3).
+    /// Full DBGMCU_IDCODE: REV_ID << 16 | DEV_ID (each RM's DBGMCU_IDCODE).
     pub idcode: u32,
-    /// Address of DBGMCU_IDCODE (flash-families §1.2).
+    /// Address of DBGMCU_IDCODE (each RM's debug chapter; CMSIS `DBGMCU_BASE`).
     pub dbgmcu_addr: u32,
     /// Number of read/write DBGMCU control/freeze words right after IDCODE.
     pub dbgmcu_ctrl_words: u32,
-    /// Address of the 16-bit flash-size register (flash-families §1.4).
+    /// Address of the 16-bit flash-size register (each RM's "Device electronic
+    /// signature" chapter; CMSIS `FLASHSIZE_BASE`).
     pub flash_size_addr: u32,
     /// Its value, in KiB.
     pub flash_size_kib: u16,
@@ -40,25 +43,14 @@ pub struct ChipProfile {
     pub flash: fn() -> Box<dyn FlashModel>,
 }
 
-impl std::fmt::Debug for ChipProfile {
+impl std::fmt::Debug for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChipProfile").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Part").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
-/// Every family's part list.
-pub const FAMILIES: &[&[ChipProfile]] = &[
-    flash::fp::PARTS,
-    flash::fs::PARTS,
-    flash::h7::PARTS,
-    flash::l4g::PARTS,
-    flash::lp::PARTS,
-    flash::tz::PARTS,
-    flash::h5::PARTS,
-];
-
 /// All simulated parts.
-pub fn all() -> impl Iterator<Item = &'static ChipProfile> {
+pub fn all() -> impl Iterator<Item = &'static Part> {
     FAMILIES.iter().flat_map(|family| family.iter())
 }
 
@@ -76,7 +68,7 @@ fn strip(name: &str) -> String {
 }
 
 /// Case-insensitive lookup by name or alias, with or without the `stm32` prefix.
-pub fn find(name: &str) -> Option<&'static ChipProfile> {
+pub fn find(name: &str) -> Option<&'static Part> {
     let want = strip(name);
     if want.is_empty() {
         return None;
@@ -85,7 +77,7 @@ pub fn find(name: &str) -> Option<&'static ChipProfile> {
 }
 
 /// Lookup with an error message that lists the valid names.
-pub fn lookup(name: &str) -> Result<&'static ChipProfile, String> {
+pub fn lookup(name: &str) -> Result<&'static Part, String> {
     find(name).ok_or_else(|| {
         format!(
             "unknown simulated chip '{name}'; known chips: {}",

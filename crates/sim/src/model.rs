@@ -12,53 +12,45 @@
 
 use std::ops::Range;
 
-pub mod fp;
-pub mod fs;
-pub mod h5;
-pub mod h7;
-pub mod l4g;
-pub mod lp;
-pub mod tz;
-
 /// Modeled time in nanoseconds since the simulator was created.
 pub type Nanos = u64;
 
 pub const US: Nanos = 1_000;
 pub const MS: Nanos = 1_000_000;
 
-/// Width of a bus access.
+/// Width of a bus access (8, 16 or 32 bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Width {
+pub enum AccessWidth {
     Byte,
     Half,
     Word,
 }
 
-impl Width {
+impl AccessWidth {
     pub fn bytes(self) -> u32 {
         match self {
-            Width::Byte => 1,
-            Width::Half => 2,
-            Width::Word => 4,
+            AccessWidth::Byte => 1,
+            AccessWidth::Half => 2,
+            AccessWidth::Word => 4,
         }
     }
 
     /// The bits an access of this width carries.
     pub fn mask(self) -> u32 {
         match self {
-            Width::Byte => 0xFF,
-            Width::Half => 0xFFFF,
-            Width::Word => 0xFFFF_FFFF,
+            AccessWidth::Byte => 0xFF,
+            AccessWidth::Half => 0xFFFF,
+            AccessWidth::Word => 0xFFFF_FFFF,
         }
     }
 }
 
 /// Who makes a bus access: the debugger (through the ST-LINK's AHB-AP) or
-/// code running on the simulated core.
+/// code running on the simulated CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Initiator {
     Debugger,
-    Core,
+    Cpu,
 }
 
 /// The access failed on the bus (the AP reports a fault).
@@ -124,8 +116,8 @@ pub trait FlashModel: Send {
         None
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault>;
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault>;
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault>;
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault>;
 
     /// System reset (NRST, SYSRESETREQ, option reload): registers back to their
     /// reset values, controller locked, option bytes reloaded, pending
@@ -210,7 +202,7 @@ impl FlashArray {
     }
 
     /// Little-endian read of `width` bytes at `addr`.
-    pub fn read(&self, addr: u32, width: Width) -> u32 {
+    pub fn read(&self, addr: u32, width: AccessWidth) -> u32 {
         let o = self.offset(addr);
         let mut v = 0u32;
         for i in 0..width.bytes() as usize {
@@ -295,6 +287,84 @@ impl FlashArray {
     }
 }
 
+/// A two-key unlock sequence: the first key, then the second, nothing else; a
+/// wrong key, or a sequence sent while unlocked, leaves the lock set until the
+/// next reset. The RMs' "Unlocking the flash memory" sections (e.g. RM0090
+/// §3.6.1) say a wrong sequence locks the register until the next reset; that
+/// a repeated sequence counts as wrong is ST's wording for the H7A/B, U5 and
+/// H5 LOCK bits in their SVD files, and why OpenOCD sends the keys only while
+/// LOCK is set (stm32h7x.c:424-428).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyLatch {
+    first_seen: bool,
+    stuck: bool,
+}
+
+impl KeyLatch {
+    /// One write to the key register; returns whether the lock is now set.
+    pub fn write(&mut self, locked: bool, value: u32, keys: [u32; 2]) -> bool {
+        if self.stuck {
+            return true;
+        }
+        match (locked, self.first_seen) {
+            (true, false) if value == keys[0] => {
+                self.first_seen = true;
+                return true;
+            }
+            (true, true) if value == keys[1] => {
+                self.first_seen = false;
+                return false;
+            }
+            _ => {}
+        }
+        self.first_seen = false;
+        self.stuck = true;
+        true
+    }
+}
+
+/// `0x08002000-0x08003fff` (inclusive end) as a half-open range.
+pub fn parse_range(s: &str) -> Result<Range<u32>, String> {
+    let parse = |t: &str| {
+        let t = t.trim();
+        let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+        match hex {
+            Some(h) => u32::from_str_radix(h, 16),
+            None => t.parse(),
+        }
+        .map_err(|_| format!("'{t}' is not a number"))
+    };
+    let (a, b) = s.split_once('-').ok_or_else(|| format!("'{s}' is not a range like 0x08000000-0x08000fff"))?;
+    let (start, last) = (parse(a)?, parse(b)?);
+    if last < start {
+        return Err(format!("'{s}': the end is below the start"));
+    }
+    Ok(start..last.saturating_add(1))
+}
+
+/// Inclusive address ranges `a-b` joined by `+` (configuration `wrp=`).
+pub fn parse_ranges(value: &str) -> Result<Vec<(u32, u32)>, String> {
+    let num = |s: &str| {
+        let s = s.trim();
+        let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            Some(hex) => u32::from_str_radix(hex, 16),
+            None => s.parse(),
+        };
+        parsed.map_err(|_| format!("'{s}' is not an address"))
+    };
+    value
+        .split('+')
+        .map(|r| {
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("'{r}' is not a range start-end"))?;
+            let (a, b) = (num(a)?, num(b)?);
+            if b < a {
+                return Err(format!("range '{r}' ends before it starts"));
+            }
+            Ok((a, b))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,7 +375,7 @@ mod tests {
         a.program(0x0800_0000, &[0x0F; 16]);
         assert!(!a.ecc_error(0x0800_0000));
         a.program(0x0800_0000, &[0xF0; 16]);
-        assert_eq!(a.read(0x0800_0000, Width::Byte), 0x00);
+        assert_eq!(a.read(0x0800_0000, AccessWidth::Byte), 0x00);
         assert!(a.ecc_error(0x0800_0000));
         a.erase(0x0800_0000, 16);
         assert!(a.is_erased(0x0800_0000, 16) && !a.ecc_error(0x0800_0000));
@@ -315,6 +385,6 @@ mod tests {
     fn zero_erased_flash_programs_by_setting_bits() {
         let mut a = FlashArray::new(0x0800_0000, 16, 0x00, 0);
         a.program(0x0800_0004, &[0x12, 0x34, 0x56, 0x78]);
-        assert_eq!(a.read(0x0800_0004, Width::Word), 0x7856_3412);
+        assert_eq!(a.read(0x0800_0004, AccessWidth::Word), 0x7856_3412);
     }
 }

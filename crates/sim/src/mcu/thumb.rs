@@ -3,9 +3,9 @@
 //!
 //! It runs code only while the core is running with its PC in SRAM (the flash
 //! routine the host loads); code in flash stays opaque, as before. Instructions
-//! take no modeled time (timing-model.md "Flash": code on the target executes
-//! in zero modeled time apart from the flash operations it waits on). Time
-//! advances only when
+//! take no modeled time (a simplification of this simulator: code on the
+//! target costs only the flash operations it waits on). Time advances only
+//! when
 //!
 //! * an access to the flash model stalls (`FlashModel::stall_until`): the core
 //!   waits until the stall ends, and stops there if that is after `now`;
@@ -21,10 +21,11 @@
 //! (DFSR.VCATCH) with PC at the faulting instruction, otherwise it locks up
 //! (DHCSR.S_LOCKUP). The exception entry itself is not modeled.
 
-use super::super::flash::{Initiator, Nanos, Width};
-use super::{Target, DFSR_BKPT, DFSR_VCATCH};
+use super::{Mcu, DFSR_BKPT, DFSR_VCATCH};
+use crate::model::{AccessWidth, Initiator, Nanos};
 
-/// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; protocol §9 lists the bit).
+/// DEMCR.VC_HARDERR (ARMv7-M C1.6.5; stlink sets it for a connect under reset,
+/// src/stlink-lib/common.c:409-423).
 const VC_HARDERR: u32 = 1 << 10;
 /// Without a model that can tell when its next operation ends, an idle core
 /// polling the flash controller looks again after this long.
@@ -33,10 +34,11 @@ const FALLBACK_POLL: Nanos = 10_000;
 /// that never reaches the same state twice (a counter) and never waits.
 const SPIN_LIMIT: u64 = 50_000_000;
 
-/// Execution state of the interpreter (the architectural registers are in
-/// [`super::Core`]).
+/// Execution state of the Thumb interpreter: its place on the modeled
+/// timeline and its idle-loop detection (the architectural registers are in
+/// [`super::Cpu`]).
 #[derive(Debug, Clone, Default)]
-pub struct Cpu {
+pub struct Interpreter {
     /// The core's own position on the modeled timeline.
     pub time: Nanos,
     /// Sleeping in an idle loop: until this time (`None`: until a debugger
@@ -59,7 +61,7 @@ pub struct Cpu {
     pub blind_polls: u64,
 }
 
-impl Cpu {
+impl Interpreter {
     /// The core starts running at `now` (resume from Debug state).
     pub fn start(&mut self, now: Nanos) {
         self.time = self.time.max(now);
@@ -102,11 +104,11 @@ const Z: u32 = 1 << 30;
 const C: u32 = 1 << 29;
 const V: u32 = 1 << 28;
 
-impl Target {
+impl Mcu {
     /// True when the interpreter should execute: running (not halted, not
     /// locked up, not held in reset) with PC in SRAM.
     fn executes(&self) -> bool {
-        !self.core.halted && !self.core.lockup && !self.nrst_held() && self.in_sram(self.core.r[15])
+        !self.cpu.halted && !self.cpu.lockup && !self.nrst_held() && self.in_sram(self.cpu.r[15])
     }
 
     fn in_sram(&self, addr: u32) -> bool {
@@ -120,34 +122,34 @@ impl Target {
         }
         let mut at_instant = 0u64;
         loop {
-            if let Some(until) = self.cpu.idle {
+            if let Some(until) = self.interpreter.idle {
                 match until {
                     Some(t) if t <= now => {
-                        self.cpu.idle = None;
-                        self.cpu.back = None;
-                        self.cpu.time = self.cpu.time.max(t);
+                        self.interpreter.idle = None;
+                        self.interpreter.back = None;
+                        self.interpreter.time = self.interpreter.time.max(t);
                     }
                     _ => return,
                 }
             }
-            if self.cpu.time > now {
+            if self.interpreter.time > now {
                 return;
             }
-            let before = self.cpu.time;
-            if let Some(limit) = self.cpu.crash_after {
-                if self.cpu.executed >= limit {
+            let before = self.interpreter.time;
+            if let Some(limit) = self.interpreter.crash_after {
+                if self.interpreter.executed >= limit {
                     self.core_fault("injected fault (core-crash-after)".into());
                     return;
                 }
             }
             match self.step() {
-                Ok(()) => self.cpu.executed += 1,
+                Ok(()) => self.interpreter.executed += 1,
                 Err(Stop::Breakpoint) => {
                     self.halt(DFSR_BKPT);
                     return;
                 }
                 Err(Stop::Stalled(until)) => {
-                    self.cpu.time = until;
+                    self.interpreter.time = until;
                     continue;
                 }
                 Err(Stop::Fault(msg)) => {
@@ -155,7 +157,7 @@ impl Target {
                     return;
                 }
             }
-            if self.cpu.time == before {
+            if self.interpreter.time == before {
                 at_instant += 1;
                 if at_instant > SPIN_LIMIT {
                     self.core_fault(format!(
@@ -175,14 +177,14 @@ impl Target {
     /// Execute exactly one instruction (DHCSR.C_STEP), waiting out any stall
     /// on the modeled clock; code outside SRAM stays opaque (nothing executes).
     pub(super) fn step_one(&mut self) {
-        if !self.in_sram(self.core.r[15]) {
+        if !self.in_sram(self.cpu.r[15]) {
             return;
         }
         loop {
             match self.step() {
-                Ok(()) => self.cpu.executed += 1,
+                Ok(()) => self.interpreter.executed += 1,
                 Err(Stop::Stalled(until)) => {
-                    self.cpu.time = until;
+                    self.interpreter.time = until;
                     continue;
                 }
                 Err(Stop::Breakpoint) => {}
@@ -193,49 +195,49 @@ impl Target {
     }
 
     fn core_fault(&mut self, msg: String) {
-        let pc = self.core.r[15];
+        let pc = self.cpu.r[15];
         if self.demcr & VC_HARDERR != 0 {
             eprintln!("simulator: core fault at 0x{pc:08X}: {msg}; halting (vector catch VC_HARDERR)");
             self.halt(DFSR_VCATCH);
         } else {
             eprintln!("simulator: core fault at 0x{pc:08X}: {msg}; the core locks up");
-            self.core.lockup = true;
+            self.cpu.lockup = true;
         }
     }
 
     // --- bus access for the core -------------------------------------------------
 
-    fn core_load(&mut self, addr: u32, width: Width) -> Exec<u32> {
+    fn core_load(&mut self, addr: u32, width: AccessWidth) -> Exec<u32> {
         if addr % width.bytes() != 0 {
             return fault(format!("unaligned {}-byte load from 0x{addr:08X}", width.bytes()));
         }
-        let t = self.cpu.time;
-        let until = self.stall_until(addr, false, Initiator::Core, t);
+        let t = self.interpreter.time;
+        let until = self.stall_until(addr, false, Initiator::Cpu, t);
         if until > t {
             return Err(Stop::Stalled(until));
         }
-        self.cpu.reads.push(addr & !3);
-        self.read(addr, width, Initiator::Core, t).or_else(|_| fault(format!("bus fault reading 0x{addr:08X}")))
+        self.interpreter.reads.push(addr & !3);
+        self.read(addr, width, Initiator::Cpu, t).or_else(|_| fault(format!("bus fault reading 0x{addr:08X}")))
     }
 
-    fn core_store(&mut self, addr: u32, width: Width, value: u32) -> Exec<()> {
+    fn core_store(&mut self, addr: u32, width: AccessWidth, value: u32) -> Exec<()> {
         if addr % width.bytes() != 0 {
             return fault(format!("unaligned {}-byte store to 0x{addr:08X}", width.bytes()));
         }
-        let t = self.cpu.time;
-        let until = self.stall_until(addr, true, Initiator::Core, t);
+        let t = self.interpreter.time;
+        let until = self.stall_until(addr, true, Initiator::Cpu, t);
         if until > t {
             return Err(Stop::Stalled(until));
         }
-        self.cpu.stored = true;
-        self.write(addr, width, value, Initiator::Core, t).or_else(|_| fault(format!("bus fault writing 0x{addr:08X}")))
+        self.interpreter.stored = true;
+        self.write(addr, width, value, Initiator::Cpu, t).or_else(|_| fault(format!("bus fault writing 0x{addr:08X}")))
     }
 
     fn fetch16(&mut self, addr: u32) -> Exec<u16> {
         if !self.in_sram(addr) {
             return fault(format!("instruction fetch from 0x{addr:08X} outside SRAM"));
         }
-        self.read(addr, Width::Half, Initiator::Core, self.cpu.time)
+        self.read(addr, AccessWidth::Half, Initiator::Cpu, self.interpreter.time)
             .map(|v| v as u16)
             .or_else(|_| fault(format!("bus fault fetching 0x{addr:08X}")))
     }
@@ -244,23 +246,23 @@ impl Target {
 
     fn reg(&self, n: usize) -> u32 {
         match n {
-            13 => self.core.sp(),
+            13 => self.cpu.sp(),
             // Reading PC gives the instruction address + 4.
-            15 => self.core.r[15].wrapping_add(4),
-            _ => self.core.r[n],
+            15 => self.cpu.r[15].wrapping_add(4),
+            _ => self.cpu.r[n],
         }
     }
 
     fn set_reg(&mut self, n: usize, v: u32) {
         if n == 13 {
-            self.core.set_sp(v & !3);
+            self.cpu.set_sp(v & !3);
         } else {
-            self.core.r[n] = v;
+            self.cpu.r[n] = v;
         }
     }
 
     fn set_nz(&mut self, v: u32) {
-        let x = &mut self.core.xpsr;
+        let x = &mut self.cpu.xpsr;
         *x &= !(N | Z);
         if v & 0x8000_0000 != 0 {
             *x |= N;
@@ -271,14 +273,14 @@ impl Target {
     }
 
     fn flag(&self, f: u32) -> bool {
-        self.core.xpsr & f != 0
+        self.cpu.xpsr & f != 0
     }
 
     fn set_flag(&mut self, f: u32, on: bool) {
         if on {
-            self.core.xpsr |= f;
+            self.cpu.xpsr |= f;
         } else {
-            self.core.xpsr &= !f;
+            self.cpu.xpsr &= !f;
         }
     }
 
@@ -316,42 +318,42 @@ impl Target {
 
     /// Branch to `target`; a taken backward branch checks for an idle loop.
     fn branch(&mut self, target: u32) {
-        let from = self.core.r[15];
-        self.core.r[15] = target & !1;
+        let from = self.cpu.r[15];
+        self.cpu.r[15] = target & !1;
         if target > from {
             return;
         }
-        let state = (target, self.core.r, self.core.xpsr & (N | Z | C | V));
+        let state = (target, self.cpu.r, self.cpu.xpsr & (N | Z | C | V));
         let mut regs = state.1;
-        regs[13] = self.core.sp();
+        regs[13] = self.cpu.sp();
         let state = (state.0, regs, state.2);
-        let idle = !self.cpu.stored && self.cpu.back.as_ref() == Some(&state);
-        self.cpu.stored = false;
+        let idle = !self.interpreter.stored && self.interpreter.back.as_ref() == Some(&state);
+        self.interpreter.stored = false;
         if idle {
-            let reads = std::mem::take(&mut self.cpu.reads);
+            let reads = std::mem::take(&mut self.interpreter.reads);
             let polls_flash = reads.iter().any(|&a| self.in_model(a));
             let until = if polls_flash {
-                let next = self.model().next_event(self.cpu.time).filter(|&n| n > self.cpu.time);
+                let next = self.model().next_event(self.interpreter.time).filter(|&n| n > self.interpreter.time);
                 if next.is_none() {
-                    self.cpu.blind_polls += 1;
+                    self.interpreter.blind_polls += 1;
                 }
-                Some(next.unwrap_or(self.cpu.time + FALLBACK_POLL))
+                Some(next.unwrap_or(self.interpreter.time + FALLBACK_POLL))
             } else {
                 None
             };
-            self.cpu.watch = reads;
-            self.cpu.idle = Some(until);
-            self.cpu.back = None;
+            self.interpreter.watch = reads;
+            self.interpreter.idle = Some(until);
+            self.interpreter.back = None;
         } else {
-            self.cpu.back = Some(state);
-            self.cpu.reads.clear();
+            self.interpreter.back = Some(state);
+            self.interpreter.reads.clear();
         }
     }
 
     // --- one instruction -----------------------------------------------------------
 
     fn step(&mut self) -> Exec<()> {
-        let pc = self.core.r[15];
+        let pc = self.cpu.r[15];
         let op = self.fetch16(pc)?;
         if op >> 11 >= 0b11101 {
             let op2 = self.fetch16(pc.wrapping_add(2))?;
@@ -419,34 +421,34 @@ impl Target {
                 // LDR (literal).
                 let d = ((op >> 8) & 7) as usize;
                 let addr = (self.reg(15) & !3).wrapping_add(((op & 0xFF) as u32) << 2);
-                let v = self.core_load(addr, Width::Word)?;
+                let v = self.core_load(addr, AccessWidth::Word)?;
                 self.set_reg(d, v);
             }
             0b010100..=0b010111 => {
                 // Load/store with register offset.
                 let addr = self.reg(rn).wrapping_add(self.reg(((op >> 6) & 7) as usize));
                 match (op >> 9) & 7 {
-                    0 => self.core_store(addr, Width::Word, self.reg(rd))?,
-                    1 => self.core_store(addr, Width::Half, self.reg(rd))?,
-                    2 => self.core_store(addr, Width::Byte, self.reg(rd))?,
+                    0 => self.core_store(addr, AccessWidth::Word, self.reg(rd))?,
+                    1 => self.core_store(addr, AccessWidth::Half, self.reg(rd))?,
+                    2 => self.core_store(addr, AccessWidth::Byte, self.reg(rd))?,
                     3 => {
-                        let v = self.core_load(addr, Width::Byte)?;
+                        let v = self.core_load(addr, AccessWidth::Byte)?;
                         self.set_reg(rd, v as i8 as i32 as u32);
                     }
                     4 => {
-                        let v = self.core_load(addr, Width::Word)?;
+                        let v = self.core_load(addr, AccessWidth::Word)?;
                         self.set_reg(rd, v);
                     }
                     5 => {
-                        let v = self.core_load(addr, Width::Half)?;
+                        let v = self.core_load(addr, AccessWidth::Half)?;
                         self.set_reg(rd, v);
                     }
                     6 => {
-                        let v = self.core_load(addr, Width::Byte)?;
+                        let v = self.core_load(addr, AccessWidth::Byte)?;
                         self.set_reg(rd, v);
                     }
                     _ => {
-                        let v = self.core_load(addr, Width::Half)?;
+                        let v = self.core_load(addr, AccessWidth::Half)?;
                         self.set_reg(rd, v as i16 as i32 as u32);
                     }
                 }
@@ -456,9 +458,9 @@ impl Target {
                 let imm5 = ((op >> 6) & 31) as u32;
                 let load = op & (1 << 11) != 0;
                 let (width, offset) = match op >> 12 {
-                    0b0110 => (Width::Word, imm5 << 2),
-                    0b0111 => (Width::Byte, imm5),
-                    _ => (Width::Half, imm5 << 1),
+                    0b0110 => (AccessWidth::Word, imm5 << 2),
+                    0b0111 => (AccessWidth::Byte, imm5),
+                    _ => (AccessWidth::Half, imm5 << 1),
                 };
                 let addr = self.reg(rn).wrapping_add(offset);
                 if load {
@@ -471,19 +473,19 @@ impl Target {
             0b100100..=0b100111 => {
                 // LDR/STR SP-relative.
                 let d = ((op >> 8) & 7) as usize;
-                let addr = self.core.sp().wrapping_add(((op & 0xFF) as u32) << 2);
+                let addr = self.cpu.sp().wrapping_add(((op & 0xFF) as u32) << 2);
                 if op & (1 << 11) != 0 {
-                    let v = self.core_load(addr, Width::Word)?;
+                    let v = self.core_load(addr, AccessWidth::Word)?;
                     self.set_reg(d, v);
                 } else {
-                    self.core_store(addr, Width::Word, self.reg(d))?;
+                    self.core_store(addr, AccessWidth::Word, self.reg(d))?;
                 }
             }
             0b101000..=0b101011 => {
                 // ADR / ADD Rd, SP, #imm.
                 let d = ((op >> 8) & 7) as usize;
                 let imm = ((op & 0xFF) as u32) << 2;
-                let base = if op & (1 << 11) == 0 { self.reg(15) & !3 } else { self.core.sp() };
+                let base = if op & (1 << 11) == 0 { self.reg(15) & !3 } else { self.cpu.sp() };
                 self.set_reg(d, base.wrapping_add(imm));
             }
             0b101100..=0b101111 => return self.misc(op, pc),
@@ -503,9 +505,9 @@ impl Target {
                         continue;
                     }
                     if load {
-                        values.push((r, self.core_load(addr, Width::Word)?));
+                        values.push((r, self.core_load(addr, AccessWidth::Word)?));
                     } else {
-                        self.core_store(addr, Width::Word, self.reg(r))?;
+                        self.core_store(addr, AccessWidth::Word, self.reg(r))?;
                     }
                     addr = addr.wrapping_add(4);
                 }
@@ -536,7 +538,7 @@ impl Target {
             }
             _ => return fault(format!("undefined instruction 0x{op:04X}")),
         }
-        self.core.r[15] = next;
+        self.cpu.r[15] = next;
         Ok(())
     }
 
@@ -544,7 +546,7 @@ impl Target {
         let d = (op & 7) as usize;
         let m = self.reg(((op >> 3) & 7) as usize);
         let n = self.reg(d);
-        let shift = |t: &mut Target, kind: u16| {
+        let shift = |t: &mut Mcu, kind: u16| {
             let s = m & 0xFF;
             let carry_in = t.flag(C);
             let (r, c) = match kind {
@@ -608,7 +610,7 @@ impl Target {
             }
             self.set_reg(d, r);
         }
-        self.core.r[15] = self.core.r[15].wrapping_add(2);
+        self.cpu.r[15] = self.cpu.r[15].wrapping_add(2);
         Ok(())
     }
 
@@ -642,13 +644,13 @@ impl Target {
                     return fault(format!("BX/BLX to 0x{target:08X} would leave Thumb state"));
                 }
                 if op & (1 << 7) != 0 {
-                    self.core.r[14] = pc.wrapping_add(2) | 1;
+                    self.cpu.r[14] = pc.wrapping_add(2) | 1;
                 }
                 self.branch(target);
                 return Ok(());
             }
         }
-        self.core.r[15] = pc.wrapping_add(2);
+        self.cpu.r[15] = pc.wrapping_add(2);
         Ok(())
     }
 
@@ -658,8 +660,8 @@ impl Target {
         match (op >> 8) & 15 {
             0 => {
                 let imm = ((op & 0x7F) as u32) << 2;
-                let sp = self.core.sp();
-                self.core.set_sp(if op & 0x80 == 0 { sp.wrapping_add(imm) } else { sp.wrapping_sub(imm) });
+                let sp = self.cpu.sp();
+                self.cpu.set_sp(if op & 0x80 == 0 { sp.wrapping_add(imm) } else { sp.wrapping_sub(imm) });
             }
             2 => {
                 let d = (op & 7) as usize;
@@ -676,28 +678,28 @@ impl Target {
                 // PUSH {list, LR?}
                 let list = (op & 0xFF) as u32 | if op & 0x100 != 0 { 1 << 14 } else { 0 };
                 let count = list.count_ones();
-                let start = self.core.sp().wrapping_sub(4 * count);
+                let start = self.cpu.sp().wrapping_sub(4 * count);
                 let mut addr = start;
                 for r in 0..15 {
                     if list & (1 << r) != 0 {
-                        self.core_store(addr, Width::Word, self.reg(r))?;
+                        self.core_store(addr, AccessWidth::Word, self.reg(r))?;
                         addr = addr.wrapping_add(4);
                     }
                 }
-                self.core.set_sp(start);
+                self.cpu.set_sp(start);
             }
             12 | 13 => {
                 // POP {list, PC?}
                 let list = (op & 0xFF) as u32 | if op & 0x100 != 0 { 1 << 15 } else { 0 };
-                let mut addr = self.core.sp();
+                let mut addr = self.cpu.sp();
                 let mut values = Vec::new();
                 for r in 0..16 {
                     if list & (1 << r) != 0 {
-                        values.push((r, self.core_load(addr, Width::Word)?));
+                        values.push((r, self.core_load(addr, AccessWidth::Word)?));
                         addr = addr.wrapping_add(4);
                     }
                 }
-                self.core.set_sp(addr);
+                self.cpu.set_sp(addr);
                 let mut jump = None;
                 for (r, v) in values {
                     if r == 15 {
@@ -729,7 +731,7 @@ impl Target {
             15 if op & 0xFF == 0 => {} // NOP
             _ => return fault(format!("unsupported instruction 0x{op:04X}")),
         }
-        self.core.r[15] = next;
+        self.cpu.r[15] = next;
         Ok(())
     }
 
@@ -744,13 +746,13 @@ impl Target {
             let imm =
                 (s << 24) | (i1 << 23) | (i2 << 22) | (((op & 0x3FF) as u32) << 12) | (((op2 & 0x7FF) as u32) << 1);
             let off = ((imm << 7) as i32) >> 7;
-            self.core.r[14] = pc.wrapping_add(4) | 1;
+            self.cpu.r[14] = pc.wrapping_add(4) | 1;
             self.branch(pc.wrapping_add(4).wrapping_add(off as u32));
             return Ok(());
         }
         // DSB / DMB / ISB: F3BF 8F4x / 8F5x / 8F6x.
         if op == 0xF3BF && matches!(op2 & 0xFFF0, 0x8F40 | 0x8F50 | 0x8F60) {
-            self.core.r[15] = pc.wrapping_add(4);
+            self.cpu.r[15] = pc.wrapping_add(4);
             return Ok(());
         }
         fault(format!("unsupported 32-bit instruction 0x{op:04X} 0x{op2:04X}"))

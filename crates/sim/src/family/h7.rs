@@ -1,34 +1,40 @@
 //! Simulated STM32H7 embedded flash: H74x/H75x (RM0433, RM0399 dual core),
 //! H72x/H73x (RM0468), H7A3/H7B3/H7B0 (RM0455).
 //!
-//! Written from flash-families.md §2.8 and §3 (the sheet's summary of the
-//! reference manuals, CMSIS headers and ST's SVD text), not from stflash's
-//! driver. Each die is a [`Die`] row; the controller decodes CR by that die's
-//! field positions, so a sector number written at the H74x position on an
-//! H7A/B erases sector 4n, as silicon does (§3.7).
+//! Written from the reference manuals, ST's CMSIS headers (stm32h743xx.h,
+//! stm32h745xx.h, stm32h723xx.h, stm32h7a3xx.h, stm32h7b0xx.h), ST's HAL
+//! (stm32h7xx_hal_flash.c, stm32h7xx_hal_flash_ex.c) and the bit descriptions
+//! in ST's SVD file for the H7B0, not from stflash's driver. Each die is a
+//! [`Die`] row; the controller decodes CR by that die's field positions, so a
+//! sector number written at the H74x position (bit 8) on an H7A/B, whose SSN
+//! field starts at bit 6 (CMSIS stm32h7a3xx.h:8677-8678), erases sector 4n, as
+//! silicon does (stlink issue #1369).
 //!
 //! What is modeled, per bank (bank 2 registers at +0x100):
 //! * KEYR: KEY1 then KEY2 clears LOCK; a wrong key, or any key while
-//!   unlocked, locks CR until reset (§2.0).
+//!   unlocked, locks CR until reset (H7B0 SVD CR1.LOCK1 description).
 //! * CR: writes ignored while locked; setting LOCK leaves the other bits as
-//!   they were ([SVD-H7B0] CR1.LOCK1); START and FW act and read back 0.
+//!   they were (H7B0 SVD CR1.LOCK1); START and FW act and read back 0.
 //! * Write buffer of one flash word (16 or 32 bytes): writes fill it; a full
 //!   word enters the command queue (QW) and is programmed after the word
 //!   time. A write without PG, or while INCERR is pending, raises PGSERR and
 //!   changes nothing; a byte written twice raises STRBERR; a write to another
-//!   word while the buffer is partly filled raises INCERR (§3.2 working
-//!   assumption [U]); clearing PG drops a partial buffer; FW programs it with
-//!   the missing bytes left erased. The queue holds one word besides the one
-//!   being programmed: a further write stalls the bus (timing-model.md).
+//!   word while the buffer is partly filled raises INCERR (assumed: the SVD's
+//!   SR1.INCERR1 gives no detail); clearing PG drops a partial buffer (H7B0 SVD
+//!   CR1.PG1); FW programs it with the missing bytes left erased (H7B0 SVD
+//!   CR1.FW1). The queue holds one word besides the one being programmed: a
+//!   further write stalls the bus (assumed; no knob changes it).
 //! * SER/BER + START with the die's sector field; BER has priority; erase and
 //!   program of a write-protected sector (WPSN: 1 bit per sector on
 //!   H74x/H72x, 1 bit per 4 sectors on H7A/B, 0 = protected) raise WRPERR and
 //!   change nothing.
-//! * SR read-only, flags cleared through CCR (§1.6 item 20); EOP at the end of
-//!   each operation; OPERR only where the die has it (not on H7A/B, §6 row 4).
+//! * SR read-only, flags cleared through CCR (CMSIS `FLASH_TypeDef`; ST's HAL
+//!   `__HAL_FLASH_CLEAR_FLAG` writes CCR); EOP at the end of each operation;
+//!   OPERR only where the die has it (stm32h7a3xx.h defines no OPERR).
 //! * ECC: programming a programmed word stores old AND new with a broken ECC;
-//!   reading it sets DBECCERR and ECC_FA and returns the stored bits (§2.8
-//!   ECC note; whether the AXI read also faults is [U], §7 q. 9).
+//!   reading it sets DBECCERR and ECC_FA and returns the stored bits
+//!   (assumed from ST community reports, e.g. "flash-writing-issue" on an
+//!   H723; whether the AXI read also faults is undocumented, so assumed not).
 //! * Reads of a bank stall while that bank is busy; the other bank answers.
 //! * Options: OPTKEYR/OPTLOCK, OPTSR_CUR/PRG (RDP, SWAP_BANK_OPT, the user
 //!   bits), WPSN, BOOT and OTPBL CUR/PRG; OPTSTART applies the PRG values
@@ -38,22 +44,26 @@
 //!   the state file keeps it) and makes later option changes fail with
 //!   OPTCHANGEERR. Write protection blocks erase and program (below).
 //! * Bank swap (`swap_bank=1`): bank 2 answers at 0x08000000 and bank 1 at
-//!   0x08100000; CR1/SR1 keep driving the physical bank 1 (an assumption,
-//!   §3.6 / §7 q. 3: the RM text was not available).
+//!   0x08100000; CR1/SR1 keep driving the physical bank 1 (assumed: the RM
+//!   text was not available; it is what the H5's SVD says of BKSEL).
 //! * The gap between the banks of a 1 MiB part is not decoded: the bus faults.
 //! * Faults (`STFLASH_SIM_FAULTS=opt_fault=stuck|error`): OPTSTART runs
 //!   but nothing changes, or ends with OPTCHANGEERR.
-//! * OTP (H7A/B, §3.4): 1 KiB, erased 0xFF; with OPTCR.PG_OTP set a 16-bit
+//! * OTP (H7A/B: CMSIS stm32h7a3xx.h:1973-1974, :8816; ST's HAL
+//!   stm32h7xx_hal_flash.c:201-241): 1 KiB, erased 0xFF; with OPTCR.PG_OTP set a 16-bit
 //!   write programs a half-word through bank 1's queue; OTPBL locks blocks
 //!   of 64 bytes (WRPERR). Kept in the state file.
-//! * The flash CRC unit (§2.8 table: CRCCR/CRCSADD/CRCEADD/CRCDATA per bank,
+//! * The flash CRC unit (RM0433 §4.3.12; CMSIS: CRCCR/CRCSADD/CRCEADD/CRCDATA per bank,
 //!   CR.CRC_EN 15, SR.CRC_BUSY 3, SR.CRCEND 27), address mode only: START_CRC
 //!   computes over the bursts from CRCSADD through the burst containing
 //!   CRCEADD (bank-relative offsets, bits 19:2), CLEAN_CRC resets the result.
-//!   ST documents the parameters only partly (peers.md §2 "Target-side CRC");
+//!   ST documents the parameters only partly (RM0433 §4.3.12 names the
+//!   polynomial 0x04C11DB7, not the initial value; an H753 measurement in the
+//!   ST community thread "STM32H753 flash CRC specification" found 0xB6C0AE5A);
 //!   **assumed here**: CRC-32/MPEG-2 (polynomial 0x04C11DB7, initial value
 //!   0xFFFFFFFF, no reflection, no final XOR) over each 32-bit word most
-//!   significant byte first, as the CRC peripheral does (peers.md §5), taking
+//!   significant byte first, as the CRC peripheral computes it by default
+//!   (see `crc_peripheral`), taking
 //!   8 cycles of the 64 MHz reset clock per flash word. `flash_crc=init0` or
 //!   `flash_crc=lsb-first` makes the unit use other parameters, as a real chip
 //!   may, so that the host's calibration and read-back fallback are exercised.
@@ -61,22 +71,25 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
-use super::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+use crate::model::{
+    saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
 };
-use crate::chips::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 
-/// Register block (§2.8): bank 1 at +0x000, bank 2 at +0x100.
+/// Register block: bank 1 at +0x000, bank 2 at +0x100 (CMSIS `FLASH_TypeDef`,
+/// stm32h743xx.h:917-958, stm32h7a3xx.h:762-806).
 const REGS: u32 = 0x5200_2000;
 const REGS_END: u32 = REGS + 0x200;
 const BANK_STRIDE: u32 = 0x100;
-/// Bank bases (§2.8.1, §3.1): bank 2 is at 0x08100000 whatever the size.
+/// Bank bases: bank 2 is at 0x08100000 whatever the size (CMSIS
+/// stm32h743xx.h:2076-2078, stm32h7a3xx.h:1965-1967; OpenOCD stm32h7x.c:937-951).
 const BANK1_BASE: u32 = 0x0800_0000;
 const BANK2_BASE: u32 = 0x0810_0000;
 
-// Per-bank register offsets (§2.8 table).
+// Per-bank register offsets (CMSIS `FLASH_TypeDef`).
 const KEYR: u32 = 0x04;
 const CR: u32 = 0x0C;
 const SR: u32 = 0x10;
@@ -97,17 +110,17 @@ const PRAR_PRG: u32 = 0x2C;
 const SCAR_PRG: u32 = 0x34;
 const BOOT_CUR: u32 = 0x40;
 const BOOT_PRG: u32 = 0x44;
-/// OTP block locks, H7A/B only ([CMSIS-h7] stm32h7a3xx.h:786, §3.4).
+/// OTP block locks, H7A/B only (CMSIS stm32h7a3xx.h:786).
 const OTPBL_CUR: u32 = 0x68;
 const OTPBL_PRG: u32 = 0x6C;
 
-// Keys (§2.0).
+// Keys (ST's HAL stm32h7xx_hal_flash.h:337-340).
 const KEY1: u32 = 0x4567_0123;
 const KEY2: u32 = 0xCDEF_89AB;
 const OPTKEY1: u32 = 0x0819_2A3B;
 const OPTKEY2: u32 = 0x4C5D_6E7F;
 
-// CR bits common to all dies (§2.8.1, §3.2).
+// CR bits common to all dies (CMSIS stm32h743xx.h:10715-10727, stm32h7a3xx.h:8659-8720).
 const LOCK: u32 = 1 << 0;
 const PG: u32 = 1 << 1;
 const SER: u32 = 1 << 2;
@@ -115,7 +128,7 @@ const BER: u32 = 1 << 3;
 /// CRC_EN 15 and the interrupt enables 16-28: stored, no effect here.
 const CR_IE_MASK: u32 = 0x1FFF_8000;
 
-// SR bits (§2.8 SR list, §3.2).
+// SR bits (CMSIS `FLASH_SR_*`: stm32h743xx.h, stm32h7a3xx.h:8725-8767).
 const BSY: u32 = 1 << 0;
 const WBNE: u32 = 1 << 1;
 const QW: u32 = 1 << 2;
@@ -127,26 +140,28 @@ const INCERR: u32 = 1 << 21;
 const OPERR: u32 = 1 << 22;
 const SNECCERR: u32 = 1 << 25;
 const DBECCERR: u32 = 1 << 26;
-/// Flags CCR can clear (EOP and bits 17-28; §2.8 "CCR has CLR_* at the same positions").
+/// Flags CCR can clear (EOP and bits 17-28; CMSIS `FLASH_CCR_CLR_*` sit at the
+/// SR flags' positions).
 const CLEARABLE: u32 = 0x1FFF_0000;
 
-// OPTCR (§2.8 table).
+// OPTCR (CMSIS `FLASH_OPTCR_*`; MER stm32h7a3xx.h:8813).
 const OPTLOCK: u32 = 1 << 0;
 const OPTSTART: u32 = 1 << 1;
 const MER: u32 = 1 << 4;
-/// OTP program enable, H7A/B only ([SVD-H7B0] FLASH_OPTCR.PG_OTP, §3.4).
+/// OTP program enable, H7A/B only (H7B0 SVD FLASH_OPTCR.PG_OTP; CMSIS stm32h7a3xx.h:8816).
 const PG_OTP: u32 = 1 << 5;
 const SWAP_BANK: u32 = 1 << 31;
-// OPTSR (§2.8 OPTSR list).
+// OPTSR (CMSIS `FLASH_OPTSR_*`; stm32h7a3xx.h:8827-8871).
 const OPT_BUSY: u32 = 1 << 0;
 const RDP_SHIFT: u32 = 8;
 const RDP_MASK: u32 = 0xFF << RDP_SHIFT;
 const OPTCHANGEERR: u32 = 1 << 30;
 
-/// Modeled time of an option change (Chromium EC measured ≈300 ms on H743, §2.8).
+/// Modeled time of an option change (Chromium EC, chip/stm32/flash-stm32h7.c:
+/// "No specification, real delay seems to be around 300ms" on an H743).
 const OPTION_CHANGE: Nanos = 300 * MS;
 
-/// One flash die, as data (flash-families.md §3.8).
+/// One flash die, as data (its CMSIS header's CR, SR, OPTCR and WPSN fields).
 #[derive(Debug)]
 pub struct Die {
     pub name: &'static str,
@@ -161,7 +176,7 @@ pub struct Die {
     pub sector_size: u32,
     /// Sectors covered by one WPSN bit (1 on H74x/H72x, 4 on H7A/B).
     pub wrp_group: u32,
-    /// WPSN width in bits (8 or 32, §6 row 5).
+    /// WPSN width in bits (8, or 32 on H7A/B: CMSIS stm32h7a3xx.h:8903).
     pub wps_bits: u32,
     pub has_operr: bool,
     /// Bank-2 register set exists (not on the single-bank H72x die).
@@ -169,7 +184,11 @@ pub struct Die {
     /// Default OPTSR of a factory-fresh part.
     pub optsr_default: u32,
     pub otp: Option<(u32, u32)>,
-    /// timing-model.md.
+    /// Operation times: assumed, not measured, and no knob changes them.
+    /// H74x/H72x: 100 µs per flash word, 1 s per sector, 8 s per bank, after
+    /// the STM32H743 datasheet's (DS12110) recalled typical figures and
+    /// Chromium EC's "real delay seems to be < 1 second in x64" per sector;
+    /// H7A/B: 25 µs, 5 ms, 0.5 s, guesses (no figure at hand).
     pub word_time: Nanos,
     pub sector_erase_time: Nanos,
     pub bank_erase_time: Nanos,
@@ -201,22 +220,24 @@ impl Die {
     }
 }
 
-/// Factory option status (§2.8 OPTSR fields): IWDG1_SW 4, NRST_STOP_D1 6,
+/// Factory option status (CMSIS `FLASH_OPTSR_*`): IWDG1_SW 4, NRST_STOP_D1 6,
 /// NRST_STBY_D1 7, RDP = 0xAA, FZ_IWDG_STOP 17, FZ_IWDG_SDBY 18.
 const OPTSR_SINGLE_CORE: u32 = 1 << 4 | 1 << 6 | 1 << 7 | 0xAA << RDP_SHIFT | 1 << 17 | 1 << 18;
 /// H745/H747 add IWDG2_SW 5, BCM4 22, BCM7 23, NRST_STOP_D2 24, NRST_STBY_D2 25.
 const OPTSR_DUAL_CORE: u32 = OPTSR_SINGLE_CORE | 1 << 5 | 1 << 22 | 1 << 23 | 1 << 24 | 1 << 25;
-/// H72x/H73x: NRST_STOP_D2/NRST_STBY_D2 as well (§2.8 OPTSR).
+/// H72x/H73x: NRST_STOP_D2/NRST_STBY_D2 as well (CMSIS stm32h723xx.h).
 const OPTSR_H72X: u32 = OPTSR_SINGLE_CORE | 1 << 24 | 1 << 25;
 
-/// H74x/H75x (RM0433): CR PSIZE 4-5, FW 6, START 7, SNB 8-10 (§2.8.1).
+/// H74x/H75x (RM0433): CR PSIZE 4-5, FW 6, START 7, SNB 8-10 (CMSIS
+/// stm32h743xx.h:10715-10727).
 pub static H74X: Die = H74X_FIELDS;
 
 /// H745/H747/H755/H757 (RM0399): the H74x controller, dual-core options.
 pub static H74X_DUAL_CORE: Die =
     Die { name: "STM32H745/H747 flash (RM0399)", optsr_default: OPTSR_DUAL_CORE, ..H74X_FIELDS };
 
-/// H72x/H73x (RM0468): H74x layout, single bank, no bank-2 registers (§2.8.2).
+/// H72x/H73x (RM0468): H74x layout, single bank, no bank-2 registers (CMSIS
+/// stm32h723xx.h:10864-10876, :958-983).
 pub static H72X: Die =
     Die { name: "STM32H72x/H73x flash (RM0468)", bank2_regs: false, optsr_default: OPTSR_H72X, ..H74X_FIELDS };
 
@@ -242,7 +263,8 @@ const H74X_FIELDS: Die = Die {
 };
 
 /// H7A3/H7B3/H7B0 (RM0455): no PSIZE, FW 4, START 5, SSN 6-12, 16-byte
-/// word, 8 KiB sectors, WPSGN 1 bit per 4 sectors, no OPERR, OTP (§3.2-§3.5).
+/// word, 8 KiB sectors, WPSGN 1 bit per 4 sectors, no OPERR, OTP (CMSIS
+/// stm32h7a3xx.h:8620-8627, :8659-8720, :8903; H7B0 SVD WPSGN).
 pub static H7AB: Die = Die {
     name: "STM32H7A/B flash (RM0455)",
     psize: false,
@@ -256,7 +278,7 @@ pub static H7AB: Die = Die {
     wps_bits: 32,
     has_operr: false,
     bank2_regs: true,
-    // §3.5: as H743 plus VDDMMC_HSLV (0 here).
+    // As H743 plus VDDMMC_HSLV (0 here; CMSIS stm32h7a3xx.h:8827-8871).
     optsr_default: OPTSR_SINGLE_CORE,
     otp: Some((0x08FF_F000, KIB)),
     word_time: 25 * US,
@@ -274,7 +296,7 @@ enum OpKind {
     },
     SectorErase(u32),
     BankErase,
-    /// Program one OTP half-word (queued on bank 1, §3.4).
+    /// Program one OTP half-word (queued on bank 1, as ST's HAL does it).
     ProgramOtp {
         addr: u32,
         data: [u8; 2],
@@ -364,7 +386,7 @@ impl Bank {
 }
 
 /// The simulated H7 flash of one part.
-pub struct H7Flash {
+pub struct H7Model {
     die: &'static Die,
     /// Physical banks: bank 1, then bank 2 if the part has one.
     banks: Vec<Bank>,
@@ -392,7 +414,8 @@ pub struct H7Flash {
     crc_kind: CrcKind,
 }
 
-/// Flash CRC unit (§2.8): registers, bits and the modeled parameters.
+/// Flash CRC unit (RM0433 §4.3.12; CMSIS `FLASH_CRCCR_*`): registers, bits and
+/// the modeled parameters.
 const CRCCR: u32 = 0x50;
 const CRCSADD: u32 = 0x54;
 const CRCEADD: u32 = 0x58;
@@ -430,26 +453,28 @@ fn crc32_msb(mut crc: u32, bytes: impl Iterator<Item = u8>) -> u32 {
     crc
 }
 
-/// Bytes per OTPBL lock bit: 16 bits for 1 KiB (§3.4, by arithmetic [U]).
+/// Bytes per OTPBL lock bit: 16 bits for 1 KiB (CMSIS stm32h7a3xx.h:8967-8969;
+/// the 64-byte block is assumed, by arithmetic).
 const OTP_BLOCK: u32 = 64;
 
-/// "No area" for PRAR/SCAR: start above end (§2.8 table, 12-bit fields).
+/// "No area" for PRAR/SCAR: start above end (12-bit fields; H7B0 SVD PRAR/SCAR).
 const NO_AREA: u32 = 0x0000_0FFF;
 /// BOOT_ADD0 = 0x0800 (flash), BOOT_ADD1 = 0x1FF0 (system memory), in 16 KiB units.
 const BOOT_DEFAULT: u32 = 0x1FF0_0800;
 
-impl H7Flash {
+impl H7Model {
     /// A factory-fresh part with `size` bytes of flash: parts of 128 KiB have
-    /// bank 1 only, bigger ones split it over two banks (§5 item 16), except on
+    /// bank 1 only, bigger ones split it over two banks (OpenOCD
+    /// stm32h7x.c:937-951; CMSIS stm32h7b0xx.h:2071-2073), except on
     /// the single-bank H72x die.
-    pub fn new(die: &'static Die, size: u32) -> H7Flash {
+    pub fn new(die: &'static Die, size: u32) -> H7Model {
         let dual = die.bank2_regs && size > 128 * KIB;
         let bank_size = if dual { size / 2 } else { size };
         let mut banks = vec![Bank::new(BANK1_BASE, bank_size, die)];
         if dual {
             banks.push(Bank::new(BANK2_BASE, bank_size, die));
         }
-        H7Flash {
+        H7Model {
             die,
             banks,
             bank_size,
@@ -553,7 +578,7 @@ impl H7Flash {
                 let clearable = self.die.errors() | EOP | CRCEND;
                 if let Some(bank) = self.banks.get_mut(b) {
                     bank.sr &= !(value & clearable);
-                    // [SVD-H7B0] CCR1.CLR_DBECCERR1: ECC_FA resets with the ECC flags.
+                    // H7B0 SVD CCR1.CLR_DBECCERR1: ECC_FA resets with the ECC flags.
                     if bank.sr & (SNECCERR | DBECCERR) == 0 {
                         bank.ecc_fa = 0;
                     }
@@ -618,7 +643,7 @@ impl H7Flash {
     }
 
     /// KEY1 then KEY2 unlocks; anything else, or any key while unlocked,
-    /// locks CR until reset (§2.0, [SVD-H7B0] CR1.LOCK1).
+    /// locks CR until reset (H7B0 SVD CR1.LOCK1).
     fn write_keyr(&mut self, b: usize, value: u32) {
         let Some(bank) = self.banks.get_mut(b) else { return };
         if bank.key_locked {
@@ -686,8 +711,10 @@ impl H7Flash {
     }
 
     /// OPTSTART: the programmed options become current. RDP 1 → 0 erases
-    /// both banks (§2.8 RDP). SWAP_BANK_OPT shows in OPTSR_CUR at once but
-    /// takes effect at the next reset (§3.6).
+    /// both banks (H7B0 SVD PRAR/SCAR on regression; RDP values in ST's HAL
+    /// stm32h7xx_hal_flash_ex.h:295-297). SWAP_BANK_OPT shows in OPTSR_CUR at
+    /// once but takes effect at the next reset (assumed, as ST states for the
+    /// H5's SWAP_BANK).
     fn apply_options(&mut self, now: Nanos, stats: &mut FlashStats) {
         let old_rdp = self.rdp();
         let new_rdp = ((self.optsr_prg & RDP_MASK) >> RDP_SHIFT) as u8;
@@ -715,7 +742,7 @@ impl H7Flash {
             bank.wpsn_cur = bank.wpsn_prg;
         }
         self.boot_cur = self.boot_prg;
-        // OTP block locks can only be added [U]: a lock bit never clears.
+        // OTP block locks can only be added (assumed): a lock bit never clears.
         self.otpbl_cur |= self.otpbl_prg;
         self.otpbl_prg = self.otpbl_cur;
         self.opt_busy_until = now + busy;
@@ -734,7 +761,7 @@ impl H7Flash {
         }
         let old = bank.cr;
         bank.cr = value & die.cr_mask();
-        // [SVD-H7B0] CR1.PG1: clearing PG drops a partly filled buffer.
+        // H7B0 SVD CR1.PG1: clearing PG drops a partly filled buffer.
         if old & PG != 0 && value & PG == 0 {
             bank.buffer = None;
         }
@@ -753,7 +780,7 @@ impl H7Flash {
     }
 
     /// START: BER erases the bank, else SER erases the sector named by the
-    /// die's sector field, else nothing (§2.8, [SVD-H7B0] CR1.BER1).
+    /// die's sector field, else nothing (H7B0 SVD CR1.BER1: BER has priority).
     fn start_erase(&mut self, b: usize, cr: u32, now: Nanos) {
         if cr & BER != 0 {
             self.start_bank_erase(b, now);
@@ -788,10 +815,10 @@ impl H7Flash {
     }
 
     /// A bus write into a flash array: fill the bank's write buffer.
-    fn write_flash(&mut self, b: usize, offset: u32, width: Width, value: u32, now: Nanos) {
+    fn write_flash(&mut self, b: usize, offset: u32, width: AccessWidth, value: u32, now: Nanos) {
         let word = self.die.word;
         let bank = &mut self.banks[b];
-        // RM0399 §4.3.9 / RM0433 §4.7.3 (§2.8): no PG, or INCERR pending ⇒
+        // RM0399 §4.3.9 / RM0433 §4.7.3: no PG, or INCERR pending ⇒
         // PGSERR, the write is dropped without a bus error.
         if bank.cr & PG == 0 || bank.sr & INCERR != 0 {
             bank.sr |= PGSERR;
@@ -800,7 +827,7 @@ impl H7Flash {
         let word_offset = offset - offset % word;
         if let Some(buf) = &bank.buffer {
             if buf.offset != word_offset {
-                // §3.2 INCERR working assumption: the partial word is lost.
+                // INCERR (assumed, see the module notes): the partial word is lost.
                 bank.buffer = None;
                 bank.sr |= INCERR;
                 return;
@@ -814,7 +841,7 @@ impl H7Flash {
         let at = (offset - word_offset) as usize;
         let n = width.bytes() as usize;
         if buf.filled[at..at + n].iter().any(|&f| f) {
-            // [SVD-H7B0] SR1.STRBERR1: the same byte written twice.
+            // H7B0 SVD SR1.STRBERR1: the same byte written twice.
             bank.buffer = None;
             bank.sr |= STRBERR;
             return;
@@ -838,7 +865,7 @@ impl H7Flash {
                 stats.words += 1;
             }
             // A sector number past this part's sectors (e.g. SSN 64-127 on a
-            // 1 MiB H7A3) names cells that do not exist: nothing is erased [U].
+            // 1 MiB H7A3) names cells that do not exist: nothing is erased (assumed).
             OpKind::SectorErase(s) if s >= sectors => {}
             OpKind::SectorErase(s) => {
                 let addr = self.cell(b, s * sector_size);
@@ -860,11 +887,11 @@ impl H7Flash {
         self.banks[b].sr |= EOP;
     }
 
-    fn read_flash(&mut self, b: usize, offset: u32, width: Width) -> u32 {
+    fn read_flash(&mut self, b: usize, offset: u32, width: AccessWidth) -> u32 {
         let addr = self.cell(b, offset);
         let bank = &mut self.banks[b];
         if bank.array.ecc_error(addr) {
-            // [SVD-H7B0] ECC_FA1R: the address is recorded only while no ECC
+            // H7B0 SVD ECC_FA1R: the address is recorded only while no ECC
             // flag is set.
             if bank.sr & (SNECCERR | DBECCERR) == 0 {
                 bank.ecc_fa = offset / self.die.word;
@@ -919,13 +946,14 @@ impl H7Flash {
         Ok(())
     }
 
-    /// A bus write into the OTP area (§3.4): with OPTCR.PG_OTP set, one
-    /// 16-bit write programs one OTP word through bank 1's queue (as [HAL-h7]
-    /// does it); without PG_OTP, or with another width [U], it is a sequence
+    /// A bus write into the OTP area: with OPTCR.PG_OTP set, one 16-bit write
+    /// programs one OTP word through bank 1's queue (as ST's HAL does it,
+    /// stm32h7xx_hal_flash.c:201-241); without PG_OTP, or with another width
+    /// (assumed), it is a sequence
     /// error. A word in a locked block (OTPBL_CUR) raises WRPERR and stays.
-    fn write_otp(&mut self, addr: u32, width: Width, value: u32, now: Nanos) {
+    fn write_otp(&mut self, addr: u32, width: AccessWidth, value: u32, now: Nanos) {
         let base = self.otp.as_ref().map_or(0, |o| o.base);
-        if self.optcr & PG_OTP == 0 || width != Width::Half || self.banks[0].sr & INCERR != 0 {
+        if self.optcr & PG_OTP == 0 || width != AccessWidth::Half || self.banks[0].sr & INCERR != 0 {
             self.banks[0].sr |= PGSERR;
             return;
         }
@@ -944,7 +972,7 @@ impl H7Flash {
     }
 }
 
-impl FlashModel for H7Flash {
+impl FlashModel for H7Model {
     fn name(&self) -> &'static str {
         self.die.name
     }
@@ -982,7 +1010,7 @@ impl FlashModel for H7Flash {
     }
 
     /// Reads of a bank wait until it is idle; writes wait while a word is
-    /// already queued behind the one being programmed (timing-model.md).
+    /// already queued behind the one being programmed (assumed).
     fn next_event(&self, now: Nanos) -> Option<Nanos> {
         let ops = self.banks.iter().filter_map(|b| b.queue.front().map(|op| op.end));
         let crc = self.banks.iter().filter_map(|b| b.crc_busy.map(|c| c.0));
@@ -1002,10 +1030,10 @@ impl FlashModel for H7Flash {
         until.map_or(now, |u| u.max(now))
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         if self.is_register(addr) {
             let word = self.read_reg(addr & !3, acc.now);
-            let mask = if width == Width::Word { u32::MAX } else { (1 << (8 * width.bytes())) - 1 };
+            let mask = if width == AccessWidth::Word { u32::MAX } else { (1 << (8 * width.bytes())) - 1 };
             return Ok((word >> (8 * (addr & 3))) & mask);
         }
         if let Some((b, off)) = self.locate(addr) {
@@ -1017,10 +1045,10 @@ impl FlashModel for H7Flash {
         }
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if self.is_register(addr) {
             // Registers take 32-bit writes; narrower ones are ignored.
-            if width == Width::Word {
+            if width == AccessWidth::Word {
                 self.write_reg(addr, value, acc.now, acc.stats);
             }
             return Ok(());
@@ -1063,7 +1091,8 @@ impl FlashModel for H7Flash {
         self.swapped = self.banks.len() == 2 && self.optsr_cur & SWAP_BANK != 0;
     }
 
-    /// RDP level 1 or 2: the debugger cannot read the flash arrays (§2.8 RDP).
+    /// RDP level 1 or 2: the debugger cannot read the flash arrays (RM0433
+    /// "Readout protection").
     fn debug_readable(&self, addr: u32) -> bool {
         self.rdp() == 0xAA || !self.in_array(addr)
     }
@@ -1203,12 +1232,14 @@ impl FlashModel for H7Flash {
 // ---------------------------------------------------------------------------
 // Simulated parts.
 
-/// SW-DP of every H7 (flash-families.md §1.2, stlink `inc/stm32.h`).
+/// SW-DP of every H7 (stlink `inc/stm32.h:25-45`).
 const H7_DPIDR: u32 = 0x6BA0_2477;
-/// Cortex-M7 r1p1 (H74x rev V) and r1p2 (later dies) (§1.1 layout).
+/// Cortex-M7 r1p1 (H74x rev V) and r1p2 (later dies) (CPUID layout: ARMv7-M
+/// Architecture Reference Manual).
 const CM7_R1P1: u32 = 0x411F_C271;
 const CM7_R1P2: u32 = 0x411F_C272;
-/// DBGMCU_IDCODE address of every H7 (§1.2).
+/// DBGMCU_IDCODE address of every H7 (CMSIS stm32h743xx.h `DBGMCU_BASE`;
+/// OpenOCD stm32h7x.c:142).
 const H7_DBGMCU: u32 = 0x5C00_1000;
 /// DBGMCU words after IDCODE up to APB4FZ2 at +0x58 (RM0399 DBGMCU map),
 /// so that CR and the APBxFZ freeze registers are read/write.
@@ -1231,7 +1262,7 @@ const H72X_RAM: &[(u32, u32)] = &[
     (0x3000_0000, 32 * KIB),
     (0x3800_0000, 16 * KIB),
 ];
-/// System memory (AN2606 Table 226, §1.5).
+/// System memory (AN2606 Table 226).
 const H74X_SYSMEM: (u32, u32) = (0x1FF0_0000, 0x1_E800);
 const H7AB_SYSMEM: (u32, u32) = (0x1FF0_0000, 0x1_4000);
 
@@ -1239,7 +1270,7 @@ const H7AB_SYSMEM: (u32, u32) = (0x1FF0_0000, 0x1_4000);
 macro_rules! h7_part {
     ($name:literal, [$($alias:literal),*], $cpuid:expr, $idcode:expr, $size_reg:expr, $kib:expr,
      $ram:expr, $sysmem:expr, $die:expr) => {
-        ChipProfile {
+        Part {
             name: $name,
             aliases: &[$($alias),*],
             dpidr: H7_DPIDR,
@@ -1254,18 +1285,19 @@ macro_rules! h7_part {
             // BOOT_ADD0 = 0x08000000 (factory default).
             boot_address: 0x0800_0000,
             voltage_mv: 3300,
-            flash: || -> Box<dyn FlashModel> { Box::new(H7Flash::new(&$die, $kib * KIB)) },
+            flash: || -> Box<dyn FlashModel> { Box::new(H7Model::new(&$die, $kib * KIB)) },
         }
     };
 }
 
-/// Flash-size registers (§1.4).
+/// Flash-size registers (CMSIS `FLASHSIZE_BASE`: stm32h743xx.h:2085,
+/// stm32h7a3xx.h:1979).
 const SIZE_REG_H74X: u32 = 0x1FF1_E880;
 const SIZE_REG_H7AB: u32 = 0x08FF_F80C;
 
-/// Simulated H7 parts. IDCODE = REV_ID << 16 | DEV_ID (§1.3): H74x rev V
+/// Simulated H7 parts. IDCODE = REV_ID << 16 | DEV_ID (RM0433 DBGMCU_IDCODE): H74x rev V
 /// (0x2003), H72x rev Z (0x1001), H7A/B rev Z (0x1003).
-pub const PARTS: &[ChipProfile] = &[
+pub const PARTS: &[Part] = &[
     h7_part!(
         "stm32h7a3zi",
         ["h7a3", "stm32h7a3", "h7a3xi"],
@@ -1341,9 +1373,9 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
-    // Register addresses written out from flash-families.md §2.8.
+    // Register addresses written out from CMSIS `FLASH_TypeDef` (base 0x52002000).
     const KEYR1: u32 = 0x5200_2004;
     const OPTKEYR_A: u32 = 0x5200_2008;
     const CR1: u32 = 0x5200_200C;
@@ -1356,31 +1388,31 @@ mod tests {
     const WPSN_CUR1: u32 = 0x5200_2038;
 
     struct Rig {
-        f: H7Flash,
+        f: H7Model,
         now: Nanos,
         stats: FlashStats,
     }
 
     impl Rig {
         fn new(die: &'static Die, kib: u32) -> Rig {
-            Rig { f: H7Flash::new(die, kib * KIB), now: 0, stats: FlashStats::default() }
+            Rig { f: H7Model::new(die, kib * KIB), now: 0, stats: FlashStats::default() }
         }
         fn h7a3() -> Rig {
             Rig::new(&H7AB, 2048)
         }
-        fn access<R>(&mut self, by: Initiator, f: impl FnOnce(&mut H7Flash, &mut Access) -> R) -> R {
+        fn access<R>(&mut self, by: Initiator, f: impl FnOnce(&mut H7Model, &mut Access) -> R) -> R {
             self.f.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by, stats: &mut self.stats, requests: &mut req };
             f(&mut self.f, &mut acc)
         }
         fn rd(&mut self, addr: u32) -> u32 {
-            self.access(Initiator::Debugger, |f, a| f.read(addr, Width::Word, a)).expect("read")
+            self.access(Initiator::Debugger, |f, a| f.read(addr, AccessWidth::Word, a)).expect("read")
         }
         fn wr(&mut self, addr: u32, v: u32) {
-            self.access(Initiator::Debugger, |f, a| f.write(addr, Width::Word, v, a)).expect("write")
+            self.access(Initiator::Debugger, |f, a| f.write(addr, AccessWidth::Word, v, a)).expect("write")
         }
-        fn wr_width(&mut self, addr: u32, w: Width, v: u32) {
+        fn wr_width(&mut self, addr: u32, w: AccessWidth, v: u32) {
             self.access(Initiator::Debugger, |f, a| f.write(addr, w, v, a)).expect("write")
         }
         fn unlock(&mut self, bank: u32) {
@@ -1408,7 +1440,8 @@ mod tests {
         }
     }
 
-    // H7A/B CR fields from RM0455 (§3.2): SER 2, START 5, SSN 6-12, PG 1, FW 4.
+    // H7A/B CR fields from RM0455 (CMSIS stm32h7a3xx.h:8659-8720): SER 2,
+    // START 5, SSN 6-12, PG 1, FW 4.
     const AB_START: u32 = 1 << 5;
     const AB_FW: u32 = 1 << 4;
 
@@ -1443,7 +1476,7 @@ mod tests {
         r.unlock(0);
         r.wr(CR1, SER | 9 << 6);
         r.wr(CR1, LOCK);
-        // [SVD-H7B0] CR1.LOCK1: the other bits do not change when locking.
+        // H7B0 SVD CR1.LOCK1: the other bits do not change when locking.
         assert_eq!(r.rd(CR1), LOCK | SER | 9 << 6);
         r.f.reset();
         assert_eq!(r.rd(CR1), LOCK, "reset clears CR");
@@ -1456,7 +1489,8 @@ mod tests {
             r.fill(0x0800_0000 + s * 8192, 8192, s as u8);
         }
         r.unlock(0);
-        // st-flash 1.8.0: SNB=1 at bits 8-10 (stlink #1369, §3.7).
+        // st-flash 1.8.0: SNB=1 at bits 8-10 (stlink issue #1369;
+        // inc/stm32flash.h:266-268 of v1.8.0).
         r.wr(CR1, SER | 1 << 8);
         r.wr(CR1, SER | 1 << 8 | AB_START);
         r.settle();
@@ -1533,8 +1567,8 @@ mod tests {
         let mut r = Rig::h7a3();
         r.unlock(0);
         r.wr(CR1, PG);
-        r.wr_width(0x0800_0000, Width::Half, 0x1234);
-        r.wr_width(0x0800_0001, Width::Byte, 0x55);
+        r.wr_width(0x0800_0000, AccessWidth::Half, 0x1234);
+        r.wr_width(0x0800_0001, AccessWidth::Byte, 0x55);
         assert_eq!(r.rd(SR1), STRBERR);
         r.settle();
         assert_eq!(r.peek(0x0800_0000, 2), vec![0xFF; 2]);
@@ -1666,7 +1700,7 @@ mod tests {
         assert!(r.f.debug_readable(CR1), "registers stay accessible");
         r.unlock(0);
         r.wr(CR1, PG);
-        assert_eq!(r.access(Initiator::Debugger, |f, a| f.write(0x0800_0000, Width::Word, 0, a)), Err(BusFault));
+        assert_eq!(r.access(Initiator::Debugger, |f, a| f.write(0x0800_0000, AccessWidth::Word, 0, a)), Err(BusFault));
         assert!(!r.f.debug_port_disabled());
         r.f.configure("rdp", "2").unwrap();
         assert!(r.f.debug_port_disabled());
@@ -1723,13 +1757,13 @@ mod tests {
         r.f.configure("wrp", "3").unwrap();
         r.f.configure("rdp", "1").unwrap();
         let blobs = r.f.save();
-        let mut g = H7Flash::new(&H74X, 1024 * KIB);
+        let mut g = H7Model::new(&H74X, 1024 * KIB);
         g.load(&blobs).unwrap();
         assert_eq!(g.peek(0x0810_0000, 4), Some(vec![0x5A; 4]));
         assert_eq!(g.banks[0].wpsn_cur, 0xF7, "sector 3: the last of bank 1 (4 sectors per bank)");
         assert_eq!(g.banks[1].wpsn_cur, 0xFF);
         assert_eq!(g.rdp(), 0xBB);
-        let mut wrong = H7Flash::new(&H74X, 2048 * KIB);
+        let mut wrong = H7Model::new(&H74X, 2048 * KIB);
         assert!(wrong.load(&blobs).unwrap_err().contains("bytes"));
     }
 
@@ -1772,7 +1806,7 @@ mod tests {
         assert_eq!(r.rd(OPTSR_CUR_A), optsr | 0b11 << 2);
         assert_eq!(r.rd(BOOT_CUR_A), 0x1FF0_0810);
         let blobs = r.f.save();
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&blobs).unwrap();
         assert_eq!((g.boot_cur, g.optsr_cur >> 2 & 3), (0x1FF0_0810, 3), "kept in the state file");
     }
@@ -1798,7 +1832,7 @@ mod tests {
         r.wr(OPTSR_PRG_A, optsr & !RDP_MASK | 0xAA << 8);
         r.wr(OPTCR_A, OPTSTART);
         assert_eq!(r.rd(OPTSR_CUR_A) & (OPTCHANGEERR | RDP_MASK), OPTCHANGEERR | 0xCC << 8);
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&r.f.save()).unwrap();
         assert!(g.debug_port_disabled(), "level 2 survives the state file");
     }
@@ -1806,14 +1840,14 @@ mod tests {
     #[test]
     fn otp_programs_half_words_with_pg_otp_and_honours_block_locks() {
         let mut r = Rig::h7a3();
-        r.wr_width(OTP, Width::Half, 0x1234);
+        r.wr_width(OTP, AccessWidth::Half, 0x1234);
         assert_eq!(r.rd(SR1) & PGSERR, PGSERR, "no PG_OTP: sequence error");
         r.wr(CCR1, PGSERR);
         r.wr(OPTCR_A, PG_OTP);
         assert_eq!(r.rd(OPTCR_A) & PG_OTP, 0, "OPTCR locked: PG_OTP ignored");
         unlock_options(&mut r);
         r.wr(OPTCR_A, PG_OTP);
-        r.wr_width(OTP + 2, Width::Half, 0x1234);
+        r.wr_width(OTP + 2, AccessWidth::Half, 0x1234);
         assert_eq!(r.rd(SR1) & QW, QW, "queued on bank 1");
         r.settle();
         assert_eq!(r.peek(OTP, 4), vec![0xFF, 0xFF, 0x34, 0x12]);
@@ -1824,11 +1858,11 @@ mod tests {
         r.settle();
         assert_eq!(r.rd(OTPBL_CUR_A), 1 << 1);
         r.wr(OPTCR_A, PG_OTP);
-        r.wr_width(OTP + 64, Width::Half, 0);
+        r.wr_width(OTP + 64, AccessWidth::Half, 0);
         assert_eq!(r.rd(SR1) & WRPERR, WRPERR);
         r.settle();
         assert_eq!(r.peek(OTP + 64, 2), vec![0xFF, 0xFF]);
-        let mut g = H7Flash::new(&H7AB, 2048 * KIB);
+        let mut g = H7Model::new(&H7AB, 2048 * KIB);
         g.load(&r.f.save()).unwrap();
         assert_eq!(g.peek(OTP + 2, 2), Some(vec![0x34, 0x12]));
         assert_eq!(g.otpbl_cur, 1 << 1);

@@ -1,12 +1,12 @@
 //! Model tests: each register effect and each misuse, from the RM facts.
 //! Bit positions are spelled out here rather than taken from the model.
 
-use super::super::Requests;
 use super::*;
+use crate::model::Requests;
 
 /// A model with a clock, driven the way the bus drives it.
 struct Bench {
-    f: L4gFlash,
+    f: L4gModel,
     now: Nanos,
     stats: FlashStats,
     reset_requested: bool,
@@ -14,14 +14,14 @@ struct Bench {
 
 impl Bench {
     fn of(v: &'static ModelVariant, geo: Geometry) -> Bench {
-        Bench { f: L4gFlash::new(v, geo), now: 0, stats: FlashStats::default(), reset_requested: false }
+        Bench { f: L4gModel::new(v, geo), now: 0, stats: FlashStats::default(), reset_requested: false }
     }
 
     fn base(&self) -> u32 {
         self.f.v.base
     }
 
-    fn access<T>(&mut self, addr: u32, write: bool, f: impl FnOnce(&mut L4gFlash, &mut Access) -> T) -> T {
+    fn access<T>(&mut self, addr: u32, write: bool, f: impl FnOnce(&mut L4gModel, &mut Access) -> T) -> T {
         self.now = self.f.stall_until(addr, write, Initiator::Debugger, self.now).max(self.now);
         self.f.advance(self.now, &mut self.stats);
         let mut req = Requests::default();
@@ -33,19 +33,19 @@ impl Bench {
     }
 
     fn w(&mut self, addr: u32, value: u32) {
-        self.access(addr, true, |f, acc| f.write(addr, Width::Word, value, acc)).expect("write");
+        self.access(addr, true, |f, acc| f.write(addr, AccessWidth::Word, value, acc)).expect("write");
     }
 
-    fn w_width(&mut self, addr: u32, width: Width, value: u32) -> Result<(), BusFault> {
+    fn w_width(&mut self, addr: u32, width: AccessWidth, value: u32) -> Result<(), BusFault> {
         self.access(addr, true, |f, acc| f.write(addr, width, value, acc))
     }
 
     fn r(&mut self, addr: u32) -> u32 {
-        self.access(addr, false, |f, acc| f.read(addr, Width::Word, acc)).expect("read")
+        self.access(addr, false, |f, acc| f.read(addr, AccessWidth::Word, acc)).expect("read")
     }
 
     fn try_r(&mut self, addr: u32) -> Result<u32, BusFault> {
-        self.access(addr, false, |f, acc| f.read(addr, Width::Word, acc))
+        self.access(addr, false, |f, acc| f.read(addr, AccessWidth::Word, acc))
     }
 
     fn reg(&mut self, off: u32) -> u32 {
@@ -193,10 +193,10 @@ fn byte_and_half_word_writes_are_sizerr() {
     let mut b = g071();
     b.unlock();
     b.set(0x14, 1);
-    b.w_width(0x0800_0000, Width::Half, 0x1234).unwrap();
+    b.w_width(0x0800_0000, AccessWidth::Half, 0x1234).unwrap();
     assert_ne!(b.sr() & S_SIZERR, 0);
     b.clear_sr();
-    b.w_width(0x0800_0000, Width::Byte, 0x12).unwrap();
+    b.w_width(0x0800_0000, AccessWidth::Byte, 0x12).unwrap();
     assert_ne!(b.sr() & S_SIZERR, 0);
     assert_eq!(b.peek32(0x0800_0000), 0xFFFF_FFFF);
 }
@@ -263,7 +263,8 @@ fn page_erase_decodes_pnb_and_bker_at_their_bits() {
 
 #[test]
 fn g4_cat3_global_page_numbers_spill_into_reserved_bits() {
-    // What stlink does on a dual-bank G474 (§1.6 item 6): page 129 with
+    // What stlink does on a dual-bank G474 (src/stlink-lib/common_flash.c:1120-1138
+    // with BKER at bit 13, inc/stm32flash.h:184; stlink issue #1456): page 129 with
     // BKER at bit 13 erases page 1 of bank 1, not page 1 of bank 2.
     let geo = Geometry {
         size: 512 * 1024,

@@ -8,7 +8,8 @@
 //! REV_OUT bit 7), INIT +0x10, POL +0x14. The basic unit (F1, F2, F4, L1) has
 //! DR, IDR and CR.RESET only and always computes CRC-32 (0x04C11DB7, initial
 //! value 0xFFFFFFFF) over 32-bit words, most significant bit first. Reset
-//! state of the others is the same (CRC-32/MPEG-2, peers.md §5).
+//! state of the others is the same (CRC_INIT and CRC_POL reset values in
+//! RM0360 §6.4 and RM0433 §21.4): CRC-32/MPEG-2 in the RevEng CRC catalogue.
 //!
 //! Where each part has it, as the simulator's own table written from ST's
 //! CMSIS device headers (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`):
@@ -22,7 +23,7 @@
 //! plus the load, store and branch of a loop feeding it — and an access to
 //! DR while busy stalls the bus until the result is ready.
 
-use super::flash::{Nanos, Width};
+use super::model::{AccessWidth, Nanos};
 
 /// Register layout of a unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +51,7 @@ const fn at(base: u32, reg: u32, bit: u32, regs: Regs, hclk_hz: u64) -> Placemen
     Placement { base, enable: (reg, 1 << bit), regs, hclk_hz }
 }
 
-/// The unit of the part with this DEV_ID (DBGMCU_IDCODE[11:0]).
+/// The unit of the part with this DEV_ID (DBGMCU_IDCODE bits 11:0).
 pub fn placement(dev_id: u16) -> Option<Placement> {
     use Regs::*;
     const C: u32 = 0x4002_3000;
@@ -104,9 +105,10 @@ const DEFAULT_POL: u32 = 0x04C1_1DB7;
 /// Cycles one data write keeps the unit busy (see the module notes).
 const CYCLES_PER_WRITE: u64 = 8;
 
-/// One unit's state.
+/// The CRC peripheral of one simulated part: its registers, its RCC clock
+/// enable and its busy time.
 #[derive(Debug, Clone)]
-pub struct CrcUnit {
+pub struct CrcPeripheralModel {
     pub place: Placement,
     /// The RCC enable register's value.
     enable_reg: u32,
@@ -120,10 +122,19 @@ pub struct CrcUnit {
     pub lsb_first: bool,
 }
 
-impl CrcUnit {
-    pub fn new(place: Placement) -> CrcUnit {
-        let mut u =
-            CrcUnit { place, enable_reg: 0, crc: 0, idr: 0, cr: 0, init: 0, pol: 0, busy_until: 0, lsb_first: false };
+impl CrcPeripheralModel {
+    pub fn new(place: Placement) -> CrcPeripheralModel {
+        let mut u = CrcPeripheralModel {
+            place,
+            enable_reg: 0,
+            crc: 0,
+            idr: 0,
+            cr: 0,
+            init: 0,
+            pol: 0,
+            busy_until: 0,
+            lsb_first: false,
+        };
         u.reset();
         u
     }
@@ -191,7 +202,7 @@ impl CrcUnit {
         }
     }
 
-    pub fn read(&mut self, addr: u32, width: Width) -> u32 {
+    pub fn read(&mut self, addr: u32, width: AccessWidth) -> u32 {
         if addr & !3 == self.place.enable.0 {
             return lane(self.enable_reg, addr, width);
         }
@@ -209,7 +220,7 @@ impl CrcUnit {
         lane(word, addr, width)
     }
 
-    pub fn write(&mut self, addr: u32, width: Width, value: u32, now: Nanos) {
+    pub fn write(&mut self, addr: u32, width: AccessWidth, value: u32, now: Nanos) {
         if addr & !3 == self.place.enable.0 {
             self.enable_reg = merge(self.enable_reg, addr, width, value);
             return;
@@ -221,7 +232,7 @@ impl CrcUnit {
         match (addr - self.place.base) & !3 {
             DR => {
                 // The basic unit takes whole words only.
-                if basic && width != Width::Word {
+                if basic && width != AccessWidth::Word {
                     return;
                 }
                 self.feed(value, width);
@@ -250,7 +261,7 @@ impl CrcUnit {
 
     /// Hash one data write of `width` bits, most significant bit first
     /// after the REV_IN reversal.
-    fn feed(&mut self, value: u32, width: Width) {
+    fn feed(&mut self, value: u32, width: AccessWidth) {
         let bits = 8 * width.bytes();
         let mut data = if bits == 32 { value } else { value & ((1 << bits) - 1) };
         if self.place.regs != Regs::Basic {
@@ -290,11 +301,11 @@ fn reverse_in_units(v: u32, unit: u32, bits: u32) -> u32 {
     out
 }
 
-fn lane(word: u32, addr: u32, width: Width) -> u32 {
+fn lane(word: u32, addr: u32, width: AccessWidth) -> u32 {
     (word >> (8 * (addr & 3))) & width.mask()
 }
 
-fn merge(old: u32, addr: u32, width: Width, value: u32) -> u32 {
+fn merge(old: u32, addr: u32, width: AccessWidth, value: u32) -> u32 {
     let shift = 8 * (addr & 3);
     let mask = width.mask() << shift;
     (old & !mask) | ((value << shift) & mask)
@@ -305,10 +316,10 @@ mod tests {
     use super::*;
     use crc::{Crc, CRC_32_MPEG_2};
 
-    fn unit(dev_id: u16) -> CrcUnit {
-        let mut u = CrcUnit::new(placement(dev_id).unwrap());
+    fn unit(dev_id: u16) -> CrcPeripheralModel {
+        let mut u = CrcPeripheralModel::new(placement(dev_id).unwrap());
         let (reg, bit) = u.place.enable;
-        u.write(reg, Width::Word, bit, 0);
+        u.write(reg, AccessWidth::Word, bit, 0);
         u
     }
 
@@ -323,24 +334,24 @@ mod tests {
         for dev_id in [0x410, 0x413, 0x415, 0x480] {
             let mut u = unit(dev_id);
             let base = u.place.base;
-            u.write(base + CR, Width::Word, CR_RESET, 0);
+            u.write(base + CR, AccessWidth::Word, CR_RESET, 0);
             for w in data.chunks(4) {
-                u.write(base, Width::Word, u32::from_le_bytes([w[0], w[1], w[2], w[3]]), 0);
+                u.write(base, AccessWidth::Word, u32::from_le_bytes([w[0], w[1], w[2], w[3]]), 0);
             }
-            assert_eq!(u.read(base, Width::Word), mpeg2.checksum(&words_msb_first(&data)), "0x{dev_id:03X}");
+            assert_eq!(u.read(base, AccessWidth::Word), mpeg2.checksum(&words_msb_first(&data)), "0x{dev_id:03X}");
         }
     }
 
     #[test]
     fn without_its_clock_the_unit_reads_zero_and_ignores_writes() {
         let p = placement(0x413).unwrap();
-        let mut u = CrcUnit::new(p);
-        u.write(p.base + IDR, Width::Word, 0x5A, 0);
-        assert_eq!(u.read(p.base + DR, Width::Word), 0);
-        u.write(p.enable.0, Width::Word, p.enable.1, 0);
-        assert_eq!(u.read(p.base + DR, Width::Word), u32::MAX);
-        assert_eq!(u.read(p.base + IDR, Width::Word), 0, "the write without clock was lost");
-        assert_eq!(u.read(p.enable.0, Width::Word), p.enable.1);
+        let mut u = CrcPeripheralModel::new(p);
+        u.write(p.base + IDR, AccessWidth::Word, 0x5A, 0);
+        assert_eq!(u.read(p.base + DR, AccessWidth::Word), 0);
+        u.write(p.enable.0, AccessWidth::Word, p.enable.1, 0);
+        assert_eq!(u.read(p.base + DR, AccessWidth::Word), u32::MAX);
+        assert_eq!(u.read(p.base + IDR, AccessWidth::Word), 0, "the write without clock was lost");
+        assert_eq!(u.read(p.enable.0, AccessWidth::Word), p.enable.1);
     }
 
     #[test]
@@ -348,33 +359,33 @@ mod tests {
         let mut u = unit(0x415);
         let base = u.place.base;
         let word = 0x1234_5678;
-        u.write(base + CR, Width::Word, CR_RESET, 0);
-        u.write(base, Width::Word, word, 0);
-        let plain = u.read(base, Width::Word);
+        u.write(base + CR, AccessWidth::Word, CR_RESET, 0);
+        u.write(base, AccessWidth::Word, word, 0);
+        let plain = u.read(base, AccessWidth::Word);
         // CRC-32/ISO-HDLC style: inputs and output reflected.
-        u.write(base + CR, Width::Word, CR_RESET | 3 << 5 | 1 << 7, 0);
-        u.write(base, Width::Word, word, 0);
-        assert_ne!(u.read(base, Width::Word), plain);
+        u.write(base + CR, AccessWidth::Word, CR_RESET | 3 << 5 | 1 << 7, 0);
+        u.write(base, AccessWidth::Word, word, 0);
+        assert_ne!(u.read(base, AccessWidth::Word), plain);
         let hdlc = Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-        assert_eq!(u.read(base, Width::Word) ^ u32::MAX, hdlc.checksum(&word.to_le_bytes()));
-        u.write(base + INIT, Width::Word, 0, 0);
-        u.write(base + CR, Width::Word, CR_RESET, 0);
-        u.write(base, Width::Word, word, 0);
-        assert_ne!(u.read(base, Width::Word), plain, "INIT 0");
+        assert_eq!(u.read(base, AccessWidth::Word) ^ u32::MAX, hdlc.checksum(&word.to_le_bytes()));
+        u.write(base + INIT, AccessWidth::Word, 0, 0);
+        u.write(base + CR, AccessWidth::Word, CR_RESET, 0);
+        u.write(base, AccessWidth::Word, word, 0);
+        assert_ne!(u.read(base, AccessWidth::Word), plain, "INIT 0");
         // The basic unit has no such settings.
         let mut b = unit(0x410);
         let bb = b.place.base;
-        b.write(bb + CR, Width::Word, CR_RESET | 3 << 5, 0);
-        b.write(bb, Width::Word, word, 0);
-        assert_eq!(b.read(bb, Width::Word), plain);
-        assert_eq!(b.read(bb + CR, Width::Word), 0);
+        b.write(bb + CR, AccessWidth::Word, CR_RESET | 3 << 5, 0);
+        b.write(bb, AccessWidth::Word, word, 0);
+        assert_eq!(b.read(bb, AccessWidth::Word), plain);
+        assert_eq!(b.read(bb + CR, AccessWidth::Word), 0);
     }
 
     #[test]
     fn a_data_write_keeps_dr_busy_for_eight_reset_clock_cycles() {
         let mut u = unit(0x410);
         let base = u.place.base;
-        u.write(base, Width::Word, 1, 1000);
+        u.write(base, AccessWidth::Word, 1, 1000);
         assert_eq!(u.stall_until(base, 1000), 2000, "8 cycles at 8 MHz");
         assert_eq!(u.stall_until(base + IDR, 1000), 1000);
         assert_eq!(u.next_event(1500), Some(2000));

@@ -1,6 +1,6 @@
 //! Simulated STM32F0/F1/F3 page-type flash interface (FPEC), written from
-//! RM0091 §3 (F0), RM0364 §3 / RM0316 §4 (F3), RM0008 §3 and PM0075/PM0068
-//! (F1, F1 XL-density) as summarised in flash-families.md §2.1.
+//! RM0091 §3 (F0), RM0364 §3 / RM0316 §4 (F3), RM0008 §3 and the F1 flash
+//! programming manuals PM0075 and PM0068 (XL-density).
 //!
 //! Modeled: the key sequence (a wrong key is a bus error and locks FLASH_CR
 //! until reset), FLASH_CR bits at their RM positions, page erase through
@@ -14,8 +14,11 @@
 
 use std::ops::Range;
 
-use super::{Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US};
-use crate::chips::ChipProfile;
+use crate::model::{
+    parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
+    US,
+};
+use crate::parts::Part;
 
 const FLASH_BASE: u32 = 0x0800_0000;
 /// Register block (RM0091 §3.5.9 register map).
@@ -28,7 +31,8 @@ const CR: u32 = 0x10;
 const AR: u32 = 0x14;
 const OBR: u32 = 0x1C;
 const WRPR: u32 = 0x20;
-/// F1 XL-density: KEYR2/SR2/CR2/AR2 at +0x40 (PM0068; flash-families.md §2.1).
+/// F1 XL-density: KEYR2/SR2/CR2/AR2 at +0x40 (PM0068; ST's CMSIS header
+/// stm32f10x.h, `FLASH_TypeDef` under `STM32F10X_XL`).
 const BANK2: u32 = 0x40;
 
 const KEY1: u32 = 0x4567_0123;
@@ -64,7 +68,10 @@ const OPT_LEN: usize = 16;
 const RCC_CR: u32 = 0x4002_1000;
 const RCC_CR_RESET_TRIM: u32 = 16 << 3;
 
-// Timing (timing-model.md F rows [U]).
+// Timing: assumed, not measured, and no knob changes it. The half-word time is
+// the typical programming time recalled from the STM32F103x8/B datasheet
+// (DS5319, "Flash memory characteristics": 52.5 µs); 30 ms per erase lies
+// between that table's recalled 20 ms typical and 40 ms maximum.
 const PAGE_ERASE: Nanos = 30 * MS;
 const MASS_ERASE: Nanos = 30 * MS;
 const OPTION_ERASE: Nanos = 30 * MS;
@@ -72,7 +79,7 @@ const HALF_WORD: Nanos = 52 * US + 500;
 
 /// Which reference manual's option-byte encoding applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub enum Series {
     /// F0 (RM0091/RM0360): RDP 0xAA = level 0, 0xCC = level 2; OBR.RDPRT
     /// bits 2:1; OBL_LAUNCH in CR.
     F0,
@@ -86,7 +93,7 @@ pub enum Family {
 /// One simulated part's flash.
 #[derive(Debug)]
 pub struct FpSpec {
-    pub family: Family,
+    pub series: Series,
     pub flash_size: u32,
     pub page_size: u32,
     /// Bytes driven by the first register set; the rest (F1 XL-density) by
@@ -149,7 +156,7 @@ pub struct FpModel {
     loaded: [u8; OPT_LEN],
     hsi_on: bool,
     /// `hsi=off`: the application switches the HSI off after each reset
-    /// (the situation flash-families.md §4.3 warns about).
+    /// (program and erase need the HSI running: PM0042 p.9).
     app_stops_hsi: bool,
     /// OPTKEY1 was the last option key written.
     optkey1_seen: bool,
@@ -161,7 +168,7 @@ impl FpModel {
         if spec.flash_size > spec.bank1_size {
             banks.push(Bank::new(FLASH_BASE + spec.bank1_size..FLASH_BASE + spec.flash_size));
         }
-        let options = factory_options(spec.family);
+        let options = factory_options(spec.series);
         let mut m = FpModel {
             spec,
             array: FlashArray::new(FLASH_BASE, spec.flash_size, 0xFF, 0),
@@ -202,7 +209,7 @@ impl FpModel {
     // ---- option bytes ----
 
     fn rdp_level(&self) -> u8 {
-        rdp_level(self.spec.family, self.loaded[0])
+        rdp_level(self.spec.series, self.loaded[0])
     }
 
     fn wrp_bits(&self) -> u32 {
@@ -232,12 +239,12 @@ impl FpModel {
         let o = &self.loaded;
         let user = o[2] as u32;
         let (data0, data1) = (o[4] as u32, o[6] as u32);
-        match self.spec.family {
-            Family::F1 => {
+        match self.spec.series {
+            Series::F1 => {
                 let rdprt = (self.rdp_level() > 0) as u32;
                 rdprt << 1 | (user & 0xFF) << 2 | data0 << 10 | data1 << 18
             }
-            Family::F0 | Family::F3 => {
+            Series::F0 | Series::F3 => {
                 let rdprt = match self.rdp_level() {
                     0 => 0b00,
                     1 => 0b01,
@@ -258,7 +265,7 @@ impl FpModel {
     fn write_keyr(&mut self, b: usize, value: u32) -> Result<(), BusFault> {
         let bank = &mut self.banks[b];
         // A key while unlocked, or a wrong key, locks FLASH_CR until reset and is
-        // a bus error (RM0091 §3.2.2 "Unlocking the flash memory"; §2.0).
+        // a bus error (RM0091 §3.2.2 "Unlocking the flash memory").
         let ok = bank.locked() && !bank.frozen && if bank.key1_seen { value == KEY2 } else { value == KEY1 };
         if !ok {
             bank.frozen = true;
@@ -296,13 +303,13 @@ impl FpModel {
     }
 
     fn write_cr(&mut self, b: usize, value: u32, acc: &mut Access) {
-        let family = self.spec.family;
+        let series = self.spec.series;
         let bank = &mut self.banks[b];
         // Registers take no writes while BSY (RM0091 §3.2.2 note).
         if bank.op.is_some() {
             return;
         }
-        let obl = b == 0 && family != Family::F1 && value & CR_OBL_LAUNCH != 0;
+        let obl = b == 0 && series != Series::F1 && value & CR_OBL_LAUNCH != 0;
         if bank.locked() {
             // Only OBL_LAUNCH is writable while locked (RM0091 §3.2.2).
             if obl {
@@ -346,7 +353,9 @@ impl FpModel {
             CR_OPTER if cr & CR_OPTWRE != 0 => Op::EraseOptions,
             _ => {
                 // A program bit left set makes the erase fail (RM0091 §3.5.4
-                // PGERR note; Black Magic Probe on F103, flash-families.md §2.1);
+                // PGERR note; seen on an F103RB by the Black Magic Probe authors,
+                // blackmagic commit 0af6d06: "the PG bit must be cleared after
+                // programming, otherwise a subsequent erase attempt fails");
                 // no operation selected: nothing happens.
                 if selected & (CR_PG | CR_OPTPG) != 0 {
                     self.banks[b].sr |= SR_PGERR;
@@ -381,7 +390,7 @@ impl FpModel {
         if bank.cr & CR_PG == 0 || bank.op.is_some() {
             return;
         }
-        let current = self.array.read(addr, Width::Half) as u16;
+        let current = self.array.read(addr, AccessWidth::Half) as u16;
         let flag = if acc.by == Initiator::Debugger && self.rdp_level() > 0 {
             // RM0091 §3.3.1 level 1: program from the debugger sets PGERR.
             SR_PGERR
@@ -435,11 +444,11 @@ impl FpModel {
             }
             Op::EraseOptions => self.options = [0xFF; OPT_LEN],
             Op::ProgramOption { offset, value } => {
-                let was_protected = rdp_level(self.spec.family, self.loaded[0]) > 0;
+                let was_protected = rdp_level(self.spec.series, self.loaded[0]) > 0;
                 self.options[offset] = value;
                 self.options[offset + 1] = !value;
                 // Back to level 0: the main flash is mass-erased first (RM0091 §3.3.1).
-                if offset == 0 && was_protected && rdp_level(self.spec.family, value) == 0 {
+                if offset == 0 && was_protected && rdp_level(self.spec.series, value) == 0 {
                     let size = self.array.data.len() as u32;
                     self.array.erase(FLASH_BASE, size);
                     stats.mass_erases += 1;
@@ -471,9 +480,9 @@ impl FpModel {
 }
 
 /// Option bytes as shipped: unprotected, no write protection.
-fn factory_options(family: Family) -> [u8; OPT_LEN] {
+fn factory_options(series: Series) -> [u8; OPT_LEN] {
     let mut o = [0xFF; OPT_LEN];
-    o[0] = if family == Family::F1 { 0xA5 } else { 0xAA };
+    o[0] = if series == Series::F1 { 0xA5 } else { 0xAA };
     set_complements(&mut o);
     o
 }
@@ -486,41 +495,22 @@ fn set_complements(o: &mut [u8; OPT_LEN]) {
 
 /// Read-protection level of an RDP byte (RM0008 §2.5: 0xA5 = unprotected;
 /// RM0091 §3.3.1 Table 6: 0xAA level 0, 0xCC level 2, else level 1).
-fn rdp_level(family: Family, rdp: u8) -> u8 {
-    match (family, rdp) {
-        (Family::F1, 0xA5) => 0,
-        (Family::F1, _) => 1,
+fn rdp_level(series: Series, rdp: u8) -> u8 {
+    match (series, rdp) {
+        (Series::F1, 0xA5) => 0,
+        (Series::F1, _) => 1,
         (_, 0xAA) => 0,
         (_, 0xCC) => 2,
         _ => 1,
     }
 }
 
-/// `0x08002000-0x08003fff` (inclusive end) as a half-open range.
-pub(super) fn parse_range(s: &str) -> Result<Range<u32>, String> {
-    let parse = |t: &str| {
-        let t = t.trim();
-        let hex = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
-        match hex {
-            Some(h) => u32::from_str_radix(h, 16),
-            None => t.parse(),
-        }
-        .map_err(|_| format!("'{t}' is not a number"))
-    };
-    let (a, b) = s.split_once('-').ok_or_else(|| format!("'{s}' is not a range like 0x08000000-0x08000fff"))?;
-    let (start, last) = (parse(a)?, parse(b)?);
-    if last < start {
-        return Err(format!("'{s}': the end is below the start"));
-    }
-    Ok(start..last.saturating_add(1))
-}
-
 impl FlashModel for FpModel {
     fn name(&self) -> &'static str {
-        match self.spec.family {
-            Family::F0 => "F0 flash (RM0091)",
-            Family::F1 => "F1 flash (RM0008)",
-            Family::F3 => "F3 flash (RM0316)",
+        match self.spec.series {
+            Series::F0 => "F0 flash (RM0091)",
+            Series::F1 => "F1 flash (RM0008)",
+            Series::F3 => "F3 flash (RM0316)",
         }
     }
 
@@ -553,7 +543,7 @@ impl FlashModel for FpModel {
         bank.and_then(|b| self.banks[b].busy_until()).map_or(now, |end| end.max(now))
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         if self.array.contains(addr) {
             return Ok(self.array.read(addr, width));
         }
@@ -566,7 +556,7 @@ impl FlashModel for FpModel {
             return Ok(hsi | hsi << 1 | RCC_CR_RESET_TRIM);
         }
         // Registers are word-access only (RM0091 §3.5).
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return Err(BusFault);
         }
         if let Some((b, off)) = self.bank_reg(addr) {
@@ -587,18 +577,18 @@ impl FlashModel for FpModel {
         })
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         if let Some(b) = self.bank_of(addr) {
             // "Any attempt to write data that are not half-word long results in
             // a bus error" (RM0091 §3.2.2, RM0364 §3.2.2; PM0075 §2.3.3).
-            if width != Width::Half {
+            if width != AccessWidth::Half {
                 return Err(BusFault);
             }
             self.program(b, addr, value as u16, acc);
             return Ok(());
         }
         if (OPT_BASE..OPT_BASE + OPT_LEN as u32).contains(&addr) {
-            if width != Width::Half {
+            if width != AccessWidth::Half {
                 return Err(BusFault);
             }
             self.program_option(addr, value as u16, acc);
@@ -608,7 +598,7 @@ impl FlashModel for FpModel {
             self.hsi_on = value & 1 != 0;
             return Ok(());
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return Err(BusFault);
         }
         if let Some((b, off)) = self.bank_reg(addr) {
@@ -633,7 +623,7 @@ impl FlashModel for FpModel {
         for bank in &mut self.banks {
             *bank = Bank::new(bank.range.clone());
         }
-        self.acr = if self.spec.family == Family::F0 { 0 } else { 0x30 };
+        self.acr = if self.spec.series == Series::F0 { 0 } else { 0x30 };
         self.hsi_on = !self.app_stops_hsi;
         self.optkey1_seen = false;
         self.load_options();
@@ -649,7 +639,7 @@ impl FlashModel for FpModel {
     }
 
     fn configure(&mut self, key: &str, value: &str) -> ConfigResult {
-        let f1 = self.spec.family == Family::F1;
+        let f1 = self.spec.series == Series::F1;
         match (key, value) {
             ("rdp", "0") => self.options[0] = if f1 { 0xA5 } else { 0xAA },
             ("rdp", "1") => self.options[0] = 0x00,
@@ -719,12 +709,15 @@ impl FlashModel for FpModel {
 }
 
 // ---------------------------------------------------------------------------
-// Simulated parts (flash-families.md §1.5; identity values as in §1.1-§1.4).
+// Simulated parts. DEV_ID: DBGMCU_IDCODE in the debug chapter of RM0091,
+// RM0008 and RM0316; flash-size register: CMSIS `FLASHSIZE_BASE` (stm32f030x6.h,
+// stm32f103xb.h, stm32f303xc.h); system memory: AN2606 Table 226; SRAM: the
+// parts' datasheets.
 
 const KIB: u32 = 1024;
 
 static F030F4: FpSpec = FpSpec {
-    family: Family::F0,
+    series: Series::F0,
     flash_size: 16 * KIB,
     page_size: KIB,
     bank1_size: 16 * KIB,
@@ -732,7 +725,7 @@ static F030F4: FpSpec = FpSpec {
     wrp_last_bit_rest: false,
 };
 static F072RB: FpSpec = FpSpec {
-    family: Family::F0,
+    series: Series::F0,
     flash_size: 128 * KIB,
     page_size: 2 * KIB,
     bank1_size: 128 * KIB,
@@ -740,7 +733,7 @@ static F072RB: FpSpec = FpSpec {
     wrp_last_bit_rest: false,
 };
 static F103C8: FpSpec = FpSpec {
-    family: Family::F1,
+    series: Series::F1,
     flash_size: 64 * KIB,
     page_size: KIB,
     bank1_size: 64 * KIB,
@@ -748,7 +741,7 @@ static F103C8: FpSpec = FpSpec {
     wrp_last_bit_rest: false,
 };
 static F103ZE: FpSpec = FpSpec {
-    family: Family::F1,
+    series: Series::F1,
     flash_size: 512 * KIB,
     page_size: 2 * KIB,
     bank1_size: 512 * KIB,
@@ -756,7 +749,7 @@ static F103ZE: FpSpec = FpSpec {
     wrp_last_bit_rest: true,
 };
 static F103ZG: FpSpec = FpSpec {
-    family: Family::F1,
+    series: Series::F1,
     flash_size: 1024 * KIB,
     page_size: 2 * KIB,
     bank1_size: 512 * KIB,
@@ -764,7 +757,7 @@ static F103ZG: FpSpec = FpSpec {
     wrp_last_bit_rest: true,
 };
 static F303VC: FpSpec = FpSpec {
-    family: Family::F3,
+    series: Series::F3,
     flash_size: 256 * KIB,
     page_size: 2 * KIB,
     bank1_size: 256 * KIB,
@@ -772,19 +765,22 @@ static F303VC: FpSpec = FpSpec {
     wrp_last_bit_rest: false,
 };
 
-/// SW-DP of Cortex-M0 (flash-families.md §1.2; ARM DDI 0484).
+/// SW-DP of the Cortex-M0 parts: the DPIDR of Arm's Cortex-M0 DAP.
 const DPIDR_M0: u32 = 0x0BB1_1477;
-/// SW-DP of Cortex-M3/M4 STM32 (protocol §11.1 [obs]; stlink inc/stm32.h).
+/// SW-DP of the STM32F1 (the value stlink's doc/tutorial.md:102 shows for a
+/// genuine STM32F103; clones answer 0x2BA01477).
 const DPIDR_M3_M4: u32 = 0x1BA0_1477;
+/// SW-DP of the Cortex-M4 STM32s (stlink inc/stm32.h: 0x2BA01477 = F4, G4).
 const DPIDR_F3: u32 = 0x2BA0_1477;
 
 /// F0 DBGMCU: IDCODE, CR, APB1_FZ, APB2_FZ at 0x40015800 (RM0091 §40.9).
 const F0_DBGMCU: u32 = 0x4001_5800;
-/// F1/F3 DBGMCU at 0xE0042000 (flash-families.md §1.2).
+/// F1/F3 DBGMCU at 0xE0042000 (RM0008 and RM0316 DBGMCU_IDCODE; CMSIS
+/// `DBGMCU_BASE`).
 const DBGMCU: u32 = 0xE004_2000;
 
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32f030f4",
         aliases: &["f030", "stm32f030", "f030f4"],
         dpidr: DPIDR_M0,
@@ -802,7 +798,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(FpModel::new(&F030F4)),
     },
-    ChipProfile {
+    Part {
         name: "stm32f072rb",
         aliases: &["f072", "stm32f072", "f072rb"],
         dpidr: DPIDR_M0,
@@ -818,30 +814,31 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(FpModel::new(&F072RB)),
     },
-    ChipProfile {
+    Part {
         name: "stm32f103c8",
         aliases: &["f103", "stm32f103", "f103x8"],
-        // SW-DP of Cortex-M3 STM32F1 (protocol §11.1 [obs], §8.13).
         dpidr: DPIDR_M3_M4,
-        // Cortex-M3 r1p1 (flash-families §1.1; protocol §11.1 [obs]).
+        // Cortex-M3 r1p1: CPUID IMPLEMENTER 0x41, VARIANT 1, PARTNO 0xC23,
+        // REVISION 1 (layout: ARMv7-M Architecture Reference Manual, CPUID).
         cpuid: 0x411F_C231,
-        // DEV_ID 0x410 (F1 medium density, flash-families §1.5), REV_ID 0x2003.
+        // DEV_ID 0x410 (F1 medium density, RM0008 DBGMCU_IDCODE), REV_ID 0x2003.
         idcode: 0x2003_6410,
-        // flash-families §1.2: F1 DBGMCU_IDCODE; DBGMCU_CR follows it (protocol §9).
+        // DBGMCU_IDCODE at 0xE0042000, DBGMCU_CR after it (RM0008 §31.16.3).
         dbgmcu_addr: DBGMCU,
         dbgmcu_ctrl_words: 1,
-        // flash-families §1.4: F1 flash-size register.
+        // F1 flash-size register (RM0008 "Device electronic signature";
+        // CMSIS stm32f103xb.h `FLASHSIZE_BASE`).
         flash_size_addr: 0x1FFF_F7E0,
         flash_size_kib: 64,
-        // flash-families §1.5 row 0x410: 20 KiB SRAM.
+        // 20 KiB SRAM (STM32F103x8/B datasheet DS5319).
         sram: &[(0x2000_0000, 20 * KIB)],
-        // flash-families §1.5 row 0x410: system memory 0x1FFFF000-0x1FFFF7FF.
+        // System memory 0x1FFFF000-0x1FFFF7FF (AN2606 Table 226, F10xxx medium density).
         system_memory: (0x1FFF_F000, 0x800),
         boot_address: FLASH_BASE,
         voltage_mv: 3300,
         flash: || Box::new(FpModel::new(&F103C8)),
     },
-    ChipProfile {
+    Part {
         name: "stm32f103ze",
         aliases: &["f103ze", "f103hd"],
         dpidr: DPIDR_M3_M4,
@@ -858,7 +855,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(FpModel::new(&F103ZE)),
     },
-    ChipProfile {
+    Part {
         name: "stm32f103zg",
         aliases: &["f103zg", "f103xl"],
         dpidr: DPIDR_M3_M4,
@@ -875,7 +872,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(FpModel::new(&F103ZG)),
     },
-    ChipProfile {
+    Part {
         name: "stm32f303vc",
         aliases: &["f303", "stm32f303", "f303vc"],
         dpidr: DPIDR_F3,
@@ -898,7 +895,7 @@ pub const PARTS: &[ChipProfile] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::Requests;
+    use crate::model::Requests;
 
     struct Bus {
         m: FpModel,
@@ -914,7 +911,7 @@ mod tests {
         fn acc<'a>(now: Nanos, by: Initiator, stats: &'a mut FlashStats, req: &'a mut Requests) -> Access<'a> {
             Access { now, by, stats, requests: req }
         }
-        fn wr(&mut self, addr: u32, width: Width, value: u32) -> Result<(), BusFault> {
+        fn wr(&mut self, addr: u32, width: AccessWidth, value: u32) -> Result<(), BusFault> {
             self.now = self.m.stall_until(addr, true, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -924,9 +921,9 @@ mod tests {
             r
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wr(addr, Width::Word, value).expect("register write");
+            self.wr(addr, AccessWidth::Word, value).expect("register write");
         }
-        fn rd(&mut self, addr: u32, width: Width) -> u32 {
+        fn rd(&mut self, addr: u32, width: AccessWidth) -> u32 {
             self.now = self.m.stall_until(addr, false, self.by, self.now);
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -934,7 +931,7 @@ mod tests {
             self.m.read(addr, width, &mut acc).expect("read")
         }
         fn r(&mut self, addr: u32) -> u32 {
-            self.rd(addr, Width::Word)
+            self.rd(addr, AccessWidth::Word)
         }
         fn unlock(&mut self, bank: u32) {
             self.w(REGS + bank * BANK2 + KEYR, KEY1);
@@ -960,15 +957,15 @@ mod tests {
         b.unlock(0);
         assert_eq!(b.r(REGS + CR), 0);
         // A second sequence while unlocked is a bus error and locks.
-        assert_eq!(b.wr(REGS + KEYR, Width::Word, KEY1), Err(BusFault));
+        assert_eq!(b.wr(REGS + KEYR, AccessWidth::Word, KEY1), Err(BusFault));
         assert_eq!(b.r(REGS + CR) & CR_LOCK, CR_LOCK);
         // Even the right keys do not help until reset.
-        assert!(b.wr(REGS + KEYR, Width::Word, KEY1).is_err());
+        assert!(b.wr(REGS + KEYR, AccessWidth::Word, KEY1).is_err());
         b.m.reset();
-        assert_eq!(b.wr(REGS + KEYR, Width::Word, 0x1234), Err(BusFault), "wrong KEY1");
+        assert_eq!(b.wr(REGS + KEYR, AccessWidth::Word, 0x1234), Err(BusFault), "wrong KEY1");
         b.m.reset();
         b.w(REGS + KEYR, KEY1);
-        assert_eq!(b.wr(REGS + KEYR, Width::Word, KEY1), Err(BusFault), "wrong KEY2");
+        assert_eq!(b.wr(REGS + KEYR, AccessWidth::Word, KEY1), Err(BusFault), "wrong KEY2");
         assert_eq!(b.r(REGS + CR) & CR_LOCK, CR_LOCK);
     }
 
@@ -976,7 +973,7 @@ mod tests {
     fn cr_writes_are_ignored_while_locked() {
         let mut b = Bus::new(&F103C8);
         b.w(REGS + CR, CR_PG);
-        assert_eq!(b.wr(0x0800_0000, Width::Half, 0x1234), Ok(()));
+        assert_eq!(b.wr(0x0800_0000, AccessWidth::Half, 0x1234), Ok(()));
         assert_eq!(b.peek(0x0800_0000, 2), [0xFF, 0xFF]);
         assert_eq!(b.r(REGS + CR), CR_LOCK);
     }
@@ -986,29 +983,29 @@ mod tests {
         let mut b = Bus::new(&F103C8);
         b.unlock(0);
         // PG clear: the write changes nothing.
-        b.wr(0x0800_0000, Width::Half, 0x1234).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0x1234).unwrap();
         assert_eq!(b.peek(0x0800_0000, 2), [0xFF, 0xFF]);
         b.w(REGS + CR, CR_PG);
         // Byte and word writes are bus errors and program nothing.
-        assert_eq!(b.wr(0x0800_0000, Width::Byte, 0x12), Err(BusFault));
-        assert_eq!(b.wr(0x0800_0000, Width::Word, 0x1234_5678), Err(BusFault));
+        assert_eq!(b.wr(0x0800_0000, AccessWidth::Byte, 0x12), Err(BusFault));
+        assert_eq!(b.wr(0x0800_0000, AccessWidth::Word, 0x1234_5678), Err(BusFault));
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4]);
-        b.wr(0x0800_0000, Width::Half, 0x1234).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0x1234).unwrap();
         assert_eq!(b.sr() & SR_BSY, SR_BSY, "busy while programming");
         // A flash read stalls until the half-word is done.
         let t0 = b.now;
-        assert_eq!(b.rd(0x0800_0000, Width::Half), 0x1234);
+        assert_eq!(b.rd(0x0800_0000, AccessWidth::Half), 0x1234);
         assert!(b.now - t0 >= HALF_WORD - 1000, "stalled {} ns", b.now - t0);
         assert_eq!(b.sr(), SR_EOP);
         // Not erased: skipped with PGERR.
-        b.wr(0x0800_0000, Width::Half, 0x0204).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0x0204).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 2), [0x34, 0x12]);
         assert_eq!(b.sr() & SR_PGERR, SR_PGERR);
         // 0x0000 may always be written.
         b.w(REGS + SR, SR_PGERR | SR_EOP);
         assert_eq!(b.sr(), 0, "W1C");
-        b.wr(0x0800_0000, Width::Half, 0).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0).unwrap();
         b.settle();
         assert_eq!((b.peek(0x0800_0000, 2), b.sr()), (vec![0, 0], SR_EOP));
         assert_eq!(b.stats.words, 2);
@@ -1066,10 +1063,10 @@ mod tests {
         assert_eq!(b.peek(0x0800_1C00, 4), [0; 4]);
         assert_eq!(b.sr(), SR_WRPRTERR);
         b.w(REGS + CR, CR_PG);
-        b.wr(0x0800_1FFE, Width::Half, 0x1111).unwrap();
+        b.wr(0x0800_1FFE, AccessWidth::Half, 0x1111).unwrap();
         assert_eq!(b.peek(0x0800_1FFE, 2), [0xFF, 0xFF]);
         // The neighbouring group is free.
-        b.wr(0x0800_2000, Width::Half, 0x1111).unwrap();
+        b.wr(0x0800_2000, AccessWidth::Half, 0x1111).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_2000, 2), [0x11, 0x11]);
         // Mass erase with a protected group: refused.
@@ -1085,13 +1082,13 @@ mod tests {
         b.unlock(0);
         // Bank 1's PG does not program bank 2.
         b.w(REGS + CR, CR_PG);
-        b.wr(0x0808_0000, Width::Half, 0x1234).unwrap();
+        b.wr(0x0808_0000, AccessWidth::Half, 0x1234).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0808_0000, 2), [0xFF, 0xFF]);
         assert_eq!(b.r(REGS + BANK2 + CR), CR_LOCK, "CR2 still locked");
         b.unlock(1);
         b.w(REGS + BANK2 + CR, CR_PG);
-        b.wr(0x0808_0000, Width::Half, 0x1234).unwrap();
+        b.wr(0x0808_0000, AccessWidth::Half, 0x1234).unwrap();
         assert_eq!(b.r(REGS + BANK2 + SR), SR_BSY, "SR2 busy");
         assert_eq!(b.r(REGS + SR), 0, "SR unaffected");
         b.settle();
@@ -1121,12 +1118,12 @@ mod tests {
         assert_eq!(b.r(RCC_CR) & 3, 0);
         b.unlock(0);
         b.w(REGS + CR, CR_PG);
-        b.wr(0x0800_0000, Width::Half, 0).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0).unwrap();
         b.settle();
         assert_eq!((b.peek(0x0800_0000, 2), b.sr()), (vec![0xFF; 2], 0));
         b.w(RCC_CR, 1);
         assert_eq!(b.r(RCC_CR) & 3, 3, "HSION and HSIRDY");
-        b.wr(0x0800_0000, Width::Half, 0).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0000, 2), [0; 2]);
     }
@@ -1140,11 +1137,11 @@ mod tests {
         assert!(!b.m.debug_readable(0x0800_0000) && b.m.debug_readable(OPT_BASE));
         b.unlock(0);
         b.w(REGS + CR, CR_PG);
-        b.wr(0x0800_0000, Width::Half, 0).unwrap();
+        b.wr(0x0800_0000, AccessWidth::Half, 0).unwrap();
         assert_eq!(b.sr(), SR_PGERR);
         // Code on the core may.
-        b.by = Initiator::Core;
-        b.wr(0x0800_0002, Width::Half, 0).unwrap();
+        b.by = Initiator::Cpu;
+        b.wr(0x0800_0002, AccessWidth::Half, 0).unwrap();
         b.settle();
         assert_eq!(b.peek(0x0800_0002, 2), [0; 2]);
         b.m.configure("rdp", "2").unwrap();
@@ -1162,7 +1159,7 @@ mod tests {
         let mut b = Bus::new(&F303VC);
         b.m.configure("rdp", "1").unwrap();
         b.m.poke(0x0800_0000, &[0; 4]);
-        b.by = Initiator::Core;
+        b.by = Initiator::Cpu;
         b.unlock(0);
         b.w(REGS + OPTKEYR, KEY1);
         b.w(REGS + OPTKEYR, KEY2);
@@ -1172,7 +1169,7 @@ mod tests {
         b.settle();
         assert_eq!(b.peek(OPT_BASE, 4), [0xFF; 4]);
         b.w(REGS + CR, CR_OPTPG | CR_OPTWRE);
-        b.wr(OPT_BASE, Width::Half, 0x00AA).unwrap();
+        b.wr(OPT_BASE, AccessWidth::Half, 0x00AA).unwrap();
         b.settle();
         assert_eq!(b.peek(OPT_BASE, 2), [0xAA, 0x55], "complement written by hardware");
         assert_eq!(b.peek(0x0800_0000, 4), [0xFF; 4], "mass-erased on the way to level 0");

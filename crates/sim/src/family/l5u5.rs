@@ -1,7 +1,6 @@
 //! STM32L5/U5 flash model: the TrustZone controller seen through its
-//! non-secure registers, written from RM0438 (L5) and RM0456 (U5) as
-//! summarised in flash-families.md §2.6 and the register descriptions of
-//! EMB-R flash_l5/flash_u5.
+//! non-secure registers, written from RM0438 (L5) and RM0456 (U5) and the
+//! register descriptions in ST's SVD files for the L552 and U575.
 //!
 //! What it models:
 //! - NSKEYR unlocks NSCR.LOCK (a wrong key or a second sequence locks until
@@ -12,7 +11,7 @@
 //!   2 at half;
 //! - page erase (PER, PNB of the part's width from bit 3, BKER bit 11 for bank
 //!   2, STRT bit 16), bank erase (MER1 bit 2, MER2 bit 15), 22 ms (L5) or
-//!   1.5 ms (U5) per page and 22 ms per bank (timing-model.md);
+//!   1.5 ms (U5) per page and 22 ms per bank (assumed, see `start_erase`);
 //! - programming with PG: L5 double words, U5 quad words, as consecutive
 //!   32-bit writes starting on the unit boundary; then 82 µs busy;
 //! - errors: PGSERR (STRT with no or conflicting operation, flash write with
@@ -29,31 +28,32 @@
 //!   takes a loaded level 1 to 0 erases the flash; level 2 stores nothing),
 //!   loaded at reset and by OBL_LAUNCH, which resets the chip; protection,
 //!   RDP and the bank mode follow the loaded values (RM0438 §6.4.2, RM0456
-//!   §7.4.2 as summarised in flash-families.md §2.5/§2.6);
+//!   §7.4.2);
 //! - L5 power: PWR_CR1.VOS (reset: range 2) writable once RCC_APB1ENR1.PWREN
 //!   is set, PWR_SR2.VOSF for 20 µs after a change.
 //!
-//! Assumptions where the sheet has no RM text ([U]): out-of-range page numbers
+//! Assumed, for want of RM text (no knob changes them): out-of-range page numbers
 //! and erases outside voltage range 0 raise PGSERR; with TrustZone on every
 //! page counts as secure (WRPERR for the non-secure registers); in single-bank
 //! mode BKER is ignored and MER1 or MER2 erase the whole array; clearing PG in
 //! the middle of a unit abandons it with PGSERR; a debugger read of a unit
-//! programmed twice (broken ECC) faults (flash-families.md §7 question 9).
+//! programmed twice (broken ECC) faults (what an AHB-AP read returns there is
+//! not documented).
 
 use std::ops::Range;
 
-use super::lp::{parse_ranges, KeyLatch};
-use super::{
-    saved_blob, Access, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, Width, MS, US,
+use crate::model::{
+    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
+    Initiator, KeyLatch, Nanos, MS, US,
 };
-use crate::chips::ChipProfile;
+use crate::parts::Part;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
 const REGS: u32 = 0x4002_2000;
 const OTP: Range<u32> = 0x0BFA_0000..0x0BFA_0200;
 
-// Register offsets (flash-families.md §2.6; EMB-R flash_l5/flash_u5).
+// Register offsets (CMSIS `FLASH_TypeDef` in stm32l552xx.h and stm32u575xx.h).
 const NSKEYR: u32 = 0x08;
 const OPTKEYR: u32 = 0x10;
 const NSSR: u32 = 0x20;
@@ -123,6 +123,7 @@ const VOS_RANGE2: u32 = 2 << 9;
 const VOSF: u32 = 1 << 10;
 const RCC_APB1ENR1: Range<u32> = 0x4002_1058..0x4002_105C;
 const PWREN: u32 = 1 << 28;
+/// VOSF stays set this long after a VOS change: assumed.
 const VOS_SETTLE: Nanos = 20 * US;
 
 /// Which controller.
@@ -193,8 +194,8 @@ impl TzModel {
     pub fn new(kind: TzKind, size: u32, pnb_bits: u32) -> TzModel {
         let unit = if kind == TzKind::L5 { 8 } else { 16 };
         // PSTRT > PEND: no area; on U5 with UNLOCK (bit 31) set, so that an
-        // area set later can be removed again (RM0456 FLASH_WRP1AR.UNLOCK [U]:
-        // the factory value is assumed removable).
+        // area set later can be removed again (RM0456 FLASH_WRP1AR.UNLOCK; the
+        // factory value is assumed removable).
         let unlock = if kind == TzKind::U5 { 1 << 31 } else { 0 };
         let none = (((1 << pnb_bits) - 1) & 0xFF) | unlock;
         let mut m = TzModel {
@@ -361,6 +362,9 @@ impl TzModel {
         if self.access_denied(acc.by) {
             return self.fail(WRPERR);
         }
+        // Assumed, not measured, and no knob changes them: typical values
+        // recalled from the datasheets' "Flash memory characteristics" (L5:
+        // 22 ms per page like the L4; U5: 1.5 ms per 8 KiB page; 22 ms per bank).
         let (page_time, bank_time) = match self.kind {
             TzKind::L5 => (22 * MS, 22 * MS),
             TzKind::U5 => (1500 * US, 22 * MS),
@@ -394,11 +398,11 @@ impl TzModel {
     }
 
     /// One 32-bit write of a double/quad word.
-    fn write_flash(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) {
+    fn write_flash(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.nscr & PG == 0 || self.nscr & (PER | MER1 | MER2) != 0 || !self.voltage_ok() {
             return self.fail(PGSERR);
         }
-        if width != Width::Word {
+        if width != AccessWidth::Word {
             return self.fail(SIZERR);
         }
         let unit = self.unit();
@@ -428,6 +432,7 @@ impl TzModel {
         if !all_zero && !self.array.is_erased(start, unit) {
             return self.fail(PROGERR);
         }
+        // Programming time: assumed, the L4's recalled 82 µs (no knob changes it).
         self.start(acc.now, 82 * US, Op::Program { addr: start, data });
     }
 
@@ -549,10 +554,12 @@ impl FlashModel for TzModel {
                 stats.words += 1;
             }
             Op::Options => {
-                // Level 2 freezes the options (flash-families.md §5 item 22).
+                // Level 2 freezes the options: it is permanent (RM0438/RM0456
+                // "Readout protection").
                 if self.rdp() != RDP_LEVEL2 {
                     if self.rdp_level1() && self.edit[0] & 0xFF == RDP_LEVEL0 {
-                        // Regression to level 0 erases the flash (§2.6, §5 item 22).
+                        // Regression to level 0 erases the flash (RM0438/RM0456
+                        // "Readout protection").
                         let size = self.array.data.len() as u32;
                         self.array.erase(FLASH_BASE, size);
                         stats.mass_erases += 1;
@@ -583,7 +590,7 @@ impl FlashModel for TzModel {
         }
     }
 
-    fn read(&mut self, addr: u32, width: Width, acc: &mut Access) -> Result<u32, BusFault> {
+    fn read(&mut self, addr: u32, width: AccessWidth, acc: &mut Access) -> Result<u32, BusFault> {
         let shift = 8 * (addr & 3);
         if (REGS..REGS + 0x400).contains(&addr) {
             return Ok((self.read_reg(addr & 0x3FC) >> shift) & width.mask());
@@ -600,7 +607,7 @@ impl FlashModel for TzModel {
         Ok(self.array.read(addr, width))
     }
 
-    fn write(&mut self, addr: u32, width: Width, value: u32, acc: &mut Access) -> Result<(), BusFault> {
+    fn write(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) -> Result<(), BusFault> {
         let shift = 8 * (addr & 3);
         if (REGS..REGS + 0x400).contains(&addr) {
             self.write_reg(addr & 0x3FC, value << shift, acc);
@@ -699,17 +706,19 @@ impl FlashModel for TzModel {
 }
 
 /// Simulated L5/U5 parts.
-pub const PARTS: &[ChipProfile] = &[
-    ChipProfile {
+pub const PARTS: &[Part] = &[
+    Part {
         name: "stm32l552ze",
         aliases: &["l552", "stm32l552", "l552ze"],
-        // SW-DP of L5/U5 (flash-families.md §1.2: 0x0BE02477).
+        // SW-DP of L5/U5 (stlink inc/stm32.h:25-45: 0x0BE02477).
         dpidr: 0x0BE0_2477,
-        // Cortex-M33 r0p2 (PARTNO 0xD21, flash-families.md §1.1).
+        // Cortex-M33 r0p2 (PARTNO 0xD21; Armv8-M Architecture Reference Manual, CPUID).
         cpuid: 0x410F_D212,
         // DEV_ID 0x472, REV_ID 0x1001.
         idcode: 0x1001_6472,
-        // flash-families.md §1.2: DBGMCU at 0xE0044000; CR, APB1FZR1/2, APB2FZR, APB3FZR follow.
+        // DBGMCU at 0xE0044000 (CMSIS stm32l552xx.h `DBGMCU_BASE`); CR,
+        // APB1FZR1/2, APB2FZR, APB3FZR follow. Flash-size register, system
+        // memory, SRAM: CMSIS `FLASHSIZE_BASE`, AN2606 Table 226, the datasheet.
         dbgmcu_addr: 0xE004_4000,
         dbgmcu_ctrl_words: 5,
         flash_size_addr: 0x0BFA_05E0,
@@ -720,7 +729,7 @@ pub const PARTS: &[ChipProfile] = &[
         voltage_mv: 3300,
         flash: || Box::new(TzModel::new(TzKind::L5, 512 * KIB, 7)),
     },
-    ChipProfile {
+    Part {
         name: "stm32u575zi",
         aliases: &["u575", "stm32u575", "u575zi"],
         dpidr: 0x0BE0_2477,
@@ -739,7 +748,7 @@ pub const PARTS: &[ChipProfile] = &[
         // U575: 7-bit PNB (CMSIS stm32u575xx.h:8272).
         flash: || Box::new(TzModel::new(TzKind::U5, 2048 * KIB, 7)),
     },
-    ChipProfile {
+    Part {
         name: "stm32u575rg",
         aliases: &["u575rg"],
         dpidr: 0x0BE0_2477,
@@ -760,8 +769,8 @@ pub const PARTS: &[ChipProfile] = &[
 
 #[cfg(test)]
 mod tests {
-    use super::super::Requests;
     use super::*;
+    use crate::model::Requests;
 
     struct Bench {
         m: TzModel,
@@ -776,7 +785,7 @@ mod tests {
         fn u5() -> Bench {
             Bench::new(TzKind::U5, 2048 * KIB)
         }
-        fn wx(&mut self, addr: u32, width: Width, value: u32) {
+        fn wx(&mut self, addr: u32, width: AccessWidth, value: u32) {
             self.now = self.now.max(self.m.stall_until(addr, true, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
@@ -784,14 +793,14 @@ mod tests {
             self.m.write(addr, width, value, &mut acc).unwrap();
         }
         fn w(&mut self, addr: u32, value: u32) {
-            self.wx(addr, Width::Word, value);
+            self.wx(addr, AccessWidth::Word, value);
         }
         fn r(&mut self, addr: u32) -> u32 {
             self.now = self.now.max(self.m.stall_until(addr, false, Initiator::Debugger, self.now)) + 1000;
             self.m.advance(self.now, &mut self.stats);
             let mut req = Requests::default();
             let mut acc = Access { now: self.now, by: Initiator::Debugger, stats: &mut self.stats, requests: &mut req };
-            self.m.read(addr, Width::Word, &mut acc).unwrap()
+            self.m.read(addr, AccessWidth::Word, &mut acc).unwrap()
         }
         fn idle(&mut self) {
             self.now += 100 * MS;
@@ -861,7 +870,7 @@ mod tests {
         b.w(0x0800_0004, 1);
         assert_eq!(b.sr() & PGAERR, PGAERR, "first word not on the quad-word boundary");
         b.w(REGS + NSSR, PGAERR);
-        b.wx(0x0800_0000, Width::Half, 1);
+        b.wx(0x0800_0000, AccessWidth::Half, 1);
         assert_eq!(b.sr() & SIZERR, SIZERR);
         b.w(0x0800_0000, 1);
         assert_eq!(b.sr() & PGSERR, PGSERR, "SIZERR still set");

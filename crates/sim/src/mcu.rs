@@ -1,21 +1,22 @@
-//! The chip behind the probe: its bus (memories, DBGMCU, flash model,
-//! peripheral space) and the Cortex-M (ARMv7-M) debug logic.
+//! The simulated microcontroller behind the probe ([`Mcu`]): its bus
+//! (memories, DBGMCU, flash model, CRC peripheral, peripheral space) and its
+//! Cortex-M CPU ([`Cpu`]) with the ARMv7-M debug logic.
 //!
 //! A running core executes code only while its PC is in SRAM (the Thumb
-//! interpreter in `core.rs`, driven by [`Target::run_core_until`]); code in
+//! interpreter in `mcu/thumb.rs`, driven by [`Mcu::run_core_until`]); code in
 //! flash stays opaque: the core "runs" with an unchanging PC.
 
 use std::ops::Range;
 
-use super::chips::ChipProfile;
-use super::crc::{self, CrcUnit};
-use super::flash::{Access, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests, Width};
+use super::crc_peripheral::{self, CrcPeripheralModel};
+use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
+use super::parts::Part;
 
-#[path = "core.rs"]
-mod cpu;
-pub use cpu::Cpu;
+mod thumb;
+pub use thumb::Interpreter;
 
-// System control space addresses (protocol §9; ARMv7-M).
+// System control space addresses (ARMv7-M Architecture Reference Manual,
+// "System control block" and "Debug system registers").
 pub const CPUID: u32 = 0xE000_ED00;
 pub const VTOR: u32 = 0xE000_ED08;
 pub const AIRCR: u32 = 0xE000_ED0C;
@@ -27,7 +28,7 @@ pub const DCRSR: u32 = 0xE000_EDF4;
 pub const DCRDR: u32 = 0xE000_EDF8;
 pub const DEMCR: u32 = 0xE000_EDFC;
 
-// DHCSR bits (protocol §9; brief).
+// DHCSR bits (ARMv7-M Architecture Reference Manual, DHCSR).
 pub const DHCSR_KEY: u32 = 0xA05F;
 pub const C_DEBUGEN: u32 = 1 << 0;
 pub const C_HALT: u32 = 1 << 1;
@@ -40,19 +41,19 @@ pub const S_LOCKUP: u32 = 1 << 19;
 pub const S_RETIRE_ST: u32 = 1 << 24;
 pub const S_RESET_ST: u32 = 1 << 25;
 
-// DEMCR (protocol §9): VC_CORERESET bit 0, TRCENA bit 24; the other ARMv7-M
+// DEMCR (ARMv7-M DEMCR): VC_CORERESET bit 0, TRCENA bit 24; the other
 // vector-catch and monitor bits are stored.
 pub const VC_CORERESET: u32 = 1 << 0;
 pub const TRCENA: u32 = 1 << 24;
 const DEMCR_MASK: u32 = 0x010F_07F1;
 
-// DFSR (protocol §9): HALTED 0, BKPT 1, VCATCH 3; write 1 to clear.
+// DFSR (ARMv7-M DFSR): HALTED 0, BKPT 1, VCATCH 3; write 1 to clear.
 pub const DFSR_HALTED: u32 = 1 << 0;
 pub const DFSR_BKPT: u32 = 1 << 1;
 pub const DFSR_VCATCH: u32 = 1 << 3;
 const DFSR_MASK: u32 = 0x1F;
 
-// AIRCR (protocol §9): VECTKEY 0x05FA in [31:16], SYSRESETREQ bit 2.
+// AIRCR (ARMv7-M AIRCR): VECTKEY 0x05FA in [31:16], SYSRESETREQ bit 2.
 const AIRCR_VECTKEY: u32 = 0x05FA;
 const AIRCR_VECTKEYSTAT: u32 = 0xFA05;
 const AIRCR_SYSRESETREQ: u32 = 1 << 2;
@@ -63,21 +64,26 @@ pub const XPSR_RESET: u32 = 0x0100_0000;
 /// Stack pointer used when the boot vector cannot be read or is erased.
 pub const FALLBACK_SP: u32 = 0x2000_1000;
 
-/// The private peripheral bus: reachable while NRST is held (brief).
+/// The private peripheral bus: reachable while NRST is held (assumed for the
+/// whole PPB: the ARMv7-M debug registers are reset only by a power-on reset,
+/// and stlink's connect-under-reset writes DHCSR while it holds NRST low,
+/// src/stlink-lib/common.c:1029-1073).
 const PPB: Range<u32> = 0xE000_0000..0xE010_0000;
 /// Peripheral space: reads zero, writes ignored unless a model claims it.
 const PERIPHERALS: Range<u32> = 0x4000_0000..0x6000_0000;
 
-/// Register selectors of DCRSR and READREG/WRITEREG (protocol §3.2, §9; ARMv7-M).
+/// Register selectors of DCRSR.REGSEL (ARMv7-M DCRSR); the ST-LINK's
+/// READREG/WRITEREG commands take the same numbers (OpenOCD stlink_usb.c).
 pub const REG_XPSR: u8 = 16;
 pub const REG_MSP: u8 = 17;
 pub const REG_PSP: u8 = 18;
 /// `CONTROL[31:24] | FAULTMASK[23:16] | BASEPRI[15:8] | PRIMASK[7:0]`.
 pub const REG_SPECIAL: u8 = 20;
 
-/// Architectural core state plus the halting-debug state an interpreter drives.
+/// The simulated Cortex-M processor: its architectural registers and the
+/// halting-debug state (DHCSR, DFSR) the debugger and the interpreter drive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Core {
+pub struct Cpu {
     /// R0-R15; index 13 is unused (the active SP is `msp` or `psp`).
     pub r: [u32; 16],
     pub xpsr: u32,
@@ -103,9 +109,9 @@ pub struct Core {
     pub lockup: bool,
 }
 
-impl Default for Core {
-    fn default() -> Core {
-        Core {
+impl Default for Cpu {
+    fn default() -> Cpu {
+        Cpu {
             r: [0; 16],
             xpsr: XPSR_RESET,
             msp: FALLBACK_SP,
@@ -126,7 +132,7 @@ impl Default for Core {
     }
 }
 
-impl Core {
+impl Cpu {
     /// Register by DCRSR selector; `None` for selectors not modeled.
     pub fn reg(&self, sel: u8) -> Option<u32> {
         Some(match sel {
@@ -210,10 +216,11 @@ enum Dest {
     Unmapped,
 }
 
-/// The simulated chip.
-pub struct Target {
-    pub profile: &'static ChipProfile,
-    pub core: Core,
+/// The simulated microcontroller (MCU): its CPU with the debug logic, its bus
+/// and what sits on it, its supply and its NRST pin.
+pub struct Mcu {
+    pub part: &'static Part,
+    pub cpu: Cpu,
     demcr: u32,
     dcrdr: u32,
     vtor: u32,
@@ -243,32 +250,32 @@ pub struct Target {
     /// `no-halt` fault: C_HALT requests are ignored.
     pub no_halt: bool,
     /// The interpreter's state (time, idle detection).
-    pub cpu: Cpu,
+    pub interpreter: Interpreter,
     /// Modeled time of the bus access being made (for resumes it triggers).
     bus_now: Nanos,
-    /// The CRC peripheral, where the part has one in `crc::placement`.
-    pub crc: Option<CrcUnit>,
+    /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
+    pub crc: Option<CrcPeripheralModel>,
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(0x1D) ^ (i >> 8) as u8 ^ 0xA5).collect()
 }
 
-impl Target {
+impl Mcu {
     /// A chip that has just been powered on (and therefore reset).
-    pub fn new(profile: &'static ChipProfile, model: Box<dyn FlashModel>) -> Target {
-        let mut t = Target {
-            profile,
-            core: Core::default(),
+    pub fn new(part: &'static Part, model: Box<dyn FlashModel>) -> Mcu {
+        let mut t = Mcu {
+            part,
+            cpu: Cpu::default(),
             demcr: 0,
             dcrdr: 0,
             vtor: 0,
             prigroup: 0,
             cfsr: 0,
             hfsr: 0,
-            dbgmcu_ctrl: vec![0; profile.dbgmcu_ctrl_words as usize],
-            sram: profile.sram.iter().map(|&(base, size)| (base, vec![0; size as usize])).collect(),
-            sysmem: system_memory_pattern(profile.system_memory.1 as usize),
+            dbgmcu_ctrl: vec![0; part.dbgmcu_ctrl_words as usize],
+            sram: part.sram.iter().map(|&(base, size)| (base, vec![0; size as usize])).collect(),
+            sysmem: system_memory_pattern(part.system_memory.1 as usize),
             regions: model.regions(),
             model,
             flash_stats: FlashStats::default(),
@@ -276,13 +283,13 @@ impl Target {
             nrst_low: false,
             nrst_connected: true,
             halt_latched: false,
-            voltage_mv: profile.voltage_mv,
+            voltage_mv: part.voltage_mv,
             no_power: false,
             present: true,
             no_halt: false,
-            cpu: Cpu::default(),
+            interpreter: Interpreter::default(),
             bus_now: 0,
-            crc: crc::placement((profile.idcode & 0xFFF) as u16).map(CrcUnit::new),
+            crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
         };
         t.power_on();
         t
@@ -290,7 +297,7 @@ impl Target {
 
     /// Power-on reset: like a system reset, and the debug logic is cleared too.
     pub fn power_on(&mut self) {
-        self.core = Core::default();
+        self.cpu = Cpu::default();
         self.demcr = 0;
         self.dcrdr = 0;
         self.system_reset();
@@ -348,7 +355,7 @@ impl Target {
         if self.crc.as_ref().is_some_and(|c| c.claims(addr)) {
             return Dest::Crc;
         }
-        let p = self.profile;
+        let p = self.part;
         if addr & !3 == p.flash_size_addr & !3 {
             return Dest::FlashSize;
         }
@@ -387,7 +394,7 @@ impl Target {
 
     /// A bus read of `width` at the naturally aligned `addr`, at time `now`
     /// (after any stall).
-    pub fn read(&mut self, addr: u32, width: Width, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
+    pub fn read(&mut self, addr: u32, width: AccessWidth, by: Initiator, now: Nanos) -> Result<u32, BusFault> {
         self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
@@ -420,14 +427,15 @@ impl Target {
                         Ok(le(&self.sysmem[off..], width))
                     }
                     Dest::FlashSize => {
-                        // flash-families §1.4: 16-bit register; the other half of
-                        // its aligned word reads 0xFFFF.
-                        let kib = self.profile.flash_size_kib as u32;
+                        // A 16-bit register (stlink v1.8.0 reads the aligned word
+                        // and shifts, src/stlink-lib/common.c:259-265); the other
+                        // half of its aligned word reads 0xFFFF (assumed).
+                        let kib = self.part.flash_size_kib as u32;
                         let word =
-                            if self.profile.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
+                            if self.part.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
                         Ok((word >> shift) & mask)
                     }
-                    Dest::Dbgmcu(0) => Ok((self.profile.idcode >> shift) & mask),
+                    Dest::Dbgmcu(0) => Ok((self.part.idcode >> shift) & mask),
                     Dest::Dbgmcu(i) => Ok((self.dbgmcu_ctrl[i - 1] >> shift) & mask),
                     Dest::Ppb => Ok((self.ppb_read(addr & !3) >> shift) & mask),
                     Dest::Peripheral => Ok(0),
@@ -438,7 +446,14 @@ impl Target {
     }
 
     /// A bus write of `width` at the naturally aligned `addr`, at time `now`.
-    pub fn write(&mut self, addr: u32, width: Width, value: u32, by: Initiator, now: Nanos) -> Result<(), BusFault> {
+    pub fn write(
+        &mut self,
+        addr: u32,
+        width: AccessWidth,
+        value: u32,
+        by: Initiator,
+        now: Nanos,
+    ) -> Result<(), BusFault> {
         self.bus_now = now;
         if addr % width.bytes() != 0 || (self.nrst_low && addr < PPB.start) {
             return Err(BusFault);
@@ -466,7 +481,7 @@ impl Target {
                 let n = width.bytes() as usize;
                 self.sram[i].1[off..off + n].copy_from_slice(&value.to_le_bytes()[..n]);
                 if by == Initiator::Debugger {
-                    self.cpu.debugger_wrote(addr, n as u32, now);
+                    self.interpreter.debugger_wrote(addr, n as u32, now);
                 }
                 Ok(())
             }
@@ -496,12 +511,12 @@ impl Target {
 
     fn ppb_read(&mut self, addr: u32) -> u32 {
         match addr {
-            CPUID => self.profile.cpuid,
+            CPUID => self.part.cpuid,
             VTOR => self.vtor,
             AIRCR => AIRCR_VECTKEYSTAT << 16 | self.prigroup << 8,
             CFSR => self.cfsr,
             HFSR => self.hfsr,
-            DFSR => self.core.dfsr,
+            DFSR => self.cpu.dfsr,
             DHCSR => self.read_dhcsr(),
             DCRDR => self.dcrdr,
             DEMCR => self.demcr,
@@ -519,7 +534,7 @@ impl Target {
             AIRCR if full => self.write_aircr(value),
             CFSR => self.cfsr &= !(value & mask),
             HFSR => self.hfsr &= !(value & mask),
-            DFSR => self.core.dfsr &= !(value & mask & DFSR_MASK),
+            DFSR => self.cpu.dfsr &= !(value & mask & DFSR_MASK),
             // DHCSR and DCRSR need a whole word (key, selector).
             DHCSR if full => self.write_dhcsr(value),
             DCRSR if full => self.write_dcrsr(value),
@@ -531,7 +546,7 @@ impl Target {
 
     fn read_dhcsr(&mut self) -> u32 {
         let held = self.nrst_low;
-        let c = &mut self.core;
+        let c = &mut self.cpu;
         let mut v = 0;
         if c.debugen {
             v |= C_DEBUGEN;
@@ -542,7 +557,8 @@ impl Target {
         if c.maskints {
             v |= C_MASKINTS;
         }
-        // protocol §9: while halted both C_HALT and S_HALT read 1.
+        // While halted both C_HALT and S_HALT read 1 (ARMv7-M DHCSR); stlink
+        // takes C_HALT as "halted" (usb.c:421), OpenOCD S_HALT (stlink_usb.c:2147).
         if c.halted {
             v |= C_HALT | S_HALT | S_REGRDY;
         }
@@ -565,7 +581,7 @@ impl Target {
         if v >> 16 != DHCSR_KEY {
             return;
         }
-        let c = &mut self.core;
+        let c = &mut self.cpu;
         c.debugen = v & C_DEBUGEN != 0;
         if !c.debugen {
             // Halting debug off: the other bits do nothing; a halted core resumes.
@@ -600,14 +616,14 @@ impl Target {
 
     fn write_dcrsr(&mut self, v: u32) {
         // A register transfer only happens in Debug state.
-        if !self.core.halted {
+        if !self.cpu.halted {
             return;
         }
         let sel = (v & 0x7F) as u8;
         if v & (1 << 16) != 0 {
-            self.core.set_reg(sel, self.dcrdr);
+            self.cpu.set_reg(sel, self.dcrdr);
         } else {
-            self.dcrdr = self.core.reg(sel).unwrap_or(0);
+            self.dcrdr = self.cpu.reg(sel).unwrap_or(0);
         }
     }
 
@@ -625,36 +641,36 @@ impl Target {
 
     /// Enter Debug state for `reason` (DFSR bits).
     pub fn halt(&mut self, reason: u32) {
-        self.core.halted = true;
+        self.cpu.halted = true;
         // A halt request takes a locked-up core into Debug state.
-        self.core.lockup = false;
-        self.core.dfsr |= reason;
+        self.cpu.lockup = false;
+        self.cpu.dfsr |= reason;
     }
 
     /// Leave Debug state.
     pub fn resume(&mut self) {
-        self.core.halted = false;
-        self.cpu.start(self.bus_now);
+        self.cpu.halted = false;
+        self.interpreter.start(self.bus_now);
     }
 
     /// C_STEP with C_HALT cleared while halted: execute one instruction (code
     /// in SRAM; code in flash is opaque) and halt again.
     fn single_step(&mut self) {
-        self.core.halted = false;
+        self.cpu.halted = false;
         self.step_one();
-        self.core.retire_st = true;
-        if !self.core.halted {
+        self.cpu.retire_st = true;
+        if !self.cpu.halted {
             self.halt(DFSR_HALTED);
         }
     }
 
     /// Core register read for READREG/READALLREGS (the probe checks the halt).
     pub fn core_reg(&self, sel: u8) -> Option<u32> {
-        self.core.reg(sel)
+        self.cpu.reg(sel)
     }
 
     pub fn set_core_reg(&mut self, sel: u8, v: u32) -> bool {
-        self.core.set_reg(sel, v)
+        self.cpu.set_reg(sel, v)
     }
 
     /// System reset (AIRCR.SYSRESETREQ, RESETSYS, NRST release, option reload).
@@ -674,25 +690,25 @@ impl Target {
 
     /// Core reset: registers from the vector table, then halt or run.
     fn core_reset(&mut self) {
-        let boot = self.profile.boot_address;
-        let word = |t: &Target, a: u32| t.peek(a, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let boot = self.part.boot_address;
+        let word = |t: &Mcu, a: u32| t.peek(a, 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let sp = match word(self, boot) {
             Some(w) if w != 0xFFFF_FFFF => w,
             _ => FALLBACK_SP,
         };
         let pc = word(self, boot.wrapping_add(4)).unwrap_or(0xFFFF_FFFF);
-        self.core.reset_registers(sp, pc);
-        self.core.reset_st = true;
-        self.core.lockup = false;
-        self.core.halted = false;
+        self.cpu.reset_registers(sp, pc);
+        self.cpu.reset_st = true;
+        self.cpu.lockup = false;
+        self.cpu.halted = false;
         if self.nrst_low {
             return;
         }
         let mut reason = 0;
-        if self.core.debugen && self.demcr & VC_CORERESET != 0 {
+        if self.cpu.debugen && self.demcr & VC_CORERESET != 0 {
             reason |= DFSR_VCATCH;
         }
-        if self.core.debugen && self.halt_latched {
+        if self.cpu.debugen && self.halt_latched {
             reason |= DFSR_HALTED;
         }
         self.halt_latched = false;
@@ -709,8 +725,8 @@ impl Target {
         if low && !self.nrst_low {
             self.nrst_low = true;
             self.model.reset();
-            self.core.halted = false;
-            self.core.reset_st = true;
+            self.cpu.halted = false;
+            self.cpu.reset_st = true;
         } else if !low && self.nrst_low {
             self.nrst_low = false;
             self.system_reset();
@@ -782,7 +798,7 @@ impl Target {
                 return Some((*base as u64 + mem.len() as u64, Some((mem, (a - base) as usize))));
             }
         }
-        let (base, len) = self.profile.system_memory;
+        let (base, len) = self.part.system_memory;
         if a >= base && a - base < len {
             return Some((base as u64 + len as u64, Some((&self.sysmem, (a - base) as usize))));
         }
@@ -813,7 +829,7 @@ impl Target {
                 return Some(mem);
             }
         }
-        let (base, len) = self.profile.system_memory;
+        let (base, len) = self.part.system_memory;
         if a >= base && a - base < len {
             return Some(&mut self.sysmem);
         }
@@ -824,7 +840,7 @@ impl Target {
 /// Name prefix of SRAM blobs in the state file.
 pub(crate) const SRAM_BLOB: &str = "sram@";
 
-fn le(bytes: &[u8], w: Width) -> u32 {
+fn le(bytes: &[u8], w: AccessWidth) -> u32 {
     let mut v = 0;
     for (i, b) in bytes[..w.bytes() as usize].iter().enumerate() {
         v |= (*b as u32) << (8 * i);
@@ -835,19 +851,19 @@ fn le(bytes: &[u8], w: Width) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chips;
+    use crate::parts;
 
-    fn f103() -> Target {
-        let p = chips::find("stm32f103c8").unwrap();
-        Target::new(p, (p.flash)())
+    fn f103() -> Mcu {
+        let p = parts::find("stm32f103c8").unwrap();
+        Mcu::new(p, (p.flash)())
     }
 
-    fn rd(t: &mut Target, a: u32) -> Result<u32, BusFault> {
-        t.read(a, Width::Word, Initiator::Debugger, 0)
+    fn rd(t: &mut Mcu, a: u32) -> Result<u32, BusFault> {
+        t.read(a, AccessWidth::Word, Initiator::Debugger, 0)
     }
 
-    fn wr(t: &mut Target, a: u32, v: u32) -> Result<(), BusFault> {
-        t.write(a, Width::Word, v, Initiator::Debugger, 0)
+    fn wr(t: &mut Mcu, a: u32, v: u32) -> Result<(), BusFault> {
+        t.write(a, AccessWidth::Word, v, Initiator::Debugger, 0)
     }
 
     #[test]
@@ -858,9 +874,9 @@ mod tests {
         assert_eq!(wr(&mut t, 0xE004_2000, 0), Ok(()), "IDCODE write ignored");
         assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410));
         assert_eq!(rd(&mut t, 0x1FFF_F7E0), Ok(0xFFFF_0040));
-        assert_eq!(t.read(0x1FFF_F7E0, Width::Half, Initiator::Debugger, 0), Ok(0x40));
-        assert_eq!(t.read(0x1FFF_F7E2, Width::Half, Initiator::Debugger, 0), Ok(0xFFFF));
-        assert_eq!(t.read(0x1FFF_F7E1, Width::Byte, Initiator::Debugger, 0), Ok(0));
+        assert_eq!(t.read(0x1FFF_F7E0, AccessWidth::Half, Initiator::Debugger, 0), Ok(0x40));
+        assert_eq!(t.read(0x1FFF_F7E2, AccessWidth::Half, Initiator::Debugger, 0), Ok(0xFFFF));
+        assert_eq!(t.read(0x1FFF_F7E1, AccessWidth::Byte, Initiator::Debugger, 0), Ok(0));
         assert_eq!(wr(&mut t, 0x1FFF_F7E0, 0), Err(BusFault));
     }
 
@@ -869,7 +885,7 @@ mod tests {
         let mut t = f103();
         wr(&mut t, 0xE004_2004, 0x300).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x300));
-        t.write(0xE004_2004, Width::Byte, 0x07, Initiator::Debugger, 0).unwrap();
+        t.write(0xE004_2004, AccessWidth::Byte, 0x07, Initiator::Debugger, 0).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2004), Ok(0x307));
         wr(&mut t, 0xE004_2008, 0x300).unwrap();
         assert_eq!(rd(&mut t, 0xE004_2008), Ok(0), "F103 has one DBGMCU control word");
@@ -881,11 +897,11 @@ mod tests {
     fn memory_map_sram_sysmem_peripherals_and_holes() {
         let mut t = f103();
         wr(&mut t, 0x2000_4FFC, 0xDEAD_BEEF).unwrap();
-        assert_eq!(t.read(0x2000_4FFE, Width::Half, Initiator::Debugger, 0), Ok(0xDEAD));
-        t.write(0x2000_4FFD, Width::Byte, 0x11, Initiator::Core, 0).unwrap();
+        assert_eq!(t.read(0x2000_4FFE, AccessWidth::Half, Initiator::Debugger, 0), Ok(0xDEAD));
+        t.write(0x2000_4FFD, AccessWidth::Byte, 0x11, Initiator::Cpu, 0).unwrap();
         assert_eq!(rd(&mut t, 0x2000_4FFC), Ok(0xDEAD_11EF));
         assert_eq!(rd(&mut t, 0x2000_5000), Err(BusFault), "end of 20 KiB SRAM");
-        assert_eq!(t.read(0x2000_0001, Width::Word, Initiator::Debugger, 0), Err(BusFault));
+        assert_eq!(t.read(0x2000_0001, AccessWidth::Word, Initiator::Debugger, 0), Err(BusFault));
         let sys = rd(&mut t, 0x1FFF_F000).unwrap();
         assert_eq!(t.peek(0x1FFF_F000, 4), Some(sys.to_le_bytes().to_vec()));
         assert_eq!(wr(&mut t, 0x1FFF_F000, 0), Err(BusFault), "system memory is read-only");
@@ -905,19 +921,19 @@ mod tests {
         assert_eq!(first & (C_HALT | S_HALT), 0);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "cleared by the read");
         wr(&mut t, DHCSR, 0x0000_0003).unwrap();
-        assert!(!t.core.halted, "no key, no effect");
+        assert!(!t.cpu.halted, "no key, no effect");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR), Ok(0x0003_0003));
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_HALTED));
         wr(&mut t, DFSR, 0x1F).unwrap();
         assert_eq!(rd(&mut t, DFSR), Ok(0));
         wr(&mut t, DHCSR, 0xA05F_0009).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR), Ok(S_RETIRE_ST | C_MASKINTS | C_DEBUGEN));
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         wr(&mut t, DHCSR, 0xA05F_0000).unwrap();
-        assert!(!t.core.halted, "clearing C_DEBUGEN resumes the core");
+        assert!(!t.cpu.halted, "clearing C_DEBUGEN resumes the core");
     }
 
     #[test]
@@ -925,7 +941,7 @@ mod tests {
         let mut t = f103();
         t.no_halt = true;
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & (C_HALT | S_HALT), 0);
     }
 
@@ -934,19 +950,19 @@ mod tests {
         let mut t = f103();
         wr(&mut t, DCRDR, 0x1234).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000).unwrap();
-        assert_eq!(t.core.r[0], 0, "running: no transfer");
+        assert_eq!(t.cpu.r[0], 0, "running: no transfer");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000).unwrap();
-        assert_eq!(t.core.r[0], 0x1234);
+        assert_eq!(t.cpu.r[0], 0x1234);
         wr(&mut t, DCRSR, 16).unwrap();
         assert_eq!(rd(&mut t, DCRDR), Ok(XPSR_RESET));
         wr(&mut t, DCRDR, 0x0200_0001).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000 | 20).unwrap();
-        assert_eq!((t.core.control, t.core.primask), (2, 1));
+        assert_eq!((t.cpu.control, t.cpu.primask), (2, 1));
         wr(&mut t, DCRDR, 0x2000_0800).unwrap();
         wr(&mut t, DCRSR, 0x0001_0000 | 13).unwrap();
-        assert_eq!(t.core.psp, 0x2000_0800, "SPSEL=1: R13 is PSP");
-        assert_eq!(t.core.reg(REG_MSP), Some(t.core.msp));
+        assert_eq!(t.cpu.psp, 0x2000_0800, "SPSEL=1: R13 is PSP");
+        assert_eq!(t.cpu.reg(REG_MSP), Some(t.cpu.msp));
     }
 
     #[test]
@@ -954,7 +970,7 @@ mod tests {
         let mut t = f103();
         assert!(t.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        t.core.r[3] = 7;
+        t.cpu.r[3] = 7;
         wr(&mut t, DEMCR, 0x0100_0501).unwrap();
         assert_eq!(rd(&mut t, DEMCR), Ok(0x0100_0501));
         wr(&mut t, DFSR, 0x1F).unwrap();
@@ -962,23 +978,23 @@ mod tests {
         wr(&mut t, AIRCR, 0x0000_0004).unwrap();
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0, "no VECTKEY, no reset");
         wr(&mut t, AIRCR, 0x05FA_0004).unwrap();
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_VCATCH));
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, 0);
-        assert_eq!((t.core.msp, t.core.r[15], t.core.xpsr, t.core.r[3]), (0x2000_5000, 0x0800_0100, XPSR_RESET, 0));
+        assert_eq!((t.cpu.msp, t.cpu.r[15], t.cpu.xpsr, t.cpu.r[3]), (0x2000_5000, 0x0800_0100, XPSR_RESET, 0));
         assert_eq!(rd(&mut t, AIRCR), Ok(0xFA05_0000));
         // Without vector catch the core runs after reset.
         wr(&mut t, DEMCR, 0).unwrap();
         wr(&mut t, AIRCR, 0x05FA_0004).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
     }
 
     #[test]
     fn erased_boot_vector_gives_fallback_sp() {
         let mut t = f103();
         t.system_reset();
-        assert_eq!((t.core.msp, t.core.r[15]), (FALLBACK_SP, 0xFFFF_FFFE));
+        assert_eq!((t.cpu.msp, t.cpu.r[15]), (FALLBACK_SP, 0xFFFF_FFFE));
     }
 
     #[test]
@@ -989,12 +1005,12 @@ mod tests {
         assert_eq!(rd(&mut t, 0x2000_0000), Err(BusFault), "non-PPB accesses fault in reset");
         assert_eq!(rd(&mut t, 0xE004_2000), Ok(0x2003_6410), "DBGMCU is on the PPB");
         wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
-        assert!(!t.core.halted);
+        assert!(!t.cpu.halted);
         let v = rd(&mut t, DHCSR).unwrap();
         assert_eq!(v & (S_RESET_ST | S_HALT), S_RESET_ST);
         assert_eq!(rd(&mut t, DHCSR).unwrap() & S_RESET_ST, S_RESET_ST, "stays set while held");
         t.drive_nrst(false);
-        assert!(t.core.halted);
+        assert!(t.cpu.halted);
         assert_eq!(rd(&mut t, DFSR), Ok(DFSR_HALTED));
         assert_eq!(rd(&mut t, 0x2000_0000), Ok(0x55), "SRAM survives reset");
         // Disconnected NRST wire: nothing happens.
