@@ -28,6 +28,8 @@
 //! after writing is always confirmed by reading the range back before
 //! anything is reported.
 
+pub mod model;
+
 use crc::{Crc, CRC_32_MPEG_2};
 
 use std::time::Duration;
