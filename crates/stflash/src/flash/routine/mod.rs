@@ -10,7 +10,8 @@
 //! waiting for the bank after each unit", "read this register into the
 //! results", "feed these words to that register" (the CRC peripheral), "fill
 //! this many units with this repeated word", "set these bits" (a clock
-//! enable). Two to four buffer slots in SRAM form a ring: while the routine
+//! enable), "compute the CRC of these words" (the routine's own CRC, when
+//! no hardware unit can be trusted). Two to four buffer slots in SRAM form a ring: while the routine
 //! works through one, the host fills the next. A slot is
 //! [script][data][header]; the header's last word is the flag, so the one
 //! WRITEMEM that carries the data makes the buffer ready. A sector erase
@@ -68,6 +69,7 @@ const OP_STOP: u32 = 6;
 const OP_ORR: u32 = 7;
 const OP_FILL: u32 = 8;
 const OP_H7CRC: u32 = 9;
+const OP_SWCRC: u32 = 10;
 /// Bytes of one wait description in a buffer's table.
 const WAIT_BYTES: u32 = 20;
 
@@ -177,6 +179,12 @@ pub enum Op {
         /// For messages.
         bank: u8,
     },
+    /// Append CRC-32/MPEG-2 of `words` words at `src` (flash or RAM),
+    /// computed by the routine itself (each word most significant bit first).
+    SwCrc {
+        src: u32,
+        words: u32,
+    },
     /// Last op of the last buffer: count it done and halt.
     Stop,
 }
@@ -189,6 +197,7 @@ impl Op {
             Op::Wait(_) => 2,
             Op::Program { .. } | Op::Fill { .. } => 7,
             Op::Read { .. } => 2,
+            Op::SwCrc { .. } => 3,
             Op::Feed { .. } | Op::H7Crc { .. } => 4,
             Op::Stop => 1,
         }
@@ -203,7 +212,7 @@ impl Op {
 
     /// Appends a word to the results.
     fn reads(&self) -> bool {
-        matches!(self, Op::Read { .. } | Op::H7Crc { .. })
+        matches!(self, Op::Read { .. } | Op::H7Crc { .. } | Op::SwCrc { .. })
     }
 }
 
@@ -314,6 +323,7 @@ impl Buffer {
                 Op::Read { addr } => words.extend([OP_READ, *addr]),
                 Op::Feed { src, words: n, dst } => words.extend([OP_FEED, *src, *n, *dst]),
                 Op::H7Crc { regs, start, end, .. } => words.extend([OP_H7CRC, *regs, *start, *end]),
+                Op::SwCrc { src, words: n } => words.extend([OP_SWCRC, *src, *n]),
                 Op::Stop => words.push(OP_STOP),
             }
         }

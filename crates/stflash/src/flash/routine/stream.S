@@ -101,7 +101,7 @@ wait_ready:
 
 op_loop:
         ldm     r5!, {r0}
-        cmp     r0, #9
+        cmp     r0, #10
         bhi     op_unknown
         lsls    r0, r0, #1
         adr     r1, op_table
@@ -121,6 +121,7 @@ op_table:
         .hword  op_orr - op_table + 1
         .hword  op_fill - op_table + 1
         .hword  op_h7crc - op_table + 1
+        .hword  op_swcrc - op_table + 1
 
 @ Unknown op: fail with the op code as status, address all ones.
 op_unknown:
@@ -362,6 +363,40 @@ stop:
 halt:
         bkpt    #0
         b       halt
+
+@ r0 source, r1 words left, r2 CRC, r3 table, r4 scratch. 44 instructions
+@ per word (11 per byte).
+op_swcrc:
+        ldm     r5!, {r0, r1}
+        movs    r2, #0
+        mvns    r2, r2                  @ initial value 0xFFFFFFFF
+        adr     r3, crc_table
+        cmp     r1, #0
+        beq     2f
+1:      ldm     r0!, {r4}
+        eors    r2, r4
+        .rept   8
+        lsrs    r4, r2, #28             @ top four bits select the entry
+        lsls    r4, r4, #2
+        ldr     r4, [r3, r4]
+        lsls    r2, r2, #4
+        eors    r2, r4
+        .endr
+        subs    r1, #1
+        bne     1b
+2:      ldr     r1, [r6, #4]
+        stm     r1!, {r2}
+        str     r1, [r6, #4]
+        b       op_loop
+
+@ The register after four zero bits, for each value of its top four bits
+@ (polynomial 0x04C11DB7).
+        .align  2
+crc_table:
+        .word   0x00000000, 0x04C11DB7, 0x09823B6E, 0x0D4326D9
+        .word   0x130476DC, 0x17C56B6B, 0x1A864DB2, 0x1E475005
+        .word   0x2608EDB8, 0x22C9F00F, 0x2F8AD6D6, 0x2B4BCB61
+        .word   0x350C9B64, 0x31CD86D3, 0x3C8EA00A, 0x384FBDBD
 
         .align  2
         .ltorg

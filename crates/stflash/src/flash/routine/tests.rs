@@ -267,3 +267,21 @@ fn ram_plans_fit_the_region() {
     let big = RamPlan::in_region(MemRegion::new(0x2400_0000, 1024 * 1024)).unwrap();
     assert_eq!(big.data_capacity, MAX_BUFFER_DATA);
 }
+
+#[test]
+fn the_software_crc_is_crc32_mpeg2_over_words() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 + 7) as u8).collect();
+    assert!(h.poke(DST, &data));
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let mut b = Buffer { timeout: Duration::from_millis(50), ..Default::default() };
+    b.ops.push(Op::SwCrc { src: DST, words: 250 });
+    b.ops.push(Op::SwCrc { src: DST + 4, words: 1 });
+    b.ops.push(Op::SwCrc { src: DST, words: 0 });
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    let crcs = st.finish(t).unwrap();
+    let host = crate::flash::crc::host_crc;
+    assert_eq!(crcs, vec![host(&data), host(&data[4..8]), 0xFFFF_FFFF]);
+}
