@@ -12,7 +12,11 @@
 //! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
 //! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
 //! | `bitflip-swd=KHZ` | above this SWD clock, 32-bit memory reads return one wrong bit with an OK status (silent corruption, found only by verification) |
-//! | `crc-peripheral=lsb-first` | the CRC peripheral takes each data word least significant bit first, whatever CR says (a unit that does not compute CRC-32/MPEG-2) |
+//! | `crc-peripheral=lsb-first` | the CRC peripheral takes each data word least significant bit first, whatever CR says (= `crc-peripheral-order=reflected`) |
+//! | `crc-peripheral=absent` / `=garbage` / `=no-reset` | nothing answers at the CRC peripheral's address / DR reads meaningless values / CR.RESET does not reload the initial value |
+//! | `crc-peripheral-order=word\|bytes\|reflected\|byte-reflected\|half-reflected` | the CRC peripheral's input order, whatever CR.REV_IN says |
+//! | `crc-peripheral-init=HEX`, `crc-peripheral-poly=HEX` | the CRC peripheral's initial value / polynomial, whatever INIT / POL hold |
+//! | `crc-peripheral-left=app` | the CRC peripheral is clocked and configured as an application might leave it (reflected 16-bit CRC) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
@@ -21,6 +25,8 @@
 //! fault takes `N`, `N` counts transfers; `NB` or `NKiB` counts bytes sent to
 //! the probe instead (e.g. `disconnect-after=32KiB`), which places the fault
 //! inside a data transfer whatever the write path does before it.
+
+use crate::crc_peripheral::CrcPeripheralFaults;
 
 /// How many accesses answer WAIT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,8 +79,8 @@ pub struct FaultPlan {
     pub max_swd_khz: Option<u32>,
     /// Highest SWD clock (kHz) at which 32-bit reads come back right.
     pub bitflip_swd_khz: Option<u32>,
-    /// The CRC peripheral reflects its input (`crc-peripheral=lsb-first`).
-    pub crc_lsb_first: bool,
+    /// How the CRC peripheral differs from its manual (`crc-peripheral*=`).
+    pub crc_peripheral: CrcPeripheralFaults,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -84,7 +90,8 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, crc-peripheral=lsb-first, \
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, \
+                     crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, terminate-after=N, \
                      or a flash-model setting key=value";
 
@@ -115,9 +122,8 @@ impl FaultPlan {
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
-                ("crc-peripheral", Some("lsb-first")) => plan.crc_lsb_first = true,
-                ("crc-peripheral", _) => {
-                    return Err(format!("fault '{item}': crc-peripheral takes lsb-first; valid: {VALID}"))
+                (k, v) if k.starts_with("crc-peripheral") => {
+                    plan.crc_peripheral.parse(k, v)?;
                 }
                 ("no-power" | "no-target" | "no-halt", Some(_)) => {
                     return Err(format!("fault '{key}' takes no value; valid: {VALID}"))

@@ -448,7 +448,8 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.no_halt = spec.faults.no_halt;
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
     if let Some(crc) = &mut mcu.crc {
-        crc.lsb_first = spec.faults.crc_lsb_first;
+        crc.faults = spec.faults.crc_peripheral.clone();
+        crc.power_on();
     }
 
     let mut fw = Firmware::default_for(spec.probe);

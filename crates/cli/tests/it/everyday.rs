@@ -498,7 +498,7 @@ fn flash_is_verified_by_crc_unless_readback_is_asked_for() {
     let file = dir.join("fw.bin");
     std::fs::write(&file, pattern(6000, 8)).unwrap();
     let r = run_sim("f103", &state, &["--json", "write", s(&file), "0x08000000"]).ok();
-    assert_eq!(json(&r)["write"]["verify_method"], "crc");
+    assert_eq!(json(&r)["write"]["verify_method"], "crc-peripheral");
     std::fs::write(&file, pattern(6000, 9)).unwrap();
     let r = run_sim("f103", &state, &["--json", "--verify=readback", "write", s(&file), "0x08000000"]).ok();
     assert_eq!(json(&r)["write"]["verify_method"], "read-back");

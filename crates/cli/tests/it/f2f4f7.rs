@@ -281,7 +281,7 @@ fn a_blank_sector_is_programmed_without_an_erase_and_verified_by_crc() {
     let report = write(&mut s, &image, &WriteOptions::default(), &mut NoProgress).unwrap();
     assert!(report.erased.is_empty(), "{:?}", report.erased);
     assert_eq!(h.stats().erases, 0);
-    assert_eq!(report.verify_method, Some("crc"));
+    assert_eq!(report.verify_method, Some("crc-peripheral"));
     assert_eq!(h.peek(0x0802_0000, 4096).unwrap(), pattern(4096, 6));
     assert!(h.stats().bytes_in < 1024, "no read-back: {} bytes in", h.stats().bytes_in);
 }

@@ -57,20 +57,34 @@
 //!   CR.CRC_EN 15, SR.CRC_BUSY 3, SR.CRCEND 27), address mode only: START_CRC
 //!   computes over the bursts from CRCSADD through the burst containing
 //!   CRCEADD (bank-relative offsets, bits 19:2), CLEAN_CRC resets the result.
-//!   ST documents the parameters only partly (RM0433 §4.3.12 names the
-//!   polynomial 0x04C11DB7, not the initial value; an H753 measurement in the
-//!   ST community thread "STM32H753 flash CRC specification" found 0xB6C0AE5A);
-//!   **assumed here**: CRC-32/MPEG-2 (polynomial 0x04C11DB7, initial value
-//!   0xFFFFFFFF, no reflection, no final XOR) over each 32-bit word most
-//!   significant byte first, as the CRC peripheral computes it by default
-//!   (see `crc_peripheral`), taking
-//!   8 cycles of the 64 MHz reset clock per flash word. `flash_crc=init0` or
-//!   `flash_crc=lsb-first` makes the unit use other parameters, as a real chip
-//!   may, so that the host's calibration and read-back fallback are exercised.
+//!   RM0433 names the polynomial 0x04C11DB7 and requires burst-aligned start
+//!   and end addresses, nothing more. **Measured** (ST community, STM32H753,
+//!   https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577):
+//!   128 zero bytes with CRC_BURST = 4 flash words give CRCDATA 0x11E66C62;
+//!   each little-endian word enters most significant byte first; the results
+//!   are CRC-32 with that polynomial, no reflection, no final XOR, from the
+//!   initial value 0xB6C0AE5A applied to each computation (a later reply in
+//!   the same thread). Burst alignment of start and end: …/stm32h753-flash-crc-address-limitations-52648;
+//!   results independent of the burst length (H725):
+//!   https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039.
+//!   That is the default here. **Assumed**: the same on every H7 die and both
+//!   banks (nobody has published H7A3/B3 or H72x figures); an unaligned start
+//!   or end is rounded out to the burst; CLEAN_CRC loads CRCDATA with the
+//!   initial value; 8 cycles of the 64 MHz reset clock per flash word.
+//!   Knobs (`STFLASH_SIM_FAULTS`, every run) perturb what is not documented:
+//!   `flash_crc_init=<hex>` another initial value; `flash_crc_order=word|
+//!   bytes|reflected|byte-reflected|half-reflected` another input order;
+//!   `flash_crc_out=reflected` a bit-reversed result; `flash_crc=chain` a
+//!   START_CRC that continues from CRCDATA (only CLEAN_CRC reloads the
+//!   initial value); `flash_crc=absent` (registers read 0, nothing computed)
+//!   or `flash_crc=garbage` (CRCDATA meaningless); and the older
+//!   `flash_crc=mpeg2|init0|lsb-first` (CRC-32/MPEG-2, initial value 0,
+//!   bytes in memory order).
 
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use crate::crc_peripheral::{parse_hex, shift_word, InputOrder};
 use crate::model::{
     saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
@@ -427,30 +441,60 @@ const CRC_BY_SECT: u32 = 1 << 8;
 const START_CRC: u32 = 1 << 16;
 const CLEAN_CRC: u32 = 1 << 17;
 const CRC_BURST_SHIFT: u32 = 20;
-const CRC_INIT: u32 = 0xFFFF_FFFF;
+/// The measured initial value (see the module notes).
+const CRC_INIT: u32 = 0xB6C0_AE5A;
+const CRC_POLY: u32 = 0x04C1_1DB7;
 /// Modeled CRC time per flash word: 8 cycles at 64 MHz (an assumption).
 const CRC_WORD_TIME: Nanos = 125;
 
-/// Which parameters the simulated CRC unit uses.
+/// What the simulated flash CRC unit computes (`flash_crc*=` knobs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CrcKind {
-    /// CRC-32/MPEG-2, words MSB first (the assumption the host starts from).
-    Mpeg2,
-    /// Initial value 0 instead of 0xFFFFFFFF.
-    Init0,
-    /// Bytes in memory order (LSB of each word first).
-    LsbFirst,
+struct CrcKind {
+    init: u32,
+    order: InputOrder,
+    reflect_out: bool,
+    /// START_CRC continues from CRCDATA instead of starting from `init`.
+    chain: bool,
+    behaviour: CrcBehaviour,
 }
 
-/// CRC-32 (polynomial 0x04C11DB7, no reflection) of `bytes` continuing from `crc`.
-fn crc32_msb(mut crc: u32, bytes: impl Iterator<Item = u8>) -> u32 {
-    for b in bytes {
-        crc ^= (b as u32) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04C1_1DB7 } else { crc << 1 };
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrcBehaviour {
+    Computes,
+    /// The registers read 0 and nothing is computed.
+    Absent,
+    /// CRCDATA holds a meaningless value after each computation.
+    Garbage,
+}
+
+impl CrcKind {
+    /// The published H7 measurement.
+    const PUBLISHED: CrcKind = CrcKind {
+        init: CRC_INIT,
+        order: InputOrder::Word,
+        reflect_out: false,
+        chain: false,
+        behaviour: CrcBehaviour::Computes,
+    };
+
+    /// The result over `cells` (whole words) from `from`.
+    fn compute(&self, from: u32, cells: &[u8]) -> u32 {
+        let mut crc = from;
+        for w in cells.chunks_exact(4) {
+            crc = shift_word(crc, CRC_POLY, self.order.fed(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+        }
+        match self.behaviour {
+            CrcBehaviour::Garbage => {
+                // Deterministic nonsense (xorshift of the length and the last state).
+                let mut x = crc ^ (cells.len() as u32).wrapping_mul(0x9E37_79B9) ^ 0x5EED_1234;
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^ (x << 5)
+            }
+            _ if self.reflect_out => crc.reverse_bits(),
+            _ => crc,
         }
     }
-    crc
 }
 
 /// Bytes per OTPBL lock bit: 16 bits for 1 KiB (CMSIS stm32h7a3xx.h:8967-8969;
@@ -494,7 +538,7 @@ impl H7Model {
             swapped: false,
             opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
-            crc_kind: CrcKind::Mpeg2,
+            crc_kind: CrcKind::PUBLISHED,
         }
     }
 
@@ -546,6 +590,7 @@ impl H7Model {
             (_, WPSN_CUR) => bank.map_or(self.die.wps_all(), |k| k.wpsn_cur),
             (_, WPSN_PRG) => bank.map_or(self.die.wps_all(), |k| k.wpsn_prg),
             (_, ECC_FA) => bank.map_or(0, |k| k.ecc_fa),
+            (_, CRCCR | CRCSADD | CRCEADD | CRCDATA) if self.crc_kind.behaviour == CrcBehaviour::Absent => 0,
             (_, CRCCR) => bank.map_or(0, |k| k.crccr),
             (_, CRCSADD) => bank.map_or(0, |k| k.crcsadd),
             (_, CRCEADD) => bank.map_or(0, |k| k.crceadd),
@@ -611,16 +656,15 @@ impl H7Model {
     /// address range (sector mode, CRC_BY_SECT, is not modeled: it ends at
     /// once with the result unchanged). Ignored unless CR.CRC_EN is set.
     fn write_crccr(&mut self, b: usize, value: u32, now: Nanos) {
-        if !self.crc_enabled(b) {
+        let kind = self.crc_kind;
+        if !self.crc_enabled(b) || kind.behaviour == CrcBehaviour::Absent {
             return;
         }
         let word = self.die.word;
-        let kind = self.crc_kind;
-        let init = if kind == CrcKind::Init0 { 0 } else { CRC_INIT };
         let bank = &mut self.banks[b];
         bank.crccr = value & !(START_CRC | CLEAN_CRC);
         if value & CLEAN_CRC != 0 {
-            bank.crcdata = init;
+            bank.crcdata = kind.init;
         }
         if value & START_CRC == 0 || bank.crc_busy.is_some() {
             return;
@@ -629,14 +673,11 @@ impl H7Model {
         let size = bank.array.data.len() as u32;
         let start = bank.crcsadd - bank.crcsadd % burst;
         let end = (bank.crceadd - bank.crceadd % burst + burst).min(size);
+        let from = if kind.chain { bank.crcdata } else { kind.init };
         let mut crc = bank.crcdata;
         let mut words = 0;
         if value & CRC_BY_SECT == 0 && start < end {
-            let cells = &bank.array.data[start as usize..end as usize];
-            crc = match kind {
-                CrcKind::LsbFirst => crc32_msb(crc, cells.iter().copied()),
-                _ => crc32_msb(crc, cells.chunks(4).flat_map(|w| w.iter().rev().copied())),
-            };
+            crc = kind.compute(from, &bank.array.data[start as usize..end as usize]);
             words = ((end - start) / word) as Nanos;
         }
         bank.crc_busy = Some((now + words * CRC_WORD_TIME, crc));
@@ -1142,18 +1183,49 @@ impl FlashModel for H7Model {
                 Ok(())
             }
             "flash_crc" => {
-                self.crc_kind = match value {
-                    "mpeg2" => CrcKind::Mpeg2,
-                    "init0" => CrcKind::Init0,
-                    "lsb-first" => CrcKind::LsbFirst,
-                    _ => return Err(format!("{}: flash_crc={value}: expected mpeg2, init0 or lsb-first", self.name())),
+                let k = &mut self.crc_kind;
+                match value {
+                    "published" => *k = CrcKind::PUBLISHED,
+                    "mpeg2" => *k = CrcKind { init: 0xFFFF_FFFF, ..CrcKind::PUBLISHED },
+                    "init0" => k.init = 0,
+                    "lsb-first" => k.order = InputOrder::Bytes,
+                    "chain" => k.chain = true,
+                    "absent" => k.behaviour = CrcBehaviour::Absent,
+                    "garbage" => k.behaviour = CrcBehaviour::Garbage,
+                    _ => {
+                        return Err(format!(
+                            "{}: flash_crc={value}: expected published, chain, absent, garbage, mpeg2, init0 or \
+                             lsb-first",
+                            self.name()
+                        ))
+                    }
+                }
+                Ok(())
+            }
+            "flash_crc_init" => {
+                self.crc_kind.init = parse_hex(value)
+                    .ok_or_else(|| format!("{}: flash_crc_init={value}: expected a hex number", self.name()))?;
+                Ok(())
+            }
+            "flash_crc_order" => {
+                self.crc_kind.order = InputOrder::parse(value).ok_or_else(|| {
+                    format!("{}: flash_crc_order={value}: expected one of {}", self.name(), InputOrder::NAMES)
+                })?;
+                Ok(())
+            }
+            "flash_crc_out" => {
+                self.crc_kind.reflect_out = match value {
+                    "plain" => false,
+                    "reflected" => true,
+                    _ => return Err(format!("{}: flash_crc_out={value}: expected plain or reflected", self.name())),
                 };
                 Ok(())
             }
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
-                 swap_bank=0|1, flash_crc=mpeg2|init0|lsb-first, opt_fault=stuck|error (a fault: option changes \
-                 do not take effect or fail)",
+                 swap_bank=0|1, flash_crc=published|chain|absent|garbage|mpeg2|init0|lsb-first, \
+                 flash_crc_init=<hex>, flash_crc_order=<order>, flash_crc_out=plain|reflected, opt_fault=stuck|error \
+                 (a fault: option changes do not take effect or fail)",
                 self.name()
             )),
         }
@@ -1765,6 +1837,96 @@ mod tests {
         assert_eq!(g.rdp(), 0xBB);
         let mut wrong = H7Model::new(&H74X, 2048 * KIB);
         assert!(wrong.load(&blobs).unwrap_err().contains("bytes"));
+    }
+
+    /// Bank 1's flash CRC unit hashes bank offsets `start..end` (CRC_BURST
+    /// 4 flash words), with CLEAN_CRC first when `clean`.
+    fn flash_crc(r: &mut Rig, start: u32, end: u32, clean: bool) -> u32 {
+        const CRCCR1: u32 = 0x5200_2050;
+        if r.rd(CR1) & LOCK != 0 {
+            r.unlock(0);
+        }
+        r.wr(CR1, CRC_EN);
+        if clean {
+            r.wr(CRCCR1, CLEAN_CRC);
+        }
+        r.wr(CRCCR1 + 4, start);
+        r.wr(CRCCR1 + 8, end - 4);
+        r.wr(CRCCR1, START_CRC);
+        assert_ne!(r.rd(SR1) & CRC_BUSY, 0);
+        r.settle();
+        assert_eq!(r.rd(SR1) & (CRC_BUSY | CRCEND), CRCEND);
+        r.rd(CRCCR1 + 0xC)
+    }
+
+    #[test]
+    fn the_flash_crc_unit_computes_what_was_measured_on_an_h753() {
+        // ST community thread "STM32H753 flash CRC specification": 128 zero
+        // bytes, CRC_BURST = 4, give 0x11E66C62; every computation starts
+        // from 0xB6C0AE5A (no CLEAN_CRC needed).
+        let mut r = Rig::new(&H74X, 2048);
+        assert!(r.f.poke(BANK1_BASE, &[0; 128]));
+        assert_eq!(flash_crc(&mut r, 0, 128, true), 0x11E6_6C62);
+        assert_eq!(flash_crc(&mut r, 0, 128, false), 0x11E6_6C62, "the initial value applies to each computation");
+        // Each little-endian word most significant byte first: 00 11 22 33 is 0x33221100.
+        assert!(r.f.poke(BANK1_BASE, &[0x00, 0x11, 0x22, 0x33]));
+        assert_eq!(flash_crc(&mut r, 0, 128, true), {
+            let mut c = shift_word(CRC_INIT, CRC_POLY, 0x3322_1100);
+            for _ in 1..32 {
+                c = shift_word(c, CRC_POLY, 0);
+            }
+            c
+        });
+    }
+
+    #[test]
+    fn knobs_change_what_the_flash_crc_unit_computes() {
+        let zeros = |r: &mut Rig| {
+            assert!(r.f.poke(BANK1_BASE, &[0; 128]));
+            flash_crc(r, 0, 128, true)
+        };
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc_init", "0xFFFFFFFF").unwrap();
+        let mpeg2 = zeros(&mut r);
+        assert_eq!(mpeg2, (0..32).fold(0xFFFF_FFFF, |c, _| shift_word(c, CRC_POLY, 0)));
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "mpeg2").unwrap();
+        assert_eq!(zeros(&mut r), mpeg2);
+        // Chaining: without CLEAN_CRC the second run continues from the first.
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "chain").unwrap();
+        let first = zeros(&mut r);
+        assert_eq!(first, 0x11E6_6C62);
+        assert_ne!(flash_crc(&mut r, 0, 128, false), first, "continues from the first result");
+        assert_eq!(zeros(&mut r), first, "CLEAN_CRC reloads the initial value");
+        // Other orders matter on other bytes, not on zeros.
+        let data: Vec<u8> = (0..64u8).collect();
+        let mut results = Vec::new();
+        for order in ["word", "bytes", "reflected", "byte-reflected", "half-reflected"] {
+            let mut r = Rig::h7a3();
+            r.f.configure("flash_crc_order", order).unwrap();
+            assert_eq!(zeros(&mut r), 0x11E6_6C62, "{order}");
+            assert!(r.f.poke(BANK1_BASE, &data));
+            results.push(flash_crc(&mut r, 0, 64, true));
+        }
+        results.dedup();
+        assert_eq!(results.len(), 5, "{results:x?}");
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc_out", "reflected").unwrap();
+        assert_eq!(zeros(&mut r), 0x11E6_6C62u32.reverse_bits());
+        // An absent unit reads 0 and never computes; a broken one returns garbage.
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "absent").unwrap();
+        r.unlock(0);
+        r.wr(CR1, CRC_EN);
+        r.wr(0x5200_2050, START_CRC);
+        assert_eq!(r.rd(SR1) & CRC_BUSY, 0);
+        assert_eq!(r.rd(0x5200_205C), 0);
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "garbage").unwrap();
+        assert_ne!(zeros(&mut r), 0x11E6_6C62);
+        assert!(Rig::h7a3().f.configure("flash_crc_order", "sideways").unwrap_err().contains("byte-reflected"));
+        assert!(Rig::h7a3().f.configure("flash_crc_init", "xyz").is_err());
     }
 
     #[test]

@@ -1,61 +1,64 @@
-//! Hardware CRC over flash, run by the flash routine, checked against the
-//! same CRC computed on the host with the `crc` crate.
+//! CRC over flash, computed on the target by the flash routine and checked
+//! against the host's own computation.
 //!
 //! Used to skip sectors that already hold the wanted bytes, to avoid reading
 //! back uncovered parts of a sector that are blank, and to verify a write
-//! without reading it back (peers.md (b) items 1-2). Two kinds of unit:
+//! without reading it back. Three kinds of unit, tried in this order:
 //!
-//! * **The H7 flash interface's CRC unit**, per bank (flash-families.md §2.8:
-//!   CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C, CR.CRC_EN bit 15,
-//!   SR.CRC_BUSY bit 3, SR.CRCEND bit 27 cleared through CCR; CRCCR.ALL_BANK
-//!   is bit 22, §6 row 6). ST documents its parameters only partly: the
-//!   polynomial is 0x04C11DB7, the initial value and bit order are not
-//!   stated, and start and end must be burst-aligned (peers.md §2
-//!   "Target-side CRC"). stflash assumes CRC-32/MPEG-2 over 32-bit words
-//!   taken most significant byte first, with the end register naming the last
-//!   word.
+//! * **The H7 flash interface's CRC unit**, per bank (RM0433 §4.3.12;
+//!   CMSIS stm32h743xx.h `FLASH_TypeDef`: CRCCR 0x50, CRCSADD 0x54, CRCEADD
+//!   0x58, CRCDATA 0x5C; CR.CRC_EN bit 15, SR.CRC_BUSY bit 3, SR.CRCEND bit
+//!   27 cleared through CCR). The RM names the polynomial 0x04C11DB7 and
+//!   requires burst-aligned start and end addresses; it does not give the
+//!   initial value or the input order. Measured by users (ST community,
+//!   STM32H753, https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577;
+//!   burst alignment: …/stm32h753-flash-crc-address-limitations-52648;
+//!   burst length: https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039):
+//!   CRC-32 without reflection or final XOR over each little-endian word
+//!   most significant byte first, from the initial value 0xB6C0AE5A at every
+//!   computation, whatever the burst length. Nothing here relies on those
+//!   numbers: they are solved for (below).
 //! * **The CRC peripheral** every other STM32 has (the chip table's
 //!   [`CrcPeripheral`]: address, RCC clock enable, INIT/POL), fed by the
 //!   routine: the core reads flash word by word and writes each to DR (the
-//!   FEED op). Its reset configuration is CRC-32/MPEG-2 over 32-bit words,
-//!   each word most significant bit first (peers.md §5); the routine enables
-//!   its clock and writes INIT, POL and CR (RESET, no reversal, 32-bit
-//!   polynomial) itself, since the application may have changed them.
+//!   FEED op). Its reset configuration is CRC-32/MPEG-2 over 32-bit words
+//!   (CRC_INIT and CRC_POL reset values, RM0360 §6.4, RM0433 §21.4); the
+//!   routine enables its clock and writes INIT, POL and CR (RESET, no
+//!   reversal, 32-bit polynomial) itself, since an application may have
+//!   changed them.
+//! * **The routine's own CRC** (the SWCRC op: CRC-32/MPEG-2 over words, four
+//!   bits per table lookup, 11 instructions per byte), when neither can be
+//!   trusted.
 //!
-//! Neither is trusted blindly: a one-time calibration per write compares the
-//! unit with the host on known bytes (flash read over SWD for the H7 unit,
-//! the routine's own code in SRAM for the peripheral), and a CRC mismatch
-//! after writing is always confirmed by reading the range back before
-//! anything is reported.
+//! **Calibration solves, it does not guess.** A CRC is affine in its initial
+//! value ([`model`]): the unit hashes two runs of bytes the host knows (the
+//! routine's own code in SRAM for the peripheral and the software CRC; for
+//! the H7 unit, which hashes flash only, three bursts at the start of bank 1
+//! read over SWD), the host solves the first for the initial value under
+//! each candidate input order and output reflection, and keeps the models
+//! that predict the second, which differs in bytes and length. A unit no
+//! model explains (absent, garbage, another polynomial, a final XOR, no
+//! reset between ranges) is not used. When the runs cannot tell the input
+//! orders apart (erased flash reads the same in every order), the models
+//! are asked only about bytes on which they agree, and one more run over
+//! bytes read back after programming settles the order before verification.
+//! A CRC mismatch after writing is always confirmed by reading the range
+//! back before anything is reported.
 
 pub mod model;
 
-use crc::{Crc, CRC_32_MPEG_2};
-
 use std::time::Duration;
+
+pub use model::{CrcModel, InputOrder, Run, Solution};
 
 use super::routine::Op;
 use crate::chip::{Bank2Base, Chip, CrcPeripheral, DualBank};
 
-const MPEG2: Crc<u32> = Crc::<u32>::new(&CRC_32_MPEG_2);
-
-/// CRC-32/MPEG-2 of flash bytes as the CRC unit sees them: each 32-bit
-/// little-endian word most significant byte first. `bytes.len()` must be a
-/// multiple of 4.
+/// CRC-32/MPEG-2 of flash bytes as the CRC peripheral computes it by
+/// default: each 32-bit little-endian word most significant byte first.
+/// `bytes.len()` must be a multiple of 4.
 pub fn host_crc(bytes: &[u8]) -> u32 {
-    let mut d = MPEG2.digest();
-    for w in bytes.chunks(4) {
-        let mut word = [0u8; 4];
-        word[..w.len()].copy_from_slice(w);
-        word.reverse();
-        d.update(&word);
-    }
-    d.finalize()
-}
-
-/// CRC of `len` erased bytes.
-pub fn erased_crc(len: usize, erased: u8) -> u32 {
-    host_crc(&vec![erased; len])
+    CrcModel::MPEG2.crc(bytes)
 }
 
 // H7 flash interface registers (flash-families.md §2.8); the CRC sequence
@@ -77,6 +80,15 @@ const P_CR_RESET: u32 = 1;
 const MPEG2_INIT: u32 = 0xFFFF_FFFF;
 const MPEG2_POLY: u32 = 0x04C1_1DB7;
 
+/// Instructions the SWCRC op spends per 32-bit word (stream.S: the load,
+/// the XOR, eight table steps of five instructions, the loop).
+pub const SOFTWARE_CYCLES_PER_WORD: u64 = 44;
+
+/// `WriteReport::verify_method` of each kind of unit (JSON `verify_method`).
+pub const METHOD_FLASH_UNIT: &str = "crc-flash-unit";
+pub const METHOD_PERIPHERAL: &str = "crc-peripheral";
+pub const METHOD_SOFTWARE: &str = "crc-software";
+
 /// A CRC unit that can hash flash ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CrcUnit {
@@ -89,28 +101,41 @@ pub enum CrcUnit {
     },
     /// The CRC peripheral, fed by the routine.
     Peripheral(CrcPeripheral),
+    /// The routine's own CRC, computed by the core.
+    Software {
+        /// One core cycle at the reset clock (ns), for scheduling polls.
+        cycle_ns: u32,
+    },
 }
 
 impl CrcUnit {
-    /// The unit stflash uses on `chip`: the flash CRC unit on H7, the CRC
-    /// peripheral elsewhere (when the chip table knows where it is).
-    pub fn for_chip(chip: &Chip) -> Option<CrcUnit> {
-        if !chip.controller.has_flash_crc_unit() {
-            return chip.crc.map(CrcUnit::Peripheral);
+    /// The units stflash tries on `chip`, in order: the flash CRC unit on H7,
+    /// the CRC peripheral elsewhere (when the chip table knows where it is),
+    /// then the routine's own CRC.
+    pub fn candidates(chip: &Chip) -> Vec<CrcUnit> {
+        let mut out = Vec::new();
+        if chip.controller.has_flash_crc_unit() {
+            let bank2 = match chip.flash.dual {
+                Some(DualBank { bank2: Bank2Base::Fixed(addr), .. }) => addr,
+                _ => chip.flash.base,
+            };
+            out.push(CrcUnit::H7 { word: chip.flash.write_unit, bank_base: [chip.flash.base, bank2] });
+        } else if let Some(p) = chip.crc {
+            out.push(CrcUnit::Peripheral(p));
         }
-        let bank2 = match chip.flash.dual {
-            Some(DualBank { bank2: Bank2Base::Fixed(addr), .. }) => addr,
-            _ => chip.flash.base,
-        };
-        Some(CrcUnit::H7 { word: chip.flash.write_unit, bank_base: [chip.flash.base, bank2] })
+        // The peripheral's word time is 8 cycles of the reset clock (chip
+        // table); without one, assume the slowest reset clock (2 MHz MSI).
+        let cycle_ns = chip.crc.map_or(500, |p| (p.word_ns / 8).max(1));
+        out.push(CrcUnit::Software { cycle_ns });
+        out
     }
 
     /// Ranges must start and end on multiples of this (bytes): bursts of 4
-    /// flash words (CRC_BURST = 0, the smallest) on H7, a word for the peripheral.
+    /// flash words (CRC_BURST = 0, the smallest) on H7, a word otherwise.
     pub fn align(&self) -> u32 {
         match self {
             CrcUnit::H7 { word, .. } => 4 * word,
-            CrcUnit::Peripheral(_) => 4,
+            CrcUnit::Peripheral(_) | CrcUnit::Software { .. } => 4,
         }
     }
 
@@ -119,12 +144,22 @@ impl CrcUnit {
         match self {
             CrcUnit::H7 { .. } => "flash CRC unit",
             CrcUnit::Peripheral(_) => "CRC peripheral",
+            CrcUnit::Software { .. } => "flash routine's software CRC",
+        }
+    }
+
+    /// `WriteReport::verify_method` when this unit verified a write.
+    pub fn method(&self) -> &'static str {
+        match self {
+            CrcUnit::H7 { .. } => METHOD_FLASH_UNIT,
+            CrcUnit::Peripheral(_) => METHOD_PERIPHERAL,
+            CrcUnit::Software { .. } => METHOD_SOFTWARE,
         }
     }
 
     /// It can hash RAM (calibration on the routine's code, nothing read over SWD).
     pub fn hashes_ram(&self) -> bool {
-        matches!(self, CrcUnit::Peripheral(_))
+        !matches!(self, CrcUnit::H7 { .. })
     }
 
     fn h7_reg(bank: u8, off: u32) -> u32 {
@@ -135,7 +170,7 @@ impl CrcUnit {
     /// the peripheral's clock, INIT and POL.
     pub fn prepare_ops(&self) -> Vec<Op> {
         match self {
-            CrcUnit::H7 { .. } => Vec::new(),
+            CrcUnit::H7 { .. } | CrcUnit::Software { .. } => Vec::new(),
             CrcUnit::Peripheral(p) => {
                 let mut ops = vec![Op::Orr { addr: p.clock_enable.0, bits: p.clock_enable.1 }];
                 if p.init {
@@ -177,6 +212,7 @@ impl CrcUnit {
                     Op::Feed { src: start, words: (end - start) / 4, dst: p.base + P_DR },
                     Op::Read { addr: p.base + P_DR },
                 ]),
+                CrcUnit::Software { .. } => ops.push(Op::SwCrc { src: start, words: (end - start) / 4 }),
             }
         }
         if let Some(b) = on {
@@ -189,18 +225,21 @@ impl CrcUnit {
     pub fn range_words(&self) -> u32 {
         let probe = match self {
             CrcUnit::H7 { bank_base, .. } => [(0, bank_base[0], bank_base[0] + self.align())],
-            CrcUnit::Peripheral(_) => [(0, 0x2000_0000, 0x2000_0004)],
+            CrcUnit::Peripheral(_) | CrcUnit::Software { .. } => [(0, 0x2000_0000, 0x2000_0004)],
         };
         self.ops(&probe).iter().map(Op::words).sum::<u32>() + 3
     }
 
     /// Expected and worst-case time to hash `bytes`: 8 cycles per flash word
     /// at 64 MHz for the H7 unit (an assumption), the chip table's estimate
-    /// per word for the peripheral.
+    /// per word for the peripheral, the routine's instructions at the reset
+    /// clock for the software CRC. The worst case allows a core 20 times
+    /// slower than its reset clock.
     pub fn time(&self, bytes: u32) -> (Duration, Duration) {
         let (per, n) = match self {
             CrcUnit::H7 { word, .. } => (125, bytes / word),
             CrcUnit::Peripheral(p) => (p.word_ns as u64, bytes / 4),
+            CrcUnit::Software { cycle_ns } => (SOFTWARE_CYCLES_PER_WORD * *cycle_ns as u64, bytes / 4),
         };
         let typical = Duration::from_nanos(per * n as u64);
         (typical, typical * 20 + Duration::from_millis(20))
@@ -215,8 +254,8 @@ mod tests {
     fn host_crc_takes_words_msb_first() {
         // CRC-32/MPEG-2 check value: "123456789" → 0x0376E6E7. As words
         // MSB-first, the bytes of each word are reversed first.
-        assert_eq!(MPEG2.checksum(b"123456789"), 0x0376_E6E7);
-        assert_eq!(host_crc(b"4321"), MPEG2.checksum(b"1234"));
-        assert_eq!(erased_crc(8, 0xFF), MPEG2.checksum(&[0xFF; 8]));
+        let mpeg2 = crc::Crc::<u32>::new(&crc::CRC_32_MPEG_2);
+        assert_eq!(host_crc(b"4321"), mpeg2.checksum(b"1234"));
+        assert_eq!(host_crc(&[0xFF; 8]), mpeg2.checksum(&[0xFF; 8]));
     }
 }

@@ -15,7 +15,7 @@ use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::crc::{self, CrcUnit};
+use crate::flash::crc::{CrcUnit, Run, Solution};
 use crate::flash::routine::{RamPlan, Streamer};
 use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
 use crate::mcu::Target;
@@ -28,9 +28,9 @@ mod survey;
 use execute::Ledger;
 use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
 
-/// `WriteReport::verify_method` when the written sectors were checked by
-/// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
-pub const METHOD_CRC: &str = "crc";
+pub use crate::flash::crc::{METHOD_FLASH_UNIT, METHOD_PERIPHERAL, METHOD_SOFTWARE};
+/// `WriteReport::verify_method` when the written sectors were read back.
+pub const METHOD_READ_BACK: &str = verify::METHOD;
 
 /// How to write.
 #[derive(Debug, Clone)]
@@ -72,7 +72,12 @@ pub struct WriteReport {
     /// Bytes actually programmed (units that are not all erased value).
     pub programmed_bytes: u64,
     pub verified: bool,
-    /// How the result was checked ("crc", "read-back"); `None` when not verified.
+    /// How the result was checked: by the CRC of the H7 flash interface's
+    /// unit ([`METHOD_FLASH_UNIT`], `"crc-flash-unit"`), of the CRC
+    /// peripheral ([`METHOD_PERIPHERAL`], `"crc-peripheral"`), of the flash
+    /// routine's software CRC ([`METHOD_SOFTWARE`], `"crc-software"`), or by
+    /// reading back ([`METHOD_READ_BACK`], `"read-back"`); `None` when not
+    /// verified.
     pub verify_method: Option<&'static str>,
 }
 
@@ -114,7 +119,9 @@ pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress
     super::link::retry_slower(session, "restoring kept bytes", |s| {
         write_once(s, &image, &WriteOptions::default(), progress)
     })?;
-    journal.clear().map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", journal.path().display())))?;
+    journal
+        .clear()
+        .map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", journal.path().display())))?;
     info!("the kept bytes of the interrupted write are restored");
     Ok(())
 }
@@ -206,7 +213,8 @@ fn with_journal(mut e: Error, journal: Option<&super::journal::Journal>) -> Erro
 struct Written {
     changed: Vec<usize>,
     hashed: execute::Hashed,
-    unit: Option<CrcUnit>,
+    /// The unit that hashed, and what it was found to compute.
+    unit: Option<(CrcUnit, Solution)>,
     /// The kept bytes were recorded in the journal (delete it once verified).
     journaled: bool,
 }
@@ -229,16 +237,36 @@ fn write_unlocked(
     check_probe_can_program(t, &access, routine.is_some())?;
     // With a CRC unit the routine can hash: skip what is already there,
     // read only kept bytes that are not blank, verify without reading back.
-    let mut unit = if opts.mass_erase { None } else { routine.as_ref().and(CrcUnit::for_chip(chip)) };
+    // The first unit whose results a model explains is used.
+    let mut unit: Option<(CrcUnit, Solution)> = None;
     let mut states = None;
-    if let (Some(st), Some(u)) = (routine.as_mut(), unit.as_ref()) {
-        match survey::by_crc(t, ctrl, st, u, chip.name, plan)? {
-            survey::ByCrc::Done(s) => states = Some(s),
-            survey::ByCrc::Untrusted => unit = None,
-            survey::ByCrc::Crashed => {
-                unit = None;
-                routine = start_routine(t, ctrl, &access)?;
+    let mut crashed = false;
+    if !opts.mass_erase {
+        for candidate in CrcUnit::candidates(chip) {
+            let Some(st) = routine.as_mut() else { break };
+            match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
+                survey::ByCrc::Done(s, solution) => {
+                    states = Some(s);
+                    unit = Some((candidate, solution));
+                    break;
+                }
+                survey::ByCrc::Untrusted => {}
+                survey::ByCrc::Crashed => {
+                    routine = start_routine(t, ctrl, &access)?;
+                    crashed = true;
+                    break;
+                }
             }
+        }
+        if unit.is_none() && routine.is_some() && !crashed {
+            warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
+        }
+    }
+    // The core's own reads of flash (the software CRC) flag ECC errors in
+    // the status register, which would fail the next operation: clear them.
+    if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
+        for bank in plan.banks(layout) {
+            engine::clear_stale_errors(t, ctrl, bank)?;
         }
     }
     let states = match states {
@@ -260,9 +288,14 @@ fn write_unlocked(
     report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
     debug!("{} sectors to write, {} already hold the image", jobs.len(), report.skipped.len());
     let hash_with = unit.filter(|_| opts.verify && !opts.readback);
+    // A unit whose input order is still open hashes one more burst of the
+    // new contents, read back afterwards, to settle it.
+    let settle =
+        hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
+    let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
     let mut ledger = Ledger::default();
-    let ran = execute::run(t, ctrl, routine, &jobs, hash_with.as_ref(), progress, &mut ledger)
-        .map_err(|e| failed(e, &jobs, &ledger))?;
+    let ran =
+        execute::run(t, ctrl, routine, &jobs, hashing, progress, &mut ledger).map_err(|e| failed(e, &jobs, &ledger))?;
     report.erased = jobs
         .iter()
         .enumerate()
@@ -270,6 +303,19 @@ fn write_unlocked(
         .map(|(_, j)| j.sector)
         .collect();
     Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+}
+
+/// A burst of the new contents that reads differently in different input
+/// orders (not one repeated byte), in a sector being written: hashed after
+/// programming and read back, it settles the order of a unit calibrated on
+/// erased flash.
+fn settle_range(plan: &WritePlan, changed: &[usize], unit: &CrcUnit) -> Option<(u8, u32, u32)> {
+    let align = unit.align() as usize;
+    changed.iter().map(|&i| &plan.sectors[i]).find_map(|p| {
+        let at = p.desired.chunks(align).position(|c| c.len() == align && c.iter().any(|&b| b != c[0]))?;
+        let start = p.sector.addr + (at * align) as u32;
+        Some((p.sector.bank, start, start + align as u32))
+    })
 }
 
 /// Record in the journal the new contents of every sector to be written
@@ -337,7 +383,7 @@ fn verify_written(
     progress: &mut dyn Progress,
     report: &mut WriteReport,
 ) -> Result<()> {
-    let Some(hashed) = &written.hashed else {
+    let (Some(hashed), Some((unit, solution))) = (&written.hashed, &written.unit) else {
         let all = opts.readback;
         let ranges = plan.verify_ranges(|p| all || written.changed.iter().any(|&i| plan.sectors[i].sector == p.sector));
         debug!("verifying {} ranges by reading back", ranges.len());
@@ -346,8 +392,24 @@ fn verify_written(
         report.verify_method = Some(verify::METHOD);
         return Ok(());
     };
+    let mut solution = solution.clone();
+    if let Some(((_, start, end), got)) = hashed.settle {
+        // Known bytes: read back, whatever programming left there.
+        let mut bytes = vec![0u8; (end - start) as usize];
+        session.target.read_mem(start, &mut bytes)?;
+        solution.refine(Run { bytes: &bytes, result: got });
+        match solution.resolved() {
+            Some(m) => debug!("the {} takes {}", unit.name(), m.order.name()),
+            None => warn!(
+                "the {} computed 0x{got:08X} over 0x{start:08X}-0x{:08X}, which no model found at calibration \
+                 explains",
+                unit.name(),
+                end - 1
+            ),
+        }
+    }
     let mut suspects: Vec<&SectorPlan> = Vec::new();
-    for &((_, start, end), got) in hashed {
+    for &((_, start, end), got) in &hashed.ranges {
         let group: Vec<&SectorPlan> = written
             .changed
             .iter()
@@ -355,23 +417,26 @@ fn verify_written(
             .filter(|p| p.sector.addr >= start && p.sector.end() <= end as u64)
             .collect();
         let want: Vec<u8> = group.iter().flat_map(|p| p.desired.iter().copied()).collect();
-        if got != crc::host_crc(&want) {
+        if solution.predict(&want) != Some(got) {
             suspects.extend(group);
         }
     }
+    let all_read = suspects.len() == written.changed.len();
     progress.begin(Phase::Verify, suspects.iter().map(|p| p.sector.size as u64).sum());
-    for p in suspects {
+    for p in &suspects {
         compare_sector(&mut session.target, p)?;
-        let name = written.unit.as_ref().map_or("CRC unit", |u| u.name());
-        warn!(
-            "the {name} disagreed about {} but reading it back shows the right bytes; \
-             its CRC is not trusted for the rest of this write",
-            p.sector
-        );
         progress.add(p.sector.size as u64);
     }
     progress.end();
-    report.verify_method = Some(METHOD_CRC);
+    if !suspects.is_empty() {
+        warn!(
+            "the {} disagreed about {} of {} sectors but reading them back shows the right bytes",
+            unit.name(),
+            suspects.len(),
+            written.changed.len()
+        );
+    }
+    report.verify_method = Some(if all_read && !suspects.is_empty() { verify::METHOD } else { unit.method() });
     Ok(())
 }
 
