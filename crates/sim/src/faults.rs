@@ -17,6 +17,7 @@
 //! | `crc-peripheral-order=word\|bytes\|reflected\|byte-reflected\|half-reflected` | the CRC peripheral's input order, whatever CR.REV_IN says |
 //! | `crc-peripheral-init=HEX`, `crc-peripheral-poly=HEX` | the CRC peripheral's initial value / polynomial, whatever INIT / POL hold |
 //! | `crc-peripheral-left=app` | the CRC peripheral is clocked and configured as an application might leave it (reflected 16-bit CRC) |
+//! | `core-clock=HZ` | the core runs at this clock (`16M`, `250k`, `4000000`) instead of its reset clock: code in SRAM takes one cycle of it per instruction (an application may have left a PLL running or a slower clock) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
@@ -81,6 +82,8 @@ pub struct FaultPlan {
     pub bitflip_swd_khz: Option<u32>,
     /// How the CRC peripheral differs from its manual (`crc-peripheral*=`).
     pub crc_peripheral: CrcPeripheralFaults,
+    /// The core clock (Hz), instead of the part's reset clock.
+    pub core_clock_hz: Option<u64>,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -90,7 +93,7 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, \
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, \
                      crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, terminate-after=N, \
                      or a flash-model setting key=value";
@@ -122,6 +125,11 @@ impl FaultPlan {
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
+                ("core-clock", Some(v)) => {
+                    plan.core_clock_hz = Some(parse_hz(v).ok_or_else(|| {
+                        format!("fault 'core-clock={v}': expected a clock in Hz, e.g. 16M, 250k or 4000000")
+                    })?)
+                }
                 (k, v) if k.starts_with("crc-peripheral") => {
                     plan.crc_peripheral.parse(k, v)?;
                 }
@@ -149,6 +157,19 @@ impl FaultPlan {
             TransferFate::Normal
         }
     }
+}
+
+/// A clock: `16M`, `16MHz`, `250k`, `250kHz`, `4000000` (Hz); fractions allowed (`2.097M`).
+fn parse_hz(v: &str) -> Option<u64> {
+    let t = v.trim();
+    let t = t.strip_suffix("Hz").unwrap_or(t);
+    let (num, mul) = match t.chars().last()? {
+        'M' | 'm' => (&t[..t.len() - 1], 1e6),
+        'k' | 'K' => (&t[..t.len() - 1], 1e3),
+        _ => (t, 1.0),
+    };
+    let hz = num.trim().parse::<f64>().ok()? * mul;
+    (1000.0..=2e9).contains(&hz).then_some(hz.round() as u64)
 }
 
 /// The outcome the fault plan imposes on one USB transfer.
@@ -205,6 +226,12 @@ mod tests {
         assert_eq!(p.disconnect_after, Some(Trigger::BytesOut(32 * 1024)));
         assert_eq!(p.interrupt_after, Some(Trigger::BytesOut(100)));
         assert_eq!(p.terminate_after, Some(Trigger::Transfers(9)));
+        let clock = |v: &str| FaultPlan::parse(&format!("core-clock={v}")).map(|p| p.core_clock_hz.unwrap());
+        assert_eq!(clock("16M"), Ok(16_000_000));
+        assert_eq!(clock("2.097MHz"), Ok(2_097_000));
+        assert_eq!(clock("250k"), Ok(250_000));
+        assert_eq!(clock("4000000"), Ok(4_000_000));
+        assert!(clock("fast").is_err() && clock("0").is_err());
     }
 
     #[test]

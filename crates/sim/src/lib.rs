@@ -447,8 +447,13 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.present = !spec.faults.no_target;
     mcu.no_halt = spec.faults.no_halt;
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(hz) = spec.faults.core_clock_hz {
+        mcu.interpreter.hz = hz;
+    }
+    let core_hz = mcu.interpreter.hz;
     if let Some(crc) = &mut mcu.crc {
         crc.faults = spec.faults.crc_peripheral.clone();
+        crc.hclk_hz = core_hz;
         crc.power_on();
     }
 

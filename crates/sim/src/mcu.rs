@@ -257,6 +257,15 @@ pub struct Mcu {
     pub crc: Option<CrcPeripheralModel>,
 }
 
+/// The core clock after reset (Hz): the reset system clock of the part's
+/// family, as the CRC peripheral's placement table gives it from each RM's
+/// RCC chapter (HSI 8 MHz on F0/F1/F3, HSI 16 MHz on F2/F4/F7, G0, G4, MSI
+/// 2.097 MHz on L0/L1, MSI 4 MHz on L4, L5, U5, WB, WL, HSI48/4 on C0, HSI/2
+/// = 32 MHz on H5, HSI 64 MHz on H7).
+pub fn reset_clock_hz(part: &Part) -> u64 {
+    crc_peripheral::placement((part.idcode & 0xFFF) as u16).map_or(thumb::DEFAULT_CORE_HZ, |p| p.hclk_hz)
+}
+
 fn system_memory_pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(0x1D) ^ (i >> 8) as u8 ^ 0xA5).collect()
 }
@@ -287,7 +296,7 @@ impl Mcu {
             no_power: false,
             present: true,
             no_halt: false,
-            interpreter: Interpreter::default(),
+            interpreter: Interpreter::at(reset_clock_hz(part)),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
         };
@@ -1029,5 +1038,26 @@ mod tests {
         assert_eq!(t.peek(0x0800_FFFC, 8), None, "flash is followed by a hole");
         assert!(!t.poke(0x2000_4FFF, &[1, 2]));
         assert_eq!(t.peek(0xFFFF_FFFF, 2), None);
+    }
+
+    #[test]
+    fn code_in_sram_takes_one_core_cycle_per_instruction() {
+        // movs r0, #100; 1: subs r0, #1; bne 1b; bkpt: 201 instructions.
+        let code = [0x64, 0x20, 0x01, 0x38, 0xFD, 0xD1, 0x00, 0xBE];
+        for (hz, ns) in [(8_000_000u64, 25_125u64), (2_097_000, 95_851)] {
+            let mut t = f103();
+            assert_eq!(t.interpreter.hz, 8_000_000, "F1 reset clock: HSI 8 MHz");
+            t.interpreter.hz = hz;
+            assert!(t.poke(0x2000_0000, &code));
+            t.halt(DFSR_HALTED);
+            t.cpu.r[15] = 0x2000_0000;
+            t.bus_now = 1_000;
+            t.resume();
+            t.run_core_until(1_000 + ns - 100);
+            assert!(!t.cpu.halted, "{hz} Hz: still running {} ns later", ns - 100);
+            t.run_core_until(1_000 + ns + 1);
+            assert!(t.cpu.halted, "{hz} Hz: done after {ns} ns");
+            assert_eq!(t.cpu.dfsr & DFSR_BKPT, DFSR_BKPT);
+        }
     }
 }
