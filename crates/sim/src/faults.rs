@@ -6,6 +6,7 @@
 //! | `timeout-after=N` | after N transfers the probe stops answering: writes are swallowed, reads time out |
 //! | `stall-after=N` | every USB transfer after the Nth fails with `Stall` |
 //! | `wait=N` / `wait=always` | the next N memory/debug accesses answer SWD AP WAIT (0x10), doing nothing |
+//! | `wait-every=N` | every Nth memory/debug access answers SWD AP WAIT, doing nothing (an AP that is busy now and then; what a real ST-LINK does with a WAIT in the middle of a transfer is not documented: assumed, the whole command is refused) |
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
@@ -17,6 +18,8 @@
 //! | `crc-peripheral-order=word\|bytes\|reflected\|byte-reflected\|half-reflected` | the CRC peripheral's input order, whatever CR.REV_IN says |
 //! | `crc-peripheral-init=HEX`, `crc-peripheral-poly=HEX` | the CRC peripheral's initial value / polynomial, whatever INIT / POL hold |
 //! | `crc-peripheral-left=app` | the CRC peripheral is clocked and configured as an application might leave it (reflected 16-bit CRC) |
+//! | `flash-time=F` | every flash operation (program, erase, option change, the H7 flash CRC) takes F times its modeled time (`0.1` … `10`; the flash models' times are assumed, not measured) |
+//! | `sram-limit=BYTES` | every SRAM region answers for at most this many bytes (`8KiB`, `4096`): less RAM than the chip table says; accesses beyond fault |
 //! | `core-clock=HZ` | the core runs at this clock (`16M`, `250k`, `4000000`) instead of its reset clock: code in SRAM takes one cycle of it per instruction (an application may have left a PLL running or a slower clock) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
@@ -34,6 +37,8 @@ use crate::crc_peripheral::CrcPeripheralFaults;
 pub enum WaitFault {
     Count(u64),
     Always,
+    /// Every Nth access.
+    Every(u64),
 }
 
 /// When a fault starts: after N transfers, or after N bytes sent to the probe.
@@ -84,6 +89,10 @@ pub struct FaultPlan {
     pub crc_peripheral: CrcPeripheralFaults,
     /// The core clock (Hz), instead of the part's reset clock.
     pub core_clock_hz: Option<u64>,
+    /// Flash operation times, in thousandths of the modeled times.
+    pub flash_time_permille: Option<u64>,
+    /// Bytes each SRAM region answers for, at most.
+    pub sram_limit: Option<u32>,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -92,8 +101,8 @@ pub struct FaultPlan {
     pub model: Vec<(String, String)>,
 }
 
-const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, \
+const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, wait-every=N, \
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, \
                      crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, terminate-after=N, \
                      or a flash-model setting key=value";
@@ -119,12 +128,33 @@ impl FaultPlan {
                 ("terminate-after", v) => plan.terminate_after = Some(Trigger::parse(key, v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
+                ("wait-every", v) => plan.wait = Some(WaitFault::Every(count(v)?.max(1))),
                 ("no-power", None) => plan.no_power = true,
                 ("no-target", None) => plan.no_target = true,
                 ("no-halt", None) => plan.no_halt = true,
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
+                ("sram-limit", Some(v)) => {
+                    let n = match v.strip_suffix("KiB") {
+                        Some(k) => k.trim().parse::<u32>().ok().and_then(|k| k.checked_mul(1024)),
+                        None => v.trim().parse::<u32>().ok(),
+                    };
+                    plan.sram_limit =
+                        Some(n.ok_or_else(|| format!("fault 'sram-limit={v}': expected bytes, e.g. 8KiB or 4096"))?);
+                }
+                ("flash-time", Some(v)) => {
+                    let f = v
+                        .trim()
+                        .trim_end_matches(['x', '×'])
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|f| (0.01..=100.0).contains(f));
+                    let f = f.ok_or_else(|| {
+                        format!("fault 'flash-time={v}': expected a factor from 0.01 to 100, e.g. 0.1 or 10")
+                    })?;
+                    plan.flash_time_permille = Some((f * 1000.0).round() as u64);
+                }
                 ("core-clock", Some(v)) => {
                     plan.core_clock_hz = Some(parse_hz(v).ok_or_else(|| {
                         format!("fault 'core-clock={v}': expected a clock in Hz, e.g. 16M, 250k or 4000000")
@@ -184,21 +214,23 @@ pub enum TransferFate {
 
 /// Remaining WAIT answers during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitBudget(Option<WaitFault>);
+pub struct WaitBudget(Option<WaitFault>, u64);
 
 impl WaitBudget {
     pub fn new(plan: &FaultPlan) -> WaitBudget {
-        WaitBudget(plan.wait)
+        WaitBudget(plan.wait, 0)
     }
 
     /// Consume one access: true when it must answer WAIT.
     pub fn take(&mut self) -> bool {
+        self.1 += 1;
         match &mut self.0 {
             Some(WaitFault::Always) => true,
             Some(WaitFault::Count(n)) if *n > 0 => {
                 *n -= 1;
                 true
             }
+            Some(WaitFault::Every(n)) => self.1 % *n == 0,
             _ => false,
         }
     }
@@ -232,6 +264,9 @@ mod tests {
         assert_eq!(clock("250k"), Ok(250_000));
         assert_eq!(clock("4000000"), Ok(4_000_000));
         assert!(clock("fast").is_err() && clock("0").is_err());
+        assert_eq!(FaultPlan::parse("flash-time=0.1").unwrap().flash_time_permille, Some(100));
+        assert_eq!(FaultPlan::parse("flash-time=10x").unwrap().flash_time_permille, Some(10_000));
+        assert!(FaultPlan::parse("flash-time=0").is_err());
     }
 
     #[test]
@@ -264,5 +299,7 @@ mod tests {
         assert!((0..100).all(|_| a.take()));
         let mut n = WaitBudget::new(&FaultPlan::default());
         assert!(!n.take());
+        let mut e = WaitBudget::new(&FaultPlan::parse("wait-every=3").unwrap());
+        assert_eq!((0..6).map(|_| e.take()).collect::<Vec<_>>(), [false, false, true, false, false, true]);
     }
 }

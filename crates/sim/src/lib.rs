@@ -440,6 +440,9 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     }
 
     let mut mcu = Mcu::new(part, model);
+    if let Some(max) = spec.faults.sram_limit {
+        mcu.limit_sram(max);
+    }
     mcu.load_sram(&saved_sram);
     mcu.voltage_mv = voltage;
     mcu.nrst_connected = nrst_connected;
@@ -447,6 +450,9 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.present = !spec.faults.no_target;
     mcu.no_halt = spec.faults.no_halt;
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(f) = spec.faults.flash_time_permille {
+        mcu.flash_time_permille = f;
+    }
     if let Some(hz) = spec.faults.core_clock_hz {
         mcu.interpreter.hz = hz;
     }

@@ -255,6 +255,11 @@ pub struct Mcu {
     bus_now: Nanos,
     /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
     pub crc: Option<CrcPeripheralModel>,
+    /// Knob `flash-time=F`: every flash operation (program, erase, option
+    /// change, the H7 flash CRC) takes F times its modeled time, in
+    /// thousandths (1000 = as modeled). The flash model runs on a clock
+    /// slowed down by F; its times are converted at this boundary.
+    pub flash_time_permille: u64,
 }
 
 /// The core clock after reset (Hz): the reset system clock of the part's
@@ -299,6 +304,7 @@ impl Mcu {
             interpreter: Interpreter::at(reset_clock_hz(part)),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
+            flash_time_permille: 1000,
         };
         t.power_on();
         t
@@ -323,7 +329,31 @@ impl Mcu {
     /// Let the flash model complete what has finished by `now` (it is
     /// otherwise advanced lazily, before each access).
     pub fn advance_flash(&mut self, now: Nanos) {
-        self.model.advance(now, &mut self.flash_stats);
+        let t = self.to_model(now);
+        self.model.advance(t, &mut self.flash_stats);
+    }
+
+    /// The flash model's clock at `now` (slower by `flash-time`).
+    fn to_model(&self, now: Nanos) -> Nanos {
+        (now as u128 * 1000 / self.flash_time_permille as u128) as Nanos
+    }
+
+    /// The time at which the flash model's clock reaches `t` (rounded up).
+    fn to_real(&self, t: Nanos) -> Nanos {
+        (t as u128 * self.flash_time_permille as u128).div_ceil(1000) as Nanos
+    }
+
+    /// When the flash model's next operation ends, after `now`.
+    pub fn flash_next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.model.next_event(self.to_model(now)).map(|t| self.to_real(t))
+    }
+
+    /// Knob `sram-limit=`: every SRAM region answers for at most `max`
+    /// bytes (a part with less RAM than its datasheet row says).
+    pub fn limit_sram(&mut self, max: u32) {
+        for (_, mem) in &mut self.sram {
+            mem.truncate(max as usize);
+        }
     }
 
     /// Re-read the model's address ranges (after configuration or reset).
@@ -395,7 +425,7 @@ impl Mcu {
         if self.nrst_low {
             now
         } else if self.in_model(addr) {
-            self.model.stall_until(addr, write, by, now)
+            self.to_real(self.model.stall_until(addr, write, by, self.to_model(now))).max(now)
         } else {
             self.crc.as_ref().filter(|c| c.claims(addr)).map_or(now, |c| c.stall_until(addr, now))
         }
@@ -415,9 +445,10 @@ impl Mcu {
                 if by == Initiator::Debugger && !self.model.debug_readable(addr) {
                     return Err(BusFault);
                 }
-                self.model.advance(now, &mut self.flash_stats);
+                let t = self.to_model(now);
+                self.model.advance(t, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
+                let mut acc = Access { now: t, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.read(addr, width, &mut acc);
                 self.apply(requests);
                 r
@@ -475,9 +506,10 @@ impl Mcu {
                 if self.model.is_register(addr) {
                     self.reg_log.push((addr, value));
                 }
-                self.model.advance(now, &mut self.flash_stats);
+                let t = self.to_model(now);
+                self.model.advance(t, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
+                let mut acc = Access { now: t, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.write(addr, width, value, &mut acc);
                 self.apply(requests);
                 r
@@ -1058,6 +1090,25 @@ mod tests {
             t.run_core_until(1_000 + ns + 1);
             assert!(t.cpu.halted, "{hz} Hz: done after {ns} ns");
             assert_eq!(t.cpu.dfsr & DFSR_BKPT, DFSR_BKPT);
+        }
+    }
+
+    #[test]
+    fn flash_time_scales_every_flash_operation() {
+        // F103: one half-word takes 52.5 µs as modeled.
+        for (permille, ns) in [(1000u64, 52_500u64), (100, 5_250), (10_000, 525_000)] {
+            let mut t = f103();
+            t.flash_time_permille = permille;
+            wr(&mut t, 0x4002_2004, 0x4567_0123).unwrap();
+            wr(&mut t, 0x4002_2004, 0xCDEF_89AB).unwrap();
+            wr(&mut t, 0x4002_2010, 1).unwrap(); // CR.PG
+            t.write(0x0800_0000, AccessWidth::Half, 0x1234, Initiator::Debugger, 1_000).unwrap();
+            let end = t.flash_next_event(1_000).expect("programming");
+            assert!(end.abs_diff(1_000 + ns) <= 10, "{permille}‰: ends at {end}");
+            let busy =
+                |t: &mut Mcu, at: Nanos| t.read(0x4002_200C, AccessWidth::Word, Initiator::Debugger, at).unwrap() & 1;
+            assert_eq!(busy(&mut t, 1_000 + ns - 10), 1, "{permille}‰: busy");
+            assert_eq!(busy(&mut t, 1_000 + ns + 10), 0, "{permille}‰: done after {ns} ns");
         }
     }
 }

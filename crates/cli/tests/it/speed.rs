@@ -333,3 +333,19 @@ fn a_crc_peripheral_left_configured_by_an_application_is_set_up_again() {
         assert_eq!(report.verify_method, Some("crc-peripheral"), "{chip}");
     }
 }
+
+#[test]
+fn a_part_with_less_ram_than_its_table_row_gets_a_smaller_routine_or_none() {
+    let old = pattern(16 * 1024, 34);
+    let image = pattern(16 * 1024, 35);
+    // H7A3: 128 KiB at 0x20000000 in the chip table, 16 KiB answer.
+    let (report, _, h) =
+        write_over(spec(SimProbeKind::V2, "sram-limit=16KiB"), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.verify_method, Some("crc-flash-unit"));
+    // F103: 20 KiB in the table, 4 KiB answer: no routine fits.
+    let (report, _, h) =
+        write_over(on("stm32f103c8", SimProbeKind::V2, "sram-limit=4KiB"), BASE, &image, &old, WriteOptions::default());
+    assert_eq!(h.peek(BASE, image.len()).unwrap(), image);
+    assert_eq!(report.verify_method, Some("read-back"));
+}

@@ -128,7 +128,7 @@ const LOCKED: u8 = 0x5C;
 const KEYS: [u32; 2] = [0x4567_0123, 0xCDEF_89AB];
 const OPTKEYS: [u32; 2] = [0x0819_2A3B, 0x4C5D_6E7F];
 
-// Operation times: assumed, not measured, and no knob changes them (the
+// Operation times: assumed, not measured; `flash-time=F` scales them (the
 // L4's recalled 82 µs per flash word; the U5's 1.5 ms per 8 KiB sector;
 // 22 ms per bank).
 const WORD_TIME: Nanos = 82 * US;

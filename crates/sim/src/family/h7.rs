@@ -23,7 +23,11 @@
 //!   SR1.INCERR1 gives no detail); clearing PG drops a partial buffer (H7B0 SVD
 //!   CR1.PG1); FW programs it with the missing bytes left erased (H7B0 SVD
 //!   CR1.FW1). The queue holds one word besides the one being programmed: a
-//!   further write stalls the bus (assumed; no knob changes it).
+//!   further write stalls the bus (assumed: RM0433 does not say what a write
+//!   to a full queue does). Knob `write_queue=stall|none|deep|error`: that
+//!   default, no queue (a write stalls while anything is programming), an
+//!   unbounded queue (writes never stall), or a write to a full queue
+//!   dropped with PGSERR.
 //! * SER/BER + START with the die's sector field; BER has priority; erase and
 //!   program of a write-protected sector (WPSN: 1 bit per sector on
 //!   H74x/H72x, 1 bit per 4 sectors on H7A/B, 0 = protected) raise WRPERR and
@@ -45,7 +49,9 @@
 //!   OPTCHANGEERR. Write protection blocks erase and program (below).
 //! * Bank swap (`swap_bank=1`): bank 2 answers at 0x08000000 and bank 1 at
 //!   0x08100000; CR1/SR1 keep driving the physical bank 1 (assumed: the RM
-//!   text was not available; it is what the H5's SVD says of BKSEL).
+//!   text was not available; it is what the H5's SVD says of BKSEL). A
+//!   SWAP_BANK_OPT change takes effect at the next reset (assumed, as ST
+//!   states for the H5); knob `swap_reload=immediate`: at OPTSTART instead.
 //! * The gap between the banks of a 1 MiB part is not decoded: the bus faults.
 //! * Faults (`STFLASH_SIM_FAULTS=opt_fault=stuck|error`): OPTSTART runs
 //!   but nothing changes, or ends with OPTCHANGEERR.
@@ -198,7 +204,7 @@ pub struct Die {
     /// Default OPTSR of a factory-fresh part.
     pub optsr_default: u32,
     pub otp: Option<(u32, u32)>,
-    /// Operation times: assumed, not measured, and no knob changes them.
+    /// Operation times: assumed, not measured; `flash-time=F` scales them.
     /// H74x/H72x: 100 µs per flash word, 1 s per sector, 8 s per bank, after
     /// the STM32H743 datasheet's (DS12110) recalled typical figures and
     /// Chromium EC's "real delay seems to be < 1 second in x64" per sector;
@@ -426,6 +432,24 @@ pub struct H7Model {
     otp: Option<FlashArray>,
     /// Parameters of the flash CRC unit (`flash_crc=`).
     crc_kind: CrcKind,
+    /// What a write does when the command queue is busy (`write_queue=`).
+    queue_mode: QueueMode,
+    /// A SWAP_BANK_OPT change takes effect at OPTSTART (`swap_reload=immediate`).
+    swap_at_optstart: bool,
+}
+
+/// What a write into flash does while the bank's command queue is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueMode {
+    /// One word may wait behind the one being programmed; a further write
+    /// stalls the bus until there is room (the default, assumed).
+    Stall,
+    /// No queue: a write stalls while anything is programming.
+    None,
+    /// Unbounded: writes never stall.
+    Deep,
+    /// A word that finds the queue full is dropped and PGSERR set.
+    Error,
 }
 
 /// Flash CRC unit (RM0433 §4.3.12; CMSIS `FLASH_CRCCR_*`): registers, bits and
@@ -539,6 +563,8 @@ impl H7Model {
             opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
             crc_kind: CrcKind::PUBLISHED,
+            queue_mode: QueueMode::Stall,
+            swap_at_optstart: false,
         }
     }
 
@@ -787,6 +813,9 @@ impl H7Model {
         self.otpbl_cur |= self.otpbl_prg;
         self.otpbl_prg = self.otpbl_cur;
         self.opt_busy_until = now + busy;
+        if self.swap_at_optstart {
+            self.swapped = self.banks.len() == 2 && self.optsr_cur & SWAP_BANK != 0;
+        }
     }
 
     /// CR write: ignored while locked; setting LOCK keeps the other bits.
@@ -849,6 +878,11 @@ impl H7Model {
     fn commit(&mut self, b: usize, offset: u32, data: Vec<u8>, now: Nanos) {
         if self.protected(b, offset / self.die.sector_size) {
             self.banks[b].sr |= WRPERR;
+            return;
+        }
+        let queued = self.banks[b].queue.iter().filter(|op| op.end > now).count();
+        if self.queue_mode == QueueMode::Error && queued >= 2 {
+            self.banks[b].sr |= PGSERR;
             return;
         }
         let t = self.die.word_time;
@@ -1061,12 +1095,11 @@ impl FlashModel for H7Model {
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((b, _)) = self.locate(addr) else { return now };
         let queue = &self.banks[b].queue;
-        let until = if !write {
-            queue.back().map(|op| op.end)
-        } else if queue.len() >= 2 {
-            queue.get(queue.len() - 2).map(|op| op.end)
-        } else {
-            None
+        let until = match self.queue_mode {
+            _ if !write => queue.back().map(|op| op.end),
+            QueueMode::Stall if queue.len() >= 2 => queue.get(queue.len() - 2).map(|op| op.end),
+            QueueMode::None => queue.back().map(|op| op.end),
+            _ => None,
         };
         until.map_or(now, |u| u.max(now))
     }
@@ -1202,6 +1235,29 @@ impl FlashModel for H7Model {
                 }
                 Ok(())
             }
+            "swap_reload" => {
+                self.swap_at_optstart = match value {
+                    "reset" => false,
+                    "immediate" => true,
+                    _ => return Err(format!("{}: swap_reload={value}: expected reset or immediate", self.name())),
+                };
+                Ok(())
+            }
+            "write_queue" => {
+                self.queue_mode = match value {
+                    "stall" => QueueMode::Stall,
+                    "none" => QueueMode::None,
+                    "deep" => QueueMode::Deep,
+                    "error" => QueueMode::Error,
+                    _ => {
+                        return Err(format!(
+                            "{}: write_queue={value}: expected stall, none, deep or error",
+                            self.name()
+                        ))
+                    }
+                };
+                Ok(())
+            }
             "flash_crc_init" => {
                 self.crc_kind.init = parse_hex(value)
                     .ok_or_else(|| format!("{}: flash_crc_init={value}: expected a hex number", self.name()))?;
@@ -1224,7 +1280,8 @@ impl FlashModel for H7Model {
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
                  swap_bank=0|1, flash_crc=published|chain|absent|garbage|mpeg2|init0|lsb-first, \
-                 flash_crc_init=<hex>, flash_crc_order=<order>, flash_crc_out=plain|reflected, opt_fault=stuck|error \
+                 flash_crc_init=<hex>, flash_crc_order=<order>, flash_crc_out=plain|reflected, \
+                 write_queue=stall|none|deep|error, swap_reload=reset|immediate, opt_fault=stuck|error \
                  (a fault: option changes do not take effect or fail)",
                 self.name()
             )),
@@ -1746,6 +1803,34 @@ mod tests {
         assert_eq!(r.f.stall_until(0x0800_0020, true, Initiator::Debugger, r.now), first_end);
         r.settle();
         assert_eq!(r.stats.words, 2);
+    }
+
+    #[test]
+    fn the_write_queue_knob_changes_what_a_busy_bank_does_with_writes() {
+        let start = |mode: &str| {
+            let mut r = Rig::h7a3();
+            r.f.configure("write_queue", mode).unwrap();
+            r.unlock(0);
+            r.wr(CR1, PG);
+            r.put(0x0800_0000, &[0; 16]);
+            r
+        };
+        let r = start("none");
+        assert_eq!(r.f.stall_until(0x0800_0010, true, Initiator::Debugger, r.now), r.now + H7AB.word_time);
+        let mut r = start("deep");
+        r.put(0x0800_0010, &[0; 16]);
+        assert_eq!(r.f.stall_until(0x0800_0020, true, Initiator::Debugger, r.now), r.now, "never stalls");
+        r.put(0x0800_0020, &[0; 16]);
+        r.settle();
+        assert_eq!(r.stats.words, 3);
+        let mut r = start("error");
+        r.put(0x0800_0010, &[0; 16]);
+        assert_eq!(r.f.stall_until(0x0800_0020, true, Initiator::Debugger, r.now), r.now);
+        r.put(0x0800_0020, &[0; 16]);
+        assert_ne!(r.rd(SR1) & PGSERR, 0, "the third word found the queue full");
+        r.settle();
+        assert_eq!(r.stats.words, 2);
+        assert!(Rig::h7a3().f.configure("write_queue", "lots").is_err());
     }
 
     #[test]

@@ -121,7 +121,7 @@ const LOCK: u32 = 1 << 31;
 // FLASH_ECCR.
 const ECCD: u32 = 1 << 31;
 
-/// Operation times: assumed, not measured, and no knob changes them (typical
+/// Operation times: assumed, not measured; `flash-time=F` scales them (typical
 /// values recalled from the STM32L476 datasheet DS10198, "Flash memory
 /// characteristics": 81.69 µs per double word, 22.02 ms per page, 22.13 ms
 /// mass erase; used for every part of this model).

@@ -362,7 +362,7 @@ impl TzModel {
         if self.access_denied(acc.by) {
             return self.fail(WRPERR);
         }
-        // Assumed, not measured, and no knob changes them: typical values
+        // Assumed, not measured; `flash-time=F` scales them: typical values
         // recalled from the datasheets' "Flash memory characteristics" (L5:
         // 22 ms per page like the L4; U5: 1.5 ms per 8 KiB page; 22 ms per bank).
         let (page_time, bank_time) = match self.kind {
@@ -432,7 +432,7 @@ impl TzModel {
         if !all_zero && !self.array.is_erased(start, unit) {
             return self.fail(PROGERR);
         }
-        // Programming time: assumed, the L4's recalled 82 µs (no knob changes it).
+        // Programming time: assumed, the L4's recalled 82 µs (`flash-time=F` scales it).
         self.start(acc.now, 82 * US, Op::Program { addr: start, data });
     }
 

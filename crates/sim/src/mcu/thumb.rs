@@ -374,7 +374,7 @@ impl Mcu {
             let polls_flash = reads.iter().any(|&a| self.in_model(a));
             let until = if polls_flash {
                 let t = self.interpreter.now();
-                let next = self.model().next_event(t).filter(|&n| n > t);
+                let next = self.flash_next_event(t).filter(|&n| n > t);
                 if next.is_none() {
                     self.interpreter.blind_polls += 1;
                 }

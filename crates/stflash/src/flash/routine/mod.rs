@@ -376,9 +376,19 @@ impl RamPlan {
     /// Lay the routine out in the chip's RAM: its primary SRAM, or a larger
     /// RAM region when that one is small. `None` when no region is big enough.
     pub fn for_chip(chip: &Chip) -> Option<RamPlan> {
+        RamPlan::in_region(RamPlan::region_for(chip)?)
+    }
+
+    /// The RAM region the routine goes into: the primary SRAM, or a larger
+    /// region when that one is small.
+    pub fn region_for(chip: &Chip) -> Option<MemRegion> {
         let best = chip.ram_regions().max_by_key(|r| r.size)?;
-        let region = if chip.sram.size >= 48 * 1024 { chip.sram } else { best };
-        RamPlan::in_region(region)
+        Some(if chip.sram.size >= 48 * 1024 { chip.sram } else { best })
+    }
+
+    /// The highest word the plan uses (the last slot's flag).
+    pub fn last_word(&self) -> u32 {
+        self.slots.iter().max().copied().unwrap_or(self.progress) + HEADER_LEN - 4
     }
 
     pub fn in_region(region: MemRegion) -> Option<RamPlan> {

@@ -18,7 +18,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{CrcUnit, Run, Solution};
 use crate::flash::routine::{RamPlan, Streamer};
 use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
-use crate::mcu::Target;
+use crate::mcu::{Target, TargetError};
 
 mod execute;
 pub mod plan;
@@ -359,11 +359,30 @@ fn record_kept(
 }
 
 /// Start the flash routine when it fits in RAM and can make the
-/// controller's accesses; `None` means host-driven programming.
+/// controller's accesses; `None` means host-driven programming. The chip
+/// table's RAM size is checked first: the last word the routine would use
+/// is read, and on a bus fault (a part with less RAM than its table row)
+/// the routine gets half the region, down to the smallest it runs in.
 fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAccess) -> Result<Option<Streamer>> {
-    let Some(ram) = RamPlan::for_chip(t.chip) else {
-        debug!("not enough RAM for the flash routine; host-driven programming");
-        return Ok(None);
+    let Some(mut region) = RamPlan::region_for(t.chip) else { return Ok(None) };
+    let ram = loop {
+        let Some(plan) = RamPlan::in_region(region) else {
+            debug!("not enough RAM for the flash routine; host-driven programming");
+            return Ok(None);
+        };
+        match t.read32(plan.last_word()) {
+            Ok(_) => break plan,
+            Err(TargetError::Fault { addr, .. }) => {
+                warn!(
+                    "no RAM answers at 0x{addr:08X}, inside the {} KiB the chip table gives at 0x{:08X}; \
+                     the flash routine uses less",
+                    region.size / 1024,
+                    region.base
+                );
+                region.size /= 2;
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     if !stream::supports(access, &ram) {
         debug!("the flash routine cannot make {access:?} accesses; host-driven programming");
