@@ -110,6 +110,9 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                     "programmed_bytes": r.programmed_bytes,
                     "preserved_bytes": r.preserved_bytes,
                     "verified": r.verified,
+                    // "crc-flash-unit", "crc-peripheral", "crc-software" (all
+                    // three were "crc" before the CRC units were calibrated)
+                    // or "read-back".
                     "verify_method": r.verify_method,
                 }),
                 _ => Value::Null,

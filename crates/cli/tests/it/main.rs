@@ -13,6 +13,7 @@ mod l0l1;
 mod l4g;
 mod l5u5h5;
 mod options;
+mod perturb;
 mod protocol;
 mod robustness;
 mod speed;
