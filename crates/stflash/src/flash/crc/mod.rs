@@ -11,9 +11,9 @@
 //!   27 cleared through CCR). The RM names the polynomial 0x04C11DB7 and
 //!   requires burst-aligned start and end addresses; it does not give the
 //!   initial value or the input order. Measured by users (ST community,
-//!   STM32H753, https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577;
-//!   burst alignment: …/stm32h753-flash-crc-address-limitations-52648;
-//!   burst length: https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039):
+//!   STM32H753, <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577>;
+//!   burst alignment: <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-address-limitations-52648>;
+//!   burst length: <https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039>):
 //!   CRC-32 without reflection or final XOR over each little-endian word
 //!   most significant byte first, from the initial value 0xB6C0AE5A at every
 //!   computation, whatever the burst length. Nothing here relies on those
@@ -26,9 +26,9 @@
 //!   routine enables its clock and writes INIT, POL and CR (RESET, no
 //!   reversal, 32-bit polynomial) itself, since an application may have
 //!   changed them.
-//! * **The routine's own CRC** (the SWCRC op: CRC-32/MPEG-2 over words, four
-//!   bits per table lookup, 11 instructions per byte), when neither can be
-//!   trusted.
+//! * **The routine's own CRC** (the SWCRC op: CRC-32/MPEG-2 over words, a
+//!   byte per lookup in a 1 KiB table the routine builds in RAM, 6
+//!   instructions per byte), when neither can be trusted.
 //!
 //! **Calibration solves, it does not guess.** A CRC is affine in its initial
 //! value ([`model`]): the unit hashes two runs of bytes the host knows (the
@@ -81,8 +81,8 @@ const MPEG2_INIT: u32 = 0xFFFF_FFFF;
 const MPEG2_POLY: u32 = 0x04C1_1DB7;
 
 /// Instructions the SWCRC op spends per 32-bit word (stream.S: the load,
-/// the XOR, eight table steps of five instructions, the loop).
-pub const SOFTWARE_CYCLES_PER_WORD: u64 = 44;
+/// the XOR, four table steps of five instructions, the loop).
+pub const SOFTWARE_CYCLES_PER_WORD: u64 = 24;
 
 /// `WriteReport::verify_method` of each kind of unit (JSON `verify_method`).
 pub const METHOD_FLASH_UNIT: &str = "crc-flash-unit";

@@ -92,7 +92,7 @@ pub enum InputOrder {
     /// The word as a number, most significant bit first: the CRC
     /// peripheral's reset state (CR.REV_IN = 0), and what the ST community
     /// measured on the H7 flash CRC unit (bytes 00 11 22 33 enter as
-    /// 0x33221100: https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577).
+    /// 0x33221100: <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577>).
     Word,
     /// The bytes in memory order, each most significant bit first.
     Bytes,

@@ -89,6 +89,10 @@ const MIN_RING_DATA: u32 = 8 * 1024;
 const MAX_SLOTS: u32 = 4;
 /// Stack the routine is given (it uses none; the value only has to be valid).
 const STACK_BYTES: u32 = 64;
+/// The software CRC's table (256 words), built by the routine when needed.
+const TABLE_BYTES: u32 = 1024;
+/// Parameter block words before the slot list (stream.S).
+const PARAM_WORDS: u32 = 6;
 
 /// Slowest poll of a buffer the routine is still working on.
 const MAX_POLL: Duration = Duration::from_millis(10);
@@ -355,13 +359,15 @@ impl Buffer {
 }
 
 /// Where the routine and its buffers live in target RAM:
-/// `[code][parameters][progress][results][stack][slot 0][slot 1]…`.
+/// `[code][parameters][progress][results][CRC table][stack][slot 0][slot 1]…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RamPlan {
     pub code: u32,
     params: u32,
     /// The progress word; the results area follows it.
     pub progress: u32,
+    /// The software CRC's table.
+    table: u32,
     stack_top: u32,
     /// Header address of each slot, in ring order.
     pub slots: Vec<u32>,
@@ -398,8 +404,8 @@ impl RamPlan {
         let (script_bytes, results_bytes) = (share(SCRIPT_BYTES), share(RESULTS_BYTES));
         let overhead = script_bytes + HEADER_LEN;
         let layout = |n: u32| {
-            let progress = params + 16 + 4 * n;
-            let first_slot = progress + 4 + results_bytes + STACK_BYTES;
+            let progress = params + 4 * (PARAM_WORDS + n);
+            let first_slot = progress + 4 + results_bytes + TABLE_BYTES + STACK_BYTES;
             let avail = region.end().saturating_sub(first_slot as u64) / n as u64;
             let slot = avail.min((MAX_BUFFER_DATA + overhead) as u64) as u32 & !3;
             (progress, first_slot, slot.saturating_sub(overhead))
@@ -417,6 +423,7 @@ impl RamPlan {
             code,
             params,
             progress,
+            table: progress + 4 + results_bytes,
             stack_top: first_slot,
             slots,
             data_capacity,
@@ -563,7 +570,7 @@ impl Streamer {
         let ready = ready_value(t.elapsed());
         let mut image = CODE.to_vec();
         image.resize((plan.params - plan.code) as usize, 0);
-        let params = [ready, plan.stack_top, plan.progress, plan.slots.len() as u32];
+        let params = [ready, plan.stack_top, plan.progress, plan.slots.len() as u32, plan.table, 0];
         for w in params.iter().chain(&plan.slots).chain([&0u32]) {
             image.extend_from_slice(&w.to_le_bytes());
         }

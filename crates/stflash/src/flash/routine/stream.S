@@ -13,7 +13,9 @@
 @   +4  initial stack pointer (the routine uses no stack; it only has to be valid)
 @   +8  address of the progress word
 @   +12 number of slots
-@   +16 header address of each slot, in ring order
+@   +16 address of a 1 KiB area for the software CRC's table
+@   +20 0 at each start; set once SWCRC has built the table there
+@   +24 header address of each slot, in ring order
 @
 @ Progress word: buffers finished since the start; bit 31 set when a buffer
 @ failed (that buffer is the one numbered by the count). The host polls this
@@ -88,7 +90,7 @@ stream_start:
 next_slot:
         mov     r0, r10
         lsls    r0, r0, #2
-        adds    r0, #16
+        adds    r0, #24
         mov     r1, r8
         ldr     r6, [r1, r0]
 wait_ready:
@@ -364,39 +366,52 @@ halt:
         bkpt    #0
         b       halt
 
-@ r0 source, r1 words left, r2 CRC, r3 table, r4 scratch. 44 instructions
-@ per word (11 per byte).
+@ The first SWCRC of a run builds the table: entry i is the register after
+@ eight zero bits from i << 24 (about 40 instructions per entry). Then r0
+@ source, r1 words left, r2 CRC, r3 table, r4 scratch: 24 instructions per
+@ word (6 per byte).
 op_swcrc:
-        ldm     r5!, {r0, r1}
+        mov     r0, r8
+        ldr     r3, [r0, #16]           @ table
+        ldr     r1, [r0, #20]
+        cmp     r1, #0
+        bne     4f
+        movs    r1, #1
+        str     r1, [r0, #20]           @ built (for the rest of this run)
+        ldr     r7, =0x04C11DB7
+        movs    r0, #0                  @ entry
+1:      lsls    r2, r0, #24
+        movs    r1, #8
+2:      lsls    r2, r2, #1
+        bcc     3f
+        eors    r2, r7
+3:      subs    r1, #1
+        bne     2b
+        lsls    r4, r0, #2
+        str     r2, [r3, r4]
+        adds    r0, #1
+        lsrs    r4, r0, #8
+        beq     1b
+4:      ldm     r5!, {r0, r1}
         movs    r2, #0
         mvns    r2, r2                  @ initial value 0xFFFFFFFF
-        adr     r3, crc_table
         cmp     r1, #0
-        beq     2f
-1:      ldm     r0!, {r4}
+        beq     6f
+5:      ldm     r0!, {r4}
         eors    r2, r4
-        .rept   8
-        lsrs    r4, r2, #28             @ top four bits select the entry
+        .rept   4
+        lsrs    r4, r2, #24             @ top byte selects the entry
         lsls    r4, r4, #2
         ldr     r4, [r3, r4]
-        lsls    r2, r2, #4
+        lsls    r2, r2, #8
         eors    r2, r4
         .endr
         subs    r1, #1
-        bne     1b
-2:      ldr     r1, [r6, #4]
+        bne     5b
+6:      ldr     r1, [r6, #4]
         stm     r1!, {r2}
         str     r1, [r6, #4]
         b       op_loop
-
-@ The register after four zero bits, for each value of its top four bits
-@ (polynomial 0x04C11DB7).
-        .align  2
-crc_table:
-        .word   0x00000000, 0x04C11DB7, 0x09823B6E, 0x0D4326D9
-        .word   0x130476DC, 0x17C56B6B, 0x1A864DB2, 0x1E475005
-        .word   0x2608EDB8, 0x22C9F00F, 0x2F8AD6D6, 0x2B4BCB61
-        .word   0x350C9B64, 0x31CD86D3, 0x3C8EA00A, 0x384FBDBD
 
         .align  2
         .ltorg
