@@ -26,6 +26,27 @@
 //! Unknown chips, probe kinds, options and faults are errors that list what
 //! is valid; [`chip_names`] lists the simulated parts.
 //!
+//! # Assumptions are knobs
+//!
+//! What the primary sources leave open is modeled one way and marked as
+//! assumed; every such fact the host's write path depends on can be changed
+//! through `STFLASH_SIM_FAULTS` (every run), so that tests run the host
+//! against chips that differ from the model:
+//!
+//! - the H7 flash CRC unit (measured on an H753 by ST community users; see
+//!   [`family::h7`]): `flash_crc_init=<hex>`, `flash_crc_order=<order>`,
+//!   `flash_crc_out=reflected`, `flash_crc=chain|absent|garbage`;
+//! - the H7 write queue and bank-swap reload: `write_queue=stall|none|deep|error`,
+//!   `swap_reload=reset|immediate`;
+//! - the CRC peripheral ([`crc_peripheral::CrcPeripheralFaults`]): presence,
+//!   results, CR.RESET, input order, initial value, polynomial, settings left by
+//!   an application;
+//! - flash operation times (`flash-time=F`, the models run on a clock slowed
+//!   by F), the core clock (`core-clock=HZ`; code in SRAM takes one cycle of it
+//!   per instruction, see `mcu/thumb.rs`), the RAM that answers
+//!   (`sram-limit=BYTES`), and AP WAIT now and then (`wait-every=N`); see
+//!   [`faults`].
+//!
 //! # Structure
 //!
 //! From the USB cable inwards:

@@ -65,14 +65,14 @@
 //!   CRCEADD (bank-relative offsets, bits 19:2), CLEAN_CRC resets the result.
 //!   RM0433 names the polynomial 0x04C11DB7 and requires burst-aligned start
 //!   and end addresses, nothing more. **Measured** (ST community, STM32H753,
-//!   https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577):
+//!   <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577>):
 //!   128 zero bytes with CRC_BURST = 4 flash words give CRCDATA 0x11E66C62;
 //!   each little-endian word enters most significant byte first; the results
 //!   are CRC-32 with that polynomial, no reflection, no final XOR, from the
 //!   initial value 0xB6C0AE5A applied to each computation (a later reply in
-//!   the same thread). Burst alignment of start and end: …/stm32h753-flash-crc-address-limitations-52648;
+//!   the same thread). Burst alignment of start and end: <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-address-limitations-52648>;
 //!   results independent of the burst length (H725):
-//!   https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039.
+//!   <https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039>.
 //!   That is the default here. **Assumed**: the same on every H7 die and both
 //!   banks (nobody has published H7A3/B3 or H72x figures); an unaligned start
 //!   or end is rounded out to the burst; CLEAN_CRC loads CRCDATA with the
