@@ -6,6 +6,8 @@
 //! | `timeout-after=N` | after N transfers the probe stops answering: writes are swallowed, reads time out |
 //! | `stall-after=N` | every USB transfer after the Nth fails with `Stall` |
 //! | `wait=N` / `wait=always` | the next N memory/debug accesses answer SWD AP WAIT (0x10), doing nothing |
+//! | `wait-status=ap\|dp` | an injected WAIT answers 0x10 SWD AP WAIT (default) or 0x14 SWD DP WAIT (which one the firmware uses is not documented) |
+//! | `fault-status=ap\|sticky` | a bus fault answers 0x11 SWD AP FAULT (default) or 0x19 SWD AP STICKY ERROR |
 //! | `wait-every=N` | every Nth memory/debug access answers SWD AP WAIT, doing nothing (an AP that is busy now and then; what a real ST-LINK does with a WAIT in the middle of a transfer is not documented: assumed, the whole command is refused) |
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
@@ -93,6 +95,9 @@ pub struct FaultPlan {
     pub flash_time_permille: Option<u64>,
     /// Bytes each SRAM region answers for, at most.
     pub sram_limit: Option<u32>,
+    /// Status byte of an injected WAIT and of a bus fault (`None`: AP WAIT, AP FAULT).
+    pub wait_status: Option<u8>,
+    pub fault_status: Option<u8>,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -102,7 +107,7 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, wait-every=N, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, \
+                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, wait-status=ap|dp, fault-status=ap|sticky, \
                      crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, terminate-after=N, \
                      or a flash-model setting key=value";
@@ -135,6 +140,13 @@ impl FaultPlan {
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
+                ("wait-status", Some("ap")) => plan.wait_status = Some(0x10),
+                ("wait-status", Some("dp")) => plan.wait_status = Some(0x14),
+                ("fault-status", Some("ap")) => plan.fault_status = Some(0x11),
+                ("fault-status", Some("sticky")) => plan.fault_status = Some(0x19),
+                ("wait-status" | "fault-status", _) => {
+                    return Err(format!("fault '{item}': wait-status takes ap or dp, fault-status ap or sticky"))
+                }
                 ("sram-limit", Some(v)) => {
                     let n = match v.strip_suffix("KiB") {
                         Some(k) => k.trim().parse::<u32>().ok().and_then(|k| k.checked_mul(1024)),
@@ -267,6 +279,9 @@ mod tests {
         assert_eq!(FaultPlan::parse("flash-time=0.1").unwrap().flash_time_permille, Some(100));
         assert_eq!(FaultPlan::parse("flash-time=10x").unwrap().flash_time_permille, Some(10_000));
         assert!(FaultPlan::parse("flash-time=0").is_err());
+        let p = FaultPlan::parse("wait-status=dp,fault-status=sticky,sram-limit=12KiB").unwrap();
+        assert_eq!((p.wait_status, p.fault_status, p.sram_limit), (Some(0x14), Some(0x19), Some(12 * 1024)));
+        assert!(FaultPlan::parse("wait-status=jtag").is_err());
     }
 
     #[test]

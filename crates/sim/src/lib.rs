@@ -44,8 +44,9 @@
 //! - flash operation times (`flash-time=F`, the models run on a clock slowed
 //!   by F), the core clock (`core-clock=HZ`; code in SRAM takes one cycle of it
 //!   per instruction, see `mcu/thumb.rs`), the RAM that answers
-//!   (`sram-limit=BYTES`), and AP WAIT now and then (`wait-every=N`); see
-//!   [`faults`].
+//!   (`sram-limit=BYTES`), AP WAIT now and then (`wait-every=N`), and the
+//!   status codes the probe answers for WAIT and bus faults
+//!   (`wait-status=ap|dp`, `fault-status=ap|sticky`); see [`faults`].
 //!
 //! # Structure
 //!
@@ -493,6 +494,12 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     }
     let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
     probe.max_swd_khz = spec.faults.max_swd_khz;
+    if let Some(st) = spec.faults.wait_status {
+        probe.wait_status = st;
+    }
+    if let Some(st) = spec.faults.fault_status {
+        probe.fault_status = st;
+    }
     probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
     let clock = Clock::new(probe.link());
 

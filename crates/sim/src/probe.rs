@@ -15,8 +15,8 @@
 //! | misaligned address/length | 0x0A alignment error |
 //! | READ_IDCODES / ENTER with nothing answering on SWD (no power, no target, RDP 2) | 0x09 get-IDCODE error |
 //! | any other debug command with nothing answering on SWD | 0x16 SWD DP error |
-//! | injected WAIT | 0x10 SWD AP WAIT |
-//! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) |
+//! | injected WAIT | 0x10 SWD AP WAIT (knob `wait-status=dp`: 0x14 SWD DP WAIT) |
+//! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) (knob `fault-status=sticky`: 0x19 SWD AP STICKY ERROR) |
 //! | READREG/WRITEREG/READALLREGS with the core running | 0x81 FAULT |
 //! | AP other than 0 | 0x1D bad AP |
 //! | V2 SWD divisor not in [`V2_SWD_DIVISORS`] | 0x41 frequency not supported |
@@ -213,6 +213,10 @@ pub struct Probe {
     link: LinkTiming,
     /// `max-swd` fault: above this clock every SWD transaction is garbled.
     pub max_swd_khz: Option<u32>,
+    /// Status of an injected WAIT (`wait-status=`) and of a bus fault
+    /// (`fault-status=`): which codes the firmware answers is assumed.
+    pub wait_status: u8,
+    pub fault_status: u8,
     /// `bitflip-swd` fault: above this clock 32-bit memory reads come back
     /// with one bit wrong and an OK status.
     pub bitflip_swd_khz: Option<u32>,
@@ -254,6 +258,8 @@ impl Probe {
             wait,
             link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
             max_swd_khz: None,
+            wait_status: ST_AP_WAIT,
+            fault_status: ST_AP_FAULT,
             bitflip_swd_khz: None,
         }
     }
@@ -452,7 +458,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(SWD_CLOCKS_MEM);
-            self.set_rw(ST_AP_WAIT, 0);
+            self.set_rw(self.wait_status, 0);
             return;
         }
         if self.garbled() {
@@ -473,7 +479,7 @@ impl Probe {
                 v |= (*b as u32) << (8 * k);
             }
             if Self::access(t, timer, SWD_CLOCKS_MEM, addr, Some((width, v)), width).is_err() {
-                self.set_rw(ST_AP_FAULT, addr);
+                self.set_rw(self.fault_status, addr);
                 return;
             }
         }
@@ -497,7 +503,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(SWD_CLOCKS_MEM);
-            self.set_rw(ST_AP_WAIT, 0);
+            self.set_rw(self.wait_status, 0);
             return out;
         }
         if self.garbled() {
@@ -517,7 +523,7 @@ impl Probe {
                 Ok(v) => out[off..off + step].copy_from_slice(&v.to_le_bytes()[..step]),
                 Err(()) => {
                     // The rest of the reply stays zero.
-                    self.set_rw(ST_AP_FAULT, a);
+                    self.set_rw(self.fault_status, a);
                     return out;
                 }
             }
@@ -539,7 +545,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(clocks);
-            return Err(ST_AP_WAIT);
+            return Err(self.wait_status);
         }
         if self.garbled() {
             timer.clocks(clocks);
@@ -729,7 +735,7 @@ impl Probe {
                             AccessWidth::Word,
                         ) {
                             Ok(_) => status2(ST_OK),
-                            Err(()) => status2(ST_AP_FAULT),
+                            Err(()) => status2(self.fault_status),
                         }
                     }
                 }
@@ -743,7 +749,7 @@ impl Probe {
                     Err(st) => status_value(st, 0),
                     Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, AccessWidth::Word) {
                         Ok(v) => status_value(ST_OK, v),
-                        Err(()) => status_value(ST_AP_FAULT, 0),
+                        Err(()) => status_value(self.fault_status, 0),
                     },
                 }
             }

@@ -103,8 +103,11 @@ const KNOBS: &[Knob] = &[
     // The core clock: slower and faster than the reset clock.
     knob("core-clock=1M", Hardware, Hardware),
     knob("core-clock=120M", Hardware, Hardware),
-    // WAIT from the probe now and then.
+    // WAIT from the probe now and then, and the status codes the probe answers.
     knob("wait-every=9", Hardware, Hardware),
+    knob("wait-every=9,wait-status=dp", Hardware, Hardware),
+    knob("fault-status=sticky,sram-limit=12KiB", Hardware, Hardware),
+    knob("fault-status=sticky,sram-limit=4KiB", ReadBack, ReadBack),
     // Several at once.
     knob("crc-peripheral=absent,core-clock=1M,flash-time=3", Hardware, Software),
     h7_knob("flash_crc=absent,core-clock=8M,flash-time=0.1", Software),
