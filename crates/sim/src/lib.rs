@@ -81,6 +81,7 @@ pub mod model;
 pub mod parts;
 pub mod probe;
 pub mod state;
+pub mod uid;
 
 #[cfg(test)]
 mod tests;
@@ -273,7 +274,7 @@ pub fn load_state(path: &Path) -> Result<SavedState, String> {
 }
 
 /// Settings the simulator itself handles in `options`.
-const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected";
+const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>";
 
 /// The whole simulated world of one probe.
 struct Sim {
@@ -388,6 +389,7 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     let mut voltage = part.voltage_mv;
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
+    let mut chip_uid = None;
     for (key, value) in &spec.options {
         match key.as_str() {
             "voltage" => {
@@ -396,6 +398,7 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
                         format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
                     })?
             }
+            "uid" => chip_uid = Some(uid::parse(value).map_err(|e| format!("simulator option {e}"))?),
             "nrst" => match value.as_str() {
                 "disconnected" => nrst_connected = false,
                 "connected" => nrst_connected = true,
@@ -443,6 +446,9 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.load_sram(&saved_sram);
     mcu.voltage_mv = voltage;
     mcu.nrst_connected = nrst_connected;
+    if let Some((_, id)) = &mut mcu.uid {
+        *id = chip_uid.unwrap_or_else(|| uid::derive(spec.state_file.as_deref()));
+    }
     mcu.no_power = spec.faults.no_power;
     mcu.present = !spec.faults.no_target;
     mcu.no_halt = spec.faults.no_halt;

@@ -11,6 +11,7 @@ use std::ops::Range;
 use super::crc_peripheral::{self, CrcPeripheralModel};
 use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
 use super::parts::Part;
+use super::uid::{self, UidPlacement};
 
 mod thumb;
 pub use thumb::Interpreter;
@@ -211,6 +212,8 @@ enum Dest {
     Dbgmcu(usize),
     Sram(usize, usize),
     SysMem(usize),
+    /// Word `n` of the unique device ID.
+    Uid(usize),
     Ppb,
     Peripheral,
     Unmapped,
@@ -255,6 +258,8 @@ pub struct Mcu {
     bus_now: Nanos,
     /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
     pub crc: Option<CrcPeripheralModel>,
+    /// The unique device ID: where its words are and its 12 bytes.
+    pub uid: Option<(UidPlacement, [u8; 12])>,
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
@@ -290,6 +295,7 @@ impl Mcu {
             interpreter: Interpreter::default(),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
+            uid: uid::placement((part.idcode & 0xFFF) as u16).map(|p| (p, uid::derive(None))),
         };
         t.power_on();
         t
@@ -349,6 +355,9 @@ impl Mcu {
     }
 
     fn decode(&self, addr: u32) -> Dest {
+        if let Some(word) = self.uid.as_ref().and_then(|(p, _)| p.word_at(addr)) {
+            return Dest::Uid(word);
+        }
         if self.in_model(addr) {
             return Dest::Model;
         }
@@ -435,6 +444,10 @@ impl Mcu {
                             if self.part.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
                         Ok((word >> shift) & mask)
                     }
+                    Dest::Uid(w) => {
+                        let id = &self.uid.as_ref().expect("decoded").1;
+                        Ok((le(&id[4 * w..], AccessWidth::Word) >> shift) & mask)
+                    }
                     Dest::Dbgmcu(0) => Ok((self.part.idcode >> shift) & mask),
                     Dest::Dbgmcu(i) => Ok((self.dbgmcu_ctrl[i - 1] >> shift) & mask),
                     Dest::Ppb => Ok((self.ppb_read(addr & !3) >> shift) & mask),
@@ -486,7 +499,7 @@ impl Mcu {
                 Ok(())
             }
             // Read-only memories.
-            Dest::SysMem(_) | Dest::FlashSize => Err(BusFault),
+            Dest::SysMem(_) | Dest::FlashSize | Dest::Uid(_) => Err(BusFault),
             // DBGMCU_IDCODE is read-only: writes are ignored.
             Dest::Dbgmcu(0) => Ok(()),
             Dest::Dbgmcu(i) => {

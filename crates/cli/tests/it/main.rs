@@ -9,6 +9,7 @@ mod f0f1f3;
 mod f2f4f7;
 mod faults;
 mod h7;
+mod journal;
 mod l0l1;
 mod l4g;
 mod l5u5h5;

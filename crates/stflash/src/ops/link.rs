@@ -32,9 +32,7 @@ pub(crate) fn retry_slower<T>(
         }
         let why = match session.target.link_mut().take_link_trouble() {
             Some(status) if e.kind != ErrorKind::Interrupted => status.to_string(),
-            None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => {
-                "verification found different bytes".to_string()
-            }
+            None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => e.message.clone(),
             _ => return Err(e),
         };
         session.target.step_down_after(what, e, &why)?;

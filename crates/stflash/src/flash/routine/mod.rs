@@ -488,12 +488,17 @@ struct InFlight {
 }
 
 /// A READY value for this start: never 0, DONE or FAIL, and different from
-/// the previous starts of this process.
+/// every earlier start, in this process or another. The target's SRAM keeps
+/// the slots an earlier run filled (a run that was cut off leaves ready
+/// buffers behind), so the value must not repeat across runs: it mixes the
+/// wall clock, the process id and a per-process count.
 fn ready_value(now: Duration) -> u32 {
     static STARTS: AtomicU32 = AtomicU32::new(0);
     let n = STARTS.fetch_add(1, Ordering::Relaxed) as u64;
-    // SplitMix64 of the time and the start count.
-    let mut z = (now.as_nanos() as u64) ^ (n << 40) ^ 0x9E37_79B9_7F4A_7C15;
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    // SplitMix64 of everything that differs between starts.
+    let mut z = wall ^ (now.as_nanos() as u64).rotate_left(17) ^ (std::process::id() as u64) << 44 ^ n << 40;
+    z ^= 0x9E37_79B9_7F4A_7C15;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     let v = (z ^ (z >> 31)) as u32;

@@ -86,7 +86,10 @@ pub fn write(
     progress: &mut dyn Progress,
 ) -> Result<WriteReport> {
     restore_journal(session, progress)?;
-    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress))
+    // The kept bytes are read once: a second attempt (at a slower clock)
+    // finds a flash the first may have erased.
+    let mut kept: Option<WritePlan> = None;
+    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress, &mut kept))
 }
 
 /// Finish what an interrupted write left in this chip's journal (the whole
@@ -112,9 +115,11 @@ pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress
     let segments = record.entries.iter().map(|e| Segment { addr: e.addr, data: e.data.clone() }).collect();
     let image = Image { segments, format: super::image::Format::Binary, entry: None };
     super::link::retry_slower(session, "restoring kept bytes", |s| {
-        write_once(s, &image, &WriteOptions::default(), progress)
+        write_once(s, &image, &WriteOptions::default(), progress, &mut None)
     })?;
-    journal.clear().map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", journal.path().display())))?;
+    journal
+        .clear()
+        .map_err(|e| Error::other(format!("cannot delete the journal {}: {e}", journal.path().display())))?;
     info!("the kept bytes of the interrupted write are restored");
     Ok(())
 }
@@ -124,6 +129,7 @@ fn write_once(
     image: &Image,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
+    kept: &mut Option<WritePlan>,
 ) -> Result<WriteReport> {
     let reserved = session.reserved_ranges()?;
     let ram: Vec<_> = session.target.chip.ram_regions().collect();
@@ -131,7 +137,7 @@ fn write_once(
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
         let what = image_identity(image);
-        write_flash(session, &placement.flash, &what, opts, progress, &mut report)?;
+        write_flash(session, &placement.flash, &what, opts, progress, &mut report, kept)?;
     }
     for seg in &placement.ram {
         session.target.write_mem(seg.addr, &seg.data)?;
@@ -165,16 +171,23 @@ fn write_flash(
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
+    kept: &mut Option<WritePlan>,
 ) -> Result<()> {
     session.require_unprotected()?;
     session.controller()?;
     let options = PlanOptions { preserve: opts.preserve, mass_erase: opts.mass_erase };
     let mut plan = WritePlan::new(&session.layout, segments, options);
+    if let Some(earlier) = kept.as_ref() {
+        plan.adopt_kept(earlier);
+    }
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
     let journal = session.journal()?;
     let banks = plan.banks(&session.layout);
     let mut unlocked = session.unlock(&banks)?;
     let done = write_unlocked(&mut unlocked, &mut plan, journal.as_ref(), what, opts, progress, report);
+    if plan.sectors.iter().all(|p| p.kept_known) {
+        *kept = Some(plan.clone());
+    }
     let done = done.map_err(|e| with_journal(e, journal.as_ref()))?;
     unlocked.lock()?;
     if opts.verify {
@@ -246,6 +259,7 @@ fn write_unlocked(
         None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
         None => survey::by_reading(t, plan)?,
     };
+    plan.mark_kept_read();
     report.preserved_bytes = plan.kept_bytes();
     if opts.mass_erase {
         engine::mass_erase(t, ctrl, layout, progress)?;

@@ -95,17 +95,22 @@ pub struct SectorPlan {
     /// the survey fills them in.
     pub desired: Vec<u8>,
     pub source: Vec<Source>,
+    /// The kept bytes in `desired` were read from the chip (by an earlier
+    /// attempt of the same write, before it changed anything): they are
+    /// known, and are never read again from a flash that attempt may have
+    /// erased.
+    pub kept_known: bool,
 }
 
 impl SectorPlan {
     fn new(sector: Sector, erased: u8, uncovered: Source) -> SectorPlan {
         let n = sector.size as usize;
-        SectorPlan { sector, desired: vec![erased; n], source: vec![uncovered; n] }
+        SectorPlan { sector, desired: vec![erased; n], source: vec![uncovered; n], kept_known: false }
     }
 
     /// Byte `i` is known without reading the chip.
     pub fn known(&self, i: usize) -> bool {
-        self.source[i] != Source::Kept
+        self.kept_known || self.source[i] != Source::Kept
     }
 
     /// Every byte it will hold is known without the chip, or is a kept byte
@@ -225,6 +230,24 @@ impl WritePlan {
             (0..layout.banks.len() as u8).collect()
         } else {
             self.sectors.iter().map(|p| p.sector.bank).collect()
+        }
+    }
+
+    /// Take the kept bytes an earlier attempt of this write read (`earlier`
+    /// is that attempt's plan of the same image and layout).
+    pub fn adopt_kept(&mut self, earlier: &WritePlan) {
+        for (p, e) in self.sectors.iter_mut().zip(&earlier.sectors) {
+            if p.sector == e.sector && e.kept_known {
+                p.desired.copy_from_slice(&e.desired);
+                p.kept_known = true;
+            }
+        }
+    }
+
+    /// Mark every sector's kept bytes as read (the survey read them).
+    pub fn mark_kept_read(&mut self) {
+        for p in &mut self.sectors {
+            p.kept_known = true;
         }
     }
 

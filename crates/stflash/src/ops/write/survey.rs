@@ -6,7 +6,7 @@
 use log::{info, warn};
 
 use super::plan::{SectorState, Source, WritePlan};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{self, CrcUnit};
 use crate::flash::routine::{RoutineError, Streamer, CODE};
 use crate::flash::FlashController;
@@ -15,7 +15,7 @@ use crate::mcu::Target;
 /// Read the kept bytes of every sector over SWD (no CRC unit): nothing is
 /// known about the rest, so every sector is erased and programmed.
 pub(super) fn by_reading(t: &mut Target, plan: &mut WritePlan) -> Result<Vec<SectorState>> {
-    for sp in plan.sectors.iter_mut() {
+    for sp in plan.sectors.iter_mut().filter(|sp| !sp.kept_known) {
         for (off, len) in sp.runs_of(|s| s == Source::Kept) {
             t.read_mem(sp.sector.addr + off as u32, &mut sp.desired[off..off + len])?;
         }
@@ -143,8 +143,22 @@ pub(super) fn by_crc(
         if p.known {
             unchanged[p.sector] &= got == crc::host_crc(&sp.desired[o..e]);
         } else if !is_blank {
-            // Bytes to keep: read them (only these).
+            // Bytes to keep: read them (only these), and hold the read to the
+            // CRC the target computed over the same bytes: a link that
+            // corrupts reads is caught before anything is erased.
             t.read_mem(p.start, &mut sp.desired[o..e])?;
+            if crc::host_crc(&sp.desired[o..e]) != got {
+                return Err(Error::new(
+                    ErrorKind::Verify,
+                    format!(
+                        "the bytes to keep at 0x{:08X}-0x{:08X} read over SWD differ from what the chip's {} \
+                         computed over them: the link corrupts reads",
+                        p.start,
+                        p.end - 1,
+                        unit.name()
+                    ),
+                ));
+            }
         }
     }
     for &(i, lo, hi) in &mixed {
