@@ -290,7 +290,7 @@ fn an_interrupted_sector_erase_says_which_sectors_are_erased() {
         let erased = (0..4).take_while(|&k| board.peek(BASE + k * 0x4000, 16 * 1024) == vec![0xFF; 16 * 1024]).count();
         let old = old_data();
         for k in erased..4 {
-            let at = (k * 0x4000) as usize;
+            let at = k * 0x4000;
             assert!(board.peek(BASE + at as u32, 16 * 1024) == old[at..at + 0x4000], "{n}: sector {k} changed");
         }
         let text = match erased {
