@@ -7,6 +7,7 @@ mod cli;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
+mod fallback;
 mod faults;
 mod h7;
 mod journal;

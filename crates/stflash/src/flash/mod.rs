@@ -145,6 +145,15 @@ pub trait FlashController: Send {
     fn program_setup_ops(&self, bank: u8) -> Vec<RegOp>;
     fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp>;
 
+    /// The sequence that brings a bank back to idle after code on the target
+    /// stopped in the middle of programming (the flash routine crashed). By
+    /// default leaving programming mode; controllers that collect a flash
+    /// word in a write buffer first force out a partly filled one (it is in
+    /// a sector that is erased again before it is rewritten).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        self.program_teardown_ops(bank)
+    }
+
     /// Unit and width of programming.
     fn program_access(&self) -> ProgramAccess;
 

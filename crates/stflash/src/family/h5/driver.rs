@@ -209,6 +209,13 @@ impl FlashController for H5Controller {
         vec![RegOp::Write { addr: NSCR, value: 0 }]
     }
 
+    /// NSCR.FW writes a partly filled flash word (missing bytes erased)
+    /// so that the next write starts a new one (RM0481 §7.9.9 FLASH_NSCR FW).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        let wait = RegOp::WaitIdle { bank, typical: PROGRAM_TIME, timeout: Duration::from_millis(100) };
+        vec![RegOp::Write { addr: NSCR, value: CR_PG | CR_FW }, wait, RegOp::Write { addr: NSCR, value: 0 }]
+    }
+
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess {
             unit: self.chip.flash.write_unit,

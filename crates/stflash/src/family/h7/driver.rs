@@ -468,6 +468,17 @@ impl FlashController for H7Controller {
         vec![RegOp::Write { addr: self.cr(bank), value: 0 }, RegOp::Write { addr: reg(bank, CCR), value: SR_EOP }]
     }
 
+    /// CR.FW writes a partly filled flash word (missing bytes erased) so
+    /// that the next write starts a new one (RM0433 §4.9.4 FLASH_CR1 FW1;
+    /// RM0455 §4.9.4).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        let pg = CR_PG | self.variant.cr.psize(Psize::X64);
+        let wait = RegOp::WaitIdle { bank, typical: self.variant.word_time, timeout: WORD_TIMEOUT };
+        let mut ops = vec![RegOp::Write { addr: self.cr(bank), value: pg | self.variant.cr.fw }, wait];
+        ops.extend(self.program_teardown_ops(bank));
+        ops
+    }
+
     /// Whole flash words as consecutive 32-bit writes in increasing address
     /// order (§2.8 "Program one flash word"; §3.2: no 8/16-bit writes).
     fn program_access(&self) -> ProgramAccess {

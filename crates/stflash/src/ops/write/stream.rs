@@ -390,6 +390,10 @@ pub(super) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -
     for &bank in banks {
         let what = format!("waiting for bank {} after the flash routine stopped", bank + 1);
         let _ = engine::wait_idle(t, ctrl, bank, Duration::ZERO, Duration::from_secs(30), &what);
+        // The routine may have stopped inside a programming sequence (PG,
+        // FPRG/PROG left set): leave programming mode, then clear whatever
+        // that raised, so the host path starts from an idle controller.
+        let _ = engine::run_ops(t, ctrl, &ctrl.recover_ops(bank), "leaving programming mode");
         engine::clear_stale_errors(t, ctrl, bank)?;
     }
     Ok(())
