@@ -34,7 +34,13 @@ impl Run {
 
 /// The binary with a clean simulator environment.
 pub fn stflash() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
+    command_for(Path::new(env!("CARGO_BIN_EXE_stflash")))
+}
+
+/// `exe` (the binary, possibly under another name) with a clean simulator
+/// environment.
+pub fn command_for(exe: &Path) -> Command {
+    let mut c = Command::new(exe);
     for var in [
         "STFLASH_SIM",
         "STFLASH_SIM_PROBE",
@@ -50,7 +56,12 @@ pub fn stflash() -> Command {
 
 /// Run the binary with `args` and extra environment.
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = stflash();
+    run_exe(Path::new(env!("CARGO_BIN_EXE_stflash")), args, env)
+}
+
+/// Run `exe` (the binary, possibly under another name) with `args` and extra environment.
+pub fn run_exe(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = command_for(exe);
     c.args(args);
     for (k, v) in env {
         c.env(k, v);
