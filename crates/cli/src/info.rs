@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use log::warn;
 
 use super::args::{InfoQuestion, InfoRequest};
-use super::{json, output, probes};
+use super::output::{self, Console};
+use super::{json, probes};
 use stflash::chip::{self as chips, Chip, Core};
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
@@ -166,7 +167,7 @@ fn inspect_one(req: &InfoRequest) -> Result<ProbeReport> {
 }
 
 /// Run `info`; returns the exit code.
-pub fn run(req: &InfoRequest) -> u8 {
+pub fn run(req: &InfoRequest, console: &Console) -> u8 {
     output::init_logging(req.debug, req.quiet);
     if req.json {
         let result = inspect_all(req);
@@ -175,24 +176,24 @@ pub fn run(req: &InfoRequest) -> u8 {
             Err(e) => (&[][..], Some(e)),
         };
         if let Some(e) = error {
-            eprintln!("error: {e}");
+            output::eprintln(format_args!("error: {e}"));
         }
-        println!("{}", json::info_document(probes, error));
+        console.println(json::info_document(probes, error));
         return error.map_or(0, Error::exit_code);
     }
     let result = match req.question {
-        None => inspect_all(req).map(|probes| print!("{}", listing(&probes))),
+        None => inspect_all(req).map(|probes| console.print(listing(&probes))),
         Some(InfoQuestion::Chips) => {
-            print!("{}", chip_table());
+            console.print(chip_table());
             Ok(())
         }
-        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| print!("{}", st_info_probe(&probes))),
-        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| println!("{a}")),
+        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| console.print(st_info_probe(&probes))),
+        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| console.println(a)),
     };
     match result {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {e}");
+            output::eprintln(format_args!("error: {e}"));
             e.exit_code()
         }
     }

@@ -17,6 +17,8 @@ use stflash::flash::options::OptionArea;
 use stflash::mcu::{ConnectMode, ConnectOptions};
 use stflash::ops::image::{self, Format, Image};
 use stflash::ops::{erase, options, read, write, Session};
+use stflash::transport::Transport;
+use stflash_sim::SimHandle;
 
 pub mod args;
 pub mod generate;
@@ -28,7 +30,8 @@ mod probes;
 pub mod report;
 
 use args::{Area, Command, Invocation, Parsed};
-use output::{CliProgress, Stdout};
+use output::CliProgress;
+pub use output::Console;
 use report::{Done, InputSummary, Outcome, Stopwatch};
 
 /// Run the program on the process's arguments; returns the exit code.
@@ -40,62 +43,97 @@ pub fn main() -> u8 {
 
 /// Run on explicit arguments (without the program name).
 pub fn run_with_args(argv: impl IntoIterator<Item = OsString>) -> u8 {
+    run_with(argv, &Console::stdout(), None)
+}
+
+/// An opened probe to run a command on, instead of finding one (`--sim`,
+/// `STFLASH_SIM`, USB): its transport and, when it is simulated, the
+/// simulator (whose modeled clock then times the run).
+pub type GivenProbe = (Box<dyn Transport>, Option<SimHandle>);
+
+/// Run on explicit arguments with stdout going to `console`; with `probe`,
+/// a st-flash command runs on that probe. Returns the exit code. Failing
+/// stdout writes never end the run early (see [`Console`]).
+pub fn run_with(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: Option<GivenProbe>) -> u8 {
+    let code = dispatch(argv, console, probe);
+    match console.failure() {
+        Some(e) if code == 0 => {
+            output::eprintln(format_args!("error: {e}"));
+            ErrorKind::Other.exit_code()
+        }
+        _ => code,
+    }
+}
+
+fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: Option<GivenProbe>) -> u8 {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let json_requested = argv.iter().any(|a| a == "--json");
     let parsed = match args::parse(argv.iter().cloned()) {
         Ok(p) => p,
         Err(e) => {
             for line in &e.lines {
-                eprintln!("{line}");
+                output::eprintln(line);
             }
             if json_requested {
-                println!("{}", json::usage_error(args::command_word(&argv), &e.lines));
+                console.println(json::usage_error(args::command_word(&argv), &e.lines));
             } else {
-                println!("invalid command line");
-                print!("{}", args::USAGE);
+                console.println("invalid command line");
+                console.print(args::USAGE);
             }
             return ErrorKind::Usage.exit_code();
         }
     };
     match parsed {
         Parsed::Version => {
-            println!("v{} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+            console.println(format_args!(
+                "v{} (stflash {})",
+                stflash::ST_FLASH_COMPAT_VERSION,
+                env!("CARGO_PKG_VERSION")
+            ));
             0
         }
         Parsed::Help => {
-            print!("{}", args::USAGE);
+            console.print(args::USAGE);
             0
         }
         Parsed::Print(text) => {
-            print!("{text}");
+            console.print(text);
             0
         }
         Parsed::Completions { shell, name } => {
-            generate::completions(shell, &name, &mut std::io::stdout());
+            let mut script = Vec::new();
+            generate::completions(shell, &name, &mut script);
+            console.write_bytes(&script);
             0
         }
-        Parsed::Man => match generate::man(&mut std::io::stdout()) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ErrorKind::Other.exit_code()
+        Parsed::Man => {
+            let mut page = Vec::new();
+            match generate::man(&mut page) {
+                Ok(()) => {
+                    console.write_bytes(&page);
+                    0
+                }
+                Err(e) => {
+                    output::eprintln(format_args!("error: {e}"));
+                    ErrorKind::Other.exit_code()
+                }
             }
-        },
-        Parsed::Info(req) => info::run(&req),
-        Parsed::Run(inv) => run_invocation(&inv),
+        }
+        Parsed::Info(req) => info::run(&req, console),
+        Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }
 
 /// A st-flash command: banner, run, then the summary line (or the JSON
 /// document) and the exit code.
-fn run_invocation(inv: &Invocation) -> u8 {
+fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>) -> u8 {
     output::init_logging(inv.debug, inv.quiet);
-    let out = Stdout { quiet: inv.quiet, json: inv.json };
-    out.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    console.set_mode(inv.quiet, inv.json);
+    console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
     let mut outcome = Outcome::new(command_name(&inv.command));
-    let result = run(inv, out, &mut outcome);
+    let result = run(inv, console, probe, &mut outcome);
     match &result {
-        Err(e) => eprintln!("error: {e}"),
+        Err(e) => output::eprintln(format_args!("error: {e}")),
         Ok(()) if !inv.quiet && !inv.json => {
             if let Some(line) = outcome.summary() {
                 info!("{line}");
@@ -104,7 +142,7 @@ fn run_invocation(inv: &Invocation) -> u8 {
         Ok(()) => {}
     }
     if inv.json {
-        println!("{}", json::document(&outcome, result.as_ref().err()));
+        console.println(json::document(&outcome, result.as_ref().err()));
     }
     result.map_or_else(|e| e.exit_code(), |()| 0)
 }
@@ -143,12 +181,15 @@ fn connect_options(inv: &Invocation) -> ConnectOptions {
     }
 }
 
-fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
+fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: &mut Outcome) -> Result<()> {
     let prepared = prepare(inv)?;
     if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
         outcome.input = Some(InputSummary::new(file.clone(), image));
     }
-    let (transport, sim) = probes::open_one(&inv.sim, inv.serial.as_deref())?;
+    let (transport, sim) = match probe {
+        Some(given) => given,
+        None => probes::open_one(&inv.sim, inv.serial.as_deref())?,
+    };
     let mut clock = Stopwatch::start();
     // Option and OTP commands must work on a chip whose flash layout stflash
     // refuses (e.g. swapped banks): that is how such a chip gets repaired.
@@ -164,10 +205,10 @@ fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     clock.use_sim(sim.clone());
     outcome.connected(&session, sim.is_some());
     if session.target.flash_size != session.target.flash_size_detected {
-        out.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
+        console.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
     }
     let stop = output::install_stop_handler();
-    let result = match execute(&mut session, inv, prepared, stop, out, outcome) {
+    let result = match execute(&mut session, inv, prepared, stop, console, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
             Ok(())
@@ -206,7 +247,7 @@ fn execute(
     inv: &Invocation,
     prepared: Prepared,
     stop: Arc<AtomicBool>,
-    out: Stdout,
+    console: &Console,
     outcome: &mut Outcome,
 ) -> Result<After> {
     let mut progress = CliProgress::new(inv.quiet, stop);
@@ -255,16 +296,16 @@ fn execute(
                 Some((addr, size)) if !inv.mass_erase => {
                     let report = erase::erase_range(session, *addr, *size, &mut progress)?;
                     for s in &report.sectors {
-                        out.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
+                        console.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
                     }
-                    out.line("");
-                    out.line("Section erase completed successfully.");
+                    console.line("");
+                    console.line("Section erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
                 _ => {
-                    out.line("Mass erasing...");
+                    console.line("Mass erasing...");
                     let report = erase::erase_all(session, &mut progress)?;
-                    out.line("Mass erase completed successfully.");
+                    console.line("Mass erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
             }
@@ -282,16 +323,16 @@ fn execute(
                 // bytes on every common host.
                 Some(path) => std::fs::write(path, value.value.to_le_bytes())
                     .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
-                None => raw_value(inv, value.value),
+                None => raw_value(inv, console, value.value),
             }
-            show_decoded(inv, &options::describe(&all));
+            show_decoded(inv, console, &options::describe(&all));
             outcome.done = Some(Done::Options { area: "option", value: value.value, words: all, written: false });
             Ok(After::Resume)
         }
         Command::ReadOptionRegister { area } => {
             let (value, _) = options::read_area(session, option_area(*area))?;
-            raw_value(inv, value.value);
-            show_decoded(inv, &options::describe(&[value]));
+            raw_value(inv, console, value.value);
+            show_decoded(inv, console, &options::describe(&[value]));
             outcome.done =
                 Some(Done::Options { area: area.name(), value: value.value, words: vec![value], written: false });
             Ok(After::Resume)
@@ -305,7 +346,7 @@ fn execute(
             if result.debug_port_gone {
                 return Ok(After::DebugPortGone);
             }
-            show_decoded(inv, &options::describe(&result.written));
+            show_decoded(inv, console, &options::describe(&result.written));
             Ok(After::Resume)
         }
     }
@@ -322,9 +363,9 @@ fn option_area(area: Area) -> OptionArea {
 
 /// st-flash's raw option value on stdout (`%08x`), also with `--quiet`
 /// (scripts read it); with `--json` it is in the document instead.
-fn raw_value(inv: &Invocation, value: u32) {
+fn raw_value(inv: &Invocation, console: &Console, value: u32) {
     if !inv.json {
-        println!("{value:08x}");
+        console.println(format_args!("{value:08x}"));
     }
 }
 
@@ -342,11 +383,11 @@ fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
 /// The decoded option view: stderr (stdout stays st-flash's raw value for
 /// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`,
 /// nothing on stdout with `--json` (the document carries the fields).
-fn show_decoded(inv: &Invocation, text: &str) {
+fn show_decoded(inv: &Invocation, console: &Console, text: &str) {
     if inv.decode && !inv.json {
-        print!("{text}");
+        console.print(text);
     } else if !inv.quiet {
-        eprint!("{text}");
+        output::eprint(text);
     }
 }
 

@@ -1,6 +1,8 @@
 //! What the user sees: log lines, progress, errors.
 
-use std::io::{IsTerminal, Write};
+use std::cell::{Cell, RefCell};
+use std::fmt::Display;
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -102,19 +104,95 @@ pub fn install_stop_handler() -> Arc<AtomicBool> {
     flag
 }
 
-/// st-flash's own stdout lines (banner, erased pages, "Mass erasing..."):
-/// printed normally, suppressed by `--quiet` and by `--json` (whose document
-/// must be the only thing on stdout).
-#[derive(Debug, Clone, Copy)]
-pub struct Stdout {
-    pub quiet: bool,
-    pub json: bool,
+/// stdout for a whole run. Every write is checked, none panics: when the
+/// reader has gone (EPIPE, e.g. `stflash … | head -1`) stdout stays silent for
+/// the rest of the run and the command carries on to its own end and exit
+/// code (a closed pipe is not an error, as for ripgrep and other Unix tools);
+/// any other write failure (a full disk) is remembered, stdout falls silent,
+/// and [`Console::failure`] turns the run's success into an error.
+pub struct Console {
+    out: RefCell<Box<dyn Write>>,
+    closed: Cell<bool>,
+    failed: RefCell<Option<io::Error>>,
+    quiet: Cell<bool>,
+    json: Cell<bool>,
 }
 
-impl Stdout {
-    pub fn line(&self, text: impl std::fmt::Display) {
-        if !self.quiet && !self.json {
-            println!("{text}");
+impl Console {
+    /// The process's stdout.
+    pub fn stdout() -> Console {
+        Console::new(Box::new(io::stdout()))
+    }
+
+    /// Any writer (tests, embedding).
+    pub fn new(out: Box<dyn Write>) -> Console {
+        Console {
+            out: RefCell::new(out),
+            closed: Cell::new(false),
+            failed: RefCell::new(None),
+            quiet: Cell::new(false),
+            json: Cell::new(false),
         }
     }
+
+    /// `--quiet` and `--json` silence st-flash's informational lines ([`Console::line`]).
+    pub fn set_mode(&self, quiet: bool, json: bool) {
+        self.quiet.set(quiet);
+        self.json.set(json);
+    }
+
+    /// Write bytes (and flush, so that stdout and stderr lines keep their order).
+    pub fn write_bytes(&self, bytes: &[u8]) {
+        if self.closed.get() {
+            return;
+        }
+        let mut out = self.out.borrow_mut();
+        if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+            self.closed.set(true);
+            if e.kind() != io::ErrorKind::BrokenPipe {
+                self.failed.borrow_mut().get_or_insert(e);
+            }
+        }
+    }
+
+    /// Output that is the command's result (a value, a document, help text):
+    /// printed also with `--quiet`.
+    pub fn print(&self, text: impl Display) {
+        self.write_bytes(text.to_string().as_bytes());
+    }
+
+    /// [`Console::print`] and a newline.
+    pub fn println(&self, text: impl Display) {
+        self.print(format_args!("{text}\n"));
+    }
+
+    /// One of st-flash's informational stdout lines (banner, erased pages,
+    /// "Mass erasing..."): not with `--quiet`, not with `--json` (whose
+    /// document must be the only thing on stdout).
+    pub fn line(&self, text: impl Display) {
+        if !self.quiet.get() && !self.json.get() {
+            self.println(text);
+        }
+    }
+
+    /// Whether st-flash's informational lines are printed.
+    pub fn shows_lines(&self) -> bool {
+        !self.quiet.get() && !self.json.get()
+    }
+
+    /// The first stdout write failure that was not a closed pipe.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.borrow().as_ref().map(|e| format!("cannot write to stdout: {e}"))
+    }
+}
+
+/// A line on stderr; a failure to write it is ignored (there is nowhere left
+/// to report it), never a panic as with `eprintln!`.
+pub fn eprintln(text: impl Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}
+
+/// Text on stderr as it is (see [`eprintln`]).
+pub fn eprint(text: impl Display) {
+    let _ = write!(io::stderr().lock(), "{text}");
 }

@@ -141,3 +141,101 @@ fn readme_documents_every_exit_code() {
         assert!(readme.contains(&row), "README lacks the exit code row for {kind:?} ({row})");
     }
 }
+
+// ---------------------------------------------------------------- stdout closed early
+
+/// Run the binary with stdout connected to a pipe whose reading end is
+/// already closed: every write to stdout fails with EPIPE, from the first
+/// one on (no timing involved). (`std::io::pipe` needs Rust 1.87; the tests
+/// already need a newer toolchain than the crates' 1.80.)
+#[allow(clippy::incompatible_msrv)]
+fn run_with_closed_stdout(args: &[&str], env: &[(&str, &str)]) -> crate::common::Run {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut c = crate::common::stflash();
+    c.args(args).stdout(writer).stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("run stflash");
+    crate::common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let dir = temp_dir("epipe");
+    let state = dir.join("chip.sim");
+    let spec = format!("f103:{}", state.display());
+    let env = [("STFLASH_SIM", spec.as_str())];
+    // `stflash --area=option read | head -0`: the value cannot be printed.
+    let r = run_with_closed_stdout(&["--area=option", "read"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked") && !r.stderr.contains("error"), "{}", r.stderr);
+    // A write goes on to the end although its stdout lines cannot be printed.
+    let data = crate::common::pattern(2048, 5);
+    let file = dir.join("fw.bin");
+    std::fs::write(&file, &data).unwrap();
+    let r = run_with_closed_stdout(&["write", file.to_str().unwrap(), "0x08000000"], &env);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("jolly good"), "{}", r.stderr);
+    assert_eq!(crate::common::flash_of(&state, 0x0800_0000, data.len()), data);
+    // Help, version, completions, the man page, info and parse errors too.
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["completions", "bash"],
+        &["man"],
+        &["info"],
+        &["info", "--chips"],
+        &["read", "f", "08000000", "4"],
+    ] {
+        let r = run_with_closed_stdout(args, &env);
+        assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
+        assert_ne!(r.code, 101, "{args:?}");
+    }
+}
+
+/// A stdout whose reader has gone.
+struct ClosedPipe;
+
+impl std::io::Write for ClosedPipe {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+}
+
+#[test]
+fn after_a_closed_stdout_the_core_runs_and_the_probe_is_out_of_debug_mode() {
+    let dir = temp_dir("epipe-core");
+    let out = dir.join("out.bin");
+    for args in [&["--area=option", "read"][..], &["reset"], &["read", out.to_str().unwrap(), "0x08000000", "16"]] {
+        let (transport, handle) = stflash_sim::open(&stflash_sim::SimSpec::new("f103")).unwrap();
+        let console = stflash_cli::Console::new(Box::new(ClosedPipe));
+        let argv = args.iter().map(std::ffi::OsString::from);
+        let code = stflash_cli::run_with(argv, &console, Some((Box::new(transport), Some(handle.clone()))));
+        assert_eq!(code, 0, "{args:?}");
+        assert!(!handle.core_halted(), "{args:?}: the core was left halted");
+        assert!(!handle.probe_in_debug(), "{args:?}: the probe was left in debug mode");
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stdout_that_fails_otherwise_is_an_error() {
+    let dir = temp_dir("enospc");
+    let spec = format!("f103:{}", dir.join("chip.sim").display());
+    let mut c = crate::common::stflash();
+    c.args(["--area=option", "read"]).env("STFLASH_SIM", &spec);
+    c.stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full"));
+    let out = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("error: cannot write to stdout: No space left on device"), "{stderr}");
+}
