@@ -77,8 +77,13 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
             if json_requested {
                 console.println(json::usage_error(args::command_word(&argv), &e.lines));
             } else {
+                // st-flash's line, on stdout, for scripts that look for it;
+                // the usage only for an empty command line.
                 console.println("invalid command line");
-                console.print(args::USAGE);
+                if argv.is_empty() {
+                    console.print(args::usage_block());
+                }
+                output::eprintln(args::HELP_POINTER);
             }
             return ErrorKind::Usage.exit_code();
         }
@@ -93,7 +98,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
             0
         }
         Parsed::Help => {
-            console.print(args::USAGE);
+            console.print(args::help());
             0
         }
         Parsed::Print(text) => {
@@ -129,6 +134,9 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
 fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>) -> u8 {
     output::init_logging(inv.debug, inv.quiet);
     console.set_mode(inv.quiet, inv.json);
+    for w in &inv.warnings {
+        log::warn!("{w}");
+    }
     console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
     let mut outcome = Outcome::new(command_name(&inv.command));
     let result = run(inv, console, probe, &mut outcome);

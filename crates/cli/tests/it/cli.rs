@@ -4,10 +4,12 @@
 use crate::common::{run, run_sim, temp_dir};
 
 #[test]
-fn no_arguments_prints_invalid_command_line_and_usage() {
+fn no_arguments_prints_invalid_command_line_and_the_synopsis() {
     let r = run(&[], &[]);
     assert_eq!(r.code, 2);
-    assert!(r.stdout.starts_with("invalid command line\nusage:"), "{}", r.stdout);
+    assert!(r.stdout.starts_with("invalid command line\nusage: stflash [options] read"), "{}", r.stdout);
+    assert!(r.stdout.lines().count() < 12, "the synopsis, not the whole help:\n{}", r.stdout);
+    assert!(r.stderr.starts_with("error: no command given"), "{}", r.stderr);
 }
 
 #[test]
@@ -16,17 +18,46 @@ fn version_and_help_exit_zero_without_touching_a_probe() {
     assert!(r.stdout.starts_with("v1.8.0"), "{}", r.stdout);
     let r = run(&["--help"], &[]).ok();
     assert!(r.stdout.starts_with("usage:"), "{}", r.stdout);
+    // st-info's --version, through info.
+    for args in [&["info", "--version"][..], &["info", "--version", "--bogus"]] {
+        let r = run(args, &[]).ok();
+        assert_eq!(r.stdout, run(&["--version"], &[]).stdout, "{args:?}");
+    }
 }
 
 #[test]
-fn parse_errors_give_a_reason_on_stderr() {
-    let r = run(&["read", "f", "08000000", "4"], &[]);
-    assert_eq!(r.code, 2);
-    assert_eq!(r.stderr.trim(), "*** Error: Invalid value for addr");
-    assert!(r.stdout.starts_with("invalid command line"));
-    let r = run(&["--foo", "erase"], &[]);
-    assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--foo"), "{}", r.stderr);
+fn parse_errors_print_the_reason_then_a_pointer_to_help() {
+    for (args, reason) in [
+        (
+            &["read", "f", "08000000", "4"][..],
+            "error: invalid address 08000000: a leading 0 means octal, and 8 is not an octal digit; \
+             for hex write 0x08000000",
+        ),
+        (
+            &["write", "0x08000000", "fw.bin"],
+            "error: fw.bin is not an address; the address comes after the file: write fw.bin 0x08000000",
+        ),
+        (&["--rest", "write", "fw.bin", "0x08000000"], "error: unknown option --rest; did you mean --reset?"),
+        (&["read", "f", "0x08000000", "-1"], "error: invalid size -1: negative numbers are not allowed"),
+        (
+            &["--area=MAIN", "erase"],
+            "error: unknown --area MAIN; use main, system, otp, option, option_boot_add, optcr or optcr1 (lower case)",
+        ),
+        // --quiet does not make the reason disappear, nor bring the usage back.
+        (
+            &["--quiet", "erase", "0x08000000"],
+            "error: erase takes no arguments (whole flash) or exactly two: <addr> <size>",
+        ),
+        // st-flash's own messages keep their text.
+        (&["read", "f", "0"], "*** Error: Expected args for this command: read <path> <addr> <size>"),
+        (&["--format=bin", "write", "f", "0"], "*** Error: Invalid value for format"),
+    ] {
+        let r = run(args, &[]);
+        assert_eq!(r.code, 2, "{args:?}");
+        // st-flash's line on stdout, for scripts; nothing else there.
+        assert_eq!(r.stdout, "invalid command line\n", "{args:?}");
+        assert_eq!(r.stderr, format!("{reason}\nrun 'stflash --help' for usage\n"), "{args:?}");
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! S-record input, `--json`, completions and the man page, udev rules,
 //! running as `st-flash`, the summary line and `--quiet`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -535,7 +536,7 @@ fn json_failures_carry_the_error_kind_and_exit_code() {
     assert_eq!(r.code, 2);
     let doc = json(&r);
     assert_eq!((doc["command"].as_str(), doc["error"]["kind"].as_str()), (Some("read"), Some("usage")));
-    assert!(doc["error"]["message"].as_str().unwrap().contains("Invalid value for addr"));
+    assert!(doc["error"]["message"].as_str().unwrap().contains("invalid address 08000000"), "{doc}");
 }
 
 // ---------------------------------------------------------------- 4. completions and man page
@@ -559,22 +560,100 @@ fn completions_are_generated_for_every_shell() {
     run(&["completions", "tcsh"], &[]).fails(2, "tcsh");
 }
 
+/// What bash completes for `words` (the last one being completed), with
+/// the script `stflash completions bash` prints.
+#[cfg(unix)]
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let dir = temp_dir("bash-completion");
+    let script = dir.join("stflash.bash");
+    std::fs::write(&script, run(&["completions", "bash"], &[]).ok().stdout).unwrap();
+    // Files that file-name completion would offer.
+    for f in ["main.bin", "auto.hex", "binary.elf"] {
+        std::fs::write(dir.join(f), b"").unwrap();
+    }
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _stflash stflash \"${{COMP_WORDS[COMP_CWORD]}}\" \
+         \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(program).current_dir(&dir).output().expect("bash");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(unix)]
 #[test]
-fn the_man_page_mentions_every_option() {
-    let r = run(&["man"], &[]).ok();
-    assert!(r.stdout.starts_with(".ie") || r.stdout.starts_with(".TH"), "roff expected");
-    let text = r.stdout.replace("\\-", "-");
-    let cmd = stflash_cli::args::command();
-    let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
-    for arg in cmd.get_arguments().chain(subs.iter().flat_map(|s| s.get_arguments())) {
-        if let Some(long) = arg.get_long() {
-            assert!(text.contains(&format!("--{long}")), "man page lacks --{long}");
+fn bash_completes_the_commands_and_the_values_of_area_format_and_verify() {
+    let first = bash_completes(&["stflash", ""]);
+    for command in ["read", "write", "erase", "reset", "info", "completions", "man"] {
+        assert!(first.iter().any(|w| w == command), "{command} not offered: {first:?}");
+    }
+    // After options too.
+    let after = bash_completes(&["stflash", "--reset", "w"]);
+    assert_eq!(after, ["write"]);
+    let area = bash_completes(&["stflash", "--area", ""]);
+    assert_eq!(area, ["main", "system", "otp", "option", "option_boot_add", "optcr", "optcr1"]);
+    assert_eq!(bash_completes(&["stflash", "--area", "opt"]), ["option", "option_boot_add", "optcr", "optcr1"]);
+    assert_eq!(bash_completes(&["stflash", "--format", ""]), ["binary", "ihex"]);
+    assert_eq!(bash_completes(&["stflash", "--verify", ""]), ["auto", "readback"]);
+    assert_eq!(bash_completes(&["stflash", "completions", "z"]), ["zsh"]);
+}
+
+/// The `--option` words of a text.
+fn option_words(text: &str) -> BTreeSet<String> {
+    let mut words = BTreeSet::new();
+    for (i, _) in text.match_indices("--") {
+        let name: String =
+            text[i + 2..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+        let before = text[..i].chars().next_back();
+        if !name.is_empty() && !before.is_some_and(|c| c.is_alphanumeric() || c == '-') {
+            words.insert(format!("--{}", name.trim_end_matches('-')));
         }
     }
-    for sub in subs {
-        assert!(text.contains(&format!("stflash {}", sub.get_name())), "man page lacks {}", sub.get_name());
+    words
+}
+
+/// The command words of the command lines in a text ("stflash [options] read …").
+fn command_words(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.trim().trim_start_matches("usage:").trim().strip_prefix("stflash "))
+        .filter_map(|rest| rest.split_whitespace().find(|w| !w.starts_with(['[', '-', '<'])))
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_and_man_page_list_the_same_options_and_commands_as_the_definition() {
+    let help = run(&["--help"], &[]).ok().stdout;
+    let r = run(&["man"], &[]).ok();
+    assert!(r.stdout.starts_with(".ie") || r.stdout.starts_with(".TH"), "roff expected");
+    let man = r.stdout.replace("\\-", "-").replace("\\fB", "").replace("\\fR", "").replace("\\fI", "");
+    // What the definition has: every long option (extension commands' too) and command.
+    let cmd = stflash_cli::args::command();
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+    let defined: BTreeSet<String> = cmd
+        .get_arguments()
+        .chain(subs.iter().flat_map(|s| s.get_arguments()))
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    let commands: BTreeSet<String> = subs.iter().map(|s| s.get_name().to_string()).collect();
+    // (The FILES section's udev install line has udevadm's options.)
+    let man_options = option_words(&man[..man.find(".SH FILES").expect("FILES section")]);
+    assert_eq!(option_words(&help), man_options, "options in --help (left) and the man page (right)");
+    assert_eq!(option_words(&help), defined, "options in --help (left) and the definition (right)");
+    assert_eq!(command_words(&help), command_words(&man), "commands in --help (left) and the man page (right)");
+    assert_eq!(command_words(&help), commands, "commands in --help (left) and the definition (right)");
+    assert!(man.contains("EXIT STATUS") && man.contains(stflash::UDEV_INSTALL_HINT.split(' ').nth(2).unwrap()));
+    // st-flash's usage shape: the synopsis first, st-flash's commands, lower-case headings.
+    assert!(help.starts_with("usage: stflash [options] read <file> <addr> <size>\n"), "{help}");
+    for line in ["       stflash [options] erase [<addr> <size>]\n", "\noptions:\n", "\nexamples:\n"] {
+        assert!(help.contains(line), "--help lacks {line:?}:\n{help}");
     }
-    assert!(text.contains("EXIT STATUS") && text.contains(stflash::UDEV_INSTALL_HINT.split(' ').nth(2).unwrap()));
 }
 
 // ---------------------------------------------------------------- 5. udev
