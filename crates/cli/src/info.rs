@@ -20,6 +20,7 @@ use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
 use stflash::mcu::{ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::stlink::{StLink, Version};
+use stflash::text::count;
 use stflash::transport::{ProbeInfo, ProbeKind, Transport};
 
 /// What was learned about one probe.
@@ -281,14 +282,18 @@ fn kib(bytes: u64) -> String {
     if bytes >= 1024 && bytes % 1024 == 0 {
         format!("{} KiB", bytes / 1024)
     } else {
-        format!("{bytes} bytes")
+        count(bytes, "byte")
     }
 }
 
 /// "single bank: 64 × 1 KiB sectors" or "dual bank: bank 1 at … ; bank 2 at …".
 fn layout_text(layout: &FlashLayout) -> String {
     let runs = |b: &flash::Bank| {
-        b.runs.iter().map(|&(c, s)| format!("{c} × {} sectors", kib(s as u64))).collect::<Vec<_>>().join(" + ")
+        b.runs
+            .iter()
+            .map(|&(c, s)| format!("{c} × {} sector{}", kib(s as u64), if c == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(" + ")
     };
     match layout.banks.as_slice() {
         [one] => format!("single bank, {}", runs(one)),

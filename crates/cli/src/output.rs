@@ -9,6 +9,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use stflash::flash::{Phase, Progress};
+use stflash::text::count;
 
 /// Log lines on stderr in st-flash's shape: `<time> LEVEL message`.
 /// Default level INFO; `--debug` adds debug messages and USB traffic;
@@ -57,7 +58,7 @@ impl Progress for CliProgress {
             return;
         }
         if !self.terminal {
-            log::info!("{} {} bytes", phase.verb(), total);
+            log::info!("{} {}", phase.verb(), count(total, "byte"));
             return;
         }
         let bar = ProgressBar::new(total);

@@ -132,6 +132,27 @@ fn flash_read_to_a_file_and_as_intel_hex() {
 }
 
 #[test]
+fn one_of_a_kind_is_singular() {
+    let dir = temp_dir("singular");
+    let state = dir.join("chip.sim");
+    let out = dir.join("out.bin");
+    let r = run_sim("f103", &state, &["read", out.to_str().unwrap(), "0x08000000", "1"]).ok();
+    assert!(r.stderr.contains(" read: 1 byte in "), "{}", r.stderr);
+    let r = run_sim("f103", &state, &["read", out.to_str().unwrap(), "0x0800FFFF", "2"]).ok();
+    assert!(r.stderr.contains("read of 2 bytes at 0x0800FFFF clipped to 1 byte"), "{}", r.stderr);
+    let r = run_sim("f103", &state, &["erase", "0x08000400", "0x400"]).ok();
+    assert!(r.stderr.contains(" erase: 1 sector (1 KiB) in "), "{}", r.stderr);
+    let file = dir.join("one.bin");
+    std::fs::write(&file, [0x5A]).unwrap();
+    run_sim("f103", &state, &["write", file.to_str().unwrap(), "0x08000400"]).ok();
+    // Over the programmed byte: its page is erased first.
+    std::fs::write(&file, [0xA5]).unwrap();
+    let r = run_sim("f103", &state, &["write", file.to_str().unwrap(), "0x08000400"]).ok();
+    assert!(r.stderr.contains(" write: 1 byte to flash in "), "{}", r.stderr);
+    assert!(r.stderr.contains("; 1 sector erased, 0 skipped;"), "{}", r.stderr);
+}
+
+#[test]
 fn read_past_the_end_of_flash_is_clipped_with_a_warning() {
     let dir = temp_dir("clip");
     let out = dir.join("out.bin");
