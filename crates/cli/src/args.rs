@@ -462,11 +462,11 @@ fn options() -> Vec<Arg> {
             "Use the built-in simulator (same as STFLASH_SIM); the state file keeps the chip between runs",
         )
         .global(true),
-        flag("quiet", "Print only errors").global(true),
+        flag("quiet", "Print only errors (wins over RUST_LOG and --debug)").global(true),
         flag("decode", "Print the decoded option bytes on stdout (default: stderr)"),
         flag("json", "Print one JSON document with the result on stdout, and nothing else there").global(true),
         flag("opt", "Accepted for compatibility: stflash never programs erased units anyway"),
-        flag("debug", "Show debug messages and USB traffic (overrides RUST_LOG)").global(true),
+        flag("debug", "Show debug messages and USB traffic (wins over RUST_LOG)").global(true),
         flag("version", "Print the version"),
         Arg::new("help").long("help").short_alias('h').action(ArgAction::SetTrue).help("Print this help"),
         flag("permanently-lock-chip", "RDP level 2: debug disabled, options frozen, for good")

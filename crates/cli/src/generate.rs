@@ -93,7 +93,14 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
         ".TP\n\\fBSTFLASH_SIM\\fR\n{}",
         roff("chip[:state-file][;chip[:state-file]...]: use simulated probes instead of USB (same as --sim).")
     )?;
-    writeln!(out, ".TP\n\\fBRUST_LOG\\fR\n{}", roff("Log filter, overriding --debug and --quiet."))?;
+    writeln!(
+        out,
+        ".TP\n\\fBRUST_LOG\\fR\n{}",
+        roff(
+            "Log filter in env_logger's syntax (e.g. warn, or stflash=debug), used when neither --quiet nor \
+             --debug is given: those flags win over it.",
+        )
+    )?;
     writeln!(out, ".SH FILES")?;
     writeln!(
         out,

@@ -12,21 +12,25 @@ use stflash::flash::{Phase, Progress};
 use stflash::text::count;
 
 /// Log lines on stderr in st-flash's shape: `<time> LEVEL message`.
-/// Default level INFO; `--debug` adds debug messages and USB traffic;
-/// `--quiet` keeps errors only; `RUST_LOG` overrides both.
+/// The flags on the command line win: `--quiet` keeps errors only, `--debug`
+/// adds debug messages and USB traffic, whatever `RUST_LOG` says. Without
+/// either, a non-empty `RUST_LOG` is the filter (env_logger's syntax), else INFO.
 pub fn init_logging(debug: bool, quiet: bool) {
-    let level = if quiet {
-        "error"
-    } else if debug {
-        "stflash=trace,info"
-    } else {
-        "info"
-    };
-    let mut builder = env_logger::Builder::new();
-    builder.parse_filters(level);
-    if let Ok(env) = std::env::var("RUST_LOG") {
-        builder.parse_filters(&env);
+    init_logging_with(debug, quiet, std::env::var("RUST_LOG").ok());
+}
+
+fn log_filter(debug: bool, quiet: bool, rust_log: Option<String>) -> String {
+    match (quiet, debug, rust_log.filter(|f| !f.trim().is_empty())) {
+        (true, _, _) => "error".into(),
+        (false, true, _) => "stflash=trace,info".into(),
+        (false, false, Some(filter)) => filter,
+        (false, false, None) => "info".into(),
     }
+}
+
+fn init_logging_with(debug: bool, quiet: bool, rust_log: Option<String>) {
+    let mut builder = env_logger::Builder::new();
+    builder.parse_filters(&log_filter(debug, quiet, rust_log));
     builder
         .format(|buf, record| {
             let ts = buf.timestamp_seconds();
@@ -196,4 +200,20 @@ pub fn eprintln(text: impl Display) {
 /// Text on stderr as it is (see [`eprintln`]).
 pub fn eprint(text: impl Display) {
     let _ = write!(io::stderr().lock(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn flags_win_over_rust_log() {
+        let env = || Some("stflash=debug".to_string());
+        assert_eq!(log_filter(false, true, env()), "error");
+        assert_eq!(log_filter(true, false, env()), "stflash=trace,info");
+        assert_eq!(log_filter(true, true, env()), "error", "--quiet wins over --debug");
+        assert_eq!(log_filter(false, false, env()), "stflash=debug");
+        assert_eq!(log_filter(false, false, Some(" ".into())), "info");
+        assert_eq!(log_filter(false, false, None), "info");
+    }
 }

@@ -291,3 +291,30 @@ fn a_stdout_that_fails_otherwise_is_an_error() {
     assert_eq!(out.status.code(), Some(255), "{stderr}");
     assert!(stderr.contains("error: cannot write to stdout: No space left on device"), "{stderr}");
 }
+
+// ---------------------------------------------------------------- logging flags and RUST_LOG
+
+#[test]
+fn quiet_and_debug_win_over_rust_log() {
+    let dir = temp_dir("rust-log");
+    let spec = format!("f103:{}", dir.join("chip.sim").display());
+    let out = dir.join("out.bin");
+    let args = ["read", out.to_str().unwrap(), "0x08000000", "16"];
+    let with = |flags: &[&str], rust_log: &str| {
+        let all: Vec<&str> = flags.iter().chain(args.iter()).copied().collect();
+        run(&all, &[("STFLASH_SIM", &spec), ("RUST_LOG", rust_log)]).ok()
+    };
+    // --quiet: nothing but errors, even with RUST_LOG=debug.
+    let r = with(&["--quiet"], "debug");
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+    // --debug: debug messages and USB traffic, even with RUST_LOG=error.
+    let r = with(&["--debug"], "error");
+    assert!(r.stderr.contains(" DEBUG ") && r.stderr.contains(" TRACE "), "{}", r.stderr);
+    // No flag: RUST_LOG is the filter.
+    let r = with(&[], "warn");
+    assert!(!r.stderr.contains(" INFO "), "{}", r.stderr);
+    let r = with(&[], "stflash=debug");
+    assert!(r.stderr.contains(" DEBUG ") && !r.stderr.contains(" TRACE "), "{}", r.stderr);
+    let r = with(&[], "");
+    assert!(r.stderr.contains(" INFO ") && !r.stderr.contains(" DEBUG "), "{}", r.stderr);
+}
