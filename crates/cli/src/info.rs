@@ -21,7 +21,7 @@ use stflash::flash::{self, FlashLayout, RdpLevel};
 use stflash::mcu::{ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::stlink::{StLink, Version};
 use stflash::text::count;
-use stflash::transport::{ProbeInfo, ProbeKind, Transport};
+use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
 
 /// What was learned about one probe.
 #[derive(Debug, Clone)]
@@ -167,11 +167,21 @@ fn inspect_one(req: &InfoRequest) -> Result<ProbeReport> {
     }
 }
 
+/// Every probe, for the listing and the JSON document: no probe at all is
+/// the no-probe error (st-info's `--probe` instead reports "Found 0").
+fn inspect_some(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
+    let probes = inspect_all(req)?;
+    if probes.is_empty() {
+        return Err(TransportError::NotFound { serial: None, seen: Vec::new() }.into());
+    }
+    Ok(probes)
+}
+
 /// Run `info`; returns the exit code.
 pub fn run(req: &InfoRequest, console: &Console) -> u8 {
     output::init_logging(req.debug, req.quiet);
     if req.json {
-        let result = inspect_all(req);
+        let result = inspect_some(req);
         let (probes, error) = match &result {
             Ok(p) => (p.as_slice(), None),
             Err(e) => (&[][..], Some(e)),
@@ -183,7 +193,7 @@ pub fn run(req: &InfoRequest, console: &Console) -> u8 {
         return error.map_or(0, Error::exit_code);
     }
     let result = match req.question {
-        None => inspect_all(req).map(|probes| console.print(listing(&probes))),
+        None => inspect_some(req).map(|probes| console.print(listing(&probes))),
         Some(InfoQuestion::Chips) => {
             console.print(chip_table());
             Ok(())
@@ -320,10 +330,6 @@ fn rdp_text(rdp: &std::result::Result<RdpLevel, String>) -> String {
 /// The human listing of every probe.
 pub fn listing(probes: &[ProbeReport]) -> String {
     let mut out = String::new();
-    if probes.is_empty() {
-        out.push_str("No ST-LINK found. Check the USB cable (or set STFLASH_SIM=<chip> to use the simulator).\n");
-        return out;
-    }
     let plural = if probes.len() == 1 { "" } else { "s" };
     let _ = writeln!(out, "Found {} ST-LINK probe{plural}", probes.len());
     for (i, p) in probes.iter().enumerate() {

@@ -126,10 +126,17 @@ fn info_chips_needs_no_probe() {
 
 #[test]
 fn info_without_probes_says_so() {
-    // No simulator and no USB probe on a build machine.
-    let r = run(&["info"], &[]).ok();
-    assert!(r.stdout.contains("No ST-LINK found"), "{}", r.stdout);
+    // No simulator and no USB probe on a build machine: the no-probe exit code.
+    let r = run(&["info"], &[]).fails(4, "error: no ST-LINK found; check the USB cable");
+    assert_eq!(r.stdout, "");
     run(&["info", "--chipid"], &[]).fails(4, "no ST-LINK found");
+    let r = run(&["info", "--json"], &[]).fails(4, "no ST-LINK found");
+    let doc = json(&r);
+    assert_eq!((doc["exit_code"].as_u64(), doc["error"]["kind"].as_str()), (Some(4), Some("no-probe")));
+    assert_eq!(doc["probes"], serde_json::json!([]));
+    // st-info --probe reports none and succeeds, as st-info does.
+    let r = run(&["info", "--probe"], &[]).ok();
+    assert_eq!(r.stdout, "Found 0 stlink programmers\n");
 }
 
 /// A transport that records every packet the host sends.
