@@ -6,7 +6,7 @@
 //! documented exit code (`ErrorKind::exit_code`).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -169,6 +169,8 @@ fn command_name(c: &Command) -> &'static str {
 enum Prepared {
     None,
     Image(Image),
+    /// The output file of a read, known to be writable.
+    Output(OutputFile),
 }
 
 fn prepare(inv: &Invocation) -> Result<Prepared> {
@@ -176,7 +178,46 @@ fn prepare(inv: &Invocation) -> Result<Prepared> {
         // Without --format the content decides; a binary file needs an
         // address (as in st-flash), other formats carry their own.
         Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
+        Command::ReadMemory { file, .. } | Command::ReadOtp { file } | Command::ReadOption { file: Some(file) } => {
+            OutputFile::check(file).map(Prepared::Output)
+        }
         _ => Ok(Prepared::None),
+    }
+}
+
+/// The file a read writes, checked before the probe is opened: it can be
+/// created, or opened for writing (without changing it yet). A file created
+/// by the check is removed again when the command fails, so a failed read
+/// leaves no file behind.
+#[derive(Clone)]
+struct OutputFile {
+    path: PathBuf,
+    created: bool,
+}
+
+impl OutputFile {
+    fn check(path: &Path) -> Result<OutputFile> {
+        let existed = path.symlink_metadata().is_ok();
+        let shown = path.display();
+        if path.is_dir() {
+            return Err(Error::input(format!("cannot write {shown}: it is a directory")));
+        }
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such directory; check the path".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            Error::input(format!("cannot write {shown}: {why}"))
+        })?;
+        Ok(OutputFile { path: path.to_path_buf(), created: !existed })
+    }
+
+    /// The command failed: remove the file if the check created it.
+    fn discard(&self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -194,6 +235,24 @@ fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: 
     if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
         outcome.input = Some(InputSummary::new(file.clone(), image));
     }
+    let output = match &prepared {
+        Prepared::Output(o) => Some(o.clone()),
+        _ => None,
+    };
+    let result = run_prepared(inv, prepared, console, probe, outcome);
+    if let (Err(_), Some(o)) = (&result, output) {
+        o.discard();
+    }
+    result
+}
+
+fn run_prepared(
+    inv: &Invocation,
+    prepared: Prepared,
+    console: &Console,
+    probe: Option<GivenProbe>,
+    outcome: &mut Outcome,
+) -> Result<()> {
     let (transport, sim) = match probe {
         Some(given) => given,
         None => probes::open_one(&inv.sim, inv.serial.as_deref())?,

@@ -318,3 +318,52 @@ fn quiet_and_debug_win_over_rust_log() {
     let r = with(&[], "");
     assert!(r.stderr.contains(" INFO ") && !r.stderr.contains(" DEBUG "), "{}", r.stderr);
 }
+
+// ---------------------------------------------------------------- read to an unwritable path
+
+#[test]
+fn read_to_an_unwritable_path_fails_before_connecting() {
+    let dir = temp_dir("unwritable");
+    let spec = format!("f103:{}", dir.join("chip.sim").display());
+    let env = [("STFLASH_SIM", spec.as_str())];
+    let missing = dir.join("no-such-dir").join("out.bin");
+    let missing = missing.to_str().unwrap();
+    std::fs::write(dir.join("plain-file"), b"").unwrap();
+    let under_a_file = dir.join("plain-file").join("out.bin");
+    let under_a_file = under_a_file.to_str().unwrap();
+    for (args, why) in [
+        (vec!["read", missing, "0x08000000", "16"], "no such directory; check the path"),
+        (vec!["--area=otp", "read", missing], "no such directory; check the path"),
+        (vec!["--area=option", "read", missing], "no such directory; check the path"),
+        (vec!["read", under_a_file, "0x08000000", "16"], ""),
+        (vec!["read", dir.to_str().unwrap(), "0x08000000", "16"], "it is a directory"),
+    ] {
+        let r = run(&args, &env);
+        assert_eq!(r.code, 3, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1, "{args:?}: one line:\n{}", r.stderr);
+        let path = args[args.len() - if args[0] == "read" { 3 } else { 1 }];
+        assert!(r.stderr.starts_with(&format!("error: cannot write {path}: {why}")), "{args:?}: {}", r.stderr);
+        // Not connected: no chip line.
+        assert!(!r.stderr.contains("KiB SRAM"), "{args:?}: {}", r.stderr);
+    }
+    assert!(!dir.join("chip.sim").exists(), "the simulated probe was opened");
+    // The JSON document says the same.
+    let r = run(&["--json", "read", missing, "0x08000000", "16"], &env);
+    assert_eq!(r.code, 3);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "input");
+    assert_eq!(doc["probe"], serde_json::Value::Null);
+}
+
+#[test]
+fn a_failed_read_leaves_no_file_behind_but_keeps_an_existing_one() {
+    let dir = temp_dir("read-fails");
+    let spec = format!("f103:{}", dir.join("chip.sim").display());
+    let env = [("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_FAULTS", "no-target")];
+    let out = dir.join("out.bin");
+    run(&["read", out.to_str().unwrap(), "0x08000000", "16"], &env).fails(5, "no answer from the target");
+    assert!(!out.exists(), "the checked output file stayed");
+    std::fs::write(&out, b"old").unwrap();
+    run(&["read", out.to_str().unwrap(), "0x08000000", "16"], &env).fails(5, "no answer from the target");
+    assert_eq!(std::fs::read(&out).unwrap(), b"old", "an existing file was changed by a failed read");
+}
