@@ -180,8 +180,14 @@ fn inspect_some(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
 /// Run `info`; returns the exit code.
 pub fn run(req: &InfoRequest, console: &Console) -> u8 {
     output::init_logging(req.debug, req.quiet);
+    // Ctrl-C while looking: say so (nothing is ever changed by info).
+    let stop = output::install_stop_handler();
+    let interrupted = || {
+        stop.load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| Error::new(ErrorKind::Interrupted, "interrupted before anything was changed"))
+    };
     if req.json {
-        let result = inspect_some(req);
+        let result = inspect_some(req).and_then(|p| interrupted().map_or(Ok(p), Err));
         let (probes, error) = match &result {
             Ok(p) => (p.as_slice(), None),
             Err(e) => (&[][..], Some(e)),
@@ -192,17 +198,17 @@ pub fn run(req: &InfoRequest, console: &Console) -> u8 {
         console.println(json::info_document(probes, error));
         return error.map_or(0, Error::exit_code);
     }
-    let result = match req.question {
-        None => inspect_some(req).map(|probes| console.print(listing(&probes))),
-        Some(InfoQuestion::Chips) => {
-            console.print(chip_table());
-            Ok(())
-        }
-        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| console.print(st_info_probe(&probes))),
-        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| console.println(a)),
+    let text = match req.question {
+        None => inspect_some(req).map(|probes| listing(&probes)),
+        Some(InfoQuestion::Chips) => Ok(chip_table()),
+        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| st_info_probe(&probes)),
+        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| format!("{a}\n")),
     };
-    match result {
-        Ok(()) => 0,
+    match text.and_then(|t| interrupted().map_or(Ok(t), Err)) {
+        Ok(text) => {
+            console.print(text);
+            0
+        }
         Err(e) => {
             output::eprintln(format_args!("error: {e}"));
             e.exit_code()

@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use log::info;
@@ -231,6 +231,9 @@ fn connect_options(inv: &Invocation) -> ConnectOptions {
 }
 
 fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: &mut Outcome) -> Result<()> {
+    // From here on Ctrl-C and SIGTERM only set the flag (a second one ends
+    // the process at once): an interruption while connecting is reported too.
+    let stop = output::install_stop_handler();
     let prepared = prepare(inv)?;
     if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
         outcome.input = Some(InputSummary::new(file.clone(), image));
@@ -239,7 +242,7 @@ fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: 
         Prepared::Output(o) => Some(o.clone()),
         _ => None,
     };
-    let result = run_prepared(inv, prepared, console, probe, outcome);
+    let result = run_prepared(inv, prepared, console, probe, stop, outcome);
     if let (Err(_), Some(o)) = (&result, output) {
         o.discard();
     }
@@ -251,8 +254,13 @@ fn run_prepared(
     prepared: Prepared,
     console: &Console,
     probe: Option<GivenProbe>,
+    stop: Arc<AtomicBool>,
     outcome: &mut Outcome,
 ) -> Result<()> {
+    let stopped = || stop.load(Ordering::Relaxed);
+    if stopped() {
+        return Err(interrupted_early());
+    }
     let (transport, sim) = match probe {
         Some(given) => given,
         None => probes::open_one(&inv.sim, inv.serial.as_deref())?,
@@ -271,10 +279,15 @@ fn run_prepared(
     let mut session = Session::open_with(transport, &connect_options(inv), options_only)?;
     clock.use_sim(sim.clone());
     outcome.connected(&session, sim.is_some());
+    if stopped() {
+        // Connecting halted the core and nothing else: let it run again.
+        let _ = session.finish(false);
+        outcome.time = Some(clock.read());
+        return Err(interrupted_early());
+    }
     if session.target.flash_size != session.target.flash_size_detected {
         console.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
     }
-    let stop = output::install_stop_handler();
     let result = match execute(&mut session, inv, prepared, stop, console, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
@@ -296,6 +309,11 @@ fn run_prepared(
     };
     outcome.time = Some(clock.read());
     result
+}
+
+/// Ctrl-C or SIGTERM before the command changed anything.
+fn interrupted_early() -> Error {
+    Error::new(ErrorKind::Interrupted, "interrupted before anything was changed")
 }
 
 /// What to do with the target after a successful command.

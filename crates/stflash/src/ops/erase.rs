@@ -2,7 +2,7 @@
 
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{engine, Progress, Sector};
+use crate::flash::{engine, FlashError, Progress, Sector};
 
 /// What an erase did.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
     run_unlocked(session, &banks, |s| {
         let Session { target, flash, .. } = s;
         let ctrl = flash.as_ref().expect("checked");
-        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(Error::from)
+        engine::erase_sectors(target, ctrl.as_ref(), &sectors, progress).map_err(|e| interrupted(e, &sectors))
     })?;
     Ok(EraseReport { sectors, mass: false })
 }
@@ -86,9 +86,39 @@ fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<
     run_unlocked(session, &banks, |s| {
         let Session { target, flash, layout, .. } = s;
         let ctrl = flash.as_ref().expect("checked");
-        engine::mass_erase(target, ctrl.as_ref(), layout, progress).map_err(Error::from)
+        engine::mass_erase(target, ctrl.as_ref(), layout, progress).map_err(|e| interrupted(e, &layout.sectors()))
     })?;
     Ok(EraseReport { sectors: session.layout.sectors(), mass: true })
+}
+
+/// An interruption of an erase of `sectors` (in erase order) as a message
+/// that says what is erased and what is not.
+fn interrupted(e: FlashError, sectors: &[Sector]) -> Error {
+    let FlashError::Interrupted { at } = e else { return e.into() };
+    let split = sectors.iter().position(|s| s.addr == at).unwrap_or(sectors.len());
+    let (done, left) = sectors.split_at(split);
+    // Contiguous runs of sectors, as address ranges.
+    let range = |list: &[Sector]| {
+        let mut runs: Vec<(u32, u64)> = Vec::new();
+        for s in list {
+            match runs.last_mut() {
+                Some((_, end)) if *end == s.addr as u64 => *end = s.end(),
+                _ => runs.push((s.addr, s.end())),
+            }
+        }
+        runs.iter().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect::<Vec<_>>().join(", ")
+    };
+    if done.is_empty() {
+        return Error::new(ErrorKind::Interrupted, "interrupted before anything was changed");
+    }
+    Error::new(
+        ErrorKind::Interrupted,
+        format!(
+            "interrupted at 0x{at:08X}, flash locked; erased: {}; not erased: {}; run the same command again to complete the erase",
+            range(done),
+            range(left)
+        ),
+    )
 }
 
 /// Unlock `banks`, run `f`, and lock them again whatever happened.
