@@ -14,6 +14,7 @@ use log::info;
 
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::options::OptionArea;
+use stflash::flash::Progress;
 use stflash::mcu::{ConnectMode, ConnectOptions};
 use stflash::ops::image::{self, Format, Image};
 use stflash::ops::{erase, options, read, write, Session};
@@ -335,7 +336,8 @@ fn execute(
     console: &Console,
     outcome: &mut Outcome,
 ) -> Result<After> {
-    let mut progress = CliProgress::new(inv.quiet, stop);
+    let mass = inv.mass_erase || inv.command == (Command::Erase { range: None });
+    let mut progress = CliProgress::new(inv.quiet, stop, console).mass_erase(mass);
     match &inv.command {
         Command::ReadMemory { file, addr, size } => {
             info!("read from address 0x{addr:08x} size {size}");
@@ -368,9 +370,21 @@ fn execute(
             };
             let report = write::write(session, &image, &opts, &mut progress)?;
             let flash = report.flash_bytes > 0;
+            if flash {
+                // st-flash's lines after programming flash: a count of the
+                // pages written, then its verification lines.
+                let pages = sectors_written(session, &image, &report);
+                for i in 1..=pages {
+                    console.line(format_args!("{i:>3}/{pages:<3} pages written"));
+                }
+                if pages > 0 {
+                    console.line("");
+                }
+                info!("Starting verification of write complete");
+                info!("Flash written and verified! jolly good!");
+            }
             outcome.done = Some(Done::Write(report));
             if flash {
-                info!("Flash written and verified! jolly good!");
                 return Ok(After::Reset);
             }
             start_ram_image(session, &image)?;
@@ -378,18 +392,17 @@ fn execute(
         }
         Command::Erase { range } => {
             match range {
+                // The progress prints "-> Flash page at … erased" lines, or
+                // "Mass erasing...", as the erase goes.
                 Some((addr, size)) if !inv.mass_erase => {
                     let report = erase::erase_range(session, *addr, *size, &mut progress)?;
-                    for s in &report.sectors {
-                        console.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
-                    }
-                    console.line("");
+                    progress.end();
                     console.line("Section erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
                 _ => {
-                    console.line("Mass erasing...");
                     let report = erase::erase_all(session, &mut progress)?;
+                    progress.end();
                     console.line("Mass erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
@@ -435,6 +448,20 @@ fn execute(
             Ok(After::Resume)
         }
     }
+}
+
+/// The flash sectors a write programmed: those its image touches, less those
+/// that already held it (st-flash's "pages written").
+fn sectors_written(session: &Session, image: &Image, report: &write::WriteReport) -> usize {
+    let mut touched: Vec<stflash::flash::Sector> = Vec::new();
+    for seg in image.segments.iter().filter(|s| session.layout.contains(s.addr)) {
+        for s in session.layout.sectors_in(seg.addr, seg.data.len() as u64) {
+            if !touched.contains(&s) {
+                touched.push(s);
+            }
+        }
+    }
+    touched.iter().filter(|s| !report.skipped.contains(s)).count()
 }
 
 fn option_area(area: Area) -> OptionArea {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use stflash::flash::{Phase, Progress};
+use stflash::flash::{Phase, Progress, Sector};
 use stflash::text::count;
 
 /// Log lines on stderr in st-flash's shape: `<time> LEVEL message`.
@@ -41,23 +41,60 @@ fn init_logging_with(debug: bool, quiet: bool, rust_log: Option<String>) {
 }
 
 /// Progress on stderr: a bar with rate and ETA on a terminal, one plain line
-/// per phase otherwise, nothing with `--quiet`. Also carries the Ctrl-C flag.
-pub struct CliProgress {
+/// per phase otherwise, nothing with `--quiet`. Also carries the Ctrl-C flag,
+/// and prints st-flash's erase lines on stdout as the erases happen:
+/// `Mass erasing...` when a mass erase starts, else one `-> Flash page at
+/// 0x8000000 erased (size: 0x400)` per erased sector and an empty line after
+/// them (not with `--quiet` or `--json`).
+pub struct CliProgress<'a> {
     bar: Option<ProgressBar>,
     terminal: bool,
     quiet: bool,
     stop: Arc<AtomicBool>,
+    console: &'a Console,
+    /// The command erases the whole flash: announce it, do not list sectors.
+    mass: bool,
+    mass_announced: bool,
+    /// Sector lines printed since the last empty line.
+    pages: usize,
 }
 
-impl CliProgress {
-    pub fn new(quiet: bool, stop: Arc<AtomicBool>) -> CliProgress {
-        CliProgress { bar: None, terminal: std::io::stderr().is_terminal(), quiet, stop }
+impl<'a> CliProgress<'a> {
+    pub fn new(quiet: bool, stop: Arc<AtomicBool>, console: &'a Console) -> CliProgress<'a> {
+        CliProgress {
+            bar: None,
+            terminal: std::io::stderr().is_terminal(),
+            quiet,
+            stop,
+            console,
+            mass: false,
+            mass_announced: false,
+            pages: 0,
+        }
+    }
+
+    /// The command is a mass erase (`erase`, `--mass-erase`).
+    pub fn mass_erase(mut self, mass: bool) -> Self {
+        self.mass = mass;
+        self
+    }
+
+    /// A stdout line, with the bar out of the way on a terminal.
+    fn line(&self, text: String) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| self.console.line(&text)),
+            None => self.console.line(&text),
+        }
     }
 }
 
-impl Progress for CliProgress {
+impl Progress for CliProgress<'_> {
     fn begin(&mut self, phase: Phase, total: u64) {
         self.end();
+        if phase == Phase::Erase && self.mass && !self.mass_announced {
+            self.mass_announced = true;
+            self.console.line("Mass erasing...");
+        }
         if self.quiet || total == 0 {
             return;
         }
@@ -85,6 +122,18 @@ impl Progress for CliProgress {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
+        if self.pages > 0 {
+            // st-flash ends its list of erased pages with an empty line.
+            self.pages = 0;
+            self.console.line("");
+        }
+    }
+
+    fn erased(&mut self, sector: &Sector) {
+        if !self.mass {
+            self.line(format!("-> Flash page at {:#x} erased (size: {:#x})", sector.addr, sector.size));
+            self.pages += 1;
+        }
     }
 
     fn should_stop(&self) -> bool {
@@ -92,7 +141,7 @@ impl Progress for CliProgress {
     }
 }
 
-impl Drop for CliProgress {
+impl Drop for CliProgress<'_> {
     fn drop(&mut self) {
         self.end();
     }

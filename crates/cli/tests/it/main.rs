@@ -12,6 +12,7 @@ mod h7;
 mod l0l1;
 mod l4g;
 mod l5u5h5;
+mod messages;
 mod options;
 mod protocol;
 mod robustness;

@@ -32,6 +32,9 @@ pub trait Progress {
     fn begin(&mut self, _phase: Phase, _total: u64) {}
     fn add(&mut self, _amount: u64) {}
     fn end(&mut self) {}
+    /// `sector` has just been erased (st-flash prints a line per erased
+    /// page). A mass erase reports every sector of the flash once it is done.
+    fn erased(&mut self, _sector: &Sector) {}
     /// Polled between flash words and sectors; `true` stops at the next boundary.
     fn should_stop(&self) -> bool {
         false
@@ -145,6 +148,9 @@ pub fn mass_erase(
     if let Some(ops) = ctrl.mass_erase_ops(layout) {
         progress.begin(Phase::Erase, layout.total_size());
         run_ops(t, ctrl, &ops, "erasing the whole flash")?;
+        for s in layout.sectors() {
+            progress.erased(&s);
+        }
         progress.add(layout.total_size());
         progress.end();
         return Ok(());
@@ -166,6 +172,7 @@ pub fn erase_sectors(
             return Err(FlashError::Interrupted { at: s.addr });
         }
         erase_sector(t, ctrl, s)?;
+        progress.erased(s);
         progress.add(s.size as u64);
     }
     progress.end();
