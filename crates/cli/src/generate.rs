@@ -50,12 +50,13 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
     let man = clap_mangen::Man::new(cmd.clone()).source(concat!("stflash ", env!("CARGO_PKG_VERSION")));
     man.render_title(out)?;
     man.render_name_section(out)?;
-    writeln!(out, ".SH SYNOPSIS")?;
+    writeln!(out, ".SH SYNOPSIS\n.nf\n.nh")?;
     for line in args::synopsis_lines() {
-        writeln!(out, "{}\n.br", roff(&line.split_whitespace().collect::<Vec<_>>().join(" ")))?;
+        writeln!(out, "{}", roff(&line.split_whitespace().collect::<Vec<_>>().join(" ")))?;
     }
+    writeln!(out, ".hy\n.fi")?;
     man.render_description_section(out)?;
-    writeln!(out, ".SH COMMANDS")?;
+    writeln!(out, ".SH COMMANDS\n.nh\n.ad l")?;
     for sub in cmd.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
         let forms: Vec<String> = args::synopsis_lines()
@@ -63,8 +64,9 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
             .filter(|l| l.split_whitespace().find(|w| !w.starts_with('[') && *w != "stflash") == Some(sub.get_name()))
             .map(|l| format!("\\fB{}\\fR", roff(&l.split_whitespace().collect::<Vec<_>>().join(" "))))
             .collect();
-        writeln!(out, ".TP\n{}\n{}", forms.join("\n.br\n"), roff(&about))?;
+        writeln!(out, ".TP\n{}\n{}", forms.join("\n.TQ\n"), roff(&about))?;
     }
+    writeln!(out, ".hy\n.ad b")?;
     man.render_options_section(out)?;
     // The extension commands' own options, in sections named after them.
     for sub in cmd.get_subcommands().filter(|s| args::EXTENSION_WORDS.contains(&s.get_name())) {
@@ -78,10 +80,11 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
-    writeln!(out, ".SH EXAMPLES")?;
+    writeln!(out, ".SH EXAMPLES\n.nf")?;
     for line in args::EXAMPLES.lines().skip(1) {
-        writeln!(out, "{}\n.br", roff(line.trim()))?;
+        writeln!(out, "{}", roff(line.trim()))?;
     }
+    writeln!(out, ".fi")?;
     writeln!(out, ".SH \"EXIT STATUS\"")?;
     writeln!(out, "0 on success.")?;
     for kind in ErrorKind::ALL {
