@@ -664,13 +664,25 @@ fn clap_error(e: &clap::Error) -> ParseError {
     let arg = context(ContextKind::InvalidArg);
     let option = arg.split([' ', '=']).next().unwrap_or_default().to_string();
     match e.kind() {
+        Kind::UnknownArgument if !arg.starts_with('-') => ParseError::new(format!("unexpected argument {arg}")),
         Kind::UnknownArgument => {
-            let known = long_options();
             let typed = option.trim_start_matches('-');
+            // An option of an extension command given without it.
+            let owner = command()
+                .get_subcommands()
+                .find(|s| s.get_arguments().any(|a| a.get_long() == Some(typed)))
+                .map(|s| s.get_name().to_string());
+            if let Some(owner) = owner {
+                return ParseError::new(format!("{option} is an option of {owner}: stflash {owner} {option}"));
+            }
+            let known = long_options();
             match closest(typed, known.iter().map(String::as_str)) {
                 Some(best) => ParseError::new(format!("unknown option {arg}; did you mean --{best}?")),
                 None => ParseError::new(format!("unknown option {arg}")),
             }
+        }
+        Kind::MissingRequiredArgument if matches!(e.get(ContextKind::InvalidArg), Some(ContextValue::Strings(a)) if a.iter().any(|a| a == "<SHELL>")) => {
+            ParseError::new("completions needs the shell: bash, zsh, fish, powershell or elvish")
         }
         Kind::InvalidValue | Kind::NoEquals | Kind::ValueValidation => {
             let value = context(ContextKind::InvalidValue);
@@ -688,6 +700,9 @@ fn clap_error(e: &clap::Error) -> ParseError {
                     ))
                 }
                 "--verify" => ParseError::new(format!("unknown --verify {value}; use auto or readback")),
+                "<SHELL>" => {
+                    ParseError::new(format!("unknown shell {value}; use bash, zsh, fish, powershell or elvish"))
+                }
                 _ => ParseError::new(clap_reason(e)),
             }
         }
@@ -1061,6 +1076,17 @@ mod tests {
         assert_eq!(err(&["wirte", "f", "0"]), vec!["error: unknown command \"wirte\"; did you mean write?"]);
         // Nothing close: no guess.
         assert_eq!(err(&["--foo", "erase"]), vec!["error: unknown option --foo"]);
+        // An option of info without info.
+        assert_eq!(err(&["--chipid"]), vec!["error: --chipid is an option of info: stflash info --chipid"]);
+        assert_eq!(err(&["completions", "bash", "extra"]), vec!["error: unexpected argument extra"]);
+        assert_eq!(
+            err(&["completions", "tcsh"]),
+            vec!["error: unknown shell tcsh; use bash, zsh, fish, powershell or elvish"]
+        );
+        assert_eq!(
+            err(&["completions"]),
+            vec!["error: completions needs the shell: bash, zsh, fish, powershell or elvish"]
+        );
     }
 
     #[test]
