@@ -169,7 +169,11 @@ fn options_value(area: &str, value: u32, words: &[WordValue], written: bool) -> 
 
 /// The document for a command line that could not be parsed.
 pub fn usage_error(command: Option<&str>, lines: &[String]) -> Value {
-    let message = lines.iter().map(|l| l.trim_start_matches("*** Error: ")).collect::<Vec<_>>().join("; ");
+    let message = lines
+        .iter()
+        .map(|l| l.trim_start_matches("*** Error: ").trim_start_matches("error: "))
+        .collect::<Vec<_>>()
+        .join("; ");
     let message = if message.is_empty() { "invalid command line".to_string() } else { message };
     Value::Object(head(command, Some(&Error::usage(message))))
 }

@@ -6,17 +6,20 @@
 //! documented exit code (`ErrorKind::exit_code`).
 
 use std::ffi::OsString;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use log::info;
 
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::options::OptionArea;
+use stflash::flash::Progress;
 use stflash::mcu::{ConnectMode, ConnectOptions};
 use stflash::ops::image::{self, Format, Image};
 use stflash::ops::{erase, options, read, write, Session};
+use stflash::transport::Transport;
+use stflash_sim::SimHandle;
 
 pub mod args;
 pub mod generate;
@@ -28,7 +31,8 @@ mod probes;
 pub mod report;
 
 use args::{Area, Command, Invocation, Parsed};
-use output::{CliProgress, Stdout};
+use output::CliProgress;
+pub use output::Console;
 use report::{Done, InputSummary, Outcome, Stopwatch};
 
 /// Run the program on the process's arguments; returns the exit code.
@@ -40,62 +44,105 @@ pub fn main() -> u8 {
 
 /// Run on explicit arguments (without the program name).
 pub fn run_with_args(argv: impl IntoIterator<Item = OsString>) -> u8 {
+    run_with(argv, &Console::stdout(), None)
+}
+
+/// An opened probe to run a command on, instead of finding one (`--sim`,
+/// `STFLASH_SIM`, USB): its transport and, when it is simulated, the
+/// simulator (whose modeled clock then times the run).
+pub type GivenProbe = (Box<dyn Transport>, Option<SimHandle>);
+
+/// Run on explicit arguments with stdout going to `console`; with `probe`,
+/// a st-flash command runs on that probe. Returns the exit code. Failing
+/// stdout writes never end the run early (see [`Console`]).
+pub fn run_with(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: Option<GivenProbe>) -> u8 {
+    let code = dispatch(argv, console, probe);
+    match console.failure() {
+        Some(e) if code == 0 => {
+            output::eprintln(format_args!("error: {e}"));
+            ErrorKind::Other.exit_code()
+        }
+        _ => code,
+    }
+}
+
+fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: Option<GivenProbe>) -> u8 {
     let argv: Vec<OsString> = argv.into_iter().collect();
     let json_requested = argv.iter().any(|a| a == "--json");
     let parsed = match args::parse(argv.iter().cloned()) {
         Ok(p) => p,
         Err(e) => {
             for line in &e.lines {
-                eprintln!("{line}");
+                output::eprintln(line);
             }
             if json_requested {
-                println!("{}", json::usage_error(args::command_word(&argv), &e.lines));
+                console.println(json::usage_error(args::command_word(&argv), &e.lines));
             } else {
-                println!("invalid command line");
-                print!("{}", args::USAGE);
+                // st-flash's line, on stdout, for scripts that look for it;
+                // the usage only for an empty command line.
+                console.println("invalid command line");
+                if argv.is_empty() {
+                    console.print(args::usage_block());
+                }
+                output::eprintln(args::HELP_POINTER);
             }
             return ErrorKind::Usage.exit_code();
         }
     };
     match parsed {
         Parsed::Version => {
-            println!("v{} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION"));
+            console.println(format_args!(
+                "v{} (stflash {})",
+                stflash::ST_FLASH_COMPAT_VERSION,
+                env!("CARGO_PKG_VERSION")
+            ));
             0
         }
         Parsed::Help => {
-            print!("{}", args::USAGE);
+            console.print(args::help());
             0
         }
         Parsed::Print(text) => {
-            print!("{text}");
+            console.print(text);
             0
         }
         Parsed::Completions { shell, name } => {
-            generate::completions(shell, &name, &mut std::io::stdout());
+            let mut script = Vec::new();
+            generate::completions(shell, &name, &mut script);
+            console.write_bytes(&script);
             0
         }
-        Parsed::Man => match generate::man(&mut std::io::stdout()) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ErrorKind::Other.exit_code()
+        Parsed::Man => {
+            let mut page = Vec::new();
+            match generate::man(&mut page) {
+                Ok(()) => {
+                    console.write_bytes(&page);
+                    0
+                }
+                Err(e) => {
+                    output::eprintln(format_args!("error: {e}"));
+                    ErrorKind::Other.exit_code()
+                }
             }
-        },
-        Parsed::Info(req) => info::run(&req),
-        Parsed::Run(inv) => run_invocation(&inv),
+        }
+        Parsed::Info(req) => info::run(&req, console),
+        Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }
 
 /// A st-flash command: banner, run, then the summary line (or the JSON
 /// document) and the exit code.
-fn run_invocation(inv: &Invocation) -> u8 {
+fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>) -> u8 {
     output::init_logging(inv.debug, inv.quiet);
-    let out = Stdout { quiet: inv.quiet, json: inv.json };
-    out.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    console.set_mode(inv.quiet, inv.json);
+    for w in &inv.warnings {
+        log::warn!("{w}");
+    }
+    console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
     let mut outcome = Outcome::new(command_name(&inv.command));
-    let result = run(inv, out, &mut outcome);
+    let result = run(inv, console, probe, &mut outcome);
     match &result {
-        Err(e) => eprintln!("error: {e}"),
+        Err(e) => output::eprintln(format_args!("error: {e}")),
         Ok(()) if !inv.quiet && !inv.json => {
             if let Some(line) = outcome.summary() {
                 info!("{line}");
@@ -104,7 +151,7 @@ fn run_invocation(inv: &Invocation) -> u8 {
         Ok(()) => {}
     }
     if inv.json {
-        println!("{}", json::document(&outcome, result.as_ref().err()));
+        console.println(json::document(&outcome, result.as_ref().err()));
     }
     result.map_or_else(|e| e.exit_code(), |()| 0)
 }
@@ -123,6 +170,8 @@ fn command_name(c: &Command) -> &'static str {
 enum Prepared {
     None,
     Image(Image),
+    /// The output file of a read, known to be writable.
+    Output(OutputFile),
 }
 
 fn prepare(inv: &Invocation) -> Result<Prepared> {
@@ -130,7 +179,46 @@ fn prepare(inv: &Invocation) -> Result<Prepared> {
         // Without --format the content decides; a binary file needs an
         // address (as in st-flash), other formats carry their own.
         Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
+        Command::ReadMemory { file, .. } | Command::ReadOtp { file } | Command::ReadOption { file: Some(file) } => {
+            OutputFile::check(file).map(Prepared::Output)
+        }
         _ => Ok(Prepared::None),
+    }
+}
+
+/// The file a read writes, checked before the probe is opened: it can be
+/// created, or opened for writing (without changing it yet). A file created
+/// by the check is removed again when the command fails, so a failed read
+/// leaves no file behind.
+#[derive(Clone)]
+struct OutputFile {
+    path: PathBuf,
+    created: bool,
+}
+
+impl OutputFile {
+    fn check(path: &Path) -> Result<OutputFile> {
+        let existed = path.symlink_metadata().is_ok();
+        let shown = path.display();
+        if path.is_dir() {
+            return Err(Error::input(format!("cannot write {shown}: it is a directory")));
+        }
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).map_err(|e| {
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => "no such directory; check the path".to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                _ => e.to_string(),
+            };
+            Error::input(format!("cannot write {shown}: {why}"))
+        })?;
+        Ok(OutputFile { path: path.to_path_buf(), created: !existed })
+    }
+
+    /// The command failed: remove the file if the check created it.
+    fn discard(&self) {
+        if self.created {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -143,12 +231,41 @@ fn connect_options(inv: &Invocation) -> ConnectOptions {
     }
 }
 
-fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
+fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: &mut Outcome) -> Result<()> {
+    // From here on Ctrl-C and SIGTERM only set the flag (a second one ends
+    // the process at once): an interruption while connecting is reported too.
+    let stop = output::install_stop_handler();
     let prepared = prepare(inv)?;
     if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
         outcome.input = Some(InputSummary::new(file.clone(), image));
     }
-    let (transport, sim) = probes::open_one(&inv.sim, inv.serial.as_deref())?;
+    let output = match &prepared {
+        Prepared::Output(o) => Some(o.clone()),
+        _ => None,
+    };
+    let result = run_prepared(inv, prepared, console, probe, stop, outcome);
+    if let (Err(_), Some(o)) = (&result, output) {
+        o.discard();
+    }
+    result
+}
+
+fn run_prepared(
+    inv: &Invocation,
+    prepared: Prepared,
+    console: &Console,
+    probe: Option<GivenProbe>,
+    stop: Arc<AtomicBool>,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    let stopped = || stop.load(Ordering::Relaxed);
+    if stopped() {
+        return Err(interrupted_early());
+    }
+    let (transport, sim) = match probe {
+        Some(given) => given,
+        None => probes::open_one(&inv.sim, inv.serial.as_deref())?,
+    };
     let mut clock = Stopwatch::start();
     // Option and OTP commands must work on a chip whose flash layout stflash
     // refuses (e.g. swapped banks): that is how such a chip gets repaired.
@@ -163,11 +280,16 @@ fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     let mut session = Session::open_with(transport, &connect_options(inv), options_only)?;
     clock.use_sim(sim.clone());
     outcome.connected(&session, sim.is_some());
-    if session.target.flash_size != session.target.flash_size_detected {
-        out.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
+    if stopped() {
+        // Connecting halted the core and nothing else: let it run again.
+        let _ = session.finish(false);
+        outcome.time = Some(clock.read());
+        return Err(interrupted_early());
     }
-    let stop = output::install_stop_handler();
-    let result = match execute(&mut session, inv, prepared, stop, out, outcome) {
+    if session.target.flash_size != session.target.flash_size_detected {
+        console.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
+    }
+    let result = match execute(&mut session, inv, prepared, stop, console, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
             Ok(())
@@ -190,6 +312,11 @@ fn run(inv: &Invocation, out: Stdout, outcome: &mut Outcome) -> Result<()> {
     result
 }
 
+/// Ctrl-C or SIGTERM before the command changed anything.
+fn interrupted_early() -> Error {
+    Error::new(ErrorKind::Interrupted, "interrupted before anything was changed")
+}
+
 /// What to do with the target after a successful command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum After {
@@ -206,10 +333,11 @@ fn execute(
     inv: &Invocation,
     prepared: Prepared,
     stop: Arc<AtomicBool>,
-    out: Stdout,
+    console: &Console,
     outcome: &mut Outcome,
 ) -> Result<After> {
-    let mut progress = CliProgress::new(inv.quiet, stop);
+    let mass = inv.mass_erase || inv.command == (Command::Erase { range: None });
+    let mut progress = CliProgress::new(inv.quiet, stop, console).mass_erase(mass);
     match &inv.command {
         Command::ReadMemory { file, addr, size } => {
             info!("read from address 0x{addr:08x} size {size}");
@@ -242,9 +370,21 @@ fn execute(
             };
             let report = write::write(session, &image, &opts, &mut progress)?;
             let flash = report.flash_bytes > 0;
+            if flash {
+                // st-flash's lines after programming flash: a count of the
+                // pages written, then its verification lines.
+                let pages = sectors_written(session, &image, &report);
+                for i in 1..=pages {
+                    console.line(format_args!("{i:>3}/{pages:<3} pages written"));
+                }
+                if pages > 0 {
+                    console.line("");
+                }
+                info!("Starting verification of write complete");
+                info!("Flash written and verified! jolly good!");
+            }
             outcome.done = Some(Done::Write(report));
             if flash {
-                info!("Flash written and verified! jolly good!");
                 return Ok(After::Reset);
             }
             start_ram_image(session, &image)?;
@@ -252,19 +392,18 @@ fn execute(
         }
         Command::Erase { range } => {
             match range {
+                // The progress prints "-> Flash page at … erased" lines, or
+                // "Mass erasing...", as the erase goes.
                 Some((addr, size)) if !inv.mass_erase => {
                     let report = erase::erase_range(session, *addr, *size, &mut progress)?;
-                    for s in &report.sectors {
-                        out.line(format_args!("-> Flash page at {:#x} erased (size: {:#x})", s.addr, s.size));
-                    }
-                    out.line("");
-                    out.line("Section erase completed successfully.");
+                    progress.end();
+                    console.line("Section erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
                 _ => {
-                    out.line("Mass erasing...");
                     let report = erase::erase_all(session, &mut progress)?;
-                    out.line("Mass erase completed successfully.");
+                    progress.end();
+                    console.line("Mass erase completed successfully.");
                     outcome.done = Some(Done::Erase(report));
                 }
             }
@@ -282,16 +421,16 @@ fn execute(
                 // bytes on every common host.
                 Some(path) => std::fs::write(path, value.value.to_le_bytes())
                     .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
-                None => raw_value(inv, value.value),
+                None => raw_value(inv, console, value.value),
             }
-            show_decoded(inv, &options::describe(&all));
+            show_decoded(inv, console, &options::describe(&all));
             outcome.done = Some(Done::Options { area: "option", value: value.value, words: all, written: false });
             Ok(After::Resume)
         }
         Command::ReadOptionRegister { area } => {
             let (value, _) = options::read_area(session, option_area(*area))?;
-            raw_value(inv, value.value);
-            show_decoded(inv, &options::describe(&[value]));
+            raw_value(inv, console, value.value);
+            show_decoded(inv, console, &options::describe(&[value]));
             outcome.done =
                 Some(Done::Options { area: area.name(), value: value.value, words: vec![value], written: false });
             Ok(After::Resume)
@@ -305,10 +444,24 @@ fn execute(
             if result.debug_port_gone {
                 return Ok(After::DebugPortGone);
             }
-            show_decoded(inv, &options::describe(&result.written));
+            show_decoded(inv, console, &options::describe(&result.written));
             Ok(After::Resume)
         }
     }
+}
+
+/// The flash sectors a write programmed: those its image touches, less those
+/// that already held it (st-flash's "pages written").
+fn sectors_written(session: &Session, image: &Image, report: &write::WriteReport) -> usize {
+    let mut touched: Vec<stflash::flash::Sector> = Vec::new();
+    for seg in image.segments.iter().filter(|s| session.layout.contains(s.addr)) {
+        for s in session.layout.sectors_in(seg.addr, seg.data.len() as u64) {
+            if !touched.contains(&s) {
+                touched.push(s);
+            }
+        }
+    }
+    touched.iter().filter(|s| !report.skipped.contains(s)).count()
 }
 
 fn option_area(area: Area) -> OptionArea {
@@ -322,9 +475,9 @@ fn option_area(area: Area) -> OptionArea {
 
 /// st-flash's raw option value on stdout (`%08x`), also with `--quiet`
 /// (scripts read it); with `--json` it is in the document instead.
-fn raw_value(inv: &Invocation, value: u32) {
+fn raw_value(inv: &Invocation, console: &Console, value: u32) {
     if !inv.json {
-        println!("{value:08x}");
+        console.println(format_args!("{value:08x}"));
     }
 }
 
@@ -342,11 +495,11 @@ fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
 /// The decoded option view: stderr (stdout stays st-flash's raw value for
 /// scripts), or stdout with `--decode`; nothing on stderr with `--quiet`,
 /// nothing on stdout with `--json` (the document carries the fields).
-fn show_decoded(inv: &Invocation, text: &str) {
+fn show_decoded(inv: &Invocation, console: &Console, text: &str) {
     if inv.decode && !inv.json {
-        print!("{text}");
+        console.print(text);
     } else if !inv.quiet {
-        eprint!("{text}");
+        output::eprint(text);
     }
 }
 

@@ -9,6 +9,7 @@ use stflash::ops::image::{Format, Image};
 use stflash::ops::options::WordValue;
 use stflash::ops::write::WriteReport;
 use stflash::ops::Session;
+use stflash::text::count;
 use stflash_sim::SimHandle;
 
 /// Where a duration comes from.
@@ -197,14 +198,18 @@ impl Outcome {
                     (_, 0) => "to flash".to_string(),
                     (f, m) => format!("({f} to flash, {m} to RAM)"),
                 };
-                let mut line = format!("write: {bytes} bytes {target} {}", timing(bytes));
+                let mut line = format!("write: {} {target} {}", count(bytes, "byte"), timing(bytes));
                 if r.flash_bytes > 0 {
                     if r.mass_erased {
                         line.push_str("; whole flash erased");
                     } else {
-                        line.push_str(&format!("; {} sectors erased, {} skipped", r.erased.len(), r.skipped.len()));
+                        line.push_str(&format!(
+                            "; {} erased, {} skipped",
+                            count(r.erased.len() as u64, "sector"),
+                            r.skipped.len()
+                        ));
                     }
-                    line.push_str(&format!("; {} bytes programmed", r.programmed_bytes));
+                    line.push_str(&format!("; {} programmed", count(r.programmed_bytes, "byte")));
                     if r.preserved_bytes > 0 {
                         line.push_str(&format!(", {} kept", r.preserved_bytes));
                     }
@@ -218,13 +223,16 @@ impl Outcome {
             Done::Erase(r) => {
                 let bytes: u64 = r.sectors.iter().map(|s| s.size as u64).sum();
                 let what = if r.mass { "whole flash, " } else { "" };
-                Some(format!("erase: {what}{} sectors ({}) {}", r.sectors.len(), size_text(bytes), timing(bytes)))
+                let sectors = count(r.sectors.len() as u64, "sector");
+                Some(format!("erase: {what}{sectors} ({}) {}", size_text(bytes), timing(bytes)))
             }
-            Done::Read { bytes, .. } => Some(format!("read: {bytes} bytes {}", timing(*bytes))),
+            Done::Read { bytes, .. } => Some(format!("read: {} {}", count(*bytes, "byte"), timing(*bytes))),
             Done::Reset | Done::Options { .. } => None,
-            Done::Otp { programmed, unchanged } => {
-                Some(format!("otp: {programmed} bytes programmed, {unchanged} already held {}", timing(*programmed)))
-            }
+            Done::Otp { programmed, unchanged } => Some(format!(
+                "otp: {} programmed, {unchanged} already held {}",
+                count(*programmed, "byte"),
+                timing(*programmed)
+            )),
         }
     }
 }
@@ -234,7 +242,7 @@ fn size_text(bytes: u64) -> String {
     if bytes >= 1024 && bytes % 1024 == 0 {
         format!("{} KiB", bytes / 1024)
     } else {
-        format!("{bytes} bytes")
+        count(bytes, "byte")
     }
 }
 

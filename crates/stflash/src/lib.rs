@@ -22,6 +22,7 @@ pub mod flash;
 pub mod mcu;
 pub mod ops;
 pub mod stlink;
+pub mod text;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

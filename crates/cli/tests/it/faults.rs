@@ -280,7 +280,7 @@ fn an_interrupted_sector_erase_says_which_sectors_are_erased() {
     // F411: 16 KiB sectors take 250 ms each. A Ctrl-C at every transfer in
     // turn: the message names exactly the sectors the flash shows erased.
     let mut partial = 0;
-    for n in (30..120).step_by(3) {
+    for n in (1..120).step_by(3) {
         let board = old_board("stm32f411re", &format!("erase-sigint-{n}"));
         let r = board.run_faulty(&format!("interrupt-after={n}"), &["erase", "0x08000000", "0x10000"]);
         if r.code == 0 {
@@ -294,11 +294,73 @@ fn an_interrupted_sector_erase_says_which_sectors_are_erased() {
             assert!(board.peek(BASE + at as u32, 16 * 1024) == old[at..at + 0x4000], "{n}: sector {k} changed");
         }
         let text = match erased {
-            0 => "nothing was erased".to_string(),
-            k => format!("erased: 0x08000000-0x{:08X}; not erased: the rest", BASE + k as u32 * 0x4000 - 1),
+            0 => "interrupted before anything was changed".to_string(),
+            k => {
+                let split = BASE + k as u32 * 0x4000;
+                format!("flash locked; erased: 0x08000000-0x{:08X}; not erased: 0x{split:08X}-0x0800FFFF", split - 1)
+            }
         };
-        assert!(r.stderr.contains(&text) && r.stderr.contains("flash locked"), "{n}: {text}: {}", r.stderr);
+        assert!(r.stderr.contains(&text), "{n}: {text}: {}", r.stderr);
         partial += usize::from(erased > 0);
     }
     assert!(partial > 0, "some signal came after the first sector was erased");
+}
+
+#[test]
+fn ctrl_c_while_connecting_says_nothing_was_changed_also_in_json() {
+    // The 3rd USB transfer is still part of connecting (probe version, mode).
+    let board = old_board("stm32f103c8", "sigint-connect");
+    let file = board.file("fw.bin", &image()[..4096]);
+    let r = board.run_faulty("interrupt-after=3", &["write", arg(&file), "0x08000000"]);
+    let r = r.fails(130, "error: interrupted before anything was changed");
+    assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+    // --json: still one document, with the probe and target it connected to.
+    let r = board.run_faulty("interrupt-after=3", &["--json", "write", arg(&file), "0x08000000"]);
+    assert_eq!(r.code, 130, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("one JSON document");
+    assert_eq!(doc["error"]["kind"], "interrupted");
+    assert_eq!(doc["error"]["message"], "interrupted before anything was changed");
+    assert_eq!(doc["exit_code"], 130);
+    assert_eq!(doc["target"]["chip"], "STM32F1xx_MD");
+    assert_eq!(doc["write"], serde_json::Value::Null);
+    // Other commands and info too.
+    for args in [&["erase"][..], &["reset"], &["--json", "info"], &["info"]] {
+        let r = board.run_faulty("interrupt-after=3", args);
+        assert_eq!(r.code, 130, "{args:?}: {}", r.stderr);
+        let text = if args[0] == "--json" { &r.stdout } else { &r.stderr };
+        assert!(text.contains("interrupted before anything was changed"), "{args:?}: {text}");
+    }
+    assert_eq!(board.peek(BASE, 64 * 1024), old_data()[..64 * 1024], "the flash was changed");
+}
+
+/// Stops after `sectors` sector erases.
+struct StopAfterSectors {
+    left: u64,
+    sector: u64,
+}
+
+impl Progress for StopAfterSectors {
+    fn add(&mut self, amount: u64) {
+        self.left = self.left.saturating_sub(amount / self.sector);
+    }
+    fn should_stop(&self) -> bool {
+        self.left == 0
+    }
+}
+
+#[test]
+fn an_interrupted_erase_says_what_is_erased_and_what_is_not() {
+    let (mut session, h) = open_sim(SimSpec::new("stm32f103c8"));
+    let mut stop = StopAfterSectors { left: 0, sector: 1024 };
+    let err = stflash::ops::erase::erase_range(&mut session, BASE, 0x1000, &mut stop).unwrap_err();
+    assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Interrupted, "interrupted before anything was changed"));
+    let mut stop = StopAfterSectors { left: 2, sector: 1024 };
+    let err = stflash::ops::erase::erase_range(&mut session, BASE, 0x1000, &mut stop).unwrap_err();
+    assert_eq!(
+        err.message,
+        "interrupted at 0x08000800, flash locked; erased: 0x08000000-0x080007FF; not erased: 0x08000800-0x08000FFF; \
+         run the same command again to complete the erase"
+    );
+    session.abandon();
+    assert!(!h.probe_in_debug());
 }

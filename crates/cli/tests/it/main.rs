@@ -14,6 +14,7 @@ mod journal;
 mod l0l1;
 mod l4g;
 mod l5u5h5;
+mod messages;
 mod options;
 mod protocol;
 mod robustness;

@@ -475,7 +475,7 @@ fn fs_bank_mode_change_resets_and_the_new_map_is_used() {
     chip.run(&["write", arg(&fw), "0x08080000"]).ok();
     let fw2 = chip.file("fw2.bin", &pattern(16 * 1024, 23));
     let out = chip.run(&["write", arg(&fw2), "0x08080000"]).ok();
-    assert!(out.stderr.contains("1 sectors erased"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 sector erased"), "{}", out.stderr);
     // Bank-2 protection lives in OPTCR1 (sectors 12-23).
     chip.run(&["--allow-write-protection", "--area=optcr1", "write", "nWRP_12=0xFFE"]).ok();
     chip.run(&["write", arg(&fw), "0x08080000"]).fails(PROTECTED, "WRPERR");

@@ -32,7 +32,8 @@ pub trait Progress {
     fn begin(&mut self, _phase: Phase, _total: u64) {}
     fn add(&mut self, _amount: u64) {}
     fn end(&mut self) {}
-    /// A sector was erased (st-flash prints a line for each).
+    /// `sector` has just been erased (st-flash prints a line per erased
+    /// page). A mass erase reports every sector of the flash once it is done.
     fn erased(&mut self, _sector: &Sector) {}
     /// Polled between flash words and sectors; `true` stops at the next boundary.
     fn should_stop(&self) -> bool {
@@ -153,6 +154,9 @@ pub fn mass_erase(
         );
         progress.begin(Phase::Erase, layout.total_size());
         run_ops(t, ctrl, &ops, "erasing the whole flash")?;
+        for s in layout.sectors() {
+            progress.erased(&s);
+        }
         progress.add(layout.total_size());
         progress.end();
         return Ok(());

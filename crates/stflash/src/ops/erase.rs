@@ -85,7 +85,7 @@ fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<
     let mut unlocked = session.unlock(&banks)?;
     let Session { target, flash, layout, .. } = &mut *unlocked;
     let ctrl = flash.as_deref().expect("checked");
-    engine::mass_erase(target, ctrl, layout, progress)?;
+    engine::mass_erase(target, ctrl, layout, progress).map_err(|e| interrupted(e, &layout.sectors()))?;
     unlocked.lock()?;
     // A mass erase leaves reserved areas (the STM32WB wireless stack) alone.
     let kept = |s: &Sector| reserved.iter().any(|&(start, stop, _)| s.addr < stop && s.end() > start as u64);
@@ -93,15 +93,32 @@ fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<
     Ok(EraseReport { sectors, mass: true })
 }
 
-/// An interrupted sector erase says which sectors are erased.
+/// An interruption of an erase of `sectors` (in erase order) as a message
+/// that says what is erased and what is not.
 fn interrupted(e: FlashError, sectors: &[Sector]) -> Error {
     let FlashError::Interrupted { at } = e else { return e.into() };
-    let done: Vec<&Sector> = sectors.iter().filter(|s| s.addr < at).collect();
-    let state = match (done.first(), done.last()) {
-        (Some(first), Some(last)) => {
-            format!("erased: 0x{:08X}-0x{:08X}; not erased: the rest", first.addr, last.end() - 1)
+    let split = sectors.iter().position(|s| s.addr == at).unwrap_or(sectors.len());
+    let (done, left) = sectors.split_at(split);
+    // Contiguous runs of sectors, as address ranges.
+    let range = |list: &[Sector]| {
+        let mut runs: Vec<(u32, u64)> = Vec::new();
+        for s in list {
+            match runs.last_mut() {
+                Some((_, end)) if *end == s.addr as u64 => *end = s.end(),
+                _ => runs.push((s.addr, s.end())),
+            }
         }
-        _ => "nothing was erased".to_string(),
+        runs.iter().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect::<Vec<_>>().join(", ")
     };
-    Error::new(ErrorKind::Interrupted, format!("interrupted at 0x{at:08X}, flash locked; {state}"))
+    if done.is_empty() {
+        return Error::new(ErrorKind::Interrupted, "interrupted before anything was changed");
+    }
+    Error::new(
+        ErrorKind::Interrupted,
+        format!(
+            "interrupted at 0x{at:08X}, flash locked; erased: {}; not erased: {}; run the same command again to complete the erase",
+            range(done),
+            range(left)
+        ),
+    )
 }

@@ -6,6 +6,7 @@ use super::session::Session;
 use crate::chip::MemRegion;
 use crate::error::{Error, Result};
 use crate::flash::{Phase, Progress};
+use crate::text::count;
 
 /// Read size per step (progress granularity).
 const STEP: usize = 16 * 1024;
@@ -55,7 +56,9 @@ fn read_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Pro
             len = available;
         } else if len > available {
             warn!(
-                "read of {len} bytes at 0x{addr:08X} clipped to {available} bytes: the region ends at 0x{:08X}",
+                "read of {} at 0x{addr:08X} clipped to {}: the region ends at 0x{:08X}",
+                count(len, "byte"),
+                count(available, "byte"),
                 end - 1
             );
             len = available;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use log::{debug, trace, warn};
 
+use crate::text::count;
 use crate::transport::{ProbeKind, Transport, TransportError};
 
 pub mod commands;
@@ -126,7 +127,7 @@ impl fmt::Display for StlinkError {
             }
             StlinkError::Status { cmd, status, addr: None } => write!(f, "ST-LINK {cmd} failed: {status}"),
             StlinkError::ShortReply { cmd, expected, got } => {
-                write!(f, "ST-LINK {cmd}: expected a {expected}-byte reply, got {got} bytes")
+                write!(f, "ST-LINK {cmd}: expected a {expected}-byte reply, got {}", count(*got as u64, "byte"))
             }
             StlinkError::Unsupported(msg) | StlinkError::BadRequest(msg) => f.write_str(msg),
         }
@@ -576,8 +577,8 @@ impl StLink {
     pub fn read_mem_unchecked(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
         if addr % 4 != 0 || buf.len() % 4 != 0 {
             return Err(StlinkError::BadRequest(format!(
-                "unchecked reads need an aligned address and length (0x{addr:08X}, {} bytes)",
-                buf.len()
+                "unchecked reads need an aligned address and length (0x{addr:08X}, {})",
+                count(buf.len() as u64, "byte")
             )));
         }
         for (i, chunk) in buf.chunks_mut(MAX_READ32).enumerate() {
@@ -656,8 +657,8 @@ impl StLink {
     pub fn write_mem_width(&mut self, addr: u32, data: &[u8], width: u32) -> Result<()> {
         if addr % width != 0 || data.len() % width as usize != 0 {
             return Err(StlinkError::BadRequest(format!(
-                "{width}-byte writes need an aligned address and length (0x{addr:08X}, {} bytes)",
-                data.len()
+                "{width}-byte writes need an aligned address and length (0x{addr:08X}, {})",
+                count(data.len() as u64, "byte")
             )));
         }
         let (op, name, max) = match width {

@@ -36,7 +36,13 @@ impl Run {
 /// of its own (a test that reruns on one chip passes the same directory
 /// with `STFLASH_STATE_DIR`, as `Board` does).
 pub fn stflash() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
+    command_for(Path::new(env!("CARGO_BIN_EXE_stflash")))
+}
+
+/// `exe` (the binary, possibly under another name) with a clean simulator
+/// environment and a journal directory of its own.
+pub fn command_for(exe: &Path) -> Command {
+    let mut c = Command::new(exe);
     c.env("STFLASH_STATE_DIR", temp_dir("state"));
     for var in [
         "STFLASH_SIM",
@@ -53,7 +59,12 @@ pub fn stflash() -> Command {
 
 /// Run the binary with `args` and extra environment.
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = stflash();
+    run_exe(Path::new(env!("CARGO_BIN_EXE_stflash")), args, env)
+}
+
+/// Run `exe` (the binary, possibly under another name) with `args` and extra environment.
+pub fn run_exe(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = command_for(exe);
     c.args(args);
     for (k, v) in env {
         c.env(k, v);
