@@ -178,11 +178,14 @@ pub(super) fn stream(
     };
     // Buffers given before this call (CRC batches) are not ours.
     let first_buffer = st.submitted();
+    // Jobs whose erase (if any) is in buffer `tag` or earlier.
+    let mut erased_by: Vec<usize> = Vec::new();
     let result = (|| -> Result<(), RoutineError> {
         let mut submit = |st: &mut Streamer, t: &mut Target, buf: &mut Buffer, next_job: usize| {
             let mut b = std::mem::take(buf);
             b.tag = completed_by.len();
             completed_by.push(next_job);
+            erased_by.push(erase_built.get());
             sent += b.data.len();
             let (before, bytes) = (t.elapsed(), b.data.len());
             st.submit(t, b)?;
@@ -359,6 +362,11 @@ pub(super) fn stream(
         let ours = st.done_tags().get(first_buffer..).unwrap_or(&[]);
         ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
     };
+    // The sectors whose erase ran in a buffer the routine reported done.
+    let erased_upto = st.done_tags().get(first_buffer..).unwrap_or(&[]).iter().filter_map(|&tag| erased_by.get(tag)).max();
+    for job in jobs[..erased_upto.copied().unwrap_or(0)].iter().filter(|j| j.erase) {
+        progress.erased(&job.sector);
+    }
     ledger.done = from(st);
     let sent_to = completed_by.iter().map(|&j| (j + 1).min(jobs.len())).max().unwrap_or(0);
     ledger.started = sent_to.max(erase_given.get()).max(ledger.done);
