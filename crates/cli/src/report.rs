@@ -151,13 +151,12 @@ impl Outcome {
 
     /// Record the probe and target of an open session.
     pub fn connected(&mut self, session: &Session, simulated: bool) {
-        let link = session.target.link();
-        let info = link.transport().info();
+        let info = session.target.probe();
         self.probe = Some(ProbeSummary {
             serial: info.serial.clone(),
             product: stflash::transport::ProbeKind::product_name(info.pid),
             kind: info.kind.to_string(),
-            firmware: link.version.to_string(),
+            firmware: session.target.probe_firmware().to_string(),
             location: info.location.clone(),
             simulated,
         });

@@ -521,6 +521,27 @@ impl Target {
         &self.link
     }
 
+    /// The probe this target is reached through.
+    pub fn probe(&self) -> &crate::transport::ProbeInfo {
+        self.link.transport().info()
+    }
+
+    /// The probe's firmware version.
+    pub fn probe_firmware(&self) -> crate::stlink::Version {
+        self.link.version
+    }
+
+    /// The link-trouble status seen since the last call (a WAIT storm, an
+    /// AP FAULT, a parity error), if any, and forget it.
+    pub fn take_link_trouble(&mut self) -> Option<crate::stlink::Status> {
+        self.link.take_link_trouble()
+    }
+
+    /// stflash chooses the SWD clock (no `--freq`), so it may lower it.
+    pub fn auto_speed(&self) -> bool {
+        self.link.auto_speed()
+    }
+
     pub fn link_mut(&mut self) -> &mut StLink {
         &mut self.link
     }

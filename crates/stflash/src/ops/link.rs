@@ -19,7 +19,7 @@ pub(crate) fn retry_slower<T>(
     what: &str,
     mut op: impl FnMut(&mut Session) -> Result<T>,
 ) -> Result<T> {
-    session.target.link_mut().take_link_trouble();
+    session.target.take_link_trouble();
     loop {
         let e = match op(session) {
             Ok(v) => return Ok(v),
@@ -30,9 +30,9 @@ pub(crate) fn retry_slower<T>(
                 return Err(bus_fault(session, addr, what));
             }
         }
-        let why = match session.target.link_mut().take_link_trouble() {
+        let why = match session.target.take_link_trouble() {
             Some(status) if e.kind != ErrorKind::Interrupted => status.to_string(),
-            None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => e.message.clone(),
+            None if e.kind == ErrorKind::Verify && session.target.auto_speed() => e.message.clone(),
             _ => return Err(e),
         };
         session.target.step_down_after(what, e, &why)?;
@@ -44,7 +44,7 @@ pub(crate) fn retry_slower<T>(
 /// Cortex-M has? Then the fault was the address's, not the wire's.
 fn link_is_healthy(session: &mut Session) -> bool {
     let ok = session.target.read32(crate::mcu::cortex_m::CPUID).is_ok();
-    session.target.link_mut().take_link_trouble();
+    session.target.take_link_trouble();
     ok
 }
 

@@ -195,7 +195,7 @@ impl Session {
             None => {
                 let key = match self.target.unique_id()? {
                     Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
-                    None => format!("{:03X}-{}", self.target.dev_id(), self.target.link().transport().info().serial),
+                    None => format!("{:03X}-{}", self.target.dev_id(), self.target.probe().serial),
                 };
                 self.journal_key.insert(key).clone()
             }

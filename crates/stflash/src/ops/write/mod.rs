@@ -413,7 +413,7 @@ fn compare_sector(t: &mut Target, plan: &SectorPlan) -> Result<()> {
 /// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
 /// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
 fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) -> Result<()> {
-    let version = t.link().version;
+    let version = t.probe_firmware();
     if access.width == Width::Half && !version.has_16bit() && !routine {
         return Err(Error::unsupported(format!(
             "this chip's flash is programmed with 16-bit writes, and probe firmware {version} has none \
