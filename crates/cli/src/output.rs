@@ -1,10 +1,12 @@
 //! What the user sees: log lines, progress, errors.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::io::{self, IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -47,6 +49,12 @@ fn init_logging_with(debug: bool, quiet: bool, rust_log: Option<String>) {
 /// 0x8000000 erased (size: 0x400)` per erased sector and an empty line after
 /// them (not with `--quiet` or `--json`).
 pub struct CliProgress<'a> {
+    /// Names this operation's entry in the flash states a forced exit prints.
+    id: usize,
+    /// How long the operation said it needs to reach its next safe point.
+    safe_within: Duration,
+    /// The second signal has been answered.
+    waiting_said: Cell<bool>,
     bar: Option<ProgressBar>,
     terminal: bool,
     quiet: bool,
@@ -62,6 +70,9 @@ pub struct CliProgress<'a> {
 impl<'a> CliProgress<'a> {
     pub fn new(quiet: bool, stop: Arc<AtomicBool>, console: &'a Console) -> CliProgress<'a> {
         CliProgress {
+            id: PROGRESS_IDS.fetch_add(1, Ordering::Relaxed),
+            safe_within: Duration::ZERO,
+            waiting_said: Cell::new(false),
             bar: None,
             terminal: std::io::stderr().is_terminal(),
             quiet,
@@ -136,7 +147,22 @@ impl Progress for CliProgress<'_> {
         }
     }
 
+    fn flash_state(&mut self, state: &str, safe_within: Duration) {
+        self.safe_within = safe_within;
+        let mut states = FLASH_STATES.lock().unwrap_or_else(|e| e.into_inner());
+        states.insert(self.id, state.to_string());
+    }
+
     fn should_stop(&self) -> bool {
+        // The second signal is answered here, in the flow of the operation,
+        // once; the third is the watcher thread's (`install_stop_handler`).
+        if SIGNALS.load(Ordering::Relaxed) >= 2 && !self.waiting_said.replace(true) {
+            let within = self.safe_within.as_secs_f64().max(0.1);
+            log::warn!(
+                "stopping safely, please wait (up to {within:.1} s): the flash is left at a sector or \
+                 flash-word boundary; press Ctrl-C again to force an exit now"
+            );
+        }
         self.stop.load(Ordering::Relaxed)
     }
 }
@@ -144,18 +170,60 @@ impl Progress for CliProgress<'_> {
 impl Drop for CliProgress<'_> {
     fn drop(&mut self) {
         self.end();
+        FLASH_STATES.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
     }
 }
 
-/// Ctrl-C and SIGTERM set the flag (operations stop at the next flash-word
-/// boundary); a second signal ends the process at once.
+/// Ctrl-C and SIGTERM signals received so far (counted in the handler).
+static SIGNALS: AtomicUsize = AtomicUsize::new(0);
+/// The flash state each running operation last reported, by progress id:
+/// what a forced exit prints.
+static FLASH_STATES: Mutex<BTreeMap<usize, String>> = Mutex::new(BTreeMap::new());
+static PROGRESS_IDS: AtomicUsize = AtomicUsize::new(0);
+
+/// What Ctrl-C and SIGTERM do. The first sets the flag: the operation stops
+/// at its next safe point (the end of the sector being written; a mass
+/// erase cannot be stopped). A second says how long that takes and that a
+/// third forces an exit. The third ends the process at once, after printing
+/// the flash state the operation last reported (and so the journal that
+/// holds any kept bytes): the flash may then be left mid-sector.
 pub fn install_stop_handler() -> Arc<AtomicBool> {
     let flag = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let _ = signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&flag));
+    let signals = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+    for sig in signals {
         let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        // SAFETY: the action only adds to an atomic counter, which is
+        // async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(sig, || {
+                SIGNALS.fetch_add(1, Ordering::Relaxed);
+            })
+        };
+    }
+    if let Ok(mut watched) = signal_hook::iterator::Signals::new(signals) {
+        std::thread::spawn(move || {
+            for _ in watched.forever() {
+                if SIGNALS.load(Ordering::Relaxed) >= 3 {
+                    force_exit();
+                }
+            }
+        });
     }
     flag
+}
+
+/// The third signal: say what the flash holds, then exit with 130.
+fn force_exit() -> ! {
+    let states = FLASH_STATES.lock().map(|s| s.values().cloned().collect::<Vec<_>>()).unwrap_or_default();
+    let state = if states.is_empty() { "nothing was changed".to_string() } else { states.join("; ") };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "error: forced to stop; flash state: {state}; run the same command again to complete it \
+         (kept bytes, if any, are in the journal it names)"
+    );
+    let _ = err.flush();
+    std::process::exit(130)
 }
 
 /// stdout for a whole run. Every write is checked, none panics: when the

@@ -79,13 +79,20 @@ pub struct FaultPlan {
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
     pub terminate_after: Option<Trigger>,
+    /// Deliver a further SIGINT once past each of these points (a user
+    /// pressing Ctrl-C again; the key may be given several times).
+    pub interrupt_again_after: Vec<Trigger>,
+    /// From this point on the probe's USB transfers never return: the
+    /// calling thread blocks for good (a wedged USB stack; only a signal
+    /// ends the process).
+    pub hang_after: Option<Trigger>,
     /// `key=value` pairs for `FlashModel::configure` (e.g. `rdp=1`).
     pub model: Vec<(String, String)>,
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
                      no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, crc-peripheral=lsb-first, \
-                     interrupt-after=N, terminate-after=N, \
+                     interrupt-after=N, interrupt-again-after=N, terminate-after=N, hang-after=N, \
                      or a flash-model setting key=value";
 
 impl FaultPlan {
@@ -107,6 +114,8 @@ impl FaultPlan {
                 ("stall-after", v) => plan.stall_after = Some(Trigger::parse(key, v)?),
                 ("interrupt-after", v) => plan.interrupt_after = Some(Trigger::parse(key, v)?),
                 ("terminate-after", v) => plan.terminate_after = Some(Trigger::parse(key, v)?),
+                ("interrupt-again-after", v) => plan.interrupt_again_after.push(Trigger::parse(key, v)?),
+                ("hang-after", v) => plan.hang_after = Some(Trigger::parse(key, v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
                 ("no-power", None) => plan.no_power = true,

@@ -287,8 +287,9 @@ struct Sim {
     bytes_out: u64,
     bytes_in: u64,
     state_file: Option<PathBuf>,
-    /// Signals already delivered by `interrupt-after`/`terminate-after`.
-    signalled: Vec<i32>,
+    /// Signals already delivered (`interrupt-after`, `terminate-after`,
+    /// then each `interrupt-again-after`), by position.
+    signalled: Vec<usize>,
 }
 
 impl Sim {
@@ -332,14 +333,31 @@ impl Sim {
     /// Injected Ctrl-C / SIGTERM: a real signal to this process, once, when
     /// the run passes the fault's point (what a user's key press does).
     fn deliver_signals(&mut self) {
-        for (trigger, signal) in [
+        let once = [
             (self.faults.interrupt_after, signal_hook::consts::SIGINT),
             (self.faults.terminate_after, signal_hook::consts::SIGTERM),
-        ] {
-            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&signal) {
-                self.signalled.push(signal);
+        ];
+        let again = self.faults.interrupt_again_after.iter().map(|&t| (Some(t), signal_hook::consts::SIGINT));
+        for (i, (trigger, signal)) in once.into_iter().chain(again).enumerate() {
+            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&i) {
+                self.signalled.push(i);
                 let _ = signal_hook::low_level::raise(signal);
             }
+        }
+        if self.faults.hang_after.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) {
+            // A wedged USB transfer: this thread never returns. The chip
+            // keeps what its flash holds now, whatever ends the process.
+            if let Err(e) = self.save() {
+                eprintln!("warning: {e}");
+            }
+            // Bounded, so that a program that never ends itself fails a test
+            // instead of hanging it.
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                std::thread::park_timeout(Duration::from_secs(1));
+            }
+            eprintln!("simulator: hang-after: nothing ended the process within 60 s");
+            std::process::exit(99);
         }
     }
 

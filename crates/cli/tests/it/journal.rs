@@ -100,3 +100,24 @@ fn every_fault_at_every_point_of_a_write_then_a_rerun_ends_exactly_right() {
         }
     }
 }
+
+#[test]
+fn a_second_ctrl_c_waits_for_a_safe_point_and_a_third_forces_an_exit_naming_the_flash_state() {
+    let (board, image, want) = board("journal-signals");
+    let file = board.file("fw.bin", &image);
+    let at = format!("0x{IMAGE_AT:08X}");
+    // Two Ctrl-Cs: the write stops between sectors, says so, and keeps the journal.
+    let r = board.run_faulty("interrupt-after=40KiB,interrupt-again-after=41KiB", &["write", arg(&file), &at]);
+    let r = r.fails(130, "stopping safely, please wait (up to");
+    assert!(r.stderr.contains("error: interrupted at 0x"), "{}", r.stderr);
+    assert!(!r.stderr.contains("partly programmed"), "it stops between sectors: {}", r.stderr);
+    // Three, while the probe hangs: the process is forced out, naming the state.
+    let faults = "interrupt-after=30KiB,interrupt-again-after=31KiB,interrupt-again-after=32KiB,hang-after=32KiB";
+    let r = board.run_faulty(faults, &["write", arg(&file), &at]);
+    let r = r.fails(130, "error: forced to stop; flash state: ");
+    assert!(!r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    // Whatever the flash was left holding, the next run finishes the job.
+    board.run(&["write", arg(&file), &at]).ok();
+    assert_flash(&board, &want, "after the rerun");
+    assert_eq!(journal_files(&board), 0);
+}

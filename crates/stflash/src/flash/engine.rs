@@ -35,6 +35,10 @@ pub trait Progress {
     /// `sector` has just been erased (st-flash prints a line per erased
     /// page). A mass erase reports every sector of the flash once it is done.
     fn erased(&mut self, _sector: &Sector) {}
+    /// What the flash holds now, in words ("written: …; partly programmed: …"),
+    /// and how long until the next safe point (the end of the sector being
+    /// written): for a user who wants to stop now.
+    fn flash_state(&mut self, _state: &str, _safe_within: Duration) {}
     /// Polled between flash words and sectors; `true` stops at the next boundary.
     fn should_stop(&self) -> bool {
         false

@@ -426,27 +426,8 @@ fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) ->
 /// The error of a write that failed after the chip was touched, with the
 /// state of every sector the write was changing.
 fn failed(e: FlashError, jobs: &[Job], ledger: &Ledger) -> Error {
-    let range = |js: &[Job]| -> Option<String> {
-        let (first, last) = (js.first()?, js.last()?);
-        Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
-    };
-    let done = ledger.done.min(jobs.len());
-    let started = ledger.started.clamp(done, jobs.len());
-    let current = (done + 1).min(started);
-    let mut parts = Vec::new();
-    if let Some(r) = range(&jobs[..done]) {
-        parts.push(format!("written: {r}"));
-    }
-    if let Some(r) = range(&jobs[done..current]) {
-        parts.push(format!("partly programmed: {r}"));
-    }
-    if let Some(r) = range(&jobs[current..started]) {
-        parts.push(format!("not yet written, may be erased: {r}"));
-    }
-    if let Some(r) = range(&jobs[started..]) {
-        parts.push(format!("not yet written: {r}"));
-    }
-    let state = if started == 0 { "nothing was changed".to_string() } else { parts.join("; ") };
+    let state = ledger.describe(jobs);
+    let started = ledger.started.min(jobs.len());
     match e {
         FlashError::Interrupted { at } => Error::new(
             ErrorKind::Interrupted,
