@@ -121,3 +121,50 @@ fn a_second_ctrl_c_waits_for_a_safe_point_and_a_third_forces_an_exit_naming_the_
     assert_flash(&board, &want, "after the rerun");
     assert_eq!(journal_files(&board), 0);
 }
+
+/// One part per family (and both banks of a dual-bank part): every USB fault
+/// kind at points through a write that keeps bytes around its image, then a
+/// rerun; the flash ends byte for byte right. A representative subset by
+/// default; `STFLASH_FULL_SWEEP=1` takes every KiB of the transfer.
+#[test]
+fn every_family_survives_usb_faults_through_a_write_and_a_rerun() {
+    let full = std::env::var_os("STFLASH_FULL_SWEEP").is_some();
+    // (part, where old data and the image go, sector size)
+    let parts: &[(&str, u32, u32)] = &[
+        ("stm32f103c8", 0x0800_0000, 0x400),
+        ("stm32l053r8", 0x0800_0000, 0x80),
+        ("stm32l476rg", 0x0800_0000, 0x800),
+        ("stm32l476rg", 0x0807_F000, 0x800), // across the banks
+        ("stm32u575zi", 0x0800_0000, 0x2000),
+        ("stm32h563zi", 0x080F_C000, 0x2000), // across the banks
+        ("stm32h7a3zi", 0x080F_C000, 0x2000), // across the banks
+    ];
+    for &(chip, base, sector) in parts {
+        let old = pattern(4 * sector as usize, 51);
+        let image = pattern(2 * sector as usize, 52);
+        let at = base + sector / 2 + 16;
+        let mut want = old.clone();
+        let off = (at - base) as usize;
+        want[off..off + image.len()].copy_from_slice(&image);
+        let total_kib = (4 * sector as usize).div_ceil(1024) + 1;
+        let points: Vec<usize> =
+            if full { (1..=3 * total_kib).collect() } else { vec![total_kib / 3 + 1, 2 * total_kib / 3 + 1] };
+        for kind in ["disconnect-after", "stall-after", "timeout-after"] {
+            for &kib in &points {
+                let board = Board::new(chip, &format!("usb-{chip}-{base:x}-{kind}-{kib}"), &[], &[(base, &old)]);
+                let file = board.file("fw.bin", &image);
+                let at = format!("0x{at:08X}");
+                let r = board.run_faulty(&format!("{kind}={kib}KiB"), &["write", arg(&file), &at]);
+                let context = format!("{chip} at 0x{base:08X}, {kind}={kib}KiB");
+                if r.code == 0 {
+                    assert!(board.peek(base, want.len()) == want, "{context}: flash differs");
+                    break;
+                }
+                assert_eq!(r.code, 9, "{context}: {}", r.stderr);
+                board.run(&["write", arg(&file), &at]).ok();
+                assert!(board.peek(base, want.len()) == want, "{context}, then a rerun: flash differs");
+                let _ = std::fs::remove_dir_all(&board.dir);
+            }
+        }
+    }
+}
