@@ -289,6 +289,7 @@ fn run_prepared(
     if session.target.flash_size != session.target.flash_size_detected {
         console.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
     }
+    warn_pending_journal(&mut session, &inv.command);
     let result = match execute(&mut session, inv, prepared, stop, console, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
@@ -534,4 +535,19 @@ fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
         session.target.run_at(pc & !1, sp)?;
     }
     Ok(())
+}
+
+/// Writes and erases finish what an interrupted write left in the chip's
+/// journal before anything else; every other command says it is pending.
+fn warn_pending_journal(session: &mut Session, command: &Command) {
+    let restores = matches!(command, Command::WriteFile { otp: false, .. } | Command::Erase { .. });
+    if restores {
+        return;
+    }
+    if let Some(path) = session.pending_journal() {
+        log::warn!(
+            "an interrupted write left kept bytes of this chip in {}: the next write or erase on it restores them",
+            path.display()
+        );
+    }
 }

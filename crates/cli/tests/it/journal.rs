@@ -44,6 +44,10 @@ fn usb_lost_80_percent_into_a_write_loses_no_kept_byte() {
     let r = r.fails(9, "the ST-LINK was disconnected");
     assert!(r.stderr.contains("the bytes this write was keeping are saved in"), "{}", r.stderr);
     assert_eq!(journal_files(&board), 1);
+    // Any other command says the kept bytes are pending.
+    let out = board.dir.join("peek.bin");
+    let r = board.run(&["read", arg(&out), "0x08000000", "16"]).ok();
+    assert!(r.stderr.contains("an interrupted write left kept bytes of this chip in"), "{}", r.stderr);
     let r = board.run(&["write", arg(&file), &at]).ok();
     assert!(r.stderr.contains("writing them first"), "{}", r.stderr);
     assert_flash(&board, &want, "after the rerun");
