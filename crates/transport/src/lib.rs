@@ -6,8 +6,9 @@
 //!
 //! ST does not publish the ST-LINK USB protocol; the facts here come from the
 //! open clients that speak it. Line numbers are those of stlink-org/stlink at
-//! commit 733893a (`testing` branch, 2024-10-17), OpenOCD's master branch,
-//! probe-rs (probe-rs/src/probe/stlink/) and pyOCD (pyocd/probe/stlink/).
+//! commit 733893a (`testing` branch, 2024-10-17), OpenOCD's master branch
+//! (checked at abbbc2e05), probe-rs (probe-rs/src/probe/stlink/) and pyOCD
+//! (pyocd/probe/stlink/).
 
 use std::fmt;
 use std::time::Duration;

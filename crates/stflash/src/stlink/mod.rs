@@ -6,8 +6,9 @@
 //! speak it. "stlink" below is stlink-org/stlink at commit 733893a (`testing`
 //! branch, 2024-10-17): src/stlink-lib/usb.c, commands.h, common.c and
 //! inc/stlink.h; "OpenOCD" is OpenOCD's src/jtag/drivers/stlink_usb.c and
-//! libusb_helper.h; "probe-rs" is probe-rs/src/probe/stlink/mod.rs; "pyOCD" is
-//! pyocd/probe/stlink/stlink.py. Line numbers are theirs.
+//! libusb_helper.h (master, lines checked at abbbc2e05); "probe-rs" is
+//! probe-rs/src/probe/stlink/mod.rs; "pyOCD" is pyocd/probe/stlink/stlink.py.
+//! Line numbers are theirs.
 
 use std::fmt;
 use std::time::Duration;
