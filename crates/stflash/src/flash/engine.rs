@@ -96,7 +96,10 @@ pub fn wait_idle(
 }
 
 /// Turn error flags in `sr` into an error (after clearing them, so that the
-/// next operation is not refused with PGSERR, flash-families.md §2.0).
+/// next operation is not refused with PGSERR: on L4-class parts a pending
+/// PROGERR/SIZERR/PGAERR/WRPERR/MISERR/FASTERR makes the next write set PGSERR,
+/// RM0351's FLASH_SR.PGSERR description, the same text in ST's STM32U0 SVD; on
+/// H7 a pending INCERR does, RM0433 §4.7.3).
 pub fn check_errors(
     t: &mut Target,
     ctrl: &dyn FlashController,

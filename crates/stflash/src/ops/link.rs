@@ -1,9 +1,10 @@
 //! Automatic SWD clock: an operation that fails because the link failed
 //! (a WAIT storm, an AP FAULT, a parity error), or whose verification found
-//! different bytes, runs again one clock step slower (peers.md (b) item 5:
-//! the probe's fastest clock by default, stepping down on WAIT/FAULT/verify
-//! errors). Never when the user gave `--freq`: then the error says that the
-//! link failed at the clock asked for.
+//! different bytes, runs again one clock step slower: the probe's fastest clock
+//! by default, stepping down on WAIT/FAULT/verify errors. This is stflash's own
+//! design; st-flash uses fixed defaults (1.8 MHz on V2, 1 MHz on V3: stlink
+//! src/stlink-lib/usb.c:611-698) and does not retry. Never when the user gave
+//! `--freq`: then the error says that the link failed at the clock asked for.
 
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};

@@ -353,7 +353,7 @@ pub fn write(session: &mut Session, area: OptionArea, value: &OptionValue, guard
     let (t, ob) = options_of(session)?;
     let word = area_word(ob, family, area)?;
     if *value == OptionValue::Word(0) && area == OptionArea::Option {
-        // st-flash refuses 0 (stflash-cli.md §4.2 item 4).
+        // st-flash refuses 0 (stlink src/st-flash/flash.c:189-199).
         return Err(Error::input("attempting to set option byte to 0, abort."));
     }
     let mut words = ob.words();

@@ -126,7 +126,8 @@ impl Session {
         self.read_layout()
     }
 
-    /// st-flash's connect line: "<dev_type>: <n> KiB SRAM, <n> KiB flash in at least <n> KiB pages."
+    /// st-flash's connect line, `<dev_type>: <n> KiB SRAM, <n> KiB flash in at
+    /// least <n> KiB pages.` (printed by stlink src/stlink-lib/common.c:141-333).
     pub fn connect_line(&self) -> String {
         let chip = self.target.chip;
         let page = self.layout.min_sector_size();

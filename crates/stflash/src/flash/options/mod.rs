@@ -282,7 +282,9 @@ impl OptionWord {
     }
 }
 
-/// The `--area` values that address option words (stflash-cli.md §4.5).
+/// The `--area` values that address option words (st-flash's names: stlink
+/// src/st-flash/flash_opts.c:127-157; what each reads and writes:
+/// src/stlink-lib/option_bytes.c:823-1117, commit 733893a).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptionArea {
     Option,
