@@ -363,7 +363,8 @@ pub(super) fn stream(
         ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
     };
     // The sectors whose erase ran in a buffer the routine reported done.
-    let erased_upto = st.done_tags().get(first_buffer..).unwrap_or(&[]).iter().filter_map(|&tag| erased_by.get(tag)).max();
+    let erased_upto =
+        st.done_tags().get(first_buffer..).unwrap_or(&[]).iter().filter_map(|&tag| erased_by.get(tag)).max();
     for job in jobs[..erased_upto.copied().unwrap_or(0)].iter().filter(|j| j.erase) {
         progress.erased(&job.sector);
     }
