@@ -108,6 +108,12 @@ pub struct Invocation {
     /// `--flash=` in bytes.
     pub flash_size: Option<u32>,
     pub reset: bool,
+    /// `--no-run`: the core is left halted (at its reset vector when the
+    /// command resets it).
+    pub no_run: bool,
+    /// `--no-reset`: no reset after write or erase; the core is left as it
+    /// was found (running or halted), and SRAM is not used.
+    pub no_reset: bool,
     pub connect_under_reset: bool,
     pub opt: bool,
     pub mass_erase: bool,
@@ -392,7 +398,8 @@ examples:
   stflash --area=otp --write-otp-permanently write <file> 0xXXXXXXXX
   stflash info
   stflash --serial <serial> info --chipid
-  stflash --json write firmware.elf";
+  stflash --json write firmware.elf
+  stflash --no-run write firmware.elf";
 
 fn info_command() -> clap::Command {
     let mut cmd = clap::Command::new("info")
@@ -439,6 +446,16 @@ fn options() -> Vec<Arg> {
         flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector").global(true),
         flag("hot-plug", "Connect without resetting the target (the default)").global(true),
         flag("reset", "Reset the target after the command"),
+        flag(
+            "no-run",
+            "Leave the core halted after the command: at the reset vector after write, erase, reset or --reset; \
+             else where it stopped",
+        ),
+        flag(
+            "no-reset",
+            "No reset after write or erase: the core is left as stflash found it (running on, or halted); \
+             flash is then programmed without the RAM routine, so SRAM and core registers stay intact",
+        ),
         value("format", "format", "File format; default: detected from the file (binary files need an address)")
             .value_parser(["binary", "ihex"]),
         Arg::new("flash")
@@ -597,15 +614,16 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     }
     let (name, sub) = matches.subcommand().expect("the first word is an extension command");
     // Options of st-flash's commands that mean nothing here are refused, not ignored.
-    let misplaced: Vec<String> = ["area", "format", "flash", "reset", "opt", "mass-erase", "erase-rest", "verify"]
-        .into_iter()
-        .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-        .map(|id| format!("--{id}"))
-        .chain(
-            (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
-                .then(|| "--serial".to_string()),
-        )
-        .collect();
+    let misplaced: Vec<String> =
+        ["area", "format", "flash", "reset", "no-run", "no-reset", "opt", "mass-erase", "erase-rest", "verify"]
+            .into_iter()
+            .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+            .map(|id| format!("--{id}"))
+            .chain(
+                (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
+                    .then(|| "--serial".to_string()),
+            )
+            .collect();
     if !misplaced.is_empty() {
         let verb = if misplaced.len() == 1 { "does" } else { "do" };
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
@@ -798,6 +816,7 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
     let verify_readback = get("verify").as_deref() == Some("readback");
     let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
     let command = command_from_words(&words, area, format)?;
+    check_after(m, &command)?;
     let mut warnings = Vec::new();
     if command == Command::Reset && words.len() > 1 {
         warnings.push(format!("reset ignores its arguments: {}", words[1..].join(" ")));
@@ -809,6 +828,8 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         freq_khz,
         flash_size,
         reset: m.get_flag("reset"),
+        no_run: m.get_flag("no-run"),
+        no_reset: m.get_flag("no-reset"),
         connect_under_reset: m.get_flag("connect-under-reset"),
         opt: m.get_flag("opt"),
         mass_erase: m.get_flag("mass-erase"),
@@ -830,6 +851,27 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         json: m.get_flag("json"),
         warnings,
     })
+}
+
+/// `--no-reset` and `--no-run` against the options and the command they
+/// could contradict.
+fn check_after(m: &ArgMatches, command: &Command) -> Result<(), ParseError> {
+    if !m.get_flag("no-reset") {
+        return Ok(());
+    }
+    if m.get_flag("reset") {
+        return Err(ParseError::new("--reset and --no-reset contradict each other; give one"));
+    }
+    if *command == Command::Reset {
+        return Err(ParseError::new("reset with --no-reset would do nothing; leave out --no-reset"));
+    }
+    if m.get_flag("connect-under-reset") {
+        return Err(ParseError::new(
+            "--no-reset leaves the core as stflash found it, but --connect-under-reset resets it while connecting; \
+             to leave it halted at its reset vector use --no-run",
+        ));
+    }
+    Ok(())
 }
 
 fn number(text: &str, what: &str) -> Result<u32, ParseError> {

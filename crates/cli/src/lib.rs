@@ -294,15 +294,13 @@ fn run_prepared(
             session.abandon();
             Ok(())
         }
-        Ok(after) => (|| {
-            if after == After::Reset && !inv.reset {
-                session.target.reset_and_run()?;
-            }
+        Ok(after) => {
             if let Some(summary) = sim.as_ref().map(|h| h.stats()) {
                 log::debug!("simulator: {summary:?}");
             }
-            session.finish(inv.reset)
-        })(),
+            let (reset, run) = end_state(inv, after, session.target.was_halted);
+            session.finish_as(reset, run)
+        }
         Err(e) => {
             session.abandon();
             Err(e)
@@ -310,6 +308,18 @@ fn run_prepared(
     };
     outcome.time = Some(clock.read());
     result
+}
+
+/// Whether to reset the chip after a successful command, and whether to
+/// let the core run: by default write and erase reset and every command
+/// lets the core run; `--reset` resets after any command; `--no-run` leaves
+/// the core halted (at its reset vector when it was reset); `--no-reset`
+/// resets nothing and leaves the core as stflash found it (`was_halted`).
+fn end_state(inv: &Invocation, after: After, was_halted: bool) -> (bool, bool) {
+    let reset = inv.reset || (after == After::Reset && !inv.no_reset);
+    let keep_halted = inv.no_reset && was_halted;
+    let run = !inv.no_run && !keep_halted;
+    (reset, run)
 }
 
 /// Ctrl-C or SIGTERM before the command changed anything.
@@ -366,7 +376,9 @@ fn execute(
                 preserve: !inv.erase_rest,
                 verify: true,
                 readback: inv.verify_readback,
-                ..Default::default()
+                // --no-reset: the firmware goes on as it was, so its SRAM and
+                // the core's registers must stay as they are.
+                fast: !inv.no_reset,
             };
             let report = write::write(session, &image, &opts, &mut progress)?;
             let flash = report.flash_bytes > 0;
@@ -387,7 +399,9 @@ fn execute(
             if flash {
                 return Ok(After::Reset);
             }
-            start_ram_image(session, &image)?;
+            if !inv.no_reset {
+                start_ram_image(session, &image, !inv.no_run)?;
+            }
             Ok(After::Resume)
         }
         Command::Erase { range } => {
@@ -521,7 +535,8 @@ fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Res
 /// After loading code into RAM, st-flash starts it from its vector table.
 /// stflash does so only when the image begins with a plausible one (a stack
 /// pointer in RAM and a Thumb entry point); otherwise the core resumes.
-fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
+/// Without `run` (`--no-run`) the core is only made ready to start there.
+fn start_ram_image(session: &mut Session, image: &Image, run: bool) -> Result<()> {
     let Some(seg) = image.segments.first() else { return Ok(()) };
     if seg.data.len() < 8 {
         return Ok(());
@@ -530,8 +545,13 @@ fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
     let pc = u32::from_le_bytes(seg.data[4..8].try_into().expect("4 bytes"));
     let ram = |a: u32| session.target.chip.ram_regions().any(|r| r.contains(a) || r.end() == a as u64);
     if pc & 1 == 1 && ram(sp) && (ram(pc) || session.layout.contains(pc)) {
-        info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
-        session.target.run_at(pc & !1, sp)?;
+        if run {
+            info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+            session.target.run_at(pc & !1, sp)?;
+        } else {
+            info!("the core waits halted at the RAM image's entry 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+            session.target.set_entry(pc & !1, sp)?;
+        }
     }
     Ok(())
 }
