@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 
+use super::data::{self, DataItem};
 use super::number::{parse_freq, parse_number, NumberError};
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
@@ -83,9 +84,10 @@ pub enum Command {
         value: OptionValue,
     },
     /// `write FILE [ADDR]` (areas main, system, otp). `addr` is `None` for
-    /// formats that carry addresses.
+    /// formats that carry addresses. `file` is `None` for `write --data …`
+    /// alone.
     WriteFile {
-        file: PathBuf,
+        file: Option<PathBuf>,
         addr: Option<u32>,
         otp: bool,
     },
@@ -129,6 +131,8 @@ pub struct Invocation {
     pub decode: bool,
     /// Permissions for dangerous option and OTP writes.
     pub guards: Guards,
+    /// `--data ADDR=VALUE,…`: bytes written with (over) the file, or alone.
+    pub data: Vec<DataItem>,
     /// `--json`: one JSON document on stdout, nothing else there.
     pub json: bool,
     /// Warnings about the command line, logged once logging is set up.
@@ -173,11 +177,13 @@ pub enum InfoQuestion {
     Descr,
     /// The chip table (no probe needed).
     Chips,
+    /// The chip's 96-bit unique ID, 24 hex digits in address order.
+    Uid,
 }
 
 impl InfoQuestion {
     /// Every question with its option name and help.
-    pub const ALL: [(InfoQuestion, &'static str, &'static str); 8] = [
+    pub const ALL: [(InfoQuestion, &'static str, &'static str); 9] = [
         (InfoQuestion::Probe, "probe", "Report every probe in st-info --probe's format"),
         (InfoQuestion::Serial, "serial", "Print the selected probe's serial number"),
         (InfoQuestion::Flash, "flash", "Print the flash size (0x10000)"),
@@ -186,6 +192,7 @@ impl InfoQuestion {
         (InfoQuestion::ChipId, "chipid", "Print the DEV_ID (0x0410)"),
         (InfoQuestion::Descr, "descr", "Print the device name (STM32F1xx_MD)"),
         (InfoQuestion::Chips, "chips", "List the chips stflash knows (no probe needed)"),
+        (InfoQuestion::Uid, "uid", "Print the chip's 96-bit unique ID: 24 hex digits, bytes in address order"),
     ];
 }
 
@@ -311,7 +318,10 @@ pub fn command() -> clap::Command {
             .arg(place("addr", "ADDR", "Start address", ValueHint::Other))
             .arg(place("size", "SIZE", "Bytes to read", ValueHint::Other)),
         clap::Command::new("write")
-            .about("Write a file (binary, Intel HEX, S-record, ELF) to flash or RAM; with an option --area, a value")
+            .about(
+                "Write a file (binary, Intel HEX, S-record, ELF) and/or --data values to flash, RAM or OTP; \
+                 with an option --area, a value",
+            )
             .override_usage("write <file> [addr]\nwrite <value>")
             .arg(place("file", "FILE", "Input file (or the value with an option --area)", ValueHint::FilePath))
             .arg(place("addr", "ADDR", "Address (binary files only)", ValueHint::Other)),
@@ -367,6 +377,7 @@ pub fn synopsis_lines() -> Vec<String> {
     let mut lines: Vec<String> = [
         "read <file> <addr> <size>",
         "write <file> [addr]",
+        "write [<file> [addr]] --data <addr>=<value>[,…]",
         "write <value>           (with an option --area)",
         "erase [<addr> <size>]",
         "reset",
@@ -399,6 +410,8 @@ examples:
   stflash info
   stflash --serial <serial> info --chipid
   stflash --json write firmware.elf
+  stflash write --data 0x0800FC00=0x12345678,0x0800FC04=hex:DEADBEEF
+  stflash --serial <serial> info --uid
   stflash --no-run write firmware.elf";
 
 fn info_command() -> clap::Command {
@@ -465,6 +478,13 @@ fn options() -> Vec<Arg> {
             .action(ArgAction::Set)
             .help("Override the detected flash size (only --flash=<size>)"),
         value("area", "area", "Memory area (default: main)").value_parser(AREAS),
+        value(
+            "data",
+            "ADDR=VALUE,…",
+            "With write: also (or only) write these values, keeping every other byte; VALUE is a number \
+             (a 32-bit little-endian word) or hex:BYTES (0x08007FF0=hex:DEADBEEF01); may be repeated",
+        )
+        .action(ArgAction::Append),
         flag("mass-erase", "Erase the whole flash before writing, or with erase"),
         flag("erase-rest", "Erase the unwritten rest of written sectors (st-flash's behaviour) instead of keeping it"),
         value(
@@ -604,10 +624,10 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             )));
         }
     }
-    let matches = match command().try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args)) {
+    let matches = match command().try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args.clone())) {
         Ok(m) => m,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => return Ok(Parsed::Print(e.render().to_string())),
-        Err(e) => return Err(clap_error(&e)),
+        Err(e) => return Err(misplaced_after(&e, first_word(&args)).unwrap_or_else(|| clap_error(&e))),
     };
     if matches.get_flag("help") {
         return Ok(Parsed::Help);
@@ -615,7 +635,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     let (name, sub) = matches.subcommand().expect("the first word is an extension command");
     // Options of st-flash's commands that mean nothing here are refused, not ignored.
     let misplaced: Vec<String> =
-        ["area", "format", "flash", "reset", "no-run", "no-reset", "opt", "mass-erase", "erase-rest", "verify"]
+        ["area", "format", "flash", "reset", "no-run", "no-reset", "opt", "mass-erase", "erase-rest", "verify", "data"]
             .into_iter()
             .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
             .map(|id| format!("--{id}"))
@@ -658,6 +678,20 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             })))
         }
     }
+}
+
+/// An option of st-flash's commands given after an extension command
+/// (`info --data …`): it does not apply there.
+fn misplaced_after(e: &clap::Error, command: Option<&str>) -> Option<ParseError> {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(command)) = (e.get(ContextKind::InvalidArg), command) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split('=').next()?;
+    options()
+        .iter()
+        .any(|o| o.get_long() == Some(long))
+        .then(|| ParseError::new(format!("--{long} does not apply to {command}")))
 }
 
 /// `--freq`: kHz, 0 or empty = the probe's fastest.
@@ -815,8 +849,12 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
     let serial = get("serial").filter(|s| !s.is_empty());
     let verify_readback = get("verify").as_deref() == Some("readback");
     let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
-    let command = command_from_words(&words, area, format)?;
+    let data = data_items(m)?;
+    let command = command_from_words(&words, area, format, !data.is_empty())?;
     check_after(m, &command)?;
+    if !data.is_empty() && !matches!(command, Command::WriteFile { .. }) {
+        return Err(ParseError::new("--data applies to write (to flash, RAM or OTP)"));
+    }
     let mut warnings = Vec::new();
     if command == Command::Reset && words.len() > 1 {
         warnings.push(format!("reset ignores its arguments: {}", words[1..].join(" ")));
@@ -849,8 +887,19 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
             write_otp_permanently: m.get_flag("write-otp-permanently"),
         },
         json: m.get_flag("json"),
+        data,
         warnings,
     })
+}
+
+/// Every `--data` value, items checked and not overlapping.
+fn data_items(m: &ArgMatches) -> Result<Vec<DataItem>, ParseError> {
+    let mut items = Vec::new();
+    for text in m.get_many::<String>("data").into_iter().flatten() {
+        items.extend(data::parse_items(text).map_err(|e| ParseError::new(format!("invalid --data {text}: {e}")))?);
+    }
+    data::check_overlaps(&items).map_err(ParseError::new)?;
+    Ok(items)
 }
 
 /// `--no-reset` and `--no-run` against the options and the command they
@@ -917,7 +966,7 @@ fn numbers_after_file(command: &str, words: &[String], names: &[&str]) -> Result
 }
 
 /// The command and its positional arguments, checked per command and area (§1.2).
-fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> Result<Command, ParseError> {
+fn command_from_words(words: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
     let Some((word, args)) = words.split_first() else {
         return Err(ParseError::new("no command given; use read, write, erase, reset or info"));
     };
@@ -972,7 +1021,9 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
         },
         ("write", _) => {
             let otp = area == Area::Otp;
+            let path = |s: &String| Some(PathBuf::from(s));
             match (format, args) {
+                (_, []) if data => Ok(Command::WriteFile { file: None, addr: None, otp }),
                 (Some(Format::Binary), [file, _]) | (None, [file, _]) => {
                     let addr = numbers_after_file("write", args, &["address"])?[0];
                     Ok(Command::WriteFile { file: path(file), addr: Some(addr), otp })
@@ -1031,7 +1082,7 @@ mod tests {
     fn row_05_options_may_follow_the_command() {
         let i = run(&["write", "f.bin", "0x8000000", "--reset"]).unwrap();
         assert!(i.reset);
-        assert_eq!(i.command, Command::WriteFile { file: "f.bin".into(), addr: Some(0x0800_0000), otp: false });
+        assert_eq!(i.command, Command::WriteFile { file: Some("f.bin".into()), addr: Some(0x0800_0000), otp: false });
     }
 
     #[test]
@@ -1159,7 +1210,7 @@ mod tests {
         // Without --format a lone file is accepted: its format decides later.
         assert_eq!(
             run(&["write", "f"]).unwrap().command,
-            Command::WriteFile { file: "f".into(), addr: None, otp: false }
+            Command::WriteFile { file: Some("f".into()), addr: None, otp: false }
         );
     }
 
@@ -1351,7 +1402,7 @@ mod tests {
         // A file called "info" is still written by st-flash's write.
         assert_eq!(
             run(&["write", "info", "0x20000000"]).unwrap().command,
-            Command::WriteFile { file: "info".into(), addr: Some(0x2000_0000), otp: false }
+            Command::WriteFile { file: Some("info".into()), addr: Some(0x2000_0000), otp: false }
         );
         assert_eq!(run(&["--serial", "man", "write", "man", "0x20000000"]).unwrap().serial.as_deref(), Some("man"));
         // --format takes the next word as its value (st-flash then rejects it).

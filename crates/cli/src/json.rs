@@ -83,6 +83,7 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "flash_size": t.flash_size,
                 "sram_size": t.sram_size,
                 "voltage_mv": t.voltage_mv,
+                "uid": t.uid,
             })
         }),
     );
@@ -92,8 +93,9 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "input".into(),
                 o.input.as_ref().map_or(Value::Null, |i| {
                     json!({
-                        "file": i.file.display().to_string(),
-                        "format": format_name(i.format),
+                        "file": i.file.as_ref().map(|f| f.display().to_string()),
+                        "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                        "format": i.file.as_ref().map(|_| format_name(i.format)),
                         "bytes": i.bytes(),
                         "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
                         "entry": i.entry,
@@ -230,6 +232,7 @@ fn target_value(t: &TargetFacts) -> Value {
         "idcode": t.idcode,
         "cpuid": t.cpuid,
         "dpidr": t.dpidr,
+        "uid": t.uid.as_ref().map(super::report::uid_hex),
         "flash": layout_value(&t.layout),
         "sram": { "base": t.chip.sram.base, "size": t.chip.sram.size },
         "flash_driver": t.driver.as_ref().ok(),

@@ -22,6 +22,7 @@ use stflash::transport::Transport;
 use stflash_sim::SimHandle;
 
 pub mod args;
+pub mod data;
 pub mod generate;
 pub mod info;
 pub mod json;
@@ -178,7 +179,16 @@ fn prepare(inv: &Invocation) -> Result<Prepared> {
     match &inv.command {
         // Without --format the content decides; a binary file needs an
         // address (as in st-flash), other formats carry their own.
-        Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
+        Command::WriteFile { file, addr, .. } => {
+            let mut image = match file {
+                Some(file) => Image::load(file, inv.format, *addr)?,
+                None => Image::empty(),
+            };
+            for item in &inv.data {
+                image.overlay(item.addr, &item.bytes);
+            }
+            Ok(Prepared::Image(image))
+        }
         Command::ReadMemory { file, .. } | Command::ReadOtp { file } | Command::ReadOption { file: Some(file) } => {
             OutputFile::check(file).map(Prepared::Output)
         }
@@ -237,7 +247,7 @@ fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: 
     let stop = output::install_stop_handler();
     let prepared = prepare(inv)?;
     if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
-        outcome.input = Some(InputSummary::new(file.clone(), image));
+        outcome.input = Some(InputSummary::new(file.clone(), image, &inv.data));
     }
     let output = match &prepared {
         Prepared::Output(o) => Some(o.clone()),
@@ -279,7 +289,7 @@ fn run_prepared(
     );
     let mut session = Session::open_with(transport, &connect_options(inv), options_only)?;
     clock.use_sim(sim.clone());
-    outcome.connected(&session, sim.is_some());
+    outcome.connected(&mut session, sim.is_some(), wants_uid(inv));
     if stopped() {
         // Connecting halted the core and nothing else: let it run again.
         let _ = session.finish(false);
@@ -320,6 +330,11 @@ fn end_state(inv: &Invocation, after: After, was_halted: bool) -> (bool, bool) {
     let keep_halted = inv.no_reset && was_halted;
     let run = !inv.no_run && !keep_halted;
     (reset, run)
+}
+
+/// Whether the run reports the chip's unique ID (read once, at connect).
+fn wants_uid(inv: &Invocation) -> bool {
+    inv.json
 }
 
 /// Ctrl-C or SIGTERM before the command changed anything.
@@ -399,7 +414,9 @@ fn execute(
             if flash {
                 return Ok(After::Reset);
             }
-            if !inv.no_reset {
+            // A RAM image from a file may be code to start; --data values are data.
+            let from_file = matches!(inv.command, Command::WriteFile { file: Some(_), .. });
+            if from_file && !inv.no_reset {
                 start_ram_image(session, &image, !inv.no_run)?;
             }
             Ok(After::Resume)

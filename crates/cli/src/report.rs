@@ -56,6 +56,12 @@ impl Stopwatch {
     }
 }
 
+/// A 96-bit unique device ID as `info --uid`, the JSON and the log print
+/// it: 24 upper-case hex digits, bytes in address order.
+pub fn uid_hex(id: &[u8; 12]) -> String {
+    id.iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// The probe a command used.
 #[derive(Debug, Clone)]
 pub struct ProbeSummary {
@@ -78,12 +84,17 @@ pub struct TargetSummary {
     pub flash_size: u64,
     pub sram_size: u32,
     pub voltage_mv: Option<u32>,
+    /// The unique ID ([`uid_hex`]); `None` when it was not read or cannot be.
+    pub uid: Option<String>,
 }
 
-/// The input file of `write`.
+/// The input of `write`: the file, and the `--data` items.
 #[derive(Debug, Clone)]
 pub struct InputSummary {
-    pub file: PathBuf,
+    /// `None` for `write --data …` alone.
+    pub file: Option<PathBuf>,
+    /// (address, size) of each `--data` item.
+    pub data: Vec<(u32, u64)>,
     pub format: Format,
     /// (address, size) of each segment.
     pub segments: Vec<(u32, u64)>,
@@ -91,9 +102,10 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
-    pub fn new(file: PathBuf, image: &Image) -> InputSummary {
+    pub fn new(file: Option<PathBuf>, image: &Image, data: &[crate::data::DataItem]) -> InputSummary {
         InputSummary {
             file,
+            data: data.iter().map(|d| (d.addr, d.bytes.len() as u64)).collect(),
             format: image.format,
             segments: image.segments.iter().map(|s| (s.addr, s.data.len() as u64)).collect(),
             entry: image.entry,
@@ -149,8 +161,17 @@ impl Outcome {
         Outcome { command, probe: None, target: None, input: None, done: None, time: None }
     }
 
-    /// Record the probe and target of an open session.
-    pub fn connected(&mut self, session: &Session, simulated: bool) {
+    /// Record the probe and target of an open session; with `uid`, read the
+    /// chip's unique ID too (a failure to read it is only logged).
+    pub fn connected(&mut self, session: &mut Session, simulated: bool, uid: bool) {
+        let uid = match uid.then(|| session.unique_id()) {
+            Some(Ok(id)) => id.as_ref().map(uid_hex),
+            Some(Err(e)) => {
+                log::debug!("cannot read the unique ID: {e}");
+                None
+            }
+            None => None,
+        };
         let link = session.target.link();
         let info = link.transport().info();
         self.probe = Some(ProbeSummary {
@@ -171,6 +192,7 @@ impl Outcome {
             flash_size: session.layout.total_size(),
             sram_size: t.chip.sram.size,
             voltage_mv: t.voltage_mv,
+            uid,
         });
     }
 

@@ -19,5 +19,6 @@ mod messages;
 mod options;
 mod protocol;
 mod robustness;
+mod serialize;
 mod speed;
 mod validation;
