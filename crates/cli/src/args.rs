@@ -14,6 +14,7 @@ use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 
 use super::data::{self, DataItem};
 use super::number::{parse_freq, parse_number, NumberError};
+use super::serialno::SerialTemplate;
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
 
@@ -98,13 +99,37 @@ pub enum Command {
     Reset,
 }
 
+impl Command {
+    /// Whether a production station runs this command on several boards at
+    /// once (`--all-probes`, `--serial A,B,…`): one line per command. Reads
+    /// are not among them (one output file, or a value on stdout).
+    pub fn runs_on_many_boards(&self) -> bool {
+        match self {
+            Command::WriteFile { .. } => true,
+            Command::Erase { .. } => true,
+            Command::WriteOptionValue { .. } => true,
+            Command::Reset => true,
+            Command::ReadMemory { .. } => false,
+            Command::ReadOtp { .. } | Command::ReadOption { .. } | Command::ReadOptionRegister { .. } => false,
+        }
+    }
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub command: Command,
     /// `--format`; `None` when not given (stflash then detects the format).
     pub format: Option<Format>,
+    /// `--serial X`: the one probe to use.
     pub serial: Option<String>,
+    /// `--serial A,B,…` (a comma makes a list, also of one): a production
+    /// run on these probes, in this order. Empty otherwise.
+    pub serials: Vec<String>,
+    /// `--all-probes`: a production run on every probe found.
+    pub all_probes: bool,
+    /// `--log FILE`: one JSON line per board appended to it.
+    pub log: Option<PathBuf>,
     /// `--freq` in kHz; `None` (or st-flash's 0) = the probe's fastest.
     pub freq_khz: Option<u32>,
     /// `--flash=` in bytes.
@@ -133,6 +158,10 @@ pub struct Invocation {
     pub guards: Guards,
     /// `--data ADDR=VALUE,…`: bytes written with (over) the file, or alone.
     pub data: Vec<DataItem>,
+    /// `--serial-template ADDR=TEMPLATE`: a serial number written with the file.
+    pub serial_template: Option<SerialTemplate>,
+    /// `--serial-counter FILE`: where the template's `{counter}` comes from.
+    pub serial_counter: Option<PathBuf>,
     /// `--json`: one JSON document on stdout, nothing else there.
     pub json: bool,
     /// Warnings about the command line, logged once logging is set up.
@@ -412,6 +441,9 @@ examples:
   stflash --json write firmware.elf
   stflash write --data 0x0800FC00=0x12345678,0x0800FC04=hex:DEADBEEF
   stflash --serial <serial> info --uid
+  stflash write firmware.elf --serial-template '0x0800FC00=SN-{counter:6}{nul}' --serial-counter sn.txt
+  stflash --all-probes --log station.log write firmware.elf
+  stflash --serial <serial>,<serial> erase
   stflash --no-run write firmware.elf";
 
 fn info_command() -> clap::Command {
@@ -455,7 +487,19 @@ fn options() -> Vec<Arg> {
     let guard_heading = "option bytes (a change that needs one of these is refused without it)";
     let options = vec![
         value("freq", "kHz", "SWD clock in kHz, suffix k or M (default: the probe's fastest)").global(true),
-        value("serial", "serial", "Use the ST-LINK with this serial number"),
+        value(
+            "serial",
+            "serial",
+            "Use the ST-LINK with this serial number; a comma-separated list runs write, erase, option writes \
+             or reset on each of them in parallel",
+        ),
+        flag("all-probes", "Run write, erase, option writes or reset on every connected ST-LINK in parallel"),
+        value(
+            "log",
+            "FILE",
+            "Append one JSON line per board to FILE (time, probe, chip, UID, input and its CRC-32, result)",
+        )
+        .value_hint(ValueHint::FilePath),
         flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector").global(true),
         flag("hot-plug", "Connect without resetting the target (the default)").global(true),
         flag("reset", "Reset the target after the command"),
@@ -485,6 +529,19 @@ fn options() -> Vec<Arg> {
              (a 32-bit little-endian word) or hex:BYTES (0x08007FF0=hex:DEADBEEF01); may be repeated",
         )
         .action(ArgAction::Append),
+        value(
+            "serial-template",
+            "ADDR=TEMPLATE",
+            "With write: also write a serial number at ADDR made from TEMPLATE: text with {counter}, \
+             {counter:6}, {counter:8X}, {counter:le32}, {uid}, {uid:raw}, {nul} (README: serial numbers)",
+        ),
+        value(
+            "serial-counter",
+            "FILE",
+            "The file {counter} comes from: the next number, taken under a lock and committed after the write is \
+             verified (create it with the first number)",
+        )
+        .value_hint(ValueHint::FilePath),
         flag("mass-erase", "Erase the whole flash before writing, or with erase"),
         flag("erase-rest", "Erase the unwritten rest of written sectors (st-flash's behaviour) instead of keeping it"),
         value(
@@ -634,16 +691,31 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     }
     let (name, sub) = matches.subcommand().expect("the first word is an extension command");
     // Options of st-flash's commands that mean nothing here are refused, not ignored.
-    let misplaced: Vec<String> =
-        ["area", "format", "flash", "reset", "no-run", "no-reset", "opt", "mass-erase", "erase-rest", "verify", "data"]
-            .into_iter()
-            .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-            .map(|id| format!("--{id}"))
-            .chain(
-                (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
-                    .then(|| "--serial".to_string()),
-            )
-            .collect();
+    let misplaced: Vec<String> = [
+        "area",
+        "format",
+        "flash",
+        "reset",
+        "no-run",
+        "no-reset",
+        "opt",
+        "mass-erase",
+        "erase-rest",
+        "verify",
+        "data",
+        "serial-template",
+        "serial-counter",
+        "all-probes",
+        "log",
+    ]
+    .into_iter()
+    .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    .map(|id| format!("--{id}"))
+    .chain(
+        (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
+            .then(|| "--serial".to_string()),
+    )
+    .collect();
     if !misplaced.is_empty() {
         let verb = if misplaced.len() == 1 { "does" } else { "do" };
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
@@ -846,14 +918,30 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
             Err(e) => return Err(ParseError::number("--flash size", &f, e)),
         },
     };
-    let serial = get("serial").filter(|s| !s.is_empty());
+    let serial_text = get("serial").filter(|s| !s.is_empty());
+    let (serial, serials) = match serial_text {
+        Some(list) if list.contains(',') => (None, serial_list(&list)?),
+        other => (other, Vec::new()),
+    };
+    let all_probes = m.get_flag("all-probes");
+    if all_probes && (serial.is_some() || !serials.is_empty()) {
+        return Err(ParseError::new("--all-probes and --serial both choose probes; give one"));
+    }
     let verify_readback = get("verify").as_deref() == Some("readback");
     let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
     let data = data_items(m)?;
-    let command = command_from_words(&words, area, format, !data.is_empty())?;
+    let without_file = !data.is_empty() || m.get_one::<String>("serial-template").is_some();
+    let command = command_from_words(&words, area, format, without_file)?;
     check_after(m, &command)?;
     if !data.is_empty() && !matches!(command, Command::WriteFile { .. }) {
         return Err(ParseError::new("--data applies to write (to flash, RAM or OTP)"));
+    }
+    let (serial_template, serial_counter) = serial_number(m, &command)?;
+    if (all_probes || !serials.is_empty()) && !command.runs_on_many_boards() {
+        return Err(ParseError::new(
+            "several probes (--all-probes, --serial A,B) run write, erase, option writes and reset; \
+             run reads one probe at a time",
+        ));
     }
     let mut warnings = Vec::new();
     if command == Command::Reset && words.len() > 1 {
@@ -888,8 +976,53 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         },
         json: m.get_flag("json"),
         data,
+        serial_template,
+        serial_counter,
+        serials,
+        all_probes,
+        log: get("log").map(PathBuf::from),
         warnings,
     })
+}
+
+/// `--serial A,B,…`: the serials, each once.
+fn serial_list(text: &str) -> Result<Vec<String>, ParseError> {
+    let list: Vec<String> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    if list.is_empty() {
+        return Err(ParseError::new("--serial with a comma needs at least one serial number"));
+    }
+    for (i, s) in list.iter().enumerate() {
+        if list[..i].iter().any(|t| t.eq_ignore_ascii_case(s)) {
+            return Err(ParseError::new(format!("--serial names {s} twice")));
+        }
+    }
+    Ok(list)
+}
+
+/// `--serial-template` and `--serial-counter`, checked against each other
+/// and the command.
+fn serial_number(m: &ArgMatches, command: &Command) -> Result<(Option<SerialTemplate>, Option<PathBuf>), ParseError> {
+    let counter = m.get_one::<String>("serial-counter").map(PathBuf::from);
+    let Some(text) = m.get_one::<String>("serial-template") else {
+        if counter.is_some() {
+            return Err(ParseError::new("--serial-counter goes with --serial-template"));
+        }
+        return Ok((None, None));
+    };
+    if !matches!(command, Command::WriteFile { .. }) {
+        return Err(ParseError::new("--serial-template applies to write (to flash, RAM or OTP)"));
+    }
+    let template =
+        SerialTemplate::parse(text).map_err(|e| ParseError::new(format!("invalid --serial-template {text}: {e}")))?;
+    match (template.uses_counter(), &counter) {
+        (true, None) => Err(ParseError::new(
+            "the --serial-template uses {counter}: name the counter file with --serial-counter FILE",
+        )),
+        (false, Some(_)) => {
+            Err(ParseError::new("--serial-counter is given but the --serial-template has no {counter}"))
+        }
+        _ => Ok((Some(template), counter)),
+    }
 }
 
 /// Every `--data` value, items checked and not overlapping.

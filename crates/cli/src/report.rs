@@ -95,6 +95,8 @@ pub struct InputSummary {
     pub file: Option<PathBuf>,
     /// (address, size) of each `--data` item.
     pub data: Vec<(u32, u64)>,
+    /// The CRC-32 (zlib's) of the file's bytes as read.
+    pub crc32: Option<u32>,
     pub format: Format,
     /// (address, size) of each segment.
     pub segments: Vec<(u32, u64)>,
@@ -106,6 +108,7 @@ impl InputSummary {
         InputSummary {
             file,
             data: data.iter().map(|d| (d.addr, d.bytes.len() as u64)).collect(),
+            crc32: None,
             format: image.format,
             segments: image.segments.iter().map(|s| (s.addr, s.data.len() as u64)).collect(),
             entry: image.entry,
@@ -144,6 +147,17 @@ pub enum Done {
     },
 }
 
+/// The serial number a write placed (`--serial-template`).
+#[derive(Debug, Clone)]
+pub struct SerialOutcome {
+    pub address: u32,
+    pub bytes: Vec<u8>,
+    /// The bytes as text, when printable.
+    pub text: Option<String>,
+    /// The counter's number, when the template uses it.
+    pub counter: Option<u64>,
+}
+
 /// Everything known about one run of a st-flash command.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -154,11 +168,12 @@ pub struct Outcome {
     pub input: Option<InputSummary>,
     pub done: Option<Done>,
     pub time: Option<(Duration, TimeSource)>,
+    pub serial: Option<SerialOutcome>,
 }
 
 impl Outcome {
     pub fn new(command: &'static str) -> Outcome {
-        Outcome { command, probe: None, target: None, input: None, done: None, time: None }
+        Outcome { command, probe: None, target: None, input: None, done: None, time: None, serial: None }
     }
 
     /// Record the probe and target of an open session; with `uid`, read the

@@ -21,4 +21,5 @@ mod protocol;
 mod robustness;
 mod serialize;
 mod speed;
+mod station;
 mod validation;

@@ -121,3 +121,83 @@ fn bad_data_is_refused_before_the_probe_is_opened() {
         run(args, &[]).fails(2, want);
     }
 }
+
+// ---------------------------------------------------------------- serial numbers
+
+#[test]
+fn a_serial_number_from_the_template_and_the_counter() {
+    let dir = temp_dir("sn-one");
+    let state = board(&dir);
+    let before = flash_of(&state, 0x0800_0000, 64 * 1024);
+    let counter = dir.join("sn.txt");
+    std::fs::write(&counter, "41\n").unwrap();
+    let log = dir.join("prod.log");
+    let args = [
+        "--json",
+        "write",
+        "--serial-template",
+        "0x0800FC00=SN-{counter:6}/{uid}{nul}",
+        "--serial-counter",
+        arg(&counter),
+        "--log",
+        arg(&log),
+    ];
+    let r = run_board(&state, &args).ok();
+    let want = format!("SN-000041/{UID}\0");
+    let mut flash = before.clone();
+    flash[0xFC00..0xFC00 + want.len()].copy_from_slice(want.as_bytes());
+    assert_eq!(flash_of(&state, 0x0800_0000, 64 * 1024), flash, "the serial number, every other byte kept");
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "42\n", "committed after the verified write");
+    let doc = json(&r);
+    assert_eq!(doc["serial_number"]["text"], format!("SN-000041/{UID}"));
+    assert_eq!(doc["serial_number"]["counter"], 41);
+    assert_eq!(doc["serial_number"]["bytes"].as_str().unwrap().len(), 2 * want.len());
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&log).unwrap().trim()).unwrap();
+    assert_eq!((line["uid"].as_str(), line["serial_number"]["counter"].as_u64()), (Some(UID), Some(41)));
+    assert_eq!(line["result"], "ok");
+    // The next board (here: the same chip again) gets the next number.
+    run_board(&state, &args).ok();
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "43\n");
+}
+
+#[test]
+fn a_number_that_may_have_reached_a_chip_goes_to_no_other_chip() {
+    let dir = temp_dir("sn-crash");
+    let state = board(&dir);
+    let counter = dir.join("sn.txt");
+    // A run that died between its write and its commit left 7 pending for
+    // this chip, and 9 for another.
+    std::fs::write(&counter, format!("10\npending 7 {UID}\npending 9 FFFFFFFFFFFFFFFFFFFFFFFF\n")).unwrap();
+    let args = ["write", "--serial-template", "0x0800FC00={counter:le32}", "--serial-counter", arg(&counter)];
+    run_board(&state, &args).ok();
+    assert_eq!(flash_of(&state, 0x0800_FC00, 4), 7u32.to_le_bytes(), "this chip's number again");
+    assert_eq!(std::fs::read_to_string(&counter).unwrap(), "10\npending 9 FFFFFFFFFFFFFFFFFFFFFFFF\n");
+    // A write that fails mid-way keeps the number pending for the chip.
+    let spec = format!("f103@disconnect-after=40:{}", state.display());
+    let opts = format!("uid={UID}");
+    let journal = journal_dir(&state);
+    let env = [("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_OPTS", &opts), ("STFLASH_STATE_DIR", &journal)];
+    run(&args, &env).fails(9, "disconnected");
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap(),
+        format!("11\npending 9 FFFFFFFFFFFFFFFFFFFFFFFF\npending 10 {UID}\n")
+    );
+}
+
+#[test]
+fn serial_options_are_checked_before_the_probe_is_opened() {
+    let dir = temp_dir("sn-bad");
+    let missing = dir.join("none.txt");
+    run(&["write", "--serial-template", "0x0800FC00={counter}", "--serial-counter", arg(&missing)], &[])
+        .fails(3, "no such file; create it with the first number");
+    for (args, want) in [
+        (&["write", "--serial-template", "0x0800FC00={counter}"][..], "--serial-counter FILE"),
+        (&["write", "--serial-template", "0x0800FC00={uid}", "--serial-counter", "x"], "has no {counter}"),
+        (&["write", "--serial-template", "SN-{uid}"], "not ADDR=TEMPLATE"),
+        (&["write", "--serial-template", "0x0800FC00=SN-{lot}"], "unknown placeholder {lot}"),
+        (&["erase", "--serial-template", "0x0800FC00={uid}"], "applies to write"),
+        (&["write", "--data", "0x08000000=1", "--serial-counter", "x"], "goes with --serial-template"),
+    ] {
+        run(args, &[]).fails(2, want);
+    }
+}
