@@ -265,3 +265,24 @@ fn concurrent_stations_sharing_a_counter_never_reuse_a_number() {
     assert_eq!(lines.lines().count(), 6, "{lines}");
     assert!(lines.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()), "whole lines, never interleaved");
 }
+
+#[test]
+fn option_writes_run_on_every_board() {
+    let dir = temp_dir("station-options");
+    let sim = (1..=2).map(|i| format!("stm32h7b0vb:{}", state(&dir, i).display())).collect::<Vec<_>>().join(";");
+    let r = run_station(&dir, &sim, &["--all-probes", "--json", "--area=option", "write", "BOR_LEV=2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc = json(&r);
+    for b in doc["boards"].as_array().unwrap() {
+        assert_eq!(b["options"]["written"], true);
+        let bor = b["options"]["words"].as_array().unwrap().iter().find_map(|w| w["fields"].get("BOR_LEV").cloned());
+        assert_eq!(bor, Some(Value::from(2)), "{b}");
+    }
+    // Each board reads back the new value on its own.
+    for serial in [SERIAL_1, SERIAL_2] {
+        let r = run_station(&dir, &sim, &["--serial", serial, "--json", "--area=option", "read"]);
+        let doc = json(&r);
+        let bor = doc["options"]["words"].as_array().unwrap().iter().find_map(|w| w["fields"].get("BOR_LEV").cloned());
+        assert_eq!(bor, Some(Value::from(2)), "{serial}");
+    }
+}
