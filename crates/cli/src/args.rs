@@ -12,7 +12,9 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 
+use super::data::{self, DataItem};
 use super::number::{parse_freq, parse_number, NumberError};
+use super::serialno::SerialTemplate;
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
 
@@ -83,9 +85,10 @@ pub enum Command {
         value: OptionValue,
     },
     /// `write FILE [ADDR]` (areas main, system, otp). `addr` is `None` for
-    /// formats that carry addresses.
+    /// formats that carry addresses. `file` is `None` for `write --data …`
+    /// alone.
     WriteFile {
-        file: PathBuf,
+        file: Option<PathBuf>,
         addr: Option<u32>,
         otp: bool,
     },
@@ -96,18 +99,48 @@ pub enum Command {
     Reset,
 }
 
+impl Command {
+    /// Whether a production station runs this command on several boards at
+    /// once (`--all-probes`, `--serial A,B,…`): one line per command. Reads
+    /// are not among them (one output file, or a value on stdout).
+    pub fn runs_on_many_boards(&self) -> bool {
+        match self {
+            Command::WriteFile { .. } => true,
+            Command::Erase { .. } => true,
+            Command::WriteOptionValue { .. } => true,
+            Command::Reset => true,
+            Command::ReadMemory { .. } => false,
+            Command::ReadOtp { .. } | Command::ReadOption { .. } | Command::ReadOptionRegister { .. } => false,
+        }
+    }
+}
+
 /// A parsed command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub command: Command,
     /// `--format`; `None` when not given (stflash then detects the format).
     pub format: Option<Format>,
+    /// `--serial X`: the one probe to use.
     pub serial: Option<String>,
+    /// `--serial A,B,…` (a comma makes a list, also of one): a production
+    /// run on these probes, in this order. Empty otherwise.
+    pub serials: Vec<String>,
+    /// `--all-probes`: a production run on every probe found.
+    pub all_probes: bool,
+    /// `--log FILE`: one JSON line per board appended to it.
+    pub log: Option<PathBuf>,
     /// `--freq` in kHz; `None` (or st-flash's 0) = the probe's fastest.
     pub freq_khz: Option<u32>,
     /// `--flash=` in bytes.
     pub flash_size: Option<u32>,
     pub reset: bool,
+    /// `--no-run`: the core is left halted (at its reset vector when the
+    /// command resets it).
+    pub no_run: bool,
+    /// `--no-reset`: no reset after write or erase; the core is left as it
+    /// was found (running or halted), and SRAM is not used.
+    pub no_reset: bool,
     pub connect_under_reset: bool,
     pub opt: bool,
     pub mass_erase: bool,
@@ -123,6 +156,12 @@ pub struct Invocation {
     pub decode: bool,
     /// Permissions for dangerous option and OTP writes.
     pub guards: Guards,
+    /// `--data ADDR=VALUE,…`: bytes written with (over) the file, or alone.
+    pub data: Vec<DataItem>,
+    /// `--serial-template ADDR=TEMPLATE`: a serial number written with the file.
+    pub serial_template: Option<SerialTemplate>,
+    /// `--serial-counter FILE`: where the template's `{counter}` comes from.
+    pub serial_counter: Option<PathBuf>,
     /// `--json`: one JSON document on stdout, nothing else there.
     pub json: bool,
     /// Warnings about the command line, logged once logging is set up.
@@ -167,11 +206,13 @@ pub enum InfoQuestion {
     Descr,
     /// The chip table (no probe needed).
     Chips,
+    /// The chip's 96-bit unique ID, 24 hex digits in address order.
+    Uid,
 }
 
 impl InfoQuestion {
     /// Every question with its option name and help.
-    pub const ALL: [(InfoQuestion, &'static str, &'static str); 8] = [
+    pub const ALL: [(InfoQuestion, &'static str, &'static str); 9] = [
         (InfoQuestion::Probe, "probe", "Report every probe in st-info --probe's format"),
         (InfoQuestion::Serial, "serial", "Print the selected probe's serial number"),
         (InfoQuestion::Flash, "flash", "Print the flash size (0x10000)"),
@@ -180,6 +221,7 @@ impl InfoQuestion {
         (InfoQuestion::ChipId, "chipid", "Print the DEV_ID (0x0410)"),
         (InfoQuestion::Descr, "descr", "Print the device name (STM32F1xx_MD)"),
         (InfoQuestion::Chips, "chips", "List the chips stflash knows (no probe needed)"),
+        (InfoQuestion::Uid, "uid", "Print the chip's 96-bit unique ID: 24 hex digits, bytes in address order"),
     ];
 }
 
@@ -305,7 +347,10 @@ pub fn command() -> clap::Command {
             .arg(place("addr", "ADDR", "Start address", ValueHint::Other))
             .arg(place("size", "SIZE", "Bytes to read", ValueHint::Other)),
         clap::Command::new("write")
-            .about("Write a file (binary, Intel HEX, S-record, ELF) to flash or RAM; with an option --area, a value")
+            .about(
+                "Write a file (binary, Intel HEX, S-record, ELF) and/or --data values to flash, RAM or OTP; \
+                 with an option --area, a value",
+            )
             .override_usage("write <file> [addr]\nwrite <value>")
             .arg(place("file", "FILE", "Input file (or the value with an option --area)", ValueHint::FilePath))
             .arg(place("addr", "ADDR", "Address (binary files only)", ValueHint::Other)),
@@ -361,6 +406,7 @@ pub fn synopsis_lines() -> Vec<String> {
     let mut lines: Vec<String> = [
         "read <file> <addr> <size>",
         "write <file> [addr]",
+        "write [<file> [addr]] --data <addr>=<value>[,…]",
         "write <value>           (with an option --area)",
         "erase [<addr> <size>]",
         "reset",
@@ -392,7 +438,13 @@ examples:
   stflash --area=otp --write-otp-permanently write <file> 0xXXXXXXXX
   stflash info
   stflash --serial <serial> info --chipid
-  stflash --json write firmware.elf";
+  stflash --json write firmware.elf
+  stflash write --data 0x0800FC00=0x12345678,0x0800FC04=hex:DEADBEEF
+  stflash --serial <serial> info --uid
+  stflash write firmware.elf --serial-template '0x0800FC00=SN-{counter:6}{nul}' --serial-counter sn.txt
+  stflash --all-probes --log station.log write firmware.elf
+  stflash --serial <serial>,<serial> erase
+  stflash --no-run write firmware.elf";
 
 fn info_command() -> clap::Command {
     let mut cmd = clap::Command::new("info")
@@ -435,10 +487,32 @@ fn options() -> Vec<Arg> {
     let guard_heading = "option bytes (a change that needs one of these is refused without it)";
     let options = vec![
         value("freq", "kHz", "SWD clock in kHz, suffix k or M (default: the probe's fastest)").global(true),
-        value("serial", "serial", "Use the ST-LINK with this serial number"),
+        value(
+            "serial",
+            "serial",
+            "Use the ST-LINK with this serial number; a comma-separated list runs write, erase, option writes \
+             or reset on each of them in parallel",
+        ),
+        flag("all-probes", "Run write, erase, option writes or reset on every connected ST-LINK in parallel"),
+        value(
+            "log",
+            "FILE",
+            "Append one JSON line per board to FILE (time, probe, chip, UID, input and its CRC-32, result)",
+        )
+        .value_hint(ValueHint::FilePath),
         flag("connect-under-reset", "Hold NRST while connecting, then halt at the reset vector").global(true),
         flag("hot-plug", "Connect without resetting the target (the default)").global(true),
         flag("reset", "Reset the target after the command"),
+        flag(
+            "no-run",
+            "Leave the core halted after the command: at the reset vector after write, erase, reset or --reset; \
+             else where it stopped",
+        ),
+        flag(
+            "no-reset",
+            "No reset after write or erase: the core is left as stflash found it (running on, or halted); \
+             flash is then programmed without the RAM routine, so SRAM and core registers stay intact",
+        ),
         value("format", "format", "File format; default: detected from the file (binary files need an address)")
             .value_parser(["binary", "ihex"]),
         Arg::new("flash")
@@ -448,6 +522,26 @@ fn options() -> Vec<Arg> {
             .action(ArgAction::Set)
             .help("Override the detected flash size (only --flash=<size>)"),
         value("area", "area", "Memory area (default: main)").value_parser(AREAS),
+        value(
+            "data",
+            "ADDR=VALUE,…",
+            "With write: also (or only) write these values, keeping every other byte; VALUE is a number \
+             (a 32-bit little-endian word) or hex:BYTES (0x08007FF0=hex:DEADBEEF01); may be repeated",
+        )
+        .action(ArgAction::Append),
+        value(
+            "serial-template",
+            "ADDR=TEMPLATE",
+            "With write: also write a serial number at ADDR made from TEMPLATE: text with {counter}, \
+             {counter:6}, {counter:8X}, {counter:le32}, {uid}, {uid:raw}, {nul} (README: serial numbers)",
+        ),
+        value(
+            "serial-counter",
+            "FILE",
+            "The file {counter} comes from: the next number, taken under a lock and committed after the write is \
+             verified (create it with the first number)",
+        )
+        .value_hint(ValueHint::FilePath),
         flag("mass-erase", "Erase the whole flash before writing, or with erase"),
         flag("erase-rest", "Erase the unwritten rest of written sectors (st-flash's behaviour) instead of keeping it"),
         value(
@@ -587,25 +681,41 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             )));
         }
     }
-    let matches = match command().try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args)) {
+    let matches = match command().try_get_matches_from(std::iter::once(OsString::from("stflash")).chain(args.clone())) {
         Ok(m) => m,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => return Ok(Parsed::Print(e.render().to_string())),
-        Err(e) => return Err(clap_error(&e)),
+        Err(e) => return Err(misplaced_after(&e, first_word(&args)).unwrap_or_else(|| clap_error(&e))),
     };
     if matches.get_flag("help") {
         return Ok(Parsed::Help);
     }
     let (name, sub) = matches.subcommand().expect("the first word is an extension command");
     // Options of st-flash's commands that mean nothing here are refused, not ignored.
-    let misplaced: Vec<String> = ["area", "format", "flash", "reset", "opt", "mass-erase", "erase-rest", "verify"]
-        .into_iter()
-        .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
-        .map(|id| format!("--{id}"))
-        .chain(
-            (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
-                .then(|| "--serial".to_string()),
-        )
-        .collect();
+    let misplaced: Vec<String> = [
+        "area",
+        "format",
+        "flash",
+        "reset",
+        "no-run",
+        "no-reset",
+        "opt",
+        "mass-erase",
+        "erase-rest",
+        "verify",
+        "data",
+        "serial-template",
+        "serial-counter",
+        "all-probes",
+        "log",
+    ]
+    .into_iter()
+    .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+    .map(|id| format!("--{id}"))
+    .chain(
+        (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
+            .then(|| "--serial".to_string()),
+    )
+    .collect();
     if !misplaced.is_empty() {
         let verb = if misplaced.len() == 1 { "does" } else { "do" };
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
@@ -640,6 +750,20 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             })))
         }
     }
+}
+
+/// An option of st-flash's commands given after an extension command
+/// (`info --data …`): it does not apply there.
+fn misplaced_after(e: &clap::Error, command: Option<&str>) -> Option<ParseError> {
+    use clap::error::{ContextKind, ContextValue};
+    let (Some(ContextValue::String(arg)), Some(command)) = (e.get(ContextKind::InvalidArg), command) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split('=').next()?;
+    options()
+        .iter()
+        .any(|o| o.get_long() == Some(long))
+        .then(|| ParseError::new(format!("--{long} does not apply to {command}")))
 }
 
 /// `--freq`: kHz, 0 or empty = the probe's fastest.
@@ -794,10 +918,31 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
             Err(e) => return Err(ParseError::number("--flash size", &f, e)),
         },
     };
-    let serial = get("serial").filter(|s| !s.is_empty());
+    let serial_text = get("serial").filter(|s| !s.is_empty());
+    let (serial, serials) = match serial_text {
+        Some(list) if list.contains(',') => (None, serial_list(&list)?),
+        other => (other, Vec::new()),
+    };
+    let all_probes = m.get_flag("all-probes");
+    if all_probes && (serial.is_some() || !serials.is_empty()) {
+        return Err(ParseError::new("--all-probes and --serial both choose probes; give one"));
+    }
     let verify_readback = get("verify").as_deref() == Some("readback");
     let words: Vec<String> = m.get_many::<String>("words").map(|w| w.cloned().collect()).unwrap_or_default();
-    let command = command_from_words(&words, area, format)?;
+    let data = data_items(m)?;
+    let without_file = !data.is_empty() || m.get_one::<String>("serial-template").is_some();
+    let command = command_from_words(&words, area, format, without_file)?;
+    check_after(m, &command)?;
+    if !data.is_empty() && !matches!(command, Command::WriteFile { .. }) {
+        return Err(ParseError::new("--data applies to write (to flash, RAM or OTP)"));
+    }
+    let (serial_template, serial_counter) = serial_number(m, &command)?;
+    if (all_probes || !serials.is_empty()) && !command.runs_on_many_boards() {
+        return Err(ParseError::new(
+            "several probes (--all-probes, --serial A,B) run write, erase, option writes and reset; \
+             run reads one probe at a time",
+        ));
+    }
     let mut warnings = Vec::new();
     if command == Command::Reset && words.len() > 1 {
         warnings.push(format!("reset ignores its arguments: {}", words[1..].join(" ")));
@@ -809,6 +954,8 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
         freq_khz,
         flash_size,
         reset: m.get_flag("reset"),
+        no_run: m.get_flag("no-run"),
+        no_reset: m.get_flag("no-reset"),
         connect_under_reset: m.get_flag("connect-under-reset"),
         opt: m.get_flag("opt"),
         mass_erase: m.get_flag("mass-erase"),
@@ -828,8 +975,85 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
             write_otp_permanently: m.get_flag("write-otp-permanently"),
         },
         json: m.get_flag("json"),
+        data,
+        serial_template,
+        serial_counter,
+        serials,
+        all_probes,
+        log: get("log").map(PathBuf::from),
         warnings,
     })
+}
+
+/// `--serial A,B,…`: the serials, each once.
+fn serial_list(text: &str) -> Result<Vec<String>, ParseError> {
+    let list: Vec<String> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+    if list.is_empty() {
+        return Err(ParseError::new("--serial with a comma needs at least one serial number"));
+    }
+    for (i, s) in list.iter().enumerate() {
+        if list[..i].iter().any(|t| t.eq_ignore_ascii_case(s)) {
+            return Err(ParseError::new(format!("--serial names {s} twice")));
+        }
+    }
+    Ok(list)
+}
+
+/// `--serial-template` and `--serial-counter`, checked against each other
+/// and the command.
+fn serial_number(m: &ArgMatches, command: &Command) -> Result<(Option<SerialTemplate>, Option<PathBuf>), ParseError> {
+    let counter = m.get_one::<String>("serial-counter").map(PathBuf::from);
+    let Some(text) = m.get_one::<String>("serial-template") else {
+        if counter.is_some() {
+            return Err(ParseError::new("--serial-counter goes with --serial-template"));
+        }
+        return Ok((None, None));
+    };
+    if !matches!(command, Command::WriteFile { .. }) {
+        return Err(ParseError::new("--serial-template applies to write (to flash, RAM or OTP)"));
+    }
+    let template =
+        SerialTemplate::parse(text).map_err(|e| ParseError::new(format!("invalid --serial-template {text}: {e}")))?;
+    match (template.uses_counter(), &counter) {
+        (true, None) => Err(ParseError::new(
+            "the --serial-template uses {counter}: name the counter file with --serial-counter FILE",
+        )),
+        (false, Some(_)) => {
+            Err(ParseError::new("--serial-counter is given but the --serial-template has no {counter}"))
+        }
+        _ => Ok((Some(template), counter)),
+    }
+}
+
+/// Every `--data` value, items checked and not overlapping.
+fn data_items(m: &ArgMatches) -> Result<Vec<DataItem>, ParseError> {
+    let mut items = Vec::new();
+    for text in m.get_many::<String>("data").into_iter().flatten() {
+        items.extend(data::parse_items(text).map_err(|e| ParseError::new(format!("invalid --data {text}: {e}")))?);
+    }
+    data::check_overlaps(&items).map_err(ParseError::new)?;
+    Ok(items)
+}
+
+/// `--no-reset` and `--no-run` against the options and the command they
+/// could contradict.
+fn check_after(m: &ArgMatches, command: &Command) -> Result<(), ParseError> {
+    if !m.get_flag("no-reset") {
+        return Ok(());
+    }
+    if m.get_flag("reset") {
+        return Err(ParseError::new("--reset and --no-reset contradict each other; give one"));
+    }
+    if *command == Command::Reset {
+        return Err(ParseError::new("reset with --no-reset would do nothing; leave out --no-reset"));
+    }
+    if m.get_flag("connect-under-reset") {
+        return Err(ParseError::new(
+            "--no-reset leaves the core as stflash found it, but --connect-under-reset resets it while connecting; \
+             to leave it halted at its reset vector use --no-run",
+        ));
+    }
+    Ok(())
 }
 
 fn number(text: &str, what: &str) -> Result<u32, ParseError> {
@@ -875,7 +1099,7 @@ fn numbers_after_file(command: &str, words: &[String], names: &[&str]) -> Result
 }
 
 /// The command and its positional arguments, checked per command and area (§1.2).
-fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> Result<Command, ParseError> {
+fn command_from_words(words: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
     let Some((word, args)) = words.split_first() else {
         return Err(ParseError::new("no command given; use read, write, erase, reset or info"));
     };
@@ -930,7 +1154,9 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>) -> R
         },
         ("write", _) => {
             let otp = area == Area::Otp;
+            let path = |s: &String| Some(PathBuf::from(s));
             match (format, args) {
+                (_, []) if data => Ok(Command::WriteFile { file: None, addr: None, otp }),
                 (Some(Format::Binary), [file, _]) | (None, [file, _]) => {
                     let addr = numbers_after_file("write", args, &["address"])?[0];
                     Ok(Command::WriteFile { file: path(file), addr: Some(addr), otp })
@@ -989,7 +1215,7 @@ mod tests {
     fn row_05_options_may_follow_the_command() {
         let i = run(&["write", "f.bin", "0x8000000", "--reset"]).unwrap();
         assert!(i.reset);
-        assert_eq!(i.command, Command::WriteFile { file: "f.bin".into(), addr: Some(0x0800_0000), otp: false });
+        assert_eq!(i.command, Command::WriteFile { file: Some("f.bin".into()), addr: Some(0x0800_0000), otp: false });
     }
 
     #[test]
@@ -1117,7 +1343,7 @@ mod tests {
         // Without --format a lone file is accepted: its format decides later.
         assert_eq!(
             run(&["write", "f"]).unwrap().command,
-            Command::WriteFile { file: "f".into(), addr: None, otp: false }
+            Command::WriteFile { file: Some("f".into()), addr: None, otp: false }
         );
     }
 
@@ -1309,7 +1535,7 @@ mod tests {
         // A file called "info" is still written by st-flash's write.
         assert_eq!(
             run(&["write", "info", "0x20000000"]).unwrap().command,
-            Command::WriteFile { file: "info".into(), addr: Some(0x2000_0000), otp: false }
+            Command::WriteFile { file: Some("info".into()), addr: Some(0x2000_0000), otp: false }
         );
         assert_eq!(run(&["--serial", "man", "write", "man", "0x20000000"]).unwrap().serial.as_deref(), Some("man"));
         // --format takes the next word as its value (st-flash then rejects it).

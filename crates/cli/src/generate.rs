@@ -94,7 +94,10 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         ".TP\n\\fBSTFLASH_SIM\\fR\n{}",
-        roff("chip[:state-file][;chip[:state-file]...]: use simulated probes instead of USB (same as --sim).")
+        roff(
+            "chip[@faults][:state-file][;...]: use simulated probes instead of USB (same as --sim); \
+             @faults gives one probe faults of its own (as in STFLASH_SIM_FAULTS).",
+        )
     )?;
     writeln!(
         out,

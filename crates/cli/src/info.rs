@@ -51,6 +51,9 @@ pub struct TargetFacts {
     pub driver: std::result::Result<&'static str, String>,
     /// The read-out protection level, or why it is unknown.
     pub rdp: std::result::Result<RdpLevel, String>,
+    /// The 96-bit unique ID, bytes in address order; `None` when the chip
+    /// does not answer its address.
+    pub uid: Option<[u8; 12]>,
 }
 
 impl TargetFacts {
@@ -112,6 +115,10 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
             (Ok(ctrl.name()), rdp)
         }
     };
+    let uid = target.unique_id().unwrap_or_else(|e| {
+        warn!("cannot read the unique ID: {e}");
+        None
+    });
     report.target = Some(TargetFacts {
         chip,
         core: target.core,
@@ -121,6 +128,7 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
         layout,
         driver,
         rdp,
+        uid,
     });
     // After a connect under reset the core waits at its reset vector: let it
     // run. Otherwise it was never stopped, and nothing is written.
@@ -232,6 +240,15 @@ fn answer(q: InfoQuestion, r: &ProbeReport) -> Result<String> {
         InfoQuestion::Sram => format!("0x{:x}", t.chip.sram.size),
         InfoQuestion::ChipId => format!("0x{:04x}", t.dev_id()),
         InfoQuestion::Descr => t.chip.name.to_string(),
+        InfoQuestion::Uid => match &t.uid {
+            Some(id) => super::report::uid_hex(id),
+            None => {
+                return Err(Error::unsupported(format!(
+                    "the unique ID of this {} cannot be read (its address answers with a bus fault)",
+                    t.chip.name
+                )))
+            }
+        },
         InfoQuestion::Serial | InfoQuestion::Probe | InfoQuestion::Chips => unreachable!("handled by the caller"),
     })
 }
@@ -378,6 +395,9 @@ pub fn listing(probes: &[ProbeReport]) -> String {
             format!("{} at 0x{:08X}, {}", kib(t.layout.total_size()), t.layout.base(), layout_text(&t.layout)),
         );
         field(&mut out, "SRAM", format!("{} at 0x{:08X}", kib(t.chip.sram.size as u64), t.chip.sram.base));
+        if let Some(id) = &t.uid {
+            field(&mut out, "UID", super::report::uid_hex(id));
+        }
         field(&mut out, "RDP", rdp_text(&t.rdp));
         match &t.driver {
             Ok(name) => field(&mut out, "driver", format!("{name} ({})", t.chip.reference_manual)),

@@ -83,6 +83,7 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "flash_size": t.flash_size,
                 "sram_size": t.sram_size,
                 "voltage_mv": t.voltage_mv,
+                "uid": t.uid,
             })
         }),
     );
@@ -92,8 +93,10 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "input".into(),
                 o.input.as_ref().map_or(Value::Null, |i| {
                     json!({
-                        "file": i.file.display().to_string(),
-                        "format": format_name(i.format),
+                        "file": i.file.as_ref().map(|f| f.display().to_string()),
+                        "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                        "crc32": i.crc32.map(crc_hex),
+                        "format": i.file.as_ref().map(|_| format_name(i.format)),
                         "bytes": i.bytes(),
                         "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
                         "entry": i.entry,
@@ -115,6 +118,7 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 _ => Value::Null,
             };
             m.insert("write".into(), write);
+            m.insert("serial_number".into(), o.serial.as_ref().map_or(Value::Null, serial_value));
         }
         "erase" => {
             let erase = match &o.done {
@@ -150,6 +154,63 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
+    Value::Object(m)
+}
+
+/// A CRC-32 as the `crc32` tool prints it: 8 lower-case hex digits.
+pub fn crc_hex(crc: u32) -> String {
+    format!("{crc:08x}")
+}
+
+/// `serial_number`: where it went, its bytes in hex, as text when
+/// printable, and the counter's number.
+pub fn serial_value(s: &super::report::SerialOutcome) -> Value {
+    json!({
+        "address": s.address,
+        "bytes": s.bytes.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+        "text": s.text,
+        "counter": s.counter,
+    })
+}
+
+/// The document of a station run (`--all-probes`, `--serial A,B`): the
+/// common fields, the shared `input`, `summary`, and `boards`: per board its
+/// index (1-based, board order), probe serial and the single-probe document
+/// of its run (without `schema_version`, `tool` and the shared `input`).
+pub fn station_document(
+    shared: &Outcome,
+    boards: &[(usize, &str, &Outcome, Option<&Error>)],
+    error: Option<&Error>,
+    time: Option<(std::time::Duration, super::report::TimeSource)>,
+) -> Value {
+    let mut m = head(Some(shared.command), error);
+    let (time_s, source) = match time {
+        Some((d, s)) => (json!(d.as_secs_f64()), json!(s.name())),
+        None => (Value::Null, Value::Null),
+    };
+    m.insert("time_s".into(), time_s);
+    m.insert("time_source".into(), source);
+    if let Some(input) = document(shared, error).get("input") {
+        m.insert("input".into(), input.clone());
+    }
+    let ok = boards.iter().filter(|b| b.3.is_none()).count();
+    m.insert("summary".into(), json!({ "boards": boards.len(), "ok": ok, "failed": boards.len() - ok }));
+    let entries = boards
+        .iter()
+        .map(|&(index, serial, outcome, error)| {
+            let mut doc = match document(outcome, error) {
+                Value::Object(d) => d,
+                _ => Map::new(),
+            };
+            doc.remove("schema_version");
+            doc.remove("tool");
+            doc.remove("input");
+            doc.insert("index".into(), json!(index));
+            doc.insert("probe_serial".into(), json!(serial));
+            Value::Object(doc)
+        })
+        .collect();
+    m.insert("boards".into(), Value::Array(entries));
     Value::Object(m)
 }
 
@@ -230,6 +291,7 @@ fn target_value(t: &TargetFacts) -> Value {
         "idcode": t.idcode,
         "cpuid": t.cpuid,
         "dpidr": t.dpidr,
+        "uid": t.uid.as_ref().map(super::report::uid_hex),
         "flash": layout_value(&t.layout),
         "sram": { "base": t.chip.sram.base, "size": t.chip.sram.size },
         "flash_driver": t.driver.as_ref().ok(),

@@ -22,13 +22,18 @@ use stflash::transport::Transport;
 use stflash_sim::SimHandle;
 
 pub mod args;
+mod boards;
+pub mod data;
+mod filelock;
 pub mod generate;
 pub mod info;
 pub mod json;
+mod logfile;
 pub mod number;
 pub mod output;
 mod probes;
 pub mod report;
+pub mod serialno;
 
 use args::{Area, Command, Invocation, Parsed};
 use output::CliProgress;
@@ -139,8 +144,15 @@ fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>
         log::warn!("{w}");
     }
     console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    if boards::is_station(inv) {
+        return boards::run(inv, console);
+    }
     let mut outcome = Outcome::new(command_name(&inv.command));
     let result = run(inv, console, probe, &mut outcome);
+    let logged = match &inv.log {
+        Some(path) => logfile::record(path, &outcome, result.as_ref().err()),
+        None => Ok(()),
+    };
     match &result {
         Err(e) => output::eprintln(format_args!("error: {e}")),
         Ok(()) if !inv.quiet && !inv.json => {
@@ -153,7 +165,8 @@ fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>
     if inv.json {
         console.println(json::document(&outcome, result.as_ref().err()));
     }
-    result.map_or_else(|e| e.exit_code(), |()| 0)
+    // A board that is done but not in the log is not traced: not a success.
+    result.and(logged).map_or_else(|e| e.exit_code(), |()| 0)
 }
 
 fn command_name(c: &Command) -> &'static str {
@@ -167,6 +180,7 @@ fn command_name(c: &Command) -> &'static str {
 }
 
 /// Input prepared before the probe is opened.
+#[derive(Clone)]
 enum Prepared {
     None,
     Image(Image),
@@ -174,11 +188,41 @@ enum Prepared {
     Output(OutputFile),
 }
 
+/// Load and check the input (and record it in `outcome`) before any probe
+/// is opened.
+fn prepare_input(inv: &Invocation, outcome: &mut Outcome) -> Result<Prepared> {
+    if let Some(counter) = &inv.serial_counter {
+        serialno::Counter::new(counter).check()?;
+    }
+    if let Some(log) = &inv.log {
+        logfile::check(log)?;
+    }
+    let prepared = prepare(inv)?;
+    if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
+        let mut input = InputSummary::new(file.clone(), image, &inv.data);
+        if let Some(file) = file {
+            // The CRC-32 of the file as read, for traceability (--log, --json).
+            input.crc32 = std::fs::read(file).ok().map(|b| stflash::ops::journal::crc32(&b));
+        }
+        outcome.input = Some(input);
+    }
+    Ok(prepared)
+}
+
 fn prepare(inv: &Invocation) -> Result<Prepared> {
     match &inv.command {
         // Without --format the content decides; a binary file needs an
         // address (as in st-flash), other formats carry their own.
-        Command::WriteFile { file, addr, .. } => Image::load(file, inv.format, *addr).map(Prepared::Image),
+        Command::WriteFile { file, addr, .. } => {
+            let mut image = match file {
+                Some(file) => Image::load(file, inv.format, *addr)?,
+                None => Image::empty(),
+            };
+            for item in &inv.data {
+                image.overlay(item.addr, &item.bytes);
+            }
+            Ok(Prepared::Image(image))
+        }
         Command::ReadMemory { file, .. } | Command::ReadOtp { file } | Command::ReadOption { file: Some(file) } => {
             OutputFile::check(file).map(Prepared::Output)
         }
@@ -235,10 +279,7 @@ fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: 
     // From here on Ctrl-C and SIGTERM only set the flag (a second one ends
     // the process at once): an interruption while connecting is reported too.
     let stop = output::install_stop_handler();
-    let prepared = prepare(inv)?;
-    if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
-        outcome.input = Some(InputSummary::new(file.clone(), image));
-    }
+    let prepared = prepare_input(inv, outcome)?;
     let output = match &prepared {
         Prepared::Output(o) => Some(o.clone()),
         _ => None,
@@ -279,7 +320,7 @@ fn run_prepared(
     );
     let mut session = Session::open_with(transport, &connect_options(inv), options_only)?;
     clock.use_sim(sim.clone());
-    outcome.connected(&session, sim.is_some());
+    outcome.connected(&mut session, sim.is_some(), wants_uid(inv));
     if stopped() {
         // Connecting halted the core and nothing else: let it run again.
         let _ = session.finish(false);
@@ -295,15 +336,13 @@ fn run_prepared(
             session.abandon();
             Ok(())
         }
-        Ok(after) => (|| {
-            if after == After::Reset && !inv.reset {
-                session.target.reset_and_run()?;
-            }
+        Ok(after) => {
             if let Some(summary) = sim.as_ref().map(|h| h.stats()) {
                 log::debug!("simulator: {summary:?}");
             }
-            session.finish(inv.reset)
-        })(),
+            let (reset, run) = end_state(inv, after, session.target.was_halted);
+            session.finish_as(reset, run)
+        }
         Err(e) => {
             session.abandon();
             Err(e)
@@ -311,6 +350,24 @@ fn run_prepared(
     };
     outcome.time = Some(clock.read());
     result
+}
+
+/// Whether to reset the chip after a successful command, and whether to
+/// let the core run: by default write and erase reset and every command
+/// lets the core run; `--reset` resets after any command; `--no-run` leaves
+/// the core halted (at its reset vector when it was reset); `--no-reset`
+/// resets nothing and leaves the core as stflash found it (`was_halted`).
+fn end_state(inv: &Invocation, after: After, was_halted: bool) -> (bool, bool) {
+    let reset = inv.reset || (after == After::Reset && !inv.no_reset);
+    let keep_halted = inv.no_reset && was_halted;
+    let run = !inv.no_run && !keep_halted;
+    (reset, run)
+}
+
+/// Whether the run reports the chip's unique ID (read once, at connect):
+/// in the JSON, the log, a station's lines, a serial number.
+fn wants_uid(inv: &Invocation) -> bool {
+    inv.json || inv.log.is_some() || inv.serial_template.is_some() || boards::is_station(inv)
 }
 
 /// Ctrl-C or SIGTERM before the command changed anything.
@@ -353,43 +410,14 @@ fn execute(
             outcome.done = Some(Done::Read { file: file.clone(), addr: base, bytes: data.len() as u64, format });
             Ok(After::Resume)
         }
-        Command::WriteFile { otp: true, .. } => {
-            refuse_mass_erase(inv, "OTP")?;
-            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
-            let report = options::write_otp(session, &image, &inv.guards)?;
-            outcome.done = Some(Done::Otp { programmed: report.programmed, unchanged: report.unchanged });
-            Ok(After::Resume)
-        }
         Command::WriteFile { .. } => {
-            let Prepared::Image(image) = prepared else { unreachable!("prepared for WriteFile") };
-            let opts = write::WriteOptions {
-                mass_erase: inv.mass_erase,
-                preserve: !inv.erase_rest,
-                verify: true,
-                readback: inv.verify_readback,
-                ..Default::default()
-            };
-            let report = write::write(session, &image, &opts, &mut progress)?;
-            let flash = report.flash_bytes > 0;
-            if flash {
-                // st-flash's lines after programming flash: a count of the
-                // pages written, then its verification lines.
-                let pages = sectors_written(session, &image, &report);
-                for i in 1..=pages {
-                    console.line(format_args!("{i:>3}/{pages:<3} pages written"));
-                }
-                if pages > 0 {
-                    console.line("");
-                }
-                info!("Starting verification of write complete");
-                info!("Flash written and verified! jolly good!");
+            let Prepared::Image(mut image) = prepared else { unreachable!("prepared for WriteFile") };
+            let number = stamp_serial(session, inv, &mut image, outcome)?;
+            let result = write_image(session, inv, image, &mut progress, console, outcome);
+            if let Some((counter, number)) = number {
+                settle_serial(&counter, number, result.is_ok());
             }
-            outcome.done = Some(Done::Write(report));
-            if flash {
-                return Ok(After::Reset);
-            }
-            start_ram_image(session, &image)?;
-            Ok(After::Resume)
+            result
         }
         Command::Erase { range } => {
             match range {
@@ -448,6 +476,126 @@ fn execute(
             show_decoded(inv, console, &options::describe(&result.written));
             Ok(After::Resume)
         }
+    }
+}
+
+/// Write the prepared image (flash, RAM or OTP).
+fn write_image(
+    session: &mut Session,
+    inv: &Invocation,
+    image: Image,
+    progress: &mut CliProgress,
+    console: &Console,
+    outcome: &mut Outcome,
+) -> Result<After> {
+    if matches!(inv.command, Command::WriteFile { otp: true, .. }) {
+        refuse_mass_erase(inv, "OTP")?;
+        let report = options::write_otp(session, &image, &inv.guards)?;
+        outcome.done = Some(Done::Otp { programmed: report.programmed, unchanged: report.unchanged });
+        return Ok(After::Resume);
+    }
+    let opts = write::WriteOptions {
+        mass_erase: inv.mass_erase,
+        preserve: !inv.erase_rest,
+        verify: true,
+        readback: inv.verify_readback,
+        // --no-reset: the firmware goes on as it was, so its SRAM and
+        // the core's registers must stay as they are.
+        fast: !inv.no_reset,
+    };
+    let report = write::write(session, &image, &opts, progress)?;
+    let flash = report.flash_bytes > 0;
+    if flash {
+        // st-flash's lines after programming flash: a count of the
+        // pages written, then its verification lines.
+        let pages = sectors_written(session, &image, &report);
+        for i in 1..=pages {
+            console.line(format_args!("{i:>3}/{pages:<3} pages written"));
+        }
+        if pages > 0 {
+            console.line("");
+        }
+        info!("Starting verification of write complete");
+        info!("Flash written and verified! jolly good!");
+    }
+    outcome.done = Some(Done::Write(report));
+    if flash {
+        return Ok(After::Reset);
+    }
+    // A RAM image from a file may be code to start; --data values are data.
+    let from_file = matches!(inv.command, Command::WriteFile { file: Some(_), .. });
+    if from_file && !inv.no_reset {
+        start_ram_image(session, &image, !inv.no_run)?;
+    }
+    Ok(After::Resume)
+}
+
+/// With `--serial-template`: take this chip's number from the counter,
+/// render the serial number and place it over the image. Returns the
+/// counter and number to settle once the write is done.
+fn stamp_serial(
+    session: &mut Session,
+    inv: &Invocation,
+    image: &mut Image,
+    outcome: &mut Outcome,
+) -> Result<Option<(serialno::Counter, u64)>> {
+    let Some(template) = &inv.serial_template else { return Ok(None) };
+    let uid = session.unique_id()?;
+    if template.uses_uid() && uid.is_none() {
+        return Err(Error::unsupported(format!(
+            "the serial template uses {{uid}}, but the unique ID of this {} cannot be read",
+            session.target.chip.name
+        )));
+    }
+    let counter = inv.serial_counter.as_deref().map(serialno::Counter::new);
+    let reserved = match &counter {
+        Some(c) => Some(c.reserve(uid.as_ref())?),
+        None => None,
+    };
+    let bytes = match template.render(reserved.as_ref().map(|r| r.number), uid.as_ref()) {
+        Ok(b) => b,
+        Err(why) => {
+            // Nothing was written: the number may go to another chip.
+            if let (Some(c), Some(r)) = (&counter, &reserved) {
+                let _ = c.release(r.number);
+            }
+            return Err(Error::input(format!("--serial-template {}: {why}", template.text)));
+        }
+    };
+    if u64::from(template.addr) + bytes.len() as u64 > 1 << 32 {
+        if let (Some(c), Some(r)) = (&counter, &reserved) {
+            let _ = c.release(r.number);
+        }
+        return Err(Error::input("the serial number runs past the end of the address space"));
+    }
+    if let Some(r) = reserved.as_ref().filter(|r| r.again) {
+        info!("serial number {}: this chip's from an earlier attempt that was not verified", r.number);
+    }
+    let text = serialno::printable(&bytes);
+    info!("serial number at 0x{:08X}: {}", template.addr, text.as_deref().unwrap_or("(binary)"));
+    image.overlay(template.addr, &bytes);
+    outcome.serial = Some(report::SerialOutcome {
+        address: template.addr,
+        bytes,
+        text,
+        counter: reserved.as_ref().map(|r| r.number),
+    });
+    Ok(counter.zip(reserved.map(|r| r.number)))
+}
+
+/// After the write: a verified write commits the number; a failed one
+/// leaves it pending for this chip (it may hold it), never for another.
+fn settle_serial(counter: &serialno::Counter, number: u64, verified: bool) {
+    if !verified {
+        log::warn!(
+            "serial number {number} stays reserved for this chip in {} (its write did not complete): \
+             the next attempt on this chip uses it again, no other chip gets it",
+            counter.path.display()
+        );
+        return;
+    }
+    if let Err(e) = counter.commit(number) {
+        log::warn!("{e}; the number stays reserved for this chip, no other chip gets it");
     }
 }
 
@@ -522,7 +670,8 @@ fn save_read(file: &Path, addr: u32, data: &[u8], format: Option<Format>) -> Res
 /// After loading code into RAM, st-flash starts it from its vector table.
 /// stflash does so only when the image begins with a plausible one (a stack
 /// pointer in RAM and a Thumb entry point); otherwise the core resumes.
-fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
+/// Without `run` (`--no-run`) the core is only made ready to start there.
+fn start_ram_image(session: &mut Session, image: &Image, run: bool) -> Result<()> {
     let Some(seg) = image.segments.first() else { return Ok(()) };
     if seg.data.len() < 8 {
         return Ok(());
@@ -531,8 +680,13 @@ fn start_ram_image(session: &mut Session, image: &Image) -> Result<()> {
     let pc = u32::from_le_bytes(seg.data[4..8].try_into().expect("4 bytes"));
     let ram = |a: u32| session.target.chip.ram_regions().any(|r| r.contains(a) || r.end() == a as u64);
     if pc & 1 == 1 && ram(sp) && (ram(pc) || session.layout.contains(pc)) {
-        info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
-        session.target.run_at(pc & !1, sp)?;
+        if run {
+            info!("starting the RAM image at 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+            session.target.run_at(pc & !1, sp)?;
+        } else {
+            info!("the core waits halted at the RAM image's entry 0x{:08X} (stack 0x{sp:08X})", pc & !1);
+            session.target.set_entry(pc & !1, sp)?;
+        }
     }
     Ok(())
 }

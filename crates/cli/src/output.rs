@@ -30,13 +30,25 @@ fn log_filter(debug: bool, quiet: bool, rust_log: Option<String>) -> String {
     }
 }
 
+thread_local! {
+    /// The board this thread works on, named in its log lines (several
+    /// boards at once: `--all-probes`, `--serial A,B`).
+    static BOARD: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Name the board of this thread's log lines (`[<probe serial>] message`).
+pub fn set_board(name: Option<String>) {
+    BOARD.with(|b| *b.borrow_mut() = name);
+}
+
 fn init_logging_with(debug: bool, quiet: bool, rust_log: Option<String>) {
     let mut builder = env_logger::Builder::new();
     builder.parse_filters(&log_filter(debug, quiet, rust_log));
     builder
         .format(|buf, record| {
             let ts = buf.timestamp_seconds();
-            writeln!(buf, "{ts} {} {}", record.level(), record.args())
+            let board = BOARD.with(|b| b.borrow().as_ref().map(|n| format!("[{n}] ")).unwrap_or_default());
+            writeln!(buf, "{ts} {} {board}{}", record.level(), record.args())
         })
         .target(env_logger::Target::Stderr);
     let _ = builder.try_init();

@@ -56,6 +56,12 @@ impl Stopwatch {
     }
 }
 
+/// A 96-bit unique device ID as `info --uid`, the JSON and the log print
+/// it: 24 upper-case hex digits, bytes in address order.
+pub fn uid_hex(id: &[u8; 12]) -> String {
+    id.iter().map(|b| format!("{b:02X}")).collect()
+}
+
 /// The probe a command used.
 #[derive(Debug, Clone)]
 pub struct ProbeSummary {
@@ -78,12 +84,19 @@ pub struct TargetSummary {
     pub flash_size: u64,
     pub sram_size: u32,
     pub voltage_mv: Option<u32>,
+    /// The unique ID ([`uid_hex`]); `None` when it was not read or cannot be.
+    pub uid: Option<String>,
 }
 
-/// The input file of `write`.
+/// The input of `write`: the file, and the `--data` items.
 #[derive(Debug, Clone)]
 pub struct InputSummary {
-    pub file: PathBuf,
+    /// `None` for `write --data …` alone.
+    pub file: Option<PathBuf>,
+    /// (address, size) of each `--data` item.
+    pub data: Vec<(u32, u64)>,
+    /// The CRC-32 (zlib's) of the file's bytes as read.
+    pub crc32: Option<u32>,
     pub format: Format,
     /// (address, size) of each segment.
     pub segments: Vec<(u32, u64)>,
@@ -91,9 +104,11 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
-    pub fn new(file: PathBuf, image: &Image) -> InputSummary {
+    pub fn new(file: Option<PathBuf>, image: &Image, data: &[crate::data::DataItem]) -> InputSummary {
         InputSummary {
             file,
+            data: data.iter().map(|d| (d.addr, d.bytes.len() as u64)).collect(),
+            crc32: None,
             format: image.format,
             segments: image.segments.iter().map(|s| (s.addr, s.data.len() as u64)).collect(),
             entry: image.entry,
@@ -132,6 +147,17 @@ pub enum Done {
     },
 }
 
+/// The serial number a write placed (`--serial-template`).
+#[derive(Debug, Clone)]
+pub struct SerialOutcome {
+    pub address: u32,
+    pub bytes: Vec<u8>,
+    /// The bytes as text, when printable.
+    pub text: Option<String>,
+    /// The counter's number, when the template uses it.
+    pub counter: Option<u64>,
+}
+
 /// Everything known about one run of a st-flash command.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -142,15 +168,25 @@ pub struct Outcome {
     pub input: Option<InputSummary>,
     pub done: Option<Done>,
     pub time: Option<(Duration, TimeSource)>,
+    pub serial: Option<SerialOutcome>,
 }
 
 impl Outcome {
     pub fn new(command: &'static str) -> Outcome {
-        Outcome { command, probe: None, target: None, input: None, done: None, time: None }
+        Outcome { command, probe: None, target: None, input: None, done: None, time: None, serial: None }
     }
 
-    /// Record the probe and target of an open session.
-    pub fn connected(&mut self, session: &Session, simulated: bool) {
+    /// Record the probe and target of an open session; with `uid`, read the
+    /// chip's unique ID too (a failure to read it is only logged).
+    pub fn connected(&mut self, session: &mut Session, simulated: bool, uid: bool) {
+        let uid = match uid.then(|| session.unique_id()) {
+            Some(Ok(id)) => id.as_ref().map(uid_hex),
+            Some(Err(e)) => {
+                log::debug!("cannot read the unique ID: {e}");
+                None
+            }
+            None => None,
+        };
         let info = session.target.probe();
         self.probe = Some(ProbeSummary {
             serial: info.serial.clone(),
@@ -170,6 +206,7 @@ impl Outcome {
             flash_size: session.layout.total_size(),
             sram_size: t.chip.sram.size,
             voltage_mv: t.voltage_mv,
+            uid,
         });
     }
 

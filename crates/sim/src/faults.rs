@@ -1,4 +1,8 @@
-//! Fault injection: `STFLASH_SIM_FAULTS=comma,separated,list`.
+//! Fault injection: `STFLASH_SIM_FAULTS=comma,separated,list` for every
+//! simulated probe, and `STFLASH_SIM="chip@list:state"` for one probe of
+//! several (its list adds to the global one; a fault given in both takes the
+//! probe's value): e.g. `STFLASH_SIM="f103:a.sim;f103@disconnect-after=300:b.sim"`
+//! cuts off the second probe only.
 //!
 //! | fault | effect |
 //! |---|---|
@@ -99,6 +103,15 @@ impl FaultPlan {
     /// Parse a comma-separated fault list (empty = no faults).
     pub fn parse(list: &str) -> Result<FaultPlan, String> {
         let mut plan = FaultPlan::default();
+        plan.add(list)?;
+        Ok(plan)
+    }
+
+    /// Add the faults of a comma-separated list to this plan (a fault given
+    /// again takes its new value): one probe's own faults on top of those
+    /// every probe has.
+    pub fn add(&mut self, list: &str) -> Result<(), String> {
+        let plan = self;
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -135,7 +148,7 @@ impl FaultPlan {
                 _ => return Err(format!("unknown simulator fault '{item}'; valid: {VALID}")),
             }
         }
-        Ok(plan)
+        Ok(())
     }
 
     /// What happens to USB transfer number `n` (1-based), `bytes_out` bytes

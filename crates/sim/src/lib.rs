@@ -13,11 +13,11 @@
 //!
 //! | variable | syntax | meaning |
 //! |---|---|---|
-//! | `STFLASH_SIM` | `<chip>[:<state-file>][;<chip>[:<state-file>]…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file |
+//! | `STFLASH_SIM` | `<chip>[@<faults>][:<state-file>][;…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file; `@<faults>` (a `STFLASH_SIM_FAULTS` list, without `:`) adds faults to this probe only |
 //! | `STFLASH_SIM_PROBE` | `v2` \| `v2-1` \| `v3` \| `v3pwr` | probe generation (default `v2-1`) |
 //! | `STFLASH_SIM_FIRMWARE` | `<J number>` (`22` or `J22`) | JTAG firmware version, to simulate old probes |
 //! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered) and `nrst=disconnected` (clone probe without NRST wire) are handled by the simulator itself and apply on every run |
-//! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run, see [`faults`] |
+//! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run and every probe, see [`faults`] |
 //!
 //! (`--sim <chip>[:<state file>]` on the command line does the same as
 //! `STFLASH_SIM`.) With a state file, flash and option bytes persist between
@@ -175,14 +175,30 @@ impl SimSpec {
         }
     }
 
-    /// `chip` or `chip:state-file` (split at the first `:`).
+    /// `chip`, `chip:state-file` (split at the first `:`), and either with
+    /// the probe's own faults after the chip: `chip@fault,fault:state-file`
+    /// (see [`faults`]; a chip name has no `@`, a fault list no `:`).
     pub fn parse(spec: &str) -> Result<SimSpec, String> {
-        let (chip, file) = match spec.split_once(':') {
+        Self::parse_onto(spec, &FaultPlan::default())
+    }
+
+    /// [`SimSpec::parse`], the probe's own faults added to `faults` (those
+    /// every probe has).
+    fn parse_onto(spec: &str, faults: &FaultPlan) -> Result<SimSpec, String> {
+        let (head, file) = match spec.split_once(':') {
+            Some((c, f)) => (c, Some(f)),
+            None => (spec, None),
+        };
+        let (chip, own) = match head.split_once('@') {
             Some((c, f)) => (c.trim(), Some(f)),
-            None => (spec.trim(), None),
+            None => (head.trim(), None),
         };
         let part = parts::lookup(chip)?;
         let mut s = SimSpec::new(part.name);
+        s.faults = faults.clone();
+        if let Some(own) = own {
+            s.faults.add(own).map_err(|e| format!("simulator spec '{spec}': {e}"))?;
+        }
         match file {
             Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
             Some(f) => s.state_file = Some(PathBuf::from(f)),
@@ -221,11 +237,10 @@ impl SimSpec {
         };
         let mut specs = Vec::new();
         for (i, item) in sims.split(';').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
-            let mut spec = SimSpec::parse(item).map_err(|e| format!("STFLASH_SIM: {e}"))?;
+            let mut spec = SimSpec::parse_onto(item, &faults).map_err(|e| format!("STFLASH_SIM: {e}"))?;
             spec.probe = probe;
             spec.firmware = firmware;
             spec.options = options.clone();
-            spec.faults = faults.clone();
             if i > 0 {
                 spec.serial = Some(default_serial(probe, i));
             }

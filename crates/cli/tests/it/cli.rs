@@ -367,3 +367,19 @@ fn a_failed_read_leaves_no_file_behind_but_keeps_an_existing_one() {
     run(&["read", out.to_str().unwrap(), "0x08000000", "16"], &env).fails(5, "no answer from the target");
     assert_eq!(std::fs::read(&out).unwrap(), b"old", "an existing file was changed by a failed read");
 }
+
+#[test]
+fn every_option_is_in_the_readme_the_man_page_and_the_completions() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let man = run(&["man"], &[]).ok().stdout;
+    let bash = run(&["completions", "bash"], &[]).ok().stdout;
+    let cmd = stflash_cli::args::command();
+    let subs = cmd.get_subcommands().flat_map(|s| s.get_arguments());
+    for arg in cmd.get_arguments().chain(subs) {
+        let Some(long) = arg.get_long() else { continue };
+        let option = format!("--{long}");
+        assert!(readme.contains(&option), "README lacks {option}");
+        assert!(man.contains(&format!("\\-\\-{}", long.replace('-', "\\-"))), "the man page lacks {option}");
+        assert!(bash.contains(&option), "the bash completions lack {option}");
+    }
+}

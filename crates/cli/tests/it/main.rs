@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod control;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
@@ -18,5 +19,7 @@ mod messages;
 mod options;
 mod protocol;
 mod robustness;
+mod serialize;
 mod speed;
+mod station;
 mod validation;

@@ -181,6 +181,10 @@ pub struct Target {
     pub flash_size_detected: u32,
     pub voltage_mv: Option<u32>,
     pub speed_khz: Option<u32>,
+    /// The core was already halted when stflash attached (a debugger or an
+    /// earlier `--no-run` left it so); false when it was running, or when
+    /// the connect reset it (`--connect-under-reset`) or did not halt it.
+    pub was_halted: bool,
     /// DEMCR as found at connect time, restored on detach.
     demcr_saved: Option<u32>,
     /// The debug session was closed ([`Target::detach`], [`Target::abandon`]);
@@ -206,6 +210,7 @@ impl Target {
             flash_size_detected: 0,
             voltage_mv: None,
             speed_khz: None,
+            was_halted: false,
             demcr_saved: None,
             closed: false,
         };
@@ -267,6 +272,7 @@ impl Target {
             identify::identify(t, opts.flash_size)?;
             if opts.halt {
                 if !under_reset {
+                    t.was_halted = t.is_halted()?;
                     t.halt()?;
                 }
                 t.freeze_watchdogs()?;
@@ -450,12 +456,18 @@ impl Target {
 
     /// Run code at `pc` with stack `sp` (as after loading a program into SRAM).
     pub fn run_at(&mut self, pc: u32, sp: u32) -> Result<()> {
+        self.set_entry(pc, sp)?;
+        self.run()
+    }
+
+    /// Make the halted core ready to start code at `pc` with stack `sp`
+    /// (Thumb state), without letting it run.
+    pub fn set_entry(&mut self, pc: u32, sp: u32) -> Result<()> {
         self.write_core_reg(cm::reg::MSP, sp)?;
         self.write_core_reg(cm::reg::SP, sp)?;
         self.write_core_reg(cm::reg::PC, pc)?;
         let xpsr = self.read_core_reg(cm::reg::XPSR)?;
-        self.write_core_reg(cm::reg::XPSR, xpsr | cm::XPSR_T)?;
-        self.run()
+        self.write_core_reg(cm::reg::XPSR, xpsr | cm::XPSR_T)
     }
 
     /// System reset, leaving the core running: NRST pulse, then the probe's

@@ -50,7 +50,7 @@ fn refuse_reserved(session: &mut Session, addr: u32, size: u32) -> Result<()> {
 
 /// Erase whole sectors of a range (again at a slower clock on link trouble).
 pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
-    super::write::restore_journal(session, progress)?;
+    super::write::restore_journal(session, true, progress)?;
     super::link::retry_slower(session, "erasing", |s| erase_range_once(s, addr, size, progress))
 }
 
@@ -70,7 +70,7 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
 
 /// Erase the whole flash (again at a slower clock on link trouble).
 pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
-    super::write::restore_journal(session, progress)?;
+    super::write::restore_journal(session, true, progress)?;
     super::link::retry_slower(session, "erasing", |s| erase_all_once(s, progress))
 }
 

@@ -202,6 +202,44 @@ enum HexBase {
 }
 
 impl Image {
+    /// An image with nothing in it yet (see [`Image::overlay`]).
+    pub fn empty() -> Image {
+        Image { segments: Vec::new(), format: Format::Binary, entry: None }
+    }
+
+    /// Place `data` at `addr` over what the image holds there: where they
+    /// overlap, `data` wins; the image's other bytes stay (`write --data`
+    /// and serial numbers on top of a firmware file). `data` must end by 4 GiB.
+    pub fn overlay(&mut self, addr: u32, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let (start, end) = (u64::from(addr), u64::from(addr) + data.len() as u64);
+        assert!(end <= FOUR_GIB, "overlay past 4 GiB");
+        let mut pieces = Vec::with_capacity(self.segments.len() + 2);
+        for seg in std::mem::take(&mut self.segments) {
+            let (s, e) = (u64::from(seg.addr), seg.end());
+            if e <= start || s >= end {
+                pieces.push(seg);
+                continue;
+            }
+            if s < start {
+                pieces.push(Segment { addr: seg.addr, data: seg.data[..(start - s) as usize].to_vec() });
+            }
+            if e > end {
+                pieces.push(Segment { addr: end as u32, data: seg.data[(end - s) as usize..].to_vec() });
+            }
+        }
+        pieces.push(Segment { addr, data: data.to_vec() });
+        pieces.sort_by_key(|p| p.addr);
+        for piece in pieces {
+            match self.segments.last_mut() {
+                Some(last) if last.end() == u64::from(piece.addr) => last.data.extend_from_slice(&piece.data),
+                _ => self.segments.push(piece),
+            }
+        }
+    }
+
     /// One segment at `addr` holding the whole file.
     pub fn from_binary(bytes: Vec<u8>, addr: u32) -> Result<Image> {
         if bytes.is_empty() {

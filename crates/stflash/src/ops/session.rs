@@ -26,8 +26,8 @@ pub struct Session {
     /// writes keep bytes without one (sectors with kept bytes are then
     /// never erased ahead of their data).
     pub journal_dir: Option<std::path::PathBuf>,
-    /// The chip's journal name, once read ([`Session::journal`]).
-    journal_key: Option<String>,
+    /// The chip's unique ID, once read ([`Session::unique_id`]).
+    uid: Option<Option<[u8; 12]>>,
     /// How the target was attached, to attach again after a reset.
     connect: ConnectOptions,
     options_only: bool,
@@ -63,7 +63,7 @@ impl Session {
             target,
             flash,
             journal_dir: super::journal::state_dir(),
-            journal_key: None,
+            uid: None,
             connect: connect.clone(),
             options_only,
         };
@@ -191,17 +191,22 @@ impl Session {
     /// cannot be read, its DEV_ID and the probe's serial).
     pub fn journal(&mut self) -> Result<Option<Journal>> {
         let Some(dir) = self.journal_dir.clone() else { return Ok(None) };
-        let key = match &self.journal_key {
-            Some(key) => key.clone(),
-            None => {
-                let key = match self.target.unique_id()? {
-                    Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
-                    None => format!("{:03X}-{}", self.target.dev_id(), self.target.probe().serial),
-                };
-                self.journal_key.insert(key).clone()
-            }
+        let key = match self.unique_id()? {
+            Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
+            None => format!("{:03X}-{}", self.target.dev_id(), self.target.probe().serial),
         };
         Ok(Some(Journal::in_dir(&dir, &key)))
+    }
+
+    /// The chip's 96-bit unique ID ([`Target::unique_id`]), read once per
+    /// session; `None` when the chip does not answer its address.
+    pub fn unique_id(&mut self) -> Result<Option<[u8; 12]>> {
+        if let Some(id) = self.uid {
+            return Ok(id);
+        }
+        let id = self.target.unique_id()?;
+        self.uid = Some(id);
+        Ok(id)
     }
 
     /// The journal of an interrupted write, when one is pending for this chip.
@@ -230,11 +235,20 @@ impl Session {
 
     /// Leave the target running and the probe idle. With `reset`, reset the
     /// chip first (st-flash's `--reset`).
-    pub fn finish(mut self, reset: bool) -> Result<()> {
-        if reset {
-            self.target.reset_and_run()?;
+    pub fn finish(self, reset: bool) -> Result<()> {
+        self.finish_as(reset, true)
+    }
+
+    /// Leave the probe idle and the core running (`run`) or halted: with
+    /// `reset`, reset the chip first, and a halted core then waits at its
+    /// reset vector; without, a halted core stays where it is.
+    pub fn finish_as(mut self, reset: bool, run: bool) -> Result<()> {
+        match (reset, run) {
+            (true, true) => self.target.reset_and_run()?,
+            (true, false) => self.target.reset_and_halt()?,
+            (false, _) => {}
         }
-        self.target.detach(true)
+        self.target.detach(run)
     }
 
     /// After a failure: lock the flash and leave debug mode, best effort,

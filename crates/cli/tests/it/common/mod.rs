@@ -226,3 +226,72 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
     std::fs::write(&path, data).expect("write file");
     path.to_str().expect("utf-8 path").to_string()
 }
+
+/// One simulated probe that several in-process runs use in turn (each run
+/// takes a transport; this one hands out handles on the same simulator), so
+/// a test sees what one command left in the core for the next.
+#[derive(Clone)]
+pub struct SharedProbe {
+    transport: std::sync::Arc<std::sync::Mutex<stflash_sim::SimTransport>>,
+    info: stflash::transport::ProbeInfo,
+    pub sim: SimHandle,
+}
+
+impl SharedProbe {
+    pub fn open(spec: &SimSpec) -> SharedProbe {
+        use stflash::transport::Transport;
+        let (transport, sim) = stflash_sim::open(spec).expect("open simulator");
+        let info = transport.info().clone();
+        SharedProbe { transport: std::sync::Arc::new(std::sync::Mutex::new(transport)), info, sim }
+    }
+
+    /// Run the command line `args` in this process on this probe; stdout is
+    /// captured (stderr goes to the test's own).
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let console = stflash_cli::Console::new(Box::new(Captured(std::sync::Arc::clone(&out))));
+        let argv = args.iter().map(std::ffi::OsString::from);
+        let code = stflash_cli::run_with(argv, &console, Some((Box::new(self.clone()), Some(self.sim.clone()))));
+        let stdout = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+        Run { code: code as i32, stdout, stderr: String::new() }
+    }
+}
+
+impl stflash::transport::Transport for SharedProbe {
+    fn write(
+        &mut self,
+        data: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, stflash::transport::TransportError> {
+        self.transport.lock().unwrap().write(data, timeout)
+    }
+    fn read(
+        &mut self,
+        buf: &mut [u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, stflash::transport::TransportError> {
+        self.transport.lock().unwrap().read(buf, timeout)
+    }
+    fn info(&self) -> &stflash::transport::ProbeInfo {
+        &self.info
+    }
+    fn sleep(&mut self, d: std::time::Duration) {
+        self.transport.lock().unwrap().sleep(d)
+    }
+    fn elapsed(&self) -> std::time::Duration {
+        self.transport.lock().unwrap().elapsed()
+    }
+}
+
+/// A writer into a shared buffer.
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -85,7 +85,7 @@ pub fn write(
     opts: &WriteOptions,
     progress: &mut dyn Progress,
 ) -> Result<WriteReport> {
-    restore_journal(session, progress)?;
+    restore_journal(session, opts.fast, progress)?;
     // The kept bytes are read once: a second attempt (at a slower clock)
     // finds a flash the first may have erased.
     let mut kept: Option<WritePlan> = None;
@@ -95,8 +95,9 @@ pub fn write(
 /// Finish what an interrupted write left in this chip's journal (the whole
 /// new contents of the sectors whose kept bytes it held), before anything
 /// else changes the flash; then delete the journal. Every write and erase
-/// starts here.
-pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress) -> Result<()> {
+/// starts here. `fast`: with the flash routine in target RAM
+/// ([`WriteOptions::fast`]).
+pub(crate) fn restore_journal(session: &mut Session, fast: bool, progress: &mut dyn Progress) -> Result<()> {
     let Some(journal) = session.journal()? else { return Ok(()) };
     let record = match journal.load() {
         Ok(Some(record)) => record,
@@ -115,7 +116,7 @@ pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress
     let segments = record.entries.iter().map(|e| Segment { addr: e.addr, data: e.data.clone() }).collect();
     let image = Image { segments, format: super::image::Format::Binary, entry: None };
     super::link::retry_slower(session, "restoring kept bytes", |s| {
-        write_once(s, &image, &WriteOptions::default(), progress, &mut None)
+        write_once(s, &image, &WriteOptions { fast, ..WriteOptions::default() }, progress, &mut None)
     })?;
     journal
         .clear()
