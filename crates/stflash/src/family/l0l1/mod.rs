@@ -6,6 +6,7 @@ use crate::flash::FlashController;
 
 pub mod chips;
 pub mod driver;
+pub mod eeprom;
 pub mod options;
 
 pub use driver::Variant;
