@@ -111,6 +111,16 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                     "preserved_bytes": r.preserved_bytes,
                     "verified": r.verified,
                     "verify_method": r.verify_method,
+                    "eeprom": r.eeprom.as_ref().map(|e| json!({
+                        "address": e.region.base,
+                        "size": e.region.size,
+                        "bytes": e.bytes,
+                        "words_written": e.words_written,
+                        "words_unchanged": e.words_unchanged,
+                        "kept_bytes": e.kept_bytes,
+                        "verified": e.verified,
+                        "verify_method": e.verified.then_some("read-back"),
+                    })),
                 }),
                 _ => Value::Null,
             };

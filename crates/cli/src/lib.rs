@@ -383,8 +383,10 @@ fn execute(
                 info!("Starting verification of write complete");
                 info!("Flash written and verified! jolly good!");
             }
+            // New EEPROM contents too are for the firmware to find from its start.
+            let restart = flash || report.eeprom.is_some();
             outcome.done = Some(Done::Write(report));
-            if flash {
+            if restart {
                 return Ok(After::Reset);
             }
             start_ram_image(session, &image)?;

@@ -192,11 +192,19 @@ impl Outcome {
         };
         match self.done.as_ref()? {
             Done::Write(r) => {
-                let bytes = r.flash_bytes + r.ram_bytes;
-                let target = match (r.flash_bytes, r.ram_bytes) {
-                    (0, _) => "to RAM".to_string(),
-                    (_, 0) => "to flash".to_string(),
-                    (f, m) => format!("({f} to flash, {m} to RAM)"),
+                let eeprom = r.eeprom.as_ref().map_or(0, |e| e.bytes);
+                let bytes = r.flash_bytes + eeprom + r.ram_bytes;
+                let parts: Vec<(u64, &str)> = [(r.flash_bytes, "flash"), (eeprom, "EEPROM"), (r.ram_bytes, "RAM")]
+                    .into_iter()
+                    .filter(|&(n, _)| n > 0)
+                    .collect();
+                let target = match parts.as_slice() {
+                    [] => "to RAM".to_string(),
+                    [(_, what)] => format!("to {what}"),
+                    many => {
+                        let each: Vec<String> = many.iter().map(|(n, what)| format!("{n} to {what}")).collect();
+                        format!("({})", each.join(", "))
+                    }
                 };
                 let mut line = format!("write: {} {target} {}", count(bytes, "byte"), timing(bytes));
                 if r.flash_bytes > 0 {
@@ -212,6 +220,16 @@ impl Outcome {
                     line.push_str(&format!("; {} programmed", count(r.programmed_bytes, "byte")));
                     if r.preserved_bytes > 0 {
                         line.push_str(&format!(", {} kept", r.preserved_bytes));
+                    }
+                }
+                if let Some(e) = &r.eeprom {
+                    line.push_str(&format!(
+                        "; EEPROM: {} written, {} unchanged",
+                        count(e.words_written, "word"),
+                        e.words_unchanged
+                    ));
+                    if e.kept_bytes > 0 {
+                        line.push_str(&format!(", {} bytes kept", e.kept_bytes));
                     }
                 }
                 match r.verify_method {
@@ -270,12 +288,30 @@ mod tests {
             verify_method: Some("read-back"),
             ..Default::default()
         };
-        let line = outcome(Done::Write(report), 500, TimeSource::Modeled).summary().unwrap();
+        let line = outcome(Done::Write(report.clone()), 500, TimeSource::Modeled).summary().unwrap();
         assert_eq!(
             line,
             "write: 3000 bytes to flash in 0.500 s (5.9 KiB/s, modeled time); 3 sectors erased, 1 skipped; \
              3000 bytes programmed; verified by read-back"
         );
+        let eeprom = stflash::ops::write::eeprom::EepromReport {
+            region: stflash::chip::MemRegion::new(0x0808_0000, 2048),
+            bytes: 64,
+            words_written: 15,
+            words_unchanged: 2,
+            kept_bytes: 3,
+            verified: true,
+        };
+        let both = WriteReport { eeprom: Some(eeprom.clone()), ..report };
+        let line = outcome(Done::Write(both), 500, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 3064 bytes (3000 to flash, 64 to EEPROM) in 0.500 s"), "{line}");
+        assert!(
+            line.ends_with("; EEPROM: 15 words written, 2 unchanged, 3 bytes kept; verified by read-back"),
+            "{line}"
+        );
+        let only = WriteReport { eeprom: Some(eeprom), verify_method: Some("read-back"), ..Default::default() };
+        let line = outcome(Done::Write(only), 100, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 64 bytes to EEPROM in 0.100 s"), "{line}");
     }
 
     #[test]

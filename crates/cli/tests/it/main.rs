@@ -4,6 +4,7 @@
 mod common;
 
 mod cli;
+mod eeprom;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
