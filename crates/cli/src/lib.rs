@@ -28,6 +28,7 @@ pub mod json;
 pub mod number;
 pub mod output;
 mod probes;
+mod recover;
 pub mod report;
 
 use args::{Area, Command, Invocation, Parsed};
@@ -126,6 +127,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
             }
         }
         Parsed::Info(req) => info::run(&req, console),
+        Parsed::Recover(req) => recover::run(&req, console, probe),
         Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }

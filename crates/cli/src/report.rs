@@ -48,6 +48,11 @@ impl Stopwatch {
         self.sim = sim;
     }
 
+    /// The probe is simulated.
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
+    }
+
     pub fn read(&self) -> (Duration, TimeSource) {
         match &self.sim {
             Some(h) => (h.stats().modeled, TimeSource::Modeled),
@@ -130,6 +135,18 @@ pub enum Done {
         programmed: u64,
         unchanged: u64,
     },
+    /// `recover`: the plan, and what was done when it ran.
+    Recover(Box<RecoverSummary>),
+}
+
+/// What `recover` planned and did.
+#[derive(Debug, Clone)]
+pub struct RecoverSummary {
+    /// "hot-plug" or "under-reset".
+    pub connect: &'static str,
+    pub plan: stflash::ops::recover::Plan,
+    /// `None`: not run (no `--confirm-erase`, or it failed).
+    pub report: Option<stflash::ops::recover::Report>,
 }
 
 /// Everything known about one run of a st-flash command.
@@ -246,6 +263,22 @@ impl Outcome {
             }
             Done::Read { bytes, .. } => Some(format!("read: {} {}", count(*bytes, "byte"), timing(*bytes))),
             Done::Reset | Done::Options { .. } => None,
+            Done::Recover(r) => {
+                let report = r.report.as_ref()?;
+                let words: usize = r.plan.steps.iter().map(|s| s.changes.len()).sum();
+                let erase = if report.erased.is_some() {
+                    "flash erased by stflash"
+                } else {
+                    "flash erased by the chip's RDP regression"
+                };
+                let modeled = if source == TimeSource::Modeled { " (modeled time)" } else { "" };
+                Some(format!(
+                    "recover: {} written, {erase}; factory values confirmed by reading them back, RDP level 0; \
+                     in {:.3} s{modeled}",
+                    count(words as u64, "option word"),
+                    time.as_secs_f64()
+                ))
+            }
             Done::Otp { programmed, unchanged } => Some(format!(
                 "otp: {} programmed, {unchanged} already held {}",
                 count(*programmed, "byte"),

@@ -18,6 +18,7 @@ mod l5u5h5;
 mod messages;
 mod options;
 mod protocol;
+mod recover;
 mod robustness;
 mod speed;
 mod validation;
