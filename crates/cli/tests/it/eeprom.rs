@@ -153,3 +153,22 @@ fn only_changed_words_are_stored_and_each_is_waited_for() {
     // Locked again afterwards: PELOCK set.
     assert_eq!(session.target.read32(0x4002_2004).unwrap() & 1, 1);
 }
+
+#[test]
+fn ctrl_c_stops_between_words_and_the_same_command_completes_the_write() {
+    let b = Board::new("l053", "eeprom-ctrl-c", &[], &[]);
+    let data = pattern(2048, 41);
+    let f = b.file("all.bin", &data);
+    // Each word is a write and a few status polls: transfer 300 is well inside.
+    let r = b.run_faulty("interrupt-after=300", &["write", arg(&f), "0x08080000"]).fails(130, "interrupted at 0x0808");
+    assert!(
+        r.stderr.contains("data EEPROM locked") && r.stderr.contains("words written, the others unchanged"),
+        "{}",
+        r.stderr
+    );
+    let partly = b.peek(EEPROM, 2048);
+    assert_ne!(partly, data);
+    let out = b.run(&["write", arg(&f), "0x08080000"]).ok();
+    assert!(!out.stderr.contains("EEPROM: 512 words written"), "the words written before are skipped: {}", out.stderr);
+    assert_eq!(b.peek(EEPROM, 2048), data);
+}

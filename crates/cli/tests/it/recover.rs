@@ -34,7 +34,11 @@ const CASES: &[Case] = &[
 ];
 
 fn protected_board(c: &Case, test: &str) -> Board {
-    Board::new(c.chip, test, &[("rdp", "1"), ("wrp", c.wrp)], &[(0x0800_0000, &VECTORS)])
+    let mut fills: Vec<(u32, &[u8])> = vec![(0x0800_0000, &VECTORS)];
+    if c.chip == "l053" {
+        fills.push((0x0808_0000, &[0x77; 16]));
+    }
+    Board::new(c.chip, test, &[("rdp", "1"), ("wrp", c.wrp)], &fills)
 }
 
 fn recover(b: &Board, args: &[&str]) -> Run {
@@ -56,6 +60,9 @@ fn every_family_is_recovered_from_rdp1_write_protection_and_a_firmware_that_take
         assert!(unprotect.lines().nth(1).is_some_and(|l| l.contains("(was 0x")), "{}: {}", c.chip, r.stdout);
         assert!(r.stdout.contains("2. lower RDP from level 1 to 0"), "{}: {}", c.chip, r.stdout);
         assert!(r.stderr.contains("factory values confirmed"), "{}: {}", c.chip, r.stderr);
+        if c.chip == "l053" {
+            assert_eq!(b.peek(0x0808_0000, 16), vec![0; 16], "the regression erased the data EEPROM too");
+        }
         // The firmware is gone with the flash: a normal connect works again.
         b.run_faulty(FIRMWARE_TAKES_SWD, &["read", arg(&out), "0x08000000", "8"]).ok();
         assert_eq!(std::fs::read(&out).unwrap(), vec![c.erased; 8], "{}: flash erased", c.chip);
