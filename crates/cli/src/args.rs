@@ -185,6 +185,24 @@ pub enum Parsed {
     Man,
     /// Text to print on stdout with exit 0 (help of an extension command).
     Print(String),
+    /// `recover [--confirm-erase]` (extension).
+    Recover(Box<RecoverRequest>),
+}
+
+/// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
+/// factory option bytes, erasing it (`stflash::ops::recover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverRequest {
+    /// Do it; without: print the plan and exit 2.
+    pub confirm_erase: bool,
+    pub serial: Option<String>,
+    pub freq_khz: Option<u32>,
+    /// Connect under reset at once (otherwise only when a normal connect fails).
+    pub connect_under_reset: bool,
+    pub sim: Option<String>,
+    pub debug: bool,
+    pub quiet: bool,
+    pub json: bool,
 }
 
 /// Shells `completions` knows.
@@ -294,7 +312,7 @@ const COMMAND_WORDS: [&str; 4] = ["read", "write", "erase", "reset"];
 
 /// Extension command words: st-flash rejects them, so no st-flash command
 /// line changes meaning.
-pub const EXTENSION_WORDS: [&str; 3] = ["info", "completions", "man"];
+pub const EXTENSION_WORDS: [&str; 4] = ["info", "recover", "completions", "man"];
 
 /// `--area` values, in st-flash's order.
 const AREAS: [&str; 7] = ["main", "system", "otp", "option", "option_boot_add", "optcr", "optcr1"];
@@ -348,8 +366,8 @@ pub fn command() -> clap::Command {
             .arg(place("size", "SIZE", "Bytes to read", ValueHint::Other)),
         clap::Command::new("write")
             .about(
-                "Write a file (binary, Intel HEX, S-record, ELF) and/or --data values to flash, RAM or OTP; \
-                 with an option --area, a value",
+                "Write a file (binary, Intel HEX, S-record, ELF) and/or --data values to flash, the L0/L1 data \
+                 EEPROM, RAM or OTP; with an option --area, a value",
             )
             .override_usage("write <file> [addr]\nwrite <value>")
             .arg(place("file", "FILE", "Input file (or the value with an option --area)", ValueHint::FilePath))
@@ -365,6 +383,26 @@ pub fn command() -> clap::Command {
         cmd = cmd.subcommand(sub.disable_help_flag(true));
     }
     cmd.subcommand(info_command().arg(help()))
+        .subcommand(
+            clap::Command::new("recover")
+                .disable_help_flag(true)
+                .arg(help())
+                .about(
+                    "Bring back a chip that tools can no longer program: connect (under reset when a normal \
+                     connect fails), remove write protection, lower RDP 1 -> 0 (the chip erases its flash) or erase \
+                     the flash, restore the factory option bytes, read them back; without --confirm-erase, print \
+                     the plan and exit 2",
+                )
+                .help_template(SUB_TEMPLATE)
+                .override_usage(synopsis_lines().into_iter().find(|l| l.contains("] recover")).unwrap_or_default())
+                .arg(
+                    Arg::new("confirm-erase")
+                        .long("confirm-erase")
+                        .action(ArgAction::SetTrue)
+                        .help_heading("options")
+                        .help("Do it: the whole flash (and the L0/L1 data EEPROM at RDP level 1) is erased"),
+                ),
+        )
         .subcommand(
             clap::Command::new("completions")
                 .disable_help_flag(true)
@@ -415,6 +453,7 @@ pub fn synopsis_lines() -> Vec<String> {
     .map(|form| format!("stflash [options] {form}"))
     .collect();
     lines.push(format!("stflash [options] info [{}]", questions.join("|")));
+    lines.push("stflash [options] recover [--confirm-erase]".into());
     lines.push("stflash completions <bash|zsh|fish|powershell|elvish> [--name <name>]".into());
     lines.push("stflash man".into());
     lines
@@ -444,7 +483,9 @@ examples:
   stflash write firmware.elf --serial-template '0x0800FC00=SN-{counter:6}{nul}' --serial-counter sn.txt
   stflash --all-probes --log station.log write firmware.elf
   stflash --serial <serial>,<serial> erase
-  stflash --no-run write firmware.elf";
+  stflash --no-run write firmware.elf
+  stflash recover
+  stflash recover --confirm-erase";
 
 fn info_command() -> clap::Command {
     let mut cmd = clap::Command::new("info")
@@ -712,8 +753,9 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
     .map(|id| format!("--{id}"))
     .chain(
-        (name != "info" && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
-            .then(|| "--serial".to_string()),
+        (!["info", "recover"].contains(&name)
+            && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
+        .then(|| "--serial".to_string()),
     )
     .collect();
     if !misplaced.is_empty() {
@@ -721,6 +763,10 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
     }
     let json = sub.get_flag("json");
+    let freq_khz = match sub.get_one::<String>("freq") {
+        None => None,
+        Some(f) => freq(f)?,
+    };
     match name {
         "completions" | "man" if json => Err(ParseError::new(format!("--json does not apply to {name}"))),
         "completions" => Ok(Parsed::Completions {
@@ -728,16 +774,22 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             name: sub.get_one::<String>("name").cloned().unwrap_or_else(|| "stflash".into()),
         }),
         "man" => Ok(Parsed::Man),
+        "recover" => Ok(Parsed::Recover(Box::new(RecoverRequest {
+            confirm_erase: sub.get_flag("confirm-erase"),
+            serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+            freq_khz,
+            connect_under_reset: sub.get_flag("connect-under-reset"),
+            sim: sub.get_one::<String>("sim").cloned(),
+            debug: sub.get_flag("debug"),
+            quiet: sub.get_flag("quiet"),
+            json,
+        }))),
         _ if sub.get_flag("version") => Ok(Parsed::Version),
         _ => {
             let question = InfoQuestion::ALL.iter().find(|(_, n, _)| sub.get_flag(n)).map(|q| q.0);
             if json && question.is_some() {
                 return Err(ParseError::new("--json reports everything; leave out the st-info question (or --json)"));
             }
-            let freq_khz = match sub.get_one::<String>("freq") {
-                None => None,
-                Some(f) => freq(f)?,
-            };
             Ok(Parsed::Info(Box::new(InfoRequest {
                 question,
                 serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),

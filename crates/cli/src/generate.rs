@@ -45,7 +45,7 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
     let cmd = args::command().long_about(
         "Write, read and erase the memory of STM32 microcontrollers through ST-LINK probes. \
          stflash accepts st-flash's command lines (same commands, options, number syntax) and adds \
-         the extension commands info, completions and man. Options may appear before or after the command.",
+         the extension commands info, recover, completions and man. Options may appear before or after the command.",
     );
     let man = clap_mangen::Man::new(cmd.clone()).source(concat!("stflash ", env!("CARGO_PKG_VERSION")));
     man.render_title(out)?;

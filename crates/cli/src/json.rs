@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::info::{ProbeReport, TargetFacts};
-use super::report::{Done, Outcome};
+use super::report::{Done, Outcome, RecoverSummary};
 use stflash::error::Error;
 use stflash::flash::{FlashLayout, RdpLevel, Sector};
 use stflash::ops::image::Format;
@@ -114,6 +114,16 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                     "preserved_bytes": r.preserved_bytes,
                     "verified": r.verified,
                     "verify_method": r.verify_method,
+                    "eeprom": r.eeprom.as_ref().map(|e| json!({
+                        "address": e.region.base,
+                        "size": e.region.size,
+                        "bytes": e.bytes,
+                        "words_written": e.words_written,
+                        "words_unchanged": e.words_unchanged,
+                        "kept_bytes": e.kept_bytes,
+                        "verified": e.verified,
+                        "verify_method": e.verified.then_some("read-back"),
+                    })),
                 }),
                 _ => Value::Null,
             };
@@ -144,6 +154,13 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
             m.insert("read".into(), read);
         }
         _ => {}
+    }
+    if o.command == "recover" {
+        let recover = match &o.done {
+            Some(Done::Recover(r)) => recover_value(r),
+            _ => Value::Null,
+        };
+        m.insert("recover".into(), recover);
     }
     match &o.done {
         Some(Done::Options { area, value, words, written }) => {
@@ -226,6 +243,74 @@ fn options_value(area: &str, value: u32, words: &[WordValue], written: bool) -> 
         })
         .collect();
     json!({ "area": area, "value": value, "written": written, "words": words })
+}
+
+/// `recover`: how it connected, the plan (every step with the words it
+/// writes, field by field, and where each value comes from), what stays, and
+/// — once run — the steps done and the words read back.
+fn recover_value(r: &RecoverSummary) -> Value {
+    use stflash::ops::recover::StepKind;
+    let plan = &r.plan;
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let words: Vec<Value> = s
+                .changes
+                .iter()
+                .map(|c| {
+                    let fields: Map<String, Value> = c
+                        .fields
+                        .iter()
+                        .map(|f| (f.field.name.to_string(), json!({ "from": f.from, "to": f.to })))
+                        .collect();
+                    json!({
+                        "name": c.word.name,
+                        "address": c.word.addr,
+                        "from": c.from,
+                        "to": c.to,
+                        "fields": fields,
+                        "reliability": c.factory.reliability.letter().to_string(),
+                        "source": c.factory.source,
+                    })
+                })
+                .collect();
+            let done = r.report.as_ref().is_some_and(|rep| rep.done.contains(&s.kind));
+            json!({
+                "step": s.kind.name(),
+                "description": s.what,
+                "words": words,
+                "needed": s.kind == StepKind::Erase || !s.changes.is_empty(),
+                "done": done,
+            })
+        })
+        .collect();
+    let rdp = |l: RdpLevel| match l {
+        RdpLevel::Level0 => 0,
+        RdpLevel::Level1 => 1,
+        RdpLevel::Level2 => 2,
+    };
+    json!({
+        "connect": r.connect,
+        "rdp_level_before": rdp(plan.rdp),
+        "words_before": words_value(&plan.before),
+        "steps": steps,
+        "kept": plan.kept,
+        "notes": plan.notes,
+        "confirmed": r.report.is_some(),
+        "words_after": r.report.as_ref().map(|rep| words_value(&rep.after)),
+    })
+}
+
+fn words_value(words: &[WordValue]) -> Vec<Value> {
+    words
+        .iter()
+        .map(|w| {
+            let fields: Map<String, Value> =
+                w.word.fields.iter().map(|f| (f.name.to_string(), json!(f.get(w.value)))).collect();
+            json!({ "name": w.word.name, "address": w.word.addr, "value": w.value, "fields": fields })
+        })
+        .collect()
 }
 
 /// The document for a command line that could not be parsed.

@@ -32,6 +32,7 @@ mod logfile;
 pub mod number;
 pub mod output;
 mod probes;
+mod recover;
 pub mod report;
 pub mod serialno;
 
@@ -131,6 +132,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
             }
         }
         Parsed::Info(req) => info::run(&req, console),
+        Parsed::Recover(req) => recover::run(&req, console, probe),
         Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }
@@ -518,8 +520,10 @@ fn write_image(
         info!("Starting verification of write complete");
         info!("Flash written and verified! jolly good!");
     }
+    // New EEPROM contents too are for the firmware to find from its start.
+    let restart = flash || report.eeprom.is_some();
     outcome.done = Some(Done::Write(report));
-    if flash {
+    if restart {
         return Ok(After::Reset);
     }
     // A RAM image from a file may be code to start; --data values are data.

@@ -48,6 +48,11 @@ impl Stopwatch {
         self.sim = sim;
     }
 
+    /// The probe is simulated.
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
+    }
+
     pub fn read(&self) -> (Duration, TimeSource) {
         match &self.sim {
             Some(h) => (h.stats().modeled, TimeSource::Modeled),
@@ -145,6 +150,18 @@ pub enum Done {
         programmed: u64,
         unchanged: u64,
     },
+    /// `recover`: the plan, and what was done when it ran.
+    Recover(Box<RecoverSummary>),
+}
+
+/// What `recover` planned and did.
+#[derive(Debug, Clone)]
+pub struct RecoverSummary {
+    /// "hot-plug" or "under-reset".
+    pub connect: &'static str,
+    pub plan: stflash::ops::recover::Plan,
+    /// `None`: not run (no `--confirm-erase`, or it failed).
+    pub report: Option<stflash::ops::recover::Report>,
 }
 
 /// The serial number a write placed (`--serial-template`).
@@ -228,11 +245,19 @@ impl Outcome {
         };
         match self.done.as_ref()? {
             Done::Write(r) => {
-                let bytes = r.flash_bytes + r.ram_bytes;
-                let target = match (r.flash_bytes, r.ram_bytes) {
-                    (0, _) => "to RAM".to_string(),
-                    (_, 0) => "to flash".to_string(),
-                    (f, m) => format!("({f} to flash, {m} to RAM)"),
+                let eeprom = r.eeprom.as_ref().map_or(0, |e| e.bytes);
+                let bytes = r.flash_bytes + eeprom + r.ram_bytes;
+                let parts: Vec<(u64, &str)> = [(r.flash_bytes, "flash"), (eeprom, "EEPROM"), (r.ram_bytes, "RAM")]
+                    .into_iter()
+                    .filter(|&(n, _)| n > 0)
+                    .collect();
+                let target = match parts.as_slice() {
+                    [] => "to RAM".to_string(),
+                    [(_, what)] => format!("to {what}"),
+                    many => {
+                        let each: Vec<String> = many.iter().map(|(n, what)| format!("{n} to {what}")).collect();
+                        format!("({})", each.join(", "))
+                    }
                 };
                 let mut line = format!("write: {} {target} {}", count(bytes, "byte"), timing(bytes));
                 if r.flash_bytes > 0 {
@@ -250,6 +275,16 @@ impl Outcome {
                         line.push_str(&format!(", {} kept", r.preserved_bytes));
                     }
                 }
+                if let Some(e) = &r.eeprom {
+                    line.push_str(&format!(
+                        "; EEPROM: {} written, {} unchanged",
+                        count(e.words_written, "word"),
+                        e.words_unchanged
+                    ));
+                    if e.kept_bytes > 0 {
+                        line.push_str(&format!(", {} bytes kept", e.kept_bytes));
+                    }
+                }
                 match r.verify_method {
                     Some(m) => line.push_str(&format!("; verified by {m}")),
                     None => line.push_str("; not verified"),
@@ -264,6 +299,22 @@ impl Outcome {
             }
             Done::Read { bytes, .. } => Some(format!("read: {} {}", count(*bytes, "byte"), timing(*bytes))),
             Done::Reset | Done::Options { .. } => None,
+            Done::Recover(r) => {
+                let report = r.report.as_ref()?;
+                let words: usize = r.plan.steps.iter().map(|s| s.changes.len()).sum();
+                let erase = if report.erased.is_some() {
+                    "flash erased by stflash"
+                } else {
+                    "flash erased by the chip's RDP regression"
+                };
+                let modeled = if source == TimeSource::Modeled { " (modeled time)" } else { "" };
+                Some(format!(
+                    "recover: {} written, {erase}; factory values confirmed by reading them back, RDP level 0; \
+                     in {:.3} s{modeled}",
+                    count(words as u64, "option word"),
+                    time.as_secs_f64()
+                ))
+            }
             Done::Otp { programmed, unchanged } => Some(format!(
                 "otp: {} programmed, {unchanged} already held {}",
                 count(*programmed, "byte"),
@@ -306,12 +357,30 @@ mod tests {
             verify_method: Some("read-back"),
             ..Default::default()
         };
-        let line = outcome(Done::Write(report), 500, TimeSource::Modeled).summary().unwrap();
+        let line = outcome(Done::Write(report.clone()), 500, TimeSource::Modeled).summary().unwrap();
         assert_eq!(
             line,
             "write: 3000 bytes to flash in 0.500 s (5.9 KiB/s, modeled time); 3 sectors erased, 1 skipped; \
              3000 bytes programmed; verified by read-back"
         );
+        let eeprom = stflash::ops::write::eeprom::EepromReport {
+            region: stflash::chip::MemRegion::new(0x0808_0000, 2048),
+            bytes: 64,
+            words_written: 15,
+            words_unchanged: 2,
+            kept_bytes: 3,
+            verified: true,
+        };
+        let both = WriteReport { eeprom: Some(eeprom.clone()), ..report };
+        let line = outcome(Done::Write(both), 500, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 3064 bytes (3000 to flash, 64 to EEPROM) in 0.500 s"), "{line}");
+        assert!(
+            line.ends_with("; EEPROM: 15 words written, 2 unchanged, 3 bytes kept; verified by read-back"),
+            "{line}"
+        );
+        let only = WriteReport { eeprom: Some(eeprom), verify_method: Some("read-back"), ..Default::default() };
+        let line = outcome(Done::Write(only), 100, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 64 bytes to EEPROM in 0.100 s"), "{line}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | `firmware-disables-swd` | the firmware in flash takes the SWD pins (or sleeps with the debug clocks off) once it runs: nothing answers on SWD while it runs; held in reset or halted at the reset vector (connect under reset) the chip answers; erased flash has no firmware to do it |
 //! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
 //! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
 //! | `bitflip-swd=KHZ` | above this SWD clock, 32-bit memory reads return one wrong bit with an OK status (silent corruption, found only by verification) |
@@ -72,6 +73,7 @@ pub struct FaultPlan {
     pub no_power: bool,
     pub no_target: bool,
     pub no_halt: bool,
+    pub firmware_disables_swd: bool,
     pub core_crash_after: Option<u64>,
     /// Highest SWD clock (kHz) at which the link works.
     pub max_swd_khz: Option<u32>,
@@ -95,7 +97,8 @@ pub struct FaultPlan {
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, crc-peripheral=lsb-first, \
+                     no-power, no-target, no-halt, firmware-disables-swd, core-crash-after=N, max-swd=KHZ, \
+                     bitflip-swd=KHZ, crc-peripheral=lsb-first, \
                      interrupt-after=N, interrupt-again-after=N, terminate-after=N, hang-after=N, \
                      or a flash-model setting key=value";
 
@@ -134,6 +137,7 @@ impl FaultPlan {
                 ("no-power", None) => plan.no_power = true,
                 ("no-target", None) => plan.no_target = true,
                 ("no-halt", None) => plan.no_halt = true,
+                ("firmware-disables-swd", None) => plan.firmware_disables_swd = true,
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
@@ -141,7 +145,7 @@ impl FaultPlan {
                 ("crc-peripheral", _) => {
                     return Err(format!("fault '{item}': crc-peripheral takes lsb-first; valid: {VALID}"))
                 }
-                ("no-power" | "no-target" | "no-halt", Some(_)) => {
+                ("no-power" | "no-target" | "no-halt" | "firmware-disables-swd", Some(_)) => {
                     return Err(format!("fault '{key}' takes no value; valid: {VALID}"))
                 }
                 (k, Some(v)) if !k.is_empty() => plan.model.push((k.to_string(), v.to_string())),
@@ -206,9 +210,11 @@ mod tests {
     #[test]
     fn parses_every_fault() {
         let p = FaultPlan::parse(
-            "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1",
+            "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1,\
+             firmware-disables-swd",
         )
         .unwrap();
+        assert!(p.firmware_disables_swd);
         assert_eq!(p.disconnect_after, Some(Trigger::Transfers(10)));
         assert_eq!(p.timeout_after, Some(Trigger::Transfers(5)));
         assert_eq!(p.stall_after, Some(Trigger::Transfers(7)));

@@ -485,6 +485,7 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.no_power = spec.faults.no_power;
     mcu.present = !spec.faults.no_target;
     mcu.no_halt = spec.faults.no_halt;
+    mcu.set_firmware_disables_swd(spec.faults.firmware_disables_swd);
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
     if let Some(crc) = &mut mcu.crc {
         crc.lsb_first = spec.faults.crc_lsb_first;

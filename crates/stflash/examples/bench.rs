@@ -237,6 +237,7 @@ fn since(after: &RunStats, before: &RunStats) -> RunStats {
         erases: after.erases - before.erases,
         mass_erases: after.mass_erases - before.mass_erases,
         words: after.words - before.words,
+        eeprom_writes: after.eeprom_writes - before.eeprom_writes,
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod control;
+mod eeprom;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
@@ -18,6 +19,7 @@ mod l5u5h5;
 mod messages;
 mod options;
 mod protocol;
+mod recover;
 mod robustness;
 mod serialize;
 mod speed;

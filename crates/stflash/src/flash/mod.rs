@@ -19,6 +19,7 @@ use crate::error::{Error, ErrorKind};
 use crate::mcu::{Target, TargetError};
 
 pub mod crc;
+pub mod eeprom;
 pub mod engine;
 pub mod layout;
 pub mod options;
@@ -182,6 +183,11 @@ pub trait FlashController: Send {
     /// The option bytes, option registers and OTP of this controller, when
     /// the driver describes them (`options.rs`).
     fn options(&mut self) -> Option<&mut dyn options::OptionBytes> {
+        None
+    }
+
+    /// The data EEPROM (STM32L0/L1), when the chip has one.
+    fn eeprom(&mut self) -> Option<&mut dyn eeprom::DataEeprom> {
         None
     }
 }

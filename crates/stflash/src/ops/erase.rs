@@ -74,7 +74,10 @@ pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<E
     super::link::retry_slower(session, "erasing", |s| erase_all_once(s, progress))
 }
 
-fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
+/// Erase the whole flash now, without first finishing an interrupted
+/// write's journal (`recover`: what the journal would restore is about to be
+/// erased anyway). Reserved areas are kept, as by [`erase_all`].
+pub(crate) fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
     session.require_unprotected()?;
     session.controller()?;
     let reserved = session.reserved_ranges()?;

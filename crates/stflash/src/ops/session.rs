@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 
 use super::journal::Journal;
+use crate::flash::eeprom::EepromArea;
 use crate::flash::{engine, FlashController, FlashLayout, RdpLevel};
 use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
@@ -226,6 +227,13 @@ impl Session {
         parts.extend(chip.option_bytes.map(|r| format!("option bytes {}", range(r))));
         parts.extend(chip.otp.map(|r| format!("OTP {}", range(r))));
         parts.join(", ")
+    }
+
+    /// The data EEPROM of this part (STM32L0/L1), if the chip has one: chosen
+    /// by the flash size the chip reports (not a `--flash` override).
+    pub fn data_eeprom(&mut self) -> Option<EepromArea> {
+        let kib = self.target.flash_size_detected / 1024;
+        self.flash.as_mut()?.eeprom().map(|e| e.area(kib))
     }
 
     /// The RAM region containing `[addr, addr+len)`, if any.

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::chip::{Chip, Controller, MemRegion};
+use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
@@ -107,9 +107,8 @@ pub struct Variant {
     pub error_flags: &'static [ErrorFlag],
     /// The user option word (nRST_STOP, BOR… differ between L0 and L1).
     pub user_option: &'static OptionWord,
-    /// The data EEPROM at 0x08080000, as large as the largest part of the
-    /// die has it (CMSIS `DATA_EEPROM_BASE`/`DATA_EEPROM_END`).
-    pub eeprom: MemRegion,
+    /// The data EEPROM of the die's parts, by flash size (`eeprom.rs`).
+    pub eeprom: &'static [super::eeprom::EepromPart],
 }
 
 /// L0 dies (RM0377, RM0367, RM0376).
@@ -118,7 +117,7 @@ pub const L0: Variant = Variant {
     base: L0_BASE,
     error_flags: &L0_ERRORS,
     user_option: &super::options::OB_USER_L0,
-    eeprom: MemRegion::new(0x0808_0000, 0),
+    eeprom: &[],
 };
 /// L1 dies (RM0038).
 pub const L1: Variant =
@@ -232,6 +231,10 @@ impl FlashController for LpController {
     }
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
+        Some(self)
+    }
+
+    fn eeprom(&mut self) -> Option<&mut dyn crate::flash::eeprom::DataEeprom> {
         Some(self)
     }
 

@@ -15,6 +15,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+pub mod factory;
+
 use super::{FlashError, RdpLevel};
 use crate::mcu::Target;
 

@@ -4,10 +4,11 @@
 //!
 //! | step | module | probe? |
 //! |---|---|---|
-//! | placement and sector plans; jobs from what the survey found | [`plan`] | no |
+//! | placement (flash, data EEPROM, RAM) and sector plans; jobs from what the survey found | [`plan`] | no |
 //! | what the chip holds now (CRC on the target, or reading) | `survey` | yes |
 //! | erase and program: the routine, the host for what it left | `execute` (`stream`) | yes |
 //! | verify by the routine's CRCs, or by reading back | here | yes |
+//! | the data EEPROM (L0/L1): changed words stored, read back | [`eeprom`] | yes |
 
 use log::{debug, info, warn};
 
@@ -20,6 +21,7 @@ use crate::flash::routine::{RamPlan, Streamer};
 use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
 use crate::mcu::Target;
 
+pub mod eeprom;
 mod execute;
 pub mod plan;
 mod stream;
@@ -74,6 +76,9 @@ pub struct WriteReport {
     pub verified: bool,
     /// How the result was checked ("crc", "read-back"); `None` when not verified.
     pub verify_method: Option<&'static str>,
+    /// What was written to the data EEPROM (L0/L1), when the image has
+    /// bytes there (always verified by reading back).
+    pub eeprom: Option<eeprom::EepromReport>,
 }
 
 /// Write an image. Every segment is checked before the chip is touched. When
@@ -134,11 +139,15 @@ fn write_once(
 ) -> Result<WriteReport> {
     let reserved = session.reserved_ranges()?;
     let ram: Vec<_> = session.target.chip.ram_regions().collect();
-    let placement = plan::place(&session.layout, &ram, &reserved, &image.segments)?;
+    let area = session.data_eeprom();
+    let placement = plan::place(&session.layout, &ram, &reserved, area.as_ref(), &image.segments)?;
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
         let what = image_identity(image);
         write_flash(session, &placement.flash, &what, opts, progress, &mut report, kept)?;
+    }
+    if let (false, Some(area)) = (placement.eeprom.is_empty(), &area) {
+        report.eeprom = Some(eeprom::write(session, area, &placement.eeprom, opts.verify, progress)?);
     }
     for seg in &placement.ram {
         session.target.write_mem(seg.addr, &seg.data)?;

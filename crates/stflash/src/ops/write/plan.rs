@@ -3,7 +3,8 @@
 //! decision is unit-tested (below) without a simulator.
 //!
 //! 1. [`place`]: every segment lies in flash (not in a gap between banks,
-//!    not in a reserved area) or in RAM, or the write is refused.
+//!    not in a reserved area), in the data EEPROM of this part (L0/L1) or in
+//!    RAM, or the write is refused.
 //! 2. [`WritePlan::new`]: the sectors the image touches and what each must
 //!    hold: image bytes, bytes kept from the chip (read later), or the
 //!    erased value (`--erase-rest`).
@@ -17,12 +18,15 @@ use std::collections::BTreeSet;
 use super::super::image::Segment;
 use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
+use crate::flash::eeprom::EepromArea;
 use crate::flash::{FlashLayout, Sector};
 
 /// Where each part of the image goes.
 #[derive(Debug)]
 pub struct Placement<'a> {
     pub flash: Vec<&'a Segment>,
+    /// Segments in the data EEPROM (STM32L0/L1).
+    pub eeprom: Vec<&'a Segment>,
     pub ram: Vec<&'a Segment>,
 }
 
@@ -31,14 +35,16 @@ pub struct Placement<'a> {
 pub type Reserved = (u32, u32, &'static str);
 
 /// Check every segment before anything is touched: each must lie entirely
-/// inside flash (and outside `reserved`) or inside one RAM region.
+/// inside flash (and outside `reserved`), inside the part's data EEPROM
+/// (`eeprom`, where the chip has one) or inside one RAM region.
 pub fn place<'a>(
     layout: &FlashLayout,
     ram: &[MemRegion],
     reserved: &[Reserved],
+    eeprom: Option<&EepromArea>,
     segments: &'a [Segment],
 ) -> Result<Placement<'a>> {
-    let mut placement = Placement { flash: Vec::new(), ram: Vec::new() };
+    let mut placement = Placement { flash: Vec::new(), eeprom: Vec::new(), ram: Vec::new() };
     let flash_span = layout.base() as u64..layout.banks.last().map_or(0, |b| b.end());
     for seg in segments {
         let (len, end) = (seg.data.len() as u64, seg.end());
@@ -60,12 +66,20 @@ pub fn place<'a>(
                 ));
             }
             placement.flash.push(seg);
+        } else if let Some(why) = eeprom.and_then(|e| e.refuse(seg.addr, len)) {
+            return Err(Error::input(format!("image segment 0x{:08X}-0x{:08X}: {why}", seg.addr, end - 1)));
+        } else if eeprom.is_some_and(|e| e.region.contains(seg.addr)) {
+            placement.eeprom.push(seg);
         } else if ram.iter().any(|r| r.contains_range(seg.addr, len)) {
             placement.ram.push(seg);
         } else {
             let ram_text: Vec<String> = ram.iter().map(|r| format!("0x{:08X}-0x{:08X}", r.base, r.end() - 1)).collect();
+            let eeprom_text = eeprom.map_or(String::new(), |e| {
+                format!(", nor in the data EEPROM (0x{:08X}-0x{:08X})", e.region.base, e.region.end() - 1)
+            });
             return Err(Error::input(format!(
-                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}); check the address",
+                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}){eeprom_text}; check the \
+                 address",
                 seg.addr,
                 end - 1,
                 layout.ranges_text(),
@@ -368,24 +382,50 @@ mod tests {
     fn placement_checks_every_segment_before_anything_is_touched() {
         let l = layout();
         let segs = [seg(0x0800_0000, vec![1; 16]), seg(0x2000_0100, vec![2; 16])];
-        let p = place(&l, &[RAM], &[], &segs).unwrap();
+        let p = place(&l, &[RAM], &[], None, &segs).unwrap();
         assert_eq!((p.flash.len(), p.ram.len()), (1, 1));
         // In the gap between the banks.
-        let e = place(&l, &[RAM], &[], &[seg(0x0800_1000, vec![0; 4])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0800_1000, vec![0; 4])]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Input);
         assert!(e.message.contains("0x08001000-0x08001003"), "{}", e.message);
         // Running off the end of bank 1.
-        let e = place(&l, &[RAM], &[], &[seg(0x0800_0F00, vec![0; 0x200])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0800_0F00, vec![0; 0x200])]).unwrap_err();
         assert!(e.message.contains("does not fit"), "{}", e.message);
         // Neither flash nor RAM.
-        let e = place(&l, &[RAM], &[], &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
         assert!(e.message.contains("neither in flash") && e.message.contains("0x20000000-0x20001FFF"), "{}", e.message);
         // A reserved area is refused as protected, naming the reason.
         let reserved = [(0x0801_0400, 0x0801_0800, "the wireless stack")];
-        let e = place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
+        let e = place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protected);
         assert!(e.message.contains("the wireless stack"), "{}", e.message);
-        assert!(place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
+        assert!(place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
+    }
+
+    #[test]
+    fn segments_in_the_data_eeprom_go_there_and_past_its_end_are_refused() {
+        let l = layout();
+        let area = EepromArea {
+            region: MemRegion::new(0x0808_0000, 2 * KIB),
+            window: MemRegion::new(0x0808_0000, 6 * KIB),
+            parts: "STM32L0x",
+            smaller: None,
+            erased: 0,
+        };
+        let segs = [seg(0x0800_0000, vec![1; 16]), seg(0x0808_0010, vec![2; 6]), seg(0x2000_0000, vec![3; 4])];
+        let p = place(&l, &[RAM], &[], Some(&area), &segs).unwrap();
+        assert_eq!((p.flash.len(), p.eeprom.len(), p.ram.len()), (1, 1, 1));
+        assert_eq!(p.eeprom[0].addr, 0x0808_0010);
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0808_07FC, vec![0; 8])]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Input);
+        assert!(e.message.contains("runs past the end of the data EEPROM") && e.message.contains("2 KiB"), "{e}");
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0808_1000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("0x08081000 is not in the data EEPROM"), "{e}");
+        // Without an EEPROM the address is nowhere.
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0808_0000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("neither in flash"), "{e}");
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0900_0000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("nor in the data EEPROM (0x08080000-0x080807FF)"), "{e}");
     }
 
     fn plan_of(segs: &[Segment], preserve: bool, mass_erase: bool) -> WritePlan {
