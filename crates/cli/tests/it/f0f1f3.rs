@@ -213,7 +213,7 @@ fn write_protected_page_is_reported_and_left_alone() {
     let file = dir.join("image.bin");
     std::fs::write(&file, pattern(256, 3)).unwrap();
     let r = run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08001400"]);
-    r.fails(6, "WRPRTERR");
+    r.fails(6, "overlaps 0x08001000-0x08001FFF, write-protected by FLASH_WRPR (pages 4-7");
     assert_eq!(Snapshot::of(&state).peek(0x0800_1400, 16), OLD, "protected page unchanged");
     // Outside the protected group, writing works.
     run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08002000"]).ok();

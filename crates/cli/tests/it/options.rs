@@ -203,7 +203,9 @@ fn h7a3_write_protection_set_then_cleared() {
     let out = chip.run(&["--decode", "--area=option", "read"]).ok();
     assert!(out.stdout.contains("write protection, bank 2: sectors 4-7 (in groups of 4)"), "{}", out.stdout);
     chip.run(&["write", arg(&fw), "0x08108000"]).fails(PROTECTED, "write-protected");
-    chip.run(&["erase", "0x08108000", "0x2000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["erase", "0x08108000", "0x2000"])
+        .fails(PROTECTED, "write-protected by FLASH_WPSGN2.WRPSGN2 (sectors 4-7 of bank 2)")
+        .fails(PROTECTED, "`stflash --area=option write WRPSGN2=0xFFFFFFFF` first");
     chip.run(&["write", arg(&fw), "0x08100000"]).ok();
     // Removing protection needs no flag.
     chip.run(&["--area=option", "write", "FLASH_WPSGN2=0xFFFFFFFF"]).ok();
@@ -416,7 +418,9 @@ fn fp_write_protection_set_then_cleared() {
     // WRP0 bit 1: pages 4-7 (0x08001000-0x08001FFF).
     chip.run(&["--area=option", "write", "WRP0=0xFD"]).fails(INPUT, "refusing to write-protect pages 4-7");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP0=0xFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPRTERR");
+    chip.run(&["write", arg(&fw), "0x08001000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (pages 4-7, option bytes WRP0-WRP3)")
+        .fails(PROTECTED, "`stflash --area=option write WRP0=0xFF` first");
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();
     chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();

@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use crate::family::f2f4f7::driver::FsController;
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
@@ -55,7 +55,7 @@ const BOR: Show = Show::Choices(&[(0, "level 3"), (1, "level 2"), (2, "level 1")
 const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
 const fn nwrp(first: u32) -> Show {
-    Show::Protection { unit: "sector", per_bit: 1, first, active_low: true }
+    Show::Protection(Mask::new("sector", 1, first, true))
 }
 
 const F_OPTLOCK: Field = f!("OPTLOCK", 0, 1, K::Status, Show::Flag("locked", "unlocked"), "option register lock");

@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use crate::family::h5::driver::H5Controller;
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashError, OPTKEY1, OPTKEY2};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
@@ -136,14 +136,7 @@ macro_rules! wrp {
         OptionWord {
             name: $name,
             addr: $addr,
-            fields: &[f!(
-                $field,
-                0,
-                32,
-                K::WriteProtect,
-                Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true },
-                $what
-            )],
+            fields: &[f!($field, 0, 32, K::WriteProtect, Show::Protection(Mask::new("sector", 4, 0, true)), $what)],
         }
     };
 }

@@ -20,7 +20,7 @@
 use std::time::Duration;
 
 use crate::family::l0l1::driver::{LpController, PECR_PELOCK, PEKEY1, PEKEY2};
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::{engine, unlock_with_keys, FlashController, FlashError};
 use crate::mcu::Target;
 
@@ -98,7 +98,7 @@ macro_rules! wrp {
                     0,
                     16,
                     K::WriteProtect,
-                    Show::Protection { unit: "sector", per_bit: 1, first: 16 * $n, active_low: false },
+                    Show::Protection(Mask::new("sector", 1, 16 * $n, false)),
                     "write protection, 4 KiB sectors"
                 ),
                 COMPLEMENT,

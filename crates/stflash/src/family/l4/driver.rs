@@ -22,8 +22,8 @@ use super::options as opts;
 use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
+    Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -443,7 +443,7 @@ impl FlashController for L4gController {
 
     /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack
     /// and FUS) unless SFR.FSD is set (flash-families.md §2.5, §5 item 13).
-    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let Some(secure) = self.v.secure else { return Ok(Vec::new()) };
         let sfr = t.read32(self.reg(SFR))?;
         if sfr & secure.fsd != 0 {
@@ -457,9 +457,9 @@ impl FlashController for L4gController {
             return Ok(Vec::new());
         }
         debug!("secure area from SFSA 0x{:02X}: 0x{start:08X}-0x{:08X}", sfr & secure.sfsa_mask, end - 1);
-        Ok(vec![(
+        Ok(vec![Reserved::secure(
             start as u32,
-            end as u32,
+            end,
             "the CPU2 secure area holding the wireless stack and FUS (FLASH_SFR.SFSA); only ST's FUS may change it",
         )])
     }
