@@ -459,7 +459,9 @@ fn fs_harmless_field_rdp_and_write_protection() {
     chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
     chip.run(&["--area=option", "write", "nWRP=0xFFD"]).fails(INPUT, "sectors 1 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "nWRP=0xFFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08004000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08004000"])
+        .fails(PROTECTED, "write-protected by FLASH_OPTCR.nWRP (sector 1)")
+        .fails(PROTECTED, "`stflash --area=option write nWRP=0xFFF` first");
     chip.run(&["--area=option", "write", "nWRP=0xFFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08004000"]).ok();
 }
@@ -482,7 +484,8 @@ fn fs_bank_mode_change_resets_and_the_new_map_is_used() {
     assert!(out.stderr.contains("1 sectors erased"), "{}", out.stderr);
     // Bank-2 protection lives in OPTCR1 (sectors 12-23).
     chip.run(&["--allow-write-protection", "--area=optcr1", "write", "nWRP_12=0xFFE"]).ok();
-    chip.run(&["write", arg(&fw), "0x08080000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08080000"])
+        .fails(PROTECTED, "overlaps 0x08080000-0x08083FFF, write-protected by FLASH_OPTCR1.nWRP_12 (sector 12)");
 }
 
 #[test]

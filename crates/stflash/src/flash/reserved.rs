@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::options::{ranges_text, FieldKind, OptionWord};
+use super::options::{ranges_text, Field, FieldKind, OptionWord};
 
 /// What keeps an area from being erased or programmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,9 +151,9 @@ pub fn write_protected_runs(
 
 /// The areas the write-protection mask of `word` protects at `value` (the
 /// register that shows the option in force): `units` is the number of units
-/// of the flash (or bank) it covers, `place(unit)` a unit's addresses; `of`
-/// ends the description (" of bank 2"). The remedy writes the field back by
-/// name with the run's bits unprotected.
+/// it can name (clipped there), `place(unit)` a unit's addresses; `of` ends
+/// the description (" of bank 2"). The remedy writes the field back by name
+/// with the run's bits unprotected.
 pub fn mask_areas(
     word: &OptionWord,
     value: u32,
@@ -162,14 +162,43 @@ pub fn mask_areas(
     of: &str,
 ) -> Vec<Reserved> {
     let Some(field) = word.fields.iter().find(|f| f.kind == FieldKind::WriteProtect) else { return Vec::new() };
-    let active_low = word.active_low(field, value);
-    let protected = word.protected_in(value, units);
-    let by = |run: &BTreeSet<u32>| format!("{}.{} ({}{of})", word.name, field.name, units_text(field.unit(), run));
-    let remedy = |run: &BTreeSet<u32>| {
-        let new = field.unprotect(field.get(value), active_low, run);
-        Remedy::Assign(format!("{}=0x{new:0w$X}", field.name, w = (field.width as usize).div_ceil(4)))
-    };
-    write_protected_runs(&protected, place, by, remedy)
+    let mask = MaskValue { word: word.name, field, value: field.get(value), active_low: word.active_low(field, value) };
+    mask.areas(units, place, of, None)
+}
+
+/// A write-protection mask field and the value in force, with the polarity
+/// in force (`active_low`: 0 = protected).
+pub struct MaskValue<'a> {
+    /// The option word, for messages.
+    pub word: &'a str,
+    pub field: &'a Field,
+    /// The field's value.
+    pub value: u32,
+    pub active_low: bool,
+}
+
+impl MaskValue<'_> {
+    /// The areas it protects (see [`mask_areas`]); `fixed`: the protection
+    /// cannot be removed with stflash, and why.
+    pub fn areas(
+        &self,
+        units: u32,
+        place: impl Fn(u32) -> Option<(u32, u64)>,
+        of: &str,
+        fixed: Option<&str>,
+    ) -> Vec<Reserved> {
+        let field = self.field;
+        let protected = field.protected_in(self.value, self.active_low, units);
+        let by = |run: &BTreeSet<u32>| format!("{}.{} ({}{of})", self.word, field.name, units_text(field.unit(), run));
+        let remedy = |run: &BTreeSet<u32>| match fixed {
+            Some(why) => Remedy::Other(why.to_string()),
+            None => {
+                let new = field.unprotect(self.value, self.active_low, run);
+                Remedy::Assign(format!("{}=0x{new:0w$X}", field.name, w = (field.width as usize).div_ceil(4)))
+            }
+        };
+        write_protected_runs(&protected, place, by, remedy)
+    }
 }
 
 /// "sector 4", "pages 4-7", "sectors 0-3, 8".

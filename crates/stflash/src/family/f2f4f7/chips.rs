@@ -62,8 +62,10 @@ static F2: Variant = Variant {
     optcr1: None,
 };
 static F4: Variant = Variant { optcr: &options::OPTCR_F4, ..F2 };
-/// F42x/F43x, F469/F479, F413/F423: nWRP of sectors 12-23 in OPTCR1.
+/// F42x/F43x, F469/F479: nWRP of sectors 12-23 in OPTCR1.
 static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), ..F4 };
+/// F413/F423: 15 nWRP bits in OPTCR, no OPTCR1 (options.rs).
+static F413: Variant = Variant { optcr: &options::OPTCR_F413, ..F4 };
 static F74X: Variant = Variant {
     name: "STM32F7",
     dual_bank: DualBankMode::NDbank,
@@ -250,7 +252,7 @@ pub static CHIPS: &[Chip] = &[
         // One bank: 4×16, 1×64, up to 11×128 KiB = sectors 0-15 in a 4-bit SNB
         // (CMSIS stm32f413xx.h:6893; [OCD] stm32f2x.c:50; §5 item 6).
         sram: MemRegion::new(0x2000_0000, 320 * KIB),
-        controller: Controller::F2F4F7(&F4_OPTCR1),
+        controller: Controller::F2F4F7(&F413),
         ..ROW
     },
     Chip {

@@ -182,6 +182,13 @@ impl Field {
         }
     }
 
+    /// Units a mask field protects at `value` with the polarity in force
+    /// (`active_low`: 0 = protected) on a flash of `units` units: the rest
+    /// bit reaches the end, nothing at or past `units` counts.
+    pub fn protected_in(&self, value: u32, active_low: bool, units: u32) -> BTreeSet<u32> {
+        self.protected_as(value, active_low, Some(units))
+    }
+
     /// [`Field::protected`] with the polarity in force, the rest bit
     /// extended to `units` (the number of units of the flash) and nothing at
     /// or past `units` when given.
