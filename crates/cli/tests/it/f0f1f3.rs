@@ -214,6 +214,7 @@ fn write_protected_pages_are_refused_before_anything_is_erased() {
         area: (0x0800_1000, 0x0800_2000),
         from: 0x0800_0000,
         register: "FLASH_WRPR (pages 4-7, option bytes WRP0-WRP3)",
+        remedy: "WRP0=0xFF",
     }
     .check("f103c8-wrp");
     // F103 XL density, 2 KiB pages, two banks: bit 2 = pages 4-5 in bank 1;
@@ -225,6 +226,7 @@ fn write_protected_pages_are_refused_before_anything_is_erased() {
         area: (0x0800_2000, 0x0800_3000),
         from: 0x0800_0000,
         register: "FLASH_WRPR (pages 4-5,",
+        remedy: "WRP0=0xFF",
     }
     .check("f103zg-wrp-bank1");
     WrpCase {
@@ -233,6 +235,7 @@ fn write_protected_pages_are_refused_before_anything_is_erased() {
         area: (0x0801_F000, 0x0810_0000),
         from: 0x0801_E000,
         register: "FLASH_WRPR (pages 62-511,",
+        remedy: "WRP3=0xFF",
     }
     .check("f103zg-wrp-bank2");
 }

@@ -395,6 +395,7 @@ fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks()
         area: (0x0800_8000, 0x0800_C000),
         from: 0x0800_0000,
         register: "FLASH_OPTCR.nWRP (sector 2)",
+        remedy: "nWRP=0xFFF",
     }
     .check("f429-wrp-bank1");
     WrpCase {
@@ -403,6 +404,7 @@ fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks()
         area: (0x0810_4000, 0x0810_8000),
         from: 0x0810_0000,
         register: "FLASH_OPTCR1.nWRP_12 (sector 13)",
+        remedy: "nWRP_12=0xFFF",
     }
     .check("f429-wrp-bank2");
     // F767 in dual-bank mode: one nWRP bit per two sectors (bank 1 sectors 2-3).
@@ -412,6 +414,7 @@ fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks()
         area: (0x0800_8000, 0x0801_0000),
         from: 0x0800_0000,
         register: "FLASH_OPTCR.nWRP (sectors 2-3, dual-bank numbering)",
+        remedy: "nWRP=0xFFF",
     }
     .check("f767-wrp-dual");
 }

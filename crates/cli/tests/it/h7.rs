@@ -336,6 +336,7 @@ fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks()
         area: (0x0804_0000, 0x0806_0000),
         from: 0x0800_0000,
         register: "FLASH_WPSN1.WRPSN1 (sector 2 of bank 1)",
+        remedy: "WRPSN1=0xFF",
     }
     .check("h743-wrp-bank1");
     WrpCase {
@@ -344,6 +345,7 @@ fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks()
         area: (0x0812_0000, 0x0814_0000),
         from: 0x0810_0000,
         register: "FLASH_WPSN2.WRPSN2 (sector 1 of bank 2)",
+        remedy: "WRPSN2=0xFF",
     }
     .check("h743-wrp-bank2");
 }

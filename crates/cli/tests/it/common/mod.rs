@@ -234,6 +234,8 @@ pub struct WrpCase {
     pub from: u32,
     /// What the message names besides the range ("FLASH_WRPR (pages 4-7").
     pub register: &'static str,
+    /// The assignments it proposes to remove the protection ("WRP0=0xFF").
+    pub remedy: &'static str,
 }
 
 impl WrpCase {
@@ -251,7 +253,8 @@ impl WrpCase {
         // erases the sectors before the area, then stops at it.
         let out = board.run(&["write", arg(&image), &from]);
         unchanged("the write");
-        out.fails(6, &range).fails(6, "stflash --area=option write").fails(6, "nothing was erased or written");
+        let remedy = format!("remove the write protection with `stflash --area=option write {}` first", self.remedy);
+        out.fails(6, &range).fails(6, &remedy).fails(6, "nothing was erased or written");
         let out = board.run(&["erase", &from, &format!("0x{len:X}")]);
         unchanged("erase ADDR SIZE");
         out.fails(6, &range);

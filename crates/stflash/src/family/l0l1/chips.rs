@@ -79,8 +79,10 @@ static DIE_425: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, KIB), ..
 static DIE_417: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 2 * KIB), ..L0 };
 static DIE_447: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 6 * KIB), ..L0 };
 static DIE_416: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
-static DIE_429: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
-static DIE_427: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 8 * KIB), ..L1 };
+/// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
+/// same dies does not, and is assumed to read the reserved bit as 0.
+static DIE_429: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), pcrop_mode: true, ..L1 };
+static DIE_427: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 8 * KIB), pcrop_mode: true, ..L1 };
 static DIE_436: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 12 * KIB), ..L1 };
 static DIE_437: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 16 * KIB), ..L1 };
 
