@@ -566,8 +566,11 @@ fn l4g_write_protection_area_set_then_cleared() {
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_STRT=2,WRP1A_END=3"]).ok();
     let out = chip.run(&["--decode", "--area=option", "read"]).ok();
     assert!(out.stdout.contains("pages 2-3 write-protected"), "{}", out.stdout);
-    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPERR");
-    chip.run(&["--area=option", "write", "FLASH_WRP1AR=0x000000ff"]).ok();
+    chip.run(&["write", arg(&fw), "0x08001000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1AR (pages 2-3)")
+        .fails(PROTECTED, "`stflash --area=option write WRP1A_STRT=0xFF,WRP1A_END=0x00` first");
+    // The command the message proposes removes the protection.
+    chip.run(&["--area=option", "write", "WRP1A_STRT=0xFF,WRP1A_END=0x00"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();
 }
 

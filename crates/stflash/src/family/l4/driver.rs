@@ -136,6 +136,12 @@ pub struct Variant {
     /// Other sizes are single bank.
     dual: &'static [(u32, BankMode)],
     secure: Option<SecureArea>,
+    /// In single-bank mode the WRP2A/WRP2B areas protect pages too,
+    /// numbered from the flash base like WRP1x (L4+, G4 cat.3: OpenOCD
+    /// stm32l4x.c `F_USE_ALL_WRPXX`, "for some devices (like STM32L4R/S) in
+    /// single-bank mode, the 4 WRPxx are usable"); elsewhere only WRP1A/B
+    /// count in single-bank mode.
+    pub wrp2_in_single_bank: bool,
     /// The option registers of the die (OPTR first, then the WRP areas and,
     /// on WB/WL, FLASH_SFR).
     pub options: &'static [&'static OptionWord],
@@ -157,6 +163,7 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
         pesd: false,
         dual: &[],
         secure: None,
+        wrp2_in_single_bank: false,
         options,
     }
 }
@@ -183,6 +190,7 @@ pub static L4PLUS: Variant = Variant {
         (1024, BankMode::OptionBit(OPTR_BIT21)),
         (2048, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    wrp2_in_single_bank: true,
     ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS)
 };
 /// G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
@@ -209,6 +217,7 @@ pub static G4_CAT3: Variant = Variant {
         (256, BankMode::OptionBit(OPTR_BIT22)),
         (512, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    wrp2_in_single_bank: true,
     ..single("STM32G4 cat.3 (RM0440)", 7, opts::G4_CAT3)
 };
 /// G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
@@ -441,27 +450,44 @@ impl FlashController for L4gController {
         Ok(RdpLevel::from_byte(t.read32(self.reg(OPTR))? as u8))
     }
 
+    /// The write-protected pages, from the WRP area registers as in force,
+    /// and on WB/WL the CPU2 secure area: a write or `erase` that touches
+    /// one is refused before anything is erased, where the controller would
+    /// erase the pages before it and then stop with WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let mut areas = Vec::new();
+        for &word in self.v.options.iter().filter(|w| w.name.starts_with("FLASH_WRP")) {
+            areas.push((word, t.read32(word.addr)?));
+        }
+        let mut out = self.write_protected(&layout, &areas);
+        out.extend(self.secure_area(t)?);
+        Ok(out)
+    }
+}
+
+impl L4gController {
     /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack
     /// and FUS) unless SFR.FSD is set (flash-families.md §2.5, §5 item 13).
-    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
-        let Some(secure) = self.v.secure else { return Ok(Vec::new()) };
+    fn secure_area(&self, t: &mut Target) -> Result<Option<Reserved>, FlashError> {
+        let Some(secure) = self.v.secure else { return Ok(None) };
         let sfr = t.read32(self.reg(SFR))?;
         if sfr & secure.fsd != 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let page = self.chip.flash.sectors[0].1 as u64;
         let base = self.chip.flash.base as u64;
         let start = base + (sfr & secure.sfsa_mask) as u64 * page;
         let end = base + t.flash_size as u64;
         if start >= end {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         debug!("secure area from SFSA 0x{:02X}: 0x{start:08X}-0x{:08X}", sfr & secure.sfsa_mask, end - 1);
-        Ok(vec![Reserved::secure(
+        Ok(Some(Reserved::secure(
             start as u32,
             end,
             "the CPU2 secure area holding the wireless stack and FUS (FLASH_SFR.SFSA); only ST's FUS may change it",
-        )])
+        )))
     }
 }
 
