@@ -689,8 +689,10 @@ fn tz_u5_options_rdp_regression_and_write_protection() {
     // WRP: page 1 of bank 1 (8 KiB pages: 0x08002000).
     chip.run(&["--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).fails(INPUT, "pages 1 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).ok();
-    chip.run(&["write", arg(&fw), "0x08002000"]).fails(PROTECTED, "WRPERR");
-    chip.run(&["--area=option", "write", "WRP1A_PSTRT=0x7f,WRP1A_PEND=0"]).ok();
+    chip.run(&["write", arg(&fw), "0x08002000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1AR (page 1 of bank 1)")
+        .fails(PROTECTED, "`stflash --area=option write WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00` first");
+    chip.run(&["--area=option", "write", "WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00"]).ok();
     chip.run(&["write", arg(&fw), "0x08002000"]).ok();
 }
 
@@ -731,7 +733,9 @@ fn h5_options_product_state_and_write_protection() {
     let fw = chip.file("fw.bin", &pattern(8 * 1024, 61));
     chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFD"]).fails(INPUT, "sectors 4-7");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRPSG1=0xFFFFFFFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08008000"]).fails(PROTECTED, "write-protected");
+    chip.run(&["write", arg(&fw), "0x08008000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1R.WRPSG1 (sectors 4-7 of bank 1)")
+        .fails(PROTECTED, "`stflash --area=option write WRPSG1=0xFFFFFFFF` first");
     chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08008000"]).ok();
     // Bank swap: takes effect through a reset, which stflash performs.

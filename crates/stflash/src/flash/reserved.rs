@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use super::layout::Sector;
 use super::options::{ranges_text, Field, FieldKind, OptionWord};
 
 /// What keeps an area from being erased or programmed.
@@ -164,6 +165,43 @@ pub fn mask_areas(
     let Some(field) = word.fields.iter().find(|f| f.kind == FieldKind::WriteProtect) else { return Vec::new() };
     let mask = MaskValue { word: word.name, field, value: field.get(value), active_low: word.active_low(field, value) };
     mask.areas(units, place, of, None)
+}
+
+/// The pages a WRP area register protects (L4 class, L5/U5: its first field
+/// the start page, its second the end page, none when start > end) at
+/// `value`, read with the bits of `page_mask` only; `pages` are the sectors
+/// of the bank it counts from, `of` ends the description (" of bank 2").
+/// The remedy sets the start to its largest value and the end to 0 (an
+/// empty area); `fixed`: the area cannot be removed with stflash, and why.
+pub fn page_area(
+    word: &OptionWord,
+    value: u32,
+    page_mask: u32,
+    pages: &[Sector],
+    of: &str,
+    fixed: Option<&str>,
+) -> Vec<Reserved> {
+    let (Some(strt), Some(end)) = (word.fields.first(), word.fields.get(1)) else { return Vec::new() };
+    let mask = page_mask.min(strt.max());
+    let units = word.protected(value & (mask << strt.shift | mask << end.shift));
+    let place = |u: u32| pages.get(u as usize).map(|s| (s.addr, s.end()));
+    let by = |run: &BTreeSet<u32>| format!("{} ({}{of})", word.name, units_text("page", run));
+    let digits = (strt.width as usize).div_ceil(4);
+    let remedy = |_: &BTreeSet<u32>| match fixed {
+        Some(why) => Remedy::Other(why.to_string()),
+        None => Remedy::Assign(format!("{}=0x{:0digits$X},{}=0x{:0digits$X}", strt.name, strt.max(), end.name, 0)),
+    };
+    write_protected_runs(&units, place, by, remedy)
+}
+
+/// The mask that keeps the page-number bits a WRP area register implements:
+/// as many as a bank of the largest part of the die (`max_size` bytes in
+/// `banks` banks of `page`-byte pages) has pages (OpenOCD stm32l4x.c
+/// `wrpxxr_mask`: "number of significant bits in WRPxxR differs per device
+/// … non-implemented bits read as '0', on others as '1'").
+pub fn page_mask(max_size: u64, page: u32, banks: usize) -> u32 {
+    let pages = (max_size / page.max(1) as u64 / banks.max(1) as u64).max(1);
+    (pages.next_power_of_two() - 1).min(u32::MAX as u64) as u32
 }
 
 /// A write-protection mask field and the value in force, with the polarity

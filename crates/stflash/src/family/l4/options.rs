@@ -27,15 +27,13 @@
 //! bits"), so the protection in force is decoded with that many bits
 //! ([`L4gController::write_protected`]).
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::family::l4::driver::L4gController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::reserved::{units_text, write_protected_runs};
+use crate::flash::reserved::{page_area, page_mask};
 use crate::flash::{
-    engine, unlock_with_keys, FlashController, FlashError, FlashLayout, NoProgress, Remedy, Reserved, Sector, OPTKEY1,
-    OPTKEY2,
+    engine, unlock_with_keys, FlashController, FlashError, FlashLayout, NoProgress, Reserved, Sector, OPTKEY1, OPTKEY2,
 };
 use crate::mcu::Target;
 
@@ -361,22 +359,11 @@ impl L4gController {
                 (true, false) => continue,
             };
             let Some(bank) = layout.banks.get(b) else { continue };
-            let sectors = bank.sectors(b as u8);
-            let Some(&Sector { size: page, .. }) = sectors.first() else { continue };
-            let Some(strt) = word.fields.first() else { continue };
-            let Some(end) = word.fields.get(1) else { continue };
-            let pages = (self.chip().max_flash_kib as u64 * 1024 / page as u64 / layout.banks.len() as u64).max(1);
-            let bits = pages.next_power_of_two() - 1;
-            let mask = (bits as u32).min(strt.max());
-            let units = word.protected(value & (mask | mask << 16));
-            let place = |u: u32| sectors.get(u as usize).map(|s| (s.addr, s.end()));
+            let pages = bank.sectors(b as u8);
+            let Some(&Sector { size: page, .. }) = pages.first() else { continue };
+            let mask = page_mask(self.chip().max_flash_kib as u64 * 1024, page, layout.banks.len());
             let of = if dual { format!(" of bank {}", b + 1) } else { String::new() };
-            let by = |run: &BTreeSet<u32>| format!("{} ({}{of})", word.name, units_text("page", run));
-            let digits = (strt.width as usize).div_ceil(4);
-            let remedy = |_: &BTreeSet<u32>| {
-                Remedy::Assign(format!("{}=0x{:0digits$X},{}=0x{:0digits$X}", strt.name, strt.max(), end.name, 0))
-            };
-            out.extend(write_protected_runs(&units, place, by, remedy));
+            out.extend(page_area(word, value, mask, &pages, &of, None));
         }
         out
     }
