@@ -97,12 +97,12 @@ pub fn refusal(what: &str, hits: &[&Reserved]) -> Option<String> {
 
 /// The refusal of a mass erase while write-protected areas exist (`None`
 /// when there are none). "A mass erase cannot be performed if one of the
-/// sectors is write-protected" (RM0090 and RM0402 "Write protections",
-/// §3.6.4); the other families are taken to refuse a mass or bank erase of a
-/// bank holding a protected page or sector the same way (what their
-/// simulator models; on L0/L1, which erase page by page, everything before
-/// the protected page would be gone). Either way the chip would not end up
-/// blank, so stflash refuses before starting.
+/// sectors is write-protected" (RM0402 §3.6.4 "Write protections", F412;
+/// the F2/F4 manuals share the section); the other families are taken to
+/// refuse a mass or bank erase of a bank holding a protected page or sector
+/// the same way (what their simulators model; on L0/L1, which erase page by
+/// page, everything before the protected page would be gone). Either way
+/// the chip would not end up blank, so stflash refuses before starting.
 pub fn mass_erase_refusal(reserved: &[Reserved]) -> Option<String> {
     let protected: Vec<&Reserved> = reserved.iter().filter(|r| r.kind == ReservedKind::WriteProtected).collect();
     let (first, rest) = protected.split_first()?;

@@ -26,8 +26,9 @@ const CR: u32 = 0x10;
 const AR: u32 = 0x14;
 /// Option byte register, bank 1 only (RM0008 §3.4.6 / RM0091 §3.5.7).
 const OBR: u32 = BASE + 0x1C;
-/// Write protection register: the WRP option bytes in force (RM0008 §3.4.7,
-/// RM0091 §3.5.8, RM0316 §4.5.8), one register for both banks of XL parts.
+/// Write protection register: the WRP option bytes in force, the word after
+/// OBR (CMSIS stm32f103xb.h:334 `FLASH_TypeDef.WRPR`; the F0/F3 headers
+/// the same), one register for both banks of XL parts.
 const WRPR: u32 = BASE + 0x20;
 
 // FLASH_SR (RM0091 §3.5.4; flash-families.md §2.1).
@@ -247,7 +248,7 @@ impl FlashController for FpController {
     /// The write-protected pages, from FLASH_WRPR: a write or `erase` that
     /// touches one is refused before anything is erased, where the
     /// controller would erase the pages before it and then stop with
-    /// WRPRTERR (RM0091 §3.3.2).
+    /// WRPRTERR.
     fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let layout = self.layout(t)?;
         Ok(self.write_protected(&layout, t.read32(WRPR)?))

@@ -164,9 +164,10 @@ static OB_WRP01_2K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", p
 static OB_WRP23_2K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", pages(2, 32), pages(2, 48).to_end());
 
 /// FLASH_WRPR (0x40022020): the four WRP bytes as loaded at the last reset,
-/// WRP0 in bits 7:0 … WRP3 in bits 31:24 (RM0008 §3.4.7, RM0091 §3.5.8,
-/// RM0316 §4.5.8). What write protection is in force; read, never written
-/// (the option bytes above are).
+/// WRP0 in bits 7:0 … WRP3 in bits 31:24 (CMSIS stm32f103xb.h:334
+/// `FLASH_TypeDef.WRPR`; ST HAL stm32f1xx_hal_flash_ex.c:1019
+/// FLASH_OB_GetWRP returns it). What write protection is in force; read,
+/// never written (the option bytes above are).
 static WRPR_1K: OptionWord = OptionWord {
     name: "FLASH_WRPR",
     addr: WRPR,

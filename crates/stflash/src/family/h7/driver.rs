@@ -471,9 +471,10 @@ impl FlashController for H7Controller {
         }
     }
 
-    /// Write-protected sectors (WPSN_CUR bit = 0, §2.8 table, §3.5): a write
-    /// that touches one is refused before anything is erased, instead of
-    /// erasing the image's other sectors and then meeting WRPERR.
+    /// Write-protected sectors (FLASH_WPSN_CUR1/2, H7A/B WPSGN: bit = 0;
+    /// RM0433, RM0455): a write or `erase` that touches one is refused before
+    /// anything is erased, instead of erasing the image's other sectors and
+    /// then meeting WRPERR.
     fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let layout = match &self.layout {
             Some(l) => l.clone(),

@@ -339,9 +339,9 @@ impl L4gController {
 
     /// The pages the WRP areas (`areas`: each WRPxyR with its value in
     /// force) protect, as address ranges of `layout`. WRP1x count pages from
-    /// bank 1, WRP2x from bank 2 (flash-families.md §2.5; ST HAL
-    /// FLASH_OB_WRPConfig: "start page of the write protected area" of the
-    /// bank); in single-bank mode WRP2x count from the flash base where the
+    /// bank 1, WRP2x from bank 2 (ST HAL stm32l4xx_hal_flash.h
+    /// `WRPStartOffset`: "a value between 0 and (max number of pages in the
+    /// bank - 1)"; OpenOCD stm32l4x.c stm32l4_get_all_wrpxy); in single-bank mode WRP2x count from the flash base where the
     /// die uses them ([`Variant::wrp2_in_single_bank`]) and protect nothing
     /// elsewhere. Start and end are read with as many bits as a bank of the
     /// largest part of the die has pages.
