@@ -21,7 +21,7 @@
 //! 128 KiB: ST HAL `OB_WRP_PAGES62TO255` and kin).
 //!
 //! The protection in force is FLASH_WRPR, loaded from the WRP bytes at
-//! reset: [`FpController::write_protected`] turns it into address ranges
+//! reset: `FpController::write_protected` turns it into address ranges
 //! for `FlashController::reserved_ranges`.
 //!
 //! Complements in a value given by the user must match (checked by the

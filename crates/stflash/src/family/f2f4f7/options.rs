@@ -20,7 +20,7 @@
 //! have no OPTCR1 (ST's SVD, as stm32-rs lists it).
 //!
 //! Write protection in force is OPTCR/OPTCR1 itself (the registers show the
-//! loaded option bytes): [`FsController::write_protected`] turns it into
+//! loaded option bytes): `FsController::write_protected` turns it into
 //! address ranges for `FlashController::reserved_ranges`. With SPRMOD set
 //! (PCROP mode, F4 but F405/F407/F415/F417) a set nWRP bit means the sector
 //! is PCROP-protected, which also blocks erase and program (ST HAL

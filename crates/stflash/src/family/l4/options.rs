@@ -25,7 +25,7 @@
 //! stm32g031xx.h WRP1A_STRT 5 bits, stm32g071xx.h 6, stm32g0b1xx.h 7;
 //! OpenOCD stm32l4x.c `wrpxxr_mask`, "notably G4 Cat. 2 implement only 6
 //! bits"), so the protection in force is decoded with that many bits
-//! ([`L4gController::write_protected`]).
+//! (`L4gController::write_protected`).
 
 use std::time::Duration;
 
