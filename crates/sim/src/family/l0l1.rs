@@ -83,6 +83,7 @@ const OBR: u32 = 0x1C;
 const WRPR1: u32 = 0x20;
 const WRPR2: u32 = 0x80;
 const WRPR3: u32 = 0x84;
+const WRPR4: u32 = 0x88;
 
 // PECR bits.
 const PELOCK: u32 = 1 << 0;
@@ -210,8 +211,8 @@ pub struct LpModel {
     rdp_high: u8,
     /// USER option word as loaded (OBR[31:16]).
     user: u16,
-    /// WRPROT bits as loaded, 1 = sector protected (WRPR1, WRPR2, WRPR3).
-    wrp: [u32; 3],
+    /// WRPROT bits as loaded, 1 = sector protected (WRPR1 … WRPR4).
+    wrp: [u32; 4],
     half: Option<HalfPage>,
     busy: Option<(Nanos, Op)>,
 }
@@ -233,7 +234,7 @@ impl LpModel {
             rdp: RDP_LEVEL0,
             rdp_high: 0,
             user: FACTORY_USER,
-            wrp: [0; 3],
+            wrp: [0; 4],
             half: None,
             busy: None,
         };
@@ -253,8 +254,8 @@ impl LpModel {
         (self.rdp, self.rdp_high) = if ok(rdp) { (rdp as u8, (rdp >> 8) as u8) } else { (RDP_LEVEL1, 0) };
         self.user = words.get(1).filter(|&&w| ok(w)).map_or(FACTORY_USER, |&w| value(w));
         for (i, wrp) in self.wrp.iter_mut().enumerate() {
-            let half = |n: usize| words.get(n).filter(|&&w| ok(w)).map_or(0, |&w| value(w) as u32);
-            *wrp = half(2 + 2 * i) | half(3 + 2 * i) << 16;
+            let half = |n: usize| words.get(wrp_word(n)).filter(|&&w| ok(w)).map_or(0, |&w| value(w) as u32);
+            *wrp = half(2 * i) | half(2 * i + 1) << 16;
         }
     }
 
@@ -300,6 +301,7 @@ impl LpModel {
             WRPR1 => self.wrp[0],
             WRPR2 => self.wrp[1],
             WRPR3 if self.kind == LpKind::L1 => self.wrp[2],
+            WRPR4 if self.kind == LpKind::L1 => self.wrp[3],
             _ => 0,
         }
     }
@@ -432,8 +434,7 @@ impl LpModel {
     }
 
     /// The memory-mapped option bytes: the stored words (WRPROT words: two
-    /// 16-bit halves per WRPR register, in address order; assumed beyond
-    /// 0x1FF8001C on L1 cat.4/5).
+    /// 16-bit halves per WRPR register, see `wrp_word`).
     fn option_word(&self, off: u32) -> u32 {
         self.stored.get((off / 4) as usize).copied().unwrap_or(0xFFFF_0000)
     }
@@ -457,7 +458,7 @@ impl LpModel {
                 return Err(format!("wrp range 0x{a:08X}-0x{b:08X} is not inside the flash {:X?}", self.flash.range()));
             }
             for sector in (a - FLASH_BASE) / WRP_SECTOR..=(b - FLASH_BASE) / WRP_SECTOR {
-                let index = 2 + (sector / 16) as usize;
+                let index = wrp_word((sector / 16) as usize);
                 if let Some(w) = self.stored.get_mut(index) {
                     *w = pair((*w as u16) | 1 << (sector % 16));
                 }
@@ -657,6 +658,17 @@ impl FlashModel for LpModel {
 const FACTORY_USER: u16 = 0x0070;
 
 /// A 16-bit option value with its complement in the upper half.
+/// Index of the option word holding WRPROT sectors 16n..16n+15: words 2-7
+/// (0x1FF80008-0x1FF8001C), then 32-33 (0x1FF80080, 0x1FF80084) for L1
+/// cat.5 sectors 96-127 (CMSIS stm32l152xe.h `OB_TypeDef`: WRP1213 at 0x80).
+fn wrp_word(n: usize) -> usize {
+    if n < 6 {
+        2 + n
+    } else {
+        32 + n - 6
+    }
+}
+
 fn pair(v: u16) -> u32 {
     (!v as u32) << 16 | v as u32
 }

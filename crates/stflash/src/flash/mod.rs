@@ -23,10 +23,12 @@ pub mod eeprom;
 pub mod engine;
 pub mod layout;
 pub mod options;
+pub mod reserved;
 pub mod routine;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
+pub use reserved::{Remedy, Reserved, ReservedKind};
 
 /// Width of one bus access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,9 +176,12 @@ pub trait FlashController: Send {
     /// (see [`FlashController::layout`]).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError>;
 
-    /// Address ranges inside main flash that the debugger must never erase or
-    /// program (e.g. the STM32WB wireless stack), with the reason.
-    fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+    /// Areas of main flash that the debugger must not erase or program: the
+    /// write-protected sectors or pages, read from the registers that show
+    /// the option bytes in force, and areas owned by someone else (the
+    /// STM32WB wireless stack), each with what to do about it. Must only read
+    /// (see [`FlashController::layout`]).
+    fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         Ok(Vec::new())
     }
 

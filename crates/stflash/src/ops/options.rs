@@ -592,7 +592,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::options::{Field, Show};
+    use crate::flash::options::{Field, Mask, Show};
 
     const WORD: OptionWord = OptionWord {
         name: "FLASH_TEST",
@@ -601,14 +601,7 @@ mod tests {
             Field::new("BUSY", 0, 1, FieldKind::Status, Show::Flag("", ""), ""),
             Field::new("BOR", 2, 2, FieldKind::User, Show::Hex, "brown-out"),
             Field::new("RDP", 8, 8, FieldKind::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "rdp"),
-            Field::new(
-                "WRP",
-                16,
-                4,
-                FieldKind::WriteProtect,
-                Show::Protection { unit: "sector", per_bit: 1, first: 0, active_low: true },
-                "",
-            ),
+            Field::new("WRP", 16, 4, FieldKind::WriteProtect, Show::Protection(Mask::new("sector", 1, 0, true)), ""),
             Field::new("SWAP", 20, 1, FieldKind::BankConfig, Show::Hex, "bank swap"),
             Field::new("BOOT", 21, 1, FieldKind::BootConfig, Show::Hex, "boot"),
             Field::new("SEC", 22, 1, FieldKind::Security, Show::Hex, "security"),

@@ -36,7 +36,7 @@ use super::session::Session;
 use crate::chip::Chip;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::options::factory::{self, Factory, FactoryWord, Reliability};
-use crate::flash::options::{Field, FieldKind, OptionWord};
+use crate::flash::options::{Field, FieldKind, OptionWord, Show};
 use crate::flash::{NoProgress, RdpLevel};
 
 /// What a step does.
@@ -159,15 +159,16 @@ pub fn plan(session: &mut Session) -> Result<Plan> {
     let before = options::read_all(session)?;
     let eeprom = session.data_eeprom().is_some();
     let mut plan = plan_words(chip, factory, rdp, &before, eeprom)?;
-    if chip.family == "STM32WB" {
-        if let Some((start, end, _)) = session.reserved_ranges()?.into_iter().next() {
-            plan.notes.push(format!(
-                "the CPU2 secure area 0x{start:08X}-0x{:08X} (FUS and wireless stack) is never written or erased by \
-                 stflash; the RDP regression is the chip's own, which erases only the non-secure pages (assumed: \
-                 as CPU1's mass erase, RM0453 p.106; RM0434 not checked)",
-                end as u64 - 1
-            ));
-        }
+    // A CPU2 secure area (STM32WB) stays as it is.
+    let secure = session.reserved_ranges()?.into_iter().find(|r| r.kind == crate::flash::ReservedKind::Secure);
+    if let Some(area) = secure {
+        plan.notes.push(format!(
+            "the CPU2 secure area 0x{:08X}-0x{:08X} (FUS and wireless stack) is never written or erased by \
+             stflash; the RDP regression is the chip's own, which erases only the non-secure pages (assumed: \
+             as CPU1's mass erase, RM0453 p.106; RM0434 not checked)",
+            area.start,
+            area.end - 1
+        ));
     }
     Ok(plan)
 }
@@ -187,6 +188,16 @@ fn level2() -> Error {
 
 /// The plan from the option words read (`before`), the family's factory
 /// values and the RDP level: a pure function (unit-tested below).
+/// The word's write-protection bits select PCROP sectors (a bit of the word
+/// inverts them: F4 OPTCR.SPRMOD, `Mask::inverted_by`); only the chip's own
+/// procedure removes PCROP, so recover leaves them as they are.
+fn pcrop_mode(v: &WordValue) -> bool {
+    v.word.fields.iter().any(|f| match f.show {
+        Show::Protection(m) => m.inverted_by.is_some_and(|bit| v.value >> bit & 1 == 1),
+        _ => false,
+    })
+}
+
 pub fn plan_words(
     chip: &'static Chip,
     factory: &'static Factory,
@@ -209,12 +220,14 @@ pub fn plan_words(
         let mut changes = Vec::new();
         for (i, v) in before.iter().enumerate() {
             let Some(fw) = factory.words.iter().find(|f| f.word == v.word.name) else { continue };
+            let pcrop = pcrop_mode(v);
             let mask = v
                 .word
                 .fields
                 .iter()
                 .filter(|f| factory::restorable(f) && kind.takes(f.kind))
                 .filter(|f| fw.fields.is_empty() || fw.fields.contains(&f.name))
+                .filter(|f| !(pcrop && f.kind == FieldKind::WriteProtect))
                 .fold(0, |m, f| m | f.mask());
             let status = v.word.mask_of(FieldKind::Status);
             let from = now[i] & !status;
@@ -256,8 +269,13 @@ pub fn plan_words(
             v.word.fields.iter().filter(|f| pick(f)).map(|f| f.name).collect()
         };
         let taken = |f: &Field| fw.is_some_and(|fw| fw.fields.is_empty() || fw.fields.contains(&f.name));
+        let pcrop = pcrop_mode(v);
         let groups = [
             (names(&|f| f.kind == FieldKind::Security), "security options"),
+            (
+                names(&|f| pcrop && f.kind == FieldKind::WriteProtect),
+                "PCROP sectors while a security option selects it",
+            ),
             (names(&|f| f.kind == FieldKind::Electrical), "electrical options"),
             (names(&|f| f.kind == FieldKind::BankConfig), "bank organisation"),
             (names(&|f| factory::restorable(f) && !taken(f)), "factory value not known"),
@@ -435,10 +453,18 @@ mod tests {
         let p = plan_words(chip, family::factory(chip).unwrap(), RdpLevel::Level1, &before, false).unwrap();
         let last = p.steps[2].changes[0].to;
         assert_eq!(last & 0xFFFF, 0xAAEC, "BOR off, RDP 0xAA, OPTLOCK not written");
-        assert_eq!(last >> 16 & 0xFFF, 0xFFF, "nothing protected");
+        assert_eq!(last >> 16 & 0xFFF, 0xFFC, "with SPRMOD set, nWRP selects PCROP sectors: left as it is");
         assert_eq!(last & 0xC000_0000, 0xC000_0000, "DB1M and SPRMOD kept");
         assert!(!p.steps[1].what.contains("EEPROM"));
-        assert_eq!(p.kept, ["FLASH_OPTCR: SPRMOD (security options); DB1M (bank organisation)"]);
+        assert_eq!(
+            p.kept,
+            ["FLASH_OPTCR: SPRMOD (security options); nWRP (PCROP sectors while a security option selects it); \
+              DB1M (bank organisation)"]
+        );
+        // Without SPRMOD the same protection is removed.
+        let (chip, before) = words_of(0x419, &[("FLASH_OPTCR", optcr & !0x8000_0000), ("FLASH_OPTCR1", 0x0FFF_0000)]);
+        let p = plan_words(chip, family::factory(chip).unwrap(), RdpLevel::Level1, &before, false).unwrap();
+        assert_eq!(p.steps[2].changes[0].to >> 16 & 0xFFF, 0xFFF, "nothing protected");
     }
 
     #[test]

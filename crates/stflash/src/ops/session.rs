@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 
 use super::journal::Journal;
 use crate::flash::eeprom::EepromArea;
-use crate::flash::{engine, FlashController, FlashLayout, RdpLevel};
+use crate::flash::{engine, reserved, FlashController, FlashLayout, RdpLevel, Reserved};
 use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
 use crate::transport::Transport;
@@ -166,10 +166,12 @@ impl Session {
         }
     }
 
-    /// The areas of main flash the debugger must never erase or program
-    /// (`FlashController::reserved_ranges`: the STM32WB wireless stack,
-    /// write-protected sectors…), as (start, end exclusive, reason).
-    pub fn reserved_ranges(&mut self) -> Result<Vec<(u32, u32, &'static str)>> {
+    /// The areas of main flash the debugger must not erase or program
+    /// (`FlashController::reserved_ranges`: write-protected sectors or pages
+    /// as the option bytes in force say, the STM32WB wireless stack…), each
+    /// with what reserves it and what to do. The one place every write and
+    /// erase asks, before anything is erased.
+    pub fn reserved_ranges(&mut self) -> Result<Vec<Reserved>> {
         let Session { target, flash, .. } = self;
         match flash.as_mut() {
             Some(ctrl) => Ok(ctrl.reserved_ranges(target)?),
@@ -177,15 +179,28 @@ impl Session {
         }
     }
 
-    /// The reserved area that `[addr, addr+len)` overlaps, if any, as
-    /// (start, end exclusive, reason).
-    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
-        let end = addr as u64 + len;
-        Ok(self
-            .reserved_ranges()?
-            .into_iter()
-            .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
-            .map(|(start, stop, why)| (start, stop as u64, why)))
+    /// Refuse, as `Protected`, an operation on `[addr, addr+len)` (described
+    /// as `what` in the message) that overlaps a reserved area; the message
+    /// names every area in the way.
+    pub fn refuse_reserved(&mut self, what: &str, addr: u32, len: u64) -> Result<()> {
+        let reserved = self.reserved_ranges()?;
+        let hits: Vec<&Reserved> = reserved.iter().filter(|r| r.overlaps(addr, len)).collect();
+        match reserved::refusal(what, &hits) {
+            Some(text) => Err(Error::new(ErrorKind::Protected, text)),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuse, as `Protected`, a mass erase while any sector is
+    /// write-protected (the controllers refuse it, or, on L0/L1, would erase
+    /// everything else first); returns the reserved areas otherwise, which a
+    /// mass erase leaves alone.
+    pub fn refuse_mass_erase_if_protected(&mut self) -> Result<Vec<Reserved>> {
+        let reserved = self.reserved_ranges()?;
+        match reserved::mass_erase_refusal(&reserved) {
+            Some(text) => Err(Error::new(ErrorKind::Protected, text)),
+            None => Ok(reserved),
+        }
     }
 
     /// The journal of this chip, keyed by its unique ID (or, where the ID

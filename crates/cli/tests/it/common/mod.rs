@@ -295,3 +295,66 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// What issue #18 asks of one write-protected area of one part: a write
+/// that starts at `from` (whole sectors before the area) and runs through
+/// the area, `erase ADDR SIZE` over the same sectors, a mass erase and a
+/// `--mass-erase` write each fail with exit code 6 and a message naming the
+/// protected range and `register`, and leave every byte from `from` to the
+/// end of the area as it was — the sectors before the protected one
+/// included, which the controller would have erased first; a write from
+/// `from` up to the area succeeds and leaves the area alone.
+pub struct WrpCase {
+    pub chip: &'static str,
+    /// Simulator options that protect the area (`wrp=…`).
+    pub options: &'static [(&'static str, &'static str)],
+    /// The protected area, `[start, end)`.
+    pub area: (u32, u32),
+    /// Where the write and the erase start: a sector boundary before the area.
+    pub from: u32,
+    /// What the message names besides the range ("FLASH_WRPR (pages 4-7").
+    pub register: &'static str,
+    /// The assignments it proposes to remove the protection ("WRP0=0xFF").
+    pub remedy: &'static str,
+}
+
+impl WrpCase {
+    pub fn check(&self, test: &str) {
+        let (start, end) = self.area;
+        assert!(self.from < start && start < end, "{test}: from < start < end");
+        let len = (end - self.from) as usize;
+        let old = pattern(len, start);
+        let board = Board::new(self.chip, test, self.options, &[(self.from, &old)]);
+        let range = format!("overlaps 0x{start:08X}-0x{:08X}, write-protected by {}", end - 1, self.register);
+        let unchanged = |what: &str| assert!(board.peek(self.from, len) == old, "{test}: {what} changed the flash");
+        let image = board.file("image.bin", &pattern(len, start ^ 0x5A5A));
+        let from = format!("0x{:08X}", self.from);
+        // The flash is checked first: without the check the controller
+        // erases the sectors before the area, then stops at it.
+        let out = board.run(&["write", arg(&image), &from]);
+        unchanged("the write");
+        let remedy = format!("remove the write protection with `stflash --area=option write {}` first", self.remedy);
+        out.fails(6, &range).fails(6, &remedy).fails(6, "nothing was erased or written");
+        let out = board.run(&["erase", &from, &format!("0x{len:X}")]);
+        unchanged("erase ADDR SIZE");
+        out.fails(6, &range);
+        let mass = format!("refusing to mass-erase: 0x{start:08X}-0x{:08X} is write-protected by", end - 1);
+        let out = board.run(&["erase"]);
+        unchanged("the mass erase");
+        out.fails(6, &mass);
+        let head = board.file("head.bin", &pattern((start - self.from) as usize, start ^ 0xA5A5));
+        let out = board.run(&["--mass-erase", "write", arg(&head), &from]);
+        unchanged("the --mass-erase write");
+        out.fails(6, &mass);
+        // Up to the area, writing works and the area keeps its bytes.
+        board.run(&["write", arg(&head), &from]).ok();
+        assert_eq!(
+            board.peek(self.from, (start - self.from) as usize),
+            pattern((start - self.from) as usize, start ^ 0xA5A5)
+        );
+        assert!(
+            board.peek(start, (end - start) as usize) == old[(start - self.from) as usize..],
+            "{test}: area changed"
+        );
+    }
+}

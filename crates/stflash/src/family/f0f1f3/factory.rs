@@ -3,7 +3,7 @@
 //! unprotected chip holds RDP 0xA5 (F1) or 0xAA (F0/F3) with the
 //! complements: the value + complement half-words of `options.rs`.
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
 use crate::flash::options::factory::{Factory, FactoryWord, Reliability as R};
 
 /// DATA0/1 0xFF, every WRP bit 1 (0 = protected, RM0008 §2.5, RM0091 §4.1).
@@ -31,7 +31,7 @@ const REST: [FactoryWord; 3] = [
     },
 ];
 
-static F1: Factory = Factory {
+pub(super) static F1: Factory = Factory {
     words: &[
         // RDP 0xA5 (level 0), USER 0xFF: `00ff5aa5`, what st-flash reads on a
         // fresh F103; OpenOCD stm32f1x.c:821 (default RDP 0xA5).
@@ -49,7 +49,7 @@ static F1: Factory = Factory {
     no_regression: None,
 };
 
-static F0_F3: Factory = Factory {
+pub(super) static F0_F3: Factory = Factory {
     words: &[
         // RM0091 §4: "ST production value: 0x00FF 55AA"; OpenOCD stm32f1x.c
         // (default RDP 0xAA for the F0/F3 ids).
@@ -68,5 +68,8 @@ static F0_F3: Factory = Factory {
 };
 
 pub fn of(chip: &Chip) -> Option<&'static Factory> {
-    Some(if chip.family == "STM32F1" { &F1 } else { &F0_F3 })
+    match chip.controller {
+        Controller::F0F1F3(v) => Some(v.factory),
+        _ => None,
+    }
 }

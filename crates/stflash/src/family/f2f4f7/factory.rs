@@ -2,7 +2,7 @@
 //! `crate::flash::options::factory`), per part line: FLASH_OPTCR (and
 //! OPTCR1 where the line has it).
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
 use crate::flash::options::factory::{Factory, FactoryWord, Reliability as R};
 
 /// BOR off, watchdogs by software, no reset in Stop/Standby, RDP 0xAA, every
@@ -25,9 +25,9 @@ const OPTCR1_F4: FactoryWord = FactoryWord {
     source: "write protection off by definition (RM0090 §3.9.11); Black Magic Probe stm32f4.c:790-798",
 };
 
-static F2_F4: Factory = Factory { words: &[OPTCR_F4], no_regression: None };
-static F4_TWO_WORDS: Factory = Factory { words: &[OPTCR_F4, OPTCR1_F4], no_regression: None };
-static F413: Factory = Factory {
+pub(super) static F2_F4: Factory = Factory { words: &[OPTCR_F4], no_regression: None };
+pub(super) static F4_TWO_WORDS: Factory = Factory { words: &[OPTCR_F4, OPTCR1_F4], no_regression: None };
+pub(super) static F413: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTCR",
@@ -51,7 +51,7 @@ const OPTCR1_F7: FactoryWord = FactoryWord {
     source: "Black Magic Probe stm32f4.c:800-811 (an emulator's model says 0xFF7F0080)",
 };
 
-static F72X_F74X: Factory = Factory {
+pub(super) static F72X_F74X: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTCR",
@@ -65,7 +65,7 @@ static F72X_F74X: Factory = Factory {
     no_regression: None,
 };
 
-static F76X: Factory = Factory {
+pub(super) static F76X: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTCR",
@@ -80,12 +80,8 @@ static F76X: Factory = Factory {
 };
 
 pub fn of(chip: &Chip) -> Option<&'static Factory> {
-    Some(match chip.dev_id {
-        // F42x/F43x, F469/F479: OPTCR1 holds nWRP of bank 2.
-        0x419 | 0x434 => &F4_TWO_WORDS,
-        0x463 => &F413,
-        0x452 | 0x449 => &F72X_F74X,
-        0x451 => &F76X,
-        _ => &F2_F4,
-    })
+    match chip.controller {
+        Controller::F2F4F7(v) => Some(v.factory),
+        _ => None,
+    }
 }

@@ -170,8 +170,11 @@ const L1_SMALL: &[EepromPart] = &[EepromPart {
     smaller: Some((2 * KIB, "STM32L100x6/x8/xB")),
 }];
 static DIE_416: Variant = Variant { eeprom: L1_SMALL, ..L1 };
-static DIE_429: Variant = Variant { eeprom: L1_SMALL, ..L1 };
+/// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
+/// same dies does not, and is assumed to read the reserved bit as 0.
+static DIE_429: Variant = Variant { pcrop_mode: true, eeprom: L1_SMALL, ..L1 };
 static DIE_427: Variant = Variant {
+    pcrop_mode: true,
     // stm32l151xc.h:619,625, stm32l152xc.h, stm32l162xc.h (0x08081FFF);
     // stm32l100xc.h:590,596 (0x08080FFF).
     eeprom: &[EepromPart {

@@ -3,7 +3,7 @@
 //! area registers, per part line. The PCROP registers and the WB/WL secure
 //! flash registers (SFR, set by CPU2's FUS only) are never written.
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
 use crate::flash::options::factory::{Factory, FactoryWord, Reliability as R, WRP_AREA_OFF};
 
 const fn wrp(word: &'static str) -> FactoryWord {
@@ -29,9 +29,9 @@ const OPTR_L4: FactoryWord = FactoryWord {
     source: "Black Magic Probe stm32l4.c:497-507; ST SVD STM32L4R5 FLASH_OPTR reset value",
 };
 
-static L4: Factory = Factory { words: &[OPTR_L4, WRP[0], WRP[1], WRP[2], WRP[3]], no_regression: None };
+pub(super) static L4: Factory = Factory { words: &[OPTR_L4, WRP[0], WRP[1], WRP[2], WRP[3]], no_regression: None };
 
-static G4: Factory = Factory {
+pub(super) static G4: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -51,7 +51,7 @@ static G4: Factory = Factory {
 /// G0x1 0xFFFFFEAA and G0x0 0xDFFFE1AA (Black Magic Probe stm32g0.c:133,
 /// 215-242) share a DEV_ID: only the fields on which both agree are
 /// restored (not the brown-out bits nor IRHEN).
-static G0: Factory = Factory {
+pub(super) static G0: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -82,7 +82,7 @@ static G0: Factory = Factory {
     no_regression: None,
 };
 
-static C0: Factory = Factory {
+pub(super) static C0: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -99,7 +99,7 @@ static C0: Factory = Factory {
 
 /// WB: the sources disagree on every user bit of FLASH_OPTR (Black Magic
 /// Probe 0x2D8F71AA, ST's SVD 0x10708000): only RDP is restored.
-static WB: Factory = Factory {
+pub(super) static WB: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -114,7 +114,7 @@ static WB: Factory = Factory {
     no_regression: None,
 };
 
-static WL: Factory = Factory {
+pub(super) static WL: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -130,12 +130,8 @@ static WL: Factory = Factory {
 };
 
 pub fn of(chip: &Chip) -> Option<&'static Factory> {
-    Some(match chip.family {
-        "STM32G4" => &G4,
-        "STM32G0" => &G0,
-        "STM32C0" => &C0,
-        "STM32WB" => &WB,
-        "STM32WL" => &WL,
-        _ => &L4,
-    })
+    match chip.controller {
+        Controller::L4(v) => Some(v.factory),
+        _ => None,
+    }
 }

@@ -137,10 +137,18 @@ fn write_once(
     progress: &mut dyn Progress,
     kept: &mut Option<WritePlan>,
 ) -> Result<WriteReport> {
+    // Write-protected sectors and areas owned by someone else are refused
+    // here, before anything is erased (the controller would erase the
+    // image's other sectors first and then stop with WRPERR).
     let reserved = session.reserved_ranges()?;
     let ram: Vec<_> = session.target.chip.ram_regions().collect();
     let area = session.data_eeprom();
     let placement = plan::place(&session.layout, &ram, &reserved, area.as_ref(), &image.segments)?;
+    if opts.mass_erase && !placement.flash.is_empty() {
+        if let Some(text) = crate::flash::reserved::mass_erase_refusal(&reserved) {
+            return Err(Error::new(ErrorKind::Protected, text));
+        }
+    }
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
         let what = image_identity(image);

@@ -19,7 +19,7 @@ use super::super::image::Segment;
 use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::eeprom::EepromArea;
-use crate::flash::{FlashLayout, Sector};
+use crate::flash::{reserved, FlashLayout, Reserved, Sector};
 
 /// Where each part of the image goes.
 #[derive(Debug)]
@@ -29,10 +29,6 @@ pub struct Placement<'a> {
     pub eeprom: Vec<&'a Segment>,
     pub ram: Vec<&'a Segment>,
 }
-
-/// An area of main flash the debugger must never write: (start, end
-/// exclusive, why).
-pub type Reserved = (u32, u32, &'static str);
 
 /// Check every segment before anything is touched: each must lie entirely
 /// inside flash (and outside `reserved`), inside the part's data EEPROM
@@ -52,18 +48,10 @@ pub fn place<'a>(
             layout.check_range(seg.addr, len).map_err(|e| {
                 Error::input(format!("image segment 0x{:08X}-0x{:08X} does not fit: {e}", seg.addr, end - 1))
             })?;
-            if let Some(&(start, stop, why)) =
-                reserved.iter().find(|&&(start, stop, _)| (seg.addr as u64) < stop as u64 && end > start as u64)
-            {
-                return Err(Error::new(
-                    ErrorKind::Protected,
-                    format!(
-                        "image segment 0x{:08X}-0x{:08X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never written",
-                        seg.addr,
-                        end - 1,
-                        stop as u64 - 1
-                    ),
-                ));
+            let hits: Vec<&Reserved> = reserved.iter().filter(|r| r.overlaps(seg.addr, len)).collect();
+            let what = format!("image segment 0x{:08X}-0x{:08X}", seg.addr, end - 1);
+            if let Some(text) = reserved::refusal(&what, &hits) {
+                return Err(Error::new(ErrorKind::Protected, text));
             }
             placement.flash.push(seg);
         } else if let Some(why) = eeprom.and_then(|e| e.refuse(seg.addr, len)) {
@@ -394,11 +382,17 @@ mod tests {
         // Neither flash nor RAM.
         let e = place(&l, &[RAM], &[], None, &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
         assert!(e.message.contains("neither in flash") && e.message.contains("0x20000000-0x20001FFF"), "{}", e.message);
-        // A reserved area is refused as protected, naming the reason.
-        let reserved = [(0x0801_0400, 0x0801_0800, "the wireless stack")];
+        // A reserved area is refused as protected, naming the reason; every
+        // area in the way is named.
+        let reserved = [
+            Reserved::secure(0x0801_0400, 0x0801_0800, "the wireless stack"),
+            Reserved::write_protected(0x0801_0800, 0x0801_0C00, "WRP", &crate::flash::Remedy::Other("no".into())),
+        ];
         let e = place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protected);
-        assert!(e.message.contains("the wireless stack"), "{}", e.message);
+        assert!(e.message.contains("overlaps 0x08010400-0x080107FF, the wireless stack"), "{}", e.message);
+        let e = place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x900])]).unwrap_err();
+        assert!(e.message.contains("also overlaps 0x08010800-0x08010BFF, write-protected by WRP"), "{}", e.message);
         assert!(place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
     }
 
