@@ -39,35 +39,52 @@ fn meaning(kind: ErrorKind) -> &'static str {
     }
 }
 
-/// The manual page, roff, section 1.
+/// The manual page, roff, section 1: the definition's synopsis, commands,
+/// options and examples, then exit status, environment and files.
 pub fn man(out: &mut dyn Write) -> io::Result<()> {
     let cmd = args::command().long_about(
         "Write, read and erase the memory of STM32 microcontrollers through ST-LINK probes. \
          stflash accepts st-flash's command lines (same commands, options, number syntax) and adds \
-         the extension commands info, completions and man. Options may appear before or after the command.",
+         the extension commands info, recover, completions and man. Options may appear before or after the command.",
     );
     let man = clap_mangen::Man::new(cmd.clone()).source(concat!("stflash ", env!("CARGO_PKG_VERSION")));
     man.render_title(out)?;
     man.render_name_section(out)?;
-    man.render_synopsis_section(out)?;
+    writeln!(out, ".SH SYNOPSIS\n.nf\n.nh")?;
+    for line in args::synopsis_lines() {
+        writeln!(out, "{}", roff(&line.split_whitespace().collect::<Vec<_>>().join(" ")))?;
+    }
+    writeln!(out, ".hy\n.fi")?;
     man.render_description_section(out)?;
-    man.render_options_section(out)?;
-    // The extension commands live in this page, each with its options.
-    writeln!(out, ".SH \"EXTENSION COMMANDS\"")?;
+    writeln!(out, ".SH COMMANDS\n.nh\n.ad l")?;
     for sub in cmd.get_subcommands() {
         let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
-        writeln!(out, ".TP\n\\fBstflash {}\\fR\n{}", sub.get_name(), roff(&about))?;
+        let forms: Vec<String> = args::synopsis_lines()
+            .into_iter()
+            .filter(|l| l.split_whitespace().find(|w| !w.starts_with('[') && *w != "stflash") == Some(sub.get_name()))
+            .map(|l| format!("\\fB{}\\fR", roff(&l.split_whitespace().collect::<Vec<_>>().join(" "))))
+            .collect();
+        writeln!(out, ".TP\n{}\n{}", forms.join("\n.TQ\n"), roff(&about))?;
     }
-    for sub in cmd.get_subcommands() {
+    writeln!(out, ".hy\n.ad b")?;
+    man.render_options_section(out)?;
+    // The extension commands' own options, in sections named after them.
+    for sub in cmd.get_subcommands().filter(|s| args::EXTENSION_WORDS.contains(&s.get_name())) {
         let mut section = Vec::new();
         clap_mangen::Man::new(sub.clone()).render_options_section(&mut section)?;
-        let text = String::from_utf8_lossy(&section);
-        let title = format!(".SH \"{} OPTIONS\"", sub.get_name().to_uppercase());
-        let text = text.replacen(".SH OPTIONS", &title, 1);
-        if text.contains(".SH") {
-            out.write_all(text.as_bytes())?;
+        let name = sub.get_name().to_uppercase();
+        for line in String::from_utf8_lossy(&section).lines() {
+            match line.strip_prefix(".SH ") {
+                Some(title) => writeln!(out, ".SH \"{name} {}\"", title.trim_matches('"'))?,
+                None => writeln!(out, "{line}")?,
+            }
         }
     }
+    writeln!(out, ".SH EXAMPLES\n.nf")?;
+    for line in args::EXAMPLES.lines().skip(1) {
+        writeln!(out, "{}", roff(line.trim()))?;
+    }
+    writeln!(out, ".fi")?;
     writeln!(out, ".SH \"EXIT STATUS\"")?;
     writeln!(out, "0 on success.")?;
     for kind in ErrorKind::ALL {
@@ -77,9 +94,19 @@ pub fn man(out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         ".TP\n\\fBSTFLASH_SIM\\fR\n{}",
-        roff("chip[:state-file][;chip[:state-file]...]: use simulated probes instead of USB (same as --sim).")
+        roff(
+            "chip[@faults][:state-file][;...]: use simulated probes instead of USB (same as --sim); \
+             @faults gives one probe faults of its own (as in STFLASH_SIM_FAULTS).",
+        )
     )?;
-    writeln!(out, ".TP\n\\fBRUST_LOG\\fR\n{}", roff("Log filter, overriding --debug and --quiet."))?;
+    writeln!(
+        out,
+        ".TP\n\\fBRUST_LOG\\fR\n{}",
+        roff(
+            "Log filter in env_logger's syntax (e.g. warn, or stflash=debug), used when neither --quiet nor \
+             --debug is given: those flags win over it.",
+        )
+    )?;
     writeln!(out, ".SH FILES")?;
     writeln!(
         out,

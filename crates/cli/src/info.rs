@@ -13,13 +13,15 @@ use std::fmt::Write as _;
 use log::warn;
 
 use super::args::{InfoQuestion, InfoRequest};
-use super::{json, output, probes};
+use super::output::{self, Console};
+use super::{json, probes};
 use stflash::chip::{self as chips, Chip, Core};
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
 use stflash::mcu::{ConnectMode, ConnectOptions, Target, TargetError};
 use stflash::stlink::{StLink, Version};
-use stflash::transport::{ProbeInfo, ProbeKind, Transport};
+use stflash::text::count;
+use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
 
 /// What was learned about one probe.
 #[derive(Debug, Clone)]
@@ -49,6 +51,9 @@ pub struct TargetFacts {
     pub driver: std::result::Result<&'static str, String>,
     /// The read-out protection level, or why it is unknown.
     pub rdp: std::result::Result<RdpLevel, String>,
+    /// The 96-bit unique ID, bytes in address order; `None` when the chip
+    /// does not answer its address.
+    pub uid: Option<[u8; 12]>,
 }
 
 impl TargetFacts {
@@ -110,6 +115,10 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
             (Ok(ctrl.name()), rdp)
         }
     };
+    let uid = target.unique_id().unwrap_or_else(|e| {
+        warn!("cannot read the unique ID: {e}");
+        None
+    });
     report.target = Some(TargetFacts {
         chip,
         core: target.core,
@@ -119,6 +128,7 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
         layout,
         driver,
         rdp,
+        uid,
     });
     // After a connect under reset the core waits at its reset vector: let it
     // run. Otherwise it was never stopped, and nothing is written.
@@ -165,34 +175,50 @@ fn inspect_one(req: &InfoRequest) -> Result<ProbeReport> {
     }
 }
 
+/// Every probe, for the listing and the JSON document: no probe at all is
+/// the no-probe error (st-info's `--probe` instead reports "Found 0").
+fn inspect_some(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
+    let probes = inspect_all(req)?;
+    if probes.is_empty() {
+        return Err(TransportError::NotFound { serial: None, seen: Vec::new() }.into());
+    }
+    Ok(probes)
+}
+
 /// Run `info`; returns the exit code.
-pub fn run(req: &InfoRequest) -> u8 {
+pub fn run(req: &InfoRequest, console: &Console) -> u8 {
     output::init_logging(req.debug, req.quiet);
+    // Ctrl-C while looking: say so (nothing is ever changed by info).
+    let stop = output::install_stop_handler();
+    let interrupted = || {
+        stop.load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| Error::new(ErrorKind::Interrupted, "interrupted before anything was changed"))
+    };
     if req.json {
-        let result = inspect_all(req);
+        let result = inspect_some(req).and_then(|p| interrupted().map_or(Ok(p), Err));
         let (probes, error) = match &result {
             Ok(p) => (p.as_slice(), None),
             Err(e) => (&[][..], Some(e)),
         };
         if let Some(e) = error {
-            eprintln!("error: {e}");
+            output::eprintln(format_args!("error: {e}"));
         }
-        println!("{}", json::info_document(probes, error));
+        console.println(json::info_document(probes, error));
         return error.map_or(0, Error::exit_code);
     }
-    let result = match req.question {
-        None => inspect_all(req).map(|probes| print!("{}", listing(&probes))),
-        Some(InfoQuestion::Chips) => {
-            print!("{}", chip_table());
-            Ok(())
-        }
-        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| print!("{}", st_info_probe(&probes))),
-        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| println!("{a}")),
+    let text = match req.question {
+        None => inspect_some(req).map(|probes| listing(&probes)),
+        Some(InfoQuestion::Chips) => Ok(chip_table()),
+        Some(InfoQuestion::Probe) => inspect_all(req).map(|probes| st_info_probe(&probes)),
+        Some(q) => inspect_one(req).and_then(|r| answer(q, &r)).map(|a| format!("{a}\n")),
     };
-    match result {
-        Ok(()) => 0,
+    match text.and_then(|t| interrupted().map_or(Ok(t), Err)) {
+        Ok(text) => {
+            console.print(text);
+            0
+        }
         Err(e) => {
-            eprintln!("error: {e}");
+            output::eprintln(format_args!("error: {e}"));
             e.exit_code()
         }
     }
@@ -214,6 +240,15 @@ fn answer(q: InfoQuestion, r: &ProbeReport) -> Result<String> {
         InfoQuestion::Sram => format!("0x{:x}", t.chip.sram.size),
         InfoQuestion::ChipId => format!("0x{:04x}", t.dev_id()),
         InfoQuestion::Descr => t.chip.name.to_string(),
+        InfoQuestion::Uid => match &t.uid {
+            Some(id) => super::report::uid_hex(id),
+            None => {
+                return Err(Error::unsupported(format!(
+                    "the unique ID of this {} cannot be read (its address answers with a bus fault)",
+                    t.chip.name
+                )))
+            }
+        },
         InfoQuestion::Serial | InfoQuestion::Probe | InfoQuestion::Chips => unreachable!("handled by the caller"),
     })
 }
@@ -280,14 +315,18 @@ fn kib(bytes: u64) -> String {
     if bytes >= 1024 && bytes % 1024 == 0 {
         format!("{} KiB", bytes / 1024)
     } else {
-        format!("{bytes} bytes")
+        count(bytes, "byte")
     }
 }
 
 /// "single bank: 64 × 1 KiB sectors" or "dual bank: bank 1 at … ; bank 2 at …".
 fn layout_text(layout: &FlashLayout) -> String {
     let runs = |b: &flash::Bank| {
-        b.runs.iter().map(|&(c, s)| format!("{c} × {} sectors", kib(s as u64))).collect::<Vec<_>>().join(" + ")
+        b.runs
+            .iter()
+            .map(|&(c, s)| format!("{c} × {} sector{}", kib(s as u64), if c == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(" + ")
     };
     match layout.banks.as_slice() {
         [one] => format!("single bank, {}", runs(one)),
@@ -314,10 +353,6 @@ fn rdp_text(rdp: &std::result::Result<RdpLevel, String>) -> String {
 /// The human listing of every probe.
 pub fn listing(probes: &[ProbeReport]) -> String {
     let mut out = String::new();
-    if probes.is_empty() {
-        out.push_str("No ST-LINK found. Check the USB cable (or set STFLASH_SIM=<chip> to use the simulator).\n");
-        return out;
-    }
     let plural = if probes.len() == 1 { "" } else { "s" };
     let _ = writeln!(out, "Found {} ST-LINK probe{plural}", probes.len());
     for (i, p) in probes.iter().enumerate() {
@@ -360,6 +395,9 @@ pub fn listing(probes: &[ProbeReport]) -> String {
             format!("{} at 0x{:08X}, {}", kib(t.layout.total_size()), t.layout.base(), layout_text(&t.layout)),
         );
         field(&mut out, "SRAM", format!("{} at 0x{:08X}", kib(t.chip.sram.size as u64), t.chip.sram.base));
+        if let Some(id) = &t.uid {
+            field(&mut out, "UID", super::report::uid_hex(id));
+        }
         field(&mut out, "RDP", rdp_text(&t.rdp));
         match &t.driver {
             Ok(name) => field(&mut out, "driver", format!("{name} ({})", t.chip.reference_manual)),

@@ -6,7 +6,7 @@
 use serde_json::{json, Map, Value};
 
 use super::info::{ProbeReport, TargetFacts};
-use super::report::{Done, Outcome};
+use super::report::{Done, Outcome, RecoverSummary};
 use stflash::error::Error;
 use stflash::flash::{FlashLayout, RdpLevel, Sector};
 use stflash::ops::image::Format;
@@ -83,6 +83,7 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "flash_size": t.flash_size,
                 "sram_size": t.sram_size,
                 "voltage_mv": t.voltage_mv,
+                "uid": t.uid,
             })
         }),
     );
@@ -92,8 +93,10 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                 "input".into(),
                 o.input.as_ref().map_or(Value::Null, |i| {
                     json!({
-                        "file": i.file.display().to_string(),
-                        "format": format_name(i.format),
+                        "file": i.file.as_ref().map(|f| f.display().to_string()),
+                        "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                        "crc32": i.crc32.map(crc_hex),
+                        "format": i.file.as_ref().map(|_| format_name(i.format)),
                         "bytes": i.bytes(),
                         "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
                         "entry": i.entry,
@@ -114,10 +117,21 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                     // three were "crc" before the CRC units were calibrated)
                     // or "read-back".
                     "verify_method": r.verify_method,
+                    "eeprom": r.eeprom.as_ref().map(|e| json!({
+                        "address": e.region.base,
+                        "size": e.region.size,
+                        "bytes": e.bytes,
+                        "words_written": e.words_written,
+                        "words_unchanged": e.words_unchanged,
+                        "kept_bytes": e.kept_bytes,
+                        "verified": e.verified,
+                        "verify_method": e.verified.then_some("read-back"),
+                    })),
                 }),
                 _ => Value::Null,
             };
             m.insert("write".into(), write);
+            m.insert("serial_number".into(), o.serial.as_ref().map_or(Value::Null, serial_value));
         }
         "erase" => {
             let erase = match &o.done {
@@ -144,6 +158,13 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
+    if o.command == "recover" {
+        let recover = match &o.done {
+            Some(Done::Recover(r)) => recover_value(r),
+            _ => Value::Null,
+        };
+        m.insert("recover".into(), recover);
+    }
     match &o.done {
         Some(Done::Options { area, value, words, written }) => {
             m.insert("options".into(), options_value(area, *value, words, *written));
@@ -153,6 +174,63 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
+    Value::Object(m)
+}
+
+/// A CRC-32 as the `crc32` tool prints it: 8 lower-case hex digits.
+pub fn crc_hex(crc: u32) -> String {
+    format!("{crc:08x}")
+}
+
+/// `serial_number`: where it went, its bytes in hex, as text when
+/// printable, and the counter's number.
+pub fn serial_value(s: &super::report::SerialOutcome) -> Value {
+    json!({
+        "address": s.address,
+        "bytes": s.bytes.iter().map(|b| format!("{b:02X}")).collect::<String>(),
+        "text": s.text,
+        "counter": s.counter,
+    })
+}
+
+/// The document of a station run (`--all-probes`, `--serial A,B`): the
+/// common fields, the shared `input`, `summary`, and `boards`: per board its
+/// index (1-based, board order), probe serial and the single-probe document
+/// of its run (without `schema_version`, `tool` and the shared `input`).
+pub fn station_document(
+    shared: &Outcome,
+    boards: &[(usize, &str, &Outcome, Option<&Error>)],
+    error: Option<&Error>,
+    time: Option<(std::time::Duration, super::report::TimeSource)>,
+) -> Value {
+    let mut m = head(Some(shared.command), error);
+    let (time_s, source) = match time {
+        Some((d, s)) => (json!(d.as_secs_f64()), json!(s.name())),
+        None => (Value::Null, Value::Null),
+    };
+    m.insert("time_s".into(), time_s);
+    m.insert("time_source".into(), source);
+    if let Some(input) = document(shared, error).get("input") {
+        m.insert("input".into(), input.clone());
+    }
+    let ok = boards.iter().filter(|b| b.3.is_none()).count();
+    m.insert("summary".into(), json!({ "boards": boards.len(), "ok": ok, "failed": boards.len() - ok }));
+    let entries = boards
+        .iter()
+        .map(|&(index, serial, outcome, error)| {
+            let mut doc = match document(outcome, error) {
+                Value::Object(d) => d,
+                _ => Map::new(),
+            };
+            doc.remove("schema_version");
+            doc.remove("tool");
+            doc.remove("input");
+            doc.insert("index".into(), json!(index));
+            doc.insert("probe_serial".into(), json!(serial));
+            Value::Object(doc)
+        })
+        .collect();
+    m.insert("boards".into(), Value::Array(entries));
     Value::Object(m)
 }
 
@@ -170,9 +248,81 @@ fn options_value(area: &str, value: u32, words: &[WordValue], written: bool) -> 
     json!({ "area": area, "value": value, "written": written, "words": words })
 }
 
+/// `recover`: how it connected, the plan (every step with the words it
+/// writes, field by field, and where each value comes from), what stays, and
+/// — once run — the steps done and the words read back.
+fn recover_value(r: &RecoverSummary) -> Value {
+    use stflash::ops::recover::StepKind;
+    let plan = &r.plan;
+    let steps: Vec<Value> = plan
+        .steps
+        .iter()
+        .map(|s| {
+            let words: Vec<Value> = s
+                .changes
+                .iter()
+                .map(|c| {
+                    let fields: Map<String, Value> = c
+                        .fields
+                        .iter()
+                        .map(|f| (f.field.name.to_string(), json!({ "from": f.from, "to": f.to })))
+                        .collect();
+                    json!({
+                        "name": c.word.name,
+                        "address": c.word.addr,
+                        "from": c.from,
+                        "to": c.to,
+                        "fields": fields,
+                        "reliability": c.factory.reliability.letter().to_string(),
+                        "source": c.factory.source,
+                    })
+                })
+                .collect();
+            let done = r.report.as_ref().is_some_and(|rep| rep.done.contains(&s.kind));
+            json!({
+                "step": s.kind.name(),
+                "description": s.what,
+                "words": words,
+                "needed": s.kind == StepKind::Erase || !s.changes.is_empty(),
+                "done": done,
+            })
+        })
+        .collect();
+    let rdp = |l: RdpLevel| match l {
+        RdpLevel::Level0 => 0,
+        RdpLevel::Level1 => 1,
+        RdpLevel::Level2 => 2,
+    };
+    json!({
+        "connect": r.connect,
+        "rdp_level_before": rdp(plan.rdp),
+        "words_before": words_value(&plan.before),
+        "steps": steps,
+        "kept": plan.kept,
+        "notes": plan.notes,
+        "confirmed": r.report.is_some(),
+        "words_after": r.report.as_ref().map(|rep| words_value(&rep.after)),
+    })
+}
+
+fn words_value(words: &[WordValue]) -> Vec<Value> {
+    words
+        .iter()
+        .map(|w| {
+            let fields: Map<String, Value> =
+                w.word.fields.iter().map(|f| (f.name.to_string(), json!(f.get(w.value)))).collect();
+            json!({ "name": w.word.name, "address": w.word.addr, "value": w.value, "fields": fields })
+        })
+        .collect()
+}
+
 /// The document for a command line that could not be parsed.
 pub fn usage_error(command: Option<&str>, lines: &[String]) -> Value {
-    let message = lines.iter().map(|l| l.trim_start_matches("*** Error: ")).collect::<Vec<_>>().join("; ");
+    let message = lines
+        .iter()
+        .map(|l| l.trim_start_matches("*** Error: ").trim_start_matches("error: "))
+        .collect::<Vec<_>>()
+        .join("; ");
     let message = if message.is_empty() { "invalid command line".to_string() } else { message };
     Value::Object(head(command, Some(&Error::usage(message))))
 }
@@ -229,6 +379,7 @@ fn target_value(t: &TargetFacts) -> Value {
         "idcode": t.idcode,
         "cpuid": t.cpuid,
         "dpidr": t.dpidr,
+        "uid": t.uid.as_ref().map(super::report::uid_hex),
         "flash": layout_value(&t.layout),
         "sram": { "base": t.chip.sram.base, "size": t.chip.sram.size },
         "flash_driver": t.driver.as_ref().ok(),

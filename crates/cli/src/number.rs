@@ -1,17 +1,20 @@
 //! st-flash's number syntax (stflash-cli.md §2).
 
-/// Why a number was refused; `TooLarge` has its own st-flash message.
+/// Why a number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NumberError {
     Invalid,
     TooLarge,
+    /// A minus sign before a non-zero value (st-flash wraps it around and
+    /// then calls it too large).
+    Negative,
 }
 
 /// What C's `strtoul` accepts after the prefix test: optional leading
 /// whitespace and sign, then digits of `radix`; no digits at all is 0.
-/// Returns the value (wrapped like `unsigned long` for a minus sign, or
-/// saturated on overflow) and the unparsed rest.
-fn strtoul(s: &str, radix: u32) -> (u64, &str) {
+/// Returns the value (saturated on overflow), whether a minus sign came
+/// before it, and the unparsed rest.
+fn strtoul(s: &str, radix: u32) -> (u64, bool, &str) {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (negative, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -21,13 +24,13 @@ fn strtoul(s: &str, radix: u32) -> (u64, &str) {
     let digits = t.find(|c: char| !c.is_digit(radix)).unwrap_or(t.len());
     if digits == 0 {
         // strtoul consumed nothing: the whole input is the rest.
-        return (0, s);
+        return (0, false, s);
     }
     let mut v: u64 = 0;
     for c in t[..digits].chars() {
         v = v.saturating_mul(radix as u64).saturating_add(c.to_digit(radix).unwrap_or(0) as u64);
     }
-    (if negative { v.wrapping_neg() } else { v }, &t[digits..])
+    (v, negative, &t[digits..])
 }
 
 /// Parse an address, size, value or `--flash=` size: `0x`/`0X` hex, `0b`/`0B`
@@ -43,13 +46,16 @@ pub fn parse_number(s: &str) -> Result<u32, NumberError> {
     } else {
         (10, s)
     };
-    let (value, rest) = strtoul(body, radix);
+    let (value, negative, rest) = strtoul(body, radix);
     let multiplier: u64 = match rest {
         "" => 1,
         "k" | "K" => 1024,
         "m" | "M" => 1024 * 1024,
         _ => return Err(NumberError::Invalid),
     };
+    if negative && value != 0 {
+        return Err(NumberError::Negative);
+    }
     let value = value.saturating_mul(multiplier);
     u32::try_from(value).map_err(|_| NumberError::TooLarge)
 }
@@ -104,8 +110,11 @@ mod tests {
         for text in ["08000000", "5G", "4kk", "4096x", " 0x10", "0x1g", "128x", "kk"] {
             assert_eq!(parse_number(text), Err(NumberError::Invalid), "{text:?}");
         }
-        for text in ["-1", "0x100000000", "4294967296", "4096M", "-5"] {
+        for text in ["0x100000000", "4294967296", "4096M"] {
             assert_eq!(parse_number(text), Err(NumberError::TooLarge), "{text:?}");
+        }
+        for text in ["-1", "-5", "-010", " -2k"] {
+            assert_eq!(parse_number(text), Err(NumberError::Negative), "{text:?}");
         }
         assert_eq!(parse_number("4294967295"), Ok(u32::MAX));
     }

@@ -28,36 +28,59 @@ pub fn sim_specs(sim: &Option<String>) -> Result<Vec<SimSpec>> {
 /// Every probe: the simulated ones when `--sim`/`STFLASH_SIM` names some,
 /// else every ST-LINK on USB (in enumeration order), each opened.
 pub fn find_all(sim: &Option<String>) -> Result<Vec<Found>> {
+    Ok(find(sim, |_| true)?.0)
+}
+
+/// The probes `keep` accepts, each opened (the others are not touched: a
+/// probe another station uses stays free), and the serials of all seen.
+pub fn find(sim: &Option<String>, keep: impl Fn(&ProbeInfo) -> bool) -> Result<(Vec<Found>, Vec<String>)> {
     let specs = sim_specs(sim)?;
+    let mut found = Vec::new();
+    let mut seen = Vec::new();
     if !specs.is_empty() {
-        let mut found = Vec::new();
         for spec in &specs {
+            let serial = spec.serial.clone().unwrap_or_else(|| stflash_sim::default_serial(spec.probe, 0));
+            seen.push(serial.clone());
+            let info = ProbeInfo {
+                vid: stflash::transport::ST_VID,
+                pid: spec.probe.pid(),
+                kind: spec.probe.probe_kind(),
+                serial,
+                location: "sim".into(),
+            };
+            if !keep(&info) {
+                continue;
+            }
             let (t, h) =
                 stflash_sim::open(spec).map_err(|e| Error::new(ErrorKind::Usage, format!("simulator: {e}")))?;
             found.push(Found { info: t.info().clone(), transport: Ok(Box::new(t)), sim: Some(h) });
         }
-        return Ok(found);
+        return Ok((found, seen));
     }
-    Ok(usb::list()
-        .into_iter()
-        .map(|entry| {
-            let transport = match entry.problem {
-                Some(p) => Err(Error::from(p)),
-                None => UsbTransport::open_entry(&entry.info)
-                    .map(|t| Box::new(t) as Box<dyn Transport>)
-                    .map_err(Error::from),
-            };
-            Found { info: entry.info, transport, sim: None }
-        })
-        .collect())
+    for entry in usb::list() {
+        if !entry.info.serial.is_empty() {
+            seen.push(entry.info.serial.clone());
+        }
+        if !keep(&entry.info) {
+            continue;
+        }
+        let transport = match entry.problem {
+            Some(p) => Err(Error::from(p)),
+            None => {
+                UsbTransport::open_entry(&entry.info).map(|t| Box::new(t) as Box<dyn Transport>).map_err(Error::from)
+            }
+        };
+        found.push(Found { info: entry.info, transport, sim: None });
+    }
+    Ok((found, seen))
 }
 
-/// Keep only the probe whose serial is `serial` (when given); an error
-/// naming the serials seen when none matches.
+/// Keep only the probe whose serial is `serial` (when given; a comma-separated
+/// list keeps each of them); an error naming the serials seen when none matches.
 pub fn select(mut found: Vec<Found>, serial: Option<&str>) -> Result<Vec<Found>> {
     let Some(serial) = serial else { return Ok(found) };
     let seen: Vec<String> = found.iter().map(|f| f.info.serial.clone()).filter(|s| !s.is_empty()).collect();
-    found.retain(|f| serial_matches(&f.info.serial, serial));
+    found.retain(|f| serial.split(',').map(str::trim).any(|s| !s.is_empty() && serial_matches(&f.info.serial, s)));
     if found.is_empty() {
         return Err(TransportError::NotFound { serial: Some(serial.to_string()), seen }.into());
     }

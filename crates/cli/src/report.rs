@@ -9,6 +9,7 @@ use stflash::ops::image::{Format, Image};
 use stflash::ops::options::WordValue;
 use stflash::ops::write::WriteReport;
 use stflash::ops::Session;
+use stflash::text::count;
 use stflash_sim::SimHandle;
 
 /// Where a duration comes from.
@@ -47,12 +48,23 @@ impl Stopwatch {
         self.sim = sim;
     }
 
+    /// The probe is simulated.
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
+    }
+
     pub fn read(&self) -> (Duration, TimeSource) {
         match &self.sim {
             Some(h) => (h.stats().modeled, TimeSource::Modeled),
             None => (self.started.elapsed(), TimeSource::Measured),
         }
     }
+}
+
+/// A 96-bit unique device ID as `info --uid`, the JSON and the log print
+/// it: 24 upper-case hex digits, bytes in address order.
+pub fn uid_hex(id: &[u8; 12]) -> String {
+    id.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// The probe a command used.
@@ -77,12 +89,19 @@ pub struct TargetSummary {
     pub flash_size: u64,
     pub sram_size: u32,
     pub voltage_mv: Option<u32>,
+    /// The unique ID ([`uid_hex`]); `None` when it was not read or cannot be.
+    pub uid: Option<String>,
 }
 
-/// The input file of `write`.
+/// The input of `write`: the file, and the `--data` items.
 #[derive(Debug, Clone)]
 pub struct InputSummary {
-    pub file: PathBuf,
+    /// `None` for `write --data …` alone.
+    pub file: Option<PathBuf>,
+    /// (address, size) of each `--data` item.
+    pub data: Vec<(u32, u64)>,
+    /// The CRC-32 (zlib's) of the file's bytes as read.
+    pub crc32: Option<u32>,
     pub format: Format,
     /// (address, size) of each segment.
     pub segments: Vec<(u32, u64)>,
@@ -90,9 +109,11 @@ pub struct InputSummary {
 }
 
 impl InputSummary {
-    pub fn new(file: PathBuf, image: &Image) -> InputSummary {
+    pub fn new(file: Option<PathBuf>, image: &Image, data: &[crate::data::DataItem]) -> InputSummary {
         InputSummary {
             file,
+            data: data.iter().map(|d| (d.addr, d.bytes.len() as u64)).collect(),
+            crc32: None,
             format: image.format,
             segments: image.segments.iter().map(|s| (s.addr, s.data.len() as u64)).collect(),
             entry: image.entry,
@@ -129,6 +150,29 @@ pub enum Done {
         programmed: u64,
         unchanged: u64,
     },
+    /// `recover`: the plan, and what was done when it ran.
+    Recover(Box<RecoverSummary>),
+}
+
+/// What `recover` planned and did.
+#[derive(Debug, Clone)]
+pub struct RecoverSummary {
+    /// "hot-plug" or "under-reset".
+    pub connect: &'static str,
+    pub plan: stflash::ops::recover::Plan,
+    /// `None`: not run (no `--confirm-erase`, or it failed).
+    pub report: Option<stflash::ops::recover::Report>,
+}
+
+/// The serial number a write placed (`--serial-template`).
+#[derive(Debug, Clone)]
+pub struct SerialOutcome {
+    pub address: u32,
+    pub bytes: Vec<u8>,
+    /// The bytes as text, when printable.
+    pub text: Option<String>,
+    /// The counter's number, when the template uses it.
+    pub counter: Option<u64>,
 }
 
 /// Everything known about one run of a st-flash command.
@@ -141,22 +185,31 @@ pub struct Outcome {
     pub input: Option<InputSummary>,
     pub done: Option<Done>,
     pub time: Option<(Duration, TimeSource)>,
+    pub serial: Option<SerialOutcome>,
 }
 
 impl Outcome {
     pub fn new(command: &'static str) -> Outcome {
-        Outcome { command, probe: None, target: None, input: None, done: None, time: None }
+        Outcome { command, probe: None, target: None, input: None, done: None, time: None, serial: None }
     }
 
-    /// Record the probe and target of an open session.
-    pub fn connected(&mut self, session: &Session, simulated: bool) {
-        let link = session.target.link();
-        let info = link.transport().info();
+    /// Record the probe and target of an open session; with `uid`, read the
+    /// chip's unique ID too (a failure to read it is only logged).
+    pub fn connected(&mut self, session: &mut Session, simulated: bool, uid: bool) {
+        let uid = match uid.then(|| session.unique_id()) {
+            Some(Ok(id)) => id.as_ref().map(uid_hex),
+            Some(Err(e)) => {
+                log::debug!("cannot read the unique ID: {e}");
+                None
+            }
+            None => None,
+        };
+        let info = session.target.probe();
         self.probe = Some(ProbeSummary {
             serial: info.serial.clone(),
             product: stflash::transport::ProbeKind::product_name(info.pid),
             kind: info.kind.to_string(),
-            firmware: link.version.to_string(),
+            firmware: session.target.probe_firmware().to_string(),
             location: info.location.clone(),
             simulated,
         });
@@ -170,6 +223,7 @@ impl Outcome {
             flash_size: session.layout.total_size(),
             sram_size: t.chip.sram.size,
             voltage_mv: t.voltage_mv,
+            uid,
         });
     }
 
@@ -191,22 +245,44 @@ impl Outcome {
         };
         match self.done.as_ref()? {
             Done::Write(r) => {
-                let bytes = r.flash_bytes + r.ram_bytes;
-                let target = match (r.flash_bytes, r.ram_bytes) {
-                    (0, _) => "to RAM".to_string(),
-                    (_, 0) => "to flash".to_string(),
-                    (f, m) => format!("({f} to flash, {m} to RAM)"),
+                let eeprom = r.eeprom.as_ref().map_or(0, |e| e.bytes);
+                let bytes = r.flash_bytes + eeprom + r.ram_bytes;
+                let parts: Vec<(u64, &str)> = [(r.flash_bytes, "flash"), (eeprom, "EEPROM"), (r.ram_bytes, "RAM")]
+                    .into_iter()
+                    .filter(|&(n, _)| n > 0)
+                    .collect();
+                let target = match parts.as_slice() {
+                    [] => "to RAM".to_string(),
+                    [(_, what)] => format!("to {what}"),
+                    many => {
+                        let each: Vec<String> = many.iter().map(|(n, what)| format!("{n} to {what}")).collect();
+                        format!("({})", each.join(", "))
+                    }
                 };
-                let mut line = format!("write: {bytes} bytes {target} {}", timing(bytes));
+                let mut line = format!("write: {} {target} {}", count(bytes, "byte"), timing(bytes));
                 if r.flash_bytes > 0 {
                     if r.mass_erased {
                         line.push_str("; whole flash erased");
                     } else {
-                        line.push_str(&format!("; {} sectors erased, {} skipped", r.erased.len(), r.skipped.len()));
+                        line.push_str(&format!(
+                            "; {} erased, {} skipped",
+                            count(r.erased.len() as u64, "sector"),
+                            r.skipped.len()
+                        ));
                     }
-                    line.push_str(&format!("; {} bytes programmed", r.programmed_bytes));
+                    line.push_str(&format!("; {} programmed", count(r.programmed_bytes, "byte")));
                     if r.preserved_bytes > 0 {
                         line.push_str(&format!(", {} kept", r.preserved_bytes));
+                    }
+                }
+                if let Some(e) = &r.eeprom {
+                    line.push_str(&format!(
+                        "; EEPROM: {} written, {} unchanged",
+                        count(e.words_written, "word"),
+                        e.words_unchanged
+                    ));
+                    if e.kept_bytes > 0 {
+                        line.push_str(&format!(", {} bytes kept", e.kept_bytes));
                     }
                 }
                 match r.verify_method {
@@ -218,13 +294,32 @@ impl Outcome {
             Done::Erase(r) => {
                 let bytes: u64 = r.sectors.iter().map(|s| s.size as u64).sum();
                 let what = if r.mass { "whole flash, " } else { "" };
-                Some(format!("erase: {what}{} sectors ({}) {}", r.sectors.len(), size_text(bytes), timing(bytes)))
+                let sectors = count(r.sectors.len() as u64, "sector");
+                Some(format!("erase: {what}{sectors} ({}) {}", size_text(bytes), timing(bytes)))
             }
-            Done::Read { bytes, .. } => Some(format!("read: {bytes} bytes {}", timing(*bytes))),
+            Done::Read { bytes, .. } => Some(format!("read: {} {}", count(*bytes, "byte"), timing(*bytes))),
             Done::Reset | Done::Options { .. } => None,
-            Done::Otp { programmed, unchanged } => {
-                Some(format!("otp: {programmed} bytes programmed, {unchanged} already held {}", timing(*programmed)))
+            Done::Recover(r) => {
+                let report = r.report.as_ref()?;
+                let words: usize = r.plan.steps.iter().map(|s| s.changes.len()).sum();
+                let erase = if report.erased.is_some() {
+                    "flash erased by stflash"
+                } else {
+                    "flash erased by the chip's RDP regression"
+                };
+                let modeled = if source == TimeSource::Modeled { " (modeled time)" } else { "" };
+                Some(format!(
+                    "recover: {} written, {erase}; factory values confirmed by reading them back, RDP level 0; \
+                     in {:.3} s{modeled}",
+                    count(words as u64, "option word"),
+                    time.as_secs_f64()
+                ))
             }
+            Done::Otp { programmed, unchanged } => Some(format!(
+                "otp: {} programmed, {unchanged} already held {}",
+                count(*programmed, "byte"),
+                timing(*programmed)
+            )),
         }
     }
 }
@@ -234,7 +329,7 @@ fn size_text(bytes: u64) -> String {
     if bytes >= 1024 && bytes % 1024 == 0 {
         format!("{} KiB", bytes / 1024)
     } else {
-        format!("{bytes} bytes")
+        count(bytes, "byte")
     }
 }
 
@@ -262,12 +357,30 @@ mod tests {
             verify_method: Some("read-back"),
             ..Default::default()
         };
-        let line = outcome(Done::Write(report), 500, TimeSource::Modeled).summary().unwrap();
+        let line = outcome(Done::Write(report.clone()), 500, TimeSource::Modeled).summary().unwrap();
         assert_eq!(
             line,
             "write: 3000 bytes to flash in 0.500 s (5.9 KiB/s, modeled time); 3 sectors erased, 1 skipped; \
              3000 bytes programmed; verified by read-back"
         );
+        let eeprom = stflash::ops::write::eeprom::EepromReport {
+            region: stflash::chip::MemRegion::new(0x0808_0000, 2048),
+            bytes: 64,
+            words_written: 15,
+            words_unchanged: 2,
+            kept_bytes: 3,
+            verified: true,
+        };
+        let both = WriteReport { eeprom: Some(eeprom.clone()), ..report };
+        let line = outcome(Done::Write(both), 500, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 3064 bytes (3000 to flash, 64 to EEPROM) in 0.500 s"), "{line}");
+        assert!(
+            line.ends_with("; EEPROM: 15 words written, 2 unchanged, 3 bytes kept; verified by read-back"),
+            "{line}"
+        );
+        let only = WriteReport { eeprom: Some(eeprom), verify_method: Some("read-back"), ..Default::default() };
+        let line = outcome(Done::Write(only), 100, TimeSource::Measured).summary().unwrap();
+        assert!(line.starts_with("write: 64 bytes to EEPROM in 0.100 s"), "{line}");
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct RunStats {
     pub mass_erases: u64,
     /// Flash programming operations (from the flash model).
     pub words: u64,
+    /// Data EEPROM writes (from the flash model; L0/L1).
+    pub eeprom_writes: u64,
 }
 
 impl RunStats {
@@ -124,6 +126,7 @@ impl RunStats {
             erases: flash.erases,
             mass_erases: flash.mass_erases,
             words: flash.words,
+            eeprom_writes: flash.eeprom_writes,
         }
     }
 
@@ -142,6 +145,9 @@ impl RunStats {
             s.push_str(&format!(", {} mass erases", self.mass_erases));
         }
         s.push_str(&format!(", {} words", self.words));
+        if self.eeprom_writes != 0 {
+            s.push_str(&format!(", {} EEPROM writes", self.eeprom_writes));
+        }
         s
     }
 }
@@ -198,9 +204,12 @@ mod tests {
             erases: 8,
             mass_erases: 0,
             words: 65536,
+            eeprom_writes: 0,
         };
         assert_eq!(s.summary(), "modeled 1.234 s, 512 commands, 1.0 MiB out, 12 KiB in, 8 erases, 65536 words");
         let t = RunStats { bytes_out: 100, bytes_in: 2048, mass_erases: 1, ..Default::default() };
         assert_eq!(t.summary(), "modeled 0.000 s, 0 commands, 100 B out, 2.0 KiB in, 0 erases, 1 mass erases, 0 words");
+        let e = RunStats { eeprom_writes: 3, ..Default::default() };
+        assert!(e.summary().ends_with(", 0 words, 3 EEPROM writes"), "{}", e.summary());
     }
 }

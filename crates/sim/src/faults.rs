@@ -1,4 +1,8 @@
-//! Fault injection: `STFLASH_SIM_FAULTS=comma,separated,list`.
+//! Fault injection: `STFLASH_SIM_FAULTS=comma,separated,list` for every
+//! simulated probe, and `STFLASH_SIM="chip@list:state"` for one probe of
+//! several (its list adds to the global one; a fault given in both takes the
+//! probe's value): e.g. `STFLASH_SIM="f103:a.sim;f103@disconnect-after=300:b.sim"`
+//! cuts off the second probe only.
 //!
 //! | fault | effect |
 //! |---|---|
@@ -12,6 +16,7 @@
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
+//! | `firmware-disables-swd` | the firmware in flash takes the SWD pins (or sleeps with the debug clocks off) once it runs: nothing answers on SWD while it runs; held in reset or halted at the reset vector (connect under reset) the chip answers; erased flash has no firmware to do it |
 //! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
 //! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
 //! | `bitflip-swd=KHZ` | above this SWD clock, 32-bit memory reads return one wrong bit with an OK status (silent corruption, found only by verification) |
@@ -82,6 +87,7 @@ pub struct FaultPlan {
     pub no_power: bool,
     pub no_target: bool,
     pub no_halt: bool,
+    pub firmware_disables_swd: bool,
     pub core_crash_after: Option<u64>,
     /// Highest SWD clock (kHz) at which the link works.
     pub max_swd_khz: Option<u32>,
@@ -102,20 +108,37 @@ pub struct FaultPlan {
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
     pub terminate_after: Option<Trigger>,
+    /// Deliver a further SIGINT once past each of these points (a user
+    /// pressing Ctrl-C again; the key may be given several times).
+    pub interrupt_again_after: Vec<Trigger>,
+    /// From this point on the probe's USB transfers never return: the
+    /// calling thread blocks for good (a wedged USB stack; only a signal
+    /// ends the process).
+    pub hang_after: Option<Trigger>,
     /// `key=value` pairs for `FlashModel::configure` (e.g. `rdp=1`).
     pub model: Vec<(String, String)>,
 }
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, wait-every=N, \
-                     no-power, no-target, no-halt, core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, wait-status=ap|dp, fault-status=ap|sticky, \
+                     wait-status=ap|dp, fault-status=ap|sticky, no-power, no-target, no-halt, firmware-disables-swd, \
+                     core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, \
                      crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
-                     interrupt-after=N, terminate-after=N, \
+                     interrupt-after=N, interrupt-again-after=N, terminate-after=N, hang-after=N, \
                      or a flash-model setting key=value";
 
 impl FaultPlan {
     /// Parse a comma-separated fault list (empty = no faults).
     pub fn parse(list: &str) -> Result<FaultPlan, String> {
         let mut plan = FaultPlan::default();
+        plan.add(list)?;
+        Ok(plan)
+    }
+
+    /// Add the faults of a comma-separated list to this plan (a fault given
+    /// again takes its new value): one probe's own faults on top of those
+    /// every probe has.
+    pub fn add(&mut self, list: &str) -> Result<(), String> {
+        let plan = self;
         for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -131,12 +154,15 @@ impl FaultPlan {
                 ("stall-after", v) => plan.stall_after = Some(Trigger::parse(key, v)?),
                 ("interrupt-after", v) => plan.interrupt_after = Some(Trigger::parse(key, v)?),
                 ("terminate-after", v) => plan.terminate_after = Some(Trigger::parse(key, v)?),
+                ("interrupt-again-after", v) => plan.interrupt_again_after.push(Trigger::parse(key, v)?),
+                ("hang-after", v) => plan.hang_after = Some(Trigger::parse(key, v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
                 ("wait-every", v) => plan.wait = Some(WaitFault::Every(count(v)?.max(1))),
                 ("no-power", None) => plan.no_power = true,
                 ("no-target", None) => plan.no_target = true,
                 ("no-halt", None) => plan.no_halt = true,
+                ("firmware-disables-swd", None) => plan.firmware_disables_swd = true,
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
@@ -175,14 +201,14 @@ impl FaultPlan {
                 (k, v) if k.starts_with("crc-peripheral") => {
                     plan.crc_peripheral.parse(k, v)?;
                 }
-                ("no-power" | "no-target" | "no-halt", Some(_)) => {
+                ("no-power" | "no-target" | "no-halt" | "firmware-disables-swd", Some(_)) => {
                     return Err(format!("fault '{key}' takes no value; valid: {VALID}"))
                 }
                 (k, Some(v)) if !k.is_empty() => plan.model.push((k.to_string(), v.to_string())),
                 _ => return Err(format!("unknown simulator fault '{item}'; valid: {VALID}")),
             }
         }
-        Ok(plan)
+        Ok(())
     }
 
     /// What happens to USB transfer number `n` (1-based), `bytes_out` bytes
@@ -255,9 +281,11 @@ mod tests {
     #[test]
     fn parses_every_fault() {
         let p = FaultPlan::parse(
-            "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1",
+            "disconnect-after=10, timeout-after=5,stall-after=7,wait=3,no-power,no-target,no-halt,rdp=1,\
+             firmware-disables-swd",
         )
         .unwrap();
+        assert!(p.firmware_disables_swd);
         assert_eq!(p.disconnect_after, Some(Trigger::Transfers(10)));
         assert_eq!(p.timeout_after, Some(Trigger::Transfers(5)));
         assert_eq!(p.stall_after, Some(Trigger::Transfers(7)));

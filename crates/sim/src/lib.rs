@@ -13,11 +13,11 @@
 //!
 //! | variable | syntax | meaning |
 //! |---|---|---|
-//! | `STFLASH_SIM` | `<chip>[:<state-file>][;<chip>[:<state-file>]…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file |
+//! | `STFLASH_SIM` | `<chip>[@<faults>][:<state-file>][;…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file; `@<faults>` (a `STFLASH_SIM_FAULTS` list, without `:`) adds faults to this probe only |
 //! | `STFLASH_SIM_PROBE` | `v2` \| `v2-1` \| `v3` \| `v3pwr` | probe generation (default `v2-1`) |
 //! | `STFLASH_SIM_FIRMWARE` | `<J number>` (`22` or `J22`) | JTAG firmware version, to simulate old probes |
 //! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered) and `nrst=disconnected` (clone probe without NRST wire) are handled by the simulator itself and apply on every run |
-//! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run, see [`faults`] |
+//! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run and every probe, see [`faults`] |
 //!
 //! (`--sim <chip>[:<state file>]` on the command line does the same as
 //! `STFLASH_SIM`.) With a state file, flash and option bytes persist between
@@ -103,6 +103,7 @@ pub mod model;
 pub mod parts;
 pub mod probe;
 pub mod state;
+pub mod uid;
 
 #[cfg(test)]
 mod tests;
@@ -196,14 +197,30 @@ impl SimSpec {
         }
     }
 
-    /// `chip` or `chip:state-file` (split at the first `:`).
+    /// `chip`, `chip:state-file` (split at the first `:`), and either with
+    /// the probe's own faults after the chip: `chip@fault,fault:state-file`
+    /// (see [`faults`]; a chip name has no `@`, a fault list no `:`).
     pub fn parse(spec: &str) -> Result<SimSpec, String> {
-        let (chip, file) = match spec.split_once(':') {
+        Self::parse_onto(spec, &FaultPlan::default())
+    }
+
+    /// [`SimSpec::parse`], the probe's own faults added to `faults` (those
+    /// every probe has).
+    fn parse_onto(spec: &str, faults: &FaultPlan) -> Result<SimSpec, String> {
+        let (head, file) = match spec.split_once(':') {
+            Some((c, f)) => (c, Some(f)),
+            None => (spec, None),
+        };
+        let (chip, own) = match head.split_once('@') {
             Some((c, f)) => (c.trim(), Some(f)),
-            None => (spec.trim(), None),
+            None => (head.trim(), None),
         };
         let part = parts::lookup(chip)?;
         let mut s = SimSpec::new(part.name);
+        s.faults = faults.clone();
+        if let Some(own) = own {
+            s.faults.add(own).map_err(|e| format!("simulator spec '{spec}': {e}"))?;
+        }
         match file {
             Some("") => return Err(format!("simulator spec '{spec}': empty state-file name after ':'")),
             Some(f) => s.state_file = Some(PathBuf::from(f)),
@@ -242,11 +259,10 @@ impl SimSpec {
         };
         let mut specs = Vec::new();
         for (i, item) in sims.split(';').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
-            let mut spec = SimSpec::parse(item).map_err(|e| format!("STFLASH_SIM: {e}"))?;
+            let mut spec = SimSpec::parse_onto(item, &faults).map_err(|e| format!("STFLASH_SIM: {e}"))?;
             spec.probe = probe;
             spec.firmware = firmware;
             spec.options = options.clone();
-            spec.faults = faults.clone();
             if i > 0 {
                 spec.serial = Some(default_serial(probe, i));
             }
@@ -295,7 +311,7 @@ pub fn load_state(path: &Path) -> Result<SavedState, String> {
 }
 
 /// Settings the simulator itself handles in `options`.
-const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected";
+const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>";
 
 /// The whole simulated world of one probe.
 struct Sim {
@@ -308,8 +324,9 @@ struct Sim {
     bytes_out: u64,
     bytes_in: u64,
     state_file: Option<PathBuf>,
-    /// Signals already delivered by `interrupt-after`/`terminate-after`.
-    signalled: Vec<i32>,
+    /// Signals already delivered (`interrupt-after`, `terminate-after`,
+    /// then each `interrupt-again-after`), by position.
+    signalled: Vec<usize>,
 }
 
 impl Sim {
@@ -353,14 +370,31 @@ impl Sim {
     /// Injected Ctrl-C / SIGTERM: a real signal to this process, once, when
     /// the run passes the fault's point (what a user's key press does).
     fn deliver_signals(&mut self) {
-        for (trigger, signal) in [
+        let once = [
             (self.faults.interrupt_after, signal_hook::consts::SIGINT),
             (self.faults.terminate_after, signal_hook::consts::SIGTERM),
-        ] {
-            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&signal) {
-                self.signalled.push(signal);
+        ];
+        let again = self.faults.interrupt_again_after.iter().map(|&t| (Some(t), signal_hook::consts::SIGINT));
+        for (i, (trigger, signal)) in once.into_iter().chain(again).enumerate() {
+            if trigger.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) && !self.signalled.contains(&i) {
+                self.signalled.push(i);
                 let _ = signal_hook::low_level::raise(signal);
             }
+        }
+        if self.faults.hang_after.is_some_and(|t| t.passed(self.transfers, self.bytes_out)) {
+            // A wedged USB transfer: this thread never returns. The chip
+            // keeps what its flash holds now, whatever ends the process.
+            if let Err(e) = self.save() {
+                eprintln!("warning: {e}");
+            }
+            // Bounded, so that a program that never ends itself fails a test
+            // instead of hanging it.
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                std::thread::park_timeout(Duration::from_secs(1));
+            }
+            eprintln!("simulator: hang-after: nothing ended the process within 60 s");
+            std::process::exit(99);
         }
     }
 
@@ -410,6 +444,7 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     let mut voltage = part.voltage_mv;
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
+    let mut chip_uid = None;
     for (key, value) in &spec.options {
         match key.as_str() {
             "voltage" => {
@@ -418,6 +453,7 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
                         format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
                     })?
             }
+            "uid" => chip_uid = Some(uid::parse(value).map_err(|e| format!("simulator option {e}"))?),
             "nrst" => match value.as_str() {
                 "disconnected" => nrst_connected = false,
                 "connected" => nrst_connected = true,
@@ -468,9 +504,13 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.load_sram(&saved_sram);
     mcu.voltage_mv = voltage;
     mcu.nrst_connected = nrst_connected;
+    if let Some((_, id)) = &mut mcu.uid {
+        *id = chip_uid.unwrap_or_else(|| uid::derive(spec.state_file.as_deref()));
+    }
     mcu.no_power = spec.faults.no_power;
     mcu.present = !spec.faults.no_target;
     mcu.no_halt = spec.faults.no_halt;
+    mcu.set_firmware_disables_swd(spec.faults.firmware_disables_swd);
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
     if let Some(f) = spec.faults.flash_time_permille {
         mcu.flash_time_permille = f;

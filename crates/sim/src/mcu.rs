@@ -11,12 +11,17 @@ use std::ops::Range;
 use super::crc_peripheral::{self, CrcPeripheralModel};
 use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
 use super::parts::Part;
+use super::uid::{self, UidPlacement};
 
 mod thumb;
 pub use thumb::Interpreter;
 
 // System control space addresses (ARMv7-M Architecture Reference Manual,
 // "System control block" and "Debug system registers").
+/// How long the firmware runs before it takes the SWD pins (clock and GPIO
+/// set-up at its start): assumed, no knob changes it.
+pub const FIRMWARE_TAKES_SWD: Nanos = 5_000_000;
+
 pub const CPUID: u32 = 0xE000_ED00;
 pub const VTOR: u32 = 0xE000_ED08;
 pub const AIRCR: u32 = 0xE000_ED0C;
@@ -211,6 +216,8 @@ enum Dest {
     Dbgmcu(usize),
     Sram(usize, usize),
     SysMem(usize),
+    /// Word `n` of the unique device ID.
+    Uid(usize),
     Ppb,
     Peripheral,
     Unmapped,
@@ -249,12 +256,22 @@ pub struct Mcu {
     pub present: bool,
     /// `no-halt` fault: C_HALT requests are ignored.
     pub no_halt: bool,
+    /// `firmware-disables-swd` fault ([`Mcu::set_firmware_disables_swd`]).
+    firmware_disables_swd: bool,
+    /// When the core last started running after a reset or a resume; `None`
+    /// while it is halted or held in reset.
+    running_since: Option<Nanos>,
+    /// The firmware took the SWD pins (or stopped the debug clocks): nothing
+    /// answers until a reset gives them back.
+    swd_taken: bool,
     /// The interpreter's state (time, idle detection).
     pub interpreter: Interpreter,
     /// Modeled time of the bus access being made (for resumes it triggers).
     bus_now: Nanos,
     /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
     pub crc: Option<CrcPeripheralModel>,
+    /// The unique device ID: where its words are and its 12 bytes.
+    pub uid: Option<(UidPlacement, [u8; 12])>,
     /// Knob `flash-time=F`: every flash operation (program, erase, option
     /// change, the H7 flash CRC) takes F times its modeled time, in
     /// thousandths (1000 = as modeled). The flash model runs on a clock
@@ -301,9 +318,13 @@ impl Mcu {
             no_power: false,
             present: true,
             no_halt: false,
+            firmware_disables_swd: false,
+            running_since: None,
+            swd_taken: false,
             interpreter: Interpreter::at(reset_clock_hz(part)),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
+            uid: uid::placement((part.idcode & 0xFFF) as u16).map(|p| (p, uid::derive(None))),
             flash_time_permille: 1000,
         };
         t.power_on();
@@ -366,9 +387,42 @@ impl Mcu {
         self.voltage_mv > 0 && !self.no_power
     }
 
-    /// The debug port answers (powered, connected, not RDP level 2).
+    /// The debug port answers (powered, connected, not RDP level 2, not
+    /// taken by the firmware).
     pub fn swd_alive(&self) -> bool {
-        self.powered() && self.present && !self.model.debug_port_disabled()
+        self.powered() && self.present && !self.model.debug_port_disabled() && !self.swd_taken
+    }
+
+    /// The `firmware-disables-swd` fault: the firmware in flash turns the
+    /// SWD pins into GPIOs, or sleeps with the debug clocks off, once it has
+    /// run for [`FIRMWARE_TAKES_SWD`]: from then on nothing answers on SWD.
+    /// A reset gives the pins back (the debug pins are in their debug
+    /// alternate function after reset: RM0090 §8.3.2 "I/O pin multiplexer
+    /// and mapping"; assumed alike on every family): held in reset by NRST, or halted at the
+    /// reset vector by a connect under reset, the chip answers. Without a
+    /// programmed reset vector (erased flash) there is no firmware to do it.
+    /// The chip has been running its firmware before the probe is opened.
+    pub fn set_firmware_disables_swd(&mut self, on: bool) {
+        self.firmware_disables_swd = on;
+        self.swd_taken = on && self.running_since.is_some() && self.firmware_present();
+    }
+
+    /// The boot address holds a vector table with a programmed reset vector.
+    fn firmware_present(&self) -> bool {
+        match self.peek(self.part.boot_address.wrapping_add(4), 4) {
+            Some(b) => !matches!(u32::from_le_bytes([b[0], b[1], b[2], b[3]]), 0 | 0xFFFF_FFFF),
+            None => false,
+        }
+    }
+
+    /// The probe's clock reached `now` (each command): the firmware takes the
+    /// SWD pins once it has run long enough.
+    pub fn firmware_runs_until(&mut self, now: Nanos) {
+        self.bus_now = self.bus_now.max(now);
+        let long_enough = self.running_since.is_some_and(|since| now >= since + FIRMWARE_TAKES_SWD);
+        if self.firmware_disables_swd && long_enough && !self.swd_taken && self.firmware_present() {
+            self.swd_taken = true;
+        }
     }
 
     pub fn nrst_held(&self) -> bool {
@@ -388,6 +442,9 @@ impl Mcu {
     }
 
     fn decode(&self, addr: u32) -> Dest {
+        if let Some(word) = self.uid.as_ref().and_then(|(p, _)| p.word_at(addr)) {
+            return Dest::Uid(word);
+        }
         if self.in_model(addr) {
             return Dest::Model;
         }
@@ -475,6 +532,10 @@ impl Mcu {
                             if self.part.flash_size_addr & 2 == 0 { 0xFFFF_0000 | kib } else { kib << 16 | 0xFFFF };
                         Ok((word >> shift) & mask)
                     }
+                    Dest::Uid(w) => {
+                        let id = &self.uid.as_ref().expect("decoded").1;
+                        Ok((le(&id[4 * w..], AccessWidth::Word) >> shift) & mask)
+                    }
                     Dest::Dbgmcu(0) => Ok((self.part.idcode >> shift) & mask),
                     Dest::Dbgmcu(i) => Ok((self.dbgmcu_ctrl[i - 1] >> shift) & mask),
                     Dest::Ppb => Ok((self.ppb_read(addr & !3) >> shift) & mask),
@@ -527,7 +588,7 @@ impl Mcu {
                 Ok(())
             }
             // Read-only memories.
-            Dest::SysMem(_) | Dest::FlashSize => Err(BusFault),
+            Dest::SysMem(_) | Dest::FlashSize | Dest::Uid(_) => Err(BusFault),
             // DBGMCU_IDCODE is read-only: writes are ignored.
             Dest::Dbgmcu(0) => Ok(()),
             Dest::Dbgmcu(i) => {
@@ -682,6 +743,7 @@ impl Mcu {
 
     /// Enter Debug state for `reason` (DFSR bits).
     pub fn halt(&mut self, reason: u32) {
+        self.running_since = None;
         self.cpu.halted = true;
         // A halt request takes a locked-up core into Debug state.
         self.cpu.lockup = false;
@@ -690,6 +752,7 @@ impl Mcu {
 
     /// Leave Debug state.
     pub fn resume(&mut self) {
+        self.running_since = Some(self.bus_now);
         self.cpu.halted = false;
         self.interpreter.start(self.bus_now);
     }
@@ -742,9 +805,12 @@ impl Mcu {
         self.cpu.reset_st = true;
         self.cpu.lockup = false;
         self.cpu.halted = false;
+        self.swd_taken = false;
+        self.running_since = None;
         if self.nrst_low {
             return;
         }
+        self.running_since = Some(self.bus_now);
         let mut reason = 0;
         if self.cpu.debugen && self.demcr & VC_CORERESET != 0 {
             reason |= DFSR_VCATCH;
@@ -768,6 +834,8 @@ impl Mcu {
             self.model.reset();
             self.cpu.halted = false;
             self.cpu.reset_st = true;
+            self.swd_taken = false;
+            self.running_since = None;
         } else if !low && self.nrst_low {
             self.nrst_low = false;
             self.system_reset();
@@ -1058,6 +1126,35 @@ mod tests {
         t.nrst_connected = false;
         t.drive_nrst(true);
         assert_eq!(rd(&mut t, 0x2000_0000), Ok(0x55));
+    }
+
+    #[test]
+    fn firmware_that_disables_swd_is_only_reached_under_reset() {
+        let mut t = f103();
+        // No firmware yet (erased reset vector): the knob changes nothing.
+        t.set_firmware_disables_swd(true);
+        t.firmware_runs_until(FIRMWARE_TAKES_SWD * 2);
+        assert!(t.swd_alive());
+        // A programmed vector table: the running chip does not answer.
+        assert!(t.poke(0x0800_0000, &[0x00, 0x50, 0x00, 0x20, 0x01, 0x01, 0x00, 0x08]));
+        t.set_firmware_disables_swd(true);
+        assert!(!t.swd_alive(), "the firmware was running before the probe came");
+        // Held in reset: the pins are SWD again; a halt request latched now
+        // catches the core before the firmware runs.
+        t.drive_nrst(true);
+        assert!(t.swd_alive());
+        wr(&mut t, DHCSR, 0xA05F_0003).unwrap();
+        t.drive_nrst(false);
+        assert!(t.cpu.halted && t.swd_alive());
+        t.firmware_runs_until(10 * FIRMWARE_TAKES_SWD);
+        assert!(t.swd_alive(), "halted: the firmware does not run");
+        // Resumed: a few accesses still work, then the firmware takes the pins.
+        let now = 10 * FIRMWARE_TAKES_SWD;
+        t.write(DHCSR, AccessWidth::Word, 0xA05F_0001, Initiator::Debugger, now).unwrap();
+        t.firmware_runs_until(now + FIRMWARE_TAKES_SWD / 2);
+        assert!(t.swd_alive());
+        t.firmware_runs_until(now + FIRMWARE_TAKES_SWD);
+        assert!(!t.swd_alive());
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct FlashStats {
     pub mass_erases: u64,
     /// Programming operations performed (flash words, double words, half-words…).
     pub words: u64,
+    /// Data EEPROM writes performed (L0/L1: one per byte, half-word or word store).
+    pub eeprom_writes: u64,
 }
 
 /// Side effects a model asks the rest of the chip to perform.

@@ -318,6 +318,7 @@ impl Probe {
             return Err(format!("simulated ST-LINK: a command block must be exactly 16 bytes, got {}", data.len()));
         }
         let cdb: [u8; 16] = data.try_into().expect("length checked");
+        mcu.firmware_runs_until(clock.now);
         mcu.run_core_until(clock.now);
         mcu.refresh_regions();
         match cdb[0] {

@@ -1325,3 +1325,30 @@ fn specs_from_environment_variables() {
     let e = SimSpec::list_from_vars(vars(&[("STFLASH_SIM", "f103;h9")])).unwrap_err();
     assert!(e.contains("h9") && e.contains("stm32f103c8"), "{e}");
 }
+
+#[test]
+fn one_probe_can_have_faults_of_its_own() {
+    let vars = |list: &'static [(&'static str, &'static str)]| {
+        move |name: &str| list.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+    };
+    let specs = SimSpec::list_from_vars(vars(&[
+        ("STFLASH_SIM", "f103:/tmp/a@b.sim; f103@disconnect-after=40,wait=3:/tmp/two.sim; f411@no-halt"),
+        ("STFLASH_SIM_FAULTS", "wait=2"),
+    ]))
+    .unwrap();
+    assert_eq!(specs.len(), 3);
+    // A state file may hold '@': only the chip part is searched for faults.
+    assert_eq!(specs[0].state_file, Some(PathBuf::from("/tmp/a@b.sim")));
+    assert_eq!(specs[0].faults, FaultPlan::parse("wait=2").unwrap());
+    // The probe's own faults come on top of the global ones (and win).
+    assert_eq!(specs[1].chip, "stm32f103c8");
+    assert_eq!(specs[1].state_file, Some(PathBuf::from("/tmp/two.sim")));
+    assert_eq!(specs[1].faults.disconnect_after, Some(faults::Trigger::Transfers(40)));
+    assert_eq!(specs[1].faults.wait, Some(WaitFault::Count(3)));
+    assert_eq!(specs[2].chip, "stm32f411re");
+    assert!(specs[2].faults.no_halt && specs[2].faults.wait == Some(WaitFault::Count(2)));
+    assert!(!specs[0].faults.no_halt && specs[0].faults.disconnect_after.is_none());
+    let e = SimSpec::list_from_vars(vars(&[("STFLASH_SIM", "f103;f103@explode")])).unwrap_err();
+    assert!(e.contains("f103@explode") && e.contains("no-halt"), "{e}");
+    assert!(SimSpec::parse("f103@no-target").unwrap().faults.no_target);
+}

@@ -4,10 +4,15 @@
 //! the entries; this module holds the types and the lookup. A newcomer adding a
 //! chip edits one table row; a flash driver reads geometry from here instead of
 //! branching on part numbers.
+//!
+//! stlink lines cited here are those of stlink-org/stlink at commit 733893a
+//! unless tag v1.8.0 is named; OpenOCD lines those of its master branch at
+//! abbbc2e05.
 
 use std::fmt;
 
-/// Cortex-M core, from CPUID.PARTNO (flash-families.md §1.1).
+/// Cortex-M core, from CPUID.PARTNO (CPUID layout: ARMv7-M Architecture
+/// Reference Manual, ARM DDI 0403E §B3.2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Core {
     M0,
@@ -19,7 +24,8 @@ pub enum Core {
 }
 
 impl Core {
-    /// CPUID.PARTNO values (flash-families.md §1.1).
+    /// CPUID.PARTNO values (OpenOCD src/target/cortex_m.h:34-67; stlink
+    /// src/stlink-lib/register.h:10-18).
     pub fn from_partno(partno: u16) -> Option<Core> {
         Some(match partno {
             0xC20 => Core::M0,
@@ -113,7 +119,8 @@ pub enum Bank2Base {
     Fixed(u32),
     /// Bank 1 always holds this many bytes and bank 2 directly follows it with
     /// the rest, so the banks differ in size on some parts (F1 XL-density: bank 1
-    /// = 512 KiB, bank 2 = 256 or 512 KiB at 0x08080000; flash-families.md §2.1).
+    /// = 512 KiB, bank 2 = 256 or 512 KiB at 0x08080000: RM0008; OpenOCD
+    /// src/flash/nor/stm32f1x.c:992-999).
     FullBank1(u32),
 }
 
@@ -146,13 +153,15 @@ pub struct FlashSpec {
 /// One row of the chip table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chip {
-    /// DBGMCU_IDCODE[11:0].
+    /// DBGMCU_IDCODE bits 11:0.
     pub dev_id: u16,
     /// Where the 96-bit unique device ID is (CMSIS `UID_BASE`).
     pub uid: Uid,
     /// Other DEV_IDs this die reports, told apart from the rows that own
     /// them by the core: early STM32F405/F407 report the F2's 0x411 but have
-    /// a Cortex-M4 where the F2 has a Cortex-M3 (ES0182 §2.2.1).
+    /// a Cortex-M4 where the F2 has a Cortex-M3 (ES0182 §2.2.1; stlink
+    /// src/stlink-lib/common.c:191-195 and OpenOCD src/flash/nor/stm32f2x.c:967-971
+    /// apply the same rule).
     pub also_reports: &'static [u16],
     /// The name st-flash prints in its connect line (its `dev_type`), corrected
     /// where st-flash's is wrong.
@@ -165,9 +174,13 @@ pub struct Chip {
     pub reference_manual: &'static str,
     pub core: Core,
     pub controller: Controller,
-    /// Address of the 16-bit flash-size register (KiB), flash-families.md §1.4.
+    /// Address of the 16-bit flash-size register (KiB): CMSIS `FLASHSIZE_BASE`
+    /// (e.g. cmsis_device_h7 13ba9da stm32h743xx.h:2085, stm32h7a3xx.h:1979) or
+    /// stlink's chip files (config/chips/*.chip `flash_size_reg`).
     pub flash_size_reg: u32,
-    /// Flash size assumed when the register reads 0 or 0xFFFF (§1.4 rules).
+    /// Flash size assumed when the register reads 0 or 0xFFFF, as CMSIS does
+    /// (cmsis_device_h7 13ba9da stm32h743xx.h:10665-10667, stm32h7a3xx.h:8621-8623)
+    /// and OpenOCD (src/flash/nor/stm32h7x.c:926-927).
     pub max_flash_kib: u32,
     pub flash: FlashSpec,
     /// The SRAM st-flash treats as "the" SRAM (contiguous from its base).
@@ -193,8 +206,10 @@ pub struct Chip {
 /// to hash flash for skip-unchanged and verification. Every STM32 has one:
 /// DR +0x00, IDR +0x04, CR +0x08 (RESET bit 0; REV_IN, REV_OUT, POLYSIZE
 /// where INIT exists), INIT +0x10, POL +0x14; reset state CRC-32/MPEG-2 over
-/// 32-bit words (peers.md §5). Addresses from ST's CMSIS device headers
-/// (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`), cited per family.
+/// 32-bit words (polynomial 0x04C11DB7, initial value 0xFFFFFFFF, no
+/// reflection: RM0090 §4, CRC calculation unit). Addresses from ST's CMSIS
+/// device headers (`CRC_BASE`, `RCC_*ENR_CRCEN_Pos`, `CRC_TypeDef`), cited per
+/// family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrcPeripheral {
     pub base: u32,
@@ -206,12 +221,13 @@ pub struct CrcPeripheral {
     /// POL (programmable polynomial) exists.
     pub pol: bool,
     /// Expected time per word when code on the core feeds it from flash at
-    /// the reset clock: about 8 cycles (the unit's 4 AHB cycles, RM0090
-    /// §4.3, plus load, store and branch), for scheduling polls only.
+    /// the reset clock: about 8 cycles (the unit's 4 AHB cycles,
+    /// RM0090 §4.3, plus load, store and branch), for scheduling polls only.
     pub word_ns: u32,
 }
 
-/// Oddities of the flash-size register (flash-families.md §1.4, §5 item 23).
+/// Oddities of the flash-size register (the L1 cases as stlink v1.8.0 decodes
+/// them, src/stlink-lib/common.c:272-280).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FlashSizeQuirk {
     /// The half-word is the size in KiB.

@@ -6,9 +6,11 @@
 //! |---|---|---|
 //! | USB transport | [`transport`] | bulk endpoints (the trait is the `stflash-transport` crate's; rusb here) |
 //! | ST-LINK protocol | [`stlink`] | 16-byte commands, replies, status codes, transfer limits |
-//! | target access | [`target`] | Cortex-M debug registers, chip identification, the chip table |
-//! | flash drivers | [`flash`] | one module per flash-controller family |
-//! | operations | [`ops`] | write, erase, verify, read, reset; images and their validation |
+//! | the microcontroller | [`mcu`] | Cortex-M debug registers, identification, memory access |
+//! | chip facts | [`chip`] | the chip table's types and lookup (rows live in the families) |
+//! | families | [`family`] | one directory per ST family: chip rows, flash driver, option bytes |
+//! | flash machinery | [`flash`] | what drivers share: sequences as data, the host engine, layouts, the SRAM routine, CRC units |
+//! | operations | [`ops`] | write, erase, verify, read, reset, option bytes; images and their validation |
 //!
 //! The command line (`stflash-cli`) is a thin crate on top. The simulator
 //! (`stflash-sim`) is a byte-level model of an ST-LINK and an STM32 behind it;
@@ -22,6 +24,7 @@ pub mod flash;
 pub mod mcu;
 pub mod ops;
 pub mod stlink;
+pub mod text;
 pub mod transport;
 
 pub use error::{Error, ErrorKind, Result};

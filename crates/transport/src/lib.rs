@@ -3,6 +3,12 @@
 //! (`stflash-sim`) implements the same trait, so every layer above runs
 //! unchanged against either. This crate exists on its own so that both can
 //! depend on it without depending on each other.
+//!
+//! ST does not publish the ST-LINK USB protocol; the facts here come from the
+//! open clients that speak it. Line numbers are those of stlink-org/stlink at
+//! commit 733893a (`testing` branch, 2024-10-17), OpenOCD's master branch
+//! (checked at abbbc2e05), probe-rs (probe-rs/src/probe/stlink/) and pyOCD
+//! (pyocd/probe/stlink/).
 
 use std::fmt;
 use std::time::Duration;
@@ -11,10 +17,13 @@ use std::time::Duration;
 pub const UDEV_INSTALL_HINT: &str =
     "sudo cp udev/60-stflash.rules /etc/udev/rules.d/ && sudo udevadm control --reload && sudo udevadm trigger";
 
-/// ST's USB vendor id (stlink-usb-protocol.md §1.1).
+/// ST's USB vendor id (stlink src/stlink-lib/usb.h:15; probe-rs
+/// probe-rs/src/probe/stlink/usb_interface.rs:15; pyOCD pyocd/probe/stlink/usb.py:52).
 pub const ST_VID: u16 = 0x0483;
 
-/// Probe generations, decided from the USB product id (stlink-usb-protocol.md §1.1, §1.2).
+/// Probe generations, decided from the USB product id before talking to the
+/// probe, as stlink does (src/stlink-lib/usb.c:1183-1190; OpenOCD presets it
+/// the same way, src/jtag/drivers/stlink_usb.c:3426-3455).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeKind {
     /// ST-LINK/V1 (mass-storage transport). Recognised only to refuse it clearly.
@@ -30,8 +39,13 @@ pub enum ProbeKind {
 }
 
 impl ProbeKind {
-    /// Product ids and what they are (stlink-usb-protocol.md §1.1).
-    /// 0x374d and 0x3755 are firmware-update loaders and are deliberately absent.
+    /// Product ids and what they are (stlink src/stlink-lib/usb.h:16-46;
+    /// OpenOCD src/jtag/drivers/stlink_usb.c:78-88; 0x374a is listed by
+    /// probe-rs usb_interface.rs:20-32 and pyOCD usb.py:59-71 only; names from
+    /// the lsusb dumps in OpenOCD doc/usb_adapters/stlink/0483_*.txt).
+    /// 0x374d and 0x3755 are firmware-update loaders (OpenOCD
+    /// doc/usb_adapters/stlink/0483_374d_stlinkv3.txt,
+    /// 0483_3755_stlinkv3pwr.txt) and are deliberately absent.
     pub const PIDS: &'static [(u16, ProbeKind, &'static str)] = &[
         (0x3744, ProbeKind::V1, "ST-LINK/V1"),
         (0x3748, ProbeKind::V2, "ST-LINK/V2"),
@@ -53,7 +67,8 @@ impl ProbeKind {
         Self::PIDS.iter().find(|p| p.0 == pid).map(|p| p.2).unwrap_or("unknown ST-LINK")
     }
 
-    /// Bulk endpoints (OUT for commands and data, IN for replies), §1.2.
+    /// Bulk endpoints (OUT for commands and data, IN for replies): stlink
+    /// src/stlink-lib/usb.c:1250-1266; OpenOCD src/jtag/drivers/stlink_usb.c:66-71.
     pub fn endpoints(self) -> (u8, u8) {
         match self {
             ProbeKind::V1 | ProbeKind::V2 => (0x02, 0x81),
@@ -85,7 +100,8 @@ pub struct ProbeInfo {
     pub vid: u16,
     pub pid: u16,
     pub kind: ProbeKind,
-    /// 24 upper-case hex characters (§1.3), or empty when unreadable.
+    /// 24 upper-case hex characters (stlink src/stlink-lib/usb.c:1106-1115),
+    /// or empty when unreadable.
     pub serial: String,
     /// "bus:address" on USB, "sim" for the simulator.
     pub location: String,
@@ -151,9 +167,10 @@ impl std::error::Error for TransportError {}
 /// A bidirectional bulk pipe to one ST-LINK, plus the clock that paces it.
 ///
 /// The clock lives here because the simulator keeps a *modeled* timeline
-/// (timing-model.md): a driver that waits for a 5 ms sector erase must not
-/// burn 5 ms of wall time against the simulator, and its timeouts must be
-/// measured on the same timeline as the operation it waits for.
+/// (its link and flash times are assumptions of the `stflash-sim` crate, not
+/// measurements): a driver that waits for an 8 KiB H7A3 sector erase, 5 ms in
+/// that model, must not burn 5 ms of wall time against the simulator, and its
+/// timeouts must be measured on the same timeline as the operation it waits for.
 pub trait Transport: Send {
     /// Send `data` on the OUT endpoint (a 16-byte command, or a data phase).
     fn write(&mut self, data: &[u8], timeout: Duration) -> Result<usize, TransportError>;
@@ -188,7 +205,9 @@ pub fn serial_matches(device: &str, requested: &str) -> bool {
 }
 
 /// Old V2 firmware reports its serial as 12 raw bytes (a 26-byte string
-/// descriptor); every client turns each byte into two upper-case hex digits (§1.3).
+/// descriptor); every client turns each byte into two upper-case hex digits
+/// (stlink src/stlink-lib/usb.c:1111-1115; OpenOCD
+/// src/jtag/drivers/stlink_usb.c:3302-3379; pyOCD usb.py:143-145).
 pub fn normalise_serial(raw: &[u16]) -> String {
     if raw.len() == 12 {
         raw.iter().map(|c| format!("{:02X}", c & 0xff)).collect()

@@ -2,12 +2,12 @@
 //! S-record input, `--json`, completions and the man page, udev rules,
 //! running as `st-flash`, the summary line and `--quiet`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::common::{pattern, run, run_sim, temp_dir, Run};
+use crate::common::{pattern, run, run_exe, run_sim, temp_dir, Run};
 use serde_json::Value;
 use stflash::mcu::ConnectOptions;
 use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
@@ -126,10 +126,17 @@ fn info_chips_needs_no_probe() {
 
 #[test]
 fn info_without_probes_says_so() {
-    // No simulator and no USB probe on a build machine.
-    let r = run(&["info"], &[]).ok();
-    assert!(r.stdout.contains("No ST-LINK found"), "{}", r.stdout);
+    // No simulator and no USB probe on a build machine: the no-probe exit code.
+    let r = run(&["info"], &[]).fails(4, "error: no ST-LINK found; check the USB cable");
+    assert_eq!(r.stdout, "");
     run(&["info", "--chipid"], &[]).fails(4, "no ST-LINK found");
+    let r = run(&["info", "--json"], &[]).fails(4, "no ST-LINK found");
+    let doc = json(&r);
+    assert_eq!((doc["exit_code"].as_u64(), doc["error"]["kind"].as_str()), (Some(4), Some("no-probe")));
+    assert_eq!(doc["probes"], serde_json::json!([]));
+    // st-info --probe reports none and succeeds, as st-info does.
+    let r = run(&["info", "--probe"], &[]).ok();
+    assert_eq!(r.stdout, "Found 0 stlink programmers\n");
 }
 
 /// A transport that records every packet the host sends.
@@ -536,7 +543,7 @@ fn json_failures_carry_the_error_kind_and_exit_code() {
     assert_eq!(r.code, 2);
     let doc = json(&r);
     assert_eq!((doc["command"].as_str(), doc["error"]["kind"].as_str()), (Some("read"), Some("usage")));
-    assert!(doc["error"]["message"].as_str().unwrap().contains("Invalid value for addr"));
+    assert!(doc["error"]["message"].as_str().unwrap().contains("invalid address 08000000"), "{doc}");
 }
 
 // ---------------------------------------------------------------- 4. completions and man page
@@ -560,22 +567,100 @@ fn completions_are_generated_for_every_shell() {
     run(&["completions", "tcsh"], &[]).fails(2, "tcsh");
 }
 
+/// What bash completes for `words` (the last one being completed), with
+/// the script `stflash completions bash` prints.
+#[cfg(unix)]
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let dir = temp_dir("bash-completion");
+    let script = dir.join("stflash.bash");
+    std::fs::write(&script, run(&["completions", "bash"], &[]).ok().stdout).unwrap();
+    // Files that file-name completion would offer.
+    for f in ["main.bin", "auto.hex", "binary.elf"] {
+        std::fs::write(dir.join(f), b"").unwrap();
+    }
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _stflash stflash \"${{COMP_WORDS[COMP_CWORD]}}\" \
+         \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = std::process::Command::new("bash").arg("-c").arg(program).current_dir(&dir).output().expect("bash");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(unix)]
 #[test]
-fn the_man_page_mentions_every_option() {
-    let r = run(&["man"], &[]).ok();
-    assert!(r.stdout.starts_with(".ie") || r.stdout.starts_with(".TH"), "roff expected");
-    let text = r.stdout.replace("\\-", "-");
-    let cmd = stflash_cli::args::command();
-    let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
-    for arg in cmd.get_arguments().chain(subs.iter().flat_map(|s| s.get_arguments())) {
-        if let Some(long) = arg.get_long() {
-            assert!(text.contains(&format!("--{long}")), "man page lacks --{long}");
+fn bash_completes_the_commands_and_the_values_of_area_format_and_verify() {
+    let first = bash_completes(&["stflash", ""]);
+    for command in ["read", "write", "erase", "reset", "info", "completions", "man"] {
+        assert!(first.iter().any(|w| w == command), "{command} not offered: {first:?}");
+    }
+    // After options too.
+    let after = bash_completes(&["stflash", "--reset", "w"]);
+    assert_eq!(after, ["write"]);
+    let area = bash_completes(&["stflash", "--area", ""]);
+    assert_eq!(area, ["main", "system", "otp", "option", "option_boot_add", "optcr", "optcr1"]);
+    assert_eq!(bash_completes(&["stflash", "--area", "opt"]), ["option", "option_boot_add", "optcr", "optcr1"]);
+    assert_eq!(bash_completes(&["stflash", "--format", ""]), ["binary", "ihex"]);
+    assert_eq!(bash_completes(&["stflash", "--verify", ""]), ["auto", "readback"]);
+    assert_eq!(bash_completes(&["stflash", "completions", "z"]), ["zsh"]);
+}
+
+/// The `--option` words of a text.
+fn option_words(text: &str) -> BTreeSet<String> {
+    let mut words = BTreeSet::new();
+    for (i, _) in text.match_indices("--") {
+        let name: String =
+            text[i + 2..].chars().take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-').collect();
+        let before = text[..i].chars().next_back();
+        if !name.is_empty() && !before.is_some_and(|c| c.is_alphanumeric() || c == '-') {
+            words.insert(format!("--{}", name.trim_end_matches('-')));
         }
     }
-    for sub in subs {
-        assert!(text.contains(&format!("stflash {}", sub.get_name())), "man page lacks {}", sub.get_name());
+    words
+}
+
+/// The command words of the command lines in a text ("stflash [options] read …").
+fn command_words(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.trim().trim_start_matches("usage:").trim().strip_prefix("stflash "))
+        .filter_map(|rest| rest.split_whitespace().find(|w| !w.starts_with(['[', '-', '<'])))
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn help_and_man_page_list_the_same_options_and_commands_as_the_definition() {
+    let help = run(&["--help"], &[]).ok().stdout;
+    let r = run(&["man"], &[]).ok();
+    assert!(r.stdout.starts_with(".ie") || r.stdout.starts_with(".TH"), "roff expected");
+    let man = r.stdout.replace("\\-", "-").replace("\\fB", "").replace("\\fR", "").replace("\\fI", "");
+    // What the definition has: every long option (extension commands' too) and command.
+    let cmd = stflash_cli::args::command();
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().collect();
+    let defined: BTreeSet<String> = cmd
+        .get_arguments()
+        .chain(subs.iter().flat_map(|s| s.get_arguments()))
+        .filter(|a| !a.is_hide_set())
+        .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+        .collect();
+    let commands: BTreeSet<String> = subs.iter().map(|s| s.get_name().to_string()).collect();
+    // (The FILES section's udev install line has udevadm's options.)
+    let man_options = option_words(&man[..man.find(".SH FILES").expect("FILES section")]);
+    assert_eq!(option_words(&help), man_options, "options in --help (left) and the man page (right)");
+    assert_eq!(option_words(&help), defined, "options in --help (left) and the definition (right)");
+    assert_eq!(command_words(&help), command_words(&man), "commands in --help (left) and the man page (right)");
+    assert_eq!(command_words(&help), commands, "commands in --help (left) and the definition (right)");
+    assert!(man.contains("EXIT STATUS") && man.contains(stflash::UDEV_INSTALL_HINT.split(' ').nth(2).unwrap()));
+    // st-flash's usage shape: the synopsis first, st-flash's commands, lower-case headings.
+    assert!(help.starts_with("usage: stflash [options] read <file> <addr> <size>\n"), "{help}");
+    for line in ["       stflash [options] erase [<addr> <size>]\n", "\noptions:\n", "\nexamples:\n"] {
+        assert!(help.contains(line), "--help lacks {line:?}:\n{help}");
     }
-    assert!(text.contains("EXIT STATUS") && text.contains(stflash::UDEV_INSTALL_HINT.split(' ').nth(2).unwrap()));
 }
 
 // ---------------------------------------------------------------- 5. udev
@@ -614,39 +699,20 @@ fn permission_denied_tells_how_to_install_the_rules() {
 
 // ---------------------------------------------------------------- 6. invoked as st-flash
 
-/// Run the binary under another name.
-fn run_as(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = Command::new(exe);
-    c.args(args).env_remove("STFLASH_SIM").env_remove("RUST_LOG");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().expect("run renamed binary");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn renamed_copies(dir: &Path) -> Vec<PathBuf> {
+/// The binary under the name `st-flash`. On Unix a symbolic link: the test
+/// never opens an executable for writing, so no process forked meanwhile by
+/// another test thread can hold a writable descriptor of it (running a
+/// freshly copied binary fails with ETXTBSY, "Text file busy", when that
+/// happens). Windows has no such failure; there it is a copy.
+fn named_st_flash(dir: &Path) -> PathBuf {
     let original = Path::new(env!("CARGO_BIN_EXE_stflash"));
     let name = if cfg!(windows) { "st-flash.exe" } else { "st-flash" };
-    let copy_dir = dir.join("copy");
-    std::fs::create_dir_all(&copy_dir).unwrap();
-    let copy = copy_dir.join(name);
-    std::fs::copy(original, &copy).unwrap();
-    #[allow(unused_mut)]
-    let mut all = vec![copy];
+    let path = dir.join(name);
     #[cfg(unix)]
-    {
-        let link_dir = dir.join("link");
-        std::fs::create_dir_all(&link_dir).unwrap();
-        let link = link_dir.join(name);
-        std::os::unix::fs::symlink(original, &link).unwrap();
-        all.push(link);
-    }
-    all
+    std::os::unix::fs::symlink(original, &path).unwrap();
+    #[cfg(not(unix))]
+    std::fs::copy(original, &path).unwrap();
+    path
 }
 
 #[test]
@@ -654,29 +720,28 @@ fn invoked_as_st_flash_it_behaves_exactly_as_stflash() {
     let dir = temp_dir("as-st-flash");
     let input = dir.join("in.bin");
     std::fs::write(&input, pattern(256, 8)).unwrap();
-    for exe in renamed_copies(&dir) {
-        let cases: Vec<(Vec<String>, bool)> = vec![
-            (vec![], false),
-            (vec!["--version".into()], false),
-            (vec!["--help".into()], false),
-            (vec!["read".into(), "f".into(), "08000000".into(), "4".into()], false),
-            (vec!["write".into(), s(&input).into(), "0x20000100".into()], true),
-            (vec!["read".into(), s(&dir.join("out.bin")).into(), "0x20000100".into(), "256".into()], true),
-            (vec!["info".into(), "--chipid".into()], true),
-        ];
-        for (args, sim) in cases {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let a = dir.join("a.sim");
-            let b = dir.join("b.sim");
-            let spec = |p: &Path| format!("f103:{}", p.display());
-            let (env_a, env_b) = (spec(&a), spec(&b));
-            let (ea, eb) = ([("STFLASH_SIM", env_a.as_str())], [("STFLASH_SIM", env_b.as_str())]);
-            let ours = run(&args, if sim { &ea } else { &[] });
-            let theirs = run_as(&exe, &args, if sim { &eb } else { &[] });
-            assert_eq!((ours.code, &ours.stdout), (theirs.code, &theirs.stdout), "{} {args:?}", exe.display());
-        }
-        assert_eq!(std::fs::read(dir.join("out.bin")).unwrap(), pattern(256, 8));
+    let exe = named_st_flash(&dir);
+    let cases: Vec<(Vec<String>, bool)> = vec![
+        (vec![], false),
+        (vec!["--version".into()], false),
+        (vec!["--help".into()], false),
+        (vec!["read".into(), "f".into(), "08000000".into(), "4".into()], false),
+        (vec!["write".into(), s(&input).into(), "0x20000100".into()], true),
+        (vec!["read".into(), s(&dir.join("out.bin")).into(), "0x20000100".into(), "256".into()], true),
+        (vec!["info".into(), "--chipid".into()], true),
+    ];
+    for (args, sim) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let a = dir.join("a.sim");
+        let b = dir.join("b.sim");
+        let spec = |p: &Path| format!("f103:{}", p.display());
+        let (env_a, env_b) = (spec(&a), spec(&b));
+        let (ea, eb) = ([("STFLASH_SIM", env_a.as_str())], [("STFLASH_SIM", env_b.as_str())]);
+        let ours = run(&args, if sim { &ea } else { &[] });
+        let theirs = run_exe(&exe, &args, if sim { &eb } else { &[] });
+        assert_eq!((ours.code, &ours.stdout), (theirs.code, &theirs.stdout), "{} {args:?}", exe.display());
     }
+    assert_eq!(std::fs::read(dir.join("out.bin")).unwrap(), pattern(256, 8));
 }
 
 // ---------------------------------------------------------------- 7. summary line and --quiet

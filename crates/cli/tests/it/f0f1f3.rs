@@ -1,7 +1,7 @@
 //! End to end on the simulated F0, F1 and F3 (page-type flash): the binary
 //! and the library against FpModel, one representative part of each density.
 
-use crate::common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot};
+use crate::common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::ops::erase::erase_range;
 use stflash::ops::image::Image;
@@ -206,19 +206,38 @@ fn erase_range_touches_only_its_pages() {
 }
 
 #[test]
-fn write_protected_page_is_reported_and_left_alone() {
-    let dir = temp_dir("f103-wrp");
-    // F1 medium density: one WRPR bit per 4 pages; protect 0x08001000-0x08001FFF.
-    let state = prefill("stm32f103c8", &dir, "wrp=0x08001000-0x08001fff", &[(0x0800_1400, &OLD[..])]);
-    let file = dir.join("image.bin");
-    std::fs::write(&file, pattern(256, 3)).unwrap();
-    let r = run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08001400"]);
-    r.fails(6, "WRPRTERR");
-    assert_eq!(Snapshot::of(&state).peek(0x0800_1400, 16), OLD, "protected page unchanged");
-    // Outside the protected group, writing works.
-    run_sim("stm32f103c8", &state, &["write", file.to_str().unwrap(), "0x08002000"]).ok();
-    assert_eq!(Snapshot::of(&state).peek(0x0800_2000, 256), pattern(256, 3));
-    let _ = std::fs::remove_dir_all(&dir);
+fn write_protected_pages_are_refused_before_anything_is_erased() {
+    // F103 medium density, 1 KiB pages: FLASH_WRPR bit 1 = pages 4-7.
+    WrpCase {
+        chip: "stm32f103c8",
+        options: &[("wrp", "0x08001000-0x08001fff")],
+        area: (0x0800_1000, 0x0800_2000),
+        from: 0x0800_0000,
+        register: "FLASH_WRPR (pages 4-7, option bytes WRP0-WRP3)",
+        remedy: "WRP0=0xFF",
+    }
+    .check("f103c8-wrp");
+    // F103 XL density, 2 KiB pages, two banks: bit 2 = pages 4-5 in bank 1;
+    // any page of bank 2 is bit 31, which protects pages 62 to 511 (RM0008
+    // §2.5, ST HAL OB_WRP_PAGES62TO511) across both banks.
+    WrpCase {
+        chip: "stm32f103zg",
+        options: &[("wrp", "0x08002000-0x08002fff")],
+        area: (0x0800_2000, 0x0800_3000),
+        from: 0x0800_0000,
+        register: "FLASH_WRPR (pages 4-5,",
+        remedy: "WRP0=0xFF",
+    }
+    .check("f103zg-wrp-bank1");
+    WrpCase {
+        chip: "stm32f103zg",
+        options: &[("wrp", "0x08080000-0x08080fff")],
+        area: (0x0801_F000, 0x0810_0000),
+        from: 0x0801_E000,
+        register: "FLASH_WRPR (pages 62-511,",
+        remedy: "WRP3=0xFF",
+    }
+    .check("f103zg-wrp-bank2");
 }
 
 #[test]

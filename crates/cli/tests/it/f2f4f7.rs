@@ -2,7 +2,7 @@
 //! and the library against FsModel, one representative part of each sub-series
 //! and both bank modes where the part has them.
 
-use crate::common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot};
+use crate::common::{open_sim, pattern, prefill, run, run_sim, temp_dir, Snapshot, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::ops::erase::{erase_all, erase_range};
 use stflash::ops::image::Image;
@@ -386,17 +386,37 @@ fn an_image_erases_only_the_sectors_it_touches() {
 }
 
 #[test]
-fn write_protected_sector_is_reported_and_left_alone() {
-    let dir = temp_dir("f446-wrp");
-    let state = prefill("stm32f446re", &dir, "wrp=0x08004000-0x08007fff", &[(0x0800_4000, &OLD[..])]);
-    let file = dir.join("image.bin");
-    std::fs::write(&file, pattern(256, 3)).unwrap();
-    run_sim("stm32f446re", &state, &["write", file.to_str().unwrap(), "0x08004000"]).fails(6, "WRPERR");
-    assert_eq!(Snapshot::of(&state).peek(0x0800_4000, 16), OLD);
-    // Mass erase is refused while a sector is protected (RM0090 §3.7.4).
-    run_sim("stm32f446re", &state, &["erase"]).fails(6, "WRPERR");
-    assert_eq!(Snapshot::of(&state).peek(0x0800_4000, 16), OLD);
-    let _ = std::fs::remove_dir_all(&dir);
+fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks() {
+    // F429ZI, 2 MiB in two banks: bank 1 sector 2 is OPTCR.nWRP2, bank 2
+    // sector 13 is OPTCR1.nWRP1 (RM0090 §3.9.10-11).
+    WrpCase {
+        chip: "stm32f429zi",
+        options: &[("wrp", "0x08008000-0x0800bfff")],
+        area: (0x0800_8000, 0x0800_C000),
+        from: 0x0800_0000,
+        register: "FLASH_OPTCR.nWRP (sector 2)",
+        remedy: "nWRP=0xFFF",
+    }
+    .check("f429-wrp-bank1");
+    WrpCase {
+        chip: "stm32f429zi",
+        options: &[("wrp", "0x08104000-0x08107fff")],
+        area: (0x0810_4000, 0x0810_8000),
+        from: 0x0810_0000,
+        register: "FLASH_OPTCR1.nWRP_12 (sector 13)",
+        remedy: "nWRP_12=0xFFF",
+    }
+    .check("f429-wrp-bank2");
+    // F767 in dual-bank mode: one nWRP bit per two sectors (bank 1 sectors 2-3).
+    WrpCase {
+        chip: "stm32f767zi",
+        options: &[("ndbank", "0"), ("wrp", "0x08008000-0x08008fff")],
+        area: (0x0800_8000, 0x0801_0000),
+        from: 0x0800_0000,
+        register: "FLASH_OPTCR.nWRP (sectors 2-3, dual-bank numbering)",
+        remedy: "nWRP=0xFFF",
+    }
+    .check("f767-wrp-dual");
 }
 
 #[test]

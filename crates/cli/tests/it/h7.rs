@@ -6,7 +6,7 @@
 //! sector number at bits 8-10 where RM0455 has SSN at bits 6-12, so it erased
 //! sector 4n instead of n, and it refused bank 2 of the 1 MiB part.
 
-use crate::common::{arg, open_sim, pattern, run, run_sim, temp_dir, Board};
+use crate::common::{arg, open_sim, pattern, run, run_sim, temp_dir, Board, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::mcu::ConnectOptions;
 use stflash::ops::image::Image;
@@ -325,6 +325,29 @@ fn write_protected_sector_erase_reports_wrperr_with_sector_and_address() {
     assert_eq!(chip.peek(0x0800_6000, 64), data, "sector 3 not erased");
     // Outside the group (sectors 4-7) writing works.
     chip.run(&["write", arg(&file), "0x08010000"]).ok();
+}
+
+#[test]
+fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks() {
+    // H743: one FLASH_WPSN bit per 128 KiB sector and bank (RM0433).
+    WrpCase {
+        chip: "stm32h743zi",
+        options: &[("wrp", "0x08040000-0x08040fff")],
+        area: (0x0804_0000, 0x0806_0000),
+        from: 0x0800_0000,
+        register: "FLASH_WPSN1.WRPSN1 (sector 2 of bank 1)",
+        remedy: "WRPSN1=0xFF",
+    }
+    .check("h743-wrp-bank1");
+    WrpCase {
+        chip: "stm32h743zi",
+        options: &[("wrp", "0x08120000-0x08120fff")],
+        area: (0x0812_0000, 0x0814_0000),
+        from: 0x0810_0000,
+        register: "FLASH_WPSN2.WRPSN2 (sector 1 of bank 2)",
+        remedy: "WRPSN2=0xFF",
+    }
+    .check("h743-wrp-bank2");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! L053 (L0 cat.3, 128-byte pages, 64-byte half pages) and the L152RE (L1
 //! cat.5, 256-byte pages, two banks). Flash erases to 0x00 on these parts.
 
-use crate::common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file};
+use crate::common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write};
@@ -185,9 +185,33 @@ fn read_protection_and_write_protection_are_reported_and_nothing_changes() {
         &["write", &img, "0x08001F80"],
         &[("STFLASH_SIM", &spec), ("STFLASH_SIM_OPTS", "wrp=0x08001000-0x08001fff")],
     )
-    .fails(6, "WRPERR");
-    assert!(out.stderr.contains("write-protected page"), "{}", out.stderr);
+    .fails(6, "overlaps 0x08001000-0x08001FFF, write-protected by FLASH_WRPR1 (sector 1)");
+    assert!(out.stderr.contains("WRPROT_0=0x0000"), "{}", out.stderr);
     assert_eq!(flash_of(&state, 0x0800_1F80, 256), vec![0; 256]);
+}
+
+#[test]
+fn write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks() {
+    // L152RE (cat.5, 512 KiB, bank 2 at 0x08040000): one WRPROT bit per
+    // 4 KiB sector, WRPR1 for sectors 0-31, WRPR3 for 64-95 (RM0038).
+    WrpCase {
+        chip: "stm32l152re",
+        options: &[("wrp", "0x08002000-0x08002fff")],
+        area: (0x0800_2000, 0x0800_3000),
+        from: 0x0800_0000,
+        register: "FLASH_WRPR1 (sector 2)",
+        remedy: "WRPROT_0=0x0000",
+    }
+    .check("l152-wrp-bank1");
+    WrpCase {
+        chip: "stm32l152re",
+        options: &[("wrp", "0x08041000-0x08041fff")],
+        area: (0x0804_1000, 0x0804_2000),
+        from: 0x0804_0000,
+        register: "FLASH_WRPR3 (sector 65)",
+        remedy: "WRPROT_4=0x0000",
+    }
+    .check("l152-wrp-bank2");
 }
 
 #[test]
@@ -199,9 +223,11 @@ fn the_data_eeprom_is_readable_and_never_touched_by_flash_operations() {
     assert_eq!(read::read(&mut session, 0x0808_0000, 64, &mut NoProgress).unwrap(), eeprom);
     erase::erase_all(&mut session, &mut NoProgress).unwrap();
     assert_eq!(sim.peek(0x0808_0000, 64).unwrap(), eeprom);
-    let img = Image::from_binary(vec![1; 16], 0x0808_0000).unwrap();
-    let err = write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap_err();
-    assert!(err.to_string().contains("neither in flash"), "{err}");
+    // A flash image (even with --mass-erase) leaves it alone.
+    let img = Image::from_binary(vec![1; 16], 0x0800_0000).unwrap();
+    let opts = write::WriteOptions { mass_erase: true, ..Default::default() };
+    write::write(&mut session, &img, &opts, &mut NoProgress).unwrap();
+    assert_eq!(sim.peek(0x0808_0000, 64).unwrap(), eeprom);
 }
 
 #[test]

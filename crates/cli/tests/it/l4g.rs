@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::common::{open_sim, pattern, run, temp_dir, Run};
+use crate::common::{open_sim, pattern, run, temp_dir, Run, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::ops::{erase, write};
 use stflash_sim::{parse_options, SimHandle, SimSpec};
@@ -350,7 +350,7 @@ fn l476re_512k_follows_the_dualbank_option() {
 }
 
 #[test]
-fn write_protected_page_fails_with_wrperr_and_changes_nothing() {
+fn write_protected_page_is_refused_and_changes_nothing() {
     let dir = temp_dir("g071-wrp");
     let state = dir.join("g071.state");
     with_chip("stm32g071rb", &state, "wrp=0x08001000-0x08001fff", |_, h| {
@@ -359,8 +359,32 @@ fn write_protected_page_fails_with_wrperr_and_changes_nothing() {
     let file = dir.join("img.bin");
     std::fs::write(&file, pattern(0x100, 1)).unwrap();
     sim("stm32g071rb", &state, &["write", file.to_str().unwrap(), "0x08001000"])
-        .fails(6, "WRPERR (the page is write-protected");
+        .fails(6, "overlaps 0x08001000-0x08001FFF, write-protected by FLASH_WRP1AR (pages 2-3)");
     with_chip("stm32g071rb", &state, "", |_, h| assert_eq!(peek(h, 0x0800_1000, 16), MARK_A));
+}
+
+#[test]
+fn write_protected_pages_are_refused_before_anything_is_erased_in_both_banks() {
+    // L476RG, 1 MiB in two banks of 2 KiB pages: WRP1AR counts from bank 1,
+    // WRP2AR from bank 2 (RM0351 FLASH_WRP1AR/WRP2AR).
+    WrpCase {
+        chip: "stm32l476rg",
+        options: &[("wrp", "0x08002000-0x08002fff")],
+        area: (0x0800_2000, 0x0800_3000),
+        from: 0x0800_0000,
+        register: "FLASH_WRP1AR (pages 4-5 of bank 1)",
+        remedy: "WRP1A_STRT=0xFF,WRP1A_END=0x00",
+    }
+    .check("l476-wrp-bank1");
+    WrpCase {
+        chip: "stm32l476rg",
+        options: &[("wrp", "0x08081000-0x08081fff")],
+        area: (0x0808_1000, 0x0808_2000),
+        from: 0x0808_0000,
+        register: "FLASH_WRP2AR (pages 2-3 of bank 2)",
+        remedy: "WRP2A_STRT=0xFF,WRP2A_END=0x00",
+    }
+    .check("l476-wrp-bank2");
 }
 
 #[test]

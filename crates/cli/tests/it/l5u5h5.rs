@@ -3,7 +3,7 @@
 //! shipped), U575ZI (2 MiB, two banks of 8 KiB pages), U575RG (1 MiB, bank
 //! mode by option), H563ZI (2 MiB, two banks of 8 KiB sectors).
 
-use crate::common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file};
+use crate::common::{flash_of, open_sim, pattern, run, run_sim, temp_dir, write_file, WrpCase};
 use stflash::flash::NoProgress;
 use stflash::ops::image::Image;
 use stflash::ops::{erase, read, write};
@@ -195,20 +195,71 @@ fn trustzone_is_refused_and_nothing_is_erased() {
 }
 
 #[test]
-fn write_protection_is_reported_and_nothing_changes() {
+fn write_protection_is_refused_through_the_library_too() {
     let (mut session, sim) = open_sim(spec("u575", &[("wrp", "0x08102000-0x08103fff")]));
-    assert!(sim.poke(0x0810_2000, &[0x11; 32]));
-    let img = Image::from_binary(vec![0x22; 32], 0x0810_2000).unwrap();
+    assert!(sim.poke(0x0810_0000, &[0x11; 32]));
+    let img = Image::from_binary(vec![0x22; 0x4000], 0x0810_0000).unwrap();
     let err = write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap_err();
     assert_eq!(err.exit_code(), 6, "{err}");
-    assert!(err.to_string().contains("WRPERR"), "{err}");
-    assert_eq!(sim.peek(0x0810_2000, 32).unwrap(), vec![0x11; 32]);
+    assert!(err.to_string().contains("overlaps 0x08102000-0x08103FFF, write-protected by FLASH_WRP2AR"), "{err}");
+    assert_eq!(sim.peek(0x0810_0000, 32).unwrap(), vec![0x11; 32], "the sector before was not erased");
+}
 
-    let (mut session, sim) = open_sim(spec("h563", &[("wrp", "0x08008000-0x08009fff")]));
-    let img = Image::from_binary(vec![0x22; 32], 0x0800_A000).unwrap();
-    let err = write::write(&mut session, &img, &write::WriteOptions::default(), &mut NoProgress).unwrap_err();
-    assert!(err.to_string().contains("WRPERR"), "{err}");
-    assert_eq!(sim.peek(0x0800_A000, 32).unwrap(), vec![0xFF; 32]);
+#[test]
+fn write_protected_pages_are_refused_before_anything_is_erased_in_both_banks() {
+    // U575, 2 MiB in two banks of 8 KiB pages: WRP1AR counts from bank 1,
+    // WRP2AR from bank 2 (RM0456 FLASH_WRPxyR).
+    WrpCase {
+        chip: "stm32u575zi",
+        options: &[("wrp", "0x08004000-0x08005fff")],
+        area: (0x0800_4000, 0x0800_6000),
+        from: 0x0800_0000,
+        register: "FLASH_WRP1AR (page 2 of bank 1)",
+        remedy: "WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00",
+    }
+    .check("u575-wrp-bank1");
+    WrpCase {
+        chip: "stm32u575zi",
+        options: &[("wrp", "0x08102000-0x08103fff")],
+        area: (0x0810_2000, 0x0810_4000),
+        from: 0x0810_0000,
+        register: "FLASH_WRP2AR (page 1 of bank 2)",
+        remedy: "WRP2A_PSTRT=0x7F,WRP2A_PEND=0x00",
+    }
+    .check("u575-wrp-bank2");
+    // L552 in dual-bank mode, 2 KiB pages (RM0438).
+    WrpCase {
+        chip: "stm32l552ze",
+        options: &[("wrp", "0x08041000-0x080417ff")],
+        area: (0x0804_1000, 0x0804_1800),
+        from: 0x0804_0000,
+        register: "FLASH_WRP2AR (page 2 of bank 2)",
+        remedy: "WRP2A_PSTRT=0x7F,WRP2A_PEND=0x00",
+    }
+    .check("l552-wrp-bank2");
+}
+
+#[test]
+fn h5_write_protected_sectors_are_refused_before_anything_is_erased_in_both_banks() {
+    // H563: one WRPxR bit per group of four 8 KiB sectors (RM0481 FLASH_WRPxR).
+    WrpCase {
+        chip: "stm32h563zi",
+        options: &[("wrp", "0x08008000-0x08009fff")],
+        area: (0x0800_8000, 0x0801_0000),
+        from: 0x0800_0000,
+        register: "FLASH_WRP1R.WRPSG1 (sectors 4-7 of bank 1)",
+        remedy: "WRPSG1=0xFFFFFFFF",
+    }
+    .check("h563-wrp-bank1");
+    WrpCase {
+        chip: "stm32h563zi",
+        options: &[("wrp", "0x08110000-0x08111fff")],
+        area: (0x0811_0000, 0x0811_8000),
+        from: 0x0810_0000,
+        register: "FLASH_WRP2R.WRPSG2 (sectors 8-11 of bank 2)",
+        remedy: "WRPSG2=0xFFFFFFFF",
+    }
+    .check("h563-wrp-bank2");
 }
 
 #[test]

@@ -4,17 +4,25 @@
 mod common;
 
 mod cli;
+mod control;
+mod eeprom;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
+mod fallback;
 mod faults;
 mod h7;
+mod journal;
 mod l0l1;
 mod l4g;
 mod l5u5h5;
+mod messages;
 mod options;
 mod perturb;
 mod protocol;
+mod recover;
 mod robustness;
+mod serialize;
 mod speed;
+mod station;
 mod validation;

@@ -203,7 +203,9 @@ fn h7a3_write_protection_set_then_cleared() {
     let out = chip.run(&["--decode", "--area=option", "read"]).ok();
     assert!(out.stdout.contains("write protection, bank 2: sectors 4-7 (in groups of 4)"), "{}", out.stdout);
     chip.run(&["write", arg(&fw), "0x08108000"]).fails(PROTECTED, "write-protected");
-    chip.run(&["erase", "0x08108000", "0x2000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["erase", "0x08108000", "0x2000"])
+        .fails(PROTECTED, "write-protected by FLASH_WPSGN2.WRPSGN2 (sectors 4-7 of bank 2)")
+        .fails(PROTECTED, "`stflash --area=option write WRPSGN2=0xFFFFFFFF` first");
     chip.run(&["write", arg(&fw), "0x08100000"]).ok();
     // Removing protection needs no flag.
     chip.run(&["--area=option", "write", "FLASH_WPSGN2=0xFFFFFFFF"]).ok();
@@ -416,7 +418,9 @@ fn fp_write_protection_set_then_cleared() {
     // WRP0 bit 1: pages 4-7 (0x08001000-0x08001FFF).
     chip.run(&["--area=option", "write", "WRP0=0xFD"]).fails(INPUT, "refusing to write-protect pages 4-7");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP0=0xFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPRTERR");
+    chip.run(&["write", arg(&fw), "0x08001000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (pages 4-7, option bytes WRP0-WRP3)")
+        .fails(PROTECTED, "`stflash --area=option write WRP0=0xFF` first");
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();
     chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();
@@ -455,7 +459,9 @@ fn fs_harmless_field_rdp_and_write_protection() {
     chip.run(&["--area=option", "write", "RDP=0xCC"]).fails(INPUT, "--permanently-lock-chip");
     chip.run(&["--area=option", "write", "nWRP=0xFFD"]).fails(INPUT, "sectors 1 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "nWRP=0xFFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08004000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08004000"])
+        .fails(PROTECTED, "write-protected by FLASH_OPTCR.nWRP (sector 1)")
+        .fails(PROTECTED, "`stflash --area=option write nWRP=0xFFF` first");
     chip.run(&["--area=option", "write", "nWRP=0xFFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08004000"]).ok();
 }
@@ -475,10 +481,11 @@ fn fs_bank_mode_change_resets_and_the_new_map_is_used() {
     chip.run(&["write", arg(&fw), "0x08080000"]).ok();
     let fw2 = chip.file("fw2.bin", &pattern(16 * 1024, 23));
     let out = chip.run(&["write", arg(&fw2), "0x08080000"]).ok();
-    assert!(out.stderr.contains("1 sectors erased"), "{}", out.stderr);
+    assert!(out.stderr.contains("1 sector erased"), "{}", out.stderr);
     // Bank-2 protection lives in OPTCR1 (sectors 12-23).
     chip.run(&["--allow-write-protection", "--area=optcr1", "write", "nWRP_12=0xFFE"]).ok();
-    chip.run(&["write", arg(&fw), "0x08080000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08080000"])
+        .fails(PROTECTED, "overlaps 0x08080000-0x08083FFF, write-protected by FLASH_OPTCR1.nWRP_12 (sector 12)");
 }
 
 #[test]
@@ -559,8 +566,11 @@ fn l4g_write_protection_area_set_then_cleared() {
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_STRT=2,WRP1A_END=3"]).ok();
     let out = chip.run(&["--decode", "--area=option", "read"]).ok();
     assert!(out.stdout.contains("pages 2-3 write-protected"), "{}", out.stdout);
-    chip.run(&["write", arg(&fw), "0x08001000"]).fails(PROTECTED, "WRPERR");
-    chip.run(&["--area=option", "write", "FLASH_WRP1AR=0x000000ff"]).ok();
+    chip.run(&["write", arg(&fw), "0x08001000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1AR (pages 2-3)")
+        .fails(PROTECTED, "`stflash --area=option write WRP1A_STRT=0xFF,WRP1A_END=0x00` first");
+    // The command the message proposes removes the protection.
+    chip.run(&["--area=option", "write", "WRP1A_STRT=0xFF,WRP1A_END=0x00"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();
 }
 
@@ -632,7 +642,9 @@ fn lp_option_words_rdp_regression_and_write_protection() {
     // WRPROT: 1 = protected (sector 0 = 0x08000000-0x08000FFF).
     chip.run(&["--area=option", "write", "WRPROT_0=1"]).fails(INPUT, "sectors 0 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRPROT_0=1"]).ok();
-    chip.run(&["write", arg(&fw), "0x08000000"]).fails(PROTECTED, "WRPERR");
+    chip.run(&["write", arg(&fw), "0x08000000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRPR1 (sector 0)")
+        .fails(PROTECTED, "`stflash --area=option write WRPROT_0=0x0000` first");
     chip.run(&["--area=option", "write", "WRPROT_0=0"]).ok();
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();
 }
@@ -677,8 +689,10 @@ fn tz_u5_options_rdp_regression_and_write_protection() {
     // WRP: page 1 of bank 1 (8 KiB pages: 0x08002000).
     chip.run(&["--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).fails(INPUT, "pages 1 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRP1A_PSTRT=1,WRP1A_PEND=1"]).ok();
-    chip.run(&["write", arg(&fw), "0x08002000"]).fails(PROTECTED, "WRPERR");
-    chip.run(&["--area=option", "write", "WRP1A_PSTRT=0x7f,WRP1A_PEND=0"]).ok();
+    chip.run(&["write", arg(&fw), "0x08002000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1AR (page 1 of bank 1)")
+        .fails(PROTECTED, "`stflash --area=option write WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00` first");
+    chip.run(&["--area=option", "write", "WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00"]).ok();
     chip.run(&["write", arg(&fw), "0x08002000"]).ok();
 }
 
@@ -719,7 +733,9 @@ fn h5_options_product_state_and_write_protection() {
     let fw = chip.file("fw.bin", &pattern(8 * 1024, 61));
     chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFD"]).fails(INPUT, "sectors 4-7");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRPSG1=0xFFFFFFFD"]).ok();
-    chip.run(&["write", arg(&fw), "0x08008000"]).fails(PROTECTED, "write-protected");
+    chip.run(&["write", arg(&fw), "0x08008000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRP1R.WRPSG1 (sectors 4-7 of bank 1)")
+        .fails(PROTECTED, "`stflash --area=option write WRPSG1=0xFFFFFFFF` first");
     chip.run(&["--area=option", "write", "WRPSG1=0xFFFFFFFF"]).ok();
     chip.run(&["write", arg(&fw), "0x08008000"]).ok();
     // Bank swap: takes effect through a reset, which stflash performs.

@@ -138,3 +138,54 @@ fn a_file_larger_than_any_stm32_is_refused_before_the_probe_is_opened() {
     assert!(!state.exists(), "the simulated probe was never opened");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn read_protection_is_checked_on_every_path_before_anything_is_erased() {
+    // One part per family: write, `erase ADDR SIZE`, `erase` and a
+    // `--mass-erase` write all stop at the RDP check, with nothing erased.
+    let parts = [
+        ("stm32f103c8", "0x400"),
+        ("stm32f411re", "0x4000"),
+        ("stm32l053r8", "0x80"),
+        ("stm32l476rg", "0x800"),
+        ("stm32u575zi", "0x2000"),
+        ("stm32h563zi", "0x2000"),
+        ("stm32h743zi", "0x20000"),
+    ];
+    for (chip, sector) in parts {
+        let old = pattern(4096, 78);
+        let b = Board::new(chip, "rdp-paths", &[("rdp", "1")], &[(0x0800_0000, &old)]);
+        let f = b.file("img.bin", &pattern(256, 6));
+        for args in [
+            &["write", arg(&f), "0x08000000"][..],
+            &["erase", "0x08000000", sector],
+            &["erase"],
+            &["--mass-erase", "write", arg(&f), "0x08000000"],
+        ] {
+            let out = b.run(args);
+            assert_eq!(out.code, 6, "{chip} {args:?}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("read-protected") || out.stderr.contains("RDP level 1"),
+                "{chip}: {}",
+                out.stderr
+            );
+            assert!(b.peek(0x0800_0000, old.len()) == old, "{chip} {args:?}: flash changed");
+        }
+    }
+}
+
+#[test]
+fn a_reserved_area_is_kept_on_every_path() {
+    // STM32WB55: pages from 0xCB on are the CPU2 secure area (FLASH_SFR.SFSA).
+    let stack = pattern(4096, 79);
+    let b = Board::new("stm32wb55rg", "secure-paths", &[("sfsa", "0xCB")], &[(0x080C_B000, &stack)]);
+    let f = b.file("img.bin", &pattern(0x2000, 8));
+    b.run(&["write", arg(&f), "0x080CA000"]).fails(6, "the CPU2 secure area").fails(6, "it is never erased or written");
+    b.run(&["erase", "0x080CA000", "0x2000"]).fails(6, "overlaps 0x080CB000-0x080FFFFF, the CPU2 secure area");
+    // A mass erase, and a --mass-erase write, leave it alone.
+    b.run(&["--mass-erase", "write", arg(&f), "0x08000000"]).ok();
+    assert_eq!(b.peek(0x0800_0000, 0x2000), pattern(0x2000, 8));
+    b.run(&["erase"]).ok();
+    assert_eq!(b.peek(0x0800_0000, 16), [0xFF; 16]);
+    assert!(b.peek(0x080C_B000, stack.len()) == stack, "the secure area changed");
+}

@@ -101,8 +101,9 @@ pub struct FpSpec {
     pub bank1_size: u32,
     /// Pages per FLASH_WRPR bit.
     pub wrp_pages: u32,
-    /// Bit 31 protects every page from 31 × `wrp_pages` on (F1 high density
-    /// and XL, RM0008 §2.5 option byte WRP3).
+    /// Bit 31 protects every page from 31 × `wrp_pages` on (every part with
+    /// 2 KiB pages: ST HAL `OB_WRP_PAGES62TO255` on F1 high density and XL,
+    /// `OB_WRP_PAGES62TO127` on F303xC and F09x).
     pub wrp_last_bit_rest: bool,
 }
 
@@ -762,7 +763,7 @@ static F303VC: FpSpec = FpSpec {
     page_size: 2 * KIB,
     bank1_size: 256 * KIB,
     wrp_pages: 2,
-    wrp_last_bit_rest: false,
+    wrp_last_bit_rest: true,
 };
 
 /// SW-DP of the Cortex-M0 parts: the DPIDR of Arm's Cortex-M0 DAP.

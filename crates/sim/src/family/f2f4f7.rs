@@ -120,7 +120,7 @@ pub struct FsSpec {
     pub snb_bits: u32,
     /// FLASH_CR bit 15 exists (MER1 of RM0090 / MER2 of RM0410).
     pub mer2: bool,
-    /// nWRP bits in OPTCR (12 on F2/F4 and F76x, 8 on F72x/F74x).
+    /// nWRP bits in OPTCR (12 on F2/F4 and F76x, 8 on F72x/F74x, 15 on F413).
     pub nwrp_bits: u32,
     /// OTP data bytes (16 blocks), followed by 16 lock bytes.
     pub otp: (u32, u32),
@@ -210,6 +210,7 @@ impl FsModel {
 
     /// The sector map of the mode in force: SNB, range, nWRP bit.
     fn build_sectors(&self) -> Vec<Sector> {
+        let dual = self.dual_mode();
         let mut out = Vec::new();
         let mut push_bank = |bank: u32, base: u32, size: u32, runs: &[(u32, u32)]| {
             let (mut addr, mut index) = (base, 0u32);
@@ -218,13 +219,17 @@ impl FsModel {
                 let mut n = if last { u32::MAX } else { count };
                 while n > 0 && addr - base < size {
                     // Bank 2 is SNB 0b1xxxx (RM0090 §3.9.8). nWRP: F42x bank 2
-                    // in OPTCR1 (RM0090 §3.9.11). Assumed, not checked against
-                    // RM0430/RM0410: F413 sectors 12-15 in OPTCR1, and in F76x
-                    // dual mode one bit for sector i of both banks.
+                    // in OPTCR1 (RM0090 §3.9.11; ST HAL FLASH_OB_EnableWRP);
+                    // F413: OPTCR nWRP[14:0], bit 14 for sectors 14 and 15
+                    // (CMSIS stm32f413xx.h FLASH_OPTCR_nWRP_14 = _15); F76x
+                    // dual bank: nWRPi for sectors 2i and 2i+1, bank 2
+                    // numbered 12-23 (ST HAL stm32f7xx_hal_flash_ex.h
+                    // OB_WRP_DB_SECTOR_x).
                     let wrp = match (self.spec.series, bank, index) {
+                        (Series::F7, b, i) if dual => (false, (12 * b + i) / 2),
                         (Series::F7, _, i) => (false, i),
                         (_, 1, i) => (true, i),
-                        (_, _, i) if i >= 12 => (true, i - 12),
+                        (_, _, i) if self.spec.nwrp_bits == 15 => (false, i.min(14)),
                         (_, _, i) => (false, i),
                     };
                     out.push(Sector { snb: bank << 4 | index, range: addr..addr + sz, wrp });
@@ -235,7 +240,7 @@ impl FsModel {
             }
         };
         let size = self.spec.flash_size;
-        if self.dual_mode() {
+        if dual {
             push_bank(0, FLASH_BASE, size / 2, self.spec.dual);
             push_bank(1, FLASH_BASE + size / 2, size / 2, self.spec.dual);
         } else {
@@ -824,9 +829,10 @@ static F207ZG: FsSpec = FsSpec { series: Series::F2, ..f4(1024 * KIB, 4) };
 static F401RE: FsSpec = f4(512 * KIB, 5);
 static F410RB: FsSpec = FsSpec { single: &[(4, 16 * KIB), (1, 64 * KIB)], ..f4(128 * KIB, 5) };
 static F411RE: FsSpec = f4(512 * KIB, 5);
-/// F413: 4-bit SNB (CMSIS stm32f413xx.h:6893); sectors 12-15 protected
-/// through OPTCR1 (assumed).
-static F413ZH: FsSpec = FsSpec { optcr1_reset: F4_OPTCR1, ..f4(1536 * KIB, 4) };
+/// F413: 4-bit SNB (CMSIS stm32f413xx.h:6893); 15 nWRP bits in OPTCR, no
+/// OPTCR1 (CMSIS stm32f413xx.h FLASH_OPTCR_nWRP, ST HAL stm32f4xx_hal_flash_ex.c
+/// writes F413 protection to OPTCR only); OPTCR resets with all of them set.
+static F413ZH: FsSpec = FsSpec { nwrp_bits: 15, optcr_reset: 0x7FFF_AAED, ..f4(1536 * KIB, 4) };
 /// F446: the MER2 bit exists in its header although it has one bank (CMSIS
 /// stm32f446xx.h:6944).
 static F446RE: FsSpec = FsSpec { mer2: true, ..f4(512 * KIB, 5) };

@@ -20,7 +20,22 @@
 //!   flash accesses stalled meanwhile;
 //! - RDP (OBR.RDPROT: 0xAA level 0, 0xCC level 2, else level 1) and WRPROT
 //!   (one bit per 4 KiB sector, 1 = protected);
-//! - the data EEPROM at 0x08080000 (readable; word writes with PELOCK clear);
+//! - the data EEPROM at 0x08080000, as large as the part has it (CMSIS
+//!   `DATA_EEPROM_END`/`FLASH_EEPROM_END` of the part's header), erased to
+//!   0x00: byte, half-word and word stores once PELOCK is clear (PRGLOCK and
+//!   OPTLOCK do not matter). The memory interface erases the addressed bytes
+//!   first when they are not all 0 and programs them when the new value is
+//!   not 0, one t_prog each (RM0377, flash chapter, "Write to data EEPROM":
+//!   "if all bits are currently set to 0, there is no need to delete the old
+//!   content before writing. Similarly, if the data to write is at 0, only
+//!   the erase operation is executed"); with PECR.FIX (L0) / FTDW (L1) the
+//!   erase always runs, a fixed 2 × t_prog (RM0038 FLASH_PECR.FTDW). A store
+//!   with PELOCK set, or by the debugger under RDP level 1, sets WRPERR and
+//!   changes nothing (RM0377, flash chapter, "Write protection error flag
+//!   (WRPERR)": "Write to the Flash program memory, data EEPROM or Option
+//!   bytes if they are not unlocked by PEKEY…", "… when the RDP Option byte
+//!   is set and the device is in debug mode"); flash and EEPROM accesses stall
+//!   while it runs;
 //! - the option bytes at 0x1FF80000: 32-bit words, a 16-bit value and its
 //!   complement (RDP word, USER word, then WRPROT halves: the option-byte
 //!   chapters of RM0377 and RM0038); with PELOCK
@@ -36,7 +51,11 @@
 //!   option bytes cannot be written (WRPERR).
 //!
 //! Assumed, as the RM text was not at hand (no knob changes them): a wrong
-//! key does not raise a bus error; on L1 (no FWWERR) a read
+//! key does not raise a bus error; an EEPROM store with PROG, ERASE or FPRG
+//! set in PECR (the L1 double-word modes, or a program-memory mode left on)
+//! is not modelled and sets PGAERR; the STM32L1 cat.1 restriction on storing
+//! a 0x00 byte (ST's HAL works around it, stm32l1xx_hal_flash_ex.c) is not
+//! modelled; on L1 (no FWWERR) a read
 //! during a half page abandons it with PGAERR, and programming over
 //! non-erased cells ORs the bits in without an error; a half page abandoned
 //! by clearing FPRG/PROG sets PGAERR; an invalid PECR mode for a program-memory
@@ -64,6 +83,7 @@ const OBR: u32 = 0x1C;
 const WRPR1: u32 = 0x20;
 const WRPR2: u32 = 0x80;
 const WRPR3: u32 = 0x84;
+const WRPR4: u32 = 0x88;
 
 // PECR bits.
 const PELOCK: u32 = 1 << 0;
@@ -191,8 +211,8 @@ pub struct LpModel {
     rdp_high: u8,
     /// USER option word as loaded (OBR[31:16]).
     user: u16,
-    /// WRPROT bits as loaded, 1 = sector protected (WRPR1, WRPR2, WRPR3).
-    wrp: [u32; 3],
+    /// WRPROT bits as loaded, 1 = sector protected (WRPR1 … WRPR4).
+    wrp: [u32; 4],
     half: Option<HalfPage>,
     busy: Option<(Nanos, Op)>,
 }
@@ -214,7 +234,7 @@ impl LpModel {
             rdp: RDP_LEVEL0,
             rdp_high: 0,
             user: FACTORY_USER,
-            wrp: [0; 3],
+            wrp: [0; 4],
             half: None,
             busy: None,
         };
@@ -234,8 +254,8 @@ impl LpModel {
         (self.rdp, self.rdp_high) = if ok(rdp) { (rdp as u8, (rdp >> 8) as u8) } else { (RDP_LEVEL1, 0) };
         self.user = words.get(1).filter(|&&w| ok(w)).map_or(FACTORY_USER, |&w| value(w));
         for (i, wrp) in self.wrp.iter_mut().enumerate() {
-            let half = |n: usize| words.get(n).filter(|&&w| ok(w)).map_or(0, |&w| value(w) as u32);
-            *wrp = half(2 + 2 * i) | half(3 + 2 * i) << 16;
+            let half = |n: usize| words.get(wrp_word(n)).filter(|&&w| ok(w)).map_or(0, |&w| value(w) as u32);
+            *wrp = half(2 * i) | half(2 * i + 1) << 16;
         }
     }
 
@@ -281,6 +301,7 @@ impl LpModel {
             WRPR1 => self.wrp[0],
             WRPR2 => self.wrp[1],
             WRPR3 if self.kind == LpKind::L1 => self.wrp[2],
+            WRPR4 if self.kind == LpKind::L1 => self.wrp[3],
             _ => 0,
         }
     }
@@ -319,16 +340,15 @@ impl LpModel {
     }
 
     /// PECR ignores writes while PELOCK is set; the locks can be set, never
-    /// cleared, by a write; setting PELOCK sets the other two.
+    /// cleared, by a write; setting PELOCK sets the other two and clears
+    /// FIX/FTDW, DATA, ERASE, FPRG and PROG (RM0038 FLASH_PECR, each bit's
+    /// "cleared when PELOCK is set").
     fn write_pecr(&mut self, value: u32, acc: &mut Access) {
         if self.pecr & PELOCK != 0 {
             return;
         }
-        let mut locks = self.pecr & LOCKS | value & LOCKS;
-        if value & PELOCK != 0 {
-            locks = LOCKS;
-        }
-        let new = locks | value & PECR_WRITABLE;
+        let locks = self.pecr & LOCKS | value & LOCKS;
+        let new = if value & PELOCK != 0 { LOCKS | value & (EOPIE | ERRIE) } else { locks | value & PECR_WRITABLE };
         let half_mode = PROG | FPRG;
         if self.half.is_some() && new & (half_mode | ERASE) != half_mode {
             // The half page was left before its last word.
@@ -390,19 +410,31 @@ impl LpModel {
         self.start(now, Op::Program { addr: half.addr, data: half.data });
     }
 
-    /// Data EEPROM: writable once PELOCK is clear (the write erases and
-    /// programs the cells itself).
+    /// A store into the data EEPROM (module notes): writable once PELOCK is
+    /// clear; the interface erases and programs the addressed bytes itself,
+    /// taking one t_prog per step it needs, two with FIX/FTDW.
     fn write_eeprom(&mut self, addr: u32, width: AccessWidth, value: u32, acc: &mut Access) {
         if self.pecr & PELOCK != 0 || (self.rdp_active() && acc.by == Initiator::Debugger) {
             return self.fail(WRPERR);
         }
+        if self.pecr & (PROG | ERASE | FPRG) != 0 {
+            return self.fail(PGAERR);
+        }
         let data = value.to_le_bytes()[..width.bytes() as usize].to_vec();
-        self.start(acc.now, Op::EepromWrite { addr, data });
+        let current = self.eeprom.slice(addr, data.len()).unwrap_or_default();
+        let steps = if self.pecr & FIX != 0 {
+            2
+        } else {
+            let erase = current.iter().any(|&b| b != 0);
+            let program = data.iter().any(|&b| b != 0);
+            (erase as u64 + program as u64).max(1)
+        };
+        self.busy = Some((acc.now + steps * OP_TIME, Op::EepromWrite { addr, data }));
+        self.sr = (self.sr | BSY) & !ENDHV;
     }
 
     /// The memory-mapped option bytes: the stored words (WRPROT words: two
-    /// 16-bit halves per WRPR register, in address order; assumed beyond
-    /// 0x1FF8001C on L1 cat.4/5).
+    /// 16-bit halves per WRPR register, see `wrp_word`).
     fn option_word(&self, off: u32) -> u32 {
         self.stored.get((off / 4) as usize).copied().unwrap_or(0xFFFF_0000)
     }
@@ -426,7 +458,7 @@ impl LpModel {
                 return Err(format!("wrp range 0x{a:08X}-0x{b:08X} is not inside the flash {:X?}", self.flash.range()));
             }
             for sector in (a - FLASH_BASE) / WRP_SECTOR..=(b - FLASH_BASE) / WRP_SECTOR {
-                let index = 2 + (sector / 16) as usize;
+                let index = wrp_word((sector / 16) as usize);
                 if let Some(w) = self.stored.get_mut(index) {
                     *w = pair((*w as u16) | 1 << (sector % 16));
                 }
@@ -472,6 +504,7 @@ impl FlashModel for LpModel {
             Op::EepromWrite { addr, data } => {
                 let o = (addr - EEPROM_BASE) as usize;
                 self.eeprom.data[o..o + data.len()].copy_from_slice(&data);
+                stats.eeprom_writes += 1;
             }
             Op::OptionWrite { index, value } => {
                 let regression = index == 0 && self.rdp_active() && value as u8 == RDP_LEVEL0;
@@ -625,6 +658,17 @@ impl FlashModel for LpModel {
 const FACTORY_USER: u16 = 0x0070;
 
 /// A 16-bit option value with its complement in the upper half.
+/// Index of the option word holding WRPROT sectors 16n..16n+15: words 2-7
+/// (0x1FF80008-0x1FF8001C), then 32-33 (0x1FF80080, 0x1FF80084) for L1
+/// cat.5 sectors 96-127 (CMSIS stm32l152xe.h `OB_TypeDef`: WRP1213 at 0x80).
+fn wrp_word(n: usize) -> usize {
+    if n < 6 {
+        2 + n
+    } else {
+        32 + n - 6
+    }
+}
+
 fn pair(v: u16) -> u32 {
     (!v as u32) << 16 | v as u32
 }
@@ -660,6 +704,7 @@ pub const PARTS: &[Part] = &[
         system_memory: (0x1FF0_0000, 4 * KIB),
         boot_address: 0x0800_0000,
         voltage_mv: 3300,
+        // Data EEPROM 2 KiB: CMSIS stm32l053xx.h DATA_EEPROM_END 0x080807FF.
         flash: || Box::new(LpModel::new(LpKind::L0, 64 * KIB, 2 * KIB, 0x20)),
     },
     Part {
@@ -680,6 +725,7 @@ pub const PARTS: &[Part] = &[
         system_memory: (0x1FF0_0000, 8 * KIB),
         boot_address: 0x0800_0000,
         voltage_mv: 3300,
+        // Data EEPROM 16 KiB: CMSIS stm32l152xe.h FLASH_EEPROM_END 0x08083FFF.
         flash: || Box::new(LpModel::new(LpKind::L1, 512 * KIB, 16 * KIB, 0xA0)),
     },
     Part {
@@ -698,6 +744,7 @@ pub const PARTS: &[Part] = &[
         system_memory: (0x1FF0_0000, 8 * KIB),
         boot_address: 0x0800_0000,
         voltage_mv: 3300,
+        // Data EEPROM 12 KiB: CMSIS stm32l151xd.h FLASH_EEPROM_END 0x08082FFF.
         flash: || Box::new(LpModel::new(LpKind::L1, 384 * KIB, 12 * KIB, 0xA0)),
     },
 ];
@@ -893,6 +940,87 @@ mod tests {
         b.w(0x0800_0000, 1);
         assert_eq!(b.r(0x4002_3C18) & WRPERR, WRPERR);
         assert!(b.m.configure("rdp", "3").unwrap_err().contains("valid"));
+    }
+
+    const L0_EEPROM: u32 = 0x0808_0000;
+
+    fn unlock_pe(b: &mut Bench) {
+        b.w(L0_PEKEYR, PEKEYS[0]);
+        b.w(L0_PEKEYR, PEKEYS[1]);
+    }
+
+    /// Modeled time of one store into the EEPROM, from the store to BSY clear.
+    fn eeprom_store(b: &mut Bench, addr: u32, width: AccessWidth, value: u32) -> Nanos {
+        b.wx(addr, width, value);
+        let start = b.now;
+        let end = b.m.next_event(start).expect("busy");
+        b.idle();
+        assert_eq!(b.r(L0_SR) & (BSY | WRPERR | PGAERR), 0);
+        end - start
+    }
+
+    #[test]
+    fn eeprom_stores_need_only_pelock_open_and_erase_by_themselves_as_needed() {
+        let mut b = Bench::l0();
+        // Locked: WRPERR, nothing written.
+        b.w(L0_EEPROM, 0x1234_5678);
+        assert_eq!(b.r(L0_SR) & WRPERR, WRPERR);
+        b.idle();
+        assert_eq!(b.m.peek(L0_EEPROM, 4).unwrap(), vec![0; 4], "erased EEPROM reads 0x00");
+        b.w(L0_SR, WRPERR);
+        unlock_pe(&mut b);
+        assert_eq!(b.r(L0_PECR) & (PRGLOCK | OPTLOCK), PRGLOCK | OPTLOCK, "program memory stays locked");
+        // Over an erased word only programming is needed: one t_prog.
+        assert_eq!(eeprom_store(&mut b, L0_EEPROM, AccessWidth::Word, 0x1234_5678), OP_TIME);
+        assert_eq!(b.m.peek(L0_EEPROM, 4).unwrap(), 0x1234_5678u32.to_le_bytes());
+        // Over programmed cells: erase, then program.
+        assert_eq!(eeprom_store(&mut b, L0_EEPROM, AccessWidth::Word, 0x0F0F_0F0F), 2 * OP_TIME);
+        assert_eq!(b.m.peek(L0_EEPROM, 4).unwrap(), 0x0F0F_0F0Fu32.to_le_bytes(), "not ORed in");
+        // Zero: only the erase.
+        assert_eq!(eeprom_store(&mut b, L0_EEPROM, AccessWidth::Word, 0), OP_TIME);
+        assert_eq!(b.m.peek(L0_EEPROM, 4).unwrap(), vec![0; 4]);
+        // A byte and a half-word change only their bytes.
+        b.m.poke(L0_EEPROM + 4, &[1, 2, 3, 4]);
+        assert_eq!(eeprom_store(&mut b, L0_EEPROM + 5, AccessWidth::Byte, 0xAB), 2 * OP_TIME);
+        eeprom_store(&mut b, L0_EEPROM + 6, AccessWidth::Half, 0xCDEF);
+        assert_eq!(b.m.peek(L0_EEPROM + 4, 4).unwrap(), vec![1, 0xAB, 0xEF, 0xCD]);
+        // FIX: always erase and program, a fixed 2 × t_prog.
+        b.w(L0_PECR, FIX);
+        assert_eq!(eeprom_store(&mut b, L0_EEPROM + 8, AccessWidth::Word, 7), 2 * OP_TIME);
+        assert_eq!(b.stats.eeprom_writes, 6);
+        // Setting PELOCK clears FIX and relocks the EEPROM.
+        b.w(L0_PECR, PELOCK | FIX);
+        assert_eq!(b.r(L0_PECR), PELOCK | PRGLOCK | OPTLOCK);
+        b.w(L0_EEPROM + 8, 9);
+        assert_eq!(b.r(L0_SR) & WRPERR, WRPERR);
+    }
+
+    #[test]
+    fn eeprom_accesses_stall_while_a_store_runs_and_misuse_is_refused() {
+        let mut b = Bench::l1();
+        let l1_eeprom_end = 0x0808_0000 + 16 * KIB;
+        b.w(0x4002_3C0C, PEKEYS[0]);
+        b.w(0x4002_3C0C, PEKEYS[1]);
+        b.w(0x0808_0010, 0xAABB_CCDD);
+        let stored_at = b.now;
+        assert!(b.m.stall_until(0x0808_0000, false, Initiator::Debugger, b.now) >= stored_at + OP_TIME - 1000);
+        assert!(b.m.stall_until(0x0800_0000, false, Initiator::Debugger, b.now) > b.now, "the flash too");
+        assert_eq!(b.r(0x0808_0010), 0xAABB_CCDD, "a read waits for the store");
+        // A program-memory mode left on: not an EEPROM store (PGAERR, assumed).
+        b.w(0x4002_3C04, PROG | FPRG);
+        b.w(0x0808_0020, 5);
+        assert_eq!(b.r(0x4002_3C18) & PGAERR, PGAERR);
+        b.idle();
+        assert_eq!(b.m.peek(0x0808_0020, 4).unwrap(), vec![0; 4]);
+        assert!(!b.m.eeprom.contains(l1_eeprom_end), "16 KiB on the L152RE");
+        // RDP level 1: the debugger may not store into the EEPROM.
+        let mut r = Bench::l0();
+        r.m.configure("rdp", "1").unwrap();
+        unlock_pe(&mut r);
+        r.w(L0_EEPROM, 1);
+        assert_eq!(r.r(L0_SR) & WRPERR, WRPERR);
+        r.idle();
+        assert_eq!(r.m.peek(L0_EEPROM, 1).unwrap(), vec![0]);
     }
 
     #[test]

@@ -45,7 +45,8 @@
 //! CR write while the first word of a double word is pending abandons that
 //! word with PGSERR; a debugger read of the WB secure area is a bus error (CPU1 reads
 //! fault, ST community thread "reading-from-flash-causes-hardfault"); an
-//! erase or program in the secure area raises WRPERR; pending OPTVERR blocks
+//! erase or program in the secure area raises WRPERR (the RDP 1 → 0 regression
+//! keeps it too, assumed); pending OPTVERR blocks
 //! operations on WB/WL like the other errors.
 
 use std::ops::Range;
@@ -854,11 +855,18 @@ impl L4gModel {
                 // "Read protection"; RDP values in ST's HAL stm32l4xx_hal_flash.h:237-239).
                 if self.rdp() != 0xCC {
                     // Level 1 → 0 erases the flash as the options are programmed
-                    // (RM0351 §3.5.1 "RDP regression"), the OTP excepted.
+                    // (RM0351 §3.5.1 "RDP regression"), the OTP excepted; on
+                    // WB/WL the CPU2 secure area is kept, as by CPU1's mass
+                    // erase (assumed: RM0453 p.106 says so of the mass erase;
+                    // RM0434 not checked).
                     if self.rdp() != 0xAA && self.regs.optr & 0xFF == 0xAA {
+                        let secure = self.secure();
                         for a in &mut self.arrays {
-                            let (base, len) = (a.base, a.data.len() as u32);
-                            a.erase(base, len);
+                            let (base, end) = (a.base, a.base + a.data.len() as u32);
+                            let end = secure.as_ref().map_or(end, |s| end.min(s.start.max(base)));
+                            if end > base {
+                                a.erase(base, end - base);
+                            }
                         }
                         stats.mass_erases += 1;
                     }

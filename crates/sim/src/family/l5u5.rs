@@ -511,7 +511,10 @@ impl TzModel {
             if slot == 2 {
                 return Err(format!("bank {} has only two WRP areas (A and B)", bank + 1));
             }
-            self.wrp[2 * bank as usize + slot] = first | last << 16;
+            // U5: the UNLOCK bit (31) as shipped stays, so the area can be
+            // removed again through the option registers.
+            let reg = &mut self.wrp[2 * bank as usize + slot];
+            *reg = (*reg & 1 << 31) | first | last << 16;
             next[bank as usize] += 1;
         }
         Ok(())
@@ -909,7 +912,7 @@ mod tests {
     fn write_protection_and_rdp() {
         let mut b = Bench::u5();
         b.m.configure("wrp", "0x08102000-0x08103fff").unwrap();
-        assert_eq!(b.r(REGS + WRP2AR), 1 | 1 << 16);
+        assert_eq!(b.r(REGS + WRP2AR), 1 << 31 | 1 | 1 << 16, "UNLOCK kept");
         b.m.poke(0x0810_2000, &[0]);
         b.unlock();
         b.w(REGS + NSCR, PER | (1 << 3) | BKER);

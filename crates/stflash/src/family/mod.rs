@@ -8,6 +8,7 @@
 
 use crate::chip::Chip;
 use crate::error::Error;
+use crate::flash::options::factory::Factory;
 use crate::flash::FlashController;
 
 pub mod f0f1f3;
@@ -73,12 +74,14 @@ impl Controller {
     }
 }
 
-/// One family: its chips and how to make a driver for one of them.
+/// One family: its chips, how to make a driver for one of them, and the
+/// factory values of their option bytes (`factory.rs`).
 pub struct Family {
     /// ST's family names, for people ("STM32F0, F1, F3").
     pub name: &'static str,
     pub chips: &'static [Chip],
     pub driver: MakeDriver,
+    pub factory: fn(chip: &Chip) -> Option<&'static Factory>,
 }
 
 /// Make the driver for `chip` (a row of the family's table) at the measured
@@ -92,6 +95,11 @@ pub static FAMILIES: &[&Family] =
 /// The family a chip-table row belongs to.
 pub fn of(chip: &Chip) -> Option<&'static Family> {
     FAMILIES.iter().copied().find(|f| f.chips.iter().any(|c| c.dev_id == chip.dev_id))
+}
+
+/// The factory option values of a chip-table row (`stflash recover`).
+pub fn factory(chip: &Chip) -> Option<&'static Factory> {
+    of(chip).and_then(|family| (family.factory)(chip))
 }
 
 /// Choose the driver for a chip. `voltage_mv` is the target voltage the probe

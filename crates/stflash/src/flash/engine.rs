@@ -32,8 +32,13 @@ pub trait Progress {
     fn begin(&mut self, _phase: Phase, _total: u64) {}
     fn add(&mut self, _amount: u64) {}
     fn end(&mut self) {}
-    /// A sector was erased (st-flash prints a line for each).
+    /// `sector` has just been erased (st-flash prints a line per erased
+    /// page). A mass erase reports every sector of the flash once it is done.
     fn erased(&mut self, _sector: &Sector) {}
+    /// What the flash holds now, in words ("written: …; partly programmed: …"),
+    /// and how long until the next safe point (the end of the sector being
+    /// written): for a user who wants to stop now.
+    fn flash_state(&mut self, _state: &str, _safe_within: Duration) {}
     /// Polled between flash words and sectors; `true` stops at the next boundary.
     fn should_stop(&self) -> bool {
         false
@@ -91,7 +96,10 @@ pub fn wait_idle(
 }
 
 /// Turn error flags in `sr` into an error (after clearing them, so that the
-/// next operation is not refused with PGSERR, flash-families.md §2.0).
+/// next operation is not refused with PGSERR: on L4-class parts a pending
+/// PROGERR/SIZERR/PGAERR/WRPERR/MISERR/FASTERR makes the next write set PGSERR,
+/// RM0351's FLASH_SR.PGSERR description, the same text in ST's STM32U0 SVD; on
+/// H7 a pending INCERR does, RM0433 §4.7.3).
 pub fn check_errors(
     t: &mut Target,
     ctrl: &dyn FlashController,
@@ -153,6 +161,9 @@ pub fn mass_erase(
         );
         progress.begin(Phase::Erase, layout.total_size());
         run_ops(t, ctrl, &ops, "erasing the whole flash")?;
+        for s in layout.sectors() {
+            progress.erased(&s);
+        }
         progress.add(layout.total_size());
         progress.end();
         return Ok(());

@@ -215,7 +215,8 @@ impl FlashLayout {
                 .join(" + ")
         };
         if self.banks.len() == 1 {
-            format!("{kib} KiB: {} sectors", bank_text(&self.banks[0]))
+            let one = self.banks[0].runs.iter().map(|r| r.0 as u64).sum::<u64>() == 1;
+            format!("{kib} KiB: {} sector{}", bank_text(&self.banks[0]), if one { "" } else { "s" })
         } else {
             let banks: Vec<String> = self
                 .banks

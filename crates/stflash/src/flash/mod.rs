@@ -4,6 +4,13 @@
 //! Sequences that must also run on the target (the SRAM flash routine) are
 //! expressed as data — lists of [`RegOp`] — so that the host path and the
 //! target path share one description of each reference-manual sequence.
+//!
+//! Sources cited in these comments: ST's reference manuals (RMxxxx) and SVD
+//! files; ST's HAL drivers (GitHub STMicroelectronics/stm32f4xx_hal_driver at
+//! d232197, stm32g4xx_hal_driver at c8820e3, stm32h7xx_hal_driver at 6f5e35e,
+//! stm32l4xx_hal_driver at a9f8b8a) and CMSIS device headers (cmsis_device_h7
+//! at 13ba9da); OpenOCD's src/flash/nor/ drivers (master, lines checked at
+//! abbbc2e05); stlink (stlink-org/stlink at 733893a, or tag v1.8.0 where named).
 
 use std::fmt;
 use std::time::Duration;
@@ -12,13 +19,16 @@ use crate::error::{Error, ErrorKind};
 use crate::mcu::{Target, TargetError};
 
 pub mod crc;
+pub mod eeprom;
 pub mod engine;
 pub mod layout;
 pub mod options;
+pub mod reserved;
 pub mod routine;
 
 pub use engine::{NoProgress, Phase, Progress};
 pub use layout::{Bank, FlashLayout, Sector};
+pub use reserved::{Remedy, Reserved, ReservedKind};
 
 /// Width of one bus access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +89,9 @@ pub struct ProgramAccess {
     pub unit: u32,
     /// Bus access width for the data writes (PSIZE on F2/F4/F7, half-words on F0/F1/F3).
     pub width: Width,
-    /// Typical time to program one unit (timing-model.md), and the timeout.
+    /// Typical time to program one unit, and the timeout. The typical times are
+    /// assumed: datasheet typical values recalled, not checked against the ST
+    /// datasheets, the same figures the simulator's timing model uses.
     pub typical: Duration,
     pub timeout: Duration,
 }
@@ -93,8 +105,10 @@ pub enum RdpLevel {
 }
 
 /// The RDP byte values most families share: level 0 and the irreversible
-/// level 2; any other value is level 1 (flash-families.md §2.2, §2.4, §2.5,
-/// §3.5; §5 item 22).
+/// level 2; any other value is level 1 (ST HAL `OB_RDP_LEVEL_0`/`OB_RDP_LEVEL_2`:
+/// stm32f4xx_hal_flash_ex.h:184-186, stm32l4xx_hal_flash.h:237-239,
+/// stm32g4xx_hal_flash.h:253-255, stm32h7xx_hal_flash_ex.h:295-297; OpenOCD
+/// src/flash/nor/stm32h7x.c:193-195).
 pub const RDP_LEVEL0_BYTE: u8 = 0xAA;
 pub const RDP_LEVEL2_BYTE: u8 = 0xCC;
 
@@ -127,7 +141,8 @@ pub trait FlashController: Send {
     fn error_flags(&self) -> &'static [ErrorFlag];
 
     /// Unlock a bank for erase and program (only if locked: a second key
-    /// sequence locks the controller until reset, flash-families.md §2.0).
+    /// sequence locks the controller until reset: ST's STM32H7B0 SVD,
+    /// FLASH_CR1.LOCK1; OpenOCD src/flash/nor/stm32h7x.c:424-428).
     fn unlock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError>;
 
     /// Clear programming/erase bits and lock the bank again.
@@ -145,6 +160,15 @@ pub trait FlashController: Send {
     fn program_setup_ops(&self, bank: u8) -> Vec<RegOp>;
     fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp>;
 
+    /// The sequence that brings a bank back to idle after code on the target
+    /// stopped in the middle of programming (the flash routine crashed). By
+    /// default leaving programming mode; controllers that collect a flash
+    /// word in a write buffer first force out a partly filled one (it is in
+    /// a sector that is erased again before it is rewritten).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        self.program_teardown_ops(bank)
+    }
+
     /// Unit and width of programming.
     fn program_access(&self) -> ProgramAccess;
 
@@ -152,15 +176,23 @@ pub trait FlashController: Send {
     /// (see [`FlashController::layout`]).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError>;
 
-    /// Address ranges inside main flash that the debugger must never erase or
-    /// program (e.g. the STM32WB wireless stack), with the reason.
-    fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+    /// Areas of main flash that the debugger must not erase or program: the
+    /// write-protected sectors or pages, read from the registers that show
+    /// the option bytes in force, and areas owned by someone else (the
+    /// STM32WB wireless stack), each with what to do about it. Must only read
+    /// (see [`FlashController::layout`]).
+    fn reserved_ranges(&mut self, _t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         Ok(Vec::new())
     }
 
     /// The option bytes, option registers and OTP of this controller, when
     /// the driver describes them (`options.rs`).
     fn options(&mut self) -> Option<&mut dyn options::OptionBytes> {
+        None
+    }
+
+    /// The data EEPROM (STM32L0/L1), when the chip has one.
+    fn eeprom(&mut self) -> Option<&mut dyn eeprom::DataEeprom> {
         None
     }
 }
@@ -234,8 +266,9 @@ impl From<FlashError> for Error {
 
 /// The shape most reference manuals give an operation: write the operation
 /// bits to the control register, write them again with START, wait for the
-/// bank, clear the register (so no bit survives into the next operation,
-/// flash-families.md §2.0).
+/// bank, clear the register (so no bit survives into the next operation:
+/// setting LOCK leaves the other control bits as they are, ST's STM32H7B0 SVD,
+/// FLASH_CR1.LOCK1).
 pub fn start_then_clear(cr: u32, bits: u32, start: u32, wait: RegOp) -> Vec<RegOp> {
     vec![
         RegOp::Write { addr: cr, value: bits },
@@ -246,7 +279,10 @@ pub fn start_then_clear(cr: u32, bits: u32, start: u32, wait: RegOp) -> Vec<RegO
 }
 
 /// Send the two unlock keys to `keyr` if `lock_mask` is set in `cr`, then
-/// check that it cleared. Shared by every family (flash-families.md §2.0).
+/// check that it cleared. Shared by every family. Keys go only to a locked
+/// controller: a second key sequence locks it until reset (ST's STM32H7B0 SVD,
+/// FLASH_CR1.LOCK1; OpenOCD src/flash/nor/stm32h7x.c:424-428 and ST's HAL
+/// stm32h7xx_hal_flash.c:861-885 check LOCK first).
 pub fn unlock_with_keys(
     t: &mut Target,
     what: &str,
@@ -266,9 +302,13 @@ pub fn unlock_with_keys(
     Ok(())
 }
 
-/// Main-flash unlock keys, all families but L0/L1 (flash-families.md §2.0).
+/// Main-flash unlock keys, all families but L0/L1 (ST HAL `FLASH_KEY1`/`FLASH_KEY2`:
+/// stm32h7xx_hal_flash.h:337-338, stm32f4xx_hal_flash.h:154-155,
+/// stm32l4xx_hal_flash.h:489-490).
 pub const KEY1: u32 = 0x4567_0123;
 pub const KEY2: u32 = 0xCDEF_89AB;
-/// Option-byte keys (F2/F4/F7, L4-class, L5/U5, H5, H7; §2.0).
+/// Option-byte keys (F2/F4/F7, L4-class, L5/U5, H5, H7; ST HAL
+/// `FLASH_OPT_KEY1`/`FLASH_OPT_KEY2`: stm32h7xx_hal_flash.h:339-340,
+/// stm32f4xx_hal_flash.h:156-157). F0/F1/F3 use the main keys for OPTKEYR.
 pub const OPTKEY1: u32 = 0x0819_2A3B;
 pub const OPTKEY2: u32 = 0x4C5D_6E7F;

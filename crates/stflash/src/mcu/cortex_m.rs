@@ -1,5 +1,10 @@
-//! Cortex-M debug registers (ARMv7-M/ARMv6-M architecture manuals; the
-//! addresses and bits stlink drives are listed in stlink-usb-protocol.md §9).
+//! Cortex-M debug registers, from the ARMv7-M Architecture Reference Manual
+//! (ARM DDI 0403E): System Control Space registers CPUID, AIRCR, CFSR and HFSR
+//! in ARMv7-M ARM §B3.2; debug registers in ARMv7-M ARM §C1.6 (§C1.6.1 DFSR,
+//! §C1.6.2 DHCSR, §C1.6.5 DEMCR). The debug registers sit at the same
+//! addresses on ARMv6-M (ARM DDI 0419) and ARMv8-M (ARM DDI 0553). The values
+//! stlink writes to them: stlink src/stlink-lib/register.h:50-55, 115-117 and
+//! common.c:409-431 (commit 733893a).
 
 pub const CPUID: u32 = 0xE000_ED00;
 pub const AIRCR: u32 = 0xE000_ED0C;
@@ -37,7 +42,8 @@ pub const DFSR_BKPT: u32 = 1 << 1;
 pub const DFSR_VCATCH: u32 = 1 << 3;
 pub const DFSR_ALL: u32 = 0x1F;
 
-/// Core register indices for READREG/WRITEREG (stlink-usb-protocol.md §3.2).
+/// Core register indices for READREG/WRITEREG (stlink src/stlink-lib/usb.c:784-835;
+/// the same numbers as DCRSR.REGSEL, ARMv7-M ARM §C1.6.3).
 pub mod reg {
     pub const SP: u8 = 13;
     pub const LR: u8 = 14;

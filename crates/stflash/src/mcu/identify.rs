@@ -1,5 +1,10 @@
 //! Chip identification: CPUID → core, DBGMCU_IDCODE → DEV_ID → chip table row,
-//! flash-size register → flash size (flash-families.md §1).
+//! flash-size register → flash size. DEV_ID is IDCODE bits 11:0 (the DBGMCU
+//! chapter of each reference manual; OpenOCD src/flash/nor/stm32f1x.c:830-831).
+//! The flash-size register addresses are in the chip table.
+//!
+//! OpenOCD lines are those of its master branch at abbbc2e05; stlink lines
+//! those of stlink-org/stlink at 733893a unless tag v1.8.0 is named.
 
 use log::debug;
 
@@ -9,18 +14,26 @@ use super::{Target, TargetError};
 use crate::error::Error;
 use crate::stlink::StlinkError;
 
-/// DBGMCU_IDCODE addresses (flash-families.md §1.2).
+/// DBGMCU_IDCODE addresses: OpenOCD src/flash/nor/stm32l4x.h:83-85 (0xE0042000,
+/// 0x40015800, 0xE0044000) and src/flash/nor/stm32h7x.c:142 (0x5C001000); H5:
+/// CMSIS (cmsis_device_h5 v1.3.0) stm32h563xx.h:2104 (`DBGMCU_BASE`). The
+/// DBGMCU address of every part is also in stm32-data-generated
+/// data/chips/*.json, generated from ST's data.
 const DBGMCU_M3_M4_M7: u32 = 0xE004_2000;
 const DBGMCU_M0: u32 = 0x4001_5800;
 const DBGMCU_H7: u32 = 0x5C00_1000;
 const DBGMCU_M33: u32 = 0xE004_4000;
 const DBGMCU_H5: u32 = 0x4402_4000;
-/// SW-DP IDCODE of H7 and H5 (flash-families.md §1.2, from stlink `inc/stm32.h`).
+/// SW-DP IDCODE of H7 and H5 (stlink inc/stm32.h:25-45).
 const DPIDR_H7_H5: u32 = 0x6BA0_2477;
 
-/// Where to look for DBGMCU_IDCODE, most likely first. The rule of §1.2
-/// decides the first candidate; the others are tried when it reads an unknown
-/// DEV_ID (the robust probing order OpenOCD uses, §1.2 last paragraph).
+/// Where to look for DBGMCU_IDCODE, most likely first. stlink's rule (stlink
+/// src/stlink-lib/common.c:157-182: DPIDR 0x6BA02477 with a Cortex-M7 → H7,
+/// M0/M0+ → 0x40015800, M33 → 0xE0044000, else 0xE0042000) decides the first
+/// candidate, plus H5 for a Cortex-M33 with the H7/H5 DPIDR (assumed: inferred
+/// from stlink's DPIDR table, not checked on an H5 board). The others are tried
+/// when it reads an unknown DEV_ID, as OpenOCD probes several addresses in turn
+/// (src/flash/nor/stm32l4x.c:1903).
 fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
     let first = match core {
         Core::M7 if dpidr == DPIDR_H7_H5 => DBGMCU_H7,
@@ -81,7 +94,8 @@ pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<()
     Err(TargetError::UnknownChip { dev_id: (idcode & 0xFFF) as u16, idcode }.into())
 }
 
-/// The flash-size register is a half-word; read the aligned word around it (§1.4 rules).
+/// The flash-size register is a half-word; read the aligned word around it, as
+/// stlink does (v1.8.0 src/stlink-lib/common.c:259-265).
 fn read_flash_size(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
     let reg = t.chip.flash_size_reg;
     let word = match t.read32(reg & !3) {

@@ -1,6 +1,10 @@
 //! Target access: connecting to the Cortex-M core, identifying the STM32, and
 //! reading or writing its memory. Built on [`StLink`]; the flash drivers build
 //! on this.
+//!
+//! stlink lines cited here are those of stlink-org/stlink at commit 733893a
+//! (`testing` branch, 2024-10-17); OpenOCD lines those of its master branch at
+//! abbbc2e05.
 
 use std::fmt;
 use std::time::Duration;
@@ -17,7 +21,8 @@ mod identify;
 use crate::chip::{self as chips, Chip, Core};
 use cortex_m as cm;
 
-/// How to attach (st-flash's connect modes, stflash-cli.md §5.1).
+/// How to attach (st-flash's connect modes: stlink src/stlink-lib/usb.c:1274-1299,
+/// common.c:1029-1073, commit 733893a).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ConnectMode {
     /// Attach to the running target without resetting it (st-flash's effective default).
@@ -176,6 +181,10 @@ pub struct Target {
     pub flash_size_detected: u32,
     pub voltage_mv: Option<u32>,
     pub speed_khz: Option<u32>,
+    /// The core was already halted when stflash attached (a debugger or an
+    /// earlier `--no-run` left it so); false when it was running, or when
+    /// the connect reset it (`--connect-under-reset`) or did not halt it.
+    pub was_halted: bool,
     /// DEMCR as found at connect time, restored on detach.
     demcr_saved: Option<u32>,
     /// The debug session was closed ([`Target::detach`], [`Target::abandon`]);
@@ -184,8 +193,9 @@ pub struct Target {
 }
 
 impl Target {
-    /// Attach to the target behind `link` and identify it (stflash-cli.md §4.1,
-    /// stlink-usb-protocol.md §10). The core is left halted, unless
+    /// Attach to the target behind `link` and identify it, in the order st-flash
+    /// does (stlink src/st-flash/flash.c:102-138, src/stlink-lib/usb.c:1131-1300,
+    /// common.c:1029-1073, commit 733893a). The core is left halted, unless
     /// `opts.halt` is false: then identification only reads (CPUID,
     /// DBGMCU_IDCODE, the flash-size register) and the core keeps running.
     pub fn connect(link: StLink, opts: &ConnectOptions) -> std::result::Result<Target, Error> {
@@ -200,6 +210,7 @@ impl Target {
             flash_size_detected: 0,
             voltage_mv: None,
             speed_khz: None,
+            was_halted: false,
             demcr_saved: None,
             closed: false,
         };
@@ -209,8 +220,9 @@ impl Target {
 
     /// Leave debug mode and attach again through the same probe: enter SWD,
     /// identify and halt, as `connect` does. Used after the chip reset itself
-    /// (an option-byte reload, OBL_LAUNCH: flash-families.md §5 item 21), which
-    /// drops the debug session on real parts. The identity is read afresh.
+    /// (an option-byte reload, OBL_LAUNCH: OpenOCD src/flash/nor/stm32l4x.c:1209-1218,
+    /// stm32f1x.c:1597-1607), which drops the debug session on real parts. The
+    /// identity is read afresh.
     pub fn reconnect(&mut self, opts: &ConnectOptions) -> std::result::Result<(), Error> {
         // After the reset the probe may report errors for anything; the
         // attach below starts from whatever mode it is in.
@@ -260,6 +272,7 @@ impl Target {
             identify::identify(t, opts.flash_size)?;
             if opts.halt {
                 if !under_reset {
+                    t.was_halted = t.is_halted()?;
                     t.halt()?;
                 }
                 t.freeze_watchdogs()?;
@@ -323,7 +336,9 @@ impl Target {
     }
 
     /// Reset with NRST held low: request the halt while in reset, release,
-    /// and catch the core at its reset vector (stflash-cli.md §5.1).
+    /// and catch the core at its reset vector (as st-flash's
+    /// `--connect-under-reset` does: stlink src/stlink-lib/usb.c:1274-1299,
+    /// common.c:409-460).
     fn halt_under_reset(&mut self) -> std::result::Result<(), Error> {
         let demcr = self.read32(cm::DEMCR)?;
         self.demcr_saved = Some(demcr);
@@ -441,12 +456,18 @@ impl Target {
 
     /// Run code at `pc` with stack `sp` (as after loading a program into SRAM).
     pub fn run_at(&mut self, pc: u32, sp: u32) -> Result<()> {
+        self.set_entry(pc, sp)?;
+        self.run()
+    }
+
+    /// Make the halted core ready to start code at `pc` with stack `sp`
+    /// (Thumb state), without letting it run.
+    pub fn set_entry(&mut self, pc: u32, sp: u32) -> Result<()> {
         self.write_core_reg(cm::reg::MSP, sp)?;
         self.write_core_reg(cm::reg::SP, sp)?;
         self.write_core_reg(cm::reg::PC, pc)?;
         let xpsr = self.read_core_reg(cm::reg::XPSR)?;
-        self.write_core_reg(cm::reg::XPSR, xpsr | cm::XPSR_T)?;
-        self.run()
+        self.write_core_reg(cm::reg::XPSR, xpsr | cm::XPSR_T)
     }
 
     /// System reset, leaving the core running: NRST pulse, then the probe's
@@ -484,7 +505,9 @@ impl Target {
 
     /// Let the core run and leave debug mode: DHCSR.C_DEBUGEN cleared and
     /// DEMCR vector catches restored, unlike st-flash which leaves them set
-    /// (stflash-cli.md §13 item 13). Consumes the target; the probe is idle after.
+    /// after `erase`, `reset` or `--reset`: its exit path skips the DHCSR write
+    /// after a reset (stlink src/stlink-lib/common.c:81-91, called from
+    /// src/st-flash/flash.c:350-361). Consumes the target; the probe is idle after.
     pub fn detach(&mut self, run: bool) -> std::result::Result<(), Error> {
         self.closed = true;
         if let Some(demcr) = self.demcr_saved.take() {
@@ -521,6 +544,27 @@ impl Target {
         &self.link
     }
 
+    /// The probe this target is reached through.
+    pub fn probe(&self) -> &crate::transport::ProbeInfo {
+        self.link.transport().info()
+    }
+
+    /// The probe's firmware version.
+    pub fn probe_firmware(&self) -> crate::stlink::Version {
+        self.link.version
+    }
+
+    /// The link-trouble status seen since the last call (a WAIT storm, an
+    /// AP FAULT, a parity error), if any, and forget it.
+    pub fn take_link_trouble(&mut self) -> Option<crate::stlink::Status> {
+        self.link.take_link_trouble()
+    }
+
+    /// stflash chooses the SWD clock (no `--freq`), so it may lower it.
+    pub fn auto_speed(&self) -> bool {
+        self.link.auto_speed()
+    }
+
     pub fn link_mut(&mut self) -> &mut StLink {
         &mut self.link
     }
@@ -540,12 +584,12 @@ impl Target {
         Ok(Some(id))
     }
 
-    /// DEV_ID (DBGMCU_IDCODE[11:0]) as read.
+    /// DEV_ID (DBGMCU_IDCODE bits 11:0) as read.
     pub fn dev_id(&self) -> u16 {
         (self.idcode & 0xFFF) as u16
     }
 
-    /// REV_ID (DBGMCU_IDCODE[31:16]).
+    /// REV_ID (DBGMCU_IDCODE bits 31:16).
     pub fn rev_id(&self) -> u16 {
         (self.idcode >> 16) as u16
     }

@@ -35,22 +35,9 @@ pub fn sectors_for_range(session: &Session, addr: u32, size: u32) -> Result<Vec<
     Ok(sectors)
 }
 
-/// Refuse, before anything is erased, a range that overlaps an area the
-/// debugger must never erase (the controller's `reserved_ranges`, e.g. the
-/// STM32WB wireless stack).
-fn refuse_reserved(session: &mut Session, addr: u32, size: u32) -> Result<()> {
-    match session.reserved_overlap(addr, size as u64)? {
-        Some((start, stop, why)) => Err(Error::new(
-            ErrorKind::Protected,
-            format!("0x{addr:08X}+0x{size:X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never erased", stop - 1),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Erase whole sectors of a range (again at a slower clock on link trouble).
 pub fn erase_range(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Progress) -> Result<EraseReport> {
-    super::write::restore_journal(session, progress)?;
+    super::write::restore_journal(session, true, progress)?;
     super::link::retry_slower(session, "erasing", |s| erase_range_once(s, addr, size, progress))
 }
 
@@ -58,7 +45,10 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
     let sectors = sectors_for_range(session, addr, size)?;
     session.require_unprotected()?;
     session.controller()?;
-    refuse_reserved(session, addr, size)?;
+    // Write-protected sectors and areas owned by someone else (the STM32WB
+    // wireless stack) are refused here, before anything is erased: the
+    // controller would erase the sectors before them and then stop.
+    session.refuse_reserved(&format!("0x{addr:08X}+0x{size:X}"), addr, size as u64)?;
     let banks: std::collections::BTreeSet<u8> = sectors.iter().map(|s| s.bank).collect();
     let mut unlocked = session.unlock(&banks)?;
     let Session { target, flash, .. } = &mut *unlocked;
@@ -70,38 +60,60 @@ fn erase_range_once(session: &mut Session, addr: u32, size: u32, progress: &mut 
 
 /// Erase the whole flash (again at a slower clock on link trouble).
 pub fn erase_all(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
-    super::write::restore_journal(session, progress)?;
+    super::write::restore_journal(session, true, progress)?;
     super::link::retry_slower(session, "erasing", |s| erase_all_once(s, progress))
 }
 
-fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
+/// Erase the whole flash now, without first finishing an interrupted
+/// write's journal (`recover`: what the journal would restore is about to be
+/// erased anyway). Reserved areas are kept, as by [`erase_all`].
+pub(crate) fn erase_all_once(session: &mut Session, progress: &mut dyn Progress) -> Result<EraseReport> {
     session.require_unprotected()?;
     session.controller()?;
-    let reserved = session.reserved_ranges()?;
-    for &(start, stop, why) in &reserved {
-        log::info!("mass erase keeps 0x{start:08X}-0x{:08X}: {why}", stop as u64 - 1);
+    // No controller mass-erases while a sector is write-protected: refused
+    // here, with what to do, instead of failing half-way or at the end.
+    let reserved = session.refuse_mass_erase_if_protected()?;
+    for r in &reserved {
+        log::info!("mass erase keeps {}: {}", r.range_text(), r.reason);
     }
     let banks = (0..session.layout.banks.len() as u8).collect();
     let mut unlocked = session.unlock(&banks)?;
     let Session { target, flash, layout, .. } = &mut *unlocked;
     let ctrl = flash.as_deref().expect("checked");
-    engine::mass_erase(target, ctrl, layout, progress)?;
+    engine::mass_erase(target, ctrl, layout, progress).map_err(|e| interrupted(e, &layout.sectors()))?;
     unlocked.lock()?;
     // A mass erase leaves reserved areas (the STM32WB wireless stack) alone.
-    let kept = |s: &Sector| reserved.iter().any(|&(start, stop, _)| s.addr < stop && s.end() > start as u64);
+    let kept = |s: &Sector| reserved.iter().any(|r| r.overlaps(s.addr, s.size as u64));
     let sectors = session.layout.sectors().into_iter().filter(|s| !kept(s)).collect();
     Ok(EraseReport { sectors, mass: true })
 }
 
-/// An interrupted sector erase says which sectors are erased.
+/// An interruption of an erase of `sectors` (in erase order) as a message
+/// that says what is erased and what is not.
 fn interrupted(e: FlashError, sectors: &[Sector]) -> Error {
     let FlashError::Interrupted { at } = e else { return e.into() };
-    let done: Vec<&Sector> = sectors.iter().filter(|s| s.addr < at).collect();
-    let state = match (done.first(), done.last()) {
-        (Some(first), Some(last)) => {
-            format!("erased: 0x{:08X}-0x{:08X}; not erased: the rest", first.addr, last.end() - 1)
+    let split = sectors.iter().position(|s| s.addr == at).unwrap_or(sectors.len());
+    let (done, left) = sectors.split_at(split);
+    // Contiguous runs of sectors, as address ranges.
+    let range = |list: &[Sector]| {
+        let mut runs: Vec<(u32, u64)> = Vec::new();
+        for s in list {
+            match runs.last_mut() {
+                Some((_, end)) if *end == s.addr as u64 => *end = s.end(),
+                _ => runs.push((s.addr, s.end())),
+            }
         }
-        _ => "nothing was erased".to_string(),
+        runs.iter().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect::<Vec<_>>().join(", ")
     };
-    Error::new(ErrorKind::Interrupted, format!("interrupted at 0x{at:08X}, flash locked; {state}"))
+    if done.is_empty() {
+        return Error::new(ErrorKind::Interrupted, "interrupted before anything was changed");
+    }
+    Error::new(
+        ErrorKind::Interrupted,
+        format!(
+            "interrupted at 0x{at:08X}, flash locked; erased: {}; not erased: {}; run the same command again to complete the erase",
+            range(done),
+            range(left)
+        ),
+    )
 }

@@ -15,6 +15,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::text;
 
 /// A contiguous run of bytes to place at an address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +141,8 @@ fn sum(bytes: &[u8]) -> u8 {
 
 fn past_4gib(what: &str, addr: u64, len: usize) -> Error {
     Error::input(format!(
-        "{what}: {len} bytes at 0x{addr:08X} run past the end of the 4 GiB address space; fix the addresses"
+        "{what}: {} at 0x{addr:08X} run past the end of the 4 GiB address space; fix the addresses",
+        text::count(len as u64, "byte")
     ))
 }
 
@@ -200,6 +202,44 @@ enum HexBase {
 }
 
 impl Image {
+    /// An image with nothing in it yet (see [`Image::overlay`]).
+    pub fn empty() -> Image {
+        Image { segments: Vec::new(), format: Format::Binary, entry: None }
+    }
+
+    /// Place `data` at `addr` over what the image holds there: where they
+    /// overlap, `data` wins; the image's other bytes stay (`write --data`
+    /// and serial numbers on top of a firmware file). `data` must end by 4 GiB.
+    pub fn overlay(&mut self, addr: u32, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let (start, end) = (u64::from(addr), u64::from(addr) + data.len() as u64);
+        assert!(end <= FOUR_GIB, "overlay past 4 GiB");
+        let mut pieces = Vec::with_capacity(self.segments.len() + 2);
+        for seg in std::mem::take(&mut self.segments) {
+            let (s, e) = (u64::from(seg.addr), seg.end());
+            if e <= start || s >= end {
+                pieces.push(seg);
+                continue;
+            }
+            if s < start {
+                pieces.push(Segment { addr: seg.addr, data: seg.data[..(start - s) as usize].to_vec() });
+            }
+            if e > end {
+                pieces.push(Segment { addr: end as u32, data: seg.data[(end - s) as usize..].to_vec() });
+            }
+        }
+        pieces.push(Segment { addr, data: data.to_vec() });
+        pieces.sort_by_key(|p| p.addr);
+        for piece in pieces {
+            match self.segments.last_mut() {
+                Some(last) if last.end() == u64::from(piece.addr) => last.data.extend_from_slice(&piece.data),
+                _ => self.segments.push(piece),
+            }
+        }
+    }
+
     /// One segment at `addr` holding the whole file.
     pub fn from_binary(bytes: Vec<u8>, addr: u32) -> Result<Image> {
         if bytes.is_empty() {
@@ -367,8 +407,9 @@ impl Image {
             let count = usize::from(rec[0]);
             if rec.len() != count + 1 {
                 return Err(Error::input(format!(
-                    "line {n}: byte count 0x{:02X} announces {count} bytes after it but the record holds {}; the record is truncated or corrupt",
+                    "line {n}: byte count 0x{:02X} announces {} after it but the record holds {}; the record is truncated or corrupt",
                     rec[0],
+                    text::count(count as u64, "byte"),
                     rec.len() - 1
                 )));
             }
@@ -467,8 +508,8 @@ impl Image {
         let header_len = std::mem::size_of::<elf::FileHeader32<LE>>();
         if bytes.len() < header_len {
             return Err(Error::input(format!(
-                "truncated ELF header ({} bytes, {header_len} needed); the file is truncated",
-                bytes.len()
+                "truncated ELF header ({}, {header_len} needed); the file is truncated",
+                text::count(bytes.len() as u64, "byte")
             )));
         }
         let malformed =
@@ -613,7 +654,7 @@ impl Image {
     pub fn segments_text(&self) -> String {
         self.segments
             .iter()
-            .map(|s| format!("0x{:08X}-0x{:08X} ({} bytes)", s.addr, s.end() - 1, s.data.len()))
+            .map(|s| format!("0x{:08X}-0x{:08X} ({})", s.addr, s.end() - 1, text::count(s.data.len() as u64, "byte")))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -640,7 +681,7 @@ pub fn write_ihex(addr: u32, data: &[u8], out: &mut impl Write) -> io::Result<()
     if u64::from(addr) + data.len() as u64 > FOUR_GIB {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("{} bytes at 0x{addr:08X} run past the 4 GiB address space", data.len()),
+            format!("{} at 0x{addr:08X} run past the 4 GiB address space", text::count(data.len() as u64, "byte")),
         ));
     }
     let mut upper = 0u32;

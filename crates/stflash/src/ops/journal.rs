@@ -110,7 +110,10 @@ impl Journal {
     pub fn load(&self) -> Result<Option<Record>, String> {
         match fs::read(&self.path) {
             Ok(bytes) => decode(&bytes).map(Some).ok_or_else(|| {
-                format!("the journal {} is damaged and was not used; move it away once you have checked the chip", self.path.display())
+                format!(
+                    "the journal {} is damaged and was not used; move it away once you have checked the chip",
+                    self.path.display()
+                )
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read the journal {}: {e}", self.path.display())),

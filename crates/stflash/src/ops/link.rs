@@ -1,9 +1,10 @@
 //! Automatic SWD clock: an operation that fails because the link failed
 //! (a WAIT storm, an AP FAULT, a parity error), or whose verification found
-//! different bytes, runs again one clock step slower (peers.md (b) item 5:
-//! the probe's fastest clock by default, stepping down on WAIT/FAULT/verify
-//! errors). Never when the user gave `--freq`: then the error says that the
-//! link failed at the clock asked for.
+//! different bytes, runs again one clock step slower: the probe's fastest clock
+//! by default, stepping down on WAIT/FAULT/verify errors. This is stflash's own
+//! design; st-flash uses fixed defaults (1.8 MHz on V2, 1 MHz on V3: stlink
+//! src/stlink-lib/usb.c:611-698) and does not retry. Never when the user gave
+//! `--freq`: then the error says that the link failed at the clock asked for.
 
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
@@ -19,7 +20,7 @@ pub(crate) fn retry_slower<T>(
     what: &str,
     mut op: impl FnMut(&mut Session) -> Result<T>,
 ) -> Result<T> {
-    session.target.link_mut().take_link_trouble();
+    session.target.take_link_trouble();
     loop {
         let e = match op(session) {
             Ok(v) => return Ok(v),
@@ -30,11 +31,9 @@ pub(crate) fn retry_slower<T>(
                 return Err(bus_fault(session, addr, what));
             }
         }
-        let why = match session.target.link_mut().take_link_trouble() {
+        let why = match session.target.take_link_trouble() {
             Some(status) if e.kind != ErrorKind::Interrupted => status.to_string(),
-            None if e.kind == ErrorKind::Verify && session.target.link().auto_speed() => {
-                "verification found different bytes".to_string()
-            }
+            None if e.kind == ErrorKind::Verify && session.target.auto_speed() => e.message.clone(),
             _ => return Err(e),
         };
         session.target.step_down_after(what, e, &why)?;
@@ -46,7 +45,7 @@ pub(crate) fn retry_slower<T>(
 /// Cortex-M has? Then the fault was the address's, not the wire's.
 fn link_is_healthy(session: &mut Session) -> bool {
     let ok = session.target.read32(crate::mcu::cortex_m::CPUID).is_ok();
-    session.target.link_mut().take_link_trouble();
+    session.target.take_link_trouble();
     ok
 }
 

@@ -8,6 +8,7 @@ pub mod journal;
 mod link;
 pub mod options;
 pub mod read;
+pub mod recover;
 pub mod session;
 pub mod verify;
 pub mod write;

@@ -289,7 +289,7 @@ fn requested_values(
 }
 
 /// `value` with every complement field set to the complement of its field.
-fn with_complements(word: &OptionWord, mut value: u32) -> u32 {
+pub(crate) fn with_complements(word: &OptionWord, mut value: u32) -> u32 {
     for f in word.fields.iter().filter(|f| f.kind == FieldKind::Complement) {
         if let crate::flash::options::Show::ComplementOf(of) = f.show {
             let source = crate::flash::options::Field { shift: of, ..*f };
@@ -353,7 +353,7 @@ pub fn write(session: &mut Session, area: OptionArea, value: &OptionValue, guard
     let (t, ob) = options_of(session)?;
     let word = area_word(ob, family, area)?;
     if *value == OptionValue::Word(0) && area == OptionArea::Option {
-        // st-flash refuses 0 (stflash-cli.md §4.2 item 4).
+        // st-flash refuses 0 (stlink src/st-flash/flash.c:189-199).
         return Err(Error::input("attempting to set option byte to 0, abort."));
     }
     let mut words = ob.words();
@@ -374,11 +374,21 @@ pub fn write(session: &mut Session, area: OptionArea, value: &OptionValue, guard
         info!("the option bytes already hold these values; nothing written");
         return Ok(WriteOutcome { unchanged: true, ..WriteOutcome::default() });
     }
+    apply(session, &plan)
+}
+
+/// Program checked changes — (word, value in force, new value), every one
+/// already validated by [`check_word`] — with the family's sequence;
+/// reconnect when the chip reloaded its options by resetting; read every
+/// word back and compare each field. The one place option bytes are
+/// written (`write`, `recover`).
+pub fn apply(session: &mut Session, plan: &[(&'static OptionWord, u32, u32)]) -> Result<WriteOutcome> {
+    let (t, ob) = options_of(session)?;
     let to_level2 = plan.iter().any(|&(w, _, new)| w.rdp_level(new) == Some(RdpLevel::Level2));
     let regression = plan
         .iter()
         .any(|&(w, old, new)| w.rdp_level(old) == Some(RdpLevel::Level1) && w.rdp_level(new) == Some(RdpLevel::Level0));
-    for &(w, old, new) in &plan {
+    for &(w, old, new) in plan {
         info!("writing {} = 0x{new:08X} (was 0x{old:08X})", w.name, old = old & !w.mask_of(FieldKind::Status));
     }
     if regression {
@@ -409,7 +419,7 @@ pub fn write(session: &mut Session, area: OptionArea, value: &OptionValue, guard
     // Read back and compare every field of every word written.
     let (t, ob) = options_of(session)?;
     let mut written = Vec::new();
-    for &(word, _, new) in &plan {
+    for &(word, _, new) in plan {
         let back = match ob.read_word(t, word) {
             Ok(v) => v,
             Err(FlashError::Target(_)) if to_level2 => return gone(written),
@@ -582,7 +592,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flash::options::{Field, Show};
+    use crate::flash::options::{Field, Mask, Show};
 
     const WORD: OptionWord = OptionWord {
         name: "FLASH_TEST",
@@ -591,14 +601,7 @@ mod tests {
             Field::new("BUSY", 0, 1, FieldKind::Status, Show::Flag("", ""), ""),
             Field::new("BOR", 2, 2, FieldKind::User, Show::Hex, "brown-out"),
             Field::new("RDP", 8, 8, FieldKind::Rdp, Show::Rdp { level0: 0xAA, level2: Some(0xCC) }, "rdp"),
-            Field::new(
-                "WRP",
-                16,
-                4,
-                FieldKind::WriteProtect,
-                Show::Protection { unit: "sector", per_bit: 1, first: 0, active_low: true },
-                "",
-            ),
+            Field::new("WRP", 16, 4, FieldKind::WriteProtect, Show::Protection(Mask::new("sector", 1, 0, true)), ""),
             Field::new("SWAP", 20, 1, FieldKind::BankConfig, Show::Hex, "bank swap"),
             Field::new("BOOT", 21, 1, FieldKind::BootConfig, Show::Hex, "boot"),
             Field::new("SEC", 22, 1, FieldKind::Security, Show::Hex, "security"),

@@ -5,15 +5,21 @@ use log::warn;
 use super::session::Session;
 use crate::chip::MemRegion;
 use crate::error::{Error, Result};
+use crate::flash::eeprom::EepromArea;
 use crate::flash::{Phase, Progress};
+use crate::text::count;
 
 /// Read size per step (progress granularity).
 const STEP: usize = 16 * 1024;
 
 /// The readable range starting at `addr`, for clipping: the flash banks
-/// (contiguous banks join, a gap ends it), a RAM region, system memory, OTP or
-/// option bytes. `None` for other addresses (read as asked).
-fn region_end(session: &Session, addr: u32) -> Option<u64> {
+/// (contiguous banks join, a gap ends it), the data EEPROM, a RAM region,
+/// system memory, OTP or option bytes. `None` for other addresses (read as
+/// asked).
+fn region_end(session: &Session, eeprom: Option<&EepromArea>, addr: u32) -> Option<u64> {
+    if let Some(e) = eeprom.filter(|e| e.region.contains(addr)) {
+        return Some(e.region.end());
+    }
     let layout = &session.layout;
     if let Some(bank) = layout.bank_of(addr) {
         let mut end = layout.banks[bank as usize].end();
@@ -49,13 +55,20 @@ fn read_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Pro
             "0x{addr:08X} + 0x{size:X} runs past the end of the 4 GiB address space; check the address and size"
         )));
     }
-    if let Some(end) = region_end(session, addr) {
+    let eeprom = session.data_eeprom();
+    // An address where another part of the die has EEPROM, but this one has none.
+    if let Some(why) = eeprom.as_ref().and_then(|e| e.refuse(addr, 1)) {
+        return Err(Error::input(format!("cannot read: {why}")));
+    }
+    if let Some(end) = region_end(session, eeprom.as_ref(), addr) {
         let available = end - addr as u64;
         if len == 0 {
             len = available;
         } else if len > available {
             warn!(
-                "read of {len} bytes at 0x{addr:08X} clipped to {available} bytes: the region ends at 0x{:08X}",
+                "read of {} at 0x{addr:08X} clipped to {}: the region ends at 0x{:08X}",
+                count(len, "byte"),
+                count(available, "byte"),
                 end - 1
             );
             len = available;
@@ -66,7 +79,7 @@ fn read_once(session: &mut Session, addr: u32, size: u32, progress: &mut dyn Pro
             "size 0 at 0x{addr:08X}: this address is not in a known memory region, so give a size"
         )));
     }
-    if session.layout.contains(addr) {
+    if session.layout.contains(addr) || eeprom.is_some_and(|e| e.region.contains(addr)) {
         session.require_unprotected()?;
     }
     let mut out = vec![0u8; len as usize];

@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 use std::ops::{Deref, DerefMut};
 
 use super::journal::Journal;
-use crate::flash::{engine, FlashController, FlashLayout, RdpLevel};
+use crate::flash::eeprom::EepromArea;
+use crate::flash::{engine, reserved, FlashController, FlashLayout, RdpLevel, Reserved};
 use crate::mcu::{ConnectOptions, Target};
 use crate::stlink::StLink;
 use crate::transport::Transport;
@@ -26,8 +27,8 @@ pub struct Session {
     /// writes keep bytes without one (sectors with kept bytes are then
     /// never erased ahead of their data).
     pub journal_dir: Option<std::path::PathBuf>,
-    /// The chip's journal name, once read ([`Session::journal`]).
-    journal_key: Option<String>,
+    /// The chip's unique ID, once read ([`Session::unique_id`]).
+    uid: Option<Option<[u8; 12]>>,
     /// How the target was attached, to attach again after a reset.
     connect: ConnectOptions,
     options_only: bool,
@@ -63,7 +64,7 @@ impl Session {
             target,
             flash,
             journal_dir: super::journal::state_dir(),
-            journal_key: None,
+            uid: None,
             connect: connect.clone(),
             options_only,
         };
@@ -126,7 +127,8 @@ impl Session {
         self.read_layout()
     }
 
-    /// st-flash's connect line: "<dev_type>: <n> KiB SRAM, <n> KiB flash in at least <n> KiB pages."
+    /// st-flash's connect line, `<dev_type>: <n> KiB SRAM, <n> KiB flash in at
+    /// least <n> KiB pages.` (printed by stlink src/stlink-lib/common.c:141-333).
     pub fn connect_line(&self) -> String {
         let chip = self.target.chip;
         let page = self.layout.min_sector_size();
@@ -164,10 +166,12 @@ impl Session {
         }
     }
 
-    /// The areas of main flash the debugger must never erase or program
-    /// (`FlashController::reserved_ranges`: the STM32WB wireless stack,
-    /// write-protected sectors…), as (start, end exclusive, reason).
-    pub fn reserved_ranges(&mut self) -> Result<Vec<(u32, u32, &'static str)>> {
+    /// The areas of main flash the debugger must not erase or program
+    /// (`FlashController::reserved_ranges`: write-protected sectors or pages
+    /// as the option bytes in force say, the STM32WB wireless stack…), each
+    /// with what reserves it and what to do. The one place every write and
+    /// erase asks, before anything is erased.
+    pub fn reserved_ranges(&mut self) -> Result<Vec<Reserved>> {
         let Session { target, flash, .. } = self;
         match flash.as_mut() {
             Some(ctrl) => Ok(ctrl.reserved_ranges(target)?),
@@ -175,32 +179,50 @@ impl Session {
         }
     }
 
-    /// The reserved area that `[addr, addr+len)` overlaps, if any, as
-    /// (start, end exclusive, reason).
-    pub fn reserved_overlap(&mut self, addr: u32, len: u64) -> Result<Option<(u32, u64, &'static str)>> {
-        let end = addr as u64 + len;
-        Ok(self
-            .reserved_ranges()?
-            .into_iter()
-            .find(|&(start, stop, _)| (addr as u64) < stop as u64 && end > start as u64)
-            .map(|(start, stop, why)| (start, stop as u64, why)))
+    /// Refuse, as `Protected`, an operation on `[addr, addr+len)` (described
+    /// as `what` in the message) that overlaps a reserved area; the message
+    /// names every area in the way.
+    pub fn refuse_reserved(&mut self, what: &str, addr: u32, len: u64) -> Result<()> {
+        let reserved = self.reserved_ranges()?;
+        let hits: Vec<&Reserved> = reserved.iter().filter(|r| r.overlaps(addr, len)).collect();
+        match reserved::refusal(what, &hits) {
+            Some(text) => Err(Error::new(ErrorKind::Protected, text)),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuse, as `Protected`, a mass erase while any sector is
+    /// write-protected (the controllers refuse it, or, on L0/L1, would erase
+    /// everything else first); returns the reserved areas otherwise, which a
+    /// mass erase leaves alone.
+    pub fn refuse_mass_erase_if_protected(&mut self) -> Result<Vec<Reserved>> {
+        let reserved = self.reserved_ranges()?;
+        match reserved::mass_erase_refusal(&reserved) {
+            Some(text) => Err(Error::new(ErrorKind::Protected, text)),
+            None => Ok(reserved),
+        }
     }
 
     /// The journal of this chip, keyed by its unique ID (or, where the ID
     /// cannot be read, its DEV_ID and the probe's serial).
     pub fn journal(&mut self) -> Result<Option<Journal>> {
         let Some(dir) = self.journal_dir.clone() else { return Ok(None) };
-        let key = match &self.journal_key {
-            Some(key) => key.clone(),
-            None => {
-                let key = match self.target.unique_id()? {
-                    Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
-                    None => format!("{:03X}-{}", self.target.dev_id(), self.target.link().transport().info().serial),
-                };
-                self.journal_key.insert(key).clone()
-            }
+        let key = match self.unique_id()? {
+            Some(id) => id.iter().map(|b| format!("{b:02X}")).collect(),
+            None => format!("{:03X}-{}", self.target.dev_id(), self.target.probe().serial),
         };
         Ok(Some(Journal::in_dir(&dir, &key)))
+    }
+
+    /// The chip's 96-bit unique ID ([`Target::unique_id`]), read once per
+    /// session; `None` when the chip does not answer its address.
+    pub fn unique_id(&mut self) -> Result<Option<[u8; 12]>> {
+        if let Some(id) = self.uid {
+            return Ok(id);
+        }
+        let id = self.target.unique_id()?;
+        self.uid = Some(id);
+        Ok(id)
     }
 
     /// The journal of an interrupted write, when one is pending for this chip.
@@ -222,6 +244,13 @@ impl Session {
         parts.join(", ")
     }
 
+    /// The data EEPROM of this part (STM32L0/L1), if the chip has one: chosen
+    /// by the flash size the chip reports (not a `--flash` override).
+    pub fn data_eeprom(&mut self) -> Option<EepromArea> {
+        let kib = self.target.flash_size_detected / 1024;
+        self.flash.as_mut()?.eeprom().map(|e| e.area(kib))
+    }
+
     /// The RAM region containing `[addr, addr+len)`, if any.
     pub fn ram_region(&self, addr: u32, len: u64) -> Option<MemRegion> {
         self.target.chip.ram_regions().find(|r| r.contains_range(addr, len))
@@ -229,11 +258,20 @@ impl Session {
 
     /// Leave the target running and the probe idle. With `reset`, reset the
     /// chip first (st-flash's `--reset`).
-    pub fn finish(mut self, reset: bool) -> Result<()> {
-        if reset {
-            self.target.reset_and_run()?;
+    pub fn finish(self, reset: bool) -> Result<()> {
+        self.finish_as(reset, true)
+    }
+
+    /// Leave the probe idle and the core running (`run`) or halted: with
+    /// `reset`, reset the chip first, and a halted core then waits at its
+    /// reset vector; without, a halted core stays where it is.
+    pub fn finish_as(mut self, reset: bool, run: bool) -> Result<()> {
+        match (reset, run) {
+            (true, true) => self.target.reset_and_run()?,
+            (true, false) => self.target.reset_and_halt()?,
+            (false, _) => {}
         }
-        self.target.detach(true)
+        self.target.detach(run)
     }
 
     /// After a failure: lock the flash and leave debug mode, best effort,

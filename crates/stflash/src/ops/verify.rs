@@ -3,6 +3,7 @@
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::{Phase, Progress};
+use crate::text::count;
 
 /// The verification method name reported to users (JSON `verify_method`).
 pub const METHOD: &str = "read-back";
@@ -33,11 +34,12 @@ fn compare(session: &mut Session, addr: u32, expected: &[u8], progress: &mut dyn
             return Err(Error::new(
                 ErrorKind::Verify,
                 format!(
-                    "verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X} ({bad} of the {} bytes from 0x{base:08X} differ)",
+                    "verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X} ({bad} of the {} from 0x{base:08X} {})",
                     base + off as u32,
                     want[off],
                     got[off],
-                    want.len()
+                    count(want.len() as u64, "byte"),
+                    if bad == 1 { "differs" } else { "differ" }
                 ),
             ));
         }

@@ -1,4 +1,6 @@
-//! Command opcodes (stlink-usb-protocol.md §3).
+//! Command opcodes: top level from stlink src/stlink-lib/commands.h:10-17 and
+//! OpenOCD src/jtag/drivers/stlink_usb.c:342-347, 450 (stlink at commit
+//! 733893a, as in the rest of this module).
 
 pub const GET_VERSION: u8 = 0xF1;
 pub const DEBUG: u8 = 0xF2;
@@ -11,7 +13,9 @@ pub const GET_VERSION_EX: u8 = 0xFB;
 pub const DFU_EXIT: u8 = 0x07;
 pub const SWIM_EXIT: u8 = 0x01;
 
-/// Sub-opcodes after `DEBUG` (§3.2).
+/// Sub-opcodes after `DEBUG` (stlink src/stlink-lib/commands.h:19-57; OpenOCD
+/// src/jtag/drivers/stlink_usb.c:389-450; 16-bit memory commands from
+/// stlink_usb.c:435-436).
 pub mod debug {
     pub const READMEM_32BIT: u8 = 0x07;
     pub const WRITEMEM_32BIT: u8 = 0x08;
@@ -42,7 +46,8 @@ pub mod debug {
     pub const NRST_HIGH: u8 = 0x01;
 }
 
-/// GET_CURRENT_MODE values (§3.1).
+/// GET_CURRENT_MODE values (stlink inc/stlink.h:41-44; OpenOCD
+/// src/jtag/drivers/stlink_usb.c:349-354).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Dfu,

@@ -1,12 +1,21 @@
 //! ST-LINK protocol: 16-byte command blocks, replies, status codes and
-//! transfer limits (stlink-usb-protocol.md). Built on [`Transport`]; knows
-//! nothing about Cortex-M or STM32 beyond what the probe firmware does.
+//! transfer limits. Built on [`Transport`]; knows nothing about Cortex-M or
+//! STM32 beyond what the probe firmware does.
+//!
+//! ST does not publish this protocol; it is taken from the open clients that
+//! speak it. "stlink" below is stlink-org/stlink at commit 733893a (`testing`
+//! branch, 2024-10-17): src/stlink-lib/usb.c, commands.h, common.c and
+//! inc/stlink.h; "OpenOCD" is OpenOCD's src/jtag/drivers/stlink_usb.c and
+//! libusb_helper.h (master, lines checked at abbbc2e05); "probe-rs" is
+//! probe-rs/src/probe/stlink/mod.rs; "pyOCD" is pyocd/probe/stlink/stlink.py.
+//! Line numbers are theirs.
 
 use std::fmt;
 use std::time::Duration;
 
 use log::{debug, trace, warn};
 
+use crate::text::count;
 use crate::transport::{ProbeKind, Transport, TransportError};
 
 pub mod commands;
@@ -16,34 +25,45 @@ pub mod status;
 use commands::{debug as dbg, Mode};
 pub use status::Status;
 
-/// Largest 32-bit read the firmware accepts in one command (§7).
+/// Largest 32-bit read the firmware accepts in one command, its internal
+/// buffer (OpenOCD stlink_usb.c:74, 95-102; probe-rs mod.rs:41; pyOCD
+/// stlink.py:42-45).
 pub const MAX_READ32: usize = 6144;
-/// Largest 32-bit write per command. The firmware accepts more (§7), but 6144
-/// is the size of its internal buffer and what OpenOCD and pyOCD use.
+/// Largest 32-bit write per command. The firmware accepts more (stlink sends
+/// up to 32 KiB, src/stlink-lib/flash_loader.c:735-738; probe-rs up to 65532
+/// bytes, mod.rs:44-46), but 6144 is the size of its internal buffer and what
+/// OpenOCD and pyOCD use.
 pub const MAX_WRITE32: usize = 6144;
-/// 16-bit transfers: OpenOCD's limit (§7).
+/// 16-bit transfers: OpenOCD's limit (stlink_usb.c:2579-2582).
 pub const MAX_RW16: usize = 6144;
 /// Largest 32-bit write per command of [`StLink::write_mem_bulk`]: the
 /// firmware accepts writes beyond its 6144-byte buffer, and st-flash sends
-/// its loader buffers in commands of up to 32 KiB (§7).
+/// its loader buffers in commands of up to 32 KiB (stlink
+/// src/stlink-lib/flash_loader.c:735-738, common.c:796-813).
 pub const MAX_WRITE32_BULK: usize = 32 * 1024;
 
-/// Per-transfer USB timeout (stlink uses 3 s, OpenOCD 6 s; §2.1).
+/// Per-transfer USB timeout (stlink uses 3 s, usb.c:101, 111, 155; OpenOCD
+/// 6 s, libusb_helper.h:26).
 const USB_TIMEOUT: Duration = Duration::from_millis(3000);
-/// WAIT retries and the first back-off (§5.2: OpenOCD retries 8 times from 1 ms).
+/// WAIT retries and the first back-off (OpenOCD retries 8 times from 1 ms,
+/// doubling: stlink_usb.c:108, 1181-1186).
 const WAIT_RETRIES: u32 = 8;
 /// Automatic clock: never below this (st-flash's defaults are 1.8 MHz on V2
-/// and 1 MHz on V3, §6), and at most this many steps down per session.
+/// and 1 MHz on V3, stlink usb.c:611-698), and at most this many steps down
+/// per session.
 pub const MIN_AUTO_KHZ: u32 = 400;
 const MAX_STEP_DOWNS: u32 = 4;
 
-/// Probe firmware version (§3.1, §4).
+/// Probe firmware version: GET_VERSION (stlink common.c:1141-1157; OpenOCD
+/// stlink_usb.c:1263-1278) or, on V3, GET_VERSION_EX (OpenOCD
+/// stlink_usb.c:1302-1319).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
     pub hw: u8,
     /// JTAG/SWD firmware version ("J").
     pub jtag: u8,
-    /// SWIM version on V2 (the mass-storage version on V2-1, §4.1); MSD on V3.
+    /// SWIM version on V2 (the mass-storage version on V2-1: OpenOCD
+    /// stlink_usb.c:1280-1300); MSD on V3.
     pub swim: u8,
     /// Bridge version (V3).
     pub bridge: u8,
@@ -52,7 +72,8 @@ pub struct Version {
 }
 
 impl Version {
-    /// JTAG API generation (§4.2).
+    /// JTAG API generation, as stlink decides it (common.c:1160-1164, 1185;
+    /// OpenOCD's V1 threshold is one lower, stlink_usb.c:1327-1337).
     pub fn api(&self) -> u8 {
         if self.hw >= 3 {
             3
@@ -62,7 +83,8 @@ impl Version {
             2
         }
     }
-    /// Feature gates (§4.3).
+    /// Feature gates by firmware version (OpenOCD stlink_usb.c:506-516,
+    /// 1339-1417; stlink common.c:1167-1174 for J13 and J15, usb.c:620 for J22).
     pub fn has_rw_status2(&self) -> bool {
         self.hw >= 3 || self.jtag >= 15
     }
@@ -75,7 +97,8 @@ impl Version {
     pub fn has_16bit(&self) -> bool {
         self.hw >= 3 || self.jtag >= 26
     }
-    /// Largest 8-bit transfer (§7).
+    /// Largest 8-bit transfer (OpenOCD stlink_usb.c:90-101, 568-578; stlink
+    /// usb.c:342-346).
     pub fn max_rw8(&self) -> usize {
         if self.hw >= 3 && self.jtag >= 6 {
             512
@@ -126,7 +149,7 @@ impl fmt::Display for StlinkError {
             }
             StlinkError::Status { cmd, status, addr: None } => write!(f, "ST-LINK {cmd} failed: {status}"),
             StlinkError::ShortReply { cmd, expected, got } => {
-                write!(f, "ST-LINK {cmd}: expected a {expected}-byte reply, got {got} bytes")
+                write!(f, "ST-LINK {cmd}: expected a {expected}-byte reply, got {}", count(*got as u64, "byte"))
             }
             StlinkError::Unsupported(msg) | StlinkError::BadRequest(msg) => f.write_str(msg),
         }
@@ -205,7 +228,7 @@ impl StLink {
     }
 
     /// Send one command block with an optional data-out phase and read a
-    /// fixed-length reply (§2.1).
+    /// fixed-length reply (stlink usb.c:94-168; OpenOCD stlink_usb.c:801-831).
     fn xfer(&mut self, cdb: &[u8], data_out: &[u8], reply_len: usize) -> Result<Vec<u8>> {
         let mut block = [0u8; 16];
         block[..cdb.len()].copy_from_slice(cdb);
@@ -232,7 +255,8 @@ impl StLink {
     }
 
     /// A command with a fixed reply whose first byte is a status; WAIT is retried
-    /// with back-off (§5.2).
+    /// with back-off (as OpenOCD does, stlink_usb.c:1181-1186; stlink retries
+    /// only 3 times, usb.c:122-130).
     fn status_cmd(&mut self, name: &'static str, cdb: &[u8], reply_len: usize) -> Result<Vec<u8>> {
         let mut delay = Duration::from_millis(1);
         for attempt in 0..=WAIT_RETRIES {
@@ -261,7 +285,8 @@ impl StLink {
 
     fn read_version(&mut self) -> Result<Version> {
         if self.kind.is_v3() {
-            // V3 reports only through GET_VERSION_EX (§4.1).
+            // V3 reports only through GET_VERSION_EX (stlink usb.c:205-209;
+            // OpenOCD stlink_usb.c:1302-1319).
             let r = self.xfer(&[commands::GET_VERSION_EX], &[], 12)?;
             if r.len() < 12 {
                 return Err(StlinkError::ShortReply { cmd: "GET_VERSION_EX", expected: 12, got: r.len() });
@@ -295,8 +320,9 @@ impl StLink {
         Ok(Mode::from_byte(*r.first().unwrap_or(&0xFF)))
     }
 
-    /// Leave DFU, SWIM or a previous debug session so that ENTER starts clean
-    /// (§10, §11.8).
+    /// Leave DFU, SWIM or a previous debug session so that ENTER starts clean,
+    /// as OpenOCD (stlink_usb.c:1683-1827) and probe-rs (mod.rs:520-548) do
+    /// when they open a probe.
     pub fn leave_current_mode(&mut self) -> Result<Mode> {
         let mode = self.current_mode()?;
         match mode {
@@ -308,7 +334,8 @@ impl StLink {
         Ok(mode)
     }
 
-    /// Target voltage in millivolts, when the firmware can measure it (§3.1).
+    /// Target voltage in millivolts, when the firmware can measure it (stlink
+    /// usb.c:221-250; OpenOCD stlink_usb.c:1480-1510).
     /// `None` when unsupported or when the probe's ADC reads 0 (clones).
     pub fn target_voltage_mv(&mut self) -> Result<Option<u32>> {
         if !self.version.has_voltage() {
@@ -322,7 +349,7 @@ impl StLink {
         if a0 == 0 {
             return Ok(None);
         }
-        // V = 2 × A1 × 1.2 V / A0 (§3.1).
+        // V = 2 × A1 × 1.2 V / A0 (stlink usb.c:221-250).
         Ok(Some((2400 * a1 / a0) as u32))
     }
 
@@ -428,7 +455,8 @@ impl StLink {
         self.status_cmd("ENTER_SWD", &[commands::DEBUG, dbg::ENTER, dbg::ENTER_SWD, 0], 2).map(drop)
     }
 
-    /// Leave debug mode; the probe returns to idle (§3.2 EXIT).
+    /// Leave debug mode; the probe returns to idle (EXIT: stlink usb.c:700-712;
+    /// OpenOCD stlink_usb.c:1641-1646).
     pub fn exit_debug(&mut self) -> Result<()> {
         self.xfer(&[commands::DEBUG, dbg::EXIT], &[], 0).map(drop)
     }
@@ -477,8 +505,10 @@ impl StLink {
         self.status_cmd("WRITEREG", &cdb, 2).map(drop)
     }
 
-    /// Status of the last memory transfer (§3.2): `Ok(())` or the failing status
-    /// with the fault address where the firmware reports one.
+    /// Status of the last memory transfer (GETLASTRWSTATUS/GETLASTRWSTATUS2:
+    /// stlink usb.c:303-309; OpenOCD stlink_usb.c:2472-2477; reply layout
+    /// pyOCD stlink.py:426-427): `Ok(())` or the failing status with the
+    /// fault address where the firmware reports one.
     fn last_rw_status(&mut self, cmd: &'static str) -> Result<()> {
         if self.version.has_rw_status2() {
             let r = self.xfer(&[commands::DEBUG, dbg::GETLASTRWSTATUS2], &[], 12)?;
@@ -550,7 +580,8 @@ impl StLink {
         })
     }
 
-    /// One READMEM_8BIT (≤ 64 or 512 bytes). A 1-byte read returns 2 bytes (§8 quirk 1).
+    /// One READMEM_8BIT (≤ 64 or 512 bytes). A 1-byte read returns 2 bytes
+    /// (OpenOCD stlink_usb.c:2512-2514; probe-rs mod.rs:974-992).
     fn read8_chunk(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
         let cdb = Self::mem_cdb(dbg::READMEM_8BIT, addr, buf.len());
         let want = buf.len().max(2);
@@ -570,14 +601,15 @@ impl StLink {
     }
 
     /// Read a word-aligned range the way st-flash does: 32-bit reads of up to
-    /// 6144 bytes whose status is never checked (§5.2), so a failed read goes
+    /// 6144 bytes whose status is never checked (stlink usb.c:714-735,
+    /// common.c:1216), so a failed read goes
     /// unnoticed. Not used by stflash's own operations; the benchmark's
     /// st-flash-style baseline uses it to cost what st-flash does.
     pub fn read_mem_unchecked(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
         if addr % 4 != 0 || buf.len() % 4 != 0 {
             return Err(StlinkError::BadRequest(format!(
-                "unchecked reads need an aligned address and length (0x{addr:08X}, {} bytes)",
-                buf.len()
+                "unchecked reads need an aligned address and length (0x{addr:08X}, {})",
+                count(buf.len() as u64, "byte")
             )));
         }
         for (i, chunk) in buf.chunks_mut(MAX_READ32).enumerate() {
@@ -656,8 +688,8 @@ impl StLink {
     pub fn write_mem_width(&mut self, addr: u32, data: &[u8], width: u32) -> Result<()> {
         if addr % width != 0 || data.len() % width as usize != 0 {
             return Err(StlinkError::BadRequest(format!(
-                "{width}-byte writes need an aligned address and length (0x{addr:08X}, {} bytes)",
-                data.len()
+                "{width}-byte writes need an aligned address and length (0x{addr:08X}, {})",
+                count(data.len() as u64, "byte")
             )));
         }
         let (op, name, max) = match width {

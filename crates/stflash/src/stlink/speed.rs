@@ -1,11 +1,16 @@
-//! SWD clock selection (stlink-usb-protocol.md §6).
+//! SWD clock selection: SWD_SET_FREQ divisors on V2, GET_COM_FREQ/SET_COM_FREQ
+//! kHz lists on V3 (stlink src/stlink-lib/usb.c:611-698 at commit 733893a;
+//! OpenOCD src/jtag/drivers/stlink_usb.c:1512-1534, 3130-3184).
 //!
 //! Unlike st-flash, which picks the nearest table entry even when it is faster
-//! than requested, stflash never exceeds the request (as OpenOCD and probe-rs do):
+//! than requested (stlink usb.c:37-78), stflash never exceeds the request (as
+//! OpenOCD, stlink_usb.c:3032-3072, and probe-rs,
+//! probe-rs/src/probe/stlink/constants.rs:165-181, do):
 //! a user lowering `--freq` is usually fighting signal integrity.
 
-/// V2 SWD divisor table: (kHz, divisor), fastest first (§6.1, the entries
-/// stlink and OpenOCD share).
+/// V2 SWD divisor table: (kHz, divisor), fastest first (the entries stlink
+/// inc/stlink.h:51-62 and OpenOCD src/jtag/drivers/stlink_usb.c:534-547
+/// share).
 pub const V2_SWD: &[(u32, u16)] = &[
     (4000, 0),
     (1800, 1),

@@ -1,4 +1,6 @@
-//! ST-LINK status codes (stlink-usb-protocol.md §5.1).
+//! ST-LINK status codes. Names and meanings from stlink inc/stlink.h:92-101
+//! (commit 733893a), OpenOCD src/jtag/drivers/stlink_usb.c:316-336 and pyOCD
+//! pyocd/probe/stlink/constants.py:97-127; ST publishes no list.
 
 use std::fmt;
 
@@ -33,13 +35,15 @@ impl Status {
 
     /// Statuses that can mean an unreliable SWD link (too fast a clock for
     /// the wiring): WAIT that outlasted every retry, AP FAULT/ERROR, parity
-    /// errors, DP FAULT, write-data and sticky errors (§5.1). A slower clock
+    /// errors, DP FAULT, write-data and sticky errors (see the module notes for
+    /// the sources of the codes). A slower clock
     /// may cure them; "nothing answers" statuses are left to the connect logic.
     pub fn is_link_trouble(self) -> bool {
         matches!(self.0, 0x10 | 0x14 | 0x11 | 0x12 | 0x13 | 0x15 | 0x17 | 0x18 | 0x19 | 0x1A)
     }
 
-    /// Name and meaning (§5.1).
+    /// Name and meaning (stlink inc/stlink.h:92-101; OpenOCD
+    /// stlink_usb.c:316-336; pyOCD constants.py:97-127).
     pub fn describe(self) -> (&'static str, &'static str) {
         match self.0 {
             0x80 => ("OK", "success"),

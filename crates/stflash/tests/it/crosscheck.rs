@@ -17,3 +17,13 @@ fn every_simulated_part_has_its_crc_unit_where_the_chip_table_says() {
         assert!((host.word_ns as u64).abs_diff(8_000_000_000 / sim.hclk_hz) <= 1, "{}", part.name);
     }
 }
+
+#[test]
+fn every_simulated_part_has_its_unique_id_where_the_chip_table_says() {
+    for part in stflash_sim::parts::all() {
+        let dev_id = (part.idcode & 0xFFF) as u16;
+        let sim = stflash_sim::uid::placement(dev_id).unwrap_or_else(|| panic!("{}: no UID", part.name));
+        let host = chips::find(dev_id).expect("chip table row").uid;
+        assert_eq!((host.base, host.third), (sim.base, sim.third), "{}", part.name);
+    }
+}

@@ -44,3 +44,15 @@ fn connect_under_reset_without_nrst_resets_by_software_and_halts_at_the_reset_ve
     assert_eq!(sim.core_register(15) & !1, 0x0800_0100, "halted at the reset handler");
     drop(session);
 }
+
+#[test]
+fn the_unique_id_is_read_in_address_order_on_every_layout() {
+    for chip in ["stm32f103c8", "stm32l053r8", "stm32h7a3zi", "stm32u575zi"] {
+        let mut spec = SimSpec::new(chip);
+        spec.options = vec![("uid".into(), "000102030405060708090A0B".into())];
+        let (transport, _sim) = stflash_sim::open(&spec).expect("simulator");
+        let mut session = Session::open(Box::new(transport), &ConnectOptions::default()).expect("connect");
+        let id = session.target.unique_id().unwrap().expect("a unique ID");
+        assert_eq!(id, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "{chip}");
+    }
+}

@@ -36,7 +36,13 @@ impl Run {
 /// of its own (a test that reruns on one chip passes the same directory
 /// with `STFLASH_STATE_DIR`, as `Board` does).
 pub fn stflash() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_stflash"));
+    command_for(Path::new(env!("CARGO_BIN_EXE_stflash")))
+}
+
+/// `exe` (the binary, possibly under another name) with a clean simulator
+/// environment and a journal directory of its own.
+pub fn command_for(exe: &Path) -> Command {
+    let mut c = Command::new(exe);
     c.env("STFLASH_STATE_DIR", temp_dir("state"));
     for var in [
         "STFLASH_SIM",
@@ -53,7 +59,12 @@ pub fn stflash() -> Command {
 
 /// Run the binary with `args` and extra environment.
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut c = stflash();
+    run_exe(Path::new(env!("CARGO_BIN_EXE_stflash")), args, env)
+}
+
+/// Run `exe` (the binary, possibly under another name) with `args` and extra environment.
+pub fn run_exe(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = command_for(exe);
     c.args(args);
     for (k, v) in env {
         c.env(k, v);
@@ -214,4 +225,136 @@ pub fn write_file(dir: &Path, name: &str, data: &[u8]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, data).expect("write file");
     path.to_str().expect("utf-8 path").to_string()
+}
+
+/// One simulated probe that several in-process runs use in turn (each run
+/// takes a transport; this one hands out handles on the same simulator), so
+/// a test sees what one command left in the core for the next.
+#[derive(Clone)]
+pub struct SharedProbe {
+    transport: std::sync::Arc<std::sync::Mutex<stflash_sim::SimTransport>>,
+    info: stflash::transport::ProbeInfo,
+    pub sim: SimHandle,
+}
+
+impl SharedProbe {
+    pub fn open(spec: &SimSpec) -> SharedProbe {
+        use stflash::transport::Transport;
+        let (transport, sim) = stflash_sim::open(spec).expect("open simulator");
+        let info = transport.info().clone();
+        SharedProbe { transport: std::sync::Arc::new(std::sync::Mutex::new(transport)), info, sim }
+    }
+
+    /// Run the command line `args` in this process on this probe; stdout is
+    /// captured (stderr goes to the test's own).
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let console = stflash_cli::Console::new(Box::new(Captured(std::sync::Arc::clone(&out))));
+        let argv = args.iter().map(std::ffi::OsString::from);
+        let code = stflash_cli::run_with(argv, &console, Some((Box::new(self.clone()), Some(self.sim.clone()))));
+        let stdout = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
+        Run { code: code as i32, stdout, stderr: String::new() }
+    }
+}
+
+impl stflash::transport::Transport for SharedProbe {
+    fn write(
+        &mut self,
+        data: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, stflash::transport::TransportError> {
+        self.transport.lock().unwrap().write(data, timeout)
+    }
+    fn read(
+        &mut self,
+        buf: &mut [u8],
+        timeout: std::time::Duration,
+    ) -> Result<usize, stflash::transport::TransportError> {
+        self.transport.lock().unwrap().read(buf, timeout)
+    }
+    fn info(&self) -> &stflash::transport::ProbeInfo {
+        &self.info
+    }
+    fn sleep(&mut self, d: std::time::Duration) {
+        self.transport.lock().unwrap().sleep(d)
+    }
+    fn elapsed(&self) -> std::time::Duration {
+        self.transport.lock().unwrap().elapsed()
+    }
+}
+
+/// A writer into a shared buffer.
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What issue #18 asks of one write-protected area of one part: a write
+/// that starts at `from` (whole sectors before the area) and runs through
+/// the area, `erase ADDR SIZE` over the same sectors, a mass erase and a
+/// `--mass-erase` write each fail with exit code 6 and a message naming the
+/// protected range and `register`, and leave every byte from `from` to the
+/// end of the area as it was — the sectors before the protected one
+/// included, which the controller would have erased first; a write from
+/// `from` up to the area succeeds and leaves the area alone.
+pub struct WrpCase {
+    pub chip: &'static str,
+    /// Simulator options that protect the area (`wrp=…`).
+    pub options: &'static [(&'static str, &'static str)],
+    /// The protected area, `[start, end)`.
+    pub area: (u32, u32),
+    /// Where the write and the erase start: a sector boundary before the area.
+    pub from: u32,
+    /// What the message names besides the range ("FLASH_WRPR (pages 4-7").
+    pub register: &'static str,
+    /// The assignments it proposes to remove the protection ("WRP0=0xFF").
+    pub remedy: &'static str,
+}
+
+impl WrpCase {
+    pub fn check(&self, test: &str) {
+        let (start, end) = self.area;
+        assert!(self.from < start && start < end, "{test}: from < start < end");
+        let len = (end - self.from) as usize;
+        let old = pattern(len, start);
+        let board = Board::new(self.chip, test, self.options, &[(self.from, &old)]);
+        let range = format!("overlaps 0x{start:08X}-0x{:08X}, write-protected by {}", end - 1, self.register);
+        let unchanged = |what: &str| assert!(board.peek(self.from, len) == old, "{test}: {what} changed the flash");
+        let image = board.file("image.bin", &pattern(len, start ^ 0x5A5A));
+        let from = format!("0x{:08X}", self.from);
+        // The flash is checked first: without the check the controller
+        // erases the sectors before the area, then stops at it.
+        let out = board.run(&["write", arg(&image), &from]);
+        unchanged("the write");
+        let remedy = format!("remove the write protection with `stflash --area=option write {}` first", self.remedy);
+        out.fails(6, &range).fails(6, &remedy).fails(6, "nothing was erased or written");
+        let out = board.run(&["erase", &from, &format!("0x{len:X}")]);
+        unchanged("erase ADDR SIZE");
+        out.fails(6, &range);
+        let mass = format!("refusing to mass-erase: 0x{start:08X}-0x{:08X} is write-protected by", end - 1);
+        let out = board.run(&["erase"]);
+        unchanged("the mass erase");
+        out.fails(6, &mass);
+        let head = board.file("head.bin", &pattern((start - self.from) as usize, start ^ 0xA5A5));
+        let out = board.run(&["--mass-erase", "write", arg(&head), &from]);
+        unchanged("the --mass-erase write");
+        out.fails(6, &mass);
+        // Up to the area, writing works and the area keeps its bytes.
+        board.run(&["write", arg(&head), &from]).ok();
+        assert_eq!(
+            board.peek(self.from, (start - self.from) as usize),
+            pattern((start - self.from) as usize, start ^ 0xA5A5)
+        );
+        assert!(
+            board.peek(start, (end - start) as usize) == old[(start - self.from) as usize..],
+            "{test}: area changed"
+        );
+    }
 }

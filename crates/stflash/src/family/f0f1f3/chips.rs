@@ -6,6 +6,7 @@
 //! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
 
 use super::driver::{Series, Variant};
+use super::factory;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
@@ -64,9 +65,9 @@ const F0_CRC: CrcPeripheral = CrcPeripheral { init: true, ..F1_CRC };
 const F09X_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F1_CRC };
 const F3_CRC: CrcPeripheral = F09X_CRC;
 
-static VARIANT_F0: Variant = Variant { series: Series::F0 };
-static VARIANT_F1: Variant = Variant { series: Series::F1 };
-static VARIANT_F3: Variant = Variant { series: Series::F3 };
+static VARIANT_F0: Variant = Variant { series: Series::F0, factory: &factory::F0_F3 };
+static VARIANT_F1: Variant = Variant { series: Series::F1, factory: &factory::F1 };
+static VARIANT_F3: Variant = Variant { series: Series::F3, factory: &factory::F0_F3 };
 
 /// The fields every row of this table shares.
 const ROW: Chip = Chip {

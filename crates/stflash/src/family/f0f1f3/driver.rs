@@ -10,9 +10,10 @@ use std::time::Duration;
 use log::debug;
 
 use crate::chip::{Chip, Controller};
+use crate::flash::options::factory::Factory;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
+    Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -26,6 +27,10 @@ const CR: u32 = 0x10;
 const AR: u32 = 0x14;
 /// Option byte register, bank 1 only (RM0008 §3.4.6 / RM0091 §3.5.7).
 const OBR: u32 = BASE + 0x1C;
+/// Write protection register: the WRP option bytes in force, the word after
+/// OBR (CMSIS stm32f103xb.h:334 `FLASH_TypeDef.WRPR`; the F0/F3 headers
+/// the same), one register for both banks of XL parts.
+const WRPR: u32 = BASE + 0x20;
 
 // FLASH_SR (RM0091 §3.5.4; flash-families.md §2.1).
 const SR_BSY: u32 = 1 << 0;
@@ -93,6 +98,8 @@ pub enum Series {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Variant {
     pub series: Series,
+    /// The option bytes as shipped (for `recover`).
+    pub factory: &'static Factory,
 }
 
 /// The F0/F1/F3 driver.
@@ -239,6 +246,15 @@ impl FlashController for FpController {
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
+    }
+
+    /// The write-protected pages, from FLASH_WRPR: a write or `erase` that
+    /// touches one is refused before anything is erased, where the
+    /// controller would erase the pages before it and then stop with
+    /// WRPRTERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        Ok(self.write_protected(&layout, t.read32(WRPR)?))
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {

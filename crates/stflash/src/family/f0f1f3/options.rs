@@ -16,18 +16,25 @@
 //! reset on F1, which has no OBL_LAUNCH (§2.1, §5 item 21). st-flash could not
 //! write these 4 bytes at all (stflash-cli.md §4.5: "requires ≥12 bytes").
 //!
-//! On F1 high-density and XL parts bit 7 of WRP3 protects every page from
-//! 62 on (RM0008 §2.5); the decoded view names pages 62-63 only.
+//! With 2 KiB pages bit 7 of WRP3 protects every page from 62 to the end of
+//! the flash (F1 high-density, XL and connectivity line, F09x, F3 above
+//! 128 KiB: ST HAL `OB_WRP_PAGES62TO255` and kin).
+//!
+//! The protection in force is FLASH_WRPR, loaded from the WRP bytes at
+//! reset: `FpController::write_protected` turns it into address ranges
+//! for `FlashController::reserved_ranges`.
 //!
 //! Complements in a value given by the user must match (checked by the
 //! generic code, which names the consistent value); stflash writes them as
 //! the hardware computes them.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::family::f0f1f3::driver::{FpController, Series};
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::{engine, FlashController, FlashError, KEY1, KEY2};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::reserved::{units_text, write_protected_runs};
+use crate::flash::{engine, FlashController, FlashError, FlashLayout, Remedy, Reserved, KEY1, KEY2};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
 
@@ -36,6 +43,7 @@ const OPTKEYR: u32 = BASE + 0x08;
 const SR: u32 = BASE + 0x0C;
 const CR: u32 = BASE + 0x10;
 const OBR: u32 = BASE + 0x1C;
+const WRPR: u32 = BASE + 0x20;
 /// The option block (§2.1).
 const OB: u32 = 0x1FFF_F800;
 const OB_LEN: usize = 16;
@@ -127,40 +135,49 @@ static OB_DATA: OptionWord = OptionWord {
     ],
 };
 
-/// Write protection: one bit per 4 KiB (4 pages of 1 KiB or 2 of 2 KiB,
-/// matching the simulator's parts; RM0008 §2.5, RM0091 §4.1), 0 = protected.
+/// Write protection: one bit per 4 KiB, 0 = protected: 4 pages of 1 KiB, or
+/// 2 pages of 2 KiB where the last bit (WRP3 bit 7) protects every page from
+/// 62 to the end of the flash (ST HAL stm32f1xx_hal_flash_ex.h
+/// `OB_WRP_PAGES62TO255`/`62TO511`, stm32f3xx_hal_flash_ex.h
+/// `OB_WRP_PAGES62TO127`/`62TO255`, stm32f0xx_hal_flash_ex.h
+/// `OB_WRP_PAGES62TO127`; RM0008 §2.5, RM0091 §4.1).
 macro_rules! wrp_word {
-    ($name:literal, $addr:expr, $lo:literal, $hi:literal, $per:literal, $first:expr) => {
+    ($name:literal, $addr:expr, $lo:literal, $hi:literal, $lo_mask:expr, $hi_mask:expr) => {
         OptionWord {
             name: $name,
             addr: $addr,
             fields: &[
-                f!(
-                    $lo,
-                    0,
-                    8,
-                    K::WriteProtect,
-                    Show::Protection { unit: "page", per_bit: $per, first: $first, active_low: true },
-                    "write protection"
-                ),
+                f!($lo, 0, 8, K::WriteProtect, Show::Protection($lo_mask), "write protection"),
                 f!(concat!("n", $lo), 8, 8, K::Complement, Show::ComplementOf(0), "complement"),
-                f!(
-                    $hi,
-                    16,
-                    8,
-                    K::WriteProtect,
-                    Show::Protection { unit: "page", per_bit: $per, first: $first + 8 * $per, active_low: true },
-                    "write protection"
-                ),
+                f!($hi, 16, 8, K::WriteProtect, Show::Protection($hi_mask), "write protection"),
                 f!(concat!("n", $hi), 24, 8, K::Complement, Show::ComplementOf(16), "complement"),
             ],
         }
     };
 }
-static OB_WRP01_1K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", 4, 0);
-static OB_WRP23_1K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", 4, 64);
-static OB_WRP01_2K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", 2, 0);
-static OB_WRP23_2K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", 2, 32);
+const fn pages(per_bit: u32, first: u32) -> Mask {
+    Mask::new("page", per_bit, first, true)
+}
+static OB_WRP01_1K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", pages(4, 0), pages(4, 32));
+static OB_WRP23_1K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", pages(4, 64), pages(4, 96));
+static OB_WRP01_2K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", pages(2, 0), pages(2, 16));
+static OB_WRP23_2K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", pages(2, 32), pages(2, 48).to_end());
+
+/// FLASH_WRPR (0x40022020): the four WRP bytes as loaded at the last reset,
+/// WRP0 in bits 7:0 … WRP3 in bits 31:24 (CMSIS stm32f103xb.h:334
+/// `FLASH_TypeDef.WRPR`; ST HAL stm32f1xx_hal_flash_ex.c:1019
+/// FLASH_OB_GetWRP returns it). What write protection is in force; read,
+/// never written (the option bytes above are).
+static WRPR_1K: OptionWord = OptionWord {
+    name: "FLASH_WRPR",
+    addr: WRPR,
+    fields: &[f!("WRP", 0, 32, K::WriteProtect, Show::Protection(pages(4, 0)), "write protection in force")],
+};
+static WRPR_2K: OptionWord = OptionWord {
+    name: "FLASH_WRPR",
+    addr: WRPR,
+    fields: &[f!("WRP", 0, 32, K::WriteProtect, Show::Protection(pages(2, 0).to_end()), "write protection in force")],
+};
 
 /// FLASH_OBR, F1 (RM0008 §3.4.6): OPTERR 0, RDPRT 1, USER 9:2, DATA0 17:10, DATA1 25:18.
 static OBR_F1: OptionWord = OptionWord {
@@ -292,6 +309,41 @@ impl FpController {
     }
 }
 
+impl FpController {
+    fn wrp_words(&self) -> (&'static OptionWord, [&'static OptionWord; 2]) {
+        if self.two_k_pages() {
+            (&WRPR_2K, [&OB_WRP01_2K, &OB_WRP23_2K])
+        } else {
+            (&WRPR_1K, [&OB_WRP01_1K, &OB_WRP23_1K])
+        }
+    }
+
+    /// The pages FLASH_WRPR (`wrpr`) protects, as address ranges of
+    /// `layout`, each with the WRP option bytes that remove the protection
+    /// (a WRPR bit n is bit n mod 8 of byte WRPn/8).
+    pub(super) fn write_protected(&self, layout: &FlashLayout, wrpr: u32) -> Vec<Reserved> {
+        let (in_force, ob) = self.wrp_words();
+        let page = self.chip().flash.sectors[0].1;
+        let base = layout.base();
+        let pages = (layout.total_size() / page as u64) as u32;
+        let units = in_force.protected_in(wrpr, pages);
+        let place = |p: u32| Some((base + p * page, base as u64 + (p as u64 + 1) * page as u64));
+        let by = |run: &BTreeSet<u32>| format!("FLASH_WRPR ({}, option bytes WRP0-WRP3)", units_text("page", run));
+        let remedy = |run: &BTreeSet<u32>| {
+            let mut assign = Vec::new();
+            for (i, f) in ob.iter().flat_map(|w| w.fields).filter(|f| f.kind == K::WriteProtect).enumerate() {
+                let cur = wrpr >> (8 * i) & 0xFF;
+                let new = f.unprotect(cur, true, run);
+                if new != cur {
+                    assign.push(format!("{}=0x{new:02X}", f.name));
+                }
+            }
+            Remedy::Assign(assign.join(","))
+        };
+        write_protected_runs(&units, place, by, remedy)
+    }
+}
+
 impl OptionBytes for FpController {
     fn words(&self) -> Vec<&'static OptionWord> {
         let user = match self.family() {
@@ -299,7 +351,7 @@ impl OptionBytes for FpController {
             Series::F0 => &OB_USER_F0,
             Series::F3 => &OB_USER_F3,
         };
-        let (w01, w23) = if self.two_k_pages() { (&OB_WRP01_2K, &OB_WRP23_2K) } else { (&OB_WRP01_1K, &OB_WRP23_1K) };
+        let [w01, w23] = self.wrp_words().1;
         vec![user, &OB_DATA, w01, w23]
     }
 
@@ -373,5 +425,62 @@ mod tests {
         let w = driver(0x410).words()[0];
         assert_eq!(w.rdp_level(0x00FF_5AA5), Some(crate::flash::RdpLevel::Level0));
         assert_eq!(w.reserved_mask() & 0x00FF_5AA5, 0x00F8_0000);
+    }
+
+    /// (start, end exclusive, reason) of each area FLASH_WRPR = `wrpr` protects.
+    fn areas(dev_id: u16, size: u32, wrpr: u32) -> Vec<(u32, u64, String)> {
+        let d = driver(dev_id);
+        let flash = &d.chip().flash;
+        let layout =
+            if flash.dual.is_some() { FlashLayout::dual(flash, size) } else { FlashLayout::single(flash, size) };
+        d.write_protected(&layout, wrpr).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    #[test]
+    fn wrpr_bits_become_page_ranges() {
+        const KIB: u32 = 1024;
+        // F103 medium density, 1 KiB pages: bit n = pages 4n..4n+3 (HAL OB_WRP_PAGES4TO7).
+        let a = areas(0x410, 64 * KIB, !0b10);
+        assert_eq!((a[0].0, a[0].1), (0x0800_1000, 0x0800_2000));
+        assert!(a[0].2.contains("FLASH_WRPR (pages 4-7, option bytes WRP0-WRP3)"), "{}", a[0].2);
+        assert!(a[0].2.contains("`stflash --area=option write WRP0=0xFF` first"), "{}", a[0].2);
+        // A run across two WRP bytes names both; other protected bits stay.
+        let a = areas(0x410, 64 * KIB, !(1 << 7 | 1 << 8 | 1 << 12));
+        assert_eq!((a[0].0, a[0].1), (0x0800_7000, 0x0800_9000));
+        assert!(a[0].2.contains("write WRP0=0xFF,WRP1=0xEF`"), "{}", a[0].2);
+        // Bits past the flash of a small part protect nothing.
+        let a = areas(0x444, 16 * KIB, 0xFFFF_FF00);
+        assert_eq!(a.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), [(0x0800_0000, 0x0800_4000)]);
+        // F103 high density, 2 KiB pages: bit n = pages 2n, 2n+1; bit 31 =
+        // pages 62 to the last (HAL OB_WRP_PAGES62TO255).
+        let a = areas(0x414, 512 * KIB, !(1 << 31 | 1));
+        assert_eq!(
+            a.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            [(0x0800_0000, 0x0800_1000), (0x0801_F000, 0x0808_0000)]
+        );
+        assert!(a[1].2.contains("pages 62-255") && a[1].2.contains("write WRP3=0xFF`"), "{}", a[1].2);
+        let a = areas(0x414, 256 * KIB, !(1 << 31));
+        assert_eq!((a[0].0, a[0].1), (0x0801_F000, 0x0804_0000), "pages 62-127 on a 256 KiB part");
+        // XL density: bit 31 covers bank 2 too (OB_WRP_PAGES62TO511).
+        let a = areas(0x430, 1024 * KIB, !(1 << 31));
+        assert_eq!((a[0].0, a[0].1), (0x0801_F000, 0x0810_0000));
+        // F303 (RM0316, HAL OB_WRP_PAGES62TO127) and F072 (pages 62-63 only).
+        assert_eq!(areas(0x422, 256 * KIB, !(1 << 31))[0].1, 0x0804_0000);
+        assert_eq!(
+            areas(0x448, 128 * KIB, !(1 << 31)).iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(),
+            [(0x0801_F000, 0x0802_0000)]
+        );
+        assert!(areas(0x414, 512 * KIB, u32::MAX).is_empty());
+    }
+
+    #[test]
+    fn the_last_wrp_bit_of_2_kib_pages_reads_as_the_rest_of_the_flash() {
+        let w23 = driver(0x414).words()[3];
+        // WRP3 is bits 23:16 of OB_WRP23.
+        assert!(w23.describe(0xFF7F_FFFF).contains("pages 62 to the last page"), "{}", w23.describe(0xFF7F_FFFF));
+        assert!(w23.describe(0xFF3F_FFFF).contains("pages 60 to the last page"));
+        assert!(w23.describe(0xFFFF_FFFE).contains("pages 32-33"));
+        // 1 KiB pages: no such bit.
+        assert!(driver(0x410).words()[3].describe(0xFF7F_FFFF).contains("pages 124-127"));
     }
 }

@@ -8,7 +8,7 @@
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
 use super::driver::{DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F7};
-use super::options;
+use super::{factory, options};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
@@ -60,10 +60,13 @@ static F2: Variant = Variant {
     erase_ms: ERASE_MS_F2F4,
     optcr: &options::OPTCR_F2,
     optcr1: None,
+    factory: &factory::F2_F4,
 };
 static F4: Variant = Variant { optcr: &options::OPTCR_F4, ..F2 };
-/// F42x/F43x, F469/F479, F413/F423: nWRP of sectors 12-23 in OPTCR1.
-static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), ..F4 };
+/// F42x/F43x, F469/F479: nWRP of sectors 12-23 in OPTCR1.
+static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
+/// F413/F423: 15 nWRP bits in OPTCR, no OPTCR1 (options.rs).
+static F413: Variant = Variant { optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
 static F74X: Variant = Variant {
     name: "STM32F7",
     dual_bank: DualBankMode::NDbank,
@@ -71,8 +74,9 @@ static F74X: Variant = Variant {
     erase_ms: ERASE_MS_F7,
     optcr: &options::OPTCR_F74X,
     optcr1: Some(&options::OPTCR1_F7),
+    factory: &factory::F72X_F74X,
 };
-static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, ..F74X };
+static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
 
 /// `write_unit` above is the x32 parallelism; the driver programs with the
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
@@ -250,7 +254,7 @@ pub static CHIPS: &[Chip] = &[
         // One bank: 4×16, 1×64, up to 11×128 KiB = sectors 0-15 in a 4-bit SNB
         // (CMSIS stm32f413xx.h:6893; [OCD] stm32f2x.c:50; §5 item 6).
         sram: MemRegion::new(0x2000_0000, 320 * KIB),
-        controller: Controller::F2F4F7(&F4_OPTCR1),
+        controller: Controller::F2F4F7(&F413),
         ..ROW
     },
     Chip {

@@ -11,10 +11,10 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use crate::chip::{Chip, Controller};
-use crate::flash::options::OptionWord;
+use crate::flash::options::{FieldKind, OptionWord};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
-    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
+    RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -24,6 +24,8 @@ const KEYR: u32 = BASE + 0x04;
 const SR: u32 = BASE + 0x0C;
 const CR: u32 = BASE + 0x10;
 const OPTCR: u32 = BASE + 0x14;
+/// Bank-2 nWRP on F42x/F43x/F469/F479 (RM0090 §3.9.11).
+const OPTCR1: u32 = BASE + 0x18;
 
 // FLASH_SR (RM0090 §3.9.6; RM0385 §3.7.5 names bit 7 ERSERR).
 const SR_OPERR: u32 = 1 << 1;
@@ -163,6 +165,8 @@ pub struct Variant {
     /// FLASH_OPTCR and, where the die has one, FLASH_OPTCR1.
     pub optcr: &'static OptionWord,
     pub optcr1: Option<&'static OptionWord>,
+    /// The option bytes as shipped (for `recover`).
+    pub factory: &'static crate::flash::options::factory::Factory,
 }
 
 /// Typical erase times (datasheet values as modeled, x32): F2/F4
@@ -313,6 +317,21 @@ impl FlashController for FsController {
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
+    }
+
+    /// The write-protected (or PCROP) sectors, from OPTCR/OPTCR1 as in
+    /// force: a write or `erase` that touches one is refused before
+    /// anything is erased, where the controller would erase the sectors
+    /// before it and then stop with WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let optcr = t.read32(OPTCR)?;
+        let optcr1 = if self.variant.optcr1.is_some_and(|w| w.mask_of(FieldKind::WriteProtect) != 0) {
+            t.read32(OPTCR1)?
+        } else {
+            0
+        };
+        Ok(self.write_protected(&layout, optcr, optcr1))
     }
 
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {

@@ -6,11 +6,12 @@ use crate::flash::FlashController;
 
 pub mod chips;
 pub mod driver;
+pub mod factory;
 pub mod options;
 
 pub use driver::Variant;
 
-pub static FAMILY: Family = Family { name: "STM32F2, F4, F7", chips: chips::CHIPS, driver };
+pub static FAMILY: Family = Family { name: "STM32F2, F4, F7", chips: chips::CHIPS, driver, factory: factory::of };
 
 fn driver(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::FsController::new(chip, voltage_mv).map(|d| Box::new(d) as Box<dyn FlashController>)

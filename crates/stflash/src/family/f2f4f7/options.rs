@@ -13,8 +13,19 @@
 //! F401/F410/F411/F412/F413/F42x but wrote OPTCR; stflash reads what it
 //! writes) and on F7 (st-flash's F7 `option` write went to 0x1FFF0000 and
 //! failed, §13 item 12); `optcr` is OPTCR; `optcr1` is OPTCR1 (F7 boot
-//! addresses; nWRP of sectors 12-23 on F42x/F43x/F469/F479 and 12-15 on
-//! F413); `option_boot_add` is OPTCR1 on F7.
+//! addresses; nWRP of sectors 12-23 on F42x/F43x/F469/F479); `option_boot_add`
+//! is OPTCR1 on F7. F413/F423 keep all their nWRP bits in OPTCR (15 bits,
+//! the last for sectors 14 and 15: CMSIS stm32f413xx.h `FLASH_OPTCR_nWRP_14`
+//! = `_15`, ST HAL `OB_WRP_SECTOR_14` = `_15`, written to OPTCR only) and
+//! have no OPTCR1 (ST's SVD, as stm32-rs lists it).
+//!
+//! Write protection in force is OPTCR/OPTCR1 itself (the registers show the
+//! loaded option bytes): `FsController::write_protected` turns it into
+//! address ranges for `FlashController::reserved_ranges`. With SPRMOD set
+//! (PCROP mode, F4 but F405/F407/F415/F417) a set nWRP bit means the sector
+//! is PCROP-protected, which also blocks erase and program (ST HAL
+//! stm32f4xx_hal_flash_ex.c: "Active value of nWRPi bits is inverted when
+//! PCROP mode is active", "write a protected sector will set WRPERR Flag").
 //!
 //! OTP: 16 blocks (512 bytes on F2/F4/F72x, 1 KiB on F74x/F76x) followed by
 //! 16 lock bytes, a block being locked when its lock byte is 0x00 (RM0090
@@ -22,9 +33,12 @@
 
 use std::time::Duration;
 
-use crate::family::f2f4f7::driver::FsController;
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
+use crate::family::f2f4f7::driver::{DualBankMode, FsController};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
+use crate::flash::reserved::MaskValue;
+use crate::flash::{
+    engine, unlock_with_keys, FlashController, FlashError, FlashLayout, NoProgress, Reserved, Sector, OPTKEY1, OPTKEY2,
+};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
 
@@ -55,8 +69,11 @@ const BOR: Show = Show::Choices(&[(0, "level 3"), (1, "level 2"), (2, "level 1")
 const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
 const fn nwrp(first: u32) -> Show {
-    Show::Protection { unit: "sector", per_bit: 1, first, active_low: true }
+    Show::Protection(Mask::new("sector", 1, first, true))
 }
+/// OPTCR.SPRMOD (bit 31) inverts nWRP on F4 (PCROP mode).
+const NWRP_F4: Show = Show::Protection(Mask::new("sector", 1, 0, true).inverted_by(31));
+const F_SPRMOD: Field = f!("SPRMOD", 31, 1, K::Security, Show::Flag("PCROP", "write protection"), "nWRP bits mean");
 
 const F_OPTLOCK: Field = f!("OPTLOCK", 0, 1, K::Status, Show::Flag("locked", "unlocked"), "option register lock");
 const F_OPTSTRT: Field = f!("OPTSTRT", 1, 1, K::Status, Show::Flag("running", ""), "option change");
@@ -96,13 +113,39 @@ pub(super) static OPTCR_F4: OptionWord = OptionWord {
         F_NRST_STOP,
         F_NRST_STDBY,
         F_RDP,
-        f!("nWRP", 16, 12, K::WriteProtect, nwrp(0), "write protection"),
+        f!("nWRP", 16, 12, K::WriteProtect, NWRP_F4, "write protection"),
         f!("DB1M", 30, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "1 MiB parts of F42x/F43x/F469"),
-        f!("SPRMOD", 31, 1, K::Security, Show::Flag("PCROP", "write protection"), "nWRP bits mean"),
+        F_SPRMOD,
     ],
 };
 
-/// F42x/F43x/F469/F479 bank 2, F413 sectors 12-15 (RM0090 §3.9.11).
+/// F413/F423 (RM0430): nWRP[14:0], bit 14 for sectors 14 and 15; no BFB2
+/// or DB1M (one bank).
+pub(super) static OPTCR_F413: OptionWord = OptionWord {
+    name: "FLASH_OPTCR",
+    addr: OPTCR,
+    fields: &[
+        F_OPTLOCK,
+        F_OPTSTRT,
+        F_BOR_LEV,
+        f!("WDG_SW", 5, 1, K::User, SW, "independent watchdog started by"),
+        F_NRST_STOP,
+        F_NRST_STDBY,
+        F_RDP,
+        f!(
+            "nWRP",
+            16,
+            15,
+            K::WriteProtect,
+            Show::Protection(Mask::new("sector", 1, 0, true).to_end().inverted_by(31)),
+            "write protection"
+        ),
+        F_SPRMOD,
+    ],
+};
+
+/// F42x/F43x/F469/F479 bank 2: sectors 12-23 (RM0090 §3.9.11; SPRMOD in
+/// OPTCR inverts them too, which this word cannot see: the driver does).
 pub(super) static OPTCR1_F4: OptionWord = OptionWord {
     name: "FLASH_OPTCR1",
     addr: OPTCR1,
@@ -183,6 +226,53 @@ impl FsController {
         t.write32(OPTCR, optcr)?;
         t.write32(OPTCR, optcr | OPTSTRT)?;
         engine::wait_idle(t, &*self, 0, OPTION_TYPICAL, timeout, "changing the option bytes")
+    }
+}
+
+/// Why a PCROP sector cannot be unprotected with stflash.
+const PCROP_FIXED: &str = "a PCROP sector (FLASH_OPTCR.SPRMOD = 1) stays protected until an RDP regression from level \
+                           1 to 0 that also clears SPRMOD, which erases the whole flash; stflash does not change \
+                           PCROP: use STM32CubeProgrammer";
+
+impl FsController {
+    /// The sectors OPTCR/OPTCR1 (`optcr`, `optcr1`, as in force) protect,
+    /// as address ranges of `layout`, each with the nWRP value that removes
+    /// the protection. Bank 1 (and single-bank) sector i is OPTCR.nWRPi; bank
+    /// 2 sector 12 + i of F42x/F43x/F469/F479 is OPTCR1.nWRPi (ST HAL
+    /// stm32f4xx_hal_flash_ex.c FLASH_OB_EnableWRP: "BANK2 starts from
+    /// OB_WRP_SECTOR_12", written to OPTCR1); F76x in dual-bank mode protects
+    /// sectors 2i and 2i+1 of the dual-bank numbering (bank 2 = 12-23) with
+    /// OPTCR.nWRPi (ST HAL stm32f7xx_hal_flash_ex.h `OB_WRP_DB_SECTOR_x`).
+    pub(super) fn write_protected(&self, layout: &FlashLayout, optcr: u32, optcr1: u32) -> Vec<Reserved> {
+        let word = self.optcr_word();
+        let pcrop = word.field("SPRMOD").is_some_and(|f| f.get(optcr) == 1);
+        let fixed = pcrop.then_some(PCROP_FIXED);
+        let banks: Vec<Vec<Sector>> = layout.banks.iter().enumerate().map(|(b, bank)| bank.sectors(b as u8)).collect();
+        let span = |s: &Sector| (s.addr, s.end());
+        let Some(nwrp) = word.field("nWRP") else { return Vec::new() };
+        if banks.len() > 1 && self.variant().dual_bank == DualBankMode::NDbank {
+            let dual = Field { show: Show::Protection(Mask::new("sector", 2, 0, true)), ..*nwrp };
+            let mask = MaskValue { word: word.name, field: &dual, value: dual.get(optcr), active_low: true };
+            let place = |u: u32| banks.get(u as usize / 12).and_then(|b| b.get(u as usize % 12)).map(span);
+            return mask.areas(24, place, ", dual-bank numbering", None);
+        }
+        let mut out = Vec::new();
+        for (b, sectors) in banks.iter().enumerate() {
+            let (word, value) = match b {
+                0 => (word, optcr),
+                _ => match self.optcr1_word() {
+                    Some(w) => (w, optcr1),
+                    None => continue,
+                },
+            };
+            let Some(field) = word.fields.iter().find(|f| f.kind == K::WriteProtect) else { continue };
+            let Show::Protection(m) = field.show else { continue };
+            let mask = MaskValue { word: word.name, field, value: field.get(value), active_low: !pcrop };
+            let place = |u: u32| u.checked_sub(m.first).and_then(|i| sectors.get(i as usize)).map(span);
+            let of = if pcrop { ", PCROP" } else { "" };
+            out.extend(mask.areas(m.first + sectors.len() as u32, place, of, fixed));
+        }
+        out
     }
 }
 
@@ -284,5 +374,85 @@ mod tests {
         assert_eq!((f4.base, f4.size, f4.unit), (0x1FFF_7800, 512, 4));
         let f7 = driver(0x449).otp().unwrap();
         assert_eq!((f7.base, f7.size), (0x1FF0_F000, 1024));
+    }
+
+    /// (start, end exclusive, reason) of each protected area.
+    fn areas(dev_id: u16, size: u32, dual: bool, optcr: u32, optcr1: u32) -> Vec<(u32, u64, String)> {
+        let d = driver(dev_id);
+        let spec = &d.chip().flash;
+        let layout = if dual { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
+        d.write_protected(&layout, optcr, optcr1).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {
+        a.iter().map(|r| (r.0, r.1)).collect()
+    }
+
+    const KIB: u32 = 1024;
+    const MIB: u32 = 1024 * KIB;
+
+    #[test]
+    fn nwrp_bits_become_sector_ranges() {
+        // F411: nWRP1 clear = sector 1 (16 KiB at 0x08004000), RM0383 FLASH_OPTCR.
+        let a = areas(0x431, 512 * KIB, false, 0x0FFD_AAED, 0);
+        assert_eq!(ranges(&a), [(0x0800_4000, 0x0800_8000)]);
+        assert!(a[0].2.contains("FLASH_OPTCR.nWRP (sector 1)"), "{}", a[0].2);
+        assert!(a[0].2.contains("`stflash --area=option write nWRP=0xFFF` first"), "{}", a[0].2);
+        // Sectors 4-5 (64 + 128 KiB) as one run, sector 11 on its own; the
+        // remedy of each run leaves the other protected.
+        let a = areas(0x431, 512 * KIB, false, 0x07CF_AAED, 0);
+        assert_eq!(ranges(&a), [(0x0801_0000, 0x0804_0000)], "sector 11 is past 512 KiB");
+        assert!(a[0].2.contains("(sectors 4-5)") && a[0].2.contains("nWRP=0x7FF"), "{}", a[0].2);
+        // Nothing protected at the reset value.
+        assert!(areas(0x431, 512 * KIB, false, 0x0FFF_AAED, 0).is_empty());
+    }
+
+    #[test]
+    fn pcrop_mode_inverts_nwrp_and_cannot_be_removed_here() {
+        // SPRMOD = 1: nWRP1 set = sector 1 PCROP-protected (read and write).
+        let a = areas(0x431, 512 * KIB, false, 0x8002_AAED, 0);
+        assert_eq!(ranges(&a), [(0x0800_4000, 0x0800_8000)]);
+        assert!(a[0].2.contains("(sector 1, PCROP)") && a[0].2.contains("STM32CubeProgrammer"), "{}", a[0].2);
+        assert!(areas(0x431, 512 * KIB, false, 0x8000_AAED, 0).is_empty());
+        // The decoded view follows SPRMOD too.
+        let w = driver(0x431).words()[0];
+        assert!(w.describe(0x8002_AAED).contains("write protection: sectors 1"), "{}", w.describe(0x8002_AAED));
+        assert!(w.protected(0x8FFD_AAED).len() == 11);
+    }
+
+    #[test]
+    fn bank_2_of_f42x_is_optcr1_from_sector_12() {
+        // 2 MiB: bank 1 sector 0 (OPTCR), bank 2 sector 23 = OPTCR1.nWRP11.
+        let a = areas(0x419, 2 * MIB, true, 0x0FFE_AAED, 0x07FF_0000);
+        assert_eq!(ranges(&a), [(0x0800_0000, 0x0800_4000), (0x081E_0000, 0x0820_0000)]);
+        assert!(a[1].2.contains("FLASH_OPTCR1.nWRP_12 (sector 23)") && a[1].2.contains("nWRP_12=0xFFF"), "{}", a[1].2);
+        // 1 MiB with DB1M: bank 2 at 0x08080000, sectors 12-19 (OPTCR1 bits 0-7).
+        let a = areas(0x419, MIB, true, 0x4FFF_AAED, 0x0FFE_0000);
+        assert_eq!(ranges(&a), [(0x0808_0000, 0x0808_4000)]);
+        // PCROP mode covers bank 2 as well.
+        let a = areas(0x419, 2 * MIB, true, 0x8000_AAED, 0x0001_0000);
+        assert_eq!(ranges(&a), [(0x0810_0000, 0x0810_4000)]);
+    }
+
+    #[test]
+    fn f413_bit_14_covers_sectors_14_and_15() {
+        let a = areas(0x463, 1536 * KIB, false, 0x3FFF_AAED, 0);
+        assert_eq!(ranges(&a), [(0x0814_0000, 0x0818_0000)]);
+        assert!(a[0].2.contains("(sectors 14-15)") && a[0].2.contains("nWRP=0x7FFF"), "{}", a[0].2);
+        assert!(areas(0x463, 1536 * KIB, false, 0x7FFF_AAED, 0).is_empty(), "reset value");
+        assert!(driver(0x463).area_word(OptionArea::Optcr1).is_none(), "no OPTCR1 on F413");
+    }
+
+    #[test]
+    fn f7_single_and_dual_bank_maps() {
+        // F746: sector 7 = 256 KiB at 0x080C0000.
+        let a = areas(0x449, MIB, false, 0xC07F_AAFD, 0);
+        assert_eq!(ranges(&a), [(0x080C_0000, 0x0810_0000)]);
+        // F767 single bank: sector 1 = 32 KiB at 0x08008000.
+        assert_eq!(ranges(&areas(0x451, 2 * MIB, false, 0xFFFD_AAFD, 0)), [(0x0800_8000, 0x0801_0000)]);
+        // F767 dual bank: nWRP6 = sectors 12-13 = bank 2's first two 16 KiB sectors.
+        let a = areas(0x451, 2 * MIB, true, 0xDFBF_AAFD, 0);
+        assert_eq!(ranges(&a), [(0x0810_0000, 0x0810_8000)]);
+        assert!(a[0].2.contains("(sectors 12-13, dual-bank numbering)") && a[0].2.contains("nWRP=0xFFF"), "{}", a[0].2);
     }
 }

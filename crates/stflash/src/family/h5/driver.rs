@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::chip::Chip;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
-    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
+    RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -27,6 +27,9 @@ const NSCR: u32 = BASE + 0x28;
 const NSCCR: u32 = BASE + 0x30;
 const OPTSR_CUR: u32 = BASE + 0x50;
 const OPTSR2_CUR: u32 = BASE + 0x70;
+/// Write protection in force, bank 1 and 2 (RM0481 FLASH_WRP1R_CUR, WRP2R_CUR).
+const WRP1R_CUR: u32 = BASE + 0xE8;
+const WRP2R_CUR: u32 = BASE + 0x1E8;
 
 // NSSR (§2.7).
 pub const SR_BSY: u32 = 1 << 0;
@@ -201,12 +204,29 @@ impl FlashController for H5Controller {
         Some(self)
     }
 
+    /// The write-protected sectors, from WRP1R_CUR/WRP2R_CUR: a write or
+    /// `erase` that touches one is refused before anything is erased, where
+    /// the controller would erase the sectors before it and then stop with
+    /// WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let wrp = [t.read32(WRP1R_CUR)?, t.read32(WRP2R_CUR)?];
+        Ok(self.write_protected(&layout, wrp, self.swapped))
+    }
+
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
         vec![RegOp::Write { addr: NSCR, value: CR_PG }]
     }
 
     fn program_teardown_ops(&self, _bank: u8) -> Vec<RegOp> {
         vec![RegOp::Write { addr: NSCR, value: 0 }]
+    }
+
+    /// NSCR.FW writes a partly filled flash word (missing bytes erased)
+    /// so that the next write starts a new one (RM0481 §7.9.9 FLASH_NSCR FW).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        let wait = RegOp::WaitIdle { bank, typical: PROGRAM_TIME, timeout: Duration::from_millis(100) };
+        vec![RegOp::Write { addr: NSCR, value: CR_PG | CR_FW }, wait, RegOp::Write { addr: NSCR, value: 0 }]
     }
 
     fn program_access(&self) -> ProgramAccess {

@@ -6,9 +6,10 @@ use crate::flash::FlashController;
 
 pub mod chips;
 pub mod driver;
+pub mod factory;
 pub mod options;
 
-pub static FAMILY: Family = Family { name: "STM32H5", chips: chips::CHIPS, driver };
+pub static FAMILY: Family = Family { name: "STM32H5", chips: chips::CHIPS, driver, factory: factory::of };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     Some(Box::new(driver::H5Controller::new(chip)))

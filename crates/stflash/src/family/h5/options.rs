@@ -23,8 +23,9 @@
 use std::time::Duration;
 
 use crate::family::h5::driver::H5Controller;
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, FlashError, OPTKEY1, OPTKEY2};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::reserved::mask_areas;
+use crate::flash::{engine, unlock_with_keys, FlashError, FlashLayout, Reserved, OPTKEY1, OPTKEY2};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
 
@@ -136,19 +137,35 @@ macro_rules! wrp {
         OptionWord {
             name: $name,
             addr: $addr,
-            fields: &[f!(
-                $field,
-                0,
-                32,
-                K::WriteProtect,
-                Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true },
-                $what
-            )],
+            fields: &[f!($field, 0, 32, K::WriteProtect, Show::Protection(Mask::new("sector", 4, 0, true)), $what)],
         }
     };
 }
 static WRP1R: OptionWord = wrp!("FLASH_WRP1R", WRP1R_CUR, "WRPSG1", "write protection, bank 1");
 static WRP2R: OptionWord = wrp!("FLASH_WRP2R", WRP2R_CUR, "WRPSG2", "write protection, bank 2");
+
+impl H5Controller {
+    /// The sectors WRP1R_CUR/WRP2R_CUR (`wrp`) protect, as address ranges of
+    /// `layout`: bit n = sectors 4n to 4n+3 of its bank, 0 = protected
+    /// (RM0481 FLASH_WRPxR; ST HAL `OB_WRP_SECTOR_0TO3` …). The registers
+    /// name physical banks, as NSCR.BKSEL does: with the banks swapped
+    /// (`swapped`) WRP1R covers the bank at 0x08100000 (assumed: the RM
+    /// text on WRPxR and SWAP_BANK was not at hand; the simulator does the
+    /// same).
+    pub(super) fn write_protected(&self, layout: &FlashLayout, wrp: [u32; 2], swapped: bool) -> Vec<Reserved> {
+        let mut out = Vec::new();
+        for (phys, (word, value)) in [&WRP1R, &WRP2R].into_iter().zip(wrp).enumerate() {
+            let logical = if swapped { 1 - phys } else { phys };
+            let Some(bank) = layout.banks.get(logical) else { continue };
+            let sectors = bank.sectors(logical as u8);
+            let place = |u: u32| sectors.get(u as usize).map(|s| (s.addr, s.end()));
+            let swap = if swapped { ", banks swapped" } else { "" };
+            let of = format!(" of bank {}{swap}", phys + 1);
+            out.extend(mask_areas(word, value, sectors.len() as u32, place, &of));
+        }
+        out
+    }
+}
 
 impl OptionBytes for H5Controller {
     fn words(&self) -> Vec<&'static OptionWord> {
@@ -197,5 +214,24 @@ mod tests {
         assert_eq!(OPTSR.fields[6].kind, K::Security);
         assert_eq!(NSBOOTR.fields[1].describe(0x08_0000).1, "0x08000000");
         assert_eq!(WRP1R.protected(0xFFFF_FFFE), (0..4).collect());
+    }
+
+    #[test]
+    fn wrp_groups_become_sector_ranges_of_the_physical_bank() {
+        let c = H5Controller::new(crate::chip::find(0x484).unwrap());
+        let flash = &crate::chip::find(0x484).unwrap().flash;
+        let layout = FlashLayout::dual(flash, 2 << 20);
+        let a = c.write_protected(&layout, [0xFFFF_FFFE, 0x7FFF_FFFF], false);
+        let ranges: Vec<(u32, u64)> = a.iter().map(|r| (r.start, r.end)).collect();
+        assert_eq!(ranges, [(0x0800_0000, 0x0800_8000), (0x081F_8000, 0x0820_0000)]);
+        assert!(a[0].reason.contains("FLASH_WRP1R.WRPSG1 (sectors 0-3 of bank 1)"), "{}", a[0].reason);
+        assert!(a[1].reason.contains("`stflash --area=option write WRPSG2=0xFFFFFFFF` first"), "{}", a[1].reason);
+        // Swapped: WRP1R protects the physical bank 1, now at 0x08100000.
+        let a = c.write_protected(&layout, [0xFFFF_FFFE, u32::MAX], true);
+        assert_eq!((a[0].start, a[0].end), (0x0810_0000, 0x0810_8000));
+        assert!(a[0].reason.contains("of bank 1, banks swapped"), "{}", a[0].reason);
+        // 1 MiB part: 64 sectors per bank, the groups past them protect nothing.
+        let layout = FlashLayout::dual(flash, 1 << 20);
+        assert!(c.write_protected(&layout, [0x0000_FFFF, 0x0000_FFFF], false).is_empty());
     }
 }

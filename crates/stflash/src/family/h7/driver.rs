@@ -25,7 +25,7 @@ use crate::chip::{Chip, Controller};
 use crate::flash::options::{OptionWord, Otp};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
-    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
+    RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -124,8 +124,6 @@ pub struct Variant {
     /// Flash word in bytes (the programming unit).
     pub flash_word: u32,
     pub sector_size: u32,
-    /// Sectors covered by one WPSN bit: 1 on H74x/H72x, 4 on H7A/B (§2.8 table, §3.5).
-    pub wrp_group: u32,
     /// Has a second bank (bank 2 registers and flash at 0x08100000).
     pub dual_bank: bool,
     pub error_flags: &'static [ErrorFlag],
@@ -206,7 +204,6 @@ pub static H74X: Variant = Variant {
     cr: CR_H74X,
     flash_word: 32,
     sector_size: 128 * 1024,
-    wrp_group: 1,
     dual_bank: true,
     error_flags: ERRORS_WITH_OPERR,
     // timing-model.md H743 row.
@@ -228,7 +225,6 @@ pub static H72X: Variant = Variant {
     cr: CR_H74X,
     flash_word: 32,
     sector_size: 128 * 1024,
-    wrp_group: 1,
     // §2.8.2: single bank, no bank-2 registers.
     dual_bank: false,
     error_flags: ERRORS_WITH_OPERR,
@@ -249,7 +245,6 @@ pub static H7AB: Variant = Variant {
     cr: CR_H7AB,
     flash_word: 16,
     sector_size: 8 * 1024,
-    wrp_group: 4,
     dual_bank: true,
     error_flags: ERRORS_H7AB,
     // timing-model.md H7A3 row.
@@ -274,9 +269,6 @@ impl Variant {
 fn reg(bank: u8, offset: u32) -> u32 {
     FLASH_BASE + bank as u32 * BANK_STRIDE + offset
 }
-
-const WRP_REASON: &str = "write-protected by the FLASH_WPSN option bytes (the controller would refuse with WRPERR); \
-                          remove the write protection in the option bytes first";
 
 /// Largest flash that fits the H7 bank layout: bank 2 starts 1 MiB above
 /// bank 1 (§2.8.1, §3.1).
@@ -468,6 +460,17 @@ impl FlashController for H7Controller {
         vec![RegOp::Write { addr: self.cr(bank), value: 0 }, RegOp::Write { addr: reg(bank, CCR), value: SR_EOP }]
     }
 
+    /// CR.FW writes a partly filled flash word (missing bytes erased) so
+    /// that the next write starts a new one (RM0433 §4.9.4 FLASH_CR1 FW1;
+    /// RM0455 §4.9.4).
+    fn recover_ops(&self, bank: u8) -> Vec<RegOp> {
+        let pg = CR_PG | self.variant.cr.psize(Psize::X64);
+        let wait = RegOp::WaitIdle { bank, typical: self.variant.word_time, timeout: WORD_TIMEOUT };
+        let mut ops = vec![RegOp::Write { addr: self.cr(bank), value: pg | self.variant.cr.fw }, wait];
+        ops.extend(self.program_teardown_ops(bank));
+        ops
+    }
+
     /// Whole flash words as consecutive 32-bit writes in increasing address
     /// order (§2.8 "Program one flash word"; §3.2: no 8/16-bit writes).
     fn program_access(&self) -> ProgramAccess {
@@ -479,30 +482,20 @@ impl FlashController for H7Controller {
         }
     }
 
-    /// Write-protected sectors (WPSN_CUR bit = 0, §2.8 table, §3.5): a write
-    /// that touches one is refused before anything is erased, instead of
-    /// erasing the image's other sectors and then meeting WRPERR.
-    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
+    /// Write-protected sectors (FLASH_WPSN_CUR1/2, H7A/B WPSGN: bit = 0;
+    /// RM0433, RM0455): a write or `erase` that touches one is refused before
+    /// anything is erased, instead of erasing the image's other sectors and
+    /// then meeting WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let layout = match &self.layout {
             Some(l) => l.clone(),
             None => self.layout(t)?,
         };
-        let mut out: Vec<(u32, u32, &'static str)> = Vec::new();
-        for (b, bank) in layout.banks.iter().enumerate() {
-            let wpsn = t.read32(reg(b as u8, WPSN_CUR))?;
-            for s in bank.sectors(b as u8) {
-                let bit = s.index / self.variant.wrp_group;
-                if bit >= 32 || wpsn & (1 << bit) != 0 {
-                    continue;
-                }
-                let end = s.end() as u32;
-                match out.last_mut() {
-                    Some(last) if last.1 == s.addr => last.1 = end,
-                    _ => out.push((s.addr, end, WRP_REASON)),
-                }
-            }
+        let mut wpsn = Vec::new();
+        for b in 0..layout.banks.len() {
+            wpsn.push(t.read32(reg(b as u8, WPSN_CUR))?);
         }
-        Ok(out)
+        Ok(self.write_protected(&layout, &wpsn))
     }
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {

@@ -21,8 +21,12 @@
 use std::time::Duration;
 
 use crate::family::h7::driver::H7Controller;
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, ErrorFlag, FlashController, FlashError, KEY1, KEY2, OPTKEY1, OPTKEY2};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
+use crate::flash::reserved::mask_areas;
+use crate::flash::{
+    engine, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, Reserved, KEY1, KEY2, OPTKEY1,
+    OPTKEY2,
+};
 use crate::mcu::Target;
 
 const BASE: u32 = 0x5200_2000;
@@ -183,9 +187,9 @@ pub(super) static OPTSR_H7AB: OptionWord = OptionWord {
 };
 
 /// WPSN: one bit per 128 KiB sector on H74x/H72x, 0 = protected (§2.8 table).
-const WPSN: Show = Show::Protection { unit: "sector", per_bit: 1, first: 0, active_low: true };
+const WPSN: Show = Show::Protection(Mask::new("sector", 1, 0, true));
 /// WPSGN: one bit per group of 4 sectors on H7A/B (§3.5; [SVD-H7B0] WPSGN_CUR1R).
-const WPSGN: Show = Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true };
+const WPSGN: Show = Show::Protection(Mask::new("sector", 4, 0, true));
 
 pub(super) static WPSN1: OptionWord = OptionWord {
     name: "FLASH_WPSN1",
@@ -332,6 +336,22 @@ impl H7Controller {
     }
 }
 
+impl H7Controller {
+    /// The sectors WPSN_CUR1/2 (H7A/B: WPSGN, groups of 4; `wpsn[b]` for
+    /// bank b) protect, as address ranges of `layout`, each with the
+    /// WPSN value that removes the protection.
+    pub(super) fn write_protected(&self, layout: &FlashLayout, wpsn: &[u32]) -> Vec<Reserved> {
+        let mut out = Vec::new();
+        for (b, (bank, &value)) in layout.banks.iter().zip(wpsn).enumerate() {
+            let sectors = bank.sectors(b as u8);
+            let place = |u: u32| sectors.get(u as usize).map(|s| (s.addr, s.end()));
+            let of = format!(" of bank {}", b + 1);
+            out.extend(mask_areas(self.variant().write_protection[b], value, sectors.len() as u32, place, &of));
+        }
+        out
+    }
+}
+
 impl OptionBytes for H7Controller {
     fn words(&self) -> Vec<&'static OptionWord> {
         let dual = self.dual_bank_now();
@@ -466,5 +486,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// (start, end exclusive, reason) of each area.
+    fn areas(d: &H7Controller, size: u32, wpsn: &[u32]) -> Vec<(u32, u64, String)> {
+        let layout = FlashLayout::dual(&d.chip().flash, size);
+        d.write_protected(&layout, wpsn).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    #[test]
+    fn write_protected_sectors_become_address_ranges_in_both_banks() {
+        // H7A3 (RM0455 FLASH_WPSGN): bit n = sectors 4n..4n+3 of 8 KiB, 0 = protected.
+        let a = areas(&driver(0x480), 2 << 20, &[0xFFFF_FFFE, 0xFFFF_FFF9]);
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert_eq!((a[0].0, a[0].1), (0x0800_0000, 0x0800_8000));
+        assert_eq!((a[1].0, a[1].1), (0x0810_8000, 0x0811_8000), "bank 2 from 0x08100000");
+        assert!(a[1].2.contains("FLASH_WPSGN2.WRPSGN2 (sectors 4-11 of bank 2)"), "{}", a[1].2);
+        assert!(a[1].2.contains("`stflash --area=option write WRPSGN2=0xFFFFFFFF`"), "{}", a[1].2);
+        // 1 MiB part: 64 sectors per bank, the groups past them protect nothing.
+        let a = areas(&driver(0x480), 1 << 20, &[0x7FFF_FFFF, 0x0000_FFFF]);
+        assert_eq!(a.iter().map(|r| (r.0, r.1)).collect::<Vec<_>>(), []);
+        // H743 (RM0433 FLASH_WPSN): one bit per 128 KiB sector; only the named bits change.
+        let a = areas(&driver(0x450), 2 << 20, &[0xFA, 0x7F]);
+        let ranges: Vec<(u32, u64)> = a.iter().map(|r| (r.0, r.1)).collect();
+        assert_eq!(ranges, [(0x0800_0000, 0x0802_0000), (0x0804_0000, 0x0806_0000), (0x081E_0000, 0x0820_0000)]);
+        assert!(a[0].2.contains("WRPSN1=0xFB"), "sector 0 only: {}", a[0].2);
+        assert!(a[2].2.contains("FLASH_WPSN2.WRPSN2 (sector 7 of bank 2)") && a[2].2.contains("WRPSN2=0xFF"));
     }
 }

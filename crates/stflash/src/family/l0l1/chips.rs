@@ -8,6 +8,7 @@
 //! to model the hole its 384 KiB parts have between the banks.
 
 use super::driver::{Variant, L0, L1};
+use super::eeprom::{EepromPart, EEPROM_BASE};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
@@ -68,21 +69,151 @@ const L0_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1030, 1 << 12), init: true, pol: true, word_ns: 3815 };
 const L1_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_381C, 1 << 12), init: false, pol: false, ..L0_CRC };
 
-/// One variant record per die: the L0 or L1 controller and the die's data
-/// EEPROM at 0x08080000, as large as its largest part has it (CMSIS
-/// `DATA_EEPROM_BASE/END` of stm32l011xx.h, stm32l031xx.h, stm32l051xx.h,
-/// stm32l073xx.h; `FLASH_EEPROM_END` of stm32l151xb.h, stm32l151xc.h,
-/// stm32l151xd.h, stm32l151xe.h). stflash reads it (`read <file> 0x08080000
-/// <size>`) but never erases or programs it.
-static DIE_457: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 512), ..L0 };
-static DIE_425: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, KIB), ..L0 };
-static DIE_417: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 2 * KIB), ..L0 };
-static DIE_447: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 6 * KIB), ..L0 };
-static DIE_416: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
-static DIE_429: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 4 * KIB), ..L1 };
-static DIE_427: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 8 * KIB), ..L1 };
-static DIE_436: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 12 * KIB), ..L1 };
-static DIE_437: Variant = Variant { eeprom: MemRegion::new(0x0808_0000, 16 * KIB), ..L1 };
+/// One variant record per die: the L0 or L1 controller and the data EEPROM
+/// of the die's parts, one row per flash size (`eeprom.rs` chooses the row).
+/// Sizes and ends from CMSIS, one header per part line (`DATA_EEPROM_END` of
+/// cmsis-device-l0, `FLASH_EEPROM_END` of cmsis-device-l1); `smaller` is the
+/// value-line part of the same DEV_ID and flash size (STM32L010, L100),
+/// whose header gives less. Flash sizes per part line from the part numbers
+/// (ST's x3/x4/x6/x8/xB/xC/xD/xZ/xE = 8/16/32/64/128/256/384/192/512 KiB).
+static DIE_457: Variant = Variant {
+    eeprom: &[
+        // stm32l011xx.h:479-480 (0x080801FF).
+        EepromPart { flash_kib: &[8], region: EEPROM_512, parts: "STM32L011x3", smaller: None },
+        // stm32l011xx.h, stm32l021xx.h:498-499; stm32l010x4.h:464-465 (0x0808007F).
+        EepromPart {
+            flash_kib: &[16],
+            region: EEPROM_512,
+            parts: "STM32L011x4, STM32L021x4",
+            smaller: Some((128, "STM32L010x4")),
+        },
+    ],
+    ..L0
+};
+const EEPROM_512: MemRegion = MemRegion::new(EEPROM_BASE, 512);
+static DIE_425: Variant = Variant {
+    eeprom: &[
+        // stm32l031xx.h:480-481, stm32l041xx.h:499-500 (0x080803FF).
+        EepromPart { flash_kib: &[16], region: EEPROM_1K, parts: "STM32L031x4", smaller: None },
+        // stm32l010x6.h:464-465 (0x080800FF).
+        EepromPart {
+            flash_kib: &[32],
+            region: EEPROM_1K,
+            parts: "STM32L031x6, STM32L041x6",
+            smaller: Some((256, "STM32L010x6")),
+        },
+    ],
+    ..L0
+};
+const EEPROM_1K: MemRegion = MemRegion::new(EEPROM_BASE, KIB);
+static DIE_417: Variant = Variant {
+    eeprom: &[
+        // stm32l051xx.h:503-504, stm32l052xx.h:601-602, stm32l053xx.h:615-616
+        // (0x080807FF); RM0367 Table 5 "Data EEPROM 0x0808 0000 - 0x0808 07FF".
+        EepromPart {
+            flash_kib: &[32],
+            region: EEPROM_2K,
+            parts: "STM32L051x6, STM32L052x6, STM32L053x6",
+            smaller: None,
+        },
+        // … stm32l062xx.h:620-621, stm32l063xx.h:634-635; stm32l010x8.h:464-465 (0x080800FF).
+        EepromPart {
+            flash_kib: &[64],
+            region: EEPROM_2K,
+            parts: "STM32L051x8, STM32L052x8, STM32L053x8, STM32L062x8, STM32L063x8",
+            smaller: Some((256, "STM32L010x8")),
+        },
+    ],
+    ..L0
+};
+const EEPROM_2K: MemRegion = MemRegion::new(EEPROM_BASE, 2 * KIB);
+static DIE_447: Variant = Variant {
+    eeprom: &[
+        // The 64 KiB parts have EEPROM bank 2 only, 0x08080C00-0x080817FF:
+        // ST's CMSIS-pack algorithm `stm32l07x_64_eeprom` (probe-rs
+        // STM32L0_Series.yaml, pack 2.3.0) and stm32l0xx-hal (src/flash.rs,
+        // citing the RM's table for 64 KiB cat.5 devices); the CMSIS headers,
+        // one per part line, give 6 KiB for every flash size (stm32l073xx.h:
+        // 628-631). Assumed: the smaller, the safe side.
+        EepromPart {
+            flash_kib: &[64],
+            region: MemRegion::new(0x0808_0C00, 3 * KIB),
+            parts: "STM32L071x8, STM32L072x8, STM32L073x8, STM32L083x8",
+            smaller: None,
+        },
+        // stm32l073xx.h:628-631 (bank 1 0x08080000-0x08080BFF, bank 2
+        // 0x08080C00-0x080817FF), same in stm32l071/072/081/082/083xx.h;
+        // stm32l010xb.h:465-466 (0x080801FF).
+        EepromPart {
+            flash_kib: &[128],
+            region: EEPROM_6K,
+            parts: "STM32L071xB, STM32L072xB, STM32L073xB, STM32L081xB, STM32L082xB, STM32L083xB",
+            smaller: Some((512, "STM32L010xB")),
+        },
+        EepromPart {
+            flash_kib: &[192],
+            region: EEPROM_6K,
+            parts: "STM32L071xZ, STM32L072xZ, STM32L073xZ, STM32L081xZ, STM32L082xZ, STM32L083xZ",
+            smaller: None,
+        },
+    ],
+    ..L0
+};
+const EEPROM_6K: MemRegion = MemRegion::new(EEPROM_BASE, 6 * KIB);
+/// L1 cat.1 and cat.2: stm32l151xb.h:562,568, stm32l152xb.h:577,583,
+/// stm32l151xba.h, stm32l152xba.h (0x08080FFF); stm32l100xb.h, stm32l100xba.h
+/// (0x080807FF).
+const L1_SMALL: &[EepromPart] = &[EepromPart {
+    flash_kib: &[32, 64, 128],
+    region: MemRegion::new(EEPROM_BASE, 4 * KIB),
+    parts: "STM32L151x6/x8/xB, STM32L152x6/x8/xB",
+    smaller: Some((2 * KIB, "STM32L100x6/x8/xB")),
+}];
+static DIE_416: Variant = Variant { eeprom: L1_SMALL, ..L1 };
+/// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
+/// same dies does not, and is assumed to read the reserved bit as 0.
+static DIE_429: Variant = Variant { pcrop_mode: true, eeprom: L1_SMALL, ..L1 };
+static DIE_427: Variant = Variant {
+    pcrop_mode: true,
+    // stm32l151xc.h:619,625, stm32l152xc.h, stm32l162xc.h (0x08081FFF);
+    // stm32l100xc.h:590,596 (0x08080FFF).
+    eeprom: &[EepromPart {
+        flash_kib: &[256],
+        region: MemRegion::new(EEPROM_BASE, 8 * KIB),
+        parts: "STM32L151xC, STM32L152xC, STM32L162xC",
+        smaller: Some((4 * KIB, "STM32L100xC")),
+    }],
+    ..L1
+};
+static DIE_436: Variant = Variant {
+    eeprom: &[
+        // stm32l151xca.h:619,625, stm32l152xca.h, stm32l162xca.h (0x08081FFF).
+        EepromPart {
+            flash_kib: &[256],
+            region: MemRegion::new(EEPROM_BASE, 8 * KIB),
+            parts: "STM32L151xC-A, STM32L152xC-A, STM32L162xC-A",
+            smaller: None,
+        },
+        // stm32l151xd.h:672,683, stm32l152xd.h, stm32l162xd.h (0x08082FFF).
+        EepromPart {
+            flash_kib: &[384],
+            region: MemRegion::new(EEPROM_BASE, 12 * KIB),
+            parts: "STM32L151xD, STM32L152xD, STM32L162xD",
+            smaller: None,
+        },
+    ],
+    ..L1
+};
+static DIE_437: Variant = Variant {
+    // stm32l151xe.h:629,638, stm32l151xdx.h, stm32l152xe.h, stm32l162xe.h (0x08083FFF).
+    eeprom: &[EepromPart {
+        flash_kib: &[384, 512],
+        region: MemRegion::new(EEPROM_BASE, 16 * KIB),
+        parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",
+        smaller: None,
+    }],
+    ..L1
+};
 
 pub static CHIPS: &[Chip] = &[
     Chip {
@@ -295,11 +426,15 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
-/// The data EEPROM of a DEV_ID, if it has one.
+/// The addresses any part of a DEV_ID may have data EEPROM at (the largest
+/// part's; the connected part's own is `DataEeprom::area`), if it has one.
 pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
     let chip = CHIPS.iter().find(|c| c.dev_id == dev_id)?;
     match chip.controller {
-        Controller::L0L1(v) => Some(v.eeprom),
+        Controller::L0L1(v) => {
+            let end = v.eeprom.iter().map(|p| p.region.end()).max()?;
+            Some(MemRegion::new(EEPROM_BASE, (end - EEPROM_BASE as u64) as u32))
+        }
         _ => None,
     }
 }

@@ -12,11 +12,11 @@
 
 use std::time::Duration;
 
-use crate::chip::{Chip, Controller, MemRegion};
+use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width,
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
+    Sector, StatusReg, Width,
 };
 use crate::mcu::Target;
 
@@ -32,6 +32,15 @@ const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
 const SR: u32 = 0x18;
 const OBR: u32 = 0x1C;
+/// FLASH_WRPR1 (L0: WRPR) at 0x20 for sectors 0-31, WRPR2/3/4 at 0x80/0x84/0x88
+/// for sectors 32-127 (CMSIS stm32l152xe.h and stm32l073xx.h FLASH_TypeDef).
+const WRPR: [u32; 4] = [0x20, 0x80, 0x84, 0x88];
+/// The write-protection unit: a 4 KiB sector (RM0377 §3.3.1: 32 pages of
+/// 128 bytes; RM0038: 16 pages of 256 bytes).
+pub const WRP_SECTOR: u32 = 4 * 1024;
+/// OBR/OPTR bit 8: L0 WPRMOD, L1 SPRMOD (CMSIS FLASH_OPTR_WPRMOD_Pos,
+/// FLASH_OBR_SPRMOD_Pos = 8).
+const OBR_PCROP_MODE: u32 = 1 << 8;
 
 // PECR bits (§2.4; CMSIS `stm32l152xe.h:3096-3130`).
 pub const PECR_PELOCK: u32 = 1 << 0;
@@ -107,9 +116,12 @@ pub struct Variant {
     pub error_flags: &'static [ErrorFlag],
     /// The user option word (nRST_STOP, BOR… differ between L0 and L1).
     pub user_option: &'static OptionWord,
-    /// The data EEPROM at 0x08080000, as large as the largest part of the
-    /// die has it (CMSIS `DATA_EEPROM_BASE`/`DATA_EEPROM_END`).
-    pub eeprom: MemRegion,
+    /// The data EEPROM of the die's parts, by flash size (`eeprom.rs`).
+    pub eeprom: &'static [super::eeprom::EepromPart],
+    /// OBR/OPTR bit 8 selects PCROP mode for the WRPROT bits (L0 WPRMOD: every
+    /// CMSIS stm32l0xxx.h defines FLASH_OPTR_WPRMOD; L1 SPRMOD on cat.2 and
+    /// cat.3 only: stm32l151xba.h, stm32l151xc.h, stm32l152xc.h, stm32l162xc.h).
+    pub pcrop_mode: bool,
 }
 
 /// L0 dies (RM0377, RM0367, RM0376).
@@ -118,11 +130,18 @@ pub const L0: Variant = Variant {
     base: L0_BASE,
     error_flags: &L0_ERRORS,
     user_option: &super::options::OB_USER_L0,
-    eeprom: MemRegion::new(0x0808_0000, 0),
+    eeprom: &[],
+    pcrop_mode: true,
 };
 /// L1 dies (RM0038).
-pub const L1: Variant =
-    Variant { name: "STM32L1", base: L1_BASE, error_flags: &L1_ERRORS, user_option: &super::options::OB_USER_L1, ..L0 };
+pub const L1: Variant = Variant {
+    name: "STM32L1",
+    base: L1_BASE,
+    error_flags: &L1_ERRORS,
+    user_option: &super::options::OB_USER_L1,
+    pcrop_mode: false,
+    ..L0
+};
 
 /// The L0 or L1 PECR controller of a chip.
 pub struct LpController {
@@ -233,6 +252,25 @@ impl FlashController for LpController {
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
+    }
+
+    fn eeprom(&mut self) -> Option<&mut dyn crate::flash::eeprom::DataEeprom> {
+        Some(self)
+    }
+
+    /// The write-protected (or PCROP) sectors, from FLASH_WRPR1..4 as in
+    /// force: a write or `erase` that touches one is refused before anything
+    /// is erased, where the controller would erase the pages before it and
+    /// then stop with WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let sectors = layout.banks.last().map_or(0, |b| b.end() - layout.base() as u64).div_ceil(WRP_SECTOR as u64);
+        let mut wrpr = Vec::new();
+        for &off in WRPR.iter().take(sectors.div_ceil(32) as usize) {
+            wrpr.push(t.read32(self.base + off)?);
+        }
+        let pcrop = self.variant.pcrop_mode && t.read32(self.base + OBR)? & OBR_PCROP_MODE != 0;
+        Ok(self.write_protected(&layout, &wrpr, pcrop))
     }
 
     /// OBR.RDPROT (§2.4; §5 item 22).

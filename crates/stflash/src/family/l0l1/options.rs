@@ -4,9 +4,8 @@
 //! complement in the upper half: the RDP word (RDP in bits 7:0; bit 8 is
 //! WPRMOD on L0, SPRMOD on some L1, the PCROP mode), the USER word (BOR_LEV
 //! 3:0, IWDG_SW 4, nRST_STOP 5, nRST_STDBY 6, BFB2 7, nBOOT1 15 on L0), then
-//! the WRPROT words, 16 sectors of 4 KiB each (1 = protected). The L1 cat.4/5
-//! WRPROT words for sectors 64 and above sit at 0x1FF80080 in RM0038 and are
-//! not described here [U].
+//! the WRPROT words, 16 sectors of 4 KiB each (1 = protected; 0 with the
+//! PCROP mode bit set), the last two of L1 cat.5 at 0x1FF80080.
 //!
 //! A word is written as one 32-bit write with PELOCK and OPTLOCK open (the
 //! hardware erases and programs it; the complement must be right, or the
@@ -17,11 +16,13 @@
 //! word at 0x1FF80000 (stflash-cli.md §4.5: "word written at 0x1FF80000 then
 //! OBL_LAUNCH"); L0/L1 have no `optcr`/`optcr1`/`option_boot_add`.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::family::l0l1::driver::{LpController, PECR_PELOCK, PEKEY1, PEKEY2};
-use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, FlashController, FlashError};
+use crate::family::l0l1::driver::{LpController, PECR_PELOCK, PEKEY1, PEKEY2, WRP_SECTOR};
+use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
+use crate::flash::reserved::{units_text, write_protected_runs};
+use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, FlashLayout, Remedy, Reserved};
 use crate::mcu::Target;
 
 const OB: u32 = 0x1FF8_0000;
@@ -88,17 +89,17 @@ pub(super) static OB_USER_L1: OptionWord = OptionWord {
 };
 
 macro_rules! wrp {
-    ($name:literal, $field:literal, $n:literal) => {
+    ($name:literal, $field:literal, $n:literal, $addr:expr) => {
         OptionWord {
             name: $name,
-            addr: OB + 8 + 4 * $n,
+            addr: $addr,
             fields: &[
                 f!(
                     $field,
                     0,
                     16,
                     K::WriteProtect,
-                    Show::Protection { unit: "sector", per_bit: 1, first: 16 * $n, active_low: false },
+                    Show::Protection(Mask::new("sector", 1, 16 * $n, false)),
                     "write protection, 4 KiB sectors"
                 ),
                 COMPLEMENT,
@@ -106,11 +107,19 @@ macro_rules! wrp {
         }
     };
 }
-static OB_WRP: [OptionWord; 4] = [
-    wrp!("OB_WRP0", "WRPROT_0", 0),
-    wrp!("OB_WRP1", "WRPROT_1", 1),
-    wrp!("OB_WRP2", "WRPROT_2", 2),
-    wrp!("OB_WRP3", "WRPROT_3", 3),
+/// WRPROT words of sectors 16n..16n+15: at 0x1FF80008 + 4n for n < 6, the
+/// last two (L1 cat.5, sectors 96-127) at 0x1FF80080 and 0x1FF80084 (CMSIS
+/// stm32l152xe.h `OB_TypeDef`: WRP01 … WRP1011 at 0x08-0x1C, WRP1213 and
+/// WRP1415 at 0x80, 0x84; stm32l073xx.h: WRP01, WRP23, WRP45).
+static OB_WRP: [OptionWord; 8] = [
+    wrp!("OB_WRP0", "WRPROT_0", 0, OB + 0x08),
+    wrp!("OB_WRP1", "WRPROT_1", 1, OB + 0x0C),
+    wrp!("OB_WRP2", "WRPROT_2", 2, OB + 0x10),
+    wrp!("OB_WRP3", "WRPROT_3", 3, OB + 0x14),
+    wrp!("OB_WRP4", "WRPROT_4", 4, OB + 0x18),
+    wrp!("OB_WRP5", "WRPROT_5", 5, OB + 0x1C),
+    wrp!("OB_WRP6", "WRPROT_6", 6, OB + 0x80),
+    wrp!("OB_WRP7", "WRPROT_7", 7, OB + 0x84),
 ];
 /// Bytes of flash one WRPROT word covers (16 sectors of 4 KiB).
 const WRP_WORD_SPAN: u32 = 64 * 1024;
@@ -119,7 +128,61 @@ impl LpController {
     fn reg(&self, offset: u32) -> u32 {
         self.base() + offset
     }
+
+    /// The 4 KiB sectors FLASH_WRPR1..4 (`wrpr`, as in force) protect, as
+    /// address ranges of `layout`: bit n of WRPRk is sector 32k + n, the 4 KiB
+    /// at 0x08000000 + 4 KiB × (32k + n) (RM0367 §3.3.1 Table 6, RM0038),
+    /// 1 = protected; with `pcrop` (WPRMOD/SPRMOD set) 0 = read- and
+    /// write-protected (RM0367 §3.4.4: "When PcROP is enabled, protected
+    /// sectors can be added (writing 0) but cannot be removed"; ST HAL
+    /// stm32l1xx_hal_flash_ex.c FLASH_OB_PCROPConfig inverts the WRP state).
+    pub(super) fn write_protected(&self, layout: &FlashLayout, wrpr: &[u32], pcrop: bool) -> Vec<Reserved> {
+        let base = layout.base();
+        let units = (layout.banks.last().map_or(0, |b| b.end()) - base as u64).div_ceil(WRP_SECTOR as u64) as u32;
+        let mut protected = BTreeSet::new();
+        for (k, &value) in wrpr.iter().enumerate() {
+            let bits = if pcrop { !value } else { value };
+            protected.extend((0..32).filter(|n| bits >> n & 1 == 1).map(|n| 32 * k as u32 + n).filter(|&u| u < units));
+        }
+        let place = |u: u32| {
+            let start = base + u * WRP_SECTOR;
+            let end = start as u64 + WRP_SECTOR as u64;
+            layout.check_range(start, WRP_SECTOR as u64).is_ok().then_some((start, end))
+        };
+        let regs = |run: &BTreeSet<u32>| {
+            let mut names: Vec<String> = run.iter().map(|u| format!("FLASH_WRPR{}", u / 32 + 1)).collect();
+            names.dedup();
+            names.join(", ")
+        };
+        let by = |run: &BTreeSet<u32>| {
+            let mode = if pcrop { ", PCROP" } else { "" };
+            format!("{} ({}{mode})", regs(run), units_text("sector", run))
+        };
+        let remedy = |run: &BTreeSet<u32>| {
+            if pcrop {
+                return Remedy::Other(PCROP_FIXED.to_string());
+            }
+            // OB_WRPn holds sectors 16n..16n+15: the low or high half of WRPR(n/2 + 1).
+            let mut assign = Vec::new();
+            for (n, word) in OB_WRP.iter().enumerate() {
+                let field = &word.fields[0];
+                let cur = wrpr.get(n / 2).map_or(0, |&v| v >> (16 * (n % 2)) & 0xFFFF);
+                let new = field.unprotect(cur, false, run);
+                if new != cur {
+                    assign.push(format!("{}=0x{new:04X}", field.name));
+                }
+            }
+            Remedy::Assign(assign.join(","))
+        };
+        write_protected_runs(&protected, place, by, remedy)
+    }
 }
+
+/// Why PCROP sectors cannot be unprotected with stflash.
+const PCROP_FIXED: &str =
+    "PCROP sectors (WPRMOD/SPRMOD = 1) can only be unprotected by an RDP regression from level 1 \
+                           to 0, which erases the flash and the data EEPROM (RM0367 §3.4.4); stflash does not change \
+                           PCROP: use STM32CubeProgrammer";
 
 impl OptionBytes for LpController {
     fn words(&self) -> Vec<&'static OptionWord> {
@@ -181,6 +244,49 @@ mod tests {
         assert_eq!(rdp.rdp_level(0xFF55_00AA), Some(crate::flash::RdpLevel::Level0));
         assert_eq!(OB_WRP[1].protected(0xFFFE_0001), [16].into_iter().collect());
         let l1 = LpController::new(chips::find(0x437).unwrap()).unwrap();
-        assert_eq!(l1.words().len(), 6, "512 KiB: sectors 0-63 described");
+        let names: Vec<&str> = l1.words().iter().map(|w| w.name).collect();
+        assert_eq!(names.len(), 10, "512 KiB: sectors 0-127 described");
+        assert_eq!(OB_WRP[5].addr, 0x1FF8_001C);
+        assert_eq!(OB_WRP[6].addr, 0x1FF8_0080);
+    }
+
+    /// (start, end exclusive, reason) of each protected area.
+    fn areas(dev_id: u16, size: u32, wrpr: &[u32], pcrop: bool) -> Vec<(u32, u64, String)> {
+        let d = LpController::new(chips::find(dev_id).unwrap()).unwrap();
+        let spec = &d.chip().flash;
+        let layout = if spec.dual.is_some() { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
+        d.write_protected(&layout, wrpr, pcrop).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {
+        a.iter().map(|r| (r.0, r.1)).collect()
+    }
+
+    #[test]
+    fn wrprot_bits_become_4_kib_sectors() {
+        const KIB: u32 = 1024;
+        // L053: WRPR bit 1 = sector 1 (pages 32-63), 1 = protected.
+        let a = areas(0x417, 64 * KIB, &[0x0000_0002], false);
+        assert_eq!(ranges(&a), [(0x0800_1000, 0x0800_2000)]);
+        assert!(a[0].2.contains("FLASH_WRPR1 (sector 1)"), "{}", a[0].2);
+        assert!(a[0].2.contains("`stflash --area=option write WRPROT_0=0x0000` first"), "{}", a[0].2);
+        assert!(areas(0x417, 64 * KIB, &[0], false).is_empty());
+        // PCROP mode: 0 = protected, and stflash cannot remove it.
+        let a = areas(0x417, 64 * KIB, &[0xFFFF_FFFD], true);
+        assert_eq!(ranges(&a), [(0x0800_1000, 0x0800_2000)]);
+        assert!(a[0].2.contains("(sector 1, PCROP)") && a[0].2.contains("STM32CubeProgrammer"), "{}", a[0].2);
+        // L0 cat.5, 192 KiB in two banks: sector 47 is WRPR2 bit 15.
+        let a = areas(0x447, 192 * KIB, &[0, 0x0000_8000], false);
+        assert_eq!(ranges(&a), [(0x0802_F000, 0x0803_0000)]);
+        assert!(a[0].2.contains("FLASH_WRPR2 (sector 47)") && a[0].2.contains("WRPROT_2=0x0000"), "{}", a[0].2);
+        // L152xE, 512 KiB: sectors 31-32 across WRPR1 and WRPR2 (OB words 1 and 2).
+        let a = areas(0x437, 512 * KIB, &[0x8000_0000, 0x0000_0001], false);
+        assert_eq!(ranges(&a), [(0x0801_F000, 0x0802_1000)]);
+        assert!(a[0].2.contains("FLASH_WRPR1, FLASH_WRPR2 (sectors 31-32)"), "{}", a[0].2);
+        assert!(a[0].2.contains("write WRPROT_1=0x0000,WRPROT_2=0x0000`"), "{}", a[0].2);
+        // Sector 127: WRPR4 bit 31, option word OB_WRP7 at 0x1FF80084.
+        let a = areas(0x437, 512 * KIB, &[0, 0, 0, 0x8000_0000], false);
+        assert_eq!(ranges(&a), [(0x0807_F000, 0x0808_0000)]);
+        assert!(a[0].2.contains("FLASH_WRPR4 (sector 127)") && a[0].2.contains("WRPROT_7=0x0000"), "{}", a[0].2);
     }
 }

@@ -22,8 +22,8 @@ use super::options as opts;
 use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Sector,
-    StatusReg, Width, KEY1, KEY2,
+    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
+    Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -136,9 +136,17 @@ pub struct Variant {
     /// Other sizes are single bank.
     dual: &'static [(u32, BankMode)],
     secure: Option<SecureArea>,
+    /// In single-bank mode the WRP2A/WRP2B areas protect pages too,
+    /// numbered from the flash base like WRP1x (L4+, G4 cat.3: OpenOCD
+    /// stm32l4x.c `F_USE_ALL_WRPXX`, "for some devices (like STM32L4R/S) in
+    /// single-bank mode, the 4 WRPxx are usable"); elsewhere only WRP1A/B
+    /// count in single-bank mode.
+    pub wrp2_in_single_bank: bool,
     /// The option registers of the die (OPTR first, then the WRP areas and,
     /// on WB/WL, FLASH_SFR).
     pub options: &'static [&'static OptionWord],
+    /// The option bytes as shipped (for `recover`).
+    pub factory: &'static crate::flash::options::factory::Factory,
 }
 
 /// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4 DBANK
@@ -157,7 +165,9 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
         pesd: false,
         dual: &[],
         secure: None,
+        wrp2_in_single_bank: false,
         options,
+        factory: &super::factory::L4,
     }
 }
 
@@ -183,6 +193,7 @@ pub static L4PLUS: Variant = Variant {
         (1024, BankMode::OptionBit(OPTR_BIT21)),
         (2048, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    wrp2_in_single_bank: true,
     ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS)
 };
 /// G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
@@ -192,6 +203,7 @@ pub static L4PLUS: Variant = Variant {
 /// example computes bank-relative pages). RM0444's organisation table names
 /// them 256…383; Zephyr writes 256 + n. Unresolved: §7 question 4.
 pub static G0B1: Variant = Variant {
+    factory: &super::factory::G0,
     bker: CR_BKER_G0,
     mer2: CR_MER2,
     extra_busy: SR_CFGBSY | SR_BSY2,
@@ -199,9 +211,11 @@ pub static G0B1: Variant = Variant {
     ..single("STM32G0B1 (RM0444)", 10, opts::G0B1)
 };
 /// Other G0 (RM0444): PNB 7 bits, CFGBSY.
-pub static G0: Variant = Variant { extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", 7, opts::G0) };
+pub static G0: Variant =
+    Variant { factory: &super::factory::G0, extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", 7, opts::G0) };
 /// G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
 pub static G4_CAT3: Variant = Variant {
+    factory: &super::factory::G4,
     bker: CR_BKER_L4_G4,
     mer2: CR_MER2,
     dual: &[
@@ -209,17 +223,22 @@ pub static G4_CAT3: Variant = Variant {
         (256, BankMode::OptionBit(OPTR_BIT22)),
         (512, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    wrp2_in_single_bank: true,
     ..single("STM32G4 cat.3 (RM0440)", 7, opts::G4_CAT3)
 };
 /// G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
-pub static G4_CAT4: Variant = single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4);
+pub static G4_CAT4: Variant =
+    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4) };
 /// G4 category 2: single bank, PNB 7 bits.
-pub static G4_CAT2: Variant = single("STM32G4 cat.2 (RM0440)", 7, opts::G4_CAT2);
+pub static G4_CAT2: Variant =
+    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 7, opts::G4_CAT2) };
 /// C0 (RM0490): PNB 7 bits, CFGBSY.
-pub static C0: Variant = Variant { extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", 7, opts::C0) };
+pub static C0: Variant =
+    Variant { factory: &super::factory::C0, extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", 7, opts::C0) };
 /// WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
 /// (SFSA bits 0-7, FSD bit 8).
 pub static WB: Variant = Variant {
+    factory: &super::factory::WB,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
     pesd: true,
@@ -228,6 +247,7 @@ pub static WB: Variant = Variant {
 };
 /// WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
 pub static WL: Variant = Variant {
+    factory: &super::factory::WL,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
     pesd: true,
@@ -441,27 +461,44 @@ impl FlashController for L4gController {
         Ok(RdpLevel::from_byte(t.read32(self.reg(OPTR))? as u8))
     }
 
+    /// The write-protected pages, from the WRP area registers as in force,
+    /// and on WB/WL the CPU2 secure area: a write or `erase` that touches
+    /// one is refused before anything is erased, where the controller would
+    /// erase the pages before it and then stop with WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let mut areas = Vec::new();
+        for &word in self.v.options.iter().filter(|w| w.name.starts_with("FLASH_WRP")) {
+            areas.push((word, t.read32(word.addr)?));
+        }
+        let mut out = self.write_protected(&layout, &areas);
+        out.extend(self.secure_area(t)?);
+        Ok(out)
+    }
+}
+
+impl L4gController {
     /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack
     /// and FUS) unless SFR.FSD is set (flash-families.md §2.5, §5 item 13).
-    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<(u32, u32, &'static str)>, FlashError> {
-        let Some(secure) = self.v.secure else { return Ok(Vec::new()) };
+    fn secure_area(&self, t: &mut Target) -> Result<Option<Reserved>, FlashError> {
+        let Some(secure) = self.v.secure else { return Ok(None) };
         let sfr = t.read32(self.reg(SFR))?;
         if sfr & secure.fsd != 0 {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         let page = self.chip.flash.sectors[0].1 as u64;
         let base = self.chip.flash.base as u64;
         let start = base + (sfr & secure.sfsa_mask) as u64 * page;
         let end = base + t.flash_size as u64;
         if start >= end {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         debug!("secure area from SFSA 0x{:02X}: 0x{start:08X}-0x{:08X}", sfr & secure.sfsa_mask, end - 1);
-        Ok(vec![(
+        Ok(Some(Reserved::secure(
             start as u32,
-            end as u32,
+            end,
             "the CPU2 secure area holding the wireless stack and FUS (FLASH_SFR.SFSA); only ST's FUS may change it",
-        )])
+        )))
     }
 }
 

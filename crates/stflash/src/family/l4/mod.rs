@@ -6,11 +6,13 @@ use crate::flash::FlashController;
 
 pub mod chips;
 pub mod driver;
+pub mod factory;
 pub mod options;
 
 pub use driver::Variant;
 
-pub static FAMILY: Family = Family { name: "STM32L4, L4+, G0, G4, C0, WB, WL", chips: chips::CHIPS, driver };
+pub static FAMILY: Family =
+    Family { name: "STM32L4, L4+, G0, G4, C0, WB, WL", chips: chips::CHIPS, driver, factory: factory::of };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::L4gController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)

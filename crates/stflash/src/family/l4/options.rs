@@ -19,14 +19,22 @@
 //!
 //! A WRP area protects the pages from its start to its end offset
 //! (bank-relative), none when start > end. The field widths follow the
-//! simulator's parts (8 bits on L4/L4+/G4 cat.4/WB, 7 elsewhere; ST's G0/C0
-//! SVD says 6 [U]).
+//! simulator's parts (8 bits on L4/L4+/G4 cat.4/WB, 7 elsewhere); the parts
+//! implement only as many bits as the pages of a bank of the largest part of
+//! the die need, and the others read 0 on some parts, 1 on others (CMSIS
+//! stm32g031xx.h WRP1A_STRT 5 bits, stm32g071xx.h 6, stm32g0b1xx.h 7;
+//! OpenOCD stm32l4x.c `wrpxxr_mask`, "notably G4 Cat. 2 implement only 6
+//! bits"), so the protection in force is decoded with that many bits
+//! (`L4gController::write_protected`).
 
 use std::time::Duration;
 
 use crate::family::l4::driver::L4gController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, NoProgress, OPTKEY1, OPTKEY2};
+use crate::flash::reserved::{page_area, page_mask};
+use crate::flash::{
+    engine, unlock_with_keys, FlashController, FlashError, FlashLayout, NoProgress, Reserved, Sector, OPTKEY1, OPTKEY2,
+};
 use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
@@ -329,6 +337,37 @@ impl L4gController {
         self.variant().base
     }
 
+    /// The pages the WRP areas (`areas`: each WRPxyR with its value in
+    /// force) protect, as address ranges of `layout`. WRP1x count pages from
+    /// bank 1, WRP2x from bank 2 (ST HAL stm32l4xx_hal_flash.h
+    /// `WRPStartOffset`: "a value between 0 and (max number of pages in the
+    /// bank - 1)"; OpenOCD stm32l4x.c stm32l4_get_all_wrpxy); in single-bank mode WRP2x count from the flash base where the
+    /// die uses them ([`Variant::wrp2_in_single_bank`]) and protect nothing
+    /// elsewhere. Start and end are read with as many bits as a bank of the
+    /// largest part of the die has pages.
+    ///
+    /// [`Variant::wrp2_in_single_bank`]: crate::family::l4::driver::Variant::wrp2_in_single_bank
+    pub(super) fn write_protected(&self, layout: &FlashLayout, areas: &[(&'static OptionWord, u32)]) -> Vec<Reserved> {
+        let dual = layout.banks.len() > 1;
+        let mut out = Vec::new();
+        for &(word, value) in areas {
+            let second = word.name.starts_with("FLASH_WRP2");
+            let b = match (second, dual) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) if self.variant().wrp2_in_single_bank => 0,
+                (true, false) => continue,
+            };
+            let Some(bank) = layout.banks.get(b) else { continue };
+            let pages = bank.sectors(b as u8);
+            let Some(&Sector { size: page, .. }) = pages.first() else { continue };
+            let mask = page_mask(self.chip().max_flash_kib as u64 * 1024, page, layout.banks.len());
+            let of = if dual { format!(" of bank {}", b + 1) } else { String::new() };
+            out.extend(page_area(word, value, mask, &pages, &of, None));
+        }
+        out
+    }
+
     fn option_words(&self) -> Vec<&'static OptionWord> {
         self.variant().options.to_vec()
     }
@@ -424,5 +463,59 @@ mod tests {
         let w = ctrl(0x435).words()[1];
         assert!(w.protected(0x0000_00FF).is_empty(), "factory: start 0xFF > end 0");
         assert_eq!(w.protected(0x0003_0001), (1..=3).collect());
+    }
+
+    /// (start, end exclusive, reason) of each protected area, the WRP
+    /// registers named by suffix ("1A", "2B"…).
+    fn areas(dev_id: u16, size: u32, optr: u32, regs: &[(&str, u32)]) -> Vec<(u32, u64, String)> {
+        let d = ctrl(dev_id);
+        let layout = crate::family::l4::driver::layout_for(d.variant(), d.chip(), size, optr);
+        let areas: Vec<(&'static OptionWord, u32)> = regs
+            .iter()
+            .map(|&(n, v)| (*d.words().iter().find(|w| w.name == format!("FLASH_WRP{n}R")).expect(n), v))
+            .collect();
+        d.write_protected(&layout, &areas).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {
+        a.iter().map(|r| (r.0, r.1)).collect()
+    }
+
+    const KIB: u32 = 1024;
+
+    #[test]
+    fn wrp_areas_of_both_banks_become_page_ranges() {
+        // L476, 1 MiB, always two banks of 256 × 2 KiB pages.
+        let a = areas(0x415, 1024 * KIB, 0, &[("1A", 0xFF03_FF02), ("2A", 0x0000_0001), ("2B", 0x00FF_00F0)]);
+        assert_eq!(ranges(&a), [(0x0800_1000, 0x0800_2000), (0x080F_8000, 0x0810_0000)]);
+        assert!(a[0].2.contains("FLASH_WRP1AR (pages 2-3 of bank 1)"), "{}", a[0].2);
+        assert!(a[1].2.contains("FLASH_WRP2BR (pages 240-255 of bank 2)"), "{}", a[1].2);
+        assert!(a[1].2.contains("`stflash --area=option write WRP2B_STRT=0xFF,WRP2B_END=0x00` first"), "{}", a[1].2);
+        // 512 KiB L476 with DUALBANK = 0: one bank, WRP2x unused.
+        let a = areas(0x415, 512 * KIB, 0, &[("1A", 0x00FF_0080), ("2A", 0)]);
+        assert_eq!(ranges(&a), [(0x0804_0000, 0x0808_0000)]);
+    }
+
+    #[test]
+    fn only_the_implemented_bits_count() {
+        // L43x/L44x (128 pages): bit 7 of the start reads 1 (ST community
+        // "Option bytes config issue", STM32L443: 0xFF0BFF80 after writing
+        // pages 0-11); the area is pages 0-11.
+        let a = areas(0x435, 256 * KIB, 0, &[("1A", 0xFF0B_FF80)]);
+        assert_eq!(ranges(&a), [(0x0800_0000, 0x0800_6000)]);
+        // G071 (64 pages, 6 bits: CMSIS stm32g071xx.h WRP1A_STRT 0x3F).
+        assert!(areas(0x460, 128 * KIB, 0, &[("1A", 0x0000_007F)]).is_empty(), "factory value");
+        assert_eq!(ranges(&areas(0x460, 128 * KIB, 0, &[("1A", 0x0001_0040)])), [(0x0800_0000, 0x0800_1000)]);
+    }
+
+    #[test]
+    fn g4_cat3_wrp2_follows_the_bank_mode() {
+        // DBANK = 0: one bank of 4 KiB pages; WRP2x counts from the flash base.
+        let a = areas(0x469, 512 * KIB, 0, &[("2A", 0x0001_0000)]);
+        assert_eq!(ranges(&a), [(0x0800_0000, 0x0800_2000)]);
+        assert!(a[0].2.contains("FLASH_WRP2AR (pages 0-1)"), "{}", a[0].2);
+        // DBANK = 1: 2 KiB pages, bank 2 at 0x08040000.
+        let a = areas(0x469, 512 * KIB, 1 << 22, &[("2A", 0x0001_0000)]);
+        assert_eq!(ranges(&a), [(0x0804_0000, 0x0804_1000)]);
     }
 }

@@ -73,6 +73,7 @@ static L5: Variant = Variant {
     page_erase: Duration::from_millis(22),
     optr: &options::OPTR_L5,
     wrp: &options::WRP_L5,
+    wrp2_in_single_bank: true,
 };
 /// U5 dies; WRP page fields are as wide as PNB on the die (CMSIS per part:
 /// U575 7 bits, U535/U545 5, U59x/U5Ax and U5F/U5G 8).
@@ -84,6 +85,7 @@ static U575: Variant = Variant {
     page_erase: Duration::from_micros(1500),
     optr: &options::OPTR_U5,
     wrp: &options::WRP_U5_7,
+    wrp2_in_single_bank: false,
 };
 static U535: Variant = Variant { wrp: &options::WRP_U5_5, ..U575 };
 static U59X: Variant = Variant { wrp: &options::WRP_U5_8, ..U575 };

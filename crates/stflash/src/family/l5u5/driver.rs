@@ -19,7 +19,7 @@ use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
-    RegOp, Sector, StatusReg, Width, KEY1, KEY2,
+    RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -131,6 +131,10 @@ pub struct Variant {
     pub optr: &'static OptionWord,
     /// The four WRP area registers (their page fields are as wide as PNB).
     pub wrp: &'static [OptionWord; 4],
+    /// In single-bank mode WRP2A/WRP2B protect pages too, numbered from the
+    /// flash base (L5: OpenOCD stm32l4x.c `F_USE_ALL_WRPXX`); U5 uses only
+    /// WRP1A/WRP1B then.
+    pub wrp2_in_single_bank: bool,
 }
 
 /// The L5 or U5 non-secure flash controller.
@@ -279,6 +283,19 @@ impl FlashController for TzController {
 
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
+    }
+
+    /// The write-protected pages, from the WRP area registers as in force:
+    /// a write or `erase` that touches one is refused before anything is
+    /// erased, where the controller would erase the pages before it and then
+    /// stop with WRPERR.
+    fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
+        let layout = self.layout(t)?;
+        let mut values = [0u32; 4];
+        for (v, word) in values.iter_mut().zip(self.variant.wrp.iter()) {
+            *v = t.read32(word.addr)?;
+        }
+        Ok(self.write_protected(&layout, &values))
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {

@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use crate::family::l5u5::driver::TzController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Reload, Show};
-use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, OPTKEY1, OPTKEY2};
+use crate::flash::reserved::{page_area, page_mask};
+use crate::flash::{engine, unlock_with_keys, FlashController, FlashError, FlashLayout, Reserved, OPTKEY1, OPTKEY2};
 use crate::mcu::Target;
 
 const BASE: u32 = 0x4002_2000;
@@ -195,9 +196,43 @@ pub(super) static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
 pub(super) static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
 pub(super) static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
 
+/// Why a U5 area with WRP_UNLOCK = 0 cannot be removed with stflash.
+const LOCKED_AREA: &str = "the area is locked (its WRP_UNLOCK bit is 0): only an RDP regression from level 1 to 0, \
+                           which erases the whole flash, unlocks it (RM0456 FLASH_WRP1AR.UNLOCK); use \
+                           STM32CubeProgrammer";
+
 impl TzController {
     fn optr_word(&self) -> &'static OptionWord {
         self.variant().optr
+    }
+
+    /// The pages the WRP area registers (`values`: WRP1AR, WRP1BR, WRP2AR,
+    /// WRP2BR in force) protect, as address ranges of `layout`: WRP1x from
+    /// bank 1, WRP2x from bank 2 in dual-bank mode; in single-bank mode WRP2x
+    /// count from the flash base on L5 and protect nothing on U5
+    /// ([`Variant::wrp2_in_single_bank`]). Start and end are read with as many
+    /// bits as a bank of the largest part of the die has pages.
+    ///
+    /// [`Variant::wrp2_in_single_bank`]: crate::family::l5u5::driver::Variant::wrp2_in_single_bank
+    pub(super) fn write_protected(&self, layout: &FlashLayout, values: &[u32; 4]) -> Vec<Reserved> {
+        let dual = layout.banks.len() > 1;
+        let mut out = Vec::new();
+        for (i, (word, &value)) in self.wrp_words().iter().zip(values).enumerate() {
+            let b = match (i >= 2, dual) {
+                (false, _) => 0,
+                (true, true) => 1,
+                (true, false) if self.variant().wrp2_in_single_bank => 0,
+                (true, false) => continue,
+            };
+            let Some(bank) = layout.banks.get(b) else { continue };
+            let pages = bank.sectors(b as u8);
+            let Some(first) = pages.first() else { continue };
+            let mask = page_mask(self.chip().max_flash_kib as u64 * 1024, first.size, layout.banks.len());
+            let locked = word.field("WRP_UNLOCK").is_some_and(|f| f.get(value) == 0);
+            let of = if dual { format!(" of bank {}", b + 1) } else { String::new() };
+            out.extend(page_area(word, value, mask, &pages, &of, locked.then_some(LOCKED_AREA)));
+        }
+        out
     }
 
     fn wrp_words(&self) -> &'static [OptionWord; 4] {
@@ -260,5 +295,47 @@ mod tests {
         assert_eq!(u575.words()[3].field("WRP1A_PSTRT").map(|f| f.width), Some(7));
         assert_eq!(u575.area_word(OptionArea::BootAdd).unwrap().addr, 0x4002_2044);
         assert_eq!(NSBOOTADD0.fields[0].describe(0x0100000).1, "0x08000000");
+    }
+
+    /// (start, end exclusive, reason) of each protected area.
+    fn areas(dev_id: u16, size: u32, optr: u32, values: [u32; 4]) -> Vec<(u32, u64, String)> {
+        let d = TzController::new(chips::find(dev_id).unwrap()).unwrap();
+        let spec = &d.chip().flash;
+        let layout =
+            if d.dual_bank(optr, size) { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
+        d.write_protected(&layout, &values).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+    }
+
+    fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {
+        a.iter().map(|r| (r.0, r.1)).collect()
+    }
+
+    const KIB: u32 = 1024;
+    const NONE_U5: u32 = 0x8000_007F;
+
+    #[test]
+    fn u5_areas_per_bank_and_locked_ones() {
+        // U575, 2 MiB: two banks of 128 × 8 KiB pages (RM0456 FLASH_WRPxyR).
+        let a = areas(0x482, 2048 * KIB, 0, [0x8003_0002, NONE_U5, NONE_U5, 0x0001_0000]);
+        assert_eq!(ranges(&a), [(0x0800_4000, 0x0800_8000), (0x0810_0000, 0x0810_4000)]);
+        assert!(a[0].2.contains("FLASH_WRP1AR (pages 2-3 of bank 1)"), "{}", a[0].2);
+        assert!(a[0].2.contains("`stflash --area=option write WRP1A_PSTRT=0x7F,WRP1A_PEND=0x00` first"), "{}", a[0].2);
+        // WRP2BR with UNLOCK = 0: only an RDP regression removes it.
+        assert!(a[1].2.contains("FLASH_WRP2BR (pages 0-1 of bank 2)"), "{}", a[1].2);
+        assert!(a[1].2.contains("WRP_UNLOCK bit is 0") && a[1].2.contains("STM32CubeProgrammer"), "{}", a[1].2);
+        assert!(areas(0x482, 2048 * KIB, 0, [NONE_U5; 4]).is_empty());
+        // 1 MiB with DUALBANK = 0: one bank, WRP2x unused on U5.
+        assert!(areas(0x482, 1024 * KIB, 0, [NONE_U5, NONE_U5, 0x8001_0000, NONE_U5]).is_empty());
+    }
+
+    #[test]
+    fn l5_wrp2_follows_the_bank_mode() {
+        // L552, 512 KiB, DBANK = 0: 4 KiB pages, WRP2x from the flash base.
+        let a = areas(0x472, 512 * KIB, 0, [0x7F, 0x7F, 0x0001_0000, 0x7F]);
+        assert_eq!(ranges(&a), [(0x0800_0000, 0x0800_2000)]);
+        assert!(a[0].2.contains("FLASH_WRP2AR (pages 0-1)"), "{}", a[0].2);
+        // DBANK = 1 (bit 22): 2 KiB pages, bank 2 at 0x08040000.
+        let a = areas(0x472, 512 * KIB, 1 << 22, [0x7F, 0x7F, 0x0001_0000, 0x7F]);
+        assert_eq!(ranges(&a), [(0x0804_0000, 0x0804_1000)]);
     }
 }

@@ -15,6 +15,8 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+pub mod factory;
+
 use super::{FlashError, RdpLevel};
 use crate::mcu::Target;
 
@@ -56,9 +58,8 @@ pub enum Show {
     Flag(&'static str, &'static str),
     /// Listed values; others print as "reserved value".
     Choices(&'static [(u32, &'static str)]),
-    /// A write-protection mask: bit n covers `per_bit` units (`unit`:
-    /// "sector", "page") from `first + n × per_bit`; `active_low`: 0 = protected.
-    Protection { unit: &'static str, per_bit: u32, first: u32, active_low: bool },
+    /// A write-protection mask ([`Mask`]).
+    Protection(Mask),
     /// First unit of a protected range whose last unit is the field of the
     /// same width at bit `end` (L4-class WRPxyR: empty when first > last).
     ProtectedFrom { unit: &'static str, end: u8 },
@@ -71,6 +72,43 @@ pub enum Show {
     ComplementOf(u8),
     /// A number, in hex.
     Hex,
+}
+
+/// How a write-protection mask reads: bit n covers `per_bit` units (`unit`:
+/// "sector", "page") from `first + n × per_bit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mask {
+    pub unit: &'static str,
+    pub per_bit: u32,
+    pub first: u32,
+    /// 0 = protected (nWRP); otherwise 1 = protected (L0/L1 WRPROT).
+    pub active_low: bool,
+    /// The last bit protects every unit from its first to the end of the
+    /// flash (F0/F1/F3 with 2 KiB pages: FLASH_WRPR bit 31 covers pages 62
+    /// to the last one, ST HAL `OB_WRP_PAGES62TO255`; F413: nWRP14 covers
+    /// sectors 14 and 15, CMSIS `FLASH_OPTCR_nWRP_14` = `_15`).
+    pub rest: bool,
+    /// A bit of the same word that, when set, inverts the meaning (F4
+    /// OPTCR.SPRMOD: the nWRP bits then select PCROP sectors, 1 = protected;
+    /// ST HAL stm32f4xx_hal_flash_ex.c "Active value of nWRPi bits is
+    /// inverted when PCROP mode is active").
+    pub inverted_by: Option<u8>,
+}
+
+impl Mask {
+    pub const fn new(unit: &'static str, per_bit: u32, first: u32, active_low: bool) -> Mask {
+        Mask { unit, per_bit, first, active_low, rest: false, inverted_by: None }
+    }
+
+    /// The last bit covers the rest of the flash ([`Mask::rest`]).
+    pub const fn to_end(self) -> Mask {
+        Mask { rest: true, ..self }
+    }
+
+    /// Bit `bit` of the word inverts the meaning ([`Mask::inverted_by`]).
+    pub const fn inverted_by(self, bit: u8) -> Mask {
+        Mask { inverted_by: Some(bit), ..self }
+    }
 }
 
 impl Show {
@@ -136,24 +174,72 @@ impl Field {
     }
 
     /// Units a write-protection mask field protects when the field holds
-    /// `value` (ranges are computed per word: `OptionWord::protected`).
+    /// `value` (ranges are computed per word: `OptionWord::protected`). The
+    /// last bit of a [`Mask::rest`] mask counts here for its own `per_bit`
+    /// units only ([`Field::protected_in`] extends it to the end of flash).
     pub fn protected(&self, value: u32) -> BTreeSet<u32> {
+        match self.show {
+            Show::Protection(m) => self.protected_as(value, m.active_low, None),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Units a mask field protects at `value` with the polarity in force
+    /// (`active_low`: 0 = protected) on a flash of `units` units: the rest
+    /// bit reaches the end, nothing at or past `units` counts.
+    pub fn protected_in(&self, value: u32, active_low: bool, units: u32) -> BTreeSet<u32> {
+        self.protected_as(value, active_low, Some(units))
+    }
+
+    /// [`Field::protected`] with the polarity in force, the rest bit
+    /// extended to `units` (the number of units of the flash) and nothing at
+    /// or past `units` when given.
+    fn protected_as(&self, value: u32, active_low: bool, units: Option<u32>) -> BTreeSet<u32> {
         let mut out = BTreeSet::new();
-        if let Show::Protection { per_bit, first, active_low, .. } = self.show {
-            for bit in 0..self.width as u32 {
-                let set = value >> bit & 1 == 1;
-                if set != active_low {
-                    out.extend(first + bit * per_bit..first + (bit + 1) * per_bit);
-                }
+        let Show::Protection(m) = self.show else { return out };
+        for bit in 0..self.width as u32 {
+            let set = value >> bit & 1 == 1;
+            if set != active_low {
+                let start = m.first + bit * m.per_bit;
+                let last_bit = bit + 1 == self.width as u32;
+                let end = match units {
+                    Some(n) if m.rest && last_bit => n.max(start + m.per_bit),
+                    _ => start + m.per_bit,
+                };
+                out.extend(start..end);
             }
         }
+        if let Some(n) = units {
+            out.retain(|&u| u < n);
+        }
         out
+    }
+
+    /// The field value with the protection of `units` removed (the bits
+    /// covering them set to the unprotected level), for a mask field whose
+    /// protected level is `active_low` (0) or not.
+    pub fn unprotect(&self, value: u32, active_low: bool, units: &BTreeSet<u32>) -> u32 {
+        let Show::Protection(m) = self.show else { return value };
+        let bits = self.width as u32;
+        let mut mask = 0u32;
+        for &u in units {
+            let Some(off) = u.checked_sub(m.first) else { continue };
+            let bit = (off / m.per_bit).min(if m.rest { bits - 1 } else { u32::MAX });
+            if bit < bits {
+                mask |= 1 << bit;
+            }
+        }
+        if active_low {
+            value | mask
+        } else {
+            value & !mask
+        }
     }
 
     /// The unit a write-protection field counts in.
     pub fn unit(&self) -> &'static str {
         match self.show {
-            Show::Protection { unit, .. } | Show::ProtectedFrom { unit, .. } => unit,
+            Show::Protection(Mask { unit, .. }) | Show::ProtectedFrom { unit, .. } => unit,
             _ => "sector",
         }
     }
@@ -178,20 +264,36 @@ impl Field {
                 Some((_, t)) => t.to_string(),
                 None => "reserved value".to_string(),
             },
-            Show::Protection { unit, per_bit, .. } => {
-                let units = self.protected(value);
-                if units.is_empty() {
-                    "none".to_string()
-                } else {
-                    let groups = if per_bit > 1 { format!(" (in groups of {per_bit})") } else { String::new() };
-                    format!("{unit}s {}{groups}", ranges_text(&units))
-                }
+            Show::Protection(m) => {
+                let to_end = m.rest && value >> (self.width - 1) & 1 != u32::from(m.active_low);
+                protection_text(&m, &self.protected(value), to_end)
             }
             Show::BootAddress(shift) => format!("0x{:08X}", value << shift),
             Show::ComplementOf(_) | Show::Hex | Show::ProtectedFrom { .. } | Show::ProtectedTo => String::new(),
         };
         (number, text)
     }
+}
+
+/// "sectors 0-3, 8 (in groups of 4)", "pages 0-3, 60 to the last page",
+/// "none"; `to_end`: the last run goes on to the end of the flash.
+fn protection_text(m: &Mask, units: &BTreeSet<u32>, to_end: bool) -> String {
+    if units.is_empty() {
+        return "none".to_string();
+    }
+    let groups = if m.per_bit > 1 { format!(" (in groups of {})", m.per_bit) } else { String::new() };
+    let mut text = ranges_text(units);
+    if to_end {
+        // The last run holds the rest bit's units: it ends at the last unit.
+        let mut start = *units.last().expect("not empty");
+        while start > 0 && units.contains(&(start - 1)) {
+            start -= 1;
+        }
+        let head: BTreeSet<u32> = units.range(..start).copied().collect();
+        let tail = format!("{start} to the last {}", m.unit);
+        text = if head.is_empty() { tail } else { format!("{}, {tail}", ranges_text(&head)) };
+    }
+    format!("{}s {text}{groups}", m.unit)
 }
 
 /// "0-3, 8, 12-15".
@@ -232,8 +334,21 @@ impl OptionWord {
         self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
-    /// Units (sectors or pages) the word's write-protection fields protect at `value`.
+    /// Units (sectors or pages) the word's write-protection fields protect at
+    /// `value` (the last bit of a [`Mask::rest`] mask for its own units only:
+    /// [`OptionWord::protected_in`] knows where the flash ends).
     pub fn protected(&self, value: u32) -> BTreeSet<u32> {
+        self.protected_upto(value, None)
+    }
+
+    /// Units the word protects at `value` on a flash of `units` units: the
+    /// last bit of a [`Mask::rest`] mask covers everything to the end, units
+    /// past the end are left out.
+    pub fn protected_in(&self, value: u32, units: u32) -> BTreeSet<u32> {
+        self.protected_upto(value, Some(units))
+    }
+
+    fn protected_upto(&self, value: u32, units: Option<u32>) -> BTreeSet<u32> {
         let mut out = BTreeSet::new();
         for f in self.fields.iter().filter(|f| f.kind == FieldKind::WriteProtect) {
             match f.show {
@@ -241,13 +356,22 @@ impl OptionWord {
                     let last = Field { shift: end, ..*f }.get(value);
                     let first = f.get(value);
                     if first <= last {
-                        out.extend(first..=last);
+                        out.extend((first..=last).filter(|&u| units.map_or(true, |n| u < n)));
                     }
                 }
-                _ => out.extend(f.protected(f.get(value))),
+                _ => out.extend(f.protected_as(f.get(value), self.active_low(f, value), units)),
             }
         }
         out
+    }
+
+    /// Whether 0 means protected in mask field `f` at `value` (its
+    /// [`Mask::inverted_by`] bit flips the field's polarity).
+    pub fn active_low(&self, f: &Field, value: u32) -> bool {
+        match f.show {
+            Show::Protection(m) => m.active_low != m.inverted_by.is_some_and(|b| value >> b & 1 == 1),
+            _ => false,
+        }
     }
 
     /// RDP level at `value`, if the word holds the RDP field.
@@ -265,6 +389,11 @@ impl OptionWord {
                 continue;
             }
             let (number, mut text) = f.describe(v);
+            if let Show::Protection(m) = f.show {
+                let active_low = self.active_low(f, value);
+                let to_end = m.rest && (v >> (f.width - 1) & 1 == 1) != active_low;
+                text = protection_text(&m, &f.protected_as(v, active_low, None), to_end);
+            }
             if let Show::ProtectedFrom { unit, end } = f.show {
                 let last = Field { shift: end, ..*f }.get(value);
                 text = if v <= last { format!("{unit}s {v}-{last} write-protected") } else { "none".to_string() };
@@ -282,7 +411,9 @@ impl OptionWord {
     }
 }
 
-/// The `--area` values that address option words (stflash-cli.md §4.5).
+/// The `--area` values that address option words (st-flash's names: stlink
+/// src/st-flash/flash_opts.c:127-157; what each reads and writes:
+/// src/stlink-lib/option_bytes.c:823-1117, commit 733893a).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OptionArea {
     Option,
@@ -365,14 +496,8 @@ mod tests {
     use super::*;
 
     const RDP: Field = Field::new("RDP", 8, 8, FieldKind::Rdp, Show::RDP, "");
-    const WRP: Field = Field::new(
-        "WRP",
-        0,
-        8,
-        FieldKind::WriteProtect,
-        Show::Protection { unit: "sector", per_bit: 4, first: 0, active_low: true },
-        "",
-    );
+    const WRP: Field =
+        Field::new("WRP", 0, 8, FieldKind::WriteProtect, Show::Protection(Mask::new("sector", 4, 0, true)), "");
 
     #[test]
     fn fields_get_set_and_decode() {

@@ -514,21 +514,18 @@ struct InFlight {
     expected: Duration,
 }
 
-/// A READY value for this start: never 0, DONE or FAIL, different from the
-/// previous starts of this process and, with overwhelming probability, from
-/// those of earlier processes, whose slots SRAM may still hold (the
-/// simulator's modeled clock repeats exactly from run to run, so the time
-/// alone does not tell two runs apart).
+/// A READY value for this start: never 0, DONE or FAIL, and different from
+/// every earlier start, in this process or another. The target's SRAM keeps
+/// the slots an earlier run filled (a run that was cut off leaves ready
+/// buffers behind), so the value must not repeat across runs: it mixes the
+/// wall clock, the process id and a per-process count.
 fn ready_value(now: Duration) -> u32 {
-    use std::hash::{BuildHasher, Hasher};
     static STARTS: AtomicU32 = AtomicU32::new(0);
     let n = STARTS.fetch_add(1, Ordering::Relaxed) as u64;
-    // Randomly keyed per process (std's RandomState), with the pid and the wall clock.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    // SplitMix64 of that, the time and the start count.
-    let mut z = h.finish() ^ (now.as_nanos() as u64) ^ (n << 40) ^ 0x9E37_79B9_7F4A_7C15;
+    let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    // SplitMix64 of everything that differs between starts.
+    let mut z = wall ^ (now.as_nanos() as u64).rotate_left(17) ^ (std::process::id() as u64) << 44 ^ n << 40;
+    z ^= 0x9E37_79B9_7F4A_7C15;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     let v = (z ^ (z >> 31)) as u32;

@@ -711,3 +711,55 @@ fn load_file_errors() {
     let dir = std::env::temp_dir();
     assert_contains(&err(Image::load(&dir, None, Some(0))), &["is a directory"]);
 }
+
+// ---------------------------------------------------------------- overlay
+
+#[test]
+fn overlay_places_bytes_over_the_image_and_keeps_the_rest() {
+    let seg = |addr: u32, data: &[u8]| Segment { addr, data: data.to_vec() };
+    let mut image = Image::empty();
+    image.overlay(0x100, &[1, 2, 3, 4]);
+    assert_eq!(image.segments, vec![seg(0x100, &[1, 2, 3, 4])]);
+    // Inside: split and replaced, one segment again.
+    image.overlay(0x101, &[9, 9]);
+    assert_eq!(image.segments, vec![seg(0x100, &[1, 9, 9, 4])]);
+    // Touching on either side: merged.
+    image.overlay(0x104, &[5]);
+    image.overlay(0xFE, &[7, 8]);
+    assert_eq!(image.segments, vec![seg(0xFE, &[7, 8, 1, 9, 9, 4, 5])]);
+    // Apart: a segment of its own, in address order.
+    image.overlay(0x10, &[6]);
+    assert_eq!(image.segments, vec![seg(0x10, &[6]), seg(0xFE, &[7, 8, 1, 9, 9, 4, 5])]);
+    // Across a gap and over two segments: bridged.
+    image.overlay(0x0F, &[0; 0xF0]);
+    assert_eq!(image.segments.len(), 1);
+    assert_eq!(image.segments[0].addr, 0x0F);
+    assert_eq!(&image.segments[0].data[0xF0..], &[8, 1, 9, 9, 4, 5]);
+    image.overlay(0x200, &[]);
+    assert_eq!(image.segments.len(), 1, "nothing to place");
+}
+
+#[test]
+fn overlay_agrees_with_a_byte_map() {
+    let mut rng = Rng(7);
+    for _ in 0..200 {
+        let mut image = Image::empty();
+        let mut map = std::collections::BTreeMap::new();
+        for _ in 0..6 {
+            let addr = rng.below(64) as u32;
+            let len = 1 + rng.below(12) as usize;
+            let data = rng.bytes(len);
+            image.overlay(addr, &data);
+            for (i, b) in data.iter().enumerate() {
+                map.insert(addr + i as u32, *b);
+            }
+        }
+        let flat: Vec<(u32, u8)> = image
+            .segments
+            .iter()
+            .flat_map(|s| s.data.iter().enumerate().map(|(i, b)| (s.addr + i as u32, *b)))
+            .collect();
+        assert_eq!(flat, map.into_iter().collect::<Vec<_>>());
+        assert!(image.segments.windows(2).all(|w| w[0].end() < u64::from(w[1].addr)), "sorted, gaps between");
+    }
+}

@@ -8,6 +8,8 @@ use super::plan::Job;
 use super::stream::{self, Outcome, StreamEnd};
 use crate::flash::crc::CrcUnit;
 use crate::flash::routine::{RoutineError, Streamer};
+use std::time::Duration;
+
 use crate::flash::{engine, FlashController, FlashError, Phase, Progress, Sector};
 use crate::mcu::Target;
 
@@ -17,6 +19,45 @@ use crate::mcu::Target;
 pub struct Ledger {
     pub done: usize,
     pub started: usize,
+    /// Job `done` was not given any data (only, perhaps, its erase): it is
+    /// not partly programmed (an operation stopped between sectors).
+    pub between: bool,
+}
+
+impl Ledger {
+    /// The flash state in words: "written: …; partly programmed: …; not yet
+    /// written, may be erased: …; not yet written: …", or "nothing was
+    /// changed".
+    pub fn describe(&self, jobs: &[Job]) -> String {
+        let range = |js: &[Job]| -> Option<String> {
+            let (first, last) = (js.first()?, js.last()?);
+            Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
+        };
+        let done = self.done.min(jobs.len());
+        let started = self.started.clamp(done, jobs.len());
+        let current = if self.between { done } else { (done + 1).min(started) };
+        if started == 0 {
+            return "nothing was changed".to_string();
+        }
+        let parts = [
+            ("written", &jobs[..done]),
+            ("partly programmed", &jobs[done..current]),
+            ("not yet written, may be erased", &jobs[current..started]),
+            ("not yet written", &jobs[started..]),
+        ];
+        parts.iter().filter_map(|(what, js)| range(js).map(|r| format!("{what}: {r}"))).collect::<Vec<_>>().join("; ")
+    }
+}
+
+/// Typical time to erase (when it does) and program one job.
+pub(super) fn job_time(ctrl: &dyn FlashController, job: &Job) -> Duration {
+    let access = ctrl.program_access();
+    let erase = if job.erase {
+        crate::flash::routine::regops_time(&ctrl.erase_sector_ops(&job.sector)).0
+    } else {
+        Duration::ZERO
+    };
+    erase + access.typical * (job.program_bytes() / access.unit as u64) as u32
 }
 
 /// What the routine hashed for verification: (bank, start, end) ranges and
@@ -82,7 +123,7 @@ pub(super) fn run(
         if redo {
             redone_from = Some(from);
         }
-        by_host(t, ctrl, &jobs[from..], redo, progress, ledger, from)?;
+        by_host(t, ctrl, jobs, from, redo, progress, ledger)?;
     }
     progress.end();
     Ok(Ran { hashed, redone_from })
@@ -127,24 +168,24 @@ fn by_routine(
     }
 }
 
-/// The host's part: each sector erased (when its job says, or `redo`) and
-/// programmed in turn, so that at any moment at most one sector is between
-/// its erase and its last programmed unit. `base`: index of `jobs[0]` in the
-/// ledger.
+/// The host's part, the jobs from `from` on: each sector erased (when its
+/// job says, or `redo`) and programmed in turn, so that at any moment at most
+/// one sector is between its erase and its last programmed unit.
 fn by_host(
     t: &mut Target,
     ctrl: &dyn FlashController,
     jobs: &[Job],
+    from: usize,
     redo: bool,
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
-    base: usize,
 ) -> Result<(), FlashError> {
-    for (i, job) in jobs.iter().enumerate() {
+    for (i, job) in jobs.iter().enumerate().skip(from) {
         if progress.should_stop() {
             return Err(FlashError::Interrupted { at: job.sector.addr });
         }
-        ledger.started = ledger.started.max(base + i + 1);
+        ledger.started = ledger.started.max(i + 1);
+        progress.flash_state(&ledger.describe(jobs), job_time(ctrl, job));
         if job.erase || redo {
             engine::erase_sector(t, ctrl, &job.sector)?;
             progress.erased(&job.sector);
@@ -152,7 +193,7 @@ fn by_host(
         for &(addr, data) in &job.runs {
             engine::program(t, ctrl, job.sector.bank, addr, data, progress).map_err(|e| in_sector(e, job.sector))?;
         }
-        ledger.done = base + i + 1;
+        ledger.done = i + 1;
     }
     Ok(())
 }

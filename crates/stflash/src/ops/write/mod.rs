@@ -4,10 +4,11 @@
 //!
 //! | step | module | probe? |
 //! |---|---|---|
-//! | placement and sector plans; jobs from what the survey found | [`plan`] | no |
+//! | placement (flash, data EEPROM, RAM) and sector plans; jobs from what the survey found | [`plan`] | no |
 //! | what the chip holds now (CRC on the target, or reading) | `survey` | yes |
 //! | erase and program: the routine, the host for what it left | `execute` (`stream`) | yes |
 //! | verify by the routine's CRCs, or by reading back | here | yes |
+//! | the data EEPROM (L0/L1): changed words stored, read back | [`eeprom`] | yes |
 
 use log::{debug, info, warn};
 
@@ -20,6 +21,7 @@ use crate::flash::routine::{RamPlan, Streamer};
 use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
 use crate::mcu::{Target, TargetError};
 
+pub mod eeprom;
 mod execute;
 pub mod plan;
 mod stream;
@@ -79,6 +81,9 @@ pub struct WriteReport {
     /// reading back ([`METHOD_READ_BACK`], `"read-back"`); `None` when not
     /// verified.
     pub verify_method: Option<&'static str>,
+    /// What was written to the data EEPROM (L0/L1), when the image has
+    /// bytes there (always verified by reading back).
+    pub eeprom: Option<eeprom::EepromReport>,
 }
 
 /// Write an image. Every segment is checked before the chip is touched. When
@@ -90,15 +95,19 @@ pub fn write(
     opts: &WriteOptions,
     progress: &mut dyn Progress,
 ) -> Result<WriteReport> {
-    restore_journal(session, progress)?;
-    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress))
+    restore_journal(session, opts.fast, progress)?;
+    // The kept bytes are read once: a second attempt (at a slower clock)
+    // finds a flash the first may have erased.
+    let mut kept: Option<WritePlan> = None;
+    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress, &mut kept))
 }
 
 /// Finish what an interrupted write left in this chip's journal (the whole
 /// new contents of the sectors whose kept bytes it held), before anything
 /// else changes the flash; then delete the journal. Every write and erase
-/// starts here.
-pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress) -> Result<()> {
+/// starts here. `fast`: with the flash routine in target RAM
+/// ([`WriteOptions::fast`]).
+pub(crate) fn restore_journal(session: &mut Session, fast: bool, progress: &mut dyn Progress) -> Result<()> {
     let Some(journal) = session.journal()? else { return Ok(()) };
     let record = match journal.load() {
         Ok(Some(record)) => record,
@@ -117,7 +126,7 @@ pub(crate) fn restore_journal(session: &mut Session, progress: &mut dyn Progress
     let segments = record.entries.iter().map(|e| Segment { addr: e.addr, data: e.data.clone() }).collect();
     let image = Image { segments, format: super::image::Format::Binary, entry: None };
     super::link::retry_slower(session, "restoring kept bytes", |s| {
-        write_once(s, &image, &WriteOptions::default(), progress)
+        write_once(s, &image, &WriteOptions { fast, ..WriteOptions::default() }, progress, &mut None)
     })?;
     journal
         .clear()
@@ -131,14 +140,27 @@ fn write_once(
     image: &Image,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
+    kept: &mut Option<WritePlan>,
 ) -> Result<WriteReport> {
+    // Write-protected sectors and areas owned by someone else are refused
+    // here, before anything is erased (the controller would erase the
+    // image's other sectors first and then stop with WRPERR).
     let reserved = session.reserved_ranges()?;
     let ram: Vec<_> = session.target.chip.ram_regions().collect();
-    let placement = plan::place(&session.layout, &ram, &reserved, &image.segments)?;
+    let area = session.data_eeprom();
+    let placement = plan::place(&session.layout, &ram, &reserved, area.as_ref(), &image.segments)?;
+    if opts.mass_erase && !placement.flash.is_empty() {
+        if let Some(text) = crate::flash::reserved::mass_erase_refusal(&reserved) {
+            return Err(Error::new(ErrorKind::Protected, text));
+        }
+    }
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
         let what = image_identity(image);
-        write_flash(session, &placement.flash, &what, opts, progress, &mut report)?;
+        write_flash(session, &placement.flash, &what, opts, progress, &mut report, kept)?;
+    }
+    if let (false, Some(area)) = (placement.eeprom.is_empty(), &area) {
+        report.eeprom = Some(eeprom::write(session, area, &placement.eeprom, opts.verify, progress)?);
     }
     for seg in &placement.ram {
         session.target.write_mem(seg.addr, &seg.data)?;
@@ -172,16 +194,23 @@ fn write_flash(
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
+    kept: &mut Option<WritePlan>,
 ) -> Result<()> {
     session.require_unprotected()?;
     session.controller()?;
     let options = PlanOptions { preserve: opts.preserve, mass_erase: opts.mass_erase };
     let mut plan = WritePlan::new(&session.layout, segments, options);
+    if let Some(earlier) = kept.as_ref() {
+        plan.adopt_kept(earlier);
+    }
     report.flash_bytes = segments.iter().map(|s| s.data.len() as u64).sum();
     let journal = session.journal()?;
     let banks = plan.banks(&session.layout);
     let mut unlocked = session.unlock(&banks)?;
     let done = write_unlocked(&mut unlocked, &mut plan, journal.as_ref(), what, opts, progress, report);
+    if plan.sectors.iter().all(|p| p.kept_known) {
+        *kept = Some(plan.clone());
+    }
     let done = done.map_err(|e| with_journal(e, journal.as_ref()))?;
     unlocked.lock()?;
     if opts.verify {
@@ -274,6 +303,7 @@ fn write_unlocked(
         None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
         None => survey::by_reading(t, plan)?,
     };
+    plan.mark_kept_read();
     report.preserved_bytes = plan.kept_bytes();
     if opts.mass_erase {
         engine::mass_erase(t, ctrl, layout, progress)?;
@@ -483,7 +513,7 @@ fn compare_sector(t: &mut Target, plan: &SectorPlan) -> Result<()> {
 /// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
 /// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
 fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) -> Result<()> {
-    let version = t.link().version;
+    let version = t.probe_firmware();
     if access.width == Width::Half && !version.has_16bit() && !routine {
         return Err(Error::unsupported(format!(
             "this chip's flash is programmed with 16-bit writes, and probe firmware {version} has none \
@@ -496,27 +526,8 @@ fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) ->
 /// The error of a write that failed after the chip was touched, with the
 /// state of every sector the write was changing.
 fn failed(e: FlashError, jobs: &[Job], ledger: &Ledger) -> Error {
-    let range = |js: &[Job]| -> Option<String> {
-        let (first, last) = (js.first()?, js.last()?);
-        Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
-    };
-    let done = ledger.done.min(jobs.len());
-    let started = ledger.started.clamp(done, jobs.len());
-    let current = (done + 1).min(started);
-    let mut parts = Vec::new();
-    if let Some(r) = range(&jobs[..done]) {
-        parts.push(format!("written: {r}"));
-    }
-    if let Some(r) = range(&jobs[done..current]) {
-        parts.push(format!("partly programmed: {r}"));
-    }
-    if let Some(r) = range(&jobs[current..started]) {
-        parts.push(format!("not yet written, may be erased: {r}"));
-    }
-    if let Some(r) = range(&jobs[started..]) {
-        parts.push(format!("not yet written: {r}"));
-    }
-    let state = if started == 0 { "nothing was changed".to_string() } else { parts.join("; ") };
+    let state = ledger.describe(jobs);
+    let started = ledger.started.min(jobs.len());
     match e {
         FlashError::Interrupted { at } => Error::new(
             ErrorKind::Interrupted,

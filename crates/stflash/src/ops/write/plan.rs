@@ -3,7 +3,8 @@
 //! decision is unit-tested (below) without a simulator.
 //!
 //! 1. [`place`]: every segment lies in flash (not in a gap between banks,
-//!    not in a reserved area) or in RAM, or the write is refused.
+//!    not in a reserved area), in the data EEPROM of this part (L0/L1) or in
+//!    RAM, or the write is refused.
 //! 2. [`WritePlan::new`]: the sectors the image touches and what each must
 //!    hold: image bytes, bytes kept from the chip (read later), or the
 //!    erased value (`--erase-rest`).
@@ -17,28 +18,29 @@ use std::collections::BTreeSet;
 use super::super::image::Segment;
 use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::{FlashLayout, Sector};
+use crate::flash::eeprom::EepromArea;
+use crate::flash::{reserved, FlashLayout, Reserved, Sector};
 
 /// Where each part of the image goes.
 #[derive(Debug)]
 pub struct Placement<'a> {
     pub flash: Vec<&'a Segment>,
+    /// Segments in the data EEPROM (STM32L0/L1).
+    pub eeprom: Vec<&'a Segment>,
     pub ram: Vec<&'a Segment>,
 }
 
-/// An area of main flash the debugger must never write: (start, end
-/// exclusive, why).
-pub type Reserved = (u32, u32, &'static str);
-
 /// Check every segment before anything is touched: each must lie entirely
-/// inside flash (and outside `reserved`) or inside one RAM region.
+/// inside flash (and outside `reserved`), inside the part's data EEPROM
+/// (`eeprom`, where the chip has one) or inside one RAM region.
 pub fn place<'a>(
     layout: &FlashLayout,
     ram: &[MemRegion],
     reserved: &[Reserved],
+    eeprom: Option<&EepromArea>,
     segments: &'a [Segment],
 ) -> Result<Placement<'a>> {
-    let mut placement = Placement { flash: Vec::new(), ram: Vec::new() };
+    let mut placement = Placement { flash: Vec::new(), eeprom: Vec::new(), ram: Vec::new() };
     let flash_span = layout.base() as u64..layout.banks.last().map_or(0, |b| b.end());
     for seg in segments {
         let (len, end) = (seg.data.len() as u64, seg.end());
@@ -46,26 +48,26 @@ pub fn place<'a>(
             layout.check_range(seg.addr, len).map_err(|e| {
                 Error::input(format!("image segment 0x{:08X}-0x{:08X} does not fit: {e}", seg.addr, end - 1))
             })?;
-            if let Some(&(start, stop, why)) =
-                reserved.iter().find(|&&(start, stop, _)| (seg.addr as u64) < stop as u64 && end > start as u64)
-            {
-                return Err(Error::new(
-                    ErrorKind::Protected,
-                    format!(
-                        "image segment 0x{:08X}-0x{:08X} overlaps 0x{start:08X}-0x{:08X}, {why}; it is never written",
-                        seg.addr,
-                        end - 1,
-                        stop as u64 - 1
-                    ),
-                ));
+            let hits: Vec<&Reserved> = reserved.iter().filter(|r| r.overlaps(seg.addr, len)).collect();
+            let what = format!("image segment 0x{:08X}-0x{:08X}", seg.addr, end - 1);
+            if let Some(text) = reserved::refusal(&what, &hits) {
+                return Err(Error::new(ErrorKind::Protected, text));
             }
             placement.flash.push(seg);
+        } else if let Some(why) = eeprom.and_then(|e| e.refuse(seg.addr, len)) {
+            return Err(Error::input(format!("image segment 0x{:08X}-0x{:08X}: {why}", seg.addr, end - 1)));
+        } else if eeprom.is_some_and(|e| e.region.contains(seg.addr)) {
+            placement.eeprom.push(seg);
         } else if ram.iter().any(|r| r.contains_range(seg.addr, len)) {
             placement.ram.push(seg);
         } else {
             let ram_text: Vec<String> = ram.iter().map(|r| format!("0x{:08X}-0x{:08X}", r.base, r.end() - 1)).collect();
+            let eeprom_text = eeprom.map_or(String::new(), |e| {
+                format!(", nor in the data EEPROM (0x{:08X}-0x{:08X})", e.region.base, e.region.end() - 1)
+            });
             return Err(Error::input(format!(
-                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}); check the address",
+                "image segment 0x{:08X}-0x{:08X} is neither in flash ({}) nor in RAM ({}){eeprom_text}; check the \
+                 address",
                 seg.addr,
                 end - 1,
                 layout.ranges_text(),
@@ -95,17 +97,22 @@ pub struct SectorPlan {
     /// the survey fills them in.
     pub desired: Vec<u8>,
     pub source: Vec<Source>,
+    /// The kept bytes in `desired` were read from the chip (by an earlier
+    /// attempt of the same write, before it changed anything): they are
+    /// known, and are never read again from a flash that attempt may have
+    /// erased.
+    pub kept_known: bool,
 }
 
 impl SectorPlan {
     fn new(sector: Sector, erased: u8, uncovered: Source) -> SectorPlan {
         let n = sector.size as usize;
-        SectorPlan { sector, desired: vec![erased; n], source: vec![uncovered; n] }
+        SectorPlan { sector, desired: vec![erased; n], source: vec![uncovered; n], kept_known: false }
     }
 
     /// Byte `i` is known without reading the chip.
     pub fn known(&self, i: usize) -> bool {
-        self.source[i] != Source::Kept
+        self.kept_known || self.source[i] != Source::Kept
     }
 
     /// Every byte it will hold is known without the chip, or is a kept byte
@@ -228,6 +235,24 @@ impl WritePlan {
         }
     }
 
+    /// Take the kept bytes an earlier attempt of this write read (`earlier`
+    /// is that attempt's plan of the same image and layout).
+    pub fn adopt_kept(&mut self, earlier: &WritePlan) {
+        for (p, e) in self.sectors.iter_mut().zip(&earlier.sectors) {
+            if p.sector == e.sector && e.kept_known {
+                p.desired.copy_from_slice(&e.desired);
+                p.kept_known = true;
+            }
+        }
+    }
+
+    /// Mark every sector's kept bytes as read (the survey read them).
+    pub fn mark_kept_read(&mut self) {
+        for p in &mut self.sectors {
+            p.kept_known = true;
+        }
+    }
+
     /// Bytes kept from the chip (not the erased value), over every sector.
     pub fn kept_bytes(&self) -> u64 {
         self.sectors.iter().map(|p| p.kept_bytes(self.erased)).sum()
@@ -345,24 +370,56 @@ mod tests {
     fn placement_checks_every_segment_before_anything_is_touched() {
         let l = layout();
         let segs = [seg(0x0800_0000, vec![1; 16]), seg(0x2000_0100, vec![2; 16])];
-        let p = place(&l, &[RAM], &[], &segs).unwrap();
+        let p = place(&l, &[RAM], &[], None, &segs).unwrap();
         assert_eq!((p.flash.len(), p.ram.len()), (1, 1));
         // In the gap between the banks.
-        let e = place(&l, &[RAM], &[], &[seg(0x0800_1000, vec![0; 4])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0800_1000, vec![0; 4])]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Input);
         assert!(e.message.contains("0x08001000-0x08001003"), "{}", e.message);
         // Running off the end of bank 1.
-        let e = place(&l, &[RAM], &[], &[seg(0x0800_0F00, vec![0; 0x200])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0800_0F00, vec![0; 0x200])]).unwrap_err();
         assert!(e.message.contains("does not fit"), "{}", e.message);
         // Neither flash nor RAM.
-        let e = place(&l, &[RAM], &[], &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
+        let e = place(&l, &[RAM], &[], None, &[seg(0x6000_0000, vec![0; 4])]).unwrap_err();
         assert!(e.message.contains("neither in flash") && e.message.contains("0x20000000-0x20001FFF"), "{}", e.message);
-        // A reserved area is refused as protected, naming the reason.
-        let reserved = [(0x0801_0400, 0x0801_0800, "the wireless stack")];
-        let e = place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
+        // A reserved area is refused as protected, naming the reason; every
+        // area in the way is named.
+        let reserved = [
+            Reserved::secure(0x0801_0400, 0x0801_0800, "the wireless stack"),
+            Reserved::write_protected(0x0801_0800, 0x0801_0C00, "WRP", &crate::flash::Remedy::Other("no".into())),
+        ];
+        let e = place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x500])]).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Protected);
-        assert!(e.message.contains("the wireless stack"), "{}", e.message);
-        assert!(place(&l, &[RAM], &reserved, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
+        assert!(e.message.contains("overlaps 0x08010400-0x080107FF, the wireless stack"), "{}", e.message);
+        let e = place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x900])]).unwrap_err();
+        assert!(e.message.contains("also overlaps 0x08010800-0x08010BFF, write-protected by WRP"), "{}", e.message);
+        assert!(place(&l, &[RAM], &reserved, None, &[seg(0x0801_0000, vec![0; 0x400])]).is_ok(), "ends at the area");
+    }
+
+    #[test]
+    fn segments_in_the_data_eeprom_go_there_and_past_its_end_are_refused() {
+        let l = layout();
+        let area = EepromArea {
+            region: MemRegion::new(0x0808_0000, 2 * KIB),
+            window: MemRegion::new(0x0808_0000, 6 * KIB),
+            parts: "STM32L0x",
+            smaller: None,
+            erased: 0,
+        };
+        let segs = [seg(0x0800_0000, vec![1; 16]), seg(0x0808_0010, vec![2; 6]), seg(0x2000_0000, vec![3; 4])];
+        let p = place(&l, &[RAM], &[], Some(&area), &segs).unwrap();
+        assert_eq!((p.flash.len(), p.eeprom.len(), p.ram.len()), (1, 1, 1));
+        assert_eq!(p.eeprom[0].addr, 0x0808_0010);
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0808_07FC, vec![0; 8])]).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Input);
+        assert!(e.message.contains("runs past the end of the data EEPROM") && e.message.contains("2 KiB"), "{e}");
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0808_1000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("0x08081000 is not in the data EEPROM"), "{e}");
+        // Without an EEPROM the address is nowhere.
+        let e = place(&l, &[RAM], &[], None, &[seg(0x0808_0000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("neither in flash"), "{e}");
+        let e = place(&l, &[RAM], &[], Some(&area), &[seg(0x0900_0000, vec![0; 4])]).unwrap_err();
+        assert!(e.message.contains("nor in the data EEPROM (0x08080000-0x080807FF)"), "{e}");
     }
 
     fn plan_of(segs: &[Segment], preserve: bool, mass_erase: bool) -> WritePlan {

@@ -127,7 +127,7 @@ pub(super) fn stream(
     let plan = st.plan().clone();
     let unit = access.unit as usize;
     // Jobs whose work ends in buffer `tag`: completed_by[tag] = first job not finished by it.
-    let mut completed_by: Vec<usize> = Vec::new();
+    let completed_by: std::cell::RefCell<Vec<usize>> = Default::default();
     let mut buf = Buffer::default();
     let mut sent = 0usize;
     let mut left: usize = jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len()).sum();
@@ -181,11 +181,26 @@ pub(super) fn stream(
     };
     // Buffers given before this call (CRC batches) are not ours.
     let first_buffer = st.submitted();
+    // Jobs whose erase (if any) is in buffer `tag` or earlier.
+    let mut erased_by: Vec<usize> = Vec::new();
+    // The job the loop was at when asked to stop: every job before it has
+    // all its buffers given (and waited for, before the routine stops).
+    let stopped_at = std::cell::Cell::new(None);
+    // What the flash holds as far as the routine has confirmed, for a user
+    // who wants to stop now; `started`: jobs with buffers given.
+    let report_state = |st: &Streamer, t: &Target, progress: &mut dyn Progress, started: usize| {
+        let done = from_tags(st.done_tags(), first_buffer, &completed_by.borrow());
+        let ledger = Ledger { done, started: started.max(erase_given.get()).max(done), between: false };
+        let job = &jobs[started.saturating_sub(1).min(jobs.len() - 1)];
+        let backlog = st.busy_until().saturating_sub(t.elapsed());
+        progress.flash_state(&ledger.describe(jobs), backlog + super::execute::job_time(ctrl, job));
+    };
     let result = (|| -> Result<(), RoutineError> {
         let mut submit = |st: &mut Streamer, t: &mut Target, buf: &mut Buffer, next_job: usize| {
             let mut b = std::mem::take(buf);
-            b.tag = completed_by.len();
-            completed_by.push(next_job);
+            b.tag = completed_by.borrow().len();
+            completed_by.borrow_mut().push(next_job);
+            erased_by.push(erase_built.get());
             sent += b.data.len();
             let (before, bytes) = (t.elapsed(), b.data.len());
             st.submit(t, b)?;
@@ -224,6 +239,8 @@ pub(super) fn stream(
             if progress.should_stop() {
                 return Err(RoutineError::Interrupted);
             }
+            stopped_at.set(Some(j));
+            report_state(st, t, progress, j);
             let bank = job.sector.bank;
             if job.erase && erase_built.get() <= j {
                 let (ops, typical, timeout) = erase_ops(job);
@@ -286,6 +303,7 @@ pub(super) fn stream(
                             ahead(&mut buf);
                             submit(st, t, &mut buf, j)?;
                             size = next_size(st, t, left);
+                            report_state(st, t, progress, j + 1);
                             progress.add(0);
                             continue;
                         }
@@ -367,16 +385,33 @@ pub(super) fn stream(
         Ok(())
     })();
     // Wait here (a crash while the last buffers run still hands over to the
-    // host path); the CRCs stay in `st.results` for `Streamer::finish`.
-    let result = result.and_then(|()| st.sync(t));
-    debug!("fast path: {} bytes in {} buffers, {} ranges hashed", sent, completed_by.len(), verify_ranges.len());
-    let from = |st: &Streamer| {
-        let ours = st.done_tags().get(first_buffer..).unwrap_or(&[]);
-        ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
+    // host path); the CRCs stay in `st.results` for `Streamer::finish`. An
+    // interruption, noticed between sectors, still lets the buffers already
+    // given finish: the flash stops at a sector boundary.
+    let result = match result {
+        Ok(()) => st.sync(t),
+        Err(RoutineError::Interrupted) => st.sync(t).and(Err(RoutineError::Interrupted)),
+        Err(e) => Err(e),
     };
+    let completed_by = completed_by.into_inner();
+    debug!("fast path: {} bytes in {} buffers, {} ranges hashed", sent, completed_by.len(), verify_ranges.len());
+    let from = |st: &Streamer| from_tags(st.done_tags(), first_buffer, &completed_by);
+    // The sectors whose erase ran in a buffer the routine reported done.
+    let erased_upto =
+        st.done_tags().get(first_buffer..).unwrap_or(&[]).iter().filter_map(|&tag| erased_by.get(tag)).max();
+    for job in jobs[..erased_upto.copied().unwrap_or(0)].iter().filter(|j| j.erase) {
+        progress.erased(&job.sector);
+    }
     ledger.done = from(st);
     let sent_to = completed_by.iter().map(|&j| (j + 1).min(jobs.len())).max().unwrap_or(0);
     ledger.started = sent_to.max(erase_given.get()).max(ledger.done);
+    if let (Err(RoutineError::Interrupted), Some(j)) = (&result, stopped_at.get()) {
+        // Every buffer given was waited for: the jobs before `j` are written,
+        // `j` and later are untouched unless erased ahead.
+        ledger.done = j;
+        ledger.started = j.max(erase_given.get());
+        ledger.between = true;
+    }
     match result {
         Ok(()) => Ok(Outcome::Done { verify: verify_ranges, settle: settle.filter(|_| verify.is_some()) }),
         Err(RoutineError::Interrupted) => {
@@ -385,6 +420,14 @@ pub(super) fn stream(
         }
         Err(e) => fail(t, ctrl, e),
     }
+}
+
+/// The first job not finished by the buffers the routine reported done
+/// (`done_tags` from `first_buffer` on are ours; `completed_by[tag]` is the
+/// first job a buffer leaves unfinished).
+fn from_tags(done_tags: &[usize], first_buffer: usize, completed_by: &[usize]) -> usize {
+    let ours = done_tags.get(first_buffer..).unwrap_or(&[]);
+    ours.iter().filter_map(|&tag| completed_by.get(tag)).max().copied().unwrap_or(0)
 }
 
 /// A routine failure: controller errors and timeouts are the flash's and are
@@ -405,6 +448,10 @@ pub(super) fn settle(t: &mut Target, ctrl: &dyn FlashController, banks: &[u8]) -
     for &bank in banks {
         let what = format!("waiting for bank {} after the flash routine stopped", bank + 1);
         let _ = engine::wait_idle(t, ctrl, bank, Duration::ZERO, Duration::from_secs(30), &what);
+        // The routine may have stopped inside a programming sequence (PG,
+        // FPRG/PROG left set): leave programming mode, then clear whatever
+        // that raised, so the host path starts from an idle controller.
+        let _ = engine::run_ops(t, ctrl, &ctrl.recover_ops(bank), "leaving programming mode");
         engine::clear_stale_errors(t, ctrl, bank)?;
     }
     Ok(())

@@ -6,7 +6,7 @@
 use log::{debug, info, warn};
 
 use super::plan::{SectorState, Source, WritePlan};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{CrcUnit, Run, Solution};
 use crate::flash::routine::{RoutineError, Streamer, CODE};
 use crate::flash::FlashController;
@@ -15,7 +15,7 @@ use crate::mcu::Target;
 /// Read the kept bytes of every sector over SWD (no CRC unit): nothing is
 /// known about the rest, so every sector is erased and programmed.
 pub(super) fn by_reading(t: &mut Target, plan: &mut WritePlan) -> Result<Vec<SectorState>> {
-    for sp in plan.sectors.iter_mut() {
+    for sp in plan.sectors.iter_mut().filter(|sp| !sp.kept_known) {
         for (off, len) in sp.runs_of(|s| s == Source::Kept) {
             t.read_mem(sp.sector.addr + off as u32, &mut sp.desired[off..off + len])?;
         }
@@ -145,7 +145,7 @@ pub(super) fn by_crc(
         Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
     };
     let (cal_crcs, piece_crcs) = crcs.split_at(cal.len());
-    let solution = Solution::solve(
+    let mut solution = Solution::solve(
         Run { bytes: &cal[0].1, result: cal_crcs[0] },
         &[Run { bytes: &cal[1].1, result: cal_crcs[1] }],
     );
@@ -186,8 +186,27 @@ pub(super) fn by_crc(
             // Unchanged only when the unit is understood for these bytes.
             unchanged[p.sector] &= Some(got) == solution.predict(&sp.desired[o..e]);
         } else if !is_blank {
-            // Bytes to keep: read them (only these).
+            // Bytes to keep: read them (only these), and hold the read to the
+            // CRC the target computed over the same bytes: a link that
+            // corrupts reads is caught before anything is erased.
+            // With the input order still open, these known bytes may settle it.
             t.read_mem(p.start, &mut sp.desired[o..e])?;
+            let mut refined = solution.clone();
+            refined.refine(Run { bytes: &sp.desired[o..e], result: got });
+            if refined.trusted() {
+                solution = refined;
+            } else {
+                return Err(Error::new(
+                    ErrorKind::Verify,
+                    format!(
+                        "the bytes to keep at 0x{:08X}-0x{:08X} read over SWD differ from what the chip's {} \
+                         computed over them: the link corrupts reads",
+                        p.start,
+                        p.end - 1,
+                        unit.name()
+                    ),
+                ));
+            }
         }
     }
     for &(i, lo, hi) in &mixed {

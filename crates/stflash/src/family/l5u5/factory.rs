@@ -1,0 +1,39 @@
+//! STM32L5/U5 factory option values (`stflash recover`; see
+//! `crate::flash::options::factory`). No source at hand gives the user bits
+//! of FLASH_OPTR as shipped (ST's SVD gives 0): only RDP and the
+//! write-protection areas are restored; TZEN and the U5 WRP_UNLOCK bits are
+//! security options and never change.
+
+use crate::chip::Chip;
+use crate::flash::options::factory::{Factory, FactoryWord, Reliability as R, WRP_AREA_OFF};
+
+const fn wrp(word: &'static str) -> FactoryWord {
+    FactoryWord {
+        word,
+        value: WRP_AREA_OFF,
+        fields: &[],
+        reliability: R::A,
+        source: "area off by definition (RM0438/RM0456 FLASH_WRPxyR: start above end)",
+    }
+}
+
+static L5_U5: Factory = Factory {
+    words: &[
+        FactoryWord {
+            word: "FLASH_OPTR",
+            value: 0x0000_00AA,
+            fields: &["RDP"],
+            reliability: R::A,
+            source: "RM0438/RM0456 FLASH_OPTR: RDP 0xAA = level 0",
+        },
+        wrp("FLASH_WRP1AR"),
+        wrp("FLASH_WRP1BR"),
+        wrp("FLASH_WRP2AR"),
+        wrp("FLASH_WRP2BR"),
+    ],
+    no_regression: None,
+};
+
+pub fn of(_chip: &Chip) -> Option<&'static Factory> {
+    Some(&L5_U5)
+}
