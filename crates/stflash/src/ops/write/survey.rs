@@ -177,10 +177,13 @@ pub(super) fn by_crc(
     let erased = plan.erased;
     let n = plan.sectors.len();
     let (mut unchanged, mut blank) = (vec![true; n], vec![true; n]);
+    // The CRC of erased bytes, per length (pieces are mostly whole sectors).
+    let mut blank_crcs: std::collections::HashMap<usize, Option<u32>> = Default::default();
     for (p, &got) in pieces.iter().zip(piece_crcs) {
         let sp = &mut plan.sectors[p.sector];
         let (o, e) = ((p.start - sp.sector.addr) as usize, (p.end - sp.sector.addr) as usize);
-        let is_blank = Some(got) == solution.predict(&vec![erased; e - o]);
+        let blank_crc = *blank_crcs.entry(e - o).or_insert_with(|| solution.predict(&vec![erased; e - o]));
+        let is_blank = Some(got) == blank_crc;
         blank[p.sector] &= is_blank;
         if p.known {
             // Unchanged only when the unit is understood for these bytes.
