@@ -70,6 +70,9 @@ const OP_ORR: u32 = 7;
 const OP_FILL: u32 = 8;
 const OP_H7CRC: u32 = 9;
 const OP_SWCRC: u32 = 10;
+const OP_PAIR: u32 = 11;
+/// PAIR lane mode: the lane is a FILL (its source word is the value).
+const PAIR_FILL: u32 = 0x100;
 /// Bytes of one wait description in a buffer's table.
 const WAIT_BYTES: u32 = 20;
 
@@ -189,8 +192,57 @@ pub enum Op {
         src: u32,
         words: u32,
     },
+    /// Program two lanes into two banks whose controllers work on their
+    /// own (H7), both banks busy at once: a unit is stored into a lane only
+    /// when its bank is idle, then the last unit of each is waited for.
+    Pair(Box<[Lane; 2]>),
     /// Last op of the last buffer: count it done and halt.
     Stop,
+}
+
+/// One lane of [`Op::Pair`]: what a PROGRAM or a FILL op would do in one bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lane {
+    pub dst: u32,
+    pub source: LaneSource,
+    /// Bytes, whole units (0: the lane is idle in this op).
+    pub len: u32,
+    pub unit: u32,
+    pub width: Width,
+    pub wait: WaitSpec,
+}
+
+/// Where a lane's bytes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneSource {
+    /// The buffer's data from this offset (a PROGRAM).
+    Data { offset: u32 },
+    /// Units that all repeat this word (a FILL; see [`fill_value`]).
+    Fill { value: u32 },
+}
+
+impl Lane {
+    /// Data bytes the lane takes from the buffer.
+    pub fn data_len(&self) -> u32 {
+        match self.source {
+            LaneSource::Data { .. } => self.len,
+            LaneSource::Fill { .. } => 0,
+        }
+    }
+
+    /// A unit of this lane ends at `addr` (the routine reports where the
+    /// failing lane's next unit would start).
+    fn ends_at(&self, addr: u32) -> bool {
+        addr > self.dst && addr <= self.dst + self.len
+    }
+
+    fn words(&self, data_addr: u32, spec: u32) -> [u32; 6] {
+        let (src, fill) = match self.source {
+            LaneSource::Data { offset } => (data_addr + offset, 0),
+            LaneSource::Fill { value } => (value, PAIR_FILL),
+        };
+        [self.dst, src, self.len, self.unit, self.width.bytes() | fill, spec]
+    }
 }
 
 impl Op {
@@ -203,14 +255,17 @@ impl Op {
             Op::Read { .. } => 2,
             Op::SwCrc { .. } => 3,
             Op::Feed { .. } | Op::H7Crc { .. } => 4,
+            Op::Pair(_) => 13,
             Op::Stop => 1,
         }
     }
 
-    fn wait(&self) -> Option<&WaitSpec> {
+    /// The wait descriptions the op refers to.
+    fn waits(&self) -> Vec<&WaitSpec> {
         match self {
-            Op::Wait(w) | Op::Program { wait: w, .. } | Op::Fill { wait: w, .. } => Some(w),
-            _ => None,
+            Op::Wait(w) | Op::Program { wait: w, .. } | Op::Fill { wait: w, .. } => vec![w],
+            Op::Pair(lanes) => lanes.iter().map(|l| &l.wait).collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -278,7 +333,7 @@ impl Buffer {
     /// The distinct wait descriptions, in first-use order (the buffer's table).
     fn waits(&self) -> Vec<[u32; 5]> {
         let mut out: Vec<[u32; 5]> = Vec::new();
-        for w in self.ops.iter().filter_map(Op::wait) {
+        for w in self.ops.iter().flat_map(Op::waits) {
             if !out.contains(&w.words()) {
                 out.push(w.words());
             }
@@ -328,6 +383,12 @@ impl Buffer {
                 Op::Feed { src, words: n, dst } => words.extend([OP_FEED, *src, *n, *dst]),
                 Op::H7Crc { regs, start, end, .. } => words.extend([OP_H7CRC, *regs, *start, *end]),
                 Op::SwCrc { src, words: n } => words.extend([OP_SWCRC, *src, *n]),
+                Op::Pair(lanes) => {
+                    words.push(OP_PAIR);
+                    for lane in lanes.iter() {
+                        words.extend(lane.words(data_addr, spec(&lane.wait)));
+                    }
+                }
                 Op::Stop => words.push(OP_STOP),
             }
         }
@@ -715,6 +776,7 @@ impl Streamer {
                     let what = job.buffer.ops.iter().find_map(|o| match o {
                         Op::Wait(w) => Some(w.what.clone()),
                         Op::Program { wait, .. } | Op::Fill { wait, .. } => Some(wait.what.clone()),
+                        Op::Pair(lanes) => Some(lanes[0].wait.what.clone()),
                         _ => None,
                     });
                     let _ = self.abort(t);
@@ -755,6 +817,18 @@ impl Streamer {
                 status,
                 what: format!("programming 0x{:08X} ({})", addr.wrapping_sub(*unit), wait.what),
             },
+            // The lane that stored the unit ending at `addr`, else the one
+            // that had stored none yet (its bank showed the error first).
+            Some(Op::Pair(lanes)) => {
+                match lanes.iter().find(|l| l.ends_at(addr)).or_else(|| lanes.iter().find(|l| l.dst == addr)) {
+                    Some(l) => RoutineError::Flash {
+                        bank: l.wait.bank,
+                        status,
+                        what: format!("programming 0x{:08X} ({})", addr.wrapping_sub(l.unit), l.wait.what),
+                    },
+                    None => RoutineError::Flash { bank: lanes[0].wait.bank, status, what: lanes[0].wait.what.clone() },
+                }
+            }
             Some(Op::Wait(w)) => RoutineError::Flash { bank: w.bank, status, what: w.what.clone() },
             Some(Op::H7Crc { bank, start, end, .. }) => RoutineError::Flash {
                 bank: *bank,

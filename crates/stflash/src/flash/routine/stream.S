@@ -60,6 +60,20 @@
 @                                        for SR.CRC_BUSY to clear, fail on
 @                                        CRCRDERR, clear CRCEND through CCR);
 @                                        *results++ = CRCDATA
+@  10 SWCRC   src nwords                 *results++ = CRC-32/MPEG-2 of the words
+@  11 PAIR    lane lane                  two PROGRAM/FILL streams into two banks
+@                                        whose controllers work on their own
+@                                        (H7): each lane is [dst src len unit
+@                                        mode spec] (mode: access width in
+@                                        bytes, +0x100 for FILL, src then being
+@                                        the value). A unit is stored into a
+@                                        lane only when its bank is idle (its
+@                                        errors checked first), so each bank
+@                                        programs while the other is fed and
+@                                        no write ever waits on a full queue;
+@                                        then the last unit of each is waited
+@                                        for. dst, src and len are advanced in
+@                                        the script as the lanes go.
 @
 @ Register use: r4 current flash address (PROGRAM, FILL), r5 script
 @ position, r6 header, r7 source pointer, r8 parameter block, r9 slot count,
@@ -103,7 +117,7 @@ wait_ready:
 
 op_loop:
         ldm     r5!, {r0}
-        cmp     r0, #10
+        cmp     r0, #11
         bhi     op_unknown
         lsls    r0, r0, #1
         adr     r1, op_table
@@ -124,6 +138,7 @@ op_table:
         .hword  op_fill - op_table + 1
         .hword  op_h7crc - op_table + 1
         .hword  op_swcrc - op_table + 1
+        .hword  op_pair - op_table + 1
 
 @ Unknown op: fail with the op code as status, address all ones.
 op_unknown:
@@ -298,6 +313,132 @@ fill_done:
         bl      wait_status
         mov     r3, r12
         b       fill_unit
+
+@ One lane of PAIR (r3 -> lane A; \o = 0 for lane A, 24 for lane B): when
+@ it has units left, count it in r11; when its bank is idle, check the
+@ bank's errors, clear its end-of-operation flag and store its next unit.
+@ Branches go forward only: a round in which neither lane stores is one
+@ backward branch through unchanged registers (an idle wait).
+        .macro  pair_lane o
+        ldr     r0, [r3, #(8 + \o)]
+        cmp     r0, #0
+        beq     .Lpl_end\@
+        mov     r0, r11
+        adds    r0, #1
+        mov     r11, r0
+        ldr     r2, [r3, #(20 + \o)]
+        ldr     r1, [r2, #0]
+        ldr     r1, [r1]
+        ldr     r0, [r2, #4]
+        tst     r1, r0
+        bne     .Lpl_end\@
+        ldr     r0, [r2, #8]
+        tst     r1, r0
+        beq     .Lpl_ok\@
+        mov     r0, r1
+        ldr     r4, [r3, #(0 + \o)]
+        b       fail
+.Lpl_ok\@:
+        ldr     r0, [r2, #16]
+        ands    r0, r1
+        beq     .Lpl_store\@
+        ldr     r1, [r2, #12]
+        str     r0, [r1]
+.Lpl_store\@:
+        ldr     r4, [r3, #(0 + \o)]
+        ldr     r7, [r3, #(4 + \o)]
+        ldr     r2, [r3, #(12 + \o)]
+        ldr     r0, [r3, #(8 + \o)]
+        subs    r0, r0, r2
+        str     r0, [r3, #(8 + \o)]
+        ldr     r1, [r3, #(16 + \o)]
+        bl      store_unit
+        str     r4, [r3, #(0 + \o)]
+        str     r7, [r3, #(4 + \o)]
+.Lpl_end\@:
+        .endm
+
+op_pair:
+        mov     r3, r5
+        adds    r5, #48
+pair_round:
+        movs    r0, #0
+        mov     r11, r0
+        pair_lane 0
+        pair_lane 24
+        mov     r0, r11
+        cmp     r0, #0
+        bne     pair_round
+        mov     r12, r3
+        ldr     r4, [r3, #0]
+        ldr     r3, [r3, #20]
+        bl      wait_status
+        mov     r3, r12
+        ldr     r4, [r3, #24]
+        ldr     r3, [r3, #44]
+        bl      wait_status
+        b       op_loop
+
+@ Store one unit: r4 destination, r7 source (the value for FILL), r2 bytes,
+@ r1 mode (access width in bytes, +0x100 for FILL). Returns with r4 (and,
+@ but for FILL, r7) past the unit, after a DSB; r0-r2 clobbered.
+store_unit:
+        lsrs    r0, r1, #8
+        bne     su_fill
+        cmp     r1, #4
+        beq     su_word
+        cmp     r1, #2
+        beq     su_half
+su_byte:
+        ldrb    r0, [r7]
+        strb    r0, [r4]
+        adds    r7, #1
+        adds    r4, #1
+        subs    r2, #1
+        bne     su_byte
+        b       su_done
+su_half:
+        ldrh    r0, [r7]
+        strh    r0, [r4]
+        adds    r7, #2
+        adds    r4, #2
+        subs    r2, #2
+        bne     su_half
+        b       su_done
+su_word:
+        ldr     r0, [r7]
+        str     r0, [r4]
+        adds    r7, #4
+        adds    r4, #4
+        subs    r2, #4
+        bne     su_word
+        b       su_done
+su_fill:
+        uxtb    r1, r1
+        cmp     r1, #4
+        beq     sf_word
+        cmp     r1, #2
+        beq     sf_half
+sf_byte:
+        strb    r7, [r4]
+        adds    r4, #1
+        subs    r2, #1
+        bne     sf_byte
+        b       su_done
+sf_half:
+        strh    r7, [r4]
+        adds    r4, #2
+        subs    r2, #2
+        bne     sf_half
+        b       su_done
+sf_word:
+        str     r7, [r4]
+        adds    r4, #4
+        subs    r2, #4
+        bne     sf_word
+su_done:
+        dsb
+        bx      lr
 
 op_end:
         dsb

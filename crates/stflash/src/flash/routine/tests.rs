@@ -285,3 +285,97 @@ fn the_software_crc_is_crc32_mpeg2_over_words() {
     let host = crate::flash::crc::host_crc;
     assert_eq!(crcs, vec![host(&data), host(&data[4..8]), 0xFFFF_FFFF]);
 }
+
+fn lane(dst: u32, source: LaneSource, len: u32, unit: u32, width: Width, wait: WaitSpec) -> Lane {
+    Lane { dst, source, len, unit, width, wait }
+}
+
+#[test]
+fn pair_feeds_two_lanes_of_data_and_fills_to_the_end() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    assert!(h.poke(FAKE_SR, &[0; 0x30]));
+    let second = WaitSpec { sr: FAKE_SR + 0x20, clear: FAKE_SR + 0x24, ..wait("y") };
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let data: Vec<u8> = (0..200u32).map(|i| (i * 13 + 1) as u8).collect();
+    let mut b = Buffer { data: data.clone(), timeout: Duration::from_millis(50), ..Default::default() };
+    // Lane A: 200 bytes of data in 8-byte units; lane B: a 96-byte fill in
+    // half-words, then a lane that is idle next to a byte-wide one.
+    let a = lane(DST, LaneSource::Data { offset: 0 }, 200, 8, Width::Word, wait("x"));
+    let fill = lane(DST + 0x400, LaneSource::Fill { value: 0xBEEF_BEEF }, 96, 16, Width::Half, second.clone());
+    b.ops.push(Op::Pair(Box::new([a, fill])));
+    let idle = lane(DST + 0x600, LaneSource::Data { offset: 0 }, 0, 8, Width::Word, wait("x"));
+    let bytes = lane(DST + 0x700, LaneSource::Data { offset: 8 }, 24, 4, Width::Byte, second);
+    b.ops.push(Op::Pair(Box::new([idle, bytes])));
+    b.ops.push(Op::Read { addr: FAKE_SR + 0x20 });
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    assert_eq!(st.finish(t).unwrap(), vec![0]);
+    assert_eq!(h.peek(DST, 200).unwrap(), data);
+    assert!(h.peek(DST + 0x400, 96).unwrap().chunks(2).all(|c| c == [0xEF, 0xBE]));
+    assert_eq!(h.peek(DST + 0x600, 8).unwrap(), vec![0; 8], "an idle lane stores nothing");
+    assert_eq!(h.peek(DST + 0x700, 24).unwrap(), data[8..32]);
+}
+
+#[test]
+fn a_pair_lane_error_names_that_lane_and_its_unit() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    assert!(h.poke(FAKE_SR, &[0; 0x30]));
+    // Lane B's status shows an error flag from the start.
+    assert!(h.poke(FAKE_SR + 0x20, &[0x10, 0, 0, 0]));
+    let second = WaitSpec { sr: FAKE_SR + 0x20, clear: FAKE_SR + 0x24, bank: 1, ..wait("programming bank 2") };
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let mut b = Buffer { data: vec![7; 64], timeout: Duration::from_millis(50), ..Default::default() };
+    let a = lane(DST, LaneSource::Data { offset: 0 }, 32, 8, Width::Word, wait("x"));
+    let bb = lane(DST + 0x400, LaneSource::Data { offset: 32 }, 32, 8, Width::Word, second);
+    b.ops.push(Op::Pair(Box::new([a, bb])));
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    match st.finish(t) {
+        Err(RoutineError::Flash { bank, status, what }) => {
+            assert_eq!((bank, status), (1, 0x10));
+            assert!(what.contains("programming bank 2"), "{what}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn pair_programs_both_h7_banks_in_the_time_of_one() {
+    // 64 flash words into each bank of an H7A3 (25 µs each, modeled): one
+    // bank after the other would take 3.2 ms; both at once 1.6 ms.
+    let (mut s, h) = session_on("stm32h7a3zi", "");
+    let t = &mut s.target;
+    for bank in 0..2u32 {
+        t.write32(0x5200_2004 + 0x100 * bank, crate::flash::KEY1).unwrap();
+        t.write32(0x5200_2004 + 0x100 * bank, crate::flash::KEY2).unwrap();
+        t.write32(0x5200_200C + 0x100 * bank, 1 << 1).unwrap(); // PG
+    }
+    let p = RamPlan::in_region(MemRegion::new(0x2400_0000, 512 * 1024)).unwrap();
+    let mut st = Streamer::start(t, p).unwrap();
+    let spec = |bank: u8| WaitSpec {
+        bank,
+        sr: 0x5200_2010 + 0x100 * bank as u32,
+        busy: 1 << 2,
+        errors: 0x07EE_0000,
+        clear: 0x5200_2014 + 0x100 * bank as u32,
+        eop: 0,
+        what: format!("bank {}", bank + 1),
+    };
+    let data: Vec<u8> = (0..2048u32).map(|i| (i * 7 + 5) as u8).collect();
+    let mut b = Buffer { data: data.clone(), timeout: Duration::from_millis(50), ..Default::default() };
+    let a = lane(0x0800_0000, LaneSource::Data { offset: 0 }, 1024, 16, Width::Word, spec(0));
+    let bb = lane(0x0810_0000, LaneSource::Data { offset: 1024 }, 1024, 16, Width::Word, spec(1));
+    b.ops.push(Op::Pair(Box::new([a, bb])));
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    // 1.7 ms after the buffer is given, both banks are done (one after the
+    // other, 68 words would be).
+    t.sleep(Duration::from_micros(1700));
+    let _ = t.read32(0x2400_0000).unwrap();
+    assert_eq!(h.stats().words, 128, "both banks at once");
+    st.finish(t).unwrap();
+    assert_eq!(h.peek(0x0800_0000, 1024).unwrap(), data[..1024]);
+    assert_eq!(h.peek(0x0810_0000, 1024).unwrap(), data[1024..]);
+}
