@@ -28,6 +28,7 @@
 //! | `flash-time=F` | every flash operation (program, erase, option change, the H7 flash CRC) takes F times its modeled time (`0.1` … `10`; the flash models' times are assumed, not measured) |
 //! | `sram-limit=BYTES` | every SRAM region answers for at most this many bytes (`8KiB`, `4096`): less RAM than the chip table says; accesses beyond fault |
 //! | `core-clock=HZ` | the core runs at this clock (`16M`, `250k`, `4000000`) instead of its reset clock: code in SRAM takes one cycle of it per instruction (an application may have left a PLL running or a slower clock) |
+//! | `hsi16=absent` | on the parts whose RCC is simulated (L4, L4+, G4, WB, WL), HSI16 never becomes ready: the core clock cannot be switched to it |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
@@ -97,6 +98,8 @@ pub struct FaultPlan {
     pub crc_peripheral: CrcPeripheralFaults,
     /// The core clock (Hz), instead of the part's reset clock.
     pub core_clock_hz: Option<u64>,
+    /// HSI16 never becomes ready (`hsi16=absent`).
+    pub hsi16_absent: bool,
     /// Flash operation times, in thousandths of the modeled times.
     pub flash_time_permille: Option<u64>,
     /// Bytes each SRAM region answers for, at most.
@@ -121,7 +124,7 @@ pub struct FaultPlan {
 
 const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, wait-every=N, \
                      wait-status=ap|dp, fault-status=ap|sticky, no-power, no-target, no-halt, firmware-disables-swd, \
-                     core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, \
+                     core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, hsi16=absent, flash-time=F, sram-limit=BYTES, \
                      crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, interrupt-again-after=N, terminate-after=N, hang-after=N, \
                      or a flash-model setting key=value";
@@ -198,6 +201,8 @@ impl FaultPlan {
                         format!("fault 'core-clock={v}': expected a clock in Hz, e.g. 16M, 250k or 4000000")
                     })?)
                 }
+                ("hsi16", Some("absent")) => plan.hsi16_absent = true,
+                ("hsi16", Some(v)) => return Err(format!("fault 'hsi16={v}': expected hsi16=absent")),
                 (k, v) if k.starts_with("crc-peripheral") => {
                     plan.crc_peripheral.parse(k, v)?;
                 }

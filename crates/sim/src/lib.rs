@@ -102,6 +102,7 @@ pub mod mcu;
 pub mod model;
 pub mod parts;
 pub mod probe;
+pub mod rcc;
 pub mod state;
 pub mod uid;
 
@@ -516,7 +517,10 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
         mcu.flash_time_permille = f;
     }
     if let Some(hz) = spec.faults.core_clock_hz {
-        mcu.interpreter.hz = hz;
+        mcu.set_base_clock(hz);
+    }
+    if let Some(rcc) = &mut mcu.rcc {
+        rcc.hsi16_absent = spec.faults.hsi16_absent;
     }
     let core_hz = mcu.interpreter.hz;
     if let Some(crc) = &mut mcu.crc {

@@ -11,6 +11,7 @@ use std::ops::Range;
 use super::crc_peripheral::{self, CrcPeripheralModel};
 use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
 use super::parts::Part;
+use super::rcc::{self, RccModel};
 use super::uid::{self, UidPlacement};
 
 mod thumb;
@@ -212,6 +213,8 @@ enum Dest {
     Model,
     /// The CRC peripheral or its RCC clock-enable register.
     Crc,
+    /// RCC_CR and RCC_CFGR, where the core clock is simulated.
+    Rcc,
     FlashSize,
     Dbgmcu(usize),
     Sram(usize, usize),
@@ -270,6 +273,10 @@ pub struct Mcu {
     bus_now: Nanos,
     /// The CRC peripheral, where the part has one in `crc_peripheral::placement`.
     pub crc: Option<CrcPeripheralModel>,
+    /// The clock registers, where the part's core clock can change (L4 class).
+    pub rcc: Option<RccModel>,
+    /// The core clock after a reset: the part's reset clock, or `core-clock=`.
+    base_hz: u64,
     /// The unique device ID: where its words are and its 12 bytes.
     pub uid: Option<(UidPlacement, [u8; 12])>,
     /// Knob `flash-time=F`: every flash operation (program, erase, option
@@ -324,6 +331,8 @@ impl Mcu {
             interpreter: Interpreter::at(reset_clock_hz(part)),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
+            rcc: rcc::placement((part.idcode & 0xFFF) as u16).map(RccModel::new),
+            base_hz: reset_clock_hz(part),
             uid: uid::placement((part.idcode & 0xFFF) as u16).map(|p| (p, uid::derive(None))),
             flash_time_permille: 1000,
         };
@@ -345,6 +354,22 @@ impl Mcu {
 
     pub fn model_mut(&mut self) -> &mut dyn FlashModel {
         self.model.as_mut()
+    }
+
+    /// The core clock after every reset (the `core-clock=` knob): the core,
+    /// the CRC peripheral and the flash model run at it from now on.
+    pub fn set_base_clock(&mut self, hz: u64) {
+        self.base_hz = hz;
+        self.set_core_clock(hz);
+    }
+
+    /// The core clock changed (the RCC's system clock switch, a reset).
+    fn set_core_clock(&mut self, hz: u64) {
+        self.interpreter.set_hz(hz);
+        self.model.set_core_clock(hz);
+        if let Some(crc) = &mut self.crc {
+            crc.hclk_hz = hz;
+        }
     }
 
     /// Let the flash model complete what has finished by `now` (it is
@@ -451,6 +476,9 @@ impl Mcu {
         if self.crc.as_ref().is_some_and(|c| c.claims(addr)) {
             return Dest::Crc;
         }
+        if self.rcc.as_ref().is_some_and(|r| r.claims(addr)) {
+            return Dest::Rcc;
+        }
         let p = self.part;
         if addr & !3 == p.flash_size_addr & !3 {
             return Dest::FlashSize;
@@ -516,6 +544,7 @@ impl Mcu {
                 }
                 match dest {
                     Dest::Crc => Ok(self.crc.as_mut().expect("decoded").read(addr, width)),
+                    Dest::Rcc => Ok((self.rcc.as_ref().expect("decoded").read(addr) >> shift) & mask),
                     Dest::Sram(i, off) => Ok(le(&self.sram[i].1[off..], width)),
                     Dest::SysMem(off) => {
                         if off + width.bytes() as usize > self.sysmem.len() {
@@ -577,6 +606,12 @@ impl Mcu {
             }
             Dest::Crc => {
                 self.crc.as_mut().expect("decoded").write(addr, width, value, now);
+                Ok(())
+            }
+            Dest::Rcc => {
+                self.rcc.as_mut().expect("decoded").write(addr, value << shift);
+                let hz = self.rcc.as_ref().expect("decoded").hclk();
+                self.set_core_clock(hz);
                 Ok(())
             }
             Dest::Sram(i, off) => {
@@ -783,6 +818,10 @@ impl Mcu {
         if let Some(crc) = &mut self.crc {
             crc.reset();
         }
+        if let Some(rcc) = &mut self.rcc {
+            rcc.reset();
+        }
+        self.set_core_clock(self.base_hz);
         self.refresh_regions();
         self.dbgmcu_ctrl.fill(0);
         self.vtor = 0;
@@ -1167,6 +1206,25 @@ mod tests {
         assert_eq!(t.peek(0x0800_FFFC, 8), None, "flash is followed by a hole");
         assert!(!t.poke(0x2000_4FFF, &[1, 2]));
         assert_eq!(t.peek(0xFFFF_FFFF, 2), None);
+    }
+
+    #[test]
+    fn the_rcc_switch_to_hsi16_raises_the_core_clock_until_reset() {
+        let p = parts::find("stm32l476rg").unwrap();
+        let mut t = Mcu::new(p, (p.flash)());
+        assert_eq!(t.interpreter.hz, 4_000_000, "L4 reset clock: MSI 4 MHz");
+        let cr = rd(&mut t, 0x4002_1000).unwrap();
+        wr(&mut t, 0x4002_1000, cr | 1 << 8).unwrap(); // HSION
+        assert_ne!(rd(&mut t, 0x4002_1000).unwrap() & 1 << 10, 0, "HSIRDY");
+        wr(&mut t, 0x4002_1008, 1).unwrap(); // SW = HSI16
+        assert_eq!(rd(&mut t, 0x4002_1008).unwrap() >> 2 & 3, 1, "SWS");
+        assert_eq!(t.interpreter.hz, 16_000_000);
+        t.system_reset();
+        assert_eq!(t.interpreter.hz, 4_000_000);
+        // Parts whose RCC is not simulated keep their clock.
+        let mut f1 = f103();
+        wr(&mut f1, 0x4002_1004, 1).unwrap();
+        assert_eq!(f1.interpreter.hz, 8_000_000);
     }
 
     #[test]

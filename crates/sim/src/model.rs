@@ -126,6 +126,11 @@ pub trait FlashModel: Send {
     /// operations abandoned.
     fn reset(&mut self);
 
+    /// The core clock (HCLK) changed to `hz` (set at power-on, by the
+    /// `core-clock=` knob and by the simulated RCC): for controllers whose
+    /// behaviour depends on it (the L4 class's fast programming).
+    fn set_core_clock(&mut self, _hz: u64) {}
+
     /// Debugger reads of `addr` are allowed (false for main flash under RDP level 1).
     fn debug_readable(&self, _addr: u32) -> bool {
         true

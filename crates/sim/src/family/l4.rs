@@ -17,9 +17,26 @@
 //!   same double word, PROGERR when the double word is not erased (all-zero
 //!   data excepted), PGSERR on a write with PG clear or while an earlier error
 //!   is pending, WRPERR in a WRP area (and in the WB/WL CPU2 secure area).
-//! - Fast programming (CR.FSTPG): 32 double words of a 256-byte row, each of
-//!   which must be in the buffer before the previous one is programmed
-//!   (MISERR + FASTERR otherwise).
+//! - Fast programming (CR.FSTPG, RM0440 §3.3.7): a row of 32 double words (64
+//!   on L4+ and WB, ST's HAL row sizes), each of which must be in the buffer
+//!   before the previous one is programmed (MISERR + FASTERR otherwise), at
+//!   59.7 µs per double word instead of 82 µs (DS12288 Table 47: a 32-double-
+//!   word row in 1.91 ms; assumed for every part of the group). Only in a
+//!   bank whose last erase was a mass erase of it (MER1/MER2): otherwise
+//!   PGSERR and nothing programmed; a page erase in the bank or a reset
+//!   forgets that (assumed: the RM does not say what clears it). HCLK below
+//!   8 MHz: FASTERR at the row's first double word (assumed: the RM only
+//!   states the requirement; the core clock comes from the simulated RCC).
+//!   A read of the bank while a row is programmed stops the row without a
+//!   flag (RM0440 §3.3.7 note): the double word in progress completes, the
+//!   rest stays erased. Knob `fast_row=abort|fasterr|miserr` (with
+//!   `fast_row_at=N`, default 2): the Nth fast row since power-on loses its
+//!   last double word as a read of its bank after the last write would make
+//!   it (no flag), or stops halfway with FASTERR (the 7 ms row timer) or
+//!   MISERR + FASTERR (data late).
+//! - Read-while-write (RM0440 §3.3.5, §3.3.8): in dual-bank mode a read of
+//!   the bank that is not busy answers at once; any other flash access waits
+//!   while an operation runs (one controller: never two operations).
 //! - Page erase (PER, PNB, BKER, STRT) and mass erase (MER1/MER2, STRT);
 //!   PGSERR for contradictory bits or a page beyond the bank; WRPERR for a
 //!   protected page, or for a mass erase of a bank with a WRP area.
@@ -131,10 +148,11 @@ const PAGE_ERASE_NS: Nanos = 22 * MS;
 const MASS_ERASE_NS: Nanos = 22 * MS;
 /// Option-byte programming time: assumed, a page erase plus programming.
 const OPTION_PROGRAM_NS: Nanos = 25 * MS;
-
-/// Fast programming works on rows of 32 double words (RM0351 "Fast
-/// programming").
-const ROW_BYTES: u32 = 256;
+/// A double word of a fast row (DS12288 Table 47, STM32G474: a 32-double-word
+/// row in 1.91 ms typical; assumed for every part of this model).
+const FAST_PROGRAM_NS: Nanos = 59_700;
+/// HCLK fast programming needs (RM0440 §3.3.7).
+const FAST_MIN_HCLK: u64 = 8_000_000;
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -166,6 +184,9 @@ pub struct ModelVariant {
     sfr_factory: u32,
     /// Memory-mapped option bytes: base, size.
     option_bytes: (u32, u32),
+    /// Fast-programming row in bytes (ST's HAL `FLASH_NB_DOUBLE_WORDS_IN_ROW`:
+    /// 64 double words on L4+ and WB, 32 elsewhere).
+    row: u32,
 }
 
 const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory: u32) -> ModelVariant {
@@ -184,6 +205,7 @@ const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory
         optr_factory,
         sfr_factory: 0,
         option_bytes: (0x1FFF_7800, 0x28),
+        row: 256,
     }
 }
 
@@ -197,6 +219,7 @@ pub static L4_PLUS: ModelVariant = ModelVariant {
     bker: 1 << 11,
     mer2: 1 << 15,
     option_bytes: (0x1FF0_0000, 0x28),
+    row: 512,
     ..variant("STM32L4+ flash (RM0432)", 8, 0xFF, 0xFFEF_F8AA)
 };
 /// G0x1 (RM0444): PNB 7 bits, CFGBSY.
@@ -243,6 +266,7 @@ pub static WB: ModelVariant = ModelVariant {
     sfr: Some((0xFF, 1 << 8)),
     sfr_factory: 0x0000_00CB,
     option_bytes: (0x1FFF_8000, 0x80),
+    row: 512,
     ..variant("STM32WB flash (RM0434)", 8, 0xFF, 0x3DFF_F1AA)
 };
 /// WL (RM0453/RM0461): as WB, SFSA bits 0-6 and FSD bit 7; factory state
@@ -380,6 +404,19 @@ struct FastRow {
     next_addr: u32,
     /// The next double word, already in the buffer.
     queued: Option<[u8; 8]>,
+    /// Bank (array) the row is in.
+    bank: usize,
+}
+
+/// How a fast row is made to fail (`fast_row=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowFault {
+    /// Stops without a flag, as a read of its bank would make it.
+    Abort,
+    /// FASTERR: the 7 ms row timer.
+    Fasterr,
+    /// MISERR + FASTERR: data late.
+    Miserr,
 }
 
 /// One simulated controller with its flash.
@@ -405,6 +442,15 @@ pub struct L4gModel {
     pending: Option<(u32, u32)>,
     op: Option<Op>,
     fast: Option<FastRow>,
+    /// Per array: its last erase was a mass erase of it (fast programming's
+    /// precondition).
+    mass_erased: [bool; 2],
+    /// The core clock (HCLK), from the simulated RCC.
+    hclk: u64,
+    /// Fast rows started since power-on, and the one `fast_row=` breaks.
+    rows: u32,
+    row_fault: Option<RowFault>,
+    row_fault_at: u32,
     /// CPU2 keeps flash operations suspended (`pesd=1`).
     suspended: bool,
 }
@@ -430,6 +476,11 @@ impl L4gModel {
             pending: None,
             op: None,
             fast: None,
+            mass_erased: [false; 2],
+            hclk: 16_000_000,
+            rows: 0,
+            row_fault: None,
+            row_fault_at: 2,
             suspended: false,
         };
         f.reset();
@@ -577,6 +628,16 @@ impl L4gModel {
         // While CPU2 suspends flash operations, a requested one waits (PESD).
         let done_at = if self.suspended { Nanos::MAX } else { now + duration };
         self.op = Some(Op { kind, busy, done_at });
+    }
+
+    /// The operation works in array `i` (an option change in every one).
+    fn op_touches(&self, op: &Op, i: usize) -> bool {
+        let range = self.arrays[i].range();
+        match &op.kind {
+            OpKind::Program { addr, .. } | OpKind::Erase { addr, .. } => range.contains(addr),
+            OpKind::Mass { ranges } => ranges.iter().any(|&(a, _)| range.contains(&a)),
+            OpKind::Options => true,
+        }
     }
 
     /// Busy flag for an operation in `bank`.
@@ -773,16 +834,28 @@ impl L4gModel {
     fn fast_double_word(&mut self, addr: u32, data: [u8; 8], now: Nanos) {
         match &mut self.fast {
             None => {
-                if addr % ROW_BYTES != 0 || self.otp.contains(addr) {
+                if addr % self.v.row != 0 || self.otp.contains(addr) {
                     self.sr |= PGAERR | FASTERR;
+                    return;
+                }
+                let bank = self.array_index(addr).unwrap_or(0);
+                if !self.mass_erased[bank] {
+                    // No mass erase of the bank before (RM0440 §3.3.7).
+                    self.sr |= PGSERR;
+                    return;
+                }
+                if self.hclk < FAST_MIN_HCLK {
+                    self.sr |= FASTERR;
                     return;
                 }
                 if let Some(flag) = self.program_check(addr, &data) {
                     self.sr |= flag | FASTERR;
                     return;
                 }
-                self.fast = Some(FastRow { left: ROW_BYTES / 8, next_addr: addr + 8, queued: None });
-                self.start(OpKind::Program { addr, data }, BSY, now, PROGRAM_NS);
+                self.rows += 1;
+                self.fast = Some(FastRow { left: self.v.row / 8, next_addr: addr + 8, queued: None, bank });
+                let busy = self.busy_flag(bank);
+                self.start(OpKind::Program { addr, data }, busy, now, FAST_PROGRAM_NS);
             }
             Some(row) if row.queued.is_none() && row.next_addr == addr && self.op.is_some() => row.queued = Some(data),
             Some(_) => {
@@ -795,11 +868,34 @@ impl L4gModel {
 
     /// The next double word of a fast row, or MISERR if it has not arrived.
     fn continue_fast_row(&mut self, done_at: Nanos) {
+        let fault = self.row_fault.filter(|_| self.rows == self.row_fault_at);
+        let busy = self.fast.as_ref().map_or(BSY, |r| self.busy_flag(r.bank));
         let Some(row) = self.fast.as_mut() else { return };
         row.left -= 1;
         if row.left == 0 {
             self.fast = None;
             return;
+        }
+        // `fast_row=`: FASTERR or MISERR halfway through; an abort drops the
+        // last double word (the one a read arriving after the last write
+        // would stop), which leaves no trace but the erased cells.
+        let half = row.left == self.v.row / 16;
+        match fault {
+            Some(RowFault::Abort) if row.left == 1 => {
+                self.fast = None;
+                return;
+            }
+            Some(RowFault::Fasterr) if half => {
+                self.sr |= FASTERR;
+                self.fast = None;
+                return;
+            }
+            Some(RowFault::Miserr) if half => {
+                self.sr |= MISERR | FASTERR;
+                self.fast = None;
+                return;
+            }
+            _ => {}
         }
         match row.queued.take() {
             Some(data) => {
@@ -810,7 +906,7 @@ impl L4gModel {
                     self.fast = None;
                 } else {
                     self.op =
-                        Some(Op { kind: OpKind::Program { addr, data }, busy: BSY, done_at: done_at + PROGRAM_NS });
+                        Some(Op { kind: OpKind::Program { addr, data }, busy, done_at: done_at + FAST_PROGRAM_NS });
                 }
             }
             None => {
@@ -835,6 +931,9 @@ impl L4gModel {
                 stats.words += 1;
             }
             OpKind::Erase { addr, len } => {
+                if let Some(i) = self.array_index(addr) {
+                    self.mass_erased[i] = false;
+                }
                 if let Some(a) = self.array_mut(addr) {
                     a.erase(addr, len);
                 }
@@ -843,6 +942,9 @@ impl L4gModel {
             }
             OpKind::Mass { ranges } => {
                 for (addr, len) in ranges {
+                    if let Some(i) = self.array_index(addr) {
+                        self.mass_erased[i] = true;
+                    }
                     if let Some(a) = self.array_mut(addr) {
                         a.erase(addr, len);
                     }
@@ -1005,7 +1107,8 @@ impl L4gModel {
     }
 
     fn accepted_keys(&self) -> String {
-        let mut keys = vec!["rdp=0|1|2", "wrp=<start>-<end>[+<start>-<end>…]"];
+        let mut keys =
+            vec!["rdp=0|1|2", "wrp=<start>-<end>[+<start>-<end>…]", "fast_row=abort|fasterr|miserr", "fast_row_at=N"];
         keys.extend(self.geo.option_keys.iter().map(|(k, _)| *k));
         if self.v.sfr.is_some() {
             keys.extend(["sfsa=<page>", "fsd=0|1"]);
@@ -1057,12 +1160,18 @@ impl FlashModel for L4gModel {
 
     /// While busy, flash accesses and CR writes wait (RM0453 p.106); SR reads
     /// do not. A fast-programming row takes one buffered double
-    /// word without waiting.
+    /// word without waiting. In dual-bank mode a read of the other bank
+    /// answers (read-while-write, RM0440 §3.3.5).
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some(op) = &self.op else { return now };
         let buffer_free = self.fast.as_ref().is_some_and(|r| r.queued.is_none());
         let flash = self.array(addr).is_some();
-        if (flash && !(write && buffer_free)) || (write && addr == self.v.base + CR) {
+        let other_bank = self.dual && !write && self.array_index(addr).is_some_and(|i| !self.op_touches(op, i));
+        // A read of the bank a fast row is in stops the row (in `read`) rather
+        // than wait for it.
+        let stops_row = !write && self.fast.as_ref().is_some_and(|r| Some(r.bank) == self.array_index(addr));
+        let waits = flash && !(write && buffer_free) && !other_bank;
+        if (waits && !stops_row) || (write && addr == self.v.base + CR) {
             op.done_at.max(now)
         } else {
             now
@@ -1083,6 +1192,11 @@ impl FlashModel for L4gModel {
         }
         if self.in_secure(addr) {
             return Err(BusFault);
+        }
+        // A read of the bank a fast row is programming stops the row, without
+        // a flag (RM0440 §3.3.7 note).
+        if self.fast.as_ref().is_some_and(|r| Some(r.bank) == self.array_index(addr)) {
+            self.fast = None;
         }
         let a = self.array(addr).ok_or(BusFault)?;
         if a.ecc_error(addr) {
@@ -1111,6 +1225,7 @@ impl FlashModel for L4gModel {
         self.op = None;
         self.pending = None;
         self.fast = None;
+        self.mass_erased = [false; 2];
         self.keys = Keys::Locked;
         self.opt_keys = Keys::Locked;
         self.cr = LOCK | OPTLOCK;
@@ -1122,6 +1237,10 @@ impl FlashModel for L4gModel {
 
     fn debug_readable(&self, addr: u32) -> bool {
         self.rdp() == 0xAA || self.array_index(addr).is_none()
+    }
+
+    fn set_core_clock(&mut self, hz: u64) {
+        self.hclk = hz;
     }
 
     fn debug_port_disabled(&self) -> bool {
@@ -1157,6 +1276,20 @@ impl FlashModel for L4gModel {
                 }
             }
             "pesd" if self.v.pesd => self.suspended = value == "1",
+            "fast_row" => {
+                let fault = match value {
+                    "abort" => RowFault::Abort,
+                    "fasterr" => RowFault::Fasterr,
+                    "miserr" => RowFault::Miserr,
+                    _ => return Err(format!("fast_row={value}: expected abort, fasterr or miserr")),
+                };
+                self.row_fault = Some(fault);
+                return Ok(());
+            }
+            "fast_row_at" => {
+                self.row_fault_at = parse_u32(value)?;
+                return Ok(());
+            }
             k if self.geo.option_keys.iter().any(|(name, _)| *name == k) => self.configure_bit(key, value)?,
             _ => {
                 return Err(format!(

@@ -90,6 +90,16 @@ impl Default for Interpreter {
 }
 
 impl Interpreter {
+    /// From now on the core runs at `hz` (the cycles so far keep the time
+    /// they took).
+    pub fn set_hz(&mut self, hz: u64) {
+        if hz != self.hz {
+            self.time = self.now();
+            self.cycles = 0;
+            self.hz = hz;
+        }
+    }
+
     /// A core clocked at `hz`.
     pub fn at(hz: u64) -> Interpreter {
         Interpreter { hz, ..Interpreter::default() }

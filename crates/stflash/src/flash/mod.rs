@@ -96,6 +96,18 @@ pub struct ProgramAccess {
     pub timeout: Duration,
 }
 
+/// How a controller programs in its fast mode (see
+/// [`FlashController::fast_program`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FastProgram {
+    /// The row: bytes, access width, typical time and timeout of one row.
+    pub access: ProgramAccess,
+    /// Status flags that mean the row did not complete in fast mode (data
+    /// late, the row timer, no bank erase before): the rows are then done
+    /// again the normal way, not reported as a failure.
+    pub errors: u32,
+}
+
 /// Read-out protection level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RdpLevel {
@@ -154,6 +166,46 @@ pub trait FlashController: Send {
     /// The sequence that erases everything, if the controller has one (bank or
     /// mass erase). `None`: the engine erases sector by sector.
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>>;
+
+    /// The sequence that erases exactly the whole banks `banks` (bank or
+    /// mass erase), ending with a `WaitIdle`; `None` where the controller
+    /// cannot erase just these. By default the mass erase, when `banks` are
+    /// all the banks.
+    fn bank_erase_ops(&self, layout: &FlashLayout, banks: &[u8]) -> Option<Vec<RegOp>> {
+        (banks.len() == layout.banks.len()).then(|| self.mass_erase_ops(layout)).flatten()
+    }
+
+    /// Each bank has a controller of its own (control, status, write queue)
+    /// that erases and programs while the other bank's does (H7: ST's HAL
+    /// stm32h7xx_hal_flash.c:66-71 "two independent banks … at the same
+    /// time"): the flash routine then keeps both busy. Elsewhere one
+    /// controller serves every bank, and one bank may at most be read while
+    /// the other erases or programs (RM0440 §3.3.8, RM0456 §7.3.10, RM0090
+    /// §3.6.5: never erase or program both at once).
+    fn independent_banks(&self) -> bool {
+        false
+    }
+
+    /// Fast programming, where the controller has it (the L4 class's FSTPG):
+    /// whole rows of units stored back to back into a bank erased whole by
+    /// this write. `None` elsewhere.
+    fn fast_program(&self) -> Option<FastProgram> {
+        None
+    }
+
+    /// Register writes before programming rows in fast mode (CR = FSTPG);
+    /// the teardown is [`FlashController::program_teardown_ops`].
+    fn fast_setup_ops(&self, bank: u8) -> Vec<RegOp> {
+        self.program_setup_ops(bank)
+    }
+
+    /// Bring the core clock to what fast programming needs (HCLK ≥ 8 MHz on
+    /// the L4 class) and return the register writes that put it back, in
+    /// order; `None` when it cannot be met (programming is then the normal
+    /// way). By default nothing to do.
+    fn fast_clock(&self, _t: &mut Target) -> Result<Option<Vec<(u32, u32)>>, FlashError> {
+        Ok(Some(Vec::new()))
+    }
 
     /// Register writes before and after programming data into a bank
     /// (e.g. CR = PG | PSIZE, then CR = 0).

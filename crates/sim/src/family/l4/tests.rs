@@ -95,6 +95,23 @@ impl Bench {
         self.set(0x14, cr | (1 << 16));
         self.settle();
     }
+
+    /// MER1 (bit 2) and/or MER2 (bit 15), STRT.
+    fn mass_erase(&mut self, mer: u32) {
+        self.erase_page(mer);
+        self.set(0x14, 0);
+    }
+
+    /// One fast row of `dws` double words at `addr` (FSTPG, bit 18), each
+    /// word its own index, written at core speed (the buffer takes the next
+    /// double word while one is programmed).
+    fn fast_row(&mut self, addr: u32, dws: u32) {
+        self.set(0x14, 1 << 18);
+        for i in 0..dws {
+            self.w(addr + 8 * i, i);
+            self.w(addr + 8 * i + 4, !i);
+        }
+    }
 }
 
 // SR bits (RM0351 FLASH_SR).
@@ -436,6 +453,7 @@ fn pesd_holds_operations_while_cpu2_suspends_them() {
 fn fast_programming_misses_data_that_comes_over_swd_pace() {
     let mut b = g071();
     b.unlock();
+    b.mass_erase(1 << 2);
     b.set(0x14, 1 << 18); // FSTPG
     b.w(0x0800_0000, 1);
     b.w(0x0800_0004, 2);
@@ -448,25 +466,122 @@ fn fast_programming_misses_data_that_comes_over_swd_pace() {
 }
 
 #[test]
-fn fast_programming_a_row_at_core_speed_works() {
+fn fast_programming_a_row_at_core_speed_works_and_takes_59_7_us_per_double_word() {
     let mut b = g071();
     b.unlock();
-    b.set(0x14, 1 << 18);
-    for i in 0..32u32 {
-        // Buffer writes do not stall while the buffer has room.
-        b.w(0x0800_0100 + 8 * i, i);
-        b.w(0x0800_0104 + 8 * i, !i);
+    b.mass_erase(1 << 2);
+    let start = b.now;
+    b.fast_row(0x0800_0100, 32);
+    while b.sr() & S_BSY != 0 {
+        b.now += US;
     }
-    b.settle();
+    // DS12288 Table 47: a row of 32 double words in 1.91 ms.
+    let took = b.now - start;
+    assert!((1_900 * US..1_990 * US).contains(&took), "{took} ns");
     assert_eq!(b.sr() & 0xFFFF, 0);
     assert_eq!(b.peek32(0x0800_01F8), 31);
     assert_eq!(b.stats.words, 32);
 }
 
 #[test]
+fn fast_programming_needs_a_mass_erase_of_the_bank_and_8_mhz() {
+    // No mass erase since reset: PGSERR, nothing programmed.
+    let mut b = l476();
+    b.unlock();
+    b.fast_row(0x0800_0000, 1);
+    assert_eq!(b.sr() & (S_PGSERR | S_FASTERR), S_PGSERR);
+    assert_eq!(b.peek32(0x0800_0000), 0xFFFF_FFFF);
+    b.clear_sr();
+    // Bank 2 erased by MER2 (bit 15): bank 2 takes rows, bank 1 still not.
+    b.mass_erase(1 << 15);
+    b.fast_row(0x0808_0000, 32);
+    b.settle();
+    assert_eq!((b.sr() & 0xFFFF, b.peek32(0x0808_00F8)), (0, 31));
+    b.fast_row(0x0800_0000, 1);
+    assert_ne!(b.sr() & S_PGSERR, 0, "bank 1 was not mass-erased");
+    b.clear_sr();
+    // A page erase in bank 2 forgets its mass erase.
+    b.erase_page((1 << 1) | (1 << 11));
+    b.fast_row(0x0808_0800, 1);
+    assert_ne!(b.sr() & S_PGSERR, 0);
+    b.clear_sr();
+    // Below 8 MHz: FASTERR at the first double word.
+    b.mass_erase(1 << 2);
+    b.f.set_core_clock(4_000_000);
+    b.fast_row(0x0800_0000, 1);
+    assert_eq!(b.sr() & (S_FASTERR | S_PGSERR), S_FASTERR);
+    assert_eq!(b.peek32(0x0800_0000), 0xFFFF_FFFF);
+}
+
+#[test]
+fn a_read_of_the_bank_stops_a_fast_row_silently_and_the_other_bank_answers() {
+    let mut b = l476();
+    b.unlock();
+    b.mass_erase((1 << 2) | (1 << 15));
+    b.set(0x14, 1 << 18);
+    for i in 0..4u32 {
+        b.w(0x0800_0000 + 8 * i, i);
+        b.w(0x0800_0004 + 8 * i, !i);
+    }
+    // Bank 2 answers without waiting (read-while-write); bank 1 stops the row.
+    let before = b.now;
+    assert_eq!(b.r(0x0808_0000), 0xFFFF_FFFF);
+    assert!(b.now - before < 10 * US, "no stall for the other bank");
+    // Double word 2 is being programmed, 3 waits in the buffer: the read
+    // lets 2 finish and drops 3.
+    let _ = b.r(0x0800_0100);
+    b.settle();
+    assert_eq!(b.sr() & 0xFFFF, 0, "no flag");
+    assert_eq!(b.peek32(0x0800_0010), 2);
+    assert_eq!(b.peek32(0x0800_0018), 0xFFFF_FFFF, "the rest of the row stays erased");
+}
+
+#[test]
+fn fast_row_knobs_break_the_chosen_row() {
+    for (knob, flags) in [("abort", 0), ("fasterr", S_FASTERR), ("miserr", S_MISERR | S_FASTERR)] {
+        let mut b = g071();
+        b.f.configure("fast_row", knob).unwrap();
+        b.unlock();
+        b.mass_erase(1 << 2);
+        b.fast_row(0x0800_0000, 32);
+        b.settle();
+        assert_eq!(b.sr() & 0xFFFF, 0, "{knob}: the first row is whole");
+        b.fast_row(0x0800_0100, 32);
+        b.settle();
+        assert_eq!(b.sr() & (S_MISERR | S_FASTERR), flags, "{knob}");
+        assert_eq!(b.peek32(0x0800_0100), 0, "{knob}: the first half made it");
+        assert_eq!(b.peek32(0x0800_01F8), 0xFFFF_FFFF, "{knob}: the last double word did not");
+        let second_half = b.peek32(0x0800_0180);
+        assert_eq!(second_half == 16, knob == "abort", "{knob}: 0x{second_half:08X}");
+    }
+}
+
+#[test]
+fn l4_plus_rows_are_64_double_words() {
+    let geo = Geometry {
+        size: 2048 * KIB,
+        single_page: 8 * KIB,
+        dual_page: 4 * KIB,
+        bank2: Bank2::Half,
+        rule: BankRule::OptionBit(1 << 22),
+        option_keys: &[],
+    };
+    let mut b = Bench::of(&L4_PLUS, geo);
+    b.unlock();
+    b.mass_erase(1 << 2);
+    b.fast_row(0x0800_0000, 64);
+    b.settle();
+    assert_eq!((b.sr() & 0xFFFF, b.stats.words), (0, 64));
+    // A row may start on a 512-byte boundary only.
+    b.fast_row(0x0800_0300, 1);
+    assert_eq!(b.sr() & S_PGAERR, S_PGAERR);
+}
+
+#[test]
 fn misaligned_fast_row_is_pgaerr() {
     let mut b = g071();
     b.unlock();
+    b.mass_erase(1 << 2);
     b.set(0x14, 1 << 18);
     b.w(0x0800_0008, 1);
     b.w(0x0800_000C, 2);

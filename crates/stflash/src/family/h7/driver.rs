@@ -359,24 +359,24 @@ impl H7Controller {
     /// Bank erase of `banks`: start every bank, then wait for each (the
     /// banks erase in parallel), then clear BER and end with a (short) wait
     /// as every erase sequence does.
-    fn bank_erase_ops(&self, banks: u8) -> Vec<RegOp> {
+    fn ber_ops(&self, banks: &[u8]) -> Vec<RegOp> {
         let v = self.variant;
         let ber = CR_BER | v.cr.psize(self.erase_psize);
         let wait = |bank, typical| RegOp::WaitIdle { bank, typical, timeout: v.bank_erase_timeout };
         let mut ops = Vec::new();
-        for b in 0..banks {
+        for &b in banks {
             ops.push(RegOp::Write { addr: self.cr(b), value: ber });
             ops.push(RegOp::Write { addr: self.cr(b), value: ber | v.cr.start });
         }
-        for b in 0..banks {
+        for (i, &b) in banks.iter().enumerate() {
             // Bank 2 finishes while bank 1 is waited for: no second long sleep.
-            ops.push(wait(b, if b == 0 { v.bank_erase_time } else { Duration::ZERO }));
+            ops.push(wait(b, if i == 0 { v.bank_erase_time } else { Duration::ZERO }));
         }
-        for b in 0..banks {
+        for &b in banks {
             ops.push(RegOp::Write { addr: self.cr(b), value: 0 });
             ops.push(RegOp::Write { addr: reg(b, CCR), value: SR_EOP });
         }
-        ops.push(wait(banks - 1, Duration::ZERO));
+        ops.push(wait(*banks.last().unwrap_or(&0), Duration::ZERO));
         ops
     }
 }
@@ -447,7 +447,23 @@ impl FlashController for H7Controller {
     /// (§2.8 [U]), and unlocking the option registers to find out would be
     /// a needless risk to the option bytes. Per-bank BER is what OpenOCD does.
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
-        Some(self.bank_erase_ops(layout.banks.len() as u8))
+        let all: Vec<u8> = (0..layout.banks.len() as u8).collect();
+        Some(self.ber_ops(&all))
+    }
+
+    /// BER on each bank named, the banks erasing at once (each has its own
+    /// controller: ST's HAL stm32h7xx_hal_flash_ex.c:1117-1174 starts BER on
+    /// both before waiting).
+    fn bank_erase_ops(&self, layout: &FlashLayout, banks: &[u8]) -> Option<Vec<RegOp>> {
+        (!banks.is_empty() && banks.iter().all(|&b| (b as usize) < layout.banks.len())).then(|| self.ber_ops(banks))
+    }
+
+    /// Two banks, two controllers: each bank has its own KEYR/CR/SR/CCR and
+    /// command queue ([CMSIS-h7] FLASH_TypeDef; ST's H7B0 SVD PG1/QW1), and
+    /// "the flash interface can run different operations at the same time on
+    /// each bank" (ST's HAL stm32h7xx_hal_flash.c:66-71).
+    fn independent_banks(&self) -> bool {
+        self.banks == 2
     }
 
     /// PG (plus PSIZE x64 on H74x/H72x, as stlink and OpenOCD program, §2.8.1;
@@ -638,6 +654,21 @@ mod tests {
         assert!(matches!(ops.last(), Some(RegOp::WaitIdle { .. })), "erase sequences end with WaitIdle");
         // No OPTCR (0x52002018) write: MER under OPTLOCK is unverified.
         assert!(writes(&ops).iter().all(|&(a, _)| a != 0x5200_2018));
+    }
+
+    #[test]
+    fn one_bank_is_erased_alone_and_two_banks_work_on_their_own() {
+        let mut d = driver(0x480, Some(3300));
+        let spec = &chips::find(0x480).unwrap().flash;
+        let layout = FlashLayout::dual(spec, 2048 * KIB);
+        let ber = 1 << 3;
+        let ops = d.bank_erase_ops(&layout, &[1]).unwrap();
+        assert_eq!(writes(&ops)[..2], [(0x5200_210C, ber), (0x5200_210C, ber | H7AB_START)]);
+        assert!(writes(&ops).iter().all(|&(a, _)| a & 0x100 != 0), "bank 2's registers only");
+        assert!(d.bank_erase_ops(&layout, &[2]).is_none());
+        assert!(!d.independent_banks(), "not before the layout is known");
+        d.banks = 2;
+        assert!(d.independent_banks());
     }
 
     #[test]

@@ -8,11 +8,16 @@
 //!
 //! Programming is standard double-word programming (CR.PG, then the low and
 //! the high 32-bit word of each 64-bit double word). Fast programming
-//! (CR.FSTPG) is not used: it needs a whole 256-byte row of 32 double words
-//! written back to back, and the controller raises MISERR as soon as the next
-//! double word does not arrive in time (flash-families.md §2.5). Over SWD every
-//! write is a USB round trip of 150–300 µs, far beyond that budget, so a row
-//! programmed by the host would always fail half-way.
+//! (CR.FSTPG: a row of 32 double words, 64 on L4+ and WB, written back to
+//! back) is offered to the flash routine in target RAM for banks the write
+//! erases whole ([`FlashController::fast_program`]): the controller raises
+//! MISERR as soon as the next double word does not arrive in time, which
+//! over SWD (a USB round trip of 150–300 µs per write) it always would, so
+//! the host-driven engine never uses it. Its preconditions (RM0440 §3.3.7,
+//! the L4's RM0351 alike): the bank mass-erased first (else PGSERR), HCLK at
+//! least 8 MHz, no read of the same bank while a row is programmed (the row
+//! stops silently), at most 8 ms of high voltage per row (FASTERR after an
+//! internal 7 ms timer).
 
 use std::time::Duration;
 
@@ -22,12 +27,13 @@ use super::options as opts;
 use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
-    Sector, StatusReg, Width, KEY1, KEY2,
+    unlock_with_keys, ErrorFlag, FastProgram, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp,
+    Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
 /// Register offsets from the controller base (flash-families.md §2.5 table).
+const ACR: u32 = 0x00;
 const KEYR: u32 = 0x08;
 const SR: u32 = 0x10;
 const CR: u32 = 0x14;
@@ -71,6 +77,9 @@ pub const CR_BKER_L4_G4: u32 = 1 << 11;
 pub const CR_BKER_G0: u32 = 1 << 13;
 pub const CR_MER2: u32 = 1 << 15;
 pub const CR_STRT: u32 = 1 << 16;
+/// Fast programming (RM0351/RM0440 FLASH_CR bit 18; CMSIS stm32l476xx.h,
+/// stm32g474xx.h, stm32g0b1xx.h `FLASH_CR_FSTPG_Pos` 18).
+pub const CR_FSTPG: u32 = 1 << 18;
 pub const CR_LOCK: u32 = 1 << 31;
 
 /// All error flags of FLASH_SR (W1C).
@@ -93,6 +102,12 @@ const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
 const ERASE_TYPICAL: Duration = Duration::from_millis(22);
 const ERASE_TIMEOUT: Duration = Duration::from_millis(400);
 const MASS_ERASE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// One double word of a fast row: 1.91 ms per 32 (DS12288 Table 47, STM32G474,
+/// typical; the L4's DS10198 gives the same figure, peers.md (c); assumed for
+/// the other parts of the group and for 64-double-word rows).
+const FAST_DOUBLE_WORD: Duration = Duration::from_nanos(59_700);
+/// A row may not take more than 8 ms of programming voltage (RM0440 §3.3.7).
+const ROW_TIMEOUT: Duration = Duration::from_millis(50);
 /// A register write needs no time of its own; the wait only catches CFGBSY.
 const SETTLE_TIMEOUT: Duration = Duration::from_millis(50);
 /// How long CPU2 may keep flash operations suspended (a radio event) before we give up.
@@ -147,7 +162,38 @@ pub struct Variant {
     pub options: &'static [&'static OptionWord],
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static crate::flash::options::factory::Factory,
+    /// Bytes of a fast-programming row: 32 double words, 64 on L4+ and WB
+    /// (ST's HAL `FLASH_NB_DOUBLE_WORDS_IN_ROW`: stm32l4xx_hal_flash.c:103-107,
+    /// stm32wbxx_hal_flash.c:110, stm32g4xx/g0xx/wlxx/c0xx 32).
+    pub fast_row: u32,
+    /// RCC register block, where the core clock is switched to HSI16 for
+    /// fast programming (the reset clock is MSI at 4 MHz on L4, L4+, WB and
+    /// WL; on G4 HSI16 is the reset clock and is restored if an
+    /// application left another). `None`: left as it is (G0, C0 start on
+    /// HSISYS at 16 and 12 MHz).
+    rcc: Option<u32>,
 }
+
+/// RCC of L4, L4+ and G4 (RCC_BASE 0x40021000: CMSIS stm32l476xx.h,
+/// stm32g474xx.h) and of WB and WL (0x58000000: stm32wb55xx.h, stm32wle5xx.h).
+const RCC_L4_G4: u32 = 0x4002_1000;
+const RCC_WB_WL: u32 = 0x5800_0000;
+/// RCC_CR (offset 0) HSION bit 8, HSIRDY bit 10; RCC_CFGR (offset 8) SW bits
+/// 0-1 and SWS bits 2-3 with HSI16 = 0b01, HPRE bits 4-7 (RM0351 §6.4.1,
+/// §6.4.3; CMSIS stm32l476xx.h `RCC_CR_HSION_Pos` 8, `RCC_CR_HSIRDY_Pos` 10,
+/// `RCC_CFGR_SW_HSI` 1; the same positions in stm32g474xx.h, stm32wb55xx.h).
+const RCC_CFGR: u32 = 0x08;
+const RCC_CR_HSION: u32 = 1 << 8;
+const RCC_CR_HSIRDY: u32 = 1 << 10;
+const RCC_CFGR_SW: u32 = 0b11;
+const RCC_CFGR_SW_HSI16: u32 = 0b01;
+const RCC_CFGR_SWS_SHIFT: u32 = 2;
+const RCC_CFGR_HPRE: u32 = 0xF << 4;
+/// FLASH_ACR.LATENCY: two wait states cover 16 MHz in either voltage range
+/// (RM0351 Table 11, RM0434 and RM0453 alike; G4 needs one in range 2).
+/// Assumed from the tables as recalled: raising the latency is always safe.
+const ACR_LATENCY: u32 = 0x7;
+const LATENCY_16MHZ: u32 = 2;
 
 /// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4 DBANK
 /// (flash-families.md §2.5, §6 row 28).
@@ -168,6 +214,8 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
         wrp2_in_single_bank: false,
         options,
         factory: &super::factory::L4,
+        fast_row: 256,
+        rcc: Some(RCC_L4_G4),
     }
 }
 
@@ -194,6 +242,7 @@ pub static L4PLUS: Variant = Variant {
         (2048, BankMode::OptionBit(OPTR_BIT22)),
     ],
     wrp2_in_single_bank: true,
+    fast_row: 512,
     ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS)
 };
 /// G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
@@ -208,11 +257,16 @@ pub static G0B1: Variant = Variant {
     mer2: CR_MER2,
     extra_busy: SR_CFGBSY | SR_BSY2,
     dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21))],
+    rcc: None,
     ..single("STM32G0B1 (RM0444)", 10, opts::G0B1)
 };
 /// Other G0 (RM0444): PNB 7 bits, CFGBSY.
-pub static G0: Variant =
-    Variant { factory: &super::factory::G0, extra_busy: SR_CFGBSY, ..single("STM32G0 (RM0444)", 7, opts::G0) };
+pub static G0: Variant = Variant {
+    factory: &super::factory::G0,
+    extra_busy: SR_CFGBSY,
+    rcc: None,
+    ..single("STM32G0 (RM0444)", 7, opts::G0)
+};
 /// G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
 pub static G4_CAT3: Variant = Variant {
     factory: &super::factory::G4,
@@ -233,8 +287,12 @@ pub static G4_CAT4: Variant =
 pub static G4_CAT2: Variant =
     Variant { factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 7, opts::G4_CAT2) };
 /// C0 (RM0490): PNB 7 bits, CFGBSY.
-pub static C0: Variant =
-    Variant { factory: &super::factory::C0, extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", 7, opts::C0) };
+pub static C0: Variant = Variant {
+    factory: &super::factory::C0,
+    extra_busy: SR_CFGBSY,
+    rcc: None,
+    ..single("STM32C0 (RM0490)", 7, opts::C0)
+};
 /// WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
 /// (SFSA bits 0-7, FSD bit 8).
 pub static WB: Variant = Variant {
@@ -243,6 +301,8 @@ pub static WB: Variant = Variant {
     extra_busy: SR_CFGBSY,
     pesd: true,
     secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8 }),
+    fast_row: 512,
+    rcc: Some(RCC_WB_WL),
     ..single("STM32WB (RM0434)", 8, opts::WB)
 };
 /// WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
@@ -252,6 +312,7 @@ pub static WL: Variant = Variant {
     extra_busy: SR_CFGBSY,
     pesd: true,
     secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7 }),
+    rcc: Some(RCC_WB_WL),
     ..single("STM32WL (RM0453)", 8, opts::WL)
 };
 
@@ -330,6 +391,19 @@ impl L4gController {
         debug_assert!(sector.index < 1 << self.v.pnb_bits, "page {} does not fit PNB", sector.index);
         let bker = if sector.bank == 1 { self.v.bker } else { 0 };
         CR_PER | (sector.index << CR_PNB_SHIFT) | bker
+    }
+
+    /// MER bits `mer` then STRT, waiting before and after (RM0351 §3.3.6
+    /// "Mass erase").
+    fn mer_ops(&self, mer: u32) -> Vec<RegOp> {
+        vec![
+            self.wait(0, Duration::ZERO, ERASE_TIMEOUT),
+            self.write_cr(mer),
+            self.write_cr(mer | CR_STRT),
+            self.wait(0, ERASE_TYPICAL, MASS_ERASE_TIMEOUT),
+            self.write_cr(0),
+            self.wait(0, Duration::ZERO, SETTLE_TIMEOUT),
+        ]
     }
 
     /// Wait while CPU2 holds flash operations suspended (WB/WL, SR.PESD;
@@ -428,14 +502,80 @@ impl FlashController for L4gController {
     /// non-secure pages only: the CPU2 area survives (flash-families.md §2.5).
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let mer = if layout.banks.len() == 2 { CR_MER1 | self.v.mer2 } else { CR_MER1 };
-        Some(vec![
-            self.wait(0, Duration::ZERO, ERASE_TIMEOUT),
-            self.write_cr(mer),
-            self.write_cr(mer | CR_STRT),
-            self.wait(0, ERASE_TYPICAL, MASS_ERASE_TIMEOUT),
-            self.write_cr(0),
-            self.wait(0, Duration::ZERO, SETTLE_TIMEOUT),
-        ])
+        Some(self.mer_ops(mer))
+    }
+
+    /// In dual-bank mode MER1 erases bank 1 and MER2 bank 2, both in one
+    /// operation of the same time as one (RM0440 §3.3.6; DS12288 Table 47
+    /// "mass erase, one or two banks" 22.13 ms); in single-bank mode the
+    /// mass erase.
+    fn bank_erase_ops(&self, layout: &FlashLayout, banks: &[u8]) -> Option<Vec<RegOp>> {
+        if layout.banks.len() == 1 {
+            return (banks == [0]).then(|| self.mer_ops(CR_MER1));
+        }
+        let mer = banks.iter().fold(0, |m, &b| m | if b == 0 { CR_MER1 } else { self.v.mer2 });
+        (mer != 0 && banks.iter().all(|&b| b < 2)).then(|| self.mer_ops(mer))
+    }
+
+    /// A row of 32 (64) double words, each 59.7 µs instead of 82 µs.
+    fn fast_program(&self) -> Option<FastProgram> {
+        let row = self.v.fast_row;
+        let access = ProgramAccess {
+            unit: row,
+            width: Width::Word,
+            typical: FAST_DOUBLE_WORD * (row / 8),
+            timeout: ROW_TIMEOUT,
+        };
+        Some(FastProgram { access, errors: SR_MISERR | SR_FASTERR | SR_PGSERR })
+    }
+
+    fn fast_setup_ops(&self, bank: u8) -> Vec<RegOp> {
+        vec![self.wait(bank, Duration::ZERO, PROGRAM_TIMEOUT), self.write_cr(CR_FSTPG)]
+    }
+
+    /// HCLK ≥ 8 MHz (RM0440 §3.3.7): the system clock switched to HSI16
+    /// with the AHB undivided, two flash wait states first (the routine
+    /// reads flash for its CRCs). What was there is written back afterwards.
+    fn fast_clock(&self, t: &mut Target) -> Result<Option<Vec<(u32, u32)>>, FlashError> {
+        let Some(rcc) = self.v.rcc else { return Ok(Some(Vec::new())) };
+        let (cr_addr, cfgr_addr, acr_addr) = (rcc, rcc + RCC_CFGR, self.reg(ACR));
+        let (cr, cfgr, acr) = (t.read32(cr_addr)?, t.read32(cfgr_addr)?, t.read32(acr_addr)?);
+        let on_hsi16 = (cfgr >> RCC_CFGR_SWS_SHIFT) & RCC_CFGR_SW == RCC_CFGR_SW_HSI16;
+        if on_hsi16 && cfgr & RCC_CFGR_HPRE == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let mut restore = Vec::new();
+        if acr & ACR_LATENCY < LATENCY_16MHZ {
+            t.write32(acr_addr, (acr & !ACR_LATENCY) | LATENCY_16MHZ)?;
+            restore.push((acr_addr, acr));
+        }
+        if cr & RCC_CR_HSION == 0 {
+            t.write32(cr_addr, cr | RCC_CR_HSION)?;
+            restore.push((cr_addr, cr));
+        }
+        let ready = (0..8).try_fold(false, |ready, _| -> Result<bool, FlashError> {
+            Ok(ready || t.read32(cr_addr)? & RCC_CR_HSIRDY != 0)
+        })?;
+        if ready {
+            t.write32(cfgr_addr, (cfgr & !(RCC_CFGR_SW | RCC_CFGR_HPRE)) | RCC_CFGR_SW_HSI16)?;
+            restore.push((cfgr_addr, cfgr));
+        }
+        // Written back in the reverse order: clock source, oscillator, latency.
+        restore.reverse();
+        let now = t.read32(cfgr_addr)?;
+        if ready && (now >> RCC_CFGR_SWS_SHIFT) & RCC_CFGR_SW == RCC_CFGR_SW_HSI16 {
+            debug!("{}: core clock switched to HSI16 for fast programming", self.v.name);
+            return Ok(Some(restore));
+        }
+        debug!(
+            "{}: HSI16 did not start (RCC_CR 0x{:08X}); programming the normal way",
+            self.v.name,
+            t.read32(cr_addr)?
+        );
+        for (addr, value) in restore {
+            t.write32(addr, value)?;
+        }
+        Ok(None)
     }
 
     fn program_setup_ops(&self, bank: u8) -> Vec<RegOp> {
@@ -594,6 +734,31 @@ mod tests {
         assert_eq!(cr_writes(&ops), vec![(1 << 2) | (1 << 15), (1 << 2) | (1 << 15) | (1 << 16), 0]);
         let single = layout_for(c.v, c.chip, 512 * KIB, 0);
         assert_eq!(cr_writes(&c.mass_erase_ops(&single).unwrap())[0], 1 << 2);
+    }
+
+    #[test]
+    fn bank_erase_sets_the_mer_bit_of_each_bank_in_one_operation() {
+        let c = ctrl(0x415);
+        let dual = layout_for(c.v, c.chip, 1024 * KIB, 0);
+        // MER1 bit 2, MER2 bit 15 (RM0351 FLASH_CR).
+        assert_eq!(cr_writes(&c.bank_erase_ops(&dual, &[1]).unwrap())[0], 1 << 15);
+        assert_eq!(cr_writes(&c.bank_erase_ops(&dual, &[0, 1]).unwrap())[0], (1 << 2) | (1 << 15));
+        let single = layout_for(c.v, c.chip, 512 * KIB, 0);
+        assert_eq!(cr_writes(&c.bank_erase_ops(&single, &[0]).unwrap())[0], 1 << 2);
+        assert!(c.bank_erase_ops(&single, &[1]).is_none());
+    }
+
+    #[test]
+    fn fast_rows_are_32_double_words_or_64_on_l4plus_and_wb_with_fstpg_at_bit_18() {
+        for (dev, row) in [(0x415, 256), (0x469, 256), (0x460, 256), (0x470, 512), (0x495, 512), (0x497, 256)] {
+            let c = ctrl(dev);
+            let fast = c.fast_program().unwrap();
+            assert_eq!((fast.access.unit, fast.access.width), (row, Width::Word), "0x{dev:03X}");
+            // 59.7 µs per double word (DS12288 Table 47: 1.91 ms per 32).
+            assert_eq!(fast.access.typical, Duration::from_nanos(59_700) * (row / 8));
+            assert_eq!(fast.errors, (1 << 7) | (1 << 8) | (1 << 9), "PGSERR, MISERR, FASTERR");
+            assert_eq!(cr_writes(&c.fast_setup_ops(0)), vec![1 << 18]);
+        }
     }
 
     #[test]
