@@ -4,13 +4,13 @@
 
 use log::warn;
 
-use super::plan::Job;
-use super::stream::{self, Outcome, StreamEnd};
+use super::plan::{self, Job};
+use super::stream::{self, Outcome, StreamOptions};
 use crate::flash::crc::CrcUnit;
 use crate::flash::routine::{RoutineError, Streamer};
 use std::time::Duration;
 
-use crate::flash::{engine, FlashController, FlashError, Phase, Progress, Sector};
+use crate::flash::{engine, FlashController, FlashError, Phase, Progress, RegOp, Sector};
 use crate::mcu::Target;
 
 /// How far the jobs got: jobs before `done` are written; jobs from `done`
@@ -29,9 +29,21 @@ impl Ledger {
     /// written, may be erased: …; not yet written: …", or "nothing was
     /// changed".
     pub fn describe(&self, jobs: &[Job]) -> String {
+        // From the first to the last sector of each bank (two banks worked
+        // on at once interleave their jobs).
         let range = |js: &[Job]| -> Option<String> {
-            let (first, last) = (js.first()?, js.last()?);
-            Some(format!("0x{:08X}-0x{:08X}", first.sector.addr, last.sector.end() - 1))
+            let mut banks: Vec<u8> = js.iter().map(|j| j.sector.bank).collect();
+            banks.sort_unstable();
+            banks.dedup();
+            let text: Vec<String> = banks
+                .iter()
+                .filter_map(|&b| {
+                    let first = js.iter().filter(|j| j.sector.bank == b).map(|j| j.sector.addr).min()?;
+                    let end = js.iter().filter(|j| j.sector.bank == b).map(|j| j.sector.end()).max()?;
+                    Some(format!("0x{first:08X}-0x{:08X}", end - 1))
+                })
+                .collect();
+            (!text.is_empty()).then(|| text.join(", "))
         };
         let done = self.done.min(jobs.len());
         let started = self.started.clamp(done, jobs.len());
@@ -88,30 +100,57 @@ pub(super) struct Ran {
     pub redone_from: Option<usize>,
 }
 
-/// Run `jobs`: through `routine` when there is one, else (or for the jobs a
-/// crashed routine left) host-driven. `verify`: have the routine hash each
-/// written sector.
+/// What to run: the jobs, and the banks to erase whole before them (the
+/// driver's ops; empty for none).
+pub(super) struct Work<'a, 'j> {
+    pub jobs: &'a [Job<'j>],
+    pub bank_erase: Vec<RegOp>,
+}
+
+/// Run the work: through `routine` when there is one, else (or for the jobs a
+/// crashed routine left) host-driven; after a fast-programming row fails,
+/// the rest through a new start of the routine, programmed the normal way.
+/// `verify`: have the routine hash each written sector.
 pub(super) fn run(
     t: &mut Target,
     ctrl: &dyn FlashController,
     routine: Option<Streamer>,
-    jobs: &[Job],
+    work: &Work,
     verify: Option<Hashing>,
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
 ) -> Result<Ran, FlashError> {
+    let jobs = work.jobs;
     progress.begin(Phase::Program, jobs.iter().map(Job::program_bytes).sum());
     let mut from = 0;
     let mut hashed = None;
     let mut redone_from = None;
+    let plan = routine.as_ref().map(|st| st.plan().clone());
     if let Some(st) = routine {
-        match by_routine(t, ctrl, st, jobs, verify, progress, ledger)? {
-            Some(h) => {
+        let options = StreamOptions { bank_erase: work.bank_erase.clone(), verify, stop: true };
+        match by_routine(t, ctrl, st, jobs, options, &[], progress, ledger)? {
+            RoutineEnd::Done(h) => {
                 hashed = h;
                 from = jobs.len();
             }
-            None => from = ledger.done,
+            RoutineEnd::Crashed => from = ledger.done,
+            RoutineEnd::FastFailed => {
+                from = ledger.done;
+                let banks: Vec<u8> = jobs[from..].iter().map(|j| j.sector.bank).collect();
+                stream::settle(t, ctrl, &banks)?;
+                let plan = plan.expect("the routine ran");
+                match normally(t, ctrl, plan, jobs, verify, progress, ledger)? {
+                    Some(h) => {
+                        hashed = h;
+                        redone_from = Some(from).filter(|_| ledger.started > from);
+                        from = jobs.len();
+                    }
+                    None => from = ledger.done,
+                }
+            }
         }
+    } else if !work.bank_erase.is_empty() {
+        engine::run_ops(t, ctrl, &work.bank_erase, "erasing whole banks")?;
     }
     if from < jobs.len() {
         let banks: Vec<u8> = jobs[from..].iter().map(|j| j.sector.bank).collect();
@@ -129,21 +168,92 @@ pub(super) fn run(
     Ok(Ran { hashed, redone_from })
 }
 
-/// The routine's part. `Ok(Some(hashed))`: every job done; `Ok(None)`: it
-/// crashed, jobs from `ledger.done` on are for the host.
-fn by_routine(
+/// After a fast row failed: the jobs from `ledger.done` on, programmed the
+/// normal way by a new start of the routine (those it may have begun erased
+/// first; the rest of an erased bank is still blank), and the jobs written
+/// before hashed afterwards. `Ok(None)`: the routine could not go on (the
+/// ledger says where the host takes over).
+fn normally(
     t: &mut Target,
     ctrl: &dyn FlashController,
-    mut st: Streamer,
+    plan: crate::flash::routine::RamPlan,
     jobs: &[Job],
     verify: Option<Hashing>,
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
 ) -> Result<Option<Hashed>, FlashError> {
-    let end = StreamEnd { verify, stop: true };
-    let (ranges, settle) = match stream::stream(t, ctrl, &mut st, jobs, end, progress, ledger) {
+    let (from, begun) = (ledger.done, ledger.started);
+    let Some(st) = stream::start(t, ctrl, plan)? else { return Ok(None) };
+    let unit = ctrl.program_access().unit;
+    // Fast rows cut into the units to program: fast programming exists only
+    // on flash that erases to 0xFF (the L4 class).
+    let rest: Vec<Job> = jobs[from..]
+        .iter()
+        .enumerate()
+        .map(|(i, j)| Job {
+            erase: j.erase || from + i < begun,
+            fast: false,
+            runs: if j.fast { plan::units_of(&j.runs, unit, 0xFF) } else { j.runs.clone() },
+            ..j.clone()
+        })
+        .collect();
+    let before: Vec<(u8, u32, u32)> = if verify.is_some() { written_ranges(&jobs[..from]) } else { Vec::new() };
+    let mut sub = Ledger::default();
+    let options = StreamOptions { bank_erase: Vec::new(), verify, stop: false };
+    let end = by_routine(t, ctrl, st, &rest, options, &before, progress, &mut sub);
+    ledger.done = from + sub.done;
+    ledger.started = begun.max(from + sub.started);
+    ledger.between = sub.between;
+    match end? {
+        RoutineEnd::Done(h) => Ok(Some(h)),
+        RoutineEnd::Crashed | RoutineEnd::FastFailed => Ok(None),
+    }
+}
+
+/// The sectors of `jobs` as ranges to hash: contiguous sectors of a bank up
+/// to 64 KiB together.
+fn written_ranges(jobs: &[Job]) -> Vec<(u8, u32, u32)> {
+    let mut sectors: Vec<Sector> = jobs.iter().map(|j| j.sector).collect();
+    sectors.sort_by_key(|s| (s.bank, s.addr));
+    let mut out: Vec<(u8, u32, u32)> = Vec::new();
+    for s in sectors {
+        match out.last_mut() {
+            Some(r) if r.0 == s.bank && r.2 == s.addr && s.end() - r.1 as u64 <= 64 * 1024 => r.2 = s.end() as u32,
+            _ => out.push((s.bank, s.addr, s.end() as u32)),
+        }
+    }
+    out
+}
+
+/// How the routine's part ended.
+enum RoutineEnd {
+    /// Every job done, with the CRCs when it hashed.
+    Done(Hashed),
+    /// It crashed: jobs from `ledger.done` on are for the host.
+    Crashed,
+    /// A fast row failed: jobs from `ledger.done` on are to be done again
+    /// the normal way.
+    FastFailed,
+}
+
+/// The routine's part. `before`: ranges written by an earlier start of the
+/// routine, hashed after these jobs (their CRCs come first in the result).
+#[allow(clippy::too_many_arguments)]
+fn by_routine(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    mut st: Streamer,
+    jobs: &[Job],
+    options: StreamOptions,
+    before: &[(u8, u32, u32)],
+    progress: &mut dyn Progress,
+    ledger: &mut Ledger,
+) -> Result<RoutineEnd, FlashError> {
+    let verify = options.verify;
+    let (ranges, settle) = match stream::stream(t, ctrl, &mut st, jobs, options, progress, ledger) {
         Ok(Outcome::Done { verify, settle }) => (verify, settle),
-        Ok(Outcome::Fallback) => return Ok(None),
+        Ok(Outcome::Fallback) => return Ok(RoutineEnd::Crashed),
+        Ok(Outcome::FastFailed) => return Ok(RoutineEnd::FastFailed),
         Err(FlashError::Interrupted { .. }) => {
             let at = jobs.get(ledger.done).map_or(0, |j| j.sector.addr);
             return Err(FlashError::Interrupted { at });
@@ -152,17 +262,30 @@ fn by_routine(
     };
     ledger.done = jobs.len();
     ledger.started = jobs.len();
+    let earlier = match (verify, before.is_empty()) {
+        (Some(h), false) => match stream::run_crcs(t, &mut st, h.unit, before) {
+            Ok(crcs) => Some(before.iter().copied().zip(crcs).collect::<Vec<_>>()),
+            Err(e @ RoutineError::Crashed { .. }) => {
+                warn!("{e}; verifying by reading back");
+                return Ok(RoutineEnd::Done(None));
+            }
+            Err(e) => return Err(e.into_flash_error(t, ctrl)),
+        },
+        _ => Some(Vec::new()),
+    };
     match st.finish(t) {
         Ok(mut crcs) if verify.is_some() && crcs.len() == ranges.len() + settle.is_some() as usize => {
             let settle = settle.map(|r| (r, crcs.pop().expect("counted")));
-            Ok(Some(Some(Hashes { ranges: ranges.into_iter().zip(crcs).collect(), settle })))
+            let mut all = earlier.unwrap_or_default();
+            all.extend(ranges.into_iter().zip(crcs));
+            Ok(RoutineEnd::Done(Some(Hashes { ranges: all, settle })))
         }
-        Ok(_) => Ok(Some(None)),
+        Ok(_) => Ok(RoutineEnd::Done(None)),
         // Everything was programmed (the stream waited for the last buffer):
         // only the hashes are lost.
         Err(e @ RoutineError::Crashed { .. }) => {
             warn!("{e}; verifying by reading back");
-            Ok(Some(None))
+            Ok(RoutineEnd::Done(None))
         }
         Err(e) => Err(e.into_flash_error(t, ctrl)),
     }

@@ -24,11 +24,12 @@ use crate::mcu::{Target, TargetError};
 pub mod eeprom;
 mod execute;
 pub mod plan;
+mod strategy;
 mod stream;
 mod survey;
 
 use execute::Ledger;
-use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
+use plan::{Job, PlanOptions, SectorPlan, SectorState, Strategy, WritePlan};
 
 pub use crate::flash::crc::{METHOD_FLASH_UNIT, METHOD_PERIPHERAL, METHOD_SOFTWARE};
 /// `WriteReport::verify_method` when the written sectors were read back.
@@ -157,7 +158,8 @@ fn write_once(
     let mut report = WriteReport::default();
     if !placement.flash.is_empty() {
         let what = image_identity(image);
-        write_flash(session, &placement.flash, &what, opts, progress, &mut report, kept)?;
+        let context = Context { what: &what, reserved: &reserved, journal: None };
+        write_flash(session, &placement.flash, &context, opts, progress, &mut report, kept)?;
     }
     if let (false, Some(area)) = (placement.eeprom.is_empty(), &area) {
         report.eeprom = Some(eeprom::write(session, area, &placement.eeprom, opts.verify, progress)?);
@@ -187,10 +189,18 @@ fn image_identity(image: &Image) -> String {
     format!("an image of {len} bytes with CRC-32 0x{crc:08X}")
 }
 
+/// What a flash write knows besides the image: what it is (for the
+/// journal), the areas nobody may erase, and the chip's journal.
+struct Context<'a> {
+    what: &'a str,
+    reserved: &'a [crate::flash::Reserved],
+    journal: Option<&'a super::journal::Journal>,
+}
+
 fn write_flash(
     session: &mut Session,
     segments: &[&Segment],
-    what: &str,
+    context: &Context,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
@@ -207,7 +217,8 @@ fn write_flash(
     let journal = session.journal()?;
     let banks = plan.banks(&session.layout);
     let mut unlocked = session.unlock(&banks)?;
-    let done = write_unlocked(&mut unlocked, &mut plan, journal.as_ref(), what, opts, progress, report);
+    let context = Context { journal: journal.as_ref(), ..*context };
+    let done = write_unlocked(&mut unlocked, &mut plan, &context, opts, progress, report);
     if plan.sectors.iter().all(|p| p.kept_known) {
         *kept = Some(plan.clone());
     }
@@ -252,8 +263,7 @@ struct Written {
 fn write_unlocked(
     session: &mut Session,
     plan: &mut WritePlan,
-    journal: Option<&super::journal::Journal>,
-    what: &str,
+    context: &Context,
     opts: &WriteOptions,
     progress: &mut dyn Progress,
     report: &mut WriteReport,
@@ -309,14 +319,52 @@ fn write_unlocked(
         engine::mass_erase(t, ctrl, layout, progress)?;
         report.mass_erased = true;
     }
-    let journaled = record_kept(plan, &states, journal, what);
-    let jobs = plan.jobs(&states, access.unit, chip.controller.has_ecc(), journaled);
-    let changed: Vec<usize> =
-        plan.sectors.iter().enumerate().filter(|(i, _)| states[*i].unchanged != Some(true)).map(|(i, _)| i).collect();
+    let ecc = chip.controller.has_ecc();
+    let mut strategy =
+        strategy::choose(t, ctrl, layout, plan, &states, &mut routine, unit.as_ref(), context.reserved, opts)?;
+    let mut journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+    if !journaled && !strategy.bank_erase.is_empty() {
+        // Without the journal no bank with kept bytes is erased whole.
+        strategy = strategy::without_kept(plan, strategy);
+        journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+    }
+    // Fast programming needs its clock; without it, the normal way.
+    let mut clock = Vec::new();
+    if strategy.fast.is_some() {
+        match ctrl.fast_clock(t)? {
+            Some(restore) => clock = restore,
+            None => {
+                info!("the core clock cannot be raised for fast programming: programming the normal way");
+                strategy.fast = None;
+            }
+        }
+    }
+    let mut jobs = plan.jobs_with(&states, access.unit, ecc, journaled, &strategy);
+    if ctrl.independent_banks() {
+        jobs = plan::interleave_banks(jobs);
+    }
+    let bank_erase = if strategy.bank_erase.is_empty() {
+        Vec::new()
+    } else {
+        ctrl.bank_erase_ops(layout, &strategy.bank_erase).expect("chosen among the banks the controller erases")
+    };
+    let changed: Vec<usize> = plan
+        .sectors
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| jobs.iter().any(|j| j.sector == p.sector))
+        .map(|(i, _)| i)
+        .collect();
     report.skipped =
-        plan.sectors.iter().zip(&states).filter(|(_, s)| s.unchanged == Some(true)).map(|(p, _)| p.sector).collect();
+        plan.sectors.iter().filter(|p| !jobs.iter().any(|j| j.sector == p.sector)).map(|p| p.sector).collect();
     report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
-    debug!("{} sectors to write, {} already hold the image", jobs.len(), report.skipped.len());
+    debug!(
+        "{} sectors to write, {} already hold the image, banks erased whole: {:?}, fast programming: {}",
+        jobs.len(),
+        report.skipped.len(),
+        strategy.bank_erase.iter().map(|b| b + 1).collect::<Vec<_>>(),
+        strategy.fast.is_some()
+    );
     let hash_with = unit.filter(|_| opts.verify && !opts.readback);
     // A unit whose input order is still open hashes one more burst of the
     // new contents, read back afterwards, to settle it.
@@ -324,14 +372,29 @@ fn write_unlocked(
         hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
     let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
     let mut ledger = Ledger::default();
-    let ran =
-        execute::run(t, ctrl, routine, &jobs, hashing, progress, &mut ledger).map_err(|e| failed(e, &jobs, &ledger))?;
-    report.erased = jobs
-        .iter()
-        .enumerate()
-        .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
-        .map(|(_, j)| j.sector)
-        .collect();
+    let work = execute::Work { jobs: &jobs, bank_erase };
+    let ran = execute::run(t, ctrl, routine, &work, hashing, progress, &mut ledger);
+    for (addr, value) in clock {
+        t.write32(addr, value)?;
+    }
+    let ran = ran.map_err(|e| failed(e, &jobs, &ledger))?;
+    let mut erased: Vec<crate::flash::Sector> = Vec::new();
+    for &b in &strategy.bank_erase {
+        for sector in layout.banks[b as usize].sectors(b) {
+            progress.erased(&sector);
+            erased.push(sector);
+        }
+    }
+    erased.extend(
+        jobs.iter()
+            .enumerate()
+            .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
+            .map(|(_, j)| j.sector)
+            .filter(|s| !strategy.bank_erase.contains(&s.bank)),
+    );
+    erased.sort_by_key(|s| (s.bank, s.index));
+    erased.dedup();
+    report.erased = erased;
     Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
 }
 
@@ -349,13 +412,14 @@ fn settle_range(plan: &WritePlan, changed: &[usize], unit: &CrcUnit) -> Option<(
 }
 
 /// Record in the journal the new contents of every sector to be written
-/// whose kept bytes are not all blank (they exist only on the host once it
+/// (or erased with its bank) whose kept bytes are not all blank (they exist only on the host once it
 /// is erased). `true` when there was nothing to record or it is on disk;
 /// `false` (with a warning) when it could not be written: the write then
 /// never erases such a sector ahead of its data.
 fn record_kept(
     plan: &WritePlan,
     states: &[SectorState],
+    strategy: &Strategy,
     journal: Option<&super::journal::Journal>,
     what: &str,
 ) -> bool {
@@ -363,7 +427,8 @@ fn record_kept(
         .sectors
         .iter()
         .zip(states)
-        .filter(|(p, s)| s.unchanged != Some(true) && !p.determined_by_image(plan.erased))
+        .filter(|(p, s)| s.unchanged != Some(true) || strategy.bank_erase.contains(&p.sector.bank))
+        .filter(|(p, _)| !p.determined_by_image(plan.erased))
         .map(|(p, _)| super::journal::Entry { addr: p.sector.addr, data: p.desired.clone() })
         .collect();
     if entries.is_empty() {

@@ -8,18 +8,25 @@
 //! 2. [`WritePlan::new`]: the sectors the image touches and what each must
 //!    hold: image bytes, bytes kept from the chip (read later), or the
 //!    erased value (`--erase-rest`).
-//! 3. [`WritePlan::jobs`]: given what the survey learned of each sector
-//!    (already holds the image? blank?), which sectors to skip, erase and
-//!    program, as runs of whole programming units.
-//! 4. [`WritePlan::verify_ranges`]: what to read back when no CRC can check.
+//! 3. [`WritePlan::bank_erases`]: which banks to erase whole rather than
+//!    sector by sector (faster by the controller's typical times, and nothing
+//!    outside the image is lost), so that they can also take fast
+//!    programming.
+//! 4. [`WritePlan::jobs`]: given what the survey learned of each sector
+//!    (already holds the image? blank?) and the banks erased whole, which
+//!    sectors to skip, erase and program, as runs of whole programming
+//!    units; [`interleave_banks`] orders them for two banks that work at
+//!    once.
+//! 5. [`WritePlan::verify_ranges`]: what to read back when no CRC can check.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::super::image::Segment;
 use crate::chip::MemRegion;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::eeprom::EepromArea;
-use crate::flash::{reserved, FlashLayout, Reserved, Sector};
+use crate::flash::{reserved, FlashLayout, ProgramAccess, Reserved, Sector};
 
 /// Where each part of the image goes.
 #[derive(Debug)]
@@ -187,6 +194,45 @@ pub struct Job<'a> {
     pub ahead: bool,
     /// Runs of whole programming units: (address, bytes).
     pub runs: Vec<(u32, &'a [u8])>,
+    /// Programmed in the controller's fast mode, in rows (its bank was
+    /// erased whole by this write); `runs` are whole rows.
+    pub fast: bool,
+}
+
+/// How the sectors of a write are erased (see [`WritePlan::bank_erases`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Strategy {
+    /// Banks this write erases whole before programming them.
+    pub bank_erase: Vec<u8>,
+    /// Banks blank when programming starts (erased whole by this write or by
+    /// `--mass-erase`): every sector of them that is not to stay blank is
+    /// programmed, none erased.
+    pub erased: BTreeSet<u8>,
+    /// The row of fast programming, used in those banks.
+    pub fast: Option<u32>,
+}
+
+/// Whether one bank may be erased whole, and what that takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BankErase {
+    pub bank: u8,
+    /// Typical time of erasing the bank whole; `None`: the controller cannot
+    /// erase it alone.
+    pub time: Option<Duration>,
+    /// Every sector of the bank that the write does not touch reads blank
+    /// and no reserved area lies in the bank: the erase loses nothing the
+    /// user did not ask to change.
+    pub nothing_else: bool,
+}
+
+/// The typical times the choice between sector and bank erases compares.
+#[derive(Debug, Clone, Copy)]
+pub struct Costs<'a> {
+    /// Erase time of each sector of the plan.
+    pub sector_erase: &'a [Duration],
+    pub program: ProgramAccess,
+    /// Fast programming, where the controller has it.
+    pub fast: Option<ProgramAccess>,
 }
 
 impl<'a> Job<'a> {
@@ -277,9 +323,95 @@ impl WritePlan {
                 erase,
                 ahead: journaled || plan.determined_by_image(self.erased),
                 runs: program_runs(plan, unit, self.erased),
+                fast: false,
             });
         }
         jobs
+    }
+
+    /// The jobs when the banks of `strategy` are erased whole: there every
+    /// sector with something to hold is programmed (also those that held it
+    /// already: the bank erase clears them), in rows of fast programming
+    /// where the strategy has a row, and a sector to end blank that is not
+    /// has a job without data; elsewhere as [`WritePlan::jobs`].
+    pub fn jobs_with(
+        &self,
+        states: &[SectorState],
+        unit: u32,
+        ecc: bool,
+        journaled: bool,
+        strategy: &Strategy,
+    ) -> Vec<Job<'_>> {
+        let mut jobs = self.jobs(states, unit, ecc, journaled);
+        jobs.retain(|j| !strategy.erased.contains(&j.sector.bank));
+        for (plan, state) in self.sectors.iter().zip(states).filter(|(p, _)| strategy.erased.contains(&p.sector.bank)) {
+            let unit = strategy.fast.unwrap_or(unit);
+            let runs = program_runs(plan, unit, self.erased);
+            // A sector to end blank that is not needs no programming, but is
+            // the bank erase's work: a job, so that a host finishing for a
+            // crashed routine erases it.
+            if runs.is_empty() && (state.blank == Some(true) || self.options.mass_erase) {
+                continue;
+            }
+            jobs.push(Job { sector: plan.sector, erase: false, ahead: true, runs, fast: strategy.fast.is_some() });
+        }
+        jobs.sort_by_key(|j| (j.sector.bank, j.sector.index));
+        jobs
+    }
+
+    /// The banks to erase whole: those among `banks` that may be
+    /// ([`BankErase`]), whose kept bytes are in the journal if any
+    /// (`journaled`: they exist only on the host once the bank is erased),
+    /// and where the bank erase plus programming every sector that holds
+    /// something (in fast mode where there is one) takes less typical time
+    /// than erasing and programming the sectors that change. An F103 whose
+    /// 64 pages all change: 30 ms instead of 64 × 30 ms.
+    pub fn bank_erases(
+        &self,
+        states: &[SectorState],
+        ecc: bool,
+        costs: &Costs,
+        banks: &[BankErase],
+        journaled: bool,
+    ) -> Vec<u8> {
+        banks
+            .iter()
+            .filter(|b| b.nothing_else)
+            .filter(|b| self.bank_erase_saves(states, ecc, costs, b, journaled).is_some())
+            .map(|b| b.bank)
+            .collect()
+    }
+
+    /// How much typical time erasing `bank` whole saves (see
+    /// [`WritePlan::bank_erases`]), ignoring whether anything outside the
+    /// image would be lost; `None` when it saves nothing or may not be done.
+    pub fn bank_erase_saves(
+        &self,
+        states: &[SectorState],
+        ecc: bool,
+        costs: &Costs,
+        bank: &BankErase,
+        journaled: bool,
+    ) -> Option<Duration> {
+        let program = |p: &SectorPlan, access: &ProgramAccess| {
+            let units: u32 =
+                program_runs(p, access.unit, self.erased).iter().map(|r| r.1.len() as u32 / access.unit).sum();
+            access.typical * units
+        };
+        let fast = costs.fast.unwrap_or(costs.program);
+        let in_bank = || self.sectors.iter().enumerate().filter(move |(_, p)| p.sector.bank == bank.bank);
+        if !journaled && in_bank().any(|(_, p)| !p.determined_by_image(self.erased)) {
+            return None;
+        }
+        let by_sector: Duration = in_bank()
+            .filter(|(i, _)| states[*i].unchanged != Some(true))
+            .map(|(i, p)| {
+                let erase = if ecc || states[i].blank != Some(true) { costs.sector_erase[i] } else { Duration::ZERO };
+                erase + program(p, &costs.program)
+            })
+            .sum();
+        let whole: Duration = bank.time? + in_bank().map(|(_, p)| program(p, &fast)).sum::<Duration>();
+        by_sector.checked_sub(whole).filter(|d| !d.is_zero())
     }
 
     /// What to read back to verify `which` sectors: the image bytes and the
@@ -314,6 +446,45 @@ impl WritePlan {
             }
         }
         out
+    }
+}
+
+/// `runs` cut into runs of whole `unit`s that are not entirely `erased`
+/// (fast-programming rows become the double words to program the normal way).
+pub fn units_of<'a>(runs: &[(u32, &'a [u8])], unit: u32, erased: u8) -> Vec<(u32, &'a [u8])> {
+    let mut out: Vec<(u32, &'a [u8])> = Vec::new();
+    for &(addr, data) in runs {
+        let mut start: Option<usize> = None;
+        for (i, chunk) in data.chunks(unit as usize).enumerate() {
+            let at = i * unit as usize;
+            match (chunk.iter().all(|&b| b == erased), start) {
+                (false, None) => start = Some(at),
+                (true, Some(s)) => {
+                    out.push((addr + s as u32, &data[s..at]));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((addr + s as u32, &data[s..]));
+        }
+    }
+    out
+}
+
+/// Order jobs for two banks that erase and program at once: job i of bank 1,
+/// job i of bank 2, and so on (each pair is worked on together); the bank
+/// with more jobs finishes alone.
+pub fn interleave_banks(jobs: Vec<Job<'_>>) -> Vec<Job<'_>> {
+    let (first, second): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.sector.bank == 0);
+    let mut out = Vec::with_capacity(first.len() + second.len());
+    let (mut a, mut b) = (first.into_iter(), second.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
     }
 }
 
@@ -477,6 +648,76 @@ mod tests {
         assert_eq!(ahead, [true, false]);
         assert!(p.jobs(&states, 16, true, true).iter().all(|j| j.ahead));
         assert_eq!(p.kept_bytes(), 1);
+    }
+
+    fn access(unit: u32, micros: u64) -> ProgramAccess {
+        ProgramAccess {
+            unit,
+            width: crate::flash::Width::Word,
+            typical: Duration::from_micros(micros),
+            timeout: Duration::from_millis(50),
+        }
+    }
+
+    #[test]
+    fn a_bank_is_erased_whole_when_that_is_faster_and_loses_nothing() {
+        // Bank 1 wholly rewritten (one sector already holds its bytes), bank 2
+        // half.
+        let segs = [seg(0x0800_0000, vec![1; 4 * KIB as usize]), seg(0x0801_0000, vec![2; 2 * KIB as usize])];
+        let p = plan_of(&segs, true, false);
+        let mut states = vec![SectorState { unchanged: Some(false), blank: Some(false) }; 6];
+        states[2].unchanged = Some(true);
+        let sector_erase = vec![Duration::from_millis(30); 6];
+        let costs = Costs { sector_erase: &sector_erase, program: access(16, 50), fast: None };
+        let bank = |bank, ms, nothing_else| BankErase { bank, time: Some(Duration::from_millis(ms)), nothing_else };
+        // 3 × 30 ms of sector erases against 30 ms (plus reprogramming the
+        // sector that held its bytes: 64 units × 50 µs).
+        let chosen = p.bank_erases(&states, true, &costs, &[bank(0, 30, true), bank(1, 30, false)], true);
+        assert_eq!(chosen, [0], "bank 2 keeps bytes the image does not cover");
+        assert!(p.bank_erases(&states, true, &costs, &[bank(0, 200, true)], true).is_empty(), "slower");
+        let none = BankErase { bank: 0, time: None, nothing_else: true };
+        assert!(p.bank_erases(&states, true, &costs, &[none], true).is_empty(), "no bank erase");
+        // Fast programming can tip it: 90 ms of erases and 9.6 ms of
+        // programming against 96 ms and 12.8 ms, or 1.3 ms in fast rows.
+        let fast = Costs { fast: Some(access(64, 20)), ..costs };
+        assert!(p.bank_erases(&states, true, &costs, &[bank(0, 96, true)], true).is_empty());
+        assert_eq!(p.bank_erases(&states, true, &fast, &[bank(0, 96, true)], true), [0]);
+        // Kept bytes that are not blank need the journal.
+        let mut kept = plan_of(&[seg(0x0800_0000, vec![1; 0xF00])], true, false);
+        kept.sectors[3].desired[0x380] = 0x42;
+        let states = vec![SectorState { unchanged: Some(false), blank: Some(false) }; 4];
+        let sector_erase = vec![Duration::from_millis(30); 4];
+        let costs = Costs { sector_erase: &sector_erase, ..costs };
+        assert!(kept.bank_erases(&states, true, &costs, &[bank(0, 30, true)], false).is_empty());
+        assert_eq!(kept.bank_erases(&states, true, &costs, &[bank(0, 30, true)], true), [0]);
+    }
+
+    #[test]
+    fn jobs_in_a_bank_erased_whole_program_every_sector_with_something_in_fast_rows() {
+        let mut image = vec![1u8; 4 * KIB as usize];
+        image[KIB as usize..2 * KIB as usize].fill(0xFF); // sector 1 stays blank
+        let segs = [seg(0x0800_0000, image), seg(0x0801_0000, vec![3; 16])];
+        let p = plan_of(&segs, true, false);
+        let mut states = vec![SectorState { unchanged: Some(false), blank: Some(false) }; 5];
+        states[2].unchanged = Some(true);
+        states[1].blank = Some(true);
+        let strategy = Strategy { bank_erase: vec![0], erased: [0].into(), fast: Some(256) };
+        let jobs = p.jobs_with(&states, 16, true, false, &strategy);
+        let summary: Vec<(u8, u32, bool, bool)> =
+            jobs.iter().map(|j| (j.sector.bank, j.sector.index, j.erase, j.fast)).collect();
+        assert_eq!(
+            summary,
+            [(0, 0, false, true), (0, 2, false, true), (0, 3, false, true), (1, 0, true, false)],
+            "the unchanged sector 2 is written again; blank sector 1 is left alone"
+        );
+        assert!(jobs[0].runs.iter().all(|r| r.1.len() % 256 == 0), "whole rows");
+        let order: Vec<(u8, u32)> = interleave_banks(jobs).iter().map(|j| (j.sector.bank, j.sector.index)).collect();
+        assert_eq!(order, [(0, 0), (1, 0), (0, 2), (0, 3)]);
+        // Old data where the image leaves the sector blank: a job without
+        // data (the bank erase blanks it; a host finishing the write erases it).
+        states[1].blank = Some(false);
+        let jobs = p.jobs_with(&states, 16, true, false, &strategy);
+        assert!(jobs.iter().any(|j| j.sector.index == 1 && j.runs.is_empty() && j.sector.bank == 0));
     }
 
     #[test]
