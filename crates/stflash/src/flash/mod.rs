@@ -108,6 +108,21 @@ pub struct FastProgram {
     pub errors: u32,
 }
 
+/// The core clock raised for a write (see [`FlashController::raise_clock`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaisedClock {
+    /// Register writes that put the clock back, in order.
+    pub restore: Vec<(u32, u32)>,
+    /// How many times faster the core now runs (1 when unchanged or unknown).
+    pub speedup: u32,
+}
+
+impl Default for RaisedClock {
+    fn default() -> Self {
+        RaisedClock { restore: Vec::new(), speedup: 1 }
+    }
+}
+
 /// Read-out protection level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RdpLevel {
@@ -199,12 +214,13 @@ pub trait FlashController: Send {
         self.program_setup_ops(bank)
     }
 
-    /// Bring the core clock to what fast programming needs (HCLK ≥ 8 MHz on
-    /// the L4 class) and return the register writes that put it back, in
-    /// order; `None` when it cannot be met (programming is then the normal
-    /// way). By default nothing to do.
-    fn fast_clock(&self, _t: &mut Target) -> Result<Option<Vec<(u32, u32)>>, FlashError> {
-        Ok(Some(Vec::new()))
+    /// Raise the core clock for the flash routine (its CRCs) and for what
+    /// fast programming needs (HCLK ≥ 8 MHz on the L4 class), with the
+    /// register writes that put it back; `None` when fast programming's
+    /// clock cannot be had (programming is then the normal way). By default
+    /// nothing to do.
+    fn raise_clock(&self, _t: &mut Target) -> Result<Option<RaisedClock>, FlashError> {
+        Ok(Some(RaisedClock::default()))
     }
 
     /// Register writes before and after programming data into a bank

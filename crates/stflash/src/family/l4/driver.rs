@@ -27,8 +27,8 @@ use super::options as opts;
 use crate::chip::{Chip, Controller};
 use crate::flash::options::OptionWord;
 use crate::flash::{
-    unlock_with_keys, ErrorFlag, FastProgram, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp,
-    Reserved, Sector, StatusReg, Width, KEY1, KEY2,
+    unlock_with_keys, ErrorFlag, FastProgram, FlashController, FlashError, FlashLayout, ProgramAccess, RaisedClock,
+    RdpLevel, RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
@@ -189,6 +189,33 @@ const RCC_CFGR_SW: u32 = 0b11;
 const RCC_CFGR_SW_HSI16: u32 = 0b01;
 const RCC_CFGR_SWS_SHIFT: u32 = 2;
 const RCC_CFGR_HPRE: u32 = 0xF << 4;
+const RCC_CFGR_HPRE_SHIFT: u32 = 4;
+/// RCC_CR MSIRGSEL bit 3, MSIRANGE bits 4-7 (RM0351 §6.4.1), ranges 0-11:
+/// 100 kHz … 48 MHz; before MSIRGSEL the range after reset, 4 MHz.
+const RCC_CR_MSIRGSEL: u32 = 1 << 3;
+const MSI_HZ: [u64; 12] =
+    [100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000, 24_000_000, 32_000_000, 48_000_000];
+const HSI16_HZ: u64 = 16_000_000;
+
+/// HCLK from RCC_CR and RCC_CFGR: MSI at its range or HSI16, through the AHB
+/// prescaler (HPRE: 1, 2, 4 … 512); `None` for HSE and the PLL.
+fn hclk_of(cr: u32, cfgr: u32) -> Option<u64> {
+    let sysclk = match (cfgr >> RCC_CFGR_SWS_SHIFT) & RCC_CFGR_SW {
+        0 => {
+            let range = if cr & RCC_CR_MSIRGSEL != 0 { (cr >> 4) & 0xF } else { 6 };
+            *MSI_HZ.get(range as usize)?
+        }
+        RCC_CFGR_SW_HSI16 => HSI16_HZ,
+        _ => return None,
+    };
+    let hpre = (cfgr >> RCC_CFGR_HPRE_SHIFT) & 0xF;
+    let div = match hpre {
+        0..=7 => 1,
+        8..=11 => 2 << (hpre - 8),
+        h => 64 << (h - 12),
+    };
+    Some(sysclk / div)
+}
 /// FLASH_ACR.LATENCY: two wait states cover 16 MHz in either voltage range
 /// (RM0351 Table 11, RM0434 and RM0453 alike; G4 needs one in range 2).
 /// Assumed from the tables as recalled: raising the latency is always safe.
@@ -533,16 +560,19 @@ impl FlashController for L4gController {
         vec![self.wait(bank, Duration::ZERO, PROGRAM_TIMEOUT), self.write_cr(CR_FSTPG)]
     }
 
-    /// HCLK ≥ 8 MHz (RM0440 §3.3.7): the system clock switched to HSI16
-    /// with the AHB undivided, two flash wait states first (the routine
-    /// reads flash for its CRCs). What was there is written back afterwards.
-    fn fast_clock(&self, t: &mut Target) -> Result<Option<Vec<(u32, u32)>>, FlashError> {
-        let Some(rcc) = self.v.rcc else { return Ok(Some(Vec::new())) };
+    /// HCLK ≥ 8 MHz for fast programming (RM0440 §3.3.7), and a faster
+    /// routine: a core on MSI below 16 MHz (the 4 MHz reset clock of L4,
+    /// L4+, WB, WL) or on HSI16 through the AHB prescaler is switched to
+    /// HSI16 undivided, two flash wait states set first (the routine reads
+    /// flash for its CRCs). A core on HSE or the PLL is left as it is (its
+    /// speed is not known here). What was there is written back afterwards.
+    fn raise_clock(&self, t: &mut Target) -> Result<Option<RaisedClock>, FlashError> {
+        let Some(rcc) = self.v.rcc else { return Ok(Some(RaisedClock::default())) };
         let (cr_addr, cfgr_addr, acr_addr) = (rcc, rcc + RCC_CFGR, self.reg(ACR));
         let (cr, cfgr, acr) = (t.read32(cr_addr)?, t.read32(cfgr_addr)?, t.read32(acr_addr)?);
-        let on_hsi16 = (cfgr >> RCC_CFGR_SWS_SHIFT) & RCC_CFGR_SW == RCC_CFGR_SW_HSI16;
-        if on_hsi16 && cfgr & RCC_CFGR_HPRE == 0 {
-            return Ok(Some(Vec::new()));
+        let Some(hclk) = hclk_of(cr, cfgr) else { return Ok(Some(RaisedClock::default())) };
+        if hclk >= HSI16_HZ {
+            return Ok(Some(RaisedClock::default()));
         }
         let mut restore = Vec::new();
         if acr & ACR_LATENCY < LATENCY_16MHZ {
@@ -564,18 +594,16 @@ impl FlashController for L4gController {
         restore.reverse();
         let now = t.read32(cfgr_addr)?;
         if ready && (now >> RCC_CFGR_SWS_SHIFT) & RCC_CFGR_SW == RCC_CFGR_SW_HSI16 {
-            debug!("{}: core clock switched to HSI16 for fast programming", self.v.name);
-            return Ok(Some(restore));
+            debug!("{}: core clock raised from {} kHz to HSI16", self.v.name, hclk / 1000);
+            let speedup = (HSI16_HZ / hclk.max(1)).max(1) as u32;
+            return Ok(Some(RaisedClock { restore, speedup }));
         }
-        debug!(
-            "{}: HSI16 did not start (RCC_CR 0x{:08X}); programming the normal way",
-            self.v.name,
-            t.read32(cr_addr)?
-        );
+        debug!("{}: HSI16 did not start (RCC_CR 0x{:08X}); the clock stays", self.v.name, t.read32(cr_addr)?);
         for (addr, value) in restore {
             t.write32(addr, value)?;
         }
-        Ok(None)
+        // Fast programming needs 8 MHz.
+        Ok((hclk >= 8_000_000).then(RaisedClock::default))
     }
 
     fn program_setup_ops(&self, bank: u8) -> Vec<RegOp> {

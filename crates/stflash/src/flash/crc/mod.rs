@@ -130,6 +130,18 @@ impl CrcUnit {
         out
     }
 
+    /// The same unit on a core `k` times faster than its reset clock (the
+    /// clock raised for the write): the peripheral's and the software CRC's
+    /// times per word, counted in core cycles, shrink by `k`.
+    pub fn faster(self, k: u32) -> CrcUnit {
+        let k = k.max(1);
+        match self {
+            CrcUnit::Peripheral(p) => CrcUnit::Peripheral(CrcPeripheral { word_ns: (p.word_ns / k).max(1), ..p }),
+            CrcUnit::Software { cycle_ns } => CrcUnit::Software { cycle_ns: (cycle_ns / k).max(1) },
+            h7 => h7,
+        }
+    }
+
     /// Ranges must start and end on multiples of this (bytes): bursts of 4
     /// flash words (CRC_BURST = 0, the smallest) on H7, a word otherwise.
     pub fn align(&self) -> u32 {

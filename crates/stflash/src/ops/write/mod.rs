@@ -18,7 +18,7 @@ use super::verify;
 use crate::error::{Error, ErrorKind, Result};
 use crate::flash::crc::{CrcUnit, Run, Solution};
 use crate::flash::routine::{RamPlan, Streamer};
-use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
+use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, RaisedClock, Sector, Width};
 use crate::mcu::{Target, TargetError};
 
 pub mod eeprom;
@@ -274,128 +274,129 @@ fn write_unlocked(
     let access = ctrl.program_access();
     let mut routine = if opts.fast { start_routine(t, ctrl, &access)? } else { None };
     check_probe_can_program(t, &access, routine.is_some())?;
-    // With a CRC unit the routine can hash: skip what is already there,
-    // read only kept bytes that are not blank, verify without reading back.
-    // The first unit whose results a model explains is used.
-    let mut unit: Option<(CrcUnit, Solution)> = None;
-    let mut states = None;
-    let mut crashed = false;
-    if !opts.mass_erase {
-        for candidate in CrcUnit::candidates(chip) {
-            let Some(st) = routine.as_mut() else { break };
-            match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
-                survey::ByCrc::Done(s, solution) => {
-                    states = Some(s);
-                    unit = Some((candidate, solution));
-                    break;
-                }
-                survey::ByCrc::Untrusted => {}
-                survey::ByCrc::Crashed => {
-                    routine = start_routine(t, ctrl, &access)?;
-                    crashed = true;
-                    break;
+    // A faster core for the routine's CRCs and fast programming's clock;
+    // put back whatever happens.
+    let raised = if routine.is_some() { ctrl.raise_clock(t)? } else { Some(RaisedClock::default()) };
+    let speedup = raised.as_ref().map_or(1, |r| r.speedup);
+    let result = (|| -> Result<Written> {
+        // With a CRC unit the routine can hash: skip what is already there,
+        // read only kept bytes that are not blank, verify without reading back.
+        // The first unit whose results a model explains is used.
+        let mut unit: Option<(CrcUnit, Solution)> = None;
+        let mut states = None;
+        let mut crashed = false;
+        if !opts.mass_erase {
+            for candidate in CrcUnit::candidates(chip).into_iter().map(|u| u.faster(speedup)) {
+                let Some(st) = routine.as_mut() else { break };
+                match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
+                    survey::ByCrc::Done(s, solution) => {
+                        states = Some(s);
+                        unit = Some((candidate, solution));
+                        break;
+                    }
+                    survey::ByCrc::Untrusted => {}
+                    survey::ByCrc::Crashed => {
+                        routine = start_routine(t, ctrl, &access)?;
+                        crashed = true;
+                        break;
+                    }
                 }
             }
-        }
-        if unit.is_none() && routine.is_some() && !crashed {
-            warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
-        }
-    }
-    // The core's own reads of flash (the software CRC) flag ECC errors in
-    // the status register, which would fail the next operation: clear them.
-    if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
-        for bank in plan.banks(layout) {
-            engine::clear_stale_errors(t, ctrl, bank)?;
-        }
-    }
-    let states = match states {
-        Some(s) => s,
-        None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
-        None => survey::by_reading(t, plan)?,
-    };
-    plan.mark_kept_read();
-    report.preserved_bytes = plan.kept_bytes();
-    if opts.mass_erase {
-        engine::mass_erase(t, ctrl, layout, progress)?;
-        report.mass_erased = true;
-    }
-    let ecc = chip.controller.has_ecc();
-    let mut strategy =
-        strategy::choose(t, ctrl, layout, plan, &states, &mut routine, unit.as_ref(), context.reserved, opts)?;
-    let mut journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
-    if !journaled && !strategy.bank_erase.is_empty() {
-        // Without the journal no bank with kept bytes is erased whole.
-        strategy = strategy::without_kept(plan, strategy);
-        journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
-    }
-    // Fast programming needs its clock; without it, the normal way.
-    let mut clock = Vec::new();
-    if strategy.fast.is_some() {
-        match ctrl.fast_clock(t)? {
-            Some(restore) => clock = restore,
-            None => {
-                info!("the core clock cannot be raised for fast programming: programming the normal way");
-                strategy.fast = None;
+            if unit.is_none() && routine.is_some() && !crashed {
+                warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
             }
         }
-    }
-    let mut jobs = plan.jobs_with(&states, access.unit, ecc, journaled, &strategy);
-    if ctrl.independent_banks() {
-        jobs = plan::interleave_banks(jobs);
-    }
-    let bank_erase = if strategy.bank_erase.is_empty() {
-        Vec::new()
-    } else {
-        ctrl.bank_erase_ops(layout, &strategy.bank_erase).expect("chosen among the banks the controller erases")
-    };
-    let changed: Vec<usize> = plan
-        .sectors
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| jobs.iter().any(|j| j.sector == p.sector))
-        .map(|(i, _)| i)
-        .collect();
-    report.skipped =
-        plan.sectors.iter().filter(|p| !jobs.iter().any(|j| j.sector == p.sector)).map(|p| p.sector).collect();
-    report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
-    debug!(
-        "{} sectors to write, {} already hold the image, banks erased whole: {:?}, fast programming: {}",
-        jobs.len(),
-        report.skipped.len(),
-        strategy.bank_erase.iter().map(|b| b + 1).collect::<Vec<_>>(),
-        strategy.fast.is_some()
-    );
-    let hash_with = unit.filter(|_| opts.verify && !opts.readback);
-    // A unit whose input order is still open hashes one more burst of the
-    // new contents, read back afterwards, to settle it.
-    let settle =
-        hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
-    let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
-    let mut ledger = Ledger::default();
-    let work = execute::Work { jobs: &jobs, bank_erase };
-    let ran = execute::run(t, ctrl, routine, &work, hashing, progress, &mut ledger);
-    for (addr, value) in clock {
+        // The core's own reads of flash (the software CRC) flag ECC errors in
+        // the status register, which would fail the next operation: clear them.
+        if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
+            for bank in plan.banks(layout) {
+                engine::clear_stale_errors(t, ctrl, bank)?;
+            }
+        }
+        let states = match states {
+            Some(s) => s,
+            None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
+            None => survey::by_reading(t, plan)?,
+        };
+        plan.mark_kept_read();
+        report.preserved_bytes = plan.kept_bytes();
+        if opts.mass_erase {
+            engine::mass_erase(t, ctrl, layout, progress)?;
+            report.mass_erased = true;
+        }
+        let ecc = chip.controller.has_ecc();
+        let mut strategy =
+            strategy::choose(t, ctrl, layout, plan, &states, &mut routine, unit.as_ref(), context.reserved, opts)?;
+        let mut journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+        if !journaled && !strategy.bank_erase.is_empty() {
+            // Without the journal no bank with kept bytes is erased whole.
+            strategy = strategy::without_kept(plan, strategy);
+            journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+        }
+        // Fast programming needs its clock; without it, the normal way.
+        if strategy.fast.is_some() && raised.is_none() {
+            info!("the core clock cannot be raised for fast programming: programming the normal way");
+            strategy.fast = None;
+        }
+        let mut jobs = plan.jobs_with(&states, access.unit, ecc, journaled, &strategy);
+        if ctrl.independent_banks() {
+            jobs = plan::interleave_banks(jobs);
+        }
+        let bank_erase = if strategy.bank_erase.is_empty() {
+            Vec::new()
+        } else {
+            ctrl.bank_erase_ops(layout, &strategy.bank_erase).expect("chosen among the banks the controller erases")
+        };
+        let changed: Vec<usize> = plan
+            .sectors
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| jobs.iter().any(|j| j.sector == p.sector))
+            .map(|(i, _)| i)
+            .collect();
+        report.skipped =
+            plan.sectors.iter().filter(|p| !jobs.iter().any(|j| j.sector == p.sector)).map(|p| p.sector).collect();
+        report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
+        debug!(
+            "{} sectors to write, {} already hold the image, banks erased whole: {:?}, fast programming: {}",
+            jobs.len(),
+            report.skipped.len(),
+            strategy.bank_erase.iter().map(|b| b + 1).collect::<Vec<_>>(),
+            strategy.fast.is_some()
+        );
+        let hash_with = unit.filter(|_| opts.verify && !opts.readback);
+        // A unit whose input order is still open hashes one more burst of the
+        // new contents, read back afterwards, to settle it.
+        let settle =
+            hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
+        let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
+        let mut ledger = Ledger::default();
+        let work = execute::Work { jobs: &jobs, bank_erase };
+        let ran = execute::run(t, ctrl, routine, &work, hashing, progress, &mut ledger);
+        let ran = ran.map_err(|e| failed(e, &jobs, &ledger))?;
+        let mut erased: Vec<crate::flash::Sector> = Vec::new();
+        for &b in &strategy.bank_erase {
+            for sector in layout.banks[b as usize].sectors(b) {
+                progress.erased(&sector);
+                erased.push(sector);
+            }
+        }
+        erased.extend(
+            jobs.iter()
+                .enumerate()
+                .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
+                .map(|(_, j)| j.sector)
+                .filter(|s| !strategy.bank_erase.contains(&s.bank)),
+        );
+        erased.sort_by_key(|s| (s.bank, s.index));
+        erased.dedup();
+        report.erased = erased;
+        Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+    })();
+    for &(addr, value) in raised.iter().flat_map(|r| &r.restore) {
         t.write32(addr, value)?;
     }
-    let ran = ran.map_err(|e| failed(e, &jobs, &ledger))?;
-    let mut erased: Vec<crate::flash::Sector> = Vec::new();
-    for &b in &strategy.bank_erase {
-        for sector in layout.banks[b as usize].sectors(b) {
-            progress.erased(&sector);
-            erased.push(sector);
-        }
-    }
-    erased.extend(
-        jobs.iter()
-            .enumerate()
-            .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
-            .map(|(_, j)| j.sector)
-            .filter(|s| !strategy.bank_erase.contains(&s.bank)),
-    );
-    erased.sort_by_key(|s| (s.bank, s.index));
-    erased.dedup();
-    report.erased = erased;
-    Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+    result
 }
 
 /// A burst of the new contents that reads differently in different input

@@ -404,7 +404,7 @@ impl<'a, 'j> Packer<'a, 'j> {
     fn place_erases(&mut self, jobs: &[usize], close: bool) -> Result<bool, RoutineError> {
         let todo: Vec<usize> =
             jobs.iter().copied().filter(|&j| self.jobs[j].erase && self.erase[j] != EraseState::Done).collect();
-        if todo.is_empty() || self.begun_all {
+        if todo.is_empty() {
             return Ok(true);
         }
         let parts: Vec<_> = todo.iter().map(|&j| self.erase_parts(j)).collect();
@@ -442,11 +442,12 @@ impl<'a, 'j> Packer<'a, 'j> {
     fn start_next_erase(&mut self, bank: u8, next: Option<&std::ops::Range<usize>>) {
         let Some(j) = next.and_then(|g| g.clone().find(|&j| self.jobs[j].sector.bank == bank)) else { return };
         let job = &self.jobs[j];
-        if !job.erase || !job.ahead || self.erase[j] != EraseState::NotBuilt || self.begun_all {
+        if !job.erase || !job.ahead || self.erase[j] != EraseState::NotBuilt {
             return;
         }
         // Only jobs in order: every job before it has its erase out.
-        if self.erase_built() < j && (self.erase_built()..j).any(|i| self.jobs[i].erase) {
+        let built = self.erase.iter().rposition(|&e| e != EraseState::NotBuilt).map_or(0, |i| i + 1);
+        if built < j && (built..j).any(|i| self.jobs[i].erase) {
             return;
         }
         let (start, _, typical, timeout) = self.erase_parts(j);
