@@ -44,11 +44,15 @@ const KIB: u32 = 1024;
 const MIB: u32 = 1024 * 1024;
 
 /// Flash timing of a part, the floor's constants: the same assumed values as the
-/// simulator's timing model (H7A3 25 µs per 16-byte flash word and 5 ms per
-/// 8 KiB sector; H743 100 µs per 32-byte word and 1 s per 128 KiB sector; F103
-/// 52.5 µs per half-word and 30 ms per 1 KiB page; F411 at x32 16 µs per word
-/// and 250 ms, 550 ms, 1 s per 16, 64, 128 KiB sector). Recalled datasheet
-/// typical values, not checked against ST's datasheets.
+/// simulator's timing model (H7A3 25 µs per 16-byte flash word, 5 ms per
+/// 8 KiB sector and 0.5 s per bank; H743 100 µs per 32-byte word, 1 s per
+/// 128 KiB sector and 8 s per bank; F103 52.5 µs per half-word and 30 ms per
+/// 1 KiB page or mass erase; F411 at x32 16 µs per word, 250 ms, 550 ms, 1 s
+/// per 16, 64, 128 KiB sector, 8 s per MiB of mass erase; the L4 class
+/// 82 µs per double word, 22 ms per page and per mass erase of one or both
+/// banks, 1.91 ms per fast row of 32 double words, DS12288 Table 47).
+/// Recalled datasheet typical values (but the L4 class's, from the G474's
+/// datasheet), not checked against ST's datasheets.
 struct Part {
     sim: &'static str,
     unit: u32,
@@ -61,7 +65,21 @@ struct Part {
     ecc: bool,
     /// The value of erased flash.
     erased: u8,
+    /// Banks: offset from 0x08000000 and size.
+    banks: &'static [(u32, u32)],
+    /// Time to erase one bank whole, where the part can (`None`: it cannot).
+    bank_erase: Option<Duration>,
+    /// Each bank has its own controller: they erase and program at once
+    /// (H7). Otherwise one operation at a time, and a mass erase of both
+    /// banks takes as long as one bank's (the L4 class).
+    independent: bool,
+    /// Fast programming: bytes of a row and its time, in a bank erased whole.
+    fast: Option<(u32, Duration)>,
+    /// Simulator options of a fresh chip (`STFLASH_SIM_OPTS`).
+    options: &'static [(&'static str, &'static str)],
 }
+
+const KIB1: u32 = KIB;
 
 fn h7a3_sector(off: u32) -> (u32, u32, Duration) {
     let base = off & !(8 * KIB - 1);
@@ -85,6 +103,9 @@ fn f411_sector(off: u32) -> (u32, u32, Duration) {
     }
 }
 
+/// Two banks of 1 MiB, bank 2 at 0x08100000 (H7).
+const H7_BANKS: &[(u32, u32)] = &[(0, MIB), (MIB, MIB)];
+
 const H7A3: Part = Part {
     sim: "stm32h7a3zi",
     unit: 16,
@@ -92,6 +113,11 @@ const H7A3: Part = Part {
     sector: h7a3_sector,
     ecc: true,
     erased: 0xFF,
+    banks: H7_BANKS,
+    bank_erase: Some(Duration::from_millis(500)),
+    independent: true,
+    fast: None,
+    options: &[],
 };
 const H743: Part = Part {
     sim: "stm32h743zi",
@@ -100,6 +126,11 @@ const H743: Part = Part {
     sector: h743_sector,
     ecc: true,
     erased: 0xFF,
+    banks: H7_BANKS,
+    bank_erase: Some(Duration::from_secs(8)),
+    independent: true,
+    fast: None,
+    options: &[],
 };
 const F103: Part = Part {
     sim: "stm32f103c8",
@@ -108,6 +139,11 @@ const F103: Part = Part {
     sector: f103_page,
     ecc: false,
     erased: 0xFF,
+    banks: &[(0, 64 * KIB1)],
+    bank_erase: Some(Duration::from_millis(30)),
+    independent: false,
+    fast: None,
+    options: &[],
 };
 const F411: Part = Part {
     sim: "stm32f411re",
@@ -116,25 +152,66 @@ const F411: Part = Part {
     sector: f411_sector,
     ecc: false,
     erased: 0xFF,
+    banks: &[(0, 512 * KIB1)],
+    bank_erase: Some(Duration::from_secs(4)),
+    independent: false,
+    fast: None,
+    options: &[],
 };
 
-fn l476_page(off: u32) -> (u32, u32, Duration) {
+fn page_2k(off: u32) -> (u32, u32, Duration) {
     (off & !(2 * KIB - 1), 2 * KIB, Duration::from_millis(22))
+}
+
+fn page_4k(off: u32) -> (u32, u32, Duration) {
+    (off & !(4 * KIB - 1), 4 * KIB, Duration::from_millis(22))
 }
 
 fn l053_page(off: u32) -> (u32, u32, Duration) {
     (off & !127, 128, Duration::from_micros(3200))
 }
 
-const L476: Part = Part {
-    sim: "stm32l476rg",
-    unit: 8,
-    unit_time: Duration::from_micros(82),
-    sector: l476_page,
-    ecc: true,
-    erased: 0xFF,
-};
-/// Half pages of 64 bytes, 3.2 ms each (timing-model.md).
+/// A fast row of 32 double words: 1.91 ms (DS12288 Table 47).
+const ROW32: (u32, Duration) = (256, Duration::from_micros(1910));
+/// 64 double words (L4+, WB), at the same rate per double word (assumed).
+const ROW64: (u32, Duration) = (512, Duration::from_micros(3820));
+
+/// A part of the L4 class: 82 µs per double word, 22 ms per page and per
+/// mass erase.
+const fn l4_class(
+    sim: &'static str,
+    sector: fn(u32) -> (u32, u32, Duration),
+    banks: &'static [(u32, u32)],
+    fast: (u32, Duration),
+) -> Part {
+    Part {
+        sim,
+        unit: 8,
+        unit_time: Duration::from_micros(82),
+        sector,
+        ecc: true,
+        erased: 0xFF,
+        banks,
+        bank_erase: Some(Duration::from_millis(22)),
+        independent: false,
+        fast: Some(fast),
+        options: &[],
+    }
+}
+
+/// L476RG: two banks of 512 KiB.
+const L476: Part = l4_class("stm32l476rg", page_2k, &[(0, 512 * KIB1), (512 * KIB1, 512 * KIB1)], ROW32);
+/// G474RE in dual-bank mode (the factory setting): two banks of 256 KiB.
+const G474: Part = l4_class("stm32g474re", page_2k, &[(0, 256 * KIB1), (256 * KIB1, 256 * KIB1)], ROW32);
+/// L4R5ZI in dual-bank mode: two banks of 1 MiB, 4 KiB pages, 64-double-word rows.
+const L4R5: Part = l4_class("stm32l4r5zi", page_4k, &[(0, MIB), (MIB, MIB)], ROW64);
+const G071: Part = l4_class("stm32g071rb", page_2k, &[(0, 128 * KIB1)], ROW32);
+const C031: Part = l4_class("stm32c031c6", page_2k, &[(0, 32 * KIB1)], ROW32);
+const WLE5: Part = l4_class("stm32wle5jc", page_2k, &[(0, 256 * KIB1)], ROW32);
+/// WB55RG with no CPU2 secure area (`fsd=1`): a mass erase reaches all of it.
+const WB55: Part = Part { options: &[("fsd", "1")], ..l4_class("stm32wb55rg", page_4k, &[(0, MIB)], ROW64) };
+
+/// Half pages of 64 bytes, 3.2 ms each (timing-model.md); no mass erase.
 const L053: Part = Part {
     sim: "stm32l053r8",
     unit: 64,
@@ -142,6 +219,11 @@ const L053: Part = Part {
     sector: l053_page,
     ecc: true,
     erased: 0x00,
+    banks: &[(0, 64 * KIB1)],
+    bank_erase: None,
+    independent: false,
+    fast: None,
+    options: &[],
 };
 
 fn max_swd_hz(probe: SimProbeKind) -> f64 {
@@ -228,32 +310,64 @@ fn pattern(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// The floor: the bytes of the sectors that must change crossing SWD once at
-/// the probe's maximum clock (48 clocks per 4 bytes), overlapped with
-/// programming them, plus erasing those of them that are not blank (on
-/// flash with ECC every one: reading cannot tell erased from programmed
-/// with the erased value) (times from [`Part`]).
+/// The floor: per bank, the bytes of the sectors that must change and their
+/// erases (not of blank sectors, except on flash with ECC: reading cannot
+/// tell erased from programmed with the erased value), or, where the part
+/// erases a bank whole and that is less work, one bank erase and every byte
+/// of the bank's sectors that hold data, in fast rows where the part has
+/// them. The bytes cross SWD once at the probe's maximum clock (48 clocks
+/// per 4 bytes), overlapped with programming. Banks with their own
+/// controllers (H7) erase and program at once: the longest erase plus the
+/// longer of SWD and the longest programming; with one controller it all
+/// adds up, a mass erase of both banks counting once (times from [`Part`]).
 fn floor(part: &Part, probe: SimProbeKind, addr: u32, image: &[u8], old: &[u8]) -> Duration {
-    let mut bytes = 0u64;
-    let mut erase = Duration::ZERO;
     let start = addr - 0x0800_0000;
-    let mut off = start;
     let end = start + image.len() as u32;
-    while off < end {
-        let (base, size, t) = (part.sector)(off);
-        let (lo, hi) = (base.max(start), (base + size).min(end));
-        let (a, b) = ((lo - start) as usize, (hi - start) as usize);
-        if image[a..b] != old[a..b] {
-            bytes += (hi - lo) as u64;
-            if part.ecc || old[a..b].iter().any(|&x| x != part.erased) {
-                erase += t;
-            }
+    let program = |bytes: u64, fast: bool| match part.fast.filter(|_| fast) {
+        Some((row, t)) => t * bytes.div_ceil(row as u64) as u32,
+        None => part.unit_time * (bytes / part.unit as u64) as u32,
+    };
+    // Per bank: (erase, programming, bytes sent, erased whole).
+    let mut work: Vec<(Duration, Duration, u64, bool)> = Vec::new();
+    for &(base, size) in part.banks {
+        let (lo, hi) = (start.max(base), end.min(base + size));
+        if lo >= hi {
+            continue;
         }
-        off = base + size;
+        let (mut changed, mut erase, mut held) = (0u64, Duration::ZERO, 0u64);
+        let mut off = lo;
+        while off < hi {
+            let (sector, len, t) = (part.sector)(off);
+            let (a, b) = ((sector.max(lo) - start) as usize, ((sector + len).min(hi) - start) as usize);
+            if image[a..b] != old[a..b] {
+                changed += (b - a) as u64;
+                if part.ecc || old[a..b].iter().any(|&x| x != part.erased) {
+                    erase += t;
+                }
+            }
+            if image[a..b].iter().any(|&x| x != part.erased) {
+                held += (b - a) as u64;
+            }
+            off = sector + len;
+        }
+        let by_sector = (erase, program(changed, false), changed, false);
+        let whole = part.bank_erase.filter(|_| !erase.is_zero()).map(|e| (e, program(held, true), held, true));
+        work.push(match whole {
+            Some(w) if w.0 + w.1 < by_sector.0 + by_sector.1 => w,
+            _ => by_sector,
+        });
     }
+    let bytes: u64 = work.iter().map(|w| w.2).sum();
     let swd = Duration::from_secs_f64(bytes as f64 * 12.0 / max_swd_hz(probe));
-    let program = part.unit_time * (bytes / part.unit as u64) as u32;
-    swd.max(program) + erase
+    if part.independent {
+        let erase = work.iter().map(|w| w.0).max().unwrap_or_default();
+        let program = work.iter().map(|w| w.1).max().unwrap_or_default();
+        return erase + swd.max(program);
+    }
+    let mass = work.iter().filter(|w| w.3).map(|w| w.0).max().unwrap_or_default();
+    let erase: Duration = work.iter().filter(|w| !w.3).map(|w| w.0).sum::<Duration>() + mass;
+    let program: Duration = work.iter().map(|w| w.1).sum();
+    erase + swd.max(program)
 }
 
 struct Row {
@@ -274,6 +388,7 @@ fn open(part: &Part, probe: SimProbeKind, speed_khz: Option<u32>, faults: &str) 
     }
     let mut spec = SimSpec::new(part.sim);
     spec.probe = probe;
+    spec.options = part.options.iter().map(|&(k, v)| (k.to_string(), v.to_string())).collect();
     spec.faults = FaultPlan::parse(faults).unwrap_or_else(|e| panic!("{faults}: {e}"));
     let (transport, handle) = sim::open(&spec).unwrap_or_else(|e| panic!("{}: {e}", part.sim));
     let connect = ConnectOptions { speed_khz, ..Default::default() };
@@ -432,6 +547,9 @@ fn main() {
                      image: &[u8],
                      old: &[u8],
                      how: How| {
+        if !wanted(&name) {
+            return None;
+        }
         let f = floor(part, probe, addr, image, old);
         match run_write(part, probe, addr, image, old, &how) {
             Some((stats, verify)) => {
@@ -465,6 +583,9 @@ fn main() {
                         full: Duration,
                         how: How| {
         for (what, limit, change) in [("unchanged", 0.10, false), ("1 byte changed", 0.15, true)] {
+            if !wanted(&format!("re-flash {name}, {what}")) {
+                continue;
+            }
             let mut img = image.to_vec();
             if change {
                 img[at] ^= 0x5A;
@@ -506,6 +627,16 @@ fn main() {
         write_row(
             &mut rows,
             probe,
+            "1 MiB across both H743 banks (at 0x08080000)".into(),
+            &H743,
+            0x0808_0000,
+            &firmware(MIB as usize, 21),
+            &firmware(MIB as usize, 22),
+            published,
+        );
+        write_row(
+            &mut rows,
+            probe,
             "20 KiB at 0x08002000 on H7A3".into(),
             &H7A3,
             0x0800_2000,
@@ -535,6 +666,9 @@ fn main() {
             published,
         );
         reflash_rows(&mut rows, probe, "1 MiB H7A3", &H7A3, &img1m, 300_001, full_h7a3[pi], published);
+        if !wanted("read 1 MiB back (H7A3)") {
+            continue;
+        }
         if let Some(stats) = run_read(&H7A3, probe, 0x0800_0000, MIB) {
             let f = Duration::from_secs_f64(MIB as f64 * 12.0 / max_swd_hz(probe));
             rows.push(Row {
@@ -549,8 +683,25 @@ fn main() {
             });
         }
     }
-    // Blank chips, and re-flashing the other chips.
+    // Single-controller dual-bank parts across both banks, and fast
+    // programming (FSTPG) on every family of the L4 class: each bank the
+    // image covers (or whose other pages are blank) is erased whole and
+    // programmed in rows.
     let v2 = SimProbeKind::V2;
+    for (name, part, addr, len, seed) in [
+        ("512 KiB across both G474 banks", &G474, 0x0800_0000, 512 * KIB, 23),
+        ("512 KiB across both L476 banks (at 0x08040000)", &L476, 0x0804_0000, 512 * KIB, 25),
+        ("1 MiB to L4R5 bank 1, fast rows of 64", &L4R5, 0x0800_0000, MIB, 27),
+        ("128 KiB to G071, fast rows", &G071, 0x0800_0000, 128 * KIB, 29),
+        ("32 KiB to C031, fast rows", &C031, 0x0800_0000, 32 * KIB, 31),
+        ("256 KiB to WLE5, fast rows", &WLE5, 0x0800_0000, 256 * KIB, 33),
+        ("1 MiB to WB55 (no CPU2 area), fast rows of 64", &WB55, 0x0800_0000, MIB, 35),
+    ] {
+        let image = firmware(len as usize, seed);
+        let old = firmware(len as usize, seed + 1);
+        write_row(&mut rows, v2, name.into(), part, addr, &image, &old, published);
+    }
+    // Blank chips, and re-flashing the other chips.
     let img1m = firmware(MIB as usize, 1);
     let blank = |len: usize, erased: u8| vec![erased; len];
     for (name, part, len, seed) in [
@@ -673,7 +824,7 @@ fn main() {
         &pattern(20 * KIB as usize, 6),
         published,
     );
-    if !quick {
+    if !quick && wanted("st-flash style") {
         for (name, img, old, ours) in [
             ("1 MiB to H7A3, st-flash style", img1m_of(), firmware(MIB as usize, 2), full_h7a3[0]),
             ("1 MiB to H7A3, random data, st-flash style", rnd1m, rnd_old, random_h7a3),
@@ -710,6 +861,11 @@ fn main() {
             );
         }
     }
+}
+
+/// Rows to run: those whose name contains `BENCH_ONLY` (all without it).
+fn wanted(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| name.contains(&only))
 }
 
 /// The 1 MiB firmware-like image of the main rows.
