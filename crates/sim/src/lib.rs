@@ -48,6 +48,8 @@
 //!   [`family::FAMILIES`], one line per family.
 //! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
 //!   model), and lookup by name or alias.
+//! - `access_port.rs`: which access port reaches the core, per part (AP1 on
+//!   H5, WBA5 and H7R/S, whose AP0 reaches only the DBGMCU).
 //! - `crc_peripheral.rs`: the CRC peripheral
 //!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
 //!   placed per part.
@@ -72,6 +74,7 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
+pub mod access_port;
 pub mod clock;
 pub mod crc_peripheral;
 pub mod family;

@@ -27,3 +27,16 @@ fn every_simulated_part_has_its_unique_id_where_the_chip_table_says() {
         assert_eq!((host.base, host.third), (sim.base, sim.third), "{}", part.name);
     }
 }
+
+#[test]
+fn every_simulated_part_has_its_core_on_the_access_port_the_chip_table_says() {
+    for part in stflash_sim::parts::all() {
+        let dev_id = (part.idcode & 0xFFF) as u16;
+        let host = chips::find(dev_id).expect("chip table row");
+        assert_eq!(host.core_ap, stflash_sim::access_port::core_ap(dev_id), "{}", part.name);
+    }
+    // The rows without a simulated part too (the simulator's table is per DEV_ID).
+    for c in chips::all() {
+        assert_eq!(c.core_ap, stflash_sim::access_port::core_ap(c.dev_id), "{}", c.name);
+    }
+}

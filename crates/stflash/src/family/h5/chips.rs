@@ -35,6 +35,9 @@ pub static CHIPS: &[Chip] = &[Chip {
     family: "STM32H5",
     reference_manual: "RM0481",
     core: Core::M33,
+    // AP0 reaches only the DBGMCU (probe-rs PR #1575, tested on a
+    // NUCLEO-H563ZI: "the core is on AP1, not AP0"; pyswd PR #27).
+    core_ap: 1,
     controller: Controller::H5,
     flash_size_reg: 0x08FF_F80C,
     max_flash_kib: 2048,

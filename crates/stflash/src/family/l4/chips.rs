@@ -119,6 +119,7 @@ const L4: Chip = Chip {
     family: "STM32L4",
     reference_manual: "RM0394",
     core: Core::M4,
+    core_ap: 0,
     controller: Controller::L4(&driver::L4_RM0394),
     flash_size_reg: FLASH_SIZE_REG,
     max_flash_kib: 0,
