@@ -81,6 +81,11 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         // G0: RCC_AHBENR 0x40021038 bit 12 (stm32g071xx.h); C0 at HSI48/4 (stm32c031xx.h).
         0x466 | 0x460 | 0x456 | 0x467 => at(C, 0x4002_1038, 12, Full, 16_000_000),
         0x443 | 0x453 => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // C051, C071, C09x as C031 (stm32c051xx.h:4342, stm32c071xx.h:4698,
+        // stm32c092xx.h:5181).
+        0x44C | 0x493 | 0x44D => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // U0: RCC_AHBENR 0x40021048 bit 12, MSI 4 MHz (stm32u031xx.h:479, 5326).
+        0x459 | 0x489 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         // WB, WL: RCC_AHB1ENR 0x58000048 bit 12 (stm32wb55xx.h, stm32wle5xx.h).
         0x495 | 0x497 => at(C, 0x5800_0048, 12, Full, 4_000_000),
         // L5, U5, H5, non-secure aliases (stm32l552xx.h, stm32u575xx.h, stm32h563xx.h).

@@ -24,4 +24,5 @@ mod robustness;
 mod serialize;
 mod speed;
 mod station;
+mod u0c0;
 mod validation;
