@@ -92,6 +92,8 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         0x472 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         0x455 | 0x482 | 0x481 | 0x476 => at(C, 0x4602_0C88, 12, Full, 4_000_000),
         0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
+        // H503, H523/H533 as H563 (stm32h503xx.h:1208, 8834; stm32h523xx.h:1545, 13145).
+        0x474 | 0x478 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
         // H74x/H75x/H72x/H73x: RCC_AHB4ENR 0x580244E0 bit 19 (stm32h743xx.h, stm32h723xx.h).
         0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
         // H7A3/B3/B0: RCC_AHB1ENR 0x580244D8 bit 9 (stm32h7a3xx.h).

@@ -11,6 +11,7 @@ mod f0f1f3;
 mod f2f4f7;
 mod fallback;
 mod faults;
+mod h5small;
 mod h7;
 mod journal;
 mod l0l1;

@@ -30,7 +30,7 @@ pub enum Controller {
     L0L1(&'static l0l1::Variant),
     L4(&'static l4::Variant),
     L5U5(&'static l5u5::Variant),
-    H5,
+    H5(&'static h5::Variant),
     H7(&'static h7::Variant),
     /// The stand-in row used while a target is being identified.
     Unidentified,
@@ -48,7 +48,8 @@ impl PartialEq for Controller {
             (C::L4(a), C::L4(b)) => std::ptr::eq(*a, *b),
             (C::L5U5(a), C::L5U5(b)) => std::ptr::eq(*a, *b),
             (C::H7(a), C::H7(b)) => std::ptr::eq(*a, *b),
-            (C::H5, C::H5) | (C::Unidentified, C::Unidentified) => true,
+            (C::H5(a), C::H5(b)) => std::ptr::eq(*a, *b),
+            (C::Unidentified, C::Unidentified) => true,
             _ => false,
         }
     }
