@@ -91,6 +91,10 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         // L5, U5, H5, non-secure aliases (stm32l552xx.h, stm32u575xx.h, stm32h563xx.h).
         0x472 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         0x455 | 0x482 | 0x481 | 0x476 => at(C, 0x4602_0C88, 12, Full, 4_000_000),
+        // WBA5x: the U5's RCC_AHB1ENR, HSI16 (stm32wba52xx.h:1087, 10032);
+        // U3: RCC_AHB1ENR1 0x40030C88, MSIS 12 MHz (stm32u375xx.h:1483, 916).
+        0x492 => at(C, 0x4602_0C88, 12, Full, 16_000_000),
+        0x454 => at(C, 0x4003_0C88, 12, Full, 12_000_000),
         0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
         // H503, H523/H533 as H563 (stm32h503xx.h:1208, 8834; stm32h523xx.h:1545, 13145).
         0x474 | 0x478 => at(C, 0x4402_0C88, 12, Full, 32_000_000),

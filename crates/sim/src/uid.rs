@@ -39,6 +39,9 @@ pub fn placement(dev_id: u16) -> Option<UidPlacement> {
         0x427 | 0x436 | 0x437 => l0l1(0x1FF8_00D0),
         0x472 => at(0x0BFA_0590),
         0x455 | 0x482 | 0x481 | 0x476 => at(0x0BFA_0700),
+        // U375/U385 (stm32u375xx.h:1399), WBA5x (stm32wba52xx.h:1008).
+        0x454 => at(0x0BFA_0700),
+        0x492 => at(0x0BF9_0700),
         _ => return None,
     })
 }

@@ -27,3 +27,4 @@ mod speed;
 mod station;
 mod u0c0;
 mod validation;
+mod wba5u3;
