@@ -43,7 +43,7 @@
 //!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
 //!   option parsers.
 //! - `family/`: one file per family, named as in the library (`f0f1f3`,
-//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`, `h7rs`): its flash-controller model
 //!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
 //!   [`family::FAMILIES`], one line per family.
 //! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash

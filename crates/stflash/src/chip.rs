@@ -394,8 +394,9 @@ mod tests {
     fn every_chip_has_a_crc_peripheral_at_its_family_address() {
         for c in all() {
             let crc = c.crc.unwrap_or_else(|| panic!("{}: no CRC peripheral", c.name));
-            // The H74x/H75x and H72x/H73x dies put it in the D3 domain.
-            let d3 = matches!(c.dev_id, 0x450 | 0x483);
+            // The H74x/H75x and H72x/H73x dies put it in the D3 domain, the
+            // H7R/S at the same address.
+            let d3 = matches!(c.dev_id, 0x450 | 0x483 | 0x485);
             assert_eq!(crc.base, if d3 { 0x5802_4C00 } else { 0x4002_3000 }, "{}", c.name);
             assert_eq!(crc.clock_enable.1.count_ones(), 1, "{}", c.name);
             assert!(crc.pol <= crc.init && crc.word_ns > 0, "{}", c.name);

@@ -13,6 +13,7 @@ mod fallback;
 mod faults;
 mod h5small;
 mod h7;
+mod h7rs;
 mod journal;
 mod l0l1;
 mod l4g;
