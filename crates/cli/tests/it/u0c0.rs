@@ -149,3 +149,45 @@ fn u0_and_c0_write_protected_pages_are_refused_before_anything_is_erased() {
     }
     .check("c092-wrp");
 }
+
+/// `stflash info --chips` lists every family added by issue #16 with its
+/// reference manual and flash layout (and the access port of a core not on
+/// AP0).
+#[test]
+fn info_chips_lists_the_new_families_with_manual_and_layout() {
+    let out = crate::common::run(&["info", "--chips"], &[]).ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    for (id, name, manual, layout) in [
+        ("0x459", "STM32U031xx", "RM0503", "2 KiB sectors; 8-byte words"),
+        ("0x489", "STM32U073xx_U083xx", "RM0503", "2 KiB sectors; 8-byte words"),
+        ("0x44c", "STM32C051xx", "RM0490", "2 KiB sectors; 8-byte words"),
+        ("0x493", "STM32C071xx", "RM0490", "2 KiB sectors; 8-byte words"),
+        ("0x44d", "STM32C09xxx", "RM0490", "2 KiB sectors; 8-byte words"),
+        ("0x474", "STM32H503xx", "RM0492", "8 KiB sectors; two banks: bank 2 at half the flash; 16-byte words"),
+        ("0x478", "STM32H523_H533", "RM0481", "8 KiB sectors; two banks: bank 2 at half the flash; 16-byte words"),
+        ("0x492", "STM32WBA5x", "RM0493", "8 KiB sectors; 16-byte words"),
+        ("0x454", "STM32U37x_U38x", "RM0487", "4 KiB sectors; two banks: bank 2 at half the flash; 8-byte words"),
+        ("0x485", "STM32H7Rx_H7Sx", "RM0477", "8 KiB sectors; 16-byte words"),
+    ] {
+        let i = lines.iter().position(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing"));
+        assert!(lines[i].contains(name) && lines[i].contains(manual), "{}", lines[i]);
+        assert_eq!(lines[i + 1].trim(), format!("layout: {layout}"), "{id}");
+    }
+    assert!(lines.iter().any(|l| l.starts_with("0x485") && l.contains("Cortex-M7 (AP1)")));
+}
+
+/// The README's supported-chips tables have a row for every DEV_ID of the
+/// chip table, and the rows added by issue #16 name their reference manual.
+#[test]
+fn readme_chip_tables_list_every_row_and_the_new_families_manuals() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let row = |id: u16| readme.lines().find(|l| l.starts_with(&format!("| 0x{id:03X} |")));
+    for c in stflash::chip::all() {
+        assert!(row(c.dev_id).is_some(), "README has no row for 0x{:03X} ({})", c.dev_id, c.name);
+    }
+    for id in [0x459u16, 0x489, 0x44C, 0x493, 0x44D, 0x474, 0x478, 0x492, 0x454, 0x485] {
+        let c = stflash::chip::find(id).unwrap();
+        let rm = c.reference_manual.split([' ', ',']).next().unwrap();
+        assert!(row(id).unwrap().contains(rm), "README row of 0x{id:03X} lacks {rm}");
+    }
+}
