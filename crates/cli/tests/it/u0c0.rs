@@ -115,6 +115,23 @@ fn u0_options_decode_and_guarded_changes() {
 }
 
 #[test]
+fn c092_options_keep_the_unnamed_fdcan_bits_and_guard_the_reset_pin() {
+    let dir = temp_dir("c092-opt");
+    let state = dir.join("chip.sim");
+    let chip = C092.chip;
+    let out = run_sim(chip, &state, &["--area=option", "read"]).ok();
+    for text in ["FLASH_OPTR (0x40022020)", "HSE_NOT_REMAPPED", "NRST_MODE", "FLASH_WRP1AR"] {
+        assert!(out.stderr.contains(text), "{text}:\n{}", out.stderr);
+    }
+    let optr = read_area(chip, &state, "option");
+    run_sim(chip, &state, &["--area=option", "write", "NRST_MODE=2"]).fails(3, "--allow-boot-config");
+    run_sim(chip, &state, &["--area=option", "write", "RAM_PARITY_CHECK=0"]).ok();
+    let now = read_area(chip, &state, "option");
+    assert_eq!(now, optr & !(1 << 22), "only the field changed");
+    assert_eq!(now >> 30, optr >> 30, "bits 31:30 (C092 FDCAN_BL_CK) kept as read");
+}
+
+#[test]
 fn u083_otp_is_at_0x1fff6800() {
     let dir = temp_dir("u0-otp");
     let state = dir.join("chip.sim");

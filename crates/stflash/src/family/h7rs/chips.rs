@@ -41,8 +41,8 @@ pub static CHIPS: &[Chip] = &[Chip {
     sram: MemRegion::new(0x2000_0000, 64 * KIB),
     // ITCM (64 KiB at least), AXI SRAM2 (128 KiB, never shared with the
     // TCMs), AHB SRAM1/2 (2 × 16 KiB), backup SRAM (4 KiB): CMSIS
-    // stm32h7s7xx.h:2135-2168 as quoted in the family's notes. AXI SRAM1/3/4
-    // shrink with the TCM and ECC options and are left out.
+    // stm32h7s7xx.h:2135-2168. AXI SRAM1/3/4 shrink with the TCM and ECC
+    // options and are left out.
     extra_ram: &[
         MemRegion::new(0x0000_0000, 64 * KIB),
         MemRegion::new(0x2402_0000, 128 * KIB),
