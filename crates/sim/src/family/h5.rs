@@ -722,68 +722,69 @@ impl FlashModel for H5Model {
 }
 
 /// Simulated H5 parts.
-pub const PARTS: &[Part] = &[
-    Part {
-        name: "stm32h563zi",
-        aliases: &["h563", "stm32h563", "h563zi"],
-        // H7/H5 SW-DP (stlink inc/stm32.h:25-45: 0x6BA02477).
-        dpidr: 0x6BA0_2477,
-        // Cortex-M33 r0p4 (PARTNO 0xD21).
-        cpuid: 0x410F_D214,
-        // DEV_ID 0x484, REV_ID 0x1001.
-        idcode: 0x1001_6484,
-        // H5 DBGMCU at 0x44024000 (CMSIS stm32h563xx.h:2104); CR, APB1FZR1/2,
-        // APB2FZR, APB3FZR follow. Flash-size register 0x08FFF80C (stlink's
-        // H5xx.chip), system memory 0x0BF97000 (AN2606 Table 226), SRAM: the datasheet.
-        dbgmcu_addr: 0x4402_4000,
-        dbgmcu_ctrl_words: 5,
-        flash_size_addr: 0x08FF_F80C,
-        flash_size_kib: 2048,
-        sram: &[(0x2000_0000, 640 * KIB)],
-        system_memory: (0x0BF9_7000, 36 * KIB),
-        boot_address: 0x0800_0000,
-        voltage_mv: 3300,
-        flash: || Box::new(H5Model::new(2048 * KIB)),
-    },
-    // H503 (RM0492): 128 KiB in two banks of 8 × 8 KiB (CMSIS
-    // stm32h503xx.h:5334-5340), SRAM1 16 + SRAM2 16 KiB (:1156-1163), DBGMCU,
-    // flash-size register as on H563 (:1265-1268), system memory AN2606 Table
-    // 226. REV_ID 0x1000 and the CPUID revision are assumed.
-    Part {
-        name: "stm32h503rb",
-        aliases: &["h503", "stm32h503", "h503rb"],
-        dpidr: 0x6BA0_2477,
-        cpuid: 0x410F_D214,
-        idcode: 0x1000_6474,
-        dbgmcu_addr: 0x4402_4000,
-        dbgmcu_ctrl_words: 5,
-        flash_size_addr: 0x08FF_F80C,
-        flash_size_kib: 128,
-        sram: &[(0x2000_0000, 32 * KIB)],
-        system_memory: (0x0BF8_7000, 36 * KIB),
-        boot_address: 0x0800_0000,
-        voltage_mv: 3300,
-        flash: || Box::new(H5Model::of(&H503, 128 * KIB)),
-    },
-    // H523/H533 (RM0481): the 512 KiB xE part, two banks of 32 × 8 KiB
-    // (stm32h523xx.h:7065-7071), SRAM 128 + 80 + 64 KiB (:1466-1475). REV_ID
-    // 0x1000 assumed.
-    Part {
-        name: "stm32h523ze",
-        aliases: &["h523", "stm32h523", "h533", "stm32h533"],
-        dpidr: 0x6BA0_2477,
-        cpuid: 0x410F_D214,
-        idcode: 0x1000_6478,
-        dbgmcu_addr: 0x4402_4000,
-        dbgmcu_ctrl_words: 5,
-        flash_size_addr: 0x08FF_F80C,
-        flash_size_kib: 512,
-        sram: &[(0x2000_0000, 272 * KIB)],
-        system_memory: (0x0BF9_7000, 36 * KIB),
-        boot_address: 0x0800_0000,
-        voltage_mv: 3300,
-        flash: || Box::new(H5Model::of(&H52X, 512 * KIB)),
-    },
+// One unindented part per chip, the layout the H563 part had alone.
+#[rustfmt::skip]
+pub const PARTS: &[Part] = &[Part {
+    name: "stm32h563zi",
+    aliases: &["h563", "stm32h563", "h563zi"],
+    // H7/H5 SW-DP (stlink inc/stm32.h:25-45: 0x6BA02477).
+    dpidr: 0x6BA0_2477,
+    // Cortex-M33 r0p4 (PARTNO 0xD21).
+    cpuid: 0x410F_D214,
+    // DEV_ID 0x484, REV_ID 0x1001.
+    idcode: 0x1001_6484,
+    // H5 DBGMCU at 0x44024000 (CMSIS stm32h563xx.h:2104); CR, APB1FZR1/2,
+    // APB2FZR, APB3FZR follow. Flash-size register 0x08FFF80C (stlink's
+    // H5xx.chip), system memory 0x0BF97000 (AN2606 Table 226), SRAM: the datasheet.
+    dbgmcu_addr: 0x4402_4000,
+    dbgmcu_ctrl_words: 5,
+    flash_size_addr: 0x08FF_F80C,
+    flash_size_kib: 2048,
+    sram: &[(0x2000_0000, 640 * KIB)],
+    system_memory: (0x0BF9_7000, 36 * KIB),
+    boot_address: 0x0800_0000,
+    voltage_mv: 3300,
+    flash: || Box::new(H5Model::new(2048 * KIB)),
+},
+// H503 (RM0492): 128 KiB in two banks of 8 × 8 KiB (CMSIS
+// stm32h503xx.h:5334-5340), SRAM1 16 + SRAM2 16 KiB (:1156-1163), DBGMCU,
+// flash-size register as on H563 (:1265-1268), system memory AN2606 Table
+// 226. REV_ID 0x1000 and the CPUID revision are assumed.
+Part {
+    name: "stm32h503rb",
+    aliases: &["h503", "stm32h503", "h503rb"],
+    dpidr: 0x6BA0_2477,
+    cpuid: 0x410F_D214,
+    idcode: 0x1000_6474,
+    dbgmcu_addr: 0x4402_4000,
+    dbgmcu_ctrl_words: 5,
+    flash_size_addr: 0x08FF_F80C,
+    flash_size_kib: 128,
+    sram: &[(0x2000_0000, 32 * KIB)],
+    system_memory: (0x0BF8_7000, 36 * KIB),
+    boot_address: 0x0800_0000,
+    voltage_mv: 3300,
+    flash: || Box::new(H5Model::of(&H503, 128 * KIB)),
+},
+// H523/H533 (RM0481): the 512 KiB xE part, two banks of 32 × 8 KiB
+// (stm32h523xx.h:7065-7071), SRAM 128 + 80 + 64 KiB (:1466-1475). REV_ID
+// 0x1000 assumed.
+Part {
+    name: "stm32h523ze",
+    aliases: &["h523", "stm32h523", "h533", "stm32h533"],
+    dpidr: 0x6BA0_2477,
+    cpuid: 0x410F_D214,
+    idcode: 0x1000_6478,
+    dbgmcu_addr: 0x4402_4000,
+    dbgmcu_ctrl_words: 5,
+    flash_size_addr: 0x08FF_F80C,
+    flash_size_kib: 512,
+    sram: &[(0x2000_0000, 272 * KIB)],
+    system_memory: (0x0BF9_7000, 36 * KIB),
+    boot_address: 0x0800_0000,
+    voltage_mv: 3300,
+    flash: || Box::new(H5Model::of(&H52X, 512 * KIB)),
+},
 ];
 
 #[cfg(test)]
