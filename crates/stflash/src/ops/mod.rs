@@ -4,6 +4,7 @@
 
 pub mod erase;
 pub mod image;
+pub mod inspect;
 pub mod journal;
 mod link;
 pub mod options;
