@@ -2,6 +2,7 @@
 //! and target access. Each operation validates its input completely before it
 //! touches the chip.
 
+pub mod doctor;
 pub mod erase;
 pub mod image;
 pub mod inspect;

@@ -29,6 +29,7 @@ mod survey;
 
 use execute::Ledger;
 use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
+pub(crate) use survey::calibrate;
 
 pub use crate::flash::crc::{METHOD_FLASH_UNIT, METHOD_PERIPHERAL, METHOD_SOFTWARE};
 /// `WriteReport::verify_method` when the written sectors were read back.

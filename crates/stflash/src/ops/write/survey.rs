@@ -231,3 +231,21 @@ pub(super) fn by_crc(
         unchanged.into_iter().zip(blank).map(|(u, b)| SectorState { unchanged: Some(u), blank: Some(b) }).collect();
     Ok(ByCrc::Done(states, solution))
 }
+
+/// What a CRC unit computes, solved as a write solves it before trusting
+/// the unit ([`by_crc`]): the unit hashes the same calibration runs, and
+/// [`Solution::solve`] explains them. Returns the solution (empty when no
+/// model explains the unit) and the CRCs the unit computed. The routine
+/// must be running; nothing in flash changes. `stflash doctor` reports it.
+pub(crate) fn calibrate(t: &mut Target, st: &mut Streamer, unit: &CrcUnit) -> Result<(Solution, Vec<u32>)> {
+    let cal = calibration_runs(t, st, unit)?;
+    let ranges: Vec<Range> = cal.iter().map(|(r, _)| *r).collect();
+    let crcs = super::stream::run_crcs(t, st, unit, &ranges).map_err(|e| match e {
+        RoutineError::Target(e) => Error::from(e),
+        RoutineError::Interrupted => Error::new(ErrorKind::Interrupted, e.to_string()),
+        e => Error::other(format!("the {} did not answer: {e}", unit.name())),
+    })?;
+    let solution =
+        Solution::solve(Run { bytes: &cal[0].1, result: crcs[0] }, &[Run { bytes: &cal[1].1, result: crcs[1] }]);
+    Ok((solution, crcs))
+}
