@@ -24,6 +24,7 @@ use stflash_sim::SimHandle;
 pub mod args;
 mod boards;
 pub mod data;
+mod doctor;
 mod filelock;
 pub mod generate;
 pub mod info;
@@ -133,6 +134,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
         }
         Parsed::Info(req) => info::run(&req, console),
         Parsed::Recover(req) => recover::run(&req, console, probe),
+        Parsed::Doctor(req) => doctor::run(&req, console, probe),
         Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }

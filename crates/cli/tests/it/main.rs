@@ -5,6 +5,7 @@ mod common;
 
 mod cli;
 mod control;
+mod doctor;
 mod eeprom;
 mod everyday;
 mod f0f1f3;
