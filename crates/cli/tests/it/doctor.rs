@@ -272,6 +272,14 @@ fn a_link_that_fails_at_fast_clocks_is_found_and_measured_at_the_others() {
 }
 
 #[test]
+fn less_sram_than_the_chip_table_says_leaves_those_measurements_out() {
+    let r = doctor("f103", &[], &[("STFLASH_SIM_FAULTS", "sram-limit=1KiB")]).ok();
+    assert!(r.stdout.contains("swd_read               -"), "{}", r.stdout);
+    assert!(r.stdout.contains("not measured: the SRAM does not answer"), "{}", r.stdout);
+    assert!(r.stdout.contains("the SRAM does not reach the flash routine's last word"), "{}", r.stdout);
+}
+
+#[test]
 fn doctor_leaves_the_firmware_running_and_the_sram_as_it_was() {
     let state = board_with_firmware("h7a3", "doctor-sram", "");
     let spec = sim("h7a3", &state);

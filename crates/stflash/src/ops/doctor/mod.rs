@@ -214,14 +214,17 @@ pub fn diagnose(probe: Result<Box<dyn Transport>>, opts: &DoctorOptions, obs: &m
     let info = transport.info().clone();
     d.report.probe = Some(info.clone());
     let simulated = transport.sim_summary().is_some();
-    d.ok("probe", describe_probe(&info, simulated));
+    // Opening reads the firmware version: a probe that does not answer it
+    // (or an ST-LINK/V1) is the probe's problem.
     let link = match StLink::open(transport) {
         Ok(link) => link,
         Err(e) => {
-            d.problem("firmware", Error::from(TargetError::from(e)).context("reading the probe's firmware version"));
+            let e = Error::from(TargetError::from(e));
+            d.problem("probe", Error::new(e.kind, format!("{}: {}", describe_probe(&info, simulated), e.message)));
             return d.report;
         }
     };
+    d.ok("probe", describe_probe(&info, simulated));
     d.report.firmware = Some(link.version);
     match firmware_check(&link.version, info.kind) {
         Ok(detail) => d.ok("firmware", detail),
@@ -779,4 +782,57 @@ fn checks_then_measure(
         return Err(e);
     }
     Ok(Some(sector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn v2(jtag: u8) -> Version {
+        Version { hw: 2, jtag, swim: 7, bridge: 0, vid: 0x0483, pid: 0x3748 }
+    }
+
+    #[test]
+    fn firmware_before_j26_lacks_what_stflash_uses() {
+        let e = firmware_check(&v2(25), ProbeKind::V2).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unsupported);
+        assert!(e.message.contains("16-bit memory access (J26)") && !e.message.contains("J22)"), "{e}");
+        assert!(e.message.contains("STSW-LINK007"), "{e}");
+        let e = firmware_check(&v2(12), ProbeKind::V2).unwrap_err();
+        assert!(e.message.contains("(J13)") && e.message.contains("(J15)") && e.message.contains("(J22)"), "{e}");
+        assert!(firmware_check(&v2(26), ProbeKind::V2).is_ok());
+        let v3 = Version { hw: 3, jtag: 1, swim: 0, bridge: 1, vid: 0x0483, pid: 0x374e };
+        assert!(firmware_check(&v3, ProbeKind::V3).is_ok());
+    }
+
+    #[test]
+    fn voltage_bounds() {
+        let kind = |mv| voltage_check(Some(mv), true).map_err(|e| e.kind);
+        assert_eq!(kind(0), Err(ErrorKind::NoTarget));
+        assert!(voltage_check(Some(999), true).unwrap_err().message.contains("not powered"));
+        assert!(voltage_check(Some(1000), true).unwrap_err().message.contains("below the 1.62 V"));
+        assert!(voltage_check(Some(1620), true).unwrap().contains("low"));
+        assert_eq!(voltage_check(Some(3300), true).unwrap(), "3.30 V");
+        assert!(voltage_check(Some(3600), true).is_ok());
+        assert!(voltage_check(Some(3601), true).unwrap_err().message.contains("above the 3.60 V"));
+        assert!(voltage_check(None, true).unwrap().starts_with("not measured"));
+    }
+
+    #[test]
+    fn the_connect_errors_doctor_tells_apart_keep_their_wording() {
+        let unknown: Error = TargetError::UnknownChip { dev_id: 0x240, idcode: 0x7005_0240 }.into();
+        assert!(unknown.message.starts_with("unknown chip"), "{unknown}");
+        let no_halt: Error = TargetError::NoHalt.into();
+        assert_eq!(no_halt.message, TargetError::NoHalt.to_string());
+    }
+
+    #[test]
+    fn the_link_model_is_timing_model_md() {
+        let v2 = LinkModel::for_probe(ProbeKind::V2_1);
+        // 6 KiB read at 4 MHz: 0.30 ms + 6144 B at 1 MB/s + 1536 words × 48 clocks.
+        assert_eq!(v2.command(6144, 1536 * 48, 4000), Duration::from_micros(300 + 6144 + 18432));
+        let v3 = LinkModel::for_probe(ProbeKind::V3);
+        assert_eq!(v3.command(30, 0, 1), Duration::from_micros(151));
+    }
 }
