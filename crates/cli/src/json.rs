@@ -87,22 +87,24 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
             })
         }),
     );
+    if matches!(o.command, "write" | "verify") {
+        m.insert(
+            "input".into(),
+            o.input.as_ref().map_or(Value::Null, |i| {
+                json!({
+                    "file": i.file.as_ref().map(|f| f.display().to_string()),
+                    "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                    "crc32": i.crc32.map(crc_hex),
+                    "format": i.file.as_ref().map(|_| format_name(i.format)),
+                    "bytes": i.bytes(),
+                    "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+                    "entry": i.entry,
+                })
+            }),
+        );
+    }
     match o.command {
         "write" => {
-            m.insert(
-                "input".into(),
-                o.input.as_ref().map_or(Value::Null, |i| {
-                    json!({
-                        "file": i.file.as_ref().map(|f| f.display().to_string()),
-                        "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                        "crc32": i.crc32.map(crc_hex),
-                        "format": i.file.as_ref().map(|_| format_name(i.format)),
-                        "bytes": i.bytes(),
-                        "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                        "entry": i.entry,
-                    })
-                }),
-            );
             let write = match &o.done {
                 Some(Done::Write(r)) => json!({
                     "flash_bytes": r.flash_bytes,
@@ -166,6 +168,31 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         m.insert("recover".into(), recover);
     }
     match &o.done {
+        Some(Done::Verify { report, first_sector }) => {
+            let mut v = comparison_value(report, first_sector.as_ref());
+            v["equal"] = json!(report.differences.is_empty());
+            m.insert("verify".into(), v);
+        }
+        Some(Done::BlankCheck { addr, size, erased, report, first_sector }) => {
+            let mut v = comparison_value(report, first_sector.as_ref());
+            v["blank"] = json!(report.differences.is_empty());
+            v["address"] = json!(addr);
+            v["size"] = json!(size);
+            v["erased_value"] = json!(erased);
+            v["first_non_erased"] = json!(report.differences.first().map(|d| d.0));
+            m.insert("blank_check".into(), v);
+        }
+        Some(Done::Checksum { addr, sum }) => {
+            m.insert(
+                "checksum".into(),
+                json!({ "address": addr, "size": sum.bytes, "crc32": crc_hex(sum.crc32), "method": sum.method }),
+            );
+        }
+        Some(Done::ChecksumFile { file, segments }) => {
+            let segments: Vec<Value> =
+                segments.iter().map(|(a, n, crc)| json!({ "address": a, "size": n, "crc32": crc_hex(*crc) })).collect();
+            m.insert("checksum".into(), json!({ "file": file.display().to_string(), "segments": segments }));
+        }
         Some(Done::Options { area, value, words, written }) => {
             m.insert("options".into(), options_value(area, *value, words, *written));
         }
@@ -175,6 +202,21 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         _ => {}
     }
     Value::Object(m)
+}
+
+/// What `verify` and `blank-check` compared: bytes, method, every
+/// differing range, and the flash sector of the first.
+fn comparison_value(r: &stflash::ops::check::Comparison, first_sector: Option<&Sector>) -> Value {
+    let ranges: Vec<Value> = r.differences.iter().map(|&(lo, hi)| json!({ "address": lo, "size": hi - lo })).collect();
+    json!({
+        "bytes": r.bytes,
+        "method": r.method,
+        "differences": ranges,
+        "first_difference": r.differences.first().map(|d| json!({
+            "address": d.0,
+            "sector": first_sector.map(sector),
+        })),
+    })
 }
 
 /// A CRC-32 as the `crc32` tool prints it: 8 lower-case hex digits.

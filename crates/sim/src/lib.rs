@@ -653,6 +653,11 @@ impl SimHandle {
         lock(&self.sim).stats()
     }
 
+    /// Faults `core-crash-after` has injected so far.
+    pub fn injected_crashes(&self) -> u64 {
+        lock(&self.sim).mcu.interpreter.injected_crashes
+    }
+
     /// Raw read of modeled memory (flash through the model, SRAM, system
     /// memory); no side effects, no protection.
     pub fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>> {

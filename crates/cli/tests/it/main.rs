@@ -3,6 +3,7 @@
 
 mod common;
 
+mod checks;
 mod cli;
 mod control;
 mod doctor;

@@ -26,7 +26,8 @@ use crate::mcu::{cortex_m as cm, Target, TargetError};
 use crate::ops::image::{Format, Image, Segment};
 use crate::ops::inspect::TargetFacts;
 use crate::ops::journal::{Entry, Record};
-use crate::ops::{write, Session};
+use crate::ops::write::{self, Hashed};
+use crate::ops::Session;
 use crate::transport::ProbeKind;
 
 /// The link as the timing model has it: a fixed cost per command round trip
@@ -286,7 +287,7 @@ fn unit_names(unit: &CrcUnit) -> Option<(&'static str, u32)> {
 pub(super) fn crc_units(
     d: &mut Doctor,
     t: &mut Target,
-    mut ctrl: Option<&mut (dyn FlashController + 'static)>,
+    ctrl: Option<&mut (dyn FlashController + 'static)>,
     chip: &'static Chip,
 ) -> Result<()> {
     let units: Vec<CrcUnit> = CrcUnit::candidates(chip).into_iter().filter(|u| unit_names(u).is_some()).collect();
@@ -322,26 +323,28 @@ pub(super) fn crc_units(
         routine::RoutineError::Target(e) => io(e),
         e => Error::other(format!("the flash routine: {e}")),
     };
+    let Some(ctrl) = ctrl else {
+        unmeasured(d, "no flash driver for this chip".into());
+        return Ok(());
+    };
     // The H7 unit is switched on in the flash control register, which
     // takes writes only while the bank is unlocked (as during a write);
     // nothing is erased or programmed, and the bank is locked again.
     let bank1 = units.iter().any(|u| matches!(u, CrcUnit::H7 { .. }));
     let mut results = Vec::new();
     let ran = (|| -> Result<()> {
-        if let (true, Some(c)) = (bank1, ctrl.as_deref_mut()) {
-            engine::clear_stale_errors(t, c, 0)?;
-            c.unlock(t, 0)?;
+        if bank1 {
+            engine::clear_stale_errors(t, ctrl, 0)?;
+            ctrl.unlock(t, 0)?;
         }
         let mut st = Streamer::start(t, plan.clone()).map_err(routine_error)?;
         for u in &units {
-            results.push(write::calibrate(t, &mut st, u));
+            // The calibration runs alone, as a write hashes them first.
+            results.push(write::hash_calibrated(t, ctrl, &mut st, u, chip.name, &[]));
         }
         st.finish(t).map_err(routine_error).map(drop)
     })();
-    let locked = match (bank1, ctrl) {
-        (true, Some(c)) => c.lock(t, 0).map_err(Error::from),
-        _ => Ok(()),
-    };
+    let locked = if bank1 { ctrl.lock(t, 0).map_err(Error::from) } else { Ok(()) };
     // Put back what the routine used, whatever happened.
     let restored = regs.restore(t).and_then(|()| t.write_mem(span.start, &ram).map_err(io));
     if let Err(e) = &ran {
@@ -351,12 +354,13 @@ pub(super) fn crc_units(
     }
     restored?;
     locked?;
-    for (i, u) in units.iter().enumerate() {
+    let mut results = results.into_iter();
+    for u in &units {
         let (prefix, init) = unit_names(u).expect("filtered");
-        let outcome = match (&ran, results.get(i)) {
-            (_, Some(Ok(r))) => Ok(r.clone()),
-            (_, Some(Err(e))) | (Err(e), None) => Err(e.to_string()),
-            (Ok(()), None) => Err("not run".to_string()),
+        let outcome = match (results.next(), &ran) {
+            (Some(r), _) => r.map_err(|e| e.to_string()),
+            (None, Err(e)) => Err(e.to_string()),
+            (None, Ok(())) => Err("not run".to_string()),
         };
         report_unit(d, u, prefix, init, outcome);
     }
@@ -368,7 +372,7 @@ fn report_unit(
     unit: &CrcUnit,
     prefix: &str,
     model_init: u32,
-    outcome: std::result::Result<(Solution, Vec<u32>), String>,
+    outcome: std::result::Result<Hashed, String>,
 ) {
     let word = |v| Some(Value::Word(v));
     let text = |s: &str| Some(Value::Text(s.to_string()));
@@ -385,28 +389,30 @@ fn report_unit(
               CRC_INIT's reset value, which the routine writes"
         }
     };
-    let (solution, crcs) = match outcome {
-        Ok(r) => r,
+    let solution: Solution = match outcome {
+        Ok(Hashed::Done(_, solution)) => solution,
+        Ok(Hashed::Untrusted) => {
+            put(
+                "init",
+                None,
+                word(model_init),
+                format!(
+                    "no CRC-32 with polynomial 0x04C11DB7 explains the {}'s results on known bytes (the warning \
+                     gives them): writes verify without it",
+                    unit.name()
+                ),
+            );
+            return;
+        }
+        Ok(Hashed::Crashed) => {
+            put("init", None, word(model_init), "not measured: the flash routine stopped while hashing".into());
+            return;
+        }
         Err(why) => {
             put("init", None, word(model_init), format!("not measured: {why}"));
             return;
         }
     };
-    if !solution.trusted() {
-        let results: Vec<String> = crcs.iter().map(|c| format!("0x{c:08X}")).collect();
-        put(
-            "init",
-            None,
-            word(model_init),
-            format!(
-                "no CRC-32 with polynomial 0x04C11DB7 explains the {}'s results on known bytes ({}): writes verify \
-                 without it",
-                unit.name(),
-                results.join(", ")
-            ),
-        );
-        return;
-    }
     let first = solution.models[0];
     let init = solution.models.iter().all(|m| m.init == first.init).then_some(first.init);
     put("init", init.map(Value::Word), word(model_init), source.to_string());

@@ -27,9 +27,10 @@ pub mod plan;
 mod stream;
 mod survey;
 
+pub(crate) use survey::{hash_calibrated, Hashed, Range};
+
 use execute::Ledger;
 use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
-pub(crate) use survey::calibrate;
 
 pub use crate::flash::crc::{METHOD_FLASH_UNIT, METHOD_PERIPHERAL, METHOD_SOFTWARE};
 /// `WriteReport::verify_method` when the written sectors were read back.
@@ -394,7 +395,11 @@ fn record_kept(
 /// table's RAM size is checked first: the last word the routine would use
 /// is read, and on a bus fault (a part with less RAM than its table row)
 /// the routine gets half the region, down to the smallest it runs in.
-fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAccess) -> Result<Option<Streamer>> {
+pub(crate) fn start_routine(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    access: &ProgramAccess,
+) -> Result<Option<Streamer>> {
     let Some(mut region) = RamPlan::region_for(t.chip) else { return Ok(None) };
     let ram = loop {
         let Some(plan) = RamPlan::in_region(region) else {
