@@ -311,20 +311,71 @@ pub fn listing(probes: &[ProbeReport]) -> String {
     out
 }
 
-/// `info --chips`: the chip table.
+/// `info --chips`: the chip table, one line per row (DEV_ID, st-flash name,
+/// family, core, largest flash, reference manual, parts), then the flash
+/// layout the row describes.
 pub fn chip_table() -> String {
-    let mut out = String::from("DEV_ID  name              family    core         flash (max)  parts\n");
+    let mut out =
+        String::from("DEV_ID  name                   family      core              flash (max)  RM      parts\n");
     for c in chips::all() {
+        let core = if c.core_ap == 0 { c.core.to_string() } else { format!("{} (AP{})", c.core, c.core_ap) };
+        let rm = c.reference_manual.split([' ', ',']).next().unwrap_or("");
         let _ = writeln!(
             out,
-            "0x{:03x}   {:<17} {:<9} {:<12} {:<12} {}",
+            "0x{:03x}   {:<22} {:<11} {:<17} {:<12} {:<7} {}",
             c.dev_id,
             c.name,
             c.family,
-            c.core.to_string(),
+            core,
             format!("{} KiB", c.max_flash_kib),
+            rm,
             c.parts
         );
+        let _ = writeln!(out, "        layout: {}", spec_text(&c.flash));
     }
     out
+}
+
+/// A chip row's flash geometry in words: "2 KiB pages, 8-byte words",
+/// "4 × 16 KiB, 1 × 64 KiB, then 128 KiB sectors; two banks: …, bank 2 at
+/// half the flash".
+fn spec_text(spec: &stflash::chip::FlashSpec) -> String {
+    use stflash::chip::Bank2Base;
+    let size = |b: u32| if b % 1024 == 0 { format!("{} KiB", b / 1024) } else { format!("{b} B") };
+    let runs = |runs: &[(u32, u32)]| -> String {
+        let n = runs.len();
+        let parts: Vec<String> = runs
+            .iter()
+            .enumerate()
+            .map(
+                |(i, &(count, sz))| {
+                    if i + 1 == n {
+                        format!("{} sectors", size(sz))
+                    } else {
+                        format!("{count} × {}", size(sz))
+                    }
+                },
+            )
+            .collect();
+        if n > 1 {
+            format!("{}, then {}", parts[..n - 1].join(", "), parts[n - 1])
+        } else {
+            parts.join("")
+        }
+    };
+    let mut text = runs(spec.sectors);
+    if let Some(dual) = spec.dual {
+        let bank2 = match dual.bank2 {
+            Bank2Base::Half => "bank 2 at half the flash".to_string(),
+            Bank2Base::Fixed(addr) => format!("bank 2 at 0x{addr:08X}"),
+            Bank2Base::FullBank1(b1) => format!("bank 2 after the first {}", size(b1)),
+        };
+        let geometry = if dual.sectors == spec.sectors { String::new() } else { format!("{}, ", runs(dual.sectors)) };
+        text.push_str(&format!("; two banks: {geometry}{bank2}"));
+    }
+    text.push_str(&format!("; {}-byte words", spec.write_unit));
+    if spec.erased == 0 {
+        text.push_str(", erased 0x00");
+    }
+    text
 }

@@ -65,11 +65,13 @@
 //!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
 //!   option parsers.
 //! - `family/`: one file per family, named as in the library (`f0f1f3`,
-//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`, `h7rs`): its flash-controller model
 //!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
 //!   [`family::FAMILIES`], one line per family.
 //! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
 //!   model), and lookup by name or alias.
+//! - `access_port.rs`: which access port reaches the core, per part (AP1 on
+//!   H5, WBA5 and H7R/S, whose AP0 reaches only the DBGMCU).
 //! - `crc_peripheral.rs`: the CRC peripheral
 //!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
 //!   placed per part.
@@ -94,6 +96,7 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
+pub mod access_port;
 pub mod clock;
 pub mod crc_peripheral;
 pub mod family;

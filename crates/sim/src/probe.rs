@@ -18,12 +18,25 @@
 //! | injected WAIT | 0x10 SWD AP WAIT (knob `wait-status=dp`: 0x14 SWD DP WAIT) |
 //! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) (knob `fault-status=sticky`: 0x19 SWD AP STICKY ERROR) |
 //! | READREG/WRITEREG/READALLREGS with the core running | 0x81 FAULT |
-//! | AP other than 0 | 0x1D bad AP |
+//! | memory command on an AP other than 0 not opened with INIT_AP, INIT_AP of an AP the part lacks | 0x1D bad AP |
+//! | an address the access port does not reach (AP0 of a part whose core is on AP1) | 0x11 SWD AP FAULT |
+//! | READDEBUGREG/WRITEDEBUGREG/READREG/WRITEREG/READALLREGS/RESETSYS on a part whose core is not on AP0 | 0x11 SWD AP FAULT |
 //! | V2 SWD divisor not in [`V2_SWD_DIVISORS`] | 0x41 frequency not supported |
 //! | unknown or feature-gated `F2` sub-opcode | 0x42 unknown command |
 //!
 //! Unknown top-level opcodes (and `FB` on V2, `F7` before J13) get no reply at
 //! all, as firmware that does not know a command does not answer it.
+//!
+//! Access ports (assumed where no client says): memory commands address the
+//! AP in byte 8 of the command block (OpenOCD stlink_usb.c:2689; probe-rs
+//! mod.rs:1166-1180). AP0 answers without INIT_AP (stlink never sends it and
+//! works with any firmware); another AP must be opened with INIT_AP first
+//! (OpenOCD stlink_usb.c:1368-1370: "API required to init AP before any AP
+//! access from J28"), which firmware before V2J28 does not know; leaving or
+//! entering debug mode closes them (OpenOCD stlink_usb.c:4168-4176). The
+//! commands without an AP number (READDEBUGREG, WRITEDEBUGREG, READREG,
+//! WRITEREG, READALLREGS, RESETSYS) act through AP0, which on a part whose
+//! core is on AP1 reaches the DBGMCU only (`access_port`).
 
 use std::collections::VecDeque;
 
@@ -190,6 +203,8 @@ impl Firmware {
 #[derive(Debug, Clone)]
 struct PendingWrite {
     op: u8,
+    /// Access port (byte 8 of the command block).
+    ap: u8,
     addr: u32,
     len: usize,
     /// Status decided from the command block alone (limits, mode, AP), if any.
@@ -220,6 +235,8 @@ pub struct Probe {
     /// `bitflip-swd` fault: above this clock 32-bit memory reads come back
     /// with one bit wrong and an OK status.
     pub bitflip_swd_khz: Option<u32>,
+    /// Access ports other than 0 opened with INIT_AP in this debug session.
+    opened_aps: Vec<u8>,
 }
 
 fn u16le(b: &[u8]) -> u16 {
@@ -261,6 +278,7 @@ impl Probe {
             wait_status: ST_AP_WAIT,
             fault_status: ST_AP_FAULT,
             bitflip_swd_khz: None,
+            opened_aps: Vec::new(),
         }
     }
 
@@ -327,7 +345,7 @@ impl Probe {
                 let addr = u32le(&cdb[2..6]);
                 let len = u16le(&cdb[6..8]) as usize;
                 let early = self.check_mem(cdb[1], addr, len, cdb[8], mcu);
-                let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
+                let p = PendingWrite { op: cdb[1], ap: cdb[8], addr, len, early, data: Vec::with_capacity(len) };
                 if len == 0 {
                     self.run(clock, mcu, 0, |probe, t, timer| {
                         probe.finish_write(p, t, timer);
@@ -394,7 +412,7 @@ impl Probe {
         if self.mode != MODE_DEBUG {
             return Some(ST_CMD_ERROR);
         }
-        if ap != 0 {
+        if ap != 0 && !self.opened_aps.contains(&ap) {
             return Some(ST_BAD_AP);
         }
         let (limit, align) = match op {
@@ -425,17 +443,22 @@ impl Probe {
         self.fault_addr = fault_addr;
     }
 
-    /// One bus access by the debugger at the end of `clocks` SWD clocks,
-    /// held while the flash model stalls the bus.
+    /// One bus access by the debugger through access port `ap` at the end of
+    /// `clocks` SWD clocks, held while the flash model stalls the bus; an
+    /// address the port does not reach faults.
     fn access(
         t: &mut Mcu,
         timer: &mut SwdTimer,
         clocks: u64,
+        ap: u8,
         addr: u32,
         write: Option<(AccessWidth, u32)>,
         width: AccessWidth,
     ) -> Result<u32, ()> {
         timer.clocks(clocks);
+        if !t.reachable(ap, addr) {
+            return Err(());
+        }
         // Code running on the target keeps running between the probe's accesses.
         t.run_core_until(timer.now());
         let until = t.stall_until(addr, write.is_some(), Initiator::Debugger, timer.now());
@@ -479,7 +502,7 @@ impl Probe {
             for (k, b) in chunk.iter().enumerate() {
                 v |= (*b as u32) << (8 * k);
             }
-            if Self::access(t, timer, SWD_CLOCKS_MEM, addr, Some((width, v)), width).is_err() {
+            if Self::access(t, timer, SWD_CLOCKS_MEM, p.ap, addr, Some((width, v)), width).is_err() {
                 self.set_rw(self.fault_status, addr);
                 return;
             }
@@ -520,7 +543,7 @@ impl Probe {
         let step = width.bytes() as usize;
         for off in (0..len).step_by(step) {
             let a = addr.wrapping_add(off as u32);
-            match Self::access(t, timer, SWD_CLOCKS_MEM, a, None, width) {
+            match Self::access(t, timer, SWD_CLOCKS_MEM, cdb[8], a, None, width) {
                 Ok(v) => out[off..off + step].copy_from_slice(&v.to_le_bytes()[..step]),
                 Err(()) => {
                     // The rest of the reply stays zero.
@@ -557,6 +580,11 @@ impl Probe {
 
     fn core_reg_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         self.debug_gate(t, timer, clocks)?;
+        // Through AP0, which does not reach a core on another port.
+        if t.core_ap() != 0 {
+            timer.clocks(clocks);
+            return Err(ST_AP_FAULT);
+        }
         // READREG/WRITEREG need the core halted (DCRSR works in Debug state only).
         if !t.cpu.halted {
             return Err(ST_FAULT);
@@ -629,6 +657,7 @@ impl Probe {
                     return Some(status2(ST_CMD_ERROR));
                 }
                 self.mode = MODE_DEBUG;
+                self.opened_aps.clear();
                 if !t.swd_alive() {
                     return Some(status2(ST_GET_IDCODE_ERROR));
                 }
@@ -637,6 +666,7 @@ impl Probe {
             }
             EXIT => {
                 self.mode = MODE_MASS;
+                self.opened_aps.clear();
                 return None;
             }
             READ_IDCODES => {
@@ -658,6 +688,10 @@ impl Probe {
                     status2(ST_CMD_ERROR)
                 } else if !t.swd_alive() {
                     status2(ST_DP_ERROR)
+                } else if t.core_ap() != 0 {
+                    // AIRCR through AP0, which does not reach the core.
+                    timer.clocks(SWD_CLOCKS_REG);
+                    status2(ST_AP_FAULT)
                 } else {
                     timer.clocks(SWD_CLOCKS_REG);
                     t.system_reset();
@@ -731,6 +765,7 @@ impl Probe {
                             t,
                             timer,
                             SWD_CLOCKS_REG,
+                            0,
                             addr,
                             Some((AccessWidth::Word, value)),
                             AccessWidth::Word,
@@ -748,7 +783,7 @@ impl Probe {
                 }
                 match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
                     Err(st) => status_value(st, 0),
-                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, AccessWidth::Word) {
+                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, 0, addr, None, AccessWidth::Word) {
                         Ok(v) => status_value(ST_OK, v),
                         Err(()) => status_value(self.fault_status, 0),
                     },
@@ -822,13 +857,19 @@ impl Probe {
                 status_value(ST_OK, khz)
             }
             INIT_AP | CLOSE_AP => {
+                let ap = cdb[2];
                 if self.mode != MODE_DEBUG {
                     status2(ST_CMD_ERROR)
-                } else if cdb[2] != 0 {
+                } else if !t.has_ap(ap) {
                     status2(ST_BAD_AP)
                 } else if !t.swd_alive() {
                     status2(ST_DP_ERROR)
                 } else {
+                    timer.clocks(SWD_CLOCKS_REG);
+                    self.opened_aps.retain(|&a| a != ap);
+                    if op == INIT_AP && ap != 0 {
+                        self.opened_aps.push(ap);
+                    }
                     status2(ST_OK)
                 }
             }

@@ -713,6 +713,58 @@ fn faults_report_the_address_reads_pad_with_zeros_writes_stop() {
     assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
 }
 
+#[test]
+fn a_core_on_ap1_answers_only_there_and_ap0_reaches_only_the_dbgmcu() {
+    // H563: the Cortex-M33 behind AP1, AP0 reaching the DBGMCU (access_port.rs).
+    let mut p = open_spec(|s| s.chip = "stm32h563zi".into());
+    p.enter();
+    // READDEBUGREG goes through AP0: the DBGMCU answers, the core and the
+    // memories fault.
+    assert_eq!(p.rd_ok(0x4402_4000) & 0xFFF, 0x484);
+    assert_eq!(p.rd(mcu::CPUID), (ST_AP_FAULT, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_FAULT);
+    assert_eq!(p.rd(0x2000_0000), (ST_AP_FAULT, 0));
+    assert_eq!(p.cmd(&[0xF2, 0x33, 15], 8)[0], ST_AP_FAULT, "READREG reaches no core through AP0");
+    let ap = |op: u8, addr: u32, len: usize, ap: u8| {
+        let mut c = P::mem_cdb(op, addr, len);
+        c.push(ap);
+        c
+    };
+    // AP1 before INIT_AP: refused.
+    assert_eq!(p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4), [0; 4]);
+    assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
+    // No AP2 on this part; AP1 opens.
+    assert_eq!(p.cmd(&[0xF2, 0x4B, 0x02], 2), [ST_BAD_AP, 0]);
+    assert_eq!(p.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_OK, 0]);
+    assert_eq!(word(&p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4)), 0x410F_D214);
+    assert_eq!(p.rw_status(), (ST_OK, 0));
+    assert_eq!(word(&p.cmd(&ap(0x07, 0x4402_4000, 4, 1), 4)) & 0xFFF, 0x484, "the core's bus has the DBGMCU");
+    p.send(&ap(0x08, 0x2000_0000, 4, 1));
+    assert_eq!(p.t.write(&[1, 2, 3, 4], T), Ok(4));
+    assert_eq!(p.rw_status(), (ST_OK, 0));
+    assert_eq!(p.h.peek(0x2000_0000, 4).unwrap(), [1, 2, 3, 4]);
+    // A memory command on AP0 faults outside the DBGMCU.
+    assert_eq!(p.cmd(&ap(0x07, 0x2000_0000, 4, 0), 4), [0; 4]);
+    assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_0000));
+    // Leaving debug mode closes AP1.
+    p.send(&[0xF2, 0x21]);
+    p.enter();
+    p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4);
+    assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
+    // A part with its core on AP0 has no AP1.
+    let mut f = f103();
+    f.enter();
+    assert_eq!(f.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_BAD_AP, 0]);
+    assert_eq!(f.cmd(&[0xF2, 0x4B, 0x00], 2), [ST_OK, 0]);
+    // Firmware before V2J28 knows no INIT_AP.
+    let mut old = open_spec(|s| {
+        s.chip = "stm32h563zi".into();
+        s.firmware = Some(27);
+    });
+    old.enter();
+    assert_eq!(old.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_UNKNOWN_COMMAND, 0]);
+}
+
 // ---------------------------------------------------------------------------
 // USB-level behaviour.
 

@@ -364,9 +364,11 @@ fn khz_text(k: Option<u32>) -> String {
     k.map_or("the probe's clock".to_string(), |k| format!("{k} kHz"))
 }
 
-/// Enter SWD, read the SW-DP IDCODE and CPUID (an access through the AHB-AP)
-/// at each clock the probe offers, fastest first (not above `max_khz`),
-/// until one answers. With `under_reset` NRST is held low throughout (and
+/// Enter SWD, read the SW-DP IDCODE and CPUID (an access through access
+/// port 0) at each clock the probe offers, fastest first (not above
+/// `max_khz`), until one answers. A bus fault is an answer: the port
+/// replied (on STM32H5, WBA5 and H7R/S the core is on access port 1, which
+/// the connect finds). With `under_reset` NRST is held low throughout (and
 /// stays low on success: the connect releases it).
 fn swd_scan(link: &mut StLink, under_reset: bool, max_khz: Option<u32>) -> Result<SwdFound> {
     let io = |e: StlinkError| Error::from(TargetError::from(e));
@@ -392,8 +394,10 @@ fn swd_scan(link: &mut StLink, under_reset: bool, max_khz: Option<u32>) -> Resul
         let attempt = (|| {
             link.enter_swd()?;
             let dpidr = link.read_dpidr()?;
-            link.read_debug32(cm::CPUID)?;
-            Ok::<u32, StlinkError>(dpidr)
+            match link.read_debug32(cm::CPUID) {
+                Err(StlinkError::Status { status, .. }) if status.is_access_fault() => Ok(dpidr),
+                other => other.map(|_| dpidr),
+            }
         })();
         link.take_link_trouble();
         match attempt {

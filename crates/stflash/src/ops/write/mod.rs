@@ -424,6 +424,10 @@ pub(crate) fn start_routine(
         debug!("the flash routine cannot make {access:?} accesses; host-driven programming");
         return Ok(None);
     }
+    if ctrl.error_register(0).is_some() {
+        debug!("the flash routine polls one status register and this controller keeps its errors in another; host-driven programming");
+        return Ok(None);
+    }
     Ok(stream::start(t, ctrl, ram)?)
 }
 
