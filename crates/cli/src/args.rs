@@ -221,6 +221,27 @@ pub enum Parsed {
     Print(String),
     /// `recover [--confirm-erase]` (extension).
     Recover(Box<RecoverRequest>),
+    /// `doctor [--measure-flash SECTOR [--confirm-erase]]` (extension).
+    Doctor(Box<DoctorRequest>),
+}
+
+/// `stflash [options] doctor`: walk the connection step by step, stop at
+/// the first problem with its cause and what to do, then measure
+/// (`stflash::ops::doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorRequest {
+    /// `--measure-flash SECTOR`: time erasing and programming this sector
+    /// (an index, bank 1 first, or an address in it).
+    pub measure_flash: Option<u32>,
+    /// `--confirm-erase`: the sector may be erased (it is written back).
+    pub confirm_erase: bool,
+    pub serial: Option<String>,
+    pub freq_khz: Option<u32>,
+    pub connect_under_reset: bool,
+    pub sim: Option<String>,
+    pub debug: bool,
+    pub quiet: bool,
+    pub json: bool,
 }
 
 /// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
@@ -350,7 +371,7 @@ pub const CHECK_WORDS: [&str; 3] = ["verify", "checksum", "blank-check"];
 
 /// Extension command words: st-flash rejects them, so no st-flash command
 /// line changes meaning.
-pub const EXTENSION_WORDS: [&str; 4] = ["info", "recover", "completions", "man"];
+pub const EXTENSION_WORDS: [&str; 5] = ["info", "recover", "doctor", "completions", "man"];
 
 /// `--area` values, in st-flash's order.
 const AREAS: [&str; 7] = ["main", "system", "otp", "option", "option_boot_add", "optcr", "optcr1"];
@@ -466,6 +487,40 @@ pub fn command() -> clap::Command {
                 ),
         )
         .subcommand(
+            clap::Command::new("doctor")
+                .disable_help_flag(true)
+                .arg(help())
+                .about(
+                    "Find out why a probe or a chip does not work: check the probe, its firmware, the target's \
+                     supply, SWD at every clock, the chip's identity (and clones), read and write protection, the \
+                     bank options and whether the core halts, stopping at the first problem with its cause and \
+                     what to do; then measure the USB round trip, SWD throughput at each clock and the CRC units, \
+                     each beside the value the timing model assumes. Flash and option bytes are not changed \
+                     (SRAM used for measuring is written back) unless --measure-flash and --confirm-erase ask for it",
+                )
+                .help_template(SUB_TEMPLATE)
+                .override_usage(synopsis_lines().into_iter().find(|l| l.contains("] doctor")).unwrap_or_default())
+                .arg(
+                    Arg::new("measure-flash")
+                        .long("measure-flash")
+                        .value_name("SECTOR")
+                        .action(ArgAction::Set)
+                        .help_heading("options")
+                        .help(
+                            "Also time erasing this sector and programming its units (its index, bank 1 first, or \
+                             an address in it); its contents are kept in the journal and written back, then the \
+                             chip is reset. Needs --confirm-erase",
+                        ),
+                )
+                .arg(
+                    Arg::new("confirm-erase")
+                        .long("confirm-erase")
+                        .action(ArgAction::SetTrue)
+                        .help_heading("options")
+                        .help("Let --measure-flash erase its sector (written back afterwards)"),
+                ),
+        )
+        .subcommand(
             clap::Command::new("completions")
                 .disable_help_flag(true)
                 .arg(help())
@@ -520,6 +575,7 @@ pub fn synopsis_lines() -> Vec<String> {
     .collect();
     lines.push(format!("stflash [options] info [{}]", questions.join("|")));
     lines.push("stflash [options] recover [--confirm-erase]".into());
+    lines.push("stflash [options] doctor [--measure-flash <sector> --confirm-erase]".into());
     lines.push("stflash completions <bash|zsh|fish|powershell|elvish> [--name <name>]".into());
     lines.push("stflash man".into());
     lines
@@ -556,7 +612,10 @@ examples:
   stflash blank-check
   stflash --all-probes verify firmware.elf
   stflash recover
-  stflash recover --confirm-erase";
+  stflash recover --confirm-erase
+  stflash doctor
+  stflash --json doctor > doctor.json
+  stflash doctor --measure-flash 3 --confirm-erase";
 
 fn info_command() -> clap::Command {
     let mut cmd = clap::Command::new("info")
@@ -828,7 +887,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
     .map(|id| format!("--{id}"))
     .chain(
-        (!["info", "recover"].contains(&name)
+        (!["info", "recover", "doctor"].contains(&name)
             && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
         .then(|| "--serial".to_string()),
     )
@@ -859,6 +918,28 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             quiet: sub.get_flag("quiet"),
             json,
         }))),
+        "doctor" => {
+            let measure_flash = match sub.get_one::<String>("measure-flash") {
+                Some(text) => Some(number(text, "sector")?),
+                None => None,
+            };
+            if sub.get_flag("confirm-erase") && measure_flash.is_none() {
+                return Err(ParseError::new(
+                    "--confirm-erase lets --measure-flash erase its sector; give the sector: --measure-flash SECTOR",
+                ));
+            }
+            Ok(Parsed::Doctor(Box::new(DoctorRequest {
+                measure_flash,
+                confirm_erase: sub.get_flag("confirm-erase"),
+                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+                freq_khz,
+                connect_under_reset: sub.get_flag("connect-under-reset"),
+                sim: sub.get_one::<String>("sim").cloned(),
+                debug: sub.get_flag("debug"),
+                quiet: sub.get_flag("quiet"),
+                json,
+            })))
+        }
         _ if sub.get_flag("version") => Ok(Parsed::Version),
         _ => {
             let question = InfoQuestion::ALL.iter().find(|(_, n, _)| sub.get_flag(n)).map(|q| q.0);

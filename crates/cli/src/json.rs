@@ -432,3 +432,76 @@ fn target_value(t: &TargetFacts) -> Value {
         }),
     })
 }
+
+/// A doctor value: a number, a register value (a JSON integer) or text.
+fn doctor_value(v: &Option<stflash::ops::doctor::Value>) -> Value {
+    use stflash::ops::doctor::Value as V;
+    match v {
+        // Rounded to a nanosecond or a thousandth: no binary noise.
+        Some(V::Number(n)) => json!((n * 1e6).round() / 1e6),
+        Some(V::Word(w)) => json!(w),
+        Some(V::Text(t)) => json!(t),
+        None => Value::Null,
+    }
+}
+
+/// The document for `doctor --json`: the common fields, `time_source`,
+/// `probe`, `target`, `checks` (`{"name", "result", "detail"}`, in order, up
+/// to the first problem) and `measurements` (`{"name", "value", "unit",
+/// "model", "detail"}`).
+pub fn doctor_document(r: &stflash::ops::doctor::Report, simulated: bool) -> Value {
+    let mut m = head(Some("doctor"), r.error.as_ref());
+    m.insert(
+        "time_source".into(),
+        r.probe.as_ref().map_or(Value::Null, |_| json!(if simulated { "modeled" } else { "measured" })),
+    );
+    m.insert(
+        "probe".into(),
+        r.probe.as_ref().map_or(Value::Null, |p| {
+            json!({
+                "serial": p.serial,
+                "product": stflash::transport::ProbeKind::product_name(p.pid),
+                "kind": p.kind.to_string(),
+                "firmware": r.firmware.map(|v| v.to_string()),
+                "location": p.location,
+                "simulated": simulated,
+            })
+        }),
+    );
+    m.insert(
+        "target".into(),
+        r.target.as_ref().map_or(Value::Null, |t| {
+            json!({
+                "chip": t.chip.name,
+                "family": t.chip.family,
+                "core": t.core.to_string(),
+                "dev_id": t.dev_id(),
+                "rev_id": t.rev_id(),
+                "idcode": t.idcode,
+                "cpuid": t.cpuid,
+                "dpidr": t.dpidr,
+                "flash_size": t.layout.total_size(),
+                "voltage_mv": r.voltage_mv,
+                "uid": t.uid.as_ref().map(super::report::uid_hex),
+            })
+        }),
+    );
+    let checks: Vec<Value> =
+        r.checks.iter().map(|c| json!({ "name": c.name, "result": c.result(), "detail": c.detail })).collect();
+    m.insert("checks".into(), Value::Array(checks));
+    let measurements: Vec<Value> = r
+        .measurements
+        .iter()
+        .map(|x| {
+            json!({
+                "name": x.name,
+                "value": doctor_value(&x.value),
+                "unit": x.unit,
+                "model": doctor_value(&x.model),
+                "detail": x.detail,
+            })
+        })
+        .collect();
+    m.insert("measurements".into(), Value::Array(measurements));
+    Value::Object(m)
+}

@@ -25,6 +25,7 @@ pub mod args;
 mod boards;
 mod check;
 pub mod data;
+mod doctor;
 mod filelock;
 pub mod generate;
 pub mod info;
@@ -134,6 +135,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
         }
         Parsed::Info(req) => info::run(&req, console),
         Parsed::Recover(req) => recover::run(&req, console, probe),
+        Parsed::Doctor(req) => doctor::run(&req, console, probe),
         Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }

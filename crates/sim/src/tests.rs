@@ -1215,6 +1215,37 @@ fn unknown_options_and_faults_are_errors_listing_what_is_valid() {
     assert!(e.contains("J64"), "{e}");
 }
 
+#[test]
+fn identity_options_make_a_clone_or_a_foreign_part() {
+    let opts = |list: &[(&str, &str)]| list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut p =
+        testchip(|s| s.options = opts(&[("dpidr", "0x1BA01477"), ("cpuid", "411FC231"), ("idcode", "0x70050240")]));
+    p.enter();
+    let r = p.cmd(&[0xF2, 0x31], 12);
+    assert_eq!((r[0], word(&r[4..8])), (ST_OK, 0x1BA0_1477), "READ_IDCODES answers the option");
+    assert_eq!(p.rd_ok(mcu::CPUID), 0x411F_C231);
+    assert_eq!(p.rd_ok(0xE004_2000), 0x7005_0240);
+    // Without them the part answers its own identity.
+    let mut p = testchip(|_| {});
+    p.enter();
+    assert_eq!(word(&p.cmd(&[0xF2, 0x31], 12)[4..8]), TEST_CHIP.dpidr);
+    assert_eq!(p.rd_ok(0xE004_2000), TEST_CHIP.idcode);
+    let e = open_spec_err(|s| s.options = opts(&[("dpidr", "clone")]));
+    assert!(e.contains("dpidr=clone") && e.contains("hex"), "{e}");
+}
+
+#[test]
+fn usb_option_makes_the_probe_fail_at_enumeration() {
+    let mut spec = SimSpec::new("stm32f103c8");
+    assert_eq!(spec.usb_problem(), None);
+    spec.options = vec![("usb".into(), "busy".into())];
+    assert_eq!(spec.usb_problem(), Some(TransportError::Busy { location: "sim".into() }));
+    spec.options = vec![("usb".into(), "permission".into())];
+    assert_eq!(spec.usb_problem(), Some(TransportError::Permission { location: "sim".into() }));
+    let e = open_spec_err(|s| s.options = vec![("usb".into(), "flaky".into())]);
+    assert!(e.contains("usb=flaky"), "{e}");
+}
+
 fn open_spec_err(f: impl FnOnce(&mut SimSpec)) -> String {
     let mut spec = SimSpec::new("stm32f103c8");
     f(&mut spec);

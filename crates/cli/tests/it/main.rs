@@ -6,6 +6,7 @@ mod common;
 mod checks;
 mod cli;
 mod control;
+mod doctor;
 mod eeprom;
 mod everyday;
 mod f0f1f3;

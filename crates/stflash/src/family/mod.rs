@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::flash::options::factory::Factory;
 use crate::flash::FlashController;
 
+pub mod debug_port;
 pub mod f0f1f3;
 pub mod f2f4f7;
 pub mod h5;

@@ -368,8 +368,9 @@ impl Target {
     }
 
     /// Stop the watchdogs while the core is halted, so that a long erase is
-    /// not cut short by a reset (DBGMCU freeze bits, per chip table).
-    fn freeze_watchdogs(&mut self) -> Result<()> {
+    /// not cut short by a reset (DBGMCU freeze bits, per chip table). Every
+    /// connect that halts does it; a read-only connect does not.
+    pub fn freeze_watchdogs(&mut self) -> Result<()> {
         for &(addr, bits) in self.chip.watchdog_freeze {
             let v = self.read32(addr)?;
             self.write32(addr, v | bits)?;

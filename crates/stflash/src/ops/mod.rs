@@ -3,8 +3,10 @@
 //! operation validates its input completely before it touches the chip.
 
 pub mod check;
+pub mod doctor;
 pub mod erase;
 pub mod image;
+pub mod inspect;
 pub mod journal;
 mod link;
 pub mod options;
