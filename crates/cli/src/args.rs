@@ -389,17 +389,6 @@ pub const HELP_POINTER: &str = "run 'stflash --help' for usage";
 /// that help, man page and completions list them; their arguments follow
 /// st-flash's grammar, which [`parse`] applies.
 pub fn command() -> clap::Command {
-    let help = || {
-        Arg::new("help")
-            .long("help")
-            .short_alias('h')
-            .action(ArgAction::Help)
-            .help("Print this help")
-            .help_heading("options")
-    };
-    let place = |name: &'static str, value: &'static str, help: &'static str, hint: ValueHint| {
-        Arg::new(name).value_name(value).help(help).value_hint(hint)
-    };
     let usage = synopsis_lines().join("\n       ");
     let mut cmd = clap::Command::new("stflash")
         .about("Program STM32 microcontrollers through ST-LINK probes (st-flash compatible)")
@@ -416,7 +405,56 @@ pub fn command() -> clap::Command {
         // After the arguments of each subcommand in its own help.
         .next_display_order(100)
         .args(options());
-    let st_flash = [
+    for sub in st_flash_commands() {
+        cmd = cmd.subcommand(sub.disable_help_flag(true));
+    }
+    cmd.subcommand(info_command().arg(help_arg()))
+        .subcommand(recover_command())
+        .subcommand(doctor_command())
+        .subcommand(completions_command())
+        .subcommand(
+            clap::Command::new("man")
+                .disable_help_flag(true)
+                .about("Print the manual page (roff) on stdout")
+                .help_template(SUB_TEMPLATE)
+                .override_usage("stflash man")
+                .arg(help_arg()),
+        )
+}
+
+fn help_arg() -> Arg {
+    Arg::new("help")
+        .long("help")
+        .short_alias('h')
+        .action(ArgAction::Help)
+        .help("Print this help")
+        .help_heading("options")
+}
+
+/// A positional argument of an st-flash command.
+fn place(name: &'static str, value: &'static str, help: &'static str, hint: ValueHint) -> Arg {
+    Arg::new(name).value_name(value).help(help).value_hint(hint)
+}
+
+/// An option of an extension subcommand, under the "options" heading.
+fn sub_option(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).help_heading("options").help(help)
+}
+
+/// An extension subcommand: its own help flag and template, and its line of
+/// the synopsis (the one containing `marker`) as usage.
+fn extension_command(name: &'static str, marker: &str, about: &'static str) -> clap::Command {
+    clap::Command::new(name)
+        .disable_help_flag(true)
+        .arg(help_arg())
+        .about(about)
+        .help_template(SUB_TEMPLATE)
+        .override_usage(synopsis_lines().into_iter().find(|l| l.contains(marker)).unwrap_or_default())
+}
+
+/// st-flash's commands and the checks that share their grammar.
+fn st_flash_commands() -> [clap::Command; 7] {
+    [
         clap::Command::new("read")
             .about("Read memory to a file; with --area=option|optcr|optcr1|option_boot_add print the option value")
             .override_usage("read <file> <addr> <size>")
@@ -461,96 +499,64 @@ pub fn command() -> clap::Command {
             .override_usage("blank-check [<addr> <size>]")
             .arg(place("addr", "ADDR", "Start of the range", ValueHint::Other))
             .arg(place("size", "SIZE", "Size of the range", ValueHint::Other)),
-    ];
-    for sub in st_flash {
-        cmd = cmd.subcommand(sub.disable_help_flag(true));
-    }
-    cmd.subcommand(info_command().arg(help()))
-        .subcommand(
-            clap::Command::new("recover")
-                .disable_help_flag(true)
-                .arg(help())
-                .about(
-                    "Bring back a chip that tools can no longer program: connect (under reset when a normal \
-                     connect fails), remove write protection, lower RDP 1 -> 0 (the chip erases its flash) or erase \
-                     the flash, restore the factory option bytes, read them back; without --confirm-erase, print \
-                     the plan and exit 2",
-                )
-                .help_template(SUB_TEMPLATE)
-                .override_usage(synopsis_lines().into_iter().find(|l| l.contains("] recover")).unwrap_or_default())
-                .arg(
-                    Arg::new("confirm-erase")
-                        .long("confirm-erase")
-                        .action(ArgAction::SetTrue)
-                        .help_heading("options")
-                        .help("Do it: the whole flash (and the L0/L1 data EEPROM at RDP level 1) is erased"),
-                ),
+    ]
+}
+
+fn recover_command() -> clap::Command {
+    extension_command(
+        "recover",
+        "] recover",
+        "Bring back a chip that tools can no longer program: connect (under reset when a normal connect fails), \
+         remove write protection, lower RDP 1 -> 0 (the chip erases its flash) or erase the flash, restore the \
+         factory option bytes, read them back; without --confirm-erase, print the plan and exit 2",
+    )
+    .arg(
+        sub_option("confirm-erase", "Do it: the whole flash (and the L0/L1 data EEPROM at RDP level 1) is erased")
+            .action(ArgAction::SetTrue),
+    )
+}
+
+fn doctor_command() -> clap::Command {
+    extension_command(
+        "doctor",
+        "] doctor",
+        "Find out why a probe or a chip does not work: check the probe, its firmware, the target's supply, SWD at \
+         every clock, the chip's identity (and clones), read and write protection, the bank options and whether \
+         the core halts, stopping at the first problem with its cause and what to do; then measure the USB round \
+         trip, SWD throughput at each clock and the CRC units, each beside the value the timing model assumes. \
+         Flash and option bytes are not changed (SRAM used for measuring is written back) unless --measure-flash \
+         and --confirm-erase ask for it",
+    )
+    .arg(
+        sub_option(
+            "measure-flash",
+            "Also time erasing this sector and programming its units (its index, bank 1 first, or an address in \
+             it); its contents are kept in the journal and written back, then the chip is reset. Needs \
+             --confirm-erase",
         )
-        .subcommand(
-            clap::Command::new("doctor")
-                .disable_help_flag(true)
-                .arg(help())
-                .about(
-                    "Find out why a probe or a chip does not work: check the probe, its firmware, the target's \
-                     supply, SWD at every clock, the chip's identity (and clones), read and write protection, the \
-                     bank options and whether the core halts, stopping at the first problem with its cause and \
-                     what to do; then measure the USB round trip, SWD throughput at each clock and the CRC units, \
-                     each beside the value the timing model assumes. Flash and option bytes are not changed \
-                     (SRAM used for measuring is written back) unless --measure-flash and --confirm-erase ask for it",
-                )
-                .help_template(SUB_TEMPLATE)
-                .override_usage(synopsis_lines().into_iter().find(|l| l.contains("] doctor")).unwrap_or_default())
-                .arg(
-                    Arg::new("measure-flash")
-                        .long("measure-flash")
-                        .value_name("SECTOR")
-                        .action(ArgAction::Set)
-                        .help_heading("options")
-                        .help(
-                            "Also time erasing this sector and programming its units (its index, bank 1 first, or \
-                             an address in it); its contents are kept in the journal and written back, then the \
-                             chip is reset. Needs --confirm-erase",
-                        ),
-                )
-                .arg(
-                    Arg::new("confirm-erase")
-                        .long("confirm-erase")
-                        .action(ArgAction::SetTrue)
-                        .help_heading("options")
-                        .help("Let --measure-flash erase its sector (written back afterwards)"),
-                ),
+        .value_name("SECTOR")
+        .action(ArgAction::Set),
+    )
+    .arg(
+        sub_option("confirm-erase", "Let --measure-flash erase its sector (written back afterwards)")
+            .action(ArgAction::SetTrue),
+    )
+}
+
+fn completions_command() -> clap::Command {
+    extension_command("completions", " completions ", "Print a shell completion script on stdout")
+        .arg(
+            Arg::new("shell")
+                .value_name("SHELL")
+                .required(true)
+                .value_parser(clap::value_parser!(Shell))
+                .help_heading("arguments")
+                .help("The shell"),
         )
-        .subcommand(
-            clap::Command::new("completions")
-                .disable_help_flag(true)
-                .arg(help())
-                .about("Print a shell completion script on stdout")
-                .help_template(SUB_TEMPLATE)
-                .override_usage(synopsis_lines().into_iter().find(|l| l.contains(" completions ")).unwrap_or_default())
-                .arg(
-                    Arg::new("shell")
-                        .value_name("SHELL")
-                        .required(true)
-                        .value_parser(clap::value_parser!(Shell))
-                        .help_heading("arguments")
-                        .help("The shell"),
-                )
-                .arg(
-                    Arg::new("name")
-                        .long("name")
-                        .value_name("NAME")
-                        .default_value("stflash")
-                        .help_heading("options")
-                        .help("Command name to complete (e.g. st-flash for a renamed copy)"),
-                ),
-        )
-        .subcommand(
-            clap::Command::new("man")
-                .disable_help_flag(true)
-                .about("Print the manual page (roff) on stdout")
-                .help_template(SUB_TEMPLATE)
-                .override_usage("stflash man")
-                .arg(help()),
+        .arg(
+            sub_option("name", "Command name to complete (e.g. st-flash for a renamed copy)")
+                .value_name("NAME")
+                .default_value("stflash"),
         )
 }
 
