@@ -88,14 +88,27 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         // G0: RCC_AHBENR 0x40021038 bit 12 (stm32g071xx.h); C0 at HSI48/4 (stm32c031xx.h).
         0x466 | 0x460 | 0x456 | 0x467 => at(C, 0x4002_1038, 12, Full, 16_000_000),
         0x443 | 0x453 => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // C051, C071, C09x as C031 (stm32c051xx.h:4342, stm32c071xx.h:4698,
+        // stm32c092xx.h:5181).
+        0x44C | 0x493 | 0x44D => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // U0: RCC_AHBENR 0x40021048 bit 12, MSI 4 MHz (stm32u031xx.h:479, 5326).
+        0x459 | 0x489 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         // WB, WL: RCC_AHB1ENR 0x58000048 bit 12 (stm32wb55xx.h, stm32wle5xx.h).
         0x495 | 0x497 => at(C, 0x5800_0048, 12, Full, 4_000_000),
         // L5, U5, H5, non-secure aliases (stm32l552xx.h, stm32u575xx.h, stm32h563xx.h).
         0x472 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         0x455 | 0x482 | 0x481 | 0x476 => at(C, 0x4602_0C88, 12, Full, 4_000_000),
+        // WBA5x: the U5's RCC_AHB1ENR, HSI16 (stm32wba52xx.h:1087, 10032);
+        // U3: RCC_AHB1ENR1 0x40030C88, MSIS 12 MHz (stm32u375xx.h:1483, 916).
+        0x492 => at(C, 0x4602_0C88, 12, Full, 16_000_000),
+        0x454 => at(C, 0x4003_0C88, 12, Full, 12_000_000),
         0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
+        // H503, H523/H533 as H563 (stm32h503xx.h:1208, 8834; stm32h523xx.h:1545, 13145).
+        0x474 | 0x478 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
         // H74x/H75x/H72x/H73x: RCC_AHB4ENR 0x580244E0 bit 19 (stm32h743xx.h, stm32h723xx.h).
         0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
+        // H7R/S: RCC_AHB4ENR 0x58024540 bit 19 (stm32h7r3xx.h:2153, 15995).
+        0x485 => at(0x5802_4C00, 0x5802_4540, 19, Full, 64_000_000),
         // H7A3/B3/B0: RCC_AHB1ENR 0x580244D8 bit 9 (stm32h7a3xx.h).
         0x480 => at(C, 0x5802_44D8, 9, Full, 64_000_000),
         _ => return None,

@@ -16,7 +16,7 @@
 //! | `STFLASH_SIM` | `<chip>[@<faults>][:<state-file>][;…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file; `@<faults>` (a `STFLASH_SIM_FAULTS` list, without `:`) adds faults to this probe only |
 //! | `STFLASH_SIM_PROBE` | `v2` \| `v2-1` \| `v3` \| `v3pwr` | probe generation (default `v2-1`) |
 //! | `STFLASH_SIM_FIRMWARE` | `<J number>` (`22` or `J22`) | JTAG firmware version, to simulate old probes |
-//! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered) and `nrst=disconnected` (clone probe without NRST wire) are handled by the simulator itself and apply on every run |
+//! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered), `nrst=disconnected` (clone probe without NRST wire), `dpidr=`/`cpuid=`/`idcode=<hex>` (what the part answers instead of its own SW-DP IDCODE, CPUID or DBGMCU_IDCODE: a clone, a non-ST part) and `usb=busy\|permission` (the probe cannot be opened when it is enumerated: another program holds it, or the system refuses access) are handled by the simulator itself and apply on every run |
 //! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run and every probe, see [`faults`] |
 //!
 //! (`--sim <chip>[:<state file>]` on the command line does the same as
@@ -65,11 +65,13 @@
 //!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
 //!   option parsers.
 //! - `family/`: one file per family, named as in the library (`f0f1f3`,
-//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`, `h7rs`): its flash-controller model
 //!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
 //!   [`family::FAMILIES`], one line per family.
 //! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
 //!   model), and lookup by name or alias.
+//! - `access_port.rs`: which access port reaches the core, per part (AP1 on
+//!   H5, WBA5 and H7R/S, whose AP0 reaches only the DBGMCU).
 //! - `crc_peripheral.rs`: the CRC peripheral
 //!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
 //!   placed per part.
@@ -94,6 +96,7 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
+pub mod access_port;
 pub mod clock;
 pub mod crc_peripheral;
 pub mod family;
@@ -230,6 +233,19 @@ impl SimSpec {
         Ok(s)
     }
 
+    /// Why the probe cannot be opened when it is enumerated, as the
+    /// simulator option `usb=busy` (another program holds its interface) or
+    /// `usb=permission` (the system refuses access: no udev rule, no WinUSB
+    /// driver) says; `None` for a probe that opens.
+    pub fn usb_problem(&self) -> Option<TransportError> {
+        let location = "sim".to_string();
+        match self.options.iter().rev().find(|(k, _)| k == "usb").map(|(_, v)| v.as_str()) {
+            Some("busy") => Some(TransportError::Busy { location }),
+            Some("permission") => Some(TransportError::Permission { location }),
+            _ => None,
+        }
+    }
+
     /// The probes described by `STFLASH_SIM` and friends (empty when
     /// `STFLASH_SIM` is unset or empty).
     pub fn list_from_env() -> Result<Vec<SimSpec>, String> {
@@ -312,7 +328,15 @@ pub fn load_state(path: &Path) -> Result<SavedState, String> {
 }
 
 /// Settings the simulator itself handles in `options`.
-const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>";
+const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>, dpidr=<hex>, cpuid=<hex>, \
+                           idcode=<hex>, usb=busy|permission";
+
+/// A 32-bit value of an identity option (`dpidr=0x2BA01477`).
+fn hex_option(key: &str, value: &str) -> Result<u32, String> {
+    let digits = value.trim().trim_start_matches("0x").trim_start_matches("0X");
+    u32::from_str_radix(digits, 16)
+        .map_err(|_| format!("simulator option {key}={value}: expected a 32-bit hex value, e.g. {key}=0x2BA01477"))
+}
 
 /// The whole simulated world of one probe.
 struct Sim {
@@ -446,8 +470,18 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
     let mut chip_uid = None;
+    // What the part answers instead of its own identity (a clone, a non-ST part).
+    let (mut dpidr, mut cpuid, mut idcode) = (part.dpidr, part.cpuid, part.idcode);
     for (key, value) in &spec.options {
         match key.as_str() {
+            "dpidr" => dpidr = hex_option(key, value)?,
+            "cpuid" => cpuid = hex_option(key, value)?,
+            "idcode" => idcode = hex_option(key, value)?,
+            // Decided at enumeration ([`SimSpec::usb_problem`]); here only checked.
+            "usb" => match value.as_str() {
+                "busy" | "permission" | "ok" => {}
+                _ => return Err(format!("simulator option usb={value}: expected usb=busy or usb=permission")),
+            },
             "voltage" => {
                 voltage =
                     value.trim_end_matches("mV").trim().parse().map_err(|_| {
@@ -498,6 +532,12 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
         model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
     }
 
+    let part: &'static parts::Part = if (dpidr, cpuid, idcode) == (part.dpidr, part.cpuid, part.idcode) {
+        part
+    } else {
+        // One small part record per simulator opened with such options.
+        Box::leak(Box::new(parts::Part { dpidr, cpuid, idcode, ..*part }))
+    };
     let mut mcu = Mcu::new(part, model);
     if let Some(max) = spec.faults.sram_limit {
         mcu.limit_sram(max);
@@ -618,6 +658,11 @@ pub struct SimHandle {
 impl SimHandle {
     pub fn stats(&self) -> RunStats {
         lock(&self.sim).stats()
+    }
+
+    /// Faults `core-crash-after` has injected so far.
+    pub fn injected_crashes(&self) -> u64 {
+        lock(&self.sim).mcu.interpreter.injected_crashes
     }
 
     /// Raw read of modeled memory (flash through the model, SRAM, system

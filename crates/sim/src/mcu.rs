@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use super::access_port;
 use super::crc_peripheral::{self, CrcPeripheralModel};
 use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
 use super::parts::Part;
@@ -284,6 +285,8 @@ pub struct Mcu {
     /// thousandths (1000 = as modeled). The flash model runs on a clock
     /// slowed down by F; its times are converted at this boundary.
     pub flash_time_permille: u64,
+    /// The access port the core is on (`access_port::core_ap`).
+    core_ap: u8,
 }
 
 /// The core clock after reset (Hz): the reset system clock of the part's
@@ -335,6 +338,7 @@ impl Mcu {
             base_hz: reset_clock_hz(part),
             uid: uid::placement((part.idcode & 0xFFF) as u16).map(|p| (p, uid::derive(None))),
             flash_time_permille: 1000,
+            core_ap: access_port::core_ap((part.idcode & 0xFFF) as u16),
         };
         t.power_on();
         t
@@ -448,6 +452,29 @@ impl Mcu {
         if self.firmware_disables_swd && long_enough && !self.swd_taken && self.firmware_present() {
             self.swd_taken = true;
         }
+    }
+
+    /// The access port of the core.
+    pub fn core_ap(&self) -> u8 {
+        self.core_ap
+    }
+
+    /// The debugger reaches `addr` through access port `ap`: the core's port
+    /// reaches everything; AP0 of a part whose core is on another port only
+    /// the DBGMCU registers (see `access_port`). Ports that do not exist are
+    /// refused by the probe before any access.
+    pub fn reachable(&self, ap: u8, addr: u32) -> bool {
+        if ap == self.core_ap {
+            return true;
+        }
+        let p = self.part;
+        let end = p.dbgmcu_addr as u64 + 4 * (1 + p.dbgmcu_ctrl_words as u64);
+        ap == 0 && addr >= p.dbgmcu_addr && (addr as u64) < end
+    }
+
+    /// Access port `ap` exists on this part (AP0, and the core's).
+    pub fn has_ap(&self, ap: u8) -> bool {
+        ap == 0 || ap == self.core_ap
     }
 
     pub fn nrst_held(&self) -> bool {

@@ -628,7 +628,7 @@ fn command_words(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| l.trim().trim_start_matches("usage:").trim().strip_prefix("stflash "))
         .filter_map(|rest| rest.split_whitespace().find(|w| !w.starts_with(['[', '-', '<'])))
-        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
         .map(str::to_string)
         .collect()
 }

@@ -3,15 +3,19 @@
 
 mod common;
 
+mod checks;
 mod cli;
 mod control;
+mod doctor;
 mod eeprom;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
 mod fallback;
 mod faults;
+mod h5small;
 mod h7;
+mod h7rs;
 mod journal;
 mod l0l1;
 mod l4g;
@@ -25,4 +29,6 @@ mod robustness;
 mod serialize;
 mod speed;
 mod station;
+mod u0c0;
 mod validation;
+mod wba5u3;

@@ -7,7 +7,10 @@
 //! * onto a chip holding other data,
 //! * an unchanged re-flash (nothing erased where a CRC is trusted),
 //! * a one-byte change (one sector rewritten where a CRC is trusted),
-//! * an unaligned partial write (the bytes around it kept).
+//! * an unaligned partial write (the bytes around it kept);
+//!
+//! and `verify`, `checksum` and `blank-check` must give the right answer by
+//! the same path.
 //!
 //! The default run covers every knob on one family (rotating) and the
 //! unperturbed chip on every family; `STFLASH_FULL_MATRIX=1` runs every knob
@@ -195,6 +198,41 @@ fn cell(family: &str, chip: &str, sector: u32, knob: &Knob) {
     assert_eq!(h.peek(BASE, span).unwrap(), want_flash, "{name}: contents");
     assert!(r.preserved_bytes > 0, "{name}");
     assert_eq!(r.verify_method, Some(want), "{name}: verify method");
+
+    checks(chip, sector, knob.faults, &other, want, &format!("{family} [{}]", knob.faults));
+}
+
+/// `verify`, `checksum` and `blank-check` under the same knob, on flash
+/// holding `flash` at BASE: an equal image, one byte off, an unaligned
+/// checksum, a blank sector and one that is not. `want` is how flash is
+/// compared (a checksum is the routine's software CRC unless everything is
+/// read back).
+fn checks(chip: &str, sector: u32, faults: &str, flash: &[u8], want: &str, cell: &str) {
+    use stflash::ops::check::{self, CheckOptions};
+    let mut spec = SimSpec::new(chip);
+    spec.faults = FaultPlan::parse(faults).unwrap();
+    let (mut s, h) = open_sim(spec);
+    assert!(h.poke(BASE, flash), "{cell}: pre-fill");
+    let opts = CheckOptions::default();
+    let len = flash.len();
+    let same = Image::from_binary(flash[3..len - 5].to_vec(), BASE + 3).unwrap();
+    let v = check::verify(&mut s, &same, &opts, &mut NoProgress).unwrap_or_else(|e| panic!("{cell}: verify: {e}"));
+    assert_eq!((v.differences.as_slice(), v.method), (&[][..], want), "{cell}: verify equal");
+    let mut off = flash[3..len - 5].to_vec();
+    off[len / 2] ^= 0x20;
+    let at = BASE + 3 + len as u32 / 2;
+    let v = check::verify(&mut s, &Image::from_binary(off, BASE + 3).unwrap(), &opts, &mut NoProgress).unwrap();
+    assert_eq!((v.differences.as_slice(), v.method), (&[(at, at + 1)][..], want), "{cell}: verify one byte off");
+    let sum = check::checksum(&mut s, BASE + 1, len as u32 - 2, &opts, &mut NoProgress).unwrap();
+    let software = if want == "read-back" { want } else { "crc-software" };
+    assert_eq!(sum.crc32, stflash::ops::journal::crc32(&flash[1..len - 1]), "{cell}: checksum");
+    assert_eq!(sum.method, software, "{cell}: checksum method");
+    let blank_at = (BASE + len as u32).next_multiple_of(sector);
+    let b = check::blank_check(&mut s, Some((blank_at, sector)), &opts, &mut NoProgress).unwrap();
+    assert_eq!((b.differences.as_slice(), b.method), (&[][..], want), "{cell}: blank sector");
+    let b = check::blank_check(&mut s, Some((BASE, sector)), &opts, &mut NoProgress).unwrap();
+    assert_eq!(b.differences.first().map(|d| d.0), Some(BASE), "{cell}: sector with data");
+    assert_eq!(h.peek(BASE, len).unwrap(), flash, "{cell}: the checks changed flash");
 }
 
 /// The knobs one family runs: all that apply with `STFLASH_FULL_MATRIX`,

@@ -187,6 +187,8 @@ pub struct ModelVariant {
     /// Fast-programming row in bytes (ST's HAL `FLASH_NB_DOUBLE_WORDS_IN_ROW`:
     /// 64 double words on L4+ and WB, 32 elsewhere).
     row: u32,
+    /// The 1 KiB OTP area (0x1FFF7000 but on U0).
+    otp_base: u32,
 }
 
 const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory: u32) -> ModelVariant {
@@ -206,6 +208,7 @@ const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory
         sfr_factory: 0,
         option_bytes: (0x1FFF_7800, 0x28),
         row: 256,
+        otp_base: OTP_BASE,
     }
 }
 
@@ -255,6 +258,19 @@ pub static C0: ModelVariant = ModelVariant {
     cfgbsy: true,
     option_bytes: (0x1FFF_7800, 0x80),
     ..variant("STM32C0 flash (RM0490)", 7, 0x7F, 0xFFFF_FEAA)
+};
+/// U0 (RM0503): the C0/G0 controller (CMSIS stm32u073xx.h `FLASH_TypeDef`
+/// and FLASH_CR/SR bits: the same offsets and positions; PNB 7 bits,
+/// stm32u073xx.h:3373), CFGBSY. No memory-mapped option bytes are
+/// documented (none modeled); OTP at 0x1FFF6800 (stm32u073xx.h:804). The
+/// factory OPTR is illustrative (no source gives it; ST's SVD says 0):
+/// RDP 0xAA, no reset on Stop/Standby/Shutdown, watchdogs by software,
+/// parity off, boot from the BOOT0 pin, NRST as reset input, IRHEN.
+pub static U0: ModelVariant = ModelVariant {
+    cfgbsy: true,
+    option_bytes: (0x1FFF_7800, 0),
+    otp_base: 0x1FFF_6800,
+    ..variant("STM32U0 flash (RM0503)", 7, 0x7F, 0x2FCF_E0AA)
 };
 /// WB (RM0434): base 0x58004000, CFGBSY, PESD, OPTVERR at load, SFR with SFSA
 /// bits 0-7 and FSD bit 8; factory state with a wireless stack from page 0xCB.
@@ -462,7 +478,7 @@ impl L4gModel {
             v,
             geo,
             arrays: [FlashArray::new(FLASH_BASE, half, 0xFF, 8), FlashArray::new(FLASH_BASE + half, half, 0xFF, 8)],
-            otp: FlashArray::new(OTP_BASE, OTP_SIZE, 0xFF, 8),
+            otp: FlashArray::new(v.otp_base, OTP_SIZE, 0xFF, 8),
             stored: Options::factory(v),
             loaded: Options::factory(v),
             regs: Options::factory(v),
@@ -1318,7 +1334,7 @@ impl FlashModel for L4gModel {
             let base = self.arrays[i].base;
             self.arrays[i].poke(base, data);
         }
-        self.otp.poke(OTP_BASE, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
+        self.otp.poke(self.v.otp_base, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
         let options = blobs
             .iter()
             .find(|(n, _)| n == "options")
@@ -1506,6 +1522,21 @@ fn c011f6() -> Box<dyn FlashModel> {
 fn c031c6() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
+fn c051c8() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C0, Geometry::single(64, 2 * KIB)))
+}
+fn c071rb() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C0, Geometry::single(128, 2 * KIB)))
+}
+fn c092rc() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C0, Geometry::single(256, 2 * KIB)))
+}
+fn u031k8() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&U0, Geometry::single(64, 2 * KIB)))
+}
+fn u083rc() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&U0, Geometry::single(256, 2 * KIB)))
+}
 fn wb55rg() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&WB, Geometry::single(1024, 4 * KIB)))
 }
@@ -1554,6 +1585,38 @@ const fn c0(
     Part { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
 }
 
+/// A C0 of `kib` KiB with its AN2606 system memory (C051, C071, C09x:
+/// CMSIS stm32c051xx.h:506-508, stm32c071xx.h:559-561, stm32c092xx.h:570;
+/// REV_ID 0x1000 assumed).
+const fn c0_big(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    idcode: u32,
+    kib: u16,
+    sram: &'static [(u32, u32)],
+    system_memory: (u32, u32),
+    flash: fn() -> Box<dyn FlashModel>,
+) -> Part {
+    Part { flash_size_kib: kib, system_memory, ..c0(name, aliases, idcode, sram, flash) }
+}
+const SRAM_C051: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
+const SRAM_C071: [(u32, u32); 1] = [(0x2000_0000, 24 * KIB)];
+const SRAM_C092: [(u32, u32); 1] = [(0x2000_0000, 30 * KIB)];
+
+/// A U0 (RM0503): Cortex-M0+, DBGMCU at 0x40015800 with CR, APBFZ1, APBFZ2
+/// (CMSIS stm32u031xx.h:215-220), flash-size register and SRAM per die
+/// (stm32u031xx.h:707, 722-724; stm32u073xx.h:776, 791-793), system memory
+/// from AN2606 Table 226, REV_ID 0x1000 (OpenOCD stm32l4x.c `stm32u0_revs`).
+/// SW-DP 0x6BA02477 is OpenOCD's default for the U0 (tcl/target/stm32u0x.cfg:27),
+/// not confirmed by an ST source (assumed).
+const fn u0(p: Part, flash_size_addr: u32) -> Part {
+    Part { dpidr: 0x6BA0_2477, flash_size_addr, ..p }
+}
+const SRAM_U031: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
+const SYSMEM_U031: (u32, u32) = (0x1FFF_0000, 0x3800);
+const SYSMEM_U083: (u32, u32) = (0x1FFF_0000, 0x6800);
+const SRAM_U083: [(u32, u32); 1] = [(0x2000_0000, 40 * KIB)];
+
 /// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (RM0351
 /// DBGMCU_IDCODE); system memory from AN2606 Table 226, SRAM from the datasheets.
 pub const PARTS: &[Part] = &[
@@ -1575,6 +1638,14 @@ pub const PARTS: &[Part] = &[
     m0plus("stm32g0b1re", &["g0b1", "stm32g0b1", "g0b1re"], 0x1000_6467, 512, &SRAM_G0B1, SYSMEM_28K, g0b1re),
     c0("stm32c011f6", &["c011", "stm32c011"], 0x1000_6443, &SRAM_C011, c011f6),
     c0("stm32c031c6", &["c031", "stm32c031", "c031c6"], 0x1000_6453, &SRAM_C031, c031c6),
+    c0_big("stm32c051c8", &["c051", "stm32c051"], 0x1000_644C, 64, &SRAM_C051, (0x1FFF_0000, 0x3000), c051c8),
+    c0_big("stm32c071rb", &["c071", "stm32c071"], 0x1000_6493, 128, &SRAM_C071, (0x1FFF_0000, 0x7000), c071rb),
+    c0_big("stm32c092rc", &["c092", "stm32c092", "c091"], 0x1000_644D, 256, &SRAM_C092, (0x1FFF_0000, 0x4000), c092rc),
+    u0(m0plus("stm32u031k8", &["u031", "stm32u031"], 0x1000_6459, 64, &SRAM_U031, SYSMEM_U031, u031k8), 0x1FFF_3EA0),
+    u0(
+        m0plus("stm32u083rc", &["u083", "stm32u083", "u073"], 0x1000_6489, 256, &SRAM_U083, SYSMEM_U083, u083rc),
+        0x1FFF_6EA0,
+    ),
     wb_wl(m4("stm32wb55rg", &["wb55", "stm32wb55", "wb55rg"], 0x2001_6495, 1024, &SRAM_WB55, wb55rg), SYSMEM_28K),
     wb_wl(m4("stm32wle5jc", &["wle5", "stm32wle5", "wle5jc"], 0x1001_6497, 256, &SRAM_WLE5, wle5jc), SYSMEM_WL),
 ];

@@ -13,6 +13,7 @@ pub mod f0f1f3;
 pub mod f2f4f7;
 pub mod h5;
 pub mod h7;
+pub mod h7rs;
 pub mod l0l1;
 pub mod l4;
 pub mod l5u5;
@@ -26,4 +27,5 @@ pub const FAMILIES: &[&[Part]] = &[
     l0l1::PARTS,   // STM32L0, L1: PECR flash and data EEPROM
     l5u5::PARTS,   // STM32L5, U5: TrustZone flash through its non-secure registers
     h5::PARTS,     // STM32H5
+    h7rs::PARTS,   // STM32H7R/S: 64 KiB, errors in ISR, options through PG_OPT
 ];

@@ -66,6 +66,9 @@ pub struct Interpreter {
     pub crash_after: Option<u64>,
     /// Instructions executed since the core last started running.
     pub executed: u64,
+    /// Faults injected by `core-crash-after` so far (tests learn from it
+    /// that their sweep has passed the last instruction).
+    pub injected_crashes: u64,
     /// Idle loops on the flash model that found no next event and fell back
     /// to polling every `FALLBACK_POLL` (a model without `next_event`).
     pub blind_polls: u64,
@@ -84,6 +87,7 @@ impl Default for Interpreter {
             watch: Vec::new(),
             crash_after: None,
             executed: 0,
+            injected_crashes: 0,
             blind_polls: 0,
         }
     }
@@ -193,6 +197,7 @@ impl Mcu {
             }
             if let Some(limit) = self.interpreter.crash_after {
                 if self.interpreter.executed >= limit {
+                    self.interpreter.injected_crashes += 1;
                     self.core_fault("injected fault (core-crash-after)".into());
                     return;
                 }

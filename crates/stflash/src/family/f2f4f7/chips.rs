@@ -89,6 +89,7 @@ const ROW: Chip = Chip {
     family: "STM32F4",
     reference_manual: "",
     core: Core::M4,
+    core_ap: 0,
     controller: Controller::F2F4F7(&F4),
     flash_size_reg: F2_F4_FLASH_SIZE,
     max_flash_kib: 0,

@@ -7,10 +7,23 @@
 //! 0x08000000 lies in physical bank 2. Data goes through a 128-bit write
 //! buffer that programs when its four words are in. Errors are cleared in
 //! NSCCR. Read protection is the "product state" in OPTSR_CUR.
+//!
+//! One controller on every H5 die: the H503 (RM0492), H523/H533 and
+//! H562/H563/H573 (RM0481) have the same NSKEYR/NSSR/NSCR/NSCCR offsets and
+//! bit positions (CMSIS `FLASH_TypeDef` in stm32h503xx.h:449-499,
+//! stm32h523xx.h:511-575, stm32h563xx.h:710-783; NSCR SER 2, STRT 5, SNB
+//! from bit 6, BKSEL 31), the same sequences (ST's HAL stm32h5xx_hal_flash.c
+//! and _ex.c: PG and a quad word, SER|SNB|BKSEL then STRT, MER), and bank 2
+//! at half the flash. What differs is data ([`Variant`]): TrustZone (no
+//! OPTSR2.TZEN on the H503), how many sectors a WRPxR bit protects (one on
+//! the H503, whose banks have eight; four elsewhere: ST HAL
+//! stm32h5xx_hal_flash_ex.h `OB_WRP_SECTOR_*`), the OPTSR/OPTSR2 fields,
+//! and the high-cycle data area (EDATA) of the H523/H533 and H56x/H573.
 
 use std::time::Duration;
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
@@ -105,16 +118,72 @@ static ERRORS: [ErrorFlag; 7] = [
     ErrorFlag { mask: SR_OPTCHANGEERR, name: "OPTCHANGEERR", meaning: "an option-byte change failed" },
 ];
 
+/// What differs between the H5 dies, as data (the chip rows point here).
+#[derive(Debug)]
+pub struct Variant {
+    /// Controller name for messages.
+    pub name: &'static str,
+    /// OPTSR2.TZEN exists (bits 31:24: CMSIS stm32h563xx.h:10052,
+    /// stm32h523xx.h:7357; the H503 has no TrustZone, stm32h503xx.h:5568-5580).
+    pub trustzone: bool,
+    pub optsr: &'static OptionWord,
+    pub optsr2: &'static OptionWord,
+    /// WRP1R and WRP2R: one bit per sector or per group of four.
+    pub wrp: [&'static OptionWord; 2],
+    /// EDATA1R and EDATA2R, where the die has a high-cycle data area.
+    pub edata: Option<[&'static OptionWord; 2]>,
+}
+
+/// H562/H563/H573 (RM0481): 128 sectors per bank, WRPSG 32 bits of four
+/// sectors (stm32h563xx.h:9758, 10078), EDATA.
+pub static H56X: Variant = Variant {
+    name: "STM32H5",
+    trustzone: true,
+    optsr: &super::options::OPTSR,
+    optsr2: &super::options::OPTSR2,
+    wrp: [&super::options::WRP1R, &super::options::WRP2R],
+    edata: Some([&super::options::EDATA1R, &super::options::EDATA2R]),
+};
+/// H523/H533 (RM0481): up to 32 sectors per bank, WRPSG 8 bits of four
+/// sectors (stm32h523xx.h:7066, 7383), OPTSR2 without SRAM3_ECC, EDATA.
+pub static H52X: Variant = Variant {
+    name: "STM32H523/H533",
+    optsr2: &super::options::OPTSR2_H52X,
+    wrp: [&super::options::WRP1R_H52X, &super::options::WRP2R_H52X],
+    ..H56X
+};
+/// H503 (RM0492): 8 sectors per bank, WRPSG 8 bits of one sector
+/// (stm32h503xx.h:5335, 5599), no TrustZone, no BOOT_UBE, no EDATA.
+pub static H503: Variant = Variant {
+    name: "STM32H503",
+    trustzone: false,
+    optsr: &super::options::OPTSR_H503,
+    optsr2: &super::options::OPTSR2_H503,
+    wrp: [&super::options::WRP1R_H503, &super::options::WRP2R_H503],
+    edata: None,
+};
+
 /// The H5 flash controller.
 pub struct H5Controller {
     chip: &'static Chip,
+    variant: &'static Variant,
     /// OPTCR.SWAP_BANK as read by `layout`: logical bank N is physical bank !N.
     swapped: bool,
 }
 
 impl H5Controller {
-    pub fn new(chip: &'static Chip) -> H5Controller {
-        H5Controller { chip, swapped: false }
+    /// `None` when `chip` is not an H5 row.
+    pub fn new(chip: &'static Chip) -> Option<H5Controller> {
+        let Controller::H5(variant) = chip.controller else { return None };
+        Some(H5Controller { chip, variant, swapped: false })
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
     }
 
     /// BKSEL for a logical bank (BKSEL names the physical bank).
@@ -142,7 +211,7 @@ pub fn rdp_of_product_state(state: u32) -> RdpLevel {
 
 impl FlashController for H5Controller {
     fn name(&self) -> &'static str {
-        "STM32H5"
+        self.variant.name
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
@@ -165,7 +234,7 @@ impl FlashController for H5Controller {
     }
 
     fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
-        if (t.read32(OPTSR2_CUR)? >> TZEN_SHIFT) & 0xFF == TZEN_ENABLED {
+        if self.variant.trustzone && (t.read32(OPTSR2_CUR)? >> TZEN_SHIFT) & 0xFF == TZEN_ENABLED {
             return Err(FlashError::Unsupported(
                 "TrustZone is enabled on this STM32H5 (OPTSR2.TZEN = 0xB4): the non-secure flash registers cannot \
                  erase or program secure sectors, and stflash does not drive the secure ones; use \
@@ -207,11 +276,17 @@ impl FlashController for H5Controller {
     /// The write-protected sectors, from WRP1R_CUR/WRP2R_CUR: a write or
     /// `erase` that touches one is refused before anything is erased, where
     /// the controller would erase the sectors before it and then stop with
-    /// WRPERR.
+    /// WRPERR. On dies with EDATA, the sectors given to the high-cycle data
+    /// area are refused too.
     fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let layout = self.layout(t)?;
         let wrp = [t.read32(WRP1R_CUR)?, t.read32(WRP2R_CUR)?];
-        Ok(self.write_protected(&layout, wrp, self.swapped))
+        let mut out = self.write_protected(&layout, wrp, self.swapped);
+        if let Some(words) = self.variant.edata {
+            let edata = [t.read32(words[0].addr)?, t.read32(words[1].addr)?];
+            out.extend(self.edata_sectors(&layout, edata, self.swapped));
+        }
+        Ok(out)
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
@@ -250,7 +325,7 @@ mod tests {
     use crate::chip as chips;
 
     fn h563() -> H5Controller {
-        H5Controller::new(chips::find(0x484).unwrap())
+        H5Controller::new(chips::find(0x484).unwrap()).unwrap()
     }
 
     #[test]

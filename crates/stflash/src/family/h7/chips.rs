@@ -58,6 +58,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0433 (RM0399 for the dual-core H745/H747/H755/H757)",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H74X),
         // flash-families.md §1.4 ([CMSIS-h7] stm32h743xx.h:2085).
         flash_size_reg: 0x1FF1_E880,
@@ -101,6 +102,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0468",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H72X),
         // §1.4 ([CMSIS-h7] stm32h723xx.h:2083).
         flash_size_reg: 0x1FF1_E880,
@@ -143,6 +145,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0455",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H7AB),
         // §1.4, §3.1 ([CMSIS-h7] stm32h7a3xx.h:1979).
         flash_size_reg: 0x08FF_F80C,

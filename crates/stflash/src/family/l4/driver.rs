@@ -193,8 +193,10 @@ const RCC_CFGR_HPRE_SHIFT: u32 = 4;
 /// RCC_CR MSIRGSEL bit 3, MSIRANGE bits 4-7 (RM0351 §6.4.1), ranges 0-11:
 /// 100 kHz … 48 MHz; before MSIRGSEL the range after reset, 4 MHz.
 const RCC_CR_MSIRGSEL: u32 = 1 << 3;
-const MSI_HZ: [u64; 12] =
-    [100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000, 24_000_000, 32_000_000, 48_000_000];
+const MSI_HZ: [u64; 12] = [
+    100_000, 200_000, 400_000, 800_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000, 24_000_000, 32_000_000,
+    48_000_000,
+];
 const HSI16_HZ: u64 = 16_000_000;
 
 /// HCLK from RCC_CR and RCC_CFGR: MSI at its range or HSI16, through the AHB
@@ -319,6 +321,27 @@ pub static C0: Variant = Variant {
     extra_busy: SR_CFGBSY,
     rcc: None,
     ..single("STM32C0 (RM0490)", 7, opts::C0)
+};
+/// U0 (RM0503): the C0/G0 controller. Same register block and offsets
+/// (CMSIS stm32u073xx.h:302-315 `FLASH_TypeDef`: KEYR 0x08, SR 0x10, CR 0x14,
+/// OPTR 0x20, WRP1AR/BR 0x2C/0x30), the same CR bits (PG 0, PER 1, MER1 2,
+/// PNB 3 w7, STRT 16, OPTSTRT 17, OBL_LAUNCH 27, OPTLOCK 30, LOCK 31:
+/// stm32u073xx.h:3373 for PNB, stm32u031xx.h:3083-3117) and SR bits (BSY1
+/// 16, CFGBSY 18: stm32u031xx.h:3069-3072), the same keys and sequences
+/// (ST's HAL stm32u0xx_hal_flash.c: wait BSY1 then CFGBSY, double words as
+/// two 32-bit writes; page erase PER|PNB|STRT in one write in
+/// stm32u0xx_hal_flash_ex.c; options OPTSTRT then OBL_LAUNCH), single bank
+/// of 2 KiB pages. A variant, not a C0 row: the SoC around it differs
+/// (flash-size register per die, DBGMCU clock in RCC_DBGCFGR, CRC clock in
+/// RCC_AHBENR at +0x48, OPTR layout: the chip rows and `OPTR_U0`). SR bits
+/// 11/12 (HDPOPTWERR, OEMOPTWERR, stm32u031xx.h:3060-3063) are not errors
+/// of erase or program (the HAL's FLASH_SR_ERRORS leaves them out); bit 14
+/// (RDERR elsewhere) is reserved here and reads 0.
+pub static U0: Variant = Variant {
+    factory: &super::factory::U0,
+    extra_busy: SR_CFGBSY,
+    rcc: None,
+    ..single("STM32U0 (RM0503)", 7, opts::U0)
 };
 /// WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
 /// (SFSA bits 0-7, FSD bit 8).

@@ -186,6 +186,47 @@ static OPTR_C0: OptionWord = optr_g0!(
     f!("SECURE_MUXING_EN", 23, 1, K::User, Show::Flag("on", "off"), "multi-bonding I/O protection")
 );
 
+/// U0 (RM0503 FLASH_OPTR; CMSIS stm32u031xx.h:3139-3194, the same in
+/// stm32u073xx.h from :3420): RDP, BOR_EN 8, BOR_LEV 10:9, nRST_STOP 13,
+/// nRST_STDBY 14, nRST_SHDW 15, IWDG_SW/STOP/STDBY 16-18, WWDG_SW 19, BDRST
+/// 21, RAM_PARITY_CHECK 22, BKPSRAM_HW_ERASE 23, nBOOT_SEL/nBOOT1/nBOOT0
+/// 24-26, NRST_MODE 28:27, IRHEN 29. ST's SVD calls bits 10:8 one BORR_LEV
+/// field; the header's split (and its BOR_LEV values, ST HAL
+/// stm32u0xx_hal_flash.h: 0 ≈ 2.0 V … 3 ≈ 2.8 V) is used.
+static OPTR_U0: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        f!("BOR_EN", 8, 1, K::User, Show::Flag("on", "off"), "brown-out reset"),
+        f!(
+            "BOR_LEV",
+            9,
+            2,
+            K::User,
+            Show::Choices(&[(0, "~2.0 V"), (1, "~2.2 V"), (2, "~2.5 V"), (3, "~2.8 V")]),
+            "brown-out reset threshold"
+        ),
+        f!("nRST_STOP", 13, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 14, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nRST_SHDW", 15, 1, K::User, NO_RESET, "reset when entering Shutdown"),
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        // Meanings of BDRST and BKPSRAM_HW_ERASE not at hand (RM0503 not
+        // read): shown as numbers.
+        f!("BDRST", 21, 1, K::User, Show::Hex, "backup-domain reset option"),
+        f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BKPSRAM_HW_ERASE", 23, 1, K::User, Show::Hex, "backup SRAM hardware erase option"),
+        f!("nBOOT_SEL", 24, 1, K::BootConfig, Show::Flag("nBOOT0 bit", "BOOT0 pin"), "boot selected by"),
+        f!("nBOOT1", 25, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("nBOOT0", 26, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nBOOT_SEL = 1)"),
+        NRST_MODE,
+        f!("IRHEN", 29, 1, K::User, Show::Flag("on", "off"), "internal reset holder"),
+    ],
+};
+
 /// G4: NRST_MODE at 28-29 and IRHEN at 30 (RM0440 FLASH_OPTR).
 const G4_NRST_MODE: Field = Field { shift: 28, ..NRST_MODE };
 const G4_IRHEN: Field = f!("IRHEN", 30, 1, K::User, Show::Flag("on", "off"), "internal reset holder");
@@ -383,6 +424,9 @@ pub(super) const G4_CAT3: &[&OptionWord] = &[&OPTR_G4_CAT3, &WRP1A_7, &WRP1B_7, 
 pub(super) const G4_CAT4: &[&OptionWord] = &[&OPTR_G4, &WRP1A_8, &WRP1B_8];
 pub(super) const G4_CAT2: &[&OptionWord] = &[&OPTR_G4, &WRP1A_7, &WRP1B_7];
 pub(super) const C0: &[&OptionWord] = &[&OPTR_C0, &WRP1A_7, &WRP1B_7];
+/// U0: 7-bit page fields (128 pages on the 256 KiB U073/U083; ST's SVD
+/// WRP1AR STRT/END 7 bits, the CMSIS masks 16).
+pub(super) const U0: &[&OptionWord] = &[&OPTR_U0, &WRP1A_7, &WRP1B_7];
 pub(super) const WB: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A, &WB_WRP1B, &SFR_WB];
 pub(super) const WL: &[&OptionWord] = &[&OPTR_WL, &WL_WRP1A, &WL_WRP1B, &SFR_WL];
 

@@ -18,6 +18,22 @@
 //!
 //! OTP (512 bytes at 0x0BFA0000) is read with `--area=otp read`; programming
 //! it is not implemented (the simulator does not model it either).
+//!
+//! WBA5 (RM0493): OPTR without nRST_SHDW, SWAP_BANK or bank bits, with
+//! SRAM1_RST 15 and TZEN 31 (CMSIS stm32wba52xx.h:3920-3962); one bank, so
+//! two WRP areas, WRPAR/WRPBR at the U5's WRP1AR/WRP1BR offsets with PSTRT,
+//! PEND (7 bits) and UNLOCK 31 (stm32wba52xx.h:356-357, 4001-4018);
+//! NSBOOTADD0R/1R as on U5 (:351-352, 3967-3972). ST's SVD adds that the LSE
+//! must be off before OBL_LAUNCH (FLASH_NSCR1.OBL_LAUNCH); stflash does not
+//! check it (the RCC register was not verified): with the LSE on, the
+//! option reload may not happen (assumed), and the read-back after the
+//! reconnect says so.
+//!
+//! U3 (RM0487): OPTR with BDRST_POR 11, SRAM1_RST 15, SWAP_BANK 20,
+//! DUALBANK 21, SRAM3_PE 23, the HSLV bits 29/30 and TZEN 31
+//! (stm32u375xx.h:6599-6662); WRP1AR…WRP2BR with STRT, END (7 bits) and
+//! UNLOCK at the U5's offsets (stm32u375xx.h:518-523, 6704); boot addresses
+//! in BOOT0R/BOOT1R (0x44/0x48, ADD 31:7, stm32u375xx.h:513-514, 6667-6672).
 
 use std::time::Duration;
 
@@ -149,12 +165,12 @@ pub(super) static OPTR_U5: OptionWord = OptionWord {
 };
 
 /// NSBOOTADDx hold address bits 31:7 (128-byte granularity, RM0456).
-static NSBOOTADD0: OptionWord = OptionWord {
+pub(super) static NSBOOTADD0: OptionWord = OptionWord {
     name: "FLASH_NSBOOTADD0R",
     addr: NSBOOTADD0R,
     fields: &[f!("NSBOOTADD0", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 low")],
 };
-static NSBOOTADD1: OptionWord = OptionWord {
+pub(super) static NSBOOTADD1: OptionWord = OptionWord {
     name: "FLASH_NSBOOTADD1R",
     addr: NSBOOTADD1R,
     fields: &[f!("NSBOOTADD1", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 high")],
@@ -196,6 +212,80 @@ pub(super) static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
 pub(super) static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
 pub(super) static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
 
+/// WBA5: one bank, areas A and B.
+pub(super) static WRP_WBA5: [OptionWord; 2] = [
+    wrp!("FLASH_WRPAR", WRP1AR, "WRPA_PSTRT", "WRPA_PEND", 7, "area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRPBR", WRP1BR, "WRPB_PSTRT", "WRPB_PEND", 7, "area B", "WRP_UNLOCK"),
+];
+/// U3: the U5's four areas, fields named STRT/END as in CMSIS.
+pub(super) static WRP_U3: [OptionWord; 4] = [
+    wrp!("FLASH_WRP1AR", WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "bank 1 area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP1BR", WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "bank 1 area B", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP2AR", WRP2AR, "WRP2A_STRT", "WRP2A_END", 7, "bank 2 area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP2BR", WRP2BR, "WRP2B_STRT", "WRP2B_END", 7, "bank 2 area B", "WRP_UNLOCK"),
+];
+
+pub(super) static OPTR_WBA5: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        f!("SRAM1_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        TZEN,
+    ],
+};
+
+pub(super) static OPTR_U3: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        f!("BDRST_POR", 11, 1, K::User, Show::Hex, "backup-domain reset option"),
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        f!("SRAM1_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB parts"),
+        f!("SRAM3_PE", 23, 1, K::User, Show::Flag("off", "on"), "SRAM3 parity check"),
+        f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        OPTR_U5.fields[19],
+        OPTR_U5.fields[20],
+        TZEN,
+    ],
+};
+
+/// U3 boot addresses: BOOT0R/BOOT1R, ADD 31:7.
+pub(super) static BOOT0R_U3: OptionWord = OptionWord {
+    name: "FLASH_BOOT0R",
+    addr: NSBOOTADD0R,
+    fields: &[f!("BOOTADD0", 7, 25, K::BootConfig, Show::BootAddress(7), "boot address, BOOT0 low")],
+};
+pub(super) static BOOT1R_U3: OptionWord = OptionWord {
+    name: "FLASH_BOOT1R",
+    addr: NSBOOTADD1R,
+    fields: &[f!("BOOTADD1", 7, 25, K::BootConfig, Show::BootAddress(7), "boot address, BOOT0 high")],
+};
+
 /// Why a U5 area with WRP_UNLOCK = 0 cannot be removed with stflash.
 const LOCKED_AREA: &str = "the area is locked (its WRP_UNLOCK bit is 0): only an RDP regression from level 1 to 0, \
                            which erases the whole flash, unlocks it (RM0456 FLASH_WRP1AR.UNLOCK); use \
@@ -214,7 +304,7 @@ impl TzController {
     /// bits as a bank of the largest part of the die has pages.
     ///
     /// [`Variant::wrp2_in_single_bank`]: crate::family::l5u5::driver::Variant::wrp2_in_single_bank
-    pub(super) fn write_protected(&self, layout: &FlashLayout, values: &[u32; 4]) -> Vec<Reserved> {
+    pub(super) fn write_protected(&self, layout: &FlashLayout, values: &[u32]) -> Vec<Reserved> {
         let dual = layout.banks.len() > 1;
         let mut out = Vec::new();
         for (i, (word, &value)) in self.wrp_words().iter().zip(values).enumerate() {
@@ -235,14 +325,15 @@ impl TzController {
         out
     }
 
-    fn wrp_words(&self) -> &'static [OptionWord; 4] {
+    fn wrp_words(&self) -> &'static [OptionWord] {
         self.variant().wrp
     }
 }
 
 impl OptionBytes for TzController {
     fn words(&self) -> Vec<&'static OptionWord> {
-        let mut w = vec![self.optr_word(), &NSBOOTADD0, &NSBOOTADD1];
+        let [boot0, boot1] = self.variant().boot;
+        let mut w = vec![self.optr_word(), boot0, boot1];
         w.extend(self.wrp_words().iter());
         w
     }
@@ -250,7 +341,7 @@ impl OptionBytes for TzController {
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
         match area {
             OptionArea::Option | OptionArea::Optcr => Some(self.optr_word()),
-            OptionArea::BootAdd => Some(&NSBOOTADD0),
+            OptionArea::BootAdd => Some(self.variant().boot[0]),
             OptionArea::Optcr1 => None,
         }
     }
@@ -299,11 +390,12 @@ mod tests {
 
     /// (start, end exclusive, reason) of each protected area.
     fn areas(dev_id: u16, size: u32, optr: u32, values: [u32; 4]) -> Vec<(u32, u64, String)> {
+        let values = &values[..];
         let d = TzController::new(chips::find(dev_id).unwrap()).unwrap();
         let spec = &d.chip().flash;
         let layout =
             if d.dual_bank(optr, size) { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
-        d.write_protected(&layout, &values).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+        d.write_protected(&layout, values).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
     }
 
     fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {

@@ -123,11 +123,15 @@ impl CrcUnit {
         } else if let Some(p) = chip.crc {
             out.push(CrcUnit::Peripheral(p));
         }
+        out.push(CrcUnit::software(chip));
+        out
+    }
+
+    /// The routine's own CRC on `chip`.
+    pub fn software(chip: &Chip) -> CrcUnit {
         // The peripheral's word time is 8 cycles of the reset clock (chip
         // table); without one, assume the slowest reset clock (2 MHz MSI).
-        let cycle_ns = chip.crc.map_or(500, |p| (p.word_ns / 8).max(1));
-        out.push(CrcUnit::Software { cycle_ns });
-        out
+        CrcUnit::Software { cycle_ns: chip.crc.map_or(500, |p| (p.word_ns / 8).max(1)) }
     }
 
     /// The same unit on a core `k` times faster than its reset clock (the

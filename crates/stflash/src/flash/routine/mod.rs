@@ -70,7 +70,8 @@ const OP_ORR: u32 = 7;
 const OP_FILL: u32 = 8;
 const OP_H7CRC: u32 = 9;
 const OP_SWCRC: u32 = 10;
-const OP_PAIR: u32 = 11;
+const OP_CRC32: u32 = 11;
+const OP_PAIR: u32 = 12;
 /// PAIR lane mode: the lane is a FILL (its source word is the value).
 const PAIR_FILL: u32 = 0x100;
 /// Bytes of one wait description in a buffer's table.
@@ -192,6 +193,15 @@ pub enum Op {
         src: u32,
         words: u32,
     },
+    /// Append the register of zlib's CRC-32 (reflected, polynomial
+    /// 0xEDB88320) after the bytes of `words` words at `src` in address
+    /// order, starting from `init`; no final XOR (the host applies it, and
+    /// can chain ranges or bytes it hashed itself). `checksum` uses it.
+    Crc32 {
+        src: u32,
+        words: u32,
+        init: u32,
+    },
     /// Program two lanes into two banks whose controllers work on their
     /// own (H7), both banks busy at once: a unit is stored into a lane only
     /// when its bank is idle, then the last unit of each is waited for.
@@ -254,7 +264,7 @@ impl Op {
             Op::Program { .. } | Op::Fill { .. } => 7,
             Op::Read { .. } => 2,
             Op::SwCrc { .. } => 3,
-            Op::Feed { .. } | Op::H7Crc { .. } => 4,
+            Op::Feed { .. } | Op::H7Crc { .. } | Op::Crc32 { .. } => 4,
             Op::Pair(_) => 13,
             Op::Stop => 1,
         }
@@ -271,7 +281,7 @@ impl Op {
 
     /// Appends a word to the results.
     fn reads(&self) -> bool {
-        matches!(self, Op::Read { .. } | Op::H7Crc { .. } | Op::SwCrc { .. })
+        matches!(self, Op::Read { .. } | Op::H7Crc { .. } | Op::SwCrc { .. } | Op::Crc32 { .. })
     }
 }
 
@@ -383,6 +393,7 @@ impl Buffer {
                 Op::Feed { src, words: n, dst } => words.extend([OP_FEED, *src, *n, *dst]),
                 Op::H7Crc { regs, start, end, .. } => words.extend([OP_H7CRC, *regs, *start, *end]),
                 Op::SwCrc { src, words: n } => words.extend([OP_SWCRC, *src, *n]),
+                Op::Crc32 { src, words: n, init } => words.extend([OP_CRC32, *src, *n, *init]),
                 Op::Pair(lanes) => {
                     words.push(OP_PAIR);
                     for lane in lanes.iter() {

@@ -14,7 +14,7 @@
 @   +8  address of the progress word
 @   +12 number of slots
 @   +16 address of a 1 KiB area for the software CRC's table
-@   +20 0 at each start; set once SWCRC has built the table there
+@   +20 0 at each start; then which table is built there: 1 SWCRC's, 2 CRC32's
 @   +24 header address of each slot, in ring order
 @
 @ Progress word: buffers finished since the start; bit 31 set when a buffer
@@ -61,7 +61,12 @@
 @                                        CRCRDERR, clear CRCEND through CCR);
 @                                        *results++ = CRCDATA
 @  10 SWCRC   src nwords                 *results++ = CRC-32/MPEG-2 of the words
-@  11 PAIR    lane lane                  two PROGRAM/FILL streams into two banks
+@                                        (each most significant bit first)
+@  11 CRC32   src nwords init            *results++ = the register of zlib's
+@                                        CRC-32 (reflected, no final XOR) after
+@                                        the words' bytes in address order,
+@                                        from init
+@  12 PAIR    lane lane                  two PROGRAM/FILL streams into two banks
 @                                        whose controllers work on their own
 @                                        (H7): each lane is [dst src len unit
 @                                        mode spec] (mode: access width in
@@ -117,7 +122,7 @@ wait_ready:
 
 op_loop:
         ldm     r5!, {r0}
-        cmp     r0, #11
+        cmp     r0, #12
         bhi     op_unknown
         lsls    r0, r0, #1
         adr     r1, op_table
@@ -138,6 +143,7 @@ op_table:
         .hword  op_fill - op_table + 1
         .hword  op_h7crc - op_table + 1
         .hword  op_swcrc - op_table + 1
+        .hword  op_crc32 - op_table + 1
         .hword  op_pair - op_table + 1
 
 @ Unknown op: fail with the op code as status, address all ones.
@@ -515,10 +521,10 @@ op_swcrc:
         mov     r0, r8
         ldr     r3, [r0, #16]           @ table
         ldr     r1, [r0, #20]
-        cmp     r1, #0
-        bne     4f
+        cmp     r1, #1
+        beq     4f
         movs    r1, #1
-        str     r1, [r0, #20]           @ built (for the rest of this run)
+        str     r1, [r0, #20]           @ this table is built (for the rest of this run)
         ldr     r7, =0x04C11DB7
         movs    r0, #0                  @ entry
 1:      lsls    r2, r0, #24
@@ -545,6 +551,52 @@ op_swcrc:
         lsls    r4, r4, #2
         ldr     r4, [r3, r4]
         lsls    r2, r2, #8
+        eors    r2, r4
+        .endr
+        subs    r1, #1
+        bne     5b
+6:      ldr     r1, [r6, #4]
+        stm     r1!, {r2}
+        str     r1, [r6, #4]
+        b       op_loop
+
+@ CRC32 shares the table area with SWCRC: the first CRC32 after a SWCRC (or
+@ at the start of a run) builds the reflected table: entry i is the register
+@ after eight zero bits from i, shifting right (polynomial 0xEDB88320). Then
+@ r0 source, r1 words left, r2 register (from the init operand), r3 table,
+@ r4 scratch: the low byte selects the entry, 24 instructions per word.
+op_crc32:
+        mov     r0, r8
+        ldr     r3, [r0, #16]           @ table
+        ldr     r1, [r0, #20]
+        cmp     r1, #2
+        beq     4f
+        movs    r1, #2
+        str     r1, [r0, #20]           @ this table is built
+        ldr     r7, =0xEDB88320
+        movs    r0, #0                  @ entry
+1:      movs    r2, r0
+        movs    r1, #8
+2:      lsrs    r2, r2, #1
+        bcc     3f
+        eors    r2, r7
+3:      subs    r1, #1
+        bne     2b
+        lsls    r4, r0, #2
+        str     r2, [r3, r4]
+        adds    r0, #1
+        lsrs    r4, r0, #8
+        beq     1b
+4:      ldm     r5!, {r0, r1, r2}
+        cmp     r1, #0
+        beq     6f
+5:      ldm     r0!, {r4}
+        eors    r2, r4
+        .rept   4
+        uxtb    r4, r2                  @ low byte selects the entry
+        lsls    r4, r4, #2
+        ldr     r4, [r3, r4]
+        lsrs    r2, r2, #8
         eors    r2, r4
         .endr
         subs    r1, #1

@@ -28,6 +28,8 @@ mod strategy;
 mod stream;
 mod survey;
 
+pub(crate) use survey::{hash_calibrated, Hashed, Range};
+
 use execute::Ledger;
 use plan::{Job, PlanOptions, SectorPlan, SectorState, Strategy, WritePlan};
 
@@ -367,8 +369,10 @@ fn write_unlocked(
         let hash_with = unit.filter(|_| opts.verify && !opts.readback);
         // A unit whose input order is still open hashes one more burst of the
         // new contents, read back afterwards, to settle it.
-        let settle =
-            hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
+        let settle = hash_with
+            .as_ref()
+            .filter(|(_, s)| s.resolved().is_none())
+            .and_then(|(u, _)| settle_range(plan, &changed, u));
         let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
         let mut ledger = Ledger::default();
         let work = execute::Work { jobs: &jobs, bank_erase };
@@ -459,7 +463,11 @@ fn record_kept(
 /// table's RAM size is checked first: the last word the routine would use
 /// is read, and on a bus fault (a part with less RAM than its table row)
 /// the routine gets half the region, down to the smallest it runs in.
-fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAccess) -> Result<Option<Streamer>> {
+pub(crate) fn start_routine(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    access: &ProgramAccess,
+) -> Result<Option<Streamer>> {
     let Some(mut region) = RamPlan::region_for(t.chip) else { return Ok(None) };
     let ram = loop {
         let Some(plan) = RamPlan::in_region(region) else {
@@ -482,6 +490,10 @@ fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAcc
     };
     if !stream::supports(access, &ram) {
         debug!("the flash routine cannot make {access:?} accesses; host-driven programming");
+        return Ok(None);
+    }
+    if ctrl.error_register(0).is_some() {
+        debug!("the flash routine polls one status register and this controller keeps its errors in another; host-driven programming");
         return Ok(None);
     }
     Ok(stream::start(t, ctrl, ram)?)

@@ -84,7 +84,7 @@ pub(super) enum ByCrc {
 }
 
 /// (bank, start, end) of a range to hash.
-type Range = (u8, u32, u32);
+pub(crate) type Range = (u8, u32, u32);
 
 /// Bytes the host knows and their place for the unit: two runs of different
 /// bytes and lengths (bank, start, end). The units that hash RAM take the
@@ -112,52 +112,55 @@ fn calibration_runs(t: &mut Target, st: &Streamer, unit: &CrcUnit) -> Result<Vec
     ])
 }
 
-/// Survey by CRC: hash the calibration runs and every piece in one batch,
-/// solve what the unit computes, then classify each sector and read only
-/// the kept bytes that are not blank. Unless [`ByCrc::Done`], nothing has
-/// changed and the caller tries another unit or surveys by reading.
-pub(super) fn by_crc(
+/// How hashing with a calibrated unit ended.
+pub(crate) enum Hashed {
+    /// The CRC of each range, in order, and what the unit was found to compute.
+    Done(Vec<u32>, Solution),
+    /// No model explains what the unit computed on known bytes: it is not
+    /// to be used (the routine still runs).
+    Untrusted,
+    /// The routine crashed or timed out while hashing (it is stopped).
+    Crashed,
+}
+
+/// Hash the calibration runs and `ranges` (aligned to the unit) in one
+/// batch and solve what the unit computes. Unless [`Hashed::Done`] nothing
+/// can be learnt from this unit: the caller tries the next or reads.
+pub(crate) fn hash_calibrated(
     t: &mut Target,
     ctrl: &dyn FlashController,
     st: &mut Streamer,
     unit: &CrcUnit,
     chip_name: &str,
-    plan: &mut WritePlan,
-) -> Result<ByCrc> {
-    let align = unit.align();
-    if plan.sectors.iter().any(|p| p.sector.size % align != 0 || p.sector.addr % align != 0) {
-        return Ok(ByCrc::Untrusted);
-    }
+    ranges: &[Range],
+) -> Result<Hashed> {
     let cal = calibration_runs(t, st, unit)?;
-    let (pieces, mixed) = pieces(plan, align);
-    let mut ranges: Vec<Range> = cal.iter().map(|(r, _)| *r).collect();
-    ranges.extend(pieces.iter().map(|p| (plan.sectors[p.sector].sector.bank, p.start, p.end)));
-    let crcs = match super::stream::run_crcs(t, st, unit, &ranges) {
+    let mut all: Vec<Range> = cal.iter().map(|(r, _)| *r).collect();
+    all.extend_from_slice(ranges);
+    let mut crcs = match super::stream::run_crcs(t, st, unit, &all) {
         Ok(crcs) => crcs,
         Err(e @ RoutineError::Crashed { .. }) => {
-            warn!("{e}; writing without the {}", unit.name());
-            return Ok(ByCrc::Crashed);
+            warn!("{e}; not using the {}", unit.name());
+            return Ok(Hashed::Crashed);
         }
         Err(RoutineError::Timeout { what, waited }) => {
             warn!("the {} took longer than {:.1} s while {what}; not using it", unit.name(), waited.as_secs_f64());
-            return Ok(ByCrc::Crashed);
+            return Ok(Hashed::Crashed);
         }
         Err(e) => return Err(Error::from(e.into_flash_error(t, ctrl))),
     };
-    let (cal_crcs, piece_crcs) = crcs.split_at(cal.len());
-    let mut solution = Solution::solve(
-        Run { bytes: &cal[0].1, result: cal_crcs[0] },
-        &[Run { bytes: &cal[1].1, result: cal_crcs[1] }],
-    );
+    let results = crcs.split_off(cal.len());
+    let solution =
+        Solution::solve(Run { bytes: &cal[0].1, result: crcs[0] }, &[Run { bytes: &cal[1].1, result: crcs[1] }]);
     if !solution.trusted() {
         warn!(
             "the {} of this {chip_name} computes no CRC-32 (polynomial 0x04C11DB7) that explains its results on \
              known bytes (0x{:08X}, 0x{:08X}); not using it",
             unit.name(),
-            cal_crcs[0],
-            cal_crcs[1],
+            crcs[0],
+            crcs[1],
         );
-        return Ok(ByCrc::Untrusted);
+        return Ok(Hashed::Untrusted);
     }
     match solution.resolved() {
         Some(m) => debug!(
@@ -174,12 +177,38 @@ pub(super) fn by_crc(
             solution.models.len()
         ),
     }
+    Ok(Hashed::Done(results, solution))
+}
+
+/// Survey by CRC: hash the calibration runs and every piece in one batch,
+/// solve what the unit computes, then classify each sector and read only
+/// the kept bytes that are not blank. Unless [`ByCrc::Done`], nothing has
+/// changed and the caller tries another unit or surveys by reading.
+pub(super) fn by_crc(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    st: &mut Streamer,
+    unit: &CrcUnit,
+    chip_name: &str,
+    plan: &mut WritePlan,
+) -> Result<ByCrc> {
+    let align = unit.align();
+    if plan.sectors.iter().any(|p| p.sector.size % align != 0 || p.sector.addr % align != 0) {
+        return Ok(ByCrc::Untrusted);
+    }
+    let (pieces, mixed) = pieces(plan, align);
+    let ranges: Vec<Range> = pieces.iter().map(|p| (plan.sectors[p.sector].sector.bank, p.start, p.end)).collect();
+    let (piece_crcs, mut solution) = match hash_calibrated(t, ctrl, st, unit, chip_name, &ranges)? {
+        Hashed::Done(crcs, solution) => (crcs, solution),
+        Hashed::Untrusted => return Ok(ByCrc::Untrusted),
+        Hashed::Crashed => return Ok(ByCrc::Crashed),
+    };
     let erased = plan.erased;
     let n = plan.sectors.len();
     let (mut unchanged, mut blank) = (vec![true; n], vec![true; n]);
     // The CRC of erased bytes, per length (pieces are mostly whole sectors).
     let mut blank_crcs: std::collections::HashMap<usize, Option<u32>> = Default::default();
-    for (p, &got) in pieces.iter().zip(piece_crcs) {
+    for (p, &got) in pieces.iter().zip(&piece_crcs) {
         let sp = &mut plan.sectors[p.sector];
         let (o, e) = ((p.start - sp.sector.addr) as usize, (p.end - sp.sector.addr) as usize);
         let blank_crc = *blank_crcs.entry(e - o).or_insert_with(|| solution.predict(&vec![erased; e - o]));
