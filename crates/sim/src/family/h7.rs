@@ -27,7 +27,9 @@
 //!   to a full queue does). Knob `write_queue=stall|none|deep|error`: that
 //!   default, no queue (a write stalls while anything is programming), an
 //!   unbounded queue (writes never stall), or a write to a full queue
-//!   dropped with PGSERR.
+//!   dropped with PGSERR. Knob `word_error=<bank>:<offset>`: the flash word
+//!   at that offset of bank 1 or 2 is refused with STRBERR (a program error
+//!   in the middle of a write, whatever its cause; nothing programmed).
 //! * SER/BER + START with the die's sector field; BER has priority; erase and
 //!   program of a write-protected sector (WPSN: 1 bit per sector on
 //!   H74x/H72x, 1 bit per 4 sectors on H7A/B, 0 = protected) raise WRPERR and
@@ -434,6 +436,9 @@ pub struct H7Model {
     crc_kind: CrcKind,
     /// What a write does when the command queue is busy (`write_queue=`).
     queue_mode: QueueMode,
+    /// Knob `word_error=<bank>:<offset>`: the flash word at that offset of
+    /// that bank (1 or 2) is refused with STRBERR, nothing programmed.
+    word_error: Option<(usize, u32)>,
     /// A SWAP_BANK_OPT change takes effect at OPTSTART (`swap_reload=immediate`).
     swap_at_optstart: bool,
 }
@@ -564,6 +569,7 @@ impl H7Model {
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
             crc_kind: CrcKind::PUBLISHED,
             queue_mode: QueueMode::Stall,
+            word_error: None,
             swap_at_optstart: false,
         }
     }
@@ -878,6 +884,10 @@ impl H7Model {
     fn commit(&mut self, b: usize, offset: u32, data: Vec<u8>, now: Nanos) {
         if self.protected(b, offset / self.die.sector_size) {
             self.banks[b].sr |= WRPERR;
+            return;
+        }
+        if self.word_error.is_some_and(|(bank, at)| bank == b && at / self.die.word == offset / self.die.word) {
+            self.banks[b].sr |= STRBERR;
             return;
         }
         let queued = self.banks[b].queue.iter().filter(|op| op.end > now).count();
@@ -1258,6 +1268,16 @@ impl FlashModel for H7Model {
                 };
                 Ok(())
             }
+            "word_error" => {
+                let parsed = value.split_once(':').and_then(|(bank, off)| {
+                    let bank = bank.parse::<usize>().ok().filter(|b| (1..=2).contains(b))?;
+                    Some((bank - 1, parse_hex(off)?))
+                });
+                self.word_error = Some(parsed.ok_or_else(|| {
+                    format!("{}: word_error={value}: expected <bank 1 or 2>:<offset in the bank>", self.name())
+                })?);
+                Ok(())
+            }
             "flash_crc_init" => {
                 self.crc_kind.init = parse_hex(value)
                     .ok_or_else(|| format!("{}: flash_crc_init={value}: expected a hex number", self.name()))?;
@@ -1281,7 +1301,7 @@ impl FlashModel for H7Model {
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
                  swap_bank=0|1, flash_crc=published|chain|absent|garbage|mpeg2|init0|lsb-first, \
                  flash_crc_init=<hex>, flash_crc_order=<order>, flash_crc_out=plain|reflected, \
-                 write_queue=stall|none|deep|error, swap_reload=reset|immediate, opt_fault=stuck|error \
+                 write_queue=stall|none|deep|error, word_error=<bank>:<offset>, swap_reload=reset|immediate, opt_fault=stuck|error \
                  (a fault: option changes do not take effect or fail)",
                 self.name()
             )),

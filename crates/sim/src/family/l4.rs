@@ -29,11 +29,12 @@
 //!   states the requirement; the core clock comes from the simulated RCC).
 //!   A read of the bank while a row is programmed stops the row without a
 //!   flag (RM0440 §3.3.7 note): the double word in progress completes, the
-//!   rest stays erased. Knob `fast_row=abort|fasterr|miserr` (with
+//!   rest stays erased. Knob `fast_row=abort|fasterr|miserr|pgserr` (with
 //!   `fast_row_at=N`, default 2): the Nth fast row since power-on loses its
 //!   last double word as a read of its bank after the last write would make
 //!   it (no flag), or stops halfway with FASTERR (the 7 ms row timer) or
-//!   MISERR + FASTERR (data late).
+//!   MISERR + FASTERR (data late), or is refused at its first double word
+//!   with PGSERR as if the bank had not been mass-erased.
 //! - Read-while-write (RM0440 §3.3.5, §3.3.8): in dual-bank mode a read of
 //!   the bank that is not busy answers at once; any other flash access waits
 //!   while an operation runs (one controller: never two operations).
@@ -433,6 +434,9 @@ enum RowFault {
     Fasterr,
     /// MISERR + FASTERR: data late.
     Miserr,
+    /// PGSERR at the row's first double word, nothing programmed: the
+    /// controller no longer counts the bank as mass-erased.
+    Pgserr,
 }
 
 /// One simulated controller with its flash.
@@ -855,7 +859,8 @@ impl L4gModel {
                     return;
                 }
                 let bank = self.array_index(addr).unwrap_or(0);
-                if !self.mass_erased[bank] {
+                let refused = self.row_fault == Some(RowFault::Pgserr) && self.rows + 1 == self.row_fault_at;
+                if !self.mass_erased[bank] || refused {
                     // No mass erase of the bank before (RM0440 §3.3.7).
                     self.sr |= PGSERR;
                     return;
@@ -1123,8 +1128,12 @@ impl L4gModel {
     }
 
     fn accepted_keys(&self) -> String {
-        let mut keys =
-            vec!["rdp=0|1|2", "wrp=<start>-<end>[+<start>-<end>…]", "fast_row=abort|fasterr|miserr", "fast_row_at=N"];
+        let mut keys = vec![
+            "rdp=0|1|2",
+            "wrp=<start>-<end>[+<start>-<end>…]",
+            "fast_row=abort|fasterr|miserr|pgserr",
+            "fast_row_at=N",
+        ];
         keys.extend(self.geo.option_keys.iter().map(|(k, _)| *k));
         if self.v.sfr.is_some() {
             keys.extend(["sfsa=<page>", "fsd=0|1"]);
@@ -1297,7 +1306,8 @@ impl FlashModel for L4gModel {
                     "abort" => RowFault::Abort,
                     "fasterr" => RowFault::Fasterr,
                     "miserr" => RowFault::Miserr,
-                    _ => return Err(format!("fast_row={value}: expected abort, fasterr or miserr")),
+                    "pgserr" => RowFault::Pgserr,
+                    _ => return Err(format!("fast_row={value}: expected abort, fasterr, miserr or pgserr")),
                 };
                 self.row_fault = Some(fault);
                 return Ok(());

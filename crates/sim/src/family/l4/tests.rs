@@ -627,3 +627,18 @@ fn every_part_builds_and_maps_its_flash_size() {
         assert!(m.regions().iter().all(|r| !r.contains(&p.flash_size_addr)), "{}", p.name);
     }
 }
+
+#[test]
+fn fast_row_pgserr_refuses_the_chosen_row_and_programs_nothing() {
+    let mut b = g071();
+    b.f.configure("fast_row", "pgserr").unwrap();
+    b.unlock();
+    b.mass_erase(1 << 2);
+    b.fast_row(0x0800_0000, 32);
+    b.settle();
+    assert_eq!(b.sr() & 0xFFFF, 0, "the first row is whole");
+    b.fast_row(0x0800_0100, 1);
+    b.settle();
+    assert_eq!(b.sr() & S_PGSERR, S_PGSERR);
+    assert_eq!(b.peek32(0x0800_0100), 0xFFFF_FFFF, "nothing of the second row");
+}

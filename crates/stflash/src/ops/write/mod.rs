@@ -227,7 +227,9 @@ fn write_flash(
     let done = done.map_err(|e| with_journal(e, journal.as_ref()))?;
     unlocked.lock()?;
     if opts.verify {
-        verify_written(session, &plan, &done, opts, progress, report).map_err(|e| with_journal(e, journal.as_ref()))?;
+        verify_written(session, &plan, &done, opts, progress, report)
+            .map_err(|e| cut_short(e, done.fast))
+            .map_err(|e| with_journal(e, journal.as_ref()))?;
     }
     if done.journaled {
         if let Some(j) = &journal {
@@ -235,6 +237,19 @@ fn write_flash(
         }
     }
     Ok(())
+}
+
+/// A verification failure after fast rows names the likely cause: a row cut
+/// short by a read of its bank leaves erased cells and sets no flag (RM0440
+/// §3.3.7 note; RM0351 and RM0444 alike).
+fn cut_short(mut e: Error, fast: bool) -> Error {
+    if fast && e.kind == ErrorKind::Verify {
+        e.message = format!(
+            "{}; it was programmed in fast rows, and a row cut short leaves erased bytes without any error flag",
+            e.message
+        );
+    }
+    e
 }
 
 /// A failure after the journal was written says where the kept bytes are.
@@ -259,6 +274,8 @@ struct Written {
     unit: Option<(CrcUnit, Solution)>,
     /// The kept bytes were recorded in the journal (delete it once verified).
     journaled: bool,
+    /// Some of it was programmed in fast rows.
+    fast: bool,
 }
 
 /// Survey, plan the jobs and run them (the banks are unlocked).
@@ -395,7 +412,7 @@ fn write_unlocked(
         erased.sort_by_key(|s| (s.bank, s.index));
         erased.dedup();
         report.erased = erased;
-        Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+        Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled, fast: jobs.iter().any(|j| j.fast) })
     })();
     for &(addr, value) in raised.iter().flat_map(|r| &r.restore) {
         t.write32(addr, value)?;
