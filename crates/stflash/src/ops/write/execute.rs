@@ -19,6 +19,10 @@ use crate::mcu::Target;
 pub struct Ledger {
     pub done: usize,
     pub started: usize,
+    /// Jobs from `done` to here may hold programmed bytes (data was given
+    /// for them); the rest up to `started` at most erased (a bank erased
+    /// whole begins every job of the bank). 0: as `started`.
+    pub programmed: usize,
     /// Job `done` was not given any data (only, perhaps, its erase): it is
     /// not partly programmed (an operation stopped between sectors).
     pub between: bool,
@@ -183,6 +187,9 @@ fn normally(
     ledger: &mut Ledger,
 ) -> Result<Option<Hashed>, FlashError> {
     let (from, begun) = (ledger.done, ledger.started);
+    // Erased again: what may hold programmed bytes; the rest of a bank
+    // erased whole is still blank.
+    let programmed = if ledger.programmed == 0 { begun } else { ledger.programmed };
     let Some(st) = stream::start(t, ctrl, plan)? else { return Ok(None) };
     let unit = ctrl.program_access().unit;
     // Fast rows cut into the units to program: fast programming exists only
@@ -191,7 +198,7 @@ fn normally(
         .iter()
         .enumerate()
         .map(|(i, j)| Job {
-            erase: j.erase || from + i < begun,
+            erase: j.erase || from + i < programmed,
             fast: false,
             runs: if j.fast { plan::units_of(&j.runs, unit, 0xFF) } else { j.runs.clone() },
             ..j.clone()
@@ -203,6 +210,7 @@ fn normally(
     let end = by_routine(t, ctrl, st, &rest, options, &before, progress, &mut sub);
     ledger.done = from + sub.done;
     ledger.started = begun.max(from + sub.started);
+    ledger.programmed = 0;
     ledger.between = sub.between;
     match end? {
         RoutineEnd::Done(h) => Ok(Some(h)),

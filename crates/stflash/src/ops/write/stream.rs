@@ -753,7 +753,8 @@ impl<'a, 'j> Packer<'a, 'j> {
     /// who wants to stop now; `started`: jobs with buffers given.
     fn report_state(&mut self, started: usize) {
         let done = from_tags(self.st.done_tags(), self.first_buffer, &self.completed_by);
-        let ledger = Ledger { done, started: started.max(self.erase_given).max(done), between: false };
+        let ledger =
+            Ledger { done, started: started.max(self.erase_given).max(done), between: false, ..Ledger::default() };
         let job = &self.jobs[started.saturating_sub(1).min(self.jobs.len() - 1)];
         let backlog = self.st.busy_until().saturating_sub(self.t.elapsed());
         self.progress.flash_state(&ledger.describe(self.jobs), backlog + super::execute::job_time(self.ctrl, job));
@@ -777,6 +778,18 @@ impl<'a, 'j> Packer<'a, 'j> {
         ledger.done = from_tags(self.st.done_tags(), self.first_buffer, &self.completed_by);
         let sent_to = self.completed_by.iter().map(|&j| (j + 1).min(self.jobs.len())).max().unwrap_or(0);
         ledger.started = sent_to.max(self.erase_given).max(ledger.done);
+        if let Err(RoutineError::Flash { .. }) = result {
+            // The routine stops at the failing buffer (the one after those
+            // it reported done): later buffers never ran, so their jobs are
+            // untouched but for erases placed earlier. After a failed fast
+            // row, only what that buffer began is erased again.
+            let failing = done_tags.len();
+            if let Some(&last) = self.completed_by.get(failing) {
+                let began = (last + 1).min(self.jobs.len());
+                ledger.started = began.max(self.erase_given).max(ledger.done).min(ledger.started);
+                ledger.programmed = began.max(ledger.done).min(ledger.started);
+            }
+        }
         if let (Err(RoutineError::Interrupted), Some(j)) = (result, self.stopped_at) {
             // Every buffer given was waited for: the jobs before `j` are written,
             // `j` and later are untouched unless erased ahead.
