@@ -12,7 +12,8 @@
 //! it, and prints one table of the operation's own cost (connecting,
 //! identifying and the final reset are a fixed cost per session, printed
 //! below the table): modeled seconds, USB commands, KiB/s, the floor (see
-//! [`floor`]) and the ratio to it. Chips
+//! [`floor`]) and the ratio to it; then, for the rows whose floor both banks
+//! at once, bank erases or fast rows lower, the floor without them. Chips
 //! start with an older, different firmware in the flash, as on a desk where a
 //! board is reflashed.
 //!
@@ -26,8 +27,9 @@
 //! The simulated H7 flash CRC unit computes what was measured on an H753
 //! (initial value 0xB6C0AE5A); the rows marked "CRC init 0x…" give it an
 //! initial value chosen at random for this run, to show that nothing is
-//! hard-coded. The last rows run the slow reset clocks (L4 4 MHz, L0
-//! 2.097 MHz, F1 8 MHz) with each way of verifying: the CRC peripheral, the
+//! hard-coded. The last rows run the slow reset clocks (L4 4 MHz, which
+//! stflash raises to HSI16 for the write, L0 2.097 MHz, F1 8 MHz) with each
+//! way of verifying: the CRC peripheral, the
 //! routine's software CRC (the peripheral switched off with a simulator
 //! knob), and reading back.
 
@@ -225,6 +227,12 @@ const L053: Part = Part {
     fast: None,
     options: &[],
 };
+
+/// The part as the first floor saw it: one bank at a time, sector by
+/// sector, programmed one unit at a time.
+fn single_bank(part: &Part) -> Part {
+    Part { independent: false, bank_erase: None, fast: None, ..*part }
+}
 
 fn max_swd_hz(probe: SimProbeKind) -> f64 {
     if probe.is_v3() {
@@ -539,18 +547,25 @@ fn main() {
     let mut full_h7a3 = [Duration::ZERO; 2];
     let mut random_h7a3 = Duration::ZERO;
     // A write row; returns its modeled time.
-    let write_row = |rows: &mut Vec<Row>,
-                     probe: SimProbeKind,
-                     name: String,
-                     part: &Part,
-                     addr: u32,
-                     image: &[u8],
-                     old: &[u8],
-                     how: How| {
+    // Rows whose floor the banks at once, bank erases or fast rows lower:
+    // the floor without them, and with them.
+    let mut earlier: Vec<(String, Duration, Duration)> = Vec::new();
+    let mut write_row = |rows: &mut Vec<Row>,
+                         probe: SimProbeKind,
+                         name: String,
+                         part: &Part,
+                         addr: u32,
+                         image: &[u8],
+                         old: &[u8],
+                         how: How| {
         if !wanted(&name) {
             return None;
         }
         let f = floor(part, probe, addr, image, old);
+        let single = floor(&single_bank(part), probe, addr, image, old);
+        if single != f {
+            earlier.push((format!("{name} ({})", probe_name(probe)), single, f));
+        }
         match run_write(part, probe, addr, image, old, &how) {
             Some((stats, verify)) => {
                 let ratio = stats.modeled.as_secs_f64() / f.as_secs_f64();
@@ -845,6 +860,10 @@ fn main() {
         }
     }
     print_table(&rows);
+    println!("\nFloors these modes lower (one bank at a time, sector erases, normal programming → the floor above):\n");
+    for (name, single, f) in &earlier {
+        println!("* {name}: {:.3} s → {:.3} s", single.as_secs_f64(), f.as_secs_f64());
+    }
     for probe in [SimProbeKind::V2, SimProbeKind::V3] {
         if let Some((s, handle)) = open(&H7A3, probe, None, "") {
             let connect = handle.stats();

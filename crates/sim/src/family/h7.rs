@@ -10,6 +10,14 @@
 //! field starts at bit 6 (CMSIS stm32h7a3xx.h:8677-8678), erases sector 4n, as
 //! silicon does (stlink issue #1369).
 //!
+//! The two banks of a dual-bank die are independent: each has its own
+//! KEYR/CR/SR/CCR and command queue, and an erase or program in one runs at
+//! the same time as any operation in the other (ST's HAL
+//! stm32h7xx_hal_flash.c:66-71: "the flash interface can run different
+//! operations at the same time on each bank"; its FLASH_Erase_Sector starts
+//! SER in CR1 and CR2 back to back, stm32h7xx_hal_flash_ex.c:1194-1235).
+//! A read of a busy bank waits; the other bank answers at once.
+//!
 //! What is modeled, per bank (bank 2 registers at +0x100):
 //! * KEYR: KEY1 then KEY2 clears LOCK; a wrong key, or any key while
 //!   unlocked, locks CR until reset (H7B0 SVD CR1.LOCK1 description).
