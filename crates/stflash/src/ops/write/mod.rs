@@ -289,135 +289,194 @@ fn write_unlocked(
 ) -> Result<Written> {
     let Session { target: t, flash, layout, .. } = session;
     let ctrl: &dyn FlashController = flash.as_deref().expect("checked by controller()");
-    let chip = t.chip;
     let access = ctrl.program_access();
-    let mut routine = if opts.fast { start_routine(t, ctrl, &access)? } else { None };
+    let routine = if opts.fast { start_routine(t, ctrl, &access)? } else { None };
     check_probe_can_program(t, &access, routine.is_some())?;
     // A faster core for the routine's CRCs and fast programming's clock;
     // put back whatever happens.
     let raised = if routine.is_some() { ctrl.raise_clock(t)? } else { Some(RaisedClock::default()) };
     let speedup = raised.as_ref().map_or(1, |r| r.speedup);
-    let result = (|| -> Result<Written> {
-        // With a CRC unit the routine can hash: skip what is already there,
-        // read only kept bytes that are not blank, verify without reading back.
-        // The first unit whose results a model explains is used.
-        let mut unit: Option<(CrcUnit, Solution)> = None;
-        let mut states = None;
-        let mut crashed = false;
-        if !opts.mass_erase {
-            for candidate in CrcUnit::candidates(chip).into_iter().map(|u| u.faster(speedup)) {
-                let Some(st) = routine.as_mut() else { break };
-                match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
-                    survey::ByCrc::Done(s, solution) => {
-                        states = Some(s);
-                        unit = Some((candidate, solution));
-                        break;
-                    }
-                    survey::ByCrc::Untrusted => {}
-                    survey::ByCrc::Crashed => {
-                        routine = start_routine(t, ctrl, &access)?;
-                        crashed = true;
-                        break;
-                    }
-                }
-            }
-            if unit.is_none() && routine.is_some() && !crashed {
-                warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
-            }
-        }
-        // The core's own reads of flash (the software CRC) flag ECC errors in
-        // the status register, which would fail the next operation: clear them.
-        if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
-            for bank in plan.banks(layout) {
-                engine::clear_stale_errors(t, ctrl, bank)?;
-            }
-        }
-        let states = match states {
-            Some(s) => s,
-            None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
-            None => survey::by_reading(t, plan)?,
-        };
-        plan.mark_kept_read();
-        report.preserved_bytes = plan.kept_bytes();
-        if opts.mass_erase {
-            engine::mass_erase(t, ctrl, layout, progress)?;
-            report.mass_erased = true;
-        }
-        let ecc = chip.controller.has_ecc();
-        let mut strategy =
-            strategy::choose(t, ctrl, layout, plan, &states, &mut routine, unit.as_ref(), context.reserved, opts)?;
-        let mut journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
-        if !journaled && !strategy.bank_erase.is_empty() {
-            // Without the journal no bank with kept bytes is erased whole.
-            strategy = strategy::without_kept(plan, strategy);
-            journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
-        }
-        // Fast programming needs its clock; without it, the normal way.
-        if strategy.fast.is_some() && raised.is_none() {
-            info!("the core clock cannot be raised for fast programming: programming the normal way");
-            strategy.fast = None;
-        }
-        let mut jobs = plan.jobs_with(&states, access.unit, ecc, journaled, &strategy);
-        if ctrl.independent_banks() {
-            jobs = plan::interleave_banks(jobs);
-        }
-        let bank_erase = if strategy.bank_erase.is_empty() {
-            Vec::new()
-        } else {
-            ctrl.bank_erase_ops(layout, &strategy.bank_erase).expect("chosen among the banks the controller erases")
-        };
-        let changed: Vec<usize> = plan
-            .sectors
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| jobs.iter().any(|j| j.sector == p.sector))
-            .map(|(i, _)| i)
-            .collect();
-        report.skipped =
-            plan.sectors.iter().filter(|p| !jobs.iter().any(|j| j.sector == p.sector)).map(|p| p.sector).collect();
-        report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
-        debug!(
-            "{} sectors to write, {} already hold the image, banks erased whole: {:?}, fast programming: {}",
-            jobs.len(),
-            report.skipped.len(),
-            strategy.bank_erase.iter().map(|b| b + 1).collect::<Vec<_>>(),
-            strategy.fast.is_some()
-        );
-        let hash_with = unit.filter(|_| opts.verify && !opts.readback);
-        // A unit whose input order is still open hashes one more burst of the
-        // new contents, read back afterwards, to settle it.
-        let settle = hash_with
-            .as_ref()
-            .filter(|(_, s)| s.resolved().is_none())
-            .and_then(|(u, _)| settle_range(plan, &changed, u));
-        let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
-        let mut ledger = Ledger::default();
-        let work = execute::Work { jobs: &jobs, bank_erase };
-        let ran = execute::run(t, ctrl, routine, &work, hashing, progress, &mut ledger);
-        let ran = ran.map_err(|e| failed(e, &jobs, &ledger))?;
-        let mut erased: Vec<crate::flash::Sector> = Vec::new();
-        for &b in &strategy.bank_erase {
-            for sector in layout.banks[b as usize].sectors(b) {
-                progress.erased(&sector);
-                erased.push(sector);
-            }
-        }
-        erased.extend(
-            jobs.iter()
-                .enumerate()
-                .filter(|(i, j)| j.erase || ran.redone_from.is_some_and(|from| *i >= from))
-                .map(|(_, j)| j.sector)
-                .filter(|s| !strategy.bank_erase.contains(&s.bank)),
-        );
-        erased.sort_by_key(|s| (s.bank, s.index));
-        erased.dedup();
-        report.erased = erased;
-        Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled, fast: jobs.iter().any(|j| j.fast) })
-    })();
+    let speed = Speed { fast_clock: raised.is_some(), speedup };
+    let result = write_at_speed(t, ctrl, layout, routine, speed, plan, context, opts, progress, report);
     for &(addr, value) in raised.iter().flat_map(|r| &r.restore) {
         t.write32(addr, value)?;
     }
     result
+}
+
+/// What raising the core clock gave: fast programming's clock (HCLK of
+/// 8 MHz at least), and how many times faster the routine runs.
+#[derive(Clone, Copy)]
+struct Speed {
+    fast_clock: bool,
+    speedup: u32,
+}
+
+/// Survey, choose how to erase and program, and run the jobs, at the core
+/// clock `speed` describes.
+#[allow(clippy::too_many_arguments)]
+fn write_at_speed(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    layout: &crate::flash::FlashLayout,
+    mut routine: Option<Streamer>,
+    speed: Speed,
+    plan: &mut WritePlan,
+    context: &Context,
+    opts: &WriteOptions,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<Written> {
+    let (unit, states) = find_unit(t, ctrl, &mut routine, speed.speedup, plan, opts)?;
+    // The core's own reads of flash (the software CRC) flag ECC errors in
+    // the status register, which would fail the next operation: clear them.
+    if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
+        for bank in plan.banks(layout) {
+            engine::clear_stale_errors(t, ctrl, bank)?;
+        }
+    }
+    let states = match states {
+        Some(s) => s,
+        None if opts.mass_erase => vec![SectorState::default(); plan.sectors.len()],
+        None => survey::by_reading(t, plan)?,
+    };
+    plan.mark_kept_read();
+    report.preserved_bytes = plan.kept_bytes();
+    if opts.mass_erase {
+        engine::mass_erase(t, ctrl, layout, progress)?;
+        report.mass_erased = true;
+    }
+    let mut strategy =
+        strategy::choose(t, ctrl, layout, plan, &states, &mut routine, unit.as_ref(), context.reserved, opts)?;
+    let mut journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+    if !journaled && !strategy.bank_erase.is_empty() {
+        // Without the journal no bank with kept bytes is erased whole.
+        strategy = strategy::without_kept(plan, strategy);
+        journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
+    }
+    // Fast programming needs its clock; without it, the normal way.
+    if strategy.fast.is_some() && !speed.fast_clock {
+        info!("the core clock cannot be raised for fast programming: programming the normal way");
+        strategy.fast = None;
+    }
+    let ecc = t.chip.controller.has_ecc();
+    let mut jobs = plan.jobs_with(&states, ctrl.program_access().unit, ecc, journaled, &strategy);
+    if ctrl.independent_banks() {
+        jobs = plan::interleave_banks(jobs);
+    }
+    let hash_with = unit.filter(|_| opts.verify && !opts.readback);
+    let ran = run_jobs(t, ctrl, layout, routine, plan, &jobs, &strategy, hash_with.as_ref(), progress, report)?;
+    let fast = jobs.iter().any(|j| j.fast);
+    Ok(Written { changed: ran.0, hashed: ran.1, unit: hash_with, journaled, fast })
+}
+
+/// A CRC unit and what it was found to compute.
+type Trusted = (CrcUnit, Solution);
+
+/// With a CRC unit the routine can hash: skip what is already there, read
+/// only kept bytes that are not blank, verify without reading back. The
+/// first unit whose results a model explains is used (its times scaled to
+/// the raised clock), with what it found the sectors hold. A routine that
+/// crashes meanwhile is started again, and no unit is used.
+fn find_unit(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    routine: &mut Option<Streamer>,
+    speedup: u32,
+    plan: &mut WritePlan,
+    opts: &WriteOptions,
+) -> Result<(Option<Trusted>, Option<Vec<SectorState>>)> {
+    let chip = t.chip;
+    if opts.mass_erase {
+        return Ok((None, None));
+    }
+    for candidate in CrcUnit::candidates(chip).into_iter().map(|u| u.faster(speedup)) {
+        let Some(st) = routine.as_mut() else { break };
+        match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
+            survey::ByCrc::Done(s, solution) => return Ok((Some((candidate, solution)), Some(s))),
+            survey::ByCrc::Untrusted => {}
+            survey::ByCrc::Crashed => {
+                *routine = start_routine(t, ctrl, &ctrl.program_access())?;
+                return Ok((None, None));
+            }
+        }
+    }
+    if routine.is_some() {
+        warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
+    }
+    Ok((None, None))
+}
+
+/// Run the jobs (the routine hashing them with `hash_with`), and fill in
+/// the report: what was skipped, programmed and erased. The sectors
+/// changed and their hashes.
+#[allow(clippy::too_many_arguments)]
+fn run_jobs(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    layout: &crate::flash::FlashLayout,
+    routine: Option<Streamer>,
+    plan: &WritePlan,
+    jobs: &[Job],
+    strategy: &plan::Strategy,
+    hash_with: Option<&(CrcUnit, Solution)>,
+    progress: &mut dyn Progress,
+    report: &mut WriteReport,
+) -> Result<(Vec<usize>, execute::Hashed)> {
+    let bank_erase = if strategy.bank_erase.is_empty() {
+        Vec::new()
+    } else {
+        ctrl.bank_erase_ops(layout, &strategy.bank_erase).expect("chosen among the banks the controller erases")
+    };
+    let touched = |p: &SectorPlan| jobs.iter().any(|j| j.sector == p.sector);
+    let changed: Vec<usize> = plan.sectors.iter().enumerate().filter(|(_, p)| touched(p)).map(|(i, _)| i).collect();
+    report.skipped = plan.sectors.iter().filter(|p| !touched(p)).map(|p| p.sector).collect();
+    report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
+    debug!(
+        "{} sectors to write, {} already hold the image, banks erased whole: {:?}, fast programming: {}",
+        jobs.len(),
+        report.skipped.len(),
+        strategy.bank_erase.iter().map(|b| b + 1).collect::<Vec<_>>(),
+        strategy.fast.is_some()
+    );
+    // A unit whose input order is still open hashes one more burst of the
+    // new contents, read back afterwards, to settle it.
+    let settle = hash_with.filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
+    let hashing = hash_with.map(|(u, _)| execute::Hashing { unit: u, settle });
+    let mut ledger = Ledger::default();
+    let work = execute::Work { jobs, bank_erase };
+    let ran = execute::run(t, ctrl, routine, &work, hashing, progress, &mut ledger);
+    let ran = ran.map_err(|e| failed(e, jobs, &ledger))?;
+    report.erased = erased_sectors(layout, jobs, &strategy.bank_erase, ran.redone_from, progress);
+    Ok((changed, ran.hashed))
+}
+
+/// Every sector of the banks erased whole, and those the jobs erased (from
+/// `redone_from` on, all of them: a new start erased them again).
+fn erased_sectors(
+    layout: &crate::flash::FlashLayout,
+    jobs: &[Job],
+    whole: &[u8],
+    redone_from: Option<usize>,
+    progress: &mut dyn Progress,
+) -> Vec<crate::flash::Sector> {
+    let mut erased: Vec<crate::flash::Sector> = Vec::new();
+    for &b in whole {
+        for sector in layout.banks[b as usize].sectors(b) {
+            progress.erased(&sector);
+            erased.push(sector);
+        }
+    }
+    erased.extend(
+        jobs.iter()
+            .enumerate()
+            .filter(|(i, j)| j.erase || redone_from.is_some_and(|from| *i >= from))
+            .map(|(_, j)| j.sector)
+            .filter(|s| !whole.contains(&s.bank)),
+    );
+    erased.sort_by_key(|s| (s.bank, s.index));
+    erased.dedup();
+    erased
 }
 
 /// A burst of the new contents that reads differently in different input
