@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 use super::data::{self, DataItem};
 use super::number::{parse_freq, parse_number, NumberError};
 use super::serialno::SerialTemplate;
+use stflash::mcu::ConnectMode;
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
 
@@ -235,8 +236,29 @@ pub struct DoctorRequest {
     pub measure_flash: Option<u32>,
     /// `--confirm-erase`: the sector may be erased (it is written back).
     pub confirm_erase: bool,
+    pub common: CommonOptions,
+}
+
+/// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
+/// factory option bytes, erasing it (`stflash::ops::recover`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverRequest {
+    /// Do it; without: print the plan and exit 2. (`common`'s
+    /// `connect_under_reset`: connect under reset at once, otherwise only
+    /// when a normal connect fails.)
+    pub confirm_erase: bool,
+    pub common: CommonOptions,
+}
+
+/// The options `info`, `recover` and `doctor` share: which probe, how to
+/// connect, what to print.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommonOptions {
+    /// `--serial X` before the command: only that probe.
     pub serial: Option<String>,
     pub freq_khz: Option<u32>,
+    /// `--connect-under-reset`: reset the target while connecting (changes
+    /// the target: the user asked).
     pub connect_under_reset: bool,
     pub sim: Option<String>,
     pub debug: bool,
@@ -244,20 +266,14 @@ pub struct DoctorRequest {
     pub json: bool,
 }
 
-/// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
-/// factory option bytes, erasing it (`stflash::ops::recover`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoverRequest {
-    /// Do it; without: print the plan and exit 2.
-    pub confirm_erase: bool,
-    pub serial: Option<String>,
-    pub freq_khz: Option<u32>,
-    /// Connect under reset at once (otherwise only when a normal connect fails).
-    pub connect_under_reset: bool,
-    pub sim: Option<String>,
-    pub debug: bool,
-    pub quiet: bool,
-    pub json: bool,
+impl CommonOptions {
+    pub fn connect_mode(&self) -> ConnectMode {
+        if self.connect_under_reset {
+            ConnectMode::UnderReset
+        } else {
+            ConnectMode::HotPlug
+        }
+    }
 }
 
 /// Shells `completions` knows.
@@ -303,15 +319,7 @@ impl InfoQuestion {
 pub struct InfoRequest {
     /// `None`: list every probe and its target.
     pub question: Option<InfoQuestion>,
-    /// `--serial X` before `info`: only that probe.
-    pub serial: Option<String>,
-    pub freq_khz: Option<u32>,
-    /// Reset the target while connecting (changes the target: the user asked).
-    pub connect_under_reset: bool,
-    pub sim: Option<String>,
-    pub debug: bool,
-    pub quiet: bool,
-    pub json: bool,
+    pub common: CommonOptions,
 }
 
 /// A parse failure: the lines printed on stderr, before st-flash's
@@ -903,9 +911,17 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
     }
     let json = sub.get_flag("json");
-    let freq_khz = match sub.get_one::<String>("freq") {
-        None => None,
-        Some(f) => freq(f)?,
+    let common = CommonOptions {
+        serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+        freq_khz: match sub.get_one::<String>("freq") {
+            None => None,
+            Some(f) => freq(f)?,
+        },
+        connect_under_reset: sub.get_flag("connect-under-reset"),
+        sim: sub.get_one::<String>("sim").cloned(),
+        debug: sub.get_flag("debug"),
+        quiet: sub.get_flag("quiet"),
+        json,
     };
     match name {
         "completions" | "man" if json => Err(ParseError::new(format!("--json does not apply to {name}"))),
@@ -916,13 +932,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         "man" => Ok(Parsed::Man),
         "recover" => Ok(Parsed::Recover(Box::new(RecoverRequest {
             confirm_erase: sub.get_flag("confirm-erase"),
-            serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-            freq_khz,
-            connect_under_reset: sub.get_flag("connect-under-reset"),
-            sim: sub.get_one::<String>("sim").cloned(),
-            debug: sub.get_flag("debug"),
-            quiet: sub.get_flag("quiet"),
-            json,
+            common: common.clone(),
         }))),
         "doctor" => {
             let measure_flash = match sub.get_one::<String>("measure-flash") {
@@ -937,13 +947,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             Ok(Parsed::Doctor(Box::new(DoctorRequest {
                 measure_flash,
                 confirm_erase: sub.get_flag("confirm-erase"),
-                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-                freq_khz,
-                connect_under_reset: sub.get_flag("connect-under-reset"),
-                sim: sub.get_one::<String>("sim").cloned(),
-                debug: sub.get_flag("debug"),
-                quiet: sub.get_flag("quiet"),
-                json,
+                common: common.clone(),
             })))
         }
         _ if sub.get_flag("version") => Ok(Parsed::Version),
@@ -952,16 +956,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             if json && question.is_some() {
                 return Err(ParseError::new("--json reports everything; leave out the st-info question (or --json)"));
             }
-            Ok(Parsed::Info(Box::new(InfoRequest {
-                question,
-                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-                freq_khz,
-                connect_under_reset: sub.get_flag("connect-under-reset"),
-                sim: sub.get_one::<String>("sim").cloned(),
-                debug: sub.get_flag("debug"),
-                quiet: sub.get_flag("quiet"),
-                json,
-            })))
+            Ok(Parsed::Info(Box::new(InfoRequest { question, common: common.clone() })))
         }
     }
 }
@@ -1791,16 +1786,16 @@ mod tests {
         assert_eq!(info(&["info", "--chipid"]).question, Some(InfoQuestion::ChipId));
         // --serial before info selects the probe; after it, it is st-info's question.
         let r = info(&["--serial", "ABC", "info", "--flash"]);
-        assert_eq!((r.serial.as_deref(), r.question), (Some("ABC"), Some(InfoQuestion::Flash)));
+        assert_eq!((r.common.serial.as_deref(), r.question), (Some("ABC"), Some(InfoQuestion::Flash)));
         let r = info(&["info", "--serial"]);
-        assert_eq!((r.serial, r.question), (None, Some(InfoQuestion::Serial)));
+        assert_eq!((r.common.serial, r.question), (None, Some(InfoQuestion::Serial)));
         // st-info's trailing connection options, and ours, on either side.
         let r = info(&["info", "--probe", "--connect-under-reset", "--freq=4000"]);
-        assert!(r.connect_under_reset);
-        assert_eq!(r.freq_khz, Some(4000));
+        assert!(r.common.connect_under_reset);
+        assert_eq!(r.common.freq_khz, Some(4000));
         let r = info(&["--sim", "f103", "--json", "info"]);
-        assert!(r.json);
-        assert_eq!(r.sim.as_deref(), Some("f103"));
+        assert!(r.common.json);
+        assert_eq!(r.common.sim.as_deref(), Some("f103"));
         assert!(err(&["info", "--chipid", "--flash"])[0].contains("cannot be used with"));
         assert!(err(&["info", "--json", "--chipid"])[0].contains("--json"));
         assert!(err(&["--area=option", "info"])[0].contains("--area"));

@@ -164,20 +164,26 @@ fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>
         Some(path) => logfile::record(path, &outcome, result.as_ref().err()),
         None => Ok(()),
     };
-    match &result {
-        Err(e) => output::eprintln(format_args!("error: {e}")),
-        Ok(()) if !inv.quiet && !inv.json => {
+    report_outcome(&outcome, result.as_ref().err(), inv.quiet, inv.json, console);
+    // A board that is done but not in the log is not traced: not a success.
+    result.and(logged).map_or_else(|e| e.exit_code(), |()| 0)
+}
+
+/// How a session ended, for the user: the error on stderr, or the summary
+/// line (unless quiet); with `--json`, the document on stdout.
+pub(crate) fn report_outcome(outcome: &Outcome, error: Option<&Error>, quiet: bool, json: bool, console: &Console) {
+    match error {
+        Some(e) => output::eprintln(format_args!("error: {e}")),
+        None if !quiet && !json => {
             if let Some(line) = outcome.summary() {
                 info!("{line}");
             }
         }
-        Ok(()) => {}
+        None => {}
     }
-    if inv.json {
-        console.println(json::document(&outcome, result.as_ref().err()));
+    if json {
+        console.println(json::document(outcome, error));
     }
-    // A board that is done but not in the log is not traced: not a success.
-    result.and(logged).map_or_else(|e| e.exit_code(), |()| 0)
 }
 
 fn command_name(c: &Command) -> &'static str {
