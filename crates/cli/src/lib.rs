@@ -450,22 +450,7 @@ fn execute(
             result
         }
         Command::Erase { range } => {
-            match range {
-                // The progress prints "-> Flash page at … erased" lines, or
-                // "Mass erasing...", as the erase goes.
-                Some((addr, size)) if !inv.mass_erase => {
-                    let report = erase::erase_range(session, *addr, *size, &mut progress)?;
-                    progress.end();
-                    console.line("Section erase completed successfully.");
-                    outcome.done = Some(Done::Erase(report));
-                }
-                _ => {
-                    let report = erase::erase_all(session, &mut progress)?;
-                    progress.end();
-                    console.line("Mass erase completed successfully.");
-                    outcome.done = Some(Done::Erase(report));
-                }
-            }
+            erase_flash(session, inv, *range, &mut progress, console, outcome)?;
             Ok(After::Reset)
         }
         Command::Reset => {
@@ -481,6 +466,44 @@ fn execute(
             check::checksum(session, inv, (*addr, *size), &mut progress, console, outcome)
         }
         Command::ChecksumFile { .. } => unreachable!("checksum FILE runs without a probe"),
+        Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
+            option_command(session, inv, console, outcome)
+        }
+    }
+}
+
+/// `erase`: the sectors of a range, or everything (`--mass-erase`, or no
+/// range).
+fn erase_flash(
+    session: &mut Session,
+    inv: &Invocation,
+    range: Option<(u32, u32)>,
+    progress: &mut CliProgress,
+    console: &Console,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    match range {
+        // The progress prints "-> Flash page at … erased" lines, or
+        // "Mass erasing...", as the erase goes.
+        Some((addr, size)) if !inv.mass_erase => {
+            let report = erase::erase_range(session, addr, size, progress)?;
+            progress.end();
+            console.line("Section erase completed successfully.");
+            outcome.done = Some(Done::Erase(report));
+        }
+        _ => {
+            let report = erase::erase_all(session, progress)?;
+            progress.end();
+            console.line("Mass erase completed successfully.");
+            outcome.done = Some(Done::Erase(report));
+        }
+    }
+    Ok(())
+}
+
+/// Reading or writing an option area (`--area=option|optcr|…`).
+fn option_command(session: &mut Session, inv: &Invocation, console: &Console, outcome: &mut Outcome) -> Result<After> {
+    match &inv.command {
         Command::ReadOption { file } => {
             let (value, all) = options::read_area(session, OptionArea::Option)?;
             match file {
@@ -515,6 +538,7 @@ fn execute(
             show_decoded(inv, console, &options::describe(&result.written));
             Ok(After::Resume)
         }
+        _ => unreachable!("not an option command"),
     }
 }
 
