@@ -1328,20 +1328,35 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
     if let Some(second) = args.first().filter(|a| is_command(a)) {
         return Err(ParseError::new(format!("two commands given ({word} and {second})")));
     }
-    let path = |s: &String| PathBuf::from(s);
     match (word.as_str(), area) {
-        ("read", Area::Main | Area::System) => match args {
+        ("read", area) => read_command(args, area),
+        ("write", area) => write_command(args, area, format, data),
+        (check, area) if CHECK_WORDS.contains(&check) => check_command(check, args, area),
+        ("erase", _) => match args {
+            [] => Ok(Command::Erase { range: None }),
+            [addr, size] => Ok(Command::Erase { range: Some((number(addr, "address")?, number(size, "size")?)) }),
+            _ => Err(ParseError::new("erase takes no arguments (whole flash) or exactly two: <addr> <size>")),
+        },
+        _ => Ok(Command::Reset),
+    }
+}
+
+/// `read` in each area.
+fn read_command(args: &[String], area: Area) -> Result<Command, ParseError> {
+    let path = |s: &String| PathBuf::from(s);
+    match area {
+        Area::Main | Area::System => match args {
             [file, ..] if args.len() == 3 => {
                 let n = numbers_after_file("read", args, &["address", "size"])?;
                 Ok(Command::ReadMemory { file: path(file), addr: n[0], size: n[1] })
             }
             _ => Err(ParseError::expected("read <path> <addr> <size>")),
         },
-        ("read", Area::Otp) => match args {
+        Area::Otp => match args {
             [file] => Ok(Command::ReadOtp { file: path(file) }),
             _ => Err(ParseError::expected("otp read: [path]")),
         },
-        ("read", Area::Option) => match args {
+        Area::Option => match args {
             [] => Ok(Command::ReadOption { file: None }),
             [file] => Ok(Command::ReadOption { file: Some(path(file)) }),
             [file, size] => {
@@ -1350,7 +1365,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
             }
             _ => Err(ParseError::expected("option bytes read: [path] [size]")),
         },
-        ("read", area) => match args {
+        area => match args {
             [] => Ok(Command::ReadOptionRegister { area }),
             _ => Err(ParseError::expected(match area {
                 Area::OptionBootAdd => "option bytes boot_add read",
@@ -1358,7 +1373,14 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 _ => "option control register 1 read",
             })),
         },
-        ("write", Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1) => match args {
+    }
+}
+
+/// `write` in each area: a value into an option area, or a file (and
+/// `--data`) into memory or OTP.
+fn write_command(args: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
+    match area {
+        Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1 => match args {
             [value] => Ok(Command::WriteOptionValue { area, value: option_value(value)? }),
             _ => Err(ParseError::expected(match area {
                 Area::Option => "option byte write <value>",
@@ -1367,7 +1389,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 _ => "option control register 1 write <value>",
             })),
         },
-        ("write", _) => {
+        _ => {
             let otp = area == Area::Otp;
             let path = |s: &String| Some(PathBuf::from(s));
             match (format, args) {
@@ -1382,10 +1404,15 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 (None, _) => Err(ParseError::expected("write <path> <addr>")),
             }
         }
-        (check, area) if CHECK_WORDS.contains(&check) && area != Area::Main => {
-            Err(ParseError::new(format!("--area={} does not apply to {check}", area.name())))
-        }
-        ("verify", _) => match args {
+    }
+}
+
+/// `verify`, `checksum`, `blank-check`: main memory only.
+fn check_command(word: &str, args: &[String], area: Area) -> Result<Command, ParseError> {
+    let path = |s: &String| PathBuf::from(s);
+    match word {
+        _ if area != Area::Main => Err(ParseError::new(format!("--area={} does not apply to {word}", area.name()))),
+        "verify" => match args {
             [file] => Ok(Command::Verify { file: path(file), addr: None }),
             [file, _] => {
                 let addr = numbers_after_file("verify", args, &["address"])?[0];
@@ -1393,7 +1420,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
             }
             _ => Err(ParseError::new("verify takes the file, and its address for a binary file: verify <file> [addr]")),
         },
-        ("checksum", _) => match args {
+        "checksum" => match args {
             // Two numbers are a range of memory; otherwise a file.
             [addr, size] if parse_number(addr).is_ok() => {
                 Ok(Command::ChecksumRange { addr: number(addr, "address")?, size: number(size, "size")? })
@@ -1407,17 +1434,12 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 "checksum takes a range of memory or a file: checksum <addr> <size>, or checksum <file> [addr]",
             )),
         },
-        ("blank-check", _) => match args {
+        "blank-check" => match args {
             [] => Ok(Command::BlankCheck { range: None }),
             [addr, size] => Ok(Command::BlankCheck { range: Some((number(addr, "address")?, number(size, "size")?)) }),
             _ => Err(ParseError::new("blank-check takes no arguments (all flash) or exactly two: <addr> <size>")),
         },
-        ("erase", _) => match args {
-            [] => Ok(Command::Erase { range: None }),
-            [addr, size] => Ok(Command::Erase { range: Some((number(addr, "address")?, number(size, "size")?)) }),
-            _ => Err(ParseError::new("erase takes no arguments (whole flash) or exactly two: <addr> <size>")),
-        },
-        _ => Ok(Command::Reset),
+        _ => unreachable!("{word} is not a check"),
     }
 }
 
