@@ -279,7 +279,7 @@ impl CommonOptions {
 /// Shells `completions` knows.
 pub use clap_complete::Shell;
 
-/// The st-info questions `info` answers (stflash-cli.md §10), plus `--chips`.
+/// The st-info questions `info` answers (stlink 1.8.0 `src/st-info/info.c`), plus `--chips`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InfoQuestion {
     /// st-info --probe: every probe, in st-info's block format.

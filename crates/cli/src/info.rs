@@ -1,7 +1,7 @@
 //! `stflash info`: what is connected, without changing anything on the
 //! target. Lists every ST-LINK (also those that cannot be opened, with the
 //! reason and the fix) and the chip behind each; answers st-info's questions
-//! (stflash-cli.md §10) for scripts that used st-info.
+//! (stlink 1.8.0 `src/st-info/info.c`) for scripts that used st-info.
 //!
 //! "Without changing anything": the connection does not reset the target
 //! (unless `--connect-under-reset` is given), does not halt the core, does not
@@ -157,7 +157,7 @@ fn st_info_version(v: &Version) -> String {
     s
 }
 
-/// st-info --probe's report (stflash-cli.md §10): probes that could be opened,
+/// st-info --probe's report (stlink 1.8.0 `src/st-info/info.c`): probes that could be opened,
 /// numbered when there are several; zeros and "unknown" without a target.
 /// Probes that cannot be opened are reported on stderr.
 pub fn st_info_probe(probes: &[ProbeReport]) -> String {

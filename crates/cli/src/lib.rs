@@ -507,8 +507,8 @@ fn option_command(session: &mut Session, inv: &Invocation, console: &Console, ou
         Command::ReadOption { file } => {
             let (value, all) = options::read_area(session, OptionArea::Option)?;
             match file {
-                // st-flash writes the word in host byte order (stflash-cli.md
-                // §13 item 17); stflash always writes little-endian, the same
+                // st-flash writes the word in host byte order (stlink 1.8.0
+                // `src/st-flash/flash.c:300` writes the uint32_t as it lies in memory); stflash always writes little-endian, the same
                 // bytes on every common host.
                 Some(path) => std::fs::write(path, value.value.to_le_bytes())
                     .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
@@ -696,7 +696,8 @@ fn raw_value(inv: &Invocation, console: &Console, value: u32) {
 }
 
 /// st-flash mass-erases main flash before an option or OTP write when given
-/// `--mass-erase` (stflash-cli.md §13 item 20); stflash refuses the mix.
+/// `--mass-erase` (stlink 1.8.0 `src/st-flash/flash.c:143-149` runs the mass
+/// erase before it looks at the address); stflash refuses the mix.
 fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
     if inv.mass_erase {
         return Err(Error::usage(format!(

@@ -1,7 +1,7 @@
 //! `stflash doctor`: walk the connection step by step and stop at the first
 //! problem, with its cause and what to do; then measure the link, the CRC
 //! units and, when asked, one flash sector, each beside the value the timing
-//! model assumes (shared/docs/timing-model.md).
+//! model assumes (see `measure`).
 //!
 //! The checks, in order (each `ok` or `problem`, one line):
 //!
