@@ -58,51 +58,61 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
     };
     m.insert("time_s".into(), time_s);
     m.insert("time_source".into(), source);
-    m.insert(
-        "probe".into(),
-        o.probe.as_ref().map_or(Value::Null, |p| {
-            json!({
-                "serial": p.serial,
-                "product": p.product,
-                "kind": p.kind,
-                "firmware": p.firmware,
-                "location": p.location,
-                "simulated": p.simulated,
-            })
-        }),
-    );
-    m.insert(
-        "target".into(),
-        o.target.as_ref().map_or(Value::Null, |t| {
-            json!({
-                "chip": t.chip,
-                "family": t.family,
-                "core": t.core,
-                "dev_id": t.dev_id,
-                "rev_id": t.rev_id,
-                "flash_size": t.flash_size,
-                "sram_size": t.sram_size,
-                "voltage_mv": t.voltage_mv,
-                "uid": t.uid,
-            })
-        }),
-    );
+    m.insert("probe".into(), session_probe_value(o));
+    m.insert("target".into(), session_target_value(o));
     if matches!(o.command, "write" | "verify") {
-        m.insert(
-            "input".into(),
-            o.input.as_ref().map_or(Value::Null, |i| {
-                json!({
-                    "file": i.file.as_ref().map(|f| f.display().to_string()),
-                    "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                    "crc32": i.crc32.map(crc_hex),
-                    "format": i.file.as_ref().map(|_| format_name(i.format)),
-                    "bytes": i.bytes(),
-                    "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                    "entry": i.entry,
-                })
-            }),
-        );
+        m.insert("input".into(), input_value(o));
     }
+    insert_command_result(&mut m, o);
+    insert_check_result(&mut m, o);
+    Value::Object(m)
+}
+
+fn session_probe_value(o: &Outcome) -> Value {
+    o.probe.as_ref().map_or(Value::Null, |p| {
+        json!({
+            "serial": p.serial,
+            "product": p.product,
+            "kind": p.kind,
+            "firmware": p.firmware,
+            "location": p.location,
+            "simulated": p.simulated,
+        })
+    })
+}
+
+fn session_target_value(o: &Outcome) -> Value {
+    o.target.as_ref().map_or(Value::Null, |t| {
+        json!({
+            "chip": t.chip,
+            "family": t.family,
+            "core": t.core,
+            "dev_id": t.dev_id,
+            "rev_id": t.rev_id,
+            "flash_size": t.flash_size,
+            "sram_size": t.sram_size,
+            "voltage_mv": t.voltage_mv,
+            "uid": t.uid,
+        })
+    })
+}
+
+fn input_value(o: &Outcome) -> Value {
+    o.input.as_ref().map_or(Value::Null, |i| {
+        json!({
+            "file": i.file.as_ref().map(|f| f.display().to_string()),
+            "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+            "crc32": i.crc32.map(crc_hex),
+            "format": i.file.as_ref().map(|_| format_name(i.format)),
+            "bytes": i.bytes(),
+            "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+            "entry": i.entry,
+        })
+    })
+}
+
+/// The section named after the command: `write`, `erase`, `read`, `recover`.
+fn insert_command_result(m: &mut Map<String, Value>, o: &Outcome) {
     match o.command {
         "write" => {
             let write = match &o.done {
@@ -167,6 +177,10 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         };
         m.insert("recover".into(), recover);
     }
+}
+
+/// The sections of the checks, the option areas and OTP.
+fn insert_check_result(m: &mut Map<String, Value>, o: &Outcome) {
     match &o.done {
         Some(Done::Verify { report, first_sector }) => {
             let mut v = comparison_value(report, first_sector.as_ref());
@@ -201,7 +215,6 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
-    Value::Object(m)
 }
 
 /// What `verify` and `blank-check` compared: bytes, method, every

@@ -14,9 +14,9 @@ const BASE: u32 = 0x0800_0000;
 
 /// Rows of a 32 KiB C031 (256-byte rows) where a row is made to fail: the
 /// first rows, some in between, the last, and one past it (no failure).
-/// `STFLASH_FULL_MATRIX=1`: every row.
+/// `STFLASH_FULL_SWEEP=1`: every row.
 fn rows() -> Vec<u32> {
-    if std::env::var_os("STFLASH_FULL_MATRIX").is_some() {
+    if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
         (1..=129).collect()
     } else {
         vec![1, 2, 3, 5, 13, 64, 127, 128, 129]
