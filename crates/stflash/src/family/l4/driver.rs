@@ -103,7 +103,7 @@ const ERASE_TYPICAL: Duration = Duration::from_millis(22);
 const ERASE_TIMEOUT: Duration = Duration::from_millis(400);
 const MASS_ERASE_TIMEOUT: Duration = Duration::from_millis(1000);
 /// One double word of a fast row: 1.91 ms per 32 (DS12288 Table 47, STM32G474,
-/// typical; the L4's DS10198 gives the same figure, peers.md (c); assumed for
+/// typical; assumed the same on the L476, whose DS10198 was not read, and for
 /// the other parts of the group and for 64-double-word rows).
 const FAST_DOUBLE_WORD: Duration = Duration::from_nanos(59_700);
 /// A row may not take more than 8 ms of programming voltage (RM0440 §3.3.7).
