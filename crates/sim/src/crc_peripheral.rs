@@ -95,12 +95,12 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
     })
 }
 
-const DR: u32 = 0x00;
+pub(crate) const DR: u32 = 0x00;
 const IDR: u32 = 0x04;
-const CR: u32 = 0x08;
-const INIT: u32 = 0x10;
-const POL: u32 = 0x14;
-const CR_RESET: u32 = 1 << 0;
+pub(crate) const CR: u32 = 0x08;
+pub(crate) const INIT: u32 = 0x10;
+pub(crate) const POL: u32 = 0x14;
+pub(crate) const CR_RESET: u32 = 1 << 0;
 const DEFAULT_POL: u32 = 0x04C1_1DB7;
 /// Cycles one data write keeps the unit busy (see the module notes).
 const CYCLES_PER_WRITE: u64 = 8;

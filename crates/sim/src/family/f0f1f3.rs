@@ -893,6 +893,9 @@ pub const PARTS: &[Part] = &[
     },
 ];
 
+/// Register facts of a part of this family (to be written).
+pub fn register_facts(_part: &Part, _facts: &mut crate::facts::Facts) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,15 @@ fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
     all
 }
 
+/// The address identification reads DBGMCU_IDCODE at first for a part of
+/// `chip`'s row: by its core, and for H7 and H5 by their SW-DP (the register
+/// facts of each row check it against CMSIS `DBGMCU_BASE`).
+pub fn idcode_address(chip: &chips::Chip) -> u32 {
+    use crate::family::Controller;
+    let dpidr = if matches!(chip.controller, Controller::H7(_) | Controller::H5) { DPIDR_H7_H5 } else { 0 };
+    dbgmcu_candidates(chip.core, dpidr)[0]
+}
+
 /// Fill in the identity of `t` (chip, core, flash size).
 pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
     let cpuid = t.read32(cm::CPUID).map_err(|e| match e {

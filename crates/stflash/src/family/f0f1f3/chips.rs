@@ -89,7 +89,7 @@ const ROW: Chip = Chip {
     option_bytes: OPTION_BYTES,
     otp: None,
     watchdog_freeze: &[],
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(F1_CRC),
 };
 
@@ -335,6 +335,9 @@ pub static CHIPS: &[Chip] = &[
         ..F3
     },
 ];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
 
 #[cfg(test)]
 mod tests {

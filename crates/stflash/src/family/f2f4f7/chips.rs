@@ -102,7 +102,7 @@ const ROW: Chip = Chip {
     // 16 blocks of 32 bytes and the lock block (RM0090 §3.8 Table 19).
     otp: Some(MemRegion::new(0x1FFF_7800, 528)),
     watchdog_freeze: FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(F4_CRC),
 };
 
@@ -311,6 +311,9 @@ pub static CHIPS: &[Chip] = &[
         ..F7
     },
 ];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
 
 #[cfg(test)]
 mod tests {

@@ -49,6 +49,9 @@ pub static CHIPS: &[Chip] = &[Chip {
     // 2 KiB OTP at 0x08FFF000 (CMSIS `stm32h563xx.h:2110-2111`).
     otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
     watchdog_freeze: H5_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(H5_CRC),
 }];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}

@@ -9,8 +9,17 @@ pub mod driver;
 pub mod factory;
 pub mod options;
 
-pub static FAMILY: Family = Family { name: "STM32H5", chips: chips::CHIPS, driver, factory: factory::of };
+pub static FAMILY: Family =
+    Family { name: "STM32H5", chips: chips::CHIPS, driver, factory: factory::of, register_facts };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     Some(Box::new(driver::H5Controller::new(chip)))
+}
+
+/// The row's register facts: its chip-table values, its driver's and its
+/// option tables', each stated where the constants are.
+fn register_facts(chip: &'static Chip, facts: &mut crate::facts::Facts) {
+    chips::register_facts(chip, facts);
+    driver::register_facts(chip, facts);
+    options::register_facts(chip, facts);
 }

@@ -89,7 +89,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: None,
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(H74X_CRC),
     },
     Chip {
@@ -131,7 +131,7 @@ pub static CHIPS: &[Chip] = &[
         // §3.8: no OTP on H72x/H73x.
         otp: None,
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(H74X_CRC),
     },
     Chip {
@@ -173,10 +173,13 @@ pub static CHIPS: &[Chip] = &[
         // §3.4: 1 KiB OTP at 0x08FFF000.
         otp: Some(MemRegion::new(0x08FF_F000, 1024)),
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(H7AB_CRC),
     },
 ];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
 
 #[cfg(test)]
 mod tests {

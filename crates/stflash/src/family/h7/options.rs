@@ -433,6 +433,9 @@ impl OptionBytes for H7Controller {
     }
 }
 
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -237,7 +237,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -259,7 +259,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -281,7 +281,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -307,7 +307,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -329,7 +329,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L1_CRC),
     },
     Chip {
@@ -352,7 +352,7 @@ pub static CHIPS: &[Chip] = &[
         otp: None,
         watchdog_freeze: L1_FREEZE,
         // Only the low byte of the register is the size (flash-families.md §1.4).
-        flash_size_quirk: FlashSizeQuirk::LowByte,
+        flash_size_quirk: FlashSizeQuirk::Mask(0xFF),
         crc: Some(L1_CRC),
     },
     Chip {
@@ -374,7 +374,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L1_CRC),
     },
     Chip {
@@ -421,7 +421,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES_LARGE),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L1_CRC),
     },
 ];
@@ -438,6 +438,9 @@ pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
         _ => None,
     }
 }
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
 
 #[cfg(test)]
 mod tests {

@@ -114,7 +114,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L5_CRC),
     },
     Chip {
@@ -138,7 +138,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -162,7 +162,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -186,7 +186,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -210,7 +210,10 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
 ];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
