@@ -57,9 +57,9 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
     const C: u32 = 0x4002_3000;
     Some(match dev_id {
         // F0: RCC_AHBENR 0x40021014 bit 6, HSI 8 MHz (stm32f030x6.h,
-        // stm32f091xc.h: POL on F09x only).
+        // stm32f091xc.h; POL on F072/F091 but not on the F070xB/F030xC of their DEV_IDs).
         0x444 | 0x445 | 0x440 | 0x448 => at(C, 0x4002_1014, 6, Init, 8_000_000),
-        0x442 => at(C, 0x4002_1014, 6, Full, 8_000_000),
+        0x442 => at(C, 0x4002_1014, 6, Init, 8_000_000), // F030xC: no POL (stm32f030xc.h), F091: POL
         // F1 (stm32f103xb.h, stm32f100xb.h, stm32f105xc.h).
         0x412 | 0x410 | 0x414 | 0x418 | 0x420 | 0x428 | 0x430 => at(C, 0x4002_1014, 6, Basic, 8_000_000),
         // F3 (stm32f303xc.h, stm32f334x8.h, stm32f373xc.h).

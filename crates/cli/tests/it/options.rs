@@ -412,6 +412,29 @@ fn fp_rdp_2_is_refused_without_the_flag_on_f0() {
 }
 
 #[test]
+fn fp_f030_option_block_has_wrp0_only() {
+    // CMSIS stm32f030x6.h `OB_TypeDef`: RDP, USER, DATA0, DATA1, WRP0 (10
+    // bytes); the simulated F030 decodes nothing past them, so a write of the
+    // 16 bytes of the larger parts would fault.
+    let chip = Chip::new("stm32f030f4", "opt-fp-f030");
+    let out = chip.run(&["--decode", "--area=option", "read"]).ok();
+    assert!(
+        out.stdout.contains("WRP0") && !out.stdout.contains("WRP1") && !out.stdout.contains("WRP2"),
+        "{}",
+        out.stdout
+    );
+    chip.run(&["--area=option", "write", "WRP2=0xFE"]).fails(INPUT, "WRP2");
+    chip.run(&["--area=option", "write", "DATA0=0x42"]).ok();
+    assert_eq!(chip.peek(0x1FFF_F804, 2), vec![0x42, 0xBD]);
+    let fw = chip.file("fw.bin", &pattern(1024, 13));
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRP0=0xFE"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (pages 0-3, option bytes WRP0)");
+    chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+}
+
+#[test]
 fn fp_write_protection_set_then_cleared() {
     let chip = Chip::new("stm32f103c8", "opt-fp-wrp");
     let fw = chip.file("fw.bin", &pattern(1024, 12));

@@ -69,6 +69,9 @@ fn every_chip_table_row_agrees_with_st_s_headers() {
             continue;
         }
         for fact in &facts {
+            if std::env::var_os("STFLASH_FACTS_DUMP").is_some() {
+                println!("{who} {} {:?}: {} = {}", fact.source, fact.scope, fact.name, fact.value);
+            }
             problems.extend(fixture.check(chip.dev_id, &who, fact));
             checked += 1;
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use log::debug;
 
 use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::flash::options::factory::Factory;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
@@ -17,9 +18,11 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block (flash-families.md §2.1).
+/// Register block (CMSIS `FLASH_R_BASE`; offsets and bits below are those
+/// of `FLASH_TypeDef` and `FLASH_SR_*`/`FLASH_CR_*`: `register_facts`).
 const BASE: u32 = 0x4002_2000;
-/// Offset of the bank-2 register set on F1 XL-density (§2.1; PM0068).
+/// Offset of the bank-2 register set on F1 XL-density (PM0068;
+/// stm32f103xg.h `FLASH_TypeDef.KEYR2` at 0x44).
 const BANK2_OFFSET: u32 = 0x40;
 const KEYR: u32 = 0x04;
 const SR: u32 = 0x0C;
@@ -98,6 +101,8 @@ pub enum Series {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Variant {
     pub series: Series,
+    /// F04x, F09x: nBOOT0 and BOOT_SEL in the user option byte.
+    pub boot_sel: bool,
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static Factory,
 }
@@ -269,8 +274,31 @@ impl FlashController for FpController {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::F0F1F3(v) = c.controller else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE", BASE as u64);
+    for (reg, offset) in
+        [("KEYR", KEYR), ("SR", SR), ("CR", CR), ("AR", AR), ("OBR", OBR - BASE), ("WRPR", WRPR - BASE)]
+    {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    if c.flash.dual.is_some() {
+        for (reg, offset) in [("KEYR2", KEYR), ("SR2", SR), ("CR2", CR), ("AR2", AR)] {
+            f.number(format!("FLASH_TypeDef.{reg}"), (BANK2_OFFSET + offset) as u64);
+        }
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_PGERR", SR_PGERR).mask("FLASH_SR_EOP", SR_EOP);
+    // The F3 headers call bit 4 WRPERR (stm32f303xc.h), the F0/F1 headers
+    // WRPRTERR; the messages use the F0/F1 name on all three.
+    f.mask(if v.series == Series::F3 { "FLASH_SR_WRPERR" } else { "FLASH_SR_WRPRTERR" }, SR_WRPRTERR);
+    f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_PER", CR_PER).mask("FLASH_CR_MER", CR_MER);
+    f.mask("FLASH_CR_STRT", CR_STRT).mask("FLASH_CR_LOCK", CR_LOCK);
+    f.number("RCC_BASE+RCC_TypeDef.CR", RCC_CR as u64);
+    f.mask("RCC_CR_HSION", RCC_HSION).mask("RCC_CR_HSIRDY", RCC_HSIRDY);
+}
 
 #[cfg(test)]
 mod tests {
