@@ -154,7 +154,7 @@ KEEP = [re.compile(p + "$") for p in (
     r"FLASH_OTP_(?:BASE|END|SIZE)",
     r"(?:DATA_EEPROM|DATA_EEPROM_BANK\d|FLASH_EEPROM)_(?:BASE|END)",
     r"(?:CCM|D\d_|CD_)?\w*SRAM\w*_(?:BASE|SIZE|SIZE_MAX)",
-    r"(?:CCMDATARAM|D1_DTCMRAM|D1_ITCMRAM|D1_AXISRAM|D2_AHBSRAM\d|D3_SRAM|CD_AXISRAM\d|CD_AHBSRAM\d|"
+    r"CCMDATARAM_END|(?:CCMDATARAM|D1_DTCMRAM|D1_ITCMRAM|D1_AXISRAM|D2_AHBSRAM\d|D3_SRAM|CD_AXISRAM\d|CD_AHBSRAM\d|"
     r"CD_DTCMRAM|CD_ITCMRAM|SRD_SRAM)_BASE",
     # Struct members: register offsets and block sizes.
     r"(?:FLASH|OB)_TypeDef\.\w+",

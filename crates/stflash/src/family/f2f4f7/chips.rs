@@ -7,11 +7,14 @@
 //! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
-use super::driver::{DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F7};
+use super::driver::{
+    DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F2_F405, ERRORS_F7, ERRORS_F72X,
+};
 use super::{factory, options};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, TableNames};
 
 const KIB: u32 = 1024;
 
@@ -56,27 +59,37 @@ const F7_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F4_CRC };
 static F2: Variant = Variant {
     name: "STM32F2/F4",
     dual_bank: DualBankMode::Db1m,
-    error_flags: ERRORS_F2F4,
+    error_flags: ERRORS_F2_F405,
     erase_ms: ERASE_MS_F2F4,
+    snb_bits: 5,
     optcr: &options::OPTCR_F2,
     optcr1: None,
     factory: &factory::F2_F4,
 };
-static F4: Variant = Variant { optcr: &options::OPTCR_F4, ..F2 };
-/// F42x/F43x, F469/F479: nWRP of sectors 12-23 in OPTCR1.
-static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
-/// F413/F423: 15 nWRP bits in OPTCR, no OPTCR1 (options.rs).
-static F413: Variant = Variant { optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
+/// F405/F407/F415/F417: as F2, SNB 4 bits (stm32f407xx.h `FLASH_CR_SNB`).
+static F405: Variant = Variant { snb_bits: 4, ..F2 };
+/// F401, F410, F411, F412, F446: RDERR, PCROP through SPRMOD.
+static F4: Variant = Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, ..F2 };
+/// F42x/F43x, F469/F479: BFB2, DB1M, nWRP of sectors 12-23 in OPTCR1.
+static F4_OPTCR1: Variant =
+    Variant { optcr: &options::OPTCR_F4, optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
+/// F413/F423: SNB 4 bits for its 16 sectors, 15 nWRP bits in OPTCR, no
+/// OPTCR1 (options.rs).
+static F413: Variant = Variant { snb_bits: 4, optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
 static F74X: Variant = Variant {
     name: "STM32F7",
     dual_bank: DualBankMode::NDbank,
     error_flags: ERRORS_F7,
     erase_ms: ERASE_MS_F7,
+    snb_bits: 4,
     optcr: &options::OPTCR_F74X,
     optcr1: Some(&options::OPTCR1_F7),
     factory: &factory::F72X_F74X,
 };
-static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
+/// F72x/F73x: as F74x, with RDERR.
+static F72X: Variant = Variant { error_flags: ERRORS_F72X, ..F74X };
+/// F76x/F77x: SNB 5 bits (bank 2 in bit 4).
+static F76X: Variant = Variant { snb_bits: 5, optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
 
 /// `write_unit` above is the x32 parallelism; the driver programs with the
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
@@ -161,6 +174,7 @@ pub static CHIPS: &[Chip] = &[
         // st-flash counts 192 KiB at 0x20000000, which runs past SRAM2).
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
         extra_ram: CCM_64K,
+        controller: Controller::F2F4F7(&F405),
         ..ROW
     },
     Chip {
@@ -284,6 +298,7 @@ pub static CHIPS: &[Chip] = &[
         // 16 blocks of 32 bytes and the lock block, as F4 (ST's CMSIS-pack
         // flash algorithm "STM32F72x/3x Flash OTP": 0x1FF07800, 528 bytes).
         otp: Some(MemRegion::new(0x1FF0_7800, 528)),
+        controller: Controller::F2F4F7(&F72X),
         ..F7
     },
     Chip {
@@ -312,8 +327,29 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            flash_size_mask: "LL_GetFlashSize.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock: ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+            freeze: &[(
+                "DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ",
+                "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP",
+            )],
+        },
+    );
+    if let Some(otp) = c.otp {
+        f.number("FLASH_OTP_BASE", otp.base as u64).number("FLASH_OTP_END", otp.end() - 1);
+    }
+    for r in c.extra_ram.iter().filter(|r| r.base == 0x1000_0000) {
+        f.number("CCMDATARAM_BASE", r.base as u64).number("CCMDATARAM_END", r.end() - 1);
+    }
+}
 
 #[cfg(test)]
 mod tests {
