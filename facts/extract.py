@@ -148,7 +148,7 @@ DEVICES = [
 # that no pattern keeps makes the cross-check fail with "not in the fixture".
 KEEP = [re.compile(p + "$") for p in (
     # Register blocks, memories and the other addresses the chip table uses.
-    r"FLASH_(?:R_BASE|R_BASE_NS|REG_BASE|BASE|BASE_NS|BANK1_END|BANK2_BASE)",
+    r"FLASH_(?:R_BASE|R_BASE_NS|REG_BASE|BASE|BASE_NS|BANK1_BASE|BANK1_END|BANK2_BASE)",
     r"(?:FLASHSIZE|UID|PACKAGE|DBGMCU|DBG|OB|OTP_AREA)_BASE",
     r"(?:CRC|RCC|PWR)_BASE(?:_NS)?",
     r"FLASH_OTP_(?:BASE|END|SIZE)",

@@ -89,8 +89,8 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
         // H74x/H75x/H72x/H73x: RCC_AHB4ENR 0x580244E0 bit 19 (stm32h743xx.h, stm32h723xx.h).
         0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
-        // H7A3/B3/B0: RCC_AHB1ENR 0x580244D8 bit 9 (stm32h7a3xx.h).
-        0x480 => at(C, 0x5802_44D8, 9, Full, 64_000_000),
+        // H7A3/B3/B0: RCC_AHB1ENR 0x58024538 bit 9 (stm32h7a3xx.h RCC_TypeDef: 0x138; its comment says 0xD8).
+        0x480 => at(C, 0x5802_4538, 9, Full, 64_000_000),
         _ => return None,
     })
 }

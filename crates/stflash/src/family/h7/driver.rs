@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::options as opts;
 use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::flash::options::{OptionWord, Otp};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
@@ -508,8 +509,40 @@ impl FlashController for H7Controller {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::H7(v) = c.controller else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE", FLASH_BASE as u64);
+    for (reg, offset) in [("KEYR1", KEYR), ("CR1", CR), ("SR1", SR), ("CCR1", CCR), ("WPSN_CUR1", WPSN_CUR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    f.number("FLASH_TypeDef.OPTCR", (OPTCR - FLASH_BASE) as u64);
+    f.number("FLASH_TypeDef.OPTSR_CUR", (OPTSR_CUR - FLASH_BASE) as u64);
+    if v.dual_bank {
+        for (reg, offset) in [("KEYR2", KEYR), ("CR2", CR), ("SR2", SR), ("CCR2", CCR), ("WPSN_CUR2", WPSN_CUR)] {
+            f.number(format!("FLASH_TypeDef.{reg}"), (BANK_STRIDE + offset) as u64);
+        }
+        f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK).mask("FLASH_OPTSR_SWAP_BANK_OPT", SWAP_BANK);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_CR_LOCK", CR_LOCK)
+        .mask("FLASH_CR_PG", CR_PG)
+        .mask("FLASH_CR_SER", CR_SER)
+        .mask("FLASH_CR_BER", CR_BER);
+    f.mask("FLASH_CR_FW", v.cr.fw).mask("FLASH_CR_START", v.cr.start);
+    f.field("FLASH_CR_SNB", v.cr.sector_shift, v.cr.sector_bits);
+    if let Some(shift) = v.cr.psize_shift {
+        f.field("FLASH_CR_PSIZE", shift, 2);
+    }
+    f.mask("FLASH_SR_QW", SR_QW).mask("FLASH_SR_EOP", SR_EOP);
+    for flag in v.error_flags {
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+    }
+    f.field("FLASH_OPTSR_RDP", RDP_SHIFT, 8);
+    f.number("FLASH_NB_32BITWORD_IN_FLASHWORD", (v.flash_word / 4) as u64);
+    f.number("FLASH_SECTOR_SIZE", v.sector_size as u64);
+}
 
 #[cfg(test)]
 mod tests {
