@@ -667,7 +667,7 @@ fn lp_option_words_rdp_regression_and_write_protection() {
     chip.run(&["--area=option", "write", "WRPROT_0=1"]).fails(INPUT, "sectors 0 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRPROT_0=1"]).ok();
     chip.run(&["write", arg(&fw), "0x08000000"])
-        .fails(PROTECTED, "write-protected by FLASH_WRPR1 (sector 0)")
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (sector 0)")
         .fails(PROTECTED, "`stflash --area=option write WRPROT_0=0x0000` first");
     chip.run(&["--area=option", "write", "WRPROT_0=0"]).ok();
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();

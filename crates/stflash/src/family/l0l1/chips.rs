@@ -12,6 +12,7 @@ use super::eeprom::{EepromPart, EEPROM_BASE};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 
@@ -157,6 +158,7 @@ static DIE_447: Variant = Variant {
             smaller: None,
         },
     ],
+    user_option: &super::options::OB_USER_L0_BFB2,
     ..L0
 };
 const EEPROM_6K: MemRegion = MemRegion::new(EEPROM_BASE, 6 * KIB);
@@ -172,9 +174,11 @@ const L1_SMALL: &[EepromPart] = &[EepromPart {
 static DIE_416: Variant = Variant { eeprom: L1_SMALL, ..L1 };
 /// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
 /// same dies does not, and is assumed to read the reserved bit as 0.
-static DIE_429: Variant = Variant { pcrop_mode: true, eeprom: L1_SMALL, ..L1 };
+static DIE_429: Variant =
+    Variant { pcrop_mode: true, rdp_option: &super::options::OB_RDP_L1_SPRMOD, eeprom: L1_SMALL, ..L1 };
 static DIE_427: Variant = Variant {
     pcrop_mode: true,
+    rdp_option: &super::options::OB_RDP_L1_SPRMOD,
     // stm32l151xc.h:619,625, stm32l152xc.h, stm32l162xc.h (0x08081FFF);
     // stm32l100xc.h:590,596 (0x08080FFF).
     eeprom: &[EepromPart {
@@ -202,6 +206,7 @@ static DIE_436: Variant = Variant {
             smaller: None,
         },
     ],
+    user_option: &super::options::OB_USER_L1_BFB2,
     ..L1
 };
 static DIE_437: Variant = Variant {
@@ -212,6 +217,7 @@ static DIE_437: Variant = Variant {
         parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",
         smaller: None,
     }],
+    user_option: &super::options::OB_USER_L1_BFB2,
     ..L1
 };
 
@@ -329,7 +335,10 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::NONE,
+        // Cat.1 and cat.2 keep the size in the low byte (ST's HAL
+        // stm32l1xx_hal_flash.h:122-123, `FLASH_SIZE_RAW` & 0xFF for
+        // FLASH_CUT1/FLASH_CUT2).
+        flash_size_quirk: FlashSizeQuirk::Mask(0xFF),
         crc: Some(L1_CRC),
     },
     Chip {
@@ -351,7 +360,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        // Only the low byte of the register is the size (flash-families.md §1.4).
+        // The low byte, as on cat.1 (stm32l1xx_hal_flash.h:122-123).
         flash_size_quirk: FlashSizeQuirk::Mask(0xFF),
         crc: Some(L1_CRC),
     },
@@ -439,8 +448,69 @@ pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The header that represents each DEV_ID of this table in `facts/cmsis.facts`
+/// (the largest part: its data EEPROM is the one `data_eeprom` gives).
+pub(super) fn representative(dev_id: u16) -> Option<&'static str> {
+    Some(match dev_id {
+        0x457 => "stm32l011xx",
+        0x425 => "stm32l031xx",
+        0x417 => "stm32l053xx",
+        0x447 => "stm32l073xx",
+        0x416 => "stm32l152xb",
+        0x429 => "stm32l152xba",
+        0x427 => "stm32l152xc",
+        0x436 => "stm32l152xd",
+        0x437 => "stm32l152xe",
+        _ => return None,
+    })
+}
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::L0L1(v) = c.controller else { return };
+    let l0 = v.base == L0.base;
+    let freeze: &[(&str, &str)] = if l0 {
+        &[
+            ("RCC_BASE+RCC_TypeDef.APB2ENR", "RCC_APB2ENR_DBGEN"),
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP"),
+        ]
+    } else {
+        &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP")]
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            // HAL: L0 `FLASH_SIZE`, L1 `FLASH_SIZE_RAW` (the mask per die).
+            flash_size_mask: if l0 { "FLASH_SIZE.mask" } else { "FLASH_SIZE_RAW.mask" },
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock: ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            freeze,
+        },
+    );
+    f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
+    if let Some(Bank2Base::Fixed(bank2)) = c.flash.dual.map(|d| d.bank2) {
+        f.number("FLASH_BANK2_BASE", bank2 as u64);
+    }
+    if let Some(ob) = c.option_bytes {
+        f.number("OB_BASE", ob.base as u64);
+    }
+    // The L1 headers give no SRAM size.
+    if l0 {
+        f.number("SRAM_SIZE_MAX", c.sram.size as u64);
+    }
+    // The data EEPROM: its base on every part, its end on the largest (the
+    // value-line parts of a DEV_ID have less: `eeprom.rs`).
+    let (base, end) =
+        if l0 { ("DATA_EEPROM_BASE", "DATA_EEPROM_END") } else { ("FLASH_EEPROM_BASE", "FLASH_EEPROM_END") };
+    f.number(base, EEPROM_BASE as u64);
+    if let (Some(region), Some(stem)) = (data_eeprom(c.dev_id), representative(c.dev_id)) {
+        // L0 cat.5 has two EEPROM banks (stm32l073xx.h:628-631).
+        let end = if c.dev_id == 0x447 { "DATA_EEPROM_BANK2_END" } else { end };
+        f.scope(Scope::Part(stem)).number(end, region.end() - 1).scope(Scope::Die);
+    }
+}
 
 #[cfg(test)]
 mod tests {
