@@ -126,6 +126,12 @@ DEVICES = [
     # C0
     (0x443, "c0", ["stm32c011xx"]),
     (0x453, "c0", ["stm32c031xx"]),
+    (0x44C, "c0", ["stm32c051xx"]),
+    (0x493, "c0", ["stm32c071xx"]),
+    (0x44D, "c0", ["stm32c091xx", "stm32c092xx"]),
+    # U0
+    (0x459, "u0", ["stm32u031xx"]),
+    (0x489, "u0", ["stm32u073xx", "stm32u083xx"]),
     # WB, WL
     (0x495, "wb", ["stm32wb55xx", "stm32wb50xx", "stm32wb5mxx"]),
     (0x496, "wb", ["stm32wb35xx", "stm32wb30xx"]),
@@ -137,6 +143,12 @@ DEVICES = [
     (0x481, "u5", ["stm32u595xx", "stm32u599xx", "stm32u5a5xx", "stm32u5a9xx"]),
     (0x476, "u5", ["stm32u5f7xx", "stm32u5f9xx", "stm32u5g7xx", "stm32u5g9xx"]),
     (0x484, "h5", ["stm32h563xx", "stm32h562xx", "stm32h573xx"]),
+    (0x474, "h5", ["stm32h503xx"]),
+    (0x478, "h5", ["stm32h523xx", "stm32h533xx"]),
+    # WBA5, U3 (the L5/U5 controller), H7R/S
+    (0x492, "wba", ["stm32wba55xx", "stm32wba50xx", "stm32wba52xx", "stm32wba54xx", "stm32wba5mxx"]),
+    (0x454, "u3", ["stm32u385xx", "stm32u375xx"]),
+    (0x485, "h7rs", ["stm32h7s7xx", "stm32h7r3xx", "stm32h7s3xx", "stm32h7r7xx"]),
 ]
 
 # ---------------------------------------------------------------------------
@@ -159,8 +171,8 @@ KEEP = [re.compile(p + "$") for p in (
     # Struct members: register offsets and block sizes.
     r"(?:FLASH|OB)_TypeDef\.\w+",
     r"CRC_TypeDef\.(?:DR|CR|INIT|POL)",
-    r"(?:DBGMCU|DBG)_TypeDef\.(?:IDCODE|CR|APB1FZ|APB1FZR1|APBFZ1|APB3FZ1|APB4FZ1)",
-    r"RCC_TypeDef\.(?:CR|AHBENR|AHB1ENR|AHB4ENR|APB2ENR|APBENR1|APB1ENR1)",
+    r"(?:DBGMCU|DBG)_TypeDef\.(?:IDCODE|CR|APB1FZ|APB1FZR|APB1FZR1|APB1LFZR|APBFZ1|APB3FZ1|APB4FZ1|APB4FZR)",
+    r"RCC_TypeDef\.(?:CR|AHBENR|AHB1ENR|AHB1ENR1|AHB4ENR|APB2ENR|APBENR1|APB1ENR1|DBGCFGR)",
     r"PWR_TypeDef\.(?:CR1|SR2)",
     # Keys.
     r"FLASH_(?:KEY|OPTKEY|OPT_KEY|PEKEY|PRGKEY|NSKEY)\d",
@@ -225,7 +237,7 @@ TYPEDEFS = {
     "DBGMCU_TypeDef": None,
     "DBG_TypeDef": None,
     "OB_TypeDef": None,
-    "RCC_TypeDef": re.compile(r"^(?:CR|\w*ENR\d?|\w*ENR[LH]|RSR|CSR)$"),
+    "RCC_TypeDef": re.compile(r"^(?:CR|\w*ENR\d?|\w*ENR[LH]|RSR|CSR|DBGCFGR)$"),
     "RCC_Core_TypeDef": re.compile(r"^(?:\w*ENR\d?|\w*ENR[LH]|RSR)$"),
     "PWR_TypeDef": re.compile(r"^(?:CR1|SR2|VOSR|SVMSR)$"),
 }

@@ -8,7 +8,7 @@
 //! lines) are applied here after clap.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 
@@ -97,6 +97,26 @@ pub enum Command {
         range: Option<(u32, u32)>,
     },
     Reset,
+    /// `verify FILE [ADDR]` (extension): is this image on the chip?
+    Verify {
+        file: PathBuf,
+        addr: Option<u32>,
+    },
+    /// `checksum ADDR SIZE` (extension): zlib's CRC-32 of memory.
+    ChecksumRange {
+        addr: u32,
+        size: u32,
+    },
+    /// `checksum FILE [ADDR]` (extension): the same for an image, per
+    /// segment, without a probe.
+    ChecksumFile {
+        file: PathBuf,
+        addr: Option<u32>,
+    },
+    /// `blank-check [ADDR SIZE]` (extension): does flash hold the erased value?
+    BlankCheck {
+        range: Option<(u32, u32)>,
+    },
 }
 
 impl Command {
@@ -107,11 +127,25 @@ impl Command {
         match self {
             Command::WriteFile { .. } => true,
             Command::Erase { .. } => true,
+            Command::Verify { .. } | Command::BlankCheck { .. } => true,
+            Command::ChecksumRange { .. } | Command::ChecksumFile { .. } => false,
             Command::WriteOptionValue { .. } => true,
             Command::Reset => true,
             Command::ReadMemory { .. } => false,
             Command::ReadOtp { .. } | Command::ReadOption { .. } | Command::ReadOptionRegister { .. } => false,
         }
+    }
+
+    /// One of st-flash's own commands (which print its banner line first),
+    /// not one of the checks stflash adds with st-flash's options.
+    pub fn is_st_flash(&self) -> bool {
+        !matches!(
+            self,
+            Command::Verify { .. }
+                | Command::ChecksumRange { .. }
+                | Command::ChecksumFile { .. }
+                | Command::BlankCheck { .. }
+        )
     }
 }
 
@@ -187,6 +221,27 @@ pub enum Parsed {
     Print(String),
     /// `recover [--confirm-erase]` (extension).
     Recover(Box<RecoverRequest>),
+    /// `doctor [--measure-flash SECTOR [--confirm-erase]]` (extension).
+    Doctor(Box<DoctorRequest>),
+}
+
+/// `stflash [options] doctor`: walk the connection step by step, stop at
+/// the first problem with its cause and what to do, then measure
+/// (`stflash::ops::doctor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorRequest {
+    /// `--measure-flash SECTOR`: time erasing and programming this sector
+    /// (an index, bank 1 first, or an address in it).
+    pub measure_flash: Option<u32>,
+    /// `--confirm-erase`: the sector may be erased (it is written back).
+    pub confirm_erase: bool,
+    pub serial: Option<String>,
+    pub freq_khz: Option<u32>,
+    pub connect_under_reset: bool,
+    pub sim: Option<String>,
+    pub debug: bool,
+    pub quiet: bool,
+    pub json: bool,
 }
 
 /// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
@@ -310,9 +365,13 @@ fn not_octal(text: &str) -> Option<char> {
 
 const COMMAND_WORDS: [&str; 4] = ["read", "write", "erase", "reset"];
 
+/// Extension commands that take st-flash's options (parsed with its
+/// grammar): the checks. st-flash rejects these words.
+pub const CHECK_WORDS: [&str; 3] = ["verify", "checksum", "blank-check"];
+
 /// Extension command words: st-flash rejects them, so no st-flash command
 /// line changes meaning.
-pub const EXTENSION_WORDS: [&str; 4] = ["info", "recover", "completions", "man"];
+pub const EXTENSION_WORDS: [&str; 5] = ["info", "recover", "doctor", "completions", "man"];
 
 /// `--area` values, in st-flash's order.
 const AREAS: [&str; 7] = ["main", "system", "otp", "option", "option_boot_add", "optcr", "optcr1"];
@@ -330,17 +389,6 @@ pub const HELP_POINTER: &str = "run 'stflash --help' for usage";
 /// that help, man page and completions list them; their arguments follow
 /// st-flash's grammar, which [`parse`] applies.
 pub fn command() -> clap::Command {
-    let help = || {
-        Arg::new("help")
-            .long("help")
-            .short_alias('h')
-            .action(ArgAction::Help)
-            .help("Print this help")
-            .help_heading("options")
-    };
-    let place = |name: &'static str, value: &'static str, help: &'static str, hint: ValueHint| {
-        Arg::new(name).value_name(value).help(help).value_hint(hint)
-    };
     let usage = synopsis_lines().join("\n       ");
     let mut cmd = clap::Command::new("stflash")
         .about("Program STM32 microcontrollers through ST-LINK probes (st-flash compatible)")
@@ -357,7 +405,56 @@ pub fn command() -> clap::Command {
         // After the arguments of each subcommand in its own help.
         .next_display_order(100)
         .args(options());
-    let st_flash = [
+    for sub in st_flash_commands() {
+        cmd = cmd.subcommand(sub.disable_help_flag(true));
+    }
+    cmd.subcommand(info_command().arg(help_arg()))
+        .subcommand(recover_command())
+        .subcommand(doctor_command())
+        .subcommand(completions_command())
+        .subcommand(
+            clap::Command::new("man")
+                .disable_help_flag(true)
+                .about("Print the manual page (roff) on stdout")
+                .help_template(SUB_TEMPLATE)
+                .override_usage("stflash man")
+                .arg(help_arg()),
+        )
+}
+
+fn help_arg() -> Arg {
+    Arg::new("help")
+        .long("help")
+        .short_alias('h')
+        .action(ArgAction::Help)
+        .help("Print this help")
+        .help_heading("options")
+}
+
+/// A positional argument of an st-flash command.
+fn place(name: &'static str, value: &'static str, help: &'static str, hint: ValueHint) -> Arg {
+    Arg::new(name).value_name(value).help(help).value_hint(hint)
+}
+
+/// An option of an extension subcommand, under the "options" heading.
+fn sub_option(name: &'static str, help: &'static str) -> Arg {
+    Arg::new(name).long(name).help_heading("options").help(help)
+}
+
+/// An extension subcommand: its own help flag and template, and its line of
+/// the synopsis (the one containing `marker`) as usage.
+fn extension_command(name: &'static str, marker: &str, about: &'static str) -> clap::Command {
+    clap::Command::new(name)
+        .disable_help_flag(true)
+        .arg(help_arg())
+        .about(about)
+        .help_template(SUB_TEMPLATE)
+        .override_usage(synopsis_lines().into_iter().find(|l| l.contains(marker)).unwrap_or_default())
+}
+
+/// st-flash's commands and the checks that share their grammar.
+fn st_flash_commands() -> [clap::Command; 7] {
+    [
         clap::Command::new("read")
             .about("Read memory to a file; with --area=option|optcr|optcr1|option_boot_add print the option value")
             .override_usage("read <file> <addr> <size>")
@@ -378,62 +475,88 @@ pub fn command() -> clap::Command {
             .arg(place("addr", "ADDR", "Start of the range", ValueHint::Other))
             .arg(place("size", "SIZE", "Size of the range", ValueHint::Other)),
         clap::Command::new("reset").about("Reset the target and let it run").override_usage("reset"),
-    ];
-    for sub in st_flash {
-        cmd = cmd.subcommand(sub.disable_help_flag(true));
-    }
-    cmd.subcommand(info_command().arg(help()))
-        .subcommand(
-            clap::Command::new("recover")
-                .disable_help_flag(true)
-                .arg(help())
-                .about(
-                    "Bring back a chip that tools can no longer program: connect (under reset when a normal \
-                     connect fails), remove write protection, lower RDP 1 -> 0 (the chip erases its flash) or erase \
-                     the flash, restore the factory option bytes, read them back; without --confirm-erase, print \
-                     the plan and exit 2",
-                )
-                .help_template(SUB_TEMPLATE)
-                .override_usage(synopsis_lines().into_iter().find(|l| l.contains("] recover")).unwrap_or_default())
-                .arg(
-                    Arg::new("confirm-erase")
-                        .long("confirm-erase")
-                        .action(ArgAction::SetTrue)
-                        .help_heading("options")
-                        .help("Do it: the whole flash (and the L0/L1 data EEPROM at RDP level 1) is erased"),
-                ),
+        clap::Command::new("verify")
+            .about(
+                "Compare the chip with a file (any format; flash by CRC on the target where it can, else by reading \
+                 back), changing nothing in flash; exit 8 naming the first differing sector when they differ",
+            )
+            .override_usage("verify <file> [addr]")
+            .arg(place("file", "FILE", "Image file", ValueHint::FilePath))
+            .arg(place("addr", "ADDR", "Address (binary files only)", ValueHint::Other)),
+        clap::Command::new("checksum")
+            .about(
+                "Print the CRC-32 (zlib's, as the crc32 command) of memory, computed on the target, as 0x and 8 hex \
+                 digits; of a file's bytes without a probe (one line per segment of a sparse image)",
+            )
+            .override_usage("checksum <addr> <size>\nchecksum <file> [addr]")
+            .arg(place("addr", "ADDR|FILE", "Start address, or an image file", ValueHint::AnyPath))
+            .arg(place("size", "SIZE|ADDR", "Bytes to sum (or the address of a binary file)", ValueHint::Other)),
+        clap::Command::new("blank-check")
+            .about(
+                "Check that flash holds its erased value (default: all of it); exit 8 with the first address that \
+                 does not",
+            )
+            .override_usage("blank-check [<addr> <size>]")
+            .arg(place("addr", "ADDR", "Start of the range", ValueHint::Other))
+            .arg(place("size", "SIZE", "Size of the range", ValueHint::Other)),
+    ]
+}
+
+fn recover_command() -> clap::Command {
+    extension_command(
+        "recover",
+        "] recover",
+        "Bring back a chip that tools can no longer program: connect (under reset when a normal connect fails), \
+         remove write protection, lower RDP 1 -> 0 (the chip erases its flash) or erase the flash, restore the \
+         factory option bytes, read them back; without --confirm-erase, print the plan and exit 2",
+    )
+    .arg(
+        sub_option("confirm-erase", "Do it: the whole flash (and the L0/L1 data EEPROM at RDP level 1) is erased")
+            .action(ArgAction::SetTrue),
+    )
+}
+
+fn doctor_command() -> clap::Command {
+    extension_command(
+        "doctor",
+        "] doctor",
+        "Find out why a probe or a chip does not work: check the probe, its firmware, the target's supply, SWD at \
+         every clock, the chip's identity (and clones), read and write protection, the bank options and whether \
+         the core halts, stopping at the first problem with its cause and what to do; then measure the USB round \
+         trip, SWD throughput at each clock and the CRC units, each beside the value the timing model assumes. \
+         Flash and option bytes are not changed (SRAM used for measuring is written back) unless --measure-flash \
+         and --confirm-erase ask for it",
+    )
+    .arg(
+        sub_option(
+            "measure-flash",
+            "Also time erasing this sector and programming its units (its index, bank 1 first, or an address in \
+             it); its contents are kept in the journal and written back, then the chip is reset. Needs \
+             --confirm-erase",
         )
-        .subcommand(
-            clap::Command::new("completions")
-                .disable_help_flag(true)
-                .arg(help())
-                .about("Print a shell completion script on stdout")
-                .help_template(SUB_TEMPLATE)
-                .override_usage(synopsis_lines().into_iter().find(|l| l.contains(" completions ")).unwrap_or_default())
-                .arg(
-                    Arg::new("shell")
-                        .value_name("SHELL")
-                        .required(true)
-                        .value_parser(clap::value_parser!(Shell))
-                        .help_heading("arguments")
-                        .help("The shell"),
-                )
-                .arg(
-                    Arg::new("name")
-                        .long("name")
-                        .value_name("NAME")
-                        .default_value("stflash")
-                        .help_heading("options")
-                        .help("Command name to complete (e.g. st-flash for a renamed copy)"),
-                ),
+        .value_name("SECTOR")
+        .action(ArgAction::Set),
+    )
+    .arg(
+        sub_option("confirm-erase", "Let --measure-flash erase its sector (written back afterwards)")
+            .action(ArgAction::SetTrue),
+    )
+}
+
+fn completions_command() -> clap::Command {
+    extension_command("completions", " completions ", "Print a shell completion script on stdout")
+        .arg(
+            Arg::new("shell")
+                .value_name("SHELL")
+                .required(true)
+                .value_parser(clap::value_parser!(Shell))
+                .help_heading("arguments")
+                .help("The shell"),
         )
-        .subcommand(
-            clap::Command::new("man")
-                .disable_help_flag(true)
-                .about("Print the manual page (roff) on stdout")
-                .help_template(SUB_TEMPLATE)
-                .override_usage("stflash man")
-                .arg(help()),
+        .arg(
+            sub_option("name", "Command name to complete (e.g. st-flash for a renamed copy)")
+                .value_name("NAME")
+                .default_value("stflash"),
         )
 }
 
@@ -448,12 +571,17 @@ pub fn synopsis_lines() -> Vec<String> {
         "write <value>           (with an option --area)",
         "erase [<addr> <size>]",
         "reset",
+        "verify <file> [addr]",
+        "checksum <addr> <size>",
+        "checksum <file> [addr]",
+        "blank-check [<addr> <size>]",
     ]
     .iter()
     .map(|form| format!("stflash [options] {form}"))
     .collect();
     lines.push(format!("stflash [options] info [{}]", questions.join("|")));
     lines.push("stflash [options] recover [--confirm-erase]".into());
+    lines.push("stflash [options] doctor [--measure-flash <sector> --confirm-erase]".into());
     lines.push("stflash completions <bash|zsh|fish|powershell|elvish> [--name <name>]".into());
     lines.push("stflash man".into());
     lines
@@ -484,8 +612,16 @@ examples:
   stflash --all-probes --log station.log write firmware.elf
   stflash --serial <serial>,<serial> erase
   stflash --no-run write firmware.elf
+  stflash verify firmware.elf
+  stflash checksum 0x8000000 0x10000
+  stflash checksum firmware.bin
+  stflash blank-check
+  stflash --all-probes verify firmware.elf
   stflash recover
-  stflash recover --confirm-erase";
+  stflash recover --confirm-erase
+  stflash doctor
+  stflash --json doctor > doctor.json
+  stflash doctor --measure-flash 3 --confirm-erase";
 
 fn info_command() -> clap::Command {
     let mut cmd = clap::Command::new("info")
@@ -531,10 +667,13 @@ fn options() -> Vec<Arg> {
         value(
             "serial",
             "serial",
-            "Use the ST-LINK with this serial number; a comma-separated list runs write, erase, option writes \
-             or reset on each of them in parallel",
+            "Use the ST-LINK with this serial number; a comma-separated list runs write, erase, verify, \
+             blank-check, option writes or reset on each of them in parallel",
         ),
-        flag("all-probes", "Run write, erase, option writes or reset on every connected ST-LINK in parallel"),
+        flag(
+            "all-probes",
+            "Run write, erase, verify, blank-check, option writes or reset on every connected ST-LINK in parallel",
+        ),
         value(
             "log",
             "FILE",
@@ -588,7 +727,8 @@ fn options() -> Vec<Arg> {
         value(
             "verify",
             "how",
-            "auto (default): by hardware CRC where the chip has one, else by reading back; readback: always read back",
+            "auto (default): by CRC on the target where it can be trusted, else by reading back; readback: always \
+             read back (write, verify, blank-check, checksum)",
         )
         .value_parser(["auto", "readback"]),
         value(
@@ -702,7 +842,7 @@ fn first_word(args: &[OsString]) -> Option<&str> {
 /// reporting a parse error in JSON.
 pub fn command_word(args: &[OsString]) -> Option<&'static str> {
     let word = first_word(args)?;
-    COMMAND_WORDS.iter().chain(EXTENSION_WORDS.iter()).find(|w| **w == word).copied()
+    COMMAND_WORDS.iter().chain(&CHECK_WORDS).chain(&EXTENSION_WORDS).find(|w| **w == word).copied()
 }
 
 /// `info`, `completions`, `man`, with the options that make sense for them.
@@ -753,7 +893,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     .filter(|id| matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
     .map(|id| format!("--{id}"))
     .chain(
-        (!["info", "recover"].contains(&name)
+        (!["info", "recover", "doctor"].contains(&name)
             && matches.value_source("serial") == Some(clap::parser::ValueSource::CommandLine))
         .then(|| "--serial".to_string()),
     )
@@ -784,6 +924,28 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             quiet: sub.get_flag("quiet"),
             json,
         }))),
+        "doctor" => {
+            let measure_flash = match sub.get_one::<String>("measure-flash") {
+                Some(text) => Some(number(text, "sector")?),
+                None => None,
+            };
+            if sub.get_flag("confirm-erase") && measure_flash.is_none() {
+                return Err(ParseError::new(
+                    "--confirm-erase lets --measure-flash erase its sector; give the sector: --measure-flash SECTOR",
+                ));
+            }
+            Ok(Parsed::Doctor(Box::new(DoctorRequest {
+                measure_flash,
+                confirm_erase: sub.get_flag("confirm-erase"),
+                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+                freq_khz,
+                connect_under_reset: sub.get_flag("connect-under-reset"),
+                sim: sub.get_one::<String>("sim").cloned(),
+                debug: sub.get_flag("debug"),
+                quiet: sub.get_flag("quiet"),
+                json,
+            })))
+        }
         _ if sub.get_flag("version") => Ok(Parsed::Version),
         _ => {
             let question = InfoQuestion::ALL.iter().find(|(_, n, _)| sub.get_flag(n)).map(|q| q.0);
@@ -985,14 +1147,19 @@ fn from_matches(m: &ArgMatches) -> Result<Invocation, ParseError> {
     let without_file = !data.is_empty() || m.get_one::<String>("serial-template").is_some();
     let command = command_from_words(&words, area, format, without_file)?;
     check_after(m, &command)?;
+    if !command.is_st_flash() {
+        if let Some(flag) = ["mass-erase", "erase-rest"].into_iter().find(|f| m.get_flag(f)) {
+            return Err(ParseError::new(format!("--{flag} does not apply to {}", words[0])));
+        }
+    }
     if !data.is_empty() && !matches!(command, Command::WriteFile { .. }) {
         return Err(ParseError::new("--data applies to write (to flash, RAM or OTP)"));
     }
     let (serial_template, serial_counter) = serial_number(m, &command)?;
     if (all_probes || !serials.is_empty()) && !command.runs_on_many_boards() {
         return Err(ParseError::new(
-            "several probes (--all-probes, --serial A,B) run write, erase, option writes and reset; \
-             run reads one probe at a time",
+            "several probes (--all-probes, --serial A,B) run write, erase, verify, blank-check, option writes \
+             and reset; run reads and checksums one probe at a time",
         ));
     }
     let mut warnings = Vec::new();
@@ -1153,16 +1320,17 @@ fn numbers_after_file(command: &str, words: &[String], names: &[&str]) -> Result
 /// The command and its positional arguments, checked per command and area (§1.2).
 fn command_from_words(words: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
     let Some((word, args)) = words.split_first() else {
-        return Err(ParseError::new("no command given; use read, write, erase, reset or info"));
+        return Err(ParseError::new("no command given; use read, write, erase, reset, verify or info"));
     };
-    if !COMMAND_WORDS.contains(&word.as_str()) {
-        let known = COMMAND_WORDS.iter().chain(EXTENSION_WORDS.iter()).copied();
+    let is_command = |w: &str| COMMAND_WORDS.contains(&w) || CHECK_WORDS.contains(&w);
+    if !is_command(word) {
+        let known = COMMAND_WORDS.iter().chain(&CHECK_WORDS).chain(&EXTENSION_WORDS).copied();
         return Err(ParseError::new(match closest(word, known) {
             Some(best) => format!("unknown command {word:?}; did you mean {best}?"),
-            None => format!("unknown command {word:?}; use read, write, erase, reset or info"),
+            None => format!("unknown command {word:?}; use read, write, erase, reset, verify or info"),
         }));
     }
-    if let Some(second) = args.first().filter(|a| COMMAND_WORDS.contains(&a.as_str())) {
+    if let Some(second) = args.first().filter(|a| is_command(a)) {
         return Err(ParseError::new(format!("two commands given ({word} and {second})")));
     }
     let path = |s: &String| PathBuf::from(s);
@@ -1219,6 +1387,36 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 (None, _) => Err(ParseError::expected("write <path> <addr>")),
             }
         }
+        (check, area) if CHECK_WORDS.contains(&check) && area != Area::Main => {
+            Err(ParseError::new(format!("--area={} does not apply to {check}", area.name())))
+        }
+        ("verify", _) => match args {
+            [file] => Ok(Command::Verify { file: path(file), addr: None }),
+            [file, _] => {
+                let addr = numbers_after_file("verify", args, &["address"])?[0];
+                Ok(Command::Verify { file: path(file), addr: Some(addr) })
+            }
+            _ => Err(ParseError::new("verify takes the file, and its address for a binary file: verify <file> [addr]")),
+        },
+        ("checksum", _) => match args {
+            // Two numbers are a range of memory; otherwise a file.
+            [addr, size] if parse_number(addr).is_ok() => {
+                Ok(Command::ChecksumRange { addr: number(addr, "address")?, size: number(size, "size")? })
+            }
+            [addr] if parse_number(addr).is_ok() && !Path::new(addr).exists() => Err(ParseError::new(format!(
+                "checksum of memory takes the size too: checksum {addr} <size> (or name an existing file)"
+            ))),
+            [file] => Ok(Command::ChecksumFile { file: path(file), addr: None }),
+            [file, addr] => Ok(Command::ChecksumFile { file: path(file), addr: Some(number(addr, "address")?) }),
+            _ => Err(ParseError::new(
+                "checksum takes a range of memory or a file: checksum <addr> <size>, or checksum <file> [addr]",
+            )),
+        },
+        ("blank-check", _) => match args {
+            [] => Ok(Command::BlankCheck { range: None }),
+            [addr, size] => Ok(Command::BlankCheck { range: Some((number(addr, "address")?, number(size, "size")?)) }),
+            _ => Err(ParseError::new("blank-check takes no arguments (all flash) or exactly two: <addr> <size>")),
+        },
         ("erase", _) => match args {
             [] => Ok(Command::Erase { range: None }),
             [addr, size] => Ok(Command::Erase { range: Some((number(addr, "address")?, number(size, "size")?)) }),
@@ -1244,6 +1442,34 @@ mod tests {
             Err(e) => e.lines,
             Ok(p) => panic!("{args:?} parsed: {p:?}"),
         }
+    }
+
+    #[test]
+    fn the_checks_parse_with_st_flash_options() {
+        let c = |args: &[&str]| run(args).unwrap().command;
+        assert_eq!(c(&["verify", "fw.elf"]), Command::Verify { file: "fw.elf".into(), addr: None });
+        assert_eq!(
+            c(&["verify", "fw.bin", "0x8000000"]),
+            Command::Verify { file: "fw.bin".into(), addr: Some(0x0800_0000) }
+        );
+        assert_eq!(c(&["checksum", "0x8000000", "64k"]), Command::ChecksumRange { addr: 0x0800_0000, size: 65536 });
+        assert_eq!(c(&["checksum", "fw.hex"]), Command::ChecksumFile { file: "fw.hex".into(), addr: None });
+        assert_eq!(c(&["blank-check"]), Command::BlankCheck { range: None });
+        assert_eq!(
+            c(&["--serial", "A,B", "blank-check", "0x8000000", "0x400"]),
+            Command::BlankCheck { range: Some((0x0800_0000, 0x400)) }
+        );
+        assert!(run(&["--verify=readback", "verify", "fw.elf"]).unwrap().verify_readback);
+        assert_eq!(
+            err(&["blank-check", "0x8000000"])[0],
+            "error: blank-check takes no arguments (all flash) or exactly two: <addr> <size>"
+        );
+        assert_eq!(
+            err(&["verify", "0x8000000", "fw.bin"])[0],
+            "error: fw.bin is not an address; the address comes after the file: verify fw.bin 0x8000000"
+        );
+        assert_eq!(err(&["verify", "checksum", "fw.bin"])[0], "error: two commands given (verify and checksum)");
+        assert_eq!(err(&["verfy", "fw.elf"])[0], "error: unknown command \"verfy\"; did you mean verify?");
     }
 
     #[test]

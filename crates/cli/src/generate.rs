@@ -31,7 +31,10 @@ fn meaning(kind: ErrorKind) -> &'static str {
         ErrorKind::NoTarget => "no usable target (not powered, not answering, unknown chip)",
         ErrorKind::Protected => "the chip or area is read- or write-protected",
         ErrorKind::Flash => "the flash controller reported an error or timed out",
-        ErrorKind::Verify => "the memory read back differs from what was written",
+        ErrorKind::Verify => {
+            "the memory read back differs from what was written; verify found a difference; blank-check found \
+             bytes that are not erased"
+        }
         ErrorKind::ProbeIo => "the probe stopped answering or was unplugged",
         ErrorKind::Unsupported => "the operation does not exist (yet) for this chip",
         ErrorKind::Interrupted => "stopped by Ctrl-C or SIGTERM",

@@ -6,7 +6,9 @@
 //! "Without changing anything": the connection does not reset the target
 //! (unless `--connect-under-reset` is given), does not halt the core, does not
 //! freeze the watchdogs, and every access to the target is a read
-//! (identification, the flash driver's `layout()` and `rdp_level()`).
+//! (identification, the flash driver's `layout()` and `rdp_level()`). The
+//! connection is the library's read-only path, `stflash::ops::inspect`,
+//! which `doctor` uses too.
 
 use std::fmt::Write as _;
 
@@ -15,127 +17,22 @@ use log::warn;
 use super::args::{InfoQuestion, InfoRequest};
 use super::output::{self, Console};
 use super::{json, probes};
-use stflash::chip::{self as chips, Chip, Core};
+use stflash::chip as chips;
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
-use stflash::mcu::{ConnectMode, ConnectOptions, Target, TargetError};
-use stflash::stlink::{StLink, Version};
+use stflash::mcu::{ConnectMode, ConnectOptions};
+use stflash::stlink::Version;
 use stflash::text::count;
-use stflash::transport::{ProbeInfo, ProbeKind, Transport, TransportError};
+use stflash::transport::{ProbeKind, Transport, TransportError};
 
-/// What was learned about one probe.
-#[derive(Debug, Clone)]
-pub struct ProbeReport {
-    pub info: ProbeInfo,
-    pub simulated: bool,
-    /// Why the probe could not be opened or talked to (then nothing else is known).
-    pub problem: Option<Error>,
-    pub firmware: Option<Version>,
-    pub voltage_mv: Option<u32>,
-    pub target: Option<TargetFacts>,
-    /// Why the target could not be identified.
-    pub target_error: Option<Error>,
-}
+pub use stflash::ops::inspect::{ProbeReport, TargetFacts};
 
-/// What was learned about the target behind a probe.
-#[derive(Debug, Clone)]
-pub struct TargetFacts {
-    pub chip: &'static Chip,
-    pub core: Core,
-    pub dpidr: u32,
-    pub cpuid: u32,
-    /// DBGMCU_IDCODE (DEV_ID in bits 11:0, REV_ID in 31:16).
-    pub idcode: u32,
-    pub layout: FlashLayout,
-    /// The flash driver's name, or why there is none.
-    pub driver: std::result::Result<&'static str, String>,
-    /// The read-out protection level, or why it is unknown.
-    pub rdp: std::result::Result<RdpLevel, String>,
-    /// The 96-bit unique ID, bytes in address order; `None` when the chip
-    /// does not answer its address.
-    pub uid: Option<[u8; 12]>,
-}
-
-impl TargetFacts {
-    pub fn dev_id(&self) -> u16 {
-        (self.idcode & 0xFFF) as u16
-    }
-    pub fn rev_id(&self) -> u16 {
-        (self.idcode >> 16) as u16
-    }
-}
-
-impl ProbeReport {
-    fn unopened(info: ProbeInfo, simulated: bool, problem: Error) -> ProbeReport {
-        ProbeReport {
-            info,
-            simulated,
-            problem: Some(problem),
-            firmware: None,
-            voltage_mv: None,
-            target: None,
-            target_error: None,
-        }
-    }
-}
-
-/// Look at the probe behind `transport` and the target behind it, reading only.
-/// `opts.halt` should be false (it is forced so).
+/// Look at the probe behind `transport` and the target behind it, reading
+/// only ([`stflash::ops::inspect::inspect`], the connection path `doctor`
+/// shares). `opts.halt` should be false (it is forced so).
 pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: bool) -> ProbeReport {
-    let info = transport.info().clone();
-    let mut link = match StLink::open(transport) {
-        Ok(link) => link,
-        Err(e) => return ProbeReport::unopened(info, simulated, TargetError::from(e).into()),
-    };
-    let firmware = Some(link.version);
-    let voltage_mv = link.target_voltage_mv().ok().flatten();
-    let mut report =
-        ProbeReport { info, simulated, problem: None, firmware, voltage_mv, target: None, target_error: None };
-    let opts = ConnectOptions { halt: false, ..opts.clone() };
-    let mut target = match Target::connect(link, &opts) {
-        Ok(t) => t,
-        Err(e) => {
-            report.target_error = Some(e);
-            return report;
-        }
-    };
-    report.voltage_mv = target.voltage_mv.or(report.voltage_mv);
-    let chip = target.chip;
-    let mut layout = FlashLayout::single(&chip.flash, target.flash_size);
-    let (driver, rdp) = match stflash::family::driver_for(chip, target.voltage_mv) {
-        Err(e) => {
-            (Err(e.message.clone()), Err("unknown (read by the flash driver, which this chip lacks)".to_string()))
-        }
-        Ok(mut ctrl) => {
-            match ctrl.layout(&mut target) {
-                Ok(l) => layout = l,
-                Err(e) => warn!("cannot read the flash layout: {e}"),
-            }
-            let rdp = ctrl.rdp_level(&mut target).map_err(|e| format!("unknown: {e}"));
-            (Ok(ctrl.name()), rdp)
-        }
-    };
-    let uid = target.unique_id().unwrap_or_else(|e| {
-        warn!("cannot read the unique ID: {e}");
-        None
-    });
-    report.target = Some(TargetFacts {
-        chip,
-        core: target.core,
-        dpidr: target.dpidr,
-        cpuid: target.cpuid,
-        idcode: target.idcode,
-        layout,
-        driver,
-        rdp,
-        uid,
-    });
-    // After a connect under reset the core waits at its reset vector: let it
-    // run. Otherwise it was never stopped, and nothing is written.
-    let detached = target.detach(opts.mode == ConnectMode::UnderReset);
-    if let Err(e) = detached {
-        warn!("leaving debug mode: {e}");
-    }
+    let mut report = stflash::ops::inspect::inspect(transport, opts);
+    report.simulated = simulated;
     report
 }
 
@@ -414,20 +311,71 @@ pub fn listing(probes: &[ProbeReport]) -> String {
     out
 }
 
-/// `info --chips`: the chip table.
+/// `info --chips`: the chip table, one line per row (DEV_ID, st-flash name,
+/// family, core, largest flash, reference manual, parts), then the flash
+/// layout the row describes.
 pub fn chip_table() -> String {
-    let mut out = String::from("DEV_ID  name              family    core         flash (max)  parts\n");
+    let mut out =
+        String::from("DEV_ID  name                   family      core              flash (max)  RM      parts\n");
     for c in chips::all() {
+        let core = if c.core_ap == 0 { c.core.to_string() } else { format!("{} (AP{})", c.core, c.core_ap) };
+        let rm = c.reference_manual.split([' ', ',']).next().unwrap_or("");
         let _ = writeln!(
             out,
-            "0x{:03x}   {:<17} {:<9} {:<12} {:<12} {}",
+            "0x{:03x}   {:<22} {:<11} {:<17} {:<12} {:<7} {}",
             c.dev_id,
             c.name,
             c.family,
-            c.core.to_string(),
+            core,
             format!("{} KiB", c.max_flash_kib),
+            rm,
             c.parts
         );
+        let _ = writeln!(out, "        layout: {}", spec_text(&c.flash));
     }
     out
+}
+
+/// A chip row's flash geometry in words: "2 KiB pages, 8-byte words",
+/// "4 × 16 KiB, 1 × 64 KiB, then 128 KiB sectors; two banks: …, bank 2 at
+/// half the flash".
+fn spec_text(spec: &stflash::chip::FlashSpec) -> String {
+    use stflash::chip::Bank2Base;
+    let size = |b: u32| if b % 1024 == 0 { format!("{} KiB", b / 1024) } else { format!("{b} B") };
+    let runs = |runs: &[(u32, u32)]| -> String {
+        let n = runs.len();
+        let parts: Vec<String> = runs
+            .iter()
+            .enumerate()
+            .map(
+                |(i, &(count, sz))| {
+                    if i + 1 == n {
+                        format!("{} sectors", size(sz))
+                    } else {
+                        format!("{count} × {}", size(sz))
+                    }
+                },
+            )
+            .collect();
+        if n > 1 {
+            format!("{}, then {}", parts[..n - 1].join(", "), parts[n - 1])
+        } else {
+            parts.join("")
+        }
+    };
+    let mut text = runs(spec.sectors);
+    if let Some(dual) = spec.dual {
+        let bank2 = match dual.bank2 {
+            Bank2Base::Half => "bank 2 at half the flash".to_string(),
+            Bank2Base::Fixed(addr) => format!("bank 2 at 0x{addr:08X}"),
+            Bank2Base::FullBank1(b1) => format!("bank 2 after the first {}", size(b1)),
+        };
+        let geometry = if dual.sectors == spec.sectors { String::new() } else { format!("{}, ", runs(dual.sectors)) };
+        text.push_str(&format!("; two banks: {geometry}{bank2}"));
+    }
+    text.push_str(&format!("; {}-byte words", spec.write_unit));
+    if spec.erased == 0 {
+        text.push_str(", erased 0x00");
+    }
+    text
 }

@@ -58,51 +58,63 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
     };
     m.insert("time_s".into(), time_s);
     m.insert("time_source".into(), source);
-    m.insert(
-        "probe".into(),
-        o.probe.as_ref().map_or(Value::Null, |p| {
-            json!({
-                "serial": p.serial,
-                "product": p.product,
-                "kind": p.kind,
-                "firmware": p.firmware,
-                "location": p.location,
-                "simulated": p.simulated,
-            })
-        }),
-    );
-    m.insert(
-        "target".into(),
-        o.target.as_ref().map_or(Value::Null, |t| {
-            json!({
-                "chip": t.chip,
-                "family": t.family,
-                "core": t.core,
-                "dev_id": t.dev_id,
-                "rev_id": t.rev_id,
-                "flash_size": t.flash_size,
-                "sram_size": t.sram_size,
-                "voltage_mv": t.voltage_mv,
-                "uid": t.uid,
-            })
-        }),
-    );
+    m.insert("probe".into(), session_probe_value(o));
+    m.insert("target".into(), session_target_value(o));
+    if matches!(o.command, "write" | "verify") {
+        m.insert("input".into(), input_value(o));
+    }
+    insert_command_result(&mut m, o);
+    insert_check_result(&mut m, o);
+    Value::Object(m)
+}
+
+fn session_probe_value(o: &Outcome) -> Value {
+    o.probe.as_ref().map_or(Value::Null, |p| {
+        json!({
+            "serial": p.serial,
+            "product": p.product,
+            "kind": p.kind,
+            "firmware": p.firmware,
+            "location": p.location,
+            "simulated": p.simulated,
+        })
+    })
+}
+
+fn session_target_value(o: &Outcome) -> Value {
+    o.target.as_ref().map_or(Value::Null, |t| {
+        json!({
+            "chip": t.chip,
+            "family": t.family,
+            "core": t.core,
+            "dev_id": t.dev_id,
+            "rev_id": t.rev_id,
+            "flash_size": t.flash_size,
+            "sram_size": t.sram_size,
+            "voltage_mv": t.voltage_mv,
+            "uid": t.uid,
+        })
+    })
+}
+
+fn input_value(o: &Outcome) -> Value {
+    o.input.as_ref().map_or(Value::Null, |i| {
+        json!({
+            "file": i.file.as_ref().map(|f| f.display().to_string()),
+            "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+            "crc32": i.crc32.map(crc_hex),
+            "format": i.file.as_ref().map(|_| format_name(i.format)),
+            "bytes": i.bytes(),
+            "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
+            "entry": i.entry,
+        })
+    })
+}
+
+/// The section named after the command: `write`, `erase`, `read`, `recover`.
+fn insert_command_result(m: &mut Map<String, Value>, o: &Outcome) {
     match o.command {
         "write" => {
-            m.insert(
-                "input".into(),
-                o.input.as_ref().map_or(Value::Null, |i| {
-                    json!({
-                        "file": i.file.as_ref().map(|f| f.display().to_string()),
-                        "data": i.data.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                        "crc32": i.crc32.map(crc_hex),
-                        "format": i.file.as_ref().map(|_| format_name(i.format)),
-                        "bytes": i.bytes(),
-                        "segments": i.segments.iter().map(|(a, n)| json!({ "address": a, "size": n })).collect::<Vec<_>>(),
-                        "entry": i.entry,
-                    })
-                }),
-            );
             let write = match &o.done {
                 Some(Done::Write(r)) => json!({
                     "flash_bytes": r.flash_bytes,
@@ -113,6 +125,9 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
                     "programmed_bytes": r.programmed_bytes,
                     "preserved_bytes": r.preserved_bytes,
                     "verified": r.verified,
+                    // "crc-flash-unit", "crc-peripheral", "crc-software" (all
+                    // three were "crc" before the CRC units were calibrated)
+                    // or "read-back".
                     "verify_method": r.verify_method,
                     "eeprom": r.eeprom.as_ref().map(|e| json!({
                         "address": e.region.base,
@@ -162,7 +177,36 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         };
         m.insert("recover".into(), recover);
     }
+}
+
+/// The sections of the checks, the option areas and OTP.
+fn insert_check_result(m: &mut Map<String, Value>, o: &Outcome) {
     match &o.done {
+        Some(Done::Verify { report, first_sector }) => {
+            let mut v = comparison_value(report, first_sector.as_ref());
+            v["equal"] = json!(report.differences.is_empty());
+            m.insert("verify".into(), v);
+        }
+        Some(Done::BlankCheck { addr, size, erased, report, first_sector }) => {
+            let mut v = comparison_value(report, first_sector.as_ref());
+            v["blank"] = json!(report.differences.is_empty());
+            v["address"] = json!(addr);
+            v["size"] = json!(size);
+            v["erased_value"] = json!(erased);
+            v["first_non_erased"] = json!(report.differences.first().map(|d| d.0));
+            m.insert("blank_check".into(), v);
+        }
+        Some(Done::Checksum { addr, sum }) => {
+            m.insert(
+                "checksum".into(),
+                json!({ "address": addr, "size": sum.bytes, "crc32": crc_hex(sum.crc32), "method": sum.method }),
+            );
+        }
+        Some(Done::ChecksumFile { file, segments }) => {
+            let segments: Vec<Value> =
+                segments.iter().map(|(a, n, crc)| json!({ "address": a, "size": n, "crc32": crc_hex(*crc) })).collect();
+            m.insert("checksum".into(), json!({ "file": file.display().to_string(), "segments": segments }));
+        }
         Some(Done::Options { area, value, words, written }) => {
             m.insert("options".into(), options_value(area, *value, words, *written));
         }
@@ -171,7 +215,21 @@ pub fn document(o: &Outcome, error: Option<&Error>) -> Value {
         }
         _ => {}
     }
-    Value::Object(m)
+}
+
+/// What `verify` and `blank-check` compared: bytes, method, every
+/// differing range, and the flash sector of the first.
+fn comparison_value(r: &stflash::ops::check::Comparison, first_sector: Option<&Sector>) -> Value {
+    let ranges: Vec<Value> = r.differences.iter().map(|&(lo, hi)| json!({ "address": lo, "size": hi - lo })).collect();
+    json!({
+        "bytes": r.bytes,
+        "method": r.method,
+        "differences": ranges,
+        "first_difference": r.differences.first().map(|d| json!({
+            "address": d.0,
+            "sector": first_sector.map(sector),
+        })),
+    })
 }
 
 /// A CRC-32 as the `crc32` tool prints it: 8 lower-case hex digits.
@@ -386,4 +444,77 @@ fn target_value(t: &TargetFacts) -> Value {
             RdpLevel::Level2 => 2,
         }),
     })
+}
+
+/// A doctor value: a number, a register value (a JSON integer) or text.
+fn doctor_value(v: &Option<stflash::ops::doctor::Value>) -> Value {
+    use stflash::ops::doctor::Value as V;
+    match v {
+        // Rounded to a nanosecond or a thousandth: no binary noise.
+        Some(V::Number(n)) => json!((n * 1e6).round() / 1e6),
+        Some(V::Word(w)) => json!(w),
+        Some(V::Text(t)) => json!(t),
+        None => Value::Null,
+    }
+}
+
+/// The document for `doctor --json`: the common fields, `time_source`,
+/// `probe`, `target`, `checks` (`{"name", "result", "detail"}`, in order, up
+/// to the first problem) and `measurements` (`{"name", "value", "unit",
+/// "model", "detail"}`).
+pub fn doctor_document(r: &stflash::ops::doctor::Report, simulated: bool) -> Value {
+    let mut m = head(Some("doctor"), r.error.as_ref());
+    m.insert(
+        "time_source".into(),
+        r.probe.as_ref().map_or(Value::Null, |_| json!(if simulated { "modeled" } else { "measured" })),
+    );
+    m.insert(
+        "probe".into(),
+        r.probe.as_ref().map_or(Value::Null, |p| {
+            json!({
+                "serial": p.serial,
+                "product": stflash::transport::ProbeKind::product_name(p.pid),
+                "kind": p.kind.to_string(),
+                "firmware": r.firmware.map(|v| v.to_string()),
+                "location": p.location,
+                "simulated": simulated,
+            })
+        }),
+    );
+    m.insert(
+        "target".into(),
+        r.target.as_ref().map_or(Value::Null, |t| {
+            json!({
+                "chip": t.chip.name,
+                "family": t.chip.family,
+                "core": t.core.to_string(),
+                "dev_id": t.dev_id(),
+                "rev_id": t.rev_id(),
+                "idcode": t.idcode,
+                "cpuid": t.cpuid,
+                "dpidr": t.dpidr,
+                "flash_size": t.layout.total_size(),
+                "voltage_mv": r.voltage_mv,
+                "uid": t.uid.as_ref().map(super::report::uid_hex),
+            })
+        }),
+    );
+    let checks: Vec<Value> =
+        r.checks.iter().map(|c| json!({ "name": c.name, "result": c.result(), "detail": c.detail })).collect();
+    m.insert("checks".into(), Value::Array(checks));
+    let measurements: Vec<Value> = r
+        .measurements
+        .iter()
+        .map(|x| {
+            json!({
+                "name": x.name,
+                "value": doctor_value(&x.value),
+                "unit": x.unit,
+                "model": doctor_value(&x.model),
+                "detail": x.detail,
+            })
+        })
+        .collect();
+    m.insert("measurements".into(), Value::Array(measurements));
+    Value::Object(m)
 }

@@ -23,7 +23,9 @@ use stflash_sim::SimHandle;
 
 pub mod args;
 mod boards;
+mod check;
 pub mod data;
+mod doctor;
 mod filelock;
 pub mod generate;
 pub mod info;
@@ -133,6 +135,7 @@ fn dispatch(argv: impl IntoIterator<Item = OsString>, console: &Console, probe: 
         }
         Parsed::Info(req) => info::run(&req, console),
         Parsed::Recover(req) => recover::run(&req, console, probe),
+        Parsed::Doctor(req) => doctor::run(&req, console, probe),
         Parsed::Run(inv) => run_invocation(&inv, console, probe),
     }
 }
@@ -145,7 +148,13 @@ fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>
     for w in &inv.warnings {
         log::warn!("{w}");
     }
-    console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
+    if inv.command.is_st_flash() {
+        console.line(format_args!(
+            "st-flash {} (stflash {})",
+            stflash::ST_FLASH_COMPAT_VERSION,
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
     if boards::is_station(inv) {
         return boards::run(inv, console);
     }
@@ -178,6 +187,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::WriteFile { .. } | Command::WriteOptionValue { .. } => "write",
         Command::Erase { .. } => "erase",
         Command::Reset => "reset",
+        Command::Verify { .. } => "verify",
+        Command::ChecksumRange { .. } | Command::ChecksumFile { .. } => "checksum",
+        Command::BlankCheck { .. } => "blank-check",
     }
 }
 
@@ -200,7 +212,12 @@ fn prepare_input(inv: &Invocation, outcome: &mut Outcome) -> Result<Prepared> {
         logfile::check(log)?;
     }
     let prepared = prepare(inv)?;
-    if let (Prepared::Image(image), Command::WriteFile { file, .. }) = (&prepared, &inv.command) {
+    let file = match &inv.command {
+        Command::WriteFile { file, .. } => file.clone(),
+        Command::Verify { file, .. } => Some(file.clone()),
+        _ => None,
+    };
+    if let Prepared::Image(image) = &prepared {
         let mut input = InputSummary::new(file.clone(), image, &inv.data);
         if let Some(file) = file {
             // The CRC-32 of the file as read, for traceability (--log, --json).
@@ -225,6 +242,7 @@ fn prepare(inv: &Invocation) -> Result<Prepared> {
             }
             Ok(Prepared::Image(image))
         }
+        Command::Verify { file, addr } => Ok(Prepared::Image(Image::load(file, inv.format, *addr)?)),
         Command::ReadMemory { file, .. } | Command::ReadOtp { file } | Command::ReadOption { file: Some(file) } => {
             OutputFile::check(file).map(Prepared::Output)
         }
@@ -280,6 +298,9 @@ fn connect_options(inv: &Invocation) -> ConnectOptions {
 fn run(inv: &Invocation, console: &Console, probe: Option<GivenProbe>, outcome: &mut Outcome) -> Result<()> {
     // From here on Ctrl-C and SIGTERM only set the flag (a second one ends
     // the process at once): an interruption while connecting is reported too.
+    if let Command::ChecksumFile { .. } = inv.command {
+        return check::checksum_file(inv, console, outcome);
+    }
     let stop = output::install_stop_handler();
     let prepared = prepare_input(inv, outcome)?;
     let output = match &prepared {
@@ -343,7 +364,8 @@ fn run_prepared(
                 log::debug!("simulator: {summary:?}");
             }
             let (reset, run) = end_state(inv, after, session.target.was_halted);
-            session.finish_as(reset, run)
+            // A check that found differences exits 8 once the chip is left as it should be.
+            session.finish_as(reset, run).and_then(|()| check::verdict(outcome).map_or(Ok(()), Err))
         }
         Err(e) => {
             session.abandon();
@@ -444,6 +466,15 @@ fn execute(
             outcome.done = Some(Done::Reset);
             Ok(After::Reset)
         }
+        Command::Verify { .. } => {
+            let Prepared::Image(image) = prepared else { unreachable!("prepared for Verify") };
+            check::verify(session, inv, &image, &mut progress, outcome)
+        }
+        Command::BlankCheck { range } => check::blank_check(session, inv, *range, &mut progress, outcome),
+        Command::ChecksumRange { addr, size } => {
+            check::checksum(session, inv, (*addr, *size), &mut progress, console, outcome)
+        }
+        Command::ChecksumFile { .. } => unreachable!("checksum FILE runs without a probe"),
         Command::ReadOption { file } => {
             let (value, all) = options::read_area(session, OptionArea::Option)?;
             match file {

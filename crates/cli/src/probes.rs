@@ -40,6 +40,20 @@ pub fn find(sim: &Option<String>, keep: impl Fn(&ProbeInfo) -> bool) -> Result<(
     if !specs.is_empty() {
         for spec in &specs {
             let serial = spec.serial.clone().unwrap_or_else(|| stflash_sim::default_serial(spec.probe, 0));
+            if let Some(problem) = spec.usb_problem() {
+                // As on USB: a probe that cannot be opened has no readable serial.
+                let info = ProbeInfo {
+                    vid: stflash::transport::ST_VID,
+                    pid: spec.probe.pid(),
+                    kind: spec.probe.probe_kind(),
+                    serial: String::new(),
+                    location: "sim".into(),
+                };
+                if keep(&info) {
+                    found.push(Found { info, transport: Err(problem.into()), sim: None });
+                }
+                continue;
+            }
             seen.push(serial.clone());
             let info = ProbeInfo {
                 vid: stflash::transport::ST_VID,

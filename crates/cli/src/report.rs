@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use stflash::flash::Sector;
+use stflash::ops::check::{Checksum, Comparison};
 use stflash::ops::erase::EraseReport;
 use stflash::ops::image::{Format, Image};
 use stflash::ops::options::WordValue;
@@ -152,6 +154,31 @@ pub enum Done {
     },
     /// `recover`: the plan, and what was done when it ran.
     Recover(Box<RecoverSummary>),
+    /// `verify`: what was compared and every differing range; the flash
+    /// sector of the first.
+    Verify {
+        report: Comparison,
+        first_sector: Option<Sector>,
+    },
+    /// `blank-check`: the range, the erased value, and the first run that
+    /// does not hold it.
+    BlankCheck {
+        addr: u32,
+        size: u64,
+        erased: u8,
+        report: Comparison,
+        first_sector: Option<Sector>,
+    },
+    /// `checksum ADDR SIZE`.
+    Checksum {
+        addr: u32,
+        sum: Checksum,
+    },
+    /// `checksum FILE`: (address, size, CRC-32) per segment.
+    ChecksumFile {
+        file: PathBuf,
+        segments: Vec<(u32, u64, u32)>,
+    },
 }
 
 /// What `recover` planned and did.
@@ -298,7 +325,10 @@ impl Outcome {
                 Some(format!("erase: {what}{sectors} ({}) {}", size_text(bytes), timing(bytes)))
             }
             Done::Read { bytes, .. } => Some(format!("read: {} {}", count(*bytes, "byte"), timing(*bytes))),
-            Done::Reset | Done::Options { .. } => None,
+            Done::Reset | Done::Options { .. } | Done::ChecksumFile { .. } => None,
+            Done::Verify { .. } | Done::BlankCheck { .. } | Done::Checksum { .. } => {
+                super::check::summary(self.done.as_ref()?, timing)
+            }
             Done::Recover(r) => {
                 let report = r.report.as_ref()?;
                 let words: usize = r.plan.steps.iter().map(|s| s.changes.len()).sum();

@@ -19,9 +19,16 @@
 //! Model assumptions: while the clock enable bit is clear the registers read
 //! 0 and ignore writes; only the enable register word itself is modeled of
 //! RCC (its other bits are stored, reset value 0). Each data write keeps the
-//! unit busy for 8 cycles of the reset clock — its 4 AHB cycles (RM0090 §4.3)
-//! plus the load, store and branch of a loop feeding it — and an access to
-//! DR while busy stalls the bus until the result is ready.
+//! unit busy for 4 cycles of the core clock (RM0090 §4.3: "4 AHB clock
+//! cycles" for a 32-bit word), and an access to DR while busy stalls the bus
+//! until the result is ready; the loop feeding it pays for its own
+//! instructions on the core.
+//!
+//! Knobs (`STFLASH_SIM_FAULTS`, see [`CrcPeripheralFaults`]) make the unit
+//! differ from its reference manual, as a part or an application may:
+//! absent, garbage, no CR.RESET, another initial value, input order or
+//! polynomial whatever the registers say, or left configured by an
+//! application (clock on, reflected 16-bit CRC).
 
 use super::model::{AccessWidth, Nanos};
 
@@ -81,18 +88,97 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         // G0: RCC_AHBENR 0x40021038 bit 12 (stm32g071xx.h); C0 at HSI48/4 (stm32c031xx.h).
         0x466 | 0x460 | 0x456 | 0x467 => at(C, 0x4002_1038, 12, Full, 16_000_000),
         0x443 | 0x453 => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // C051, C071, C09x as C031 (stm32c051xx.h:4342, stm32c071xx.h:4698,
+        // stm32c092xx.h:5181).
+        0x44C | 0x493 | 0x44D => at(C, 0x4002_1038, 12, Full, 12_000_000),
+        // U0: RCC_AHBENR 0x40021048 bit 12, MSI 4 MHz (stm32u031xx.h:479, 5326).
+        0x459 | 0x489 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         // WB, WL: RCC_AHB1ENR 0x58000048 bit 12 (stm32wb55xx.h, stm32wle5xx.h).
         0x495 | 0x497 => at(C, 0x5800_0048, 12, Full, 4_000_000),
         // L5, U5, H5, non-secure aliases (stm32l552xx.h, stm32u575xx.h, stm32h563xx.h).
         0x472 => at(C, 0x4002_1048, 12, Full, 4_000_000),
         0x455 | 0x482 | 0x481 | 0x476 => at(C, 0x4602_0C88, 12, Full, 4_000_000),
+        // WBA5x: the U5's RCC_AHB1ENR, HSI16 (stm32wba52xx.h:1087, 10032);
+        // U3: RCC_AHB1ENR1 0x40030C88, MSIS 12 MHz (stm32u375xx.h:1483, 916).
+        0x492 => at(C, 0x4602_0C88, 12, Full, 16_000_000),
+        0x454 => at(C, 0x4003_0C88, 12, Full, 12_000_000),
         0x484 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
+        // H503, H523/H533 as H563 (stm32h503xx.h:1208, 8834; stm32h523xx.h:1545, 13145).
+        0x474 | 0x478 => at(C, 0x4402_0C88, 12, Full, 32_000_000),
         // H74x/H75x/H72x/H73x: RCC_AHB4ENR 0x580244E0 bit 19 (stm32h743xx.h, stm32h723xx.h).
         0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
+        // H7R/S: RCC_AHB4ENR 0x58024540 bit 19 (stm32h7r3xx.h:2153, 15995).
+        0x485 => at(0x5802_4C00, 0x5802_4540, 19, Full, 64_000_000),
         // H7A3/B3/B0: RCC_AHB1ENR 0x58024538 bit 9 (stm32h7a3xx.h RCC_TypeDef: 0x138; its comment says 0xD8).
         0x480 => at(C, 0x5802_4538, 9, Full, 64_000_000),
         _ => return None,
     })
+}
+
+/// How a CRC unit feeds each 32-bit little-endian word into its register
+/// (the value it shifts in most significant bit first): the knobs
+/// `flash_crc_order=` (H7 flash CRC unit) and `crc-peripheral-order=`
+/// (CRC peripheral) choose one to perturb the assumed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputOrder {
+    /// The word as a number (CRC peripheral CR.REV_IN = 0; the H7
+    /// measurement in the ST community thread "STM32H753 flash CRC
+    /// specification").
+    Word,
+    /// The bytes in memory order, each most significant bit first.
+    Bytes,
+    /// The word bit-reversed (REV_IN = 3).
+    Reflected,
+    /// Each byte bit-reversed in place (REV_IN = 1).
+    ByteReflected,
+    /// Each half-word bit-reversed in place (REV_IN = 2).
+    HalfReflected,
+}
+
+impl InputOrder {
+    pub const NAMES: &'static str = "word, bytes, reflected, byte-reflected, half-reflected";
+
+    pub fn parse(s: &str) -> Option<InputOrder> {
+        Some(match s {
+            "word" => InputOrder::Word,
+            "bytes" => InputOrder::Bytes,
+            "reflected" => InputOrder::Reflected,
+            "byte-reflected" => InputOrder::ByteReflected,
+            "half-reflected" => InputOrder::HalfReflected,
+            _ => return None,
+        })
+    }
+
+    /// The 32-bit value shifted in for the memory word `w`.
+    pub fn fed(self, w: u32) -> u32 {
+        match self {
+            InputOrder::Word => w,
+            InputOrder::Bytes => w.swap_bytes(),
+            InputOrder::Reflected => reverse_in_units(w, 32, 32),
+            InputOrder::ByteReflected => reverse_in_units(w, 8, 32),
+            InputOrder::HalfReflected => reverse_in_units(w, 16, 32),
+        }
+    }
+}
+
+/// Shift the 32-bit value `data` into the 32-bit CRC register `crc`, most
+/// significant bit first, with polynomial `poly`.
+pub fn shift_word(mut crc: u32, poly: u32, data: u32) -> u32 {
+    for i in (0..32).rev() {
+        let top = crc >> 31;
+        crc <<= 1;
+        if top ^ ((data >> i) & 1) != 0 {
+            crc ^= poly;
+        }
+    }
+    crc
+}
+
+/// A hex number (`0x…` or bare hex digits) for the CRC knobs.
+pub fn parse_hex(s: &str) -> Option<u32> {
+    let t = s.trim();
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    u32::from_str_radix(t, 16).ok()
 }
 
 pub(crate) const DR: u32 = 0x00;
@@ -103,7 +189,55 @@ pub(crate) const POL: u32 = 0x14;
 pub(crate) const CR_RESET: u32 = 1 << 0;
 const DEFAULT_POL: u32 = 0x04C1_1DB7;
 /// Cycles one data write keeps the unit busy (see the module notes).
-const CYCLES_PER_WRITE: u64 = 8;
+const CYCLES_PER_WRITE: u64 = 4;
+
+/// How the unit differs from its reference manual (`STFLASH_SIM_FAULTS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrcPeripheralFaults {
+    /// `crc-peripheral=absent`: nothing answers at the unit's address (reads
+    /// 0, writes ignored); its RCC enable bit still exists.
+    pub absent: bool,
+    /// `crc-peripheral=garbage`: DR reads a meaningless value.
+    pub garbage: bool,
+    /// `crc-peripheral=no-reset`: CR.RESET does not reload the initial value
+    /// (each computation continues from the last).
+    pub no_reset: bool,
+    /// `crc-peripheral-order=<order>` (`crc-peripheral=lsb-first` is
+    /// `reflected`): the input order whatever CR.REV_IN says.
+    pub order: Option<InputOrder>,
+    /// `crc-peripheral-init=<hex>`: CR.RESET loads this whatever INIT holds.
+    pub init: Option<u32>,
+    /// `crc-peripheral-poly=<hex>`: this 32-bit polynomial whatever POL holds.
+    pub poly: Option<u32>,
+    /// `crc-peripheral-left=app`: at power-on the unit is clocked and set up
+    /// as an application might leave it (REV_IN 3, REV_OUT, 16-bit
+    /// polynomial 0x8005, INIT 0x1234).
+    pub left_by_app: bool,
+}
+
+impl CrcPeripheralFaults {
+    pub const VALID: &'static str = "crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order=<order>, \
+                                     crc-peripheral-init=<hex>, crc-peripheral-poly=<hex>, crc-peripheral-left=app";
+
+    /// Apply one `key=value` item; `Ok(false)` when the key is not the CRC
+    /// peripheral's.
+    pub fn parse(&mut self, key: &str, value: Option<&str>) -> Result<bool, String> {
+        let bad = || format!("fault '{key}={}': valid: {}", value.unwrap_or(""), Self::VALID);
+        match (key, value) {
+            ("crc-peripheral", Some("lsb-first")) => self.order = Some(InputOrder::Reflected),
+            ("crc-peripheral", Some("absent")) => self.absent = true,
+            ("crc-peripheral", Some("garbage")) => self.garbage = true,
+            ("crc-peripheral", Some("no-reset")) => self.no_reset = true,
+            ("crc-peripheral-order", Some(v)) => self.order = Some(InputOrder::parse(v).ok_or_else(bad)?),
+            ("crc-peripheral-init", Some(v)) => self.init = Some(parse_hex(v).ok_or_else(bad)?),
+            ("crc-peripheral-poly", Some(v)) => self.poly = Some(parse_hex(v).ok_or_else(bad)?),
+            ("crc-peripheral-left", Some("app")) => self.left_by_app = true,
+            (k, _) if k.starts_with("crc-peripheral") => return Err(bad()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
 
 /// The CRC peripheral of one simulated part: its registers, its RCC clock
 /// enable and its busy time.
@@ -118,8 +252,10 @@ pub struct CrcPeripheralModel {
     init: u32,
     pol: u32,
     busy_until: Nanos,
-    /// Fault `crc-peripheral=lsb-first`: input bit order reflected whatever CR says.
-    pub lsb_first: bool,
+    /// How the unit differs from its reference manual.
+    pub faults: CrcPeripheralFaults,
+    /// The core clock (Hz) the unit runs on.
+    pub hclk_hz: u64,
 }
 
 impl CrcPeripheralModel {
@@ -133,10 +269,29 @@ impl CrcPeripheralModel {
             init: 0,
             pol: 0,
             busy_until: 0,
-            lsb_first: false,
+            faults: CrcPeripheralFaults::default(),
+            hclk_hz: place.hclk_hz,
         };
         u.reset();
         u
+    }
+
+    /// Power-on with the faults in force (`crc-peripheral-left=app`: as an
+    /// application left it).
+    pub fn power_on(&mut self) {
+        self.reset();
+        if self.faults.left_by_app {
+            self.enable_reg |= self.place.enable.1;
+            if self.place.regs != Regs::Basic {
+                self.init = 0x1234;
+                self.cr = 3 << 5 | 1 << 7;
+                if self.place.regs == Regs::Full {
+                    self.cr |= 1 << 3;
+                    self.pol = 0x8005;
+                }
+                self.crc = self.init & self.mask();
+            }
+        }
     }
 
     /// System reset: registers and the RCC register to their reset values.
@@ -160,7 +315,7 @@ impl CrcPeripheralModel {
     }
 
     fn clocked(&self) -> bool {
-        self.enable_reg & self.place.enable.1 != 0
+        self.enable_reg & self.place.enable.1 != 0 && !self.faults.absent
     }
 
     /// Accesses to DR wait while the unit computes.
@@ -210,6 +365,12 @@ impl CrcPeripheralModel {
             return 0;
         }
         let word = match (addr - self.place.base) & !3 {
+            DR if self.faults.garbage => {
+                let mut x = self.crc ^ 0x2545_F491;
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^ (x << 5)
+            }
             DR => self.output(),
             IDR => self.idr,
             CR => self.cr & !CR_RESET,
@@ -236,7 +397,7 @@ impl CrcPeripheralModel {
                     return;
                 }
                 self.feed(value, width);
-                self.busy_until = now + CYCLES_PER_WRITE * 1_000_000_000 / self.place.hclk_hz;
+                self.busy_until = now + CYCLES_PER_WRITE * 1_000_000_000 / self.hclk_hz.max(1);
             }
             IDR => {
                 let v = merge(self.idr, addr, width, value);
@@ -249,8 +410,8 @@ impl CrcPeripheralModel {
                     Regs::Init => v & 0xE0,
                     Regs::Full => v & 0xF8,
                 };
-                if v & CR_RESET != 0 {
-                    self.crc = self.init & self.mask();
+                if v & CR_RESET != 0 && !self.faults.no_reset {
+                    self.crc = self.faults.init.unwrap_or(self.init) & self.mask();
                 }
             }
             INIT if !basic => self.init = merge(self.init, addr, width, value),
@@ -272,12 +433,13 @@ impl CrcPeripheralModel {
                 _ => data,
             };
         }
-        if self.lsb_first {
-            data = reverse_in_units(data, bits, bits);
+        if let Some(order) = self.faults.order {
+            // Whatever CR says: the word (or narrower write) in this order.
+            data = if bits == 32 { order.fed(value) } else { reverse_in_units(data, bits, bits) };
         }
         let n = self.polysize();
         let mask = self.mask();
-        let pol = if self.place.regs == Regs::Full { self.pol } else { DEFAULT_POL } & mask;
+        let pol = self.faults.poly.unwrap_or(if self.place.regs == Regs::Full { self.pol } else { DEFAULT_POL }) & mask;
         let mut crc = self.crc & mask;
         for i in (0..bits).rev() {
             let bit = (data >> i) & 1;
@@ -382,13 +544,56 @@ mod tests {
     }
 
     #[test]
-    fn a_data_write_keeps_dr_busy_for_eight_reset_clock_cycles() {
+    fn a_data_write_keeps_dr_busy_for_four_core_clock_cycles() {
         let mut u = unit(0x410);
         let base = u.place.base;
         u.write(base, AccessWidth::Word, 1, 1000);
-        assert_eq!(u.stall_until(base, 1000), 2000, "8 cycles at 8 MHz");
+        assert_eq!(u.stall_until(base, 1000), 1500, "4 cycles at 8 MHz");
         assert_eq!(u.stall_until(base + IDR, 1000), 1000);
-        assert_eq!(u.next_event(1500), Some(2000));
-        assert_eq!(u.next_event(2000), None);
+        assert_eq!(u.next_event(1200), Some(1500));
+        assert_eq!(u.next_event(1500), None);
+    }
+
+    #[test]
+    fn faults_make_the_unit_differ_from_its_manual() {
+        let mpeg2 = Crc::<u32>::new(&CRC_32_MPEG_2);
+        let word = 0x1234_5678u32;
+        let run = |faults: &str| {
+            let mut f = CrcPeripheralFaults::default();
+            for item in faults.split(',').filter(|s| !s.is_empty()) {
+                let (k, v) = item.split_once('=').unwrap();
+                assert!(f.parse(k, Some(v)).unwrap());
+            }
+            let mut u = CrcPeripheralModel::new(placement(0x415).unwrap());
+            u.faults = f;
+            u.power_on();
+            let (reg, bit) = u.place.enable;
+            u.write(reg, AccessWidth::Word, bit, 0);
+            let base = u.place.base;
+            u.write(base + INIT, AccessWidth::Word, u32::MAX, 0);
+            u.write(base + POL, AccessWidth::Word, DEFAULT_POL, 0);
+            let mut out = Vec::new();
+            for _ in 0..2 {
+                u.write(base + CR, AccessWidth::Word, CR_RESET, 0);
+                u.write(base, AccessWidth::Word, word, 0);
+                out.push(u.read(base, AccessWidth::Word));
+            }
+            out
+        };
+        let plain = mpeg2.checksum(&word.to_be_bytes());
+        assert_eq!(run(""), vec![plain, plain]);
+        assert_eq!(run("crc-peripheral-left=app"), vec![plain, plain], "CR, INIT and POL written again");
+        assert_eq!(run("crc-peripheral=absent"), vec![0, 0]);
+        assert_ne!(run("crc-peripheral=garbage")[0], plain);
+        let chained = run("crc-peripheral=no-reset");
+        assert_eq!(chained[0], plain);
+        assert_ne!(chained[1], plain, "the second computation continues from the first");
+        assert_ne!(run("crc-peripheral-init=0")[0], plain);
+        assert_ne!(run("crc-peripheral-poly=0x1EDC6F41")[0], plain);
+        assert_eq!(run("crc-peripheral-order=bytes")[0], mpeg2.checksum(&word.to_le_bytes()));
+        assert_eq!(run("crc-peripheral=lsb-first"), run("crc-peripheral-order=reflected"));
+        let mut f = CrcPeripheralFaults::default();
+        assert!(f.parse("crc-peripheral", Some("sideways")).unwrap_err().contains("no-reset"));
+        assert_eq!(f.parse("wait", Some("3")), Ok(false));
     }
 }

@@ -10,6 +10,9 @@
 //! | `timeout-after=N` | after N transfers the probe stops answering: writes are swallowed, reads time out |
 //! | `stall-after=N` | every USB transfer after the Nth fails with `Stall` |
 //! | `wait=N` / `wait=always` | the next N memory/debug accesses answer SWD AP WAIT (0x10), doing nothing |
+//! | `wait-status=ap\|dp` | an injected WAIT answers 0x10 SWD AP WAIT (default) or 0x14 SWD DP WAIT (which one the firmware uses is not documented) |
+//! | `fault-status=ap\|sticky` | a bus fault answers 0x11 SWD AP FAULT (default) or 0x19 SWD AP STICKY ERROR |
+//! | `wait-every=N` | every Nth memory/debug access answers SWD AP WAIT, doing nothing (an AP that is busy now and then; what a real ST-LINK does with a WAIT in the middle of a transfer is not documented: assumed, the whole command is refused) |
 //! | `no-power` | target unpowered: 0 V, nothing answers over SWD |
 //! | `no-target` | powered, but nothing answers over SWD |
 //! | `no-halt` | C_HALT requests are ignored; the core keeps running |
@@ -17,7 +20,14 @@
 //! | `core-crash-after=N` | code running on the simulated core faults at its (N+1)th instruction after each start |
 //! | `max-swd=KHZ` | the link fails above this SWD clock: memory and debug-register accesses answer SWD AP parity error (0x13) |
 //! | `bitflip-swd=KHZ` | above this SWD clock, 32-bit memory reads return one wrong bit with an OK status (silent corruption, found only by verification) |
-//! | `crc-peripheral=lsb-first` | the CRC peripheral takes each data word least significant bit first, whatever CR says (a unit that does not compute CRC-32/MPEG-2) |
+//! | `crc-peripheral=lsb-first` | the CRC peripheral takes each data word least significant bit first, whatever CR says (= `crc-peripheral-order=reflected`) |
+//! | `crc-peripheral=absent` / `=garbage` / `=no-reset` | nothing answers at the CRC peripheral's address / DR reads meaningless values / CR.RESET does not reload the initial value |
+//! | `crc-peripheral-order=word\|bytes\|reflected\|byte-reflected\|half-reflected` | the CRC peripheral's input order, whatever CR.REV_IN says |
+//! | `crc-peripheral-init=HEX`, `crc-peripheral-poly=HEX` | the CRC peripheral's initial value / polynomial, whatever INIT / POL hold |
+//! | `crc-peripheral-left=app` | the CRC peripheral is clocked and configured as an application might leave it (reflected 16-bit CRC) |
+//! | `flash-time=F` | every flash operation (program, erase, option change, the H7 flash CRC) takes F times its modeled time (`0.1` … `10`; the flash models' times are assumed, not measured) |
+//! | `sram-limit=BYTES` | every SRAM region answers for at most this many bytes (`8KiB`, `4096`): less RAM than the chip table says; accesses beyond fault |
+//! | `core-clock=HZ` | the core runs at this clock (`16M`, `250k`, `4000000`) instead of its reset clock: code in SRAM takes one cycle of it per instruction (an application may have left a PLL running or a slower clock) |
 //! | `interrupt-after=N` | at the Nth transfer the process receives SIGINT, as if the user pressed Ctrl-C |
 //! | `terminate-after=N` | at the Nth transfer the process receives SIGTERM |
 //! | any other `key=value` | forwarded to the flash model's `configure` on every run |
@@ -27,11 +37,15 @@
 //! the probe instead (e.g. `disconnect-after=32KiB`), which places the fault
 //! inside a data transfer whatever the write path does before it.
 
+use crate::crc_peripheral::CrcPeripheralFaults;
+
 /// How many accesses answer WAIT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitFault {
     Count(u64),
     Always,
+    /// Every Nth access.
+    Every(u64),
 }
 
 /// When a fault starts: after N transfers, or after N bytes sent to the probe.
@@ -79,8 +93,17 @@ pub struct FaultPlan {
     pub max_swd_khz: Option<u32>,
     /// Highest SWD clock (kHz) at which 32-bit reads come back right.
     pub bitflip_swd_khz: Option<u32>,
-    /// The CRC peripheral reflects its input (`crc-peripheral=lsb-first`).
-    pub crc_lsb_first: bool,
+    /// How the CRC peripheral differs from its manual (`crc-peripheral*=`).
+    pub crc_peripheral: CrcPeripheralFaults,
+    /// The core clock (Hz), instead of the part's reset clock.
+    pub core_clock_hz: Option<u64>,
+    /// Flash operation times, in thousandths of the modeled times.
+    pub flash_time_permille: Option<u64>,
+    /// Bytes each SRAM region answers for, at most.
+    pub sram_limit: Option<u32>,
+    /// Status byte of an injected WAIT and of a bus fault (`None`: AP WAIT, AP FAULT).
+    pub wait_status: Option<u8>,
+    pub fault_status: Option<u8>,
     /// Deliver SIGINT to this process once past this point (a Ctrl-C at a known moment).
     pub interrupt_after: Option<Trigger>,
     /// Deliver SIGTERM to this process once past this point.
@@ -96,9 +119,10 @@ pub struct FaultPlan {
     pub model: Vec<(String, String)>,
 }
 
-const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, \
-                     no-power, no-target, no-halt, firmware-disables-swd, core-crash-after=N, max-swd=KHZ, \
-                     bitflip-swd=KHZ, crc-peripheral=lsb-first, \
+const VALID: &str = "disconnect-after=N, timeout-after=N, stall-after=N, wait=N|always, wait-every=N, \
+                     wait-status=ap|dp, fault-status=ap|sticky, no-power, no-target, no-halt, firmware-disables-swd, \
+                     core-crash-after=N, max-swd=KHZ, bitflip-swd=KHZ, core-clock=HZ, flash-time=F, sram-limit=BYTES, \
+                     crc-peripheral=lsb-first|absent|garbage|no-reset, crc-peripheral-order|init|poly|left=…, \
                      interrupt-after=N, interrupt-again-after=N, terminate-after=N, hang-after=N, \
                      or a flash-model setting key=value";
 
@@ -134,6 +158,7 @@ impl FaultPlan {
                 ("hang-after", v) => plan.hang_after = Some(Trigger::parse(key, v)?),
                 ("wait", Some("always")) => plan.wait = Some(WaitFault::Always),
                 ("wait", v) => plan.wait = Some(WaitFault::Count(count(v)?)),
+                ("wait-every", v) => plan.wait = Some(WaitFault::Every(count(v)?.max(1))),
                 ("no-power", None) => plan.no_power = true,
                 ("no-target", None) => plan.no_target = true,
                 ("no-halt", None) => plan.no_halt = true,
@@ -141,9 +166,40 @@ impl FaultPlan {
                 ("core-crash-after", v) => plan.core_crash_after = Some(count(v)?),
                 ("max-swd", v) => plan.max_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
                 ("bitflip-swd", v) => plan.bitflip_swd_khz = Some(count(v)?.min(u32::MAX as u64) as u32),
-                ("crc-peripheral", Some("lsb-first")) => plan.crc_lsb_first = true,
-                ("crc-peripheral", _) => {
-                    return Err(format!("fault '{item}': crc-peripheral takes lsb-first; valid: {VALID}"))
+                ("wait-status", Some("ap")) => plan.wait_status = Some(0x10),
+                ("wait-status", Some("dp")) => plan.wait_status = Some(0x14),
+                ("fault-status", Some("ap")) => plan.fault_status = Some(0x11),
+                ("fault-status", Some("sticky")) => plan.fault_status = Some(0x19),
+                ("wait-status" | "fault-status", _) => {
+                    return Err(format!("fault '{item}': wait-status takes ap or dp, fault-status ap or sticky"))
+                }
+                ("sram-limit", Some(v)) => {
+                    let n = match v.strip_suffix("KiB") {
+                        Some(k) => k.trim().parse::<u32>().ok().and_then(|k| k.checked_mul(1024)),
+                        None => v.trim().parse::<u32>().ok(),
+                    };
+                    plan.sram_limit =
+                        Some(n.ok_or_else(|| format!("fault 'sram-limit={v}': expected bytes, e.g. 8KiB or 4096"))?);
+                }
+                ("flash-time", Some(v)) => {
+                    let f = v
+                        .trim()
+                        .trim_end_matches(['x', '×'])
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|f| (0.01..=100.0).contains(f));
+                    let f = f.ok_or_else(|| {
+                        format!("fault 'flash-time={v}': expected a factor from 0.01 to 100, e.g. 0.1 or 10")
+                    })?;
+                    plan.flash_time_permille = Some((f * 1000.0).round() as u64);
+                }
+                ("core-clock", Some(v)) => {
+                    plan.core_clock_hz = Some(parse_hz(v).ok_or_else(|| {
+                        format!("fault 'core-clock={v}': expected a clock in Hz, e.g. 16M, 250k or 4000000")
+                    })?)
+                }
+                (k, v) if k.starts_with("crc-peripheral") => {
+                    plan.crc_peripheral.parse(k, v)?;
                 }
                 ("no-power" | "no-target" | "no-halt" | "firmware-disables-swd", Some(_)) => {
                     return Err(format!("fault '{key}' takes no value; valid: {VALID}"))
@@ -171,6 +227,19 @@ impl FaultPlan {
     }
 }
 
+/// A clock: `16M`, `16MHz`, `250k`, `250kHz`, `4000000` (Hz); fractions allowed (`2.097M`).
+fn parse_hz(v: &str) -> Option<u64> {
+    let t = v.trim();
+    let t = t.strip_suffix("Hz").unwrap_or(t);
+    let (num, mul) = match t.chars().last()? {
+        'M' | 'm' => (&t[..t.len() - 1], 1e6),
+        'k' | 'K' => (&t[..t.len() - 1], 1e3),
+        _ => (t, 1.0),
+    };
+    let hz = num.trim().parse::<f64>().ok()? * mul;
+    (1000.0..=2e9).contains(&hz).then_some(hz.round() as u64)
+}
+
 /// The outcome the fault plan imposes on one USB transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransferFate {
@@ -183,21 +252,23 @@ pub enum TransferFate {
 
 /// Remaining WAIT answers during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WaitBudget(Option<WaitFault>);
+pub struct WaitBudget(Option<WaitFault>, u64);
 
 impl WaitBudget {
     pub fn new(plan: &FaultPlan) -> WaitBudget {
-        WaitBudget(plan.wait)
+        WaitBudget(plan.wait, 0)
     }
 
     /// Consume one access: true when it must answer WAIT.
     pub fn take(&mut self) -> bool {
+        self.1 += 1;
         match &mut self.0 {
             Some(WaitFault::Always) => true,
             Some(WaitFault::Count(n)) if *n > 0 => {
                 *n -= 1;
                 true
             }
+            Some(WaitFault::Every(n)) => self.1 % *n == 0,
             _ => false,
         }
     }
@@ -227,6 +298,18 @@ mod tests {
         assert_eq!(p.disconnect_after, Some(Trigger::BytesOut(32 * 1024)));
         assert_eq!(p.interrupt_after, Some(Trigger::BytesOut(100)));
         assert_eq!(p.terminate_after, Some(Trigger::Transfers(9)));
+        let clock = |v: &str| FaultPlan::parse(&format!("core-clock={v}")).map(|p| p.core_clock_hz.unwrap());
+        assert_eq!(clock("16M"), Ok(16_000_000));
+        assert_eq!(clock("2.097MHz"), Ok(2_097_000));
+        assert_eq!(clock("250k"), Ok(250_000));
+        assert_eq!(clock("4000000"), Ok(4_000_000));
+        assert!(clock("fast").is_err() && clock("0").is_err());
+        assert_eq!(FaultPlan::parse("flash-time=0.1").unwrap().flash_time_permille, Some(100));
+        assert_eq!(FaultPlan::parse("flash-time=10x").unwrap().flash_time_permille, Some(10_000));
+        assert!(FaultPlan::parse("flash-time=0").is_err());
+        let p = FaultPlan::parse("wait-status=dp,fault-status=sticky,sram-limit=12KiB").unwrap();
+        assert_eq!((p.wait_status, p.fault_status, p.sram_limit), (Some(0x14), Some(0x19), Some(12 * 1024)));
+        assert!(FaultPlan::parse("wait-status=jtag").is_err());
     }
 
     #[test]
@@ -259,5 +342,7 @@ mod tests {
         assert!((0..100).all(|_| a.take()));
         let mut n = WaitBudget::new(&FaultPlan::default());
         assert!(!n.take());
+        let mut e = WaitBudget::new(&FaultPlan::parse("wait-every=3").unwrap());
+        assert_eq!((0..6).map(|_| e.take()).collect::<Vec<_>>(), [false, false, true, false, false, true]);
     }
 }

@@ -16,7 +16,7 @@
 //! | `STFLASH_SIM` | `<chip>[@<faults>][:<state-file>][;…]` | simulate one probe per `;`-separated entry (each gets a distinct serial); the part after the first `:` is the state file; `@<faults>` (a `STFLASH_SIM_FAULTS` list, without `:`) adds faults to this probe only |
 //! | `STFLASH_SIM_PROBE` | `v2` \| `v2-1` \| `v3` \| `v3pwr` | probe generation (default `v2-1`) |
 //! | `STFLASH_SIM_FIRMWARE` | `<J number>` (`22` or `J22`) | JTAG firmware version, to simulate old probes |
-//! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered) and `nrst=disconnected` (clone probe without NRST wire) are handled by the simulator itself and apply on every run |
+//! | `STFLASH_SIM_OPTS` | `key=value,…` | configuration of a *fresh* chip (no state file yet), forwarded to the flash model's `configure` (e.g. `rdp=1`); `voltage=<mV>` (0 = unpowered), `nrst=disconnected` (clone probe without NRST wire), `dpidr=`/`cpuid=`/`idcode=<hex>` (what the part answers instead of its own SW-DP IDCODE, CPUID or DBGMCU_IDCODE: a clone, a non-ST part) and `usb=busy\|permission` (the probe cannot be opened when it is enumerated: another program holds it, or the system refuses access) are handled by the simulator itself and apply on every run |
 //! | `STFLASH_SIM_FAULTS` | `fault,…` | fault injection on every run and every probe, see [`faults`] |
 //!
 //! (`--sim <chip>[:<state file>]` on the command line does the same as
@@ -25,6 +25,28 @@
 //! simulated chip stays powered between runs).
 //! Unknown chips, probe kinds, options and faults are errors that list what
 //! is valid; [`chip_names`] lists the simulated parts.
+//!
+//! # Assumptions are knobs
+//!
+//! What the primary sources leave open is modeled one way and marked as
+//! assumed; every such fact the host's write path depends on can be changed
+//! through `STFLASH_SIM_FAULTS` (every run), so that tests run the host
+//! against chips that differ from the model:
+//!
+//! - the H7 flash CRC unit (measured on an H753 by ST community users; see
+//!   [`family::h7`]): `flash_crc_init=<hex>`, `flash_crc_order=<order>`,
+//!   `flash_crc_out=reflected`, `flash_crc=chain|absent|garbage`;
+//! - the H7 write queue and bank-swap reload: `write_queue=stall|none|deep|error`,
+//!   `swap_reload=reset|immediate`;
+//! - the CRC peripheral ([`crc_peripheral::CrcPeripheralFaults`]): presence,
+//!   results, CR.RESET, input order, initial value, polynomial, settings left by
+//!   an application;
+//! - flash operation times (`flash-time=F`, the models run on a clock slowed
+//!   by F), the core clock (`core-clock=HZ`; code in SRAM takes one cycle of it
+//!   per instruction, see `mcu/thumb.rs`), the RAM that answers
+//!   (`sram-limit=BYTES`), AP WAIT now and then (`wait-every=N`), and the
+//!   status codes the probe answers for WAIT and bus faults
+//!   (`wait-status=ap|dp`, `fault-status=ap|sticky`); see [`faults`].
 //!
 //! # Structure
 //!
@@ -43,11 +65,13 @@
 //!   [`model::BusFault`]), modeled time ([`model::Nanos`]), the key latch and
 //!   option parsers.
 //! - `family/`: one file per family, named as in the library (`f0f1f3`,
-//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`): its flash-controller model
+//!   `f2f4f7`, `l0l1`, `l4`, `l5u5`, `h5`, `h7`, `h7rs`): its flash-controller model
 //!   and the parts that use it (`PARTS`). `family/mod.rs` holds the registry,
 //!   [`family::FAMILIES`], one line per family.
 //! - `parts.rs`: a simulated part, [`parts::Part`] (identity, memories, flash
 //!   model), and lookup by name or alias.
+//! - `access_port.rs`: which access port reaches the core, per part (AP1 on
+//!   H5, WBA5 and H7R/S, whose AP0 reaches only the DBGMCU).
 //! - `crc_peripheral.rs`: the CRC peripheral
 //!   ([`crc_peripheral::CrcPeripheralModel`]) and its RCC clock enable,
 //!   placed per part.
@@ -72,6 +96,7 @@ use std::time::Duration;
 
 use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID};
 
+pub mod access_port;
 pub mod clock;
 pub mod crc_peripheral;
 pub mod facts;
@@ -208,6 +233,19 @@ impl SimSpec {
         Ok(s)
     }
 
+    /// Why the probe cannot be opened when it is enumerated, as the
+    /// simulator option `usb=busy` (another program holds its interface) or
+    /// `usb=permission` (the system refuses access: no udev rule, no WinUSB
+    /// driver) says; `None` for a probe that opens.
+    pub fn usb_problem(&self) -> Option<TransportError> {
+        let location = "sim".to_string();
+        match self.options.iter().rev().find(|(k, _)| k == "usb").map(|(_, v)| v.as_str()) {
+            Some("busy") => Some(TransportError::Busy { location }),
+            Some("permission") => Some(TransportError::Permission { location }),
+            _ => None,
+        }
+    }
+
     /// The probes described by `STFLASH_SIM` and friends (empty when
     /// `STFLASH_SIM` is unset or empty).
     pub fn list_from_env() -> Result<Vec<SimSpec>, String> {
@@ -290,7 +328,15 @@ pub fn load_state(path: &Path) -> Result<SavedState, String> {
 }
 
 /// Settings the simulator itself handles in `options`.
-const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>";
+const SIM_OPTIONS: &str = "voltage=<mV>, nrst=disconnected|connected, uid=<24 hex digits>, dpidr=<hex>, cpuid=<hex>, \
+                           idcode=<hex>, usb=busy|permission";
+
+/// A 32-bit value of an identity option (`dpidr=0x2BA01477`).
+fn hex_option(key: &str, value: &str) -> Result<u32, String> {
+    let digits = value.trim().trim_start_matches("0x").trim_start_matches("0X");
+    u32::from_str_radix(digits, 16)
+        .map_err(|_| format!("simulator option {key}={value}: expected a 32-bit hex value, e.g. {key}=0x2BA01477"))
+}
 
 /// The whole simulated world of one probe.
 struct Sim {
@@ -424,8 +470,18 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     let mut nrst_connected = true;
     let mut model_options = Vec::new();
     let mut chip_uid = None;
+    // What the part answers instead of its own identity (a clone, a non-ST part).
+    let (mut dpidr, mut cpuid, mut idcode) = (part.dpidr, part.cpuid, part.idcode);
     for (key, value) in &spec.options {
         match key.as_str() {
+            "dpidr" => dpidr = hex_option(key, value)?,
+            "cpuid" => cpuid = hex_option(key, value)?,
+            "idcode" => idcode = hex_option(key, value)?,
+            // Decided at enumeration ([`SimSpec::usb_problem`]); here only checked.
+            "usb" => match value.as_str() {
+                "busy" | "permission" | "ok" => {}
+                _ => return Err(format!("simulator option usb={value}: expected usb=busy or usb=permission")),
+            },
             "voltage" => {
                 voltage =
                     value.trim_end_matches("mV").trim().parse().map_err(|_| {
@@ -476,7 +532,16 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
         model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
     }
 
+    let part: &'static parts::Part = if (dpidr, cpuid, idcode) == (part.dpidr, part.cpuid, part.idcode) {
+        part
+    } else {
+        // One small part record per simulator opened with such options.
+        Box::leak(Box::new(parts::Part { dpidr, cpuid, idcode, ..*part }))
+    };
     let mut mcu = Mcu::new(part, model);
+    if let Some(max) = spec.faults.sram_limit {
+        mcu.limit_sram(max);
+    }
     mcu.load_sram(&saved_sram);
     mcu.voltage_mv = voltage;
     mcu.nrst_connected = nrst_connected;
@@ -488,8 +553,17 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     mcu.no_halt = spec.faults.no_halt;
     mcu.set_firmware_disables_swd(spec.faults.firmware_disables_swd);
     mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(f) = spec.faults.flash_time_permille {
+        mcu.flash_time_permille = f;
+    }
+    if let Some(hz) = spec.faults.core_clock_hz {
+        mcu.interpreter.hz = hz;
+    }
+    let core_hz = mcu.interpreter.hz;
     if let Some(crc) = &mut mcu.crc {
-        crc.lsb_first = spec.faults.crc_lsb_first;
+        crc.faults = spec.faults.crc_peripheral.clone();
+        crc.hclk_hz = core_hz;
+        crc.power_on();
     }
 
     let mut fw = Firmware::default_for(spec.probe);
@@ -501,6 +575,12 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
     }
     let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
     probe.max_swd_khz = spec.faults.max_swd_khz;
+    if let Some(st) = spec.faults.wait_status {
+        probe.wait_status = st;
+    }
+    if let Some(st) = spec.faults.fault_status {
+        probe.fault_status = st;
+    }
     probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
     let clock = Clock::new(probe.link());
 
@@ -575,6 +655,11 @@ pub struct SimHandle {
 impl SimHandle {
     pub fn stats(&self) -> RunStats {
         lock(&self.sim).stats()
+    }
+
+    /// Faults `core-crash-after` has injected so far.
+    pub fn injected_crashes(&self) -> u64 {
+        lock(&self.sim).mcu.interpreter.injected_crashes
     }
 
     /// Raw read of modeled memory (flash through the model, SRAM, system

@@ -8,6 +8,7 @@
 
 use std::ops::Range;
 
+use super::access_port;
 use super::crc_peripheral::{self, CrcPeripheralModel};
 use super::model::{Access, AccessWidth, BusFault, FlashModel, FlashStats, Initiator, Nanos, Requests};
 use super::parts::Part;
@@ -272,6 +273,22 @@ pub struct Mcu {
     pub crc: Option<CrcPeripheralModel>,
     /// The unique device ID: where its words are and its 12 bytes.
     pub uid: Option<(UidPlacement, [u8; 12])>,
+    /// Knob `flash-time=F`: every flash operation (program, erase, option
+    /// change, the H7 flash CRC) takes F times its modeled time, in
+    /// thousandths (1000 = as modeled). The flash model runs on a clock
+    /// slowed down by F; its times are converted at this boundary.
+    pub flash_time_permille: u64,
+    /// The access port the core is on (`access_port::core_ap`).
+    core_ap: u8,
+}
+
+/// The core clock after reset (Hz): the reset system clock of the part's
+/// family, as the CRC peripheral's placement table gives it from each RM's
+/// RCC chapter (HSI 8 MHz on F0/F1/F3, HSI 16 MHz on F2/F4/F7, G0, G4, MSI
+/// 2.097 MHz on L0/L1, MSI 4 MHz on L4, L5, U5, WB, WL, HSI48/4 on C0, HSI/2
+/// = 32 MHz on H5, HSI 64 MHz on H7).
+pub fn reset_clock_hz(part: &Part) -> u64 {
+    crc_peripheral::placement((part.idcode & 0xFFF) as u16).map_or(thumb::DEFAULT_CORE_HZ, |p| p.hclk_hz)
 }
 
 fn system_memory_pattern(len: usize) -> Vec<u8> {
@@ -307,10 +324,12 @@ impl Mcu {
             firmware_disables_swd: false,
             running_since: None,
             swd_taken: false,
-            interpreter: Interpreter::default(),
+            interpreter: Interpreter::at(reset_clock_hz(part)),
             bus_now: 0,
             crc: crc_peripheral::placement((part.idcode & 0xFFF) as u16).map(CrcPeripheralModel::new),
             uid: uid::placement((part.idcode & 0xFFF) as u16).map(|p| (p, uid::derive(None))),
+            flash_time_permille: 1000,
+            core_ap: access_port::core_ap((part.idcode & 0xFFF) as u16),
         };
         t.power_on();
         t
@@ -335,7 +354,31 @@ impl Mcu {
     /// Let the flash model complete what has finished by `now` (it is
     /// otherwise advanced lazily, before each access).
     pub fn advance_flash(&mut self, now: Nanos) {
-        self.model.advance(now, &mut self.flash_stats);
+        let t = self.to_model(now);
+        self.model.advance(t, &mut self.flash_stats);
+    }
+
+    /// The flash model's clock at `now` (slower by `flash-time`).
+    fn to_model(&self, now: Nanos) -> Nanos {
+        (now as u128 * 1000 / self.flash_time_permille as u128) as Nanos
+    }
+
+    /// The time at which the flash model's clock reaches `t` (rounded up).
+    fn to_real(&self, t: Nanos) -> Nanos {
+        (t as u128 * self.flash_time_permille as u128).div_ceil(1000) as Nanos
+    }
+
+    /// When the flash model's next operation ends, after `now`.
+    pub fn flash_next_event(&self, now: Nanos) -> Option<Nanos> {
+        self.model.next_event(self.to_model(now)).map(|t| self.to_real(t))
+    }
+
+    /// Knob `sram-limit=`: every SRAM region answers for at most `max`
+    /// bytes (a part with less RAM than its datasheet row says).
+    pub fn limit_sram(&mut self, max: u32) {
+        for (_, mem) in &mut self.sram {
+            mem.truncate(max as usize);
+        }
     }
 
     /// Re-read the model's address ranges (after configuration or reset).
@@ -384,6 +427,29 @@ impl Mcu {
         if self.firmware_disables_swd && long_enough && !self.swd_taken && self.firmware_present() {
             self.swd_taken = true;
         }
+    }
+
+    /// The access port of the core.
+    pub fn core_ap(&self) -> u8 {
+        self.core_ap
+    }
+
+    /// The debugger reaches `addr` through access port `ap`: the core's port
+    /// reaches everything; AP0 of a part whose core is on another port only
+    /// the DBGMCU registers (see `access_port`). Ports that do not exist are
+    /// refused by the probe before any access.
+    pub fn reachable(&self, ap: u8, addr: u32) -> bool {
+        if ap == self.core_ap {
+            return true;
+        }
+        let p = self.part;
+        let end = p.dbgmcu_addr as u64 + 4 * (1 + p.dbgmcu_ctrl_words as u64);
+        ap == 0 && addr >= p.dbgmcu_addr && (addr as u64) < end
+    }
+
+    /// Access port `ap` exists on this part (AP0, and the core's).
+    pub fn has_ap(&self, ap: u8) -> bool {
+        ap == 0 || ap == self.core_ap
     }
 
     pub fn nrst_held(&self) -> bool {
@@ -443,7 +509,7 @@ impl Mcu {
         if self.nrst_low {
             now
         } else if self.in_model(addr) {
-            self.model.stall_until(addr, write, by, now)
+            self.to_real(self.model.stall_until(addr, write, by, self.to_model(now))).max(now)
         } else {
             self.crc.as_ref().filter(|c| c.claims(addr)).map_or(now, |c| c.stall_until(addr, now))
         }
@@ -463,9 +529,10 @@ impl Mcu {
                 if by == Initiator::Debugger && !self.model.debug_readable(addr) {
                     return Err(BusFault);
                 }
-                self.model.advance(now, &mut self.flash_stats);
+                let t = self.to_model(now);
+                self.model.advance(t, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
+                let mut acc = Access { now: t, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.read(addr, width, &mut acc);
                 self.apply(requests);
                 r
@@ -527,9 +594,10 @@ impl Mcu {
                 if self.model.is_register(addr) {
                     self.reg_log.push((addr, value));
                 }
-                self.model.advance(now, &mut self.flash_stats);
+                let t = self.to_model(now);
+                self.model.advance(t, &mut self.flash_stats);
                 let mut requests = Requests::default();
-                let mut acc = Access { now, by, stats: &mut self.flash_stats, requests: &mut requests };
+                let mut acc = Access { now: t, by, stats: &mut self.flash_stats, requests: &mut requests };
                 let r = self.model.write(addr, width, value, &mut acc);
                 self.apply(requests);
                 r
@@ -1126,5 +1194,45 @@ mod tests {
         assert_eq!(t.peek(0x0800_FFFC, 8), None, "flash is followed by a hole");
         assert!(!t.poke(0x2000_4FFF, &[1, 2]));
         assert_eq!(t.peek(0xFFFF_FFFF, 2), None);
+    }
+
+    #[test]
+    fn code_in_sram_takes_one_core_cycle_per_instruction() {
+        // movs r0, #100; 1: subs r0, #1; bne 1b; bkpt: 201 instructions.
+        let code = [0x64, 0x20, 0x01, 0x38, 0xFD, 0xD1, 0x00, 0xBE];
+        for (hz, ns) in [(8_000_000u64, 25_125u64), (2_097_000, 95_851)] {
+            let mut t = f103();
+            assert_eq!(t.interpreter.hz, 8_000_000, "F1 reset clock: HSI 8 MHz");
+            t.interpreter.hz = hz;
+            assert!(t.poke(0x2000_0000, &code));
+            t.halt(DFSR_HALTED);
+            t.cpu.r[15] = 0x2000_0000;
+            t.bus_now = 1_000;
+            t.resume();
+            t.run_core_until(1_000 + ns - 100);
+            assert!(!t.cpu.halted, "{hz} Hz: still running {} ns later", ns - 100);
+            t.run_core_until(1_000 + ns + 1);
+            assert!(t.cpu.halted, "{hz} Hz: done after {ns} ns");
+            assert_eq!(t.cpu.dfsr & DFSR_BKPT, DFSR_BKPT);
+        }
+    }
+
+    #[test]
+    fn flash_time_scales_every_flash_operation() {
+        // F103: one half-word takes 52.5 µs as modeled.
+        for (permille, ns) in [(1000u64, 52_500u64), (100, 5_250), (10_000, 525_000)] {
+            let mut t = f103();
+            t.flash_time_permille = permille;
+            wr(&mut t, 0x4002_2004, 0x4567_0123).unwrap();
+            wr(&mut t, 0x4002_2004, 0xCDEF_89AB).unwrap();
+            wr(&mut t, 0x4002_2010, 1).unwrap(); // CR.PG
+            t.write(0x0800_0000, AccessWidth::Half, 0x1234, Initiator::Debugger, 1_000).unwrap();
+            let end = t.flash_next_event(1_000).expect("programming");
+            assert!(end.abs_diff(1_000 + ns) <= 10, "{permille}‰: ends at {end}");
+            let busy =
+                |t: &mut Mcu, at: Nanos| t.read(0x4002_200C, AccessWidth::Word, Initiator::Debugger, at).unwrap() & 1;
+            assert_eq!(busy(&mut t, 1_000 + ns - 10), 1, "{permille}‰: busy");
+            assert_eq!(busy(&mut t, 1_000 + ns + 10), 0, "{permille}‰: done after {ns} ns");
+        }
     }
 }

@@ -76,28 +76,38 @@ pub fn find(name: &str) -> Option<&'static Part> {
     all().find(|p| strip(p.name) == want || p.aliases.iter().any(|a| strip(a) == want))
 }
 
-/// Lookup with an error message that lists the valid names.
+/// Lookup with an error message that suggests the nearest names (those of
+/// the same series: the same first characters after `stm32`) and lists
+/// every simulated chip by its name (aliases are accepted too).
 pub fn lookup(name: &str) -> Result<&'static Part, String> {
     find(name).ok_or_else(|| {
-        format!(
-            "unknown simulated chip '{name}'; known chips: {}",
-            all()
-                .map(|p| {
-                    if p.aliases.is_empty() {
-                        p.name.to_string()
-                    } else {
-                        format!("{} (also {})", p.name, p.aliases.join(", "))
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
+        let want = strip(name);
+        let series: Vec<&str> =
+            all().map(|p| p.name).filter(|n| want.len() >= 4 && strip(n).starts_with(&want[..4])).collect();
+        let hint = match series.as_slice() {
+            [] => String::new(),
+            near => format!("; did you mean {}?", near.join(" or ")),
+        };
+        let names: Vec<&str> = all().map(|p| p.name).collect();
+        format!("unknown simulated chip '{name}'{hint} (simulated chips: {})", names.join(", "))
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_name_gets_the_parts_of_its_series_suggested() {
+        let e = lookup("stm32u031c8").unwrap_err();
+        assert!(
+            e.starts_with("unknown simulated chip 'stm32u031c8'; did you mean stm32u031k8? (simulated chips: "),
+            "{e}"
+        );
+        let e = lookup("foo").unwrap_err();
+        assert!(e.starts_with("unknown simulated chip 'foo' (simulated chips: stm32f030f4, "), "{e}");
+        assert!(lookup("U031").is_ok() && lookup("stm32u031k8").is_ok());
+    }
 
     #[test]
     fn lookup_is_case_insensitive_with_or_without_prefix() {

@@ -15,15 +15,28 @@
 //! | misaligned address/length | 0x0A alignment error |
 //! | READ_IDCODES / ENTER with nothing answering on SWD (no power, no target, RDP 2) | 0x09 get-IDCODE error |
 //! | any other debug command with nothing answering on SWD | 0x16 SWD DP error |
-//! | injected WAIT | 0x10 SWD AP WAIT |
-//! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) |
+//! | injected WAIT | 0x10 SWD AP WAIT (knob `wait-status=dp`: 0x14 SWD DP WAIT) |
+//! | bus fault / unmapped address | 0x11 SWD AP FAULT (+ fault address in `3E`) (knob `fault-status=sticky`: 0x19 SWD AP STICKY ERROR) |
 //! | READREG/WRITEREG/READALLREGS with the core running | 0x81 FAULT |
-//! | AP other than 0 | 0x1D bad AP |
+//! | memory command on an AP other than 0 not opened with INIT_AP, INIT_AP of an AP the part lacks | 0x1D bad AP |
+//! | an address the access port does not reach (AP0 of a part whose core is on AP1) | 0x11 SWD AP FAULT |
+//! | READDEBUGREG/WRITEDEBUGREG/READREG/WRITEREG/READALLREGS/RESETSYS on a part whose core is not on AP0 | 0x11 SWD AP FAULT |
 //! | V2 SWD divisor not in [`V2_SWD_DIVISORS`] | 0x41 frequency not supported |
 //! | unknown or feature-gated `F2` sub-opcode | 0x42 unknown command |
 //!
 //! Unknown top-level opcodes (and `FB` on V2, `F7` before J13) get no reply at
 //! all, as firmware that does not know a command does not answer it.
+//!
+//! Access ports (assumed where no client says): memory commands address the
+//! AP in byte 8 of the command block (OpenOCD stlink_usb.c:2689; probe-rs
+//! mod.rs:1166-1180). AP0 answers without INIT_AP (stlink never sends it and
+//! works with any firmware); another AP must be opened with INIT_AP first
+//! (OpenOCD stlink_usb.c:1368-1370: "API required to init AP before any AP
+//! access from J28"), which firmware before V2J28 does not know; leaving or
+//! entering debug mode closes them (OpenOCD stlink_usb.c:4168-4176). The
+//! commands without an AP number (READDEBUGREG, WRITEDEBUGREG, READREG,
+//! WRITEREG, READALLREGS, RESETSYS) act through AP0, which on a part whose
+//! core is on AP1 reaches the DBGMCU only (`access_port`).
 
 use std::collections::VecDeque;
 
@@ -190,6 +203,8 @@ impl Firmware {
 #[derive(Debug, Clone)]
 struct PendingWrite {
     op: u8,
+    /// Access port (byte 8 of the command block).
+    ap: u8,
     addr: u32,
     len: usize,
     /// Status decided from the command block alone (limits, mode, AP), if any.
@@ -213,9 +228,15 @@ pub struct Probe {
     link: LinkTiming,
     /// `max-swd` fault: above this clock every SWD transaction is garbled.
     pub max_swd_khz: Option<u32>,
+    /// Status of an injected WAIT (`wait-status=`) and of a bus fault
+    /// (`fault-status=`): which codes the firmware answers is assumed.
+    pub wait_status: u8,
+    pub fault_status: u8,
     /// `bitflip-swd` fault: above this clock 32-bit memory reads come back
     /// with one bit wrong and an OK status.
     pub bitflip_swd_khz: Option<u32>,
+    /// Access ports other than 0 opened with INIT_AP in this debug session.
+    opened_aps: Vec<u8>,
 }
 
 fn u16le(b: &[u8]) -> u16 {
@@ -254,7 +275,10 @@ impl Probe {
             wait,
             link: if v3 { LinkTiming::HIGH_SPEED } else { LinkTiming::FULL_SPEED },
             max_swd_khz: None,
+            wait_status: ST_AP_WAIT,
+            fault_status: ST_AP_FAULT,
             bitflip_swd_khz: None,
+            opened_aps: Vec::new(),
         }
     }
 
@@ -321,7 +345,7 @@ impl Probe {
                 let addr = u32le(&cdb[2..6]);
                 let len = u16le(&cdb[6..8]) as usize;
                 let early = self.check_mem(cdb[1], addr, len, cdb[8], mcu);
-                let p = PendingWrite { op: cdb[1], addr, len, early, data: Vec::with_capacity(len) };
+                let p = PendingWrite { op: cdb[1], ap: cdb[8], addr, len, early, data: Vec::with_capacity(len) };
                 if len == 0 {
                     self.run(clock, mcu, 0, |probe, t, timer| {
                         probe.finish_write(p, t, timer);
@@ -388,7 +412,7 @@ impl Probe {
         if self.mode != MODE_DEBUG {
             return Some(ST_CMD_ERROR);
         }
-        if ap != 0 {
+        if ap != 0 && !self.opened_aps.contains(&ap) {
             return Some(ST_BAD_AP);
         }
         let (limit, align) = match op {
@@ -419,17 +443,22 @@ impl Probe {
         self.fault_addr = fault_addr;
     }
 
-    /// One bus access by the debugger at the end of `clocks` SWD clocks,
-    /// held while the flash model stalls the bus.
+    /// One bus access by the debugger through access port `ap` at the end of
+    /// `clocks` SWD clocks, held while the flash model stalls the bus; an
+    /// address the port does not reach faults.
     fn access(
         t: &mut Mcu,
         timer: &mut SwdTimer,
         clocks: u64,
+        ap: u8,
         addr: u32,
         write: Option<(AccessWidth, u32)>,
         width: AccessWidth,
     ) -> Result<u32, ()> {
         timer.clocks(clocks);
+        if !t.reachable(ap, addr) {
+            return Err(());
+        }
         // Code running on the target keeps running between the probe's accesses.
         t.run_core_until(timer.now());
         let until = t.stall_until(addr, write.is_some(), Initiator::Debugger, timer.now());
@@ -453,7 +482,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(SWD_CLOCKS_MEM);
-            self.set_rw(ST_AP_WAIT, 0);
+            self.set_rw(self.wait_status, 0);
             return;
         }
         if self.garbled() {
@@ -473,8 +502,8 @@ impl Probe {
             for (k, b) in chunk.iter().enumerate() {
                 v |= (*b as u32) << (8 * k);
             }
-            if Self::access(t, timer, SWD_CLOCKS_MEM, addr, Some((width, v)), width).is_err() {
-                self.set_rw(ST_AP_FAULT, addr);
+            if Self::access(t, timer, SWD_CLOCKS_MEM, p.ap, addr, Some((width, v)), width).is_err() {
+                self.set_rw(self.fault_status, addr);
                 return;
             }
         }
@@ -498,7 +527,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(SWD_CLOCKS_MEM);
-            self.set_rw(ST_AP_WAIT, 0);
+            self.set_rw(self.wait_status, 0);
             return out;
         }
         if self.garbled() {
@@ -514,11 +543,11 @@ impl Probe {
         let step = width.bytes() as usize;
         for off in (0..len).step_by(step) {
             let a = addr.wrapping_add(off as u32);
-            match Self::access(t, timer, SWD_CLOCKS_MEM, a, None, width) {
+            match Self::access(t, timer, SWD_CLOCKS_MEM, cdb[8], a, None, width) {
                 Ok(v) => out[off..off + step].copy_from_slice(&v.to_le_bytes()[..step]),
                 Err(()) => {
                     // The rest of the reply stays zero.
-                    self.set_rw(ST_AP_FAULT, a);
+                    self.set_rw(self.fault_status, a);
                     return out;
                 }
             }
@@ -540,7 +569,7 @@ impl Probe {
         }
         if self.wait.take() {
             timer.clocks(clocks);
-            return Err(ST_AP_WAIT);
+            return Err(self.wait_status);
         }
         if self.garbled() {
             timer.clocks(clocks);
@@ -551,6 +580,11 @@ impl Probe {
 
     fn core_reg_gate(&mut self, t: &Mcu, timer: &mut SwdTimer, clocks: u64) -> Result<(), u8> {
         self.debug_gate(t, timer, clocks)?;
+        // Through AP0, which does not reach a core on another port.
+        if t.core_ap() != 0 {
+            timer.clocks(clocks);
+            return Err(ST_AP_FAULT);
+        }
         // READREG/WRITEREG need the core halted (DCRSR works in Debug state only).
         if !t.cpu.halted {
             return Err(ST_FAULT);
@@ -617,84 +651,107 @@ impl Probe {
             return Some(status2(ST_UNKNOWN_COMMAND));
         }
         Some(match op {
-            ENTER => {
-                if cdb[2] != ENTER_SWD {
-                    // Only SWD is modeled.
-                    return Some(status2(ST_CMD_ERROR));
-                }
-                self.mode = MODE_DEBUG;
-                if !t.swd_alive() {
-                    return Some(status2(ST_GET_IDCODE_ERROR));
-                }
-                timer.clocks(SWD_CLOCKS_ENTER);
-                status2(ST_OK)
-            }
+            ENTER => self.enter(cdb, t, timer),
             EXIT => {
                 self.mode = MODE_MASS;
+                self.opened_aps.clear();
                 return None;
             }
-            READ_IDCODES => {
-                let mut r = vec![0u8; 12];
-                r[0] = if self.mode != MODE_DEBUG {
-                    ST_CMD_ERROR
-                } else if !t.swd_alive() {
-                    ST_GET_IDCODE_ERROR
-                } else {
-                    // One DP register read.
-                    timer.clocks(SWD_CLOCKS_REG);
-                    r[4..8].copy_from_slice(&t.part.dpidr.to_le_bytes());
-                    ST_OK
-                };
-                r
+            READ_IDCODES => self.read_idcodes(t, timer),
+            RESETSYS => self.reset_system(t, timer),
+            DRIVE_NRST => Self::drive_nrst(cdb, t, timer),
+            READREG | WRITEREG | READALLREGS => self.core_register(op, cdb, t, timer),
+            WRITEDEBUGREG | READDEBUGREG => self.debug_register(op, cdb, t, timer),
+            READMEM_32 | READMEM_8 | READMEM_16 => self.read_mem(op, cdb, t, timer),
+            GETLASTRWSTATUS | GETLASTRWSTATUS2 => self.last_rw_status(op),
+            SWD_SET_FREQ => self.swd_set_freq(cdb),
+            GET_COM_FREQ => self.get_com_freq(cdb),
+            SET_COM_FREQ => self.set_com_freq(cdb),
+            INIT_AP | CLOSE_AP => self.open_or_close_ap(op, cdb, t, timer),
+            _ => status2(ST_UNKNOWN_COMMAND),
+        })
+    }
+
+    fn enter(&mut self, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        if cdb[2] != ENTER_SWD {
+            // Only SWD is modeled.
+            return status2(ST_CMD_ERROR);
+        }
+        self.mode = MODE_DEBUG;
+        self.opened_aps.clear();
+        if !t.swd_alive() {
+            return status2(ST_GET_IDCODE_ERROR);
+        }
+        timer.clocks(SWD_CLOCKS_ENTER);
+        status2(ST_OK)
+    }
+
+    fn read_idcodes(&self, t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        let mut r = vec![0u8; 12];
+        r[0] = if self.mode != MODE_DEBUG {
+            ST_CMD_ERROR
+        } else if !t.swd_alive() {
+            ST_GET_IDCODE_ERROR
+        } else {
+            // One DP register read.
+            timer.clocks(SWD_CLOCKS_REG);
+            r[4..8].copy_from_slice(&t.part.dpidr.to_le_bytes());
+            ST_OK
+        };
+        r
+    }
+
+    fn reset_system(&self, t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        if self.mode != MODE_DEBUG {
+            status2(ST_CMD_ERROR)
+        } else if !t.swd_alive() {
+            status2(ST_DP_ERROR)
+        } else if t.core_ap() != 0 {
+            // AIRCR through AP0, which does not reach the core.
+            timer.clocks(SWD_CLOCKS_REG);
+            status2(ST_AP_FAULT)
+        } else {
+            timer.clocks(SWD_CLOCKS_REG);
+            t.system_reset();
+            status2(ST_OK)
+        }
+    }
+
+    /// Works in any mode, even before ENTER (OpenOCD stlink_usb.c:1796-1806);
+    /// a clone without the wire answers OK and does nothing (stlink
+    /// doc/tutorial.md:144-150).
+    fn drive_nrst(cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        timer.clocks(SWD_CLOCKS_REG);
+        match cdb[2] {
+            0 => t.drive_nrst(true),
+            1 => t.drive_nrst(false),
+            2 => {
+                t.drive_nrst(true);
+                t.drive_nrst(false);
             }
-            RESETSYS => {
-                if self.mode != MODE_DEBUG {
-                    status2(ST_CMD_ERROR)
-                } else if !t.swd_alive() {
-                    status2(ST_DP_ERROR)
-                } else {
-                    timer.clocks(SWD_CLOCKS_REG);
-                    t.system_reset();
+            _ => return status2(ST_CMD_ERROR),
+        }
+        status2(ST_OK)
+    }
+
+    /// READREG, WRITEREG and READALLREGS.
+    fn core_register(&mut self, op: u8, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        let index = cdb[2];
+        match op {
+            READREG => match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
+                Err(st) => status_value(st, 0),
+                Ok(()) if !Self::valid_reg(index) => status_value(ST_CMD_ERROR, 0),
+                Ok(()) => status_value(ST_OK, t.core_reg(index).unwrap_or(0)),
+            },
+            WRITEREG => match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
+                Err(st) => status2(st),
+                Ok(()) if !Self::valid_reg(index) => status2(ST_CMD_ERROR),
+                Ok(()) => {
+                    t.set_core_reg(index, u32le(&cdb[3..7]));
                     status2(ST_OK)
                 }
-            }
-            DRIVE_NRST => {
-                // Works in any mode, even before ENTER (OpenOCD
-                // stlink_usb.c:1796-1806); a clone without the wire answers OK
-                // and does nothing (stlink doc/tutorial.md:144-150).
-                timer.clocks(SWD_CLOCKS_REG);
-                match cdb[2] {
-                    0 => t.drive_nrst(true),
-                    1 => t.drive_nrst(false),
-                    2 => {
-                        t.drive_nrst(true);
-                        t.drive_nrst(false);
-                    }
-                    _ => return Some(status2(ST_CMD_ERROR)),
-                }
-                status2(ST_OK)
-            }
-            READREG => {
-                let index = cdb[2];
-                match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
-                    Err(st) => status_value(st, 0),
-                    Ok(()) if !Self::valid_reg(index) => status_value(ST_CMD_ERROR, 0),
-                    Ok(()) => status_value(ST_OK, t.core_reg(index).unwrap_or(0)),
-                }
-            }
-            WRITEREG => {
-                let index = cdb[2];
-                let value = u32le(&cdb[3..7]);
-                match self.core_reg_gate(t, timer, 3 * SWD_CLOCKS_REG) {
-                    Err(st) => status2(st),
-                    Ok(()) if !Self::valid_reg(index) => status2(ST_CMD_ERROR),
-                    Ok(()) => {
-                        t.set_core_reg(index, value);
-                        status2(ST_OK)
-                    }
-                }
-            }
-            READALLREGS => {
+            },
+            _ => {
                 // [0..3] status, then R0-R15, xPSR, MSP, PSP, rw, rw2 (stlink
                 // usb.c:737-782; OpenOCD stlink_usb.c:2365-2387).
                 let mut r = vec![0u8; 88];
@@ -712,121 +769,107 @@ impl Probe {
                 }
                 r
             }
-            WRITEDEBUGREG => {
-                let addr = u32le(&cdb[2..6]);
-                let value = u32le(&cdb[6..10]);
-                if self.mode == MODE_DEBUG && addr % 4 != 0 {
-                    return Some(status2(ST_ALIGNMENT));
-                }
-                match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
-                    Err(st) => status2(st),
-                    Ok(()) => {
-                        match Self::access(
-                            t,
-                            timer,
-                            SWD_CLOCKS_REG,
-                            addr,
-                            Some((AccessWidth::Word, value)),
-                            AccessWidth::Word,
-                        ) {
-                            Ok(_) => status2(ST_OK),
-                            Err(()) => status2(ST_AP_FAULT),
-                        }
-                    }
-                }
+        }
+    }
+
+    /// WRITEDEBUGREG and READDEBUGREG: one word through AP0.
+    fn debug_register(&mut self, op: u8, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        let addr = u32le(&cdb[2..6]);
+        let write = (op == WRITEDEBUGREG).then(|| (AccessWidth::Word, u32le(&cdb[6..10])));
+        let answer = |st: u8, v: u32| if write.is_some() { status2(st) } else { status_value(st, v) };
+        if self.mode == MODE_DEBUG && addr % 4 != 0 {
+            return answer(ST_ALIGNMENT, 0);
+        }
+        if let Err(st) = self.debug_gate(t, timer, SWD_CLOCKS_REG) {
+            return answer(st, 0);
+        }
+        match Self::access(t, timer, SWD_CLOCKS_REG, 0, addr, write, AccessWidth::Word) {
+            Ok(v) => answer(ST_OK, v),
+            Err(()) => answer(self.fault_status, 0),
+        }
+    }
+
+    /// GETLASTRWSTATUS, and GETLASTRWSTATUS2: [0..1] status, [4..7] fault
+    /// address (stlink usb.c:303-305; OpenOCD stlink_usb.c:2472-2474; pyOCD
+    /// stlink.py:426-427).
+    fn last_rw_status(&self, op: u8) -> Vec<u8> {
+        let mut r = if op == GETLASTRWSTATUS2 { vec![0u8; 12] } else { status2(ST_OK) };
+        if self.mode != MODE_DEBUG {
+            r[0] = ST_CMD_ERROR;
+        } else {
+            r[0] = self.last_status;
+            if op == GETLASTRWSTATUS2 {
+                r[4..8].copy_from_slice(&self.fault_addr.to_le_bytes());
             }
-            READDEBUGREG => {
-                let addr = u32le(&cdb[2..6]);
-                if self.mode == MODE_DEBUG && addr % 4 != 0 {
-                    return Some(status_value(ST_ALIGNMENT, 0));
-                }
-                match self.debug_gate(t, timer, SWD_CLOCKS_REG) {
-                    Err(st) => status_value(st, 0),
-                    Ok(()) => match Self::access(t, timer, SWD_CLOCKS_REG, addr, None, AccessWidth::Word) {
-                        Ok(v) => status_value(ST_OK, v),
-                        Err(()) => status_value(ST_AP_FAULT, 0),
-                    },
-                }
+        }
+        r
+    }
+
+    fn swd_set_freq(&mut self, cdb: &[u8; 16]) -> Vec<u8> {
+        let div = u16le(&cdb[2..4]);
+        match V2_SWD_DIVISORS.iter().find(|d| d.0 == div) {
+            Some(&(_, khz)) => {
+                self.swd_khz = khz;
+                status2(ST_OK)
             }
-            READMEM_32 | READMEM_8 | READMEM_16 => self.read_mem(op, cdb, t, timer),
-            GETLASTRWSTATUS => {
-                if self.mode != MODE_DEBUG {
-                    status2(ST_CMD_ERROR)
-                } else {
-                    status2(self.last_status)
-                }
+            None => status2(ST_FREQ_NOT_SUPPORTED),
+        }
+    }
+
+    /// [0] status, [4..7] current kHz, [8..11] count, [12..] list (stlink
+    /// usb.c:655-674; OpenOCD stlink_usb.c:3130-3163).
+    fn get_com_freq(&self, cdb: &[u8; 16]) -> Vec<u8> {
+        let mut r = vec![0u8; 52];
+        let (list, cur) = match cdb[2] {
+            0 => (V3_SWD_KHZ, self.swd_khz),
+            1 => (V3_JTAG_KHZ, self.jtag_khz),
+            _ => {
+                r[0] = ST_CMD_ERROR;
+                return r;
             }
-            GETLASTRWSTATUS2 => {
-                // [0..1] status, [4..7] fault address (stlink usb.c:303-305;
-                // OpenOCD stlink_usb.c:2472-2474; pyOCD stlink.py:426-427).
-                let mut r = vec![0u8; 12];
-                if self.mode != MODE_DEBUG {
-                    r[0] = ST_CMD_ERROR;
-                } else {
-                    r[0] = self.last_status;
-                    r[4..8].copy_from_slice(&self.fault_addr.to_le_bytes());
-                }
-                r
+        };
+        r[0] = ST_OK;
+        r[4..8].copy_from_slice(&cur.to_le_bytes());
+        r[8..12].copy_from_slice(&(list.len() as u32).to_le_bytes());
+        for (i, khz) in list.iter().enumerate() {
+            r[12 + 4 * i..16 + 4 * i].copy_from_slice(&khz.to_le_bytes());
+        }
+        r
+    }
+
+    /// The highest offered frequency not above the request, or the lowest
+    /// one; the reply carries the frequency in effect.
+    fn set_com_freq(&mut self, cdb: &[u8; 16]) -> Vec<u8> {
+        let want = u32le(&cdb[4..8]);
+        let list = match cdb[2] {
+            0 => V3_SWD_KHZ,
+            1 => V3_JTAG_KHZ,
+            _ => return status_value(ST_CMD_ERROR, 0),
+        };
+        let khz = list.iter().copied().find(|&k| k <= want).unwrap_or(*list.last().expect("non-empty list"));
+        if cdb[2] == 0 {
+            self.swd_khz = khz;
+        } else {
+            self.jtag_khz = khz;
+        }
+        status_value(ST_OK, khz)
+    }
+
+    fn open_or_close_ap(&mut self, op: u8, cdb: &[u8; 16], t: &mut Mcu, timer: &mut SwdTimer) -> Vec<u8> {
+        let ap = cdb[2];
+        if self.mode != MODE_DEBUG {
+            status2(ST_CMD_ERROR)
+        } else if !t.has_ap(ap) {
+            status2(ST_BAD_AP)
+        } else if !t.swd_alive() {
+            status2(ST_DP_ERROR)
+        } else {
+            timer.clocks(SWD_CLOCKS_REG);
+            self.opened_aps.retain(|&a| a != ap);
+            if op == INIT_AP && ap != 0 {
+                self.opened_aps.push(ap);
             }
-            SWD_SET_FREQ => {
-                let div = u16le(&cdb[2..4]);
-                match V2_SWD_DIVISORS.iter().find(|d| d.0 == div) {
-                    Some(&(_, khz)) => {
-                        self.swd_khz = khz;
-                        status2(ST_OK)
-                    }
-                    None => status2(ST_FREQ_NOT_SUPPORTED),
-                }
-            }
-            GET_COM_FREQ => {
-                // [0] status, [4..7] current kHz, [8..11] count, [12..] list
-                // (stlink usb.c:655-674; OpenOCD stlink_usb.c:3130-3163).
-                let mut r = vec![0u8; 52];
-                let (list, cur) = match cdb[2] {
-                    0 => (V3_SWD_KHZ, self.swd_khz),
-                    1 => (V3_JTAG_KHZ, self.jtag_khz),
-                    _ => {
-                        r[0] = ST_CMD_ERROR;
-                        return Some(r);
-                    }
-                };
-                r[0] = ST_OK;
-                r[4..8].copy_from_slice(&cur.to_le_bytes());
-                r[8..12].copy_from_slice(&(list.len() as u32).to_le_bytes());
-                for (i, khz) in list.iter().enumerate() {
-                    r[12 + 4 * i..16 + 4 * i].copy_from_slice(&khz.to_le_bytes());
-                }
-                r
-            }
-            SET_COM_FREQ => {
-                // The highest offered frequency not above the request, or the
-                // lowest one; the reply carries the frequency in effect.
-                let want = u32le(&cdb[4..8]);
-                let list = match cdb[2] {
-                    0 => V3_SWD_KHZ,
-                    1 => V3_JTAG_KHZ,
-                    _ => return Some(status_value(ST_CMD_ERROR, 0)),
-                };
-                let khz = list.iter().copied().find(|&k| k <= want).unwrap_or(*list.last().expect("non-empty list"));
-                if cdb[2] == 0 {
-                    self.swd_khz = khz;
-                } else {
-                    self.jtag_khz = khz;
-                }
-                status_value(ST_OK, khz)
-            }
-            INIT_AP | CLOSE_AP => {
-                if self.mode != MODE_DEBUG {
-                    status2(ST_CMD_ERROR)
-                } else if cdb[2] != 0 {
-                    status2(ST_BAD_AP)
-                } else if !t.swd_alive() {
-                    status2(ST_DP_ERROR)
-                } else {
-                    status2(ST_OK)
-                }
-            }
-            _ => status2(ST_UNKNOWN_COMMAND),
-        })
+            status2(ST_OK)
+        }
     }
 }

@@ -713,6 +713,58 @@ fn faults_report_the_address_reads_pad_with_zeros_writes_stop() {
     assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
 }
 
+#[test]
+fn a_core_on_ap1_answers_only_there_and_ap0_reaches_only_the_dbgmcu() {
+    // H563: the Cortex-M33 behind AP1, AP0 reaching the DBGMCU (access_port.rs).
+    let mut p = open_spec(|s| s.chip = "stm32h563zi".into());
+    p.enter();
+    // READDEBUGREG goes through AP0: the DBGMCU answers, the core and the
+    // memories fault.
+    assert_eq!(p.rd_ok(0x4402_4000) & 0xFFF, 0x484);
+    assert_eq!(p.rd(mcu::CPUID), (ST_AP_FAULT, 0));
+    assert_eq!(p.wr(mcu::DHCSR, 0xA05F_0003), ST_AP_FAULT);
+    assert_eq!(p.rd(0x2000_0000), (ST_AP_FAULT, 0));
+    assert_eq!(p.cmd(&[0xF2, 0x33, 15], 8)[0], ST_AP_FAULT, "READREG reaches no core through AP0");
+    let ap = |op: u8, addr: u32, len: usize, ap: u8| {
+        let mut c = P::mem_cdb(op, addr, len);
+        c.push(ap);
+        c
+    };
+    // AP1 before INIT_AP: refused.
+    assert_eq!(p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4), [0; 4]);
+    assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
+    // No AP2 on this part; AP1 opens.
+    assert_eq!(p.cmd(&[0xF2, 0x4B, 0x02], 2), [ST_BAD_AP, 0]);
+    assert_eq!(p.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_OK, 0]);
+    assert_eq!(word(&p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4)), 0x410F_D214);
+    assert_eq!(p.rw_status(), (ST_OK, 0));
+    assert_eq!(word(&p.cmd(&ap(0x07, 0x4402_4000, 4, 1), 4)) & 0xFFF, 0x484, "the core's bus has the DBGMCU");
+    p.send(&ap(0x08, 0x2000_0000, 4, 1));
+    assert_eq!(p.t.write(&[1, 2, 3, 4], T), Ok(4));
+    assert_eq!(p.rw_status(), (ST_OK, 0));
+    assert_eq!(p.h.peek(0x2000_0000, 4).unwrap(), [1, 2, 3, 4]);
+    // A memory command on AP0 faults outside the DBGMCU.
+    assert_eq!(p.cmd(&ap(0x07, 0x2000_0000, 4, 0), 4), [0; 4]);
+    assert_eq!(p.rw_status(), (ST_AP_FAULT, 0x2000_0000));
+    // Leaving debug mode closes AP1.
+    p.send(&[0xF2, 0x21]);
+    p.enter();
+    p.cmd(&ap(0x07, mcu::CPUID, 4, 1), 4);
+    assert_eq!(p.rw_status(), (ST_BAD_AP, 0));
+    // A part with its core on AP0 has no AP1.
+    let mut f = f103();
+    f.enter();
+    assert_eq!(f.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_BAD_AP, 0]);
+    assert_eq!(f.cmd(&[0xF2, 0x4B, 0x00], 2), [ST_OK, 0]);
+    // Firmware before V2J28 knows no INIT_AP.
+    let mut old = open_spec(|s| {
+        s.chip = "stm32h563zi".into();
+        s.firmware = Some(27);
+    });
+    old.enter();
+    assert_eq!(old.cmd(&[0xF2, 0x4B, 0x01], 2), [ST_UNKNOWN_COMMAND, 0]);
+}
+
 // ---------------------------------------------------------------------------
 // USB-level behaviour.
 
@@ -1161,6 +1213,37 @@ fn unknown_options_and_faults_are_errors_listing_what_is_valid() {
     assert!(e.contains("stm32f103c8"), "{e}");
     let e = open_spec_err(|s| s.firmware = Some(64));
     assert!(e.contains("J64"), "{e}");
+}
+
+#[test]
+fn identity_options_make_a_clone_or_a_foreign_part() {
+    let opts = |list: &[(&str, &str)]| list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut p =
+        testchip(|s| s.options = opts(&[("dpidr", "0x1BA01477"), ("cpuid", "411FC231"), ("idcode", "0x70050240")]));
+    p.enter();
+    let r = p.cmd(&[0xF2, 0x31], 12);
+    assert_eq!((r[0], word(&r[4..8])), (ST_OK, 0x1BA0_1477), "READ_IDCODES answers the option");
+    assert_eq!(p.rd_ok(mcu::CPUID), 0x411F_C231);
+    assert_eq!(p.rd_ok(0xE004_2000), 0x7005_0240);
+    // Without them the part answers its own identity.
+    let mut p = testchip(|_| {});
+    p.enter();
+    assert_eq!(word(&p.cmd(&[0xF2, 0x31], 12)[4..8]), TEST_CHIP.dpidr);
+    assert_eq!(p.rd_ok(0xE004_2000), TEST_CHIP.idcode);
+    let e = open_spec_err(|s| s.options = opts(&[("dpidr", "clone")]));
+    assert!(e.contains("dpidr=clone") && e.contains("hex"), "{e}");
+}
+
+#[test]
+fn usb_option_makes_the_probe_fail_at_enumeration() {
+    let mut spec = SimSpec::new("stm32f103c8");
+    assert_eq!(spec.usb_problem(), None);
+    spec.options = vec![("usb".into(), "busy".into())];
+    assert_eq!(spec.usb_problem(), Some(TransportError::Busy { location: "sim".into() }));
+    spec.options = vec![("usb".into(), "permission".into())];
+    assert_eq!(spec.usb_problem(), Some(TransportError::Permission { location: "sim".into() }));
+    let e = open_spec_err(|s| s.options = vec![("usb".into(), "flaky".into())]);
+    assert!(e.contains("usb=flaky"), "{e}");
 }
 
 fn open_spec_err(f: impl FnOnce(&mut SimSpec)) -> String {

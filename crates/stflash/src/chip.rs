@@ -173,6 +173,14 @@ pub struct Chip {
     /// The reference manual that describes the flash controller.
     pub reference_manual: &'static str,
     pub core: Core,
+    /// The access port the Cortex-M core (its debug registers, SRAM, flash)
+    /// is reached through: 0 on most parts; 1 on STM32H5, WBA5 and H7R/S,
+    /// whose AP0 reaches only the DBGMCU (probe-rs PR #1575 for the H563;
+    /// OpenOCD tcl/target/stm32wba5x.cfg:45, stm32h7rsx.cfg:50-51; ST's CMSIS
+    /// packs as converted in probe-rs targets/*.yaml `core_access_options`).
+    /// Identification finds the core before the chip is known (AP0, then
+    /// AP1: `mcu::identify`); this says which the row expects.
+    pub core_ap: u8,
     pub controller: Controller,
     /// Address of the 16-bit flash-size register (KiB): CMSIS `FLASHSIZE_BASE`
     /// (e.g. cmsis_device_h7 13ba9da stm32h743xx.h:2085, stm32h7a3xx.h:1979) or
@@ -287,6 +295,7 @@ pub static UNIDENTIFIED: Chip = Chip {
     family: "unknown",
     reference_manual: "",
     core: Core::M0,
+    core_ap: 0,
     controller: Controller::Unidentified,
     flash_size_reg: 0,
     max_flash_kib: 0,
@@ -407,8 +416,9 @@ mod tests {
     fn every_chip_has_a_crc_peripheral_at_its_family_address() {
         for c in all() {
             let crc = c.crc.unwrap_or_else(|| panic!("{}: no CRC peripheral", c.name));
-            // The H74x/H75x and H72x/H73x dies put it in the D3 domain.
-            let d3 = matches!(c.dev_id, 0x450 | 0x483);
+            // The H74x/H75x and H72x/H73x dies put it in the D3 domain, the
+            // H7R/S at the same address.
+            let d3 = matches!(c.dev_id, 0x450 | 0x483 | 0x485);
             assert_eq!(crc.base, if d3 { 0x5802_4C00 } else { 0x4002_3000 }, "{}", c.name);
             assert_eq!(crc.clock_enable.1.count_ones(), 1, "{}", c.name);
             assert!(crc.pol <= crc.init && crc.word_ns > 0, "{}", c.name);

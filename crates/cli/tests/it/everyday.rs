@@ -505,7 +505,7 @@ fn flash_is_verified_by_crc_unless_readback_is_asked_for() {
     let file = dir.join("fw.bin");
     std::fs::write(&file, pattern(6000, 8)).unwrap();
     let r = run_sim("f103", &state, &["--json", "write", s(&file), "0x08000000"]).ok();
-    assert_eq!(json(&r)["write"]["verify_method"], "crc");
+    assert_eq!(json(&r)["write"]["verify_method"], "crc-peripheral");
     std::fs::write(&file, pattern(6000, 9)).unwrap();
     let r = run_sim("f103", &state, &["--json", "--verify=readback", "write", s(&file), "0x08000000"]).ok();
     assert_eq!(json(&r)["write"]["verify_method"], "read-back");
@@ -628,7 +628,7 @@ fn command_words(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| l.trim().trim_start_matches("usage:").trim().strip_prefix("stflash "))
         .filter_map(|rest| rest.split_whitespace().find(|w| !w.starts_with(['[', '-', '<'])))
-        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
         .map(str::to_string)
         .collect()
 }

@@ -273,6 +273,54 @@ fn h563_is_identified_through_its_own_dbgmcu() {
     );
 }
 
+/// The H563's Cortex-M33 is behind access port 1; AP0 reaches only the
+/// DBGMCU (probe-rs PR #1575, on a NUCLEO-H563ZI). stflash finds it there
+/// before the chip is known and does everything through it: connecting
+/// (also under reset), the flash routine (core registers through DCRSR),
+/// option changes that reset the chip and reconnect.
+#[test]
+fn h563_core_is_reached_through_access_port_1() {
+    let (session, _) = open_sim(SimSpec::new("h563"));
+    assert_eq!(session.target.link().ap(), 1);
+    assert_eq!(session.target.chip.core_ap, 1, "the chip table agrees");
+    drop(session);
+    let dir = temp_dir("h563-ap1");
+    let image = pattern(0x3000, 21);
+    let img = write_file(&dir, "img.bin", &image);
+    for (probe, fw) in [("v2", "J28"), ("v2-1", ""), ("v3", "")] {
+        let state = dir.join(format!("{probe}.sim"));
+        let spec = format!("stm32h563zi:{}", state.display());
+        let mut env = vec![("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_PROBE", probe)];
+        if !fw.is_empty() {
+            env.push(("STFLASH_SIM_FIRMWARE", fw));
+        }
+        run(&["--connect-under-reset", "write", &img, "0x08001000"], &env).ok();
+        assert_eq!(flash_of(&state, 0x0800_1000, image.len()), image, "{probe} {fw}");
+        let back = dir.join(format!("{probe}.bin"));
+        run(&["--no-run", "read", back.to_str().unwrap(), "0x08001000", "0x3000"], &env).ok();
+        assert_eq!(std::fs::read(&back).unwrap(), image);
+    }
+}
+
+#[test]
+fn h563_with_probe_firmware_that_cannot_reach_ap1_is_named_and_untouched() {
+    let dir = temp_dir("h563-old-fw");
+    let state = dir.join("chip.sim");
+    let spec = format!("stm32h563zi:{}", state.display());
+    let img = write_file(&dir, "img.bin", &pattern(64, 22));
+    let env = [("STFLASH_SIM", spec.as_str()), ("STFLASH_SIM_PROBE", "v2"), ("STFLASH_SIM_FIRMWARE", "J27")];
+    let out = run(&["write", &img, "0x08000000"], &env)
+        .fails(10, "the STM32H5xx (STM32H5, DEV_ID 0x484) has its Cortex-M core on access port 1")
+        .fails(10, "probe firmware V2J27S7 cannot reach")
+        .fails(10, "V2J28 or newer")
+        .fails(10, "STSW-LINK007");
+    assert!(!out.stderr.contains("lowering the SWD clock"), "not a link problem:\n{}", out.stderr);
+    assert_eq!(flash_of(&state, 0x0800_0000, 64), vec![0xFF; 64]);
+    // A part with its core on AP0 works with that firmware.
+    let f103 = format!("stm32f103c8:{}", dir.join("f103.sim").display());
+    run(&["write", &img, "0x08000000"], &[("STFLASH_SIM", &f103), ("STFLASH_SIM_FIRMWARE", "J27")]).ok();
+}
+
 #[test]
 fn h563_binary_round_trip() {
     binary_round_trip("h563", 0x080F_E000, &pattern(0x6000, 7), (0x0810_0000, 0x2000));

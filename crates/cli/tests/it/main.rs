@@ -3,25 +3,32 @@
 
 mod common;
 
+mod checks;
 mod cli;
 mod control;
+mod doctor;
 mod eeprom;
 mod everyday;
 mod f0f1f3;
 mod f2f4f7;
 mod fallback;
 mod faults;
+mod h5small;
 mod h7;
+mod h7rs;
 mod journal;
 mod l0l1;
 mod l4g;
 mod l5u5h5;
 mod messages;
 mod options;
+mod perturb;
 mod protocol;
 mod recover;
 mod robustness;
 mod serialize;
 mod speed;
 mod station;
+mod u0c0;
 mod validation;
+mod wba5u3;

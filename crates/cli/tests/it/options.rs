@@ -88,7 +88,7 @@ fn arg(p: &Path) -> &str {
 
 // ---------------------------------------------------------------------------
 // H7 (RM0455 H7A/B, RM0433 H74x, RM0468 H72x): option registers, OPTSTART,
-// no reset. Field positions written out from flash-families.md §2.8/§3.5.
+// no reset. Field positions written out from RM0433 §4, RM0455 §4, RM0468 §4
 
 /// OPTSR: BOR_LEV bits 2-3, RDP bits 8-15, SWAP_BANK_OPT bit 31.
 const BOR_LEV: u32 = 0b11 << 2;

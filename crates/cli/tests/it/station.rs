@@ -147,7 +147,8 @@ fn serial_lists_choose_the_boards_and_their_order() {
 
 #[test]
 fn several_probes_are_for_commands_that_change_boards() {
-    run(&["--all-probes", "read", "x.bin", "0x08000000", "4"], &[]).fails(2, "run reads one probe at a time");
+    run(&["--all-probes", "read", "x.bin", "0x08000000", "4"], &[]).fails(2, "one probe at a time");
+    run(&["--all-probes", "checksum", "0x08000000", "4"], &[]).fails(2, "run reads and checksums one probe at a time");
     run(&["--all-probes", "--serial", "A", "erase"], &[]).fails(2, "give one");
     run(&["--serial", "A,B,a", "erase"], &[]).fails(2, "names a twice");
     // No probe at all.

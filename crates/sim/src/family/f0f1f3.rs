@@ -70,7 +70,7 @@ const OPT_LEN: usize = 16;
 const RCC_CR: u32 = 0x4002_1000;
 const RCC_CR_RESET_TRIM: u32 = 16 << 3;
 
-// Timing: assumed, not measured, and no knob changes it. The half-word time is
+// Timing: assumed, not measured; `flash-time=F` scales it. The half-word time is
 // the typical programming time recalled from the STM32F103x8/B datasheet
 // (DS5319, "Flash memory characteristics": 52.5 µs); 30 ms per erase lies
 // between that table's recalled 20 ms typical and 40 ms maximum.

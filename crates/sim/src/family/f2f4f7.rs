@@ -79,14 +79,14 @@ const OPTCR_NWRP_SHIFT: u32 = 16;
 const OPTCR_DB1M: u32 = 1 << 30;
 const OPTCR_NDBANK: u32 = 1 << 29;
 
-// Timing at x32 parallelism: assumed, not measured, and no knob changes it.
+// Timing at x32 parallelism: assumed, not measured; `flash-time=F` scales it.
 // The word time and the sector-erase times (`operation_time`) are typical
 // values recalled from the STM32F411 datasheet (DS10314, "Flash memory
 // characteristics": word ≈16 µs, 16 KiB ≈250 ms, 128 KiB ≈1 s, mass erase
 // ≈8 s per MiB), used for every F2/F4/F7.
 const PROGRAM: Nanos = 16 * US;
 const MASS_ERASE_PER_MIB: Nanos = 8_000 * MS;
-/// Option-byte programming: assumed (no ST figure at hand); no knob changes it.
+/// Option-byte programming: assumed (no ST figure at hand); `flash-time=F` scales it.
 const OPTION_PROGRAM: Nanos = 50 * MS;
 
 /// Which series (and reference manual) the part belongs to.

@@ -31,6 +31,17 @@
 //!   OPTCHANGEERR (NSSR bit 23) and changes nothing: on silicon a regression
 //!   needs debug authentication, which is not modeled (assumed).
 //!
+//! Dies (`H5Die`): the H503 (RM0492; CMSIS stm32h503xx.h) has a 3-bit SNB
+//! (8 sectors per bank), one WRPSG bit per sector, neither TrustZone
+//! (OPTSR2.TZEN) nor OPTSR.BOOT_UBE nor EDATA; the H523/H533 (RM0481;
+//! stm32h523xx.h) a 5-bit SNB, WRPSG bits of four sectors, TrustZone and
+//! EDATA; the H563 a 7-bit SNB. The high-cycle data area (EDATA1R/EDATA2R,
+//! CUR at 0xF0/0x1F0, PRG 4 above: EDATA_STRT 2:0 = sectors − 1, EDATA_EN
+//! 15; stm32h523xx.h:556, 572, 7388-7391) takes the last sectors of its
+//! physical bank (assumed); erasing or programming them through the main
+//! flash raises WRPERR (assumed), a bank or mass erase of a bank holding
+//! them too (assumed); the EDATA window at 0x09000000 is not modeled.
+//!
 //! Assumed, for want of RM text (no knob changes them): the buffer is dropped
 //! on STRBERR and INCERR; out-of-range sector numbers raise PGSERR; with
 //! TrustZone on every sector counts as secure; in the Closed and
@@ -41,6 +52,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, MS, US,
@@ -128,7 +140,36 @@ const LOCKED: u8 = 0x5C;
 const KEYS: [u32; 2] = [0x4567_0123, 0xCDEF_89AB];
 const OPTKEYS: [u32; 2] = [0x0819_2A3B, 0x4C5D_6E7F];
 
-// Operation times: assumed, not measured, and no knob changes them (the
+/// What differs between the simulated dies.
+#[derive(Debug)]
+pub struct H5Die {
+    /// Width of NSCR.SNB (CMSIS: H503 3 bits, H523 5, H563 7).
+    snb_bits: u32,
+    /// Sectors one WRPxR bit protects (H503 1, else 4).
+    wrp_per_bit: u32,
+    /// OPTSR2.TZEN and OPTSR.BOOT_UBE exist (not on the H503).
+    trustzone: bool,
+    /// EDATA1R/EDATA2R exist (H523/H533, H56x).
+    edata: bool,
+}
+
+/// H562/H563/H573 (stm32h563xx.h).
+pub static H56X: H5Die = H5Die { snb_bits: 7, wrp_per_bit: 4, trustzone: true, edata: true };
+/// H523/H533 (stm32h523xx.h:7190 SNB 5 bits, 7383 WRPSG 8 bits of four sectors).
+pub static H52X: H5Die = H5Die { snb_bits: 5, ..H56X };
+/// H503 (stm32h503xx.h:5450 SNB 3 bits, 5599 WRPSG 8 bits of one sector).
+pub static H503: H5Die = H5Die { snb_bits: 3, wrp_per_bit: 1, trustzone: false, edata: false };
+
+/// OPTSR.BOOT_UBE, bits 29:22 (stm32h563xx.h:10021), absent on the H503.
+const BOOT_UBE: u32 = 0xFF << 22;
+const EDATA1R_CUR: u32 = 0xF0;
+const EDATA1R_PRG: u32 = 0xF4;
+const EDATA2R_CUR: u32 = 0x1F0;
+const EDATA2R_PRG: u32 = 0x1F4;
+const EDATA_EN: u32 = 1 << 15;
+const EDATA_STRT: u32 = 0x7;
+
+// Operation times: assumed, not measured; `flash-time=F` scales them (the
 // L4's recalled 82 µs per flash word; the U5's 1.5 ms per 8 KiB sector;
 // 22 ms per bank).
 const WORD_TIME: Nanos = 82 * US;
@@ -153,8 +194,8 @@ enum Op {
 }
 
 /// The option registers software edits: OPTSR_PRG, OPTSR2_PRG, NSBOOTR_PRG,
-/// WRP1R_PRG, WRP2R_PRG.
-type Programmed = [u32; 5];
+/// WRP1R_PRG, WRP2R_PRG, EDATA1R_PRG, EDATA2R_PRG.
+type Programmed = [u32; 7];
 
 /// The write buffer: the flash word it belongs to and the bytes written so far.
 #[derive(Debug, Clone)]
@@ -166,6 +207,7 @@ struct Buffer {
 
 /// The H5 flash controller and its two banks.
 pub struct H5Model {
+    die: &'static H5Die,
     size: u32,
     /// Physical layout: bank 1 then bank 2 (the logical order unless swapped).
     array: FlashArray,
@@ -185,15 +227,23 @@ pub struct H5Model {
     user: u32,
     nsboot: u32,
     prg: Programmed,
-    /// WRP1R_CUR, WRP2R_CUR: one bit per group of four sectors, 0 = protected.
+    /// WRP1R_CUR, WRP2R_CUR: one bit per sector or group of four, 0 = protected.
     wrp: [u32; 2],
+    /// EDATA1R_CUR, EDATA2R_CUR.
+    edata: [u32; 2],
     buffer: Option<Buffer>,
     busy: Option<(Nanos, Op)>,
 }
 
 impl H5Model {
+    /// An H563 of `size` bytes.
     pub fn new(size: u32) -> H5Model {
+        H5Model::of(&H56X, size)
+    }
+
+    pub fn of(die: &'static H5Die, size: u32) -> H5Model {
         let mut m = H5Model {
+            die,
             size,
             array: FlashArray::new(FLASH_BASE, size, 0xFF, WORD),
             nscr: 0,
@@ -206,10 +256,11 @@ impl H5Model {
             tzen: TZ_DISABLED,
             swap: false,
             swap_opt: false,
-            user: OPTSR_USER_DEFAULT,
+            user: if die.trustzone { OPTSR_USER_DEFAULT } else { OPTSR_USER_DEFAULT & !BOOT_UBE },
             nsboot: NSBOOTR_DEFAULT,
-            prg: [0; 5],
+            prg: [0; 7],
             wrp: [u32::MAX; 2],
+            edata: [0; 2],
             buffer: None,
             busy: None,
         };
@@ -237,7 +288,22 @@ impl H5Model {
     }
 
     fn protected(&self, bank: u32, sector: u32) -> bool {
-        self.wrp[bank as usize] & (1 << (sector / 4)) == 0
+        self.wrp[bank as usize] & (1 << (sector / self.die.wrp_per_bit)) == 0 || self.in_edata(bank, sector)
+    }
+
+    /// The sector is one of the last of its physical bank given to EDATA.
+    fn in_edata(&self, bank: u32, sector: u32) -> bool {
+        let r = self.edata[bank as usize];
+        let per_bank = self.bank_size() / SECTOR;
+        self.die.edata && r & EDATA_EN != 0 && sector + (r & EDATA_STRT) + 1 >= per_bank
+    }
+
+    fn optsr2(&self) -> u32 {
+        if self.die.trustzone {
+            self.tzen << TZEN_SHIFT
+        } else {
+            0
+        }
     }
 
     fn debug_open(&self) -> bool {
@@ -245,7 +311,7 @@ impl H5Model {
     }
 
     fn access_denied(&self, by: Initiator) -> bool {
-        self.tzen == TZ_ENABLED || (by == Initiator::Debugger && !self.debug_open())
+        (self.die.trustzone && self.tzen == TZ_ENABLED) || (by == Initiator::Debugger && !self.debug_open())
     }
 
     fn fail(&mut self, flags: u32) {
@@ -264,12 +330,12 @@ impl H5Model {
 
     /// The *_PRG registers follow the values in force after a reset.
     fn in_force(&self) -> Programmed {
-        [self.optsr(), self.tzen << TZEN_SHIFT, self.nsboot, self.wrp[0], self.wrp[1]]
+        [self.optsr(), self.optsr2(), self.nsboot, self.wrp[0], self.wrp[1], self.edata[0], self.edata[1]]
     }
 
     /// OPTSTRT completes: the programmed values take effect.
     fn apply_options(&mut self) {
-        let [optsr, optsr2, nsboot, wrp1, wrp2] = self.prg;
+        let [optsr, optsr2, nsboot, wrp1, wrp2, edata1, edata2] = self.prg;
         let state = (optsr >> PRODUCT_STATE_SHIFT) as u8;
         let regression = state != self.product_state && state == OPEN;
         if self.product_state == LOCKED || regression {
@@ -279,9 +345,14 @@ impl H5Model {
         self.product_state = state;
         self.user = optsr & !OPTSR_APART;
         self.swap_opt = optsr & SWAP_BANK != 0;
-        self.tzen = optsr2 >> TZEN_SHIFT;
+        if self.die.trustzone {
+            self.tzen = optsr2 >> TZEN_SHIFT;
+        }
         self.nsboot = nsboot;
         self.wrp = [wrp1, wrp2];
+        if self.die.edata {
+            self.edata = [edata1 & (EDATA_EN | EDATA_STRT), edata2 & (EDATA_EN | EDATA_STRT)];
+        }
     }
 
     fn read_reg(&self, off: u32) -> u32 {
@@ -291,7 +362,7 @@ impl H5Model {
             NSSR => self.nssr | if self.buffer.is_some() { WBNE } else { 0 },
             NSCR => self.nscr,
             OPTSR_CUR => self.optsr(),
-            OPTSR2_CUR => self.tzen << TZEN_SHIFT,
+            OPTSR2_CUR => self.optsr2(),
             NSBOOTR_CUR => self.nsboot,
             WRP1R_CUR => self.wrp[0],
             WRP2R_CUR => self.wrp[1],
@@ -300,6 +371,10 @@ impl H5Model {
             NSBOOTR_PRG => self.prg[2],
             WRP1R_PRG => self.prg[3],
             WRP2R_PRG => self.prg[4],
+            EDATA1R_CUR if self.die.edata => self.edata[0],
+            EDATA2R_CUR if self.die.edata => self.edata[1],
+            EDATA1R_PRG if self.die.edata => self.prg[5],
+            EDATA2R_PRG if self.die.edata => self.prg[6],
             // NSCCR is write-only.
             _ => 0,
         }
@@ -338,6 +413,8 @@ impl H5Model {
                     NSBOOTR_PRG => 2,
                     WRP1R_PRG => 3,
                     WRP2R_PRG => 4,
+                    EDATA1R_PRG if self.die.edata => 5,
+                    EDATA2R_PRG if self.die.edata => 6,
                     _ => return,
                 };
                 self.prg[i] = value;
@@ -378,7 +455,7 @@ impl H5Model {
         let bank = u32::from(cr & BKSEL != 0);
         let sectors_per_bank = self.bank_size() / SECTOR;
         let op = if cr & SER != 0 {
-            let sector = (cr >> SNB_SHIFT) & SNB_MASK;
+            let sector = (cr >> SNB_SHIFT) & SNB_MASK & ((1 << self.die.snb_bits) - 1);
             if sector >= sectors_per_bank {
                 return self.fail(PGSERR);
             }
@@ -452,7 +529,7 @@ impl H5Model {
             let mut addr = a & !(SECTOR - 1);
             while addr <= b {
                 let (bank, sector) = self.sector_of(addr);
-                self.wrp[bank as usize] &= !(1 << (sector / 4));
+                self.wrp[bank as usize] &= !(1 << (sector / self.die.wrp_per_bit));
                 addr += SECTOR;
             }
         }
@@ -462,7 +539,11 @@ impl H5Model {
 
 impl FlashModel for H5Model {
     fn name(&self) -> &'static str {
-        "H5 flash (RM0481)"
+        if self.die.trustzone {
+            "H5 flash (RM0481)"
+        } else {
+            "H503 flash (RM0492)"
+        }
     }
 
     fn regions(&self) -> Vec<Range<u32>> {
@@ -566,12 +647,21 @@ impl FlashModel for H5Model {
                 self.swap_opt = value == "1";
                 self.reset();
             }
-            ("tzen", "0" | "1") => self.tzen = if value == "1" { TZ_ENABLED } else { TZ_DISABLED },
+            ("tzen", "0" | "1") if self.die.trustzone => {
+                self.tzen = if value == "1" { TZ_ENABLED } else { TZ_DISABLED }
+            }
+            ("edata1" | "edata2", v) if self.die.edata => {
+                let n: u32 =
+                    v.parse().ok().filter(|&n| n <= 8).ok_or(format!("{key}={v}: expected 0 (off) to 8 sectors"))?;
+                let r = if n == 0 { 0 } else { EDATA_EN | (n - 1) };
+                self.edata[usize::from(key == "edata2")] = r;
+            }
             ("wrp", v) => self.set_wrp(&parse_ranges(v)?)?,
             _ => {
                 return Err(format!(
-                    "{}: unknown setting {key}={value}; valid: rdp=0|1|2, product_state=<hex>, swap=0|1, tzen=0|1, \
-                     wrp=<start>-<end>[+<start>-<end>…]",
+                    "{}: unknown setting {key}={value}; valid: rdp=0|1|2, product_state=<hex>, swap=0|1, tzen=0|1 \
+                     (not on H503), wrp=<start>-<end>[+<start>-<end>…], edata1=<n>, edata2=<n> (sectors, 0-8; not on \
+                     H503)",
                     self.name()
                 ))
             }
@@ -585,7 +675,12 @@ impl FlashModel for H5Model {
         for w in [self.wrp[0], self.wrp[1], self.user, self.nsboot] {
             options.extend_from_slice(&w.to_le_bytes());
         }
-        vec![("flash".to_string(), self.array.data.clone()), ("options".to_string(), options)]
+        let edata: Vec<u8> = self.edata.iter().flat_map(|w| w.to_le_bytes()).collect();
+        vec![
+            ("flash".to_string(), self.array.data.clone()),
+            ("options".to_string(), options),
+            ("edata".to_string(), edata),
+        ]
     }
 
     fn load(&mut self, blobs: &[(String, Vec<u8>)]) -> Result<(), String> {
@@ -598,6 +693,11 @@ impl FlashModel for H5Model {
         self.tzen = options[2] as u32;
         self.wrp = [word(0), word(1)];
         (self.user, self.nsboot) = (word(2), word(3));
+        // State files written before EDATA was modeled have no "edata" blob.
+        if let Ok(edata) = saved_blob(blobs, self.name(), "edata", 8) {
+            let w = |i: usize| u32::from_le_bytes(edata[4 * i..4 * i + 4].try_into().expect("4 bytes"));
+            self.edata = [w(0), w(1)];
+        }
         self.reset();
         Ok(())
     }
@@ -620,9 +720,89 @@ impl FlashModel for H5Model {
         }
         data.iter().enumerate().all(|(i, &b)| self.array.poke(self.phys(addr + i as u32), &[b]))
     }
+
+    /// The model's facts by the names of ST's headers (stm32h563xx.h,
+    /// stm32h523xx.h, stm32h503xx.h; keys: stm32h5xx_hal_flash.h).
+    fn register_facts(&self, f: &mut Facts) {
+        f.number("FLASH_R_BASE_NS", REGS.start as u64);
+        let mut regs = vec![
+            ("ACR", ACR),
+            ("NSKEYR", NSKEYR),
+            ("OPTKEYR", OPTKEYR),
+            ("OPTCR", OPTCR),
+            ("NSSR", NSSR),
+            ("NSCR", NSCR),
+            ("NSCCR", NSCCR),
+            ("OPTSR_CUR", OPTSR_CUR),
+            ("OPTSR_PRG", OPTSR_PRG),
+            ("OPTSR2_CUR", OPTSR2_CUR),
+            ("OPTSR2_PRG", OPTSR2_PRG),
+            ("NSBOOTR_CUR", NSBOOTR_CUR),
+            ("NSBOOTR_PRG", NSBOOTR_PRG),
+            ("WRP1R_CUR", WRP1R_CUR),
+            ("WRP1R_PRG", WRP1R_PRG),
+            ("WRP2R_CUR", WRP2R_CUR),
+            ("WRP2R_PRG", WRP2R_PRG),
+        ];
+        if self.die.edata {
+            regs.extend([
+                ("EDATA1R_CUR", EDATA1R_CUR),
+                ("EDATA1R_PRG", EDATA1R_PRG),
+                ("EDATA2R_CUR", EDATA2R_CUR),
+                ("EDATA2R_PRG", EDATA2R_PRG),
+            ]);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEYS[0] as u64).number("FLASH_KEY2", KEYS[1] as u64);
+        f.number("FLASH_OPT_KEY1", OPTKEYS[0] as u64).number("FLASH_OPT_KEY2", OPTKEYS[1] as u64);
+        for (name, bit) in [
+            ("BSY", BSY),
+            ("WBNE", WBNE),
+            ("EOP", EOP),
+            ("WRPERR", WRPERR),
+            ("PGSERR", PGSERR),
+            ("STRBERR", STRBERR),
+            ("INCERR", INCERR),
+            ("OPTCHANGEERR", OPTCHANGEERR),
+        ] {
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        for (name, bit) in [
+            ("LOCK", LOCK),
+            ("PG", PG),
+            ("SER", SER),
+            ("BER", BER),
+            ("FW", FW),
+            ("START", STRT),
+            ("MER", MER),
+            ("BKSEL", BKSEL),
+        ] {
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        f.field("FLASH_CR_SNB", SNB_SHIFT, self.die.snb_bits);
+        f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTRT);
+        f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK).mask("FLASH_OPTSR_SWAP_BANK", SWAP_BANK);
+        f.field("FLASH_OPTSR_PRODUCT_STATE", PRODUCT_STATE_SHIFT, 8);
+        for (name, state) in [("OPEN", OPEN), ("PROVISIONING", PROVISIONING), ("CLOSED", CLOSED), ("LOCKED", LOCKED)] {
+            f.number(format!("OB_PROD_STATE_{name}"), (state as u64) << PRODUCT_STATE_SHIFT);
+        }
+        if self.die.trustzone {
+            f.field("FLASH_OPTSR2_TZEN", TZEN_SHIFT, 8);
+            f.mask("FLASH_OPTSR_BOOT_UBE", BOOT_UBE);
+        }
+        // WRPSG: 8 bits on H503/H523 (one or four sectors a bit), 32 on H56x.
+        let groups = (self.array.range().len() as u32 / 2 / SECTOR).div_ceil(self.die.wrp_per_bit);
+        f.field("FLASH_WRPR_WRPSG", 0, groups.max(8));
+        f.number("FLASH_SECTOR_SIZE", SECTOR as u64);
+        f.number("FLASH_OTP_BASE", OTP.start as u64);
+    }
 }
 
 /// Simulated H5 parts.
+// One unindented part per chip, the layout the H563 part had alone.
+#[rustfmt::skip]
 pub const PARTS: &[Part] = &[Part {
     name: "stm32h563zi",
     aliases: &["h563", "stm32h563", "h563zi"],
@@ -644,10 +824,62 @@ pub const PARTS: &[Part] = &[Part {
     boot_address: 0x0800_0000,
     voltage_mv: 3300,
     flash: || Box::new(H5Model::new(2048 * KIB)),
-}];
+},
+// H503 (RM0492): 128 KiB in two banks of 8 × 8 KiB (CMSIS
+// stm32h503xx.h:5334-5340), SRAM1 16 + SRAM2 16 KiB (:1156-1163), DBGMCU,
+// flash-size register as on H563 (:1265-1268), system memory AN2606 Table
+// 226. REV_ID 0x1000 and the CPUID revision are assumed.
+Part {
+    name: "stm32h503rb",
+    aliases: &["h503", "stm32h503", "h503rb"],
+    dpidr: 0x6BA0_2477,
+    cpuid: 0x410F_D214,
+    idcode: 0x1000_6474,
+    dbgmcu_addr: 0x4402_4000,
+    dbgmcu_ctrl_words: 5,
+    flash_size_addr: 0x08FF_F80C,
+    flash_size_kib: 128,
+    sram: &[(0x2000_0000, 32 * KIB)],
+    system_memory: (0x0BF8_7000, 36 * KIB),
+    boot_address: 0x0800_0000,
+    voltage_mv: 3300,
+    flash: || Box::new(H5Model::of(&H503, 128 * KIB)),
+},
+// H523/H533 (RM0481): the 512 KiB xE part, two banks of 32 × 8 KiB
+// (stm32h523xx.h:7065-7071), SRAM 128 + 80 + 64 KiB (:1466-1475). REV_ID
+// 0x1000 assumed.
+Part {
+    name: "stm32h523ze",
+    aliases: &["h523", "stm32h523", "h533", "stm32h533"],
+    dpidr: 0x6BA0_2477,
+    cpuid: 0x410F_D214,
+    idcode: 0x1000_6478,
+    dbgmcu_addr: 0x4402_4000,
+    dbgmcu_ctrl_words: 5,
+    flash_size_addr: 0x08FF_F80C,
+    flash_size_kib: 512,
+    sram: &[(0x2000_0000, 272 * KIB)],
+    system_memory: (0x0BF9_7000, 36 * KIB),
+    boot_address: 0x0800_0000,
+    voltage_mv: 3300,
+    flash: || Box::new(H5Model::of(&H52X, 512 * KIB)),
+},
+];
 
-/// Register facts of a part of this family (to be written).
-pub fn register_facts(_part: &Part, _facts: &mut crate::facts::Facts) {}
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE_NS", ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"));
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

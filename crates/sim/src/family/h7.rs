@@ -23,7 +23,11 @@
 //!   SR1.INCERR1 gives no detail); clearing PG drops a partial buffer (H7B0 SVD
 //!   CR1.PG1); FW programs it with the missing bytes left erased (H7B0 SVD
 //!   CR1.FW1). The queue holds one word besides the one being programmed: a
-//!   further write stalls the bus (assumed; no knob changes it).
+//!   further write stalls the bus (assumed: RM0433 does not say what a write
+//!   to a full queue does). Knob `write_queue=stall|none|deep|error`: that
+//!   default, no queue (a write stalls while anything is programming), an
+//!   unbounded queue (writes never stall), or a write to a full queue
+//!   dropped with PGSERR.
 //! * SER/BER + START with the die's sector field; BER has priority; erase and
 //!   program of a write-protected sector (WPSN: 1 bit per sector on
 //!   H74x/H72x, 1 bit per 4 sectors on H7A/B, 0 = protected) raise WRPERR and
@@ -45,7 +49,9 @@
 //!   OPTCHANGEERR. Write protection blocks erase and program (below).
 //! * Bank swap (`swap_bank=1`): bank 2 answers at 0x08000000 and bank 1 at
 //!   0x08100000; CR1/SR1 keep driving the physical bank 1 (assumed: the RM
-//!   text was not available; it is what the H5's SVD says of BKSEL).
+//!   text was not available; it is what the H5's SVD says of BKSEL). A
+//!   SWAP_BANK_OPT change takes effect at the next reset (assumed, as ST
+//!   states for the H5); knob `swap_reload=immediate`: at OPTSTART instead.
 //! * The gap between the banks of a 1 MiB part is not decoded: the bus faults.
 //! * Faults (`STFLASH_SIM_FAULTS=opt_fault=stuck|error`): OPTSTART runs
 //!   but nothing changes, or ends with OPTCHANGEERR.
@@ -57,20 +63,34 @@
 //!   CR.CRC_EN 15, SR.CRC_BUSY 3, SR.CRCEND 27), address mode only: START_CRC
 //!   computes over the bursts from CRCSADD through the burst containing
 //!   CRCEADD (bank-relative offsets, bits 19:2), CLEAN_CRC resets the result.
-//!   ST documents the parameters only partly (RM0433 §4.3.12 names the
-//!   polynomial 0x04C11DB7, not the initial value; an H753 measurement in the
-//!   ST community thread "STM32H753 flash CRC specification" found 0xB6C0AE5A);
-//!   **assumed here**: CRC-32/MPEG-2 (polynomial 0x04C11DB7, initial value
-//!   0xFFFFFFFF, no reflection, no final XOR) over each 32-bit word most
-//!   significant byte first, as the CRC peripheral computes it by default
-//!   (see `crc_peripheral`), taking
-//!   8 cycles of the 64 MHz reset clock per flash word. `flash_crc=init0` or
-//!   `flash_crc=lsb-first` makes the unit use other parameters, as a real chip
-//!   may, so that the host's calibration and read-back fallback are exercised.
+//!   RM0433 names the polynomial 0x04C11DB7 and requires burst-aligned start
+//!   and end addresses, nothing more. **Measured** (ST community, STM32H753,
+//!   <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-specification-52577>):
+//!   128 zero bytes with CRC_BURST = 4 flash words give CRCDATA 0x11E66C62;
+//!   each little-endian word enters most significant byte first; the results
+//!   are CRC-32 with that polynomial, no reflection, no final XOR, from the
+//!   initial value 0xB6C0AE5A applied to each computation (a later reply in
+//!   the same thread). Burst alignment of start and end: <https://qa-community.st.com/stm32-mcus-security-36/stm32h753-flash-crc-address-limitations-52648>;
+//!   results independent of the burst length (H725):
+//!   <https://qa-community.st.com/stm32-mcus-products-25/stm32h7-flash-crc-164039>.
+//!   That is the default here. **Assumed**: the same on every H7 die and both
+//!   banks (nobody has published H7A3/B3 or H72x figures); an unaligned start
+//!   or end is rounded out to the burst; CLEAN_CRC loads CRCDATA with the
+//!   initial value; 8 cycles of the 64 MHz reset clock per flash word.
+//!   Knobs (`STFLASH_SIM_FAULTS`, every run) perturb what is not documented:
+//!   `flash_crc_init=<hex>` another initial value; `flash_crc_order=word|
+//!   bytes|reflected|byte-reflected|half-reflected` another input order;
+//!   `flash_crc_out=reflected` a bit-reversed result; `flash_crc=chain` a
+//!   START_CRC that continues from CRCDATA (only CLEAN_CRC reloads the
+//!   initial value); `flash_crc=absent` (registers read 0, nothing computed)
+//!   or `flash_crc=garbage` (CRCDATA meaningless); and the older
+//!   `flash_crc=mpeg2|init0|lsb-first` (CRC-32/MPEG-2, initial value 0,
+//!   bytes in memory order).
 
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use crate::crc_peripheral::{parse_hex, shift_word, InputOrder};
 use crate::facts::Facts;
 use crate::model::{
     saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
@@ -186,7 +206,7 @@ pub struct Die {
     /// Default OPTSR of a factory-fresh part.
     pub optsr_default: u32,
     pub otp: Option<(u32, u32)>,
-    /// Operation times: assumed, not measured, and no knob changes them.
+    /// Operation times: assumed, not measured; `flash-time=F` scales them.
     /// H74x/H72x: 100 µs per flash word, 1 s per sector, 8 s per bank, after
     /// the STM32H743 datasheet's (DS12110) recalled typical figures and
     /// Chromium EC's "real delay seems to be < 1 second in x64" per sector;
@@ -414,6 +434,24 @@ pub struct H7Model {
     otp: Option<FlashArray>,
     /// Parameters of the flash CRC unit (`flash_crc=`).
     crc_kind: CrcKind,
+    /// What a write does when the command queue is busy (`write_queue=`).
+    queue_mode: QueueMode,
+    /// A SWAP_BANK_OPT change takes effect at OPTSTART (`swap_reload=immediate`).
+    swap_at_optstart: bool,
+}
+
+/// What a write into flash does while the bank's command queue is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QueueMode {
+    /// One word may wait behind the one being programmed; a further write
+    /// stalls the bus until there is room (the default, assumed).
+    Stall,
+    /// No queue: a write stalls while anything is programming.
+    None,
+    /// Unbounded: writes never stall.
+    Deep,
+    /// A word that finds the queue full is dropped and PGSERR set.
+    Error,
 }
 
 /// Flash CRC unit (RM0433 §4.3.12; CMSIS `FLASH_CRCCR_*`): registers, bits and
@@ -429,30 +467,60 @@ const CRC_BY_SECT: u32 = 1 << 8;
 const START_CRC: u32 = 1 << 16;
 const CLEAN_CRC: u32 = 1 << 17;
 const CRC_BURST_SHIFT: u32 = 20;
-const CRC_INIT: u32 = 0xFFFF_FFFF;
+/// The measured initial value (see the module notes).
+const CRC_INIT: u32 = 0xB6C0_AE5A;
+const CRC_POLY: u32 = 0x04C1_1DB7;
 /// Modeled CRC time per flash word: 8 cycles at 64 MHz (an assumption).
 const CRC_WORD_TIME: Nanos = 125;
 
-/// Which parameters the simulated CRC unit uses.
+/// What the simulated flash CRC unit computes (`flash_crc*=` knobs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CrcKind {
-    /// CRC-32/MPEG-2, words MSB first (the assumption the host starts from).
-    Mpeg2,
-    /// Initial value 0 instead of 0xFFFFFFFF.
-    Init0,
-    /// Bytes in memory order (LSB of each word first).
-    LsbFirst,
+struct CrcKind {
+    init: u32,
+    order: InputOrder,
+    reflect_out: bool,
+    /// START_CRC continues from CRCDATA instead of starting from `init`.
+    chain: bool,
+    behaviour: CrcBehaviour,
 }
 
-/// CRC-32 (polynomial 0x04C11DB7, no reflection) of `bytes` continuing from `crc`.
-fn crc32_msb(mut crc: u32, bytes: impl Iterator<Item = u8>) -> u32 {
-    for b in bytes {
-        crc ^= (b as u32) << 24;
-        for _ in 0..8 {
-            crc = if crc & 0x8000_0000 != 0 { (crc << 1) ^ 0x04C1_1DB7 } else { crc << 1 };
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CrcBehaviour {
+    Computes,
+    /// The registers read 0 and nothing is computed.
+    Absent,
+    /// CRCDATA holds a meaningless value after each computation.
+    Garbage,
+}
+
+impl CrcKind {
+    /// The published H7 measurement.
+    const PUBLISHED: CrcKind = CrcKind {
+        init: CRC_INIT,
+        order: InputOrder::Word,
+        reflect_out: false,
+        chain: false,
+        behaviour: CrcBehaviour::Computes,
+    };
+
+    /// The result over `cells` (whole words) from `from`.
+    fn compute(&self, from: u32, cells: &[u8]) -> u32 {
+        let mut crc = from;
+        for w in cells.chunks_exact(4) {
+            crc = shift_word(crc, CRC_POLY, self.order.fed(u32::from_le_bytes([w[0], w[1], w[2], w[3]])));
+        }
+        match self.behaviour {
+            CrcBehaviour::Garbage => {
+                // Deterministic nonsense (xorshift of the length and the last state).
+                let mut x = crc ^ (cells.len() as u32).wrapping_mul(0x9E37_79B9) ^ 0x5EED_1234;
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^ (x << 5)
+            }
+            _ if self.reflect_out => crc.reverse_bits(),
+            _ => crc,
         }
     }
-    crc
 }
 
 /// Bytes per OTPBL lock bit: 16 bits for 1 KiB (CMSIS stm32h7a3xx.h:8967-8969;
@@ -496,7 +564,9 @@ impl H7Model {
             swapped: false,
             opt_fault: None,
             otp: die.otp.map(|(base, size)| FlashArray::new(base, size, 0xFF, 0)),
-            crc_kind: CrcKind::Mpeg2,
+            crc_kind: CrcKind::PUBLISHED,
+            queue_mode: QueueMode::Stall,
+            swap_at_optstart: false,
         }
     }
 
@@ -548,6 +618,7 @@ impl H7Model {
             (_, WPSN_CUR) => bank.map_or(self.die.wps_all(), |k| k.wpsn_cur),
             (_, WPSN_PRG) => bank.map_or(self.die.wps_all(), |k| k.wpsn_prg),
             (_, ECC_FA) => bank.map_or(0, |k| k.ecc_fa),
+            (_, CRCCR | CRCSADD | CRCEADD | CRCDATA) if self.crc_kind.behaviour == CrcBehaviour::Absent => 0,
             (_, CRCCR) => bank.map_or(0, |k| k.crccr),
             (_, CRCSADD) => bank.map_or(0, |k| k.crcsadd),
             (_, CRCEADD) => bank.map_or(0, |k| k.crceadd),
@@ -613,16 +684,15 @@ impl H7Model {
     /// address range (sector mode, CRC_BY_SECT, is not modeled: it ends at
     /// once with the result unchanged). Ignored unless CR.CRC_EN is set.
     fn write_crccr(&mut self, b: usize, value: u32, now: Nanos) {
-        if !self.crc_enabled(b) {
+        let kind = self.crc_kind;
+        if !self.crc_enabled(b) || kind.behaviour == CrcBehaviour::Absent {
             return;
         }
         let word = self.die.word;
-        let kind = self.crc_kind;
-        let init = if kind == CrcKind::Init0 { 0 } else { CRC_INIT };
         let bank = &mut self.banks[b];
         bank.crccr = value & !(START_CRC | CLEAN_CRC);
         if value & CLEAN_CRC != 0 {
-            bank.crcdata = init;
+            bank.crcdata = kind.init;
         }
         if value & START_CRC == 0 || bank.crc_busy.is_some() {
             return;
@@ -631,14 +701,11 @@ impl H7Model {
         let size = bank.array.data.len() as u32;
         let start = bank.crcsadd - bank.crcsadd % burst;
         let end = (bank.crceadd - bank.crceadd % burst + burst).min(size);
+        let from = if kind.chain { bank.crcdata } else { kind.init };
         let mut crc = bank.crcdata;
         let mut words = 0;
         if value & CRC_BY_SECT == 0 && start < end {
-            let cells = &bank.array.data[start as usize..end as usize];
-            crc = match kind {
-                CrcKind::LsbFirst => crc32_msb(crc, cells.iter().copied()),
-                _ => crc32_msb(crc, cells.chunks(4).flat_map(|w| w.iter().rev().copied())),
-            };
+            crc = kind.compute(from, &bank.array.data[start as usize..end as usize]);
             words = ((end - start) / word) as Nanos;
         }
         bank.crc_busy = Some((now + words * CRC_WORD_TIME, crc));
@@ -748,6 +815,9 @@ impl H7Model {
         self.otpbl_cur |= self.otpbl_prg;
         self.otpbl_prg = self.otpbl_cur;
         self.opt_busy_until = now + busy;
+        if self.swap_at_optstart {
+            self.swapped = self.banks.len() == 2 && self.optsr_cur & SWAP_BANK != 0;
+        }
     }
 
     /// CR write: ignored while locked; setting LOCK keeps the other bits.
@@ -810,6 +880,11 @@ impl H7Model {
     fn commit(&mut self, b: usize, offset: u32, data: Vec<u8>, now: Nanos) {
         if self.protected(b, offset / self.die.sector_size) {
             self.banks[b].sr |= WRPERR;
+            return;
+        }
+        let queued = self.banks[b].queue.iter().filter(|op| op.end > now).count();
+        if self.queue_mode == QueueMode::Error && queued >= 2 {
+            self.banks[b].sr |= PGSERR;
             return;
         }
         let t = self.die.word_time;
@@ -1022,12 +1097,11 @@ impl FlashModel for H7Model {
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((b, _)) = self.locate(addr) else { return now };
         let queue = &self.banks[b].queue;
-        let until = if !write {
-            queue.back().map(|op| op.end)
-        } else if queue.len() >= 2 {
-            queue.get(queue.len() - 2).map(|op| op.end)
-        } else {
-            None
+        let until = match self.queue_mode {
+            _ if !write => queue.back().map(|op| op.end),
+            QueueMode::Stall if queue.len() >= 2 => queue.get(queue.len() - 2).map(|op| op.end),
+            QueueMode::None => queue.back().map(|op| op.end),
+            _ => None,
         };
         until.map_or(now, |u| u.max(now))
     }
@@ -1144,18 +1218,73 @@ impl FlashModel for H7Model {
                 Ok(())
             }
             "flash_crc" => {
-                self.crc_kind = match value {
-                    "mpeg2" => CrcKind::Mpeg2,
-                    "init0" => CrcKind::Init0,
-                    "lsb-first" => CrcKind::LsbFirst,
-                    _ => return Err(format!("{}: flash_crc={value}: expected mpeg2, init0 or lsb-first", self.name())),
+                let k = &mut self.crc_kind;
+                match value {
+                    "published" => *k = CrcKind::PUBLISHED,
+                    "mpeg2" => *k = CrcKind { init: 0xFFFF_FFFF, ..CrcKind::PUBLISHED },
+                    "init0" => k.init = 0,
+                    "lsb-first" => k.order = InputOrder::Bytes,
+                    "chain" => k.chain = true,
+                    "absent" => k.behaviour = CrcBehaviour::Absent,
+                    "garbage" => k.behaviour = CrcBehaviour::Garbage,
+                    _ => {
+                        return Err(format!(
+                            "{}: flash_crc={value}: expected published, chain, absent, garbage, mpeg2, init0 or \
+                             lsb-first",
+                            self.name()
+                        ))
+                    }
+                }
+                Ok(())
+            }
+            "swap_reload" => {
+                self.swap_at_optstart = match value {
+                    "reset" => false,
+                    "immediate" => true,
+                    _ => return Err(format!("{}: swap_reload={value}: expected reset or immediate", self.name())),
+                };
+                Ok(())
+            }
+            "write_queue" => {
+                self.queue_mode = match value {
+                    "stall" => QueueMode::Stall,
+                    "none" => QueueMode::None,
+                    "deep" => QueueMode::Deep,
+                    "error" => QueueMode::Error,
+                    _ => {
+                        return Err(format!(
+                            "{}: write_queue={value}: expected stall, none, deep or error",
+                            self.name()
+                        ))
+                    }
+                };
+                Ok(())
+            }
+            "flash_crc_init" => {
+                self.crc_kind.init = parse_hex(value)
+                    .ok_or_else(|| format!("{}: flash_crc_init={value}: expected a hex number", self.name()))?;
+                Ok(())
+            }
+            "flash_crc_order" => {
+                self.crc_kind.order = InputOrder::parse(value).ok_or_else(|| {
+                    format!("{}: flash_crc_order={value}: expected one of {}", self.name(), InputOrder::NAMES)
+                })?;
+                Ok(())
+            }
+            "flash_crc_out" => {
+                self.crc_kind.reflect_out = match value {
+                    "plain" => false,
+                    "reflected" => true,
+                    _ => return Err(format!("{}: flash_crc_out={value}: expected plain or reflected", self.name())),
                 };
                 Ok(())
             }
             _ => Err(format!(
                 "{}: unknown setting {key}={value}; accepted: rdp=0|1|2, wrp=<sectors or 0xSTART-0xEND, joined by +>, \
-                 swap_bank=0|1, flash_crc=mpeg2|init0|lsb-first, opt_fault=stuck|error (a fault: option changes \
-                 do not take effect or fail)",
+                 swap_bank=0|1, flash_crc=published|chain|absent|garbage|mpeg2|init0|lsb-first, \
+                 flash_crc_init=<hex>, flash_crc_order=<order>, flash_crc_out=plain|reflected, \
+                 write_queue=stall|none|deep|error, swap_reload=reset|immediate, opt_fault=stuck|error \
+                 (a fault: option changes do not take effect or fail)",
                 self.name()
             )),
         }
@@ -1463,8 +1592,8 @@ pub const PARTS: &[Part] = &[
         H74X_SYSMEM,
         H72X
     ),
-    // Dual core: the simulator models the CM7 on AP0 only, like the ST-LINK's
-    // view of it; the CM4 does not run.
+    // Dual core: the simulator models the CM7 on AP0 and no CM4 (AP3),
+    // which stflash never selects; the CM4 does not run.
     h7_part!(
         "stm32h745zi",
         ["h745", "stm32h745"],
@@ -1785,6 +1914,34 @@ mod tests {
     }
 
     #[test]
+    fn the_write_queue_knob_changes_what_a_busy_bank_does_with_writes() {
+        let start = |mode: &str| {
+            let mut r = Rig::h7a3();
+            r.f.configure("write_queue", mode).unwrap();
+            r.unlock(0);
+            r.wr(CR1, PG);
+            r.put(0x0800_0000, &[0; 16]);
+            r
+        };
+        let r = start("none");
+        assert_eq!(r.f.stall_until(0x0800_0010, true, Initiator::Debugger, r.now), r.now + H7AB.word_time);
+        let mut r = start("deep");
+        r.put(0x0800_0010, &[0; 16]);
+        assert_eq!(r.f.stall_until(0x0800_0020, true, Initiator::Debugger, r.now), r.now, "never stalls");
+        r.put(0x0800_0020, &[0; 16]);
+        r.settle();
+        assert_eq!(r.stats.words, 3);
+        let mut r = start("error");
+        r.put(0x0800_0010, &[0; 16]);
+        assert_eq!(r.f.stall_until(0x0800_0020, true, Initiator::Debugger, r.now), r.now);
+        r.put(0x0800_0020, &[0; 16]);
+        assert_ne!(r.rd(SR1) & PGSERR, 0, "the third word found the queue full");
+        r.settle();
+        assert_eq!(r.stats.words, 2);
+        assert!(Rig::h7a3().f.configure("write_queue", "lots").is_err());
+    }
+
+    #[test]
     fn one_mib_parts_leave_a_gap_and_128k_parts_have_one_bank() {
         let r = Rig::new(&H7AB, 1024);
         let regions = r.f.regions();
@@ -1873,6 +2030,96 @@ mod tests {
         assert_eq!(g.rdp(), 0xBB);
         let mut wrong = H7Model::new(&H74X, 2048 * KIB);
         assert!(wrong.load(&blobs).unwrap_err().contains("bytes"));
+    }
+
+    /// Bank 1's flash CRC unit hashes bank offsets `start..end` (CRC_BURST
+    /// 4 flash words), with CLEAN_CRC first when `clean`.
+    fn flash_crc(r: &mut Rig, start: u32, end: u32, clean: bool) -> u32 {
+        const CRCCR1: u32 = 0x5200_2050;
+        if r.rd(CR1) & LOCK != 0 {
+            r.unlock(0);
+        }
+        r.wr(CR1, CRC_EN);
+        if clean {
+            r.wr(CRCCR1, CLEAN_CRC);
+        }
+        r.wr(CRCCR1 + 4, start);
+        r.wr(CRCCR1 + 8, end - 4);
+        r.wr(CRCCR1, START_CRC);
+        assert_ne!(r.rd(SR1) & CRC_BUSY, 0);
+        r.settle();
+        assert_eq!(r.rd(SR1) & (CRC_BUSY | CRCEND), CRCEND);
+        r.rd(CRCCR1 + 0xC)
+    }
+
+    #[test]
+    fn the_flash_crc_unit_computes_what_was_measured_on_an_h753() {
+        // ST community thread "STM32H753 flash CRC specification": 128 zero
+        // bytes, CRC_BURST = 4, give 0x11E66C62; every computation starts
+        // from 0xB6C0AE5A (no CLEAN_CRC needed).
+        let mut r = Rig::new(&H74X, 2048);
+        assert!(r.f.poke(BANK1_BASE, &[0; 128]));
+        assert_eq!(flash_crc(&mut r, 0, 128, true), 0x11E6_6C62);
+        assert_eq!(flash_crc(&mut r, 0, 128, false), 0x11E6_6C62, "the initial value applies to each computation");
+        // Each little-endian word most significant byte first: 00 11 22 33 is 0x33221100.
+        assert!(r.f.poke(BANK1_BASE, &[0x00, 0x11, 0x22, 0x33]));
+        assert_eq!(flash_crc(&mut r, 0, 128, true), {
+            let mut c = shift_word(CRC_INIT, CRC_POLY, 0x3322_1100);
+            for _ in 1..32 {
+                c = shift_word(c, CRC_POLY, 0);
+            }
+            c
+        });
+    }
+
+    #[test]
+    fn knobs_change_what_the_flash_crc_unit_computes() {
+        let zeros = |r: &mut Rig| {
+            assert!(r.f.poke(BANK1_BASE, &[0; 128]));
+            flash_crc(r, 0, 128, true)
+        };
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc_init", "0xFFFFFFFF").unwrap();
+        let mpeg2 = zeros(&mut r);
+        assert_eq!(mpeg2, (0..32).fold(0xFFFF_FFFF, |c, _| shift_word(c, CRC_POLY, 0)));
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "mpeg2").unwrap();
+        assert_eq!(zeros(&mut r), mpeg2);
+        // Chaining: without CLEAN_CRC the second run continues from the first.
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "chain").unwrap();
+        let first = zeros(&mut r);
+        assert_eq!(first, 0x11E6_6C62);
+        assert_ne!(flash_crc(&mut r, 0, 128, false), first, "continues from the first result");
+        assert_eq!(zeros(&mut r), first, "CLEAN_CRC reloads the initial value");
+        // Other orders matter on other bytes, not on zeros.
+        let data: Vec<u8> = (0..64u8).collect();
+        let mut results = Vec::new();
+        for order in ["word", "bytes", "reflected", "byte-reflected", "half-reflected"] {
+            let mut r = Rig::h7a3();
+            r.f.configure("flash_crc_order", order).unwrap();
+            assert_eq!(zeros(&mut r), 0x11E6_6C62, "{order}");
+            assert!(r.f.poke(BANK1_BASE, &data));
+            results.push(flash_crc(&mut r, 0, 64, true));
+        }
+        results.dedup();
+        assert_eq!(results.len(), 5, "{results:x?}");
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc_out", "reflected").unwrap();
+        assert_eq!(zeros(&mut r), 0x11E6_6C62u32.reverse_bits());
+        // An absent unit reads 0 and never computes; a broken one returns garbage.
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "absent").unwrap();
+        r.unlock(0);
+        r.wr(CR1, CRC_EN);
+        r.wr(0x5200_2050, START_CRC);
+        assert_eq!(r.rd(SR1) & CRC_BUSY, 0);
+        assert_eq!(r.rd(0x5200_205C), 0);
+        let mut r = Rig::h7a3();
+        r.f.configure("flash_crc", "garbage").unwrap();
+        assert_ne!(zeros(&mut r), 0x11E6_6C62);
+        assert!(Rig::h7a3().f.configure("flash_crc_order", "sideways").unwrap_err().contains("byte-reflected"));
+        assert!(Rig::h7a3().f.configure("flash_crc_init", "xyz").is_err());
     }
 
     #[test]

@@ -137,7 +137,7 @@ const OPTION_BYTES: u32 = 0x1FF8_0000;
 const WRP_SECTOR: u32 = 4 * KIB;
 
 /// Word, half-page, page-erase and EEPROM-write time: assumed, not measured,
-/// and no knob changes it (the 3.2 ms programming time recalled from the
+/// and `flash-time=F` scales it (the 3.2 ms programming time recalled from the
 /// STM32L0/L1 datasheets' "Flash memory and data EEPROM characteristics").
 const OP_TIME: Nanos = 3200 * US;
 

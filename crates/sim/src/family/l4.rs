@@ -124,7 +124,7 @@ const LOCK: u32 = 1 << 31;
 // FLASH_ECCR.
 const ECCD: u32 = 1 << 31;
 
-/// Operation times: assumed, not measured, and no knob changes them (typical
+/// Operation times: assumed, not measured; `flash-time=F` scales them (typical
 /// values recalled from the STM32L476 datasheet DS10198, "Flash memory
 /// characteristics": 81.69 µs per double word, 22.02 ms per page, 22.13 ms
 /// mass erase; used for every part of this model).
@@ -178,6 +178,8 @@ pub struct ModelVariant {
     sfr_factory: u32,
     /// Memory-mapped option bytes: base, size.
     option_bytes: (u32, u32),
+    /// The 1 KiB OTP area (0x1FFF7000 but on U0).
+    otp_base: u32,
 }
 
 const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory: u32) -> ModelVariant {
@@ -199,6 +201,7 @@ const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory
         optr_factory,
         sfr_factory: 0,
         option_bytes: (0x1FFF_7800, 0x28),
+        otp_base: OTP_BASE,
     }
 }
 
@@ -264,6 +267,25 @@ pub static C0: ModelVariant = ModelVariant {
     option_bytes: (0x1FFF_7800, 0x80),
     eccr: false,
     ..variant("STM32C0 flash (RM0490)", 4, 0xF, 0xFFFF_FEAA)
+};
+/// C051, C071, C091/C092 (RM0490): the C0 controller with the die's PNB
+/// and WRP widths (CMSIS stm32c051xx.h:2426, 2539: 7 and 5 bits;
+/// stm32c071xx.h:2625, 2738: 6 and 6; stm32c091xx.h:2495, 2608: 7 and 7).
+pub static C051: ModelVariant = ModelVariant { pnb_bits: 7, wrp_field: 0x1F, ..C0 };
+pub static C071: ModelVariant = ModelVariant { pnb_bits: 6, wrp_field: 0x3F, ..C0 };
+pub static C09X: ModelVariant = ModelVariant { pnb_bits: 7, wrp_field: 0x7F, ..C0 };
+/// U0 (RM0503): the C0/G0 controller (CMSIS stm32u073xx.h `FLASH_TypeDef`
+/// and FLASH_CR/SR bits: the same offsets and positions; PNB 7 bits,
+/// stm32u073xx.h:3373), CFGBSY. No memory-mapped option bytes are
+/// documented (none modeled); OTP at 0x1FFF6800 (stm32u073xx.h:804). The
+/// factory OPTR is illustrative (no source gives it; ST's SVD says 0):
+/// RDP 0xAA, no reset on Stop/Standby/Shutdown, watchdogs by software,
+/// parity off, boot from the BOOT0 pin, NRST as reset input, IRHEN.
+pub static U0: ModelVariant = ModelVariant {
+    cfgbsy: true,
+    option_bytes: (0x1FFF_7800, 0),
+    otp_base: 0x1FFF_6800,
+    ..variant("STM32U0 flash (RM0503)", 7, 0x7F, 0x2FCF_E0AA)
 };
 /// WB (RM0434): base 0x58004000, CFGBSY, PESD, OPTVERR at load, SFR with SFSA
 /// bits 0-7 and FSD bit 8; factory state with a wireless stack from page 0xCB.
@@ -477,7 +499,7 @@ impl L4gModel {
             v,
             geo,
             arrays: [FlashArray::new(FLASH_BASE, half, 0xFF, 8), FlashArray::new(FLASH_BASE + half, half, 0xFF, 8)],
-            otp: FlashArray::new(OTP_BASE, OTP_SIZE, 0xFF, 8),
+            otp: FlashArray::new(v.otp_base, OTP_SIZE, 0xFF, 8),
             stored: Options::factory(v),
             loaded: Options::factory(v),
             regs: Options::factory(v),
@@ -1301,7 +1323,7 @@ impl FlashModel for L4gModel {
             let base = self.arrays[i].base;
             self.arrays[i].poke(base, data);
         }
-        self.otp.poke(OTP_BASE, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
+        self.otp.poke(self.v.otp_base, saved_blob(blobs, self.name(), "otp", OTP_SIZE as usize)?);
         let options = blobs
             .iter()
             .find(|(n, _)| n == "options")
@@ -1349,10 +1371,16 @@ impl FlashModel for L4gModel {
         if v.mer2 != 0 {
             regs.extend([("WRP2AR", WRP2AR), ("WRP2BR", WRP2BR)]);
         }
+        // U0: no PCROP, no RDERR/RDERRIE (stm32u031xx.h, stm32u073xx.h
+        // define none); the model keeps the C0's registers and bits there,
+        // which stflash never uses, so they are not stated for it.
+        let u0 = std::ptr::eq(v, &U0);
         // PCROP1SR/ER on L4/G4, PCROP1ASR/PCROP1AER elsewhere (stm32g071xx.h).
         let a = if v.cfgbsy { "A" } else { "" };
-        f.number(format!("FLASH_TypeDef.PCROP1{a}SR"), PCROP1SR as u64);
-        f.number(format!("FLASH_TypeDef.PCROP1{a}ER"), PCROP1ER as u64);
+        if !u0 {
+            f.number(format!("FLASH_TypeDef.PCROP1{a}SR"), PCROP1SR as u64);
+            f.number(format!("FLASH_TypeDef.PCROP1{a}ER"), PCROP1ER as u64);
+        }
         for (name, offset) in regs {
             f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
         }
@@ -1371,6 +1399,9 @@ impl FlashModel for L4gModel {
             ("RDERR", RDERR),
             ("OPTVERR", OPTVERR),
         ] {
+            if u0 && name == "RDERR" {
+                continue;
+            }
             f.mask(format!("FLASH_SR_{name}"), bit);
         }
         f.mask(if v.cfgbsy && !wb_wl { "FLASH_SR_BSY1" } else { "FLASH_SR_BSY" }, BSY);
@@ -1397,6 +1428,9 @@ impl FlashModel for L4gModel {
             ("OPTLOCK", OPTLOCK),
             ("LOCK", LOCK),
         ] {
+            if u0 && name == "RDERRIE" {
+                continue;
+            }
             f.mask(format!("FLASH_CR_{name}"), bit);
         }
         if v.bker != 0 {
@@ -1408,8 +1442,12 @@ impl FlashModel for L4gModel {
         if v.eccr {
             f.mask("FLASH_ECCR_ECCD", ECCD);
         }
+        // U0: CMSIS masks whole half-words, the model keeps 7 bits as the
+        // library's option table does (see it for why).
         let width = v.wrp_field.count_ones();
-        f.field("FLASH_WRP1AR_WRP1A_STRT", 0, width).field("FLASH_WRP1AR_WRP1A_END", 16, width);
+        if !u0 {
+            f.field("FLASH_WRP1AR_WRP1A_STRT", 0, width).field("FLASH_WRP1AR_WRP1A_END", 16, width);
+        }
         if let Some((sfsa, fsd)) = v.sfr {
             f.part(v.ese.map(|_| "stm32wl55xx"));
             f.number("FLASH_TypeDef.SFR", SFR as u64).mask("FLASH_SFR_SFSA", sfsa).mask("FLASH_SFR_FSD", fsd);
@@ -1612,6 +1650,21 @@ fn c011f6() -> Box<dyn FlashModel> {
 fn c031c6() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
+fn c051c8() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C051, Geometry::single(64, 2 * KIB)))
+}
+fn c071rb() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C071, Geometry::single(128, 2 * KIB)))
+}
+fn c092rc() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&C09X, Geometry::single(256, 2 * KIB)))
+}
+fn u031k8() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&U0, Geometry::single(64, 2 * KIB)))
+}
+fn u083rc() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&U0, Geometry::single(256, 2 * KIB)))
+}
 fn wb55rg() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&WB, Geometry::single(1024, 4 * KIB)))
 }
@@ -1666,6 +1719,38 @@ const fn c0(
     Part { flash_size_addr: FLASH_SIZE_REG_C0, ..m0plus(name, aliases, idcode, 32, sram, SYSMEM_C0, flash) }
 }
 
+/// A C0 of `kib` KiB with its AN2606 system memory (C051, C071, C09x:
+/// CMSIS stm32c051xx.h:506-508, stm32c071xx.h:559-561, stm32c092xx.h:570;
+/// REV_ID 0x1000 assumed).
+const fn c0_big(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    idcode: u32,
+    kib: u16,
+    sram: &'static [(u32, u32)],
+    system_memory: (u32, u32),
+    flash: fn() -> Box<dyn FlashModel>,
+) -> Part {
+    Part { flash_size_kib: kib, system_memory, ..c0(name, aliases, idcode, sram, flash) }
+}
+const SRAM_C051: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
+const SRAM_C071: [(u32, u32); 1] = [(0x2000_0000, 24 * KIB)];
+const SRAM_C092: [(u32, u32); 1] = [(0x2000_0000, 30 * KIB)];
+
+/// A U0 (RM0503): Cortex-M0+, DBGMCU at 0x40015800 with CR, APBFZ1, APBFZ2
+/// (CMSIS stm32u031xx.h:215-220), flash-size register and SRAM per die
+/// (stm32u031xx.h:707, 722-724; stm32u073xx.h:776, 791-793), system memory
+/// from AN2606 Table 226, REV_ID 0x1000 (OpenOCD stm32l4x.c `stm32u0_revs`).
+/// SW-DP 0x6BA02477 is OpenOCD's default for the U0 (tcl/target/stm32u0x.cfg:27),
+/// not confirmed by an ST source (assumed).
+const fn u0(p: Part, flash_size_addr: u32) -> Part {
+    Part { dpidr: 0x6BA0_2477, flash_size_addr, ..p }
+}
+const SRAM_U031: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
+const SYSMEM_U031: (u32, u32) = (0x1FFF_0000, 0x3800);
+const SYSMEM_U083: (u32, u32) = (0x1FFF_0000, 0x6800);
+const SRAM_U083: [(u32, u32); 1] = [(0x2000_0000, 40 * KIB)];
+
 /// Parts simulated with this model. IDCODE = REV_ID << 16 | DEV_ID (RM0351
 /// DBGMCU_IDCODE); system memory from AN2606 Table 226, SRAM from the datasheets.
 pub const PARTS: &[Part] = &[
@@ -1687,6 +1772,14 @@ pub const PARTS: &[Part] = &[
     m0plus("stm32g0b1re", &["g0b1", "stm32g0b1", "g0b1re"], 0x1000_6467, 512, &SRAM_G0B1, SYSMEM_28K, g0b1re),
     c0("stm32c011f6", &["c011", "stm32c011"], 0x1000_6443, &SRAM_C011, c011f6),
     c0("stm32c031c6", &["c031", "stm32c031", "c031c6"], 0x1000_6453, &SRAM_C031, c031c6),
+    c0_big("stm32c051c8", &["c051", "stm32c051"], 0x1000_644C, 64, &SRAM_C051, (0x1FFF_0000, 0x3000), c051c8),
+    c0_big("stm32c071rb", &["c071", "stm32c071"], 0x1000_6493, 128, &SRAM_C071, (0x1FFF_0000, 0x7000), c071rb),
+    c0_big("stm32c092rc", &["c092", "stm32c092", "c091"], 0x1000_644D, 256, &SRAM_C092, (0x1FFF_0000, 0x4000), c092rc),
+    u0(m0plus("stm32u031k8", &["u031", "stm32u031"], 0x1000_6459, 64, &SRAM_U031, SYSMEM_U031, u031k8), 0x1FFF_3EA0),
+    u0(
+        m0plus("stm32u083rc", &["u083", "stm32u083", "u073"], 0x1000_6489, 256, &SRAM_U083, SYSMEM_U083, u083rc),
+        0x1FFF_6EA0,
+    ),
     wb_wl(m4("stm32wb55rg", &["wb55", "stm32wb55", "wb55rg"], 0x2001_6495, 1024, &SRAM_WB55, wb55rg), SYSMEM_28K),
     wb_wl(m4("stm32wle5jc", &["wle5", "stm32wle5", "wle5jc"], 0x1001_6497, 256, &SRAM_WLE5, wle5jc), SYSMEM_WL),
     // The dual-core WL55 reports the same DEV_ID; seen from CPU1 (the
@@ -1698,7 +1791,9 @@ pub const PARTS: &[Part] = &[
 /// headers (`crate::facts`).
 pub fn register_facts(part: &Part, f: &mut Facts) {
     let dev_id = (part.idcode & 0xFFF) as u16;
-    let g0_c0 = part.dbgmcu_addr == DBGMCU_G0;
+    // U0: the G0/C0 DBGMCU address, named DBGMCU (stm32u031xx.h:778).
+    let u0 = matches!(dev_id, 0x459 | 0x489);
+    let g0_c0 = part.dbgmcu_addr == DBGMCU_G0 && !u0;
     f.number(
         if g0_c0 { "DBG_BASE+DBG_TypeDef.IDCODE" } else { "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE" },
         part.dbgmcu_addr as u64,
@@ -1708,7 +1803,7 @@ pub fn register_facts(part: &Part, f: &mut Facts) {
         f.number("UID_BASE", u.base as u64);
     }
     if let Some(p) = crc_peripheral::placement(dev_id) {
-        let clock = if g0_c0 {
+        let clock = if g0_c0 || u0 {
             ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN")
         } else {
             ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")
@@ -1717,7 +1812,9 @@ pub fn register_facts(part: &Part, f: &mut Facts) {
     }
     // The SRAM at 0x20000000: which of ST's regions it spans.
     let (sram, scope) = match dev_id {
-        0x443 | 0x453 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        0x443 | 0x453 | 0x44C | 0x493 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        // C092's 30 KiB (stm32c092xx.h:570); the C091 header gives 36.
+        0x44D => ("SRAM_SIZE_MAX", Scope::Part("stm32c092xx")),
         0x468 | 0x469 | 0x479 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", Scope::Die),
         0x464 | 0x461 => ("SRAM1_SIZE_MAX+SRAM2_SIZE", Scope::Die),
         0x471 | 0x470 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", Scope::Die),
@@ -1731,6 +1828,14 @@ pub fn register_facts(part: &Part, f: &mut Facts) {
                 Scope::Part(stem) => Some(stem),
                 _ => None,
             });
+            // U0: SRAM1 then SRAM2 (4 or 8 KiB at `BKPSRAM2_BASE`).
+            let size = if u0 {
+                let sram2 = if dev_id == 0x459 { 4 * KIB } else { 8 * KIB };
+                f.number("BKPSRAM2_BASE", (base + size - sram2) as u64);
+                size - sram2
+            } else {
+                size
+            };
             f.number(sram, size as u64);
             f.part(None);
         } else {

@@ -32,6 +32,19 @@
 //! - L5 power: PWR_CR1.VOS (reset: range 2) writable once RCC_APB1ENR1.PWREN
 //!   is set, PWR_SR2.VOSF for 20 µs after a change.
 //!
+//! - WBA5 (RM0493; CMSIS stm32wba52xx.h, the same NSKEYR/NSSR/NSCR1/OPTR
+//!   offsets and bits): one bank of 8 KiB pages, quad words, no BKER/MER2
+//!   (bits 11 and 15 ignored, assumed), WDW, no voltage condition;
+//! - U3 (RM0487; stm32u375xx.h): 4 KiB pages in both bank modes, double
+//!   words, 1 MiB always two banks, 512 KiB two with OPTR.DUALBANK (bit 21),
+//!   WDW; erase and program need voltage range 1 (RM0487 as quoted in Zephyr
+//!   PR #104662): PWR_VOSR (0x4003080C; R1EN 0, R2EN 1, BOOSTEN 8, R1RDY 16,
+//!   R2RDY 17, BOOSTRDY 24; stm32u385xx.h:12583-12598) writable once
+//!   RCC_AHB1ENR2.PWREN (0x40030C94 bit 2) is set, the ready bits 20 µs after
+//!   a change; range 2 after reset (assumed); outside range 1 erase and
+//!   program raise PGSERR (assumed, as on L5); the booster is not needed
+//!   (assumed). DUALBANK is set as shipped (assumed).
+//!
 //! Assumed, for want of RM text (no knob changes them): out-of-range page numbers
 //! and erases outside voltage range 0 raise PGSERR; with TrustZone on every
 //! page counts as secure (WRPERR for the non-secure registers); in single-bank
@@ -42,6 +55,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, MS, US,
@@ -126,11 +140,24 @@ const PWREN: u32 = 1 << 28;
 /// VOSF stays set this long after a VOS change: assumed.
 const VOS_SETTLE: Nanos = 20 * US;
 
+// U3 power control (see the module notes).
+const U3_VOSR: u32 = 0x4003_080C;
+const U3_RCC_AHB1ENR2: u32 = 0x4003_0C94;
+const U3_PWREN: u32 = 1 << 2;
+const R1EN: u32 = 1 << 0;
+const R2EN: u32 = 1 << 1;
+const BOOSTEN: u32 = 1 << 8;
+const R1RDY: u32 = 1 << 16;
+const R2RDY: u32 = 1 << 17;
+const BOOSTRDY: u32 = 1 << 24;
+
 /// Which controller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TzKind {
     L5,
     U5,
+    Wba5,
+    U3,
 }
 
 #[derive(Debug, Clone)]
@@ -188,15 +215,25 @@ pub struct TzModel {
     pwr_cr1: u32,
     rcc_apb1enr1: u32,
     vos_settled_at: Nanos,
+    /// U3: PWR_VOSR control bits and RCC_AHB1ENR2.
+    vosr: u32,
+    rcc_ahb1enr2: u32,
 }
 
 impl TzModel {
     pub fn new(kind: TzKind, size: u32, pnb_bits: u32) -> TzModel {
-        let unit = if kind == TzKind::L5 { 8 } else { 16 };
+        let unit = if matches!(kind, TzKind::L5 | TzKind::U3) { 8 } else { 16 };
         // PSTRT > PEND: no area; on U5 with UNLOCK (bit 31) set, so that an
         // area set later can be removed again (RM0456 FLASH_WRP1AR.UNLOCK; the
         // factory value is assumed removable).
-        let unlock = if kind == TzKind::U5 { 1 << 31 } else { 0 };
+        let unlock = if kind == TzKind::L5 { 0 } else { 1 << 31 };
+        // Dual-bank mode as shipped where the die chooses it (DBANK and
+        // DB256K on L5, DUALBANK on U5 and U3; no bank bits on WBA5).
+        let banks = match kind {
+            TzKind::L5 | TzKind::U5 => DBANK | DB256K_OR_DUALBANK,
+            TzKind::U3 => DB256K_OR_DUALBANK,
+            TzKind::Wba5 => 0,
+        };
         let none = (((1 << pnb_bits) - 1) & 0xFF) | unlock;
         let mut m = TzModel {
             kind,
@@ -206,7 +243,7 @@ impl TzModel {
             nscr: 0,
             nssr: 0,
             // Dual-bank mode as shipped (DBANK/DB256K/DUALBANK set), TrustZone off.
-            optr: OPTR_USER_DEFAULT | DBANK | DB256K_OR_DUALBANK | RDP_LEVEL0,
+            optr: OPTR_USER_DEFAULT | banks | RDP_LEVEL0,
             wrp: [none; 4],
             boot: BOOT_DEFAULTS,
             edit: [0; 7],
@@ -218,6 +255,8 @@ impl TzModel {
             pwr_cr1: VOS_RANGE2,
             rcc_apb1enr1: 0,
             vos_settled_at: 0,
+            vosr: R2EN,
+            rcc_ahb1enr2: 0,
         };
         m.stored = m.in_force();
         m.reset();
@@ -260,6 +299,8 @@ impl TzModel {
             TzKind::L5 => self.optr & DBANK != 0,
             // DUALBANK only exists on 512 KiB and 1 MiB parts.
             TzKind::U5 => !(512 * KIB..2048 * KIB).contains(&self.size) || self.optr & DB256K_OR_DUALBANK != 0,
+            TzKind::U3 => self.size >= 1024 * KIB || self.optr & DB256K_OR_DUALBANK != 0,
+            TzKind::Wba5 => false,
         }
     }
 
@@ -267,7 +308,8 @@ impl TzModel {
         match self.kind {
             TzKind::L5 if self.dual() => 2 * KIB,
             TzKind::L5 => 4 * KIB,
-            TzKind::U5 => 8 * KIB,
+            TzKind::U5 | TzKind::Wba5 => 8 * KIB,
+            TzKind::U3 => 4 * KIB,
         }
     }
 
@@ -312,7 +354,11 @@ impl TzModel {
     }
 
     fn voltage_ok(&self) -> bool {
-        self.kind == TzKind::U5 || self.pwr_cr1 & VOS_MASK == 0
+        match self.kind {
+            TzKind::L5 => self.pwr_cr1 & VOS_MASK == 0,
+            TzKind::U3 => self.vosr & R1EN != 0,
+            TzKind::U5 | TzKind::Wba5 => true,
+        }
     }
 
     fn fail(&mut self, flags: u32) {
@@ -362,12 +408,12 @@ impl TzModel {
         if self.access_denied(acc.by) {
             return self.fail(WRPERR);
         }
-        // Assumed, not measured, and no knob changes them: typical values
+        // Assumed, not measured; `flash-time=F` scales them: typical values
         // recalled from the datasheets' "Flash memory characteristics" (L5:
         // 22 ms per page like the L4; U5: 1.5 ms per 8 KiB page; 22 ms per bank).
         let (page_time, bank_time) = match self.kind {
             TzKind::L5 => (22 * MS, 22 * MS),
-            TzKind::U5 => (1500 * US, 22 * MS),
+            TzKind::U5 | TzKind::Wba5 | TzKind::U3 => (1500 * US, 22 * MS),
         };
         if cr & PER != 0 {
             let bank = if self.dual() && cr & BKER != 0 { 1 } else { 0 };
@@ -432,13 +478,13 @@ impl TzModel {
         if !all_zero && !self.array.is_erased(start, unit) {
             return self.fail(PROGERR);
         }
-        // Programming time: assumed, the L4's recalled 82 µs (no knob changes it).
+        // Programming time: assumed, the L4's recalled 82 µs (`flash-time=F` scales it).
         self.start(acc.now, 82 * US, Op::Program { addr: start, data });
     }
 
     fn read_reg(&self, off: u32) -> u32 {
         match off {
-            NSSR => self.nssr | if self.buffer.is_some() && self.kind == TzKind::U5 { WDW } else { 0 },
+            NSSR => self.nssr | if self.buffer.is_some() && self.kind != TzKind::L5 { WDW } else { 0 },
             NSCR => self.nscr,
             o => Self::option_index(o).map_or(0, |i| self.edit[i]),
         }
@@ -476,6 +522,12 @@ impl TzModel {
 
     fn read_power(&self, addr: u32, now: Nanos) -> u32 {
         match addr & !3 {
+            U3_VOSR => {
+                let settled = now >= self.vos_settled_at;
+                let ready = [(R1EN, R1RDY), (R2EN, R2RDY), (BOOSTEN, BOOSTRDY)];
+                ready.iter().filter(|(en, _)| settled && self.vosr & en != 0).fold(self.vosr, |v, (_, rdy)| v | rdy)
+            }
+            U3_RCC_AHB1ENR2 => self.rcc_ahb1enr2,
             PWR_CR1 => self.pwr_cr1,
             PWR_SR2 if now < self.vos_settled_at => VOSF,
             a if RCC_APB1ENR1.contains(&a) => self.rcc_apb1enr1,
@@ -485,6 +537,14 @@ impl TzModel {
 
     fn write_power(&mut self, addr: u32, value: u32, now: Nanos) {
         match addr & !3 {
+            U3_RCC_AHB1ENR2 => self.rcc_ahb1enr2 = value,
+            U3_VOSR if self.rcc_ahb1enr2 & U3_PWREN != 0 => {
+                let value = value & (R1EN | R2EN | BOOSTEN);
+                if value != self.vosr {
+                    self.vos_settled_at = now + VOS_SETTLE;
+                }
+                self.vosr = value;
+            }
             a if RCC_APB1ENR1.contains(&a) => self.rcc_apb1enr1 = value,
             // PWR registers ignore writes while their bus clock is off.
             PWR_CR1 if self.rcc_apb1enr1 & PWREN != 0 => {
@@ -526,6 +586,8 @@ impl FlashModel for TzModel {
         match self.kind {
             TzKind::L5 => "L5 flash (RM0438)",
             TzKind::U5 => "U5 flash (RM0456)",
+            TzKind::Wba5 => "WBA5 flash (RM0493)",
+            TzKind::U3 => "U3 flash (RM0487)",
         }
     }
 
@@ -534,11 +596,16 @@ impl FlashModel for TzModel {
         if self.kind == TzKind::L5 {
             r.extend([PWR, RCC_APB1ENR1]);
         }
+        if self.kind == TzKind::U3 {
+            r.extend([U3_VOSR..U3_VOSR + 4, U3_RCC_AHB1ENR2..U3_RCC_AHB1ENR2 + 4]);
+        }
         r
     }
 
     fn is_register(&self, addr: u32) -> bool {
-        (REGS..REGS + 0x400).contains(&addr) || (self.kind == TzKind::L5 && PWR.contains(&addr))
+        (REGS..REGS + 0x400).contains(&addr)
+            || (self.kind == TzKind::L5 && PWR.contains(&addr))
+            || (self.kind == TzKind::U3 && addr & !3 == U3_VOSR)
     }
 
     fn advance(&mut self, now: Nanos, stats: &mut FlashStats) {
@@ -635,6 +702,8 @@ impl FlashModel for TzModel {
         self.pwr_cr1 = VOS_RANGE2;
         self.rcc_apb1enr1 = 0;
         self.vos_settled_at = 0;
+        self.vosr = R2EN;
+        self.rcc_ahb1enr2 = 0;
         self.load_options();
     }
 
@@ -656,6 +725,7 @@ impl FlashModel for TzModel {
         };
         let dbank_bit = match self.kind {
             TzKind::L5 if self.size > 256 * KIB => DBANK,
+            TzKind::Wba5 => 0,
             _ => DB256K_OR_DUALBANK,
         };
         let rdp = |optr: &mut u32, level: u32| *optr = (*optr & !0xFF) | level;
@@ -705,6 +775,94 @@ impl FlashModel for TzModel {
 
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data)
+    }
+
+    /// The model's facts by the names of ST's headers: L5 stm32l552xx.h
+    /// (NS-prefixed bits), U5 stm32u575xx.h, WBA5 stm32wba55xx.h (NSCR1,
+    /// WRPAR/WRPBR), U3 stm32u385xx.h (KEYR, SR, CR; WRP STRT/END).
+    fn register_facts(&self, f: &mut Facts) {
+        let k = self.kind;
+        let (keyr, sr, cr, b) = match k {
+            TzKind::L5 => ("NSKEYR", "NSSR", "NSCR", "NS"),
+            TzKind::U5 => ("NSKEYR", "NSSR", "NSCR", ""),
+            TzKind::Wba5 => ("NSKEYR", "NSSR", "NSCR1", ""),
+            TzKind::U3 => ("KEYR", "SR", "CR", ""),
+        };
+        f.number(if k == TzKind::U3 { "FLASH_R_BASE" } else { "FLASH_R_BASE_NS" }, REGS as u64);
+        let (wrpa, wrpb) = if k == TzKind::Wba5 { ("WRPAR", "WRPBR") } else { ("WRP1AR", "WRP1BR") };
+        let mut regs = vec![(keyr, NSKEYR), ("OPTKEYR", OPTKEYR), (sr, NSSR), (cr, NSCR), ("OPTR", OPTR)];
+        regs.extend([(wrpa, WRP1AR), (wrpb, WRP1BR)]);
+        if k == TzKind::U3 {
+            regs.extend([("BOOT0R", NSBOOTADD0R), ("BOOT1R", NSBOOTADD1R)]);
+        } else {
+            regs.extend([("NSBOOTADD0R", NSBOOTADD0R), ("NSBOOTADD1R", NSBOOTADD1R)]);
+        }
+        if k != TzKind::Wba5 {
+            regs.extend([("WRP2AR", WRP2AR), ("WRP2BR", WRP2BR)]);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEYS[0] as u64).number("FLASH_KEY2", KEYS[1] as u64);
+        f.number("FLASH_OPTKEY1", OPTKEYS[0] as u64).number("FLASH_OPTKEY2", OPTKEYS[1] as u64);
+        let mut sr_bits = vec![
+            ("EOP", EOP),
+            ("OPERR", OPERR),
+            ("PROGERR", PROGERR),
+            ("WRPERR", WRPERR),
+            ("PGAERR", PGAERR),
+            ("SIZERR", SIZERR),
+            ("PGSERR", PGSERR),
+            ("BSY", BSY),
+        ];
+        if k != TzKind::L5 {
+            sr_bits.push(("WDW", WDW));
+        }
+        for (name, bit) in sr_bits {
+            f.mask(format!("FLASH_{sr}_{b}{name}"), bit);
+        }
+        // OPTWERR carries no NS prefix on L5 (stm32l552xx.h:7309).
+        f.mask(format!("FLASH_{sr}_OPTWERR"), OPTWERR);
+        let mut cr_bits = vec![("PG", PG), ("PER", PER), ("STRT", STRT), ("EOPIE", EOPIE), ("LOCK", LOCK)];
+        if k == TzKind::Wba5 {
+            cr_bits.push(("MER", MER1));
+        } else {
+            cr_bits.extend([("MER1", MER1), ("BKER", BKER), ("MER2", MER2)]);
+        }
+        for (name, bit) in cr_bits {
+            f.mask(format!("FLASH_{cr}_{b}{name}"), bit);
+        }
+        for (name, bit) in [("OPTSTRT", OPTSTRT), ("OBL_LAUNCH", OBL_LAUNCH), ("OPTLOCK", OPTLOCK)] {
+            f.mask(format!("FLASH_{cr}_{name}"), bit);
+        }
+        // The WBA55's widths (the WBA50 has 6 bits, stm32wba50xx.h:2966).
+        let part = (k == TzKind::Wba5).then_some("stm32wba55xx");
+        f.part(part);
+        f.field(format!("FLASH_{cr}_{b}PNB"), 3, self.pnb_bits);
+        let (strt, end) = match k {
+            TzKind::Wba5 => ("FLASH_WRPAR_WRPA_PSTRT".to_string(), "FLASH_WRPAR_WRPA_PEND".to_string()),
+            TzKind::U3 => ("FLASH_WRP1AR_STRT".to_string(), "FLASH_WRP1AR_END".to_string()),
+            _ => ("FLASH_WRP1AR_WRP1A_PSTRT".to_string(), "FLASH_WRP1AR_WRP1A_PEND".to_string()),
+        };
+        f.field(strt, 0, self.pnb_bits).field(end, 16, self.pnb_bits);
+        f.part(None);
+        f.mask("FLASH_OPTR_RDP", 0xFF).mask("FLASH_OPTR_TZEN", TZEN);
+        match k {
+            TzKind::L5 => {
+                f.mask("FLASH_OPTR_DB256K", DB256K_OR_DUALBANK).mask("FLASH_OPTR_DBANK", DBANK);
+                f.number("PWR_BASE+PWR_TypeDef.CR1", PWR_CR1 as u64);
+                f.number("PWR_BASE+PWR_TypeDef.SR2", PWR_SR2 as u64);
+                f.mask("PWR_CR1_VOS", VOS_MASK).mask("PWR_SR2_VOSF", VOSF);
+                f.number("RCC_BASE+RCC_TypeDef.APB1ENR1", RCC_APB1ENR1.start as u64);
+                f.mask("RCC_APB1ENR1_PWREN", PWREN);
+            }
+            TzKind::U5 | TzKind::U3 => {
+                f.mask("FLASH_OPTR_DUALBANK", DB256K_OR_DUALBANK);
+            }
+            TzKind::Wba5 => {}
+        }
+        f.number("OB_RDP_LEVEL_0", RDP_LEVEL0 as u64).number("OB_RDP_LEVEL_1", RDP_LEVEL1 as u64);
+        f.number("OB_RDP_LEVEL_2", RDP_LEVEL2 as u64);
     }
 }
 
@@ -768,10 +926,87 @@ pub const PARTS: &[Part] = &[
         voltage_mv: 3300,
         flash: || Box::new(TzModel::new(TzKind::U5, 1024 * KIB, 7)),
     },
+    // WBA55CG (RM0493): 1 MiB, SRAM1 + SRAM2 64 + 64 KiB contiguous (CMSIS
+    // stm32wba52xx.h:997-998), DBGMCU 0xE0044000 (:988), flash-size register
+    // 0x0BF907A0 (:1009), system memory AN2606 Table 226; SW-DP 0x6BA02477
+    // (OpenOCD tcl/target/stm32wba5x.cfg:30-33); core on AP1 (access_port.rs).
+    // REV_ID 0x1000 (OpenOCD stm32l4x.c `stm32wba5x_revs`); the CPUID
+    // revision is assumed.
+    Part {
+        name: "stm32wba55cg",
+        aliases: &["wba55", "stm32wba55", "wba52", "wba54"],
+        dpidr: 0x6BA0_2477,
+        cpuid: 0x410F_D214,
+        idcode: 0x1000_6492,
+        dbgmcu_addr: 0xE004_4000,
+        dbgmcu_ctrl_words: 5,
+        flash_size_addr: 0x0BF9_07A0,
+        flash_size_kib: 1024,
+        sram: &[(0x2000_0000, 128 * KIB)],
+        system_memory: (0x0BF8_8000, 32 * KIB),
+        boot_address: 0x0800_0000,
+        voltage_mv: 3300,
+        flash: || Box::new(TzModel::new(TzKind::Wba5, 1024 * KIB, 7)),
+    },
+    // U385RG / U375RE (RM0487): SRAM1 192 + SRAM2 64 KiB (stm32u375xx.h:1410-1411),
+    // DBGMCU 0xE0044000 (:1647), flash-size register 0x0BFA07A0 (:1400),
+    // system memory AN2606 Table 226; SW-DP 0x0BE12477 (OpenOCD
+    // tcl/target/stm32x5x_common.cfg:14-27); REV_ID 0x1000 (OpenOCD
+    // stm32l4x.c:357-359); the CPUID revision is assumed.
+    Part {
+        name: "stm32u385rg",
+        aliases: &["u385", "stm32u385", "u375rg"],
+        dpidr: 0x0BE1_2477,
+        cpuid: 0x410F_D214,
+        idcode: 0x1000_6454,
+        dbgmcu_addr: 0xE004_4000,
+        dbgmcu_ctrl_words: 5,
+        flash_size_addr: 0x0BFA_07A0,
+        flash_size_kib: 1024,
+        sram: &[(0x2000_0000, 256 * KIB)],
+        system_memory: (0x0BF8_F000, 68 * KIB),
+        boot_address: 0x0800_0000,
+        voltage_mv: 3300,
+        flash: || Box::new(TzModel::new(TzKind::U3, 1024 * KIB, 7)),
+    },
+    Part {
+        name: "stm32u375re",
+        aliases: &["u375", "stm32u375"],
+        dpidr: 0x0BE1_2477,
+        cpuid: 0x410F_D214,
+        idcode: 0x1000_6454,
+        dbgmcu_addr: 0xE004_4000,
+        dbgmcu_ctrl_words: 5,
+        flash_size_addr: 0x0BFA_07A0,
+        // 512 KiB: bank mode from OPTR.DUALBANK.
+        flash_size_kib: 512,
+        sram: &[(0x2000_0000, 256 * KIB)],
+        system_memory: (0x0BF8_F000, 68 * KIB),
+        boot_address: 0x0800_0000,
+        voltage_mv: 3300,
+        flash: || Box::new(TzModel::new(TzKind::U3, 512 * KIB, 7)),
+    },
 ];
 
 /// Register facts of a part of this family (to be written).
-pub fn register_facts(_part: &Part, _facts: &mut crate::facts::Facts) {}
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        let clock = match dev_id {
+            0x454 => ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR1", "RCC_AHB1ENR1_CRCEN"),
+            _ => ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+        };
+        f.crc(p, "CRC_BASE_NS", clock);
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

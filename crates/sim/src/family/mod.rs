@@ -14,6 +14,7 @@ pub mod f0f1f3;
 pub mod f2f4f7;
 pub mod h5;
 pub mod h7;
+pub mod h7rs;
 pub mod l0l1;
 pub mod l4;
 pub mod l5u5;
@@ -41,6 +42,8 @@ pub const FAMILIES: &[Family] = &[
     Family { parts: l5u5::PARTS, register_facts: l5u5::register_facts },
     // STM32H5
     Family { parts: h5::PARTS, register_facts: h5::register_facts },
+    // STM32H7R/S: 64 KiB, errors in ISR, options through PG_OPT
+    Family { parts: h7rs::PARTS, register_facts: h7rs::register_facts },
 ];
 
 /// The register facts of `part` (its family's `register_facts`).

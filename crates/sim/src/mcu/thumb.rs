@@ -2,13 +2,19 @@
 //! the subset every Cortex-M executes, plus BL and the DSB/DMB/ISB barriers).
 //!
 //! It runs code only while the core is running with its PC in SRAM (the flash
-//! routine the host loads); code in flash stays opaque, as before. Instructions
-//! take no modeled time (a simplification of this simulator: code on the
-//! target costs only the flash operations it waits on). Time advances only
+//! routine the host loads); code in flash stays opaque, as before. The core
+//! has its own place on the modeled timeline (timing-model: code on the
+//! target runs alongside the link): every instruction takes one cycle of the
+//! core clock (the part's reset clock unless `core-clock=` says otherwise; an
+//! assumption: no wait states, no pipeline refills, no multi-cycle loads), and
+//! the core catches up to the host's time before each debugger access, so a
+//! host that waits for the routine sees its instructions' time pass while the
+//! host's own clock never moves for it. Besides instructions, time advances
 //! when
 //!
-//! * an access to the flash model stalls (`FlashModel::stall_until`): the core
-//!   waits until the stall ends, and stops there if that is after `now`;
+//! * an access to the flash model or the CRC peripheral stalls
+//!   (`stall_until`): the core waits until the stall ends, and stops there if
+//!   that is after `now`;
 //! * the core spins in an idle loop: a backward branch reaches the same state
 //!   (registers and flags) as the previous time round with no store in
 //!   between. The loop's outcome then depends only on memory it reads, so the
@@ -30,17 +36,21 @@ const VC_HARDERR: u32 = 1 << 10;
 /// Without a model that can tell when its next operation ends, an idle core
 /// polling the flash controller looks again after this long.
 const FALLBACK_POLL: Nanos = 10_000;
-/// Instructions at one modeled instant before the interpreter gives up: a loop
-/// that never reaches the same state twice (a counter) and never waits.
-const SPIN_LIMIT: u64 = 50_000_000;
+/// Core clock when a part gives none (Hz).
+pub const DEFAULT_CORE_HZ: u64 = 8_000_000;
 
 /// Execution state of the Thumb interpreter: its place on the modeled
 /// timeline and its idle-loop detection (the architectural registers are in
 /// [`super::Cpu`]).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Interpreter {
-    /// The core's own position on the modeled timeline.
-    pub time: Nanos,
+    /// The core's own position on the modeled timeline: `time` plus
+    /// `cycles` of the core clock (summed, then converted once, so that a
+    /// run of instructions costs exactly `cycles / hz`).
+    time: Nanos,
+    cycles: u64,
+    /// The core clock (Hz).
+    pub hz: u64,
     /// Sleeping in an idle loop: until this time (`None`: until a debugger
     /// write to a watched address).
     idle: Option<Option<Nanos>>,
@@ -56,15 +66,56 @@ pub struct Interpreter {
     pub crash_after: Option<u64>,
     /// Instructions executed since the core last started running.
     pub executed: u64,
+    /// Faults injected by `core-crash-after` so far (tests learn from it
+    /// that their sweep has passed the last instruction).
+    pub injected_crashes: u64,
     /// Idle loops on the flash model that found no next event and fell back
     /// to polling every `FALLBACK_POLL` (a model without `next_event`).
     pub blind_polls: u64,
 }
 
+impl Default for Interpreter {
+    fn default() -> Interpreter {
+        Interpreter {
+            time: 0,
+            cycles: 0,
+            hz: DEFAULT_CORE_HZ,
+            idle: None,
+            back: None,
+            stored: false,
+            reads: Vec::new(),
+            watch: Vec::new(),
+            crash_after: None,
+            executed: 0,
+            injected_crashes: 0,
+            blind_polls: 0,
+        }
+    }
+}
+
 impl Interpreter {
+    /// A core clocked at `hz`.
+    pub fn at(hz: u64) -> Interpreter {
+        Interpreter { hz, ..Interpreter::default() }
+    }
+
+    /// The core's position on the modeled timeline.
+    pub fn now(&self) -> Nanos {
+        self.time + (self.cycles as u128 * 1_000_000_000 / self.hz.max(1) as u128) as Nanos
+    }
+
+    /// Move the core to `t` (never back).
+    fn wait_until(&mut self, t: Nanos) {
+        let now = self.now();
+        if t > now {
+            self.time = t;
+            self.cycles = 0;
+        }
+    }
+
     /// The core starts running at `now` (resume from Debug state).
     pub fn start(&mut self, now: Nanos) {
-        self.time = self.time.max(now);
+        self.wait_until(now);
         self.idle = None;
         self.back = None;
         self.stored = false;
@@ -77,7 +128,7 @@ impl Interpreter {
         if self.idle.is_some() && self.watch.iter().any(|&w| w < addr.wrapping_add(len) && addr < w.wrapping_add(4)) {
             self.idle = None;
             self.back = None;
-            self.time = self.time.max(now);
+            self.wait_until(now);
         }
     }
 }
@@ -120,53 +171,44 @@ impl Mcu {
         if !self.executes() {
             return;
         }
-        let mut at_instant = 0u64;
         loop {
             if let Some(until) = self.interpreter.idle {
                 match until {
                     Some(t) if t <= now => {
                         self.interpreter.idle = None;
                         self.interpreter.back = None;
-                        self.interpreter.time = self.interpreter.time.max(t);
+                        self.interpreter.wait_until(t);
                     }
                     _ => return,
                 }
             }
-            if self.interpreter.time > now {
+            if self.interpreter.now() > now {
                 return;
             }
-            let before = self.interpreter.time;
             if let Some(limit) = self.interpreter.crash_after {
                 if self.interpreter.executed >= limit {
+                    self.interpreter.injected_crashes += 1;
                     self.core_fault("injected fault (core-crash-after)".into());
                     return;
                 }
             }
             match self.step() {
-                Ok(()) => self.interpreter.executed += 1,
+                Ok(()) => {
+                    self.interpreter.executed += 1;
+                    self.interpreter.cycles += 1;
+                }
                 Err(Stop::Breakpoint) => {
                     self.halt(DFSR_BKPT);
                     return;
                 }
                 Err(Stop::Stalled(until)) => {
-                    self.interpreter.time = until;
+                    self.interpreter.wait_until(until);
                     continue;
                 }
                 Err(Stop::Fault(msg)) => {
                     self.core_fault(msg);
                     return;
                 }
-            }
-            if self.interpreter.time == before {
-                at_instant += 1;
-                if at_instant > SPIN_LIMIT {
-                    self.core_fault(format!(
-                        "{SPIN_LIMIT} instructions without waiting for anything (a loop the simulator cannot skip)"
-                    ));
-                    return;
-                }
-            } else {
-                at_instant = 0;
             }
             if !self.executes() {
                 return;
@@ -182,9 +224,12 @@ impl Mcu {
         }
         loop {
             match self.step() {
-                Ok(()) => self.interpreter.executed += 1,
+                Ok(()) => {
+                    self.interpreter.executed += 1;
+                    self.interpreter.cycles += 1;
+                }
                 Err(Stop::Stalled(until)) => {
-                    self.interpreter.time = until;
+                    self.interpreter.wait_until(until);
                     continue;
                 }
                 Err(Stop::Breakpoint) => {}
@@ -211,7 +256,7 @@ impl Mcu {
         if addr % width.bytes() != 0 {
             return fault(format!("unaligned {}-byte load from 0x{addr:08X}", width.bytes()));
         }
-        let t = self.interpreter.time;
+        let t = self.interpreter.now();
         let until = self.stall_until(addr, false, Initiator::Cpu, t);
         if until > t {
             return Err(Stop::Stalled(until));
@@ -224,7 +269,7 @@ impl Mcu {
         if addr % width.bytes() != 0 {
             return fault(format!("unaligned {}-byte store to 0x{addr:08X}", width.bytes()));
         }
-        let t = self.interpreter.time;
+        let t = self.interpreter.now();
         let until = self.stall_until(addr, true, Initiator::Cpu, t);
         if until > t {
             return Err(Stop::Stalled(until));
@@ -237,7 +282,7 @@ impl Mcu {
         if !self.in_sram(addr) {
             return fault(format!("instruction fetch from 0x{addr:08X} outside SRAM"));
         }
-        self.read(addr, AccessWidth::Half, Initiator::Cpu, self.interpreter.time)
+        self.read(addr, AccessWidth::Half, Initiator::Cpu, self.interpreter.now())
             .map(|v| v as u16)
             .or_else(|_| fault(format!("bus fault fetching 0x{addr:08X}")))
     }
@@ -333,11 +378,12 @@ impl Mcu {
             let reads = std::mem::take(&mut self.interpreter.reads);
             let polls_flash = reads.iter().any(|&a| self.in_model(a));
             let until = if polls_flash {
-                let next = self.model().next_event(self.interpreter.time).filter(|&n| n > self.interpreter.time);
+                let t = self.interpreter.now();
+                let next = self.flash_next_event(t).filter(|&n| n > t);
                 if next.is_none() {
                     self.interpreter.blind_polls += 1;
                 }
-                Some(next.unwrap_or(self.interpreter.time + FALLBACK_POLL))
+                Some(next.unwrap_or(t + FALLBACK_POLL))
             } else {
                 None
             };

@@ -11,10 +11,12 @@ use crate::error::Error;
 use crate::flash::options::factory::Factory;
 use crate::flash::FlashController;
 
+pub mod debug_port;
 pub mod f0f1f3;
 pub mod f2f4f7;
 pub mod h5;
 pub mod h7;
+pub mod h7rs;
 pub mod l0l1;
 pub mod l4;
 pub mod l5u5;
@@ -30,8 +32,10 @@ pub enum Controller {
     L0L1(&'static l0l1::Variant),
     L4(&'static l4::Variant),
     L5U5(&'static l5u5::Variant),
-    H5,
+    H5(&'static h5::Variant),
     H7(&'static h7::Variant),
+    /// The H7R/S: one die, so no variant record.
+    H7rs,
     /// The stand-in row used while a target is being identified.
     Unidentified,
 }
@@ -48,7 +52,8 @@ impl PartialEq for Controller {
             (C::L4(a), C::L4(b)) => std::ptr::eq(*a, *b),
             (C::L5U5(a), C::L5U5(b)) => std::ptr::eq(*a, *b),
             (C::H7(a), C::H7(b)) => std::ptr::eq(*a, *b),
-            (C::H5, C::H5) | (C::Unidentified, C::Unidentified) => true,
+            (C::H5(a), C::H5(b)) => std::ptr::eq(*a, *b),
+            (C::H7rs, C::H7rs) | (C::Unidentified, C::Unidentified) => true,
             _ => false,
         }
     }
@@ -93,8 +98,16 @@ pub struct Family {
 pub type MakeDriver = fn(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>>;
 
 /// Every family, one line each.
-pub static FAMILIES: &[&Family] =
-    &[&f0f1f3::FAMILY, &f2f4f7::FAMILY, &h7::FAMILY, &l4::FAMILY, &l0l1::FAMILY, &l5u5::FAMILY, &h5::FAMILY];
+pub static FAMILIES: &[&Family] = &[
+    &f0f1f3::FAMILY,
+    &f2f4f7::FAMILY,
+    &h7::FAMILY,
+    &l4::FAMILY,
+    &l0l1::FAMILY,
+    &l5u5::FAMILY,
+    &h5::FAMILY,
+    &h7rs::FAMILY,
+];
 
 /// The family a chip-table row belongs to.
 pub fn of(chip: &Chip) -> Option<&'static Family> {

@@ -92,7 +92,11 @@ pub fn wait_idle(
         t.sleep(interval);
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
     };
-    check_errors(t, ctrl, bank, sr, what)
+    let flags = match ctrl.error_register(bank) {
+        Some(addr) => t.read32(addr)?,
+        None => sr,
+    };
+    check_errors(t, ctrl, bank, flags, what)
 }
 
 /// Turn error flags in `sr` into an error (after clearing them, so that the
@@ -130,7 +134,7 @@ pub fn clear_flags(t: &mut Target, ctrl: &dyn FlashController, bank: u8, mask: u
 /// Clear whatever error flags a previous session left (before the first operation).
 pub fn clear_stale_errors(t: &mut Target, ctrl: &dyn FlashController, bank: u8) -> Result<(), FlashError> {
     let status = ctrl.status(bank);
-    let sr = t.read32(status.addr)?;
+    let sr = t.read32(ctrl.error_register(bank).unwrap_or(status.addr))?;
     let stale = sr & (status.errors | status.eop);
     if stale != 0 {
         log::debug!("clearing stale flash flags 0x{stale:08X} of bank {}", bank + 1);

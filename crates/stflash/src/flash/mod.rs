@@ -137,6 +137,17 @@ pub trait FlashController: Send {
     /// Status register of a bank.
     fn status(&self, bank: u8) -> StatusReg;
 
+    /// Where a bank's error flags (and its end-of-operation flag) are read
+    /// when that is not its status register: the STM32H7R/S keeps busy in
+    /// FLASH_SR and the errors in FLASH_ISR, cleared in FLASH_ICR (RM0477;
+    /// CMSIS stm32h7s7xx.h `FLASH_TypeDef`). [`StatusReg::errors`],
+    /// [`StatusReg::eop`] and [`StatusReg::clear_reg`] then describe that
+    /// register. The flash routine polls one register for both, so such a
+    /// controller is programmed by the host.
+    fn error_register(&self, _bank: u8) -> Option<u32> {
+        None
+    }
+
     /// Names and meanings of the status register's error flags.
     fn error_flags(&self) -> &'static [ErrorFlag];
 

@@ -12,6 +12,12 @@ pub const CFSR: u32 = 0xE000_ED28;
 pub const HFSR: u32 = 0xE000_ED2C;
 pub const DFSR: u32 = 0xE000_ED30;
 pub const DHCSR: u32 = 0xE000_EDF0;
+/// Debug Core Register Selector and Data registers (ARMv7-M ARM §C1.6.3,
+/// §C1.6.4): write REGSEL (with REGWnR for a write) to DCRSR, wait for
+/// DHCSR.S_REGRDY, read or write the value in DCRDR.
+pub const DCRSR: u32 = 0xE000_EDF4;
+pub const DCRDR: u32 = 0xE000_EDF8;
+pub const DCRSR_REGWNR: u32 = 1 << 16;
 pub const DEMCR: u32 = 0xE000_EDFC;
 
 /// DHCSR: writes need the debug key in bits 31:16.

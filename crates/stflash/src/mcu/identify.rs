@@ -31,8 +31,11 @@ const DPIDR_H7_H5: u32 = 0x6BA0_2477;
 /// src/stlink-lib/common.c:157-182: DPIDR 0x6BA02477 with a Cortex-M7 → H7,
 /// M0/M0+ → 0x40015800, M33 → 0xE0044000, else 0xE0042000) decides the first
 /// candidate, plus H5 for a Cortex-M33 with the H7/H5 DPIDR (assumed: inferred
-/// from stlink's DPIDR table, not checked on an H5 board). The others are tried
-/// when it reads an unknown DEV_ID, as OpenOCD probes several addresses in turn
+/// from stlink's DPIDR table, not checked on an H5 board). That DPIDR is not
+/// the H5's alone: the STM32WBA5 has it too (OpenOCD
+/// tcl/target/stm32wba5x.cfg:30-33) with its DBGMCU at 0xE0044000, so the
+/// order is only a guess. The others are tried when it reads an unknown
+/// DEV_ID, as OpenOCD probes several addresses in turn
 /// (src/flash/nor/stm32l4x.c:1903).
 fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
     let first = match core {
@@ -52,32 +55,126 @@ fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
 }
 
 /// The address identification reads DBGMCU_IDCODE at first for a part of
-/// `chip`'s row: by its core, and for H7 and H5 by their SW-DP (the register
+/// `chip`'s row: by its core, and for H7, H7R/S and H5 by their SW-DP (the register
 /// facts of each row check it against CMSIS `DBGMCU_BASE`).
 pub fn idcode_address(chip: &chips::Chip) -> u32 {
     use crate::family::Controller;
-    let dpidr = if matches!(chip.controller, Controller::H7(_) | Controller::H5) { DPIDR_H7_H5 } else { 0 };
+    let dpidr = if matches!(chip.controller, Controller::H7(_) | Controller::H5(_) | Controller::H7rs) {
+        DPIDR_H7_H5
+    } else {
+        0
+    };
     dbgmcu_candidates(chip.core, dpidr)[0]
+}
+
+/// CPUID read and decoded on the access port selected now: `Ok(Err(why))`
+/// when what answers there is not a Cortex-M core (a bus fault, or a value
+/// that is no CPUID); `Err` for anything else.
+fn cpuid_here(t: &mut Target) -> Result<Result<(u32, Core), TargetError>, Error> {
+    let cpuid = match t.read32(cm::CPUID) {
+        Ok(cpuid) => cpuid,
+        Err(e @ TargetError::Fault { .. }) => {
+            return Ok(Err(TargetError::NoResponse(format!("CPUID read failed: {e}"))))
+        }
+        // WAIT is an answer: the target is there but busy (reported as such);
+        // a USB failure is the probe's, not the target's.
+        Err(e @ TargetError::Link(StlinkError::Status { status, .. })) if status.is_wait() => return Err(e.into()),
+        Err(e @ TargetError::Link(StlinkError::Transport(_))) => return Err(e.into()),
+        Err(e) => return Err(TargetError::NoResponse(format!("CPUID read failed: {e}")).into()),
+    };
+    let partno = ((cpuid >> 4) & 0xFFF) as u16;
+    Ok(match Core::from_partno(partno) {
+        Some(core) if cpuid >> 24 == 0x41 => Ok((cpuid, core)),
+        _ => Err(TargetError::NotCortexM { cpuid }),
+    })
+}
+
+/// Find the Cortex-M core: its CPUID on the access port selected now (AP 0
+/// after entering SWD), else on AP 1, where STM32H5, WBA5 and H7R/S have it
+/// while their AP0 reaches only the DBGMCU (`Chip::core_ap`). This runs
+/// before the chip is known, as OpenOCD's and probe-rs's targets for these
+/// parts and STM32CubeProgrammer ("Connection to AP 0 requested and failed,
+/// Connection established with AP 1", stlink PR #1492) do. The port stays
+/// selected for everything after. With firmware that cannot reach AP 1 the
+/// DBGMCU, which AP0 reaches, names the chip, and the error says what
+/// firmware is needed.
+pub(super) fn find_core(t: &mut Target) -> Result<(), Error> {
+    let why = match cpuid_here(t)? {
+        Ok(found) => {
+            found_core(t, found);
+            return Ok(());
+        }
+        Err(why) => why,
+    };
+    if t.link().ap() != 0 {
+        return Err(why.into());
+    }
+    if !t.link().version.has_multi_ap() {
+        if let Some(chip) = chip_behind_dbgmcu(t)?.filter(|c| c.core_ap != 0) {
+            // The faults on AP 0 were questions, not a failing link.
+            t.take_link_trouble();
+            return Err(Error::unsupported(format!(
+                "the {} ({}, DEV_ID 0x{:03X}) has its Cortex-M core on access port {}, which probe firmware {} \
+                 cannot reach (access ports other than 0 need ST-LINK/V2 firmware V2J28 or newer, or an \
+                 STLINK-V3); update the probe's firmware with ST's STSW-LINK007 or STM32CubeProgrammer and retry",
+                chip.name,
+                chip.family,
+                chip.dev_id,
+                chip.core_ap,
+                t.link().version
+            )));
+        }
+        return Err(why.into());
+    }
+    let on_ap1 = match t.link_mut().select_ap(1) {
+        Ok(()) => cpuid_here(t)?,
+        // No AP 1 on this chip (the probe refuses to open it).
+        Err(e) => Err(TargetError::Link(e)),
+    };
+    match on_ap1 {
+        Ok(found) => {
+            debug!("no Cortex-M core on access port 0 ({why}); found on access port 1");
+            // The fault on AP 0 was a question, not a failing link.
+            t.take_link_trouble();
+            found_core(t, found);
+            Ok(())
+        }
+        Err(e) => {
+            debug!("no Cortex-M core on access port 1 either ({e})");
+            let _ = t.link_mut().select_ap(0);
+            Err(why.into())
+        }
+    }
+}
+
+fn found_core(t: &mut Target, (cpuid, core): (u32, Core)) {
+    t.cpuid = cpuid;
+    t.core = core;
+    debug!("DPIDR 0x{:08X}, CPUID 0x{cpuid:08X} ({core}) on access port {}", t.dpidr, t.link().ap());
+}
+
+/// The chip whose DBGMCU_IDCODE answers at one of the candidate addresses
+/// (any core), read on the access port selected now.
+fn chip_behind_dbgmcu(t: &mut Target) -> Result<Option<&'static chips::Chip>, Error> {
+    for addr in dbgmcu_candidates(Core::M33, t.dpidr) {
+        match t.read32(addr) {
+            Ok(idcode) => {
+                if let Some(chip) = chips::find((idcode & 0xFFF) as u16) {
+                    debug!("DBGMCU_IDCODE 0x{idcode:08X} at 0x{addr:08X} on access port 0: {}", chip.name);
+                    return Ok(Some(chip));
+                }
+            }
+            Err(TargetError::Fault { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
 }
 
 /// Fill in the identity of `t` (chip, core, flash size).
 pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<(), Error> {
-    let cpuid = t.read32(cm::CPUID).map_err(|e| match e {
-        // WAIT is an answer: the target is there but busy (reported as such);
-        // a USB failure is the probe's, not the target's.
-        TargetError::Link(StlinkError::Status { status, .. }) if status.is_wait() => e,
-        TargetError::Link(StlinkError::Transport(_)) => e,
-        e => TargetError::NoResponse(format!("CPUID read failed: {e}")),
-    })?;
-    let partno = ((cpuid >> 4) & 0xFFF) as u16;
-    let core = match Core::from_partno(partno) {
-        Some(core) if cpuid >> 24 == 0x41 => core,
-        _ => return Err(TargetError::NotCortexM { cpuid }.into()),
-    };
-    t.cpuid = cpuid;
-    t.core = core;
-    debug!("DPIDR 0x{:08X}, CPUID 0x{cpuid:08X} ({core})", t.dpidr);
-
+    find_core(t)?;
+    let core = t.core;
     let mut first_seen = None;
     for addr in dbgmcu_candidates(core, t.dpidr) {
         // A candidate address with no DBGMCU behind it may fault on the bus;
@@ -94,6 +191,14 @@ pub(super) fn identify(t: &mut Target, flash_override: Option<u32>) -> Result<()
         first_seen.get_or_insert(idcode);
         if let Some(chip) = chips::identify(dev_id, core) {
             debug!("DBGMCU_IDCODE 0x{idcode:08X} at 0x{addr:08X}: {}", chip.name);
+            if chip.core_ap != t.link().ap() {
+                debug!(
+                    "the chip table has the core of the {} on access port {}, found on access port {}",
+                    chip.name,
+                    chip.core_ap,
+                    t.link().ap()
+                );
+            }
             t.chip = chip;
             t.idcode = (idcode & !0xFFF) | chip.dev_id as u32;
             return read_flash_size(t, flash_override);

@@ -264,6 +264,9 @@ impl Target {
         self.voltage_mv = voltage_mv;
         self.speed_khz = speed_khz;
         if under_reset {
+            // The reset is caught through the core's debug registers: find
+            // its access port first (they answer while NRST is held).
+            identify::find_core(self)?;
             self.halt_under_reset()?;
         }
         // Identification only reads (and halts): run it again at a slower
@@ -365,8 +368,9 @@ impl Target {
     }
 
     /// Stop the watchdogs while the core is halted, so that a long erase is
-    /// not cut short by a reset (DBGMCU freeze bits, per chip table).
-    fn freeze_watchdogs(&mut self) -> Result<()> {
+    /// not cut short by a reset (DBGMCU freeze bits, per chip table). Every
+    /// connect that halts does it; a read-only connect does not.
+    pub fn freeze_watchdogs(&mut self) -> Result<()> {
         for &(addr, bits) in self.chip.watchdog_freeze {
             let v = self.read32(addr)?;
             self.write32(addr, v | bits)?;
@@ -403,12 +407,39 @@ impl Target {
         self.link.write_mem_width(addr, data, width).map_err(|e| fault_or(e, addr, "writing"))
     }
 
+    /// A core register of the halted core (index as DCRSR.REGSEL): the
+    /// probe's READREG on access port 0; on another port through DCRSR and
+    /// DCRDR, since READREG carries no AP
+    /// number (OpenOCD stlink_usb.c:2390-2403 does the same for the registers
+    /// READREG cannot reach).
     pub fn read_core_reg(&mut self, index: u8) -> Result<u32> {
+        if self.link.ap() != 0 {
+            self.write32(cm::DCRSR, index as u32)?;
+            self.wait_regrdy("READREG")?;
+            return self.read32(cm::DCRDR);
+        }
         Ok(self.link.read_reg(index)?)
     }
 
     pub fn write_core_reg(&mut self, index: u8, value: u32) -> Result<()> {
+        if self.link.ap() != 0 {
+            self.write32(cm::DCRDR, value)?;
+            self.write32(cm::DCRSR, cm::DCRSR_REGWNR | index as u32)?;
+            return self.wait_regrdy("WRITEREG");
+        }
         Ok(self.link.write_reg(index, value)?)
+    }
+
+    /// Wait for DHCSR.S_REGRDY after a DCRSR write (ARMv7-M ARM §C1.6.2). It
+    /// stays clear on a running core, where the transfer does not happen:
+    /// reported as the probe reports READREG on a running core (FAULT).
+    fn wait_regrdy(&mut self, cmd: &'static str) -> Result<()> {
+        for _ in 0..4 {
+            if self.read32(cm::DHCSR)? & cm::S_REGRDY != 0 {
+                return Ok(());
+            }
+        }
+        Err(TargetError::Link(StlinkError::Status { cmd, status: crate::stlink::Status::FAULT, addr: None }))
     }
 
     pub fn is_halted(&mut self) -> Result<bool> {

@@ -18,7 +18,7 @@ use super::image::Image;
 use super::read;
 use super::session::Session;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::options::{ranges_text, FieldKind, OptionArea, OptionBytes, OptionWord, Otp, Reload};
+use crate::flash::options::{ranges_text, Field, FieldKind, OptionArea, OptionBytes, OptionWord, Otp, Reload};
 use crate::flash::{FlashError, Progress, RdpLevel};
 use crate::mcu::Target;
 
@@ -128,9 +128,20 @@ fn refuse(message: String) -> Error {
 /// program (status bits cleared).
 pub fn check_word(word: &OptionWord, current: u32, requested: u32, guards: &Guards) -> Result<u32> {
     let status = word.mask_of(FieldKind::Status);
-    let cur = current & !status;
-    let req = requested & !status;
-    let reserved = word.reserved_mask() & !status;
+    let (cur, req) = (current & !status, requested & !status);
+    check_layout(word, cur, req, requested)?;
+    for f in word.fields {
+        if f.get(cur) != f.get(req) {
+            check_field_change(word, f, cur, req, guards)?;
+        }
+    }
+    Ok(req)
+}
+
+/// Reserved bits keep the chip's value; complement fields hold the
+/// complement of their value field (the chip rejects the word otherwise).
+fn check_layout(word: &OptionWord, cur: u32, req: u32, requested: u32) -> Result<()> {
+    let reserved = word.reserved_mask() & !word.mask_of(FieldKind::Status);
     if (req ^ cur) & reserved != 0 {
         let fixed = (req & !reserved) | (cur & reserved);
         return Err(refuse(format!(
@@ -142,7 +153,7 @@ pub fn check_word(word: &OptionWord, current: u32, requested: u32, guards: &Guar
     }
     for f in word.fields.iter().filter(|f| f.kind == FieldKind::Complement) {
         let crate::flash::options::Show::ComplementOf(of) = f.show else { continue };
-        let value_field = crate::flash::options::Field { shift: of, ..*f };
+        let value_field = Field { shift: of, ..*f };
         let want = !value_field.get(req) & f.max();
         if f.get(req) != want {
             return Err(refuse(format!(
@@ -156,85 +167,89 @@ pub fn check_word(word: &OptionWord, current: u32, requested: u32, guards: &Guar
             )));
         }
     }
-    for f in word.fields {
-        let (old, new) = (f.get(cur), f.get(req));
-        if old == new {
-            continue;
+    Ok(())
+}
+
+/// A field whose value changes: refused unless its guard allows it.
+fn check_field_change(word: &OptionWord, f: &Field, cur: u32, req: u32, guards: &Guards) -> Result<()> {
+    let (old, new) = (f.get(cur), f.get(req));
+    let what = format!("{} ({})", f.name, f.meaning);
+    match f.kind {
+        FieldKind::Rdp => check_rdp_change(f, old, new, guards)?,
+        FieldKind::WriteProtect => {
+            let newly: BTreeSet<u32> = word.protected(req).difference(&word.protected(cur)).copied().collect();
+            if !newly.is_empty() && !guards.allow_write_protection {
+                return Err(refuse(format!(
+                    "refusing to write-protect {}s {} ({} = 0x{req:08X}, {}): they can no longer be erased or \
+                     programmed until the protection is removed; add --allow-write-protection to do it",
+                    f.unit(),
+                    ranges_text(&newly),
+                    word.name,
+                    f.meaning
+                )));
+            }
         }
-        let what = format!("{} ({})", f.name, f.meaning);
-        match f.kind {
-            FieldKind::Rdp => {
-                let (from, to) = (f.rdp_level(old), f.rdp_level(new));
-                if from == Some(RdpLevel::Level2) {
-                    return Err(refuse(
-                        "the chip is at RDP level 2: its options are frozen for good and cannot change".to_string(),
-                    ));
-                }
-                if to == Some(RdpLevel::Level2) && !guards.permanently_lock_chip {
-                    return Err(refuse(format!(
-                        "refusing to set RDP level 2 ({} = 0x{new:02X}): it disables the debug port and freezes the \
-                         options for good, the chip can never be reprogrammed over SWD again; add \
-                         --permanently-lock-chip if that is what you want",
-                        f.name
-                    )));
-                }
-                if from == Some(RdpLevel::Level1) && to == Some(RdpLevel::Level0) && !guards.unprotect_and_erase_chip {
-                    return Err(refuse(
-                        "refusing to lower RDP from level 1 to 0: removing read protection mass-erases the whole \
-                         flash; add --unprotect-and-erase-chip to do it"
-                            .to_string(),
-                    ));
-                }
-                if from == Some(RdpLevel::Level0) && to == Some(RdpLevel::Level1) && !guards.allow_read_protection {
-                    return Err(refuse(format!(
-                        "refusing to set RDP level 1 ({} = 0x{new:02X}): the flash becomes unreadable over SWD and \
-                         only an RDP regression, which erases the whole flash, undoes it; add --allow-read-protection \
-                         to do it",
-                        f.name
-                    )));
-                }
-            }
-            FieldKind::WriteProtect => {
-                let newly: BTreeSet<u32> = word.protected(req).difference(&word.protected(cur)).copied().collect();
-                if !newly.is_empty() && !guards.allow_write_protection {
-                    return Err(refuse(format!(
-                        "refusing to write-protect {}s {} ({} = 0x{req:08X}, {}): they can no longer be erased or \
-                         programmed until the protection is removed; add --allow-write-protection to do it",
-                        f.unit(),
-                        ranges_text(&newly),
-                        word.name,
-                        f.meaning
-                    )));
-                }
-            }
-            FieldKind::BankConfig if !guards.allow_bank_config => {
-                return Err(refuse(format!(
-                    "refusing to change {what} from {old:#X} to {new:#X}: it changes which flash answers at which \
-                     address, so the firmware may no longer start; add --allow-bank-config to do it"
-                )));
-            }
-            FieldKind::BootConfig if !guards.allow_boot_config => {
-                return Err(refuse(format!(
-                    "refusing to change {what} from {old:#X} to {new:#X}: a wrong boot configuration leaves the chip \
-                     starting nothing useful; add --allow-boot-config to do it"
-                )));
-            }
-            FieldKind::Security => {
-                return Err(refuse(format!(
-                    "refusing to change {what}: stflash does not change security options (their effects can be \
-                     irreversible); use STM32CubeProgrammer"
-                )));
-            }
-            FieldKind::Electrical => {
-                return Err(refuse(format!(
-                    "refusing to change {what}: with the wrong supply voltage it can damage the chip, so stflash \
-                     does not change it; use STM32CubeProgrammer"
-                )));
-            }
-            _ => {}
+        FieldKind::BankConfig if !guards.allow_bank_config => {
+            return Err(refuse(format!(
+                "refusing to change {what} from {old:#X} to {new:#X}: it changes which flash answers at which \
+                 address, so the firmware may no longer start; add --allow-bank-config to do it"
+            )));
         }
+        FieldKind::BootConfig if !guards.allow_boot_config => {
+            return Err(refuse(format!(
+                "refusing to change {what} from {old:#X} to {new:#X}: a wrong boot configuration leaves the chip \
+                 starting nothing useful; add --allow-boot-config to do it"
+            )));
+        }
+        FieldKind::Security => {
+            return Err(refuse(format!(
+                "refusing to change {what}: stflash does not change security options (their effects can be \
+                 irreversible); use STM32CubeProgrammer"
+            )));
+        }
+        FieldKind::Electrical => {
+            return Err(refuse(format!(
+                "refusing to change {what}: with the wrong supply voltage it can damage the chip, so stflash \
+                 does not change it; use STM32CubeProgrammer"
+            )));
+        }
+        _ => {}
     }
-    Ok(req)
+    Ok(())
+}
+
+/// RDP: never from level 2, and each other step only with its guard.
+fn check_rdp_change(f: &Field, old: u32, new: u32, guards: &Guards) -> Result<()> {
+    let (from, to) = (f.rdp_level(old), f.rdp_level(new));
+    if from == Some(RdpLevel::Level2) {
+        return Err(refuse(
+            "the chip is at RDP level 2: its options are frozen for good and cannot change".to_string(),
+        ));
+    }
+    if to == Some(RdpLevel::Level2) && !guards.permanently_lock_chip {
+        return Err(refuse(format!(
+            "refusing to set RDP level 2 ({} = 0x{new:02X}): it disables the debug port and freezes the \
+             options for good, the chip can never be reprogrammed over SWD again; add \
+             --permanently-lock-chip if that is what you want",
+            f.name
+        )));
+    }
+    if from == Some(RdpLevel::Level1) && to == Some(RdpLevel::Level0) && !guards.unprotect_and_erase_chip {
+        return Err(refuse(
+            "refusing to lower RDP from level 1 to 0: removing read protection mass-erases the whole \
+             flash; add --unprotect-and-erase-chip to do it"
+                .to_string(),
+        ));
+    }
+    if from == Some(RdpLevel::Level0) && to == Some(RdpLevel::Level1) && !guards.allow_read_protection {
+        return Err(refuse(format!(
+            "refusing to set RDP level 1 ({} = 0x{new:02X}): the flash becomes unreadable over SWD and \
+             only an RDP regression, which erases the whole flash, undoes it; add --allow-read-protection \
+             to do it",
+            f.name
+        )));
+    }
+    Ok(())
 }
 
 /// The requested values, per word, from an area's value or assignments.

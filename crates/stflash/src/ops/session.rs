@@ -51,6 +51,17 @@ impl Session {
     pub fn open_with(transport: Box<dyn Transport>, connect: &ConnectOptions, options_only: bool) -> Result<Session> {
         let link = StLink::open(transport).map_err(|e| Error::from(crate::mcu::TargetError::from(e)))?;
         let target = Target::connect(link, connect)?;
+        let session = Session::attach(target, connect, options_only)?;
+        info!("{}", session.connect_line());
+        Ok(session)
+    }
+
+    /// A session on a target already connected (by [`Target::connect`] with
+    /// `connect`, or read-only by [`super::inspect::connect`] and halted
+    /// since): its flash driver and the layout in force, as
+    /// [`Session::open_with`] makes them. `connect` is how to attach again
+    /// after the chip resets itself (an option reload).
+    pub fn attach(target: Target, connect: &ConnectOptions, options_only: bool) -> Result<Session> {
         let chip = target.chip;
         let flash = match crate::family::driver_for(chip, target.voltage_mv) {
             Ok(d) => Some(d),
@@ -72,7 +83,6 @@ impl Session {
             session.abandon();
             return Err(e);
         }
-        info!("{}", session.connect_line());
         Ok(session)
     }
 

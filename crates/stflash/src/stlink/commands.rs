@@ -36,6 +36,9 @@ pub mod debug {
     pub const SWD_SET_FREQ: u8 = 0x43;
     pub const READMEM_16BIT: u8 = 0x47;
     pub const WRITEMEM_16BIT: u8 = 0x48;
+    /// Open an access port before memory commands address it (V2J28+, V3:
+    /// OpenOCD stlink_usb.c:438, 513, 3896-3912; probe-rs mod.rs:678-698).
+    pub const INIT_AP: u8 = 0x4B;
     pub const SET_COM_FREQ: u8 = 0x61;
     pub const GET_COM_FREQ: u8 = 0x62;
 

@@ -97,6 +97,16 @@ impl Version {
     pub fn has_16bit(&self) -> bool {
         self.hw >= 3 || self.jtag >= 26
     }
+    /// Memory commands reach access ports other than 0 (the AP number in
+    /// byte 8 of the command block, opened with INIT_AP first): V2 from J28
+    /// and every V3 (probe-rs mod.rs:395, 650-671 `MIN_JTAG_VERSION_MULTI_AP`;
+    /// pyOCD stlink.py:53-54; OpenOCD stlink_usb.c:1368-1370 `STLINK_F_HAS_AP_INIT`).
+    /// OpenOCD sends an AP other than 0 only from V2J32 (stlink_usb.c:2667,
+    /// `STLINK_F_HAS_CSW`, because it sends the CSW bits with it); J28 is
+    /// assumed enough, as probe-rs and pyOCD do.
+    pub fn has_multi_ap(&self) -> bool {
+        self.hw >= 3 || self.jtag >= 28
+    }
     /// Largest 8-bit transfer (OpenOCD stlink_usb.c:90-101, 568-578; stlink
     /// usb.c:342-346).
     pub fn max_rw8(&self) -> usize {
@@ -189,6 +199,11 @@ pub struct StLink {
     step_downs: u32,
     /// SWD rates the probe offers, fastest first (asked once).
     rates: Option<Vec<u32>>,
+    /// The access port memory commands address ([`StLink::select_ap`]).
+    ap: u8,
+    /// Access ports other than 0 opened with INIT_AP in this debug session
+    /// (leaving debug mode closes them: OpenOCD stlink_usb.c:4168-4176).
+    opened_aps: Vec<u8>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -217,6 +232,8 @@ impl StLink {
             trouble: None,
             step_downs: 0,
             rates: None,
+            ap: 0,
+            opened_aps: Vec::new(),
         };
         link.version = link.read_version()?;
         debug!("probe {} firmware {}", link.kind, link.version);
@@ -452,13 +469,53 @@ impl StLink {
     }
 
     pub fn enter_swd(&mut self) -> Result<()> {
+        self.forget_aps();
         self.status_cmd("ENTER_SWD", &[commands::DEBUG, dbg::ENTER, dbg::ENTER_SWD, 0], 2).map(drop)
     }
 
     /// Leave debug mode; the probe returns to idle (EXIT: stlink usb.c:700-712;
-    /// OpenOCD stlink_usb.c:1641-1646).
+    /// OpenOCD stlink_usb.c:1641-1646). The opened access ports close with it.
     pub fn exit_debug(&mut self) -> Result<()> {
+        self.forget_aps();
         self.xfer(&[commands::DEBUG, dbg::EXIT], &[], 0).map(drop)
+    }
+
+    /// A new debug session starts with AP 0 and no other port open.
+    fn forget_aps(&mut self) {
+        self.ap = 0;
+        self.opened_aps.clear();
+    }
+
+    /// The access port memory commands address: 0 unless [`StLink::select_ap`]
+    /// chose another.
+    pub fn ap(&self) -> u8 {
+        self.ap
+    }
+
+    /// Address access port `ap` from now on: every memory command carries it
+    /// (byte 8 of the command block: OpenOCD stlink_usb.c:2689, probe-rs
+    /// mod.rs:1166-1180), opened first with INIT_AP (OpenOCD
+    /// stlink_usb.c:3896-3912, 4103-4125; probe-rs mod.rs:654-698). AP 0 needs
+    /// no INIT_AP: the clients that never send it (stlink) work on AP 0 with
+    /// any firmware. Firmware before V2J28 cannot address another port: the
+    /// error says which firmware can.
+    pub fn select_ap(&mut self, ap: u8) -> Result<()> {
+        if ap == 0 || self.opened_aps.contains(&ap) {
+            self.ap = ap;
+            return Ok(());
+        }
+        if !self.version.has_multi_ap() {
+            return Err(StlinkError::Unsupported(format!(
+                "probe firmware {} reaches only access port 0, not access port {ap} (V2J28 or newer, or an \
+                 STLINK-V3, is needed); update it with ST's STSW-LINK007 or STM32CubeProgrammer",
+                self.version
+            )));
+        }
+        self.status_cmd("INIT_AP", &[commands::DEBUG, dbg::INIT_AP, ap], 2)?;
+        debug!("access port {ap} opened");
+        self.opened_aps.push(ap);
+        self.ap = ap;
+        Ok(())
     }
 
     /// SW-DP IDCODE (DPIDR).
@@ -478,15 +535,27 @@ impl StLink {
         self.status_cmd("DRIVE_NRST", &[commands::DEBUG, dbg::DRIVE_NRST, arg], 2).map(drop)
     }
 
-    /// One 32-bit access through READDEBUGREG (any address).
+    /// One 32-bit access through READDEBUGREG (any address). READDEBUGREG and
+    /// WRITEDEBUGREG carry no AP number (OpenOCD stlink_usb.c:2062-2103;
+    /// probe-rs mod.rs:1127-1163): on another access port the word goes
+    /// through a 4-byte memory command and its status instead.
     pub fn read_debug32(&mut self, addr: u32) -> Result<u32> {
+        if self.ap != 0 {
+            let mut word = [0u8; 4];
+            self.read32_chunk(addr, &mut word)?;
+            return Ok(u32::from_le_bytes(word));
+        }
         let a = addr.to_le_bytes();
         let r = self.status_cmd("READDEBUGREG", &[commands::DEBUG, dbg::READDEBUGREG, a[0], a[1], a[2], a[3]], 8)?;
         Ok(le32(&r[4..8]))
     }
 
-    /// One 32-bit write through WRITEDEBUGREG.
+    /// One 32-bit write through WRITEDEBUGREG (a memory command on another
+    /// access port, see [`StLink::read_debug32`]).
     pub fn write_debug32(&mut self, addr: u32, value: u32) -> Result<()> {
+        if self.ap != 0 {
+            return self.write_chunk(dbg::WRITEMEM_32BIT, "WRITEMEM_32BIT", addr, &value.to_le_bytes());
+        }
         let a = addr.to_le_bytes();
         let v = value.to_le_bytes();
         let cdb = [commands::DEBUG, dbg::WRITEDEBUGREG, a[0], a[1], a[2], a[3], v[0], v[1], v[2], v[3]];
@@ -561,15 +630,16 @@ impl StLink {
         unreachable!("the loop returns")
     }
 
-    fn mem_cdb(op: u8, addr: u32, len: usize) -> [u8; 8] {
+    /// A memory command block: address, length, and the access port in byte 8.
+    fn mem_cdb(&self, op: u8, addr: u32, len: usize) -> [u8; 9] {
         let a = addr.to_le_bytes();
         let l = (len as u16).to_le_bytes();
-        [commands::DEBUG, op, a[0], a[1], a[2], a[3], l[0], l[1]]
+        [commands::DEBUG, op, a[0], a[1], a[2], a[3], l[0], l[1], self.ap]
     }
 
     /// One READMEM_32BIT (address and length multiples of 4, ≤ 6144 bytes).
     fn read32_chunk(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
-        let cdb = Self::mem_cdb(dbg::READMEM_32BIT, addr, buf.len());
+        let cdb = self.mem_cdb(dbg::READMEM_32BIT, addr, buf.len());
         self.mem_op("READMEM_32BIT", |s| {
             let r = s.xfer(&cdb, &[], buf.len())?;
             if r.len() < buf.len() {
@@ -583,7 +653,7 @@ impl StLink {
     /// One READMEM_8BIT (≤ 64 or 512 bytes). A 1-byte read returns 2 bytes
     /// (OpenOCD stlink_usb.c:2512-2514; probe-rs mod.rs:974-992).
     fn read8_chunk(&mut self, addr: u32, buf: &mut [u8]) -> Result<()> {
-        let cdb = Self::mem_cdb(dbg::READMEM_8BIT, addr, buf.len());
+        let cdb = self.mem_cdb(dbg::READMEM_8BIT, addr, buf.len());
         let want = buf.len().max(2);
         self.mem_op("READMEM_8BIT", |s| {
             let r = s.xfer(&cdb, &[], want)?;
@@ -596,7 +666,7 @@ impl StLink {
     }
 
     fn write_chunk(&mut self, op: u8, name: &'static str, addr: u32, data: &[u8]) -> Result<()> {
-        let cdb = Self::mem_cdb(op, addr, data.len());
+        let cdb = self.mem_cdb(op, addr, data.len());
         self.mem_op(name, |s| s.xfer(&cdb, data, 0).map(drop))
     }
 
@@ -614,7 +684,7 @@ impl StLink {
         }
         for (i, chunk) in buf.chunks_mut(MAX_READ32).enumerate() {
             let a = addr + (i * MAX_READ32) as u32;
-            let r = self.xfer(&Self::mem_cdb(dbg::READMEM_32BIT, a, chunk.len()), &[], chunk.len())?;
+            let r = self.xfer(&self.mem_cdb(dbg::READMEM_32BIT, a, chunk.len()), &[], chunk.len())?;
             let n = r.len().min(chunk.len());
             chunk[..n].copy_from_slice(&r[..n]);
         }
@@ -716,7 +786,7 @@ impl StLink {
         }
         for (i, chunk) in buf.chunks_mut(MAX_RW16).enumerate() {
             let a = addr + (i * MAX_RW16) as u32;
-            let cdb = Self::mem_cdb(dbg::READMEM_16BIT, a, chunk.len());
+            let cdb = self.mem_cdb(dbg::READMEM_16BIT, a, chunk.len());
             let len = chunk.len();
             self.mem_op("READMEM_16BIT", |s| {
                 let r = s.xfer(&cdb, &[], len)?;

@@ -2,6 +2,8 @@
 //! the simulator, or open a library session on a simulated chip.
 #![allow(dead_code)]
 
+pub mod families;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -106,6 +106,7 @@ const ROW: Chip = Chip {
     family: "",
     reference_manual: "",
     core: Core::M0,
+    core_ap: 0,
     controller: Controller::F0F1F3(&VARIANT_F0),
     flash_size_reg: F0_F3_FLASH_SIZE,
     max_flash_kib: 0,

@@ -1,4 +1,4 @@
-//! STM32F0, F1, F3 page-type flash controller (flash-families.md §2.1;
+//! STM32F0, F1, F3 page-type flash controller (
 //! RM0008 §3 / PM0075, RM0091 §3, RM0316 §4, RM0364 §3).
 //!
 //! Pages are erased one at a time through FLASH_AR; data is programmed one
@@ -35,13 +35,13 @@ const OBR: u32 = BASE + 0x1C;
 /// the same), one register for both banks of XL parts.
 const WRPR: u32 = BASE + 0x20;
 
-// FLASH_SR (RM0091 §3.5.4; flash-families.md §2.1).
+// FLASH_SR (RM0091 §3.5.4).
 const SR_BSY: u32 = 1 << 0;
 const SR_PGERR: u32 = 1 << 2;
 const SR_WRPRTERR: u32 = 1 << 4;
 const SR_EOP: u32 = 1 << 5;
 
-// FLASH_CR (RM0091 §3.5.5; flash-families.md §2.1).
+// FLASH_CR (RM0091 §3.5.5).
 const CR_PG: u32 = 1 << 0;
 const CR_PER: u32 = 1 << 1;
 const CR_MER: u32 = 1 << 2;
@@ -57,7 +57,7 @@ const RCC_HSIRDY: u32 = 1 << 1;
 /// HSI start-up is a few microseconds (datasheets: t_su(HSI) ≤ 4 µs [U]).
 const HSI_TIMEOUT: Duration = Duration::from_millis(10);
 
-// Timing (timing-model.md F rows; flash-families.md §4.1, §4.2). Timeouts are
+// Timing (the datasheets' flash memory characteristics). Timeouts are
 // at least ten times the datasheet maximum (40 ms erase, 70 µs half-word [U])
 // and no shorter than OpenOCD's (100 ms erase, 10 ms write).
 const PAGE_ERASE: Duration = Duration::from_millis(30);
@@ -237,7 +237,7 @@ impl FlashController for FpController {
     }
 
     fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp> {
-        // A PG left set makes the next erase fail (flash-families.md §2.1).
+        // A PG left set makes the next erase fail (RM0091 §3, RM0008 §3, RM0316 §4).
         vec![
             RegOp::Write { addr: Self::reg(bank, CR), value: 0 },
             RegOp::Write { addr: Self::reg(bank, SR), value: SR_EOP },

@@ -1,4 +1,4 @@
-//! STM32F0/F1/F3 option bytes (flash-families.md §2.1; RM0008 §2.5 and
+//! STM32F0/F1/F3 option bytes (RM0008 §2.5 and
 //! PM0075 §2.5, RM0091 §4, RM0316 §4.1/RM0364 §4.1).
 //!
 //! Up to sixteen bytes at 0x1FFFF800, as (value, complement) pairs: RDP,

@@ -1,4 +1,4 @@
-//! STM32F2, F4, F7: sector-type flash (flash-families.md §1.5, §2.2, §2.3).
+//! STM32F2, F4, F7: sector-type flash (the reference manuals' memory maps; RM0090 §3, RM0033 §2, RM0385 §3; RM0090 §3.3, RM0385 §3.3).
 //!
 //! Sector maps are runs of (count, size) whose last run repeats until the flash
 //! size is reached. Corrections to st-flash (§1.6): F410 has only 4×16 KiB +
@@ -18,7 +18,7 @@ use crate::facts::{Facts, TableNames};
 
 const KIB: u32 = 1024;
 
-/// F2/F4 flash-size register (flash-families.md §1.4).
+/// F2/F4 flash-size register (the die's CMSIS `FLASHSIZE_BASE`).
 const F2_F4_FLASH_SIZE: u32 = 0x1FFF_7A22;
 
 /// DBGMCU_APB1_FZ (0xE0042008): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
@@ -44,7 +44,7 @@ const F4_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F4_SECTORS) };
 
 /// F76x/F77x: OPTCR.nDBANK = 0 gives two banks of half the flash, each
-/// 4×16, 1×64, n×128 KiB (flash-families.md §2.3; [EMB-C] 0x451 cfg1).
+/// 4×16, 1×64, n×128 KiB ([EMB-C] 0x451 cfg1).
 const F7_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F7_SECTORS) };
 
@@ -102,6 +102,7 @@ const ROW: Chip = Chip {
     family: "STM32F4",
     reference_manual: "",
     core: Core::M4,
+    core_ap: 0,
     controller: Controller::F2F4F7(&F4),
     flash_size_reg: F2_F4_FLASH_SIZE,
     max_flash_kib: 0,
@@ -124,12 +125,12 @@ const F7: Chip = Chip {
     family: "STM32F7",
     core: Core::M7,
     controller: Controller::F2F4F7(&F74X),
-    // F74x-F77x (flash-families.md §1.4; CMSIS stm32f746xx.h:1229).
+    // F74x-F77x (CMSIS stm32f746xx.h:1229).
     flash_size_reg: 0x1FF0_F442,
     flash: sectors(F7_SECTORS),
     // AN2606 Table 226: 0x1FF00000-0x1FF0EDBF (st-flash uses ITCM aliases, §1.6 item 10).
     system_memory: MemRegion::new(0x1FF0_0000, 0xEDC0),
-    // OPTCR/OPTCR1/OPTCR2 images (flash-families.md §1.5 "OB" column).
+    // OPTCR/OPTCR1/OPTCR2 images (the reference manuals' memory maps column).
     option_bytes: Some(MemRegion::new(0x1FFF_0000, 32)),
     // CMSIS stm32f746xx.h:1140 FLASH_OTP_BASE 0x1FF0F000 .. FLASH_OTP_END 0x1FF0F41F
     // (§6 row 24).
@@ -289,9 +290,9 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F722, STM32F723, STM32F730, STM32F732, STM32F733",
         reference_manual: "RM0431",
         max_flash_kib: 512,
-        // CMSIS stm32f722xx.h:1010 (flash-families.md §1.4).
+        // CMSIS stm32f722xx.h:1010 (the die's CMSIS `FLASHSIZE_BASE`).
         flash_size_reg: 0x1FF0_7A22,
-        // 4×16, 1×64, 3×128 KiB (flash-families.md §2.3).
+        // 4×16, 1×64, 3×128 KiB (RM0090 §3.3, RM0385 §3.3).
         flash: sectors(F4_SECTORS),
         sram: MemRegion::new(0x2000_0000, 256 * KIB),
         extra_ram: ITCM_16K,

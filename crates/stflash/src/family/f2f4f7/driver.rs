@@ -1,4 +1,4 @@
-//! STM32F2, F4, F7 sector-type flash controller (flash-families.md §2.2,
+//! STM32F2, F4, F7 sector-type flash controller (RM0090 §3, RM0033 §2, RM0385 §3,
 //! §2.3; RM0033 §2, RM0090 §3, RM0385 §3, RM0410 §3).
 //!
 //! Sectors of 16 to 256 KiB are erased by number (FLASH_CR.SNB); data is
@@ -61,7 +61,7 @@ const OPTCR_NDBANK: u32 = 1 << 29;
 
 const MIB: u32 = 1024 * 1024;
 
-/// Programming parallelism (RM0090 §3.6.2 Table 13; flash-families.md §2.2).
+/// Programming parallelism (RM0090 §3.6.2 Table 13).
 /// x64 needs an external VPP supply and is never chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Psize {
@@ -97,14 +97,14 @@ impl Psize {
     }
 }
 
-// Timing (timing-model.md F2/F4 and F7 rows, x32; flash-families.md §4.1).
+// Timing (the datasheets' flash memory characteristics).
 const WORD: Duration = Duration::from_micros(16);
 /// OpenOCD's write timeout, 50 × the x32 maximum of 100 µs (§4.1, §4.2 [U]).
 const WORD_TIMEOUT: Duration = Duration::from_millis(5);
 /// Sector erase: OpenOCD allows 10 s (§4.1); at x8 a 128/256 KiB sector can
 /// take several seconds (§4.2 [U]), so twenty times the typical time if longer.
 const SECTOR_TIMEOUT_MIN: Duration = Duration::from_secs(10);
-/// Mass erase: 8 s per MiB typical (timing-model.md); "as high as 32 s in x8"
+/// Mass erase: 8 s per MiB typical (the datasheets' flash memory characteristics); "as high as 32 s in x8"
 /// for 2 MiB ([OCD] stm32f2x.c:108-113), so 40 s per MiB, at least 33 s.
 const MASS_ERASE_PER_MIB: Duration = Duration::from_secs(8);
 const MASS_ERASE_TIMEOUT_PER_MIB: Duration = Duration::from_secs(40);
@@ -461,7 +461,7 @@ mod tests {
     #[test]
     fn f413_sectors_above_1mib_stay_in_the_4_bit_field() {
         // F413: sector 15 at 0x08160000 is SNB 15; bit 7 (the F42x bank bit) stays
-        // clear (CMSIS stm32f413xx.h:6893; flash-families.md §5 item 6).
+        // clear (CMSIS stm32f413xx.h:6893).
         let d = driver(0x463, 3300);
         let s = Sector { bank: 0, index: 15, addr: 0x0816_0000, size: 128 * 1024 };
         let cr = writes(&d.erase_sector_ops(&s))[0].1;

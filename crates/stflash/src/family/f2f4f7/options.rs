@@ -1,4 +1,4 @@
-//! STM32F2/F4/F7 option bytes (flash-families.md §2.2 "Option bytes", §2.3;
+//! STM32F2/F4/F7 option bytes (
 //! RM0090 §3.7 and §3.9.10-11, RM0033 §2.6, RM0385/RM0410 §3.4 and §3.7.6-7).
 //!
 //! The options are edited through FLASH_OPTCR (and FLASH_OPTCR1): unlock

@@ -1,4 +1,4 @@
-//! STM32H5 flash (RM0481; flash-families.md §2.7): its own register map, not
+//! STM32H5 flash (RM0481): its own register map, not
 //! L5's (stlink gets this wrong, §1.6 item 2, §6 row 31).
 //!
 //! One non-secure register set (NSKEYR/NSSR/NSCR/NSCCR) serves both banks;
@@ -7,17 +7,30 @@
 //! 0x08000000 lies in physical bank 2. Data goes through a 128-bit write
 //! buffer that programs when its four words are in. Errors are cleared in
 //! NSCCR. Read protection is the "product state" in OPTSR_CUR.
+//!
+//! One controller on every H5 die: the H503 (RM0492), H523/H533 and
+//! H562/H563/H573 (RM0481) have the same NSKEYR/NSSR/NSCR/NSCCR offsets and
+//! bit positions (CMSIS `FLASH_TypeDef` in stm32h503xx.h:449-499,
+//! stm32h523xx.h:511-575, stm32h563xx.h:710-783; NSCR SER 2, STRT 5, SNB
+//! from bit 6, BKSEL 31), the same sequences (ST's HAL stm32h5xx_hal_flash.c
+//! and _ex.c: PG and a quad word, SER|SNB|BKSEL then STRT, MER), and bank 2
+//! at half the flash. What differs is data ([`Variant`]): TrustZone (no
+//! OPTSR2.TZEN on the H503), how many sectors a WRPxR bit protects (one on
+//! the H503, whose banks have eight; four elsewhere: ST HAL
+//! stm32h5xx_hal_flash_ex.h `OB_WRP_SECTOR_*`), the OPTSR/OPTSR2 fields,
+//! and the high-cycle data area (EDATA) of the H523/H533 and H56x/H573.
 
 use std::time::Duration;
 
-use crate::chip::Chip;
+use crate::chip::{Chip, Controller};
+use crate::flash::options::OptionWord;
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
     RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
 };
 use crate::mcu::Target;
 
-/// Register block and offsets (flash-families.md §2.7; EMB-R flash_h5; CMSIS
+/// Register block and offsets (EMB-R flash_h5; CMSIS
 /// `stm32h563xx.h` FLASH_TypeDef).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x04;
@@ -72,9 +85,9 @@ pub const STATE_TZ_CLOSED: u32 = 0xC6;
 pub const STATE_CLOSED: u32 = 0x72;
 pub const STATE_LOCKED: u32 = 0x5C;
 
-/// Timing (timing-model.md L5/U5/H5 row: 16-byte word 82 µs, 8 KiB sector
+/// Timing (the datasheets' flash memory characteristics: 16-byte word 82 µs, 8 KiB sector
 /// 1.5 ms, bank erase 22 ms); timeouts follow the CMSIS-pack algorithms' 400 ms
-/// per call for words and sectors (flash-families.md §4.1) and 30 s for bank
+/// per call for words and sectors (OpenOCD src/flash/nor/stm32*.c timeouts) and 30 s for bank
 /// and mass erases.
 const PROGRAM_TIME: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(400);
@@ -105,16 +118,72 @@ static ERRORS: [ErrorFlag; 7] = [
     ErrorFlag { mask: SR_OPTCHANGEERR, name: "OPTCHANGEERR", meaning: "an option-byte change failed" },
 ];
 
+/// What differs between the H5 dies, as data (the chip rows point here).
+#[derive(Debug)]
+pub struct Variant {
+    /// Controller name for messages.
+    pub name: &'static str,
+    /// OPTSR2.TZEN exists (bits 31:24: CMSIS stm32h563xx.h:10052,
+    /// stm32h523xx.h:7357; the H503 has no TrustZone, stm32h503xx.h:5568-5580).
+    pub trustzone: bool,
+    pub optsr: &'static OptionWord,
+    pub optsr2: &'static OptionWord,
+    /// WRP1R and WRP2R: one bit per sector or per group of four.
+    pub wrp: [&'static OptionWord; 2],
+    /// EDATA1R and EDATA2R, where the die has a high-cycle data area.
+    pub edata: Option<[&'static OptionWord; 2]>,
+}
+
+/// H562/H563/H573 (RM0481): 128 sectors per bank, WRPSG 32 bits of four
+/// sectors (stm32h563xx.h:9758, 10078), EDATA.
+pub static H56X: Variant = Variant {
+    name: "STM32H5",
+    trustzone: true,
+    optsr: &super::options::OPTSR,
+    optsr2: &super::options::OPTSR2,
+    wrp: [&super::options::WRP1R, &super::options::WRP2R],
+    edata: Some([&super::options::EDATA1R, &super::options::EDATA2R]),
+};
+/// H523/H533 (RM0481): up to 32 sectors per bank, WRPSG 8 bits of four
+/// sectors (stm32h523xx.h:7066, 7383), OPTSR2 without SRAM3_ECC, EDATA.
+pub static H52X: Variant = Variant {
+    name: "STM32H523/H533",
+    optsr2: &super::options::OPTSR2_H52X,
+    wrp: [&super::options::WRP1R_H52X, &super::options::WRP2R_H52X],
+    ..H56X
+};
+/// H503 (RM0492): 8 sectors per bank, WRPSG 8 bits of one sector
+/// (stm32h503xx.h:5335, 5599), no TrustZone, no BOOT_UBE, no EDATA.
+pub static H503: Variant = Variant {
+    name: "STM32H503",
+    trustzone: false,
+    optsr: &super::options::OPTSR_H503,
+    optsr2: &super::options::OPTSR2_H503,
+    wrp: [&super::options::WRP1R_H503, &super::options::WRP2R_H503],
+    edata: None,
+};
+
 /// The H5 flash controller.
 pub struct H5Controller {
     chip: &'static Chip,
+    variant: &'static Variant,
     /// OPTCR.SWAP_BANK as read by `layout`: logical bank N is physical bank !N.
     swapped: bool,
 }
 
 impl H5Controller {
-    pub fn new(chip: &'static Chip) -> H5Controller {
-        H5Controller { chip, swapped: false }
+    /// `None` when `chip` is not an H5 row.
+    pub fn new(chip: &'static Chip) -> Option<H5Controller> {
+        let Controller::H5(variant) = chip.controller else { return None };
+        Some(H5Controller { chip, variant, swapped: false })
+    }
+
+    pub fn chip(&self) -> &'static Chip {
+        self.chip
+    }
+
+    pub fn variant(&self) -> &'static Variant {
+        self.variant
     }
 
     /// BKSEL for a logical bank (BKSEL names the physical bank).
@@ -142,7 +211,7 @@ pub fn rdp_of_product_state(state: u32) -> RdpLevel {
 
 impl FlashController for H5Controller {
     fn name(&self) -> &'static str {
-        "STM32H5"
+        self.variant.name
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
@@ -165,7 +234,7 @@ impl FlashController for H5Controller {
     }
 
     fn unlock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
-        if (t.read32(OPTSR2_CUR)? >> TZEN_SHIFT) & 0xFF == TZEN_ENABLED {
+        if self.variant.trustzone && (t.read32(OPTSR2_CUR)? >> TZEN_SHIFT) & 0xFF == TZEN_ENABLED {
             return Err(FlashError::Unsupported(
                 "TrustZone is enabled on this STM32H5 (OPTSR2.TZEN = 0xB4): the non-secure flash registers cannot \
                  erase or program secure sectors, and stflash does not drive the secure ones; use \
@@ -207,11 +276,17 @@ impl FlashController for H5Controller {
     /// The write-protected sectors, from WRP1R_CUR/WRP2R_CUR: a write or
     /// `erase` that touches one is refused before anything is erased, where
     /// the controller would erase the sectors before it and then stop with
-    /// WRPERR.
+    /// WRPERR. On dies with EDATA, the sectors given to the high-cycle data
+    /// area are refused too.
     fn reserved_ranges(&mut self, t: &mut Target) -> Result<Vec<Reserved>, FlashError> {
         let layout = self.layout(t)?;
         let wrp = [t.read32(WRP1R_CUR)?, t.read32(WRP2R_CUR)?];
-        Ok(self.write_protected(&layout, wrp, self.swapped))
+        let mut out = self.write_protected(&layout, wrp, self.swapped);
+        if let Some(words) = self.variant.edata {
+            let edata = [t.read32(words[0].addr)?, t.read32(words[1].addr)?];
+            out.extend(self.edata_sectors(&layout, edata, self.swapped));
+        }
+        Ok(out)
     }
 
     fn program_setup_ops(&self, _bank: u8) -> Vec<RegOp> {
@@ -244,8 +319,69 @@ impl FlashController for H5Controller {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The driver's facts for a row, by the names of ST's headers
+/// (stm32h563xx.h:9829-9948 FLASH_SR/CR/CCR; keys: stm32h5xx_hal_flash.h;
+/// product states: stm32h5xx_hal_flash_ex.h `OB_PROD_STATE_*`).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = H5Controller::new(c) else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE_NS", BASE as u64);
+    let regs = [
+        ("NSKEYR", NSKEYR),
+        ("OPTCR", OPTCR),
+        ("NSSR", NSSR),
+        ("NSCR", NSCR),
+        ("NSCCR", NSCCR),
+        ("OPTSR_CUR", OPTSR_CUR),
+        ("OPTSR2_CUR", OPTSR2_CUR),
+        ("WRP1R_CUR", WRP1R_CUR),
+        ("WRP2R_CUR", WRP2R_CUR),
+    ];
+    for (reg, addr) in regs {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_WBNE", SR_WBNE).mask("FLASH_SR_DBNE", SR_DBNE);
+    f.mask("FLASH_SR_EOP", SR_EOP);
+    for flag in &ERRORS {
+        // H503: no OBK, bits 21-22 reserved and read 0 (stm32h503xx.h
+        // defines no FLASH_SR_OBKERR/OBKWERR), so the flags never fire.
+        if !d.variant.trustzone && flag.name.starts_with("OBK") {
+            continue;
+        }
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+        f.mask(format!("FLASH_CCR_CLR_{}", flag.name), flag.mask);
+    }
+    for (bit, mask) in [
+        ("LOCK", CR_LOCK),
+        ("PG", CR_PG),
+        ("SER", CR_SER),
+        ("BER", CR_BER),
+        ("FW", CR_FW),
+        ("START", CR_STRT),
+        ("MER", CR_MER),
+        ("BKSEL", CR_BKSEL),
+    ] {
+        f.mask(format!("FLASH_CR_{bit}"), mask);
+    }
+    // SNB as wide as the sectors of a bank of the largest part need.
+    let sectors = c.max_flash_kib * 1024 / 2 / c.flash.sectors[0].1;
+    f.field("FLASH_CR_SNB", CR_SNB_SHIFT, 32 - (sectors - 1).leading_zeros());
+    f.mask("FLASH_OPTCR_SWAP_BANK", OPTCR_SWAP_BANK);
+    f.field("FLASH_OPTSR_PRODUCT_STATE", PRODUCT_STATE_SHIFT, 8);
+    for (name, state) in [
+        ("OPEN", STATE_OPEN),
+        ("PROVISIONING", STATE_PROVISIONING),
+        ("IROT_PROVISIONED", STATE_IROT_PROVISIONED),
+        ("CLOSED", STATE_CLOSED),
+        ("LOCKED", STATE_LOCKED),
+    ] {
+        f.number(format!("OB_PROD_STATE_{name}"), (state << PRODUCT_STATE_SHIFT) as u64);
+    }
+    if d.variant.trustzone {
+        f.field("FLASH_OPTSR2_TZEN", TZEN_SHIFT, 8);
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -253,7 +389,7 @@ mod tests {
     use crate::chip as chips;
 
     fn h563() -> H5Controller {
-        H5Controller::new(chips::find(0x484).unwrap())
+        H5Controller::new(chips::find(0x484).unwrap()).unwrap()
     }
 
     #[test]

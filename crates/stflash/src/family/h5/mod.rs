@@ -9,11 +9,18 @@ pub mod driver;
 pub mod factory;
 pub mod options;
 
-pub static FAMILY: Family =
-    Family { name: "STM32H5", chips: chips::CHIPS, driver, factory: factory::of, register_facts };
+pub use driver::Variant;
+
+pub static FAMILY: Family = Family {
+    name: "STM32H5 (H503, H523/H533, H562/H563/H573)",
+    chips: chips::CHIPS,
+    driver,
+    factory: factory::of,
+    register_facts,
+};
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
-    Some(Box::new(driver::H5Controller::new(chip)))
+    driver::H5Controller::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
 }
 
 /// The row's register facts: its chip-table values, its driver's and its

@@ -1,4 +1,4 @@
-//! STM32H5 option bytes (flash-families.md §2.7; field positions from ST's SVD
+//! STM32H5 option bytes (field positions from ST's SVD
 //! as converted in cmforthlib `stm32h563/flash.fs`: FLASH_OPTSR_CUR/PRG,
 //! OPTSR2, NSBOOTR, WRPxR).
 //!
@@ -19,13 +19,25 @@
 //!
 //! st-flash did not support H5 (it took it for an L5, §1.6 item 2). The areas
 //! here: `option` and `optcr` are OPTSR, `option_boot_add` is NSBOOTR.
+//!
+//! Per die ([`Variant`](super::Variant)): the H503 (RM0492) has no BOOT_UBE
+//! and no TZEN, SRAM1_RST/SRAM1_ECC at OPTSR2 bits 9/10, and one WRPSG bit
+//! per sector (CMSIS stm32h503xx.h:5523-5599); the H523/H533 lack the
+//! H563's SRAM3_ECC and have 8 WRPSG bits of four sectors (stm32h523xx.h:
+//! 7294-7383). H523/H533 and H56x have the high-cycle data area (EDATA):
+//! EDATAxR_CUR (0xF0, 0x1F0; stm32h523xx.h:556, 572, stm32h563xx.h:760, 782)
+//! with EDATA_STRT 2:0 (sectors given to it, minus one) and EDATA_EN 15
+//! (stm32h523xx.h:7388-7391; ST HAL stm32h5xx_hal_flash_ex.c `FLASH_OB_EDATAConfig`).
+//! Which sectors of the bank become EDATA is assumed (the last ones; RM0481
+//! not read), and when a change takes effect too (stflash resets the chip
+//! after one, as after SWAP_BANK).
 
 use std::time::Duration;
 
 use crate::family::h5::driver::H5Controller;
 use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::reserved::mask_areas;
-use crate::flash::{engine, unlock_with_keys, FlashError, FlashLayout, Reserved, OPTKEY1, OPTKEY2};
+use crate::flash::{engine, unlock_with_keys, FlashError, FlashLayout, Reserved, ReservedKind, OPTKEY1, OPTKEY2};
 use crate::mcu::cortex_m as cm;
 use crate::mcu::Target;
 
@@ -66,7 +78,7 @@ const NO_RESET: Show = Show::Flag("no", "yes");
 const SW: Show = Show::Flag("software", "hardware");
 const RUNS: Show = Show::Flag("runs", "frozen");
 
-static OPTSR: OptionWord = OptionWord {
+pub(super) static OPTSR: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
     fields: &[
@@ -107,7 +119,7 @@ static OPTSR: OptionWord = OptionWord {
     ],
 };
 
-static OPTSR2: OptionWord = OptionWord {
+pub(super) static OPTSR2: OptionWord = OptionWord {
     name: "FLASH_OPTSR2",
     addr: OPTSR2_CUR,
     fields: &[
@@ -121,6 +133,54 @@ static OPTSR2: OptionWord = OptionWord {
     ],
 };
 
+/// H503: OPTSR without BOOT_UBE (stm32h503xx.h:5523-5558).
+pub(super) static OPTSR_H503: OptionWord = OptionWord {
+    name: "FLASH_OPTSR",
+    addr: OPTSR_CUR,
+    fields: &[
+        OPTSR.fields[0],
+        OPTSR.fields[1],
+        OPTSR.fields[2],
+        OPTSR.fields[3],
+        OPTSR.fields[4],
+        OPTSR.fields[5],
+        OPTSR.fields[6],
+        OPTSR.fields[7],
+        OPTSR.fields[8],
+        OPTSR.fields[9],
+        OPTSR.fields[10],
+        OPTSR.fields[12],
+    ],
+};
+
+/// H523/H533: OPTSR2 without SRAM3_ECC (stm32h523xx.h:7342-7357).
+pub(super) static OPTSR2_H52X: OptionWord = OptionWord {
+    name: "FLASH_OPTSR2",
+    addr: OPTSR2_CUR,
+    fields: &[
+        OPTSR2.fields[0],
+        OPTSR2.fields[1],
+        OPTSR2.fields[2],
+        OPTSR2.fields[4],
+        OPTSR2.fields[5],
+        OPTSR2.fields[6],
+    ],
+};
+
+/// H503: SRAM2_RST 3, BKPRAM_ECC 4, SRAM2_ECC 6, SRAM1_RST 9, SRAM1_ECC 10;
+/// no TrustZone (stm32h503xx.h:5568-5580).
+pub(super) static OPTSR2_H503: OptionWord = OptionWord {
+    name: "FLASH_OPTSR2",
+    addr: OPTSR2_CUR,
+    fields: &[
+        OPTSR2.fields[1],
+        OPTSR2.fields[2],
+        OPTSR2.fields[4],
+        f!("SRAM1_RST", 9, 1, K::User, Show::Flag("no", "yes"), "SRAM1 erased by a system reset"),
+        f!("SRAM1_ECC", 10, 1, K::User, Show::Flag("off", "on"), "SRAM1 ECC"),
+    ],
+};
+
 /// NSBOOTADD holds address bits 31:8 (RM0481 FLASH_NSBOOTR).
 static NSBOOTR: OptionWord = OptionWord {
     name: "FLASH_NSBOOTR",
@@ -131,18 +191,52 @@ static NSBOOTR: OptionWord = OptionWord {
     ],
 };
 
-/// One bit per group of four 8 KiB sectors, 0 = protected (RM0481 FLASH_WRPxR).
+/// One bit per group of four 8 KiB sectors, 0 = protected (RM0481 FLASH_WRPxR):
+/// 32 bits on H56x (stm32h563xx.h:10078), 8 on H523/H533 (stm32h523xx.h:7383);
+/// one bit per sector, 8 bits, on the H503 (stm32h503xx.h:5599; ST HAL
+/// stm32h5xx_hal_flash_ex.h: `OB_WRP_SECTOR_0` … `_7` where
+/// `FLASH_SECTOR_NB == 8`).
 macro_rules! wrp {
-    ($name:literal, $addr:expr, $field:literal, $what:literal) => {
+    ($name:literal, $addr:expr, $field:literal, $width:literal, $per_bit:literal, $what:literal) => {
         OptionWord {
             name: $name,
             addr: $addr,
-            fields: &[f!($field, 0, 32, K::WriteProtect, Show::Protection(Mask::new("sector", 4, 0, true)), $what)],
+            fields: &[f!(
+                $field,
+                0,
+                $width,
+                K::WriteProtect,
+                Show::Protection(Mask::new("sector", $per_bit, 0, true)),
+                $what
+            )],
         }
     };
 }
-static WRP1R: OptionWord = wrp!("FLASH_WRP1R", WRP1R_CUR, "WRPSG1", "write protection, bank 1");
-static WRP2R: OptionWord = wrp!("FLASH_WRP2R", WRP2R_CUR, "WRPSG2", "write protection, bank 2");
+pub(super) static WRP1R: OptionWord = wrp!("FLASH_WRP1R", WRP1R_CUR, "WRPSG1", 32, 4, "write protection, bank 1");
+pub(super) static WRP2R: OptionWord = wrp!("FLASH_WRP2R", WRP2R_CUR, "WRPSG2", 32, 4, "write protection, bank 2");
+pub(super) static WRP1R_H52X: OptionWord = wrp!("FLASH_WRP1R", WRP1R_CUR, "WRPSG1", 8, 4, "write protection, bank 1");
+pub(super) static WRP2R_H52X: OptionWord = wrp!("FLASH_WRP2R", WRP2R_CUR, "WRPSG2", 8, 4, "write protection, bank 2");
+pub(super) static WRP1R_H503: OptionWord = wrp!("FLASH_WRP1R", WRP1R_CUR, "WRPSG1", 8, 1, "write protection, bank 1");
+pub(super) static WRP2R_H503: OptionWord = wrp!("FLASH_WRP2R", WRP2R_CUR, "WRPSG2", 8, 1, "write protection, bank 2");
+
+/// The high-cycle data area of a bank (see the module notes): changing it
+/// changes which sectors are main flash, so it needs --allow-bank-config.
+macro_rules! edata {
+    ($name:literal, $addr:expr, $strt:literal, $en:literal, $what:literal) => {
+        OptionWord {
+            name: $name,
+            addr: $addr,
+            fields: &[
+                f!($strt, 0, 3, K::BankConfig, Show::Hex, "sectors given to the EDATA area, minus one"),
+                f!($en, 15, 1, K::BankConfig, Show::Flag("on", "off"), $what),
+            ],
+        }
+    };
+}
+pub(super) static EDATA1R: OptionWord =
+    edata!("FLASH_EDATA1R", BASE + 0xF0, "EDATA1_STRT", "EDATA1_EN", "high-cycle data area in bank 1");
+pub(super) static EDATA2R: OptionWord =
+    edata!("FLASH_EDATA2R", BASE + 0x1F0, "EDATA2_STRT", "EDATA2_EN", "high-cycle data area in bank 2");
 
 impl H5Controller {
     /// The sectors WRP1R_CUR/WRP2R_CUR (`wrp`) protect, as address ranges of
@@ -154,7 +248,7 @@ impl H5Controller {
     /// same).
     pub(super) fn write_protected(&self, layout: &FlashLayout, wrp: [u32; 2], swapped: bool) -> Vec<Reserved> {
         let mut out = Vec::new();
-        for (phys, (word, value)) in [&WRP1R, &WRP2R].into_iter().zip(wrp).enumerate() {
+        for (phys, (word, value)) in self.variant().wrp.into_iter().zip(wrp).enumerate() {
             let logical = if swapped { 1 - phys } else { phys };
             let Some(bank) = layout.banks.get(logical) else { continue };
             let sectors = bank.sectors(logical as u8);
@@ -167,14 +261,56 @@ impl H5Controller {
     }
 }
 
+impl H5Controller {
+    /// The sectors given to the high-cycle data area (EDATA1R_CUR,
+    /// EDATA2R_CUR in `edata`, physical banks like WRPxR): not main flash,
+    /// refused to writes and erases. Assumed the last EDATA_STRT + 1 sectors
+    /// of the bank (see the module notes).
+    pub(super) fn edata_sectors(&self, layout: &FlashLayout, edata: [u32; 2], swapped: bool) -> Vec<Reserved> {
+        let Some(words) = self.variant().edata else { return Vec::new() };
+        let mut out = Vec::new();
+        for (phys, (word, value)) in words.into_iter().zip(edata).enumerate() {
+            let (strt, en) = (word.fields[0], word.fields[1]);
+            if en.get(value) == 0 {
+                continue;
+            }
+            let logical = if swapped { 1 - phys } else { phys };
+            let Some(bank) = layout.banks.get(logical) else { continue };
+            let sectors = bank.sectors(logical as u8);
+            let n = (strt.get(value) as usize + 1).min(sectors.len());
+            let (first, last) = (&sectors[sectors.len() - n], &sectors[sectors.len() - 1]);
+            out.push(Reserved {
+                start: first.addr,
+                end: last.end(),
+                kind: ReservedKind::WriteProtected,
+                reason: format!(
+                    "given to the high-cycle data area by {} ({}_EN = 1, {}_STRT = {}: the last {n} sectors of \
+                     physical bank {}, assumed), which stflash does not program; change it with \
+                     `stflash --allow-bank-config --area=option write {}=0` first, or use STM32CubeProgrammer",
+                    word.name,
+                    &en.name[..en.name.len() - 3],
+                    &strt.name[..strt.name.len() - 5],
+                    strt.get(value),
+                    phys + 1,
+                    en.name
+                ),
+            });
+        }
+        out
+    }
+}
+
 impl OptionBytes for H5Controller {
     fn words(&self) -> Vec<&'static OptionWord> {
-        vec![&OPTSR, &OPTSR2, &NSBOOTR, &WRP1R, &WRP2R]
+        let v = self.variant();
+        let mut words = vec![v.optsr, v.optsr2, &NSBOOTR, v.wrp[0], v.wrp[1]];
+        words.extend(v.edata.iter().flatten().copied());
+        words
     }
 
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
         match area {
-            OptionArea::Option | OptionArea::Optcr => Some(&OPTSR),
+            OptionArea::Option | OptionArea::Optcr => Some(self.variant().optsr),
             OptionArea::BootAdd => Some(&NSBOOTR),
             OptionArea::Optcr1 => None,
         }
@@ -195,7 +331,8 @@ impl OptionBytes for H5Controller {
         let locked = t.write32(OPTCR, OPTLOCK);
         result?;
         locked?;
-        if (t.read32(OPTSR_CUR)? ^ before) & SWAP_BANK != 0 {
+        let edata = changes.iter().any(|(w, _)| w.name.starts_with("FLASH_EDATA"));
+        if edata || (t.read32(OPTSR_CUR)? ^ before) & SWAP_BANK != 0 {
             let _ = t.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ);
             return Ok(Reload::Reset);
         }
@@ -203,8 +340,36 @@ impl OptionBytes for H5Controller {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The option tables' facts for a row, by the names of ST's headers: each
+/// option word at its `FLASH_TypeDef` `_CUR` member, its `_PRG` member 4
+/// bytes above, and its fields (stm32h563xx.h:9818-10078).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    // ST names the fields of the boot, WRP and EDATA registers once for
+    // both (`FLASH_BOOTR_*` stm32h563xx.h:10057-10060, `FLASH_WRPR_WRPSG`
+    // :10078); the EDATA fields (`FLASH_EDATAR_*`, :10083-10086) are not
+    // kept by extract.py (it skips the EDATA registers).
+    const RENAMES: &[(&str, Option<&str>)] = &[
+        ("NSBOOT_LOCK", Some("FLASH_BOOTR_BOOT_LOCK")),
+        ("NSBOOTADD", Some("FLASH_BOOTR_BOOTADD")),
+        ("WRPSG1", Some("FLASH_WRPR_WRPSG")),
+        ("WRPSG2", Some("FLASH_WRPR_WRPSG")),
+        ("EDATA1_STRT", None),
+        ("EDATA1_EN", None),
+        ("EDATA2_STRT", None),
+        ("EDATA2_EN", None),
+    ];
+    let Some(d) = H5Controller::new(c) else { return };
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+    f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTRT);
+    f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK);
+    for word in d.words() {
+        let reg = word.name.trim_start_matches("FLASH_");
+        f.number(format!("FLASH_R_BASE_NS+FLASH_TypeDef.{reg}_PRG"), (word.addr + PRG_OFFSET) as u64);
+        f.option_word(word, &format!("FLASH_R_BASE_NS+FLASH_TypeDef.{reg}_CUR"), word.name, RENAMES);
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -221,7 +386,7 @@ mod tests {
 
     #[test]
     fn wrp_groups_become_sector_ranges_of_the_physical_bank() {
-        let c = H5Controller::new(crate::chip::find(0x484).unwrap());
+        let c = H5Controller::new(crate::chip::find(0x484).unwrap()).unwrap();
         let flash = &crate::chip::find(0x484).unwrap().flash;
         let layout = FlashLayout::dual(flash, 2 << 20);
         let a = c.write_protected(&layout, [0xFFFF_FFFE, 0x7FFF_FFFF], false);

@@ -1,8 +1,8 @@
 //! STM32H7 (all but H7R/S): H74x/H75x and the dual-core H745/H747/H755/H757
 //! (DEV_ID 0x450), H72x/H73x (0x483), H7A3/H7B3/H7B0 (0x480).
-//! flash-families.md §1.5 H7 rows, §2.8, §3.
+//! the reference manuals' memory maps; RM0433 §4, RM0455 §4, RM0468 §4
 //!
-//! Bank layout rule shared by every dual-bank H7 (flash-families.md §5 item 16;
+//! Bank layout rule shared by every dual-bank H7 (
 //! [OCD] stm32h7x.c:937-951): bank 2 always starts at 0x08100000, each bank
 //! holds half of the flash, so a 1 MiB part leaves 0x08080000-0x080FFFFF
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
@@ -16,7 +16,7 @@ use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 
-/// Bank 2 of every dual-bank H7 (flash-families.md §2.8.1, §3.1).
+/// Bank 2 of every dual-bank H7 (RM0433 §4.3.5; stlink issue #1369).
 const BANK2: Bank2Base = Bank2Base::Fixed(0x0810_0000);
 
 /// DBGMCU freeze bits, same on all three dies: DBGMCU_APB3FZ1 (0x5C001034)
@@ -63,18 +63,22 @@ pub static CHIPS: &[Chip] = &[
         also_reports: &[],
         name: "STM32H74x_H75x",
         // The dual-core H745/H747/H755/H757 share this DEV_ID (RM0399). stflash
-        // identifies and programs them through AP0, the Cortex-M7 (§1.3): the
-        // ST-LINK's HLA protocol reaches AP0 only, so the Cortex-M4 on AP3 is
-        // neither halted nor reset-held by stflash. If the CM4 runs code from
-        // flash that is being erased it reads erased or half-programmed words;
-        // clear BCM4 (OPTSR bit 22) or keep the CM4 in a RAM loop while
-        // flashing (§5 item 19). stflash never writes BCM4/BCM7.
+        // identifies and programs them through the Cortex-M7 on AP0
+        // (`core_ap`; OpenOCD tcl/target/stm32h7x.cfg:86,97: cpu0
+        // (CM7) `-ap-num 0`, cpu1 (CM4) `-ap-num 3`). stflash selects one access port for the core (AP1
+        // only where a chip has its core there) and never touches AP3, so
+        // the Cortex-M4 is neither halted nor reset-held. If the CM4 runs
+        // code from flash that is being erased it reads erased or
+        // half-programmed words; clear BCM4 (FLASH_OPTSR_CUR bit 22,
+        // stm32h745xx.h:11026 `FLASH_OPTSR_BCM4_Pos`) or keep the CM4 in a RAM loop
+        // while flashing. stflash never writes BCM4/BCM7.
         parts: "STM32H742, STM32H743/753, STM32H750, STM32H745/755, STM32H747/757",
         family: "STM32H7",
         reference_manual: "RM0433 (RM0399 for the dual-core H745/H747/H755/H757)",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H74X),
-        // flash-families.md §1.4 ([CMSIS-h7] stm32h743xx.h:2085).
+        // the die's CMSIS `FLASHSIZE_BASE` ([CMSIS-h7] stm32h743xx.h:2085).
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 2048,
         flash: FlashSpec {
@@ -116,6 +120,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0468",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H72X),
         // §1.4 ([CMSIS-h7] stm32h723xx.h:2083).
         flash_size_reg: 0x1FF1_E880,
@@ -158,6 +163,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32H7",
         reference_manual: "RM0455",
         core: Core::M7,
+        core_ap: 0,
         controller: Controller::H7(&driver::H7AB),
         // §1.4, §3.1 ([CMSIS-h7] stm32h7a3xx.h:1979).
         flash_size_reg: 0x08FF_F80C,

@@ -5,7 +5,7 @@
 //! ([`Variant`]): where CR keeps FW, START and the sector number, whether
 //! there is a PSIZE field, the flash-word and sector sizes, whether a second
 //! bank exists, which error flags SR has. Everything else follows the common
-//! H7 sequences of flash-families.md §2.8:
+//! H7 sequences of RM0433 §4, RM0455 §4, RM0468 §4:
 //!
 //! * bank 2 registers at +0x100; each bank is unlocked, erased and polled
 //!   through its own KEYR/CR/SR;
@@ -128,7 +128,7 @@ pub struct Variant {
     /// Has a second bank (bank 2 registers and flash at 0x08100000).
     pub dual_bank: bool,
     pub error_flags: &'static [ErrorFlag],
-    /// Typical times from timing-model.md.
+    /// Typical times from the datasheets' flash memory characteristics.
     pub word_time: Duration,
     pub sector_erase_time: Duration,
     pub bank_erase_time: Duration,
@@ -207,7 +207,7 @@ pub static H74X: Variant = Variant {
     sector_size: 128 * 1024,
     dual_bank: true,
     error_flags: ERRORS_WITH_OPERR,
-    // timing-model.md H743 row.
+    // The datasheet's flash memory characteristics.
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
@@ -229,7 +229,7 @@ pub static H72X: Variant = Variant {
     // §2.8.2: single bank, no bank-2 registers.
     dual_bank: false,
     error_flags: ERRORS_WITH_OPERR,
-    // timing-model.md H72x row.
+    // The datasheet's flash memory characteristics (H72x).
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
@@ -248,7 +248,7 @@ pub static H7AB: Variant = Variant {
     sector_size: 8 * 1024,
     dual_bank: true,
     error_flags: ERRORS_H7AB,
-    // timing-model.md H7A3 row.
+    // The datasheet's flash memory characteristics.
     word_time: Duration::from_micros(25),
     sector_erase_time: Duration::from_millis(5),
     bank_erase_time: Duration::from_millis(500),

@@ -1,4 +1,4 @@
-//! STM32H7 option registers and OTP (flash-families.md §2.8 "Option bytes",
+//! STM32H7 option registers and OTP (RM0433 §4, RM0455 §4, RM0468 §4,
 //! §3.4-§3.6; field positions from [CMSIS-h7] `FLASH_OPTSR_*` and ST's SVD
 //! text for the H7B0 ([SVD-H7B0], cmforthlib `stm32h7b0/flash.fs`)).
 //!
@@ -60,7 +60,7 @@ const OPTCHANGEERR: u32 = 1 << 30;
 const RDP_SHIFT: u32 = 8;
 
 /// "No specification, real delay seems to be around 300ms" (Chromium EC,
-/// flash-families.md §2.8).
+/// RM0433 §4, RM0455 §4, RM0468 §4).
 const OPTION_CHANGE_TYPICAL: Duration = Duration::from_millis(300);
 /// An ordinary option change; 30× the measured time.
 const OPTION_CHANGE_TIMEOUT: Duration = Duration::from_secs(10);

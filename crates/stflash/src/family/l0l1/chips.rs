@@ -1,4 +1,4 @@
-//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (flash-families.md
+//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (the reference manual
 //! §1.5, §2.4).
 //!
 //! Pages are erased by address (a write of 0 into the page with ERASE|PROG),
@@ -17,11 +17,11 @@ use crate::facts::{Facts, Scope, TableNames};
 const KIB: u32 = 1024;
 
 /// L0: 128-byte pages; programmed by half page (16 words, 64 bytes); erased
-/// value 0x00 (RM0377 §3.3.1 "NVM organization"; flash-families.md §2.4, §2.0).
+/// value 0x00 (RM0377 §3.3.1 "NVM organization").
 const L0_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 128)], dual: None, write_unit: 64, erased: 0x00 };
 
-/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038; flash-families.md
+/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038
 /// §2.4, §1.6 item 17: stlink's "128 B" comment is wrong, its 0x100 is right).
 const L1_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 256)], dual: None, write_unit: 128, erased: 0x00 };
@@ -29,9 +29,8 @@ const L1_FLASH: FlashSpec =
 /// L1 cat.5/6 (0x437): bank 2 always starts at 0x08040000, so the 384 KiB
 /// parts (STM32L1xxxD-X) have a hole at 0x08030000-0x0803FFFF (CMSIS
 /// `stm32l151xdx.h`: FLASH_BANK1_END 0x0802FFFF, FLASH_BANK2_BASE 0x08040000;
-/// `stm32l151xe.h`: FLASH_BANK2_BASE 0x08040000). The sheet's "384 K:
-/// 0x08030000" (flash-families.md §1.5 row 0x437) is the cat.4 value; CMSIS is
-/// followed here.
+/// `stm32l151xe.h`: FLASH_BANK2_BASE 0x08040000). Bank 2 at 0x08030000 is
+/// the cat.4 value (`stm32l151xd.h`); CMSIS is followed here.
 const L1_CAT5_FLASH: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: &[(1, 256)], bank2: Bank2Base::Fixed(0x0804_0000) }), ..L1_FLASH };
 
@@ -45,14 +44,14 @@ const L0_FREEZE: &[(u32, u32)] = &[(0x4002_1034, 1 << 22), (0x4001_5808, (1 << 1
 /// (RM0038 DBG chapter, DBGMCU_APB1_FZ; CMSIS `stm32l152xe.h`).
 const L1_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
 
-/// User option bytes, each word a value and its complement (flash-families.md
+/// User option bytes, each word a value and its complement (the reference manual
 /// §2.4, §1.5 "OB" column).
 const L0_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 const L1_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 /// L1 cat.4/5 have more write-protection words (WRP up to 0x1FF8009F).
 const L1_OPTION_BYTES_LARGE: MemRegion = MemRegion::new(0x1FF8_0000, 0xA0);
 
-/// System memory per AN2606 Table 226 (flash-families.md §1.5, §6 row 26):
+/// System memory per AN2606 Table 226 (the reference manuals' memory maps; stlink v1.8.0 config/chips):
 /// L0 cat.1-3 4 KiB, L0 cat.5 and all L1 8 KiB.
 const L0_SYSMEM_4K: MemRegion = MemRegion::new(0x1FF0_0000, 4 * KIB);
 const SYSMEM_8K: MemRegion = MemRegion::new(0x1FF0_0000, 8 * KIB);
@@ -231,12 +230,13 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L0",
         reference_manual: "RM0377",
         core: Core::M0Plus,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_457),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 16,
         flash: L0_FLASH,
         // EMB-C 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
-        // (flash-families.md §1.6 item 18).
+        // (stlink v1.8.0's behaviour).
         sram: MemRegion::new(0x2000_0000, 2 * KIB),
         extra_ram: &[],
         system_memory: L0_SYSMEM_4K,
@@ -255,6 +255,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L0",
         reference_manual: "RM0377",
         core: Core::M0Plus,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_425),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 32,
@@ -277,6 +278,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L0",
         reference_manual: "RM0367/RM0376/RM0377",
         core: Core::M0Plus,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_417),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 64,
@@ -299,11 +301,12 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L0",
         reference_manual: "RM0367/RM0376/RM0377",
         core: Core::M0Plus,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_447),
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 192,
         // Two physical banks (read-while-write) split at half the flash; the
-        // 192 KiB split at 0x08018000 is [U] (flash-families.md §7 question 6)
+        // 192 KiB split at 0x08018000 is [U] ([assumed])
         // but does not matter here: the banks are contiguous, erased by
         // address through one PECR, so the layout is one bank.
         flash: L0_FLASH,
@@ -325,6 +328,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_416),
         flash_size_reg: L1_SIZE_REG_SMALL,
         max_flash_kib: 128,
@@ -350,6 +354,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_429),
         flash_size_reg: L1_SIZE_REG_SMALL,
         max_flash_kib: 128,
@@ -373,6 +378,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_427),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 256,
@@ -395,6 +401,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_436),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 384,
@@ -407,7 +414,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES_LARGE),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        // The register reads 0 for 384 KiB and 1 for 256 KiB (flash-families.md §1.4).
+        // The register reads 0 for 384 KiB and 1 for 256 KiB (the die's CMSIS `FLASHSIZE_BASE`).
         flash_size_quirk: FlashSizeQuirk::L1Cat4,
         crc: Some(L1_CRC),
     },
@@ -420,6 +427,7 @@ pub static CHIPS: &[Chip] = &[
         family: "STM32L1",
         reference_manual: "RM0038",
         core: Core::M3,
+        core_ap: 0,
         controller: Controller::L0L1(&DIE_437),
         flash_size_reg: L1_SIZE_REG,
         max_flash_kib: 512,

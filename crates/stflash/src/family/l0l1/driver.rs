@@ -1,5 +1,5 @@
 //! STM32L0/L1 flash: the PECR-type controller (RM0377/RM0367/RM0376 for L0,
-//! RM0038 for L1; flash-families.md §2.4).
+//! RM0038 for L1).
 //!
 //! Three locks, three key registers: PELOCK (PEKEYR) guards PECR itself and the
 //! data EEPROM, PRGLOCK (PRGKEYR) the program memory, OPTLOCK (OPTKEYR) the
@@ -21,13 +21,13 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block: L0 0x40022000, L1 0x40023C00 (flash-families.md §2.4; CMSIS
+/// Register block: L0 0x40022000, L1 0x40023C00 (CMSIS
 /// `stm32l053xx.h` FLASH_R_BASE = AHBPERIPH_BASE + 0x2000, `stm32l152xe.h`
 /// FLASH_R_BASE = AHBPERIPH_BASE + 0x3C00).
 const L0_BASE: u32 = 0x4002_2000;
 const L1_BASE: u32 = 0x4002_3C00;
 
-// Register offsets (flash-families.md §2.4; EMB-R flash_l0/flash_l1).
+// Register offsets (EMB-R flash_l0/flash_l1).
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
@@ -72,8 +72,8 @@ pub const PEKEY2: u32 = 0x0203_0405;
 pub const PRGKEY1: u32 = 0x8C9D_AEBF;
 pub const PRGKEY2: u32 = 0x1314_1516;
 
-/// Word, half-page and page-erase times: 3.2 ms (timing-model.md L0/L1 row);
-/// CMSIS-pack algorithms allow 500 ms per call (flash-families.md §4.1).
+/// Word, half-page and page-erase times: 3.2 ms (the datasheets' flash memory characteristics);
+/// CMSIS-pack algorithms allow 500 ms per call (OpenOCD src/flash/nor/stm32*.c timeouts).
 const OP_TIME: Duration = Duration::from_micros(3200);
 const OP_TIMEOUT: Duration = Duration::from_millis(500);
 

@@ -1,4 +1,4 @@
-//! STM32L0/L1 option bytes (flash-families.md §2.4; RM0377 §3.4, RM0038 §3.9).
+//! STM32L0/L1 option bytes (RM0377 §3.4, RM0038 §3.9).
 //!
 //! Memory-mapped at 0x1FF80000 as 32-bit words holding a 16-bit value and its
 //! complement in the upper half: the RDP word (RDP in bits 7:0; bit 8 is
@@ -32,10 +32,10 @@ const PEKEYR: u32 = 0x0C;
 const OPTKEYR: u32 = 0x14;
 const PECR_OPTLOCK: u32 = 1 << 2;
 const PECR_OBL_LAUNCH: u32 = 1 << 18;
-/// Option keys of L0/L1 (flash-families.md §2.4).
+/// Option keys of L0/L1 (RM0377 §3, RM0038 §3).
 const OPTKEY1: u32 = 0xFBEA_D9C8;
 const OPTKEY2: u32 = 0x2425_2627;
-/// An option word is erased and programmed: 2 × 3.2 ms (timing-model.md).
+/// An option word is erased and programmed: 2 × 3.2 ms (the datasheets' flash memory characteristics).
 const WORD_TIME: Duration = Duration::from_micros(6400);
 /// An RDP regression also erases the flash and the data EEPROM.
 const WORD_TIMEOUT: Duration = Duration::from_secs(5);

@@ -146,6 +146,7 @@ const L4: Chip = Chip {
     family: "STM32L4",
     reference_manual: "RM0394",
     core: Core::M4,
+    core_ap: 0,
     controller: Controller::L4(&driver::L4_RM0394),
     flash_size_reg: FLASH_SIZE_REG,
     max_flash_kib: 0,
@@ -213,6 +214,35 @@ const C0: Chip = Chip {
     ..G0
 };
 
+/// U0 (RM0503): DBGMCU_APBFZ1 at 0x40015808 (DBGMCU_BASE 0x40015800, CMSIS
+/// stm32u073xx.h:857; DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12,
+/// stm32u031xx.h:9604-9607), clocked by RCC_DBGCFGR.DBGEN (bit 0,
+/// stm32u031xx.h:5354; RCC at 0x40021000 + 0x50), not by RCC_APBENR1 as on
+/// G0/C0. That the freeze bits take writes only with DBGEN set is assumed
+/// (OpenOCD's stm32u0x.cfg writes APBFZ1 without it): DBGEN is set first.
+const U0_FREEZE: &[(u32, u32)] = &[(0x4002_1050, 1 << 0), (0x4001_5808, (1 << 11) | (1 << 12))];
+/// U0 CRC: CRC_BASE 0x40023000 (stm32u073xx.h:905), CRCEN bit 12 of
+/// RCC_AHBENR at 0x40021048 (stm32u031xx.h:479 offset 0x48, :5326), INIT
+/// and POL (stm32u031xx.h:1598-1603); reset clock MSI 4 MHz (ST's
+/// system_stm32u0xx.c `SystemCoreClock = 4000000U`).
+const U0_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_1048, 1 << 12), word_ns: 2000, ..G0_CRC };
+
+/// U0 (RM0503): Cortex-M0+ on AP0 (probe-rs STM32U0_Series.yaml `ap: 0`),
+/// single bank of 2 KiB pages (ST HAL stm32u0xx_hal_flash.h `FLASH_PAGE_SIZE
+/// 0x800`, `FLASH_BANK_SIZE = FLASH_SIZE`), double words. No memory-mapped
+/// option-byte image is documented in CMSIS or the HAL: the option
+/// registers are used.
+const U0: Chip = Chip {
+    family: "STM32U0",
+    reference_manual: "RM0503",
+    core: Core::M0Plus,
+    controller: Controller::L4(&driver::U0),
+    option_bytes: None,
+    watchdog_freeze: U0_FREEZE,
+    crc: Some(U0_CRC),
+    ..L4
+};
+
 /// WB/WL: own register block (driver), DBGMCU freeze register at offset 0x3C.
 const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, crc: Some(WB_WL_CRC), ..L4 };
 
@@ -243,6 +273,88 @@ pub static CHIPS: &[Chip] = &[
         sram: sram(12),
         controller: Controller::L4(&driver::C031),
         ..C0
+    },
+    // C051, C071, C091/C092: the C031 controller with the die's field widths
+    // (CMSIS FLASH_CR_PNB 7/6/7 bits, stm32c051xx.h:2426, stm32c071xx.h:2625,
+    // stm32c091xx.h:2495; WRP1A_STRT 5/6/7 bits, stm32c051xx.h:2539,
+    // stm32c071xx.h:2738, stm32c091xx.h:2608: `driver::C051`, `C071`, `C09X`),
+    // the same register block, RCC, DBGMCU and CRC addresses
+    // (stm32c051xx.h:540-584, stm32c071xx.h:597-641, stm32c091xx.h:547-595),
+    // flash-size register 0x1FFF75A0 and UID 0x1FFF7550 as on C031. System
+    // memory: AN2606 Table
+    // 226. That the option-byte image is at 0x1FFF7800 as on C031 and the OTP
+    // at 0x1FFF7000 are assumed (not in CMSIS).
+    Chip {
+        dev_id: 0x44C,
+        uid: Uid::at(0x1FFF_7550),
+        name: "STM32C051xx",
+        parts: "STM32C051",
+        controller: Controller::L4(&driver::C051),
+        // FLASH_SIZE_DEFAULT 0x10000, SRAM_SIZE_MAX 0x3000 (stm32c051xx.h:506-508).
+        max_flash_kib: 64,
+        sram: sram(12),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x3000),
+        ..C0
+    },
+    Chip {
+        dev_id: 0x493,
+        uid: Uid::at(0x1FFF_7550),
+        name: "STM32C071xx",
+        parts: "STM32C071",
+        controller: Controller::L4(&driver::C071),
+        // FLASH_SIZE_DEFAULT 0x20000, SRAM_SIZE_MAX 0x6000 (stm32c071xx.h:559-561).
+        max_flash_kib: 128,
+        sram: sram(24),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x7000),
+        ..C0
+    },
+    // One die for C091 (36 KiB SRAM, stm32c091xx.h:510) and C092 (30 KiB,
+    // FDCAN, stm32c092xx.h:570), told apart by no register known here: the
+    // smaller SRAM is the one both have. C092's OPTR.FDCAN_BL_CK (bits 31:30,
+    // stm32c092xx.h:3237) is not named, so those bits are kept as read.
+    Chip {
+        dev_id: 0x44D,
+        uid: Uid::at(0x1FFF_7550),
+        name: "STM32C09xxx",
+        parts: "STM32C091, STM32C092",
+        controller: Controller::L4(&driver::C09X),
+        max_flash_kib: 256,
+        sram: sram(30),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x4000),
+        ..C0
+    },
+    // U0 (RM0503). Flash-size register and UID per die (CMSIS
+    // stm32u031xx.h:706-707, stm32u073xx.h:775-776); SRAM1 + SRAM2
+    // contiguous (stm32u031xx.h:722-724: 8 + 4 KiB; stm32u073xx.h:791-793:
+    // 32 + 8 KiB); system memory from AN2606 Table 226 (CMSIS gives 26 KiB
+    // for both dies, too much for the U031). OTP 1 KiB at 0x1FFF6800
+    // (stm32u073xx.h:804-805). The U031 header names the same OTP address
+    // (stm32u031xx.h:735), inside what AN2606 calls the U073's system memory
+    // and far from the U031's other information-block items at 0x1FFF3xxx:
+    // not offered on the U031 until checked on a chip.
+    Chip {
+        dev_id: 0x459,
+        uid: Uid::at(0x1FFF_3E50),
+        name: "STM32U031xx",
+        parts: "STM32U031",
+        flash_size_reg: 0x1FFF_3EA0,
+        max_flash_kib: 64,
+        sram: sram(12),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x3800),
+        otp: None,
+        ..U0
+    },
+    Chip {
+        dev_id: 0x489,
+        uid: Uid::at(0x1FFF_6E50),
+        name: "STM32U073xx_U083xx",
+        parts: "STM32U073, STM32U083",
+        flash_size_reg: 0x1FFF_6EA0,
+        max_flash_kib: 256,
+        sram: sram(40),
+        system_memory: MemRegion::new(0x1FFF_0000, 0x6800),
+        otp: Some(MemRegion::new(0x1FFF_6800, KIB)),
+        ..U0
     },
     // SRAM: CMSIS `SRAM_SIZE_MAX` (stm32g031xx.h, stm32g051xx.h:601,
     // stm32g071xx.h:640, stm32g0b1xx.h:754): 8, 16, 32, 128 KiB. The
@@ -460,7 +572,16 @@ pub static CHIPS: &[Chip] = &[
 /// The facts of a row of this table, by the names of ST's headers.
 pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     let g0_c0 = matches!(c.family, "STM32G0" | "STM32C0");
-    let (idcode, crc_clock, freeze): (_, _, &[(&str, &str)]) = if g0_c0 {
+    let (idcode, crc_clock, freeze): (_, _, &[(&str, &str)]) = if c.family == "STM32U0" {
+        (
+            "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            &[
+                ("RCC_BASE+RCC_TypeDef.DBGCFGR", "RCC_DBGCFGR_DBGEN"),
+                ("DBGMCU_BASE+DBGMCU_TypeDef.APBFZ1", "DBGMCU_APBFZ1_DBG_WWDG_STOP|DBGMCU_APBFZ1_DBG_IWDG_STOP"),
+            ],
+        )
+    } else if g0_c0 {
         (
             "DBG_BASE+DBG_TypeDef.IDCODE",
             ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
@@ -500,7 +621,16 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     }
     // SRAM: which of ST's regions the row's contiguous SRAM spans.
     let (sram, scope) = match c.dev_id {
-        0x443 | 0x453 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        0x443 | 0x453 | 0x44C | 0x493 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        // The C092's 30 KiB, which the C091 (36 KiB) has too (see the row).
+        0x44D => ("SRAM_SIZE_MAX", Scope::Part("stm32c092xx")),
+        // U0: SRAM1 then SRAM2 (`BKPSRAM2_BASE`, 4 or 8 KiB; the headers give
+        // no SRAM2 size), contiguous.
+        0x459 | 0x489 => {
+            let sram2 = if c.dev_id == 0x459 { 4 * KIB } else { 8 * KIB };
+            f.number("BKPSRAM2_BASE", (c.sram.base + c.sram.size - sram2) as u64);
+            ("SRAM1_SIZE_MAX", Scope::Die)
+        }
         0x468 | 0x469 | 0x479 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", Scope::Die),
         0x464 | 0x461 => ("SRAM1_SIZE_MAX+SRAM2_SIZE", Scope::Die),
         0x471 | 0x470 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", Scope::Die),
@@ -510,11 +640,21 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
         0x497 => ("SRAM1_SIZE+SRAM2_SIZE", Scope::Die),
         _ => ("SRAM1_SIZE_MAX", Scope::Die),
     };
-    f.scope(scope).number(sram, c.sram.size as u64).scope(Scope::Die);
+    let size = match c.dev_id {
+        0x459 => c.sram.size - 4 * KIB,
+        0x489 => c.sram.size - 8 * KIB,
+        _ => c.sram.size,
+    };
+    f.scope(scope).number(sram, size as u64).scope(Scope::Die);
     let extra = if c.family == "STM32G4" { "CCMSRAM" } else { "SRAM2" };
     for r in c.extra_ram {
         f.number(format!("{extra}_BASE"), r.base as u64);
         f.number(format!("{extra}_SIZE"), r.size as u64);
+    }
+    if c.family == "STM32U0" {
+        if let Some(otp) = c.otp {
+            f.number("FLASH_OTP_BASE", otp.base as u64);
+        }
     }
     if c.watchdog_freeze == WB_WL_FREEZE {
         if let Some(otp) = c.otp {
@@ -567,5 +707,25 @@ mod tests {
         assert_eq!(find_by_name("wb55rg").map(|c| c.dev_id), Some(0x495));
         assert_eq!(find_by_name("wle5jc").map(|c| c.dev_id), Some(0x497));
         assert_eq!(find_by_name("c031c6").map(|c| c.dev_id), Some(0x453));
+        for (name, id) in
+            [("c051c8", 0x44C), ("c071rb", 0x493), ("c092rc", 0x44D), ("u031k8", 0x459), ("u083rc", 0x489)]
+        {
+            assert_eq!(find_by_name(name).map(|c| c.dev_id), Some(id), "{name}");
+        }
+    }
+
+    #[test]
+    fn u0_and_the_new_c0_dies_are_rows_of_their_variants() {
+        for (id, v) in [(0x44C, &driver::C051), (0x493, &driver::C071), (0x44D, &driver::C09X)] {
+            let c = find(id).unwrap();
+            assert!(c.controller == Controller::L4(v) && c.flash_size_reg == FLASH_SIZE_REG_C0, "{}", c.name);
+        }
+        for id in [0x459, 0x489] {
+            let c = find(id).unwrap();
+            assert!(c.controller == Controller::L4(&driver::U0) && c.option_bytes.is_none(), "{}", c.name);
+            assert_eq!((c.core, c.core_ap, c.flash.write_unit), (Core::M0Plus, 0, 8));
+            assert_eq!(c.watchdog_freeze[0], (0x4002_1050, 1), "RCC_DBGCFGR.DBGEN first");
+        }
+        assert!(find(0x459).unwrap().otp.is_none(), "U031 OTP address unconfirmed");
     }
 }

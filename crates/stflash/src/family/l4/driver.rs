@@ -307,6 +307,30 @@ pub static C0: Variant =
     Variant { factory: &super::factory::C0, extra_busy: SR_CFGBSY, ..single("STM32C0 (RM0490)", 4, opts::C011) };
 /// C031 (RM0490): as C011, with OPTR.HSE_NOT_REMAPPED.
 pub static C031: Variant = Variant { options: opts::C031, ..C0 };
+/// C051 (RM0490): PNB 7 bits, WRP fields of 5 (stm32c051xx.h:2426, 2539).
+pub static C051: Variant = Variant { pnb_bits: 7, options: opts::C051, ..C0 };
+/// C071 (RM0490): PNB 6 bits, WRP fields of 6 (stm32c071xx.h:2625, 2738).
+pub static C071: Variant = Variant { pnb_bits: 6, options: opts::C071, ..C0 };
+/// C091/C092 (RM0490): PNB 7 bits, WRP fields of 7 (stm32c091xx.h:2495,
+/// 2608; stm32c092xx.h:3140, 3258).
+pub static C09X: Variant = Variant { pnb_bits: 7, options: opts::C09X, ..C0 };
+/// U0 (RM0503): the C0/G0 controller. Same register block and offsets
+/// (CMSIS stm32u073xx.h:302-315 `FLASH_TypeDef`: KEYR 0x08, SR 0x10, CR 0x14,
+/// OPTR 0x20, WRP1AR/BR 0x2C/0x30), the same CR bits (PG 0, PER 1, MER1 2,
+/// PNB 3 w7, STRT 16, OPTSTRT 17, OBL_LAUNCH 27, OPTLOCK 30, LOCK 31:
+/// stm32u073xx.h:3373 for PNB, stm32u031xx.h:3083-3117) and SR bits (BSY1
+/// 16, CFGBSY 18: stm32u031xx.h:3069-3072), the same keys and sequences
+/// (ST's HAL stm32u0xx_hal_flash.c: wait BSY1 then CFGBSY, double words as
+/// two 32-bit writes; page erase PER|PNB|STRT in one write in
+/// stm32u0xx_hal_flash_ex.c; options OPTSTRT then OBL_LAUNCH), single bank
+/// of 2 KiB pages. A variant, not a C0 row: the SoC around it differs
+/// (flash-size register per die, DBGMCU clock in RCC_DBGCFGR, CRC clock in
+/// RCC_AHBENR at +0x48, OPTR layout: the chip rows and `OPTR_U0`). SR bits
+/// 11/12 (HDPOPTWERR, OEMOPTWERR, stm32u031xx.h:3060-3063) are not errors
+/// of erase or program (the HAL's FLASH_SR_ERRORS leaves them out); bit 14
+/// (RDERR elsewhere) is reserved here and reads 0.
+pub static U0: Variant =
+    Variant { factory: &super::factory::U0, extra_busy: SR_CFGBSY, ..single("STM32U0 (RM0503)", 7, opts::U0) };
 /// WB55/WB50 (RM0434): own register block, CFGBSY, PESD, secure area from
 /// SFR (SFSA bits 0-7, FSD bit 8: stm32wb55xx.h `FLASH_SFR_*`).
 pub static WB: Variant = Variant {
@@ -408,7 +432,7 @@ impl L4gController {
     }
 
     /// Wait while CPU2 holds flash operations suspended (WB/WL, SR.PESD;
-    /// flash-families.md §2.5).
+    /// RM0351 §3, RM0444 §3, RM0434 §3, RM0453 §3).
     fn wait_not_suspended(&self, t: &mut Target) -> Result<(), FlashError> {
         if !self.v.pesd {
             return Ok(());
@@ -462,7 +486,7 @@ impl FlashController for L4gController {
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
-        // Read OPTR only where a bank-mode bit exists (flash-families.md §5 item 10).
+        // Read OPTR only where a bank-mode bit exists (the reference manual).
         let optr = if self.v.dual.is_empty() { 0 } else { t.read32(self.reg(OPTR))? };
         let package = match self.v.sales {
             Some(s) => match t.read32(s.package) {
@@ -499,7 +523,7 @@ impl FlashController for L4gController {
     }
 
     fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
-        // Setting LOCK leaves the other bits as they are (flash-families.md §2.0):
+        // Setting LOCK leaves the other bits as they are (the reference manuals' FLASH_CR descriptions):
         // clear them first, then lock.
         t.write32(self.reg(CR), 0)?;
         t.write32(self.reg(CR), CR_LOCK)?;
@@ -521,7 +545,7 @@ impl FlashController for L4gController {
     }
 
     /// MER1 (and MER2 in dual-bank mode) then STRT. On WB/WL this erases the
-    /// non-secure pages only: the CPU2 area survives (flash-families.md §2.5).
+    /// non-secure pages only: the CPU2 area survives (RM0351 §3, RM0444 §3, RM0434 §3, RM0453 §3).
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let mer = if layout.banks.len() == 2 { CR_MER1 | self.v.mer2 } else { CR_MER1 };
         Some(vec![
@@ -543,7 +567,7 @@ impl FlashController for L4gController {
     }
 
     /// Each 64-bit double word as two 32-bit writes, low word first
-    /// (flash-families.md §5 item 12).
+    /// (the reference manual).
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
     }
@@ -623,6 +647,11 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
     f.mask("FLASH_SR_EOP", SR_EOP);
     for flag in ERROR_FLAGS {
+        // U0: bit 14 is reserved and reads 0 (stm32u031xx.h, stm32u073xx.h
+        // define no FLASH_SR_RDERR), so the flag never fires there.
+        if flag.name == "RDERR" && std::ptr::eq(v, &U0) {
+            continue;
+        }
         f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
     }
     let g0_c0 = v.extra_busy & SR_CFGBSY != 0 && !wb_wl;

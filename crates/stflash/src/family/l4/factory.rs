@@ -97,6 +97,24 @@ pub(super) static C0: Factory = Factory {
     no_regression: None,
 };
 
+/// U0: no source at hand gives the user bits as shipped (ST's SVD reset
+/// value of FLASH_OPTR is 0): only RDP and the write-protection areas are
+/// restored.
+pub(super) static U0: Factory = Factory {
+    words: &[
+        FactoryWord {
+            word: "FLASH_OPTR",
+            value: 0x0000_00AA,
+            fields: &["RDP"],
+            reliability: R::A,
+            source: "ST HAL stm32u0xx_hal_flash.h OB_RDP_LEVEL_0: RDP 0xAA = level 0",
+        },
+        WRP[0],
+        WRP[1],
+    ],
+    no_regression: None,
+};
+
 /// WB: the sources disagree on every user bit of FLASH_OPTR (Black Magic
 /// Probe 0x2D8F71AA, ST's SVD 0x10708000): only RDP is restored.
 pub(super) static WB: Factory = Factory {

@@ -63,7 +63,7 @@ const CR_OPTSTRT: u32 = 1 << 17;
 const CR_OBL_LAUNCH: u32 = 1 << 27;
 const CR_OPTLOCK: u32 = 1 << 30;
 
-/// Storing the options: 22 ms modeled (timing-model.md erase row); the
+/// Storing the options: 22 ms modeled (the datasheets' flash memory characteristics); the
 /// regression erase of a 1 MiB L4 is well under a second (§4.1).
 const OPTION_TYPICAL: Duration = Duration::from_millis(25);
 const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -211,6 +211,47 @@ static OPTR_C031: OptionWord =
 const SECURE_MUXING_EN: Field =
     f!("SECURE_MUXING_EN", 23, 1, K::User, Show::Flag("on", "off"), "multi-bonding I/O protection");
 
+/// U0 (RM0503 FLASH_OPTR; CMSIS stm32u031xx.h:3139-3194, the same in
+/// stm32u073xx.h from :3420): RDP, BOR_EN 8, BOR_LEV 10:9, nRST_STOP 13,
+/// nRST_STDBY 14, nRST_SHDW 15, IWDG_SW/STOP/STDBY 16-18, WWDG_SW 19, BDRST
+/// 21, RAM_PARITY_CHECK 22, BKPSRAM_HW_ERASE 23, nBOOT_SEL/nBOOT1/nBOOT0
+/// 24-26, NRST_MODE 28:27, IRHEN 29. ST's SVD calls bits 10:8 one BORR_LEV
+/// field; the header's split (and its BOR_LEV values, ST HAL
+/// stm32u0xx_hal_flash.h: 0 ≈ 2.0 V … 3 ≈ 2.8 V) is used.
+static OPTR_U0: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP,
+        f!("BOR_EN", 8, 1, K::User, Show::Flag("on", "off"), "brown-out reset"),
+        f!(
+            "BOR_LEV",
+            9,
+            2,
+            K::User,
+            Show::Choices(&[(0, "~2.0 V"), (1, "~2.2 V"), (2, "~2.5 V"), (3, "~2.8 V")]),
+            "brown-out reset threshold"
+        ),
+        f!("nRST_STOP", 13, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 14, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nRST_SHDW", 15, 1, K::User, NO_RESET, "reset when entering Shutdown"),
+        IWDG_SW,
+        IWDG_STOP,
+        IWDG_STDBY,
+        WWDG_SW,
+        // Meanings of BDRST and BKPSRAM_HW_ERASE not at hand (RM0503 not
+        // read): shown as numbers.
+        f!("BDRST", 21, 1, K::User, Show::Hex, "backup-domain reset option"),
+        f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BKPSRAM_HW_ERASE", 23, 1, K::User, Show::Hex, "backup SRAM hardware erase option"),
+        f!("nBOOT_SEL", 24, 1, K::BootConfig, Show::Flag("nBOOT0 bit", "BOOT0 pin"), "boot selected by"),
+        f!("nBOOT1", 25, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("nBOOT0", 26, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nBOOT_SEL = 1)"),
+        NRST_MODE,
+        f!("IRHEN", 29, 1, K::User, Show::Flag("on", "off"), "internal reset holder"),
+    ],
+};
+
 /// G4: NRST_MODE at 28-29 and IRHEN at 30 (RM0440 FLASH_OPTR).
 const G4_NRST_MODE: Field = Field { shift: 28, ..NRST_MODE };
 const G4_IRHEN: Field = f!("IRHEN", 30, 1, K::User, Show::Flag("on", "off"), "internal reset holder");
@@ -357,7 +398,7 @@ static SFR_WB: OptionWord = OptionWord {
     ],
 };
 /// OTP: 1 KiB at 0x1FFF7000 on every part here, programmed in double words
-/// like main flash (flash-families.md §2.5; chips/l4g.rs `OTP`).
+/// like main flash (chips/l4g.rs `OTP`).
 const OTP_UNIT: u32 = 8;
 
 impl L4gController {
@@ -417,6 +458,15 @@ pub(super) const G4_CAT4: &[&OptionWord] = &[&OPTR_G4, &WRP1A_7, &WRP1B_7];
 pub(super) const G4_CAT2: &[&OptionWord] = &[&OPTR_G4, &WRP1A_6, &WRP1B_6];
 pub(super) const C011: &[&OptionWord] = &[&OPTR_C011, &WRP1A_4, &WRP1B_4];
 pub(super) const C031: &[&OptionWord] = &[&OPTR_C031, &WRP1A_4, &WRP1B_4];
+/// C051, C071, C09x: HSE_NOT_REMAPPED as on C031, WRP fields as wide as
+/// the die's page count (stm32c051xx.h:2539, stm32c071xx.h:2738,
+/// stm32c091xx.h:2608).
+pub(super) const C051: &[&OptionWord] = &[&OPTR_C031, &WRP1A_5, &WRP1B_5];
+pub(super) const C071: &[&OptionWord] = &[&OPTR_C031, &WRP1A_6, &WRP1B_6];
+pub(super) const C09X: &[&OptionWord] = &[&OPTR_C031, &WRP1A_7, &WRP1B_7];
+/// U0: 7-bit page fields (128 pages on the 256 KiB U073/U083; ST's SVD
+/// WRP1AR STRT/END 7 bits, the CMSIS masks 16).
+pub(super) const U0: &[&OptionWord] = &[&OPTR_U0, &WRP1A_7, &WRP1B_7];
 pub(super) const WB: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A_8, &WB_WRP1B_8, &SFR_WB];
 pub(super) const WB3X: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A_7, &WB_WRP1B_7, &SFR_WB];
 pub(super) const WL: &[&OptionWord] = &[&OPTR_WL, &WB_WRP1A_7, &WB_WRP1B_7];
@@ -435,6 +485,11 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     let renames: &[(&str, Option<&str>)] = match c.family {
         "STM32WB" => &[("SRAM2_PE", Some("SRAM2PE")), ("SRAM2_RST", Some("SRAM2RST"))],
         "STM32WL" => &[("SRAM2_RST", Some("SRAM_RST"))],
+        // U0: the CMSIS masks of WRP1A/WRP1B STRT and END are whole
+        // half-words (stm32u031xx.h:3200-3204, stm32u073xx.h:3481-3485),
+        // ST's SVD gives 7 bits, and 7 bits number the 128 pages of the
+        // largest part: the table keeps 7 and states no width to CMSIS.
+        "STM32U0" => &[("WRP1A_STRT", None), ("WRP1A_END", None), ("WRP1B_STRT", None), ("WRP1B_END", None)],
         _ => &[],
     };
     for word in v.options {

@@ -17,7 +17,7 @@ const fn wrp(word: &'static str) -> FactoryWord {
     }
 }
 
-static L5_U5: Factory = Factory {
+pub(super) static L5_U5: Factory = Factory {
     words: &[
         FactoryWord {
             word: "FLASH_OPTR",
@@ -34,6 +34,26 @@ static L5_U5: Factory = Factory {
     no_regression: None,
 };
 
-pub fn of(_chip: &Chip) -> Option<&'static Factory> {
-    Some(&L5_U5)
+/// WBA5: one bank, areas A and B (RM0493 FLASH_WRPxR; CMSIS
+/// stm32wba52xx.h:356-357).
+pub(super) static WBA5: Factory = Factory {
+    words: &[
+        FactoryWord {
+            word: "FLASH_OPTR",
+            value: 0x0000_00AA,
+            fields: &["RDP"],
+            reliability: R::A,
+            source: "ST HAL stm32wbaxx_hal_flash.h OB_RDP_LEVEL_0: RDP 0xAA = level 0",
+        },
+        wrp("FLASH_WRPAR"),
+        wrp("FLASH_WRPBR"),
+    ],
+    no_regression: None,
+};
+
+pub fn of(chip: &Chip) -> Option<&'static Factory> {
+    match chip.controller {
+        crate::chip::Controller::L5U5(v) => Some(v.factory),
+        _ => None,
+    }
 }

@@ -1,4 +1,4 @@
-//! STM32L5, U5.
+//! STM32L5, U5, WBA5, U3.
 
 use super::Family;
 use crate::chip::Chip;
@@ -12,7 +12,7 @@ pub mod options;
 pub use driver::Variant;
 
 pub static FAMILY: Family =
-    Family { name: "STM32L5, U5", chips: chips::CHIPS, driver, factory: factory::of, register_facts };
+    Family { name: "STM32L5, U5, WBA5, U3", chips: chips::CHIPS, driver, factory: factory::of, register_facts };
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::TzController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)

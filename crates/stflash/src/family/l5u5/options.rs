@@ -1,4 +1,4 @@
-//! STM32L5/U5 option bytes (flash-families.md §2.6; field positions from ST's
+//! STM32L5/U5 option bytes (field positions from ST's
 //! SVD files as converted in cmforthlib `stm32l552` and `stm32u575`
 //! `flash.fs`: FLASH_OPTR, FLASH_NSBOOTADDxR, FLASH_WRPxyR).
 //!
@@ -18,6 +18,22 @@
 //!
 //! OTP (512 bytes at 0x0BFA0000) is read with `--area=otp read`; programming
 //! it is not implemented (the simulator does not model it either).
+//!
+//! WBA5 (RM0493): OPTR without nRST_SHDW, SWAP_BANK or bank bits, with
+//! SRAM1_RST 15 and TZEN 31 (CMSIS stm32wba52xx.h:3920-3962); one bank, so
+//! two WRP areas, WRPAR/WRPBR at the U5's WRP1AR/WRP1BR offsets with PSTRT,
+//! PEND (7 bits) and UNLOCK 31 (stm32wba52xx.h:356-357, 4001-4018);
+//! NSBOOTADD0R/1R as on U5 (:351-352, 3967-3972). ST's SVD adds that the LSE
+//! must be off before OBL_LAUNCH (FLASH_NSCR1.OBL_LAUNCH); stflash does not
+//! check it (the RCC register was not verified): with the LSE on, the
+//! option reload may not happen (assumed), and the read-back after the
+//! reconnect says so.
+//!
+//! U3 (RM0487): OPTR with BDRST_POR 11, SRAM1_RST 15, SWAP_BANK 20,
+//! DUALBANK 21, SRAM3_PE 23, the HSLV bits 29/30 and TZEN 31
+//! (stm32u375xx.h:6599-6662); WRP1AR…WRP2BR with STRT, END (7 bits) and
+//! UNLOCK at the U5's offsets (stm32u375xx.h:518-523, 6704); boot addresses
+//! in BOOT0R/BOOT1R (0x44/0x48, ADD 31:7, stm32u375xx.h:513-514, 6667-6672).
 
 use std::time::Duration;
 
@@ -147,14 +163,57 @@ pub(super) static OPTR_U5: OptionWord = OptionWord {
         TZEN,
     ],
 };
+/// U535/U545: no SRAM3, OPTR bit 23 reserved (stm32u535xx.h:7711-7763
+/// define no `FLASH_OPTR_SRAM3_ECC`).
+pub(super) static OPTR_U535: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
+        f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
+        f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        PA15_PUPEN,
+        f!(
+            "IO_VDD_HSLV",
+            29,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDD (only below 2.5 V)"
+        ),
+        f!(
+            "IO_VDDIO2_HSLV",
+            30,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDDIO2 (only below 2.5 V)"
+        ),
+        TZEN,
+    ],
+};
 
 /// NSBOOTADDx hold address bits 31:7 (128-byte granularity, RM0456).
-static NSBOOTADD0: OptionWord = OptionWord {
+pub(super) static NSBOOTADD0: OptionWord = OptionWord {
     name: "FLASH_NSBOOTADD0R",
     addr: NSBOOTADD0R,
     fields: &[f!("NSBOOTADD0", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 low")],
 };
-static NSBOOTADD1: OptionWord = OptionWord {
+pub(super) static NSBOOTADD1: OptionWord = OptionWord {
     name: "FLASH_NSBOOTADD1R",
     addr: NSBOOTADD1R,
     fields: &[f!("NSBOOTADD1", 7, 25, K::BootConfig, Show::BootAddress(7), "non-secure boot address, BOOT0 high")],
@@ -196,6 +255,80 @@ pub(super) static WRP_U5_5: [OptionWord; 4] = wrp_set!(5, "WRP_UNLOCK");
 pub(super) static WRP_U5_7: [OptionWord; 4] = wrp_set!(7, "WRP_UNLOCK");
 pub(super) static WRP_U5_8: [OptionWord; 4] = wrp_set!(8, "WRP_UNLOCK");
 
+/// WBA5: one bank, areas A and B.
+pub(super) static WRP_WBA5: [OptionWord; 2] = [
+    wrp!("FLASH_WRPAR", WRP1AR, "WRPA_PSTRT", "WRPA_PEND", 7, "area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRPBR", WRP1BR, "WRPB_PSTRT", "WRPB_PEND", 7, "area B", "WRP_UNLOCK"),
+];
+/// U3: the U5's four areas, fields named STRT/END as in CMSIS.
+pub(super) static WRP_U3: [OptionWord; 4] = [
+    wrp!("FLASH_WRP1AR", WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "bank 1 area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP1BR", WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "bank 1 area B", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP2AR", WRP2AR, "WRP2A_STRT", "WRP2A_END", 7, "bank 2 area A", "WRP_UNLOCK"),
+    wrp!("FLASH_WRP2BR", WRP2BR, "WRP2B_STRT", "WRP2B_END", 7, "bank 2 area B", "WRP_UNLOCK"),
+];
+
+pub(super) static OPTR_WBA5: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        f!("SRAM1_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        TZEN,
+    ],
+};
+
+pub(super) static OPTR_U3: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        f!("BDRST_POR", 11, 1, K::User, Show::Hex, "backup-domain reset option"),
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        f!("SRAM1_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB parts"),
+        f!("SRAM3_PE", 23, 1, K::User, Show::Flag("off", "on"), "SRAM3 parity check"),
+        f!("SRAM2_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 parity check"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        OPTR_U5.fields[19],
+        OPTR_U5.fields[20],
+        TZEN,
+    ],
+};
+
+/// U3 boot addresses: BOOT0R/BOOT1R, ADD 31:7.
+pub(super) static BOOT0R_U3: OptionWord = OptionWord {
+    name: "FLASH_BOOT0R",
+    addr: NSBOOTADD0R,
+    fields: &[f!("BOOTADD0", 7, 25, K::BootConfig, Show::BootAddress(7), "boot address, BOOT0 low")],
+};
+pub(super) static BOOT1R_U3: OptionWord = OptionWord {
+    name: "FLASH_BOOT1R",
+    addr: NSBOOTADD1R,
+    fields: &[f!("BOOTADD1", 7, 25, K::BootConfig, Show::BootAddress(7), "boot address, BOOT0 high")],
+};
+
 /// Why a U5 area with WRP_UNLOCK = 0 cannot be removed with stflash.
 const LOCKED_AREA: &str = "the area is locked (its WRP_UNLOCK bit is 0): only an RDP regression from level 1 to 0, \
                            which erases the whole flash, unlocks it (RM0456 FLASH_WRP1AR.UNLOCK); use \
@@ -214,7 +347,7 @@ impl TzController {
     /// bits as a bank of the largest part of the die has pages.
     ///
     /// [`Variant::wrp2_in_single_bank`]: crate::family::l5u5::driver::Variant::wrp2_in_single_bank
-    pub(super) fn write_protected(&self, layout: &FlashLayout, values: &[u32; 4]) -> Vec<Reserved> {
+    pub(super) fn write_protected(&self, layout: &FlashLayout, values: &[u32]) -> Vec<Reserved> {
         let dual = layout.banks.len() > 1;
         let mut out = Vec::new();
         for (i, (word, &value)) in self.wrp_words().iter().zip(values).enumerate() {
@@ -235,14 +368,15 @@ impl TzController {
         out
     }
 
-    fn wrp_words(&self) -> &'static [OptionWord; 4] {
+    fn wrp_words(&self) -> &'static [OptionWord] {
         self.variant().wrp
     }
 }
 
 impl OptionBytes for TzController {
     fn words(&self) -> Vec<&'static OptionWord> {
-        let mut w = vec![self.optr_word(), &NSBOOTADD0, &NSBOOTADD1];
+        let [boot0, boot1] = self.variant().boot;
+        let mut w = vec![self.optr_word(), boot0, boot1];
         w.extend(self.wrp_words().iter());
         w
     }
@@ -250,7 +384,7 @@ impl OptionBytes for TzController {
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
         match area {
             OptionArea::Option | OptionArea::Optcr => Some(self.optr_word()),
-            OptionArea::BootAdd => Some(&NSBOOTADD0),
+            OptionArea::BootAdd => Some(self.variant().boot[0]),
             OptionArea::Optcr1 => None,
         }
     }
@@ -280,8 +414,50 @@ impl OptionBytes for TzController {
     }
 }
 
-/// Register facts (to be written).
-pub(super) fn register_facts(_c: &'static crate::chip::Chip, _f: &mut crate::facts::Facts) {}
+/// The option tables' facts for a row, by the names of ST's headers: each
+/// option word at its `FLASH_TypeDef` member, its fields as the header
+/// names them (stm32l552xx.h:7445-7583, stm32u575xx.h:8380-8500,
+/// stm32wba52xx.h, stm32u375xx.h).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = TzController::new(c) else { return };
+    let n = super::driver::names(c);
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
+    // OPTSTRT, OBL_LAUNCH and OPTLOCK carry no NS prefix on L5 either
+    // (stm32l552xx.h:7364-7376).
+    let cr = n.cr;
+    f.mask(format!("FLASH_{cr}_OPTSTRT"), CR_OPTSTRT)
+        .mask(format!("FLASH_{cr}_OBL_LAUNCH"), CR_OBL_LAUNCH)
+        .mask(format!("FLASH_{cr}_OPTLOCK"), CR_OPTLOCK);
+    // The WRP areas' UNLOCK bit: ST calls it UNLOCK (stm32u575xx.h:8492),
+    // and the U5's OPTR bit 15 SRAM_RST (stm32u575xx.h:8399).
+    let renames: &[(&str, Option<&str>)] = match c.family {
+        // U3: WRP fields STRT/END, boot addresses ADD (stm32u385xx.h:7017-7057).
+        "STM32U3" => &[
+            ("WRP_UNLOCK", Some("UNLOCK")),
+            ("WRP1A_STRT", Some("STRT")),
+            ("WRP1A_END", Some("END")),
+            ("WRP1B_STRT", Some("STRT")),
+            ("WRP1B_END", Some("END")),
+            ("WRP2A_STRT", Some("STRT")),
+            ("WRP2A_END", Some("END")),
+            ("WRP2B_STRT", Some("STRT")),
+            ("WRP2B_END", Some("END")),
+            ("BOOTADD0", Some("ADD")),
+            ("BOOTADD1", Some("ADD")),
+        ],
+        _ => &[("WRP_UNLOCK", Some("UNLOCK")), ("SRAM1345_RST", Some("SRAM_RST"))],
+    };
+    for word in d.words() {
+        let reg = word.name.trim_start_matches("FLASH_");
+        // WBA5 WRP areas: the WBA55's width (see `driver::register_facts`).
+        let wba = c.family == "STM32WBA" && reg.starts_with("WRP");
+        f.scope(if wba { crate::facts::Scope::Part("stm32wba55xx") } else { crate::facts::Scope::Die });
+        f.option_word(word, &format!("{}+FLASH_TypeDef.{reg}", n.base), word.name, renames);
+    }
+    f.scope(crate::facts::Scope::Die);
+}
 
 #[cfg(test)]
 mod tests {
@@ -302,11 +478,12 @@ mod tests {
 
     /// (start, end exclusive, reason) of each protected area.
     fn areas(dev_id: u16, size: u32, optr: u32, values: [u32; 4]) -> Vec<(u32, u64, String)> {
+        let values = &values[..];
         let d = TzController::new(chips::find(dev_id).unwrap()).unwrap();
         let spec = &d.chip().flash;
         let layout =
             if d.dual_bank(optr, size) { FlashLayout::dual(spec, size) } else { FlashLayout::single(spec, size) };
-        d.write_protected(&layout, &values).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
+        d.write_protected(&layout, values).into_iter().map(|r| (r.start, r.end, r.reason)).collect()
     }
 
     fn ranges(a: &[(u32, u64, String)]) -> Vec<(u32, u64)> {

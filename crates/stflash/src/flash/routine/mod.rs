@@ -1,7 +1,7 @@
 //! The streaming flash routine: a small data-driven program that runs in
 //! target SRAM and programs flash from buffers the host keeps filling, so
 //! that the host never waits a USB round trip per flash word (the approach
-//! OpenOCD takes with its H7 and F1 loaders, peers.md §2; done here with one
+//! OpenOCD takes with its H7 and F1 loaders, OpenOCD src/flash/nor/stm32h7x.c and stm32f1x.c; done here with one
 //! generic routine instead of one per family).
 //!
 //! The routine (`stream.S`, ARMv6-M Thumb so that it runs on every Cortex-M)
@@ -10,7 +10,8 @@
 //! waiting for the bank after each unit", "read this register into the
 //! results", "feed these words to that register" (the CRC peripheral), "fill
 //! this many units with this repeated word", "set these bits" (a clock
-//! enable). Two to four buffer slots in SRAM form a ring: while the routine
+//! enable), "compute the CRC of these words" (the routine's own CRC, when
+//! no hardware unit can be trusted). Two to four buffer slots in SRAM form a ring: while the routine
 //! works through one, the host fills the next. A slot is
 //! [script][data][header]; the header's last word is the flag, so the one
 //! WRITEMEM that carries the data makes the buffer ready. A sector erase
@@ -68,6 +69,8 @@ const OP_STOP: u32 = 6;
 const OP_ORR: u32 = 7;
 const OP_FILL: u32 = 8;
 const OP_H7CRC: u32 = 9;
+const OP_SWCRC: u32 = 10;
+const OP_CRC32: u32 = 11;
 /// Bytes of one wait description in a buffer's table.
 const WAIT_BYTES: u32 = 20;
 
@@ -87,6 +90,10 @@ const MIN_RING_DATA: u32 = 8 * 1024;
 const MAX_SLOTS: u32 = 4;
 /// Stack the routine is given (it uses none; the value only has to be valid).
 const STACK_BYTES: u32 = 64;
+/// The software CRC's table (256 words), built by the routine when needed.
+const TABLE_BYTES: u32 = 1024;
+/// Parameter block words before the slot list (stream.S).
+const PARAM_WORDS: u32 = 6;
 
 /// Slowest poll of a buffer the routine is still working on.
 const MAX_POLL: Duration = Duration::from_millis(10);
@@ -177,6 +184,21 @@ pub enum Op {
         /// For messages.
         bank: u8,
     },
+    /// Append CRC-32/MPEG-2 of `words` words at `src` (flash or RAM),
+    /// computed by the routine itself (each word most significant bit first).
+    SwCrc {
+        src: u32,
+        words: u32,
+    },
+    /// Append the register of zlib's CRC-32 (reflected, polynomial
+    /// 0xEDB88320) after the bytes of `words` words at `src` in address
+    /// order, starting from `init`; no final XOR (the host applies it, and
+    /// can chain ranges or bytes it hashed itself). `checksum` uses it.
+    Crc32 {
+        src: u32,
+        words: u32,
+        init: u32,
+    },
     /// Last op of the last buffer: count it done and halt.
     Stop,
 }
@@ -189,7 +211,8 @@ impl Op {
             Op::Wait(_) => 2,
             Op::Program { .. } | Op::Fill { .. } => 7,
             Op::Read { .. } => 2,
-            Op::Feed { .. } | Op::H7Crc { .. } => 4,
+            Op::SwCrc { .. } => 3,
+            Op::Feed { .. } | Op::H7Crc { .. } | Op::Crc32 { .. } => 4,
             Op::Stop => 1,
         }
     }
@@ -203,7 +226,7 @@ impl Op {
 
     /// Appends a word to the results.
     fn reads(&self) -> bool {
-        matches!(self, Op::Read { .. } | Op::H7Crc { .. })
+        matches!(self, Op::Read { .. } | Op::H7Crc { .. } | Op::SwCrc { .. } | Op::Crc32 { .. })
     }
 }
 
@@ -314,6 +337,8 @@ impl Buffer {
                 Op::Read { addr } => words.extend([OP_READ, *addr]),
                 Op::Feed { src, words: n, dst } => words.extend([OP_FEED, *src, *n, *dst]),
                 Op::H7Crc { regs, start, end, .. } => words.extend([OP_H7CRC, *regs, *start, *end]),
+                Op::SwCrc { src, words: n } => words.extend([OP_SWCRC, *src, *n]),
+                Op::Crc32 { src, words: n, init } => words.extend([OP_CRC32, *src, *n, *init]),
                 Op::Stop => words.push(OP_STOP),
             }
         }
@@ -345,13 +370,15 @@ impl Buffer {
 }
 
 /// Where the routine and its buffers live in target RAM:
-/// `[code][parameters][progress][results][stack][slot 0][slot 1]…`.
+/// `[code][parameters][progress][results][CRC table][stack][slot 0][slot 1]…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RamPlan {
     pub code: u32,
     params: u32,
     /// The progress word; the results area follows it.
     pub progress: u32,
+    /// The software CRC's table.
+    table: u32,
     stack_top: u32,
     /// Header address of each slot, in ring order.
     pub slots: Vec<u32>,
@@ -366,9 +393,19 @@ impl RamPlan {
     /// Lay the routine out in the chip's RAM: its primary SRAM, or a larger
     /// RAM region when that one is small. `None` when no region is big enough.
     pub fn for_chip(chip: &Chip) -> Option<RamPlan> {
+        RamPlan::in_region(RamPlan::region_for(chip)?)
+    }
+
+    /// The RAM region the routine goes into: the primary SRAM, or a larger
+    /// region when that one is small.
+    pub fn region_for(chip: &Chip) -> Option<MemRegion> {
         let best = chip.ram_regions().max_by_key(|r| r.size)?;
-        let region = if chip.sram.size >= 48 * 1024 { chip.sram } else { best };
-        RamPlan::in_region(region)
+        Some(if chip.sram.size >= 48 * 1024 { chip.sram } else { best })
+    }
+
+    /// The highest word the plan uses (the last slot's flag).
+    pub fn last_word(&self) -> u32 {
+        self.slots.iter().max().copied().unwrap_or(self.progress) + HEADER_LEN - 4
     }
 
     pub fn in_region(region: MemRegion) -> Option<RamPlan> {
@@ -378,8 +415,8 @@ impl RamPlan {
         let (script_bytes, results_bytes) = (share(SCRIPT_BYTES), share(RESULTS_BYTES));
         let overhead = script_bytes + HEADER_LEN;
         let layout = |n: u32| {
-            let progress = params + 16 + 4 * n;
-            let first_slot = progress + 4 + results_bytes + STACK_BYTES;
+            let progress = params + 4 * (PARAM_WORDS + n);
+            let first_slot = progress + 4 + results_bytes + TABLE_BYTES + STACK_BYTES;
             let avail = region.end().saturating_sub(first_slot as u64) / n as u64;
             let slot = avail.min((MAX_BUFFER_DATA + overhead) as u64) as u32 & !3;
             (progress, first_slot, slot.saturating_sub(overhead))
@@ -397,6 +434,7 @@ impl RamPlan {
             code,
             params,
             progress,
+            table: progress + 4 + results_bytes,
             stack_top: first_slot,
             slots,
             data_capacity,
@@ -540,7 +578,7 @@ impl Streamer {
         let ready = ready_value(t.elapsed());
         let mut image = CODE.to_vec();
         image.resize((plan.params - plan.code) as usize, 0);
-        let params = [ready, plan.stack_top, plan.progress, plan.slots.len() as u32];
+        let params = [ready, plan.stack_top, plan.progress, plan.slots.len() as u32, plan.table, 0];
         for w in params.iter().chain(&plan.slots).chain([&0u32]) {
             image.extend_from_slice(&w.to_le_bytes());
         }

@@ -13,7 +13,9 @@
 @   +4  initial stack pointer (the routine uses no stack; it only has to be valid)
 @   +8  address of the progress word
 @   +12 number of slots
-@   +16 header address of each slot, in ring order
+@   +16 address of a 1 KiB area for the software CRC's table
+@   +20 0 at each start; then which table is built there: 1 SWCRC's, 2 CRC32's
+@   +24 header address of each slot, in ring order
 @
 @ Progress word: buffers finished since the start; bit 31 set when a buffer
 @ failed (that buffer is the one numbered by the count). The host polls this
@@ -58,6 +60,12 @@
 @                                        for SR.CRC_BUSY to clear, fail on
 @                                        CRCRDERR, clear CRCEND through CCR);
 @                                        *results++ = CRCDATA
+@  10 SWCRC   src nwords                 *results++ = CRC-32/MPEG-2 of the words
+@                                        (each most significant bit first)
+@  11 CRC32   src nwords init            *results++ = the register of zlib's
+@                                        CRC-32 (reflected, no final XOR) after
+@                                        the words' bytes in address order,
+@                                        from init
 @
 @ Register use: r4 current flash address (PROGRAM, FILL), r5 script
 @ position, r6 header, r7 source pointer, r8 parameter block, r9 slot count,
@@ -88,7 +96,7 @@ stream_start:
 next_slot:
         mov     r0, r10
         lsls    r0, r0, #2
-        adds    r0, #16
+        adds    r0, #24
         mov     r1, r8
         ldr     r6, [r1, r0]
 wait_ready:
@@ -101,7 +109,7 @@ wait_ready:
 
 op_loop:
         ldm     r5!, {r0}
-        cmp     r0, #9
+        cmp     r0, #11
         bhi     op_unknown
         lsls    r0, r0, #1
         adr     r1, op_table
@@ -121,6 +129,8 @@ op_table:
         .hword  op_orr - op_table + 1
         .hword  op_fill - op_table + 1
         .hword  op_h7crc - op_table + 1
+        .hword  op_swcrc - op_table + 1
+        .hword  op_crc32 - op_table + 1
 
 @ Unknown op: fail with the op code as status, address all ones.
 op_unknown:
@@ -149,7 +159,7 @@ op_wait:
         bl      wait_status
         b       op_loop
 
-@ H7 flash CRC unit registers (flash-families.md §2.8): SR 0x10, CCR 0x14,
+@ H7 flash CRC unit registers (RM0433 §4, RM0455 §4, RM0468 §4): SR 0x10, CCR 0x14,
 @ CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C.
 op_h7crc:
         ldm     r5!, {r0, r1, r2}
@@ -362,6 +372,99 @@ stop:
 halt:
         bkpt    #0
         b       halt
+
+@ The first SWCRC of a run builds the table: entry i is the register after
+@ eight zero bits from i << 24 (about 40 instructions per entry). Then r0
+@ source, r1 words left, r2 CRC, r3 table, r4 scratch: 24 instructions per
+@ word (6 per byte).
+op_swcrc:
+        mov     r0, r8
+        ldr     r3, [r0, #16]           @ table
+        ldr     r1, [r0, #20]
+        cmp     r1, #1
+        beq     4f
+        movs    r1, #1
+        str     r1, [r0, #20]           @ this table is built (for the rest of this run)
+        ldr     r7, =0x04C11DB7
+        movs    r0, #0                  @ entry
+1:      lsls    r2, r0, #24
+        movs    r1, #8
+2:      lsls    r2, r2, #1
+        bcc     3f
+        eors    r2, r7
+3:      subs    r1, #1
+        bne     2b
+        lsls    r4, r0, #2
+        str     r2, [r3, r4]
+        adds    r0, #1
+        lsrs    r4, r0, #8
+        beq     1b
+4:      ldm     r5!, {r0, r1}
+        movs    r2, #0
+        mvns    r2, r2                  @ initial value 0xFFFFFFFF
+        cmp     r1, #0
+        beq     6f
+5:      ldm     r0!, {r4}
+        eors    r2, r4
+        .rept   4
+        lsrs    r4, r2, #24             @ top byte selects the entry
+        lsls    r4, r4, #2
+        ldr     r4, [r3, r4]
+        lsls    r2, r2, #8
+        eors    r2, r4
+        .endr
+        subs    r1, #1
+        bne     5b
+6:      ldr     r1, [r6, #4]
+        stm     r1!, {r2}
+        str     r1, [r6, #4]
+        b       op_loop
+
+@ CRC32 shares the table area with SWCRC: the first CRC32 after a SWCRC (or
+@ at the start of a run) builds the reflected table: entry i is the register
+@ after eight zero bits from i, shifting right (polynomial 0xEDB88320). Then
+@ r0 source, r1 words left, r2 register (from the init operand), r3 table,
+@ r4 scratch: the low byte selects the entry, 24 instructions per word.
+op_crc32:
+        mov     r0, r8
+        ldr     r3, [r0, #16]           @ table
+        ldr     r1, [r0, #20]
+        cmp     r1, #2
+        beq     4f
+        movs    r1, #2
+        str     r1, [r0, #20]           @ this table is built
+        ldr     r7, =0xEDB88320
+        movs    r0, #0                  @ entry
+1:      movs    r2, r0
+        movs    r1, #8
+2:      lsrs    r2, r2, #1
+        bcc     3f
+        eors    r2, r7
+3:      subs    r1, #1
+        bne     2b
+        lsls    r4, r0, #2
+        str     r2, [r3, r4]
+        adds    r0, #1
+        lsrs    r4, r0, #8
+        beq     1b
+4:      ldm     r5!, {r0, r1, r2}
+        cmp     r1, #0
+        beq     6f
+5:      ldm     r0!, {r4}
+        eors    r2, r4
+        .rept   4
+        uxtb    r4, r2                  @ low byte selects the entry
+        lsls    r4, r4, #2
+        ldr     r4, [r3, r4]
+        lsrs    r2, r2, #8
+        eors    r2, r4
+        .endr
+        subs    r1, #1
+        bne     5b
+6:      ldr     r1, [r6, #4]
+        stm     r1!, {r2}
+        str     r1, [r6, #4]
+        b       op_loop
 
         .align  2
         .ltorg

@@ -267,3 +267,48 @@ fn ram_plans_fit_the_region() {
     let big = RamPlan::in_region(MemRegion::new(0x2400_0000, 1024 * 1024)).unwrap();
     assert_eq!(big.data_capacity, MAX_BUFFER_DATA);
 }
+
+#[test]
+fn the_software_crc_is_crc32_mpeg2_over_words() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 31 + 7) as u8).collect();
+    assert!(h.poke(DST, &data));
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let mut b = Buffer { timeout: Duration::from_millis(50), ..Default::default() };
+    b.ops.push(Op::SwCrc { src: DST, words: 250 });
+    b.ops.push(Op::SwCrc { src: DST + 4, words: 1 });
+    b.ops.push(Op::SwCrc { src: DST, words: 0 });
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    let crcs = st.finish(t).unwrap();
+    let host = crate::flash::crc::host_crc;
+    assert_eq!(crcs, vec![host(&data), host(&data[4..8]), 0xFFFF_FFFF]);
+}
+
+#[test]
+fn the_crc32_op_is_zlibs_crc32_and_chains_from_its_initial_value() {
+    let (mut s, h) = session("");
+    let t = &mut s.target;
+    let data: Vec<u8> = (0..1000u32).map(|i| (i * 37 + 11) as u8).collect();
+    assert!(h.poke(DST, &data));
+    let mut st = Streamer::start(t, plan()).unwrap();
+    let mut b = Buffer { timeout: Duration::from_millis(50), ..Default::default() };
+    b.ops.push(Op::Crc32 { src: DST, words: 250, init: !0 });
+    // The two tables share their area: each op rebuilds its own after the other's.
+    b.ops.push(Op::SwCrc { src: DST, words: 250 });
+    b.ops.push(Op::Crc32 { src: DST + 8, words: 2, init: 0x1234_5678 });
+    b.ops.push(Op::Crc32 { src: DST, words: 0, init: 7 });
+    mark_last(&mut b);
+    st.submit(t, b).unwrap();
+    let crcs = st.finish(t).unwrap();
+    let zlib = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    assert_eq!(crcs[0] ^ !0, zlib.checksum(&data), "from 0xFFFFFFFF, XORed by the host: zlib's crc32");
+    assert_eq!(crcs[1], crate::flash::crc::host_crc(&data));
+    // Chained: the register after bytes 0..8 hashed by the host, then 8..16 on the target.
+    // (The crc crate takes the initial value of a reflected CRC bit-reversed.)
+    let mut digest = zlib.digest_with_initial(0x1234_5678u32.reverse_bits());
+    digest.update(&data[8..16]);
+    assert_eq!(crcs[2], digest.finalize() ^ !0);
+    assert_eq!(crcs[3], 7);
+}

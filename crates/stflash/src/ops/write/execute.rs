@@ -61,9 +61,24 @@ pub(super) fn job_time(ctrl: &dyn FlashController, job: &Job) -> Duration {
 }
 
 /// What the routine hashed for verification: (bank, start, end) ranges and
-/// their CRCs, in order. `None` when the jobs were not hashed (no unit, or
-/// the host finished them).
-pub(super) type Hashed = Option<Vec<((u8, u32, u32), u32)>>;
+/// their CRCs, in order, and the burst hashed to settle the unit's input
+/// order. `None` when the jobs were not hashed (no unit, or the host
+/// finished them).
+pub(super) type Hashed = Option<Hashes>;
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Hashes {
+    pub ranges: Vec<((u8, u32, u32), u32)>,
+    pub settle: Option<((u8, u32, u32), u32)>,
+}
+
+/// Hash each written sector with this unit right after programming it, and
+/// at the end the `settle` burst (see `settle_range`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hashing<'u> {
+    pub unit: &'u CrcUnit,
+    pub settle: Option<(u8, u32, u32)>,
+}
 
 /// How the jobs ran.
 pub(super) struct Ran {
@@ -75,13 +90,13 @@ pub(super) struct Ran {
 
 /// Run `jobs`: through `routine` when there is one, else (or for the jobs a
 /// crashed routine left) host-driven. `verify`: have the routine hash each
-/// written sector with this unit.
+/// written sector.
 pub(super) fn run(
     t: &mut Target,
     ctrl: &dyn FlashController,
     routine: Option<Streamer>,
     jobs: &[Job],
-    verify: Option<&CrcUnit>,
+    verify: Option<Hashing>,
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
 ) -> Result<Ran, FlashError> {
@@ -121,13 +136,13 @@ fn by_routine(
     ctrl: &dyn FlashController,
     mut st: Streamer,
     jobs: &[Job],
-    verify: Option<&CrcUnit>,
+    verify: Option<Hashing>,
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
 ) -> Result<Option<Hashed>, FlashError> {
     let end = StreamEnd { verify, stop: true };
-    let ranges = match stream::stream(t, ctrl, &mut st, jobs, end, progress, ledger) {
-        Ok(Outcome::Done { verify }) => verify,
+    let (ranges, settle) = match stream::stream(t, ctrl, &mut st, jobs, end, progress, ledger) {
+        Ok(Outcome::Done { verify, settle }) => (verify, settle),
         Ok(Outcome::Fallback) => return Ok(None),
         Err(FlashError::Interrupted { .. }) => {
             let at = jobs.get(ledger.done).map_or(0, |j| j.sector.addr);
@@ -138,8 +153,9 @@ fn by_routine(
     ledger.done = jobs.len();
     ledger.started = jobs.len();
     match st.finish(t) {
-        Ok(crcs) if verify.is_some() && crcs.len() == ranges.len() => {
-            Ok(Some(Some(ranges.into_iter().zip(crcs).collect())))
+        Ok(mut crcs) if verify.is_some() && crcs.len() == ranges.len() + settle.is_some() as usize => {
+            let settle = settle.map(|r| (r, crcs.pop().expect("counted")));
+            Ok(Some(Some(Hashes { ranges: ranges.into_iter().zip(crcs).collect(), settle })))
         }
         Ok(_) => Ok(Some(None)),
         // Everything was programmed (the stream waited for the last buffer):

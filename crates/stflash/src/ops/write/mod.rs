@@ -16,10 +16,10 @@ use super::image::{Image, Segment};
 use super::session::Session;
 use super::verify;
 use crate::error::{Error, ErrorKind, Result};
-use crate::flash::crc::{self, CrcUnit};
+use crate::flash::crc::{CrcUnit, Run, Solution};
 use crate::flash::routine::{RamPlan, Streamer};
 use crate::flash::{engine, FlashController, FlashError, Phase, ProgramAccess, Progress, Sector, Width};
-use crate::mcu::Target;
+use crate::mcu::{Target, TargetError};
 
 pub mod eeprom;
 mod execute;
@@ -27,12 +27,14 @@ pub mod plan;
 mod stream;
 mod survey;
 
+pub(crate) use survey::{hash_calibrated, Hashed, Range};
+
 use execute::Ledger;
 use plan::{Job, PlanOptions, SectorPlan, SectorState, WritePlan};
 
-/// `WriteReport::verify_method` when the written sectors were checked by
-/// hardware CRC (the H7 flash CRC unit or the CRC peripheral).
-pub const METHOD_CRC: &str = "crc";
+pub use crate::flash::crc::{METHOD_FLASH_UNIT, METHOD_PERIPHERAL, METHOD_SOFTWARE};
+/// `WriteReport::verify_method` when the written sectors were read back.
+pub const METHOD_READ_BACK: &str = verify::METHOD;
 
 /// How to write.
 #[derive(Debug, Clone)]
@@ -74,7 +76,12 @@ pub struct WriteReport {
     /// Bytes actually programmed (units that are not all erased value).
     pub programmed_bytes: u64,
     pub verified: bool,
-    /// How the result was checked ("crc", "read-back"); `None` when not verified.
+    /// How the result was checked: by the CRC of the H7 flash interface's
+    /// unit ([`METHOD_FLASH_UNIT`], `"crc-flash-unit"`), of the CRC
+    /// peripheral ([`METHOD_PERIPHERAL`], `"crc-peripheral"`), of the flash
+    /// routine's software CRC ([`METHOD_SOFTWARE`], `"crc-software"`), or by
+    /// reading back ([`METHOD_READ_BACK`], `"read-back"`); `None` when not
+    /// verified.
     pub verify_method: Option<&'static str>,
     /// What was written to the data EEPROM (L0/L1), when the image has
     /// bytes there (always verified by reading back).
@@ -237,7 +244,8 @@ fn with_journal(mut e: Error, journal: Option<&super::journal::Journal>) -> Erro
 struct Written {
     changed: Vec<usize>,
     hashed: execute::Hashed,
-    unit: Option<CrcUnit>,
+    /// The unit that hashed, and what it was found to compute.
+    unit: Option<(CrcUnit, Solution)>,
     /// The kept bytes were recorded in the journal (delete it once verified).
     journaled: bool,
 }
@@ -260,16 +268,36 @@ fn write_unlocked(
     check_probe_can_program(t, &access, routine.is_some())?;
     // With a CRC unit the routine can hash: skip what is already there,
     // read only kept bytes that are not blank, verify without reading back.
-    let mut unit = if opts.mass_erase { None } else { routine.as_ref().and(CrcUnit::for_chip(chip)) };
+    // The first unit whose results a model explains is used.
+    let mut unit: Option<(CrcUnit, Solution)> = None;
     let mut states = None;
-    if let (Some(st), Some(u)) = (routine.as_mut(), unit.as_ref()) {
-        match survey::by_crc(t, ctrl, st, u, chip.name, plan)? {
-            survey::ByCrc::Done(s) => states = Some(s),
-            survey::ByCrc::Untrusted => unit = None,
-            survey::ByCrc::Crashed => {
-                unit = None;
-                routine = start_routine(t, ctrl, &access)?;
+    let mut crashed = false;
+    if !opts.mass_erase {
+        for candidate in CrcUnit::candidates(chip) {
+            let Some(st) = routine.as_mut() else { break };
+            match survey::by_crc(t, ctrl, st, &candidate, chip.name, plan)? {
+                survey::ByCrc::Done(s, solution) => {
+                    states = Some(s);
+                    unit = Some((candidate, solution));
+                    break;
+                }
+                survey::ByCrc::Untrusted => {}
+                survey::ByCrc::Crashed => {
+                    routine = start_routine(t, ctrl, &access)?;
+                    crashed = true;
+                    break;
+                }
             }
+        }
+        if unit.is_none() && routine.is_some() && !crashed {
+            warn!("no CRC can be trusted on this {}: verifying by reading back", chip.name);
+        }
+    }
+    // The core's own reads of flash (the software CRC) flag ECC errors in
+    // the status register, which would fail the next operation: clear them.
+    if matches!(unit, Some((CrcUnit::Software { .. }, _))) {
+        for bank in plan.banks(layout) {
+            engine::clear_stale_errors(t, ctrl, bank)?;
         }
     }
     let states = match states {
@@ -292,9 +320,14 @@ fn write_unlocked(
     report.programmed_bytes = jobs.iter().map(Job::program_bytes).sum();
     debug!("{} sectors to write, {} already hold the image", jobs.len(), report.skipped.len());
     let hash_with = unit.filter(|_| opts.verify && !opts.readback);
+    // A unit whose input order is still open hashes one more burst of the
+    // new contents, read back afterwards, to settle it.
+    let settle =
+        hash_with.as_ref().filter(|(_, s)| s.resolved().is_none()).and_then(|(u, _)| settle_range(plan, &changed, u));
+    let hashing = hash_with.as_ref().map(|(u, _)| execute::Hashing { unit: u, settle });
     let mut ledger = Ledger::default();
-    let ran = execute::run(t, ctrl, routine, &jobs, hash_with.as_ref(), progress, &mut ledger)
-        .map_err(|e| failed(e, &jobs, &ledger))?;
+    let ran =
+        execute::run(t, ctrl, routine, &jobs, hashing, progress, &mut ledger).map_err(|e| failed(e, &jobs, &ledger))?;
     report.erased = jobs
         .iter()
         .enumerate()
@@ -302,6 +335,19 @@ fn write_unlocked(
         .map(|(_, j)| j.sector)
         .collect();
     Ok(Written { changed, hashed: ran.hashed, unit: hash_with, journaled })
+}
+
+/// A burst of the new contents that reads differently in different input
+/// orders (not one repeated byte), in a sector being written: hashed after
+/// programming and read back, it settles the order of a unit calibrated on
+/// erased flash.
+fn settle_range(plan: &WritePlan, changed: &[usize], unit: &CrcUnit) -> Option<(u8, u32, u32)> {
+    let align = unit.align() as usize;
+    changed.iter().map(|&i| &plan.sectors[i]).find_map(|p| {
+        let at = p.desired.chunks(align).position(|c| c.len() == align && c.iter().any(|&b| b != c[0]))?;
+        let start = p.sector.addr + (at * align) as u32;
+        Some((p.sector.bank, start, start + align as u32))
+    })
 }
 
 /// Record in the journal the new contents of every sector to be written
@@ -345,14 +391,41 @@ fn record_kept(
 }
 
 /// Start the flash routine when it fits in RAM and can make the
-/// controller's accesses; `None` means host-driven programming.
-fn start_routine(t: &mut Target, ctrl: &dyn FlashController, access: &ProgramAccess) -> Result<Option<Streamer>> {
-    let Some(ram) = RamPlan::for_chip(t.chip) else {
-        debug!("not enough RAM for the flash routine; host-driven programming");
-        return Ok(None);
+/// controller's accesses; `None` means host-driven programming. The chip
+/// table's RAM size is checked first: the last word the routine would use
+/// is read, and on a bus fault (a part with less RAM than its table row)
+/// the routine gets half the region, down to the smallest it runs in.
+pub(crate) fn start_routine(
+    t: &mut Target,
+    ctrl: &dyn FlashController,
+    access: &ProgramAccess,
+) -> Result<Option<Streamer>> {
+    let Some(mut region) = RamPlan::region_for(t.chip) else { return Ok(None) };
+    let ram = loop {
+        let Some(plan) = RamPlan::in_region(region) else {
+            debug!("not enough RAM for the flash routine; host-driven programming");
+            return Ok(None);
+        };
+        match t.read32(plan.last_word()) {
+            Ok(_) => break plan,
+            Err(TargetError::Fault { addr, .. }) => {
+                warn!(
+                    "no RAM answers at 0x{addr:08X}, inside the {} KiB the chip table gives at 0x{:08X}; \
+                     the flash routine uses less",
+                    region.size / 1024,
+                    region.base
+                );
+                region.size /= 2;
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     if !stream::supports(access, &ram) {
         debug!("the flash routine cannot make {access:?} accesses; host-driven programming");
+        return Ok(None);
+    }
+    if ctrl.error_register(0).is_some() {
+        debug!("the flash routine polls one status register and this controller keeps its errors in another; host-driven programming");
         return Ok(None);
     }
     Ok(stream::start(t, ctrl, ram)?)
@@ -369,7 +442,7 @@ fn verify_written(
     progress: &mut dyn Progress,
     report: &mut WriteReport,
 ) -> Result<()> {
-    let Some(hashed) = &written.hashed else {
+    let (Some(hashed), Some((unit, solution))) = (&written.hashed, &written.unit) else {
         let all = opts.readback;
         let ranges = plan.verify_ranges(|p| all || written.changed.iter().any(|&i| plan.sectors[i].sector == p.sector));
         debug!("verifying {} ranges by reading back", ranges.len());
@@ -378,8 +451,24 @@ fn verify_written(
         report.verify_method = Some(verify::METHOD);
         return Ok(());
     };
+    let mut solution = solution.clone();
+    if let Some(((_, start, end), got)) = hashed.settle {
+        // Known bytes: read back, whatever programming left there.
+        let mut bytes = vec![0u8; (end - start) as usize];
+        session.target.read_mem(start, &mut bytes)?;
+        solution.refine(Run { bytes: &bytes, result: got });
+        match solution.resolved() {
+            Some(m) => debug!("the {} takes {}", unit.name(), m.order.name()),
+            None => warn!(
+                "the {} computed 0x{got:08X} over 0x{start:08X}-0x{:08X}, which no model found at calibration \
+                 explains",
+                unit.name(),
+                end - 1
+            ),
+        }
+    }
     let mut suspects: Vec<&SectorPlan> = Vec::new();
-    for &((_, start, end), got) in hashed {
+    for &((_, start, end), got) in &hashed.ranges {
         let group: Vec<&SectorPlan> = written
             .changed
             .iter()
@@ -387,23 +476,26 @@ fn verify_written(
             .filter(|p| p.sector.addr >= start && p.sector.end() <= end as u64)
             .collect();
         let want: Vec<u8> = group.iter().flat_map(|p| p.desired.iter().copied()).collect();
-        if got != crc::host_crc(&want) {
+        if solution.predict(&want) != Some(got) {
             suspects.extend(group);
         }
     }
+    let all_read = suspects.len() == written.changed.len();
     progress.begin(Phase::Verify, suspects.iter().map(|p| p.sector.size as u64).sum());
-    for p in suspects {
+    for p in &suspects {
         compare_sector(&mut session.target, p)?;
-        let name = written.unit.as_ref().map_or("CRC unit", |u| u.name());
-        warn!(
-            "the {name} disagreed about {} but reading it back shows the right bytes; \
-             its CRC is not trusted for the rest of this write",
-            p.sector
-        );
         progress.add(p.sector.size as u64);
     }
     progress.end();
-    report.verify_method = Some(METHOD_CRC);
+    if !suspects.is_empty() {
+        warn!(
+            "the {} disagreed about {} of {} sectors but reading them back shows the right bytes",
+            unit.name(),
+            suspects.len(),
+            written.changed.len()
+        );
+    }
+    report.verify_method = Some(if all_read && !suspects.is_empty() { verify::METHOD } else { unit.method() });
     Ok(())
 }
 
@@ -429,7 +521,7 @@ fn compare_sector(t: &mut Target, plan: &SectorPlan) -> Result<()> {
 
 /// Refuse before anything is erased when the probe cannot make the data
 /// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
-/// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
+/// at x16) need ST-LINK/V2 firmware J26 or a V3 ([not checked against a primary source]).
 fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) -> Result<()> {
     let version = t.probe_firmware();
     if access.width == Width::Half && !version.has_16bit() && !routine {

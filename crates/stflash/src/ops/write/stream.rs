@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use log::{debug, warn};
 
-use super::execute::Ledger;
+use super::execute::{Hashing, Ledger};
 use super::plan::Job;
 use crate::flash::crc::CrcUnit;
 use crate::flash::routine::{self, fill_value, Buffer, Op, RamPlan, RoutineError, Streamer, WaitSpec};
@@ -35,8 +35,9 @@ const VERIFY_GROUP: u64 = 64 * 1024;
 #[derive(Debug)]
 pub(super) enum Outcome {
     /// Every job done; the ranges hashed for verification (bank, start, end),
-    /// whose CRCs the routine appended to its results in this order.
-    Done { verify: Vec<(u8, u32, u32)> },
+    /// whose CRCs the routine appended to its results in this order, then
+    /// the settle burst's.
+    Done { verify: Vec<(u8, u32, u32)>, settle: Option<(u8, u32, u32)> },
     /// The routine crashed or could not run: the jobs it did not confirm
     /// (the ledger says which) must be redone, erase included.
     Fallback,
@@ -45,9 +46,9 @@ pub(super) enum Outcome {
 /// How a [`stream`] ends.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct StreamEnd<'u> {
-    /// Hash each written sector with this unit right after programming it
-    /// (the CRCs: [`Outcome::Done`]).
-    pub verify: Option<&'u CrcUnit>,
+    /// Hash each written sector with this unit right after programming it,
+    /// and the settle burst at the end (the CRCs: [`Outcome::Done`]).
+    pub verify: Option<Hashing<'u>>,
     /// The final buffer stops the routine ([`Streamer::finish`] then only
     /// hands over the results).
     pub stop: bool,
@@ -119,7 +120,9 @@ pub(super) fn stream(
     progress: &mut dyn Progress,
     ledger: &mut Ledger,
 ) -> Result<Outcome, FlashError> {
-    let StreamEnd { verify, stop: last } = end;
+    let StreamEnd { verify: hashing, stop: last } = end;
+    let verify = hashing.map(|h| h.unit);
+    let settle = hashing.and_then(|h| h.settle);
     let access = ctrl.program_access();
     let plan = st.plan().clone();
     let unit = access.unit as usize;
@@ -361,6 +364,18 @@ pub(super) fn stream(
             }
         }
         flush_verify(&mut buf, &mut pending, &mut prepared, &mut verify_ranges);
+        if let (Some(unit), Some(range)) = (verify, settle) {
+            if !buf.fits(&plan, 0, unit.range_words() + 1, 1) {
+                submit(st, t, &mut buf, jobs.len())?;
+            }
+            if !prepared {
+                buf.ops.extend(unit.prepare_ops());
+            }
+            buf.ops.extend(unit.ops(&[range]));
+            let (typical, timeout) = unit.time(range.2 - range.1);
+            buf.typical += typical;
+            buf.timeout += timeout;
+        }
         if last {
             routine::mark_last(&mut buf);
         }
@@ -398,7 +413,7 @@ pub(super) fn stream(
         ledger.between = true;
     }
     match result {
-        Ok(()) => Ok(Outcome::Done { verify: verify_ranges }),
+        Ok(()) => Ok(Outcome::Done { verify: verify_ranges, settle: settle.filter(|_| verify.is_some()) }),
         Err(RoutineError::Interrupted) => {
             let _ = st.abort(t);
             Err(FlashError::Interrupted { at: jobs.get(from(st)).map_or(0, |j| j.sector.addr) })
