@@ -15,6 +15,7 @@ use clap::{Arg, ArgAction, ArgMatches, ValueHint};
 use super::data::{self, DataItem};
 use super::number::{parse_freq, parse_number, NumberError};
 use super::serialno::SerialTemplate;
+use stflash::mcu::ConnectMode;
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
 
@@ -235,24 +236,29 @@ pub struct DoctorRequest {
     pub measure_flash: Option<u32>,
     /// `--confirm-erase`: the sector may be erased (it is written back).
     pub confirm_erase: bool,
-    pub serial: Option<String>,
-    pub freq_khz: Option<u32>,
-    pub connect_under_reset: bool,
-    pub sim: Option<String>,
-    pub debug: bool,
-    pub quiet: bool,
-    pub json: bool,
+    pub common: CommonOptions,
 }
 
 /// `stflash [options] recover [--confirm-erase]`: bring a chip back to its
 /// factory option bytes, erasing it (`stflash::ops::recover`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoverRequest {
-    /// Do it; without: print the plan and exit 2.
+    /// Do it; without: print the plan and exit 2. (`common`'s
+    /// `connect_under_reset`: connect under reset at once, otherwise only
+    /// when a normal connect fails.)
     pub confirm_erase: bool,
+    pub common: CommonOptions,
+}
+
+/// The options `info`, `recover` and `doctor` share: which probe, how to
+/// connect, what to print.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommonOptions {
+    /// `--serial X` before the command: only that probe.
     pub serial: Option<String>,
     pub freq_khz: Option<u32>,
-    /// Connect under reset at once (otherwise only when a normal connect fails).
+    /// `--connect-under-reset`: reset the target while connecting (changes
+    /// the target: the user asked).
     pub connect_under_reset: bool,
     pub sim: Option<String>,
     pub debug: bool,
@@ -260,10 +266,20 @@ pub struct RecoverRequest {
     pub json: bool,
 }
 
+impl CommonOptions {
+    pub fn connect_mode(&self) -> ConnectMode {
+        if self.connect_under_reset {
+            ConnectMode::UnderReset
+        } else {
+            ConnectMode::HotPlug
+        }
+    }
+}
+
 /// Shells `completions` knows.
 pub use clap_complete::Shell;
 
-/// The st-info questions `info` answers (stflash-cli.md §10), plus `--chips`.
+/// The st-info questions `info` answers (stlink 1.8.0 `src/st-info/info.c`), plus `--chips`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InfoQuestion {
     /// st-info --probe: every probe, in st-info's block format.
@@ -303,15 +319,7 @@ impl InfoQuestion {
 pub struct InfoRequest {
     /// `None`: list every probe and its target.
     pub question: Option<InfoQuestion>,
-    /// `--serial X` before `info`: only that probe.
-    pub serial: Option<String>,
-    pub freq_khz: Option<u32>,
-    /// Reset the target while connecting (changes the target: the user asked).
-    pub connect_under_reset: bool,
-    pub sim: Option<String>,
-    pub debug: bool,
-    pub quiet: bool,
-    pub json: bool,
+    pub common: CommonOptions,
 }
 
 /// A parse failure: the lines printed on stderr, before st-flash's
@@ -903,9 +911,17 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         return Err(ParseError::new(format!("{} {verb} not apply to {name}", misplaced.join(", "))));
     }
     let json = sub.get_flag("json");
-    let freq_khz = match sub.get_one::<String>("freq") {
-        None => None,
-        Some(f) => freq(f)?,
+    let common = CommonOptions {
+        serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
+        freq_khz: match sub.get_one::<String>("freq") {
+            None => None,
+            Some(f) => freq(f)?,
+        },
+        connect_under_reset: sub.get_flag("connect-under-reset"),
+        sim: sub.get_one::<String>("sim").cloned(),
+        debug: sub.get_flag("debug"),
+        quiet: sub.get_flag("quiet"),
+        json,
     };
     match name {
         "completions" | "man" if json => Err(ParseError::new(format!("--json does not apply to {name}"))),
@@ -916,13 +932,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         "man" => Ok(Parsed::Man),
         "recover" => Ok(Parsed::Recover(Box::new(RecoverRequest {
             confirm_erase: sub.get_flag("confirm-erase"),
-            serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-            freq_khz,
-            connect_under_reset: sub.get_flag("connect-under-reset"),
-            sim: sub.get_one::<String>("sim").cloned(),
-            debug: sub.get_flag("debug"),
-            quiet: sub.get_flag("quiet"),
-            json,
+            common: common.clone(),
         }))),
         "doctor" => {
             let measure_flash = match sub.get_one::<String>("measure-flash") {
@@ -937,13 +947,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             Ok(Parsed::Doctor(Box::new(DoctorRequest {
                 measure_flash,
                 confirm_erase: sub.get_flag("confirm-erase"),
-                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-                freq_khz,
-                connect_under_reset: sub.get_flag("connect-under-reset"),
-                sim: sub.get_one::<String>("sim").cloned(),
-                debug: sub.get_flag("debug"),
-                quiet: sub.get_flag("quiet"),
-                json,
+                common: common.clone(),
             })))
         }
         _ if sub.get_flag("version") => Ok(Parsed::Version),
@@ -952,16 +956,7 @@ fn parse_extension(args: Vec<OsString>) -> Result<Parsed, ParseError> {
             if json && question.is_some() {
                 return Err(ParseError::new("--json reports everything; leave out the st-info question (or --json)"));
             }
-            Ok(Parsed::Info(Box::new(InfoRequest {
-                question,
-                serial: matches.get_one::<String>("serial").cloned().filter(|s| !s.is_empty()),
-                freq_khz,
-                connect_under_reset: sub.get_flag("connect-under-reset"),
-                sim: sub.get_one::<String>("sim").cloned(),
-                debug: sub.get_flag("debug"),
-                quiet: sub.get_flag("quiet"),
-                json,
-            })))
+            Ok(Parsed::Info(Box::new(InfoRequest { question, common: common.clone() })))
         }
     }
 }
@@ -1333,20 +1328,35 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
     if let Some(second) = args.first().filter(|a| is_command(a)) {
         return Err(ParseError::new(format!("two commands given ({word} and {second})")));
     }
-    let path = |s: &String| PathBuf::from(s);
     match (word.as_str(), area) {
-        ("read", Area::Main | Area::System) => match args {
+        ("read", area) => read_command(args, area),
+        ("write", area) => write_command(args, area, format, data),
+        (check, area) if CHECK_WORDS.contains(&check) => check_command(check, args, area),
+        ("erase", _) => match args {
+            [] => Ok(Command::Erase { range: None }),
+            [addr, size] => Ok(Command::Erase { range: Some((number(addr, "address")?, number(size, "size")?)) }),
+            _ => Err(ParseError::new("erase takes no arguments (whole flash) or exactly two: <addr> <size>")),
+        },
+        _ => Ok(Command::Reset),
+    }
+}
+
+/// `read` in each area.
+fn read_command(args: &[String], area: Area) -> Result<Command, ParseError> {
+    let path = |s: &String| PathBuf::from(s);
+    match area {
+        Area::Main | Area::System => match args {
             [file, ..] if args.len() == 3 => {
                 let n = numbers_after_file("read", args, &["address", "size"])?;
                 Ok(Command::ReadMemory { file: path(file), addr: n[0], size: n[1] })
             }
             _ => Err(ParseError::expected("read <path> <addr> <size>")),
         },
-        ("read", Area::Otp) => match args {
+        Area::Otp => match args {
             [file] => Ok(Command::ReadOtp { file: path(file) }),
             _ => Err(ParseError::expected("otp read: [path]")),
         },
-        ("read", Area::Option) => match args {
+        Area::Option => match args {
             [] => Ok(Command::ReadOption { file: None }),
             [file] => Ok(Command::ReadOption { file: Some(path(file)) }),
             [file, size] => {
@@ -1355,7 +1365,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
             }
             _ => Err(ParseError::expected("option bytes read: [path] [size]")),
         },
-        ("read", area) => match args {
+        area => match args {
             [] => Ok(Command::ReadOptionRegister { area }),
             _ => Err(ParseError::expected(match area {
                 Area::OptionBootAdd => "option bytes boot_add read",
@@ -1363,7 +1373,14 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 _ => "option control register 1 read",
             })),
         },
-        ("write", Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1) => match args {
+    }
+}
+
+/// `write` in each area: a value into an option area, or a file (and
+/// `--data`) into memory or OTP.
+fn write_command(args: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
+    match area {
+        Area::Option | Area::OptionBootAdd | Area::Optcr | Area::Optcr1 => match args {
             [value] => Ok(Command::WriteOptionValue { area, value: option_value(value)? }),
             _ => Err(ParseError::expected(match area {
                 Area::Option => "option byte write <value>",
@@ -1372,7 +1389,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 _ => "option control register 1 write <value>",
             })),
         },
-        ("write", _) => {
+        _ => {
             let otp = area == Area::Otp;
             let path = |s: &String| Some(PathBuf::from(s));
             match (format, args) {
@@ -1387,10 +1404,15 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 (None, _) => Err(ParseError::expected("write <path> <addr>")),
             }
         }
-        (check, area) if CHECK_WORDS.contains(&check) && area != Area::Main => {
-            Err(ParseError::new(format!("--area={} does not apply to {check}", area.name())))
-        }
-        ("verify", _) => match args {
+    }
+}
+
+/// `verify`, `checksum`, `blank-check`: main memory only.
+fn check_command(word: &str, args: &[String], area: Area) -> Result<Command, ParseError> {
+    let path = |s: &String| PathBuf::from(s);
+    match word {
+        _ if area != Area::Main => Err(ParseError::new(format!("--area={} does not apply to {word}", area.name()))),
+        "verify" => match args {
             [file] => Ok(Command::Verify { file: path(file), addr: None }),
             [file, _] => {
                 let addr = numbers_after_file("verify", args, &["address"])?[0];
@@ -1398,7 +1420,7 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
             }
             _ => Err(ParseError::new("verify takes the file, and its address for a binary file: verify <file> [addr]")),
         },
-        ("checksum", _) => match args {
+        "checksum" => match args {
             // Two numbers are a range of memory; otherwise a file.
             [addr, size] if parse_number(addr).is_ok() => {
                 Ok(Command::ChecksumRange { addr: number(addr, "address")?, size: number(size, "size")? })
@@ -1412,17 +1434,12 @@ fn command_from_words(words: &[String], area: Area, format: Option<Format>, data
                 "checksum takes a range of memory or a file: checksum <addr> <size>, or checksum <file> [addr]",
             )),
         },
-        ("blank-check", _) => match args {
+        "blank-check" => match args {
             [] => Ok(Command::BlankCheck { range: None }),
             [addr, size] => Ok(Command::BlankCheck { range: Some((number(addr, "address")?, number(size, "size")?)) }),
             _ => Err(ParseError::new("blank-check takes no arguments (all flash) or exactly two: <addr> <size>")),
         },
-        ("erase", _) => match args {
-            [] => Ok(Command::Erase { range: None }),
-            [addr, size] => Ok(Command::Erase { range: Some((number(addr, "address")?, number(size, "size")?)) }),
-            _ => Err(ParseError::new("erase takes no arguments (whole flash) or exactly two: <addr> <size>")),
-        },
-        _ => Ok(Command::Reset),
+        _ => unreachable!("{word} is not a check"),
     }
 }
 
@@ -1791,16 +1808,16 @@ mod tests {
         assert_eq!(info(&["info", "--chipid"]).question, Some(InfoQuestion::ChipId));
         // --serial before info selects the probe; after it, it is st-info's question.
         let r = info(&["--serial", "ABC", "info", "--flash"]);
-        assert_eq!((r.serial.as_deref(), r.question), (Some("ABC"), Some(InfoQuestion::Flash)));
+        assert_eq!((r.common.serial.as_deref(), r.question), (Some("ABC"), Some(InfoQuestion::Flash)));
         let r = info(&["info", "--serial"]);
-        assert_eq!((r.serial, r.question), (None, Some(InfoQuestion::Serial)));
+        assert_eq!((r.common.serial, r.question), (None, Some(InfoQuestion::Serial)));
         // st-info's trailing connection options, and ours, on either side.
         let r = info(&["info", "--probe", "--connect-under-reset", "--freq=4000"]);
-        assert!(r.connect_under_reset);
-        assert_eq!(r.freq_khz, Some(4000));
+        assert!(r.common.connect_under_reset);
+        assert_eq!(r.common.freq_khz, Some(4000));
         let r = info(&["--sim", "f103", "--json", "info"]);
-        assert!(r.json);
-        assert_eq!(r.sim.as_deref(), Some("f103"));
+        assert!(r.common.json);
+        assert_eq!(r.common.sim.as_deref(), Some("f103"));
         assert!(err(&["info", "--chipid", "--flash"])[0].contains("cannot be used with"));
         assert!(err(&["info", "--json", "--chipid"])[0].contains("--json"));
         assert!(err(&["--area=option", "info"])[0].contains("--area"));

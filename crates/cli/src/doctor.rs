@@ -10,7 +10,7 @@ use super::args::DoctorRequest;
 use super::output::{self, Console};
 use super::{json, probes, GivenProbe};
 use stflash::error::{Error, ErrorKind};
-use stflash::mcu::{ConnectMode, ConnectOptions};
+use stflash::mcu::ConnectOptions;
 use stflash::ops::doctor::{self, Check, DoctorOptions, Measurement, Observer};
 
 /// Prints each check and measurement as the diagnosis reaches it.
@@ -65,28 +65,28 @@ pub fn measurement_line(m: &Measurement) -> String {
 
 /// Run `doctor`; returns the exit code.
 pub fn run(req: &DoctorRequest, console: &Console, probe: Option<GivenProbe>) -> u8 {
-    output::init_logging(req.debug, req.quiet);
-    console.set_mode(req.quiet, req.json);
+    output::init_logging(req.common.debug, req.common.quiet);
+    console.set_mode(req.common.quiet, req.common.json);
     let stop = output::install_stop_handler();
     let (transport, simulated) = match probe {
         Some((t, sim)) => (Ok(t), sim.is_some()),
-        None => match probes::open_one(&req.sim, req.serial.as_deref()) {
+        None => match probes::open_one(&req.common.sim, req.common.serial.as_deref()) {
             Ok((t, sim)) => (Ok(t), sim.is_some()),
             // A simulator spec that does not parse is the command line's fault.
             Err(e) if e.kind == ErrorKind::Usage => {
                 output::eprintln(format_args!("error: {e}"));
-                if req.json {
+                if req.common.json {
                     console.println(json::usage_error(Some("doctor"), std::slice::from_ref(&e.message)));
                 }
                 return e.exit_code();
             }
-            Err(e) => (Err(e), !probes::sim_specs(&req.sim).unwrap_or_default().is_empty()),
+            Err(e) => (Err(e), !probes::sim_specs(&req.common.sim).unwrap_or_default().is_empty()),
         },
     };
     let opts = DoctorOptions {
         connect: ConnectOptions {
-            mode: if req.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
-            speed_khz: req.freq_khz,
+            mode: req.common.connect_mode(),
+            speed_khz: req.common.freq_khz,
             flash_size: None,
             halt: false,
         },
@@ -102,7 +102,7 @@ pub fn run(req: &DoctorRequest, console: &Console, probe: Option<GivenProbe>) ->
         Some(e) => output::eprintln(format_args!("error: {e}")),
         None => console.line("\nno problem found"),
     }
-    if req.json {
+    if req.common.json {
         console.println(json::doctor_document(&report, simulated));
     }
     error.map_or(0, Error::exit_code)

@@ -1,7 +1,7 @@
 //! `stflash info`: what is connected, without changing anything on the
 //! target. Lists every ST-LINK (also those that cannot be opened, with the
 //! reason and the fix) and the chip behind each; answers st-info's questions
-//! (stflash-cli.md §10) for scripts that used st-info.
+//! (stlink 1.8.0 `src/st-info/info.c`) for scripts that used st-info.
 //!
 //! "Without changing anything": the connection does not reset the target
 //! (unless `--connect-under-reset` is given), does not halt the core, does not
@@ -20,7 +20,7 @@ use super::{json, probes};
 use stflash::chip as chips;
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::{self, FlashLayout, RdpLevel};
-use stflash::mcu::{ConnectMode, ConnectOptions};
+use stflash::mcu::ConnectOptions;
 use stflash::stlink::Version;
 use stflash::text::count;
 use stflash::transport::{ProbeKind, Transport, TransportError};
@@ -37,17 +37,12 @@ pub fn inspect(transport: Box<dyn Transport>, opts: &ConnectOptions, simulated: 
 }
 
 fn connect_options(req: &InfoRequest) -> ConnectOptions {
-    ConnectOptions {
-        mode: if req.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug },
-        speed_khz: req.freq_khz,
-        flash_size: None,
-        halt: false,
-    }
+    ConnectOptions { mode: req.common.connect_mode(), speed_khz: req.common.freq_khz, flash_size: None, halt: false }
 }
 
 /// Inspect every probe (only the one with `--serial` when given).
 pub fn inspect_all(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
-    let found = probes::select(probes::find_all(&req.sim)?, req.serial.as_deref())?;
+    let found = probes::select(probes::find_all(&req.common.sim)?, req.common.serial.as_deref())?;
     let opts = connect_options(req);
     Ok(found
         .into_iter()
@@ -61,7 +56,7 @@ pub fn inspect_all(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
 /// The probe a single-value question is about: the `--serial` one, else the
 /// last enumerated (as st-flash and st-info choose).
 fn inspect_one(req: &InfoRequest) -> Result<ProbeReport> {
-    let f = probes::choose_one(probes::find_all(&req.sim)?, req.serial.as_deref())?;
+    let f = probes::choose_one(probes::find_all(&req.common.sim)?, req.common.serial.as_deref())?;
     let report = match f.transport {
         Ok(t) => inspect(t, &connect_options(req), f.sim.is_some()),
         Err(e) => return Err(e),
@@ -84,14 +79,14 @@ fn inspect_some(req: &InfoRequest) -> Result<Vec<ProbeReport>> {
 
 /// Run `info`; returns the exit code.
 pub fn run(req: &InfoRequest, console: &Console) -> u8 {
-    output::init_logging(req.debug, req.quiet);
+    output::init_logging(req.common.debug, req.common.quiet);
     // Ctrl-C while looking: say so (nothing is ever changed by info).
     let stop = output::install_stop_handler();
     let interrupted = || {
         stop.load(std::sync::atomic::Ordering::Relaxed)
             .then(|| Error::new(ErrorKind::Interrupted, "interrupted before anything was changed"))
     };
-    if req.json {
+    if req.common.json {
         let result = inspect_some(req).and_then(|p| interrupted().map_or(Ok(p), Err));
         let (probes, error) = match &result {
             Ok(p) => (p.as_slice(), None),
@@ -162,7 +157,7 @@ fn st_info_version(v: &Version) -> String {
     s
 }
 
-/// st-info --probe's report (stflash-cli.md §10): probes that could be opened,
+/// st-info --probe's report (stlink 1.8.0 `src/st-info/info.c`): probes that could be opened,
 /// numbered when there are several; zeros and "unknown" without a target.
 /// Probes that cannot be opened are reported on stderr.
 pub fn st_info_probe(probes: &[ProbeReport]) -> String {

@@ -164,20 +164,26 @@ fn run_invocation(inv: &Invocation, console: &Console, probe: Option<GivenProbe>
         Some(path) => logfile::record(path, &outcome, result.as_ref().err()),
         None => Ok(()),
     };
-    match &result {
-        Err(e) => output::eprintln(format_args!("error: {e}")),
-        Ok(()) if !inv.quiet && !inv.json => {
+    report_outcome(&outcome, result.as_ref().err(), inv.quiet, inv.json, console);
+    // A board that is done but not in the log is not traced: not a success.
+    result.and(logged).map_or_else(|e| e.exit_code(), |()| 0)
+}
+
+/// How a session ended, for the user: the error on stderr, or the summary
+/// line (unless quiet); with `--json`, the document on stdout.
+pub(crate) fn report_outcome(outcome: &Outcome, error: Option<&Error>, quiet: bool, json: bool, console: &Console) {
+    match error {
+        Some(e) => output::eprintln(format_args!("error: {e}")),
+        None if !quiet && !json => {
             if let Some(line) = outcome.summary() {
                 info!("{line}");
             }
         }
-        Ok(()) => {}
+        None => {}
     }
-    if inv.json {
-        console.println(json::document(&outcome, result.as_ref().err()));
+    if json {
+        console.println(json::document(outcome, error));
     }
-    // A board that is done but not in the log is not traced: not a success.
-    result.and(logged).map_or_else(|e| e.exit_code(), |()| 0)
 }
 
 fn command_name(c: &Command) -> &'static str {
@@ -444,22 +450,7 @@ fn execute(
             result
         }
         Command::Erase { range } => {
-            match range {
-                // The progress prints "-> Flash page at … erased" lines, or
-                // "Mass erasing...", as the erase goes.
-                Some((addr, size)) if !inv.mass_erase => {
-                    let report = erase::erase_range(session, *addr, *size, &mut progress)?;
-                    progress.end();
-                    console.line("Section erase completed successfully.");
-                    outcome.done = Some(Done::Erase(report));
-                }
-                _ => {
-                    let report = erase::erase_all(session, &mut progress)?;
-                    progress.end();
-                    console.line("Mass erase completed successfully.");
-                    outcome.done = Some(Done::Erase(report));
-                }
-            }
+            erase_flash(session, inv, *range, &mut progress, console, outcome)?;
             Ok(After::Reset)
         }
         Command::Reset => {
@@ -475,11 +466,49 @@ fn execute(
             check::checksum(session, inv, (*addr, *size), &mut progress, console, outcome)
         }
         Command::ChecksumFile { .. } => unreachable!("checksum FILE runs without a probe"),
+        Command::ReadOption { .. } | Command::ReadOptionRegister { .. } | Command::WriteOptionValue { .. } => {
+            option_command(session, inv, console, outcome)
+        }
+    }
+}
+
+/// `erase`: the sectors of a range, or everything (`--mass-erase`, or no
+/// range).
+fn erase_flash(
+    session: &mut Session,
+    inv: &Invocation,
+    range: Option<(u32, u32)>,
+    progress: &mut CliProgress,
+    console: &Console,
+    outcome: &mut Outcome,
+) -> Result<()> {
+    match range {
+        // The progress prints "-> Flash page at … erased" lines, or
+        // "Mass erasing...", as the erase goes.
+        Some((addr, size)) if !inv.mass_erase => {
+            let report = erase::erase_range(session, addr, size, progress)?;
+            progress.end();
+            console.line("Section erase completed successfully.");
+            outcome.done = Some(Done::Erase(report));
+        }
+        _ => {
+            let report = erase::erase_all(session, progress)?;
+            progress.end();
+            console.line("Mass erase completed successfully.");
+            outcome.done = Some(Done::Erase(report));
+        }
+    }
+    Ok(())
+}
+
+/// Reading or writing an option area (`--area=option|optcr|…`).
+fn option_command(session: &mut Session, inv: &Invocation, console: &Console, outcome: &mut Outcome) -> Result<After> {
+    match &inv.command {
         Command::ReadOption { file } => {
             let (value, all) = options::read_area(session, OptionArea::Option)?;
             match file {
-                // st-flash writes the word in host byte order (stflash-cli.md
-                // §13 item 17); stflash always writes little-endian, the same
+                // st-flash writes the word in host byte order (stlink 1.8.0
+                // `src/st-flash/flash.c:300` writes the uint32_t as it lies in memory); stflash always writes little-endian, the same
                 // bytes on every common host.
                 Some(path) => std::fs::write(path, value.value.to_le_bytes())
                     .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?,
@@ -509,6 +538,7 @@ fn execute(
             show_decoded(inv, console, &options::describe(&result.written));
             Ok(After::Resume)
         }
+        _ => unreachable!("not an option command"),
     }
 }
 
@@ -666,7 +696,8 @@ fn raw_value(inv: &Invocation, console: &Console, value: u32) {
 }
 
 /// st-flash mass-erases main flash before an option or OTP write when given
-/// `--mass-erase` (stflash-cli.md §13 item 20); stflash refuses the mix.
+/// `--mass-erase` (stlink 1.8.0 `src/st-flash/flash.c:143-149` runs the mass
+/// erase before it looks at the address); stflash refuses the mix.
 fn refuse_mass_erase(inv: &Invocation, what: &str) -> Result<()> {
     if inv.mass_erase {
         return Err(Error::usage(format!(

@@ -1,4 +1,6 @@
-//! st-flash's number syntax (stflash-cli.md §2).
+//! st-flash's number syntax (stlink 1.8.0 `src/st-flash/flash_opts.c:31-76`:
+//! 0x hexadecimal, 0b binary, a leading 0 octal, else decimal, then k or M; `--freq` in
+//! `src/stlink-lib/helper.c`).
 
 /// Why a number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +79,7 @@ pub fn parse_freq(s: &str) -> Option<u32> {
 mod tests {
     use super::*;
 
-    // Compatibility checklist rows 9-12 (stflash-cli.md §14).
+    // What st-flash 1.8.0 accepts (stlink `src/st-flash/flash_opts.c`).
     #[test]
     fn accepted_numbers() {
         for (text, value) in [

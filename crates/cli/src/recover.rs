@@ -11,35 +11,24 @@ use log::info;
 use super::args::RecoverRequest;
 use super::output::{self, Console};
 use super::report::{Done, Outcome, RecoverSummary, Stopwatch};
-use super::{json, probes, GivenProbe};
+use super::{probes, GivenProbe};
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::mcu::{ConnectMode, ConnectOptions};
 use stflash::ops::{recover, Session};
 
 /// Run `recover`; returns the exit code.
 pub fn run(req: &RecoverRequest, console: &Console, probe: Option<GivenProbe>) -> u8 {
-    output::init_logging(req.debug, req.quiet);
-    console.set_mode(req.quiet, req.json);
+    output::init_logging(req.common.debug, req.common.quiet);
+    console.set_mode(req.common.quiet, req.common.json);
     console.line(format_args!("st-flash {} (stflash {})", stflash::ST_FLASH_COMPAT_VERSION, env!("CARGO_PKG_VERSION")));
     let mut outcome = Outcome::new("recover");
     let result = recover_chip(req, console, probe, &mut outcome);
-    match &result {
-        Err(e) => output::eprintln(format_args!("error: {e}")),
-        Ok(()) if !req.quiet && !req.json => {
-            if let Some(line) = outcome.summary() {
-                info!("{line}");
-            }
-        }
-        Ok(()) => {}
-    }
-    if req.json {
-        console.println(json::document(&outcome, result.as_ref().err()));
-    }
+    crate::report_outcome(&outcome, result.as_ref().err(), req.common.quiet, req.common.json, console);
     result.map_or_else(|e| e.exit_code(), |()| 0)
 }
 
 fn connect_options(req: &RecoverRequest, mode: ConnectMode) -> ConnectOptions {
-    ConnectOptions { mode, speed_khz: req.freq_khz, flash_size: None, halt: true }
+    ConnectOptions { mode, speed_khz: req.common.freq_khz, flash_size: None, halt: true }
 }
 
 /// Open the session: as asked, or a normal connect and, when the target
@@ -49,10 +38,10 @@ fn open(req: &RecoverRequest, probe: Option<GivenProbe>, clock: &mut Stopwatch) 
     let given = probe.is_some();
     let (transport, sim) = match probe {
         Some(p) => p,
-        None => probes::open_one(&req.sim, req.serial.as_deref())?,
+        None => probes::open_one(&req.common.sim, req.common.serial.as_deref())?,
     };
     clock.use_sim(sim);
-    let first = if req.connect_under_reset { ConnectMode::UnderReset } else { ConnectMode::HotPlug };
+    let first = req.common.connect_mode();
     let err = match Session::open_with(transport, &connect_options(req, first), true) {
         Ok(s) => return Ok((s, first)),
         Err(e) => e,
@@ -68,7 +57,7 @@ fn open(req: &RecoverRequest, probe: Option<GivenProbe>, clock: &mut Stopwatch) 
         });
     }
     info!("a normal connect failed ({}); connecting under reset", err.message);
-    let (transport, sim) = probes::open_one(&req.sim, req.serial.as_deref())?;
+    let (transport, sim) = probes::open_one(&req.common.sim, req.common.serial.as_deref())?;
     clock.use_sim(sim);
     match Session::open_with(transport, &connect_options(req, ConnectMode::UnderReset), true) {
         Ok(s) => Ok((s, ConnectMode::UnderReset)),
@@ -94,7 +83,7 @@ fn recover_chip(
     let result = (|| {
         let plan = recover::plan(&mut session)?;
         let mut summary = RecoverSummary { connect, plan: plan.clone(), report: None };
-        if !req.json {
+        if !req.common.json {
             console.print(plan.text());
         }
         if !req.confirm_erase {

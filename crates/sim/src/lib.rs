@@ -464,126 +464,11 @@ pub fn open(spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
 
 /// [`open`] with the part given directly (`spec.chip` is not looked at).
 pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(SimTransport, SimHandle), String> {
-    let mut model = (part.flash)();
-
-    let mut voltage = part.voltage_mv;
-    let mut nrst_connected = true;
-    let mut model_options = Vec::new();
-    let mut chip_uid = None;
-    // What the part answers instead of its own identity (a clone, a non-ST part).
-    let (mut dpidr, mut cpuid, mut idcode) = (part.dpidr, part.cpuid, part.idcode);
-    for (key, value) in &spec.options {
-        match key.as_str() {
-            "dpidr" => dpidr = hex_option(key, value)?,
-            "cpuid" => cpuid = hex_option(key, value)?,
-            "idcode" => idcode = hex_option(key, value)?,
-            // Decided at enumeration ([`SimSpec::usb_problem`]); here only checked.
-            "usb" => match value.as_str() {
-                "busy" | "permission" | "ok" => {}
-                _ => return Err(format!("simulator option usb={value}: expected usb=busy or usb=permission")),
-            },
-            "voltage" => {
-                voltage =
-                    value.trim_end_matches("mV").trim().parse().map_err(|_| {
-                        format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
-                    })?
-            }
-            "uid" => chip_uid = Some(uid::parse(value).map_err(|e| format!("simulator option {e}"))?),
-            "nrst" => match value.as_str() {
-                "disconnected" => nrst_connected = false,
-                "connected" => nrst_connected = true,
-                _ => return Err(format!("simulator option nrst={value}: expected nrst=disconnected")),
-            },
-            _ => model_options.push((key.as_str(), value.as_str())),
-        }
-    }
-    // Check fresh-chip settings even when a state file makes them moot, so a
-    // typo is reported the same way every time.
-    let mut scratch = (part.flash)();
-    for (key, value) in &model_options {
-        scratch
-            .configure(key, value)
-            .map_err(|e| format!("simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})"))?;
-    }
-
-    let mut saved_sram = Vec::new();
-    let saved = match &spec.state_file {
-        Some(path) => state::read_file(path)?,
-        None => None,
-    };
-    match saved {
-        Some((chip, blobs)) => {
-            let path = spec.state_file.as_deref().expect("read from it");
-            if chip != part.name {
-                return Err(state::wrong_chip(path, &chip, part.name));
-            }
-            let (sram, flash): (Vec<_>, Vec<_>) =
-                blobs.into_iter().partition(|(name, _)| name.starts_with(mcu::SRAM_BLOB));
-            model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
-            saved_sram = sram;
-        }
-        None => {
-            for (key, value) in &model_options {
-                model.configure(key, value).map_err(|e| format!("simulator option {key}={value}: {e}"))?;
-            }
-        }
-    }
-    for (key, value) in &spec.faults.model {
-        model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
-    }
-
-    let part: &'static parts::Part = if (dpidr, cpuid, idcode) == (part.dpidr, part.cpuid, part.idcode) {
-        part
-    } else {
-        // One small part record per simulator opened with such options.
-        Box::leak(Box::new(parts::Part { dpidr, cpuid, idcode, ..*part }))
-    };
-    let mut mcu = Mcu::new(part, model);
-    if let Some(max) = spec.faults.sram_limit {
-        mcu.limit_sram(max);
-    }
-    mcu.load_sram(&saved_sram);
-    mcu.voltage_mv = voltage;
-    mcu.nrst_connected = nrst_connected;
-    if let Some((_, id)) = &mut mcu.uid {
-        *id = chip_uid.unwrap_or_else(|| uid::derive(spec.state_file.as_deref()));
-    }
-    mcu.no_power = spec.faults.no_power;
-    mcu.present = !spec.faults.no_target;
-    mcu.no_halt = spec.faults.no_halt;
-    mcu.set_firmware_disables_swd(spec.faults.firmware_disables_swd);
-    mcu.interpreter.crash_after = spec.faults.core_crash_after;
-    if let Some(f) = spec.faults.flash_time_permille {
-        mcu.flash_time_permille = f;
-    }
-    if let Some(hz) = spec.faults.core_clock_hz {
-        mcu.interpreter.hz = hz;
-    }
-    let core_hz = mcu.interpreter.hz;
-    if let Some(crc) = &mut mcu.crc {
-        crc.faults = spec.faults.crc_peripheral.clone();
-        crc.hclk_hz = core_hz;
-        crc.power_on();
-    }
-
-    let mut fw = Firmware::default_for(spec.probe);
-    if let Some(j) = spec.firmware {
-        if j == 0 || j > 63 {
-            return Err(format!("simulated firmware J{j}: the JTAG version is a number 1-63"));
-        }
-        fw.jtag = j;
-    }
-    let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
-    probe.max_swd_khz = spec.faults.max_swd_khz;
-    if let Some(st) = spec.faults.wait_status {
-        probe.wait_status = st;
-    }
-    if let Some(st) = spec.faults.fault_status {
-        probe.fault_status = st;
-    }
-    probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
+    let opts = ChipOptions::parse(part, spec)?;
+    let (model, saved_sram) = flash_model(part, spec, &opts.model)?;
+    let mcu = mcu_of(opts.part(part), model, &saved_sram, &opts, spec);
+    let probe = probe_of(spec)?;
     let clock = Clock::new(probe.link());
-
     let info = ProbeInfo {
         vid: ST_VID,
         pid: spec.probe.pid(),
@@ -604,6 +489,175 @@ pub(crate) fn open_part(part: &'static parts::Part, spec: &SimSpec) -> Result<(S
         state_file: spec.state_file.clone(),
     }));
     Ok((SimTransport { sim: Arc::clone(&sim), info }, SimHandle { sim }))
+}
+
+/// `STFLASH_SIM_OPTS` split into what the simulator handles itself and
+/// what goes to the flash model.
+struct ChipOptions<'a> {
+    voltage_mv: u32,
+    nrst_connected: bool,
+    uid: Option<[u8; 12]>,
+    /// What the part answers instead of its own identity (a clone, a non-ST
+    /// part): SW-DP IDCODE, CPUID, DBGMCU_IDCODE.
+    identity: (u32, u32, u32),
+    /// For the flash model's `configure`, checked here.
+    model: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> ChipOptions<'a> {
+    fn parse(part: &'static parts::Part, spec: &'a SimSpec) -> Result<ChipOptions<'a>, String> {
+        let mut o = ChipOptions {
+            voltage_mv: part.voltage_mv,
+            nrst_connected: true,
+            uid: None,
+            identity: (part.dpidr, part.cpuid, part.idcode),
+            model: Vec::new(),
+        };
+        for (key, value) in &spec.options {
+            match key.as_str() {
+                "dpidr" => o.identity.0 = hex_option(key, value)?,
+                "cpuid" => o.identity.1 = hex_option(key, value)?,
+                "idcode" => o.identity.2 = hex_option(key, value)?,
+                // Decided at enumeration ([`SimSpec::usb_problem`]); here only checked.
+                "usb" => match value.as_str() {
+                    "busy" | "permission" | "ok" => {}
+                    _ => return Err(format!("simulator option usb={value}: expected usb=busy or usb=permission")),
+                },
+                "voltage" => {
+                    o.voltage_mv = value.trim_end_matches("mV").trim().parse().map_err(|_| {
+                        format!("simulator option voltage={value}: expected millivolts, e.g. voltage=3300")
+                    })?
+                }
+                "uid" => o.uid = Some(uid::parse(value).map_err(|e| format!("simulator option {e}"))?),
+                "nrst" => match value.as_str() {
+                    "disconnected" => o.nrst_connected = false,
+                    "connected" => o.nrst_connected = true,
+                    _ => return Err(format!("simulator option nrst={value}: expected nrst=disconnected")),
+                },
+                _ => o.model.push((key.as_str(), value.as_str())),
+            }
+        }
+        // Check fresh-chip settings even when a state file makes them moot, so a
+        // typo is reported the same way every time.
+        let mut scratch = (part.flash)();
+        for (key, value) in &o.model {
+            scratch.configure(key, value).map_err(|e| {
+                format!("simulator option {key}={value}: {e} (the simulator itself accepts {SIM_OPTIONS})")
+            })?;
+        }
+        Ok(o)
+    }
+
+    /// The part, or a copy answering another identity (one small record per
+    /// simulator opened with such options).
+    fn part(&self, part: &'static parts::Part) -> &'static parts::Part {
+        let (dpidr, cpuid, idcode) = self.identity;
+        if self.identity == (part.dpidr, part.cpuid, part.idcode) {
+            part
+        } else {
+            Box::leak(Box::new(parts::Part { dpidr, cpuid, idcode, ..*part }))
+        }
+    }
+}
+
+/// SRAM contents kept in a state file: (blob name, bytes).
+type SramBlobs = Vec<(String, Vec<u8>)>;
+
+/// The flash model: from the state file when there is one (with the SRAM
+/// blobs it also holds), else a fresh chip configured by the options; then
+/// the model faults.
+fn flash_model(
+    part: &'static parts::Part,
+    spec: &SimSpec,
+    options: &[(&str, &str)],
+) -> Result<(Box<dyn model::FlashModel>, SramBlobs), String> {
+    let mut model = (part.flash)();
+    let mut saved_sram = Vec::new();
+    let saved = match &spec.state_file {
+        Some(path) => state::read_file(path)?,
+        None => None,
+    };
+    match saved {
+        Some((chip, blobs)) => {
+            let path = spec.state_file.as_deref().expect("read from it");
+            if chip != part.name {
+                return Err(state::wrong_chip(path, &chip, part.name));
+            }
+            let (sram, flash): (Vec<_>, Vec<_>) =
+                blobs.into_iter().partition(|(name, _)| name.starts_with(mcu::SRAM_BLOB));
+            model.load(&flash).map_err(|e| format!("simulator state file {}: {e}", path.display()))?;
+            saved_sram = sram;
+        }
+        None => {
+            for (key, value) in options {
+                model.configure(key, value).map_err(|e| format!("simulator option {key}={value}: {e}"))?;
+            }
+        }
+    }
+    for (key, value) in &spec.faults.model {
+        model.configure(key, value).map_err(|e| format!("simulator fault {key}={value}: {e}"))?;
+    }
+    Ok((model, saved_sram))
+}
+
+/// The chip around its flash model, with the options and faults that
+/// concern the core, its supply and its peripherals.
+fn mcu_of(
+    part: &'static parts::Part,
+    model: Box<dyn model::FlashModel>,
+    saved_sram: &SramBlobs,
+    opts: &ChipOptions,
+    spec: &SimSpec,
+) -> Mcu {
+    let mut mcu = Mcu::new(part, model);
+    if let Some(max) = spec.faults.sram_limit {
+        mcu.limit_sram(max);
+    }
+    mcu.load_sram(saved_sram);
+    mcu.voltage_mv = opts.voltage_mv;
+    mcu.nrst_connected = opts.nrst_connected;
+    if let Some((_, id)) = &mut mcu.uid {
+        *id = opts.uid.unwrap_or_else(|| uid::derive(spec.state_file.as_deref()));
+    }
+    mcu.no_power = spec.faults.no_power;
+    mcu.present = !spec.faults.no_target;
+    mcu.no_halt = spec.faults.no_halt;
+    mcu.set_firmware_disables_swd(spec.faults.firmware_disables_swd);
+    mcu.interpreter.crash_after = spec.faults.core_crash_after;
+    if let Some(f) = spec.faults.flash_time_permille {
+        mcu.flash_time_permille = f;
+    }
+    if let Some(hz) = spec.faults.core_clock_hz {
+        mcu.interpreter.hz = hz;
+    }
+    let core_hz = mcu.interpreter.hz;
+    if let Some(crc) = &mut mcu.crc {
+        crc.faults = spec.faults.crc_peripheral.clone();
+        crc.hclk_hz = core_hz;
+        crc.power_on();
+    }
+    mcu
+}
+
+/// The probe: its generation, firmware and faults.
+fn probe_of(spec: &SimSpec) -> Result<Probe, String> {
+    let mut fw = Firmware::default_for(spec.probe);
+    if let Some(j) = spec.firmware {
+        if j == 0 || j > 63 {
+            return Err(format!("simulated firmware J{j}: the JTAG version is a number 1-63"));
+        }
+        fw.jtag = j;
+    }
+    let mut probe = Probe::new(spec.probe, fw, WaitBudget::new(&spec.faults));
+    probe.max_swd_khz = spec.faults.max_swd_khz;
+    if let Some(st) = spec.faults.wait_status {
+        probe.wait_status = st;
+    }
+    if let Some(st) = spec.faults.fault_status {
+        probe.fault_status = st;
+    }
+    probe.bitflip_swd_khz = spec.faults.bitflip_swd_khz;
+    Ok(probe)
 }
 
 /// The simulator as a [`Transport`]. Saves the state file when dropped.

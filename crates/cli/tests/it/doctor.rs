@@ -401,7 +401,8 @@ fn flash_times(chip: &str, sector: &str, addr: u32, size: usize, erase_ms: f64, 
 
 #[test]
 fn a_flash_sector_is_timed_and_written_back_f103() {
-    // F103: 1 KiB pages, 30 ms erase, 52.5 µs per half-word (the datasheets' flash memory characteristics).
+    // F103: 1 KiB pages, 30 ms erase, 52.5 µs per half-word (the simulator's
+    // F1 model after DS5319, "Flash memory characteristics").
     flash_times("f103", "3", 0x0800_0C00, 1024, 30.0, 52.5);
 }
 

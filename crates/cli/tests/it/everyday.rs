@@ -165,7 +165,8 @@ impl Transport for Recorder {
 }
 
 /// DEBUG (0xF2) sub-commands that only read or manage the probe's own state
-/// (stlink-usb-protocol.md §3.2). Anything else could change the target.
+/// (stlink `src/stlink-lib/usb.c`, OpenOCD `src/jtag/drivers/stlink_usb.c`).
+/// Anything else could change the target.
 const READ_ONLY_DEBUG: [u8; 9] = [0x07, 0x0C, 0x47, 0x21, 0x30, 0x31, 0x36, 0x3B, 0x3E];
 /// Probe-side settings (clock) that do not touch the target.
 const PROBE_SETTINGS: [u8; 3] = [0x43, 0x61, 0x62];

@@ -152,7 +152,8 @@ fn f411_sectors_1_and_2() {
 #[test]
 fn f413_sectors_11_and_12_above_1mib() {
     // Sector 12 at 0x08100000 is SNB 12 in a 4-bit field; sector 0 must survive
-    // (st-flash erases it, stlink v1.8.0's behaviour).
+    // (st-flash 1.8.0 erases it: stlink `src/stlink-lib/calculate.c`
+    // calculate_F4_sectornum treats 1 MiB and up as a second bank).
     Case {
         chip: "stm32f413zh",
         opts: "",

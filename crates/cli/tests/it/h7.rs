@@ -1,7 +1,8 @@
 //! STM32H7 end to end: the built binary and the library against the simulated
 //! H7A3/H7B0 (RM0455), H743/H750/H745 (RM0433/RM0399) and H723 (RM0468).
 //!
-//! The first group replays stlink issue #1369 on a
+//! The first group replays stlink issue #1369 (stlink 1.8.0
+//! `src/stlink-lib/common_flash.c`, the F7/H7 sector shift) on a
 //! 1 MiB H7A3 whose first sectors hold old data: st-flash 1.8.0 wrote the
 //! sector number at bits 8-10 where RM0455 has SSN at bits 6-12, so it erased
 //! sector 4n instead of n, and it refused bank 2 of the 1 MiB part.
@@ -17,7 +18,8 @@ use stflash_sim::{SimHandle, SimSpec};
 const KIB: usize = 1024;
 
 // Register addresses and CR bits written out from the reference manuals
-// (RM0433 §4, RM0455 §4, RM0468 §4; RM0433 §4.3.5; stlink issue #1369), independently of the driver.
+// (RM0455 §4.9 and RM0433 §4.9, FLASH_CR1/CR2; CMSIS stm32h7a3xx.h
+// FLASH_CR_SSN_Pos 6), independently of the driver.
 const FLASH_CR1: u32 = 0x5200_200C;
 const FLASH_CR2: u32 = 0x5200_210C;
 const CR_SER: u32 = 1 << 2;

@@ -88,7 +88,8 @@ fn arg(p: &Path) -> &str {
 
 // ---------------------------------------------------------------------------
 // H7 (RM0455 H7A/B, RM0433 H74x, RM0468 H72x): option registers, OPTSTART,
-// no reset. Field positions written out from RM0433 §4, RM0455 §4, RM0468 §4
+// no reset. Field positions written out from RM0455 §4.9.8 (FLASH_OPTSR_CUR)
+// and CMSIS stm32h7a3xx.h (FLASH_OPTSR_*_Pos).
 
 /// OPTSR: BOR_LEV bits 2-3, RDP bits 8-15, SWAP_BANK_OPT bit 31.
 const BOR_LEV: u32 = 0b11 << 2;
@@ -353,7 +354,8 @@ const FP_FLASH: u32 = 0x0800_0000;
 #[test]
 fn fp_option_reads_match_st_flash_on_a_fresh_f103() {
     let chip = Chip::new("stm32f103c8", "opt-fp-read");
-    // stflash-cli.md §8.2 and checklist row 72: the values st-flash prints.
+    // The values st-flash 1.8.0 prints on a fresh F103 (stlink
+    // `src/stlink-lib/option_bytes.c`).
     assert_eq!(chip.read_area("option"), 0x00FF_5AA5);
     assert_eq!(chip.read_area("optcr"), 0x03FF_FFFC);
     let out = chip.run(&["--area=option", "read"]).ok();

@@ -1,6 +1,6 @@
 //! The fast write path against the simulator: the routine, the CRC pre-check
 //! and verify, and their fallbacks. Timing checks are assertions on the
-//! simulator's modeled clock (the datasheets' flash memory characteristics), never on wall-clock time.
+//! simulator's modeled clock (`stflash_sim::clock`), never on wall-clock time.
 
 use std::time::Duration;
 
@@ -41,7 +41,8 @@ fn write_over(
 #[test]
 fn streaming_write_is_within_the_floor_bound_on_the_model() {
     // 256 KiB over V2: floor = max(SWD at 4 MHz, programming) + erases
-    // (the datasheets' flash memory characteristics): 262144 × 12 / 4e6 = 0.786 s; 32 sectors × 5 ms.
+    // (the simulator's model, `stflash_sim::clock` and the H7 flash model):
+    // 262144 × 12 / 4e6 = 0.786 s; 32 sectors × 5 ms.
     let image = pattern(256 * 1024, 1);
     let old = pattern(256 * 1024, 2);
     let (report, took, h) = write_over(spec(SimProbeKind::V2, ""), BASE, &image, &old, WriteOptions::default());

@@ -3,7 +3,7 @@
 //!
 //! It runs code only while the core is running with its PC in SRAM (the flash
 //! routine the host loads); code in flash stays opaque, as before. The core
-//! has its own place on the modeled timeline (timing-model: code on the
+//! has its own place on the modeled timeline (`crate::clock`: code on the
 //! target runs alongside the link): every instruction takes one cycle of the
 //! core clock (the part's reset clock unless `core-clock=` says otherwise; an
 //! assumption: no wait states, no pipeline refills, no multi-cycle loads), and

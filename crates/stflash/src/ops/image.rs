@@ -96,6 +96,92 @@ fn looks_like_srec(line: &[u8]) -> bool {
 
 /// Numbered lines (from 1), with a leading UTF-8 BOM dropped and trailing
 /// whitespace (including the CR of CRLF) trimmed.
+/// One Intel HEX record, its frame checked (start code, length, byte
+/// count, checksum): record type, 16-bit offset and data.
+fn ihex_record(line: &[u8], n: usize) -> Result<(u8, u32, Vec<u8>)> {
+    if line[0] != b':' {
+        return Err(Error::input(format!(
+            "line {n}: expected ':' at the start of the record, found {}; is this an Intel HEX file?",
+            show_byte(line[0])
+        )));
+    }
+    let rec = hex_bytes(line, 1, n)?;
+    if rec.len() < 5 {
+        return Err(Error::input(format!(
+            "line {n}: record too short ({} hex digits after ':', at least 10 needed); the record is truncated",
+            rec.len() * 2
+        )));
+    }
+    let count = usize::from(rec[0]);
+    if rec.len() != count + 5 {
+        return Err(Error::input(format!(
+            "line {n}: byte count 0x{:02X} announces {count} data bytes but the record holds {}; the record is truncated or corrupt",
+            rec[0],
+            rec.len() - 5
+        )));
+    }
+    let found = rec[rec.len() - 1];
+    let total = sum(&rec);
+    if total != 0 {
+        return Err(Error::input(format!(
+            "line {n}: checksum mismatch: expected 0x{:02X}, found 0x{found:02X}; the file is corrupt, regenerate it",
+            found.wrapping_sub(total)
+        )));
+    }
+    Ok((rec[3], be(&rec[1..3]), rec[4..4 + count].to_vec()))
+}
+
+/// One S-record, its frame checked (start, type, length, byte count,
+/// checksum): record type digit, address and data.
+fn srec_record(line: &[u8], n: usize) -> Result<(u8, u32, Vec<u8>)> {
+    if line[0] != b'S' {
+        return Err(Error::input(format!(
+            "line {n}: expected 'S' at the start of the record, found {}; is this an S-record file?",
+            show_byte(line[0])
+        )));
+    }
+    let Some(&t) = line.get(1) else {
+        return Err(Error::input(format!("line {n}: record type missing after 'S'; the record is truncated")));
+    };
+    let addr_len = match t {
+        b'0' | b'1' | b'5' | b'9' => 2,
+        b'2' | b'6' | b'8' => 3,
+        b'3' | b'7' => 4,
+        _ => {
+            let shown = if t.is_ascii_graphic() { (t as char).to_string() } else { format!("<0x{t:02X}>") };
+            return Err(Error::input(format!(
+                "line {n}: unknown record type S{shown} (S-records have S0-S3 and S5-S9); the file is corrupt or not an S-record file"
+            )));
+        }
+    };
+    let rec = hex_bytes(line, 2, n)?;
+    if rec.len() < addr_len + 2 {
+        return Err(Error::input(format!(
+            "line {n}: record too short ({} hex digits after 'S{}', at least {} needed); the record is truncated",
+            rec.len() * 2,
+            t as char,
+            (addr_len + 2) * 2
+        )));
+    }
+    let count = usize::from(rec[0]);
+    if rec.len() != count + 1 {
+        return Err(Error::input(format!(
+            "line {n}: byte count 0x{:02X} announces {} after it but the record holds {}; the record is truncated or corrupt",
+            rec[0],
+            text::count(count as u64, "byte"),
+            rec.len() - 1
+        )));
+    }
+    let found = rec[rec.len() - 1];
+    let expected = !sum(&rec[..rec.len() - 1]);
+    if found != expected {
+        return Err(Error::input(format!(
+            "line {n}: checksum mismatch: expected 0x{expected:02X}, found 0x{found:02X}; the file is corrupt, regenerate it"
+        )));
+    }
+    Ok((t, be(&rec[1..1 + addr_len]), rec[1 + addr_len..rec.len() - 1].to_vec()))
+}
+
 fn lines(text: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     let text = text.strip_prefix(UTF8_BOM).unwrap_or(text);
     text.split(|&b| b == b'\n').enumerate().map(|(i, line)| (i + 1, line.trim_ascii_end()))
@@ -266,38 +352,9 @@ impl Image {
                     "line {n}: text after the end-of-file record (line {eof}); remove it or fix the tool that generated the file"
                 )));
             }
-            if line[0] != b':' {
-                return Err(Error::input(format!(
-                    "line {n}: expected ':' at the start of the record, found {}; is this an Intel HEX file?",
-                    show_byte(line[0])
-                )));
-            }
-            let rec = hex_bytes(line, 1, n)?;
-            if rec.len() < 5 {
-                return Err(Error::input(format!(
-                    "line {n}: record too short ({} hex digits after ':', at least 10 needed); the record is truncated",
-                    rec.len() * 2
-                )));
-            }
-            let count = usize::from(rec[0]);
-            if rec.len() != count + 5 {
-                return Err(Error::input(format!(
-                    "line {n}: byte count 0x{:02X} announces {count} data bytes but the record holds {}; the record is truncated or corrupt",
-                    rec[0],
-                    rec.len() - 5
-                )));
-            }
-            let found = rec[rec.len() - 1];
-            let total = sum(&rec);
-            if total != 0 {
-                return Err(Error::input(format!(
-                    "line {n}: checksum mismatch: expected 0x{:02X}, found 0x{found:02X}; the file is corrupt, regenerate it",
-                    found.wrapping_sub(total)
-                )));
-            }
-            let offset = be(&rec[1..3]);
-            let rtype = rec[3];
-            let data = &rec[4..4 + count];
+            let (rtype, offset, data) = ihex_record(line, n)?;
+            let data = &data[..];
+            let count = data.len();
             let want = |len: usize, name: &str| -> Result<()> {
                 if count == len {
                     Ok(())
@@ -375,53 +432,8 @@ impl Image {
                     "line {n}: text after the termination record (line {end}); remove it or fix the tool that generated the file"
                 )));
             }
-            if line[0] != b'S' {
-                return Err(Error::input(format!(
-                    "line {n}: expected 'S' at the start of the record, found {}; is this an S-record file?",
-                    show_byte(line[0])
-                )));
-            }
-            let Some(&t) = line.get(1) else {
-                return Err(Error::input(format!("line {n}: record type missing after 'S'; the record is truncated")));
-            };
-            let addr_len = match t {
-                b'0' | b'1' | b'5' | b'9' => 2,
-                b'2' | b'6' | b'8' => 3,
-                b'3' | b'7' => 4,
-                _ => {
-                    let shown = if t.is_ascii_graphic() { (t as char).to_string() } else { format!("<0x{t:02X}>") };
-                    return Err(Error::input(format!(
-                        "line {n}: unknown record type S{shown} (S-records have S0-S3 and S5-S9); the file is corrupt or not an S-record file"
-                    )));
-                }
-            };
-            let rec = hex_bytes(line, 2, n)?;
-            if rec.len() < addr_len + 2 {
-                return Err(Error::input(format!(
-                    "line {n}: record too short ({} hex digits after 'S{}', at least {} needed); the record is truncated",
-                    rec.len() * 2,
-                    t as char,
-                    (addr_len + 2) * 2
-                )));
-            }
-            let count = usize::from(rec[0]);
-            if rec.len() != count + 1 {
-                return Err(Error::input(format!(
-                    "line {n}: byte count 0x{:02X} announces {} after it but the record holds {}; the record is truncated or corrupt",
-                    rec[0],
-                    text::count(count as u64, "byte"),
-                    rec.len() - 1
-                )));
-            }
-            let found = rec[rec.len() - 1];
-            let expected = !sum(&rec[..rec.len() - 1]);
-            if found != expected {
-                return Err(Error::input(format!(
-                    "line {n}: checksum mismatch: expected 0x{expected:02X}, found 0x{found:02X}; the file is corrupt, regenerate it"
-                )));
-            }
-            let addr = be(&rec[1..1 + addr_len]);
-            let data = &rec[1 + addr_len..rec.len() - 1];
+            let (t, addr, data) = srec_record(line, n)?;
+            let data = &data[..];
             let no_data = |what: &str| -> Result<()> {
                 if data.is_empty() {
                     Ok(())

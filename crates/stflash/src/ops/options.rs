@@ -498,6 +498,41 @@ pub struct OtpReport {
 /// Write an image into never-written OTP words (`--area=otp write FILE ADDR`).
 pub fn write_otp(session: &mut Session, image: &Image, guards: &Guards) -> Result<OtpReport> {
     let otp = otp_of(session)?;
+    check_otp_image(&otp, image)?;
+    let (t, ob) = options_of(session)?;
+    let locked = ob.otp_locked(t)?;
+    let (runs, unchanged) = plan_otp(t, &otp, image, &locked)?;
+    let mut report = OtpReport { programmed: 0, unchanged };
+    let count: usize = runs.iter().map(|(_, d)| d.len()).sum();
+    if count == 0 {
+        info!("the OTP already holds this data; nothing written");
+        return Ok(report);
+    }
+    if !guards.write_otp_permanently {
+        return Err(Error::input(format!(
+            "refusing to program {} OTP word(s) at {}: OTP can never be erased or changed again; add \
+             --write-otp-permanently to write them",
+            count / otp.unit as usize,
+            runs.iter().map(|(a, d)| format!("0x{a:08X}+{}", d.len())).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    for (addr, data) in &runs {
+        info!("programming {} OTP bytes at 0x{addr:08X}", data.len());
+        ob.program_otp(t, *addr, data).map_err(|e| Error::from(e).context("OTP write failed"))?;
+    }
+    for (addr, data) in &runs {
+        confirm_otp(t, *addr, data)?;
+        report.programmed += data.len() as u64;
+    }
+    info!("{} OTP bytes programmed and verified", report.programmed);
+    Ok(report)
+}
+
+/// Units to program at one address, contiguous.
+type OtpRun = (u32, Vec<u8>);
+
+/// Every segment inside the OTP area, in whole programming units.
+fn check_otp_image(otp: &Otp, image: &Image) -> Result<()> {
     let (start, end) = (otp.base as u64, otp.base as u64 + otp.size as u64);
     for seg in &image.segments {
         if (seg.addr as u64) < start || seg.end() > end {
@@ -517,13 +552,18 @@ pub fn write_otp(session: &mut Session, image: &Image, guards: &Guards) -> Resul
             )));
         }
     }
-    let (t, ob) = options_of(session)?;
-    let locked = ob.otp_locked(t)?;
-    // Plan per unit: skip units already holding the value, refuse programmed ones.
-    let mut runs: Vec<(u32, Vec<u8>)> = Vec::new();
+    Ok(())
+}
+
+/// The runs of units to program, and the bytes that already hold their
+/// value. Refused as a whole, before anything is written, when a unit
+/// already holds another value (OTP cannot be erased) or lies in a locked
+/// block (`locked`: start, end, name).
+fn plan_otp(t: &mut Target, otp: &Otp, image: &Image, locked: &[(u32, u32, String)]) -> Result<(Vec<OtpRun>, u64)> {
+    let mut runs: Vec<OtpRun> = Vec::new();
     let mut conflicts: Vec<String> = Vec::new();
     let mut in_locked: BTreeSet<String> = BTreeSet::new();
-    let mut report = OtpReport::default();
+    let mut unchanged = 0u64;
     let unit = otp.unit as usize;
     for seg in &image.segments {
         let mut have = vec![0u8; seg.data.len()];
@@ -531,20 +571,16 @@ pub fn write_otp(session: &mut Session, image: &Image, guards: &Guards) -> Resul
         for (i, (want, got)) in seg.data.chunks(unit).zip(have.chunks(unit)).enumerate() {
             let addr = seg.addr + (i * unit) as u32;
             if want == got {
-                report.unchanged += unit as u64;
-                continue;
-            }
-            if got.iter().any(|&b| b != otp.erased) {
+                unchanged += unit as u64;
+            } else if got.iter().any(|&b| b != otp.erased) {
                 conflicts.push(format!("0x{addr:08X} (holds {}, wanted {})", hex(got), hex(want)));
-                continue;
-            }
-            if let Some((_, _, name)) = locked.iter().find(|(s, e, _)| (*s..*e).contains(&addr)) {
+            } else if let Some((_, _, name)) = locked.iter().find(|(s, e, _)| (*s..*e).contains(&addr)) {
                 in_locked.insert(name.clone());
-                continue;
-            }
-            match runs.last_mut() {
-                Some((a, data)) if *a + data.len() as u32 == addr => data.extend_from_slice(want),
-                _ => runs.push((addr, want.to_vec())),
+            } else {
+                match runs.last_mut() {
+                    Some((a, data)) if *a + data.len() as u32 == addr => data.extend_from_slice(want),
+                    _ => runs.push((addr, want.to_vec())),
+                }
             }
         }
     }
@@ -563,41 +599,25 @@ pub fn write_otp(session: &mut Session, image: &Image, guards: &Guards) -> Resul
             ),
         ));
     }
-    let count: usize = runs.iter().map(|(_, d)| d.len()).sum();
-    if count == 0 {
-        info!("the OTP already holds this data; nothing written");
-        return Ok(report);
+    Ok((runs, unchanged))
+}
+
+/// Read programmed OTP bytes back.
+fn confirm_otp(t: &mut Target, addr: u32, data: &[u8]) -> Result<()> {
+    let mut back = vec![0u8; data.len()];
+    t.read_mem(addr, &mut back)?;
+    match data.iter().zip(&back).position(|(a, b)| a != b) {
+        None => Ok(()),
+        Some(i) => Err(Error::new(
+            ErrorKind::Verify,
+            format!(
+                "OTP verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X}",
+                addr + i as u32,
+                data[i],
+                back[i]
+            ),
+        )),
     }
-    if !guards.write_otp_permanently {
-        return Err(Error::input(format!(
-            "refusing to program {} OTP word(s) at {}: OTP can never be erased or changed again; add \
-             --write-otp-permanently to write them",
-            count / unit,
-            runs.iter().map(|(a, d)| format!("0x{a:08X}+{}", d.len())).collect::<Vec<_>>().join(", ")
-        )));
-    }
-    for (addr, data) in &runs {
-        info!("programming {} OTP bytes at 0x{addr:08X}", data.len());
-        ob.program_otp(t, *addr, data).map_err(|e| Error::from(e).context("OTP write failed"))?;
-    }
-    for (addr, data) in &runs {
-        let mut back = vec![0u8; data.len()];
-        t.read_mem(*addr, &mut back)?;
-        if let Some(i) = data.iter().zip(&back).position(|(a, b)| a != b) {
-            return Err(Error::new(
-                ErrorKind::Verify,
-                format!(
-                    "OTP verification failed at 0x{:08X}: wrote 0x{:02X}, read back 0x{:02X}",
-                    addr + i as u32,
-                    data[i],
-                    back[i]
-                ),
-            ));
-        }
-        report.programmed += data.len() as u64;
-    }
-    info!("{} OTP bytes programmed and verified", report.programmed);
-    Ok(report)
 }
 
 fn hex(bytes: &[u8]) -> String {

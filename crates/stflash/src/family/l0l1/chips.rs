@@ -1,5 +1,5 @@
-//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (the reference manual
-//! §1.5, §2.4).
+//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (RM0377 §3,
+//! RM0038 §3).
 //!
 //! Pages are erased by address (a write of 0 into the page with ERASE|PROG),
 //! so one register set serves the whole array: the layout is one bank wherever
@@ -44,8 +44,8 @@ const L0_FREEZE: &[(u32, u32)] = &[(0x4002_1034, 1 << 22), (0x4001_5808, (1 << 1
 /// (RM0038 DBG chapter, DBGMCU_APB1_FZ; CMSIS `stm32l152xe.h`).
 const L1_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
 
-/// User option bytes, each word a value and its complement (the reference manual
-/// §2.4, §1.5 "OB" column).
+/// User option bytes, each word a value and its complement (RM0377 §3.4.1;
+/// CMSIS stm32l053xx.h `OB_BASE`, `OB_TypeDef`).
 const L0_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 const L1_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 /// L1 cat.4/5 have more write-protection words (WRP up to 0x1FF8009F).

@@ -486,7 +486,7 @@ impl FlashController for L4gController {
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
-        // Read OPTR only where a bank-mode bit exists (the reference manual).
+        // Read OPTR only where a bank-mode bit exists (`Variant::dual`).
         let optr = if self.v.dual.is_empty() { 0 } else { t.read32(self.reg(OPTR))? };
         let package = match self.v.sales {
             Some(s) => match t.read32(s.package) {
@@ -567,7 +567,8 @@ impl FlashController for L4gController {
     }
 
     /// Each 64-bit double word as two 32-bit writes, low word first
-    /// (the reference manual).
+    /// (RM0351 §3.3.7 "Flash main memory programming sequences"; ST's HAL
+    /// stm32l4xx_hal_flash.c `FLASH_Program_DoubleWord`).
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
     }

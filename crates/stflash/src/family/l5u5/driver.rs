@@ -8,7 +8,7 @@
 //! quad words, both as consecutive 32-bit writes.
 //!
 //! With TrustZone enabled (OPTR.TZEN) the non-secure registers cannot erase or
-//! program secure pages (the reference manual); stflash does not drive
+//! program secure pages (RM0438 §6.5 "Flash memory protection"); stflash does not drive
 //! the secure register block and refuses to erase or program such a chip.
 //!
 //! The STM32WBA5 (RM0493) and U3 (RM0487) have this controller too: the same

@@ -1,7 +1,8 @@
 //! The streaming flash routine: a small data-driven program that runs in
 //! target SRAM and programs flash from buffers the host keeps filling, so
 //! that the host never waits a USB round trip per flash word (the approach
-//! OpenOCD takes with its H7 and F1 loaders, OpenOCD src/flash/nor/stm32h7x.c and stm32f1x.c; done here with one
+//! OpenOCD takes with its H7 and F1 loaders, `contrib/loaders/flash/stm32/`;
+//! done here with one
 //! generic routine instead of one per family).
 //!
 //! The routine (`stream.S`, ARMv6-M Thumb so that it runs on every Cortex-M)
@@ -34,8 +35,9 @@
 //! runs with C_MASKINTS and DEMCR.VC_HARDERR so that neither an interrupt nor
 //! a fault can run the application's handlers from the flash being erased.
 //! The core is stopped by writing DHCSR with the key and the control bits
-//! only, never a read-back value (stlink-usb-protocol.md §9: status bits
-//! OR-ed into the write corrupt the key).
+//! only, never a read-back value (status bits OR-ed into the write corrupt
+//! the key: ARMv7-M ARM C1.6.2, DHCSR; stlink's flash_loader.c:903-906 does
+//! exactly that).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU32, Ordering};

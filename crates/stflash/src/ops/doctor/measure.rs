@@ -1,6 +1,7 @@
 //! The measurements of `stflash doctor`, each beside the value the timing
-//! model assumes (the link model below; the simulator implements the
-//! same model, so on it a measurement comes out as the model configured):
+//! model assumes (the link constants below, the flash times of each driver;
+//! the simulator implements the same model in `stflash_sim::clock`, so on it
+//! a measurement comes out as the model configured):
 //!
 //! * the USB round trip of the smallest command;
 //! * SWD read and write throughput at each clock the probe offers, in SRAM
@@ -31,7 +32,7 @@ use crate::ops::Session;
 use crate::transport::ProbeKind;
 
 /// The link as the timing model has it: a fixed cost per command round trip
-/// and a payload rate each way (the link model: ST-LINK/V2 and V2-1
+/// and a payload rate each way (assumed: ST-LINK/V2 and V2-1
 /// on USB full speed 0.30 ms and 1.0 MB/s, STLINK-V3 on high speed 0.15 ms
 /// and 30 MB/s), plus the SWD clocks a command spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +42,7 @@ pub struct LinkModel {
 }
 
 /// SWD clocks of one 32-bit memory access with address auto-increment
-/// (the link model).
+/// (assumed, as the simulator's `stflash_sim::clock::SWD_CLOCKS_MEM`).
 pub const SWD_CLOCKS_MEM: u64 = 48;
 
 impl LinkModel {

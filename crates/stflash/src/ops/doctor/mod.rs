@@ -1,7 +1,7 @@
 //! `stflash doctor`: walk the connection step by step and stop at the first
 //! problem, with its cause and what to do; then measure the link, the CRC
 //! units and, when asked, one flash sector, each beside the value the timing
-//! model assumes (the link model below).
+//! model assumes (see `measure`).
 //!
 //! The checks, in order (each `ok` or `problem`, one line):
 //!
@@ -460,31 +460,7 @@ fn connect_and_check(d: &mut Doctor, mut link: StLink, opts: &DoctorOptions) -> 
         }
         Err(e) => return Err(e),
     };
-    let mut detail = format!("answers at {} (SW-DP IDCODE 0x{:08X})", khz_text(found.khz), found.dpidr);
-    if !found.failed.is_empty() {
-        // "4000, 1800 and 1200 kHz: <why>" for the clocks that failed alike.
-        let mut fails: Vec<(Vec<String>, &str)> = Vec::new();
-        for (k, why) in &found.failed {
-            let k = k.map_or("the probe's clock".to_string(), |k| k.to_string());
-            match fails.iter_mut().find(|(_, w)| *w == why.as_str()) {
-                Some((ks, _)) => ks.push(k),
-                None => fails.push((vec![k], why.as_str())),
-            }
-        }
-        let fails: Vec<String> = fails
-            .into_iter()
-            .map(|(mut ks, why)| {
-                let last = ks.pop().unwrap_or_default();
-                let list = if ks.is_empty() { last } else { format!("{} and {last}", ks.join(", ")) };
-                format!("{list} kHz: {why}")
-            })
-            .collect();
-        detail.push_str(&format!(
-            "; faster clocks fail ({}): stflash lowers the clock by itself{}",
-            fails.join(", "),
-            found.khz.map_or(String::new(), |k| format!(", or give --freq {k}"))
-        ));
-    }
+    let detail = swd_detail(&found);
     d.ok("swd", detail);
     // Connect at the clock that answered.
     let connect = ConnectOptions {
@@ -495,20 +471,7 @@ fn connect_and_check(d: &mut Doctor, mut link: StLink, opts: &DoctorOptions) -> 
     let inspected = match inspect::connect(link, &connect) {
         Ok(found) => found,
         Err(e) => {
-            let name = if e.message == TargetError::NoHalt.to_string() { "halt" } else { "chip" };
-            let e = if e.message.starts_with("unknown chip") {
-                Error::new(
-                    e.kind,
-                    format!(
-                        "{}; it answers SW-DP IDCODE 0x{:08X}: it is not an STM32 that stflash knows (a part of \
-                         another vendor, such as a GigaDevice GD32 or an Artery AT32, or an STM32 newer than this \
-                         stflash)",
-                        e.message, found.dpidr
-                    ),
-                )
-            } else {
-                e
-            };
+            let (name, e) = connect_problem(e, found.dpidr);
             d.problem(name, e);
             return Ok(());
         }
@@ -542,6 +505,52 @@ fn connect_and_check(d: &mut Doctor, mut link: StLink, opts: &DoctorOptions) -> 
             Err(e)
         }
     }
+}
+
+/// What the SWD step says: the clock that answered, and the faster ones
+/// that failed grouped by how ("4000, 1800 and 1200 kHz: <why>").
+fn swd_detail(found: &SwdFound) -> String {
+    let mut detail = format!("answers at {} (SW-DP IDCODE 0x{:08X})", khz_text(found.khz), found.dpidr);
+    if found.failed.is_empty() {
+        return detail;
+    }
+    let mut fails: Vec<(Vec<String>, &str)> = Vec::new();
+    for (k, why) in &found.failed {
+        let k = k.map_or("the probe's clock".to_string(), |k| k.to_string());
+        match fails.iter_mut().find(|(_, w)| *w == why.as_str()) {
+            Some((ks, _)) => ks.push(k),
+            None => fails.push((vec![k], why.as_str())),
+        }
+    }
+    let fails: Vec<String> = fails
+        .into_iter()
+        .map(|(mut ks, why)| {
+            let last = ks.pop().unwrap_or_default();
+            let list = if ks.is_empty() { last } else { format!("{} and {last}", ks.join(", ")) };
+            format!("{list} kHz: {why}")
+        })
+        .collect();
+    detail.push_str(&format!(
+        "; faster clocks fail ({}): stflash lowers the clock by itself{}",
+        fails.join(", "),
+        found.khz.map_or(String::new(), |k| format!(", or give --freq {k}"))
+    ));
+    detail
+}
+
+/// The step a failed connect belongs to ("halt" or "chip"), and its error;
+/// an unknown chip is named by its SW-DP IDCODE with what it may be.
+fn connect_problem(e: Error, dpidr: u32) -> (&'static str, Error) {
+    let name = if e.message == TargetError::NoHalt.to_string() { "halt" } else { "chip" };
+    if !e.message.starts_with("unknown chip") {
+        return (name, e);
+    }
+    let message = format!(
+        "{}; it answers SW-DP IDCODE 0x{dpidr:08X}: it is not an STM32 that stflash knows (a part of another \
+         vendor, such as a GigaDevice GD32 or an Artery AT32, or an STM32 newer than this stflash)",
+        e.message
+    );
+    (name, Error::new(e.kind, message))
 }
 
 fn chip_line(f: &TargetFacts) -> String {
