@@ -18,8 +18,8 @@ directories:
     ``Inc/stm32<fam>xx_hal_flash_ex.h``, ``Inc/stm32<fam>xx_ll_utils.h`` and,
     for the bank rules only, ``Src/stm32<fam>xx_hal_flash*.c``.
 
-A mirror directory such as /work/.mirror (``owner+name/repo`` bare git
-directories) works as ROOT as it is.
+A mirror directory of ``owner+name/repo`` bare git directories works as
+ROOT as it is.
 
 Output format (one record per line, whitespace-separated, ``#`` comments):
 
@@ -47,9 +47,10 @@ import sys
 # Which headers describe which DEV_ID.
 #
 # (dev_id, family, [stems]) -- the first stem represents the DEV_ID. The
-# DEV_IDs are those of stflash's chip table plus the families it does not
-# cover yet. DEV_IDs are not in CMSIS; their sources are listed in REPORT.md
-# (AN2606, OpenOCD src/flash/nor/stm32l4x.h and stm32h7x.c, stlink chip files).
+# DEV_IDs are those of stflash's chip table (every row). DEV_IDs are not in
+# CMSIS; which parts share one comes from the reference manuals' DBGMCU_IDCODE
+# sections, AN2606, OpenOCD src/flash/nor/stm32l4x.h and stm32h7x.c, and
+# stlink's config/chips files (the chip table cites them per row).
 
 DEVICES = [
     # F0
