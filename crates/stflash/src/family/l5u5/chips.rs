@@ -99,7 +99,8 @@ static U575: Variant = Variant {
     wrp2_in_single_bank: false,
     factory: &super::factory::L5_U5,
 };
-static U535: Variant = Variant { optr: &options::OPTR_U535, wrp: &options::WRP_U5_5, ..U575 };
+static U535: Variant =
+    Variant { dual_bank: DualBankRule::U535, optr: &options::OPTR_U535, wrp: &options::WRP_U5_5, ..U575 };
 static U59X: Variant = Variant { wrp: &options::WRP_U5_8, ..U575 };
 /// WBA5 (RM0493): one bank of 8 KiB pages, no BKER/MER2 (NSCR1 MER is
 /// bit 2, stm32wba52xx.h:3809), busy on BSY and WDW, no voltage step (none

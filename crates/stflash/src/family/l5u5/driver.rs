@@ -147,14 +147,23 @@ impl DualBankRule {
         sizes: &[(128, BankMode::OptionBit(OPTR_BIT21)), (256, BankMode::OptionBit(OPTR_BIT21))],
         otherwise: BankMode::OptionBit(OPTR_DBANK),
     };
-    /// U5: OPTR.DUALBANK (bit 21) on 512 KiB and 1 MiB parts; the others are
-    /// always dual bank (RM0456 §7.9.15 FLASH_OPTR; the 128/256 KiB
-    /// U535/U545 are assumed dual, as ST's CMSIS puts bank 2 at half the
-    /// flash on every DEV_ID 0x455 part).
+    /// U575/U585, U59x/U5Ax, U5Fx/U5Gx: OPTR.DUALBANK (bit 21) on 512 KiB
+    /// and 1 MiB parts; the others are always dual bank (RM0456 §7.9.15
+    /// FLASH_OPTR). The U535/U545 die has `U535`.
     pub const U5: DualBankRule = DualBankRule {
         sizes: &[(512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::OptionBit(OPTR_BIT21))],
         otherwise: BankMode::Dual,
     };
+    /// U535/U545 (DEV_ID 0x455): always two banks. NSCR.PNB has 5 bits
+    /// (stm32u535xx.h:7601), 32 pages of 8 KiB, so one bank of the 512 KiB
+    /// U545 could not be numbered, and ST's headers and HAL put bank 2 at
+    /// half the flash on every size (stm32u535xx.h:7476 `FLASH_BANK_SIZE
+    /// (FLASH_SIZE >> 1U)`; stm32u5xx_hal_flash_ex.c never reads DUALBANK to
+    /// lay out the pages). `U5` let DUALBANK = 0 make the 512 KiB part one
+    /// bank of 64 pages, whose upper half the 5-bit PNB would have aliased
+    /// onto the lower. What DUALBANK does on this die is not known here
+    /// (RM0456 not at hand): stflash does not follow it.
+    pub const U535: DualBankRule = DualBankRule { sizes: &[], otherwise: BankMode::Dual };
     /// U3: 1 MiB parts always dual (256 pages would not fit the 7-bit PNB,
     /// stm32u375xx.h:6478), 512 KiB parts dual with OPTR.DUALBANK (bit 21,
     /// stm32u375xx.h:6638; OpenOCD stm32l4x.c:2228-2235; RM0487 as quoted in
@@ -603,7 +612,11 @@ mod tests {
         assert!(!u5.dual_bank(0, 1 << 20));
         assert!(u5.dual_bank(1 << 21, 1 << 20));
         assert!(!u5.dual_bank(0, 512 << 10));
-        assert!(u5.dual_bank(0, 256 << 10), "U535 256 KiB: always two banks");
+        // U535/U545: two banks whatever DUALBANK says (a 5-bit PNB).
+        let u545 = TzController::new(chips::find(0x455).unwrap()).unwrap();
+        for size in [128 << 10, 256 << 10, 512 << 10] {
+            assert!(u545.dual_bank(0, size) && u545.dual_bank(1 << 21, size), "U535/U545 {size}");
+        }
     }
 
     #[test]
