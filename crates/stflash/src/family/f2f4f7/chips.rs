@@ -1,4 +1,5 @@
-//! STM32F2, F4, F7: sector-type flash (the reference manuals' memory maps; RM0090 §3, RM0033 §2, RM0385 §3; RM0090 §3.3, RM0385 §3.3).
+//! STM32F2, F4, F7: sector-type flash (RM0033 §2, RM0090 §3, RM0385 §3: the
+//! memory maps and sector layouts).
 //!
 //! Sector maps are runs of (count, size) whose last run repeats until the flash
 //! size is reached. Corrections to st-flash (§1.6): F410 has only 4×16 KiB +
