@@ -64,9 +64,9 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
     const C: u32 = 0x4002_3000;
     Some(match dev_id {
         // F0: RCC_AHBENR 0x40021014 bit 6, HSI 8 MHz (stm32f030x6.h,
-        // stm32f091xc.h: POL on F09x only).
+        // stm32f091xc.h; POL on F072/F091 but not on the F070xB/F030xC of their DEV_IDs).
         0x444 | 0x445 | 0x440 | 0x448 => at(C, 0x4002_1014, 6, Init, 8_000_000),
-        0x442 => at(C, 0x4002_1014, 6, Full, 8_000_000),
+        0x442 => at(C, 0x4002_1014, 6, Init, 8_000_000), // F030xC: no POL (stm32f030xc.h), F091: POL
         // F1 (stm32f103xb.h, stm32f100xb.h, stm32f105xc.h).
         0x412 | 0x410 | 0x414 | 0x418 | 0x420 | 0x428 | 0x430 => at(C, 0x4002_1014, 6, Basic, 8_000_000),
         // F3 (stm32f303xc.h, stm32f334x8.h, stm32f373xc.h).
@@ -109,8 +109,8 @@ pub fn placement(dev_id: u16) -> Option<Placement> {
         0x450 | 0x483 => at(0x5802_4C00, 0x5802_44E0, 19, Full, 64_000_000),
         // H7R/S: RCC_AHB4ENR 0x58024540 bit 19 (stm32h7r3xx.h:2153, 15995).
         0x485 => at(0x5802_4C00, 0x5802_4540, 19, Full, 64_000_000),
-        // H7A3/B3/B0: RCC_AHB1ENR 0x580244D8 bit 9 (stm32h7a3xx.h).
-        0x480 => at(C, 0x5802_44D8, 9, Full, 64_000_000),
+        // H7A3/B3/B0: RCC_AHB1ENR 0x58024538 bit 9 (stm32h7a3xx.h RCC_TypeDef: 0x138; its comment says 0xD8).
+        0x480 => at(C, 0x5802_4538, 9, Full, 64_000_000),
         _ => return None,
     })
 }
@@ -181,12 +181,12 @@ pub fn parse_hex(s: &str) -> Option<u32> {
     u32::from_str_radix(t, 16).ok()
 }
 
-const DR: u32 = 0x00;
+pub(crate) const DR: u32 = 0x00;
 const IDR: u32 = 0x04;
-const CR: u32 = 0x08;
-const INIT: u32 = 0x10;
-const POL: u32 = 0x14;
-const CR_RESET: u32 = 1 << 0;
+pub(crate) const CR: u32 = 0x08;
+pub(crate) const INIT: u32 = 0x10;
+pub(crate) const POL: u32 = 0x14;
+pub(crate) const CR_RESET: u32 = 1 << 0;
 const DEFAULT_POL: u32 = 0x04C1_1DB7;
 /// Cycles one data write keeps the unit busy (see the module notes).
 const CYCLES_PER_WRITE: u64 = 4;

@@ -99,6 +99,7 @@ use stflash_transport::{ProbeInfo, ProbeKind, Transport, TransportError, ST_VID}
 pub mod access_port;
 pub mod clock;
 pub mod crc_peripheral;
+pub mod facts;
 pub mod family;
 pub mod faults;
 pub mod mcu;

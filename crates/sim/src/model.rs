@@ -155,6 +155,10 @@ pub trait FlashModel: Send {
     fn peek(&self, addr: u32, len: usize) -> Option<Vec<u8>>;
     /// Raw write of flash contents for tests ("this sector holds old data").
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool;
+
+    /// The model's register facts by ST's names (`crate::facts`): register
+    /// block, offsets, bits and fields as this model decodes them.
+    fn register_facts(&self, _facts: &mut crate::facts::Facts) {}
 }
 
 /// The blob `name` of a saved state (`FlashModel::save`), which must be

@@ -51,7 +51,7 @@ impl std::fmt::Debug for Part {
 
 /// All simulated parts.
 pub fn all() -> impl Iterator<Item = &'static Part> {
-    FAMILIES.iter().flat_map(|family| family.iter())
+    FAMILIES.iter().flat_map(|family| family.parts.iter())
 }
 
 /// Canonical names of all simulated parts.

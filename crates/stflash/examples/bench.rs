@@ -213,7 +213,7 @@ const WLE5: Part = l4_class("stm32wle5jc", page_2k, &[(0, 256 * KIB1)], ROW32);
 /// WB55RG with no CPU2 secure area (`fsd=1`): a mass erase reaches all of it.
 const WB55: Part = Part { options: &[("fsd", "1")], ..l4_class("stm32wb55rg", page_4k, &[(0, MIB)], ROW64) };
 
-/// Half pages of 64 bytes, 3.2 ms each (the simulator's `OP_TIME`, assumed); no mass erase.
+/// Half pages of 64 bytes, 3.2 ms each (the datasheets' flash memory characteristics); no mass erase.
 const L053: Part = Part {
     sim: "stm32l053r8",
     unit: 64,

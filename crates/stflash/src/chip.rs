@@ -234,32 +234,54 @@ pub struct CrcPeripheral {
     pub word_ns: u32,
 }
 
-/// Oddities of the flash-size register (the L1 cases as stlink v1.8.0 decodes
-/// them, src/stlink-lib/common.c:272-280).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How the flash-size register's half-word gives the size in KiB.
+///
+/// ST's device headers keep only some of its bits on some dies (their
+/// `FLASH_SIZE` macro): 12 on H7 (cmsis-device-h7 stm32h743xx.h:10665-10667,
+/// stm32h7a3xx.h:8621-8623) and L5 (cmsis_device_l5 stm32l552xx.h `FLASH_SIZE`),
+/// 7 on G03x-G06x (cmsis-device-g0 stm32g031xx.h:563, stm32g051xx.h:603), 8
+/// on G07x/G08x (stm32g071xx.h:642), 10 on G0Bx/G0Cx (stm32g0b1xx.h:756), 11
+/// on WB (cmsis-device-wb stm32wb55xx.h:935), 8 on L1 categories 1 and 2 (ST
+/// HAL stm32l1xx_hal_flash.h:122-123 `FLASH_SIZE_RAW`; stlink v1.8.0
+/// src/stlink-lib/common.c:272-280 reads the low byte of 0x429 too); all 16
+/// elsewhere. A register that reads 0 or 0xFFFF (erased, or not readable)
+/// gives no size, as in ST's headers, which then assume the largest part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashSizeQuirk {
-    /// The half-word is the size in KiB.
-    #[default]
-    None,
-    /// Only the low byte is valid (L1 DEV_ID 0x429).
-    LowByte,
-    /// 0 means 384 KiB and 1 means 256 KiB (L1 DEV_ID 0x436).
+    /// The half-word's bits in this mask are the size in KiB (0xFFFF: all).
+    Mask(u16),
+    /// 0 means 384 KiB and 1 means 256 KiB (L1 DEV_ID 0x436: stlink v1.8.0
+    /// src/stlink-lib/common.c:272-280).
     L1Cat4,
 }
 
+impl Default for FlashSizeQuirk {
+    fn default() -> Self {
+        FlashSizeQuirk::NONE
+    }
+}
+
 impl FlashSizeQuirk {
+    /// All 16 bits are the size.
+    pub const NONE: FlashSizeQuirk = FlashSizeQuirk::Mask(0xFFFF);
+
+    /// The bits of the register that hold the size.
+    pub fn mask(self) -> u16 {
+        match self {
+            FlashSizeQuirk::Mask(mask) => mask,
+            FlashSizeQuirk::L1Cat4 => 0xFFFF,
+        }
+    }
+
     /// KiB from the register's half-word; `None` when the value is not a size.
     pub fn decode(self, raw: u16) -> Option<u32> {
         let kib = match self {
-            FlashSizeQuirk::None => raw as u32,
-            FlashSizeQuirk::LowByte => (raw & 0xFF) as u32,
-            FlashSizeQuirk::L1Cat4 => match raw {
-                0 => 384,
-                1 => 256,
-                other => other as u32,
-            },
+            FlashSizeQuirk::L1Cat4 if raw == 0 => 384,
+            FlashSizeQuirk::L1Cat4 if raw == 1 => 256,
+            _ if raw == 0 || raw == 0xFFFF => return None,
+            quirk => (raw & quirk.mask()) as u32,
         };
-        (kib != 0 && kib != 0xFFFF).then_some(kib)
+        (kib != 0).then_some(kib)
     }
 }
 
@@ -284,7 +306,7 @@ pub static UNIDENTIFIED: Chip = Chip {
     option_bytes: None,
     otp: None,
     watchdog_freeze: &[],
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: None,
 };
 

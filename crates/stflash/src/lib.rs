@@ -7,7 +7,7 @@
 //! | USB transport | [`transport`] | bulk endpoints (the trait is the `stflash-transport` crate's; rusb here) |
 //! | ST-LINK protocol | [`stlink`] | 16-byte commands, replies, status codes, transfer limits |
 //! | the microcontroller | [`mcu`] | Cortex-M debug registers, identification, memory access |
-//! | chip facts | [`chip`] | the chip table's types and lookup (rows live in the families) |
+//! | chip facts | [`chip`] | the chip table's types and lookup (rows live in the families); [`facts`]: the register facts each family states by ST's names, checked against ST's headers |
 //! | families | [`family`] | one directory per ST family: chip rows, flash driver, option bytes |
 //! | flash machinery | [`flash`] | what drivers share: sequences as data, the host engine, layouts, the SRAM routine, CRC units |
 //! | operations | [`ops`] | write, erase, verify, read, reset, option bytes; images and their validation |
@@ -19,6 +19,7 @@
 
 pub mod chip;
 pub mod error;
+pub mod facts;
 pub mod family;
 pub mod flash;
 pub mod mcu;

@@ -185,7 +185,7 @@ fn read_protection_and_write_protection_are_reported_and_nothing_changes() {
         &["write", &img, "0x08001F80"],
         &[("STFLASH_SIM", &spec), ("STFLASH_SIM_OPTS", "wrp=0x08001000-0x08001fff")],
     )
-    .fails(6, "overlaps 0x08001000-0x08001FFF, write-protected by FLASH_WRPR1 (sector 1)");
+    .fails(6, "overlaps 0x08001000-0x08001FFF, write-protected by FLASH_WRPR (sector 1)");
     assert!(out.stderr.contains("WRPROT_0=0x0000"), "{}", out.stderr);
     assert_eq!(flash_of(&state, 0x0800_1F80, 256), vec![0; 256]);
 }

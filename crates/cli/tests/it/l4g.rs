@@ -191,6 +191,30 @@ fn l4r5_single_bank_uses_8k_pages() {
 }
 
 #[test]
+fn l4p5_bank_mode_follows_dbank_not_db1m() {
+    // ST's HAL decides the L4+ map by DBANK on every size
+    // (stm32l4xx_hal_flash_ex.c:506-507): DB1M alone does not split a 1 MiB L4P5.
+    exercise(&Case {
+        chip: "stm32l4p5zg",
+        opts: "dbank=0,db1m=1",
+        boundary: 0x0808_0000,
+        page: 8 * KIB,
+        flash: &[(0x0800_0000, 1024 * KIB)],
+        cr: (L4_CR, PER | (64 << 3)),
+        connect: "STM32L4Px_L4Qx: 320 KiB SRAM, 1024 KiB flash in at least 8 KiB pages.",
+    });
+    exercise(&Case {
+        chip: "stm32l4p5zg",
+        opts: "dbank=1,db1m=0",
+        boundary: 0x0808_0000,
+        page: 4 * KIB,
+        flash: &[(0x0800_0000, 1024 * KIB)],
+        cr: (L4_CR, PER | (1 << 11)),
+        connect: "STM32L4Px_L4Qx: 320 KiB SRAM, 1024 KiB flash in at least 4 KiB pages.",
+    });
+}
+
+#[test]
 fn g071_write_across_pages() {
     exercise(&Case {
         chip: "stm32g071rb",
@@ -199,7 +223,7 @@ fn g071_write_across_pages() {
         page: 2 * KIB,
         flash: &[(0x0800_0000, 128 * KIB)],
         cr: (L4_CR, PER | (32 << 3)),
-        connect: "STM32G07x_G08x: 36 KiB SRAM, 128 KiB flash in at least 2 KiB pages.",
+        connect: "STM32G07x_G08x: 32 KiB SRAM, 128 KiB flash in at least 2 KiB pages.",
     });
 }
 
@@ -213,7 +237,32 @@ fn g0b1_write_across_the_bank_boundary() {
         flash: &[(0x0800_0000, 512 * KIB)],
         // Bank 2 page 0: bank-relative PNB, BKER at bit 13 on G0.
         cr: (L4_CR, PER | (1 << 13)),
-        connect: "STM32G0Bx_G0Cx: 144 KiB SRAM, 512 KiB flash in at least 2 KiB pages.",
+        connect: "STM32G0Bx_G0Cx: 128 KiB SRAM, 512 KiB flash in at least 2 KiB pages.",
+    });
+}
+
+#[test]
+fn g0b1_counts_its_banks_from_the_sales_type() {
+    // ST HAL stm32g0xx_hal_flash.h:875-882: sales type 2 is dual whatever
+    // DUAL_BANK says; sales type 0 is single whatever it says.
+    exercise(&Case {
+        chip: "stm32g0b1re",
+        opts: "sales_type=2,dual_bank=0",
+        boundary: 0x0804_0000,
+        page: 2 * KIB,
+        flash: &[(0x0800_0000, 512 * KIB)],
+        cr: (L4_CR, PER | (1 << 13)),
+        connect: "STM32G0Bx_G0Cx: 128 KiB SRAM, 512 KiB flash in at least 2 KiB pages.",
+    });
+    exercise(&Case {
+        chip: "stm32g0b1re",
+        opts: "sales_type=0,dual_bank=1",
+        boundary: 0x0804_0000,
+        page: 2 * KIB,
+        flash: &[(0x0800_0000, 512 * KIB)],
+        // Page 128 of the single bank, in the 10-bit PNB, no BKER.
+        cr: (L4_CR, PER | (128 << 3)),
+        connect: "STM32G0Bx_G0Cx: 128 KiB SRAM, 512 KiB flash in at least 2 KiB pages.",
     });
 }
 
@@ -267,7 +316,7 @@ fn wb55_write_across_pages_below_the_wireless_stack() {
         // The secure area from page 0xCB is not erased by the mass erase.
         flash: &[(0x0800_0000, 0xCB * 4 * KIB)],
         cr: (WB_WL_CR, PER | (64 << 3)),
-        connect: "STM32WBx0_WBx5: 256 KiB SRAM, 1024 KiB flash in at least 4 KiB pages.",
+        connect: "STM32WBx0_WBx5: 64 KiB SRAM, 1024 KiB flash in at least 4 KiB pages.",
     });
 }
 
@@ -296,7 +345,7 @@ fn wb55_refuses_images_and_erases_touching_the_wireless_stack() {
     let file = dir.join("img.bin");
     std::fs::write(&file, pattern(0x1000, 7)).unwrap();
     sim("stm32wb55rg", &state, &["write", file.to_str().unwrap(), "0x080CA800"])
-        .fails(6, "overlaps 0x080CB000-0x080FFFFF, the CPU2 secure area holding the wireless stack");
+        .fails(6, "overlaps 0x080CB000-0x080FFFFF, the CPU2 secure area (FLASH_SFR.SFSA");
     sim("stm32wb55rg", &state, &["erase", "0x080CB000", "0x1000"]).fails(6, "0x080CB000-0x080FFFFF");
     with_chip("stm32wb55rg", &state, "", |_, h| {
         assert_eq!(peek(h, 0x080C_A000, 16), MARK_A, "the page below the stack was not erased");
@@ -311,6 +360,28 @@ fn wb55_refuses_images_and_erases_touching_the_wireless_stack() {
         assert_eq!(peek(h, 0x080C_B000, 64), stack);
         assert_eq!(peek(h, 0x080C_A000, 16), [0xFF; 16]);
     });
+}
+
+#[test]
+fn a_wle5_is_never_refused_whatever_its_missing_sfr_reads() {
+    // The WLE4/WLE5 have no FLASH_SFR (stm32wle5xx.h); stflash must not take
+    // what its address reads for a CPU2 secure area.
+    let file = temp_dir("wle5-sfr").join("img.bin");
+    std::fs::write(&file, [1u8; 64]).unwrap();
+    for opts in ["sfr_absent=zero", "sfr_absent=ones", "sfr_absent=fault"] {
+        sim_opts("stm32wle5jc", opts, &["write", file.to_str().unwrap(), "0x0803F000"]).ok();
+    }
+}
+
+#[test]
+fn a_wl55_refuses_its_secure_area_only_with_security_enabled() {
+    let file = temp_dir("wl55-secure").join("img.bin");
+    std::fs::write(&file, [1u8; 64]).unwrap();
+    let path = file.to_str().unwrap();
+    sim_opts("stm32wl55jc", "fsd=0,sfsa=0x70", &["write", path, "0x08038000"]).ok();
+    sim_opts("stm32wl55jc", "ese=1,fsd=0,sfsa=0x70", &["write", path, "0x08038000"])
+        .fails(6, "overlaps 0x08038000-0x0803FFFF, the CPU2 secure area (FLASH_SFR.SFSA");
+    sim_opts("stm32wl55jc", "ese=1,fsd=0,sfsa=0x70", &["write", path, "0x08037000"]).ok();
 }
 
 #[test]
@@ -407,7 +478,7 @@ fn every_simulated_part_of_the_group_connects_with_its_row() {
         ("stm32l496zg", "STM32L496x_L4A6x: 320 KiB SRAM, 1024 KiB flash in at least 2 KiB"),
         ("stm32l4p5zg", "STM32L4Px_L4Qx: 320 KiB SRAM, 1024 KiB flash in at least 4 KiB"),
         ("stm32g030f6", "STM32G03x_G04x: 8 KiB SRAM, 32 KiB flash"),
-        ("stm32g050k8", "STM32G05x_G06x: 18 KiB SRAM, 64 KiB flash"),
+        ("stm32g050k8", "STM32G05x_G06x: 16 KiB SRAM, 64 KiB flash"),
         ("stm32g491re", "STM32G49x_G4Ax: 112 KiB SRAM, 512 KiB flash in at least 2 KiB"),
         ("stm32c011f6", "STM32C011xx: 6 KiB SRAM, 32 KiB flash"),
     ] {

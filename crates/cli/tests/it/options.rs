@@ -414,6 +414,29 @@ fn fp_rdp_2_is_refused_without_the_flag_on_f0() {
 }
 
 #[test]
+fn fp_f030_option_block_has_wrp0_only() {
+    // CMSIS stm32f030x6.h `OB_TypeDef`: RDP, USER, DATA0, DATA1, WRP0 (10
+    // bytes); the simulated F030 decodes nothing past them, so a write of the
+    // 16 bytes of the larger parts would fault.
+    let chip = Chip::new("stm32f030f4", "opt-fp-f030");
+    let out = chip.run(&["--decode", "--area=option", "read"]).ok();
+    assert!(
+        out.stdout.contains("WRP0") && !out.stdout.contains("WRP1") && !out.stdout.contains("WRP2"),
+        "{}",
+        out.stdout
+    );
+    chip.run(&["--area=option", "write", "WRP2=0xFE"]).fails(INPUT, "WRP2");
+    chip.run(&["--area=option", "write", "DATA0=0x42"]).ok();
+    assert_eq!(chip.peek(0x1FFF_F804, 2), vec![0x42, 0xBD]);
+    let fw = chip.file("fw.bin", &pattern(1024, 13));
+    chip.run(&["--allow-write-protection", "--area=option", "write", "WRP0=0xFE"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"])
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (pages 0-3, option bytes WRP0)");
+    chip.run(&["--area=option", "write", "WRP0=0xFF"]).ok();
+    chip.run(&["write", arg(&fw), "0x08000000"]).ok();
+}
+
+#[test]
 fn fp_write_protection_set_then_cleared() {
     let chip = Chip::new("stm32f103c8", "opt-fp-wrp");
     let fw = chip.file("fw.bin", &pattern(1024, 12));
@@ -570,9 +593,10 @@ fn l4g_write_protection_area_set_then_cleared() {
     assert!(out.stdout.contains("pages 2-3 write-protected"), "{}", out.stdout);
     chip.run(&["write", arg(&fw), "0x08001000"])
         .fails(PROTECTED, "write-protected by FLASH_WRP1AR (pages 2-3)")
-        .fails(PROTECTED, "`stflash --area=option write WRP1A_STRT=0xFF,WRP1A_END=0x00` first");
+        // The L43x's fields are 7 bits wide (stm32l432xx.h:7037).
+        .fails(PROTECTED, "`stflash --area=option write WRP1A_STRT=0x7F,WRP1A_END=0x00` first");
     // The command the message proposes removes the protection.
-    chip.run(&["--area=option", "write", "WRP1A_STRT=0xFF,WRP1A_END=0x00"]).ok();
+    chip.run(&["--area=option", "write", "WRP1A_STRT=0x7F,WRP1A_END=0x00"]).ok();
     chip.run(&["write", arg(&fw), "0x08001000"]).ok();
 }
 
@@ -645,7 +669,7 @@ fn lp_option_words_rdp_regression_and_write_protection() {
     chip.run(&["--area=option", "write", "WRPROT_0=1"]).fails(INPUT, "sectors 0 ");
     chip.run(&["--allow-write-protection", "--area=option", "write", "WRPROT_0=1"]).ok();
     chip.run(&["write", arg(&fw), "0x08000000"])
-        .fails(PROTECTED, "write-protected by FLASH_WRPR1 (sector 0)")
+        .fails(PROTECTED, "write-protected by FLASH_WRPR (sector 0)")
         .fails(PROTECTED, "`stflash --area=option write WRPROT_0=0x0000` first");
     chip.run(&["--area=option", "write", "WRPROT_0=0"]).ok();
     chip.run(&["write", arg(&fw), "0x08000000"]).ok();

@@ -92,7 +92,7 @@ fn without_confirm_erase_it_prints_the_plan_changes_nothing_and_exits_2() {
         "  3. restore the user and boot options: nothing to change",
         "  4. read every option word back: each value above in force, RDP level 0",
         "       OB_RDP: WPRMOD (security options)",
-        "       OB_USER: BOR_LEV, IWDG_SW, nRST_STOP, nRST_STDBY, BFB2, nBOOT1 (factory value not known)",
+        "       OB_USER: BOR_LEV, IWDG_SW, nRST_STOP, nRST_STDBY, nBOOT1 (factory value not known)",
     ] {
         assert!(r.stdout.contains(line), "plan lacks {line:?}:\n{}", r.stdout);
     }

@@ -14,11 +14,13 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
+use crate::{crc_peripheral, uid};
 
 const FLASH_BASE: u32 = 0x0800_0000;
 /// Register block (RM0091 §3.5.9 register map).
@@ -101,6 +103,9 @@ pub struct FpSpec {
     pub bank1_size: u32,
     /// Pages per FLASH_WRPR bit.
     pub wrp_pages: u32,
+    /// Bytes of the option block (CMSIS `OB_TypeDef`: 10 on F030x4/x6, F031,
+    /// F04x; 12 on F05x/F030x8 and the 64 KiB F3 parts; 16 elsewhere).
+    pub option_len: u32,
     /// Bit 31 protects every page from 31 × `wrp_pages` on (every part with
     /// 2 KiB pages: ST HAL `OB_WRP_PAGES62TO255` on F1 high density and XL,
     /// `OB_WRP_PAGES62TO127` on F303xC and F09x).
@@ -429,6 +434,11 @@ impl FpModel {
         self.banks[0].op = Some((acc.now + HALF_WORD, Op::ProgramOption { offset, value: value as u8 }));
     }
 
+    /// The option bytes the part has (the rest of the 16-byte block is not decoded).
+    fn opt_range(&self) -> Range<u32> {
+        OPT_BASE..OPT_BASE + self.spec.option_len
+    }
+
     fn complete(&mut self, b: usize, op: Op, stats: &mut FlashStats) {
         match op {
             Op::Erase { range, mass } => {
@@ -516,7 +526,7 @@ impl FlashModel for FpModel {
     }
 
     fn regions(&self) -> Vec<Range<u32>> {
-        vec![self.array.range(), OPT_BASE..OPT_BASE + OPT_LEN as u32, REGS..self.reg_end(), RCC_CR..RCC_CR + 4]
+        vec![self.array.range(), self.opt_range(), REGS..self.reg_end(), RCC_CR..RCC_CR + 4]
     }
 
     fn is_register(&self, addr: u32) -> bool {
@@ -540,7 +550,7 @@ impl FlashModel for FpModel {
     fn stall_until(&self, addr: u32, _write: bool, _by: Initiator, now: Nanos) -> Nanos {
         // Flash accesses wait while their bank programs or erases (RM0091
         // §3.2.2); register accesses do not.
-        let bank = if (OPT_BASE..OPT_BASE + OPT_LEN as u32).contains(&addr) { Some(0) } else { self.bank_of(addr) };
+        let bank = if self.opt_range().contains(&addr) { Some(0) } else { self.bank_of(addr) };
         bank.and_then(|b| self.banks[b].busy_until()).map_or(now, |end| end.max(now))
     }
 
@@ -548,7 +558,7 @@ impl FlashModel for FpModel {
         if self.array.contains(addr) {
             return Ok(self.array.read(addr, width));
         }
-        if (OPT_BASE..OPT_BASE + OPT_LEN as u32).contains(&addr) {
+        if self.opt_range().contains(&addr) {
             let o = (addr - OPT_BASE) as usize;
             return Ok((0..width.bytes() as usize).fold(0, |v, i| v | (self.options[o + i] as u32) << (8 * i)));
         }
@@ -588,7 +598,7 @@ impl FlashModel for FpModel {
             self.program(b, addr, value as u16, acc);
             return Ok(());
         }
-        if (OPT_BASE..OPT_BASE + OPT_LEN as u32).contains(&addr) {
+        if self.opt_range().contains(&addr) {
             if width != AccessWidth::Half {
                 return Err(BusFault);
             }
@@ -707,6 +717,75 @@ impl FlashModel for FpModel {
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data)
     }
+
+    fn register_facts(&self, f: &mut Facts) {
+        let series = self.spec.series;
+        f.number("FLASH_R_BASE", REGS as u64);
+        let mut regs = vec![
+            ("ACR", ACR),
+            ("KEYR", KEYR),
+            ("OPTKEYR", OPTKEYR),
+            ("SR", SR),
+            ("CR", CR),
+            ("AR", AR),
+            ("OBR", OBR),
+            ("WRPR", WRPR),
+        ];
+        if self.banks.len() > 1 {
+            regs.extend([("KEYR2", BANK2 + KEYR), ("SR2", BANK2 + SR), ("CR2", BANK2 + CR), ("AR2", BANK2 + AR)]);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+        // The option keys are the main keys (stm32f103xb.h `FLASH_OPTKEY1`).
+        f.number("FLASH_OPTKEY1", KEY1 as u64).number("FLASH_OPTKEY2", KEY2 as u64);
+        f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_PGERR", SR_PGERR).mask("FLASH_SR_EOP", SR_EOP);
+        // F3 headers name bit 4 WRPERR (stm32f303xc.h), F0/F1 WRPRTERR.
+        f.mask(if series == Series::F3 { "FLASH_SR_WRPERR" } else { "FLASH_SR_WRPRTERR" }, SR_WRPRTERR);
+        for (name, bit) in [
+            ("PG", CR_PG),
+            ("PER", CR_PER),
+            ("MER", CR_MER),
+            ("OPTPG", CR_OPTPG),
+            ("OPTER", CR_OPTER),
+            ("STRT", CR_STRT),
+            ("LOCK", CR_LOCK),
+            ("OPTWRE", CR_OPTWRE),
+            ("ERRIE", CR_ERRIE),
+            ("EOPIE", CR_EOPIE),
+        ] {
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        if series != Series::F1 {
+            f.mask("FLASH_CR_OBL_LAUNCH", CR_OBL_LAUNCH);
+        }
+        f.number("OB_BASE", OPT_BASE as u64).number("OB_TypeDef.sizeof", self.spec.option_len as u64);
+        f.number("RCC_BASE+RCC_TypeDef.CR", RCC_CR as u64);
+        f.number("FLASH_PAGE_SIZE", self.spec.page_size as u64);
+        if self.banks.len() > 1 {
+            f.number("FLASH_BANK1_END", (FLASH_BASE + self.spec.bank1_size - 1) as u64);
+        }
+    }
+}
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"));
+    }
+    // The F303's CCM SRAM (`CCMDATARAM_BASE`; the headers give no size).
+    for &(base, _) in part.sram.iter().filter(|(base, _)| *base == 0x1000_0000) {
+        f.number("CCMDATARAM_BASE", base as u64);
+    }
+    (part.flash)().register_facts(f);
 }
 
 // ---------------------------------------------------------------------------
@@ -722,6 +801,7 @@ static F030F4: FpSpec = FpSpec {
     flash_size: 16 * KIB,
     page_size: KIB,
     bank1_size: 16 * KIB,
+    option_len: 10,
     wrp_pages: 4,
     wrp_last_bit_rest: false,
 };
@@ -730,6 +810,7 @@ static F072RB: FpSpec = FpSpec {
     flash_size: 128 * KIB,
     page_size: 2 * KIB,
     bank1_size: 128 * KIB,
+    option_len: 16,
     wrp_pages: 2,
     wrp_last_bit_rest: false,
 };
@@ -738,6 +819,7 @@ static F103C8: FpSpec = FpSpec {
     flash_size: 64 * KIB,
     page_size: KIB,
     bank1_size: 64 * KIB,
+    option_len: 16,
     wrp_pages: 4,
     wrp_last_bit_rest: false,
 };
@@ -746,6 +828,7 @@ static F103ZE: FpSpec = FpSpec {
     flash_size: 512 * KIB,
     page_size: 2 * KIB,
     bank1_size: 512 * KIB,
+    option_len: 16,
     wrp_pages: 2,
     wrp_last_bit_rest: true,
 };
@@ -754,6 +837,7 @@ static F103ZG: FpSpec = FpSpec {
     flash_size: 1024 * KIB,
     page_size: 2 * KIB,
     bank1_size: 512 * KIB,
+    option_len: 16,
     wrp_pages: 2,
     wrp_last_bit_rest: true,
 };
@@ -762,6 +846,7 @@ static F303VC: FpSpec = FpSpec {
     flash_size: 256 * KIB,
     page_size: 2 * KIB,
     bank1_size: 256 * KIB,
+    option_len: 16,
     wrp_pages: 2,
     wrp_last_bit_rest: true,
 };

@@ -17,11 +17,13 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
+use crate::{crc_peripheral, uid};
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;
@@ -50,8 +52,12 @@ const SR_OPERR: u32 = 1 << 1;
 const SR_WRPERR: u32 = 1 << 4;
 const SR_PGPERR: u32 = 1 << 6;
 const SR_PGSERR: u32 = 1 << 7;
+const SR_PGAERR: u32 = 1 << 5;
+/// RDERR, bit 8: only where the die has PCROP (stm32f401xc.h, stm32f429xx.h,
+/// stm32f722xx.h `FLASH_SR_RDERR`; not F2, F405/F407, F74x, F76x).
+const SR_RDERR: u32 = 1 << 8;
 const SR_BSY: u32 = 1 << 16;
-const SR_W1C: u32 = 0x1F3;
+const SR_W1C: u32 = SR_EOP | SR_OPERR | SR_WRPERR | SR_PGAERR | SR_PGPERR | SR_PGSERR | SR_RDERR;
 
 // FLASH_CR (RM0090 §3.9.8): PG 0, SER 1, MER 2, SNB 3.., PSIZE 8-9,
 // MER1/MER2 15, STRT 16, EOPIE 24, ERRIE 25, LOCK 31.
@@ -113,13 +119,18 @@ pub struct FsSpec {
     /// Per-bank map in dual-bank mode.
     pub dual: &'static [(u32, u32)],
     pub bank_mode: BankMode,
-    /// Width of FLASH_CR.SNB: 4 on F2, F413, F72x, F74x; 5 on the other F4
-    /// and F76x (CMSIS `FLASH_CR_SNB` masks: 0x0F << 3 in stm32f413xx.h:6893,
-    /// stm32f722xx.h:6427, stm32f746xx.h:7291; 0x1F << 3 in stm32f411xe.h:2366,
-    /// stm32f429xx.h:7195, stm32f767xx.h:7829; F2 from its SVD).
+    /// Width of FLASH_CR.SNB: 4 on F405/F407, F413, F72x, F74x; 5 on F2,
+    /// the other F4 and F76x (CMSIS `FLASH_CR_SNB` masks: 0x0F << 3 in
+    /// stm32f413xx.h:6893, stm32f722xx.h:6427, stm32f746xx.h:7291; 0x1F << 3
+    /// in stm32f207xx.h:6750, stm32f411xe.h:2366, stm32f429xx.h:7195,
+    /// stm32f767xx.h:7829).
     pub snb_bits: u32,
     /// FLASH_CR bit 15 exists (MER1 of RM0090 / MER2 of RM0410).
     pub mer2: bool,
+    /// FLASH_SR.RDERR exists (dies with PCROP).
+    pub rderr: bool,
+    /// FLASH_CR.ERRIE exists (not on F2: stm32f207xx.h `FLASH_CR`).
+    pub errie: bool,
     /// nWRP bits in OPTCR (12 on F2/F4 and F76x, 8 on F72x/F74x, 15 on F413).
     pub nwrp_bits: u32,
     /// OTP data bytes (16 blocks), followed by 16 lock bytes.
@@ -272,7 +283,17 @@ impl FsModel {
     fn cr_writable(&self) -> u32 {
         let snb = ((1 << self.spec.snb_bits) - 1) << 3;
         let mer2 = if self.spec.mer2 { CR_MER2 } else { 0 };
-        CR_PG | CR_SER | CR_MER | snb | CR_PSIZE | mer2 | CR_STRT | CR_EOPIE | CR_ERRIE | CR_LOCK
+        let errie = if self.spec.errie { CR_ERRIE } else { 0 };
+        CR_PG | CR_SER | CR_MER | snb | CR_PSIZE | mer2 | CR_STRT | CR_EOPIE | errie | CR_LOCK
+    }
+
+    /// The flags software clears by writing 1.
+    fn sr_w1c(&self) -> u32 {
+        if self.spec.rderr {
+            SR_W1C
+        } else {
+            SR_W1C & !SR_RDERR
+        }
     }
 
     fn busy(&self) -> bool {
@@ -661,7 +682,7 @@ impl FlashModel for FsModel {
             KEYR => return self.write_keyr(value),
             OPTKEYR => return self.write_optkeyr(value),
             ACR => self.acr = merge(self.acr) & 0x1F0F,
-            SR => self.sr &= !(merge(0) & SR_W1C),
+            SR => self.sr &= !(merge(0) & self.sr_w1c()),
             CR => {
                 let v = merge(self.cr);
                 self.write_cr(v, acc)
@@ -782,6 +803,80 @@ impl FlashModel for FsModel {
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data) || self.otp.poke(addr, data)
     }
+
+    fn register_facts(&self, f: &mut Facts) {
+        let spec = self.spec;
+        f.number("FLASH_R_BASE", REGS as u64);
+        let mut regs =
+            vec![("ACR", ACR), ("KEYR", KEYR), ("OPTKEYR", OPTKEYR), ("SR", SR), ("CR", CR), ("OPTCR", OPTCR)];
+        if spec.optcr1_reset != 0 {
+            regs.push(("OPTCR1", OPTCR1));
+        }
+        for (name, addr) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), (addr - REGS) as u64);
+        }
+        f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+        f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+        // F2 names SR bit 1 SOP, F7 bit 7 ERSERR (stm32f207xx.h, stm32f746xx.h).
+        let operr = if spec.series == Series::F2 { "SOP" } else { "OPERR" };
+        let pgserr = if spec.series == Series::F7 { "ERSERR" } else { "PGSERR" };
+        for (name, bit) in [
+            ("EOP", SR_EOP),
+            (operr, SR_OPERR),
+            ("WRPERR", SR_WRPERR),
+            ("PGAERR", SR_PGAERR),
+            ("PGPERR", SR_PGPERR),
+            (pgserr, SR_PGSERR),
+            ("BSY", SR_BSY),
+        ] {
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        if spec.rderr {
+            f.mask("FLASH_SR_RDERR", SR_RDERR);
+        }
+        for (name, bit) in
+            [("PG", CR_PG), ("SER", CR_SER), ("MER", CR_MER), ("STRT", CR_STRT), ("EOPIE", CR_EOPIE), ("LOCK", CR_LOCK)]
+        {
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        f.field("FLASH_CR_SNB", 3, spec.snb_bits).mask("FLASH_CR_PSIZE", CR_PSIZE);
+        if spec.errie {
+            f.mask("FLASH_CR_ERRIE", CR_ERRIE);
+        }
+        if spec.mer2 {
+            f.mask("FLASH_CR_MER2", CR_MER2);
+        }
+        f.mask("FLASH_OPTCR_OPTLOCK", OPTCR_OPTLOCK).mask("FLASH_OPTCR_OPTSTRT", OPTCR_OPTSTRT);
+        f.field("FLASH_OPTCR_RDP", OPTCR_RDP_SHIFT, 8).field("FLASH_OPTCR_nWRP", OPTCR_NWRP_SHIFT, spec.nwrp_bits);
+        match spec.bank_mode {
+            BankMode::Db1m => {
+                f.mask("FLASH_OPTCR_DB1M", OPTCR_DB1M);
+            }
+            BankMode::NDbank => {
+                f.mask("FLASH_OPTCR_nDBANK", OPTCR_NDBANK);
+            }
+            BankMode::Single => {}
+        }
+        f.number("FLASH_OTP_BASE", spec.otp.0 as u64);
+    }
+}
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"));
+    }
+    for &(base, size) in part.sram.iter().filter(|(base, _)| *base == 0x1000_0000) {
+        f.number("CCMDATARAM_BASE", base as u64).number("CCMDATARAM_END", (base + size - 1) as u64);
+    }
+    (part.flash)().register_facts(f);
 }
 
 // ---------------------------------------------------------------------------
@@ -817,6 +912,8 @@ const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
         bank_mode: BankMode::Single,
         snb_bits,
         mer2: false,
+        rderr: true,
+        errie: true,
         nwrp_bits: 12,
         otp: F4_OTP,
         option_bytes: F4_OPTIONS,
@@ -825,7 +922,8 @@ const fn f4(flash_size: u32, snb_bits: u32) -> FsSpec {
     }
 }
 
-static F207ZG: FsSpec = FsSpec { series: Series::F2, ..f4(1024 * KIB, 4) };
+/// F2: SNB 5 bits (stm32f207xx.h:6750), no RDERR, no ERRIE.
+static F207ZG: FsSpec = FsSpec { series: Series::F2, rderr: false, errie: false, ..f4(1024 * KIB, 5) };
 static F401RE: FsSpec = f4(512 * KIB, 5);
 static F410RB: FsSpec = FsSpec { single: &[(4, 16 * KIB), (1, 64 * KIB)], ..f4(128 * KIB, 5) };
 static F411RE: FsSpec = f4(512 * KIB, 5);
@@ -846,6 +944,8 @@ static F746ZG: FsSpec = FsSpec {
     bank_mode: BankMode::Single,
     snb_bits: 4,
     mer2: false,
+    rderr: false,
+    errie: true,
     nwrp_bits: 8,
     otp: F7_OTP,
     option_bytes: F7_OPTIONS,

@@ -52,6 +52,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, MS, US,
@@ -719,6 +720,84 @@ impl FlashModel for H5Model {
         }
         data.iter().enumerate().all(|(i, &b)| self.array.poke(self.phys(addr + i as u32), &[b]))
     }
+
+    /// The model's facts by the names of ST's headers (stm32h563xx.h,
+    /// stm32h523xx.h, stm32h503xx.h; keys: stm32h5xx_hal_flash.h).
+    fn register_facts(&self, f: &mut Facts) {
+        f.number("FLASH_R_BASE_NS", REGS.start as u64);
+        let mut regs = vec![
+            ("ACR", ACR),
+            ("NSKEYR", NSKEYR),
+            ("OPTKEYR", OPTKEYR),
+            ("OPTCR", OPTCR),
+            ("NSSR", NSSR),
+            ("NSCR", NSCR),
+            ("NSCCR", NSCCR),
+            ("OPTSR_CUR", OPTSR_CUR),
+            ("OPTSR_PRG", OPTSR_PRG),
+            ("OPTSR2_CUR", OPTSR2_CUR),
+            ("OPTSR2_PRG", OPTSR2_PRG),
+            ("NSBOOTR_CUR", NSBOOTR_CUR),
+            ("NSBOOTR_PRG", NSBOOTR_PRG),
+            ("WRP1R_CUR", WRP1R_CUR),
+            ("WRP1R_PRG", WRP1R_PRG),
+            ("WRP2R_CUR", WRP2R_CUR),
+            ("WRP2R_PRG", WRP2R_PRG),
+        ];
+        if self.die.edata {
+            regs.extend([
+                ("EDATA1R_CUR", EDATA1R_CUR),
+                ("EDATA1R_PRG", EDATA1R_PRG),
+                ("EDATA2R_CUR", EDATA2R_CUR),
+                ("EDATA2R_PRG", EDATA2R_PRG),
+            ]);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEYS[0] as u64).number("FLASH_KEY2", KEYS[1] as u64);
+        f.number("FLASH_OPT_KEY1", OPTKEYS[0] as u64).number("FLASH_OPT_KEY2", OPTKEYS[1] as u64);
+        for (name, bit) in [
+            ("BSY", BSY),
+            ("WBNE", WBNE),
+            ("EOP", EOP),
+            ("WRPERR", WRPERR),
+            ("PGSERR", PGSERR),
+            ("STRBERR", STRBERR),
+            ("INCERR", INCERR),
+            ("OPTCHANGEERR", OPTCHANGEERR),
+        ] {
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        for (name, bit) in [
+            ("LOCK", LOCK),
+            ("PG", PG),
+            ("SER", SER),
+            ("BER", BER),
+            ("FW", FW),
+            ("START", STRT),
+            ("MER", MER),
+            ("BKSEL", BKSEL),
+        ] {
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        f.field("FLASH_CR_SNB", SNB_SHIFT, self.die.snb_bits);
+        f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTRT);
+        f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK).mask("FLASH_OPTSR_SWAP_BANK", SWAP_BANK);
+        f.field("FLASH_OPTSR_PRODUCT_STATE", PRODUCT_STATE_SHIFT, 8);
+        for (name, state) in [("OPEN", OPEN), ("PROVISIONING", PROVISIONING), ("CLOSED", CLOSED), ("LOCKED", LOCKED)] {
+            f.number(format!("OB_PROD_STATE_{name}"), (state as u64) << PRODUCT_STATE_SHIFT);
+        }
+        if self.die.trustzone {
+            f.field("FLASH_OPTSR2_TZEN", TZEN_SHIFT, 8);
+            f.mask("FLASH_OPTSR_BOOT_UBE", BOOT_UBE);
+        }
+        // WRPSG: 8 bits on H503/H523 (one or four sectors a bit), 32 on H56x.
+        let groups = (self.array.range().len() as u32 / 2 / SECTOR).div_ceil(self.die.wrp_per_bit);
+        f.field("FLASH_WRPR_WRPSG", 0, groups.max(8));
+        f.number("FLASH_SECTOR_SIZE", SECTOR as u64);
+        f.number("FLASH_OTP_BASE", OTP.start as u64);
+    }
 }
 
 /// Simulated H5 parts.
@@ -786,6 +865,21 @@ Part {
     flash: || Box::new(H5Model::of(&H52X, 512 * KIB)),
 },
 ];
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE_NS", ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"));
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

@@ -101,11 +101,13 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use crate::crc_peripheral::{parse_hex, shift_word, InputOrder};
+use crate::facts::Facts;
 use crate::model::{
     saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
+use crate::{crc_peripheral, uid};
 
 const KIB: u32 = 1024;
 
@@ -1384,6 +1386,112 @@ impl FlashModel for H7Model {
         let base = self.banks[b].array.base;
         self.banks[b].array.poke(base + off, data)
     }
+
+    fn register_facts(&self, f: &mut Facts) {
+        let d = self.die;
+        f.number("FLASH_R_BASE", REGS as u64);
+        let mut regs = vec![
+            ("ACR", ACR),
+            ("KEYR1", KEYR),
+            ("OPTKEYR", OPTKEYR),
+            ("CR1", CR),
+            ("SR1", SR),
+            ("CCR1", CCR),
+            ("OPTCR", OPTCR),
+            ("OPTSR_CUR", OPTSR_CUR),
+            ("OPTSR_PRG", OPTSR_PRG),
+            ("OPTCCR", OPTCCR),
+            ("PRAR_CUR1", PRAR_CUR),
+            ("PRAR_PRG1", PRAR_PRG),
+            ("SCAR_CUR1", SCAR_CUR),
+            ("SCAR_PRG1", SCAR_PRG),
+            ("WPSN_CUR1", WPSN_CUR),
+            ("WPSN_PRG1", WPSN_PRG),
+            ("BOOT_CUR", BOOT_CUR),
+            ("BOOT_PRG", BOOT_PRG),
+            ("ECC_FA1", ECC_FA),
+        ];
+        if d.otp.is_some() {
+            regs.extend([("OTPBL_CUR", OTPBL_CUR), ("OTPBL_PRG", OTPBL_PRG)]);
+        }
+        if d.bank2_regs {
+            for (name, offset) in [("KEYR", KEYR), ("CR", CR), ("SR", SR), ("CCR", CCR), ("WPSN_CUR", WPSN_CUR)] {
+                f.number(format!("FLASH_TypeDef.{name}2"), (BANK_STRIDE + offset) as u64);
+            }
+            f.mask("FLASH_OPTCR_MER", MER).mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK);
+            f.number("FLASH_BANK2_BASE", BANK2_BASE as u64);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_BANK1_BASE", BANK1_BASE as u64);
+        f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+        f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+        f.mask("FLASH_CR_LOCK", LOCK).mask("FLASH_CR_PG", PG).mask("FLASH_CR_SER", SER).mask("FLASH_CR_BER", BER);
+        f.mask("FLASH_CR_FW", d.fw).mask("FLASH_CR_START", d.start);
+        f.field("FLASH_CR_SNB", d.sector_shift, d.sector_bits);
+        if d.psize {
+            f.mask("FLASH_CR_PSIZE", 0b11 << 4);
+        }
+        for (name, bit) in [
+            ("BSY", BSY),
+            ("WBNE", WBNE),
+            ("QW", QW),
+            ("EOP", EOP),
+            ("WRPERR", WRPERR),
+            ("PGSERR", PGSERR),
+            ("STRBERR", STRBERR),
+            ("INCERR", INCERR),
+            ("SNECCERR", SNECCERR),
+            ("DBECCERR", DBECCERR),
+        ] {
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        if d.has_operr {
+            f.mask("FLASH_SR_OPERR", OPERR);
+        }
+        f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTART);
+        if d.otp.is_some() {
+            f.mask("FLASH_OPTCR_PG_OTP", PG_OTP);
+        }
+        f.mask("FLASH_OPTSR_OPT_BUSY", OPT_BUSY).mask("FLASH_OPTSR_RDP", RDP_MASK);
+        f.mask("FLASH_OPTSR_OPTCHANGEERR", OPTCHANGEERR);
+        f.mask("FLASH_WPSN_WRPSN", d.wps_all());
+        f.number("FLASH_NB_32BITWORD_IN_FLASHWORD", (d.word / 4) as u64);
+        f.number("FLASH_SECTOR_SIZE", d.sector_size as u64);
+        if let Some((base, _)) = d.otp {
+            f.number("FLASH_OTP_BASE", base as u64);
+        }
+    }
+}
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crc_peripheral::placement(dev_id) {
+        let clock = if dev_id == 0x480 {
+            ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")
+        } else {
+            ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN")
+        };
+        f.crc(p, "CRC_BASE", clock);
+    }
+    // DTCM, ITCM, AXI SRAM, the AHB SRAMs and SRAM4 (the part's RAM list).
+    let names: &[&str] = if dev_id == 0x480 {
+        &["CD_DTCMRAM_BASE", "CD_ITCMRAM_BASE", "CD_AXISRAM1_BASE", "CD_AHBSRAM1_BASE"]
+    } else {
+        &["D1_DTCMRAM_BASE", "D1_ITCMRAM_BASE", "D1_AXISRAM_BASE", "D2_AHBSRAM_BASE", "D3_SRAM_BASE"]
+    };
+    for (&(base, _), name) in part.sram.iter().zip(names) {
+        f.number(*name, base as u64);
+    }
+    (part.flash)().register_facts(f);
 }
 
 // ---------------------------------------------------------------------------
@@ -1512,8 +1620,8 @@ pub const PARTS: &[Part] = &[
         H74X_SYSMEM,
         H72X
     ),
-    // Dual core: the simulator models the CM7 on AP0 only, like the ST-LINK's
-    // view of it; the CM4 does not run.
+    // Dual core: the simulator models the CM7 on AP0 and no CM4 (AP3),
+    // which stflash never selects; the CM4 does not run.
     h7_part!(
         "stm32h745zi",
         ["h745", "stm32h745"],

@@ -39,6 +39,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, MS, US,
@@ -454,6 +455,45 @@ impl FlashModel for H7rsModel {
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data)
     }
+
+    /// The model's facts by the names of ST's headers (stm32h7s7xx.h;
+    /// keys: stm32h7rsxx_hal_flash.h).
+    fn register_facts(&self, f: &mut Facts) {
+        f.number("FLASH_R_BASE", REGS.start as u64);
+        let regs = [
+            ("KEYR", KEYR),
+            ("CR", CR),
+            ("SR", SR),
+            ("ISR", ISR),
+            ("ICR", ICR),
+            ("OPTKEYR", OPTKEYR),
+            ("OPTCR", OPTCR),
+            ("OPTISR", OPTISR),
+            ("OPTICR", OPTICR),
+        ];
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        // The option status registers the model keeps (`OPTION_SR`).
+        for (name, offset) in ["NVSR", "ROTSR", "OTPLSR", "WRPSR", "HDPSR", "OBW1SR", "OBW2SR"].iter().zip(OPTION_SR) {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEYS[0] as u64).number("FLASH_KEY2", KEYS[1] as u64);
+        f.number("FLASH_OPT_KEY1", OPTKEYS[0] as u64).number("FLASH_OPT_KEY2", OPTKEYS[1] as u64);
+        for (name, bit) in [("LOCK", LOCK), ("PG", PG), ("SER", SER), ("BER", BER), ("FW", FW), ("START", START)] {
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        f.mask("FLASH_CR_SSN", SSN_MASK << SSN_SHIFT);
+        f.mask("FLASH_SR_BUSY", BUSY).mask("FLASH_SR_WBNE", WBNE).mask("FLASH_SR_QW", QW);
+        for (name, bit) in
+            [("EOPF", EOPF), ("WRPERRF", WRPERRF), ("PGSERRF", PGSERRF), ("STRBERRF", STRBERRF), ("INCERRF", INCERRF)]
+        {
+            f.mask(format!("FLASH_ISR_{name}"), bit).mask(format!("FLASH_ICR_{name}"), bit);
+        }
+        f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_PG_OPT", PG_OPT);
+        f.number("FLASH_SECTOR_SIZE", SECTOR as u64).number("FLASH_SECTOR_NB", (SIZE / SECTOR) as u64);
+        f.number("OTP_AREA_BASE", OTP.start as u64);
+    }
 }
 
 /// Simulated H7R/S parts: the H7S3 (the H7R3/R7/S7 have the same flash).
@@ -480,6 +520,22 @@ pub const PARTS: &[Part] = &[Part {
     voltage_mv: 3300,
     flash: || Box::new(H7rsModel::new()),
 }];
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    // The assumed flash-size word is ST's `PACKAGE_BASE` (see the chip table).
+    f.number("PACKAGE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN"));
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

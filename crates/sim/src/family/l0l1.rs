@@ -63,6 +63,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, US,
@@ -240,6 +241,10 @@ impl LpModel {
         };
         m.reset();
         m
+    }
+
+    fn flash_size(&self) -> u32 {
+        self.flash.range().len() as u32
     }
 
     /// Load the option words (reset, OBL_LAUNCH, configuration).
@@ -651,6 +656,89 @@ impl FlashModel for LpModel {
             self.eeprom.poke(addr, data)
         }
     }
+
+    /// The model's facts by the names of ST's headers (L0: stm32l053xx.h,
+    /// L1: stm32l152xe.h; keys: stm32l0xx_hal_flash.h, stm32l1xx_hal_flash.h).
+    fn register_facts(&self, f: &mut Facts) {
+        let l0 = self.kind == LpKind::L0;
+        f.number("FLASH_R_BASE", self.kind.regs() as u64);
+        let obr = if l0 { "OPTR" } else { "OBR" };
+        let mut regs = vec![("ACR", ACR), ("PECR", PECR), ("PEKEYR", PEKEYR), ("PRGKEYR", PRGKEYR)];
+        regs.extend([("OPTKEYR", OPTKEYR), ("SR", SR), (obr, OBR)]);
+        if l0 {
+            regs.push(("WRPR", WRPR1));
+            if self.flash_size() > 128 * KIB {
+                regs.push(("WRPR2", WRPR2));
+            }
+        } else {
+            regs.push(("WRPR1", WRPR1));
+            // One 32-bit register per 128 KiB (4 KiB sectors).
+            let count = self.flash_size().div_ceil(128 * KIB);
+            for (k, off) in [WRPR2, WRPR3, WRPR4].into_iter().take(count.saturating_sub(1) as usize).enumerate() {
+                regs.push((["WRPR2", "WRPR3", "WRPR4"][k], off));
+            }
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        let mut pecr = vec![
+            ("PELOCK", PELOCK),
+            ("PRGLOCK", PRGLOCK),
+            ("OPTLOCK", OPTLOCK),
+            ("PROG", PROG),
+            ("DATA", DATA),
+            ("ERASE", ERASE),
+            ("FPRG", FPRG),
+            ("EOPIE", EOPIE),
+            ("ERRIE", ERRIE),
+            ("OBL_LAUNCH", OBL_LAUNCH),
+        ];
+        // Bit 8: L0 FIX, L1 FTDW; bit 15 PARALLBANK on the dual-bank L1
+        // dies only (stm32l152xe.h; stm32l073xx.h has no PECR bit 15).
+        pecr.push((if l0 { "FIX" } else { "FTDW" }, FIX));
+        if !l0 && self.flash_size() > 256 * KIB {
+            pecr.push(("PARALLBANK", PARALLELBANK));
+        }
+        for (name, bit) in pecr {
+            f.mask(format!("FLASH_PECR_{name}"), bit);
+        }
+        let mut sr = vec![
+            ("BSY", BSY),
+            ("EOP", EOP),
+            ("READY", READY),
+            ("WRPERR", WRPERR),
+            ("PGAERR", PGAERR),
+            ("SIZERR", SIZERR),
+            ("OPTVERR", OPTVERR),
+        ];
+        // Bit 2: L0 HVOFF, L1 ENDHV (the model's ENDHV, set when idle).
+        sr.push((if l0 { "HVOFF" } else { "ENDHV" }, ENDHV));
+        if l0 {
+            sr.extend([("RDERR", RDERR), ("NOTZEROERR", NOTZEROERR), ("FWWERR", FWWERR)]);
+        } else {
+            sr.push(("OPTVERRUSR", OPTVERRUSR));
+        }
+        for (name, bit) in sr {
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        f.number("FLASH_PEKEY1", PEKEYS[0] as u64).number("FLASH_PEKEY2", PEKEYS[1] as u64);
+        f.number("FLASH_PRGKEY1", PRGKEYS[0] as u64).number("FLASH_PRGKEY2", PRGKEYS[1] as u64);
+        f.number("FLASH_OPTKEY1", OPTKEYS[0] as u64).number("FLASH_OPTKEY2", OPTKEYS[1] as u64);
+        f.number("OB_RDP_LEVEL_0", RDP_LEVEL0 as u64).number("OB_RDP_LEVEL_1", RDP_LEVEL1 as u64);
+        f.number("OB_RDP_LEVEL_2", RDP_LEVEL2 as u64);
+        f.number("FLASH_PAGE_SIZE", self.kind.page() as u64);
+        f.number("OB_BASE", OPTION_BYTES as u64);
+        f.number(if l0 { "DATA_EEPROM_BASE" } else { "FLASH_EEPROM_BASE" }, EEPROM_BASE as u64);
+        // The option words the model keeps: RDP, USER, then WRPROT words
+        // (`wrp_word`), at their OB_TypeDef members.
+        f.number("OB_TypeDef.RDP", 0).number("OB_TypeDef.USER", 4);
+        let members = ["WRP01", "WRP23", "WRP45", "WRP67", "WRP89", "WRP1011", "WRP1213", "WRP1415"];
+        // One word per 16 sectors of 4 KiB.
+        let words = self.flash_size().div_ceil(16 * WRP_SECTOR) as usize;
+        for (n, member) in members.iter().enumerate().take(words.min(8)) {
+            f.number(format!("OB_TypeDef.{member}"), wrp_word(n) as u64 * 4);
+        }
+    }
 }
 
 /// USER option word as shipped (BOR off, software watchdog, no reset on
@@ -748,6 +836,21 @@ pub const PARTS: &[Part] = &[
         flash: || Box::new(LpModel::new(LpKind::L1, 384 * KIB, 12 * KIB, 0xA0)),
     },
 ];
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"));
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

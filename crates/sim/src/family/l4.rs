@@ -69,11 +69,13 @@
 
 use std::ops::Range;
 
+use crate::facts::{Facts, Scope};
 use crate::model::{
     saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
+use crate::{crc_peripheral, uid};
 
 // Register offsets (CMSIS `FLASH_TypeDef`, e.g. stm32l476xx.h, stm32g474xx.h,
 // stm32wb55xx.h).
@@ -179,6 +181,16 @@ pub struct ModelVariant {
     optverr_at_load: bool,
     /// FLASH_SFR: (SFSA mask, FSD bit).
     sfr: Option<(u32, u32)>,
+    /// WL54/WL55: the secure area applies only while this OPTR bit (ESE,
+    /// "security enable", stm32wl55xx.h:4427) is set (assumed from the
+    /// bit's name; RM0453's text was not at hand).
+    ese: Option<u32>,
+    /// FLASH_ECCR exists (not on C0: stm32c031xx.h `FLASH_TypeDef`).
+    eccr: bool,
+    /// G0B1: the bank count follows the sales type in the package data
+    /// register at 0x1FFF7500 bits 25:24 (ST HAL stm32g0xx_hal_flash.h:875-882;
+    /// stm32g0b1xx.h:872 `PACKAGE_BASE`).
+    sales: bool,
     /// Width mask of the WRP STRT/END fields.
     wrp_field: u32,
     optr_factory: u32,
@@ -204,6 +216,9 @@ const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory
         pesd: false,
         optverr_at_load: false,
         sfr: None,
+        ese: None,
+        eccr: true,
+        sales: false,
         wrp_field,
         optr_factory,
         sfr_factory: 0,
@@ -213,11 +228,21 @@ const fn variant(name: &'static str, pnb_bits: u32, wrp_field: u32, optr_factory
     }
 }
 
+// PNB and WRP field widths per die, as ST's CMSIS headers give them
+// (`FLASH_CR_PNB`, `FLASH_WRP1AR_WRP1A_STRT`): stm32l412xx.h 6/6,
+// stm32l432xx.h 7/7, stm32l4p5xx.h 7/7, stm32g031xx.h 10/5, stm32g071xx.h
+// 10/6, stm32g0b1xx.h 10/7, stm32g431xx.h 6/6, stm32g491xx.h 8/7,
+// stm32c031xx.h 4/4, stm32wle5xx.h 7/7; 8/8 on the others.
+
 /// L47x/L49x (RM0351): BKER bit 11, MER2 bit 15, OPTR.DUALBANK bit 21.
 pub static L4_DUAL: ModelVariant =
     ModelVariant { bker: 1 << 11, mer2: 1 << 15, ..variant("STM32L4 flash (RM0351)", 8, 0xFF, 0xFFEF_F8AA) };
-/// L41x-L46x (RM0394): single bank.
+/// L45x/L46x (RM0394): single bank.
 pub static L4_SINGLE: ModelVariant = variant("STM32L4 flash (RM0394)", 8, 0xFF, 0xFFEF_F8AA);
+/// L41x/L42x (RM0394).
+pub static L41X: ModelVariant = variant("STM32L4 flash (RM0394)", 6, 0x3F, 0xFFEF_F8AA);
+/// L43x/L44x (RM0394).
+pub static L43X: ModelVariant = variant("STM32L4 flash (RM0394)", 7, 0x7F, 0xFFEF_F8AA);
 /// L4+ (RM0432): DBANK bit 22, DB1M bit 21, option bytes at 0x1FF00000.
 pub static L4_PLUS: ModelVariant = ModelVariant {
     bker: 1 << 11,
@@ -226,24 +251,30 @@ pub static L4_PLUS: ModelVariant = ModelVariant {
     row: 512,
     ..variant("STM32L4+ flash (RM0432)", 8, 0xFF, 0xFFEF_F8AA)
 };
-/// G0x1 (RM0444): PNB 7 bits, CFGBSY.
+/// L4P5/L4Q5 (RM0432).
+pub static L4P5: ModelVariant = ModelVariant { pnb_bits: 7, wrp_field: 0x7F, ..L4_PLUS };
+/// G07x/G08x (RM0444): CFGBSY.
 pub static G0: ModelVariant = ModelVariant {
     cfgbsy: true,
     option_bytes: (0x1FFF_7800, 0x80),
-    ..variant("STM32G0 flash (RM0444)", 7, 0x7F, 0xFFFF_FEAA)
+    ..variant("STM32G0 flash (RM0444)", 10, 0x3F, 0xFFFF_FEAA)
 };
-/// G0B1/G0C1 (RM0444): PNB 10 bits, BKER bit 13, MER2, BSY2, DUAL_BANK bit 21.
+/// G03x-G06x (RM0444).
+pub static G0_SMALL: ModelVariant = ModelVariant { wrp_field: 0x1F, ..G0 };
+/// G0B1/G0C1 (RM0444): BKER bit 13, MER2, BSY2, DUAL_BANK bit 21 and the
+/// sales type.
 pub static G0B1: ModelVariant = ModelVariant {
     bker: 1 << 13,
     mer2: 1 << 15,
     bsy2: true,
     cfgbsy: true,
+    sales: true,
     option_bytes: (0x1FFF_7800, 0x80),
     ..variant("STM32G0B1 flash (RM0444)", 10, 0x7F, 0xFFFF_FEAA)
 };
-/// G4 category 2 (RM0440): single bank, PNB 7 bits; G4 option bytes 0x1FFF7800-0x1FFF782F.
+/// G4 category 2 (RM0440): single bank; G4 option bytes 0x1FFF7800-0x1FFF782F.
 pub static G4_CAT2: ModelVariant =
-    ModelVariant { option_bytes: (0x1FFF_7800, 0x30), ..variant("STM32G4 cat.2 flash (RM0440)", 7, 0x7F, 0xFFEF_F8AA) };
+    ModelVariant { option_bytes: (0x1FFF_7800, 0x30), ..variant("STM32G4 cat.2 flash (RM0440)", 6, 0x3F, 0xFFEF_F8AA) };
 /// G4 category 3 (RM0440): DBANK bit 22, BKER bit 11, MER2.
 pub static G4_CAT3: ModelVariant = ModelVariant {
     bker: 1 << 11,
@@ -251,15 +282,22 @@ pub static G4_CAT3: ModelVariant = ModelVariant {
     option_bytes: (0x1FFF_7800, 0x30),
     ..variant("STM32G4 cat.3 flash (RM0440)", 7, 0x7F, 0xFFEF_F8AA)
 };
-/// G4 category 4 (RM0440): single bank, PNB 8 bits.
+/// G4 category 4 (RM0440): single bank.
 pub static G4_CAT4: ModelVariant =
-    ModelVariant { option_bytes: (0x1FFF_7800, 0x30), ..variant("STM32G4 cat.4 flash (RM0440)", 8, 0xFF, 0xFFEF_F8AA) };
-/// C0 (RM0490): PNB 7 bits, CFGBSY.
+    ModelVariant { option_bytes: (0x1FFF_7800, 0x30), ..variant("STM32G4 cat.4 flash (RM0440)", 8, 0x7F, 0xFFEF_F8AA) };
+/// C0 (RM0490): CFGBSY.
 pub static C0: ModelVariant = ModelVariant {
     cfgbsy: true,
     option_bytes: (0x1FFF_7800, 0x80),
-    ..variant("STM32C0 flash (RM0490)", 7, 0x7F, 0xFFFF_FEAA)
+    eccr: false,
+    ..variant("STM32C0 flash (RM0490)", 4, 0xF, 0xFFFF_FEAA)
 };
+/// C051, C071, C091/C092 (RM0490): the C0 controller with the die's PNB
+/// and WRP widths (CMSIS stm32c051xx.h:2426, 2539: 7 and 5 bits;
+/// stm32c071xx.h:2625, 2738: 6 and 6; stm32c091xx.h:2495, 2608: 7 and 7).
+pub static C051: ModelVariant = ModelVariant { pnb_bits: 7, wrp_field: 0x1F, ..C0 };
+pub static C071: ModelVariant = ModelVariant { pnb_bits: 6, wrp_field: 0x3F, ..C0 };
+pub static C09X: ModelVariant = ModelVariant { pnb_bits: 7, wrp_field: 0x7F, ..C0 };
 /// U0 (RM0503): the C0/G0 controller (CMSIS stm32u073xx.h `FLASH_TypeDef`
 /// and FLASH_CR/SR bits: the same offsets and positions; PNB 7 bits,
 /// stm32u073xx.h:3373), CFGBSY. No memory-mapped option bytes are
@@ -286,17 +324,25 @@ pub static WB: ModelVariant = ModelVariant {
     row: 512,
     ..variant("STM32WB flash (RM0434)", 8, 0xFF, 0x3DFF_F1AA)
 };
-/// WL (RM0453/RM0461): as WB, SFSA bits 0-6 and FSD bit 7; factory state
-/// without a secure area (FSD = 1).
-pub static WL: ModelVariant = ModelVariant {
+/// WLE4/WLE5 (RM0461): as WB without FLASH_SFR (stm32wle5xx.h
+/// `FLASH_TypeDef` ends at 0x38): what its address reads is a knob,
+/// `sfr_absent=zero|ones|fault`, zero by default (assumed).
+pub static WLE: ModelVariant = ModelVariant {
     base: 0x5800_4000,
     cfgbsy: true,
     pesd: true,
     optverr_at_load: true,
-    sfr: Some((0x7F, 1 << 7)),
-    sfr_factory: 0x0000_00FF,
     option_bytes: (0x1FFF_7800, 0x80),
-    ..variant("STM32WL flash (RM0453)", 8, 0x7F, 0x3FEF_F0AA)
+    ..variant("STM32WL flash (RM0461)", 7, 0x7F, 0x3FEF_F0AA)
+};
+/// WL54/WL55 (RM0453): SFR with SFSA bits 0-6 and FSD bit 7
+/// (stm32wl55xx.h:4607-4612), in force with OPTR.ESE; factory state without
+/// a secure area (FSD = 1, ESE = 0).
+pub static WL55: ModelVariant = ModelVariant {
+    sfr: Some((0x7F, 1 << 7)),
+    ese: Some(1 << 8),
+    sfr_factory: 0x0000_00FF,
+    ..ModelVariant { name: "STM32WL flash (RM0453)", ..WLE }
 };
 
 /// How a part chooses between one and two banks.
@@ -473,7 +519,28 @@ pub struct L4gModel {
     row_fault_at: u32,
     /// CPU2 keeps flash operations suspended (`pesd=1`).
     suspended: bool,
+    /// G0B1: the sales type in the package data register (`sales_type=`;
+    /// 1 by default, which follows OPTR.DUAL_BANK: assumed, the sources at
+    /// hand do not say which sales type the G0B1RE is).
+    sales_type: u32,
+    /// WLE: what a read of the FLASH_SFR address returns (`sfr_absent=`).
+    sfr_absent: Absent,
 }
+
+/// What a read of a register the part does not have returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Absent {
+    Zero,
+    Ones,
+    Fault,
+}
+
+/// The package data register of the G0 (`PACKAGE_BASE`, stm32g0b1xx.h:872):
+/// the sales type in bits 25:24 (`FLASH_SALES_TYPE`).
+const PACKAGE: u32 = 0x1FFF_7500;
+const SALES_TYPE_POS: u32 = 24;
+/// OPTR.DUAL_BANK (stm32g0b1xx.h:4114).
+const DUAL_BANK: u32 = 1 << 21;
 
 impl L4gModel {
     pub fn new(v: &'static ModelVariant, geo: Geometry) -> L4gModel {
@@ -502,6 +569,8 @@ impl L4gModel {
             row_fault: None,
             row_fault_at: 2,
             suspended: false,
+            sales_type: 1,
+            sfr_absent: Absent::Zero,
         };
         f.reset();
         f
@@ -522,6 +591,12 @@ impl L4gModel {
         self.loaded = self.stored;
         self.dual = match self.geo.rule {
             BankRule::Single => false,
+            // G0B1: sales type 0 one bank, 1 two banks with DUAL_BANK, others two.
+            _ if self.v.sales => match self.sales_type {
+                0 => false,
+                1 => self.stored.optr & DUAL_BANK != 0,
+                _ => true,
+            },
             BankRule::Dual => true,
             BankRule::OptionBit(bit) => self.stored.optr & bit != 0,
         };
@@ -590,7 +665,7 @@ impl L4gModel {
     /// The WB/WL CPU2 secure area: from SFSA to the end, unless FSD is set.
     fn secure(&self) -> Option<Range<u32>> {
         let (mask, fsd) = self.v.sfr?;
-        if self.regs.sfr & fsd != 0 {
+        if self.regs.sfr & fsd != 0 || self.v.ese.is_some_and(|ese| self.loaded.optr & ese == 0) {
             return None;
         }
         let start = FLASH_BASE as u64 + (self.regs.sfr & mask) as u64 * self.geo.single_page as u64;
@@ -1056,7 +1131,7 @@ impl L4gModel {
             ACR => self.acr,
             SR => self.read_sr(),
             CR => self.cr,
-            ECCR => self.eccr,
+            ECCR if self.v.eccr => self.eccr,
             _ => self.option_reg(offset).map_or(0, |r| *r),
         }
     }
@@ -1068,7 +1143,7 @@ impl L4gModel {
             OPTKEYR => self.write_opt_key(value),
             SR => self.sr &= !(value & SR_W1C),
             CR => self.write_cr(value, acc),
-            ECCR => self.eccr &= !(value & ECCD),
+            ECCR if self.v.eccr => self.eccr &= !(value & ECCD),
             // CPU1 cannot write SFR (CPU2/FUS only).
             SFR => {}
             _ => {
@@ -1141,6 +1216,15 @@ impl L4gModel {
         if self.v.pesd {
             keys.push("pesd=1");
         }
+        if self.v.ese.is_some() {
+            keys.push("ese=0|1");
+        }
+        if self.v.sales {
+            keys.push("sales_type=0|1|2|3");
+        }
+        if self.v.sfr.is_none() && self.v.base == 0x5800_4000 {
+            keys.push("sfr_absent=zero|ones|fault");
+        }
         keys.join(", ")
     }
 }
@@ -1162,6 +1246,9 @@ impl FlashModel for L4gModel {
     fn regions(&self) -> Vec<Range<u32>> {
         let mut r = vec![self.reg_range(), self.arrays[0].range(), self.arrays[1].range(), self.otp.range()];
         r.push(self.ob_range());
+        if self.v.sales {
+            r.push(PACKAGE..PACKAGE + 4);
+        }
         r
     }
 
@@ -1204,6 +1291,17 @@ impl FlashModel for L4gModel {
     }
 
     fn read(&mut self, addr: u32, width: AccessWidth, _acc: &mut Access) -> Result<u32, BusFault> {
+        if self.v.sales && addr & !3 == PACKAGE {
+            let word = self.sales_type << SALES_TYPE_POS;
+            return Ok((word >> (8 * (addr & 3))) & width.mask());
+        }
+        if self.v.sfr.is_none() && self.v.base == 0x5800_4000 && addr & !3 == self.v.base + SFR {
+            match self.sfr_absent {
+                Absent::Zero => return Ok(0),
+                Absent::Ones => return Ok(width.mask()),
+                Absent::Fault => return Err(BusFault),
+            }
+        }
         if self.reg_range().contains(&addr) {
             let word = self.read_reg((addr & !3) - self.v.base);
             let shift = 8 * (addr & 3);
@@ -1224,7 +1322,7 @@ impl FlashModel for L4gModel {
             self.fast = None;
         }
         let a = self.array(addr).ok_or(BusFault)?;
-        if a.ecc_error(addr) {
+        if a.ecc_error(addr) && self.v.eccr {
             // Double ECC error: ECCD with the address (RM0351 FLASH_ECCR).
             self.eccr = ECCD | ((addr - FLASH_BASE) & 0x7_FFFF);
         }
@@ -1316,6 +1414,28 @@ impl FlashModel for L4gModel {
                 self.row_fault_at = parse_u32(value)?;
                 return Ok(());
             }
+            "ese" if self.v.ese.is_some() => {
+                let ese = self.v.ese.expect("checked");
+                match value {
+                    "1" => self.stored.optr |= ese,
+                    "0" => self.stored.optr &= !ese,
+                    _ => return Err(format!("ese={value}: expected 0 or 1")),
+                }
+            }
+            "sales_type" if self.v.sales => {
+                self.sales_type = match value {
+                    "0" | "1" | "2" | "3" => parse_u32(value)?,
+                    _ => return Err(format!("sales_type={value}: expected 0, 1, 2 or 3")),
+                }
+            }
+            "sfr_absent" if self.v.sfr.is_none() && self.v.base == 0x5800_4000 => {
+                self.sfr_absent = match value {
+                    "zero" => Absent::Zero,
+                    "ones" => Absent::Ones,
+                    "fault" => Absent::Fault,
+                    _ => return Err(format!("sfr_absent={value}: expected zero, ones or fault")),
+                }
+            }
             k if self.geo.option_keys.iter().any(|(name, _)| *name == k) => self.configure_bit(key, value)?,
             _ => {
                 return Err(format!(
@@ -1335,6 +1455,8 @@ impl FlashModel for L4gModel {
             ("bank2".to_string(), self.arrays[1].data.clone()),
             ("otp".to_string(), self.otp.data.clone()),
             ("options".to_string(), self.stored.to_bytes()),
+            // What the `sales_type` and `sfr_absent` knobs chose: the silicon's, kept with the chip.
+            ("silicon".to_string(), vec![self.sales_type as u8, self.sfr_absent as u8]),
         ]
     }
 
@@ -1350,6 +1472,12 @@ impl FlashModel for L4gModel {
             .find(|(n, _)| n == "options")
             .ok_or_else(|| format!("{}: state has no 'options' blob", self.name()))?;
         self.stored = Options::from_bytes(&options.1).ok_or("saved options are malformed")?;
+        if let Some((_, silicon)) = blobs.iter().find(|(n, _)| n == "silicon") {
+            if let [sales, absent] = silicon[..] {
+                self.sales_type = sales as u32 & 3;
+                self.sfr_absent = [Absent::Zero, Absent::Ones, Absent::Fault][absent.min(2) as usize];
+            }
+        }
         self.reset();
         Ok(())
     }
@@ -1364,6 +1492,138 @@ impl FlashModel for L4gModel {
 
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array_mut(addr).is_some_and(|a| a.poke(addr, data))
+    }
+
+    fn register_facts(&self, f: &mut Facts) {
+        let v = self.v;
+        let wb_wl = v.base == 0x5800_4000;
+        f.number(if wb_wl { "FLASH_REG_BASE" } else { "FLASH_R_BASE" }, v.base as u64);
+        let mut regs = vec![
+            ("ACR", ACR),
+            ("KEYR", KEYR),
+            ("OPTKEYR", OPTKEYR),
+            ("SR", SR),
+            ("CR", CR),
+            ("OPTR", OPTR),
+            ("WRP1AR", WRP1AR),
+            ("WRP1BR", WRP1BR),
+        ];
+        if v.eccr {
+            regs.push(("ECCR", ECCR));
+        }
+        if v.mer2 != 0 {
+            regs.extend([("WRP2AR", WRP2AR), ("WRP2BR", WRP2BR)]);
+        }
+        // U0: no PCROP, no RDERR/RDERRIE (stm32u031xx.h, stm32u073xx.h
+        // define none); the model keeps the C0's registers and bits there,
+        // which stflash never uses, so they are not stated for it.
+        let u0 = std::ptr::eq(v, &U0);
+        // PCROP1SR/ER on L4/G4, PCROP1ASR/PCROP1AER elsewhere (stm32g071xx.h).
+        let a = if v.cfgbsy { "A" } else { "" };
+        if !u0 {
+            f.number(format!("FLASH_TypeDef.PCROP1{a}SR"), PCROP1SR as u64);
+            f.number(format!("FLASH_TypeDef.PCROP1{a}ER"), PCROP1ER as u64);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+        f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
+        for (name, bit) in [
+            ("EOP", EOP),
+            ("OPERR", OPERR),
+            ("PROGERR", PROGERR),
+            ("WRPERR", WRPERR),
+            ("PGAERR", PGAERR),
+            ("SIZERR", SIZERR),
+            ("PGSERR", PGSERR),
+            ("MISERR", MISERR),
+            ("FASTERR", FASTERR),
+            ("RDERR", RDERR),
+            ("OPTVERR", OPTVERR),
+        ] {
+            if u0 && name == "RDERR" {
+                continue;
+            }
+            f.mask(format!("FLASH_SR_{name}"), bit);
+        }
+        f.mask(if v.cfgbsy && !wb_wl { "FLASH_SR_BSY1" } else { "FLASH_SR_BSY" }, BSY);
+        if v.bsy2 {
+            f.mask("FLASH_SR_BSY2", BSY2);
+        }
+        if v.cfgbsy {
+            f.mask("FLASH_SR_CFGBSY", CFGBSY);
+        }
+        if v.pesd {
+            f.mask("FLASH_SR_PESD", PESD);
+        }
+        f.mask("FLASH_CR_PG", PG).mask("FLASH_CR_PER", PER);
+        f.mask(if wb_wl { "FLASH_CR_MER" } else { "FLASH_CR_MER1" }, MER1);
+        f.field("FLASH_CR_PNB", PNB_SHIFT, v.pnb_bits);
+        for (name, bit) in [
+            ("STRT", STRT),
+            ("OPTSTRT", OPTSTRT),
+            ("FSTPG", FSTPG),
+            ("EOPIE", EOPIE),
+            ("ERRIE", ERRIE),
+            ("RDERRIE", RDERRIE),
+            ("OBL_LAUNCH", OBL_LAUNCH),
+            ("OPTLOCK", OPTLOCK),
+            ("LOCK", LOCK),
+        ] {
+            if u0 && name == "RDERRIE" {
+                continue;
+            }
+            f.mask(format!("FLASH_CR_{name}"), bit);
+        }
+        if v.bker != 0 {
+            f.mask("FLASH_CR_BKER", v.bker);
+        }
+        if v.mer2 != 0 {
+            f.mask("FLASH_CR_MER2", v.mer2);
+        }
+        if v.eccr {
+            f.mask("FLASH_ECCR_ECCD", ECCD);
+        }
+        // U0: CMSIS masks whole half-words, the model keeps 7 bits as the
+        // library's option table does (see it for why).
+        let width = v.wrp_field.count_ones();
+        if !u0 {
+            f.field("FLASH_WRP1AR_WRP1A_STRT", 0, width).field("FLASH_WRP1AR_WRP1A_END", 16, width);
+        }
+        if let Some((sfsa, fsd)) = v.sfr {
+            f.part(v.ese.map(|_| "stm32wl55xx"));
+            f.number("FLASH_TypeDef.SFR", SFR as u64).mask("FLASH_SFR_SFSA", sfsa).mask("FLASH_SFR_FSD", fsd);
+            f.part(None);
+        }
+        if let Some(ese) = v.ese {
+            f.mask("FLASH_OPTR_ESE", ese);
+        }
+        if v.sales {
+            f.number("PACKAGE_BASE", PACKAGE as u64).number("FLASH_SALES_TYPE", 3 << SALES_TYPE_POS);
+            f.mask("FLASH_OPTR_DUAL_BANK", DUAL_BANK);
+        }
+        // The bank-mode option bits the part's configuration keys set.
+        let bank_bit = |bit: u32| match (v.name, bit) {
+            (_, DUAL_BANK) if v.sales => "FLASH_OPTR_DUAL_BANK",
+            ("STM32L4 flash (RM0351)", _) => "FLASH_OPTR_DUALBANK",
+            (_, 0x20_0000) => "FLASH_OPTR_DB1M",
+            _ => "FLASH_OPTR_DBANK",
+        };
+        for &(_, bit) in self.geo.option_keys {
+            f.mask(bank_bit(bit), bit);
+        }
+        // ST's HAL `FLASH_PAGE_SIZE` is the dual-bank page where there are
+        // two sizes, `FLASH_PAGE_SIZE_128_BITS` the single-bank one.
+        if self.geo.dual_page != self.geo.single_page {
+            f.number("FLASH_PAGE_SIZE", self.geo.dual_page as u64);
+            f.number("FLASH_PAGE_SIZE_128_BITS", self.geo.single_page as u64);
+        } else {
+            f.number("FLASH_PAGE_SIZE", self.geo.single_page as u64);
+        }
+        if wb_wl {
+            f.number("OTP_AREA_BASE", OTP_BASE as u64);
+        }
     }
 }
 
@@ -1462,38 +1722,39 @@ fn l496zg() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&L4_DUAL, half_dual(1024, 2 * KIB, BankRule::Dual, &[])))
 }
 fn l412kb() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&L41X, Geometry::single(128, 2 * KIB)))
 }
 fn l432kc() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&L43X, Geometry::single(256, 2 * KIB)))
 }
 fn l452re() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&L4_SINGLE, Geometry::single(512, 2 * KIB)))
 }
-fn l4plus(kib: u32, bit: u32) -> Box<dyn FlashModel> {
+fn l4plus(v: &'static ModelVariant, kib: u32) -> Box<dyn FlashModel> {
     let geo = Geometry {
         size: kib * KIB,
         single_page: 8 * KIB,
         dual_page: 4 * KIB,
         bank2: Bank2::Half,
-        rule: BankRule::OptionBit(bit),
+        rule: BankRule::OptionBit(1 << 22),
         option_keys: L4_PLUS_KEYS,
     };
-    Box::new(L4gModel::new(&L4_PLUS, geo))
+    Box::new(L4gModel::new(v, geo))
 }
+// Every L4+ size: two banks when DBANK (bit 22) is set, as ST's HAL
+// decides on every L4+ (stm32l4xx_hal_flash_ex.c:506-507); DB1M (bit 21)
+// changes no map here (assumed: what it changes on silicon was not at hand).
 fn l4r5zi() -> Box<dyn FlashModel> {
-    // 2 MiB: DBANK, bit 22 (RM0432 FLASH_OPTR; OpenOCD stm32l4x.h:65-66).
-    l4plus(2048, 1 << 22)
+    l4plus(&L4_PLUS, 2048)
 }
 fn l4p5zg() -> Box<dyn FlashModel> {
-    // 1 MiB: DB1M, bit 21.
-    l4plus(1024, 1 << 21)
+    l4plus(&L4P5, 1024)
 }
 fn g030f6() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&G0, Geometry::single(32, 2 * KIB)))
+    Box::new(L4gModel::new(&G0_SMALL, Geometry::single(32, 2 * KIB)))
 }
 fn g050k8() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&G0, Geometry::single(64, 2 * KIB)))
+    Box::new(L4gModel::new(&G0_SMALL, Geometry::single(64, 2 * KIB)))
 }
 fn g071rb() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&G0, Geometry::single(128, 2 * KIB)))
@@ -1533,13 +1794,13 @@ fn c031c6() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&C0, Geometry::single(32, 2 * KIB)))
 }
 fn c051c8() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&C0, Geometry::single(64, 2 * KIB)))
+    Box::new(L4gModel::new(&C051, Geometry::single(64, 2 * KIB)))
 }
 fn c071rb() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&C0, Geometry::single(128, 2 * KIB)))
+    Box::new(L4gModel::new(&C071, Geometry::single(128, 2 * KIB)))
 }
 fn c092rc() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&C0, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&C09X, Geometry::single(256, 2 * KIB)))
 }
 fn u031k8() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&U0, Geometry::single(64, 2 * KIB)))
@@ -1551,7 +1812,10 @@ fn wb55rg() -> Box<dyn FlashModel> {
     Box::new(L4gModel::new(&WB, Geometry::single(1024, 4 * KIB)))
 }
 fn wle5jc() -> Box<dyn FlashModel> {
-    Box::new(L4gModel::new(&WL, Geometry::single(256, 2 * KIB)))
+    Box::new(L4gModel::new(&WLE, Geometry::single(256, 2 * KIB)))
+}
+fn wl55jc() -> Box<dyn FlashModel> {
+    Box::new(L4gModel::new(&WL55, Geometry::single(256, 2 * KIB)))
 }
 
 /// SRAM maps: st-flash's contiguous SRAM at 0x20000000 plus SRAM2/CCM at
@@ -1571,9 +1835,12 @@ const SRAM_G474: [(u32, u32); 2] = sram(128, 32);
 const SRAM_G491: [(u32, u32); 2] = sram(112, 16);
 
 const SRAM_G030: [(u32, u32); 1] = [(0x2000_0000, 8 * KIB)];
-const SRAM_G050: [(u32, u32); 1] = [(0x2000_0000, 18 * KIB)];
-const SRAM_G071: [(u32, u32); 1] = [(0x2000_0000, 36 * KIB)];
-const SRAM_G0B1: [(u32, u32); 1] = [(0x2000_0000, 144 * KIB)];
+/// G0: CMSIS `SRAM_SIZE_MAX` (stm32g051xx.h:601, stm32g071xx.h:640,
+/// stm32g0b1xx.h:754), the SRAM with parity checking on; the datasheets'
+/// 18/36/144 KiB add the parity bits' area, usable with parity off only.
+const SRAM_G050: [(u32, u32); 1] = [(0x2000_0000, 16 * KIB)];
+const SRAM_G071: [(u32, u32); 1] = [(0x2000_0000, 32 * KIB)];
+const SRAM_G0B1: [(u32, u32); 1] = [(0x2000_0000, 128 * KIB)];
 const SRAM_C011: [(u32, u32); 1] = [(0x2000_0000, 6 * KIB)];
 const SRAM_C031: [(u32, u32); 1] = [(0x2000_0000, 12 * KIB)];
 const SRAM_WB55: [(u32, u32); 1] = [(0x2000_0000, 256 * KIB)];
@@ -1658,7 +1925,69 @@ pub const PARTS: &[Part] = &[
     ),
     wb_wl(m4("stm32wb55rg", &["wb55", "stm32wb55", "wb55rg"], 0x2001_6495, 1024, &SRAM_WB55, wb55rg), SYSMEM_28K),
     wb_wl(m4("stm32wle5jc", &["wle5", "stm32wle5", "wle5jc"], 0x1001_6497, 256, &SRAM_WLE5, wle5jc), SYSMEM_WL),
+    // The dual-core WL55 reports the same DEV_ID; seen from CPU1 (the
+    // Cortex-M4 on AP0) it differs by FLASH_SFR and the CPU2 secure area.
+    wb_wl(m4("stm32wl55jc", &["wl55", "stm32wl55", "wl55jc"], 0x1001_6497, 256, &SRAM_WLE5, wl55jc), SYSMEM_WL),
 ];
+
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    // U0: the G0/C0 DBGMCU address, named DBGMCU (stm32u031xx.h:778).
+    let u0 = matches!(dev_id, 0x459 | 0x489);
+    let g0_c0 = part.dbgmcu_addr == DBGMCU_G0 && !u0;
+    f.number(
+        if g0_c0 { "DBG_BASE+DBG_TypeDef.IDCODE" } else { "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE" },
+        part.dbgmcu_addr as u64,
+    );
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crc_peripheral::placement(dev_id) {
+        let clock = if g0_c0 || u0 {
+            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN")
+        } else {
+            ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")
+        };
+        f.crc(p, "CRC_BASE", clock);
+    }
+    // The SRAM at 0x20000000: which of ST's regions it spans.
+    let (sram, scope) = match dev_id {
+        0x443 | 0x453 | 0x44C | 0x493 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        // C092's 30 KiB (stm32c092xx.h:570); the C091 header gives 36.
+        0x44D => ("SRAM_SIZE_MAX", Scope::Part("stm32c092xx")),
+        0x468 | 0x469 | 0x479 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", Scope::Die),
+        0x464 | 0x461 => ("SRAM1_SIZE_MAX+SRAM2_SIZE", Scope::Die),
+        0x471 | 0x470 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", Scope::Die),
+        0x495 => ("SRAM1_SIZE+SRAM2A_SIZE+SRAM2B_SIZE", Scope::Part("stm32wb55xx")),
+        0x497 => ("SRAM1_SIZE+SRAM2_SIZE", Scope::Die),
+        _ => ("SRAM1_SIZE_MAX", Scope::Die),
+    };
+    for &(base, size) in part.sram {
+        if base == 0x2000_0000 {
+            f.part(match scope {
+                Scope::Part(stem) => Some(stem),
+                _ => None,
+            });
+            // U0: SRAM1 then SRAM2 (4 or 8 KiB at `BKPSRAM2_BASE`).
+            let size = if u0 {
+                let sram2 = if dev_id == 0x459 { 4 * KIB } else { 8 * KIB };
+                f.number("BKPSRAM2_BASE", (base + size - sram2) as u64);
+                size - sram2
+            } else {
+                size
+            };
+            f.number(sram, size as u64);
+            f.part(None);
+        } else {
+            let name = if matches!(dev_id, 0x468 | 0x469 | 0x479) { "CCMSRAM" } else { "SRAM2" };
+            f.number(format!("{name}_BASE"), base as u64).number(format!("{name}_SIZE"), size as u64);
+        }
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests;

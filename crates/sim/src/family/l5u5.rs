@@ -55,6 +55,7 @@
 
 use std::ops::Range;
 
+use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
     Initiator, KeyLatch, Nanos, MS, US,
@@ -775,6 +776,94 @@ impl FlashModel for TzModel {
     fn poke(&mut self, addr: u32, data: &[u8]) -> bool {
         self.array.poke(addr, data)
     }
+
+    /// The model's facts by the names of ST's headers: L5 stm32l552xx.h
+    /// (NS-prefixed bits), U5 stm32u575xx.h, WBA5 stm32wba55xx.h (NSCR1,
+    /// WRPAR/WRPBR), U3 stm32u385xx.h (KEYR, SR, CR; WRP STRT/END).
+    fn register_facts(&self, f: &mut Facts) {
+        let k = self.kind;
+        let (keyr, sr, cr, b) = match k {
+            TzKind::L5 => ("NSKEYR", "NSSR", "NSCR", "NS"),
+            TzKind::U5 => ("NSKEYR", "NSSR", "NSCR", ""),
+            TzKind::Wba5 => ("NSKEYR", "NSSR", "NSCR1", ""),
+            TzKind::U3 => ("KEYR", "SR", "CR", ""),
+        };
+        f.number(if k == TzKind::U3 { "FLASH_R_BASE" } else { "FLASH_R_BASE_NS" }, REGS as u64);
+        let (wrpa, wrpb) = if k == TzKind::Wba5 { ("WRPAR", "WRPBR") } else { ("WRP1AR", "WRP1BR") };
+        let mut regs = vec![(keyr, NSKEYR), ("OPTKEYR", OPTKEYR), (sr, NSSR), (cr, NSCR), ("OPTR", OPTR)];
+        regs.extend([(wrpa, WRP1AR), (wrpb, WRP1BR)]);
+        if k == TzKind::U3 {
+            regs.extend([("BOOT0R", NSBOOTADD0R), ("BOOT1R", NSBOOTADD1R)]);
+        } else {
+            regs.extend([("NSBOOTADD0R", NSBOOTADD0R), ("NSBOOTADD1R", NSBOOTADD1R)]);
+        }
+        if k != TzKind::Wba5 {
+            regs.extend([("WRP2AR", WRP2AR), ("WRP2BR", WRP2BR)]);
+        }
+        for (name, offset) in regs {
+            f.number(format!("FLASH_TypeDef.{name}"), offset as u64);
+        }
+        f.number("FLASH_KEY1", KEYS[0] as u64).number("FLASH_KEY2", KEYS[1] as u64);
+        f.number("FLASH_OPTKEY1", OPTKEYS[0] as u64).number("FLASH_OPTKEY2", OPTKEYS[1] as u64);
+        let mut sr_bits = vec![
+            ("EOP", EOP),
+            ("OPERR", OPERR),
+            ("PROGERR", PROGERR),
+            ("WRPERR", WRPERR),
+            ("PGAERR", PGAERR),
+            ("SIZERR", SIZERR),
+            ("PGSERR", PGSERR),
+            ("BSY", BSY),
+        ];
+        if k != TzKind::L5 {
+            sr_bits.push(("WDW", WDW));
+        }
+        for (name, bit) in sr_bits {
+            f.mask(format!("FLASH_{sr}_{b}{name}"), bit);
+        }
+        // OPTWERR carries no NS prefix on L5 (stm32l552xx.h:7309).
+        f.mask(format!("FLASH_{sr}_OPTWERR"), OPTWERR);
+        let mut cr_bits = vec![("PG", PG), ("PER", PER), ("STRT", STRT), ("EOPIE", EOPIE), ("LOCK", LOCK)];
+        if k == TzKind::Wba5 {
+            cr_bits.push(("MER", MER1));
+        } else {
+            cr_bits.extend([("MER1", MER1), ("BKER", BKER), ("MER2", MER2)]);
+        }
+        for (name, bit) in cr_bits {
+            f.mask(format!("FLASH_{cr}_{b}{name}"), bit);
+        }
+        for (name, bit) in [("OPTSTRT", OPTSTRT), ("OBL_LAUNCH", OBL_LAUNCH), ("OPTLOCK", OPTLOCK)] {
+            f.mask(format!("FLASH_{cr}_{name}"), bit);
+        }
+        // The WBA55's widths (the WBA50 has 6 bits, stm32wba50xx.h:2966).
+        let part = (k == TzKind::Wba5).then_some("stm32wba55xx");
+        f.part(part);
+        f.field(format!("FLASH_{cr}_{b}PNB"), 3, self.pnb_bits);
+        let (strt, end) = match k {
+            TzKind::Wba5 => ("FLASH_WRPAR_WRPA_PSTRT".to_string(), "FLASH_WRPAR_WRPA_PEND".to_string()),
+            TzKind::U3 => ("FLASH_WRP1AR_STRT".to_string(), "FLASH_WRP1AR_END".to_string()),
+            _ => ("FLASH_WRP1AR_WRP1A_PSTRT".to_string(), "FLASH_WRP1AR_WRP1A_PEND".to_string()),
+        };
+        f.field(strt, 0, self.pnb_bits).field(end, 16, self.pnb_bits);
+        f.part(None);
+        f.mask("FLASH_OPTR_RDP", 0xFF).mask("FLASH_OPTR_TZEN", TZEN);
+        match k {
+            TzKind::L5 => {
+                f.mask("FLASH_OPTR_DB256K", DB256K_OR_DUALBANK).mask("FLASH_OPTR_DBANK", DBANK);
+                f.number("PWR_BASE+PWR_TypeDef.CR1", PWR_CR1 as u64);
+                f.number("PWR_BASE+PWR_TypeDef.SR2", PWR_SR2 as u64);
+                f.mask("PWR_CR1_VOS", VOS_MASK).mask("PWR_SR2_VOSF", VOSF);
+                f.number("RCC_BASE+RCC_TypeDef.APB1ENR1", RCC_APB1ENR1.start as u64);
+                f.mask("RCC_APB1ENR1_PWREN", PWREN);
+            }
+            TzKind::U5 | TzKind::U3 => {
+                f.mask("FLASH_OPTR_DUALBANK", DB256K_OR_DUALBANK);
+            }
+            TzKind::Wba5 => {}
+        }
+        f.number("OB_RDP_LEVEL_0", RDP_LEVEL0 as u64).number("OB_RDP_LEVEL_1", RDP_LEVEL1 as u64);
+        f.number("OB_RDP_LEVEL_2", RDP_LEVEL2 as u64);
+    }
 }
 
 /// Simulated L5/U5 parts.
@@ -898,6 +987,26 @@ pub const PARTS: &[Part] = &[
         flash: || Box::new(TzModel::new(TzKind::U3, 512 * KIB, 7)),
     },
 ];
+
+/// Register facts of a part of this family (to be written).
+/// The register facts of a part of this family, by the names of ST's
+/// headers (`crate::facts`).
+pub fn register_facts(part: &Part, f: &mut Facts) {
+    let dev_id = (part.idcode & 0xFFF) as u16;
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
+    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
+    if let Some(u) = crate::uid::placement(dev_id) {
+        f.number("UID_BASE", u.base as u64);
+    }
+    if let Some(p) = crate::crc_peripheral::placement(dev_id) {
+        let clock = match dev_id {
+            0x454 => ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR1", "RCC_AHB1ENR1_CRCEN"),
+            _ => ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+        };
+        f.crc(p, "CRC_BASE_NS", clock);
+    }
+    (part.flash)().register_facts(f);
+}
 
 #[cfg(test)]
 mod tests {

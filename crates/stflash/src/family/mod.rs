@@ -87,6 +87,10 @@ pub struct Family {
     pub chips: &'static [Chip],
     pub driver: MakeDriver,
     pub factory: fn(chip: &Chip) -> Option<&'static Factory>,
+    /// The register facts of a row of `chips` (chip table, driver and option
+    /// tables) by ST's names, for the cross-check against ST's headers
+    /// ([`crate::facts`]).
+    pub register_facts: fn(chip: &'static Chip, facts: &mut crate::facts::Facts),
 }
 
 /// Make the driver for `chip` (a row of the family's table) at the measured

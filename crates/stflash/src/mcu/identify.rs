@@ -54,6 +54,19 @@ fn dbgmcu_candidates(core: Core, dpidr: u32) -> Vec<u32> {
     all
 }
 
+/// The address identification reads DBGMCU_IDCODE at first for a part of
+/// `chip`'s row: by its core, and for H7, H7R/S and H5 by their SW-DP (the register
+/// facts of each row check it against CMSIS `DBGMCU_BASE`).
+pub fn idcode_address(chip: &chips::Chip) -> u32 {
+    use crate::family::Controller;
+    let dpidr = if matches!(chip.controller, Controller::H7(_) | Controller::H5(_) | Controller::H7rs) {
+        DPIDR_H7_H5
+    } else {
+        0
+    };
+    dbgmcu_candidates(chip.core, dpidr)[0]
+}
+
 /// CPUID read and decoded on the access port selected now: `Ok(Err(why))`
 /// when what answers there is not a Cortex-M core (a bus fault, or a value
 /// that is no CPUID); `Err` for anything else.

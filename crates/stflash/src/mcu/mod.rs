@@ -16,7 +16,7 @@ use crate::stlink::{StLink, StlinkError};
 use crate::transport::TransportError;
 
 pub mod cortex_m;
-mod identify;
+pub(crate) mod identify;
 
 use crate::chip::{self as chips, Chip, Core};
 use cortex_m as cm;

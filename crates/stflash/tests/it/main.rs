@@ -2,4 +2,5 @@
 //! sources: one test binary, one module per area.
 
 mod crosscheck;
+mod fixture;
 mod session;

@@ -435,7 +435,7 @@ fn wb_secure_area_is_unreadable_unwritable_and_survives_mass_erase() {
 
 #[test]
 fn pesd_holds_operations_while_cpu2_suspends_them() {
-    let mut b = Bench::of(&WL, Geometry::single(256, 2048));
+    let mut b = Bench::of(&WLE, Geometry::single(256, 2048));
     b.f.configure("pesd", "1").unwrap();
     b.clear_sr();
     assert_ne!(b.sr() & S_PESD, 0);
@@ -641,4 +641,42 @@ fn fast_row_pgserr_refuses_the_chosen_row_and_programs_nothing() {
     b.settle();
     assert_eq!(b.sr() & S_PGSERR, S_PGSERR);
     assert_eq!(b.peek32(0x0800_0100), 0xFFFF_FFFF, "nothing of the second row");
+}
+
+#[test]
+fn the_wl55_secure_area_needs_ese_and_a_wle_has_no_sfr() {
+    // WL55: factory SFR has FSD set; with FSD clear the area applies only
+    // while OPTR.ESE is set.
+    let mut b = Bench::of(&WL55, Geometry::single(256, 2048));
+    b.f.configure("fsd", "0").unwrap();
+    b.f.configure("sfsa", "0x70").unwrap();
+    assert!(b.try_r(0x0803_8000).is_ok(), "ESE = 0: no secure area");
+    b.f.configure("ese", "1").unwrap();
+    assert!(b.try_r(0x0803_8000).is_err(), "ESE = 1: pages 0x70 on are CPU2's");
+    assert_eq!(b.reg(0x80) & 0xFF, 0x70);
+    // WLE5: the SFR address reads what the knob says.
+    let mut b = Bench::of(&WLE, Geometry::single(256, 2048));
+    assert_eq!(b.reg(0x80), 0);
+    b.f.configure("sfr_absent", "ones").unwrap();
+    assert_eq!(b.reg(0x80), u32::MAX);
+    b.f.configure("sfr_absent", "fault").unwrap();
+    assert!(b.try_r(0x5800_4080).is_err());
+    assert!(b.f.configure("sfsa", "1").is_err(), "no FLASH_SFR on a WLE");
+}
+
+#[test]
+fn g0b1_bank_count_follows_the_sales_type() {
+    let geo = half_dual(512, 2048, BankRule::OptionBit(1 << 21), &[]);
+    let mut b = Bench::of(&G0B1, geo);
+    assert_eq!(b.r(0x1FFF_7500) >> 24 & 3, 1, "default sales type 1");
+    assert!(b.f.dual, "factory OPTR has DUAL_BANK set");
+    b.f.configure("sales_type", "0").unwrap();
+    assert!(!b.f.dual, "sales type 0: one bank");
+    assert_eq!(b.r(0x1FFF_7500) >> 24 & 3, 0);
+    b.f.configure("sales_type", "2").unwrap();
+    b.f.stored.optr &= !(1 << 21);
+    b.f.reset();
+    assert!(b.f.dual, "sales type 2: two banks whatever DUAL_BANK says");
+    b.f.configure("sales_type", "1").unwrap();
+    assert!(!b.f.dual, "sales type 1: DUAL_BANK = 0 gives one bank");
 }

@@ -1,30 +1,47 @@
-//! STM32F0, F1, F3: page-type flash (flash-families.md §1.5, §2.1).
+//! STM32F0, F1, F3: page-type flash (RM0091, RM0360, RM0008, RM0041,
+//! RM0316, RM0313, RM0364, RM0365, RM0366).
 //!
-//! Every row programs half-words (`write_unit` 2): [EMB-C]'s 4/8-byte
-//! `write_size` is a software chunk, not the hardware unit (§6 row 22).
-//! System memory follows AN2606 Table 226 where st-flash disagrees (§6 row 25),
-//! SRAM follows [EMB-C] where st-flash disagrees (§1.6 item 18, §6 row 30).
+//! Every row programs half-words (`write_unit` 2: RM0091 §3.2.2, RM0008
+//! §3.3.3); the 4/8-byte `write_size` of the stm32-data chip files is a
+//! software chunk, not the hardware unit. System memory follows AN2606
+//! Table 226 where st-flash disagrees; SRAM follows the datasheets where
+//! st-flash disagrees (the CMSIS headers give no SRAM size for these
+//! families).
+//!
+//! Header lines cited as `file:line` are those of ST's CMSIS device headers
+//! and HAL drivers at the commits listed in `facts/cmsis.facts`;
+//! `register_facts` below states what this table takes from them and
+//! `crates/stflash/tests/it/crosscheck.rs` checks it there.
 
 use super::driver::{Series, Variant};
 use super::factory;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 
-/// Flash-size register of F0 and F3 (flash-families.md §1.4).
+/// Flash-size register of F0 and F3 (stlink F0x/F3 chip files
+/// `flash_size_reg`; CMSIS `FLASHSIZE_BASE`, stm32f072xb.h, stm32f303xc.h).
 const F0_F3_FLASH_SIZE: u32 = 0x1FFF_F7CC;
-/// Flash-size register of F1 (flash-families.md §1.4).
+/// Flash-size register of F1 (stm32f103xb.h `FLASHSIZE_BASE`).
 const F1_FLASH_SIZE: u32 = 0x1FFF_F7E0;
 
-/// Option bytes: 8 half-words (value, complement) at 0x1FFFF800 on every
-/// F0/F1/F3 (flash-families.md §1.5 "OB" column, §2.1).
-const OPTION_BYTES: Option<MemRegion> = Some(MemRegion::new(0x1FFF_F800, 16));
+/// The option bytes at 0x1FFFF800 (CMSIS `OB_BASE`), value and complement
+/// half-words: RDP, USER, DATA0, DATA1 and as many WRP bytes as the die has
+/// (`OB_TypeDef`): WRP0 only on F030x4/x6, F031, F038, F04x, F070x6 (10
+/// bytes: stm32f030x6.h:215-222, stm32f042x6.h:307-314), WRP0-WRP1 on F05x,
+/// F030x8 and the F3 parts of 64 KiB (12 bytes: stm32f051x8.h:275-283,
+/// stm32f302x8.h:381, stm32f334x8.h:381; RM0366 Table 9 for the F301/F318,
+/// RM0364 Table 10 for the F334), WRP0-WRP3 elsewhere (16 bytes).
+const fn option_bytes(len: u32) -> Option<MemRegion> {
+    Some(MemRegion::new(0x1FFF_F800, len))
+}
 
 /// DBGMCU_CR: DBG_IWDG_STOP (bit 8) and DBG_WWDG_STOP (bit 9) on F1
-/// (RM0008 §31.16.3, RM0041 §28.15.3; st-flash sets the same bits,
-/// stlink-usb-protocol.md §9).
+/// (RM0008 §31.16.3, RM0041 §28.15.3; stm32f103xb.h `DBGMCU_CR_DBG_*`;
+/// st-flash sets the same bits).
 const F1_FREEZE: &[(u32, u32)] = &[(0xE004_2004, (1 << 8) | (1 << 9))];
 
 /// F0: DBGMCU is an APB peripheral whose registers only take writes while its
@@ -43,9 +60,9 @@ const PAGES_1K: FlashSpec =
 const PAGES_2K: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 2 * KIB)], dual: None, write_unit: 2, erased: 0xFF };
 
-/// F1 XL-density: bank 1 = the first 512 KiB, bank 2 = the rest from
-/// 0x08080000, each driven by its own register set (flash-families.md §2.1,
-/// §5 item 3; [EMB-C] 0x430 `BANK_2@0x8080000`).
+/// F1 XL-density: bank 1 = the first 512 KiB (CMSIS `FLASH_BANK1_END`
+/// 0x0807FFFF, stm32f103xg.h), bank 2 = the rest from 0x08080000, each
+/// driven by its own register set (PM0068; `FLASH_TypeDef.KEYR2` etc.).
 const XL_PAGES: FlashSpec = FlashSpec {
     base: 0x0800_0000,
     sectors: &[(1, 2 * KIB)],
@@ -57,17 +74,27 @@ const XL_PAGES: FlashSpec = FlashSpec {
 /// CRC peripheral: CRC_BASE = AHBPERIPH_BASE + 0x3000 = 0x40023000, clock
 /// RCC_AHBENR (RCC_BASE 0x40021000 + 0x14) CRCEN bit 6 on every F0/F1/F3
 /// (CMSIS stm32f030x6.h, stm32f091xc.h, stm32f103xb.h, stm32f303xc.h). F1
-/// has DR/IDR/CR only; F0 adds INIT (POL only on F09x); F3 has INIT and POL
-/// (their `CRC_TypeDef`). Reset clock HSI 8 MHz: 8 cycles ≈ 1 µs per word.
+/// has DR/IDR/CR only; F0 adds INIT; F3 has INIT and POL (their
+/// `CRC_TypeDef`). On F0 POL exists on F071/F072/F078 and F091/F098 only
+/// (stm32f072xb.h:255, stm32f091xc.h:254), not on the F070xB and F030xC
+/// that report the same DEV_IDs (stm32f070xb.h:148-157, stm32f030xc.h:147-156):
+/// no F0 row claims it, and the CRC code then leaves POL at its reset value,
+/// the CRC-32 polynomial (an application that changed it is caught by the
+/// calibration of `crate::flash::crc`). Reset clock HSI 8 MHz: 8 cycles ≈
+/// 1 µs per word.
 const F1_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1014, 1 << 6), init: false, pol: false, word_ns: 1000 };
 const F0_CRC: CrcPeripheral = CrcPeripheral { init: true, ..F1_CRC };
-const F09X_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F1_CRC };
-const F3_CRC: CrcPeripheral = F09X_CRC;
+const F3_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F1_CRC };
 
-static VARIANT_F0: Variant = Variant { series: Series::F0, factory: &factory::F0_F3 };
-static VARIANT_F1: Variant = Variant { series: Series::F1, factory: &factory::F1 };
-static VARIANT_F3: Variant = Variant { series: Series::F3, factory: &factory::F0_F3 };
+static VARIANT_F0: Variant = Variant { series: Series::F0, boot_sel: false, factory: &factory::F0_F3 };
+/// F04x and F09x: nBOOT0 and BOOT_SEL in the user option byte
+/// (stm32f042x6.h, stm32f091xc.h `FLASH_OBR_nBOOT0`, `FLASH_OBR_BOOT_SEL`;
+/// the F070x6 and F030xC sharing their DEV_IDs lack them and read them as
+/// the reserved bits they are there).
+static VARIANT_F0_BOOT_SEL: Variant = Variant { boot_sel: true, ..VARIANT_F0 };
+static VARIANT_F1: Variant = Variant { series: Series::F1, boot_sel: false, factory: &factory::F1 };
+static VARIANT_F3: Variant = Variant { series: Series::F3, boot_sel: false, factory: &factory::F0_F3 };
 
 /// The fields every row of this table shares.
 const ROW: Chip = Chip {
@@ -87,10 +114,10 @@ const ROW: Chip = Chip {
     sram: MemRegion::new(0x2000_0000, 0),
     extra_ram: &[],
     system_memory: MemRegion::new(0, 0),
-    option_bytes: OPTION_BYTES,
+    option_bytes: option_bytes(16),
     otp: None,
     watchdog_freeze: &[],
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(F1_CRC),
 };
 
@@ -140,6 +167,7 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 32,
         sram: MemRegion::new(0x2000_0000, 4 * KIB),
         system_memory: MemRegion::new(0x1FFF_EC00, 3 * KIB),
+        option_bytes: option_bytes(10),
         ..F0
     },
     Chip {
@@ -150,8 +178,10 @@ pub static CHIPS: &[Chip] = &[
         reference_manual: "RM0091",
         max_flash_kib: 32,
         sram: MemRegion::new(0x2000_0000, 6 * KIB),
-        // AN2606: 0x1FFFC400-0x1FFFF7FF (st-flash: 0x1FFFEC00, §1.6 item 9).
+        // AN2606: 0x1FFFC400-0x1FFFF7FF (st-flash: 0x1FFFEC00).
         system_memory: MemRegion::new(0x1FFF_C400, 13 * KIB),
+        option_bytes: option_bytes(10),
+        controller: Controller::F0F1F3(&VARIANT_F0_BOOT_SEL),
         ..F0
     },
     Chip {
@@ -163,6 +193,7 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 64,
         sram: MemRegion::new(0x2000_0000, 8 * KIB),
         system_memory: MemRegion::new(0x1FFF_EC00, 3 * KIB),
+        option_bytes: option_bytes(12),
         ..F0
     },
     Chip {
@@ -187,7 +218,7 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K,
         sram: MemRegion::new(0x2000_0000, 32 * KIB),
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
-        crc: Some(F09X_CRC),
+        controller: Controller::F0F1F3(&VARIANT_F0_BOOT_SEL),
         ..F0
     },
     // ---- F1 (RM0008; value line F100 RM0041) ----
@@ -241,7 +272,7 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F100x4/x6/x8/xB",
         reference_manual: "RM0041",
         max_flash_kib: 128,
-        // 4 KiB on the 16/32 KiB parts ([SL-180] common.c:298-300); 8 KiB here
+        // 4 KiB on the 16/32 KiB parts (stlink v1.8.0 src/stlink-lib/common.c:298-300); 8 KiB here
         // as st-flash, which only matters for a RAM loader's placement.
         sram: MemRegion::new(0x2000_0000, 8 * KIB),
         system_memory: MemRegion::new(0x1FFF_F000, 2 * KIB),
@@ -278,9 +309,10 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F301x6/x8, STM32F302x6/x8, STM32F318",
         reference_manual: "RM0365",
         max_flash_kib: 64,
-        // [EMB-C] 16 KiB (st-flash: 40 KiB, §1.6 item 18).
+        // 16 KiB (STM32F301x6/8, F302x6/8 datasheets; st-flash: 40 KiB).
         sram: MemRegion::new(0x2000_0000, 16 * KIB),
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        option_bytes: option_bytes(12),
         ..F3
     },
     Chip {
@@ -294,7 +326,7 @@ pub static CHIPS: &[Chip] = &[
         sram: MemRegion::new(0x2000_0000, 40 * KIB),
         // CCM SRAM on F303/F358 only.
         extra_ram: CCM_8K,
-        // AN2606 (st-flash: 0x1FFFF000/2 KiB, §1.6 item 9).
+        // AN2606 (st-flash: 0x1FFFF000/2 KiB).
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
         ..F3
     },
@@ -320,6 +352,7 @@ pub static CHIPS: &[Chip] = &[
         sram: MemRegion::new(0x2000_0000, 12 * KIB),
         extra_ram: CCM_4K,
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
+        option_bytes: option_bytes(12),
         ..F3
     },
     Chip {
@@ -329,13 +362,55 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F373, STM32F378",
         reference_manual: "RM0313",
         max_flash_kib: 256,
-        // [EMB-C] 16/24/32 KiB by flash size (st-flash: 40 KiB, §1.6 item 18).
+        // 16/24/32 KiB by flash size (STM32F373 datasheet; st-flash: 40 KiB).
         sram: MemRegion::new(0x2000_0000, 32 * KIB),
-        // AN2606 (st-flash: 0x1FFFF000/2 KiB, §1.6 item 9).
+        // AN2606 (st-flash: 0x1FFFF000/2 KiB).
         system_memory: MemRegion::new(0x1FFF_D800, 8 * KIB),
         ..F3
     },
 ];
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::F0F1F3(v) = c.controller else { return };
+    let freeze: &[(&str, &str)] = match v.series {
+        Series::F0 => &[
+            ("RCC_BASE+RCC_TypeDef.APB2ENR", "RCC_APB2ENR_DBGMCUEN"),
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP"),
+        ],
+        Series::F1 => &[("DBGMCU_BASE+DBGMCU_TypeDef.CR", "DBGMCU_CR_DBG_IWDG_STOP|DBGMCU_CR_DBG_WWDG_STOP")],
+        Series::F3 => {
+            &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP")]
+        }
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            flash_size_mask: "LL_GetFlashSize.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock: ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            freeze,
+        },
+    );
+    f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
+    if let Some(Bank2Base::FullBank1(bank1)) = c.flash.dual.map(|d| d.bank2) {
+        f.number("FLASH_BANK1_END", (c.flash.base + bank1 - 1) as u64);
+    }
+    if let Some(ob) = c.option_bytes {
+        f.number("OB_BASE", ob.base as u64);
+        // The F318's header gives 16 bytes where RM0366 Table 9 lists the
+        // three words of the F301x6/x8 and F318 (12 bytes): the F302x8's
+        // header is followed.
+        f.scope(if c.dev_id == 0x439 { Scope::Part("stm32f302x8") } else { Scope::Die });
+        f.number("OB_TypeDef.sizeof", ob.size as u64);
+        f.scope(Scope::Die);
+    }
+    for r in c.extra_ram {
+        f.number("CCMDATARAM_BASE", r.base as u64);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! STM32F0, F1, F3 page-type flash controller (flash-families.md §2.1;
+//! STM32F0, F1, F3 page-type flash controller (
 //! RM0008 §3 / PM0075, RM0091 §3, RM0316 §4, RM0364 §3).
 //!
 //! Pages are erased one at a time through FLASH_AR; data is programmed one
@@ -10,6 +10,7 @@ use std::time::Duration;
 use log::debug;
 
 use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::flash::options::factory::Factory;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
@@ -17,9 +18,11 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block (flash-families.md §2.1).
+/// Register block (CMSIS `FLASH_R_BASE`; offsets and bits below are those
+/// of `FLASH_TypeDef` and `FLASH_SR_*`/`FLASH_CR_*`: `register_facts`).
 const BASE: u32 = 0x4002_2000;
-/// Offset of the bank-2 register set on F1 XL-density (§2.1; PM0068).
+/// Offset of the bank-2 register set on F1 XL-density (PM0068;
+/// stm32f103xg.h `FLASH_TypeDef.KEYR2` at 0x44).
 const BANK2_OFFSET: u32 = 0x40;
 const KEYR: u32 = 0x04;
 const SR: u32 = 0x0C;
@@ -32,13 +35,13 @@ const OBR: u32 = BASE + 0x1C;
 /// the same), one register for both banks of XL parts.
 const WRPR: u32 = BASE + 0x20;
 
-// FLASH_SR (RM0091 §3.5.4; flash-families.md §2.1).
+// FLASH_SR (RM0091 §3.5.4).
 const SR_BSY: u32 = 1 << 0;
 const SR_PGERR: u32 = 1 << 2;
 const SR_WRPRTERR: u32 = 1 << 4;
 const SR_EOP: u32 = 1 << 5;
 
-// FLASH_CR (RM0091 §3.5.5; flash-families.md §2.1).
+// FLASH_CR (RM0091 §3.5.5).
 const CR_PG: u32 = 1 << 0;
 const CR_PER: u32 = 1 << 1;
 const CR_MER: u32 = 1 << 2;
@@ -54,7 +57,7 @@ const RCC_HSIRDY: u32 = 1 << 1;
 /// HSI start-up is a few microseconds (datasheets: t_su(HSI) ≤ 4 µs [U]).
 const HSI_TIMEOUT: Duration = Duration::from_millis(10);
 
-// Timing (timing-model.md F rows; flash-families.md §4.1, §4.2). Timeouts are
+// Timing (the datasheets' flash memory characteristics). Timeouts are
 // at least ten times the datasheet maximum (40 ms erase, 70 µs half-word [U])
 // and no shorter than OpenOCD's (100 ms erase, 10 ms write).
 const PAGE_ERASE: Duration = Duration::from_millis(30);
@@ -98,6 +101,8 @@ pub enum Series {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Variant {
     pub series: Series,
+    /// F04x, F09x: nBOOT0 and BOOT_SEL in the user option byte.
+    pub boot_sel: bool,
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static Factory,
 }
@@ -232,7 +237,7 @@ impl FlashController for FpController {
     }
 
     fn program_teardown_ops(&self, bank: u8) -> Vec<RegOp> {
-        // A PG left set makes the next erase fail (flash-families.md §2.1).
+        // A PG left set makes the next erase fail (RM0091 §3, RM0008 §3, RM0316 §4).
         vec![
             RegOp::Write { addr: Self::reg(bank, CR), value: 0 },
             RegOp::Write { addr: Self::reg(bank, SR), value: SR_EOP },
@@ -267,6 +272,32 @@ impl FlashController for FpController {
             (RdpBits::F0F3, _) => RdpLevel::Level1,
         })
     }
+}
+
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::F0F1F3(v) = c.controller else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE", BASE as u64);
+    for (reg, offset) in
+        [("KEYR", KEYR), ("SR", SR), ("CR", CR), ("AR", AR), ("OBR", OBR - BASE), ("WRPR", WRPR - BASE)]
+    {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    if c.flash.dual.is_some() {
+        for (reg, offset) in [("KEYR2", KEYR), ("SR2", SR), ("CR2", CR), ("AR2", AR)] {
+            f.number(format!("FLASH_TypeDef.{reg}"), (BANK2_OFFSET + offset) as u64);
+        }
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_PGERR", SR_PGERR).mask("FLASH_SR_EOP", SR_EOP);
+    // The F3 headers call bit 4 WRPERR (stm32f303xc.h), the F0/F1 headers
+    // WRPRTERR; the messages use the F0/F1 name on all three.
+    f.mask(if v.series == Series::F3 { "FLASH_SR_WRPERR" } else { "FLASH_SR_WRPRTERR" }, SR_WRPRTERR);
+    f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_PER", CR_PER).mask("FLASH_CR_MER", CR_MER);
+    f.mask("FLASH_CR_STRT", CR_STRT).mask("FLASH_CR_LOCK", CR_LOCK);
+    f.number("RCC_BASE+RCC_TypeDef.CR", RCC_CR as u64);
+    f.mask("RCC_CR_HSION", RCC_HSION).mask("RCC_CR_HSIRDY", RCC_HSIRDY);
 }
 
 #[cfg(test)]

@@ -1,20 +1,24 @@
-//! STM32F0/F1/F3 option bytes (flash-families.md §2.1; RM0008 §2.5 and
+//! STM32F0/F1/F3 option bytes (RM0008 §2.5 and
 //! PM0075 §2.5, RM0091 §4, RM0316 §4.1/RM0364 §4.1).
 //!
-//! Sixteen bytes at 0x1FFFF800, as eight (value, complement) pairs: RDP,
-//! USER, DATA0, DATA1, WRP0..WRP3. The memory words read in pairs of pairs:
-//! `OB_USER` (0x1FFFF800: RDP | nRDP << 8 | USER << 16 | nUSER << 24, what
-//! st-flash's `--area=option read` prints, e.g. `00ff5aa5` on a fresh F1),
-//! `OB_DATA`, `OB_WRP01`, `OB_WRP23`. FLASH_OBR (0x4002201C) shows the
-//! loaded user bits and data bytes: st-flash's `--area=optcr`.
+//! Up to sixteen bytes at 0x1FFFF800, as (value, complement) pairs: RDP,
+//! USER, DATA0, DATA1, then WRP0 (10 bytes), WRP0-WRP1 (12) or WRP0-WRP3
+//! (16) as the die has them (CMSIS `OB_TypeDef`; the chip table's
+//! `option_bytes`). The memory words read in pairs of pairs: `OB_USER`
+//! (0x1FFFF800: RDP | nRDP << 8 | USER << 16 | nUSER << 24, what st-flash's
+//! `--area=option read` prints, e.g. `00ff5aa5` on a fresh F1), `OB_DATA`,
+//! `OB_WRP01` and, on 16-byte dies, `OB_WRP23`. FLASH_OBR (0x4002201C)
+//! shows the loaded user bits and data bytes: st-flash's `--area=optcr`.
 //!
-//! A change erases the whole option block and programs all eight half-words
-//! again (they are flash cells): unlock FLASH_CR (KEYR), then OPTKEYR with the
-//! *main* keys sets OPTWRE; OPTER + STRT; OPTPG and one half-word write per
-//! pair (the hardware stores the complement of the low byte in the high
-//! byte); then the bytes are loaded by a reset: OBL_LAUNCH on F0/F3, a system
-//! reset on F1, which has no OBL_LAUNCH (§2.1, §5 item 21). st-flash could not
-//! write these 4 bytes at all (stflash-cli.md §4.5: "requires ≥12 bytes").
+//! A change erases the whole option block and programs every half-word of
+//! the die again (they are flash cells): unlock FLASH_CR (KEYR), then
+//! OPTKEYR with the *main* keys (CMSIS `FLASH_OPTKEY1`/`2` =
+//! `FLASH_KEY1`/`2`) sets OPTWRE; OPTER + STRT; OPTPG and one half-word
+//! write per pair (the hardware stores the complement of the low byte in the
+//! high byte); then the bytes are loaded by a reset: OBL_LAUNCH on F0/F3
+//! (`FLASH_CR_OBL_LAUNCH`), a system reset on F1, which has no OBL_LAUNCH
+//! (RM0008 §2.5, RM0091 §4). st-flash could not write these 4 bytes at all
+//! (it required at least 12).
 //!
 //! With 2 KiB pages bit 7 of WRP3 protects every page from 62 to the end of
 //! the flash (F1 high-density, XL and connectivity line, F09x, F3 above
@@ -31,6 +35,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::chip::Chip;
+use crate::facts::Facts;
 use crate::family::f0f1f3::driver::{FpController, Series};
 use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Reload, Show};
 use crate::flash::reserved::{units_text, write_protected_runs};
@@ -44,9 +50,10 @@ const SR: u32 = BASE + 0x0C;
 const CR: u32 = BASE + 0x10;
 const OBR: u32 = BASE + 0x1C;
 const WRPR: u32 = BASE + 0x20;
-/// The option block (§2.1).
+/// The option block (CMSIS `OB_BASE`; its length is the chip table's).
 const OB: u32 = 0x1FFF_F800;
-const OB_LEN: usize = 16;
+/// The longest option block (WRP0-WRP3).
+const OB_MAX: usize = 16;
 
 // FLASH_CR (RM0091 §3.5.5; RM0008 §3.4.5).
 const CR_OPTPG: u32 = 1 << 4;
@@ -57,7 +64,7 @@ const CR_OPTWRE: u32 = 1 << 9;
 const CR_OBL_LAUNCH: u32 = 1 << 13;
 const SR_EOP: u32 = 1 << 5;
 
-/// Option erase: 30 ms typical (timing-model.md F rows); on a read-protected
+/// Option erase: 30 ms typical (assumed, as a page erase); on a read-protected
 /// chip the erase that precedes an RDP change can include a mass erase of the
 /// flash (RM0008 §2.5), hence a generous timeout.
 const OPTION_ERASE: Duration = Duration::from_millis(30);
@@ -87,8 +94,8 @@ static OB_USER_F1: OptionWord = OptionWord {
     ],
 };
 
-/// F0: RDP 0xAA level 0, 0xCC level 2 (RM0091 §4.1). nBOOT0 and BOOT_SEL
-/// exist on F04x/F09x only (reserved elsewhere).
+/// F0: RDP 0xAA level 0, 0xCC level 2 (RM0091 §4.1; ST HAL
+/// stm32f0xx_hal_flash_ex.h `OB_RDP_LEVEL_0`, `OB_RDP_LEVEL_2`).
 static OB_USER_F0: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB,
@@ -98,11 +105,29 @@ static OB_USER_F0: OptionWord = OptionWord {
         f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
         f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
         f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT0", 19, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (F04x/F09x, with BOOT_SEL = 0)"),
         f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
         f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
         f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("BOOT_SEL", 23, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by (F04x/F09x)"),
+        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+    ],
+};
+
+/// F04x/F09x: as F0, with nBOOT0 and BOOT_SEL (stm32f042x6.h, stm32f091xc.h
+/// `FLASH_OBR_nBOOT0`, `FLASH_OBR_BOOT_SEL`).
+static OB_USER_F0_BOOT_SEL: OptionWord = OptionWord {
+    name: "OB_USER",
+    addr: OB,
+    fields: &[
+        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
+        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
+        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT0", 19, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with BOOT_SEL = 0)"),
+        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BOOT_SEL", 23, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by"),
         f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
     ],
 };
@@ -159,15 +184,34 @@ const fn pages(per_bit: u32, first: u32) -> Mask {
     Mask::new("page", per_bit, first, true)
 }
 static OB_WRP01_1K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", pages(4, 0), pages(4, 32));
+/// F030x4/x6, F031, F038, F04x, F070x6: WRP0 only (`OB_TypeDef`, 10 bytes).
+static OB_WRP0_1K: OptionWord = OptionWord {
+    name: "OB_WRP01",
+    addr: OB + 8,
+    fields: &[
+        f!("WRP0", 0, 8, K::WriteProtect, Show::Protection(pages(4, 0)), "write protection"),
+        f!("nWRP0", 8, 8, K::Complement, Show::ComplementOf(0), "complement"),
+    ],
+};
 static OB_WRP23_1K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", pages(4, 64), pages(4, 96));
 static OB_WRP01_2K: OptionWord = wrp_word!("OB_WRP01", OB + 8, "WRP0", "WRP1", pages(2, 0), pages(2, 16));
 static OB_WRP23_2K: OptionWord = wrp_word!("OB_WRP23", OB + 12, "WRP2", "WRP3", pages(2, 32), pages(2, 48).to_end());
 
-/// FLASH_WRPR (0x40022020): the four WRP bytes as loaded at the last reset,
+/// FLASH_WRPR (0x40022020): the WRP bytes as loaded at the last reset,
 /// WRP0 in bits 7:0 … WRP3 in bits 31:24 (CMSIS stm32f103xb.h:334
 /// `FLASH_TypeDef.WRPR`; ST HAL stm32f1xx_hal_flash_ex.c:1019
 /// FLASH_OB_GetWRP returns it). What write protection is in force; read,
-/// never written (the option bytes above are).
+/// never written (the option bytes above are). The F0 headers give
+/// `FLASH_WRPR_WRP` 16 bits on every F0 (stm32f030x6.h, stm32f072xb.h),
+/// enough for the 10- and 12-byte option blocks; on the F07x/F09x, which
+/// have WRP0-WRP3, ST's HAL reads and writes bits up to 31
+/// (`OB_WRP_PAGES62TO127` = 0x80000000, stm32f0xx_hal_flash_ex.h) as
+/// RM0091 §3.5.8 describes WRP[31:0]: those use 32 bits, as F1 and F3.
+static WRPR_1K_16: OptionWord = OptionWord {
+    name: "FLASH_WRPR",
+    addr: WRPR,
+    fields: &[f!("WRP", 0, 16, K::WriteProtect, Show::Protection(pages(4, 0)), "write protection in force")],
+};
 static WRPR_1K: OptionWord = OptionWord {
     name: "FLASH_WRPR",
     addr: WRPR,
@@ -212,11 +256,36 @@ static OBR_F0: OptionWord = OptionWord {
         f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
         f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
         f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT0", 11, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (F04x/F09x)"),
         f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
         f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
         f!("RAM_PARITY_CHECK", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("BOOT_SEL", 15, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by (F04x/F09x)"),
+        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
+        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+    ],
+};
+
+/// F04x/F09x: as F0, with nBOOT0 (bit 11) and BOOT_SEL (bit 15).
+static OBR_F0_BOOT_SEL: OptionWord = OptionWord {
+    name: "FLASH_OBR",
+    addr: OBR,
+    fields: &[
+        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
+        f!(
+            "RDPRT",
+            1,
+            2,
+            K::Status,
+            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
+            "read protection"
+        ),
+        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
+        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
+        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
+        f!("nBOOT0", 11, 1, K::BootConfig, Show::Hex, "boot selection bit 0"),
+        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
+        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        f!("RAM_PARITY_CHECK", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
+        f!("BOOT_SEL", 15, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by"),
         f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
         f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
     ],
@@ -256,17 +325,23 @@ impl FpController {
     }
 
     fn obr_word(&self) -> &'static OptionWord {
-        match self.family() {
-            Series::F1 => &OBR_F1,
-            Series::F0 => &OBR_F0,
-            Series::F3 => &OBR_F3,
+        match (self.family(), self.variant().boot_sel) {
+            (Series::F1, _) => &OBR_F1,
+            (Series::F0, false) => &OBR_F0,
+            (Series::F0, true) => &OBR_F0_BOOT_SEL,
+            (Series::F3, _) => &OBR_F3,
         }
     }
 
-    /// The 16 stored option bytes with `changes` applied (value bytes only;
+    /// Bytes of the die's option block (the chip table's `option_bytes`).
+    fn block_len(&self) -> usize {
+        self.chip().option_bytes.map_or(OB_MAX, |ob| ob.size as usize).min(OB_MAX)
+    }
+
+    /// The stored option bytes with `changes` applied (value bytes only;
     /// complements are the hardware's business).
-    fn new_block(&self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<[u8; OB_LEN], FlashError> {
-        let mut block = [0u8; OB_LEN];
+    fn new_block(&self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Vec<u8>, FlashError> {
+        let mut block = vec![0u8; self.block_len()];
         t.read_mem(OB, &mut block)?;
         for &(word, value) in changes {
             if word.addr == OBR {
@@ -281,7 +356,9 @@ impl FpController {
             } else {
                 let at = (word.addr - OB) as usize;
                 block[at] = value as u8;
-                block[at + 2] = (value >> 16) as u8;
+                if let Some(high) = block.get_mut(at + 2) {
+                    *high = (value >> 16) as u8;
+                }
             }
         }
         Ok(block)
@@ -291,16 +368,16 @@ impl FpController {
         engine::wait_idle(t, &*self, 0, typical, OPTION_TIMEOUT, what)
     }
 
-    /// Erase and program the block (FLASH_CR unlocked, OPTWRE set).
-    fn program_block(&mut self, t: &mut Target, block: &[u8; OB_LEN]) -> Result<(), FlashError> {
+    /// Erase and program the block (FLASH_CR unlocked, OPTWRE set): one
+    /// half-word per option byte the die has.
+    fn program_block(&mut self, t: &mut Target, block: &[u8]) -> Result<(), FlashError> {
         t.write32(CR, CR_OPTWRE | CR_OPTER)?;
         t.write32(CR, CR_OPTWRE | CR_OPTER | CR_STRT)?;
         self.wait(t, OPTION_ERASE, "erasing the option bytes")?;
         t.write32(CR, CR_OPTWRE | CR_OPTPG)?;
-        for pair in 0..OB_LEN / 2 {
-            let value = block[2 * pair];
+        for (pair, value) in block.iter().step_by(2).enumerate() {
             let addr = OB + 2 * pair as u32;
-            t.write_mem_width(addr, &[value, !value], 2)?;
+            t.write_mem_width(addr, &[*value, !value], 2)?;
             self.wait(t, HALF_WORD, &format!("programming option byte 0x{addr:08X}"))?;
         }
         t.write32(CR, CR_OPTWRE)?;
@@ -310,11 +387,20 @@ impl FpController {
 }
 
 impl FpController {
-    fn wrp_words(&self) -> (&'static OptionWord, [&'static OptionWord; 2]) {
-        if self.two_k_pages() {
-            (&WRPR_2K, [&OB_WRP01_2K, &OB_WRP23_2K])
-        } else {
-            (&WRPR_1K, [&OB_WRP01_1K, &OB_WRP23_1K])
+    /// FLASH_WRPR and the WRP option words of the die (WRP0, WRP0-WRP1 or
+    /// WRP0-WRP3: [`FpController::block_len`]).
+    fn wrp_words(&self) -> (&'static OptionWord, &'static [&'static OptionWord]) {
+        static WRP0_1K: [&OptionWord; 1] = [&OB_WRP0_1K];
+        static WRP01_1K: [&OptionWord; 1] = [&OB_WRP01_1K];
+        static WRP03_1K: [&OptionWord; 2] = [&OB_WRP01_1K, &OB_WRP23_1K];
+        static WRP01_2K: [&OptionWord; 1] = [&OB_WRP01_2K];
+        static WRP03_2K: [&OptionWord; 2] = [&OB_WRP01_2K, &OB_WRP23_2K];
+        match (self.two_k_pages(), self.block_len()) {
+            (false, 10) => (&WRPR_1K_16, &WRP0_1K),
+            (false, 12) => (&WRPR_1K_16, &WRP01_1K),
+            (false, _) => (&WRPR_1K, &WRP03_1K),
+            (true, 12) => (&WRPR_2K, &WRP01_2K),
+            (true, _) => (&WRPR_2K, &WRP03_2K),
         }
     }
 
@@ -328,7 +414,12 @@ impl FpController {
         let pages = (layout.total_size() / page as u64) as u32;
         let units = in_force.protected_in(wrpr, pages);
         let place = |p: u32| Some((base + p * page, base as u64 + (p as u64 + 1) * page as u64));
-        let by = |run: &BTreeSet<u32>| format!("FLASH_WRPR ({}, option bytes WRP0-WRP3)", units_text("page", run));
+        let bytes = match ob.iter().map(|w| w.fields.len() / 2).sum::<usize>() {
+            1 => "WRP0",
+            2 => "WRP0-WRP1",
+            _ => "WRP0-WRP3",
+        };
+        let by = |run: &BTreeSet<u32>| format!("FLASH_WRPR ({}, option bytes {bytes})", units_text("page", run));
         let remedy = |run: &BTreeSet<u32>| {
             let mut assign = Vec::new();
             for (i, f) in ob.iter().flat_map(|w| w.fields).filter(|f| f.kind == K::WriteProtect).enumerate() {
@@ -346,13 +437,15 @@ impl FpController {
 
 impl OptionBytes for FpController {
     fn words(&self) -> Vec<&'static OptionWord> {
-        let user = match self.family() {
-            Series::F1 => &OB_USER_F1,
-            Series::F0 => &OB_USER_F0,
-            Series::F3 => &OB_USER_F3,
+        let user = match (self.family(), self.variant().boot_sel) {
+            (Series::F1, _) => &OB_USER_F1,
+            (Series::F0, false) => &OB_USER_F0,
+            (Series::F0, true) => &OB_USER_F0_BOOT_SEL,
+            (Series::F3, _) => &OB_USER_F3,
         };
-        let [w01, w23] = self.wrp_words().1;
-        vec![user, &OB_DATA, w01, w23]
+        let mut words = vec![user, &OB_DATA];
+        words.extend(self.wrp_words().1);
+        words
     }
 
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
@@ -395,6 +488,40 @@ impl OptionBytes for FpController {
     }
 }
 
+/// The option tables' facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Some(d) = FpController::new(c) else { return };
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    // The option keys are the main keys (stm32f103xb.h `FLASH_OPTKEY1`).
+    f.number("FLASH_OPTKEY1", KEY1 as u64).number("FLASH_OPTKEY2", KEY2 as u64);
+    f.mask("FLASH_CR_OPTPG", CR_OPTPG).mask("FLASH_CR_OPTER", CR_OPTER).mask("FLASH_CR_OPTWRE", CR_OPTWRE);
+    if d.family() != Series::F1 {
+        f.mask("FLASH_CR_OBL_LAUNCH", CR_OBL_LAUNCH);
+    }
+    f.mask("FLASH_SR_EOP", SR_EOP);
+    // FLASH_OBR: the F0 headers split RDPRT into RDPRT1 and RDPRT2
+    // (stm32f030x6.h); the user bit 0 is IWDG_SW in every header.
+    let rdprt = if d.family() == Series::F0 { Some("FLASH_OBR_RDPRT1|FLASH_OBR_RDPRT2") } else { None };
+    let renames = [("WDG_SW", Some("IWDG_SW")), ("RDPRT", rdprt)];
+    let obr = d.obr_word();
+    f.option_word(obr, "FLASH_R_BASE+FLASH_TypeDef.OBR", obr.name, &renames);
+    let (wrpr, ob) = d.wrp_words();
+    f.number("FLASH_R_BASE+FLASH_TypeDef.WRPR", wrpr.addr as u64);
+    // The 16-bit WRP of the F0 headers stands for the 32 bits of the F07x/F09x
+    // (see `WRPR_1K_16`): stated where the width is the header's.
+    if d.family() != Series::F0 || std::ptr::eq(wrpr, &WRPR_1K_16) {
+        f.option_fields(wrpr, "FLASH_WRPR", &[]);
+    }
+    // The option bytes: each word at its `OB_TypeDef` member (F1/F3 headers
+    // write DATA0 as `Data0`).
+    let data = if d.family() == Series::F0 { "DATA0" } else { "Data0" };
+    f.number("OB_BASE+OB_TypeDef.RDP", OB as u64).number(format!("OB_BASE+OB_TypeDef.{data}"), OB_DATA.addr as u64);
+    for (word, member) in ob.iter().zip(["WRP0", "WRP2"]) {
+        f.number(format!("OB_BASE+OB_TypeDef.{member}"), word.addr as u64);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +544,22 @@ mod tests {
         let f0 = driver(0x448);
         assert_eq!(f0.words()[2].protected(0xFFFF_FFFE), (0..2).collect());
         assert!(driver(0x422).words()[0].field("SRAM_PE").is_some());
+    }
+
+    #[test]
+    fn the_option_words_are_those_of_the_die_s_option_block() {
+        // CMSIS `OB_TypeDef`: 10 bytes (WRP0) on F030x6/F04x, 12 (WRP0-1) on
+        // F05x and the 64 KiB F3 parts, 16 elsewhere.
+        let names = |dev_id| driver(dev_id).words().iter().flat_map(|w| w.fields).map(|f| f.name).collect::<Vec<_>>();
+        for (dev_id, last) in [(0x444, "nWRP0"), (0x445, "nWRP0"), (0x440, "nWRP1"), (0x439, "nWRP1"), (0x448, "nWRP3")]
+        {
+            assert_eq!(names(dev_id).last(), Some(&last), "0x{dev_id:03X}");
+        }
+        // nBOOT0 and BOOT_SEL on F04x/F09x only.
+        assert!(names(0x445).contains(&"BOOT_SEL") && names(0x442).contains(&"nBOOT0"));
+        assert!(!names(0x444).contains(&"BOOT_SEL") && !names(0x448).contains(&"nBOOT0"));
+        assert!(driver(0x448).obr_word().field("BOOT_SEL").is_none());
+        assert_eq!(driver(0x444).block_len(), 10);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! STM32F2, F4, F7: sector-type flash (flash-families.md §1.5, §2.2, §2.3).
+//! STM32F2, F4, F7: sector-type flash (RM0033 §2, RM0090 §3, RM0385 §3: the
+//! memory maps and sector layouts).
 //!
 //! Sector maps are runs of (count, size) whose last run repeats until the flash
 //! size is reached. Corrections to st-flash (§1.6): F410 has only 4×16 KiB +
@@ -7,15 +8,18 @@
 //! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
 //! map is in force from the flash size and option bits (§5 items 5-7).
 
-use super::driver::{DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F7};
+use super::driver::{
+    DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F2_F405, ERRORS_F7, ERRORS_F72X,
+};
 use super::{factory, options};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, TableNames};
 
 const KIB: u32 = 1024;
 
-/// F2/F4 flash-size register (flash-families.md §1.4).
+/// F2/F4 flash-size register (the die's CMSIS `FLASHSIZE_BASE`).
 const F2_F4_FLASH_SIZE: u32 = 0x1FFF_7A22;
 
 /// DBGMCU_APB1_FZ (0xE0042008): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
@@ -41,7 +45,7 @@ const F4_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F4_SECTORS) };
 
 /// F76x/F77x: OPTCR.nDBANK = 0 gives two banks of half the flash, each
-/// 4×16, 1×64, n×128 KiB (flash-families.md §2.3; [EMB-C] 0x451 cfg1).
+/// 4×16, 1×64, n×128 KiB ([EMB-C] 0x451 cfg1).
 const F7_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F7_SECTORS) };
 
@@ -56,27 +60,37 @@ const F7_CRC: CrcPeripheral = CrcPeripheral { init: true, pol: true, ..F4_CRC };
 static F2: Variant = Variant {
     name: "STM32F2/F4",
     dual_bank: DualBankMode::Db1m,
-    error_flags: ERRORS_F2F4,
+    error_flags: ERRORS_F2_F405,
     erase_ms: ERASE_MS_F2F4,
+    snb_bits: 5,
     optcr: &options::OPTCR_F2,
     optcr1: None,
     factory: &factory::F2_F4,
 };
-static F4: Variant = Variant { optcr: &options::OPTCR_F4, ..F2 };
-/// F42x/F43x, F469/F479: nWRP of sectors 12-23 in OPTCR1.
-static F4_OPTCR1: Variant = Variant { optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
-/// F413/F423: 15 nWRP bits in OPTCR, no OPTCR1 (options.rs).
-static F413: Variant = Variant { optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
+/// F405/F407/F415/F417: as F2, SNB 4 bits (stm32f407xx.h `FLASH_CR_SNB`).
+static F405: Variant = Variant { snb_bits: 4, ..F2 };
+/// F401, F410, F411, F412, F446: RDERR, PCROP through SPRMOD.
+static F4: Variant = Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, ..F2 };
+/// F42x/F43x, F469/F479: BFB2, DB1M, nWRP of sectors 12-23 in OPTCR1.
+static F4_OPTCR1: Variant =
+    Variant { optcr: &options::OPTCR_F4, optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
+/// F413/F423: SNB 4 bits for its 16 sectors, 15 nWRP bits in OPTCR, no
+/// OPTCR1 (options.rs).
+static F413: Variant = Variant { snb_bits: 4, optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
 static F74X: Variant = Variant {
     name: "STM32F7",
     dual_bank: DualBankMode::NDbank,
     error_flags: ERRORS_F7,
     erase_ms: ERASE_MS_F7,
+    snb_bits: 4,
     optcr: &options::OPTCR_F74X,
     optcr1: Some(&options::OPTCR1_F7),
     factory: &factory::F72X_F74X,
 };
-static F76X: Variant = Variant { optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
+/// F72x/F73x: as F74x, with RDERR.
+static F72X: Variant = Variant { error_flags: ERRORS_F72X, ..F74X };
+/// F76x/F77x: SNB 5 bits (bank 2 in bit 4).
+static F76X: Variant = Variant { snb_bits: 5, optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
 
 /// `write_unit` above is the x32 parallelism; the driver programs with the
 /// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
@@ -103,7 +117,7 @@ const ROW: Chip = Chip {
     // 16 blocks of 32 bytes and the lock block (RM0090 §3.8 Table 19).
     otp: Some(MemRegion::new(0x1FFF_7800, 528)),
     watchdog_freeze: FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(F4_CRC),
 };
 
@@ -112,12 +126,12 @@ const F7: Chip = Chip {
     family: "STM32F7",
     core: Core::M7,
     controller: Controller::F2F4F7(&F74X),
-    // F74x-F77x (flash-families.md §1.4; CMSIS stm32f746xx.h:1229).
+    // F74x-F77x (CMSIS stm32f746xx.h:1229).
     flash_size_reg: 0x1FF0_F442,
     flash: sectors(F7_SECTORS),
     // AN2606 Table 226: 0x1FF00000-0x1FF0EDBF (st-flash uses ITCM aliases, §1.6 item 10).
     system_memory: MemRegion::new(0x1FF0_0000, 0xEDC0),
-    // OPTCR/OPTCR1/OPTCR2 images (flash-families.md §1.5 "OB" column).
+    // OPTCR/OPTCR1/OPTCR2 images (the reference manuals' memory maps column).
     option_bytes: Some(MemRegion::new(0x1FFF_0000, 32)),
     // CMSIS stm32f746xx.h:1140 FLASH_OTP_BASE 0x1FF0F000 .. FLASH_OTP_END 0x1FF0F41F
     // (§6 row 24).
@@ -162,6 +176,7 @@ pub static CHIPS: &[Chip] = &[
         // st-flash counts 192 KiB at 0x20000000, which runs past SRAM2).
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
         extra_ram: CCM_64K,
+        controller: Controller::F2F4F7(&F405),
         ..ROW
     },
     Chip {
@@ -276,15 +291,16 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F722, STM32F723, STM32F730, STM32F732, STM32F733",
         reference_manual: "RM0431",
         max_flash_kib: 512,
-        // CMSIS stm32f722xx.h:1010 (flash-families.md §1.4).
+        // CMSIS stm32f722xx.h:1010 (the die's CMSIS `FLASHSIZE_BASE`).
         flash_size_reg: 0x1FF0_7A22,
-        // 4×16, 1×64, 3×128 KiB (flash-families.md §2.3).
+        // 4×16, 1×64, 3×128 KiB (RM0090 §3.3, RM0385 §3.3).
         flash: sectors(F4_SECTORS),
         sram: MemRegion::new(0x2000_0000, 256 * KIB),
         extra_ram: ITCM_16K,
         // 16 blocks of 32 bytes and the lock block, as F4 (ST's CMSIS-pack
         // flash algorithm "STM32F72x/3x Flash OTP": 0x1FF07800, 528 bytes).
         otp: Some(MemRegion::new(0x1FF0_7800, 528)),
+        controller: Controller::F2F4F7(&F72X),
         ..F7
     },
     Chip {
@@ -312,6 +328,30 @@ pub static CHIPS: &[Chip] = &[
         ..F7
     },
 ];
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            flash_size_mask: "LL_GetFlashSize.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock: ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+            freeze: &[(
+                "DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ",
+                "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP",
+            )],
+        },
+    );
+    if let Some(otp) = c.otp {
+        f.number("FLASH_OTP_BASE", otp.base as u64).number("FLASH_OTP_END", otp.end() - 1);
+    }
+    for r in c.extra_ram.iter().filter(|r| r.base == 0x1000_0000) {
+        f.number("CCMDATARAM_BASE", r.base as u64).number("CCMDATARAM_END", r.end() - 1);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! STM32F2, F4, F7 sector-type flash controller (flash-families.md §2.2,
+//! STM32F2, F4, F7 sector-type flash controller (RM0090 §3, RM0033 §2, RM0385 §3,
 //! §2.3; RM0033 §2, RM0090 §3, RM0385 §3, RM0410 §3).
 //!
 //! Sectors of 16 to 256 KiB are erased by number (FLASH_CR.SNB); data is
@@ -11,6 +11,7 @@ use std::time::Duration;
 use log::{debug, warn};
 
 use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::flash::options::{FieldKind, OptionWord};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
@@ -18,7 +19,8 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block and registers (RM0090 §3.9; flash-families.md §2.2).
+/// Register block and registers (RM0090 §3.9; CMSIS `FLASH_R_BASE`,
+/// `FLASH_TypeDef`: `register_facts` states them).
 const BASE: u32 = 0x4002_3C00;
 const KEYR: u32 = BASE + 0x04;
 const SR: u32 = BASE + 0x0C;
@@ -59,7 +61,7 @@ const OPTCR_NDBANK: u32 = 1 << 29;
 
 const MIB: u32 = 1024 * 1024;
 
-/// Programming parallelism (RM0090 §3.6.2 Table 13; flash-families.md §2.2).
+/// Programming parallelism (RM0090 §3.6.2 Table 13).
 /// x64 needs an external VPP supply and is never chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Psize {
@@ -95,18 +97,21 @@ impl Psize {
     }
 }
 
-// Timing (timing-model.md F2/F4 and F7 rows, x32; flash-families.md §4.1).
+// Timing (the datasheets' flash memory characteristics).
 const WORD: Duration = Duration::from_micros(16);
 /// OpenOCD's write timeout, 50 × the x32 maximum of 100 µs (§4.1, §4.2 [U]).
 const WORD_TIMEOUT: Duration = Duration::from_millis(5);
 /// Sector erase: OpenOCD allows 10 s (§4.1); at x8 a 128/256 KiB sector can
 /// take several seconds (§4.2 [U]), so twenty times the typical time if longer.
 const SECTOR_TIMEOUT_MIN: Duration = Duration::from_secs(10);
-/// Mass erase: 8 s per MiB typical (timing-model.md); "as high as 32 s in x8"
+/// Mass erase: 8 s per MiB typical (the datasheets' flash memory characteristics); "as high as 32 s in x8"
 /// for 2 MiB ([OCD] stm32f2x.c:108-113), so 40 s per MiB, at least 33 s.
 const MASS_ERASE_PER_MIB: Duration = Duration::from_secs(8);
 const MASS_ERASE_TIMEOUT_PER_MIB: Duration = Duration::from_secs(40);
 
+/// F2/F4 error flags, RDERR (bit 8, a read of a PCROP sector) included: it
+/// exists on the dies with PCROP only (stm32f401xc.h, stm32f429xx.h
+/// `FLASH_SR_RDERR`; not in stm32f207xx.h, stm32f407xx.h: [`ERRORS_F2_F405`]).
 pub const ERRORS_F2F4: &[ErrorFlag] = &[
     ErrorFlag {
         mask: SR_WRPERR,
@@ -128,7 +133,12 @@ pub const ERRORS_F2F4: &[ErrorFlag] = &[
     ErrorFlag { mask: SR_RDERR, name: "RDERR", meaning: "read of a PCROP-protected sector" },
 ];
 
-pub const ERRORS_F7: &[ErrorFlag] = &[
+/// F2 and F405/F407/F415/F417: no RDERR (no PCROP).
+pub const ERRORS_F2_F405: &[ErrorFlag] =
+    &[ERRORS_F2F4[0], ERRORS_F2F4[1], ERRORS_F2F4[2], ERRORS_F2F4[3], ERRORS_F2F4[4]];
+
+/// F72x/F73x: RDERR included (stm32f722xx.h `FLASH_SR_RDERR`).
+pub const ERRORS_F72X: &[ErrorFlag] = &[
     ERRORS_F2F4[0],
     ERRORS_F2F4[1],
     ERRORS_F2F4[2],
@@ -141,6 +151,9 @@ pub const ERRORS_F7: &[ErrorFlag] = &[
     ERRORS_F2F4[4],
     ERRORS_F2F4[5],
 ];
+
+/// F74x/F75x and F76x/F77x: no RDERR (stm32f746xx.h, stm32f767xx.h `FLASH_SR`).
+pub const ERRORS_F7: &[ErrorFlag] = &[ERRORS_F72X[0], ERRORS_F72X[1], ERRORS_F72X[2], ERRORS_F72X[3], ERRORS_F72X[4]];
 
 /// How a die enters dual-bank mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +175,9 @@ pub struct Variant {
     /// Typical erase time at x32 by sector size, as (largest KiB, ms) in
     /// increasing order; the last entry covers every larger sector.
     pub erase_ms: &'static [(u32, u64)],
+    /// Width of FLASH_CR.SNB (CMSIS `FLASH_CR_SNB`: 5 bits on F2, F401-F412,
+    /// F42x/F43x, F446, F469, F76x; 4 on F405/F407, F413, F72x, F74x).
+    pub snb_bits: u32,
     /// FLASH_OPTCR and, where the die has one, FLASH_OPTCR1.
     pub optcr: &'static OptionWord,
     pub optcr1: Option<&'static OptionWord>,
@@ -236,8 +252,9 @@ impl FsController {
     }
 
     /// SNB of a sector: its bank-relative index, bit 4 set for bank 2.
-    fn snb(sector: &Sector) -> u32 {
+    fn snb(&self, sector: &Sector) -> u32 {
         let bank = if sector.bank == 1 { SNB_BANK2 } else { 0 };
+        debug_assert!(bank | sector.index < 1 << self.variant.snb_bits, "sector {} does not fit SNB", sector.index);
         bank | sector.index
     }
 }
@@ -261,7 +278,7 @@ impl FlashController for FsController {
         StatusReg {
             addr: SR,
             busy: SR_BSY,
-            errors: SR_OPERR | SR_WRPERR | SR_PGAERR | SR_PGPERR | SR_PGSERR | SR_RDERR,
+            errors: self.variant.error_flags.iter().fold(0, |m, f| m | f.mask),
             clear_reg: None,
             eop: SR_EOP,
         }
@@ -285,7 +302,7 @@ impl FlashController for FsController {
     fn erase_sector_ops(&self, sector: &Sector) -> Vec<RegOp> {
         // RM0090 §3.6.3: set SER and SNB (and PSIZE, the erase parallelism),
         // then STRT; wait BSY; clear SER.
-        let cr = CR_SER | Self::snb(sector) << CR_SNB_SHIFT | self.psize.bits();
+        let cr = CR_SER | self.snb(sector) << CR_SNB_SHIFT | self.psize.bits();
         let typical = sector_erase_time(self.variant, sector.size);
         let wait = RegOp::WaitIdle { bank: sector.bank, typical, timeout: SECTOR_TIMEOUT_MIN.max(typical * 20) };
         start_then_clear(CR, cr, CR_STRT, wait)
@@ -337,6 +354,46 @@ impl FlashController for FsController {
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         // OPTCR.RDP byte (RM0090 §3.9.10).
         Ok(RdpLevel::from_byte((t.read32(OPTCR)? >> OPTCR_RDP_SHIFT) as u8))
+    }
+}
+
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::F2F4F7(v) = c.controller else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE", BASE as u64);
+    for (reg, addr) in [("KEYR", KEYR), ("SR", SR), ("CR", CR), ("OPTCR", OPTCR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    if v.optcr1.is_some() {
+        f.number("FLASH_TypeDef.OPTCR1", (OPTCR1 - BASE) as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_SR_EOP", SR_EOP).mask("FLASH_SR_BSY", SR_BSY);
+    let f2 = c.family == "STM32F2";
+    for flag in v.error_flags {
+        // F2 headers call bit 1 SOP (stm32f207xx.h), the others OPERR.
+        let name = if flag.mask == SR_OPERR && f2 { "SOP" } else { flag.name };
+        f.mask(format!("FLASH_SR_{name}"), flag.mask);
+    }
+    f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_SER", CR_SER).mask("FLASH_CR_MER", CR_MER);
+    f.field("FLASH_CR_SNB", CR_SNB_SHIFT, v.snb_bits);
+    f.field("FLASH_CR_PSIZE", CR_PSIZE_SHIFT, 2);
+    f.mask("FLASH_CR_STRT", CR_STRT).mask("FLASH_CR_LOCK", CR_LOCK);
+    f.field("FLASH_OPTCR_RDP", OPTCR_RDP_SHIFT, 8);
+    if c.flash.dual.is_some() {
+        // MER1 of RM0090 is MER2 in the headers.
+        f.mask("FLASH_CR_MER2", CR_MER2);
+        f.mask(
+            match v.dual_bank {
+                DualBankMode::Db1m => "FLASH_OPTCR_DB1M",
+                DualBankMode::NDbank => "FLASH_OPTCR_nDBANK",
+            },
+            match v.dual_bank {
+                DualBankMode::Db1m => OPTCR_DB1M,
+                DualBankMode::NDbank => OPTCR_NDBANK,
+            },
+        );
     }
 }
 
@@ -404,7 +461,7 @@ mod tests {
     #[test]
     fn f413_sectors_above_1mib_stay_in_the_4_bit_field() {
         // F413: sector 15 at 0x08160000 is SNB 15; bit 7 (the F42x bank bit) stays
-        // clear (CMSIS stm32f413xx.h:6893; flash-families.md §5 item 6).
+        // clear (CMSIS stm32f413xx.h:6893).
         let d = driver(0x463, 3300);
         let s = Sector { bank: 0, index: 15, addr: 0x0816_0000, size: 128 * 1024 };
         let cr = writes(&d.erase_sector_ops(&s))[0].1;
@@ -439,7 +496,13 @@ mod tests {
         let d = driver(0x449, 3300);
         assert!(d.error_flags().iter().any(|f| f.name == "ERSERR" && f.mask == 1 << 7));
         assert!(driver(0x431, 3300).error_flags().iter().any(|f| f.name == "PGSERR" && f.mask == 1 << 7));
-        // BSY bit 16; errors are bits 1, 4-8 (RM0090 §3.9.6).
-        assert_eq!((d.status(1).addr, d.status(1).busy, d.status(1).errors), (0x4002_3C0C, 1 << 16, 0x1F2));
+        // BSY bit 16; errors are bits 1, 4-7, and RDERR (bit 8) only on the
+        // dies with PCROP (stm32f746xx.h has no FLASH_SR_RDERR, stm32f411xe.h has).
+        assert_eq!((d.status(1).addr, d.status(1).busy, d.status(1).errors), (0x4002_3C0C, 1 << 16, 0xF2));
+        assert_eq!(driver(0x431, 3300).status(0).errors, 0x1F2);
+        for dev_id in [0x411, 0x413, 0x449, 0x451] {
+            assert!(driver(dev_id, 3300).error_flags().iter().all(|f| f.name != "RDERR"), "0x{dev_id:03X}");
+        }
+        assert!(driver(0x452, 3300).error_flags().iter().any(|f| f.name == "RDERR"));
     }
 }

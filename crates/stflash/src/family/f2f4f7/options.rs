@@ -1,4 +1,4 @@
-//! STM32F2/F4/F7 option bytes (flash-families.md §2.2 "Option bytes", §2.3;
+//! STM32F2/F4/F7 option bytes (
 //! RM0090 §3.7 and §3.9.10-11, RM0033 §2.6, RM0385/RM0410 §3.4 and §3.7.6-7).
 //!
 //! The options are edited through FLASH_OPTCR (and FLASH_OPTCR1): unlock
@@ -33,6 +33,8 @@
 
 use std::time::Duration;
 
+use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::family::f2f4f7::driver::{DualBankMode, FsController};
 use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::reserved::MaskValue;
@@ -98,9 +100,27 @@ pub(super) static OPTCR_F2: OptionWord = OptionWord {
     ],
 };
 
-/// F4 (RM0090 §3.9.10): BFB2 (F42x/F43x/F469/F479), DB1M (1 MiB F42x/F43x/
-/// F469/F479) and SPRMOD (PCROP mode) are listed for all F4; on parts
-/// without them those bits are reserved.
+/// F401, F410, F411, F412, F446: SPRMOD (PCROP mode; RM0368, RM0401,
+/// RM0383, RM0402, RM0390 FLASH_OPTCR), no BFB2 or DB1M (one bank). F405/F407
+/// have no PCROP and use [`OPTCR_F2`].
+pub(super) static OPTCR_F4_PCROP: OptionWord = OptionWord {
+    name: "FLASH_OPTCR",
+    addr: OPTCR,
+    fields: &[
+        F_OPTLOCK,
+        F_OPTSTRT,
+        F_BOR_LEV,
+        f!("WDG_SW", 5, 1, K::User, SW, "independent watchdog started by"),
+        F_NRST_STOP,
+        F_NRST_STDBY,
+        F_RDP,
+        f!("nWRP", 16, 12, K::WriteProtect, NWRP_F4, "write protection"),
+        F_SPRMOD,
+    ],
+};
+
+/// F42x/F43x, F469/F479 (RM0090 §3.9.10, RM0386): BFB2, DB1M (1 MiB parts)
+/// and SPRMOD (PCROP mode).
 pub(super) static OPTCR_F4: OptionWord = OptionWord {
     name: "FLASH_OPTCR",
     addr: OPTCR,
@@ -108,13 +128,13 @@ pub(super) static OPTCR_F4: OptionWord = OptionWord {
         F_OPTLOCK,
         F_OPTSTRT,
         F_BOR_LEV,
-        f!("BFB2", 4, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from (F42x/F43x/F469/F479)"),
+        f!("BFB2", 4, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from"),
         f!("WDG_SW", 5, 1, K::User, SW, "independent watchdog started by"),
         F_NRST_STOP,
         F_NRST_STDBY,
         F_RDP,
         f!("nWRP", 16, 12, K::WriteProtect, NWRP_F4, "write protection"),
-        f!("DB1M", 30, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "1 MiB parts of F42x/F43x/F469"),
+        f!("DB1M", 30, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "1 MiB parts"),
         F_SPRMOD,
     ],
 };
@@ -340,6 +360,24 @@ impl OptionBytes for FsController {
         let result = engine::program(t, &*self, 0, addr, data, &mut NoProgress);
         let locked = self.lock(t, 0);
         result.and(locked)
+    }
+}
+
+/// The option tables' facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::F2F4F7(v) = c.controller else { return };
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    // ST's HAL names the option keys FLASH_OPT_KEYx on F2/F4/F7 (stm32f4xx_hal_flash.h:156).
+    f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+    f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTRT", OPTSTRT);
+    // SPRMOD is in RM0368/RM0383/RM0402/RM0430 (and ST's HAL reads it on
+    // every F4 with PCROP), but the F401/F410/F411/F412/F413 headers do not
+    // define it: stated where a header does (F42x/F43x, F469, F446).
+    let sprmod = if matches!(c.dev_id, 0x419 | 0x434 | 0x421) { Some("FLASH_OPTCR_SPRMOD") } else { None };
+    f.option_word(v.optcr, "FLASH_R_BASE+FLASH_TypeDef.OPTCR", "FLASH_OPTCR", &[("SPRMOD", sprmod)]);
+    if let Some(optcr1) = v.optcr1 {
+        f.option_word(optcr1, "FLASH_R_BASE+FLASH_TypeDef.OPTCR1", "FLASH_OPTCR1", &[("nWRP_12", Some("nWRP"))]);
     }
 }
 

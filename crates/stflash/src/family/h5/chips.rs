@@ -1,4 +1,4 @@
-//! STM32H5 (flash-families.md §1.5, §2.7).
+//! STM32H5 (the reference manuals' memory maps; RM0481 §7).
 
 use super::driver;
 use crate::chip::{
@@ -8,7 +8,7 @@ use crate::chip::{
 const KIB: u32 = 1024;
 
 /// H5: always two banks of 8 KiB sectors, bank 2 at half the flash; 128-bit
-/// flash words (flash-families.md §2.7; CMSIS `stm32h563xx.h`).
+/// flash words (CMSIS `stm32h563xx.h`).
 const H5_FLASH: FlashSpec = FlashSpec {
     base: 0x0800_0000,
     sectors: &[(1, 8 * KIB)],
@@ -50,13 +50,13 @@ pub static CHIPS: &[Chip] = &[Chip {
     sram: MemRegion::new(0x2000_0000, 640 * KIB),
     extra_ram: &[],
     // AN2606: 0x0BF97000-0x0BF9FFFF; stlink's 0x0BF80000 is wrong
-    // (flash-families.md §1.6 item 2, §6 row 25).
+    // (stlink v1.8.0's behaviour; stlink v1.8.0 config/chips).
     system_memory: MemRegion::new(0x0BF9_7000, 36 * KIB),
     option_bytes: None,
     // 2 KiB OTP at 0x08FFF000 (CMSIS `stm32h563xx.h:2110-2111`).
     otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
     watchdog_freeze: H5_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(H5_CRC),
 },
 // H503 (RM0492): 128 KiB only, two banks of 8 × 8 KiB, bank 2 at
@@ -86,7 +86,7 @@ Chip {
     option_bytes: None,
     otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
     watchdog_freeze: H5_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     // CRC_BASE_NS 0x40023000, RCC_AHB1ENR.CRCEN as on H563
     // (stm32h503xx.h:1207-1208, 8834).
     crc: Some(H5_CRC),
@@ -115,7 +115,33 @@ Chip {
     option_bytes: None,
     otp: Some(MemRegion::new(0x08FF_F000, 2 * KIB)),
     watchdog_freeze: H5_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(H5_CRC),
 },
 ];
+
+/// The facts of a row of this table, by the names of ST's headers
+/// (stm32h563xx.h, stm32h523xx.h, stm32h503xx.h).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    use crate::facts::TableNames;
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE_NS",
+            flash_size_mask: "FLASH_SIZE.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE_NS",
+            crc_clock: ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+            freeze: &[(
+                "DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1",
+                "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP",
+            )],
+        },
+    );
+    f.number("FLASH_SECTOR_SIZE", c.flash.sectors[0].1 as u64);
+    // Sectors per bank of the largest part (`FLASH_SECTOR_NB`).
+    f.number("FLASH_SECTOR_NB", (c.max_flash_kib * 1024 / 2 / c.flash.sectors[0].1) as u64);
+    if let Some(otp) = c.otp {
+        f.number("FLASH_OTP_BASE", otp.base as u64).number("FLASH_OTP_SIZE", otp.size as u64);
+    }
+}

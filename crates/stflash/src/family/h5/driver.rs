@@ -1,4 +1,4 @@
-//! STM32H5 flash (RM0481; flash-families.md §2.7): its own register map, not
+//! STM32H5 flash (RM0481): its own register map, not
 //! L5's (stlink gets this wrong, §1.6 item 2, §6 row 31).
 //!
 //! One non-secure register set (NSKEYR/NSSR/NSCR/NSCCR) serves both banks;
@@ -30,7 +30,7 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block and offsets (flash-families.md §2.7; EMB-R flash_h5; CMSIS
+/// Register block and offsets (EMB-R flash_h5; CMSIS
 /// `stm32h563xx.h` FLASH_TypeDef).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x04;
@@ -85,9 +85,9 @@ pub const STATE_TZ_CLOSED: u32 = 0xC6;
 pub const STATE_CLOSED: u32 = 0x72;
 pub const STATE_LOCKED: u32 = 0x5C;
 
-/// Timing (timing-model.md L5/U5/H5 row: 16-byte word 82 µs, 8 KiB sector
+/// Timing (the datasheets' flash memory characteristics: 16-byte word 82 µs, 8 KiB sector
 /// 1.5 ms, bank erase 22 ms); timeouts follow the CMSIS-pack algorithms' 400 ms
-/// per call for words and sectors (flash-families.md §4.1) and 30 s for bank
+/// per call for words and sectors (OpenOCD src/flash/nor/stm32*.c timeouts) and 30 s for bank
 /// and mass erases.
 const PROGRAM_TIME: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(400);
@@ -316,6 +316,70 @@ impl FlashController for H5Controller {
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         let state = (t.read32(OPTSR_CUR)? >> PRODUCT_STATE_SHIFT) & 0xFF;
         Ok(rdp_of_product_state(state))
+    }
+}
+
+/// The driver's facts for a row, by the names of ST's headers
+/// (stm32h563xx.h:9829-9948 FLASH_SR/CR/CCR; keys: stm32h5xx_hal_flash.h;
+/// product states: stm32h5xx_hal_flash_ex.h `OB_PROD_STATE_*`).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = H5Controller::new(c) else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE_NS", BASE as u64);
+    let regs = [
+        ("NSKEYR", NSKEYR),
+        ("OPTCR", OPTCR),
+        ("NSSR", NSSR),
+        ("NSCR", NSCR),
+        ("NSCCR", NSCCR),
+        ("OPTSR_CUR", OPTSR_CUR),
+        ("OPTSR2_CUR", OPTSR2_CUR),
+        ("WRP1R_CUR", WRP1R_CUR),
+        ("WRP2R_CUR", WRP2R_CUR),
+    ];
+    for (reg, addr) in regs {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_WBNE", SR_WBNE).mask("FLASH_SR_DBNE", SR_DBNE);
+    f.mask("FLASH_SR_EOP", SR_EOP);
+    for flag in &ERRORS {
+        // H503: no OBK, bits 21-22 reserved and read 0 (stm32h503xx.h
+        // defines no FLASH_SR_OBKERR/OBKWERR), so the flags never fire.
+        if !d.variant.trustzone && flag.name.starts_with("OBK") {
+            continue;
+        }
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+        f.mask(format!("FLASH_CCR_CLR_{}", flag.name), flag.mask);
+    }
+    for (bit, mask) in [
+        ("LOCK", CR_LOCK),
+        ("PG", CR_PG),
+        ("SER", CR_SER),
+        ("BER", CR_BER),
+        ("FW", CR_FW),
+        ("START", CR_STRT),
+        ("MER", CR_MER),
+        ("BKSEL", CR_BKSEL),
+    ] {
+        f.mask(format!("FLASH_CR_{bit}"), mask);
+    }
+    // SNB as wide as the sectors of a bank of the largest part need.
+    let sectors = c.max_flash_kib * 1024 / 2 / c.flash.sectors[0].1;
+    f.field("FLASH_CR_SNB", CR_SNB_SHIFT, 32 - (sectors - 1).leading_zeros());
+    f.mask("FLASH_OPTCR_SWAP_BANK", OPTCR_SWAP_BANK);
+    f.field("FLASH_OPTSR_PRODUCT_STATE", PRODUCT_STATE_SHIFT, 8);
+    for (name, state) in [
+        ("OPEN", STATE_OPEN),
+        ("PROVISIONING", STATE_PROVISIONING),
+        ("IROT_PROVISIONED", STATE_IROT_PROVISIONED),
+        ("CLOSED", STATE_CLOSED),
+        ("LOCKED", STATE_LOCKED),
+    ] {
+        f.number(format!("OB_PROD_STATE_{name}"), (state << PRODUCT_STATE_SHIFT) as u64);
+    }
+    if d.variant.trustzone {
+        f.field("FLASH_OPTSR2_TZEN", TZEN_SHIFT, 8);
     }
 }
 

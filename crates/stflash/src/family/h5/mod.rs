@@ -11,9 +11,22 @@ pub mod options;
 
 pub use driver::Variant;
 
-pub static FAMILY: Family =
-    Family { name: "STM32H5 (H503, H523/H533, H562/H563/H573)", chips: chips::CHIPS, driver, factory: factory::of };
+pub static FAMILY: Family = Family {
+    name: "STM32H5 (H503, H523/H533, H562/H563/H573)",
+    chips: chips::CHIPS,
+    driver,
+    factory: factory::of,
+    register_facts,
+};
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::H5Controller::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
+}
+
+/// The row's register facts: its chip-table values, its driver's and its
+/// option tables', each stated where the constants are.
+fn register_facts(chip: &'static Chip, facts: &mut crate::facts::Facts) {
+    chips::register_facts(chip, facts);
+    driver::register_facts(chip, facts);
+    options::register_facts(chip, facts);
 }

@@ -1,4 +1,4 @@
-//! STM32H5 option bytes (flash-families.md §2.7; field positions from ST's SVD
+//! STM32H5 option bytes (field positions from ST's SVD
 //! as converted in cmforthlib `stm32h563/flash.fs`: FLASH_OPTSR_CUR/PRG,
 //! OPTSR2, NSBOOTR, WRPxR).
 //!
@@ -337,6 +337,37 @@ impl OptionBytes for H5Controller {
             return Ok(Reload::Reset);
         }
         Ok(Reload::Applied)
+    }
+}
+
+/// The option tables' facts for a row, by the names of ST's headers: each
+/// option word at its `FLASH_TypeDef` `_CUR` member, its `_PRG` member 4
+/// bytes above, and its fields (stm32h563xx.h:9818-10078).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    // ST names the fields of the boot, WRP and EDATA registers once for
+    // both (`FLASH_BOOTR_*` stm32h563xx.h:10057-10060, `FLASH_WRPR_WRPSG`
+    // :10078); the EDATA fields (`FLASH_EDATAR_*`, :10083-10086) are not
+    // kept by extract.py (it skips the EDATA registers).
+    const RENAMES: &[(&str, Option<&str>)] = &[
+        ("NSBOOT_LOCK", Some("FLASH_BOOTR_BOOT_LOCK")),
+        ("NSBOOTADD", Some("FLASH_BOOTR_BOOTADD")),
+        ("WRPSG1", Some("FLASH_WRPR_WRPSG")),
+        ("WRPSG2", Some("FLASH_WRPR_WRPSG")),
+        ("EDATA1_STRT", None),
+        ("EDATA1_EN", None),
+        ("EDATA2_STRT", None),
+        ("EDATA2_EN", None),
+    ];
+    let Some(d) = H5Controller::new(c) else { return };
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+    f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTRT);
+    f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK);
+    for word in d.words() {
+        let reg = word.name.trim_start_matches("FLASH_");
+        f.number(format!("FLASH_R_BASE_NS+FLASH_TypeDef.{reg}_PRG"), (word.addr + PRG_OFFSET) as u64);
+        f.option_word(word, &format!("FLASH_R_BASE_NS+FLASH_TypeDef.{reg}_CUR"), word.name, RENAMES);
     }
 }
 

@@ -1,8 +1,8 @@
 //! STM32H7 (all but H7R/S): H74x/H75x and the dual-core H745/H747/H755/H757
 //! (DEV_ID 0x450), H72x/H73x (0x483), H7A3/H7B3/H7B0 (0x480).
-//! flash-families.md §1.5 H7 rows, §2.8, §3.
+//! the reference manuals' memory maps; RM0433 §4, RM0455 §4, RM0468 §4
 //!
-//! Bank layout rule shared by every dual-bank H7 (flash-families.md §5 item 16;
+//! Bank layout rule shared by every dual-bank H7 (
 //! [OCD] stm32h7x.c:937-951): bank 2 always starts at 0x08100000, each bank
 //! holds half of the flash, so a 1 MiB part leaves 0x08080000-0x080FFFFF
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
@@ -12,10 +12,11 @@ use super::driver;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 
-/// Bank 2 of every dual-bank H7 (flash-families.md §2.8.1, §3.1).
+/// Bank 2 of every dual-bank H7 (RM0433 §4.3.5; stlink issue #1369).
 const BANK2: Bank2Base = Bank2Base::Fixed(0x0810_0000);
 
 /// DBGMCU freeze bits, same on all three dies: DBGMCU_APB3FZ1 (0x5C001034)
@@ -34,12 +35,26 @@ const H7_FREEZE: &[(u32, u32)] = &[(0x5C00_1034, 1 << 6), (0x5C00_1054, 1 << 18)
 /// CRC peripheral. H74x/H75x/H72x/H73x: CRC_BASE = D3_AHB1PERIPH_BASE +
 /// 0x4C00 = 0x58024C00, clock RCC_AHB4ENR (0x58024400 + 0xE0) CRCEN bit 19
 /// (CMSIS stm32h743xx.h, stm32h723xx.h). H7A3/B3/B0: CRC_BASE =
-/// CD_AHB1PERIPH_BASE + 0x3000 = 0x40023000, clock RCC_AHB1ENR (+0xD8) CRCEN
-/// bit 9 (stm32h7a3xx.h, stm32h7b0xx.h). INIT and POL on both. Reset clock HSI
-/// 64 MHz. stflash hashes H7 flash with the flash interface's own CRC unit.
+/// CD_AHB1PERIPH_BASE + 0x3000 = 0x40023000, clock RCC_AHB1ENR CRCEN bit 9
+/// (stm32h7a3xx.h:13541), at RCC_BASE 0x58024400 + 0x138 = 0x58024538: the
+/// offset of `RCC_TypeDef.AHB1ENR` in stm32h7a3xx.h:1075-1145 (CKGAENR at
+/// 0xB0, then `RESERVED10[31]`, RSR at 0x130, AHB3ENR 0x134, AHB1ENR 0x138;
+/// stm32h7b0xx.h:1128 the same). The header's own member comments say 0xD8,
+/// the H743's offset (stm32h743xx.h:1277, where 0xD0-0xF4 alias the per-core
+/// registers at 0x130-0x154); the struct is what ST's HAL uses
+/// (`__HAL_RCC_CRC_CLK_ENABLE` sets `RCC->AHB1ENR`, stm32h7xx_hal_rcc.h), and
+/// ST's register data for the H7A3/B3 (embassy-rs stm32-data
+/// `rcc_h7ab.yaml`) has AHB1ENR at 0x138 with nothing between 0xA8 and
+/// 0x130. RM0455's RCC register map was not at hand. INIT and POL on both.
+/// Reset clock HSI 64 MHz. stflash hashes H7 flash with the flash
+/// interface's own CRC unit.
 const H74X_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x5802_4C00, clock_enable: (0x5802_44E0, 1 << 19), init: true, pol: true, word_ns: 125 };
-const H7AB_CRC: CrcPeripheral = CrcPeripheral { base: 0x4002_3000, clock_enable: (0x5802_44D8, 1 << 9), ..H74X_CRC };
+const H7AB_CRC: CrcPeripheral = CrcPeripheral { base: 0x4002_3000, clock_enable: (0x5802_4538, 1 << 9), ..H74X_CRC };
+
+/// The flash-size register keeps 12 bits (CMSIS `FLASH_SIZE`:
+/// stm32h743xx.h:10665-10667, stm32h723xx.h:10815, stm32h7a3xx.h:8621-8623).
+const SIZE_12_BITS: FlashSizeQuirk = FlashSizeQuirk::Mask(0x0FFF);
 
 pub static CHIPS: &[Chip] = &[
     Chip {
@@ -48,19 +63,22 @@ pub static CHIPS: &[Chip] = &[
         also_reports: &[],
         name: "STM32H74x_H75x",
         // The dual-core H745/H747/H755/H757 share this DEV_ID (RM0399). stflash
-        // identifies and programs them through AP0, the Cortex-M7 (§1.3): the
-        // ST-LINK's HLA protocol reaches AP0 only, so the Cortex-M4 on AP3 is
-        // neither halted nor reset-held by stflash. If the CM4 runs code from
-        // flash that is being erased it reads erased or half-programmed words;
-        // clear BCM4 (OPTSR bit 22) or keep the CM4 in a RAM loop while
-        // flashing (§5 item 19). stflash never writes BCM4/BCM7.
+        // identifies and programs them through the Cortex-M7 on AP0
+        // (`core_ap`; OpenOCD tcl/target/stm32h7x.cfg:86,97: cpu0
+        // (CM7) `-ap-num 0`, cpu1 (CM4) `-ap-num 3`). stflash selects one access port for the core (AP1
+        // only where a chip has its core there) and never touches AP3, so
+        // the Cortex-M4 is neither halted nor reset-held. If the CM4 runs
+        // code from flash that is being erased it reads erased or
+        // half-programmed words; clear BCM4 (FLASH_OPTSR_CUR bit 22,
+        // stm32h745xx.h:11026 `FLASH_OPTSR_BCM4_Pos`) or keep the CM4 in a RAM loop
+        // while flashing. stflash never writes BCM4/BCM7.
         parts: "STM32H742, STM32H743/753, STM32H750, STM32H745/755, STM32H747/757",
         family: "STM32H7",
         reference_manual: "RM0433 (RM0399 for the dual-core H745/H747/H755/H757)",
         core: Core::M7,
         core_ap: 0,
         controller: Controller::H7(&driver::H74X),
-        // flash-families.md §1.4 ([CMSIS-h7] stm32h743xx.h:2085).
+        // the die's CMSIS `FLASHSIZE_BASE` ([CMSIS-h7] stm32h743xx.h:2085).
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 2048,
         flash: FlashSpec {
@@ -90,7 +108,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: None,
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: SIZE_12_BITS,
         crc: Some(H74X_CRC),
     },
     Chip {
@@ -133,7 +151,7 @@ pub static CHIPS: &[Chip] = &[
         // §3.8: no OTP on H72x/H73x.
         otp: None,
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: SIZE_12_BITS,
         crc: Some(H74X_CRC),
     },
     Chip {
@@ -176,10 +194,58 @@ pub static CHIPS: &[Chip] = &[
         // §3.4: 1 KiB OTP at 0x08FFF000.
         otp: Some(MemRegion::new(0x08FF_F000, 1024)),
         watchdog_freeze: H7_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: SIZE_12_BITS,
         crc: Some(H7AB_CRC),
     },
 ];
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let h7ab = c.dev_id == 0x480;
+    let crc_clock = if h7ab {
+        ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")
+    } else {
+        ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN")
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BANK1_BASE",
+            flash_size_mask: "FLASH_SIZE.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock,
+            freeze: &[
+                ("DBGMCU_BASE+DBGMCU_TypeDef.APB3FZ1", "DBGMCU_APB3FZ1_DBG_WWDG1"),
+                ("DBGMCU_BASE+DBGMCU_TypeDef.APB4FZ1", "DBGMCU_APB4FZ1_DBG_IWDG1"),
+            ],
+        },
+    );
+    // The size ST assumes for an erased register: the largest part's (the
+    // H750/H7B0 headers give their own 128 KiB).
+    let rep = match c.dev_id {
+        0x450 => "stm32h743xx",
+        0x483 => "stm32h723xx",
+        _ => "stm32h7a3xx",
+    };
+    f.scope(Scope::Part(rep)).number("FLASH_SIZE.if_0xFFFF", c.max_flash_kib as u64 * 1024).scope(Scope::Die);
+    if let Some(DualBank { bank2: Bank2Base::Fixed(bank2), .. }) = c.flash.dual {
+        f.number("FLASH_BANK2_BASE", bank2 as u64);
+    }
+    if let Some(otp) = c.otp {
+        f.number("FLASH_OTP_BASE", otp.base as u64).number("FLASH_OTP_END", otp.end() - 1);
+    }
+    // The RAMs: DTCM (the row's SRAM), then ITCM, AXI SRAM, the AHB SRAMs
+    // and (H74x, H72x) SRAM4.
+    let names: &[&str] = if h7ab {
+        &["CD_DTCMRAM_BASE", "CD_ITCMRAM_BASE", "CD_AXISRAM1_BASE", "CD_AHBSRAM1_BASE"]
+    } else {
+        &["D1_DTCMRAM_BASE", "D1_ITCMRAM_BASE", "D1_AXISRAM_BASE", "D2_AHBSRAM_BASE", "D3_SRAM_BASE"]
+    };
+    for (r, name) in c.ram_regions().zip(names) {
+        f.number(*name, r.base as u64);
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! ([`Variant`]): where CR keeps FW, START and the sector number, whether
 //! there is a PSIZE field, the flash-word and sector sizes, whether a second
 //! bank exists, which error flags SR has. Everything else follows the common
-//! H7 sequences of flash-families.md §2.8:
+//! H7 sequences of RM0433 §4, RM0455 §4, RM0468 §4:
 //!
 //! * bank 2 registers at +0x100; each bank is unlocked, erased and polled
 //!   through its own KEYR/CR/SR;
@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use super::options as opts;
 use crate::chip::{Chip, Controller};
+use crate::facts::Facts;
 use crate::flash::options::{OptionWord, Otp};
 use crate::flash::{
     start_then_clear, unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel,
@@ -127,7 +128,7 @@ pub struct Variant {
     /// Has a second bank (bank 2 registers and flash at 0x08100000).
     pub dual_bank: bool,
     pub error_flags: &'static [ErrorFlag],
-    /// Typical times from timing-model.md.
+    /// Typical times from the datasheets' flash memory characteristics.
     pub word_time: Duration,
     pub sector_erase_time: Duration,
     pub bank_erase_time: Duration,
@@ -206,7 +207,7 @@ pub static H74X: Variant = Variant {
     sector_size: 128 * 1024,
     dual_bank: true,
     error_flags: ERRORS_WITH_OPERR,
-    // timing-model.md H743 row.
+    // The datasheet's flash memory characteristics.
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
@@ -228,7 +229,7 @@ pub static H72X: Variant = Variant {
     // §2.8.2: single bank, no bank-2 registers.
     dual_bank: false,
     error_flags: ERRORS_WITH_OPERR,
-    // timing-model.md H72x row.
+    // The datasheet's flash memory characteristics (H72x).
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
@@ -247,7 +248,7 @@ pub static H7AB: Variant = Variant {
     sector_size: 8 * 1024,
     dual_bank: true,
     error_flags: ERRORS_H7AB,
-    // timing-model.md H7A3 row.
+    // The datasheet's flash memory characteristics.
     word_time: Duration::from_micros(25),
     sector_erase_time: Duration::from_millis(5),
     bank_erase_time: Duration::from_millis(500),
@@ -522,6 +523,41 @@ impl FlashController for H7Controller {
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         Ok(RdpLevel::from_byte((t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8))
     }
+}
+
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::H7(v) = c.controller else { return };
+    f.source("driver");
+    f.number("FLASH_R_BASE", FLASH_BASE as u64);
+    for (reg, offset) in [("KEYR1", KEYR), ("CR1", CR), ("SR1", SR), ("CCR1", CCR), ("WPSN_CUR1", WPSN_CUR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    f.number("FLASH_TypeDef.OPTCR", (OPTCR - FLASH_BASE) as u64);
+    f.number("FLASH_TypeDef.OPTSR_CUR", (OPTSR_CUR - FLASH_BASE) as u64);
+    if v.dual_bank {
+        for (reg, offset) in [("KEYR2", KEYR), ("CR2", CR), ("SR2", SR), ("CCR2", CCR), ("WPSN_CUR2", WPSN_CUR)] {
+            f.number(format!("FLASH_TypeDef.{reg}"), (BANK_STRIDE + offset) as u64);
+        }
+        f.mask("FLASH_OPTCR_SWAP_BANK", SWAP_BANK).mask("FLASH_OPTSR_SWAP_BANK_OPT", SWAP_BANK);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.mask("FLASH_CR_LOCK", CR_LOCK)
+        .mask("FLASH_CR_PG", CR_PG)
+        .mask("FLASH_CR_SER", CR_SER)
+        .mask("FLASH_CR_BER", CR_BER);
+    f.mask("FLASH_CR_FW", v.cr.fw).mask("FLASH_CR_START", v.cr.start);
+    f.field("FLASH_CR_SNB", v.cr.sector_shift, v.cr.sector_bits);
+    if let Some(shift) = v.cr.psize_shift {
+        f.field("FLASH_CR_PSIZE", shift, 2);
+    }
+    f.mask("FLASH_SR_QW", SR_QW).mask("FLASH_SR_EOP", SR_EOP);
+    for flag in v.error_flags {
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+    }
+    f.field("FLASH_OPTSR_RDP", RDP_SHIFT, 8);
+    f.number("FLASH_NB_32BITWORD_IN_FLASHWORD", (v.flash_word / 4) as u64);
+    f.number("FLASH_SECTOR_SIZE", v.sector_size as u64);
 }
 
 #[cfg(test)]

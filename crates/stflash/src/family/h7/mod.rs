@@ -16,8 +16,17 @@ pub static FAMILY: Family = Family {
     chips: chips::CHIPS,
     driver,
     factory: factory::of,
+    register_facts,
 };
 
 fn driver(chip: &'static Chip, voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::H7Controller::new(chip, voltage_mv).map(|d| Box::new(d) as Box<dyn FlashController>)
+}
+
+/// The row's register facts: its chip-table values, its driver's and its
+/// option tables', each stated where the constants are.
+fn register_facts(chip: &'static Chip, facts: &mut crate::facts::Facts) {
+    chips::register_facts(chip, facts);
+    driver::register_facts(chip, facts);
+    options::register_facts(chip, facts);
 }

@@ -1,4 +1,4 @@
-//! STM32H7 option registers and OTP (flash-families.md §2.8 "Option bytes",
+//! STM32H7 option registers and OTP (RM0433 §4, RM0455 §4, RM0468 §4,
 //! §3.4-§3.6; field positions from [CMSIS-h7] `FLASH_OPTSR_*` and ST's SVD
 //! text for the H7B0 ([SVD-H7B0], cmforthlib `stm32h7b0/flash.fs`)).
 //!
@@ -20,6 +20,8 @@
 
 use std::time::Duration;
 
+use crate::chip::Chip;
+use crate::facts::{Facts, Scope};
 use crate::family::h7::driver::H7Controller;
 use crate::flash::options::{Field, FieldKind as K, Mask, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::reserved::mask_areas;
@@ -58,7 +60,7 @@ const OPTCHANGEERR: u32 = 1 << 30;
 const RDP_SHIFT: u32 = 8;
 
 /// "No specification, real delay seems to be around 300ms" (Chromium EC,
-/// flash-families.md §2.8).
+/// RM0433 §4, RM0455 §4, RM0468 §4).
 const OPTION_CHANGE_TYPICAL: Duration = Duration::from_millis(300);
 /// An ordinary option change; 30× the measured time.
 const OPTION_CHANGE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -431,6 +433,60 @@ impl OptionBytes for H7Controller {
         let locked = self.lock_options(t).and_then(|()| self.lock(t, 0));
         result.and(cleanup).and(locked)
     }
+}
+
+/// The option tables' facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Some(d) = H7Controller::new(c, None) else { return };
+    let v = d.variant();
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+    f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTART", OPTSTART);
+    f.mask("FLASH_OPTCR_OPTCHANGEERRIE", OPTCHANGEERRIE);
+    if v.otp.is_some() {
+        f.mask("FLASH_OPTCR_PG_OTP", PG_OTP);
+    }
+    f.number("FLASH_TypeDef.OPTCCR", (OPTCCR - BASE) as u64);
+    // The *_PRG copy of each option register follows its *_CUR.
+    f.number("FLASH_TypeDef.OPTSR_PRG", (OPTSR_CUR + PRG_OFFSET - BASE) as u64);
+    // The dual-core fields of 0x450 are the H745/H747/H755/H757's (see
+    // `OPTSR_H74X`): the single-core H743's header has none of them.
+    let dual_core = |name: &str| ["IWDG2_SW", "BCM4", "BCM7", "NRST_STOP_D2", "NRST_STBY_D2"].contains(&name);
+    let word_facts = |f: &mut Facts, word: &OptionWord, reg: &str, renames: &[(&str, Option<&str>)]| {
+        f.option_word(word, &format!("FLASH_R_BASE+FLASH_TypeDef.{reg}"), &format!("FLASH_{}", prefix(reg)), renames);
+    };
+    let single: Vec<(&str, Option<&str>)> =
+        v.optsr.fields.iter().filter(|fd| c.dev_id == 0x450 && dual_core(fd.name)).map(|fd| (fd.name, None)).collect();
+    word_facts(f, v.optsr, "OPTSR_CUR", &single);
+    if c.dev_id == 0x450 {
+        f.scope(Scope::Part("stm32h745xx"));
+        for fd in v.optsr.fields.iter().filter(|fd| dual_core(fd.name)) {
+            f.field(format!("FLASH_OPTSR_{}", fd.name), fd.shift as u32, fd.width as u32);
+        }
+        f.scope(Scope::Die);
+    }
+    let wp = [(v.write_protection[0], "WPSN_CUR1"), (v.write_protection[1], "WPSN_CUR2")];
+    for (word, reg) in wp.iter().take(if v.dual_bank { 2 } else { 1 }) {
+        word_facts(f, word, reg, &[(word.fields[0].name, Some("FLASH_WPSN_WRPSN"))]);
+    }
+    word_facts(f, &BOOT, "BOOT_CUR", &[("BOOT_ADD0", Some("ADD0")), ("BOOT_ADD1", Some("ADD1"))]);
+    let areas = [(&PRAR1, "PRAR_CUR1"), (&SCAR1, "SCAR_CUR1"), (&PRAR2, "PRAR_CUR2"), (&SCAR2, "SCAR_CUR2")];
+    for (word, reg) in areas.iter().take(if v.dual_bank { 4 } else { 2 }) {
+        let area = if reg.starts_with("PRAR") { "PROT_AREA" } else { "SEC_AREA" };
+        let (start, end) = (format!("{area}_START"), format!("{area}_END"));
+        word_facts(f, word, reg, &[("START", Some(&start)), ("END", Some(&end))]);
+    }
+    for word in v.extra_options {
+        let reg = if std::ptr::eq(*word, &OTPBL) { "OTPBL_CUR" } else { "OPTSR2_CUR" };
+        word_facts(f, word, reg, &[]);
+    }
+}
+
+/// The field prefix of an option register: `PRAR_CUR1` → `PRAR`.
+fn prefix(reg: &str) -> &str {
+    let reg = reg.trim_end_matches(|c: char| c.is_ascii_digit());
+    reg.strip_suffix("_CUR").unwrap_or(reg)
 }
 
 #[cfg(test)]

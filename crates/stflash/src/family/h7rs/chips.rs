@@ -55,7 +55,7 @@ pub static CHIPS: &[Chip] = &[Chip {
     // OTP_AREA_BASE, OTP_SIZE (stm32h7r3xx.h:1942, 1976): read only here.
     otp: Some(MemRegion::new(0x08FF_F000, KIB)),
     watchdog_freeze: FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     // CRC_BASE 0x58024C00 (stm32h7r3xx.h:2153), CRCEN bit 19 of RCC_AHB4ENR
     // at 0x58024400 + 0x140 (stm32h7r3xx.h:15995), INIT and POL; reset clock
     // HSI 64 MHz (system_stm32h7rsxx.c).
@@ -67,3 +67,40 @@ pub static CHIPS: &[Chip] = &[Chip {
         word_ns: 125,
     }),
 }];
+
+/// The facts of the row, by the names of ST's headers (stm32h7s7xx.h,
+/// the DEV_ID's representative, and stm32h7r3xx.h …). The headers define no
+/// `FLASHSIZE_BASE`: the row's flash-size register is the word ST calls
+/// `PACKAGE_BASE` (the assumption is the row's, see `flash_size_reg`), so
+/// the address is held against that name, and no mask.
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    f.source("chip table");
+    f.number("PACKAGE_BASE", c.flash_size_reg as u64);
+    f.number("UID_BASE", c.uid.base as u64);
+    f.number("FLASH_BASE", c.flash.base as u64);
+    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", crate::mcu::identify::idcode_address(c) as u64);
+    if let Some(crc) = c.crc {
+        use crate::flash::crc::{P_CR, P_CR_RESET, P_DR, P_INIT, P_POL};
+        f.number("CRC_BASE", crc.base as u64);
+        f.number("RCC_BASE+RCC_TypeDef.AHB4ENR", crc.clock_enable.0 as u64);
+        f.mask("RCC_AHB4ENR_CRCEN", crc.clock_enable.1);
+        f.scope(crate::facts::Scope::Every);
+        f.number("CRC_TypeDef.DR", P_DR as u64).number("CRC_TypeDef.CR", P_CR as u64);
+        f.mask("CRC_CR_RESET", P_CR_RESET);
+        f.number("CRC_TypeDef.INIT", P_INIT as u64).number("CRC_TypeDef.POL", P_POL as u64);
+        f.scope(crate::facts::Scope::Die);
+    }
+    // DBGMCU_APB1FZR.WWDG (stm32h7s7xx.h:4644), DBGMCU_APB4FZR.IWDG (:4690).
+    let names = [
+        ("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR", "DBGMCU_APB1FZR_WWDG"),
+        ("DBGMCU_BASE+DBGMCU_TypeDef.APB4FZR", "DBGMCU_APB4FZR_IWDG"),
+    ];
+    for (&(addr, bits), (reg, field)) in c.watchdog_freeze.iter().zip(names) {
+        f.number(reg, addr as u64).mask(field, bits);
+    }
+    f.number("FLASH_SECTOR_SIZE", c.flash.sectors[0].1 as u64);
+    f.number("FLASH_SECTOR_NB", (c.max_flash_kib * 1024 / c.flash.sectors[0].1) as u64);
+    if let Some(otp) = c.otp {
+        f.number("OTP_AREA_BASE", otp.base as u64);
+    }
+}

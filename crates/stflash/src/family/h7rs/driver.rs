@@ -54,7 +54,7 @@ pub const NVSTATE_OPEN: u32 = 0xB4;
 pub const NVSTATE_CLOSED: u32 = 0x51;
 
 /// Typical times: assumed, not found in any source at hand (the H7A/B's
-/// 25 µs per flash word and 5 ms per 8 KiB sector, timing-model.md).
+/// 25 µs per flash word and 5 ms per 8 KiB sector, the datasheets' flash memory characteristics).
 /// Timeouts as the other H7s' (OpenOCD's generic H7 timeouts, which it
 /// uses for the H7R/S too).
 const WORD_TIME: Duration = Duration::from_micros(25);
@@ -217,6 +217,39 @@ impl FlashController for H7rsController {
     fn options(&mut self) -> Option<&mut dyn crate::flash::options::OptionBytes> {
         Some(self)
     }
+}
+
+/// The driver's facts, by the names of ST's headers (stm32h7s7xx.h
+/// FLASH_TypeDef, FLASH_CR/SR/ISR/ICR; keys: stm32h7rsxx_hal_flash.h).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    if H7rsController::new(c).is_none() {
+        return;
+    }
+    f.source("driver");
+    f.number("FLASH_R_BASE", BASE as u64);
+    for (reg, addr) in
+        [("KEYR", KEYR), ("CR", CR), ("SR", SR), ("ISR", ISR), ("ICR", ICR), ("NVSR", NVSR), ("WRPSR", WRPSR)]
+    {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    for (bit, mask) in
+        [("LOCK", CR_LOCK), ("PG", CR_PG), ("SER", CR_SER), ("BER", CR_BER), ("FW", CR_FW), ("START", CR_START)]
+    {
+        f.mask(format!("FLASH_CR_{bit}"), mask);
+    }
+    // SSN: the sector number of the 8 sectors (stm32h7s7xx.h:9303).
+    let sectors = c.max_flash_kib * 1024 / c.flash.sectors[0].1;
+    f.field("FLASH_CR_SSN", CR_SSN_SHIFT, 32 - (sectors - 1).leading_zeros());
+    f.mask("FLASH_SR_QW", SR_QW);
+    f.mask("FLASH_ISR_EOPF", ISR_EOPF).mask("FLASH_ICR_EOPF", ISR_EOPF);
+    for flag in &ERRORS {
+        f.mask(format!("FLASH_ISR_{}F", flag.name), flag.mask);
+        f.mask(format!("FLASH_ICR_{}F", flag.name), flag.mask);
+    }
+    f.field("FLASH_NVSR_NVSTATE", 0, 8);
+    // NVSTATE_OPEN/NVSTATE_CLOSED are ST's HAL `OB_NVSTATE_OPEN`/`_CLOSE`
+    // (stm32h7rsxx_hal_flash.h:394-395), which extract.py does not read.
 }
 
 #[cfg(test)]

@@ -25,9 +25,20 @@ pub mod driver;
 pub mod factory;
 pub mod options;
 
-pub static FAMILY: Family =
-    Family { name: "STM32H7R/S (H7R3, H7S3, H7R7, H7S7)", chips: chips::CHIPS, driver, factory: factory::of };
+pub static FAMILY: Family = Family {
+    name: "STM32H7R/S (H7R3, H7S3, H7R7, H7S7)",
+    chips: chips::CHIPS,
+    driver,
+    factory: factory::of,
+    register_facts,
+};
 
 fn driver(chip: &'static Chip, _voltage_mv: Option<u32>) -> Option<Box<dyn FlashController>> {
     driver::H7rsController::new(chip).map(|d| Box::new(d) as Box<dyn FlashController>)
+}
+
+fn register_facts(chip: &'static Chip, facts: &mut crate::facts::Facts) {
+    chips::register_facts(chip, facts);
+    driver::register_facts(chip, facts);
+    options::register_facts(chip, facts);
 }

@@ -202,6 +202,28 @@ impl OptionBytes for H7rsController {
     }
 }
 
+/// The option tables' facts, by the names of ST's headers: each option
+/// status register at its `FLASH_TypeDef` member, its program register
+/// (`…P`) 4 bytes above, and its fields (stm32h7s7xx.h:9509-9801).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = crate::family::h7rs::driver::H7rsController::new(c) else { return };
+    f.source("option table");
+    for (reg, addr) in [("OPTKEYR", OPTKEYR), ("OPTCR", OPTCR), ("OPTISR", OPTISR), ("OPTICR", OPTICR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
+    f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_PG_OPT", PG_OPT);
+    f.mask("FLASH_OPTISR_OPTERRF", OPTERRF);
+    for word in d.words() {
+        let reg = word.name.trim_start_matches("FLASH_");
+        f.number(format!("FLASH_R_BASE+FLASH_TypeDef.{reg}P"), (word.addr + PRG_OFFSET) as u64);
+        // The HDP area fields (stm32h7s7xx.h:9695-9698) are not kept by
+        // extract.py (it skips the HDP registers' fields).
+        let renames: &[(&str, Option<&str>)] = &[("HDP_AREA_START", None), ("HDP_AREA_END", None)];
+        f.option_word(word, &format!("FLASH_R_BASE+FLASH_TypeDef.{reg}"), word.name, renames);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (flash-families.md
-//! §1.5, §2.4).
+//! STM32L0 and STM32L1: PECR-type flash, erased to 0x00 (RM0377 §3,
+//! RM0038 §3).
 //!
 //! Pages are erased by address (a write of 0 into the page with ERASE|PROG),
 //! so one register set serves the whole array: the layout is one bank wherever
@@ -12,15 +12,16 @@ use super::eeprom::{EepromPart, EEPROM_BASE};
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 
 /// L0: 128-byte pages; programmed by half page (16 words, 64 bytes); erased
-/// value 0x00 (RM0377 §3.3.1 "NVM organization"; flash-families.md §2.4, §2.0).
+/// value 0x00 (RM0377 §3.3.1 "NVM organization").
 const L0_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 128)], dual: None, write_unit: 64, erased: 0x00 };
 
-/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038; flash-families.md
+/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038
 /// §2.4, §1.6 item 17: stlink's "128 B" comment is wrong, its 0x100 is right).
 const L1_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 256)], dual: None, write_unit: 128, erased: 0x00 };
@@ -28,9 +29,8 @@ const L1_FLASH: FlashSpec =
 /// L1 cat.5/6 (0x437): bank 2 always starts at 0x08040000, so the 384 KiB
 /// parts (STM32L1xxxD-X) have a hole at 0x08030000-0x0803FFFF (CMSIS
 /// `stm32l151xdx.h`: FLASH_BANK1_END 0x0802FFFF, FLASH_BANK2_BASE 0x08040000;
-/// `stm32l151xe.h`: FLASH_BANK2_BASE 0x08040000). The sheet's "384 K:
-/// 0x08030000" (flash-families.md §1.5 row 0x437) is the cat.4 value; CMSIS is
-/// followed here.
+/// `stm32l151xe.h`: FLASH_BANK2_BASE 0x08040000). Bank 2 at 0x08030000 is
+/// the cat.4 value (`stm32l151xd.h`); CMSIS is followed here.
 const L1_CAT5_FLASH: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: &[(1, 256)], bank2: Bank2Base::Fixed(0x0804_0000) }), ..L1_FLASH };
 
@@ -44,14 +44,14 @@ const L0_FREEZE: &[(u32, u32)] = &[(0x4002_1034, 1 << 22), (0x4001_5808, (1 << 1
 /// (RM0038 DBG chapter, DBGMCU_APB1_FZ; CMSIS `stm32l152xe.h`).
 const L1_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
 
-/// User option bytes, each word a value and its complement (flash-families.md
-/// §2.4, §1.5 "OB" column).
+/// User option bytes, each word a value and its complement (RM0377 §3.4.1;
+/// CMSIS stm32l053xx.h `OB_BASE`, `OB_TypeDef`).
 const L0_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 const L1_OPTION_BYTES: MemRegion = MemRegion::new(0x1FF8_0000, 0x20);
 /// L1 cat.4/5 have more write-protection words (WRP up to 0x1FF8009F).
 const L1_OPTION_BYTES_LARGE: MemRegion = MemRegion::new(0x1FF8_0000, 0xA0);
 
-/// System memory per AN2606 Table 226 (flash-families.md §1.5, §6 row 26):
+/// System memory per AN2606 Table 226 (the reference manuals' memory maps; stlink v1.8.0 config/chips):
 /// L0 cat.1-3 4 KiB, L0 cat.5 and all L1 8 KiB.
 const L0_SYSMEM_4K: MemRegion = MemRegion::new(0x1FF0_0000, 4 * KIB);
 const SYSMEM_8K: MemRegion = MemRegion::new(0x1FF0_0000, 8 * KIB);
@@ -157,6 +157,7 @@ static DIE_447: Variant = Variant {
             smaller: None,
         },
     ],
+    user_option: &super::options::OB_USER_L0_BFB2,
     ..L0
 };
 const EEPROM_6K: MemRegion = MemRegion::new(EEPROM_BASE, 6 * KIB);
@@ -172,9 +173,11 @@ const L1_SMALL: &[EepromPart] = &[EepromPart {
 static DIE_416: Variant = Variant { eeprom: L1_SMALL, ..L1 };
 /// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
 /// same dies does not, and is assumed to read the reserved bit as 0.
-static DIE_429: Variant = Variant { pcrop_mode: true, eeprom: L1_SMALL, ..L1 };
+static DIE_429: Variant =
+    Variant { pcrop_mode: true, rdp_option: &super::options::OB_RDP_L1_SPRMOD, eeprom: L1_SMALL, ..L1 };
 static DIE_427: Variant = Variant {
     pcrop_mode: true,
+    rdp_option: &super::options::OB_RDP_L1_SPRMOD,
     // stm32l151xc.h:619,625, stm32l152xc.h, stm32l162xc.h (0x08081FFF);
     // stm32l100xc.h:590,596 (0x08080FFF).
     eeprom: &[EepromPart {
@@ -202,6 +205,7 @@ static DIE_436: Variant = Variant {
             smaller: None,
         },
     ],
+    user_option: &super::options::OB_USER_L1_BFB2,
     ..L1
 };
 static DIE_437: Variant = Variant {
@@ -212,6 +216,7 @@ static DIE_437: Variant = Variant {
         parts: "STM32L151xE, STM32L152xE, STM32L162xE, STM32L151xD-X, STM32L152xD-X, STM32L162xD-X",
         smaller: None,
     }],
+    user_option: &super::options::OB_USER_L1_BFB2,
     ..L1
 };
 
@@ -231,14 +236,14 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 16,
         flash: L0_FLASH,
         // EMB-C 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
-        // (flash-families.md §1.6 item 18).
+        // (stlink v1.8.0's behaviour).
         sram: MemRegion::new(0x2000_0000, 2 * KIB),
         extra_ram: &[],
         system_memory: L0_SYSMEM_4K,
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -261,7 +266,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -284,7 +289,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -301,7 +306,7 @@ pub static CHIPS: &[Chip] = &[
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 192,
         // Two physical banks (read-while-write) split at half the flash; the
-        // 192 KiB split at 0x08018000 is [U] (flash-families.md §7 question 6)
+        // 192 KiB split at 0x08018000 is [U] ([assumed])
         // but does not matter here: the banks are contiguous, erased by
         // address through one PECR, so the layout is one bank.
         flash: L0_FLASH,
@@ -311,7 +316,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L0_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L0_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L0_CRC),
     },
     Chip {
@@ -334,7 +339,10 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        // Cat.1 and cat.2 keep the size in the low byte (ST's HAL
+        // stm32l1xx_hal_flash.h:122-123, `FLASH_SIZE_RAW` & 0xFF for
+        // FLASH_CUT1/FLASH_CUT2).
+        flash_size_quirk: FlashSizeQuirk::Mask(0xFF),
         crc: Some(L1_CRC),
     },
     Chip {
@@ -357,8 +365,8 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        // Only the low byte of the register is the size (flash-families.md §1.4).
-        flash_size_quirk: FlashSizeQuirk::LowByte,
+        // The low byte, as on cat.1 (stm32l1xx_hal_flash.h:122-123).
+        flash_size_quirk: FlashSizeQuirk::Mask(0xFF),
         crc: Some(L1_CRC),
     },
     Chip {
@@ -381,7 +389,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L1_CRC),
     },
     Chip {
@@ -406,7 +414,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES_LARGE),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        // The register reads 0 for 384 KiB and 1 for 256 KiB (flash-families.md §1.4).
+        // The register reads 0 for 384 KiB and 1 for 256 KiB (the die's CMSIS `FLASHSIZE_BASE`).
         flash_size_quirk: FlashSizeQuirk::L1Cat4,
         crc: Some(L1_CRC),
     },
@@ -430,7 +438,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: Some(L1_OPTION_BYTES_LARGE),
         otp: None,
         watchdog_freeze: L1_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(L1_CRC),
     },
 ];
@@ -445,6 +453,70 @@ pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
             Some(MemRegion::new(EEPROM_BASE, (end - EEPROM_BASE as u64) as u32))
         }
         _ => None,
+    }
+}
+
+/// The header that represents each DEV_ID of this table in `facts/cmsis.facts`
+/// (the largest part: its data EEPROM is the one `data_eeprom` gives).
+pub(super) fn representative(dev_id: u16) -> Option<&'static str> {
+    Some(match dev_id {
+        0x457 => "stm32l011xx",
+        0x425 => "stm32l031xx",
+        0x417 => "stm32l053xx",
+        0x447 => "stm32l073xx",
+        0x416 => "stm32l152xb",
+        0x429 => "stm32l152xba",
+        0x427 => "stm32l152xc",
+        0x436 => "stm32l152xd",
+        0x437 => "stm32l152xe",
+        _ => return None,
+    })
+}
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::L0L1(v) = c.controller else { return };
+    let l0 = v.base == L0.base;
+    let freeze: &[(&str, &str)] = if l0 {
+        &[
+            ("RCC_BASE+RCC_TypeDef.APB2ENR", "RCC_APB2ENR_DBGEN"),
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP"),
+        ]
+    } else {
+        &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZ", "DBGMCU_APB1_FZ_DBG_WWDG_STOP|DBGMCU_APB1_FZ_DBG_IWDG_STOP")]
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            // HAL: L0 `FLASH_SIZE`, L1 `FLASH_SIZE_RAW` (the mask per die).
+            flash_size_mask: if l0 { "FLASH_SIZE.mask" } else { "FLASH_SIZE_RAW.mask" },
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE",
+            crc_clock: ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            freeze,
+        },
+    );
+    f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
+    if let Some(Bank2Base::Fixed(bank2)) = c.flash.dual.map(|d| d.bank2) {
+        f.number("FLASH_BANK2_BASE", bank2 as u64);
+    }
+    if let Some(ob) = c.option_bytes {
+        f.number("OB_BASE", ob.base as u64);
+    }
+    // The L1 headers give no SRAM size.
+    if l0 {
+        f.number("SRAM_SIZE_MAX", c.sram.size as u64);
+    }
+    // The data EEPROM: its base on every part, its end on the largest (the
+    // value-line parts of a DEV_ID have less: `eeprom.rs`).
+    let (base, end) =
+        if l0 { ("DATA_EEPROM_BASE", "DATA_EEPROM_END") } else { ("FLASH_EEPROM_BASE", "FLASH_EEPROM_END") };
+    f.number(base, EEPROM_BASE as u64);
+    if let (Some(region), Some(stem)) = (data_eeprom(c.dev_id), representative(c.dev_id)) {
+        // L0 cat.5 has two EEPROM banks (stm32l073xx.h:628-631).
+        let end = if c.dev_id == 0x447 { "DATA_EEPROM_BANK2_END" } else { end };
+        f.scope(Scope::Part(stem)).number(end, region.end() - 1).scope(Scope::Die);
     }
 }
 

@@ -1,5 +1,5 @@
 //! STM32L0/L1 flash: the PECR-type controller (RM0377/RM0367/RM0376 for L0,
-//! RM0038 for L1; flash-families.md §2.4).
+//! RM0038 for L1).
 //!
 //! Three locks, three key registers: PELOCK (PEKEYR) guards PECR itself and the
 //! data EEPROM, PRGLOCK (PRGKEYR) the program memory, OPTLOCK (OPTKEYR) the
@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use crate::chip::{Chip, Controller};
+use crate::facts::{Facts, Scope};
 use crate::flash::options::OptionWord;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FlashController, FlashError, FlashLayout, ProgramAccess, RdpLevel, RegOp, Reserved,
@@ -20,13 +21,13 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block: L0 0x40022000, L1 0x40023C00 (flash-families.md §2.4; CMSIS
+/// Register block: L0 0x40022000, L1 0x40023C00 (CMSIS
 /// `stm32l053xx.h` FLASH_R_BASE = AHBPERIPH_BASE + 0x2000, `stm32l152xe.h`
 /// FLASH_R_BASE = AHBPERIPH_BASE + 0x3C00).
 const L0_BASE: u32 = 0x4002_2000;
 const L1_BASE: u32 = 0x4002_3C00;
 
-// Register offsets (flash-families.md §2.4; EMB-R flash_l0/flash_l1).
+// Register offsets (EMB-R flash_l0/flash_l1).
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
@@ -41,6 +42,9 @@ pub const WRP_SECTOR: u32 = 4 * 1024;
 /// OBR/OPTR bit 8: L0 WPRMOD, L1 SPRMOD (CMSIS FLASH_OPTR_WPRMOD_Pos,
 /// FLASH_OBR_SPRMOD_Pos = 8).
 const OBR_PCROP_MODE: u32 = 1 << 8;
+/// OBR/OPTR bits 7:0: the RDP byte as loaded (L0 `FLASH_OPTR_RDPROT`, L1
+/// `FLASH_OBR_RDPRT`).
+const OBR_RDP: u32 = 0xFF;
 
 // PECR bits (§2.4; CMSIS `stm32l152xe.h:3096-3130`).
 pub const PECR_PELOCK: u32 = 1 << 0;
@@ -68,8 +72,8 @@ pub const PEKEY2: u32 = 0x0203_0405;
 pub const PRGKEY1: u32 = 0x8C9D_AEBF;
 pub const PRGKEY2: u32 = 0x1314_1516;
 
-/// Word, half-page and page-erase times: 3.2 ms (timing-model.md L0/L1 row);
-/// CMSIS-pack algorithms allow 500 ms per call (flash-families.md §4.1).
+/// Word, half-page and page-erase times: 3.2 ms (the datasheets' flash memory characteristics);
+/// CMSIS-pack algorithms allow 500 ms per call (OpenOCD src/flash/nor/stm32*.c timeouts).
 const OP_TIME: Duration = Duration::from_micros(3200);
 const OP_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -114,7 +118,9 @@ pub struct Variant {
     /// Flash interface register block (0x40022000 on L0, 0x40023C00 on L1).
     pub base: u32,
     pub error_flags: &'static [ErrorFlag],
-    /// The user option word (nRST_STOP, BOR… differ between L0 and L1).
+    /// The RDP option word (bit 8, the PCROP mode, where the die has it).
+    pub rdp_option: &'static OptionWord,
+    /// The user option word (BFB2 on the dual-bank dies only).
     pub user_option: &'static OptionWord,
     /// The data EEPROM of the die's parts, by flash size (`eeprom.rs`).
     pub eeprom: &'static [super::eeprom::EepromPart],
@@ -129,6 +135,7 @@ pub const L0: Variant = Variant {
     name: "STM32L0",
     base: L0_BASE,
     error_flags: &L0_ERRORS,
+    rdp_option: &super::options::OB_RDP_L0,
     user_option: &super::options::OB_USER_L0,
     eeprom: &[],
     pcrop_mode: true,
@@ -138,6 +145,7 @@ pub const L1: Variant = Variant {
     name: "STM32L1",
     base: L1_BASE,
     error_flags: &L1_ERRORS,
+    rdp_option: &super::options::OB_RDP_L1,
     user_option: &super::options::OB_USER_L1,
     pcrop_mode: false,
     ..L0
@@ -160,6 +168,27 @@ impl LpController {
 
     pub fn variant(&self) -> &'static Variant {
         self.variant
+    }
+
+    /// An L0 (rather than an L1) controller.
+    pub fn is_l0(&self) -> bool {
+        self.base == L0_BASE
+    }
+
+    /// ST's name of write-protection register `k` (0-based): L0 `FLASH_WRPR`,
+    /// `FLASH_WRPR2` (stm32l073xx.h `FLASH_TypeDef`), L1 `FLASH_WRPR1` …
+    /// `FLASH_WRPR4` (stm32l152xe.h).
+    pub fn wrpr_name(&self, k: usize) -> String {
+        match k {
+            0 if self.is_l0() => "FLASH_WRPR".to_string(),
+            k => format!("FLASH_WRPR{}", k + 1),
+        }
+    }
+
+    /// How many write-protection registers the largest part of the row has
+    /// (one bit per 4 KiB sector, 32 per register).
+    pub fn wrpr_count(&self) -> usize {
+        (self.chip.max_flash_kib * 1024).div_ceil(WRP_SECTOR).div_ceil(32) as usize
     }
 
     fn pecr(&self) -> u32 {
@@ -275,7 +304,53 @@ impl FlashController for LpController {
 
     /// OBR.RDPROT (§2.4; §5 item 22).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
-        Ok(RdpLevel::from_byte(t.read32(self.base + OBR)? as u8))
+        Ok(RdpLevel::from_byte((t.read32(self.base + OBR)? & OBR_RDP) as u8))
+    }
+}
+
+/// The driver's facts for a row, by the names of ST's headers (L0:
+/// stm32l053xx.h, L1: stm32l152xe.h, FLASH_TypeDef and FLASH_PECR/SR/OPTR
+/// bits; keys: stm32l0xx_hal_flash.h, stm32l1xx_hal_flash.h).
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Some(d) = LpController::new(c) else { return };
+    let l0 = d.is_l0();
+    f.source("driver");
+    f.number("FLASH_R_BASE", d.base as u64);
+    let obr = if l0 { "OPTR" } else { "OBR" };
+    for (reg, offset) in [("PECR", PECR), ("PEKEYR", PEKEYR), ("PRGKEYR", PRGKEYR), ("SR", SR), (obr, OBR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    for (k, &offset) in WRPR.iter().enumerate().take(d.wrpr_count()) {
+        let name = d.wrpr_name(k);
+        f.number(format!("FLASH_TypeDef.{}", &name[6..]), offset as u64);
+        // The L0 headers give FLASH_WRPR_WRP 16 bits on every die, cat.5
+        // included, where ST's HAL keeps sectors 16-31 in WRPR bits 31:16
+        // (stm32l0xx_hal_flash_ex.c:1076, `OB->WRP23`): the L1 widths only,
+        // those of the largest part (the 384 KiB cat.6 parts use 16 bits of
+        // WRPR2 and WRPR4, stm32l151xdx.h:3193,3199: their sectors 48-63 and
+        // 112-127 are not in the flash, `write_protected` leaves them out).
+        if let (false, Some(stem)) = (l0, super::chips::representative(c.dev_id)) {
+            f.scope(Scope::Part(stem)).field(format!("{name}_WRP"), 0, 32).scope(Scope::Die);
+        }
+    }
+    for (bit, mask) in [
+        ("PELOCK", PECR_PELOCK),
+        ("PRGLOCK", PECR_PRGLOCK),
+        ("PROG", PECR_PROG),
+        ("ERASE", PECR_ERASE),
+        ("FPRG", PECR_FPRG),
+    ] {
+        f.mask(format!("FLASH_PECR_{bit}"), mask);
+    }
+    f.mask("FLASH_SR_BSY", SR_BSY).mask("FLASH_SR_EOP", SR_EOP);
+    for flag in d.errors {
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+    }
+    f.number("FLASH_PEKEY1", PEKEY1 as u64).number("FLASH_PEKEY2", PEKEY2 as u64);
+    f.number("FLASH_PRGKEY1", PRGKEY1 as u64).number("FLASH_PRGKEY2", PRGKEY2 as u64);
+    f.mask(if l0 { "FLASH_OPTR_RDPROT" } else { "FLASH_OBR_RDPRT" }, OBR_RDP);
+    if d.variant.pcrop_mode {
+        f.mask(if l0 { "FLASH_OPTR_WPRMOD" } else { "FLASH_OBR_SPRMOD" }, OBR_PCROP_MODE);
     }
 }
 

@@ -1,9 +1,10 @@
-//! STM32L0/L1 option bytes (flash-families.md §2.4; RM0377 §3.4, RM0038 §3.9).
+//! STM32L0/L1 option bytes (RM0377 §3.4, RM0038 §3.9).
 //!
 //! Memory-mapped at 0x1FF80000 as 32-bit words holding a 16-bit value and its
 //! complement in the upper half: the RDP word (RDP in bits 7:0; bit 8 is
-//! WPRMOD on L0, SPRMOD on some L1, the PCROP mode), the USER word (BOR_LEV
-//! 3:0, IWDG_SW 4, nRST_STOP 5, nRST_STDBY 6, BFB2 7, nBOOT1 15 on L0), then
+//! WPRMOD on L0, SPRMOD on L1 cat.2/3, the PCROP mode), the USER word
+//! (BOR_LEV 3:0, IWDG_SW 4, nRST_STOP 5, nRST_STDBY 6, BFB2 7 on the
+//! dual-bank dies, nBOOT1 15 on L0), then
 //! the WRPROT words, 16 sectors of 4 KiB each (1 = protected; 0 with the
 //! PCROP mode bit set), the last two of L1 cat.5 at 0x1FF80080.
 //!
@@ -31,10 +32,10 @@ const PEKEYR: u32 = 0x0C;
 const OPTKEYR: u32 = 0x14;
 const PECR_OPTLOCK: u32 = 1 << 2;
 const PECR_OBL_LAUNCH: u32 = 1 << 18;
-/// Option keys of L0/L1 (flash-families.md §2.4).
+/// Option keys of L0/L1 (RM0377 §3, RM0038 §3).
 const OPTKEY1: u32 = 0xFBEA_D9C8;
 const OPTKEY2: u32 = 0x2425_2627;
-/// An option word is erased and programmed: 2 × 3.2 ms (timing-model.md).
+/// An option word is erased and programmed: 2 × 3.2 ms (the datasheets' flash memory characteristics).
 const WORD_TIME: Duration = Duration::from_micros(6400);
 /// An RDP regression also erases the flash and the data EEPROM.
 const WORD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,12 +48,30 @@ macro_rules! f {
 
 const COMPLEMENT: Field = f!("COMPLEMENT", 16, 16, K::Complement, Show::ComplementOf(0), "complement of bits 15:0");
 
-static OB_RDP: OptionWord = OptionWord {
+const RDP: Field = f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection");
+
+/// L0: RDP word bit 8 WPRMOD (every L0 header: stm32l053xx.h
+/// `FLASH_OPTR_WPRMOD`).
+pub(super) static OB_RDP_L0: OptionWord = OptionWord {
     name: "OB_RDP",
     addr: OB,
     fields: &[
-        f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
+        RDP,
         f!("WPRMOD", 8, 1, K::Security, Show::Flag("PCROP", "write protection"), "WRPROT bits mean"),
+        COMPLEMENT,
+    ],
+};
+/// L1 cat.1, cat.4, cat.5: no PCROP mode bit (stm32l152xb.h, stm32l152xd.h,
+/// stm32l152xe.h define no `FLASH_OBR_SPRMOD`).
+pub(super) static OB_RDP_L1: OptionWord = OptionWord { name: "OB_RDP", addr: OB, fields: &[RDP, COMPLEMENT] };
+/// L1 cat.2 and cat.3: bit 8 SPRMOD (stm32l152xba.h, stm32l152xc.h
+/// `FLASH_OBR_SPRMOD`).
+pub(super) static OB_RDP_L1_SPRMOD: OptionWord = OptionWord {
+    name: "OB_RDP",
+    addr: OB,
+    fields: &[
+        RDP,
+        f!("SPRMOD", 8, 1, K::Security, Show::Flag("PCROP", "write protection"), "WRPROT bits mean"),
         COMPLEMENT,
     ],
 };
@@ -62,31 +81,34 @@ const BOR: Show =
     Show::Choices(&[(0, "off"), (8, "level 1"), (9, "level 2"), (10, "level 3"), (11, "level 4"), (12, "level 5")]);
 const NO_RESET: Show = Show::Flag("no", "yes");
 
+const BOR_LEV: Field = f!("BOR_LEV", 0, 4, K::User, BOR, "brown-out reset");
+const IWDG_SW: Field =
+    f!("IWDG_SW", 4, 1, K::User, Show::Flag("software", "hardware"), "independent watchdog started by");
+const NRST_STOP: Field = f!("nRST_STOP", 5, 1, K::User, NO_RESET, "reset when entering Stop");
+const NRST_STDBY: Field = f!("nRST_STDBY", 6, 1, K::User, NO_RESET, "reset when entering Standby");
+const BFB2: Field = f!("BFB2", 7, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from");
+const NBOOT1: Field = f!("nBOOT1", 15, 1, K::BootConfig, Show::Hex, "boot selection bit 1");
+
+/// L0 cat.1-3: FLASH_OPTR bits 31:16 (stm32l053xx.h: BOR_LEV 16, IWDG_SW 20,
+/// nRST_STOP 21, nRST_STDBY 22, BOOT1 31).
 pub(super) static OB_USER_L0: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB + 4,
-    fields: &[
-        f!("BOR_LEV", 0, 4, K::User, BOR, "brown-out reset"),
-        f!("IWDG_SW", 4, 1, K::User, Show::Flag("software", "hardware"), "independent watchdog started by"),
-        f!("nRST_STOP", 5, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 6, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("BFB2", 7, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from (dual-bank parts)"),
-        f!("nBOOT1", 15, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        COMPLEMENT,
-    ],
+    fields: &[BOR_LEV, IWDG_SW, NRST_STOP, NRST_STDBY, NBOOT1, COMPLEMENT],
 };
-pub(super) static OB_USER_L1: OptionWord = OptionWord {
+/// L0 cat.5, dual bank: BFB2 (stm32l073xx.h `FLASH_OPTR_BFB2`, bit 23).
+pub(super) static OB_USER_L0_BFB2: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB + 4,
-    fields: &[
-        f!("BOR_LEV", 0, 4, K::User, BOR, "brown-out reset"),
-        f!("IWDG_SW", 4, 1, K::User, Show::Flag("software", "hardware"), "independent watchdog started by"),
-        f!("nRST_STOP", 5, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 6, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("BFB2", 7, 1, K::BootConfig, Show::Flag("bank 2", "bank 1"), "boot from (cat.4/5)"),
-        COMPLEMENT,
-    ],
+    fields: &[BOR_LEV, IWDG_SW, NRST_STOP, NRST_STDBY, BFB2, NBOOT1, COMPLEMENT],
 };
+/// L1 cat.1-3: FLASH_OBR bits 31:16 (stm32l152xb.h, stm32l152xc.h).
+pub(super) static OB_USER_L1: OptionWord =
+    OptionWord { name: "OB_USER", addr: OB + 4, fields: &[BOR_LEV, IWDG_SW, NRST_STOP, NRST_STDBY, COMPLEMENT] };
+/// L1 cat.4-6, dual bank: BFB2 (stm32l152xd.h, stm32l152xe.h
+/// `FLASH_OBR_nRST_BFB2`, bit 23).
+pub(super) static OB_USER_L1_BFB2: OptionWord =
+    OptionWord { name: "OB_USER", addr: OB + 4, fields: &[BOR_LEV, IWDG_SW, NRST_STOP, NRST_STDBY, BFB2, COMPLEMENT] };
 
 macro_rules! wrp {
     ($name:literal, $field:literal, $n:literal, $addr:expr) => {
@@ -150,7 +172,7 @@ impl LpController {
             layout.check_range(start, WRP_SECTOR as u64).is_ok().then_some((start, end))
         };
         let regs = |run: &BTreeSet<u32>| {
-            let mut names: Vec<String> = run.iter().map(|u| format!("FLASH_WRPR{}", u / 32 + 1)).collect();
+            let mut names: Vec<String> = run.iter().map(|u| self.wrpr_name((u / 32) as usize)).collect();
             names.dedup();
             names.join(", ")
         };
@@ -186,8 +208,7 @@ const PCROP_FIXED: &str =
 
 impl OptionBytes for LpController {
     fn words(&self) -> Vec<&'static OptionWord> {
-        let user = self.variant().user_option;
-        let mut w = vec![&OB_RDP, user];
+        let mut w = vec![self.variant().rdp_option, self.variant().user_option];
         // As many WRPROT words as the largest flash of the part needs.
         let span = self.chip().max_flash_kib * 1024;
         w.extend(OB_WRP.iter().take(span.div_ceil(WRP_WORD_SPAN) as usize));
@@ -195,7 +216,7 @@ impl OptionBytes for LpController {
     }
 
     fn area_word(&self, area: OptionArea) -> Option<&'static OptionWord> {
-        (area == OptionArea::Option).then_some(&OB_RDP)
+        (area == OptionArea::Option).then_some(self.variant().rdp_option)
     }
 
     fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
@@ -226,6 +247,45 @@ impl OptionBytes for LpController {
         // Load them: the chip resets; the probe may report the write as failed.
         let _ = t.write32(pecr, PECR_OBL_LAUNCH);
         Ok(Reload::Reset)
+    }
+}
+
+/// `OB_TypeDef` member of each WRPROT word (stm32l152xe.h: `WRP01` …
+/// `WRP1415`, two WRPROT bytes each).
+const OB_WRP_MEMBERS: [&str; 8] = ["WRP01", "WRP23", "WRP45", "WRP67", "WRP89", "WRP1011", "WRP1213", "WRP1415"];
+
+/// The option tables' facts for a row, by the names of ST's headers: each
+/// option word at its `OB_TypeDef` member, and its fields where FLASH_OPTR
+/// (L0) or FLASH_OBR (L1) shows them once loaded: the RDP word's in bits
+/// 15:0, the USER word's in bits 31:16 (stm32l053xx.h `FLASH_OPTR_*`,
+/// stm32l152xe.h `FLASH_OBR_*`).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = LpController::new(c) else { return };
+    let l0 = d.is_l0();
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", OPTKEYR as u64);
+    f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
+    f.mask("FLASH_PECR_OPTLOCK", PECR_OPTLOCK).mask("FLASH_PECR_OBL_LAUNCH", PECR_OBL_LAUNCH);
+    f.number("OB_BASE", OB as u64);
+    let reg = if l0 { "FLASH_OPTR" } else { "FLASH_OBR" };
+    for word in d.words() {
+        let (member, shift) = match OB_WRP.iter().position(|w| std::ptr::eq(w, word)) {
+            Some(n) => (OB_WRP_MEMBERS[n], None),
+            None if word.addr == OB => ("RDP", Some(0)),
+            None => ("USER", Some(16)),
+        };
+        f.number(format!("OB_BASE+OB_TypeDef.{member}"), word.addr as u64);
+        let Some(shift) = shift else { continue };
+        for field in word.fields.iter().filter(|f| f.kind != K::Complement) {
+            let name = match (field.name, l0) {
+                ("RDP", true) => "RDPROT",
+                ("RDP", false) => "RDPRT",
+                ("nBOOT1", _) => "BOOT1",
+                ("BFB2", false) => "nRST_BFB2",
+                (name, _) => name,
+            };
+            f.field(format!("{reg}_{name}"), field.shift as u32 + shift, field.width as u32);
+        }
     }
 }
 
@@ -268,7 +328,7 @@ mod tests {
         // L053: WRPR bit 1 = sector 1 (pages 32-63), 1 = protected.
         let a = areas(0x417, 64 * KIB, &[0x0000_0002], false);
         assert_eq!(ranges(&a), [(0x0800_1000, 0x0800_2000)]);
-        assert!(a[0].2.contains("FLASH_WRPR1 (sector 1)"), "{}", a[0].2);
+        assert!(a[0].2.contains("FLASH_WRPR (sector 1)"), "{}", a[0].2);
         assert!(a[0].2.contains("`stflash --area=option write WRPROT_0=0x0000` first"), "{}", a[0].2);
         assert!(areas(0x417, 64 * KIB, &[0], false).is_empty());
         // PCROP mode: 0 = protected, and stflash cannot remove it.

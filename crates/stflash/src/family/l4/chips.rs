@@ -1,39 +1,57 @@
 //! The 64-bit double-word controllers: STM32L4, L4+, G0, G4, C0, WB, WL
-//! (flash-families.md §1.5, §2.5; corrections of §1.6 and §6).
+//! (RM0394, RM0351, RM0432, RM0444, RM0440, RM0490, RM0434, RM0461/RM0453).
 //!
-//! Geometry per bank mode lives here; which mode is in force (OPTR bits) is
-//! read by the driver, `crate::flash::l4g`.
+//! Geometry per bank mode lives here; which mode is in force (OPTR bits, on
+//! G0B1 also the sales type) is read by the driver ([`super::driver`]).
+//!
+//! Header lines cited as `file:line` are those of ST's CMSIS device headers
+//! and HAL drivers at the commits listed in `facts/cmsis.facts` (its
+//! `source` lines); `register_facts` below states the values this table
+//! takes from them, and `crates/stflash/tests/it/crosscheck.rs` checks them
+//! there.
 
 use super::driver;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::{Facts, Scope, TableNames};
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
 
-/// Flash-size register of L4, L4+, G0, G4, WB, WL (flash-families.md §1.4).
+/// Flash-size register of L4, L4+, G0, G4, WB, WL (CMSIS `FLASHSIZE_BASE`:
+/// stm32l476xx.h:1311, stm32g071xx.h:733, stm32wb55xx.h, stm32wle5xx.h).
 const FLASH_SIZE_REG: u32 = 0x1FFF_75E0;
-/// Flash-size register of C0 (flash-families.md §1.4).
+/// Flash-size register of C0 (stm32c031xx.h `FLASHSIZE_BASE`).
 const FLASH_SIZE_REG_C0: u32 = 0x1FFF_75A0;
+/// The bits of the flash-size register ST's headers keep (`FLASH_SIZE`):
+/// G03x-G06x 7 (stm32g031xx.h:563, stm32g051xx.h:603), G07x/G08x 8
+/// (stm32g071xx.h:642), G0Bx/G0Cx 10 (stm32g0b1xx.h:756), WB 11
+/// (stm32wb55xx.h:935, stm32wb35xx.h); 16 on the others.
+const SIZE_G0_SMALL: FlashSizeQuirk = FlashSizeQuirk::Mask(0x7F);
+const SIZE_G07X: FlashSizeQuirk = FlashSizeQuirk::Mask(0xFF);
+const SIZE_G0BX: FlashSizeQuirk = FlashSizeQuirk::Mask(0x3FF);
+const SIZE_WB: FlashSizeQuirk = FlashSizeQuirk::Mask(0x7FF);
 
 /// One-time-programmable area: 1 KiB at 0x1FFF7000 on every family here
-/// (stlink L45x/L496 chip files `otp_base`/`otp_size`; RM0351/RM0440/RM0444/RM0434
-/// "OTP area" in the flash memory organisation tables).
+/// (WB/WL: CMSIS `OTP_AREA_BASE`, stm32wb55xx.h:926, stm32wle5xx.h:776; the
+/// L4/G0/G4/C0 headers name no OTP: RM0351/RM0440/RM0444 "OTP area" in the
+/// flash memory organisation tables, stlink L45x/L496 chip files
+/// `otp_base`/`otp_size`).
 const OTP: Option<MemRegion> = Some(MemRegion::new(0x1FFF_7000, KIB));
 
-/// DBGMCU_APB1FZR1 (0xE0042008): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
-/// (RM0351 §48.16.4, RM0432 and RM0440 same register). stlink writes bits 8/9
-/// of DBGMCU_CR on these parts (stlink-usb-protocol.md §9), which do not stop
-/// the watchdogs.
+/// DBGMCU_APB1FZR1 (DBGMCU_BASE 0xE0042000 + 0x08): DBG_WWDG_STOP bit 11,
+/// DBG_IWDG_STOP bit 12 (stm32l476xx.h:16510-16513 and the L4+/G4
+/// headers). stlink writes bits 8/9 of DBGMCU_CR on these parts, which do
+/// not stop the watchdogs.
 const L4_FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
-/// WB/WL: DBGMCU_APB1FZR1 (CPU1) is at offset 0x3C (CMSIS stm32wb55xx.h
-/// DBGMCU_TypeDef; RM0434 §38.13, RM0453 same layout), bits 11/12 as on L4.
+/// WB/WL: DBGMCU_APB1FZR1 (CPU1) is at offset 0x3C (stm32wb55xx.h and
+/// stm32wle5xx.h `DBGMCU_TypeDef`), bits 11/12 as on L4.
 const WB_WL_FREEZE: &[(u32, u32)] = &[(0xE004_203C, (1 << 11) | (1 << 12))];
-/// G0/C0: the DBGMCU sits on APB and needs its clock first (RCC_APBENR1.DBGEN,
-/// bit 27, RCC at 0x40021000 + 0x3C: RM0444 §5.4.15, RM0490 §6.4.16), then
-/// DBGMCU_APB_FZ1 (0x40015808): DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12
-/// (RM0444 §40.9.4, RM0490 DBGMCU_APB1FZR).
+/// G0/C0: the DBG unit sits on APB and needs its clock first
+/// (RCC_APBENR1.DBGEN, bit 27, RCC 0x40021000 + 0x3C: stm32g071xx.h:5275,
+/// stm32c031xx.h:4259), then DBG_APB_FZ1 (DBG_BASE 0x40015800 + 0x08):
+/// DBG_WWDG_STOP bit 11, DBG_IWDG_STOP bit 12 (stm32g071xx.h:8448-8451).
 const G0_C0_FREEZE: &[(u32, u32)] = &[(0x4002_103C, 1 << 27), (0x4001_5808, (1 << 11) | (1 << 12))];
 
 /// Uniform 2 KiB or 4 KiB pages, single bank.
@@ -42,7 +60,9 @@ const PAGES_2K: FlashSpec =
 const PAGES_4K: FlashSpec =
     FlashSpec { base: FLASH_BASE, sectors: &[(1, 4 * KIB)], dual: None, write_unit: 8, erased: 0xFF };
 
-/// Pages of 2 KiB in both modes, bank 2 directly after bank 1 (L47x/L49x, G0B1).
+/// Pages of 2 KiB in both modes, bank 2 directly after bank 1 (L47x/L49x,
+/// G0B1: ST HAL `FLASH_BANK_SIZE` = `FLASH_SIZE >> 1`,
+/// stm32l4xx_hal_flash.h and stm32g0xx_hal_flash.h).
 const PAGES_2K_DUAL_HALF: FlashSpec = FlashSpec {
     base: FLASH_BASE,
     sectors: &[(1, 2 * KIB)],
@@ -51,9 +71,10 @@ const PAGES_2K_DUAL_HALF: FlashSpec = FlashSpec {
     erased: 0xFF,
 };
 
-/// L4+: 8 KiB pages in single-bank mode, 4 KiB in dual-bank mode, bank 2 at
-/// half the flash (flash-families.md §2.5; §6 row 29: stlink's fixed 4 KiB is
-/// wrong in single-bank mode).
+/// L4+: 8 KiB pages in single-bank mode (ST HAL `FLASH_PAGE_SIZE_128_BITS`
+/// 0x2000), 4 KiB in dual-bank mode (`FLASH_PAGE_SIZE` 0x1000:
+/// stm32l4xx_hal_flash.h:851-853), bank 2 at half the flash; stlink's fixed
+/// 4 KiB is wrong in single-bank mode.
 const L4PLUS_PAGES: FlashSpec = FlashSpec {
     base: FLASH_BASE,
     sectors: &[(1, 8 * KIB)],
@@ -62,8 +83,13 @@ const L4PLUS_PAGES: FlashSpec = FlashSpec {
     erased: 0xFF,
 };
 
-/// G4 category 3: 4 KiB pages single-bank, 2 KiB dual-bank with bank 2 always
-/// at 0x08040000, a hole on 128/256 KiB parts (flash-families.md §2.5, §6 row 33).
+/// G4 category 3: 4 KiB pages single-bank (ST HAL
+/// `FLASH_PAGE_SIZE_128_BITS` 0x1000), 2 KiB dual-bank (`FLASH_PAGE_SIZE`
+/// 0x800, stm32g4xx_hal_flash.h), bank 2 always at 0x08040000, a hole on
+/// 128/256 KiB parts (RM0440 dual-bank organisation; OpenOCD
+/// src/flash/nor/stm32l4x.c:2170-2187). ST's HAL computes bank-2 addresses as
+/// half the flash, but only for PCROP (stm32g4xx_hal_flash_ex.c); the
+/// headers define no bank-2 base, so this stays RM0440's as OpenOCD reads it.
 const G4_CAT3_PAGES: FlashSpec = FlashSpec {
     base: FLASH_BASE,
     sectors: &[(1, 4 * KIB)],
@@ -74,7 +100,7 @@ const G4_CAT3_PAGES: FlashSpec = FlashSpec {
 
 /// AN2606 Table 226 system memory: 28 KiB on L4, L4+, G07x, G0B1, G4, WB.
 const SYSMEM_28K: MemRegion = MemRegion::new(0x1FFF_0000, 0x7000);
-/// AN2606: 8 KiB on G03x/G04x and G05x/G06x (stlink says 28 KiB for G05x, §6 row 26).
+/// AN2606: 8 KiB on G03x/G04x and G05x/G06x (stlink says 28 KiB for G05x).
 const SYSMEM_G0_SMALL: MemRegion = MemRegion::new(0x1FFF_0000, 0x2000);
 
 /// st-flash's contiguous SRAM at 0x20000000.
@@ -82,27 +108,28 @@ const fn sram(kib: u32) -> MemRegion {
     MemRegion::new(0x2000_0000, kib * KIB)
 }
 
-/// L4/L4+ SRAM2 at its own address 0x10000000 (it is also aliased right after
-/// SRAM1, inside st-flash's contiguous SRAM): RM0394/RM0351/RM0432 §2.2 memory map.
+/// L4/L4+ SRAM2 at its own address 0x10000000 (CMSIS `SRAM2_BASE`,
+/// `SRAM2_SIZE`: stm32l412xx.h, stm32l432xx.h, stm32l476xx.h:1146,
+/// stm32l4r5xx.h:1249); it is also aliased right after SRAM1.
 const SRAM2_8K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 8 * KIB)];
 const SRAM2_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
 const SRAM2_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
 const SRAM2_64K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 64 * KIB)];
 
-/// G4 CCM SRAM at 0x10000000 (also aliased after SRAM2): RM0440 §2.4.
+/// G4 CCM SRAM at 0x10000000 (CMSIS `CCMSRAM_BASE`, `CCMSRAM_SIZE`:
+/// stm32g431xx.h, stm32g474xx.h:1152, stm32g491xx.h); also aliased after
+/// SRAM2.
 const CCM_10K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 10 * KIB)];
 const CCM_16K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 16 * KIB)];
 const CCM_32K: &[MemRegion] = &[MemRegion::new(0x1000_0000, 32 * KIB)];
 
-/// What every L4 (RM0394/RM0351) row shares; the rows fill in the rest.
-/// CRC peripheral at CRC_BASE = AHB1PERIPH_BASE + 0x3000 = 0x40023000 with
-/// INIT and POL on every part here. Its CRCEN is bit 12 of RCC_AHB1ENR at
-/// 0x40021048 on L4, L4+ and G4 (CMSIS stm32l476xx.h, stm32l4r5xx.h,
-/// stm32g474xx.h: RCC_BASE 0x40021000, offset 0x48), of RCC_AHBENR at
-/// 0x40021038 on G0 and C0 (stm32g071xx.h, stm32c031xx.h: offset 0x38), of
-/// RCC_AHB1ENR at 0x58000048 on WB and WL (stm32wb55xx.h, stm32wle5xx.h:
-/// RCC_BASE 0x58000000). Reset clocks: MSI 4 MHz (L4, L4+, WB, WL), HSI16
-/// (G0, G4), HSI48/4 = 12 MHz (C0).
+/// The CRC peripheral at CRC_BASE 0x40023000 with INIT and POL on every part
+/// here (stm32l476xx.h:1239, stm32g071xx.h:696 and their `CRC_TypeDef`). Its
+/// CRCEN is bit 12 of RCC_AHB1ENR at 0x40021048 on L4, L4+ and G4
+/// (RCC_BASE 0x40021000 + 0x48: stm32l476xx.h:11154, stm32g474xx.h:12333),
+/// of RCC_AHBENR at 0x40021038 on G0 and C0 (+0x38), of RCC_AHB1ENR at
+/// 0x58000048 on WB and WL (RCC_BASE 0x58000000). Reset clocks: MSI 4 MHz
+/// (L4, L4+, WB, WL), HSI16 (G0, G4), HSI48/4 = 12 MHz (C0).
 const L4_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
 const G4_CRC: CrcPeripheral = CrcPeripheral { word_ns: 500, ..L4_CRC };
@@ -127,15 +154,16 @@ const L4: Chip = Chip {
     sram: sram(0),
     extra_ram: &[],
     system_memory: SYSMEM_28K,
-    // USER/RDP, PCROP1 start/end, WRP1A, WRP1B as value/complement double words.
+    // USER/RDP, PCROP1 start/end, WRP1A, WRP1B as value/complement double
+    // words (RM0351 "Option bytes organization").
     option_bytes: Some(MemRegion::new(0x1FFF_7800, 0x28)),
     otp: OTP,
     watchdog_freeze: L4_FREEZE,
-    flash_size_quirk: FlashSizeQuirk::None,
+    flash_size_quirk: FlashSizeQuirk::NONE,
     crc: Some(L4_CRC),
 };
 
-/// L4+ (RM0432): option bytes at 0x1FF00000 (stlink option_base).
+/// L4+ (RM0432): option bytes at 0x1FF00000 (stlink L4Rx.chip `option_base`).
 const L4_PLUS: Chip = Chip {
     family: "STM32L4+",
     reference_manual: "RM0432",
@@ -147,8 +175,8 @@ const L4_PLUS: Chip = Chip {
 };
 
 /// G4 (RM0440): user option bytes at 0x1FFF7800-0x1FFF782F; stlink's
-/// 0x1FFFF800 is the bank-2 option area of dual-bank cat.3 parts (§1.6 item 8,
-/// §6 row 17).
+/// 0x1FFFF800 is the bank-2 option area of dual-bank cat.3 parts (RM0440
+/// "Option bytes organization").
 const G4: Chip = Chip {
     family: "STM32G4",
     reference_manual: "RM0440",
@@ -158,8 +186,9 @@ const G4: Chip = Chip {
     ..L4
 };
 
-/// G0 (RM0444): Cortex-M0+, DBGMCU on APB (flash-families.md §1.2), option
-/// bytes 0x1FFF7800-0x1FFF787F ([SFL], stlink option_size 0x80).
+/// G0 (RM0444): Cortex-M0+, DBG unit on APB (`DBG_BASE` 0x40015800,
+/// stm32g071xx.h), option bytes 0x1FFF7800-0x1FFF787F (RM0444 "Option
+/// bytes organization"; stlink option_size 0x80).
 const G0: Chip = Chip {
     family: "STM32G0",
     reference_manual: "RM0444",
@@ -171,7 +200,9 @@ const G0: Chip = Chip {
     ..L4
 };
 
-/// C0 (RM0490): as G0, flash-size register at 0x1FFF75A0, 6 KiB system memory (AN2606).
+/// C0 (RM0490): as G0, flash-size register at 0x1FFF75A0, 6 KiB system
+/// memory (AN2606); 32 KiB when the size register is erased (CMSIS
+/// `FLASH_SIZE_DEFAULT`, stm32c031xx.h).
 const C0: Chip = Chip {
     family: "STM32C0",
     reference_manual: "RM0490",
@@ -215,16 +246,42 @@ const U0: Chip = Chip {
 /// WB/WL: own register block (driver), DBGMCU freeze register at offset 0x3C.
 const WB_WL: Chip = Chip { watchdog_freeze: WB_WL_FREEZE, crc: Some(WB_WL_CRC), ..L4 };
 
+/// WB (RM0434): 4 KiB pages, single bank; the top of flash from SFR.SFSA
+/// belongs to CPU2 (wireless stack, FUS) and is never touched. Option bytes
+/// at 0x1FFF8000 (stlink WBx0_WBx5.chip option_size 0x80). The contiguous
+/// SRAM is SRAM1 only: SRAM2a/SRAM2b (0x20030000, `SRAM2A_BASE`) are shared
+/// with CPU2, and the value-line WB50 has 64 KiB of SRAM1 where the WB55 has
+/// 192 KiB (`SRAM1_SIZE`: stm32wb50xx.h 0x10000, stm32wb55xx.h 0x30000),
+/// with nothing mapped behind it up to SRAM2a.
+const WB: Chip = Chip {
+    family: "STM32WB",
+    reference_manual: "RM0434",
+    controller: Controller::L4(&driver::WB),
+    flash: PAGES_4K,
+    flash_size_quirk: SIZE_WB,
+    option_bytes: Some(MemRegion::new(0x1FFF_8000, 0x80)),
+    ..WB_WL
+};
+
 pub static CHIPS: &[Chip] = &[
     Chip { dev_id: 0x443, uid: Uid::at(0x1FFF_7550), name: "STM32C011xx", parts: "STM32C011", sram: sram(6), ..C0 },
-    Chip { dev_id: 0x453, uid: Uid::at(0x1FFF_7550), name: "STM32C031xx", parts: "STM32C031", sram: sram(12), ..C0 },
-    // C051, C071, C091/C092: the C011/C031 controller with wider fields
-    // (CMSIS FLASH_CR_PNB 7/6/7 bits, stm32c051xx.h:2425, stm32c071xx.h:2625,
-    // stm32c091xx.h:2495: all within the C0 variant's 7 bits; WRP1A_STRT 5/6/7
-    // bits, which the decoding takes from the flash size), the same register
-    // block, RCC, DBGMCU and CRC addresses (stm32c051xx.h:540-584,
-    // stm32c071xx.h:597-641, stm32c091xx.h:547-595), flash-size register
-    // 0x1FFF75A0 and UID 0x1FFF7550 as on C031. System memory: AN2606 Table
+    Chip {
+        dev_id: 0x453,
+        uid: Uid::at(0x1FFF_7550),
+        name: "STM32C031xx",
+        parts: "STM32C031",
+        sram: sram(12),
+        controller: Controller::L4(&driver::C031),
+        ..C0
+    },
+    // C051, C071, C091/C092: the C031 controller with the die's field widths
+    // (CMSIS FLASH_CR_PNB 7/6/7 bits, stm32c051xx.h:2426, stm32c071xx.h:2625,
+    // stm32c091xx.h:2495; WRP1A_STRT 5/6/7 bits, stm32c051xx.h:2539,
+    // stm32c071xx.h:2738, stm32c091xx.h:2608: `driver::C051`, `C071`, `C09X`),
+    // the same register block, RCC, DBGMCU and CRC addresses
+    // (stm32c051xx.h:540-584, stm32c071xx.h:597-641, stm32c091xx.h:547-595),
+    // flash-size register 0x1FFF75A0 and UID 0x1FFF7550 as on C031. System
+    // memory: AN2606 Table
     // 226. That the option-byte image is at 0x1FFF7800 as on C031 and the OTP
     // at 0x1FFF7000 are assumed (not in CMSIS).
     Chip {
@@ -232,6 +289,7 @@ pub static CHIPS: &[Chip] = &[
         uid: Uid::at(0x1FFF_7550),
         name: "STM32C051xx",
         parts: "STM32C051",
+        controller: Controller::L4(&driver::C051),
         // FLASH_SIZE_DEFAULT 0x10000, SRAM_SIZE_MAX 0x3000 (stm32c051xx.h:506-508).
         max_flash_kib: 64,
         sram: sram(12),
@@ -243,6 +301,7 @@ pub static CHIPS: &[Chip] = &[
         uid: Uid::at(0x1FFF_7550),
         name: "STM32C071xx",
         parts: "STM32C071",
+        controller: Controller::L4(&driver::C071),
         // FLASH_SIZE_DEFAULT 0x20000, SRAM_SIZE_MAX 0x6000 (stm32c071xx.h:559-561).
         max_flash_kib: 128,
         sram: sram(24),
@@ -258,6 +317,7 @@ pub static CHIPS: &[Chip] = &[
         uid: Uid::at(0x1FFF_7550),
         name: "STM32C09xxx",
         parts: "STM32C091, STM32C092",
+        controller: Controller::L4(&driver::C09X),
         max_flash_kib: 256,
         sram: sram(30),
         system_memory: MemRegion::new(0x1FFF_0000, 0x4000),
@@ -296,6 +356,10 @@ pub static CHIPS: &[Chip] = &[
         otp: Some(MemRegion::new(0x1FFF_6800, KIB)),
         ..U0
     },
+    // SRAM: CMSIS `SRAM_SIZE_MAX` (stm32g031xx.h, stm32g051xx.h:601,
+    // stm32g071xx.h:640, stm32g0b1xx.h:754): 8, 16, 32, 128 KiB. The
+    // datasheets' 18/36/144 KiB count the SRAM parity bits' area, usable
+    // only with parity checking off; the headers' sizes are valid either way.
     Chip {
         dev_id: 0x466,
         uid: Uid::at(0x1FFF_7590),
@@ -304,6 +368,8 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 64,
         sram: sram(8),
         system_memory: SYSMEM_G0_SMALL,
+        flash_size_quirk: SIZE_G0_SMALL,
+        controller: Controller::L4(&driver::G03X_G06X),
         ..G0
     },
     Chip {
@@ -312,8 +378,10 @@ pub static CHIPS: &[Chip] = &[
         name: "STM32G05x_G06x",
         parts: "STM32G050, STM32G051, STM32G061",
         max_flash_kib: 64,
-        sram: sram(18),
+        sram: sram(16),
         system_memory: SYSMEM_G0_SMALL,
+        flash_size_quirk: SIZE_G0_SMALL,
+        controller: Controller::L4(&driver::G03X_G06X),
         ..G0
     },
     Chip {
@@ -322,12 +390,13 @@ pub static CHIPS: &[Chip] = &[
         name: "STM32G07x_G08x",
         parts: "STM32G070, STM32G071, STM32G081",
         max_flash_kib: 128,
-        sram: sram(36),
+        sram: sram(32),
+        flash_size_quirk: SIZE_G07X,
         ..G0
     },
-    // Two banks on 256/512 KiB parts with OPTR.DUAL_BANK (§2.5). AN2606 lists a
-    // second system-memory range 0x1FFF8000-0x1FFFEFFF; the table has one
-    // region, the first.
+    // Two banks as ST's HAL counts them from the sales type (driver).
+    // AN2606 lists a second system-memory range 0x1FFF8000-0x1FFFEFFF; the
+    // table has one region, the first.
     Chip {
         dev_id: 0x467,
         uid: Uid::at(0x1FFF_7590),
@@ -335,10 +404,13 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32G0B0, STM32G0B1, STM32G0C1",
         max_flash_kib: 512,
         flash: PAGES_2K_DUAL_HALF,
-        sram: sram(144),
+        sram: sram(128),
+        flash_size_quirk: SIZE_G0BX,
         controller: Controller::L4(&driver::G0B1),
         ..G0
     },
+    // G4 SRAM: SRAM1, SRAM2 and the CCM SRAM alias that follows them
+    // (`SRAM1_SIZE_MAX` + `SRAM2_SIZE` + `CCMSRAM_SIZE`).
     Chip {
         dev_id: 0x468,
         uid: Uid::at(0x1FFF_7590),
@@ -362,7 +434,7 @@ pub static CHIPS: &[Chip] = &[
         ..G4
     },
     // Single bank, 2 KiB pages: stlink's `dualbank` flag and DBANK test are
-    // wrong for this category (§1.6 item 5, §6 row 18).
+    // wrong for this category (ST HAL stm32g4xx_hal_flash.h:880-887).
     Chip {
         dev_id: 0x479,
         uid: Uid::at(0x1FFF_7590),
@@ -382,9 +454,10 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 128,
         sram: sram(40),
         extra_ram: SRAM2_8K,
+        controller: Controller::L4(&driver::L41X),
         ..L4
     },
-    // stlink names this row "STM32L41x_L42x" and cites RM0392 (§1.6 item 12).
+    // stlink names this row "STM32L41x_L42x" and cites RM0392.
     Chip {
         dev_id: 0x435,
         uid: Uid::at(0x1FFF_7590),
@@ -393,6 +466,7 @@ pub static CHIPS: &[Chip] = &[
         max_flash_kib: 256,
         sram: sram(48),
         extra_ram: SRAM2_16K,
+        controller: Controller::L4(&driver::L43X),
         ..L4
     },
     Chip {
@@ -406,7 +480,7 @@ pub static CHIPS: &[Chip] = &[
         ..L4
     },
     // 1 MiB parts always dual bank, 256/512 KiB parts dual when
-    // OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way (§2.5).
+    // OPTR.DUALBANK (bit 21) is set; 2 KiB pages either way.
     Chip {
         dev_id: 0x415,
         uid: Uid::at(0x1FFF_7590),
@@ -417,7 +491,7 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K_DUAL_HALF,
         sram: sram(96),
         extra_ram: SRAM2_32K,
-        controller: Controller::L4(&driver::L4_RM0351),
+        controller: Controller::L4(&driver::L47X),
         ..L4
     },
     Chip {
@@ -430,10 +504,10 @@ pub static CHIPS: &[Chip] = &[
         flash: PAGES_2K_DUAL_HALF,
         sram: sram(320),
         extra_ram: SRAM2_64K,
-        controller: Controller::L4(&driver::L4_RM0351),
+        controller: Controller::L4(&driver::L49X),
         ..L4
     },
-    // SRAM 320 KiB on L4P/L4Q, not stlink's 640 KiB (§1.6 item 18).
+    // SRAM 320 KiB on L4P/L4Q (SRAM1 + SRAM2 + SRAM3), not stlink's 640 KiB.
     Chip {
         dev_id: 0x471,
         uid: Uid::at(0x1FFF_7590),
@@ -441,6 +515,7 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32L4P5, STM32L4Q5",
         max_flash_kib: 1024,
         sram: sram(320),
+        controller: Controller::L4(&driver::L4P5),
         ..L4_PLUS
     },
     Chip {
@@ -452,32 +527,39 @@ pub static CHIPS: &[Chip] = &[
         sram: sram(640),
         ..L4_PLUS
     },
-    // 4 KiB pages, single bank; the top of flash from SFR.SFSA belongs to CPU2
-    // (wireless stack, FUS) and is never touched (§2.5). Option bytes at
-    // 0x1FFF8000 (stlink option_size 0x80).
     Chip {
         dev_id: 0x495,
         uid: Uid::at(0x1FFF_7590),
         name: "STM32WBx0_WBx5",
-        parts: "STM32WB30, STM32WB35, STM32WB50, STM32WB55",
-        family: "STM32WB",
-        reference_manual: "RM0434",
-        controller: Controller::L4(&driver::WB),
+        parts: "STM32WB50, STM32WB55, STM32WB5M",
         max_flash_kib: 1024,
-        flash: PAGES_4K,
-        sram: sram(256),
-        option_bytes: Some(MemRegion::new(0x1FFF_8000, 0x80)),
-        ..WB_WL
+        sram: sram(64),
+        ..WB
     },
-    // Single bank (stlink's `dualbank` flag and RM id 0033 are wrong, §1.6
-    // item 11); AN2606 system memory 16 KiB (stlink 28 KiB, §6 row 26).
+    // WB30/WB35 have a DEV_ID of their own (OpenOCD
+    // src/flash/nor/stm32l4x.h:122 `DEVID_STM32WB3XX` 0x496) and up to 512
+    // KiB of flash; PNB and WRP are 7 bits wide on the WB35
+    // (stm32wb35xx.h:4066), SRAM1 32 KiB (`SRAM1_SIZE`).
+    Chip {
+        dev_id: 0x496,
+        uid: Uid::at(0x1FFF_7590),
+        name: "STM32WB3x",
+        parts: "STM32WB30, STM32WB35",
+        max_flash_kib: 512,
+        sram: sram(32),
+        controller: Controller::L4(&driver::WB3X),
+        ..WB
+    },
+    // Single bank (stlink's `dualbank` flag and RM id 0033 are wrong);
+    // AN2606 system memory 16 KiB (stlink 28 KiB). SRAM1 + SRAM2
+    // (`SRAM1_SIZE`, `SRAM2_SIZE`: stm32wle5xx.h).
     Chip {
         dev_id: 0x497,
         uid: Uid::at(0x1FFF_7590),
         name: "STM32WLEx",
         parts: "STM32WLE4, STM32WLE5, STM32WL54, STM32WL55",
         family: "STM32WL",
-        reference_manual: "RM0461",
+        reference_manual: "RM0461 (RM0453 for the dual-core STM32WL54/WL55)",
         controller: Controller::L4(&driver::WL),
         max_flash_kib: 256,
         sram: sram(64),
@@ -486,6 +568,100 @@ pub static CHIPS: &[Chip] = &[
         ..WB_WL
     },
 ];
+
+/// The facts of a row of this table, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let g0_c0 = matches!(c.family, "STM32G0" | "STM32C0");
+    let (idcode, crc_clock, freeze): (_, _, &[(&str, &str)]) = if c.family == "STM32U0" {
+        (
+            "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            &[
+                ("RCC_BASE+RCC_TypeDef.DBGCFGR", "RCC_DBGCFGR_DBGEN"),
+                ("DBGMCU_BASE+DBGMCU_TypeDef.APBFZ1", "DBGMCU_APBFZ1_DBG_WWDG_STOP|DBGMCU_APBFZ1_DBG_IWDG_STOP"),
+            ],
+        )
+    } else if g0_c0 {
+        (
+            "DBG_BASE+DBG_TypeDef.IDCODE",
+            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+            &[
+                ("RCC_BASE+RCC_TypeDef.APBENR1", "RCC_APBENR1_DBGEN"),
+                ("DBG_BASE+DBG_TypeDef.APBFZ1", "DBG_APB_FZ1_DBG_WWDG_STOP|DBG_APB_FZ1_DBG_IWDG_STOP"),
+            ],
+        )
+    } else {
+        (
+            "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+            &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1", "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP")],
+        )
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE",
+            flash_size_mask: "FLASH_SIZE.mask",
+            idcode,
+            crc_base: "CRC_BASE",
+            crc_clock,
+            freeze,
+        },
+    );
+    // Pages: ST's HAL `FLASH_PAGE_SIZE` is the dual-bank page where a part
+    // has two sizes, `FLASH_PAGE_SIZE_128_BITS` the single-bank one.
+    match c.flash.dual {
+        Some(d) if d.sectors[0].1 != c.flash.sectors[0].1 => {
+            f.number("FLASH_PAGE_SIZE", d.sectors[0].1 as u64);
+            f.number("FLASH_PAGE_SIZE_128_BITS", c.flash.sectors[0].1 as u64);
+        }
+        _ => {
+            f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
+        }
+    }
+    // SRAM: which of ST's regions the row's contiguous SRAM spans.
+    let (sram, scope) = match c.dev_id {
+        0x443 | 0x453 | 0x44C | 0x493 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
+        // The C092's 30 KiB, which the C091 (36 KiB) has too (see the row).
+        0x44D => ("SRAM_SIZE_MAX", Scope::Part("stm32c092xx")),
+        // U0: SRAM1 then SRAM2 (`BKPSRAM2_BASE`, 4 or 8 KiB; the headers give
+        // no SRAM2 size), contiguous.
+        0x459 | 0x489 => {
+            let sram2 = if c.dev_id == 0x459 { 4 * KIB } else { 8 * KIB };
+            f.number("BKPSRAM2_BASE", (c.sram.base + c.sram.size - sram2) as u64);
+            ("SRAM1_SIZE_MAX", Scope::Die)
+        }
+        0x468 | 0x469 | 0x479 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", Scope::Die),
+        0x464 | 0x461 => ("SRAM1_SIZE_MAX+SRAM2_SIZE", Scope::Die),
+        0x471 | 0x470 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", Scope::Die),
+        // The smallest SRAM1 of the DEV_ID (see `WB`).
+        0x495 => ("SRAM1_SIZE", Scope::Part("stm32wb50xx")),
+        0x496 => ("SRAM1_SIZE", Scope::Part("stm32wb35xx")),
+        0x497 => ("SRAM1_SIZE+SRAM2_SIZE", Scope::Die),
+        _ => ("SRAM1_SIZE_MAX", Scope::Die),
+    };
+    let size = match c.dev_id {
+        0x459 => c.sram.size - 4 * KIB,
+        0x489 => c.sram.size - 8 * KIB,
+        _ => c.sram.size,
+    };
+    f.scope(scope).number(sram, size as u64).scope(Scope::Die);
+    let extra = if c.family == "STM32G4" { "CCMSRAM" } else { "SRAM2" };
+    for r in c.extra_ram {
+        f.number(format!("{extra}_BASE"), r.base as u64);
+        f.number(format!("{extra}_SIZE"), r.size as u64);
+    }
+    if c.family == "STM32U0" {
+        if let Some(otp) = c.otp {
+            f.number("FLASH_OTP_BASE", otp.base as u64);
+        }
+    }
+    if c.watchdog_freeze == WB_WL_FREEZE {
+        if let Some(otp) = c.otp {
+            f.number("OTP_AREA_BASE", otp.base as u64);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -540,9 +716,9 @@ mod tests {
 
     #[test]
     fn u0_and_the_new_c0_dies_are_rows_of_their_variants() {
-        for id in [0x44C, 0x493, 0x44D] {
+        for (id, v) in [(0x44C, &driver::C051), (0x493, &driver::C071), (0x44D, &driver::C09X)] {
             let c = find(id).unwrap();
-            assert!(c.controller == Controller::L4(&driver::C0) && c.flash_size_reg == FLASH_SIZE_REG_C0, "{}", c.name);
+            assert!(c.controller == Controller::L4(v) && c.flash_size_reg == FLASH_SIZE_REG_C0, "{}", c.name);
         }
         for id in [0x459, 0x489] {
             let c = find(id).unwrap();

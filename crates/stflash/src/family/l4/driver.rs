@@ -1,13 +1,17 @@
-//! The 64-bit double-word flash controllers: STM32L4, L4+, G0, G4, C0, WB, WL
-//! (flash-families.md §2.5).
+//! The 64-bit double-word flash controllers: STM32L4, L4+, G0, G4, C0, WB, WL.
 //!
 //! One register layout, one sequence per operation; what differs between the
 //! parts (register base, PNB width, where BKER sits, which busy flags exist,
 //! how the bank mode is chosen, the WB/WL secure area) is the data of one
-//! [`Variant`] per controller.
+//! [`Variant`] per die. Register offsets and bits are those of ST's CMSIS
+//! `FLASH_TypeDef` and `FLASH_SR_*`/`FLASH_CR_*` (e.g. stm32l476xx.h,
+//! stm32g0b1xx.h, stm32wb55xx.h; `register_facts` below states each, and
+//! `crates/stflash/tests/it/crosscheck.rs` checks them against
+//! `facts/cmsis.facts`, which names the header lines).
 //!
 //! Programming is standard double-word programming (CR.PG, then the low and
-//! the high 32-bit word of each 64-bit double word). Fast programming
+//! the high 32-bit word of each 64-bit double word: ST HAL
+//! stm32l4xx_hal_flash.c:696-712). Fast programming
 //! (CR.FSTPG: a row of 32 double words, 64 on L4+ and WB, written back to
 //! back) is offered to the flash routine in target RAM for banks the write
 //! erases whole ([`FlashController::fast_program`]): the controller raises
@@ -25,28 +29,30 @@ use log::debug;
 
 use super::options as opts;
 use crate::chip::{Chip, Controller};
+use crate::facts::{Facts, Scope};
 use crate::flash::options::OptionWord;
 use crate::flash::{
     unlock_with_keys, ErrorFlag, FastProgram, FlashController, FlashError, FlashLayout, ProgramAccess, RaisedClock,
-    RdpLevel, RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2,
+    RdpLevel, RegOp, Reserved, Sector, StatusReg, Width, KEY1, KEY2, OPTKEY1, OPTKEY2,
 };
-use crate::mcu::Target;
+use crate::mcu::{Target, TargetError};
 
-/// Register offsets from the controller base (flash-families.md §2.5 table).
+/// Register offsets from the controller base (`FLASH_TypeDef`).
 const ACR: u32 = 0x00;
 const KEYR: u32 = 0x08;
 const SR: u32 = 0x10;
 const CR: u32 = 0x14;
 const OPTR: u32 = 0x20;
-/// WB/WL secure flash start register (RM0434 FLASH_SFR; CMSIS stm32wb55xx.h offset 0x80).
+/// WB/WL secure flash start register (`FLASH_TypeDef.SFR`, stm32wb55xx.h;
+/// on WL only the dual-core WL54/WL55 have it, stm32wl55xx.h:466).
 const SFR: u32 = 0x80;
 
-/// Register block of L4, L4+, G0, G4, C0 (flash-families.md §2.5).
+/// Register block of L4, L4+, G0, G4, C0 (`FLASH_R_BASE`).
 const BASE: u32 = 0x4002_2000;
-/// Register block of WB and WL (flash-families.md §2.5).
+/// Register block of WB and WL (`FLASH_REG_BASE`).
 const BASE_WB_WL: u32 = 0x5800_4000;
 
-// FLASH_SR bits (flash-families.md §2.5).
+// FLASH_SR bits.
 pub const SR_EOP: u32 = 1 << 0;
 pub const SR_OPERR: u32 = 1 << 1;
 pub const SR_PROGERR: u32 = 1 << 3;
@@ -58,22 +64,24 @@ pub const SR_MISERR: u32 = 1 << 8;
 pub const SR_FASTERR: u32 = 1 << 9;
 pub const SR_RDERR: u32 = 1 << 14;
 pub const SR_OPTVERR: u32 = 1 << 15;
+/// BSY (G0: BSY1).
 pub const SR_BSY: u32 = 1 << 16;
-/// Bank-2 busy flag of the G0B1/G0C1 (flash-families.md §5 item 11).
+/// Bank-2 busy flag of the G0B1/G0C1 (`FLASH_SR_BSY2`, stm32g0b1xx.h).
 pub const SR_BSY2: u32 = 1 << 17;
 /// Configuration busy: CR must not be written while set (G0, C0, WB, WL).
 pub const SR_CFGBSY: u32 = 1 << 18;
 /// Program/erase suspended by CPU2 (WB, WL).
 pub const SR_PESD: u32 = 1 << 19;
 
-// FLASH_CR bits (flash-families.md §2.5).
+// FLASH_CR bits.
 pub const CR_PG: u32 = 1 << 0;
 pub const CR_PER: u32 = 1 << 1;
 pub const CR_MER1: u32 = 1 << 2;
 pub const CR_PNB_SHIFT: u32 = 3;
-/// BKER on L4, L4+, G4 (§6 row 14: bit 11, not stlink's bit 13).
+/// BKER on L4, L4+, G4: bit 11 (stm32l476xx.h, stm32g474xx.h `FLASH_CR_BKER`),
+/// not stlink's bit 13.
 pub const CR_BKER_L4_G4: u32 = 1 << 11;
-/// BKER on G0B1/G0C1 (flash-families.md §5 item 10).
+/// BKER on G0B1/G0C1: bit 13 (stm32g0b1xx.h `FLASH_CR_BKER`).
 pub const CR_BKER_G0: u32 = 1 << 13;
 pub const CR_MER2: u32 = 1 << 15;
 pub const CR_STRT: u32 = 1 << 16;
@@ -94,9 +102,10 @@ const SR_ERRORS: u32 = SR_OPERR
     | SR_RDERR
     | SR_OPTVERR;
 
-/// Typical times (timing-model.md, L4/G0/G4/WB/WL/C0 row) and timeouts
-/// (≥ 10× the datasheet maxima of flash-families.md §4.2; the page-erase
-/// maximum is 40 ms on G0, the double-word maximum 125 µs).
+/// Typical times (assumed: the STM32L476 datasheet typicals, 81.69 µs per
+/// double word, 22 ms per page) and timeouts (at least 10× the datasheet
+/// maxima; the page-erase maximum is 40 ms on G0, the double-word maximum
+/// 125 µs).
 const PROGRAM_TYPICAL: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
 const ERASE_TYPICAL: Duration = Duration::from_millis(22);
@@ -122,13 +131,40 @@ enum BankMode {
     OptionBit(u32),
 }
 
-/// Geometry of the WB/WL secure area register (FLASH_SFR).
+/// The WB/WL secure area register (FLASH_SFR).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct SecureArea {
     /// SFSA field: first secure page.
     sfsa_mask: u32,
     /// FSD: flash security disabled (no secure area).
     fsd: u32,
+    /// WL: FLASH_SFR exists on the dual-core WL54/WL55 only
+    /// (stm32wl55xx.h:466, :4607-4622); on the WLE4/WLE5, which report the
+    /// same DEV_ID, `FLASH_TypeDef` ends at 0x38 (stm32wle5xx.h:366-383).
+    /// The area is read only when this OPTR bit (ESE, "security enable",
+    /// bit 8: stm32wl55xx.h:4427) is set, and a start page of 0 (the whole
+    /// flash, leaving CPU1 nothing to run) is taken for the unimplemented
+    /// register it is on a WLE part, as is a bus fault. Assumed: the
+    /// WLE4/WLE5 have no CPU2 to enable security, so ESE stays 0 there
+    /// (RM0461 was not at hand); either way a WLE part is never refused. A
+    /// WL55 whose secure area starts at page 0 is then not refused either;
+    /// its flash controller still refuses every write with WRPERR.
+    ese: Option<u32>,
+}
+
+/// G0B1/G0C1: ST's HAL counts the banks from the sales type in the package
+/// data register, not from the flash size: `FLASH_BANK_NB` is 1 for sales
+/// type 0, and for sales type 1 (`FLASH_SALES_TYPE_0`) unless
+/// OPTR.DUAL_BANK is set; 2 otherwise (stm32g0xx_hal_flash.h:875-882;
+/// `PACKAGE_BASE` 0x1FFF7500, `FLASH_SALES_TYPE` bits 25:24:
+/// stm32g0b1xx.h:872).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SalesType {
+    package: u32,
+    mask: u32,
+    /// The sales type that follows OPTR.DUAL_BANK.
+    optional: u32,
+    dual_bank: u32,
 }
 
 /// What distinguishes one controller of the group from another.
@@ -137,7 +173,7 @@ pub struct Variant {
     pub name: &'static str,
     /// Flash interface register block.
     pub base: u32,
-    /// Width of CR.PNB (flash-families.md §2.5 "PNB width").
+    /// Width of CR.PNB (CMSIS `FLASH_CR_PNB` of the die).
     pnb_bits: u32,
     /// CR.BKER mask (0: single-bank controller).
     bker: u32,
@@ -150,6 +186,11 @@ pub struct Variant {
     /// Flash sizes (KiB) that can run with two banks, and how that is chosen.
     /// Other sizes are single bank.
     dual: &'static [(u32, BankMode)],
+    /// The OPTR bank-mode bit's name in ST's headers.
+    dual_bit_name: &'static str,
+    /// Where the bank count comes from the sales type (G0B1); `dual` then
+    /// applies only when the package data register cannot be read.
+    sales: Option<SalesType>,
     secure: Option<SecureArea>,
     /// In single-bank mode the WRP2A/WRP2B areas protect pages too,
     /// numbered from the flash base like WRP1x (L4+, G4 cat.3: OpenOCD
@@ -158,7 +199,7 @@ pub struct Variant {
     /// count in single-bank mode.
     pub wrp2_in_single_bank: bool,
     /// The option registers of the die (OPTR first, then the WRP areas and,
-    /// on WB/WL, FLASH_SFR).
+    /// on WB, FLASH_SFR).
     pub options: &'static [&'static OptionWord],
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static crate::flash::options::factory::Factory,
@@ -224,8 +265,9 @@ fn hclk_of(cr: u32, cfgr: u32) -> Option<u64> {
 const ACR_LATENCY: u32 = 0x7;
 const LATENCY_16MHZ: u32 = 2;
 
-/// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4 DBANK
-/// (flash-families.md §2.5, §6 row 28).
+/// OPTR bit 21: L4 DUALBANK, L4+ DB1M, G0B1 DUAL_BANK; bit 22: L4+ and G4
+/// DBANK (stm32l476xx.h, stm32l4r5xx.h:8700-8703, stm32g0b1xx.h:4114,
+/// stm32g474xx.h `FLASH_OPTR_*`).
 const OPTR_BIT21: u32 = 1 << 21;
 const OPTR_BIT22: u32 = 1 << 22;
 
@@ -239,6 +281,8 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
         extra_busy: 0,
         pesd: false,
         dual: &[],
+        dual_bit_name: "",
+        sales: None,
         secure: None,
         wrp2_in_single_bank: false,
         options,
@@ -248,54 +292,78 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
     }
 }
 
-/// The variants: one record per controller design of the group (the chip
-/// rows point here).
-/// L47x/L48x and L49x/L4Ax (RM0351): 1 MiB always dual; 256/512 KiB dual when
+// The variants: one record per die (the chip rows point here). PNB widths
+// are CMSIS `FLASH_CR_PNB` of each die: as many bits as the pages of a bank
+// of its largest part need (stm32l412xx.h:3225 6 bits, stm32l432xx.h:6926 7,
+// stm32l4p5xx.h:8887 7, stm32g031xx.h:2491 10 on every G0,
+// stm32g431xx.h:4715 6, stm32c031xx.h:2345 4, stm32wb35xx.h:4066 7,
+// stm32wle5xx.h:3741 7; 8 on the others).
+
+/// L47x/L48x (RM0351): 1 MiB always dual; 256/512 KiB dual when
 /// OPTR.DUALBANK. PNB 8 bits, BKER bit 11.
-pub static L4_RM0351: Variant = Variant {
+pub static L47X: Variant = Variant {
     bker: CR_BKER_L4_G4,
     mer2: CR_MER2,
     dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::Dual)],
-    ..single("STM32L4 (RM0351)", 8, opts::L4_DUAL)
+    dual_bit_name: "FLASH_OPTR_DUALBANK",
+    ..single("STM32L4 (RM0351)", 8, opts::L47X)
 };
-/// L41x–L46x (RM0394): single bank.
-pub static L4_RM0394: Variant = single("STM32L4 (RM0394)", 8, opts::L4_SINGLE);
-/// L4+ (RM0432): DBANK (bit 22) on 2 MiB parts, DB1M (bit 21) on the smaller
-/// ones. Assumed for the 512 KiB L4P5: DB1M decides as on 1 MiB parts.
+/// L49x/L4Ax (RM0351): as L47x, with nSWBOOT0/nBOOT0 in OPTR.
+pub static L49X: Variant = Variant { options: opts::L49X, ..L47X };
+/// L45x/L46x (RM0394): single bank, PNB 8 bits.
+pub static L4_RM0394: Variant = single("STM32L4 (RM0394)", 8, opts::L4_8);
+/// L41x/L42x (RM0394): PNB 6 bits.
+pub static L41X: Variant = single("STM32L4 (RM0394)", 6, opts::L4_6);
+/// L43x/L44x (RM0394): PNB 7 bits.
+pub static L43X: Variant = single("STM32L4 (RM0394)", 7, opts::L4_7);
+/// L4+ (RM0432): two banks when OPTR.DBANK (bit 22) is set, on every flash
+/// size, as ST's HAL decides it on every L4+ (mass erase, page erase and
+/// PCROP read `FLASH_OPTR_DBANK`: stm32l4xx_hal_flash_ex.c:506-507,
+/// :559-565; `FLASH_BANK_SIZE` = `FLASH_SIZE >> 1` and the 4/8 KiB page
+/// sizes for all L4+: stm32l4xx_hal_flash.h:843-853). DB1M (bit 21) is a
+/// displayed option only: the HAL uses it for no map.
 pub static L4PLUS: Variant = Variant {
     bker: CR_BKER_L4_G4,
     mer2: CR_MER2,
     dual: &[
-        (512, BankMode::OptionBit(OPTR_BIT21)),
-        (1024, BankMode::OptionBit(OPTR_BIT21)),
+        (512, BankMode::OptionBit(OPTR_BIT22)),
+        (1024, BankMode::OptionBit(OPTR_BIT22)),
         (2048, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    dual_bit_name: "FLASH_OPTR_DBANK",
     wrp2_in_single_bank: true,
     fast_row: 512,
-    ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS)
+    ..single("STM32L4+ (RM0432)", 8, opts::L4_PLUS_8)
 };
-/// G0B1/G0C1 (RM0444): PNB 10 bits (§6 row 15), BKER bit 13, BSY2, dual on
-/// 256/512 KiB parts with OPTR.DUAL_BANK. The 128 KiB parts are single bank
-/// (HAL: sales type 0). Bank-2 pages are numbered from 0 with BKER set, as
-/// ST's HAL and OpenOCD do (§6 row 16; ST's NUCLEO-G0B1RE FLASH_EraseProgram
-/// example computes bank-relative pages). RM0444's organisation table names
-/// them 256…383; Zephyr writes 256 + n. Unresolved: §7 question 4.
+/// L4P5/L4Q5 (RM0432): PNB 7 bits.
+pub static L4P5: Variant = Variant { pnb_bits: 7, options: opts::L4_PLUS_7, ..L4PLUS };
+/// G0B1/G0C1 (RM0444): PNB 10 bits, BKER bit 13, BSY2, two banks as the
+/// HAL counts them (see [`SalesType`]); without the sales type, 128 KiB
+/// parts are single bank, 256 KiB parts follow DUAL_BANK and 512 KiB parts
+/// are dual. Bank-2 pages are numbered from 0 with BKER set, as ST's HAL
+/// (stm32g0xx_hal_flash_ex.c `FLASH_PageErase`) and OpenOCD do; RM0444's
+/// organisation table names them 256…383 and Zephyr writes 256 + n
+/// (unresolved, the HAL is followed).
 pub static G0B1: Variant = Variant {
     factory: &super::factory::G0,
     bker: CR_BKER_G0,
     mer2: CR_MER2,
     extra_busy: SR_CFGBSY | SR_BSY2,
-    dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::OptionBit(OPTR_BIT21))],
+    dual: &[(256, BankMode::OptionBit(OPTR_BIT21)), (512, BankMode::Dual)],
+    dual_bit_name: "FLASH_OPTR_DUAL_BANK",
+    sales: Some(SalesType { package: 0x1FFF_7500, mask: 3 << 24, optional: 1 << 24, dual_bank: OPTR_BIT21 }),
     rcc: None,
     ..single("STM32G0B1 (RM0444)", 10, opts::G0B1)
 };
-/// Other G0 (RM0444): PNB 7 bits, CFGBSY.
+/// G07x/G08x (RM0444): PNB 10 bits, CFGBSY.
 pub static G0: Variant = Variant {
     factory: &super::factory::G0,
     extra_busy: SR_CFGBSY,
     rcc: None,
-    ..single("STM32G0 (RM0444)", 7, opts::G0)
+    ..single("STM32G0 (RM0444)", 10, opts::G07X)
 };
+/// G03x-G06x (RM0444): as G07x, WRP fields of 5 bits.
+pub static G03X_G06X: Variant = Variant { options: opts::G03X_G06X, ..G0 };
 /// G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
 pub static G4_CAT3: Variant = Variant {
     factory: &super::factory::G4,
@@ -306,22 +374,33 @@ pub static G4_CAT3: Variant = Variant {
         (256, BankMode::OptionBit(OPTR_BIT22)),
         (512, BankMode::OptionBit(OPTR_BIT22)),
     ],
+    dual_bit_name: "FLASH_OPTR_DBANK",
     wrp2_in_single_bank: true,
     ..single("STM32G4 cat.3 (RM0440)", 7, opts::G4_CAT3)
 };
-/// G4 category 4: single bank, PNB 8 bits (§1.6 item 5).
+/// G4 category 4: single bank, PNB 8 bits, WRP fields of 7
+/// (stm32g491xx.h:5001).
 pub static G4_CAT4: Variant =
     Variant { factory: &super::factory::G4, ..single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4) };
-/// G4 category 2: single bank, PNB 7 bits.
+/// G4 category 2: single bank, PNB 6 bits.
 pub static G4_CAT2: Variant =
-    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 7, opts::G4_CAT2) };
-/// C0 (RM0490): PNB 7 bits, CFGBSY.
+    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 6, opts::G4_CAT2) };
+/// C011 (RM0490): PNB 4 bits, CFGBSY.
 pub static C0: Variant = Variant {
     factory: &super::factory::C0,
     extra_busy: SR_CFGBSY,
     rcc: None,
-    ..single("STM32C0 (RM0490)", 7, opts::C0)
+    ..single("STM32C0 (RM0490)", 4, opts::C011)
 };
+/// C031 (RM0490): as C011, with OPTR.HSE_NOT_REMAPPED.
+pub static C031: Variant = Variant { options: opts::C031, ..C0 };
+/// C051 (RM0490): PNB 7 bits, WRP fields of 5 (stm32c051xx.h:2426, 2539).
+pub static C051: Variant = Variant { pnb_bits: 7, options: opts::C051, ..C0 };
+/// C071 (RM0490): PNB 6 bits, WRP fields of 6 (stm32c071xx.h:2625, 2738).
+pub static C071: Variant = Variant { pnb_bits: 6, options: opts::C071, ..C0 };
+/// C091/C092 (RM0490): PNB 7 bits, WRP fields of 7 (stm32c091xx.h:2495,
+/// 2608; stm32c092xx.h:3140, 3258).
+pub static C09X: Variant = Variant { pnb_bits: 7, options: opts::C09X, ..C0 };
 /// U0 (RM0503): the C0/G0 controller. Same register block and offsets
 /// (CMSIS stm32u073xx.h:302-315 `FLASH_TypeDef`: KEYR 0x08, SR 0x10, CR 0x14,
 /// OPTR 0x20, WRP1AR/BR 0x2C/0x30), the same CR bits (PG 0, PER 1, MER1 2,
@@ -343,27 +422,30 @@ pub static U0: Variant = Variant {
     rcc: None,
     ..single("STM32U0 (RM0503)", 7, opts::U0)
 };
-/// WB (RM0434): own register block, CFGBSY, PESD, secure area from SFR
-/// (SFSA bits 0-7, FSD bit 8).
+/// WB55/WB50 (RM0434): own register block, CFGBSY, PESD, secure area from
+/// SFR (SFSA bits 0-7, FSD bit 8: stm32wb55xx.h `FLASH_SFR_*`).
 pub static WB: Variant = Variant {
     factory: &super::factory::WB,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
     pesd: true,
-    secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8 }),
+    secure: Some(SecureArea { sfsa_mask: 0xFF, fsd: 1 << 8, ese: None }),
     fast_row: 512,
     rcc: Some(RCC_WB_WL),
     ..single("STM32WB (RM0434)", 8, opts::WB)
 };
-/// WL (RM0461/RM0453): as WB, but SFSA is bits 0-6 and FSD bit 7 (stm32wl PAC, SFR).
+/// WB30/WB35: as WB55, PNB 7 bits.
+pub static WB3X: Variant = Variant { pnb_bits: 7, options: opts::WB3X, ..WB };
+/// WL (RM0461/RM0453): as WB, PNB 7 bits; SFSA is bits 0-6 and FSD bit 7
+/// (stm32wl55xx.h:4607-4612), on the WL54/WL55 only ([`SecureArea::ese`]).
 pub static WL: Variant = Variant {
     factory: &super::factory::WL,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
     pesd: true,
-    secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7 }),
+    secure: Some(SecureArea { sfsa_mask: 0x7F, fsd: 1 << 7, ese: Some(1 << 8) }),
     rcc: Some(RCC_WB_WL),
-    ..single("STM32WL (RM0453)", 8, opts::WL)
+    ..single("STM32WL (RM0453)", 7, opts::WL)
 };
 
 static ERROR_FLAGS: &[ErrorFlag] = &[
@@ -457,7 +539,7 @@ impl L4gController {
     }
 
     /// Wait while CPU2 holds flash operations suspended (WB/WL, SR.PESD;
-    /// flash-families.md §2.5).
+    /// RM0351 §3, RM0444 §3, RM0434 §3, RM0453 §3).
     fn wait_not_suspended(&self, t: &mut Target) -> Result<(), FlashError> {
         if !self.v.pesd {
             return Ok(());
@@ -477,13 +559,26 @@ impl L4gController {
     }
 }
 
-/// The layout for `size` bytes with OPTR reading `optr` (pure, for tests).
+/// The layout for `size` bytes with OPTR reading `optr` (pure, for tests),
+/// the bank count taken from the flash size (G0B1: see [`layout_with_sales`]).
 pub fn layout_for(v: &Variant, chip: &Chip, size: u32, optr: u32) -> FlashLayout {
-    let mode = v.dual.iter().find(|(kib, _)| *kib * 1024 == size).map(|&(_, m)| m);
-    let dual = match mode {
-        Some(BankMode::Dual) => true,
-        Some(BankMode::OptionBit(bit)) => optr & bit != 0,
-        None => false,
+    layout_with_sales(v, chip, size, optr, None)
+}
+
+/// The layout for `size` bytes with OPTR reading `optr` and, on G0B1, the
+/// package data register reading `package` (`None`: not read).
+pub fn layout_with_sales(v: &Variant, chip: &Chip, size: u32, optr: u32, package: Option<u32>) -> FlashLayout {
+    let dual = match (v.sales, package) {
+        (Some(s), Some(package)) => match package & s.mask {
+            0 => false,
+            t if t == s.optional => optr & s.dual_bank != 0,
+            _ => true,
+        },
+        _ => match v.dual.iter().find(|(kib, _)| *kib * 1024 == size).map(|&(_, m)| m) {
+            Some(BankMode::Dual) => true,
+            Some(BankMode::OptionBit(bit)) => optr & bit != 0,
+            None => false,
+        },
     };
     if dual && chip.flash.dual.is_some() {
         FlashLayout::dual(&chip.flash, size)
@@ -498,10 +593,18 @@ impl FlashController for L4gController {
     }
 
     fn layout(&mut self, t: &mut Target) -> Result<FlashLayout, FlashError> {
-        // Read OPTR only where a bank-mode bit exists (flash-families.md §5 item 10).
+        // Read OPTR only where a bank-mode bit exists (`Variant::dual`).
         let optr = if self.v.dual.is_empty() { 0 } else { t.read32(self.reg(OPTR))? };
-        let layout = layout_for(self.v, self.chip, t.flash_size, optr);
-        debug!("{}: OPTR 0x{optr:08X}, {} bank(s)", self.v.name, layout.banks.len());
+        let package = match self.v.sales {
+            Some(s) => match t.read32(s.package) {
+                Ok(value) => Some(value),
+                Err(TargetError::Fault { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let layout = layout_with_sales(self.v, self.chip, t.flash_size, optr, package);
+        debug!("{}: OPTR 0x{optr:08X}, package {package:08X?}, {} bank(s)", self.v.name, layout.banks.len());
         Ok(layout)
     }
 
@@ -527,7 +630,7 @@ impl FlashController for L4gController {
     }
 
     fn lock(&mut self, t: &mut Target, _bank: u8) -> Result<(), FlashError> {
-        // Setting LOCK leaves the other bits as they are (flash-families.md §2.0):
+        // Setting LOCK leaves the other bits as they are (the reference manuals' FLASH_CR descriptions):
         // clear them first, then lock.
         t.write32(self.reg(CR), 0)?;
         t.write32(self.reg(CR), CR_LOCK)?;
@@ -549,7 +652,7 @@ impl FlashController for L4gController {
     }
 
     /// MER1 (and MER2 in dual-bank mode) then STRT. On WB/WL this erases the
-    /// non-secure pages only: the CPU2 area survives (flash-families.md §2.5).
+    /// non-secure pages only: the CPU2 area survives (RM0351 §3, RM0444 §3, RM0434 §3, RM0453 §3).
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let mer = if layout.banks.len() == 2 { CR_MER1 | self.v.mer2 } else { CR_MER1 };
         Some(self.mer_ops(mer))
@@ -638,7 +741,8 @@ impl FlashController for L4gController {
     }
 
     /// Each 64-bit double word as two 32-bit writes, low word first
-    /// (flash-families.md §5 item 12).
+    /// (RM0351 §3.3.7 "Flash main memory programming sequences"; ST's HAL
+    /// stm32l4xx_hal_flash.c `FLASH_Program_DoubleWord`).
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess { unit: 8, width: Width::Word, typical: PROGRAM_TYPICAL, timeout: PROGRAM_TIMEOUT }
     }
@@ -669,12 +773,22 @@ impl FlashController for L4gController {
 }
 
 impl L4gController {
-    /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless stack
-    /// and FUS) unless SFR.FSD is set (flash-families.md §2.5, §5 item 13).
+    /// WB/WL: the pages from SFR.SFSA to the end belong to CPU2 (wireless
+    /// stack and FUS on WB, the secure application on WL55) unless SFR.FSD is
+    /// set (RM0434 FLASH_SFR; WL: see [`SecureArea::ese`]).
     fn secure_area(&self, t: &mut Target) -> Result<Option<Reserved>, FlashError> {
         let Some(secure) = self.v.secure else { return Ok(None) };
-        let sfr = t.read32(self.reg(SFR))?;
-        if sfr & secure.fsd != 0 {
+        if let Some(ese) = secure.ese {
+            if t.read32(self.reg(OPTR))? & ese == 0 {
+                return Ok(None);
+            }
+        }
+        let sfr = match t.read32(self.reg(SFR)) {
+            Ok(sfr) => sfr,
+            Err(TargetError::Fault { .. }) if secure.ese.is_some() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if sfr & secure.fsd != 0 || (secure.ese.is_some() && sfr & secure.sfsa_mask == 0) {
             return Ok(None);
         }
         let page = self.chip.flash.sectors[0].1 as u64;
@@ -688,8 +802,80 @@ impl L4gController {
         Ok(Some(Reserved::secure(
             start as u32,
             end,
-            "the CPU2 secure area holding the wireless stack and FUS (FLASH_SFR.SFSA); only ST's FUS may change it",
+            "the CPU2 secure area (FLASH_SFR.SFSA: the wireless stack and FUS on STM32WB, the secure application on \
+             STM32WL5x); only CPU2 may change it",
         )))
+    }
+}
+
+/// The driver's facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::L4(v) = c.controller else { return };
+    f.source("driver");
+    let wb_wl = v.base == BASE_WB_WL;
+    let base = if wb_wl { "FLASH_REG_BASE" } else { "FLASH_R_BASE" };
+    f.number(base, v.base as u64);
+    for (reg, offset) in [("KEYR", KEYR), ("SR", SR), ("CR", CR), ("OPTR", OPTR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), offset as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
+    f.mask("FLASH_SR_EOP", SR_EOP);
+    for flag in ERROR_FLAGS {
+        // U0: bit 14 is reserved and reads 0 (stm32u031xx.h, stm32u073xx.h
+        // define no FLASH_SR_RDERR), so the flag never fires there.
+        if flag.name == "RDERR" && std::ptr::eq(v, &U0) {
+            continue;
+        }
+        f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
+    }
+    let g0_c0 = v.extra_busy & SR_CFGBSY != 0 && !wb_wl;
+    f.mask(if g0_c0 { "FLASH_SR_BSY1" } else { "FLASH_SR_BSY" }, SR_BSY);
+    if v.extra_busy & SR_BSY2 != 0 {
+        f.mask("FLASH_SR_BSY2", SR_BSY2);
+    }
+    if v.extra_busy & SR_CFGBSY != 0 {
+        f.mask("FLASH_SR_CFGBSY", SR_CFGBSY);
+    }
+    if v.pesd {
+        f.mask("FLASH_SR_PESD", PESD_FLAG.mask);
+    }
+    f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_PER", CR_PER);
+    f.mask(if wb_wl { "FLASH_CR_MER" } else { "FLASH_CR_MER1" }, CR_MER1);
+    // WB3x: the WB35's width; the WB30's header gives 8 bits
+    // (stm32wb30xx.h:3688), more than its 64 pages of 4 KiB need.
+    f.scope(if std::ptr::eq(v, &WB3X) { Scope::Part("stm32wb35xx") } else { Scope::Die });
+    f.field("FLASH_CR_PNB", CR_PNB_SHIFT, v.pnb_bits);
+    f.scope(Scope::Die);
+    f.mask("FLASH_CR_STRT", CR_STRT).mask("FLASH_CR_LOCK", CR_LOCK);
+    // Fast programming: every die of the group has it.
+    f.mask("FLASH_CR_FSTPG", CR_FSTPG);
+    if v.bker != 0 {
+        f.mask("FLASH_CR_BKER", v.bker);
+    }
+    if v.mer2 != 0 {
+        f.mask("FLASH_CR_MER2", v.mer2);
+    }
+    for &(_, mode) in v.dual {
+        if let BankMode::OptionBit(bit) = mode {
+            f.mask(v.dual_bit_name, bit);
+        }
+    }
+    if let Some(s) = v.sales {
+        f.number("PACKAGE_BASE", s.package as u64);
+        f.number("FLASH_SALES_TYPE", s.mask as u64);
+        f.number("FLASH_SALES_TYPE_0", s.optional as u64);
+        f.mask("FLASH_OPTR_DUAL_BANK", s.dual_bank);
+    }
+    if let Some(secure) = v.secure {
+        // WL: the WL54/WL55 only (stm32wle5xx.h has no FLASH_SFR).
+        f.scope(if secure.ese.is_some() { Scope::Part("stm32wl55xx") } else { Scope::Die });
+        f.number("FLASH_TypeDef.SFR", SFR as u64);
+        f.mask("FLASH_SFR_SFSA", secure.sfsa_mask).mask("FLASH_SFR_FSD", secure.fsd);
+        f.scope(Scope::Die);
+        if let Some(ese) = secure.ese {
+            f.mask("FLASH_OPTR_ESE", ese);
+        }
     }
 }
 
@@ -744,25 +930,47 @@ mod tests {
         let s = l.sector_at(0x0804_1800).unwrap();
         assert_eq!((s.bank, s.index), (1, 3));
         assert_eq!(cr_writes(&c.erase_sector_ops(&s))[0], (1 << 1) | (3 << 3) | (1 << 13));
-        // Single-bank mode: pages 0-255 in one field, no BKER.
-        let single = layout_for(c.v, c.chip, 512 * KIB, 0);
+        // Sales type 1 with DUAL_BANK = 0: one bank, pages 0-255 in one
+        // field, no BKER.
+        let single = layout_with_sales(c.v, c.chip, 512 * KIB, 0, Some(1 << 24));
         let last = single.sector_at(0x0807_F800).unwrap();
         assert_eq!(cr_writes(&c.erase_sector_ops(&last))[0], (1 << 1) | (255 << 3));
-        // 128 KiB parts are single bank whatever DUAL_BANK says.
-        assert_eq!(layout_for(c.v, c.chip, 128 * KIB, OPTR_BIT21).banks.len(), 1);
         assert_eq!(c.status(0).busy, (1 << 16) | (1 << 17) | (1 << 18));
     }
 
     #[test]
+    fn g0b1_counts_its_banks_from_the_sales_type_as_st_s_hal_does() {
+        // stm32g0xx_hal_flash.h:875-882: type 0 one bank, type 1 two banks
+        // with DUAL_BANK, other types two banks.
+        let c = ctrl(0x467);
+        let banks = |size: u32, optr: u32, package: Option<u32>| {
+            layout_with_sales(c.v, c.chip, size * KIB, optr, package).banks.len()
+        };
+        assert_eq!(banks(512, OPTR_BIT21, Some(0)), 1);
+        assert_eq!(banks(256, OPTR_BIT21, Some(0x0100_0000)), 2);
+        assert_eq!(banks(256, 0, Some(0x0100_0000)), 1);
+        assert_eq!(banks(512, 0, Some(0x0200_0000)), 2);
+        assert_eq!(banks(512, 0, Some(0x0300_0000 | 0xFF)), 2);
+        // Without the package register: 128 KiB single, 256 KiB by
+        // DUAL_BANK, 512 KiB dual.
+        assert_eq!(banks(128, OPTR_BIT21, None), 1);
+        assert_eq!(banks(256, 0, None), 1);
+        assert_eq!(banks(256, OPTR_BIT21, None), 2);
+        assert_eq!(banks(512, 0, None), 2);
+    }
+
+    #[test]
     fn l4plus_bank_mode_bits_and_page_sizes() {
-        let c = ctrl(0x470);
-        // 2 MiB: DBANK is bit 22 (stlink tests bit 21, §6 row 28).
-        assert_eq!(layout_for(c.v, c.chip, 2048 * KIB, OPTR_BIT21).banks[0].runs, vec![(256, 8192)]);
-        let dual = layout_for(c.v, c.chip, 2048 * KIB, OPTR_BIT22);
-        assert_eq!(dual.banks[0].runs, vec![(256, 4096)]);
-        assert_eq!(dual.banks[1].base, 0x0810_0000);
-        // 1 MiB: DB1M, bit 21.
-        assert_eq!(layout_for(c.v, c.chip, 1024 * KIB, OPTR_BIT21).banks.len(), 2);
+        // DBANK, bit 22, on every size (ST HAL stm32l4xx_hal_flash_ex.c:506-507);
+        // stlink tests bit 21 on 2 MiB parts, and DB1M (bit 21) chooses nothing.
+        for (dev_id, size) in [(0x470, 2048), (0x470, 1024), (0x471, 1024), (0x471, 512)] {
+            let c = ctrl(dev_id);
+            let pages = size * KIB / 8192;
+            assert_eq!(layout_for(c.v, c.chip, size * KIB, OPTR_BIT21).banks[0].runs, vec![(pages, 8192)]);
+            let dual = layout_for(c.v, c.chip, size * KIB, OPTR_BIT22);
+            assert_eq!(dual.banks[0].runs, vec![(pages, 4096)]);
+            assert_eq!(dual.banks[1].base, 0x0800_0000 + size * KIB / 2);
+        }
     }
 
     #[test]

@@ -1,34 +1,46 @@
 //! Option bytes of the double-word controllers: STM32L4, L4+, G0, G4, C0,
-//! WB, WL (flash-families.md §2.5 "Option bytes"; field positions from ST's
-//! SVD files as converted in cmforthlib `stm32l476`, `stm32l4r5`,
-//! `stm32g071`, `stm32g0b1`, `stm32g474`, `stm32c031`, `stm32wb55_cm4`,
-//! `stm32wle5_cm4` `flash.fs`, FLASH_OPTR and FLASH_WRPxyR; the G0B1
-//! DUAL_BANK/nSWAP_BANK and G4 cat.3 BFB2/DBANK bits from flash-families.md
-//! §2.5 [CMSIS-g0], [HAL-g4]).
+//! WB, WL. Field positions are those of ST's CMSIS device headers
+//! (`FLASH_OPTR_*`, `FLASH_WRP1AR_*`, `FLASH_SFR_*` of each die: stm32l476xx.h,
+//! stm32l496xx.h, stm32l4r5xx.h, stm32g071xx.h, stm32g0b1xx.h, stm32g474xx.h,
+//! stm32c031xx.h, stm32wb55xx.h, stm32wle5xx.h); `register_facts` below
+//! states them and `crates/stflash/tests/it/crosscheck.rs` checks them
+//! against `facts/cmsis.facts`, which names the lines.
 //!
 //! The option registers (OPTR, WRP1AR/BR and, on dual-bank parts,
 //! WRP2AR/BR) are edited with both locks open (LOCK, then OPTLOCK through
 //! OPTKEYR), stored with OPTSTRT, and loaded with OBL_LAUNCH, which resets
-//! the chip (§5 item 21): stflash reconnects and reads them back. A level
-//! 1 → 0 change erases the flash when the options are stored.
+//! the chip (OpenOCD src/flash/nor/stm32l4x.c:1209-1218): stflash reconnects
+//! and reads them back. A level 1 → 0 change erases the flash when the
+//! options are stored.
 //!
-//! st-flash's areas (stflash-cli.md §4.5): `option` is OPTR (st-flash read
-//! OPTR on C0/G0/G4 and the memory word at the option base on L4/WB/WL,
-//! which holds the same value); `optcr` is OPTR as well (st-flash on C0 and
-//! WB/WL). There is no `optcr1`/`option_boot_add`.
+//! st-flash's areas: `option` is OPTR (st-flash read OPTR on C0/G0/G4 and
+//! the memory word at the option base on L4/WB/WL, which holds the same
+//! value); `optcr` is OPTR as well (st-flash on C0 and WB/WL). There is no
+//! `optcr1`/`option_boot_add`.
 //!
 //! A WRP area protects the pages from its start to its end offset
-//! (bank-relative), none when start > end. The field widths follow the
-//! simulator's parts (8 bits on L4/L4+/G4 cat.4/WB, 7 elsewhere); the parts
-//! implement only as many bits as the pages of a bank of the largest part of
-//! the die need, and the others read 0 on some parts, 1 on others (CMSIS
-//! stm32g031xx.h WRP1A_STRT 5 bits, stm32g071xx.h 6, stm32g0b1xx.h 7;
-//! OpenOCD stm32l4x.c `wrpxxr_mask`, "notably G4 Cat. 2 implement only 6
-//! bits"), so the protection in force is decoded with that many bits
+//! (bank-relative), none when start > end. The fields are as wide as the
+//! header of the die says (stm32l412xx.h:3336 6 bits, stm32l432xx.h:7037 7,
+//! stm32l4p5xx.h:9022 7, stm32g031xx.h:2615 and stm32g051xx.h:2951 5,
+//! stm32g071xx.h:3166 6, stm32g0b1xx.h 7, stm32g431xx.h:4837 6,
+//! stm32g491xx.h:5001 7, stm32c031xx.h:2458 4, stm32wb35xx.h 7,
+//! stm32wle5xx.h:3859 7; 8 elsewhere); the parts implement only as many
+//! bits as the pages of a bank of the largest part of the die need, and the
+//! others read 0 on some parts, 1 on others (OpenOCD stm32l4x.c
+//! `wrpxxr_mask`, "notably G4 Cat. 2 implement only 6 bits"), so the
+//! protection in force is decoded with that many bits
 //! (`L4gController::write_protected`).
+//!
+//! The G0x0 value line (G030, G050, G070, G0B0) shares its DEV_IDs with the
+//! G0x1 parts but has no BOR_EN/BORR_LEV/BORF_LEV, NRST_MODE or IRHEN
+//! (stm32g030xx.h `FLASH_OPTR`); nothing read over SWD tells them apart, so
+//! those fields are shown on every G0 and read as the reserved bits they are
+//! on a G0x0.
 
 use std::time::Duration;
 
+use crate::chip::{Chip, Controller};
+use crate::facts::{Facts, Scope};
 use crate::family::l4::driver::L4gController;
 use crate::flash::options::{Field, FieldKind as K, OptionArea, OptionBytes, OptionWord, Otp, Reload, Show};
 use crate::flash::reserved::{page_area, page_mask};
@@ -51,7 +63,7 @@ const CR_OPTSTRT: u32 = 1 << 17;
 const CR_OBL_LAUNCH: u32 = 1 << 27;
 const CR_OPTLOCK: u32 = 1 << 30;
 
-/// Storing the options: 22 ms modeled (timing-model.md erase row); the
+/// Storing the options: 22 ms modeled (the datasheets' flash memory characteristics); the
 /// regression erase of a 1 MiB L4 is well under a second (§4.1).
 const OPTION_TYPICAL: Duration = Duration::from_millis(25);
 const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,26 +113,24 @@ static OPTR_L4_SINGLE: OptionWord = OptionWord {
         SRAM2_RST, NSWBOOT0, NBOOT0,
     ],
 };
-static OPTR_L4_DUAL: OptionWord = OptionWord {
+/// L47x/L48x: no nSWBOOT0/nBOOT0 (stm32l476xx.h `FLASH_OPTR` ends at SRAM2_RST).
+static OPTR_L47X: OptionWord = OptionWord {
     name: "FLASH_OPTR",
     addr: BASE + OPTR,
     fields: &[
-        RDP,
-        BOR_LEV,
-        NRST_STOP,
-        NRST_STDBY,
-        NRST_SHDW,
-        IWDG_SW,
-        IWDG_STOP,
-        IWDG_STDBY,
-        WWDG_SW,
-        BFB2,
-        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256/512 KiB parts"),
-        NBOOT1,
-        SRAM2_PE,
-        SRAM2_RST,
-        NSWBOOT0,
-        NBOOT0,
+        RDP, BOR_LEV, NRST_STOP, NRST_STDBY, NRST_SHDW, IWDG_SW, IWDG_STOP, IWDG_STDBY, WWDG_SW, BFB2, DUALBANK,
+        NBOOT1, SRAM2_PE, SRAM2_RST,
+    ],
+};
+const DUALBANK: Field =
+    f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256/512 KiB parts");
+/// L49x/L4Ax: as L47x, with nSWBOOT0/nBOOT0 (stm32l496xx.h `FLASH_OPTR`).
+static OPTR_L49X: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: BASE + OPTR,
+    fields: &[
+        RDP, BOR_LEV, NRST_STOP, NRST_STDBY, NRST_SHDW, IWDG_SW, IWDG_STOP, IWDG_STDBY, WWDG_SW, BFB2, DUALBANK,
+        NBOOT1, SRAM2_PE, SRAM2_RST, NSWBOOT0, NBOOT0,
     ],
 };
 static OPTR_L4_PLUS: OptionWord = OptionWord {
@@ -137,8 +147,8 @@ static OPTR_L4_PLUS: OptionWord = OptionWord {
         IWDG_STDBY,
         WWDG_SW,
         BFB2,
-        f!("DB1M", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "1 MiB parts"),
-        f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "2 MiB parts"),
+        f!("DB1M", 21, 1, K::BankConfig, Show::Flag("set", "clear"), "dual-bank option of 512 KiB/1 MiB parts"),
+        f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "flash organisation"),
         NBOOT1,
         SRAM2_PE,
         SRAM2_RST,
@@ -147,7 +157,19 @@ static OPTR_L4_PLUS: OptionWord = OptionWord {
     ],
 };
 
-/// G0/C0 share the layout from bit 13 on (RM0444/RM0490 FLASH_OPTR).
+/// G0/C0 share the layout. The brown-out thresholds are where ST's headers
+/// and HAL put them: BORR_LEV (rising, releases the reset) at bits 9-10,
+/// BORF_LEV (falling, activates it) at bits 11-12 (stm32g071xx.h:3100-3105,
+/// stm32g0b1xx.h:4080-4085, stm32c031xx.h:2386-2391; ST HAL
+/// `OB_BOR_LEVEL_FALLING_1` = `FLASH_OPTR_BORF_LEV_0` = 0x800 and
+/// `OB_BOR_LEVEL_RISING_1` = `FLASH_OPTR_BORR_LEV_0` = 0x200,
+/// stm32g0xx_hal_flash.h:407-414). ST's SVD files (and the PACs and Forth
+/// words generated from them) have the two swapped; ST moved them to these
+/// positions on purpose: cmsis-device-g0 v1.4.0 (Release_Notes.html:
+/// "correction for swapped for BORR and BORF bit fields") and
+/// cmsis-device-c0 v1.2.0 (Release_Notes.md:94: "Fix correct
+/// FLASH_OPTR_BORF_LEV and FLASH_OPTR_BORR_LEV positions"), and ST's HAL
+/// programs them there. RM0444's FLASH_OPTR page was not at hand.
 macro_rules! optr_g0 {
     ($($extra:expr),*) => {
         OptionWord {
@@ -155,9 +177,9 @@ macro_rules! optr_g0 {
             addr: BASE + OPTR,
             fields: &[
                 RDP,
-                f!("BOREN", 8, 1, K::User, Show::Flag("on", "off"), "brown-out reset"),
-                f!("BORF_LEV", 9, 2, K::User, Show::Hex, "brown-out falling threshold"),
-                f!("BORR_LEV", 11, 2, K::User, Show::Hex, "brown-out rising threshold"),
+                f!("BOR_EN", 8, 1, K::User, Show::Flag("on", "off"), "brown-out reset"),
+                f!("BORR_LEV", 9, 2, K::User, Show::Hex, "brown-out rising threshold (releases the reset)"),
+                f!("BORF_LEV", 11, 2, K::User, Show::Hex, "brown-out falling threshold (activates the reset)"),
                 f!("nRST_STOP", 13, 1, K::User, NO_RESET, "reset when entering Stop"),
                 f!("nRST_STDBY", 14, 1, K::User, NO_RESET, "reset when entering Standby"),
                 f!("nRST_SHDW", 15, 1, K::User, NO_RESET, "reset when entering Shutdown"),
@@ -181,10 +203,13 @@ static OPTR_G0B1: OptionWord = optr_g0!(
     f!("nSWAP_BANK", 20, 1, K::BankConfig, Show::Flag("not swapped", "swapped"), "bank swap"),
     f!("DUAL_BANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "256/512 KiB parts")
 );
-static OPTR_C0: OptionWord = optr_g0!(
-    f!("HSE_NOT_REMAPPED", 21, 1, K::User, Show::Flag("PF0/PF1", "PC14/PC15"), "HSE pins"),
-    f!("SECURE_MUXING_EN", 23, 1, K::User, Show::Flag("on", "off"), "multi-bonding I/O protection")
-);
+/// C011: no HSE_NOT_REMAPPED (stm32c011xx.h `FLASH_OPTR`).
+static OPTR_C011: OptionWord = optr_g0!(SECURE_MUXING_EN);
+/// C031: HSE_NOT_REMAPPED at bit 21 (stm32c031xx.h `FLASH_OPTR`).
+static OPTR_C031: OptionWord =
+    optr_g0!(f!("HSE_NOT_REMAPPED", 21, 1, K::User, Show::Flag("PF0/PF1", "PC14/PC15"), "HSE pins"), SECURE_MUXING_EN);
+const SECURE_MUXING_EN: Field =
+    f!("SECURE_MUXING_EN", 23, 1, K::User, Show::Flag("on", "off"), "multi-bonding I/O protection");
 
 /// U0 (RM0503 FLASH_OPTR; CMSIS stm32u031xx.h:3139-3194, the same in
 /// stm32u073xx.h from :3420): RDP, BOR_EN 8, BOR_LEV 10:9, nRST_STOP 13,
@@ -230,6 +255,9 @@ static OPTR_U0: OptionWord = OptionWord {
 /// G4: NRST_MODE at 28-29 and IRHEN at 30 (RM0440 FLASH_OPTR).
 const G4_NRST_MODE: Field = Field { shift: 28, ..NRST_MODE };
 const G4_IRHEN: Field = f!("IRHEN", 30, 1, K::User, Show::Flag("on", "off"), "internal reset holder");
+/// G4: bit 25 erases the CCM SRAM (stm32g474xx.h `FLASH_OPTR_CCMSRAM_RST`).
+const CCMSRAM_RST: Field =
+    f!("CCMSRAM_RST", 25, 1, K::User, Show::Flag("no", "yes"), "CCM SRAM erased by a system reset");
 static OPTR_G4: OptionWord = OptionWord {
     name: "FLASH_OPTR",
     addr: BASE + OPTR,
@@ -245,7 +273,7 @@ static OPTR_G4: OptionWord = OptionWord {
         WWDG_SW,
         NBOOT1,
         f!("SRAM_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        SRAM2_RST,
+        CCMSRAM_RST,
         NSWBOOT0,
         NBOOT0,
         G4_NRST_MODE,
@@ -269,7 +297,7 @@ static OPTR_G4_CAT3: OptionWord = OptionWord {
         f!("DBANK", 22, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "flash organisation"),
         NBOOT1,
         f!("SRAM_PE", 24, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        SRAM2_RST,
+        CCMSRAM_RST,
         NSWBOOT0,
         NBOOT0,
         G4_NRST_MODE,
@@ -338,20 +366,29 @@ macro_rules! wrp {
         }
     };
 }
-static WRP1A_8: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "bank 1 area A");
-static WRP1B_8: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "bank 1 area B");
-static WRP2A_8: OptionWord = wrp!("FLASH_WRP2AR", BASE + WRP2AR, "WRP2A_STRT", "WRP2A_END", 8, "bank 2 area A");
-static WRP2B_8: OptionWord = wrp!("FLASH_WRP2BR", BASE + WRP2BR, "WRP2B_STRT", "WRP2B_END", 8, "bank 2 area B");
+static WRP1A_4: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 4, "bank 1 area A");
+static WRP1B_4: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 4, "bank 1 area B");
+static WRP1A_5: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 5, "bank 1 area A");
+static WRP1B_5: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 5, "bank 1 area B");
+static WRP1A_6: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 6, "bank 1 area A");
+static WRP1B_6: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 6, "bank 1 area B");
 static WRP1A_7: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "bank 1 area A");
 static WRP1B_7: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "bank 1 area B");
+static WRP1A_8: OptionWord = wrp!("FLASH_WRP1AR", BASE + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "bank 1 area A");
+static WRP1B_8: OptionWord = wrp!("FLASH_WRP1BR", BASE + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "bank 1 area B");
 static WRP2A_7: OptionWord = wrp!("FLASH_WRP2AR", BASE + WRP2AR, "WRP2A_STRT", "WRP2A_END", 7, "bank 2 area A");
 static WRP2B_7: OptionWord = wrp!("FLASH_WRP2BR", BASE + WRP2BR, "WRP2B_STRT", "WRP2B_END", 7, "bank 2 area B");
-static WB_WRP1A: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "area A");
-static WB_WRP1B: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "area B");
-static WL_WRP1A: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "area A");
-static WL_WRP1B: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "area B");
+static WRP2A_8: OptionWord = wrp!("FLASH_WRP2AR", BASE + WRP2AR, "WRP2A_STRT", "WRP2A_END", 8, "bank 2 area A");
+static WRP2B_8: OptionWord = wrp!("FLASH_WRP2BR", BASE + WRP2BR, "WRP2B_STRT", "WRP2B_END", 8, "bank 2 area B");
+static WB_WRP1A_7: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 7, "area A");
+static WB_WRP1B_7: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 7, "area B");
+static WB_WRP1A_8: OptionWord = wrp!("FLASH_WRP1AR", BASE_WB_WL + WRP1AR, "WRP1A_STRT", "WRP1A_END", 8, "area A");
+static WB_WRP1B_8: OptionWord = wrp!("FLASH_WRP1BR", BASE_WB_WL + WRP1BR, "WRP1B_STRT", "WRP1B_END", 8, "area B");
 
-/// WB/WL secure flash start (RM0434 FLASH_SFR): written by CPU2's FUS only.
+/// WB secure flash start (RM0434 FLASH_SFR; stm32wb55xx.h `FLASH_SFR_*`):
+/// written by CPU2's FUS only. WL has FLASH_SFR on the WL54/WL55 only
+/// (stm32wl55xx.h:4606-4622; stm32wle5xx.h has none): the option view of a
+/// WL does not read it (the driver does, where it exists: `SecureArea::ese`).
 static SFR_WB: OptionWord = OptionWord {
     name: "FLASH_SFR",
     addr: BASE_WB_WL + SFR,
@@ -360,17 +397,8 @@ static SFR_WB: OptionWord = OptionWord {
         f!("FSD", 8, 1, K::Security, Show::Flag("no secure area", "secure area in force"), "flash security"),
     ],
 };
-static SFR_WL: OptionWord = OptionWord {
-    name: "FLASH_SFR",
-    addr: BASE_WB_WL + SFR,
-    fields: &[
-        f!("SFSA", 0, 7, K::Security, Show::Hex, "first page of the CPU2 secure area"),
-        f!("FSD", 7, 1, K::Security, Show::Flag("no secure area", "secure area in force"), "flash security"),
-    ],
-};
-
 /// OTP: 1 KiB at 0x1FFF7000 on every part here, programmed in double words
-/// like main flash (flash-families.md §2.5; chips/l4g.rs `OTP`).
+/// like main flash (chips/l4g.rs `OTP`).
 const OTP_UNIT: u32 = 8;
 
 impl L4gController {
@@ -415,20 +443,64 @@ impl L4gController {
 }
 
 // The option registers of each variant (`Variant::options`).
-pub(super) const L4_DUAL: &[&OptionWord] = &[&OPTR_L4_DUAL, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
-pub(super) const L4_SINGLE: &[&OptionWord] = &[&OPTR_L4_SINGLE, &WRP1A_8, &WRP1B_8];
-pub(super) const L4_PLUS: &[&OptionWord] = &[&OPTR_L4_PLUS, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const L47X: &[&OptionWord] = &[&OPTR_L47X, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const L49X: &[&OptionWord] = &[&OPTR_L49X, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const L4_8: &[&OptionWord] = &[&OPTR_L4_SINGLE, &WRP1A_8, &WRP1B_8];
+pub(super) const L4_7: &[&OptionWord] = &[&OPTR_L4_SINGLE, &WRP1A_7, &WRP1B_7];
+pub(super) const L4_6: &[&OptionWord] = &[&OPTR_L4_SINGLE, &WRP1A_6, &WRP1B_6];
+pub(super) const L4_PLUS_8: &[&OptionWord] = &[&OPTR_L4_PLUS, &WRP1A_8, &WRP1B_8, &WRP2A_8, &WRP2B_8];
+pub(super) const L4_PLUS_7: &[&OptionWord] = &[&OPTR_L4_PLUS, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7];
 pub(super) const G0B1: &[&OptionWord] = &[&OPTR_G0B1, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7];
-pub(super) const G0: &[&OptionWord] = &[&OPTR_G0, &WRP1A_7, &WRP1B_7];
+pub(super) const G07X: &[&OptionWord] = &[&OPTR_G0, &WRP1A_6, &WRP1B_6];
+pub(super) const G03X_G06X: &[&OptionWord] = &[&OPTR_G0, &WRP1A_5, &WRP1B_5];
 pub(super) const G4_CAT3: &[&OptionWord] = &[&OPTR_G4_CAT3, &WRP1A_7, &WRP1B_7, &WRP2A_7, &WRP2B_7];
-pub(super) const G4_CAT4: &[&OptionWord] = &[&OPTR_G4, &WRP1A_8, &WRP1B_8];
-pub(super) const G4_CAT2: &[&OptionWord] = &[&OPTR_G4, &WRP1A_7, &WRP1B_7];
-pub(super) const C0: &[&OptionWord] = &[&OPTR_C0, &WRP1A_7, &WRP1B_7];
+pub(super) const G4_CAT4: &[&OptionWord] = &[&OPTR_G4, &WRP1A_7, &WRP1B_7];
+pub(super) const G4_CAT2: &[&OptionWord] = &[&OPTR_G4, &WRP1A_6, &WRP1B_6];
+pub(super) const C011: &[&OptionWord] = &[&OPTR_C011, &WRP1A_4, &WRP1B_4];
+pub(super) const C031: &[&OptionWord] = &[&OPTR_C031, &WRP1A_4, &WRP1B_4];
+/// C051, C071, C09x: HSE_NOT_REMAPPED as on C031, WRP fields as wide as
+/// the die's page count (stm32c051xx.h:2539, stm32c071xx.h:2738,
+/// stm32c091xx.h:2608).
+pub(super) const C051: &[&OptionWord] = &[&OPTR_C031, &WRP1A_5, &WRP1B_5];
+pub(super) const C071: &[&OptionWord] = &[&OPTR_C031, &WRP1A_6, &WRP1B_6];
+pub(super) const C09X: &[&OptionWord] = &[&OPTR_C031, &WRP1A_7, &WRP1B_7];
 /// U0: 7-bit page fields (128 pages on the 256 KiB U073/U083; ST's SVD
 /// WRP1AR STRT/END 7 bits, the CMSIS masks 16).
 pub(super) const U0: &[&OptionWord] = &[&OPTR_U0, &WRP1A_7, &WRP1B_7];
-pub(super) const WB: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A, &WB_WRP1B, &SFR_WB];
-pub(super) const WL: &[&OptionWord] = &[&OPTR_WL, &WL_WRP1A, &WL_WRP1B, &SFR_WL];
+pub(super) const WB: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A_8, &WB_WRP1B_8, &SFR_WB];
+pub(super) const WB3X: &[&OptionWord] = &[&OPTR_WB, &WB_WRP1A_7, &WB_WRP1B_7, &SFR_WB];
+pub(super) const WL: &[&OptionWord] = &[&OPTR_WL, &WB_WRP1A_7, &WB_WRP1B_7];
+
+/// The option tables' facts for a row, by the names of ST's headers.
+pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
+    let Controller::L4(v) = c.controller else { return };
+    f.source("option table");
+    let wb_wl = v.base == BASE_WB_WL;
+    let base = if wb_wl { "FLASH_REG_BASE" } else { "FLASH_R_BASE" };
+    f.number("FLASH_TypeDef.OPTKEYR", OPTKEYR as u64);
+    f.mask("FLASH_CR_OPTSTRT", CR_OPTSTRT)
+        .mask("FLASH_CR_OBL_LAUNCH", CR_OBL_LAUNCH)
+        .mask("FLASH_CR_OPTLOCK", CR_OPTLOCK);
+    // ST's names where the WB/WL headers write them differently.
+    let renames: &[(&str, Option<&str>)] = match c.family {
+        "STM32WB" => &[("SRAM2_PE", Some("SRAM2PE")), ("SRAM2_RST", Some("SRAM2RST"))],
+        "STM32WL" => &[("SRAM2_RST", Some("SRAM_RST"))],
+        // U0: the CMSIS masks of WRP1A/WRP1B STRT and END are whole
+        // half-words (stm32u031xx.h:3200-3204, stm32u073xx.h:3481-3485),
+        // ST's SVD gives 7 bits, and 7 bits number the 128 pages of the
+        // largest part: the table keeps 7 and states no width to CMSIS.
+        "STM32U0" => &[("WRP1A_STRT", None), ("WRP1A_END", None), ("WRP1B_STRT", None), ("WRP1B_END", None)],
+        _ => &[],
+    };
+    for word in v.options {
+        let reg = word.name.trim_start_matches("FLASH_");
+        // WB3x WRP areas: the WB35's width (see `driver::WB3X`).
+        let wb3x = std::ptr::eq(v, &super::driver::WB3X) && reg.starts_with("WRP");
+        f.scope(if wb3x { Scope::Part("stm32wb35xx") } else { Scope::Die });
+        f.option_word(word, &format!("{base}+FLASH_TypeDef.{reg}"), word.name, renames);
+    }
+    f.scope(Scope::Die);
+}
 
 impl OptionBytes for L4gController {
     fn words(&self) -> Vec<&'static OptionWord> {

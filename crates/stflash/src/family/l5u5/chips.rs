@@ -1,5 +1,5 @@
 //! STM32L5, U5, WBA5 and U3: TrustZone controllers, driven through the
-//! non-secure registers (flash-families.md §1.5, §2.6; the WBA5 and U3 rows:
+//! non-secure registers (the WBA5 and U3 rows:
 //! ST's CMSIS device headers cmsis-device-wba v1.9.0 and cmsis-device-u3
 //! v1.3.0, ST's HAL, AN2606 Table 226).
 
@@ -15,7 +15,7 @@ const KIB: u32 = 1024;
 
 /// L5: 4 KiB pages in single-bank mode, 2 KiB pages per bank in dual-bank mode
 /// (OPTR.DBANK, or DB256K on 256 KiB parts); bank 2 at half the flash; 64-bit
-/// double-word programming (flash-families.md §2.6; [OCD] stm32l4x.c:2212-2222).
+/// double-word programming ([OCD] stm32l4x.c:2212-2222).
 const L5_FLASH: FlashSpec = FlashSpec {
     base: 0x0800_0000,
     sectors: &[(1, 4 * KIB)],
@@ -26,7 +26,7 @@ const L5_FLASH: FlashSpec = FlashSpec {
 
 /// U5: 8 KiB pages in both modes; quad-word (16-byte) programming; bank 2 at
 /// half the flash. For U5F/U5G the sheet leaves the 2 MiB bank-2 base open
-/// (EMB-C: 0x08200000; flash-families.md §6 row 34, §7 question 5); ST's device
+/// (EMB-C: 0x08200000); ST's device
 /// headers define FLASH_BANK_SIZE = FLASH_SIZE / 2 for U5F7/U5F9 exactly as for
 /// the others (cmsis-device-u5 v1.4.2 `stm32u5f7xx.h:8757`,
 /// `stm32u5f9xx.h:11883`), and ST's HAL finds bank-2 addresses that way, so
@@ -53,7 +53,7 @@ const L5U5_OTP: MemRegion = MemRegion::new(0x0BFA_0000, 512);
 const U5_SRAM4: &[MemRegion] = &[MemRegion::new(0x2800_0000, 16 * KIB)];
 
 /// U5 system memory, AN2606: 0x0BF90000-0x0BF9FFFF (stlink says 32 KiB for
-/// most U5 files; flash-families.md §6 row 26).
+/// most U5 files).
 const U5_SYSMEM: MemRegion = MemRegion::new(0x0BF9_0000, 64 * KIB);
 
 const L5_SIZE_REG: u32 = 0x0BFA_05E0;
@@ -99,7 +99,8 @@ static U575: Variant = Variant {
     wrp2_in_single_bank: false,
     factory: &super::factory::L5_U5,
 };
-static U535: Variant = Variant { wrp: &options::WRP_U5_5, ..U575 };
+static U535: Variant =
+    Variant { dual_bank: DualBankRule::U535, optr: &options::OPTR_U535, wrp: &options::WRP_U5_5, ..U575 };
 static U59X: Variant = Variant { wrp: &options::WRP_U5_8, ..U575 };
 /// WBA5 (RM0493): one bank of 8 KiB pages, no BKER/MER2 (NSCR1 MER is
 /// bit 2, stm32wba52xx.h:3809), busy on BSY and WDW, no voltage step (none
@@ -194,7 +195,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(MemRegion::new(0x0BF9_0000, 512)),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(WBA5_CRC),
     },
     // U375/U385, RM0487: DBGMCU 0xE0044000 (stm32u375xx.h:1647), flash-size
@@ -222,15 +223,15 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U3_CRC),
     },
     Chip {
         dev_id: 0x472,
         uid: Uid::at(0x0BFA_0590),
         also_reports: &[],
-        // st-flash's name; the stlink file is L5x5xx.chip although the parts
-        // are L552/L562 (flash-families.md §1.6 item 12).
+        // st-flash's name (the stlink v1.8.0 chip file is
+        // config/chips/L5x5xx.chip although the parts are L552/L562).
         name: "STM32L5x2xx",
         parts: "STM32L552, STM32L562",
         family: "STM32L5",
@@ -249,7 +250,9 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        // The register's low 12 bits are the size (CMSIS stm32l552xx.h:1684
+        // `FLASH_SIZE` keeps `& 0x0FFFU`).
+        flash_size_quirk: FlashSizeQuirk::Mask(0x0FFF),
         crc: Some(L5_CRC),
     },
     Chip {
@@ -274,7 +277,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -299,7 +302,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -324,7 +327,7 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
     Chip {
@@ -349,7 +352,50 @@ pub static CHIPS: &[Chip] = &[
         option_bytes: None,
         otp: Some(L5U5_OTP),
         watchdog_freeze: L5U5_FREEZE,
-        flash_size_quirk: FlashSizeQuirk::None,
+        flash_size_quirk: FlashSizeQuirk::NONE,
         crc: Some(U5_CRC),
     },
 ];
+
+/// Register facts (to be written).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    use crate::facts::TableNames;
+    let u3 = c.family == "STM32U3";
+    let rcc = if u3 { "RCC_BASE_NS+RCC_TypeDef.AHB1ENR1" } else { "RCC_BASE_NS+RCC_TypeDef.AHB1ENR" };
+    let crcen = if u3 { "RCC_AHB1ENR1_CRCEN" } else { "RCC_AHB1ENR_CRCEN" };
+    let freeze: &[(&str, &str)] = match c.family {
+        // WBA5 and U3 call the register APB1LFZR (stm32wba55xx.h:2721-2724,
+        // stm32u385xx.h:4665-4668).
+        "STM32WBA" | "STM32U3" => {
+            &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1LFZR", "DBGMCU_APB1LFZR_DBG_WWDG_STOP|DBGMCU_APB1LFZR_DBG_IWDG_STOP")]
+        }
+        _ => &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1", "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP")],
+    };
+    f.table(
+        c,
+        &TableNames {
+            flash_base: "FLASH_BASE_NS",
+            flash_size_mask: "FLASH_SIZE.mask",
+            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+            crc_base: "CRC_BASE_NS",
+            crc_clock: (rcc, crcen),
+            freeze,
+        },
+    );
+    // Pages: ST's HAL `FLASH_PAGE_SIZE` (L5: the dual-bank page, the
+    // single-bank one `FLASH_PAGE_SIZE_128_BITS`).
+    match c.flash.dual {
+        Some(d) if d.sectors[0].1 != c.flash.sectors[0].1 => {
+            f.number("FLASH_PAGE_SIZE", d.sectors[0].1 as u64);
+            f.number("FLASH_PAGE_SIZE_128_BITS", c.flash.sectors[0].1 as u64);
+        }
+        _ => {
+            f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
+        }
+    }
+    // The OTP area: `FLASH_OTP_BASE` (stm32u575xx.h:1995; the L5 header
+    // calls it `OTP_BASE`, stm32l552xx.h:1689, which extract.py does not keep).
+    if let (Some(otp), false) = (c.otp, c.family == "STM32L5") {
+        f.number("FLASH_OTP_BASE", otp.base as u64);
+    }
+}

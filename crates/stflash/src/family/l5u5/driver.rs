@@ -1,5 +1,5 @@
 //! STM32L5 and STM32U5 flash through the non-secure registers (RM0438, RM0456;
-//! flash-families.md §2.6).
+//! RM0438 §6, RM0456 §7).
 //!
 //! NSKEYR/NSSR/NSCR drive both banks; a page is named by its bank-relative
 //! number (PNB) plus BKER for bank 2. The bank mode comes from OPTR: L5 DBANK
@@ -8,7 +8,7 @@
 //! quad words, both as consecutive 32-bit writes.
 //!
 //! With TrustZone enabled (OPTR.TZEN) the non-secure registers cannot erase or
-//! program secure pages (flash-families.md §5 item 14); stflash does not drive
+//! program secure pages (RM0438 §6.5 "Flash memory protection"); stflash does not drive
 //! the secure register block and refuses to erase or program such a chip.
 //!
 //! The STM32WBA5 (RM0493) and U3 (RM0487) have this controller too: the same
@@ -38,7 +38,7 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Non-secure register block (flash-families.md §2.6; EMB-R flash_l5, flash_u5).
+/// Non-secure register block (EMB-R flash_l5, flash_u5).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x08;
 const NSSR: u32 = BASE + 0x20;
@@ -83,7 +83,7 @@ pub const OPTR_TZEN: u32 = 1 << 31;
 const RDP_LEVEL0_5: u8 = 0x55;
 
 /// L5 voltage scaling: flash program/erase need range 0 (stlink sets it,
-/// citing RM0438 p.183; flash-families.md §2.6). PWR at 0x40007000, CR1.VOS
+/// citing RM0438 p.183). PWR at 0x40007000, CR1.VOS
 /// bits 10:9 (CMSIS `stm32l552xx.h:1379, 10051`); 00 = range 0, 01 = range 1,
 /// 10 = range 2, the reset value (STM32L5 HAL PWR_REGULATOR_VOLTAGE_SCALEx).
 /// PWR_SR2.VOSF bit 10 (`stm32l552xx.h:10217`). PWR registers take writes only
@@ -96,10 +96,10 @@ pub const L5_RCC_APB1ENR1: u32 = 0x4002_1058;
 pub const L5_RCC_PWREN: u32 = 1 << 28;
 const VOS_TIMEOUT: Duration = Duration::from_millis(50);
 
-/// Typical times (timing-model.md L5/U5/H5 row): 82 µs per double/quad word;
+/// Typical times (the datasheets' flash memory characteristics): 82 µs per double/quad word;
 /// page erase 22 ms (L5 2/4 KiB) or 1.5 ms (U5 8 KiB); mass erase 22 ms.
 /// Timeouts: page erase 250 ms and writes 50 ms ([OCD] stm32l4x.c:135-138,
-/// flash-families.md §4.1); bank erases get 30 s, ≥ 10× any figure quoted.
+/// OpenOCD src/flash/nor/stm32*.c timeouts); bank erases get 30 s, ≥ 10× any figure quoted.
 const PROGRAM_TIME: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
 const ERASE_TIMEOUT: Duration = Duration::from_millis(250);
@@ -147,14 +147,23 @@ impl DualBankRule {
         sizes: &[(128, BankMode::OptionBit(OPTR_BIT21)), (256, BankMode::OptionBit(OPTR_BIT21))],
         otherwise: BankMode::OptionBit(OPTR_DBANK),
     };
-    /// U5: OPTR.DUALBANK (bit 21) on 512 KiB and 1 MiB parts; the others are
-    /// always dual bank (RM0456 §7.9.15 FLASH_OPTR; the 128/256 KiB
-    /// U535/U545 are assumed dual, as ST's CMSIS puts bank 2 at half the
-    /// flash on every DEV_ID 0x455 part).
+    /// U575/U585, U59x/U5Ax, U5Fx/U5Gx: OPTR.DUALBANK (bit 21) on 512 KiB
+    /// and 1 MiB parts; the others are always dual bank (RM0456 §7.9.15
+    /// FLASH_OPTR). The U535/U545 die has `U535`.
     pub const U5: DualBankRule = DualBankRule {
         sizes: &[(512, BankMode::OptionBit(OPTR_BIT21)), (1024, BankMode::OptionBit(OPTR_BIT21))],
         otherwise: BankMode::Dual,
     };
+    /// U535/U545 (DEV_ID 0x455): always two banks. NSCR.PNB has 5 bits
+    /// (stm32u535xx.h:7601), 32 pages of 8 KiB, so one bank of the 512 KiB
+    /// U545 could not be numbered, and ST's headers and HAL put bank 2 at
+    /// half the flash on every size (stm32u535xx.h:7476 `FLASH_BANK_SIZE
+    /// (FLASH_SIZE >> 1U)`; stm32u5xx_hal_flash_ex.c never reads DUALBANK to
+    /// lay out the pages). `U5` let DUALBANK = 0 make the 512 KiB part one
+    /// bank of 64 pages, whose upper half the 5-bit PNB would have aliased
+    /// onto the lower. What DUALBANK does on this die is not known here
+    /// (RM0456 not at hand): stflash does not follow it.
+    pub const U535: DualBankRule = DualBankRule { sizes: &[], otherwise: BankMode::Dual };
     /// U3: 1 MiB parts always dual (256 pages would not fit the 7-bit PNB,
     /// stm32u375xx.h:6478), 512 KiB parts dual with OPTR.DUALBANK (bit 21,
     /// stm32u375xx.h:6638; OpenOCD stm32l4x.c:2228-2235; RM0487 as quoted in
@@ -471,6 +480,86 @@ impl FlashController for TzController {
     }
 }
 
+/// ST's names of this controller's registers and bits on a row's die: the
+/// L5 calls the non-secure bits NSPG, NSBSY… (stm32l552xx.h:7288-7379), the
+/// U5 PG, BSY… (stm32u575xx.h:8189-8301), the WBA5 names its control
+/// register NSCR1 (stm32wba52xx.h:3803), the U3 has KEYR, SR and CR
+/// (stm32u375xx.h:498-523).
+pub(crate) struct Names {
+    /// The register block (`FLASH_R_BASE_NS`, U3 `FLASH_R_BASE`).
+    pub base: &'static str,
+    pub keyr: &'static str,
+    pub sr: &'static str,
+    pub cr: &'static str,
+    /// Prefix of the non-secure bits of SR and CR (`NS` on L5).
+    pub bit: &'static str,
+}
+
+pub(crate) fn names(c: &Chip) -> Names {
+    match c.family {
+        "STM32L5" => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR", bit: "NS" },
+        "STM32WBA" => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR1", bit: "" },
+        "STM32U3" => Names { base: "FLASH_R_BASE", keyr: "KEYR", sr: "SR", cr: "CR", bit: "" },
+        _ => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR", bit: "" },
+    }
+}
+
+/// The driver's facts for a row, by the names of ST's headers (`names`;
+/// keys: stm32l5xx_hal_flash.h, stm32u5xx_hal_flash.h).
+pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
+    use crate::facts::Scope;
+    let Controller::L5U5(v) = c.controller else { return };
+    let n = names(c);
+    f.source("driver");
+    f.number(n.base, BASE as u64);
+    for (reg, addr) in [(n.keyr, NSKEYR), (n.sr, NSSR), (n.cr, NSCR), ("OPTR", OPTR)] {
+        f.number(format!("FLASH_TypeDef.{reg}"), (addr - BASE) as u64);
+    }
+    f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
+    let (sr, cr, b) = (n.sr, n.cr, n.bit);
+    f.mask(format!("FLASH_{sr}_{b}EOP"), SR_EOP).mask(format!("FLASH_{sr}_{b}BSY"), SR_BSY);
+    for flag in &ERRORS {
+        f.mask(format!("FLASH_{sr}_{b}{}", flag.name), flag.mask);
+    }
+    if v.busy & SR_WDW != 0 {
+        f.mask(format!("FLASH_{sr}_{b}WDW"), SR_WDW);
+    }
+    for (bit, mask) in [("PG", CR_PG), ("PER", CR_PER), ("STRT", CR_STRT), ("LOCK", CR_LOCK)] {
+        f.mask(format!("FLASH_{cr}_{b}{bit}"), mask);
+    }
+    // WBA5: one bank, its mass-erase bit is MER (stm32wba52xx.h:3809).
+    f.mask(format!("FLASH_{cr}_{b}{}", if v.mer2 == 0 { "MER" } else { "MER1" }), CR_MER1);
+    // PNB: the driver writes the bank-relative page number from bit 3; the
+    // field is as wide as the die's WRP page fields (`Variant::wrp`).
+    // WBA5: the WBA52/54/55's 7 bits; the 512 KiB WBA50 has 6
+    // (stm32wba50xx.h:2966), fewer than the row's largest part needs.
+    f.scope(if c.family == "STM32WBA" { Scope::Part("stm32wba55xx") } else { Scope::Die });
+    f.field(format!("FLASH_{cr}_{b}PNB"), CR_PNB_SHIFT, v.wrp[0].fields[0].width as u32);
+    f.scope(Scope::Die);
+    if v.bker != 0 {
+        f.mask(format!("FLASH_{cr}_{b}BKER"), v.bker).mask(format!("FLASH_{cr}_{b}MER2"), v.mer2);
+    }
+    for &(_, mode) in v.dual_bank.sizes.iter().chain([(0, v.dual_bank.otherwise)].iter()) {
+        if let BankMode::OptionBit(bit) = mode {
+            let name = match (c.family, bit) {
+                ("STM32L5", OPTR_BIT21) => "FLASH_OPTR_DB256K",
+                ("STM32L5", _) => "FLASH_OPTR_DBANK",
+                _ => "FLASH_OPTR_DUALBANK",
+            };
+            f.mask(name, bit);
+        }
+    }
+    f.mask("FLASH_OPTR_RDP", OPTR_RDP_MASK).mask("FLASH_OPTR_TZEN", OPTR_TZEN);
+    if c.family == "STM32L5" {
+        // Range 0 (`L5_RANGE0`): PWR_CR1.VOS, PWR_SR2.VOSF, the PWR clock.
+        f.number("PWR_BASE+PWR_TypeDef.CR1", L5_PWR_CR1 as u64);
+        f.number("PWR_BASE+PWR_TypeDef.SR2", L5_PWR_SR2 as u64);
+        f.mask("PWR_CR1_VOS", L5_VOS_MASK).mask("PWR_SR2_VOSF", L5_PWR_SR2_VOSF);
+        f.number("RCC_BASE+RCC_TypeDef.APB1ENR1", L5_RCC_APB1ENR1 as u64);
+        f.mask("RCC_APB1ENR1_PWREN", L5_RCC_PWREN);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,7 +612,11 @@ mod tests {
         assert!(!u5.dual_bank(0, 1 << 20));
         assert!(u5.dual_bank(1 << 21, 1 << 20));
         assert!(!u5.dual_bank(0, 512 << 10));
-        assert!(u5.dual_bank(0, 256 << 10), "U535 256 KiB: always two banks");
+        // U535/U545: two banks whatever DUALBANK says (a 5-bit PNB).
+        let u545 = TzController::new(chips::find(0x455).unwrap()).unwrap();
+        for size in [128 << 10, 256 << 10, 512 << 10] {
+            assert!(u545.dual_bank(0, size) && u545.dual_bank(1 << 21, size), "U535/U545 {size}");
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! STM32L5/U5 option bytes (flash-families.md §2.6; field positions from ST's
+//! STM32L5/U5 option bytes (field positions from ST's
 //! SVD files as converted in cmforthlib `stm32l552` and `stm32u575`
 //! `flash.fs`: FLASH_OPTR, FLASH_NSBOOTADDxR, FLASH_WRPxyR).
 //!
@@ -139,6 +139,49 @@ pub(super) static OPTR_U5: OptionWord = OptionWord {
         f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
         f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
         f!("SRAM3_ECC", 23, 1, K::User, Show::Flag("off", "on"), "SRAM3 ECC"),
+        f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
+        SRAM2_RST,
+        NSWBOOT0,
+        NBOOT0,
+        PA15_PUPEN,
+        f!(
+            "IO_VDD_HSLV",
+            29,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDD (only below 2.5 V)"
+        ),
+        f!(
+            "IO_VDDIO2_HSLV",
+            30,
+            1,
+            K::Electrical,
+            Show::Flag("on", "off"),
+            "high-speed I/O at low VDDIO2 (only below 2.5 V)"
+        ),
+        TZEN,
+    ],
+};
+/// U535/U545: no SRAM3, OPTR bit 23 reserved (stm32u535xx.h:7711-7763
+/// define no `FLASH_OPTR_SRAM3_ECC`).
+pub(super) static OPTR_U535: OptionWord = OptionWord {
+    name: "FLASH_OPTR",
+    addr: OPTR,
+    fields: &[
+        COMMON[0],
+        COMMON[1],
+        COMMON[2],
+        COMMON[3],
+        COMMON[4],
+        f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset"),
+        COMMON[5],
+        COMMON[6],
+        COMMON[7],
+        COMMON[8],
+        COMMON[9],
+        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
+        f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
         f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
         SRAM2_RST,
         NSWBOOT0,
@@ -369,6 +412,51 @@ impl OptionBytes for TzController {
         let _ = t.write32(NSCR, CR_OBL_LAUNCH);
         Ok(Reload::Reset)
     }
+}
+
+/// The option tables' facts for a row, by the names of ST's headers: each
+/// option word at its `FLASH_TypeDef` member, its fields as the header
+/// names them (stm32l552xx.h:7445-7583, stm32u575xx.h:8380-8500,
+/// stm32wba52xx.h, stm32u375xx.h).
+pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
+    let Some(d) = TzController::new(c) else { return };
+    let n = super::driver::names(c);
+    f.source("option table");
+    f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
+    f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
+    // OPTSTRT, OBL_LAUNCH and OPTLOCK carry no NS prefix on L5 either
+    // (stm32l552xx.h:7364-7376).
+    let cr = n.cr;
+    f.mask(format!("FLASH_{cr}_OPTSTRT"), CR_OPTSTRT)
+        .mask(format!("FLASH_{cr}_OBL_LAUNCH"), CR_OBL_LAUNCH)
+        .mask(format!("FLASH_{cr}_OPTLOCK"), CR_OPTLOCK);
+    // The WRP areas' UNLOCK bit: ST calls it UNLOCK (stm32u575xx.h:8492),
+    // and the U5's OPTR bit 15 SRAM_RST (stm32u575xx.h:8399).
+    let renames: &[(&str, Option<&str>)] = match c.family {
+        // U3: WRP fields STRT/END, boot addresses ADD (stm32u385xx.h:7017-7057).
+        "STM32U3" => &[
+            ("WRP_UNLOCK", Some("UNLOCK")),
+            ("WRP1A_STRT", Some("STRT")),
+            ("WRP1A_END", Some("END")),
+            ("WRP1B_STRT", Some("STRT")),
+            ("WRP1B_END", Some("END")),
+            ("WRP2A_STRT", Some("STRT")),
+            ("WRP2A_END", Some("END")),
+            ("WRP2B_STRT", Some("STRT")),
+            ("WRP2B_END", Some("END")),
+            ("BOOTADD0", Some("ADD")),
+            ("BOOTADD1", Some("ADD")),
+        ],
+        _ => &[("WRP_UNLOCK", Some("UNLOCK")), ("SRAM1345_RST", Some("SRAM_RST"))],
+    };
+    for word in d.words() {
+        let reg = word.name.trim_start_matches("FLASH_");
+        // WBA5 WRP areas: the WBA55's width (see `driver::register_facts`).
+        let wba = c.family == "STM32WBA" && reg.starts_with("WRP");
+        f.scope(if wba { crate::facts::Scope::Part("stm32wba55xx") } else { crate::facts::Scope::Die });
+        f.option_word(word, &format!("{}+FLASH_TypeDef.{reg}", n.base), word.name, renames);
+    }
+    f.scope(crate::facts::Scope::Die);
 }
 
 #[cfg(test)]

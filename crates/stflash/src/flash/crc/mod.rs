@@ -61,7 +61,7 @@ pub fn host_crc(bytes: &[u8]) -> u32 {
     CrcModel::MPEG2.crc(bytes)
 }
 
-// H7 flash interface registers (flash-families.md §2.8); the CRC sequence
+// H7 flash interface registers (RM0433 §4, RM0455 §4, RM0468 §4); the CRC sequence
 // itself (CRCCR, CRCSADD, CRCEADD, SR.CRC_BUSY/CRCRDERR, CCR, CRCDATA) is the
 // routine's H7CRC op (stream.S).
 const H7_BASE: u32 = 0x5200_2000;
@@ -70,13 +70,13 @@ const CR: u32 = 0x0C;
 const CR_CRC_EN: u32 = 1 << 15;
 
 // CRC peripheral registers (offsets from its base; see the chip table).
-const P_DR: u32 = 0x00;
-const P_CR: u32 = 0x08;
-const P_INIT: u32 = 0x10;
-const P_POL: u32 = 0x14;
+pub(crate) const P_DR: u32 = 0x00;
+pub(crate) const P_CR: u32 = 0x08;
+pub(crate) const P_INIT: u32 = 0x10;
+pub(crate) const P_POL: u32 = 0x14;
 /// CR.RESET loads DR with INIT; the other CR bits written 0 mean a 32-bit
 /// polynomial and no input or output reversal.
-const P_CR_RESET: u32 = 1;
+pub(crate) const P_CR_RESET: u32 = 1;
 const MPEG2_INIT: u32 = 0xFFFF_FFFF;
 const MPEG2_POLY: u32 = 0x04C1_1DB7;
 

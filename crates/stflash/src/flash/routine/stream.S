@@ -173,7 +173,7 @@ op_wait:
         bl      wait_status
         b       op_loop
 
-@ H7 flash CRC unit registers (flash-families.md §2.8): SR 0x10, CCR 0x14,
+@ H7 flash CRC unit registers (RM0433 §4, RM0455 §4, RM0468 §4): SR 0x10, CCR 0x14,
 @ CRCCR 0x50, CRCSADD 0x54, CRCEADD 0x58, CRCDATA 0x5C.
 op_h7crc:
         ldm     r5!, {r0, r1, r2}

@@ -665,7 +665,8 @@ fn compare_sector(t: &mut Target, plan: &SectorPlan) -> Result<()> {
 
 /// Refuse before anything is erased when the probe cannot make the data
 /// writes the controller needs: 16-bit writes (F0/F1/F3 half-words, F2/F4/F7
-/// at x16) need ST-LINK/V2 firmware J26 or a V3 (flash-families.md §4.3).
+/// at x16) need ST-LINK/V2 firmware J26 or a V3 (OpenOCD
+/// src/jtag/drivers/stlink_usb.c:512 `STLINK_F_HAS_MEM_16BIT` "v2>=j26 || v3").
 fn check_probe_can_program(t: &Target, access: &ProgramAccess, routine: bool) -> Result<()> {
     let version = t.probe_firmware();
     if access.width == Width::Half && !version.has_16bit() && !routine {
