@@ -200,3 +200,14 @@ fn a_bank_is_erased_whole_only_where_that_loses_nothing() {
     assert_eq!(erases, 1, "bank 1 only");
     assert!(flash[..256 * KIB] == image[..] && flash[256 * KIB..] == old[256 * KIB..]);
 }
+
+#[test]
+fn a_u0_on_its_4_mhz_reset_clock_is_programmed_the_normal_way() {
+    // Its whole flash, erased whole, but no fast rows: FSTPG would fail with
+    // FASTERR at every first row (the U0's clock is not raised).
+    let (old, image) = (pattern(64 * 1024, 15), pattern(64 * 1024, 16));
+    let (board, r) = write_over("stm32u031k8", "u0", &old, &image, "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(board.peek(BASE, image.len()) == image, "flash differs");
+    assert!(!r.stderr.contains("fast programming"), "{}", r.stderr);
+}

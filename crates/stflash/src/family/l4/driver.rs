@@ -206,6 +206,7 @@ pub struct Variant {
     /// Bytes of a fast-programming row: 32 double words, 64 on L4+ and WB
     /// (ST's HAL `FLASH_NB_DOUBLE_WORDS_IN_ROW`: stm32l4xx_hal_flash.c:103-107,
     /// stm32wbxx_hal_flash.c:110, stm32g4xx/g0xx/wlxx/c0xx 32).
+    /// 0: fast programming is not used on this die.
     pub fast_row: u32,
     /// RCC register block, where the core clock is switched to HSI16 for
     /// fast programming (the reset clock is MSI at 4 MHz on L4, L4+, WB and
@@ -416,10 +417,16 @@ pub static C09X: Variant = Variant { pnb_bits: 7, options: opts::C09X, ..C0 };
 /// 11/12 (HDPOPTWERR, OEMOPTWERR, stm32u031xx.h:3060-3063) are not errors
 /// of erase or program (the HAL's FLASH_SR_ERRORS leaves them out); bit 14
 /// (RDERR elsewhere) is reserved here and reads 0.
+///
+/// No fast programming: the U0 starts on MSI at 4 MHz (below the 8 MHz
+/// FSTPG needs) and its RCC is laid out as the G0's, not the L4's, so the
+/// clock is not raised here; its row size is also unsettled (ST's HAL
+/// writes 32 double words, the SVD's MISSERR text says 16).
 pub static U0: Variant = Variant {
     factory: &super::factory::U0,
     extra_busy: SR_CFGBSY,
     rcc: None,
+    fast_row: 0,
     ..single("STM32U0 (RM0503)", 7, opts::U0)
 };
 /// WB55/WB50 (RM0434): own register block, CFGBSY, PESD, secure area from
@@ -673,6 +680,9 @@ impl FlashController for L4gController {
     /// A row of 32 (64) double words, each 59.7 µs instead of 82 µs.
     fn fast_program(&self) -> Option<FastProgram> {
         let row = self.v.fast_row;
+        if row == 0 {
+            return None;
+        }
         let access = ProgramAccess {
             unit: row,
             width: Width::Word,
