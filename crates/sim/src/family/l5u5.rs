@@ -89,11 +89,12 @@ const PGAERR: u32 = 1 << 5;
 const SIZERR: u32 = 1 << 6;
 const PGSERR: u32 = 1 << 7;
 const OPTWERR: u32 = 1 << 13;
-const OPTVERR: u32 = 1 << 15;
 const BSY: u32 = 1 << 16;
 /// U5: write data waiting in the buffer.
 const WDW: u32 = 1 << 17;
-const SR_W1C: u32 = EOP | OPERR | PROGERR | WRPERR | PGAERR | SIZERR | PGSERR | OPTWERR | OPTVERR;
+// NSSR has no OPTVERR (stm32l552xx.h:7288-7313, stm32u575xx.h:8188-8216: bit 15
+// is reserved), so writing 1 there clears nothing.
+const SR_W1C: u32 = EOP | OPERR | PROGERR | WRPERR | PGAERR | SIZERR | PGSERR | OPTWERR;
 /// Flags that make the next program or erase fail with PGSERR while set.
 const STALE_PROGRAM_ERRORS: u32 = PROGERR | WRPERR | PGAERR | SIZERR;
 

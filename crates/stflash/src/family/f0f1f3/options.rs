@@ -228,7 +228,7 @@ static OBR_F1: OptionWord = OptionWord {
     name: "FLASH_OBR",
     addr: OBR,
     fields: &[
-        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
+        OPTERR,
         f!("RDPRT", 1, 1, K::Status, Show::Flag("read-protected", "not protected"), "read protection in force"),
         f!("WDG_SW", 2, 1, K::User, SW, "independent watchdog started by"),
         f!("nRST_STOP", 3, 1, K::User, NO_RESET, "reset when entering Stop"),
@@ -238,29 +238,34 @@ static OBR_F1: OptionWord = OptionWord {
     ],
 };
 
+// FLASH_OBR fields F0 and F3 share (stm32f030x6.h, stm32f303xc.h FLASH_OBR_*).
+const OPTERR: Field = f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status");
+const RDPRT_F0F3: Field =
+    f!("RDPRT", 1, 2, K::Status, Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]), "read protection");
+const WDG_SW_F0F3: Field = f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by");
+const NRST_STOP_F0F3: Field = f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop");
+const NRST_STDBY_F0F3: Field = f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby");
+const NBOOT1_F0F3: Field = f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1");
+const VDDA_MONITOR: Field = f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor");
+const DATA0_F0F3: Field = f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0");
+const DATA1_F0F3: Field = f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1");
+
 /// FLASH_OBR, F0/F3 (RM0091 §3.5.7, RM0316 §4.5.7): OPTERR 0, RDPRT 2:1,
 /// USER 15:8, DATA0 23:16, DATA1 31:24.
 static OBR_F0: OptionWord = OptionWord {
     name: "FLASH_OBR",
     addr: OBR,
     fields: &[
-        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
-        f!(
-            "RDPRT",
-            1,
-            2,
-            K::Status,
-            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
-            "read protection"
-        ),
-        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        OPTERR,
+        RDPRT_F0F3,
+        WDG_SW_F0F3,
+        NRST_STOP_F0F3,
+        NRST_STDBY_F0F3,
+        NBOOT1_F0F3,
+        VDDA_MONITOR,
         f!("RAM_PARITY_CHECK", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
-        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+        DATA0_F0F3,
+        DATA1_F0F3,
     ],
 };
 
@@ -269,25 +274,18 @@ static OBR_F0_BOOT_SEL: OptionWord = OptionWord {
     name: "FLASH_OBR",
     addr: OBR,
     fields: &[
-        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
-        f!(
-            "RDPRT",
-            1,
-            2,
-            K::Status,
-            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
-            "read protection"
-        ),
-        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
+        OPTERR,
+        RDPRT_F0F3,
+        WDG_SW_F0F3,
+        NRST_STOP_F0F3,
+        NRST_STDBY_F0F3,
         f!("nBOOT0", 11, 1, K::BootConfig, Show::Hex, "boot selection bit 0"),
-        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        NBOOT1_F0F3,
+        VDDA_MONITOR,
         f!("RAM_PARITY_CHECK", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
         f!("BOOT_SEL", 15, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by"),
-        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
-        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+        DATA0_F0F3,
+        DATA1_F0F3,
     ],
 };
 
@@ -295,23 +293,16 @@ static OBR_F3: OptionWord = OptionWord {
     name: "FLASH_OBR",
     addr: OBR,
     fields: &[
-        f!("OPTERR", 0, 1, K::Status, Show::Flag("option bytes inconsistent", ""), "status"),
-        f!(
-            "RDPRT",
-            1,
-            2,
-            K::Status,
-            Show::Choices(&[(0, "level 0"), (1, "level 1"), (3, "level 2")]),
-            "read protection"
-        ),
-        f!("WDG_SW", 8, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 9, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 10, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT1", 12, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 13, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        OPTERR,
+        RDPRT_F0F3,
+        WDG_SW_F0F3,
+        NRST_STOP_F0F3,
+        NRST_STDBY_F0F3,
+        NBOOT1_F0F3,
+        VDDA_MONITOR,
         f!("SRAM_PE", 14, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("DATA0", 16, 8, K::User, Show::Hex, "user data byte 0"),
-        f!("DATA1", 24, 8, K::User, Show::Hex, "user data byte 1"),
+        DATA0_F0F3,
+        DATA1_F0F3,
     ],
 };
 

@@ -91,6 +91,23 @@ macro_rules! common_optr {
 
 const COMMON: [Field; 10] = common_optr!();
 const SRAM2_RST: Field = f!("SRAM2_RST", 25, 1, K::User, Show::Flag("no", "yes"), "SRAM2 erased by a system reset");
+// U5 OPTR fields (stm32u575xx.h FLASH_OPTR_*), shared by every U5 word.
+const SRAM1345_RST: Field =
+    f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset");
+const DUALBANK_U5: Field =
+    f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts");
+const BKPRAM_ECC: Field = f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC");
+const SRAM2_ECC: Field = f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC");
+const IO_VDD_HSLV: Field =
+    f!("IO_VDD_HSLV", 29, 1, K::Electrical, Show::Flag("on", "off"), "high-speed I/O at low VDD (only below 2.5 V)");
+const IO_VDDIO2_HSLV: Field = f!(
+    "IO_VDDIO2_HSLV",
+    30,
+    1,
+    K::Electrical,
+    Show::Flag("on", "off"),
+    "high-speed I/O at low VDDIO2 (only below 2.5 V)"
+);
 const NSWBOOT0: Field = f!("nSWBOOT0", 26, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by");
 const NBOOT0: Field = f!("nBOOT0", 27, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with nSWBOOT0 = 0)");
 const PA15_PUPEN: Field = f!("PA15_PUPEN", 28, 1, K::User, Show::Flag("on", "off"), "PA15 pull-up");
@@ -130,36 +147,22 @@ pub(super) static OPTR_U5: OptionWord = OptionWord {
         COMMON[2],
         COMMON[3],
         COMMON[4],
-        f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset"),
+        SRAM1345_RST,
         COMMON[5],
         COMMON[6],
         COMMON[7],
         COMMON[8],
         COMMON[9],
-        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
-        f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
+        DUALBANK_U5,
+        BKPRAM_ECC,
         f!("SRAM3_ECC", 23, 1, K::User, Show::Flag("off", "on"), "SRAM3 ECC"),
-        f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
+        SRAM2_ECC,
         SRAM2_RST,
         NSWBOOT0,
         NBOOT0,
         PA15_PUPEN,
-        f!(
-            "IO_VDD_HSLV",
-            29,
-            1,
-            K::Electrical,
-            Show::Flag("on", "off"),
-            "high-speed I/O at low VDD (only below 2.5 V)"
-        ),
-        f!(
-            "IO_VDDIO2_HSLV",
-            30,
-            1,
-            K::Electrical,
-            Show::Flag("on", "off"),
-            "high-speed I/O at low VDDIO2 (only below 2.5 V)"
-        ),
+        IO_VDD_HSLV,
+        IO_VDDIO2_HSLV,
         TZEN,
     ],
 };
@@ -174,35 +177,21 @@ pub(super) static OPTR_U535: OptionWord = OptionWord {
         COMMON[2],
         COMMON[3],
         COMMON[4],
-        f!("SRAM1345_RST", 15, 1, K::User, Show::Flag("no", "yes"), "SRAM1/3/4 erased by a system reset"),
+        SRAM1345_RST,
         COMMON[5],
         COMMON[6],
         COMMON[7],
         COMMON[8],
         COMMON[9],
-        f!("DUALBANK", 21, 1, K::BankConfig, Show::Flag("dual bank", "single bank"), "512 KiB and 1 MiB parts"),
-        f!("BKPRAM_ECC", 22, 1, K::User, Show::Flag("off", "on"), "backup RAM ECC"),
-        f!("SRAM2_ECC", 24, 1, K::User, Show::Flag("off", "on"), "SRAM2 ECC"),
+        DUALBANK_U5,
+        BKPRAM_ECC,
+        SRAM2_ECC,
         SRAM2_RST,
         NSWBOOT0,
         NBOOT0,
         PA15_PUPEN,
-        f!(
-            "IO_VDD_HSLV",
-            29,
-            1,
-            K::Electrical,
-            Show::Flag("on", "off"),
-            "high-speed I/O at low VDD (only below 2.5 V)"
-        ),
-        f!(
-            "IO_VDDIO2_HSLV",
-            30,
-            1,
-            K::Electrical,
-            Show::Flag("on", "off"),
-            "high-speed I/O at low VDDIO2 (only below 2.5 V)"
-        ),
+        IO_VDD_HSLV,
+        IO_VDDIO2_HSLV,
         TZEN,
     ],
 };
