@@ -530,6 +530,26 @@ impl<'a, 'j> Packer<'a, 'j> {
     /// and the buffer's data, times and progress counted; `None` when
     /// nothing more fits.
     fn next_op(&mut self, lanes: &mut [Lane<'j>], active: &[usize]) -> Option<Op> {
+        let units = self.units_that_fit(lanes, active)?;
+        let mut built: Vec<routine::Lane> = Vec::new();
+        let mut longest = Duration::ZERO;
+        for &i in active {
+            let (lane, time) = self.take_units(&mut lanes[i], units);
+            longest = longest.max(time);
+            built.push(lane);
+        }
+        // The lanes program at once: the op takes as long as the longest.
+        self.buf.typical += longest;
+        Some(match <[routine::Lane; 2]>::try_from(built) {
+            Ok(pair) => Op::Pair(Box::new(pair)),
+            Err(mut one) => single_lane_op(one.pop().expect("one active lane")),
+        })
+    }
+
+    /// Units each active lane can put into this buffer: the whole current
+    /// piece, within the data room shared by the lanes that carry data, if
+    /// the op, its setup and teardown and the waits fit at all.
+    fn units_that_fit(&self, lanes: &[Lane<'j>], active: &[usize]) -> Option<usize> {
         let setup: u32 = active.iter().filter(|&&i| !lanes[i].open).flat_map(|&i| &lanes[i].setup).map(Op::words).sum();
         let teardown: u32 = lanes.iter().flat_map(|l| &l.teardown).map(Op::words).sum();
         let op_words = if active.len() == 2 { 13 } else { 7 };
@@ -537,7 +557,6 @@ impl<'a, 'j> Packer<'a, 'j> {
         let words = op_words + setup + teardown + self.verify_words + if active.len() == 2 { 10 } else { 0 };
         let room = self.size.saturating_sub(self.buf.data.len());
         let data_lanes = active.iter().filter(|&&i| lanes[i].is_data()).count().max(1);
-        // Units per lane: the whole current piece, within the data room.
         let mut units = usize::MAX;
         for &i in active {
             let l = &lanes[i];
@@ -548,54 +567,32 @@ impl<'a, 'j> Packer<'a, 'j> {
         let data: usize =
             active.iter().filter(|&&i| lanes[i].is_data()).map(|&i| units * lanes[i].access.unit as usize).sum();
         let waits = active.len() as u32;
-        if units == 0 || !self.buf.fits(&self.ram, (data as u32).max(1), words, 1) || !self.fits_waits(waits) {
-            return None;
-        }
-        let mut built: Vec<routine::Lane> = Vec::new();
-        let mut longest = Duration::ZERO;
-        for &i in active {
-            let l = &mut lanes[i];
-            let n = units * l.access.unit as usize;
-            let (dst, piece) = &l.pieces[l.at];
-            let dst = dst + l.done as u32;
-            let source = match piece {
-                Piece::Data(d) => {
-                    let offset = self.buf.data.len() as u32;
-                    self.buf.data.extend_from_slice(&d[l.done..l.done + n]);
-                    self.left -= n;
-                    LaneSource::Data { offset }
-                }
-                Piece::Fill { value, .. } => LaneSource::Fill { value: *value },
-            };
-            let time = l.access.typical * units as u32;
-            longest = longest.max(time);
-            self.buf.timeout += l.access.timeout * units as u32;
-            self.progress.add(n as u64);
-            built.push(routine::Lane {
-                dst,
-                source,
-                len: n as u32,
-                unit: l.access.unit,
-                width: l.access.width,
-                wait: l.wait.clone(),
-            });
-            l.advance(n);
-        }
-        self.buf.typical += longest;
-        Some(match <[routine::Lane; 2]>::try_from(built) {
-            Ok(pair) => Op::Pair(Box::new(pair)),
-            Err(mut one) => {
-                let l = one.pop().expect("one active lane");
-                match l.source {
-                    LaneSource::Data { offset } => {
-                        Op::Program { dst: l.dst, offset, len: l.len, unit: l.unit, width: l.width, wait: l.wait }
-                    }
-                    LaneSource::Fill { value } => {
-                        Op::Fill { dst: l.dst, value, len: l.len, unit: l.unit, width: l.width, wait: l.wait }
-                    }
-                }
+        let fits = self.buf.fits(&self.ram, (data as u32).max(1), words, 1) && self.fits_waits(waits);
+        (units > 0 && fits).then_some(units)
+    }
+
+    /// `units` of a lane's current piece into the buffer (its data, or the
+    /// fill word), as a routine lane, with their typical time.
+    fn take_units(&mut self, l: &mut Lane<'j>, units: usize) -> (routine::Lane, Duration) {
+        let n = units * l.access.unit as usize;
+        let (dst, piece) = &l.pieces[l.at];
+        let dst = dst + l.done as u32;
+        let source = match piece {
+            Piece::Data(d) => {
+                let offset = self.buf.data.len() as u32;
+                self.buf.data.extend_from_slice(&d[l.done..l.done + n]);
+                self.left -= n;
+                LaneSource::Data { offset }
             }
-        })
+            Piece::Fill { value, .. } => LaneSource::Fill { value: *value },
+        };
+        self.buf.timeout += l.access.timeout * units as u32;
+        self.progress.add(n as u64);
+        let (unit, width, wait) = (l.access.unit, l.access.width, l.wait.clone());
+        let lane = routine::Lane { dst, source, len: n as u32, unit, width, wait };
+        let time = l.access.typical * units as u32;
+        l.advance(n);
+        (lane, time)
     }
 
     /// Room for `n` more wait descriptions in the buffer's table.
@@ -796,6 +793,18 @@ impl<'a, 'j> Packer<'a, 'j> {
             ledger.done = j;
             ledger.started = j.max(self.erase_given);
             ledger.between = true;
+        }
+    }
+}
+
+/// One lane alone: the PROGRAM or FILL op it stands for.
+fn single_lane_op(l: routine::Lane) -> Op {
+    match l.source {
+        LaneSource::Data { offset } => {
+            Op::Program { dst: l.dst, offset, len: l.len, unit: l.unit, width: l.width, wait: l.wait }
+        }
+        LaneSource::Fill { value } => {
+            Op::Fill { dst: l.dst, value, len: l.len, unit: l.unit, width: l.width, wait: l.wait }
         }
     }
 }
