@@ -104,6 +104,19 @@ impl Facts {
         self.push(name.into(), Value::Number(value), Scope::Every)
     }
 
+    /// Where the part identifies itself: its DBGMCU IDCODE register, its
+    /// flash-size register and its unique ID, under the names of its
+    /// headers (`dbgmcu`: `DBGMCU_BASE+DBGMCU_TypeDef.IDCODE` on most,
+    /// `flash_size`: `FLASHSIZE_BASE` on most).
+    pub fn identity(&mut self, part: &Part, dbgmcu: &str, flash_size: &str) -> &mut Facts {
+        self.number(dbgmcu, part.dbgmcu_addr as u64);
+        self.number(flash_size, part.flash_size_addr as u64);
+        if let Some(u) = crate::uid::placement((part.idcode & 0xFFF) as u16) {
+            self.number("UID_BASE", u.base as u64);
+        }
+        self
+    }
+
     /// The CRC peripheral where the part has it (`crc_peripheral::placement`):
     /// its base (`base`), its RCC enable register and bit (`clock`), and the
     /// registers the model implements, which every part of the DEV_ID must

@@ -17,13 +17,13 @@
 
 use std::ops::Range;
 
+use crate::crc_peripheral;
 use crate::facts::Facts;
 use crate::model::{
     parse_range, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
-use crate::{crc_peripheral, uid};
 
 const FLASH_BASE: u32 = 0x0800_0000;
 const KIB: u32 = 1024;
@@ -865,11 +865,7 @@ impl FlashModel for FsModel {
 /// headers (`crate::facts`).
 pub fn register_facts(part: &Part, f: &mut Facts) {
     let dev_id = (part.idcode & 0xFFF) as u16;
-    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
-    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
-    if let Some(u) = uid::placement(dev_id) {
-        f.number("UID_BASE", u.base as u64);
-    }
+    f.identity(part, "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", "FLASHSIZE_BASE");
     if let Some(p) = crc_peripheral::placement(dev_id) {
         f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"));
     }

@@ -870,11 +870,7 @@ Part {
 /// headers (`crate::facts`).
 pub fn register_facts(part: &Part, f: &mut Facts) {
     let dev_id = (part.idcode & 0xFFF) as u16;
-    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
-    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
-    if let Some(u) = crate::uid::placement(dev_id) {
-        f.number("UID_BASE", u.base as u64);
-    }
+    f.identity(part, "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", "FLASHSIZE_BASE");
     if let Some(p) = crate::crc_peripheral::placement(dev_id) {
         f.crc(p, "CRC_BASE_NS", ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"));
     }

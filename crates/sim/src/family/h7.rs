@@ -100,6 +100,7 @@
 use std::collections::VecDeque;
 use std::ops::Range;
 
+use crate::crc_peripheral;
 use crate::crc_peripheral::{parse_hex, shift_word, InputOrder};
 use crate::facts::Facts;
 use crate::model::{
@@ -107,7 +108,6 @@ use crate::model::{
     US,
 };
 use crate::parts::Part;
-use crate::{crc_peripheral, uid};
 
 const KIB: u32 = 1024;
 
@@ -1469,11 +1469,7 @@ impl FlashModel for H7Model {
 /// headers (`crate::facts`).
 pub fn register_facts(part: &Part, f: &mut Facts) {
     let dev_id = (part.idcode & 0xFFF) as u16;
-    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
-    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
-    if let Some(u) = uid::placement(dev_id) {
-        f.number("UID_BASE", u.base as u64);
-    }
+    f.identity(part, "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", "FLASHSIZE_BASE");
     if let Some(p) = crc_peripheral::placement(dev_id) {
         let clock = if dev_id == 0x480 {
             ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")

@@ -525,12 +525,8 @@ pub const PARTS: &[Part] = &[Part {
 /// headers (`crate::facts`).
 pub fn register_facts(part: &Part, f: &mut Facts) {
     let dev_id = (part.idcode & 0xFFF) as u16;
-    f.number("DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", part.dbgmcu_addr as u64);
     // The assumed flash-size word is ST's `PACKAGE_BASE` (see the chip table).
-    f.number("PACKAGE_BASE", part.flash_size_addr as u64);
-    if let Some(u) = crate::uid::placement(dev_id) {
-        f.number("UID_BASE", u.base as u64);
-    }
+    f.identity(part, "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE", "PACKAGE_BASE");
     if let Some(p) = crate::crc_peripheral::placement(dev_id) {
         f.crc(p, "CRC_BASE", ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN"));
     }

@@ -69,13 +69,13 @@
 
 use std::ops::Range;
 
+use crate::crc_peripheral;
 use crate::facts::{Facts, Scope};
 use crate::model::{
     saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats, Initiator, Nanos, MS,
     US,
 };
 use crate::parts::Part;
-use crate::{crc_peripheral, uid};
 
 // Register offsets (CMSIS `FLASH_TypeDef`, e.g. stm32l476xx.h, stm32g474xx.h,
 // stm32wb55xx.h).
@@ -1937,14 +1937,8 @@ pub fn register_facts(part: &Part, f: &mut Facts) {
     // U0: the G0/C0 DBGMCU address, named DBGMCU (stm32u031xx.h:778).
     let u0 = matches!(dev_id, 0x459 | 0x489);
     let g0_c0 = part.dbgmcu_addr == DBGMCU_G0 && !u0;
-    f.number(
-        if g0_c0 { "DBG_BASE+DBG_TypeDef.IDCODE" } else { "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE" },
-        part.dbgmcu_addr as u64,
-    );
-    f.number("FLASHSIZE_BASE", part.flash_size_addr as u64);
-    if let Some(u) = uid::placement(dev_id) {
-        f.number("UID_BASE", u.base as u64);
-    }
+    let dbgmcu = if g0_c0 { "DBG_BASE+DBG_TypeDef.IDCODE" } else { "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE" };
+    f.identity(part, dbgmcu, "FLASHSIZE_BASE");
     if let Some(p) = crc_peripheral::placement(dev_id) {
         let clock = if g0_c0 || u0 {
             ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN")
