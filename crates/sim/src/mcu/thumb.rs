@@ -420,59 +420,102 @@ impl Mcu {
         let rn = ((op >> 3) & 7) as usize;
         match op >> 10 {
             // Shift by immediate, add/subtract (register / 3-bit immediate).
-            0b000000..=0b000101 => {
-                let imm5 = ((op >> 6) & 31) as u32;
-                let m = self.reg(rn);
-                let (r, carry) = match op >> 11 {
-                    0 if imm5 == 0 => (m, self.flag(C)),
-                    0 => (m << imm5, (m >> (32 - imm5)) & 1 != 0),
-                    1 => {
-                        let s = if imm5 == 0 { 32 } else { imm5 };
-                        (if s == 32 { 0 } else { m >> s }, (m >> (s - 1)) & 1 != 0)
-                    }
-                    _ => {
-                        let s = if imm5 == 0 { 32 } else { imm5 };
-                        (((m as i32) >> s.min(31)) as u32, ((m as i32) >> (s - 1).min(31)) & 1 != 0)
-                    }
-                };
-                self.set_nz(r);
-                self.set_flag(C, carry);
-                self.set_reg(rd, r);
-            }
-            0b000110 | 0b000111 => {
-                let n = self.reg(rn);
-                let m = if op & (1 << 10) != 0 { ((op >> 6) & 7) as u32 } else { self.reg(((op >> 6) & 7) as usize) };
-                let r = if op & (1 << 9) == 0 {
-                    self.add_with_carry(n, m, false)
-                } else {
-                    self.add_with_carry(n, !m, true)
-                };
-                self.set_reg(rd, r);
-            }
+            0b000000..=0b000101 => self.shift_immediate(op, rd, rn),
+            0b000110 | 0b000111 => self.add_subtract(op, rd, rn),
             // MOVS/CMP/ADDS/SUBS with an 8-bit immediate.
-            0b001000..=0b001111 => {
-                let d = ((op >> 8) & 7) as usize;
-                let imm = (op & 0xFF) as u32;
-                match (op >> 11) & 3 {
-                    0 => {
-                        self.set_nz(imm);
-                        self.set_reg(d, imm);
-                    }
-                    1 => {
-                        self.add_with_carry(self.reg(d), !imm, true);
-                    }
-                    2 => {
-                        let r = self.add_with_carry(self.reg(d), imm, false);
-                        self.set_reg(d, r);
-                    }
-                    _ => {
-                        let r = self.add_with_carry(self.reg(d), !imm, true);
-                        self.set_reg(d, r);
-                    }
-                }
-            }
+            0b001000..=0b001111 => self.immediate8(op),
             0b010000 => self.data_processing(op)?,
             0b010001 => return self.special(op, pc),
+            0b010010..=0b100111 => self.load_store(op, rd, rn)?,
+            0b101000..=0b101011 => {
+                // ADR / ADD Rd, SP, #imm.
+                let d = ((op >> 8) & 7) as usize;
+                let imm = ((op & 0xFF) as u32) << 2;
+                let base = if op & (1 << 11) == 0 { self.reg(15) & !3 } else { self.cpu.sp() };
+                self.set_reg(d, base.wrapping_add(imm));
+            }
+            0b101100..=0b101111 => return self.misc(op, pc),
+            0b110000..=0b110011 => self.load_store_multiple(op)?,
+            0b110100..=0b110111 => {
+                let cond = (op >> 8) & 15;
+                match cond {
+                    14 => return fault(format!("UDF 0x{op:04X}")),
+                    15 => return fault(format!("SVC 0x{op:04X} (not supported)")),
+                    _ => {}
+                }
+                if self.cond(cond) {
+                    let off = ((op & 0xFF) as i8 as i32) << 1;
+                    self.branch(self.reg(15).wrapping_add(off as u32));
+                    return Ok(());
+                }
+            }
+            0b111000 | 0b111001 => {
+                let off = (((op & 0x7FF) as u32) << 21) as i32 >> 20;
+                self.branch(self.reg(15).wrapping_add(off as u32));
+                return Ok(());
+            }
+            _ => return fault(format!("undefined instruction 0x{op:04X}")),
+        }
+        self.cpu.r[15] = next;
+        Ok(())
+    }
+
+    /// LSLS/LSRS/ASRS by an immediate.
+    fn shift_immediate(&mut self, op: u16, rd: usize, rn: usize) {
+        let imm5 = ((op >> 6) & 31) as u32;
+        let m = self.reg(rn);
+        let (r, carry) = match op >> 11 {
+            0 if imm5 == 0 => (m, self.flag(C)),
+            0 => (m << imm5, (m >> (32 - imm5)) & 1 != 0),
+            1 => {
+                let s = if imm5 == 0 { 32 } else { imm5 };
+                (if s == 32 { 0 } else { m >> s }, (m >> (s - 1)) & 1 != 0)
+            }
+            _ => {
+                let s = if imm5 == 0 { 32 } else { imm5 };
+                (((m as i32) >> s.min(31)) as u32, ((m as i32) >> (s - 1).min(31)) & 1 != 0)
+            }
+        };
+        self.set_nz(r);
+        self.set_flag(C, carry);
+        self.set_reg(rd, r);
+    }
+
+    /// ADDS/SUBS, register or 3-bit immediate.
+    fn add_subtract(&mut self, op: u16, rd: usize, rn: usize) {
+        let n = self.reg(rn);
+        let m = if op & (1 << 10) != 0 { ((op >> 6) & 7) as u32 } else { self.reg(((op >> 6) & 7) as usize) };
+        let r = if op & (1 << 9) == 0 { self.add_with_carry(n, m, false) } else { self.add_with_carry(n, !m, true) };
+        self.set_reg(rd, r);
+    }
+
+    /// MOVS/CMP/ADDS/SUBS Rd, #imm8.
+    fn immediate8(&mut self, op: u16) {
+        let d = ((op >> 8) & 7) as usize;
+        let imm = (op & 0xFF) as u32;
+        match (op >> 11) & 3 {
+            0 => {
+                self.set_nz(imm);
+                self.set_reg(d, imm);
+            }
+            1 => {
+                self.add_with_carry(self.reg(d), !imm, true);
+            }
+            2 => {
+                let r = self.add_with_carry(self.reg(d), imm, false);
+                self.set_reg(d, r);
+            }
+            _ => {
+                let r = self.add_with_carry(self.reg(d), !imm, true);
+                self.set_reg(d, r);
+            }
+        }
+    }
+
+    /// LDR (literal), loads and stores with a register or immediate offset,
+    /// and SP-relative LDR/STR.
+    fn load_store(&mut self, op: u16, rd: usize, rn: usize) -> Exec<()> {
+        match op >> 10 {
             0b010010 | 0b010011 => {
                 // LDR (literal).
                 let d = ((op >> 8) & 7) as usize;
@@ -537,64 +580,40 @@ impl Mcu {
                     self.core_store(addr, AccessWidth::Word, self.reg(d))?;
                 }
             }
-            0b101000..=0b101011 => {
-                // ADR / ADD Rd, SP, #imm.
-                let d = ((op >> 8) & 7) as usize;
-                let imm = ((op & 0xFF) as u32) << 2;
-                let base = if op & (1 << 11) == 0 { self.reg(15) & !3 } else { self.cpu.sp() };
-                self.set_reg(d, base.wrapping_add(imm));
-            }
-            0b101100..=0b101111 => return self.misc(op, pc),
-            0b110000..=0b110011 => {
-                // STM / LDM (increment after, write-back unless LDM loads the base).
-                let base = ((op >> 8) & 7) as usize;
-                let list = op & 0xFF;
-                if list == 0 {
-                    return fault(format!("LDM/STM with an empty register list (0x{op:04X})"));
-                }
-                let mut addr = self.reg(base);
-                let load = op & (1 << 11) != 0;
-                // Accesses first (they may stall and restart the instruction), then registers.
-                let mut values = Vec::with_capacity(8);
-                for r in 0..8 {
-                    if list & (1 << r) == 0 {
-                        continue;
-                    }
-                    if load {
-                        values.push((r, self.core_load(addr, AccessWidth::Word)?));
-                    } else {
-                        self.core_store(addr, AccessWidth::Word, self.reg(r))?;
-                    }
-                    addr = addr.wrapping_add(4);
-                }
-                for (r, v) in values {
-                    self.set_reg(r, v);
-                }
-                if !(load && list & (1 << base) != 0) {
-                    self.set_reg(base, addr);
-                }
-            }
-            0b110100..=0b110111 => {
-                let cond = (op >> 8) & 15;
-                match cond {
-                    14 => return fault(format!("UDF 0x{op:04X}")),
-                    15 => return fault(format!("SVC 0x{op:04X} (not supported)")),
-                    _ => {}
-                }
-                if self.cond(cond) {
-                    let off = ((op & 0xFF) as i8 as i32) << 1;
-                    self.branch(self.reg(15).wrapping_add(off as u32));
-                    return Ok(());
-                }
-            }
-            0b111000 | 0b111001 => {
-                let off = (((op & 0x7FF) as u32) << 21) as i32 >> 20;
-                self.branch(self.reg(15).wrapping_add(off as u32));
-                return Ok(());
-            }
-            _ => return fault(format!("undefined instruction 0x{op:04X}")),
+            _ => unreachable!("not a load or store: 0x{op:04X}"),
         }
-        self.cpu.r[15] = next;
+        Ok(())
+    }
+
+    /// STM / LDM (increment after, write-back unless LDM loads the base).
+    fn load_store_multiple(&mut self, op: u16) -> Exec<()> {
+        // STM / LDM (increment after, write-back unless LDM loads the base).
+        let base = ((op >> 8) & 7) as usize;
+        let list = op & 0xFF;
+        if list == 0 {
+            return fault(format!("LDM/STM with an empty register list (0x{op:04X})"));
+        }
+        let mut addr = self.reg(base);
+        let load = op & (1 << 11) != 0;
+        // Accesses first (they may stall and restart the instruction), then registers.
+        let mut values = Vec::with_capacity(8);
+        for r in 0..8 {
+            if list & (1 << r) == 0 {
+                continue;
+            }
+            if load {
+                values.push((r, self.core_load(addr, AccessWidth::Word)?));
+            } else {
+                self.core_store(addr, AccessWidth::Word, self.reg(r))?;
+            }
+            addr = addr.wrapping_add(4);
+        }
+        for (r, v) in values {
+            self.set_reg(r, v);
+        }
+        if !(load && list & (1 << base) != 0) {
+            self.set_reg(base, addr);
+        }
         Ok(())
     }
 
