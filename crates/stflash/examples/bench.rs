@@ -541,168 +541,184 @@ fn random_init() -> u32 {
     }
 }
 
-fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
-    let mut rows: Vec<Row> = Vec::new();
-    let mut full_h7a3 = [Duration::ZERO; 2];
-    let mut random_h7a3 = Duration::ZERO;
-    // A write row; returns its modeled time.
-    // Rows whose floor the banks at once, bank erases or fast rows lower:
-    // the floor without them, and with them.
-    let mut earlier: Vec<(String, Duration, Duration)> = Vec::new();
-    let mut write_row = |rows: &mut Vec<Row>,
-                         probe: SimProbeKind,
-                         name: String,
-                         part: &Part,
-                         addr: u32,
-                         image: &[u8],
-                         old: &[u8],
-                         how: How| {
+/// The rows measured so far, and the floors the two-bank and fast modes
+/// lower (name, floor without them, floor with them).
+#[derive(Default)]
+struct Bench {
+    rows: Vec<Row>,
+    earlier: Vec<(String, Duration, Duration)>,
+}
+
+impl Bench {
+    /// A write row; returns its modeled time.
+    #[allow(clippy::too_many_arguments)]
+    fn write_row(
+        &mut self,
+        probe: SimProbeKind,
+        name: String,
+        part: &Part,
+        addr: u32,
+        image: &[u8],
+        old: &[u8],
+        how: How,
+    ) -> Option<Duration> {
         if !wanted(&name) {
             return None;
         }
         let f = floor(part, probe, addr, image, old);
         let single = floor(&single_bank(part), probe, addr, image, old);
         if single != f {
-            earlier.push((format!("{name} ({})", probe_name(probe)), single, f));
+            self.earlier.push((format!("{name} ({})", probe_name(probe)), single, f));
         }
-        match run_write(part, probe, addr, image, old, &how) {
-            Some((stats, verify)) => {
-                let ratio = stats.modeled.as_secs_f64() / f.as_secs_f64();
-                rows.push(Row {
-                    workload: name,
-                    probe,
-                    bytes: image.len() as u64,
-                    floor: Some(f),
-                    target: "≤ 1.3× floor".into(),
-                    met: Some(ratio <= 1.3),
-                    stats,
-                    verify,
-                });
-                Some(rows.last().unwrap().stats.modeled)
-            }
-            None => {
-                println!("({name}: {} is not simulated or has no flash driver yet, skipped)", part.sim);
-                None
-            }
+        let Some((stats, verify)) = run_write(part, probe, addr, image, old, &how) else {
+            println!("({name}: {} is not simulated or has no flash driver yet, skipped)", part.sim);
+            return None;
+        };
+        let ratio = stats.modeled.as_secs_f64() / f.as_secs_f64();
+        let modeled = stats.modeled;
+        self.rows.push(Row {
+            workload: name,
+            probe,
+            bytes: image.len() as u64,
+            floor: Some(f),
+            target: "≤ 1.3× floor".into(),
+            met: Some(ratio <= 1.3),
+            stats,
+            verify,
+        });
+        Some(modeled)
+    }
+
+    /// A re-flash row after a full write that took `full`: `img` over
+    /// `image`, within `limit` of the full write's time.
+    #[allow(clippy::too_many_arguments)]
+    fn reflash_row(
+        &mut self,
+        probe: SimProbeKind,
+        workload: String,
+        part: &Part,
+        img: &[u8],
+        image: &[u8],
+        full: Duration,
+        limit: f64,
+        how: How,
+    ) {
+        if let Some((stats, verify)) = run_write(part, probe, 0x0800_0000, img, image, &how) {
+            let share = stats.modeled.as_secs_f64() / full.as_secs_f64();
+            self.rows.push(Row {
+                workload,
+                probe,
+                bytes: img.len() as u64,
+                floor: Some(floor(part, probe, 0x0800_0000, img, image)),
+                target: format!("< {:.0}% of full write", limit * 100.0),
+                met: Some(share < limit),
+                stats,
+                verify,
+            });
         }
-    };
-    // Re-flash rows after a full write that took `full`: unchanged, then one
-    // byte changed (at `at`).
-    let reflash_rows = |rows: &mut Vec<Row>,
-                        probe: SimProbeKind,
-                        name: &str,
-                        part: &Part,
-                        image: &[u8],
-                        at: usize,
-                        full: Duration,
-                        how: How| {
+    }
+
+    /// Re-flash rows after a full write that took `full`: unchanged, then
+    /// one byte changed (at `at`).
+    #[allow(clippy::too_many_arguments)]
+    fn reflash_rows(
+        &mut self,
+        probe: SimProbeKind,
+        name: &str,
+        part: &Part,
+        image: &[u8],
+        at: usize,
+        full: Duration,
+        how: How,
+    ) {
         for (what, limit, change) in [("unchanged", 0.10, false), ("1 byte changed", 0.15, true)] {
-            if !wanted(&format!("re-flash {name}, {what}")) {
+            let workload = format!("re-flash {name}, {what}");
+            if !wanted(&workload) {
                 continue;
             }
             let mut img = image.to_vec();
             if change {
                 img[at] ^= 0x5A;
             }
-            if let Some((stats, verify)) = run_write(part, probe, 0x0800_0000, &img, image, &how) {
-                let share = stats.modeled.as_secs_f64() / full.as_secs_f64();
-                rows.push(Row {
-                    workload: format!("re-flash {name}, {what}"),
-                    probe,
-                    bytes: img.len() as u64,
-                    floor: Some(floor(part, probe, 0x0800_0000, &img, image)),
-                    target: format!("< {:.0}% of full write", limit * 100.0),
-                    met: Some(share < limit),
-                    stats,
-                    verify,
-                });
-            }
+            self.reflash_row(probe, workload, part, &img, image, full, limit, how);
         }
-    };
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let mut bench = Bench::default();
+    let full_h7a3 = headline_rows(&mut bench);
+    fast_mode_rows(&mut bench);
+    blank_and_reflash_rows(&mut bench);
+    unmeasured_crc_init_rows(&mut bench);
+    slow_clock_rows(&mut bench);
+    let random_h7a3 = random_data_rows(&mut bench);
+    if !quick && wanted("st-flash style") {
+        st_flash_rows(&mut bench, full_h7a3, random_h7a3);
+    }
+    print_table(&bench.rows);
+    println!("\nFloors these modes lower (one bank at a time, sector erases, normal programming → the floor above):\n");
+    for (name, single, f) in &bench.earlier {
+        println!("* {name}: {:.3} s → {:.3} s", single.as_secs_f64(), f.as_secs_f64());
+    }
+    print_session_cost();
+}
+
+/// The main rows on V2 and V3; returns the 1 MiB H7A3 V2 write's time.
+fn headline_rows(bench: &mut Bench) -> Duration {
     let published = How::default();
+    let mut full_h7a3 = [Duration::ZERO; 2];
     for (pi, probe) in [SimProbeKind::V2, SimProbeKind::V3].into_iter().enumerate() {
         let img1m = firmware(MIB as usize, 1);
         let old1m = firmware(MIB as usize, 2);
-        if let Some(t) =
-            write_row(&mut rows, probe, "1 MiB to H7A3".into(), &H7A3, 0x0800_0000, &img1m, &old1m, published)
-        {
+        if let Some(t) = bench.write_row(probe, "1 MiB to H7A3".into(), &H7A3, 0x0800_0000, &img1m, &old1m, published) {
             full_h7a3[pi] = t;
         }
-        write_row(
-            &mut rows,
-            probe,
-            "2 MiB over both H7A3 banks".into(),
-            &H7A3,
-            0x0800_0000,
-            &firmware(2 * MIB as usize, 3),
-            &firmware(2 * MIB as usize, 4),
-            published,
-        );
-        write_row(
-            &mut rows,
-            probe,
-            "1 MiB across both H743 banks (at 0x08080000)".into(),
-            &H743,
-            0x0808_0000,
-            &firmware(MIB as usize, 21),
-            &firmware(MIB as usize, 22),
-            published,
-        );
-        write_row(
-            &mut rows,
-            probe,
-            "20 KiB at 0x08002000 on H7A3".into(),
-            &H7A3,
-            0x0800_2000,
-            &firmware(20 * KIB as usize, 5),
-            &firmware(20 * KIB as usize, 6),
-            published,
-        );
-        write_row(&mut rows, probe, "1 MiB to H743".into(), &H743, 0x0800_0000, &img1m, &old1m, published);
-        write_row(
-            &mut rows,
-            probe,
-            "64 KiB to F103".into(),
-            &F103,
-            0x0800_0000,
-            &firmware(64 * KIB as usize, 7),
-            &firmware(64 * KIB as usize, 8),
-            published,
-        );
-        write_row(
-            &mut rows,
-            probe,
-            "512 KiB to F411".into(),
-            &F411,
-            0x0800_0000,
-            &firmware(512 * KIB as usize, 9),
-            &firmware(512 * KIB as usize, 10),
-            published,
-        );
-        reflash_rows(&mut rows, probe, "1 MiB H7A3", &H7A3, &img1m, 300_001, full_h7a3[pi], published);
-        if !wanted("read 1 MiB back (H7A3)") {
-            continue;
+        for (name, part, addr, len, seed) in [
+            ("2 MiB over both H7A3 banks", &H7A3, 0x0800_0000, 2 * MIB, 3),
+            ("1 MiB across both H743 banks (at 0x08080000)", &H743, 0x0808_0000, MIB, 21),
+            ("20 KiB at 0x08002000 on H7A3", &H7A3, 0x0800_2000, 20 * KIB, 5),
+        ] {
+            let (image, old) = (firmware(len as usize, seed), firmware(len as usize, seed + 1));
+            bench.write_row(probe, name.into(), part, addr, &image, &old, published);
         }
-        if let Some(stats) = run_read(&H7A3, probe, 0x0800_0000, MIB) {
-            let f = Duration::from_secs_f64(MIB as f64 * 12.0 / max_swd_hz(probe));
-            rows.push(Row {
-                workload: "read 1 MiB back (H7A3)".into(),
-                probe,
-                bytes: MIB as u64,
-                floor: Some(f),
-                target: "—".into(),
-                met: None,
-                stats,
-                verify: "—",
-            });
+        bench.write_row(probe, "1 MiB to H743".into(), &H743, 0x0800_0000, &img1m, &old1m, published);
+        for (name, part, len, seed) in
+            [("64 KiB to F103", &F103, 64 * KIB, 7), ("512 KiB to F411", &F411, 512 * KIB, 9)]
+        {
+            let (image, old) = (firmware(len as usize, seed), firmware(len as usize, seed + 1));
+            bench.write_row(probe, name.into(), part, 0x0800_0000, &image, &old, published);
+        }
+        bench.reflash_rows(probe, "1 MiB H7A3", &H7A3, &img1m, 300_001, full_h7a3[pi], published);
+        if wanted("read 1 MiB back (H7A3)") {
+            read_back_row(bench, probe);
         }
     }
-    // Single-controller dual-bank parts across both banks, and fast
-    // programming (FSTPG) on every family of the L4 class: each bank the
-    // image covers (or whose other pages are blank) is erased whole and
-    // programmed in rows.
-    let v2 = SimProbeKind::V2;
+    full_h7a3[0]
+}
+
+fn read_back_row(bench: &mut Bench, probe: SimProbeKind) {
+    if let Some(stats) = run_read(&H7A3, probe, 0x0800_0000, MIB) {
+        let f = Duration::from_secs_f64(MIB as f64 * 12.0 / max_swd_hz(probe));
+        bench.rows.push(Row {
+            workload: "read 1 MiB back (H7A3)".into(),
+            probe,
+            bytes: MIB as u64,
+            floor: Some(f),
+            target: "—".into(),
+            met: None,
+            stats,
+            verify: "—",
+        });
+    }
+}
+
+/// Single-controller dual-bank parts across both banks, and fast
+/// programming (FSTPG) on every family of the L4 class: each bank the image
+/// covers (or whose other pages are blank) is erased whole and programmed in
+/// rows.
+fn fast_mode_rows(bench: &mut Bench) {
     for (name, part, addr, len, seed) in [
         ("512 KiB across both G474 banks", &G474, 0x0800_0000, 512 * KIB, 23),
         ("512 KiB across both L476 banks (at 0x08040000)", &L476, 0x0804_0000, 512 * KIB, 25),
@@ -714,11 +730,13 @@ fn main() {
     ] {
         let image = firmware(len as usize, seed);
         let old = firmware(len as usize, seed + 1);
-        write_row(&mut rows, v2, name.into(), part, addr, &image, &old, published);
+        bench.write_row(SimProbeKind::V2, name.into(), part, addr, &image, &old, How::default());
     }
-    // Blank chips, and re-flashing the other chips.
-    let img1m = firmware(MIB as usize, 1);
-    let blank = |len: usize, erased: u8| vec![erased; len];
+}
+
+/// Blank chips, and re-flashing the other chips.
+fn blank_and_reflash_rows(bench: &mut Bench) {
+    let (v2, published) = (SimProbeKind::V2, How::default());
     for (name, part, len, seed) in [
         ("1 MiB to blank H7A3", &H7A3, MIB, 1),
         ("1 MiB to blank H743", &H743, MIB, 1),
@@ -726,7 +744,7 @@ fn main() {
         ("512 KiB to blank F411", &F411, 512 * KIB, 9),
     ] {
         let image = firmware(len as usize, seed);
-        write_row(&mut rows, v2, name.into(), part, 0x0800_0000, &image, &blank(len as usize, part.erased), published);
+        bench.write_row(v2, name.into(), part, 0x0800_0000, &image, &vec![part.erased; len as usize], published);
     }
     for (name, part, len, seed, old_seed, at) in [
         ("1 MiB H743", &H743, MIB, 1, 2, 300_001),
@@ -734,76 +752,42 @@ fn main() {
         ("512 KiB F411", &F411, 512 * KIB, 9, 10, 20_001),
     ] {
         let image = firmware(len as usize, seed);
-        let full = write_row(
-            &mut rows,
-            v2,
-            format!("{name}, full write (for the re-flash rows)"),
-            part,
-            0x0800_0000,
-            &image,
-            &firmware(len as usize, old_seed),
-            published,
-        );
-        if let Some(full) = full {
-            reflash_rows(&mut rows, v2, name, part, &image, at, full, published);
-            if part.sim == F411.sim {
-                // A byte in a 128 KiB sector: its 1 s erase alone is 16% of the full write.
-                let mut img = image.clone();
-                img[200_001] ^= 0x5A;
-                if let Some((stats, verify)) = run_write(part, v2, 0x0800_0000, &img, &image, &published) {
-                    let share = stats.modeled.as_secs_f64() / full.as_secs_f64();
-                    rows.push(Row {
-                        workload: format!("re-flash {name}, 1 byte changed in a 128 KiB sector"),
-                        probe: v2,
-                        bytes: img.len() as u64,
-                        floor: Some(floor(part, v2, 0x0800_0000, &img, &image)),
-                        target: "< 15% of full write".into(),
-                        met: Some(share < 0.15),
-                        stats,
-                        verify,
-                    });
-                }
-            }
+        let old = firmware(len as usize, old_seed);
+        let workload = format!("{name}, full write (for the re-flash rows)");
+        let Some(full) = bench.write_row(v2, workload, part, 0x0800_0000, &image, &old, published) else {
+            continue;
+        };
+        bench.reflash_rows(v2, name, part, &image, at, full, published);
+        if part.sim == F411.sim {
+            // A byte in a 128 KiB sector: its 1 s erase alone is 16% of the full write.
+            let mut img = image.clone();
+            img[200_001] ^= 0x5A;
+            let workload = format!("re-flash {name}, 1 byte changed in a 128 KiB sector");
+            bench.reflash_row(v2, workload, part, &img, &image, full, 0.15, published);
         }
     }
-    // A flash CRC unit with an initial value nobody measured.
+}
+
+/// A flash CRC unit with an initial value nobody measured.
+fn unmeasured_crc_init_rows(bench: &mut Bench) {
+    let v2 = SimProbeKind::V2;
+    let img1m = firmware(MIB as usize, 1);
     let init = random_init();
     let knob: &'static str = Box::leak(format!("flash_crc_init=0x{init:08X}").into_boxed_str());
     let random = How { faults: knob, ..How::default() };
     let tag = format!("CRC init 0x{init:08X}");
-    if let Some(full) = write_row(
-        &mut rows,
-        v2,
-        format!("1 MiB to H7A3, {tag}"),
-        &H7A3,
-        0x0800_0000,
-        &img1m,
-        &firmware(MIB as usize, 2),
-        random,
-    ) {
-        reflash_rows(&mut rows, v2, &format!("1 MiB H7A3, {tag}"), &H7A3, &img1m, 300_001, full, random);
+    let old = firmware(MIB as usize, 2);
+    if let Some(full) = bench.write_row(v2, format!("1 MiB to H7A3, {tag}"), &H7A3, 0x0800_0000, &img1m, &old, random) {
+        bench.reflash_rows(v2, &format!("1 MiB H7A3, {tag}"), &H7A3, &img1m, 300_001, full, random);
     }
-    write_row(
-        &mut rows,
-        v2,
-        format!("1 MiB to blank H7A3, {tag}"),
-        &H7A3,
-        0x0800_0000,
-        &img1m,
-        &blank(MIB as usize, 0xFF),
-        random,
-    );
-    write_row(
-        &mut rows,
-        v2,
-        format!("1 MiB to H743, {tag}"),
-        &H743,
-        0x0800_0000,
-        &img1m,
-        &firmware(MIB as usize, 2),
-        random,
-    );
-    // Slow reset clocks: the routine's own time, with each way of verifying.
+    let blank = vec![0xFF; MIB as usize];
+    bench.write_row(v2, format!("1 MiB to blank H7A3, {tag}"), &H7A3, 0x0800_0000, &img1m, &blank, random);
+    bench.write_row(v2, format!("1 MiB to H743, {tag}"), &H743, 0x0800_0000, &img1m, &old, random);
+}
+
+/// Slow reset clocks: the routine's own time, with each way of verifying.
+fn slow_clock_rows(bench: &mut Bench) {
+    let published = How::default();
     let software = How { faults: "crc-peripheral=absent", ..How::default() };
     let readback = How { readback: true, ..How::default() };
     for (size, chip, part, len, seed) in [
@@ -814,56 +798,55 @@ fn main() {
         let image = firmware(len as usize, seed);
         let old = firmware(len as usize, seed + 1);
         for (how, what) in [(published, "CRC peripheral"), (software, "software CRC"), (readback, "read-back")] {
-            let full =
-                write_row(&mut rows, v2, format!("{size} to {chip}, {what}"), part, 0x0800_0000, &image, &old, how);
+            let workload = format!("{size} to {chip}, {what}");
+            let full = bench.write_row(SimProbeKind::V2, workload, part, 0x0800_0000, &image, &old, how);
             if let (Some(full), false) = (full, how.readback) {
                 let name = format!("{size} {chip}, {what}");
-                reflash_rows(&mut rows, v2, &name, part, &image, len as usize / 3 + 1, full, how);
+                bench.reflash_rows(SimProbeKind::V2, &name, part, &image, len as usize / 3 + 1, full, how);
             }
         }
     }
-    // Incompressible data, for reference: nothing to skip or fill.
+}
+
+/// Incompressible data, for reference: nothing to skip or fill. Returns the
+/// 1 MiB H7A3 write's time.
+fn random_data_rows(bench: &mut Bench) -> Duration {
+    let (v2, published) = (SimProbeKind::V2, How::default());
     let (rnd1m, rnd_old) = (pattern(MIB as usize, 1), pattern(MIB as usize, 2));
-    if let Some(t) =
-        write_row(&mut rows, v2, "1 MiB to H7A3, random data".into(), &H7A3, 0x0800_0000, &rnd1m, &rnd_old, published)
-    {
-        random_h7a3 = t;
-    }
-    write_row(
-        &mut rows,
-        v2,
-        "20 KiB at 0x08002000 on H7A3, random data".into(),
-        &H7A3,
-        0x0800_2000,
-        &pattern(20 * KIB as usize, 5),
-        &pattern(20 * KIB as usize, 6),
-        published,
-    );
-    if !quick && wanted("st-flash style") {
-        for (name, img, old, ours) in [
-            ("1 MiB to H7A3, st-flash style", img1m_of(), firmware(MIB as usize, 2), full_h7a3[0]),
-            ("1 MiB to H7A3, random data, st-flash style", rnd1m, rnd_old, random_h7a3),
-        ] {
-            if let Some(stats) = st_flash_style(&H7A3, v2, 0x0800_0000, &img, &old) {
-                let speedup = stats.modeled.as_secs_f64() / ours.as_secs_f64();
-                rows.push(Row {
-                    workload: format!("{name} (stflash {speedup:.1}× faster)"),
-                    probe: v2,
-                    bytes: MIB as u64,
-                    floor: None,
-                    target: "stflash ≥ 8× faster".into(),
-                    met: Some(speedup >= 8.0),
-                    stats,
-                    verify: "read-back",
-                });
-            }
+    let random_h7a3 = bench
+        .write_row(v2, "1 MiB to H7A3, random data".into(), &H7A3, 0x0800_0000, &rnd1m, &rnd_old, published)
+        .unwrap_or_default();
+    let (rnd20k, rnd20k_old) = (pattern(20 * KIB as usize, 5), pattern(20 * KIB as usize, 6));
+    let name = "20 KiB at 0x08002000 on H7A3, random data".to_string();
+    bench.write_row(v2, name, &H7A3, 0x0800_2000, &rnd20k, &rnd20k_old, published);
+    random_h7a3
+}
+
+/// The st-flash method on the same images, against stflash's times.
+fn st_flash_rows(bench: &mut Bench, full_h7a3: Duration, random_h7a3: Duration) {
+    let v2 = SimProbeKind::V2;
+    for (name, img, old, ours) in [
+        ("1 MiB to H7A3, st-flash style", img1m_of(), firmware(MIB as usize, 2), full_h7a3),
+        ("1 MiB to H7A3, random data, st-flash style", pattern(MIB as usize, 1), pattern(MIB as usize, 2), random_h7a3),
+    ] {
+        if let Some(stats) = st_flash_style(&H7A3, v2, 0x0800_0000, &img, &old) {
+            let speedup = stats.modeled.as_secs_f64() / ours.as_secs_f64();
+            bench.rows.push(Row {
+                workload: format!("{name} (stflash {speedup:.1}× faster)"),
+                probe: v2,
+                bytes: MIB as u64,
+                floor: None,
+                target: "stflash ≥ 8× faster".into(),
+                met: Some(speedup >= 8.0),
+                stats,
+                verify: "read-back",
+            });
         }
     }
-    print_table(&rows);
-    println!("\nFloors these modes lower (one bank at a time, sector erases, normal programming → the floor above):\n");
-    for (name, single, f) in &earlier {
-        println!("* {name}: {:.3} s → {:.3} s", single.as_secs_f64(), f.as_secs_f64());
-    }
+}
+
+/// Connect and detach, which the table leaves out.
+fn print_session_cost() {
     for probe in [SimProbeKind::V2, SimProbeKind::V3] {
         if let Some((s, handle)) = open(&H7A3, probe, None, "") {
             let connect = handle.stats();
