@@ -96,10 +96,11 @@ pub const L5_RCC_APB1ENR1: u32 = 0x4002_1058;
 pub const L5_RCC_PWREN: u32 = 1 << 28;
 const VOS_TIMEOUT: Duration = Duration::from_millis(50);
 
-/// Typical times (the datasheets' flash memory characteristics): 82 µs per double/quad word;
+/// Typical times (recalled from the datasheets' flash memory characteristics,
+/// not checked): 82 µs per double/quad word;
 /// page erase 22 ms (L5 2/4 KiB) or 1.5 ms (U5 8 KiB); mass erase 22 ms.
-/// Timeouts: page erase 250 ms and writes 50 ms ([OCD] stm32l4x.c:135-138,
-/// OpenOCD src/flash/nor/stm32*.c timeouts); bank erases get 30 s, ≥ 10× any figure quoted.
+/// Timeouts: page erase 250 ms and writes 50 ms (OpenOCD
+/// src/flash/nor/stm32l4x.c:135-138); bank erases get 30 s, ≥ 10× any figure quoted.
 const PROGRAM_TIME: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
 const ERASE_TIMEOUT: Duration = Duration::from_millis(250);
