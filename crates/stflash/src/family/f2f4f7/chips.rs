@@ -33,8 +33,8 @@ const FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
 /// 4×16 KiB, 1×64 KiB, then 128 KiB sectors (RM0090 Table 5; OpenOCD
 /// src/flash/nor/stm32f2x.c:49-52).
 const F4_SECTORS: &[(u32, u32)] = &[(4, 16 * KIB), (1, 64 * KIB), (1, 128 * KIB)];
-/// 4×32 KiB, 1×128 KiB, then 256 KiB sectors (RM0385 §3.3.1; [OCD]
-/// stm32f2x.c:56-65).
+/// 4×32 KiB, 1×128 KiB, then 256 KiB sectors (RM0385 §3.3.1; OpenOCD
+/// src/flash/nor/stm32f2x.c:56-65).
 const F7_SECTORS: &[(u32, u32)] = &[(4, 32 * KIB), (1, 128 * KIB), (1, 256 * KIB)];
 
 const fn sectors(runs: &'static [(u32, u32)]) -> FlashSpec {
