@@ -236,7 +236,7 @@ pub static CHIPS: &[Chip] = &[
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 16,
         flash: L0_FLASH,
-        // EMB-C 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
+        // embassy stm32-data chip files: 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
         // (stlink v1.8.0's behaviour).
         sram: MemRegion::new(0x2000_0000, 2 * KIB),
         extra_ram: &[],

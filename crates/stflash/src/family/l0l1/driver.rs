@@ -27,7 +27,7 @@ use crate::mcu::Target;
 const L0_BASE: u32 = 0x4002_2000;
 const L1_BASE: u32 = 0x4002_3C00;
 
-// Register offsets (EMB-R flash_l0/flash_l1).
+// Register offsets (embassy stm32-data flash_l0/flash_l1.json).
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
