@@ -31,7 +31,7 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block and offsets (EMB-R flash_h5; CMSIS
+/// Register block and offsets (embassy stm32-data flash_h5.json; CMSIS
 /// `stm32h563xx.h` FLASH_TypeDef).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x04;
@@ -69,11 +69,11 @@ pub const CR_SNB_SHIFT: u32 = 6;
 pub const CR_MER: u32 = 1 << 15;
 pub const CR_BKSEL: u32 = 1 << 31;
 
-/// OPTCR.SWAP_BANK (EMB-R flash_h5 OPTCR).
+/// OPTCR.SWAP_BANK (embassy stm32-data flash_h5.json OPTCR).
 pub const OPTCR_SWAP_BANK: u32 = 1 << 31;
 /// OPTSR_CUR.PRODUCT_STATE, bits 15:8 (CMSIS `stm32h563xx.h:10063`).
 pub const PRODUCT_STATE_SHIFT: u32 = 8;
-/// OPTSR2_CUR.TZEN, bits 31:24: 0xB4 enabled, 0xC3 disabled (EMB-R flash_h5
+/// OPTSR2_CUR.TZEN, bits 31:24: 0xB4 enabled, 0xC3 disabled (embassy stm32-data flash_h5.json
 /// enum OPTSR_TZEN; CMSIS `stm32h563xx.h:10109`).
 pub const TZEN_SHIFT: u32 = 24;
 pub const TZEN_ENABLED: u32 = 0xB4;
