@@ -63,7 +63,8 @@ pub fn parse_number(s: &str) -> Result<u32, NumberError> {
     u32::try_from(value).map_err(|_| NumberError::TooLarge)
 }
 
-/// `--freq` (stlink 1.8.0 src/stlink-lib/helper.c:25-40): decimal kHz, optional suffix `k` (×1) or `M` (×1000), case-sensitive.
+/// `--freq` (stlink 1.8.0 src/stlink-lib/helper.c:25-40): decimal kHz, optional
+/// suffix `k` (×1) or `M` (×1000), case-sensitive.
 pub fn parse_freq(s: &str) -> Option<u32> {
     let (body, mult) = match s.strip_suffix('M') {
         Some(b) => (b, 1000),

@@ -460,11 +460,12 @@ impl FlashController for H7Controller {
         ops
     }
 
-    /// BER on each bank (ST's HAL stm32h7xx_hal_flash_ex.c:1143-1156). The two-bank OPTCR.MER shortcut is
-    /// not used: whether OPTCR accepts MER while OPTLOCK is set is not stated
-    /// in ST's HAL (FLASH_MassErase, stm32h7xx_hal_flash_ex.c:1113-1128), and unlocking the option registers to find out would be
-    /// a needless risk to the option bytes. Per-bank BER is what OpenOCD does
-    /// (src/flash/nor/stm32h7x.c:1182-1192).
+    /// BER on each bank (ST's HAL stm32h7xx_hal_flash_ex.c:1143-1156). The
+    /// two-bank OPTCR.MER shortcut is not used: whether OPTCR accepts MER while
+    /// OPTLOCK is set is not stated in ST's HAL (FLASH_MassErase,
+    /// stm32h7xx_hal_flash_ex.c:1113-1128), and unlocking the option registers
+    /// to find out would be a needless risk to the option bytes. Per-bank BER
+    /// is what OpenOCD does (src/flash/nor/stm32h7x.c:1182-1192).
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let all: Vec<u8> = (0..layout.banks.len() as u8).collect();
         Some(self.ber_ops(&all))

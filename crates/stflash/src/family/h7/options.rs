@@ -419,8 +419,8 @@ impl OptionBytes for H7Controller {
 
     /// ST's HAL HAL_FLASH_Program(FLASH_TYPEPROGRAM_OTPWORD): OPTCR.PG_OTP
     /// instead of CR1.PG, one 16-bit write per OTP word, wait for bank 1's
-    /// queue, clear PG_OTP (stm32h7xx_hal_flash.c:201-206, 220-227, 237-241). OPTCR only takes PG_OTP while unlocked, so
-    /// the option keys come first; CR1 is unlocked as for any programming.
+    /// queue, clear PG_OTP (stm32h7xx_hal_flash.c:201-206, 220-227, 237-241).
+    /// OPTCR only takes PG_OTP while unlocked, so the option keys come first; CR1 is unlocked as for any programming.
     fn program_otp(&mut self, t: &mut Target, addr: u32, data: &[u8]) -> Result<(), FlashError> {
         if self.otp().is_none() || addr % 2 != 0 || data.len() % 2 != 0 {
             return Err(FlashError::Unsupported("OTP is programmed in aligned 16-bit words".to_string()));
