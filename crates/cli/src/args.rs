@@ -19,7 +19,7 @@ use stflash::mcu::ConnectMode;
 use stflash::ops::image::Format;
 use stflash::ops::options::{Guards, OptionValue};
 
-/// `--area` values (§1.1).
+/// `--area` values (stlink 1.8.0 src/st-flash/flash_opts.c:127-157).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Area {
     Main,
@@ -786,7 +786,8 @@ where
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     // st-flash prints its version as soon as it sees --version among the
-    // leading options, whatever follows (§1.1, checklist row 2).
+    // leading options, whatever follows (stlink 1.8.0
+    // src/st-flash/flash_opts.c:98-100).
     for a in &args {
         match a.to_str() {
             Some("--version") => return Ok(Parsed::Version),
@@ -1312,7 +1313,8 @@ fn numbers_after_file(command: &str, words: &[String], names: &[&str]) -> Result
     Err(ParseError::number(names[bad], &words[bad + 1], parsed[bad].expect_err("checked")))
 }
 
-/// The command and its positional arguments, checked per command and area (§1.2).
+/// The command and its positional arguments, checked per command and area (stlink 1.8.0
+/// src/st-flash/flash_opts.c:246-390).
 fn command_from_words(words: &[String], area: Area, format: Option<Format>, data: bool) -> Result<Command, ParseError> {
     let Some((word, args)) = words.split_first() else {
         return Err(ParseError::new("no command given; use read, write, erase, reset, verify or info"));

@@ -37,7 +37,8 @@ fn strtoul(s: &str, radix: u32) -> (u64, bool, &str) {
 
 /// Parse an address, size, value or `--flash=` size: `0x`/`0X` hex, `0b`/`0B`
 /// binary, a leading `0` octal, else decimal; then optionally one of
-/// `k`/`K` (×1024) or `m`/`M` (×1048576) as the last character (§2.1).
+/// `k`/`K` (×1024) or `m`/`M` (×1048576) as the last character (stlink 1.8.0
+/// src/st-flash/flash_opts.c:31-76).
 pub fn parse_number(s: &str) -> Result<u32, NumberError> {
     let (radix, body) = if let Some(rest) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         (16, rest)
@@ -62,7 +63,8 @@ pub fn parse_number(s: &str) -> Result<u32, NumberError> {
     u32::try_from(value).map_err(|_| NumberError::TooLarge)
 }
 
-/// `--freq` (§2.2): decimal kHz, optional suffix `k` (×1) or `M` (×1000), case-sensitive.
+/// `--freq` (stlink 1.8.0 src/stlink-lib/helper.c:25-40): decimal kHz, optional
+/// suffix `k` (×1) or `M` (×1000), case-sensitive.
 pub fn parse_freq(s: &str) -> Option<u32> {
     let (body, mult) = match s.strip_suffix('M') {
         Some(b) => (b, 1000),

@@ -458,7 +458,8 @@ fn single_bank_parts_write_and_refuse_the_bank_2_address() {
 fn dual_core_h745_is_programmed_through_the_cortex_m7() {
     let chip = Board::new("stm32h745zi", "h7-h745", &[], &[]);
     let image = pattern(16 * KIB, 80);
-    // Connect under reset: the H7 is identified after NRST is released (§5 item 26).
+    // Connect under reset: the H7 is identified after NRST is released (OpenOCD
+    // tcl/target/stm32h7x.cfg:136-146).
     let out = chip.run(&["--connect-under-reset", "write", arg(&chip.file("img.bin", &image)), &hex(0x0810_0000)]).ok();
     assert!(out.stderr.contains("STM32H74x_H75x"), "{}", out.stderr);
     assert_eq!(chip.peek(0x0810_0000, 16 * KIB), image);

@@ -394,15 +394,15 @@ impl FsModel {
         let by_debugger = acc.by == Initiator::Debugger;
         let op = if cr & CR_SER != 0 && mer != 0 {
             // "Mass, bank, sector erase are configured (MER or MER/MER1 and
-            // SER = 1)" sets WRPERR (§3.7.4; the same RM's §3.6.3 note says mass
+            // SER = 1)" sets WRPERR (RM0090 §3.7.4; the same RM's §3.6.3 note says mass
             // erase is performed; the flag list is taken here: nothing erased).
             Err(SR_WRPERR)
         } else if cr & CR_SER != 0 {
             let snb = (cr >> 3) & ((1 << self.spec.snb_bits) - 1);
             match self.sectors.iter().find(|s| s.snb == snb) {
                 // "A sector erase is requested and the Sector Number SNB field is
-                // not valid" (§3.7.4); with DB1M, sector 8 instead of 12 is not
-                // performed (§3.9.10 note).
+                // not valid" (RM0090 §3.7.4); with DB1M, sector 8 instead of 12 is not
+                // performed (RM0090 §3.9.10 note).
                 None => Err(SR_WRPERR),
                 Some(s) => Ok(Op::Erase { range: s.range.clone(), mass: false }),
             }
@@ -423,7 +423,7 @@ impl FsModel {
             Err(0)
         };
         let op = op.and_then(|op| match &op {
-            // Level 1 with the debugger connected: no erase (§3.7.3, §3.7.4).
+            // Level 1 with the debugger connected: no erase (RM0090 §3.7.3, §3.7.4).
             _ if by_debugger && self.rdp_level() > 0 => Err(SR_WRPERR),
             Op::Erase { range, .. } if self.range_protected(range) => Err(SR_WRPERR),
             _ => Ok(op),
@@ -630,7 +630,7 @@ impl FlashModel for FsModel {
     fn stall_until(&self, addr: u32, write: bool, _by: Initiator, now: Nanos) -> Nanos {
         let Some((end, _)) = &self.op else { return now };
         // Flash reads and writes stall during an operation (RM0090 §3.6), and so
-        // do FLASH_CR/OPTCR writes while BSY (§3.6.1 note); SR polls do not.
+        // do FLASH_CR/OPTCR writes while BSY (RM0090 §3.6.1 note); SR polls do not.
         let stalls = self.blocked().is_some_and(|r| r.contains(&addr))
             || self.otp.contains(addr)
             || (write && (addr == CR || addr == OPTCR || addr == OPTCR1));

@@ -54,12 +54,15 @@ const CR_LOCK: u32 = 1 << 7;
 const RCC_CR: u32 = 0x4002_1000;
 const RCC_HSION: u32 = 1 << 0;
 const RCC_HSIRDY: u32 = 1 << 1;
-/// HSI start-up is a few microseconds (datasheets: t_su(HSI) ≤ 4 µs [U]).
+/// HSI start-up is a few microseconds (datasheets: t_su(HSI) ≤ 4 µs,
+/// recalled, not checked).
 const HSI_TIMEOUT: Duration = Duration::from_millis(10);
 
-// Timing (the datasheets' flash memory characteristics). Timeouts are
-// at least ten times the datasheet maximum (40 ms erase, 70 µs half-word [U])
-// and no shorter than OpenOCD's (100 ms erase, 10 ms write).
+// Timing (recalled from the datasheets' flash memory characteristics, e.g.
+// DS5319, not checked). Timeouts are at least ten times the datasheet
+// maximum (40 ms erase, 70 µs half-word, also recalled)
+// and no shorter than OpenOCD's (100 ms erase, 10 ms write:
+// src/flash/nor/stm32f1x.c:95-98).
 const PAGE_ERASE: Duration = Duration::from_millis(30);
 const PAGE_ERASE_TIMEOUT: Duration = Duration::from_millis(500);
 const MASS_ERASE: Duration = Duration::from_millis(30);

@@ -451,7 +451,8 @@ impl OptionBytes for FpController {
         let block = self.new_block(t, changes)?;
         self.unlock(t, 0)?;
         engine::clear_stale_errors(t, &*self, 0)?;
-        // OPTKEYR takes the main keys on F0/F1/F3 (§2.0); OPTWRE shows it worked.
+        // OPTKEYR takes the main keys on F0/F1/F3 (stlink inc/stm32flash.h:86-87;
+        // OpenOCD src/flash/nor/stm32f1x.c:259); OPTWRE shows it worked.
         if t.read32(CR)? & CR_OPTWRE == 0 {
             t.write32(OPTKEYR, KEY1)?;
             t.write32(OPTKEYR, KEY2)?;
@@ -465,7 +466,8 @@ impl OptionBytes for FpController {
             let _ = self.lock(t, 0);
             return Err(e);
         }
-        // Load the new bytes: the chip resets (§5 item 21). The write that
+        // Load the new bytes: the chip resets (OpenOCD
+        // src/flash/nor/stm32f1x.c:1597-1607). The write that
         // triggers it may come back as an error from the probe; the caller
         // reconnects and reads the options back, which is what counts.
         let _ = match self.family() {
@@ -555,7 +557,8 @@ mod tests {
 
     #[test]
     fn st_flash_word_of_a_fresh_f1_decodes() {
-        // stflash-cli.md §8.2: `--area=option read` prints 00ff5aa5 on an F103.
+        // st-flash 1.8.0 (stlink 733893a), run against an emulated F103:
+        // `--area=option read` prints 00ff5aa5.
         let w = driver(0x410).words()[0];
         assert_eq!(w.rdp_level(0x00FF_5AA5), Some(crate::flash::RdpLevel::Level0));
         assert_eq!(w.reserved_mask() & 0x00FF_5AA5, 0x00F8_0000);

@@ -2,11 +2,14 @@
 //! memory maps and sector layouts).
 //!
 //! Sector maps are runs of (count, size) whose last run repeats until the flash
-//! size is reached. Corrections to st-flash (§1.6): F410 has only 4×16 KiB +
-//! 64 KiB and F413 is one bank of up to 16 sectors (items 3, 4; §6 rows 19,
-//! 20); F42x/F43x/F469/F479 and F76x/F77x have a dual-bank map (items 14, 15);
-//! system memory follows AN2606 (item 10, §6 row 25). The driver decides which
-//! map is in force from the flash size and option bits (§5 items 5-7).
+//! size is reached. Corrections to st-flash: F410 has only 4×16 KiB + 64 KiB
+//! (embassy stm32-data-generated data/chips/STM32F410*.json; stlink's F410.chip
+//! is uniform 16 KiB) and F413 is one bank of up to 16 sectors (CMSIS
+//! stm32f413xx.h:6893; OpenOCD src/flash/nor/stm32f2x.c:50);
+//! F42x/F43x/F469/F479 and F76x/F77x have a dual-bank map (OpenOCD
+//! src/flash/nor/stm32f2x.c:1140-1171); system memory follows AN2606 Table
+//! 226. The driver decides which map is in force from the flash size and option
+//! bits (OpenOCD src/flash/nor/stm32f2x.c:1140-1171).
 
 use super::driver::{
     DualBankMode, Variant, ERASE_MS_F2F4, ERASE_MS_F7, ERRORS_F2F4, ERRORS_F2_F405, ERRORS_F7, ERRORS_F72X,
@@ -27,11 +30,11 @@ const F2_F4_FLASH_SIZE: u32 = 0x1FFF_7A22;
 /// CMSIS `DBGMCU_APB1_FZ_DBG_{W,I}WDG_STOP_Pos` 11/12).
 const FREEZE: &[(u32, u32)] = &[(0xE004_2008, (1 << 11) | (1 << 12))];
 
-/// 4×16 KiB, 1×64 KiB, then 128 KiB sectors (RM0090 Table 5; [OCD]
-/// stm32f2x.c:49-52).
+/// 4×16 KiB, 1×64 KiB, then 128 KiB sectors (RM0090 Table 5; OpenOCD
+/// src/flash/nor/stm32f2x.c:49-52).
 const F4_SECTORS: &[(u32, u32)] = &[(4, 16 * KIB), (1, 64 * KIB), (1, 128 * KIB)];
-/// 4×32 KiB, 1×128 KiB, then 256 KiB sectors (RM0385 §3.3.1; [OCD]
-/// stm32f2x.c:56-65).
+/// 4×32 KiB, 1×128 KiB, then 256 KiB sectors (RM0385 §3.3.1; OpenOCD
+/// src/flash/nor/stm32f2x.c:56-65).
 const F7_SECTORS: &[(u32, u32)] = &[(4, 32 * KIB), (1, 128 * KIB), (1, 256 * KIB)];
 
 const fn sectors(runs: &'static [(u32, u32)]) -> FlashSpec {
@@ -45,7 +48,8 @@ const F4_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F4_SECTORS) };
 
 /// F76x/F77x: OPTCR.nDBANK = 0 gives two banks of half the flash, each
-/// 4×16, 1×64, n×128 KiB ([EMB-C] 0x451 cfg1).
+/// 4×16, 1×64, n×128 KiB (OpenOCD src/flash/nor/stm32f2x.c:1156-1171;
+/// embassy stm32-data-generated data/chips, 0x451 parts, cfg1).
 const F7_DUAL: FlashSpec =
     FlashSpec { dual: Some(DualBank { sectors: F4_SECTORS, bank2: Bank2Base::Half }), ..sectors(F7_SECTORS) };
 
@@ -93,7 +97,8 @@ static F72X: Variant = Variant { error_flags: ERRORS_F72X, ..F74X };
 static F76X: Variant = Variant { snb_bits: 5, optcr: &options::OPTCR_F76X, factory: &factory::F76X, ..F74X };
 
 /// `write_unit` above is the x32 parallelism; the driver programs with the
-/// width its PSIZE allows at the measured voltage (x8/x16/x32, §2.2).
+/// width its PSIZE allows at the measured voltage (x8/x16/x32: ST's HAL
+/// stm32f4xx_hal_flash_ex.h:153-156; stlink v1.8.0 flash_loader.c:635-641).
 const ROW: Chip = Chip {
     dev_id: 0,
     uid: Uid::at(0),
@@ -129,12 +134,13 @@ const F7: Chip = Chip {
     // F74x-F77x (CMSIS stm32f746xx.h:1229).
     flash_size_reg: 0x1FF0_F442,
     flash: sectors(F7_SECTORS),
-    // AN2606 Table 226: 0x1FF00000-0x1FF0EDBF (st-flash uses ITCM aliases, §1.6 item 10).
+    // AN2606 Table 226: 0x1FF00000-0x1FF0EDBF (stlink's
+    // F72x_F73x.chip and F74x_F75x.chip use the ITCM alias 0x00100000).
     system_memory: MemRegion::new(0x1FF0_0000, 0xEDC0),
     // OPTCR/OPTCR1/OPTCR2 images (the reference manuals' memory maps column).
     option_bytes: Some(MemRegion::new(0x1FFF_0000, 32)),
     // CMSIS stm32f746xx.h:1140 FLASH_OTP_BASE 0x1FF0F000 .. FLASH_OTP_END 0x1FF0F41F
-    // (§6 row 24).
+    // (not the 0x08FFF000 of embassy's stm32-data-generated STM32F745IE.json).
     otp: Some(MemRegion::new(0x1FF0_F000, 0x420)),
     crc: Some(F7_CRC),
     ..ROW
@@ -235,7 +241,8 @@ pub static CHIPS: &[Chip] = &[
         parts: "STM32F410x8/xB",
         reference_manual: "RM0401",
         max_flash_kib: 128,
-        // Only sectors 0-4 exist ([EMB-C] STM32F410*; st-flash: uniform 16 KiB).
+        // Only sectors 0-4 exist (embassy stm32-data-generated
+        // data/chips/STM32F410*.json; stlink's F410.chip: uniform 16 KiB).
         flash: sectors(&[(4, 16 * KIB), (1, 64 * KIB)]),
         sram: MemRegion::new(0x2000_0000, 32 * KIB),
         ..ROW
@@ -268,7 +275,7 @@ pub static CHIPS: &[Chip] = &[
         reference_manual: "RM0430",
         max_flash_kib: 1536,
         // One bank: 4×16, 1×64, up to 11×128 KiB = sectors 0-15 in a 4-bit SNB
-        // (CMSIS stm32f413xx.h:6893; [OCD] stm32f2x.c:50; §5 item 6).
+        // (CMSIS stm32f413xx.h:6893; OpenOCD src/flash/nor/stm32f2x.c:50).
         sram: MemRegion::new(0x2000_0000, 320 * KIB),
         controller: Controller::F2F4F7(&F413),
         ..ROW
@@ -375,10 +382,12 @@ mod tests {
 
     #[test]
     fn corrected_sector_maps() {
-        // F410: 4×16 + 64 KiB, nothing else (§1.6 item 4).
+        // F410: 4×16 + 64 KiB, nothing else (embassy stm32-data-generated
+        // data/chips/STM32F410*.json).
         let f410 = FlashLayout::single(&chip(0x458).flash, 128 * KIB);
         assert_eq!(f410.banks[0].runs, vec![(4, 16 * KIB), (1, 64 * KIB)]);
-        // F413 1.5 MiB: 16 sectors, the last ones 128 KiB (§1.6 item 3).
+        // F413 1.5 MiB: 16 sectors, the last ones 128 KiB (CMSIS
+        // stm32f413xx.h:6893: 4-bit SNB).
         let f413 = FlashLayout::single(&chip(0x463).flash, 1536 * KIB);
         assert_eq!(f413.banks[0].runs, vec![(4, 16 * KIB), (1, 64 * KIB), (11, 128 * KIB)]);
         // F429 2 MiB dual: 12 sectors per bank, bank 2 at 0x08100000.

@@ -97,15 +97,19 @@ impl Psize {
     }
 }
 
-// Timing (the datasheets' flash memory characteristics).
+// Timing (recalled from the datasheets' flash memory characteristics, not
+// checked).
 const WORD: Duration = Duration::from_micros(16);
-/// OpenOCD's write timeout, 50 × the x32 maximum of 100 µs (§4.1, §4.2 [U]).
+/// OpenOCD's write timeout, 50 × the x32 maximum of 100 µs (OpenOCD
+/// src/flash/nor/stm32f2x.c:108-113; the 100 µs is recalled from DS10314, not checked).
 const WORD_TIMEOUT: Duration = Duration::from_millis(5);
-/// Sector erase: OpenOCD allows 10 s (§4.1); at x8 a 128/256 KiB sector can
-/// take several seconds (§4.2 [U]), so twenty times the typical time if longer.
+/// Sector erase: OpenOCD allows 10 s (src/flash/nor/stm32f2x.c:108-113);
+/// at x8 a 128/256 KiB sector can take several seconds (recalled from the
+/// datasheets, not checked), so twenty times the typical time if longer.
 const SECTOR_TIMEOUT_MIN: Duration = Duration::from_secs(10);
-/// Mass erase: 8 s per MiB typical (the datasheets' flash memory characteristics); "as high as 32 s in x8"
-/// for 2 MiB ([OCD] stm32f2x.c:108-113), so 40 s per MiB, at least 33 s.
+/// Mass erase: 8 s per MiB typical (recalled from the datasheets' flash
+/// memory characteristics, not checked); "as high as 32 s in x8"
+/// for 2 MiB (OpenOCD src/flash/nor/stm32f2x.c:108-113), so 40 s per MiB, at least 33 s.
 const MASS_ERASE_PER_MIB: Duration = Duration::from_secs(8);
 const MASS_ERASE_TIMEOUT_PER_MIB: Duration = Duration::from_secs(40);
 

@@ -6,13 +6,14 @@
 //! BSY clears, lock again. They take effect at once, except the bank mode
 //! (F42x DB1M, F76x nDBANK), which the flash map follows only after a reset:
 //! stflash resets and reconnects after such a change. An RDP 1 → 0 change
-//! mass-erases the flash inside the wait (up to 32 s at x8, §4.1).
+//! mass-erases the flash inside the wait (up to 32 s at x8: OpenOCD
+//! src/flash/nor/stm32f2x.c:108-113).
 //!
-//! st-flash's areas (stflash-cli.md §4.5): `option` reads and writes OPTCR on
+//! st-flash's areas (stlink src/stlink-lib/option_bytes.c:1079-1117): `option` reads and writes OPTCR on
 //! F2 and on every F4 (st-flash read the memory-mapped word at 0x1FFFC000 on
 //! F401/F410/F411/F412/F413/F42x but wrote OPTCR; stflash reads what it
 //! writes) and on F7 (st-flash's F7 `option` write went to 0x1FFF0000 and
-//! failed, §13 item 12); `optcr` is OPTCR; `optcr1` is OPTCR1 (F7 boot
+//! failed: stlink option_bytes.c:356-379); `optcr` is OPTCR; `optcr1` is OPTCR1 (F7 boot
 //! addresses; nWRP of sectors 12-23 on F42x/F43x/F469/F479); `option_boot_add`
 //! is OPTCR1 on F7. F413/F423 keep all their nWRP bits in OPTCR (15 bits,
 //! the last for sectors 14 and 15: CMSIS stm32f413xx.h `FLASH_OPTCR_nWRP_14`
@@ -51,13 +52,14 @@ const OPTCR1: u32 = BASE + 0x18;
 const OPTLOCK: u32 = 1 << 0;
 const OPTSTRT: u32 = 1 << 1;
 const RDP_SHIFT: u32 = 8;
-/// Bank-mode bits (§2.2, §2.3): F42x DB1M, F76x nDBANK.
+/// Bank-mode bits (OpenOCD src/flash/nor/stm32f2x.c:1140-1171): F42x DB1M, F76x nDBANK.
 const BANK_BITS: u32 = (1 << 30) | (1 << 29);
 
 /// Option programming: 50 ms modeled; OpenOCD's F2/F4 timeouts are seconds.
 const OPTION_TYPICAL: Duration = Duration::from_millis(50);
 const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
-/// RDP 1 → 0 includes a mass erase: "as high as 32 s in x8" (§4.1).
+/// RDP 1 → 0 includes a mass erase: "as high as 32 s in x8" (OpenOCD
+/// src/flash/nor/stm32f2x.c:108-113).
 const REGRESSION_TIMEOUT: Duration = Duration::from_secs(60);
 
 macro_rules! f {
@@ -320,7 +322,8 @@ impl OptionBytes for FsController {
         let locked = t.read32(OPTCR).and_then(|v| t.write32(OPTCR, (v & !OPTSTRT) | OPTLOCK));
         result?;
         locked?;
-        // The flash map follows DB1M/nDBANK only after a reset (§2.2, §2.3).
+        // The flash map follows DB1M/nDBANK only after a reset (assumed from
+        // OpenOCD reading them at probe time, src/flash/nor/stm32f2x.c:1140-1171).
         if (t.read32(OPTCR)? ^ before) & BANK_BITS != 0 {
             let _ = t.write32(cm::AIRCR, cm::AIRCR_VECTKEY | cm::AIRCR_SYSRESETREQ);
             return Ok(Reload::Reset);

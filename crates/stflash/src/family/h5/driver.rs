@@ -1,5 +1,6 @@
 //! STM32H5 flash (RM0481): its own register map, not
-//! L5's (stlink gets this wrong, §1.6 item 2, §6 row 31).
+//! L5's (stlink gets this wrong: its H5xx.chip uses
+//! flash_type L5_U5_H5; stlink issue #1398).
 //!
 //! One non-secure register set (NSKEYR/NSSR/NSCR/NSCCR) serves both banks;
 //! NSCR.BKSEL picks the *physical* bank of a sector or bank erase and ignores
@@ -30,7 +31,7 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Register block and offsets (EMB-R flash_h5; CMSIS
+/// Register block and offsets (embassy stm32-data flash_h5.json; CMSIS
 /// `stm32h563xx.h` FLASH_TypeDef).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x04;
@@ -44,7 +45,7 @@ const OPTSR2_CUR: u32 = BASE + 0x70;
 const WRP1R_CUR: u32 = BASE + 0xE8;
 const WRP2R_CUR: u32 = BASE + 0x1E8;
 
-// NSSR (§2.7).
+// NSSR (ST's SVD via embassy stm32-data-generated data/registers/flash_h5.json).
 pub const SR_BSY: u32 = 1 << 0;
 pub const SR_WBNE: u32 = 1 << 1;
 pub const SR_DBNE: u32 = 1 << 3;
@@ -57,7 +58,7 @@ pub const SR_OBKERR: u32 = 1 << 21;
 pub const SR_OBKWERR: u32 = 1 << 22;
 pub const SR_OPTCHANGEERR: u32 = 1 << 23;
 
-// NSCR (§2.7).
+// NSCR (same source).
 pub const CR_LOCK: u32 = 1 << 0;
 pub const CR_PG: u32 = 1 << 1;
 pub const CR_SER: u32 = 1 << 2;
@@ -68,11 +69,11 @@ pub const CR_SNB_SHIFT: u32 = 6;
 pub const CR_MER: u32 = 1 << 15;
 pub const CR_BKSEL: u32 = 1 << 31;
 
-/// OPTCR.SWAP_BANK (EMB-R flash_h5 OPTCR).
+/// OPTCR.SWAP_BANK (embassy stm32-data flash_h5.json OPTCR).
 pub const OPTCR_SWAP_BANK: u32 = 1 << 31;
 /// OPTSR_CUR.PRODUCT_STATE, bits 15:8 (CMSIS `stm32h563xx.h:10063`).
 pub const PRODUCT_STATE_SHIFT: u32 = 8;
-/// OPTSR2_CUR.TZEN, bits 31:24: 0xB4 enabled, 0xC3 disabled (EMB-R flash_h5
+/// OPTSR2_CUR.TZEN, bits 31:24: 0xB4 enabled, 0xC3 disabled (embassy stm32-data flash_h5.json
 /// enum OPTSR_TZEN; CMSIS `stm32h563xx.h:10109`).
 pub const TZEN_SHIFT: u32 = 24;
 pub const TZEN_ENABLED: u32 = 0xB4;
@@ -85,7 +86,8 @@ pub const STATE_TZ_CLOSED: u32 = 0xC6;
 pub const STATE_CLOSED: u32 = 0x72;
 pub const STATE_LOCKED: u32 = 0x5C;
 
-/// Timing (the datasheets' flash memory characteristics: 16-byte word 82 µs, 8 KiB sector
+/// Timing (recalled from the datasheets' flash memory characteristics, not
+/// checked: 16-byte word 82 µs, 8 KiB sector
 /// 1.5 ms, bank erase 22 ms); timeouts follow the CMSIS-pack algorithms' 400 ms
 /// per call for words and sectors (OpenOCD src/flash/nor/stm32*.c timeouts) and 30 s for bank
 /// and mass erases.

@@ -6,7 +6,8 @@
 //! above): unlock OPTCR with the option keys, write the `*_PRG` registers,
 //! set OPTCR.OPTSTRT, wait for NSSR.BSY, check OPTCHANGEERR, lock. The values
 //! apply without a reset, except SWAP_BANK, which the flash follows after the
-//! next reset (§2.7 OPTCR.SWAP_BANK "loaded … only after reset"): stflash
+//! next reset (OPTCR.SWAP_BANK "loaded … only after reset", ST's SVD
+//! text in embassy stm32-data-generated data/registers/flash_h5.json): stflash
 //! resets and reconnects after changing it.
 //!
 //! H5 has a product state instead of RDP levels (Open, Provisioning,
@@ -17,7 +18,8 @@
 //! TZEN, BOOT_UBE and NSBOOT_LOCK); use STM32CubeProgrammer for the
 //! provisioning flow.
 //!
-//! st-flash did not support H5 (it took it for an L5, §1.6 item 2). The areas
+//! st-flash did not support H5 (it took it for an L5: stlink
+//! config/chips/H5xx.chip, flash_type L5_U5_H5). The areas
 //! here: `option` and `optcr` are OPTSR, `option_boot_add` is NSBOOTR.
 //!
 //! Per die ([`Variant`](super::Variant)): the H503 (RM0492) has no BOOT_UBE

@@ -2,8 +2,8 @@
 //! (DEV_ID 0x450), H72x/H73x (0x483), H7A3/H7B3/H7B0 (0x480).
 //! the reference manuals' memory maps; RM0433 §4, RM0455 §4, RM0468 §4
 //!
-//! Bank layout rule shared by every dual-bank H7 (
-//! [OCD] stm32h7x.c:937-951): bank 2 always starts at 0x08100000, each bank
+//! Bank layout rule shared by every dual-bank H7 (OpenOCD
+//! src/flash/nor/stm32h7x.c:937-951): bank 2 always starts at 0x08100000, each bank
 //! holds half of the flash, so a 1 MiB part leaves 0x08080000-0x080FFFFF
 //! unmapped; parts of 128 KiB (H750, H7B0) have bank 1 only. The driver
 //! (`crate::flash::h7`) applies it to the flash size read from the chip.
@@ -78,22 +78,23 @@ pub static CHIPS: &[Chip] = &[
         core: Core::M7,
         core_ap: 0,
         controller: Controller::H7(&driver::H74X),
-        // the die's CMSIS `FLASHSIZE_BASE` ([CMSIS-h7] stm32h743xx.h:2085).
+        // the die's CMSIS `FLASHSIZE_BASE` (CMSIS stm32h743xx.h:2085).
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 2048,
         flash: FlashSpec {
             base: 0x0800_0000,
-            // 128 KiB sectors (§2.8.1); the single-bank runs describe the
+            // 128 KiB sectors (CMSIS stm32h743xx.h:10664-10671); the single-bank runs describe the
             // 128 KiB H750 (one sector, bank 1 only).
             sectors: &[(1, 128 * KIB)],
             dual: Some(DualBank { sectors: &[(1, 128 * KIB)], bank2: BANK2 }),
-            // 256-bit flash word (§2.8.1; [CMSIS-h7] stm32h743xx.h:10671).
+            // 256-bit flash word (CMSIS stm32h743xx.h:10671).
             write_unit: 32,
             erased: 0xFF,
         },
-        // stlink's `sram_size` 128 KiB = DTCM at 0x20000000 (§1.5 row 0x450).
+        // stlink's `sram_size` 128 KiB = DTCM at 0x20000000 (stlink
+        // config/chips/H74x_H75x.chip).
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
-        // RM0433 memory map, H743 values [U: not in the sheets; the H742 has
+        // RM0433 memory map, H743 values (assumed, not checked; the H742 has
         // less AXI SRAM and SRAM1/2, accesses past its end fault]: ITCM,
         // AXI SRAM, SRAM1-3 (contiguous in D2), SRAM4 in D3.
         extra_ram: &[
@@ -102,9 +103,10 @@ pub static CHIPS: &[Chip] = &[
             MemRegion::new(0x3000_0000, 288 * KIB),
             MemRegion::new(0x3800_0000, 64 * KIB),
         ],
-        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF (§1.5 row 0x450).
+        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF.
         system_memory: MemRegion::new(0x1FF0_0000, 0x1_E800),
-        // Option bytes are registers on H7, not memory (§6 row 13).
+        // Option bytes are registers on H7, not memory (CMSIS defines
+        // them only as FLASH_OPTSR_* registers).
         option_bytes: None,
         otp: None,
         watchdog_freeze: H7_FREEZE,
@@ -122,22 +124,22 @@ pub static CHIPS: &[Chip] = &[
         core: Core::M7,
         core_ap: 0,
         controller: Controller::H7(&driver::H72X),
-        // §1.4 ([CMSIS-h7] stm32h723xx.h:2083).
+        // CMSIS stm32h723xx.h:2083.
         flash_size_reg: 0x1FF1_E880,
         max_flash_kib: 1024,
         flash: FlashSpec {
             base: 0x0800_0000,
             // Single bank of up to 8 x 128 KiB sectors, 256-bit flash word
-            // (§2.8.2; [CMSIS-h7] stm32h723xx.h:10814-10821).
+            // (CMSIS stm32h723xx.h:10814-10821).
             sectors: &[(1, 128 * KIB)],
             dual: None,
             write_unit: 32,
             erased: 0xFF,
         },
-        // §1.5 row 0x483: 128 KiB (DTCM).
+        // stlink config/chips/H72x_H73x.chip: 128 KiB (DTCM).
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
         // RM0468 memory map with the default TCM/AXI sharing (OPTSR2
-        // TCM_AXI_SHARED = 0) [U: not in the sheets]: ITCM 64 KiB, AXI SRAM
+        // TCM_AXI_SHARED = 0) (assumed, not checked): ITCM 64 KiB, AXI SRAM
         // 320 KiB, SRAM1+SRAM2 32 KiB, SRAM4 16 KiB.
         extra_ram: &[
             MemRegion::new(0x0000_0000, 64 * KIB),
@@ -145,10 +147,10 @@ pub static CHIPS: &[Chip] = &[
             MemRegion::new(0x3000_0000, 32 * KIB),
             MemRegion::new(0x3800_0000, 16 * KIB),
         ],
-        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF (§1.5 row 0x483).
+        // AN2606 Table 226: 0x1FF00000-0x1FF1E7FF.
         system_memory: MemRegion::new(0x1FF0_0000, 0x1_E800),
         option_bytes: None,
-        // §3.8: no OTP on H72x/H73x.
+        // No OTP on H72x/H73x (CMSIS stm32h723xx.h has no FLASH_OTP_BASE).
         otp: None,
         watchdog_freeze: H7_FREEZE,
         flash_size_quirk: SIZE_12_BITS,
@@ -165,33 +167,36 @@ pub static CHIPS: &[Chip] = &[
         core: Core::M7,
         core_ap: 0,
         controller: Controller::H7(&driver::H7AB),
-        // §1.4, §3.1 ([CMSIS-h7] stm32h7a3xx.h:1979).
+        // CMSIS stm32h7a3xx.h:1979.
         flash_size_reg: 0x08FF_F80C,
-        // CMSIS maps 0xFFFF and 0 to 2 MiB (§1.4).
+        // CMSIS maps 0xFFFF and 0 to 2 MiB (stm32h7a3xx.h:8621-8623).
         max_flash_kib: 2048,
         flash: FlashSpec {
             base: 0x0800_0000,
-            // 8 KiB sectors, 128 per bank (§3.1, §6 row 2: not st-flash's
+            // 8 KiB sectors, 128 per bank (CMSIS stm32h7a3xx.h:8620, :8625: not st-flash's
             // 128 KiB "pages"). Single-bank runs: the 128 KiB H7B0.
             sectors: &[(1, 8 * KIB)],
             dual: Some(DualBank { sectors: &[(1, 8 * KIB)], bank2: BANK2 }),
-            // 128-bit flash word (§3.2, §6 row 3: not EMB-C's 32).
+            // 128-bit flash word (CMSIS stm32h7a3xx.h:8627; not the 32 of
+            // embassy's stm32-data-generated chip files).
             write_unit: 16,
             erased: 0xFF,
         },
-        // §1.5 row 0x480 / §3.1: DTCM 128 KiB at 0x20000000.
+        // DTCM 128 KiB at 0x20000000 (stlink config/chips/H7Ax_H7Bx.chip;
+        // embassy stm32-data-generated data/chips/STM32H7A3ZI.json).
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
-        // §3.1 ([EMB-C] STM32H7A3ZI.json): ITCM 64 KiB, AXI SRAM 1 MiB,
+        // embassy stm32-data-generated data/chips/STM32H7A3ZI.json: ITCM 64 KiB, AXI SRAM 1 MiB,
         // AHB SRAM 128 KiB.
         extra_ram: &[
             MemRegion::new(0x0000_0000, 64 * KIB),
             MemRegion::new(0x2400_0000, 1024 * KIB),
             MemRegion::new(0x3000_0000, 128 * KIB),
         ],
-        // AN2606 Table 226: 0x1FF00000-0x1FF13FFF (§3.1; §6 row 26).
+        // AN2606 Table 226: 0x1FF00000-0x1FF13FFF (stlink's 128 KiB is
+        // larger).
         system_memory: MemRegion::new(0x1FF0_0000, 0x1_4000),
         option_bytes: None,
-        // §3.4: 1 KiB OTP at 0x08FFF000.
+        // 1 KiB OTP at 0x08FFF000 (CMSIS stm32h7a3xx.h:1973-1974).
         otp: Some(MemRegion::new(0x08FF_F000, 1024)),
         watchdog_freeze: H7_FREEZE,
         flash_size_quirk: SIZE_12_BITS,

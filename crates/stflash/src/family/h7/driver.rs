@@ -9,13 +9,15 @@
 //!
 //! * bank 2 registers at +0x100; each bank is unlocked, erased and polled
 //!   through its own KEYR/CR/SR;
-//! * wait on QW (the bank's command queue), never on BSY alone (§2.8, [HAL-h7]);
-//! * SR is read-only: flags are cleared by writing 1 to CCR (§1.6 item 20);
-//! * the sector number is bank-relative (§3.1).
+//! * wait on QW (the bank's command queue), never on BSY alone (ST's HAL
+//!   stm32h7xx_hal_flash.c:1072-1076; OpenOCD src/flash/nor/stm32h7x.c:382-395);
+//! * SR is read-only: flags are cleared by writing 1 to CCR (ST's HAL
+//!   stm32h7xx_hal_flash.h __HAL_FLASH_CLEAR_FLAG; OpenOCD src/flash/nor/stm32h7x.c:410-415);
+//! * the sector number is bank-relative (ST's HAL stm32h7xx_hal_flash_ex.c:1180-1218).
 //!
 //! st-flash 1.8.0 wrote the H7A/B sector number at bits 8-10 (the H74x SNB
 //! position) while RM0455 puts SSN at bits 6-12, so "erase sector n" erased
-//! sector 4n (stlink #1369, §3.7). Here each variant carries its own field
+//! sector 4n (stlink #1369; stlink v1.8.0 inc/stm32flash.h:266-268). Here each variant carries its own field
 //! position and the tests pin the resulting CR values.
 
 use std::time::Duration;
@@ -30,41 +32,46 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Flash interface base, all H7 but H7R/S (§2.8).
+/// Flash interface base, all H7 but H7R/S (OpenOCD src/flash/nor/stm32h7x.c:145-146).
 const FLASH_BASE: u32 = 0x5200_2000;
-/// Distance from bank 1's registers to bank 2's (§2.8; [CMSIS-h7] FLASH_TypeDef).
+/// Distance from bank 1's registers to bank 2's (CMSIS FLASH_TypeDef, stm32h743xx.h:917-958,
+/// stm32h7a3xx.h:762-806; OpenOCD src/flash/nor/stm32h7x.c:145-146).
 const BANK_STRIDE: u32 = 0x100;
 
-// Register offsets (§2.8 table).
+// Register offsets (CMSIS FLASH_TypeDef, stm32h743xx.h:917-958, stm32h7a3xx.h:762-806).
 const KEYR: u32 = 0x04;
 const CR: u32 = 0x0C;
 const SR: u32 = 0x10;
 const CCR: u32 = 0x14;
 const OPTCR: u32 = FLASH_BASE + 0x18;
 const OPTSR_CUR: u32 = FLASH_BASE + 0x1C;
-/// WPSN_CUR1/2 (H7A/B: WPSGN_CUR1/2), bank-relative like CR (§2.8 table).
+/// WPSN_CUR1/2 (H7A/B: WPSGN_CUR1/2), bank-relative like CR (CMSIS FLASH_TypeDef,
+/// stm32h743xx.h:917-958, stm32h7a3xx.h:762-806).
 const WPSN_CUR: u32 = 0x38;
 
-// CR bits at the same position on every variant (§2.8.1, §3.2).
+// CR bits at the same position on every variant (CMSIS stm32h743xx.h:10715-10727,
+// stm32h7a3xx.h:8659-8720).
 const CR_LOCK: u32 = 1 << 0;
 const CR_PG: u32 = 1 << 1;
 const CR_SER: u32 = 1 << 2;
 const CR_BER: u32 = 1 << 3;
 
-// SR bits, identical on every variant where they exist (§2.8; §3.2).
+// SR bits, identical on every variant where they exist (CMSIS stm32h743xx.h and
+// stm32h723xx.h FLASH_SR_*_Pos; stm32h7a3xx.h:8725-8767).
 const SR_QW: u32 = 1 << 2;
 /// EOP: "It is not necessary to reset EOP1 before starting a new operation"
-/// ([SVD-H7B0] SR1.EOP1), so the engine does not clear it after every flash
+/// (ST's STM32H7B0 SVD, SR1.EOP1), so the engine does not clear it after every flash
 /// word (that would cost a USB round trip per word); the sequences clear it
 /// once at their end.
 const SR_EOP: u32 = 1 << 16;
 
-/// OPTCR.SWAP_BANK and OPTSR_CUR.SWAP_BANK_OPT, bit 31 on dual-bank parts (§3.6).
+/// OPTCR.SWAP_BANK and OPTSR_CUR.SWAP_BANK_OPT, bit 31 on dual-bank parts (CMSIS
+/// stm32h7a3xx.h:8822, :8870).
 const SWAP_BANK: u32 = 1 << 31;
-/// OPTSR_CUR.RDP, bits 8-15 (§2.8 OPTSR; §3.5).
+/// OPTSR_CUR.RDP, bits 8-15 (CMSIS FLASH_OPTSR_RDP_Pos; stm32h7a3xx.h:8827-8871).
 const RDP_SHIFT: u32 = 8;
 
-/// Programming parallelism, CR.PSIZE on H74x/H72x (§2.8.1): x8 = 0 … x64 = 3.
+/// Programming parallelism, CR.PSIZE on H74x/H72x (CMSIS stm32h743xx.h:10715-10727): x8 = 0 … x64 = 3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Psize {
     X8 = 0,
@@ -78,7 +85,7 @@ impl Psize {
     /// "voltage range" (FLASH_VOLTAGE_RANGE_1..3 = x8/x16/x32): x32 from 2.7 V,
     /// x16 from 2.1 V, x8 below or when the probe cannot measure. x64
     /// (RANGE_4) is never used for erase: the H7 HAL examples erase at
-    /// RANGE_3 and the sheet gives no supply condition for x64 (§2.8.1).
+    /// RANGE_3 and no supply condition for x64 was found (not checked in the RM).
     /// Lower parallelism only makes the erase slower, never wrong.
     pub fn for_erase(voltage_mv: Option<u32>) -> Psize {
         match voltage_mv {
@@ -89,7 +96,8 @@ impl Psize {
     }
 }
 
-/// Where a variant keeps its CR fields (§3.8 table).
+/// Where a variant keeps its CR fields (CMSIS stm32h743xx.h:10715-10727,
+/// stm32h723xx.h:10864-10876, stm32h7a3xx.h:8659-8720; OpenOCD src/flash/nor/stm32h7x.c:219-228).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrLayout {
     /// PSIZE position (2 bits), if the variant has one.
@@ -104,7 +112,7 @@ pub struct CrLayout {
 }
 
 impl CrLayout {
-    /// The sector field holding `index` (bank-relative, §3.1).
+    /// The sector field holding `index` (bank-relative: ST's HAL stm32h7xx_hal_flash_ex.c:1180-1218).
     pub fn sector(&self, index: u32) -> u32 {
         debug_assert!(index < 1 << self.sector_bits, "sector {index} does not fit the field");
         (index & ((1 << self.sector_bits) - 1)) << self.sector_shift
@@ -128,7 +136,8 @@ pub struct Variant {
     /// Has a second bank (bank 2 registers and flash at 0x08100000).
     pub dual_bank: bool,
     pub error_flags: &'static [ErrorFlag],
-    /// Typical times from the datasheets' flash memory characteristics.
+    /// Typical times, recalled from the datasheets' flash memory
+    /// characteristics tables, not checked.
     pub word_time: Duration,
     pub sector_erase_time: Duration,
     pub bank_erase_time: Duration,
@@ -145,14 +154,16 @@ pub struct Variant {
     pub otp: Option<Otp>,
 }
 
-/// Sector erase timeout: "as high as 1000 ms" → 10 s ([OCD] stm32h7x.c:16-19, §4.1).
+/// Sector erase timeout: "as high as 1000 ms" → 10 s (OpenOCD src/flash/nor/stm32h7x.c:16-19).
 const SECTOR_ERASE_TIMEOUT: Duration = Duration::from_secs(10);
-/// One flash word: OpenOCD allows 5 ms, Chromium EC 600 µs (§4.1); 10 ms is
+/// One flash word: OpenOCD allows 5 ms (src/flash/nor/stm32h7x.c:16-19),
+/// Chromium EC 600 µs (chip/stm32/flash-stm32h7.c); 10 ms is
 /// more than 10× the largest figure seen.
 const WORD_TIMEOUT: Duration = Duration::from_millis(10);
 
-// Error flags with their meaning for a user (§2.8 SR list; §3.2 for the
-// buffer errors; §1.6 item 20 for the full list st-flash ignores).
+// Error flags with their meaning for a user (CMSIS stm32h743xx.h FLASH_SR_*;
+// ST's H7B0 SVD SR1 for the buffer errors; st-flash checks only three, stlink
+// inc/stm32flash.h:275-277).
 const WRPERR: ErrorFlag = ErrorFlag {
     mask: 1 << 17,
     name: "WRPERR",
@@ -186,17 +197,18 @@ const DBECCERR: ErrorFlag = ErrorFlag {
     meaning: "uncorrectable ECC error reading flash (a flash word programmed twice without an erase?)",
 };
 
-/// H74x/H75x and H72x/H73x have OPERR (§2.8 SR list).
+/// H74x/H75x and H72x/H73x have OPERR (CMSIS stm32h743xx.h, stm32h723xx.h FLASH_SR_OPERR).
 const ERRORS_WITH_OPERR: &[ErrorFlag] = &[WRPERR, PGSERR, STRBERR, INCERR, OPERR, RDPERR, RDSERR, SNECCERR, DBECCERR];
-/// H7A/B has no OPERR (§3.2, §6 row 4).
+/// H7A/B has no OPERR (CMSIS stm32h7a3xx.h:8725-8767 defines none, nor does
+/// ST's H7B0 SVD).
 const ERRORS_H7AB: &[ErrorFlag] = &[WRPERR, PGSERR, STRBERR, INCERR, RDPERR, RDSERR, SNECCERR, DBECCERR];
 
 /// CR of H74x/H75x and H72x/H73x: PSIZE 4-5, FW 6, START 7, SNB 8-10
-/// (§2.8.1, [CMSIS-h7] stm32h743xx.h:10715-10727; stm32h723xx.h:10864-10876).
+/// (CMSIS stm32h743xx.h:10715-10727; stm32h723xx.h:10864-10876).
 const CR_H74X: CrLayout = CrLayout { psize_shift: Some(4), fw: 1 << 6, start: 1 << 7, sector_shift: 8, sector_bits: 3 };
 
 /// CR of H7A3/H7B3/H7B0: no PSIZE, FW 4, START 5, SSN 6-12
-/// (§3.2, [CMSIS-h7] stm32h7a3xx.h:8659-8720; §6 row 1).
+/// (CMSIS stm32h7a3xx.h:8659-8720, SNB mask 0x1FC0 at :8677-8678).
 const CR_H7AB: CrLayout = CrLayout { psize_shift: None, fw: 1 << 4, start: 1 << 5, sector_shift: 6, sector_bits: 7 };
 
 pub static H74X: Variant = Variant {
@@ -207,11 +219,11 @@ pub static H74X: Variant = Variant {
     sector_size: 128 * 1024,
     dual_bank: true,
     error_flags: ERRORS_WITH_OPERR,
-    // The datasheet's flash memory characteristics.
+    // Recalled from DS12110's flash memory characteristics, not checked.
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
-    // OpenOCD allows 30 s per bank (§4.1); the 8 s typical bank erase leaves
+    // OpenOCD allows 30 s per bank (src/flash/nor/stm32h7x.c:16-19); the 8 s typical bank erase leaves
     // that little margin at x8, so 60 s (HAL's default is 50 s).
     bank_erase_timeout: Duration::from_secs(60),
     optsr: &opts::OPTSR_H74X,
@@ -226,10 +238,10 @@ pub static H72X: Variant = Variant {
     cr: CR_H74X,
     flash_word: 32,
     sector_size: 128 * 1024,
-    // §2.8.2: single bank, no bank-2 registers.
+    // Single bank, no bank-2 registers (CMSIS stm32h723xx.h:958-983, :10814-10821).
     dual_bank: false,
     error_flags: ERRORS_WITH_OPERR,
-    // The datasheet's flash memory characteristics (H72x).
+    // Assumed equal to H743's (H72x datasheet not checked).
     word_time: Duration::from_micros(100),
     sector_erase_time: Duration::from_secs(1),
     bank_erase_time: Duration::from_secs(8),
@@ -248,11 +260,12 @@ pub static H7AB: Variant = Variant {
     sector_size: 8 * 1024,
     dual_bank: true,
     error_flags: ERRORS_H7AB,
-    // The datasheet's flash memory characteristics.
+    // Assumed: DS13195's figures were not available (order of magnitude only).
     word_time: Duration::from_micros(25),
     sector_erase_time: Duration::from_millis(5),
     bank_erase_time: Duration::from_millis(500),
-    // OpenOCD's 30 s mass-erase timeout (§4.1), 60× the typical bank erase.
+    // OpenOCD's 30 s mass-erase timeout (src/flash/nor/stm32h7x.c:16-19),
+    // 60× the typical bank erase.
     bank_erase_timeout: Duration::from_secs(30),
     optsr: &opts::OPTSR_H7AB,
     write_protection: [&opts::WPSGN1, &opts::WPSGN2],
@@ -272,9 +285,10 @@ fn reg(bank: u8, offset: u32) -> u32 {
 }
 
 /// Largest flash that fits the H7 bank layout: bank 2 starts 1 MiB above
-/// bank 1 (§2.8.1, §3.1).
+/// bank 1 (CMSIS stm32h743xx.h:2076-2078, stm32h7a3xx.h:1965-1967; OpenOCD
+/// src/flash/nor/stm32h7x.c:937-951).
 const MAX_BANK: u32 = 1024 * 1024;
-/// Parts of this size or smaller have bank 1 only (H750, H7B0: §5 item 16).
+/// Parts of this size or smaller have bank 1 only (H750, H7B0: OpenOCD src/flash/nor/stm32h7x.c:937-951).
 const SINGLE_BANK_MAX: u32 = 128 * 1024;
 
 /// The driver for one H7 chip.
@@ -315,7 +329,8 @@ impl H7Controller {
     }
 
     /// Refuse a flash whose banks are swapped: which register set then acts on
-    /// which address range is not documented in the sources (§3.6, §7 q. 3).
+    /// which address range is not documented in CMSIS, ST's HAL or OpenOCD (the
+    /// RM0433/RM0455 bank-swap text was not checked).
     fn check_bank_swap(&self, t: &mut Target) -> Result<(), FlashError> {
         if !self.variant.dual_bank {
             return Ok(());
@@ -402,10 +417,12 @@ impl FlashController for H7Controller {
     fn status(&self, bank: u8) -> StatusReg {
         StatusReg {
             addr: reg(bank, SR),
-            // §2.8: "polling on QW ... Even if the operation fails, QW is reset".
+            // "polling on QW ... Even if the operation fails, QW is reset" (ST's HAL
+            // stm32h7xx_hal_flash.c:1072-1076).
             busy: SR_QW,
             errors: self.variant.error_mask(),
-            // SR is read-only; CCR clears at the same bit positions (§1.6 item 20).
+            // SR is read-only; CCR clears at the same bit positions (OpenOCD
+            // src/flash/nor/stm32h7x.c:410-415).
             clear_reg: Some(reg(bank, CCR)),
             eop: 0,
         }
@@ -421,14 +438,14 @@ impl FlashController for H7Controller {
     }
 
     fn lock(&mut self, t: &mut Target, bank: u8) -> Result<(), FlashError> {
-        // Setting LOCK leaves the other CR bits as they are ([SVD-H7B0] CR1.LOCK1;
-        // §3.7 item 4), so clear PG/SER/BER/PSIZE/sector first.
+        // Setting LOCK leaves the other CR bits as they are (ST's H7B0 SVD CR1.LOCK1;
+        // stlink v1.8.0 common_flash.c:108 leaks sector bits that way), so clear PG/SER/BER/PSIZE/sector first.
         t.write32(self.cr(bank), 0)?;
         t.write32(self.cr(bank), CR_LOCK)?;
         Ok(())
     }
 
-    /// RM sequence (§2.8 "Sector erase", §3.3): SER and the sector number in
+    /// Sector erase as ST's HAL does it (stm32h7xx_hal_flash_ex.c:1180-1218): SER and the sector number in
     /// one write (which also clears any stale field), then START, wait QW,
     /// then clear SER and the sector field. The final wait keeps the
     /// convention that erase sequences end with `WaitIdle`; the queue is
@@ -443,10 +460,12 @@ impl FlashController for H7Controller {
         ops
     }
 
-    /// BER on each bank (§2.8 "Bank erase"). The two-bank OPTCR.MER shortcut is
-    /// not used: whether OPTCR accepts MER while OPTLOCK is set is unverified
-    /// (§2.8 [U]), and unlocking the option registers to find out would be
-    /// a needless risk to the option bytes. Per-bank BER is what OpenOCD does.
+    /// BER on each bank (ST's HAL stm32h7xx_hal_flash_ex.c:1143-1156). The
+    /// two-bank OPTCR.MER shortcut is not used: whether OPTCR accepts MER while
+    /// OPTLOCK is set is not stated in ST's HAL (FLASH_MassErase,
+    /// stm32h7xx_hal_flash_ex.c:1113-1128), and unlocking the option registers
+    /// to find out would be a needless risk to the option bytes. Per-bank BER
+    /// is what OpenOCD does (src/flash/nor/stm32h7x.c:1182-1192).
     fn mass_erase_ops(&self, layout: &FlashLayout) -> Option<Vec<RegOp>> {
         let all: Vec<u8> = (0..layout.banks.len() as u8).collect();
         Some(self.ber_ops(&all))
@@ -460,15 +479,16 @@ impl FlashController for H7Controller {
     }
 
     /// Two banks, two controllers: each bank has its own KEYR/CR/SR/CCR and
-    /// command queue ([CMSIS-h7] FLASH_TypeDef; ST's H7B0 SVD PG1/QW1), and
+    /// command queue (CMSIS FLASH_TypeDef; ST's H7B0 SVD PG1/QW1), and
     /// "the flash interface can run different operations at the same time on
     /// each bank" (ST's HAL stm32h7xx_hal_flash.c:66-71).
     fn independent_banks(&self) -> bool {
         self.banks == 2
     }
 
-    /// PG (plus PSIZE x64 on H74x/H72x, as stlink and OpenOCD program, §2.8.1;
-    /// the PSIZE reset value is [U], §7 q. 12, so it is always written).
+    /// PG (plus PSIZE x64 on H74x/H72x, as stlink v1.8.0
+    /// src/stlink-lib/flash_loader.c:714-720 and OpenOCD src/flash/nor/stm32h7x.c:832
+    /// program; the PSIZE reset value is not verified, so it is always written).
     fn program_setup_ops(&self, bank: u8) -> Vec<RegOp> {
         vec![RegOp::Write { addr: self.cr(bank), value: CR_PG | self.variant.cr.psize(Psize::X64) }]
     }
@@ -489,7 +509,8 @@ impl FlashController for H7Controller {
     }
 
     /// Whole flash words as consecutive 32-bit writes in increasing address
-    /// order (§2.8 "Program one flash word"; §3.2: no 8/16-bit writes).
+    /// order (ST's HAL stm32h7xx_hal_flash.c:199-293; no 8/16-bit writes, which
+    /// could write a buffer byte twice: ST's H7B0 SVD SR1.STRBERR1).
     fn program_access(&self) -> ProgramAccess {
         ProgramAccess {
             unit: self.variant.flash_word,
@@ -519,7 +540,8 @@ impl FlashController for H7Controller {
         Some(self)
     }
 
-    /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.8).
+    /// OPTSR_CUR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (ST's HAL
+    /// stm32h7xx_hal_flash_ex.h:295-297; OpenOCD src/flash/nor/stm32h7x.c:193-195).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         Ok(RdpLevel::from_byte((t.read32(OPTSR_CUR)? >> RDP_SHIFT) as u8))
     }
@@ -592,7 +614,7 @@ mod tests {
     const H74X_START: u32 = 1 << 7; // RM0433 FLASH_CR START
     const H74X_SNB_POS: u32 = 8; // RM0433 FLASH_CR SNB[2:0] at bits 8-10
     const H74X_PSIZE_POS: u32 = 4; // RM0433 FLASH_CR PSIZE[1:0] at bits 4-5
-    const CCR1: u32 = 0x5200_2014; // FLASH_CCR1, §2.8 table
+    const CCR1: u32 = 0x5200_2014; // FLASH_CCR1, CMSIS FLASH_TypeDef
     const CCR2: u32 = 0x5200_2114;
     const EOP: u32 = 1 << 16; // CLR_EOP
 

@@ -1,16 +1,18 @@
 //! STM32H7 option registers and OTP (RM0433 §4, RM0455 §4, RM0468 §4,
-//! §3.4-§3.6; field positions from [CMSIS-h7] `FLASH_OPTSR_*` and ST's SVD
-//! text for the H7B0 ([SVD-H7B0], cmforthlib `stm32h7b0/flash.fs`)).
+//! field positions from CMSIS `FLASH_OPTSR_*` (stm32h743xx.h, stm32h723xx.h,
+//! stm32h7a3xx.h:8827-8871) and ST's SVD text for the H7B0 (as transcribed in
+//! cmforthlib `stm32h7b0/flash.fs`)).
 //!
-//! H7 option bytes are not memory-mapped (§6 row 13): each option is a pair
+//! H7 option bytes are not memory-mapped (CMSIS has only
+//! the FLASH_OPTSR_* registers): each option is a pair
 //! of registers, `*_CUR` (in force, read) and `*_PRG` (to program) 4 bytes
 //! above it. A change is: unlock OPTCR with the option keys, write the
 //! `*_PRG` registers, set OPTSTART, wait until OPTSR_CUR.OPT_BUSY clears,
-//! check OPTCHANGEERR ([HAL-h7] stm32h7xx_hal_flash.c:967-995, 1154-1182).
-//! The values apply at once; no reset (§5 item 21). An RDP level 1 → 0
+//! check OPTCHANGEERR (ST's HAL stm32h7xx_hal_flash.c:967-995, 1154-1182).
+//! The values apply at once; no reset (OPTSTART/OPT_BUSY, same HAL lines). An RDP level 1 → 0
 //! change mass-erases the flash inside that wait.
 //!
-//! st-flash's areas (stflash-cli.md §4.5): `option` is FLASH_OPTSR (st-flash
+//! st-flash's areas (stlink src/stlink-lib/option_bytes.c:1079-1117): `option` is FLASH_OPTSR (st-flash
 //! reads and writes OPTSR_PRG at its `option_base` 0x52002020; stflash reads
 //! OPTSR_CUR, which equals it outside an option change, and is what is in
 //! force). `option_boot_add` is an extension: the H7 boot-address register
@@ -32,7 +34,7 @@ use crate::flash::{
 use crate::mcu::Target;
 
 const BASE: u32 = 0x5200_2000;
-/// Bank-2 copies of PRAR, SCAR, WPSN (§2.8 table).
+/// Bank-2 copies of PRAR, SCAR, WPSN (CMSIS FLASH_TypeDef, stm32h743xx.h:917-958).
 const BANK2: u32 = 0x100;
 const KEYR1: u32 = BASE + 0x04;
 const CR1: u32 = BASE + 0x0C;
@@ -46,10 +48,11 @@ const WPSN_CUR1: u32 = BASE + 0x38;
 const BOOT_CUR: u32 = BASE + 0x40;
 const OTPBL_CUR: u32 = BASE + 0x68;
 const OPTSR2_CUR: u32 = BASE + 0x70;
-/// Every `*_PRG` register sits 4 bytes above its `*_CUR` (§2.8 table).
+/// Every `*_PRG` register sits 4 bytes above its `*_CUR` (CMSIS FLASH_TypeDef,
+/// stm32h743xx.h:917-958).
 const PRG_OFFSET: u32 = 4;
 
-// OPTCR bits (§2.8 table; [SVD-H7B0] FLASH_OPTCR).
+// OPTCR bits (CMSIS FLASH_OPTCR_*; ST's H7B0 SVD FLASH_OPTCR).
 const OPTLOCK: u32 = 1 << 0;
 const OPTSTART: u32 = 1 << 1;
 const PG_OTP: u32 = 1 << 5;
@@ -80,8 +83,8 @@ const BOR: Show = Show::Choices(&[(0, "off (VBOR0 only)"), (1, "level 1"), (2, "
 const IWDG_SW: Show = Show::Flag("by software", "by hardware, at reset");
 /// NRST_*: 1 = no reset generated when the domain enters the mode.
 const NO_RESET: Show = Show::Flag("no", "yes");
-/// FZ_IWDG_*: 0 freezes the watchdog in the low-power mode ([SVD-H7B0]
-/// "IWDG Stop mode freeze option"; polarity [U]: ST's HAL names value 0
+/// FZ_IWDG_*: 0 freezes the watchdog in the low-power mode (ST's H7B0
+/// SVD "IWDG Stop mode freeze option"; polarity not verified: ST's HAL names value 0
 /// OB_IWDG_STOP_FREEZE).
 const FREEZE: Show = Show::Flag("runs", "frozen");
 
@@ -117,7 +120,7 @@ const F_SWAP_BANK_OPT: Field =
     f!("SWAP_BANK_OPT", 31, 1, K::BankConfig, Show::Flag("on, bank 2 at 0x08000000", "off"), "bank swap");
 
 /// H74x/H75x and the dual-core H745/H747/H755/H757 share DEV_ID 0x450, so the
-/// dual-core fields (IWDG2_SW, BCM4/BCM7, NRST_*_D2; §2.8 OPTSR) are listed
+/// dual-core fields (IWDG2_SW, BCM4/BCM7, NRST_*_D2; CMSIS stm32h745xx.h FLASH_OPTSR_*) are listed
 /// for all of them; on single-core parts those bits are reserved.
 pub(super) static OPTSR_H74X: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
@@ -144,7 +147,8 @@ pub(super) static OPTSR_H74X: OptionWord = OptionWord {
     ],
 };
 
-/// H72x/H73x: as H743 plus NRST_*_D2, no SWAP_BANK_OPT (single bank, §2.8 OPTSR).
+/// H72x/H73x: as H743 plus NRST_*_D2, no SWAP_BANK_OPT (single bank, CMSIS
+/// stm32h723xx.h FLASH_OPTSR_*).
 pub(super) static OPTSR_H72X: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
@@ -166,7 +170,8 @@ pub(super) static OPTSR_H72X: OptionWord = OptionWord {
     ],
 };
 
-/// H7A/B: as H743 plus VDDMMC_HSLV (§3.5; [SVD-H7B0] OPTSR_CUR).
+/// H7A/B: as H743 plus VDDMMC_HSLV (CMSIS stm32h7a3xx.h:8827-8871; ST's H7B0 SVD
+/// OPTSR_CUR).
 pub(super) static OPTSR_H7AB: OptionWord = OptionWord {
     name: "FLASH_OPTSR",
     addr: OPTSR_CUR,
@@ -188,9 +193,11 @@ pub(super) static OPTSR_H7AB: OptionWord = OptionWord {
     ],
 };
 
-/// WPSN: one bit per 128 KiB sector on H74x/H72x, 0 = protected (§2.8 table).
+/// WPSN: one bit per 128 KiB sector on H74x/H72x, 0 = protected (CMSIS
+/// stm32h743xx.h FLASH_WPSN_*).
 const WPSN: Show = Show::Protection(Mask::new("sector", 1, 0, true));
-/// WPSGN: one bit per group of 4 sectors on H7A/B (§3.5; [SVD-H7B0] WPSGN_CUR1R).
+/// WPSGN: one bit per group of 4 sectors on H7A/B (ST's H7B0 SVD WPSGN_CUR1R;
+/// OpenOCD src/flash/nor/stm32h7x.c:264).
 const WPSGN: Show = Show::Protection(Mask::new("sector", 4, 0, true));
 
 pub(super) static WPSN1: OptionWord = OptionWord {
@@ -214,7 +221,8 @@ pub(super) static WPSGN2: OptionWord = OptionWord {
     fields: &[f!("WRPSGN2", 0, 32, K::WriteProtect, WPSGN, "write protection, bank 2")],
 };
 
-/// BOOT_ADD0/1 hold bits 31-16 of the boot address for BOOT0 = 0 / 1 (§3.5).
+/// BOOT_ADD0/1 hold bits 31-16 of the boot address for BOOT0 = 0 / 1 (ST's H7B0
+/// SVD BOOT_CUR).
 /// On the dual-core parts this is BOOT7 (the Cortex-M7's); the Cortex-M4's
 /// BOOT4 register cannot be told apart from a reserved word on single-core
 /// parts of the same DEV_ID, so it is not shown.
@@ -228,7 +236,7 @@ static BOOT: OptionWord = OptionWord {
 };
 
 /// PCROP (PRAR) and secure-only (SCAR) areas, in 256-byte blocks; an area
-/// whose start is above its end is empty (§3.5; [SVD-H7B0] PRAR_CUR1).
+/// whose start is above its end is empty (ST's H7B0 SVD PRAR_CUR1).
 macro_rules! area_word {
     ($name:literal, $addr:expr, $what:literal, $erase:literal) => {
         OptionWord {
@@ -247,15 +255,16 @@ static PRAR2: OptionWord = area_word!("FLASH_PRAR2", PRAR_CUR1 + BANK2, "PCROP a
 static SCAR1: OptionWord = area_word!("FLASH_SCAR1", SCAR_CUR1, "secure-only area of bank 1", "DMES");
 static SCAR2: OptionWord = area_word!("FLASH_SCAR2", SCAR_CUR1 + BANK2, "secure-only area of bank 2", "DMES");
 
-/// OTP block locks, H7A/B only: one bit per block of 64 bytes (§3.4; block
-/// size by arithmetic, [U]).
+/// OTP block locks, H7A/B only: one bit per block of 64 bytes (CMSIS
+/// stm32h7a3xx.h:786, 8967-8969: 16 lock bits for 1 KiB; block size by
+/// arithmetic, not verified).
 pub(super) static OTPBL: OptionWord = OptionWord {
     name: "FLASH_OTPBL",
     addr: OTPBL_CUR,
     fields: &[f!("LOCKBL", 0, 16, K::Security, Show::Hex, "locked OTP blocks (bit n: bytes 64n to 64n+63)")],
 };
 
-/// H72x/H73x OPTSR2 (§2.8 table): TCM/AXI RAM sharing changes the memory
+/// H72x/H73x OPTSR2 (CMSIS stm32h723xx.h:982): TCM/AXI RAM sharing changes the memory
 /// map the firmware is linked for, so it counts as boot configuration.
 pub(super) static OPTSR2: OptionWord = OptionWord {
     name: "FLASH_OPTSR2",
@@ -266,9 +275,10 @@ pub(super) static OPTSR2: OptionWord = OptionWord {
     ],
 };
 
-/// OTP of the H7A/B: 1 KiB at 0x08FFF000, programmed 16 bits at a time (§3.4).
+/// OTP of the H7A/B: 1 KiB at 0x08FFF000, programmed 16 bits at a time (CMSIS
+/// stm32h7a3xx.h:1973-1974; ST's HAL stm32h7xx_hal_flash.c:201-206).
 pub(super) const OTP_H7AB: Otp = Otp { base: 0x08FF_F000, size: 1024, unit: 2, erased: 0xFF };
-/// Bytes per OTPBL lock bit (§3.4, [U]).
+/// Bytes per OTPBL lock bit (by arithmetic from CMSIS stm32h7a3xx.h:8967-8969, not verified).
 const OTP_BLOCK: u32 = 64;
 
 impl H7Controller {
@@ -300,7 +310,8 @@ impl H7Controller {
         }
     }
 
-    /// Unlock FLASH_OPTCR (only if locked, §2.0) and clear a stale OPTCHANGEERR.
+    /// Unlock FLASH_OPTCR (only if locked: OpenOCD
+    /// src/flash/nor/stm32h7x.c:424-428; ST's HAL stm32h7xx_hal_flash.c:861-885) and clear a stale OPTCHANGEERR.
     fn unlock_options(&mut self, t: &mut Target) -> Result<(), FlashError> {
         unlock_with_keys(t, "FLASH_OPTCR", OPTCR, OPTLOCK, OPTKEYR, [OPTKEY1, OPTKEY2])?;
         if t.read32(OPTSR_CUR)? & OPTCHANGEERR != 0 {
@@ -378,7 +389,8 @@ impl OptionBytes for H7Controller {
         }
     }
 
-    /// OPTKEYR unlock, *_PRG writes, OPTSTART, OPT_BUSY wait, lock (§2.8).
+    /// OPTKEYR unlock, *_PRG writes, OPTSTART, OPT_BUSY wait, lock (ST's HAL
+    /// stm32h7xx_hal_flash.c:967-995, 1154-1182).
     fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
         self.wait_banks_idle(t)?;
         self.unlock_options(t)?;
@@ -405,10 +417,10 @@ impl OptionBytes for H7Controller {
             .collect())
     }
 
-    /// [HAL-h7] HAL_FLASH_Program(FLASH_TYPEPROGRAM_OTPWORD): OPTCR.PG_OTP
+    /// ST's HAL HAL_FLASH_Program(FLASH_TYPEPROGRAM_OTPWORD): OPTCR.PG_OTP
     /// instead of CR1.PG, one 16-bit write per OTP word, wait for bank 1's
-    /// queue, clear PG_OTP (§3.4). OPTCR only takes PG_OTP while unlocked, so
-    /// the option keys come first; CR1 is unlocked as for any programming.
+    /// queue, clear PG_OTP (stm32h7xx_hal_flash.c:201-206, 220-227, 237-241).
+    /// OPTCR only takes PG_OTP while unlocked, so the option keys come first; CR1 is unlocked as for any programming.
     fn program_otp(&mut self, t: &mut Target, addr: u32, data: &[u8]) -> Result<(), FlashError> {
         if self.otp().is_none() || addr % 2 != 0 || data.len() % 2 != 0 {
             return Err(FlashError::Unsupported("OTP is programmed in aligned 16-bit words".to_string()));
@@ -500,7 +512,7 @@ mod tests {
 
     #[test]
     fn optsr_positions_match_the_reference_manuals() {
-        // [CMSIS-h7] FLASH_OPTSR_*_Pos, written out independently.
+        // CMSIS FLASH_OPTSR_*_Pos, written out independently.
         let w = &OPTSR_H7AB;
         let pos = |n: &str| w.field(n).map(|f| (f.shift, f.width));
         assert_eq!(pos("BOR_LEV"), Some((2, 2)));

@@ -21,8 +21,9 @@ const KIB: u32 = 1024;
 const L0_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 128)], dual: None, write_unit: 64, erased: 0x00 };
 
-/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038
-/// §2.4, §1.6 item 17: stlink's "128 B" comment is wrong, its 0x100 is right).
+/// L1: 256-byte pages; half page = 32 words, 128 bytes (RM0038;
+/// OpenOCD src/flash/nor/stm32lx.c:437; stlink's L1 chip files say "128 B"
+/// beside 0x100: the comment is wrong, the value right).
 const L1_FLASH: FlashSpec =
     FlashSpec { base: 0x0800_0000, sectors: &[(1, 256)], dual: None, write_unit: 128, erased: 0x00 };
 
@@ -235,7 +236,7 @@ pub static CHIPS: &[Chip] = &[
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 16,
         flash: L0_FLASH,
-        // EMB-C 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
+        // embassy stm32-data chip files: 2 KiB (CMSIS stm32l011xx.h SRAM_SIZE_MAX 0x800); stlink says 8 KiB
         // (stlink v1.8.0's behaviour).
         sram: MemRegion::new(0x2000_0000, 2 * KIB),
         extra_ram: &[],
@@ -306,7 +307,7 @@ pub static CHIPS: &[Chip] = &[
         flash_size_reg: L0_SIZE_REG,
         max_flash_kib: 192,
         // Two physical banks (read-while-write) split at half the flash; the
-        // 192 KiB split at 0x08018000 is [U] ([assumed])
+        // 192 KiB split at 0x08018000 is assumed (RM0377/RM0367 not checked)
         // but does not matter here: the banks are contiguous, erased by
         // address through one PECR, so the layout is one bank.
         flash: L0_FLASH,

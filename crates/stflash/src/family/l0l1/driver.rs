@@ -27,7 +27,7 @@ use crate::mcu::Target;
 const L0_BASE: u32 = 0x4002_2000;
 const L1_BASE: u32 = 0x4002_3C00;
 
-// Register offsets (EMB-R flash_l0/flash_l1).
+// Register offsets (embassy stm32-data flash_l0/flash_l1.json).
 const PECR: u32 = 0x04;
 const PEKEYR: u32 = 0x0C;
 const PRGKEYR: u32 = 0x10;
@@ -46,15 +46,15 @@ const OBR_PCROP_MODE: u32 = 1 << 8;
 /// `FLASH_OBR_RDPRT`).
 const OBR_RDP: u32 = 0xFF;
 
-// PECR bits (§2.4; CMSIS `stm32l152xe.h:3096-3130`).
+// PECR bits (CMSIS `stm32l152xe.h:3096-3130`).
 pub const PECR_PELOCK: u32 = 1 << 0;
 pub const PECR_PRGLOCK: u32 = 1 << 1;
 pub const PECR_PROG: u32 = 1 << 3;
 pub const PECR_ERASE: u32 = 1 << 9;
 pub const PECR_FPRG: u32 = 1 << 10;
 
-// SR bits (§2.4; CMSIS `stm32l053xx.h`, `stm32l152xe.h:3154-3180`). RDERR is
-// bit 13 in CMSIS `stm32l053xx.h:2360` (the sheet and EMB-R say 14); it flags
+// SR bits (CMSIS `stm32l053xx.h`, `stm32l152xe.h:3154-3180`). RDERR is
+// bit 13 in CMSIS `stm32l053xx.h:2360` (embassy's stm32-data register file says 14); it flags
 // PCROP reads, not program/erase, so it is not checked here.
 pub const SR_BSY: u32 = 1 << 0;
 pub const SR_EOP: u32 = 1 << 1;
@@ -66,13 +66,14 @@ pub const SR_NOTZEROERR: u32 = 1 << 16;
 /// L0 only.
 pub const SR_FWWERR: u32 = 1 << 17;
 
-/// Keys (§2.4; [OCD] stm32lx.c:67-72).
+/// Keys (stlink inc/stm32flash.h:294-301; OpenOCD src/flash/nor/stm32lx.c:67-72).
 pub const PEKEY1: u32 = 0x89AB_CDEF;
 pub const PEKEY2: u32 = 0x0203_0405;
 pub const PRGKEY1: u32 = 0x8C9D_AEBF;
 pub const PRGKEY2: u32 = 0x1314_1516;
 
-/// Word, half-page and page-erase times: 3.2 ms (the datasheets' flash memory characteristics);
+/// Word, half-page and page-erase times: 3.2 ms (recalled from the datasheets' flash memory
+/// characteristics, not checked);
 /// CMSIS-pack algorithms allow 500 ms per call (OpenOCD src/flash/nor/stm32*.c timeouts).
 const OP_TIME: Duration = Duration::from_micros(3200);
 const OP_TIMEOUT: Duration = Duration::from_millis(500);
@@ -302,7 +303,8 @@ impl FlashController for LpController {
         Ok(self.write_protected(&layout, &wrpr, pcrop))
     }
 
-    /// OBR.RDPROT (§2.4; §5 item 22).
+    /// OBR.RDPROT: 0xAA level 0, 0xCC level 2, anything else level 1 (ST's HAL
+    /// stm32l0xx_hal_flash_ex.h:380-382, stm32l1xx_hal_flash_ex.h:546-548).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         Ok(RdpLevel::from_byte((t.read32(self.base + OBR)? & OBR_RDP) as u8))
     }

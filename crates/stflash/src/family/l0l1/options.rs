@@ -11,11 +11,12 @@
 //! A word is written as one 32-bit write with PELOCK and OPTLOCK open (the
 //! hardware erases and programs it; the complement must be right, or the
 //! option counts as invalid at load: OPTVERR, and for RDP level 1). The
-//! values load with PECR.OBL_LAUNCH, which resets the chip (§2.4, §5 item 21);
+//! values load with PECR.OBL_LAUNCH, which resets the chip (OpenOCD
+//! src/flash/nor/stm32lx.c:1272-1274);
 //! stflash reconnects and reads them back. An RDP word going from level 1 to
 //! 0 erases the flash and the data EEPROM. st-flash's `option` area is the RDP
-//! word at 0x1FF80000 (stflash-cli.md §4.5: "word written at 0x1FF80000 then
-//! OBL_LAUNCH"); L0/L1 have no `optcr`/`optcr1`/`option_boot_add`.
+//! word at 0x1FF80000 (stlink src/stlink-lib/option_bytes.c:823-899: word written
+//! at 0x1FF80000 then OBL_LAUNCH); L0/L1 have no `optcr`/`optcr1`/`option_boot_add`.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -35,7 +36,8 @@ const PECR_OBL_LAUNCH: u32 = 1 << 18;
 /// Option keys of L0/L1 (RM0377 §3, RM0038 §3).
 const OPTKEY1: u32 = 0xFBEA_D9C8;
 const OPTKEY2: u32 = 0x2425_2627;
-/// An option word is erased and programmed: 2 × 3.2 ms (the datasheets' flash memory characteristics).
+/// An option word is erased and programmed: 2 × 3.2 ms (recalled from the
+/// datasheets' flash memory characteristics, not checked).
 const WORD_TIME: Duration = Duration::from_micros(6400);
 /// An RDP regression also erases the flash and the data EEPROM.
 const WORD_TIMEOUT: Duration = Duration::from_secs(5);

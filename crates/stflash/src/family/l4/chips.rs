@@ -682,17 +682,22 @@ mod tests {
 
     #[test]
     fn corrections_against_st_flash_are_in_the_table() {
-        // G4 option bytes at 0x1FFF7800, not 0x1FFFF800 (§6 row 17).
+        // G4 option bytes at 0x1FFF7800, not 0x1FFFF800 (stm32flash dev_table.c and
+        // probe-rs STM32G4_Series.yaml; stlink's 0x1FFFF800 is bank 2's area).
         assert_eq!(find(0x469).unwrap().option_bytes.unwrap().base, 0x1FFF_7800);
-        // G4 cat.3 bank 2 always at 0x08040000 (§6 row 33).
+        // G4 cat.3 bank 2 always at 0x08040000 (OpenOCD
+        // src/flash/nor/stm32l4x.c:2170-2187).
         assert_eq!(find(0x469).unwrap().flash.dual.unwrap().bank2, Bank2Base::Fixed(0x0804_0000));
-        // G49x and WL are single bank (§6 rows 18, 27).
+        // G49x and WL are single bank (ST's HAL
+        // stm32g4xx_hal_flash.h:871-887; embassy stm32-data-generated WL chips).
         assert!(find(0x479).unwrap().flash.dual.is_none());
         assert!(find(0x497).unwrap().flash.dual.is_none());
-        // L4+ single-bank pages are 8 KiB, dual-bank 4 KiB (§6 row 29).
+        // L4+ single-bank pages are 8 KiB, dual-bank 4 KiB (embassy
+        // stm32-data-generated chips 0x470/0x471, cfg0/cfg1).
         let l4r = find(0x470).unwrap();
         assert_eq!((l4r.flash.sectors[0].1, l4r.flash.dual.unwrap().sectors[0].1), (8192, 4096));
-        // L4P SRAM 320 KiB (§6 row 30); L43x name (§1.6 item 12).
+        // L4P SRAM 320 KiB (embassy stm32-data-generated chips; stlink: 640 KiB);
+        // L43x name (stlink's L43x_L44x.chip says STM32L41x_L42x).
         assert_eq!(find(0x471).unwrap().sram.size, 320 * 1024);
         assert_eq!(find(0x435).unwrap().name, "STM32L43x_L44x");
         assert_eq!(find(0x497).unwrap().system_memory.size, 16 * 1024);

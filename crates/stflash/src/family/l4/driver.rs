@@ -761,7 +761,8 @@ impl FlashController for L4gController {
         Some(self)
     }
 
-    /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (§2.5).
+    /// OPTR.RDP: 0xAA level 0, 0xCC level 2, anything else level 1 (ST's HAL
+    /// stm32l4xx_hal_flash.h:237-239, stm32g4xx_hal_flash.h:253-255).
     fn rdp_level(&mut self, t: &mut Target) -> Result<RdpLevel, FlashError> {
         Ok(RdpLevel::from_byte(t.read32(self.reg(OPTR))? as u8))
     }
@@ -927,7 +928,11 @@ mod tests {
         assert_eq!(l.banks[0].runs, vec![(64, 2048)]);
         let s = l.sector_at(0x0804_0800).unwrap();
         let ops = c.erase_sector_ops(&s);
-        assert_eq!(cr_writes(&ops)[0], (1 << 1) | (1 << 3) | (1 << 11), "stlink's bit 13 is wrong (§6 row 14)");
+        assert_eq!(
+            cr_writes(&ops)[0],
+            (1 << 1) | (1 << 3) | (1 << 11),
+            "stlink's bit 13 is wrong (OpenOCD stm32l4x.h:26)"
+        );
         // DBANK=0: single bank of 4 KiB pages.
         let single = layout_for(c.v, c.chip, 512 * KIB, 0);
         assert_eq!(single.banks[0].runs, vec![(128, 4096)]);

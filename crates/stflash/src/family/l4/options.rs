@@ -63,8 +63,9 @@ const CR_OPTSTRT: u32 = 1 << 17;
 const CR_OBL_LAUNCH: u32 = 1 << 27;
 const CR_OPTLOCK: u32 = 1 << 30;
 
-/// Storing the options: 22 ms modeled (the datasheets' flash memory characteristics); the
-/// regression erase of a 1 MiB L4 is well under a second (§4.1).
+/// Storing the options: 22 ms modeled (recalled from the datasheets' flash memory
+/// characteristics, not checked); the regression erase of a 1 MiB L4 is well
+/// under a second (mass erase ≈22 ms typical, recalled from DS10198, not checked).
 const OPTION_TYPICAL: Duration = Duration::from_millis(25);
 const OPTION_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -514,10 +515,12 @@ impl OptionBytes for L4gController {
         }
     }
 
-    /// LOCK, OPTLOCK, the registers, OPTSTRT, wait BSY/CFGBSY, OBL_LAUNCH (§2.5).
+    /// LOCK, OPTLOCK, the registers, OPTSTRT, wait BSY/CFGBSY, OBL_LAUNCH (OpenOCD
+    /// src/flash/nor/stm32l4x.c:1209-1218).
     fn program(&mut self, t: &mut Target, changes: &[(&'static OptionWord, u32)]) -> Result<Reload, FlashError> {
         let cr = self.base() + CR;
-        // WB/WL set OPTVERR at every option load (§2.5): clear it first.
+        // WB/WL set OPTVERR at every option load (ST's HAL
+        // stm32wbxx_hal_flash.c:631-640): clear it first.
         engine::clear_stale_errors(t, &*self, 0)?;
         engine::wait_idle(t, &*self, 0, Duration::ZERO, OPTION_TIMEOUT, "waiting for the flash")?;
         self.unlock(t, 0)?;

@@ -15,7 +15,7 @@ const KIB: u32 = 1024;
 
 /// L5: 4 KiB pages in single-bank mode, 2 KiB pages per bank in dual-bank mode
 /// (OPTR.DBANK, or DB256K on 256 KiB parts); bank 2 at half the flash; 64-bit
-/// double-word programming ([OCD] stm32l4x.c:2212-2222).
+/// double-word programming (OpenOCD src/flash/nor/stm32l4x.c:2212-2222).
 const L5_FLASH: FlashSpec = FlashSpec {
     base: 0x0800_0000,
     sectors: &[(1, 4 * KIB)],
@@ -25,8 +25,8 @@ const L5_FLASH: FlashSpec = FlashSpec {
 };
 
 /// U5: 8 KiB pages in both modes; quad-word (16-byte) programming; bank 2 at
-/// half the flash. For U5F/U5G the sheet leaves the 2 MiB bank-2 base open
-/// (EMB-C: 0x08200000); ST's device
+/// half the flash. For U5F/U5G embassy's stm32-data-generated chip files
+/// put the 2 MiB bank-2 base at 0x08200000; ST's device
 /// headers define FLASH_BANK_SIZE = FLASH_SIZE / 2 for U5F7/U5F9 exactly as for
 /// the others (cmsis-device-u5 v1.4.2 `stm32u5f7xx.h:8757`,
 /// `stm32u5f9xx.h:11883`), and ST's HAL finds bank-2 addresses that way, so

@@ -38,14 +38,14 @@ use crate::flash::{
 };
 use crate::mcu::Target;
 
-/// Non-secure register block (EMB-R flash_l5, flash_u5).
+/// Non-secure register block (embassy stm32-data flash_l5.json, flash_u5.json).
 const BASE: u32 = 0x4002_2000;
 const NSKEYR: u32 = BASE + 0x08;
 const NSSR: u32 = BASE + 0x20;
 const NSCR: u32 = BASE + 0x28;
 const OPTR: u32 = BASE + 0x40;
 
-// NSSR (W1C; EMB-R flash_l5/flash_u5 NSSR).
+// NSSR (W1C; embassy stm32-data flash_l5/flash_u5.json NSSR).
 pub const SR_EOP: u32 = 1 << 0;
 pub const SR_OPERR: u32 = 1 << 1;
 pub const SR_PROGERR: u32 = 1 << 3;
@@ -59,7 +59,7 @@ pub const SR_BSY: u32 = 1 << 16;
 /// `FLASH_WaitForLastOperation`; CMSIS stm32wba52xx.h:3760, stm32u375xx.h:6423).
 pub const SR_WDW: u32 = 1 << 17;
 
-// NSCR (EMB-R flash_l5/flash_u5 NSCR; CMSIS `stm32u575xx.h`).
+// NSCR (embassy stm32-data flash_l5/flash_u5.json NSCR; CMSIS `stm32u575xx.h`).
 pub const CR_PG: u32 = 1 << 0;
 pub const CR_PER: u32 = 1 << 1;
 pub const CR_MER1: u32 = 1 << 2;
@@ -69,7 +69,7 @@ pub const CR_MER2: u32 = 1 << 15;
 pub const CR_STRT: u32 = 1 << 16;
 pub const CR_LOCK: u32 = 1 << 31;
 
-// OPTR (EMB-R flash_l5/flash_u5 OPTR; CMSIS `stm32l552xx.h:7480-7502`,
+// OPTR (embassy stm32-data flash_l5/flash_u5.json OPTR; CMSIS `stm32l552xx.h:7480-7502`,
 // `stm32u575xx.h:8417-8419`).
 pub const OPTR_RDP_MASK: u32 = 0xFF;
 /// L5: dual bank on 256 KiB parts. U5: DUALBANK (same bit).
@@ -79,7 +79,7 @@ pub const OPTR_DBANK: u32 = 1 << 22;
 pub const OPTR_TZEN: u32 = 1 << 31;
 
 /// RDP byte level 0.5 (TrustZone only); the others are the common bytes
-/// (EMB-R flash_u5 enum RDP).
+/// (embassy stm32-data flash_u5.json, enum RDP).
 const RDP_LEVEL0_5: u8 = 0x55;
 
 /// L5 voltage scaling: flash program/erase need range 0 (stlink sets it,
@@ -96,10 +96,11 @@ pub const L5_RCC_APB1ENR1: u32 = 0x4002_1058;
 pub const L5_RCC_PWREN: u32 = 1 << 28;
 const VOS_TIMEOUT: Duration = Duration::from_millis(50);
 
-/// Typical times (the datasheets' flash memory characteristics): 82 µs per double/quad word;
+/// Typical times (recalled from the datasheets' flash memory characteristics,
+/// not checked): 82 µs per double/quad word;
 /// page erase 22 ms (L5 2/4 KiB) or 1.5 ms (U5 8 KiB); mass erase 22 ms.
-/// Timeouts: page erase 250 ms and writes 50 ms ([OCD] stm32l4x.c:135-138,
-/// OpenOCD src/flash/nor/stm32*.c timeouts); bank erases get 30 s, ≥ 10× any figure quoted.
+/// Timeouts: page erase 250 ms and writes 50 ms (OpenOCD
+/// src/flash/nor/stm32l4x.c:135-138); bank erases get 30 s, ≥ 10× any figure quoted.
 const PROGRAM_TIME: Duration = Duration::from_micros(82);
 const PROGRAM_TIMEOUT: Duration = Duration::from_millis(50);
 const ERASE_TIMEOUT: Duration = Duration::from_millis(250);

@@ -3,9 +3,9 @@
 //! `flash.fs`: FLASH_OPTR, FLASH_NSBOOTADDxR, FLASH_WRPxyR).
 //!
 //! Edited through the non-secure registers with NSCR.LOCK and OPTLOCK open,
-//! stored by OPTSTRT and loaded by OBL_LAUNCH, which resets the chip (§5
-//! item 21); stflash reconnects and reads them back. The same sequence as
-//! the L4 class (§2.5). With TrustZone enabled (OPTR.TZEN) stflash does not
+//! stored by OPTSTRT and loaded by OBL_LAUNCH, which resets the chip (OpenOCD
+//! src/flash/nor/stm32l4x.c:1209-1218); stflash reconnects and reads them back. The same sequence as
+//! the L4 class. With TrustZone enabled (OPTR.TZEN) stflash does not
 //! touch the flash at all; TZEN, and the RDP level 0.5 that comes with it,
 //! are security options stflash does not change (0x55 counts as level 1 for
 //! the guards).
