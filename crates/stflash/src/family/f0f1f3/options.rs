@@ -80,17 +80,27 @@ macro_rules! f {
     };
 }
 
+// Fields of the OB_USER word (the option bytes at 0x1FFFF800) that F0, F1
+// and F3 share (CMSIS OB_TypeDef: RDP, USER and their complements).
+const OB_NRDP: Field = f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP");
+const OB_WDG_SW: Field = f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by");
+const OB_NRST_STOP: Field = f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop");
+const OB_NRST_STDBY: Field = f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby");
+const OB_NUSER: Field = f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER");
+const OB_NBOOT1: Field = f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1");
+const OB_VDDA_MONITOR: Field = f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor");
+
 /// F1: RDP 0xA5 = unprotected, no level 2; USER bits 0-2 (RM0008 §2.5).
 static OB_USER_F1: OptionWord = OptionWord {
     name: "OB_USER",
     addr: OB,
     fields: &[
         f!("RDP", 0, 8, K::Rdp, Show::Rdp { level0: 0xA5, level2: None }, "read-out protection"),
-        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
-        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+        OB_NRDP,
+        OB_WDG_SW,
+        OB_NRST_STOP,
+        OB_NRST_STDBY,
+        OB_NUSER,
     ],
 };
 
@@ -101,14 +111,14 @@ static OB_USER_F0: OptionWord = OptionWord {
     addr: OB,
     fields: &[
         f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
-        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
-        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        OB_NRDP,
+        OB_WDG_SW,
+        OB_NRST_STOP,
+        OB_NRST_STDBY,
+        OB_NBOOT1,
+        OB_VDDA_MONITOR,
         f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+        OB_NUSER,
     ],
 };
 
@@ -119,16 +129,16 @@ static OB_USER_F0_BOOT_SEL: OptionWord = OptionWord {
     addr: OB,
     fields: &[
         f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
-        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
-        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
+        OB_NRDP,
+        OB_WDG_SW,
+        OB_NRST_STOP,
+        OB_NRST_STDBY,
         f!("nBOOT0", 19, 1, K::BootConfig, Show::Hex, "boot selection bit 0 (with BOOT_SEL = 0)"),
-        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        OB_NBOOT1,
+        OB_VDDA_MONITOR,
         f!("RAM_PARITY_CHECK", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
         f!("BOOT_SEL", 23, 1, K::BootConfig, Show::Flag("BOOT0 pin", "nBOOT0 bit"), "boot selected by"),
-        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+        OB_NUSER,
     ],
 };
 
@@ -138,14 +148,14 @@ static OB_USER_F3: OptionWord = OptionWord {
     addr: OB,
     fields: &[
         f!("RDP", 0, 8, K::Rdp, Show::RDP, "read-out protection"),
-        f!("nRDP", 8, 8, K::Complement, Show::ComplementOf(0), "complement of RDP"),
-        f!("WDG_SW", 16, 1, K::User, SW, "independent watchdog started by"),
-        f!("nRST_STOP", 17, 1, K::User, NO_RESET, "reset when entering Stop"),
-        f!("nRST_STDBY", 18, 1, K::User, NO_RESET, "reset when entering Standby"),
-        f!("nBOOT1", 20, 1, K::BootConfig, Show::Hex, "boot selection bit 1"),
-        f!("VDDA_MONITOR", 21, 1, K::User, Show::Flag("on", "off"), "VDDA supervisor"),
+        OB_NRDP,
+        OB_WDG_SW,
+        OB_NRST_STOP,
+        OB_NRST_STDBY,
+        OB_NBOOT1,
+        OB_VDDA_MONITOR,
         f!("SRAM_PE", 22, 1, K::User, Show::Flag("off", "on"), "SRAM parity check"),
-        f!("nUSER", 24, 8, K::Complement, Show::ComplementOf(16), "complement of USER"),
+        OB_NUSER,
     ],
 };
 
