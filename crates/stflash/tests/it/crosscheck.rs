@@ -31,25 +31,34 @@ fn every_simulated_part_has_its_unique_id_where_the_chip_table_says() {
     }
 }
 
+/// A crate's facts in the fixture's terms: the library and the simulator
+/// each have their own `Fact` type (the simulator does not depend on the
+/// library); `source` names where a fact comes from.
+macro_rules! stated_from {
+    ($($krate:ident)::+, $facts:expr, $source:expr) => {{
+        use $($krate)::+::{Scope as S, Value as V};
+        $facts
+            .into_iter()
+            .map(|f| Stated {
+                value: match f.value {
+                    V::Number(n) => Value::Number(n),
+                    V::Field { pos, width } => Value::Field { pos, width },
+                },
+                scope: match f.scope {
+                    S::Die => Scope::Die,
+                    S::Every => Scope::Every,
+                    S::Part(stem) => Scope::Part(stem),
+                },
+                source: $source(&f),
+                name: f.name,
+            })
+            .collect::<Vec<Stated>>()
+    }};
+}
+
 /// The library's facts of a row, in the fixture's terms.
 fn stated(facts: Vec<stflash::facts::Fact>) -> Vec<Stated> {
-    use stflash::facts::{Scope as S, Value as V};
-    facts
-        .into_iter()
-        .map(|f| Stated {
-            value: match f.value {
-                V::Number(n) => Value::Number(n),
-                V::Field { pos, width } => Value::Field { pos, width },
-            },
-            scope: match f.scope {
-                S::Die => Scope::Die,
-                S::Every => Scope::Every,
-                S::Part(stem) => Scope::Part(stem),
-            },
-            source: f.source,
-            name: f.name,
-        })
-        .collect()
+    stated_from!(stflash::facts, facts, |f: &stflash::facts::Fact| f.source)
 }
 
 /// Every chip-table row's facts (chip table, driver, option tables: each
@@ -86,23 +95,7 @@ fn every_chip_table_row_agrees_with_st_s_headers() {
 
 /// The simulator's facts of a part, in the fixture's terms.
 fn simulated(facts: Vec<stflash_sim::facts::Fact>) -> Vec<Stated> {
-    use stflash_sim::facts::{Scope as S, Value as V};
-    facts
-        .into_iter()
-        .map(|f| Stated {
-            value: match f.value {
-                V::Number(n) => Value::Number(n),
-                V::Field { pos, width } => Value::Field { pos, width },
-            },
-            scope: match f.scope {
-                S::Die => Scope::Die,
-                S::Every => Scope::Every,
-                S::Part(stem) => Scope::Part(stem),
-            },
-            source: "simulator",
-            name: f.name,
-        })
-        .collect()
+    stated_from!(stflash_sim::facts, facts, |_: &stflash_sim::facts::Fact| "simulator")
 }
 
 /// Every simulated part's facts (each simulator family's `register_facts`,
