@@ -298,10 +298,17 @@ fn write_unlocked(
     let speedup = raised.as_ref().map_or(1, |r| r.speedup);
     let speed = Speed { fast_clock: raised.is_some(), speedup };
     let result = write_at_speed(t, ctrl, layout, routine, speed, plan, context, opts, progress, report);
-    for &(addr, value) in raised.iter().flat_map(|r| &r.restore) {
-        t.write32(addr, value)?;
+    let restored = raised.iter().flat_map(|r| &r.restore).try_for_each(|&(addr, value)| t.write32(addr, value));
+    match (result, restored) {
+        // The write's own error says what the flash holds; a link that
+        // failed it fails the clock's restore too, which must not replace it.
+        (Err(e), Err(why)) => {
+            warn!("the core clock could not be put back ({why})");
+            Err(e)
+        }
+        (result, Ok(())) => result,
+        (Ok(_), Err(why)) => Err(why.into()),
     }
-    result
 }
 
 /// What raising the core clock gave: fast programming's clock (HCLK of
