@@ -239,6 +239,8 @@ struct Packer<'a, 'j> {
     size: usize,
     left: usize,
     sent: usize,
+    /// Data bytes that went out in PAIR ops (both banks programmed at once).
+    paired: usize,
     /// Link time per byte, measured on the buffers sent so far.
     link_bytes: usize,
     link_time: Duration,
@@ -306,6 +308,7 @@ impl<'a, 'j> Packer<'a, 'j> {
             size: 0,
             left: jobs.iter().flat_map(|j| &j.runs).map(|r| r.1.len()).sum(),
             sent: 0,
+            paired: 0,
             link_bytes: 0,
             link_time: Duration::ZERO,
             program_per_byte: if lanes { per_byte / 2.0 } else { per_byte },
@@ -541,7 +544,14 @@ impl<'a, 'j> Packer<'a, 'j> {
         // The lanes program at once: the op takes as long as the longest.
         self.buf.typical += longest;
         Some(match <[routine::Lane; 2]>::try_from(built) {
-            Ok(pair) => Op::Pair(Box::new(pair)),
+            Ok(pair) => {
+                self.paired += pair
+                    .iter()
+                    .filter(|l| matches!(l.source, LaneSource::Data { .. }))
+                    .map(|l| l.len as usize)
+                    .sum::<usize>();
+                Op::Pair(Box::new(pair))
+            }
             Err(mut one) => single_lane_op(one.pop().expect("one active lane")),
         })
     }
@@ -761,9 +771,10 @@ impl<'a, 'j> Packer<'a, 'j> {
     /// which it may have begun; the erases it confirmed, for progress.
     fn account(&mut self, result: &Result<(), RoutineError>, ledger: &mut Ledger) {
         debug!(
-            "fast path: {} bytes in {} buffers, {} ranges hashed",
+            "fast path: {} bytes in {} buffers ({} bytes to both banks at once), {} ranges hashed",
             self.sent,
             self.completed_by.len(),
+            self.paired,
             self.verify_ranges.len()
         );
         let done_tags = self.st.done_tags().get(self.first_buffer..).unwrap_or(&[]);
