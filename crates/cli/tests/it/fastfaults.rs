@@ -29,6 +29,8 @@ struct Case {
     span: (u32, usize),
     /// A line the fault-free run's debug log must contain: the fast path taken.
     path: &'static str,
+    /// Bytes the fault-free run must send to both banks at once (PAIR ops), at least.
+    paired: usize,
 }
 
 impl Case {
@@ -81,6 +83,14 @@ impl Case {
         let r = run(&self.args(arg(&file), &at), &env).ok();
         assert!(r.stderr.contains(self.path), "{}: the fast path is not taken: {}", self.name, r.stderr);
         assert!(r.stderr.contains("kept bytes of "), "{}: no kept bytes journaled: {}", self.name, r.stderr);
+        let paired: usize = r
+            .stderr
+            .split(" bytes to both banks at once")
+            .next()
+            .and_then(|s| s.rsplit('(').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(paired >= self.paired, "{}: {paired} bytes to both banks at once: {}", self.name, r.stderr);
         self.assert_flash(&board, &self.want(), "fault-free");
         let sent = r.stderr.split("bytes_out: ").nth(1).and_then(|s| s.split(',').next()).and_then(|s| s.parse().ok());
         let _ = std::fs::remove_dir_all(&board.dir);
@@ -134,11 +144,17 @@ impl Case {
         let journal = std::fs::read_dir(journal_dir(&board.state)).into_iter().flatten().flatten().next();
         if let Some(j) = journal {
             let path = j.path();
-            assert!(error.contains(&format!("are saved in {}", path.display())), "{context}: journal not named: {error}");
+            assert!(
+                error.contains(&format!("are saved in {}", path.display())),
+                "{context}: journal not named: {error}"
+            );
         }
         let changed = board.peek(self.span.0, self.span.1) != before;
         if changed {
-            assert!(error.contains("flash state: "), "{context}: the flash changed, the message does not say how: {error}");
+            assert!(
+                error.contains("flash state: "),
+                "{context}: the flash changed, the message does not say how: {error}"
+            );
         }
     }
 }
@@ -161,10 +177,61 @@ fn l476() -> Case {
         image,
         span: (0x0800_0000, 1024 * 1024),
         path: "banks erased whole: [1], fast programming: true",
+        paired: 0,
+    }
+}
+
+/// H7A3 (2 × 1 MiB, 8 KiB sectors, a controller per bank): a 120 KiB image
+/// across the bank boundary at 0x08100000, from 0x1010 into its first
+/// sector to 0xFF0 before the end of its last (kept bytes at both ends),
+/// with old bytes in the sectors around it and at both ends of the flash.
+/// Both banks are erased together and programmed at once (PAIR ops), all
+/// the way.
+fn h7a3() -> Case {
+    Case {
+        chip: "stm32h7a3zi",
+        name: "h7a3-pair",
+        old: vec![
+            (0x0800_0000, pattern(8 * 1024, 71)),
+            (0x080E_C000, pattern(160 * 1024, 72)),
+            (0x081F_E000, pattern(8 * 1024, 73)),
+        ],
+        at: 0x080F_1010,
+        image: pattern(120 * 1024, 74),
+        span: (0x0800_0000, 2 * 1024 * 1024),
+        path: "16 sectors to write, 0 already hold the image",
+        paired: 120 * 1024,
+    }
+}
+
+/// G474 (dual bank, 2 × 256 KiB, 2 KiB pages): a 32 KiB image across the
+/// bank boundary at 0x08040000, kept bytes at both ends, old bytes only in
+/// the pages it touches: both banks are erased whole in one operation
+/// (MER1 and MER2), then programmed in fast rows.
+fn g474() -> Case {
+    Case {
+        chip: "stm32g474re",
+        name: "g474-both-banks",
+        old: vec![(0x0803_C000, pattern(34 * 1024, 81))],
+        at: 0x0803_C100,
+        image: pattern(32 * 1024, 82),
+        span: (0x0800_0000, 512 * 1024),
+        path: "banks erased whole: [1, 2], fast programming: true",
+        paired: 0,
     }
 }
 
 #[test]
 fn usb_faults_through_a_bank_erase_over_journaled_kept_bytes_and_fast_rows_then_a_rerun_ends_exactly_right() {
     l476().sweep(&[30, 120, 400, 750, 985, 999]);
+}
+
+#[test]
+fn usb_faults_while_both_h7a3_banks_program_at_once_then_a_rerun_ends_exactly_right() {
+    h7a3().sweep(&[40, 250, 500, 800, 990]);
+}
+
+#[test]
+fn usb_faults_through_a_g474_erase_of_both_banks_and_fast_rows_then_a_rerun_ends_exactly_right() {
+    g474().sweep(&[100, 500, 950]);
 }
