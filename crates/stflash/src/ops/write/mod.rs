@@ -225,7 +225,7 @@ fn write_flash(
         *kept = Some(plan.clone());
     }
     let done = done.map_err(|e| with_journal(e, journal.as_ref()))?;
-    unlocked.lock()?;
+    unlocked.lock().map_err(|e| with_journal(with_state(e, &done.state(&plan)), journal.as_ref()))?;
     if opts.verify {
         verify_written(session, &plan, &done, opts, progress, report)
             .map_err(|e| cut_short(e, done.fast))
@@ -263,6 +263,29 @@ fn with_journal(mut e: Error, journal: Option<&super::journal::Journal>) -> Erro
         );
     }
     e
+}
+
+/// A failure after every sector was written says so.
+fn with_state(mut e: Error, state: &str) -> Error {
+    e.message = format!("{}; flash state: {state}", e.message);
+    e
+}
+
+impl Written {
+    /// The flash once every job ran: the sectors changed, written but not
+    /// yet verified (from the first to the last of each bank).
+    fn state(&self, plan: &WritePlan) -> String {
+        let mut banks: std::collections::BTreeMap<u8, (u32, u64)> = Default::default();
+        for s in self.changed.iter().map(|&i| plan.sectors[i].sector) {
+            let range = banks.entry(s.bank).or_insert((s.addr, s.end()));
+            *range = (range.0.min(s.addr), range.1.max(s.end()));
+        }
+        if banks.is_empty() {
+            return "nothing was changed".to_string();
+        }
+        let ranges: Vec<String> = banks.values().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect();
+        format!("written, not yet verified: {}", ranges.join(", "))
+    }
 }
 
 /// What the write left to verify: the sectors it changed, and the CRCs the
@@ -307,7 +330,7 @@ fn write_unlocked(
             Err(e)
         }
         (result, Ok(())) => result,
-        (Ok(_), Err(why)) => Err(why.into()),
+        (Ok(written), Err(why)) => Err(with_state(why.into(), &written.state(plan))),
     }
 }
 
