@@ -371,7 +371,8 @@ fn run_prepared(
             }
             let (reset, run) = end_state(inv, after, session.target.was_halted);
             // A check that found differences exits 8 once the chip is left as it should be.
-            session.finish_as(reset, run).and_then(|()| check::verdict(outcome).map_or(Ok(()), Err))
+            let finished = session.finish_as(reset, run).map_err(|e| completed_before(e, outcome));
+            finished.and_then(|()| check::verdict(outcome).map_or(Ok(()), Err))
         }
         Err(e) => {
             session.abandon();
@@ -380,6 +381,19 @@ fn run_prepared(
     };
     outcome.time = Some(clock.read());
     result
+}
+
+/// A failure to reset or start the chip after a write or an erase that
+/// completed says what the flash holds: the command's work is done.
+fn completed_before(mut e: stflash::Error, outcome: &Outcome) -> stflash::Error {
+    let state = match &outcome.done {
+        Some(Done::Write(r)) if r.verified => "written and verified",
+        Some(Done::Write(_)) => "written (not verified)",
+        Some(Done::Erase(_)) => "erased",
+        _ => return e,
+    };
+    e.message = format!("{}; flash state: {state} (only resetting or starting the chip afterwards failed)", e.message);
+    e
 }
 
 /// Whether to reset the chip after a successful command, and whether to
