@@ -15,7 +15,11 @@
 
 use crate::common::{arg, journal_dir, pattern, run, Board, Run};
 
-const KINDS: [&str; 3] = ["disconnect-after", "stall-after", "timeout-after"];
+/// The faults, and the exit code each must end with: the USB failures (9),
+/// and a Ctrl-C (130: the write stops at a sector boundary, clock put back,
+/// flash locked).
+const KINDS: [(&str, i32); 4] =
+    [("disconnect-after", 9), ("stall-after", 9), ("timeout-after", 9), ("interrupt-after", 130)];
 
 /// One write over old contents, and what the flash must hold after it.
 struct Case {
@@ -97,35 +101,45 @@ impl Case {
         sent.unwrap_or_else(|| panic!("{}: no RunStats in the debug log: {}", self.name, r.stderr))
     }
 
-    /// The fault points (bytes sent) and kinds: `default` (fractions of the
-    /// bytes sent, in thousandths; the kinds take turns), or with
-    /// `STFLASH_FULL_SWEEP=1` every kind at every KiB and every 16 bytes of
-    /// the last half KiB.
-    fn points(&self, sent: u64, default: &[u64]) -> Vec<(&'static str, u64)> {
-        if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
+    /// The fault points (bytes sent) and kinds: by default `permille` of
+    /// the bytes the fault-free run sent before it finished (its RunStats)
+    /// and `from_end` bytes from there (the clock put back, the flash locked,
+    /// the chip reset and started), the kinds taking turns; with
+    /// `STFLASH_FULL_SWEEP=1` every kind at every KiB and at every 16-byte
+    /// command from half a KiB before the end to past it.
+    fn points(&self, sent: u64, permille: &[u64], from_end: &[i64]) -> Vec<((&'static str, i32), u64)> {
+        let bytes: Vec<u64> = if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
             let mut bytes: Vec<u64> = (1..=sent / 1024).map(|k| k * 1024).collect();
-            bytes.extend((1..=32).map(|i| sent - 16 * i));
+            bytes.extend((0..48).map(|i| sent + 256 - 16 * i));
             bytes.sort_unstable();
             bytes.dedup();
-            KINDS.iter().flat_map(|&k| bytes.iter().map(move |&b| (k, b))).collect()
+            return KINDS.iter().flat_map(|&k| bytes.iter().map(move |&b| (k, b))).collect();
         } else {
-            default.iter().enumerate().map(|(i, &p)| (KINDS[i % KINDS.len()], sent * p / 1000)).collect()
-        }
+            let ends = from_end.iter().map(|&d| sent.checked_add_signed(d).expect("within the run"));
+            permille.iter().map(|&p| sent * p / 1000).chain(ends).collect()
+        };
+        bytes.into_iter().enumerate().map(|(i, b)| (KINDS[i % KINDS.len()], b)).collect()
     }
 
     /// Each fault, then a plain rerun: exit 9 saying what the flash holds,
     /// then exactly the right bytes and no journal left.
-    fn sweep(&self, default: &[u64]) {
+    fn sweep(&self, permille: &[u64], from_end: &[i64]) {
         let sent = self.baseline();
         let (before, want) = (self.before(), self.want());
-        for (kind, bytes) in self.points(sent, default) {
-            let fault = format!("{kind}={bytes}B");
-            let board = self.board(&format!("{}-{kind}-{bytes}", self.name));
+        for (kind, bytes) in self.points(sent, permille, from_end) {
+            let fault = format!("{}={bytes}B", kind.0);
+            let board = self.board(&format!("{}-{}-{bytes}", self.name, kind.0));
             let file = board.file("fw.bin", &self.image);
             let at = format!("0x{:08X}", self.at);
             let args = self.args(arg(&file), &at);
             let r = board.run_faulty(&fault, &args);
-            self.check_failure(&board, &r, &fault, &before);
+            if r.code == 0 {
+                // Past the last transfer (the full sweep's last points).
+                self.assert_flash(&board, &want, &format!("{fault} came after the write"));
+                let _ = std::fs::remove_dir_all(&board.dir);
+                continue;
+            }
+            self.check_failure(&board, &r, &fault, kind.1, &before);
             let rerun = board.run(&args).ok();
             assert!(!rerun.stderr.contains("crashed"), "{} {fault}: {}", self.name, rerun.stderr);
             self.assert_flash(&board, &want, &format!("{fault}, then a rerun"));
@@ -134,12 +148,12 @@ impl Case {
         }
     }
 
-    /// A USB failure: exit code 9, and a message that leaves nothing
-    /// unsaid: the journal named while it holds kept bytes, and the state of
-    /// the flash once the write has changed it.
-    fn check_failure(&self, board: &Board, r: &Run, fault: &str, before: &[u8]) {
+    /// A USB failure or a Ctrl-C: its exit code, and a message that leaves
+    /// nothing unsaid: the journal named while it holds kept bytes, and the
+    /// state of the flash once the write has changed it.
+    fn check_failure(&self, board: &Board, r: &Run, fault: &str, code: i32, before: &[u8]) {
         let context = format!("{} {fault}", self.name);
-        assert_eq!(r.code, 9, "{context}: exit code: {}", r.stderr);
+        assert_eq!(r.code, code, "{context}: exit code: {}", r.stderr);
         let error = r.stderr.lines().filter(|l| l.starts_with("error: ")).last().unwrap_or("");
         let journal = std::fs::read_dir(journal_dir(&board.state)).into_iter().flatten().flatten().next();
         if let Some(j) = journal {
@@ -151,10 +165,8 @@ impl Case {
         }
         let changed = board.peek(self.span.0, self.span.1) != before;
         if changed {
-            assert!(
-                error.contains("flash state: "),
-                "{context}: the flash changed, the message does not say how: {error}"
-            );
+            let says = error.contains("flash state: ") || error.contains("flash locked; ");
+            assert!(says, "{context}: the flash changed, the message does not say how: {error}");
         }
     }
 }
@@ -223,15 +235,15 @@ fn g474() -> Case {
 
 #[test]
 fn usb_faults_through_a_bank_erase_over_journaled_kept_bytes_and_fast_rows_then_a_rerun_ends_exactly_right() {
-    l476().sweep(&[30, 120, 400, 750, 985, 999]);
+    l476().sweep(&[30, 120, 400, 600, 750, 985], &[-96, -64, -16, 32]);
 }
 
 #[test]
 fn usb_faults_while_both_h7a3_banks_program_at_once_then_a_rerun_ends_exactly_right() {
-    h7a3().sweep(&[40, 250, 500, 800, 990]);
+    h7a3().sweep(&[40, 250, 500, 800, 990], &[-64, -16, 32]);
 }
 
 #[test]
 fn usb_faults_through_a_g474_erase_of_both_banks_and_fast_rows_then_a_rerun_ends_exactly_right() {
-    g474().sweep(&[100, 500, 950]);
+    g474().sweep(&[100, 500, 950], &[-16]);
 }
