@@ -814,6 +814,10 @@ impl Streamer {
     }
 
     fn failure(&mut self, t: &mut Target, index: usize) -> RoutineError {
+        // The routine works through the buffers in order: every one before
+        // the failing one is finished, whether or not a progress word said
+        // so before (the failure can be the first news of them).
+        self.advance(index);
         let n = self.plan.slots.len();
         let header = self.plan.slots[index % n];
         let mut h = [0u8; HEADER_LEN as usize];
