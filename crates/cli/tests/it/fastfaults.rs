@@ -247,3 +247,71 @@ fn usb_faults_while_both_h7a3_banks_program_at_once_then_a_rerun_ends_exactly_ri
 fn usb_faults_through_a_g474_erase_of_both_banks_and_fast_rows_then_a_rerun_ends_exactly_right() {
     g474().sweep(&[100, 500, 950], &[-16]);
 }
+
+/// A progress that asks the write to stop once `stop_at` bytes went out (a
+/// Ctrl-C at a known point, in this process).
+struct StopAt {
+    stop_at: u64,
+    sent: u64,
+}
+
+impl stflash::flash::Progress for StopAt {
+    fn add(&mut self, amount: u64) {
+        self.sent += amount;
+    }
+    fn should_stop(&self) -> bool {
+        self.sent >= self.stop_at
+    }
+}
+
+/// RCC_CR, RCC_CFGR and FLASH_ACR of an L476: what raising the core clock
+/// for fast rows changes.
+fn clock_registers(s: &mut stflash::ops::Session) -> [u32; 3] {
+    [0x4002_1000, 0x4002_1008, 0x4002_2000].map(|a| s.target.read32(a).expect("register read"))
+}
+
+/// The core clock raised to HSI16 for the fast rows after a bank erase
+/// over journaled kept bytes is put back (RCC_CR, RCC_CFGR, FLASH_ACR read
+/// back as they were: MSI at 4 MHz) after a write that ends right, one
+/// whose fast rows fail at some row and go on the normal way (ending
+/// right: before the routine's failure report counted the buffers finished
+/// before the failing one, a row failing in a later buffer left fast-row
+/// sectors unerased and the normal way failed on them with PROGERR), and
+/// one asked to stop at points through it (then the write again).
+#[test]
+fn the_core_clock_raised_for_fast_rows_is_put_back_however_the_write_ends() {
+    use stflash::ops::image::Image;
+    use stflash::ops::write::{self, WriteOptions};
+    let case = l476();
+    let want = case.want();
+    let runs = [
+        ("", u64::MAX),
+        ("@fast_row=miserr,fast_row_at=1", u64::MAX),
+        ("@fast_row=miserr,fast_row_at=40", u64::MAX),
+        ("", 4096),
+        ("", 60 * 1024),
+    ];
+    for (faults, stop_at) in runs {
+        let context = format!("{faults} stop at {stop_at}");
+        let spec = stflash_sim::SimSpec::parse(&format!("{}{faults}", case.chip)).expect("spec");
+        let (mut s, sim) = crate::common::open_sim(spec);
+        for (addr, data) in &case.old {
+            assert!(sim.poke(*addr, data));
+        }
+        let before = clock_registers(&mut s);
+        assert_eq!(before[1] & 0xF, 0, "{context}: MSI selected at reset");
+        let image = Image::from_binary(case.image.clone(), case.at).unwrap();
+        let mut progress = StopAt { stop_at, sent: 0 };
+        let r = write::write(&mut s, &image, &WriteOptions::default(), &mut progress);
+        assert_eq!(clock_registers(&mut s), before, "{context}: the core clock is not put back");
+        if let Err(e) = r {
+            assert!(stop_at < u64::MAX && e.message.contains("interrupted at 0x"), "{context}: {e}");
+            write::write(&mut s, &image, &WriteOptions::default(), &mut stflash::flash::NoProgress).unwrap();
+            assert_eq!(clock_registers(&mut s), before, "{context}, then again: the core clock is not put back");
+        }
+        assert!(sim.stats().mass_erases >= 1, "{context}: bank 1 is erased whole");
+        let got = sim.peek(case.span.0, case.span.1).unwrap();
+        assert!(got == want, "{context}: flash differs");
+        s.finish(true).unwrap();
+    }
+}
