@@ -64,10 +64,6 @@ impl Case {
         flash
     }
 
-    fn args<'a>(&self, file: &'a str, at: &'a str) -> [&'a str; 3] {
-        ["write", file, at]
-    }
-
     /// Check every byte of the span; the first difference named.
     fn assert_flash(&self, board: &Board, want: &[u8], context: &str) {
         let got = board.peek(self.span.0, self.span.1);
@@ -84,7 +80,7 @@ impl Case {
         let sim = format!("{}:{}", board.chip, board.state.display());
         let journal = journal_dir(&board.state);
         let env = [("STFLASH_SIM", sim.as_str()), ("STFLASH_STATE_DIR", &journal), ("RUST_LOG", "debug")];
-        let r = run(&self.args(arg(&file), &at), &env).ok();
+        let r = run(&["write", arg(&file), &at], &env).ok();
         assert!(r.stderr.contains(self.path), "{}: the fast path is not taken: {}", self.name, r.stderr);
         assert!(r.stderr.contains("kept bytes of "), "{}: no kept bytes journaled: {}", self.name, r.stderr);
         let paired: usize = r
@@ -108,21 +104,21 @@ impl Case {
     /// `STFLASH_FULL_SWEEP=1` every kind at every KiB and at every 16-byte
     /// command from half a KiB before the end to past it.
     fn points(&self, sent: u64, permille: &[u64], from_end: &[i64]) -> Vec<((&'static str, i32), u64)> {
-        let bytes: Vec<u64> = if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
+        if std::env::var_os("STFLASH_FULL_SWEEP").is_some() {
             let mut bytes: Vec<u64> = (1..=sent / 1024).map(|k| k * 1024).collect();
             bytes.extend((0..48).map(|i| sent + 256 - 16 * i));
             bytes.sort_unstable();
             bytes.dedup();
             return KINDS.iter().flat_map(|&k| bytes.iter().map(move |&b| (k, b))).collect();
-        } else {
-            let ends = from_end.iter().map(|&d| sent.checked_add_signed(d).expect("within the run"));
-            permille.iter().map(|&p| sent * p / 1000).chain(ends).collect()
-        };
-        bytes.into_iter().enumerate().map(|(i, b)| (KINDS[i % KINDS.len()], b)).collect()
+        }
+        let ends = from_end.iter().map(|&d| sent.checked_add_signed(d).expect("within the run"));
+        let bytes = permille.iter().map(|&p| sent * p / 1000).chain(ends);
+        bytes.enumerate().map(|(i, b)| (KINDS[i % KINDS.len()], b)).collect()
     }
 
-    /// Each fault, then a plain rerun: exit 9 saying what the flash holds,
-    /// then exactly the right bytes and no journal left.
+    /// Each fault, then a plain rerun: the fault's exit code and a message
+    /// saying what the flash holds, then exactly the right bytes and no
+    /// journal left.
     fn sweep(&self, permille: &[u64], from_end: &[i64]) {
         let sent = self.baseline();
         let (before, want) = (self.before(), self.want());
@@ -131,7 +127,7 @@ impl Case {
             let board = self.board(&format!("{}-{}-{bytes}", self.name, kind.0));
             let file = board.file("fw.bin", &self.image);
             let at = format!("0x{:08X}", self.at);
-            let args = self.args(arg(&file), &at);
+            let args = ["write", arg(&file), &at];
             let r = board.run_faulty(&fault, &args);
             if r.code == 0 {
                 // Past the last transfer (the full sweep's last points).
@@ -154,7 +150,7 @@ impl Case {
     fn check_failure(&self, board: &Board, r: &Run, fault: &str, code: i32, before: &[u8]) {
         let context = format!("{} {fault}", self.name);
         assert_eq!(r.code, code, "{context}: exit code: {}", r.stderr);
-        let error = r.stderr.lines().filter(|l| l.starts_with("error: ")).last().unwrap_or("");
+        let error = r.stderr.lines().rfind(|l| l.starts_with("error: ")).unwrap_or("");
         let journal = std::fs::read_dir(journal_dir(&board.state)).into_iter().flatten().flatten().next();
         if let Some(j) = journal {
             let path = j.path();
