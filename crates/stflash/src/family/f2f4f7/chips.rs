@@ -70,11 +70,13 @@ static F2: Variant = Variant {
     optcr: &options::OPTCR_F2,
     optcr1: None,
     factory: &factory::F2_F4,
+    sr_bit1_header: "SOP",
 };
 /// F405/F407/F415/F417: as F2, SNB 4 bits (stm32f407xx.h `FLASH_CR_SNB`).
-static F405: Variant = Variant { snb_bits: 4, ..F2 };
+static F405: Variant = Variant { snb_bits: 4, sr_bit1_header: "OPERR", ..F2 };
 /// F401, F410, F411, F412, F446: RDERR, PCROP through SPRMOD.
-static F4: Variant = Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, ..F2 };
+static F4: Variant =
+    Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, sr_bit1_header: "OPERR", ..F2 };
 /// F42x/F43x, F469/F479: BFB2, DB1M, nWRP of sectors 12-23 in OPTCR1.
 static F4_OPTCR1: Variant =
     Variant { optcr: &options::OPTCR_F4, optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
@@ -90,6 +92,7 @@ static F74X: Variant = Variant {
     optcr: &options::OPTCR_F74X,
     optcr1: Some(&options::OPTCR1_F7),
     factory: &factory::F72X_F74X,
+    sr_bit1_header: "OPERR",
 };
 /// F72x/F73x: as F74x, with RDERR.
 static F72X: Variant = Variant { error_flags: ERRORS_F72X, ..F74X };
