@@ -190,6 +190,11 @@ pub struct Variant {
     /// The name ST's headers give SR bit 1 (OPERR; SOP on the F2:
     /// stm32f207xx.h `FLASH_SR_SOP`), for the register facts.
     pub sr_bit1_header: &'static str,
+    /// The name ST's headers give OPTCR.SPRMOD, where they define it: it is
+    /// in RM0368/RM0383/RM0402/RM0430 (and ST's HAL reads it on every F4
+    /// with PCROP), but the F401/F410/F411/F412/F413 headers do not define
+    /// it (F42x/F43x, F469 and F446 do). For the register facts.
+    pub sprmod_header: Option<&'static str>,
 }
 
 /// Typical erase times (datasheet values as modeled, x32): F2/F4
