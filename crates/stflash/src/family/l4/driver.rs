@@ -241,6 +241,10 @@ pub struct HeaderNames {
     /// The option tables' fields under other names in ST's headers (`None`:
     /// not stated).
     pub option_renames: &'static [(&'static str, Option<&'static str>)],
+    /// Error flags of the driver's list that the die's headers do not
+    /// define (the bit is reserved there and reads 0, so the flag never
+    /// fires): not stated.
+    pub undefined_flags: &'static [&'static str],
 }
 
 /// L4 names (RM0351, RM0394 without SRAM2 in `SRAM1_SIZE_MAX`).
@@ -262,6 +266,7 @@ static L4_NAMES: HeaderNames = HeaderNames {
     otp_base: None,
     width_part: None,
     option_renames: &[],
+    undefined_flags: &[],
 };
 /// L41x/L42x, L49x/L4Ax: SRAM1 then SRAM2, contiguous.
 static L4_SRAM2_NAMES: HeaderNames = HeaderNames { sram: "SRAM1_SIZE_MAX+SRAM2_SIZE", ..L4_NAMES };
@@ -300,6 +305,9 @@ static U0_NAMES: HeaderNames = HeaderNames {
     // bits, and 7 bits number the 128 pages of the largest part: the table
     // keeps 7 and states no width to CMSIS.
     option_renames: &[("WRP1A_STRT", None), ("WRP1A_END", None), ("WRP1B_STRT", None), ("WRP1B_END", None)],
+    // Bit 14 is reserved (stm32u031xx.h, stm32u073xx.h define no
+    // FLASH_SR_RDERR).
+    undefined_flags: &["RDERR"],
     ..L4_NAMES
 };
 /// WB55/WB50: the smallest SRAM1 of the DEV_ID (see `chips::WB`).
@@ -944,12 +952,7 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
     f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
     f.mask("FLASH_SR_EOP", SR_EOP);
-    for flag in ERROR_FLAGS {
-        // U0: bit 14 is reserved and reads 0 (stm32u031xx.h, stm32u073xx.h
-        // define no FLASH_SR_RDERR), so the flag never fires there.
-        if flag.name == "RDERR" && std::ptr::eq(v, &U0) {
-            continue;
-        }
+    for flag in ERROR_FLAGS.iter().filter(|flag| !v.names.undefined_flags.contains(&flag.name)) {
         f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
     }
     let g0_c0 = v.extra_busy & SR_CFGBSY != 0 && !wb_wl;
