@@ -370,6 +370,12 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
+/// Rows whose option-byte size (`OB_TypeDef.sizeof`) holds in one header
+/// of their DEV_ID only: the F318's header gives 16 bytes where RM0366
+/// Table 9 lists the three words of the F301x6/x8 and F318 (12 bytes): the
+/// F302x8's header is followed.
+const OB_SIZE_HEADER: &[(u16, &str)] = &[(0x439, "stm32f302x8")];
+
 /// The facts of a row of this table, by the names of ST's headers.
 pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     let Controller::F0F1F3(v) = c.controller else { return };
@@ -400,10 +406,8 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     }
     if let Some(ob) = c.option_bytes {
         f.number("OB_BASE", ob.base as u64);
-        // The F318's header gives 16 bytes where RM0366 Table 9 lists the
-        // three words of the F301x6/x8 and F318 (12 bytes): the F302x8's
-        // header is followed.
-        f.scope(if c.dev_id == 0x439 { Scope::Part("stm32f302x8") } else { Scope::Die });
+        let part = OB_SIZE_HEADER.iter().find(|&&(id, _)| id == c.dev_id).map(|&(_, header)| header);
+        f.scope(part.map_or(Scope::Die, Scope::Part));
         f.number("OB_TypeDef.sizeof", ob.size as u64);
         f.scope(Scope::Die);
     }

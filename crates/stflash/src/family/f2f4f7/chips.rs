@@ -70,14 +70,24 @@ static F2: Variant = Variant {
     optcr: &options::OPTCR_F2,
     optcr1: None,
     factory: &factory::F2_F4,
+    sr_bit1_header: "SOP",
+    sprmod_header: None,
 };
 /// F405/F407/F415/F417: as F2, SNB 4 bits (stm32f407xx.h `FLASH_CR_SNB`).
-static F405: Variant = Variant { snb_bits: 4, ..F2 };
-/// F401, F410, F411, F412, F446: RDERR, PCROP through SPRMOD.
-static F4: Variant = Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, ..F2 };
+static F405: Variant = Variant { snb_bits: 4, sr_bit1_header: "OPERR", ..F2 };
+/// F401, F410, F411, F412 (and F446, `F446`): RDERR, PCROP through SPRMOD.
+static F4: Variant =
+    Variant { error_flags: ERRORS_F2F4, optcr: &options::OPTCR_F4_PCROP, sr_bit1_header: "OPERR", ..F2 };
 /// F42x/F43x, F469/F479: BFB2, DB1M, nWRP of sectors 12-23 in OPTCR1.
-static F4_OPTCR1: Variant =
-    Variant { optcr: &options::OPTCR_F4, optcr1: Some(&options::OPTCR1_F4), factory: &factory::F4_TWO_WORDS, ..F4 };
+static F4_OPTCR1: Variant = Variant {
+    optcr: &options::OPTCR_F4,
+    optcr1: Some(&options::OPTCR1_F4),
+    factory: &factory::F4_TWO_WORDS,
+    sprmod_header: Some("FLASH_OPTCR_SPRMOD"),
+    ..F4
+};
+/// F446: as F401; its header defines SPRMOD (stm32f446xx.h `FLASH_OPTCR_SPRMOD`).
+static F446: Variant = Variant { sprmod_header: Some("FLASH_OPTCR_SPRMOD"), ..F4 };
 /// F413/F423: SNB 4 bits for its 16 sectors, 15 nWRP bits in OPTCR, no
 /// OPTCR1 (options.rs).
 static F413: Variant = Variant { snb_bits: 4, optcr: &options::OPTCR_F413, factory: &factory::F413, ..F4 };
@@ -90,6 +100,8 @@ static F74X: Variant = Variant {
     optcr: &options::OPTCR_F74X,
     optcr1: Some(&options::OPTCR1_F7),
     factory: &factory::F72X_F74X,
+    sr_bit1_header: "OPERR",
+    sprmod_header: None,
 };
 /// F72x/F73x: as F74x, with RDERR.
 static F72X: Variant = Variant { error_flags: ERRORS_F72X, ..F74X };
@@ -288,6 +300,7 @@ pub static CHIPS: &[Chip] = &[
         reference_manual: "RM0390",
         max_flash_kib: 512,
         sram: MemRegion::new(0x2000_0000, 128 * KIB),
+        controller: Controller::F2F4F7(&F446),
         ..ROW
     },
     // ---- F7 ----

@@ -187,6 +187,14 @@ pub struct Variant {
     pub optcr1: Option<&'static OptionWord>,
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static crate::flash::options::factory::Factory,
+    /// The name ST's headers give SR bit 1 (OPERR; SOP on the F2:
+    /// stm32f207xx.h `FLASH_SR_SOP`), for the register facts.
+    pub sr_bit1_header: &'static str,
+    /// The name ST's headers give OPTCR.SPRMOD, where they define it: it is
+    /// in RM0368/RM0383/RM0402/RM0430 (and ST's HAL reads it on every F4
+    /// with PCROP), but the F401/F410/F411/F412/F413 headers do not define
+    /// it (F42x/F43x, F469 and F446 do). For the register facts.
+    pub sprmod_header: Option<&'static str>,
 }
 
 /// Typical erase times (datasheet values as modeled, x32): F2/F4
@@ -374,10 +382,8 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     }
     f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
     f.mask("FLASH_SR_EOP", SR_EOP).mask("FLASH_SR_BSY", SR_BSY);
-    let f2 = c.family == "STM32F2";
     for flag in v.error_flags {
-        // F2 headers call bit 1 SOP (stm32f207xx.h), the others OPERR.
-        let name = if flag.mask == SR_OPERR && f2 { "SOP" } else { flag.name };
+        let name = if flag.mask == SR_OPERR { v.sr_bit1_header } else { flag.name };
         f.mask(format!("FLASH_SR_{name}"), flag.mask);
     }
     f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_SER", CR_SER).mask("FLASH_CR_MER", CR_MER);

@@ -374,11 +374,8 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     // ST's HAL names the option keys FLASH_OPT_KEYx on F2/F4/F7 (stm32f4xx_hal_flash.h:156).
     f.number("FLASH_OPT_KEY1", OPTKEY1 as u64).number("FLASH_OPT_KEY2", OPTKEY2 as u64);
     f.mask("FLASH_OPTCR_OPTLOCK", OPTLOCK).mask("FLASH_OPTCR_OPTSTRT", OPTSTRT);
-    // SPRMOD is in RM0368/RM0383/RM0402/RM0430 (and ST's HAL reads it on
-    // every F4 with PCROP), but the F401/F410/F411/F412/F413 headers do not
-    // define it: stated where a header does (F42x/F43x, F469, F446).
-    let sprmod = if matches!(c.dev_id, 0x419 | 0x434 | 0x421) { Some("FLASH_OPTCR_SPRMOD") } else { None };
-    f.option_word(v.optcr, "FLASH_R_BASE+FLASH_TypeDef.OPTCR", "FLASH_OPTCR", &[("SPRMOD", sprmod)]);
+    // SPRMOD: stated where the headers define it (`Variant::sprmod_header`).
+    f.option_word(v.optcr, "FLASH_R_BASE+FLASH_TypeDef.OPTCR", "FLASH_OPTCR", &[("SPRMOD", v.sprmod_header)]);
     if let Some(optcr1) = v.optcr1 {
         f.option_word(optcr1, "FLASH_R_BASE+FLASH_TypeDef.OPTCR1", "FLASH_OPTCR1", &[("nWRP_12", Some("nWRP"))]);
     }

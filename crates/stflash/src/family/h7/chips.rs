@@ -12,7 +12,7 @@ use super::driver;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
-use crate::facts::{Facts, Scope, TableNames};
+use crate::facts::{Facts, Scope};
 
 const KIB: u32 = 1024;
 
@@ -206,48 +206,18 @@ pub static CHIPS: &[Chip] = &[
 
 /// The facts of a row of this table, by the names of ST's headers.
 pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
-    let h7ab = c.dev_id == 0x480;
-    let crc_clock = if h7ab {
-        ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN")
-    } else {
-        ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN")
-    };
-    f.table(
-        c,
-        &TableNames {
-            flash_base: "FLASH_BANK1_BASE",
-            flash_size_mask: "FLASH_SIZE.mask",
-            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
-            crc_base: "CRC_BASE",
-            crc_clock,
-            freeze: &[
-                ("DBGMCU_BASE+DBGMCU_TypeDef.APB3FZ1", "DBGMCU_APB3FZ1_DBG_WWDG1"),
-                ("DBGMCU_BASE+DBGMCU_TypeDef.APB4FZ1", "DBGMCU_APB4FZ1_DBG_IWDG1"),
-            ],
-        },
-    );
-    // The size ST assumes for an erased register: the largest part's (the
-    // H750/H7B0 headers give their own 128 KiB).
-    let rep = match c.dev_id {
-        0x450 => "stm32h743xx",
-        0x483 => "stm32h723xx",
-        _ => "stm32h7a3xx",
-    };
-    f.scope(Scope::Part(rep)).number("FLASH_SIZE.if_0xFFFF", c.max_flash_kib as u64 * 1024).scope(Scope::Die);
+    let Controller::H7(v) = c.controller else { return };
+    let n = v.names;
+    f.table(c, &n.table);
+    // The size ST assumes for an erased register: the largest part's.
+    f.scope(Scope::Part(n.largest)).number("FLASH_SIZE.if_0xFFFF", c.max_flash_kib as u64 * 1024).scope(Scope::Die);
     if let Some(DualBank { bank2: Bank2Base::Fixed(bank2), .. }) = c.flash.dual {
         f.number("FLASH_BANK2_BASE", bank2 as u64);
     }
     if let Some(otp) = c.otp {
         f.number("FLASH_OTP_BASE", otp.base as u64).number("FLASH_OTP_END", otp.end() - 1);
     }
-    // The RAMs: DTCM (the row's SRAM), then ITCM, AXI SRAM, the AHB SRAMs
-    // and (H74x, H72x) SRAM4.
-    let names: &[&str] = if h7ab {
-        &["CD_DTCMRAM_BASE", "CD_ITCMRAM_BASE", "CD_AXISRAM1_BASE", "CD_AHBSRAM1_BASE"]
-    } else {
-        &["D1_DTCMRAM_BASE", "D1_ITCMRAM_BASE", "D1_AXISRAM_BASE", "D2_AHBSRAM_BASE", "D3_SRAM_BASE"]
-    };
-    for (r, name) in c.ram_regions().zip(names) {
+    for (r, name) in c.ram_regions().zip(n.rams) {
         f.number(*name, r.base as u64);
     }
 }

@@ -152,7 +152,58 @@ pub struct Variant {
     pub extra_options: &'static [&'static OptionWord],
     /// The OTP area, where the die has one (H7A/B: RM0455 §4.3.9).
     pub otp: Option<Otp>,
+    /// ST's names of what the register facts state.
+    pub names: &'static HeaderNames,
 }
+
+/// ST's names of what a die's register facts state, where its headers
+/// differ (the die's `Variant::names`).
+#[derive(Debug)]
+pub struct HeaderNames {
+    /// The chip table's names.
+    pub table: crate::facts::TableNames,
+    /// The header of the die's largest part, whose size ST assumes for an
+    /// erased flash-size register (the H750/H7B0 headers give their own
+    /// 128 KiB).
+    pub largest: &'static str,
+    /// The row's RAMs in `Chip::ram_regions` order: DTCM (the row's SRAM),
+    /// then ITCM, AXI SRAM, the AHB SRAMs and (H74x, H72x) SRAM4.
+    pub rams: &'static [&'static str],
+    /// The header of the dual-core parts, where the die has them: the
+    /// OPTSR fields only they define (see `OPTSR_H74X`) hold there; the
+    /// single-core parts' headers have none of them.
+    pub dual_core: Option<&'static str>,
+}
+
+/// H74x/H75x names.
+static H74X_NAMES: HeaderNames = HeaderNames {
+    table: crate::facts::TableNames {
+        flash_base: "FLASH_BANK1_BASE",
+        flash_size_mask: "FLASH_SIZE.mask",
+        idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+        crc_base: "CRC_BASE",
+        crc_clock: ("RCC_BASE+RCC_TypeDef.AHB4ENR", "RCC_AHB4ENR_CRCEN"),
+        freeze: &[
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APB3FZ1", "DBGMCU_APB3FZ1_DBG_WWDG1"),
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APB4FZ1", "DBGMCU_APB4FZ1_DBG_IWDG1"),
+        ],
+    },
+    largest: "stm32h743xx",
+    rams: &["D1_DTCMRAM_BASE", "D1_ITCMRAM_BASE", "D1_AXISRAM_BASE", "D2_AHBSRAM_BASE", "D3_SRAM_BASE"],
+    dual_core: Some("stm32h745xx"),
+};
+/// H72x/H73x names.
+static H72X_NAMES: HeaderNames = HeaderNames { largest: "stm32h723xx", dual_core: None, ..H74X_NAMES };
+/// H7A/B names: the CRC clock in AHB1ENR, the CD domain's RAMs.
+static H7AB_NAMES: HeaderNames = HeaderNames {
+    table: crate::facts::TableNames {
+        crc_clock: ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+        ..H74X_NAMES.table
+    },
+    largest: "stm32h7a3xx",
+    rams: &["CD_DTCMRAM_BASE", "CD_ITCMRAM_BASE", "CD_AXISRAM1_BASE", "CD_AHBSRAM1_BASE"],
+    dual_core: None,
+};
 
 /// Sector erase timeout: "as high as 1000 ms" → 10 s (OpenOCD src/flash/nor/stm32h7x.c:16-19).
 const SECTOR_ERASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -230,6 +281,7 @@ pub static H74X: Variant = Variant {
     write_protection: [&opts::WPSN1, &opts::WPSN2],
     extra_options: &[],
     otp: None,
+    names: &H74X_NAMES,
 };
 
 pub static H72X: Variant = Variant {
@@ -250,6 +302,7 @@ pub static H72X: Variant = Variant {
     write_protection: [&opts::WPSN1, &opts::WPSN2],
     extra_options: &[&opts::OPTSR2],
     otp: None,
+    names: &H72X_NAMES,
 };
 
 pub static H7AB: Variant = Variant {
@@ -271,6 +324,7 @@ pub static H7AB: Variant = Variant {
     write_protection: [&opts::WPSGN1, &opts::WPSGN2],
     extra_options: &[&opts::OTPBL],
     otp: Some(opts::OTP_H7AB),
+    names: &H7AB_NAMES,
 };
 
 impl Variant {

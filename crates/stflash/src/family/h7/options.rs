@@ -462,17 +462,22 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     f.number("FLASH_TypeDef.OPTCCR", (OPTCCR - BASE) as u64);
     // The *_PRG copy of each option register follows its *_CUR.
     f.number("FLASH_TypeDef.OPTSR_PRG", (OPTSR_CUR + PRG_OFFSET - BASE) as u64);
-    // The dual-core fields of 0x450 are the H745/H747/H755/H757's (see
-    // `OPTSR_H74X`): the single-core H743's header has none of them.
+    // The dual-core fields hold in the dual-core parts' header only
+    // (`HeaderNames::dual_core`).
     let dual_core = |name: &str| ["IWDG2_SW", "BCM4", "BCM7", "NRST_STOP_D2", "NRST_STBY_D2"].contains(&name);
     let word_facts = |f: &mut Facts, word: &OptionWord, reg: &str, renames: &[(&str, Option<&str>)]| {
         f.option_word(word, &format!("FLASH_R_BASE+FLASH_TypeDef.{reg}"), &format!("FLASH_{}", prefix(reg)), renames);
     };
-    let single: Vec<(&str, Option<&str>)> =
-        v.optsr.fields.iter().filter(|fd| c.dev_id == 0x450 && dual_core(fd.name)).map(|fd| (fd.name, None)).collect();
+    let single: Vec<(&str, Option<&str>)> = v
+        .optsr
+        .fields
+        .iter()
+        .filter(|fd| v.names.dual_core.is_some() && dual_core(fd.name))
+        .map(|fd| (fd.name, None))
+        .collect();
     word_facts(f, v.optsr, "OPTSR_CUR", &single);
-    if c.dev_id == 0x450 {
-        f.scope(Scope::Part("stm32h745xx"));
+    if let Some(part) = v.names.dual_core {
+        f.scope(Scope::Part(part));
         for fd in v.optsr.fields.iter().filter(|fd| dual_core(fd.name)) {
             f.field(format!("FLASH_OPTSR_{}", fd.name), fd.shift as u32, fd.width as u32);
         }

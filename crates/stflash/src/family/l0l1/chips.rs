@@ -78,6 +78,7 @@ const L1_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4002_381C, 1 << 1
 /// whose header gives less. Flash sizes per part line from the part numbers
 /// (ST's x3/x4/x6/x8/xB/xC/xD/xZ/xE = 8/16/32/64/128/256/384/192/512 KiB).
 static DIE_457: Variant = Variant {
+    header: "stm32l011xx",
     eeprom: &[
         // stm32l011xx.h:479-480 (0x080801FF).
         EepromPart { flash_kib: &[8], region: EEPROM_512, parts: "STM32L011x3", smaller: None },
@@ -93,6 +94,7 @@ static DIE_457: Variant = Variant {
 };
 const EEPROM_512: MemRegion = MemRegion::new(EEPROM_BASE, 512);
 static DIE_425: Variant = Variant {
+    header: "stm32l031xx",
     eeprom: &[
         // stm32l031xx.h:480-481, stm32l041xx.h:499-500 (0x080803FF).
         EepromPart { flash_kib: &[16], region: EEPROM_1K, parts: "STM32L031x4", smaller: None },
@@ -108,6 +110,7 @@ static DIE_425: Variant = Variant {
 };
 const EEPROM_1K: MemRegion = MemRegion::new(EEPROM_BASE, KIB);
 static DIE_417: Variant = Variant {
+    header: "stm32l053xx",
     eeprom: &[
         // stm32l051xx.h:503-504, stm32l052xx.h:601-602, stm32l053xx.h:615-616
         // (0x080807FF); RM0367 Table 5 "Data EEPROM 0x0808 0000 - 0x0808 07FF".
@@ -129,6 +132,8 @@ static DIE_417: Variant = Variant {
 };
 const EEPROM_2K: MemRegion = MemRegion::new(EEPROM_BASE, 2 * KIB);
 static DIE_447: Variant = Variant {
+    header: "stm32l073xx",
+    eeprom_end_header: "DATA_EEPROM_BANK2_END",
     eeprom: &[
         // The 64 KiB parts have EEPROM bank 2 only, 0x08080C00-0x080817FF:
         // ST's CMSIS-pack algorithm `stm32l07x_64_eeprom` (probe-rs
@@ -171,12 +176,18 @@ const L1_SMALL: &[EepromPart] = &[EepromPart {
     parts: "STM32L151x6/x8/xB, STM32L152x6/x8/xB",
     smaller: Some((2 * KIB, "STM32L100x6/x8/xB")),
 }];
-static DIE_416: Variant = Variant { eeprom: L1_SMALL, ..L1 };
+static DIE_416: Variant = Variant { header: "stm32l152xb", eeprom: L1_SMALL, ..L1 };
 /// L1 cat.2 and cat.3 have SPRMOD (PCROP mode); the value-line L100 of the
 /// same dies does not, and is assumed to read the reserved bit as 0.
-static DIE_429: Variant =
-    Variant { pcrop_mode: true, rdp_option: &super::options::OB_RDP_L1_SPRMOD, eeprom: L1_SMALL, ..L1 };
+static DIE_429: Variant = Variant {
+    header: "stm32l152xba",
+    pcrop_mode: true,
+    rdp_option: &super::options::OB_RDP_L1_SPRMOD,
+    eeprom: L1_SMALL,
+    ..L1
+};
 static DIE_427: Variant = Variant {
+    header: "stm32l152xc",
     pcrop_mode: true,
     rdp_option: &super::options::OB_RDP_L1_SPRMOD,
     // stm32l151xc.h:619,625, stm32l152xc.h, stm32l162xc.h (0x08081FFF);
@@ -190,6 +201,7 @@ static DIE_427: Variant = Variant {
     ..L1
 };
 static DIE_436: Variant = Variant {
+    header: "stm32l152xd",
     eeprom: &[
         // stm32l151xca.h:619,625, stm32l152xca.h, stm32l162xca.h (0x08081FFF).
         EepromPart {
@@ -210,6 +222,7 @@ static DIE_436: Variant = Variant {
     ..L1
 };
 static DIE_437: Variant = Variant {
+    header: "stm32l152xe",
     // stm32l151xe.h:629,638, stm32l151xdx.h, stm32l152xe.h, stm32l162xe.h (0x08083FFF).
     eeprom: &[EepromPart {
         flash_kib: &[384, 512],
@@ -449,29 +462,15 @@ pub static CHIPS: &[Chip] = &[
 pub fn data_eeprom(dev_id: u16) -> Option<MemRegion> {
     let chip = CHIPS.iter().find(|c| c.dev_id == dev_id)?;
     match chip.controller {
-        Controller::L0L1(v) => {
-            let end = v.eeprom.iter().map(|p| p.region.end()).max()?;
-            Some(MemRegion::new(EEPROM_BASE, (end - EEPROM_BASE as u64) as u32))
-        }
+        Controller::L0L1(v) => eeprom_span(v),
         _ => None,
     }
 }
 
-/// The header that represents each DEV_ID of this table in `facts/cmsis.facts`
-/// (the largest part: its data EEPROM is the one `data_eeprom` gives).
-pub(super) fn representative(dev_id: u16) -> Option<&'static str> {
-    Some(match dev_id {
-        0x457 => "stm32l011xx",
-        0x425 => "stm32l031xx",
-        0x417 => "stm32l053xx",
-        0x447 => "stm32l073xx",
-        0x416 => "stm32l152xb",
-        0x429 => "stm32l152xba",
-        0x427 => "stm32l152xc",
-        0x436 => "stm32l152xd",
-        0x437 => "stm32l152xe",
-        _ => return None,
-    })
+/// The addresses the die's largest part has data EEPROM at, if it has one.
+fn eeprom_span(v: &Variant) -> Option<MemRegion> {
+    let end = v.eeprom.iter().map(|p| p.region.end()).max()?;
+    Some(MemRegion::new(EEPROM_BASE, (end - EEPROM_BASE as u64) as u32))
 }
 
 /// The facts of a row of this table, by the names of ST's headers.
@@ -511,13 +510,9 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     }
     // The data EEPROM: its base on every part, its end on the largest (the
     // value-line parts of a DEV_ID have less: `eeprom.rs`).
-    let (base, end) =
-        if l0 { ("DATA_EEPROM_BASE", "DATA_EEPROM_END") } else { ("FLASH_EEPROM_BASE", "FLASH_EEPROM_END") };
-    f.number(base, EEPROM_BASE as u64);
-    if let (Some(region), Some(stem)) = (data_eeprom(c.dev_id), representative(c.dev_id)) {
-        // L0 cat.5 has two EEPROM banks (stm32l073xx.h:628-631).
-        let end = if c.dev_id == 0x447 { "DATA_EEPROM_BANK2_END" } else { end };
-        f.scope(Scope::Part(stem)).number(end, region.end() - 1).scope(Scope::Die);
+    f.number(if l0 { "DATA_EEPROM_BASE" } else { "FLASH_EEPROM_BASE" }, EEPROM_BASE as u64);
+    if let Some(region) = eeprom_span(v) {
+        f.scope(Scope::Part(v.header)).number(v.eeprom_end_header, region.end() - 1).scope(Scope::Die);
     }
 }
 

@@ -129,6 +129,14 @@ pub struct Variant {
     /// CMSIS stm32l0xxx.h defines FLASH_OPTR_WPRMOD; L1 SPRMOD on cat.2 and
     /// cat.3 only: stm32l151xba.h, stm32l151xc.h, stm32l152xc.h, stm32l162xc.h).
     pub pcrop_mode: bool,
+    /// The header that represents the die in `facts/cmsis.facts` (its
+    /// largest part: the data EEPROM `chips::data_eeprom` gives), set by
+    /// every die; for the register facts.
+    pub header: &'static str,
+    /// The name of the data EEPROM's last address in ST's headers (L0
+    /// `DATA_EEPROM_END`, L1 `FLASH_EEPROM_END`; L0 cat.5 has two banks,
+    /// `DATA_EEPROM_BANK2_END`, stm32l073xx.h:628-631).
+    pub eeprom_end_header: &'static str,
 }
 
 /// L0 dies (RM0377, RM0367, RM0376).
@@ -140,6 +148,8 @@ pub const L0: Variant = Variant {
     user_option: &super::options::OB_USER_L0,
     eeprom: &[],
     pcrop_mode: true,
+    header: "",
+    eeprom_end_header: "DATA_EEPROM_END",
 };
 /// L1 dies (RM0038).
 pub const L1: Variant = Variant {
@@ -149,6 +159,7 @@ pub const L1: Variant = Variant {
     rdp_option: &super::options::OB_RDP_L1,
     user_option: &super::options::OB_USER_L1,
     pcrop_mode: false,
+    eeprom_end_header: "FLASH_EEPROM_END",
     ..L0
 };
 
@@ -331,8 +342,8 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
         // those of the largest part (the 384 KiB cat.6 parts use 16 bits of
         // WRPR2 and WRPR4, stm32l151xdx.h:3193,3199: their sectors 48-63 and
         // 112-127 are not in the flash, `write_protected` leaves them out).
-        if let (false, Some(stem)) = (l0, super::chips::representative(c.dev_id)) {
-            f.scope(Scope::Part(stem)).field(format!("{name}_WRP"), 0, 32).scope(Scope::Die);
+        if !l0 {
+            f.scope(Scope::Part(d.variant.header)).field(format!("{name}_WRP"), 0, 32).scope(Scope::Die);
         }
     }
     for (bit, mask) in [

@@ -14,7 +14,7 @@ use super::driver;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
-use crate::facts::{Facts, Scope, TableNames};
+use crate::facts::{Facts, Scope};
 
 const KIB: u32 = 1024;
 const FLASH_BASE: u32 = 0x0800_0000;
@@ -569,45 +569,16 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
-/// The facts of a row of this table, by the names of ST's headers.
+/// U0 SRAM2 (`BKPSRAM2_BASE`), at the end of the row's contiguous SRAM: 4
+/// KiB on the U031, 8 on the U073/U083 (the headers give no SRAM2 size).
+const U0_SRAM2: &[(u16, u32)] = &[(0x459, 4 * KIB), (0x489, 8 * KIB)];
+
+/// The facts of a row of this table, by the names of ST's headers for the
+/// row's die (`driver::Variant::names`).
 pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
-    let g0_c0 = matches!(c.family, "STM32G0" | "STM32C0");
-    let (idcode, crc_clock, freeze): (_, _, &[(&str, &str)]) = if c.family == "STM32U0" {
-        (
-            "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
-            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
-            &[
-                ("RCC_BASE+RCC_TypeDef.DBGCFGR", "RCC_DBGCFGR_DBGEN"),
-                ("DBGMCU_BASE+DBGMCU_TypeDef.APBFZ1", "DBGMCU_APBFZ1_DBG_WWDG_STOP|DBGMCU_APBFZ1_DBG_IWDG_STOP"),
-            ],
-        )
-    } else if g0_c0 {
-        (
-            "DBG_BASE+DBG_TypeDef.IDCODE",
-            ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
-            &[
-                ("RCC_BASE+RCC_TypeDef.APBENR1", "RCC_APBENR1_DBGEN"),
-                ("DBG_BASE+DBG_TypeDef.APBFZ1", "DBG_APB_FZ1_DBG_WWDG_STOP|DBG_APB_FZ1_DBG_IWDG_STOP"),
-            ],
-        )
-    } else {
-        (
-            "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
-            ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
-            &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1", "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP")],
-        )
-    };
-    f.table(
-        c,
-        &TableNames {
-            flash_base: "FLASH_BASE",
-            flash_size_mask: "FLASH_SIZE.mask",
-            idcode,
-            crc_base: "CRC_BASE",
-            crc_clock,
-            freeze,
-        },
-    );
+    let Controller::L4(v) = c.controller else { return };
+    let n = v.names;
+    f.table(c, &n.table);
     // Pages: ST's HAL `FLASH_PAGE_SIZE` is the dual-bank page where a part
     // has two sizes, `FLASH_PAGE_SIZE_128_BITS` the single-bank one.
     match c.flash.dual {
@@ -620,46 +591,18 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
         }
     }
     // SRAM: which of ST's regions the row's contiguous SRAM spans.
-    let (sram, scope) = match c.dev_id {
-        0x443 | 0x453 | 0x44C | 0x493 | 0x466 | 0x456 | 0x460 | 0x467 => ("SRAM_SIZE_MAX", Scope::Die),
-        // The C092's 30 KiB, which the C091 (36 KiB) has too (see the row).
-        0x44D => ("SRAM_SIZE_MAX", Scope::Part("stm32c092xx")),
-        // U0: SRAM1 then SRAM2 (`BKPSRAM2_BASE`, 4 or 8 KiB; the headers give
-        // no SRAM2 size), contiguous.
-        0x459 | 0x489 => {
-            let sram2 = if c.dev_id == 0x459 { 4 * KIB } else { 8 * KIB };
-            f.number("BKPSRAM2_BASE", (c.sram.base + c.sram.size - sram2) as u64);
-            ("SRAM1_SIZE_MAX", Scope::Die)
-        }
-        0x468 | 0x469 | 0x479 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", Scope::Die),
-        0x464 | 0x461 => ("SRAM1_SIZE_MAX+SRAM2_SIZE", Scope::Die),
-        0x471 | 0x470 => ("SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", Scope::Die),
-        // The smallest SRAM1 of the DEV_ID (see `WB`).
-        0x495 => ("SRAM1_SIZE", Scope::Part("stm32wb50xx")),
-        0x496 => ("SRAM1_SIZE", Scope::Part("stm32wb35xx")),
-        0x497 => ("SRAM1_SIZE+SRAM2_SIZE", Scope::Die),
-        _ => ("SRAM1_SIZE_MAX", Scope::Die),
-    };
-    let size = match c.dev_id {
-        0x459 => c.sram.size - 4 * KIB,
-        0x489 => c.sram.size - 8 * KIB,
-        _ => c.sram.size,
-    };
-    f.scope(scope).number(sram, size as u64).scope(Scope::Die);
-    let extra = if c.family == "STM32G4" { "CCMSRAM" } else { "SRAM2" };
+    let sram2 = U0_SRAM2.iter().find(|&&(id, _)| id == c.dev_id).map_or(0, |&(_, size)| size);
+    if sram2 != 0 {
+        f.number("BKPSRAM2_BASE", (c.sram.base + c.sram.size - sram2) as u64);
+    }
+    f.scope(n.sram_part.map_or(Scope::Die, Scope::Part));
+    f.number(n.sram, (c.sram.size - sram2) as u64).scope(Scope::Die);
     for r in c.extra_ram {
-        f.number(format!("{extra}_BASE"), r.base as u64);
-        f.number(format!("{extra}_SIZE"), r.size as u64);
+        f.number(format!("{}_BASE", n.extra_ram), r.base as u64);
+        f.number(format!("{}_SIZE", n.extra_ram), r.size as u64);
     }
-    if c.family == "STM32U0" {
-        if let Some(otp) = c.otp {
-            f.number("FLASH_OTP_BASE", otp.base as u64);
-        }
-    }
-    if c.watchdog_freeze == WB_WL_FREEZE {
-        if let Some(otp) = c.otp {
-            f.number("OTP_AREA_BASE", otp.base as u64);
-        }
+    if let (Some(otp), Some(name)) = (c.otp, n.otp_base) {
+        f.number(name, otp.base as u64);
     }
 }
 

@@ -214,7 +214,118 @@ pub struct Variant {
     /// application left another). `None`: left as it is (G0, C0 start on
     /// HSISYS at 16 and 12 MHz).
     rcc: Option<u32>,
+    /// ST's names of what the register facts state.
+    pub names: &'static HeaderNames,
 }
+
+/// ST's names of what a die's register facts state, where its headers
+/// differ (the die's `Variant::names`).
+#[derive(Debug)]
+pub struct HeaderNames {
+    /// The chip table's names.
+    pub table: crate::facts::TableNames,
+    /// The SRAM regions of ST's headers a row's contiguous SRAM spans (a sum
+    /// of `_SIZE` names; U0: SRAM1 only, SRAM2 is `chips::U0_SRAM2`), and
+    /// the one header it holds in where the DEV_ID's headers differ.
+    pub sram: &'static str,
+    pub sram_part: Option<&'static str>,
+    /// The row's extra RAM (`SRAM2`; G4 `CCMSRAM`): `<name>_BASE`, `_SIZE`.
+    pub extra_ram: &'static str,
+    /// The OTP area (U0 `FLASH_OTP_BASE`, WB/WL `OTP_AREA_BASE`).
+    pub otp_base: Option<&'static str>,
+    /// The one header whose PNB and WRP page-field widths the die's fields
+    /// have, where the DEV_ID's headers differ (WB3x: the WB35's; the WB30's
+    /// header gives 8 bits, stm32wb30xx.h:3688, more than its 64 pages of
+    /// 4 KiB need).
+    pub width_part: Option<&'static str>,
+    /// The option tables' fields under other names in ST's headers (`None`:
+    /// not stated).
+    pub option_renames: &'static [(&'static str, Option<&'static str>)],
+    /// Error flags of the driver's list that the die's headers do not
+    /// define (the bit is reserved there and reads 0, so the flag never
+    /// fires): not stated.
+    pub undefined_flags: &'static [&'static str],
+}
+
+/// L4 names (RM0351, RM0394 without SRAM2 in `SRAM1_SIZE_MAX`).
+static L4_NAMES: HeaderNames = HeaderNames {
+    table: crate::facts::TableNames {
+        flash_base: "FLASH_BASE",
+        flash_size_mask: "FLASH_SIZE.mask",
+        idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+        crc_base: "CRC_BASE",
+        crc_clock: ("RCC_BASE+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+        freeze: &[(
+            "DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1",
+            "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP",
+        )],
+    },
+    sram: "SRAM1_SIZE_MAX",
+    sram_part: None,
+    extra_ram: "SRAM2",
+    otp_base: None,
+    width_part: None,
+    option_renames: &[],
+    undefined_flags: &[],
+};
+/// L41x/L42x, L49x/L4Ax: SRAM1 then SRAM2, contiguous.
+static L4_SRAM2_NAMES: HeaderNames = HeaderNames { sram: "SRAM1_SIZE_MAX+SRAM2_SIZE", ..L4_NAMES };
+static L4PLUS_NAMES: HeaderNames = HeaderNames { sram: "SRAM1_SIZE_MAX+SRAM2_SIZE+SRAM3_SIZE", ..L4_NAMES };
+static G4_NAMES: HeaderNames =
+    HeaderNames { sram: "SRAM1_SIZE_MAX+SRAM2_SIZE+CCMSRAM_SIZE", extra_ram: "CCMSRAM", ..L4_NAMES };
+/// G0 and C0: DBG, RCC_AHBENR, the DBGMCU clock in RCC_APBENR1.
+static G0_C0_NAMES: HeaderNames = HeaderNames {
+    table: crate::facts::TableNames {
+        idcode: "DBG_BASE+DBG_TypeDef.IDCODE",
+        crc_clock: ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+        freeze: &[
+            ("RCC_BASE+RCC_TypeDef.APBENR1", "RCC_APBENR1_DBGEN"),
+            ("DBG_BASE+DBG_TypeDef.APBFZ1", "DBG_APB_FZ1_DBG_WWDG_STOP|DBG_APB_FZ1_DBG_IWDG_STOP"),
+        ],
+        ..L4_NAMES.table
+    },
+    sram: "SRAM_SIZE_MAX",
+    ..L4_NAMES
+};
+/// C091/C092: the C092's 30 KiB, which the C091 (36 KiB) has too (see the row).
+static C09X_NAMES: HeaderNames = HeaderNames { sram_part: Some("stm32c092xx"), ..G0_C0_NAMES };
+/// U0: DBGMCU, RCC_AHBENR, the DBGMCU clock in RCC_DBGCFGR.
+static U0_NAMES: HeaderNames = HeaderNames {
+    table: crate::facts::TableNames {
+        crc_clock: ("RCC_BASE+RCC_TypeDef.AHBENR", "RCC_AHBENR_CRCEN"),
+        freeze: &[
+            ("RCC_BASE+RCC_TypeDef.DBGCFGR", "RCC_DBGCFGR_DBGEN"),
+            ("DBGMCU_BASE+DBGMCU_TypeDef.APBFZ1", "DBGMCU_APBFZ1_DBG_WWDG_STOP|DBGMCU_APBFZ1_DBG_IWDG_STOP"),
+        ],
+        ..L4_NAMES.table
+    },
+    otp_base: Some("FLASH_OTP_BASE"),
+    // The CMSIS masks of WRP1A/WRP1B STRT and END are whole half-words
+    // (stm32u031xx.h:3200-3204, stm32u073xx.h:3481-3485), ST's SVD gives 7
+    // bits, and 7 bits number the 128 pages of the largest part: the table
+    // keeps 7 and states no width to CMSIS.
+    option_renames: &[("WRP1A_STRT", None), ("WRP1A_END", None), ("WRP1B_STRT", None), ("WRP1B_END", None)],
+    // Bit 14 is reserved (stm32u031xx.h, stm32u073xx.h define no
+    // FLASH_SR_RDERR).
+    undefined_flags: &["RDERR"],
+    ..L4_NAMES
+};
+/// WB55/WB50: the smallest SRAM1 of the DEV_ID (see `chips::WB`).
+static WB_NAMES: HeaderNames = HeaderNames {
+    sram: "SRAM1_SIZE",
+    sram_part: Some("stm32wb50xx"),
+    otp_base: Some("OTP_AREA_BASE"),
+    option_renames: &[("SRAM2_PE", Some("SRAM2PE")), ("SRAM2_RST", Some("SRAM2RST"))],
+    ..L4_NAMES
+};
+static WB3X_NAMES: HeaderNames =
+    HeaderNames { sram_part: Some("stm32wb35xx"), width_part: Some("stm32wb35xx"), ..WB_NAMES };
+static WL_NAMES: HeaderNames = HeaderNames {
+    sram: "SRAM1_SIZE+SRAM2_SIZE",
+    otp_base: Some("OTP_AREA_BASE"),
+    option_renames: &[("SRAM2_RST", Some("SRAM_RST"))],
+    ..L4_NAMES
+};
 
 /// RCC of L4, L4+ and G4 (RCC_BASE 0x40021000: CMSIS stm32l476xx.h,
 /// stm32g474xx.h) and of WB and WL (0x58000000: stm32wb55xx.h, stm32wle5xx.h).
@@ -290,6 +401,7 @@ const fn single(name: &'static str, pnb_bits: u32, options: &'static [&'static O
         factory: &super::factory::L4,
         fast_row: 256,
         rcc: Some(RCC_L4_G4),
+        names: &L4_NAMES,
     }
 }
 
@@ -310,11 +422,11 @@ pub static L47X: Variant = Variant {
     ..single("STM32L4 (RM0351)", 8, opts::L47X)
 };
 /// L49x/L4Ax (RM0351): as L47x, with nSWBOOT0/nBOOT0 in OPTR.
-pub static L49X: Variant = Variant { options: opts::L49X, ..L47X };
+pub static L49X: Variant = Variant { names: &L4_SRAM2_NAMES, options: opts::L49X, ..L47X };
 /// L45x/L46x (RM0394): single bank, PNB 8 bits.
 pub static L4_RM0394: Variant = single("STM32L4 (RM0394)", 8, opts::L4_8);
 /// L41x/L42x (RM0394): PNB 6 bits.
-pub static L41X: Variant = single("STM32L4 (RM0394)", 6, opts::L4_6);
+pub static L41X: Variant = Variant { names: &L4_SRAM2_NAMES, ..single("STM32L4 (RM0394)", 6, opts::L4_6) };
 /// L43x/L44x (RM0394): PNB 7 bits.
 pub static L43X: Variant = single("STM32L4 (RM0394)", 7, opts::L4_7);
 /// L4+ (RM0432): two banks when OPTR.DBANK (bit 22) is set, on every flash
@@ -324,6 +436,7 @@ pub static L43X: Variant = single("STM32L4 (RM0394)", 7, opts::L4_7);
 /// sizes for all L4+: stm32l4xx_hal_flash.h:843-853). DB1M (bit 21) is a
 /// displayed option only: the HAL uses it for no map.
 pub static L4PLUS: Variant = Variant {
+    names: &L4PLUS_NAMES,
     bker: CR_BKER_L4_G4,
     mer2: CR_MER2,
     dual: &[
@@ -346,6 +459,7 @@ pub static L4P5: Variant = Variant { pnb_bits: 7, options: opts::L4_PLUS_7, ..L4
 /// organisation table names them 256…383 and Zephyr writes 256 + n
 /// (unresolved, the HAL is followed).
 pub static G0B1: Variant = Variant {
+    names: &G0_C0_NAMES,
     factory: &super::factory::G0,
     bker: CR_BKER_G0,
     mer2: CR_MER2,
@@ -358,6 +472,7 @@ pub static G0B1: Variant = Variant {
 };
 /// G07x/G08x (RM0444): PNB 10 bits, CFGBSY.
 pub static G0: Variant = Variant {
+    names: &G0_C0_NAMES,
     factory: &super::factory::G0,
     extra_busy: SR_CFGBSY,
     rcc: None,
@@ -367,6 +482,7 @@ pub static G0: Variant = Variant {
 pub static G03X_G06X: Variant = Variant { options: opts::G03X_G06X, ..G0 };
 /// G4 category 3 (RM0440): DBANK bit 22, PNB 7 bits, BKER bit 11.
 pub static G4_CAT3: Variant = Variant {
+    names: &G4_NAMES,
     factory: &super::factory::G4,
     bker: CR_BKER_L4_G4,
     mer2: CR_MER2,
@@ -382,12 +498,13 @@ pub static G4_CAT3: Variant = Variant {
 /// G4 category 4: single bank, PNB 8 bits, WRP fields of 7
 /// (stm32g491xx.h:5001).
 pub static G4_CAT4: Variant =
-    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4) };
+    Variant { names: &G4_NAMES, factory: &super::factory::G4, ..single("STM32G4 cat.4 (RM0440)", 8, opts::G4_CAT4) };
 /// G4 category 2: single bank, PNB 6 bits.
 pub static G4_CAT2: Variant =
-    Variant { factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 6, opts::G4_CAT2) };
+    Variant { names: &G4_NAMES, factory: &super::factory::G4, ..single("STM32G4 cat.2 (RM0440)", 6, opts::G4_CAT2) };
 /// C011 (RM0490): PNB 4 bits, CFGBSY.
 pub static C0: Variant = Variant {
+    names: &G0_C0_NAMES,
     factory: &super::factory::C0,
     extra_busy: SR_CFGBSY,
     rcc: None,
@@ -401,7 +518,7 @@ pub static C051: Variant = Variant { pnb_bits: 7, options: opts::C051, ..C0 };
 pub static C071: Variant = Variant { pnb_bits: 6, options: opts::C071, ..C0 };
 /// C091/C092 (RM0490): PNB 7 bits, WRP fields of 7 (stm32c091xx.h:2495,
 /// 2608; stm32c092xx.h:3140, 3258).
-pub static C09X: Variant = Variant { pnb_bits: 7, options: opts::C09X, ..C0 };
+pub static C09X: Variant = Variant { names: &C09X_NAMES, pnb_bits: 7, options: opts::C09X, ..C0 };
 /// U0 (RM0503): the C0/G0 controller. Same register block and offsets
 /// (CMSIS stm32u073xx.h:302-315 `FLASH_TypeDef`: KEYR 0x08, SR 0x10, CR 0x14,
 /// OPTR 0x20, WRP1AR/BR 0x2C/0x30), the same CR bits (PG 0, PER 1, MER1 2,
@@ -423,6 +540,7 @@ pub static C09X: Variant = Variant { pnb_bits: 7, options: opts::C09X, ..C0 };
 /// clock is not raised here; its row size is also unsettled (ST's HAL
 /// writes 32 double words, the SVD's MISSERR text says 16).
 pub static U0: Variant = Variant {
+    names: &U0_NAMES,
     factory: &super::factory::U0,
     extra_busy: SR_CFGBSY,
     rcc: None,
@@ -432,6 +550,7 @@ pub static U0: Variant = Variant {
 /// WB55/WB50 (RM0434): own register block, CFGBSY, PESD, secure area from
 /// SFR (SFSA bits 0-7, FSD bit 8: stm32wb55xx.h `FLASH_SFR_*`).
 pub static WB: Variant = Variant {
+    names: &WB_NAMES,
     factory: &super::factory::WB,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
@@ -442,10 +561,11 @@ pub static WB: Variant = Variant {
     ..single("STM32WB (RM0434)", 8, opts::WB)
 };
 /// WB30/WB35: as WB55, PNB 7 bits.
-pub static WB3X: Variant = Variant { pnb_bits: 7, options: opts::WB3X, ..WB };
+pub static WB3X: Variant = Variant { names: &WB3X_NAMES, pnb_bits: 7, options: opts::WB3X, ..WB };
 /// WL (RM0461/RM0453): as WB, PNB 7 bits; SFSA is bits 0-6 and FSD bit 7
 /// (stm32wl55xx.h:4607-4612), on the WL54/WL55 only ([`SecureArea::ese`]).
 pub static WL: Variant = Variant {
+    names: &WL_NAMES,
     factory: &super::factory::WL,
     base: BASE_WB_WL,
     extra_busy: SR_CFGBSY,
@@ -832,12 +952,7 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     f.number("FLASH_KEY1", KEY1 as u64).number("FLASH_KEY2", KEY2 as u64);
     f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
     f.mask("FLASH_SR_EOP", SR_EOP);
-    for flag in ERROR_FLAGS {
-        // U0: bit 14 is reserved and reads 0 (stm32u031xx.h, stm32u073xx.h
-        // define no FLASH_SR_RDERR), so the flag never fires there.
-        if flag.name == "RDERR" && std::ptr::eq(v, &U0) {
-            continue;
-        }
+    for flag in ERROR_FLAGS.iter().filter(|flag| !v.names.undefined_flags.contains(&flag.name)) {
         f.mask(format!("FLASH_SR_{}", flag.name), flag.mask);
     }
     let g0_c0 = v.extra_busy & SR_CFGBSY != 0 && !wb_wl;
@@ -853,9 +968,7 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     }
     f.mask("FLASH_CR_PG", CR_PG).mask("FLASH_CR_PER", CR_PER);
     f.mask(if wb_wl { "FLASH_CR_MER" } else { "FLASH_CR_MER1" }, CR_MER1);
-    // WB3x: the WB35's width; the WB30's header gives 8 bits
-    // (stm32wb30xx.h:3688), more than its 64 pages of 4 KiB need.
-    f.scope(if std::ptr::eq(v, &WB3X) { Scope::Part("stm32wb35xx") } else { Scope::Die });
+    f.scope(v.names.width_part.map_or(Scope::Die, Scope::Part));
     f.field("FLASH_CR_PNB", CR_PNB_SHIFT, v.pnb_bits);
     f.scope(Scope::Die);
     f.mask("FLASH_CR_STRT", CR_STRT).mask("FLASH_CR_LOCK", CR_LOCK);

@@ -482,23 +482,12 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut Facts) {
     f.mask("FLASH_CR_OPTSTRT", CR_OPTSTRT)
         .mask("FLASH_CR_OBL_LAUNCH", CR_OBL_LAUNCH)
         .mask("FLASH_CR_OPTLOCK", CR_OPTLOCK);
-    // ST's names where the WB/WL headers write them differently.
-    let renames: &[(&str, Option<&str>)] = match c.family {
-        "STM32WB" => &[("SRAM2_PE", Some("SRAM2PE")), ("SRAM2_RST", Some("SRAM2RST"))],
-        "STM32WL" => &[("SRAM2_RST", Some("SRAM_RST"))],
-        // U0: the CMSIS masks of WRP1A/WRP1B STRT and END are whole
-        // half-words (stm32u031xx.h:3200-3204, stm32u073xx.h:3481-3485),
-        // ST's SVD gives 7 bits, and 7 bits number the 128 pages of the
-        // largest part: the table keeps 7 and states no width to CMSIS.
-        "STM32U0" => &[("WRP1A_STRT", None), ("WRP1A_END", None), ("WRP1B_STRT", None), ("WRP1B_END", None)],
-        _ => &[],
-    };
     for word in v.options {
         let reg = word.name.trim_start_matches("FLASH_");
-        // WB3x WRP areas: the WB35's width (see `driver::WB3X`).
-        let wb3x = std::ptr::eq(v, &super::driver::WB3X) && reg.starts_with("WRP");
-        f.scope(if wb3x { Scope::Part("stm32wb35xx") } else { Scope::Die });
-        f.option_word(word, &format!("{base}+FLASH_TypeDef.{reg}"), word.name, renames);
+        // WRP areas: as wide as PNB (`HeaderNames::width_part`).
+        let part = v.names.width_part.filter(|_| reg.starts_with("WRP"));
+        f.scope(part.map_or(Scope::Die, Scope::Part));
+        f.option_word(word, &format!("{base}+FLASH_TypeDef.{reg}"), word.name, v.names.option_renames);
     }
     f.scope(Scope::Die);
 }

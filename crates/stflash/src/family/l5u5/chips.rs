@@ -5,11 +5,12 @@
 
 use std::time::Duration;
 
-use super::driver::{DualBankRule, Variant, CR_BKER, CR_MER2, L5_RANGE0, SR_BSY, SR_WDW, U3_RANGE1};
+use super::driver::{DualBankRule, HeaderNames, Variant, CR_BKER, CR_MER2, L5_RANGE0, SR_BSY, SR_WDW, U3_RANGE1};
 use super::options;
 use crate::chip::{
     Bank2Base, Chip, Controller, Core, CrcPeripheral, DualBank, FlashSizeQuirk, FlashSpec, MemRegion, Uid,
 };
+use crate::facts::TableNames;
 
 const KIB: u32 = 1024;
 
@@ -67,6 +68,80 @@ const L5_CRC: CrcPeripheral =
     CrcPeripheral { base: 0x4002_3000, clock_enable: (0x4002_1048, 1 << 12), init: true, pol: true, word_ns: 2000 };
 const U5_CRC: CrcPeripheral = CrcPeripheral { clock_enable: (0x4602_0C88, 1 << 12), ..L5_CRC };
 
+/// The chip table's names where the L5 and U5 headers agree.
+const L5U5_TABLE: TableNames = TableNames {
+    flash_base: "FLASH_BASE_NS",
+    flash_size_mask: "FLASH_SIZE.mask",
+    idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
+    crc_base: "CRC_BASE_NS",
+    crc_clock: ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR", "RCC_AHB1ENR_CRCEN"),
+    freeze: &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1", "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP")],
+};
+/// WBA5 and U3 call the freeze register APB1LFZR (stm32wba55xx.h:2721-2724,
+/// stm32u385xx.h:4665-4668).
+const APB1LFZR: &[(&str, &str)] =
+    &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1LFZR", "DBGMCU_APB1LFZR_DBG_WWDG_STOP|DBGMCU_APB1LFZR_DBG_IWDG_STOP")];
+/// The WRP areas' UNLOCK bit: ST calls it UNLOCK (stm32u575xx.h:8492),
+/// and the U5's OPTR bit 15 SRAM_RST (stm32u575xx.h:8399).
+const RENAMES: &[(&str, Option<&str>)] = &[("WRP_UNLOCK", Some("UNLOCK")), ("SRAM1345_RST", Some("SRAM_RST"))];
+
+/// U5 names (see `HeaderNames`).
+static U5_NAMES: HeaderNames = HeaderNames {
+    base: "FLASH_R_BASE_NS",
+    keyr: "NSKEYR",
+    sr: "NSSR",
+    cr: "NSCR",
+    bit: "",
+    dual_bank: "FLASH_OPTR_DUALBANK",
+    db256k: None,
+    width_part: None,
+    table: L5U5_TABLE,
+    otp_base: Some("FLASH_OTP_BASE"),
+    option_renames: RENAMES,
+};
+/// L5: NS bits, DBANK and DB256K, no `FLASH_OTP_BASE`.
+static L5_NAMES: HeaderNames = HeaderNames {
+    bit: "NS",
+    dual_bank: "FLASH_OPTR_DBANK",
+    db256k: Some("FLASH_OPTR_DB256K"),
+    otp_base: None,
+    ..U5_NAMES
+};
+/// WBA5: NSCR1, the WBA55's widths, APB1LFZR.
+static WBA5_NAMES: HeaderNames = HeaderNames {
+    cr: "NSCR1",
+    width_part: Some("stm32wba55xx"),
+    table: TableNames { freeze: APB1LFZR, ..L5U5_TABLE },
+    ..U5_NAMES
+};
+/// U3: no NS registers, AHB1ENR1, APB1LFZR; WRP fields STRT/END, boot
+/// addresses ADD (stm32u385xx.h:7017-7057).
+static U3_NAMES: HeaderNames = HeaderNames {
+    base: "FLASH_R_BASE",
+    keyr: "KEYR",
+    sr: "SR",
+    cr: "CR",
+    table: TableNames {
+        crc_clock: ("RCC_BASE_NS+RCC_TypeDef.AHB1ENR1", "RCC_AHB1ENR1_CRCEN"),
+        freeze: APB1LFZR,
+        ..L5U5_TABLE
+    },
+    option_renames: &[
+        ("WRP_UNLOCK", Some("UNLOCK")),
+        ("WRP1A_STRT", Some("STRT")),
+        ("WRP1A_END", Some("END")),
+        ("WRP1B_STRT", Some("STRT")),
+        ("WRP1B_END", Some("END")),
+        ("WRP2A_STRT", Some("STRT")),
+        ("WRP2A_END", Some("END")),
+        ("WRP2B_STRT", Some("STRT")),
+        ("WRP2B_END", Some("END")),
+        ("BOOTADD0", Some("ADD")),
+        ("BOOTADD1", Some("ADD")),
+    ],
+    ..U5_NAMES
+};
+
 static L5: Variant = Variant {
     name: "STM32L5",
     dual_bank: DualBankRule::L5,
@@ -81,6 +156,7 @@ static L5: Variant = Variant {
     wrp: &options::WRP_L5,
     wrp2_in_single_bank: true,
     factory: &super::factory::L5_U5,
+    names: &L5_NAMES,
 };
 /// U5 dies; WRP page fields are as wide as PNB on the die (CMSIS per part:
 /// U575 7 bits, U535/U545 5, U59x/U5Ax and U5F/U5G 8).
@@ -98,6 +174,7 @@ static U575: Variant = Variant {
     wrp: &options::WRP_U5_7,
     wrp2_in_single_bank: false,
     factory: &super::factory::L5_U5,
+    names: &U5_NAMES,
 };
 static U535: Variant =
     Variant { dual_bank: DualBankRule::U535, optr: &options::OPTR_U535, wrp: &options::WRP_U5_5, ..U575 };
@@ -121,6 +198,7 @@ static WBA5: Variant = Variant {
     wrp: &options::WRP_WBA5,
     wrp2_in_single_bank: false,
     factory: &super::factory::WBA5,
+    names: &WBA5_NAMES,
 };
 /// U3 (RM0487): 4 KiB pages in both bank modes, 8-byte double words (ST HAL
 /// stm32u3xx_hal_flash.h: `FLASH_TYPEPROGRAM_DOUBLEWORD` and burst only;
@@ -141,6 +219,7 @@ static U3: Variant = Variant {
     wrp: &options::WRP_U3,
     wrp2_in_single_bank: false,
     factory: &super::factory::L5_U5,
+    names: &U3_NAMES,
 };
 
 /// WBA5 flash: one bank of 8 KiB pages, 16-byte quad words (ST HAL
@@ -357,31 +436,11 @@ pub static CHIPS: &[Chip] = &[
     },
 ];
 
-/// Register facts (to be written).
+/// Register facts: the chip table's, by the names of ST's headers for the
+/// row's die (`Variant::names`).
 pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
-    use crate::facts::TableNames;
-    let u3 = c.family == "STM32U3";
-    let rcc = if u3 { "RCC_BASE_NS+RCC_TypeDef.AHB1ENR1" } else { "RCC_BASE_NS+RCC_TypeDef.AHB1ENR" };
-    let crcen = if u3 { "RCC_AHB1ENR1_CRCEN" } else { "RCC_AHB1ENR_CRCEN" };
-    let freeze: &[(&str, &str)] = match c.family {
-        // WBA5 and U3 call the register APB1LFZR (stm32wba55xx.h:2721-2724,
-        // stm32u385xx.h:4665-4668).
-        "STM32WBA" | "STM32U3" => {
-            &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1LFZR", "DBGMCU_APB1LFZR_DBG_WWDG_STOP|DBGMCU_APB1LFZR_DBG_IWDG_STOP")]
-        }
-        _ => &[("DBGMCU_BASE+DBGMCU_TypeDef.APB1FZR1", "DBGMCU_APB1FZR1_DBG_WWDG_STOP|DBGMCU_APB1FZR1_DBG_IWDG_STOP")],
-    };
-    f.table(
-        c,
-        &TableNames {
-            flash_base: "FLASH_BASE_NS",
-            flash_size_mask: "FLASH_SIZE.mask",
-            idcode: "DBGMCU_BASE+DBGMCU_TypeDef.IDCODE",
-            crc_base: "CRC_BASE_NS",
-            crc_clock: (rcc, crcen),
-            freeze,
-        },
-    );
+    let Controller::L5U5(v) = c.controller else { return };
+    f.table(c, &v.names.table);
     // Pages: ST's HAL `FLASH_PAGE_SIZE` (L5: the dual-bank page, the
     // single-bank one `FLASH_PAGE_SIZE_128_BITS`).
     match c.flash.dual {
@@ -393,9 +452,8 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
             f.number("FLASH_PAGE_SIZE", c.flash.sectors[0].1 as u64);
         }
     }
-    // The OTP area: `FLASH_OTP_BASE` (stm32u575xx.h:1995; the L5 header
-    // calls it `OTP_BASE`, stm32l552xx.h:1689, which extract.py does not keep).
-    if let (Some(otp), false) = (c.otp, c.family == "STM32L5") {
-        f.number("FLASH_OTP_BASE", otp.base as u64);
+    // The OTP area: `FLASH_OTP_BASE` (stm32u575xx.h:1995).
+    if let (Some(otp), Some(name)) = (c.otp, v.names.otp_base) {
+        f.number(name, otp.base as u64);
     }
 }

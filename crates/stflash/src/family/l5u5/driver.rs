@@ -280,6 +280,8 @@ pub struct Variant {
     pub wrp2_in_single_bank: bool,
     /// The option bytes as shipped (for `recover`).
     pub factory: &'static crate::flash::options::factory::Factory,
+    /// ST's names of what the register facts state.
+    pub names: &'static HeaderNames,
 }
 
 /// The L5 or U5 non-secure flash controller.
@@ -481,12 +483,13 @@ impl FlashController for TzController {
     }
 }
 
-/// ST's names of this controller's registers and bits on a row's die: the
-/// L5 calls the non-secure bits NSPG, NSBSY… (stm32l552xx.h:7288-7379), the
-/// U5 PG, BSY… (stm32u575xx.h:8189-8301), the WBA5 names its control
-/// register NSCR1 (stm32wba52xx.h:3803), the U3 has KEYR, SR and CR
-/// (stm32u375xx.h:498-523).
-pub(crate) struct Names {
+/// ST's names of what a die's register facts state, where its headers
+/// differ (the die's `Variant::names`): the L5 calls the non-secure bits
+/// NSPG, NSBSY… (stm32l552xx.h:7288-7379), the U5 PG, BSY…
+/// (stm32u575xx.h:8189-8301), the WBA5 names its control register NSCR1
+/// (stm32wba52xx.h:3803), the U3 has KEYR, SR and CR (stm32u375xx.h:498-523).
+#[derive(Debug)]
+pub struct HeaderNames {
     /// The register block (`FLASH_R_BASE_NS`, U3 `FLASH_R_BASE`).
     pub base: &'static str,
     pub keyr: &'static str,
@@ -494,23 +497,30 @@ pub(crate) struct Names {
     pub cr: &'static str,
     /// Prefix of the non-secure bits of SR and CR (`NS` on L5).
     pub bit: &'static str,
+    /// OPTR's bank-mode bit (`FLASH_OPTR_DUALBANK`; L5 `FLASH_OPTR_DBANK`).
+    pub dual_bank: &'static str,
+    /// L5: bit 21, the bank-mode bit of the 256 KiB parts (`FLASH_OPTR_DB256K`).
+    pub db256k: Option<&'static str>,
+    /// The one header whose PNB and WRP page-field widths the die's fields
+    /// have, where the DEV_ID's headers differ (WBA5: the WBA52/54/55's 7
+    /// bits; the 512 KiB WBA50 has 6, stm32wba50xx.h:2966, fewer than the
+    /// row's largest part needs).
+    pub width_part: Option<&'static str>,
+    /// The chip table's names.
+    pub table: crate::facts::TableNames,
+    /// `FLASH_OTP_BASE` (`None` on L5: its header calls it `OTP_BASE`,
+    /// stm32l552xx.h:1689, which extract.py does not keep).
+    pub otp_base: Option<&'static str>,
+    /// The option tables' fields under other names in ST's headers.
+    pub option_renames: &'static [(&'static str, Option<&'static str>)],
 }
 
-pub(crate) fn names(c: &Chip) -> Names {
-    match c.family {
-        "STM32L5" => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR", bit: "NS" },
-        "STM32WBA" => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR1", bit: "" },
-        "STM32U3" => Names { base: "FLASH_R_BASE", keyr: "KEYR", sr: "SR", cr: "CR", bit: "" },
-        _ => Names { base: "FLASH_R_BASE_NS", keyr: "NSKEYR", sr: "NSSR", cr: "NSCR", bit: "" },
-    }
-}
-
-/// The driver's facts for a row, by the names of ST's headers (`names`;
+/// The driver's facts for a row, by the names of ST's headers (`Variant::names`;
 /// keys: stm32l5xx_hal_flash.h, stm32u5xx_hal_flash.h).
 pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
     use crate::facts::Scope;
     let Controller::L5U5(v) = c.controller else { return };
-    let n = names(c);
+    let n = v.names;
     f.source("driver");
     f.number(n.base, BASE as u64);
     for (reg, addr) in [(n.keyr, NSKEYR), (n.sr, NSSR), (n.cr, NSCR), ("OPTR", OPTR)] {
@@ -532,9 +542,7 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
     f.mask(format!("FLASH_{cr}_{b}{}", if v.mer2 == 0 { "MER" } else { "MER1" }), CR_MER1);
     // PNB: the driver writes the bank-relative page number from bit 3; the
     // field is as wide as the die's WRP page fields (`Variant::wrp`).
-    // WBA5: the WBA52/54/55's 7 bits; the 512 KiB WBA50 has 6
-    // (stm32wba50xx.h:2966), fewer than the row's largest part needs.
-    f.scope(if c.family == "STM32WBA" { Scope::Part("stm32wba55xx") } else { Scope::Die });
+    f.scope(n.width_part.map_or(Scope::Die, Scope::Part));
     f.field(format!("FLASH_{cr}_{b}PNB"), CR_PNB_SHIFT, v.wrp[0].fields[0].width as u32);
     f.scope(Scope::Die);
     if v.bker != 0 {
@@ -542,16 +550,15 @@ pub(super) fn register_facts(c: &'static Chip, f: &mut crate::facts::Facts) {
     }
     for &(_, mode) in v.dual_bank.sizes.iter().chain([(0, v.dual_bank.otherwise)].iter()) {
         if let BankMode::OptionBit(bit) = mode {
-            let name = match (c.family, bit) {
-                ("STM32L5", OPTR_BIT21) => "FLASH_OPTR_DB256K",
-                ("STM32L5", _) => "FLASH_OPTR_DBANK",
-                _ => "FLASH_OPTR_DUALBANK",
+            let name = match n.db256k {
+                Some(db256k) if bit == OPTR_BIT21 => db256k,
+                _ => n.dual_bank,
             };
             f.mask(name, bit);
         }
     }
     f.mask("FLASH_OPTR_RDP", OPTR_RDP_MASK).mask("FLASH_OPTR_TZEN", OPTR_TZEN);
-    if c.family == "STM32L5" {
+    if v.voltage == Some(&L5_RANGE0) {
         // Range 0 (`L5_RANGE0`): PWR_CR1.VOS, PWR_SR2.VOSF, the PWR clock.
         f.number("PWR_BASE+PWR_TypeDef.CR1", L5_PWR_CR1 as u64);
         f.number("PWR_BASE+PWR_TypeDef.SR2", L5_PWR_SR2 as u64);

@@ -409,7 +409,7 @@ impl OptionBytes for TzController {
 /// stm32wba52xx.h, stm32u375xx.h).
 pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts::Facts) {
     let Some(d) = TzController::new(c) else { return };
-    let n = super::driver::names(c);
+    let n = d.variant().names;
     f.source("option table");
     f.number("FLASH_TypeDef.OPTKEYR", (OPTKEYR - BASE) as u64);
     f.number("FLASH_OPTKEY1", OPTKEY1 as u64).number("FLASH_OPTKEY2", OPTKEY2 as u64);
@@ -419,31 +419,12 @@ pub(super) fn register_facts(c: &'static crate::chip::Chip, f: &mut crate::facts
     f.mask(format!("FLASH_{cr}_OPTSTRT"), CR_OPTSTRT)
         .mask(format!("FLASH_{cr}_OBL_LAUNCH"), CR_OBL_LAUNCH)
         .mask(format!("FLASH_{cr}_OPTLOCK"), CR_OPTLOCK);
-    // The WRP areas' UNLOCK bit: ST calls it UNLOCK (stm32u575xx.h:8492),
-    // and the U5's OPTR bit 15 SRAM_RST (stm32u575xx.h:8399).
-    let renames: &[(&str, Option<&str>)] = match c.family {
-        // U3: WRP fields STRT/END, boot addresses ADD (stm32u385xx.h:7017-7057).
-        "STM32U3" => &[
-            ("WRP_UNLOCK", Some("UNLOCK")),
-            ("WRP1A_STRT", Some("STRT")),
-            ("WRP1A_END", Some("END")),
-            ("WRP1B_STRT", Some("STRT")),
-            ("WRP1B_END", Some("END")),
-            ("WRP2A_STRT", Some("STRT")),
-            ("WRP2A_END", Some("END")),
-            ("WRP2B_STRT", Some("STRT")),
-            ("WRP2B_END", Some("END")),
-            ("BOOTADD0", Some("ADD")),
-            ("BOOTADD1", Some("ADD")),
-        ],
-        _ => &[("WRP_UNLOCK", Some("UNLOCK")), ("SRAM1345_RST", Some("SRAM_RST"))],
-    };
     for word in d.words() {
         let reg = word.name.trim_start_matches("FLASH_");
-        // WBA5 WRP areas: the WBA55's width (see `driver::register_facts`).
-        let wba = c.family == "STM32WBA" && reg.starts_with("WRP");
-        f.scope(if wba { crate::facts::Scope::Part("stm32wba55xx") } else { crate::facts::Scope::Die });
-        f.option_word(word, &format!("{}+FLASH_TypeDef.{reg}", n.base), word.name, renames);
+        // WRP areas: as wide as PNB (`HeaderNames::width_part`).
+        let part = n.width_part.filter(|_| reg.starts_with("WRP"));
+        f.scope(part.map_or(crate::facts::Scope::Die, crate::facts::Scope::Part));
+        f.option_word(word, &format!("{}+FLASH_TypeDef.{reg}", n.base), word.name, n.option_renames);
     }
     f.scope(crate::facts::Scope::Die);
 }
