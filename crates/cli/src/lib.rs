@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use log::info;
+use log::{info, warn};
 
 use stflash::error::{Error, ErrorKind, Result};
 use stflash::flash::options::OptionArea;
@@ -328,7 +328,8 @@ fn run_prepared(
     stop: Arc<AtomicBool>,
     outcome: &mut Outcome,
 ) -> Result<()> {
-    let stopped = || stop.load(Ordering::Relaxed);
+    let stop_flag = Arc::clone(&stop);
+    let stopped = || stop_flag.load(Ordering::Relaxed);
     if stopped() {
         return Err(interrupted_early());
     }
@@ -366,6 +367,12 @@ fn run_prepared(
             Ok(())
         }
         Ok(after) => {
+            if stopped() {
+                // The stop came after the last point where it could stop the
+                // command: say that it did not, and what the flash holds.
+                let state = flash_state(outcome).map_or(String::new(), |s| format!("; flash state: {s}"));
+                warn!("interrupted after the command had finished: it completed{state}");
+            }
             if let Some(summary) = sim.as_ref().map(|h| h.stats()) {
                 log::debug!("simulator: {summary:?}");
             }
@@ -386,14 +393,19 @@ fn run_prepared(
 /// A failure to reset or start the chip after a write or an erase that
 /// completed says what the flash holds: the command's work is done.
 fn completed_before(mut e: stflash::Error, outcome: &Outcome) -> stflash::Error {
-    let state = match &outcome.done {
-        Some(Done::Write(r)) if r.verified => "written and verified",
-        Some(Done::Write(_)) => "written (not verified)",
-        Some(Done::Erase(_)) => "erased",
-        _ => return e,
-    };
+    let Some(state) = flash_state(outcome) else { return e };
     e.message = format!("{}; flash state: {state} (only resetting or starting the chip afterwards failed)", e.message);
     e
+}
+
+/// What a completed write or erase left in flash.
+fn flash_state(outcome: &Outcome) -> Option<&'static str> {
+    match &outcome.done {
+        Some(Done::Write(r)) if r.verified => Some("written and verified"),
+        Some(Done::Write(_)) => Some("written (not verified)"),
+        Some(Done::Erase(_)) => Some("erased"),
+        _ => None,
+    }
 }
 
 /// Whether to reset the chip after a successful command, and whether to

@@ -362,3 +362,31 @@ fn an_interrupted_erase_says_what_is_erased_and_what_is_not() {
     session.abandon();
     assert!(!h.probe_in_debug());
 }
+
+/// A Ctrl-C that comes after the write's last point where it could stop it
+/// (the verify, the reset): the write completes, exit 0, and says that the
+/// interrupt came too late to stop it and what the flash holds. Swept over
+/// transfers through the end of a write: every stopped run says where it
+/// stopped, every completed run holds the image.
+#[test]
+fn a_ctrl_c_after_the_last_safe_point_is_reported_and_the_write_completes() {
+    let data = &image()[..20_000];
+    let mut late = 0;
+    for n in (40..200).step_by(8) {
+        let board = old_board("stm32f103c8", &format!("sigint-late-{n}"));
+        let file = board.file("fw.bin", data);
+        let r = board.run_faulty(&format!("interrupt-after={n}"), &["write", arg(&file), "0x08000000"]);
+        match r.code {
+            130 => assert!(r.stderr.contains("error: interrupted"), "{n}: {}", r.stderr),
+            0 => {
+                assert!(board.peek(BASE, data.len()) == data, "{n}: flash differs");
+                if r.stderr.contains("interrupted after the command had finished") {
+                    assert!(r.stderr.contains("flash state: written and verified"), "{n}: {}", r.stderr);
+                    late += 1;
+                }
+            }
+            code => panic!("{n}: exit {code}: {}", r.stderr),
+        }
+    }
+    assert!(late > 0, "some interrupt came after the last safe point");
+}
