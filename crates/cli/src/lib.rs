@@ -591,6 +591,7 @@ fn write_image(
         // --no-reset: the firmware goes on as it was, so its SRAM and
         // the core's registers must stay as they are.
         fast: !inv.no_reset,
+        ..write::WriteOptions::default()
     };
     let report = write::write(session, &image, &opts, progress)?;
     let flash = report.flash_bytes > 0;

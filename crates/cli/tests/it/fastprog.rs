@@ -69,6 +69,10 @@ fn a_row_cut_short_without_a_flag_is_found_by_the_verify_and_written_again() {
         let named = r.stderr.contains(&format!("verification failed at 0x{:08X}", BASE + first as u32));
         assert_eq!(named, at <= 128, "{faults}: {}", r.stderr);
         assert_eq!(r.stderr.contains("programmed in fast rows"), at <= 128, "{faults}: {}", r.stderr);
+        // The flash's fault, not the link's: written again the normal way at
+        // the same clock.
+        assert_eq!(r.stderr.contains("writing again without fast programming"), at <= 128, "{faults}: {}", r.stderr);
+        assert!(!r.stderr.contains("lowering the SWD clock"), "{faults}: {}", r.stderr);
         let _ = std::fs::remove_dir_all(&board.dir);
     }
 }

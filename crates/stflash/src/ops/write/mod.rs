@@ -53,11 +53,15 @@ pub struct WriteOptions {
     /// Verify by reading back even where a hardware CRC could do it
     /// (`--verify=readback`).
     pub readback: bool,
+    /// Program in the controller's fast mode (FSTPG rows) where its
+    /// preconditions hold (default); `false`: the normal way. A write whose
+    /// verify finds a row cut short runs again with it off.
+    pub fast_rows: bool,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { mass_erase: false, preserve: true, verify: true, fast: true, readback: false }
+        WriteOptions { mass_erase: false, preserve: true, verify: true, fast: true, readback: false, fast_rows: true }
     }
 }
 
@@ -102,7 +106,17 @@ pub fn write(
     // The kept bytes are read once: a second attempt (at a slower clock)
     // finds a flash the first may have erased.
     let mut kept: Option<WritePlan> = None;
-    super::link::retry_slower(session, "writing", |s| write_once(s, image, opts, progress, &mut kept))
+    super::link::retry_slower(session, "writing", |s| match write_once(s, image, opts, progress, &mut kept) {
+        // A fast row cut short leaves erased cells and no flag: the flash,
+        // not the link, so the write runs again at the same clock, the
+        // normal way (only a second mismatch lowers the clock).
+        Err(e) if opts.fast_rows && e.kind == ErrorKind::Verify && e.message.contains(CUT_SHORT) => {
+            warn!("{}; writing again without fast programming", e.message);
+            let normal = WriteOptions { fast_rows: false, ..opts.clone() };
+            write_once(s, image, &normal, progress, &mut kept)
+        }
+        done => done,
+    })
 }
 
 /// Finish what an interrupted write left in this chip's journal (the whole
@@ -244,13 +258,14 @@ fn write_flash(
 /// §3.3.7 note; RM0351 and RM0444 alike).
 fn cut_short(mut e: Error, fast: bool) -> Error {
     if fast && e.kind == ErrorKind::Verify {
-        e.message = format!(
-            "{}; it was programmed in fast rows, and a row cut short leaves erased bytes without any error flag",
-            e.message
-        );
+        e.message = format!("{}; {CUT_SHORT}", e.message);
     }
     e
 }
+
+/// What [`cut_short`] adds to a verification failure after fast rows.
+const CUT_SHORT: &str =
+    "it was programmed in fast rows, and a row cut short leaves erased bytes without any error flag";
 
 /// A failure after the journal was written says where the kept bytes are.
 fn with_journal(mut e: Error, journal: Option<&super::journal::Journal>) -> Error {
@@ -385,6 +400,9 @@ fn write_at_speed(
         journaled = record_kept(plan, &states, &strategy, context.journal, context.what);
     }
     // Fast programming needs its clock; without it, the normal way.
+    if strategy.fast.is_some() && !opts.fast_rows {
+        strategy.fast = None;
+    }
     if strategy.fast.is_some() && !speed.fast_clock {
         info!("the core clock cannot be raised for fast programming: programming the normal way");
         strategy.fast = None;
