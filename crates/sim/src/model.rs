@@ -172,6 +172,14 @@ pub fn saved_blob<'a>(blobs: &'a [(String, Vec<u8>)], model: &str, name: &str, l
     Ok(data)
 }
 
+/// Fill `words` from a saved blob of little-endian 32-bit words (the
+/// option words a model keeps in its state file).
+pub fn load_words(words: &mut [u32], bytes: &[u8]) {
+    for (w, b) in words.iter_mut().zip(bytes.chunks_exact(4)) {
+        *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
+    }
+}
+
 /// A flash bank's cells: erase and program primitives each model composes
 /// according to its reference manual.
 #[derive(Debug, Clone)]

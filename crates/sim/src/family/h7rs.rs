@@ -41,8 +41,8 @@ use std::ops::Range;
 
 use crate::facts::Facts;
 use crate::model::{
-    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
-    Initiator, KeyLatch, Nanos, MS, US,
+    load_words, parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel,
+    FlashStats, Initiator, KeyLatch, Nanos, MS, US,
 };
 use crate::parts::Part;
 
@@ -438,9 +438,7 @@ impl FlashModel for H7rsModel {
         let flash = saved_blob(blobs, self.name(), "flash", SIZE as usize)?;
         let options = saved_blob(blobs, self.name(), "options", 28)?;
         self.array.poke(FLASH_BASE, flash);
-        for (w, b) in self.options.iter_mut().zip(options.chunks_exact(4)) {
-            *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
-        }
+        load_words(&mut self.options, options);
         self.reset();
         Ok(())
     }

@@ -65,8 +65,8 @@ use std::ops::Range;
 
 use crate::facts::Facts;
 use crate::model::{
-    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
-    Initiator, KeyLatch, Nanos, US,
+    load_words, parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel,
+    FlashStats, Initiator, KeyLatch, Nanos, US,
 };
 use crate::parts::Part;
 
@@ -633,9 +633,7 @@ impl FlashModel for LpModel {
         let options = saved_blob(blobs, model, "options", self.option_size as usize)?;
         self.flash.poke(FLASH_BASE, flash);
         self.eeprom.poke(EEPROM_BASE, eeprom);
-        for (w, b) in self.stored.iter_mut().zip(options.chunks(4)) {
-            *w = u32::from_le_bytes(b.try_into().expect("4 bytes"));
-        }
+        load_words(&mut self.stored, options);
         self.load_options();
         Ok(())
     }

@@ -57,8 +57,8 @@ use std::ops::Range;
 
 use crate::facts::Facts;
 use crate::model::{
-    parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
-    Initiator, KeyLatch, Nanos, MS, US,
+    load_words, parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel,
+    FlashStats, Initiator, KeyLatch, Nanos, MS, US,
 };
 use crate::parts::Part;
 
@@ -760,9 +760,7 @@ impl FlashModel for TzModel {
         let flash = saved_blob(blobs, self.name(), "flash", self.array.data.len())?;
         let options = saved_blob(blobs, self.name(), "options", 28)?;
         self.array.poke(FLASH_BASE, flash);
-        for (stored, bytes) in self.stored.iter_mut().zip(options.chunks_exact(4)) {
-            *stored = u32::from_le_bytes(bytes.try_into().expect("4 bytes"));
-        }
+        load_words(&mut self.stored, options);
         self.load_options();
         Ok(())
     }
