@@ -33,22 +33,6 @@ impl Ledger {
     /// written, may be erased: …; not yet written: …", or "nothing was
     /// changed".
     pub fn describe(&self, jobs: &[Job]) -> String {
-        // From the first to the last sector of each bank (two banks worked
-        // on at once interleave their jobs).
-        let range = |js: &[Job]| -> Option<String> {
-            let mut banks: Vec<u8> = js.iter().map(|j| j.sector.bank).collect();
-            banks.sort_unstable();
-            banks.dedup();
-            let text: Vec<String> = banks
-                .iter()
-                .filter_map(|&b| {
-                    let first = js.iter().filter(|j| j.sector.bank == b).map(|j| j.sector.addr).min()?;
-                    let end = js.iter().filter(|j| j.sector.bank == b).map(|j| j.sector.end()).max()?;
-                    Some(format!("0x{first:08X}-0x{:08X}", end - 1))
-                })
-                .collect();
-            (!text.is_empty()).then(|| text.join(", "))
-        };
         let done = self.done.min(jobs.len());
         let started = self.started.clamp(done, jobs.len());
         let current = if self.between { done } else { (done + 1).min(started) };
@@ -61,8 +45,25 @@ impl Ledger {
             ("not yet written, may be erased", &jobs[current..started]),
             ("not yet written", &jobs[started..]),
         ];
-        parts.iter().filter_map(|(what, js)| range(js).map(|r| format!("{what}: {r}"))).collect::<Vec<_>>().join("; ")
+        parts
+            .iter()
+            .filter_map(|(what, js)| bank_ranges(js.iter().map(|j| j.sector)).map(|r| format!("{what}: {r}")))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
+}
+
+/// The sectors as one range per bank, from the first to the last (two
+/// banks worked on at once interleave their sectors): "0x08000000-0x08003FFF,
+/// 0x08100000-0x08101FFF", or `None` for no sector.
+pub(super) fn bank_ranges(sectors: impl Iterator<Item = Sector>) -> Option<String> {
+    let mut banks: std::collections::BTreeMap<u8, (u32, u64)> = Default::default();
+    for s in sectors {
+        let range = banks.entry(s.bank).or_insert((s.addr, s.end()));
+        *range = (range.0.min(s.addr), range.1.max(s.end()));
+    }
+    let text: Vec<String> = banks.values().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect();
+    (!text.is_empty()).then(|| text.join(", "))
 }
 
 /// Typical time to erase (when it does) and program one job.

@@ -290,16 +290,10 @@ impl Written {
     /// The flash once every job ran: the sectors changed, written but not
     /// yet verified (from the first to the last of each bank).
     fn state(&self, plan: &WritePlan) -> String {
-        let mut banks: std::collections::BTreeMap<u8, (u32, u64)> = Default::default();
-        for s in self.changed.iter().map(|&i| plan.sectors[i].sector) {
-            let range = banks.entry(s.bank).or_insert((s.addr, s.end()));
-            *range = (range.0.min(s.addr), range.1.max(s.end()));
+        match execute::bank_ranges(self.changed.iter().map(|&i| plan.sectors[i].sector)) {
+            Some(ranges) => format!("written, not yet verified: {ranges}"),
+            None => "nothing was changed".to_string(),
         }
-        if banks.is_empty() {
-            return "nothing was changed".to_string();
-        }
-        let ranges: Vec<String> = banks.values().map(|&(a, e)| format!("0x{a:08X}-0x{:08X}", e - 1)).collect();
-        format!("written, not yet verified: {}", ranges.join(", "))
     }
 }
 
@@ -739,10 +733,6 @@ fn failed(e: FlashError, jobs: &[Job], ledger: &Ledger) -> Error {
             ),
         ),
         other if started == 0 => other.into(),
-        other => {
-            let mut err = Error::from(other);
-            err.message = format!("{}; flash state: {state}", err.message);
-            err
-        }
+        other => with_state(other.into(), &state),
     }
 }
