@@ -328,8 +328,7 @@ fn run_prepared(
     stop: Arc<AtomicBool>,
     outcome: &mut Outcome,
 ) -> Result<()> {
-    let stop_flag = Arc::clone(&stop);
-    let stopped = || stop_flag.load(Ordering::Relaxed);
+    let stopped = || stop.load(Ordering::Relaxed);
     if stopped() {
         return Err(interrupted_early());
     }
@@ -361,7 +360,7 @@ fn run_prepared(
         console.line(format_args!("Forcing flash size: --flash=0x{:08X}", session.target.flash_size));
     }
     warn_pending_journal(&mut session, &inv.command);
-    let result = match execute(&mut session, inv, prepared, stop, console, outcome) {
+    let result = match execute(&mut session, inv, prepared, Arc::clone(&stop), console, outcome) {
         Ok(After::DebugPortGone) => {
             session.abandon();
             Ok(())
