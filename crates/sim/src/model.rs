@@ -180,6 +180,45 @@ pub fn load_words(words: &mut [u32], bytes: &[u8]) {
     }
 }
 
+/// An operation a flash controller with one busy state runs until its
+/// end time (H5, H7R/S): erase a range, program one flash word of `W`
+/// bytes, or apply the option registers (which only the model knows how).
+#[derive(Debug, Clone)]
+pub enum PendingOp<const W: usize> {
+    /// Offset from the array's base, length; sector and bank erases counted.
+    Erase {
+        off: u32,
+        len: u32,
+        sectors: u64,
+        mass: u64,
+    },
+    Program {
+        off: u32,
+        data: [u8; W],
+    },
+    Options,
+}
+
+impl<const W: usize> PendingOp<W> {
+    /// Apply an erase or a program to `array` and count it; `Options` is
+    /// left to the caller (returns `true`).
+    pub fn apply(self, array: &mut FlashArray, stats: &mut FlashStats) -> bool {
+        match self {
+            PendingOp::Erase { off, len, sectors, mass } => {
+                array.erase(array.base + off, len);
+                stats.erases += sectors;
+                stats.mass_erases += mass;
+            }
+            PendingOp::Program { off, data } => {
+                array.program(array.base + off, &data);
+                stats.words += 1;
+            }
+            PendingOp::Options => return true,
+        }
+        false
+    }
+}
+
 /// A flash bank's cells: erase and program primitives each model composes
 /// according to its reference manual.
 #[derive(Debug, Clone)]

@@ -55,7 +55,7 @@ use std::ops::Range;
 use crate::facts::Facts;
 use crate::model::{
     parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel, FlashStats,
-    Initiator, KeyLatch, Nanos, MS, US,
+    Initiator, KeyLatch, Nanos, PendingOp, MS, US,
 };
 use crate::parts::Part;
 
@@ -176,22 +176,8 @@ const WORD_TIME: Nanos = 82 * US;
 const SECTOR_TIME: Nanos = 1500 * US;
 const BANK_TIME: Nanos = 22 * MS;
 
-#[derive(Debug, Clone)]
-enum Op {
-    /// Physical array offset and length.
-    Erase {
-        off: u32,
-        len: u32,
-        sectors: u64,
-        mass: u64,
-    },
-    Program {
-        off: u32,
-        data: [u8; WORD as usize],
-    },
-    /// OPTSTRT: apply the *_PRG registers.
-    Options,
-}
+/// Erase offsets are from the array's base.
+type Op = PendingOp<{ WORD as usize }>;
 
 /// The option registers software edits: OPTSR_PRG, OPTSR2_PRG, NSBOOTR_PRG,
 /// WRP1R_PRG, WRP2R_PRG, EDATA1R_PRG, EDATA2R_PRG.
@@ -556,17 +542,9 @@ impl FlashModel for H5Model {
 
     fn advance(&mut self, now: Nanos, stats: &mut FlashStats) {
         let Some((_, op)) = self.busy.take_if(|(until, _)| *until <= now) else { return };
-        match op {
-            Op::Erase { off, len, sectors, mass } => {
-                self.array.erase(FLASH_BASE + off, len);
-                stats.erases += sectors;
-                stats.mass_erases += mass;
-            }
-            Op::Program { off, data } => {
-                self.array.program(FLASH_BASE + off, &data);
-                stats.words += 1;
-            }
-            Op::Options => self.apply_options(),
+        // Options: OPTSTRT applies the *_PRG registers.
+        if op.apply(&mut self.array, stats) {
+            self.apply_options();
         }
         self.nssr = (self.nssr & !BSY) | EOP;
         self.nscr &= !STRT;

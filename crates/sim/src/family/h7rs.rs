@@ -42,7 +42,7 @@ use std::ops::Range;
 use crate::facts::Facts;
 use crate::model::{
     load_words, parse_ranges, saved_blob, Access, AccessWidth, BusFault, ConfigResult, FlashArray, FlashModel,
-    FlashStats, Initiator, KeyLatch, Nanos, MS, US,
+    FlashStats, Initiator, KeyLatch, Nanos, PendingOp, MS, US,
 };
 use crate::parts::Part;
 
@@ -115,12 +115,8 @@ const OPTION_TIME: Nanos = 2 * MS;
 /// Stop/Standby and the watchdogs running, OBW2SR with no TCM share.
 const OPTIONS_DEFAULT: [u32; 7] = [NVSTATE_OPEN, 0x6A00_FF6A, 0, 0xFF, 0x0000_00FF, 0x0006_00C0, 0];
 
-#[derive(Debug, Clone)]
-enum Op {
-    Erase { off: u32, len: u32, sectors: u64, mass: u64 },
-    Program { off: u32, data: [u8; WORD as usize] },
-    Options,
-}
+/// Erase offsets are from the array's base.
+type Op = PendingOp<{ WORD as usize }>;
 
 #[derive(Debug, Clone)]
 struct Buffer {
@@ -340,17 +336,8 @@ impl FlashModel for H7rsModel {
 
     fn advance(&mut self, now: Nanos, stats: &mut FlashStats) {
         let Some((_, op)) = self.busy.take_if(|(until, _)| *until <= now) else { return };
-        match op {
-            Op::Erase { off, len, sectors, mass } => {
-                self.array.erase(FLASH_BASE + off, len);
-                stats.erases += sectors;
-                stats.mass_erases += mass;
-            }
-            Op::Program { off, data } => {
-                self.array.program(FLASH_BASE + off, &data);
-                stats.words += 1;
-            }
-            Op::Options => self.options = self.programmed,
+        if op.apply(&mut self.array, stats) {
+            self.options = self.programmed;
         }
         self.isr |= EOPF;
     }
